@@ -1,0 +1,1 @@
+"""hwplan command line."""

@@ -1,0 +1,65 @@
+"""``hwplan catalog validate|list|show``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from cli import render
+from cli.app import CatalogOpt, JsonOpt, OverlayOpt, catalog_app, load, print_json
+from planner.errors import InputError
+
+__all__ = ["catalog_list", "catalog_show", "catalog_validate"]
+
+KINDS = ("hardware", "models", "runtimes", "precisions")
+
+
+@catalog_app.command("validate")
+def catalog_validate(
+    directory: Annotated[Path | None, typer.Argument(help="Catalog directory (default: shipped).")] = None,
+    add: OverlayOpt = None,
+) -> None:
+    """Check every file of a catalog directory; exit 2 with the first problem."""
+    cat = load(directory, add)
+    typer.echo(f"ok: {len(cat.hardware)} hardware, {len(cat.models)} models, "
+               f"{len(cat.runtimes)} runtimes, {len(cat.precisions)} precisions, "
+               f"{len(cat.calibration.pairs)} calibrated hardware x runtime pairs "
+               f"(version {cat.version})")
+
+
+@catalog_app.command("list")
+def catalog_list(
+    kind: Annotated[str, typer.Argument(help="hardware | models | runtimes | precisions")] = "hardware",
+    catalog: CatalogOpt = None,
+    add: OverlayOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List catalog entries of one kind."""
+    if kind not in KINDS:
+        raise InputError(f"unknown kind {kind!r} (one of {', '.join(KINDS)})", field="kind")
+    rows = render.catalog_rows(load(catalog, add), kind)
+    if as_json:
+        print_json(rows)
+    else:
+        render.rows_table(Console(), kind, rows)
+
+
+@catalog_app.command("show")
+def catalog_show(
+    entry_id: Annotated[str, typer.Argument(metavar="ID", help="Any hardware/model/runtime/precision id.")],
+    catalog: CatalogOpt = None,
+    add: OverlayOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show one catalog entry with its sources."""
+    data = render.catalog_entry(load(catalog, add), entry_id)
+    if as_json:
+        print_json(data)
+    else:
+        Console().print_json(json.dumps(data))
+
+

@@ -1,0 +1,185 @@
+"""Turn domain results into JSON-ready dicts (display units: ms, GB, TFLOPS) and rich tables."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from planner.domain import Catalog
+from planner.errors import InputError
+from planner.estimate import Estimate
+
+__all__ = ["catalog_entry", "catalog_rows", "estimate_json", "estimate_table", "rows_table"]
+
+GB = 1e9
+
+
+def _num(value: float | None, digits: int = 4) -> float | None:
+    """Round for display; non-finite numbers become null (JSON has no NaN)."""
+    if value is None or not math.isfinite(value):
+        return None
+    return float(f"{value:.{digits}g}")
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else _num(seconds * 1e3)
+
+
+def estimate_json(e: Estimate) -> dict[str, Any]:
+    c = e.config
+    data: dict[str, Any] = {
+        "model": c.model.id,
+        "hardware": c.hardware.id,
+        "chips": c.chips,
+        "tp": c.tp,
+        "pp": c.pp,
+        "replicas": c.replicas,
+        "precision": c.precision.id,
+        "kv_precision": c.kv_precision.id,
+        "compute_precision": c.precision.compute_precision(c.hardware),
+        "runtime": c.runtime.id,
+        "scenario": str(e.scenario),
+        "fits": e.fits,
+        "reason": e.reason,
+        "memory": {
+            "weights_gb": _num(e.weights_bytes / GB),
+            "kv_cache_gb": _num(e.kv_cache_bytes / GB),
+            "activations_gb": _num(e.activations_bytes / GB),
+            "overhead_gb": _num(e.overhead_bytes / GB),
+            "total_gb": _num(e.total_bytes / GB),
+            "capacity_gb": _num(e.capacity_bytes / GB),
+            "per": "chip",
+        },
+        "max_batch": e.max_batch,
+        "batch": _num(e.batch),
+        "ttft_ms": _ms(e.ttft_s),
+        "tpot_ms": _ms(e.tpot_s),
+        "e2e_ms": _ms(e.e2e_s),
+        "output_tokens_per_s": _num(e.output_tokens_per_s),
+        "requests_per_s": _num(e.requests_per_s),
+        "bound": e.bound,
+        "pricing": e.pricing,
+        "cost_per_hour": _num(e.cost_per_hour),
+        "cost_per_million_output_tokens": _num(e.cost_per_million_output_tokens),
+        "calibrated": e.efficiency.calibrated,
+        "efficiency": {
+            "compute": _num(e.efficiency.compute, 3),
+            "memory": _num(e.efficiency.memory, 3),
+            "communication": _num(e.efficiency.communication, 3),
+            "step_overhead_ms": _ms(e.efficiency.step_overhead_s),
+            "source": e.efficiency.source,
+        },
+    }
+    if e.cost_per_hour is None:
+        data["cost_note"] = f"no {e.pricing} price for {c.hardware.id} in the catalog"
+    if str(e.scenario) == "server":
+        data.update(ttft_p99_ms=_ms(e.ttft_p99_s), tpot_p99_ms=_ms(e.tpot_p99_s),
+                    utilization=_num(e.utilization, 3),
+                    capacity_requests_per_s=_num(e.capacity_requests_per_s))
+    return data
+
+
+def estimate_table(console: Console, d: dict[str, Any]) -> None:
+    title = (f"{d['model']} on {d['chips']} x {d['hardware']} (tp={d['tp']}, pp={d['pp']}), "
+             f"{d['precision']} weights / {d['kv_precision']} KV, {d['runtime']}, {d['scenario']}")
+    table = Table(title=title, show_header=False)
+    table.add_column("quantity", style="bold")
+    table.add_column("value")
+    if not d["fits"]:
+        table.add_row("fits", f"[red]no[/red]: {d['reason']}")
+    m = d["memory"]
+    table.add_row("memory per chip", f"{m['total_gb']} / {m['capacity_gb']} GB (weights {m['weights_gb']}, "
+                  f"KV {m['kv_cache_gb']}, activations {m['activations_gb']}, overhead {m['overhead_gb']})")
+    table.add_row("batch (max that fits)", f"{d['batch']} ({d['max_batch']})")
+    for key, label in (("ttft_ms", "TTFT ms"), ("tpot_ms", "TPOT ms"), ("e2e_ms", "end-to-end ms"),
+                       ("ttft_p99_ms", "TTFT p99 ms"), ("tpot_p99_ms", "TPOT p99 ms"),
+                       ("output_tokens_per_s", "output tokens/s"), ("requests_per_s", "requests/s"),
+                       ("utilization", "utilization"), ("bound", "bound by"),
+                       ("cost_per_hour", f"$/hour ({d['pricing']})"),
+                       ("cost_per_million_output_tokens", "$ per 1M output tokens")):
+        if key in d:
+            table.add_row(label, "—" if d[key] is None else str(d[key]))
+    eff = d["efficiency"]
+    table.add_row("efficiency", f"compute {eff['compute']}, memory {eff['memory']}, comm "
+                  f"{eff['communication']} ({'calibrated' if d['calibrated'] else 'uncalibrated'}: "
+                  f"{eff['source']})")
+    console.print(table)
+
+
+def _plain(obj: Any) -> Any:
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return _plain(asdict(obj))
+    if isinstance(obj, dict) or hasattr(obj, "items"):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, float):
+        return _num(obj, 6)
+    return obj
+
+
+def catalog_rows(catalog: Catalog, kind: str) -> list[dict[str, Any]]:
+    if kind == "hardware":
+        return [{
+            "id": h.id, "name": h.name, "vendor": h.vendor, "family": h.family,
+            "memory_gb": _num(h.memory_bytes / GB),
+            "memory_bandwidth_gb_s": _num(h.memory_bandwidth_bytes_per_s / GB),
+            "peak_tflops": {p: _num(f / 1e12) for p, f in h.peak_flops_per_s.items()},
+            "chips_per_node": h.chips_per_node,
+            "price_per_chip_hour": dict(h.price_per_chip_hour),
+            "runtimes": list(h.runtimes), "default_runtime": h.default_runtime,
+            "calibrated_runtimes": sorted(r for (hid, r) in catalog.calibration.pairs if hid == h.id),
+        } for h in catalog.hardware.values()]
+    if kind == "models":
+        return [{
+            "id": m.id, "name": m.name, "family": m.family, "params_b": _num(m.params / 1e9),
+            "active_params_b": _num(m.active_params / 1e9), "layers": m.layers,
+            "kv_heads": m.kv_heads, "context_length": m.context_length,
+            "quality": dict(m.quality), "aliases": list(m.aliases),
+        } for m in catalog.models.values()]
+    if kind == "runtimes":
+        return [{
+            "id": r.id, "name": r.name, "families": list(r.families),
+            "features": dict(r.features), "weight_precisions": list(r.weight_precisions),
+            "kv_precisions": list(r.kv_precisions),
+        } for r in catalog.runtimes.values()]
+    return [{
+        "id": p.id, "bytes_per_weight": p.bytes_per_weight, "bytes_per_kv": p.bytes_per_kv,
+        "compute_as": list(p.compute_as), "description": p.description,
+    } for p in catalog.precisions.values()]
+
+
+def rows_table(console: Console, kind: str, rows: list[dict[str, Any]]) -> None:
+    columns = {
+        "hardware": ("id", "family", "memory_gb", "memory_bandwidth_gb_s", "chips_per_node",
+                     "default_runtime"),
+        "models": ("id", "params_b", "active_params_b", "layers", "kv_heads", "context_length"),
+        "runtimes": ("id", "name", "families"),
+        "precisions": ("id", "bytes_per_weight", "bytes_per_kv", "compute_as"),
+    }[kind]
+    table = Table(title=f"{kind} ({len(rows)})")
+    for col in columns:
+        table.add_column(col)
+    if kind == "hardware":
+        table.add_column("$/chip-hr on demand")
+    for row in rows:
+        cells = [", ".join(map(str, v)) if isinstance(v, list) else str(v) for v in (row[c] for c in columns)]
+        if kind == "hardware":
+            cells.append(str(row["price_per_chip_hour"].get("on_demand", "—")))
+        table.add_row(*cells)
+    console.print(table)
+
+
+def catalog_entry(catalog: Catalog, entry_id: str) -> dict[str, Any]:
+    for kind, table in (("hardware", catalog.hardware), ("model", catalog.models),
+                        ("runtime", catalog.runtimes), ("precision", catalog.precisions)):
+        if entry_id in table:
+            return {"kind": kind, **_plain(table[entry_id])}
+    for model in catalog.models.values():
+        if entry_id in model.aliases:
+            return {"kind": "model", **_plain(model)}
+    raise InputError(f"no hardware, model, runtime or precision has id {entry_id!r}", field="id")

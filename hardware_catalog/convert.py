@@ -1,0 +1,202 @@
+"""Turn validated file models into planner's domain objects: cross-checks and unit conversion.
+
+Units are converted exactly once, here: GB -> bytes (1e9), GB/s -> bytes/s (1e9),
+TFLOPS -> FLOP/s (1e12), ms -> s (1e-3), us -> s (1e-6), bits -> bytes (/8).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hardware_catalog.schema import (
+    CalibrationFile,
+    EfficiencyIn,
+    HardwareFile,
+    ModelFile,
+    PrecisionFile,
+    RuntimeFile,
+)
+from planner.domain import (
+    Calibration,
+    Catalog,
+    Efficiency,
+    Hardware,
+    Model,
+    Precision,
+    Runtime,
+)
+from planner.errors import CatalogError
+
+__all__ = ["RawCatalog", "efficiency_from_file", "to_domain"]
+
+GB = 1e9
+TFLOPS = 1e12
+
+
+@dataclass
+class RawCatalog:
+    """Validated file models keyed by id, each with the file it came from."""
+
+    hardware: dict[str, tuple[str, HardwareFile]] = field(default_factory=dict)
+    models: dict[str, tuple[str, ModelFile]] = field(default_factory=dict)
+    precisions: dict[str, tuple[str, PrecisionFile]] = field(default_factory=dict)
+    runtimes: dict[str, tuple[str, RuntimeFile]] = field(default_factory=dict)
+    calibration: tuple[str, CalibrationFile] | None = None
+
+
+def efficiency_from_file(eff: EfficiencyIn, *, calibrated: bool, source: str) -> Efficiency:
+    return Efficiency(
+        compute=eff.compute,
+        memory=eff.memory,
+        communication=eff.communication,
+        step_overhead_s=eff.step_overhead_ms * 1e-3,
+        collective_latency_s=eff.collective_latency_us * 1e-6,
+        calibrated=calibrated,
+        source=source,
+    )
+
+
+def to_domain(raw: RawCatalog, *, version: str) -> Catalog:
+    precisions = {pid: _precision(file, p, raw) for pid, (file, p) in raw.precisions.items()}
+    runtimes = {rid: _runtime(file, r, raw) for rid, (file, r) in raw.runtimes.items()}
+    hardware = {hid: _hardware(file, h, raw) for hid, (file, h) in raw.hardware.items()}
+    models = {mid: _model(m) for mid, (_file, m) in raw.models.items()}
+    _check_aliases(raw)
+    calibration = _calibration(raw)
+    return Catalog(hardware=hardware, models=models, precisions=precisions, runtimes=runtimes,
+                   calibration=calibration, version=version)
+
+
+def _precision(file: str, p: PrecisionFile, raw: RawCatalog) -> Precision:
+    for i, target in enumerate(p.compute_as):
+        if target not in raw.precisions:
+            raise CatalogError(f"unknown precision id {target!r}", file=file,
+                               field=f"precisions.{p.id}.compute_as.{i}")
+    return Precision(
+        id=p.id,
+        bytes_per_weight=p.bits_per_weight / 8,
+        bytes_per_kv=None if p.bits_per_kv is None else p.bits_per_kv / 8,
+        compute_as=tuple(p.compute_as),
+        description=p.description,
+        sources=dict(p.sources),
+    )
+
+
+def _runtime(file: str, r: RuntimeFile, raw: RawCatalog) -> Runtime:
+    for key in ("weight_precisions", "kv_precisions"):
+        for i, pid in enumerate(getattr(r, key)):
+            if pid not in raw.precisions:
+                raise CatalogError(f"unknown precision id {pid!r}", file=file,
+                                   field=f"runtimes.{r.id}.{key}.{i}")
+            if key == "kv_precisions" and raw.precisions[pid][1].bits_per_kv is None:
+                raise CatalogError(f"precision {pid!r} has no bits_per_kv", file=file,
+                                   field=f"runtimes.{r.id}.{key}.{i}")
+    return Runtime(
+        id=r.id,
+        name=r.name,
+        families=tuple(r.families),
+        features=dict(r.features),
+        weight_precisions=tuple(r.weight_precisions),
+        kv_precisions=tuple(r.kv_precisions),
+        prior=efficiency_from_file(r.efficiency, calibrated=False, source=f"prior ({file})"),
+        memory_reserve_fraction=r.memory_reserve_fraction,
+        memory_overhead_bytes=r.memory_overhead_gb * GB,
+        kv_waste_fraction=r.kv_waste_fraction,
+        max_concurrency=r.max_concurrency,
+        max_batched_tokens=r.max_batched_tokens,
+        sources=dict(r.sources),
+    )
+
+
+def _hardware(file: str, h: HardwareFile, raw: RawCatalog) -> Hardware:
+    for i, rid in enumerate(h.runtimes):
+        if rid not in raw.runtimes:
+            raise CatalogError(f"unknown runtime id {rid!r}", file=file, field=f"runtimes.{i}")
+        families = raw.runtimes[rid][1].families
+        if h.family not in families:
+            raise CatalogError(f"runtime {rid!r} does not run on family {h.family!r} "
+                               f"(it runs on {', '.join(families)})", file=file, field=f"runtimes.{i}")
+    for pid in h.peak_tflops:
+        if pid not in raw.precisions and pid != "tf32":
+            raise CatalogError(f"unknown precision id {pid!r}", file=file, field=f"peak_tflops.{pid}")
+    prices = {mode: value for mode, value in h.price_per_chip_hour.model_dump().items() if value is not None}
+    return Hardware(
+        id=h.id,
+        name=h.name,
+        vendor=h.vendor,
+        family=h.family,
+        memory_bytes=h.memory_gb * GB,
+        memory_bandwidth_bytes_per_s=h.memory_bandwidth_gb_s * GB,
+        peak_flops_per_s={pid: tf * TFLOPS for pid, tf in h.peak_tflops.items()},
+        chips_per_node=h.chips_per_node,
+        interconnect_bytes_per_s=h.interconnect_gb_s * GB,
+        scale_out_bytes_per_s=None if h.scale_out_gb_s is None else h.scale_out_gb_s * GB,
+        tdp_w=h.tdp_w,
+        price_per_chip_hour=prices,
+        runtimes=tuple(h.runtimes),
+        default_runtime=h.default_runtime,
+        memory_usable_fraction=h.memory_usable_fraction,
+        sources=dict(h.sources),
+        notes=h.notes,
+    )
+
+
+def _model(m: ModelFile) -> Model:
+    return Model(
+        id=m.id,
+        name=m.name,
+        family=m.family,
+        params=m.params_b * 1e9,
+        active_params=(m.active_params_b or m.params_b) * 1e9,
+        layers=m.layers,
+        hidden_size=m.hidden_size,
+        heads=m.heads,
+        kv_heads=m.kv_heads,
+        head_dim=m.head_dim,
+        ffn_size=m.ffn_size,
+        vocab_size=m.vocab_size,
+        context_length=m.context_length,
+        experts=m.experts,
+        experts_per_token=m.experts_per_token,
+        tied_embeddings=m.tied_embeddings,
+        routed_expert_params=None if m.expert_params_b is None else m.expert_params_b * 1e9,
+        quality=dict(m.quality),
+        aliases=tuple(m.aliases),
+        sources=dict(m.sources),
+    )
+
+
+def _check_aliases(raw: RawCatalog) -> None:
+    seen: dict[str, str] = {}
+    for mid, (file, m) in raw.models.items():
+        for i, alias in enumerate(m.aliases):
+            if alias in raw.models or alias in seen:
+                raise CatalogError(f"alias {alias!r} is already a model id or alias",
+                                   file=file, field=f"aliases.{i}")
+            seen[alias] = mid
+
+
+def _calibration(raw: RawCatalog) -> Calibration:
+    if raw.calibration is None:
+        return Calibration()
+    file, cal = raw.calibration
+    pairs = {}
+    families = {}
+    for i, entry in enumerate(cal.entries):
+        if entry.runtime not in raw.runtimes:
+            raise CatalogError(f"unknown runtime id {entry.runtime!r}", file=file,
+                               field=f"entries.{i}.runtime")
+        if entry.hardware is not None:
+            source = f"fit on {entry.n_records} records ({file})"
+            eff = efficiency_from_file(entry.efficiency, calibrated=True, source=source)
+            if entry.hardware not in raw.hardware:
+                raise CatalogError(f"unknown hardware id {entry.hardware!r}", file=file,
+                                   field=f"entries.{i}.hardware")
+            pairs[(entry.hardware, entry.runtime)] = eff
+        else:
+            assert entry.family is not None
+            # A family-level fit is a prior for chips of that family with no data of their own.
+            source = f"{entry.family} family prior fitted on {entry.n_records} records ({file})"
+            eff = efficiency_from_file(entry.efficiency, calibrated=False, source=source)
+            families[(entry.family, entry.runtime)] = eff
+    return Calibration(pairs=pairs, family_runtime=families, fitted_on=dict(cal.fitted_on))

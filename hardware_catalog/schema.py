@@ -1,0 +1,212 @@
+"""Pydantic models of the catalog's YAML files (the boundary), in the files' human units.
+
+Units in the files: GB = 1e9 bytes, GB/s = 1e9 bytes/s, TFLOPS = 1e12 FLOP/s, USD per chip-hour.
+``sources`` maps a field name (dotted for nested keys, e.g. ``peak_tflops.fp8``) to the citation
+that number comes from. See docs/catalog.md for the format and how to add your own chip.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "CalibrationFile",
+    "EfficiencyIn",
+    "HardwareFile",
+    "ModelFile",
+    "PrecisionFile",
+    "PrecisionsFile",
+    "RuntimeFile",
+    "RuntimesFile",
+]
+
+Id = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=64)]
+PosFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
+PosInt = Annotated[int, Field(gt=0)]
+
+FAMILIES = ("gpu", "tpu", "inferentia", "trainium", "mtia", "gaudi", "cpu", "edge", "npu", "other")
+Family = Literal["gpu", "tpu", "inferentia", "trainium", "mtia", "gaudi", "cpu", "edge", "npu", "other"]
+PrecisionId = Literal["fp32", "tf32", "fp16", "bf16", "fp8", "int8", "int4", "fp4"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_source_keys(model: BaseModel, sources: dict[str, str]) -> None:
+    for key in sources:
+        top = key.split(".")[0]
+        if top not in type(model).model_fields or top == "sources":
+            raise ValueError(f"sources key {key!r} names no field of this file")
+
+
+class Prices(_Strict):
+    """USD per chip-hour by pricing mode; omit a mode that is not published."""
+
+    on_demand: PosFloat | None = None
+    spot: PosFloat | None = None
+    reserved_1y: PosFloat | None = None
+    reserved_3y: PosFloat | None = None
+    owned: PosFloat | None = None  # amortised purchase price, for hardware you buy
+
+
+class HardwareFile(_Strict):
+    """hardware/<id>.yaml: one chip."""
+
+    id: Id
+    name: str
+    vendor: str
+    family: Family
+    memory_gb: PosFloat
+    memory_bandwidth_gb_s: PosFloat
+    memory_usable_fraction: Fraction = 1.0
+    peak_tflops: dict[PrecisionId, PosFloat] = Field(min_length=1)
+    chips_per_node: PosInt
+    interconnect_gb_s: PosFloat
+    scale_out_gb_s: PosFloat | None = None
+    tdp_w: PosFloat | None = None
+    price_per_chip_hour: Prices = Prices()
+    runtimes: list[Id] = Field(min_length=1)
+    default_runtime: Id
+    sources: dict[str, str] = {}
+    notes: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> HardwareFile:
+        if self.default_runtime not in self.runtimes:
+            raise ValueError(f"default_runtime {self.default_runtime!r} is not in runtimes")
+        _check_source_keys(self, self.sources)
+        return self
+
+
+class ModelFile(_Strict):
+    """models/<id>.yaml: one model's architecture and quality."""
+
+    id: Id
+    name: str
+    family: str
+    params_b: PosFloat
+    active_params_b: PosFloat | None = None
+    layers: PosInt
+    hidden_size: PosInt
+    heads: PosInt
+    kv_heads: PosInt
+    head_dim: PosInt
+    ffn_size: PosInt
+    vocab_size: PosInt
+    context_length: PosInt
+    experts: PosInt = 1
+    experts_per_token: PosInt = 1
+    expert_params_b: PosFloat | None = None  # MoE: parameters in routed experts, when not
+    #                                          layers * experts * 3 * hidden * ffn (e.g. some
+    #                                          layers dense, as in Llama 4 Maverick)
+    tied_embeddings: bool = False
+    # 0-100 benchmark scores; "mmlu" = MMLU 5-shot of the base model. A model without a
+    # published MMLU (a code model) omits it and cannot meet a general quality floor.
+    quality: dict[str, Annotated[float, Field(ge=0, le=100)]] = {}
+    aliases: list[Id] = []
+    sources: dict[str, str] = {}
+    notes: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ModelFile:
+        if self.kv_heads > self.heads:
+            raise ValueError("kv_heads must not exceed heads")
+        if self.experts_per_token > self.experts:
+            raise ValueError("experts_per_token must not exceed experts")
+        if self.active_params_b is not None and self.active_params_b > self.params_b:
+            raise ValueError("active_params_b must not exceed params_b")
+        if self.expert_params_b is not None and (self.experts == 1 or self.expert_params_b >= self.params_b):
+            raise ValueError("expert_params_b is for MoE models and must be below params_b")
+        _check_source_keys(self, self.sources)
+        return self
+
+
+class PrecisionFile(_Strict):
+    id: PrecisionId
+    bits_per_weight: PosFloat
+    bits_per_kv: PosFloat | None = None
+    compute_as: list[PrecisionId] = Field(min_length=1)
+    description: str = ""
+    sources: dict[str, str] = {}
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PrecisionFile:
+        _check_source_keys(self, self.sources)
+        return self
+
+
+class PrecisionsFile(_Strict):
+    """precisions.yaml."""
+
+    precisions: list[PrecisionFile] = Field(min_length=1)
+
+
+class EfficiencyIn(_Strict):
+    compute: Fraction
+    memory: Fraction
+    communication: Fraction
+    step_overhead_ms: NonNegFloat
+    collective_latency_us: NonNegFloat
+
+
+class RuntimeFile(_Strict):
+    id: Id
+    name: str
+    families: list[Family] = Field(min_length=1)
+    features: dict[str, bool] = {}
+    weight_precisions: list[PrecisionId] = Field(min_length=1)
+    kv_precisions: list[PrecisionId] = Field(min_length=1)
+    efficiency: EfficiencyIn
+    memory_reserve_fraction: Annotated[float, Field(ge=0, lt=1)]
+    memory_overhead_gb: NonNegFloat
+    kv_waste_fraction: Annotated[float, Field(ge=0, lt=1)]
+    max_concurrency: PosInt | None = None
+    max_batched_tokens: PosInt
+    sources: dict[str, str] = {}
+    notes: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RuntimeFile:
+        _check_source_keys(self, self.sources)
+        return self
+
+
+class RuntimesFile(_Strict):
+    """runtimes.yaml."""
+
+    runtimes: list[RuntimeFile] = Field(min_length=1)
+
+
+class CalibratedPair(_Strict):
+    hardware: Id | None = None
+    family: Family | None = None
+    runtime: Id
+    efficiency: EfficiencyIn
+    n_records: Annotated[int, Field(ge=0)] = 0
+
+    @model_validator(mode="after")
+    def _one_key(self) -> CalibratedPair:
+        if (self.hardware is None) == (self.family is None):
+            raise ValueError("give exactly one of hardware or family")
+        return self
+
+
+class CalibrationFile(_Strict):
+    """calibration.yaml: efficiencies fitted by ``hwplan calibrate``."""
+
+    fitted_on: dict[str, object] = {}
+    entries: list[CalibratedPair] = []
+
+    @field_validator("fitted_on")
+    @classmethod
+    def _finite(cls, value: dict[str, object]) -> dict[str, object]:
+        for key, item in value.items():
+            if isinstance(item, float) and not math.isfinite(item):
+                raise ValueError(f"{key} must be finite")
+        return value

@@ -1,0 +1,206 @@
+"""Catalog entities as frozen dataclasses, in SI base units.
+
+The catalog loader (``hardware_catalog``) converts the YAML's human units (GB, TB/s, TFLOPS)
+into these exactly once; everything in ``planner`` works in bytes, seconds and FLOP/s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TypeVar
+
+from planner.errors import InputError
+
+__all__ = [
+    "PRICING_MODES",
+    "Calibration",
+    "Catalog",
+    "Efficiency",
+    "Hardware",
+    "Model",
+    "Precision",
+    "Runtime",
+]
+
+T = TypeVar("T")
+
+PRICING_MODES = ("on_demand", "spot", "reserved_1y", "reserved_3y", "owned")
+
+
+def _frozen(mapping: Mapping[str, object] | None = None) -> Mapping[str, object]:
+    return MappingProxyType(dict(mapping or {}))
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """One accelerator chip's profile."""
+
+    id: str
+    name: str
+    vendor: str
+    family: str
+    memory_bytes: float
+    memory_bandwidth_bytes_per_s: float
+    peak_flops_per_s: Mapping[str, float]  # precision id -> dense peak (no sparsity)
+    chips_per_node: int
+    interconnect_bytes_per_s: float  # per chip, vendor (bidirectional aggregate) figure
+    scale_out_bytes_per_s: float | None  # per chip, between nodes; None = single node only
+    tdp_w: float | None
+    price_per_chip_hour: Mapping[str, float]  # pricing mode -> USD; absent = not published
+    runtimes: tuple[str, ...]
+    default_runtime: str
+    memory_usable_fraction: float = 1.0
+    sources: Mapping[str, str] = field(default_factory=_frozen)
+    notes: str = ""
+
+    def price(self, mode: str) -> float | None:
+        return self.price_per_chip_hour.get(mode)
+
+
+@dataclass(frozen=True)
+class Model:
+    """One model's architecture and quality scores."""
+
+    id: str
+    name: str
+    family: str
+    params: float  # total parameters
+    active_params: float  # parameters used per token (MoE: < params)
+    layers: int
+    hidden_size: int
+    heads: int
+    kv_heads: int
+    head_dim: int
+    ffn_size: int  # per projection; per expert for MoE
+    vocab_size: int
+    context_length: int
+    experts: int = 1
+    experts_per_token: int = 1
+    tied_embeddings: bool = False
+    routed_expert_params: float | None = None  # when the catalog states it
+    quality: Mapping[str, float] = field(default_factory=_frozen)
+    aliases: tuple[str, ...] = ()
+    sources: Mapping[str, str] = field(default_factory=_frozen)
+
+    @property
+    def is_moe(self) -> bool:
+        return self.experts > 1
+
+    @property
+    def expert_params(self) -> float:
+        """Parameters in all routed experts (SwiGLU MLP: 3 matrices of hidden x ffn each)."""
+        if not self.is_moe:
+            return 0.0
+        if self.routed_expert_params is not None:
+            return self.routed_expert_params
+        return float(self.layers * self.experts * 3 * self.hidden_size * self.ffn_size)
+
+
+@dataclass(frozen=True)
+class Precision:
+    """A number format for weights and/or the KV cache."""
+
+    id: str
+    bytes_per_weight: float  # including quantisation scales
+    bytes_per_kv: float | None  # None = not used for the KV cache
+    compute_as: tuple[str, ...]  # compute precisions in order of preference
+    description: str = ""
+    sources: Mapping[str, str] = field(default_factory=_frozen)
+
+    def compute_precision(self, hardware: Hardware) -> str | None:
+        """The first of ``compute_as`` the chip computes natively, or None."""
+        for candidate in self.compute_as:
+            if candidate in hardware.peak_flops_per_s:
+                return candidate
+        return None
+
+
+@dataclass(frozen=True)
+class Efficiency:
+    """Achieved fractions of peak, and fixed costs, for one hardware x runtime pair."""
+
+    compute: float  # achieved / peak FLOP/s in matmuls and attention
+    memory: float  # achieved / peak memory bandwidth
+    communication: float  # achieved / vendor interconnect bandwidth (unidirectional half)
+    step_overhead_s: float  # fixed cost per forward step (launch, scheduling, sampling)
+    collective_latency_s: float  # fixed cost per tensor-parallel all-reduce
+    calibrated: bool = False
+    source: str = "prior"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """A serving engine."""
+
+    id: str
+    name: str
+    families: tuple[str, ...]
+    features: Mapping[str, bool]
+    weight_precisions: tuple[str, ...]
+    kv_precisions: tuple[str, ...]
+    prior: Efficiency
+    memory_reserve_fraction: float  # capacity the engine leaves unused (e.g. vLLM 0.9 util)
+    memory_overhead_bytes: float  # context, graphs, workspaces per chip
+    kv_waste_fraction: float  # KV cache lost to fragmentation
+    max_concurrency: int | None  # scheduler's default cap on running sequences
+    max_batched_tokens: int  # tokens per prefill chunk / forward pass
+    sources: Mapping[str, str] = field(default_factory=_frozen)
+
+    @property
+    def continuous_batching(self) -> bool:
+        return bool(self.features.get("continuous_batching", False))
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Fitted efficiencies: per (hardware, runtime), per (family, runtime), per runtime."""
+
+    pairs: Mapping[tuple[str, str], Efficiency] = field(default_factory=_frozen)
+    family_runtime: Mapping[tuple[str, str], Efficiency] = field(default_factory=_frozen)
+    fitted_on: Mapping[str, object] = field(default_factory=_frozen)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Everything the planner knows about hardware, models, precisions and runtimes."""
+
+    hardware: Mapping[str, Hardware]
+    models: Mapping[str, Model]
+    precisions: Mapping[str, Precision]
+    runtimes: Mapping[str, Runtime]
+    calibration: Calibration = field(default_factory=Calibration)
+    version: str = ""
+
+    def get_hardware(self, hardware_id: str, *, field_name: str = "hardware") -> Hardware:
+        return _lookup(self.hardware, hardware_id, field_name, "hardware")
+
+    def get_model(self, model_id: str, *, field_name: str = "model") -> Model:
+        for model in self.models.values():
+            if model_id in model.aliases:
+                return model
+        return _lookup(self.models, model_id, field_name, "model")
+
+    def get_precision(self, precision_id: str, *, field_name: str = "precision") -> Precision:
+        return _lookup(self.precisions, precision_id, field_name, "precision")
+
+    def get_runtime(self, runtime_id: str, *, field_name: str = "runtime") -> Runtime:
+        return _lookup(self.runtimes, runtime_id, field_name, "runtime")
+
+    def efficiency(self, hardware: Hardware, runtime: Runtime) -> Efficiency:
+        """Calibrated pair, else the family x runtime fit, else the runtime's prior."""
+        pair = self.calibration.pairs.get((hardware.id, runtime.id))
+        if pair is not None:
+            return pair
+        family = self.calibration.family_runtime.get((hardware.family, runtime.id))
+        return family if family is not None else runtime.prior
+
+
+def _lookup(table: Mapping[str, T], key: str, field_name: str, kind: str) -> T:
+    try:
+        return table[key]
+    except KeyError:
+        close = sorted(k for k in table if k.split("-")[0] == key.split("-")[0])[:5]
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise InputError(f"unknown {kind} id {key!r}{hint}", field=field_name) from None

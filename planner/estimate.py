@@ -1,0 +1,230 @@
+"""Estimate one deployment configuration: resolve and check the request, run the model, price it.
+
+``resolve`` turns ids and numbers into a checked ``Config`` (raising ``InputError`` naming the
+field for impossible requests); ``estimate`` evaluates it in a scenario and returns an
+``Estimate``. A configuration that is possible but does not fit in memory is not an error: it
+comes back with ``fits=False`` and the reason.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+from planner.domain import PRICING_MODES, Catalog, Efficiency, Hardware, Model, Precision, Runtime
+from planner.errors import InputError
+from planner.grid import CatalogTables, Grid
+from planner.queueing import LengthDist, server
+from planner.scenarios import bound_of, max_throughput, static_batch
+
+__all__ = ["Config", "Estimate", "Scenario", "config_grid", "default_precision", "estimate", "resolve"]
+
+GB = 1e9
+
+
+class Scenario(StrEnum):
+    STATIC_BATCH = "static_batch"
+    MAX_THROUGHPUT = "max_throughput"
+    SERVER = "server"
+
+
+@dataclass(frozen=True)
+class Config:
+    """A checked replica configuration (``replicas`` copies of tp x pp chips)."""
+
+    model: Model
+    hardware: Hardware
+    precision: Precision
+    kv_precision: Precision
+    runtime: Runtime
+    tp: int
+    pp: int
+    replicas: int
+
+    @property
+    def chips(self) -> int:
+        return self.tp * self.pp * self.replicas
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What ``hwplan estimate`` reports (SI units; the CLI converts to ms and GB)."""
+
+    config: Config
+    scenario: Scenario
+    fits: bool
+    reason: str | None
+    weights_bytes: float
+    kv_cache_bytes: float
+    activations_bytes: float
+    overhead_bytes: float
+    total_bytes: float
+    capacity_bytes: float
+    max_batch: int
+    batch: float
+    ttft_s: float
+    tpot_s: float
+    e2e_s: float
+    output_tokens_per_s: float
+    requests_per_s: float
+    bound: str
+    pricing: str
+    cost_per_hour: float | None
+    cost_per_million_output_tokens: float | None
+    efficiency: Efficiency
+    ttft_p99_s: float | None = None
+    tpot_p99_s: float | None = None
+    utilization: float | None = None
+    capacity_requests_per_s: float | None = None
+
+
+def default_precision(catalog: Catalog, hardware: Hardware) -> Precision:
+    """bf16, or fp16 where the chip has no native bf16 (T4, MTIA v1 ...)."""
+    for pid in ("bf16", "fp16", "fp32"):
+        if pid in hardware.peak_flops_per_s and pid in catalog.precisions:
+            return catalog.precisions[pid]
+    raise InputError(f"hardware {hardware.id!r} computes no 16- or 32-bit float", field="precision")
+
+
+def resolve(catalog: Catalog, *, model: str, hardware: str, chips: int | None = None,
+            tp: int | None = None, pp: int = 1, precision: str | None = None,
+            kv_precision: str | None = None, runtime: str | None = None) -> Config:
+    """Look up ids and check the request is possible; raise InputError naming the field."""
+    m = catalog.get_model(model)
+    hw = catalog.get_hardware(hardware)
+    rt = catalog.get_runtime(runtime or hw.default_runtime)
+    if rt.id not in hw.runtimes:
+        raise InputError(f"runtime {rt.id!r} does not run on {hw.id} (it supports "
+                         f"{', '.join(hw.runtimes)})", field="runtime")
+    prec = catalog.get_precision(precision) if precision else default_precision(catalog, hw)
+    if prec.id not in rt.weight_precisions:
+        raise InputError(f"{rt.id} does not serve {prec.id} weights (it serves "
+                         f"{', '.join(rt.weight_precisions)})", field="precision")
+    if prec.compute_precision(hw) is None:
+        raise InputError(f"{hw.id} has no compute path for {prec.id}", field="precision")
+    kv = _kv_precision(catalog, hw, rt, kv_precision)
+    for name, value in (("pp", pp), ("tp", tp), ("chips", chips)):
+        if value is not None and value < 1:
+            raise InputError(f"must be at least 1, got {value}", field=name)
+    tp = tp if tp is not None else (chips // pp if chips else 1)
+    chips = chips if chips is not None else tp * pp
+    if tp * pp > chips:
+        raise InputError(f"tp x pp = {tp * pp} exceeds chips = {chips}", field="tp")
+    if chips % (tp * pp):
+        raise InputError(f"chips = {chips} is not a multiple of tp x pp = {tp * pp}", field="chips")
+    return Config(model=m, hardware=hw, precision=prec, kv_precision=kv, runtime=rt,
+                  tp=tp, pp=pp, replicas=chips // (tp * pp))
+
+
+def _kv_precision(catalog: Catalog, hw: Hardware, rt: Runtime, requested: str | None) -> Precision:
+    if requested is None:
+        sixteen = "bf16" if "bf16" in hw.peak_flops_per_s else "fp16"
+        requested = sixteen if sixteen in rt.kv_precisions else rt.kv_precisions[0]
+    kv = catalog.get_precision(requested, field_name="kv_precision")
+    if kv.bytes_per_kv is None or kv.id not in rt.kv_precisions:
+        raise InputError(f"{rt.id} does not store the KV cache in {kv.id} (it supports "
+                         f"{', '.join(rt.kv_precisions)})", field="kv_precision")
+    return kv
+
+
+def config_grid(catalog: Catalog, config: Config, tables: CatalogTables | None = None) -> Grid:
+    """A one-row Grid for a config."""
+    t = tables or CatalogTables.from_catalog(catalog)
+    return t.gather(
+        model=np.array([t.model_ids.index(config.model.id)]),
+        hardware=np.array([t.hardware_ids.index(config.hardware.id)]),
+        weight_precision=np.array([t.precision_ids.index(config.precision.id)]),
+        kv_precision=np.array([t.precision_ids.index(config.kv_precision.id)]),
+        runtime=np.array([t.runtime_ids.index(config.runtime.id)]),
+        tp=config.tp, pp=config.pp)
+
+
+def _check_numbers(scenario: Scenario, batch: int | None, input_tokens: int, output_tokens: int,
+                   request_rate: float | None) -> None:
+    if input_tokens < 1:
+        raise InputError(f"must be at least 1, got {input_tokens}", field="input_tokens")
+    if output_tokens < 1:
+        raise InputError(f"must be at least 1, got {output_tokens}", field="output_tokens")
+    if batch is not None and batch < 1:
+        raise InputError(f"must be at least 1, got {batch}", field="batch")
+    if scenario is Scenario.SERVER:
+        if request_rate is None:
+            raise InputError("the server scenario needs a request rate", field="request_rate")
+        if not (request_rate > 0 and math.isfinite(request_rate)):
+            raise InputError(f"must be a positive number, got {request_rate}", field="request_rate")
+
+
+def estimate(catalog: Catalog, config: Config, *, scenario: Scenario = Scenario.STATIC_BATCH,
+             input_tokens: int = 512, output_tokens: int = 128, batch: int | None = None,
+             request_rate: float | None = None, pricing: str = "on_demand",
+             input_p95: float | None = None, output_p95: float | None = None) -> Estimate:
+    """Evaluate one configuration. ``request_rate`` is for the whole deployment (all replicas)."""
+    _check_numbers(scenario, batch, input_tokens, output_tokens, request_rate)
+    if pricing not in PRICING_MODES:
+        raise InputError(f"unknown pricing mode {pricing!r} (one of {', '.join(PRICING_MODES)})",
+                         field="pricing")
+    grid = config_grid(catalog, config)
+    reps = config.replicas
+    p99: dict[str, float | None] = {"ttft": None, "tpot": None, "util": None, "cap": None}
+    if scenario is Scenario.STATIC_BATCH:
+        res = static_batch(grid, batch=batch or 1, input_tokens=input_tokens, output_tokens=output_tokens)
+        mem, fits, b, max_b = res.memory, bool(res.fits[0]), float(res.batch[0]), res.memory.max_batch
+        ttft, tpot, e2e = res.ttft_s[0], res.tpot_s[0], res.e2e_s[0]
+        tps, rps, step = res.output_tokens_per_s[0] * reps, res.requests_per_s[0] * reps, res.decode
+    elif scenario is Scenario.MAX_THROUGHPUT:
+        res = max_throughput(grid, input_tokens=input_tokens, output_tokens=output_tokens,
+                             batch_cap=batch or np.inf)
+        mem, fits, b, max_b = res.memory, bool(res.fits[0]), float(res.batch[0]), res.memory.max_batch
+        ttft, tpot, e2e = res.ttft_s[0], res.tpot_s[0], res.e2e_s[0]
+        tps, rps, step = res.output_tokens_per_s[0] * reps, res.requests_per_s[0] * reps, res.decode
+    else:
+        assert request_rate is not None
+        srv = server(grid, request_rate=request_rate / reps,
+                     input_tokens=LengthDist(input_tokens, input_p95),
+                     output_tokens=LengthDist(output_tokens, output_p95), batch_cap=batch or np.inf)
+        mem, fits, b, max_b = srv.memory, bool(srv.max_batch[0] >= 1), float(srv.batch_mean[0]), srv.max_batch
+        ttft, tpot, e2e = srv.ttft_mean_s[0], srv.tpot_mean_s[0], srv.e2e_mean_s[0]
+        tps, rps, step = srv.output_tokens_per_s[0] * reps, request_rate, srv.decode
+        p99 = {"ttft": float(srv.ttft_s[99][0]), "tpot": float(srv.tpot_s[99][0]),
+               "util": float(srv.utilization[0]), "cap": float(srv.capacity_requests_per_s[0]) * reps}
+    reason = _reason(config, mem.total[0], mem.capacity[0], mem.weights[0], b, max_b[0], scenario)
+    if scenario is Scenario.SERVER and fits and not bool(srv.stable[0]):
+        reason = (f"overloaded: {request_rate:g} requests/s exceeds the capacity of "
+                  f"{p99['cap']:.3g} requests/s")
+    price = config.hardware.price(pricing)
+    cost_hour = price * config.chips if price is not None else None
+    per_million = (cost_hour / (tps * 3600.0) * 1e6
+                   if cost_hour is not None and fits and math.isfinite(tps) and tps > 0 else None)
+    return Estimate(
+        config=config, scenario=scenario, fits=fits and reason is None, reason=reason,
+        weights_bytes=float(mem.weights[0]), kv_cache_bytes=float(mem.kv_cache[0]),
+        activations_bytes=float(mem.activations[0]), overhead_bytes=float(mem.overhead[0]),
+        total_bytes=float(mem.total[0]), capacity_bytes=float(mem.capacity[0]),
+        max_batch=int(max_b[0]), batch=b, ttft_s=float(ttft), tpot_s=float(tpot), e2e_s=float(e2e),
+        output_tokens_per_s=float(tps), requests_per_s=float(rps), bound=str(bound_of(step)[0]),
+        pricing=pricing, cost_per_hour=cost_hour, cost_per_million_output_tokens=per_million,
+        efficiency=catalog.efficiency(config.hardware, config.runtime),
+        ttft_p99_s=p99["ttft"], tpot_p99_s=p99["tpot"], utilization=p99["util"],
+        capacity_requests_per_s=p99["cap"],
+    )
+
+
+def _reason(config: Config, total: float, capacity: float, weights: float, batch: float,
+            max_batch: float, scenario: Scenario) -> str | None:
+    hw = config.hardware
+    if config.tp > hw.chips_per_node and hw.scale_out_bytes_per_s is None:
+        return (f"tp = {config.tp} spans more than the {hw.chips_per_node} chips of one {hw.id} node "
+                f"and the catalog gives no scale-out network")
+    if weights >= capacity:
+        return (f"weights alone need {weights / GB:.1f} GB per chip but {hw.id} has "
+                f"{capacity / GB:.1f} GB (use more chips, tp/pp, or fewer bits)")
+    if max_batch < 1:
+        return (f"weights fit ({weights / GB:.1f} GB per chip) but engine overhead and activations "
+                f"leave no room for the KV cache of one sequence in {capacity / GB:.1f} GB")
+    if scenario is Scenario.STATIC_BATCH and max_batch < batch:
+        return (f"batch {batch:g} needs {total / GB:.1f} GB per chip but {hw.id} has "
+                f"{capacity / GB:.1f} GB; at most {max_batch:g} sequences fit")
+    return None

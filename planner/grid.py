@@ -1,0 +1,200 @@
+"""A grid of deployment configurations as a struct of numpy arrays, gathered from catalog tables.
+
+``CatalogTables`` turns a ``Catalog`` into per-entity arrays once; ``gather`` then builds a
+``Grid`` for any number of configurations from integer index arrays, with no Python loop over
+configurations, so the performance model evaluates 10^5..10^6 configurations in one call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+import numpy as np
+import numpy.typing as npt
+
+from planner.domain import Catalog, Efficiency
+
+__all__ = ["ACTIVATION_BYTES", "CatalogTables", "Grid"]
+
+Array = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+ACTIVATION_BYTES = 2.0  # activations and all-reduce payloads stay 16-bit in every engine modelled
+
+
+@dataclass(frozen=True)
+class Grid:
+    """One row per configuration; every field is a float64 array of the same shape."""
+
+    # model
+    params: Array
+    active_params: Array
+    expert_params: Array  # parameters in routed experts (0 for dense models)
+    experts: Array
+    experts_per_token: Array
+    layers: Array
+    hidden: Array
+    heads: Array
+    kv_heads: Array
+    head_dim: Array
+    ffn: Array
+    vocab: Array
+    # precision
+    weight_bytes: Array  # bytes per parameter
+    kv_bytes: Array  # bytes per KV element
+    # hardware, per chip
+    peak_linear_flops_per_s: Array  # at the weight precision's compute precision
+    peak_attention_flops_per_s: Array  # attention runs in 16-bit
+    memory_bandwidth_bytes_per_s: Array
+    memory_capacity_bytes: Array  # usable
+    link_bytes_per_s: Array  # chip-to-chip, vendor aggregate
+    scale_out_bytes_per_s: Array  # between nodes; 0 = none
+    chips_per_node: Array
+    # runtime and its (calibrated) efficiency on this hardware
+    eff_compute: Array
+    eff_memory: Array
+    eff_communication: Array
+    step_overhead_s: Array
+    collective_latency_s: Array
+    memory_reserve_fraction: Array
+    memory_overhead_bytes: Array
+    kv_waste_fraction: Array
+    max_concurrency: Array  # inf = no cap
+    max_batched_tokens: Array
+    continuous_batching: Array  # 1.0 or 0.0
+    # parallelism
+    tp: Array
+    pp: Array
+
+    def __len__(self) -> int:
+        return int(self.params.shape[0])
+
+    def take(self, index: npt.ArrayLike) -> Grid:
+        """The sub-grid of the given rows."""
+        return Grid(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+    def with_efficiency(self, eff: Efficiency) -> Grid:
+        """The same grid with one efficiency for every row (used by calibration)."""
+        n = len(self)
+        return replace(
+            self,
+            eff_compute=np.full(n, eff.compute),
+            eff_memory=np.full(n, eff.memory),
+            eff_communication=np.full(n, eff.communication),
+            step_overhead_s=np.full(n, eff.step_overhead_s),
+            collective_latency_s=np.full(n, eff.collective_latency_s),
+        )
+
+
+@dataclass(frozen=True)
+class CatalogTables:
+    """Per-entity arrays of a catalog, indexed by position in the id tuples."""
+
+    model_ids: tuple[str, ...]
+    hardware_ids: tuple[str, ...]
+    precision_ids: tuple[str, ...]
+    runtime_ids: tuple[str, ...]
+    model: dict[str, Array]
+    hardware: dict[str, Array]
+    weight_bytes: Array  # [precision]
+    kv_bytes: Array  # [precision], nan = not a KV format
+    peak_linear: Array  # [hardware, precision], nan = precision cannot run
+    peak_attention: Array  # [hardware]
+    runtime: dict[str, Array]
+    efficiency: Array  # [hardware, runtime, 5]
+    calibrated: npt.NDArray[np.bool_]  # [hardware, runtime]
+
+    @classmethod
+    def from_catalog(cls, catalog: Catalog) -> CatalogTables:
+        models = list(catalog.models.values())
+        hws = list(catalog.hardware.values())
+        precs = list(catalog.precisions.values())
+        rts = list(catalog.runtimes.values())
+        model = {
+            "params": [m.params for m in models],
+            "active_params": [m.active_params for m in models],
+            "expert_params": [m.expert_params for m in models],
+            "experts": [m.experts for m in models],
+            "experts_per_token": [m.experts_per_token for m in models],
+            "layers": [m.layers for m in models],
+            "hidden": [m.hidden_size for m in models],
+            "heads": [m.heads for m in models],
+            "kv_heads": [m.kv_heads for m in models],
+            "head_dim": [m.head_dim for m in models],
+            "ffn": [m.ffn_size for m in models],
+            "vocab": [m.vocab_size for m in models],
+        }
+        hardware = {
+            "memory_bandwidth_bytes_per_s": [h.memory_bandwidth_bytes_per_s for h in hws],
+            "memory_capacity_bytes": [h.memory_bytes * h.memory_usable_fraction for h in hws],
+            "link_bytes_per_s": [h.interconnect_bytes_per_s for h in hws],
+            "scale_out_bytes_per_s": [h.scale_out_bytes_per_s or 0.0 for h in hws],
+            "chips_per_node": [h.chips_per_node for h in hws],
+        }
+        peak_linear = np.full((len(hws), len(precs)), np.nan)
+        for i, h in enumerate(hws):
+            for j, p in enumerate(precs):
+                compute = p.compute_precision(h)
+                if compute is not None:
+                    peak_linear[i, j] = h.peak_flops_per_s[compute]
+        sixteen = catalog.precisions.get("bf16")
+        peak_attention = np.array([
+            h.peak_flops_per_s[c] if (c := sixteen.compute_precision(h) if sixteen else None) else np.nan
+            for h in hws
+        ])
+        runtime = {
+            "memory_reserve_fraction": [r.memory_reserve_fraction for r in rts],
+            "memory_overhead_bytes": [r.memory_overhead_bytes for r in rts],
+            "kv_waste_fraction": [r.kv_waste_fraction for r in rts],
+            "max_concurrency": [float(r.max_concurrency) if r.max_concurrency else np.inf for r in rts],
+            "max_batched_tokens": [r.max_batched_tokens for r in rts],
+            "continuous_batching": [1.0 if r.continuous_batching else 0.0 for r in rts],
+        }
+        efficiency = np.zeros((len(hws), len(rts), 5))
+        calibrated = np.zeros((len(hws), len(rts)), dtype=bool)
+        for i, h in enumerate(hws):
+            for k, r in enumerate(rts):
+                e = catalog.efficiency(h, r)
+                efficiency[i, k] = (e.compute, e.memory, e.communication,
+                                    e.step_overhead_s, e.collective_latency_s)
+                calibrated[i, k] = e.calibrated
+        return cls(
+            model_ids=tuple(m.id for m in models),
+            hardware_ids=tuple(h.id for h in hws),
+            precision_ids=tuple(p.id for p in precs),
+            runtime_ids=tuple(r.id for r in rts),
+            model={k: np.asarray(v, dtype=np.float64) for k, v in model.items()},
+            hardware={k: np.asarray(v, dtype=np.float64) for k, v in hardware.items()},
+            weight_bytes=np.array([p.bytes_per_weight for p in precs]),
+            kv_bytes=np.array([np.nan if p.bytes_per_kv is None else p.bytes_per_kv for p in precs]),
+            peak_linear=peak_linear,
+            peak_attention=peak_attention,
+            runtime={k: np.asarray(v, dtype=np.float64) for k, v in runtime.items()},
+            efficiency=efficiency,
+            calibrated=calibrated,
+        )
+
+    def gather(self, *, model: IntArray, hardware: IntArray, weight_precision: IntArray,
+               kv_precision: IntArray, runtime: IntArray, tp: npt.ArrayLike,
+               pp: npt.ArrayLike) -> Grid:
+        """Build a Grid from index arrays (broadcast together)."""
+        model, hardware, weight_precision, kv_precision, runtime, tp_a, pp_a = np.broadcast_arrays(
+            model, hardware, weight_precision, kv_precision, runtime,
+            np.asarray(tp, dtype=np.float64), np.asarray(pp, dtype=np.float64))
+        eff = self.efficiency[hardware, runtime]
+        return Grid(
+            **{k: v[model] for k, v in self.model.items()},
+            weight_bytes=self.weight_bytes[weight_precision],
+            kv_bytes=self.kv_bytes[kv_precision],
+            peak_linear_flops_per_s=self.peak_linear[hardware, weight_precision],
+            peak_attention_flops_per_s=self.peak_attention[hardware],
+            **{k: v[hardware] for k, v in self.hardware.items()},
+            eff_compute=eff[..., 0],
+            eff_memory=eff[..., 1],
+            eff_communication=eff[..., 2],
+            step_overhead_s=eff[..., 3],
+            collective_latency_s=eff[..., 4],
+            **{k: v[runtime] for k, v in self.runtime.items()},
+            tp=tp_a.copy(),
+            pp=pp_a.copy(),
+        )

@@ -1,0 +1,106 @@
+"""The three measurement scenarios of the canonical format, over a Grid.
+
+static_batch    ``batch`` sequences start together: one prefill of batch x input tokens, then
+                output - 1 decode steps at the batch's mean context.
+max_throughput  continuous (in-flight) batching at the largest concurrency that fits (capped by
+                the engine's scheduler and by ``batch`` when given): each iteration decodes B
+                tokens and prefills the B / output new prompts that replace finished requests.
+server          Poisson arrivals at ``request_rate``: see ``planner.queueing``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from planner.grid import Array, Grid
+from planner.perf import Memory, StepTime, memory, step_time
+
+__all__ = ["ScenarioResult", "bound_of", "max_throughput", "static_batch"]
+
+
+@dataclass(frozen=True)
+class ScenarioResult:
+    """Predicted figures per configuration (seconds, tokens/s, requests/s)."""
+
+    batch: Array  # concurrent sequences used
+    ttft_s: Array
+    tpot_s: Array
+    e2e_s: Array
+    output_tokens_per_s: Array
+    requests_per_s: Array
+    memory: Memory
+    decode: StepTime  # the decode (or mixed) step at the operating point
+    fits: npt.NDArray[np.bool_]
+
+
+def bound_of(step: StepTime) -> npt.NDArray[np.str_]:
+    """Which component dominates a step: compute, memory or communication."""
+    parts = np.stack([step.compute, step.memory, step.communication])
+    return np.array(["compute", "memory", "communication"])[np.argmax(parts, axis=0)]
+
+
+def static_batch(grid: Grid, *, batch: npt.ArrayLike, input_tokens: npt.ArrayLike,
+                 output_tokens: npt.ArrayLike) -> ScenarioResult:
+    b = np.asarray(batch, dtype=np.float64)
+    i = np.asarray(input_tokens, dtype=np.float64)
+    o = np.asarray(output_tokens, dtype=np.float64)
+    mem = memory(grid, batch=b, context_tokens=i + o)
+    prefill = step_time(grid, decode_tokens=0.0, decode_context=0.0, prefill_tokens=b * i,
+                        prefill_context=i)
+    decode = step_time(grid, decode_tokens=b, decode_context=i + o / 2.0)  # mean context
+    ttft = prefill.total
+    e2e = ttft + (o - 1.0) * decode.total
+    return ScenarioResult(
+        batch=b * np.ones_like(ttft),
+        ttft_s=ttft,
+        tpot_s=decode.total,
+        e2e_s=e2e,
+        output_tokens_per_s=b * o / e2e,
+        requests_per_s=b / e2e,
+        memory=mem,
+        decode=decode,
+        fits=mem.max_batch >= b,
+    )
+
+
+def operating_batch(grid: Grid, *, cap: npt.ArrayLike, input_tokens: npt.ArrayLike,
+                    output_tokens: npt.ArrayLike) -> Array:
+    """Largest concurrency: what fits in memory, the scheduler's cap and the caller's cap."""
+    i = np.asarray(input_tokens, dtype=np.float64)
+    o = np.asarray(output_tokens, dtype=np.float64)
+    fit = memory(grid, batch=1.0, context_tokens=i + o).max_batch
+    return np.minimum(np.minimum(fit, grid.max_concurrency), np.asarray(cap, dtype=np.float64))
+
+
+def max_throughput(grid: Grid, *, input_tokens: npt.ArrayLike, output_tokens: npt.ArrayLike,
+                   batch_cap: npt.ArrayLike = np.inf) -> ScenarioResult:
+    i = np.asarray(input_tokens, dtype=np.float64)
+    o = np.asarray(output_tokens, dtype=np.float64)
+    b = operating_batch(grid, cap=batch_cap, input_tokens=i, output_tokens=o)
+    b_run = np.maximum(b, 1.0)
+    mixed = step_time(grid, decode_tokens=b_run, decode_context=i + o / 2.0,
+                      prefill_tokens=b_run * i / o, prefill_context=i)
+    static = static_batch(grid, batch=b_run, input_tokens=i, output_tokens=o)
+    continuous = grid.continuous_batching > 0
+    tps = np.where(continuous, b_run / mixed.total, static.output_tokens_per_s)
+    tpot = np.where(continuous, mixed.total, static.tpot_s)
+    # A prompt waits at most one iteration, then needs ceil(i / room) iterations of prefill.
+    room = np.maximum(grid.max_batched_tokens - b_run, 1.0)
+    ttft = np.where(continuous, (0.5 + np.ceil(i / room)) * mixed.total, static.ttft_s)
+    e2e = np.where(continuous, ttft + (o - 1.0) * tpot, static.e2e_s)
+    mem = memory(grid, batch=b_run, context_tokens=i + o)
+    return ScenarioResult(
+        batch=b,
+        ttft_s=ttft,
+        tpot_s=tpot,
+        e2e_s=e2e,
+        output_tokens_per_s=tps,
+        requests_per_s=tps / o,
+        memory=mem,
+        decode=StepTime(*(np.where(continuous, getattr(mixed, f), getattr(static.decode, f))
+                          for f in ("compute", "memory", "communication", "overhead", "total"))),
+        fits=b >= 1,
+    )
