@@ -2,20 +2,26 @@
 
 Model (checked against the discrete-event simulation in ``planner.simulate`` by the tests):
 
-* Steady state. At arrival rate lam, each iteration of length tau decodes B = lam * O * tau
-  sequences (Little's law: a request decodes for O iterations) and prefills lam * I * tau prompt
-  tokens. tau is the fixed point tau = step_time(B(tau), T(tau)), found by bisection. The engine
-  is stable while lam is below its capacity, the rate at which B reaches the largest concurrency
+* Iterations as a Markov chain. With B sequences decoding, an iteration that prefills j prompts
+  lasts s_j = step_time(B decodes + j * I prompt tokens). The prompts it prefills are the ones
+  that arrived during the previous iteration, so j_next ~ Poisson(lam * s_j): a chain on j
+  (0 .. STATES - 1, the tail lumped into the last state) whose stationary law pi gives the mean
+  iteration tau = sum_j pi_j s_j. Prefills are lumpy (a whole prompt at a time), so tau is well
+  above the step time of the mean token mix (Jensen: step time is a max of rooflines); a fluid
+  model underestimates it by up to 2x near capacity.
+* Little's law closes the loop: B = lam * (O - 1) * tau(B), solved by bisection. The engine is
+  stable while lam is below its capacity, the rate at which B reaches the largest concurrency
   that fits (memory, scheduler cap).
-* TPOT. Mean = tau. Concurrency in an engine that is not memory-bound behaves like an
-  M/G/infinity system, so B is Poisson: its q-quantile ~ B + z_q sqrt(B); TPOT_q is the step
-  time at that concurrency.
-* TTFT. Prompts queue for prefill room, max_batched_tokens - B tokens per iteration: an M/G/1
-  queue with service S = I * tau / room (Pollaczek-Khinchine mean wait
-  W = lam E[S^2] / (2 (1 - rho))), an exponential tail P(wait > t) = rho exp(-rho t / W)
-  (Kingman-style heavy-traffic approximation), plus the residual of the running iteration and
-  the prefill iterations themselves.
-* Lengths. Token counts are lognormal fitted to mean and p95 (deterministic when no p95).
+* TPOT. Mean = tau. Concurrency behaves like an M/G/infinity count, so B is Poisson, its
+  spread sqrt(B) amplified by the feedback 1 / (1 - lam (O - 1) dtau/dB) (more sequences ->
+  longer iterations -> more sequences); TPOT_q is tau of the chain at B + z_q * that spread.
+* TTFT. A request lands in an iteration of type j with the length-biased probability
+  pi_j s_j / tau, waits for the rest of it (uniform on [0, s_j]), then is prefilled together
+  with the k ~ Poisson(lam s_j) others that arrived in it: TTFT = U s_j + s_(k+1). The mean and
+  quantiles are those of this mixture (prompts longer than max_batched_tokens - B run as extra
+  passes inside step_time).
+* Lengths. Token counts are lognormal fitted to mean and p95 (deterministic when no p95); the
+  chain uses the means, TTFT quantiles add the prefill time of the input's q-quantile.
 """
 
 from __future__ import annotations
@@ -31,9 +37,20 @@ from planner.grid import Array, Grid
 from planner.perf import Memory, StepTime, memory, step_time
 from planner.scenarios import operating_batch
 
-__all__ = ["PERCENTILES", "LengthDist", "ServerResult", "server"]
+__all__ = ["PERCENTILES", "STATES", "LengthDist", "ServerResult", "server"]
 
 PERCENTILES = (50, 90, 95, 99)
+STATES = 32  # prompts prefilled per iteration: 0 .. STATES - 1
+_LOG_FACTORIAL = np.array([math.lgamma(k + 1.0) for k in range(STATES)])
+
+
+def _poisson_pmf(mean: Array) -> Array:
+    """P(K = k), k = 0 .. STATES - 1, along a new last axis; the tail is lumped into the last k."""
+    k = np.arange(STATES, dtype=np.float64)
+    m = np.maximum(mean[..., None], 1e-300)  # mean 0 -> all mass at k = 0
+    p = np.exp(k * np.log(m) - m - _LOG_FACTORIAL)
+    p[..., -1] += np.maximum(1.0 - p.sum(axis=-1), 0.0)
+    return np.asarray(p, dtype=np.float64)
 _Z95 = NormalDist().inv_cdf(0.95)
 
 
@@ -82,21 +99,69 @@ class ServerResult:
     decode: StepTime
 
 
-def _mixed(grid: Grid, b: Array, rate: Array, tau: Array, i: float, o: float) -> StepTime:
-    return step_time(grid, decode_tokens=b, decode_context=i + o / 2.0,
-                     prefill_tokens=rate * i * tau, prefill_context=i)
+def _lengths(grid: Grid, b: Array, i: float, o: float) -> Array:
+    """s[n, j]: iteration time with b[n] decodes and j prompts of i tokens, j = 0 .. STATES."""
+    j = np.arange(STATES + 1, dtype=np.float64)[:, None]
+    st = step_time(grid, decode_tokens=b, decode_context=i + o / 2.0, prefill_tokens=j * i,
+                   prefill_context=i)
+    return np.asarray(st.total, dtype=np.float64).T
 
 
-def _solve_tau(grid: Grid, rate: Array, tau_hi: Array, i: float, o: float) -> Array:
-    """Smallest tau with step_time(lam O tau, lam I tau) <= tau, by bisection on [0, tau_hi]."""
-    lo = np.zeros_like(tau_hi)
-    hi = tau_hi.copy()
-    for _ in range(48):
+def _transitions(rate: Array, s: Array) -> Array:
+    """P[n, j, k] = P(k prompts arrive during an iteration of type j), tail lumped into the last."""
+    return _poisson_pmf(rate[:, None] * s[:, :STATES])
+
+
+def _stationary(p: Array) -> Array:
+    """pi with pi P = pi, sum pi = 1, for every row (batched linear solve)."""
+    a = np.swapaxes(p, -1, -2) - np.eye(STATES)
+    a[:, -1, :] = 1.0
+    rhs = np.zeros(p.shape[:-1])
+    rhs[:, -1] = 1.0
+    return np.asarray(np.linalg.solve(a, rhs[..., None])[..., 0], dtype=np.float64)
+
+
+def _chain(grid: Grid, b: Array, rate: Array, i: float, o: float) -> tuple[Array, Array, Array]:
+    """Iteration lengths s[n, j], stationary pi[n, j] and mean iteration tau[n] at b decodes."""
+    s = _lengths(grid, b, i, o)
+    pi = _stationary(_transitions(rate, s))
+    return s, pi, np.sum(pi * s[:, :STATES], axis=-1)
+
+
+def _solve_batch(grid: Grid, rate: Array, b_hi: Array, i: float, o: float) -> Array:
+    """Smallest B with lam (O - 1) tau(B) <= B on [0, b_hi], by bisection."""
+    lo = np.zeros_like(b_hi)
+    hi = b_hi.copy()
+    for _ in range(40):
         mid = 0.5 * (lo + hi)
-        over = _mixed(grid, rate * o * mid, rate, mid, i, o).total > mid
+        over = rate * max(o - 1.0, 0.0) * _chain(grid, mid, rate, i, o)[2] > mid
         lo = np.where(over, mid, lo)
         hi = np.where(over, hi, mid)
     return hi
+
+
+def _ttft_quantiles(s: Array, pi: Array, rate: Array, tau: Array) -> tuple[Array, dict[int, Array]]:
+    """Mean and quantiles of U s_j + s_(k+1), j length-biased, k ~ Poisson(lam s_j)."""
+    s_j = s[:, :STATES]
+    w = pi * s_j / tau[:, None]  # length-biased landing probability
+    pk = _poisson_pmf(rate[:, None] * s_j)
+    s_next = s[:, None, 1:]  # s_(k+1)
+    mean = np.sum(w * s_j / 2.0, axis=-1) + np.einsum("nj,njk,nk->n", w, pk, s[:, 1:])
+    weight = w[:, :, None] * pk
+
+    def cdf(t: Array) -> Array:
+        frac = np.clip((t[:, None, None] - s_next) / s_j[:, :, None], 0.0, 1.0)
+        return np.asarray(np.sum(weight * frac, axis=(1, 2)), dtype=np.float64)
+
+    quantiles = {}
+    for pct in PERCENTILES:
+        lo, hi = np.zeros_like(tau), 2.0 * np.max(s, axis=-1)
+        for _ in range(40):
+            mid = 0.5 * (lo + hi)
+            below = cdf(mid) < pct / 100.0
+            lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+        quantiles[pct] = hi
+    return mean, quantiles
 
 
 def server(grid: Grid, *, request_rate: npt.ArrayLike, input_tokens: LengthDist,
@@ -108,28 +173,28 @@ def server(grid: Grid, *, request_rate: npt.ArrayLike, input_tokens: LengthDist,
     full = step_time(grid, decode_tokens=b_run, decode_context=i + o / 2.0,
                      prefill_tokens=b_run * i / o, prefill_context=i)
     capacity = np.where(b_max >= 1, b_max / (o * full.total), 0.0)
-    stable = (rate < capacity) & (b_max >= 1)
+    lam = np.where(rate < capacity, rate, 0.0)
+    b_mean = _solve_batch(grid, lam, b_run, i, o)
+    s, pi, tau = _chain(grid, b_mean, lam, i, o)
+    stable = (rate < capacity) & (b_max >= 1) & (b_mean < b_run)
+    step = step_time(grid, decode_tokens=b_mean, decode_context=i + o / 2.0,
+                     prefill_tokens=rate * i * tau, prefill_context=i)
 
-    tau = _solve_tau(grid, np.where(stable, rate, 0.0), full.total, i, o)
-    b_mean = rate * o * tau
-    step = _mixed(grid, b_mean, rate, tau, i, o)
-
-    room = np.maximum(grid.max_batched_tokens - b_mean, 1.0)
-    service_mean = i * tau / room
-    rho = np.minimum(rate * service_mean, 0.999)
-    wait_mean = rate * input_tokens.second_moment() * (tau / room) ** 2 / (2.0 * (1.0 - rho))
-    stable &= rate * service_mean < 1.0
-
-    ttft_mean = 0.5 * tau + wait_mean + np.maximum(np.ceil(i / room), 1.0) * tau
+    ttft_mean, ttft_q = _ttft_quantiles(s, pi, lam, tau)
+    # Feedback: a surplus of dB decodes lengthens iterations, which keeps lam (O - 1) dtau more
+    # sequences in flight; a Poisson surplus sqrt(B) is amplified by 1 / (1 - gain).
+    h = np.maximum(0.05 * b_mean, 1.0)
+    gain = lam * max(o - 1.0, 0.0) * (_chain(grid, b_mean + h, lam, i, o)[2] - tau) / h
+    spread = np.sqrt(b_mean) / (1.0 - np.clip(gain, 0.0, 0.9))
     ttft, tpot, e2e = {}, {}, {}
     for pct in PERCENTILES:
         q = pct / 100.0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            tail = np.where(rho > 1.0 - q, wait_mean / rho * np.log(rho / (1.0 - q)), 0.0)
-        i_q = input_tokens.quantile(q)
-        ttft[pct] = q * tau + tail + np.maximum(np.ceil(i_q / room), 1.0) * tau
-        b_q = np.minimum(b_mean + NormalDist().inv_cdf(q) * np.sqrt(b_mean), b_run)
-        tpot[pct] = np.maximum(_mixed(grid, np.maximum(b_q, 1.0), rate, tau, i, o).total, tau)
+        longer = step_time(grid, decode_tokens=b_mean, decode_context=i + o / 2.0,
+                           prefill_tokens=max(input_tokens.quantile(q) - i, 0.0), prefill_context=i)
+        ttft[pct] = ttft_q[pct] + np.where(input_tokens.quantile(q) > i,
+                                           longer.total - longer.overhead - longer.communication, 0.0)
+        b_q = np.clip(b_mean + NormalDist().inv_cdf(q) * spread, 1.0, b_run)
+        tpot[pct] = np.maximum(_chain(grid, b_q, lam, i, o)[2], tau)
         o_q = output_tokens.quantile(q)
         e2e[pct] = np.maximum(ttft[pct] + (o - 1.0) * tau, ttft_mean + (o_q - 1.0) * tpot[pct])
     nan = np.where(stable, 1.0, np.nan)  # an unstable queue has no steady-state latency

@@ -51,7 +51,8 @@ def static_batch(grid: Grid, *, batch: npt.ArrayLike, input_tokens: npt.ArrayLik
     prefill = step_time(grid, decode_tokens=0.0, decode_context=0.0, prefill_tokens=b * i,
                         prefill_context=i)
     decode = step_time(grid, decode_tokens=b, decode_context=i + o / 2.0)  # mean context
-    ttft = prefill.total
+    # No prompt (a generation-only benchmark such as llama-bench tg): the first token is a decode step.
+    ttft = np.where(i > 0, prefill.total, decode.total)
     e2e = ttft + (o - 1.0) * decode.total
     return ScenarioResult(
         batch=b * np.ones_like(ttft),

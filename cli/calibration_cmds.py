@@ -1,0 +1,207 @@
+"""``hwplan validate`` and ``hwplan calibrate``: accuracy on measurements, and fitting to them."""
+
+from __future__ import annotations
+
+import datetime
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from cli.app import CatalogOpt, JsonOpt, OverlayOpt, app, load, print_json
+from hardware_catalog.loader import default_catalog_dir
+from hardware_catalog.measurements import METRIC_NAMES, BadRecord, MeasurementsRead, read_measurements
+from hardware_catalog.schema import CalibrationFile
+from planner.calibrate import FitResult, cross_validate, fit
+from planner.domain import Catalog, Efficiency
+from planner.grid import Array, CatalogTables
+from planner.predict import Measurement, RecordSet, Skipped, predict, prepare
+from planner.validate import Summary, by_group, by_metric, record_errors
+
+__all__ = ["calibrate_cmd", "cv_report", "load_records", "validate_cmd", "validation_report"]
+
+FILE_METRIC = {si: (name, factor) for name, (si, factor) in METRIC_NAMES.items()}  # SI -> file units
+
+
+def _num(value: float, digits: int = 4) -> float | None:
+    return float(f"{value:.{digits}g}") if math.isfinite(value) else None
+
+
+def _file_units(values: dict[str, float]) -> dict[str, float | None]:
+    return {FILE_METRIC[k][0]: _num(v / FILE_METRIC[k][1]) for k, v in values.items()}
+
+
+def _summary_json(s: dict[str, Summary], *, si_keys: bool = True) -> dict[str, Any]:
+    return {(FILE_METRIC[k][0] if si_keys else k): {
+        "n": v.n, "median_ape": _num(v.median_ape), "p90_ape": _num(v.p90_ape),
+        "within_25pct": _num(v.within_25pct)} for k, v in s.items()}
+
+
+def _skipped_json(bad: Sequence[BadRecord], skipped: Sequence[Skipped]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = [{"id": b.id, "field": b.field, "reason": f"invalid {b.field}: {b.reason}"}
+                                  for b in bad]
+    return rows + [{"id": s.id, "reason": s.reason} for s in skipped]
+
+
+def load_records(paths: Sequence[Path]) -> tuple[list[MeasurementsRead], list[Measurement], list[BadRecord]]:
+    """Read every file; a record id seen in an earlier file is a bad record."""
+    reads = [read_measurements(p) for p in paths]
+    records: list[Measurement] = []
+    bad: list[BadRecord] = []
+    seen: set[str] = set()
+    for r in reads:
+        bad.extend(r.bad)
+        for m in r.records:
+            if m.id in seen:
+                bad.append(BadRecord(m.id, "id", f"duplicate id (again in {r.file})"))
+            else:
+                seen.add(m.id)
+                records.append(m)
+    return reads, records, bad
+
+
+def validation_report(rs: RecordSet, predicted: Array, bad: Sequence[BadRecord],
+                      skipped: Sequence[Skipped]) -> dict[str, Any]:
+    """The JSON of ``hwplan validate`` (metric names and units of the measurements file)."""
+    return {
+        "records": [{"id": e.id, "predicted": _file_units(dict(e.predicted)),
+                     "observed": _file_units(dict(e.observed)),
+                     "ape": {FILE_METRIC[k][0]: _num(v) for k, v in e.ape.items()}}
+                    for e in record_errors(rs, predicted)],
+        "summary": _summary_json(by_metric(rs, predicted)),
+        "skipped": _skipped_json(bad, skipped),
+    }
+
+
+def _summary_table(console: Console, title: str, summary: dict[str, Any], key: str) -> None:
+    table = Table(title=title)
+    for col in (key, "n", "median APE", "p90 APE", "within 25%"):
+        table.add_column(col)
+    for name, s in summary.items():
+        pct = ["—" if s[c] is None else f"{100 * s[c]:.1f}%"
+               for c in ("median_ape", "p90_ape", "within_25pct")]
+        table.add_row(name, str(s["n"]), *pct)
+    console.print(table)
+
+
+@app.command("validate")
+def validate_cmd(
+    file: Annotated[Path, typer.Argument(help="Measurements file (canonical format).")],
+    catalog: CatalogOpt = None,
+    add: OverlayOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Predict every record of a measurements file with the catalog's calibration; report errors."""
+    cat = load(catalog, add)
+    _reads, records, bad = load_records([file])
+    tables = CatalogTables.from_catalog(cat)
+    rs, skipped = prepare(cat, tables, records)
+    report = validation_report(rs, predict(tables, rs), bad, skipped)
+    if as_json:
+        print_json(report)
+        return
+    console = Console()
+    table = Table(title=f"{file.name}: predicted / observed")
+    for col in ("id", "metric", "predicted", "observed", "APE"):
+        table.add_column(col)
+    for rec in report["records"]:
+        for metric, observed in rec["observed"].items():
+            ape = rec["ape"][metric]
+            table.add_row(rec["id"], metric, str(rec["predicted"][metric]), str(observed),
+                          "—" if ape is None else f"{100 * ape:.1f}%")
+    console.print(table)
+    _summary_table(console, "summary by metric", report["summary"], "metric")
+    for s in report["skipped"]:
+        console.print(f"[yellow]skipped[/yellow] {s['id']}: {s['reason']}")
+
+
+def cv_report(catalog: Catalog, rs: RecordSet, predicted: Array) -> dict[str, Any]:
+    """Cross-validated error by metric, hardware family (all metrics) and runtime (all metrics)."""
+    return {
+        "by_metric": _summary_json(by_metric(rs, predicted)),
+        "by_family": _summary_json(by_group(rs, predicted, lambda m: catalog.hardware[m.hardware].family),
+                                   si_keys=False),
+        "by_runtime": _summary_json(by_group(rs, predicted, lambda m: m.runtime), si_keys=False),
+    }
+
+
+def _eff_out(e: Efficiency) -> dict[str, float]:
+    return {"compute": e.compute, "memory": e.memory, "communication": e.communication,
+            "step_overhead_ms": float(f"{e.step_overhead_s * 1e3:.4g}"),
+            "collective_latency_us": float(f"{e.collective_latency_s * 1e6:.4g}")}
+
+
+def calibration_yaml(result: FitResult, reads: Sequence[MeasurementsRead], n_used: int,
+                     folds: int, cv: dict[str, Any]) -> dict[str, Any]:
+    """calibration.yaml's content; validated against ``CalibrationFile`` before it is written."""
+    families: dict[tuple[str, str], int] = {}
+    entries: list[dict[str, Any]] = []
+    for (hw, rt), eff in sorted(result.calibration.pairs.items()):
+        entries.append({"hardware": hw, "runtime": rt, "efficiency": _eff_out(eff),
+                        "n_records": result.n_records[(hw, rt)]})
+    for (fam, rt), eff in sorted(result.calibration.family_runtime.items()):
+        families[(fam, rt)] = int(eff.source.split(" fitted on ")[1].split()[0])
+        entries.append({"family": fam, "runtime": rt, "efficiency": _eff_out(eff),
+                        "n_records": families[(fam, rt)]})
+    fitted_on = {
+        "files": [{"name": Path(r.file).name, "sha256": r.sha256, "n_records": len(r.records)}
+                  for r in reads],
+        "n_records": n_used,
+        "date": datetime.date.today().isoformat(),
+        "method": "hierarchical shrinkage, log-space least squares (planner/calibrate.py)",
+        "cv_folds": folds,
+        "cv_median_ape": {k: v["median_ape"] for k, v in cv["by_metric"].items()},
+    }
+    data = {"fitted_on": fitted_on, "entries": entries}
+    CalibrationFile.model_validate(data)
+    return data
+
+
+@app.command("calibrate")
+def calibrate_cmd(
+    files: Annotated[list[Path], typer.Argument(help="Measurements files (canonical format).")],
+    out: Annotated[Path | None, typer.Option(
+        help="Directory for calibration.yaml (default: the catalog).")] = None,
+    folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
+    catalog: CatalogOpt = None,
+    add: OverlayOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fit efficiencies per hardware x runtime to measurements; report cross-validated error."""
+    cat = load(catalog, add)
+    with Progress(transient=True, disable=as_json) as progress:
+        task = progress.add_task("reading measurements", total=folds + 3)
+        reads, records, bad = load_records(files)
+        rs, skipped = prepare(cat, CatalogTables.from_catalog(cat), records)
+        progress.update(task, advance=1, description="cross-validating")
+        cv_pred = cross_validate(cat, rs, folds=folds,
+                                 progress=lambda msg: progress.update(task, advance=1, description=msg))
+        progress.update(task, description="fitting on all records")
+        result = fit(cat, rs)
+        progress.update(task, advance=1, description="writing calibration.yaml")
+        cv = cv_report(cat, rs, cv_pred)
+        target = (out or catalog or default_catalog_dir()) / "calibration.yaml"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        data = calibration_yaml(result, reads, len(rs), folds, cv)
+        header = "# Written by `hwplan calibrate`: efficiencies fitted to the measurements in fitted_on.\n"
+        target.write_text(header + yaml.safe_dump(data, sort_keys=False, width=110), encoding="utf-8")
+        progress.update(task, advance=1)
+    skipped_rows = _skipped_json(bad, skipped)
+    report = {"written": str(target), "n_records": len(rs), "pairs": len(result.calibration.pairs),
+              "cross_validation": cv, "skipped": skipped_rows}
+    if as_json:
+        print_json(report)
+        return
+    console = Console()
+    console.print(f"fitted {len(result.calibration.pairs)} hardware x runtime pairs on {len(rs)} records; "
+                  f"wrote {target}")
+    for key, title in (("by_metric", "metric"), ("by_family", "hardware family"), ("by_runtime", "runtime")):
+        _summary_table(console, f"{folds}-fold cross-validated error by {title}", cv[key], title)
+    for s in skipped_rows:
+        console.print(f"[yellow]skipped[/yellow] {s['id']}: {s['reason']}")

@@ -1,0 +1,134 @@
+"""The workload file (YAML or JSON body): pydantic schema and conversion to planner.workload."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from hardware_catalog.loader import read_yaml, validate_file
+from planner.domain import PRICING_MODES
+from planner.workload import (
+    Budget,
+    Constraints,
+    Quality,
+    Slo,
+    Tokens,
+    Traffic,
+    Workload,
+)
+
+__all__ = ["WorkloadIn", "load_workload", "to_workload"]
+
+PosFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Pct = Literal["p50", "p90", "p95", "p99"]
+Adaptation = Literal["none", "lora", "qlora", "full", "distill"]
+Pricing = Literal["on_demand", "spot", "reserved_1y", "reserved_3y", "owned"]
+assert set(PRICING_MODES) == set(Pricing.__args__)  # one list of pricing modes
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TokensIn(_Strict):
+    mean: Annotated[float, Field(ge=1, le=10_000_000, allow_inf_nan=False)]
+    p95: Annotated[float, Field(ge=1, le=10_000_000, allow_inf_nan=False)] | None = None
+
+    @model_validator(mode="after")
+    def _p95_not_below_mean(self) -> TokensIn:
+        if self.p95 is not None and self.p95 < self.mean:
+            raise ValueError("p95 must be at least the mean")
+        return self
+
+
+class TrafficIn(_Strict):
+    requests_per_s: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)]
+    peak_requests_per_s: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)] | None = None
+    input_tokens: TokensIn
+    output_tokens: TokensIn
+
+    @model_validator(mode="after")
+    def _peak_not_below_average(self) -> TrafficIn:
+        if self.peak_requests_per_s is not None and self.peak_requests_per_s < self.requests_per_s:
+            raise ValueError("peak_requests_per_s must be at least requests_per_s")
+        return self
+
+
+class SloIn(_Strict):
+    ttft_ms: dict[Pct, PosFloat] | None = None
+    tpot_ms: dict[Pct, PosFloat] | None = None
+    e2e_ms: dict[Pct, PosFloat] | None = None
+
+
+class BudgetIn(_Strict):
+    max_cost_per_month: PosFloat | None = None
+    max_cost_per_million_tokens: PosFloat | None = None
+    max_one_time_cost: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    horizon_months: Annotated[float, Field(gt=0, le=120, allow_inf_nan=False)] = 12
+
+
+class QualityIn(_Strict):
+    min_score: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] | None = None
+    task: Annotated[str, Field(pattern=r"^[a-z0-9_]+$", max_length=40)] = "general"
+
+
+class ConstraintsIn(_Strict):
+    hardware: list[str] | None = None
+    exclude_hardware: list[str] = []
+    models: list[str] | None = None
+    precisions: list[str] | None = None
+    kv_precisions: list[str] | None = None
+    runtimes: list[str] | None = None
+    adaptations: list[Adaptation] | None = None
+    max_chips_per_replica: Annotated[int, Field(ge=1, le=256)] = 8
+    max_hardware_types: Annotated[int, Field(ge=1, le=4)] = 2
+    quotas: dict[str, Annotated[int, Field(ge=0)]] = {}
+    pricing: Pricing = "on_demand"
+
+
+class WorkloadIn(_Strict):
+    """A workload as written in a file or a request body."""
+
+    name: Annotated[str, Field(min_length=1, max_length=100)] = "workload"
+    traffic: TrafficIn
+    slo: SloIn = SloIn()
+    budget: BudgetIn = BudgetIn()
+    quality: QualityIn = QualityIn()
+    constraints: ConstraintsIn = ConstraintsIn()
+
+
+def _tuple(values: list[str] | None) -> tuple[str, ...] | None:
+    return None if values is None else tuple(values)
+
+
+def to_workload(w: WorkloadIn) -> Workload:
+    t, c = w.traffic, w.constraints
+    targets = {metric: {int(p[1:]): v for p, v in limits.items()}
+               for metric, limits in w.slo.model_dump().items() if limits}
+    return Workload(
+        name=w.name,
+        traffic=Traffic(
+            requests_per_s=t.requests_per_s,
+            peak_requests_per_s=t.peak_requests_per_s,
+            input_tokens=Tokens(t.input_tokens.mean, t.input_tokens.p95),
+            output_tokens=Tokens(t.output_tokens.mean, t.output_tokens.p95),
+        ),
+        slo=Slo(targets=targets),
+        budget=Budget(**w.budget.model_dump()),
+        quality=Quality(**w.quality.model_dump()),
+        constraints=Constraints(
+            hardware=_tuple(c.hardware), exclude_hardware=tuple(c.exclude_hardware),
+            models=_tuple(c.models), precisions=_tuple(c.precisions),
+            kv_precisions=_tuple(c.kv_precisions), runtimes=_tuple(c.runtimes),
+            adaptations=_tuple(c.adaptations), max_chips_per_replica=c.max_chips_per_replica,
+            max_hardware_types=c.max_hardware_types, quotas=dict(c.quotas), pricing=c.pricing,
+        ),
+    )
+
+
+def load_workload(path: Path | str) -> Workload:
+    """Read and validate a workload file; errors name the file and field."""
+    data: Any = read_yaml(Path(path))
+    return to_workload(validate_file(WorkloadIn, data, file=str(path)))

@@ -1,0 +1,190 @@
+"""Fit efficiency coefficients to measurements: hierarchical shrinkage in log space.
+
+Free parameters: theta = log of the five efficiency coefficients (compute, memory and
+communication fractions, step overhead, collective latency) per hardware x runtime pair with
+data, and per hardware-family x runtime. The fit minimises, with scipy's bounded trust-region
+least squares (Jacobian by finite differences over a known sparsity pattern),
+
+    sum_records w_r sum_metrics (log predicted - log observed)^2
+  + sum_pairs    sum_j lam_pair_j^2 (theta_pair_j - theta_family_j)^2
+  + sum_families sum_j lam_fam_j^2  (theta_family_j - log prior_runtime_j)^2
+
+so a pair with much data follows its data, a pair with little is pulled toward its family, and a
+family toward the runtime's prior (runtimes.yaml). Fractions are bounded to (0, 1], so decode at
+batch 1 is never faster than weight bytes / bandwidth. ``w_r`` weights records by the source's
+confidence. ``cross_validate`` refits on k - 1 folds and predicts the held-out fold exactly as
+``hwplan validate`` would, through the catalog's efficiency lookup.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+
+import numpy as np
+import scipy.optimize
+import scipy.sparse
+
+from planner.domain import Calibration, Catalog, Efficiency
+from planner.errors import InputError
+from planner.grid import Array, CatalogTables
+from planner.predict import METRICS, RecordSet, predict
+
+__all__ = ["FitOptions", "FitResult", "cross_validate", "fit", "fold_indices"]
+
+Progress = Callable[[str], None]
+_LOG_BOUNDS = (  # log-space bounds per coefficient
+    (math.log(1e-3), 0.0),  # compute fraction
+    (math.log(1e-3), 0.0),  # memory fraction
+    (math.log(1e-3), 0.0),  # communication fraction
+    (math.log(1e-6), math.log(2.0)),  # step overhead, s
+    (math.log(1e-7), math.log(1e-2)),  # collective latency, s
+)
+CONFIDENCE_WEIGHT = {"high": 1.0, "medium": 0.8, "low": 0.5}
+_UNSTABLE_RESIDUAL = math.log(10.0)  # a predicted overload counts as a 10x error
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """Shrinkage strengths per coefficient (compute, memory, communication, overhead, latency)."""
+
+    lam_pair: tuple[float, ...] = (0.5, 0.5, 0.3, 0.15, 0.15)
+    lam_family: tuple[float, ...] = (0.3, 0.3, 0.3, 0.1, 0.1)
+    # Per METRICS column. TTFT counts double: it has a quarter as many observations as throughput
+    # and alone pins prefill compute; p99s of static runs carry no information the model uses.
+    metric_weight: tuple[float, ...] = (1.0, 2.0, 1.0, 1.0, 0.0, 0.0)
+    max_nfev: int = 200
+
+
+@dataclass(frozen=True)
+class FitResult:
+    calibration: Calibration
+    n_records: Mapping[tuple[str, str], int]  # per (hardware, runtime) pair fitted
+    cost: float
+    evaluations: int
+
+
+def _eff_vector(e: Efficiency) -> Array:
+    return np.log([e.compute, e.memory, e.communication, e.step_overhead_s, e.collective_latency_s])
+
+
+def _efficiency(theta: Array, *, calibrated: bool, source: str) -> Efficiency:
+    v = np.exp(theta)
+    c, m, k, o, lat = (float(f"{x:.4g}") for x in v)  # round as calibration.yaml stores them
+    return Efficiency(compute=min(c, 1.0), memory=min(m, 1.0), communication=min(k, 1.0),
+                      step_overhead_s=o, collective_latency_s=lat, calibrated=calibrated, source=source)
+
+
+@dataclass(frozen=True)
+class _Problem:
+    pairs: tuple[tuple[str, str], ...]  # (hardware, runtime)
+    families: tuple[tuple[str, str], ...]  # (family, runtime)
+    pair_of_record: Array  # int index into pairs
+    family_of_pair: Array  # int index into families
+    prior: Array  # [family, 5] log prior of the runtime
+    weights: Array  # [record]
+    mask: Array  # [record, metric] bool: observed
+    log_obs: Array
+
+
+def _problem(catalog: Catalog, rs: RecordSet) -> _Problem:
+    pairs = tuple(sorted({(c.hardware.id, c.runtime.id) for c in rs.configs}))
+    families = tuple(sorted({(catalog.hardware[h].family, r) for h, r in pairs}))
+    mask = ~np.isnan(rs.observed)
+    return _Problem(
+        pairs=pairs,
+        families=families,
+        pair_of_record=np.array([pairs.index((c.hardware.id, c.runtime.id)) for c in rs.configs]),
+        family_of_pair=np.array([families.index((catalog.hardware[h].family, r)) for h, r in pairs]),
+        prior=np.array([_eff_vector(catalog.runtimes[r].prior) for _f, r in families]).reshape(-1, 5),
+        weights=np.array([CONFIDENCE_WEIGHT.get(m.confidence, 0.8) for m in rs.records]),
+        mask=mask,
+        log_obs=np.log(np.where(mask, rs.observed, 1.0)),
+    )
+
+
+def _residuals(x: Array, p: _Problem, tables: CatalogTables, rs: RecordSet, opts: FitOptions) -> Array:
+    n_pair = len(p.pairs)
+    theta_pair = x[: 5 * n_pair].reshape(n_pair, 5)
+    theta_fam = x[5 * n_pair:].reshape(len(p.families), 5)
+    pred = predict(tables, rs, np.exp(theta_pair[p.pair_of_record]))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.log(pred) - p.log_obs
+    r = np.where(np.isfinite(r), r, _UNSTABLE_RESIDUAL)
+    data = (r * p.weights[:, None] * np.asarray(opts.metric_weight)[None, :])[p.mask]
+    shrink_pair = np.asarray(opts.lam_pair) * (theta_pair - theta_fam[p.family_of_pair])
+    shrink_fam = np.asarray(opts.lam_family) * (theta_fam - p.prior)
+    return np.concatenate([data, shrink_pair.ravel(), shrink_fam.ravel()])
+
+
+def _sparsity(p: _Problem) -> scipy.sparse.lil_matrix:
+    n_pair, n_fam = len(p.pairs), len(p.families)
+    rows = int(p.mask.sum()) + 5 * n_pair + 5 * n_fam
+    jac = scipy.sparse.lil_matrix((rows, 5 * (n_pair + n_fam)), dtype=int)
+    record_rows = np.nonzero(p.mask)[0]
+    for row, rec in enumerate(record_rows):
+        jac[row, 5 * p.pair_of_record[rec]: 5 * p.pair_of_record[rec] + 5] = 1
+    base = len(record_rows)
+    for q in range(n_pair):
+        for j in range(5):
+            jac[base + 5 * q + j, 5 * q + j] = 1
+            jac[base + 5 * q + j, 5 * (n_pair + p.family_of_pair[q]) + j] = 1
+    base += 5 * n_pair
+    for f in range(n_fam):
+        for j in range(5):
+            jac[base + 5 * f + j, 5 * (n_pair + f) + j] = 1
+    return jac
+
+
+def fit(catalog: Catalog, rs: RecordSet, *, options: FitOptions | None = None) -> FitResult:
+    """Fit per-pair and per-family efficiencies to the records of ``rs`` (see module doc)."""
+    if len(rs) == 0:
+        raise InputError("no usable measurement to fit", field="measurements")
+    opts = options or FitOptions()
+    p = _problem(catalog, rs)
+    tables = CatalogTables.from_catalog(catalog)
+    x0 = np.concatenate([p.prior[p.family_of_pair].ravel(), p.prior.ravel()])
+    lo = np.tile([b[0] for b in _LOG_BOUNDS], len(p.pairs) + len(p.families))
+    hi = np.tile([b[1] for b in _LOG_BOUNDS], len(p.pairs) + len(p.families))
+    x0 = np.clip(x0, lo + 1e-9, hi - 1e-9)
+    sol = scipy.optimize.least_squares(
+        _residuals, x0, jac_sparsity=_sparsity(p), bounds=(lo, hi), method="trf",
+        x_scale=1.0, max_nfev=opts.max_nfev, args=(p, tables, rs, opts))
+    n_pair = len(p.pairs)
+    counts = np.bincount(p.pair_of_record, minlength=n_pair)
+    pairs = {pair: _efficiency(sol.x[5 * q: 5 * q + 5], calibrated=True,
+                               source=f"fit on {counts[q]} records")
+             for q, pair in enumerate(p.pairs)}
+    fam_counts = np.bincount(p.family_of_pair, weights=counts, minlength=len(p.families))
+    families = {fam: _efficiency(sol.x[5 * (n_pair + f): 5 * (n_pair + f) + 5], calibrated=False,
+                                 source=f"{fam[0]} family prior fitted on {int(fam_counts[f])} records")
+                for f, fam in enumerate(p.families)}
+    return FitResult(
+        calibration=Calibration(pairs=pairs, family_runtime=families),
+        n_records={pair: int(counts[q]) for q, pair in enumerate(p.pairs)},
+        cost=float(sol.cost),
+        evaluations=int(sol.nfev),
+    )
+
+
+def fold_indices(n: int, folds: int, *, seed: int = 0) -> list[Array]:
+    """Held-out record indices of each of ``folds`` folds (a seeded shuffle, then round robin)."""
+    if folds < 2 or folds > n:
+        raise InputError(f"must be between 2 and the number of records ({n}), got {folds}", field="folds")
+    order = np.random.default_rng(seed).permutation(n)
+    return [np.sort(order[k::folds]) for k in range(folds)]
+
+
+def cross_validate(catalog: Catalog, rs: RecordSet, *, folds: int = 5, options: FitOptions | None = None,
+                   progress: Progress | None = None, seed: int = 0) -> Array:
+    """Held-out predictions [record, metric] (SI units): each fold predicted by a fit on the rest."""
+    out = np.full((len(rs), len(METRICS)), np.nan)
+    for k, test in enumerate(fold_indices(len(rs), folds, seed=seed)):
+        train = np.setdiff1d(np.arange(len(rs)), test)
+        result = fit(catalog, rs.take(train.tolist()), options=options)
+        fitted = replace(catalog, calibration=result.calibration)
+        out[test] = predict(CatalogTables.from_catalog(fitted), rs.take(test.tolist()))
+        if progress is not None:
+            progress(f"fold {k + 1}/{folds}")
+    return out

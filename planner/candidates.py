@@ -1,0 +1,146 @@
+"""Enumerate replica configurations a workload allows, as index arrays over the catalog.
+
+A candidate is (model, weight precision, KV precision, runtime, hardware, tp, pp). Only
+combinations the catalog says can run are produced: the runtime runs on the hardware, serves the
+precision, stores the KV cache in that format, and the chip has a compute path for it. Every
+filter counts what it removed, so an infeasible plan can say why.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from planner.domain import Catalog
+from planner.errors import InputError
+from planner.grid import CatalogTables
+from planner.workload import Workload
+
+__all__ = ["Candidates", "enumerate_candidates", "quality_of"]
+
+IntArray = npt.NDArray[np.int64]
+PARALLEL = ((1, 1), (2, 1), (4, 1), (8, 1), (16, 1), (4, 2), (8, 2))  # (tp, pp) shapes tried
+
+
+@dataclass
+class Candidates:
+    """Struct of index arrays into ``tables`` plus derived per-candidate facts."""
+
+    tables: CatalogTables
+    model: IntArray
+    hardware: IntArray
+    precision: IntArray
+    kv_precision: IntArray
+    runtime: IntArray
+    tp: IntArray
+    pp: IntArray
+    quality: npt.NDArray[np.float64]
+    price_per_chip_hour: npt.NDArray[np.float64]
+    dropped: Counter[str] = field(default_factory=Counter)
+
+    def __len__(self) -> int:
+        return int(self.model.shape[0])
+
+    def keep(self, mask: npt.NDArray[np.bool_], reason: str) -> None:
+        """Drop rows where mask is False, counting them under ``reason``."""
+        removed = int((~mask).sum())
+        if removed:
+            self.dropped[reason] += removed
+        for name in ("model", "hardware", "precision", "kv_precision", "runtime", "tp", "pp",
+                     "quality", "price_per_chip_hour"):
+            setattr(self, name, getattr(self, name)[mask])
+
+    @property
+    def chips(self) -> IntArray:
+        return self.tp * self.pp
+
+    def grid(self):  # type: ignore[no-untyped-def]
+        return self.tables.gather(model=self.model, hardware=self.hardware,
+                                  weight_precision=self.precision, kv_precision=self.kv_precision,
+                                  runtime=self.runtime, tp=self.tp, pp=self.pp)
+
+
+def quality_of(catalog: Catalog, model_id: str, task: str) -> float:
+    """The catalog score a quality floor is checked against (nan when the model has none)."""
+    scores = catalog.models[model_id].quality
+    key = "mmlu" if task == "general" else task
+    return float(scores.get(key, np.nan))
+
+
+def _check_ids(catalog: Catalog, w: Workload) -> None:
+    c = w.constraints
+    for name, ids, table in (("hardware", c.hardware, catalog.hardware),
+                             ("exclude_hardware", c.exclude_hardware, catalog.hardware),
+                             ("models", c.models, catalog.models),
+                             ("precisions", c.precisions, catalog.precisions),
+                             ("kv_precisions", c.kv_precisions, catalog.precisions),
+                             ("runtimes", c.runtimes, catalog.runtimes),
+                             ("quotas", tuple(c.quotas), catalog.hardware)):
+        for i, value in enumerate(ids or ()):
+            if value not in table:
+                raise InputError(f"unknown id {value!r}", field=f"constraints.{name}.{i}")
+
+
+def _allowed(ids: tuple[str, ...], allow: tuple[str, ...] | None, deny: tuple[str, ...] = ()) -> list[int]:
+    return [i for i, x in enumerate(ids) if (allow is None or x in allow) and x not in deny]
+
+
+def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload) -> Candidates:
+    """All runnable configurations within the workload's constraints (before any SLO check)."""
+    _check_ids(catalog, w)
+    c = w.constraints
+    combos = _runnable(catalog, tables, w)  # (hardware, runtime, precision, kv) rows
+    models = np.array(_allowed(tables.model_ids, c.models), dtype=np.int64)
+    shapes = np.array(PARALLEL, dtype=np.int64)
+    n_c, n_m, n_s = len(combos), len(models), len(shapes)
+    ci, mi, si = (a.ravel() for a in np.meshgrid(np.arange(n_c), np.arange(n_m), np.arange(n_s),
+                                                  indexing="ij"))
+    arr = np.column_stack([models[mi], combos[ci].reshape(-1, 4), shapes[si].reshape(-1, 2)]) \
+        if n_c and n_m else np.zeros((0, 7), dtype=np.int64)
+    quality = np.array([quality_of(catalog, mid, w.quality.task) for mid in tables.model_ids])
+    prices = np.array([catalog.hardware[hid].price(c.pricing) or np.nan for hid in tables.hardware_ids])
+    cand = Candidates(tables=tables, model=arr[:, 0], hardware=arr[:, 1], runtime=arr[:, 2],
+                      precision=arr[:, 3], kv_precision=arr[:, 4], tp=arr[:, 5], pp=arr[:, 6],
+                      quality=quality[arr[:, 0]], price_per_chip_hour=prices[arr[:, 1]])
+    context = np.array([catalog.models[mid].context_length for mid in tables.model_ids])
+    _static_filters(cand, w, context)
+    return cand
+
+
+def _runnable(catalog: Catalog, tables: CatalogTables, w: Workload) -> IntArray:
+    """(hardware, runtime, weight precision, KV precision) index rows that can run."""
+    c = w.constraints
+    rows = []
+    for h in _allowed(tables.hardware_ids, c.hardware, c.exclude_hardware):
+        hw = catalog.hardware[tables.hardware_ids[h]]
+        for r in _allowed(tables.runtime_ids, c.runtimes):
+            rt = catalog.runtimes[tables.runtime_ids[r]]
+            if rt.id not in hw.runtimes:
+                continue
+            for p in _allowed(tables.precision_ids, c.precisions):
+                if tables.precision_ids[p] not in rt.weight_precisions or np.isnan(tables.peak_linear[h, p]):
+                    continue
+                rows.extend((h, r, p, k) for k in _allowed(tables.precision_ids, c.kv_precisions)
+                            if tables.precision_ids[k] in rt.kv_precisions and not np.isnan(tables.kv_bytes[k]))
+    return np.array(rows, dtype=np.int64).reshape(-1, 4)
+
+
+def _static_filters(cand: Candidates, w: Workload, context: IntArray) -> None:
+    """Filters that need no performance model, each counted."""
+    t = cand.tables
+    c = w.constraints
+    cand.keep(cand.chips <= c.max_chips_per_replica, "more chips per replica than max_chips_per_replica")
+    chips_per_node = t.hardware["chips_per_node"][cand.hardware]
+    scale_out = t.hardware["scale_out_bytes_per_s"][cand.hardware] > 0
+    cand.keep((cand.tp <= chips_per_node) & ((cand.chips <= chips_per_node) | scale_out),
+              "parallelism larger than one node with no scale-out network in the catalog")
+    cand.keep(~np.isnan(cand.price_per_chip_hour), f"no {c.pricing} price in the catalog")
+    if w.quality.min_score is not None:
+        cand.keep(~np.isnan(cand.quality), f"no '{w.quality.task}' quality score in the catalog")
+        cand.keep(cand.quality >= w.quality.min_score, "quality below min_score")
+    longest = (w.traffic.input_tokens.p95 or w.traffic.input_tokens.mean) + \
+        (w.traffic.output_tokens.p95 or w.traffic.output_tokens.mean)
+    cand.keep(context[cand.model] >= longest, "p95 input + output longer than the model's context")

@@ -1,0 +1,125 @@
+"""Turn solver solutions into Plan objects: per-deployment load, predicted latency, cost, binding.
+
+Traffic is split across replicas in proportion to their SLO capacity, so every replica runs at
+the same fraction of what it may carry; each deployment is then re-evaluated with the queueing
+model at exactly its share, and a plan reports the worst deployment's latency percentiles.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from planner.capacity import UTILIZATION
+from planner.domain import Catalog
+from planner.queueing import PERCENTILES, LengthDist, server
+from planner.results import Cost, Deployment, Plan, QualityScore
+from planner.solver import Solution
+from planner.workload import HOURS_PER_MONTH, METRICS, Workload
+
+if TYPE_CHECKING:
+    from planner.plan import Prepared
+
+__all__ = ["build_plans"]
+
+BINDING_SLACK = 0.05  # a limit within 5% of the plan's value counts as binding
+
+
+def build_plans(catalog: Catalog, p: Prepared, w: Workload, found: list[tuple[int, Solution]]) -> list[Plan]:
+    if not found:
+        return []
+    rows = np.array([i for _, sol in found for i in sol.counts], dtype=np.int64)
+    shares = np.concatenate([_shares(p, sol, w.traffic.peak) for _, sol in found])
+    grid = _grid_rows(p, rows)
+    res = server(grid, request_rate=shares,
+                 input_tokens=LengthDist(w.traffic.input_tokens.mean, w.traffic.input_tokens.p95),
+                 output_tokens=LengthDist(w.traffic.output_tokens.mean, w.traffic.output_tokens.p95))
+    plans, offset = [], 0
+    for _, sol in found:
+        n = len(sol.counts)
+        sl = slice(offset, offset + n)
+        offset += n
+        plans.append(_plan(catalog, p, w, sol, rows[sl], shares[sl], res, sl))
+    return plans
+
+
+def _grid_rows(p: Prepared, rows: np.ndarray):  # type: ignore[no-untyped-def]
+    c = p.cand
+    return c.tables.gather(model=c.model[rows], hardware=c.hardware[rows], weight_precision=c.precision[rows],
+                           kv_precision=c.kv_precision[rows], runtime=c.runtime[rows], tp=c.tp[rows],
+                           pp=c.pp[rows])
+
+
+def _shares(p: Prepared, sol: Solution, demand: float) -> np.ndarray:
+    idx = np.array(list(sol.counts), dtype=np.int64)
+    counts = np.array(list(sol.counts.values()), dtype=np.float64)
+    total = float(np.sum(counts * p.rate[idx]))
+    return p.rate[idx] * demand / total
+
+
+def _plan(catalog: Catalog, p: Prepared, w: Workload, sol: Solution, rows: np.ndarray,
+          shares: np.ndarray, res, sl: slice) -> Plan:  # type: ignore[no-untyped-def]
+    c, t = p.cand, p.cand.tables
+    counts = list(sol.counts.values())
+    deployments = tuple(
+        Deployment(hardware=t.hardware_ids[c.hardware[i]], chips_per_replica=int(c.chips[i]), tp=int(c.tp[i]),
+                   pp=int(c.pp[i]), replicas=int(n), max_batch=int(p.curves.max_batch[i]),
+                   requests_per_s_per_replica=float(s), slo_capacity_per_replica=float(p.rate[i]),
+                   calibrated=bool(t.calibrated[c.hardware[i], c.runtime[i]]))
+        for i, n, s in zip(rows, counts, shares, strict=True))
+    predicted: dict[str, float] = {}
+    for metric, attr in zip(METRICS, ("ttft_s", "tpot_s", "e2e_s"), strict=True):
+        for pct in PERCENTILES:
+            predicted[f"{metric}_p{pct}"] = float(np.max(getattr(res, attr)[pct][sl])) * 1e3
+    slo_cap = float(sum(n * p.rate[i] for i, n in zip(rows, counts, strict=True)))
+    raw_cap = float(sum(n * p.curves.capacity[i] for i, n in zip(rows, counts, strict=True)))
+    predicted["capacity_requests_per_s"] = slo_cap
+    predicted["utilization"] = w.traffic.peak / raw_cap
+    predicted["output_tokens_per_s_at_peak"] = w.traffic.peak * w.traffic.output_tokens.mean
+    model_id = t.model_ids[c.model[rows[0]]]
+    cost = _cost(w, sol.cost_per_hour, one_time=0.0)
+    score = float(c.quality[rows[0]])
+    quality = QualityScore(
+        score=None if np.isnan(score) else score, low=None if np.isnan(score) else score,
+        high=None if np.isnan(score) else score, task=w.quality.task,
+        sources=tuple(v for k, v in catalog.models[model_id].sources.items() if k.startswith("quality")))
+    plan = Plan(rank=0, model=model_id, precision=t.precision_ids[c.precision[rows[0]]],
+                kv_precision=t.precision_ids[c.kv_precision[rows[0]]], adaptation="none",
+                runtime=t.runtime_ids[c.runtime[rows[0]]], deployments=deployments, predicted=predicted,
+                quality=quality, cost=cost, binding=())
+    return _with_binding(plan, p, w, rows)
+
+
+def _cost(w: Workload, per_hour: float, *, one_time: float) -> Cost:
+    tokens_per_hour = w.traffic.requests_per_s * w.traffic.output_tokens.mean * 3600.0
+    return Cost(per_hour=per_hour, per_month=per_hour * HOURS_PER_MONTH + one_time / w.budget.horizon_months,
+                per_million_tokens=per_hour / tokens_per_hour * 1e6, one_time=one_time,
+                pricing=w.constraints.pricing)
+
+
+def _with_binding(plan: Plan, p: Prepared, w: Workload, rows: np.ndarray) -> Plan:
+    """Constraints that limit this plan: an SLO that stopped a replica's load, a full budget or quota."""
+    binding = []
+    last = len(UTILIZATION) - 1
+    for metric, pct, limit in w.slo.items():
+        lat = p.curves.latency_ms[(metric, pct)]
+        stopped = any(p.rung[i] < last and not lat[i, p.rung[i] + 1] <= limit for i in rows)
+        if stopped or plan.predicted[f"{metric}_p{pct}"] >= (1 - BINDING_SLACK) * limit:
+            binding.append(f"slo.{metric}.p{pct}")
+    b = w.budget
+    if b.max_cost_per_month is not None and plan.cost.per_month >= (1 - BINDING_SLACK) * b.max_cost_per_month:
+        binding.append("budget.max_cost_per_month")
+    if (b.max_cost_per_million_tokens is not None
+            and plan.cost.per_million_tokens >= (1 - BINDING_SLACK) * b.max_cost_per_million_tokens):
+        binding.append("budget.max_cost_per_million_tokens")
+    q = w.quality.min_score
+    if q is not None and plan.quality.score is not None and plan.quality.score - q <= 2.0:
+        binding.append("quality.min_score")
+    for hw, quota in w.constraints.quotas.items():
+        used = sum(d.chips_per_replica * d.replicas for d in plan.deployments if d.hardware == hw)
+        if used and used >= quota - max(d.chips_per_replica for d in plan.deployments if d.hardware == hw) + 1:
+            binding.append(f"constraints.quotas.{hw}")
+    if len(plan.hardware_types) >= w.constraints.max_hardware_types > 1:
+        binding.append("constraints.max_hardware_types")
+    return Plan(**{**plan.__dict__, "binding": tuple(binding)})

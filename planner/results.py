@@ -1,0 +1,97 @@
+"""Typed results of ``planner.plan``: plans, the Pareto front, infeasibility and search figures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["Cost", "Deployment", "Infeasible", "Plan", "PlanResult", "QualityScore", "Relaxation",
+           "SearchStats"]
+
+
+@dataclass(frozen=True)
+class Deployment:
+    hardware: str
+    chips_per_replica: int
+    tp: int
+    pp: int
+    replicas: int
+    max_batch: int
+    requests_per_s_per_replica: float  # its share of the peak load
+    slo_capacity_per_replica: float  # most it may carry within every SLO target
+    calibrated: bool
+
+
+@dataclass(frozen=True)
+class QualityScore:
+    score: float | None
+    low: float | None
+    high: float | None
+    task: str
+    sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Cost:
+    per_hour: float
+    per_month: float  # serving at 730 h/month plus one-time cost amortised over the horizon
+    per_million_tokens: float  # per million output tokens at the average request rate
+    one_time: float
+    pricing: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    rank: int
+    model: str
+    precision: str
+    kv_precision: str
+    adaptation: str
+    runtime: str
+    deployments: tuple[Deployment, ...]
+    predicted: dict[str, float]
+    quality: QualityScore
+    cost: Cost
+    binding: tuple[str, ...]
+    pareto: bool = False
+
+    @property
+    def hardware_types(self) -> frozenset[str]:
+        return frozenset(d.hardware for d in self.deployments)
+
+    @property
+    def key(self) -> tuple[str, str, str, str, str]:
+        return (self.model, self.precision, self.kv_precision, self.runtime, self.adaptation)
+
+
+@dataclass(frozen=True)
+class Relaxation:
+    constraint: str  # e.g. "budget.max_cost_per_month"
+    needed: str  # human form, e.g. ">= $41,200/month"
+    value: float  # the relaxed value that was verified by re-solving
+
+
+@dataclass(frozen=True)
+class Infeasible:
+    reasons: tuple[str, ...]
+    relaxations: tuple[Relaxation, ...]
+
+
+@dataclass(frozen=True)
+class SearchStats:
+    candidates: int  # configurations enumerated
+    evaluated: int  # configurations run through the load model
+    pruned: int  # removed by filters and dominance before the solver
+    solver_status: str
+    solves: int
+    elapsed_ms: float
+    dropped: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    workload: str
+    objective: str
+    plans: tuple[Plan, ...]
+    pareto: tuple[Plan, ...]
+    infeasible: Infeasible | None
+    search: SearchStats

@@ -1,0 +1,192 @@
+"""A small discrete-event simulation of a continuous-batching engine with chunked prefill.
+
+It is the reference the analytic server model (``planner.queueing``) is checked against, and it
+shares that model's physics: every iteration lasts ``planner.perf.step_time`` of what it runs.
+
+Engine (vLLM V1 / SGLang / TensorRT-LLM in-flight batching, simplified):
+
+* Requests arrive as a Poisson process (seeded numpy Generator) with input and output lengths
+  drawn from ``LengthDist`` (deterministic, or lognormal fitted to mean and p95).
+* An iteration runs every running decode (one token each) plus as many waiting prompt tokens as
+  fit in ``max_batched_tokens - decodes``, first come first served, chunked: a prompt may be
+  split over several iterations. A request holds a slot from its first prefill chunk until its
+  last token; slots are capped by the largest concurrency that fits (memory, scheduler, caller).
+* A request's first token comes at the end of the iteration that finishes its prefill (TTFT =
+  that time - arrival); each later iteration adds one token. Per-request TPOT = (last token time
+  - first token time) / (output - 1).
+* The first ``warmup`` requests are dropped from the statistics (the engine starts empty), and
+  arrivals continue until every measured request has finished, so the load stays steady.
+
+Pure: a one-row Grid in, numbers out; the random stream is the only state, and it is seeded.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from planner.grid import Grid
+from planner.perf import step_time
+from planner.queueing import LengthDist
+from planner.scenarios import operating_batch
+
+__all__ = ["SimulationResult", "sample_lengths", "simulate_server"]
+
+PERCENTILES = (50, 90, 99)
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """Per-request latency statistics of one simulated run (seconds)."""
+
+    ttft_mean_s: float
+    tpot_mean_s: float
+    ttft_s: dict[int, float]  # by percentile
+    tpot_s: dict[int, float]
+    batch_mean: float  # time-averaged running decodes
+    max_batch: float  # the concurrency cap used
+    requests: int  # measured requests
+    iterations: int
+
+
+def sample_lengths(dist: LengthDist, size: int, rng: np.random.Generator) -> npt.NDArray[np.int64]:
+    """Integer token counts >= 1: lognormal with the dist's mean and p95 (constant if none)."""
+    sigma = dist.sigma
+    if sigma == 0.0:
+        return np.full(size, max(round(dist.mean), 1), dtype=np.int64)
+    mu = math.log(dist.mean) - sigma * sigma / 2.0  # E[exp(N(mu, s^2))] = exp(mu + s^2 / 2)
+    return np.maximum(np.rint(rng.lognormal(mu, sigma, size)), 1).astype(np.int64)
+
+
+@dataclass
+class _Engine:
+    """Mutable simulation state, private to one ``simulate_server`` call."""
+
+    arrival: npt.NDArray[np.float64]
+    prompt: npt.NDArray[np.int64]
+    output: npt.NDArray[np.int64]
+    first_s: npt.NDArray[np.float64]
+    last_s: npt.NDArray[np.float64]
+    generated: npt.NDArray[np.int64]
+    prefilled: npt.NDArray[np.int64]
+    running: list[int]  # decoding requests
+    waiting: deque[int]  # arrived, prefill not finished (head may be partly prefilled)
+    started: int  # requests holding a slot while still in prefill
+    measured: int  # requests 0 .. measured - 1 are waited for
+    finished: int = 0  # of those, how many have produced their last token
+    next_arrival: int = 0
+
+
+def _schedule(eng: _Engine, budget: float, slots: float) -> tuple[list[tuple[int, int]], float]:
+    """FCFS chunked prefill: (request, tokens) pairs and the prompt context term for step_time."""
+    chunks: list[tuple[int, int]] = []
+    attended = 0.0  # sum over chunks of tokens * mean causal context they attend to
+    for r in eng.waiting:
+        if budget <= 0:
+            break
+        done = int(eng.prefilled[r])
+        if done == 0:
+            if slots <= 0:
+                break
+            slots -= 1
+            eng.started += 1
+        take = int(min(eng.prompt[r] - done, budget))
+        chunks.append((r, take))
+        attended += take * (done + take / 2.0)
+        budget -= take
+    return chunks, attended
+
+
+def _iterate(grid: Grid, eng: _Engine, now: float, b_max: float) -> float:
+    """Run one iteration starting at ``now``; return its end time."""
+    decodes = eng.running
+    d = len(decodes)
+    ctx = float(np.sum(eng.prompt[decodes] + eng.generated[decodes])) / d if d else 0.0
+    slots = b_max - d - eng.started
+    chunks, attended = _schedule(eng, grid.max_batched_tokens[0] - d, slots)
+    p = sum(take for _, take in chunks)
+    step = step_time(grid, decode_tokens=float(d), decode_context=ctx, prefill_tokens=float(p),
+                     prefill_context=2.0 * attended / p if p else 0.0)  # p * p_ctx / 2 = attended
+    end = now + float(step.total[0])
+    if d:
+        idx = np.asarray(decodes)
+        eng.generated[idx] += 1
+        eng.last_s[idx] = end
+        done = eng.generated[idx] >= eng.output[idx]
+        eng.finished += int(np.count_nonzero(idx[done] < eng.measured))
+        eng.running = idx[~done].tolist()
+    for r, take in chunks:
+        eng.prefilled[r] += take
+        if eng.prefilled[r] == eng.prompt[r]:  # prefill finished: first token at the end
+            eng.waiting.remove(r)
+            eng.started -= 1
+            eng.first_s[r] = eng.last_s[r] = end
+            eng.generated[r] = 1
+            if eng.output[r] > 1:
+                eng.running.append(r)
+            elif r < eng.measured:
+                eng.finished += 1
+    return end
+
+
+def _admit(eng: _Engine, now: float) -> None:
+    n = eng.arrival.shape[0]
+    while eng.next_arrival < n and eng.arrival[eng.next_arrival] <= now:
+        eng.waiting.append(eng.next_arrival)
+        eng.next_arrival += 1
+
+
+def simulate_server(grid: Grid, *, request_rate: float, input_tokens: LengthDist,
+                    output_tokens: LengthDist, requests: int = 3000, warmup: int = 300,
+                    batch_cap: float = math.inf, seed: int = 0) -> SimulationResult:
+    """Simulate ``warmup + requests`` measured arrivals on a one-row ``grid``.
+
+    The concurrency cap is ``planner.scenarios.operating_batch`` at the mean lengths, as in
+    the analytic model. Raises ValueError for a grid of more than one row or a cap below 1.
+    """
+    if len(grid) != 1:
+        raise ValueError("simulate_server takes a one-row Grid")
+    b_max = float(operating_batch(grid, cap=batch_cap, input_tokens=input_tokens.mean,
+                                  output_tokens=output_tokens.mean)[0])
+    if b_max < 1:
+        raise ValueError("not even one sequence fits")
+    rng = np.random.default_rng(seed)
+    measured = warmup + requests
+    n = int(measured * 1.25) + 50  # arrivals keep coming while the measured ones finish
+    eng = _Engine(
+        arrival=np.cumsum(rng.exponential(1.0 / request_rate, n)),
+        prompt=sample_lengths(input_tokens, n, rng),
+        output=sample_lengths(output_tokens, n, rng),
+        first_s=np.full(n, np.nan), last_s=np.full(n, np.nan),
+        generated=np.zeros(n, dtype=np.int64), prefilled=np.zeros(n, dtype=np.int64),
+        running=[], waiting=deque(), started=0, measured=measured)
+    now, iterations, busy_decode = 0.0, 0, 0.0
+    while eng.finished < measured:
+        _admit(eng, now)
+        if not eng.running and not eng.waiting:
+            if eng.next_arrival >= n:
+                raise RuntimeError("simulation ran out of arrivals")  # cannot happen when stable
+            now = float(eng.arrival[eng.next_arrival])
+            continue
+        d = len(eng.running)
+        end = _iterate(grid, eng, now, b_max)
+        busy_decode += d * (end - now)
+        now, iterations = end, iterations + 1
+    keep = slice(warmup, measured)
+    ttft = eng.first_s[keep] - eng.arrival[keep]
+    multi = eng.output[keep] > 1
+    tpot = ((eng.last_s[keep] - eng.first_s[keep])[multi] / (eng.output[keep][multi] - 1))
+    return SimulationResult(
+        ttft_mean_s=float(ttft.mean()),
+        tpot_mean_s=float(tpot.mean()),
+        ttft_s={q: float(np.percentile(ttft, q)) for q in PERCENTILES},
+        tpot_s={q: float(np.percentile(tpot, q)) for q in PERCENTILES},
+        batch_mean=busy_decode / now,
+        max_batch=b_max,
+        requests=requests,
+        iterations=iterations,
+    )

@@ -1,0 +1,105 @@
+"""CP-SAT: integer replica counts over replica options so the deployment carries the peak load.
+
+One solve covers one plan key (model, precision, KV precision, runtime): its options are the
+(hardware, tp, pp) replica shapes that meet the SLOs, each with its SLO-capacity (requests/s a
+replica carries within every latency target) and its price. The model follows the OR-Tools
+samples' order: data -> variables -> constraints -> objective -> solve -> read-out.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from ortools.sat.python import cp_model
+
+__all__ = ["COST_SCALE", "RATE_SCALE", "Option", "Solution", "solve_mix"]
+
+COST_SCALE = 1000  # $/hour -> integer milli-dollars per hour
+RATE_SCALE = 1000  # requests/s -> integer milli-requests per second
+
+
+@dataclass(frozen=True)
+class Option:
+    """One replica shape: ``rate`` requests/s within the SLOs at ``cost_per_hour``."""
+
+    index: int  # caller's row id
+    hardware: str
+    chips: int
+    rate: float
+    cost_per_hour: float
+
+
+@dataclass(frozen=True)
+class Solution:
+    status: str  # OPTIMAL | FEASIBLE | INFEASIBLE | UNKNOWN
+    counts: dict[int, int]  # option index -> replicas
+    cost_per_hour: float
+    elapsed_s: float
+
+
+def _greedy(options: list[Option], demand: float, quotas: dict[str, int]) -> dict[int, int]:
+    """Cheapest single-shape deployment that carries the demand within quota (the hint)."""
+    best: tuple[float, int, int] | None = None
+    for o in options:
+        n = math.ceil(demand / o.rate)
+        if n * o.chips <= quotas.get(o.hardware, n * o.chips) and (best is None or n * o.cost_per_hour < best[0]):
+            best = (n * o.cost_per_hour, o.index, n)
+    return {} if best is None else {best[1]: best[2]}
+
+
+def solve_mix(options: list[Option], *, demand: float, max_types: int, quotas: dict[str, int],
+              max_cost_per_hour: float | None = None, forbid_type_sets: tuple[frozenset[str], ...] = (),
+              time_limit_s: float = 2.0, seed: int = 0, workers: int = 1) -> Solution:
+    """Minimise hourly cost subject to capacity >= demand, <= max_types hardware types, quotas."""
+    start = time.perf_counter()
+    # data
+    need = math.ceil(demand * RATE_SCALE)
+    types = sorted({o.hardware for o in options})
+    model = cp_model.CpModel()
+    # variables
+    n = {}
+    for o in options:
+        upper = math.ceil(demand / o.rate)
+        if o.hardware in quotas:
+            upper = min(upper, quotas[o.hardware] // o.chips)
+        n[o.index] = model.new_int_var(0, max(upper, 0), f"n_{o.index}")
+    used = {h: model.new_bool_var(f"used_{h}") for h in types}
+    # capacity: replicas carry the peak demand
+    model.add(sum(round(o.rate * RATE_SCALE) * n[o.index] for o in options) >= need)
+    # a hardware type counts as used when any of its options has replicas
+    for o in options:
+        model.add(n[o.index] == 0).only_enforce_if(used[o.hardware].Not())
+    # at most max_types distinct hardware types
+    model.add(sum(used.values()) <= max_types)
+    # quotas: chips per hardware id
+    for h, quota in quotas.items():
+        if h in used:
+            model.add(sum(o.chips * n[o.index] for o in options if o.hardware == h) <= quota)
+    # budget
+    cost = sum(round(o.cost_per_hour * COST_SCALE) * n[o.index] for o in options)
+    if max_cost_per_hour is not None:
+        model.add(cost <= math.floor(max_cost_per_hour * COST_SCALE))
+    # exclusions: type sets already returned as other plans
+    for banned in forbid_type_sets:
+        if banned <= set(types):
+            model.add(sum(used[h] for h in banned) <= len(banned) - 1)
+    # objective
+    model.minimize(cost)
+    for index, count in _greedy(options, demand, quotas).items():
+        model.add_hint(n[index], count)
+    # solve
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = time_limit_s
+    solver.parameters.num_workers = workers
+    solver.parameters.random_seed = seed
+    status = solver.solve(model)
+    # read-out
+    name = solver.status_name(status)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return Solution(status=name, counts={}, cost_per_hour=math.inf,
+                        elapsed_s=time.perf_counter() - start)
+    counts = {i: int(solver.value(v)) for i, v in n.items() if solver.value(v) > 0}
+    total = sum(o.cost_per_hour * counts.get(o.index, 0) for o in options)
+    return Solution(status=name, counts=counts, cost_per_hour=total, elapsed_s=time.perf_counter() - start)

@@ -1,0 +1,111 @@
+"""A planning request: traffic, latency targets, budget, quality floor and constraints.
+
+Frozen dataclasses in the units the user thinks in (requests/s, tokens, ms, USD); the pydantic
+schema of the workload file lives in ``hardware_catalog.workload``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from types import MappingProxyType
+
+__all__ = [
+    "HOURS_PER_MONTH",
+    "METRICS",
+    "Budget",
+    "Constraints",
+    "Objective",
+    "Quality",
+    "Slo",
+    "Tokens",
+    "Traffic",
+    "Workload",
+]
+
+HOURS_PER_MONTH = 730.0  # 8760 h / 12: the convention of cloud price sheets
+METRICS = ("ttft_ms", "tpot_ms", "e2e_ms")
+
+
+class Objective(StrEnum):
+    COST = "cost"
+    LATENCY = "latency"
+    QUALITY = "quality"
+    BALANCED = "balanced"
+
+
+@dataclass(frozen=True)
+class Tokens:
+    mean: float
+    p95: float | None = None
+
+
+@dataclass(frozen=True)
+class Traffic:
+    requests_per_s: float
+    input_tokens: Tokens
+    output_tokens: Tokens
+    peak_requests_per_s: float | None = None
+
+    @property
+    def peak(self) -> float:
+        return self.peak_requests_per_s if self.peak_requests_per_s is not None else self.requests_per_s
+
+
+@dataclass(frozen=True)
+class Slo:
+    """Latency targets in ms: metric -> {percentile: limit}, e.g. {"ttft_ms": {99: 1500}}."""
+
+    targets: Mapping[str, Mapping[int, float]] = field(default_factory=lambda: MappingProxyType({}))
+
+    def items(self) -> list[tuple[str, int, float]]:
+        return [(m, p, v) for m, by_p in self.targets.items() for p, v in sorted(by_p.items())]
+
+    def with_target(self, metric: str, percentile: int, limit_ms: float) -> Slo:
+        targets = {m: dict(v) for m, v in self.targets.items()}
+        targets.setdefault(metric, {})[percentile] = limit_ms
+        return Slo(targets=targets)
+
+
+@dataclass(frozen=True)
+class Budget:
+    max_cost_per_month: float | None = None
+    max_cost_per_million_tokens: float | None = None
+    max_one_time_cost: float | None = None
+    horizon_months: float = 12.0
+
+
+@dataclass(frozen=True)
+class Quality:
+    min_score: float | None = None
+    task: str = "general"
+
+
+@dataclass(frozen=True)
+class Constraints:
+    hardware: tuple[str, ...] | None = None
+    exclude_hardware: tuple[str, ...] = ()
+    models: tuple[str, ...] | None = None
+    precisions: tuple[str, ...] | None = None
+    kv_precisions: tuple[str, ...] | None = None
+    runtimes: tuple[str, ...] | None = None
+    adaptations: tuple[str, ...] | None = None
+    max_chips_per_replica: int = 8
+    max_hardware_types: int = 2
+    quotas: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    pricing: str = "on_demand"
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    traffic: Traffic
+    slo: Slo = field(default_factory=Slo)
+    budget: Budget = field(default_factory=Budget)
+    quality: Quality = field(default_factory=Quality)
+    constraints: Constraints = field(default_factory=Constraints)
+
+    def relaxed(self, **changes: object) -> Workload:
+        """A copy with top-level parts replaced (used to verify relaxations)."""
+        return replace(self, **changes)  # type: ignore[arg-type]

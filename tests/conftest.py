@@ -1,0 +1,66 @@
+"""Shared fixtures: the shipped catalog (loaded once per session) and a one-row grid helper."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from hardware_catalog import load_catalog
+from planner.domain import Catalog
+from planner.estimate import config_grid, resolve
+from planner.grid import CatalogTables, Grid
+
+
+@functools.cache
+def _shipped() -> Catalog:
+    return load_catalog()
+
+
+@pytest.fixture(scope="session")
+def catalog() -> Catalog:
+    return _shipped()
+
+
+@pytest.fixture(scope="session")
+def tables(catalog: Catalog) -> CatalogTables:
+    return CatalogTables.from_catalog(catalog)
+
+
+@pytest.fixture(scope="session")
+def one_row(catalog: Catalog, tables: CatalogTables) -> Callable[..., Grid]:
+    """one_row(model=..., hardware=..., tp=..., precision=...) -> the config's one-row Grid."""
+
+    def build(**kwargs: Any) -> Grid:
+        return config_grid(catalog, resolve(catalog, **kwargs), tables)
+
+    return build
+
+
+@pytest.fixture
+def hwplan(monkeypatch: pytest.MonkeyPatch,
+           capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
+    """Run the console entry point in-process: hwplan(*args) -> (exit code, stdout, stderr)."""
+    from cli.main import main
+
+    def cached(directory: Any = None, *, overlays: Any = ()) -> Catalog:
+        if directory is None and not overlays:
+            return _shipped()  # the shipped catalog, parsed once per session
+        return load_catalog(directory, overlays=overlays)
+
+    monkeypatch.setattr("cli.app.load_catalog", cached)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        monkeypatch.setattr("sys.argv", ["hwplan", *args])
+        code = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

@@ -1,0 +1,99 @@
+"""calibrate: the fit recovers coefficients it generated data with; CV and the written file."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from cli.main import app
+from hardware_catalog import load_catalog
+from hardware_catalog.schema import CalibrationFile
+from planner.calibrate import FitOptions, cross_validate, fit, fold_indices
+from planner.domain import Catalog
+from planner.estimate import Scenario
+from planner.grid import CatalogTables
+from planner.predict import Measurement, RecordSet, predict, prepare
+
+TRUE = np.array([0.42, 0.71, 0.55, 3.0e-3, 25e-6])  # compute, memory, comm, overhead s, latency s
+SHIPPED = Path(__file__).parents[1] / "hardware_catalog/data/measurements/public_benchmarks.yaml"
+
+
+def _synthetic(catalog: Catalog) -> RecordSet:
+    """h100-sxm x tensorrt-llm records over batch, prompt and tp, observed = the model at TRUE."""
+    records = [
+        Measurement(id=f"r{k}", model="llama-3.1-70b" if tp > 1 else "llama-3.1-8b", hardware="h100-sxm",
+                    chips=tp, tp=tp, pp=1, weight_precision="fp8", kv_precision="fp8",
+                    runtime="tensorrt-llm", scenario=Scenario.STATIC_BATCH, input_tokens=i,
+                    output_tokens=256, batch=b, request_rate=None, observed={"ttft_s": 1.0},
+                    confidence="high")
+        for k, (tp, b, i) in enumerate(itertools.product((1, 2, 4, 8), (1, 8, 64), (128, 2048)))
+    ]
+    tables = CatalogTables.from_catalog(catalog)
+    rs, skipped = prepare(catalog, tables, records)
+    assert not skipped
+    truth = predict(tables, rs, np.tile(TRUE, (len(rs), 1)))
+    observed = np.full_like(truth, np.nan)
+    observed[:, :4] = truth[:, :4]  # throughput, ttft, tpot, e2e
+    return replace(rs, observed=observed)
+
+
+def test_fit_recovers_known_coefficients() -> None:
+    catalog = load_catalog()
+    rs = _synthetic(catalog)
+    weak = FitOptions(lam_pair=(1e-4,) * 5, lam_family=(1e-4,) * 5, max_nfev=400)
+    result = fit(catalog, rs, options=weak)
+    eff = result.calibration.pairs[("h100-sxm", "tensorrt-llm")]
+    got = np.array([eff.compute, eff.memory, eff.communication, eff.step_overhead_s,
+                    eff.collective_latency_s])
+    assert got == pytest.approx(TRUE, rel=0.03)
+    assert eff.calibrated
+    assert result.n_records[("h100-sxm", "tensorrt-llm")] == len(rs)
+
+
+def test_shrinkage_pulls_unidentified_coefficients_to_the_prior() -> None:
+    catalog = load_catalog()
+    rs = _synthetic(catalog)
+    single_chip = rs.take([j for j, c in enumerate(rs.configs) if c.tp == 1])
+    eff = fit(catalog, single_chip).calibration.pairs[("h100-sxm", "tensorrt-llm")]
+    prior = catalog.runtimes["tensorrt-llm"].prior
+    assert eff.communication == pytest.approx(prior.communication, rel=1e-3)  # no tp > 1: no data
+    assert eff.memory <= 1.0 and eff.compute <= 1.0
+
+
+def test_folds_partition_records() -> None:
+    folds = fold_indices(23, 5)
+    assert sorted(np.concatenate(folds).tolist()) == list(range(23))
+    assert max(len(f) for f in folds) - min(len(f) for f in folds) <= 1
+
+
+def test_cross_validation_never_sees_the_held_out_record() -> None:
+    catalog = load_catalog()
+    rs = _synthetic(catalog)
+    cv = cross_validate(catalog, rs, folds=4)
+    assert np.all(np.isfinite(cv[:, :4]))
+    assert np.nanmedian(np.abs(cv[:, :4] / rs.observed[:, :4] - 1.0)) < 0.05
+
+
+def test_calibrate_cli_writes_a_valid_calibration(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["calibrate", str(SHIPPED), "--out", str(tmp_path), "--folds", "2",
+                                      "--json"])
+    assert result.exit_code == 0, result.output
+    data = yaml.safe_load((tmp_path / "calibration.yaml").read_text(encoding="utf-8"))
+    cal = CalibrationFile.model_validate(data)
+    files = data["fitted_on"]["files"]
+    assert files[0]["name"] == "public_benchmarks.yaml" and len(files[0]["sha256"]) == 64
+    assert any(e.family is not None for e in cal.entries)
+    assert any(e.hardware == "h100-sxm" and e.runtime == "tensorrt-llm" for e in cal.entries)
+
+
+def test_uncalibrated_hardware_is_flagged() -> None:
+    catalog = load_catalog()
+    assert catalog.efficiency(catalog.hardware["h100-sxm"], catalog.runtimes["tensorrt-llm"]).calibrated
+    mtia = catalog.hardware["mtia-v2"]
+    assert not catalog.efficiency(mtia, catalog.runtimes[mtia.default_runtime]).calibrated

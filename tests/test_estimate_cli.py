@@ -1,0 +1,102 @@
+"""`hwplan estimate`: the JSON the issue specifies, fits=false as a result, and impossible requests
+as one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+Cli = Callable[..., tuple[int, str, str]]
+HWPLAN = Path(sys.executable).with_name("hwplan")
+BASE = ("estimate", "--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--json")
+KEYS = {"fits", "reason", "memory", "max_batch", "batch", "ttft_ms", "tpot_ms", "e2e_ms",
+        "output_tokens_per_s", "requests_per_s", "bound", "cost_per_hour",
+        "cost_per_million_output_tokens"}
+MEMORY_KEYS = {"weights_gb", "kv_cache_gb", "activations_gb", "overhead_gb", "total_gb", "capacity_gb"}
+
+
+def test_console_script_prints_the_issue_keys() -> None:
+    """The installed console script, as the README runs it."""
+    proc = subprocess.run([str(HWPLAN), *BASE], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert set(data) >= KEYS and set(data["memory"]) >= MEMORY_KEYS
+    assert data["fits"] is True and data["reason"] is None
+    assert data["batch"] == 1 and data["max_batch"] >= 1
+    assert data["bound"] in {"compute", "memory", "communication"}
+    assert data["e2e_ms"] == pytest.approx(data["ttft_ms"] + 127 * data["tpot_ms"], rel=1e-3)
+    assert data["cost_per_hour"] > 0 and data["cost_per_million_output_tokens"] > 0
+    mem = data["memory"]
+    parts = mem["weights_gb"] + mem["kv_cache_gb"] + mem["activations_gb"] + mem["overhead_gb"]
+    assert mem["total_gb"] == pytest.approx(parts, rel=1e-3)
+    assert mem["total_gb"] <= mem["capacity_gb"]
+
+
+@pytest.mark.parametrize("scenario", ["max_throughput", "server"])
+def test_other_scenarios(hwplan: Cli, scenario: str) -> None:
+    extra = ("--request-rate", "10") if scenario == "server" else ()
+    code, out, err = hwplan(*BASE, "--scenario", scenario, *extra)
+    assert code == 0, err
+    data = json.loads(out)
+    assert set(data) >= KEYS
+    if scenario == "server":
+        assert data["ttft_p99_ms"] >= data["ttft_ms"] and data["tpot_p99_ms"] >= data["tpot_ms"]
+        assert data["requests_per_s"] == 10
+    else:
+        assert data["batch"] == data["max_batch"] or data["batch"] == 256  # vLLM max_num_seqs
+
+
+def test_table_output(hwplan: Cli) -> None:
+    code, out, _ = hwplan(*BASE[:-1])
+    assert code == 0 and "TPOT ms" in out
+
+
+def test_non_fitting_config_is_a_result_not_an_error(hwplan: Cli) -> None:
+    code, out, _ = hwplan("estimate", "--model", "llama-3.1-70b", "--hardware", "h100-sxm", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["fits"] is False and "weights alone" in data["reason"]
+
+
+def test_overloaded_server_is_a_result(hwplan: Cli) -> None:
+    code, out, _ = hwplan(*BASE, "--scenario", "server", "--request-rate", "1000")
+    assert code == 0
+    data = json.loads(out)
+    assert data["fits"] is False and data["reason"].startswith("overloaded")
+
+
+BAD = {
+    "unknown_model": (("--model", "llama-9"), "model"),
+    "unknown_hardware": (("--hardware", "h900"), "hardware"),
+    "unknown_runtime": (("--runtime", "warp"), "runtime"),
+    "unknown_precision": (("--precision", "fp3"), "precision"),
+    "tp_over_chips": (("--tp", "4", "--chips", "2"), "tp"),
+    "batch_zero": (("--batch", "0"), "batch"),
+    "negative_input": (("--input-tokens", "-5"), "input_tokens"),
+    "negative_output": (("--output-tokens", "-1"), "output_tokens"),
+    "server_without_rate": (("--scenario", "server"), "request_rate"),
+    "negative_rate": (("--scenario", "server", "--request-rate", "-2"), "request_rate"),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD))
+def test_impossible_request_exits_2_naming_the_field(hwplan: Cli, name: str) -> None:
+    args, field = BAD[name]
+    code, out, err = hwplan(*BASE, *args)
+    assert code == 2
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"error: {field}:"), err
+
+
+def test_console_script_error_has_no_traceback() -> None:
+    proc = subprocess.run([str(HWPLAN), *BASE, "--tp", "3", "--chips", "2"], capture_output=True,
+                          text=True, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "error: tp: tp x pp = 3 exceeds chips = 2"

@@ -1,0 +1,136 @@
+"""Physics of the performance model (planner.perf), the issue's Must-show list, and hand-computed
+formula checks. Architecture figures are the catalog's (each model file cites its model card)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from planner.domain import Catalog
+from planner.estimate import estimate, resolve
+from planner.grid import CatalogTables, Grid
+from planner.perf import kv_bytes_per_token, memory, step_time
+
+GB = 1e9
+
+
+def _full_grid(tables: CatalogTables, tp: int = 1) -> tuple[Grid, np.ndarray]:
+    """Every model x hardware x precision the hardware can compute (runtime: the catalog's first)."""
+    m, h, p = np.meshgrid(np.arange(len(tables.model_ids)), np.arange(len(tables.hardware_ids)),
+                          np.arange(len(tables.precision_ids)), indexing="ij")
+    m, h, p = m.ravel(), h.ravel(), p.ravel()
+    ok = np.isfinite(tables.peak_linear[h, p])
+    m, h, p = m[ok], h[ok], p[ok]
+    bf16 = tables.precision_ids.index("bf16")
+    grid = tables.gather(model=m, hardware=h, weight_precision=p, kv_precision=np.full_like(m, bf16),
+                         runtime=np.zeros_like(m), tp=tp, pp=1)
+    return grid, m
+
+
+def _weight_bytes_per_token(grid: Grid) -> np.ndarray:
+    """Bytes of weights one decode token must read: all dense weights, k of E experts (MoE)."""
+    routed = grid.expert_params * grid.experts_per_token / grid.experts
+    return (grid.params - grid.expert_params + routed) * grid.weight_bytes
+
+
+@pytest.mark.parametrize("tp", [1, 2, 8])
+def test_decode_never_beats_weight_bytes_over_bandwidth(tables: CatalogTables, tp: int) -> None:
+    """Issue Must-show: decode time per token at batch 1 >= weight bytes / memory bandwidth,
+    exhaustively over the default catalog (models x hardware x computable precisions)."""
+    grid, _ = _full_grid(tables, tp)
+    assert len(grid) > 1000
+    for context in (1.0, 640.0, 8192.0):
+        t = step_time(grid, decode_tokens=1.0, decode_context=context).total
+        floor = _weight_bytes_per_token(grid) / (tp * grid.memory_bandwidth_bytes_per_s)
+        assert np.all(t >= floor), "a decode step is faster than reading the weights once"
+
+
+@pytest.mark.parametrize("batch", [1.0, 16.0, 256.0])
+def test_more_bandwidth_never_slows_decode(tables: CatalogTables, batch: float) -> None:
+    grid, _ = _full_grid(tables)
+    before = step_time(grid, decode_tokens=batch, decode_context=640.0).total
+    for factor in (1.01, 2.0, 10.0):
+        faster = replace(grid, memory_bandwidth_bytes_per_s=grid.memory_bandwidth_bytes_per_s * factor)
+        after = step_time(faster, decode_tokens=batch, decode_context=640.0).total
+        assert np.all(after <= before)
+    # and bandwidth does matter where decode is memory-bound (batch 1)
+    if batch == 1.0:
+        assert np.mean(after < before) > 0.9
+
+
+def test_llama_3_1_70b_bf16_needs_more_than_one_h100(catalog: Catalog) -> None:
+    """Must-show: 70.6B x 2 bytes = 141 GB > 80 GB; tp = 4 puts 35 GB on each chip."""
+    one = estimate(catalog, resolve(catalog, model="llama-3.1-70b", hardware="h100-sxm", precision="bf16"))
+    assert not one.fits
+    assert "weights alone" in (one.reason or "")
+    assert one.weights_bytes > 80 * GB
+    four = estimate(catalog, resolve(catalog, model="llama-3.1-70b", hardware="h100-sxm",
+                                     precision="bf16", tp=4))
+    assert four.fits and four.reason is None
+    assert four.weights_bytes == pytest.approx(one.weights_bytes / 4)
+    assert four.max_batch >= 1
+
+
+def test_llama_2_70b_int4_fits_one_48gb_gpu(catalog: Catalog) -> None:
+    """Must-show: 69e9 x 4.25 bits / 8 = 36.7 GB of int4 weights fit one 48 GB L40S."""
+    cfg = resolve(catalog, model="llama-2-70b", hardware="l40s", precision="int4", runtime="vllm")
+    est = estimate(catalog, cfg)
+    assert est.weights_bytes == pytest.approx(cfg.model.params * 4.25 / 8)
+    assert est.weights_bytes < 48 * GB
+    assert est.fits, est.reason
+
+
+def test_kv_bytes_per_token_hand_computed(one_row: Callable[..., Grid]) -> None:
+    """Llama 3.1 8B: 32 layers, 8 KV heads (GQA), head_dim 128, bf16 -> 2*32*8*128*2 = 131072 B."""
+    assert kv_bytes_per_token(one_row(model="llama-3.1-8b", hardware="h100-sxm"))[0] == 131072
+    assert kv_bytes_per_token(one_row(model="llama-3.1-8b", hardware="h100-sxm", tp=2))[0] == 65536
+    assert kv_bytes_per_token(one_row(model="llama-3.1-8b", hardware="h100-sxm", pp=2))[0] == 65536
+    fp8 = one_row(model="llama-3.1-8b", hardware="h100-sxm", kv_precision="fp8")
+    assert kv_bytes_per_token(fp8)[0] == 65536  # 1 byte per element
+
+
+def test_kv_heads_replicated_when_fewer_than_tp(one_row: Callable[..., Grid]) -> None:
+    """8 KV heads over tp = 16: each chip keeps ceil(8/16) = 1 head -> 2*32*1*128*2 = 16384 B."""
+    grid = replace(one_row(model="llama-3.1-8b", hardware="h100-sxm"), tp=np.array([16.0]))
+    assert kv_bytes_per_token(grid)[0] == 16384
+
+
+def test_weights_per_chip_under_tp_and_pp(catalog: Catalog, one_row: Callable[..., Grid]) -> None:
+    params = catalog.get_model("llama-3.1-70b").params
+    for tp, pp in ((1, 1), (4, 1), (2, 2), (8, 2)):
+        grid = replace(one_row(model="llama-3.1-70b", hardware="h100-sxm"),
+                       tp=np.array([float(tp)]), pp=np.array([float(pp)]))
+        mem = memory(grid, batch=1.0, context_tokens=640.0)
+        assert mem.weights[0] == pytest.approx(params * 2.0 / (tp * pp))  # bf16 = 2 bytes
+
+
+def test_moe_uses_active_params_for_compute(one_row: Callable[..., Grid]) -> None:
+    """Mixtral 8x7B: 46.7B total, 12.9B active. A 4096-token prefill is compute-bound:
+    linear time = 2 * 12.9e9 * 4096 / (peak_bf16 * e_compute), not 2 * 46.7e9 * ..."""
+    grid = one_row(model="mixtral-8x7b", hardware="h100-sxm")
+    step = step_time(grid, decode_tokens=0.0, decode_context=0.0, prefill_tokens=4096.0,
+                     prefill_context=0.0)
+    expected = 2.0 * 12.9e9 * 4096 / (989e12 * grid.eff_compute[0])
+    assert step.compute[0] == pytest.approx(expected, rel=1e-9)
+    # batch-1 decode reads the dense part plus 2 of 8 experts' weights, not all 46.7B
+    d1 = step_time(grid, decode_tokens=1.0, decode_context=1.0)
+    total_read = 46.7e9 * 2.0 / (3350e9 * grid.eff_memory[0])
+    assert d1.memory[0] < 0.5 * total_read
+    assert d1.memory[0] >= _weight_bytes_per_token(grid)[0] / (3350e9 * grid.eff_memory[0])
+
+
+def test_max_batch_monotone_in_memory(tables: CatalogTables) -> None:
+    grid, _ = _full_grid(tables)
+    prev = memory(grid, batch=1.0, context_tokens=640.0).max_batch
+    for factor in (1.1, 1.5, 2.0, 4.0):
+        bigger = replace(grid, memory_capacity_bytes=grid.memory_capacity_bytes * factor)
+        now = memory(bigger, batch=1.0, context_tokens=640.0).max_batch
+        assert np.all(now >= prev)
+        prev = now
+    # and longer contexts never let more sequences fit
+    short = memory(grid, batch=1.0, context_tokens=640.0).max_batch
+    long = memory(grid, batch=1.0, context_tokens=4096.0).max_batch
+    assert np.all(long <= short)

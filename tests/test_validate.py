@@ -1,0 +1,93 @@
+"""validate: arithmetic on a small hand-made file, bad records, and row independence."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+from hardware_catalog import load_catalog
+from hardware_catalog.measurements import read_measurements
+from planner.grid import CatalogTables
+from planner.predict import METRICS, predict, prepare
+from planner.validate import ape, summarise
+
+RECORD = """
+- id: {id}
+  model: llama-3.1-8b
+  hardware: h100-sxm
+  chips: 1
+  tp: 1
+  pp: 1
+  weight_precision: fp8
+  kv_precision: fp8
+  runtime: tensorrt-llm
+  scenario: {scenario}
+  input_tokens: {i}
+  output_tokens: 128
+  batch: {batch}
+  request_rate: null
+  observed: {{output_tokens_per_s: {tps}, ttft_ms: {ttft}}}
+"""
+
+
+def _write(tmp_path: Path, rows: list[dict[str, object]]) -> Path:
+    path = tmp_path / "m.yaml"
+    path.write_text("measurements:" + "".join(RECORD.format(**r) for r in rows), encoding="utf-8")
+    return path
+
+
+def test_ape_and_summary_by_hand() -> None:
+    errors = ape(np.array([110.0, 80.0, 100.0, 150.0, np.nan]), np.array([100.0, 100.0, 100.0, 100.0, 50.0]))
+    assert np.allclose(errors[:4], [0.10, 0.20, 0.0, 0.50])
+    assert math.isinf(errors[4])  # observed but not predicted: counts as an infinite error
+    s = summarise(errors[:4])
+    assert s.n == 4
+    assert s.median_ape == pytest.approx(0.15)  # median of 0, .1, .2, .5
+    assert s.p90_ape == pytest.approx(0.2 + 0.7 * 0.3)  # numpy linear interpolation
+    assert s.within_25pct == pytest.approx(0.75)
+
+
+def test_validate_json_arithmetic(tmp_path: Path) -> None:
+    rows = [
+        {"id": "a", "scenario": "static_batch", "i": 128, "batch": 1, "tps": 100.0, "ttft": 10.0},
+        {"id": "b", "scenario": "max_throughput", "i": 512, "batch": "null", "tps": 5000.0, "ttft": "null"},
+        {"id": "bad-scenario", "scenario": "offline", "i": 128, "batch": 1, "tps": 1.0, "ttft": "null"},
+        {"id": "no-batch", "scenario": "static_batch", "i": 128, "batch": "null", "tps": 1.0, "ttft": "null"},
+        {"id": "negative", "scenario": "static_batch", "i": -5, "batch": 1, "tps": 1.0, "ttft": "null"},
+    ]
+    result = CliRunner().invoke(app, ["validate", str(_write(tmp_path, rows)), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert [r["id"] for r in data["records"]] == ["a", "b"]
+    bad = {s["id"]: s for s in data["skipped"]}
+    assert bad["bad-scenario"]["field"] == "scenario"
+    assert bad["no-batch"]["reason"].startswith("invalid")
+    assert bad["negative"]["field"] == "input_tokens"
+    a = data["records"][0]
+    assert set(a["observed"]) == {"output_tokens_per_s", "ttft_ms"}
+    for metric in a["observed"]:
+        want = abs(a["predicted"][metric] - a["observed"][metric]) / a["observed"][metric]
+        assert a["ape"][metric] == pytest.approx(want, rel=1e-3)
+    tps = sorted(r["ape"]["output_tokens_per_s"] for r in data["records"])
+    assert data["summary"]["output_tokens_per_s"]["n"] == 2
+    assert data["summary"]["output_tokens_per_s"]["median_ape"] == pytest.approx(sum(tps) / 2, rel=1e-3)
+    assert data["summary"]["ttft_ms"]["n"] == 1
+
+
+def test_prediction_same_alone_and_in_a_file() -> None:
+    catalog = load_catalog()
+    tables = CatalogTables.from_catalog(catalog)
+    shipped = Path(__file__).parents[1] / "hardware_catalog/data/measurements/public_benchmarks.yaml"
+    records = read_measurements(shipped).records
+    rs, _skipped = prepare(catalog, tables, records)
+    together = predict(tables, rs)
+    for j in range(0, len(rs), 7):
+        alone = predict(tables, rs.take([j]))
+        assert np.array_equal(alone[0], together[j], equal_nan=True), rs.records[j].id
+    assert together.shape == (len(rs), len(METRICS))
