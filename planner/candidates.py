@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from planner.domain import Catalog
 from planner.errors import InputError
-from planner.grid import CatalogTables
+from planner.grid import CatalogTables, Grid
 from planner.workload import Workload
 
 __all__ = ["Candidates", "enumerate_candidates", "quality_of"]
@@ -57,10 +57,13 @@ class Candidates:
     def chips(self) -> IntArray:
         return self.tp * self.pp
 
-    def grid(self):  # type: ignore[no-untyped-def]
-        return self.tables.gather(model=self.model, hardware=self.hardware,
-                                  weight_precision=self.precision, kv_precision=self.kv_precision,
-                                  runtime=self.runtime, tp=self.tp, pp=self.pp)
+    def grid(self, rows: npt.NDArray[np.int64] | None = None) -> Grid:
+        """The performance-model grid of all candidates, or of ``rows``."""
+        sel = slice(None) if rows is None else rows
+        return self.tables.gather(model=self.model[sel], hardware=self.hardware[sel],
+                                  weight_precision=self.precision[sel],
+                                  kv_precision=self.kv_precision[sel], runtime=self.runtime[sel],
+                                  tp=self.tp[sel], pp=self.pp[sel])
 
 
 def quality_of(catalog: Catalog, model_id: str, task: str) -> float:

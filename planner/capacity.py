@@ -12,14 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from planner.grid import Array, Grid
+from planner.perf import step_time
 from planner.queueing import PERCENTILES, LengthDist, server
+from planner.scenarios import operating_batch
 from planner.workload import METRICS, Slo, Traffic
 
-__all__ = ["UTILIZATION", "LoadCurves", "load_curves", "slo_capacity", "zero_load_ok"]
+__all__ = ["UTILIZATION", "LoadCurves", "load_curves", "screen", "slo_capacity"]
 
-UTILIZATION = np.array([0.02, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95])
+UTILIZATION = np.array([0.05, 0.2, 0.35, 0.5, 0.6, 0.7, 0.8, 0.87, 0.93])
 
 
 @dataclass(frozen=True)
@@ -46,15 +49,29 @@ def _latencies(res: object) -> dict[tuple[str, int], Array]:
     return out
 
 
-def zero_load_ok(grid: Grid, traffic: Traffic, slo: Slo) -> tuple[np.ndarray, Array]:
-    """Whether each candidate fits and meets every SLO at (almost) no load; and its capacity."""
+def screen(grid: Grid, traffic: Traffic, slo: Slo) -> tuple[npt.NDArray[np.bool_], Array, Array]:
+    """Cheap checks before the queueing model: (meets every SLO at no load, raw capacity, max batch).
+
+    No-load latency is a lower bound on any loaded latency: TTFT >= prefill of the prompt's
+    q-quantile alone, TPOT >= one decode step of a single sequence, e2e >= TTFT + (O_q - 1) TPOT.
+    Raw capacity is the request rate at the largest concurrency that fits (max_throughput).
+    """
     i, o = _lengths(traffic)
-    res = server(grid, request_rate=1e-9, input_tokens=i, output_tokens=o)
-    lat = _latencies(res)
-    ok = res.max_batch >= 1
+    b_max = operating_batch(grid, cap=np.inf, input_tokens=i.mean, output_tokens=o.mean)
+    b_run = np.maximum(b_max, 1.0)
+    full = step_time(grid, decode_tokens=b_run, decode_context=i.mean + o.mean / 2.0,
+                     prefill_tokens=b_run * i.mean / o.mean, prefill_context=i.mean)
+    capacity = np.where(b_max >= 1, b_max / (o.mean * full.total), 0.0)
+    tpot = step_time(grid, decode_tokens=1.0, decode_context=i.mean + o.mean / 2.0).total * 1e3
+    ok = b_max >= 1
     for metric, pct, limit in slo.items():
-        ok &= np.nan_to_num(lat[(metric, pct)], nan=np.inf) <= limit
-    return ok, res.capacity_requests_per_s
+        q = pct / 100.0
+        i_q = i.quantile(q)
+        ttft = step_time(grid, decode_tokens=0.0, decode_context=0.0, prefill_tokens=i_q,
+                         prefill_context=i_q).total * 1e3
+        bound = {"ttft_ms": ttft, "tpot_ms": tpot, "e2e_ms": ttft + (o.quantile(q) - 1.0) * tpot}[metric]
+        ok &= bound <= limit
+    return ok, capacity, b_max
 
 
 def load_curves(grid: Grid, traffic: Traffic, capacity: Array) -> LoadCurves:

@@ -22,79 +22,94 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner.candidates import Candidates, enumerate_candidates
-from planner.capacity import LoadCurves, load_curves, slo_capacity, zero_load_ok
+from planner.capacity import UTILIZATION, LoadCurves, load_curves, screen, slo_capacity
+from planner.queueing import PERCENTILES
 from planner.domain import Catalog
 from planner.grid import Array, CatalogTables
 from planner.plan_build import build_plans
 from planner.rank import mark_pareto, rank_plans
 from planner.results import Infeasible, PlanResult, SearchStats
 from planner.solver import Option, Solution, solve_mix
-from planner.workload import HOURS_PER_MONTH, Objective, Workload
+from planner.workload import HOURS_PER_MONTH, METRICS, Objective, Workload
 
 __all__ = ["Prepared", "plan", "prepare", "solve_prepared"]
 
 KEEP_PER_HARDWARE = 3  # replica shapes kept per plan key and hardware after pruning
+KEYS_PER_ROUND = 6  # plan keys whose load curves are evaluated together
 
 
 @dataclass
 class Prepared:
-    """Candidates that fit and can meet the SLOs, with their load curves and SLO capacity."""
+    """Screened candidates; load curves and SLO capacity are filled in lazily per plan key."""
 
     cand: Candidates
-    curves: LoadCurves
-    rate: Array  # SLO capacity per replica, requests/s
-    rung: Array
+    raw_capacity: Array  # requests/s per replica at the largest concurrency that fits
     cost_per_hour: Array  # per replica
     key: Array  # plan-key id per candidate
     enumerated: int
+    curves: LoadCurves  # rows not yet evaluated hold NaN latencies
+    rate: Array  # SLO capacity per replica (NaN = not evaluated, 0 = meets no SLO level)
+    rung: Array
+    evaluated: int = 0
+
+    def evaluate(self, rows: np.ndarray, w: Workload) -> None:
+        """Run the queueing model on ``rows`` at every utilisation rung; fill curves and rate."""
+        rows = rows[np.isnan(self.rate[rows])]
+        if not len(rows):
+            return
+        sub = load_curves(self.cand.grid(rows), w.traffic, self.raw_capacity[rows])
+        for k, v in sub.latency_ms.items():
+            self.curves.latency_ms[k][rows] = v
+        self.curves.rates[rows] = sub.rates
+        self.curves.max_batch[rows] = sub.max_batch
+        self.rate[rows], self.rung[rows] = slo_capacity(sub, w.slo)
+        self.evaluated += len(rows)
+
+    def lower_bound(self, k: int, demand: float) -> float:
+        """Optimistic cost of key k: fractional replicas at SLO capacity (raw capacity if unknown)."""
+        rows = self.key == k
+        cap = np.where(np.isnan(self.rate[rows]), self.raw_capacity[rows], self.rate[rows])
+        with np.errstate(divide="ignore"):
+            return float(demand * np.min(self.cost_per_hour[rows] / cap))
 
 
 def prepare(catalog: Catalog, tables: CatalogTables, w: Workload) -> Prepared:
+    """Enumerate, screen (memory, no-load SLO) and prune; no queueing model yet."""
     cand = enumerate_candidates(catalog, tables, w)
     enumerated = len(cand) + sum(cand.dropped.values())
-    if len(cand):
-        ok, capacity = zero_load_ok(cand.grid(), w.traffic, w.slo)
-        fits = capacity > 0
-        cand.keep(fits, "does not fit in memory (weights + KV of one sequence)")
-        ok, capacity = ok[fits], capacity[fits]
-        cand.keep(ok, "misses a latency SLO even with no load")
-        capacity = capacity[ok]
-    else:
-        capacity = np.zeros(0)
-    curves = load_curves(cand.grid(), w.traffic, capacity)
-    rate, rung = slo_capacity(curves, w.slo)
-    keep = rate > 0
-    cand.keep(keep, "misses a latency SLO at every load level")
-    curves = _take_curves(curves, keep)
-    rate, rung = rate[keep], rung[keep]
+    ok, capacity, max_batch = screen(cand.grid(), w.traffic, w.slo) if len(cand) else (
+        np.zeros(0, bool), np.zeros(0), np.zeros(0))
+    fits = max_batch >= 1
+    cand.keep(fits, "does not fit in memory (weights + KV of one sequence)")
+    ok, capacity = ok[fits], capacity[fits]
+    cand.keep(ok, "misses a latency SLO even with no load")
+    capacity = capacity[ok]
     cost = cand.price_per_chip_hour * cand.chips
     key_cols = np.column_stack([cand.model, cand.precision, cand.kv_precision, cand.runtime])
     key = np.unique(key_cols, axis=0, return_inverse=True)[1].ravel() if len(cand) else np.zeros(0, int)
-    prep = Prepared(cand=cand, curves=curves, rate=rate, rung=rung, cost_per_hour=cost, key=key,
-                    enumerated=enumerated)
-    return _prune(prep)
+    keep = _dominance(key, cand.hardware, cost / np.maximum(capacity, 1e-300))
+    cand.keep(keep, "dominated: a cheaper shape per unit of capacity on the same hardware")
+    n = len(cand)
+    rungs = len(UTILIZATION)
+    curves = LoadCurves(capacity=capacity[keep], rates=np.full((n, rungs), np.nan),
+                        latency_ms={(m, p): np.full((n, rungs), np.nan) for m in METRICS for p in PERCENTILES},
+                        max_batch=np.zeros(n))
+    return Prepared(cand=cand, raw_capacity=capacity[keep], cost_per_hour=cost[keep], key=key[keep],
+                    enumerated=enumerated, curves=curves, rate=np.full(n, np.nan), rung=np.full(n, -1))
 
 
-def _take_curves(c: LoadCurves, mask: np.ndarray) -> LoadCurves:
-    return LoadCurves(capacity=c.capacity[mask], rates=c.rates[mask],
-                      latency_ms={k: v[mask] for k, v in c.latency_ms.items()},
-                      max_batch=c.max_batch[mask])
-
-
-def _prune(p: Prepared) -> Prepared:
-    """Keep, per (plan key, hardware), the KEEP_PER_HARDWARE cheapest shapes per SLO capacity."""
-    if not len(p.cand):
-        return p
-    per_unit = p.cost_per_hour / p.rate
-    order = np.lexsort((per_unit, p.cand.hardware, p.key))
-    group = np.column_stack([p.key[order], p.cand.hardware[order]])
+def _dominance(key: np.ndarray, hardware: np.ndarray, per_unit: np.ndarray) -> np.ndarray:
+    """Per (plan key, hardware), True for the KEEP_PER_HARDWARE cheapest shapes per unit capacity."""
+    if not len(key):
+        return np.zeros(0, dtype=bool)
+    order = np.lexsort((per_unit, hardware, key))
+    group = np.column_stack([key[order], hardware[order]])
     new_group = np.r_[True, np.any(group[1:] != group[:-1], axis=1)]
-    position = np.arange(len(order)) - np.maximum.accumulate(np.where(new_group, np.arange(len(order)), 0))
+    idx = np.arange(len(order))
+    position = idx - np.maximum.accumulate(np.where(new_group, idx, 0))
     keep = np.zeros(len(order), dtype=bool)
     keep[order[position < KEEP_PER_HARDWARE]] = True
-    p.cand.keep(keep, "dominated: a cheaper shape per unit of SLO capacity on the same hardware")
-    return Prepared(cand=p.cand, curves=_take_curves(p.curves, keep), rate=p.rate[keep], rung=p.rung[keep],
-                    cost_per_hour=p.cost_per_hour[keep], key=p.key[keep], enumerated=p.enumerated)
+    return keep
 
 
 def max_cost_per_hour(w: Workload, one_time: float = 0.0) -> float | None:
@@ -112,55 +127,76 @@ def max_cost_per_hour(w: Workload, one_time: float = 0.0) -> float | None:
 def _options(p: Prepared, rows: np.ndarray) -> list[Option]:
     t = p.cand.tables
     return [Option(index=int(i), hardware=t.hardware_ids[p.cand.hardware[i]], chips=int(p.cand.chips[i]),
-                   rate=float(p.rate[i]), cost_per_hour=float(p.cost_per_hour[i])) for i in rows]
+                   rate=float(p.rate[i]), cost_per_hour=float(p.cost_per_hour[i]))
+            for i in rows if p.rate[i] > 0]
 
 
 def _key_order(p: Prepared, w: Workload, objective: Objective) -> list[int]:
-    """Plan keys, most promising first for the objective."""
+    """Plan keys, most promising first for the objective (cost: by optimistic lower bound)."""
     keys = np.unique(p.key)
-    demand = w.traffic.peak
-    bound = np.array([demand * np.min(p.cost_per_hour[p.key == k] / p.rate[p.key == k]) for k in keys])
-    quality = np.array([np.nan_to_num(p.cand.quality[p.key == k][0], nan=-1.0) for k in keys])
-    e2e = p.curves.latency_ms[("e2e_ms", 99)][:, 0]
-    latency = np.array([np.nanmin(e2e[p.key == k]) for k in keys])
-    by_cost = list(keys[np.argsort(bound, kind="stable")])
+    bound = np.array([p.lower_bound(int(k), w.traffic.peak) for k in keys])
+    by_cost = [int(k) for k in keys[np.argsort(bound, kind="stable")]]
     if objective is Objective.COST:
-        return [int(k) for k in by_cost]
-    by_other = list(keys[np.lexsort((bound, -quality))] if objective is Objective.QUALITY
-                    else keys[np.lexsort((bound, latency))])
-    merged = [k for pair in zip(by_other, by_cost, strict=True) for k in pair]
-    return [int(k) for k in dict.fromkeys(merged)]
+        return by_cost
+    quality = np.array([np.nan_to_num(p.cand.quality[p.key == k][0], nan=-1.0) for k in keys])
+    speed = np.array([np.max(p.raw_capacity[p.key == k]) for k in keys])  # proxy for low latency
+    other = keys[np.lexsort((bound, -quality))] if objective is Objective.QUALITY else \
+        keys[np.lexsort((bound, -speed))]
+    merged = [int(k) for pair in zip(other, by_cost, strict=True) for k in pair]
+    return list(dict.fromkeys(merged))
 
 
 def solve_prepared(p: Prepared, w: Workload, *, objective: Objective, top: int,
                    time_limit_s: float, deadline: float) -> tuple[list[tuple[int, Solution]], int, str]:
-    """Solve plan keys in promising order; stop when the next bound cannot enter the top-K."""
+    """Branch and bound over plan keys: evaluate a round of promising keys, solve each, and stop
+    when the next key's optimistic bound cannot enter the top-K (cost) or enough keys were tried."""
     found: list[tuple[int, Solution]] = []
     solves, status = 0, "NO_CANDIDATES" if not len(p.cand) else "INFEASIBLE"
-    budget_hour = max_cost_per_hour(w)
-    c = w.constraints
+    order = _key_order(p, w, objective)
     max_keys = 4 * top + 8
-    for k in _key_order(p, w, objective)[:max_keys]:
-        rows = np.flatnonzero(p.key == k)
-        lower = w.traffic.peak * float(np.min(p.cost_per_hour[rows] / p.rate[rows]))
-        costs = sorted(s.cost_per_hour for _, s in found)
-        if objective is Objective.COST and len(costs) >= 2 * top and lower > costs[2 * top - 1]:
+    for start in range(0, min(len(order), max_keys), KEYS_PER_ROUND):
+        round_keys = order[start:start + KEYS_PER_ROUND]
+        if objective is Objective.COST and _pruned_by_bound(p, w, round_keys[0], found, top):
             break
         if time.perf_counter() > deadline:
             status = "TIME_LIMIT"
             break
-        banned: tuple[frozenset[str], ...] = ()
-        for _attempt in range(2):  # the best mix, then one with a different hardware set
-            sol = solve_mix(_options(p, rows), demand=w.traffic.peak, max_types=c.max_hardware_types,
-                            quotas=dict(c.quotas), max_cost_per_hour=budget_hour,
-                            forbid_type_sets=banned, time_limit_s=time_limit_s)
-            solves += 1
-            if not sol.counts:
-                break
-            status = "OPTIMAL" if sol.status == "OPTIMAL" and status != "FEASIBLE" else sol.status
-            found.append((k, sol))
-            banned = (*banned, frozenset(p.cand.tables.hardware_ids[p.cand.hardware[i]] for i in sol.counts))
+        p.evaluate(np.flatnonzero(np.isin(p.key, round_keys)), w)
+        for k in round_keys:
+            if objective is Objective.COST and _pruned_by_bound(p, w, k, found, top):
+                continue
+            new, n_solves, st = _solve_key(p, w, k, time_limit_s)
+            solves += n_solves
+            found.extend((k, sol) for sol in new)
+            if new:
+                status = st if status in ("INFEASIBLE", "NO_CANDIDATES", "OPTIMAL") else status
     return found, solves, status
+
+
+def _pruned_by_bound(p: Prepared, w: Workload, k: int, found: list[tuple[int, Solution]], top: int) -> bool:
+    costs = sorted(s.cost_per_hour for _, s in found)
+    return len(costs) >= 2 * top and p.lower_bound(k, w.traffic.peak) > costs[2 * top - 1]
+
+
+def _solve_key(p: Prepared, w: Workload, k: int, time_limit_s: float) -> tuple[list[Solution], int, str]:
+    """The cheapest mix for key k, then one with a different hardware set."""
+    options = _options(p, np.flatnonzero(p.key == k))
+    if not options:
+        return [], 0, "INFEASIBLE"
+    c = w.constraints
+    out: list[Solution] = []
+    banned: tuple[frozenset[str], ...] = ()
+    status = "INFEASIBLE"
+    for _attempt in range(2):
+        sol = solve_mix(options, demand=w.traffic.peak, max_types=c.max_hardware_types,
+                        quotas=dict(c.quotas), max_cost_per_hour=max_cost_per_hour(w),
+                        forbid_type_sets=banned, time_limit_s=time_limit_s)
+        if not sol.counts:
+            break
+        status = sol.status
+        out.append(sol)
+        banned = (*banned, frozenset(o.hardware for o in options if o.index in sol.counts))
+    return out, len(out) + (len(out) < 2), status
 
 
 def plan(workload: Workload, catalog: Catalog, *, top: int = 5, objective: Objective = Objective.COST,
@@ -183,9 +219,9 @@ def plan(workload: Workload, catalog: Catalog, *, top: int = 5, objective: Objec
 
         infeasible = explain_infeasible(catalog, tables, workload, prep, objective=objective)
     dropped = dict(prep.cand.dropped)
-    stats = SearchStats(candidates=prep.enumerated, evaluated=len(prep.cand) + sum(
-        v for k, v in dropped.items() if k.startswith(("misses a latency SLO at every", "dominated"))),
-        pruned=sum(dropped.values()), solver_status=status, solves=solves,
+    unevaluated = int(np.isnan(prep.rate).sum())
+    stats = SearchStats(candidates=prep.enumerated, evaluated=prep.evaluated,
+                        pruned=sum(dropped.values()) + unevaluated, solver_status=status, solves=solves,
         elapsed_ms=(time.perf_counter() - start) * 1e3, dropped=dropped)
     return PlanResult(workload=workload.name, objective=str(objective), plans=tuple(plans),
                       pareto=tuple(pareto), infeasible=infeasible, search=stats)

@@ -31,7 +31,7 @@ def build_plans(catalog: Catalog, p: Prepared, w: Workload, found: list[tuple[in
         return []
     rows = np.array([i for _, sol in found for i in sol.counts], dtype=np.int64)
     shares = np.concatenate([_shares(p, sol, w.traffic.peak) for _, sol in found])
-    grid = _grid_rows(p, rows)
+    grid = p.cand.grid(rows)
     res = server(grid, request_rate=shares,
                  input_tokens=LengthDist(w.traffic.input_tokens.mean, w.traffic.input_tokens.p95),
                  output_tokens=LengthDist(w.traffic.output_tokens.mean, w.traffic.output_tokens.p95))
@@ -42,13 +42,6 @@ def build_plans(catalog: Catalog, p: Prepared, w: Workload, found: list[tuple[in
         offset += n
         plans.append(_plan(catalog, p, w, sol, rows[sl], shares[sl], res, sl))
     return plans
-
-
-def _grid_rows(p: Prepared, rows: np.ndarray):  # type: ignore[no-untyped-def]
-    c = p.cand
-    return c.tables.gather(model=c.model[rows], hardware=c.hardware[rows], weight_precision=c.precision[rows],
-                           kv_precision=c.kv_precision[rows], runtime=c.runtime[rows], tp=c.tp[rows],
-                           pp=c.pp[rows])
 
 
 def _shares(p: Prepared, sol: Solution, demand: float) -> np.ndarray:

@@ -29,13 +29,18 @@ def _quality(plan: Plan) -> float:
     return plan.quality.score if plan.quality.score is not None else 0.0
 
 
+NEAR_DUPLICATE = 0.05  # same model and hardware set within 5% of the cost: a near-duplicate
+
+
 def _dedupe(plans: list[Plan]) -> list[Plan]:
-    """One plan per (model, precision, runtime, adaptation, hardware set): the first (best) one."""
-    seen, out = set(), []
+    """Drop near-duplicates of a better-ranked plan: same model, adaptation and hardware set, and a
+    monthly cost within NEAR_DUPLICATE (e.g. the same deployment with fp8 instead of int8)."""
+    out: list[Plan] = []
     for plan in plans:
-        key = (plan.model, plan.precision, plan.runtime, plan.adaptation, plan.hardware_types)
-        if key not in seen:
-            seen.add(key)
+        if not any(q.model == plan.model and q.adaptation == plan.adaptation
+                   and q.hardware_types == plan.hardware_types
+                   and abs(q.cost.per_month - plan.cost.per_month) <= NEAR_DUPLICATE * q.cost.per_month
+                   for q in out):
             out.append(plan)
     return out
 

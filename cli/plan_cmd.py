@@ -1,0 +1,78 @@
+"""``hwplan plan WORKLOAD.yaml``: ranked deployment plans for a workload."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cli.app import CatalogOpt, JsonOpt, OverlayOpt, app, load, print_json
+from hardware_catalog.workload import load_workload
+from planner.plan import plan
+from planner.report import plan_result_dict
+from planner.workload import Objective
+
+__all__ = ["plan_cmd"]
+
+
+@app.command("plan")
+def plan_cmd(
+    workload: Annotated[Path, typer.Argument(help="Workload YAML (see examples/).")],
+    top: Annotated[int, typer.Option(min=1, max=50, help="How many plans to return.")] = 5,
+    objective: Annotated[Objective, typer.Option(help="What to optimise.")] = Objective.COST,
+    time_limit: Annotated[float, typer.Option(min=0.5, max=600, help="Seconds for the search.")] = 20.0,
+    catalog: CatalogOpt = None,
+    add: OverlayOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Search models, precisions, runtimes and hardware mixes for the cheapest plans meeting the SLOs."""
+    w = load_workload(workload)
+    result = plan(w, load(catalog, add), top=top, objective=objective, time_limit_s=time_limit)
+    data = plan_result_dict(result)
+    if as_json:
+        print_json(data)
+    else:
+        render_plans(Console(), data)
+
+
+def _deployments(plan: dict[str, Any]) -> str:
+    parts = []
+    for d in plan["deployments"]:
+        shape = f"tp{d['tp']}" + ("" if d["pp"] == 1 else f" pp{d['pp']}")
+        parts.append(f"{d['replicas']} x {d['chips_per_replica']} {d['hardware']} ({shape})")
+    return " + ".join(parts)
+
+
+def render_plans(console: Console, data: dict[str, Any]) -> None:
+    s = data["search"]
+    console.print(f"[bold]{data['workload']}[/bold]: objective {data['objective']}; "
+                  f"{s['candidates']:,} configurations, {s['evaluated']:,} through the load model, "
+                  f"{s['solves']} solves ({s['solver_status']}), {s['elapsed_ms']:.0f} ms")
+    if data["plans"]:
+        table = Table(show_lines=True)
+        for col in ("#", "model / precision / runtime", "deployment", "TTFT p99", "TPOT p99",
+                    "e2e p99", "quality", "$/month", "$/M tok", "binding"):
+            table.add_column(col)
+        for p in data["plans"]:
+            pr = p["predicted"]
+            table.add_row(
+                f"{p['rank']}{'*' if p['pareto'] else ''}",
+                f"{p['model']}\n{p['precision']} (KV {p['kv_precision']}), {p['runtime']}",
+                _deployments(p), f"{pr['ttft_ms_p99']:.0f} ms", f"{pr['tpot_ms_p99']:.1f} ms",
+                f"{pr['e2e_ms_p99'] / 1e3:.1f} s", "—" if p["quality"]["score"] is None else f"{p['quality']['score']:g}",
+                f"{p['cost']['per_month']:,.0f}", f"{p['cost']['per_million_tokens']:.3g}",
+                "\n".join(p["binding"]) or "—")
+        console.print(table)
+        console.print("* on the Pareto front (cost, p99 latency, quality)")
+    inf = data["infeasible"]
+    if inf:
+        console.print("[red bold]No plan meets every constraint.[/red bold]")
+        for r in inf["reasons"]:
+            console.print(f"  - {r}")
+        if inf["relaxations"]:
+            console.print("[bold]Nearest relaxations (each verified by re-solving):[/bold]")
+            for x in inf["relaxations"]:
+                console.print(f"  - {x['constraint']}: {x['needed']}")

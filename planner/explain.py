@@ -1,0 +1,143 @@
+"""Why a workload has no plan, and the nearest relaxations that would give it one.
+
+Each relaxation changes one constraint, finds the value a plan needs by solving without that
+constraint, then re-solves with the constraint set to exactly that value; only relaxations that
+this second solve confirms are reported.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from planner.domain import Catalog
+from planner.grid import CatalogTables
+from planner.results import Infeasible, PlanResult, Relaxation
+from planner.workload import Objective, Slo, Workload
+
+if TYPE_CHECKING:
+    from planner.plan import Prepared
+
+__all__ = ["explain_infeasible"]
+
+STAGE_HINTS = {
+    "quality below min_score": "the quality floor excludes them",
+    "misses a latency SLO even with no load": "too slow for an SLO even when idle",
+}
+
+
+def _solve(catalog: Catalog, tables: CatalogTables, w: Workload, objective: Objective) -> PlanResult:
+    from planner.plan import plan
+
+    return plan(w, catalog, top=3, objective=objective, tables=tables, explain=False)
+
+
+def _reasons(catalog: Catalog, w: Workload, prep: Prepared) -> list[str]:
+    reasons = [f"{count:,} configurations dropped: {why}"
+               for why, count in sorted(prep.cand.dropped.items(), key=lambda kv: -kv[1])]
+    if len(prep.cand) == 0:
+        reasons.append("no configuration survives the constraints above")
+    else:
+        reasons.append(f"{len(prep.cand):,} configurations can meet the SLOs, but no replica mix "
+                       "carries the peak load within the budget, quotas and hardware-type limit")
+    if w.quality.min_score is not None:
+        best = max((m.quality.get("mmlu" if w.quality.task == "general" else w.quality.task, -1.0)
+                    for m in catalog.models.values()), default=-1.0)
+        if best < w.quality.min_score:
+            reasons.append(f"no model in the catalog scores {w.quality.min_score:g} on "
+                           f"'{w.quality.task}' (best: {best:g})")
+    return reasons
+
+
+def _nice_up(value: float) -> float:
+    """Round up to 2 significant digits of headroom-free precision (e.g. 41,234 -> 41,300)."""
+    if value <= 0:
+        return value
+    step = 10 ** (math.floor(math.log10(value)) - 2)
+    return math.ceil(value / step) * step
+
+
+def _verified(catalog: Catalog, tables: CatalogTables, w: Workload, objective: Objective) -> bool:
+    return bool(_solve(catalog, tables, w, objective).plans)
+
+
+def _budget(catalog: Catalog, tables: CatalogTables, w: Workload, o: Objective) -> list[Relaxation]:
+    b = w.budget
+    if b.max_cost_per_month is None and b.max_cost_per_million_tokens is None:
+        return []
+    free = _solve(catalog, tables, replace(w, budget=replace(b, max_cost_per_month=None,
+                                                             max_cost_per_million_tokens=None)), o)
+    if not free.plans:
+        return []
+    cheapest = min(free.plans, key=lambda p: p.cost.per_month)
+    out = []
+    if b.max_cost_per_month is not None and cheapest.cost.per_month > b.max_cost_per_month:
+        need = _nice_up(cheapest.cost.per_month)
+        if _verified(catalog, tables, replace(w, budget=replace(b, max_cost_per_month=need)), o):
+            out.append(Relaxation("budget.max_cost_per_month", f">= ${need:,.0f}/month", need))
+    if b.max_cost_per_million_tokens is not None and cheapest.cost.per_million_tokens > b.max_cost_per_million_tokens:
+        need = _nice_up(cheapest.cost.per_million_tokens)
+        if _verified(catalog, tables, replace(w, budget=replace(b, max_cost_per_million_tokens=need)), o):
+            out.append(Relaxation("budget.max_cost_per_million_tokens", f">= ${need:,.4g} per million tokens",
+                                  need))
+    return out
+
+
+def _slos(catalog: Catalog, tables: CatalogTables, w: Workload, o: Objective) -> list[Relaxation]:
+    out = []
+    for metric, pct, limit in w.slo.items():
+        targets = {m: {p: v for p, v in by.items() if (m, p) != (metric, pct)} for m, by in w.slo.targets.items()}
+        without = replace(w, slo=Slo(targets={m: v for m, v in targets.items() if v}))
+        free = _solve(catalog, tables, without, o)
+        if not free.plans:
+            continue
+        best = min(p.predicted[f"{metric}_p{pct}"] for p in free.plans)
+        for factor in (1.0, 1.05, 1.25):  # the rung ladder is coarse: allow a little headroom
+            need = _nice_up(max(best * factor, limit))
+            if _verified(catalog, tables, replace(w, slo=w.slo.with_target(metric, pct, need)), o):
+                out.append(Relaxation(f"slo.{metric}.p{pct}", f"p{pct} {metric[:-3].upper()} >= {need:,.4g} ms",
+                                      need))
+                break
+    return out
+
+
+def _quality(catalog: Catalog, tables: CatalogTables, w: Workload, o: Objective) -> list[Relaxation]:
+    if w.quality.min_score is None:
+        return []
+    free = _solve(catalog, tables, replace(w, quality=replace(w.quality, min_score=None)), Objective.QUALITY)
+    scores = [p.quality.score for p in free.plans if p.quality.score is not None]
+    if not scores:
+        return []
+    need = math.floor(max(scores) * 10) / 10
+    if _verified(catalog, tables, replace(w, quality=replace(w.quality, min_score=need)), o):
+        return [Relaxation("quality.min_score", f"min_score <= {need:g}", need)]
+    return []
+
+
+def _quotas(catalog: Catalog, tables: CatalogTables, w: Workload, o: Objective) -> list[Relaxation]:
+    c = w.constraints
+    if not c.quotas:
+        return []
+    free = _solve(catalog, tables, replace(w, constraints=replace(c, quotas={})), o)
+    if not free.plans:
+        return []
+    best = min(free.plans, key=lambda p: p.cost.per_month)
+    out = []
+    quotas = dict(c.quotas)
+    for d in best.deployments:
+        used = d.chips_per_replica * d.replicas
+        if d.hardware in quotas and used > quotas[d.hardware]:
+            quotas[d.hardware] = used
+            out.append(Relaxation(f"constraints.quotas.{d.hardware}", f"quota >= {used} chips", used))
+    if out and _verified(catalog, tables, replace(w, constraints=replace(c, quotas=quotas)), o):
+        return out
+    return []
+
+
+def explain_infeasible(catalog: Catalog, tables: CatalogTables, w: Workload, prep: Prepared, *,
+                       objective: Objective) -> Infeasible:
+    relaxations: list[Relaxation] = []
+    for finder in (_budget, _slos, _quality, _quotas):
+        relaxations.extend(finder(catalog, tables, w, objective))
+    return Infeasible(reasons=tuple(_reasons(catalog, w, prep)), relaxations=tuple(relaxations))
