@@ -130,6 +130,7 @@ def _hardware(file: str, h: HardwareFile, raw: RawCatalog) -> Hardware:
         peak_flops_per_s={pid: tf * TFLOPS for pid, tf in h.peak_tflops.items()},
         chips_per_node=h.chips_per_node,
         interconnect_bytes_per_s=h.interconnect_gb_s * GB,
+        interconnect_topology=h.interconnect_topology,
         scale_out_bytes_per_s=None if h.scale_out_gb_s is None else h.scale_out_gb_s * GB,
         tdp_w=h.tdp_w,
         price_per_chip_hour=prices,

@@ -68,6 +68,10 @@ class HardwareFile(_Strict):
     peak_tflops: dict[PrecisionId, PosFloat] = Field(min_length=1)
     chips_per_node: PosInt
     interconnect_gb_s: PosFloat
+    # switch: any chip reaches any other at the full per-chip figure (NVSwitch, ICI slices);
+    # mesh: the figure is split over direct links to the chips_per_node - 1 peers (AMD Infinity
+    # Fabric, Gaudi on-die RoCE), so a tp-way collective uses (tp - 1) / (chips_per_node - 1) of it
+    interconnect_topology: Literal["switch", "mesh"] = "switch"
     scale_out_gb_s: PosFloat | None = None
     tdp_w: PosFloat | None = None
     price_per_chip_hour: Prices = Prices()

@@ -46,6 +46,7 @@ class Hardware:
     peak_flops_per_s: Mapping[str, float]  # precision id -> dense peak (no sparsity)
     chips_per_node: int
     interconnect_bytes_per_s: float  # per chip, vendor (bidirectional aggregate) figure
+    interconnect_topology: str  # "switch" or "mesh" (see hardware_catalog.schema)
     scale_out_bytes_per_s: float | None  # per chip, between nodes; None = single node only
     tdp_w: float | None
     price_per_chip_hour: Mapping[str, float]  # pricing mode -> USD; absent = not published

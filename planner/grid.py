@@ -48,6 +48,7 @@ class Grid:
     memory_bandwidth_bytes_per_s: Array
     memory_capacity_bytes: Array  # usable
     link_bytes_per_s: Array  # chip-to-chip, vendor aggregate
+    mesh_links: Array  # 0 = switched; else direct links per chip (full mesh: chips_per_node - 1)
     scale_out_bytes_per_s: Array  # between nodes; 0 = none
     chips_per_node: Array
     # runtime and its (calibrated) efficiency on this hardware
@@ -128,6 +129,7 @@ class CatalogTables:
             "memory_bandwidth_bytes_per_s": [h.memory_bandwidth_bytes_per_s for h in hws],
             "memory_capacity_bytes": [h.memory_bytes * h.memory_usable_fraction for h in hws],
             "link_bytes_per_s": [h.interconnect_bytes_per_s for h in hws],
+            "mesh_links": [h.chips_per_node - 1.0 if h.interconnect_topology == "mesh" else 0.0 for h in hws],
             "scale_out_bytes_per_s": [h.scale_out_bytes_per_s or 0.0 for h in hws],
             "chips_per_node": [h.chips_per_node for h in hws],
         }

@@ -15,7 +15,9 @@ TensorRT-LLM do). Its time is a calibrated roofline, per operator class:
 
 FLOP counts follow Kaplan et al. 2020 (2N per token, M42) plus attention's context term
 (4 * layers * heads * head_dim * context per token: QK^T and AV). Pipeline stages run one after
-another for a given token, so pp divides memory per chip, not a step's latency.
+another for a given token, so pp divides memory per chip, not a step's latency; with a decode
+batch of B >= pp sequences, pp microbatches keep all stages busy, so an iteration costs one
+full-model step of B / pp tokens (GPipe microbatching, Huang et al. 2019).
 """
 
 from __future__ import annotations
@@ -121,7 +123,10 @@ def _allreduce_time(grid: Grid, payload_bytes: Array) -> Array:
     figure is a bidirectional aggregate, so one direction gets half of it.
     """
     in_node = grid.tp <= grid.chips_per_node
-    link = np.where(in_node, grid.link_bytes_per_s, grid.scale_out_bytes_per_s)
+    # A full mesh splits the chip's figure over its direct links; tp - 1 of them carry the collective.
+    mesh_share = np.where(grid.mesh_links > 0, np.minimum((grid.tp - 1.0) / np.maximum(grid.mesh_links, 1.0), 1.0),
+                          1.0)
+    link = np.where(in_node, grid.link_bytes_per_s * mesh_share, grid.scale_out_bytes_per_s)
     one_way = 0.5 * link * grid.eff_communication
     moved = 2.0 * (grid.tp - 1.0) / grid.tp * payload_bytes
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -141,10 +146,16 @@ def step_time(
     Work beyond ``max_batched_tokens`` is split into several passes, each of which reads the
     weights again and pays the per-pass overhead.
     """
-    d = np.asarray(decode_tokens, dtype=np.float64)
+    d_all = np.asarray(decode_tokens, dtype=np.float64)
     d_ctx = np.asarray(decode_context, dtype=np.float64)
-    p = np.asarray(prefill_tokens, dtype=np.float64)
+    p_all = np.asarray(prefill_tokens, dtype=np.float64)
     p_ctx = np.asarray(prefill_context, dtype=np.float64)
+    # Pipeline parallelism: the decode batch is split into up to pp microbatches that occupy the
+    # pp stages at once (GPipe-style). Every sequence still passes all stages, so one iteration
+    # lasts one full-model step of a microbatch: work per step is divided by the microbatches.
+    microbatches = np.minimum(np.maximum(d_all, 1.0), grid.pp)
+    d = d_all / microbatches
+    p = p_all / microbatches
     tokens = d + p
     passes = np.maximum(np.ceil(tokens / grid.max_batched_tokens), 1.0)
     tokens_per_pass = tokens / passes

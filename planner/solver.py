@@ -59,15 +59,18 @@ def solve_mix(options: list[Option], *, demand: float, max_types: int, quotas: d
     types = sorted({o.hardware for o in options})
     model = cp_model.CpModel()
     # variables
+    # rates round down and costs (for the budget) round up, so a plan never under-provisions the
+    # peak or overspends the budget by a rounding unit
+    rate = {o.index: math.floor(o.rate * RATE_SCALE) for o in options}
     n = {}
     for o in options:
-        upper = math.ceil(demand / o.rate)
+        upper = -(-need // rate[o.index]) if rate[o.index] > 0 else 0
         if o.hardware in quotas:
             upper = min(upper, quotas[o.hardware] // o.chips)
         n[o.index] = model.new_int_var(0, max(upper, 0), f"n_{o.index}")
     used = {h: model.new_bool_var(f"used_{h}") for h in types}
     # capacity: replicas carry the peak demand
-    model.add(sum(round(o.rate * RATE_SCALE) * n[o.index] for o in options) >= need)
+    model.add(sum(rate[o.index] * n[o.index] for o in options) >= need)
     # a hardware type counts as used when any of its options has replicas
     for o in options:
         model.add(n[o.index] == 0).only_enforce_if(used[o.hardware].Not())
@@ -80,7 +83,8 @@ def solve_mix(options: list[Option], *, demand: float, max_types: int, quotas: d
     # budget
     cost = sum(round(o.cost_per_hour * COST_SCALE) * n[o.index] for o in options)
     if max_cost_per_hour is not None:
-        model.add(cost <= math.floor(max_cost_per_hour * COST_SCALE))
+        model.add(sum(math.ceil(o.cost_per_hour * COST_SCALE) * n[o.index] for o in options)
+                  <= math.floor(max_cost_per_hour * COST_SCALE))
     # exclusions: type sets already returned as other plans
     for banned in forbid_type_sets:
         if banned <= set(types):

@@ -74,8 +74,8 @@ def _edit(path: Path, old: str, new: str) -> None:
 
 BREAKAGES = {
     # name: (edit old -> new in hardware/h100-sxm.yaml, field the message must name, problem)
-    "yaml_syntax": ("memory_gb: 80", "memory_gb: [80", "line", "YAML syntax error"),
-    "unknown_field": ("memory_gb: 80", "memory_gb: 80\nmemory_gigs: 80", "memory_gigs", "unknown field"),
+    "yaml_syntax": ("memory_gb: 85.52", "memory_gb: [80", "line", "YAML syntax error"),
+    "unknown_field": ("memory_gb: 85.52", "memory_gb: 85.52\nmemory_gigs: 80", "memory_gigs", "unknown field"),
     "negative_bandwidth": ("memory_bandwidth_gb_s: 3350", "memory_bandwidth_gb_s: -3350",
                            "memory_bandwidth_gb_s", "greater than 0"),
     "unknown_runtime": ("runtimes: [vllm,", "runtimes: [no-such-engine, vllm,", "runtimes.0",

@@ -76,7 +76,8 @@ def test_validate_json_arithmetic(tmp_path: Path) -> None:
         assert a["ape"][metric] == pytest.approx(want, rel=1e-3)
     tps = sorted(r["ape"]["output_tokens_per_s"] for r in data["records"])
     assert data["summary"]["output_tokens_per_s"]["n"] == 2
-    assert data["summary"]["output_tokens_per_s"]["median_ape"] == pytest.approx(sum(tps) / 2, rel=1e-3)
+    # APEs are printed to 4 significant digits; the median is computed before rounding.
+    assert data["summary"]["output_tokens_per_s"]["median_ape"] == pytest.approx(sum(tps) / 2, rel=2e-3)
     assert data["summary"]["ttft_ms"]["n"] == 1
 
 
