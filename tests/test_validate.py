@@ -73,7 +73,7 @@ def test_validate_json_arithmetic(tmp_path: Path) -> None:
     assert set(a["observed"]) == {"output_tokens_per_s", "ttft_ms"}
     for metric in a["observed"]:
         want = abs(a["predicted"][metric] - a["observed"][metric]) / a["observed"][metric]
-        assert a["ape"][metric] == pytest.approx(want, rel=1e-3)
+        assert a["ape"][metric] == pytest.approx(want, rel=2e-3)  # inputs printed to 4 digits
     tps = sorted(r["ape"]["output_tokens_per_s"] for r in data["records"])
     assert data["summary"]["output_tokens_per_s"]["n"] == 2
     # APEs are printed to 4 significant digits; the median is computed before rounding.
