@@ -9,6 +9,7 @@ from rich.console import Console
 
 from cli import render
 from cli.app import CatalogOpt, JsonOpt, OverlayOpt, app, load, print_json
+from cli.serve_cmd import ServerOpt, call_server
 from planner.estimate import Scenario, estimate, resolve
 
 __all__ = ["estimate_cmd"]
@@ -33,8 +34,20 @@ def estimate_cmd(
     catalog: CatalogOpt = None,
     add: OverlayOpt = None,
     as_json: JsonOpt = False,
+    server: ServerOpt = None,
 ) -> None:
     """Predict memory, latency, throughput and cost of one configuration."""
+    if server:
+        body = {"model": model, "hardware": hardware, "chips": chips, "tp": tp, "pp": pp,
+                "precision": precision, "kv_precision": kv_precision, "runtime": runtime,
+                "scenario": str(scenario), "input_tokens": input_tokens, "output_tokens": output_tokens,
+                "batch": batch, "request_rate": request_rate, "pricing": pricing}
+        data = call_server(server, "/v1/estimate", {k: v for k, v in body.items() if v is not None})
+        if as_json:
+            print_json(data)
+        else:
+            render.estimate_table(Console(), data)
+        return
     cat = load(catalog, add)
     config = resolve(cat, model=model, hardware=hardware, chips=chips, tp=tp, pp=pp,
                      precision=precision, kv_precision=kv_precision, runtime=runtime)

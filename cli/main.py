@@ -11,7 +11,7 @@ import sys
 import click
 import typer
 
-from cli import calibration_cmds, catalog_cmds, estimate_cmd, plan_cmd  # noqa: F401  (each registers its commands)
+from cli import calibration_cmds, catalog_cmds, estimate_cmd, finetune_cmd, plan_cmd, serve_cmd  # noqa: F401  (each registers its commands)
 from cli.app import app
 from planner.errors import PlannerError
 

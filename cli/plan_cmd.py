@@ -10,7 +10,10 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.app import CatalogOpt, JsonOpt, OverlayOpt, app, load, print_json
+from cli.serve_cmd import ServerOpt, call_server
+from hardware_catalog.loader import read_yaml
 from hardware_catalog.workload import load_workload
+from planner.levers import lever_report, levers_dict
 from planner.plan import plan
 from planner.report import plan_result_dict
 from planner.workload import Objective
@@ -27,11 +30,20 @@ def plan_cmd(
     catalog: CatalogOpt = None,
     add: OverlayOpt = None,
     as_json: JsonOpt = False,
+    server: ServerOpt = None,
+    levers: Annotated[bool, typer.Option("--levers", help="Add the lever report for the top plan.")] = False,
 ) -> None:
     """Search models, precisions, runtimes and hardware mixes for the cheapest plans meeting the SLOs."""
-    w = load_workload(workload)
-    result = plan(w, load(catalog, add), top=top, objective=objective, time_limit_s=time_limit)
-    data = plan_result_dict(result)
+    if server:
+        data = call_server(server, "/v1/plans", read_yaml(workload), timeout_s=time_limit + 60,
+                           params={"top": top, "objective": str(objective), "time_limit_s": time_limit})
+    else:
+        w = load_workload(workload)
+        cat = load(catalog, add)
+        result = plan(w, cat, top=top, objective=objective, time_limit_s=time_limit)
+        data = plan_result_dict(result)
+        if levers and result.plans:
+            data["levers"] = levers_dict(lever_report(cat, w, result.plans[0]), result.plans[0])
     if as_json:
         print_json(data)
     else:

@@ -14,15 +14,20 @@ from hardware_catalog.schema import (
     HardwareFile,
     ModelFile,
     PrecisionFile,
+    QualityFile,
     RuntimeFile,
 )
 from planner.domain import (
+    AdaptationGain,
     Calibration,
     Catalog,
     Efficiency,
     Hardware,
     Model,
     Precision,
+    PrecisionQuality,
+    QualityBand,
+    QualityData,
     Runtime,
 )
 from planner.errors import CatalogError
@@ -42,6 +47,7 @@ class RawCatalog:
     precisions: dict[str, tuple[str, PrecisionFile]] = field(default_factory=dict)
     runtimes: dict[str, tuple[str, RuntimeFile]] = field(default_factory=dict)
     calibration: tuple[str, CalibrationFile] | None = None
+    quality: tuple[str, QualityFile] | None = None
 
 
 def efficiency_from_file(eff: EfficiencyIn, *, calibrated: bool, source: str) -> Efficiency:
@@ -64,7 +70,7 @@ def to_domain(raw: RawCatalog, *, version: str) -> Catalog:
     _check_aliases(raw)
     calibration = _calibration(raw)
     return Catalog(hardware=hardware, models=models, precisions=precisions, runtimes=runtimes,
-                   calibration=calibration, version=version)
+                   calibration=calibration, version=version, quality=_quality(raw))
 
 
 def _precision(file: str, p: PrecisionFile, raw: RawCatalog) -> Precision:
@@ -201,3 +207,21 @@ def _calibration(raw: RawCatalog) -> Calibration:
             eff = efficiency_from_file(entry.efficiency, calibrated=False, source=source)
             families[(entry.family, entry.runtime)] = eff
     return Calibration(pairs=pairs, family_runtime=families, fitted_on=dict(cal.fitted_on))
+
+
+def _quality(raw: RawCatalog) -> QualityData:
+    """quality.yaml -> QualityData (billions of parameters -> parameters)."""
+    if raw.quality is None:
+        return QualityData()
+    file, q = raw.quality
+    precisions = {}
+    for i, p in enumerate(q.precisions):
+        if p.precision not in raw.precisions:
+            raise CatalogError(f"unknown precision id {p.precision!r}", file=file,
+                               field=f"precisions.{i}.precision")
+        bands = tuple(QualityBand(min_params=b.min_params_b * 1e9, low=b.low, high=b.high) for b in p.bands)
+        precisions[p.precision] = PrecisionQuality(precision=p.precision, method=p.method, bands=bands,
+                                                   sources=tuple(p.sources))
+    adaptations = {a.method: AdaptationGain(method=a.method, gain_low=a.gain_low, gain_high=a.gain_high,
+                                            sources=tuple(a.sources)) for a in q.adaptations}
+    return QualityData(precisions=precisions, adaptations=adaptations, references=dict(q.references))

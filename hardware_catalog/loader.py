@@ -7,6 +7,7 @@ Layout of a catalog directory::
     precisions.yaml        number formats             (PrecisionsFile)
     runtimes.yaml          serving engines            (RuntimesFile)
     calibration.yaml       fitted efficiencies        (CalibrationFile, optional)
+    quality.yaml           precision / adaptation quality effects (QualityFile, optional)
 
 Overlay directories (``overlays=``) may hold only some of these (say one in-house chip); their
 entries are added to, or replace, the base directory's. Every error names the file, the field
@@ -30,6 +31,7 @@ from hardware_catalog.schema import (
     HardwareFile,
     ModelFile,
     PrecisionsFile,
+    QualityFile,
     RuntimesFile,
 )
 from planner.domain import Catalog
@@ -136,6 +138,9 @@ def _read_into(raw: convert.RawCatalog, folder: Path) -> None:
     calibration = _load_list_file(folder, "calibration.yaml", CalibrationFile)
     if calibration is not None:
         raw.calibration = calibration
+    quality = _load_list_file(folder, "quality.yaml", QualityFile)
+    if quality is not None:
+        raw.quality = quality
 
 
 def _digest(base: Path, overlays: Iterable[Path | str]) -> str:

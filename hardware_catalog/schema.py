@@ -19,6 +19,7 @@ __all__ = [
     "ModelFile",
     "PrecisionFile",
     "PrecisionsFile",
+    "QualityFile",
     "RuntimeFile",
     "RuntimesFile",
 ]
@@ -214,3 +215,50 @@ class CalibrationFile(_Strict):
             if isinstance(item, float) and not math.isfinite(item):
                 raise ValueError(f"{key} must be finite")
         return value
+
+
+class QualityBandIn(_Strict):
+    min_params_b: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    low: Fraction  # fraction of the 16-bit score kept
+    high: Fraction
+
+    @model_validator(mode="after")
+    def _ordered(self) -> QualityBandIn:
+        if self.low > self.high:
+            raise ValueError("low must not exceed high")
+        return self
+
+
+class PrecisionQualityIn(_Strict):
+    precision: PrecisionId
+    method: str
+    bands: list[QualityBandIn] = Field(min_length=1)
+    sources: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ascending(self) -> PrecisionQualityIn:
+        sizes = [b.min_params_b for b in self.bands]
+        if sizes != sorted(set(sizes)) or sizes[0] != 0:
+            raise ValueError("bands must start at min_params_b 0 and ascend")
+        return self
+
+
+class AdaptationGainIn(_Strict):
+    method: Literal["none", "lora", "qlora", "full", "distill"]
+    gain_low: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+    gain_high: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+    sources: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AdaptationGainIn:
+        if self.gain_low > self.gain_high:
+            raise ValueError("gain_low must not exceed gain_high")
+        return self
+
+
+class QualityFile(_Strict):
+    """quality.yaml: precision recoveries by model size and adaptation gains on a domain task."""
+
+    precisions: list[PrecisionQualityIn] = []
+    adaptations: list[AdaptationGainIn] = []
+    references: dict[str, str] = {}

@@ -72,6 +72,7 @@ class BudgetIn(_Strict):
 class QualityIn(_Strict):
     min_score: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] | None = None
     task: Annotated[str, Field(pattern=r"^[a-z0-9_]+$", max_length=40)] = "general"
+    adaptation_tokens: Annotated[float, Field(gt=0, le=1e13, allow_inf_nan=False)] | None = None
 
 
 class ConstraintsIn(_Strict):

@@ -14,12 +14,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from planner.adapt_plan import Choice, choose
 from planner.domain import Catalog
 from planner.errors import InputError
 from planner.grid import CatalogTables, Grid
 from planner.workload import Workload
 
 __all__ = ["Candidates", "enumerate_candidates", "quality_of"]
+
+# A candidate's quality is its (model, precision, adaptation) central score (planner.quality); the
+# adaptation is picked per (model, precision) by planner.adapt_plan.
 
 IntArray = npt.NDArray[np.int64]
 PARALLEL = ((1, 1), (2, 1), (4, 1), (8, 1), (16, 1), (4, 2), (8, 2))  # (tp, pp) shapes tried
@@ -40,6 +44,8 @@ class Candidates:
     quality: npt.NDArray[np.float64]
     price_per_chip_hour: npt.NDArray[np.float64]
     dropped: Counter[str] = field(default_factory=Counter)
+    # (model index, precision index) -> the adaptation it uses, its quality range and one-time cost
+    choices: dict[tuple[int, int], Choice] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.model.shape[0])
@@ -52,6 +58,10 @@ class Candidates:
         for name in ("model", "hardware", "precision", "kv_precision", "runtime", "tp", "pp",
                      "quality", "price_per_chip_hour"):
             setattr(self, name, getattr(self, name)[mask])
+
+    def choice(self, row: int) -> Choice | None:
+        """The adaptation, quality range and one-time cost of a row's (model, precision)."""
+        return self.choices.get((int(self.model[row]), int(self.precision[row])))
 
     @property
     def chips(self) -> IntArray:
@@ -103,14 +113,28 @@ def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload) -
                                                   indexing="ij"))
     arr = np.column_stack([models[mi], combos[ci].reshape(-1, 4), shapes[si].reshape(-1, 2)]) \
         if n_c and n_m else np.zeros((0, 7), dtype=np.int64)
-    quality = np.array([quality_of(catalog, mid, w.quality.task) for mid in tables.model_ids])
+    choices = _choices(catalog, tables, w, arr[:, 0], arr[:, 3])
+    pairs = zip(arr[:, 0].tolist(), arr[:, 3].tolist(), strict=True)
+    quality = np.array([choices[mp].quality.score if mp in choices else np.nan for mp in pairs],
+                       dtype=np.float64)
     prices = np.array([catalog.hardware[hid].price(c.pricing) or np.nan for hid in tables.hardware_ids])
     cand = Candidates(tables=tables, model=arr[:, 0], hardware=arr[:, 1], runtime=arr[:, 2],
                       precision=arr[:, 3], kv_precision=arr[:, 4], tp=arr[:, 5], pp=arr[:, 6],
-                      quality=quality[arr[:, 0]], price_per_chip_hour=prices[arr[:, 1]])
+                      quality=quality, price_per_chip_hour=prices[arr[:, 1]], choices=choices)
     context = np.array([catalog.models[mid].context_length for mid in tables.model_ids])
     _static_filters(cand, w, context)
     return cand
+
+
+def _choices(catalog: Catalog, tables: CatalogTables, w: Workload, models: IntArray,
+             precisions: IntArray) -> dict[tuple[int, int], Choice]:
+    """The adaptation (and quality range) of each (model, precision) pair present (planner.adapt_plan)."""
+    out = {}
+    for m, p in {(int(a), int(b)) for a, b in zip(models.tolist(), precisions.tolist(), strict=True)}:
+        pick = choose(catalog, catalog.models[tables.model_ids[m]], tables.precision_ids[p], w)
+        if pick is not None:
+            out[(m, p)] = pick
+    return out
 
 
 def _runnable(catalog: Catalog, tables: CatalogTables, w: Workload) -> IntArray:

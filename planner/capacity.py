@@ -20,9 +20,10 @@ from planner.queueing import PERCENTILES, LengthDist, server
 from planner.scenarios import operating_batch
 from planner.workload import METRICS, Slo, Traffic
 
-__all__ = ["UTILIZATION", "LoadCurves", "load_curves", "screen", "slo_capacity"]
+__all__ = ["UTILIZATION", "LoadCurves", "screen", "search_capacity"]
 
-UTILIZATION = np.array([0.05, 0.2, 0.35, 0.5, 0.6, 0.7, 0.8, 0.87, 0.93])
+UTILIZATION = np.array([0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.88, 0.91, 0.94,
+                        0.97])
 
 
 @dataclass(frozen=True)
@@ -74,25 +75,33 @@ def screen(grid: Grid, traffic: Traffic, slo: Slo) -> tuple[npt.NDArray[np.bool_
     return ok, capacity, b_max
 
 
-def load_curves(grid: Grid, traffic: Traffic, capacity: Array) -> LoadCurves:
-    """Evaluate every candidate at every utilisation rung in one call."""
+def search_capacity(grid: Grid, traffic: Traffic, capacity: Array, slo: Slo) -> tuple[LoadCurves, Array, Array]:
+    """Per row, the highest utilisation rung at which every SLO target holds, by binary search.
+
+    Latency rises with load, so the rungs that meet the SLOs form a prefix of the ladder and a
+    binary search over rung indices finds its end in ~log2(len(UTILIZATION)) queueing-model
+    calls over the active rows. Latencies are kept at the rungs evaluated (NaN elsewhere); the
+    rung just above the answer is always among them, which is what ``binding`` reads.
+    Returns (curves, SLO capacity in requests/s per replica, rung index; -1 = no rung meets).
+    """
     n, k = len(grid), len(UTILIZATION)
-    rows = np.repeat(np.arange(n), k)
     rates = capacity[:, None] * UTILIZATION[None, :]
+    lat = {(m, p): np.full((n, k), np.nan) for m in METRICS for p in PERCENTILES}
+    max_batch = np.zeros(n)
+    lo = np.full(n, -1)
+    hi = np.full(n, k)
     i, o = _lengths(traffic)
-    res = server(grid.take(rows), request_rate=rates.ravel(), input_tokens=i, output_tokens=o)
-    lat = {key: v.reshape(n, k) for key, v in _latencies(res).items()}
-    return LoadCurves(capacity=capacity, rates=rates, latency_ms=lat,
-                      max_batch=res.max_batch.reshape(n, k)[:, 0])
-
-
-def slo_capacity(curves: LoadCurves, slo: Slo) -> tuple[Array, Array]:
-    """Highest per-replica rate meeting every SLO target, and the rung index used (-1: none)."""
-    ok = np.ones_like(curves.rates, dtype=bool)
-    for metric, pct, limit in slo.items():
-        ok &= np.nan_to_num(curves.latency_ms[(metric, pct)], nan=np.inf) <= limit
-    # Latency rises with load: credit only the prefix of rungs that all meet the SLO.
-    prefix = np.cumprod(ok, axis=1).astype(bool)
-    rung = prefix.sum(axis=1) - 1
-    rate = np.where(rung >= 0, np.take_along_axis(curves.rates, np.maximum(rung, 0)[:, None], 1)[:, 0], 0.0)
-    return rate, rung
+    while np.any(active := hi - lo > 1):
+        rows = np.flatnonzero(active)
+        mid = (lo[rows] + hi[rows]) // 2
+        res = server(grid.take(rows), request_rate=rates[rows, mid], input_tokens=i, output_tokens=o)
+        ok = np.ones(len(rows), dtype=bool)
+        for key, values in _latencies(res).items():
+            lat[key][rows, mid] = values
+        for metric, pct, limit in slo.items():
+            ok &= np.nan_to_num(lat[(metric, pct)][rows, mid], nan=np.inf) <= limit
+        max_batch[rows] = res.max_batch
+        lo[rows] = np.where(ok, mid, lo[rows])
+        hi[rows] = np.where(ok, hi[rows], mid)
+    rate = np.where(lo >= 0, rates[np.arange(n), np.maximum(lo, 0)], 0.0)
+    return LoadCurves(capacity=capacity, rates=rates, latency_ms=lat, max_batch=max_batch), rate, lo

@@ -16,11 +16,15 @@ from planner.errors import InputError
 __all__ = [
     "PRICING_MODES",
     "Calibration",
+    "AdaptationGain",
     "Catalog",
     "Efficiency",
     "Hardware",
     "Model",
     "Precision",
+    "PrecisionQuality",
+    "QualityBand",
+    "QualityData",
     "Runtime",
 ]
 
@@ -164,6 +168,42 @@ class Calibration:
 
 
 @dataclass(frozen=True)
+class QualityBand:
+    """Fraction of the 16-bit score kept, for models of at least ``min_params`` parameters."""
+
+    min_params: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class PrecisionQuality:
+    precision: str
+    method: str
+    bands: tuple[QualityBand, ...]  # ascending min_params
+    sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AdaptationGain:
+    """Points a domain-task score gains from an adaptation method: the evidence range."""
+
+    method: str
+    gain_low: float
+    gain_high: float
+    sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class QualityData:
+    """The quality model's tables (hardware_catalog/data/quality.yaml)."""
+
+    precisions: Mapping[str, PrecisionQuality] = field(default_factory=_frozen)  # type: ignore[arg-type]
+    adaptations: Mapping[str, AdaptationGain] = field(default_factory=_frozen)  # type: ignore[arg-type]
+    references: Mapping[str, str] = field(default_factory=_frozen)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
 class Catalog:
     """Everything the planner knows about hardware, models, precisions and runtimes."""
 
@@ -173,6 +213,7 @@ class Catalog:
     runtimes: Mapping[str, Runtime]
     calibration: Calibration = field(default_factory=Calibration)
     version: str = ""
+    quality: QualityData = field(default_factory=QualityData)  # empty: base scores only
 
     def get_hardware(self, hardware_id: str, *, field_name: str = "hardware") -> Hardware:
         return _lookup(self.hardware, hardware_id, field_name, "hardware")

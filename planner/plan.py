@@ -22,11 +22,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner.candidates import Candidates, enumerate_candidates
-from planner.capacity import UTILIZATION, LoadCurves, load_curves, screen, slo_capacity
-from planner.queueing import PERCENTILES
+from planner.capacity import UTILIZATION, LoadCurves, screen, search_capacity
 from planner.domain import Catalog
 from planner.grid import Array, CatalogTables
 from planner.plan_build import build_plans
+from planner.queueing import PERCENTILES
 from planner.rank import mark_pareto, rank_plans
 from planner.results import Infeasible, PlanResult, SearchStats
 from planner.solver import Option, Solution, solve_mix
@@ -36,6 +36,7 @@ __all__ = ["Prepared", "plan", "prepare", "solve_prepared"]
 
 KEEP_PER_HARDWARE = 3  # replica shapes kept per plan key and hardware after pruning
 KEYS_PER_ROUND = 6  # plan keys whose load curves are evaluated together
+SPARE = 2  # plans kept beyond top-K before bounding, since near-duplicates are dropped later
 
 
 @dataclass
@@ -57,12 +58,12 @@ class Prepared:
         rows = rows[np.isnan(self.rate[rows])]
         if not len(rows):
             return
-        sub = load_curves(self.cand.grid(rows), w.traffic, self.raw_capacity[rows])
+        sub, rate, rung = search_capacity(self.cand.grid(rows), w.traffic, self.raw_capacity[rows], w.slo)
         for k, v in sub.latency_ms.items():
             self.curves.latency_ms[k][rows] = v
         self.curves.rates[rows] = sub.rates
         self.curves.max_batch[rows] = sub.max_batch
-        self.rate[rows], self.rung[rows] = slo_capacity(sub, w.slo)
+        self.rate[rows], self.rung[rows] = rate, rung
         self.evaluated += len(rows)
 
     def lower_bound(self, k: int, demand: float) -> float:
@@ -165,7 +166,8 @@ def solve_prepared(p: Prepared, w: Workload, *, objective: Objective, top: int,
         for k in round_keys:
             if objective is Objective.COST and _pruned_by_bound(p, w, k, found, top):
                 continue
-            new, n_solves, st = _solve_key(p, w, k, time_limit_s)
+            diverse = objective is not Objective.COST or len(found) < top  # an alternative hardware set
+            new, n_solves, st = _solve_key(p, w, k, time_limit_s, attempts=2 if diverse else 1)
             solves += n_solves
             found.extend((k, sol) for sol in new)
             if new:
@@ -174,29 +176,36 @@ def solve_prepared(p: Prepared, w: Workload, *, objective: Objective, top: int,
 
 
 def _pruned_by_bound(p: Prepared, w: Workload, k: int, found: list[tuple[int, Solution]], top: int) -> bool:
+    """True when key k's optimistic cost exceeds the (top + SPARE)-th cheapest plan found."""
     costs = sorted(s.cost_per_hour for _, s in found)
-    return len(costs) >= 2 * top and p.lower_bound(k, w.traffic.peak) > costs[2 * top - 1]
+    need = top + SPARE
+    return len(costs) >= need and p.lower_bound(k, w.traffic.peak) > costs[need - 1]
 
 
-def _solve_key(p: Prepared, w: Workload, k: int, time_limit_s: float) -> tuple[list[Solution], int, str]:
-    """The cheapest mix for key k, then one with a different hardware set."""
+def _solve_key(p: Prepared, w: Workload, k: int, time_limit_s: float, *,
+               attempts: int) -> tuple[list[Solution], int, str]:
+    """The cheapest mix for key k, then (attempts=2) one with a different hardware set."""
     options = _options(p, np.flatnonzero(p.key == k))
     if not options:
         return [], 0, "INFEASIBLE"
     c = w.constraints
+    pick = p.cand.choice(int(np.flatnonzero(p.key == k)[0]))
+    one_time = pick.one_time if pick is not None else 0.0  # amortised into the monthly budget
     out: list[Solution] = []
     banned: tuple[frozenset[str], ...] = ()
     status = "INFEASIBLE"
-    for _attempt in range(2):
+    solves = 0
+    for _attempt in range(attempts):
+        solves += 1
         sol = solve_mix(options, demand=w.traffic.peak, max_types=c.max_hardware_types,
-                        quotas=dict(c.quotas), max_cost_per_hour=max_cost_per_hour(w),
+                        quotas=dict(c.quotas), max_cost_per_hour=max_cost_per_hour(w, one_time),
                         forbid_type_sets=banned, time_limit_s=time_limit_s)
         if not sol.counts:
             break
         status = sol.status
         out.append(sol)
         banned = (*banned, frozenset(o.hardware for o in options if o.index in sol.counts))
-    return out, len(out) + (len(out) < 2), status
+    return out, solves, status
 
 
 def plan(workload: Workload, catalog: Catalog, *, top: int = 5, objective: Objective = Objective.COST,

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from planner.adapt_plan import Choice
 from planner.capacity import UTILIZATION
 from planner.domain import Catalog
 from planner.queueing import PERCENTILES, LengthDist, server
@@ -71,17 +72,23 @@ def _plan(catalog: Catalog, p: Prepared, w: Workload, sol: Solution, rows: np.nd
     predicted["utilization"] = w.traffic.peak / raw_cap
     predicted["output_tokens_per_s_at_peak"] = w.traffic.peak * w.traffic.output_tokens.mean
     model_id = t.model_ids[c.model[rows[0]]]
-    cost = _cost(w, sol.cost_per_hour, one_time=0.0)
-    score = float(c.quality[rows[0]])
-    quality = QualityScore(
-        score=None if np.isnan(score) else score, low=None if np.isnan(score) else score,
-        high=None if np.isnan(score) else score, task=w.quality.task,
-        sources=tuple(v for k, v in catalog.models[model_id].sources.items() if k.startswith("quality")))
+    pick = c.choice(int(rows[0]))
+    cost = _cost(w, sol.cost_per_hour, one_time=pick.one_time if pick is not None else 0.0)
     plan = Plan(rank=0, model=model_id, precision=t.precision_ids[c.precision[rows[0]]],
-                kv_precision=t.precision_ids[c.kv_precision[rows[0]]], adaptation="none",
+                kv_precision=t.precision_ids[c.kv_precision[rows[0]]],
+                adaptation=pick.adaptation if pick is not None else "none",
                 runtime=t.runtime_ids[c.runtime[rows[0]]], deployments=deployments, predicted=predicted,
-                quality=quality, cost=cost, binding=())
+                quality=_quality(catalog, model_id, w, pick), cost=cost, binding=())
     return _with_binding(plan, p, w, rows)
+
+
+def _quality(catalog: Catalog, model_id: str, w: Workload, pick: Choice | None) -> QualityScore:
+    """The plan's score with its evidence range and sources (planner.quality)."""
+    if pick is None or not pick.quality.known:
+        return QualityScore(score=None, low=None, high=None, task=w.quality.task, sources=())
+    q = pick.quality
+    extra = () if pick.teacher is None else (f"distilled from {pick.teacher}",)
+    return QualityScore(score=q.score, low=q.low, high=q.high, task=w.quality.task, sources=q.sources + extra)
 
 
 def _cost(w: Workload, per_hour: float, *, one_time: float) -> Cost:

@@ -80,6 +80,7 @@ class Budget:
 class Quality:
     min_score: float | None = None
     task: str = "general"
+    adaptation_tokens: float | None = None  # domain training set size; None: planner default
 
 
 @dataclass(frozen=True)

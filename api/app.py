@@ -1,0 +1,36 @@
+"""``create_app(settings)``: the FastAPI application (also a uvicorn factory: ``api.app:create_app``)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from api import errors
+from api.routes import catalog, estimate, health, metrics, plans, validate
+from api.schemas import problems
+from api.settings import Settings
+from api.store import CatalogStore
+from api.telemetry import BodyLimit, Telemetry, TelemetryMiddleware
+
+__all__ = ["create_app"]
+
+PROBLEMS = problems((404, "no such resource"), (413, "request body too large"),
+                    (422, "invalid request: errors[].field names each problem"),
+                    (500, "a bug; the server logged it"))
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; the catalog directory is initialised (copied from the shipped one) if empty."""
+    settings = settings or Settings()
+    store = CatalogStore(settings.catalog_dir)
+    store.initialise()
+    telemetry = Telemetry()
+    app = FastAPI(title="hwplan", version="0.1.0", responses=PROBLEMS,
+                  description="Hardware-aware LLM deployment planner: plans, estimates, validation, "
+                              "and a versioned catalog with authenticated, conditional updates.")
+    app.state.settings, app.state.store, app.state.telemetry = settings, store, telemetry
+    errors.install(app)
+    for module in (health, metrics, plans, estimate, validate, catalog):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(TelemetryMiddleware, telemetry=telemetry)
+    return app

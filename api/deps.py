@@ -1,0 +1,63 @@
+"""Dependencies, injected as ``Annotated[..., Depends(...)]`` aliases (override them in tests)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.errors import Forbidden, Unauthorized
+from api.settings import Settings
+from api.store import CatalogStore, Snapshot
+from api.telemetry import Telemetry
+
+__all__ = ["SettingsDep", "SnapshotDep", "StoreDep", "TelemetryDep", "WriterDep"]
+
+_bearer = HTTPBearer(auto_error=False, description="HWPLAN_API_KEY; needed for catalog writes")
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_store(request: Request) -> CatalogStore:
+    store: CatalogStore = request.app.state.store
+    return store
+
+
+def get_telemetry(request: Request) -> Telemetry:
+    telemetry: Telemetry = request.app.state.telemetry
+    return telemetry
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[CatalogStore, Depends(get_store)]
+TelemetryDep = Annotated[Telemetry, Depends(get_telemetry)]
+
+
+def get_snapshot(store: StoreDep) -> Snapshot:
+    """The catalog version this request uses from start to end."""
+    return store.snapshot()
+
+
+SnapshotDep = Annotated[Snapshot, Depends(get_snapshot)]
+
+
+def require_writer(settings: SettingsDep,
+                   credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
+    """Check the bearer key in constant time; returns a digest of it for the history."""
+    if settings.api_key is None:
+        raise Forbidden("this server has no HWPLAN_API_KEY set, so the catalog is read-only")
+    if credentials is None:
+        raise Unauthorized("catalog writes need Authorization: Bearer <key>")
+    expected = settings.api_key.get_secret_value().encode()
+    if not hmac.compare_digest(credentials.credentials.encode(), expected):
+        raise Unauthorized("the bearer key is not valid")
+    return hashlib.sha256(expected).hexdigest()[:12]
+
+
+WriterDep = Annotated[str, Depends(require_writer)]

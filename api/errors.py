@@ -1,0 +1,165 @@
+"""The one place errors become RFC 9457 ``application/problem+json`` responses.
+
+    PlannerError (planner.errors)           ApiError (here: the service's own)
+     +-- CatalogError        -> 422          +-- Unauthorized         401
+     +-- InputError          -> 422          +-- Forbidden            403
+     +-- InfeasibleError     -> 422          +-- NotFound             404
+     +-- SolverTimeoutError  -> 503          +-- Conflict             409
+                                             +-- PreconditionFailed   412
+    RequestValidationError   -> 422          +-- PayloadTooLarge      413
+    HTTPException (routing)  -> its status   +-- LimitExceeded        422
+    anything else            -> 500          +-- PreconditionRequired 428
+
+Every body has ``type``, ``title``, ``status``, ``detail``, ``instance``; validation problems add
+``errors: [{field, message}]`` whose ``field`` is the dotted path into the request.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from planner.errors import CatalogError, InfeasibleError, InputError, PlannerError, SolverTimeoutError
+
+__all__ = [
+    "PROBLEM_TYPE",
+    "ApiError",
+    "Conflict",
+    "Forbidden",
+    "LimitExceeded",
+    "NotFound",
+    "NotReady",
+    "PayloadTooLarge",
+    "PreconditionFailed",
+    "PreconditionRequired",
+    "Unauthorized",
+    "install",
+    "problem_response",
+]
+
+PROBLEM_TYPE = "application/problem+json"
+log = logging.getLogger("hwplan.api")
+
+
+class ApiError(Exception):
+    """An error of the service itself (auth, HTTP preconditions, limits)."""
+
+    status = 400
+    title = "bad request"
+
+    def __init__(self, detail: str, *, field: str | None = None, headers: dict[str, str] | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
+        self.headers = headers or {}
+
+
+class Unauthorized(ApiError):
+    status, title = 401, "unauthorized"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(ApiError):
+    status, title = 403, "forbidden"
+
+
+class NotFound(ApiError):
+    status, title = 404, "not found"
+
+
+class Conflict(ApiError):
+    status, title = 409, "conflict"
+
+
+class PreconditionFailed(ApiError):
+    status, title = 412, "precondition failed"
+
+
+class PayloadTooLarge(ApiError):
+    status, title = 413, "payload too large"
+
+
+class LimitExceeded(ApiError):
+    status, title = 422, "search-space limit exceeded"
+
+
+class PreconditionRequired(ApiError):
+    status, title = 428, "precondition required"
+
+
+class NotReady(ApiError):
+    status, title = 503, "not ready"
+
+
+_PLANNER_STATUS: tuple[tuple[type[PlannerError], int], ...] = (
+    (SolverTimeoutError, 503), (InfeasibleError, 422), (InputError, 422), (CatalogError, 422))
+
+
+def problem_response(status: int, title: str, detail: str, *, instance: str | None = None,
+                     headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    if instance is not None:
+        body["instance"] = instance
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_TYPE)
+
+
+def _field_errors(field: str | None, message: str) -> list[dict[str, str]] | None:
+    return None if field is None else [{"field": field, "message": message}]
+
+
+async def _api_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return problem_response(exc.status, exc.title, exc.detail, instance=request.url.path,
+                            headers=exc.headers, errors=_field_errors(exc.field, exc.detail))
+
+
+async def _planner_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, PlannerError)
+    status = next((code for kind, code in _PLANNER_STATUS if isinstance(exc, kind)), 422)
+    bare = exc.message.removeprefix(f"{exc.field}: ") if exc.field else exc.message
+    extra: dict[str, Any] = {"errors": _field_errors(exc.field, bare)}
+    if isinstance(exc, InfeasibleError):
+        extra.update(reasons=exc.reasons, relaxations=exc.relaxations)
+    return problem_response(status, exc.title, exc.message, instance=request.url.path, **extra)
+
+
+def _loc(loc: tuple[Any, ...] | list[Any]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [{"field": _loc(e["loc"]),
+               "message": "unknown field" if e["type"] == "extra_forbidden"
+               else str(e["msg"]).removeprefix("Value error, ")} for e in exc.errors()]
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+    return problem_response(422, "invalid request", detail, instance=request.url.path, errors=errors)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return problem_response(exc.status_code, str(exc.detail).lower(), str(exc.detail),
+                            instance=request.url.path, headers=dict(exc.headers or {}))
+
+
+async def _bug(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(500, "internal error", "an unexpected error occurred; it has been logged",
+                            instance=request.url.path)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers: the only place any error becomes a response."""
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(PlannerError, _planner_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _bug)

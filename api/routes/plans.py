@@ -1,0 +1,98 @@
+"""POST /v1/plans: ranked deployment plans for a workload (what ``hwplan plan --json`` prints).
+
+Search-space limits from the settings (top, time limit, chips per replica, hardware types) answer
+422 naming the field. Results are cached per catalog version and request, since the planner is
+deterministic for a given catalog when the search finishes (results cut by the time limit are not
+cached); the ``X-Plan-Cache`` header says hit or miss.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+
+from api.deps import SettingsDep, SnapshotDep, TelemetryDep
+from api.errors import LimitExceeded
+from api.schemas import problems
+from api.settings import Settings
+from hardware_catalog.workload import WorkloadIn, to_workload
+from planner.plan import plan
+from planner.report import plan_result_dict
+from planner.workload import Objective
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["planning"])
+
+
+class PlanCache:
+    """A small thread-safe LRU of plan JSON, one per catalog snapshot."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._data: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                return self._data[key]
+            return None
+
+    def put(self, key: str, value: dict[str, Any]) -> None:
+        with self._lock:
+            self._data[key] = value
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+
+def _check_limits(w: WorkloadIn, top: int, time_limit_s: float, s: Settings) -> None:
+    c = w.constraints
+    for field, value, limit in (("top", top, s.max_top),
+                                ("time_limit_s", time_limit_s, s.max_solver_time_limit_s),
+                                ("constraints.max_chips_per_replica", c.max_chips_per_replica,
+                                 s.max_chips_per_replica),
+                                ("constraints.max_hardware_types", c.max_hardware_types,
+                                 s.max_hardware_types)):
+        if value > limit:
+            raise LimitExceeded(f"{field} = {value:g} is over this server's limit of {limit:g}", field=field)
+
+
+@router.post("/v1/plans", responses=problems((503, "the solver timed out before any plan")))
+def create_plans(
+    workload: WorkloadIn,
+    snapshot: SnapshotDep,
+    settings: SettingsDep,
+    telemetry: TelemetryDep,
+    response: Response,
+    top: Annotated[int, Query(ge=1, le=50, description="How many plans to return.")] = 5,
+    objective: Annotated[Objective, Query(description="What to optimise.")] = Objective.COST,
+    time_limit_s: Annotated[float | None, Query(gt=0, le=600, description=(
+        "Seconds for the search (default: the server's solver_time_limit_s)."))] = None,
+) -> dict[str, Any]:
+    limit_s = settings.solver_time_limit_s if time_limit_s is None else time_limit_s
+    _check_limits(workload, top, limit_s, settings)
+    response.headers["X-Catalog-Version"] = snapshot.catalog.version
+    cache: PlanCache | None = None
+    key = json.dumps([workload.model_dump(mode="json"), top, str(objective), limit_s], sort_keys=True)
+    if settings.plan_cache_size:
+        cache = snapshot.memo.setdefault("plans", PlanCache(settings.plan_cache_size))
+        hit = cache.get(key)
+        response.headers["X-Plan-Cache"] = "miss" if hit is None else "hit"
+        if hit is not None:
+            telemetry.plans.labels("cached").inc()
+            return hit
+    result = plan(to_workload(workload), snapshot.catalog, top=top, objective=objective,
+                  time_limit_s=limit_s, tables=snapshot.tables)
+    telemetry.solver.observe(result.search.elapsed_ms / 1e3)
+    telemetry.plans.labels("infeasible" if result.infeasible is not None or not result.plans
+                           else "feasible").inc()
+    data = plan_result_dict(result)
+    if cache is not None and result.search.solver_status != "TIME_LIMIT":
+        cache.put(key, data)
+    return data

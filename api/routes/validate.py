@@ -1,0 +1,53 @@
+"""POST /v1/validate: predict measured records with the catalog's calibration; report errors.
+
+The body is a measurements file's content as JSON. Unlike the file reader, which skips bad
+records, the API rejects a body with any invalid record (422 naming ``measurements.N.field``);
+duplicate ids and records the model cannot predict are reported under ``skipped``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from api.deps import SettingsDep, SnapshotDep
+from api.errors import LimitExceeded
+from api.schemas import ValidateRequest
+from cli.calibration_cmds import validation_report
+from hardware_catalog.measurements import BadRecord, MeasurementIn, observed_to_si
+from planner.predict import Measurement, predict, prepare
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["planning"])
+
+
+def _measurement(r: MeasurementIn) -> Measurement:
+    return Measurement(
+        id=r.id, model=r.model, hardware=r.hardware, chips=r.chips, tp=r.tp, pp=r.pp,
+        weight_precision=r.weight_precision, kv_precision=r.kv_precision, runtime=r.runtime,
+        scenario=r.scenario, input_tokens=r.input_tokens, output_tokens=r.output_tokens,
+        batch=r.batch, request_rate=r.request_rate, observed=observed_to_si(r.observed),
+        source=r.source, confidence=r.confidence)
+
+
+@router.post("/v1/validate")
+def post_validate(body: ValidateRequest, snapshot: SnapshotDep, settings: SettingsDep,
+                  response: Response) -> dict[str, Any]:
+    """The same JSON as ``hwplan validate --json``."""
+    if len(body.measurements) > settings.max_measurements:
+        raise LimitExceeded(f"at most {settings.max_measurements} records per request, got "
+                            f"{len(body.measurements)}", field="measurements")
+    records: list[Measurement] = []
+    bad: list[BadRecord] = []
+    seen: set[str] = set()
+    for r in body.measurements:
+        if r.id in seen:
+            bad.append(BadRecord(r.id, "id", "duplicate id"))
+        else:
+            seen.add(r.id)
+            records.append(_measurement(r))
+    rs, skipped = prepare(snapshot.catalog, snapshot.tables, records)
+    response.headers["X-Catalog-Version"] = snapshot.catalog.version
+    return validation_report(rs, predict(snapshot.tables, rs), bad, skipped)

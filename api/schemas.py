@@ -1,0 +1,116 @@
+"""Request and response bodies (the API boundary). Inputs forbid unknown fields."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hardware_catalog.measurements import MeasurementIn
+from planner.estimate import Scenario
+
+__all__ = [
+    "ID_PATTERN",
+    "EstimateRequest",
+    "FieldError",
+    "Health",
+    "HistoryEntry",
+    "HistoryOut",
+    "Problem",
+    "Ready",
+    "RollbackRequest",
+    "ValidateRequest",
+    "problems",
+]
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"  # as hardware_catalog.schema.Id: no path separators
+Ident = Annotated[str, Field(pattern=ID_PATTERN, max_length=64)]
+Pricing = Literal["on_demand", "spot", "reserved_1y", "reserved_3y", "owned"]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EstimateRequest(_In):
+    """The options of ``hwplan estimate``, as fields."""
+
+    model: Ident
+    hardware: Ident
+    chips: Annotated[int, Field(ge=1, le=4096)] | None = None
+    tp: Annotated[int, Field(ge=1, le=1024)] | None = None
+    pp: Annotated[int, Field(ge=1, le=256)] = 1
+    precision: Ident | None = None
+    kv_precision: Ident | None = None
+    runtime: Ident | None = None
+    scenario: Scenario = Scenario.STATIC_BATCH
+    input_tokens: Annotated[int, Field(ge=1, le=10_000_000)] = 512
+    output_tokens: Annotated[int, Field(ge=1, le=1_000_000)] = 128
+    batch: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    request_rate: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)] | None = None
+    pricing: Pricing = "on_demand"
+
+
+class ValidateRequest(_In):
+    """A measurements file's content: records in the canonical format (latencies in ms)."""
+
+    measurements: list[MeasurementIn] = Field(min_length=1)
+
+
+class RollbackRequest(_In):
+    seq: Annotated[int, Field(ge=1, description="The change (history seq) to undo.")]
+
+
+class HistoryEntry(BaseModel):
+    seq: int
+    when: str
+    action: Literal["put", "delete", "rollback"]
+    kind: str
+    id: str
+    key_sha256: str = Field(description="sha256 prefix of the API key that made the change")
+    etag_before: str | None
+    etag_after: str | None
+    rolls_back: int | None
+    previous: str | None = Field(description="file content before the change (null: did not exist)")
+
+
+class HistoryOut(BaseModel):
+    entries: list[HistoryEntry]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Ready(BaseModel):
+    status: Literal["ready"]
+    catalog_version: str
+    hardware: int
+    models: int
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[FieldError] | None = None
+    reasons: list[str] | None = None
+    relaxations: list[dict[str, Any]] | None = None
+
+
+def problems(*codes: tuple[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for problem+json answers: ((status, why), ...)."""
+    ref = {"schema": {"$ref": "#/components/schemas/Problem"}}
+    return {code: {"model": Problem, "description": why, "content": {"application/problem+json": ref}}
+            for code, why in codes}

@@ -1,0 +1,90 @@
+"""Prometheus metrics (one registry per app, no globals) and the request middleware."""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import PayloadTooLarge, problem_response
+
+__all__ = ["BodyLimit", "Telemetry", "TelemetryMiddleware"]
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class Telemetry:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("hwplan_http_requests", "HTTP requests by route and status",
+                                ("method", "route", "status"), registry=self.registry)
+        self.latency = Histogram("hwplan_http_request_duration_seconds", "HTTP latency by route",
+                                 ("method", "route"), buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.plans = Counter("hwplan_plans", "Plan requests answered, by outcome",
+                             ("outcome",), registry=self.registry)
+        self.solver = Histogram("hwplan_plan_search_seconds", "Planner search time (solver included)",
+                                buckets=LATENCY_BUCKETS, registry=self.registry)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class TelemetryMiddleware:
+    """Counts every request and its latency under the matched route template."""
+
+    def __init__(self, app: ASGIApp, telemetry: Telemetry) -> None:
+        self.app, self.telemetry = app, telemetry
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        start = time.perf_counter()
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.telemetry.latency.labels(scope["method"], route).observe(time.perf_counter() - start)
+            self.telemetry.requests.labels(scope["method"], route, str(status)).inc()
+
+
+class BodyLimit:
+    """Answers 413 (problem+json) for bodies over ``max_bytes``, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        too_big = declared is not None and declared.isdigit() and int(declared) > self.max_bytes
+        chunks: list[Message] = []
+        received = 0
+        while not too_big:
+            message = await receive()
+            chunks.append(message)
+            received += len(message.get("body", b""))
+            too_big = received > self.max_bytes
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
+        if too_big:
+            exc = PayloadTooLarge(f"request body over the limit of {self.max_bytes} bytes")
+            await problem_response(exc.status, exc.title, exc.detail, instance=scope["path"])(
+                scope, receive, send)
+            return
+
+        async def replay() -> Message:
+            return chunks.pop(0) if chunks else await receive()
+
+        await self.app(scope, replay, send)

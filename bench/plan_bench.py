@@ -1,0 +1,152 @@
+"""Benchmark: `planner.plan` on each example workload over the full default catalog.
+
+Issue 4 asks for a plan in at most 200 ms (aim: 50 ms). For each examples/*.yaml (no constraints
+beyond the file's) this prints the median wall time per plan over --runs runs, its ratio to the
+ceiling and the aim, configurations enumerated per second, rows run through the queueing model
+per second, and where the time goes:
+
+  prepare   enumerate + static filters + no-load screen + dominance pruning (planner.plan.prepare)
+  evaluate  queueing model at every utilisation rung for the plan keys the search visits
+  solve     CP-SAT and the branch-and-bound loop (solve_prepared less evaluate)
+  build     per-plan re-evaluation, ranking, Pareto (plan() less the three above)
+  explain   verified relaxations, only when no plan is found (re-solves; not in "plan")
+
+"plan" is the time of plan(..., explain=False); the explanation of an infeasible workload is timed
+separately, once. Timings are wall clock on one core (BLAS threads pinned to 1).
+
+    .venv/bin/python bench/plan_bench.py [--runs 3] [--only support-chatbot ...]
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one core, before numpy is imported
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import planner.plan as plan_module  # noqa: E402
+from hardware_catalog import load_catalog  # noqa: E402
+from hardware_catalog.workload import load_workload  # noqa: E402
+from planner.domain import Catalog  # noqa: E402
+from planner.grid import CatalogTables  # noqa: E402
+from planner.results import PlanResult  # noqa: E402
+from planner.workload import Workload  # noqa: E402
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+CEILING_MS, AIM_MS = 200.0, 50.0
+
+
+class Clock:
+    """Seconds spent in prepare() and Prepared.evaluate() during one plan() call."""
+
+    def __init__(self) -> None:
+        self.prepare = 0.0
+        self.evaluate = 0.0
+        self.solve_prepared = 0.0
+        self.rows = 0
+
+
+@contextmanager
+def instrumented(clock: Clock) -> Iterator[None]:
+    """Wrap prepare, solve_prepared and Prepared.evaluate with timers (restored on exit)."""
+    prepare, solve, evaluate = plan_module.prepare, plan_module.solve_prepared, plan_module.Prepared.evaluate
+
+    def timed_prepare(*args, **kwargs):  # type: ignore[no-untyped-def]
+        t = time.perf_counter()
+        try:
+            return prepare(*args, **kwargs)
+        finally:
+            clock.prepare += time.perf_counter() - t
+
+    def timed_solve(*args, **kwargs):  # type: ignore[no-untyped-def]
+        t = time.perf_counter()
+        try:
+            return solve(*args, **kwargs)
+        finally:
+            clock.solve_prepared += time.perf_counter() - t
+
+    def timed_evaluate(self, rows, w):  # type: ignore[no-untyped-def]
+        t = time.perf_counter()
+        before = self.evaluated
+        try:
+            return evaluate(self, rows, w)
+        finally:
+            clock.evaluate += time.perf_counter() - t
+            clock.rows += self.evaluated - before
+
+    plan_module.prepare, plan_module.solve_prepared = timed_prepare, timed_solve
+    plan_module.Prepared.evaluate = timed_evaluate  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        plan_module.prepare, plan_module.solve_prepared = prepare, solve
+        plan_module.Prepared.evaluate = evaluate  # type: ignore[method-assign]
+
+
+def one_run(w: Workload, catalog: Catalog, tables: CatalogTables) -> tuple[float, Clock, PlanResult]:
+    clock = Clock()
+    with instrumented(clock):
+        start = time.perf_counter()
+        result = plan_module.plan(w, catalog, tables=tables, explain=False)
+        total = time.perf_counter() - start
+    return total, clock, result
+
+
+def bench(path: Path, catalog: Catalog, tables: CatalogTables, runs: int) -> float:
+    w = load_workload(path)
+    samples = [one_run(w, catalog, tables) for _ in range(runs)]
+    total = statistics.median(s[0] for s in samples)
+    median = {name: statistics.median(getattr(s[1], name) for s in samples)
+              for name in ("prepare", "evaluate", "solve_prepared")}
+    result, clock = samples[0][2], samples[0][1]
+    rungs = len(plan_module.UTILIZATION)
+    solve = statistics.median(c.solve_prepared - c.evaluate for _, c, _ in samples)
+    build = statistics.median(t - c.prepare - c.solve_prepared for t, c, _ in samples)
+    ms = total * 1e3
+    best = f"${result.plans[0].cost.per_month:,.0f}/month" if result.plans else "no plan"
+    print(f"{path.stem:26s} {ms:9.0f} ms  x{ms / CEILING_MS:6.1f} ceiling  x{ms / AIM_MS:6.1f} aim  "
+          f"{result.search.candidates / total:11,.0f} cand/s  "
+          f"{clock.rows * rungs / max(median['evaluate'], 1e-9):8,.0f} rows/s  "
+          f"({clock.rows:4d} cand x {rungs} rungs)  {result.search.solver_status:10s} {best}")
+    print(f"{'':26s} prepare {median['prepare'] * 1e3:7.0f} ms | "
+          f"evaluate {median['evaluate'] * 1e3:7.0f} ms | "
+          f"solve {solve * 1e3:6.0f} ms ({result.search.solves} solves) | build {build * 1e3:6.0f} ms")
+    if not result.plans:
+        start = time.perf_counter()
+        explained = plan_module.plan(w, catalog, tables=tables, explain=True)
+        relax = ", ".join(f"{r.constraint} {r.needed}" for r in explained.infeasible.relaxations) \
+            if explained.infeasible else "-"
+        elapsed_ms = (time.perf_counter() - start) * 1e3
+        print(f"{'':26s} explain (once, incl. re-solves) {elapsed_ms:7.0f} ms: {relax}")
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3, help="runs per workload (median reported)")
+    parser.add_argument("--only", nargs="*", default=None, help="example names (file stems) to run")
+    args = parser.parse_args()
+    catalog = load_catalog()
+    tables = CatalogTables.from_catalog(catalog)
+    paths = [p for p in sorted(EXAMPLES.glob("*.yaml")) if args.only is None or p.stem in args.only]
+    print(f"catalog: {len(catalog.hardware)} hardware, {len(catalog.models)} models, "
+          f"{len(catalog.precisions)} precisions, {len(catalog.runtimes)} runtimes; "
+          f"{args.runs} run(s) per workload; ceiling {CEILING_MS:.0f} ms, aim {AIM_MS:.0f} ms")
+    totals = [bench(path, catalog, tables, args.runs) for path in paths]
+    print(f"median over workloads (per plan, explain excluded): "
+          f"{float(np.median(totals)) * 1e3:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""``hwplan finetune``: where, and at what one-time cost, a model can be adapted (LoRA, QLoRA, full,
+distillation)."""
+
+from __future__ import annotations
+
+import math
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cli.app import CatalogOpt, JsonOpt, OverlayOpt, app, load, print_json
+from planner.adaptation import Basis, TrainingOption, adaptation_options
+
+__all__ = ["finetune_cmd"]
+
+
+class Method(StrEnum):
+    LORA = "lora"
+    QLORA = "qlora"
+    FULL = "full"
+    DISTILL = "distill"
+
+
+def _num(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(f"{value:.{digits}g}")
+
+
+def option_dict(o: TrainingOption) -> dict[str, Any]:
+    return {"hardware": o.hardware, "chips": o.chips,
+            "memory_per_chip_gb": _num(o.memory_per_chip_bytes / 1e9),
+            "fits": o.fits, "hours": _num(o.hours), "hours_range": [_num(o.hours_low), _num(o.hours_high)],
+            "cost": _num(o.cost), "teacher_chips": o.teacher_chips, "reason": o.reason}
+
+
+def basis_dict(b: Basis) -> dict[str, Any]:
+    return {"flops": _num(b.flops), "flops_formula": b.flops_formula, "memory_formula": b.memory_formula,
+            "mfu": {"low": b.mfu[0], "central": b.mfu[1], "high": b.mfu[2]},
+            "time": "hours = FLOPs / (chips x 16-bit peak x MFU); range from the MFU range",
+            "cost": "chip-hours at the central MFU x price per chip-hour",
+            "sources": list(b.sources)}
+
+
+@app.command("finetune")
+def finetune_cmd(
+    model: Annotated[str, typer.Option(help="Model to adapt (the student for distill).")],
+    method: Annotated[Method, typer.Option(help="Adaptation method.")],
+    dataset_tokens: Annotated[float, typer.Option(min=1, help="Training tokens per epoch.")],
+    teacher: Annotated[str | None, typer.Option(help="distill: the teacher model.")] = None,
+    hardware: Annotated[list[str] | None, typer.Option(help="Only this hardware id (repeatable).")] = None,
+    epochs: Annotated[float, typer.Option(min=0.01, help="Passes over the dataset.")] = 1.0,
+    pricing: Annotated[str, typer.Option(help="on_demand|spot|reserved_1y|reserved_3y|owned")] = "on_demand",
+    catalog: CatalogOpt = None,
+    add: OverlayOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Training memory, chips, hours and dollars of adapting a model, per hardware, cheapest first."""
+    cat = load(catalog, add)
+    student = cat.get_model(model)
+    t = cat.get_model(teacher, field_name="teacher") if teacher else None
+    options, basis = adaptation_options(cat, model=student, method=str(method), dataset_tokens=dataset_tokens,
+                                        epochs=epochs, teacher=t, hardware=tuple(hardware or ()),
+                                        pricing=pricing)
+    data = {"model": student.id, "method": str(method), "teacher": t.id if t else None,
+            "dataset_tokens": dataset_tokens, "epochs": epochs, "pricing": pricing,
+            "options": [option_dict(o) for o in options], "basis": basis_dict(basis)}
+    if as_json:
+        print_json(data)
+        return
+    table = Table(title=f"{method} of {student.id}" + (f" from {t.id}" if t else ""))
+    for col in ("hardware", "chips", "GB/chip", "fits", "hours (range)", "cost $"):
+        table.add_column(col)
+    for o in data["options"]:
+        lo, hi = o["hours_range"]
+        fits = "yes" if o["fits"] else f"no: {o['reason']}"
+        hours = "—" if o["hours"] is None else f"{o['hours']:.3g} ({lo:.3g}-{hi:.3g})"
+        table.add_row(o["hardware"], str(o["chips"]), f"{o['memory_per_chip_gb']:.1f}", fits, hours,
+                      "—" if o["cost"] is None else f"{o['cost']:,.0f}")
+    console = Console()
+    console.print(table)
+    console.print(f"FLOPs {basis.flops:.3g} = {basis.flops_formula}; memory: {basis.memory_formula}; "
+                  f"MFU {basis.mfu[1]} ({basis.mfu[0]}-{basis.mfu[2]})")

@@ -1,0 +1,97 @@
+"""Adaptation as a search dimension: per (model, weight precision), the adaptation a plan uses.
+
+A candidate serves the merged (or multi-LoRA) adapted weights, so its serving performance is the
+base model's; what adaptation changes is quality (``planner.quality``) and a one-time cost
+(``planner.adaptation``, the cheapest hardware that can train it). For each (model, precision)
+the planner takes, among the allowed methods whose one-time cost is within
+``budget.max_one_time_cost``, the cheapest one whose central score meets ``quality.min_score``
+("none" costs nothing); without a floor, "none". If none meets the floor, the best-scoring one is
+kept, and the floor filter then removes the candidate, counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from planner.adaptation import adaptation_options
+from planner.domain import Catalog, Model
+from planner.quality import ADAPTATIONS, GENERAL, QualityEstimate, best_teacher, quality
+from planner.workload import Workload
+
+__all__ = ["DEFAULT_ADAPTATION_TOKENS", "Choice", "allowed_adaptations", "choose"]
+
+# Default domain training set: the Guanaco 65B run's upper bound, 1875 steps x 16 sequences x
+# 528 tokens (artidoro/qlora finetune_guanaco_65b.sh), when the workload gives no size.
+DEFAULT_ADAPTATION_TOKENS = 1875 * 16 * 528
+
+
+@dataclass(frozen=True)
+class Choice:
+    adaptation: str
+    quality: QualityEstimate
+    one_time: float  # USD
+    teacher: str | None = None
+    trained_on: str | None = None  # hardware of the cheapest training option
+
+
+def allowed_adaptations(w: Workload) -> tuple[str, ...]:
+    """The workload's list, else every method on a domain task and none on the general one."""
+    if w.constraints.adaptations is not None:
+        return w.constraints.adaptations
+    return ADAPTATIONS if w.quality.task != GENERAL else ("none",)
+
+
+_CACHE: dict[tuple[int, str, str, str, str | None, float, str], tuple[float, str | None]] = {}
+
+
+def _one_time(catalog: Catalog, model: Model, method: str, teacher: Model | None, tokens: float,
+              pricing: str) -> tuple[float, str | None]:
+    """Cheapest training option's cost (memoised per catalog object: it is a pure function)."""
+    key = (id(catalog), catalog.version, model.id, method, teacher.id if teacher else None, tokens, pricing)
+    if key not in _CACHE:
+        _CACHE[key] = _cheapest(catalog, model, method, teacher, tokens, pricing)
+    return _CACHE[key]
+
+
+def _cheapest(catalog: Catalog, model: Model, method: str, teacher: Model | None, tokens: float,
+              pricing: str) -> tuple[float, str | None]:
+    options, _ = adaptation_options(catalog, model=model, method=method, dataset_tokens=tokens,
+                                    teacher=teacher, pricing=pricing)
+    best = next((o for o in options if o.fits and o.cost is not None), None)
+    return (float("inf"), None) if best is None else (best.cost or 0.0, best.hardware)
+
+
+def _options(catalog: Catalog, model: Model, precision: str, w: Workload) -> list[Choice]:
+    task = w.quality.task
+    tokens = w.quality.adaptation_tokens or DEFAULT_ADAPTATION_TOKENS
+    out = []
+    for method in allowed_adaptations(w):
+        if method == "none":
+            out.append(Choice("none", quality(catalog, model=model, precision=precision, task=task), 0.0))
+            continue
+        if task == GENERAL:
+            continue  # adaptation moves a domain score only: it would cost and add nothing
+        teacher = best_teacher(catalog, task, model) if method == "distill" else None
+        if method == "distill" and teacher is None:
+            continue
+        q = quality(catalog, model=model, precision=precision, task=task, adaptation=method, teacher=teacher)
+        cost, hw = _one_time(catalog, model, method, teacher, tokens, w.constraints.pricing)
+        limit = w.budget.max_one_time_cost
+        if cost == float("inf") or (limit is not None and cost > limit):
+            continue
+        out.append(Choice(method, q, cost, teacher.id if teacher else None, hw))
+    return out
+
+
+def choose(catalog: Catalog, model: Model, precision: str, w: Workload) -> Choice | None:
+    """The adaptation a candidate of (model, precision) uses (module docstring); None: none allowed."""
+    options = [c for c in _options(catalog, model, precision, w) if c.quality.known]
+    if not options:
+        return None
+    floor = w.quality.min_score
+    if floor is None:
+        return next((c for c in options if c.adaptation == "none"), min(options, key=lambda c: c.one_time))
+    meeting = [c for c in options if c.quality.score >= floor]
+    if meeting:
+        return min(meeting, key=lambda c: (c.one_time, -c.quality.score))
+    return max(options, key=lambda c: c.quality.score)

@@ -1,0 +1,102 @@
+"""The lever report: what each economising lever of the top plan is worth for this workload.
+
+For the top plan, each lever (model size, precision, adaptation, runtime, hardware family) is set
+to its baseline while every other choice stays pinned to the top plan's, and the workload is
+re-planned (``planner.plan.plan``). Baselines: bf16 weights; no adaptation; the smallest catalog
+model whose unadapted 16-bit score meets the quality floor; the hardware's default runtime; an
+H100 SXM. The saving is the baseline plan's monthly cost minus the top plan's (None when the
+baseline has no feasible plan: then the lever is what makes the workload feasible at all).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from planner.domain import Catalog
+from planner.quality import quality
+from planner.results import Plan
+from planner.workload import Objective, Workload
+
+__all__ = ["DEFAULT_GPU", "LeverRow", "lever_report", "levers_dict"]
+
+DEFAULT_GPU = "h100-sxm"
+BASELINE_PRECISIONS = ("bf16", "fp16")  # fp16 where the chip has no bf16
+# The model-size row frees hardware and runtime (a larger model needs other chips); other rows pin them.
+
+
+@dataclass(frozen=True)
+class LeverRow:
+    lever: str
+    baseline: str
+    plan: Plan | None
+    saving_per_month: float | None  # baseline cost - top plan cost
+
+
+def _pinned(w: Workload, top: Plan, **override: object) -> Workload:
+    c = w.constraints
+    pins: dict[str, object] = {"models": (top.model,), "precisions": (top.precision,),
+                               "adaptations": (top.adaptation,), "runtimes": (top.runtime,),
+                               "hardware": tuple(sorted(top.hardware_types))}
+    pins.update(override)
+    return w.relaxed(constraints=replace(c, **pins))  # type: ignore[arg-type]
+
+
+def _smallest_general(catalog: Catalog, w: Workload) -> str | None:
+    floor = w.quality.min_score
+    ok = [m for m in catalog.models.values()
+          if (w.constraints.models is None or m.id in w.constraints.models)
+          and (q := quality(catalog, model=m, precision="bf16", task=w.quality.task)).known
+          and (floor is None or q.score >= floor)]
+    return min(ok, key=lambda m: (m.params, m.id)).id if ok else None
+
+
+def _baselines(catalog: Catalog, w: Workload, top: Plan) -> list[tuple[str, str, dict[str, object]]]:
+    hw = catalog.get_hardware(sorted(top.hardware_types)[0])
+    gpu = catalog.hardware.get(DEFAULT_GPU)
+    small = _smallest_general(catalog, w)
+    rows: list[tuple[str, str, dict[str, object]]] = []
+    if small is not None:
+        rows.append(("model size", f"{small}, unadapted (smallest meeting the floor)",
+                     {"models": (small,), "adaptations": ("none",), "precisions": BASELINE_PRECISIONS,
+                      "hardware": w.constraints.hardware, "runtimes": w.constraints.runtimes}))
+        # a larger model rarely fits the top plan's chips: the hardware and runtime are re-chosen
+    rows.append(("precision", "bf16", {"precisions": BASELINE_PRECISIONS}))
+    rows.append(("adaptation", "none", {"adaptations": ("none",)}))
+    rows.append(("runtime", f"{hw.default_runtime} (default on {hw.id})",
+                 {"runtimes": (hw.default_runtime,)}))
+    if gpu is not None:
+        runtime = top.runtime if top.runtime in gpu.runtimes else gpu.default_runtime
+        rows.append(("hardware family", f"{gpu.id} (default GPU)",
+                     {"hardware": (gpu.id,), "runtimes": (runtime,)}))
+    return rows
+
+
+def lever_report(catalog: Catalog, w: Workload, top: Plan, *, time_limit_s: float = 5.0) -> list[LeverRow]:
+    """One row per lever: the re-planned baseline, its cost and quality, and the saving."""
+    from planner.plan import plan
+
+    out = []
+    for lever, baseline, override in _baselines(catalog, w, top):
+        result = plan(_pinned(w, top, **override), catalog, top=1, objective=Objective.COST,
+                      time_limit_s=time_limit_s, explain=False)
+        best = result.plans[0] if result.plans else None
+        saving = None if best is None else best.cost.per_month - top.cost.per_month
+        out.append(LeverRow(lever, baseline, best, saving))
+    return out
+
+
+def levers_dict(rows: list[LeverRow], top: Plan) -> list[dict[str, Any]]:
+    from planner.report import plan_dict
+
+    return [{"lever": r.lever, "baseline": r.baseline, "top_plan_value": _value(top, r.lever),
+             "baseline_plan": None if r.plan is None else plan_dict(r.plan),
+             "baseline_cost_per_month": None if r.plan is None else r.plan.cost.per_month,
+             "baseline_quality": None if r.plan is None else r.plan.quality.score,
+             "saving_per_month": r.saving_per_month,
+             "note": "no feasible plan at the baseline" if r.plan is None else ""} for r in rows]
+
+
+def _value(top: Plan, lever: str) -> str:
+    return {"model size": top.model, "precision": top.precision, "adaptation": top.adaptation,
+            "runtime": top.runtime, "hardware family": ", ".join(sorted(top.hardware_types))}[lever]

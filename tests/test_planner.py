@@ -1,0 +1,310 @@
+"""The planner (issue 4, "Must show"): invariant tests, the heterogeneous mix, golden plans on a tiny
+catalog, the infeasible example's verified relaxations, distinct and ordered plans.
+
+Example workloads are narrowed with extra constraints (a few models and hardware types) so the
+queueing model runs on few candidates; the full-catalog timings live in bench/plan_bench.py.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hardware_catalog import load_catalog
+from hardware_catalog.workload import load_workload
+from planner.candidates import quality_of
+from planner.capacity import UTILIZATION
+from planner.domain import Calibration, Catalog
+from planner.estimate import Scenario, config_grid, estimate, resolve
+from planner.plan import plan
+from planner.queueing import LengthDist, server
+from planner.results import Plan, PlanResult, Relaxation
+from planner.workload import HOURS_PER_MONTH, Constraints, Objective, Slo, Tokens, Traffic, Workload
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@functools.cache
+def _catalog() -> Catalog:
+    return load_catalog()
+
+
+def _example(name: str, **constraints: object) -> Workload:
+    w = load_workload(EXAMPLES / f"{name}.yaml")
+    return replace(w, constraints=replace(w.constraints, **constraints))
+
+
+# Examples narrowed for speed; each still has several models, hardware types and plans.
+NARROWED = {
+    "support-chatbot": {"models": ("llama-3.1-8b", "qwen2.5-7b"), "hardware": ("l40s", "a100-80gb"),
+                        "runtimes": ("sglang",)},
+    "long-document-summarizer": {"models": ("llama-3.1-8b", "qwen2.5-7b"), "hardware": ("l40s", "mi300x"),
+                                 "runtimes": ("sglang",)},
+    "heterogeneous-mix": {},
+}
+
+
+@functools.cache
+def _planned(name: str, objective: Objective = Objective.COST) -> tuple[Workload, PlanResult]:
+    w = _example(name, **NARROWED[name])
+    return w, plan(w, _catalog(), top=5, objective=objective)
+
+
+# --- invariants -------------------------------------------------------------------------------
+
+_ATTR = {"ttft_ms": "ttft_s", "tpot_ms": "tpot_s", "e2e_ms": "e2e_s"}
+
+
+def _reestimate(catalog: Catalog, w: Workload, p: Plan) -> list[dict[str, float]]:
+    """Each deployment re-estimated on its own (as `hwplan estimate --scenario server` would) at
+    its share of the peak: {"metric_pP": ms} per deployment."""
+    t = w.traffic
+    out = []
+    for d in p.deployments:
+        config = resolve(catalog, model=p.model, hardware=d.hardware, tp=d.tp, pp=d.pp,
+                         chips=d.tp * d.pp * d.replicas, precision=p.precision,
+                         kv_precision=p.kv_precision, runtime=p.runtime)
+        est = estimate(catalog, config, scenario=Scenario.SERVER, input_tokens=t.input_tokens.mean,  # type: ignore[arg-type]
+                       output_tokens=t.output_tokens.mean, input_p95=t.input_tokens.p95,  # type: ignore[arg-type]
+                       output_p95=t.output_tokens.p95, pricing=w.constraints.pricing,
+                       request_rate=d.requests_per_s_per_replica * d.replicas)
+        assert est.fits, est.reason
+        assert est.cost_per_hour == pytest.approx(catalog.hardware[d.hardware].price(w.constraints.pricing)
+                                                  * d.tp * d.pp * d.replicas)
+        # The percentiles estimate does not expose come from the same server model on the config grid.
+        srv = server(config_grid(catalog, config), request_rate=d.requests_per_s_per_replica,
+                     input_tokens=LengthDist(t.input_tokens.mean, t.input_tokens.p95),
+                     output_tokens=LengthDist(t.output_tokens.mean, t.output_tokens.p95))
+        lat = {f"{m}_p{q}": float(getattr(srv, attr)[q][0]) * 1e3 for m, attr in _ATTR.items()
+               for q in (50, 90, 95, 99)}
+        assert est.ttft_p99_s is not None and est.tpot_p99_s is not None
+        lat["ttft_ms_p99"], lat["tpot_ms_p99"] = est.ttft_p99_s * 1e3, est.tpot_p99_s * 1e3
+        out.append(lat)
+    return out
+
+
+def _assert_meets_everything(catalog: Catalog, w: Workload, p: Plan) -> None:
+    c, t, b = w.constraints, w.traffic, w.budget
+    # allow / deny lists
+    assert c.models is None or p.model in c.models
+    assert c.precisions is None or p.precision in c.precisions
+    assert c.kv_precisions is None or p.kv_precision in c.kv_precisions
+    assert c.runtimes is None or p.runtime in c.runtimes
+    for hw in p.hardware_types:
+        assert (c.hardware is None or hw in c.hardware) and hw not in c.exclude_hardware
+    # shape constraints and quotas
+    assert len(p.hardware_types) <= c.max_hardware_types
+    for d in p.deployments:
+        assert d.chips_per_replica == d.tp * d.pp <= c.max_chips_per_replica
+        assert d.replicas >= 1
+    for hw, quota in c.quotas.items():
+        assert sum(d.chips_per_replica * d.replicas for d in p.deployments if d.hardware == hw) <= quota
+    # quality floor, from the catalog
+    score = quality_of(catalog, p.model, w.quality.task)
+    if w.quality.min_score is not None:
+        assert score >= w.quality.min_score
+    # cost, recomputed from catalog prices, within the budget
+    per_hour = sum(catalog.hardware[d.hardware].price(c.pricing) * d.chips_per_replica * d.replicas  # type: ignore[operator]
+                   for d in p.deployments)
+    assert p.cost.per_hour == pytest.approx(per_hour)
+    assert p.cost.per_month == pytest.approx(per_hour * HOURS_PER_MONTH)
+    if b.max_cost_per_month is not None:
+        assert p.cost.per_month <= b.max_cost_per_month
+    if b.max_cost_per_million_tokens is not None:
+        per_million = per_hour / (t.requests_per_s * t.output_tokens.mean * 3600.0) * 1e6
+        assert per_million <= b.max_cost_per_million_tokens
+    # the deployments carry the peak, none above its SLO capacity
+    assert sum(d.requests_per_s_per_replica * d.replicas for d in p.deployments) == pytest.approx(t.peak)
+    for d in p.deployments:
+        assert d.requests_per_s_per_replica <= d.slo_capacity_per_replica * (1 + 1e-9)
+    # every SLO percentile, re-estimated independently per deployment
+    again = _reestimate(catalog, w, p)
+    for metric, pct, limit in w.slo.items():
+        for lat in again:
+            assert lat[f"{metric}_p{pct}"] <= limit, (p.model, p.deployments, metric, pct)
+    # and the plan reports the worst deployment's percentiles
+    for key in ("ttft_ms_p99", "tpot_ms_p99", "e2e_ms_p99", "ttft_ms_p50"):
+        assert p.predicted[key] == pytest.approx(max(lat[key] for lat in again), rel=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(NARROWED))
+def test_every_plan_meets_its_slos_budget_quality_and_constraints(name: str) -> None:
+    w, result = _planned(name)
+    assert result.plans, result.infeasible
+    assert result.infeasible is None
+    for p in (*result.plans, *result.pareto):
+        _assert_meets_everything(_catalog(), w, p)
+
+
+# --- heterogeneous mix ------------------------------------------------------------------------
+
+
+def test_the_quota_limited_workload_gets_a_cheaper_heterogeneous_mix() -> None:
+    w, result = _planned("heterogeneous-mix")
+    top = result.plans[0]
+    assert top.hardware_types == {"h100-sxm", "l40s"}
+    single = plan(_example("heterogeneous-mix", max_hardware_types=1), _catalog(), top=3)
+    assert single.plans
+    assert all(len(p.hardware_types) == 1 for p in single.plans)
+    assert top.cost.per_month < min(p.cost.per_month for p in single.plans)
+    # The L40S is the cheaper chip per unit of SLO capacity: only its quota keeps it from
+    # carrying everything.
+    per_unit = {d.hardware: d.chips_per_replica * _catalog().hardware[d.hardware].price("on_demand")  # type: ignore[operator]
+                / d.slo_capacity_per_replica for d in top.deployments}
+    assert per_unit["l40s"] < per_unit["h100-sxm"]
+    free = plan(_example("heterogeneous-mix", quotas={}), _catalog(), top=1)
+    assert free.plans[0].cost.per_month < top.cost.per_month
+
+
+# --- golden plans on a tiny catalog -----------------------------------------------------------
+
+CHEAP, DEAR = 2.0, 4.0  # $/chip-hour of two physically identical chips
+
+
+@functools.cache
+def _tiny() -> Catalog:
+    """One model (llama-3.1-8b), one runtime (vllm), bf16 only, and two copies of the L40S that
+    differ only in price: 'cheap' ($2/h) and 'dear' ($4/h)."""
+    full = _catalog()
+    l40s = full.hardware["l40s"]
+    return Catalog(hardware={"cheap": replace(l40s, id="cheap", price_per_chip_hour={"on_demand": CHEAP}),
+                             "dear": replace(l40s, id="dear", price_per_chip_hour={"on_demand": DEAR})},
+                   models={"llama-3.1-8b": full.models["llama-3.1-8b"]},
+                   precisions={"bf16": full.precisions["bf16"]}, runtimes={"vllm": full.runtimes["vllm"]},
+                   calibration=Calibration())
+
+
+def _tiny_workload(peak: float, **constraints: object) -> Workload:
+    return Workload(name="tiny", traffic=Traffic(requests_per_s=peak, input_tokens=Tokens(500.0),
+                                                 output_tokens=Tokens(100.0)),
+                    constraints=Constraints(max_chips_per_replica=1, **constraints))  # type: ignore[arg-type]
+
+
+@functools.cache
+def _replica_rate() -> float:
+    """With no SLO every utilisation rung is allowed: the SLO capacity of one replica is the top
+    rung (93%) of its max-throughput rate, which `hwplan estimate --scenario max_throughput` gives."""
+    cat = _tiny()
+    config = resolve(cat, model="llama-3.1-8b", hardware="cheap", runtime="vllm", precision="bf16")
+    est = estimate(cat, config, scenario=Scenario.MAX_THROUGHPUT, input_tokens=500, output_tokens=100)
+    return float(UTILIZATION[-1]) * est.requests_per_s
+
+
+def test_golden_cheapest_chip_alone_when_nothing_binds() -> None:
+    rate = _replica_rate()
+    result = plan(_tiny_workload(40.0), _tiny(), top=5)
+    best, second = result.plans[:2]
+    n = math.ceil(40.0 / rate)  # 15.3 req/s x 0.93 = 14.25 -> 3 replicas
+    assert n == 3
+    assert [(d.hardware, d.replicas) for d in best.deployments] == [("cheap", n)]
+    assert best.deployments[0].slo_capacity_per_replica == pytest.approx(rate, rel=1e-9)
+    assert best.cost.per_hour == pytest.approx(n * CHEAP)
+    assert [(d.hardware, d.replicas) for d in second.deployments] == [("dear", n)]  # the next hardware set
+    assert len(result.plans) == 2
+
+
+def test_golden_a_quota_on_the_cheap_chip_adds_the_dear_one() -> None:
+    # 3 replicas are needed; the quota allows 1 cheap chip, so 1 cheap + 2 dear = $10/h.
+    result = plan(_tiny_workload(40.0, quotas={"cheap": 1}), _tiny(), top=5)
+    best = result.plans[0]
+    assert sorted((d.hardware, d.replicas) for d in best.deployments) == [("cheap", 1), ("dear", 2)]
+    assert best.cost.per_hour == pytest.approx(1 * CHEAP + 2 * DEAR)
+    assert "constraints.quotas.cheap" in best.binding
+    # One hardware type only: all dear, 3 x $4 = $12/h.
+    single = plan(_tiny_workload(40.0, quotas={"cheap": 1}, max_hardware_types=1), _tiny(), top=5)
+    assert [[(d.hardware, d.replicas) for d in p.deployments] for p in single.plans] == [[("dear", 3)]]
+    assert single.plans[0].cost.per_hour == pytest.approx(3 * DEAR)
+
+
+def test_golden_budget_below_the_optimum_is_infeasible_and_the_relaxation_is_the_optimum() -> None:
+    optimum = 3 * CHEAP * HOURS_PER_MONTH  # $4,380/month
+    w = replace(_tiny_workload(40.0), budget=replace(_tiny_workload(40.0).budget, max_cost_per_month=4000.0))
+    result = plan(w, _tiny())
+    assert result.plans == ()
+    assert result.infeasible is not None
+    (relax,) = [r for r in result.infeasible.relaxations if r.constraint == "budget.max_cost_per_month"]
+    assert optimum <= relax.value <= optimum * 1.01
+    assert plan(_apply(w, relax), _tiny()).plans[0].cost.per_month == pytest.approx(optimum)
+
+
+def test_golden_an_slo_below_the_idle_latency_drops_every_candidate() -> None:
+    w = replace(_tiny_workload(40.0), slo=Slo(targets={"tpot_ms": {99: 0.1}}))  # 0.1 ms per token
+    result = plan(w, _tiny(), explain=False)
+    assert result.plans == ()
+    assert result.search.dropped["misses a latency SLO even with no load"] == 2  # one shape per chip
+
+
+# --- the infeasible example ---------------------------------------------------------------------
+
+
+def _apply(w: Workload, r: Relaxation) -> Workload:
+    """The workload with one constraint set to the relaxation's value."""
+    part, *rest = r.constraint.split(".")
+    if part == "budget":
+        return replace(w, budget=replace(w.budget, **{rest[0]: r.value}))
+    if part == "quality":
+        return replace(w, quality=replace(w.quality, **{rest[0]: r.value}))
+    if part == "slo":
+        return replace(w, slo=w.slo.with_target(rest[0], int(rest[1][1:]), r.value))
+    if part == "constraints" and rest[0] == "quotas":
+        quotas = {**w.constraints.quotas, rest[1]: int(r.value)}
+        return replace(w, constraints=replace(w.constraints, quotas=quotas))
+    raise AssertionError(f"unknown relaxation {r.constraint}")
+
+
+def test_the_infeasible_example_explains_itself_and_each_relaxation_works() -> None:
+    # Narrowed for speed to the chip of the full-catalog near miss (B200, fp4, sglang: $4,402/month
+    # against a $3,000 budget) and one cheaper chip.
+    w = _example("infeasible", hardware=("b200", "l40s"), runtimes=("sglang",))
+    result = plan(w, _catalog())
+    assert result.plans == ()
+    assert result.infeasible is not None
+    assert result.infeasible.reasons
+    assert result.infeasible.relaxations
+    for r in result.infeasible.relaxations:
+        relaxed = plan(_apply(w, r), _catalog(), explain=False)
+        assert relaxed.plans, r
+        for p in relaxed.plans:
+            _assert_meets_everything(_catalog(), _apply(w, r), p)
+
+
+# --- distinct, ordered plans and the Pareto front ---------------------------------------------
+
+
+def _dominates(a: Plan, b: Plan) -> bool:
+    ka = (a.cost.per_month, a.predicted["e2e_ms_p99"], -(a.quality.score or 0.0))
+    kb = (b.cost.per_month, b.predicted["e2e_ms_p99"], -(b.quality.score or 0.0))
+    return all(x <= y for x, y in zip(ka, kb, strict=True)) and ka != kb
+
+
+@pytest.mark.parametrize("name", sorted(NARROWED))
+def test_plans_are_distinct_ordered_by_cost_and_the_front_is_non_dominated(name: str) -> None:
+    _, result = _planned(name)
+    plans = result.plans
+    assert [p.rank for p in plans] == list(range(1, len(plans) + 1))
+    costs = [p.cost.per_month for p in plans]
+    assert costs == sorted(costs)
+    for i, a in enumerate(plans):
+        for b in plans[i + 1:]:
+            same = a.model == b.model and a.hardware_types == b.hardware_types
+            assert not (same and abs(a.cost.per_month - b.cost.per_month) <= 0.05 * a.cost.per_month), (a, b)
+    assert result.pareto
+    for p in result.pareto:
+        assert p.pareto
+        assert not any(_dominates(q, p) for q in (*result.pareto, *plans))
+    assert {p.rank for p in plans if p.pareto} <= {p.rank for p in result.pareto}
+
+
+def test_quality_objective_orders_by_score() -> None:
+    _, result = _planned("support-chatbot", Objective.QUALITY)
+    _, by_cost = _planned("support-chatbot")
+    scores = [p.quality.score for p in result.plans]
+    assert scores == sorted(scores, reverse=True)  # type: ignore[type-var]
+    # the best-scoring model any plan reaches comes first (by cost, the cheaper model may lead)
+    assert scores[0] >= max(p.quality.score for p in (*by_cost.plans, *by_cost.pareto))  # type: ignore[type-var]
+    assert np.all(np.diff([p.cost.per_month for p in result.plans if p.quality.score == scores[0]]) >= 0)
