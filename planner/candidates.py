@@ -107,16 +107,19 @@ def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload) -
     c = w.constraints
     combos = _runnable(catalog, tables, w)  # (hardware, runtime, precision, kv) rows
     models = np.array(_allowed(tables.model_ids, c.models), dtype=np.int64)
-    shapes = np.array(PARALLEL, dtype=np.int64)
+    shapes = np.array([s for s in PARALLEL if s[0] * s[1] <= c.max_chips_per_replica], dtype=np.int64)
+    shapes = shapes.reshape(-1, 2)
     n_c, n_m, n_s = len(combos), len(models), len(shapes)
     ci, mi, si = (a.ravel() for a in np.meshgrid(np.arange(n_c), np.arange(n_m), np.arange(n_s),
                                                   indexing="ij"))
     arr = np.column_stack([models[mi], combos[ci].reshape(-1, 4), shapes[si].reshape(-1, 2)]) \
-        if n_c and n_m else np.zeros((0, 7), dtype=np.int64)
-    choices = _choices(catalog, tables, w, arr[:, 0], arr[:, 3])
-    pairs = zip(arr[:, 0].tolist(), arr[:, 3].tolist(), strict=True)
-    quality = np.array([choices[mp].quality.score if mp in choices else np.nan for mp in pairs],
-                       dtype=np.float64)
+        if n_c and n_m and n_s else np.zeros((0, 7), dtype=np.int64)
+    choices = _choices(catalog, tables, w, models, np.unique(combos[:, 2]))
+    score = np.full((len(tables.model_ids), len(tables.precision_ids)), np.nan)
+    for (m, p), pick in choices.items():
+        if pick.quality.score is not None:
+            score[m, p] = pick.quality.score
+    quality = score[arr[:, 0], arr[:, 3]]
     prices = np.array([catalog.hardware[hid].price(c.pricing) or np.nan for hid in tables.hardware_ids])
     cand = Candidates(tables=tables, model=arr[:, 0], hardware=arr[:, 1], runtime=arr[:, 2],
                       precision=arr[:, 3], kv_precision=arr[:, 4], tp=arr[:, 5], pp=arr[:, 6],
@@ -128,9 +131,9 @@ def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload) -
 
 def _choices(catalog: Catalog, tables: CatalogTables, w: Workload, models: IntArray,
              precisions: IntArray) -> dict[tuple[int, int], Choice]:
-    """The adaptation (and quality range) of each (model, precision) pair present (planner.adapt_plan)."""
+    """The adaptation (and quality range) of every (model, precision) pair (planner.adapt_plan)."""
     out = {}
-    for m, p in {(int(a), int(b)) for a, b in zip(models.tolist(), precisions.tolist(), strict=True)}:
+    for m, p in ((int(a), int(b)) for a in models for b in precisions):
         pick = choose(catalog, catalog.models[tables.model_ids[m]], tables.precision_ids[p], w)
         if pick is not None:
             out[(m, p)] = pick

@@ -22,6 +22,7 @@ from planner.workload import METRICS, Slo, Traffic
 
 __all__ = ["UTILIZATION", "LoadCurves", "screen", "search_capacity"]
 
+FULL_LADDER_ROWS = 400  # below this many row x rung pairs, evaluate the whole ladder at once
 UTILIZATION = np.array([0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.88, 0.91, 0.94,
                         0.97])
 
@@ -91,6 +92,17 @@ def search_capacity(grid: Grid, traffic: Traffic, capacity: Array, slo: Slo) -> 
     lo = np.full(n, -1)
     hi = np.full(n, k)
     i, o = _lengths(traffic)
+    if n * k <= FULL_LADDER_ROWS:  # few rows: one call over every rung beats log2(k) calls
+        res = server(grid.take(np.repeat(np.arange(n), k)), request_rate=rates.ravel(), input_tokens=i,
+                     output_tokens=o)
+        ok = np.ones(n * k, dtype=bool)
+        for key, values in _latencies(res).items():
+            lat[key] = values.reshape(n, k)
+        for metric, pct, limit in slo.items():
+            ok &= np.nan_to_num(lat[(metric, pct)].ravel(), nan=np.inf) <= limit
+        lo = np.cumprod(ok.reshape(n, k), axis=1).sum(axis=1) - 1  # the prefix that meets every SLO
+        max_batch = res.max_batch.reshape(n, k)[:, 0]
+        hi = lo + 1
     while np.any(active := hi - lo > 1):
         rows = np.flatnonzero(active)
         mid = (lo[rows] + hi[rows]) // 2

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +37,7 @@ __all__ = ["Prepared", "plan", "prepare", "solve_prepared"]
 
 KEEP_PER_HARDWARE = 3  # replica shapes kept per plan key and hardware after pruning
 KEYS_PER_ROUND = 6  # plan keys whose load curves are evaluated together
+EVAL_MARGIN = 0.3  # see Prepared.evaluate_keys
 SPARE = 2  # plans kept beyond top-K before bounding, since near-duplicates are dropped later
 
 
@@ -66,12 +68,46 @@ class Prepared:
         self.rate[rows], self.rung[rows] = rate, rung
         self.evaluated += len(rows)
 
-    def lower_bound(self, k: int, demand: float) -> float:
-        """Optimistic cost of key k: fractional replicas at SLO capacity (raw capacity if unknown)."""
-        rows = self.key == k
-        cap = np.where(np.isnan(self.rate[rows]), self.raw_capacity[rows], self.rate[rows])
+    def evaluate_keys(self, keys: list[int], w: Workload) -> None:
+        """Evaluate the shapes of ``keys`` lazily, cheapest per unit of raw capacity first.
+
+        SLO capacity never exceeds raw capacity, so a shape whose cost per unit of raw capacity
+        is above (1 + EVAL_MARGIN) x the best cost per unit of SLO capacity already found for its
+        key cannot be the better buy; it is evaluated only if that bound says it might be. The
+        margin leaves room for shapes that win through integer rounding in a mix.
+        """
+        n_keys = int(self.key.max()) + 1
+        raw_unit = self.cost_per_hour / np.maximum(self.raw_capacity, 1e-300)
+        threshold = np.full(n_keys, -np.inf)
+        threshold[keys] = (1 + EVAL_MARGIN) * _group_min(raw_unit, self.key, n_keys)[keys]
+        while True:
+            todo = np.flatnonzero(np.isnan(self.rate) & (raw_unit <= threshold[self.key]))
+            if not len(todo):
+                return
+            self.evaluate(todo, w)
+            met = self.rate > 0
+            best = _group_min(np.where(met, self.cost_per_hour / np.where(met, self.rate, 1.0), np.inf),
+                              self.key, n_keys)
+            grown = np.where(np.isfinite(best), (1 + EVAL_MARGIN) * best, 2.0 * threshold)
+            pending = np.zeros(n_keys, dtype=bool)
+            pending[self.key[np.isnan(self.rate)]] = True
+            threshold = np.where(np.isfinite(threshold) & pending, np.maximum(threshold, grown), -np.inf)
+
+    def lower_bounds(self, demand: float) -> Array:
+        """Optimistic cost per key: fractional replicas at SLO capacity (raw capacity if unknown)."""
+        cap = np.where(np.isnan(self.rate), self.raw_capacity, self.rate)
         with np.errstate(divide="ignore"):
-            return float(demand * np.min(self.cost_per_hour[rows] / cap))
+            unit = self.cost_per_hour / cap
+        return demand * _group_min(unit, self.key, int(self.key.max()) + 1 if len(self.key) else 0)
+
+    def lower_bound(self, k: int, demand: float) -> float:
+        return float(self.lower_bounds(demand)[k])
+
+
+def _group_min(values: Array, groups: np.ndarray, n: int) -> Array:
+    out = np.full(n, np.inf)
+    np.minimum.at(out, groups, values)
+    return out
 
 
 def prepare(catalog: Catalog, tables: CatalogTables, w: Workload) -> Prepared:
@@ -86,8 +122,9 @@ def prepare(catalog: Catalog, tables: CatalogTables, w: Workload) -> Prepared:
     cand.keep(ok, "misses a latency SLO even with no load")
     capacity = capacity[ok]
     cost = cand.price_per_chip_hour * cand.chips
-    key_cols = np.column_stack([cand.model, cand.precision, cand.kv_precision, cand.runtime])
-    key = np.unique(key_cols, axis=0, return_inverse=True)[1].ravel() if len(cand) else np.zeros(0, int)
+    n_p, n_r = len(tables.precision_ids), len(tables.runtime_ids)
+    code = ((cand.model * n_p + cand.precision) * n_p + cand.kv_precision) * n_r + cand.runtime
+    key = np.unique(code, return_inverse=True)[1].ravel() if len(cand) else np.zeros(0, int)
     keep = _dominance(key, cand.hardware, cost / np.maximum(capacity, 1e-300))
     cand.keep(keep, "dominated: a cheaper shape per unit of capacity on the same hardware")
     n = len(cand)
@@ -135,8 +172,8 @@ def _options(p: Prepared, rows: np.ndarray) -> list[Option]:
 def _key_order(p: Prepared, w: Workload, objective: Objective) -> list[int]:
     """Plan keys, most promising first for the objective (cost: by optimistic lower bound)."""
     keys = np.unique(p.key)
-    bound = np.array([p.lower_bound(int(k), w.traffic.peak) for k in keys])
-    by_cost = [int(k) for k in keys[np.argsort(bound, kind="stable")]]
+    bound = p.lower_bounds(w.traffic.peak)[keys]
+    by_cost = _models_first(p, [int(k) for k in keys[np.argsort(bound, kind="stable")]])
     if objective is Objective.COST:
         return by_cost
     quality = np.array([np.nan_to_num(p.cand.quality[p.key == k][0], nan=-1.0) for k in keys])
@@ -147,6 +184,18 @@ def _key_order(p: Prepared, w: Workload, objective: Objective) -> list[int]:
     return list(dict.fromkeys(merged))
 
 
+def _models_first(p: Prepared, order: list[int]) -> list[int]:
+    """Each model's most promising key first, then the rest, both in the given order: the keys
+    of one model differ only in precision, KV format or runtime and make near-duplicate plans."""
+    model_of = {int(k): int(m) for k, m in zip(p.key, p.cand.model, strict=True)}
+    seen: set[int] = set()
+    first, rest = [], []
+    for k in order:
+        (rest if model_of[k] in seen else first).append(k)
+        seen.add(model_of[k])
+    return first + rest
+
+
 def solve_prepared(p: Prepared, w: Workload, *, objective: Objective, top: int,
                    time_limit_s: float, deadline: float) -> tuple[list[tuple[int, Solution]], int, str]:
     """Branch and bound over plan keys: evaluate a round of promising keys, solve each, and stop
@@ -154,7 +203,7 @@ def solve_prepared(p: Prepared, w: Workload, *, objective: Objective, top: int,
     found: list[tuple[int, Solution]] = []
     solves, status = 0, "NO_CANDIDATES" if not len(p.cand) else "INFEASIBLE"
     order = _key_order(p, w, objective)
-    max_keys = 4 * top + 8
+    max_keys = 6 * top + 12
     for start in range(0, min(len(order), max_keys), KEYS_PER_ROUND):
         round_keys = order[start:start + KEYS_PER_ROUND]
         if objective is Objective.COST and _pruned_by_bound(p, w, round_keys[0], found, top):
@@ -162,7 +211,7 @@ def solve_prepared(p: Prepared, w: Workload, *, objective: Objective, top: int,
         if time.perf_counter() > deadline:
             status = "TIME_LIMIT"
             break
-        p.evaluate(np.flatnonzero(np.isin(p.key, round_keys)), w)
+        p.evaluate_keys(round_keys, w)
         for k in round_keys:
             if objective is Objective.COST and _pruned_by_bound(p, w, k, found, top):
                 continue
@@ -176,18 +225,48 @@ def solve_prepared(p: Prepared, w: Workload, *, objective: Objective, top: int,
 
 
 def _pruned_by_bound(p: Prepared, w: Workload, k: int, found: list[tuple[int, Solution]], top: int) -> bool:
-    """True when key k's optimistic cost exceeds the (top + SPARE)-th cheapest plan found."""
-    costs = sorted(s.cost_per_hour for _, s in found)
+    """True when key k's optimistic cost exceeds that of the (top + SPARE)-th distinct plan found.
+
+    Plans count as distinct by (model, hardware set): the ranking drops near-duplicates that
+    differ only in precision or runtime, so they must not fill the top-K here either.
+    """
+    best: dict[tuple[int, frozenset[int]], float] = {}
+    for key, sol in found:
+        rows = list(sol.counts)
+        sig = (int(p.cand.model[rows[0]]), frozenset(int(h) for h in p.cand.hardware[rows]))
+        best[sig] = min(best.get(sig, np.inf), sol.cost_per_hour)
     need = top + SPARE
-    return len(costs) >= need and p.lower_bound(k, w.traffic.peak) > costs[need - 1]
+    if len(best) < need:
+        return False
+    return p.lower_bound(k, w.traffic.peak) > sorted(best.values())[need - 1]
+
+
+def _evaluate_rest(p: Prepared, w: Workload, k: int) -> bool:
+    """Evaluate every shape of key k not yet evaluated; True if there were any."""
+    rest = np.flatnonzero((p.key == k) & np.isnan(p.rate))
+    if len(rest):
+        p.evaluate(rest, w)
+    return bool(len(rest))
+
+
+def _quota_bound(options: list[Option], sol: Solution, quotas: Mapping[str, int]) -> bool:
+    """True when the solution uses a hardware type up to its quota (one more replica would not fit)."""
+    used: dict[str, int] = {}
+    smallest: dict[str, int] = {}
+    for o in options:
+        used[o.hardware] = used.get(o.hardware, 0) + o.chips * sol.counts.get(o.index, 0)
+        smallest[o.hardware] = min(smallest.get(o.hardware, o.chips), o.chips)
+    return any(h in quotas and used[h] > 0 and used[h] + smallest[h] > quotas[h] for h in used)
 
 
 def _solve_key(p: Prepared, w: Workload, k: int, time_limit_s: float, *,
                attempts: int) -> tuple[list[Solution], int, str]:
-    """The cheapest mix for key k, then (attempts=2) one with a different hardware set."""
-    options = _options(p, np.flatnonzero(p.key == k))
-    if not options:
-        return [], 0, "INFEASIBLE"
+    """The cheapest mix for key k, then (attempts=2) one with a different hardware set.
+
+    Quotas and budgets break the per-unit bound behind lazy evaluation (the cheapest shape per
+    unit may be capped), so with quotas, or when the evaluated shapes give no plan, every shape
+    of the key is evaluated before the answer is taken as final.
+    """
     c = w.constraints
     pick = p.cand.choice(int(np.flatnonzero(p.key == k)[0]))
     one_time = pick.one_time if pick is not None else 0.0  # amortised into the monthly budget
@@ -195,16 +274,22 @@ def _solve_key(p: Prepared, w: Workload, k: int, time_limit_s: float, *,
     banned: tuple[frozenset[str], ...] = ()
     status = "INFEASIBLE"
     solves = 0
-    for _attempt in range(attempts):
-        solves += 1
+    while len(out) < attempts:
+        options = _options(p, np.flatnonzero(p.key == k))
         sol = solve_mix(options, demand=w.traffic.peak, max_types=c.max_hardware_types,
                         quotas=dict(c.quotas), max_cost_per_hour=max_cost_per_hour(w, one_time),
-                        forbid_type_sets=banned, time_limit_s=time_limit_s)
-        if not sol.counts:
-            break
+                        forbid_type_sets=banned, time_limit_s=time_limit_s) if options else None
+        solves += options != []
+        if sol is None or not sol.counts or _quota_bound(options, sol, c.quotas):
+            if _evaluate_rest(p, w, k):  # more shapes may make it feasible or cheaper
+                continue
+            if sol is None or not sol.counts:
+                break
         status = sol.status
         out.append(sol)
         banned = (*banned, frozenset(o.hardware for o in options if o.index in sol.counts))
+        if len(out) < attempts:  # shapes on other hardware may not have been evaluated yet
+            _evaluate_rest(p, w, k)
     return out, solves, status
 
 
