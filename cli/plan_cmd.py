@@ -58,6 +58,14 @@ def _deployments(plan: dict[str, Any]) -> str:
     return " + ".join(parts)
 
 
+def _quality(q: dict[str, Any]) -> str:
+    if q["score"] is None:
+        return "—"
+    if q.get("low") is None or q.get("high") is None or q["low"] == q["high"]:
+        return f"{q['score']:.1f}"
+    return f"{q['score']:.1f}\n({q['low']:.1f}-{q['high']:.1f})"
+
+
 def render_plans(console: Console, data: dict[str, Any]) -> None:
     s = data["search"]
     console.print(f"[bold]{data['workload']}[/bold]: objective {data['objective']}; "
@@ -74,7 +82,7 @@ def render_plans(console: Console, data: dict[str, Any]) -> None:
                 f"{p['rank']}{'*' if p['pareto'] else ''}",
                 f"{p['model']}\n{p['precision']} (KV {p['kv_precision']}), {p['runtime']}",
                 _deployments(p), f"{pr['ttft_ms_p99']:.0f} ms", f"{pr['tpot_ms_p99']:.1f} ms",
-                f"{pr['e2e_ms_p99'] / 1e3:.1f} s", "—" if p["quality"]["score"] is None else f"{p['quality']['score']:g}",
+                f"{pr['e2e_ms_p99'] / 1e3:.1f} s", _quality(p["quality"]),
                 f"{p['cost']['per_month']:,.0f}", f"{p['cost']['per_million_tokens']:.3g}",
                 "\n".join(p["binding"]) or "—")
         console.print(table)

@@ -231,7 +231,7 @@ def _pruned_by_bound(p: Prepared, w: Workload, k: int, found: list[tuple[int, So
     differ only in precision or runtime, so they must not fill the top-K here either.
     """
     best: dict[tuple[int, frozenset[int]], float] = {}
-    for key, sol in found:
+    for _key, sol in found:
         rows = list(sol.counts)
         sig = (int(p.cand.model[rows[0]]), frozenset(int(h) for h in p.cand.hardware[rows]))
         best[sig] = min(best.get(sig, np.inf), sol.cost_per_hour)
