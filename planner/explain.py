@@ -39,8 +39,8 @@ def _reasons(catalog: Catalog, w: Workload, prep: Prepared) -> list[str]:
     if len(prep.cand) == 0:
         reasons.append("no configuration survives the constraints above")
     else:
-        reasons.append(f"{len(prep.cand):,} configurations can meet the SLOs, but no replica mix "
-                       "carries the peak load within the budget, quotas and hardware-type limit")
+        reasons.append(f"{len(prep.cand):,} configurations pass the memory and no-load latency checks, but "
+                       "none carries the peak load within the SLOs, budget, quotas and hardware-type limit")
     if w.quality.min_score is not None:
         best = max((m.quality.get("mmlu" if w.quality.task == "general" else w.quality.task, -1.0)
                     for m in catalog.models.values()), default=-1.0)

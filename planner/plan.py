@@ -205,7 +205,9 @@ def solve_prepared(p: Prepared, w: Workload, *, objective: Objective, top: int,
     order = _key_order(p, w, objective)
     max_keys = 6 * top + 12
     for start in range(0, min(len(order), max_keys), KEYS_PER_ROUND):
-        round_keys = order[start:start + KEYS_PER_ROUND]
+        round_keys = [k for k in order[start:start + KEYS_PER_ROUND] if not _over_budget(p, w, k)]
+        if not round_keys:
+            continue
         if objective is Objective.COST and _pruned_by_bound(p, w, round_keys[0], found, top):
             break
         if time.perf_counter() > deadline:
@@ -214,6 +216,8 @@ def solve_prepared(p: Prepared, w: Workload, *, objective: Objective, top: int,
         p.evaluate_keys(round_keys, w)
         for k in round_keys:
             if objective is Objective.COST and _pruned_by_bound(p, w, k, found, top):
+                continue
+            if _over_budget(p, w, k):
                 continue
             diverse = objective is not Objective.COST or len(found) < top  # an alternative hardware set
             new, n_solves, st = _solve_key(p, w, k, time_limit_s, attempts=2 if diverse else 1)
@@ -247,6 +251,13 @@ def _evaluate_rest(p: Prepared, w: Workload, k: int) -> bool:
     if len(rest):
         p.evaluate(rest, w)
     return bool(len(rest))
+
+
+def _over_budget(p: Prepared, w: Workload, k: int) -> bool:
+    """True when even key k's optimistic (fractional, raw-capacity) cost breaks the budget."""
+    pick = p.cand.choice(int(np.flatnonzero(p.key == k)[0]))
+    limit = max_cost_per_hour(w, pick.one_time if pick is not None else 0.0)
+    return limit is not None and p.lower_bound(k, w.traffic.peak) > limit
 
 
 def _quota_bound(options: list[Option], sol: Solution, quotas: Mapping[str, int]) -> bool:

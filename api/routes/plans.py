@@ -3,7 +3,9 @@
 Search-space limits from the settings (top, time limit, chips per replica, hardware types) answer
 422 naming the field. Results are cached per catalog version and request, since the planner is
 deterministic for a given catalog when the search finishes (results cut by the time limit are not
-cached); the ``X-Plan-Cache`` header says hit or miss.
+cached); the ``X-Plan-Cache`` header says hit or miss. With ``levers=true`` the response adds
+``levers``: the lever report (``planner.levers``, as ``hwplan plan --levers``) for the plan ranked
+``levers_rank`` (default the top plan); it re-plans once per lever, so it costs a few solves more.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from api.errors import LimitExceeded
 from api.schemas import problems
 from api.settings import Settings
 from hardware_catalog.workload import WorkloadIn, to_workload
+from planner.errors import InputError
+from planner.levers import lever_report, levers_dict
 from planner.plan import plan
 from planner.report import plan_result_dict
 from planner.workload import Objective
@@ -74,12 +78,17 @@ def create_plans(
     objective: Annotated[Objective, Query(description="What to optimise.")] = Objective.COST,
     time_limit_s: Annotated[float | None, Query(gt=0, le=600, description=(
         "Seconds for the search (default: the server's solver_time_limit_s)."))] = None,
+    levers: Annotated[bool, Query(description="Add the lever report (`levers`) for one plan.")] = False,
+    levers_rank: Annotated[int, Query(ge=1, le=50, description="Rank of the plan the lever report is for.")] = 1,
 ) -> dict[str, Any]:
     limit_s = settings.solver_time_limit_s if time_limit_s is None else time_limit_s
     _check_limits(workload, top, limit_s, settings)
     response.headers["X-Catalog-Version"] = snapshot.catalog.version
     cache: PlanCache | None = None
-    key = json.dumps([workload.model_dump(mode="json"), top, str(objective), limit_s], sort_keys=True)
+    if levers and levers_rank > top:
+        raise InputError(f"must be at most top ({top})", field="levers_rank")
+    key = json.dumps([workload.model_dump(mode="json"), top, str(objective), limit_s,
+                      levers_rank if levers else None], sort_keys=True)
     if settings.plan_cache_size:
         cache = snapshot.memo.setdefault("plans", PlanCache(settings.plan_cache_size))
         hit = cache.get(key)
@@ -87,12 +96,16 @@ def create_plans(
         if hit is not None:
             telemetry.plans.labels("cached").inc()
             return hit
-    result = plan(to_workload(workload), snapshot.catalog, top=top, objective=objective,
-                  time_limit_s=limit_s, tables=snapshot.tables)
+    w = to_workload(workload)
+    result = plan(w, snapshot.catalog, top=top, objective=objective, time_limit_s=limit_s,
+                  tables=snapshot.tables)
     telemetry.solver.observe(result.search.elapsed_ms / 1e3)
     telemetry.plans.labels("infeasible" if result.infeasible is not None or not result.plans
                            else "feasible").inc()
     data = plan_result_dict(result)
+    if levers:  # an empty report when there is no plan of that rank (infeasible, or fewer plans)
+        chosen = next((p for p in result.plans if p.rank == levers_rank), None)
+        data["levers"] = [] if chosen is None else levers_dict(lever_report(snapshot.catalog, w, chosen), chosen)
     if cache is not None and result.search.solver_status != "TIME_LIMIT":
         cache.put(key, data)
     return data

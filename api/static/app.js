@@ -1,0 +1,621 @@
+// hwplan's page: a workload form, POST /v1/plans, the ranked plans, a Pareto chart, levers,
+// infeasibility relaxations, a catalog browser and plan export. Plain JS, no build step.
+"use strict";
+
+const $ = (sel, root = document) => root.querySelector(sel);
+const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
+const METRICS = [["ttft_ms", "Time to first token"], ["tpot_ms", "Time per output token"],
+                 ["e2e_ms", "End-to-end"]];
+const PCTS = ["p50", "p90", "p95", "p99"];
+const INTEGER_FIELDS = new Set(["constraints.max_chips_per_replica", "constraints.max_hardware_types"]);
+const DEFAULTS = {"budget.horizon_months": 12, "quality.task": "general", "constraints.pricing": "on_demand",
+                  "constraints.max_chips_per_replica": 8, "constraints.max_hardware_types": 2};
+const CLOSE = 0.9;  // a prediction above 90% of its SLO is "close"
+
+const state = {catalog: {}, examples: [], example: null, body: null, result: null, plans: [], selected: null};
+
+// ---------- helpers ----------
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "class") node.className = v;
+    else if (k === "text") node.textContent = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) if (c !== null && c !== undefined) node.append(c);
+  return node;
+}
+
+function svg(tag, attrs = {}, ...children) {
+  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [k, v] of Object.entries(attrs)) if (v !== null && v !== undefined) node.setAttribute(k, v);
+  for (const c of children.flat()) if (c !== null && c !== undefined) node.append(c);
+  return node;
+}
+
+async function api(path, options = {}) {
+  const response = await fetch(path, {headers: {"Content-Type": "application/json", Accept: "application/json"},
+                                      ...options});
+  const data = await response.json().catch(() => null);
+  if (!response.ok) {
+    const fields = (data && data.errors || []).map((e) => `${e.field}: ${e.message}`).join("; ");
+    const detail = data ? (data.detail || data.title) : response.statusText;
+    throw new Error(`${response.status} ${detail}${fields && !String(detail).includes(fields) ? ` (${fields})` : ""}`);
+  }
+  return data;
+}
+
+const money = (x) => x === null || x === undefined ? "—"
+  : "$" + x.toLocaleString("en-US", {maximumFractionDigits: x < 10 ? 3 : 0});
+const num = (x, digits = 3) => x === null || x === undefined ? "—"
+  : Number(x).toLocaleString("en-US", {maximumSignificantDigits: digits});
+function ms(x) {
+  if (x === null || x === undefined) return "—";
+  if (x >= 1000) return `${num(x / 1000, 3)} s`;
+  return `${x >= 100 ? Math.round(x) : num(x, 3)} ms`;
+}
+
+function getPath(obj, path) {
+  return path.split(".").reduce((o, k) => (o === null || o === undefined ? undefined : o[k]), obj);
+}
+
+function setPath(obj, path, value) {
+  const keys = path.split(".");
+  let o = obj;
+  for (const k of keys.slice(0, -1)) {
+    if (typeof o[k] !== "object" || o[k] === null) o[k] = {};
+    o = o[k];
+  }
+  o[keys[keys.length - 1]] = value;
+}
+
+// ---------- form ----------
+
+function buildSloGrid() {
+  const body = $("#slo-body");
+  for (const [metric, label] of METRICS) {
+    const row = el("tr", {}, el("th", {scope: "row", text: label}));
+    for (const p of PCTS) {
+      const id = `f-slo-${metric}-${p}`;
+      row.append(el("td", {}, el("label", {for: id, class: "sr-only", text: `${label} ${p} (ms)`}),
+                    el("input", {id, name: `slo.${metric}.${p}`, type: "number", min: "0", step: "any"})));
+    }
+    body.append(row);
+  }
+}
+
+function fillSelect(select, ids, labels = {}) {
+  select.replaceChildren(...ids.map((id) => el("option", {value: id, text: labels[id] || id})));
+}
+
+function formatQuotas(quotas) {
+  return Object.entries(quotas || {}).map(([k, v]) => `${k}: ${v}`).join(", ");
+}
+
+function parseQuotas(text) {
+  const out = {};
+  for (const part of text.split(",").map((s) => s.trim()).filter(Boolean)) {
+    const m = part.match(/^([a-z0-9][a-z0-9._-]*)\s*[:=]\s*(\d+)$/);
+    if (!m) throw new Error(`quotas: cannot read "${part}" (write id: chips, separated by commas)`);
+    out[m[1]] = Number(m[2]);
+  }
+  return out;
+}
+
+function fillForm(workload) {
+  for (const input of $$("#workload-form [name]")) {
+    const name = input.name;
+    let value = getPath(workload, name);
+    if (name === "constraints.quotas") { input.value = formatQuotas(value); continue; }
+    if (input.multiple) {
+      const wanted = new Set(value || []);
+      for (const id of wanted) {  // an id the catalog lacks stays visible (the server will say so)
+        if (!$$("option", input).some((o) => o.value === id)) input.append(el("option", {value: id, text: id}));
+      }
+      for (const o of input.options) o.selected = wanted.has(o.value);
+      continue;
+    }
+    if (value === undefined || value === null) value = DEFAULTS[name] ?? "";
+    input.value = value;
+  }
+}
+
+function readForm() {
+  const w = {};
+  for (const input of $$("#workload-form [name]")) {
+    const name = input.name;
+    if (input.multiple) {
+      const chosen = Array.from(input.selectedOptions).map((o) => o.value);
+      if (chosen.length) setPath(w, name, chosen);
+      continue;
+    }
+    const raw = input.value.trim();
+    if (name === "constraints.quotas") {
+      const q = parseQuotas(raw);
+      if (Object.keys(q).length) setPath(w, name, q);
+      continue;
+    }
+    if (raw === "") {
+      if (input.required) throw new Error(`${$(`label[for="${input.id}"]`).textContent} is required`);
+      continue;
+    }
+    if (input.type === "number") {
+      const x = Number(raw);
+      if (!Number.isFinite(x)) throw new Error(`${name}: not a number`);
+      setPath(w, name, INTEGER_FIELDS.has(name) ? Math.round(x) : x);
+    } else {
+      setPath(w, name, raw);
+    }
+  }
+  return w;
+}
+
+async function loadExample(name) {
+  const summary = state.examples.find((e) => e.name === name);
+  $("#example-description").textContent = summary ? summary.description : "";
+  state.example = await api(`/v1/examples/${encodeURIComponent(name)}`);
+  fillForm(state.example);
+}
+
+// ---------- planning ----------
+
+function setStatus(text, kind = "") {
+  const s = $("#status");
+  s.textContent = text;
+  s.className = `status ${kind}`;
+}
+
+async function runPlan() {
+  let body;
+  try { body = readForm(); } catch (err) { setStatus(err.message, "error"); return; }
+  const params = new URLSearchParams({top: $("#f-top").value || "8", objective: $("#f-objective").value,
+                                      time_limit_s: $("#f-time").value || "10"});
+  const button = $("#plan-button");
+  button.disabled = true;
+  $("#results").setAttribute("aria-busy", "true");
+  setStatus("Planning…", "busy");
+  const started = performance.now();
+  try {
+    const result = await api(`/v1/plans?${params}`, {method: "POST", body: JSON.stringify(body)});
+    state.body = body;
+    state.params = params;
+    renderResult(result, performance.now() - started);
+  } catch (err) {
+    setStatus(`Planning failed: ${err.message}`, "error");
+  } finally {
+    button.disabled = false;
+    $("#results").removeAttribute("aria-busy");
+  }
+}
+
+function renderResult(result, wallMs) {
+  state.result = result;
+  const byRank = new Map();
+  for (const p of [...result.plans, ...(result.pareto || [])]) if (!byRank.has(p.rank)) byRank.set(p.rank, p);
+  state.plans = Array.from(byRank.values()).sort((a, b) => a.rank - b.rank);
+  const s = result.search;
+  const summary = `${s.candidates.toLocaleString()} configurations, ${s.solves} solves (${s.solver_status}), `
+    + `${Math.round(s.elapsed_ms).toLocaleString()} ms search, ${Math.round(wallMs).toLocaleString()} ms total.`;
+  setStatus(state.plans.length ? `${result.plans.length} plan${result.plans.length === 1 ? "" : "s"} for `
+    + `${result.workload} (objective: ${result.objective}). ${summary}` : `No plan for ${result.workload}. ${summary}`,
+  state.plans.length ? "ok" : "error");
+  renderInfeasible(result.infeasible);
+  $("#chart-section").hidden = $("#plans-section").hidden = !state.plans.length;
+  $("#detail").hidden = true;
+  state.selected = null;
+  if (!state.plans.length) return;
+  renderTable();
+  renderChart();
+  select(state.plans[0].rank, {scroll: false});
+}
+
+function renderInfeasible(inf) {
+  const box = $("#infeasible");
+  box.hidden = !inf;
+  if (!inf) return;
+  $("#reasons").replaceChildren(...inf.reasons.map((r) => el("li", {text: r})));
+  const buttons = inf.relaxations.map((x) => el("button", {
+    type: "button", class: "relax", "data-constraint": x.constraint,
+    "aria-label": `Apply ${x.constraint} ${x.needed} and plan again`,
+    onclick: () => applyRelaxation(x)}, el("code", {text: x.constraint}), " ", x.needed));
+  $("#relaxations").replaceChildren(...(buttons.length ? buttons
+    : [el("p", {text: "No single relaxation was found; widen the constraints."})]));
+}
+
+function applyRelaxation(x) {
+  let w;
+  try { w = readForm(); } catch (err) { setStatus(err.message, "error"); return; }
+  setPath(w, x.constraint, x.constraint === "quality.min_score" ? Math.floor(x.value * 10) / 10 : x.value);
+  fillForm(w);
+  const target = $(`#workload-form [name="${x.constraint}"]`) || $(`#workload-form [name="constraints.quotas"]`);
+  if (target) { target.classList.add("changed"); setTimeout(() => target.classList.remove("changed"), 4000); }
+  runPlan();
+}
+
+// ---------- plans table ----------
+
+function sloCell(plan, metric) {
+  const targets = (state.body.slo || {})[metric] || {};
+  const pcts = Object.keys(targets);
+  if (!pcts.length) {
+    return el("td", {class: "num muted", title: "no SLO on this metric"}, ms(plan.predicted[`${metric}_p99`]),
+              el("span", {class: "pct", text: " p99"}));
+  }
+  let worst = null;
+  for (const p of pcts) {
+    const value = plan.predicted[`${metric}_${p}`];
+    const ratio = value / targets[p];
+    if (!worst || ratio > worst.ratio) worst = {p, value, ratio, target: targets[p]};
+  }
+  const kind = worst.ratio > 1 ? "over" : worst.ratio >= CLOSE ? "close" : "ok";
+  const mark = {over: "✕", close: "▲", ok: "●"}[kind];
+  return el("td", {class: `num ${kind}`, title: `${worst.p}: ${ms(worst.value)} against an SLO of ${ms(worst.target)} `
+                   + `(${Math.round(worst.ratio * 100)}%)`},
+            el("span", {class: "mark", "aria-hidden": "true", text: mark}), ` ${ms(worst.value)}`,
+            el("span", {class: "slo", text: ` / ${ms(worst.target)} ${worst.p}`}),
+            el("span", {class: "sr-only", text: ` (${kind === "ok" ? "within" : kind === "close" ? "close to" : "over"} SLO)`}));
+}
+
+function deploymentText(d) {
+  const shape = `tp${d.tp}` + (d.pp === 1 ? "" : ` pp${d.pp}`);
+  return `${d.replicas} × ${d.chips_per_replica} ${d.hardware} (${shape})`;
+}
+
+function qualityText(q) {
+  if (q.score === null || q.score === undefined) return "—";
+  const range = q.low !== null && q.high !== null && q.low !== q.high ? ` (${num(q.low)}–${num(q.high)})` : "";
+  return `${num(q.score)}${range}`;
+}
+
+function renderTable() {
+  const heads = $$("#plans-table thead th").map((th) => th.textContent);
+  const rows = state.plans.map((p) => {
+    const inTop = state.result.plans.some((q) => q.rank === p.rank);
+    const row = el("tr", {"data-rank": p.rank, tabindex: "0", "aria-selected": "false",
+                          "aria-label": `Plan ${p.rank}`,
+                          onclick: () => select(p.rank, {scroll: false, from: "table"}),
+                          onkeydown: (e) => {
+                            if (e.key === "Enter" || e.key === " ") { e.preventDefault(); select(p.rank, {from: "table"}); }
+                          }},
+      el("th", {scope: "row", class: "num"}, String(p.rank),
+         p.pareto ? el("span", {class: "pareto", title: "on the Pareto front", text: "*"}) : null,
+         inTop ? null : el("span", {class: "hint", text: " (front)"})),
+      el("td", {}, el("strong", {text: p.model}),
+         el("div", {class: "sub", text: `${p.precision} · KV ${p.kv_precision} · ${p.runtime}`
+                                       + (p.adaptation !== "none" ? ` · ${p.adaptation}` : "")})),
+      el("td", {}, p.deployments.map((d) => el("div", {text: deploymentText(d)}))),
+      sloCell(p, "ttft_ms"), sloCell(p, "tpot_ms"), sloCell(p, "e2e_ms"),
+      el("td", {class: "num", text: qualityText(p.quality)}),
+      el("td", {class: "num", text: money(p.cost.per_month)}),
+      el("td", {class: "num", text: money(p.cost.per_million_tokens)}),
+      el("td", {class: "binding"}, p.binding.length ? p.binding.map((b) => el("code", {text: b})) : "—"));
+    Array.from(row.children).slice(1).forEach((cell, i) => { cell.dataset.label = heads[i + 1]; });  // phone cards
+    return row;
+  });
+  $("#plans-table tbody").replaceChildren(...rows);
+}
+
+// ---------- Pareto chart ----------
+
+function qualityColour(t) {  // t in [0, 1]: a colour-blind-safe ramp (viridis stops)
+  const stops = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
+  const x = Math.min(Math.max(t, 0), 1) * (stops.length - 1);
+  const i = Math.min(Math.floor(x), stops.length - 2);
+  const f = x - i;
+  const c = stops[i].map((v, k) => Math.round(v + f * (stops[i + 1][k] - v)));
+  return `rgb(${c.join(",")})`;
+}
+
+function scale(values, lo, hi) {
+  let min = Math.min(...values), max = Math.max(...values);
+  const log = min > 0 && max / min > 20;
+  if (min === max) { min *= 0.9; max = max * 1.1 || 1; }
+  const f = log ? Math.log10 : (v) => v;
+  const a = f(min), b = f(max), pad = (b - a) * 0.08;
+  const map = (v) => lo + ((f(v) - (a - pad)) / ((b + pad) - (a - pad))) * (hi - lo);
+  return {map, log, min, max, ticks: niceTicks(min, max, log)};
+}
+
+function niceTicks(min, max, log) {
+  if (log) {
+    const out = [];
+    for (let e = Math.floor(Math.log10(min)); e <= Math.ceil(Math.log10(max)); e++) {
+      for (const m of [1, 2, 5]) { const v = m * 10 ** e; if (v >= min && v <= max) out.push(v); }
+    }
+    return out.length >= 2 ? out : [min, max];
+  }
+  const step0 = (max - min) / 4, mag = 10 ** Math.floor(Math.log10(step0));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= step0) || step0;
+  const out = [];
+  for (let v = Math.ceil(min / step) * step; v <= max + 1e-9; v += step) out.push(v);
+  return out;
+}
+
+function renderChart() {
+  const metric = $("#chart-metric").value;
+  const label = $("#chart-metric").selectedOptions[0].textContent;
+  const box = $("#chart");
+  const W = Math.max(Math.min(box.clientWidth || 640, 900), 300), H = W < 500 ? 260 : 320;
+  const m = {l: 62, r: 16, t: 14, b: 44};
+  const plans = state.plans;
+  const xs = scale(plans.map((p) => p.cost.per_month), m.l, W - m.r);
+  const ys = scale(plans.map((p) => p.predicted[metric]), H - m.b, m.t);
+  const qs = plans.map((p) => p.quality.score).filter((q) => q !== null && q !== undefined);
+  const qMin = Math.min(...qs), qMax = Math.max(...qs);
+  const qT = (q) => (q === null || q === undefined ? 0 : qMax > qMin ? (q - qMin) / (qMax - qMin) : 0.6);
+  const grid = [
+    ...xs.ticks.map((v) => svg("g", {class: "tick"},
+      svg("line", {x1: xs.map(v), x2: xs.map(v), y1: m.t, y2: H - m.b}),
+      svg("text", {x: xs.map(v), y: H - m.b + 16, "text-anchor": "middle"}, money(v)))),
+    ...ys.ticks.map((v) => svg("g", {class: "tick"},
+      svg("line", {x1: m.l, x2: W - m.r, y1: ys.map(v), y2: ys.map(v)}),
+      svg("text", {x: m.l - 6, y: ys.map(v) + 4, "text-anchor": "end"}, ms(v)))),
+  ];
+  const front = plans.filter((p) => p.pareto).sort((a, b) => a.cost.per_month - b.cost.per_month);
+  const frontLine = front.length > 1 ? svg("polyline", {class: "front", points: front.map(
+    (p) => `${xs.map(p.cost.per_month)},${ys.map(p.predicted[metric])}`).join(" ")}) : null;
+  const points = plans.map((p) => {
+    const t = qT(p.quality.score), r = 7 + 5 * t;
+    const x = xs.map(p.cost.per_month), y = ys.map(p.predicted[metric]);
+    const name = `Plan ${p.rank}: ${money(p.cost.per_month)} per month, ${label} ${ms(p.predicted[metric])}, `
+      + `quality ${qualityText(p.quality)}${p.pareto ? ", on the Pareto front" : ""}`;
+    return svg("g", {class: `pt${p.pareto ? " on-front" : ""}`, "data-rank": p.rank, tabindex: "0", role: "button",
+                     "aria-label": name, transform: `translate(${x},${y})`},
+      svg("title", {}, name),
+      svg("circle", {class: "halo", r: r + 5}),
+      svg("circle", {class: "dot", r, fill: qualityColour(t)}),
+      svg("text", {class: "rank", y: -r - 4, "text-anchor": "middle"}, String(p.rank)));
+  });
+  const chart = svg("svg", {viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "group",
+                            "aria-label": `Plans by cost per month and ${label}`},
+    ...grid,
+    svg("line", {class: "axis", x1: m.l, x2: W - m.r, y1: H - m.b, y2: H - m.b}),
+    svg("line", {class: "axis", x1: m.l, x2: m.l, y1: m.t, y2: H - m.b}),
+    svg("text", {class: "axis-label", x: (m.l + W - m.r) / 2, y: H - 6, "text-anchor": "middle"},
+        `cost per month${xs.log ? " (log scale)" : ""}`),
+    svg("text", {class: "axis-label", transform: `translate(14,${(m.t + H - m.b) / 2}) rotate(-90)`,
+                 "text-anchor": "middle"}, `${label}${ys.log ? " (log)" : ""}`),
+    frontLine, ...points);
+  for (const g of $$(".pt", chart)) {
+    const rank = Number(g.dataset.rank);
+    g.addEventListener("click", () => select(rank, {from: "chart"}));
+    g.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" || e.key === " ") { e.preventDefault(); select(rank, {from: "chart"}); }
+    });
+  }
+  const legend = qs.length ? el("div", {class: "legend"}, "quality ",
+    el("span", {class: "ramp", "aria-hidden": "true"}), ` ${num(qMin)} → ${num(qMax)}`) : null;
+  box.replaceChildren(chart, legend || "");
+  if (state.selected !== null) markSelected(state.selected);
+}
+
+// ---------- selection, detail, levers, export ----------
+
+function markSelected(rank) {
+  for (const row of $$("#plans-table tbody tr")) {
+    const on = Number(row.dataset.rank) === rank;
+    row.classList.toggle("selected", on);
+    row.setAttribute("aria-selected", String(on));
+  }
+  for (const g of $$("#chart .pt")) {
+    const on = Number(g.dataset.rank) === rank;
+    g.classList.toggle("selected", on);
+    g.setAttribute("aria-pressed", String(on));
+    if (on) g.parentNode.append(g);  // drawn last: on top of its neighbours
+  }
+}
+
+function select(rank, {scroll = true, from = ""} = {}) {
+  state.selected = rank;
+  markSelected(rank);
+  const row = $(`#plans-table tbody tr[data-rank="${rank}"]`);
+  if (scroll && row) row.scrollIntoView({block: "nearest", behavior: "smooth"});
+  if (from === "chart" && row) row.focus({preventScroll: true});
+  renderDetail(state.plans.find((p) => p.rank === rank));
+}
+
+function renderDetail(p) {
+  $("#detail").hidden = false;
+  $("#detail-h").textContent = `Plan ${p.rank}: ${p.model}`;
+  $("#levers-h").textContent = `Lever report for plan ${p.rank}`;
+  $("#levers").replaceChildren();
+  const pr = p.predicted;
+  const items = [
+    ["Model", `${p.model} · ${p.precision} weights · KV ${p.kv_precision} · ${p.adaptation} adaptation · ${p.runtime}`],
+    ["Deployments", p.deployments.map((d) => `${deploymentText(d)}, max batch ${d.max_batch}, `
+      + `${num(d.requests_per_s_per_replica)} req/s per replica (SLO capacity ${num(d.slo_capacity_per_replica)})`
+      + (d.calibrated ? ", calibrated" : "")).join("; ")],
+    ["Capacity", `${num(pr.capacity_requests_per_s)} req/s at ${Math.round(pr.utilization * 100)}% utilization`],
+    ...METRICS.map(([m, label]) => [label, PCTS.map((q) => `${q} ${ms(pr[`${m}_${q}`])}`).join(" · ")]),
+    ["Quality", `${qualityText(p.quality)} on ${p.quality.task}` + (p.quality.sources.length
+      ? ` (sources: ${p.quality.sources.join("; ")})` : "")],
+    ["Cost", `${money(p.cost.per_hour)}/hour · ${money(p.cost.per_month)}/month · `
+      + `${money(p.cost.per_million_tokens)} per million tokens · one-time ${money(p.cost.one_time)} · ${p.cost.pricing}`],
+    ["Binding", p.binding.join(", ") || "none"],
+  ];
+  $("#detail-list").replaceChildren(...items.flatMap(([k, v]) => [el("dt", {text: k}), el("dd", {text: v})]));
+}
+
+async function runLevers() {
+  const rank = state.selected;
+  const button = $("#levers-button");
+  const params = new URLSearchParams(state.params);
+  params.set("top", String(Math.max(Number(params.get("top")), rank)));
+  params.set("levers", "true");
+  params.set("levers_rank", String(rank));
+  button.disabled = true;
+  $("#levers").replaceChildren(el("p", {class: "status busy", text: "Re-planning once per lever…"}));
+  try {
+    const data = await api(`/v1/plans?${params}`, {method: "POST", body: JSON.stringify(state.body)});
+    if (state.selected !== rank) return;
+    renderLevers(data.levers || []);
+  } catch (err) {
+    $("#levers").replaceChildren(el("p", {class: "status error", text: `Lever report failed: ${err.message}`}));
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function renderLevers(rows) {
+  if (!rows.length) { $("#levers").replaceChildren(el("p", {text: "No levers for this plan."})); return; }
+  const head = el("tr", {}, ["Lever", "This plan", "Baseline", "Baseline $/month", "Baseline quality",
+    "Saving per month"].map((h) => el("th", {scope: "col", text: h})));
+  const body = rows.map((r) => el("tr", {},
+    el("th", {scope: "row", text: r.lever}), el("td", {text: r.top_plan_value}), el("td", {text: r.baseline}),
+    el("td", {class: "num", text: money(r.baseline_cost_per_month)}),
+    el("td", {class: "num", text: num(r.baseline_quality)}),
+    el("td", {class: "num", text: r.saving_per_month === null ? r.note || "—" : money(r.saving_per_month)})));
+  $("#levers").replaceChildren(el("div", {class: "table-wrap"},
+    el("table", {class: "levers"}, el("thead", {}, head), el("tbody", {}, body))));
+}
+
+function toYaml(value, indent = "") {
+  const scalar = (v) => {
+    if (v === null || v === undefined) return "null";
+    if (typeof v === "number" || typeof v === "boolean") return String(v);
+    return /^[A-Za-z0-9_./-][A-Za-z0-9_ ./()-]*$/.test(v) && !/^(true|false|null|yes|no|on|off|~|[-+.\d].*)$/i.test(v)
+      ? v : JSON.stringify(v);
+  };
+  const isObj = (v) => v !== null && typeof v === "object";
+  if (Array.isArray(value)) {
+    if (!value.length) return " []";
+    return value.map((v) => {
+      if (!isObj(v)) return `\n${indent}- ${scalar(v)}`;
+      const inner = toYaml(v, indent + "  ");
+      return `\n${indent}- ${inner.trimStart()}`;
+    }).join("");
+  }
+  if (isObj(value)) {
+    const keys = Object.keys(value);
+    if (!keys.length) return " {}";
+    return keys.map((k) => {
+      const v = value[k];
+      return isObj(v) ? `\n${indent}${k}:${toYaml(v, indent + "  ")}` : `\n${indent}${k}: ${scalar(v)}`;
+    }).join("");
+  }
+  return ` ${scalar(value)}`;
+}
+
+function exportPlan(kind) {
+  const p = state.plans.find((q) => q.rank === state.selected);
+  if (!p) return;
+  const doc = {workload: state.body, objective: state.result.objective, plan: p};
+  const text = kind === "json" ? JSON.stringify(doc, null, 2) + "\n" : toYaml(doc).trimStart() + "\n";
+  const blob = new Blob([text], {type: kind === "json" ? "application/json" : "application/yaml"});
+  const a = el("a", {href: URL.createObjectURL(blob), download: `${state.result.workload}-plan-${p.rank}.${kind}`});
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}
+
+// ---------- catalog browser ----------
+
+const CATALOG_COLUMNS = {
+  hardware: [["id", (h) => h.id], ["name", (h) => h.name], ["vendor", (h) => h.vendor], ["family", (h) => h.family],
+    ["memory GB", (h) => h.memory_gb], ["bandwidth GB/s", (h) => h.memory_bandwidth_gb_s],
+    ["bf16 TFLOPS", (h) => (h.peak_tflops || {}).bf16 ?? (h.peak_tflops || {}).fp16],
+    ["fp8 TFLOPS", (h) => (h.peak_tflops || {}).fp8], ["chips/node", (h) => h.chips_per_node],
+    ...["on_demand", "spot", "reserved_1y", "reserved_3y"].map((mode) =>
+      [`$/chip-h ${mode.replace("_", " ")}`, (h) => (h.price_per_chip_hour || {})[mode]]),
+    ["runtimes", (h) => (h.runtimes || []).join(", ")]],
+  models: [["id", (m) => m.id], ["name", (m) => m.name], ["family", (m) => m.family],
+    ["params (B)", (m) => m.params_b], ["layers", (m) => m.layers], ["KV heads", (m) => m.kv_heads],
+    ["context", (m) => m.context_length],
+    ["quality", (m) => Object.entries(m.quality || {}).map(([k, v]) => `${k} ${v}`).join(", ")]],
+  runtimes: [["id", (r) => r.id], ["name", (r) => r.name], ["families", (r) => (r.families || []).join(", ")],
+    ["weights", (r) => (r.weight_precisions || []).join(", ")], ["KV", (r) => (r.kv_precisions || []).join(", ")],
+    ["features", (r) => Object.entries(r.features || {}).filter(([, v]) => v).map(([k]) => k).join(", ")]],
+  precisions: [["id", (p) => p.id], ["bits/weight", (p) => p.bits_per_weight], ["bits/KV", (p) => p.bits_per_kv],
+    ["computes as", (p) => (p.compute_as || []).join(", ")], ["description", (p) => p.description]],
+};
+
+function renderCatalog() {
+  const kind = $("#catalog-kind").value;
+  const entries = state.catalog[kind] || [];
+  const filter = $("#catalog-filter").value.trim().toLowerCase();
+  const cols = CATALOG_COLUMNS[kind];
+  const rows = entries.map((e) => cols.map(([, f]) => f(e)))
+    .filter((cells) => !filter || cells.join(" ").toLowerCase().includes(filter));
+  $("#catalog-table thead").replaceChildren(el("tr", {}, cols.map(([h]) => el("th", {scope: "col", text: h}))));
+  $("#catalog-table tbody").replaceChildren(...rows.map((cells) => el("tr", {}, cells.map((c, i) =>
+    i === 0 ? el("th", {scope: "row", text: c}) : el("td", {class: typeof c === "number" ? "num" : "",
+                                                            text: c === undefined || c === null ? "—" : String(c)})))));
+  $("#catalog-status").textContent = `${rows.length} of ${entries.length} ${kind}`
+    + (kind === "hardware" ? "; prices are per chip-hour, blank where the catalog has none." : ".");
+}
+
+// ---------- tabs and start-up ----------
+
+function showTab(tab) {
+  for (const t of $$('[role="tab"]')) {
+    const on = t === tab;
+    t.setAttribute("aria-selected", String(on));
+    t.tabIndex = on ? 0 : -1;
+    $(`#${t.getAttribute("aria-controls")}`).hidden = !on;
+  }
+  if (tab.id === "tab-catalog") renderCatalog();
+}
+
+function wire() {
+  const tabs = $$('[role="tab"]');
+  for (const t of tabs) {
+    t.addEventListener("click", () => showTab(t));
+    t.addEventListener("keydown", (e) => {
+      const i = tabs.indexOf(t);
+      const next = e.key === "ArrowRight" ? tabs[(i + 1) % tabs.length]
+        : e.key === "ArrowLeft" ? tabs[(i + tabs.length - 1) % tabs.length] : null;
+      if (next) { e.preventDefault(); next.focus(); showTab(next); }
+    });
+  }
+  $("#workload-form").addEventListener("submit", (e) => { e.preventDefault(); runPlan(); });
+  $("#example").addEventListener("change", (e) => loadExample(e.target.value).catch(
+    (err) => setStatus(`Cannot load the example: ${err.message}`, "error")));
+  $("#reset-button").addEventListener("click", () => state.example && fillForm(state.example));
+  for (const b of $$("button.clear")) {
+    b.addEventListener("click", () => { for (const o of $(`#${b.dataset.clear}`).options) o.selected = false; });
+  }
+  $("#chart-metric").addEventListener("change", () => state.plans.length && renderChart());
+  $("#levers-button").addEventListener("click", runLevers);
+  $("#export-json").addEventListener("click", () => exportPlan("json"));
+  $("#export-yaml").addEventListener("click", () => exportPlan("yaml"));
+  $("#catalog-kind").addEventListener("change", renderCatalog);
+  $("#catalog-filter").addEventListener("input", renderCatalog);
+  let resize;
+  window.addEventListener("resize", () => {
+    clearTimeout(resize);
+    resize = setTimeout(() => state.plans.length && !$("#chart-section").hidden && renderChart(), 150);
+  });
+}
+
+async function start() {
+  buildSloGrid();
+  wire();
+  try {
+    const kinds = ["hardware", "models", "runtimes", "precisions"];
+    const [lists, examples] = await Promise.all([
+      Promise.all(kinds.map((k) => api(`/v1/catalog/${k}`))), api("/v1/examples")]);
+    kinds.forEach((k, i) => { state.catalog[k] = lists[i]; });
+    const labels = Object.fromEntries(state.catalog.hardware.map((h) => [h.id, `${h.id} (${h.name})`]));
+    fillSelect($("#f-hardware"), state.catalog.hardware.map((h) => h.id), labels);
+    fillSelect($("#f-models"), state.catalog.models.map((m) => m.id));
+    fillSelect($("#f-precisions"), state.catalog.precisions.map((p) => p.id));
+    fillSelect($("#f-runtimes"), state.catalog.runtimes.map((r) => r.id));
+    const tasks = new Set(["general"]);
+    for (const m of state.catalog.models) for (const t of Object.keys(m.quality || {})) tasks.add(t);
+    $("#task-list").replaceChildren(...Array.from(tasks).sort().map((t) => el("option", {value: t})));
+    state.examples = examples;
+    $("#example").replaceChildren(...examples.map((e) => el("option", {value: e.name,
+      text: `${e.name} (${e.workload})`})));
+    const first = examples.find((e) => e.name === "heterogeneous-mix") || examples[0];
+    if (first) { $("#example").value = first.name; await loadExample(first.name); }
+    document.body.dataset.ready = "true";
+  } catch (err) {
+    setStatus(`Cannot load the catalog: ${err.message}`, "error");
+  }
+}
+
+document.addEventListener("DOMContentLoaded", start);
