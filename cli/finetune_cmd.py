@@ -63,16 +63,17 @@ def finetune_cmd(
     options, basis = adaptation_options(cat, model=student, method=str(method), dataset_tokens=dataset_tokens,
                                         epochs=epochs, teacher=t, hardware=tuple(hardware or ()),
                                         pricing=pricing)
+    rows = [option_dict(o) for o in options]
     data = {"model": student.id, "method": str(method), "teacher": t.id if t else None,
             "dataset_tokens": dataset_tokens, "epochs": epochs, "pricing": pricing,
-            "options": [option_dict(o) for o in options], "basis": basis_dict(basis)}
+            "options": rows, "basis": basis_dict(basis)}
     if as_json:
         print_json(data)
         return
     table = Table(title=f"{method} of {student.id}" + (f" from {t.id}" if t else ""))
     for col in ("hardware", "chips", "GB/chip", "fits", "hours (range)", "cost $"):
         table.add_column(col)
-    for o in data["options"]:
+    for o in rows:
         lo, hi = o["hours_range"]
         fits = "yes" if o["fits"] else f"no: {o['reason']}"
         hours = "—" if o["hours"] is None else f"{o['hours']:.3g} ({lo:.3g}-{hi:.3g})"

@@ -187,8 +187,8 @@ def _calibration(raw: RawCatalog) -> Calibration:
     if raw.calibration is None:
         return Calibration()
     file, cal = raw.calibration
-    pairs = {}
-    families = {}
+    pairs: dict[tuple[str, str], Efficiency] = {}
+    families: dict[tuple[str, str], Efficiency] = {}
     for i, entry in enumerate(cal.entries):
         if entry.runtime not in raw.runtimes:
             raise CatalogError(f"unknown runtime id {entry.runtime!r}", file=file,
@@ -214,7 +214,7 @@ def _quality(raw: RawCatalog) -> QualityData:
     if raw.quality is None:
         return QualityData()
     file, q = raw.quality
-    precisions = {}
+    precisions: dict[str, PrecisionQuality] = {}
     for i, p in enumerate(q.precisions):
         if p.precision not in raw.precisions:
             raise CatalogError(f"unknown precision id {p.precision!r}", file=file,
@@ -222,6 +222,9 @@ def _quality(raw: RawCatalog) -> QualityData:
         bands = tuple(QualityBand(min_params=b.min_params_b * 1e9, low=b.low, high=b.high) for b in p.bands)
         precisions[p.precision] = PrecisionQuality(precision=p.precision, method=p.method, bands=bands,
                                                    sources=tuple(p.sources))
-    adaptations = {a.method: AdaptationGain(method=a.method, gain_low=a.gain_low, gain_high=a.gain_high,
-                                            sources=tuple(a.sources)) for a in q.adaptations}
+    adaptations: dict[str, AdaptationGain] = {
+        a.method: AdaptationGain(method=a.method, gain_low=a.gain_low, gain_high=a.gain_high,
+                                 sources=tuple(a.sources))
+        for a in q.adaptations
+    }
     return QualityData(precisions=precisions, adaptations=adaptations, references=dict(q.references))

@@ -40,6 +40,8 @@ from planner.errors import CatalogError
 __all__ = ["default_catalog_dir", "load_catalog", "read_yaml", "validate_file"]
 
 FileModel = TypeVar("FileModel", bound=BaseModel)
+# The one-entry-per-file models: each has an ``id`` that must match its file name.
+DirFile = TypeVar("DirFile", HardwareFile, ModelFile)
 
 
 def default_catalog_dir() -> Path:
@@ -84,11 +86,11 @@ def _describe(error: Any) -> str:
     return message.removeprefix("Value error, ")
 
 
-def _load_dir_files(directory: Path, sub: str, model: type[FileModel]) -> list[tuple[str, FileModel]]:
+def _load_dir_files(directory: Path, sub: str, model: type[DirFile]) -> list[tuple[str, DirFile]]:
     folder = directory / sub
     if not folder.is_dir():
         return []
-    entries = []
+    entries: list[tuple[str, DirFile]] = []
     for path in sorted(folder.glob("*.yaml")):
         entry = validate_file(model, read_yaml(path), file=str(path))
         if entry.id != path.stem:
@@ -129,8 +131,8 @@ def _read_into(raw: convert.RawCatalog, folder: Path) -> None:
             raw.precisions[entry.id] = (precisions[0], entry)
     runtimes = _load_list_file(folder, "runtimes.yaml", RuntimesFile)
     if runtimes is not None:
-        for entry in runtimes[1].runtimes:
-            raw.runtimes[entry.id] = (runtimes[0], entry)
+        for runtime in runtimes[1].runtimes:
+            raw.runtimes[runtime.id] = (runtimes[0], runtime)
     for file, hw in _load_dir_files(folder, "hardware", HardwareFile):
         raw.hardware[hw.id] = (file, hw)
     for file, model in _load_dir_files(folder, "models", ModelFile):

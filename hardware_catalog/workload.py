@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -25,7 +26,7 @@ PosFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Pct = Literal["p50", "p90", "p95", "p99"]
 Adaptation = Literal["none", "lora", "qlora", "full", "distill"]
 Pricing = Literal["on_demand", "spot", "reserved_1y", "reserved_3y", "owned"]
-assert set(PRICING_MODES) == set(Pricing.__args__)  # one list of pricing modes
+assert set(PRICING_MODES) == set(get_args(Pricing))  # one list of pricing modes
 
 
 class _Strict(BaseModel):
@@ -100,7 +101,7 @@ class WorkloadIn(_Strict):
     constraints: ConstraintsIn = ConstraintsIn()
 
 
-def _tuple(values: list[str] | None) -> tuple[str, ...] | None:
+def _tuple(values: Sequence[str] | None) -> tuple[str, ...] | None:
     return None if values is None else tuple(values)
 
 

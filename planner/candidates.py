@@ -143,7 +143,7 @@ def _choices(catalog: Catalog, tables: CatalogTables, w: Workload, models: IntAr
 def _runnable(catalog: Catalog, tables: CatalogTables, w: Workload) -> IntArray:
     """(hardware, runtime, weight precision, KV precision) index rows that can run."""
     c = w.constraints
-    rows = []
+    rows: list[tuple[int, int, int, int]] = []
     for h in _allowed(tables.hardware_ids, c.hardware, c.exclude_hardware):
         hw = catalog.hardware[tables.hardware_ids[h]]
         for r in _allowed(tables.runtime_ids, c.runtimes):

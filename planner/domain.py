@@ -29,12 +29,16 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
 
 PRICING_MODES = ("on_demand", "spot", "reserved_1y", "reserved_3y", "owned")
 
 
-def _frozen(mapping: Mapping[str, object] | None = None) -> Mapping[str, object]:
-    return MappingProxyType(dict(mapping or {}))
+def _frozen() -> Mapping[K, V]:
+    """An empty read-only mapping: the default for the mapping fields below."""
+    empty: dict[K, V] = {}
+    return MappingProxyType(empty)
 
 
 @dataclass(frozen=True)
@@ -198,9 +202,9 @@ class AdaptationGain:
 class QualityData:
     """The quality model's tables (hardware_catalog/data/quality.yaml)."""
 
-    precisions: Mapping[str, PrecisionQuality] = field(default_factory=_frozen)  # type: ignore[arg-type]
-    adaptations: Mapping[str, AdaptationGain] = field(default_factory=_frozen)  # type: ignore[arg-type]
-    references: Mapping[str, str] = field(default_factory=_frozen)  # type: ignore[arg-type]
+    precisions: Mapping[str, PrecisionQuality] = field(default_factory=_frozen)
+    adaptations: Mapping[str, AdaptationGain] = field(default_factory=_frozen)
+    references: Mapping[str, str] = field(default_factory=_frozen)
 
 
 @dataclass(frozen=True)

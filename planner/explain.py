@@ -54,7 +54,7 @@ def _nice_up(value: float) -> float:
     """Round up to 2 significant digits of headroom-free precision (e.g. 41,234 -> 41,300)."""
     if value <= 0:
         return value
-    step = 10 ** (math.floor(math.log10(value)) - 2)
+    step: float = 10 ** (math.floor(math.log10(value)) - 2)
     return math.ceil(value / step) * step
 
 

@@ -189,7 +189,8 @@ def _models_first(p: Prepared, order: list[int]) -> list[int]:
     of one model differ only in precision, KV format or runtime and make near-duplicate plans."""
     model_of = {int(k): int(m) for k, m in zip(p.key, p.cand.model, strict=True)}
     seen: set[int] = set()
-    first, rest = [], []
+    first: list[int] = []
+    rest: list[int] = []
     for k in order:
         (rest if model_of[k] in seen else first).append(k)
         seen.add(model_of[k])

@@ -14,7 +14,7 @@ import numpy as np
 from planner.adapt_plan import Choice
 from planner.capacity import UTILIZATION
 from planner.domain import Catalog
-from planner.queueing import PERCENTILES, LengthDist, server
+from planner.queueing import PERCENTILES, LengthDist, ServerResult, server
 from planner.results import Cost, Deployment, Plan, QualityScore
 from planner.solver import Solution
 from planner.workload import HOURS_PER_MONTH, METRICS, Workload
@@ -53,7 +53,7 @@ def _shares(p: Prepared, sol: Solution, demand: float) -> np.ndarray:
 
 
 def _plan(catalog: Catalog, p: Prepared, w: Workload, sol: Solution, rows: np.ndarray,
-          shares: np.ndarray, res, sl: slice) -> Plan:  # type: ignore[no-untyped-def]
+          shares: np.ndarray, res: ServerResult, sl: slice) -> Plan:
     c, t = p.cand, p.cand.tables
     counts = list(sol.counts.values())
     deployments = tuple(

@@ -39,7 +39,8 @@ class ScenarioResult:
 def bound_of(step: StepTime) -> npt.NDArray[np.str_]:
     """Which component dominates a step: compute, memory or communication."""
     parts = np.stack([step.compute, step.memory, step.communication])
-    return np.array(["compute", "memory", "communication"])[np.argmax(parts, axis=0)]
+    bound: npt.NDArray[np.str_] = np.array(["compute", "memory", "communication"])[np.argmax(parts, axis=0)]
+    return bound
 
 
 def static_batch(grid: Grid, *, batch: npt.ArrayLike, input_tokens: npt.ArrayLike,
