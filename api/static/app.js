@@ -4,8 +4,8 @@
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
-const METRICS = [["ttft_ms", "Time to first token"], ["tpot_ms", "Time per output token"],
-                 ["e2e_ms", "End-to-end"]];
+const METRICS = [["ttft_ms", "Time to first token", "TTFT"], ["tpot_ms", "Time per output token", "TPOT"],
+                 ["e2e_ms", "End-to-end", "E2E"]];
 const PCTS = ["p50", "p90", "p95", "p99"];
 const INTEGER_FIELDS = new Set(["constraints.max_chips_per_replica", "constraints.max_hardware_types"]);
 const DEFAULTS = {"budget.horizon_months": 12, "quality.task": "general", "constraints.pricing": "on_demand",
@@ -49,7 +49,7 @@ async function api(path, options = {}) {
 }
 
 const money = (x) => x === null || x === undefined ? "—"
-  : "$" + x.toLocaleString("en-US", {maximumFractionDigits: x < 10 ? 3 : 0});
+  : (x < 0 ? "−$" : "$") + Math.abs(x).toLocaleString("en-US", {maximumFractionDigits: Math.abs(x) < 10 ? 3 : 0});
 const num = (x, digits = 3) => x === null || x === undefined ? "—"
   : Number(x).toLocaleString("en-US", {maximumSignificantDigits: digits});
 function ms(x) {
@@ -76,8 +76,8 @@ function setPath(obj, path, value) {
 
 function buildSloGrid() {
   const body = $("#slo-body");
-  for (const [metric, label] of METRICS) {
-    const row = el("tr", {}, el("th", {scope: "row", text: label}));
+  for (const [metric, label, short] of METRICS) {
+    const row = el("tr", {}, el("th", {scope: "row"}, el("abbr", {title: label, text: short})));
     for (const p of PCTS) {
       const id = `f-slo-${metric}-${p}`;
       row.append(el("td", {}, el("label", {for: id, class: "sr-only", text: `${label} ${p} (ms)`}),
@@ -291,7 +291,8 @@ function renderTable() {
       el("td", {class: "num", text: qualityText(p.quality)}),
       el("td", {class: "num", text: money(p.cost.per_month)}),
       el("td", {class: "num", text: money(p.cost.per_million_tokens)}),
-      el("td", {class: "binding"}, p.binding.length ? p.binding.map((b) => el("code", {text: b})) : "—"));
+      el("td", {class: "binding"}, p.binding.length  // "constraints." is implied: shorter, full name on hover
+        ? p.binding.map((b) => el("code", {title: b, text: b.replace(/^constraints\./, "")})) : "—"));
     Array.from(row.children).slice(1).forEach((cell, i) => { cell.dataset.label = heads[i + 1]; });  // phone cards
     return row;
   });
@@ -327,7 +328,7 @@ function niceTicks(min, max, log) {
     }
     return out.length >= 2 ? out : [min, max];
   }
-  const step0 = (max - min) / 4, mag = 10 ** Math.floor(Math.log10(step0));
+  const step0 = (max - min) / 5, mag = 10 ** Math.floor(Math.log10(step0));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= step0) || step0;
   const out = [];
   for (let v = Math.ceil(min / step) * step; v <= max + 1e-9; v += step) out.push(v);
@@ -338,7 +339,7 @@ function renderChart() {
   const metric = $("#chart-metric").value;
   const label = $("#chart-metric").selectedOptions[0].textContent;
   const box = $("#chart");
-  const W = Math.max(Math.min(box.clientWidth || 640, 900), 300), H = W < 500 ? 260 : 320;
+  const W = Math.max(Math.min(box.clientWidth || 640, 900), 300), H = W < 500 ? 240 : 280;
   const m = {l: 62, r: 16, t: 14, b: 44};
   const plans = state.plans;
   const xs = scale(plans.map((p) => p.cost.per_month), m.l, W - m.r);
@@ -386,8 +387,10 @@ function renderChart() {
       if (e.key === "Enter" || e.key === " ") { e.preventDefault(); select(rank, {from: "chart"}); }
     });
   }
-  const legend = qs.length ? el("div", {class: "legend"}, "quality ",
-    el("span", {class: "ramp", "aria-hidden": "true"}), ` ${num(qMin)} → ${num(qMax)}`) : null;
+  const legend = !qs.length ? null : qMax > qMin
+    ? el("div", {class: "legend"}, "quality ", el("span", {class: "ramp", "aria-hidden": "true"}),
+         ` ${num(qMin)} → ${num(qMax)}`)
+    : el("div", {class: "legend"}, `quality ${num(qMin)} for every plan`);
   box.replaceChildren(chart, legend || "");
   if (state.selected !== null) markSelected(state.selected);
 }
@@ -461,13 +464,14 @@ async function runLevers() {
 
 function renderLevers(rows) {
   if (!rows.length) { $("#levers").replaceChildren(el("p", {text: "No levers for this plan."})); return; }
-  const head = el("tr", {}, ["Lever", "This plan", "Baseline", "Baseline $/month", "Baseline quality",
-    "Saving per month"].map((h) => el("th", {scope: "col", text: h})));
+  const head = el("tr", {}, ["Lever", "This plan", "Baseline", "Saving per month", "Baseline $/month",
+    "Baseline quality"].map((h) => el("th", {scope: "col", text: h})));
   const body = rows.map((r) => el("tr", {},
     el("th", {scope: "row", text: r.lever}), el("td", {text: r.top_plan_value}), el("td", {text: r.baseline}),
+    el("td", {class: "num", title: "baseline plan's cost minus this plan's (negative: the baseline is cheaper)",
+              text: r.saving_per_month === null ? r.note || "—" : money(r.saving_per_month)}),
     el("td", {class: "num", text: money(r.baseline_cost_per_month)}),
-    el("td", {class: "num", text: num(r.baseline_quality)}),
-    el("td", {class: "num", text: r.saving_per_month === null ? r.note || "—" : money(r.saving_per_month)})));
+    el("td", {class: "num", text: num(r.baseline_quality)})));
   $("#levers").replaceChildren(el("div", {class: "table-wrap"},
     el("table", {class: "levers"}, el("thead", {}, head), el("tbody", {}, body))));
 }
@@ -542,8 +546,9 @@ function renderCatalog() {
     .filter((cells) => !filter || cells.join(" ").toLowerCase().includes(filter));
   $("#catalog-table thead").replaceChildren(el("tr", {}, cols.map(([h]) => el("th", {scope: "col", text: h}))));
   $("#catalog-table tbody").replaceChildren(...rows.map((cells) => el("tr", {}, cells.map((c, i) =>
-    i === 0 ? el("th", {scope: "row", text: c}) : el("td", {class: typeof c === "number" ? "num" : "",
-                                                            text: c === undefined || c === null ? "—" : String(c)})))));
+    i === 0 ? el("th", {scope: "row", text: c}) : el("td", {
+      class: typeof c === "number" || c === undefined || c === null ? "num" : String(c).length > 24 ? "wide" : "",
+      text: c === undefined || c === null ? "—" : String(c)})))));
   $("#catalog-status").textContent = `${rows.length} of ${entries.length} ${kind}`
     + (kind === "hardware" ? "; prices are per chip-hour, blank where the catalog has none." : ".");
 }
@@ -599,8 +604,8 @@ async function start() {
     const [lists, examples] = await Promise.all([
       Promise.all(kinds.map((k) => api(`/v1/catalog/${k}`))), api("/v1/examples")]);
     kinds.forEach((k, i) => { state.catalog[k] = lists[i]; });
-    const labels = Object.fromEntries(state.catalog.hardware.map((h) => [h.id, `${h.id} (${h.name})`]));
-    fillSelect($("#f-hardware"), state.catalog.hardware.map((h) => h.id), labels);
+    fillSelect($("#f-hardware"), state.catalog.hardware.map((h) => h.id));
+    for (const h of state.catalog.hardware) $(`#f-hardware option[value="${h.id}"]`).title = h.name;
     fillSelect($("#f-models"), state.catalog.models.map((m) => m.id));
     fillSelect($("#f-precisions"), state.catalog.precisions.map((p) => p.id));
     fillSelect($("#f-runtimes"), state.catalog.runtimes.map((r) => r.id));

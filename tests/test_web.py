@@ -1,0 +1,265 @@
+"""The web page (api/static/) end to end: a real ``hwplan serve`` driven by headless Chromium.
+
+Chromium is Debian's (``.ci/run`` installs it); playwright only drives it (never ``playwright
+install``). Screenshots go to tests/artifacts/ (git-ignored) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from api import Settings, create_app
+from api.routes.examples import EXAMPLES
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser"))
+                 if p and os.access(p, os.X_OK)), None)
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PLAN_TIMEOUT_MS = 90_000  # a plan takes 1-3 s here; generous for slow CI machines
+# The infeasible example, narrowed so its search (and the relaxation search) takes about 2 s:
+# a 79-point quality floor at 150 ms p99 TTFT on 4k-token prompts fits no $3,000/month budget.
+NARROW = {"f-hardware": ["b200", "l40s"], "f-runtimes": ["sglang"], "f-models": ["qwen3-30b-a3b", "llama-3.1-8b"],
+          "f-precisions": ["fp8"]}
+
+
+# ---------- without a browser: the examples endpoint and the page's assets ----------
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
+    return TestClient(create_app(Settings(catalog_dir=tmp_path_factory.mktemp("web") / "catalog")))
+
+
+def test_shipped_examples_match_the_repository() -> None:
+    """api/static/examples/ ships copies of examples/*.yaml (package data): they must not drift."""
+    repo = {p.name: p.read_text() for p in (ROOT / "examples").glob("*.yaml")}
+    shipped = {p.name: p.read_text() for p in EXAMPLES.iterdir() if p.name.endswith(".yaml")}
+    assert shipped == repo
+
+
+def test_examples_endpoint(client: TestClient) -> None:
+    listing = client.get("/v1/examples").json()
+    assert {e["name"] for e in listing} == {p.stem for p in (ROOT / "examples").glob("*.yaml")}
+    mix = next(e for e in listing if e["name"] == "heterogeneous-mix")
+    assert mix["workload"] == "quota-limited-mix" and mix["description"].startswith("A team with only 4 L40S")
+    body = client.get("/v1/examples/heterogeneous-mix").json()
+    assert body["constraints"]["quotas"] == {"l40s": 4}
+    assert body == yaml.safe_load((ROOT / "examples" / "heterogeneous-mix.yaml").read_text())
+    missing = client.get("/v1/examples/no-such-example")
+    assert missing.status_code == 404 and missing.json()["errors"][0]["field"] == "name"
+
+
+def test_page_and_assets_are_served(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert '<script src="/static/app.js"' in page.text
+    for asset, kind in (("app.js", "javascript"), ("app.css", "text/css")):
+        response = client.get(f"/static/{asset}")
+        assert response.status_code == 200 and kind in response.headers["content-type"]
+    assert "/" not in client.get("/openapi.json").json()["paths"]  # the page is not part of the API
+
+
+def test_plans_levers_flag(client: TestClient) -> None:
+    body = client.get("/v1/examples/heterogeneous-mix").json()
+    plain = client.post("/v1/plans", json=body, params={"top": 3}).json()
+    assert "levers" not in plain
+    data = client.post("/v1/plans", json=body, params={"top": 3, "levers": True, "levers_rank": 2}).json()
+    rows = {r["lever"]: r for r in data["levers"]}
+    assert {"precision", "runtime", "hardware family"} <= set(rows)
+    assert rows["hardware family"]["top_plan_value"] == ", ".join(sorted(
+        {d["hardware"] for d in data["plans"][1]["deployments"]}))
+    too_far = client.post("/v1/plans", json=body, params={"top": 3, "levers": True, "levers_rank": 4})
+    assert too_far.status_code == 422 and too_far.json()["errors"][0]["field"] == "levers_rank"
+
+
+# ---------- in Chromium, against a real `hwplan serve` ----------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`hwplan serve` on a free port with its own catalog directory; killed at the end."""
+    hwplan = Path(sys.executable).with_name("hwplan")
+    command = [str(hwplan)] if hwplan.exists() else [sys.executable, "-c", "from cli.main import main; main()"]
+    port = _free_port()
+    tmp = tmp_path_factory.mktemp("serve")
+    log = (tmp / "serve.log").open("w")
+    proc = subprocess.Popen([*command, "serve", "--port", str(port), "--catalog", str(tmp / "catalog")],
+                            stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"hwplan serve exited with {proc.returncode}:\n{(tmp / 'serve.log').read_text()}")
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"hwplan serve did not answer /healthz in 60 s:\n{(tmp / 'serve.log').read_text()}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if CHROMIUM is None:
+        pytest.skip("no Chromium found (/usr/bin/chromium or chromium on PATH); .ci/run installs Debian's")
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser, server: str) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(f"{msg.text} ({msg.location.get('url')})")
+            if msg.type == "error" else None)
+    page.goto(server + "/")
+    expect(page.locator("body")).to_have_attribute("data-ready", "true", timeout=30_000)
+    yield page
+    context.close()
+    assert errors == [], f"errors in the page: {errors}"
+
+
+def _shot(page: Page, name: str, *, full_page: bool = True) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
+
+
+def _selected_rank(page: Page) -> list[str]:
+    return [page.locator("#plans-table tbody tr.selected").nth(i).get_attribute("data-rank") or ""
+            for i in range(page.locator("#plans-table tbody tr.selected").count())]
+
+
+def test_plan_pick_a_pareto_point_levers_export(page: Page) -> None:
+    page.select_option("#example", "heterogeneous-mix")
+    expect(page.locator("#f-name")).to_have_value("quota-limited-mix")
+    expect(page.locator("#f-quotas")).to_have_value("l40s: 4")
+    assert sorted(page.eval_on_selector("#f-hardware", "s => [...s.selectedOptions].map(o => o.value)")) == [
+        "h100-sxm", "l40s"]
+    page.fill("#f-top", "6")
+    page.fill("#f-time", "10")
+    page.click("#plan-button")
+    rows = page.locator("#plans-table tbody tr")
+    expect(rows.first).to_be_visible(timeout=PLAN_TIMEOUT_MS)
+    expect(page.locator("#status")).to_contain_text("plans for quota-limited-mix")
+    assert rows.count() >= 2
+    expect(rows.first).to_have_class("selected")  # the top plan is selected at first
+    # the cheapest plan mixes H100 and L40S, with TPOT close to its 60 ms SLO (marked, not only coloured)
+    first = rows.first
+    expect(first).to_contain_text("h100-sxm")
+    expect(first).to_contain_text("l40s")
+    tpot = first.locator('td[data-label="TPOT"]')
+    expect(tpot).to_contain_text("/ 60 ms p99")
+    expect(tpot).to_have_class("num close")  # 57.9 ms is within 10% of the SLO
+
+    points = page.locator("#chart .pt")
+    assert points.count() == rows.count()
+    pareto_ranks = [points.nth(i).get_attribute("data-rank") for i in range(points.count())
+                    if "on-front" in (points.nth(i).get_attribute("class") or "")]
+    target = next(r for r in pareto_ranks if r != "1")
+    page.click(f'#chart .pt[data-rank="{target}"]')
+    assert _selected_rank(page) == [target]
+    expect(page.locator(f'#plans-table tbody tr[data-rank="{target}"]')).to_have_attribute("aria-selected", "true")
+    expect(page.locator(f'#plans-table tbody tr[data-rank="{target}"]')).to_be_focused()
+    expect(page.locator(f'#chart .pt[data-rank="{target}"]')).to_have_class("pt on-front selected")
+    expect(page.locator("#detail-h")).to_have_text(f"Plan {target}: llama-3.1-8b")
+    page.eval_on_selector("#workload-form", "form => { form.scrollTop = 0; }")
+    page.evaluate("window.scrollTo(0, 0)")
+    _shot(page, "web-plans-1280x800.png", full_page=False)
+    _shot(page, "web-plans-1280-full.png")
+
+    # keyboard: a chart point is focusable and Enter selects it; a row selects its point
+    page.focus('#chart .pt[data-rank="1"]')
+    page.keyboard.press("Enter")
+    assert _selected_rank(page) == ["1"]
+    page.click('#plans-table tbody tr[data-rank="2"]')
+    expect(page.locator('#chart .pt[data-rank="2"]')).to_have_attribute("aria-pressed", "true")
+
+    page.click("#levers-button")
+    lever_rows = page.locator("#levers table tbody tr")
+    expect(lever_rows.first).to_be_visible(timeout=PLAN_TIMEOUT_MS)
+    expect(page.locator("#levers")).to_contain_text("hardware family")
+
+    with page.expect_download() as download:
+        page.click("#export-json")
+    exported = json.loads(Path(download.value.path()).read_text())
+    assert exported["plan"]["rank"] == 2 and exported["workload"]["name"] == "quota-limited-mix"
+    with page.expect_download() as download:
+        page.click("#export-yaml")
+    assert yaml.safe_load(Path(download.value.path()).read_text()) == exported
+
+    page.set_viewport_size({"width": 400, "height": 800})
+    page.wait_for_timeout(300)  # the chart redraws on resize
+    page.locator("#chart-section").scroll_into_view_if_needed()
+    _shot(page, "web-plans-400x800.png", full_page=False)
+    _shot(page, "web-plans-400-full.png")
+
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.click("#tab-catalog")
+    expect(page.locator("#catalog-table tbody tr").first).to_be_visible()
+    page.fill("#catalog-filter", "h100")
+    expect(page.locator("#catalog-table tbody")).to_contain_text("h100-sxm")
+    _shot(page, "web-catalog-1280x800.png")
+
+
+def test_infeasible_explains_and_one_relaxation_replans(page: Page) -> None:
+    page.select_option("#example", "infeasible")
+    expect(page.locator("#f-name")).to_have_value("infeasible-on-purpose")
+    for select, values in NARROW.items():
+        page.select_option(f"#{select}", values)
+    page.click("#plan-button")
+    box = page.locator("#infeasible")
+    expect(box).to_be_visible(timeout=PLAN_TIMEOUT_MS)
+    expect(page.locator("#reasons")).to_contain_text("quality below min_score")
+    expect(page.locator("#plans-section")).to_be_hidden()
+    relax = page.locator('#relaxations button[data-constraint="budget.max_cost_per_month"]')
+    expect(relax).to_contain_text("/month")
+    _shot(page, "web-infeasible-1280x800.png")
+    needed = relax.inner_text()
+
+    relax.click()
+    expect(page.locator("#plans-table tbody tr").first).to_be_visible(timeout=PLAN_TIMEOUT_MS)
+    expect(box).to_be_hidden()
+    budget = float(page.input_value("#f-month"))
+    assert f"{budget:,.0f}" in needed  # the form now holds the relaxed budget
+    month = page.locator("#plans-table tbody tr").first.locator("td").nth(6).inner_text()
+    assert float(month.strip("$").replace(",", "")) <= budget
+    _shot(page, "web-relaxed-1280x800.png")
