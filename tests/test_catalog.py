@@ -18,7 +18,8 @@ from planner.domain import Catalog
 from planner.errors import CatalogError
 from planner.estimate import Scenario, estimate, resolve
 
-SCHEMA_MD = Path("/work/shared/calibration/SCHEMA.md")
+# The canonical-format spec, shipped beside the measurements it describes (copied from ../shared).
+SCHEMA_MD = default_catalog_dir() / "measurements" / "SCHEMA.md"
 Cli = Callable[..., tuple[int, str, str]]
 SHIPPED = default_catalog_dir()
 

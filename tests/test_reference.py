@@ -1,7 +1,7 @@
 """Reference tests: the shipped catalog's predictions against published measurements.
 
 Records come from hardware_catalog/data/measurements/public_benchmarks.yaml when the package
-ships it, else from /work/shared/calibration/public_benchmarks.yaml (both in the SCHEMA.md
+ships it, else from ../shared/calibration/public_benchmarks.yaml (both in the SCHEMA.md
 format). Each case names the record id; the record's `source` field is the citation and is
 checked to be present. Tolerance: within 35% (prediction / observed in [1/1.35, 1.35]) for a
 handful of high-confidence records. The efficiencies are fitted on the same file by calibration,
@@ -21,7 +21,7 @@ from planner.domain import Catalog
 from planner.estimate import Scenario, estimate, resolve
 
 SHIPPED = default_catalog_dir() / "measurements" / "public_benchmarks.yaml"
-SHARED = Path("/work/shared/calibration/public_benchmarks.yaml")
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "calibration" / "public_benchmarks.yaml"
 TOLERANCE = 1.35
 
 # record id -> (observed field, why this record: source summary)
