@@ -20,7 +20,8 @@ from planner.errors import CatalogError
 from planner.estimate import Scenario
 from planner.predict import Measurement
 
-__all__ = ["BadRecord", "MeasurementIn", "MeasurementsRead", "ObservedIn", "read_measurements",
+__all__ = [
+    "to_measurement","BadRecord", "MeasurementIn", "MeasurementsRead", "ObservedIn", "read_measurements",
            "observed_to_si", "METRIC_NAMES"]
 
 NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
@@ -108,7 +109,8 @@ def observed_to_si(observed: ObservedIn) -> dict[str, float]:
     return {si: data[name] * factor for name, (si, factor) in METRIC_NAMES.items() if data[name] is not None}
 
 
-def _to_domain(r: MeasurementIn) -> Measurement:
+def to_measurement(r: MeasurementIn) -> Measurement:
+    """A validated record as the planner's Measurement (SI units)."""
     return Measurement(
         id=r.id, model=r.model, hardware=r.hardware, chips=r.chips, tp=r.tp, pp=r.pp,
         weight_precision=r.weight_precision, kv_precision=r.kv_precision, runtime=r.runtime,
@@ -147,6 +149,6 @@ def read_measurements(path: Path | str) -> MeasurementsRead:
             bad.append(BadRecord(record.id, "id", "duplicate id"))
             continue
         seen.add(record.id)
-        records.append(_to_domain(record))
+        records.append(to_measurement(record))
     digest = hashlib.sha256(file.read_bytes()).hexdigest()
     return MeasurementsRead(tuple(records), tuple(bad), str(file), digest)

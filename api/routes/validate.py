@@ -15,21 +15,12 @@ from api.deps import SettingsDep, SnapshotDep
 from api.errors import LimitExceeded
 from api.schemas import ValidateRequest
 from cli.calibration_cmds import validation_report
-from hardware_catalog.measurements import BadRecord, MeasurementIn, observed_to_si
+from hardware_catalog.measurements import BadRecord, to_measurement
 from planner.predict import Measurement, predict, prepare
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["planning"])
-
-
-def _measurement(r: MeasurementIn) -> Measurement:
-    return Measurement(
-        id=r.id, model=r.model, hardware=r.hardware, chips=r.chips, tp=r.tp, pp=r.pp,
-        weight_precision=r.weight_precision, kv_precision=r.kv_precision, runtime=r.runtime,
-        scenario=r.scenario, input_tokens=r.input_tokens, output_tokens=r.output_tokens,
-        batch=r.batch, request_rate=r.request_rate, observed=observed_to_si(r.observed),
-        source=r.source, confidence=r.confidence)
 
 
 @router.post("/v1/validate")
@@ -47,7 +38,7 @@ def post_validate(body: ValidateRequest, snapshot: SnapshotDep, settings: Settin
             bad.append(BadRecord(r.id, "id", "duplicate id"))
         else:
             seen.add(r.id)
-            records.append(_measurement(r))
+            records.append(to_measurement(r))
     rs, skipped = prepare(snapshot.catalog, snapshot.tables, records)
     response.headers["X-Catalog-Version"] = snapshot.catalog.version
     return validation_report(rs, predict(snapshot.tables, rs), bad, skipped)
