@@ -150,12 +150,27 @@ def _runnable(catalog: Catalog, tables: CatalogTables, w: Workload) -> IntArray:
             rt = catalog.runtimes[tables.runtime_ids[r]]
             if rt.id not in hw.runtimes:
                 continue
-            for p in _allowed(tables.precision_ids, c.precisions):
-                if tables.precision_ids[p] not in rt.weight_precisions or np.isnan(tables.peak_linear[h, p]):
-                    continue
-                rows.extend((h, r, p, k) for k in _allowed(tables.precision_ids, c.kv_precisions)
-                            if tables.precision_ids[k] in rt.kv_precisions and not np.isnan(tables.kv_bytes[k]))
+            weights = [p for p in _allowed(tables.precision_ids, c.precisions)
+                       if tables.precision_ids[p] in rt.weight_precisions and not np.isnan(tables.peak_linear[h, p])]
+            kvs = [k for k in _allowed(tables.precision_ids, c.kv_precisions)
+                   if tables.precision_ids[k] in rt.kv_precisions and not np.isnan(tables.kv_bytes[k])]
+            weights = _drop_twins(tables, {p: (float(tables.weight_bytes[p]), float(tables.peak_linear[h, p]))
+                                           for p in weights})
+            kvs = _drop_twins(tables, {k: (float(tables.kv_bytes[k]),) for k in kvs})
+            rows.extend((h, r, p, k) for p in weights for k in kvs)
     return np.array(rows, dtype=np.int64).reshape(-1, 4)
+
+
+TWINS = ("bf16", "fp16")  # same bytes; where a chip runs both at one rate they are interchangeable
+
+
+def _drop_twins(tables: CatalogTables, signature: dict[int, tuple[float, ...]]) -> list[int]:
+    """Drop fp16 where bf16 is also chosen with the same bytes and speed: the two give identical
+    predictions (and 16-bit quality), so keeping both only doubles the search."""
+    ids = {tables.precision_ids[i]: i for i in signature}
+    if all(t in ids for t in TWINS) and signature[ids["bf16"]] == signature[ids["fp16"]]:
+        return [i for i in signature if i != ids["fp16"]]
+    return list(signature)
 
 
 def _static_filters(cand: Candidates, w: Workload, context: IntArray) -> None:
