@@ -59,7 +59,10 @@ def _nice_up(value: float) -> float:
 
 
 def _verified(catalog: Catalog, tables: CatalogTables, w: Workload, objective: Objective) -> bool:
-    return bool(_solve(catalog, tables, w, objective).plans)
+    """Does a plan exist under w? (stops at the first feasible replica mix)"""
+    from planner.plan import plan
+
+    return bool(plan(w, catalog, top=1, objective=objective, tables=tables, explain=False, any_plan=True).plans)
 
 
 def _budget(catalog: Catalog, tables: CatalogTables, w: Workload, o: Objective) -> list[Relaxation]:

@@ -198,7 +198,8 @@ def _models_first(p: Prepared, order: list[int]) -> list[int]:
 
 
 def solve_prepared(p: Prepared, w: Workload, *, objective: Objective, top: int,
-                   time_limit_s: float, deadline: float) -> tuple[list[tuple[int, Solution]], int, str]:
+                   time_limit_s: float, deadline: float,
+                   any_plan: bool = False) -> tuple[list[tuple[int, Solution]], int, str]:
     """Branch and bound over plan keys: evaluate a round of promising keys, solve each, and stop
     when the next key's optimistic bound cannot enter the top-K (cost) or enough keys were tried."""
     found: list[tuple[int, Solution]] = []
@@ -224,6 +225,8 @@ def solve_prepared(p: Prepared, w: Workload, *, objective: Objective, top: int,
             new, n_solves, st = _solve_key(p, w, k, time_limit_s, attempts=2 if diverse else 1)
             solves += n_solves
             found.extend((k, sol) for sol in new)
+            if any_plan and found:  # a feasibility check needs one plan, not the best ones
+                return found, solves, st
             if new:
                 status = st if status in ("INFEASIBLE", "NO_CANDIDATES", "OPTIMAL") else status
     return found, solves, status
@@ -307,13 +310,13 @@ def _solve_key(p: Prepared, w: Workload, k: int, time_limit_s: float, *,
 
 def plan(workload: Workload, catalog: Catalog, *, top: int = 5, objective: Objective = Objective.COST,
          time_limit_s: float = 10.0, tables: CatalogTables | None = None,
-         explain: bool = True) -> PlanResult:
+         explain: bool = True, any_plan: bool = False) -> PlanResult:
     """Ranked deployment plans for a workload (see the module docstring)."""
     start = time.perf_counter()
     deadline = start + time_limit_s
     tables = tables or CatalogTables.from_catalog(catalog)
     prep = prepare(catalog, tables, workload)
-    found, solves, status = solve_prepared(prep, workload, objective=objective, top=top,
+    found, solves, status = solve_prepared(prep, workload, objective=objective, top=top, any_plan=any_plan,
                                            time_limit_s=max(0.2, min(2.0, time_limit_s / 4)),
                                            deadline=deadline)
     pool = build_plans(catalog, prep, workload, found)
