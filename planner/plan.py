@@ -249,9 +249,15 @@ def _pruned_by_bound(p: Prepared, w: Workload, k: int, found: list[tuple[int, So
     return p.lower_bound(k, w.traffic.peak) > sorted(best.values())[need - 1]
 
 
-def _evaluate_rest(p: Prepared, w: Workload, k: int) -> bool:
-    """Evaluate every shape of key k not yet evaluated; True if there were any."""
+def _evaluate_rest(p: Prepared, w: Workload, k: int, *, best_per_hardware: bool = False) -> bool:
+    """Evaluate the shapes of key k not yet evaluated (or only the best per hardware type, by cost
+    per unit of raw capacity); True if there were any."""
     rest = np.flatnonzero((p.key == k) & np.isnan(p.rate))
+    if best_per_hardware and len(rest):
+        unit = p.cost_per_hour[rest] / np.maximum(p.raw_capacity[rest], 1e-300)
+        order = rest[np.lexsort((unit, p.cand.hardware[rest]))]
+        hw = p.cand.hardware[order]
+        rest = order[np.r_[True, hw[1:] != hw[:-1]]]
     if len(rest):
         p.evaluate(rest, w)
     return bool(len(rest))
@@ -304,7 +310,7 @@ def _solve_key(p: Prepared, w: Workload, k: int, time_limit_s: float, *,
         out.append(sol)
         banned = (*banned, frozenset(o.hardware for o in options if o.index in sol.counts))
         if len(out) < attempts:  # shapes on other hardware may not have been evaluated yet
-            _evaluate_rest(p, w, k)
+            _evaluate_rest(p, w, k, best_per_hardware=True)
     return out, solves, status
 
 
