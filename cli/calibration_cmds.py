@@ -18,7 +18,7 @@ from cli.app import CatalogOpt, JsonOpt, OverlayOpt, app, load, print_json
 from hardware_catalog.loader import default_catalog_dir
 from hardware_catalog.measurements import METRIC_NAMES, BadRecord, MeasurementsRead, read_measurements
 from hardware_catalog.schema import CalibrationFile
-from planner.calibrate import FitResult, cross_validate, fit
+from planner.calibrate import FitResult, fit, repeated_cross_validate
 from planner.domain import Catalog, Efficiency
 from planner.grid import Array, CatalogTables
 from planner.predict import Measurement, RecordSet, Skipped, predict, prepare
@@ -138,7 +138,7 @@ def _eff_out(e: Efficiency) -> dict[str, float]:
 
 
 def calibration_yaml(result: FitResult, reads: Sequence[MeasurementsRead], n_used: int,
-                     folds: int, cv: dict[str, Any]) -> dict[str, Any]:
+                     folds: int, cv: dict[str, Any], *, repeats: int = 1) -> dict[str, Any]:
     """calibration.yaml's content; validated against ``CalibrationFile`` before it is written."""
     families: dict[tuple[str, str], int] = {}
     entries: list[dict[str, Any]] = []
@@ -156,6 +156,7 @@ def calibration_yaml(result: FitResult, reads: Sequence[MeasurementsRead], n_use
         "date": datetime.date.today().isoformat(),
         "method": "hierarchical shrinkage, log-space least squares (planner/calibrate.py)",
         "cv_folds": folds,
+        "cv_repeats": repeats,
         "cv_median_ape": {k: v["median_ape"] for k, v in cv["by_metric"].items()},
     }
     data = {"fitted_on": fitted_on, "entries": entries}
@@ -169,6 +170,7 @@ def calibrate_cmd(
     out: Annotated[Path | None, typer.Option(
         help="Directory for calibration.yaml (default: the catalog).")] = None,
     folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
+    repeats: Annotated[int, typer.Option(min=1, max=20, help="k-fold CV repeats (fold seeds), pooled.")] = 5,
     catalog: CatalogOpt = None,
     add: OverlayOpt = None,
     as_json: JsonOpt = False,
@@ -176,19 +178,20 @@ def calibrate_cmd(
     """Fit efficiencies per hardware x runtime to measurements; report cross-validated error."""
     cat = load(catalog, add)
     with Progress(transient=True, disable=as_json) as progress:
-        task = progress.add_task("reading measurements", total=folds + 3)
+        task = progress.add_task("reading measurements", total=folds * repeats + 3)
         reads, records, bad = load_records(files)
         rs, skipped = prepare(cat, CatalogTables.from_catalog(cat), records)
         progress.update(task, advance=1, description="cross-validating")
-        cv_pred = cross_validate(cat, rs, folds=folds,
-                                 progress=lambda msg: progress.update(task, advance=1, description=msg))
+        cv_rs, cv_pred = repeated_cross_validate(
+            cat, rs, folds=folds, repeats=repeats,
+            progress=lambda msg: progress.update(task, advance=1, description=msg))
         progress.update(task, description="fitting on all records")
         result = fit(cat, rs)
         progress.update(task, advance=1, description="writing calibration.yaml")
-        cv = cv_report(cat, rs, cv_pred)
+        cv = cv_report(cat, cv_rs, cv_pred)
         target = (out or catalog or default_catalog_dir()) / "calibration.yaml"
         target.parent.mkdir(parents=True, exist_ok=True)
-        data = calibration_yaml(result, reads, len(rs), folds, cv)
+        data = calibration_yaml(result, reads, len(rs), folds, cv, repeats=repeats)
         header = "# Written by `hwplan calibrate`: efficiencies fitted to the measurements in fitted_on.\n"
         target.write_text(header + yaml.safe_dump(data, sort_keys=False, width=110), encoding="utf-8")
         progress.update(task, advance=1)
@@ -202,6 +205,7 @@ def calibrate_cmd(
     console.print(f"fitted {len(result.calibration.pairs)} hardware x runtime pairs on {len(rs)} records; "
                   f"wrote {target}")
     for key, title in (("by_metric", "metric"), ("by_family", "hardware family"), ("by_runtime", "runtime")):
-        _summary_table(console, f"{folds}-fold cross-validated error by {title}", cv[key], title)
+        _summary_table(console, f"{folds}-fold cross-validated error ({repeats} fold assignments pooled) by {title}",
+                       cv[key], title)
     for s in skipped_rows:
         console.print(f"[yellow]skipped[/yellow] {s['id']}: {s['reason']}")

@@ -31,7 +31,7 @@ from planner.errors import InputError
 from planner.grid import Array, CatalogTables
 from planner.predict import METRICS, RecordSet, predict
 
-__all__ = ["FitOptions", "FitResult", "cross_validate", "fit", "fold_indices"]
+__all__ = ["FitOptions", "FitResult", "cross_validate", "fit", "fold_indices", "repeated_cross_validate"]
 
 Progress = Callable[[str], None]
 _LOG_BOUNDS = (  # log-space bounds per coefficient
@@ -188,3 +188,19 @@ def cross_validate(catalog: Catalog, rs: RecordSet, *, folds: int = 5, options: 
         if progress is not None:
             progress(f"fold {k + 1}/{folds}")
     return out
+
+
+def repeated_cross_validate(catalog: Catalog, rs: RecordSet, *, folds: int = 5, repeats: int = 5,
+                            options: FitOptions | None = None,
+                            progress: Progress | None = None) -> tuple[RecordSet, Array]:
+    """Repeated k-fold CV (seeds 0 .. repeats-1): the records repeated, and their held-out predictions.
+
+    With few records per hardware family, one fold assignment decides whether a family's records
+    are held out together; pooling several assignments measures the model, not that luck.
+    """
+    if repeats < 1:
+        raise InputError(f"must be at least 1, got {repeats}", field="repeats")
+    preds = [cross_validate(catalog, rs, folds=folds, options=options, progress=progress, seed=seed)
+             for seed in range(repeats)]
+    return rs.take(list(range(len(rs))) * repeats), np.vstack(preds)
+

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from cli.main import app
 from hardware_catalog import load_catalog
 from hardware_catalog.schema import CalibrationFile
-from planner.calibrate import FitOptions, cross_validate, fit, fold_indices
+from planner.calibrate import FitOptions, cross_validate, fit, fold_indices, repeated_cross_validate
 from planner.domain import Catalog
 from planner.estimate import Scenario
 from planner.grid import CatalogTables
@@ -78,6 +78,17 @@ def test_cross_validation_never_sees_the_held_out_record() -> None:
     cv = cross_validate(catalog, rs, folds=4)
     assert np.all(np.isfinite(cv[:, :4]))
     assert np.nanmedian(np.abs(cv[:, :4] / rs.observed[:, :4] - 1.0)) < 0.05
+
+
+def test_repeated_cross_validation_pools_fold_assignments() -> None:
+    catalog = load_catalog()
+    rs = _synthetic(catalog)
+    rs_all, cv_all = repeated_cross_validate(catalog, rs, folds=3, repeats=2)
+    n = len(rs)
+    assert len(rs_all) == 2 * n and cv_all.shape == (2 * n, rs.observed.shape[1])
+    assert [m.id for m in rs_all.records[n:]] == [m.id for m in rs.records]
+    np.testing.assert_array_equal(cv_all[:n], cross_validate(catalog, rs, folds=3, seed=0))
+    np.testing.assert_array_equal(cv_all[n:], cross_validate(catalog, rs, folds=3, seed=1))
 
 
 def test_calibrate_cli_writes_a_valid_calibration(tmp_path: Path) -> None:
