@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from cli.calibration_cmds import cv_report
 from hardware_catalog import load_catalog
 from hardware_catalog.measurements import read_measurements
+from hardware_catalog.reports import cv_report
 from planner.calibrate import repeated_cross_validate
 from planner.domain import Catalog
 from planner.grid import Array, CatalogTables

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,37 +15,16 @@ from rich.table import Table
 
 from cli.app import CatalogOpt, JsonOpt, OverlayOpt, app, load, print_json
 from hardware_catalog.loader import default_catalog_dir
-from hardware_catalog.measurements import METRIC_NAMES, BadRecord, MeasurementsRead, read_measurements
+from hardware_catalog.measurements import BadRecord, MeasurementsRead, read_measurements
+from hardware_catalog.reports import cv_report, skipped_json, validation_report
 from hardware_catalog.schema import CalibrationFile
 from planner.calibrate import FitResult, fit, repeated_cross_validate
-from planner.domain import Catalog, Efficiency
-from planner.grid import Array, CatalogTables
-from planner.predict import Measurement, RecordSet, Skipped, predict, prepare
-from planner.validate import Summary, by_group, by_metric, record_errors
+from planner.domain import Efficiency
+from planner.grid import CatalogTables
+from planner.predict import Measurement, predict, prepare
 
-__all__ = ["calibrate_cmd", "cv_report", "load_records", "validate_cmd", "validation_report"]
+__all__ = ["calibrate_cmd", "load_records", "validate_cmd"]
 
-FILE_METRIC = {si: (name, factor) for name, (si, factor) in METRIC_NAMES.items()}  # SI -> file units
-
-
-def _num(value: float, digits: int = 4) -> float | None:
-    return float(f"{value:.{digits}g}") if math.isfinite(value) else None
-
-
-def _file_units(values: dict[str, float]) -> dict[str, float | None]:
-    return {FILE_METRIC[k][0]: _num(v / FILE_METRIC[k][1]) for k, v in values.items()}
-
-
-def _summary_json(s: dict[str, Summary], *, si_keys: bool = True) -> dict[str, Any]:
-    return {(FILE_METRIC[k][0] if si_keys else k): {
-        "n": v.n, "median_ape": _num(v.median_ape), "p90_ape": _num(v.p90_ape),
-        "within_25pct": _num(v.within_25pct)} for k, v in s.items()}
-
-
-def _skipped_json(bad: Sequence[BadRecord], skipped: Sequence[Skipped]) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = [{"id": b.id, "field": b.field, "reason": f"invalid {b.field}: {b.reason}"}
-                                  for b in bad]
-    return rows + [{"id": s.id, "reason": s.reason} for s in skipped]
 
 
 def load_records(paths: Sequence[Path]) -> tuple[list[MeasurementsRead], list[Measurement], list[BadRecord]]:
@@ -64,19 +42,6 @@ def load_records(paths: Sequence[Path]) -> tuple[list[MeasurementsRead], list[Me
                 seen.add(m.id)
                 records.append(m)
     return reads, records, bad
-
-
-def validation_report(rs: RecordSet, predicted: Array, bad: Sequence[BadRecord],
-                      skipped: Sequence[Skipped]) -> dict[str, Any]:
-    """The JSON of ``hwplan validate`` (metric names and units of the measurements file)."""
-    return {
-        "records": [{"id": e.id, "predicted": _file_units(dict(e.predicted)),
-                     "observed": _file_units(dict(e.observed)),
-                     "ape": {FILE_METRIC[k][0]: _num(v) for k, v in e.ape.items()}}
-                    for e in record_errors(rs, predicted)],
-        "summary": _summary_json(by_metric(rs, predicted)),
-        "skipped": _skipped_json(bad, skipped),
-    }
 
 
 def _summary_table(console: Console, title: str, summary: dict[str, Any], key: str) -> None:
@@ -119,16 +84,6 @@ def validate_cmd(
     _summary_table(console, "summary by metric", report["summary"], "metric")
     for s in report["skipped"]:
         console.print(f"[yellow]skipped[/yellow] {s['id']}: {s['reason']}")
-
-
-def cv_report(catalog: Catalog, rs: RecordSet, predicted: Array) -> dict[str, Any]:
-    """Cross-validated error by metric, hardware family (all metrics) and runtime (all metrics)."""
-    return {
-        "by_metric": _summary_json(by_metric(rs, predicted)),
-        "by_family": _summary_json(by_group(rs, predicted, lambda m: catalog.hardware[m.hardware].family),
-                                   si_keys=False),
-        "by_runtime": _summary_json(by_group(rs, predicted, lambda m: m.runtime), si_keys=False),
-    }
 
 
 def _eff_out(e: Efficiency) -> dict[str, float]:
@@ -195,7 +150,7 @@ def calibrate_cmd(
         header = "# Written by `hwplan calibrate`: efficiencies fitted to the measurements in fitted_on.\n"
         target.write_text(header + yaml.safe_dump(data, sort_keys=False, width=110), encoding="utf-8")
         progress.update(task, advance=1)
-    skipped_rows = _skipped_json(bad, skipped)
+    skipped_rows = skipped_json(bad, skipped)
     report = {"written": str(target), "n_records": len(rs), "pairs": len(result.calibration.pairs),
               "cross_validation": cv, "skipped": skipped_rows}
     if as_json:

@@ -11,6 +11,7 @@ from cli import render
 from cli.app import CatalogOpt, JsonOpt, OverlayOpt, app, load, print_json
 from cli.serve_cmd import ServerOpt, call_server
 from planner.estimate import Scenario, estimate, resolve
+from planner.report import estimate_dict
 
 __all__ = ["estimate_cmd"]
 
@@ -56,7 +57,7 @@ def estimate_cmd(
     result = estimate(cat, config, scenario=scenario, input_tokens=input_tokens,
                       output_tokens=output_tokens, batch=batch, request_rate=request_rate,
                       pricing=pricing)
-    data = render.estimate_json(result)
+    data = estimate_dict(result)
     if as_json:
         print_json(data)
     else:

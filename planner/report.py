@@ -5,15 +5,77 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from planner.estimate import Estimate
 from planner.results import Plan, PlanResult
 
-__all__ = ["plan_result_dict"]
+__all__ = ["estimate_dict", "plan_result_dict"]
+
+GB = 1e9
 
 
 def _num(value: float | None, digits: int = 5) -> float | None:
     if value is None or not math.isfinite(value):
         return None
     return float(f"{value:.{digits}g}")
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else _num(seconds * 1e3)
+
+
+def estimate_dict(e: Estimate) -> dict[str, Any]:
+    """What ``hwplan estimate --json`` prints and POST /v1/estimate returns (ms, GB)."""
+    c = e.config
+    data: dict[str, Any] = {
+        "model": c.model.id,
+        "hardware": c.hardware.id,
+        "chips": c.chips,
+        "tp": c.tp,
+        "pp": c.pp,
+        "replicas": c.replicas,
+        "precision": c.precision.id,
+        "kv_precision": c.kv_precision.id,
+        "compute_precision": c.precision.compute_precision(c.hardware),
+        "runtime": c.runtime.id,
+        "scenario": str(e.scenario),
+        "fits": e.fits,
+        "reason": e.reason,
+        "memory": {
+            "weights_gb": _num(e.weights_bytes / GB),
+            "kv_cache_gb": _num(e.kv_cache_bytes / GB),
+            "activations_gb": _num(e.activations_bytes / GB),
+            "overhead_gb": _num(e.overhead_bytes / GB),
+            "total_gb": _num(e.total_bytes / GB),
+            "capacity_gb": _num(e.capacity_bytes / GB),
+            "per": "chip",
+        },
+        "max_batch": e.max_batch,
+        "batch": _num(e.batch),
+        "ttft_ms": _ms(e.ttft_s),
+        "tpot_ms": _ms(e.tpot_s),
+        "e2e_ms": _ms(e.e2e_s),
+        "output_tokens_per_s": _num(e.output_tokens_per_s),
+        "requests_per_s": _num(e.requests_per_s),
+        "bound": e.bound,
+        "pricing": e.pricing,
+        "cost_per_hour": _num(e.cost_per_hour),
+        "cost_per_million_output_tokens": _num(e.cost_per_million_output_tokens),
+        "calibrated": e.efficiency.calibrated,
+        "efficiency": {
+            "compute": _num(e.efficiency.compute, 3),
+            "memory": _num(e.efficiency.memory, 3),
+            "communication": _num(e.efficiency.communication, 3),
+            "step_overhead_ms": _ms(e.efficiency.step_overhead_s),
+            "source": e.efficiency.source,
+        },
+    }
+    if e.cost_per_hour is None:
+        data["cost_note"] = f"no {e.pricing} price for {c.hardware.id} in the catalog"
+    if str(e.scenario) == "server":
+        data.update(ttft_p99_ms=_ms(e.ttft_p99_s), tpot_p99_ms=_ms(e.tpot_p99_s),
+                    utilization=_num(e.utilization, 3),
+                    capacity_requests_per_s=_num(e.capacity_requests_per_s))
+    return data
 
 
 def plan_dict(p: Plan) -> dict[str, Any]:

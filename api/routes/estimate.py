@@ -8,8 +8,8 @@ from fastapi import APIRouter, Response
 
 from api.deps import SnapshotDep
 from api.schemas import EstimateRequest
-from cli.render import estimate_json
 from planner.estimate import Scenario, estimate, resolve
+from planner.report import estimate_dict
 
 __all__ = ["router"]
 
@@ -28,4 +28,4 @@ def post_estimate(body: EstimateRequest, snapshot: SnapshotDep, response: Respon
                       output_tokens=body.output_tokens, batch=batch, request_rate=body.request_rate,
                       pricing=body.pricing)
     response.headers["X-Catalog-Version"] = cat.version
-    return estimate_json(result)
+    return estimate_dict(result)

@@ -14,8 +14,8 @@ from fastapi import APIRouter, Response
 from api.deps import SettingsDep, SnapshotDep
 from api.errors import LimitExceeded
 from api.schemas import ValidateRequest
-from cli.calibration_cmds import validation_report
 from hardware_catalog.measurements import BadRecord, to_measurement
+from hardware_catalog.reports import validation_report
 from planner.predict import Measurement, predict, prepare
 
 __all__ = ["router"]
