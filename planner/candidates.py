@@ -50,10 +50,10 @@ class Candidates:
     def __len__(self) -> int:
         return int(self.model.shape[0])
 
-    def keep(self, mask: npt.NDArray[np.bool_], reason: str) -> None:
-        """Drop rows where mask is False, counting them under ``reason``."""
+    def keep(self, mask: npt.NDArray[np.bool_], reason: str | None) -> None:
+        """Drop rows where mask is False, counting them under ``reason`` (None: counted already)."""
         removed = int((~mask).sum())
-        if removed:
+        if removed and reason is not None:
             self.dropped[reason] += removed
         for name in ("model", "hardware", "precision", "kv_precision", "runtime", "tp", "pp",
                      "quality", "price_per_chip_hour"):
@@ -174,18 +174,27 @@ def _drop_twins(tables: CatalogTables, signature: dict[int, tuple[float, ...]]) 
 
 
 def _static_filters(cand: Candidates, w: Workload, context: IntArray) -> None:
-    """Filters that need no performance model, each counted."""
+    """Filters that need no performance model, each counted (in this order), applied at once."""
     t = cand.tables
     c = w.constraints
-    cand.keep(cand.chips <= c.max_chips_per_replica, "more chips per replica than max_chips_per_replica")
     chips_per_node = t.hardware["chips_per_node"][cand.hardware]
     scale_out = t.hardware["scale_out_bytes_per_s"][cand.hardware] > 0
-    cand.keep((cand.tp <= chips_per_node) & ((cand.chips <= chips_per_node) | scale_out),
-              "parallelism larger than one node with no scale-out network in the catalog")
-    cand.keep(~np.isnan(cand.price_per_chip_hour), f"no {c.pricing} price in the catalog")
-    if w.quality.min_score is not None:
-        cand.keep(~np.isnan(cand.quality), f"no '{w.quality.task}' quality score in the catalog")
-        cand.keep(cand.quality >= w.quality.min_score, "quality below min_score")
     longest = (w.traffic.input_tokens.p95 or w.traffic.input_tokens.mean) + \
         (w.traffic.output_tokens.p95 or w.traffic.output_tokens.mean)
-    cand.keep(context[cand.model] >= longest, "p95 input + output longer than the model's context")
+    checks = [
+        (cand.chips <= c.max_chips_per_replica, "more chips per replica than max_chips_per_replica"),
+        ((cand.tp <= chips_per_node) & ((cand.chips <= chips_per_node) | scale_out),
+         "parallelism larger than one node with no scale-out network in the catalog"),
+        (~np.isnan(cand.price_per_chip_hour), f"no {c.pricing} price in the catalog"),
+    ]
+    if w.quality.min_score is not None:
+        checks += [(~np.isnan(cand.quality), f"no '{w.quality.task}' quality score in the catalog"),
+                   (cand.quality >= w.quality.min_score, "quality below min_score")]
+    checks.append((context[cand.model] >= longest, "p95 input + output longer than the model's context"))
+    alive = np.ones(len(cand), dtype=bool)
+    for ok, reason in checks:
+        removed = int((alive & ~ok).sum())
+        if removed:
+            cand.dropped[reason] += removed
+        alive &= ok
+    cand.keep(alive, None)
