@@ -22,9 +22,9 @@ from planner.workload import METRICS, Slo, Traffic
 
 __all__ = ["UTILIZATION", "LoadCurves", "screen", "search_capacity"]
 
-FULL_LADDER_ROWS = 400  # below this many row x rung pairs, evaluate the whole ladder at once
 UTILIZATION = np.array([0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.88, 0.91, 0.94,
                         0.97])
+PROBES = ((5, 0.5), (12, 0.88))  # (rung index, utilisation) evaluated first for every row
 
 
 @dataclass(frozen=True)
@@ -76,44 +76,78 @@ def screen(grid: Grid, traffic: Traffic, slo: Slo) -> tuple[npt.NDArray[np.bool_
     return ok, capacity, b_max
 
 
-def search_capacity(grid: Grid, traffic: Traffic, capacity: Array, slo: Slo) -> tuple[LoadCurves, Array, Array]:
-    """Per row, the highest utilisation rung at which every SLO target holds, by binary search.
+def _evaluate_pairs(grid: Grid, traffic: Traffic, rates: Array, slo: Slo, rows: np.ndarray,
+                    rungs: np.ndarray, lat: dict[tuple[str, int], Array], max_batch: Array) -> np.ndarray:
+    """One queueing-model call over (row, rung) pairs; fills lat and max_batch; True where every SLO holds."""
+    i, o = _lengths(traffic)
+    res = server(grid.take(rows), request_rate=rates[rows, rungs], input_tokens=i, output_tokens=o)
+    ok = np.ones(len(rows), dtype=bool)
+    for key, values in _latencies(res).items():
+        lat[key][rows, rungs] = values
+    for metric, pct, limit in slo.items():
+        ok &= np.nan_to_num(lat[(metric, pct)][rows, rungs], nan=np.inf) <= limit
+    max_batch[rows] = res.max_batch
+    return ok
 
-    Latency rises with load, so the rungs that meet the SLOs form a prefix of the ladder and a
-    binary search over rung indices finds its end in ~log2(len(UTILIZATION)) queueing-model
-    calls over the active rows. Latencies are kept at the rungs evaluated (NaN elsewhere); the
-    rung just above the answer is always among them, which is what ``binding`` reads.
+
+def _predicted_rung(lat: dict[tuple[str, int], Array], slo: Slo, rows: np.ndarray) -> np.ndarray:
+    """The rung where the first SLO is predicted to break, from the two probes, or -1 if unknown.
+
+    Queueing delay grows like 1 / (1 - u), so each target's latency is fitted as a + b / (1 - u)
+    through the probes and solved for the utilisation where it reaches its limit.
+    """
+    (j1, u1), (j2, u2) = PROBES
+    u_star = np.full(len(rows), 1.0)
+    known = np.ones(len(rows), dtype=bool)
+    for metric, pct, limit in slo.items():
+        l1, l2 = lat[(metric, pct)][rows, j1], lat[(metric, pct)][rows, j2]
+        known &= np.isfinite(l1) & np.isfinite(l2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            b = (l2 - l1) / (1.0 / (1.0 - u2) - 1.0 / (1.0 - u1))
+            a = l1 - b / (1.0 - u1)
+            u = np.where(b > 0, np.where(limit > a, 1.0 - b / (limit - a), 0.0), 1.0)
+        u_star = np.minimum(u_star, np.nan_to_num(u, nan=0.0))
+    rung = np.searchsorted(UTILIZATION, u_star, side="right") - 1
+    return np.where(known, rung, -1)
+
+
+def search_capacity(grid: Grid, traffic: Traffic, capacity: Array, slo: Slo) -> tuple[LoadCurves, Array, Array]:
+    """Per row, the highest utilisation rung at which every SLO target holds.
+
+    Latency rises with load, so the rungs that meet the SLOs form a prefix of the ladder; the
+    answer is the rung whose SLOs hold while the next one's do not. Two probe rungs (50% and 88%)
+    are evaluated first, a 1 / (1 - u) fit through them predicts the breaking rung, and that rung
+    and the one above are evaluated next; rows the prediction does not settle fall back to a
+    binary search. Each step is one queueing-model call over all rows still open, so most rows
+    are settled in two calls. Latencies are kept at the rungs evaluated (NaN elsewhere); the rung
+    just above the answer is always among them, which is what ``binding`` reads.
     Returns (curves, SLO capacity in requests/s per replica, rung index; -1 = no rung meets).
     """
     n, k = len(grid), len(UTILIZATION)
     rates = capacity[:, None] * UTILIZATION[None, :]
     lat = {(m, p): np.full((n, k), np.nan) for m in METRICS for p in PERCENTILES}
     max_batch = np.zeros(n)
-    lo = np.full(n, -1)
-    hi = np.full(n, k)
-    i, o = _lengths(traffic)
-    if n * k <= FULL_LADDER_ROWS:  # few rows: one call over every rung beats log2(k) calls
-        res = server(grid.take(np.repeat(np.arange(n), k)), request_rate=rates.ravel(), input_tokens=i,
-                     output_tokens=o)
-        ok = np.ones(n * k, dtype=bool)
-        for key, values in _latencies(res).items():
-            lat[key] = values.reshape(n, k)
-        for metric, pct, limit in slo.items():
-            ok &= np.nan_to_num(lat[(metric, pct)].ravel(), nan=np.inf) <= limit
-        lo = np.cumprod(ok.reshape(n, k), axis=1).sum(axis=1) - 1  # the prefix that meets every SLO
-        max_batch = res.max_batch.reshape(n, k)[:, 0]
-        hi = lo + 1
+    lo = np.full(n, -1)  # highest rung known to meet every SLO
+    hi = np.full(n, k)  # lowest rung known to break one
+
+    def step(rows: np.ndarray, rungs: np.ndarray) -> None:
+        ok = _evaluate_pairs(grid, traffic, rates, slo, rows, rungs, lat, max_batch)
+        np.maximum.at(lo, rows[ok], rungs[ok])
+        np.minimum.at(hi, rows[~ok], rungs[~ok])
+        lo[lo >= hi] = -1  # a rung broke below one that held: search again below the broken one
+
+    probes = np.array([j for j, _ in PROBES])
+    step(np.repeat(np.arange(n), len(probes)), np.tile(probes, n))
+    open_rows = np.flatnonzero(hi - lo > 1)
+    guess = _predicted_rung(lat, slo, open_rows)
+    guess = np.clip(guess, lo[open_rows] + 1, hi[open_rows] - 1)
+    pair_rows = np.concatenate([open_rows, open_rows])
+    pair_rungs = np.concatenate([guess, guess + 1])
+    inside = (pair_rungs > lo[pair_rows]) & (pair_rungs < hi[pair_rows])
+    if inside.any():
+        step(pair_rows[inside], pair_rungs[inside])
     while np.any(active := hi - lo > 1):
         rows = np.flatnonzero(active)
-        mid = (lo[rows] + hi[rows]) // 2
-        res = server(grid.take(rows), request_rate=rates[rows, mid], input_tokens=i, output_tokens=o)
-        ok = np.ones(len(rows), dtype=bool)
-        for key, values in _latencies(res).items():
-            lat[key][rows, mid] = values
-        for metric, pct, limit in slo.items():
-            ok &= np.nan_to_num(lat[(metric, pct)][rows, mid], nan=np.inf) <= limit
-        max_batch[rows] = res.max_batch
-        lo[rows] = np.where(ok, mid, lo[rows])
-        hi[rows] = np.where(ok, hi[rows], mid)
+        step(rows, (lo[rows] + hi[rows]) // 2)
     rate = np.where(lo >= 0, rates[np.arange(n), np.maximum(lo, 0)], 0.0)
     return LoadCurves(capacity=capacity, rates=rates, latency_ms=lat, max_batch=max_batch), rate, lo
