@@ -109,15 +109,14 @@ def bench(path: Path, catalog: Catalog, tables: CatalogTables, runs: int) -> flo
     median = {name: statistics.median(getattr(s[1], name) for s in samples)
               for name in ("prepare", "evaluate", "solve_prepared")}
     result, clock = samples[0][2], samples[0][1]
-    rungs = len(plan_module.UTILIZATION)
     solve = statistics.median(c.solve_prepared - c.evaluate for _, c, _ in samples)
     build = statistics.median(t - c.prepare - c.solve_prepared for t, c, _ in samples)
     ms = total * 1e3
     best = f"${result.plans[0].cost.per_month:,.0f}/month" if result.plans else "no plan"
     print(f"{path.stem:26s} {ms:9.0f} ms  x{ms / CEILING_MS:6.1f} ceiling  x{ms / AIM_MS:6.1f} aim  "
           f"{result.search.candidates / total:11,.0f} cand/s  "
-          f"{clock.rows * rungs / max(median['evaluate'], 1e-9):8,.0f} rows/s  "
-          f"({clock.rows:4d} cand x {rungs} rungs)  {result.search.solver_status:10s} {best}")
+          f"{clock.rows / max(median['evaluate'], 1e-9):8,.0f} shapes/s through the load model "
+          f"({clock.rows:4d} shapes)  {result.search.solver_status:10s} {best}")
     print(f"{'':26s} prepare {median['prepare'] * 1e3:7.0f} ms | "
           f"evaluate {median['evaluate'] * 1e3:7.0f} ms | "
           f"solve {solve * 1e3:6.0f} ms ({result.search.solves} solves) | build {build * 1e3:6.0f} ms")
