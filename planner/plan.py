@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner.candidates import Candidates, enumerate_candidates
-from planner.capacity import UTILIZATION, LoadCurves, screen, search_capacity
+from planner.capacity import UTILIZATION, screen, search_capacity
 from planner.domain import Catalog
 from planner.grid import Array, CatalogTables
 from planner.plan_build import build_plans
@@ -50,9 +50,10 @@ class Prepared:
     cost_per_hour: Array  # per replica
     key: Array  # plan-key id per candidate
     enumerated: int
-    curves: LoadCurves  # rows not yet evaluated hold NaN latencies
     rate: Array  # SLO capacity per replica (NaN = not evaluated, 0 = meets no SLO level)
-    rung: Array
+    rung: Array  # utilisation rung of that capacity (-1: none)
+    max_batch: Array
+    above_ms: dict[tuple[str, int], Array]  # latencies one rung above the capacity (NaN: none)
     evaluated: int = 0
 
     def evaluate(self, rows: np.ndarray, w: Workload) -> None:
@@ -61,10 +62,10 @@ class Prepared:
         if not len(rows):
             return
         sub, rate, rung = search_capacity(self.cand.grid(rows), w.traffic, self.raw_capacity[rows], w.slo)
+        above = np.minimum(rung + 1, len(UTILIZATION) - 1)
         for k, v in sub.latency_ms.items():
-            self.curves.latency_ms[k][rows] = v
-        self.curves.rates[rows] = sub.rates
-        self.curves.max_batch[rows] = sub.max_batch
+            self.above_ms[k][rows] = np.where(rung + 1 < len(UTILIZATION), v[np.arange(len(rows)), above], np.nan)
+        self.max_batch[rows] = sub.max_batch
         self.rate[rows], self.rung[rows] = rate, rung
         self.evaluated += len(rows)
 
@@ -128,12 +129,9 @@ def prepare(catalog: Catalog, tables: CatalogTables, w: Workload) -> Prepared:
     keep = _dominance(key, cand.hardware, cost / np.maximum(capacity, 1e-300))
     cand.keep(keep, "dominated: a cheaper shape per unit of capacity on the same hardware")
     n = len(cand)
-    rungs = len(UTILIZATION)
-    curves = LoadCurves(capacity=capacity[keep], rates=np.full((n, rungs), np.nan),
-                        latency_ms={(m, p): np.full((n, rungs), np.nan) for m in METRICS for p in PERCENTILES},
-                        max_batch=np.zeros(n))
     return Prepared(cand=cand, raw_capacity=capacity[keep], cost_per_hour=cost[keep], key=key[keep],
-                    enumerated=enumerated, curves=curves, rate=np.full(n, np.nan), rung=np.full(n, -1))
+                    enumerated=enumerated, rate=np.full(n, np.nan), rung=np.full(n, -1), max_batch=np.zeros(n),
+                    above_ms={(m, p): np.full(n, np.nan) for m in METRICS for p in PERCENTILES})
 
 
 def _dominance(key: np.ndarray, hardware: np.ndarray, per_unit: np.ndarray) -> np.ndarray:

@@ -58,7 +58,7 @@ def _plan(catalog: Catalog, p: Prepared, w: Workload, sol: Solution, rows: np.nd
     counts = list(sol.counts.values())
     deployments = tuple(
         Deployment(hardware=t.hardware_ids[c.hardware[i]], chips_per_replica=int(c.chips[i]), tp=int(c.tp[i]),
-                   pp=int(c.pp[i]), replicas=int(n), max_batch=int(p.curves.max_batch[i]),
+                   pp=int(c.pp[i]), replicas=int(n), max_batch=int(p.max_batch[i]),
                    requests_per_s_per_replica=float(s), slo_capacity_per_replica=float(p.rate[i]),
                    calibrated=bool(t.calibrated[c.hardware[i], c.runtime[i]]))
         for i, n, s in zip(rows, counts, shares, strict=True))
@@ -67,7 +67,7 @@ def _plan(catalog: Catalog, p: Prepared, w: Workload, sol: Solution, rows: np.nd
         for pct in PERCENTILES:
             predicted[f"{metric}_p{pct}"] = float(np.max(getattr(res, attr)[pct][sl])) * 1e3
     slo_cap = float(sum(n * p.rate[i] for i, n in zip(rows, counts, strict=True)))
-    raw_cap = float(sum(n * p.curves.capacity[i] for i, n in zip(rows, counts, strict=True)))
+    raw_cap = float(sum(n * p.raw_capacity[i] for i, n in zip(rows, counts, strict=True)))
     predicted["capacity_requests_per_s"] = slo_cap
     predicted["utilization"] = w.traffic.peak / raw_cap
     predicted["output_tokens_per_s_at_peak"] = w.traffic.peak * w.traffic.output_tokens.mean
@@ -103,8 +103,8 @@ def _with_binding(plan: Plan, p: Prepared, w: Workload, rows: np.ndarray) -> Pla
     binding = []
     last = len(UTILIZATION) - 1
     for metric, pct, limit in w.slo.items():
-        lat = p.curves.latency_ms[(metric, pct)]
-        stopped = any(p.rung[i] < last and not lat[i, p.rung[i] + 1] <= limit for i in rows)
+        above = p.above_ms[(metric, pct)]
+        stopped = any(p.rung[i] < last and not above[i] <= limit for i in rows)
         if stopped or plan.predicted[f"{metric}_p{pct}"] >= (1 - BINDING_SLACK) * limit:
             binding.append(f"slo.{metric}.p{pct}")
     b = w.budget
