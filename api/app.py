@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api import errors
-from api.routes import catalog, estimate, examples, health, metrics, plans, validate, web
+from api.routes import catalog, estimate, examples, finetune, health, metrics, plans, validate, web
 from api.schemas import problems
 from api.settings import Settings
 from api.store import CatalogStore
@@ -29,7 +29,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                               "and a versioned catalog with authenticated, conditional updates.")
     app.state.settings, app.state.store, app.state.telemetry = settings, store, telemetry
     errors.install(app)
-    for module in (health, metrics, plans, estimate, validate, catalog, examples):
+    for module in (health, metrics, plans, estimate, finetune, validate, catalog, examples):
         app.include_router(module.router)
     web.install(app)  # the page at / and its assets at /static
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -13,6 +13,7 @@ __all__ = [
     "ID_PATTERN",
     "EstimateRequest",
     "FieldError",
+    "FinetuneRequest",
     "Health",
     "HistoryEntry",
     "HistoryOut",
@@ -48,6 +49,18 @@ class EstimateRequest(_In):
     output_tokens: Annotated[int, Field(ge=1, le=1_000_000)] = 128
     batch: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
     request_rate: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)] | None = None
+    pricing: Pricing = "on_demand"
+
+
+class FinetuneRequest(_In):
+    """The options of ``hwplan finetune``, as fields."""
+
+    model: Ident
+    method: Literal["lora", "qlora", "full", "distill"]
+    dataset_tokens: Annotated[float, Field(ge=1, le=1e13, allow_inf_nan=False)]
+    teacher: Ident | None = None
+    hardware: list[Ident] | None = Field(default=None, max_length=64)
+    epochs: Annotated[float, Field(ge=0.01, le=100, allow_inf_nan=False)] = 1.0
     pricing: Pricing = "on_demand"
 
 

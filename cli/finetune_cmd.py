@@ -3,16 +3,16 @@ distillation)."""
 
 from __future__ import annotations
 
-import math
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from cli.app import CatalogOpt, JsonOpt, OverlayOpt, app, load, print_json
-from planner.adaptation import Basis, TrainingOption, adaptation_options
+from planner.adaptation import adaptation_options
+from planner.report import finetune_dict
 
 __all__ = ["finetune_cmd"]
 
@@ -22,25 +22,6 @@ class Method(StrEnum):
     QLORA = "qlora"
     FULL = "full"
     DISTILL = "distill"
-
-
-def _num(value: float | None, digits: int = 4) -> float | None:
-    return None if value is None or not math.isfinite(value) else float(f"{value:.{digits}g}")
-
-
-def option_dict(o: TrainingOption) -> dict[str, Any]:
-    return {"hardware": o.hardware, "chips": o.chips,
-            "memory_per_chip_gb": _num(o.memory_per_chip_bytes / 1e9),
-            "fits": o.fits, "hours": _num(o.hours), "hours_range": [_num(o.hours_low), _num(o.hours_high)],
-            "cost": _num(o.cost), "teacher_chips": o.teacher_chips, "reason": o.reason}
-
-
-def basis_dict(b: Basis) -> dict[str, Any]:
-    return {"flops": _num(b.flops), "flops_formula": b.flops_formula, "memory_formula": b.memory_formula,
-            "mfu": {"low": b.mfu[0], "central": b.mfu[1], "high": b.mfu[2]},
-            "time": "hours = FLOPs / (chips x 16-bit peak x MFU); range from the MFU range",
-            "cost": "chip-hours at the central MFU x price per chip-hour",
-            "sources": list(b.sources)}
 
 
 @app.command("finetune")
@@ -63,10 +44,9 @@ def finetune_cmd(
     options, basis = adaptation_options(cat, model=student, method=str(method), dataset_tokens=dataset_tokens,
                                         epochs=epochs, teacher=t, hardware=tuple(hardware or ()),
                                         pricing=pricing)
-    rows = [option_dict(o) for o in options]
-    data = {"model": student.id, "method": str(method), "teacher": t.id if t else None,
-            "dataset_tokens": dataset_tokens, "epochs": epochs, "pricing": pricing,
-            "options": rows, "basis": basis_dict(basis)}
+    data = finetune_dict(options, basis, model=student.id, method=str(method), teacher=t.id if t else None,
+                         dataset_tokens=dataset_tokens, epochs=epochs, pricing=pricing)
+    rows = data["options"]
     if as_json:
         print_json(data)
         return

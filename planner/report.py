@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from planner.adaptation import Basis, TrainingOption
 from planner.estimate import Estimate
 from planner.results import Plan, PlanResult
 
-__all__ = ["estimate_dict", "plan_result_dict"]
+__all__ = ["estimate_dict", "finetune_dict", "plan_result_dict"]
 
 GB = 1e9
 
@@ -127,3 +128,26 @@ def plan_result_dict(r: PlanResult) -> dict[str, Any]:
             "counts output tokens at the average request rate",
         ],
     }
+
+
+def _option_dict(o: TrainingOption) -> dict[str, Any]:
+    return {"hardware": o.hardware, "chips": o.chips,
+            "memory_per_chip_gb": _num(o.memory_per_chip_bytes / GB, 4),
+            "fits": o.fits, "hours": _num(o.hours, 4), "hours_range": [_num(o.hours_low, 4), _num(o.hours_high, 4)],
+            "cost": _num(o.cost, 4), "teacher_chips": o.teacher_chips, "reason": o.reason}
+
+
+def _basis_dict(b: Basis) -> dict[str, Any]:
+    return {"flops": _num(b.flops, 4), "flops_formula": b.flops_formula, "memory_formula": b.memory_formula,
+            "mfu": {"low": b.mfu[0], "central": b.mfu[1], "high": b.mfu[2]},
+            "time": "hours = FLOPs / (chips x 16-bit peak x MFU); range from the MFU range",
+            "cost": "chip-hours at the central MFU x price per chip-hour",
+            "sources": list(b.sources)}
+
+
+def finetune_dict(options: list[TrainingOption], basis: Basis, *, model: str, method: str, teacher: str | None,
+                  dataset_tokens: float, epochs: float, pricing: str) -> dict[str, Any]:
+    """What ``hwplan finetune --json`` prints and POST /v1/finetune returns."""
+    return {"model": model, "method": method, "teacher": teacher, "dataset_tokens": dataset_tokens,
+            "epochs": epochs, "pricing": pricing, "options": [_option_dict(o) for o in options],
+            "basis": _basis_dict(basis)}

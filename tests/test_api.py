@@ -385,3 +385,26 @@ def test_cli_server_option(via_server: None, hwplan: Callable[..., tuple[int, st
     assert code == 0 and json.loads(out)["plans"]
     code, _, err = hwplan("estimate", "--model", "nope", "--hardware", "l40s", "--server", "http://svc")
     assert code == 2 and "422" in err and "unknown model id" in err
+
+
+def test_finetune_matches_the_cli(ro: TestClient, hwplan: Callable[..., tuple[int, str, str]]) -> None:
+    import json
+
+    body = {"model": "llama-2-70b", "method": "qlora", "dataset_tokens": 15_840_000, "hardware": ["l40s"]}
+    r = ro.post("/v1/finetune", json=body)
+    assert r.status_code == 200, r.text
+    code, out, _ = hwplan("finetune", "--model", "llama-2-70b", "--method", "qlora", "--dataset-tokens",
+                          "15840000", "--hardware", "l40s", "--json")
+    assert code == 0 and json.loads(out) == r.json()
+    option = r.json()["options"][0]
+    assert option["hardware"] == "l40s" and option["fits"] and option["memory_per_chip_gb"] < 48
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"model": "llama-2-70b", "method": "sft", "dataset_tokens": 1e6}, "body.method"),
+    ({"model": "llama-2-70b", "method": "lora", "dataset_tokens": -5}, "body.dataset_tokens"),
+    ({"model": "llama-2-70b", "method": "lora", "dataset_tokens": 1e6, "hardware": ["nope"]}, "hardware.0"),
+    ({"model": "nope", "method": "lora", "dataset_tokens": 1e6}, "model"),
+])
+def test_finetune_errors_name_the_field(ro: TestClient, body: dict[str, Any], field: str) -> None:
+    is_problem(ro.post("/v1/finetune", json=body), 422, field)

@@ -1,0 +1,33 @@
+"""POST /v1/finetune: the one-time cost of adapting a model, per hardware, cheapest first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from api.deps import SnapshotDep
+from api.schemas import FinetuneRequest
+from planner.adaptation import adaptation_options
+from planner.report import finetune_dict
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["planning"])
+
+
+@router.post("/v1/finetune")
+def post_finetune(body: FinetuneRequest, snapshot: SnapshotDep, response: Response) -> dict[str, Any]:
+    """The same JSON as ``hwplan finetune --json``."""
+    cat = snapshot.catalog
+    student = cat.get_model(body.model)
+    teacher = cat.get_model(body.teacher, field_name="teacher") if body.teacher else None
+    for i, hw in enumerate(body.hardware or ()):
+        cat.get_hardware(hw, field_name=f"hardware.{i}")
+    options, basis = adaptation_options(cat, model=student, method=body.method, dataset_tokens=body.dataset_tokens,
+                                        epochs=body.epochs, teacher=teacher, hardware=tuple(body.hardware or ()),
+                                        pricing=body.pricing)
+    response.headers["X-Catalog-Version"] = cat.version
+    return finetune_dict(options, basis, model=student.id, method=body.method,
+                         teacher=teacher.id if teacher else None, dataset_tokens=body.dataset_tokens,
+                         epochs=body.epochs, pricing=body.pricing)
