@@ -69,20 +69,24 @@ class Prepared:
         self.rate[rows], self.rung[rows] = rate, rung
         self.evaluated += len(rows)
 
-    def evaluate_keys(self, keys: list[int], w: Workload) -> None:
+    def evaluate_keys(self, keys: list[int], w: Workload, *, alternatives: bool = False) -> None:
         """Evaluate the shapes of ``keys`` lazily, cheapest per unit of raw capacity first.
 
         SLO capacity never exceeds raw capacity, so a shape whose cost per unit of raw capacity
         is above (1 + EVAL_MARGIN) x the best cost per unit of SLO capacity already found for its
         key cannot be the better buy; it is evaluated only if that bound says it might be. The
-        margin leaves room for shapes that win through integer rounding in a mix.
+        margin leaves room for shapes that win through integer rounding in a mix. With
+        ``alternatives``, the best shape of every hardware type of each key joins the first batch
+        (the alternative-hardware solves need them), saving queueing-model calls later.
         """
         n_keys = int(self.key.max()) + 1
         raw_unit = self.cost_per_hour / np.maximum(self.raw_capacity, 1e-300)
         threshold = np.full(n_keys, -np.inf)
         threshold[keys] = (1 + EVAL_MARGIN) * _group_min(raw_unit, self.key, n_keys)[keys]
+        extra = np.concatenate([_best_per_hardware(self, k) for k in keys]) if alternatives else np.zeros(0, int)
         while True:
             todo = np.flatnonzero(np.isnan(self.rate) & (raw_unit <= threshold[self.key]))
+            todo, extra = np.union1d(todo, extra[np.isnan(self.rate[extra])]).astype(int), np.zeros(0, int)
             if not len(todo):
                 return
             self.evaluate(todo, w)
@@ -213,7 +217,7 @@ def solve_prepared(p: Prepared, w: Workload, *, objective: Objective, top: int,
         if time.perf_counter() > deadline:
             status = "TIME_LIMIT"
             break
-        p.evaluate_keys(round_keys, w)
+        p.evaluate_keys(round_keys, w, alternatives=objective is not Objective.COST or len(found) < top)
         for k in round_keys:
             if objective is Objective.COST and _pruned_by_bound(p, w, k, found, top):
                 continue
@@ -247,15 +251,22 @@ def _pruned_by_bound(p: Prepared, w: Workload, k: int, found: list[tuple[int, So
     return p.lower_bound(k, w.traffic.peak) > sorted(best.values())[need - 1]
 
 
+def _best_per_hardware(p: Prepared, k: int) -> np.ndarray:
+    """Key k's cheapest shape (per unit of raw capacity) on each hardware type."""
+    rows = np.flatnonzero(p.key == k)
+    if not len(rows):
+        return rows
+    unit = p.cost_per_hour[rows] / np.maximum(p.raw_capacity[rows], 1e-300)
+    order = rows[np.lexsort((unit, p.cand.hardware[rows]))]
+    hw = p.cand.hardware[order]
+    return order[np.r_[True, hw[1:] != hw[:-1]]]
+
+
 def _evaluate_rest(p: Prepared, w: Workload, k: int, *, best_per_hardware: bool = False) -> bool:
     """Evaluate the shapes of key k not yet evaluated (or only the best per hardware type, by cost
     per unit of raw capacity); True if there were any."""
-    rest = np.flatnonzero((p.key == k) & np.isnan(p.rate))
-    if best_per_hardware and len(rest):
-        unit = p.cost_per_hour[rest] / np.maximum(p.raw_capacity[rest], 1e-300)
-        order = rest[np.lexsort((unit, p.cand.hardware[rest]))]
-        hw = p.cand.hardware[order]
-        rest = order[np.r_[True, hw[1:] != hw[:-1]]]
+    rest = _best_per_hardware(p, k) if best_per_hardware else np.flatnonzero(p.key == k)
+    rest = rest[np.isnan(p.rate[rest])]
     if len(rest):
         p.evaluate(rest, w)
     return bool(len(rest))
