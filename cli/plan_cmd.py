@@ -66,6 +66,18 @@ def _quality(q: dict[str, Any]) -> str:
     return f"{q['score']:.1f}\n({q['low']:.1f}-{q['high']:.1f})"
 
 
+def _render_levers(console: Console, rows: list[dict[str, Any]]) -> None:
+    table = Table(title="What each lever is worth for plan 1 (the lever set to its baseline, the rest kept)")
+    for col in ("lever", "plan 1", "baseline", "baseline $/month", "baseline quality", "saving $/month"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        cost, quality, saving = r["baseline_cost_per_month"], r["baseline_quality"], r["saving_per_month"]
+        table.add_row(r["lever"], str(r["top_plan_value"]), r["baseline"],
+                      "—" if cost is None else f"{cost:,.0f}", "—" if quality is None else f"{quality:.1f}",
+                      r["note"] or ("—" if saving is None else f"{saving:,.0f}"))
+    console.print(table)
+
+
 def render_plans(console: Console, data: dict[str, Any]) -> None:
     s = data["search"]
     console.print(f"[bold]{data['workload']}[/bold]: objective {data['objective']}; "
@@ -75,7 +87,7 @@ def render_plans(console: Console, data: dict[str, Any]) -> None:
         table = Table(show_lines=True)
         for col in ("#", "model / precision / runtime", "deployment", "TTFT p99", "TPOT p99",
                     "e2e p99", "quality", "$/month", "$/M tok", "binding"):
-            table.add_column(col)
+            table.add_column(col, overflow="fold")  # wrap long ids rather than cut them
         for p in data["plans"]:
             pr = p["predicted"]
             table.add_row(
@@ -87,6 +99,8 @@ def render_plans(console: Console, data: dict[str, Any]) -> None:
                 "\n".join(p["binding"]) or "—")
         console.print(table)
         console.print("* on the Pareto front (cost, p99 latency, quality)")
+    if data.get("levers"):
+        _render_levers(console, data["levers"])
     inf = data["infeasible"]
     if inf:
         console.print("[red bold]No plan meets every constraint.[/red bold]")
