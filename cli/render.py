@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, is_dataclass
 from typing import Any
 
@@ -11,17 +10,13 @@ from rich.table import Table
 
 from planner.domain import Catalog
 from planner.errors import InputError
+from planner.report import rounded
 
 __all__ = ["catalog_entry", "catalog_rows", "estimate_table", "rows_table"]
 
 GB = 1e9
 
 
-def _num(value: float | None, digits: int = 4) -> float | None:
-    """Round for display; non-finite numbers become null (JSON has no NaN)."""
-    if value is None or not math.isfinite(value):
-        return None
-    return float(f"{value:.{digits}g}")
 
 
 def estimate_table(console: Console, d: dict[str, Any]) -> None:
@@ -59,7 +54,7 @@ def _plain(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [_plain(v) for v in obj]
     if isinstance(obj, float):
-        return _num(obj, 6)
+        return rounded(obj, 6)
     return obj
 
 
@@ -67,9 +62,9 @@ def catalog_rows(catalog: Catalog, kind: str) -> list[dict[str, Any]]:
     if kind == "hardware":
         return [{
             "id": h.id, "name": h.name, "vendor": h.vendor, "family": h.family,
-            "memory_gb": _num(h.memory_bytes / GB),
-            "memory_bandwidth_gb_s": _num(h.memory_bandwidth_bytes_per_s / GB),
-            "peak_tflops": {p: _num(f / 1e12) for p, f in h.peak_flops_per_s.items()},
+            "memory_gb": rounded(h.memory_bytes / GB),
+            "memory_bandwidth_gb_s": rounded(h.memory_bandwidth_bytes_per_s / GB),
+            "peak_tflops": {p: rounded(f / 1e12) for p, f in h.peak_flops_per_s.items()},
             "chips_per_node": h.chips_per_node,
             "price_per_chip_hour": dict(h.price_per_chip_hour),
             "runtimes": list(h.runtimes), "default_runtime": h.default_runtime,
@@ -77,8 +72,8 @@ def catalog_rows(catalog: Catalog, kind: str) -> list[dict[str, Any]]:
         } for h in catalog.hardware.values()]
     if kind == "models":
         return [{
-            "id": m.id, "name": m.name, "family": m.family, "params_b": _num(m.params / 1e9),
-            "active_params_b": _num(m.active_params / 1e9), "layers": m.layers,
+            "id": m.id, "name": m.name, "family": m.family, "params_b": rounded(m.params / 1e9),
+            "active_params_b": rounded(m.active_params / 1e9), "layers": m.layers,
             "kv_heads": m.kv_heads, "context_length": m.context_length,
             "quality": dict(m.quality), "aliases": list(m.aliases),
         } for m in catalog.models.values()]

@@ -3,7 +3,6 @@ and units (ms, tokens/s): what ``hwplan validate|calibrate --json`` print and th
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,6 +10,7 @@ from hardware_catalog.measurements import METRIC_NAMES, BadRecord
 from planner.domain import Catalog
 from planner.grid import Array
 from planner.predict import RecordSet, Skipped
+from planner.report import rounded
 from planner.validate import Summary, by_group, by_metric, record_errors
 
 __all__ = ["cv_report", "skipped_json", "summary_json", "validation_report"]
@@ -18,18 +18,16 @@ __all__ = ["cv_report", "skipped_json", "summary_json", "validation_report"]
 FILE_METRIC = {si: (name, factor) for name, (si, factor) in METRIC_NAMES.items()}  # SI -> file units
 
 
-def _num(value: float, digits: int = 4) -> float | None:
-    return float(f"{value:.{digits}g}") if math.isfinite(value) else None
 
 
 def _file_units(values: dict[str, float]) -> dict[str, float | None]:
-    return {FILE_METRIC[k][0]: _num(v / FILE_METRIC[k][1]) for k, v in values.items()}
+    return {FILE_METRIC[k][0]: rounded(v / FILE_METRIC[k][1]) for k, v in values.items()}
 
 
 def summary_json(s: dict[str, Summary], *, si_keys: bool = True) -> dict[str, Any]:
     return {(FILE_METRIC[k][0] if si_keys else k): {
-        "n": v.n, "median_ape": _num(v.median_ape), "p90_ape": _num(v.p90_ape),
-        "within_25pct": _num(v.within_25pct)} for k, v in s.items()}
+        "n": v.n, "median_ape": rounded(v.median_ape), "p90_ape": rounded(v.p90_ape),
+        "within_25pct": rounded(v.within_25pct)} for k, v in s.items()}
 
 
 def skipped_json(bad: Sequence[BadRecord], skipped: Sequence[Skipped]) -> list[dict[str, Any]]:
@@ -44,7 +42,7 @@ def validation_report(rs: RecordSet, predicted: Array, bad: Sequence[BadRecord],
     return {
         "records": [{"id": e.id, "predicted": _file_units(dict(e.predicted)),
                      "observed": _file_units(dict(e.observed)),
-                     "ape": {FILE_METRIC[k][0]: _num(v) for k, v in e.ape.items()}}
+                     "ape": {FILE_METRIC[k][0]: rounded(v) for k, v in e.ape.items()}}
                     for e in record_errors(rs, predicted)],
         "summary": summary_json(by_metric(rs, predicted)),
         "skipped": skipped_json(bad, skipped),

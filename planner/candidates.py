@@ -20,7 +20,7 @@ from planner.errors import InputError
 from planner.grid import CatalogTables, Grid
 from planner.workload import Workload
 
-__all__ = ["Candidates", "enumerate_candidates", "quality_of"]
+__all__ = ["Candidates", "enumerate_candidates"]
 
 # A candidate's quality is its (model, precision, adaptation) central score (planner.quality); the
 # adaptation is picked per (model, precision) by planner.adapt_plan.
@@ -74,13 +74,6 @@ class Candidates:
                                   weight_precision=self.precision[sel],
                                   kv_precision=self.kv_precision[sel], runtime=self.runtime[sel],
                                   tp=self.tp[sel], pp=self.pp[sel])
-
-
-def quality_of(catalog: Catalog, model_id: str, task: str) -> float:
-    """The catalog score a quality floor is checked against (nan when the model has none)."""
-    scores = catalog.models[model_id].quality
-    key = "mmlu" if task == "general" else task
-    return float(scores.get(key, np.nan))
 
 
 def _check_ids(catalog: Catalog, w: Workload) -> None:

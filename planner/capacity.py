@@ -20,7 +20,7 @@ from planner.queueing import PERCENTILES, LengthDist, server
 from planner.scenarios import operating_batch
 from planner.workload import METRICS, Slo, Traffic
 
-__all__ = ["UTILIZATION", "LoadCurves", "screen", "search_capacity"]
+__all__ = ["UTILIZATION", "CapacitySearch", "screen", "search_capacity"]
 
 UTILIZATION = np.array([0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.88, 0.91, 0.94,
                         0.97])
@@ -28,12 +28,12 @@ PROBES = ((5, 0.5), (12, 0.88))  # (rung index, utilisation) evaluated first for
 
 
 @dataclass(frozen=True)
-class LoadCurves:
-    """Per candidate (rows) and utilisation rung (columns)."""
+class CapacitySearch:
+    """Per replica shape: its SLO capacity and the latencies evaluated on the way."""
 
-    capacity: Array  # raw capacity, requests/s per replica (memory- or compute-limited)
-    rates: Array  # [n, rungs] requests/s per replica
-    latency_ms: dict[tuple[str, int], Array]  # (metric, percentile) -> [n, rungs]
+    rate: Array  # SLO capacity, requests/s per replica (0: no rung meets every target)
+    rung: Array  # its utilisation rung (-1: none)
+    latency_ms: dict[tuple[str, int], Array]  # (metric, percentile) -> [n, rungs]; NaN: not evaluated
     max_batch: Array
 
 
@@ -111,7 +111,7 @@ def _predicted_rung(lat: dict[tuple[str, int], Array], slo: Slo, rows: np.ndarra
     return np.where(known, rung, -1)
 
 
-def search_capacity(grid: Grid, traffic: Traffic, capacity: Array, slo: Slo) -> tuple[LoadCurves, Array, Array]:
+def search_capacity(grid: Grid, traffic: Traffic, capacity: Array, slo: Slo) -> CapacitySearch:
     """Per row, the highest utilisation rung at which every SLO target holds.
 
     Latency rises with load, so the rungs that meet the SLOs form a prefix of the ladder; the
@@ -121,7 +121,6 @@ def search_capacity(grid: Grid, traffic: Traffic, capacity: Array, slo: Slo) -> 
     binary search. Each step is one queueing-model call over all rows still open, so most rows
     are settled in two calls. Latencies are kept at the rungs evaluated (NaN elsewhere); the rung
     just above the answer is always among them, which is what ``binding`` reads.
-    Returns (curves, SLO capacity in requests/s per replica, rung index; -1 = no rung meets).
     """
     n, k = len(grid), len(UTILIZATION)
     rates = capacity[:, None] * UTILIZATION[None, :]
@@ -150,4 +149,4 @@ def search_capacity(grid: Grid, traffic: Traffic, capacity: Array, slo: Slo) -> 
         rows = np.flatnonzero(active)
         step(rows, (lo[rows] + hi[rows]) // 2)
     rate = np.where(lo >= 0, rates[np.arange(n), np.maximum(lo, 0)], 0.0)
-    return LoadCurves(capacity=capacity, rates=rates, latency_ms=lat, max_batch=max_batch), rate, lo
+    return CapacitySearch(rate=rate, rung=lo, latency_ms=lat, max_batch=max_batch)

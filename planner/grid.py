@@ -7,12 +7,12 @@ configurations, so the performance model evaluates 10^5..10^6 configurations in 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 
 import numpy as np
 import numpy.typing as npt
 
-from planner.domain import Catalog, Efficiency
+from planner.domain import Catalog
 
 __all__ = ["ACTIVATION_BYTES", "CatalogTables", "Grid"]
 
@@ -74,17 +74,6 @@ class Grid:
         """The sub-grid of the given rows."""
         return Grid(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
 
-    def with_efficiency(self, eff: Efficiency) -> Grid:
-        """The same grid with one efficiency for every row (used by calibration)."""
-        n = len(self)
-        return replace(
-            self,
-            eff_compute=np.full(n, eff.compute),
-            eff_memory=np.full(n, eff.memory),
-            eff_communication=np.full(n, eff.communication),
-            step_overhead_s=np.full(n, eff.step_overhead_s),
-            collective_latency_s=np.full(n, eff.collective_latency_s),
-        )
 
 
 @dataclass(frozen=True)

@@ -33,13 +33,17 @@ class LeverRow:
     saving_per_month: float | None  # baseline cost - top plan cost
 
 
-def _pinned(w: Workload, top: Plan, **override: object) -> Workload:
-    c = w.constraints
-    pins: dict[str, object] = {"models": (top.model,), "precisions": (top.precision,),
-                               "adaptations": (top.adaptation,), "runtimes": (top.runtime,),
-                               "hardware": tuple(sorted(top.hardware_types))}
+Pins = dict[str, tuple[str, ...] | None]
+
+
+def _pinned(w: Workload, top: Plan, override: Pins) -> Workload:
+    """The workload with the top plan's choices pinned, except what ``override`` sets."""
+    pins: Pins = {"models": (top.model,), "precisions": (top.precision,), "adaptations": (top.adaptation,),
+                  "runtimes": (top.runtime,), "hardware": tuple(sorted(top.hardware_types))}
     pins.update(override)
-    return w.relaxed(constraints=replace(c, **pins))  # type: ignore[arg-type]
+    constraints = replace(w.constraints, models=pins["models"], precisions=pins["precisions"],
+                          adaptations=pins["adaptations"], runtimes=pins["runtimes"], hardware=pins["hardware"])
+    return replace(w, constraints=constraints)
 
 
 def _smallest_general(catalog: Catalog, w: Workload) -> str | None:
@@ -51,11 +55,11 @@ def _smallest_general(catalog: Catalog, w: Workload) -> str | None:
     return min(ok, key=lambda m: (m.params, m.id)).id if ok else None
 
 
-def _baselines(catalog: Catalog, w: Workload, top: Plan) -> list[tuple[str, str, dict[str, object]]]:
+def _baselines(catalog: Catalog, w: Workload, top: Plan) -> list[tuple[str, str, Pins]]:
     hw = catalog.get_hardware(sorted(top.hardware_types)[0])
     gpu = catalog.hardware.get(DEFAULT_GPU)
     small = _smallest_general(catalog, w)
-    rows: list[tuple[str, str, dict[str, object]]] = []
+    rows: list[tuple[str, str, Pins]] = []
     if small is not None:
         rows.append(("model size", f"{small}, unadapted (smallest meeting the floor)",
                      {"models": (small,), "adaptations": ("none",), "precisions": BASELINE_PRECISIONS,
@@ -78,7 +82,7 @@ def lever_report(catalog: Catalog, w: Workload, top: Plan, *, time_limit_s: floa
 
     out = []
     for lever, baseline, override in _baselines(catalog, w, top):
-        result = plan(_pinned(w, top, **override), catalog, top=1, objective=Objective.COST,
+        result = plan(_pinned(w, top, override), catalog, top=1, objective=Objective.COST,
                       time_limit_s=time_limit_s, explain=False)
         best = result.plans[0] if result.plans else None
         saving = None if best is None else best.cost.per_month - top.cost.per_month

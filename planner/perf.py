@@ -72,8 +72,12 @@ def memory(grid: Grid, *, batch: npt.ArrayLike, context_tokens: npt.ArrayLike) -
     weights      params * bytes/param / (tp * pp)  (embeddings split like the rest)
     KV cache     batch * context * kv_bytes_per_token * (1 + waste)  (paged engines waste <4%, M48)
     activations  peak transient of one pass over min(batch * context, max_batched_tokens)
-                 tokens: residual + attention projections (4 * hidden) and MLP (2 * ffn / tp),
-                 16-bit, plus fp32 logits of the decode batch (vocab / tp each)
+                 tokens [D: counted from one decoder layer's tensor shapes; inference frees each
+                 layer's activations before the next, so one layer is live]: the residual stream,
+                 the attention input and output and the fused QKV (together at most 4 * hidden
+                 per token), and the MLP's gate and up projections (2 * ffn, split by tp), all
+                 16-bit; plus the fp32 logits of the decode batch (vocab / tp each). This is the
+                 quantity vLLM's start-up profiling pass measures before it sizes the KV cache.
     overhead     engine context and graphs, plus the share of memory the engine leaves unused
     """
     batch = np.asarray(batch, dtype=np.float64)
@@ -84,7 +88,7 @@ def memory(grid: Grid, *, batch: npt.ArrayLike, context_tokens: npt.ArrayLike) -
     chunk = np.minimum(np.maximum(batch, 1.0) * context, grid.max_batched_tokens)
     activations = (
         chunk * ACTIVATION_BYTES * (4.0 * grid.hidden + 2.0 * grid.ffn / grid.tp)  # one layer live
-        + np.minimum(batch, grid.max_batched_tokens) * 4.0 * grid.vocab / grid.tp  # fp32 logits
+        + np.minimum(batch, grid.max_batched_tokens) * 4.0 * grid.vocab / grid.tp  # 4 B: fp32 logits
     )
     overhead = grid.memory_overhead_bytes + grid.memory_reserve_fraction * capacity
     free_for_kv = capacity - weights - activations - overhead

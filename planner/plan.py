@@ -61,12 +61,13 @@ class Prepared:
         rows = rows[np.isnan(self.rate[rows])]
         if not len(rows):
             return
-        sub, rate, rung = search_capacity(self.cand.grid(rows), w.traffic, self.raw_capacity[rows], w.slo)
-        above = np.minimum(rung + 1, len(UTILIZATION) - 1)
-        for k, v in sub.latency_ms.items():
-            self.above_ms[k][rows] = np.where(rung + 1 < len(UTILIZATION), v[np.arange(len(rows)), above], np.nan)
-        self.max_batch[rows] = sub.max_batch
-        self.rate[rows], self.rung[rows] = rate, rung
+        found = search_capacity(self.cand.grid(rows), w.traffic, self.raw_capacity[rows], w.slo)
+        has_above = found.rung + 1 < len(UTILIZATION)
+        above = np.minimum(found.rung + 1, len(UTILIZATION) - 1)
+        for k, v in found.latency_ms.items():
+            self.above_ms[k][rows] = np.where(has_above, v[np.arange(len(rows)), above], np.nan)
+        self.max_batch[rows] = found.max_batch
+        self.rate[rows], self.rung[rows] = found.rate, found.rung
         self.evaluated += len(rows)
 
     def evaluate_keys(self, keys: list[int], w: Workload, *, alternatives: bool = False) -> None:

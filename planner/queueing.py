@@ -96,8 +96,6 @@ class LengthDist:
             return self.mean
         return self.mean * math.exp(NormalDist().inv_cdf(q) * s - s * s / 2.0)
 
-    def second_moment(self) -> float:
-        return self.mean**2 * math.exp(self.sigma**2)
 
 
 @dataclass(frozen=True)

@@ -9,19 +9,21 @@ from planner.adaptation import Basis, TrainingOption
 from planner.estimate import Estimate
 from planner.results import Plan, PlanResult
 
-__all__ = ["estimate_dict", "finetune_dict", "plan_result_dict"]
+__all__ = ["estimate_dict", "finetune_dict", "plan_result_dict", "rounded"]
 
 GB = 1e9
 
 
-def _num(value: float | None, digits: int = 5) -> float | None:
+def rounded(value: float | None, digits: int = 5) -> float | None:
+    """``value`` to ``digits`` significant digits for display; None when absent or not finite
+    (JSON has no NaN)."""
     if value is None or not math.isfinite(value):
         return None
     return float(f"{value:.{digits}g}")
 
 
 def _ms(seconds: float | None) -> float | None:
-    return None if seconds is None else _num(seconds * 1e3)
+    return None if seconds is None else rounded(seconds * 1e3)
 
 
 def estimate_dict(e: Estimate) -> dict[str, Any]:
@@ -42,30 +44,30 @@ def estimate_dict(e: Estimate) -> dict[str, Any]:
         "fits": e.fits,
         "reason": e.reason,
         "memory": {
-            "weights_gb": _num(e.weights_bytes / GB),
-            "kv_cache_gb": _num(e.kv_cache_bytes / GB),
-            "activations_gb": _num(e.activations_bytes / GB),
-            "overhead_gb": _num(e.overhead_bytes / GB),
-            "total_gb": _num(e.total_bytes / GB),
-            "capacity_gb": _num(e.capacity_bytes / GB),
+            "weights_gb": rounded(e.weights_bytes / GB),
+            "kv_cache_gb": rounded(e.kv_cache_bytes / GB),
+            "activations_gb": rounded(e.activations_bytes / GB),
+            "overhead_gb": rounded(e.overhead_bytes / GB),
+            "total_gb": rounded(e.total_bytes / GB),
+            "capacity_gb": rounded(e.capacity_bytes / GB),
             "per": "chip",
         },
         "max_batch": e.max_batch,
-        "batch": _num(e.batch),
+        "batch": rounded(e.batch),
         "ttft_ms": _ms(e.ttft_s),
         "tpot_ms": _ms(e.tpot_s),
         "e2e_ms": _ms(e.e2e_s),
-        "output_tokens_per_s": _num(e.output_tokens_per_s),
-        "requests_per_s": _num(e.requests_per_s),
+        "output_tokens_per_s": rounded(e.output_tokens_per_s),
+        "requests_per_s": rounded(e.requests_per_s),
         "bound": e.bound,
         "pricing": e.pricing,
-        "cost_per_hour": _num(e.cost_per_hour),
-        "cost_per_million_output_tokens": _num(e.cost_per_million_output_tokens),
+        "cost_per_hour": rounded(e.cost_per_hour),
+        "cost_per_million_output_tokens": rounded(e.cost_per_million_output_tokens),
         "calibrated": e.efficiency.calibrated,
         "efficiency": {
-            "compute": _num(e.efficiency.compute, 3),
-            "memory": _num(e.efficiency.memory, 3),
-            "communication": _num(e.efficiency.communication, 3),
+            "compute": rounded(e.efficiency.compute, 3),
+            "memory": rounded(e.efficiency.memory, 3),
+            "communication": rounded(e.efficiency.communication, 3),
             "step_overhead_ms": _ms(e.efficiency.step_overhead_s),
             "source": e.efficiency.source,
         },
@@ -74,8 +76,8 @@ def estimate_dict(e: Estimate) -> dict[str, Any]:
         data["cost_note"] = f"no {e.pricing} price for {c.hardware.id} in the catalog"
     if str(e.scenario) == "server":
         data.update(ttft_p99_ms=_ms(e.ttft_p99_s), tpot_p99_ms=_ms(e.tpot_p99_s),
-                    utilization=_num(e.utilization, 3),
-                    capacity_requests_per_s=_num(e.capacity_requests_per_s))
+                    utilization=rounded(e.utilization, 3),
+                    capacity_requests_per_s=rounded(e.capacity_requests_per_s))
     return data
 
 
@@ -90,15 +92,15 @@ def plan_dict(p: Plan) -> dict[str, Any]:
         "deployments": [{
             "hardware": d.hardware, "chips_per_replica": d.chips_per_replica, "tp": d.tp, "pp": d.pp,
             "replicas": d.replicas, "max_batch": d.max_batch,
-            "requests_per_s_per_replica": _num(d.requests_per_s_per_replica),
-            "slo_capacity_per_replica": _num(d.slo_capacity_per_replica),
+            "requests_per_s_per_replica": rounded(d.requests_per_s_per_replica),
+            "slo_capacity_per_replica": rounded(d.slo_capacity_per_replica),
             "calibrated": d.calibrated,
         } for d in p.deployments],
-        "predicted": {k: _num(v) for k, v in p.predicted.items()},
-        "quality": {"score": _num(p.quality.score), "low": _num(p.quality.low), "high": _num(p.quality.high),
+        "predicted": {k: rounded(v) for k, v in p.predicted.items()},
+        "quality": {"score": rounded(p.quality.score), "low": rounded(p.quality.low), "high": rounded(p.quality.high),
                     "task": p.quality.task, "sources": list(p.quality.sources)},
-        "cost": {"per_hour": _num(p.cost.per_hour), "per_month": _num(p.cost.per_month),
-                 "per_million_tokens": _num(p.cost.per_million_tokens), "one_time": _num(p.cost.one_time),
+        "cost": {"per_hour": rounded(p.cost.per_hour), "per_month": rounded(p.cost.per_month),
+                 "per_million_tokens": rounded(p.cost.per_million_tokens), "one_time": rounded(p.cost.one_time),
                  "pricing": p.cost.pricing},
         "binding": list(p.binding),
         "pareto": p.pareto,
@@ -113,13 +115,13 @@ def plan_result_dict(r: PlanResult) -> dict[str, Any]:
         "pareto": [plan_dict(p) for p in r.pareto],
         "infeasible": None if r.infeasible is None else {
             "reasons": list(r.infeasible.reasons),
-            "relaxations": [{"constraint": x.constraint, "needed": x.needed, "value": _num(x.value)}
+            "relaxations": [{"constraint": x.constraint, "needed": x.needed, "value": rounded(x.value)}
                             for x in r.infeasible.relaxations],
         },
         "search": {
             "candidates": r.search.candidates, "evaluated": r.search.evaluated, "pruned": r.search.pruned,
             "solver_status": r.search.solver_status, "solves": r.search.solves,
-            "elapsed_ms": _num(r.search.elapsed_ms, 4), "dropped": dict(r.search.dropped),
+            "elapsed_ms": rounded(r.search.elapsed_ms, 4), "dropped": dict(r.search.dropped),
         },
         "notes": [
             "predicted latencies are the worst deployment's, with traffic split across replicas in "
@@ -132,13 +134,14 @@ def plan_result_dict(r: PlanResult) -> dict[str, Any]:
 
 def _option_dict(o: TrainingOption) -> dict[str, Any]:
     return {"hardware": o.hardware, "chips": o.chips,
-            "memory_per_chip_gb": _num(o.memory_per_chip_bytes / GB, 4),
-            "fits": o.fits, "hours": _num(o.hours, 4), "hours_range": [_num(o.hours_low, 4), _num(o.hours_high, 4)],
-            "cost": _num(o.cost, 4), "teacher_chips": o.teacher_chips, "reason": o.reason}
+            "memory_per_chip_gb": rounded(o.memory_per_chip_bytes / GB, 4),
+            "fits": o.fits, "hours": rounded(o.hours, 4),
+            "hours_range": [rounded(o.hours_low, 4), rounded(o.hours_high, 4)],
+            "cost": rounded(o.cost, 4), "teacher_chips": o.teacher_chips, "reason": o.reason}
 
 
 def _basis_dict(b: Basis) -> dict[str, Any]:
-    return {"flops": _num(b.flops, 4), "flops_formula": b.flops_formula, "memory_formula": b.memory_formula,
+    return {"flops": rounded(b.flops, 4), "flops_formula": b.flops_formula, "memory_formula": b.memory_formula,
             "mfu": {"low": b.mfu[0], "central": b.mfu[1], "high": b.mfu[2]},
             "time": "hours = FLOPs / (chips x 16-bit peak x MFU); range from the MFU range",
             "cost": "chip-hours at the central MFU x price per chip-hour",

@@ -7,7 +7,7 @@ schema of the workload file lives in ``hardware_catalog.workload``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
@@ -106,7 +106,3 @@ class Workload:
     budget: Budget = field(default_factory=Budget)
     quality: Quality = field(default_factory=Quality)
     constraints: Constraints = field(default_factory=Constraints)
-
-    def relaxed(self, **changes: object) -> Workload:
-        """A copy with top-level parts replaced (used to verify relaxations)."""
-        return replace(self, **changes)  # type: ignore[arg-type]

@@ -17,11 +17,11 @@ import pytest
 
 from hardware_catalog import load_catalog
 from hardware_catalog.workload import load_workload
-from planner.candidates import quality_of
 from planner.capacity import UTILIZATION
 from planner.domain import Calibration, Catalog
 from planner.estimate import Scenario, config_grid, estimate, resolve
 from planner.plan import plan
+from planner.quality import best_teacher, quality
 from planner.queueing import LengthDist, server
 from planner.results import Plan, PlanResult, Relaxation
 from planner.workload import HOURS_PER_MONTH, Constraints, Objective, Slo, Tokens, Traffic, Workload
@@ -104,10 +104,15 @@ def _assert_meets_everything(catalog: Catalog, w: Workload, p: Plan) -> None:
         assert d.replicas >= 1
     for hw, quota in c.quotas.items():
         assert sum(d.chips_per_replica * d.replicas for d in p.deployments if d.hardware == hw) <= quota
-    # quality floor, from the catalog
-    score = quality_of(catalog, p.model, w.quality.task)
+    # quality floor: the plan's score is the quality model's for its model, precision and adaptation
+    model = catalog.models[p.model]
+    teacher = best_teacher(catalog, w.quality.task, model) if p.adaptation == "distill" else None
+    expected = quality(catalog, model=model, precision=p.precision, task=w.quality.task,
+                       adaptation=p.adaptation, teacher=teacher)
+    assert p.quality.score == pytest.approx(expected.score)
+    assert p.quality.low == pytest.approx(expected.low) and p.quality.high == pytest.approx(expected.high)
     if w.quality.min_score is not None:
-        assert score >= w.quality.min_score
+        assert p.quality.score >= w.quality.min_score
     # cost, recomputed from catalog prices, within the budget
     per_hour = sum(catalog.hardware[d.hardware].price(c.pricing) * d.chips_per_replica * d.replicas  # type: ignore[operator]
                    for d in p.deployments)
