@@ -78,26 +78,48 @@ def _render_levers(console: Console, rows: list[dict[str, Any]]) -> None:
     console.print(table)
 
 
+WIDE = 120  # narrower terminals get one block per plan instead of a table
+
+
+def _plans_table(console: Console, plans: list[dict[str, Any]]) -> None:
+    table = Table(show_lines=True)
+    for col in ("#", "model / precision / runtime", "deployment"):
+        table.add_column(col, overflow="fold")  # wrap long ids rather than cut them
+    for col in ("TTFT p99", "TPOT p99", "e2e p99", "quality", "$/month", "$/M tok"):
+        table.add_column(col, no_wrap=True, justify="right")  # a number is never split
+    table.add_column("binding", overflow="fold")
+    for p in plans:
+        pr = p["predicted"]
+        table.add_row(
+            f"{p['rank']}{'*' if p['pareto'] else ''}",
+            f"{p['model']}\n{p['precision']} (KV {p['kv_precision']}), {p['runtime']}",
+            _deployments(p), f"{pr['ttft_ms_p99']:.0f} ms", f"{pr['tpot_ms_p99']:.1f} ms",
+            f"{pr['e2e_ms_p99'] / 1e3:.1f} s", _quality(p["quality"]),
+            f"{p['cost']['per_month']:,.0f}", f"{p['cost']['per_million_tokens']:.3g}",
+            "\n".join(p["binding"]) or "—")
+    console.print(table)
+
+
+def _plans_blocks(console: Console, plans: list[dict[str, Any]]) -> None:
+    for p in plans:
+        pr, cost = p["predicted"], p["cost"]
+        adaptation = "" if p["adaptation"] == "none" else f" · {p['adaptation']}"
+        console.print(f"[bold]{p['rank']}{'*' if p['pareto'] else ''} {p['model']}[/bold] · {p['precision']} "
+                      f"(KV {p['kv_precision']}) · {p['runtime']}{adaptation} · "
+                      f"[bold]${cost['per_month']:,.0f}/month[/bold] · ${cost['per_million_tokens']:.3g}/M tokens")
+        console.print(f"   {_deployments(p)}")
+        console.print(f"   p99: TTFT {pr['ttft_ms_p99']:.0f} ms · TPOT {pr['tpot_ms_p99']:.1f} ms · "
+                      f"e2e {pr['e2e_ms_p99'] / 1e3:.1f} s · quality {_quality(p['quality']).replace(chr(10), ' ')}")
+        console.print(f"   binding: {', '.join(p['binding']) or 'none'}")
+
+
 def render_plans(console: Console, data: dict[str, Any]) -> None:
     s = data["search"]
     console.print(f"[bold]{data['workload']}[/bold]: objective {data['objective']}; "
                   f"{s['candidates']:,} configurations, {s['evaluated']:,} through the load model, "
                   f"{s['solves']} solves ({s['solver_status']}), {s['elapsed_ms']:.0f} ms")
     if data["plans"]:
-        table = Table(show_lines=True)
-        for col in ("#", "model / precision / runtime", "deployment", "TTFT p99", "TPOT p99",
-                    "e2e p99", "quality", "$/month", "$/M tok", "binding"):
-            table.add_column(col, overflow="fold")  # wrap long ids rather than cut them
-        for p in data["plans"]:
-            pr = p["predicted"]
-            table.add_row(
-                f"{p['rank']}{'*' if p['pareto'] else ''}",
-                f"{p['model']}\n{p['precision']} (KV {p['kv_precision']}), {p['runtime']}",
-                _deployments(p), f"{pr['ttft_ms_p99']:.0f} ms", f"{pr['tpot_ms_p99']:.1f} ms",
-                f"{pr['e2e_ms_p99'] / 1e3:.1f} s", _quality(p["quality"]),
-                f"{p['cost']['per_month']:,.0f}", f"{p['cost']['per_million_tokens']:.3g}",
-                "\n".join(p["binding"]) or "—")
-        console.print(table)
+        (_plans_table if console.width >= WIDE else _plans_blocks)(console, data["plans"])
         console.print("* on the Pareto front (cost, p99 latency, quality)")
     if data.get("levers"):
         _render_levers(console, data["levers"])
