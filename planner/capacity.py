@@ -1,10 +1,10 @@
 """How much traffic one replica carries within the latency SLOs.
 
-The server queueing model (``planner.queueing``) gives each candidate's latency percentiles as a
-function of its arrival rate. ``load_curves`` evaluates every candidate at a ladder of
-utilisations (fractions of its raw capacity) in one vectorised call; ``slo_capacity`` then reads
-off, for any SLO, the highest rate at which every target percentile still holds. Latency grows
-with load, so a rate between two rungs is never credited: the answer is conservative.
+The server queueing model (``planner.queueing``) gives each candidate's latency percentiles at a
+given arrival rate. ``screen`` drops candidates that miss an SLO even with no load, using lower
+bounds that need no queueing model; ``search_capacity`` finds, per candidate, the highest rung of
+a ladder of utilisations (fractions of its raw capacity) at which every target percentile still
+holds. A rate between two rungs is never credited: the answer is conservative.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ __all__ = ["UTILIZATION", "CapacitySearch", "screen", "search_capacity"]
 
 UTILIZATION = np.array([0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.88, 0.91, 0.94,
                         0.97])
-PROBES = ((5, 0.5), (12, 0.88))  # (rung index, utilisation) evaluated first for every row
+PROBES = (3, 6, 10, 13)  # rungs evaluated first for every row (30, 60, 80, 91%): gaps of at most 3 rungs
 
 
 @dataclass(frozen=True)
@@ -90,63 +90,33 @@ def _evaluate_pairs(grid: Grid, traffic: Traffic, rates: Array, slo: Slo, rows: 
     return ok
 
 
-def _predicted_rung(lat: dict[tuple[str, int], Array], slo: Slo, rows: np.ndarray) -> np.ndarray:
-    """The rung where the first SLO is predicted to break, from the two probes, or -1 if unknown.
-
-    Queueing delay grows like 1 / (1 - u), so each target's latency is fitted as a + b / (1 - u)
-    through the probes and solved for the utilisation where it reaches its limit.
-    """
-    (j1, u1), (j2, u2) = PROBES
-    u_star = np.full(len(rows), 1.0)
-    known = np.ones(len(rows), dtype=bool)
-    for metric, pct, limit in slo.items():
-        l1, l2 = lat[(metric, pct)][rows, j1], lat[(metric, pct)][rows, j2]
-        known &= np.isfinite(l1) & np.isfinite(l2)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            b = (l2 - l1) / (1.0 / (1.0 - u2) - 1.0 / (1.0 - u1))
-            a = l1 - b / (1.0 - u1)
-            u = np.where(b > 0, np.where(limit > a, 1.0 - b / (limit - a), 0.0), 1.0)
-        u_star = np.minimum(u_star, np.nan_to_num(u, nan=0.0))
-    rung = np.searchsorted(UTILIZATION, u_star, side="right") - 1
-    return np.where(known, rung, -1)
-
-
 def search_capacity(grid: Grid, traffic: Traffic, capacity: Array, slo: Slo) -> CapacitySearch:
     """Per row, the highest utilisation rung at which every SLO target holds.
 
-    Latency rises with load, so the rungs that meet the SLOs form a prefix of the ladder; the
-    answer is the rung whose SLOs hold while the next one's do not. Two probe rungs (50% and 88%)
-    are evaluated first, a 1 / (1 - u) fit through them predicts the breaking rung, and that rung
-    and the one above are evaluated next; rows the prediction does not settle fall back to a
-    binary search. Each step is one queueing-model call over all rows still open, so most rows
-    are settled in two calls. Latencies are kept at the rungs evaluated (NaN elsewhere); the rung
+    Latency rises with load, so the rungs that meet the SLOs form a prefix of the ladder. Two
+    queueing-model calls settle every row: the first evaluates the PROBES, which bracket the
+    answer between the highest probe that holds and the lowest one that breaks; the second
+    evaluates every rung inside that bracket (at most three). The answer is the rung below the
+    lowest rung that breaks. Latencies are kept at the rungs evaluated (NaN elsewhere); the rung
     just above the answer is always among them, which is what ``binding`` reads.
     """
     n, k = len(grid), len(UTILIZATION)
     rates = capacity[:, None] * UTILIZATION[None, :]
     lat = {(m, p): np.full((n, k), np.nan) for m in METRICS for p in PERCENTILES}
     max_batch = np.zeros(n)
-    lo = np.full(n, -1)  # highest rung known to meet every SLO
-    hi = np.full(n, k)  # lowest rung known to break one
-
-    def step(rows: np.ndarray, rungs: np.ndarray) -> None:
+    probes = np.asarray(PROBES)
+    rows, rungs = np.repeat(np.arange(n), len(probes)), np.tile(probes, n)
+    ok = _evaluate_pairs(grid, traffic, rates, slo, rows, rungs, lat, max_batch).reshape(n, len(probes))
+    # hi: the lowest probe that breaks (k if none); lo: the highest probe below it (-1 if none)
+    first_bad = np.where(ok.all(axis=1), len(probes), np.argmin(ok, axis=1))
+    hi = np.where(first_bad < len(probes), probes[np.minimum(first_bad, len(probes) - 1)], k)
+    lo = np.where(first_bad > 0, probes[np.maximum(first_bad - 1, 0)], -1)
+    width = hi - lo - 1
+    rows = np.repeat(np.arange(n), width)
+    rungs = lo[rows] + 1 + (np.arange(len(rows)) - np.repeat(np.cumsum(width) - width, width))
+    answer = hi - 1
+    if len(rows):
         ok = _evaluate_pairs(grid, traffic, rates, slo, rows, rungs, lat, max_batch)
-        np.maximum.at(lo, rows[ok], rungs[ok])
-        np.minimum.at(hi, rows[~ok], rungs[~ok])
-        lo[lo >= hi] = -1  # a rung broke below one that held: search again below the broken one
-
-    probes = np.array([j for j, _ in PROBES])
-    step(np.repeat(np.arange(n), len(probes)), np.tile(probes, n))
-    open_rows = np.flatnonzero(hi - lo > 1)
-    guess = _predicted_rung(lat, slo, open_rows)
-    guess = np.clip(guess, lo[open_rows] + 1, hi[open_rows] - 1)
-    pair_rows = np.concatenate([open_rows, open_rows])
-    pair_rungs = np.concatenate([guess, guess + 1])
-    inside = (pair_rungs > lo[pair_rows]) & (pair_rungs < hi[pair_rows])
-    if inside.any():
-        step(pair_rows[inside], pair_rungs[inside])
-    while np.any(active := hi - lo > 1):
-        rows = np.flatnonzero(active)
-        step(rows, (lo[rows] + hi[rows]) // 2)
-    rate = np.where(lo >= 0, rates[np.arange(n), np.maximum(lo, 0)], 0.0)
-    return CapacitySearch(rate=rate, rung=lo, latency_ms=lat, max_batch=max_batch)
+        np.minimum.at(answer, rows[~ok], rungs[~ok] - 1)
+    rate = np.where(answer >= 0, rates[np.arange(n), np.maximum(answer, 0)], 0.0)
+    return CapacitySearch(rate=rate, rung=answer, latency_ms=lat, max_batch=max_batch)

@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from planner.grid import ACTIVATION_BYTES, Array, Grid
 
-__all__ = ["Memory", "StepTime", "kv_bytes_per_token", "memory", "step_time"]
+__all__ = ["Memory", "StepModel", "StepTime", "kv_bytes_per_token", "memory", "step_time"]
 
 
 @dataclass(frozen=True)
@@ -105,36 +105,110 @@ def memory(grid: Grid, *, batch: npt.ArrayLike, context_tokens: npt.ArrayLike) -
     )
 
 
-def _weight_bytes_read(grid: Grid, tokens: Array) -> Array:
-    """Weight bytes one pass over ``tokens`` tokens reads (whole replica).
+class StepModel:
+    """``step_time`` at fixed contexts, reduced to per-row coefficients of the tokens of a pass.
 
-    MoE: each token routes to experts_per_token of the experts, so a pass touches
-    E * (1 - (1 - k/E)^tokens) experts per layer in expectation (uniform routing).
+    Every term of the roofline is linear in the decode and prefill tokens of a pass, or in the
+    number of passes, once the contexts are fixed, except MoE's expert coverage. The queueing
+    model evaluates the same rows at many token counts, so it builds the coefficients once and
+    pays a dozen array operations per evaluation, with no per-call Grid gathering. ``step_time``
+    itself goes through this class, so there is one formula.
+
+    Coefficients (one row each, in ``c``; per second unless noted):
+      pp, max_batched_tokens, linear compute per token, dense and expert weight reads per pass,
+      the chance a token misses a given expert (1 - k/E), attention compute per decode and per
+      prefill token, KV traffic per decode and per prefill token, communication per token and
+      per pass, fixed overhead per pass.
     """
-    dense = grid.params - grid.expert_params
-    share = np.where(
-        grid.experts > 1,
-        1.0 - (1.0 - grid.experts_per_token / grid.experts) ** np.maximum(tokens, 1.0),
-        0.0,
-    )
-    return (dense + grid.expert_params * share) * grid.weight_bytes
+
+    _N = 13
+
+    def __init__(self, c: Array) -> None:
+        self.c = c
+        self.moe = bool(np.any(c[4] > 0))
+        self.pipelined = bool(np.any(c[0] > 1))
+
+    @classmethod
+    def build(cls, grid: Grid, *, decode_context: npt.ArrayLike, prefill_context: npt.ArrayLike) -> StepModel:
+        n = len(grid)
+        d_ctx = np.broadcast_to(np.asarray(decode_context, dtype=np.float64), (n,))
+        p_ctx = np.broadcast_to(np.asarray(prefill_context, dtype=np.float64), (n,))
+        tp, pp = grid.tp, grid.pp
+        with np.errstate(divide="ignore", invalid="ignore"):
+            per_byte = 1.0 / (tp * grid.memory_bandwidth_bytes_per_s * grid.eff_memory)
+            attention = 4.0 * grid.layers * grid.heads * grid.head_dim / (
+                tp * grid.peak_attention_flops_per_s * grid.eff_compute)
+            kv_token = 2.0 * grid.layers * grid.kv_heads * grid.head_dim * grid.kv_bytes * per_byte  # whole replica
+            moe = grid.experts > 1
+            payload = grid.hidden * ACTIVATION_BYTES  # per token of a pass
+            # tensor parallel: ring all-reduce after attention and after the MLP, in every layer
+            allreduce_per_token = 2.0 * grid.layers * 2.0 * (tp - 1.0) / tp * payload / _one_way(grid)
+            send_link = np.where(tp * pp <= grid.chips_per_node, grid.link_bytes_per_s, grid.scale_out_bytes_per_s)
+            send_per_token = (pp - 1.0) * payload / (0.5 * send_link * grid.eff_communication)
+            c = np.empty((cls._N, n))
+            c[0], c[1] = pp, grid.max_batched_tokens
+            c[2] = 2.0 * grid.active_params / (tp * grid.peak_linear_flops_per_s * grid.eff_compute)  # M42: 2N
+            c[3] = (grid.params - np.where(moe, grid.expert_params, 0.0)) * grid.weight_bytes * per_byte
+            c[4] = np.where(moe, grid.expert_params * grid.weight_bytes * per_byte, 0.0)
+            c[5] = np.where(moe, 1.0 - grid.experts_per_token / np.where(moe, grid.experts, 1.0), 0.0)
+            c[6], c[7] = attention * d_ctx, attention * p_ctx / 2.0  # causal prefill: half
+            c[8], c[9] = kv_token * (d_ctx + 1.0), kv_token  # read the cache of decode tokens, write new K/V
+            c[10] = np.where(tp > 1, allreduce_per_token, 0.0) + np.where(pp > 1, send_per_token, 0.0)
+            c[11] = (np.where(tp > 1, 2.0 * grid.layers * grid.collective_latency_s, 0.0)
+                     + np.where(pp > 1, (pp - 1.0) * grid.collective_latency_s, 0.0))
+            c[12] = grid.step_overhead_s
+        return cls(c)
+
+    def take(self, rows: npt.ArrayLike) -> StepModel:
+        return StepModel(self.c[:, rows])
+
+    def _terms(self, decode_tokens: npt.ArrayLike, prefill_tokens: npt.ArrayLike
+               ) -> tuple[Array, Array, Array, Array, Array, Array]:
+        """linear compute, linear memory, attention compute, attention memory, communication, overhead."""
+        d = np.asarray(decode_tokens, dtype=np.float64)
+        p = np.asarray(prefill_tokens, dtype=np.float64)
+        c = self.c.reshape(self.c.shape + (1,) * (max(d.ndim, p.ndim, 1) - 1))  # rows first, then counts
+        if self.pipelined:
+            # Pipeline parallelism: the decode batch is split into up to pp microbatches that
+            # occupy the pp stages at once (GPipe-style). Every sequence still passes all stages,
+            # so one iteration lasts one full-model step of a microbatch.
+            microbatches = np.minimum(np.maximum(d, 1.0), c[0])
+            d, p = d / microbatches, p / microbatches
+        tokens = d + p
+        passes = np.maximum(np.ceil(tokens / c[1]), 1.0)
+        weights = c[3]
+        if self.moe:  # each token routes to k of E experts: a pass touches E (1 - (1 - k/E)^tokens)
+            weights = weights + c[4] * (1.0 - c[5] ** np.maximum(tokens / passes, 1.0))
+        return (tokens * c[2], passes * weights, d * c[6] + p * c[7], d * c[8] + p * c[9],
+                tokens * c[10] + passes * c[11], passes * c[12])
+
+    def total(self, decode_tokens: npt.ArrayLike, prefill_tokens: npt.ArrayLike) -> Array:
+        """Seconds of the step(s) running these tokens; rows along the first axis, counts broadcast."""
+        linear_c, linear_m, attn_c, attn_m, comm, overhead = self._terms(decode_tokens, prefill_tokens)
+        return np.maximum(linear_c, linear_m) + np.maximum(attn_c, attn_m) + comm + overhead
+
+    def parts(self, decode_tokens: npt.ArrayLike, prefill_tokens: npt.ArrayLike) -> StepTime:
+        linear_c, linear_m, attn_c, attn_m, comm, overhead = self._terms(decode_tokens, prefill_tokens)
+        linear = np.maximum(linear_c, linear_m)
+        attention = np.maximum(attn_c, attn_m)
+        compute = np.where(linear_c >= linear_m, linear, 0.0) + np.where(attn_c >= attn_m, attention, 0.0)
+        return StepTime(compute=compute, memory=linear + attention - compute, communication=comm,
+                        overhead=overhead, total=linear + attention + comm + overhead)
 
 
-def _allreduce_time(grid: Grid, payload_bytes: Array) -> Array:
-    """Ring all-reduce of ``payload_bytes`` over tp chips, per call.
+def _one_way(grid: Grid) -> Array:
+    """One direction of the link a tensor-parallel collective runs over (bytes/s).
 
-    Each chip sends and receives 2 (tp - 1) / tp * payload (ring algorithm); the vendor link
-    figure is a bidirectional aggregate, so one direction gets half of it.
+    Ring all-reduce: each chip sends and receives 2 (tp - 1) / tp of the payload; the vendor link
+    figure is a bidirectional aggregate, so one direction gets half of it. A full mesh splits the
+    chip's figure over its direct links, tp - 1 of which carry the collective; beyond one node the
+    scale-out network carries it.
     """
     in_node = grid.tp <= grid.chips_per_node
-    # A full mesh splits the chip's figure over its direct links; tp - 1 of them carry the collective.
     mesh_share = np.where(grid.mesh_links > 0, np.minimum((grid.tp - 1.0) / np.maximum(grid.mesh_links, 1.0), 1.0),
                           1.0)
     link = np.where(in_node, grid.link_bytes_per_s * mesh_share, grid.scale_out_bytes_per_s)
-    one_way = 0.5 * link * grid.eff_communication
-    moved = 2.0 * (grid.tp - 1.0) / grid.tp * payload_bytes
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(grid.tp > 1, moved / one_way + grid.collective_latency_s, 0.0)
+    return 0.5 * link * grid.eff_communication
 
 
 def step_time(
@@ -148,52 +222,15 @@ def step_time(
     """Time to run ``decode_tokens`` decode tokens and ``prefill_tokens`` prompt tokens.
 
     Work beyond ``max_batched_tokens`` is split into several passes, each of which reads the
-    weights again and pays the per-pass overhead.
+    weights again and pays the per-pass overhead. Arguments broadcast against the grid's rows.
     """
-    d_all = np.asarray(decode_tokens, dtype=np.float64)
-    d_ctx = np.asarray(decode_context, dtype=np.float64)
-    p_all = np.asarray(prefill_tokens, dtype=np.float64)
-    p_ctx = np.asarray(prefill_context, dtype=np.float64)
-    # Pipeline parallelism: the decode batch is split into up to pp microbatches that occupy the
-    # pp stages at once (GPipe-style). Every sequence still passes all stages, so one iteration
-    # lasts one full-model step of a microbatch: work per step is divided by the microbatches.
-    microbatches = np.minimum(np.maximum(d_all, 1.0), grid.pp)
-    d = d_all / microbatches
-    p = p_all / microbatches
-    tokens = d + p
-    passes = np.maximum(np.ceil(tokens / grid.max_batched_tokens), 1.0)
-    tokens_per_pass = tokens / passes
+    n = len(grid)
+    shape = np.broadcast_shapes(np.shape(decode_tokens), np.shape(prefill_tokens), (n,))
+    model = StepModel.build(grid, decode_context=decode_context, prefill_context=prefill_context)
 
-    per_head_layer = grid.layers * grid.heads * grid.head_dim
-    linear_flops = 2.0 * grid.active_params * tokens  # M42: 2N FLOPs per token
-    attention_flops = 4.0 * per_head_layer * (d * d_ctx + p * p_ctx / 2.0)  # causal prefill: half
-    weight_bytes = passes * _weight_bytes_read(grid, tokens_per_pass)
-    kv_token = 2.0 * grid.layers * grid.kv_heads * grid.head_dim * grid.kv_bytes  # whole replica
-    kv_bytes = kv_token * (d * d_ctx + tokens)  # read the cache of decode tokens, write new K/V
+    def rows_first(x: npt.ArrayLike) -> Array:  # StepModel keeps rows on the first axis
+        return np.moveaxis(np.broadcast_to(np.asarray(x, dtype=np.float64), shape), -1, 0)
 
-    tp = grid.tp
-    linear_c = linear_flops / (tp * grid.peak_linear_flops_per_s * grid.eff_compute)
-    linear_m = weight_bytes / (tp * grid.memory_bandwidth_bytes_per_s * grid.eff_memory)
-    attn_c = attention_flops / (tp * grid.peak_attention_flops_per_s * grid.eff_compute)
-    attn_m = kv_bytes / (tp * grid.memory_bandwidth_bytes_per_s * grid.eff_memory)
-    linear = np.maximum(linear_c, linear_m)
-    attention = np.maximum(attn_c, attn_m)
-    compute = np.where(linear_c >= linear_m, linear, 0.0) + np.where(attn_c >= attn_m, attention, 0.0)
-    mem = linear + attention - compute
-
-    payload = tokens_per_pass * grid.hidden * ACTIVATION_BYTES
-    allreduce = 2.0 * grid.layers * _allreduce_time(grid, payload)  # after attention and MLP
-    send_link = np.where(grid.tp * grid.pp <= grid.chips_per_node,
-                         grid.link_bytes_per_s, grid.scale_out_bytes_per_s)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pp_send = np.where(grid.pp > 1, (grid.pp - 1.0) * (
-            payload / (0.5 * send_link * grid.eff_communication) + grid.collective_latency_s), 0.0)
-    communication = passes * (allreduce + pp_send)
-    overhead = passes * grid.step_overhead_s
-    return StepTime(
-        compute=compute,
-        memory=mem,
-        communication=communication,
-        overhead=overhead,
-        total=linear + attention + communication + overhead,
-    )
+    st = model.parts(rows_first(decode_tokens), rows_first(prefill_tokens))
+    return StepTime(*(np.moveaxis(x, 0, -1) for x in (st.compute, st.memory, st.communication, st.overhead,
+                                                       st.total)))

@@ -47,7 +47,7 @@ import numpy as np
 import numpy.typing as npt
 
 from planner.grid import Array, Grid
-from planner.perf import Memory, StepTime, memory, step_time
+from planner.perf import Memory, StepModel, StepTime, memory
 from planner.scenarios import operating_batch
 
 __all__ = ["PERCENTILES", "STATES", "LengthDist", "ServerResult", "server"]
@@ -56,6 +56,7 @@ PERCENTILES = (50, 90, 95, 99)
 STATES = 32  # most prompts prefilled per iteration the chain tracks: 0 .. STATES - 1
 _SIZES = (1, 2, 3, 4, 6, 8, 11, 16, 22, STATES)  # chain sizes K rows are grouped by
 _TAIL = 1e-8  # largest probability a chain of size K < STATES may lump into its last state
+_CALL_COST = 4000  # fixed cost of one chain evaluation, in units of the per-row cost of one state pair
 _TOL = 1e-9  # relative tolerance of the root finder for B (of its bracket, [0, B_max])
 _ITERATIONS = 100  # cap on root-finder iterations (Illinois: each stale end is halved)
 _Z95 = NormalDist().inv_cdf(0.95)
@@ -134,12 +135,9 @@ class _Chain:
         self.s[rows], self.p[rows], self.pi[rows], self.tau[rows] = other.s, other.p, other.pi, other.tau
 
 
-def _lengths(grid: Grid, b: Array, i: float, o: float, states: int) -> Array:
+def _lengths(step: StepModel, b: Array, i: float, states: int) -> Array:
     """s[n, j]: iteration time with b[n] decodes and j prompts of i tokens, j = 0 .. states."""
-    j = np.arange(states + 1, dtype=np.float64)[:, None]
-    st = step_time(grid, decode_tokens=b, decode_context=i + o / 2.0, prefill_tokens=j * i,
-                   prefill_context=i)
-    return np.ascontiguousarray(np.asarray(st.total, dtype=np.float64).T)
+    return step.total(b[:, None], np.arange(states + 1, dtype=np.float64)[None, :] * i)
 
 
 def _stationary(p: Array) -> Array:
@@ -154,9 +152,9 @@ def _stationary(p: Array) -> Array:
     return np.asarray(np.linalg.solve(a, rhs)[..., 0], dtype=np.float64)
 
 
-def _chain(grid: Grid, b: Array, rate: Array, i: float, o: float, states: int) -> _Chain:
+def _chain(step: StepModel, b: Array, rate: Array, i: float, states: int) -> _Chain:
     """Iteration lengths, transitions, stationary law and mean iteration at b decodes."""
-    s = _lengths(grid, b, i, o, states)
+    s = _lengths(step, b, i, states)
     p = _poisson_pmf(rate[:, None] * s[:, :states], states)
     pi = _stationary(p)
     return _Chain(s, p, pi, np.einsum("nj,nj->n", pi, s[:, :states]))
@@ -194,7 +192,7 @@ def _illinois(f: Callable[[Array, npt.NDArray[np.intp]], Array], lo: Array, f_lo
             return
 
 
-def _solve_batch(grid: Grid, rate: Array, b_hi: Array, i: float, o: float,
+def _solve_batch(step: StepModel, rate: Array, b_hi: Array, i: float, o: float,
                  states: int) -> tuple[Array, _Chain]:
     """Smallest B with lam (O - 1) tau(B) <= B on [0, b_hi], and the chain there.
 
@@ -203,8 +201,8 @@ def _solve_batch(grid: Grid, rate: Array, b_hi: Array, i: float, o: float,
     """
     c = rate * max(o - 1.0, 0.0)
     n = len(b_hi)
-    at0 = _chain(grid, np.zeros(n), rate, i, o, states)
-    at_hi = _chain(grid, b_hi, rate, i, o, states)
+    at0 = _chain(step, np.zeros(n), rate, i, states)
+    at_hi = _chain(step, b_hi, rate, i, states)
     g_lo, g_hi = c * at0.tau, c * at_hi.tau - b_hi
     b = np.where(g_hi > 0, b_hi, 0.0)
     out = at0.take(np.arange(n))
@@ -213,11 +211,11 @@ def _solve_batch(grid: Grid, rate: Array, b_hi: Array, i: float, o: float,
     rows = np.flatnonzero((g_lo > 0) & (g_hi <= 0))
     if rows.size == 0:
         return b, out
-    sub, lam, c_rows = grid.take(rows), rate[rows], c[rows]
+    sub, lam, c_rows = step.take(rows), rate[rows], c[rows]
     last: list[tuple[npt.NDArray[np.intp], _Chain]] = []  # the latest evaluation: rows, chain
 
     def f(x: Array, idx: npt.NDArray[np.intp]) -> Array:
-        ch = _chain(sub.take(idx), x, lam[idx], i, o, states)
+        ch = _chain(sub.take(idx), x, lam[idx], i, states)
         last[:] = [(idx, ch)]
         return c_rows[idx] * ch.tau - x
 
@@ -261,7 +259,7 @@ def _ttft(ch: _Chain, tau: Array) -> tuple[Array, dict[int, Array]]:
     return mean, quantiles
 
 
-def _chain_size(grid: Grid, rate: Array, b_hi: Array, i: float, o: float) -> npt.NDArray[np.intp]:
+def _chain_size(step: StepModel, rate: Array, b_hi: Array, i: float) -> npt.NDArray[np.intp]:
     """Per row, a first guess of the chain size K (a size of _SIZES; checked after the solve).
 
     With s_j ~ s_0 + j d at the largest concurrency (an upper bound on every chain used), the
@@ -269,7 +267,7 @@ def _chain_size(grid: Grid, rate: Array, b_hi: Array, i: float, o: float) -> npt
     mean / (1 - b^2) (slope d over j = 0 .. 8): K covers the mean + 7 sd + 3. K = 1 (all mass at j = 0)
     when an arrival during an iteration is itself below _TAIL.
     """
-    s = _lengths(grid, b_hi, i, o, 8)
+    s = _lengths(step, b_hi, i, 8)
     a, b = rate * s[:, 0], np.clip(rate * (s[:, 8] - s[:, 0]) / 8.0, 0.0, 0.99)
     mean = a / (1.0 - b)
     need = mean + 7.0 * np.sqrt(mean / (1.0 - b * b)) + 3.0
@@ -278,11 +276,24 @@ def _chain_size(grid: Grid, rate: Array, b_hi: Array, i: float, o: float) -> npt
     return np.where(a <= _TAIL, 1, size)
 
 
-def _group(grid: Grid, lam: Array, b_run: Array, i: float, o: float, states: int
+def _next_group(size: npt.NDArray[np.intp]) -> tuple[int, npt.NDArray[np.intp]]:
+    """The rows to solve next and their chain size: those of the smallest pending size, lifted into
+    the next larger pending size while that costs less than a separate set of chain evaluations
+    (a larger chain is as accurate or more: it only lumps less of the tail)."""
+    pending = np.unique(size[size > 0])
+    k, rows = int(pending[0]), size == pending[0]
+    for bigger in pending[1:]:
+        if rows.sum() * (int(bigger) ** 2 - k * k) >= _CALL_COST:
+            break
+        k, rows = int(bigger), rows | (size == bigger)
+    return k, np.flatnonzero(rows)
+
+
+def _group(step: StepModel, lam: Array, b_run: Array, i: float, o: float, states: int
            ) -> tuple[Array, Array, Array, dict[int, Array], dict[int, Array], Array]:
     """b_mean, tau, TTFT mean and quantiles, TPOT quantiles for rows sharing a chain size K;
     last, pi_(K-1), the stationary mass of the state the tail is lumped into."""
-    b_mean, ch = _solve_batch(grid, lam, b_run, i, o, states)
+    b_mean, ch = _solve_batch(step, lam, b_run, i, o, states)
     tau = ch.tau
     ttft_mean, ttft_q = _ttft(ch, tau)
     # Feedback: a surplus of dB decodes lengthens iterations, which keeps lam (O - 1) dtau more
@@ -292,12 +303,12 @@ def _group(grid: Grid, lam: Array, b_run: Array, i: float, o: float, states: int
     h = np.maximum(0.05 * b_mean, 1.0)
     zs = [NormalDist().inv_cdf(pct / 100.0) for pct in PERCENTILES]
     b_h = b_mean + h
-    first = _chain(grid, b_h, lam, i, o, states).tau
+    first = _chain(step, b_h, lam, i, states).tau
     gain = lam * max(o - 1.0, 0.0) * (first - tau) / h
     spread = np.sqrt(b_mean) / (1.0 - np.clip(gain, 0.0, 0.9))
     b_q = np.concatenate([np.clip(b_mean + z * spread, 1.0, b_run) for z in zs])
     rows = np.tile(np.arange(n), len(zs))
-    taus = _chain(grid.take(rows), b_q, lam[rows], i, o, states).tau.reshape(len(zs), n)
+    taus = _chain(step.take(rows), b_q, lam[rows], i, states).tau.reshape(len(zs), n)
     tpot = {pct: np.maximum(taus[m], tau) for m, pct in enumerate(PERCENTILES)}
     return b_mean, tau, ttft_mean, ttft_q, tpot, ch.pi[:, -1]
 
@@ -308,39 +319,33 @@ def server(grid: Grid, *, request_rate: npt.ArrayLike, input_tokens: LengthDist,
     rate = np.broadcast_to(np.asarray(request_rate, dtype=np.float64), grid.params.shape).copy()
     b_max = np.maximum(operating_batch(grid, cap=batch_cap, input_tokens=i, output_tokens=o), 0.0)
     b_run = np.maximum(b_max, 1.0)
-    full = step_time(grid, decode_tokens=b_run, decode_context=i + o / 2.0,
-                     prefill_tokens=b_run * i / o, prefill_context=i)
-    capacity = np.where(b_max >= 1, b_max / (o * full.total), 0.0)
+    model = StepModel.build(grid, decode_context=i + o / 2.0, prefill_context=i)
+    capacity = np.where(b_max >= 1, b_max / (o * model.total(b_run, b_run * i / o)), 0.0)
     lam = np.where(rate < capacity, rate, 0.0)
 
     n = len(rate)
     b_mean, tau, ttft_mean = np.zeros(n), np.zeros(n), np.zeros(n)
     ttft_q = {pct: np.zeros(n) for pct in PERCENTILES}
     tpot = {pct: np.zeros(n) for pct in PERCENTILES}
-    size = _chain_size(grid, lam, b_run, i, o)
-    sizes = list(_SIZES)
-    for k in sizes:  # smallest sizes first; a row whose last state holds mass moves up a size
-        rows = np.flatnonzero(size == k)
-        if rows.size == 0:
-            continue
-        part = grid.take(rows) if rows.size < n else grid
+    size = _chain_size(model, lam, b_run, i)  # 0 once a row is solved
+    while np.any(size):
+        k, rows = _next_group(size)
+        part = model.take(rows) if rows.size < n else model
         g_b, g_tau, g_mean, g_q, g_tpot, last = _group(part, lam[rows], b_run[rows], i, o, k)
         b_mean[rows], tau[rows], ttft_mean[rows] = g_b, g_tau, g_mean
         for pct in PERCENTILES:
             ttft_q[pct][rows], tpot[pct][rows] = g_q[pct], g_tpot[pct]
-        if 1 < k < STATES:
-            size[rows[last > _TAIL]] = sizes[sizes.index(k) + 1]
+        size[rows] = 0
+        if 1 < k < STATES:  # a row whose last state holds mass is solved again a size up
+            size[rows[last > _TAIL]] = _SIZES[_SIZES.index(k) + 1]
 
     stable = (rate < capacity) & (b_max >= 1) & (b_mean < b_run)
-    step = step_time(grid, decode_tokens=b_mean, decode_context=i + o / 2.0,
-                     prefill_tokens=rate * i * tau, prefill_context=i)
+    step = model.parts(b_mean, rate * i * tau)
     ttft, e2e = {}, {}
     for pct in PERCENTILES:
         q = pct / 100.0
-        longer = step_time(grid, decode_tokens=b_mean, decode_context=i + o / 2.0,
-                           prefill_tokens=max(input_tokens.quantile(q) - i, 0.0), prefill_context=i)
-        ttft[pct] = ttft_q[pct] + np.where(input_tokens.quantile(q) > i,
-                                           longer.total - longer.overhead - longer.communication, 0.0)
+        longer = model.parts(b_mean, np.full(n, max(input_tokens.quantile(q) - i, 0.0)))
+        ttft[pct] = ttft_q[pct] + np.where(input_tokens.quantile(q) > i, longer.compute + longer.memory, 0.0)
         o_q = output_tokens.quantile(q)
         e2e[pct] = np.maximum(ttft[pct] + (o - 1.0) * tau, ttft_mean + (o_q - 1.0) * tpot[pct])
     nan = np.where(stable, 1.0, np.nan)  # an unstable queue has no steady-state latency
