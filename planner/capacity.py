@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from planner.grid import Array, Grid
-from planner.perf import step_time
+from planner.perf import StepModel
 from planner.queueing import PERCENTILES, LengthDist, server
 from planner.scenarios import operating_batch
 from planner.workload import METRICS, Slo, Traffic
@@ -61,16 +61,16 @@ def screen(grid: Grid, traffic: Traffic, slo: Slo) -> tuple[npt.NDArray[np.bool_
     i, o = _lengths(traffic)
     b_max = operating_batch(grid, cap=np.inf, input_tokens=i.mean, output_tokens=o.mean)
     b_run = np.maximum(b_max, 1.0)
-    full = step_time(grid, decode_tokens=b_run, decode_context=i.mean + o.mean / 2.0,
-                     prefill_tokens=b_run * i.mean / o.mean, prefill_context=i.mean)
-    capacity = np.where(b_max >= 1, b_max / (o.mean * full.total), 0.0)
-    tpot = step_time(grid, decode_tokens=1.0, decode_context=i.mean + o.mean / 2.0).total * 1e3
+    step = StepModel.build(grid)
+    full = step.total(decode_tokens=b_run, decode_context=i.mean + o.mean / 2.0,
+                      prefill_tokens=b_run * i.mean / o.mean, prefill_context=i.mean)
+    capacity = np.where(b_max >= 1, b_max / (o.mean * full), 0.0)
+    tpot = step.total(decode_tokens=1.0, decode_context=i.mean + o.mean / 2.0) * 1e3
     ok = b_max >= 1
     for metric, pct, limit in slo.items():
         q = pct / 100.0
         i_q = i.quantile(q)
-        ttft = step_time(grid, decode_tokens=0.0, decode_context=0.0, prefill_tokens=i_q,
-                         prefill_context=i_q).total * 1e3
+        ttft = step.total(decode_tokens=0.0, decode_context=0.0, prefill_tokens=i_q, prefill_context=i_q) * 1e3
         bound = {"ttft_ms": ttft, "tpot_ms": tpot, "e2e_ms": ttft + (o.quantile(q) - 1.0) * tpot}[metric]
         ok &= bound <= limit
     return ok, capacity, b_max

@@ -106,22 +106,21 @@ def memory(grid: Grid, *, batch: npt.ArrayLike, context_tokens: npt.ArrayLike) -
 
 
 class StepModel:
-    """``step_time`` at fixed contexts, reduced to per-row coefficients of the tokens of a pass.
+    """``step_time`` reduced to per-row coefficients of the tokens of a pass.
 
-    Every term of the roofline is linear in the decode and prefill tokens of a pass, or in the
-    number of passes, once the contexts are fixed, except MoE's expert coverage. The queueing
-    model evaluates the same rows at many token counts, so it builds the coefficients once and
-    pays a dozen array operations per evaluation, with no per-call Grid gathering. ``step_time``
-    itself goes through this class, so there is one formula.
+    Every term of the roofline is linear in the tokens of a pass (times their context, for
+    attention) or in the number of passes, except MoE's expert coverage. The queueing model and
+    the screen evaluate the same rows at many token counts, so the coefficients are built once
+    and each evaluation costs a dozen array operations, with no per-call Grid gathering.
+    ``step_time`` itself goes through this class, so there is one formula.
 
-    Coefficients (one row each, in ``c``; per second unless noted):
-      pp, max_batched_tokens, linear compute per token, dense and expert weight reads per pass,
-      the chance a token misses a given expert (1 - k/E), attention compute per decode and per
-      prefill token, KV traffic per decode and per prefill token, communication per token and
-      per pass, fixed overhead per pass.
+    Coefficients (one row each, in ``c``; seconds per unit): pp, max_batched_tokens, linear
+    compute per token, dense and expert weight reads per pass, the chance a token misses a given
+    expert (1 - k/E, unitless), attention compute per token x context, KV traffic per token x
+    context, communication per token and per pass, fixed overhead per pass.
     """
 
-    _N = 13
+    _N = 11
 
     def __init__(self, c: Array) -> None:
         self.c = c
@@ -129,10 +128,8 @@ class StepModel:
         self.pipelined = bool(np.any(c[0] > 1))
 
     @classmethod
-    def build(cls, grid: Grid, *, decode_context: npt.ArrayLike, prefill_context: npt.ArrayLike) -> StepModel:
+    def build(cls, grid: Grid) -> StepModel:
         n = len(grid)
-        d_ctx = np.broadcast_to(np.asarray(decode_context, dtype=np.float64), (n,))
-        p_ctx = np.broadcast_to(np.asarray(prefill_context, dtype=np.float64), (n,))
         tp, pp = grid.tp, grid.pp
         with np.errstate(divide="ignore", invalid="ignore"):
             per_byte = 1.0 / (tp * grid.memory_bandwidth_bytes_per_s * grid.eff_memory)
@@ -151,22 +148,23 @@ class StepModel:
             c[3] = (grid.params - np.where(moe, grid.expert_params, 0.0)) * grid.weight_bytes * per_byte
             c[4] = np.where(moe, grid.expert_params * grid.weight_bytes * per_byte, 0.0)
             c[5] = np.where(moe, 1.0 - grid.experts_per_token / np.where(moe, grid.experts, 1.0), 0.0)
-            c[6], c[7] = attention * d_ctx, attention * p_ctx / 2.0  # causal prefill: half
-            c[8], c[9] = kv_token * (d_ctx + 1.0), kv_token  # read the cache of decode tokens, write new K/V
-            c[10] = np.where(tp > 1, allreduce_per_token, 0.0) + np.where(pp > 1, send_per_token, 0.0)
-            c[11] = (np.where(tp > 1, 2.0 * grid.layers * grid.collective_latency_s, 0.0)
-                     + np.where(pp > 1, (pp - 1.0) * grid.collective_latency_s, 0.0))
-            c[12] = grid.step_overhead_s
+            c[6], c[7] = attention, kv_token
+            c[8] = np.where(tp > 1, allreduce_per_token, 0.0) + np.where(pp > 1, send_per_token, 0.0)
+            c[9] = (np.where(tp > 1, 2.0 * grid.layers * grid.collective_latency_s, 0.0)
+                    + np.where(pp > 1, (pp - 1.0) * grid.collective_latency_s, 0.0))
+            c[10] = grid.step_overhead_s
         return cls(c)
 
-    def take(self, rows: npt.ArrayLike) -> StepModel:
+    def take(self, rows: npt.NDArray[np.intp]) -> StepModel:
         return StepModel(self.c[:, rows])
 
-    def _terms(self, decode_tokens: npt.ArrayLike, prefill_tokens: npt.ArrayLike
-               ) -> tuple[Array, Array, Array, Array, Array, Array]:
+    def _terms(self, decode_tokens: npt.ArrayLike, decode_context: npt.ArrayLike, prefill_tokens: npt.ArrayLike,
+               prefill_context: npt.ArrayLike) -> tuple[Array, Array, Array, Array, Array, Array]:
         """linear compute, linear memory, attention compute, attention memory, communication, overhead."""
         d = np.asarray(decode_tokens, dtype=np.float64)
         p = np.asarray(prefill_tokens, dtype=np.float64)
+        d_ctx = np.asarray(decode_context, dtype=np.float64)
+        p_ctx = np.asarray(prefill_context, dtype=np.float64)
         c = self.c.reshape(self.c.shape + (1,) * (max(d.ndim, p.ndim, 1) - 1))  # rows first, then counts
         if self.pipelined:
             # Pipeline parallelism: the decode batch is split into up to pp microbatches that
@@ -179,16 +177,23 @@ class StepModel:
         weights = c[3]
         if self.moe:  # each token routes to k of E experts: a pass touches E (1 - (1 - k/E)^tokens)
             weights = weights + c[4] * (1.0 - c[5] ** np.maximum(tokens / passes, 1.0))
-        return (tokens * c[2], passes * weights, d * c[6] + p * c[7], d * c[8] + p * c[9],
-                tokens * c[10] + passes * c[11], passes * c[12])
+        # attention: QK^T and AV over the context (causal prefill: half of it); KV: read the cache
+        # of the decode tokens, write the new K/V of every token
+        return (tokens * c[2], passes * weights, (d * d_ctx + p * (p_ctx / 2.0)) * c[6],
+                (d * (d_ctx + 1.0) + p) * c[7], tokens * c[8] + passes * c[9], passes * c[10])
 
-    def total(self, decode_tokens: npt.ArrayLike, prefill_tokens: npt.ArrayLike) -> Array:
+    def total(self, *, decode_tokens: npt.ArrayLike, decode_context: npt.ArrayLike,
+              prefill_tokens: npt.ArrayLike = 0.0, prefill_context: npt.ArrayLike = 0.0) -> Array:
         """Seconds of the step(s) running these tokens; rows along the first axis, counts broadcast."""
-        linear_c, linear_m, attn_c, attn_m, comm, overhead = self._terms(decode_tokens, prefill_tokens)
+        linear_c, linear_m, attn_c, attn_m, comm, overhead = self._terms(
+            decode_tokens, decode_context, prefill_tokens, prefill_context)
         return np.maximum(linear_c, linear_m) + np.maximum(attn_c, attn_m) + comm + overhead
 
-    def parts(self, decode_tokens: npt.ArrayLike, prefill_tokens: npt.ArrayLike) -> StepTime:
-        linear_c, linear_m, attn_c, attn_m, comm, overhead = self._terms(decode_tokens, prefill_tokens)
+    def parts(self, *, decode_tokens: npt.ArrayLike, decode_context: npt.ArrayLike,
+              prefill_tokens: npt.ArrayLike = 0.0, prefill_context: npt.ArrayLike = 0.0) -> StepTime:
+        """``total`` split into compute- and memory-bound time, communication and overhead."""
+        linear_c, linear_m, attn_c, attn_m, comm, overhead = self._terms(
+            decode_tokens, decode_context, prefill_tokens, prefill_context)
         linear = np.maximum(linear_c, linear_m)
         attention = np.maximum(attn_c, attn_m)
         compute = np.where(linear_c >= linear_m, linear, 0.0) + np.where(attn_c >= attn_m, attention, 0.0)
@@ -224,13 +229,13 @@ def step_time(
     Work beyond ``max_batched_tokens`` is split into several passes, each of which reads the
     weights again and pays the per-pass overhead. Arguments broadcast against the grid's rows.
     """
-    n = len(grid)
-    shape = np.broadcast_shapes(np.shape(decode_tokens), np.shape(prefill_tokens), (n,))
-    model = StepModel.build(grid, decode_context=decode_context, prefill_context=prefill_context)
+    args = (decode_tokens, decode_context, prefill_tokens, prefill_context)
+    shape = np.broadcast_shapes(*(np.shape(x) for x in args), (len(grid),))
 
     def rows_first(x: npt.ArrayLike) -> Array:  # StepModel keeps rows on the first axis
         return np.moveaxis(np.broadcast_to(np.asarray(x, dtype=np.float64), shape), -1, 0)
 
-    st = model.parts(rows_first(decode_tokens), rows_first(prefill_tokens))
+    d, d_ctx, p, p_ctx = (rows_first(x) for x in args)
+    st = StepModel.build(grid).parts(decode_tokens=d, decode_context=d_ctx, prefill_tokens=p, prefill_context=p_ctx)
     return StepTime(*(np.moveaxis(x, 0, -1) for x in (st.compute, st.memory, st.communication, st.overhead,
                                                        st.total)))

@@ -135,9 +135,10 @@ class _Chain:
         self.s[rows], self.p[rows], self.pi[rows], self.tau[rows] = other.s, other.p, other.pi, other.tau
 
 
-def _lengths(step: StepModel, b: Array, i: float, states: int) -> Array:
+def _lengths(step: StepModel, b: Array, i: float, o: float, states: int) -> Array:
     """s[n, j]: iteration time with b[n] decodes and j prompts of i tokens, j = 0 .. states."""
-    return step.total(b[:, None], np.arange(states + 1, dtype=np.float64)[None, :] * i)
+    return step.total(decode_tokens=b[:, None], decode_context=i + o / 2.0,
+                      prefill_tokens=np.arange(states + 1, dtype=np.float64)[None, :] * i, prefill_context=i)
 
 
 def _stationary(p: Array) -> Array:
@@ -152,9 +153,9 @@ def _stationary(p: Array) -> Array:
     return np.asarray(np.linalg.solve(a, rhs)[..., 0], dtype=np.float64)
 
 
-def _chain(step: StepModel, b: Array, rate: Array, i: float, states: int) -> _Chain:
+def _chain(step: StepModel, b: Array, rate: Array, i: float, o: float, states: int) -> _Chain:
     """Iteration lengths, transitions, stationary law and mean iteration at b decodes."""
-    s = _lengths(step, b, i, states)
+    s = _lengths(step, b, i, o, states)
     p = _poisson_pmf(rate[:, None] * s[:, :states], states)
     pi = _stationary(p)
     return _Chain(s, p, pi, np.einsum("nj,nj->n", pi, s[:, :states]))
@@ -201,8 +202,8 @@ def _solve_batch(step: StepModel, rate: Array, b_hi: Array, i: float, o: float,
     """
     c = rate * max(o - 1.0, 0.0)
     n = len(b_hi)
-    at0 = _chain(step, np.zeros(n), rate, i, states)
-    at_hi = _chain(step, b_hi, rate, i, states)
+    at0 = _chain(step, np.zeros(n), rate, i, o, states)
+    at_hi = _chain(step, b_hi, rate, i, o, states)
     g_lo, g_hi = c * at0.tau, c * at_hi.tau - b_hi
     b = np.where(g_hi > 0, b_hi, 0.0)
     out = at0.take(np.arange(n))
@@ -215,7 +216,7 @@ def _solve_batch(step: StepModel, rate: Array, b_hi: Array, i: float, o: float,
     last: list[tuple[npt.NDArray[np.intp], _Chain]] = []  # the latest evaluation: rows, chain
 
     def f(x: Array, idx: npt.NDArray[np.intp]) -> Array:
-        ch = _chain(sub.take(idx), x, lam[idx], i, states)
+        ch = _chain(sub.take(idx), x, lam[idx], i, o, states)
         last[:] = [(idx, ch)]
         return c_rows[idx] * ch.tau - x
 
@@ -259,7 +260,7 @@ def _ttft(ch: _Chain, tau: Array) -> tuple[Array, dict[int, Array]]:
     return mean, quantiles
 
 
-def _chain_size(step: StepModel, rate: Array, b_hi: Array, i: float) -> npt.NDArray[np.intp]:
+def _chain_size(step: StepModel, rate: Array, b_hi: Array, i: float, o: float) -> npt.NDArray[np.intp]:
     """Per row, a first guess of the chain size K (a size of _SIZES; checked after the solve).
 
     With s_j ~ s_0 + j d at the largest concurrency (an upper bound on every chain used), the
@@ -267,7 +268,7 @@ def _chain_size(step: StepModel, rate: Array, b_hi: Array, i: float) -> npt.NDAr
     mean / (1 - b^2) (slope d over j = 0 .. 8): K covers the mean + 7 sd + 3. K = 1 (all mass at j = 0)
     when an arrival during an iteration is itself below _TAIL.
     """
-    s = _lengths(step, b_hi, i, 8)
+    s = _lengths(step, b_hi, i, o, 8)
     a, b = rate * s[:, 0], np.clip(rate * (s[:, 8] - s[:, 0]) / 8.0, 0.0, 0.99)
     mean = a / (1.0 - b)
     need = mean + 7.0 * np.sqrt(mean / (1.0 - b * b)) + 3.0
@@ -303,12 +304,12 @@ def _group(step: StepModel, lam: Array, b_run: Array, i: float, o: float, states
     h = np.maximum(0.05 * b_mean, 1.0)
     zs = [NormalDist().inv_cdf(pct / 100.0) for pct in PERCENTILES]
     b_h = b_mean + h
-    first = _chain(step, b_h, lam, i, states).tau
+    first = _chain(step, b_h, lam, i, o, states).tau
     gain = lam * max(o - 1.0, 0.0) * (first - tau) / h
     spread = np.sqrt(b_mean) / (1.0 - np.clip(gain, 0.0, 0.9))
     b_q = np.concatenate([np.clip(b_mean + z * spread, 1.0, b_run) for z in zs])
     rows = np.tile(np.arange(n), len(zs))
-    taus = _chain(step.take(rows), b_q, lam[rows], i, states).tau.reshape(len(zs), n)
+    taus = _chain(step.take(rows), b_q, lam[rows], i, o, states).tau.reshape(len(zs), n)
     tpot = {pct: np.maximum(taus[m], tau) for m, pct in enumerate(PERCENTILES)}
     return b_mean, tau, ttft_mean, ttft_q, tpot, ch.pi[:, -1]
 
@@ -319,15 +320,17 @@ def server(grid: Grid, *, request_rate: npt.ArrayLike, input_tokens: LengthDist,
     rate = np.broadcast_to(np.asarray(request_rate, dtype=np.float64), grid.params.shape).copy()
     b_max = np.maximum(operating_batch(grid, cap=batch_cap, input_tokens=i, output_tokens=o), 0.0)
     b_run = np.maximum(b_max, 1.0)
-    model = StepModel.build(grid, decode_context=i + o / 2.0, prefill_context=i)
-    capacity = np.where(b_max >= 1, b_max / (o * model.total(b_run, b_run * i / o)), 0.0)
+    model = StepModel.build(grid)
+    ctx = {"decode_context": i + o / 2.0, "prefill_context": i}
+    capacity = np.where(b_max >= 1, b_max / (o * model.total(decode_tokens=b_run, prefill_tokens=b_run * i / o,
+                                                              **ctx)), 0.0)
     lam = np.where(rate < capacity, rate, 0.0)
 
     n = len(rate)
     b_mean, tau, ttft_mean = np.zeros(n), np.zeros(n), np.zeros(n)
     ttft_q = {pct: np.zeros(n) for pct in PERCENTILES}
     tpot = {pct: np.zeros(n) for pct in PERCENTILES}
-    size = _chain_size(model, lam, b_run, i)  # 0 once a row is solved
+    size = _chain_size(model, lam, b_run, i, o)  # 0 once a row is solved
     while np.any(size):
         k, rows = _next_group(size)
         part = model.take(rows) if rows.size < n else model
@@ -340,11 +343,11 @@ def server(grid: Grid, *, request_rate: npt.ArrayLike, input_tokens: LengthDist,
             size[rows[last > _TAIL]] = _SIZES[_SIZES.index(k) + 1]
 
     stable = (rate < capacity) & (b_max >= 1) & (b_mean < b_run)
-    step = model.parts(b_mean, rate * i * tau)
+    step = model.parts(decode_tokens=b_mean, prefill_tokens=rate * i * tau, **ctx)
     ttft, e2e = {}, {}
     for pct in PERCENTILES:
         q = pct / 100.0
-        longer = model.parts(b_mean, np.full(n, max(input_tokens.quantile(q) - i, 0.0)))
+        longer = model.parts(decode_tokens=b_mean, prefill_tokens=max(input_tokens.quantile(q) - i, 0.0), **ctx)
         ttft[pct] = ttft_q[pct] + np.where(input_tokens.quantile(q) > i, longer.compute + longer.memory, 0.0)
         o_q = output_tokens.quantile(q)
         e2e[pct] = np.maximum(ttft[pct] + (o - 1.0) * tau, ttft_mean + (o_q - 1.0) * tpot[pct])
