@@ -95,30 +95,58 @@ def _allowed(ids: tuple[str, ...], allow: tuple[str, ...] | None, deny: tuple[st
 
 
 def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload) -> Candidates:
-    """All runnable configurations within the workload's constraints (before any SLO check)."""
+    """All runnable configurations within the workload's constraints (before any SLO check).
+
+    A configuration is a runnable combo (hardware, runtime, precision, KV format) x a model x a
+    (tp, pp) shape. Every static filter depends on one or two of those factors (price: hardware;
+    parallelism: hardware and shape; quality: model and precision; context: model), so the
+    filters are evaluated on the factor tables, each one's removals are counted from them (in the
+    order the filters are listed, a row counted under the first it fails), and only the survivors
+    of the full product are materialised.
+    """
     _check_ids(catalog, w)
     c = w.constraints
     combos = _runnable(catalog, tables, w)  # (hardware, runtime, precision, kv) rows
     models = np.array(_allowed(tables.model_ids, c.models), dtype=np.int64)
     shapes = np.array([s for s in PARALLEL if s[0] * s[1] <= c.max_chips_per_replica], dtype=np.int64)
     shapes = shapes.reshape(-1, 2)
-    n_c, n_m, n_s = len(combos), len(models), len(shapes)
-    ci, mi, si = (a.ravel() for a in np.meshgrid(np.arange(n_c), np.arange(n_m), np.arange(n_s),
-                                                  indexing="ij"))
-    arr = np.column_stack([models[mi], combos[ci].reshape(-1, 4), shapes[si].reshape(-1, 2)]) \
-        if n_c and n_m and n_s else np.zeros((0, 7), dtype=np.int64)
     choices = _choices(catalog, tables, w, models, np.unique(combos[:, 2]))
     score = np.full((len(tables.model_ids), len(tables.precision_ids)), np.nan)
     for (m, p), pick in choices.items():
         if pick.quality.score is not None:
             score[m, p] = pick.quality.score
-    quality = score[arr[:, 0], arr[:, 3]]
     prices = np.array([catalog.hardware[hid].price(c.pricing) or np.nan for hid in tables.hardware_ids])
-    cand = Candidates(tables=tables, model=arr[:, 0], hardware=arr[:, 1], runtime=arr[:, 2],
-                      precision=arr[:, 3], kv_precision=arr[:, 4], tp=arr[:, 5], pp=arr[:, 6],
-                      quality=quality, price_per_chip_hour=prices[arr[:, 1]], choices=choices)
-    context = np.array([catalog.models[mid].context_length for mid in tables.model_ids])
-    _static_filters(cand, w, context)
+    hw, quality = combos[:, 0], score[models[None, :], combos[:, 2:3]]  # quality: [combo, model]
+    per_node = tables.hardware["chips_per_node"][hw][:, None]
+    scale_out = tables.hardware["scale_out_bytes_per_s"][hw][:, None] > 0
+    chips = (shapes[:, 0] * shapes[:, 1])[None, :]
+    parallel_ok = (shapes[None, :, 0] <= per_node) & ((chips <= per_node) | scale_out)  # [combo, shape]
+    price_ok = ~np.isnan(prices[hw])  # [combo]
+    longest = (w.traffic.input_tokens.p95 or w.traffic.input_tokens.mean) + \
+        (w.traffic.output_tokens.p95 or w.traffic.output_tokens.mean)
+    context = np.array([catalog.models[tables.model_ids[m]].context_length for m in models])
+    model_checks = []  # [combo, model] masks, after parallelism and price
+    if w.quality.min_score is not None:
+        model_checks += [(~np.isnan(quality), f"no '{w.quality.task}' quality score in the catalog"),
+                         (quality >= w.quality.min_score, "quality below min_score")]
+    model_checks.append((np.broadcast_to(context[None, :] >= longest, quality.shape),
+                         "p95 input + output longer than the model's context"))
+    # removals, counted on the factor tables: rows = combos x models x shapes
+    dropped: Counter[str] = Counter()
+    n_models = len(models)
+    dropped["parallelism larger than one node with no scale-out network in the catalog"] += \
+        n_models * int((~parallel_ok).sum())
+    dropped[f"no {c.pricing} price in the catalog"] += n_models * int((parallel_ok.sum(axis=1) * ~price_ok).sum())
+    shapes_left = parallel_ok.sum(axis=1) * price_ok  # [combo]
+    alive = np.ones(quality.shape, dtype=bool)
+    for ok, reason in model_checks:
+        dropped[reason] += int((shapes_left[:, None] * (alive & ~ok)).sum())
+        alive &= ok
+    ci, mi, si = np.nonzero(alive[:, :, None] & price_ok[:, None, None] & parallel_ok[:, None, :])
+    cand = Candidates(tables=tables, model=models[mi], hardware=combos[ci, 0], runtime=combos[ci, 1],
+                      precision=combos[ci, 2], kv_precision=combos[ci, 3], tp=shapes[si, 0], pp=shapes[si, 1],
+                      quality=quality[ci, mi], price_per_chip_hour=prices[combos[ci, 0]], choices=choices)
+    cand.dropped.update({k: v for k, v in dropped.items() if v})
     return cand
 
 
@@ -164,30 +192,3 @@ def _drop_twins(tables: CatalogTables, signature: dict[int, tuple[float, ...]]) 
     if all(t in ids for t in TWINS) and signature[ids["bf16"]] == signature[ids["fp16"]]:
         return [i for i in signature if i != ids["fp16"]]
     return list(signature)
-
-
-def _static_filters(cand: Candidates, w: Workload, context: IntArray) -> None:
-    """Filters that need no performance model, each counted (in this order), applied at once."""
-    t = cand.tables
-    c = w.constraints
-    chips_per_node = t.hardware["chips_per_node"][cand.hardware]
-    scale_out = t.hardware["scale_out_bytes_per_s"][cand.hardware] > 0
-    longest = (w.traffic.input_tokens.p95 or w.traffic.input_tokens.mean) + \
-        (w.traffic.output_tokens.p95 or w.traffic.output_tokens.mean)
-    checks = [
-        (cand.chips <= c.max_chips_per_replica, "more chips per replica than max_chips_per_replica"),
-        ((cand.tp <= chips_per_node) & ((cand.chips <= chips_per_node) | scale_out),
-         "parallelism larger than one node with no scale-out network in the catalog"),
-        (~np.isnan(cand.price_per_chip_hour), f"no {c.pricing} price in the catalog"),
-    ]
-    if w.quality.min_score is not None:
-        checks += [(~np.isnan(cand.quality), f"no '{w.quality.task}' quality score in the catalog"),
-                   (cand.quality >= w.quality.min_score, "quality below min_score")]
-    checks.append((context[cand.model] >= longest, "p95 input + output longer than the model's context"))
-    alive = np.ones(len(cand), dtype=bool)
-    for ok, reason in checks:
-        removed = int((alive & ~ok).sum())
-        if removed:
-            cand.dropped[reason] += removed
-        alive &= ok
-    cand.keep(alive, None)

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -54,6 +55,7 @@ class Prepared:
     rung: Array  # utilisation rung of that capacity (-1: none)
     max_batch: Array
     above_ms: dict[tuple[str, int], Array]  # latencies one rung above the capacity (NaN: none)
+    rows_of: list[np.ndarray]  # per plan key, its candidates' rows (ascending)
     evaluated: int = 0
 
     def evaluate(self, rows: np.ndarray, w: Workload) -> None:
@@ -80,23 +82,24 @@ class Prepared:
         ``alternatives``, the best shape of every hardware type of each key joins the first batch
         (the alternative-hardware solves need them), saving queueing-model calls later.
         """
-        n_keys = int(self.key.max()) + 1
-        raw_unit = self.cost_per_hour / np.maximum(self.raw_capacity, 1e-300)
-        threshold = np.full(n_keys, -np.inf)
-        threshold[keys] = (1 + EVAL_MARGIN) * _group_min(raw_unit, self.key, n_keys)[keys]
+        rows = np.concatenate([self.rows_of[k] for k in keys])
+        group = np.repeat(np.arange(len(keys)), [len(self.rows_of[k]) for k in keys])  # position in keys
+        raw_unit = self.cost_per_hour[rows] / np.maximum(self.raw_capacity[rows], 1e-300)
+        threshold = (1 + EVAL_MARGIN) * _group_min(raw_unit, group, len(keys))
         extra = np.concatenate([_best_per_hardware(self, k) for k in keys]) if alternatives else np.zeros(0, int)
         while True:
-            todo = np.flatnonzero(np.isnan(self.rate) & (raw_unit <= threshold[self.key]))
+            todo = rows[np.isnan(self.rate[rows]) & (raw_unit <= threshold[group])]
             todo, extra = np.union1d(todo, extra[np.isnan(self.rate[extra])]).astype(int), np.zeros(0, int)
             if not len(todo):
                 return
             self.evaluate(todo, w)
-            met = self.rate > 0
-            best = _group_min(np.where(met, self.cost_per_hour / np.where(met, self.rate, 1.0), np.inf),
-                              self.key, n_keys)
+            rate = self.rate[rows]
+            met = rate > 0
+            best = _group_min(np.where(met, self.cost_per_hour[rows] / np.where(met, rate, 1.0), np.inf),
+                              group, len(keys))
             grown = np.where(np.isfinite(best), (1 + EVAL_MARGIN) * best, 2.0 * threshold)
-            pending = np.zeros(n_keys, dtype=bool)
-            pending[self.key[np.isnan(self.rate)]] = True
+            pending = np.zeros(len(keys), dtype=bool)
+            pending[group[np.isnan(rate)]] = True
             threshold = np.where(np.isfinite(threshold) & pending, np.maximum(threshold, grown), -np.inf)
 
     def lower_bounds(self, demand: float) -> Array:
@@ -107,7 +110,10 @@ class Prepared:
         return demand * _group_min(unit, self.key, int(self.key.max()) + 1 if len(self.key) else 0)
 
     def lower_bound(self, k: int, demand: float) -> float:
-        return float(self.lower_bounds(demand)[k])
+        rows = self.rows_of[k]
+        cap = np.where(np.isnan(self.rate[rows]), self.raw_capacity[rows], self.rate[rows])
+        with np.errstate(divide="ignore"):
+            return demand * float(np.min(self.cost_per_hour[rows] / cap))
 
 
 def _group_min(values: Array, groups: np.ndarray, n: int) -> Array:
@@ -133,10 +139,13 @@ def prepare(catalog: Catalog, tables: CatalogTables, w: Workload) -> Prepared:
     key = np.unique(code, return_inverse=True)[1].ravel() if len(cand) else np.zeros(0, int)
     keep = _dominance(key, cand.hardware, cost / np.maximum(capacity, 1e-300))
     cand.keep(keep, "dominated: a cheaper shape per unit of capacity on the same hardware")
-    n = len(cand)
-    return Prepared(cand=cand, raw_capacity=capacity[keep], cost_per_hour=cost[keep], key=key[keep],
+    n, key = len(cand), key[keep]
+    order = np.argsort(key, kind="stable")
+    bounds = np.searchsorted(key[order], np.arange(int(key.max()) + 2 if n else 1))
+    return Prepared(cand=cand, raw_capacity=capacity[keep], cost_per_hour=cost[keep], key=key,
                     enumerated=enumerated, rate=np.full(n, np.nan), rung=np.full(n, -1), max_batch=np.zeros(n),
-                    above_ms={(m, p): np.full(n, np.nan) for m in METRICS for p in PERCENTILES})
+                    above_ms={(m, p): np.full(n, np.nan) for m in METRICS for p in PERCENTILES},
+                    rows_of=[order[a:b] for a, b in itertools.pairwise(bounds)])
 
 
 def _dominance(key: np.ndarray, hardware: np.ndarray, per_unit: np.ndarray) -> np.ndarray:
@@ -167,7 +176,7 @@ def max_cost_per_hour(w: Workload, one_time: float = 0.0) -> float | None:
 
 def _options(p: Prepared, rows: np.ndarray) -> list[Option]:
     t = p.cand.tables
-    return [Option(index=int(i), hardware=t.hardware_ids[p.cand.hardware[i]], chips=int(p.cand.chips[i]),
+    return [Option(index=int(i), hardware=t.hardware_ids[p.cand.hardware[i]], chips=int(p.cand.tp[i] * p.cand.pp[i]),
                    rate=float(p.rate[i]), cost_per_hour=float(p.cost_per_hour[i]))
             for i in rows if p.rate[i] > 0]
 
@@ -179,8 +188,8 @@ def _key_order(p: Prepared, w: Workload, objective: Objective) -> list[int]:
     by_cost = _models_first(p, [int(k) for k in keys[np.argsort(bound, kind="stable")]])
     if objective is Objective.COST:
         return by_cost
-    quality = np.array([np.nan_to_num(p.cand.quality[p.key == k][0], nan=-1.0) for k in keys])
-    speed = np.array([np.max(p.raw_capacity[p.key == k]) for k in keys])  # proxy for low latency
+    quality = np.array([np.nan_to_num(p.cand.quality[p.rows_of[k][0]], nan=-1.0) for k in keys])
+    speed = np.array([np.max(p.raw_capacity[p.rows_of[k]]) for k in keys])  # proxy for low latency
     other = keys[np.lexsort((bound, -quality))] if objective is Objective.QUALITY else \
         keys[np.lexsort((bound, -speed))]
     merged = [int(k) for pair in zip(other, by_cost, strict=True) for k in pair]
@@ -190,13 +199,13 @@ def _key_order(p: Prepared, w: Workload, objective: Objective) -> list[int]:
 def _models_first(p: Prepared, order: list[int]) -> list[int]:
     """Each model's most promising key first, then the rest, both in the given order: the keys
     of one model differ only in precision, KV format or runtime and make near-duplicate plans."""
-    model_of = {int(k): int(m) for k, m in zip(p.key, p.cand.model, strict=True)}
     seen: set[int] = set()
     first: list[int] = []
     rest: list[int] = []
     for k in order:
-        (rest if model_of[k] in seen else first).append(k)
-        seen.add(model_of[k])
+        model = int(p.cand.model[p.rows_of[k][0]])
+        (rest if model in seen else first).append(k)
+        seen.add(model)
     return first + rest
 
 
@@ -254,7 +263,7 @@ def _pruned_by_bound(p: Prepared, w: Workload, k: int, found: list[tuple[int, So
 
 def _best_per_hardware(p: Prepared, k: int) -> np.ndarray:
     """Key k's cheapest shape (per unit of raw capacity) on each hardware type."""
-    rows = np.flatnonzero(p.key == k)
+    rows = p.rows_of[k]
     if not len(rows):
         return rows
     unit = p.cost_per_hour[rows] / np.maximum(p.raw_capacity[rows], 1e-300)
@@ -266,7 +275,7 @@ def _best_per_hardware(p: Prepared, k: int) -> np.ndarray:
 def _evaluate_rest(p: Prepared, w: Workload, k: int, *, best_per_hardware: bool = False) -> bool:
     """Evaluate the shapes of key k not yet evaluated (or only the best per hardware type, by cost
     per unit of raw capacity); True if there were any."""
-    rest = _best_per_hardware(p, k) if best_per_hardware else np.flatnonzero(p.key == k)
+    rest = _best_per_hardware(p, k) if best_per_hardware else p.rows_of[k]
     rest = rest[np.isnan(p.rate[rest])]
     if len(rest):
         p.evaluate(rest, w)
@@ -275,7 +284,7 @@ def _evaluate_rest(p: Prepared, w: Workload, k: int, *, best_per_hardware: bool 
 
 def _over_budget(p: Prepared, w: Workload, k: int) -> bool:
     """True when even key k's optimistic (fractional, raw-capacity) cost breaks the budget."""
-    pick = p.cand.choice(int(np.flatnonzero(p.key == k)[0]))
+    pick = p.cand.choice(int(p.rows_of[k][0]))
     limit = max_cost_per_hour(w, pick.one_time if pick is not None else 0.0)
     return limit is not None and p.lower_bound(k, w.traffic.peak) > limit
 
@@ -299,14 +308,14 @@ def _solve_key(p: Prepared, w: Workload, k: int, time_limit_s: float, *,
     of the key is evaluated before the answer is taken as final.
     """
     c = w.constraints
-    pick = p.cand.choice(int(np.flatnonzero(p.key == k)[0]))
+    pick = p.cand.choice(int(p.rows_of[k][0]))
     one_time = pick.one_time if pick is not None else 0.0  # amortised into the monthly budget
     out: list[Solution] = []
     banned: tuple[frozenset[str], ...] = ()
     status = "INFEASIBLE"
     solves = 0
     while len(out) < attempts:
-        options = _options(p, np.flatnonzero(p.key == k))
+        options = _options(p, p.rows_of[k])
         sol = solve_mix(options, demand=w.traffic.peak, max_types=c.max_hardware_types,
                         quotas=dict(c.quotas), max_cost_per_hour=max_cost_per_hour(w, one_time),
                         forbid_type_sets=banned, time_limit_s=time_limit_s) if options else None
