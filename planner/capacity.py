@@ -20,7 +20,7 @@ from planner.queueing import PERCENTILES, LengthDist, server
 from planner.scenarios import operating_batch
 from planner.workload import METRICS, Slo, Traffic
 
-__all__ = ["UTILIZATION", "CapacitySearch", "screen", "search_capacity"]
+__all__ = ["UTILIZATION", "CapacitySearch", "screen", "search_capacity", "slo_ceiling"]
 
 UTILIZATION = np.array([0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.88, 0.91, 0.94,
                         0.97])
@@ -51,12 +51,14 @@ def _latencies(res: object) -> dict[tuple[str, int], Array]:
     return out
 
 
-def screen(grid: Grid, traffic: Traffic, slo: Slo) -> tuple[npt.NDArray[np.bool_], Array, Array]:
-    """Cheap checks before the queueing model: (meets every SLO at no load, raw capacity, max batch).
+def screen(grid: Grid, traffic: Traffic, slo: Slo) -> tuple[npt.NDArray[np.bool_], Array, Array, Array]:
+    """Cheap checks before the queueing model: (meets every SLO at no load, raw capacity, max batch,
+    ceiling on the SLO capacity).
 
     No-load latency is a lower bound on any loaded latency: TTFT >= prefill of the prompt's
     q-quantile alone, TPOT >= one decode step of a single sequence, e2e >= TTFT + (O_q - 1) TPOT.
-    Raw capacity is the request rate at the largest concurrency that fits (max_throughput).
+    Raw capacity is the request rate at the largest concurrency that fits (max_throughput); the
+    ceiling is ``slo_ceiling`` where every check passes (0 elsewhere).
     """
     i, o = _lengths(traffic)
     b_max = operating_batch(grid, cap=np.inf, input_tokens=i.mean, output_tokens=o.mean)
@@ -73,7 +75,54 @@ def screen(grid: Grid, traffic: Traffic, slo: Slo) -> tuple[npt.NDArray[np.bool_
         ttft = step.total(decode_tokens=0.0, decode_context=0.0, prefill_tokens=i_q, prefill_context=i_q) * 1e3
         bound = {"ttft_ms": ttft, "tpot_ms": tpot, "e2e_ms": ttft + (o.quantile(q) - 1.0) * tpot}[metric]
         ok &= bound <= limit
-    return ok, capacity, b_max
+    ceiling = np.zeros(len(ok))
+    ceiling[ok] = np.minimum(capacity[ok], slo_ceiling(step.take(np.flatnonzero(ok)), traffic, slo))
+    return ok, capacity, b_max, ceiling
+
+
+def slo_ceiling(step: StepModel, traffic: Traffic, slo: Slo) -> Array:
+    """Per row, a request rate above which ``planner.queueing.server`` cannot meet the SLOs.
+
+    Lower bounds on the model's latencies at rate lam, from the affine floors of the step time
+    (``StepModel.floors``: a + b_d d + b_p p, which hold for the mean over the chain too):
+    * the mean iteration: B = lam (O - 1) tau decodes run with lam tau prompts prefilled per
+      iteration on average, so tau >= a + S lam tau, S = b_d (O - 1) + b_p I, i.e.
+      tau >= a / (1 - S lam), and B >= lam (O - 1) a / (1 - S lam);
+    * TPOT: every percentile (p50 and up) is at least tau; e2e: at least (O - 1) tau;
+    * TTFT: every outcome includes the iteration that prefills the prompt, at least one prompt
+      (s_1 >= a + b_d B + b_p I), plus, at the q-quantile, the extra prompt tokens above the
+      mean (compute and memory only: a' + b_d' B + b_p' (I_q - I)), so TTFT_q >= C + D B.
+    Each is increasing in lam and gives a closed-form largest lam per floor (and pair of floors);
+    the ceiling is the smallest over them, and over the targets (inf when none applies). The
+    factor 1 + 1e-6 covers the chain's lumped tail and rounding.
+    """
+    i, o = _lengths(traffic)
+    n = len(step.c[0])
+    d_ctx, p_ctx = i.mean + o.mean / 2.0, i.mean
+    a, b_d, b_p = step.floors(decode_context=d_ctx, prefill_context=p_ctx)  # [4, n]
+    decodes = max(o.mean - 1.0, 0.0)
+    s = b_d * decodes + b_p * i.mean
+    ceiling = np.full(n, np.inf)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        taus = [limit for metric, _pct, limit in slo.items() if metric == "tpot_ms"]
+        taus += [limit / decodes for metric, _pct, limit in slo.items() if metric == "e2e_ms" and decodes > 0]
+        if taus:
+            tau = min(taus) / 1e3
+            lam = np.where(s > 0, (1.0 - a / tau) / s, np.where(a <= tau, np.inf, 0.0))
+            ceiling = np.minimum(ceiling, np.min(lam, axis=0))
+        work = step.floors(decode_context=d_ctx, prefill_context=p_ctx, per_pass=False)
+        for metric, pct, limit in slo.items():
+            if metric != "ttft_ms":
+                continue
+            extra = max(i.quantile(pct / 100.0) - i.mean, 0.0)
+            c = a + b_p * i.mean + (work[0] + work[2] * extra if extra > 0 else 0.0)  # [4, n]
+            d = b_d + (work[1] if extra > 0 else 0.0)
+            room = limit / 1e3 - c  # [m, n]: TTFT <= limit needs room >= D B
+            denominator = d[:, None] * decodes * a[None] + s[None] * room[:, None]  # [m, k, n]
+            lam = np.where(room[:, None] <= 0, 0.0,
+                           np.where(denominator > 0, room[:, None] / denominator, np.inf))
+            ceiling = np.minimum(ceiling, np.min(lam, axis=(0, 1)))
+    return np.asarray(np.maximum(ceiling, 0.0) * (1.0 + 1e-6), dtype=np.float64)
 
 
 def _evaluate_pairs(grid: Grid, traffic: Traffic, rates: Array, slo: Slo, rows: np.ndarray,

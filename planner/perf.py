@@ -201,6 +201,36 @@ class StepModel:
                         overhead=overhead, total=linear + attention + comm + overhead)
 
 
+    def floors(self, *, decode_context: float, prefill_context: float,
+               per_pass: bool = True) -> tuple[Array, Array, Array]:
+        """Affine lower bounds on ``total``: (a, b_d, b_p), each [4, rows], such that for every
+        d, p >= 0 and each k, total(d decode, p prefill tokens) >= a[k] + b_d[k] d + b_p[k] p.
+        With ``per_pass=False``, bounds on compute + memory time only (no communication, no
+        per-pass overhead).
+
+        Each of the two rooflines is at least either of its sides; a pass reads at least the
+        dense weights and one token's experts and pays the per-pass costs once; pipeline
+        microbatches divide the tokens by at most pp. Being affine, each bound also holds for the
+        mean of ``total`` over any mix of token counts, taken at the mean counts (Jensen's
+        inequality needs no convexity for an affine minorant): the queueing model's mean
+        iteration is at least a[k] + b_d[k] E[d] + b_p[k] E[p].
+        """
+        c = self.c
+        per_token = 1.0 / c[0]  # tokens / microbatches >= tokens / pp
+        weights = c[3] + c[4] * (1.0 - c[5])
+        linear = ((0.0, c[2] * per_token), (weights, 0.0))  # (constant, per token): compute, memory
+        attention = ((c[6] * decode_context * per_token, c[6] * prefill_context / 2.0 * per_token),  # compute
+                     (c[7] * (decode_context + 1.0) * per_token, c[7] * per_token))  # KV traffic
+        fixed, comm = (c[9] + c[10], c[8] * per_token) if per_pass else (0.0, 0.0)
+        a, b_d, b_p = [], [], []
+        for const, lin in linear:
+            for att_d, att_p in attention:
+                a.append(fixed + const)
+                b_d.append(lin + att_d + comm)
+                b_p.append(lin + att_p + comm)
+        return tuple(np.asarray(np.broadcast_arrays(*x)) for x in (a, b_d, b_p))  # type: ignore[return-value]
+
+
 def _one_way(grid: Grid) -> Array:
     """One direction of the link a tensor-parallel collective runs over (bytes/s).
 

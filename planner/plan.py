@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -48,6 +48,7 @@ class Prepared:
 
     cand: Candidates
     raw_capacity: Array  # requests/s per replica at the largest concurrency that fits
+    ceiling: Array  # requests/s per replica above which the SLOs cannot hold (capacity.slo_ceiling)
     cost_per_hour: Array  # per replica
     key: Array  # plan-key id per candidate
     enumerated: int
@@ -56,20 +57,25 @@ class Prepared:
     max_batch: Array
     above_ms: dict[tuple[str, int], Array]  # latencies one rung above the capacity (NaN: none)
     rows_of: list[np.ndarray]  # per plan key, its candidates' rows (ascending)
+    demand: float  # peak requests/s the plan carries
+    max_types: int  # hardware types a plan may mix
     evaluated: int = 0
+    _bounds: Array | None = None  # lower_bounds, recomputed for the keys evaluated since
+    _stale: set[int] = field(default_factory=set)
 
     def evaluate(self, rows: np.ndarray, w: Workload) -> None:
         """Run the queueing model on ``rows`` at every utilisation rung; fill curves and rate."""
         rows = rows[np.isnan(self.rate[rows])]
         if not len(rows):
             return
-        found = search_capacity(self.cand.grid(rows), w.traffic, self.raw_capacity[rows], w.slo)
+        found = search_capacity(self.cand.grid(rows), w.traffic, self.ceiling[rows], w.slo)
         has_above = found.rung + 1 < len(UTILIZATION)
         above = np.minimum(found.rung + 1, len(UTILIZATION) - 1)
         for k, v in found.latency_ms.items():
             self.above_ms[k][rows] = np.where(has_above, v[np.arange(len(rows)), above], np.nan)
         self.max_batch[rows] = found.max_batch
         self.rate[rows], self.rung[rows] = found.rate, found.rung
+        self._stale.update(int(k) for k in np.unique(self.key[rows]))
         self.evaluated += len(rows)
 
     def evaluate_keys(self, keys: list[int], w: Workload, *, alternatives: bool = False) -> None:
@@ -84,7 +90,7 @@ class Prepared:
         """
         rows = np.concatenate([self.rows_of[k] for k in keys])
         group = np.repeat(np.arange(len(keys)), [len(self.rows_of[k]) for k in keys])  # position in keys
-        raw_unit = self.cost_per_hour[rows] / np.maximum(self.raw_capacity[rows], 1e-300)
+        raw_unit = self.cost_per_hour[rows] / np.maximum(self.ceiling[rows], 1e-300)
         threshold = (1 + EVAL_MARGIN) * _group_min(raw_unit, group, len(keys))
         extra = np.concatenate([_best_per_hardware(self, k) for k in keys]) if alternatives else np.zeros(0, int)
         while True:
@@ -102,18 +108,62 @@ class Prepared:
             pending[group[np.isnan(rate)]] = True
             threshold = np.where(np.isfinite(threshold) & pending, np.maximum(threshold, grown), -np.inf)
 
-    def lower_bounds(self, demand: float) -> Array:
-        """Optimistic cost per key: fractional replicas at SLO capacity (raw capacity if unknown)."""
-        cap = np.where(np.isnan(self.rate), self.raw_capacity, self.rate)
-        with np.errstate(divide="ignore"):
-            unit = self.cost_per_hour / cap
-        return demand * _group_min(unit, self.key, int(self.key.max()) + 1 if len(self.key) else 0)
+    def lower_bounds(self) -> Array:
+        """Per key, a lower bound on the hourly cost of any of its plans (cached): ``_bounds`` with
+        the pairs of hardware types replaced by the set of all types (a weaker bound, cheap for
+        every key; ``lower_bound`` gives a key's tighter one)."""
+        if self._bounds is None:
+            self._bounds = self._compute_bounds(list(range(len(self.rows_of))), pairs=False)
+        elif self._stale:
+            stale = sorted(self._stale)
+            self._bounds[stale] = self._compute_bounds(stale, pairs=False)
+        self._stale.clear()
+        return self._bounds
 
-    def lower_bound(self, k: int, demand: float) -> float:
-        rows = self.rows_of[k]
-        cap = np.where(np.isnan(self.rate[rows]), self.raw_capacity[rows], self.rate[rows])
-        with np.errstate(divide="ignore"):
-            return demand * float(np.min(self.cost_per_hour[rows] / cap))
+    def lower_bound(self, k: int) -> float:
+        return float(self._compute_bounds([k], pairs=True)[0])
+
+    def _compute_bounds(self, keys: list[int], *, pairs: bool) -> Array:
+        """Per key, min over the hardware sets S a plan may use (at most max_types types) of
+        max(D u(S), ceil(D / r(S)) c(S)): u the least cost per unit of capacity, r the largest
+        capacity of one replica, c the cheapest replica, over the key's shapes on S.
+
+        Capacity is the SLO capacity where evaluated, else the ceiling (never below it), so both
+        terms are valid: D u is the fractional optimum; a plan needs at least ceil(D / r)
+        replicas, each costing at least c. Both terms only fall as S grows, so the set of all
+        types stands in for larger sets (and for pairs unless ``pairs``). Quotas and budgets only
+        add cost.
+        """
+        if not keys:
+            return np.zeros(0)
+        rows = np.concatenate([self.rows_of[k] for k in keys])
+        group = np.repeat(np.arange(len(keys)), [len(self.rows_of[k]) for k in keys])
+        cap = np.where(np.isnan(self.rate[rows]), self.ceiling[rows], self.rate[rows])
+        usable = cap > 0
+        cost = self.cost_per_hour[rows]
+        n_hw = len(self.cand.tables.hardware_ids)
+        cell = group * n_hw + self.cand.hardware[rows]
+        shape = (len(keys), n_hw)
+        u, r, c = np.full(shape, np.inf), np.zeros(shape), np.full(shape, np.inf)
+        np.minimum.at(u.ravel(), cell, np.where(usable, cost / np.where(usable, cap, 1.0), np.inf))
+        np.maximum.at(r.ravel(), cell, cap)
+        np.minimum.at(c.ravel(), cell, np.where(usable, cost, np.inf))
+        if self.max_types == 1:
+            bound = np.min(_set_bound(self.demand, u, r, c), axis=1)
+        elif self.max_types == 2 and pairs:
+            pair = _set_bound(self.demand, np.minimum(u[:, :, None], u[:, None, :]),
+                              np.maximum(r[:, :, None], r[:, None, :]), np.minimum(c[:, :, None], c[:, None, :]))
+            bound = np.min(pair.reshape(len(keys), -1), axis=1)
+        else:
+            bound = _set_bound(self.demand, u.min(axis=1), r.max(axis=1), c.min(axis=1))
+        return np.asarray(bound, dtype=np.float64)
+
+
+def _set_bound(demand: float, unit: Array, largest: Array, cheapest: Array) -> Array:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        replicas = np.where(largest > 0, np.ceil(demand / np.where(largest > 0, largest, 1.0) * (1 - 1e-12)), np.inf)
+        bound = np.where(largest > 0, np.maximum(demand * unit, np.maximum(replicas, 1.0) * cheapest), np.inf)
+    return np.asarray(bound, dtype=np.float64)
 
 
 def _group_min(values: Array, groups: np.ndarray, n: int) -> Array:
@@ -126,26 +176,27 @@ def prepare(catalog: Catalog, tables: CatalogTables, w: Workload) -> Prepared:
     """Enumerate, screen (memory, no-load SLO) and prune; no queueing model yet."""
     cand = enumerate_candidates(catalog, tables, w)
     enumerated = len(cand) + sum(cand.dropped.values())
-    ok, capacity, max_batch = screen(cand.grid(), w.traffic, w.slo) if len(cand) else (
-        np.zeros(0, bool), np.zeros(0), np.zeros(0))
+    ok, capacity, max_batch, ceiling = screen(cand.grid(), w.traffic, w.slo) if len(cand) else (
+        np.zeros(0, bool), np.zeros(0), np.zeros(0), np.zeros(0))
     fits = max_batch >= 1
     cand.keep(fits, "does not fit in memory (weights + KV of one sequence)")
-    ok, capacity = ok[fits], capacity[fits]
+    ok = ok[fits] & (ceiling[fits] > 0)
+    capacity, ceiling = capacity[fits][ok], ceiling[fits][ok]
     cand.keep(ok, "misses a latency SLO even with no load")
-    capacity = capacity[ok]
     cost = cand.price_per_chip_hour * cand.chips
     n_p, n_r = len(tables.precision_ids), len(tables.runtime_ids)
     code = ((cand.model * n_p + cand.precision) * n_p + cand.kv_precision) * n_r + cand.runtime
     key = np.unique(code, return_inverse=True)[1].ravel() if len(cand) else np.zeros(0, int)
-    keep = _dominance(key, cand.hardware, cost / np.maximum(capacity, 1e-300))
+    keep = _dominance(key, cand.hardware, cost / np.maximum(ceiling, 1e-300))
     cand.keep(keep, "dominated: a cheaper shape per unit of capacity on the same hardware")
     n, key = len(cand), key[keep]
     order = np.argsort(key, kind="stable")
     bounds = np.searchsorted(key[order], np.arange(int(key.max()) + 2 if n else 1))
-    return Prepared(cand=cand, raw_capacity=capacity[keep], cost_per_hour=cost[keep], key=key,
+    return Prepared(cand=cand, raw_capacity=capacity[keep], ceiling=ceiling[keep], cost_per_hour=cost[keep], key=key,
                     enumerated=enumerated, rate=np.full(n, np.nan), rung=np.full(n, -1), max_batch=np.zeros(n),
                     above_ms={(m, p): np.full(n, np.nan) for m in METRICS for p in PERCENTILES},
-                    rows_of=[order[a:b] for a, b in itertools.pairwise(bounds)])
+                    rows_of=[order[a:b] for a, b in itertools.pairwise(bounds)], demand=w.traffic.peak,
+                    max_types=w.constraints.max_hardware_types)
 
 
 def _dominance(key: np.ndarray, hardware: np.ndarray, per_unit: np.ndarray) -> np.ndarray:
@@ -184,7 +235,7 @@ def _options(p: Prepared, rows: np.ndarray) -> list[Option]:
 def _key_order(p: Prepared, w: Workload, objective: Objective) -> list[int]:
     """Plan keys, most promising first for the objective (cost: by optimistic lower bound)."""
     keys = np.unique(p.key)
-    bound = p.lower_bounds(w.traffic.peak)[keys]
+    bound = p.lower_bounds()[keys]
     by_cost = _models_first(p, [int(k) for k in keys[np.argsort(bound, kind="stable")]])
     if objective is Objective.COST:
         return by_cost
@@ -212,24 +263,41 @@ def _models_first(p: Prepared, order: list[int]) -> list[int]:
 def solve_prepared(p: Prepared, w: Workload, *, objective: Objective, top: int,
                    time_limit_s: float, deadline: float,
                    any_plan: bool = False) -> tuple[list[tuple[int, Solution]], int, str]:
-    """Branch and bound over plan keys: evaluate a round of promising keys, solve each, and stop
-    when the next key's optimistic bound cannot enter the top-K (cost) or enough keys were tried."""
+    """Branch and bound over plan keys, a round at a time.
+
+    Keys come in ``_key_order``. A round takes the next KEYS_PER_ROUND keys that are within budget
+    and, for the cost objective, whose optimistic bound could still enter the top-K (``_threshold``;
+    a key pruned by its bound is never evaluated, and stays pruned since the threshold only
+    falls); their shapes go through the queueing model together, then each is solved. The search
+    ends when every key is solved or pruned, when ``max_keys`` keys have been evaluated, or at the
+    deadline. Only the first proves the ranking (cost objective: the solver's status, OPTIMAL);
+    otherwise the status says FEASIBLE or TIME_LIMIT.
+    """
     found: list[tuple[int, Solution]] = []
     solves, status = 0, "NO_CANDIDATES" if not len(p.cand) else "INFEASIBLE"
     order = _key_order(p, w, objective)
-    max_keys = 6 * top + 12
-    for start in range(0, min(len(order), max_keys), KEYS_PER_ROUND):
-        round_keys = [k for k in order[start:start + KEYS_PER_ROUND] if not _over_budget(p, w, k)]
+    position, taken = 0, 0
+    while position < len(order):
+        bounds = p.lower_bounds()
+        threshold = _threshold(p, found, top) if objective is Objective.COST else np.inf
+        round_keys: list[int] = []
+        while position < len(order) and len(round_keys) < KEYS_PER_ROUND:
+            k = order[position]
+            position += 1
+            if bounds[k] < threshold and p.lower_bound(k) < threshold and not _over_budget(p, w, k):
+                round_keys.append(k)
         if not round_keys:
-            continue
-        if objective is Objective.COST and _pruned_by_bound(p, w, round_keys[0], found, top):
+            break
+        if taken >= max_keys(top):
+            status = "FEASIBLE" if found else status
             break
         if time.perf_counter() > deadline:
             status = "TIME_LIMIT"
             break
         p.evaluate_keys(round_keys, w, alternatives=objective is not Objective.COST or len(found) < top)
+        taken += len(round_keys)
         for k in round_keys:
-            if objective is Objective.COST and _pruned_by_bound(p, w, k, found, top):
+            if objective is Objective.COST and p.lower_bound(k) >= _threshold(p, found, top):
                 continue
             if _over_budget(p, w, k):
                 continue
@@ -244,8 +312,14 @@ def solve_prepared(p: Prepared, w: Workload, *, objective: Objective, top: int,
     return found, solves, status
 
 
-def _pruned_by_bound(p: Prepared, w: Workload, k: int, found: list[tuple[int, Solution]], top: int) -> bool:
-    """True when key k's optimistic cost exceeds that of the (top + SPARE)-th distinct plan found.
+def max_keys(top: int) -> int:
+    """Plan keys evaluated at most per search (a guard on time, with the deadline)."""
+    return 6 * top + 12
+
+
+def _threshold(p: Prepared, found: list[tuple[int, Solution]], top: int) -> float:
+    """The cost of the (top + SPARE)-th distinct plan found (inf while fewer): a key whose
+    optimistic bound is at or above it cannot enter the top-K (a tie cannot displace a plan).
 
     Plans count as distinct by (model, hardware set): the ranking drops near-duplicates that
     differ only in precision or runtime, so they must not fill the top-K here either.
@@ -256,9 +330,7 @@ def _pruned_by_bound(p: Prepared, w: Workload, k: int, found: list[tuple[int, So
         sig = (int(p.cand.model[rows[0]]), frozenset(int(h) for h in p.cand.hardware[rows]))
         best[sig] = min(best.get(sig, np.inf), sol.cost_per_hour)
     need = top + SPARE
-    if len(best) < need:
-        return False
-    return p.lower_bound(k, w.traffic.peak) > sorted(best.values())[need - 1]
+    return sorted(best.values())[need - 1] if len(best) >= need else np.inf
 
 
 def _best_per_hardware(p: Prepared, k: int) -> np.ndarray:
@@ -266,7 +338,7 @@ def _best_per_hardware(p: Prepared, k: int) -> np.ndarray:
     rows = p.rows_of[k]
     if not len(rows):
         return rows
-    unit = p.cost_per_hour[rows] / np.maximum(p.raw_capacity[rows], 1e-300)
+    unit = p.cost_per_hour[rows] / np.maximum(p.ceiling[rows], 1e-300)
     order = rows[np.lexsort((unit, p.cand.hardware[rows]))]
     hw = p.cand.hardware[order]
     return order[np.r_[True, hw[1:] != hw[:-1]]]
@@ -286,7 +358,7 @@ def _over_budget(p: Prepared, w: Workload, k: int) -> bool:
     """True when even key k's optimistic (fractional, raw-capacity) cost breaks the budget."""
     pick = p.cand.choice(int(p.rows_of[k][0]))
     limit = max_cost_per_hour(w, pick.one_time if pick is not None else 0.0)
-    return limit is not None and p.lower_bound(k, w.traffic.peak) > limit
+    return limit is not None and p.lower_bound(k) > limit
 
 
 def _quota_bound(options: list[Option], sol: Solution, quotas: Mapping[str, int]) -> bool:

@@ -12,7 +12,7 @@ import pytest
 from planner.domain import Catalog
 from planner.estimate import estimate, resolve
 from planner.grid import CatalogTables, Grid
-from planner.perf import kv_bytes_per_token, memory, step_time
+from planner.perf import StepModel, kv_bytes_per_token, memory, step_time
 
 GB = 1e9
 
@@ -134,3 +134,30 @@ def test_max_batch_monotone_in_memory(tables: CatalogTables) -> None:
     short = memory(grid, batch=1.0, context_tokens=640.0).max_batch
     long = memory(grid, batch=1.0, context_tokens=4096.0).max_batch
     assert np.all(long <= short)
+
+
+def test_step_model_floors_lie_below_the_step_time(tables: CatalogTables) -> None:
+    """StepModel.floors (the planner's bound on SLO capacity rests on them) never exceed the step
+    time, over every model x hardware x precision, tp and pp, and random decode/prefill mixes."""
+    rng = np.random.default_rng(7)
+    for tp, pp in ((1, 1), (2, 1), (8, 1), (4, 2)):
+        grid, _ = _full_grid(tables, tp=tp)
+        grid = replace(grid, pp=np.full(len(grid), float(pp)))
+        model = StepModel.build(grid)
+        with np.errstate(invalid="ignore"):  # tp beyond a chip's links: infinite communication
+            _check_floors(model, rng)
+
+
+def _check_floors(model: StepModel, rng: np.random.Generator) -> None:
+    n = len(model.c[0])
+    for per_pass in (True, False):
+        a, b_d, b_p = model.floors(decode_context=900.0, prefill_context=600.0, per_pass=per_pass)
+        for _ in range(5):
+            d = rng.uniform(0, 400, n) * rng.integers(0, 2, n)
+            p = rng.uniform(0, 30000, n) * rng.integers(0, 2, n)
+            st = model.parts(decode_tokens=d, decode_context=900.0, prefill_tokens=p, prefill_context=600.0)
+            exact = st.total if per_pass else st.compute + st.memory
+            floor = np.max(a + b_d * d + b_p * p, axis=0)
+            ok = np.isfinite(exact)
+            assert ok.sum() > n // 2
+            assert np.all(floor[ok] <= exact[ok] * (1 + 1e-12)), per_pass

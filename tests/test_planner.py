@@ -20,6 +20,7 @@ from hardware_catalog.workload import load_workload
 from planner.capacity import UTILIZATION
 from planner.domain import Calibration, Catalog
 from planner.estimate import Scenario, config_grid, estimate, resolve
+from planner.grid import CatalogTables
 from planner.plan import plan
 from planner.quality import best_teacher, quality
 from planner.queueing import LengthDist, server
@@ -313,3 +314,41 @@ def test_quality_objective_orders_by_score() -> None:
     # the best-scoring model any plan reaches comes first (by cost, the cheaper model may lead)
     assert scores[0] >= max(p.quality.score for p in (*by_cost.plans, *by_cost.pareto))  # type: ignore[type-var]
     assert np.all(np.diff([p.cost.per_month for p in result.plans if p.quality.score == scores[0]]) >= 0)
+
+
+# --- bounds the search prunes with --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["support-chatbot", "long-document-summarizer", "code-assistant"])
+def test_the_slo_ceiling_is_never_exceeded_by_the_queueing_model(name: str) -> None:
+    """Just above each screened candidate's ceiling (capacity.slo_ceiling) the queueing model misses
+    an SLO target, so a lower bound on cost built from it is valid."""
+    from planner.plan import prepare
+
+    w = load_workload(EXAMPLES / f"{name}.yaml")
+    catalog = _catalog()
+    p = prepare(catalog, CatalogTables.from_catalog(catalog), w)
+    rows = np.random.default_rng(0).choice(len(p.cand), 120, replace=False)
+    rows = rows[p.ceiling[rows] < 0.999 * p.raw_capacity[rows]]  # where the ceiling binds
+    assert len(rows) > 10
+    res = server(p.cand.grid(rows), request_rate=p.ceiling[rows] * 1.0001,
+                 input_tokens=LengthDist(w.traffic.input_tokens.mean, w.traffic.input_tokens.p95),
+                 output_tokens=LengthDist(w.traffic.output_tokens.mean, w.traffic.output_tokens.p95))
+    meets = np.ones(len(rows), dtype=bool)
+    for metric, pct, limit in w.slo.items():
+        meets &= np.nan_to_num(getattr(res, _ATTR[metric])[pct] * 1e3, nan=np.inf) <= limit
+    assert not meets.any()
+
+
+@pytest.mark.parametrize("name", sorted(NARROWED))
+def test_every_solution_costs_at_least_its_keys_lower_bound(name: str) -> None:
+    from planner.plan import prepare, solve_prepared
+
+    w = _example(name, **NARROWED[name])
+    catalog = _catalog()
+    p = prepare(catalog, CatalogTables.from_catalog(catalog), w)
+    found, _, _ = solve_prepared(p, w, objective=Objective.COST, top=5, time_limit_s=2.0, deadline=math.inf)
+    assert found
+    for k, sol in found:
+        assert sol.cost_per_hour >= p.lower_bound(k) * (1 - 1e-9)
+        assert sol.cost_per_hour >= p.lower_bounds()[k] * (1 - 1e-9)
