@@ -8,6 +8,7 @@ filter counts what it removed, so an infeasible plan can say why.
 
 from __future__ import annotations
 
+import weakref
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -18,6 +19,7 @@ from planner.adapt_plan import Choice, choose
 from planner.domain import Catalog
 from planner.errors import InputError
 from planner.grid import CatalogTables, Grid
+from planner.perf import MemoryModel, StepModel
 from planner.workload import Workload
 
 __all__ = ["Candidates", "enumerate_candidates"]
@@ -27,6 +29,8 @@ __all__ = ["Candidates", "enumerate_candidates"]
 
 IntArray = npt.NDArray[np.int64]
 PARALLEL = ((1, 1), (2, 1), (4, 1), (8, 1), (16, 1), (4, 2), (8, 2))  # (tp, pp) shapes tried
+TWINS = ("bf16", "fp16")  # same bytes; where a chip runs both at one rate they give identical predictions
+# (and 16-bit quality), so fp16 is dropped where bf16 is also chosen: keeping both only doubles the search
 
 
 @dataclass
@@ -43,6 +47,7 @@ class Candidates:
     pp: IntArray
     quality: npt.NDArray[np.float64]
     price_per_chip_hour: npt.NDArray[np.float64]
+    universe_row: IntArray  # the row of the catalog's Universe
     dropped: Counter[str] = field(default_factory=Counter)
     # (model index, precision index) -> the adaptation it uses, its quality range and one-time cost
     choices: dict[tuple[int, int], Choice] = field(default_factory=dict)
@@ -56,7 +61,7 @@ class Candidates:
         if removed and reason is not None:
             self.dropped[reason] += removed
         for name in ("model", "hardware", "precision", "kv_precision", "runtime", "tp", "pp",
-                     "quality", "price_per_chip_hour"):
+                     "quality", "price_per_chip_hour", "universe_row"):
             setattr(self, name, getattr(self, name)[mask])
 
     def choice(self, row: int) -> Choice | None:
@@ -102,14 +107,15 @@ def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload) -
     parallelism: hardware and shape; quality: model and precision; context: model), so the
     filters are evaluated on the factor tables, each one's removals are counted from them (in the
     order the filters are listed, a row counted under the first it fails), and only the survivors
-    of the full product are materialised.
+    of the full product are materialised, as rows of the catalog's ``Universe``.
     """
     _check_ids(catalog, w)
     c = w.constraints
-    combos = _runnable(catalog, tables, w)  # (hardware, runtime, precision, kv) rows
+    combos = _runnable(tables, w)  # (hardware, runtime, precision, kv) rows
     models = np.array(_allowed(tables.model_ids, c.models), dtype=np.int64)
-    shapes = np.array([s for s in PARALLEL if s[0] * s[1] <= c.max_chips_per_replica], dtype=np.int64)
-    shapes = shapes.reshape(-1, 2)
+    shape_ids = np.array([i for i, (tp, pp) in enumerate(PARALLEL) if tp * pp <= c.max_chips_per_replica],
+                         dtype=np.int64)
+    shapes = np.array(PARALLEL, dtype=np.int64)[shape_ids].reshape(-1, 2)
     choices = _choices(catalog, tables, w, models, np.unique(combos[:, 2]))
     score = np.full((len(tables.model_ids), len(tables.precision_ids)), np.nan)
     for (m, p), pick in choices.items():
@@ -143,11 +149,73 @@ def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload) -
         dropped[reason] += int((shapes_left[:, None] * (alive & ~ok)).sum())
         alive &= ok
     ci, mi, si = np.nonzero(alive[:, :, None] & price_ok[:, None, None] & parallel_ok[:, None, :])
+    row = universe(tables).row(combos[ci], models[mi], shape_ids[si])
     cand = Candidates(tables=tables, model=models[mi], hardware=combos[ci, 0], runtime=combos[ci, 1],
                       precision=combos[ci, 2], kv_precision=combos[ci, 3], tp=shapes[si, 0], pp=shapes[si, 1],
-                      quality=quality[ci, mi], price_per_chip_hour=prices[combos[ci, 0]], choices=choices)
+                      quality=quality[ci, mi], price_per_chip_hour=prices[combos[ci, 0]], universe_row=row,
+                      choices=choices)
     cand.dropped.update({k: v for k, v in dropped.items() if v})
     return cand
+
+
+class Universe:
+    """Every runnable configuration of a catalog, with the performance model's per-row constants.
+
+    Rows are runnable (hardware, runtime, precision, KV) combos x all models x PARALLEL shapes,
+    in that order (``combo_id`` numbers the combos). Kept per ``CatalogTables`` while they live;
+    a (combo, model) block of rows is gathered and reduced to StepModel and MemoryModel constants
+    the first time a workload needs it, so screening later workloads takes rows instead of
+    building a Grid for every plan.
+    """
+
+    def __init__(self, tables: CatalogTables) -> None:
+        self.tables = tables
+        runnable = tables.runnable_weights[:, :, :, None] & tables.runnable_kv[:, :, None, :]
+        self.combos = np.argwhere(runnable)
+        self.combo_id = np.full(runnable.shape, -1, dtype=np.int64)
+        self.combo_id[tuple(self.combos.T)] = np.arange(len(self.combos))
+        n_blocks = len(self.combos) * len(tables.model_ids)  # a block: one (combo, model), every shape
+        self._step = np.empty((StepModel.ROWS, n_blocks * len(PARALLEL)))  # filled a block at a time
+        self._memory = np.empty((MemoryModel.ROWS, n_blocks * len(PARALLEL)))
+        self._built = np.zeros(n_blocks, dtype=bool)
+
+    def row(self, combo: IntArray, model: IntArray, shape: IntArray) -> IntArray:
+        """Universe rows of (combo index rows (hardware, runtime, precision, KV), model, PARALLEL index)."""
+        row = (self.combo_id[tuple(combo.T)] * len(self.tables.model_ids) + model) * len(PARALLEL) + shape
+        return np.asarray(row, dtype=np.int64)
+
+    def models(self, rows: IntArray) -> tuple[StepModel, MemoryModel]:
+        """The step-time and memory models of ``rows``."""
+        s = len(PARALLEL)
+        blocks = np.unique(rows // s)
+        new = blocks[~self._built[blocks]]
+        if len(new):
+            at = (new[:, None] * s + np.arange(s)).ravel()
+            block = at // s
+            combo, model = self.combos[block // len(self.tables.model_ids)], block % len(self.tables.model_ids)
+            shapes = np.array(PARALLEL, dtype=np.float64)[at % s]
+            grid = self.tables.gather(model=model, hardware=combo[:, 0], runtime=combo[:, 1],
+                                      weight_precision=combo[:, 2], kv_precision=combo[:, 3],
+                                      tp=shapes[:, 0], pp=shapes[:, 1])
+            with np.errstate(divide="ignore", invalid="ignore"):  # shapes beyond a chip's links
+                self._step[:, at] = StepModel.build(grid).c
+                self._memory[:, at] = MemoryModel.build(grid).c
+            self._built[new] = True
+        return StepModel(self._step[:, rows]), MemoryModel(self._memory[:, rows])
+
+
+_UNIVERSES: dict[int, tuple[weakref.ref[CatalogTables], Universe]] = {}
+
+
+def universe(tables: CatalogTables) -> Universe:
+    """The catalog's Universe (cached per CatalogTables object, dropped with it)."""
+    cached = _UNIVERSES.get(id(tables))
+    if cached is not None and cached[0]() is tables:
+        return cached[1]
+    u = Universe(tables)
+    _UNIVERSES[id(tables)] = (weakref.ref(tables), u)
+    weakref.finalize(tables, _UNIVERSES.pop, id(tables), None)
+    return u
 
 
 def _choices(catalog: Catalog, tables: CatalogTables, w: Workload, models: IntArray,
@@ -161,34 +229,24 @@ def _choices(catalog: Catalog, tables: CatalogTables, w: Workload, models: IntAr
     return out
 
 
-def _runnable(catalog: Catalog, tables: CatalogTables, w: Workload) -> IntArray:
-    """(hardware, runtime, weight precision, KV precision) index rows that can run."""
+def _runnable(tables: CatalogTables, w: Workload) -> IntArray:
+    """(hardware, runtime, weight precision, KV precision) index rows that can run within the
+    constraints, in lexicographic order, fp16 dropped where it is bf16's twin (``_twins``)."""
     c = w.constraints
-    rows: list[tuple[int, int, int, int]] = []
-    for h in _allowed(tables.hardware_ids, c.hardware, c.exclude_hardware):
-        hw = catalog.hardware[tables.hardware_ids[h]]
-        for r in _allowed(tables.runtime_ids, c.runtimes):
-            rt = catalog.runtimes[tables.runtime_ids[r]]
-            if rt.id not in hw.runtimes:
-                continue
-            weights = [p for p in _allowed(tables.precision_ids, c.precisions)
-                       if tables.precision_ids[p] in rt.weight_precisions and not np.isnan(tables.peak_linear[h, p])]
-            kvs = [k for k in _allowed(tables.precision_ids, c.kv_precisions)
-                   if tables.precision_ids[k] in rt.kv_precisions and not np.isnan(tables.kv_bytes[k])]
-            weights = _drop_twins(tables, {p: (float(tables.weight_bytes[p]), float(tables.peak_linear[h, p]))
-                                           for p in weights})
-            kvs = _drop_twins(tables, {k: (float(tables.kv_bytes[k]),) for k in kvs})
-            rows.extend((h, r, p, k) for p in weights for k in kvs)
-    return np.array(rows, dtype=np.int64).reshape(-1, 4)
 
+    def allowed(ids: tuple[str, ...], allow: tuple[str, ...] | None, deny: tuple[str, ...] = ()) -> np.ndarray:
+        mask = np.zeros(len(ids), dtype=bool)
+        mask[_allowed(ids, allow, deny)] = True
+        return mask
 
-TWINS = ("bf16", "fp16")  # same bytes; where a chip runs both at one rate they are interchangeable
-
-
-def _drop_twins(tables: CatalogTables, signature: dict[int, tuple[float, ...]]) -> list[int]:
-    """Drop fp16 where bf16 is also chosen with the same bytes and speed: the two give identical
-    predictions (and 16-bit quality), so keeping both only doubles the search."""
-    ids = {tables.precision_ids[i]: i for i in signature}
-    if all(t in ids for t in TWINS) and signature[ids["bf16"]] == signature[ids["fp16"]]:
-        return [i for i in signature if i != ids["fp16"]]
-    return list(signature)
+    hw = allowed(tables.hardware_ids, c.hardware, c.exclude_hardware)[:, None, None]
+    rt = allowed(tables.runtime_ids, c.runtimes)[None, :, None]
+    weights = tables.runnable_weights & hw & rt & allowed(tables.precision_ids, c.precisions)
+    kvs = tables.runnable_kv & hw & rt & allowed(tables.precision_ids, c.kv_precisions)
+    if all(t in tables.precision_ids for t in TWINS):
+        bf16, fp16 = (tables.precision_ids.index(t) for t in TWINS)
+        same_weights = (tables.weight_bytes[bf16] == tables.weight_bytes[fp16]) & \
+            (tables.peak_linear[:, bf16] == tables.peak_linear[:, fp16])[:, None]  # [hardware, 1]
+        weights[:, :, fp16] &= ~(weights[:, :, bf16] & same_weights)
+        kvs[:, :, fp16] &= ~(kvs[:, :, bf16] & (tables.kv_bytes[bf16] == tables.kv_bytes[fp16]))
+    return np.argwhere(weights[:, :, :, None] & kvs[:, :, None, :]).astype(np.int64)

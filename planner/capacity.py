@@ -15,9 +15,8 @@ import numpy as np
 import numpy.typing as npt
 
 from planner.grid import Array, Grid
-from planner.perf import StepModel
+from planner.perf import MemoryModel, StepModel
 from planner.queueing import PERCENTILES, LengthDist, server
-from planner.scenarios import operating_batch
 from planner.workload import METRICS, Slo, Traffic
 
 __all__ = ["UTILIZATION", "CapacitySearch", "screen", "search_capacity", "slo_ceiling"]
@@ -51,7 +50,8 @@ def _latencies(res: object) -> dict[tuple[str, int], Array]:
     return out
 
 
-def screen(grid: Grid, traffic: Traffic, slo: Slo) -> tuple[npt.NDArray[np.bool_], Array, Array, Array]:
+def screen(step: StepModel, mem: MemoryModel, traffic: Traffic, slo: Slo
+           ) -> tuple[npt.NDArray[np.bool_], Array, Array, Array]:
     """Cheap checks before the queueing model: (meets every SLO at no load, raw capacity, max batch,
     ceiling on the SLO capacity).
 
@@ -61,9 +61,8 @@ def screen(grid: Grid, traffic: Traffic, slo: Slo) -> tuple[npt.NDArray[np.bool_
     ceiling is ``slo_ceiling`` where every check passes (0 elsewhere).
     """
     i, o = _lengths(traffic)
-    b_max = operating_batch(grid, cap=np.inf, input_tokens=i.mean, output_tokens=o.mean)
+    b_max = np.minimum(mem.parts(batch=1.0, context_tokens=i.mean + o.mean).max_batch, mem.max_concurrency)
     b_run = np.maximum(b_max, 1.0)
-    step = StepModel.build(grid)
     full = step.total(decode_tokens=b_run, decode_context=i.mean + o.mean / 2.0,
                       prefill_tokens=b_run * i.mean / o.mean, prefill_context=i.mean)
     capacity = np.where(b_max >= 1, b_max / (o.mean * full), 0.0)
@@ -81,48 +80,30 @@ def screen(grid: Grid, traffic: Traffic, slo: Slo) -> tuple[npt.NDArray[np.bool_
 
 
 def slo_ceiling(step: StepModel, traffic: Traffic, slo: Slo) -> Array:
-    """Per row, a request rate above which ``planner.queueing.server`` cannot meet the SLOs.
+    """Per row, a request rate above which ``planner.queueing.server`` cannot meet the TPOT and
+    e2e targets (inf when there are none).
 
-    Lower bounds on the model's latencies at rate lam, from the affine floors of the step time
-    (``StepModel.floors``: a + b_d d + b_p p, which hold for the mean over the chain too):
-    * the mean iteration: B = lam (O - 1) tau decodes run with lam tau prompts prefilled per
-      iteration on average, so tau >= a + S lam tau, S = b_d (O - 1) + b_p I, i.e.
-      tau >= a / (1 - S lam), and B >= lam (O - 1) a / (1 - S lam);
-    * TPOT: every percentile (p50 and up) is at least tau; e2e: at least (O - 1) tau;
-    * TTFT: every outcome includes the iteration that prefills the prompt, at least one prompt
-      (s_1 >= a + b_d B + b_p I), plus, at the q-quantile, the extra prompt tokens above the
-      mean (compute and memory only: a' + b_d' B + b_p' (I_q - I)), so TTFT_q >= C + D B.
-    Each is increasing in lam and gives a closed-form largest lam per floor (and pair of floors);
-    the ceiling is the smallest over them, and over the targets (inf when none applies). The
-    factor 1 + 1e-6 covers the chain's lumped tail and rounding.
+    In that model every TPOT percentile (p50 and up) is at least the mean iteration tau, and
+    every e2e percentile at least (O - 1) tau, so the targets need tau <= L = min(TPOT limits,
+    e2e limits / (O - 1)). At rate lam, B = lam (O - 1) tau decodes run with lam tau prompts
+    prefilled per iteration on average, so by the affine floors of the step time
+    (``StepModel.floors``: a + b_d d + b_p p, which hold for the mean over the chain too),
+    tau >= a + S lam tau with S = b_d (O - 1) + b_p I. A tau <= L exists only if
+    lam <= (1 - a / L) / S; the ceiling is the smallest such bound over the floors. The factor
+    1 + 1e-6 covers the chain's lumped tail and rounding.
     """
     i, o = _lengths(traffic)
-    n = len(step.c[0])
-    d_ctx, p_ctx = i.mean + o.mean / 2.0, i.mean
-    a, b_d, b_p = step.floors(decode_context=d_ctx, prefill_context=p_ctx)  # [4, n]
     decodes = max(o.mean - 1.0, 0.0)
+    taus = [limit for metric, _pct, limit in slo.items() if metric == "tpot_ms"]
+    taus += [limit / decodes for metric, _pct, limit in slo.items() if metric == "e2e_ms" and decodes > 0]
+    if not taus:
+        return np.full(step.c.shape[1], np.inf)
+    tau = min(taus) / 1e3
+    a, b_d, b_p = step.floors(decode_context=i.mean + o.mean / 2.0, prefill_context=i.mean)  # [4, n]
     s = b_d * decodes + b_p * i.mean
-    ceiling = np.full(n, np.inf)
     with np.errstate(divide="ignore", invalid="ignore"):
-        taus = [limit for metric, _pct, limit in slo.items() if metric == "tpot_ms"]
-        taus += [limit / decodes for metric, _pct, limit in slo.items() if metric == "e2e_ms" and decodes > 0]
-        if taus:
-            tau = min(taus) / 1e3
-            lam = np.where(s > 0, (1.0 - a / tau) / s, np.where(a <= tau, np.inf, 0.0))
-            ceiling = np.minimum(ceiling, np.min(lam, axis=0))
-        work = step.floors(decode_context=d_ctx, prefill_context=p_ctx, per_pass=False)
-        for metric, pct, limit in slo.items():
-            if metric != "ttft_ms":
-                continue
-            extra = max(i.quantile(pct / 100.0) - i.mean, 0.0)
-            c = a + b_p * i.mean + (work[0] + work[2] * extra if extra > 0 else 0.0)  # [4, n]
-            d = b_d + (work[1] if extra > 0 else 0.0)
-            room = limit / 1e3 - c  # [m, n]: TTFT <= limit needs room >= D B
-            denominator = d[:, None] * decodes * a[None] + s[None] * room[:, None]  # [m, k, n]
-            lam = np.where(room[:, None] <= 0, 0.0,
-                           np.where(denominator > 0, room[:, None] / denominator, np.inf))
-            ceiling = np.minimum(ceiling, np.min(lam, axis=(0, 1)))
-    return np.asarray(np.maximum(ceiling, 0.0) * (1.0 + 1e-6), dtype=np.float64)
+        lam = np.where(s > 0, (1.0 - a / tau) / s, np.where(a <= tau, np.inf, 0.0))
+    return np.asarray(np.maximum(np.min(lam, axis=0), 0.0) * (1.0 + 1e-6), dtype=np.float64)
 
 
 def _evaluate_pairs(grid: Grid, traffic: Traffic, rates: Array, slo: Slo, rows: np.ndarray,

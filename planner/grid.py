@@ -93,6 +93,8 @@ class CatalogTables:
     runtime: dict[str, Array]
     efficiency: Array  # [hardware, runtime, 5]
     calibrated: npt.NDArray[np.bool_]  # [hardware, runtime]
+    runnable_weights: npt.NDArray[np.bool_]  # [hardware, runtime, precision]: serves weights in it
+    runnable_kv: npt.NDArray[np.bool_]  # [hardware, runtime, precision]: stores the KV cache in it
 
     @classmethod
     def from_catalog(cls, catalog: Catalog) -> CatalogTables:
@@ -141,6 +143,14 @@ class CatalogTables:
             "max_batched_tokens": [r.max_batched_tokens for r in rts],
             "continuous_batching": [1.0 if r.continuous_batching else 0.0 for r in rts],
         }
+        runnable_weights = np.zeros((len(hws), len(rts), len(precs)), dtype=bool)
+        runnable_kv = np.zeros((len(hws), len(rts), len(precs)), dtype=bool)
+        for i, h in enumerate(hws):
+            for k, r in enumerate(rts):
+                if r.id in h.runtimes:  # the runtime runs on the chip, serves the format, the chip computes it
+                    runnable_weights[i, k] = [p.id in r.weight_precisions and not np.isnan(peak_linear[i, j])
+                                              for j, p in enumerate(precs)]
+                    runnable_kv[i, k] = [p.id in r.kv_precisions and p.bytes_per_kv is not None for p in precs]
         efficiency = np.zeros((len(hws), len(rts), 5))
         calibrated = np.zeros((len(hws), len(rts)), dtype=bool)
         for i, h in enumerate(hws):
@@ -163,6 +173,8 @@ class CatalogTables:
             runtime={k: np.asarray(v, dtype=np.float64) for k, v in runtime.items()},
             efficiency=efficiency,
             calibrated=calibrated,
+            runnable_weights=runnable_weights,
+            runnable_kv=runnable_kv,
         )
 
     def gather(self, *, model: IntArray, hardware: IntArray, weight_precision: IntArray,

@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from planner.grid import ACTIVATION_BYTES, Array, Grid
 
-__all__ = ["Memory", "StepModel", "StepTime", "kv_bytes_per_token", "memory", "step_time"]
+__all__ = ["Memory", "MemoryModel", "StepModel", "StepTime", "kv_bytes_per_token", "memory", "step_time"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,54 @@ def kv_bytes_per_token(grid: Grid) -> Array:
     return 2.0 * layers_per_chip * kv_heads_per_chip * grid.head_dim * grid.kv_bytes  # 2 = K and V
 
 
+class MemoryModel:
+    """``memory`` reduced to per-row constants, built once for rows evaluated at many batches.
+
+    Rows of ``c``: capacity, weights, overhead (bytes per chip), KV bytes per token including
+    paging waste, activation bytes per token of a pass, logits bytes per sequence, the pass's
+    token budget (max_batched_tokens), the scheduler's concurrency cap.
+    """
+
+    ROWS = 8
+
+    def __init__(self, c: Array) -> None:
+        self.c = c
+
+    @classmethod
+    def build(cls, grid: Grid) -> MemoryModel:
+        capacity = grid.memory_capacity_bytes
+        c = np.empty((cls.ROWS, len(grid)))
+        c[0] = capacity
+        c[1] = grid.params * grid.weight_bytes / (grid.tp * grid.pp)
+        c[2] = grid.memory_overhead_bytes + grid.memory_reserve_fraction * capacity
+        c[3] = kv_bytes_per_token(grid) * (1.0 + grid.kv_waste_fraction)
+        c[4] = ACTIVATION_BYTES * (4.0 * grid.hidden + 2.0 * grid.ffn / grid.tp)  # one layer live
+        c[5] = 4.0 * grid.vocab / grid.tp  # 4 B: fp32 logits
+        c[6], c[7] = grid.max_batched_tokens, grid.max_concurrency
+        return cls(c)
+
+    def take(self, rows: npt.NDArray[np.intp]) -> MemoryModel:
+        return MemoryModel(self.c[:, rows])
+
+    @property
+    def max_concurrency(self) -> Array:
+        return np.asarray(self.c[7], dtype=np.float64)
+
+    def parts(self, *, batch: npt.ArrayLike, context_tokens: npt.ArrayLike) -> Memory:
+        """Memory per chip at ``batch`` sequences of ``context_tokens`` each (see ``memory``)."""
+        batch = np.asarray(batch, dtype=np.float64)
+        context = np.asarray(context_tokens, dtype=np.float64)
+        capacity, weights, overhead, kv_token, act_token, logits, limit = self.c[:7]
+        kv_per_seq = context * kv_token
+        chunk = np.minimum(np.maximum(batch, 1.0) * context, limit)
+        activations = chunk * act_token + np.minimum(batch, limit) * logits
+        free_for_kv = capacity - weights - activations - overhead
+        max_batch = np.where(free_for_kv > 0, np.floor(free_for_kv / kv_per_seq), 0.0)
+        kv = batch * kv_per_seq
+        return Memory(weights=weights, kv_cache=kv, activations=activations, overhead=overhead,
+                      total=weights + kv + activations + overhead, capacity=capacity, max_batch=max_batch)
+
+
 def memory(grid: Grid, *, batch: npt.ArrayLike, context_tokens: npt.ArrayLike) -> Memory:
     """Memory per chip at ``batch`` sequences of ``context_tokens`` (input + output) each.
 
@@ -80,29 +128,7 @@ def memory(grid: Grid, *, batch: npt.ArrayLike, context_tokens: npt.ArrayLike) -
                  quantity vLLM's start-up profiling pass measures before it sizes the KV cache.
     overhead     engine context and graphs, plus the share of memory the engine leaves unused
     """
-    batch = np.asarray(batch, dtype=np.float64)
-    context = np.asarray(context_tokens, dtype=np.float64)
-    capacity = grid.memory_capacity_bytes
-    weights = grid.params * grid.weight_bytes / (grid.tp * grid.pp)
-    kv_per_seq = context * kv_bytes_per_token(grid) * (1.0 + grid.kv_waste_fraction)
-    chunk = np.minimum(np.maximum(batch, 1.0) * context, grid.max_batched_tokens)
-    activations = (
-        chunk * ACTIVATION_BYTES * (4.0 * grid.hidden + 2.0 * grid.ffn / grid.tp)  # one layer live
-        + np.minimum(batch, grid.max_batched_tokens) * 4.0 * grid.vocab / grid.tp  # 4 B: fp32 logits
-    )
-    overhead = grid.memory_overhead_bytes + grid.memory_reserve_fraction * capacity
-    free_for_kv = capacity - weights - activations - overhead
-    max_batch = np.where(free_for_kv > 0, np.floor(free_for_kv / kv_per_seq), 0.0)
-    kv = batch * kv_per_seq
-    return Memory(
-        weights=weights,
-        kv_cache=kv,
-        activations=activations,
-        overhead=overhead,
-        total=weights + kv + activations + overhead,
-        capacity=capacity,
-        max_batch=max_batch,
-    )
+    return MemoryModel.build(grid).parts(batch=batch, context_tokens=context_tokens)
 
 
 class StepModel:
@@ -120,7 +146,7 @@ class StepModel:
     context, communication per token and per pass, fixed overhead per pass.
     """
 
-    _N = 11
+    ROWS = 11
 
     def __init__(self, c: Array) -> None:
         self.c = c
@@ -142,7 +168,7 @@ class StepModel:
             allreduce_per_token = 2.0 * grid.layers * 2.0 * (tp - 1.0) / tp * payload / _one_way(grid)
             send_link = np.where(tp * pp <= grid.chips_per_node, grid.link_bytes_per_s, grid.scale_out_bytes_per_s)
             send_per_token = (pp - 1.0) * payload / (0.5 * send_link * grid.eff_communication)
-            c = np.empty((cls._N, n))
+            c = np.empty((cls.ROWS, n))
             c[0], c[1] = pp, grid.max_batched_tokens
             c[2] = 2.0 * grid.active_params / (tp * grid.peak_linear_flops_per_s * grid.eff_compute)  # M42: 2N
             c[3] = (grid.params - np.where(moe, grid.expert_params, 0.0)) * grid.weight_bytes * per_byte
@@ -201,12 +227,9 @@ class StepModel:
                         overhead=overhead, total=linear + attention + comm + overhead)
 
 
-    def floors(self, *, decode_context: float, prefill_context: float,
-               per_pass: bool = True) -> tuple[Array, Array, Array]:
+    def floors(self, *, decode_context: float, prefill_context: float) -> tuple[Array, Array, Array]:
         """Affine lower bounds on ``total``: (a, b_d, b_p), each [4, rows], such that for every
         d, p >= 0 and each k, total(d decode, p prefill tokens) >= a[k] + b_d[k] d + b_p[k] p.
-        With ``per_pass=False``, bounds on compute + memory time only (no communication, no
-        per-pass overhead).
 
         Each of the two rooflines is at least either of its sides; a pass reads at least the
         dense weights and one token's experts and pays the per-pass costs once; pipeline
@@ -218,17 +241,17 @@ class StepModel:
         c = self.c
         per_token = 1.0 / c[0]  # tokens / microbatches >= tokens / pp
         weights = c[3] + c[4] * (1.0 - c[5])
-        linear = ((0.0, c[2] * per_token), (weights, 0.0))  # (constant, per token): compute, memory
+        fixed, comm = c[9] + c[10], c[8] * per_token
+        linear = c[2] * per_token  # compute side of the linear roofline, per token (memory side: weights)
         attention = ((c[6] * decode_context * per_token, c[6] * prefill_context / 2.0 * per_token),  # compute
                      (c[7] * (decode_context + 1.0) * per_token, c[7] * per_token))  # KV traffic
-        fixed, comm = (c[9] + c[10], c[8] * per_token) if per_pass else (0.0, 0.0)
-        a, b_d, b_p = [], [], []
-        for const, lin in linear:
-            for att_d, att_p in attention:
-                a.append(fixed + const)
-                b_d.append(lin + att_d + comm)
-                b_p.append(lin + att_p + comm)
-        return tuple(np.asarray(np.broadcast_arrays(*x)) for x in (a, b_d, b_p))  # type: ignore[return-value]
+        a, b_d, b_p = (np.empty((4,) + c[0].shape) for _ in range(3))
+        for k, (lin_const, lin_per_token) in enumerate(((fixed, linear + comm), (fixed + weights, comm))):
+            for m, (att_d, att_p) in enumerate(attention):
+                a[2 * k + m] = lin_const
+                b_d[2 * k + m] = lin_per_token + att_d
+                b_p[2 * k + m] = lin_per_token + att_p
+        return a, b_d, b_p
 
 
 def _one_way(grid: Grid) -> Array:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from planner.candidates import Candidates, enumerate_candidates
+from planner.candidates import Candidates, enumerate_candidates, universe
 from planner.capacity import UTILIZATION, screen, search_capacity
 from planner.domain import Catalog
 from planner.grid import Array, CatalogTables
@@ -176,8 +176,8 @@ def prepare(catalog: Catalog, tables: CatalogTables, w: Workload) -> Prepared:
     """Enumerate, screen (memory, no-load SLO) and prune; no queueing model yet."""
     cand = enumerate_candidates(catalog, tables, w)
     enumerated = len(cand) + sum(cand.dropped.values())
-    ok, capacity, max_batch, ceiling = screen(cand.grid(), w.traffic, w.slo) if len(cand) else (
-        np.zeros(0, bool), np.zeros(0), np.zeros(0), np.zeros(0))
+    step, mem = universe(tables).models(cand.universe_row)
+    ok, capacity, max_batch, ceiling = screen(step, mem, w.traffic, w.slo)
     fits = max_batch >= 1
     cand.keep(fits, "does not fit in memory (weights + KV of one sequence)")
     ok = ok[fits] & (ceiling[fits] > 0)
@@ -233,10 +233,11 @@ def _options(p: Prepared, rows: np.ndarray) -> list[Option]:
 
 
 def _key_order(p: Prepared, w: Workload, objective: Objective) -> list[int]:
-    """Plan keys, most promising first for the objective (cost: by optimistic lower bound)."""
+    """Plan keys, most promising first: by optimistic lower bound (cost), or the most promising
+    for the objective interleaved with that order (latency, quality, balanced)."""
     keys = np.unique(p.key)
     bound = p.lower_bounds()[keys]
-    by_cost = _models_first(p, [int(k) for k in keys[np.argsort(bound, kind="stable")]])
+    by_cost = [int(k) for k in keys[np.argsort(bound, kind="stable")]]
     if objective is Objective.COST:
         return by_cost
     quality = np.array([np.nan_to_num(p.cand.quality[p.rows_of[k][0]], nan=-1.0) for k in keys])
@@ -245,19 +246,6 @@ def _key_order(p: Prepared, w: Workload, objective: Objective) -> list[int]:
         keys[np.lexsort((bound, -speed))]
     merged = [int(k) for pair in zip(other, by_cost, strict=True) for k in pair]
     return list(dict.fromkeys(merged))
-
-
-def _models_first(p: Prepared, order: list[int]) -> list[int]:
-    """Each model's most promising key first, then the rest, both in the given order: the keys
-    of one model differ only in precision, KV format or runtime and make near-duplicate plans."""
-    seen: set[int] = set()
-    first: list[int] = []
-    rest: list[int] = []
-    for k in order:
-        model = int(p.cand.model[p.rows_of[k][0]])
-        (rest if model in seen else first).append(k)
-        seen.add(model)
-    return first + rest
 
 
 def solve_prepared(p: Prepared, w: Workload, *, objective: Objective, top: int,

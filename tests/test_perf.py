@@ -150,14 +150,12 @@ def test_step_model_floors_lie_below_the_step_time(tables: CatalogTables) -> Non
 
 def _check_floors(model: StepModel, rng: np.random.Generator) -> None:
     n = len(model.c[0])
-    for per_pass in (True, False):
-        a, b_d, b_p = model.floors(decode_context=900.0, prefill_context=600.0, per_pass=per_pass)
-        for _ in range(5):
-            d = rng.uniform(0, 400, n) * rng.integers(0, 2, n)
-            p = rng.uniform(0, 30000, n) * rng.integers(0, 2, n)
-            st = model.parts(decode_tokens=d, decode_context=900.0, prefill_tokens=p, prefill_context=600.0)
-            exact = st.total if per_pass else st.compute + st.memory
-            floor = np.max(a + b_d * d + b_p * p, axis=0)
-            ok = np.isfinite(exact)
-            assert ok.sum() > n // 2
-            assert np.all(floor[ok] <= exact[ok] * (1 + 1e-12)), per_pass
+    a, b_d, b_p = model.floors(decode_context=900.0, prefill_context=600.0)
+    for _ in range(5):
+        d = rng.uniform(0, 400, n) * rng.integers(0, 2, n)
+        p = rng.uniform(0, 30000, n) * rng.integers(0, 2, n)
+        exact = model.total(decode_tokens=d, decode_context=900.0, prefill_tokens=p, prefill_context=600.0)
+        floor = np.max(a + b_d * d + b_p * p, axis=0)
+        ok = np.isfinite(exact)
+        assert ok.sum() > n // 2
+        assert np.all(floor[ok] <= exact[ok] * (1 + 1e-12))
