@@ -57,25 +57,30 @@ def screen(step: StepModel, mem: MemoryModel, traffic: Traffic, slo: Slo
 
     No-load latency is a lower bound on any loaded latency: TTFT >= prefill of the prompt's
     q-quantile alone, TPOT >= one decode step of a single sequence, e2e >= TTFT + (O_q - 1) TPOT.
-    Raw capacity is the request rate at the largest concurrency that fits (max_throughput); the
-    ceiling is ``slo_ceiling`` where every check passes (0 elsewhere).
+    Raw capacity is the request rate at the largest concurrency that fits (max_throughput) and
+    the ceiling ``slo_ceiling``, both where every check passes (0 elsewhere).
     """
     i, o = _lengths(traffic)
     b_max = np.minimum(mem.parts(batch=1.0, context_tokens=i.mean + o.mean).max_batch, mem.max_concurrency)
-    b_run = np.maximum(b_max, 1.0)
-    full = step.total(decode_tokens=b_run, decode_context=i.mean + o.mean / 2.0,
-                      prefill_tokens=b_run * i.mean / o.mean, prefill_context=i.mean)
-    capacity = np.where(b_max >= 1, b_max / (o.mean * full), 0.0)
-    tpot = step.total(decode_tokens=1.0, decode_context=i.mean + o.mean / 2.0) * 1e3
     ok = b_max >= 1
+    tpot = step.total(decode_tokens=1.0, decode_context=i.mean + o.mean / 2.0) * 1e3
+    ttft: dict[int, Array] = {}  # prefill of the prompt's q-quantile alone, by percentile
     for metric, pct, limit in slo.items():
         q = pct / 100.0
-        i_q = i.quantile(q)
-        ttft = step.total(decode_tokens=0.0, decode_context=0.0, prefill_tokens=i_q, prefill_context=i_q) * 1e3
-        bound = {"ttft_ms": ttft, "tpot_ms": tpot, "e2e_ms": ttft + (o.quantile(q) - 1.0) * tpot}[metric]
+        if metric != "tpot_ms" and pct not in ttft:
+            i_q = i.quantile(q)
+            ttft[pct] = step.total(decode_tokens=0.0, decode_context=0.0, prefill_tokens=i_q, prefill_context=i_q) * 1e3
+        bound = tpot if metric == "tpot_ms" else ttft[pct] + (
+            (o.quantile(q) - 1.0) * tpot if metric == "e2e_ms" else 0.0)
         ok &= bound <= limit
-    ceiling = np.zeros(len(ok))
-    ceiling[ok] = np.minimum(capacity[ok], slo_ceiling(step.take(np.flatnonzero(ok)), traffic, slo))
+    capacity, ceiling = np.zeros(len(ok)), np.zeros(len(ok))
+    rows = np.flatnonzero(ok)  # raw capacity and ceiling only where every check passes
+    left = step.take(rows)
+    b_run = np.maximum(b_max[rows], 1.0)
+    full = left.total(decode_tokens=b_run, decode_context=i.mean + o.mean / 2.0,
+                      prefill_tokens=b_run * i.mean / o.mean, prefill_context=i.mean)
+    capacity[rows] = b_run / (o.mean * full)
+    ceiling[rows] = np.minimum(capacity[rows], slo_ceiling(left, traffic, slo))
     return ok, capacity, b_max, ceiling
 
 

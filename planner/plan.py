@@ -203,9 +203,9 @@ def _dominance(key: np.ndarray, hardware: np.ndarray, per_unit: np.ndarray) -> n
     """Per (plan key, hardware), True for the KEEP_PER_HARDWARE cheapest shapes per unit capacity."""
     if not len(key):
         return np.zeros(0, dtype=bool)
-    order = np.lexsort((per_unit, hardware, key))
-    group = np.column_stack([key[order], hardware[order]])
-    new_group = np.r_[True, np.any(group[1:] != group[:-1], axis=1)]
+    group = key * (int(hardware.max()) + 1) + hardware
+    order = np.lexsort((per_unit, group))
+    new_group = np.r_[True, group[order][1:] != group[order][:-1]]
     idx = np.arange(len(order))
     position = idx - np.maximum.accumulate(np.where(new_group, idx, 0))
     keep = np.zeros(len(order), dtype=bool)
@@ -279,7 +279,8 @@ def solve_prepared(p: Prepared, w: Workload, *, objective: Objective, top: int,
         while position < len(order) and len(round_keys) < KEYS_PER_ROUND:
             k = order[position]
             position += 1
-            if bounds[k] < threshold and p.lower_bound(k) < threshold and not _over_budget(p, w, k):
+            limit = min(threshold, _budget(p, w, k))
+            if bounds[k] < limit and p.lower_bound(k) < limit:  # the cheap (weaker) bound first
                 round_keys.append(k)
         if not round_keys:
             break
@@ -351,11 +352,17 @@ def _evaluate_rest(p: Prepared, w: Workload, k: int, *, best_per_hardware: bool 
     return bool(len(rest))
 
 
-def _over_budget(p: Prepared, w: Workload, k: int) -> bool:
-    """True when even key k's optimistic (fractional, raw-capacity) cost breaks the budget."""
+def _budget(p: Prepared, w: Workload, k: int) -> float:
+    """The hourly serving cost key k's plans may reach (inf: no budget); its one-time adaptation
+    cost is amortised into the monthly budget."""
     pick = p.cand.choice(int(p.rows_of[k][0]))
     limit = max_cost_per_hour(w, pick.one_time if pick is not None else 0.0)
-    return limit is not None and p.lower_bound(k) > limit
+    return np.inf if limit is None else np.nextafter(limit, np.inf)  # a plan may cost exactly the budget
+
+
+def _over_budget(p: Prepared, w: Workload, k: int) -> bool:
+    """True when even key k's optimistic cost breaks the budget."""
+    return p.lower_bound(k) >= _budget(p, w, k)
 
 
 def _quota_bound(options: list[Option], sol: Solution, quotas: Mapping[str, int]) -> bool:
