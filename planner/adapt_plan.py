@@ -11,6 +11,7 @@ kept, and the floor filter then removes the candidate, counted.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 from planner.adaptation import adaptation_options
@@ -41,16 +42,36 @@ def allowed_adaptations(w: Workload) -> tuple[str, ...]:
     return ADAPTATIONS if w.quality.task != GENERAL else ("none",)
 
 
-_CACHE: dict[tuple[int, str, str, str, str | None, float, str], tuple[float, str | None]] = {}
+_MEMO: dict[int, tuple[weakref.ref[Catalog], dict[tuple[str, ...], object]]] = {}
+
+
+def _memo(catalog: Catalog) -> dict[tuple[str, ...], object]:
+    """A memo of pure functions of this catalog object, dropped with it."""
+    entry = _MEMO.get(id(catalog))
+    if entry is None or entry[0]() is not catalog:
+        entry = (weakref.ref(catalog), {})
+        _MEMO[id(catalog)] = entry
+        weakref.finalize(catalog, _MEMO.pop, id(catalog), None)
+    return entry[1]
 
 
 def _one_time(catalog: Catalog, model: Model, method: str, teacher: Model | None, tokens: float,
               pricing: str) -> tuple[float, str | None]:
-    """Cheapest training option's cost (memoised per catalog object: it is a pure function)."""
-    key = (id(catalog), catalog.version, model.id, method, teacher.id if teacher else None, tokens, pricing)
-    if key not in _CACHE:
-        _CACHE[key] = _cheapest(catalog, model, method, teacher, tokens, pricing)
-    return _CACHE[key]
+    """Cheapest training option's cost and hardware (memoised per catalog)."""
+    memo = _memo(catalog)
+    key = ("one_time", model.id, method, teacher.id if teacher else "", repr(tokens), pricing)
+    if key not in memo:
+        memo[key] = _cheapest(catalog, model, method, teacher, tokens, pricing)
+    return memo[key]  # type: ignore[return-value]
+
+
+def _teacher(catalog: Catalog, task: str, student: Model) -> Model | None:
+    """``best_teacher``, memoised per catalog (every precision of a student asks again)."""
+    memo = _memo(catalog)
+    key = ("teacher", task, student.id)
+    if key not in memo:
+        memo[key] = best_teacher(catalog, task, student)
+    return memo[key]  # type: ignore[return-value]
 
 
 def _cheapest(catalog: Catalog, model: Model, method: str, teacher: Model | None, tokens: float,
@@ -71,7 +92,7 @@ def _options(catalog: Catalog, model: Model, precision: str, w: Workload) -> lis
             continue
         if task == GENERAL:
             continue  # adaptation moves a domain score only: it would cost and add nothing
-        teacher = best_teacher(catalog, task, model) if method == "distill" else None
+        teacher = _teacher(catalog, task, model) if method == "distill" else None
         if method == "distill" and teacher is None:
             continue
         q = quality(catalog, model=model, precision=precision, task=task, adaptation=method, teacher=teacher)
