@@ -40,6 +40,7 @@ KEEP_PER_HARDWARE = 3  # replica shapes kept per plan key and hardware after pru
 KEYS_PER_ROUND = 6  # plan keys whose load curves are evaluated together
 EVAL_MARGIN = 0.3  # see Prepared.evaluate_keys
 SPARE = 2  # plans kept beyond top-K before bounding, since near-duplicates are dropped later
+ALTERNATIVES = 6  # hardware types per key evaluated up front for alternative-hardware plans
 
 
 @dataclass
@@ -79,20 +80,22 @@ class Prepared:
         self.evaluated += len(rows)
 
     def evaluate_keys(self, keys: list[int], w: Workload, *, alternatives: bool = False) -> None:
-        """Evaluate the shapes of ``keys`` lazily, cheapest per unit of raw capacity first.
+        """Evaluate the shapes of ``keys`` lazily, cheapest per unit of capacity ceiling first.
 
-        SLO capacity never exceeds raw capacity, so a shape whose cost per unit of raw capacity
-        is above (1 + EVAL_MARGIN) x the best cost per unit of SLO capacity already found for its
+        SLO capacity never exceeds the ceiling, so a shape whose cost per unit of ceiling is
+        above (1 + EVAL_MARGIN) x the best cost per unit of SLO capacity already found for its
         key cannot be the better buy; it is evaluated only if that bound says it might be. The
         margin leaves room for shapes that win through integer rounding in a mix. With
-        ``alternatives``, the best shape of every hardware type of each key joins the first batch
-        (the alternative-hardware solves need them), saving queueing-model calls later.
+        ``alternatives``, the best shape on each of the ALTERNATIVES hardware types with the
+        smallest single-type bound joins the first batch (the alternative-hardware solves need
+        them), saving queueing-model calls later.
         """
         rows = np.concatenate([self.rows_of[k] for k in keys])
         group = np.repeat(np.arange(len(keys)), [len(self.rows_of[k]) for k in keys])  # position in keys
         raw_unit = self.cost_per_hour[rows] / np.maximum(self.ceiling[rows], 1e-300)
         threshold = (1 + EVAL_MARGIN) * _group_min(raw_unit, group, len(keys))
-        extra = np.concatenate([_best_per_hardware(self, k) for k in keys]) if alternatives else np.zeros(0, int)
+        extra = np.concatenate([_best_per_hardware(self, k, most=ALTERNATIVES) for k in keys]) \
+            if alternatives else np.zeros(0, int)
         while True:
             todo = rows[np.isnan(self.rate[rows]) & (raw_unit <= threshold[group])]
             todo, extra = np.union1d(todo, extra[np.isnan(self.rate[extra])]).astype(int), np.zeros(0, int)
@@ -331,15 +334,28 @@ def _threshold(p: Prepared, found: list[tuple[int, Solution]], top: int) -> floa
     return sorted(best.values())[need - 1] if len(best) >= need else np.inf
 
 
-def _best_per_hardware(p: Prepared, k: int) -> np.ndarray:
-    """Key k's cheapest shape (per unit of raw capacity) on each hardware type."""
+def _best_per_hardware(p: Prepared, k: int, *, most: int | None = None) -> np.ndarray:
+    """Key k's cheapest shape (per unit of capacity) on each hardware type, or on the ``most``
+    types with the smallest single-type lower bound (``_set_bound`` on that type alone)."""
     rows = p.rows_of[k]
     if not len(rows):
         return rows
-    unit = p.cost_per_hour[rows] / np.maximum(p.ceiling[rows], 1e-300)
-    order = rows[np.lexsort((unit, p.cand.hardware[rows]))]
-    hw = p.cand.hardware[order]
-    return order[np.r_[True, hw[1:] != hw[:-1]]]
+    cap = np.where(np.isnan(p.rate[rows]), p.ceiling[rows], p.rate[rows])
+    unit = p.cost_per_hour[rows] / np.maximum(cap, 1e-300)
+    order = np.lexsort((unit, p.cand.hardware[rows]))
+    hw = p.cand.hardware[rows][order]
+    first = np.r_[True, hw[1:] != hw[:-1]]
+    if most is not None and first.sum() > most:
+        group = np.cumsum(first) - 1
+        n = int(group[-1]) + 1
+        u, r, c = np.full(n, np.inf), np.zeros(n), np.full(n, np.inf)
+        np.minimum.at(u, group, unit[order])
+        np.maximum.at(r, group, cap[order])
+        np.minimum.at(c, group, np.where(cap[order] > 0, p.cost_per_hour[rows][order], np.inf))
+        keep = np.zeros(n, dtype=bool)
+        keep[np.argsort(_set_bound(p.demand, u, r, c), kind="stable")[:most]] = True
+        first[first] = keep
+    return rows[order[first]]
 
 
 def _evaluate_rest(p: Prepared, w: Workload, k: int, *, best_per_hardware: bool = False) -> bool:
