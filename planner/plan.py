@@ -1,15 +1,21 @@
 """The planner: candidates -> SLO capacity -> pruning -> CP-SAT replica mixes -> ranked plans.
 
-1. Enumerate runnable replica configurations within the constraints (``planner.candidates``).
-2. Drop those that do not fit in memory or miss an SLO even with no load; evaluate the rest
-   at a ladder of loads with the queueing model and read off each one's SLO capacity: the
-   requests/s one replica carries within every latency percentile (``planner.capacity``).
+1. Enumerate runnable replica configurations within the constraints (``planner.candidates``;
+   static filters on factor tables, survivors as rows of the catalog's ``Universe``).
+2. Drop those that do not fit in memory or miss an SLO even with no load, and bound each one's
+   SLO capacity from above without the queueing model (``capacity.slo_ceiling``).
 3. Prune dominated shapes: per plan key (model, precision, KV precision, runtime) and hardware,
-   keep the few cheapest per unit of SLO capacity.
-4. For plan keys in order of a lower bound on their cost, CP-SAT picks integer replica counts,
-   possibly mixing up to ``max_hardware_types`` hardware types, that carry the peak load within
-   quotas and budget at least cost (``planner.solver``); further solves ban the hardware sets
-   already found, so the top-K plans differ.
+   keep the few cheapest per unit of that ceiling.
+4. Branch and bound over plan keys in order of a valid lower bound on their cost (fractional
+   replicas at capacity, at least ceil(demand / largest replica) of the cheapest replica, per
+   set of at most ``max_hardware_types`` hardware types): a round of keys goes through the
+   queueing model together, which replaces their ceilings with SLO capacities (the highest
+   rung of a load ladder meeting every percentile, ``capacity.search_capacity``); CP-SAT then
+   picks each key's integer replica counts, possibly a mix, that carry the peak load within
+   quotas and budget at least cost (``planner.solver``), and once more with that hardware set
+   banned. Keys whose bound cannot enter the top-K are skipped. The search is exhaustive, and
+   the status OPTIMAL, when every key is solved or pruned; it stops at ``max_keys`` keys (status
+   FEASIBLE: the ranking is not proven) or at the deadline (TIME_LIMIT).
 5. Rank by the objective, mark the Pareto front, and explain binding constraints; when nothing
    fits, ``planner.explain`` finds verified relaxations.
 """
