@@ -293,7 +293,7 @@ def solve_prepared(p: Prepared, w: Workload, *, objective: Objective, top: int,
                 round_keys.append(k)
         if not round_keys:
             break
-        if taken >= max_keys(top):
+        if taken >= max_keys(top, objective) and not any_plan:  # a feasibility check (explain) is exhaustive
             status = "FEASIBLE" if found else status
             break
         if time.perf_counter() > deadline:
@@ -317,11 +317,12 @@ def solve_prepared(p: Prepared, w: Workload, *, objective: Objective, top: int,
     return found, solves, status
 
 
-def max_keys(top: int) -> int:
-    """Plan keys evaluated at most per search (a guard on time, with the deadline): two rounds'
-    worth for the default top 5. In lower-bound order this finds the examples' cheapest plans
-    (bench/plan_bench.py; raising it to 42 keys changed no example's best plan)."""
-    return 2 * top + 2
+def max_keys(top: int, objective: Objective = Objective.COST) -> int:
+    """Plan keys evaluated at most per search (a guard on time, with the deadline). Cost: two
+    rounds' worth for the default top 5; in lower-bound order this finds the examples' cheapest
+    plans (raising it to 42 keys changed no example's best plan). Other objectives have no bound
+    to order and prune by, so they look further."""
+    return 2 * top + 2 if objective is Objective.COST else 6 * top + 12
 
 
 def _threshold(p: Prepared, found: list[tuple[int, Solution]], top: int) -> float:
