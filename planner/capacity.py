@@ -2,9 +2,11 @@
 
 The server queueing model (``planner.queueing``) gives each candidate's latency percentiles at a
 given arrival rate. ``screen`` drops candidates that miss an SLO even with no load, using lower
-bounds that need no queueing model; ``search_capacity`` finds, per candidate, the highest rung of
-a ladder of utilisations (fractions of its raw capacity) at which every target percentile still
-holds. A rate between two rungs is never credited: the answer is conservative.
+bounds that need no queueing model, and bounds each one's SLO capacity from above
+(``slo_ceiling``); ``search_capacity`` finds, per candidate, the highest rung of a ladder of
+utilisations (fractions of the capacity it is given: the planner passes the ceiling) at which
+every target percentile still holds. A rate between two rungs is never credited: the answer is
+conservative.
 """
 
 from __future__ import annotations

@@ -367,7 +367,7 @@ def _best_per_hardware(p: Prepared, k: int, *, most: int | None = None) -> np.nd
 
 def _evaluate_rest(p: Prepared, w: Workload, k: int, *, best_per_hardware: bool = False) -> bool:
     """Evaluate the shapes of key k not yet evaluated (or only the best per hardware type, by cost
-    per unit of raw capacity); True if there were any."""
+    per unit of capacity); True if there were any."""
     rest = _best_per_hardware(p, k) if best_per_hardware else p.rows_of[k]
     rest = rest[np.isnan(p.rate[rest])]
     if len(rest):
