@@ -293,7 +293,9 @@ def solve_prepared(p: Prepared, w: Workload, *, objective: Objective, top: int,
                 round_keys.append(k)
         if not round_keys:
             break
-        if taken >= max_keys(top, objective) and not any_plan:  # a feasibility check (explain) is exhaustive
+        # a feasibility check (explain) is exhaustive; fewer than top distinct plans: look further
+        short = len(_distinct(p, found)) < top and taken < max_keys(top, Objective.LATENCY)
+        if taken >= max_keys(top, objective) and not any_plan and not short:
             status = "FEASIBLE" if found else status
             break
         if time.perf_counter() > deadline:
@@ -320,25 +322,29 @@ def solve_prepared(p: Prepared, w: Workload, *, objective: Objective, top: int,
 def max_keys(top: int, objective: Objective = Objective.COST) -> int:
     """Plan keys evaluated at most per search (a guard on time, with the deadline). Cost: two
     rounds' worth for the default top 5; in lower-bound order this finds the examples' cheapest
-    plans (raising it to 42 keys changed no example's best plan). Other objectives have no bound
-    to order and prune by, so they look further."""
+    plans (raising it to 42 keys changed no example's best plan), and the search goes on to the
+    wider limit while fewer than top distinct plans are found. Other objectives have no bound to
+    order and prune by, so they always look further."""
     return 2 * top + 2 if objective is Objective.COST else 6 * top + 12
 
 
-def _threshold(p: Prepared, found: list[tuple[int, Solution]], top: int) -> float:
-    """The cost of the (top + SPARE)-th distinct plan found (inf while fewer): a key whose
-    optimistic bound is at or above it cannot enter the top-K (a tie cannot displace a plan).
-
-    Plans count as distinct by (model, hardware set): the ranking drops near-duplicates that
-    differ only in precision or runtime, so they must not fill the top-K here either.
-    """
+def _distinct(p: Prepared, found: list[tuple[int, Solution]]) -> list[float]:
+    """The cheapest cost of each distinct plan found, ascending. Plans count as distinct by
+    (model, hardware set): the ranking drops near-duplicates that differ only in precision or
+    runtime, so they must not fill the top-K here either."""
     best: dict[tuple[int, frozenset[int]], float] = {}
     for _key, sol in found:
         rows = list(sol.counts)
         sig = (int(p.cand.model[rows[0]]), frozenset(int(h) for h in p.cand.hardware[rows]))
         best[sig] = min(best.get(sig, np.inf), sol.cost_per_hour)
-    need = top + SPARE
-    return sorted(best.values())[need - 1] if len(best) >= need else np.inf
+    return sorted(best.values())
+
+
+def _threshold(p: Prepared, found: list[tuple[int, Solution]], top: int) -> float:
+    """The cost of the (top + SPARE)-th distinct plan found (inf while fewer): a key whose
+    optimistic bound is at or above it cannot enter the top-K (a tie cannot displace a plan)."""
+    costs = _distinct(p, found)
+    return costs[top + SPARE - 1] if len(costs) >= top + SPARE else np.inf
 
 
 def _best_per_hardware(p: Prepared, k: int, *, most: int | None = None) -> np.ndarray:
