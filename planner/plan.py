@@ -280,8 +280,15 @@ def solve_prepared(p: Prepared, w: Workload, *, objective: Objective, top: int,
     found: list[tuple[int, Solution]] = []
     solves, status = 0, "NO_CANDIDATES" if not len(p.cand) else "INFEASIBLE"
     order = _key_order(p, w, objective)
-    position, taken = 0, 0
+    position, taken, filling = 0, 0, False
     while position < len(order):
+        if not filling and taken >= max_keys(top, objective) and len(_distinct(p, found)) < top:
+            # past the limit with too few distinct plans: the models without a plan go first
+            filling = True
+            planned = {int(p.cand.model[next(iter(sol.counts))]) for _, sol in found}
+            rest = order[position:]
+            fresh = [k for k in rest if int(p.cand.model[p.rows_of[k][0]]) not in planned]
+            order = order[:position] + fresh + [k for k in rest if k not in set(fresh)]
         bounds = p.lower_bounds()
         threshold = _threshold(p, found, top) if objective is Objective.COST else np.inf
         round_keys: list[int] = []
@@ -293,8 +300,8 @@ def solve_prepared(p: Prepared, w: Workload, *, objective: Objective, top: int,
                 round_keys.append(k)
         if not round_keys:
             break
-        # a feasibility check (explain) is exhaustive; fewer than top distinct plans: look further
-        short = len(_distinct(p, found)) < top and taken < max_keys(top, Objective.LATENCY)
+        # a feasibility check (explain) is exhaustive; fewer than top distinct plans: one round more
+        short = filling and len(_distinct(p, found)) < top and taken < max_keys(top, objective) + KEYS_PER_ROUND
         if taken >= max_keys(top, objective) and not any_plan and not short:
             status = "FEASIBLE" if found else status
             break
@@ -322,9 +329,9 @@ def solve_prepared(p: Prepared, w: Workload, *, objective: Objective, top: int,
 def max_keys(top: int, objective: Objective = Objective.COST) -> int:
     """Plan keys evaluated at most per search (a guard on time, with the deadline). Cost: two
     rounds' worth for the default top 5; in lower-bound order this finds the examples' cheapest
-    plans (raising it to 42 keys changed no example's best plan), and the search goes on to the
-    wider limit while fewer than top distinct plans are found. Other objectives have no bound to
-    order and prune by, so they always look further."""
+    plans (raising it to 42 keys changed no example's best plan). With fewer than top distinct
+    plans by then, one round more, taking first the keys of models without a plan. Other
+    objectives have no bound to order and prune by, so they look further."""
     return 2 * top + 2 if objective is Objective.COST else 6 * top + 12
 
 
