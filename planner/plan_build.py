@@ -57,7 +57,7 @@ def _plan(catalog: Catalog, p: Prepared, w: Workload, sol: Solution, rows: np.nd
     c, t = p.cand, p.cand.tables
     counts = list(sol.counts.values())
     deployments = tuple(
-        Deployment(hardware=t.hardware_ids[c.hardware[i]], chips_per_replica=int(c.chips[i]), tp=int(c.tp[i]),
+        Deployment(hardware=t.hardware_ids[c.hardware[i]], chips_per_replica=int(c.tp[i] * c.pp[i]), tp=int(c.tp[i]),
                    pp=int(c.pp[i]), replicas=int(n), max_batch=int(p.max_batch[i]),
                    requests_per_s_per_replica=float(s), slo_capacity_per_replica=float(p.rate[i]),
                    calibrated=bool(t.calibrated[c.hardware[i], c.runtime[i]]))
