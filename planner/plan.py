@@ -310,20 +310,35 @@ def solve_prepared(p: Prepared, w: Workload, *, objective: Objective, top: int,
             break
         p.evaluate_keys(round_keys, w, alternatives=objective is not Objective.COST or len(found) < top)
         taken += len(round_keys)
+        second: list[tuple[int, frozenset[str]]] = []  # keys to solve again without their hardware set
         for k in round_keys:
             if objective is Objective.COST and p.lower_bound(k) >= _threshold(p, found, top):
                 continue
             if _over_budget(p, w, k):
                 continue
-            diverse = objective is not Objective.COST or len(found) < top  # an alternative hardware set
-            new, n_solves, st = _solve_key(p, w, k, time_limit_s, attempts=2 if diverse else 1)
-            solves += n_solves
-            found.extend((k, sol) for sol in new)
-            if any_plan and found:  # a feasibility check needs one plan, not the best ones
-                return found, solves, st
-            if new:
-                status = st if status in ("INFEASIBLE", "NO_CANDIDATES", "OPTIMAL") else status
+            sol, n = _solve_once(p, w, k, (), time_limit_s)
+            solves += n
+            if sol is None:
+                continue
+            found.append((k, sol))
+            if any_plan:  # a feasibility check needs one plan, not the best ones
+                return found, solves, sol.status
+            status = sol.status if status in ("INFEASIBLE", "NO_CANDIDATES", "OPTIMAL") else status
+            if objective is not Objective.COST or len(found) < top:  # an alternative hardware set
+                second.append((k, _hardware_set(p, sol)))
+        if second:  # shapes on other hardware may not have been evaluated yet: one batch for all
+            others = np.concatenate([_best_per_hardware(p, k) for k, _ in second])
+            p.evaluate(others[np.isnan(p.rate[others])], w)
+        for k, used in second:
+            sol, n = _solve_once(p, w, k, (used,), time_limit_s)
+            solves += n
+            if sol is not None:
+                found.append((k, sol))
     return found, solves, status
+
+
+def _hardware_set(p: Prepared, sol: Solution) -> frozenset[str]:
+    return frozenset(p.cand.tables.hardware_ids[h] for h in p.cand.hardware[list(sol.counts)])
 
 
 def max_keys(top: int, objective: Objective = Objective.COST) -> int:
@@ -378,11 +393,9 @@ def _best_per_hardware(p: Prepared, k: int, *, most: int | None = None) -> np.nd
     return rows[order[first]]
 
 
-def _evaluate_rest(p: Prepared, w: Workload, k: int, *, best_per_hardware: bool = False) -> bool:
-    """Evaluate the shapes of key k not yet evaluated (or only the best per hardware type, by cost
-    per unit of capacity); True if there were any."""
-    rest = _best_per_hardware(p, k) if best_per_hardware else p.rows_of[k]
-    rest = rest[np.isnan(p.rate[rest])]
+def _evaluate_rest(p: Prepared, w: Workload, k: int) -> bool:
+    """Evaluate the shapes of key k not yet evaluated; True if there were any."""
+    rest = p.rows_of[k][np.isnan(p.rate[p.rows_of[k]])]
     if len(rest):
         p.evaluate(rest, w)
     return bool(len(rest))
@@ -411,9 +424,9 @@ def _quota_bound(options: list[Option], sol: Solution, quotas: Mapping[str, int]
     return any(h in quotas and used[h] > 0 and used[h] + smallest[h] > quotas[h] for h in used)
 
 
-def _solve_key(p: Prepared, w: Workload, k: int, time_limit_s: float, *,
-               attempts: int) -> tuple[list[Solution], int, str]:
-    """The cheapest mix for key k, then (attempts=2) one with a different hardware set.
+def _solve_once(p: Prepared, w: Workload, k: int, banned: tuple[frozenset[str], ...],
+                time_limit_s: float) -> tuple[Solution | None, int]:
+    """The cheapest mix for key k avoiding the banned hardware sets (None: none), and the solves.
 
     Quotas and budgets break the per-unit bound behind lazy evaluation (the cheapest shape per
     unit may be capped), so with quotas, or when the evaluated shapes give no plan, every shape
@@ -422,27 +435,17 @@ def _solve_key(p: Prepared, w: Workload, k: int, time_limit_s: float, *,
     c = w.constraints
     pick = p.cand.choice(int(p.rows_of[k][0]))
     one_time = pick.one_time if pick is not None else 0.0  # amortised into the monthly budget
-    out: list[Solution] = []
-    banned: tuple[frozenset[str], ...] = ()
-    status = "INFEASIBLE"
     solves = 0
-    while len(out) < attempts:
+    while True:
         options = _options(p, p.rows_of[k])
         sol = solve_mix(options, demand=w.traffic.peak, max_types=c.max_hardware_types,
                         quotas=dict(c.quotas), max_cost_per_hour=max_cost_per_hour(w, one_time),
                         forbid_type_sets=banned, time_limit_s=time_limit_s) if options else None
         solves += options != []
-        if sol is None or not sol.counts or _quota_bound(options, sol, c.quotas):
-            if _evaluate_rest(p, w, k):  # more shapes may make it feasible or cheaper
-                continue
-            if sol is None or not sol.counts:
-                break
-        status = sol.status
-        out.append(sol)
-        banned = (*banned, frozenset(o.hardware for o in options if o.index in sol.counts))
-        if len(out) < attempts:  # shapes on other hardware may not have been evaluated yet
-            _evaluate_rest(p, w, k, best_per_hardware=True)
-    return out, solves, status
+        unsettled = sol is None or not sol.counts or _quota_bound(options, sol, c.quotas)
+        if unsettled and _evaluate_rest(p, w, k):  # more shapes may make it feasible or cheaper
+            continue
+        return (sol if sol is not None and sol.counts else None), solves
 
 
 def plan(workload: Workload, catalog: Catalog, *, top: int = 5, objective: Objective = Objective.COST,
