@@ -272,10 +272,12 @@ def solve_prepared(p: Prepared, w: Workload, *, objective: Objective, top: int,
     Keys come in ``_key_order``. A round takes the next KEYS_PER_ROUND keys that are within budget
     and, for the cost objective, whose optimistic bound could still enter the top-K (``_threshold``;
     a key pruned by its bound is never evaluated, and stays pruned since the threshold only
-    falls); their shapes go through the queueing model together, then each is solved. The search
-    ends when every key is solved or pruned, when ``max_keys`` keys have been evaluated, or at the
-    deadline. Only the first proves the ranking (cost objective: the solver's status, OPTIMAL);
-    otherwise the status says FEASIBLE or TIME_LIMIT.
+    falls); their shapes go through the queueing model together, then each is solved; while
+    fewer than top plans are found (always, for other objectives), each solved key is solved once
+    more without the hardware set it used, after one queueing-model batch of its best shapes on
+    other hardware. The search ends when every key is solved or pruned, when ``max_keys`` keys
+    have been evaluated, or at the deadline. Only the first proves the ranking (cost objective:
+    the solver's status, OPTIMAL); otherwise the status says FEASIBLE or TIME_LIMIT.
     """
     found: list[tuple[int, Solution]] = []
     solves, status = 0, "NO_CANDIDATES" if not len(p.cand) else "INFEASIBLE"
