@@ -25,7 +25,8 @@ __all__ = ["UTILIZATION", "CapacitySearch", "screen", "search_capacity", "slo_ce
 
 UTILIZATION = np.array([0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.88, 0.91, 0.94,
                         0.97])
-PROBES = (3, 6, 10, 13)  # rungs evaluated first for every row (30, 60, 80, 91%): gaps of at most 3 rungs
+TOP = 13  # the rung every row is evaluated at first (91%)
+LOWER = (3, 6, 10)  # then, where TOP breaks (30, 60, 80%): with TOP, gaps of at most 3 rungs
 
 
 @dataclass(frozen=True)
@@ -130,30 +131,43 @@ def _evaluate_pairs(grid: Grid, traffic: Traffic, rates: Array, slo: Slo, rows: 
 def search_capacity(grid: Grid, traffic: Traffic, capacity: Array, slo: Slo) -> CapacitySearch:
     """Per row, the highest utilisation rung at which every SLO target holds.
 
-    Latency rises with load, so the rungs that meet the SLOs form a prefix of the ladder. Two
-    queueing-model calls settle every row: the first evaluates the PROBES, which bracket the
-    answer between the highest probe that holds and the lowest one that breaks; the second
-    evaluates every rung inside that bracket (at most three). The answer is the rung below the
-    lowest rung that breaks. Latencies are kept at the rungs evaluated (NaN elsewhere); the rung
-    just above the answer is always among them, which is what ``binding`` reads.
+    Latency rises with load, so the rungs that meet the SLOs form a prefix of the ladder; the
+    answer is the rung below the lowest rung that breaks. Each step is one queueing-model call
+    over every row still open: first the TOP probe (the planner's ladder is relative to a ceiling
+    on SLO capacity, so many rows hold there); rows that hold then evaluate the rungs above it and
+    are settled; rows that break evaluate the LOWER probes, which bracket the answer, and then
+    every rung inside their bracket (at most three). Latencies are kept at the rungs evaluated
+    (NaN elsewhere); the rung just above the answer is always among them, which is what
+    ``binding`` reads.
     """
     n, k = len(grid), len(UTILIZATION)
     rates = capacity[:, None] * UTILIZATION[None, :]
     lat = {(m, p): np.full((n, k), np.nan) for m in METRICS for p in PERCENTILES}
     max_batch = np.zeros(n)
-    probes = np.asarray(PROBES)
-    rows, rungs = np.repeat(np.arange(n), len(probes)), np.tile(probes, n)
-    ok = _evaluate_pairs(grid, traffic, rates, slo, rows, rungs, lat, max_batch).reshape(n, len(probes))
-    # hi: the lowest probe that breaks (k if none); lo: the highest probe below it (-1 if none)
-    first_bad = np.where(ok.all(axis=1), len(probes), np.argmin(ok, axis=1))
-    hi = np.where(first_bad < len(probes), probes[np.minimum(first_bad, len(probes) - 1)], k)
-    lo = np.where(first_bad > 0, probes[np.maximum(first_bad - 1, 0)], -1)
-    width = hi - lo - 1
-    rows = np.repeat(np.arange(n), width)
-    rungs = lo[rows] + 1 + (np.arange(len(rows)) - np.repeat(np.cumsum(width) - width, width))
+    hi = np.full(n, k)  # lowest rung known to break (k: none)
+
+    def evaluate(rows: np.ndarray, rungs: np.ndarray) -> None:
+        if len(rows):
+            ok = _evaluate_pairs(grid, traffic, rates, slo, rows, rungs, lat, max_batch)
+            np.minimum.at(hi, rows[~ok], rungs[~ok])
+
+    def gaps(rows: np.ndarray, lo: np.ndarray, top: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(row, rung) pairs for every rung strictly between lo and top, per row."""
+        width = np.maximum(top - lo - 1, 0)
+        pairs = np.repeat(rows, width)
+        return pairs, np.repeat(lo, width) + 1 + (np.arange(len(pairs)) - np.repeat(np.cumsum(width) - width, width))
+
+    everyone = np.arange(n)
+    evaluate(everyone, np.full(n, TOP))
+    held, broke = everyone[hi > TOP], everyone[hi == TOP]
+    lower = np.asarray(LOWER)
+    above_rows, above_rungs = gaps(held, np.full(len(held), TOP), np.full(len(held), k))
+    evaluate(np.concatenate([above_rows, np.repeat(broke, len(lower))]),
+             np.concatenate([above_rungs, np.tile(lower, len(broke))]))
+    # the broken rows' bracket: the highest lower probe below their lowest broken rung
+    probes = np.r_[-1, lower]
+    lo = probes[np.searchsorted(probes, hi[broke], side="left") - 1]
+    evaluate(*gaps(broke, lo, hi[broke]))
     answer = hi - 1
-    if len(rows):
-        ok = _evaluate_pairs(grid, traffic, rates, slo, rows, rungs, lat, max_batch)
-        np.minimum.at(answer, rows[~ok], rungs[~ok] - 1)
-    rate = np.where(answer >= 0, rates[np.arange(n), np.maximum(answer, 0)], 0.0)
+    rate = np.where(answer >= 0, rates[everyone, np.maximum(answer, 0)], 0.0)
     return CapacitySearch(rate=rate, rung=answer, latency_ms=lat, max_batch=max_batch)
