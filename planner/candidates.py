@@ -187,8 +187,8 @@ class Universe:
     def models(self, rows: IntArray) -> tuple[StepModel, MemoryModel]:
         """The step-time and memory models of ``rows``."""
         s = len(PARALLEL)
-        blocks = np.unique(rows // s)
-        new = blocks[~self._built[blocks]]
+        blocks = rows // s
+        new = np.unique(blocks[~self._built[blocks]])
         if len(new):
             at = (new[:, None] * s + np.arange(s)).ravel()
             block = at // s
