@@ -289,8 +289,9 @@ def solve_prepared(p: Prepared, w: Workload, *, objective: Objective, top: int,
             filling = True
             planned = {int(p.cand.model[next(iter(sol.counts))]) for _, sol in found}
             rest = order[position:]
-            fresh = [k for k in rest if int(p.cand.model[p.rows_of[k][0]]) not in planned]
-            order = order[:position] + fresh + [k for k in rest if k not in set(fresh)]
+            is_fresh = [int(p.cand.model[p.rows_of[k][0]]) not in planned for k in rest]
+            order = order[:position] + [k for k, f in zip(rest, is_fresh, strict=True) if f] + \
+                [k for k, f in zip(rest, is_fresh, strict=True) if not f]
         bounds = p.lower_bounds()
         threshold = _threshold(p, found, top) if objective is Objective.COST else np.inf
         round_keys: list[int] = []
