@@ -283,6 +283,7 @@ def solve_prepared(p: Prepared, w: Workload, *, objective: Objective, top: int,
     solves, status = 0, "NO_CANDIDATES" if not len(p.cand) else "INFEASIBLE"
     order = _key_order(p, w, objective)
     position, taken, filling = 0, 0, False
+    budgets: dict[int, float] = {}  # per key, the hourly cost its plans may reach
     while position < len(order):
         if not filling and taken >= max_keys(top, objective) and len(_distinct(p, found)) < top:
             # past the limit with too few distinct plans: the models without a plan go first
@@ -298,7 +299,9 @@ def solve_prepared(p: Prepared, w: Workload, *, objective: Objective, top: int,
         while position < len(order) and len(round_keys) < KEYS_PER_ROUND:
             k = order[position]
             position += 1
-            limit = min(threshold, _budget(p, w, k))
+            if k not in budgets:
+                budgets[k] = _budget(p, w, k)
+            limit = min(threshold, budgets[k])
             if bounds[k] < limit and p.lower_bound(k) < limit:  # the cheap (weaker) bound first
                 round_keys.append(k)
         if not round_keys:
