@@ -209,17 +209,32 @@ def prepare(catalog: Catalog, tables: CatalogTables, w: Workload) -> Prepared:
 
 
 def _dominance(key: np.ndarray, hardware: np.ndarray, per_unit: np.ndarray) -> np.ndarray:
-    """Per (plan key, hardware), True for the KEEP_PER_HARDWARE cheapest shapes per unit capacity."""
-    if not len(key):
+    """Per (plan key, hardware), True for the KEEP_PER_HARDWARE cheapest shapes per unit capacity.
+
+    Candidates come enumerated by (hardware, runtime, precision, KV) combo, then model, then
+    shape, so each (key, hardware) group is one run of at most len(PARALLEL) rows: the runs are
+    ranked as a small matrix (ties: enumeration order) instead of sorting every row.
+    """
+    n = len(key)
+    if not n:
         return np.zeros(0, dtype=bool)
     group = key * (int(hardware.max()) + 1) + hardware
-    order = np.lexsort((per_unit, group))
-    new_group = np.r_[True, group[order][1:] != group[order][:-1]]
-    idx = np.arange(len(order))
-    position = idx - np.maximum.accumulate(np.where(new_group, idx, 0))
-    keep = np.zeros(len(order), dtype=bool)
-    keep[order[position < KEEP_PER_HARDWARE]] = True
-    return keep
+    starts = np.r_[0, np.flatnonzero(group[1:] != group[:-1]) + 1]
+    if np.bincount(group[starts]).max() > 1:  # not one run per group: rank by sorting
+        order = np.lexsort((per_unit, group))
+        first = np.r_[True, group[order][1:] != group[order][:-1]]
+        idx = np.arange(n)
+        position = idx - np.maximum.accumulate(np.where(first, idx, 0))
+        keep = np.zeros(n, dtype=bool)
+        keep[order[position < KEEP_PER_HARDWARE]] = True
+        return keep
+    lengths = np.diff(np.r_[starts, n])
+    run = np.repeat(np.arange(len(starts)), lengths)
+    position = np.arange(n) - starts[run]
+    table = np.full((len(starts), int(lengths.max())), np.inf)
+    table[run, position] = per_unit
+    rank = np.argsort(np.argsort(table, axis=1, kind="stable"), axis=1, kind="stable")
+    return np.asarray(rank[run, position] < KEEP_PER_HARDWARE)
 
 
 def max_cost_per_hour(w: Workload, one_time: float = 0.0) -> float | None:
