@@ -152,6 +152,7 @@ class StepModel:
         self.c = c
         self.moe = bool(np.any(c[4] > 0))
         self.pipelined = bool(np.any(c[0] > 1))
+        self.one_pass = float(np.min(c[1], initial=np.inf))  # tokens any row runs in a single pass
 
     @classmethod
     def build(cls, grid: Grid) -> StepModel:
@@ -192,14 +193,14 @@ class StepModel:
         d_ctx = np.asarray(decode_context, dtype=np.float64)
         p_ctx = np.asarray(prefill_context, dtype=np.float64)
         c = self.c.reshape(self.c.shape + (1,) * (max(d.ndim, p.ndim, 1) - 1))  # rows first, then counts
-        if self.pipelined:
+        if self.pipelined and not (d.ndim == 0 and d <= 1.0):  # one sequence: one microbatch
             # Pipeline parallelism: the decode batch is split into up to pp microbatches that
             # occupy the pp stages at once (GPipe-style). Every sequence still passes all stages,
             # so one iteration lasts one full-model step of a microbatch.
             microbatches = np.minimum(np.maximum(d, 1.0), c[0])
             d, p = d / microbatches, p / microbatches
         tokens = d + p
-        passes = np.maximum(np.ceil(tokens / c[1]), 1.0)
+        passes = 1.0 if tokens.ndim == 0 and tokens <= self.one_pass else np.maximum(np.ceil(tokens / c[1]), 1.0)
         weights = c[3]
         if self.moe:  # each token routes to k of E experts: a pass touches E (1 - (1 - k/E)^tokens)
             weights = weights + c[4] * (1.0 - c[5] ** np.maximum(tokens / passes, 1.0))
