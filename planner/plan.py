@@ -98,12 +98,12 @@ class Prepared:
         """
         rows = np.concatenate([self.rows_of[k] for k in keys])
         group = np.repeat(np.arange(len(keys)), [len(self.rows_of[k]) for k in keys])  # position in keys
-        raw_unit = self.cost_per_hour[rows] / np.maximum(self.ceiling[rows], 1e-300)
-        threshold = (1 + EVAL_MARGIN) * _group_min(raw_unit, group, len(keys))
+        ceiling_unit = self.cost_per_hour[rows] / np.maximum(self.ceiling[rows], 1e-300)
+        threshold = (1 + EVAL_MARGIN) * _group_min(ceiling_unit, group, len(keys))
         extra = np.concatenate([_best_per_hardware(self, k, most=ALTERNATIVES) for k in keys]) \
             if alternatives else np.zeros(0, int)
         while True:
-            todo = rows[np.isnan(self.rate[rows]) & (raw_unit <= threshold[group])]
+            todo = rows[np.isnan(self.rate[rows]) & (ceiling_unit <= threshold[group])]
             todo, extra = np.union1d(todo, extra[np.isnan(self.rate[extra])]).astype(int), np.zeros(0, int)
             if not len(todo):
                 return
@@ -118,7 +118,7 @@ class Prepared:
             threshold = np.where(np.isfinite(threshold) & pending, np.maximum(threshold, grown), -np.inf)
 
     def lower_bounds(self) -> Array:
-        """Per key, a lower bound on the hourly cost of any of its plans (cached): ``_bounds`` with
+        """Per key, a lower bound on the hourly cost of any of its plans (cached): ``_compute_bounds`` with
         the pairs of hardware types replaced by the set of all types (a weaker bound, cheap for
         every key; ``lower_bound`` gives a key's tighter one)."""
         if self._bounds is None:
