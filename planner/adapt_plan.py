@@ -65,6 +65,17 @@ def _one_time(catalog: Catalog, model: Model, method: str, teacher: Model | None
     return memo[key]  # type: ignore[return-value]
 
 
+def _quality(catalog: Catalog, model: Model, precision: str, task: str, adaptation: str,
+             teacher: Model | None) -> QualityEstimate:
+    """``planner.quality.quality``, memoised per catalog (every workload on the task asks again)."""
+    memo = _memo(catalog)
+    key = ("quality", model.id, precision, task, adaptation, teacher.id if teacher else "")
+    if key not in memo:
+        memo[key] = quality(catalog, model=model, precision=precision, task=task, adaptation=adaptation,
+                            teacher=teacher)
+    return memo[key]  # type: ignore[return-value]
+
+
 def _teacher(catalog: Catalog, task: str, student: Model) -> Model | None:
     """``best_teacher``, memoised per catalog (every precision of a student asks again)."""
     memo = _memo(catalog)
@@ -88,14 +99,14 @@ def _options(catalog: Catalog, model: Model, precision: str, w: Workload) -> lis
     out = []
     for method in allowed_adaptations(w):
         if method == "none":
-            out.append(Choice("none", quality(catalog, model=model, precision=precision, task=task), 0.0))
+            out.append(Choice("none", _quality(catalog, model, precision, task, "none", None), 0.0))
             continue
         if task == GENERAL:
             continue  # adaptation moves a domain score only: it would cost and add nothing
         teacher = _teacher(catalog, task, model) if method == "distill" else None
         if method == "distill" and teacher is None:
             continue
-        q = quality(catalog, model=model, precision=precision, task=task, adaptation=method, teacher=teacher)
+        q = _quality(catalog, model, precision, task, method, teacher)
         cost, hw = _one_time(catalog, model, method, teacher, tokens, w.constraints.pricing)
         limit = w.budget.max_one_time_cost
         if cost == float("inf") or (limit is not None and cost > limit):
