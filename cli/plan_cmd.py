@@ -13,6 +13,7 @@ from cli.app import CatalogOpt, JsonOpt, OverlayOpt, app, load, print_json
 from cli.serve_cmd import ServerOpt, call_server
 from hardware_catalog.loader import read_yaml
 from hardware_catalog.workload import load_workload
+from planner.grid import CatalogTables
 from planner.levers import lever_report, levers_dict
 from planner.plan import plan
 from planner.report import plan_result_dict
@@ -40,10 +41,11 @@ def plan_cmd(
     else:
         w = load_workload(workload)
         cat = load(catalog, add)
-        result = plan(w, cat, top=top, objective=objective, time_limit_s=time_limit)
+        tables = CatalogTables.from_catalog(cat)
+        result = plan(w, cat, top=top, objective=objective, time_limit_s=time_limit, tables=tables)
         data = plan_result_dict(result)
         if levers and result.plans:
-            data["levers"] = levers_dict(lever_report(cat, w, result.plans[0]), result.plans[0])
+            data["levers"] = levers_dict(lever_report(cat, w, result.plans[0], tables=tables), result.plans[0])
     if as_json:
         print_json(data)
     else:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from planner.domain import Catalog
+from planner.grid import CatalogTables
 from planner.quality import quality
 from planner.results import Plan
 from planner.workload import Objective, Workload
@@ -76,14 +77,17 @@ def _baselines(catalog: Catalog, w: Workload, top: Plan) -> list[tuple[str, str,
     return rows
 
 
-def lever_report(catalog: Catalog, w: Workload, top: Plan, *, time_limit_s: float = 5.0) -> list[LeverRow]:
-    """One row per lever: the re-planned baseline, its cost and quality, and the saving."""
+def lever_report(catalog: Catalog, w: Workload, top: Plan, *, time_limit_s: float = 5.0,
+                 tables: CatalogTables | None = None) -> list[LeverRow]:
+    """One row per lever: the re-planned baseline, its cost and quality, and the saving. Pass the
+    ``tables`` the plan used: the re-plans then share them and their per-catalog constants."""
     from planner.plan import plan
 
+    tables = tables or CatalogTables.from_catalog(catalog)
     out = []
     for lever, baseline, override in _baselines(catalog, w, top):
         result = plan(_pinned(w, top, override), catalog, top=1, objective=Objective.COST,
-                      time_limit_s=time_limit_s, explain=False)
+                      time_limit_s=time_limit_s, tables=tables, explain=False)
         best = result.plans[0] if result.plans else None
         saving = None if best is None else best.cost.per_month - top.cost.per_month
         out.append(LeverRow(lever, baseline, best, saving))
