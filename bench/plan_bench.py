@@ -31,9 +31,10 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 import argparse  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -60,36 +61,27 @@ class Clock:
         self.rows = 0
 
 
+def _timed(fn: Callable[..., Any], clock: Clock, name: str) -> Callable[..., Any]:
+    """fn, adding its wall time to clock.<name> (and, for Prepared.evaluate, the shapes it ran)."""
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        before = args[0].evaluated if name == "evaluate" else 0
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            setattr(clock, name, getattr(clock, name) + time.perf_counter() - start)
+            if name == "evaluate":
+                clock.rows += args[0].evaluated - before
+    return wrapper
+
+
 @contextmanager
 def instrumented(clock: Clock) -> Iterator[None]:
     """Wrap prepare, solve_prepared and Prepared.evaluate with timers (restored on exit)."""
     prepare, solve, evaluate = plan_module.prepare, plan_module.solve_prepared, plan_module.Prepared.evaluate
-
-    def timed_prepare(*args, **kwargs):  # type: ignore[no-untyped-def]
-        t = time.perf_counter()
-        try:
-            return prepare(*args, **kwargs)
-        finally:
-            clock.prepare += time.perf_counter() - t
-
-    def timed_solve(*args, **kwargs):  # type: ignore[no-untyped-def]
-        t = time.perf_counter()
-        try:
-            return solve(*args, **kwargs)
-        finally:
-            clock.solve_prepared += time.perf_counter() - t
-
-    def timed_evaluate(self, rows, w):  # type: ignore[no-untyped-def]
-        t = time.perf_counter()
-        before = self.evaluated
-        try:
-            return evaluate(self, rows, w)
-        finally:
-            clock.evaluate += time.perf_counter() - t
-            clock.rows += self.evaluated - before
-
-    plan_module.prepare, plan_module.solve_prepared = timed_prepare, timed_solve
-    plan_module.Prepared.evaluate = timed_evaluate  # type: ignore[method-assign]
+    plan_module.prepare = _timed(prepare, clock, "prepare")
+    plan_module.solve_prepared = _timed(solve, clock, "solve_prepared")
+    plan_module.Prepared.evaluate = _timed(evaluate, clock, "evaluate")  # type: ignore[method-assign]
     try:
         yield
     finally:
