@@ -98,7 +98,8 @@ def slo_ceiling(step: StepModel, traffic: Traffic, slo: Slo) -> Array:
     (``StepModel.floors``: a + b_d d + b_p p, which hold for the mean over the chain too),
     tau >= a + S lam tau with S = b_d (O - 1) + b_p I. A tau <= L exists only if
     lam <= (1 - a / L) / S; the ceiling is the smallest such bound over the floors. The factor
-    1 + 1e-6 covers the chain's lumped tail and rounding.
+    1 + 1e-6 covers the chain's lumped tail (at most queueing._TAIL = 1e-8 of its mass) and rounding;
+    tests/test_planner.py checks that the model misses an SLO just above the ceiling.
     """
     i, o = _lengths(traffic)
     decodes = max(o.mean - 1.0, 0.0)
