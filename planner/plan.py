@@ -425,12 +425,17 @@ def _evaluate_rest(p: Prepared, w: Workload, k: int) -> bool:
     return bool(len(rest))
 
 
-def _budget(p: Prepared, w: Workload, k: int) -> float:
-    """The hourly serving cost key k's plans may reach (inf: no budget); its one-time adaptation
+def _key_budget(p: Prepared, w: Workload, k: int) -> float | None:
+    """The hourly serving cost key k's plans may reach (None: no budget); its one-time adaptation
     cost is amortised into the monthly budget."""
     pick = p.cand.choice(int(p.rows_of[k][0]))
-    limit = max_cost_per_hour(w, pick.one_time if pick is not None else 0.0)
-    return np.inf if limit is None else np.nextafter(limit, np.inf)  # a plan may cost exactly the budget
+    return max_cost_per_hour(w, pick.one_time if pick is not None else 0.0)
+
+
+def _budget(p: Prepared, w: Workload, k: int) -> float:
+    """``_key_budget`` as a bound a lower bound is compared with (a plan may cost exactly the budget)."""
+    limit = _key_budget(p, w, k)
+    return np.inf if limit is None else np.nextafter(limit, np.inf)
 
 
 def _over_budget(p: Prepared, w: Workload, k: int) -> bool:
@@ -457,13 +462,12 @@ def _solve_once(p: Prepared, w: Workload, k: int, banned: tuple[frozenset[str], 
     of the key is evaluated before the answer is taken as final.
     """
     c = w.constraints
-    pick = p.cand.choice(int(p.rows_of[k][0]))
-    one_time = pick.one_time if pick is not None else 0.0  # amortised into the monthly budget
+    budget = _key_budget(p, w, k)
     solves = 0
     while True:
         options = _options(p, p.rows_of[k])
         sol = solve_mix(options, demand=w.traffic.peak, max_types=c.max_hardware_types,
-                        quotas=dict(c.quotas), max_cost_per_hour=max_cost_per_hour(w, one_time),
+                        quotas=dict(c.quotas), max_cost_per_hour=budget,
                         forbid_type_sets=banned, time_limit_s=time_limit_s) if options else None
         solves += options != []
         unsettled = sol is None or not sol.counts or _quota_bound(options, sol, c.quotas)
