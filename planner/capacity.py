@@ -64,7 +64,7 @@ def screen(step: StepModel, mem: MemoryModel, traffic: Traffic, slo: Slo
     the ceiling ``slo_ceiling``, both where every check passes (0 elsewhere).
     """
     i, o = _lengths(traffic)
-    b_max = np.minimum(mem.parts(batch=1.0, context_tokens=i.mean + o.mean).max_batch, mem.max_concurrency)
+    b_max = mem.operating_batch(cap=np.inf, input_tokens=i.mean, output_tokens=o.mean)
     ok = b_max >= 1
     tpot = step.total(decode_tokens=1.0, decode_context=i.mean + o.mean / 2.0) * 1e3
     ttft: dict[int, Array] = {}  # prefill of the prompt's q-quantile alone, by percentile

@@ -95,9 +95,13 @@ class MemoryModel:
     def take(self, rows: npt.NDArray[np.intp]) -> MemoryModel:
         return MemoryModel(self.c[:, rows])
 
-    @property
-    def max_concurrency(self) -> Array:
-        return np.asarray(self.c[7], dtype=np.float64)
+    def operating_batch(self, *, cap: npt.ArrayLike, input_tokens: npt.ArrayLike,
+                        output_tokens: npt.ArrayLike) -> Array:
+        """Largest concurrency: what fits in memory, the scheduler's cap and the caller's cap."""
+        context = np.asarray(input_tokens, dtype=np.float64) + np.asarray(output_tokens, dtype=np.float64)
+        fit = self.parts(batch=1.0, context_tokens=context).max_batch
+        return np.asarray(np.minimum(np.minimum(fit, self.c[7]), np.asarray(cap, dtype=np.float64)),
+                          dtype=np.float64)
 
     def parts(self, *, batch: npt.ArrayLike, context_tokens: npt.ArrayLike) -> Memory:
         """Memory per chip at ``batch`` sequences of ``context_tokens`` each (see ``memory``)."""

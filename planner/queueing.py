@@ -39,9 +39,7 @@ percentile (the median is B itself; ones pinned by the clip are shared), all in 
 Where the tail is already too heavy at a low end of the bracket, the row is given up there
 (the tail only grows with B), and TTFT and TPOT are computed only for the rows that keep
 their size. TTFT sorts the K + K^2 breakpoints per row (a value sort, the index riding in the
-low mantissa bits) and finds every quantile's segment by one search. The previous version
-(Illinois steps, a cumulative-product Poisson law, TTFT and TPOT for rows solved again): 1.5-2.5x
-slower, agreeing to ~1e-7, its root finder's own accuracy.
+low mantissa bits) and finds every quantile's segment by one search.
 """
 
 from __future__ import annotations
@@ -55,8 +53,7 @@ import numpy as np
 import numpy.typing as npt
 
 from planner.grid import Array, Grid
-from planner.perf import Memory, StepModel, StepTime, memory
-from planner.scenarios import operating_batch
+from planner.perf import Memory, MemoryModel, StepModel, StepTime
 
 __all__ = ["PERCENTILES", "STATES", "LengthDist", "ServerResult", "server"]
 
@@ -428,7 +425,8 @@ def server(grid: Grid, *, request_rate: npt.ArrayLike, input_tokens: LengthDist,
            output_tokens: LengthDist, batch_cap: npt.ArrayLike = np.inf) -> ServerResult:
     i, o = input_tokens.mean, output_tokens.mean
     rate = np.broadcast_to(np.asarray(request_rate, dtype=np.float64), grid.params.shape).copy()
-    b_max = np.maximum(operating_batch(grid, cap=batch_cap, input_tokens=i, output_tokens=o), 0.0)
+    mem = MemoryModel.build(grid)
+    b_max = np.maximum(mem.operating_batch(cap=batch_cap, input_tokens=i, output_tokens=o), 0.0)
     b_run = np.maximum(b_max, 1.0)
     model = StepModel.build(grid)
     ctx = {"decode_context": i + o / 2.0, "prefill_context": i}
@@ -479,6 +477,6 @@ def server(grid: Grid, *, request_rate: npt.ArrayLike, input_tokens: LengthDist,
         utilization=np.where(capacity > 0, rate / np.maximum(capacity, 1e-300), np.inf),
         stable=stable,
         output_tokens_per_s=np.where(stable, rate * o, np.nan),
-        memory=memory(grid, batch=np.maximum(b_mean, 1.0), context_tokens=i + o),
+        memory=mem.parts(batch=np.maximum(b_mean, 1.0), context_tokens=i + o),
         decode=step,
     )

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from planner.grid import Array, Grid
-from planner.perf import Memory, StepTime, memory, step_time
+from planner.perf import Memory, MemoryModel, StepTime, memory, step_time
 
 __all__ = ["ScenarioResult", "bound_of", "max_throughput", "static_batch"]
 
@@ -71,10 +71,7 @@ def static_batch(grid: Grid, *, batch: npt.ArrayLike, input_tokens: npt.ArrayLik
 def operating_batch(grid: Grid, *, cap: npt.ArrayLike, input_tokens: npt.ArrayLike,
                     output_tokens: npt.ArrayLike) -> Array:
     """Largest concurrency: what fits in memory, the scheduler's cap and the caller's cap."""
-    i = np.asarray(input_tokens, dtype=np.float64)
-    o = np.asarray(output_tokens, dtype=np.float64)
-    fit = memory(grid, batch=1.0, context_tokens=i + o).max_batch
-    return np.minimum(np.minimum(fit, grid.max_concurrency), np.asarray(cap, dtype=np.float64))
+    return MemoryModel.build(grid).operating_batch(cap=cap, input_tokens=input_tokens, output_tokens=output_tokens)
 
 
 def max_throughput(grid: Grid, *, input_tokens: npt.ArrayLike, output_tokens: npt.ArrayLike,
