@@ -11,13 +11,14 @@ per second, and where the time goes:
   build     per-plan re-evaluation, ranking, Pareto (plan() less the three above)
   explain   verified relaxations, only when no plan is found (re-solves; not in "plan")
 
-"plan" is the median time of plan(..., explain=False) over --runs runs that follow a first, separately
-reported run per workload: the first plan also fills the blocks of the catalog's Universe (per-row
+"plan" is the median time of plan(..., explain=False) over --runs runs (round-robin over the
+workloads, so that a slow phase of a shared machine falls on all of them alike) that follow a first,
+separately reported run per workload: the first plan also fills the blocks of the catalog's Universe (per-row
 step-time and memory constants, kept per CatalogTables like a service keeps them per catalog
 version) that the workload's candidates use. The explanation of an infeasible workload is timed
 separately, once. Timings are wall clock on one core (BLAS threads pinned to 1).
 
-    .venv/bin/python bench/plan_bench.py [--runs 3] [--only support-chatbot ...]
+    .venv/bin/python bench/plan_bench.py [--runs 5] [--only support-chatbot ...]
 """
 
 from __future__ import annotations
@@ -98,10 +99,9 @@ def one_run(w: Workload, catalog: Catalog, tables: CatalogTables) -> tuple[float
     return total, clock, result
 
 
-def bench(path: Path, catalog: Catalog, tables: CatalogTables, runs: int) -> tuple[float, float]:
-    w = load_workload(path)
-    first = one_run(w, catalog, tables)[0]  # also fills the catalog's Universe blocks this workload needs
-    samples = [one_run(w, catalog, tables) for _ in range(runs)]
+def report(path: Path, w: Workload, catalog: Catalog, tables: CatalogTables,
+           samples: list[tuple[float, Clock, PlanResult]], first: float) -> float:
+    """Print one workload's medians over its samples (and time its explanation once if infeasible)."""
     total = statistics.median(s[0] for s in samples)
     median = {name: statistics.median(getattr(s[1], name) for s in samples)
               for name in ("prepare", "evaluate", "solve_prepared")}
@@ -125,13 +125,14 @@ def bench(path: Path, catalog: Catalog, tables: CatalogTables, runs: int) -> tup
             if explained.infeasible else "-"
         elapsed_ms = (time.perf_counter() - start) * 1e3
         print(f"{'':26s} explain (once, incl. re-solves) {elapsed_ms:7.0f} ms: {relax}")
-    return total, first
+    return total
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=3, help="runs per workload (median reported)")
+    parser.add_argument("--runs", type=int, default=5,
+                        help="runs per workload, round-robin over the workloads (median reported)")
     parser.add_argument("--only", nargs="*", default=None, help="example names (file stems) to run")
     args = parser.parse_args()
     catalog = load_catalog()
@@ -145,7 +146,16 @@ def main() -> None:
     start = time.perf_counter()
     universe(tables)
     setup = time.perf_counter() - start
-    timings = [bench(path, catalog, tables, args.runs) for path in paths]
+    workloads = [load_workload(path) for path in paths]
+    # the first plan of each workload also fills the catalog's Universe blocks it needs
+    firsts = [one_run(w, catalog, tables)[0] for w in workloads]
+    # then round-robin, so that a slow phase of a shared machine falls on every workload alike
+    samples: list[list[tuple[float, Clock, PlanResult]]] = [[] for _ in workloads]
+    for _ in range(args.runs):
+        for w, out in zip(workloads, samples, strict=True):
+            out.append(one_run(w, catalog, tables))
+    timings = [(report(path, w, catalog, tables, s, f), f)
+               for path, w, s, f in zip(paths, workloads, samples, firsts, strict=True)]
     median = float(np.median([t for t, _ in timings])) * 1e3
     print(f"median over workloads (per plan, explain excluded): {median:.0f} ms "
           f"(x{median / CEILING_MS:.2f} ceiling, x{median / AIM_MS:.2f} aim); first plan per workload, "

@@ -18,15 +18,27 @@ import numpy.typing as npt
 
 from planner.grid import Array, Grid
 from planner.perf import MemoryModel, StepModel
-from planner.queueing import PERCENTILES, LengthDist, server
+from planner.queueing import PERCENTILES, LengthDist, ServerResult, server
 from planner.workload import METRICS, Slo, Traffic
 
-__all__ = ["UTILIZATION", "CapacitySearch", "screen", "search_capacity", "slo_ceiling"]
+__all__ = ["UTILIZATION", "CapacitySearch", "default_prior", "screen", "search_capacity", "slo_ceiling"]
 
 UTILIZATION = np.array([0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.88, 0.91, 0.94,
                         0.97])
-TOP = 13  # the rung every row is evaluated at first (91%)
-LOWER = (3, 6, 10)  # then, where TOP breaks (30, 60, 80%): with TOP, gaps of at most 3 rungs
+FILL = 3  # a bracket with at most this many rungs inside is evaluated whole
+# The answer (highest rung meeting every SLO, -1: none) is bracketed by probes placed at the
+# tertiles of a prior on it: PRIOR_ROWS pseudo-rows, PRIOR_TOP of them at the top rung (the
+# planner's ladder is relative to a ceiling that TPOT- and e2e-bound rows nearly reach), the rest
+# spread evenly; the planner adds the answers found so far for the same workload. On the
+# examples this takes 20% fewer evaluations than a fixed ladder search (bench/plan_bench.py).
+PRIOR_ROWS, PRIOR_TOP = 4.0, 0.5
+
+
+def default_prior() -> Array:
+    """Pseudo-counts of the answer rung, index answer + 1 (see PRIOR_ROWS)."""
+    prior = np.full(len(UTILIZATION) + 1, PRIOR_ROWS * (1.0 - PRIOR_TOP) / len(UTILIZATION))
+    prior[-1] = PRIOR_ROWS * PRIOR_TOP
+    return prior
 
 
 @dataclass(frozen=True)
@@ -44,12 +56,11 @@ def _lengths(traffic: Traffic) -> tuple[LengthDist, LengthDist]:
             LengthDist(traffic.output_tokens.mean, traffic.output_tokens.p95))
 
 
-def _latencies(res: object) -> dict[tuple[str, int], Array]:
+def _latencies(res: ServerResult) -> dict[tuple[str, int], Array]:
     out = {}
-    for metric, attr in zip(METRICS, ("ttft_s", "tpot_s", "e2e_s"), strict=True):
-        by_pct = getattr(res, attr)
-        for pct in PERCENTILES:
-            out[(metric, pct)] = by_pct[pct] * 1e3
+    for metric, by_pct in zip(METRICS, (res.ttft_s, res.tpot_s, res.e2e_s), strict=True):
+        for pct, values in by_pct.items():
+            out[(metric, pct)] = values * 1e3
     return out
 
 
@@ -119,7 +130,8 @@ def _evaluate_pairs(grid: Grid, traffic: Traffic, rates: Array, slo: Slo, rows: 
                     rungs: np.ndarray, lat: dict[tuple[str, int], Array], max_batch: Array) -> np.ndarray:
     """One queueing-model call over (row, rung) pairs; fills lat and max_batch; True where every SLO holds."""
     i, o = _lengths(traffic)
-    res = server(grid.take(rows), request_rate=rates[rows, rungs], input_tokens=i, output_tokens=o)
+    res = server(grid.take(rows), request_rate=rates[rows, rungs], input_tokens=i, output_tokens=o,
+                 percentiles=tuple(pct for _metric, pct, _limit in slo.items()))
     ok = np.ones(len(rows), dtype=bool)
     for key, values in _latencies(res).items():
         lat[key][rows, rungs] = values
@@ -129,46 +141,53 @@ def _evaluate_pairs(grid: Grid, traffic: Traffic, rates: Array, slo: Slo, rows: 
     return ok
 
 
-def search_capacity(grid: Grid, traffic: Traffic, capacity: Array, slo: Slo) -> CapacitySearch:
+def _probes(lo: np.ndarray, hi: np.ndarray, prior: Array) -> tuple[np.ndarray, np.ndarray]:
+    """(row, rung) pairs to evaluate next for open brackets (lo, hi): every rung inside a bracket
+    of at most FILL, else the two rungs that split the prior's mass on the bracket into thirds
+    (a probe p holds iff the answer is >= p)."""
+    width = hi - lo - 1
+    rows = np.flatnonzero(width > 0)
+    small = rows[width[rows] <= FILL]
+    fill_rows = np.repeat(small, width[small])
+    fill_rungs = np.repeat(lo[small], width[small]) + 1 + (
+        np.arange(len(fill_rows)) - np.repeat(np.cumsum(width[small]) - width[small], width[small]))
+    big = rows[width[rows] > FILL]
+    answer = np.arange(-1, len(prior) - 1)  # prior index -> answer
+    mass = np.where((answer >= lo[big, None]) & (answer < hi[big, None]), prior, 0.0)
+    cdf = np.cumsum(mass, axis=1) / mass.sum(axis=1, keepdims=True)  # P(answer <= index - 1)
+    split = np.stack([np.argmax(cdf >= q, axis=1) for q in (1 / 3, 2 / 3)], axis=1)  # P(answer < p) >= q
+    split = np.clip(split, lo[big, None] + 1, hi[big, None] - 1)
+    distinct = split[:, 1] != split[:, 0]
+    probe_rows = np.concatenate([big, big[distinct]])
+    probe_rungs = np.concatenate([split[:, 0], split[distinct, 1]])
+    return np.concatenate([fill_rows, probe_rows]), np.concatenate([fill_rungs, probe_rungs])
+
+
+def search_capacity(grid: Grid, traffic: Traffic, capacity: Array, slo: Slo,
+                    prior: Array | None = None) -> CapacitySearch:
     """Per row, the highest utilisation rung at which every SLO target holds.
 
-    Latency rises with load, so the rungs that meet the SLOs form a prefix of the ladder; the
-    answer is the rung below the lowest rung that breaks. Each step is one queueing-model call
-    over every row still open: first the TOP probe (the planner's ladder is relative to a ceiling
-    on SLO capacity, so many rows hold there); rows that hold then evaluate the rungs above it and
-    are settled; rows that break evaluate the LOWER probes, which bracket the answer, and then
-    every rung inside their bracket (at most three). Latencies are kept at the rungs evaluated
-    (NaN elsewhere); the rung just above the answer is always among them, which is what
-    ``binding`` reads.
+    Latency rises with load, so the rungs that meet the SLOs form a prefix of the ladder and the
+    answer is the rung below the lowest rung that breaks. Each row keeps a bracket (highest rung
+    known to hold, lowest known to break); each step is one queueing-model call over the
+    (row, rung) probes of every open bracket (``_probes``, placed by ``prior``, pseudo-counts
+    of the answer as ``default_prior`` gives them), until every bracket is closed. Latencies are
+    kept at the rungs evaluated (NaN elsewhere); the rung just above the answer is always among
+    them, which is what ``binding`` reads.
     """
     n, k = len(grid), len(UTILIZATION)
+    prior = default_prior() if prior is None else prior
     rates = capacity[:, None] * UTILIZATION[None, :]
     lat = {(m, p): np.full((n, k), np.nan) for m in METRICS for p in PERCENTILES}
     max_batch = np.zeros(n)
-    hi = np.full(n, k)  # lowest rung known to break (k: none)
-
-    def evaluate(rows: np.ndarray, rungs: np.ndarray) -> None:
-        if len(rows):
-            ok = _evaluate_pairs(grid, traffic, rates, slo, rows, rungs, lat, max_batch)
-            np.minimum.at(hi, rows[~ok], rungs[~ok])
-
-    def gaps(rows: np.ndarray, lo: np.ndarray, top: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(row, rung) pairs for every rung strictly between lo and top, per row."""
-        width = np.maximum(top - lo - 1, 0)
-        pairs = np.repeat(rows, width)
-        return pairs, np.repeat(lo, width) + 1 + (np.arange(len(pairs)) - np.repeat(np.cumsum(width) - width, width))
-
-    everyone = np.arange(n)
-    evaluate(everyone, np.full(n, TOP))
-    held, broke = everyone[hi > TOP], everyone[hi == TOP]
-    lower = np.asarray(LOWER)
-    above_rows, above_rungs = gaps(held, np.full(len(held), TOP), np.full(len(held), k))
-    evaluate(np.concatenate([above_rows, np.repeat(broke, len(lower))]),
-             np.concatenate([above_rungs, np.tile(lower, len(broke))]))
-    # the broken rows' bracket: the highest lower probe below their lowest broken rung
-    probes = np.r_[-1, lower]
-    lo = probes[np.searchsorted(probes, hi[broke], side="left") - 1]
-    evaluate(*gaps(broke, lo, hi[broke]))
+    lo, hi = np.full(n, -1), np.full(n, k)  # highest rung known to hold, lowest known to break
+    while True:
+        rows, rungs = _probes(lo, hi, prior)
+        if not len(rows):
+            break
+        ok = _evaluate_pairs(grid, traffic, rates, slo, rows, rungs, lat, max_batch)
+        np.maximum.at(lo, rows[ok], rungs[ok])
+        np.minimum.at(hi, rows[~ok], rungs[~ok])
     answer = hi - 1
-    rate = np.where(answer >= 0, rates[everyone, np.maximum(answer, 0)], 0.0)
+    rate = np.where(answer >= 0, rates[np.arange(n), np.maximum(answer, 0)], 0.0)
     return CapacitySearch(rate=rate, rung=answer, latency_ms=lat, max_batch=max_batch)

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from planner.candidates import Candidates, enumerate_candidates, universe
-from planner.capacity import UTILIZATION, screen, search_capacity
+from planner.capacity import UTILIZATION, default_prior, screen, search_capacity
 from planner.domain import Catalog
 from planner.grid import Array, CatalogTables
 from planner.plan_build import build_plans
@@ -69,6 +69,7 @@ class Prepared:
     demand: float  # peak requests/s the plan carries
     max_types: int  # hardware types a plan may mix
     evaluated: int = 0
+    answers: Array = field(default_factory=default_prior)  # capacity rungs found so far, as search_capacity's prior
     _bounds: Array | None = None  # lower_bounds, recomputed for the keys evaluated since
     _stale: set[int] = field(default_factory=set)
 
@@ -77,7 +78,8 @@ class Prepared:
         rows = rows[np.isnan(self.rate[rows])]
         if not len(rows):
             return
-        found = search_capacity(self.cand.grid(rows), w.traffic, self.ceiling[rows], w.slo)
+        found = search_capacity(self.cand.grid(rows), w.traffic, self.ceiling[rows], w.slo, self.answers)
+        self.answers += np.bincount(found.rung + 1, minlength=len(self.answers))
         has_above = found.rung + 1 < len(UTILIZATION)
         above = np.minimum(found.rung + 1, len(UTILIZATION) - 1)
         for k, v in found.latency_ms.items():

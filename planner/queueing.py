@@ -68,7 +68,6 @@ _TOL = 1e-9  # relative tolerance of the root finder for B (of its bracket, [0, 
 _ITERATIONS = 100  # cap on root-finder iterations
 _STEP = 0.005  # least step of the root finder, in units of its tolerance
 _Z95 = NormalDist().inv_cdf(0.95)
-_Z = np.array([NormalDist().inv_cdf(pct / 100.0) for pct in PERCENTILES])[:, None]  # per percentile, a column
 
 
 @functools.cache
@@ -376,11 +375,12 @@ def _next_group(size: npt.NDArray[np.intp]) -> tuple[int, npt.NDArray[np.intp]]:
     return k, np.flatnonzero((size > 0) & (size <= k))
 
 
-def _group(step: StepModel, lam: Array, b_run: Array, grows: Array, i: float, o: float, states: int
+def _group(step: StepModel, lam: Array, b_run: Array, grows: Array, i: float, o: float, states: int,
+           percentiles: tuple[int, ...]
            ) -> tuple[npt.NDArray[np.bool_], Array, Array, Array, dict[int, Array], dict[int, Array]]:
     """For rows sharing a chain size K: the rows to solve again one size up (their last, lumped
-    state holds more than _TAIL), then for the others b_mean, tau, TTFT mean and quantiles, TPOT
-    quantiles."""
+    state holds more than _TAIL), then for the others b_mean, tau, TTFT mean and quantiles, and
+    the TPOT quantiles of ``percentiles`` (ascending)."""
     b_mean, ch, retry = _solve_batch(step, lam, b_run, grows, i, o, states)
     if 1 < states < STATES:
         retry |= ch.pi[:, -1] > _TAIL
@@ -389,7 +389,7 @@ def _group(step: StepModel, lam: Array, b_run: Array, grows: Array, i: float, o:
         step, lam, b_run, b_mean, ch = step.take(keep), lam[keep], b_run[keep], b_mean[keep], ch.take(keep)
     tau = ch.tau
     if tau.size == 0:
-        return retry, tau, tau, tau, {pct: tau for pct in PERCENTILES}, {pct: tau for pct in PERCENTILES}
+        return retry, tau, tau, tau, {pct: tau for pct in PERCENTILES}, {pct: tau for pct in percentiles}
     ttft_mean, ttft_q = _ttft(ch, lam)
     # Feedback: a surplus of dB decodes lengthens iterations, which keeps lam (O - 1) dtau more
     # sequences in flight; a Poisson surplus sqrt(B) is amplified by 1 / (1 - gain), gain in
@@ -398,8 +398,9 @@ def _group(step: StepModel, lam: Array, b_run: Array, grows: Array, i: float, o:
     n = len(b_mean)
     sd = np.sqrt(b_mean)
     gain = np.zeros(n)
-    need = np.flatnonzero(np.any(np.clip(b_mean + _Z * (sd / (1.0 - 0.0)), 1.0, b_run)
-                                 != np.clip(b_mean + _Z * (sd / (1.0 - 0.9)), 1.0, b_run), axis=0))
+    z = np.array([NormalDist().inv_cdf(pct / 100.0) for pct in percentiles])[:, None]  # per percentile, a column
+    need = np.flatnonzero(np.any(np.clip(b_mean + z * (sd / (1.0 - 0.0)), 1.0, b_run)
+                                 != np.clip(b_mean + z * (sd / (1.0 - 0.9)), 1.0, b_run), axis=0))
     if need.size:
         h = np.maximum(0.05 * b_mean[need], 1.0)
         first = _chain(step.take(need), b_mean[need] + h, lam[need], i, o, states).tau
@@ -409,7 +410,7 @@ def _group(step: StepModel, lam: Array, b_run: Array, grows: Array, i: float, o:
     # itself (clipped to [1, b_run]), so a repeat is a copy of the one above: where the median
     # is at B, or the clip pins several percentiles. Each distinct one is evaluated once, all in
     # one call.
-    b_q = np.vstack([b_mean, np.clip(b_mean + _Z * spread, 1.0, b_run)])  # rows: B, then each percentile
+    b_q = np.vstack([b_mean, np.clip(b_mean + z * spread, 1.0, b_run)])  # rows: B, then each percentile
     fresh = b_q[1:] != b_q[:-1]
     level, rows = np.nonzero(fresh)
     taus = np.empty_like(b_q)
@@ -417,12 +418,18 @@ def _group(step: StepModel, lam: Array, b_run: Array, grows: Array, i: float, o:
     if rows.size:
         taus[level + 1, rows] = _chain(step.take(rows), b_q[level + 1, rows], lam[rows], i, o, states).tau
     source = np.maximum.accumulate(np.arange(1, len(b_q))[:, None] * fresh, axis=0)  # last fresh row above
-    tpot = {pct: np.maximum(taus[source[m], np.arange(n)], tau) for m, pct in enumerate(PERCENTILES)}
+    tpot = {pct: np.maximum(taus[source[m], np.arange(n)], tau) for m, pct in enumerate(percentiles)}
     return retry, b_mean, tau, ttft_mean, ttft_q, tpot
 
 
 def server(grid: Grid, *, request_rate: npt.ArrayLike, input_tokens: LengthDist,
-           output_tokens: LengthDist, batch_cap: npt.ArrayLike = np.inf) -> ServerResult:
+           output_tokens: LengthDist, batch_cap: npt.ArrayLike = np.inf,
+           percentiles: tuple[int, ...] = PERCENTILES) -> ServerResult:
+    """Latency figures at ``request_rate`` per row (see the module docstring), at ``percentiles`` (a
+    subset of PERCENTILES: TPOT quantiles above the median each cost a chain evaluation)."""
+    percentiles = tuple(sorted(set(percentiles)))
+    if not set(percentiles) <= set(PERCENTILES):
+        raise ValueError(f"percentiles must be among {PERCENTILES}, got {percentiles}")
     i, o = input_tokens.mean, output_tokens.mean
     rate = np.broadcast_to(np.asarray(request_rate, dtype=np.float64), grid.params.shape).copy()
     mem = MemoryModel.build(grid)
@@ -436,30 +443,31 @@ def server(grid: Grid, *, request_rate: npt.ArrayLike, input_tokens: LengthDist,
 
     n = len(rate)
     b_mean, tau, ttft_mean = np.zeros(n), np.zeros(n), np.zeros(n)
-    ttft_q = {pct: np.zeros(n) for pct in PERCENTILES}
-    tpot = {pct: np.zeros(n) for pct in PERCENTILES}
+    ttft_q = {pct: np.zeros(n) for pct in percentiles}
+    tpot = {pct: np.zeros(n) for pct in percentiles}
     # B from which every s_j grows with B: a pipelined engine splits a pass into min(B, pp) microbatches
     grows = np.where(grid.pp > 1, grid.pp, 0.0)
     size = _chain_size(model, lam, b_run, i, o)  # 0 once a row is solved
     while np.any(size):
         k, rows = _next_group(size)
         part = model.take(rows) if rows.size < n else model
-        retry, g_b, g_tau, g_mean, g_q, g_tpot = _group(part, lam[rows], b_run[rows], grows[rows], i, o, k)
+        retry, g_b, g_tau, g_mean, g_q, g_tpot = _group(part, lam[rows], b_run[rows], grows[rows], i, o, k,
+                                                        percentiles)
         size[rows] = 0
         if retry.any():  # their last state holds mass: solved again one size up
             size[rows[retry]] = _SIZES[_SIZES.index(k) + 1]
             rows = rows[~retry]
         b_mean[rows], tau[rows], ttft_mean[rows] = g_b, g_tau, g_mean
-        for pct in PERCENTILES:
+        for pct in percentiles:
             ttft_q[pct][rows], tpot[pct][rows] = g_q[pct], g_tpot[pct]
 
     stable = (rate < capacity) & (b_max >= 1) & (b_mean < b_run)
     step = model.parts(decode_tokens=b_mean, prefill_tokens=rate * i * tau, **ctx)
-    i_q = np.array([input_tokens.quantile(pct / 100.0) for pct in PERCENTILES])  # the longer prompts' extra prefill:
+    i_q = np.array([input_tokens.quantile(pct / 100.0) for pct in percentiles])  # the longer prompts' extra prefill:
     longer = model.parts(decode_tokens=b_mean[:, None], prefill_tokens=np.maximum(i_q - i, 0.0), **ctx)  # [row, pct]
     extra = np.where(i_q > i, longer.compute + longer.memory, 0.0)
     ttft, e2e = {}, {}
-    for c, pct in enumerate(PERCENTILES):
+    for c, pct in enumerate(percentiles):
         ttft[pct] = ttft_q[pct] + extra[:, c]
         o_q = output_tokens.quantile(pct / 100.0)
         e2e[pct] = np.maximum(ttft[pct] + (o - 1.0) * tau, ttft_mean + (o_q - 1.0) * tpot[pct])
