@@ -11,6 +11,7 @@ from __future__ import annotations
 import weakref
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -29,40 +30,58 @@ __all__ = ["Candidates", "enumerate_candidates"]
 
 IntArray = npt.NDArray[np.int64]
 PARALLEL = ((1, 1), (2, 1), (4, 1), (8, 1), (16, 1), (4, 2), (8, 2))  # (tp, pp) shapes tried
+_SHAPE_COLUMNS = tuple(np.ascontiguousarray(np.array(PARALLEL, dtype=np.int64)[:, j]) for j in range(2))  # tp, pp
 TWINS = ("bf16", "fp16")  # same bytes; where a chip runs both at one rate they give identical predictions
 # (and 16-bit quality), so fp16 is dropped where bf16 is also chosen: keeping both only doubles the search
 
 
 @dataclass
 class Candidates:
-    """Struct of index arrays into ``tables`` plus derived per-candidate facts."""
+    """Candidate configurations as rows of the catalog's ``Universe``; the factors of each row
+    (model, hardware, precisions, runtime, shape) and its quality and price are derived from the
+    row on first use (filtering keeps one array, not ten)."""
 
     tables: CatalogTables
-    model: IntArray
-    hardware: IntArray
-    precision: IntArray
-    kv_precision: IntArray
-    runtime: IntArray
-    tp: IntArray
-    pp: IntArray
-    quality: npt.NDArray[np.float64]
-    price_per_chip_hour: npt.NDArray[np.float64]
-    universe_row: IntArray  # the row of the catalog's Universe
+    universe_row: IntArray
+    score: npt.NDArray[np.float64]  # quality score per (model, precision) (NaN: none)
+    prices: npt.NDArray[np.float64]  # price per chip-hour per hardware (NaN: none)
     dropped: Counter[str] = field(default_factory=Counter)
     # (model index, precision index) -> the adaptation it uses, its quality range and one-time cost
     choices: dict[tuple[int, int], Choice] = field(default_factory=dict)
+    _factors: dict[str, npt.NDArray[Any]] = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
-        return int(self.model.shape[0])
+        return int(self.universe_row.shape[0])
 
     def keep(self, mask: npt.NDArray[np.bool_], reason: str | None) -> None:
         """Drop rows where mask is False, counting them under ``reason`` (None: counted already)."""
         removed = int((~mask).sum())
         if removed and reason is not None:
             self.dropped[reason] += removed
-        for name in ("model", "hardware", "precision", "kv_precision", "runtime", "tp", "pp",
-                     "quality", "price_per_chip_hour", "universe_row"):
-            setattr(self, name, getattr(self, name)[mask])
+        self.universe_row = self.universe_row[mask]
+        self._factors.clear()
+
+    def _factor(self, name: str) -> npt.NDArray[Any]:
+        if not self._factors:
+            u = universe(self.tables)
+            block, shape = np.divmod(self.universe_row, len(PARALLEL))
+            combo, model = np.divmod(block, len(self.tables.model_ids))
+            hardware, runtime, precision, kv = (column[combo] for column in u.combo_columns)
+            tp, pp = (column[shape] for column in _SHAPE_COLUMNS)
+            self._factors.update(model=model, hardware=hardware, runtime=runtime, precision=precision,
+                                 kv_precision=kv, tp=tp, pp=pp, quality=self.score[model, precision],
+                                 price_per_chip_hour=self.prices[hardware])
+        return self._factors[name]
+
+    model = property(lambda self: self._factor("model"))
+    hardware = property(lambda self: self._factor("hardware"))
+    precision = property(lambda self: self._factor("precision"))
+    kv_precision = property(lambda self: self._factor("kv_precision"))
+    runtime = property(lambda self: self._factor("runtime"))
+    tp = property(lambda self: self._factor("tp"))
+    pp = property(lambda self: self._factor("pp"))
+    quality = property(lambda self: self._factor("quality"))
+    price_per_chip_hour = property(lambda self: self._factor("price_per_chip_hour"))
 
     def choice(self, row: int) -> Choice | None:
         """The adaptation, quality range and one-time cost of a row's (model, precision)."""
@@ -70,7 +89,7 @@ class Candidates:
 
     @property
     def chips(self) -> IntArray:
-        return self.tp * self.pp
+        return np.asarray(self.tp * self.pp, dtype=np.int64)
 
     def grid(self, rows: npt.NDArray[np.int64] | None = None) -> Grid:
         """The performance-model grid of all candidates, or of ``rows``."""
@@ -148,12 +167,9 @@ def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload) -
     for ok, reason in model_checks:
         dropped[reason] += int((shapes_left[:, None] * (alive & ~ok)).sum())
         alive &= ok
-    ci, mi, si = np.nonzero(alive[:, :, None] & price_ok[:, None, None] & parallel_ok[:, None, :])
-    row = universe(tables).row(combos[ci], models[mi], shape_ids[si])
-    cand = Candidates(tables=tables, model=models[mi], hardware=combos[ci, 0], runtime=combos[ci, 1],
-                      precision=combos[ci, 2], kv_precision=combos[ci, 3], tp=shapes[si, 0], pp=shapes[si, 1],
-                      quality=quality[ci, mi], price_per_chip_hour=prices[combos[ci, 0]], universe_row=row,
-                      choices=choices)
+    rows = universe(tables).row(combos[:, None, None], models[None, :, None], shape_ids[None, None, :])
+    row = rows[alive[:, :, None] & price_ok[:, None, None] & parallel_ok[:, None, :]]
+    cand = Candidates(tables=tables, universe_row=row, score=score, prices=prices, choices=choices)
     cand.dropped.update({k: v for k, v in dropped.items() if v})
     return cand
 
@@ -172,6 +188,7 @@ class Universe:
         self.tables = tables
         runnable = tables.runnable_weights[:, :, :, None] & tables.runnable_kv[:, :, None, :]
         self.combos = np.argwhere(runnable)
+        self.combo_columns = tuple(np.ascontiguousarray(self.combos[:, j]) for j in range(4))  # (faster to gather)
         self.combo_id = np.full(runnable.shape, -1, dtype=np.int64)
         self.combo_id[tuple(self.combos.T)] = np.arange(len(self.combos))
         n_blocks = len(self.combos) * len(tables.model_ids)  # a block: one (combo, model), every shape
@@ -180,9 +197,10 @@ class Universe:
         self._built = np.zeros(n_blocks, dtype=bool)
 
     def row(self, combo: IntArray, model: IntArray, shape: IntArray) -> IntArray:
-        """Universe rows of (combo index rows (hardware, runtime, precision, KV), model, PARALLEL index)."""
-        row = (self.combo_id[tuple(combo.T)] * len(self.tables.model_ids) + model) * len(PARALLEL) + shape
-        return np.asarray(row, dtype=np.int64)
+        """Universe rows of (combo: (hardware, runtime, precision, KV) index rows, model, PARALLEL
+        index), broadcast against each other (combo's last axis holds its four indices)."""
+        combo_id = self.combo_id[combo[..., 0], combo[..., 1], combo[..., 2], combo[..., 3]]
+        return np.asarray((combo_id * len(self.tables.model_ids) + model) * len(PARALLEL) + shape, dtype=np.int64)
 
     def models(self, rows: IntArray) -> tuple[StepModel, MemoryModel]:
         """The step-time and memory models of ``rows``."""

@@ -59,13 +59,14 @@ class Prepared:
     raw_capacity: Array  # requests/s per replica at the largest concurrency that fits
     ceiling: Array  # requests/s per replica above which the SLOs cannot hold (capacity.slo_ceiling)
     cost_per_hour: Array  # per replica
-    key: Array  # plan-key id per candidate
+    key: np.ndarray  # plan-key id per candidate
     enumerated: int
     rate: Array  # SLO capacity per replica (NaN = not evaluated, 0 = meets no SLO level)
     rung: Array  # utilisation rung of that capacity (-1: none)
     max_batch: Array
     above_ms: dict[tuple[str, int], Array]  # latencies one rung above the capacity (NaN: none)
     rows_of: list[np.ndarray]  # per plan key, its candidates' rows (ascending)
+    first: np.ndarray  # per plan key, its first row (model, precision, quality and adaptation are per key)
     demand: float  # peak requests/s the plan carries
     max_types: int  # hardware types a plan may mix
     evaluated: int = 0
@@ -209,7 +210,8 @@ def prepare(catalog: Catalog, tables: CatalogTables, w: Workload) -> Prepared:
     return Prepared(cand=cand, raw_capacity=capacity[keep], ceiling=ceiling[keep], cost_per_hour=cost[keep], key=key,
                     enumerated=enumerated, rate=np.full(n, np.nan), rung=np.full(n, -1), max_batch=np.zeros(n),
                     above_ms={(m, p): np.full(n, np.nan) for m in METRICS for p in PERCENTILES},
-                    rows_of=[order[a:b] for a, b in itertools.pairwise(bounds)], demand=w.traffic.peak,
+                    rows_of=[order[a:b] for a, b in itertools.pairwise(bounds)], first=order[bounds[:-1]],
+                    demand=w.traffic.peak,
                     max_types=w.constraints.max_hardware_types)
 
 
@@ -264,11 +266,11 @@ def _options(p: Prepared, rows: np.ndarray) -> list[Option]:
 def _key_order(p: Prepared, w: Workload, objective: Objective) -> list[int]:
     """Plan keys, most promising first: by optimistic lower bound (cost), or the most promising
     for the objective interleaved with that order (latency, quality, balanced)."""
-    keys = np.unique(p.key)
-    bound = p.lower_bounds()[keys]
+    keys = np.arange(len(p.rows_of))
+    bound = p.lower_bounds()
     # among equal bounds (common: one replica of the same chip), each model's first key before any
     # model's second, so distinct plans are found, and the threshold set, early
-    model = np.array([p.cand.model[p.rows_of[k][0]] for k in keys])
+    model = p.cand.model[p.first]
     order = np.lexsort((bound, model))
     nth = np.empty(len(keys), dtype=int)
     starts = np.r_[0, np.flatnonzero(np.diff(model[order])) + 1]
@@ -276,8 +278,9 @@ def _key_order(p: Prepared, w: Workload, objective: Objective) -> list[int]:
     by_cost = [int(k) for k in keys[np.lexsort((nth, bound))]]
     if objective is Objective.COST:
         return by_cost
-    quality = np.array([np.nan_to_num(p.cand.quality[p.rows_of[k][0]], nan=-1.0) for k in keys])
-    speed = np.array([np.max(p.raw_capacity[p.rows_of[k]]) for k in keys])  # proxy for low latency
+    quality = np.nan_to_num(p.cand.quality[p.first], nan=-1.0)
+    speed = np.full(len(keys), -np.inf)  # proxy for low latency
+    np.maximum.at(speed, p.key, p.raw_capacity)
     other = keys[np.lexsort((bound, -quality))] if objective is Objective.QUALITY else \
         keys[np.lexsort((bound, -speed))]
     merged = [int(k) for pair in zip(other, by_cost, strict=True) for k in pair]
@@ -301,29 +304,28 @@ def solve_prepared(p: Prepared, w: Workload, *, objective: Objective, top: int,
     """
     found: list[tuple[int, Solution]] = []
     solves, status = 0, "NO_CANDIDATES" if not len(p.cand) else "INFEASIBLE"
-    order = _key_order(p, w, objective)
+    order = np.asarray(_key_order(p, w, objective), dtype=np.int64)
     position, taken, filling = 0, 0, False
-    budgets: dict[int, float] = {}  # per key, the hourly cost its plans may reach
+    budgets = _budgets(p, w)  # per key, the hourly cost its plans may reach
     while position < len(order):
         if not filling and taken >= max_keys(top, objective) and len(_distinct(p, found)) < top:
             # past the limit with too few distinct plans: the models without a plan go first
             filling = True
-            planned = {int(p.cand.model[next(iter(sol.counts))]) for _, sol in found}
+            planned = [int(p.cand.model[next(iter(sol.counts))]) for _, sol in found]
             rest = order[position:]
-            is_fresh = [int(p.cand.model[p.rows_of[k][0]]) not in planned for k in rest]
-            order = order[:position] + [k for k, f in zip(rest, is_fresh, strict=True) if f] + \
-                [k for k, f in zip(rest, is_fresh, strict=True) if not f]
-        bounds = p.lower_bounds()
+            is_fresh = ~np.isin(p.cand.model[p.first[rest]], planned)
+            order = np.concatenate([order[:position], rest[is_fresh], rest[~is_fresh]])
         threshold = _threshold(p, found, top) if objective is Objective.COST else np.inf
+        rest = order[position:]
+        limit = np.minimum(threshold, budgets[rest])
         round_keys: list[int] = []
-        while position < len(order) and len(round_keys) < KEYS_PER_ROUND:
-            k = order[position]
-            position += 1
-            if k not in budgets:
-                budgets[k] = _budget(p, w, k)
-            limit = min(threshold, budgets[k])
-            if bounds[k] < limit and p.lower_bound(k) < limit:  # the cheap (weaker) bound first
-                round_keys.append(k)
+        position = len(order)
+        for j in np.flatnonzero(p.lower_bounds()[rest] < limit):  # the cheap (weaker) bound first
+            if p.lower_bound(int(rest[j])) < limit[j]:
+                round_keys.append(int(rest[j]))
+                if len(round_keys) == KEYS_PER_ROUND:
+                    position = len(order) - len(rest) + int(j) + 1
+                    break
         if not round_keys:
             break
         # a feasibility check (explain) is exhaustive; fewer than top distinct plans: one round more
@@ -437,7 +439,14 @@ def _key_budget(p: Prepared, w: Workload, k: int) -> float | None:
 def _budget(p: Prepared, w: Workload, k: int) -> float:
     """``_key_budget`` as a bound a lower bound is compared with (a plan may cost exactly the budget)."""
     limit = _key_budget(p, w, k)
-    return np.inf if limit is None else np.nextafter(limit, np.inf)
+    return np.inf if limit is None else float(np.nextafter(limit, np.inf))
+
+
+def _budgets(p: Prepared, w: Workload) -> Array:
+    """``_budget`` of every key (one per distinct model and precision)."""
+    pairs = p.cand.model[p.first] * len(p.cand.tables.precision_ids) + p.cand.precision[p.first]
+    distinct, first_key, inverse = np.unique(pairs, return_index=True, return_inverse=True)
+    return np.array([_budget(p, w, int(k)) for k in first_key])[inverse.ravel()] if len(distinct) else np.zeros(0)
 
 
 def _over_budget(p: Prepared, w: Workload, k: int) -> bool:
