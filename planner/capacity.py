@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from planner.grid import Array, Grid
+from planner.grid import Array
 from planner.perf import MemoryModel, StepModel
-from planner.queueing import PERCENTILES, LengthDist, ServerResult, server
+from planner.queueing import PERCENTILES, LengthDist, ServerResult, serve
 from planner.workload import METRICS, Slo, Traffic
 
 __all__ = ["UTILIZATION", "CapacitySearch", "default_prior", "screen", "search_capacity", "slo_ceiling"]
@@ -126,12 +126,12 @@ def slo_ceiling(step: StepModel, traffic: Traffic, slo: Slo) -> Array:
     return np.asarray(np.maximum(np.min(lam, axis=0), 0.0) * (1.0 + 1e-6), dtype=np.float64)
 
 
-def _evaluate_pairs(grid: Grid, traffic: Traffic, rates: Array, slo: Slo, rows: np.ndarray,
+def _evaluate_pairs(step: StepModel, mem: MemoryModel, traffic: Traffic, rates: Array, slo: Slo, rows: np.ndarray,
                     rungs: np.ndarray, lat: dict[tuple[str, int], Array], max_batch: Array) -> np.ndarray:
     """One queueing-model call over (row, rung) pairs; fills lat and max_batch; True where every SLO holds."""
     i, o = _lengths(traffic)
-    res = server(grid.take(rows), request_rate=rates[rows, rungs], input_tokens=i, output_tokens=o,
-                 percentiles=tuple(pct for _metric, pct, _limit in slo.items()))
+    res = serve(step.take(rows), mem.take(rows), request_rate=rates[rows, rungs], input_tokens=i, output_tokens=o,
+                percentiles=tuple(pct for _metric, pct, _limit in slo.items()))
     ok = np.ones(len(rows), dtype=bool)
     for key, values in _latencies(res).items():
         lat[key][rows, rungs] = values
@@ -163,7 +163,7 @@ def _probes(lo: np.ndarray, hi: np.ndarray, prior: Array) -> tuple[np.ndarray, n
     return np.concatenate([fill_rows, probe_rows]), np.concatenate([fill_rungs, probe_rungs])
 
 
-def search_capacity(grid: Grid, traffic: Traffic, capacity: Array, slo: Slo,
+def search_capacity(step: StepModel, mem: MemoryModel, traffic: Traffic, capacity: Array, slo: Slo,
                     prior: Array | None = None) -> CapacitySearch:
     """Per row, the highest utilisation rung at which every SLO target holds.
 
@@ -175,7 +175,7 @@ def search_capacity(grid: Grid, traffic: Traffic, capacity: Array, slo: Slo,
     kept at the rungs evaluated (NaN elsewhere); the rung just above the answer is always among
     them, which is what ``binding`` reads.
     """
-    n, k = len(grid), len(UTILIZATION)
+    n, k = len(capacity), len(UTILIZATION)
     prior = default_prior() if prior is None else prior
     rates = capacity[:, None] * UTILIZATION[None, :]
     lat = {(m, p): np.full((n, k), np.nan) for m in METRICS for p in PERCENTILES}
@@ -185,7 +185,7 @@ def search_capacity(grid: Grid, traffic: Traffic, capacity: Array, slo: Slo,
         rows, rungs = _probes(lo, hi, prior)
         if not len(rows):
             break
-        ok = _evaluate_pairs(grid, traffic, rates, slo, rows, rungs, lat, max_batch)
+        ok = _evaluate_pairs(step, mem, traffic, rates, slo, rows, rungs, lat, max_batch)
         np.maximum.at(lo, rows[ok], rungs[ok])
         np.minimum.at(hi, rows[~ok], rungs[~ok])
     answer = hi - 1

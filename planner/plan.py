@@ -79,7 +79,8 @@ class Prepared:
         rows = rows[np.isnan(self.rate[rows])]
         if not len(rows):
             return
-        found = search_capacity(self.cand.grid(rows), w.traffic, self.ceiling[rows], w.slo, self.answers)
+        step, mem = universe(self.cand.tables).models(self.cand.universe_row[rows])
+        found = search_capacity(step, mem, w.traffic, self.ceiling[rows], w.slo, self.answers)
         self.answers += np.bincount(found.rung + 1, minlength=len(self.answers))
         has_above = found.rung + 1 < len(UTILIZATION)
         above = np.minimum(found.rung + 1, len(UTILIZATION) - 1)

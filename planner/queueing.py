@@ -55,7 +55,7 @@ import numpy.typing as npt
 from planner.grid import Array, Grid
 from planner.perf import Memory, MemoryModel, StepModel, StepTime
 
-__all__ = ["PERCENTILES", "STATES", "LengthDist", "ServerResult", "server"]
+__all__ = ["PERCENTILES", "STATES", "LengthDist", "ServerResult", "serve", "server"]
 
 PERCENTILES = (50, 90, 95, 99)
 STATES = 32  # most prompts prefilled per iteration the chain tracks: 0 .. STATES - 1
@@ -425,17 +425,25 @@ def _group(step: StepModel, lam: Array, b_run: Array, grows: Array, i: float, o:
 def server(grid: Grid, *, request_rate: npt.ArrayLike, input_tokens: LengthDist,
            output_tokens: LengthDist, batch_cap: npt.ArrayLike = np.inf,
            percentiles: tuple[int, ...] = PERCENTILES) -> ServerResult:
-    """Latency figures at ``request_rate`` per row (see the module docstring), at ``percentiles`` (a
-    subset of PERCENTILES: TPOT quantiles above the median each cost a chain evaluation)."""
+    """Latency figures at ``request_rate`` per row of ``grid`` (see the module docstring), at
+    ``percentiles`` (a subset of PERCENTILES: TPOT quantiles above the median each cost a chain
+    evaluation)."""
+    return serve(StepModel.build(grid), MemoryModel.build(grid), request_rate=request_rate,
+                 input_tokens=input_tokens, output_tokens=output_tokens, batch_cap=batch_cap,
+                 percentiles=percentiles)
+
+
+def serve(model: StepModel, mem: MemoryModel, *, request_rate: npt.ArrayLike, input_tokens: LengthDist,
+          output_tokens: LengthDist, batch_cap: npt.ArrayLike = np.inf,
+          percentiles: tuple[int, ...] = PERCENTILES) -> ServerResult:
+    """``server`` on rows given by their step-time and memory constants (the planner keeps them per catalog)."""
     percentiles = tuple(sorted(set(percentiles)))
     if not set(percentiles) <= set(PERCENTILES):
         raise ValueError(f"percentiles must be among {PERCENTILES}, got {percentiles}")
     i, o = input_tokens.mean, output_tokens.mean
-    rate = np.broadcast_to(np.asarray(request_rate, dtype=np.float64), grid.params.shape).copy()
-    mem = MemoryModel.build(grid)
+    rate = np.broadcast_to(np.asarray(request_rate, dtype=np.float64), model.c.shape[1:]).copy()
     b_max = np.maximum(mem.operating_batch(cap=batch_cap, input_tokens=i, output_tokens=o), 0.0)
     b_run = np.maximum(b_max, 1.0)
-    model = StepModel.build(grid)
     ctx = {"decode_context": i + o / 2.0, "prefill_context": i}
     capacity = np.where(b_max >= 1, b_max / (o * model.total(decode_tokens=b_run, prefill_tokens=b_run * i / o,
                                                               **ctx)), 0.0)
@@ -446,7 +454,7 @@ def server(grid: Grid, *, request_rate: npt.ArrayLike, input_tokens: LengthDist,
     ttft_q = {pct: np.zeros(n) for pct in percentiles}
     tpot = {pct: np.zeros(n) for pct in percentiles}
     # B from which every s_j grows with B: a pipelined engine splits a pass into min(B, pp) microbatches
-    grows = np.where(grid.pp > 1, grid.pp, 0.0)
+    grows = np.where(model.c[0] > 1, model.c[0], 0.0)
     size = _chain_size(model, lam, b_run, i, o)  # 0 once a row is solved
     while np.any(size):
         k, rows = _next_group(size)
