@@ -73,6 +73,7 @@ class Prepared:
     answers: Array = field(default_factory=default_prior)  # capacity rungs found so far, as search_capacity's prior
     _bounds: Array | None = None  # lower_bounds, recomputed for the keys evaluated since
     _stale: set[int] = field(default_factory=set)
+    _tight: dict[int, float] = field(default_factory=dict)  # lower_bound per key, until its shapes are evaluated
 
     def evaluate(self, rows: np.ndarray, w: Workload) -> None:
         """Run the queueing model on ``rows`` at every utilisation rung; fill curves and rate."""
@@ -84,11 +85,14 @@ class Prepared:
         self.answers += np.bincount(found.rung + 1, minlength=len(self.answers))
         has_above = found.rung + 1 < len(UTILIZATION)
         above = np.minimum(found.rung + 1, len(UTILIZATION) - 1)
-        for k, v in found.latency_ms.items():
-            self.above_ms[k][rows] = np.where(has_above, v[np.arange(len(rows)), above], np.nan)
+        for metric, v in found.latency_ms.items():
+            self.above_ms[metric][rows] = np.where(has_above, v[np.arange(len(rows)), above], np.nan)
         self.max_batch[rows] = found.max_batch
         self.rate[rows], self.rung[rows] = found.rate, found.rung
-        self._stale.update(int(k) for k in np.unique(self.key[rows]))
+        changed = [int(key) for key in np.unique(self.key[rows])]
+        self._stale.update(changed)
+        for key in changed:
+            self._tight.pop(key, None)
         self.evaluated += len(rows)
 
     def evaluate_keys(self, keys: list[int], w: Workload, *, alternatives: bool = False) -> None:
@@ -136,7 +140,16 @@ class Prepared:
         return self._bounds
 
     def lower_bound(self, k: int) -> float:
-        return float(self._compute_bounds([k], pairs=True)[0])
+        """Key k's tight bound (``_compute_bounds`` over pairs of hardware types), cached."""
+        return float(self.tight_bounds(np.array([k]))[0])
+
+    def tight_bounds(self, keys: np.ndarray) -> Array:
+        """``lower_bound`` of several keys, the missing ones computed together."""
+        missing = [int(k) for k in keys if int(k) not in self._tight]
+        if missing:
+            self._tight.update(zip(missing, (float(b) for b in self._compute_bounds(missing, pairs=True)),
+                                   strict=True))
+        return np.array([self._tight[int(k)] for k in keys])
 
     def _compute_bounds(self, keys: list[int], *, pairs: bool) -> Array:
         """Per key, min over the hardware sets S a plan may use (at most max_types types) of
@@ -321,12 +334,16 @@ def solve_prepared(p: Prepared, w: Workload, *, objective: Objective, top: int,
         limit = np.minimum(threshold, budgets[rest])
         round_keys: list[int] = []
         position = len(order)
-        for j in np.flatnonzero(p.lower_bounds()[rest] < limit):  # the cheap (weaker) bound first
-            if p.lower_bound(int(rest[j])) < limit[j]:
+        passing = np.flatnonzero(p.lower_bounds()[rest] < limit)  # the cheap (weaker) bound first
+        for start in range(0, len(passing), 2 * KEYS_PER_ROUND):  # then the tight one, a batch of keys at once
+            chunk = passing[start:start + 2 * KEYS_PER_ROUND]
+            for j in chunk[p.tight_bounds(rest[chunk]) < limit[chunk]]:
                 round_keys.append(int(rest[j]))
                 if len(round_keys) == KEYS_PER_ROUND:
                     position = len(order) - len(rest) + int(j) + 1
                     break
+            if len(round_keys) == KEYS_PER_ROUND:
+                break
         if not round_keys:
             break
         # a feasibility check (explain) is exhaustive; fewer than top distinct plans: one round more
