@@ -109,7 +109,9 @@ class Prepared:
         rows = np.concatenate([self.rows_of[k] for k in keys])
         group = np.repeat(np.arange(len(keys)), [len(self.rows_of[k]) for k in keys])  # position in keys
         ceiling_unit = self.cost_per_hour[rows] / np.maximum(self.ceiling[rows], 1e-300)
-        threshold = (1 + EVAL_MARGIN) * _group_min(ceiling_unit, group, len(keys))
+        # SLO capacity is at most the top rung of the ceiling, so the best cost per unit of SLO
+        # capacity is at least the best per unit of ceiling over that rung
+        threshold = (1 + EVAL_MARGIN) * _group_min(ceiling_unit, group, len(keys)) / UTILIZATION[-1]
         extra = np.concatenate([_best_per_hardware(self, k, most=ALTERNATIVES) for k in keys]) \
             if alternatives else np.zeros(0, int)
         while True:
@@ -373,7 +375,7 @@ def solve_prepared(p: Prepared, w: Workload, *, objective: Objective, top: int,
             if objective is not Objective.COST or len(found) < top:  # an alternative hardware set
                 second.append((k, _hardware_set(p, sol)))
         if second:  # shapes on other hardware may not have been evaluated yet: one batch for all
-            others = np.concatenate([_best_per_hardware(p, k) for k, _ in second])
+            others = np.concatenate([_best_per_hardware(p, k, most=ALTERNATIVES) for k, _ in second])
             p.evaluate(others[np.isnan(p.rate[others])], w)
         for k, used in second:
             sol, n = _solve_once(p, w, k, (used,), time_limit_s)
