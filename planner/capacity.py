@@ -119,11 +119,17 @@ def slo_ceiling(step: StepModel, traffic: Traffic, slo: Slo) -> Array:
     if not taus:
         return np.full(step.c.shape[1], np.inf)
     tau = min(taus) / 1e3
-    a, b_d, b_p = step.floors(decode_context=i.mean + o.mean / 2.0, prefill_context=i.mean)  # [4, n]
-    s = b_d * decodes + b_p * i.mean
+    # S = b_d (O - 1) + b_p I for floor 2 i + j (StepModel.floors); for each side i of the linear
+    # roofline, the floor with the largest S gives the smallest bound (those with a > tau give none)
+    (a, per_token), (att_d, att_p) = step.floor_terms(decode_context=i.mean + o.mean / 2.0, prefill_context=i.mean)
+    attention = np.maximum(att_d[0] * decodes + att_p[0] * i.mean, att_d[1] * decodes + att_p[1] * i.mean)
+    lam = np.full(step.c.shape[1], np.inf)
     with np.errstate(divide="ignore", invalid="ignore"):
-        lam = np.where(s > 0, (1.0 - a / tau) / s, np.where(a <= tau, np.inf, 0.0))
-    return np.asarray(np.maximum(np.min(lam, axis=0), 0.0) * (1.0 + 1e-6), dtype=np.float64)
+        for side in range(2):
+            s = per_token[side] * (decodes + i.mean) + attention
+            slack = 1.0 - a[side] / tau
+            lam = np.minimum(lam, np.where(s > 0, slack / s, np.where(slack >= 0, np.inf, 0.0)))
+    return np.asarray(np.maximum(lam, 0.0) * (1.0 + 1e-6), dtype=np.float64)
 
 
 def _evaluate_pairs(step: StepModel, mem: MemoryModel, traffic: Traffic, rates: Array, slo: Slo, rows: np.ndarray,

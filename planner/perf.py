@@ -135,6 +135,9 @@ def memory(grid: Grid, *, batch: npt.ArrayLike, context_tokens: npt.ArrayLike) -
     return MemoryModel.build(grid).parts(batch=batch, context_tokens=context_tokens)
 
 
+_Pair = tuple[Array, Array]
+
+
 class StepModel:
     """``step_time`` reduced to per-row coefficients of the tokens of a pass.
 
@@ -241,22 +244,33 @@ class StepModel:
         microbatches divide the tokens by at most pp. Being affine, each bound also holds for the
         mean of ``total`` over any mix of token counts, taken at the mean counts (Jensen's
         inequality needs no convexity for an affine minorant): the queueing model's mean
-        iteration is at least a[k] + b_d[k] E[d] + b_p[k] E[p].
+        iteration is at least a[k] + b_d[k] E[d] + b_p[k] E[p]. Floor 2 i + j combines side i of
+        the linear roofline with side j of attention (``floor_terms``).
         """
+        (a_lin, per_token), (att_d, att_p) = self.floor_terms(decode_context=decode_context,
+                                                              prefill_context=prefill_context)
+        a, b_d, b_p = (np.empty((4,) + self.c[0].shape) for _ in range(3))
+        for i in range(2):
+            for j in range(2):
+                a[2 * i + j] = a_lin[i]
+                b_d[2 * i + j] = per_token[i] + att_d[j]
+                b_p[2 * i + j] = per_token[i] + att_p[j]
+        return a, b_d, b_p
+
+    def floor_terms(self, *, decode_context: float, prefill_context: float
+                    ) -> tuple[tuple[_Pair, _Pair], tuple[_Pair, _Pair]]:
+        """The parts of ``floors``: ((a of the linear roofline's compute side, a of its weights
+        side, which reads the weights once per pass), (their costs per token)), ((attention's cost
+        per decode token on its compute side, on its KV-traffic side), (the same per prefill
+        token))."""
         c = self.c
         per_token = 1.0 / c[0]  # tokens / microbatches >= tokens / pp
-        weights = c[3] + c[4] * (1.0 - c[5])
         fixed, comm = c[9] + c[10], c[8] * per_token
-        linear = c[2] * per_token  # compute side of the linear roofline, per token (memory side: weights)
-        attention = ((c[6] * decode_context * per_token, c[6] * prefill_context / 2.0 * per_token),  # compute
-                     (c[7] * (decode_context + 1.0) * per_token, c[7] * per_token))  # KV traffic
-        a, b_d, b_p = (np.empty((4,) + c[0].shape) for _ in range(3))
-        for k, (lin_const, lin_per_token) in enumerate(((fixed, linear + comm), (fixed + weights, comm))):
-            for m, (att_d, att_p) in enumerate(attention):
-                a[2 * k + m] = lin_const
-                b_d[2 * k + m] = lin_per_token + att_d
-                b_p[2 * k + m] = lin_per_token + att_p
-        return a, b_d, b_p
+        compute = (fixed, (c[2] + c[8]) * per_token)
+        weights = (fixed + c[3] + c[4] * (1.0 - c[5]), comm)
+        attention = (c[6] * per_token * decode_context, c[6] * per_token * (prefill_context / 2.0))
+        kv = (c[7] * per_token * (decode_context + 1.0), c[7] * per_token)
+        return ((compute[0], weights[0]), (compute[1], weights[1])), ((attention[0], kv[0]), (attention[1], kv[1]))
 
 
 def _one_way(grid: Grid) -> Array:
