@@ -26,8 +26,8 @@ Model (checked against the discrete-event simulation in ``planner.simulate`` by 
 * Lengths. Token counts are lognormal fitted to mean and p95 (deterministic when no p95); the
   chain uses the means, TTFT quantiles add the prefill time of the input's q-quantile.
 
-Cost. The chain size K (at most ``STATES``) is chosen per row: a first guess from a linearised
-chain at the largest concurrency (``_chain_size``), checked at the root: a row whose last,
+Cost. The chain size K (at most ``STATES``) is chosen per row: a first guess from the chain at
+the largest concurrency (``_chain_size``), checked at the root: a row whose last,
 lumped state holds more than ``_TAIL`` of the stationary mass is solved again one size up.
 Rows are grouped by K, so a lightly loaded row runs a chain of a few states (at ~zero load,
 lam s_0 <= _TAIL, K = 1: all mass at j = 0, TTFT = U s_0 + s_1) and only rows near capacity
@@ -60,6 +60,9 @@ __all__ = ["PERCENTILES", "STATES", "LengthDist", "ServerResult", "serve", "serv
 PERCENTILES = (50, 90, 95, 99)
 STATES = 32  # most prompts prefilled per iteration the chain tracks: 0 .. STATES - 1
 _SIZES = (1, 2, 3, 4, 6, 8, 11, 16, 22, STATES)  # chain sizes K rows are grouped by
+# normal-tail guesses of at least this many states are checked on the chain at b_hi (_chain_size): on the
+# examples' capacity searches 6% less time than no check (long-document-summarizer: 16%)
+GUESS_CHECK = 8
 _TAIL = 1e-8  # largest probability a chain of size K < STATES may lump into its last state
 # fixed cost of one chain evaluation in units of the per-row cost of one state pair (timed on this
 # project's 2-core machine: 4,000-4,500 over 1-200 rows and K = 4-32)
@@ -349,16 +352,29 @@ def _chain_size(step: StepModel, rate: Array, b_hi: Array, i: float, o: float) -
 
     With s_j ~ s_0 + j d at the largest concurrency (an upper bound on every chain used), the
     chain j' ~ Poisson(a + b j), a = lam s_0, b = lam d, has mean a / (1 - b) and variance
-    mean / (1 - b^2) (slope d over j = 0 .. 8): K covers the mean + 7 sd + 3. K = 1 (all mass at j = 0)
-    when an arrival during an iteration is itself below _TAIL.
+    mean / (1 - b^2) (slope d over j = 0 .. 8): K covers the mean + 7 sd + 3. K = 1 (all mass at
+    j = 0) when an arrival during an iteration is itself below _TAIL. Where that normal guess
+    reaches GUESS_CHECK states, prefills feed back strongly and its tail is too light (on the
+    long-document example it missed by up to four sizes, each miss a second root search): there
+    the chain at b_hi itself, from ``grows`` on more loaded than any the root finder meets, is
+    solved on STATES states, and K is the smallest size whose last, lumped state would hold at
+    most _TAIL of its stationary law.
     """
-    s = _lengths(step, b_hi, i, o, 8)
+    s = _lengths(step, b_hi, i, o, STATES)
     a, b = rate * s[:, 0], np.clip(rate * (s[:, 8] - s[:, 0]) / 8.0, 0.0, 0.99)
     mean = a / (1.0 - b)
     need = mean + 7.0 * np.sqrt(mean / (1.0 - b * b)) + 3.0
     sizes = np.asarray(_SIZES)
-    size = sizes[np.minimum(np.searchsorted(sizes, np.nan_to_num(need, nan=0.0)), len(sizes) - 1)]
-    return np.where(a <= _TAIL, 1, size)
+    size = np.where(a <= _TAIL, 1, sizes[np.minimum(np.searchsorted(sizes, np.nan_to_num(need, nan=0.0)),
+                                                    len(sizes) - 1)])
+    check = np.flatnonzero(size >= GUESS_CHECK)
+    if check.size:
+        law = _stationary(rate[check, None] * s[check, :STATES])
+        tail = np.cumsum(law[:, ::-1], axis=1)[:, ::-1]  # tail[n, k] = P(j >= k)
+        fits = tail[:, sizes - 1] <= _TAIL
+        fits[:, -1] = True
+        size[check] = sizes[np.argmax(fits, axis=1)]
+    return size
 
 
 def _next_group(size: npt.NDArray[np.intp]) -> tuple[int, npt.NDArray[np.intp]]:
