@@ -217,11 +217,13 @@ def prepare(catalog: Catalog, tables: CatalogTables, w: Workload) -> Prepared:
     cost = cand.price_per_chip_hour * cand.chips
     n_p, n_r = len(tables.precision_ids), len(tables.runtime_ids)
     code = ((cand.model * n_p + cand.precision) * n_p + cand.kv_precision) * n_r + cand.runtime
-    key = np.unique(code, return_inverse=True)[1].ravel() if len(cand) else np.zeros(0, int)
+    present = np.zeros(len(tables.model_ids) * n_p * n_p * n_r, dtype=bool)
+    present[code] = True
+    key = (np.cumsum(present) - 1)[code]  # keys numbered in code order (np.unique's inverse, without a sort)
     keep = _dominance(key, cand.hardware, cost / np.maximum(ceiling, 1e-300))
     cand.keep(keep, "dominated: a cheaper shape per unit of capacity on the same hardware")
     n, key = len(cand), key[keep]
-    order = np.argsort(key, kind="stable")
+    order = np.argsort(key.astype(np.uint16) if n and key.max() < 2**16 else key, kind="stable")  # 16 bits: radix sort
     bounds = np.searchsorted(key[order], np.arange(int(key.max()) + 2 if n else 1))
     return Prepared(cand=cand, raw_capacity=capacity[keep], ceiling=ceiling[keep], cost_per_hour=cost[keep], key=key,
                     enumerated=enumerated, rate=np.full(n, np.nan), rung=np.full(n, -1), max_batch=np.zeros(n),
