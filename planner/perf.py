@@ -148,9 +148,11 @@ class StepModel:
     ``step_time`` itself goes through this class, so there is one formula.
 
     Coefficients (one row each, in ``c``; seconds per unit): pp, max_batched_tokens, linear
-    compute per token, dense and expert weight reads per pass, the chance a token misses a given
-    expert (1 - k/E, unitless), attention compute per token x context, KV traffic per token x
-    context, communication per token and per pass, fixed overhead per pass.
+    compute per token, dense and expert weight reads per pass, the log of the chance a token
+    misses a given expert (log(1 - k/E); -inf without experts: a pass of t tokens misses one with
+    probability exp(t log(1 - k/E)), an exponential being several times cheaper than a power
+    over arrays), attention compute per token x context, KV traffic per token x context,
+    communication per token and per pass, fixed overhead per pass.
     """
 
     ROWS = 11
@@ -181,7 +183,7 @@ class StepModel:
             c[2] = 2.0 * grid.active_params / (tp * grid.peak_linear_flops_per_s * grid.eff_compute)  # M42: 2N
             c[3] = (grid.params - np.where(moe, grid.expert_params, 0.0)) * grid.weight_bytes * per_byte
             c[4] = np.where(moe, grid.expert_params * grid.weight_bytes * per_byte, 0.0)
-            c[5] = np.where(moe, 1.0 - grid.experts_per_token / np.where(moe, grid.experts, 1.0), 0.0)
+            c[5] = np.where(moe, np.log(1.0 - grid.experts_per_token / np.where(moe, grid.experts, 1.0)), -np.inf)
             c[6], c[7] = attention, kv_token
             c[8] = np.where(tp > 1, allreduce_per_token, 0.0) + np.where(pp > 1, send_per_token, 0.0)
             c[9] = (np.where(tp > 1, 2.0 * grid.layers * grid.collective_latency_s, 0.0)
@@ -210,7 +212,7 @@ class StepModel:
         passes = 1.0 if tokens.ndim == 0 and tokens <= self.one_pass else np.maximum(np.ceil(tokens / c[1]), 1.0)
         weights = c[3]
         if self.moe:  # each token routes to k of E experts: a pass touches E (1 - (1 - k/E)^tokens)
-            weights = weights + c[4] * (1.0 - c[5] ** np.maximum(tokens / passes, 1.0))
+            weights = weights + c[4] * (1.0 - np.exp(c[5] * np.maximum(tokens / passes, 1.0)))
         # attention: QK^T and AV over the context (causal prefill: half of it); KV: read the cache
         # of the decode tokens, write the new K/V of every token
         return (tokens * c[2], passes * weights, (d * d_ctx + p * (p_ctx / 2.0)) * c[6],
@@ -267,7 +269,7 @@ class StepModel:
         per_token = 1.0 / c[0]  # tokens / microbatches >= tokens / pp
         fixed, comm = c[9] + c[10], c[8] * per_token
         compute = (fixed, (c[2] + c[8]) * per_token)
-        weights = (fixed + c[3] + c[4] * (1.0 - c[5]), comm)
+        weights = (fixed + c[3] + c[4] * (1.0 - np.exp(c[5])), comm)
         attention = (c[6] * per_token * decode_context, c[6] * per_token * (prefill_context / 2.0))
         kv = (c[7] * per_token * (decode_context + 1.0), c[7] * per_token)
         return ((compute[0], weights[0]), (compute[1], weights[1])), ((attention[0], kv[0]), (attention[1], kv[1]))
