@@ -44,6 +44,9 @@ __all__ = ["Prepared", "plan", "prepare", "solve_prepared"]
 
 KEEP_PER_HARDWARE = 3  # replica shapes kept per plan key and hardware after pruning
 KEYS_PER_ROUND = 6  # plan keys whose load curves are evaluated together
+# rows screened at a time (see _screen): with 16,384 the examples' preparation took 25% less time than
+# unchunked, and less than with 4,096, 8,192 or 32,768 (interleaved runs on this project's 2-core machine)
+SCREEN_CHUNK = 16384
 EVAL_MARGIN = 0.3  # see Prepared.evaluate_keys
 SPARE = 2  # plans kept beyond top-K before bounding, since near-duplicates are dropped later
 # hardware types per key evaluated up front for alternative-hardware plans: 6 gave the same plans as
@@ -207,8 +210,7 @@ def prepare(catalog: Catalog, tables: CatalogTables, w: Workload) -> Prepared:
     """Enumerate, screen (memory, no-load SLO) and prune; no queueing model yet."""
     cand = enumerate_candidates(catalog, tables, w)
     enumerated = len(cand) + sum(cand.dropped.values())
-    step, mem = universe(tables).models(cand.universe_row)
-    ok, capacity, max_batch, ceiling = screen(step, mem, w.traffic, w.slo)
+    ok, capacity, max_batch, ceiling = _screen(tables, cand.universe_row, w)
     fits = max_batch >= 1
     cand.keep(fits, "does not fit in memory (weights + KV of one sequence)")
     ok = ok[fits] & (ceiling[fits] > 0)
@@ -231,6 +233,17 @@ def prepare(catalog: Catalog, tables: CatalogTables, w: Workload) -> Prepared:
                     rows_of=[order[a:b] for a, b in itertools.pairwise(bounds)], first=order[bounds[:-1]],
                     demand=w.traffic.peak,
                     max_types=w.constraints.max_hardware_types)
+
+
+def _screen(tables: CatalogTables, rows: np.ndarray, w: Workload) -> tuple[np.ndarray, Array, Array, Array]:
+    """``capacity.screen`` of Universe ``rows``, SCREEN_CHUNK rows at a time, so that a chunk's
+    constants and temporaries stay in cache (over ~10^5 rows at once each array operation streams
+    from memory)."""
+    u = universe(tables)
+    parts = [screen(*u.models(rows[s:s + SCREEN_CHUNK]), w.traffic, w.slo)
+             for s in range(0, len(rows), SCREEN_CHUNK)] or [screen(*u.models(rows), w.traffic, w.slo)]
+    ok, capacity, max_batch, ceiling = (np.concatenate(x) for x in zip(*parts, strict=True))
+    return ok, capacity, max_batch, ceiling
 
 
 def _dominance(key: np.ndarray, hardware: np.ndarray, per_unit: np.ndarray) -> np.ndarray:
