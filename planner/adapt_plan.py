@@ -116,7 +116,17 @@ def _options(catalog: Catalog, model: Model, precision: str, w: Workload) -> lis
 
 
 def choose(catalog: Catalog, model: Model, precision: str, w: Workload) -> Choice | None:
-    """The adaptation a candidate of (model, precision) uses (module docstring); None: none allowed."""
+    """The adaptation a candidate of (model, precision) uses (module docstring); None: none allowed.
+    Memoised per catalog on the workload fields it reads."""
+    memo = _memo(catalog)
+    key = ("choose", model.id, precision, w.quality.task, repr(w.quality.adaptation_tokens), repr(w.quality.min_score),
+           *allowed_adaptations(w), "|", w.constraints.pricing, repr(w.budget.max_one_time_cost))
+    if key not in memo:
+        memo[key] = _choose(catalog, model, precision, w)
+    return memo[key]  # type: ignore[return-value]
+
+
+def _choose(catalog: Catalog, model: Model, precision: str, w: Workload) -> Choice | None:
     options = [c for c in _options(catalog, model, precision, w) if c.quality.known]
     if not options:
         return None
