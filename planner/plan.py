@@ -34,11 +34,10 @@ from planner.capacity import UTILIZATION, default_prior, screen, search_capacity
 from planner.domain import Catalog
 from planner.grid import Array, CatalogTables
 from planner.plan_build import build_plans
-from planner.queueing import PERCENTILES
 from planner.rank import mark_pareto, rank_plans
 from planner.results import Infeasible, PlanResult, SearchStats
 from planner.solver import Option, Solution, solve_mix
-from planner.workload import HOURS_PER_MONTH, METRICS, Objective, Workload
+from planner.workload import HOURS_PER_MONTH, Objective, Workload
 
 __all__ = ["Prepared", "plan", "prepare", "solve_prepared"]
 
@@ -67,7 +66,7 @@ class Prepared:
     rate: Array  # SLO capacity per replica (NaN = not evaluated, 0 = meets no SLO level)
     rung: Array  # utilisation rung of that capacity (-1: none)
     max_batch: Array
-    above_ms: dict[tuple[str, int], Array]  # latencies one rung above the capacity (NaN: none)
+    above_ms: dict[tuple[str, int], Array]  # per SLO target, latency one rung above the capacity (NaN: none)
     rows_of: list[np.ndarray]  # per plan key, its candidates' rows (ascending)
     first: np.ndarray  # per plan key, its first row (model, precision, quality and adaptation are per key)
     demand: float  # peak requests/s the plan carries
@@ -88,8 +87,8 @@ class Prepared:
         self.answers += np.bincount(found.rung + 1, minlength=len(self.answers))
         has_above = found.rung + 1 < len(UTILIZATION)
         above = np.minimum(found.rung + 1, len(UTILIZATION) - 1)
-        for metric, v in found.latency_ms.items():
-            self.above_ms[metric][rows] = np.where(has_above, v[np.arange(len(rows)), above], np.nan)
+        for target, latency in self.above_ms.items():
+            latency[rows] = np.where(has_above, found.latency_ms[target][np.arange(len(rows)), above], np.nan)
         self.max_batch[rows] = found.max_batch
         self.rate[rows], self.rung[rows] = found.rate, found.rung
         changed = [int(key) for key in np.unique(self.key[rows])]
@@ -229,7 +228,7 @@ def prepare(catalog: Catalog, tables: CatalogTables, w: Workload) -> Prepared:
     bounds = np.searchsorted(key[order], np.arange(int(key.max()) + 2 if n else 1))
     return Prepared(cand=cand, raw_capacity=capacity[keep], ceiling=ceiling[keep], cost_per_hour=cost[keep], key=key,
                     enumerated=enumerated, rate=np.full(n, np.nan), rung=np.full(n, -1), max_batch=np.zeros(n),
-                    above_ms={(m, p): np.full(n, np.nan) for m in METRICS for p in PERCENTILES},
+                    above_ms={(m, pct): np.full(n, np.nan) for m, pct, _limit in w.slo.items()},
                     rows_of=[order[a:b] for a, b in itertools.pairwise(bounds)], first=order[bounds[:-1]],
                     demand=w.traffic.peak,
                     max_types=w.constraints.max_hardware_types)
