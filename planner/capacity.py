@@ -29,8 +29,10 @@ FILL = 3  # a bracket with at most this many rungs inside is evaluated whole
 # The answer (highest rung meeting every SLO, -1: none) is bracketed by probes placed at the
 # tertiles of a prior on it: PRIOR_ROWS pseudo-rows, PRIOR_TOP of them at the top rung (the
 # planner's ladder is relative to a ceiling that TPOT- and e2e-bound rows nearly reach), the rest
-# spread evenly; the planner adds the answers found so far for the same workload. On the
-# examples this takes 20% fewer evaluations than a fixed ladder search (bench/plan_bench.py).
+# spread evenly; the planner adds the answers found so far for the same workload. Over the eight
+# examples' searches: 1,829 (row, rung) evaluations in 75 calls, against 2,219 in 79 for fixed
+# probes at 91% then 30/60/80% (and 1,519-1,666 evaluations but 82-111 calls for one probe, or up
+# to three, at the prior's quantiles: a call costs about as much as ten evaluations).
 PRIOR_ROWS, PRIOR_TOP = 4.0, 0.5
 
 
