@@ -287,10 +287,12 @@ def max_cost_per_hour(w: Workload, one_time: float = 0.0) -> float | None:
 
 
 def _options(p: Prepared, rows: np.ndarray) -> list[Option]:
-    t = p.cand.tables
-    return [Option(index=int(i), hardware=t.hardware_ids[p.cand.hardware[i]], chips=int(p.cand.tp[i] * p.cand.pp[i]),
-                   rate=float(p.rate[i]), cost_per_hour=float(p.cost_per_hour[i]))
-            for i in rows if p.rate[i] > 0]
+    rows = rows[p.rate[rows] > 0]
+    ids = p.cand.tables.hardware_ids
+    return [Option(index=i, hardware=ids[h], chips=chips, rate=rate, cost_per_hour=cost)
+            for i, h, chips, rate, cost in zip(rows.tolist(), p.cand.hardware[rows].tolist(),
+                                               (p.cand.tp[rows] * p.cand.pp[rows]).tolist(), p.rate[rows].tolist(),
+                                               p.cost_per_hour[rows].tolist(), strict=True)]
 
 
 def _key_order(p: Prepared, w: Workload, objective: Objective) -> list[int]:
