@@ -168,13 +168,18 @@ class Prepared:
         """
         if not keys:
             return np.zeros(0)
-        rows = np.concatenate([self.rows_of[k] for k in keys])
-        group = np.repeat(np.arange(len(keys)), [len(self.rows_of[k]) for k in keys])
-        cap = np.where(np.isnan(self.rate[rows]), self.ceiling[rows], self.rate[rows])
+        if len(keys) == len(self.rows_of) and keys == list(range(len(keys))):  # every key: the rows as they are
+            rate, ceiling, cost, hardware, group = (self.rate, self.ceiling, self.cost_per_hour, self.cand.hardware,
+                                                    self.key)
+        else:
+            rows = np.concatenate([self.rows_of[k] for k in keys])
+            group = np.repeat(np.arange(len(keys)), [len(self.rows_of[k]) for k in keys])
+            rate, ceiling, cost, hardware = (self.rate[rows], self.ceiling[rows], self.cost_per_hour[rows],
+                                             self.cand.hardware[rows])
+        cap = np.where(np.isnan(rate), ceiling, rate)
         usable = cap > 0
-        cost = self.cost_per_hour[rows]
         n_hw = len(self.cand.tables.hardware_ids)
-        cell = group * n_hw + self.cand.hardware[rows]
+        cell = group * n_hw + hardware
         shape = (len(keys), n_hw)
         u, r, c = np.full(shape, np.inf), np.zeros(shape), np.full(shape, np.inf)
         np.minimum.at(u.ravel(), cell, np.where(usable, cost / np.where(usable, cap, 1.0), np.inf))
