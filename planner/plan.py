@@ -378,6 +378,7 @@ def solve_prepared(p: Prepared, w: Workload, *, objective: Objective, top: int,
             status = "TIME_LIMIT"
             break
         p.evaluate_keys(round_keys, w, alternatives=objective is not Objective.COST or len(found) < top)
+        p.tight_bounds(np.array(round_keys))  # their bounds with the SLO capacities, in one computation
         taken += len(round_keys)
         second: list[tuple[int, frozenset[str]]] = []  # keys to solve again without their hardware set
         for k in round_keys:
