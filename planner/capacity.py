@@ -161,7 +161,9 @@ def _probes(lo: np.ndarray, hi: np.ndarray, prior: Array) -> tuple[np.ndarray, n
         np.arange(len(fill_rows)) - np.repeat(np.cumsum(width[small]) - width[small], width[small]))
     big = rows[width[rows] > FILL]
     answer = np.arange(-1, len(prior) - 1)  # prior index -> answer
-    mass = np.where((answer >= lo[big, None]) & (answer < hi[big, None]), prior, 0.0)
+    inside = (answer >= lo[big, None]) & (answer < hi[big, None])
+    mass = np.where(inside, prior, 0.0)
+    mass = np.where(mass.sum(axis=1, keepdims=True) > 0, mass, inside)  # no prior mass in a bracket: even
     cdf = np.cumsum(mass, axis=1) / mass.sum(axis=1, keepdims=True)  # P(answer <= index - 1)
     split = np.stack([np.argmax(cdf >= q, axis=1) for q in (1 / 3, 2 / 3)], axis=1)  # P(answer < p) >= q
     split = np.clip(split, lo[big, None] + 1, hi[big, None] - 1)

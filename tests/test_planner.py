@@ -352,3 +352,35 @@ def test_every_solution_costs_at_least_its_keys_lower_bound(name: str) -> None:
     for k, sol in found:
         assert sol.cost_per_hour >= p.lower_bound(k) * (1 - 1e-9)
         assert sol.cost_per_hour >= p.lower_bounds()[k] * (1 - 1e-9)
+
+
+@pytest.mark.parametrize("name", ["support-chatbot", "long-document-summarizer"])
+def test_the_capacity_search_finds_the_rung_a_full_ladder_scan_finds(name: str) -> None:
+    """capacity.search_capacity places its probes by a prior on the answer; whatever the prior,
+    its answer is the highest rung below the first one that breaks an SLO when every rung of the
+    ladder is evaluated."""
+    from planner.candidates import universe
+    from planner.capacity import default_prior, search_capacity
+    from planner.plan import prepare
+
+    w = load_workload(EXAMPLES / f"{name}.yaml")
+    catalog = _catalog()
+    p = prepare(catalog, CatalogTables.from_catalog(catalog), w)
+    rows = np.random.default_rng(1).choice(len(p.cand), 24, replace=False)
+    step, mem = universe(p.cand.tables).models(p.cand.universe_row[rows])
+    k = len(UTILIZATION)
+    res = server(p.cand.grid(np.repeat(rows, k)), request_rate=(p.ceiling[rows][:, None] * UTILIZATION).ravel(),
+                 input_tokens=LengthDist(w.traffic.input_tokens.mean, w.traffic.input_tokens.p95),
+                 output_tokens=LengthDist(w.traffic.output_tokens.mean, w.traffic.output_tokens.p95))
+    meets = np.ones(len(rows) * k, dtype=bool)
+    for metric, pct, limit in w.slo.items():
+        meets &= np.nan_to_num(getattr(res, _ATTR[metric])[pct] * 1e3, nan=np.inf) <= limit
+    breaks = ~meets.reshape(len(rows), k)
+    expected = np.where(breaks.any(axis=1), np.argmax(breaks, axis=1), k) - 1
+    assert len(set(expected.tolist())) > 2  # answers spread over the ladder
+    bottom = np.zeros(k + 1)
+    bottom[0] = 100.0  # a prior that expects every answer at the bottom of the ladder
+    for prior in (None, bottom, np.ones(k + 1), default_prior() + np.bincount(expected + 1, minlength=k + 1)):
+        found = search_capacity(step, mem, w.traffic, p.ceiling[rows], w.slo, prior)
+        assert np.array_equal(found.rung, expected)
+        assert np.allclose(found.rate, np.where(expected >= 0, p.ceiling[rows] * UTILIZATION[expected], 0.0))
