@@ -384,3 +384,27 @@ def test_the_capacity_search_finds_the_rung_a_full_ladder_scan_finds(name: str) 
         found = search_capacity(step, mem, w.traffic, p.ceiling[rows], w.slo, prior)
         assert np.array_equal(found.rung, expected)
         assert np.allclose(found.rate, np.where(expected >= 0, p.ceiling[rows] * UTILIZATION[expected], 0.0))
+
+
+@pytest.mark.parametrize("name", ["support-chatbot", "offline-batch", "code-assistant"])
+def test_the_slo_ceiling_is_the_least_bound_over_the_four_floors(name: str) -> None:
+    """capacity.slo_ceiling keeps, per side of the linear roofline, only the floor with the largest
+    slope; that equals the least of lam <= (1 - a / L) / S over all four floors of StepModel.floors."""
+    from planner.candidates import enumerate_candidates, universe
+    from planner.capacity import slo_ceiling
+
+    w = load_workload(EXAMPLES / f"{name}.yaml")
+    catalog = _catalog()
+    tables = CatalogTables.from_catalog(catalog)
+    cand = enumerate_candidates(catalog, tables, w)
+    step, _ = universe(tables).models(cand.universe_row[:: max(len(cand) // 5000, 1)])
+    i, o = w.traffic.input_tokens.mean, w.traffic.output_tokens.mean
+    limits = [limit for metric, _p, limit in w.slo.items() if metric == "tpot_ms"]
+    limits += [limit / (o - 1.0) for metric, _p, limit in w.slo.items() if metric == "e2e_ms"]
+    tau = min(limits) / 1e3
+    a, b_d, b_p = step.floors(decode_context=i + o / 2.0, prefill_context=i)
+    s = b_d * (o - 1.0) + b_p * i
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lam = np.where(s > 0, (1.0 - a / tau) / s, np.where(a <= tau, np.inf, 0.0))
+    expected = np.maximum(lam.min(axis=0), 0.0) * (1.0 + 1e-6)
+    assert np.allclose(slo_ceiling(step, w.traffic, w.slo), expected, rtol=1e-12, atol=0.0)
