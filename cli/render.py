@@ -17,8 +17,6 @@ __all__ = ["catalog_entry", "catalog_rows", "estimate_table", "rows_table"]
 GB = 1e9
 
 
-
-
 def estimate_table(console: Console, d: dict[str, Any]) -> None:
     title = (f"{d['model']} on {d['chips']} x {d['hardware']} (tp={d['tp']}, pp={d['pp']}), "
              f"{d['precision']} weights / {d['kv_precision']} KV, {d['runtime']}, {d['scenario']}")

@@ -18,8 +18,6 @@ __all__ = ["cv_report", "skipped_json", "summary_json", "validation_report"]
 FILE_METRIC = {si: (name, factor) for name, (si, factor) in METRIC_NAMES.items()}  # SI -> file units
 
 
-
-
 def _file_units(values: dict[str, float]) -> dict[str, float | None]:
     return {FILE_METRIC[k][0]: rounded(v / FILE_METRIC[k][1]) for k, v in values.items()}
 

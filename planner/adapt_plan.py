@@ -11,11 +11,11 @@ kept, and the floor filter then removes the candidate, counted.
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 
 from planner.adaptation import adaptation_options
 from planner.domain import Catalog, Model
+from planner.memo import cached
 from planner.quality import ADAPTATIONS, GENERAL, QualityEstimate, best_teacher, quality
 from planner.workload import Workload
 
@@ -42,47 +42,24 @@ def allowed_adaptations(w: Workload) -> tuple[str, ...]:
     return ADAPTATIONS if w.quality.task != GENERAL else ("none",)
 
 
-_MEMO: dict[int, tuple[weakref.ref[Catalog], dict[tuple[str, ...], object]]] = {}
-
-
-def _memo(catalog: Catalog) -> dict[tuple[str, ...], object]:
-    """A memo of pure functions of this catalog object, dropped with it."""
-    entry = _MEMO.get(id(catalog))
-    if entry is None or entry[0]() is not catalog:
-        entry = (weakref.ref(catalog), {})
-        _MEMO[id(catalog)] = entry
-        weakref.finalize(catalog, _MEMO.pop, id(catalog), None)
-    return entry[1]
-
-
 def _one_time(catalog: Catalog, model: Model, method: str, teacher: Model | None, tokens: float,
               pricing: str) -> tuple[float, str | None]:
-    """Cheapest training option's cost and hardware (memoised per catalog)."""
-    memo = _memo(catalog)
-    key = ("one_time", model.id, method, teacher.id if teacher else "", repr(tokens), pricing)
-    if key not in memo:
-        memo[key] = _cheapest(catalog, model, method, teacher, tokens, pricing)
-    return memo[key]  # type: ignore[return-value]
+    """Cheapest training option's cost and hardware (per catalog, once)."""
+    key = ("one_time", model.id, method, teacher.id if teacher else "", tokens, pricing)
+    return cached(catalog, key, lambda: _cheapest(catalog, model, method, teacher, tokens, pricing))
 
 
 def _quality(catalog: Catalog, model: Model, precision: str, task: str, adaptation: str,
              teacher: Model | None) -> QualityEstimate:
-    """``planner.quality.quality``, memoised per catalog (every workload on the task asks again)."""
-    memo = _memo(catalog)
-    key = ("quality", model.id, precision, task, adaptation, teacher.id if teacher else "")
-    if key not in memo:
-        memo[key] = quality(catalog, model=model, precision=precision, task=task, adaptation=adaptation,
-                            teacher=teacher)
-    return memo[key]  # type: ignore[return-value]
+    """``planner.quality.quality`` (per catalog, once: every workload on the task asks again)."""
+    return cached(catalog, ("quality", model.id, precision, task, adaptation, teacher.id if teacher else ""),
+                  lambda: quality(catalog, model=model, precision=precision, task=task, adaptation=adaptation,
+                                  teacher=teacher))
 
 
 def _teacher(catalog: Catalog, task: str, student: Model) -> Model | None:
-    """``best_teacher``, memoised per catalog (every precision of a student asks again)."""
-    memo = _memo(catalog)
-    key = ("teacher", task, student.id)
-    if key not in memo:
-        memo[key] = best_teacher(catalog, task, student)
-    return memo[key]  # type: ignore[return-value]
+    """``best_teacher`` (per catalog, once: every precision of a student asks again)."""
+    return cached(catalog, ("teacher", task, student.id), lambda: best_teacher(catalog, task, student))
 
 
 def _cheapest(catalog: Catalog, model: Model, method: str, teacher: Model | None, tokens: float,
@@ -117,13 +94,10 @@ def _options(catalog: Catalog, model: Model, precision: str, w: Workload) -> lis
 
 def choose(catalog: Catalog, model: Model, precision: str, w: Workload) -> Choice | None:
     """The adaptation a candidate of (model, precision) uses (module docstring); None: none allowed.
-    Memoised per catalog on the workload fields it reads."""
-    memo = _memo(catalog)
-    key = ("choose", model.id, precision, w.quality.task, repr(w.quality.adaptation_tokens), repr(w.quality.min_score),
-           *allowed_adaptations(w), "|", w.constraints.pricing, repr(w.budget.max_one_time_cost))
-    if key not in memo:
-        memo[key] = _choose(catalog, model, precision, w)
-    return memo[key]  # type: ignore[return-value]
+    Computed once per catalog and the workload fields it reads."""
+    key = ("choose", model.id, precision, w.quality.task, w.quality.adaptation_tokens, w.quality.min_score,
+           allowed_adaptations(w), w.constraints.pricing, w.budget.max_one_time_cost)
+    return cached(catalog, key, lambda: _choose(catalog, model, precision, w))
 
 
 def _choose(catalog: Catalog, model: Model, precision: str, w: Workload) -> Choice | None:

@@ -8,7 +8,6 @@ filter counts what it removed, so an infeasible plan can say why.
 
 from __future__ import annotations
 
-import weakref
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +19,7 @@ from planner.adapt_plan import Choice, choose
 from planner.domain import Catalog
 from planner.errors import InputError
 from planner.grid import CatalogTables, Grid
+from planner.memo import cached
 from planner.perf import MemoryModel, StepModel
 from planner.workload import Workload
 
@@ -63,14 +63,9 @@ class Candidates:
 
     def _factor(self, name: str) -> npt.NDArray[Any]:
         if not self._factors:
-            u = universe(self.tables)
-            block, shape = np.divmod(self.universe_row, len(PARALLEL))
-            combo, model = np.divmod(block, len(self.tables.model_ids))
-            hardware, runtime, precision, kv = (column[combo] for column in u.combo_columns)
-            tp, pp = (column[shape] for column in _SHAPE_COLUMNS)
-            self._factors.update(model=model, hardware=hardware, runtime=runtime, precision=precision,
-                                 kv_precision=kv, tp=tp, pp=pp, quality=self.score[model, precision],
-                                 price_per_chip_hour=self.prices[hardware])
+            self._factors.update(universe(self.tables).factors(self.universe_row))
+            model, precision, hardware = self._factors["model"], self._factors["precision"], self._factors["hardware"]
+            self._factors.update(quality=self.score[model, precision], price_per_chip_hour=self.prices[hardware])
         return self._factors[name]
 
     model = property(lambda self: self._factor("model"))
@@ -187,11 +182,11 @@ class Universe:
     def __init__(self, tables: CatalogTables) -> None:
         self.tables = tables
         runnable = tables.runnable_weights[:, :, :, None] & tables.runnable_kv[:, :, None, :]
-        self.combos = np.argwhere(runnable)
-        self.combo_columns = tuple(np.ascontiguousarray(self.combos[:, j]) for j in range(4))  # (faster to gather)
+        combos = np.argwhere(runnable)
+        self.combo_columns = tuple(np.ascontiguousarray(combos[:, j]) for j in range(4))  # (faster to gather)
         self.combo_id = np.full(runnable.shape, -1, dtype=np.int64)
-        self.combo_id[tuple(self.combos.T)] = np.arange(len(self.combos))
-        n_blocks = len(self.combos) * len(tables.model_ids)  # a block: one (combo, model), every shape
+        self.combo_id[tuple(combos.T)] = np.arange(len(combos))
+        n_blocks = len(combos) * len(tables.model_ids)  # a block: one (combo, model), every shape
         self._step = np.empty((StepModel.ROWS, n_blocks * len(PARALLEL)))  # filled a block at a time
         self._memory = np.empty((MemoryModel.ROWS, n_blocks * len(PARALLEL)))
         self._built = np.zeros(n_blocks, dtype=bool)
@@ -202,6 +197,15 @@ class Universe:
         combo_id = self.combo_id[combo[..., 0], combo[..., 1], combo[..., 2], combo[..., 3]]
         return np.asarray((combo_id * len(self.tables.model_ids) + model) * len(PARALLEL) + shape, dtype=np.int64)
 
+    def factors(self, rows: IntArray) -> dict[str, IntArray]:
+        """Per row: model, hardware, runtime, precision, kv_precision, tp and pp (index arrays)."""
+        block, shape = np.divmod(rows, len(PARALLEL))
+        combo, model = np.divmod(block, len(self.tables.model_ids))
+        hardware, runtime, precision, kv = (column[combo] for column in self.combo_columns)
+        tp, pp = (column[shape] for column in _SHAPE_COLUMNS)
+        return {"model": model, "hardware": hardware, "runtime": runtime, "precision": precision,
+                "kv_precision": kv, "tp": tp, "pp": pp}
+
     def models(self, rows: IntArray) -> tuple[StepModel, MemoryModel]:
         """The step-time and memory models of ``rows``."""
         s = len(PARALLEL)
@@ -209,12 +213,10 @@ class Universe:
         new = np.unique(blocks[~self._built[blocks]])
         if len(new):
             at = (new[:, None] * s + np.arange(s)).ravel()
-            block = at // s
-            combo, model = self.combos[block // len(self.tables.model_ids)], block % len(self.tables.model_ids)
-            shapes = np.array(PARALLEL, dtype=np.float64)[at % s]
-            grid = self.tables.gather(model=model, hardware=combo[:, 0], runtime=combo[:, 1],
-                                      weight_precision=combo[:, 2], kv_precision=combo[:, 3],
-                                      tp=shapes[:, 0], pp=shapes[:, 1])
+            f = self.factors(at)
+            grid = self.tables.gather(model=f["model"], hardware=f["hardware"], runtime=f["runtime"],
+                                      weight_precision=f["precision"], kv_precision=f["kv_precision"],
+                                      tp=f["tp"], pp=f["pp"])
             with np.errstate(divide="ignore", invalid="ignore"):  # shapes beyond a chip's links
                 self._step[:, at] = StepModel.build(grid).c
                 self._memory[:, at] = MemoryModel.build(grid).c
@@ -222,18 +224,9 @@ class Universe:
         return StepModel(self._step[:, rows]), MemoryModel(self._memory[:, rows])
 
 
-_UNIVERSES: dict[int, tuple[weakref.ref[CatalogTables], Universe]] = {}
-
-
 def universe(tables: CatalogTables) -> Universe:
-    """The catalog's Universe (cached per CatalogTables object, dropped with it)."""
-    cached = _UNIVERSES.get(id(tables))
-    if cached is not None and cached[0]() is tables:
-        return cached[1]
-    u = Universe(tables)
-    _UNIVERSES[id(tables)] = (weakref.ref(tables), u)
-    weakref.finalize(tables, _UNIVERSES.pop, id(tables), None)
-    return u
+    """The catalog's Universe (one per CatalogTables object, dropped with it)."""
+    return cached(tables, "universe", lambda: Universe(tables))
 
 
 def _choices(catalog: Catalog, tables: CatalogTables, w: Workload, models: IntArray,

@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from planner.grid import Array
 from planner.perf import MemoryModel, StepModel
-from planner.queueing import PERCENTILES, LengthDist, ServerResult, serve
+from planner.queueing import PERCENTILES, LengthDist, ServerResult, saturated_rate, serve
 from planner.workload import METRICS, Slo, Traffic
 
 __all__ = ["UTILIZATION", "CapacitySearch", "default_prior", "screen", "search_capacity", "slo_ceiling"]
@@ -73,7 +73,7 @@ def screen(step: StepModel, mem: MemoryModel, traffic: Traffic, slo: Slo
 
     No-load latency is a lower bound on any loaded latency: TTFT >= prefill of the prompt's
     q-quantile alone, TPOT >= one decode step of a single sequence, e2e >= TTFT + (O_q - 1) TPOT.
-    Raw capacity is the request rate at the largest concurrency that fits (max_throughput) and
+    Raw capacity is the request rate at the largest concurrency that fits (``saturated_rate``) and
     the ceiling ``slo_ceiling``, both where every check passes (0 elsewhere).
     """
     i, o = _lengths(traffic)
@@ -92,10 +92,7 @@ def screen(step: StepModel, mem: MemoryModel, traffic: Traffic, slo: Slo
     capacity, ceiling = np.zeros(len(ok)), np.zeros(len(ok))
     rows = np.flatnonzero(ok)  # raw capacity and ceiling only where every check passes
     left = step.take(rows)
-    b_run = np.maximum(b_max[rows], 1.0)
-    full = left.total(decode_tokens=b_run, decode_context=i.mean + o.mean / 2.0,
-                      prefill_tokens=b_run * i.mean / o.mean, prefill_context=i.mean)
-    capacity[rows] = b_run / (o.mean * full)
+    capacity[rows] = saturated_rate(left, np.maximum(b_max[rows], 1.0), i.mean, o.mean)
     ceiling[rows] = np.minimum(capacity[rows], slo_ceiling(left, traffic, slo))
     return ok, capacity, b_max, ceiling
 

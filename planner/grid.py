@@ -75,7 +75,6 @@ class Grid:
         return Grid(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
 
 
-
 @dataclass(frozen=True)
 class CatalogTables:
     """Per-entity arrays of a catalog, indexed by position in the id tuples."""

@@ -236,7 +236,6 @@ class StepModel:
         return StepTime(compute=compute, memory=linear + attention - compute, communication=comm,
                         overhead=overhead, total=linear + attention + comm + overhead)
 
-
     def floors(self, *, decode_context: float, prefill_context: float) -> tuple[Array, Array, Array]:
         """Affine lower bounds on ``total``: (a, b_d, b_p), each [4, rows], such that for every
         d, p >= 0 and each k, total(d decode, p prefill tokens) >= a[k] + b_d[k] d + b_p[k] p.

@@ -382,9 +382,8 @@ def solve_prepared(p: Prepared, w: Workload, *, objective: Objective, top: int,
         taken += len(round_keys)
         second: list[tuple[int, frozenset[str]]] = []  # keys to solve again without their hardware set
         for k in round_keys:
-            if objective is Objective.COST and p.lower_bound(k) >= _threshold(p, found, top):
-                continue
-            if _over_budget(p, w, k):
+            threshold = _threshold(p, found, top) if objective is Objective.COST else np.inf
+            if p.lower_bound(k) >= min(threshold, budgets[k]):  # cannot enter the top-K, or over budget
                 continue
             sol, n = _solve_once(p, w, k, (), time_limit_s)
             solves += n
@@ -478,22 +477,13 @@ def _key_budget(p: Prepared, w: Workload, k: int) -> float | None:
     return max_cost_per_hour(w, pick.one_time if pick is not None else 0.0)
 
 
-def _budget(p: Prepared, w: Workload, k: int) -> float:
-    """``_key_budget`` as a bound a lower bound is compared with (a plan may cost exactly the budget)."""
-    limit = _key_budget(p, w, k)
-    return np.inf if limit is None else float(np.nextafter(limit, np.inf))
-
-
 def _budgets(p: Prepared, w: Workload) -> Array:
-    """``_budget`` of every key (one per distinct model and precision)."""
+    """Per key, ``_key_budget`` as a bound a lower bound is compared with (inf: none; the next float
+    up, since a plan may cost exactly the budget). Computed once per model and precision."""
     pairs = p.cand.model[p.first] * len(p.cand.tables.precision_ids) + p.cand.precision[p.first]
-    distinct, first_key, inverse = np.unique(pairs, return_index=True, return_inverse=True)
-    return np.array([_budget(p, w, int(k)) for k in first_key])[inverse.ravel()] if len(distinct) else np.zeros(0)
-
-
-def _over_budget(p: Prepared, w: Workload, k: int) -> bool:
-    """True when even key k's optimistic cost breaks the budget."""
-    return p.lower_bound(k) >= _budget(p, w, k)
+    _, first_key, inverse = np.unique(pairs, return_index=True, return_inverse=True)
+    limits = np.array([_key_budget(p, w, int(k)) for k in first_key], dtype=np.float64)  # None -> NaN
+    return np.nextafter(np.where(np.isnan(limits), np.inf, limits), np.inf)[inverse.ravel()]
 
 
 def _quota_bound(options: list[Option], sol: Solution, quotas: Mapping[str, int]) -> bool:

@@ -55,7 +55,7 @@ import numpy.typing as npt
 from planner.grid import Array, Grid
 from planner.perf import Memory, MemoryModel, StepModel, StepTime
 
-__all__ = ["PERCENTILES", "STATES", "LengthDist", "ServerResult", "serve", "server"]
+__all__ = ["PERCENTILES", "STATES", "LengthDist", "ServerResult", "saturated_rate", "serve", "server"]
 
 PERCENTILES = (50, 90, 95, 99)
 STATES = 32  # most prompts prefilled per iteration the chain tracks: 0 .. STATES - 1
@@ -438,6 +438,14 @@ def _group(step: StepModel, lam: Array, b_run: Array, grows: Array, i: float, o:
     return retry, b_mean, tau, ttft_mean, ttft_q, tpot
 
 
+def saturated_rate(model: StepModel, b_run: Array, i: float, o: float) -> Array:
+    """Requests/s per row with ``b_run`` sequences always in flight: each iteration decodes b_run
+    tokens and prefills the b_run I / O prompt tokens that keep the batch full (the continuous-
+    batching rate of ``scenarios.max_throughput``). The queueing model is stable below it."""
+    return np.asarray(b_run / (o * model.total(decode_tokens=b_run, decode_context=i + o / 2.0,
+                                                prefill_tokens=b_run * i / o, prefill_context=i)), dtype=np.float64)
+
+
 def server(grid: Grid, *, request_rate: npt.ArrayLike, input_tokens: LengthDist,
            output_tokens: LengthDist, batch_cap: npt.ArrayLike = np.inf,
            percentiles: tuple[int, ...] = PERCENTILES) -> ServerResult:
@@ -461,8 +469,7 @@ def serve(model: StepModel, mem: MemoryModel, *, request_rate: npt.ArrayLike, in
     b_max = np.maximum(mem.operating_batch(cap=batch_cap, input_tokens=i, output_tokens=o), 0.0)
     b_run = np.maximum(b_max, 1.0)
     ctx = {"decode_context": i + o / 2.0, "prefill_context": i}
-    capacity = np.where(b_max >= 1, b_max / (o * model.total(decode_tokens=b_run, prefill_tokens=b_run * i / o,
-                                                              **ctx)), 0.0)
+    capacity = np.where(b_max >= 1, saturated_rate(model, b_run, i, o), 0.0)
     lam = np.where(rate < capacity, rate, 0.0)
 
     n = len(rate)

@@ -20,7 +20,7 @@ from hardware_catalog.workload import load_workload
 from planner.capacity import UTILIZATION
 from planner.domain import Calibration, Catalog
 from planner.estimate import Scenario, config_grid, estimate, resolve
-from planner.grid import CatalogTables
+from planner.grid import CatalogTables, Grid
 from planner.plan import plan
 from planner.quality import best_teacher, quality
 from planner.queueing import LengthDist, server
@@ -331,13 +331,18 @@ def test_the_slo_ceiling_is_never_exceeded_by_the_queueing_model(name: str) -> N
     rows = np.random.default_rng(0).choice(len(p.cand), 120, replace=False)
     rows = rows[p.ceiling[rows] < 0.999 * p.raw_capacity[rows]]  # where the ceiling binds
     assert len(rows) > 10
-    res = server(p.cand.grid(rows), request_rate=p.ceiling[rows] * 1.0001,
+    assert not _meets_slo(w, p.cand.grid(rows), p.ceiling[rows] * 1.0001).any()
+
+
+def _meets_slo(w: Workload, grid: Grid, rates: np.ndarray) -> np.ndarray:
+    """Per row of grid, whether the queueing model meets every SLO target of w at that rate."""
+    res = server(grid, request_rate=rates,
                  input_tokens=LengthDist(w.traffic.input_tokens.mean, w.traffic.input_tokens.p95),
                  output_tokens=LengthDist(w.traffic.output_tokens.mean, w.traffic.output_tokens.p95))
-    meets = np.ones(len(rows), dtype=bool)
+    meets = np.ones(len(grid), dtype=bool)
     for metric, pct, limit in w.slo.items():
         meets &= np.nan_to_num(getattr(res, _ATTR[metric])[pct] * 1e3, nan=np.inf) <= limit
-    assert not meets.any()
+    return meets
 
 
 @pytest.mark.parametrize("name", sorted(NARROWED))
@@ -369,12 +374,7 @@ def test_the_capacity_search_finds_the_rung_a_full_ladder_scan_finds(name: str) 
     rows = np.random.default_rng(1).choice(len(p.cand), 24, replace=False)
     step, mem = universe(p.cand.tables).models(p.cand.universe_row[rows])
     k = len(UTILIZATION)
-    res = server(p.cand.grid(np.repeat(rows, k)), request_rate=(p.ceiling[rows][:, None] * UTILIZATION).ravel(),
-                 input_tokens=LengthDist(w.traffic.input_tokens.mean, w.traffic.input_tokens.p95),
-                 output_tokens=LengthDist(w.traffic.output_tokens.mean, w.traffic.output_tokens.p95))
-    meets = np.ones(len(rows) * k, dtype=bool)
-    for metric, pct, limit in w.slo.items():
-        meets &= np.nan_to_num(getattr(res, _ATTR[metric])[pct] * 1e3, nan=np.inf) <= limit
+    meets = _meets_slo(w, p.cand.grid(np.repeat(rows, k)), (p.ceiling[rows][:, None] * UTILIZATION).ravel())
     breaks = ~meets.reshape(len(rows), k)
     expected = np.where(breaks.any(axis=1), np.argmax(breaks, axis=1), k) - 1
     assert len(set(expected.tolist())) > 2  # answers spread over the ladder

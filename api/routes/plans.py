@@ -105,8 +105,8 @@ def create_plans(
     data = plan_result_dict(result)
     if levers:  # an empty report when there is no plan of that rank (infeasible, or fewer plans)
         chosen = next((p for p in result.plans if p.rank == levers_rank), None)
-        rows = [] if chosen is None else lever_report(snapshot.catalog, w, chosen, tables=snapshot.tables)
-        data["levers"] = [] if chosen is None else levers_dict(rows, chosen)
+        data["levers"] = [] if chosen is None else levers_dict(
+            lever_report(snapshot.catalog, w, chosen, tables=snapshot.tables), chosen)
     if cache is not None and result.search.solver_status != "TIME_LIMIT":
         cache.put(key, data)
     return data

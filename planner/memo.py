@@ -1,0 +1,32 @@
+"""Values computed once per object (a catalog, its tables) and dropped with it.
+
+The planner keeps per-catalog data that every plan would otherwise rebuild: the Universe of
+per-row model constants (``planner.candidates``) and pure functions of the catalog such as the
+adaptation choices (``planner.adapt_plan``). They are attached to the object they derive from
+through a weak reference, so a replaced catalog takes its data with it.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar, cast
+
+__all__ = ["cached"]
+
+T = TypeVar("T")
+
+_STORE: dict[int, tuple[weakref.ref[Any], dict[Hashable, Any]]] = {}
+
+
+def cached(owner: object, key: Hashable, compute: Callable[[], T]) -> T:
+    """``compute()``, computed once per (owner object, key) while the owner lives."""
+    entry = _STORE.get(id(owner))
+    if entry is None or entry[0]() is not owner:
+        entry = (weakref.ref(owner), {})
+        _STORE[id(owner)] = entry
+        weakref.finalize(owner, _STORE.pop, id(owner), None)
+    values = entry[1]
+    if key not in values:
+        values[key] = compute()
+    return cast(T, values[key])
