@@ -25,7 +25,9 @@ __all__ = ["UTILIZATION", "CapacitySearch", "default_prior", "screen", "search_c
 
 UTILIZATION = np.array([0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.88, 0.91, 0.94,
                         0.97])
-FILL = 3  # a bracket with at most this many rungs inside is evaluated whole
+# a bracket with at most this many rungs inside is evaluated whole: over the examples' searches 3 took
+# 1,829 evaluations in 75 calls, 2 took 1,790 in 81, 1 took 1,789 in 83 (a call costs ~10 evaluations)
+FILL = 3
 # The answer (highest rung meeting every SLO, -1: none) is bracketed by probes placed at the
 # tertiles of a prior on it: PRIOR_ROWS pseudo-rows, PRIOR_TOP of them at the top rung (the
 # planner's ladder is relative to a ceiling that TPOT- and e2e-bound rows nearly reach), the rest

@@ -41,15 +41,25 @@ from planner.workload import HOURS_PER_MONTH, Objective, Workload
 
 __all__ = ["Prepared", "plan", "prepare", "solve_prepared"]
 
-KEEP_PER_HARDWARE = 3  # replica shapes kept per plan key and hardware after pruning
-KEYS_PER_ROUND = 6  # plan keys whose load curves are evaluated together
+# Search constants. Checked on the eight examples by changing one at a time (plans = each top 5's
+# costs, models and hardware sets; times = median plan in one run):
+# replica shapes kept per plan key and hardware after pruning: 2 loses a plan from offline-batch's top
+# 5; 4 changes no example's plans
+KEEP_PER_HARDWARE = 3
+# plan keys whose shapes go through the queueing model together: 4 finds a costlier domain-task top 5,
+# 8 a different one in ~1.3x the time
+KEYS_PER_ROUND = 6
 # rows screened at a time (see _screen): with 16,384 the examples' preparation took 25% less time than
 # unchunked, and less than with 4,096, 8,192 or 32,768 (interleaved runs on this project's 2-core machine)
 SCREEN_CHUNK = 16384
-EVAL_MARGIN = 0.3  # see Prepared.evaluate_keys
-SPARE = 2  # plans kept beyond top-K before bounding, since near-duplicates are dropped later
+# see Prepared.evaluate_keys: 0.15 and 0.5 give the same plans on every example, 0.5 in ~1.4x the
+# time; the margin is room for shapes that win through integer rounding, which these examples lack
+EVAL_MARGIN = 0.3
+# plans kept beyond top-K before bounding, since near-duplicates are dropped later: 0 and 4 give the
+# same plans on the examples, 4 in ~1.4x the time
+SPARE = 2
 # hardware types per key evaluated up front for alternative-hardware plans: 6 gave the same plans as
-# every type on all examples (3 and 4 lost two of long-document-summarizer's top 5)
+# every type on all examples (3, 4 and 5 lose plans from long-document-summarizer's top 5)
 ALTERNATIVES = 6
 
 
