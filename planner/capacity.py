@@ -21,7 +21,8 @@ from planner.perf import MemoryModel, StepModel
 from planner.queueing import PERCENTILES, LengthDist, ServerResult, saturated_rate, serve
 from planner.workload import METRICS, Slo, Traffic
 
-__all__ = ["UTILIZATION", "CapacitySearch", "default_prior", "screen", "search_capacity", "slo_ceiling"]
+__all__ = ["UTILIZATION", "CapacitySearch", "default_prior", "length_dists", "screen", "search_capacity",
+           "slo_ceiling"]
 
 UTILIZATION = np.array([0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.88, 0.91, 0.94,
                         0.97])
@@ -55,7 +56,8 @@ class CapacitySearch:
     max_batch: Array
 
 
-def _lengths(traffic: Traffic) -> tuple[LengthDist, LengthDist]:
+def length_dists(traffic: Traffic) -> tuple[LengthDist, LengthDist]:
+    """Input and output token counts as the queueing model takes them."""
     return (LengthDist(traffic.input_tokens.mean, traffic.input_tokens.p95),
             LengthDist(traffic.output_tokens.mean, traffic.output_tokens.p95))
 
@@ -78,7 +80,7 @@ def screen(step: StepModel, mem: MemoryModel, traffic: Traffic, slo: Slo
     Raw capacity is the request rate at the largest concurrency that fits (``saturated_rate``) and
     the ceiling ``slo_ceiling``, both where every check passes (0 elsewhere).
     """
-    i, o = _lengths(traffic)
+    i, o = length_dists(traffic)
     b_max = mem.operating_batch(cap=np.inf, input_tokens=i.mean, output_tokens=o.mean)
     ok = b_max >= 1
     tpot = step.total(decode_tokens=1.0, decode_context=i.mean + o.mean / 2.0) * 1e3
@@ -113,7 +115,7 @@ def slo_ceiling(step: StepModel, traffic: Traffic, slo: Slo) -> Array:
     1 + 1e-6 covers the chain's lumped tail (at most queueing._TAIL = 1e-8 of its mass) and rounding;
     tests/test_planner.py checks that the model misses an SLO just above the ceiling.
     """
-    i, o = _lengths(traffic)
+    i, o = length_dists(traffic)
     decodes = max(o.mean - 1.0, 0.0)
     taus = [limit for metric, _pct, limit in slo.items() if metric == "tpot_ms"]
     taus += [limit / decodes for metric, _pct, limit in slo.items() if metric == "e2e_ms" and decodes > 0]
@@ -136,7 +138,7 @@ def slo_ceiling(step: StepModel, traffic: Traffic, slo: Slo) -> Array:
 def _evaluate_pairs(step: StepModel, mem: MemoryModel, traffic: Traffic, rates: Array, slo: Slo, rows: np.ndarray,
                     rungs: np.ndarray, lat: dict[tuple[str, int], Array], max_batch: Array) -> np.ndarray:
     """One queueing-model call over (row, rung) pairs; fills lat and max_batch; True where every SLO holds."""
-    i, o = _lengths(traffic)
+    i, o = length_dists(traffic)
     res = serve(step.take(rows), mem.take(rows), request_rate=rates[rows, rungs], input_tokens=i, output_tokens=o,
                 percentiles=tuple(pct for _metric, pct, _limit in slo.items()))
     ok = np.ones(len(rows), dtype=bool)

@@ -13,9 +13,9 @@ import numpy as np
 
 from planner.adapt_plan import Choice
 from planner.candidates import universe
-from planner.capacity import UTILIZATION
+from planner.capacity import UTILIZATION, length_dists
 from planner.domain import Catalog
-from planner.queueing import PERCENTILES, LengthDist, ServerResult, serve
+from planner.queueing import PERCENTILES, ServerResult, serve
 from planner.results import Cost, Deployment, Plan, QualityScore
 from planner.solver import Solution
 from planner.workload import HOURS_PER_MONTH, METRICS, Workload
@@ -34,9 +34,8 @@ def build_plans(catalog: Catalog, p: Prepared, w: Workload, found: list[tuple[in
     rows = np.array([i for _, sol in found for i in sol.counts], dtype=np.int64)
     shares = np.concatenate([_shares(p, sol, w.traffic.peak) for _, sol in found])
     step, mem = universe(p.cand.tables).models(p.cand.universe_row[rows])
-    res = serve(step, mem, request_rate=shares,
-                input_tokens=LengthDist(w.traffic.input_tokens.mean, w.traffic.input_tokens.p95),
-                output_tokens=LengthDist(w.traffic.output_tokens.mean, w.traffic.output_tokens.p95))
+    input_tokens, output_tokens = length_dists(w.traffic)
+    res = serve(step, mem, request_rate=shares, input_tokens=input_tokens, output_tokens=output_tokens)
     plans, offset = [], 0
     for _, sol in found:
         n = len(sol.counts)

@@ -59,7 +59,9 @@ __all__ = ["PERCENTILES", "STATES", "LengthDist", "ServerResult", "saturated_rat
 
 PERCENTILES = (50, 90, 95, 99)
 STATES = 32  # most prompts prefilled per iteration the chain tracks: 0 .. STATES - 1
-_SIZES = (1, 2, 3, 4, 6, 8, 11, 16, 22, STATES)  # chain sizes K rows are grouped by
+# chain sizes K rows are grouped by: steps of ~1.4x, so a row's chain is at most ~1.4x the size it
+# needs (a solve ~2-3x the cost) while a call has at most ten groups
+_SIZES = (1, 2, 3, 4, 6, 8, 11, 16, 22, STATES)
 # normal-tail guesses of at least this many states are checked on the chain at b_hi (_chain_size): on the
 # examples' capacity searches 6% less time than no check (long-document-summarizer: 16%)
 GUESS_CHECK = 8

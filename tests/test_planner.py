@@ -17,13 +17,13 @@ import pytest
 
 from hardware_catalog import load_catalog
 from hardware_catalog.workload import load_workload
-from planner.capacity import UTILIZATION
+from planner.capacity import UTILIZATION, length_dists
 from planner.domain import Calibration, Catalog
 from planner.estimate import Scenario, config_grid, estimate, resolve
 from planner.grid import CatalogTables, Grid
 from planner.plan import plan
 from planner.quality import best_teacher, quality
-from planner.queueing import LengthDist, server
+from planner.queueing import server
 from planner.results import Plan, PlanResult, Relaxation
 from planner.workload import HOURS_PER_MONTH, Constraints, Objective, Slo, Tokens, Traffic, Workload
 
@@ -78,9 +78,9 @@ def _reestimate(catalog: Catalog, w: Workload, p: Plan) -> list[dict[str, float]
         assert est.cost_per_hour == pytest.approx(catalog.hardware[d.hardware].price(w.constraints.pricing)
                                                   * d.tp * d.pp * d.replicas)
         # The percentiles estimate does not expose come from the same server model on the config grid.
+        input_tokens, output_tokens = length_dists(t)
         srv = server(config_grid(catalog, config), request_rate=d.requests_per_s_per_replica,
-                     input_tokens=LengthDist(t.input_tokens.mean, t.input_tokens.p95),
-                     output_tokens=LengthDist(t.output_tokens.mean, t.output_tokens.p95))
+                     input_tokens=input_tokens, output_tokens=output_tokens)
         lat = {f"{m}_p{q}": float(getattr(srv, attr)[q][0]) * 1e3 for m, attr in _ATTR.items()
                for q in (50, 90, 95, 99)}
         assert est.ttft_p99_s is not None and est.tpot_p99_s is not None
@@ -336,9 +336,8 @@ def test_the_slo_ceiling_is_never_exceeded_by_the_queueing_model(name: str) -> N
 
 def _meets_slo(w: Workload, grid: Grid, rates: np.ndarray) -> np.ndarray:
     """Per row of grid, whether the queueing model meets every SLO target of w at that rate."""
-    res = server(grid, request_rate=rates,
-                 input_tokens=LengthDist(w.traffic.input_tokens.mean, w.traffic.input_tokens.p95),
-                 output_tokens=LengthDist(w.traffic.output_tokens.mean, w.traffic.output_tokens.p95))
+    input_tokens, output_tokens = length_dists(w.traffic)
+    res = server(grid, request_rate=rates, input_tokens=input_tokens, output_tokens=output_tokens)
     meets = np.ones(len(grid), dtype=bool)
     for metric, pct, limit in w.slo.items():
         meets &= np.nan_to_num(getattr(res, _ATTR[metric])[pct] * 1e3, nan=np.inf) <= limit
