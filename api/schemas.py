@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from hardware_catalog.measurements import MeasurementIn
-from planner.estimate import Scenario
+from planner.model.estimate import Scenario
 
 __all__ = [
     "ID_PATTERN",

@@ -35,7 +35,7 @@ from api.files import atomic_write, etag_matches, etag_of, locked, remove_durabl
 from hardware_catalog import default_catalog_dir, load_catalog
 from planner.domain import Catalog
 from planner.errors import CatalogError
-from planner.grid import CatalogTables
+from planner.model.grid import CatalogTables
 
 __all__ = ["WRITABLE", "CatalogStore", "Resource", "Snapshot"]
 

@@ -18,11 +18,11 @@ import numpy as np
 from hardware_catalog import load_catalog
 from hardware_catalog.measurements import read_measurements
 from hardware_catalog.reports import cv_report
-from planner.calibrate import repeated_cross_validate
+from planner.calibration.fit import repeated_cross_validate
+from planner.calibration.predict import METRICS, RecordSet, prepare
+from planner.calibration.validate import by_group
 from planner.domain import Catalog
-from planner.grid import Array, CatalogTables
-from planner.predict import METRICS, RecordSet, prepare
-from planner.validate import by_group
+from planner.model.grid import Array, CatalogTables
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT / "hardware_catalog/data/measurements/public_benchmarks.yaml"

@@ -23,8 +23,8 @@ from collections.abc import Callable  # noqa: E402
 import numpy as np  # noqa: E402
 
 from hardware_catalog import load_catalog  # noqa: E402
-from planner.grid import CatalogTables, Grid  # noqa: E402
-from planner.scenarios import max_throughput, static_batch  # noqa: E402
+from planner.model.grid import CatalogTables, Grid  # noqa: E402
+from planner.model.scenarios import max_throughput, static_batch  # noqa: E402
 
 TARGET_PER_S = 1_000_000
 TP = (1, 2, 4, 8)

@@ -1,11 +1,11 @@
-"""Benchmark: `planner.plan` on each example workload over the full default catalog.
+"""Benchmark: `planner.search.planning` on each example workload over the full default catalog.
 
 Issue 4 asks for a plan in at most 200 ms (aim: 50 ms). For each examples/*.yaml (no constraints
 beyond the file's) this prints the median wall time per plan over --runs runs, its ratio to the
 ceiling and the aim, configurations enumerated per second, rows run through the queueing model
 per second, and where the time goes:
 
-  prepare   enumerate + static filters + no-load screen + dominance pruning (planner.plan.prepare)
+  prepare   enumerate + static filters + no-load screen + dominance pruning (planner.search.planning.prepare)
   evaluate  queueing model at every utilisation rung for the plan keys the search visits
   solve     CP-SAT and the branch-and-bound loop (solve_prepared less evaluate)
   build     per-plan re-evaluation, ranking, Pareto (plan() less the three above)
@@ -39,13 +39,14 @@ from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-import planner.plan as plan_module  # noqa: E402
+import planner.search.planning as plan_module  # noqa: E402
+import planner.search.run as run_module  # noqa: E402
 from hardware_catalog import load_catalog  # noqa: E402
-from hardware_catalog.workload import load_workload  # noqa: E402
-from planner.candidates import universe  # noqa: E402
+from hardware_catalog.workload_file import load_workload  # noqa: E402
 from planner.domain import Catalog  # noqa: E402
-from planner.grid import CatalogTables  # noqa: E402
-from planner.results import PlanResult  # noqa: E402
+from planner.model.grid import CatalogTables  # noqa: E402
+from planner.search.candidates import universe  # noqa: E402
+from planner.search.results import PlanResult  # noqa: E402
 from planner.workload import Workload  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -79,15 +80,15 @@ def _timed(fn: Callable[..., Any], clock: Clock, name: str) -> Callable[..., Any
 @contextmanager
 def instrumented(clock: Clock) -> Iterator[None]:
     """Wrap prepare, solve_prepared and Prepared.evaluate with timers (restored on exit)."""
-    prepare, solve, evaluate = plan_module.prepare, plan_module.solve_prepared, plan_module.Prepared.evaluate
-    plan_module.prepare = _timed(prepare, clock, "prepare")
-    plan_module.solve_prepared = _timed(solve, clock, "solve_prepared")
-    plan_module.Prepared.evaluate = _timed(evaluate, clock, "evaluate")  # type: ignore[method-assign]
+    prepare, solve, evaluate = run_module.prepare, run_module.solve_prepared, run_module.Prepared.evaluate
+    run_module.prepare = _timed(prepare, clock, "prepare")
+    run_module.solve_prepared = _timed(solve, clock, "solve_prepared")
+    run_module.Prepared.evaluate = _timed(evaluate, clock, "evaluate")  # type: ignore[method-assign]
     try:
         yield
     finally:
-        plan_module.prepare, plan_module.solve_prepared = prepare, solve
-        plan_module.Prepared.evaluate = evaluate  # type: ignore[method-assign]
+        run_module.prepare, run_module.solve_prepared = prepare, solve
+        run_module.Prepared.evaluate = evaluate  # type: ignore[method-assign]
 
 
 def one_run(w: Workload, catalog: Catalog, tables: CatalogTables) -> tuple[float, Clock, PlanResult]:

@@ -1,12 +1,12 @@
-"""Benchmark: the server queueing model (planner.queueing.server), ms per row, before vs after.
+"""Benchmark: the server queueing model (planner.model.queueing.server), ms per row, before vs after.
 
 Rows are valid configurations of the default catalog (models x hardware x weight precisions x
 runtimes x tp, built with CatalogTables.gather from index arrays, kept where at least one
 sequence fits), sampled with a fixed seed. Two workloads per size:
 
-* zero load: request_rate = 1e-9 (what planner.capacity.zero_load_ok asks for);
-* load ladder: each row at one of planner.capacity.UTILIZATION x its capacity (what
-  planner.capacity.load_curves asks for), with lognormal lengths.
+* zero load: request_rate = 1e-9 (what planner.search.capacity.zero_load_ok asks for);
+* load ladder: each row at one of planner.search.capacity.UTILIZATION x its capacity (what
+  planner.search.capacity.load_curves asks for), with lognormal lengths.
 
 "before" is the committed planner/queueing.py (git HEAD), loaded from git when available; it is
 timed on the smaller size only unless --reference-all is given (it costs ~3.5 ms per row). The
@@ -37,9 +37,9 @@ import numpy as np  # noqa: E402
 
 from hardware_catalog import load_catalog  # noqa: E402
 from planner import queueing  # noqa: E402
-from planner.grid import CatalogTables, Grid  # noqa: E402
-from planner.perf import step_time  # noqa: E402
-from planner.scenarios import operating_batch  # noqa: E402
+from planner.model.grid import CatalogTables, Grid  # noqa: E402
+from planner.model.perf import step_time  # noqa: E402
+from planner.model.scenarios import operating_batch  # noqa: E402
 
 UTILIZATION = np.array([0.05, 0.2, 0.35, 0.5, 0.6, 0.7, 0.8, 0.87, 0.93])
 TP = (1, 2, 4, 8)
@@ -73,7 +73,7 @@ def valid_rows(tables: CatalogTables) -> tuple[Grid, np.ndarray]:
     grid = tables.gather(model=m, hardware=h, weight_precision=p, kv_precision=kv, runtime=r,
                          tp=np.asarray(TP, dtype=np.float64)[t], pp=1.0)
     i, o = IN.mean, OUT.mean
-    with np.errstate(all="ignore"):  # as planner.queueing.server computes capacity
+    with np.errstate(all="ignore"):  # as planner.model.queueing.server computes capacity
         b_max = np.maximum(operating_batch(grid, cap=np.inf, input_tokens=i, output_tokens=o), 0.0)
         b_run = np.maximum(b_max, 1.0)
         full = step_time(grid, decode_tokens=b_run, decode_context=i + o / 2.0,

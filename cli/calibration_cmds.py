@@ -18,10 +18,10 @@ from hardware_catalog.loader import default_catalog_dir
 from hardware_catalog.measurements import BadRecord, MeasurementsRead, read_measurements
 from hardware_catalog.reports import cv_report, skipped_json, validation_report
 from hardware_catalog.schema import CalibrationFile
-from planner.calibrate import FitResult, fit, repeated_cross_validate
+from planner.calibration.fit import FitResult, fit, repeated_cross_validate
+from planner.calibration.predict import Measurement, predict, prepare
 from planner.domain import Efficiency
-from planner.grid import CatalogTables
-from planner.predict import Measurement, predict, prepare
+from planner.model.grid import CatalogTables
 
 __all__ = ["calibrate_cmd", "load_records", "validate_cmd"]
 

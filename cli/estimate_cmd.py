@@ -10,7 +10,7 @@ from rich.console import Console
 from cli import render
 from cli.app import CatalogOpt, JsonOpt, OverlayOpt, app, load, print_json
 from cli.serve_cmd import ServerOpt, call_server
-from planner.estimate import Scenario, estimate, resolve
+from planner.model.estimate import Scenario, estimate, resolve
 from planner.report import estimate_dict
 
 __all__ = ["estimate_cmd"]

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.app import CatalogOpt, JsonOpt, OverlayOpt, app, load, print_json
-from planner.adaptation import adaptation_options
+from planner.levers.finetune import adaptation_options
 from planner.report import finetune_dict
 
 __all__ = ["finetune_cmd"]

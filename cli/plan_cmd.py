@@ -12,11 +12,11 @@ from rich.table import Table
 from cli.app import CatalogOpt, JsonOpt, OverlayOpt, app, load, print_json
 from cli.serve_cmd import ServerOpt, call_server
 from hardware_catalog.loader import read_yaml
-from hardware_catalog.workload import load_workload
-from planner.grid import CatalogTables
-from planner.levers import lever_report, levers_dict
-from planner.plan import plan
-from planner.report import plan_result_dict
+from hardware_catalog.workload_file import load_workload
+from planner.model.grid import CatalogTables
+from planner.report import levers_dict, plan_result_dict
+from planner.search.lever_report import lever_report
+from planner.search.planning import plan
 from planner.workload import Objective
 
 __all__ = ["plan_cmd"]

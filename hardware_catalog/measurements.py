@@ -16,9 +16,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from hardware_catalog.loader import read_yaml
+from planner.calibration.predict import Measurement
 from planner.errors import CatalogError
-from planner.estimate import Scenario
-from planner.predict import Measurement
+from planner.model.estimate import Scenario
 
 __all__ = [
     "to_measurement","BadRecord", "MeasurementIn", "MeasurementsRead", "ObservedIn", "read_measurements",

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from hardware_catalog.measurements import METRIC_NAMES, BadRecord
+from planner.calibration.predict import RecordSet, Skipped
+from planner.calibration.validate import Summary, by_group, by_metric, record_errors
 from planner.domain import Catalog
-from planner.grid import Array
-from planner.predict import RecordSet, Skipped
+from planner.model.grid import Array
 from planner.report import rounded
-from planner.validate import Summary, by_group, by_metric, record_errors
 
 __all__ = ["cv_report", "skipped_json", "summary_json", "validation_report"]
 

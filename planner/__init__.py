@@ -1,27 +1,35 @@
-"""hwplan's core: domain objects, the vectorised performance model, queueing and the planner.
+"""hwplan's core: domain objects, the performance model, the search and the levers.
 
 Pure functions and frozen dataclasses; no I/O. It takes a ``Catalog`` object, it never loads one.
+
+Subpackages, in the order data flows through them (docs/design.md draws it):
+
+- ``planner.model``        memory, step time, the three measurement scenarios, queueing, simulation
+- ``planner.levers``       quality estimates, adaptation choices, fine-tuning cost
+- ``planner.search``       candidates -> screen -> SLO capacity -> branch and bound -> rank -> explain
+- ``planner.calibration``  predict measurements, fit efficiencies, validation errors
+
+The root holds what all of them share: ``domain`` (catalog entries), ``workload`` (what a plan is
+for), ``errors`` (the exception tree) and ``memo`` (per-object caches). Importing ``planner`` loads
+only these (no numpy, no solver), so a command that needs the catalog alone starts fast.
 """
 
 from planner.domain import Catalog, Efficiency, Hardware, Model, Precision, Runtime
 from planner.errors import CatalogError, InfeasibleError, InputError, PlannerError, SolverTimeoutError
-from planner.estimate import Config, Estimate, Scenario, estimate, resolve
+from planner.workload import Objective, Workload
 
 __all__ = [
     "Catalog",
     "CatalogError",
-    "Config",
     "Efficiency",
-    "Estimate",
     "Hardware",
     "InfeasibleError",
     "InputError",
     "Model",
+    "Objective",
     "PlannerError",
     "Precision",
     "Runtime",
-    "Scenario",
     "SolverTimeoutError",
-    "estimate",
-    "resolve",
+    "Workload",
 ]

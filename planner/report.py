@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from planner.adaptation import Basis, TrainingOption
-from planner.estimate import Estimate
-from planner.results import Plan, PlanResult
+from planner.levers.finetune import Basis, TrainingOption
+from planner.model.estimate import Estimate
+from planner.search.lever_report import LeverRow, value_of
+from planner.search.results import Plan, PlanResult
 
-__all__ = ["estimate_dict", "finetune_dict", "plan_result_dict", "rounded"]
+__all__ = ["estimate_dict", "finetune_dict", "plan_result_dict", "levers_dict", "rounded"]
 
 GB = 1e9
 
@@ -154,3 +155,12 @@ def finetune_dict(options: list[TrainingOption], basis: Basis, *, model: str, me
     return {"model": model, "method": method, "teacher": teacher, "dataset_tokens": dataset_tokens,
             "epochs": epochs, "pricing": pricing, "options": [_option_dict(o) for o in options],
             "basis": _basis_dict(basis)}
+
+
+def levers_dict(rows: list[LeverRow], top: Plan) -> list[dict[str, Any]]:
+    return [{"lever": r.lever, "baseline": r.baseline, "top_plan_value": value_of(top, r.lever),
+             "baseline_plan": None if r.plan is None else plan_dict(r.plan),
+             "baseline_cost_per_month": None if r.plan is None else r.plan.cost.per_month,
+             "baseline_quality": None if r.plan is None else r.plan.quality.score,
+             "saving_per_month": r.saving_per_month,
+             "note": "no feasible plan at the baseline" if r.plan is None else ""} for r in rows]

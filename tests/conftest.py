@@ -10,8 +10,8 @@ import pytest
 
 from hardware_catalog import load_catalog
 from planner.domain import Catalog
-from planner.estimate import config_grid, resolve
-from planner.grid import CatalogTables, Grid
+from planner.model.estimate import config_grid, resolve
+from planner.model.grid import CatalogTables, Grid
 
 
 @functools.cache

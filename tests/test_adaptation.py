@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from planner.adaptation import (
+from planner.domain import Catalog, Model
+from planner.errors import InputError
+from planner.levers.finetune import (
     ADAM_BYTES_PER_PARAM,
     NF4_BITS,
     adaptation_options,
@@ -18,8 +20,6 @@ from planner.adaptation import (
     training_flops,
     training_memory,
 )
-from planner.domain import Catalog, Model
-from planner.errors import InputError
 
 HWPLAN = Path(sys.executable).with_name("hwplan")
 

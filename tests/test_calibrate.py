@@ -14,11 +14,11 @@ from typer.testing import CliRunner
 from cli.main import app
 from hardware_catalog import load_catalog
 from hardware_catalog.schema import CalibrationFile
-from planner.calibrate import FitOptions, cross_validate, fit, fold_indices, repeated_cross_validate
+from planner.calibration.fit import FitOptions, cross_validate, fit, fold_indices, repeated_cross_validate
+from planner.calibration.predict import Measurement, RecordSet, predict, prepare
 from planner.domain import Catalog
-from planner.estimate import Scenario
-from planner.grid import CatalogTables
-from planner.predict import Measurement, RecordSet, predict, prepare
+from planner.model.estimate import Scenario
+from planner.model.grid import CatalogTables
 
 TRUE = np.array([0.42, 0.71, 0.55, 3.0e-3, 25e-6])  # compute, memory, comm, overhead s, latency s
 SHIPPED = Path(__file__).parents[1] / "hardware_catalog/data/measurements/public_benchmarks.yaml"

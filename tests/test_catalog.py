@@ -16,7 +16,7 @@ from hardware_catalog.loader import read_yaml, validate_file
 from hardware_catalog.schema import HardwareFile, ModelFile
 from planner.domain import Catalog
 from planner.errors import CatalogError
-from planner.estimate import Scenario, estimate, resolve
+from planner.model.estimate import Scenario, estimate, resolve
 
 # The canonical-format spec, shipped beside the measurements it describes (copied from ../shared).
 SCHEMA_MD = default_catalog_dir() / "measurements" / "SCHEMA.md"

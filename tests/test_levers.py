@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hardware_catalog.workload import load_workload
+from hardware_catalog.workload_file import load_workload
 from planner.domain import Catalog
-from planner.levers import lever_report
-from planner.plan import plan
+from planner.search.lever_report import lever_report
+from planner.search.planning import plan
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "domain-task.yaml"
 

@@ -1,4 +1,4 @@
-"""Physics of the performance model (planner.perf), the issue's Must-show list, and hand-computed
+"""Physics of the performance model (planner.model.perf), the issue's Must-show list, and hand-computed
 formula checks. Architecture figures are the catalog's (each model file cites its model card)."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from planner.domain import Catalog
-from planner.estimate import estimate, resolve
-from planner.grid import CatalogTables, Grid
-from planner.perf import StepModel, kv_bytes_per_token, memory, step_time
+from planner.model.estimate import estimate, resolve
+from planner.model.grid import CatalogTables, Grid
+from planner.model.perf import StepModel, kv_bytes_per_token, memory, step_time
 
 GB = 1e9
 

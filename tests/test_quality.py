@@ -6,7 +6,7 @@ import pytest
 
 from hardware_catalog import load_catalog
 from planner.domain import Catalog
-from planner.quality import best_teacher, precision_recovery, quality
+from planner.levers.quality import best_teacher, precision_recovery, quality
 
 
 def test_sixteen_bit_is_the_catalog_score(catalog: Catalog) -> None:

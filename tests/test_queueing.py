@@ -1,6 +1,6 @@
-"""The analytic server model (planner.queueing) against the discrete-event simulation.
+"""The analytic server model (planner.model.queueing) against the discrete-event simulation.
 
-Both share planner.perf.step_time, so the comparison isolates the queueing approximation:
+Both share planner.model.perf.step_time, so the comparison isolates the queueing approximation:
 lumpy prefills as a Markov chain of iterations, Little's law, the TTFT mixture, the TPOT spread.
 Workload: 512 input / 128 output tokens, at 30%, 60% and 85% of the analytic capacity.
 """
@@ -12,9 +12,9 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from planner.grid import Grid
-from planner.queueing import LengthDist, server
-from planner.simulate import simulate_server
+from planner.model.grid import Grid
+from planner.model.queueing import LengthDist, server
+from planner.model.simulate import simulate_server
 
 IN, OUT = LengthDist(512.0), LengthDist(128.0)
 MEAN_TOL = 0.15  # mean TTFT and TPOT: analytic within 15% of the simulation (seen: <= 4%)

@@ -18,7 +18,7 @@ import yaml
 
 from hardware_catalog import default_catalog_dir
 from planner.domain import Catalog
-from planner.estimate import Scenario, estimate, resolve
+from planner.model.estimate import Scenario, estimate, resolve
 
 SHIPPED = default_catalog_dir() / "measurements" / "public_benchmarks.yaml"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "calibration" / "public_benchmarks.yaml"

@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 from cli.main import app
 from hardware_catalog import load_catalog
 from hardware_catalog.measurements import read_measurements
-from planner.grid import CatalogTables
-from planner.predict import METRICS, predict, prepare
-from planner.validate import ape, summarise
+from planner.calibration.predict import METRICS, predict, prepare
+from planner.calibration.validate import ape, summarise
+from planner.model.grid import CatalogTables
 
 RECORD = """
 - id: {id}

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hardware_catalog.workload import load_workload
+from hardware_catalog.workload_file import load_workload
 from planner.domain import Catalog
 from planner.errors import CatalogError, InputError
-from planner.plan import plan
+from planner.search.planning import plan
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 GOOD = {

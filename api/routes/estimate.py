@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 
 from api.deps import SnapshotDep
 from api.schemas import EstimateRequest
-from planner.estimate import Scenario, estimate, resolve
+from planner.model.estimate import Scenario, estimate, resolve
 from planner.report import estimate_dict
 
 __all__ = ["router"]

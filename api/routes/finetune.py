@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 
 from api.deps import SnapshotDep
 from api.schemas import FinetuneRequest
-from planner.adaptation import adaptation_options
+from planner.levers.finetune import adaptation_options
 from planner.report import finetune_dict
 
 __all__ = ["router"]

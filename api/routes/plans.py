@@ -4,7 +4,7 @@ Search-space limits from the settings (top, time limit, chips per replica, hardw
 422 naming the field. Results are cached per catalog version and request, since the planner is
 deterministic for a given catalog when the search finishes (results cut by the time limit are not
 cached); the ``X-Plan-Cache`` header says hit or miss. With ``levers=true`` the response adds
-``levers``: the lever report (``planner.levers``, as ``hwplan plan --levers``) for the plan ranked
+``levers``: the lever report (``planner.search.lever_report``, as ``hwplan plan --levers``) for the plan ranked
 ``levers_rank`` (default the top plan); it re-plans once per lever, so it costs a few solves more.
 """
 
@@ -21,11 +21,11 @@ from api.deps import SettingsDep, SnapshotDep, TelemetryDep
 from api.errors import LimitExceeded
 from api.schemas import problems
 from api.settings import Settings
-from hardware_catalog.workload import WorkloadIn, to_workload
+from hardware_catalog.workload_file import WorkloadIn, to_workload
 from planner.errors import InputError
-from planner.levers import lever_report, levers_dict
-from planner.plan import plan
-from planner.report import plan_result_dict
+from planner.report import levers_dict, plan_result_dict
+from planner.search.lever_report import lever_report
+from planner.search.planning import plan
 from planner.workload import Objective
 
 __all__ = ["router"]

@@ -16,7 +16,7 @@ from api.errors import LimitExceeded
 from api.schemas import ValidateRequest
 from hardware_catalog.measurements import BadRecord, to_measurement
 from hardware_catalog.reports import validation_report
-from planner.predict import Measurement, predict, prepare
+from planner.calibration.predict import Measurement, predict, prepare
 
 __all__ = ["router"]
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from planner.grid import ACTIVATION_BYTES, Array, Grid
+from planner.model.grid import ACTIVATION_BYTES, Array, Grid
 
 __all__ = ["Memory", "MemoryModel", "StepModel", "StepTime", "kv_bytes_per_token", "memory", "step_time"]
 

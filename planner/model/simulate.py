@@ -1,7 +1,7 @@
 """A small discrete-event simulation of a continuous-batching engine with chunked prefill.
 
-It is the reference the analytic server model (``planner.queueing``) is checked against, and it
-shares that model's physics: every iteration lasts ``planner.perf.step_time`` of what it runs.
+It is the reference the analytic server model (``planner.model.queueing``) is checked against, and it
+shares that model's physics: every iteration lasts ``planner.model.perf.step_time`` of what it runs.
 
 Engine (vLLM V1 / SGLang / TensorRT-LLM in-flight batching, simplified):
 
@@ -29,10 +29,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from planner.grid import Grid
-from planner.perf import step_time
-from planner.queueing import LengthDist
-from planner.scenarios import operating_batch
+from planner.model.grid import Grid
+from planner.model.perf import step_time
+from planner.model.queueing import LengthDist
+from planner.model.scenarios import operating_batch
 
 __all__ = ["SimulationResult", "sample_lengths", "simulate_server"]
 
@@ -145,7 +145,7 @@ def simulate_server(grid: Grid, *, request_rate: float, input_tokens: LengthDist
                     batch_cap: float = math.inf, seed: int = 0) -> SimulationResult:
     """Simulate ``warmup + requests`` measured arrivals on a one-row ``grid``.
 
-    The concurrency cap is ``planner.scenarios.operating_batch`` at the mean lengths, as in
+    The concurrency cap is ``planner.model.scenarios.operating_batch`` at the mean lengths, as in
     the analytic model. Raises ValueError for a grid of more than one row or a cap below 1.
     """
     if len(grid) != 1:

@@ -16,9 +16,9 @@ import numpy as np
 
 from planner.domain import PRICING_MODES, Catalog, Efficiency, Hardware, Model, Precision, Runtime
 from planner.errors import InputError
-from planner.grid import CatalogTables, Grid
-from planner.queueing import LengthDist, server
-from planner.scenarios import bound_of, max_throughput, static_batch
+from planner.model.grid import CatalogTables, Grid
+from planner.model.queueing import LengthDist, server
+from planner.model.scenarios import bound_of, max_throughput, static_batch
 
 __all__ = ["Config", "Estimate", "Scenario", "config_grid", "default_precision", "estimate", "resolve"]
 

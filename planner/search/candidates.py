@@ -15,18 +15,18 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from planner.adapt_plan import Choice, choose
 from planner.domain import Catalog
 from planner.errors import InputError
-from planner.grid import CatalogTables, Grid
+from planner.levers.adaptation import Choice, choose
 from planner.memo import cached
-from planner.perf import MemoryModel, StepModel
+from planner.model.grid import CatalogTables, Grid
+from planner.model.perf import MemoryModel, StepModel
 from planner.workload import Workload
 
 __all__ = ["Candidates", "enumerate_candidates"]
 
-# A candidate's quality is its (model, precision, adaptation) central score (planner.quality); the
-# adaptation is picked per (model, precision) by planner.adapt_plan.
+# A candidate's quality is its (model, precision, adaptation) central score (planner.levers.quality); the
+# adaptation is picked per (model, precision) by planner.levers.adaptation.
 
 IntArray = npt.NDArray[np.int64]
 PARALLEL = ((1, 1), (2, 1), (4, 1), (8, 1), (16, 1), (4, 2), (8, 2))  # (tp, pp) shapes tried
@@ -231,7 +231,7 @@ def universe(tables: CatalogTables) -> Universe:
 
 def _choices(catalog: Catalog, tables: CatalogTables, w: Workload, models: IntArray,
              precisions: IntArray) -> dict[tuple[int, int], Choice]:
-    """The adaptation (and quality range) of every (model, precision) pair (planner.adapt_plan)."""
+    """The adaptation (and quality range) of every (model, precision) pair (planner.levers.adaptation)."""
     out = {}
     for m, p in ((int(a), int(b)) for a in models for b in precisions):
         pick = choose(catalog, catalog.models[tables.model_ids[m]], tables.precision_ids[p], w)

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from planner.domain import Catalog
-from planner.grid import CatalogTables
-from planner.results import Infeasible, PlanResult, Relaxation
+from planner.model.grid import CatalogTables
+from planner.search.prepare import Prepared
+from planner.search.results import Infeasible, PlanResult, Relaxation
+from planner.search.run import run_search
 from planner.workload import Objective, Slo, Workload
-
-if TYPE_CHECKING:
-    from planner.plan import Prepared
 
 __all__ = ["explain_infeasible"]
 
@@ -28,9 +26,7 @@ STAGE_HINTS = {
 
 
 def _solve(catalog: Catalog, tables: CatalogTables, w: Workload, objective: Objective) -> PlanResult:
-    from planner.plan import plan
-
-    return plan(w, catalog, top=3, objective=objective, tables=tables, explain=False)
+    return run_search(w, catalog, top=3, objective=objective, time_limit_s=10.0, tables=tables).result
 
 
 def _reasons(catalog: Catalog, w: Workload, prep: Prepared) -> list[str]:
@@ -60,9 +56,8 @@ def _nice_up(value: float) -> float:
 
 def _verified(catalog: Catalog, tables: CatalogTables, w: Workload, objective: Objective) -> bool:
     """Does a plan exist under w? (stops at the first feasible replica mix)"""
-    from planner.plan import plan
-
-    return bool(plan(w, catalog, top=1, objective=objective, tables=tables, explain=False, any_plan=True).plans)
+    return bool(run_search(w, catalog, top=1, objective=objective, time_limit_s=10.0, tables=tables,
+                           any_plan=True).result.plans)
 
 
 def _budget(catalog: Catalog, tables: CatalogTables, w: Workload, o: Objective) -> list[Relaxation]:

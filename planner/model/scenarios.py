@@ -5,7 +5,7 @@ static_batch    ``batch`` sequences start together: one prefill of batch x input
 max_throughput  continuous (in-flight) batching at the largest concurrency that fits (capped by
                 the engine's scheduler and by ``batch`` when given): each iteration decodes B
                 tokens and prefills the B / output new prompts that replace finished requests.
-server          Poisson arrivals at ``request_rate``: see ``planner.queueing``.
+server          Poisson arrivals at ``request_rate``: see ``planner.model.queueing``.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from planner.grid import Array, Grid
-from planner.perf import Memory, MemoryModel, StepTime, memory, step_time
+from planner.model.grid import Array, Grid
+from planner.model.perf import Memory, MemoryModel, StepTime, memory, step_time
 
 __all__ = ["ScenarioResult", "bound_of", "max_throughput", "static_batch"]
 

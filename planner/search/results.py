@@ -1,4 +1,4 @@
-"""Typed results of ``planner.plan``: plans, the Pareto front, infeasibility and search figures."""
+"""Typed results of ``planner.search.planning``: plans, the Pareto front, infeasibility and search figures."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """How much traffic one replica carries within the latency SLOs.
 
-The server queueing model (``planner.queueing``) gives each candidate's latency percentiles at a
+The server queueing model (``planner.model.queueing``) gives each candidate's latency percentiles at a
 given arrival rate. ``screen`` drops candidates that miss an SLO even with no load, using lower
 bounds that need no queueing model, and bounds each one's SLO capacity from above
 (``slo_ceiling``); ``search_capacity`` finds, per candidate, the highest rung of a ladder of
@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from planner.grid import Array
-from planner.perf import MemoryModel, StepModel
-from planner.queueing import PERCENTILES, LengthDist, ServerResult, saturated_rate, serve
+from planner.model.grid import Array
+from planner.model.perf import MemoryModel, StepModel
+from planner.model.queueing import PERCENTILES, LengthDist, ServerResult, saturated_rate, serve
 from planner.workload import METRICS, Slo, Traffic
 
 __all__ = ["UTILIZATION", "CapacitySearch", "default_prior", "length_dists", "screen", "search_capacity",
@@ -102,7 +102,7 @@ def screen(step: StepModel, mem: MemoryModel, traffic: Traffic, slo: Slo
 
 
 def slo_ceiling(step: StepModel, traffic: Traffic, slo: Slo) -> Array:
-    """Per row, a request rate above which ``planner.queueing.server`` cannot meet the TPOT and
+    """Per row, a request rate above which ``planner.model.queueing.server`` cannot meet the TPOT and
     e2e targets (inf when there are none).
 
     In that model every TPOT percentile (p50 and up) is at least the mean iteration tau, and

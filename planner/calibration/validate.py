@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planner.grid import Array
-from planner.predict import METRICS, Measurement, RecordSet
+from planner.calibration.predict import METRICS, Measurement, RecordSet
+from planner.model.grid import Array
 
 __all__ = ["RecordError", "Summary", "ape", "by_group", "by_metric", "record_errors", "summarise"]
 

@@ -7,21 +7,17 @@ model at exactly its share, and a plan reports the worst deployment's latency pe
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-from planner.adapt_plan import Choice
-from planner.candidates import universe
-from planner.capacity import UTILIZATION, length_dists
 from planner.domain import Catalog
-from planner.queueing import PERCENTILES, ServerResult, serve
-from planner.results import Cost, Deployment, Plan, QualityScore
-from planner.solver import Solution
+from planner.levers.adaptation import Choice
+from planner.model.queueing import PERCENTILES, ServerResult, serve
+from planner.search.candidates import universe
+from planner.search.capacity import UTILIZATION, length_dists
+from planner.search.prepare import Prepared
+from planner.search.results import Cost, Deployment, Plan, QualityScore
+from planner.search.solver import Solution
 from planner.workload import HOURS_PER_MONTH, METRICS, Workload
-
-if TYPE_CHECKING:
-    from planner.plan import Prepared
 
 __all__ = ["build_plans"]
 
@@ -83,7 +79,7 @@ def _plan(catalog: Catalog, p: Prepared, w: Workload, sol: Solution, rows: np.nd
 
 
 def _quality(catalog: Catalog, model_id: str, w: Workload, pick: Choice | None) -> QualityScore:
-    """The plan's score with its evidence range and sources (planner.quality)."""
+    """The plan's score with its evidence range and sources (planner.levers.quality)."""
     if pick is None or not pick.quality.known:
         return QualityScore(score=None, low=None, high=None, task=w.quality.task, sources=())
     q = pick.quality

@@ -9,7 +9,7 @@ Every operation is row-wise, so a record's prediction does not depend on the oth
 
 Mapping decisions
 * ``chips`` = tp x pp x replicas; ``batch`` (static batch, concurrency cap) and ``request_rate``
-  / replicas are per replica, as in ``planner.estimate``; output_tokens_per_s is for all replicas.
+  / replicas are per replica, as in ``planner.model.estimate``; output_tokens_per_s is for all replicas.
 * ``kv_precision`` null = the runtime default: FP8 for TensorRT-LLM serving FP8/FP4 (ModelOpt)
   checkpoints, which enable an FP8 KV cache by default; otherwise 16-bit (bf16 where the chip and
   runtime have it, else fp16), as vLLM, llama.cpp, Neuron and the others default to.
@@ -27,10 +27,10 @@ import numpy.typing as npt
 
 from planner.domain import Catalog, Hardware, Runtime
 from planner.errors import InputError, PlannerError
-from planner.estimate import Config, Scenario, resolve
-from planner.grid import Array, CatalogTables, Grid
-from planner.queueing import LengthDist, server
-from planner.scenarios import max_throughput, static_batch
+from planner.model.estimate import Config, Scenario, resolve
+from planner.model.grid import Array, CatalogTables, Grid
+from planner.model.queueing import LengthDist, server
+from planner.model.scenarios import max_throughput, static_batch
 
 __all__ = [
     "EFFICIENCY_FIELDS",

@@ -1,8 +1,8 @@
 """Adaptation as a search dimension: per (model, weight precision), the adaptation a plan uses.
 
 A candidate serves the merged (or multi-LoRA) adapted weights, so its serving performance is the
-base model's; what adaptation changes is quality (``planner.quality``) and a one-time cost
-(``planner.adaptation``, the cheapest hardware that can train it). For each (model, precision)
+base model's; what adaptation changes is quality (``planner.levers.quality``) and a one-time cost
+(``planner.levers.finetune``, the cheapest hardware that can train it). For each (model, precision)
 the planner takes, among the allowed methods whose one-time cost is within
 ``budget.max_one_time_cost``, the cheapest one whose central score meets ``quality.min_score``
 ("none" costs nothing); without a floor, "none". If none meets the floor, the best-scoring one is
@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from planner.adaptation import adaptation_options
 from planner.domain import Catalog, Model
+from planner.levers.finetune import adaptation_options
+from planner.levers.quality import ADAPTATIONS, GENERAL, QualityEstimate, best_teacher, quality
 from planner.memo import cached
-from planner.quality import ADAPTATIONS, GENERAL, QualityEstimate, best_teacher, quality
 from planner.workload import Workload
 
 __all__ = ["DEFAULT_ADAPTATION_TOKENS", "Choice", "allowed_adaptations", "choose"]
@@ -51,7 +51,7 @@ def _one_time(catalog: Catalog, model: Model, method: str, teacher: Model | None
 
 def _quality(catalog: Catalog, model: Model, precision: str, task: str, adaptation: str,
              teacher: Model | None) -> QualityEstimate:
-    """``planner.quality.quality`` (per catalog, once: every workload on the task asks again)."""
+    """``planner.levers.quality.quality`` (per catalog, once: every workload on the task asks again)."""
     return cached(catalog, ("quality", model.id, precision, task, adaptation, teacher.id if teacher else ""),
                   lambda: quality(catalog, model=model, precision=precision, task=task, adaptation=adaptation,
                                   teacher=teacher))

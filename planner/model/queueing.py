@@ -1,6 +1,6 @@
 """Server scenario: Poisson arrivals served by a continuous-batching engine (chunked prefill).
 
-Model (checked against the discrete-event simulation in ``planner.simulate`` by the tests):
+Model (checked against the discrete-event simulation in ``planner.model.simulate`` by the tests):
 
 * Iterations as a Markov chain. With B sequences decoding, an iteration that prefills j prompts
   lasts s_j = step_time(B decodes + j * I prompt tokens). The prompts it prefills are the ones
@@ -52,8 +52,8 @@ from statistics import NormalDist
 import numpy as np
 import numpy.typing as npt
 
-from planner.grid import Array, Grid
-from planner.perf import Memory, MemoryModel, StepModel, StepTime
+from planner.model.grid import Array, Grid
+from planner.model.perf import Memory, MemoryModel, StepModel, StepTime
 
 __all__ = ["PERCENTILES", "STATES", "LengthDist", "ServerResult", "saturated_rate", "serve", "server"]
 

@@ -2,7 +2,7 @@
 
 For the top plan, each lever (model size, precision, adaptation, runtime, hardware family) is set
 to its baseline while every other choice stays pinned to the top plan's, and the workload is
-re-planned (``planner.plan.plan``). Baselines: bf16 weights; no adaptation; the smallest catalog
+re-planned (``planner.search.planning.plan``). Baselines: bf16 weights; no adaptation; the smallest catalog
 model whose unadapted 16-bit score meets the quality floor; the hardware's default runtime; an
 H100 SXM. The saving is the baseline plan's monthly cost minus the top plan's (None when the
 baseline has no feasible plan: then the lever is what makes the workload feasible at all).
@@ -11,15 +11,15 @@ baseline has no feasible plan: then the lever is what makes the workload feasibl
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
 
 from planner.domain import Catalog
-from planner.grid import CatalogTables
-from planner.quality import quality
-from planner.results import Plan
+from planner.levers.quality import quality
+from planner.model.grid import CatalogTables
+from planner.search.planning import plan
+from planner.search.results import Plan
 from planner.workload import Objective, Workload
 
-__all__ = ["DEFAULT_GPU", "LeverRow", "lever_report", "levers_dict"]
+__all__ = ["DEFAULT_GPU", "LeverRow", "lever_report", "value_of"]
 
 DEFAULT_GPU = "h100-sxm"
 BASELINE_PRECISIONS = ("bf16", "fp16")  # fp16 where the chip has no bf16
@@ -81,8 +81,6 @@ def lever_report(catalog: Catalog, w: Workload, top: Plan, *, time_limit_s: floa
                  tables: CatalogTables | None = None) -> list[LeverRow]:
     """One row per lever: the re-planned baseline, its cost and quality, and the saving. Pass the
     ``tables`` the plan used: the re-plans then share them and their per-catalog constants."""
-    from planner.plan import plan
-
     tables = tables or CatalogTables.from_catalog(catalog)
     out = []
     for lever, baseline, override in _baselines(catalog, w, top):
@@ -94,17 +92,6 @@ def lever_report(catalog: Catalog, w: Workload, top: Plan, *, time_limit_s: floa
     return out
 
 
-def levers_dict(rows: list[LeverRow], top: Plan) -> list[dict[str, Any]]:
-    from planner.report import plan_dict
-
-    return [{"lever": r.lever, "baseline": r.baseline, "top_plan_value": _value(top, r.lever),
-             "baseline_plan": None if r.plan is None else plan_dict(r.plan),
-             "baseline_cost_per_month": None if r.plan is None else r.plan.cost.per_month,
-             "baseline_quality": None if r.plan is None else r.plan.quality.score,
-             "saving_per_month": r.saving_per_month,
-             "note": "no feasible plan at the baseline" if r.plan is None else ""} for r in rows]
-
-
-def _value(top: Plan, lever: str) -> str:
+def value_of(top: Plan, lever: str) -> str:
     return {"model size": top.model, "precision": top.precision, "adaptation": top.adaptation,
             "runtime": top.runtime, "hardware family": ", ".join(sorted(top.hardware_types))}[lever]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from planner.results import Plan
+from planner.search.results import Plan
 from planner.workload import Objective, Workload
 
 __all__ = ["latency_ratio", "mark_pareto", "rank_plans"]

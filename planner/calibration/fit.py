@@ -26,10 +26,10 @@ import numpy as np
 import scipy.optimize
 import scipy.sparse
 
+from planner.calibration.predict import METRICS, RecordSet, predict
 from planner.domain import Calibration, Catalog, Efficiency
 from planner.errors import InputError
-from planner.grid import Array, CatalogTables
-from planner.predict import METRICS, RecordSet, predict
+from planner.model.grid import Array, CatalogTables
 
 __all__ = ["FitOptions", "FitResult", "cross_validate", "fit", "fold_indices", "repeated_cross_validate"]
 

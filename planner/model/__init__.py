@@ -1,0 +1,17 @@
+"""The performance model: what one configuration needs and how fast it runs.
+
+- ``grid``       catalog tables and the configuration grid every function takes (numpy arrays)
+- ``perf``       memory per chip and step time (roofline per operator class, collectives)
+- ``scenarios``  static batch and max-throughput measurement scenarios
+- ``queueing``   the server scenario: continuous batching as a Markov chain, latency percentiles
+- ``simulate``   a discrete-event simulation the queueing model is checked against
+- ``estimate``   one configuration end to end (what ``hwplan estimate`` prints)
+"""
+
+from planner.model.estimate import Config, Estimate, Scenario, estimate, resolve
+from planner.model.grid import CatalogTables, Grid
+from planner.model.perf import MemoryModel, StepModel, memory, step_time
+from planner.model.queueing import LengthDist, serve, server
+
+__all__ = ["CatalogTables", "Config", "Estimate", "Grid", "LengthDist", "MemoryModel", "Scenario", "StepModel",
+           "estimate", "memory", "resolve", "serve", "server", "step_time"]

@@ -1,0 +1,51 @@
+"""The planner: candidates -> SLO capacity -> pruning -> CP-SAT replica mixes -> ranked plans.
+
+1. Enumerate runnable replica configurations within the constraints (``planner.search.candidates``;
+   static filters on factor tables, survivors as rows of the catalog's ``Universe``).
+2. Drop those that do not fit in memory or miss an SLO even with no load, and bound each one's
+   SLO capacity from above without the queueing model (``capacity.slo_ceiling``).
+3. Prune dominated shapes: per plan key (model, precision, KV precision, runtime) and hardware,
+   keep the few cheapest per unit of that ceiling.
+4. Branch and bound over plan keys in order of a valid lower bound on their cost (fractional
+   replicas at capacity, at least ceil(demand / largest replica) of the cheapest replica, per
+   set of at most ``max_hardware_types`` hardware types): a round of keys goes through the
+   queueing model together, which replaces their ceilings with SLO capacities (the highest
+   rung of a load ladder meeting every percentile, ``capacity.search_capacity``); CP-SAT then
+   picks each key's integer replica counts, possibly a mix, that carry the peak load within
+   quotas and budget at least cost (``planner.search.solver``), and once more with that hardware set
+   banned. Keys whose bound cannot enter the top-K are skipped. The search is exhaustive, and
+   the status OPTIMAL, when every key is solved or pruned; it stops at ``max_keys`` keys (status
+   FEASIBLE: the ranking is not proven) or at the deadline (TIME_LIMIT).
+5. Rank by the objective, mark the Pareto front, and explain binding constraints; when nothing
+   fits, ``planner.search.explain`` finds verified relaxations.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from planner.domain import Catalog
+from planner.model.grid import CatalogTables
+from planner.search.explain import explain_infeasible
+from planner.search.results import PlanResult
+from planner.search.run import run_search
+from planner.workload import Objective, Workload
+
+__all__ = ["plan"]
+
+
+def plan(workload: Workload, catalog: Catalog, *, top: int = 5, objective: Objective = Objective.COST,
+         time_limit_s: float = 10.0, tables: CatalogTables | None = None,
+         explain: bool = True, any_plan: bool = False) -> PlanResult:
+    """Ranked deployment plans for a workload (see the module docstring); when none fits and
+    ``explain``, the reasons and verified relaxations."""
+    tables = tables or CatalogTables.from_catalog(catalog)
+    searched = run_search(workload, catalog, top=top, objective=objective, time_limit_s=time_limit_s,
+                          tables=tables, any_plan=any_plan)
+    result = searched.result
+    if result.plans or not explain:
+        return result
+    infeasible = explain_infeasible(catalog, tables, workload, searched.prepared, objective=objective)
+    stats = replace(result.search, elapsed_ms=(time.perf_counter() - searched.started) * 1e3)
+    return replace(result, infeasible=infeasible, search=stats)
