@@ -39,14 +39,6 @@ class Solution:
     elapsed_s: float
 
 
-class _Model(cp_model.CpModel):
-    """A CpModel without the deprecated camelCase aliases ortools attaches to every new model
-    (about 1 ms per model, a third of a small solve); this module uses the snake_case API only."""
-
-    def _add_pre_pep8_methods(self) -> None:
-        pass
-
-
 def _greedy(options: list[Option], demand: float, quotas: dict[str, int]) -> dict[int, int]:
     """Cheapest single-shape deployment that carries the demand within quota (the hint)."""
     best: tuple[float, int, int] | None = None
@@ -65,7 +57,7 @@ def solve_mix(options: list[Option], *, demand: float, max_types: int, quotas: d
     # data
     need = math.ceil(demand * RATE_SCALE)
     types = sorted({o.hardware for o in options})
-    model = _Model()
+    model = cp_model.CpModel()
     # variables
     # rates round down and costs (for the budget) round up, so a plan never under-provisions the
     # peak or overspends the budget by a rounding unit
@@ -81,7 +73,7 @@ def solve_mix(options: list[Option], *, demand: float, max_types: int, quotas: d
     model.add(sum(rate[o.index] * n[o.index] for o in options) >= need)
     # a hardware type counts as used when any of its options has replicas
     for o in options:
-        model.add(n[o.index] == 0).only_enforce_if(used[o.hardware].Not())
+        model.add(n[o.index] == 0).only_enforce_if(used[o.hardware].negated())
     # at most max_types distinct hardware types
     model.add(sum(used.values()) <= max_types)
     # quotas: chips per hardware id
