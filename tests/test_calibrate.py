@@ -18,7 +18,7 @@ from planner.calibration.fit import FitOptions, cross_validate, fit, fold_indice
 from planner.calibration.predict import Measurement, RecordSet, predict, prepare
 from planner.domain import Catalog
 from planner.model.estimate import Scenario
-from planner.model.grid import CatalogTables
+from planner.model.grid import CatalogTables, Efficiencies
 
 TRUE = np.array([0.42, 0.71, 0.55, 3.0e-3, 25e-6])  # compute, memory, comm, overhead s, latency s
 SHIPPED = Path(__file__).parents[1] / "hardware_catalog/data/measurements/public_benchmarks.yaml"
@@ -37,7 +37,7 @@ def _synthetic(catalog: Catalog) -> RecordSet:
     tables = CatalogTables.from_catalog(catalog)
     rs, skipped = prepare(catalog, tables, records)
     assert not skipped
-    truth = predict(tables, rs, np.tile(TRUE, (len(rs), 1)))
+    truth = predict(tables, rs, Efficiencies.from_columns(np.tile(TRUE, (len(rs), 1))))
     observed = np.full_like(truth, np.nan)
     observed[:, :4] = truth[:, :4]  # throughput, ttft, tpot, e2e
     return replace(rs, observed=observed)

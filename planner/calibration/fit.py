@@ -26,14 +26,15 @@ import numpy as np
 import scipy.optimize
 import scipy.sparse
 
-from planner.calibration.predict import METRICS, RecordSet, predict
+from planner.calibration.predict import EFFICIENCY_FIELDS, METRICS, RecordSet, predict
 from planner.domain import Calibration, Catalog, Efficiency
 from planner.errors import InputError
-from planner.model.grid import Array, CatalogTables
+from planner.model.grid import Array, CatalogTables, Efficiencies
 
 __all__ = ["FitOptions", "FitResult", "cross_validate", "fit", "fold_indices", "repeated_cross_validate"]
 
 Progress = Callable[[str], None]
+K = len(EFFICIENCY_FIELDS)  # coefficients per pair and per family: theta's columns, in EFFICIENCY_FIELDS order
 _LOG_BOUNDS = (  # log-space bounds per coefficient
     (math.log(1e-3), 0.0),  # compute fraction
     (math.log(1e-3), 0.0),  # memory fraction
@@ -82,7 +83,7 @@ class _Problem:
     families: tuple[tuple[str, str], ...]  # (family, runtime)
     pair_of_record: Array  # int index into pairs
     family_of_pair: Array  # int index into families
-    prior: Array  # [family, 5] log prior of the runtime
+    prior: Array  # [family, K] log prior of the runtime
     weights: Array  # [record]
     mask: Array  # [record, metric] bool: observed
     log_obs: Array
@@ -97,7 +98,7 @@ def _problem(catalog: Catalog, rs: RecordSet) -> _Problem:
         families=families,
         pair_of_record=np.array([pairs.index((c.hardware.id, c.runtime.id)) for c in rs.configs]),
         family_of_pair=np.array([families.index((catalog.hardware[h].family, r)) for h, r in pairs]),
-        prior=np.array([_eff_vector(catalog.runtimes[r].prior) for _f, r in families]).reshape(-1, 5),
+        prior=np.array([_eff_vector(catalog.runtimes[r].prior) for _f, r in families]).reshape(-1, K),
         weights=np.array([CONFIDENCE_WEIGHT.get(m.confidence, 0.8) for m in rs.records]),
         mask=mask,
         log_obs=np.log(np.where(mask, rs.observed, 1.0)),
@@ -106,9 +107,9 @@ def _problem(catalog: Catalog, rs: RecordSet) -> _Problem:
 
 def _residuals(x: Array, p: _Problem, tables: CatalogTables, rs: RecordSet, opts: FitOptions) -> Array:
     n_pair = len(p.pairs)
-    theta_pair = x[: 5 * n_pair].reshape(n_pair, 5)
-    theta_fam = x[5 * n_pair:].reshape(len(p.families), 5)
-    pred = predict(tables, rs, np.exp(theta_pair[p.pair_of_record]))
+    theta_pair = x[: K * n_pair].reshape(n_pair, K)
+    theta_fam = x[K * n_pair:].reshape(len(p.families), K)
+    pred = predict(tables, rs, Efficiencies.from_columns(np.exp(theta_pair[p.pair_of_record])))
     with np.errstate(divide="ignore", invalid="ignore"):
         r = np.log(pred) - p.log_obs
     r = np.where(np.isfinite(r), r, _UNSTABLE_RESIDUAL)
@@ -120,20 +121,20 @@ def _residuals(x: Array, p: _Problem, tables: CatalogTables, rs: RecordSet, opts
 
 def _sparsity(p: _Problem) -> scipy.sparse.lil_matrix:
     n_pair, n_fam = len(p.pairs), len(p.families)
-    rows = int(p.mask.sum()) + 5 * n_pair + 5 * n_fam
-    jac = scipy.sparse.lil_matrix((rows, 5 * (n_pair + n_fam)), dtype=int)
+    rows = int(p.mask.sum()) + K * n_pair + K * n_fam
+    jac = scipy.sparse.lil_matrix((rows, K * (n_pair + n_fam)), dtype=int)
     record_rows = np.nonzero(p.mask)[0]
     for row, rec in enumerate(record_rows):
-        jac[row, 5 * p.pair_of_record[rec]: 5 * p.pair_of_record[rec] + 5] = 1
+        jac[row, K * p.pair_of_record[rec]: K * p.pair_of_record[rec] + K] = 1
     base = len(record_rows)
     for q in range(n_pair):
-        for j in range(5):
-            jac[base + 5 * q + j, 5 * q + j] = 1
-            jac[base + 5 * q + j, 5 * (n_pair + p.family_of_pair[q]) + j] = 1
-    base += 5 * n_pair
+        for j in range(K):
+            jac[base + K * q + j, K * q + j] = 1
+            jac[base + K * q + j, K * (n_pair + p.family_of_pair[q]) + j] = 1
+    base += K * n_pair
     for f in range(n_fam):
-        for j in range(5):
-            jac[base + 5 * f + j, 5 * (n_pair + f) + j] = 1
+        for j in range(K):
+            jac[base + K * f + j, K * (n_pair + f) + j] = 1
     return jac
 
 
@@ -153,11 +154,11 @@ def fit(catalog: Catalog, rs: RecordSet, *, options: FitOptions | None = None) -
         x_scale=1.0, max_nfev=opts.max_nfev, args=(p, tables, rs, opts))
     n_pair = len(p.pairs)
     counts = np.bincount(p.pair_of_record, minlength=n_pair)
-    pairs = {pair: _efficiency(sol.x[5 * q: 5 * q + 5], calibrated=True,
+    pairs = {pair: _efficiency(sol.x[K * q: K * q + K], calibrated=True,
                                source=f"fit on {counts[q]} records")
              for q, pair in enumerate(p.pairs)}
     fam_counts = np.bincount(p.family_of_pair, weights=counts, minlength=len(p.families))
-    families = {fam: _efficiency(sol.x[5 * (n_pair + f): 5 * (n_pair + f) + 5], calibrated=False,
+    families = {fam: _efficiency(sol.x[K * (n_pair + f): K * (n_pair + f) + K], calibrated=False,
                                  source=f"{fam[0]} family prior fitted on {int(fam_counts[f])} records")
                 for f, fam in enumerate(p.families)}
     return FitResult(

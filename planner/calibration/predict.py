@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -28,7 +28,7 @@ import numpy.typing as npt
 from planner.domain import Catalog, Hardware, Runtime
 from planner.errors import InputError, PlannerError
 from planner.model.estimate import Config, Scenario, resolve
-from planner.model.grid import Array, CatalogTables, Grid
+from planner.model.grid import Array, CatalogTables, Efficiencies, Grid
 from planner.model.queueing import LengthDist, server
 from planner.model.scenarios import max_throughput, static_batch
 
@@ -45,8 +45,7 @@ __all__ = [
 
 # Metric keys in SI units, in the order of ``predict``'s columns.
 METRICS = ("output_tokens_per_s", "ttft_s", "tpot_s", "e2e_s", "ttft_p99_s", "tpot_p99_s")
-EFFICIENCY_FIELDS = ("eff_compute", "eff_memory", "eff_communication", "step_overhead_s",
-                     "collective_latency_s")
+EFFICIENCY_FIELDS = tuple(f.name for f in fields(Efficiencies))  # a fit's parameter columns, in order
 
 
 @dataclass(frozen=True)
@@ -169,13 +168,13 @@ def prepare(catalog: Catalog, tables: CatalogTables,
     ), tuple(skipped)
 
 
-def record_grid(tables: CatalogTables, rs: RecordSet, efficiency: Array | None = None) -> Grid:
-    """One grid row per record; ``efficiency`` [record, 5] replaces the catalog's efficiencies."""
+def record_grid(tables: CatalogTables, rs: RecordSet, efficiency: Efficiencies | None = None) -> Grid:
+    """One grid row per record; ``efficiency`` (one row per record) replaces the catalog's efficiencies."""
     grid = tables.gather(model=rs.model, hardware=rs.hardware, weight_precision=rs.weight_precision,
                          kv_precision=rs.kv_precision, runtime=rs.runtime, tp=rs.tp, pp=rs.pp)
     if efficiency is None:
         return grid
-    return replace(grid, **{name: efficiency[:, k] for k, name in enumerate(EFFICIENCY_FIELDS)})
+    return replace(grid, **{name: getattr(efficiency, name) for name in EFFICIENCY_FIELDS})
 
 
 def _numbers(rs: RecordSet, attr: str, missing: float) -> Array:
@@ -183,7 +182,7 @@ def _numbers(rs: RecordSet, attr: str, missing: float) -> Array:
                     dtype=np.float64)
 
 
-def predict(tables: CatalogTables, rs: RecordSet, efficiency: Array | None = None) -> Array:
+def predict(tables: CatalogTables, rs: RecordSet, efficiency: Efficiencies | None = None) -> Array:
     """Predicted metrics [record, metric] in SI units (columns as ``METRICS``)."""
     grid = record_grid(tables, rs, efficiency)
     out = np.full((len(rs), len(METRICS)), np.nan)

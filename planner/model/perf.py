@@ -27,9 +27,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from planner.model.grid import ACTIVATION_BYTES, Array, Grid
+from planner.model.grid import ACTIVATION_BYTES, Array, Grid, Rows
 
-__all__ = ["Memory", "MemoryModel", "StepModel", "StepTime", "kv_bytes_per_token", "memory", "step_time"]
+__all__ = ["Memory", "MemoryCoefficients", "MemoryModel", "StepCoefficients", "StepModel", "StepTime",
+           "kv_bytes_per_token", "memory", "step_time"]
 
 
 @dataclass(frozen=True)
@@ -66,56 +67,69 @@ def kv_bytes_per_token(grid: Grid) -> Array:
     return 2.0 * layers_per_chip * kv_heads_per_chip * grid.head_dim * grid.kv_bytes  # 2 = K and V
 
 
+@dataclass(frozen=True)
+class MemoryCoefficients(Rows):
+    """``memory`` reduced to per-row constants (bytes per chip unless stated; see ``memory``)."""
+
+    capacity_bytes: Array  # usable memory of the chip
+    weight_bytes: Array  # this chip's share of the weights
+    overhead_bytes: Array  # engine context and graphs, plus the share the engine leaves unused
+    kv_bytes_per_token: Array  # including paging waste
+    activation_bytes_per_token: Array  # of the tokens of one pass (one layer live)
+    logits_bytes_per_sequence: Array  # fp32 logits of a decoding sequence
+    max_batched_tokens: Array  # the pass's token budget (tokens)
+    max_concurrency: Array  # the scheduler's cap on concurrent sequences (inf = none)
+
+
 class MemoryModel:
-    """``memory`` reduced to per-row constants, built once for rows evaluated at many batches.
+    """``memory`` over per-row ``MemoryCoefficients``, built once for rows evaluated at many batches."""
 
-    Rows of ``c``: capacity, weights, overhead (bytes per chip), KV bytes per token including
-    paging waste, activation bytes per token of a pass, logits bytes per sequence, the pass's
-    token budget (max_batched_tokens), the scheduler's concurrency cap.
-    """
+    def __init__(self, coefficients: MemoryCoefficients) -> None:
+        self.coefficients = coefficients
 
-    ROWS = 8
-
-    def __init__(self, c: Array) -> None:
-        self.c = c
+    def __len__(self) -> int:
+        return len(self.coefficients)
 
     @classmethod
     def build(cls, grid: Grid) -> MemoryModel:
         capacity = grid.memory_capacity_bytes
-        c = np.empty((cls.ROWS, len(grid)))
-        c[0] = capacity
-        c[1] = grid.params * grid.weight_bytes / (grid.tp * grid.pp)
-        c[2] = grid.memory_overhead_bytes + grid.memory_reserve_fraction * capacity
-        c[3] = kv_bytes_per_token(grid) * (1.0 + grid.kv_waste_fraction)
-        c[4] = ACTIVATION_BYTES * (4.0 * grid.hidden + 2.0 * grid.ffn / grid.tp)  # one layer live
-        c[5] = 4.0 * grid.vocab / grid.tp  # 4 B: fp32 logits
-        c[6], c[7] = grid.max_batched_tokens, grid.max_concurrency
-        return cls(c)
+        return cls(MemoryCoefficients(
+            capacity_bytes=capacity,
+            weight_bytes=grid.params * grid.weight_bytes / (grid.tp * grid.pp),
+            overhead_bytes=grid.memory_overhead_bytes + grid.memory_reserve_fraction * capacity,
+            kv_bytes_per_token=kv_bytes_per_token(grid) * (1.0 + grid.kv_waste_fraction),
+            activation_bytes_per_token=ACTIVATION_BYTES * (4.0 * grid.hidden + 2.0 * grid.ffn / grid.tp),
+            logits_bytes_per_sequence=4.0 * grid.vocab / grid.tp,  # 4 B: fp32 logits
+            max_batched_tokens=grid.max_batched_tokens,
+            max_concurrency=grid.max_concurrency,
+        ))
 
     def take(self, rows: npt.NDArray[np.intp]) -> MemoryModel:
-        return MemoryModel(self.c[:, rows])
+        return MemoryModel(self.coefficients.take(rows))
 
     def operating_batch(self, *, cap: npt.ArrayLike, input_tokens: npt.ArrayLike,
                         output_tokens: npt.ArrayLike) -> Array:
         """Largest concurrency: what fits in memory, the scheduler's cap and the caller's cap."""
         context = np.asarray(input_tokens, dtype=np.float64) + np.asarray(output_tokens, dtype=np.float64)
         fit = self.parts(batch=1.0, context_tokens=context).max_batch
-        return np.asarray(np.minimum(np.minimum(fit, self.c[7]), np.asarray(cap, dtype=np.float64)),
-                          dtype=np.float64)
+        return np.asarray(np.minimum(np.minimum(fit, self.coefficients.max_concurrency),
+                                     np.asarray(cap, dtype=np.float64)), dtype=np.float64)
 
     def parts(self, *, batch: npt.ArrayLike, context_tokens: npt.ArrayLike) -> Memory:
         """Memory per chip at ``batch`` sequences of ``context_tokens`` each (see ``memory``)."""
         batch = np.asarray(batch, dtype=np.float64)
         context = np.asarray(context_tokens, dtype=np.float64)
-        capacity, weights, overhead, kv_token, act_token, logits, limit = self.c[:7]
-        kv_per_seq = context * kv_token
+        c = self.coefficients
+        limit = c.max_batched_tokens
+        kv_per_seq = context * c.kv_bytes_per_token
         chunk = np.minimum(np.maximum(batch, 1.0) * context, limit)
-        activations = chunk * act_token + np.minimum(batch, limit) * logits
-        free_for_kv = capacity - weights - activations - overhead
+        activations = chunk * c.activation_bytes_per_token + np.minimum(batch, limit) * c.logits_bytes_per_sequence
+        free_for_kv = c.capacity_bytes - c.weight_bytes - activations - c.overhead_bytes
         max_batch = np.where(free_for_kv > 0, np.floor(free_for_kv / kv_per_seq), 0.0)
         kv = batch * kv_per_seq
-        return Memory(weights=weights, kv_cache=kv, activations=activations, overhead=overhead,
-                      total=weights + kv + activations + overhead, capacity=capacity, max_batch=max_batch)
+        return Memory(weights=c.weight_bytes, kv_cache=kv, activations=activations, overhead=c.overhead_bytes,
+                      total=c.weight_bytes + kv + activations + c.overhead_bytes, capacity=c.capacity_bytes,
+                      max_batch=max_batch)
 
 
 def memory(grid: Grid, *, batch: npt.ArrayLike, context_tokens: npt.ArrayLike) -> Memory:
@@ -138,34 +152,50 @@ def memory(grid: Grid, *, batch: npt.ArrayLike, context_tokens: npt.ArrayLike) -
 _Pair = tuple[Array, Array]
 
 
-class StepModel:
-    """``step_time`` reduced to per-row coefficients of the tokens of a pass.
+@dataclass(frozen=True)
+class StepCoefficients(Rows):
+    """``step_time`` reduced to per-row coefficients of the tokens of a pass (seconds per unit).
 
     Every term of the roofline is linear in the tokens of a pass (times their context, for
-    attention) or in the number of passes, except MoE's expert coverage. The queueing model and
-    the screen evaluate the same rows at many token counts, so the coefficients are built once
-    and each evaluation costs a dozen array operations, with no per-call Grid gathering.
-    ``step_time`` itself goes through this class, so there is one formula.
-
-    Coefficients (one row each, in ``c``; seconds per unit): pp, max_batched_tokens, linear
-    compute per token, dense and expert weight reads per pass, the log of the chance a token
-    misses a given expert (log(1 - k/E); -inf without experts: a pass of t tokens misses one with
-    probability exp(t log(1 - k/E)), an exponential being several times cheaper than a power
-    over arrays), attention compute per token x context, KV traffic per token x context,
-    communication per token and per pass, fixed overhead per pass.
+    attention) or in the number of passes, except MoE's expert coverage: a pass of t tokens
+    misses a given expert with probability exp(t log(1 - k/E)) (an exponential being several
+    times cheaper than a power over arrays).
     """
 
-    ROWS = 11
+    pp: Array  # pipeline stages: a decode batch splits into at most pp microbatches
+    max_batched_tokens: Array  # tokens one pass takes
+    linear_compute_s_per_token: Array  # 2 N_active FLOPs per token at the linear peak
+    dense_weights_s_per_pass: Array  # reading the weights outside routed experts
+    expert_weights_s_per_pass: Array  # reading every routed expert (0 without experts)
+    log_expert_miss: Array  # log(1 - k/E), the log chance a token skips a given expert; -inf without experts
+    attention_s_per_token_context: Array  # QK^T and AV FLOPs per token per context token
+    kv_s_per_token_context: Array  # KV-cache bytes read or written per token per context token
+    communication_s_per_token: Array  # tensor-parallel all-reduce and pipeline send payloads
+    communication_s_per_pass: Array  # collective latencies of one pass
+    overhead_s_per_pass: Array  # fixed cost (kernel launch, scheduling, sampling)
 
-    def __init__(self, c: Array) -> None:
-        self.c = c
-        self.moe = bool(np.any(c[4] > 0))
-        self.pipelined = bool(np.any(c[0] > 1))
-        self.one_pass = float(np.min(c[1], initial=np.inf))  # tokens any row runs in a single pass
+
+class StepModel:
+    """``step_time`` over per-row ``StepCoefficients``.
+
+    The queueing model and the screen evaluate the same rows at many token counts, so the
+    coefficients are built once and each evaluation costs a dozen array operations, with no
+    per-call Grid gathering. ``step_time`` itself goes through this class, so there is one formula.
+    """
+
+    def __init__(self, coefficients: StepCoefficients) -> None:
+        self.coefficients = coefficients
+        self.moe = bool(np.any(coefficients.expert_weights_s_per_pass > 0))
+        self.pipelined = bool(np.any(coefficients.pp > 1))
+        # tokens any row runs in a single pass
+        self.one_pass = float(np.min(coefficients.max_batched_tokens, initial=np.inf))
+        self._broadcast = {0: coefficients}  # coefficients with extra count axes, by their number
+
+    def __len__(self) -> int:
+        return len(self.coefficients)
 
     @classmethod
     def build(cls, grid: Grid) -> StepModel:
-        n = len(grid)
         tp, pp = grid.tp, grid.pp
         with np.errstate(divide="ignore", invalid="ignore"):
             per_byte = 1.0 / (tp * grid.memory_bandwidth_bytes_per_s * grid.eff_memory)
@@ -178,21 +208,33 @@ class StepModel:
             allreduce_per_token = 2.0 * grid.layers * 2.0 * (tp - 1.0) / tp * payload / _one_way(grid)
             send_link = np.where(tp * pp <= grid.chips_per_node, grid.link_bytes_per_s, grid.scale_out_bytes_per_s)
             send_per_token = (pp - 1.0) * payload / (0.5 * send_link * grid.eff_communication)
-            c = np.empty((cls.ROWS, n))
-            c[0], c[1] = pp, grid.max_batched_tokens
-            c[2] = 2.0 * grid.active_params / (tp * grid.peak_linear_flops_per_s * grid.eff_compute)  # M42: 2N
-            c[3] = (grid.params - np.where(moe, grid.expert_params, 0.0)) * grid.weight_bytes * per_byte
-            c[4] = np.where(moe, grid.expert_params * grid.weight_bytes * per_byte, 0.0)
-            c[5] = np.where(moe, np.log(1.0 - grid.experts_per_token / np.where(moe, grid.experts, 1.0)), -np.inf)
-            c[6], c[7] = attention, kv_token
-            c[8] = np.where(tp > 1, allreduce_per_token, 0.0) + np.where(pp > 1, send_per_token, 0.0)
-            c[9] = (np.where(tp > 1, 2.0 * grid.layers * grid.collective_latency_s, 0.0)
-                    + np.where(pp > 1, (pp - 1.0) * grid.collective_latency_s, 0.0))
-            c[10] = grid.step_overhead_s
-        return cls(c)
+            return cls(StepCoefficients(
+                pp=pp,
+                max_batched_tokens=grid.max_batched_tokens,
+                linear_compute_s_per_token=2.0 * grid.active_params / (  # M42: 2N
+                    tp * grid.peak_linear_flops_per_s * grid.eff_compute),
+                dense_weights_s_per_pass=(grid.params - np.where(moe, grid.expert_params, 0.0))
+                * grid.weight_bytes * per_byte,
+                expert_weights_s_per_pass=np.where(moe, grid.expert_params * grid.weight_bytes * per_byte, 0.0),
+                log_expert_miss=np.where(moe, np.log(1.0 - grid.experts_per_token / np.where(moe, grid.experts, 1.0)),
+                                         -np.inf),
+                attention_s_per_token_context=attention,
+                kv_s_per_token_context=kv_token,
+                communication_s_per_token=np.where(tp > 1, allreduce_per_token, 0.0)
+                + np.where(pp > 1, send_per_token, 0.0),
+                communication_s_per_pass=np.where(tp > 1, 2.0 * grid.layers * grid.collective_latency_s, 0.0)
+                + np.where(pp > 1, (pp - 1.0) * grid.collective_latency_s, 0.0),
+                overhead_s_per_pass=grid.step_overhead_s,
+            ))
 
     def take(self, rows: npt.NDArray[np.intp]) -> StepModel:
-        return StepModel(self.c[:, rows])
+        return StepModel(self.coefficients.take(rows))
+
+    def _with_axes(self, extra_axes: int) -> StepCoefficients:
+        """The coefficients shaped to broadcast against counts with ``extra_axes`` axes after the rows."""
+        if extra_axes not in self._broadcast:
+            self._broadcast[extra_axes] = self.coefficients.reshaped(extra_axes)
+        return self._broadcast[extra_axes]
 
     def _terms(self, decode_tokens: npt.ArrayLike, decode_context: npt.ArrayLike, prefill_tokens: npt.ArrayLike,
                prefill_context: npt.ArrayLike) -> tuple[Array, Array, Array, Array, Array, Array]:
@@ -201,22 +243,27 @@ class StepModel:
         p = np.asarray(prefill_tokens, dtype=np.float64)
         d_ctx = np.asarray(decode_context, dtype=np.float64)
         p_ctx = np.asarray(prefill_context, dtype=np.float64)
-        c = self.c.reshape(self.c.shape + (1,) * (max(d.ndim, p.ndim, 1) - 1))  # rows first, then counts
+        c = self._with_axes(max(d.ndim, p.ndim, 1) - 1)  # rows first, then counts
         if self.pipelined and not (d.ndim == 0 and d <= 1.0):  # one sequence: one microbatch
             # Pipeline parallelism: the decode batch is split into up to pp microbatches that
             # occupy the pp stages at once (GPipe-style). Every sequence still passes all stages,
             # so one iteration lasts one full-model step of a microbatch.
-            microbatches = np.minimum(np.maximum(d, 1.0), c[0])
+            microbatches = np.minimum(np.maximum(d, 1.0), c.pp)
             d, p = d / microbatches, p / microbatches
         tokens = d + p
-        passes = 1.0 if tokens.ndim == 0 and tokens <= self.one_pass else np.maximum(np.ceil(tokens / c[1]), 1.0)
-        weights = c[3]
+        passes = (1.0 if tokens.ndim == 0 and tokens <= self.one_pass
+                  else np.maximum(np.ceil(tokens / c.max_batched_tokens), 1.0))
+        weights = c.dense_weights_s_per_pass
         if self.moe:  # each token routes to k of E experts: a pass touches E (1 - (1 - k/E)^tokens)
-            weights = weights + c[4] * (1.0 - np.exp(c[5] * np.maximum(tokens / passes, 1.0)))
+            weights = weights + c.expert_weights_s_per_pass * (
+                1.0 - np.exp(c.log_expert_miss * np.maximum(tokens / passes, 1.0)))
         # attention: QK^T and AV over the context (causal prefill: half of it); KV: read the cache
         # of the decode tokens, write the new K/V of every token
-        return (tokens * c[2], passes * weights, (d * d_ctx + p * (p_ctx / 2.0)) * c[6],
-                (d * (d_ctx + 1.0) + p) * c[7], tokens * c[8] + passes * c[9], passes * c[10])
+        return (tokens * c.linear_compute_s_per_token, passes * weights,
+                (d * d_ctx + p * (p_ctx / 2.0)) * c.attention_s_per_token_context,
+                (d * (d_ctx + 1.0) + p) * c.kv_s_per_token_context,
+                tokens * c.communication_s_per_token + passes * c.communication_s_per_pass,
+                passes * c.overhead_s_per_pass)
 
     def total(self, *, decode_tokens: npt.ArrayLike, decode_context: npt.ArrayLike,
               prefill_tokens: npt.ArrayLike = 0.0, prefill_context: npt.ArrayLike = 0.0) -> Array:
@@ -250,7 +297,7 @@ class StepModel:
         """
         (a_lin, per_token), (att_d, att_p) = self.floor_terms(decode_context=decode_context,
                                                               prefill_context=prefill_context)
-        a, b_d, b_p = (np.empty((4,) + self.c[0].shape) for _ in range(3))
+        a, b_d, b_p = (np.empty((4, len(self))) for _ in range(3))
         for i in range(2):
             for j in range(2):
                 a[2 * i + j] = a_lin[i]
@@ -264,13 +311,16 @@ class StepModel:
         side, which reads the weights once per pass), (their costs per token)), ((attention's cost
         per decode token on its compute side, on its KV-traffic side), (the same per prefill
         token))."""
-        c = self.c
-        per_token = 1.0 / c[0]  # tokens / microbatches >= tokens / pp
-        fixed, comm = c[9] + c[10], c[8] * per_token
-        compute = (fixed, (c[2] + c[8]) * per_token)
-        weights = (fixed + c[3] + c[4] * (1.0 - np.exp(c[5])), comm)
-        attention = (c[6] * per_token * decode_context, c[6] * per_token * (prefill_context / 2.0))
-        kv = (c[7] * per_token * (decode_context + 1.0), c[7] * per_token)
+        c = self.coefficients
+        per_token = 1.0 / c.pp  # tokens / microbatches >= tokens / pp
+        fixed = c.communication_s_per_pass + c.overhead_s_per_pass
+        comm = c.communication_s_per_token * per_token
+        compute = (fixed, (c.linear_compute_s_per_token + c.communication_s_per_token) * per_token)
+        weights = (fixed + c.dense_weights_s_per_pass
+                   + c.expert_weights_s_per_pass * (1.0 - np.exp(c.log_expert_miss)), comm)
+        attention = (c.attention_s_per_token_context * per_token * decode_context,
+                     c.attention_s_per_token_context * per_token * (prefill_context / 2.0))
+        kv = (c.kv_s_per_token_context * per_token * (decode_context + 1.0), c.kv_s_per_token_context * per_token)
         return ((compute[0], weights[0]), (compute[1], weights[1])), ((attention[0], kv[0]), (attention[1], kv[1]))
 
 

@@ -467,7 +467,7 @@ def serve(model: StepModel, mem: MemoryModel, *, request_rate: npt.ArrayLike, in
     if not set(percentiles) <= set(PERCENTILES):
         raise ValueError(f"percentiles must be among {PERCENTILES}, got {percentiles}")
     i, o = input_tokens.mean, output_tokens.mean
-    rate = np.broadcast_to(np.asarray(request_rate, dtype=np.float64), model.c.shape[1:]).copy()
+    rate = np.broadcast_to(np.asarray(request_rate, dtype=np.float64), (len(model),)).copy()
     b_max = np.maximum(mem.operating_batch(cap=batch_cap, input_tokens=i, output_tokens=o), 0.0)
     b_run = np.maximum(b_max, 1.0)
     ctx = {"decode_context": i + o / 2.0, "prefill_context": i}
@@ -479,7 +479,7 @@ def serve(model: StepModel, mem: MemoryModel, *, request_rate: npt.ArrayLike, in
     ttft_q = {pct: np.zeros(n) for pct in percentiles}
     tpot = {pct: np.zeros(n) for pct in percentiles}
     # B from which every s_j grows with B: a pipelined engine splits a pass into min(B, pp) microbatches
-    grows = np.where(model.c[0] > 1, model.c[0], 0.0)
+    grows = np.where(model.coefficients.pp > 1, model.coefficients.pp, 0.0)
     size = _chain_size(model, lam, b_run, i, o)  # 0 once a row is solved
     while np.any(size):
         k, rows = _next_group(size)

@@ -20,7 +20,7 @@ from planner.errors import InputError
 from planner.levers.adaptation import Choice, choose
 from planner.memo import cached
 from planner.model.grid import CatalogTables, Grid
-from planner.model.perf import MemoryModel, StepModel
+from planner.model.perf import MemoryCoefficients, MemoryModel, StepCoefficients, StepModel
 from planner.workload import Workload
 
 __all__ = ["Candidates", "enumerate_candidates"]
@@ -187,8 +187,8 @@ class Universe:
         self.combo_id = np.full(runnable.shape, -1, dtype=np.int64)
         self.combo_id[tuple(combos.T)] = np.arange(len(combos))
         n_blocks = len(combos) * len(tables.model_ids)  # a block: one (combo, model), every shape
-        self._step = np.empty((StepModel.ROWS, n_blocks * len(PARALLEL)))  # filled a block at a time
-        self._memory = np.empty((MemoryModel.ROWS, n_blocks * len(PARALLEL)))
+        self._step = StepCoefficients.empty(n_blocks * len(PARALLEL))  # filled a block at a time
+        self._memory = MemoryCoefficients.empty(n_blocks * len(PARALLEL))
         self._built = np.zeros(n_blocks, dtype=bool)
 
     def row(self, combo: IntArray, model: IntArray, shape: IntArray) -> IntArray:
@@ -218,10 +218,10 @@ class Universe:
                                       weight_precision=f["precision"], kv_precision=f["kv_precision"],
                                       tp=f["tp"], pp=f["pp"])
             with np.errstate(divide="ignore", invalid="ignore"):  # shapes beyond a chip's links
-                self._step[:, at] = StepModel.build(grid).c
-                self._memory[:, at] = MemoryModel.build(grid).c
+                self._step.put(at, StepModel.build(grid).coefficients)
+                self._memory.put(at, MemoryModel.build(grid).coefficients)
             self._built[new] = True
-        return StepModel(self._step[:, rows]), MemoryModel(self._memory[:, rows])
+        return StepModel(self._step.take(rows)), MemoryModel(self._memory.take(rows))
 
 
 def universe(tables: CatalogTables) -> Universe:

@@ -120,13 +120,13 @@ def slo_ceiling(step: StepModel, traffic: Traffic, slo: Slo) -> Array:
     taus = [limit for metric, _pct, limit in slo.items() if metric == "tpot_ms"]
     taus += [limit / decodes for metric, _pct, limit in slo.items() if metric == "e2e_ms" and decodes > 0]
     if not taus:
-        return np.full(step.c.shape[1], np.inf)
+        return np.full(len(step), np.inf)
     tau = min(taus) / 1e3
     # S = b_d (O - 1) + b_p I for floor 2 i + j (StepModel.floors); for each side i of the linear
     # roofline, the floor with the largest S gives the smallest bound (those with a > tau give none)
     (a, per_token), (att_d, att_p) = step.floor_terms(decode_context=i.mean + o.mean / 2.0, prefill_context=i.mean)
     attention = np.maximum(att_d[0] * decodes + att_p[0] * i.mean, att_d[1] * decodes + att_p[1] * i.mean)
-    lam = np.full(step.c.shape[1], np.inf)
+    lam = np.full(len(step), np.inf)
     with np.errstate(divide="ignore", invalid="ignore"):
         for side in range(2):
             s = per_token[side] * (decodes + i.mean) + attention
