@@ -59,16 +59,11 @@ __all__ = ["PERCENTILES", "STATES", "LengthDist", "ServerResult", "saturated_rat
 
 PERCENTILES = (50, 90, 95, 99)
 STATES = 32  # most prompts prefilled per iteration the chain tracks: 0 .. STATES - 1
-# chain sizes K rows are grouped by: steps of ~1.4x, so a row's chain is at most ~1.4x the size it
-# needs (a solve ~2-3x the cost) while a call has at most ten groups
-_SIZES = (1, 2, 3, 4, 6, 8, 11, 16, 22, STATES)
-# normal-tail guesses of at least this many states are checked on the chain at b_hi (_chain_size): on the
-# examples' capacity searches 6% less time than no check (long-document-summarizer: 16%)
-GUESS_CHECK = 8
+# experiments behind the values: docs/design.md, "Tuning constants and the experiments behind them"
+_SIZES = (1, 2, 3, 4, 6, 8, 11, 16, 22, STATES)  # chain sizes rows are grouped by: oversized chains vs groups
+GUESS_CHECK = 8  # normal-tail guesses this large are checked on the chain at b_hi: a check vs a missed size
 _TAIL = 1e-8  # largest probability a chain of size K < STATES may lump into its last state
-# fixed cost of one chain evaluation in units of the per-row cost of one state pair (timed on this
-# project's 2-core machine: 4,000-4,500 over 1-200 rows and K = 4-32)
-_CALL_COST = 4000
+_CALL_COST = 4000  # fixed cost of a chain evaluation, in per-row state pairs: fewer groups vs larger chains
 _TOL = 1e-9  # relative tolerance of the root finder for B (of its bracket, [0, B_max])
 _ITERATIONS = 100  # cap on root-finder iterations
 _STEP = 0.005  # least step of the root finder, in units of its tolerance

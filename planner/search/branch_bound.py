@@ -13,14 +13,9 @@ from planner.workload import Objective, Workload
 
 __all__ = ["max_keys", "solve_prepared"]
 
-# plan keys whose shapes go through the queueing model together: 4 finds a costlier domain-task top 5,
-# 8 a different one in ~1.3x the time
-KEYS_PER_ROUND = 6
-
-
-# plans kept beyond top-K before bounding, since near-duplicates are dropped later: 0 and 4 give the
-# same plans on the examples, 4 in ~1.4x the time
-SPARE = 2
+# experiments behind the values: docs/design.md, "Tuning constants and the experiments behind them"
+KEYS_PER_ROUND = 6  # plan keys whose shapes go through the queueing model together: fewer calls vs wasted keys
+SPARE = 2  # plans kept beyond top-K before bounding (near-duplicates drop later): safety vs time
 
 
 def _options(p: Prepared, rows: np.ndarray) -> list[Option]:

@@ -26,17 +26,13 @@ __all__ = ["UTILIZATION", "CapacitySearch", "default_prior", "length_dists", "sc
 
 UTILIZATION = np.array([0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.88, 0.91, 0.94,
                         0.97])
-# a bracket with at most this many rungs inside is evaluated whole: over the examples' searches 3 took
-# 1,829 evaluations in 75 calls, 2 took 1,790 in 81, 1 took 1,789 in 83 (a call costs ~10 evaluations)
-FILL = 3
-# The answer (highest rung meeting every SLO, -1: none) is bracketed by probes placed at the
-# tertiles of a prior on it: PRIOR_ROWS pseudo-rows, PRIOR_TOP of them at the top rung (the
-# planner's ladder is relative to a ceiling that TPOT- and e2e-bound rows nearly reach), the rest
-# spread evenly; the planner adds the answers found so far for the same workload. Over the eight
-# examples' searches: 1,829 (row, rung) evaluations in 75 calls, against 2,219 in 79 for fixed
-# probes at 91% then 30/60/80% (and 1,519-1,666 evaluations but 82-111 calls for one probe, or up
-# to three, at the prior's quantiles: a call costs about as much as ten evaluations).
-PRIOR_ROWS, PRIOR_TOP = 4.0, 0.5
+# experiments behind the values: docs/design.md, "Tuning constants and the experiments behind them"
+FILL = 3  # a bracket with at most this many rungs inside is evaluated whole: fewer calls vs more evaluations
+# The answer (highest rung meeting every SLO, -1: none) is bracketed by probes at the tertiles of
+# a prior on it: PRIOR_ROWS pseudo-rows, PRIOR_TOP of them at the top rung (TPOT- and e2e-bound
+# rows nearly reach the ceiling the ladder is relative to), the rest spread evenly; the planner
+# adds the answers found so far for the same workload.
+PRIOR_ROWS, PRIOR_TOP = 4.0, 0.5  # prior's weight and its top-rung share: probes near likely answers vs robustness
 
 
 def default_prior() -> Array:

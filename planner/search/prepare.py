@@ -20,26 +20,12 @@ from planner.workload import HOURS_PER_MONTH, Workload
 __all__ = ["ALTERNATIVES", "Prepared", "best_per_hardware", "evaluate_rest", "key_budget", "key_budgets",
            "max_cost_per_hour", "prepare"]
 
-# Search constants. Checked on the eight examples by changing one at a time (plans = each top 5's
-# costs, models and hardware sets; times = median plan in one run):
-# replica shapes kept per plan key and hardware after pruning: 2 loses a plan from offline-batch's top
-# 5; 4 changes no example's plans
-KEEP_PER_HARDWARE = 3
-
-
-# rows screened at a time (see _screen): with 16,384 the examples' preparation took 25% less time than
-# unchunked, and less than with 4,096, 8,192 or 32,768 (interleaved runs on this project's 2-core machine)
-SCREEN_CHUNK = 16384
-
-
-# see Prepared.evaluate_keys: 0.15 and 0.5 give the same plans on every example, 0.5 in ~1.4x the
-# time; the margin is room for shapes that win through integer rounding, which these examples lack
-EVAL_MARGIN = 0.3
-
-
-# hardware types per key evaluated up front for alternative-hardware plans: 6 gave the same plans as
-# every type on all examples (3, 4 and 5 lose plans from long-document-summarizer's top 5)
-ALTERNATIVES = 6
+# Search constants: one line each on what they trade; the experiments behind the values are in
+# docs/design.md, "Tuning constants and the experiments behind them".
+KEEP_PER_HARDWARE = 3  # replica shapes kept per plan key and hardware after pruning: fewer is faster, may lose plans
+SCREEN_CHUNK = 16384  # rows screened at a time (_screen): cache-sized arrays against per-chunk call overhead
+EVAL_MARGIN = 0.3  # cost margin of Prepared.evaluate_keys: room for rounding winners against queueing time
+ALTERNATIVES = 6  # hardware types per key evaluated up front for alternative-hardware plans: recall vs time
 
 
 @dataclass
