@@ -129,18 +129,19 @@ def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload) -
     models = np.array(_allowed(tables.model_ids, c.models), dtype=np.int64)
     shape_ids = np.array([i for i, (tp, pp) in enumerate(PARALLEL) if tp * pp <= c.max_chips_per_replica],
                          dtype=np.int64)
-    shapes = np.array(PARALLEL, dtype=np.int64)[shape_ids].reshape(-1, 2)
-    choices = _choices(catalog, tables, w, models, np.unique(combos[:, 2]))
+    tp, pp = np.array(PARALLEL, dtype=np.int64)[shape_ids].reshape(-1, 2).T
+    hw, precision = combos[:, 0], combos[:, 2]  # combo columns: hardware, runtime, precision, kv
+    choices = _choices(catalog, tables, w, models, np.unique(precision))
     score = np.full((len(tables.model_ids), len(tables.precision_ids)), np.nan)
     for (m, p), pick in choices.items():
         if pick.quality.score is not None:
             score[m, p] = pick.quality.score
     prices = np.array([catalog.hardware[hid].price(c.pricing) or np.nan for hid in tables.hardware_ids])
-    hw, quality = combos[:, 0], score[models[None, :], combos[:, 2:3]]  # quality: [combo, model]
+    quality = score[models[None, :], precision[:, None]]  # [combo, model]
     per_node = tables.hardware["chips_per_node"][hw][:, None]
     scale_out = tables.hardware["scale_out_bytes_per_s"][hw][:, None] > 0
-    chips = (shapes[:, 0] * shapes[:, 1])[None, :]
-    parallel_ok = (shapes[None, :, 0] <= per_node) & ((chips <= per_node) | scale_out)  # [combo, shape]
+    chips = (tp * pp)[None, :]
+    parallel_ok = (tp[None, :] <= per_node) & ((chips <= per_node) | scale_out)  # [combo, shape]
     price_ok = ~np.isnan(prices[hw])  # [combo]
     longest = (w.traffic.input_tokens.p95 or w.traffic.input_tokens.mean) + \
         (w.traffic.output_tokens.p95 or w.traffic.output_tokens.mean)
