@@ -89,6 +89,8 @@ def test_blackwell_ultra_memory_and_int8_cut(catalog: Catalog) -> None:
     for hardware_id in ("b300", "gb300"):
         hw = _hw(catalog, hardware_id)
         assert 270e9 <= hw.memory_bytes <= 288e9
+        # verda.com 7.7-8 TB/s; glennklockwood.com B300 "8 TB/s (max)"
+        assert 7.7 * TB <= hw.memory_bandwidth_bytes_per_s <= 8.0 * TB
         assert 1.45 <= hw.memory_bytes / _hw(catalog, "b200").memory_bytes <= 1.6
         # verda.com: INT8 is 0.15-0.165 POPS on Blackwell Ultra, under 4% of its FP8 rate
         assert hw.peak_flops_per_s["int8"] < 0.04 * hw.peak_flops_per_s["fp8"]
