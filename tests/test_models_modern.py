@@ -38,7 +38,7 @@ def test_mla_kv_bytes_per_token_deepseek_v3(catalog: Catalog) -> None:
     llama = catalog.models["llama-3.1-70b"]
     assert float(kv_bytes_per_token(llama, 4096.0, BF16)) == 80 * 2 * 8 * 128 * 2 == 327_680
     # MHA with DeepSeek-V3's own 128 heads of 128 would cache 2 x 128 x 128 per layer: 57x more
-    assert 2 * 128 * 128 / (512 + 64) == pytest.approx(56.9, abs=0.1)
+    assert pytest.approx(56.9, abs=0.1) == 2 * 128 * 128 / (512 + 64)
 
 
 def test_mla_latent_is_held_whole_on_every_tensor_parallel_chip(catalog: Catalog) -> None:
@@ -158,7 +158,8 @@ BASE = {"id": "x", "name": "x", "family": "x", "params_b": 1.0, "layers": 4, "hi
     ({"attention": {"kind": "sliding_window", "window": -1}}, "attention.window", "greater than 0"),
     ({"experts": 8, "experts_per_token": 2, "moe": {"dense_layers": 4, "dense_ffn_size": 256}}, None, "dense_layers"),
     ({"moe": {"shared_experts": 1}}, None, "experts > 1"),
-    ({"attention": {"kind": "mla", "kv_lora_rank": 8, "qk_rope_head_dim": 8, "bogus": 1}}, "attention.bogus", "unknown field"),
+    ({"attention": {"kind": "mla", "kv_lora_rank": 8, "qk_rope_head_dim": 8, "bogus": 1}}, "attention.bogus",
+     "unknown field"),
 ])
 def test_bad_attention_and_moe_fields_name_the_field(extra: dict[str, object], field: str | None, words: str) -> None:
     with pytest.raises(CatalogError) as err:
