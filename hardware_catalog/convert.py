@@ -19,11 +19,13 @@ from hardware_catalog.schema import (
 )
 from planner.domain import (
     AdaptationGain,
+    Attention,
     Calibration,
     Catalog,
     Efficiency,
     Hardware,
     Model,
+    MoeLayout,
     Precision,
     PrecisionQuality,
     QualityBand,
@@ -170,7 +172,22 @@ def _model(m: ModelFile) -> Model:
         quality=dict(m.quality),
         aliases=tuple(m.aliases),
         sources=dict(m.sources),
+        attention=_attention(m),
+        moe=MoeLayout() if m.moe is None else MoeLayout(
+            shared_experts=m.moe.shared_experts, shared_ffn_size=m.moe.shared_ffn_size or m.ffn_size,
+            dense_layers=m.moe.dense_layers, dense_ffn_size=m.moe.dense_ffn_size or 0),
+        mtp_layers=m.mtp_layers,
     )
+
+
+def _attention(m: ModelFile) -> Attention:
+    a = m.attention
+    if a is None:
+        return Attention(kind="mha" if m.kv_heads == m.heads else "gqa")
+    return Attention(kind=a.kind, kv_lora_rank=a.kv_lora_rank or 0, qk_rope_head_dim=a.qk_rope_head_dim or 0,
+                     qk_nope_head_dim=a.qk_nope_head_dim or 0, v_head_dim=a.v_head_dim or 0,
+                     q_lora_rank=a.q_lora_rank or 0, window=a.window or 0,
+                     sliding_layers=m.layers if a.kind == "sliding_window" else a.sliding_layers or 0)
 
 
 def _check_aliases(raw: RawCatalog) -> None:

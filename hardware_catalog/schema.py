@@ -13,10 +13,12 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
+    "AttentionIn",
     "CalibrationFile",
     "EfficiencyIn",
     "HardwareFile",
     "ModelFile",
+    "MoeIn",
     "PrecisionFile",
     "PrecisionsFile",
     "QualityFile",
@@ -89,6 +91,64 @@ class HardwareFile(_Strict):
         return self
 
 
+NonNegInt = Annotated[int, Field(ge=0, le=10_000_000)]
+Dim = Annotated[int, Field(gt=0, le=10_000_000)]  # a width, rank or token count
+
+
+class AttentionIn(_Strict):
+    """attention: how the model stores and reads its KV cache (see planner/attention.py).
+
+    gqa / mha: K and V heads (``kv_heads`` x ``head_dim``; mha: kv_heads = heads). mla: DeepSeek's
+    latent attention, KV per token and layer = kv_lora_rank + qk_rope_head_dim. sliding_window:
+    every layer attends to the last ``window`` tokens. hybrid: ``sliding_layers`` of the layers
+    do, the rest see the whole context (gpt-oss alternates; Gemma 3 has 5 local per global).
+    """
+
+    kind: Literal["gqa", "mha", "mla", "sliding_window", "hybrid"]
+    kv_lora_rank: Dim | None = None
+    qk_rope_head_dim: Dim | None = None
+    qk_nope_head_dim: Dim | None = None
+    v_head_dim: Dim | None = None
+    q_lora_rank: Dim | None = None
+    window: Dim | None = None
+    sliding_layers: Dim | None = None
+
+    @model_validator(mode="after")
+    def _fields_fit_kind(self) -> AttentionIn:
+        mla = ("kv_lora_rank", "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim", "q_lora_rank")
+        if self.kind == "mla":
+            for name in ("kv_lora_rank", "qk_rope_head_dim"):
+                if getattr(self, name) is None:
+                    raise ValueError(f"kind mla needs {name}")
+        else:
+            for name in mla:
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{name} is an mla field; kind is {self.kind}")
+        windowed = self.kind in ("sliding_window", "hybrid")
+        if windowed and self.window is None:
+            raise ValueError(f"kind {self.kind} needs window")
+        if not windowed and self.window is not None:
+            raise ValueError(f"window is for sliding_window or hybrid; kind is {self.kind}")
+        if (self.kind == "hybrid") != (self.sliding_layers is not None):
+            raise ValueError("sliding_layers is required for hybrid and only for hybrid")
+        return self
+
+
+class MoeIn(_Strict):
+    """moe: structure beyond the routed experts (``experts``, ``experts_per_token``, ``ffn_size``)."""
+
+    shared_experts: NonNegInt = 0  # always-on experts every token passes through
+    shared_ffn_size: Dim | None = None  # per shared expert; default ffn_size
+    dense_layers: NonNegInt = 0  # the first layers have a dense MLP instead of experts
+    dense_ffn_size: Dim | None = None
+
+    @model_validator(mode="after")
+    def _dense_width(self) -> MoeIn:
+        if self.dense_layers and self.dense_ffn_size is None:
+            raise ValueError("dense_layers needs dense_ffn_size")
+        return self
+
+
 class ModelFile(_Strict):
     """models/<id>.yaml: one model's architecture and quality."""
 
@@ -111,6 +171,9 @@ class ModelFile(_Strict):
     #                                          layers * experts * 3 * hidden * ffn (e.g. some
     #                                          layers dense, as in Llama 4 Maverick)
     tied_embeddings: bool = False
+    attention: AttentionIn | None = None  # absent: gqa (mha when kv_heads = heads)
+    moe: MoeIn | None = None
+    mtp_layers: Annotated[int, Field(ge=0, le=16)] = 0  # multi-token-prediction modules beside the model
     # 0-100 benchmark scores; "mmlu" = MMLU 5-shot of the base model. A model without a
     # published MMLU (a code model) omits it and cannot meet a general quality floor.
     quality: dict[str, Annotated[float, Field(ge=0, le=100)]] = {}
@@ -128,6 +191,19 @@ class ModelFile(_Strict):
             raise ValueError("active_params_b must not exceed params_b")
         if self.expert_params_b is not None and (self.experts == 1 or self.expert_params_b >= self.params_b):
             raise ValueError("expert_params_b is for MoE models and must be below params_b")
+        if self.moe is not None:
+            if self.experts == 1:
+                raise ValueError("moe is for models with experts > 1")
+            if self.moe.dense_layers >= self.layers:
+                raise ValueError("moe.dense_layers must be below layers")
+            if self.moe.dense_layers and self.expert_params_b is not None:
+                raise ValueError("give expert_params_b or moe.dense_layers, not both")
+        a = self.attention
+        if a is not None:
+            if a.kind == "mha" and self.kv_heads != self.heads:
+                raise ValueError("attention.kind mha needs kv_heads = heads")
+            if a.sliding_layers is not None and a.sliding_layers >= self.layers:
+                raise ValueError("attention.sliding_layers must be below layers (all windowed: sliding_window)")
         _check_source_keys(self, self.sources)
         return self
 

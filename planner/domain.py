@@ -15,12 +15,14 @@ from planner.errors import InputError
 
 __all__ = [
     "PRICING_MODES",
+    "Attention",
     "Calibration",
     "AdaptationGain",
     "Catalog",
     "Efficiency",
     "Hardware",
     "Model",
+    "MoeLayout",
     "Precision",
     "PrecisionQuality",
     "QualityBand",
@@ -69,6 +71,36 @@ class Hardware:
 
 
 @dataclass(frozen=True)
+class Attention:
+    """How a model's attention stores and reads its KV cache (planner.model.attention computes with it).
+
+    kind: gqa / mha (K and V heads of head_dim each), mla (DeepSeek's multi-head latent attention:
+    one latent of kv_lora_rank plus a shared RoPE key of qk_rope_head_dim per token and layer),
+    sliding_window (every layer sees at most ``window`` tokens) or hybrid (``sliding_layers`` of
+    the layers are windowed, the rest see the whole context). 0 = not applicable.
+    """
+
+    kind: str = "gqa"
+    kv_lora_rank: int = 0
+    qk_rope_head_dim: int = 0
+    qk_nope_head_dim: int = 0
+    v_head_dim: int = 0
+    q_lora_rank: int = 0  # 0 = queries projected directly from the hidden state
+    window: int = 0  # tokens a windowed layer attends to
+    sliding_layers: int = 0
+
+
+@dataclass(frozen=True)
+class MoeLayout:
+    """MoE structure beyond routed experts: always-on shared experts and leading dense layers."""
+
+    shared_experts: int = 0
+    shared_ffn_size: int = 0  # per shared expert
+    dense_layers: int = 0  # the first layers use a dense MLP instead of experts (DeepSeek-V3: 3)
+    dense_ffn_size: int = 0
+
+
+@dataclass(frozen=True)
 class Model:
     """One model's architecture and quality scores."""
 
@@ -92,6 +124,9 @@ class Model:
     quality: Mapping[str, float] = field(default_factory=_frozen)
     aliases: tuple[str, ...] = ()
     sources: Mapping[str, str] = field(default_factory=_frozen)
+    attention: Attention = field(default_factory=Attention)
+    moe: MoeLayout = field(default_factory=MoeLayout)
+    mtp_layers: int = 0  # multi-token-prediction modules shipped beside the model (not in params)
 
     @property
     def is_moe(self) -> bool:
@@ -104,7 +139,8 @@ class Model:
             return 0.0
         if self.routed_expert_params is not None:
             return self.routed_expert_params
-        return float(self.layers * self.experts * 3 * self.hidden_size * self.ffn_size)
+        moe_layers = self.layers - self.moe.dense_layers
+        return float(moe_layers * self.experts * 3 * self.hidden_size * self.ffn_size)
 
 
 @dataclass(frozen=True)

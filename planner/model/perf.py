@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from planner.model.attention import attended_context, prefill_attended_context
 from planner.model.grid import ACTIVATION_BYTES, Array, Grid
 
 __all__ = ["Memory", "MemoryModel", "StepModel", "StepTime", "kv_bytes_per_token", "memory", "step_time"]
@@ -57,13 +58,14 @@ class StepTime:
 
 
 def kv_bytes_per_token(grid: Grid) -> Array:
-    """KV-cache bytes per token per chip: K and V, layers split by pp, KV heads split by tp.
+    """KV-cache bytes per token per chip: layers split by pp, KV shards (GQA's KV heads) by tp.
 
-    With fewer KV heads than tp (GQA/MQA), heads are replicated: ceil(kv_heads / tp) per chip.
+    With fewer shards than tp they are replicated: ceil(kv_shards / tp) per chip; MLA's latent is
+    one shard every chip holds. Sliding windows cap the tokens held (``attended_context``).
     """
-    kv_heads_per_chip = np.ceil(grid.kv_heads / grid.tp)  # replicated when kv_heads < tp
+    shards_per_chip = np.ceil(grid.kv_shards / grid.tp)  # replicated when kv_shards < tp
     layers_per_chip = np.ceil(grid.layers / grid.pp)
-    return 2.0 * layers_per_chip * kv_heads_per_chip * grid.head_dim * grid.kv_bytes  # 2 = K and V
+    return layers_per_chip * shards_per_chip * (grid.kv_per_layer / grid.kv_shards) * grid.kv_bytes
 
 
 class MemoryModel:
@@ -74,7 +76,7 @@ class MemoryModel:
     token budget (max_batched_tokens), the scheduler's concurrency cap.
     """
 
-    ROWS = 8
+    ROWS = 10  # 8, 9: window tokens and full-attention share (planner.model.attention)
 
     def __init__(self, c: Array) -> None:
         self.c = c
@@ -90,6 +92,7 @@ class MemoryModel:
         c[4] = ACTIVATION_BYTES * (4.0 * grid.hidden + 2.0 * grid.ffn / grid.tp)  # one layer live
         c[5] = 4.0 * grid.vocab / grid.tp  # 4 B: fp32 logits
         c[6], c[7] = grid.max_batched_tokens, grid.max_concurrency
+        c[8], c[9] = grid.window, grid.full_fraction
         return cls(c)
 
     def take(self, rows: npt.NDArray[np.intp]) -> MemoryModel:
@@ -108,7 +111,7 @@ class MemoryModel:
         batch = np.asarray(batch, dtype=np.float64)
         context = np.asarray(context_tokens, dtype=np.float64)
         capacity, weights, overhead, kv_token, act_token, logits, limit = self.c[:7]
-        kv_per_seq = context * kv_token
+        kv_per_seq = attended_context(context, self.c[8], self.c[9]) * kv_token  # windows cap it
         chunk = np.minimum(np.maximum(batch, 1.0) * context, limit)
         activations = chunk * act_token + np.minimum(batch, limit) * logits
         free_for_kv = capacity - weights - activations - overhead
@@ -155,10 +158,11 @@ class StepModel:
     communication per token and per pass, fixed overhead per pass.
     """
 
-    ROWS = 11
+    ROWS = 14  # 11..13: window tokens, full-attention share, prefill/decode attention FLOPs
 
     def __init__(self, c: Array) -> None:
         self.c = c
+        self.windowed = bool(np.any(c[12] < 1.0)) or bool(np.any(c[13] != 1.0))  # planner.model.attention
         self.moe = bool(np.any(c[4] > 0))
         self.pipelined = bool(np.any(c[0] > 1))
         self.one_pass = float(np.min(c[1], initial=np.inf))  # tokens any row runs in a single pass
@@ -169,9 +173,9 @@ class StepModel:
         tp, pp = grid.tp, grid.pp
         with np.errstate(divide="ignore", invalid="ignore"):
             per_byte = 1.0 / (tp * grid.memory_bandwidth_bytes_per_s * grid.eff_memory)
-            attention = 4.0 * grid.layers * grid.heads * grid.head_dim / (
-                tp * grid.peak_attention_flops_per_s * grid.eff_compute)
-            kv_token = 2.0 * grid.layers * grid.kv_heads * grid.head_dim * grid.kv_bytes * per_byte  # whole replica
+            attention = grid.attention_flops / (tp * grid.peak_attention_flops_per_s * grid.eff_compute)
+            kv_token = (grid.layers * grid.kv_per_layer * grid.kv_bytes * per_byte  # whole replica; MLA:
+                        * np.where(grid.kv_replicated > 0, tp, 1.0))  # every rank reads the latent
             moe = grid.experts > 1
             payload = grid.hidden * ACTIVATION_BYTES  # per token of a pass
             # tensor parallel: ring all-reduce after attention and after the MLP, in every layer
@@ -189,6 +193,7 @@ class StepModel:
             c[9] = (np.where(tp > 1, 2.0 * grid.layers * grid.collective_latency_s, 0.0)
                     + np.where(pp > 1, (pp - 1.0) * grid.collective_latency_s, 0.0))
             c[10] = grid.step_overhead_s
+            c[11], c[12], c[13] = grid.window, grid.full_fraction, grid.prefill_attention_ratio
         return cls(c)
 
     def take(self, rows: npt.NDArray[np.intp]) -> StepModel:
@@ -215,7 +220,11 @@ class StepModel:
             weights = weights + c[4] * (1.0 - np.exp(c[5] * np.maximum(tokens / passes, 1.0)))
         # attention: QK^T and AV over the context (causal prefill: half of it); KV: read the cache
         # of the decode tokens, write the new K/V of every token
-        return (tokens * c[2], passes * weights, (d * d_ctx + p * (p_ctx / 2.0)) * c[6],
+        p_keys = p_ctx / 2.0
+        if self.windowed:  # sliding-window layers see at most the window; MLA prefill runs unabsorbed
+            d_ctx = attended_context(d_ctx, c[11], c[12])
+            p_keys = prefill_attended_context(p_ctx, c[11], c[12]) * c[13]
+        return (tokens * c[2], passes * weights, (d * d_ctx + p * p_keys) * c[6],
                 (d * (d_ctx + 1.0) + p) * c[7], tokens * c[8] + passes * c[9], passes * c[10])
 
     def total(self, *, decode_tokens: npt.ArrayLike, decode_context: npt.ArrayLike,
@@ -269,8 +278,10 @@ class StepModel:
         fixed, comm = c[9] + c[10], c[8] * per_token
         compute = (fixed, (c[2] + c[8]) * per_token)
         weights = (fixed + c[3] + c[4] * (1.0 - np.exp(c[5])), comm)
-        attention = (c[6] * per_token * decode_context, c[6] * per_token * (prefill_context / 2.0))
-        kv = (c[7] * per_token * (decode_context + 1.0), c[7] * per_token)
+        d_keys = attended_context(decode_context, c[11], c[12])  # = decode_context without windows
+        p_keys = prefill_attended_context(prefill_context, c[11], c[12]) * c[13]
+        attention = (c[6] * per_token * d_keys, c[6] * per_token * p_keys)
+        kv = (c[7] * per_token * (d_keys + 1.0), c[7] * per_token)
         return ((compute[0], weights[0]), (compute[1], weights[1])), ((attention[0], kv[0]), (attention[1], kv[1]))
 
 
