@@ -17,7 +17,8 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from hardware_catalog.loader import default_catalog_dir, read_yaml, validate_file
 from planner.errors import CatalogError
@@ -43,7 +44,13 @@ Id = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=64)]
 Name = Annotated[str, Field(min_length=1, max_length=80)]
 Usd = Annotated[float, Field(gt=0, le=MAX_USD_PER_CHIP_HOUR, allow_inf_nan=False)]
 NonNeg = Annotated[float, Field(ge=0, le=1e7, allow_inf_nan=False)]
-AsOf = date | Literal["undated"]
+def _undated(value: object) -> object:
+    if value is None:
+        raise ValueError("give a date, or 'undated' where the source states none")
+    return None if value == "undated" else value
+
+
+AsOf = Annotated[date | None, BeforeValidator(_undated)]  # None: the source states no date
 Flag = Literal["uncertain", "estimate", "derived", "stale", "gpu_only", "lower_bound", "inferred"]
 # A citation names a publisher or page, never the compiled notes it was copied from.
 _NOT_CITATIONS = ("prices_2026", "hardware_facts", "from memory", ".md)")
@@ -51,6 +58,15 @@ _NOT_CITATIONS = ("prices_2026", "hardware_facts", "from memory", ".md)")
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _DatesAsText(yaml.SafeLoader):
+    """YAML without implicit dates, so pydantic parses them and a bad one names its field."""
+
+
+_DatesAsText.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
 
 
 def _citation(value: str) -> str:
@@ -88,7 +104,7 @@ class FigureIn(_Strict):
     value: NonNeg
     low: NonNeg | None = None
     high: NonNeg | None = None
-    as_of: AsOf | None = None
+    as_of: Annotated[date | None, BeforeValidator(lambda v: None if v == 'undated' else v)] = None
     source: Annotated[str, Field(min_length=8)]
     flags: list[Flag] = []
     note: str = ""
@@ -149,20 +165,16 @@ def default_prices_dir() -> Path:
     return default_catalog_dir() / "prices"
 
 
-def _date(value: AsOf | None) -> date | None:
-    return None if value is None or value == "undated" else value
-
-
 def _offer(entry: OfferIn, file: str) -> Offer:
     return Offer(hardware=entry.hardware, provider=entry.provider, market=entry.market,
                  mode=entry.mode, usd_per_chip_hour=entry.usd_per_chip_hour, region=entry.region,
-                 as_of=_date(entry.as_of), source=entry.source,
+                 as_of=entry.as_of, source=entry.source,
                  chips_per_instance=entry.chips_per_instance, instance=entry.instance,
                  flags=frozenset(entry.flags), note=entry.note, file=file)
 
 
 def _read_offers(path: Path) -> list[Offer]:
-    parsed = validate_file(PriceFile, read_yaml(path), file=str(path))
+    parsed = validate_file(PriceFile, read_yaml(path, loader=_DatesAsText), file=str(path))
     return [_offer(entry, str(path)) for entry in parsed.offers]
 
 
@@ -208,17 +220,17 @@ def _keep_known(offers: list[Offer], known: Collection[str] | None) -> PriceBook
 
 def _figure(entry: FigureIn) -> Figure:
     return Figure(value=entry.value, source=entry.source, low=entry.low, high=entry.high,
-                  as_of=_date(entry.as_of), flags=frozenset(entry.flags), note=entry.note)
+                  as_of=entry.as_of, flags=frozenset(entry.flags), note=entry.note)
 
 
 def load_owned(path: Path | str | None = None) -> OwnedData:
     """Read owned.yaml (default: the shipped one) into OwnedData."""
     file = Path(path) if path is not None else default_catalog_dir() / "owned.yaml"
-    parsed = validate_file(OwnedFile, read_yaml(file), file=str(file))
+    parsed = validate_file(OwnedFile, read_yaml(file, loader=_DatesAsText), file=str(file))
     energy = tuple(EnergyFigure(
         id=e.id, joules_per_token=e.joules_per_token, scope=e.scope, source=e.source, model=e.model,
         hardware=e.hardware, batch=e.batch, joules_per_token_high=e.joules_per_token_high,
-        conditions=e.conditions, as_of=_date(e.as_of), flags=frozenset(e.flags))
+        conditions=e.conditions, as_of=e.as_of, flags=frozenset(e.flags))
         for e in parsed.energy_per_token)
     facility = {name: _figure(getattr(parsed.facility, name)) for name in FacilityIn.model_fields}
     return OwnedData(
