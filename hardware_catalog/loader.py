@@ -49,14 +49,16 @@ def default_catalog_dir() -> Path:
     return Path(str(resources.files("hardware_catalog") / "data"))
 
 
-def read_yaml(path: Path) -> Any:
+def read_yaml(path: Path, *, loader: type[yaml.SafeLoader] = yaml.SafeLoader) -> Any:
     """Parse one YAML file; syntax errors become a CatalogError naming the line."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise CatalogError(f"cannot read: {exc.strerror}", file=str(path)) from exc
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=loader)  # noqa: S506 - loader is a SafeLoader subclass
+    except ValueError as exc:  # a scalar YAML cannot construct, e.g. the date 2026-13-01
+        raise CatalogError(f"invalid value: {exc}", file=str(path)) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else None
