@@ -5,7 +5,7 @@
     owned.yaml                  capex, TDP, facility, grid, energy  (OwnedFile)
 
 Files are validated here (pydantic, ``extra="forbid"``, finite prices in (0, 1000] USD per
-chip-hour) and turned into ``planner.pricing`` / ``planner.owned`` dataclasses. Offers for a
+chip-hour) and turned into ``planner.economics.pricing`` / ``planner.economics.owned`` dataclasses. Offers for a
 chip the catalog does not have are skipped with a reason, not an error, so prices can ship
 ahead of the chip's hardware file. Every error names the file and the field.
 """
@@ -21,9 +21,9 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from hardware_catalog.loader import default_catalog_dir, read_yaml, validate_file
+from planner.economics.owned import EnergyFigure, Figure, OwnedData
+from planner.economics.pricing import Offer, PriceBook, SkippedOffer
 from planner.errors import CatalogError
-from planner.owned import EnergyFigure, Figure, OwnedData
-from planner.pricing import Offer, PriceBook, SkippedOffer
 
 __all__ = [
     "MAX_USD_PER_CHIP_HOUR",

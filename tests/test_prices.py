@@ -17,9 +17,7 @@ import yaml
 
 from hardware_catalog import load_catalog
 from hardware_catalog.prices import default_prices_dir, load_owned, load_price_sheet, load_prices
-from planner.errors import CatalogError, InputError
-from planner.estimate import Scenario, estimate, resolve
-from planner.owned import (
+from planner.economics.owned import (
     energy_kwh_per_chip_hour,
     grid_intensity,
     joules_per_token,
@@ -28,7 +26,9 @@ from planner.owned import (
     owned_inputs,
     power_draw_w,
 )
-from planner.pricing import PriceQuote, PricingSpec, Unpriced, available_pricings, select_price, stale_offers
+from planner.economics.pricing import PriceQuote, PricingSpec, Unpriced, available_pricings, select_price, stale_offers
+from planner.errors import CatalogError, InputError
+from planner.model.estimate import Scenario, estimate, resolve
 
 CATALOG = load_catalog()
 BOOK = load_prices(known_hardware=set(CATALOG.hardware))
@@ -40,6 +40,8 @@ ON_DEMAND_ONLY = {
     "gh200": "Lambda and CoreWeave on-demand only; the reserved / spot figures name no provider",
     "tpu-v4": "a single undated on-demand figure; no 2026 TPU v4 price of any mode",
     "xeon-8480": "priced from one CPU instance (m7i.48xlarge) on-demand only",
+    "b300": "AWS P6-B300 on-demand and capacity blocks only; no reserved or spot rate published",
+    "mi355x": "one hyperscaler on-demand rate; no reserved or spot rate found",
 }
 # Catalog chips nobody rents publicly (the survey's sections 9 and 10 and "Gaps").
 NO_PUBLIC_OFFER = {
@@ -49,6 +51,14 @@ NO_PUBLIC_OFFER = {
     "apple-m1": "not rentable", "apple-m1-max": "not rentable", "apple-m2-ultra": "not rentable",
     "apple-m3-max": "not rentable", "jetson-thor": "edge module; no rental",
     "ryzen-7940hs": "laptop CPU; no rental", "rtx-3090": "no offer in the survey",
+    "gb300": "no per-GPU offer in the survey (rack-scale contracts only)",
+    "h200-nvl": "no offer in the survey", "mi350x": "no offer in the survey",
+    "gh200-96gb": "the catalog's gh200 entry carries the 96 GB part's offers",
+    "gh200-144gb": "no offer in the survey names the 144 GB part",
+    "arc-pro-b60": "workstation card; purchase only", "jetson-agx-orin": "edge module; no rental",
+    "xeon-6787p": "CPU; cloud CPU instances are priced per vCPU, not in the survey",
+    "xeon-6980p": "CPU; cloud CPU instances are priced per vCPU, not in the survey",
+    "xeon-8592": "CPU; cloud CPU instances are priced per vCPU, not in the survey",
 }
 
 
@@ -82,7 +92,7 @@ def test_each_chip_has_on_demand_and_a_discounted_mode_in_its_market(hw: str) ->
 
 def test_offers_for_chips_outside_the_catalog_are_skipped_with_a_reason() -> None:
     skipped = {s.hardware for s in BOOK.skipped}
-    assert {"b300", "mi355x", "h100-nvl", "tpu7x"} <= skipped
+    assert {"tpu7x"} <= skipped
     assert not skipped & set(CATALOG.hardware)
     assert all("not in the catalog" in s.reason for s in BOOK.skipped)
 
@@ -156,7 +166,7 @@ offers:
     region: unspecified
     as_of: 2026-10-01
     source: "ACME finance chargeback rate card, FY2027"
-  - hardware: b300
+  - hardware: tpu7x
     provider: internal
     market: neocloud
     mode: on_demand
@@ -171,7 +181,7 @@ def test_price_sheet_wins_where_it_has_a_price(tmp_path: Path) -> None:
     path = tmp_path / "sheet.yaml"
     path.write_text(SHEET)
     sheet = load_price_sheet(path, known_hardware=set(CATALOG.hardware))
-    assert [s.hardware for s in sheet.skipped] == ["b300"]
+    assert [s.hardware for s in sheet.skipped] == ["tpu7x"]
     own = select_price(BOOK, "h100-sxm", PricingSpec(), sheet=sheet)
     assert isinstance(own, PriceQuote) and own.from_sheet and own.usd_per_chip_hour == 1.23
     other = select_price(BOOK, "h200", PricingSpec(), sheet=sheet)
@@ -202,7 +212,7 @@ def test_bad_sheet_is_rejected_naming_file_and_field(tmp_path: Path, edit: tuple
 
 
 def test_offer_in_the_wrong_chips_file_is_rejected(tmp_path: Path) -> None:
-    (tmp_path / "h200.yaml").write_text(SHEET.split("  - hardware: b300")[0])
+    (tmp_path / "h200.yaml").write_text(SHEET.split("  - hardware: tpu7x")[0])
     with pytest.raises(CatalogError, match=r"h200.yaml: offers.0.hardware"):
         load_prices(tmp_path)
 

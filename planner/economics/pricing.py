@@ -1,7 +1,7 @@
 """Rented prices: offers by market and mode, and the rule that turns them into one price per chip.
 
 Pure frozen dataclasses and functions; the loader (``hardware_catalog.prices``) builds them from
-``data/prices/*.yaml`` and price sheets. Units: USD per chip-hour. Owned hardware: ``planner.owned``.
+``data/prices/*.yaml`` and price sheets. Units: USD per chip-hour. Owned hardware: ``planner.economics.owned``.
 
 Selection (``select_price``), in order:
 
