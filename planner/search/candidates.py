@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from planner.domain import Catalog
 from planner.errors import InputError
-from planner.levers.adaptation import Choice, choose
+from planner.levers.adaptation import Choice, choose, floor_score
 from planner.memo import cached
 from planner.model.grid import CatalogTables, Grid
 from planner.model.perf import MemoryModel, StepModel
@@ -132,11 +132,12 @@ def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload) -
     shapes = np.array(PARALLEL, dtype=np.int64)[shape_ids].reshape(-1, 2)
     choices = _choices(catalog, tables, w, models, np.unique(combos[:, 2]))
     score = np.full((len(tables.model_ids), len(tables.precision_ids)), np.nan)
+    at_confidence = score.copy()  # the end of the range the floor is compared with (central or low)
     for (m, p), pick in choices.items():
-        if pick.quality.score is not None:
-            score[m, p] = pick.quality.score
+        score[m, p] = pick.quality.score
+        at_confidence[m, p] = floor_score(pick, w)
     prices = np.array([catalog.hardware[hid].price(c.pricing) or np.nan for hid in tables.hardware_ids])
-    hw, quality = combos[:, 0], score[models[None, :], combos[:, 2:3]]  # quality: [combo, model]
+    hw, quality = combos[:, 0], at_confidence[models[None, :], combos[:, 2:3]]  # quality: [combo, model]
     per_node = tables.hardware["chips_per_node"][hw][:, None]
     scale_out = tables.hardware["scale_out_bytes_per_s"][hw][:, None] > 0
     chips = (shapes[:, 0] * shapes[:, 1])[None, :]
