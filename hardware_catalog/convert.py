@@ -145,6 +145,7 @@ def _hardware(file: str, h: HardwareFile, raw: RawCatalog) -> Hardware:
         runtimes=tuple(h.runtimes),
         default_runtime=h.default_runtime,
         memory_usable_fraction=h.memory_usable_fraction,
+        unsupported_precisions=dict(h.unsupported_precisions),
         sources=dict(h.sources),
         notes=h.notes,
     )

@@ -78,6 +78,8 @@ class HardwareFile(_Strict):
     price_per_chip_hour: Prices = Prices()
     runtimes: list[Id] = Field(min_length=1)
     default_runtime: Id
+    # serving precisions the chip's runtimes cannot run although a runtime lists them: id -> reason with source
+    unsupported_precisions: dict[PrecisionId, str] = {}
     sources: dict[str, str] = {}
     notes: str = ""
 

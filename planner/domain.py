@@ -63,6 +63,7 @@ class Hardware:
     runtimes: tuple[str, ...]
     default_runtime: str
     memory_usable_fraction: float = 1.0
+    unsupported_precisions: Mapping[str, str] = field(default_factory=_frozen)  # id -> reason (cited)
     sources: Mapping[str, str] = field(default_factory=_frozen)
     notes: str = ""
 
