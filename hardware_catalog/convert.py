@@ -22,6 +22,7 @@ from planner.domain import (
     Attention,
     Calibration,
     Catalog,
+    DistillEvidence,
     Efficiency,
     Hardware,
     Model,
@@ -31,6 +32,7 @@ from planner.domain import (
     QualityBand,
     QualityData,
     Runtime,
+    Toolchain,
 )
 from planner.errors import CatalogError
 
@@ -145,6 +147,7 @@ def _hardware(file: str, h: HardwareFile, raw: RawCatalog) -> Hardware:
         runtimes=tuple(h.runtimes),
         default_runtime=h.default_runtime,
         memory_usable_fraction=h.memory_usable_fraction,
+        unsupported_precisions=dict(h.unsupported_precisions),
         sources=dict(h.sources),
         notes=h.notes,
     )
@@ -236,12 +239,20 @@ def _quality(raw: RawCatalog) -> QualityData:
         if p.precision not in raw.precisions:
             raise CatalogError(f"unknown precision id {p.precision!r}", file=file,
                                field=f"precisions.{i}.precision")
-        bands = tuple(QualityBand(min_params=b.min_params_b * 1e9, low=b.low, high=b.high) for b in p.bands)
+        bands = tuple(QualityBand(min_params=b.min_active_params_b * 1e9, low=b.low, high=b.high)
+                      for b in p.bands)
         precisions[p.precision] = PrecisionQuality(precision=p.precision, method=p.method, bands=bands,
                                                    sources=tuple(p.sources))
-    adaptations: dict[str, AdaptationGain] = {
-        a.method: AdaptationGain(method=a.method, gain_low=a.gain_low, gain_high=a.gain_high,
-                                 sources=tuple(a.sources))
-        for a in q.adaptations
-    }
-    return QualityData(precisions=precisions, adaptations=adaptations, references=dict(q.references))
+    adaptations: dict[str, tuple[AdaptationGain, ...]] = {}
+    for a in q.finetune:
+        adaptations[a.method] = (*adaptations.get(a.method, ()), AdaptationGain(
+            method=a.method, gain_low=a.gain_low, gain_high=a.gain_high, sources=tuple(a.sources),
+            min_params=a.min_params_b * 1e9, max_params=a.max_params_b * 1e9))
+    distillation = tuple(DistillEvidence(
+        name=d.name, task_types=tuple(d.task_types), teacher_prompting=d.teacher_prompting,
+        min_student_params=d.min_student_params_b * 1e9, max_student_params=d.max_student_params_b * 1e9,
+        above_teacher_points=d.above_teacher_points, sources=tuple(d.sources)) for d in q.distillation)
+    toolchains = tuple(Toolchain(method=t.method, families=tuple(t.families), name=t.name, source=t.source)
+                       for t in q.toolchains)
+    return QualityData(precisions=precisions, adaptations=adaptations, full_data_tokens=q.full_data_tokens,
+                       distillation=distillation, toolchains=toolchains, references=dict(q.references))

@@ -80,6 +80,8 @@ class HardwareFile(_Strict):
     price_per_chip_hour: Prices = Prices()
     runtimes: list[Id] = Field(min_length=1)
     default_runtime: Id
+    # serving precisions the chip's runtimes cannot run although a runtime lists them: id -> reason with source
+    unsupported_precisions: dict[PrecisionId, str] = {}
     sources: dict[str, str] = {}
     notes: str = ""
 
@@ -174,8 +176,11 @@ class ModelFile(_Strict):
     attention: AttentionIn | None = None  # absent: gqa (mha when kv_heads = heads)
     moe: MoeIn | None = None
     mtp_layers: Annotated[int, Field(ge=0, le=16)] = 0  # multi-token-prediction modules beside the model
-    # 0-100 benchmark scores; "mmlu" = MMLU 5-shot of the base model. A model without a
-    # published MMLU (a code model) omits it and cannot meet a general quality floor.
+    # 0-100 benchmark scores, one key per benchmark VARIANT: "mmlu" = MMLU 5-shot of the BASE
+    # (pretrained) model, the only score a general floor compares; "mmlu_instruct" = the instruct
+    # model's 5-shot MMLU; "mmlu_instruct_cot" = the instruct model's 0-shot chain-of-thought MMLU.
+    # A model without a base 5-shot MMLU (a code model, an instruct-only release) omits "mmlu"
+    # and cannot meet a general quality floor.
     quality: dict[str, Annotated[float, Field(ge=0, le=100)]] = {}
     aliases: list[Id] = []
     sources: dict[str, str] = {}
@@ -294,7 +299,7 @@ class CalibrationFile(_Strict):
 
 
 class QualityBandIn(_Strict):
-    min_params_b: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    min_active_params_b: Annotated[float, Field(ge=0, allow_inf_nan=False)]  # MoE: active parameters
     low: Fraction  # fraction of the 16-bit score kept
     high: Fraction
 
@@ -313,28 +318,61 @@ class PrecisionQualityIn(_Strict):
 
     @model_validator(mode="after")
     def _ascending(self) -> PrecisionQualityIn:
-        sizes = [b.min_params_b for b in self.bands]
+        sizes = [b.min_active_params_b for b in self.bands]
         if sizes != sorted(set(sizes)) or sizes[0] != 0:
-            raise ValueError("bands must start at min_params_b 0 and ascend")
+            raise ValueError("bands must start at min_active_params_b 0 and ascend")
         return self
 
 
+AdaptationMethod = Literal["lora", "qlora", "full", "distill"]
+Points = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+
+
 class AdaptationGainIn(_Strict):
-    method: Literal["none", "lora", "qlora", "full", "distill"]
-    gain_low: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
-    gain_high: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+    """A fine-tuning result: points gained over the prompted base, for students in a size range."""
+
+    method: Literal["lora", "qlora", "full"]
+    gain_low: Points
+    gain_high: Points
+    min_params_b: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    max_params_b: PosFloat = 1e4
     sources: list[str] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _ordered(self) -> AdaptationGainIn:
         if self.gain_low > self.gain_high:
             raise ValueError("gain_low must not exceed gain_high")
+        if self.min_params_b >= self.max_params_b:
+            raise ValueError("min_params_b must be below max_params_b")
         return self
 
 
+class DistillEvidenceIn(_Strict):
+    """A distillation setting: task types, teacher prompting and student sizes a result covers."""
+
+    name: str
+    task_types: list[Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]] = []
+    teacher_prompting: Literal["few_shot", "any"]
+    min_student_params_b: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    max_student_params_b: PosFloat
+    above_teacher_points: Points = 0.0
+    sources: list[str] = Field(min_length=1)
+
+
+class ToolchainIn(_Strict):
+    method: AdaptationMethod
+    families: list[Family] = Field(min_length=1)
+    name: str
+    source: str
+
+
 class QualityFile(_Strict):
-    """quality.yaml: precision recoveries by model size and adaptation gains on a domain task."""
+    """quality.yaml: precision recoveries by active size, fine-tuning and distillation evidence,
+    and the training toolchains per chip family."""
 
     precisions: list[PrecisionQualityIn] = []
-    adaptations: list[AdaptationGainIn] = []
+    finetune: list[AdaptationGainIn] = []
+    full_data_tokens: PosFloat = 1e6
+    distillation: list[DistillEvidenceIn] = []
+    toolchains: list[ToolchainIn] = []
     references: dict[str, str] = {}

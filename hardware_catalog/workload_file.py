@@ -74,6 +74,10 @@ class QualityIn(_Strict):
     min_score: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] | None = None
     task: Annotated[str, Field(pattern=r"^[a-z0-9_]+$", max_length=40)] = "general"
     adaptation_tokens: Annotated[float, Field(gt=0, le=1e13, allow_inf_nan=False)] | None = None
+    # which end of the quality range meets min_score; omitted: "low" for adapted or distilled
+    # models (wide ranges), "central" for unadapted ones
+    confidence: Literal["central", "low"] | None = None
+    task_type: Annotated[str, Field(pattern=r"^[a-z0-9_]+$", max_length=40)] | None = None
 
 
 class ConstraintsIn(_Strict):

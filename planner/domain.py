@@ -18,6 +18,7 @@ __all__ = [
     "Attention",
     "Calibration",
     "AdaptationGain",
+    "DistillEvidence",
     "Catalog",
     "Efficiency",
     "Hardware",
@@ -27,6 +28,7 @@ __all__ = [
     "PrecisionQuality",
     "QualityBand",
     "QualityData",
+    "Toolchain",
     "Runtime",
 ]
 
@@ -63,6 +65,7 @@ class Hardware:
     runtimes: tuple[str, ...]
     default_runtime: str
     memory_usable_fraction: float = 1.0
+    unsupported_precisions: Mapping[str, str] = field(default_factory=_frozen)  # id -> reason (cited)
     sources: Mapping[str, str] = field(default_factory=_frozen)
     notes: str = ""
 
@@ -209,7 +212,7 @@ class Calibration:
 
 @dataclass(frozen=True)
 class QualityBand:
-    """Fraction of the 16-bit score kept, for models of at least ``min_params`` parameters."""
+    """Fraction of the 16-bit score kept, for models of at least ``min_params`` ACTIVE parameters."""
 
     min_params: float
     low: float
@@ -226,12 +229,39 @@ class PrecisionQuality:
 
 @dataclass(frozen=True)
 class AdaptationGain:
-    """Points a domain-task score gains from an adaptation method: the evidence range."""
+    """Points a domain fine-tune adds over the prompted base: the evidence range, for students of
+    ``min_params`` to ``max_params`` parameters."""
 
     method: str
     gain_low: float
     gain_high: float
     sources: tuple[str, ...] = ()
+    min_params: float = 0.0
+    max_params: float = float("inf")
+
+
+@dataclass(frozen=True)
+class DistillEvidence:
+    """A setting (task types, teacher prompting, student sizes) in which a published result shows
+    a student reaching its teacher, or (no task types) the general rule that it stays below."""
+
+    name: str
+    task_types: tuple[str, ...]
+    teacher_prompting: str  # "few_shot" | "any"
+    min_student_params: float
+    max_student_params: float
+    above_teacher_points: float
+    sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    """A published training toolchain for an adaptation method on a chip family."""
+
+    method: str
+    families: tuple[str, ...]
+    name: str
+    source: str
 
 
 @dataclass(frozen=True)
@@ -239,7 +269,10 @@ class QualityData:
     """The quality model's tables (hardware_catalog/data/quality.yaml)."""
 
     precisions: Mapping[str, PrecisionQuality] = field(default_factory=_frozen)
-    adaptations: Mapping[str, AdaptationGain] = field(default_factory=_frozen)
+    adaptations: Mapping[str, tuple[AdaptationGain, ...]] = field(default_factory=_frozen)  # per method
+    full_data_tokens: float = 1e6
+    distillation: tuple[DistillEvidence, ...] = ()
+    toolchains: tuple[Toolchain, ...] = ()  # empty: every training family runs every method
     references: Mapping[str, str] = field(default_factory=_frozen)
 
 

@@ -99,7 +99,7 @@ def plan_dict(p: Plan) -> dict[str, Any]:
         } for d in p.deployments],
         "predicted": {k: rounded(v) for k, v in p.predicted.items()},
         "quality": {"score": rounded(p.quality.score), "low": rounded(p.quality.low), "high": rounded(p.quality.high),
-                    "task": p.quality.task, "sources": list(p.quality.sources)},
+                    "task": p.quality.task, "confidence": p.quality.confidence, "sources": list(p.quality.sources)},
         "cost": {"per_hour": rounded(p.cost.per_hour), "per_month": rounded(p.cost.per_month),
                  "per_million_tokens": rounded(p.cost.per_million_tokens), "one_time": rounded(p.cost.one_time),
                  "pricing": p.cost.pricing},

@@ -160,6 +160,7 @@ class CatalogTables:
             for k, r in enumerate(rts):
                 if r.id in h.runtimes:  # the runtime runs on the chip, serves the format, the chip computes it
                     runnable_weights[i, k] = [p.id in r.weight_precisions and not np.isnan(peak_linear[i, j])
+                                              and p.id not in h.unsupported_precisions  # chip x runtime gap
                                               for j, p in enumerate(precs)]
                     runnable_kv[i, k] = [p.id in r.kv_precisions and p.bytes_per_kv is not None for p in precs]
         efficiency = np.zeros((len(hws), len(rts), 5))

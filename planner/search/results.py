@@ -28,6 +28,7 @@ class QualityScore:
     high: float | None
     task: str
     sources: tuple[str, ...] = ()
+    confidence: str = "central"  # which end of [low, high] the quality floor was checked at: central | low
 
 
 @dataclass(frozen=True)
