@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from typing import Annotated
 
@@ -49,15 +48,18 @@ SnapshotDep = Annotated[Snapshot, Depends(get_snapshot)]
 
 def require_writer(settings: SettingsDep,
                    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
-    """Check the bearer key in constant time; returns a digest of it for the history."""
-    if settings.api_key is None:
+    """Check the bearer key against every configured key in constant time (each comparison runs,
+    whichever matches); returns the matching key's name for the history."""
+    keys = settings.writer_keys()
+    if not keys:
         raise Forbidden("this server has no HWPLAN_API_KEY set, so the catalog is read-only")
     if credentials is None:
         raise Unauthorized("catalog writes need Authorization: Bearer <key>")
-    expected = settings.api_key.get_secret_value().encode()
-    if not hmac.compare_digest(credentials.credentials.encode(), expected):
+    given = credentials.credentials.encode()
+    matched = [name for name, key in keys.items() if hmac.compare_digest(given, key)]
+    if not matched:
         raise Unauthorized("the bearer key is not valid")
-    return hashlib.sha256(expected).hexdigest()[:12]
+    return matched[0]
 
 
 WriterDep = Annotated[str, Depends(require_writer)]

@@ -80,7 +80,7 @@ class HistoryEntry(BaseModel):
     action: Literal["put", "delete", "rollback"]
     kind: str
     id: str
-    key_sha256: str = Field(description="sha256 prefix of the API key that made the change")
+    key_name: str = Field(description="name of the API key that made the change (HWPLAN_API_KEY: 'default')")
     etag_before: str | None
     etag_after: str | None
     rolls_back: int | None
