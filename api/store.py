@@ -179,7 +179,7 @@ class CatalogStore:
         with locked(self._lock_file, exclusive=True):
             old = _read_or_none(self.dir / kind / f"{rid}.yaml")
             if old is None:
-                raise NotFound(f"no {kind} entry {rid!r}", field="id")
+                raise NotFound(f"no {kind} entry {rid!r}", field="path.entry_id")
             _check_precondition(old, if_match=if_match, if_none_match=None)
             self._apply(kind, rid, old, None, action="delete", actor=actor)
 
@@ -249,7 +249,7 @@ class CatalogStore:
             except CatalogError as exc:
                 error = CatalogError(f"the change would make the catalog invalid: "
                                      f"{exc.message.replace(f'{root}/', '')}")
-                error.field = exc.field
+                error.field = exc.field if exc.file == str(target) else None  # a field of the body
                 raise error from exc
 
     def _log(self) -> list[dict[str, Any]]:
@@ -303,8 +303,7 @@ def build_serving(directory: Path, *, changed: tuple[str, str] | None = None) ->
                 rows = rows[u.factors(rows)[column] == ids.index(rid)]
                 u.models(rows)
     except (ArithmeticError, ValueError) as exc:
-        raise CatalogError(f"the performance model cannot be built: {exc}",
-                           field=None if changed is None else changed[1]) from exc
+        raise CatalogError(f"the performance model cannot be built: {exc}", file=str(directory)) from exc
     return catalog, tables
 
 
