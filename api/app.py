@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.headers import SecurityHeaders
+from api.pool import PlanPool
 from api.routes import catalog, docs, estimate, examples, finetune, health, metrics, plans, validate, web
 from api.schemas import problems
 from api.settings import Settings
@@ -29,6 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Hardware-aware LLM deployment planner: plans, estimates, validation, "
                               "and a versioned catalog with authenticated, conditional updates.")
     app.state.settings, app.state.store, app.state.telemetry = settings, store, telemetry
+    app.state.pool = PlanPool(settings.plan_workers, settings.plan_queue, settings.retry_after_s)
     errors.install(app)
     for module in (health, metrics, plans, estimate, finetune, validate, catalog, examples):
         app.include_router(module.router)

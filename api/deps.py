@@ -9,31 +9,38 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.errors import Forbidden, Unauthorized
+from api.pool import PlanPool
 from api.settings import Settings
 from api.store import CatalogStore, Snapshot
 from api.telemetry import Telemetry
 
-__all__ = ["SettingsDep", "SnapshotDep", "StoreDep", "TelemetryDep", "WriterDep"]
+__all__ = ["PoolDep", "SettingsDep", "SnapshotDep", "StoreDep", "TelemetryDep", "WriterDep"]
 
 _bearer = HTTPBearer(auto_error=False, description="HWPLAN_API_KEY; needed for catalog writes")
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_store(request: Request) -> CatalogStore:
+async def get_store(request: Request) -> CatalogStore:
     store: CatalogStore = request.app.state.store
     return store
 
 
-def get_telemetry(request: Request) -> Telemetry:
+async def get_telemetry(request: Request) -> Telemetry:
     telemetry: Telemetry = request.app.state.telemetry
     return telemetry
 
 
+async def get_pool(request: Request) -> PlanPool:
+    pool: PlanPool = request.app.state.pool
+    return pool
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+PoolDep = Annotated[PlanPool, Depends(get_pool)]
 StoreDep = Annotated[CatalogStore, Depends(get_store)]
 TelemetryDep = Annotated[Telemetry, Depends(get_telemetry)]
 

@@ -8,6 +8,8 @@ this second solve confirms are reported.
 from __future__ import annotations
 
 import math
+import time
+from contextvars import ContextVar
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -27,10 +29,20 @@ STAGE_HINTS = {
 }
 
 
+# the explanation's deadline (time.perf_counter), set by explain_infeasible: each re-plan gets the
+# time left, so the whole explanation ends by it
+_DEADLINE: ContextVar[float | None] = ContextVar("explain_deadline", default=None)
+
+
+def _time_left() -> float:
+    deadline = _DEADLINE.get()
+    return 10.0 if deadline is None else max(0.05, deadline - time.perf_counter())
+
+
 def _solve(catalog: Catalog, tables: CatalogTables, w: Workload, objective: Objective) -> PlanResult:
     from planner.plan import plan
 
-    return plan(w, catalog, top=3, objective=objective, tables=tables, explain=False)
+    return plan(w, catalog, top=3, objective=objective, tables=tables, explain=False, time_limit_s=_time_left())
 
 
 def _reasons(catalog: Catalog, w: Workload, prep: Prepared) -> list[str]:
@@ -62,7 +74,8 @@ def _verified(catalog: Catalog, tables: CatalogTables, w: Workload, objective: O
     """Does a plan exist under w? (stops at the first feasible replica mix)"""
     from planner.plan import plan
 
-    return bool(plan(w, catalog, top=1, objective=objective, tables=tables, explain=False, any_plan=True).plans)
+    return bool(plan(w, catalog, top=1, objective=objective, tables=tables, explain=False, any_plan=True,
+                     time_limit_s=_time_left()).plans)
 
 
 def _budget(catalog: Catalog, tables: CatalogTables, w: Workload, o: Objective) -> list[Relaxation]:
@@ -139,8 +152,23 @@ def _quotas(catalog: Catalog, tables: CatalogTables, w: Workload, o: Objective) 
 
 
 def explain_infeasible(catalog: Catalog, tables: CatalogTables, w: Workload, prep: Prepared, *,
-                       objective: Objective) -> Infeasible:
+                       objective: Objective, deadline: float | None = None) -> Infeasible:
+    """Reasons and verified relaxations; with a ``deadline`` (time.perf_counter) the search for
+    relaxations stops there and ``complete`` is False (a relaxation not found may exist)."""
     relaxations: list[Relaxation] = []
-    for finder in (_budget, _slos, _quality, _quotas):
-        relaxations.extend(finder(catalog, tables, w, objective))
-    return Infeasible(reasons=tuple(_reasons(catalog, w, prep)), relaxations=tuple(relaxations))
+    token = _DEADLINE.set(deadline)
+    skipped = []
+    try:
+        for name, finder in (("budget", _budget), ("slo", _slos), ("quality", _quality), ("quotas", _quotas)):
+            if deadline is not None and time.perf_counter() >= deadline:
+                skipped.append(name)
+                continue
+            relaxations.extend(finder(catalog, tables, w, objective))
+    finally:
+        _DEADLINE.reset(token)
+    complete = deadline is None or time.perf_counter() < deadline
+    reasons = _reasons(catalog, w, prep)
+    if not complete:
+        reasons.append("the search for relaxations stopped at the time limit"
+                       + (f" before: {', '.join(skipped)}" if skipped else ""))
+    return Infeasible(reasons=tuple(reasons), relaxations=tuple(relaxations), complete=complete)

@@ -544,10 +544,10 @@ def plan(workload: Workload, catalog: Catalog, *, top: int = 5, objective: Objec
     ranked = rank_plans(pool, workload, objective)
     plans, pareto = mark_pareto(ranked, top)
     infeasible: Infeasible | None = None
-    if not plans and explain:
+    if not plans and explain and status != "TIME_LIMIT":  # a search cut short proves no infeasibility
         from planner.explain import explain_infeasible
 
-        infeasible = explain_infeasible(catalog, tables, workload, prep, objective=objective)
+        infeasible = explain_infeasible(catalog, tables, workload, prep, objective=objective, deadline=deadline)
     dropped = dict(prep.cand.dropped)
     unevaluated = int(np.isnan(prep.rate).sum())
     stats = SearchStats(candidates=prep.enumerated, evaluated=prep.evaluated,
