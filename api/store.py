@@ -102,7 +102,9 @@ class CatalogStore:
         """Roll back every pending change that has no committed line (caller holds the lock);
         returns their seqs. Deterministic: the outcome depends only on the files."""
         self._cut_torn_tail()
-        open_entries = {e["seq"]: e for e in self._log() if e["state"] == "pending"}
+        log = self._log()
+        closed = {e["seq"] for e in log if e["state"] in ("committed", "aborted")}
+        open_entries = {e["seq"]: e for e in log if e["state"] == "pending" and e["seq"] not in closed}
         for seq, entry in sorted(open_entries.items()):
             path = self.dir / entry["kind"] / f"{entry['id']}.yaml"
             current = _read_or_none(path)
