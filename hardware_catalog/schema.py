@@ -27,10 +27,26 @@ __all__ = [
 ]
 
 Id = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=64)]
-PosFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
-PosInt = Annotated[int, Field(gt=0)]
+# Numbers are strict (no true for 1, no "12" for 12; an int is a float) and bounded: every maximum
+# lies far beyond any chip or model that exists (each stated beside the field as the largest in
+# the shipped catalog), so a typo or a hostile value fails here with the field's name instead of
+# overflowing the planner's arrays and solver later.
+Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False, strict=True)]
+Gb = Annotated[float, Field(gt=0, le=1e5, allow_inf_nan=False, strict=True)]  # GB per chip (512)
+GbPerS = Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False, strict=True)]  # GB/s (8,000)
+Tflops = Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False, strict=True)]  # TFLOPS (10,000 fp4)
+Price = Annotated[float, Field(gt=0, le=1e4, allow_inf_nan=False, strict=True)]  # USD/chip-hour (12.29)
+Watts = Annotated[float, Field(gt=0, le=1e5, allow_inf_nan=False, strict=True)]  # W per chip (1,200)
+ParamsB = Annotated[float, Field(gt=0, le=1e5, allow_inf_nan=False, strict=True)]  # billions (405)
+Ms = Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False, strict=True)]  # ms or us per step (20)
+Dim = Annotated[int, Field(gt=0, le=2**20, strict=True)]  # a tensor dimension (hidden 16,384; ffn 53,248)
+Layers = Annotated[int, Field(gt=0, le=10_000, strict=True)]  # (126)
+Heads = Annotated[int, Field(gt=0, le=65_536, strict=True)]  # heads, KV heads, experts (128)
+Vocab = Annotated[int, Field(gt=0, le=2**24, strict=True)]  # (256,000)
+Context = Annotated[int, Field(gt=0, le=2**30, strict=True)]  # tokens (1,048,576)
+ChipsPerNode = Annotated[int, Field(gt=0, le=16_384, strict=True)]  # one scale-up domain (72; TPU pods 9,216)
+Tokens = Annotated[int, Field(gt=0, le=10**9, strict=True)]  # per batch or concurrency (8,192)
+PosFloat = Annotated[float, Field(gt=0, le=1e15, allow_inf_nan=False, strict=True)]  # any other positive quantity
 
 FAMILIES = ("gpu", "tpu", "inferentia", "trainium", "mtia", "gaudi", "cpu", "edge", "npu", "other")
 Family = Literal["gpu", "tpu", "inferentia", "trainium", "mtia", "gaudi", "cpu", "edge", "npu", "other"]
@@ -51,11 +67,11 @@ def _check_source_keys(model: BaseModel, sources: dict[str, str]) -> None:
 class Prices(_Strict):
     """USD per chip-hour by pricing mode; omit a mode that is not published."""
 
-    on_demand: PosFloat | None = None
-    spot: PosFloat | None = None
-    reserved_1y: PosFloat | None = None
-    reserved_3y: PosFloat | None = None
-    owned: PosFloat | None = None  # amortised purchase price, for hardware you buy
+    on_demand: Price | None = None
+    spot: Price | None = None
+    reserved_1y: Price | None = None
+    reserved_3y: Price | None = None
+    owned: Price | None = None  # amortised purchase price, for hardware you buy
 
 
 class HardwareFile(_Strict):
@@ -65,18 +81,18 @@ class HardwareFile(_Strict):
     name: str
     vendor: str
     family: Family
-    memory_gb: PosFloat
-    memory_bandwidth_gb_s: PosFloat
+    memory_gb: Gb
+    memory_bandwidth_gb_s: GbPerS
     memory_usable_fraction: Fraction = 1.0
-    peak_tflops: dict[PrecisionId, PosFloat] = Field(min_length=1)
-    chips_per_node: PosInt
-    interconnect_gb_s: PosFloat
+    peak_tflops: dict[PrecisionId, Tflops] = Field(min_length=1)
+    chips_per_node: ChipsPerNode
+    interconnect_gb_s: GbPerS
     # switch: any chip reaches any other at the full per-chip figure (NVSwitch, ICI slices);
     # mesh: the figure is split over direct links to the chips_per_node - 1 peers (AMD Infinity
     # Fabric, Gaudi on-die RoCE), so a tp-way collective uses (tp - 1) / (chips_per_node - 1) of it
     interconnect_topology: Literal["switch", "mesh"] = "switch"
-    scale_out_gb_s: PosFloat | None = None
-    tdp_w: PosFloat | None = None
+    scale_out_gb_s: GbPerS | None = None
+    tdp_w: Watts | None = None
     price_per_chip_hour: Prices = Prices()
     runtimes: list[Id] = Field(min_length=1)
     default_runtime: Id
@@ -93,8 +109,7 @@ class HardwareFile(_Strict):
         return self
 
 
-NonNegInt = Annotated[int, Field(ge=0, le=10_000_000)]
-Dim = Annotated[int, Field(gt=0, le=10_000_000)]  # a width, rank or token count
+NonNegInt = Annotated[int, Field(ge=0, le=10_000_000, strict=True)]
 
 
 class AttentionIn(_Strict):
@@ -157,19 +172,19 @@ class ModelFile(_Strict):
     id: Id
     name: str
     family: str
-    params_b: PosFloat
-    active_params_b: PosFloat | None = None
-    layers: PosInt
-    hidden_size: PosInt
-    heads: PosInt
-    kv_heads: PosInt
-    head_dim: PosInt
-    ffn_size: PosInt
-    vocab_size: PosInt
-    context_length: PosInt
-    experts: PosInt = 1
-    experts_per_token: PosInt = 1
-    expert_params_b: PosFloat | None = None  # MoE: parameters in routed experts, when not
+    params_b: ParamsB
+    active_params_b: ParamsB | None = None
+    layers: Layers
+    hidden_size: Dim
+    heads: Heads
+    kv_heads: Heads
+    head_dim: Dim
+    ffn_size: Dim
+    vocab_size: Vocab
+    context_length: Context
+    experts: Heads = 1
+    experts_per_token: Heads = 1
+    expert_params_b: ParamsB | None = None  # MoE: parameters in routed experts, when not
     #                                          layers * experts * 3 * hidden * ffn (e.g. some
     #                                          layers dense, as in Llama 4 Maverick)
     tied_embeddings: bool = False
@@ -181,7 +196,7 @@ class ModelFile(_Strict):
     # model's 5-shot MMLU; "mmlu_instruct_cot" = the instruct model's 0-shot chain-of-thought MMLU.
     # A model without a base 5-shot MMLU (a code model, an instruct-only release) omits "mmlu"
     # and cannot meet a general quality floor.
-    quality: dict[str, Annotated[float, Field(ge=0, le=100)]] = {}
+    quality: dict[str, Annotated[float, Field(ge=0, le=100, allow_inf_nan=False, strict=True)]] = {}
     aliases: list[Id] = []
     sources: dict[str, str] = {}
     notes: str = ""
@@ -215,8 +230,8 @@ class ModelFile(_Strict):
 
 class PrecisionFile(_Strict):
     id: PrecisionId
-    bits_per_weight: PosFloat
-    bits_per_kv: PosFloat | None = None
+    bits_per_weight: Annotated[float, Field(gt=0, le=64, allow_inf_nan=False, strict=True)]
+    bits_per_kv: Annotated[float, Field(gt=0, le=64, allow_inf_nan=False, strict=True)] | None = None
     compute_as: list[PrecisionId] = Field(min_length=1)
     description: str = ""
     sources: dict[str, str] = {}
@@ -237,8 +252,8 @@ class EfficiencyIn(_Strict):
     compute: Fraction
     memory: Fraction
     communication: Fraction
-    step_overhead_ms: NonNegFloat
-    collective_latency_us: NonNegFloat
+    step_overhead_ms: Ms
+    collective_latency_us: Ms
 
 
 class RuntimeFile(_Strict):
@@ -249,11 +264,11 @@ class RuntimeFile(_Strict):
     weight_precisions: list[PrecisionId] = Field(min_length=1)
     kv_precisions: list[PrecisionId] = Field(min_length=1)
     efficiency: EfficiencyIn
-    memory_reserve_fraction: Annotated[float, Field(ge=0, lt=1)]
-    memory_overhead_gb: NonNegFloat
-    kv_waste_fraction: Annotated[float, Field(ge=0, lt=1)]
-    max_concurrency: PosInt | None = None
-    max_batched_tokens: PosInt
+    memory_reserve_fraction: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False, strict=True)]
+    memory_overhead_gb: Annotated[float, Field(ge=0, le=1e5, allow_inf_nan=False, strict=True)]
+    kv_waste_fraction: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False, strict=True)]
+    max_concurrency: Tokens | None = None
+    max_batched_tokens: Tokens
     sources: dict[str, str] = {}
     notes: str = ""
 
@@ -274,7 +289,7 @@ class CalibratedPair(_Strict):
     family: Family | None = None
     runtime: Id
     efficiency: EfficiencyIn
-    n_records: Annotated[int, Field(ge=0)] = 0
+    n_records: Annotated[int, Field(ge=0, le=10**9, strict=True)] = 0
 
     @model_validator(mode="after")
     def _one_key(self) -> CalibratedPair:
@@ -325,7 +340,7 @@ class PrecisionQualityIn(_Strict):
 
 
 AdaptationMethod = Literal["lora", "qlora", "full", "distill"]
-Points = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+Points = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False, strict=True)]
 
 
 class AdaptationGainIn(_Strict):

@@ -75,6 +75,7 @@ class Relaxation:
 class Infeasible:
     reasons: tuple[str, ...]
     relaxations: tuple[Relaxation, ...]
+    complete: bool = True  # False: the relaxation search stopped at the deadline
 
 
 @dataclass(frozen=True)

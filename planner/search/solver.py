@@ -14,10 +14,23 @@ from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
 
+from planner.errors import InputError
+
 __all__ = ["COST_SCALE", "RATE_SCALE", "Option", "Solution", "solve_mix"]
 
 COST_SCALE = 1000  # $/hour -> integer milli-dollars per hour
 RATE_SCALE = 1000  # requests/s -> integer milli-requests per second
+# CP-SAT works in int64 and rejects a model whose sums could overflow it: every scaled figure,
+# and each option's cost at its most replicas, must stay below 2**52 (so sums over a few
+# thousand terms stay far below 2**63)
+MAX_SCALED = 2**52
+
+
+def _scaled(value: float, what: str) -> float:
+    """``value`` (already scaled), or an InputError naming ``what`` when it cannot be an int64 term."""
+    if not math.isfinite(value) or abs(value) >= MAX_SCALED:
+        raise InputError(f"{what} is too large for the solver's integer model ({value:.3g} after scaling)")
+    return value
 
 
 @dataclass(frozen=True)
@@ -63,18 +76,21 @@ def solve_mix(options: list[Option], *, demand: float, max_types: int, quotas: d
     """Minimise hourly cost subject to capacity >= demand, <= max_types hardware types, quotas."""
     start = time.perf_counter()
     # data
-    need = math.ceil(demand * RATE_SCALE)
+    need = math.ceil(_scaled(demand * RATE_SCALE, "the peak request rate"))
     types = sorted({o.hardware for o in options})
     model = _Model()
     # variables
     # rates round down and costs (for the budget) round up, so a plan never under-provisions the
     # peak or overspends the budget by a rounding unit
-    rate = {o.index: math.floor(o.rate * RATE_SCALE) for o in options}
+    rate = {o.index: math.floor(_scaled(o.rate * RATE_SCALE, "a replica's request rate")) for o in options}
     n = {}
+    most_cost = 0  # the cost of every option at its most replicas: a budget above it binds nothing
     for o in options:
         upper = -(-need // rate[o.index]) if rate[o.index] > 0 else 0
         if o.hardware in quotas:
             upper = min(upper, quotas[o.hardware] // o.chips)
+        most_cost += int(_scaled(math.ceil(o.cost_per_hour * COST_SCALE) * max(upper, 0),
+                                 "a replica's cost at its most replicas"))
         n[o.index] = model.new_int_var(0, max(upper, 0), f"n_{o.index}")
     used = {h: model.new_bool_var(f"used_{h}") for h in types}
     # capacity: replicas carry the peak demand
@@ -92,7 +108,7 @@ def solve_mix(options: list[Option], *, demand: float, max_types: int, quotas: d
     cost = sum(round(o.cost_per_hour * COST_SCALE) * n[o.index] for o in options)
     if max_cost_per_hour is not None:
         model.add(sum(math.ceil(o.cost_per_hour * COST_SCALE) * n[o.index] for o in options)
-                  <= math.floor(max_cost_per_hour * COST_SCALE))
+                  <= math.floor(min(max_cost_per_hour * COST_SCALE, most_cost)))
     # exclusions: type sets already returned as other plans
     for banned in forbid_type_sets:
         if banned <= set(types):
