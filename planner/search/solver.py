@@ -35,7 +35,8 @@ def scaled(value: float, scale: int, field: str, rounding: Callable[[float], int
     except OverflowError:  # an int beyond any float
         x = math.inf
     if not math.isfinite(x) or abs(x) >= INT_LIMIT:
-        raise InputError(f"{value:g} is out of the planner's range (at most {INT_LIMIT / scale:.3g})", field=field)
+        shown = f"{value:.3g}" if isinstance(value, float) else f"a {len(str(abs(value)))}-digit number"
+        raise InputError(f"{shown} is out of the planner's range (at most {INT_LIMIT / scale:.3g})", field=field)
     return int(rounding(x))
 
 
