@@ -65,8 +65,10 @@ class BranchAndBound:
     still enter the top K (cost objective) and within budget, go through the queueing model
     together and are then solved one by one, each once more without its hardware set. Between
     rounds the stopping rules are checked in order: any_plan, deadline, exhausted, key_limit.
-    Costs are compared as monthly cost / HOURS_PER_MONTH (hourly serving plus the key's one-time
-    cost amortised), the quantity plans are ranked by.
+    Costs are compared as the ranking compares them: monthly cost (hourly serving x
+    HOURS_PER_MONTH plus the key's one-time cost over the horizon), ties broken by the key's
+    content (``rank.content``), so a key whose bound equals the top-th plan's cost is pruned when
+    its content ranks after that plan's.
     """
 
     def __init__(self, p: Prepared, w: Workload, *, objective: Objective, top: int, time_limit_s: float,
@@ -76,7 +78,8 @@ class BranchAndBound:
         order = np.asarray(_key_order(p, w, objective), dtype=np.int64)
         self.order, self.beyond = order[:key_limit(objective)], order[key_limit(objective):]
         self.budgets = key_budgets(p, w)  # per key, the hourly serving cost its plans may reach
-        self.amortised = _amortised(p, w)  # per key, its one-time cost per hour of the horizon
+        self.amortised = _amortised(p, w)  # per key, its one-time cost per month of the horizon
+        self.content = _content_rank(p, w)  # per key, its place in the ranking's tie-break order
         self.position = 0  # keys of self.order before it are solved or pruned
         self.found: list[tuple[int, Solution]] = []
         self.solves = 0
@@ -103,23 +106,38 @@ class BranchAndBound:
 
     # -- bounds --------------------------------------------------------------------------------
 
-    def _threshold(self) -> float:
-        """The cost of the top-th distinct plan found (inf while fewer, and for objectives other
-        than cost): a key whose bound is above it cannot enter the top K. Distinct plans differ
-        in (model, hardware set); the ranking never drops one of those as a near-duplicate of
-        another, so top of them fill the top K."""
-        if self.objective is not Objective.COST:
-            return np.inf
-        costs = _distinct(self.p, self.found, self.amortised)
-        return costs[self.top - 1] if len(costs) >= self.top else np.inf
+    def monthly(self, keys: np.ndarray | int, per_hour: np.ndarray | float) -> np.ndarray:
+        """Monthly cost of plans of ``keys`` at ``per_hour`` (as ``build._cost`` computes it)."""
+        return np.asarray(np.asarray(per_hour) * HOURS_PER_MONTH + self.amortised[keys])
 
-    def _alive(self, keys: np.ndarray, *, tight: bool = False) -> np.ndarray:
-        """Which of ``keys`` may still hold a plan of the top K: bound within budget and threshold
-        (ties kept: an equal cost may rank first by content)."""
+    def _threshold(self) -> tuple[float, int]:
+        """(monthly cost, content rank) of the top-th distinct plan found ((inf, n) while fewer,
+        and for objectives other than cost): a key whose bound lies above it, or on it with
+        content that ranks after it, cannot enter the top K. Distinct plans differ in (model,
+        hardware set); the ranking never drops one of those as a near-duplicate of another, so
+        top of them fill the top K."""
+        if self.objective is not Objective.COST:
+            return np.inf, len(self.content)
+        best: dict[tuple[int, frozenset[int]], tuple[float, int]] = {}
+        for k, sol in self.found:
+            rows = list(sol.counts)
+            sig = (int(self.p.cand.model[rows[0]]), frozenset(int(h) for h in self.p.cand.hardware[rows]))
+            entry = (float(self.monthly(k, sol.cost_per_hour)), int(self.content[k]))
+            best[sig] = min(best.get(sig, entry), entry)
+        ranked = sorted(best.values())
+        return ranked[self.top - 1] if len(ranked) >= self.top else (np.inf, len(self.content))
+
+    def _alive(self, keys: np.ndarray, *, tight: bool = False, bound: np.ndarray | None = None) -> np.ndarray:
+        """Which of ``keys`` may still hold a plan of the top K: bound within budget, and below the
+        threshold or on it with content ranking first."""
         if not len(keys):
             return np.zeros(0, dtype=bool)
-        bound = self.p.tight_bounds(keys) if tight else self.p.lower_bounds()[keys]
-        return np.asarray((bound < self.budgets[keys]) & (bound + self.amortised[keys] <= self._threshold()))
+        if bound is None:
+            bound = self.p.tight_bounds(keys) if tight else self.p.lower_bounds()[keys]
+        cost, content = self._threshold()
+        month = self.monthly(keys, bound)
+        return np.asarray((bound < self.budgets[keys])
+                          & ((month < cost) | ((month <= cost) & (self.content[keys] < content))))
 
     def _skip_pruned(self) -> None:
         rest = self.order[self.position:]
@@ -145,7 +163,7 @@ class BranchAndBound:
         if not keys:
             return
         p.evaluate_keys(keys, w, alternatives=self.objective is not Objective.COST
-                        or len(_distinct(p, self.found, self.amortised)) < self.top)
+                        or not np.isfinite(self._threshold()[0]))
         seconds: list[tuple[int, Solution]] = []
         for k in keys:
             if not self._alive(np.array([k]), tight=True)[0]:
@@ -161,7 +179,7 @@ class BranchAndBound:
             others = np.concatenate([best_per_hardware(p, k, most=ALTERNATIVES) for k, _ in seconds])
             p.evaluate(others[np.isnan(p.rate[others])], w)
         for k, first in seconds:
-            if first.cost_per_hour + self.amortised[k] > self._threshold():  # its second costs more
+            if not self._alive(np.array([k]), bound=np.array([first.cost_per_hour]))[0]:  # its second costs more
                 continue
             sol = self._solve(k, (_hardware_set(p, first),))
             if sol is not None:
@@ -207,8 +225,8 @@ class BranchAndBound:
             status = "NO_CANDIDATES" if not len(p.cand) else "TIME_LIMIT" if stop is Stop.DEADLINE else "INFEASIBLE"
             return Outcome(self.found, self.solves, status, None, stop)
         status = "OPTIMAL" if proven else "TIME_LIMIT" if stop is Stop.DEADLINE else "FEASIBLE"
-        best = min(sol.cost_per_hour + self.amortised[k] for k, sol in self.found)
-        least = float(np.min(p.lower_bounds()[alive] + self.amortised[alive])) if len(alive) else np.inf
+        best = min(float(self.monthly(k, sol.cost_per_hour)) for k, sol in self.found)
+        least = float(np.min(self.monthly(alive, p.lower_bounds()[alive]))) if len(alive) else np.inf
         gap = 0.0 if proven or least >= best else (best - max(least, 0.0)) / best
         return Outcome(self.found, self.solves, status, gap, stop)
 
@@ -221,10 +239,28 @@ def solve_prepared(p: Prepared, w: Workload, *, objective: Objective, top: int, 
 
 
 def _amortised(p: Prepared, w: Workload) -> np.ndarray:
-    """Per key, its one-time adaptation cost per hour of the budget horizon (0 without one)."""
+    """Per key, its one-time adaptation cost per month of the budget horizon (0 without one)."""
     one_time = np.array([getattr(p.cand.choice(int(p.rows_of[k][0])), "one_time", 0.0)
                          for k in range(len(p.rows_of))], dtype=np.float64)
-    return one_time / (w.budget.horizon_months * HOURS_PER_MONTH)
+    return one_time / w.budget.horizon_months
+
+
+def _content_rank(p: Prepared, w: Workload) -> np.ndarray:
+    """Per key, its place in the order of ``rank.content`` restricted to what a key fixes (model,
+    precision, KV precision, runtime, adaptation): the ranking's tie-break between plans of
+    different keys."""
+    t = p.cand.tables
+    contents = []
+    for k in range(len(p.rows_of)):
+        r = int(p.rows_of[k][0])
+        pick = p.cand.choice(r)
+        contents.append((t.model_ids[p.cand.model[r]], t.precision_ids[p.cand.precision[r]],
+                         t.precision_ids[p.cand.kv_precision[r]], t.runtime_ids[p.cand.runtime[r]],
+                         pick.adaptation if pick is not None else "none"))
+    order = sorted(range(len(contents)), key=contents.__getitem__)
+    rank = np.empty(len(contents), dtype=np.int64)
+    rank[order] = np.arange(len(contents))
+    return rank
 
 
 def _options(p: Prepared, rows: np.ndarray, rate: np.ndarray) -> list[Option]:
@@ -264,15 +300,3 @@ def _key_order(p: Prepared, w: Workload, objective: Objective) -> list[int]:
 
 def _hardware_set(p: Prepared, sol: Solution) -> frozenset[str]:
     return frozenset(p.cand.tables.hardware_ids[h] for h in p.cand.hardware[list(sol.counts)])
-
-
-def _distinct(p: Prepared, found: list[tuple[int, Solution]], amortised: np.ndarray) -> list[float]:
-    """The cheapest cost (monthly / HOURS_PER_MONTH) of each distinct plan found, ascending. Plans
-    count as distinct by (model, hardware set): the ranking drops near-duplicates that differ only
-    in precision or runtime, so they must not fill the top K here either."""
-    best: dict[tuple[int, frozenset[int]], float] = {}
-    for key, sol in found:
-        rows = list(sol.counts)
-        sig = (int(p.cand.model[rows[0]]), frozenset(int(h) for h in p.cand.hardware[rows]))
-        best[sig] = min(best.get(sig, np.inf), sol.cost_per_hour + float(amortised[key]))
-    return sorted(best.values())
