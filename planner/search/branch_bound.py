@@ -31,7 +31,7 @@ KEYS_PER_ROUND = 6
 
 # positions of the key order a search may consider (independent of top, so that the answer is):
 # cost prunes by bound long before on the examples; other objectives have no bound to prune by
-KEY_LIMIT_COST = 96
+KEY_LIMIT_COST = 24
 KEY_LIMIT_OTHER = 42
 
 
