@@ -28,7 +28,7 @@ from planner.model.grid import CatalogTables
 from planner.model.queueing import server
 from planner.search.capacity import length_dists
 from planner.search.planning import plan
-from planner.search.prepare import max_cost_per_hour, prepare
+from planner.search.prepare import prepare
 from planner.search.rank import content
 from planner.search.solver import COST_SCALE, RATE_SCALE
 from planner.workload import HOURS_PER_MONTH, Budget, Constraints, Objective, Slo, Tokens, Traffic, Workload
@@ -106,7 +106,11 @@ def _brute_force(catalog: Catalog, w: Workload) -> tuple[float, np.ndarray, obje
     ok &= types.sum(axis=1) <= w.constraints.max_hardware_types
     for h, quota in w.constraints.quotas.items():
         ok &= counts[:, hw == ids.index(h)] @ chips[hw == ids.index(h)] <= quota
-    budget = max_cost_per_hour(w)
+    b, tokens_per_hour = w.budget, w.traffic.requests_per_s * w.traffic.output_tokens.mean * 3600.0
+    limits = [b.max_cost_per_month / HOURS_PER_MONTH] if b.max_cost_per_month is not None else []
+    if b.max_cost_per_million_tokens is not None:  # $/M output tokens at the average rate
+        limits.append(b.max_cost_per_million_tokens * tokens_per_hour / 1e6)
+    budget = min(limits) if limits else None
     if budget is not None:
         ok &= counts @ np.ceil(cost * COST_SCALE) <= math.floor(budget * COST_SCALE)
     total = counts @ cost
