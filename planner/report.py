@@ -121,7 +121,8 @@ def plan_result_dict(r: PlanResult) -> dict[str, Any]:
         },
         "search": {
             "candidates": r.search.candidates, "evaluated": r.search.evaluated, "pruned": r.search.pruned,
-            "solver_status": r.search.solver_status, "solves": r.search.solves,
+            "solver_status": r.search.solver_status, "gap": r.search.gap, "stop": r.search.stop,
+            "solves": r.search.solves,
             "elapsed_ms": rounded(r.search.elapsed_ms, 4), "dropped": dict(r.search.dropped),
         },
         "notes": [

@@ -190,7 +190,7 @@ class StepModel:
             c[5] = np.where(moe, np.log(1.0 - grid.experts_per_token / np.where(moe, grid.experts, 1.0)), -np.inf)
             c[6], c[7] = attention, kv_token
             c[8] = np.where(tp > 1, allreduce_per_token, 0.0) + np.where(pp > 1, send_per_token, 0.0)
-            c[9] = (np.where(tp > 1, 2.0 * grid.layers * grid.collective_latency_s, 0.0)
+            c[9] = (np.where(tp > 1, 2.0 * grid.layers * _allreduce_latency(grid), 0.0)
                     + np.where(pp > 1, (pp - 1.0) * grid.collective_latency_s, 0.0))
             c[10] = grid.step_overhead_s
             c[11], c[12], c[13] = grid.window, grid.full_fraction, grid.prefill_attention_ratio
@@ -296,8 +296,25 @@ def _one_way(grid: Grid) -> Array:
     in_node = grid.tp <= grid.chips_per_node
     mesh_share = np.where(grid.mesh_links > 0, np.minimum((grid.tp - 1.0) / np.maximum(grid.mesh_links, 1.0), 1.0),
                           1.0)
-    link = np.where(in_node, grid.link_bytes_per_s * mesh_share, grid.scale_out_bytes_per_s)
+    in_node_link = grid.link_bytes_per_s * mesh_share
+    # a ring that spans nodes runs at its slowest link: the scale-out network, or the in-node one
+    link = np.where(in_node, in_node_link, np.minimum(grid.scale_out_bytes_per_s, in_node_link))
     return 0.5 * link * grid.eff_communication
+
+
+def _allreduce_latency(grid: Grid) -> Array:
+    """Fixed latency of one tensor-parallel all-reduce (seconds), growing with the nodes it spans.
+
+    ``collective_latency_s`` is the calibrated latency of an all-reduce within one node. Across
+    N = ceil(tp / chips_per_node) nodes the collective is hierarchical (NCCL): in-node
+    reduce-scatter, a ring all-reduce among the N nodes (2 (N - 1) sequential steps over the
+    scale-out network), in-node all-gather. The catalog has no scale-out latency figure, so each
+    inter-node step is taken to cost one in-node collective latency [assumption: a network hop
+    (NIC, switch) is not faster than the in-node fabric]; within one node this is the calibrated
+    figure unchanged.
+    """
+    nodes = np.ceil(grid.tp / np.maximum(grid.chips_per_node, 1.0))
+    return grid.collective_latency_s * (1.0 + 2.0 * (nodes - 1.0))
 
 
 def step_time(

@@ -87,6 +87,8 @@ class SearchStats:
     solves: int
     elapsed_ms: float
     dropped: dict[str, int] = field(default_factory=dict)
+    gap: float | None = None  # (best plan's cost - least lower bound not explored) / its cost; 0: proven
+    stop: str = "exhausted"  # the stopping rule that ended the search (branch_bound.Stop)
 
 
 @dataclass(frozen=True)
