@@ -33,3 +33,7 @@ def main() -> None:
     except click.ClickException as exc:  # usage errors carry their own exit code (2)
         exc.show()
         sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()
