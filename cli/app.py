@@ -7,6 +7,7 @@ numpy, SciPy, the solver, httpx and the server inside their command functions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -59,9 +60,14 @@ def _root(version: Annotated[bool, typer.Option(
     """hwplan: hardware-aware deployment planner for LLMs."""
 
 
-def load(directory: Path | None, overlays: list[Path] | None) -> Catalog:
-    from hardware_catalog import load_catalog
+def load_catalog(directory: Path | None, *, overlays: Sequence[Path] = ()) -> Catalog:
+    """hardware_catalog.load_catalog, imported when a command first needs it (tests replace this)."""
+    from hardware_catalog import load_catalog as load_files
 
+    return load_files(directory, overlays=overlays)
+
+
+def load(directory: Path | None, overlays: list[Path] | None) -> Catalog:
     return load_catalog(directory, overlays=overlays or ())
 
 

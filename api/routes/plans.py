@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
@@ -21,9 +21,9 @@ from api.deps import SettingsDep, SnapshotDep, TelemetryDep
 from api.errors import LimitExceeded
 from api.schemas import problems
 from api.settings import Settings
+from hardware_catalog.outputs import LeverReportOut, PlanResultOut, levers_out, plan_result_out
 from hardware_catalog.workload_file import WorkloadIn, to_workload
 from planner.errors import InputError
-from planner.report import levers_dict, plan_result_dict
 from planner.search.lever_report import lever_report
 from planner.search.planning import plan
 from planner.workload import Objective
@@ -34,21 +34,21 @@ router = APIRouter(tags=["planning"])
 
 
 class PlanCache:
-    """A small thread-safe LRU of plan JSON, one per catalog snapshot."""
+    """A small thread-safe LRU of plan results, one per catalog snapshot."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._data: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._data: OrderedDict[str, PlanResultOut] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: str) -> dict[str, Any] | None:
+    def get(self, key: str) -> PlanResultOut | None:
         with self._lock:
             if key in self._data:
                 self._data.move_to_end(key)
                 return self._data[key]
             return None
 
-    def put(self, key: str, value: dict[str, Any]) -> None:
+    def put(self, key: str, value: PlanResultOut) -> None:
         with self._lock:
             self._data[key] = value
             while len(self._data) > self.size:
@@ -67,7 +67,8 @@ def _check_limits(w: WorkloadIn, top: int, time_limit_s: float, s: Settings) -> 
             raise LimitExceeded(f"{field} = {value:g} is over this server's limit of {limit:g}", field=field)
 
 
-@router.post("/v1/plans", responses=problems((503, "the solver timed out before any plan")))
+@router.post("/v1/plans", response_model=PlanResultOut, response_model_exclude_unset=True,
+             responses=problems((503, "the solver timed out before any plan")))
 def create_plans(
     workload: WorkloadIn,
     snapshot: SnapshotDep,
@@ -80,7 +81,7 @@ def create_plans(
         "Seconds for the search (default: the server's solver_time_limit_s)."))] = None,
     levers: Annotated[bool, Query(description="Add the lever report (`levers`) for one plan.")] = False,
     levers_rank: Annotated[int, Query(ge=1, le=50, description="Rank of the plan the lever report is for.")] = 1,
-) -> dict[str, Any]:
+) -> PlanResultOut:
     limit_s = settings.solver_time_limit_s if time_limit_s is None else time_limit_s
     _check_limits(workload, top, limit_s, settings)
     response.headers["X-Catalog-Version"] = snapshot.catalog.version
@@ -102,11 +103,12 @@ def create_plans(
     telemetry.solver.observe(result.search.elapsed_ms / 1e3)
     telemetry.plans.labels("infeasible" if result.infeasible is not None or not result.plans
                            else "feasible").inc()
-    data = plan_result_dict(result)
+    report = None
     if levers:  # an empty report when there is no plan of that rank (infeasible, or fewer plans)
         chosen = next((p for p in result.plans if p.rank == levers_rank), None)
-        data["levers"] = [] if chosen is None else levers_dict(
+        report = LeverReportOut([]) if chosen is None else levers_out(
             lever_report(snapshot.catalog, w, chosen, tables=snapshot.tables), chosen)
+    data = plan_result_out(result, report)
     if cache is not None and result.search.solver_status != "TIME_LIMIT":
         cache.put(key, data)
     return data
