@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import asdict, is_dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
 from cli.tables import Column, print_table
-from hardware_catalog.outputs import EstimateOut, rounded
-from planner.domain import Catalog
+from hardware_catalog.numbers import rounded
 from planner.errors import InputError
+
+if TYPE_CHECKING:
+    from hardware_catalog.outputs import EstimateOut
+    from planner.domain import Catalog
 
 __all__ = ["catalog_entry", "catalog_rows", "estimate_table", "rows_table"]
 

@@ -39,6 +39,9 @@ from planner.errors import CatalogError
 
 __all__ = ["default_catalog_dir", "load_catalog", "read_yaml", "validate_file"]
 
+# libyaml's safe loader where PyYAML was built with it: the same documents, ~10x faster to parse
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 FileModel = TypeVar("FileModel", bound=BaseModel)
 # The one-entry-per-file models: each has an ``id`` that must match its file name.
 DirFile = TypeVar("DirFile", HardwareFile, ModelFile)
@@ -56,7 +59,7 @@ def read_yaml(path: Path) -> Any:
     except OSError as exc:
         raise CatalogError(f"cannot read: {exc.strerror}", file=str(path)) from exc
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=SAFE_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else None

@@ -17,11 +17,12 @@ start-up do not pay for numpy, SciPy or the solver.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
+
+from hardware_catalog.numbers import rounded
 
 if TYPE_CHECKING:
     from hardware_catalog.measurements import BadRecord
@@ -43,13 +44,6 @@ __all__ = [
 
 GB = 1e9
 Num = float | None  # rounded for display; null where the value is absent or not finite (JSON has no NaN)
-
-
-def rounded(value: float | None, digits: int = 5) -> float | None:
-    """``value`` to ``digits`` significant digits for display; None when absent or not finite."""
-    if value is None or not math.isfinite(value):
-        return None
-    return float(f"{value:.{digits}g}")
 
 
 def _ms(seconds: float | None) -> float | None:
