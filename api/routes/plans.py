@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
@@ -29,9 +29,9 @@ from api.deps import PoolDep, SettingsDep, SnapshotDep, TelemetryDep
 from api.errors import LimitExceeded
 from api.schemas import problems
 from api.settings import Settings
+from hardware_catalog.outputs import LeverReportOut, PlanResultOut, levers_out, plan_result_out
 from hardware_catalog.workload_file import WorkloadIn, to_workload
 from planner.errors import InputError
-from planner.report import levers_dict, plan_result_dict
 from planner.search.lever_report import lever_report
 from planner.search.planning import plan
 from planner.workload import Objective
@@ -42,21 +42,21 @@ router = APIRouter(tags=["planning"])
 
 
 class PlanCache:
-    """A small thread-safe LRU of plan JSON, one per catalog snapshot."""
+    """A small thread-safe LRU of plan results, one per catalog snapshot."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._data: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._data: OrderedDict[str, PlanResultOut] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: str) -> dict[str, Any] | None:
+    def get(self, key: str) -> PlanResultOut | None:
         with self._lock:
             if key in self._data:
                 self._data.move_to_end(key)
                 return self._data[key]
             return None
 
-    def put(self, key: str, value: dict[str, Any]) -> None:
+    def put(self, key: str, value: PlanResultOut) -> None:
         with self._lock:
             self._data[key] = value
             while len(self._data) > self.size:
@@ -75,7 +75,8 @@ def _check_limits(w: WorkloadIn, top: int, time_limit_s: float, s: Settings) -> 
             raise LimitExceeded(f"{field} = {value:g} is over this server's limit of {limit:g}", field=field)
 
 
-@router.post("/v1/plans", responses=problems((503, "every planning slot is taken: retry after Retry-After")))
+@router.post("/v1/plans", response_model=PlanResultOut, response_model_exclude_unset=True,
+             responses=problems((503, "every planning slot is taken: retry after Retry-After")))
 async def create_plans(
     workload: WorkloadIn,
     snapshot: SnapshotDep,
@@ -89,7 +90,7 @@ async def create_plans(
         "Seconds for the search (default: the server's solver_time_limit_s)."))] = None,
     levers: Annotated[bool, Query(description="Add the lever report (`levers`) for one plan.")] = False,
     levers_rank: Annotated[int, Query(ge=1, le=50, description="Rank of the plan the lever report is for.")] = 1,
-) -> dict[str, Any]:
+) -> PlanResultOut:
     limit_s = settings.solver_time_limit_s if time_limit_s is None else time_limit_s
     _check_limits(workload, top, limit_s, settings)
     response.headers["X-Catalog-Version"] = snapshot.catalog.version
@@ -107,24 +108,21 @@ async def create_plans(
             return hit
     w = to_workload(workload)
 
-    def compute() -> dict[str, Any]:
+    def compute() -> PlanResultOut:
         result = plan(w, snapshot.catalog, top=top, objective=objective, time_limit_s=limit_s,
                       tables=snapshot.tables)
         telemetry.solver.observe(result.search.elapsed_ms / 1e3)
         timed_out = result.search.solver_status == "TIME_LIMIT"
         telemetry.plans.labels("time_limit" if timed_out else "infeasible" if not result.plans
                                else "feasible").inc()
-        data = plan_result_dict(result)
-        data["complete"] = not timed_out and (result.infeasible is None or result.infeasible.complete)
-        if data["infeasible"] is not None:
-            data["infeasible"]["complete"] = result.infeasible is not None and result.infeasible.complete
+        report = None
         if levers:  # an empty report when there is no plan of that rank (infeasible, or fewer plans)
             chosen = next((p for p in result.plans if p.rank == levers_rank), None)
-            data["levers"] = [] if chosen is None else levers_dict(
+            report = LeverReportOut([]) if chosen is None else levers_out(
                 lever_report(snapshot.catalog, w, chosen, tables=snapshot.tables), chosen)
-        return data
+        return plan_result_out(result, report)
 
     data = await pool.run(compute)
-    if cache is not None and data["complete"]:
+    if cache is not None and data.complete:
         cache.put(key, data)
     return data
