@@ -5,7 +5,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api import errors
-from api.routes import catalog, estimate, examples, finetune, health, metrics, plans, validate, web
+from api.headers import SecurityHeaders
+from api.pool import PlanPool
+from api.routes import catalog, docs, estimate, examples, finetune, health, metrics, plans, validate, web
 from api.schemas import problems
 from api.settings import Settings
 from api.store import CatalogStore
@@ -24,14 +26,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     store = CatalogStore(settings.catalog_dir)
     store.initialise()
     telemetry = Telemetry()
-    app = FastAPI(title="hwplan", version="0.1.0", responses=PROBLEMS,
+    app = FastAPI(title="hwplan", version="0.1.0", responses=PROBLEMS, docs_url=None, redoc_url=None,
                   description="Hardware-aware LLM deployment planner: plans, estimates, validation, "
                               "and a versioned catalog with authenticated, conditional updates.")
     app.state.settings, app.state.store, app.state.telemetry = settings, store, telemetry
+    app.state.pool = PlanPool(settings.plan_workers, settings.plan_queue, settings.retry_after_s)
     errors.install(app)
     for module in (health, metrics, plans, estimate, finetune, validate, catalog, examples):
         app.include_router(module.router)
     web.install(app)  # the page at / and its assets at /static
+    docs.install(app)  # Swagger UI at /docs, from the swagger-ui-bundle package
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(TelemetryMiddleware, telemetry=telemetry)
+    app.add_middleware(SecurityHeaders)  # outermost: every response, 413s and 500s included
     return app

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from typing import Annotated
 
@@ -10,31 +9,38 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.errors import Forbidden, Unauthorized
+from api.pool import PlanPool
 from api.settings import Settings
 from api.store import CatalogStore, Snapshot
 from api.telemetry import Telemetry
 
-__all__ = ["SettingsDep", "SnapshotDep", "StoreDep", "TelemetryDep", "WriterDep"]
+__all__ = ["PoolDep", "SettingsDep", "SnapshotDep", "StoreDep", "TelemetryDep", "WriterDep"]
 
 _bearer = HTTPBearer(auto_error=False, description="HWPLAN_API_KEY; needed for catalog writes")
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_store(request: Request) -> CatalogStore:
+async def get_store(request: Request) -> CatalogStore:
     store: CatalogStore = request.app.state.store
     return store
 
 
-def get_telemetry(request: Request) -> Telemetry:
+async def get_telemetry(request: Request) -> Telemetry:
     telemetry: Telemetry = request.app.state.telemetry
     return telemetry
 
 
+async def get_pool(request: Request) -> PlanPool:
+    pool: PlanPool = request.app.state.pool
+    return pool
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+PoolDep = Annotated[PlanPool, Depends(get_pool)]
 StoreDep = Annotated[CatalogStore, Depends(get_store)]
 TelemetryDep = Annotated[Telemetry, Depends(get_telemetry)]
 
@@ -49,15 +55,18 @@ SnapshotDep = Annotated[Snapshot, Depends(get_snapshot)]
 
 def require_writer(settings: SettingsDep,
                    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
-    """Check the bearer key in constant time; returns a digest of it for the history."""
-    if settings.api_key is None:
+    """Check the bearer key against every configured key in constant time (each comparison runs,
+    whichever matches); returns the matching key's name for the history."""
+    keys = settings.writer_keys()
+    if not keys:
         raise Forbidden("this server has no HWPLAN_API_KEY set, so the catalog is read-only")
     if credentials is None:
         raise Unauthorized("catalog writes need Authorization: Bearer <key>")
-    expected = settings.api_key.get_secret_value().encode()
-    if not hmac.compare_digest(credentials.credentials.encode(), expected):
+    given = credentials.credentials.encode()
+    matched = [name for name, key in keys.items() if hmac.compare_digest(given, key)]
+    if not matched:
         raise Unauthorized("the bearer key is not valid")
-    return hashlib.sha256(expected).hexdigest()[:12]
+    return matched[0]
 
 
 WriterDep = Annotated[str, Depends(require_writer)]

@@ -10,8 +10,13 @@
     HTTPException (routing)  -> its status   +-- LimitExceeded        422
     anything else            -> 500          +-- PreconditionRequired 428
 
-Every body has ``type``, ``title``, ``status``, ``detail``, ``instance``; validation problems add
-``errors: [{field, message}]`` whose ``field`` is the dotted path into the request.
+Every body has ``type``, ``title``, ``status``, ``detail``, ``instance``; problems about a field
+add ``errors: [{field, message}]``. ``field`` has one format everywhere: the part of the request
+(``body``, ``query``, ``path``, ``header``) then the dotted path into it, e.g.
+``body.constraints.models.0``, ``query.top``, ``path.entry_id``; a body that is not JSON is
+``body``. Errors raised with a bare field (the planner's, relative to the body) are qualified
+here: a name among the request's path or query parameters gets that prefix, anything else
+``body.``.
 """
 
 from __future__ import annotations
@@ -111,21 +116,36 @@ def problem_response(status: int, title: str, detail: str, *, instance: str | No
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_TYPE)
 
 
-def _field_errors(field: str | None, message: str) -> list[dict[str, str]] | None:
-    return None if field is None else [{"field": field, "message": message}]
+LOCATIONS = ("body", "query", "path", "header")
+
+
+def qualify(request: Request, field: str) -> str:
+    """``field`` in the one format: prefixed by the part of the request it names."""
+    head = field.split(".")[0]
+    if head in LOCATIONS:
+        return field
+    if head in request.path_params:
+        return f"path.{field}"
+    if head in request.query_params:
+        return f"query.{field}"
+    return f"body.{field}"
+
+
+def _field_errors(request: Request, field: str | None, message: str) -> list[dict[str, str]] | None:
+    return None if field is None else [{"field": qualify(request, field), "message": message}]
 
 
 async def _api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
     return problem_response(exc.status, exc.title, exc.detail, instance=request.url.path,
-                            headers=exc.headers, errors=_field_errors(exc.field, exc.detail))
+                            headers=exc.headers, errors=_field_errors(request, exc.field, exc.detail))
 
 
 async def _planner_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, PlannerError)
     status = next((code for kind, code in _PLANNER_STATUS if isinstance(exc, kind)), 422)
     bare = exc.message.removeprefix(f"{exc.field}: ") if exc.field else exc.message
-    extra: dict[str, Any] = {"errors": _field_errors(exc.field, bare)}
+    extra: dict[str, Any] = {"errors": _field_errors(request, exc.field, bare)}
     if isinstance(exc, InfeasibleError):
         extra.update(reasons=exc.reasons, relaxations=exc.relaxations)
     return problem_response(status, exc.title, exc.message, instance=request.url.path, **extra)
@@ -137,7 +157,7 @@ def _loc(loc: tuple[Any, ...] | list[Any]) -> str:
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [{"field": _loc(e["loc"]),
+    errors = [{"field": _loc(e["loc"]) if e["type"] != "json_invalid" else "body",
                "message": "unknown field" if e["type"] == "extra_forbidden"
                else str(e["msg"]).removeprefix("Value error, ")} for e in exc.errors()]
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])

@@ -19,11 +19,13 @@ def etag_of(content: bytes) -> str:
 
 
 def etag_matches(header: str, current: str | None) -> bool:
-    """RFC 9110 If-Match: ``*`` matches any existing resource, else one of a comma-separated list."""
+    """RFC 9110 §13.1.1 If-Match: ``*`` matches any existing resource, else one of a
+    comma-separated list of entity-tags by strong comparison: a weak tag (``W/"..."``) or an
+    unquoted one never matches."""
     if current is None:
         return False
-    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
-    return "*" in tags or current in tags or current.strip('"') in tags
+    tags = [t.strip() for t in header.split(",")]
+    return tags == ["*"] or current in tags
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -38,17 +38,17 @@ class EstimateRequest(_In):
 
     model: Ident
     hardware: Ident
-    chips: Annotated[int, Field(ge=1, le=4096)] | None = None
-    tp: Annotated[int, Field(ge=1, le=1024)] | None = None
-    pp: Annotated[int, Field(ge=1, le=256)] = 1
+    chips: Annotated[int, Field(ge=1, le=4096, strict=True)] | None = None
+    tp: Annotated[int, Field(ge=1, le=1024, strict=True)] | None = None
+    pp: Annotated[int, Field(ge=1, le=256, strict=True)] = 1
     precision: Ident | None = None
     kv_precision: Ident | None = None
     runtime: Ident | None = None
     scenario: Scenario = Scenario.STATIC_BATCH
-    input_tokens: Annotated[int, Field(ge=1, le=10_000_000)] = 512
-    output_tokens: Annotated[int, Field(ge=1, le=1_000_000)] = 128
-    batch: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
-    request_rate: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)] | None = None
+    input_tokens: Annotated[int, Field(ge=1, le=10_000_000, strict=True)] = 512
+    output_tokens: Annotated[int, Field(ge=1, le=1_000_000, strict=True)] = 128
+    batch: Annotated[int, Field(ge=1, le=1_000_000, strict=True)] | None = None
+    request_rate: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False, strict=True)] | None = None
     pricing: Pricing = "on_demand"
 
 
@@ -57,10 +57,10 @@ class FinetuneRequest(_In):
 
     model: Ident
     method: Literal["lora", "qlora", "full", "distill"]
-    dataset_tokens: Annotated[float, Field(ge=1, le=1e13, allow_inf_nan=False)]
+    dataset_tokens: Annotated[float, Field(ge=1, le=1e13, allow_inf_nan=False, strict=True)]
     teacher: Ident | None = None
     hardware: list[Ident] | None = Field(default=None, max_length=64)
-    epochs: Annotated[float, Field(ge=0.01, le=100, allow_inf_nan=False)] = 1.0
+    epochs: Annotated[float, Field(ge=0.01, le=100, allow_inf_nan=False, strict=True)] = 1.0
     pricing: Pricing = "on_demand"
 
 
@@ -71,7 +71,7 @@ class ValidateRequest(_In):
 
 
 class RollbackRequest(_In):
-    seq: Annotated[int, Field(ge=1, description="The change (history seq) to undo.")]
+    seq: Annotated[int, Field(ge=1, le=10**9, strict=True, description="The change (history seq) to undo.")]
 
 
 class HistoryEntry(BaseModel):
@@ -80,7 +80,7 @@ class HistoryEntry(BaseModel):
     action: Literal["put", "delete", "rollback"]
     kind: str
     id: str
-    key_sha256: str = Field(description="sha256 prefix of the API key that made the change")
+    key_name: str = Field(description="name of the API key that made the change (HWPLAN_API_KEY: 'default')")
     etag_before: str | None
     etag_after: str | None
     rolls_back: int | None

@@ -1,6 +1,9 @@
 """Service settings (pydantic-settings): environment variables prefixed ``HWPLAN_``.
 
-``HWPLAN_API_KEY`` is the bearer key for catalog writes; without it the service is read-only.
+``HWPLAN_API_KEY`` is the bearer key for catalog writes (recorded in the history as the key
+named "default"); ``HWPLAN_API_KEYS`` adds named keys as ``name:key,name:key`` (each change
+records the name of the key that made it, never the key or a digest of it). With neither, or
+only empty ones, the service is read-only: writes answer 403.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ class Settings(BaseSettings):
                               description="Writable catalog directory; initialised from the shipped "
                                           "catalog when missing or empty.")
     api_key: SecretStr | None = Field(default=None, description="Bearer key for writes (HWPLAN_API_KEY).")
+    api_keys: SecretStr | None = Field(default=None, description="Named bearer keys, name:key,name:key "
+                                                                 "(HWPLAN_API_KEYS).")
     max_body_bytes: Annotated[int, Field(ge=1024)] = 1_000_000
     solver_time_limit_s: Annotated[float, Field(gt=0, le=600)] = 10.0  # default per plan request
     max_solver_time_limit_s: Annotated[float, Field(gt=0, le=600)] = 30.0  # most a request may ask
@@ -29,3 +34,21 @@ class Settings(BaseSettings):
     max_hardware_types: Annotated[int, Field(ge=1, le=4)] = 4
     max_measurements: Annotated[int, Field(ge=1)] = 5000
     plan_cache_size: Annotated[int, Field(ge=0)] = 256  # plans per catalog version; 0 = off
+    plan_workers: Annotated[int, Field(ge=1, le=256)] = 4  # planning requests computed at once
+    plan_queue: Annotated[int, Field(ge=0, le=10_000)] = 16  # more may wait; beyond that: 503
+    retry_after_s: Annotated[int, Field(ge=1, le=3600)] = 5  # the 503's Retry-After
+
+    def writer_keys(self) -> dict[str, bytes]:
+        """Key name -> key bytes; empty keys are no keys (read-only, as without any)."""
+        keys: dict[str, bytes] = {}
+        if self.api_key is not None and self.api_key.get_secret_value():
+            keys["default"] = self.api_key.get_secret_value().encode()
+        if self.api_keys is not None:
+            for pair in self.api_keys.get_secret_value().split(","):
+                name, sep, key = pair.strip().partition(":")
+                if not pair.strip():
+                    continue
+                if not sep or not name or not key:
+                    raise ValueError("HWPLAN_API_KEYS must be name:key pairs separated by commas")
+                keys[name] = key.encode()
+        return keys

@@ -5,13 +5,25 @@ Layout (beside the loader's files)::
 
     .lock            flock target: one writer at a time, across threads and worker processes
     .version         rewritten after every change; readers compare it to reload (cheap)
-    .history.jsonl   one JSON line per change: seq, when, action, kind, id, key digest,
-                     ETags before/after and the previous file content (null = did not exist)
+    .history.jsonl   a write-ahead log: per change a "pending" line (seq, when, action, kind,
+                     id, the key's name, ETags before/after, the previous file content: null =
+                     did not exist), then a "committed" or "aborted" line for that seq
 
-A write holds the exclusive lock, checks the HTTP precondition against the file on disk, loads
-the whole catalog with the change applied in a temporary copy (any CatalogError rejects it and
-nothing is touched), then writes atomically, appends the history line and bumps ``.version``.
-A request holds the ``Snapshot`` it started with; the next request sees the new version.
+A write holds the exclusive lock, checks the HTTP precondition against the file on disk, and
+builds what serving builds (``build_serving``: catalog, tables, the performance model of every
+row the changed entry takes part in) from a temporary copy with the change applied; any error
+rejects it and nothing is touched. Then, each step durable before the next:
+
+    1. append the "pending" line (fsync)
+    2. replace the entry file (temp file, fsync, rename, fsync the directory) or remove it
+    3. bump ``.version``
+    4. append the "committed" line (fsync): the change is acknowledged only after this
+
+Recovery (``recover``, run when the store starts and after any failure of steps 1-4) rolls back
+every pending change without its committed line: it puts the previous content back if the file
+holds the new one, and appends "aborted". So every acknowledged change is in the history and no
+change outside it survives a crash at any step. A torn last line (a crash inside step 1 or 4)
+is cut off. A request holds the ``Snapshot`` it started with; the next request sees the new version.
 """
 
 from __future__ import annotations
@@ -28,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from api.errors import Conflict, NotFound, PreconditionFailed, PreconditionRequired
@@ -36,8 +49,9 @@ from hardware_catalog import default_catalog_dir, load_catalog
 from planner.domain import Catalog
 from planner.errors import CatalogError
 from planner.model.grid import CatalogTables
+from planner.search.candidates import PARALLEL, universe
 
-__all__ = ["WRITABLE", "CatalogStore", "Resource", "Snapshot"]
+__all__ = ["WRITABLE", "CatalogStore", "Resource", "Snapshot", "build_serving"]
 
 WRITABLE = ("hardware", "models")  # one file per entry: <kind>/<id>.yaml
 LIST_FILES = {"runtimes": "runtimes.yaml", "precisions": "precisions.yaml"}  # read-only here
@@ -75,13 +89,44 @@ class CatalogStore:
     # -- setup and reading ---------------------------------------------------------------------
 
     def initialise(self) -> None:
-        """Copy the shipped catalog into a missing or empty directory."""
+        """Copy the shipped catalog into a missing or empty directory; recover an interrupted write."""
         self.dir.mkdir(parents=True, exist_ok=True)
         with locked(self._lock_file, exclusive=True):
             if not any(p.suffix == ".yaml" or p.is_dir() for p in self.dir.iterdir()):
                 shutil.copytree(default_catalog_dir(), self.dir, dirs_exist_ok=True)
             if not self._version_file.exists():
                 self._bump_version(0)
+            self._recover()
+
+    def _recover(self) -> list[int]:
+        """Roll back every pending change that has no committed line (caller holds the lock);
+        returns their seqs. Deterministic: the outcome depends only on the files."""
+        self._cut_torn_tail()
+        log = self._log()
+        closed = {e["seq"] for e in log if e["state"] in ("committed", "aborted")}
+        open_entries = {e["seq"]: e for e in log if e["state"] == "pending" and e["seq"] not in closed}
+        for seq, entry in sorted(open_entries.items()):
+            path = self.dir / entry["kind"] / f"{entry['id']}.yaml"
+            current = _read_or_none(path)
+            if (None if current is None else etag_of(current)) != entry["etag_before"]:
+                _write_or_remove(path, None if entry["previous"] is None else entry["previous"].encode())
+            self._append({"seq": seq, "state": "aborted"})
+        for kind in WRITABLE:  # temp files of an interrupted atomic_write
+            for tmp in (self.dir / kind).glob(".*.tmp"):
+                tmp.unlink()
+        if open_entries:
+            self._bump_version(max(open_entries))
+        return sorted(open_entries)
+
+    def _cut_torn_tail(self) -> None:
+        try:
+            raw = self._history_file.read_bytes()
+        except FileNotFoundError:
+            return
+        if raw and not raw.endswith(b"\n"):
+            with open(self._history_file, "r+b") as f:
+                f.truncate(raw.rfind(b"\n") + 1)
+                os.fsync(f.fileno())
 
     def snapshot(self) -> Snapshot:
         """The current version, reloaded when ``.version`` changed since the last load."""
@@ -95,9 +140,8 @@ class CatalogStore:
                 return snap
             with locked(self._lock_file, exclusive=False):
                 key = self._read_version()
-                catalog = load_catalog(self.dir)
-                snap = Snapshot(key=key, catalog=catalog, tables=CatalogTables.from_catalog(catalog),
-                                entries=self._read_entries())
+                catalog, tables = build_serving(self.dir)
+                snap = Snapshot(key=key, catalog=catalog, tables=tables, entries=self._read_entries())
             self._snapshot = snap
             return snap
 
@@ -137,7 +181,7 @@ class CatalogStore:
         with locked(self._lock_file, exclusive=True):
             old = _read_or_none(self.dir / kind / f"{rid}.yaml")
             if old is None:
-                raise NotFound(f"no {kind} entry {rid!r}", field="id")
+                raise NotFound(f"no {kind} entry {rid!r}", field="path.entry_id")
             _check_precondition(old, if_match=if_match, if_none_match=None)
             self._apply(kind, rid, old, None, action="delete", actor=actor)
 
@@ -145,7 +189,7 @@ class CatalogStore:
         """Undo change ``seq``: restore its previous content, if the entry is still as it left it."""
         with locked(self._lock_file, exclusive=True):
             history = self._read_history()
-            entry = next((e for e in history if e["seq"] == seq), None)
+            entry = next((e for e in history if e["seq"] == seq), None)  # committed changes only
             if entry is None:
                 raise NotFound(f"no change with seq {seq}", field="seq")
             kind, rid = entry["kind"], entry["id"]
@@ -155,35 +199,37 @@ class CatalogStore:
                                "changes first", field="seq")
             previous = None if entry["previous"] is None else entry["previous"].encode()
             return self._apply(kind, rid, current, previous, action="rollback", actor=actor,
-                               rolls_back=seq, history=history)
+                               rolls_back=seq)
 
     def history(self, limit: int) -> list[dict[str, Any]]:
         with locked(self._lock_file, exclusive=False):
             return self._read_history()[-limit:][::-1]
 
     def _apply(self, kind: str, rid: str, old: bytes | None, new: bytes | None, *, action: str,
-               actor: str, rolls_back: int | None = None,
-               history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-        """Validate the catalog with the change, write it, record it; caller holds the lock."""
+               actor: str, rolls_back: int | None = None) -> dict[str, Any]:
+        """Validate the catalog with the change, then the write-ahead sequence of the module
+        docstring; caller holds the lock. Any failure rolls the change back before it is raised."""
         self._validate_with(kind, rid, new)
         path = self.dir / kind / f"{rid}.yaml"
-        seq = len(history if history is not None else self._read_history()) + 1
+        seq = max((e["seq"] for e in self._log()), default=0) + 1
         entry = {"seq": seq, "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-                 "action": action, "kind": kind, "id": rid, "key_sha256": actor,
+                 "action": action, "kind": kind, "id": rid, "key_name": actor,
                  "etag_before": None if old is None else etag_of(old),
                  "etag_after": None if new is None else etag_of(new),
                  "rolls_back": rolls_back, "previous": None if old is None else old.decode()}
-        _write_or_remove(path, new)
         try:
-            with open(self._history_file, "a", encoding="utf-8") as f:
-                f.write(json.dumps(entry) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
+            self._append({**entry, "state": "pending"})
+            _write_or_remove(path, new)
+            self._bump_version(seq)
+            self._append({"seq": seq, "state": "committed"})
         except BaseException:
-            _write_or_remove(path, old)  # no unrecorded change
+            self._recover()
             raise
-        self._bump_version(seq)
         return entry
+
+    def _append(self, line: dict[str, Any]) -> None:
+        """One history line, durable (fsync) before this returns."""
+        _append_line(self._history_file, json.dumps(line).encode() + b"\n")
 
     def _validate_with(self, kind: str, rid: str, new: bytes | None) -> None:
         with tempfile.TemporaryDirectory(prefix="hwplan-candidate-") as tmp:
@@ -201,22 +247,73 @@ class CatalogStore:
             else:
                 target.write_bytes(new)
             try:
-                load_catalog(root)
+                build_serving(root, changed=(kind, rid) if new is not None else None)
             except CatalogError as exc:
                 error = CatalogError(f"the change would make the catalog invalid: "
                                      f"{exc.message.replace(f'{root}/', '')}")
-                error.field = exc.field
+                error.field = exc.field if exc.file == str(target) else None  # a field of the body
                 raise error from exc
 
-    def _read_history(self) -> list[dict[str, Any]]:
+    def _log(self) -> list[dict[str, Any]]:
+        """Every history line (a torn last line is skipped; ``_recover`` cuts it off)."""
         try:
-            lines = self._history_file.read_text(encoding="utf-8").splitlines()
+            lines = self._history_file.read_bytes().split(b"\n")
         except FileNotFoundError:
             return []
-        return [json.loads(line) for line in lines if line.strip()]
+        out = []
+        for i, line in enumerate(lines):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                if i < len(lines) - 1:  # only the last line may be torn
+                    raise
+                continue
+            if "state" not in entry:  # a change recorded before the write-ahead log: committed
+                entry.pop("key_sha256", None)
+                out += [{**entry, "key_name": "(not recorded)", "state": "pending"},
+                        {"seq": entry["seq"], "state": "committed"}]
+            else:
+                out.append(entry)
+        return out
+
+    def _read_history(self) -> list[dict[str, Any]]:
+        """The committed changes, oldest first (pending and aborted ones are not changes)."""
+        log = self._log()
+        committed = {e["seq"] for e in log if e["state"] == "committed"}
+        return [{k: v for k, v in e.items() if k != "state"} for e in log
+                if e["state"] == "pending" and e["seq"] in committed]
 
     def _bump_version(self, seq: int) -> None:
         atomic_write(self._version_file, json.dumps({"seq": seq, "nonce": uuid.uuid4().hex}).encode())
+
+
+def build_serving(directory: Path, *, changed: tuple[str, str] | None = None) -> tuple[Catalog, CatalogTables]:
+    """What serving builds from a catalog directory: the domain catalog and its tables (a
+    snapshot) and, for ``changed`` (kind, id), the performance model of every Universe row that
+    entry takes part in, as a plan request builds them. Numeric trouble becomes a CatalogError."""
+    catalog = load_catalog(directory)
+    try:
+        with np.errstate(over="raise", invalid="ignore", divide="ignore"):  # inf/nan: shapes beyond a chip
+            tables = CatalogTables.from_catalog(catalog)
+            if changed is not None:
+                kind, rid = changed
+                u = universe(tables)
+                rows = np.arange(len(u.combo_columns[0]) * len(tables.model_ids) * len(PARALLEL), dtype=np.int64)
+                column, ids = ("hardware", tables.hardware_ids) if kind == "hardware" else ("model", tables.model_ids)
+                rows = rows[u.factors(rows)[column] == ids.index(rid)]
+                u.models(rows)
+    except (ArithmeticError, ValueError) as exc:
+        raise CatalogError(f"the performance model cannot be built: {exc}", file=str(directory)) from exc
+    return catalog, tables
+
+
+def _append_line(file: Path, data: bytes) -> None:
+    with open(file, "ab") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def _read_or_none(path: Path) -> bytes | None:

@@ -17,7 +17,7 @@ import numpy as np
 
 from hardware_catalog import load_catalog
 from hardware_catalog.measurements import read_measurements
-from hardware_catalog.reports import cv_report
+from hardware_catalog.outputs import cv_out
 from planner.calibration.fit import repeated_cross_validate
 from planner.calibration.predict import METRICS, RecordSet, prepare
 from planner.calibration.validate import by_group
@@ -123,7 +123,7 @@ def main() -> None:
     start = time.perf_counter()
     rs_all, cv_all = repeated_cross_validate(catalog, rs, folds=args.folds, repeats=args.repeats)
     seconds = time.perf_counter() - start
-    report = cv_report(catalog, rs_all, cv_all)
+    report = cv_out(catalog, rs_all, cv_all).model_dump()
     cv = cv_all[:len(rs)]  # the first fold assignment, for the plot and the worst records
     _plot(catalog, rs, cv, ROOT / "docs/accuracy.png")
     lines = [

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-HWPLAN = [sys.executable, "-m", "cli.main"]
-VOLATILE = {"elapsed_s", "seconds", "wall_s", "solve_ms", "time_s", "timing", "search_ms", "saved_at"}
+HWPLAN = [sys.executable, "-c", "import sys; from cli.main import main; sys.argv[0] = 'hwplan'; main()"]
+VOLATILE = {"elapsed_ms", "elapsed_s", "seconds", "wall_s", "solve_ms", "time_s", "timing", "search_ms", "saved_at"}
 ESTIMATES = [
     ["--model", "llama-3.1-8b", "--hardware", "h100-sxm"],
     ["--model", "llama-3.1-70b", "--hardware", "h100-sxm", "--tp", "4", "--chips", "4", "--precision", "fp8"],
@@ -35,7 +35,7 @@ def _run(args: list[str]) -> Any:
     out = subprocess.run([*HWPLAN, *args, "--json"], cwd=ROOT, capture_output=True, text=True, check=False)
     try:
         return {"rc": out.returncode, "doc": _strip(json.loads(out.stdout))}
-    except json.JSONDecodeError:
+    except json.JSONDecodeError:  # an error is compared by its message
         return {"rc": out.returncode, "stdout": out.stdout[-2000:], "stderr": out.stderr[-2000:]}
 
 
@@ -44,6 +44,8 @@ def _strip(doc: Any) -> Any:
         return {k: _strip(v) for k, v in doc.items() if k not in VOLATILE}
     if isinstance(doc, list):
         return [_strip(v) for v in doc]
+    if isinstance(doc, str):  # file paths name the tree they ran in
+        return doc.replace(str(ROOT), "<root>")
     return doc
 
 

@@ -1,20 +1,35 @@
-"""The typer application and the options its commands share."""
+"""The typer application and the options its commands share.
+
+Start-up matters here: ``hwplan --help`` imports every command module to build its help, so
+command modules import typer and light standard modules only at load time, and the catalog,
+numpy, SciPy, the solver, httpx and the server inside their command functions.
+"""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from hardware_catalog import load_catalog
-from planner.domain import Catalog
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
-__all__ = ["CatalogOpt", "JsonOpt", "OverlayOpt", "app", "catalog_app", "load", "print_json"]
+    from planner.domain import Catalog
+
+__all__ = ["EXIT_BAD_INPUT", "EXIT_INFEASIBLE", "EXIT_OK", "EXIT_TIMEOUT", "CatalogOpt", "JsonOpt", "OverlayOpt",
+           "WideOpt", "app", "catalog_app", "load", "print_doc", "print_json", "version"]
+
+# Exit codes (README "Exit codes"): keep them, scripts depend on them.
+EXIT_OK = 0  # done; for `plan`, at least one plan meets every constraint
+EXIT_INFEASIBLE = 1  # `plan`: no plan meets every constraint (the output says why)
+EXIT_BAD_INPUT = 2  # a usage error, a bad file or value, an unknown id: one line on stderr
+EXIT_TIMEOUT = 3  # `plan`: the search ran out of time before it found any plan
 
 app = typer.Typer(help="hwplan: hardware-aware deployment planner for LLMs.", no_args_is_help=True,
-                  add_completion=False, pretty_exceptions_enable=False)
+                  pretty_exceptions_enable=False)
 catalog_app = typer.Typer(help="Read and check the hardware/model/runtime catalog.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
 
@@ -23,6 +38,33 @@ CatalogOpt = Annotated[Path | None, typer.Option("--catalog", help="Catalog dire
 OverlayOpt = Annotated[list[Path] | None, typer.Option(
     "--add", help="Extra catalog directory layered on top (e.g. your own chip). Repeatable.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+WideOpt = Annotated[bool, typer.Option("--wide", help="Every column, however wide the terminal.")]
+
+
+def version() -> str:
+    try:
+        return metadata.version("hwplan")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"hwplan {version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option(
+        "--version", help="Print the version and exit.", is_eager=True, callback=_print_version)] = False) -> None:
+    """hwplan: hardware-aware deployment planner for LLMs."""
+
+
+def load_catalog(directory: Path | None, *, overlays: Sequence[Path] = ()) -> Catalog:
+    """hardware_catalog.load_catalog, imported when a command first needs it (tests replace this)."""
+    from hardware_catalog import load_catalog as load_files
+
+    return load_files(directory, overlays=overlays)
 
 
 def load(directory: Path | None, overlays: list[Path] | None) -> Catalog:
@@ -30,4 +72,13 @@ def load(directory: Path | None, overlays: list[Path] | None) -> Catalog:
 
 
 def print_json(data: Any) -> None:
+    import json
+
     typer.echo(json.dumps(data, indent=2, allow_nan=False))
+
+
+def print_doc(out: BaseModel) -> None:
+    """An output model's document: the same JSON the REST service answers."""
+    from hardware_catalog.outputs import document
+
+    typer.echo(document(out))

@@ -5,30 +5,28 @@ from __future__ import annotations
 import datetime
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
-from rich.console import Console
-from rich.progress import Progress
-from rich.table import Table
 
-from cli.app import CatalogOpt, JsonOpt, OverlayOpt, app, load, print_json
-from hardware_catalog.loader import default_catalog_dir
-from hardware_catalog.measurements import BadRecord, MeasurementsRead, read_measurements
-from hardware_catalog.reports import cv_report, skipped_json, validation_report
-from hardware_catalog.schema import CalibrationFile
-from planner.calibration.fit import FitResult, fit, repeated_cross_validate
-from planner.calibration.predict import Measurement, predict, prepare
-from planner.domain import Efficiency
-from planner.model.grid import CatalogTables
+from cli.app import CatalogOpt, JsonOpt, OverlayOpt, app, load, print_doc
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from hardware_catalog.measurements import BadRecord, MeasurementsRead
+    from hardware_catalog.outputs import CrossValidationOut, SummaryOut
+    from planner.calibration.fit import FitResult
+    from planner.calibration.predict import Measurement
+    from planner.domain import Efficiency
 
 __all__ = ["calibrate_cmd", "load_records", "validate_cmd"]
 
 
-
 def load_records(paths: Sequence[Path]) -> tuple[list[MeasurementsRead], list[Measurement], list[BadRecord]]:
     """Read every file; a record id seen in an earlier file is a bad record."""
+    from hardware_catalog.measurements import BadRecord, read_measurements
+
     reads = [read_measurements(p) for p in paths]
     records: list[Measurement] = []
     bad: list[BadRecord] = []
@@ -44,14 +42,15 @@ def load_records(paths: Sequence[Path]) -> tuple[list[MeasurementsRead], list[Me
     return reads, records, bad
 
 
-def _summary_table(console: Console, title: str, summary: dict[str, Any], key: str) -> None:
+def _summary_table(console: Console, title: str, summary: dict[str, SummaryOut], key: str) -> None:
+    from rich.table import Table
+
     table = Table(title=title)
     for col in (key, "n", "median APE", "p90 APE", "within 25%"):
         table.add_column(col)
     for name, s in summary.items():
-        pct = ["—" if s[c] is None else f"{100 * s[c]:.1f}%"
-               for c in ("median_ape", "p90_ape", "within_25pct")]
-        table.add_row(name, str(s["n"]), *pct)
+        pct = ["—" if v is None else f"{100 * v:.1f}%" for v in (s.median_ape, s.p90_ape, s.within_25pct)]
+        table.add_row(name, str(s.n), *pct)
     console.print(table)
 
 
@@ -63,27 +62,34 @@ def validate_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Predict every record of a measurements file with the catalog's calibration; report errors."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from hardware_catalog.outputs import validation_out
+    from planner.calibration.predict import predict, prepare
+    from planner.model.grid import CatalogTables
+
     cat = load(catalog, add)
     _reads, records, bad = load_records([file])
     tables = CatalogTables.from_catalog(cat)
     rs, skipped = prepare(cat, tables, records)
-    report = validation_report(rs, predict(tables, rs), bad, skipped)
+    report = validation_out(rs, predict(tables, rs), bad, skipped)
     if as_json:
-        print_json(report)
+        print_doc(report)
         return
     console = Console()
     table = Table(title=f"{file.name}: predicted / observed")
     for col in ("id", "metric", "predicted", "observed", "APE"):
         table.add_column(col)
-    for rec in report["records"]:
-        for metric, observed in rec["observed"].items():
-            ape = rec["ape"][metric]
-            table.add_row(rec["id"], metric, str(rec["predicted"][metric]), str(observed),
+    for rec in report.records:
+        for metric, observed in rec.observed.items():
+            ape = rec.ape[metric]
+            table.add_row(rec.id, metric, str(rec.predicted[metric]), str(observed),
                           "—" if ape is None else f"{100 * ape:.1f}%")
     console.print(table)
-    _summary_table(console, "summary by metric", report["summary"], "metric")
-    for s in report["skipped"]:
-        console.print(f"[yellow]skipped[/yellow] {s['id']}: {s['reason']}")
+    _summary_table(console, "summary by metric", report.summary, "metric")
+    for s in report.skipped:
+        console.print(f"[yellow]skipped[/yellow] {s.id}: {s.reason}")
 
 
 def _eff_out(e: Efficiency) -> dict[str, float]:
@@ -93,8 +99,10 @@ def _eff_out(e: Efficiency) -> dict[str, float]:
 
 
 def calibration_yaml(result: FitResult, reads: Sequence[MeasurementsRead], n_used: int,
-                     folds: int, cv: dict[str, Any], *, repeats: int = 1) -> dict[str, Any]:
+                     folds: int, cv: CrossValidationOut, *, repeats: int = 1) -> dict[str, Any]:
     """calibration.yaml's content; validated against ``CalibrationFile`` before it is written."""
+    from hardware_catalog.schema import CalibrationFile
+
     families: dict[tuple[str, str], int] = {}
     entries: list[dict[str, Any]] = []
     for (hw, rt), eff in sorted(result.calibration.pairs.items()):
@@ -112,7 +120,7 @@ def calibration_yaml(result: FitResult, reads: Sequence[MeasurementsRead], n_use
         "method": "hierarchical shrinkage, log-space least squares (planner/calibrate.py)",
         "cv_folds": folds,
         "cv_repeats": repeats,
-        "cv_median_ape": {k: v["median_ape"] for k, v in cv["by_metric"].items()},
+        "cv_median_ape": {k: v.median_ape for k, v in cv.by_metric.items()},
     }
     data = {"fitted_on": fitted_on, "entries": entries}
     CalibrationFile.model_validate(data)
@@ -131,6 +139,16 @@ def calibrate_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Fit efficiencies per hardware x runtime to measurements; report cross-validated error."""
+    import yaml
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from hardware_catalog.loader import default_catalog_dir
+    from hardware_catalog.outputs import calibration_out, cv_out, skipped_out
+    from planner.calibration.fit import fit, repeated_cross_validate
+    from planner.calibration.predict import prepare
+    from planner.model.grid import CatalogTables
+
     cat = load(catalog, add)
     with Progress(transient=True, disable=as_json) as progress:
         task = progress.add_task("reading measurements", total=folds * repeats + 3)
@@ -143,24 +161,24 @@ def calibrate_cmd(
         progress.update(task, description="fitting on all records")
         result = fit(cat, rs)
         progress.update(task, advance=1, description="writing calibration.yaml")
-        cv = cv_report(cat, cv_rs, cv_pred)
+        cv = cv_out(cat, cv_rs, cv_pred)
         target = (out or catalog or default_catalog_dir()) / "calibration.yaml"
         target.parent.mkdir(parents=True, exist_ok=True)
         data = calibration_yaml(result, reads, len(rs), folds, cv, repeats=repeats)
         header = "# Written by `hwplan calibrate`: efficiencies fitted to the measurements in fitted_on.\n"
         target.write_text(header + yaml.safe_dump(data, sort_keys=False, width=110), encoding="utf-8")
         progress.update(task, advance=1)
-    skipped_rows = skipped_json(bad, skipped)
-    report = {"written": str(target), "n_records": len(rs), "pairs": len(result.calibration.pairs),
-              "cross_validation": cv, "skipped": skipped_rows}
+    skipped_rows = skipped_out(bad, skipped)
+    report = calibration_out(written=str(target), n_records=len(rs), pairs=len(result.calibration.pairs), cv=cv,
+                             skipped=skipped_rows)
     if as_json:
-        print_json(report)
+        print_doc(report)
         return
     console = Console()
     console.print(f"fitted {len(result.calibration.pairs)} hardware x runtime pairs on {len(rs)} records; "
                   f"wrote {target}")
     for key, title in (("by_metric", "metric"), ("by_family", "hardware family"), ("by_runtime", "runtime")):
         _summary_table(console, f"{folds}-fold cross-validated error ({repeats} fold assignments pooled) by {title}",
-                       cv[key], title)
+                       getattr(cv, key), title)
     for s in skipped_rows:
-        console.print(f"[yellow]skipped[/yellow] {s['id']}: {s['reason']}")
+        console.print(f"[yellow]skipped[/yellow] {s.id}: {s.reason}")

@@ -7,11 +7,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from cli import render
-from cli.app import CatalogOpt, JsonOpt, OverlayOpt, catalog_app, load, print_json
-from planner.errors import InputError
+from cli.app import CatalogOpt, JsonOpt, OverlayOpt, WideOpt, catalog_app, load, print_json
 
 __all__ = ["catalog_list", "catalog_show", "catalog_validate"]
 
@@ -37,15 +34,21 @@ def catalog_list(
     catalog: CatalogOpt = None,
     add: OverlayOpt = None,
     as_json: JsonOpt = False,
+    wide: WideOpt = False,
 ) -> None:
     """List catalog entries of one kind."""
+    from rich.console import Console
+
+    from cli import render
+    from planner.errors import InputError
+
     if kind not in KINDS:
         raise InputError(f"unknown kind {kind!r} (one of {', '.join(KINDS)})", field="kind")
     rows = render.catalog_rows(load(catalog, add), kind)
     if as_json:
         print_json(rows)
     else:
-        render.rows_table(Console(), kind, rows)
+        render.rows_table(Console(), kind, rows, wide=wide)
 
 
 @catalog_app.command("show")
@@ -56,10 +59,12 @@ def catalog_show(
     as_json: JsonOpt = False,
 ) -> None:
     """Show one catalog entry with its sources."""
+    from rich.console import Console
+
+    from cli import render
+
     data = render.catalog_entry(load(catalog, add), entry_id)
     if as_json:
         print_json(data)
     else:
         Console().print_json(json.dumps(data))
-
-

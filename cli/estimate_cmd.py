@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from cli import render
-from cli.app import CatalogOpt, JsonOpt, OverlayOpt, app, load, print_json
-from cli.serve_cmd import ServerOpt, call_server
-from planner.model.estimate import Scenario, estimate, resolve
-from planner.report import estimate_dict
+from cli.app import CatalogOpt, JsonOpt, OverlayOpt, app, load, print_doc
+from cli.serve_cmd import ServerOpt
 
-__all__ = ["estimate_cmd"]
+__all__ = ["SCENARIOS", "estimate_cmd"]
+
+# planner.model.estimate.Scenario's values, named here so `hwplan --help` need not import numpy
+# (tests/test_cli_usage.py checks the two agree)
+SCENARIOS = ("static_batch", "max_throughput", "server")
+PRICING = ("on_demand", "spot", "reserved_1y", "reserved_3y", "owned")
 
 
 @app.command("estimate")
@@ -26,41 +27,49 @@ def estimate_cmd(
     precision: Annotated[str | None, typer.Option(help="Weight precision (default bf16/fp16).")] = None,
     kv_precision: Annotated[str | None, typer.Option(help="KV-cache precision.")] = None,
     runtime: Annotated[str | None, typer.Option(help="Runtime id (default: the hardware's).")] = None,
-    scenario: Annotated[Scenario, typer.Option(help="Measurement scenario.")] = Scenario.STATIC_BATCH,
+    scenario: Annotated[str, typer.Option(help=f"Measurement scenario: {' | '.join(SCENARIOS)}.")] = SCENARIOS[0],
     input_tokens: Annotated[int, typer.Option(help="Prompt tokens per request.")] = 512,
     output_tokens: Annotated[int, typer.Option(help="Generated tokens per request.")] = 128,
     batch: Annotated[int | None, typer.Option(help="static_batch: batch; others: concurrency cap.")] = None,
     request_rate: Annotated[float | None, typer.Option(help="server: requests/s offered.")] = None,
-    pricing: Annotated[str, typer.Option(help="on_demand|spot|reserved_1y|reserved_3y|owned")] = "on_demand",
+    pricing: Annotated[str, typer.Option(help=" | ".join(PRICING))] = "on_demand",
     catalog: CatalogOpt = None,
     add: OverlayOpt = None,
     as_json: JsonOpt = False,
     server: ServerOpt = None,
 ) -> None:
     """Predict memory, latency, throughput and cost of one configuration."""
+    from rich.console import Console
+
+    from cli import render
+    from hardware_catalog.outputs import EstimateOut, estimate_out
+    from planner.errors import InputError
+
+    for name, value, allowed in (("scenario", scenario, SCENARIOS), ("pricing", pricing, PRICING)):
+        if value not in allowed:
+            raise InputError(f"unknown {name} {value!r} (one of {', '.join(allowed)})", field=name)
     if server:
+        from cli.serve_cmd import call_server
+
         body = {"model": model, "hardware": hardware, "chips": chips, "tp": tp, "pp": pp,
                 "precision": precision, "kv_precision": kv_precision, "runtime": runtime,
-                "scenario": str(scenario), "input_tokens": input_tokens, "output_tokens": output_tokens,
+                "scenario": scenario, "input_tokens": input_tokens, "output_tokens": output_tokens,
                 "batch": batch, "request_rate": request_rate, "pricing": pricing}
-        data = call_server(server, "/v1/estimate", {k: v for k, v in body.items() if v is not None})
-        if as_json:
-            print_json(data)
-        else:
-            render.estimate_table(Console(), data)
-        return
-    cat = load(catalog, add)
-    config = resolve(cat, model=model, hardware=hardware, chips=chips, tp=tp, pp=pp,
-                     precision=precision, kv_precision=kv_precision, runtime=runtime)
-    if scenario is Scenario.STATIC_BATCH and batch is None:
-        batch = 1
-    result = estimate(cat, config, scenario=scenario, input_tokens=input_tokens,
-                      output_tokens=output_tokens, batch=batch, request_rate=request_rate,
-                      pricing=pricing)
-    data = estimate_dict(result)
-    if as_json:
-        print_json(data)
+        out = EstimateOut.model_validate(
+            call_server(server, "/v1/estimate", {k: v for k, v in body.items() if v is not None}))
     else:
-        render.estimate_table(Console(), data)
+        from planner.model.estimate import Scenario, estimate, resolve
 
-
+        cat = load(catalog, add)
+        config = resolve(cat, model=model, hardware=hardware, chips=chips, tp=tp, pp=pp,
+                         precision=precision, kv_precision=kv_precision, runtime=runtime)
+        kind = Scenario(scenario)
+        if kind is Scenario.STATIC_BATCH and batch is None:
+            batch = 1
+        out = estimate_out(estimate(cat, config, scenario=kind, input_tokens=input_tokens,
+                                    output_tokens=output_tokens, batch=batch, request_rate=request_rate,
+                                    pricing=pricing))
+    if as_json:
+        print_doc(out)
+    else:
+        render.estimate_table(Console(), out)

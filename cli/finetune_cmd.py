@@ -7,12 +7,8 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from cli.app import CatalogOpt, JsonOpt, OverlayOpt, app, load, print_json
-from planner.levers.finetune import adaptation_options
-from planner.report import finetune_dict
+from cli.app import CatalogOpt, JsonOpt, OverlayOpt, app, load, print_doc
 
 __all__ = ["finetune_cmd"]
 
@@ -38,27 +34,32 @@ def finetune_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Training memory, chips, hours and dollars of adapting a model, per hardware, cheapest first."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from hardware_catalog.outputs import finetune_out
+    from planner.levers.finetune import adaptation_options
+
     cat = load(catalog, add)
     student = cat.get_model(model)
     t = cat.get_model(teacher, field_name="teacher") if teacher else None
     options, basis = adaptation_options(cat, model=student, method=str(method), dataset_tokens=dataset_tokens,
                                         epochs=epochs, teacher=t, hardware=tuple(hardware or ()),
                                         pricing=pricing)
-    data = finetune_dict(options, basis, model=student.id, method=str(method), teacher=t.id if t else None,
-                         dataset_tokens=dataset_tokens, epochs=epochs, pricing=pricing)
-    rows = data["options"]
+    out = finetune_out(options, basis, model=student.id, method=str(method), teacher=t.id if t else None,
+                       dataset_tokens=dataset_tokens, epochs=epochs, pricing=pricing)
     if as_json:
-        print_json(data)
+        print_doc(out)
         return
     table = Table(title=f"{method} of {student.id}" + (f" from {t.id}" if t else ""))
     for col in ("hardware", "chips", "GB/chip", "fits", "hours (range)", "cost $"):
         table.add_column(col)
-    for o in rows:
-        lo, hi = o["hours_range"]
-        fits = "yes" if o["fits"] else f"no: {o['reason']}"
-        hours = "—" if o["hours"] is None else f"{o['hours']:.3g} ({lo:.3g}-{hi:.3g})"
-        table.add_row(o["hardware"], str(o["chips"]), f"{o['memory_per_chip_gb']:.1f}", fits, hours,
-                      "—" if o["cost"] is None else f"{o['cost']:,.0f}")
+    for o in out.options:
+        lo, hi = o.hours_range
+        fits = "yes" if o.fits else f"no: {o.reason}"
+        hours = "—" if o.hours is None else f"{o.hours:.3g} ({lo:.3g}-{hi:.3g})"
+        table.add_row(o.hardware, str(o.chips), f"{o.memory_per_chip_gb:.1f}", fits, hours,
+                      "—" if o.cost is None else f"{o.cost:,.0f}")
     console = Console()
     console.print(table)
     console.print(f"FLOPs {basis.flops:.3g} = {basis.flops_formula}; memory: {basis.memory_formula}; "

@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from cli.app import CatalogOpt, JsonOpt, OverlayOpt, app, load, print_json
-from cli.serve_cmd import ServerOpt, call_server
-from hardware_catalog.loader import read_yaml
-from hardware_catalog.workload_file import load_workload
-from planner.model.grid import CatalogTables
-from planner.report import levers_dict, plan_result_dict
-from planner.search.lever_report import lever_report
-from planner.search.planning import plan
+from cli.app import EXIT_INFEASIBLE, EXIT_TIMEOUT, CatalogOpt, JsonOpt, OverlayOpt, WideOpt, app, load, print_doc
+from cli.serve_cmd import ServerOpt
 from planner.workload import Objective
 
-__all__ = ["plan_cmd"]
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from cli.tables import Column
+    from hardware_catalog.outputs import LeverReportOut, PlanOut, PlanResultOut, QualityOut
+
+__all__ = ["exit_code", "plan_cmd", "render_plans"]
+
+DEPLOYMENT_NOTE = ("deployment: replicas x chips per replica, hardware (tp = tensor parallel, pp = pipeline "
+                   "parallel degree; tp x pp = chips per replica)")
 
 
 @app.command("plan")
@@ -33,104 +34,147 @@ def plan_cmd(
     as_json: JsonOpt = False,
     server: ServerOpt = None,
     levers: Annotated[bool, typer.Option("--levers", help="Add the lever report for the top plan.")] = False,
+    wide: WideOpt = False,
 ) -> None:
-    """Search models, precisions, runtimes and hardware mixes for the cheapest plans meeting the SLOs."""
+    """Search models, precisions, runtimes and hardware mixes for the cheapest plans meeting the SLOs.
+
+    Exit code 0 when a plan fits, 1 when none does, 3 when the search timed out before any plan.
+    """
+    from rich.console import Console
+
+    from hardware_catalog.outputs import PlanResultOut, levers_out, plan_result_out
+
     if server:
-        data = call_server(server, "/v1/plans", read_yaml(workload), timeout_s=time_limit + 60,
-                           params={"top": top, "objective": str(objective), "time_limit_s": time_limit})
+        from cli.serve_cmd import call_server
+        from hardware_catalog.loader import read_yaml
+
+        out = PlanResultOut.model_validate(call_server(
+            server, "/v1/plans", read_yaml(workload), timeout_s=time_limit + 60,
+            params={"top": top, "objective": str(objective), "time_limit_s": time_limit, "levers": levers}))
     else:
+        from hardware_catalog.workload_file import load_workload
+        from planner.model.grid import CatalogTables
+        from planner.search.lever_report import lever_report
+        from planner.search.planning import plan
+
         w = load_workload(workload)
         cat = load(catalog, add)
         tables = CatalogTables.from_catalog(cat)
         result = plan(w, cat, top=top, objective=objective, time_limit_s=time_limit, tables=tables)
-        data = plan_result_dict(result)
+        report = None
         if levers and result.plans:
-            data["levers"] = levers_dict(lever_report(cat, w, result.plans[0], tables=tables), result.plans[0])
+            report = levers_out(lever_report(cat, w, result.plans[0], tables=tables), result.plans[0])
+        out = plan_result_out(result, report)
     if as_json:
-        print_json(data)
+        print_doc(out)
     else:
-        render_plans(Console(), data)
+        render_plans(Console(), out, wide=wide)
+    code = exit_code(out)
+    if code:
+        raise typer.Exit(code)
 
 
-def _deployments(plan: dict[str, Any]) -> str:
+def exit_code(out: PlanResultOut) -> int:
+    """0 with a plan; otherwise 3 when the search ran out of time, 1 when nothing fits."""
+    if out.plans:
+        return 0
+    return EXIT_TIMEOUT if out.search.solver_status == "TIME_LIMIT" else EXIT_INFEASIBLE
+
+
+def _deployments(plan: PlanOut, sep: str = " + ") -> str:
     parts = []
-    for d in plan["deployments"]:
-        shape = f"tp{d['tp']}" + ("" if d["pp"] == 1 else f" pp{d['pp']}")
-        parts.append(f"{d['replicas']} x {d['chips_per_replica']} {d['hardware']} ({shape})")
-    return " + ".join(parts)
+    for d in plan.deployments:
+        shape = f"tp{d.tp}" + ("" if d.pp == 1 else f" pp{d.pp}")
+        parts.append(f"{d.replicas} x {d.chips_per_replica} {d.hardware} ({shape})")
+    return sep.join(parts)
 
 
-def _quality(q: dict[str, Any]) -> str:
-    if q["score"] is None:
+def _quality(q: QualityOut, sep: str = "\n") -> str:
+    if q.score is None:
         return "—"
-    if q.get("low") is None or q.get("high") is None or q["low"] == q["high"]:
-        return f"{q['score']:.1f}"
-    return f"{q['score']:.1f}\n({q['low']:.1f}-{q['high']:.1f})"
+    if q.low is None or q.high is None or q.low == q.high:
+        return f"{q.score:.1f}"
+    return f"{q.score:.1f}{sep}({q.low:.1f}-{q.high:.1f})"
 
 
-def _render_levers(console: Console, rows: list[dict[str, Any]]) -> None:
-    table = Table(title="What each lever is worth for plan 1 (the lever set to its baseline, the rest kept)")
-    for col in ("lever", "plan 1", "baseline", "baseline $/month", "baseline quality", "saving $/month"):
-        table.add_column(col, overflow="fold")
-    for r in rows:
-        cost, quality, saving = r["baseline_cost_per_month"], r["baseline_quality"], r["saving_per_month"]
-        table.add_row(r["lever"], str(r["top_plan_value"]), r["baseline"],
-                      "—" if cost is None else f"{cost:,.0f}", "—" if quality is None else f"{quality:.1f}",
-                      r["note"] or ("—" if saving is None else f"{saving:,.0f}"))
-    console.print(table)
+def _num(value: float | None, fmt: str, scale: float = 1.0) -> str:
+    return "—" if value is None else format(value * scale, fmt)
 
 
-WIDE = 120  # narrower terminals get one block per plan instead of a table
+def _render_levers(console: Console, report: LeverReportOut, *, wide: bool) -> None:
+    from cli.tables import Column, print_table
+
+    columns = [Column("lever"), Column("plan 1"), Column("baseline", wrap=True),
+               Column("$/month", justify="right"), Column("quality", optional=True, justify="right"),
+               Column("saving", justify="right", wrap=True)]
+    rows = [[r.lever, r.top_plan_value, r.baseline, _num(r.baseline_cost_per_month, ",.0f"),
+             _num(r.baseline_quality, ".1f"), r.note or _num(r.saving_per_month, ",.0f")] for r in report.root]
+    print_table(console, "What each lever is worth for plan 1", columns, rows, wide=wide,
+                caption="Each row re-plans with one lever set to its baseline and the rest of plan 1 kept; "
+                        "$/month and quality are the baseline plan's, saving = its $/month - plan 1's.")
 
 
-def _plans_table(console: Console, plans: list[dict[str, Any]]) -> None:
-    table = Table(show_lines=True)
-    for col in ("#", "model / precision / runtime", "deployment"):
-        table.add_column(col, overflow="fold")  # wrap long ids rather than cut them
-    for col in ("TTFT p99", "TPOT p99", "e2e p99", "quality", "$/month", "$/M tok"):
-        table.add_column(col, no_wrap=True, justify="right")  # a number is never split
-    table.add_column("binding", overflow="fold")
+def _plans_table(plans: list[PlanOut]) -> tuple[list[Column], list[list[str]]]:
+    from cli.tables import Column
+
+    columns = [
+        Column("#"), Column("model / precision / runtime", wrap=True), Column("deployment", wrap=True),
+        Column("TTFT p99", justify="right"), Column("TPOT p99", justify="right"), Column("e2e p99", justify="right"),
+        Column("quality", justify="right"), Column("$/month", justify="right"), Column("$/M tok", justify="right"),
+        Column("binding", wrap=True)]
+    rows = []
     for p in plans:
-        pr = p["predicted"]
-        table.add_row(
-            f"{p['rank']}{'*' if p['pareto'] else ''}",
-            f"{p['model']}\n{p['precision']} (KV {p['kv_precision']}), {p['runtime']}",
-            _deployments(p), f"{pr['ttft_ms_p99']:.0f} ms", f"{pr['tpot_ms_p99']:.1f} ms",
-            f"{pr['e2e_ms_p99'] / 1e3:.1f} s", _quality(p["quality"]),
-            f"{p['cost']['per_month']:,.0f}", f"{p['cost']['per_million_tokens']:.3g}",
-            "\n".join(p["binding"]) or "—")
-    console.print(table)
+        pr = p.predicted
+        rows.append([f"{p.rank}{'*' if p.pareto else ''}",
+                     f"{p.model}\n{p.precision} (KV {p.kv_precision}), {p.runtime}",
+                     _deployments(p, "\n+ "), _num(pr.ttft_ms_p99, ".0f") + " ms", _num(pr.tpot_ms_p99, ".1f") + " ms",
+                     _num(pr.e2e_ms_p99, ".1f", 1e-3) + " s", _quality(p.quality),
+                     _num(p.cost.per_month, ",.0f"), _num(p.cost.per_million_tokens, ".3g"),
+                     "\n".join(p.binding) or "—"])
+    return columns, rows
 
 
-def _plans_blocks(console: Console, plans: list[dict[str, Any]]) -> None:
+def _plans_blocks(console: Console, plans: list[PlanOut]) -> None:
     for p in plans:
-        pr, cost = p["predicted"], p["cost"]
-        adaptation = "" if p["adaptation"] == "none" else f" · {p['adaptation']}"
-        console.print(f"[bold]{p['rank']}{'*' if p['pareto'] else ''} {p['model']}[/bold] · {p['precision']} "
-                      f"(KV {p['kv_precision']}) · {p['runtime']}{adaptation} · "
-                      f"[bold]${cost['per_month']:,.0f}/month[/bold] · ${cost['per_million_tokens']:.3g}/M tokens")
+        pr, cost = p.predicted, p.cost
+        adaptation = "" if p.adaptation == "none" else f" · {p.adaptation}"
+        console.print(f"[bold]{p.rank}{'*' if p.pareto else ''} {p.model}[/bold] · {p.precision} "
+                      f"(KV {p.kv_precision}) · {p.runtime}{adaptation} · "
+                      f"[bold]${_num(cost.per_month, ',.0f')}/month[/bold] · "
+                      f"${_num(cost.per_million_tokens, '.3g')}/M tokens")
         console.print(f"   {_deployments(p)}")
-        console.print(f"   p99: TTFT {pr['ttft_ms_p99']:.0f} ms · TPOT {pr['tpot_ms_p99']:.1f} ms · "
-                      f"e2e {pr['e2e_ms_p99'] / 1e3:.1f} s · quality {_quality(p['quality']).replace(chr(10), ' ')}")
-        console.print(f"   binding: {', '.join(p['binding']) or 'none'}")
+        console.print(f"   p99: TTFT {_num(pr.ttft_ms_p99, '.0f')} ms · TPOT {_num(pr.tpot_ms_p99, '.1f')} ms · "
+                      f"e2e {_num(pr.e2e_ms_p99, '.1f', 1e-3)} s · quality {_quality(p.quality, ' ')}")
+        console.print(f"   binding: {', '.join(p.binding) or 'none'}")
 
 
-def render_plans(console: Console, data: dict[str, Any]) -> None:
-    s = data["search"]
-    console.print(f"[bold]{data['workload']}[/bold]: objective {data['objective']}; "
-                  f"{s['candidates']:,} configurations, {s['evaluated']:,} through the load model, "
-                  f"{s['solves']} solves ({s['solver_status']}), {s['elapsed_ms']:.0f} ms")
-    if data["plans"]:
-        (_plans_table if console.width >= WIDE else _plans_blocks)(console, data["plans"])
-        console.print("* on the Pareto front (cost, p99 latency, quality)")
-    if data.get("levers"):
-        _render_levers(console, data["levers"])
-    inf = data["infeasible"]
+def render_plans(console: Console, out: PlanResultOut, *, wide: bool = False) -> None:
+    """The plans as one table when it fits the terminal (or with ``wide``), else one block per plan."""
+    from cli.tables import min_width, print_table
+
+    s = out.search
+    console.print(f"[bold]{out.workload}[/bold]: objective {out.objective}; "
+                  f"{s.candidates:,} configurations, {s.evaluated:,} through the load model, "
+                  f"{s.solves} solves ({s.solver_status}), {s.elapsed_ms or 0:.0f} ms")
+    if out.plans:
+        columns, rows = _plans_table(out.plans)
+        if wide or min_width(columns, rows) <= console.width:
+            print_table(console, None, columns, rows, wide=wide)
+        else:
+            _plans_blocks(console, out.plans)
+        console.print(f"* on the Pareto front (cost, p99 latency, quality); {DEPLOYMENT_NOTE}; "
+                      "p99 latencies at peak load; $/M tok: per million output tokens")
+    if out.levers is not None and out.levers.root:
+        _render_levers(console, out.levers, wide=wide)
+    inf = out.infeasible
     if inf:
         console.print("[red bold]No plan meets every constraint.[/red bold]")
-        for r in inf["reasons"]:
+        for r in inf.reasons:
             console.print(f"  - {r}")
-        if inf["relaxations"]:
+        if inf.relaxations:
             console.print("[bold]Nearest relaxations (each verified by re-solving):[/bold]")
-            for x in inf["relaxations"]:
-                console.print(f"  - {x['constraint']}: {x['needed']}")
+            for x in inf.relaxations:
+                console.print(f"  - {x.constraint}: {x.needed}")
+    elif not out.plans and s.solver_status == "TIME_LIMIT":
+        console.print("[red bold]The search ran out of time before it found a plan[/red bold] "
+                      "(try a longer --time-limit).")

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import asdict, is_dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
-from planner.domain import Catalog
+from cli.tables import Column, print_table
+from hardware_catalog.numbers import rounded
 from planner.errors import InputError
-from planner.report import rounded
+
+if TYPE_CHECKING:
+    from hardware_catalog.outputs import EstimateOut
+    from planner.domain import Catalog
 
 __all__ = ["catalog_entry", "catalog_rows", "estimate_table", "rows_table"]
 
 GB = 1e9
 
 
-def estimate_table(console: Console, d: dict[str, Any]) -> None:
+def estimate_table(console: Console, out: EstimateOut) -> None:
+    d = out.model_dump(exclude_unset=True)
     title = (f"{d['model']} on {d['chips']} x {d['hardware']} (tp={d['tp']}, pp={d['pp']}), "
              f"{d['precision']} weights / {d['kv_precision']} KV, {d['runtime']}, {d['scenario']}")
     table = Table(title=title, show_header=False)
@@ -87,25 +92,46 @@ def catalog_rows(catalog: Catalog, kind: str) -> list[dict[str, Any]]:
     } for p in catalog.precisions.values()]
 
 
-def rows_table(console: Console, kind: str, rows: list[dict[str, Any]]) -> None:
-    columns = {
-        "hardware": ("id", "family", "memory_gb", "memory_bandwidth_gb_s", "chips_per_node",
-                     "default_runtime"),
-        "models": ("id", "params_b", "active_params_b", "layers", "kv_heads", "context_length"),
-        "runtimes": ("id", "name", "families"),
-        "precisions": ("id", "bytes_per_weight", "bytes_per_kv", "compute_as"),
-    }[kind]
-    table = Table(title=f"{kind} ({len(rows)})")
-    for col in columns:
-        table.add_column(col)
-    if kind == "hardware":
-        table.add_column("$/chip-hr on demand")
+def _cell(value: Any) -> str:
+    if value is None:
+        return "—"
+    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+# (key, header, optional) per kind; the caption explains every abbreviated header once
+LIST_COLUMNS: dict[str, tuple[tuple[str, str, bool], ...]] = {
+    "hardware": (("id", "id", False), ("family", "family", True), ("memory_gb", "GB", False),
+                 ("memory_bandwidth_gb_s", "GB/s", False), ("chips_per_node", "chips/node", True),
+                 ("default_runtime", "runtime", True), ("on_demand", "$/chip-h", False)),
+    "models": (("id", "id", False), ("params_b", "params B", False), ("active_params_b", "active B", True),
+               ("layers", "layers", True), ("kv_heads", "KV heads", True), ("context_length", "context", False)),
+    "runtimes": (("id", "id", False), ("name", "name", True), ("families", "hardware families", False)),
+    "precisions": (("id", "id", False), ("bytes_per_weight", "B/weight", False), ("bytes_per_kv", "B/KV", False),
+                   ("compute_as", "computes as", True)),
+}
+CAPTIONS = {
+    "hardware": "GB: memory per chip; GB/s: memory bandwidth per chip; chips/node: chips in one "
+                "interconnect domain; runtime: default serving runtime; $/chip-h: on-demand price per chip-hour",
+    "models": "params B / active B: total / active-per-token parameters (billions); KV heads: key-value "
+              "heads (grouped-query attention); context: longest context (tokens)",
+    "runtimes": "hardware families: the chip families the runtime serves",
+    "precisions": "B/weight, B/KV: bytes per weight and per KV-cache element; computes as: the "
+                  "arithmetic used where the chip has it",
+}
+
+
+def rows_table(console: Console, kind: str, rows: list[dict[str, Any]], *, wide: bool = False) -> None:
+    spec = LIST_COLUMNS[kind]
+    cells = []
     for row in rows:
-        cells = [", ".join(map(str, v)) if isinstance(v, list) else str(v) for v in (row[c] for c in columns)]
-        if kind == "hardware":
-            cells.append(str(row["price_per_chip_hour"].get("on_demand", "—")))
-        table.add_row(*cells)
-    console.print(table)
+        values = {**row, "on_demand": row.get("price_per_chip_hour", {}).get("on_demand")}
+        cells.append([_cell(values[key]) for key, _, _ in spec])
+    text = ("id", "family", "name", "default_runtime", "families", "compute_as")
+    columns = [Column(header, optional=optional, wrap=key in ("name", "families", "compute_as"),
+                      drop_first=1 if key == "family" else 0,  # the id already says the family
+                      justify="left" if key in text else "right")
+               for key, header, optional in spec]
+    print_table(console, f"{kind} ({len(rows)})", columns, cells, caption=CAPTIONS[kind], wide=wide)
 
 
 def catalog_entry(catalog: Catalog, entry_id: str) -> dict[str, Any]:

@@ -6,11 +6,9 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 
 from cli.app import app
-from planner.errors import PlannerError
 
 __all__ = ["ServerOpt", "call_server", "serve_cmd"]
 
@@ -42,6 +40,10 @@ def serve_cmd(
 def call_server(server: str, path: str, body: Any, *, params: dict[str, Any] | None = None,
                 timeout_s: float = 60.0) -> dict[str, Any]:
     """POST JSON to the service; a problem+json answer becomes a PlannerError (exit code 2)."""
+    import httpx
+
+    from planner.errors import PlannerError
+
     url = server.rstrip("/") + path
     try:
         response = httpx.post(url, json=body, params=params, timeout=timeout_s)

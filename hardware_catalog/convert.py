@@ -19,16 +19,20 @@ from hardware_catalog.schema import (
 )
 from planner.domain import (
     AdaptationGain,
+    Attention,
     Calibration,
     Catalog,
+    DistillEvidence,
     Efficiency,
     Hardware,
     Model,
+    MoeLayout,
     Precision,
     PrecisionQuality,
     QualityBand,
     QualityData,
     Runtime,
+    Toolchain,
 )
 from planner.errors import CatalogError
 
@@ -143,6 +147,7 @@ def _hardware(file: str, h: HardwareFile, raw: RawCatalog) -> Hardware:
         runtimes=tuple(h.runtimes),
         default_runtime=h.default_runtime,
         memory_usable_fraction=h.memory_usable_fraction,
+        unsupported_precisions={str(p): why for p, why in h.unsupported_precisions.items()},
         sources=dict(h.sources),
         notes=h.notes,
     )
@@ -170,7 +175,22 @@ def _model(m: ModelFile) -> Model:
         quality=dict(m.quality),
         aliases=tuple(m.aliases),
         sources=dict(m.sources),
+        attention=_attention(m),
+        moe=MoeLayout() if m.moe is None else MoeLayout(
+            shared_experts=m.moe.shared_experts, shared_ffn_size=m.moe.shared_ffn_size or m.ffn_size,
+            dense_layers=m.moe.dense_layers, dense_ffn_size=m.moe.dense_ffn_size or 0),
+        mtp_layers=m.mtp_layers,
     )
+
+
+def _attention(m: ModelFile) -> Attention:
+    a = m.attention
+    if a is None:
+        return Attention(kind="mha" if m.kv_heads == m.heads else "gqa")
+    return Attention(kind=a.kind, kv_lora_rank=a.kv_lora_rank or 0, qk_rope_head_dim=a.qk_rope_head_dim or 0,
+                     qk_nope_head_dim=a.qk_nope_head_dim or 0, v_head_dim=a.v_head_dim or 0,
+                     q_lora_rank=a.q_lora_rank or 0, window=a.window or 0,
+                     sliding_layers=m.layers if a.kind == "sliding_window" else a.sliding_layers or 0)
 
 
 def _check_aliases(raw: RawCatalog) -> None:
@@ -219,12 +239,20 @@ def _quality(raw: RawCatalog) -> QualityData:
         if p.precision not in raw.precisions:
             raise CatalogError(f"unknown precision id {p.precision!r}", file=file,
                                field=f"precisions.{i}.precision")
-        bands = tuple(QualityBand(min_params=b.min_params_b * 1e9, low=b.low, high=b.high) for b in p.bands)
+        bands = tuple(QualityBand(min_params=b.min_active_params_b * 1e9, low=b.low, high=b.high)
+                      for b in p.bands)
         precisions[p.precision] = PrecisionQuality(precision=p.precision, method=p.method, bands=bands,
                                                    sources=tuple(p.sources))
-    adaptations: dict[str, AdaptationGain] = {
-        a.method: AdaptationGain(method=a.method, gain_low=a.gain_low, gain_high=a.gain_high,
-                                 sources=tuple(a.sources))
-        for a in q.adaptations
-    }
-    return QualityData(precisions=precisions, adaptations=adaptations, references=dict(q.references))
+    adaptations: dict[str, tuple[AdaptationGain, ...]] = {}
+    for a in q.finetune:
+        adaptations[a.method] = (*adaptations.get(a.method, ()), AdaptationGain(
+            method=a.method, gain_low=a.gain_low, gain_high=a.gain_high, sources=tuple(a.sources),
+            min_params=a.min_params_b * 1e9, max_params=a.max_params_b * 1e9))
+    distillation = tuple(DistillEvidence(
+        name=d.name, task_types=tuple(d.task_types), teacher_prompting=d.teacher_prompting,
+        min_student_params=d.min_student_params_b * 1e9, max_student_params=d.max_student_params_b * 1e9,
+        above_teacher_points=d.above_teacher_points, sources=tuple(d.sources)) for d in q.distillation)
+    toolchains = tuple(Toolchain(method=t.method, families=tuple(t.families), name=t.name, source=t.source)
+                       for t in q.toolchains)
+    return QualityData(precisions=precisions, adaptations=adaptations, full_data_tokens=q.full_data_tokens,
+                       distillation=distillation, toolchains=toolchains, references=dict(q.references))

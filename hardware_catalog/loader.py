@@ -39,6 +39,9 @@ from planner.errors import CatalogError
 
 __all__ = ["default_catalog_dir", "load_catalog", "read_yaml", "validate_file"]
 
+# libyaml's safe loader where PyYAML was built with it: the same documents, ~10x faster to parse
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 FileModel = TypeVar("FileModel", bound=BaseModel)
 # The one-entry-per-file models: each has an ``id`` that must match its file name.
 DirFile = TypeVar("DirFile", HardwareFile, ModelFile)
@@ -49,14 +52,17 @@ def default_catalog_dir() -> Path:
     return Path(str(resources.files("hardware_catalog") / "data"))
 
 
-def read_yaml(path: Path) -> Any:
-    """Parse one YAML file; syntax errors become a CatalogError naming the line."""
+def read_yaml(path: Path, *, loader: type[yaml.SafeLoader] | None = None) -> Any:
+    """Parse one YAML file (with ``loader``, else libyaml's safe loader where present); syntax errors
+    become a CatalogError naming the line."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise CatalogError(f"cannot read: {exc.strerror}", file=str(path)) from exc
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=loader or SAFE_LOADER)  # noqa: S506 - both are safe loaders
+    except ValueError as exc:  # a scalar YAML cannot construct, e.g. the date 2026-13-01
+        raise CatalogError(f"invalid value: {exc}", file=str(path)) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else None

@@ -24,10 +24,11 @@ __all__ = [
     "to_measurement","BadRecord", "MeasurementIn", "MeasurementsRead", "ObservedIn", "read_measurements",
            "observed_to_si", "METRIC_NAMES"]
 
-NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Pos = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-PosInt = Annotated[int, Field(gt=0)]
-NonNegInt = Annotated[int, Field(ge=0)]
+# strict and bounded (a record can come as a request body): counts far beyond any measurement
+NonNeg = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False, strict=True)]
+Pos = Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False, strict=True)]
+PosInt = Annotated[int, Field(gt=0, le=10**7, strict=True)]
+NonNegInt = Annotated[int, Field(ge=0, le=10**9, strict=True)]
 PrecisionId = Literal["fp32", "tf32", "fp16", "bf16", "fp8", "int8", "int4", "fp4"]
 
 # File metric name -> (SI metric name, factor to SI)

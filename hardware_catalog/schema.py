@@ -13,10 +13,12 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
+    "AttentionIn",
     "CalibrationFile",
     "EfficiencyIn",
     "HardwareFile",
     "ModelFile",
+    "MoeIn",
     "PrecisionFile",
     "PrecisionsFile",
     "QualityFile",
@@ -25,10 +27,26 @@ __all__ = [
 ]
 
 Id = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=64)]
-PosFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
-PosInt = Annotated[int, Field(gt=0)]
+# Numbers are strict (no true for 1, no "12" for 12; an int is a float) and bounded: every maximum
+# lies far beyond any chip or model that exists (each stated beside the field as the largest in
+# the shipped catalog), so a typo or a hostile value fails here with the field's name instead of
+# overflowing the planner's arrays and solver later.
+Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False, strict=True)]
+Gb = Annotated[float, Field(gt=0, le=1e5, allow_inf_nan=False, strict=True)]  # GB per chip (512)
+GbPerS = Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False, strict=True)]  # GB/s (8,000)
+Tflops = Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False, strict=True)]  # TFLOPS (10,000 fp4)
+Price = Annotated[float, Field(gt=0, le=1e4, allow_inf_nan=False, strict=True)]  # USD/chip-hour (12.29)
+Watts = Annotated[float, Field(gt=0, le=1e5, allow_inf_nan=False, strict=True)]  # W per chip (1,200)
+ParamsB = Annotated[float, Field(gt=0, le=1e5, allow_inf_nan=False, strict=True)]  # billions (405)
+Ms = Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False, strict=True)]  # ms or us per step (20)
+Dim = Annotated[int, Field(gt=0, le=2**20, strict=True)]  # a tensor dimension (hidden 16,384; ffn 53,248)
+Layers = Annotated[int, Field(gt=0, le=10_000, strict=True)]  # (126)
+Heads = Annotated[int, Field(gt=0, le=65_536, strict=True)]  # heads, KV heads, experts (128)
+Vocab = Annotated[int, Field(gt=0, le=2**24, strict=True)]  # (256,000)
+Context = Annotated[int, Field(gt=0, le=2**30, strict=True)]  # tokens (1,048,576)
+ChipsPerNode = Annotated[int, Field(gt=0, le=16_384, strict=True)]  # one scale-up domain (72; TPU pods 9,216)
+Tokens = Annotated[int, Field(gt=0, le=10**9, strict=True)]  # per batch or concurrency (8,192)
+PosFloat = Annotated[float, Field(gt=0, le=1e15, allow_inf_nan=False, strict=True)]  # any other positive quantity
 
 FAMILIES = ("gpu", "tpu", "inferentia", "trainium", "mtia", "gaudi", "cpu", "edge", "npu", "other")
 Family = Literal["gpu", "tpu", "inferentia", "trainium", "mtia", "gaudi", "cpu", "edge", "npu", "other"]
@@ -49,11 +67,11 @@ def _check_source_keys(model: BaseModel, sources: dict[str, str]) -> None:
 class Prices(_Strict):
     """USD per chip-hour by pricing mode; omit a mode that is not published."""
 
-    on_demand: PosFloat | None = None
-    spot: PosFloat | None = None
-    reserved_1y: PosFloat | None = None
-    reserved_3y: PosFloat | None = None
-    owned: PosFloat | None = None  # amortised purchase price, for hardware you buy
+    on_demand: Price | None = None
+    spot: Price | None = None
+    reserved_1y: Price | None = None
+    reserved_3y: Price | None = None
+    owned: Price | None = None  # amortised purchase price, for hardware you buy
 
 
 class HardwareFile(_Strict):
@@ -63,21 +81,23 @@ class HardwareFile(_Strict):
     name: str
     vendor: str
     family: Family
-    memory_gb: PosFloat
-    memory_bandwidth_gb_s: PosFloat
+    memory_gb: Gb
+    memory_bandwidth_gb_s: GbPerS
     memory_usable_fraction: Fraction = 1.0
-    peak_tflops: dict[PrecisionId, PosFloat] = Field(min_length=1)
-    chips_per_node: PosInt
-    interconnect_gb_s: PosFloat
+    peak_tflops: dict[PrecisionId, Tflops] = Field(min_length=1)
+    chips_per_node: ChipsPerNode
+    interconnect_gb_s: GbPerS
     # switch: any chip reaches any other at the full per-chip figure (NVSwitch, ICI slices);
     # mesh: the figure is split over direct links to the chips_per_node - 1 peers (AMD Infinity
     # Fabric, Gaudi on-die RoCE), so a tp-way collective uses (tp - 1) / (chips_per_node - 1) of it
     interconnect_topology: Literal["switch", "mesh"] = "switch"
-    scale_out_gb_s: PosFloat | None = None
-    tdp_w: PosFloat | None = None
+    scale_out_gb_s: GbPerS | None = None
+    tdp_w: Watts | None = None
     price_per_chip_hour: Prices = Prices()
     runtimes: list[Id] = Field(min_length=1)
     default_runtime: Id
+    # serving precisions the chip's runtimes cannot run although a runtime lists them: id -> reason with source
+    unsupported_precisions: dict[PrecisionId, str] = {}
     sources: dict[str, str] = {}
     notes: str = ""
 
@@ -89,31 +109,94 @@ class HardwareFile(_Strict):
         return self
 
 
+NonNegInt = Annotated[int, Field(ge=0, le=10_000_000, strict=True)]
+
+
+class AttentionIn(_Strict):
+    """attention: how the model stores and reads its KV cache (see planner/attention.py).
+
+    gqa / mha: K and V heads (``kv_heads`` x ``head_dim``; mha: kv_heads = heads). mla: DeepSeek's
+    latent attention, KV per token and layer = kv_lora_rank + qk_rope_head_dim. sliding_window:
+    every layer attends to the last ``window`` tokens. hybrid: ``sliding_layers`` of the layers
+    do, the rest see the whole context (gpt-oss alternates; Gemma 3 has 5 local per global).
+    """
+
+    kind: Literal["gqa", "mha", "mla", "sliding_window", "hybrid"]
+    kv_lora_rank: Dim | None = None
+    qk_rope_head_dim: Dim | None = None
+    qk_nope_head_dim: Dim | None = None
+    v_head_dim: Dim | None = None
+    q_lora_rank: Dim | None = None
+    window: Dim | None = None
+    sliding_layers: Dim | None = None
+
+    @model_validator(mode="after")
+    def _fields_fit_kind(self) -> AttentionIn:
+        mla = ("kv_lora_rank", "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim", "q_lora_rank")
+        if self.kind == "mla":
+            for name in ("kv_lora_rank", "qk_rope_head_dim"):
+                if getattr(self, name) is None:
+                    raise ValueError(f"kind mla needs {name}")
+        else:
+            for name in mla:
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{name} is an mla field; kind is {self.kind}")
+        windowed = self.kind in ("sliding_window", "hybrid")
+        if windowed and self.window is None:
+            raise ValueError(f"kind {self.kind} needs window")
+        if not windowed and self.window is not None:
+            raise ValueError(f"window is for sliding_window or hybrid; kind is {self.kind}")
+        if (self.kind == "hybrid") != (self.sliding_layers is not None):
+            raise ValueError("sliding_layers is required for hybrid and only for hybrid")
+        return self
+
+
+class MoeIn(_Strict):
+    """moe: structure beyond the routed experts (``experts``, ``experts_per_token``, ``ffn_size``)."""
+
+    shared_experts: NonNegInt = 0  # always-on experts every token passes through
+    shared_ffn_size: Dim | None = None  # per shared expert; default ffn_size
+    dense_layers: NonNegInt = 0  # the first layers have a dense MLP instead of experts
+    dense_ffn_size: Dim | None = None
+
+    @model_validator(mode="after")
+    def _dense_width(self) -> MoeIn:
+        if self.dense_layers and self.dense_ffn_size is None:
+            raise ValueError("dense_layers needs dense_ffn_size")
+        return self
+
+
 class ModelFile(_Strict):
     """models/<id>.yaml: one model's architecture and quality."""
 
     id: Id
     name: str
     family: str
-    params_b: PosFloat
-    active_params_b: PosFloat | None = None
-    layers: PosInt
-    hidden_size: PosInt
-    heads: PosInt
-    kv_heads: PosInt
-    head_dim: PosInt
-    ffn_size: PosInt
-    vocab_size: PosInt
-    context_length: PosInt
-    experts: PosInt = 1
-    experts_per_token: PosInt = 1
-    expert_params_b: PosFloat | None = None  # MoE: parameters in routed experts, when not
+    params_b: ParamsB
+    active_params_b: ParamsB | None = None
+    layers: Layers
+    hidden_size: Dim
+    heads: Heads
+    kv_heads: Heads
+    head_dim: Dim
+    ffn_size: Dim
+    vocab_size: Vocab
+    context_length: Context
+    experts: Heads = 1
+    experts_per_token: Heads = 1
+    expert_params_b: ParamsB | None = None  # MoE: parameters in routed experts, when not
     #                                          layers * experts * 3 * hidden * ffn (e.g. some
     #                                          layers dense, as in Llama 4 Maverick)
     tied_embeddings: bool = False
-    # 0-100 benchmark scores; "mmlu" = MMLU 5-shot of the base model. A model without a
-    # published MMLU (a code model) omits it and cannot meet a general quality floor.
-    quality: dict[str, Annotated[float, Field(ge=0, le=100)]] = {}
+    attention: AttentionIn | None = None  # absent: gqa (mha when kv_heads = heads)
+    moe: MoeIn | None = None
+    mtp_layers: Annotated[int, Field(ge=0, le=16)] = 0  # multi-token-prediction modules beside the model
+    # 0-100 benchmark scores, one key per benchmark VARIANT: "mmlu" = MMLU 5-shot of the BASE
+    # (pretrained) model, the only score a general floor compares; "mmlu_instruct" = the instruct
+    # model's 5-shot MMLU; "mmlu_instruct_cot" = the instruct model's 0-shot chain-of-thought MMLU.
+    # A model without a base 5-shot MMLU (a code model, an instruct-only release) omits "mmlu"
+    # and cannot meet a general quality floor.
+    quality: dict[str, Annotated[float, Field(ge=0, le=100, allow_inf_nan=False, strict=True)]] = {}
     aliases: list[Id] = []
     sources: dict[str, str] = {}
     notes: str = ""
@@ -128,14 +211,27 @@ class ModelFile(_Strict):
             raise ValueError("active_params_b must not exceed params_b")
         if self.expert_params_b is not None and (self.experts == 1 or self.expert_params_b >= self.params_b):
             raise ValueError("expert_params_b is for MoE models and must be below params_b")
+        if self.moe is not None:
+            if self.experts == 1:
+                raise ValueError("moe is for models with experts > 1")
+            if self.moe.dense_layers >= self.layers:
+                raise ValueError("moe.dense_layers must be below layers")
+            if self.moe.dense_layers and self.expert_params_b is not None:
+                raise ValueError("give expert_params_b or moe.dense_layers, not both")
+        a = self.attention
+        if a is not None:
+            if a.kind == "mha" and self.kv_heads != self.heads:
+                raise ValueError("attention.kind mha needs kv_heads = heads")
+            if a.sliding_layers is not None and a.sliding_layers >= self.layers:
+                raise ValueError("attention.sliding_layers must be below layers (all windowed: sliding_window)")
         _check_source_keys(self, self.sources)
         return self
 
 
 class PrecisionFile(_Strict):
     id: PrecisionId
-    bits_per_weight: PosFloat
-    bits_per_kv: PosFloat | None = None
+    bits_per_weight: Annotated[float, Field(gt=0, le=64, allow_inf_nan=False, strict=True)]
+    bits_per_kv: Annotated[float, Field(gt=0, le=64, allow_inf_nan=False, strict=True)] | None = None
     compute_as: list[PrecisionId] = Field(min_length=1)
     description: str = ""
     sources: dict[str, str] = {}
@@ -156,8 +252,8 @@ class EfficiencyIn(_Strict):
     compute: Fraction
     memory: Fraction
     communication: Fraction
-    step_overhead_ms: NonNegFloat
-    collective_latency_us: NonNegFloat
+    step_overhead_ms: Ms
+    collective_latency_us: Ms
 
 
 class RuntimeFile(_Strict):
@@ -168,11 +264,11 @@ class RuntimeFile(_Strict):
     weight_precisions: list[PrecisionId] = Field(min_length=1)
     kv_precisions: list[PrecisionId] = Field(min_length=1)
     efficiency: EfficiencyIn
-    memory_reserve_fraction: Annotated[float, Field(ge=0, lt=1)]
-    memory_overhead_gb: NonNegFloat
-    kv_waste_fraction: Annotated[float, Field(ge=0, lt=1)]
-    max_concurrency: PosInt | None = None
-    max_batched_tokens: PosInt
+    memory_reserve_fraction: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False, strict=True)]
+    memory_overhead_gb: Annotated[float, Field(ge=0, le=1e5, allow_inf_nan=False, strict=True)]
+    kv_waste_fraction: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False, strict=True)]
+    max_concurrency: Tokens | None = None
+    max_batched_tokens: Tokens
     sources: dict[str, str] = {}
     notes: str = ""
 
@@ -193,7 +289,7 @@ class CalibratedPair(_Strict):
     family: Family | None = None
     runtime: Id
     efficiency: EfficiencyIn
-    n_records: Annotated[int, Field(ge=0)] = 0
+    n_records: Annotated[int, Field(ge=0, le=10**9, strict=True)] = 0
 
     @model_validator(mode="after")
     def _one_key(self) -> CalibratedPair:
@@ -218,7 +314,7 @@ class CalibrationFile(_Strict):
 
 
 class QualityBandIn(_Strict):
-    min_params_b: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    min_active_params_b: Annotated[float, Field(ge=0, allow_inf_nan=False)]  # MoE: active parameters
     low: Fraction  # fraction of the 16-bit score kept
     high: Fraction
 
@@ -237,28 +333,61 @@ class PrecisionQualityIn(_Strict):
 
     @model_validator(mode="after")
     def _ascending(self) -> PrecisionQualityIn:
-        sizes = [b.min_params_b for b in self.bands]
+        sizes = [b.min_active_params_b for b in self.bands]
         if sizes != sorted(set(sizes)) or sizes[0] != 0:
-            raise ValueError("bands must start at min_params_b 0 and ascend")
+            raise ValueError("bands must start at min_active_params_b 0 and ascend")
         return self
 
 
+AdaptationMethod = Literal["lora", "qlora", "full", "distill"]
+Points = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False, strict=True)]
+
+
 class AdaptationGainIn(_Strict):
-    method: Literal["none", "lora", "qlora", "full", "distill"]
-    gain_low: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
-    gain_high: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+    """A fine-tuning result: points gained over the prompted base, for students in a size range."""
+
+    method: Literal["lora", "qlora", "full"]
+    gain_low: Points
+    gain_high: Points
+    min_params_b: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    max_params_b: PosFloat = 1e4
     sources: list[str] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _ordered(self) -> AdaptationGainIn:
         if self.gain_low > self.gain_high:
             raise ValueError("gain_low must not exceed gain_high")
+        if self.min_params_b >= self.max_params_b:
+            raise ValueError("min_params_b must be below max_params_b")
         return self
 
 
+class DistillEvidenceIn(_Strict):
+    """A distillation setting: task types, teacher prompting and student sizes a result covers."""
+
+    name: str
+    task_types: list[Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]] = []
+    teacher_prompting: Literal["few_shot", "any"]
+    min_student_params_b: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    max_student_params_b: PosFloat
+    above_teacher_points: Points = 0.0
+    sources: list[str] = Field(min_length=1)
+
+
+class ToolchainIn(_Strict):
+    method: AdaptationMethod
+    families: list[Family] = Field(min_length=1)
+    name: str
+    source: str
+
+
 class QualityFile(_Strict):
-    """quality.yaml: precision recoveries by model size and adaptation gains on a domain task."""
+    """quality.yaml: precision recoveries by active size, fine-tuning and distillation evidence,
+    and the training toolchains per chip family."""
 
     precisions: list[PrecisionQualityIn] = []
-    adaptations: list[AdaptationGainIn] = []
+    finetune: list[AdaptationGainIn] = []
+    full_data_tokens: PosFloat = 1e6
+    distillation: list[DistillEvidenceIn] = []
+    toolchains: list[ToolchainIn] = []
     references: dict[str, str] = {}

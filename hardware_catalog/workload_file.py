@@ -22,7 +22,12 @@ from planner.workload import (
 
 __all__ = ["WorkloadIn", "load_workload", "to_workload"]
 
-PosFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+# Numbers are strict (no true for 1, no "12" for 12) and bounded, so no body reaches the solver's
+# integer scaling with a value it cannot hold (money in USD; see planner.search.solver.COST_SCALE).
+PosFloat = Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)]
+LatencyMs = Annotated[float, Field(gt=0, le=1e9, allow_inf_nan=False, strict=True)]
+Money = Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False, strict=True)]
+Names = Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=1000)]
 Pct = Literal["p50", "p90", "p95", "p99"]
 Adaptation = Literal["none", "lora", "qlora", "full", "distill"]
 Pricing = Literal["on_demand", "spot", "reserved_1y", "reserved_3y", "owned"]
@@ -34,8 +39,8 @@ class _Strict(BaseModel):
 
 
 class TokensIn(_Strict):
-    mean: Annotated[float, Field(ge=1, le=10_000_000, allow_inf_nan=False)]
-    p95: Annotated[float, Field(ge=1, le=10_000_000, allow_inf_nan=False)] | None = None
+    mean: Annotated[float, Field(ge=1, le=10_000_000, allow_inf_nan=False, strict=True)]
+    p95: Annotated[float, Field(ge=1, le=10_000_000, allow_inf_nan=False, strict=True)] | None = None
 
     @model_validator(mode="after")
     def _p95_not_below_mean(self) -> TokensIn:
@@ -45,8 +50,8 @@ class TokensIn(_Strict):
 
 
 class TrafficIn(_Strict):
-    requests_per_s: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)]
-    peak_requests_per_s: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)] | None = None
+    requests_per_s: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False, strict=True)]
+    peak_requests_per_s: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False, strict=True)] | None = None
     input_tokens: TokensIn
     output_tokens: TokensIn
 
@@ -58,35 +63,39 @@ class TrafficIn(_Strict):
 
 
 class SloIn(_Strict):
-    ttft_ms: dict[Pct, PosFloat] | None = None
-    tpot_ms: dict[Pct, PosFloat] | None = None
-    e2e_ms: dict[Pct, PosFloat] | None = None
+    ttft_ms: dict[Pct, LatencyMs] | None = None
+    tpot_ms: dict[Pct, LatencyMs] | None = None
+    e2e_ms: dict[Pct, LatencyMs] | None = None
 
 
 class BudgetIn(_Strict):
-    max_cost_per_month: PosFloat | None = None
-    max_cost_per_million_tokens: PosFloat | None = None
-    max_one_time_cost: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
-    horizon_months: Annotated[float, Field(gt=0, le=120, allow_inf_nan=False)] = 12
+    max_cost_per_month: Money | None = None
+    max_cost_per_million_tokens: Money | None = None
+    max_one_time_cost: Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False, strict=True)] | None = None
+    horizon_months: Annotated[float, Field(gt=0, le=120, allow_inf_nan=False, strict=True)] = 12
 
 
 class QualityIn(_Strict):
-    min_score: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] | None = None
+    min_score: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False, strict=True)] | None = None
     task: Annotated[str, Field(pattern=r"^[a-z0-9_]+$", max_length=40)] = "general"
-    adaptation_tokens: Annotated[float, Field(gt=0, le=1e13, allow_inf_nan=False)] | None = None
+    adaptation_tokens: Annotated[float, Field(gt=0, le=1e13, allow_inf_nan=False, strict=True)] | None = None
+    # which end of the quality range meets min_score; omitted: "low" for adapted or distilled
+    # models (wide ranges), "central" for unadapted ones
+    confidence: Literal["central", "low"] | None = None
+    task_type: Annotated[str, Field(pattern=r"^[a-z0-9_]+$", max_length=40)] | None = None
 
 
 class ConstraintsIn(_Strict):
-    hardware: list[str] | None = None
-    exclude_hardware: list[str] = []
-    models: list[str] | None = None
-    precisions: list[str] | None = None
-    kv_precisions: list[str] | None = None
-    runtimes: list[str] | None = None
+    hardware: Names | None = None
+    exclude_hardware: Names = []
+    models: Names | None = None
+    precisions: Names | None = None
+    kv_precisions: Names | None = None
+    runtimes: Names | None = None
     adaptations: list[Adaptation] | None = None
-    max_chips_per_replica: Annotated[int, Field(ge=1, le=256)] = 8
-    max_hardware_types: Annotated[int, Field(ge=1, le=4)] = 2
-    quotas: dict[str, Annotated[int, Field(ge=0)]] = {}
+    max_chips_per_replica: Annotated[int, Field(ge=1, le=256, strict=True)] = 8
+    max_hardware_types: Annotated[int, Field(ge=1, le=4, strict=True)] = 2
+    quotas: Annotated[dict[str, Annotated[int, Field(ge=0, le=10**7, strict=True)]], Field(max_length=1000)] = {}
     pricing: Pricing = "on_demand"
 
 

@@ -15,16 +15,20 @@ from planner.errors import InputError
 
 __all__ = [
     "PRICING_MODES",
+    "Attention",
     "Calibration",
     "AdaptationGain",
+    "DistillEvidence",
     "Catalog",
     "Efficiency",
     "Hardware",
     "Model",
+    "MoeLayout",
     "Precision",
     "PrecisionQuality",
     "QualityBand",
     "QualityData",
+    "Toolchain",
     "Runtime",
 ]
 
@@ -61,11 +65,42 @@ class Hardware:
     runtimes: tuple[str, ...]
     default_runtime: str
     memory_usable_fraction: float = 1.0
+    unsupported_precisions: Mapping[str, str] = field(default_factory=_frozen)  # id -> reason (cited)
     sources: Mapping[str, str] = field(default_factory=_frozen)
     notes: str = ""
 
     def price(self, mode: str) -> float | None:
         return self.price_per_chip_hour.get(mode)
+
+
+@dataclass(frozen=True)
+class Attention:
+    """How a model's attention stores and reads its KV cache (planner.model.attention computes with it).
+
+    kind: gqa / mha (K and V heads of head_dim each), mla (DeepSeek's multi-head latent attention:
+    one latent of kv_lora_rank plus a shared RoPE key of qk_rope_head_dim per token and layer),
+    sliding_window (every layer sees at most ``window`` tokens) or hybrid (``sliding_layers`` of
+    the layers are windowed, the rest see the whole context). 0 = not applicable.
+    """
+
+    kind: str = "gqa"
+    kv_lora_rank: int = 0
+    qk_rope_head_dim: int = 0
+    qk_nope_head_dim: int = 0
+    v_head_dim: int = 0
+    q_lora_rank: int = 0  # 0 = queries projected directly from the hidden state
+    window: int = 0  # tokens a windowed layer attends to
+    sliding_layers: int = 0
+
+
+@dataclass(frozen=True)
+class MoeLayout:
+    """MoE structure beyond routed experts: always-on shared experts and leading dense layers."""
+
+    shared_experts: int = 0
+    shared_ffn_size: int = 0  # per shared expert
+    dense_layers: int = 0  # the first layers use a dense MLP instead of experts (DeepSeek-V3: 3)
+    dense_ffn_size: int = 0
 
 
 @dataclass(frozen=True)
@@ -92,6 +127,9 @@ class Model:
     quality: Mapping[str, float] = field(default_factory=_frozen)
     aliases: tuple[str, ...] = ()
     sources: Mapping[str, str] = field(default_factory=_frozen)
+    attention: Attention = field(default_factory=Attention)
+    moe: MoeLayout = field(default_factory=MoeLayout)
+    mtp_layers: int = 0  # multi-token-prediction modules shipped beside the model (not in params)
 
     @property
     def is_moe(self) -> bool:
@@ -104,7 +142,8 @@ class Model:
             return 0.0
         if self.routed_expert_params is not None:
             return self.routed_expert_params
-        return float(self.layers * self.experts * 3 * self.hidden_size * self.ffn_size)
+        moe_layers = self.layers - self.moe.dense_layers
+        return float(moe_layers * self.experts * 3 * self.hidden_size * self.ffn_size)
 
 
 @dataclass(frozen=True)
@@ -173,7 +212,7 @@ class Calibration:
 
 @dataclass(frozen=True)
 class QualityBand:
-    """Fraction of the 16-bit score kept, for models of at least ``min_params`` parameters."""
+    """Fraction of the 16-bit score kept, for models of at least ``min_params`` ACTIVE parameters."""
 
     min_params: float
     low: float
@@ -190,12 +229,39 @@ class PrecisionQuality:
 
 @dataclass(frozen=True)
 class AdaptationGain:
-    """Points a domain-task score gains from an adaptation method: the evidence range."""
+    """Points a domain fine-tune adds over the prompted base: the evidence range, for students of
+    ``min_params`` to ``max_params`` parameters."""
 
     method: str
     gain_low: float
     gain_high: float
     sources: tuple[str, ...] = ()
+    min_params: float = 0.0
+    max_params: float = float("inf")
+
+
+@dataclass(frozen=True)
+class DistillEvidence:
+    """A setting (task types, teacher prompting, student sizes) in which a published result shows
+    a student reaching its teacher, or (no task types) the general rule that it stays below."""
+
+    name: str
+    task_types: tuple[str, ...]
+    teacher_prompting: str  # "few_shot" | "any"
+    min_student_params: float
+    max_student_params: float
+    above_teacher_points: float
+    sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    """A published training toolchain for an adaptation method on a chip family."""
+
+    method: str
+    families: tuple[str, ...]
+    name: str
+    source: str
 
 
 @dataclass(frozen=True)
@@ -203,7 +269,10 @@ class QualityData:
     """The quality model's tables (hardware_catalog/data/quality.yaml)."""
 
     precisions: Mapping[str, PrecisionQuality] = field(default_factory=_frozen)
-    adaptations: Mapping[str, AdaptationGain] = field(default_factory=_frozen)
+    adaptations: Mapping[str, tuple[AdaptationGain, ...]] = field(default_factory=_frozen)  # per method
+    full_data_tokens: float = 1e6
+    distillation: tuple[DistillEvidence, ...] = ()
+    toolchains: tuple[Toolchain, ...] = ()  # empty: every training family runs every method
     references: Mapping[str, str] = field(default_factory=_frozen)
 
 

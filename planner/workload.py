@@ -81,6 +81,10 @@ class Quality:
     min_score: float | None = None
     task: str = "general"
     adaptation_tokens: float | None = None  # domain training set size; None: planner default
+    # which end of the quality range must meet min_score: "central" (the midpoint), "low" (the low
+    # end), or None: "low" for an adapted or distilled model, "central" for an unadapted one
+    confidence: str | None = None
+    task_type: str | None = None  # e.g. "nli", "qa", "classification": matches distillation evidence
 
 
 @dataclass(frozen=True)

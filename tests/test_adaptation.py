@@ -92,7 +92,11 @@ def test_flop_formulas() -> None:
     a = adapter_params(LLAMA_65B)
     assert training_flops(LLAMA_65B, "full", d) == pytest.approx(6 * n * d)
     assert training_flops(LLAMA_65B, "lora", d) == pytest.approx(4 * n * d + 6 * a * d)
-    assert training_flops(LLAMA_65B, "qlora", d) == pytest.approx(6 * n * d + 6 * a * d)
+    assert training_flops(LLAMA_65B, "qlora", d) == pytest.approx(4 * n * d + 6 * a * d)
+    # activation checkpointing: one more forward pass, +2N per token (Chen et al. 2016), +33% on full
+    assert training_flops(LLAMA_65B, "full", d, checkpointing=True) / training_flops(LLAMA_65B, "full", d) \
+        == pytest.approx(8 / 6)
+    assert training_flops(LLAMA_65B, "qlora", d, checkpointing=True) == pytest.approx(6 * n * d + 6 * a * d)
     # LoRA r=64 on all linear modules: about 1.2% of 65B
     assert a / n == pytest.approx(0.0123, rel=0.05)
 

@@ -14,6 +14,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -58,3 +59,48 @@ def test_openapi_conformance(api_schema: schemathesis.BaseSchema) -> None:
             case.call_and_validate(headers={"Authorization": f"Bearer {KEY}"}, checks=CHECKS)
 
         run()
+
+
+ESTIMATE = {"model": "llama-3.1-8b", "hardware": "h100-sxm", "scenario": "server", "request_rate": 1.0}
+
+
+def _estimate_case(api_schema: schemathesis.BaseSchema) -> schemathesis.Case:
+    operation = api_schema["/v1/estimate"]["POST"]
+    return operation.Case(body=ESTIMATE, media_type="application/json")
+
+
+def test_a_valid_estimate_conforms(api_schema: schemathesis.BaseSchema) -> None:
+    """A known-good request, so the success body is checked whatever the random cases hit."""
+    response = _estimate_case(api_schema).call_and_validate(checks=CHECKS)
+    assert response.status_code == 200
+
+
+def test_a_key_the_schema_lacks_fails_the_check(api_schema: schemathesis.BaseSchema,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The conformance check can fail: the route answering one undeclared key, sent as a raw
+    response that skips FastAPI's own response validation, is caught by the schema check."""
+    from fastapi.responses import JSONResponse
+
+    import api.routes.estimate as route
+
+    real = route.estimate_out
+    monkeypatch.setattr(route, "estimate_out",
+                        lambda e: JSONResponse({**real(e).model_dump(exclude_unset=True), "surprise": 1}))
+    with pytest.raises(FailureGroup) as failure:
+        _estimate_case(api_schema).call_and_validate(checks=[response_schema_conformance])
+    messages = [str(e) for e in failure.value.exceptions]
+    assert any("'surprise' was unexpected" in m for m in messages), messages
+
+
+def test_the_model_refuses_an_undeclared_key_before_it_is_sent(api_schema: schemathesis.BaseSchema,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Returned as data, the undeclared key never leaves the app: FastAPI validates the response
+    against the output model, which forbids unknown fields."""
+    from fastapi.exceptions import ResponseValidationError
+
+    import api.routes.estimate as route
+
+    real = route.estimate_out
+    monkeypatch.setattr(route, "estimate_out", lambda e: {**real(e).model_dump(exclude_unset=True), "surprise": 1})
+    with pytest.raises(ResponseValidationError, match="surprise"):
+        _estimate_case(api_schema).call_and_validate(checks=CHECKS)

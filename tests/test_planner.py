@@ -352,7 +352,7 @@ def test_every_solution_costs_at_least_its_keys_lower_bound(name: str) -> None:
     w = _example(name, **NARROWED[name])
     catalog = _catalog()
     p = prepare(catalog, CatalogTables.from_catalog(catalog), w)
-    found, _, _ = solve_prepared(p, w, objective=Objective.COST, top=5, time_limit_s=2.0, deadline=math.inf)
+    found = solve_prepared(p, w, objective=Objective.COST, top=5, time_limit_s=2.0, deadline=math.inf).found
     assert found
     for k, sol in found:
         assert sol.cost_per_hour >= p.lower_bound(k) * (1 - 1e-9)

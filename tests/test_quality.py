@@ -50,17 +50,16 @@ def test_adaptation_on_a_domain_task(catalog: Catalog) -> None:
     assert general.score == m.quality["mmlu"]
 
 
-def test_distillation_reaches_the_teacher(catalog: Catalog) -> None:
-    """M40: the distilled student matches or beats the teacher's few-shot score; low stays the student's."""
+def test_distillation_stays_below_the_teacher_outside_its_evidence(catalog: Catalog) -> None:
+    """Hsieh et al. 2023: only rationale distillation on NLI/QA reaches a few-shot teacher; with no
+    task type the student's whole range stays at or below the teacher's score."""
     student = catalog.get_model("llama-3.2-1b")
     teacher = best_teacher(catalog, "support", student)
     assert teacher is not None and teacher.params > student.params
     t = quality(catalog, model=teacher, precision="bf16", task="support")
     d = quality(catalog, model=student, precision="bf16", task="support", adaptation="distill",
                 teacher=teacher)
-    ft = quality(catalog, model=student, precision="bf16", task="support", adaptation="full")
-    assert d.score >= t.score and d.score >= ft.score
-    assert d.low == ft.low and d.high >= t.score
+    assert d.low <= d.score <= d.high <= t.score
 
 
 def test_catalog_without_quality_file_gives_base_scores(tmp_path: object) -> None:

@@ -61,7 +61,7 @@ def test_examples_endpoint(client: TestClient) -> None:
     assert body["constraints"]["quotas"] == {"l40s": 4}
     assert body == yaml.safe_load((ROOT / "examples" / "heterogeneous-mix.yaml").read_text())
     missing = client.get("/v1/examples/no-such-example")
-    assert missing.status_code == 404 and missing.json()["errors"][0]["field"] == "name"
+    assert missing.status_code == 404 and missing.json()["errors"][0]["field"] == "path.name"
 
 
 def test_page_and_assets_are_served(client: TestClient) -> None:
@@ -84,7 +84,7 @@ def test_plans_levers_flag(client: TestClient) -> None:
     assert rows["hardware family"]["top_plan_value"] == ", ".join(sorted(
         {d["hardware"] for d in data["plans"][1]["deployments"]}))
     too_far = client.post("/v1/plans", json=body, params={"top": 3, "levers": True, "levers_rank": 4})
-    assert too_far.status_code == 422 and too_far.json()["errors"][0]["field"] == "levers_rank"
+    assert too_far.status_code == 422 and too_far.json()["errors"][0]["field"] == "query.levers_rank"
 
 
 # ---------- in Chromium, against a real `hwplan serve` ----------

@@ -93,14 +93,14 @@ def test_an_unknown_id_in_the_constraints_names_the_field(tmp_path: Path, catalo
     assert "no-such-chip" in info.value.message or "gpt-5" in info.value.message
 
 
-def test_cli_plan_json_on_an_infeasible_workload_exits_0(tmp_path: Path,
+def test_cli_plan_json_on_an_infeasible_workload_exits_1(tmp_path: Path,
                                                          hwplan: Callable[..., tuple[int, str, str]]) -> None:
     # examples/infeasible.yaml narrowed to one chip, runtime and model so the explanation's
     # re-solves stay quick (tests/test_planner.py checks the relaxations themselves)
     data = yaml.safe_load((EXAMPLES / "infeasible.yaml").read_text(encoding="utf-8"))
     data["constraints"].update(hardware=["b200"], runtimes=["sglang"], models=["qwen3-30b-a3b"])
     code, out, err = hwplan("plan", str(_write(tmp_path, data)), "--json")
-    assert code == 0, err
+    assert code == 1, err  # README "Exit codes": no plan fits; the document still says why
     result = json.loads(out)
     assert result["plans"] == []
     assert result["infeasible"]["reasons"]

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Response
 
 from api.deps import SnapshotDep
 from api.schemas import EstimateRequest
+from hardware_catalog.outputs import EstimateOut, estimate_out
 from planner.model.estimate import Scenario, estimate, resolve
-from planner.report import estimate_dict
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["planning"])
 
 
-@router.post("/v1/estimate")
-def post_estimate(body: EstimateRequest, snapshot: SnapshotDep, response: Response) -> dict[str, Any]:
+@router.post("/v1/estimate", response_model=EstimateOut, response_model_exclude_unset=True)
+def post_estimate(body: EstimateRequest, snapshot: SnapshotDep, response: Response) -> EstimateOut:
     """The same JSON as ``hwplan estimate --json``."""
     cat = snapshot.catalog
     config = resolve(cat, model=body.model, hardware=body.hardware, chips=body.chips, tp=body.tp,
@@ -28,4 +26,4 @@ def post_estimate(body: EstimateRequest, snapshot: SnapshotDep, response: Respon
                       output_tokens=body.output_tokens, batch=batch, request_rate=body.request_rate,
                       pricing=body.pricing)
     response.headers["X-Catalog-Version"] = cat.version
-    return estimate_dict(result)
+    return estimate_out(result)

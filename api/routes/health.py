@@ -1,7 +1,9 @@
-"""GET /healthz (the process answers) and GET /readyz (the catalog loads)."""
+"""GET /healthz (the process answers) and GET /readyz (the catalog loads): async routes, so
+they never wait for the thread pools that planning and sync routes use (see api.pool)."""
 
 from __future__ import annotations
 
+import anyio
 from fastapi import APIRouter
 
 from api.deps import StoreDep
@@ -15,14 +17,14 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-def healthz() -> Health:
+async def healthz() -> Health:
     return Health(status="ok")
 
 
 @router.get("/readyz", responses=problems((503, "the catalog does not load")))
-def readyz(store: StoreDep) -> Ready:
+async def readyz(store: StoreDep) -> Ready:
     try:
-        snap = store.snapshot()
+        snap = await anyio.to_thread.run_sync(store.snapshot)  # a reload reads files
     except CatalogError as exc:
         raise NotReady(f"catalog does not load: {exc.message}") from exc
     return Ready(status="ready", catalog_version=snap.catalog.version,

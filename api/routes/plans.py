@@ -6,6 +6,14 @@ deterministic for a given catalog when the search finishes (results cut by the t
 cached); the ``X-Plan-Cache`` header says hit or miss. With ``levers=true`` the response adds
 ``levers``: the lever report (``planner.search.lever_report``, as ``hwplan plan --levers``) for the plan ranked
 ``levers_rank`` (default the top plan); it re-plans once per lever, so it costs a few solves more.
+
+Each request has one deadline, ``time_limit_s`` (default the server's), for the search and the
+explanation of an infeasible workload. The answer says whether it finished: ``complete`` is
+false when the search stopped at the deadline (``search.solver_status`` = ``TIME_LIMIT``; the
+plans found so far are returned, best first, unproven; ``infeasible`` is null, since a search
+cut short proves nothing) or when the relaxation search did (``infeasible.complete`` false).
+Both answer 200. Planning runs in a bounded pool (``api.pool``): when it is full, 503 with
+Retry-After.
 """
 
 from __future__ import annotations
@@ -13,17 +21,17 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from api.deps import SettingsDep, SnapshotDep, TelemetryDep
+from api.deps import PoolDep, SettingsDep, SnapshotDep, TelemetryDep
 from api.errors import LimitExceeded
 from api.schemas import problems
 from api.settings import Settings
+from hardware_catalog.outputs import LeverReportOut, PlanResultOut, levers_out, plan_result_out
 from hardware_catalog.workload_file import WorkloadIn, to_workload
 from planner.errors import InputError
-from planner.report import levers_dict, plan_result_dict
 from planner.search.lever_report import lever_report
 from planner.search.planning import plan
 from planner.workload import Objective
@@ -34,21 +42,21 @@ router = APIRouter(tags=["planning"])
 
 
 class PlanCache:
-    """A small thread-safe LRU of plan JSON, one per catalog snapshot."""
+    """A small thread-safe LRU of plan results, one per catalog snapshot."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._data: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._data: OrderedDict[str, PlanResultOut] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: str) -> dict[str, Any] | None:
+    def get(self, key: str) -> PlanResultOut | None:
         with self._lock:
             if key in self._data:
                 self._data.move_to_end(key)
                 return self._data[key]
             return None
 
-    def put(self, key: str, value: dict[str, Any]) -> None:
+    def put(self, key: str, value: PlanResultOut) -> None:
         with self._lock:
             self._data[key] = value
             while len(self._data) > self.size:
@@ -67,12 +75,14 @@ def _check_limits(w: WorkloadIn, top: int, time_limit_s: float, s: Settings) -> 
             raise LimitExceeded(f"{field} = {value:g} is over this server's limit of {limit:g}", field=field)
 
 
-@router.post("/v1/plans", responses=problems((503, "the solver timed out before any plan")))
-def create_plans(
+@router.post("/v1/plans", response_model=PlanResultOut, response_model_exclude_unset=True,
+             responses=problems((503, "every planning slot is taken: retry after Retry-After")))
+async def create_plans(
     workload: WorkloadIn,
     snapshot: SnapshotDep,
     settings: SettingsDep,
     telemetry: TelemetryDep,
+    pool: PoolDep,
     response: Response,
     top: Annotated[int, Query(ge=1, le=50, description="How many plans to return.")] = 5,
     objective: Annotated[Objective, Query(description="What to optimise.")] = Objective.COST,
@@ -80,7 +90,7 @@ def create_plans(
         "Seconds for the search (default: the server's solver_time_limit_s)."))] = None,
     levers: Annotated[bool, Query(description="Add the lever report (`levers`) for one plan.")] = False,
     levers_rank: Annotated[int, Query(ge=1, le=50, description="Rank of the plan the lever report is for.")] = 1,
-) -> dict[str, Any]:
+) -> PlanResultOut:
     limit_s = settings.solver_time_limit_s if time_limit_s is None else time_limit_s
     _check_limits(workload, top, limit_s, settings)
     response.headers["X-Catalog-Version"] = snapshot.catalog.version
@@ -97,16 +107,22 @@ def create_plans(
             telemetry.plans.labels("cached").inc()
             return hit
     w = to_workload(workload)
-    result = plan(w, snapshot.catalog, top=top, objective=objective, time_limit_s=limit_s,
-                  tables=snapshot.tables)
-    telemetry.solver.observe(result.search.elapsed_ms / 1e3)
-    telemetry.plans.labels("infeasible" if result.infeasible is not None or not result.plans
-                           else "feasible").inc()
-    data = plan_result_dict(result)
-    if levers:  # an empty report when there is no plan of that rank (infeasible, or fewer plans)
-        chosen = next((p for p in result.plans if p.rank == levers_rank), None)
-        data["levers"] = [] if chosen is None else levers_dict(
-            lever_report(snapshot.catalog, w, chosen, tables=snapshot.tables), chosen)
-    if cache is not None and result.search.solver_status != "TIME_LIMIT":
+
+    def compute() -> PlanResultOut:
+        result = plan(w, snapshot.catalog, top=top, objective=objective, time_limit_s=limit_s,
+                      tables=snapshot.tables)
+        telemetry.solver.observe(result.search.elapsed_ms / 1e3)
+        timed_out = result.search.solver_status == "TIME_LIMIT"
+        telemetry.plans.labels("time_limit" if timed_out else "infeasible" if not result.plans
+                               else "feasible").inc()
+        report = None
+        if levers:  # an empty report when there is no plan of that rank (infeasible, or fewer plans)
+            chosen = next((p for p in result.plans if p.rank == levers_rank), None)
+            report = LeverReportOut([]) if chosen is None else levers_out(
+                lever_report(snapshot.catalog, w, chosen, tables=snapshot.tables), chosen)
+        return plan_result_out(result, report)
+
+    data = await pool.run(compute)
+    if cache is not None and data.complete:
         cache.put(key, data)
     return data

@@ -7,15 +7,13 @@ duplicate ids and records the model cannot predict are reported under ``skipped`
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Response
 
 from api.deps import SettingsDep, SnapshotDep
 from api.errors import LimitExceeded
 from api.schemas import ValidateRequest
 from hardware_catalog.measurements import BadRecord, to_measurement
-from hardware_catalog.reports import validation_report
+from hardware_catalog.outputs import ValidationOut, validation_out
 from planner.calibration.predict import Measurement, predict, prepare
 
 __all__ = ["router"]
@@ -23,9 +21,9 @@ __all__ = ["router"]
 router = APIRouter(tags=["planning"])
 
 
-@router.post("/v1/validate")
+@router.post("/v1/validate", response_model=ValidationOut, response_model_exclude_unset=True)
 def post_validate(body: ValidateRequest, snapshot: SnapshotDep, settings: SettingsDep,
-                  response: Response) -> dict[str, Any]:
+                  response: Response) -> ValidationOut:
     """The same JSON as ``hwplan validate --json``."""
     if len(body.measurements) > settings.max_measurements:
         raise LimitExceeded(f"at most {settings.max_measurements} records per request, got "
@@ -41,4 +39,4 @@ def post_validate(body: ValidateRequest, snapshot: SnapshotDep, settings: Settin
             records.append(to_measurement(r))
     rs, skipped = prepare(snapshot.catalog, snapshot.tables, records)
     response.headers["X-Catalog-Version"] = snapshot.catalog.version
-    return validation_report(rs, predict(snapshot.tables, rs), bad, skipped)
+    return validation_out(rs, predict(snapshot.tables, rs), bad, skipped)

@@ -4,7 +4,8 @@ A candidate serves the merged (or multi-LoRA) adapted weights, so its serving pe
 base model's; what adaptation changes is quality (``planner.levers.quality``) and a one-time cost
 (``planner.levers.finetune``, the cheapest hardware that can train it). For each (model, precision)
 the planner takes, among the allowed methods whose one-time cost is within
-``budget.max_one_time_cost``, the cheapest one whose central score meets ``quality.min_score``
+``budget.max_one_time_cost``, the cheapest one whose score at the workload's confidence (central
+value or low end, ``confidence``) meets ``quality.min_score``
 ("none" costs nothing); without a floor, "none". If none meets the floor, the best-scoring one is
 kept, and the floor filter then removes the candidate, counted.
 """
@@ -19,7 +20,7 @@ from planner.levers.quality import ADAPTATIONS, GENERAL, QualityEstimate, best_t
 from planner.memo import cached
 from planner.workload import Workload
 
-__all__ = ["DEFAULT_ADAPTATION_TOKENS", "Choice", "allowed_adaptations", "choose"]
+__all__ = ["DEFAULT_ADAPTATION_TOKENS", "Choice", "allowed_adaptations", "choose", "confidence", "floor_score"]
 
 # Default domain training set: the Guanaco 65B run's upper bound, 1875 steps x 16 sequences x
 # 528 tokens (artidoro/qlora finetune_guanaco_65b.sh), when the workload gives no size.
@@ -49,12 +50,29 @@ def _one_time(catalog: Catalog, model: Model, method: str, teacher: Model | None
     return cached(catalog, key, lambda: _cheapest(catalog, model, method, teacher, tokens, pricing))
 
 
-def _quality(catalog: Catalog, model: Model, precision: str, task: str, adaptation: str,
+def _quality(catalog: Catalog, model: Model, precision: str, w: Workload, adaptation: str,
              teacher: Model | None) -> QualityEstimate:
     """``planner.levers.quality.quality`` (per catalog, once: every workload on the task asks again)."""
-    return cached(catalog, ("quality", model.id, precision, task, adaptation, teacher.id if teacher else ""),
-                  lambda: quality(catalog, model=model, precision=precision, task=task, adaptation=adaptation,
-                                  teacher=teacher))
+    q = w.quality
+    tokens = q.adaptation_tokens or DEFAULT_ADAPTATION_TOKENS
+    key = ("quality", model.id, precision, q.task, adaptation, teacher.id if teacher else "", tokens, q.task_type)
+    return cached(catalog, key, lambda: quality(catalog, model=model, precision=precision, task=q.task,
+                                                adaptation=adaptation, teacher=teacher, tokens=tokens,
+                                                task_type=q.task_type))
+
+
+def confidence(w: Workload, adaptation: str) -> str:
+    """Which end of the range meets the floor: the workload's choice, else "low" for an adapted or
+    distilled model (its range spans the evidence's whole spread) and "central" for an unadapted one
+    (its only range is the precision's, a few percent)."""
+    if w.quality.confidence is not None:
+        return w.quality.confidence
+    return "central" if adaptation == "none" else "low"
+
+
+def floor_score(choice: Choice, w: Workload) -> float:
+    """The score a floor is compared with: the central value or the low end (``confidence``)."""
+    return choice.quality.low if confidence(w, choice.adaptation) == "low" else choice.quality.score
 
 
 def _teacher(catalog: Catalog, task: str, student: Model) -> Model | None:
@@ -76,14 +94,14 @@ def _options(catalog: Catalog, model: Model, precision: str, w: Workload) -> lis
     out = []
     for method in allowed_adaptations(w):
         if method == "none":
-            out.append(Choice("none", _quality(catalog, model, precision, task, "none", None), 0.0))
+            out.append(Choice("none", _quality(catalog, model, precision, w, "none", None), 0.0))
             continue
         if task == GENERAL:
             continue  # adaptation moves a domain score only: it would cost and add nothing
         teacher = _teacher(catalog, task, model) if method == "distill" else None
         if method == "distill" and teacher is None:
             continue
-        q = _quality(catalog, model, precision, task, method, teacher)
+        q = _quality(catalog, model, precision, w, method, teacher)
         cost, hw = _one_time(catalog, model, method, teacher, tokens, w.constraints.pricing)
         limit = w.budget.max_one_time_cost
         if cost == float("inf") or (limit is not None and cost > limit):
@@ -96,7 +114,8 @@ def choose(catalog: Catalog, model: Model, precision: str, w: Workload) -> Choic
     """The adaptation a candidate of (model, precision) uses (module docstring); None: none allowed.
     Computed once per catalog and the workload fields it reads."""
     key = ("choose", model.id, precision, w.quality.task, w.quality.adaptation_tokens, w.quality.min_score,
-           allowed_adaptations(w), w.constraints.pricing, w.budget.max_one_time_cost)
+           w.quality.confidence, w.quality.task_type, allowed_adaptations(w), w.constraints.pricing,
+           w.budget.max_one_time_cost)
     return cached(catalog, key, lambda: _choose(catalog, model, precision, w))
 
 
@@ -107,7 +126,7 @@ def _choose(catalog: Catalog, model: Model, precision: str, w: Workload) -> Choi
     floor = w.quality.min_score
     if floor is None:
         return next((c for c in options if c.adaptation == "none"), min(options, key=lambda c: c.one_time))
-    meeting = [c for c in options if c.quality.score >= floor]
+    meeting = [c for c in options if floor_score(c, w) >= floor]
     if meeting:
         return min(meeting, key=lambda c: (c.one_time, -c.quality.score))
-    return max(options, key=lambda c: c.quality.score)
+    return max(options, key=lambda c: floor_score(c, w))

@@ -11,24 +11,30 @@ M37) and activations per chip at micro-batch 1:
              optimiser state in paged memory that spills to host RAM (paged optimisers, M33)
     distill  the student is fully fine-tuned on data the teacher generates (M40)
 
-Activations (Korthikanti et al. 2022, 'Reducing Activation Recomputation', [U not re-read]):
-34*s*h bytes per layer at 16 bit with FlashAttention (no s^2 score matrix); with gradient
-checkpointing only each layer's 2*s*h input is kept, plus one layer being recomputed. Logits: s *
-vocab * 4 bytes.
+Activations (Korthikanti et al. 2022, 'Reducing Activation Recomputation in Large Transformer
+Models', arXiv 2205.05198): 34*s*h bytes per layer at 16 bit with FlashAttention (no s^2 score
+matrix); with activation checkpointing (Chen et al. 2016, 'Training Deep Nets with Sublinear
+Memory Cost', arXiv 1604.06174) only each layer's 2*s*h input is kept, plus one layer being
+recomputed, at the price of a second forward pass: +2N FLOPs per token (+33% on full fine-tuning's
+6N). Every method is costed both ways and the cheaper option that fits is kept. Logits: s * vocab
+* 4 bytes.
 
 FLOPs per training token (Kaplan et al., M42: forward 2N, backward 4N = 2N activation gradients +
 2N weight gradients):
 
     full     6N
-    lora     4N: frozen weights need no weight gradients (LoRA paper: ~25% faster than full, M35)
-    qlora    6N: 4N plus a 2N forward recompute for gradient checkpointing (the Guanaco recipe)
+    lora     4N: frozen weights need no weight gradients (LoRA paper: ~25% faster than full)
+    qlora    4N, as LoRA (NF4 dequantisation shows up as a lower MFU, not as FLOPs)
+    + 2N     with activation checkpointing (one forward recompute)
     adapters 6 * adapter params, on top
 
-Time = FLOPs / (chips * 16-bit peak * MFU); MFU 0.405 (Llama 3 405B pre-training on H100 reached
-38-43%, M54; midpoint), range 0.25 (FlashAttention-1's low end on A100, M45) to 0.72
-(FlashAttention-2 end-to-end GPT training, M45). Distillation adds the teacher generating the
-dataset: 2 * N_teacher FLOPs per token (M42) at the same MFU, on as many chips as its 16-bit
-weights need (KV cache not counted, so a lower bound).
+Time = FLOPs / (chips * 16-bit peak * MFU), MFU (low, central, high) per chip family and method
+(``MFU_BY_FAMILY``, each cited); QLoRA's is LoRA's / 1.39 (Raschka 2023: QLoRA took 39% more
+time than LoRA on the same run). Sharding (ZeRO-3 / FSDP) spans up to 8 nodes where the chip has
+a scale-out network in the catalog, one node where it has none (the reason says so). A method is
+costed only on chip families with a published toolchain for it (quality.yaml ``toolchains``).
+Distillation adds the teacher generating the dataset: 2 * N_teacher FLOPs per token at the same
+MFU, on as many chips as its 16-bit weights need (KV cache not counted, so a lower bound).
 """
 
 from __future__ import annotations
@@ -39,8 +45,9 @@ from dataclasses import dataclass
 from planner.domain import Catalog, Hardware, Model
 from planner.errors import InputError
 
-__all__ = ["ADAM_BYTES_PER_PARAM", "MFU", "METHODS", "NF4_BITS", "Basis", "Memory", "TrainingOption",
-           "adapter_params", "adaptation_options", "multi_lora_bytes", "training_flops", "training_memory"]
+__all__ = ["ADAM_BYTES_PER_PARAM", "MFU", "MFU_BY_FAMILY", "METHODS", "NF4_BITS", "Basis", "Memory", "TrainingOption",
+           "adapter_params", "adaptation_options", "mfu", "multi_lora_bytes", "toolchain", "training_flops",
+           "training_memory"]
 
 METHODS = ("lora", "qlora", "full", "distill")
 ADAM_BYTES_PER_PARAM = 16.0  # 2 + 2 + 12 (M37 'K=12', M38)
@@ -49,10 +56,20 @@ NF4_BITS = 4 + 8 / 64 + 32 / (64 * 256)  # NF4 + double-quantised block constant
 ACT_BYTES_PER_LAYER = 34.0  # x s*h bytes, 16-bit, FlashAttention (Korthikanti et al. 2022)
 CHECKPOINT_BYTES_PER_LAYER = 2.0  # x s*h bytes: a 16-bit layer input kept under checkpointing
 LOGIT_BYTES = 4.0  # FP32 logits per vocab entry per token
-MFU = (0.25, 0.405, 0.72)  # low, central, high (M45, M54, M45)
+MFU = (0.25, 0.40, 0.72)  # GPU, 16-bit: low FA1 on A100, central Llama 3 405B on H100 (38-43%), high FA2 (72%)
+# (low, central, high) MFU of 16-bit training per chip family, and where each comes from
+MFU_BY_FAMILY: dict[str, tuple[tuple[float, float, float], str]] = {
+    "gpu": (MFU, "Dubey et al. 2024, The Llama 3 Herd of Models, arXiv 2407.21783: 38-43% BF16 MFU on "
+                 "H100; Dao 2023, FlashAttention-2, arXiv 2307.08691: 72% on A100; FlashAttention-1 25-40%"),
+    "tpu": ((0.30, 0.46, 0.58), "Chowdhery et al. 2022, PaLM, arXiv 2204.02311: 46.2% MFU on TPU v4 (central); "
+                                "range as the GPU spread (no second TPU figure)"),
+    "trainium": ((0.25, 0.40, 0.72), "no published Trainium training MFU: the GPU range, flagged"),
+    "gaudi": ((0.25, 0.40, 0.72), "no published Gaudi training MFU: the GPU range, flagged"),
+}
+QLORA_SLOWDOWN = 1.39  # Raschka 2023, 'Practical Tips for Finetuning LLMs Using LoRA': QLoRA +39% time vs LoRA
+RECOMPUTE_FLOPS_PER_PARAM = 2.0  # activation checkpointing: one more forward pass (Chen et al. 2016)
 DEFAULT_RANK = 64  # Guanaco recipe: lora_r 64 on all linear modules (artidoro/qlora finetune_guanaco_65b.sh)
 DEFAULT_SEQ_TOKENS = 2048
-CHECKPOINTING = {"full": False, "lora": False, "qlora": True, "distill": False}
 GB = 1e9
 TRAINING_FAMILIES = ("gpu", "tpu", "trainium", "gaudi")  # chips sold for training; the rest serve only
 
@@ -80,7 +97,8 @@ class TrainingOption:
     hours_high: float | None
     cost: float | None  # USD at the central hours; None without a fit or a price
     teacher_chips: int = 0  # distillation: chips generating the teacher's data
-    reason: str = ""
+    reason: str = ""  # why it does not fit; when it fits, the toolchain (and checkpointing) used
+    checkpointing: bool = False  # activation checkpointing: less memory, +2N FLOPs per token
 
 
 @dataclass(frozen=True)
@@ -106,8 +124,8 @@ def adapter_params(m: Model, rank: int = DEFAULT_RANK) -> float:
     return float(rank * m.layers * (attention + mlp))
 
 
-def training_memory(m: Model, method: str, *, rank: int = DEFAULT_RANK,
-                    seq_tokens: int = DEFAULT_SEQ_TOKENS) -> Memory:
+def training_memory(m: Model, method: str, *, rank: int = DEFAULT_RANK, seq_tokens: int = DEFAULT_SEQ_TOKENS,
+                    checkpointing: bool = False) -> Memory:
     """Weights + gradients + optimiser state, and activations at micro-batch 1 (module docstring)."""
     n = m.params
     adapters = adapter_params(m, rank)
@@ -123,22 +141,43 @@ def training_memory(m: Model, method: str, *, rank: int = DEFAULT_RANK,
     else:
         raise InputError(f"unknown method {method!r} (one of {', '.join(METHODS)})", field="method")
     sh = float(seq_tokens * m.hidden_size)
-    if CHECKPOINTING[method]:
-        acts = m.layers * CHECKPOINT_BYTES_PER_LAYER * sh + ACT_BYTES_PER_LAYER * sh
+    if checkpointing:
+        acts = m.layers * CHECKPOINT_BYTES_PER_LAYER * sh + ACT_BYTES_PER_LAYER * sh  # inputs + one layer
     else:
         acts = m.layers * ACT_BYTES_PER_LAYER * sh
     acts += seq_tokens * m.vocab_size * LOGIT_BYTES
     return Memory(sharded_bytes=state, activation_bytes=acts, host_bytes=host)
 
 
-def training_flops(m: Model, method: str, tokens: float, *, rank: int = DEFAULT_RANK) -> float:
+def training_flops(m: Model, method: str, tokens: float, *, rank: int = DEFAULT_RANK,
+                   checkpointing: bool = False) -> float:
     """FLOPs to train on ``tokens`` (module docstring); distill: the student's full fine-tune only."""
     n = m.active_params
-    per_token = {"full": 6.0, "distill": 6.0, "lora": 4.0, "qlora": 6.0}.get(method)
+    per_token = {"full": 6.0, "distill": 6.0, "lora": 4.0, "qlora": 4.0}.get(method)
     if per_token is None:
         raise InputError(f"unknown method {method!r} (one of {', '.join(METHODS)})", field="method")
+    if checkpointing:
+        per_token += RECOMPUTE_FLOPS_PER_PARAM  # a second forward pass (Chen et al. 2016)
     extra = 0.0 if method in ("full", "distill") else 6.0 * adapter_params(m, rank)
     return (per_token * n + extra) * tokens
+
+
+def mfu(family: str, method: str) -> tuple[tuple[float, float, float], str]:
+    """(low, central, high) MFU and its source for training with ``method`` on a chip family."""
+    base, source = MFU_BY_FAMILY.get(family, (MFU, f"no published {family} training MFU: the GPU range, flagged"))
+    if method != "qlora":
+        return base, source
+    slow = tuple(u / QLORA_SLOWDOWN for u in base)
+    return (slow[0], slow[1], slow[2]), f"{source}; QLoRA / {QLORA_SLOWDOWN} (Raschka 2023: +39% time vs LoRA)"
+
+
+def toolchain(catalog: Catalog, method: str, family: str) -> str | None:
+    """The published toolchain that trains ``method`` on ``family`` chips; None: none is known.
+    A catalog without toolchain data allows every training family."""
+    chains = catalog.quality.toolchains
+    if not chains:
+        return "any" if family in TRAINING_FAMILIES else None
+    return next((t.name for t in chains if t.method == method and family in t.families), None)
 
 
 def multi_lora_bytes(m: Model, *, weight_bytes_per_param: float, adapters: int,
@@ -161,20 +200,43 @@ def _peak(hw: Hardware) -> float | None:
     return next((hw.peak_flops_per_s[p] for p in ("bf16", "fp16") if p in hw.peak_flops_per_s), None)
 
 
-def _option(hw: Hardware, m: Model, method: str, tokens: float, teacher: Model | None, rank: int,
-            seq_tokens: int, pricing: str) -> TrainingOption:
-    mem = training_memory(m, method, rank=rank, seq_tokens=seq_tokens)
+def _option(catalog: Catalog, hw: Hardware, m: Model, method: str, tokens: float, teacher: Model | None,
+            rank: int, seq_tokens: int, pricing: str) -> TrainingOption:
+    """The cheaper of with / without activation checkpointing that fits, on the fewest chips."""
+    plain = _option_at(catalog, hw, m, method, tokens, teacher, rank, seq_tokens, pricing, checkpointing=False)
+    ckpt = _option_at(catalog, hw, m, method, tokens, teacher, rank, seq_tokens, pricing, checkpointing=True)
+    fits = [o for o in (plain, ckpt) if o.fits]
+    if not fits:
+        return ckpt  # the smaller-memory option's reason
+    return min(fits, key=lambda o: (o.cost is None, o.cost or 0.0, o.hours or 0.0))
+
+
+def _no_fit_reason(hw: Hardware, mem: Memory, peak: float | None) -> str:
+    if peak is None:
+        return "no 16-bit FLOPS in the catalog"
+    most = _chip_counts(hw)[-1]
+    why = f"needs {mem.per_chip(most) / GB:.0f} GB per chip at {most} chips"
+    if not hw.scale_out_bytes_per_s:
+        why += " (no scale-out network in the catalog, so ZeRO/FSDP sharding stops at one node)"
+    return why
+
+
+def _option_at(catalog: Catalog, hw: Hardware, m: Model, method: str, tokens: float, teacher: Model | None,
+               rank: int, seq_tokens: int, pricing: str, *, checkpointing: bool) -> TrainingOption:
+    mem = training_memory(m, method, rank=rank, seq_tokens=seq_tokens, checkpointing=checkpointing)
     chips, peak = _smallest_fit(hw, mem), _peak(hw)
-    if hw.family not in TRAINING_FAMILIES:
+    chain = toolchain(catalog, method, hw.family)
+    if chain is None:
         return TrainingOption(hw.id, 1, mem.per_chip(1), False, None, None, None, None,
-                              reason=f"{hw.family} chips are not used for training in this model")
+                              reason=f"no published {method} toolchain for {hw.family} chips")
     if chips is None or peak is None:
-        why = "no 16-bit FLOPS in the catalog" if peak is None else \
-            f"needs {mem.per_chip(_chip_counts(hw)[-1]) / GB:.0f} GB per chip at {_chip_counts(hw)[-1]} chips"
         return TrainingOption(hw.id, _chip_counts(hw)[-1], mem.per_chip(_chip_counts(hw)[-1]), False,
-                              None, None, None, None, reason=why)
-    chip_seconds = [training_flops(m, method, tokens, rank=rank) / (peak * u) for u in MFU]  # x chips = total
+                              None, None, None, None, reason=_no_fit_reason(hw, mem, peak))
+    mfus, _ = mfu(hw.family, method)
+    flops = training_flops(m, method, tokens, rank=rank, checkpointing=checkpointing)
+    chip_seconds = [flops / (peak * u) for u in mfus]  # x chips = total
     t_chips = 0
+    gen = [0.0, 0.0, 0.0]
     if method == "distill":
         assert teacher is not None
         t_chips = next((c for c in _chip_counts(hw) if teacher.params * 2.0 / c  # 16-bit teacher weights
@@ -182,22 +244,17 @@ def _option(hw: Hardware, m: Model, method: str, tokens: float, teacher: Model |
         if not t_chips:
             return TrainingOption(hw.id, chips, mem.per_chip(chips), False, None, None, None, None,
                                   reason=f"teacher {teacher.id} does not fit for generation")
-        gen = [2.0 * teacher.active_params * tokens / (peak * u) for u in MFU]  # chip-seconds
+        gen = [2.0 * teacher.active_params * tokens / (peak * u) for u in mfus]  # chip-seconds
         chip_seconds = [s + g for s, g in zip(chip_seconds, gen, strict=True)]
     # wall time: student on `chips`, teacher on `t_chips`, one after the other
-    hours = [_wall_hours(m, method, tokens, teacher, rank, peak, u, chips, t_chips) for u in MFU]
+    hours = [(flops / (peak * u) / chips + (g / t_chips if t_chips else 0.0)) / 3600.0
+             for u, g in zip(mfus, gen, strict=True)]
     price = hw.price(pricing)
     cost = None if price is None else chip_seconds[1] / 3600.0 * price  # central chip-hours x price
+    note = f"{chain}; activation checkpointing" if checkpointing else chain
     return TrainingOption(hw.id, chips, mem.per_chip(chips), True, hours[1], hours[2], hours[0], cost,
-                          teacher_chips=t_chips, reason="" if price is not None else f"no {pricing} price")
-
-
-def _wall_hours(m: Model, method: str, tokens: float, teacher: Model | None, rank: int, peak: float,
-                mfu: float, chips: int, t_chips: int) -> float:
-    seconds = training_flops(m, method, tokens, rank=rank) / (chips * peak * mfu)
-    if teacher is not None and t_chips:
-        seconds += 2.0 * teacher.active_params * tokens / (t_chips * peak * mfu)
-    return seconds / 3600.0
+                          teacher_chips=t_chips, reason=note if price is not None else f"no {pricing} price",
+                          checkpointing=checkpointing)
 
 
 def adaptation_options(catalog: Catalog, *, model: Model, method: str, dataset_tokens: float,
@@ -214,7 +271,7 @@ def adaptation_options(catalog: Catalog, *, model: Model, method: str, dataset_t
     tokens = dataset_tokens * epochs
     chips = [catalog.get_hardware(h) for h in hardware] or \
         [hw for hw in catalog.hardware.values() if hw.family in TRAINING_FAMILIES]
-    options = [_option(hw, model, method, tokens, teacher if method == "distill" else None, rank,
+    options = [_option(catalog, hw, model, method, tokens, teacher if method == "distill" else None, rank,
                        seq_tokens, pricing) for hw in chips]
     options.sort(key=lambda o: (not o.fits, o.cost is None, o.cost or 0.0, o.hours or 0.0, o.hardware))
     return options, _basis(model, method, tokens, teacher)
@@ -222,20 +279,25 @@ def adaptation_options(catalog: Catalog, *, model: Model, method: str, dataset_t
 
 def _basis(m: Model, method: str, tokens: float, teacher: Model | None) -> Basis:
     flops = training_flops(m, method, tokens)
-    formula = {"full": "6*N*D", "distill": "6*N_student*D + 2*N_teacher*D (teacher generates D tokens)",
-               "lora": "4*N*D + 6*N_adapter*D",
-               "qlora": "6*N*D (4ND + 2ND checkpoint recompute) + 6*N_adapter*D"}
+    formula = {"full": "6*N*D (+2*N*D with activation checkpointing)",
+               "distill": "6*N_student*D (+2*N*D checkpointing) + 2*N_teacher*D (teacher generates D tokens)",
+               "lora": "4*N*D + 6*N_adapter*D (+2*N*D with activation checkpointing)",
+               "qlora": "4*N*D + 6*N_adapter*D (+2*N*D with activation checkpointing); MFU / 1.39"}
     if method == "distill" and teacher is not None:
         flops += 2.0 * teacher.active_params * tokens
-    memory = {"full": "16 B/param (ZeRO-3 sharded) + activations 34*s*h*layers + logits",
+    memory = {"full": "16 B/param (ZeRO-3 sharded) + activations 34*s*h*layers (2*s*h*layers + 34*s*h "
+                      "checkpointed) + logits",
               "distill": "student: 16 B/param + activations; teacher: 2 B/param for generation",
-              "lora": "2 B/param frozen base + 16 B/adapter param + activations 34*s*h*layers",
+              "lora": "2 B/param frozen base + 16 B/adapter param + activations 34*s*h*layers (or checkpointed)",
               "qlora": f"{NF4_BITS:.3f} bits/param NF4 base + 16-bit embeddings + 4 B/adapter param "
-                       "(12 B paged to host) + checkpointed activations 2*s*h*layers + 34*s*h"}
-    return Basis(flops=flops, flops_formula=formula[method], memory_formula=memory[method], mfu=MFU,
-                 sources=("M37/M38 16 bytes per parameter with Adam", "M42 C = 6ND; inference 2N per token",
-                          "M33/M34 QLoRA: NF4, double quantisation, paged optimisers",
-                          "M35 LoRA: ~25% faster, 2/3 less memory", "M54 38-43% MFU (Llama 3, H100)",
-                          "M45 FlashAttention-2: 72% MFU; FA1 25-40%",
-                          "Korthikanti et al. 2022 activation memory 34*s*b*h per layer [U]",
-                          "M40 distilling step-by-step (teacher-generated rationales)"))
+                       "(12 B paged to host) + activations 34*s*h*layers (or checkpointed 2*s*h*layers + 34*s*h)"}
+    gpu_mfu, mfu_source = mfu("gpu", method)
+    return Basis(flops=flops, flops_formula=formula[method], memory_formula=memory[method], mfu=gpu_mfu,
+                 sources=("Rajbhandari et al. 2020, ZeRO, arXiv 1910.02054: 16 B/param with mixed-precision Adam",
+                          "Kaplan et al. 2020, arXiv 2001.08361: C = 6ND; inference 2N per token",
+                          "Dettmers et al. 2023, QLoRA, arXiv 2305.14314: NF4, double quantisation, paged optimisers",
+                          "Hu et al. 2022, LoRA, arXiv 2106.09685: ~25% faster training, 2/3 less memory",
+                          mfu_source,
+                          "Korthikanti et al. 2022, arXiv 2205.05198: activation memory 34*s*b*h per layer",
+                          "Chen et al. 2016, arXiv 1604.06174: activation checkpointing, one extra forward pass",
+                          "Hsieh et al. 2023, distilling step-by-step, arXiv 2305.02301 (teacher rationales)"))

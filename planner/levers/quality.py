@@ -1,11 +1,16 @@
 """The quality model: a task score with a +/- range and its sources, for (model, precision, adaptation).
 
-    base        the catalog's 16-bit score: ``quality[task]``, or MMLU as a stated proxy for a
-                domain task the catalog has no score for
-    adaptation  a domain task only: + gain in [gain_low, gain_high] points (quality.yaml), capped
-                at 100; distillation: central = max(teacher's score, student fine-tune central),
-                low = fine-tune low, high = max(teacher, fine-tune high) (M40)
-    precision   x recovery in [low, high] for the model's size band (quality.yaml)
+    base        the catalog's 16-bit score: ``quality[task]``, or base 5-shot MMLU as a stated
+                proxy for a domain task the catalog has no score for
+    fine-tune   a domain task only: + gain in [gain_low, gain_high] points from the evidence record
+                whose student-size range covers the model (quality.yaml ``finetune``), each end
+                capped by the headroom (ceiling - base, ceiling 100) and scaled by data size:
+                x min(1, log10(1 + tokens / 1e4) / log10(1 + full_data_tokens / 1e4))
+    distill     the same gain with the TEACHER's score as the ceiling: a student stays below its
+                teacher, unless a distillation record covers the setting (task type, few-shot
+                teacher, student size); then its high end reaches the teacher (+ the record's
+                published margin) and its central value is the teacher's score
+    precision   x recovery in [low, high] for the model's ACTIVE-parameter band (quality.yaml)
 
 Central values are the midpoints of the evidence ranges; nothing finer is claimed. A catalog
 without quality.yaml gives the base score with low = high = score (no precision effect known).
@@ -16,10 +21,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from planner.domain import Catalog, Model, QualityBand
+from planner.domain import AdaptationGain, Catalog, DistillEvidence, Model, QualityBand
 from planner.errors import InputError
 
-__all__ = ["ADAPTATIONS", "GENERAL", "QualityEstimate", "base_score", "best_teacher", "precision_recovery",
+__all__ = ["ADAPTATIONS", "GENERAL", "QualityEstimate", "base_score", "best_teacher", "data_factor",
+           "precision_recovery",
            "quality"]
 
 GENERAL = "general"  # the task whose score is MMLU 5-shot
@@ -63,20 +69,55 @@ def precision_recovery(catalog: Catalog, model: Model, precision: str) -> tuple[
         return _LOSSLESS, ()
     band = table.bands[0]
     for b in table.bands:
-        if model.params >= b.min_params:
+        if model.active_params >= b.min_params:  # MoE: banded by the parameters used per token
             band = b
     return band, table.sources
 
 
-def _adapted(catalog: Catalog, base: QualityEstimate, method: str) -> QualityEstimate:
-    gain = catalog.quality.adaptations.get(method)
-    if gain is None:
-        if method == "none" or not catalog.quality.adaptations:
-            return base
-        raise InputError(f"no quality data for adaptation {method!r}", field="adaptation")
-    mid = (gain.gain_low + gain.gain_high) / 2  # central = midpoint of the evidence range
-    return QualityEstimate(min(100.0, base.score + mid), min(100.0, base.low + gain.gain_low),
-                           min(100.0, base.high + gain.gain_high), base.sources + gain.sources)
+def _finetune_record(catalog: Catalog, model: Model, method: str) -> AdaptationGain | None:
+    """The fine-tuning evidence whose student-size range covers the model (first listed wins)."""
+    records = catalog.quality.adaptations.get(method, ())
+    return next((r for r in records if r.min_params <= model.params < r.max_params), None)
+
+
+def data_factor(catalog: Catalog, tokens: float | None) -> float:
+    """Fraction of the evidence's gain reached with ``tokens`` training tokens (module docstring)."""
+    if tokens is None:
+        return 1.0
+    full = catalog.quality.full_data_tokens
+    return min(1.0, math.log10(1.0 + tokens / 1e4) / math.log10(1.0 + full / 1e4))
+
+
+def _gained(base: QualityEstimate, gain: AdaptationGain, ceiling: float, scale: float) -> QualityEstimate:
+    """base + [gain_low, gain_high] x scale, each end capped at the ceiling (the task's headroom)."""
+    room = max(0.0, ceiling - base.score)
+    low, high = min(room, gain.gain_low * scale), min(room, gain.gain_high * scale)
+    mid = (low + high) / 2  # central = midpoint of the evidence range
+    return QualityEstimate(base.score + mid, base.low + low, base.high + high, base.sources + gain.sources)
+
+
+def _distill_record(catalog: Catalog, student: Model, task_type: str | None) -> DistillEvidence | None:
+    """The record that lets a student reach a few-shot teacher in this setting, if any."""
+    for r in catalog.quality.distillation:
+        if task_type in r.task_types and r.teacher_prompting == "few_shot" and \
+                r.min_student_params <= student.params <= r.max_student_params:
+            return r
+    return None
+
+
+def _distilled(catalog: Catalog, base: QualityEstimate, student: Model, teacher: QualityEstimate,
+               gain: AdaptationGain, scale: float, task_type: str | None) -> QualityEstimate:
+    """Student fine-tuned on teacher outputs: bounded by the teacher unless evidence covers it."""
+    record = _distill_record(catalog, student, task_type)
+    if record is None:
+        tuned = _gained(base, gain, min(100.0, teacher.score), scale)
+        general = [r for r in catalog.quality.distillation if not r.task_types]
+        extra = general[0].sources if general else ()
+        return QualityEstimate(tuned.score, tuned.low, tuned.high, tuned.sources + teacher.sources + extra)
+    tuned = _gained(base, gain, 100.0, scale)
+    high = min(100.0, max(tuned.high, teacher.score + record.above_teacher_points))
+    central = max(tuned.score, teacher.score)
+    return QualityEstimate(central, tuned.low, high, tuned.sources + teacher.sources + record.sources)
 
 
 def best_teacher(catalog: Catalog, task: str, student: Model) -> Model | None:
@@ -89,7 +130,8 @@ def best_teacher(catalog: Catalog, task: str, student: Model) -> Model | None:
 
 
 def quality(catalog: Catalog, *, model: Model, precision: str, task: str = GENERAL,
-            adaptation: str = "none", teacher: Model | None = None) -> QualityEstimate:
+            adaptation: str = "none", teacher: Model | None = None, tokens: float | None = None,
+            task_type: str | None = None) -> QualityEstimate:
     """Score, low, high and sources for a model served at ``precision`` after ``adaptation``."""
     if adaptation not in ADAPTATIONS:
         raise InputError(f"unknown adaptation {adaptation!r} (one of {', '.join(ADAPTATIONS)})",
@@ -97,16 +139,18 @@ def quality(catalog: Catalog, *, model: Model, precision: str, task: str = GENER
     est = base_score(catalog, model, task)
     if not est.known:
         return NAN
-    if task != GENERAL and adaptation != "none":
-        tuned = _adapted(catalog, est, "full" if adaptation == "distill" else adaptation)
+    if task != GENERAL and adaptation != "none" and catalog.quality.adaptations:
+        gain = _finetune_record(catalog, model, "full" if adaptation == "distill" else adaptation)
+        if gain is None:
+            return NAN  # no evidence for this method at this size: no claim is made
+        scale = data_factor(catalog, tokens)
         if adaptation == "distill":
             t = base_score(catalog, teacher, task) if teacher is not None else NAN
             if not t.known:
                 raise InputError("distillation needs a teacher with a score for the task", field="teacher")
-            extra = catalog.quality.adaptations.get("distill")
-            tuned = QualityEstimate(max(t.score, tuned.score), tuned.low, max(t.score, tuned.high),
-                                    tuned.sources + t.sources + (extra.sources if extra else ()))
-        est = tuned
+            est = _distilled(catalog, est, model, t, gain, scale, task_type)
+        else:
+            est = _gained(est, gain, 100.0, scale)
     band, sources = precision_recovery(catalog, model, precision)
     mid = (band.low + band.high) / 2  # central = midpoint of the evidence range
     return QualityEstimate(est.score * mid, est.low * band.low, est.high * band.high,

@@ -17,6 +17,7 @@ import numpy as np
 from planner.domain import PRICING_MODES, Catalog, Efficiency, Hardware, Model, Precision, Runtime
 from planner.errors import InputError
 from planner.model.grid import CatalogTables, Grid
+from planner.model.perf import Memory
 from planner.model.queueing import LengthDist, server
 from planner.model.scenarios import bound_of, max_throughput, static_batch
 
@@ -190,7 +191,7 @@ def estimate(catalog: Catalog, config: Config, *, scenario: Scenario = Scenario.
         tps, rps, step = srv.output_tokens_per_s[0] * reps, request_rate, srv.decode
         p99 = {"ttft": float(srv.ttft_s[99][0]), "tpot": float(srv.tpot_s[99][0]),
                "util": float(srv.utilization[0]), "cap": float(srv.capacity_requests_per_s[0]) * reps}
-    reason = _reason(config, mem.total[0], mem.capacity[0], mem.weights[0], b, max_b[0], scenario)
+    reason = _reason(config, mem, b, max_b[0], scenario) or _context_reason(config, input_tokens, output_tokens)
     if scenario is Scenario.SERVER and fits and not bool(srv.stable[0]):
         reason = (f"overloaded: {request_rate:g} requests/s exceeds the capacity of "
                   f"{p99['cap']:.3g} requests/s")
@@ -212,9 +213,21 @@ def estimate(catalog: Catalog, config: Config, *, scenario: Scenario = Scenario.
     )
 
 
-def _reason(config: Config, total: float, capacity: float, weights: float, batch: float,
-            max_batch: float, scenario: Scenario) -> str | None:
+def _context_reason(config: Config, input_tokens: int, output_tokens: int) -> str | None:
+    """Why the sequence cannot run: prompt plus output beyond the model's context window."""
+    limit = config.model.context_length
+    if input_tokens + output_tokens > limit:
+        return (f"context: input_tokens + output_tokens = {input_tokens + output_tokens:,} exceeds "
+                f"{config.model.id}'s context length of {limit:,} tokens")
+    return None
+
+
+def _reason(config: Config, mem: Memory, batch: float, max_batch: float, scenario: Scenario) -> str | None:
+    """Why the configuration does not fit in memory (None: it fits). Every part is checked, and the
+    total at the operating batch too: activations and logits grow with the batch, so the largest
+    batch whose KV fits next to one sequence's activations may still overflow."""
     hw = config.hardware
+    total, capacity, weights = float(mem.total[0]), float(mem.capacity[0]), float(mem.weights[0])
     if config.tp > hw.chips_per_node and hw.scale_out_bytes_per_s is None:
         return (f"tp = {config.tp} spans more than the {hw.chips_per_node} chips of one {hw.id} node "
                 f"and the catalog gives no scale-out network")
@@ -227,4 +240,12 @@ def _reason(config: Config, total: float, capacity: float, weights: float, batch
     if scenario is Scenario.STATIC_BATCH and max_batch < batch:
         return (f"batch {batch:g} needs {total / GB:.1f} GB per chip but {hw.id} has "
                 f"{capacity / GB:.1f} GB; at most {max_batch:g} sequences fit")
+    parts = {"weights": weights, "kv_cache": float(mem.kv_cache[0]), "activations": float(mem.activations[0]),
+             "overhead": float(mem.overhead[0])}
+    over = [name for name, value in parts.items() if value > capacity]
+    if over or total > capacity:
+        listed = ", ".join(f"{name} {value / GB:.2f}" for name, value in parts.items())
+        what = f"{over[0]} alone exceeds" if over else "the parts together exceed"
+        return (f"memory: {what} capacity at batch {batch:g}: {listed} = {total / GB:.2f} GB per chip, "
+                f"{hw.id} has {capacity / GB:.2f} GB")
     return None

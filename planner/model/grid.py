@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from planner.domain import Catalog
+from planner.model.attention import attention_columns
 
 __all__ = ["ACTIVATION_BYTES", "CatalogTables", "Efficiencies", "Grid", "Rows"]
 
@@ -94,6 +95,16 @@ class Grid:
     head_dim: Array
     ffn: Array
     vocab: Array
+    # attention kind (planner.model.attention): KV elements per token per layer, KV shards tp splits,
+    # 1.0 when every tp rank reads the whole KV (MLA), attention FLOPs per query per key (decode),
+    # prefill / decode attention FLOPs, window tokens (inf = none), share of full-attention layers
+    kv_per_layer: Array
+    kv_shards: Array
+    kv_replicated: Array
+    attention_flops: Array
+    prefill_attention_ratio: Array
+    window: Array
+    full_fraction: Array
     # precision
     weight_bytes: Array  # bytes per parameter
     kv_bytes: Array  # bytes per KV element
@@ -169,6 +180,7 @@ class CatalogTables:
             "head_dim": [m.head_dim for m in models],
             "ffn": [m.ffn_size for m in models],
             "vocab": [m.vocab_size for m in models],
+            **attention_columns(models),
         }
         hardware = {
             "memory_bandwidth_bytes_per_s": [h.memory_bandwidth_bytes_per_s for h in hws],
@@ -203,6 +215,7 @@ class CatalogTables:
             for k, r in enumerate(rts):
                 if r.id in h.runtimes:  # the runtime runs on the chip, serves the format, the chip computes it
                     runnable_weights[i, k] = [p.id in r.weight_precisions and not np.isnan(peak_linear[i, j])
+                                              and p.id not in h.unsupported_precisions  # chip x runtime gap
                                               for j, p in enumerate(precs)]
                     runnable_kv[i, k] = [p.id in r.kv_precisions and p.bytes_per_kv is not None for p in precs]
         pairs = [catalog.efficiency(h, r) for h in hws for r in rts]

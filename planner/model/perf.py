@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from planner.model.attention import attended_context, prefill_attended_context
 from planner.model.grid import ACTIVATION_BYTES, Array, Grid, Rows
 
 __all__ = ["Memory", "MemoryCoefficients", "MemoryModel", "StepCoefficients", "StepModel", "StepTime",
@@ -58,13 +59,14 @@ class StepTime:
 
 
 def kv_bytes_per_token(grid: Grid) -> Array:
-    """KV-cache bytes per token per chip: K and V, layers split by pp, KV heads split by tp.
+    """KV-cache bytes per token per chip: layers split by pp, KV shards (GQA's KV heads) by tp.
 
-    With fewer KV heads than tp (GQA/MQA), heads are replicated: ceil(kv_heads / tp) per chip.
+    With fewer shards than tp they are replicated: ceil(kv_shards / tp) per chip; MLA's latent is
+    one shard every chip holds. Sliding windows cap the tokens held (``attended_context``).
     """
-    kv_heads_per_chip = np.ceil(grid.kv_heads / grid.tp)  # replicated when kv_heads < tp
+    shards_per_chip = np.ceil(grid.kv_shards / grid.tp)  # replicated when kv_shards < tp
     layers_per_chip = np.ceil(grid.layers / grid.pp)
-    return 2.0 * layers_per_chip * kv_heads_per_chip * grid.head_dim * grid.kv_bytes  # 2 = K and V
+    return layers_per_chip * shards_per_chip * (grid.kv_per_layer / grid.kv_shards) * grid.kv_bytes
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,8 @@ class MemoryCoefficients(Rows):
     logits_bytes_per_sequence: Array  # fp32 logits of a decoding sequence
     max_batched_tokens: Array  # the pass's token budget (tokens)
     max_concurrency: Array  # the scheduler's cap on concurrent sequences (inf = none)
+    window_tokens: Array  # sliding-window layers hold at most this many tokens (inf = none)
+    full_attention_fraction: Array  # share of layers with full attention (planner.model.attention)
 
 
 class MemoryModel:
@@ -102,6 +106,8 @@ class MemoryModel:
             logits_bytes_per_sequence=4.0 * grid.vocab / grid.tp,  # 4 B: fp32 logits
             max_batched_tokens=grid.max_batched_tokens,
             max_concurrency=grid.max_concurrency,
+            window_tokens=grid.window,
+            full_attention_fraction=grid.full_fraction,
         ))
 
     def take(self, rows: npt.NDArray[np.intp]) -> MemoryModel:
@@ -121,7 +127,8 @@ class MemoryModel:
         context = np.asarray(context_tokens, dtype=np.float64)
         c = self.coefficients
         limit = c.max_batched_tokens
-        kv_per_seq = context * c.kv_bytes_per_token
+        held = attended_context(context, c.window_tokens, c.full_attention_fraction)  # windows cap it
+        kv_per_seq = held * c.kv_bytes_per_token
         chunk = np.minimum(np.maximum(batch, 1.0) * context, limit)
         activations = chunk * c.activation_bytes_per_token + np.minimum(batch, limit) * c.logits_bytes_per_sequence
         free_for_kv = c.capacity_bytes - c.weight_bytes - activations - c.overhead_bytes
@@ -173,6 +180,9 @@ class StepCoefficients(Rows):
     communication_s_per_token: Array  # tensor-parallel all-reduce and pipeline send payloads
     communication_s_per_pass: Array  # collective latencies of one pass
     overhead_s_per_pass: Array  # fixed cost (kernel launch, scheduling, sampling)
+    window_tokens: Array  # sliding-window layers attend to at most this many keys (inf = none)
+    full_attention_fraction: Array  # share of layers with full attention (planner.model.attention)
+    prefill_attention_ratio: Array  # prefill / decode attention FLOPs per key (MLA prefill runs unabsorbed)
 
 
 class StepModel:
@@ -185,6 +195,8 @@ class StepModel:
 
     def __init__(self, coefficients: StepCoefficients) -> None:
         self.coefficients = coefficients
+        self.windowed = (bool(np.any(coefficients.full_attention_fraction < 1.0))  # planner.model.attention
+                         or bool(np.any(coefficients.prefill_attention_ratio != 1.0)))
         self.moe = bool(np.any(coefficients.expert_weights_s_per_pass > 0))
         self.pipelined = bool(np.any(coefficients.pp > 1))
         # tokens any row runs in a single pass
@@ -199,9 +211,9 @@ class StepModel:
         tp, pp = grid.tp, grid.pp
         with np.errstate(divide="ignore", invalid="ignore"):
             per_byte = 1.0 / (tp * grid.memory_bandwidth_bytes_per_s * grid.eff_memory)
-            attention = 4.0 * grid.layers * grid.heads * grid.head_dim / (
-                tp * grid.peak_attention_flops_per_s * grid.eff_compute)
-            kv_token = 2.0 * grid.layers * grid.kv_heads * grid.head_dim * grid.kv_bytes * per_byte  # whole replica
+            attention = grid.attention_flops / (tp * grid.peak_attention_flops_per_s * grid.eff_compute)
+            kv_token = (grid.layers * grid.kv_per_layer * grid.kv_bytes * per_byte  # whole replica; MLA:
+                        * np.where(grid.kv_replicated > 0, tp, 1.0))  # every rank reads the latent
             moe = grid.experts > 1
             payload = grid.hidden * ACTIVATION_BYTES  # per token of a pass
             # tensor parallel: ring all-reduce after attention and after the MLP, in every layer
@@ -222,9 +234,12 @@ class StepModel:
                 kv_s_per_token_context=kv_token,
                 communication_s_per_token=np.where(tp > 1, allreduce_per_token, 0.0)
                 + np.where(pp > 1, send_per_token, 0.0),
-                communication_s_per_pass=np.where(tp > 1, 2.0 * grid.layers * grid.collective_latency_s, 0.0)
+                communication_s_per_pass=np.where(tp > 1, 2.0 * grid.layers * _allreduce_latency(grid), 0.0)
                 + np.where(pp > 1, (pp - 1.0) * grid.collective_latency_s, 0.0),
                 overhead_s_per_pass=grid.step_overhead_s,
+                window_tokens=grid.window,
+                full_attention_fraction=grid.full_fraction,
+                prefill_attention_ratio=grid.prefill_attention_ratio,
             ))
 
     def take(self, rows: npt.NDArray[np.intp]) -> StepModel:
@@ -259,8 +274,13 @@ class StepModel:
                 1.0 - np.exp(c.log_expert_miss * np.maximum(tokens / passes, 1.0)))
         # attention: QK^T and AV over the context (causal prefill: half of it); KV: read the cache
         # of the decode tokens, write the new K/V of every token
+        p_keys = p_ctx / 2.0
+        if self.windowed:  # sliding-window layers see at most the window; MLA prefill runs unabsorbed
+            d_ctx = attended_context(d_ctx, c.window_tokens, c.full_attention_fraction)
+            p_keys = prefill_attended_context(p_ctx, c.window_tokens, c.full_attention_fraction) * \
+                c.prefill_attention_ratio
         return (tokens * c.linear_compute_s_per_token, passes * weights,
-                (d * d_ctx + p * (p_ctx / 2.0)) * c.attention_s_per_token_context,
+                (d * d_ctx + p * p_keys) * c.attention_s_per_token_context,
                 (d * (d_ctx + 1.0) + p) * c.kv_s_per_token_context,
                 tokens * c.communication_s_per_token + passes * c.communication_s_per_pass,
                 passes * c.overhead_s_per_pass)
@@ -318,9 +338,12 @@ class StepModel:
         compute = (fixed, (c.linear_compute_s_per_token + c.communication_s_per_token) * per_token)
         weights = (fixed + c.dense_weights_s_per_pass
                    + c.expert_weights_s_per_pass * (1.0 - np.exp(c.log_expert_miss)), comm)
-        attention = (c.attention_s_per_token_context * per_token * decode_context,
-                     c.attention_s_per_token_context * per_token * (prefill_context / 2.0))
-        kv = (c.kv_s_per_token_context * per_token * (decode_context + 1.0), c.kv_s_per_token_context * per_token)
+        d_keys = attended_context(decode_context, c.window_tokens, c.full_attention_fraction)  # = decode_context
+        p_keys = prefill_attended_context(prefill_context, c.window_tokens,  # without windows
+                                          c.full_attention_fraction) * c.prefill_attention_ratio
+        attention = (c.attention_s_per_token_context * per_token * d_keys,
+                     c.attention_s_per_token_context * per_token * p_keys)
+        kv = (c.kv_s_per_token_context * per_token * (d_keys + 1.0), c.kv_s_per_token_context * per_token)
         return ((compute[0], weights[0]), (compute[1], weights[1])), ((attention[0], kv[0]), (attention[1], kv[1]))
 
 
@@ -335,8 +358,25 @@ def _one_way(grid: Grid) -> Array:
     in_node = grid.tp <= grid.chips_per_node
     mesh_share = np.where(grid.mesh_links > 0, np.minimum((grid.tp - 1.0) / np.maximum(grid.mesh_links, 1.0), 1.0),
                           1.0)
-    link = np.where(in_node, grid.link_bytes_per_s * mesh_share, grid.scale_out_bytes_per_s)
+    in_node_link = grid.link_bytes_per_s * mesh_share
+    # a ring that spans nodes runs at its slowest link: the scale-out network, or the in-node one
+    link = np.where(in_node, in_node_link, np.minimum(grid.scale_out_bytes_per_s, in_node_link))
     return 0.5 * link * grid.eff_communication
+
+
+def _allreduce_latency(grid: Grid) -> Array:
+    """Fixed latency of one tensor-parallel all-reduce (seconds), growing with the nodes it spans.
+
+    ``collective_latency_s`` is the calibrated latency of an all-reduce within one node. Across
+    N = ceil(tp / chips_per_node) nodes the collective is hierarchical (NCCL): in-node
+    reduce-scatter, a ring all-reduce among the N nodes (2 (N - 1) sequential steps over the
+    scale-out network), in-node all-gather. The catalog has no scale-out latency figure, so each
+    inter-node step is taken to cost one in-node collective latency [assumption: a network hop
+    (NIC, switch) is not faster than the in-node fabric]; within one node this is the calibrated
+    figure unchanged.
+    """
+    nodes = np.ceil(grid.tp / np.maximum(grid.chips_per_node, 1.0))
+    return grid.collective_latency_s * (1.0 + 2.0 * (nodes - 1.0))
 
 
 def step_time(

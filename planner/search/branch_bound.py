@@ -1,30 +1,274 @@
-"""Step 4 of the search: branch and bound over plan keys, CP-SAT replica mixes per key."""
+"""Step 4 of the search: branch and bound over plan keys, CP-SAT replica mixes per key.
+
+What a key offers is defined without reference to the search: its cheapest replica mix (within
+quotas, budget and ``max_hardware_types``) and its cheapest mix avoiding the first one's hardware
+set. The answer ranks those plans over the first ``key_limit`` keys of a fixed order (``_key_order``,
+which depends on the workload and catalog only), so the top K is the prefix of the top K + n.
+Every pruning step is a valid bound: a key is skipped only when its lower bound on cost
+(``Prepared.lower_bounds``) exceeds the K-th distinct plan found or the budget, and a key's mix is
+exact although shapes are evaluated lazily (``BranchAndBound._solve``). The status is OPTIMAL when
+that is proven for every key, including those past the limit; otherwise FEASIBLE (or TIME_LIMIT)
+with ``gap``: how far the best plan's cost may lie above the least bound of what was not explored.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 
-from planner.search.prepare import ALTERNATIVES, Prepared, best_per_hardware, evaluate_rest, key_budget, key_budgets
+from planner.search.prepare import ALTERNATIVES, Prepared, best_per_hardware, key_budget, key_budgets
 from planner.search.solver import Option, Solution, solve_mix
-from planner.workload import Objective, Workload
+from planner.workload import HOURS_PER_MONTH, Objective, Workload
 
-__all__ = ["max_keys", "solve_prepared"]
+__all__ = ["BranchAndBound", "Outcome", "Stop", "key_limit", "solve_prepared"]
 
 # experiments behind the values: docs/design.md, "Tuning constants and the experiments behind them"
 KEYS_PER_ROUND = 6  # plan keys whose shapes go through the queueing model together: fewer calls vs wasted keys
-SPARE = 2  # plans kept beyond top-K before bounding (near-duplicates drop later): safety vs time
+# positions of the key order a search may consider (independent of top, so that the answer is)
+KEY_LIMIT_COST = 24  # cost objective: its bound prunes long before; a guard on time vs plans past it
+KEY_LIMIT_OTHER = 42  # other objectives have no bound to prune by: a guard on time vs plans past it
 
 
-def _options(p: Prepared, rows: np.ndarray) -> list[Option]:
-    rows = rows[p.rate[rows] > 0]
+class Stop(StrEnum):
+    """Why a search ended."""
+
+    EXHAUSTED = "exhausted"  # every key within the limit solved or pruned by a valid bound
+    KEY_LIMIT = "key_limit"  # keys past the limit were left (they may still be out by their bound)
+    DEADLINE = "deadline"  # the time limit came first
+    ANY_PLAN = "any_plan"  # a feasibility check needed one plan
+
+
+@dataclass(frozen=True)
+class Outcome:
+    found: list[tuple[int, Solution]]  # (plan key, its mix)
+    solves: int
+    status: str  # OPTIMAL | FEASIBLE | TIME_LIMIT | INFEASIBLE | NO_CANDIDATES
+    gap: float | None  # (best plan's cost - least bound left) / best plan's cost; 0 when proven
+    stop: Stop
+
+
+def key_limit(objective: Objective) -> int:
+    """Positions of the key order a search considers at most (a guard on time, with the deadline)."""
+    return KEY_LIMIT_COST if objective is Objective.COST else KEY_LIMIT_OTHER
+
+
+class BranchAndBound:
+    """One search over the plan keys of ``p``: ``run()`` gives the plans found and how it ended.
+
+    Rounds of up to KEYS_PER_ROUND keys, taken in ``_key_order`` among those whose bound could
+    still enter the top K (cost objective) and within budget, go through the queueing model
+    together and are then solved one by one, each once more without its hardware set. Between
+    rounds the stopping rules are checked in order: any_plan, deadline, exhausted, key_limit.
+    Costs are compared as the ranking compares them: monthly cost (hourly serving x
+    HOURS_PER_MONTH plus the key's one-time cost over the horizon), ties broken by the key's
+    content (``rank.content``), so a key whose bound equals the top-th plan's cost is pruned when
+    its content ranks after that plan's.
+    """
+
+    def __init__(self, p: Prepared, w: Workload, *, objective: Objective, top: int, time_limit_s: float,
+                 deadline: float, any_plan: bool = False) -> None:
+        self.p, self.w, self.objective, self.top = p, w, objective, top
+        self.time_limit_s, self.deadline, self.any_plan = time_limit_s, deadline, any_plan
+        order = np.asarray(_key_order(p, w, objective), dtype=np.int64)
+        self.order, self.beyond = order[:key_limit(objective)], order[key_limit(objective):]
+        self.budgets = key_budgets(p, w)  # per key, the hourly serving cost its plans may reach
+        self.amortised = _amortised(p, w)  # per key, its one-time cost per month of the horizon
+        self.content = _content_rank(p, w)  # per key, its place in the ranking's tie-break order
+        self.position = 0  # keys of self.order before it are solved or pruned
+        self.found: list[tuple[int, Solution]] = []
+        self.solves = 0
+        self.exact = True  # every CP-SAT answer proven optimal
+
+    def run(self) -> Outcome:
+        while True:
+            stop = self._stopping_rule()
+            if stop is not None:
+                return self._outcome(stop)
+            self._round(self._next_round())
+
+    # -- stopping rules ------------------------------------------------------------------------
+
+    def _stopping_rule(self) -> Stop | None:
+        if self.any_plan and self.found:
+            return Stop.ANY_PLAN
+        if time.perf_counter() > self.deadline:
+            return Stop.DEADLINE
+        self._skip_pruned()
+        if self.position >= len(self.order):
+            return Stop.KEY_LIMIT if self._alive(self.beyond).any() else Stop.EXHAUSTED
+        return None
+
+    # -- bounds --------------------------------------------------------------------------------
+
+    def monthly(self, keys: np.ndarray | int, per_hour: np.ndarray | float) -> np.ndarray:
+        """Monthly cost of plans of ``keys`` at ``per_hour`` (as ``build._cost`` computes it)."""
+        return np.asarray(np.asarray(per_hour) * HOURS_PER_MONTH + self.amortised[keys])
+
+    def _threshold(self) -> tuple[float, int]:
+        """(monthly cost, content rank) of the top-th distinct plan found ((inf, n) while fewer,
+        and for objectives other than cost): a key whose bound lies above it, or on it with
+        content that ranks after it, cannot enter the top K. Distinct plans differ in (model,
+        hardware set); the ranking never drops one of those as a near-duplicate of another, so
+        top of them fill the top K."""
+        if self.objective is not Objective.COST:
+            return np.inf, len(self.content)
+        best: dict[tuple[int, frozenset[int]], tuple[float, int]] = {}
+        for k, sol in self.found:
+            rows = list(sol.counts)
+            sig = (int(self.p.cand.model[rows[0]]), frozenset(int(h) for h in self.p.cand.hardware[rows]))
+            entry = (float(self.monthly(k, sol.cost_per_hour)), int(self.content[k]))
+            best[sig] = min(best.get(sig, entry), entry)
+        ranked = sorted(best.values())
+        return ranked[self.top - 1] if len(ranked) >= self.top else (np.inf, len(self.content))
+
+    def _alive(self, keys: np.ndarray, *, tight: bool = False, bound: np.ndarray | None = None) -> np.ndarray:
+        """Which of ``keys`` may still hold a plan of the top K: bound within budget, and below the
+        threshold or on it with content ranking first."""
+        if not len(keys):
+            return np.zeros(0, dtype=bool)
+        if bound is None:
+            bound = self.p.tight_bounds(keys) if tight else self.p.lower_bounds()[keys]
+        cost, content = self._threshold()
+        month = self.monthly(keys, bound)
+        return np.asarray((bound < self.budgets[keys])
+                          & ((month < cost) | ((month <= cost) & (self.content[keys] < content))))
+
+    def _skip_pruned(self) -> None:
+        rest = self.order[self.position:]
+        alive = np.flatnonzero(self._alive(rest))
+        self.order = np.concatenate([self.order[:self.position], rest[alive]])  # pruned keys stay out
+
+    def _next_round(self) -> list[int]:
+        """The next KEYS_PER_ROUND keys that pass the cheap bound and then the tight one."""
+        keys: list[int] = []
+        while self.position < len(self.order) and len(keys) < KEYS_PER_ROUND:
+            chunk = self.order[self.position:self.position + 2 * KEYS_PER_ROUND]
+            alive = self._alive(chunk, tight=True)
+            taken = np.flatnonzero(alive)[:KEYS_PER_ROUND - len(keys)]
+            last = int(taken[-1]) + 1 if len(taken) == KEYS_PER_ROUND - len(keys) else len(chunk)
+            keys += [int(k) for k in chunk[taken]]
+            self.position += last
+        return keys
+
+    # -- one round -------------------------------------------------------------------------------
+
+    def _round(self, keys: list[int]) -> None:
+        p, w = self.p, self.w
+        if not keys:
+            return
+        p.evaluate_keys(keys, w, alternatives=self.objective is not Objective.COST
+                        or not np.isfinite(self._threshold()[0]))
+        seconds: list[tuple[int, Solution]] = []
+        for k in keys:
+            if not self._alive(np.array([k]), tight=True)[0]:
+                continue
+            sol = self._solve(k, ())
+            if sol is None:
+                continue
+            self.found.append((k, sol))
+            if self.any_plan:
+                return
+            seconds.append((k, sol))
+        if seconds:  # shapes on other hardware may not have been evaluated yet: one batch for all
+            others = np.concatenate([best_per_hardware(p, k, most=ALTERNATIVES) for k, _ in seconds])
+            p.evaluate(others[np.isnan(p.rate[others])], w)
+        for k, first in seconds:
+            if not self._alive(np.array([k]), bound=np.array([first.cost_per_hour]))[0]:  # its second costs more
+                continue
+            sol = self._solve(k, (_hardware_set(p, first),))
+            if sol is not None:
+                self.found.append((k, sol))
+
+    def _solve(self, k: int, banned: tuple[frozenset[str], ...]) -> Solution | None:
+        """Key k's cheapest mix avoiding the banned hardware sets (None: none), exact although
+        shapes are evaluated lazily: shapes not yet evaluated take part at their capacity ceiling,
+        which their SLO capacity never exceeds, so the solve is a relaxation; when its optimum
+        uses only evaluated shapes it is the true optimum, otherwise the shapes it used are
+        evaluated (with the rest of theirs hardware types') and the key is solved again."""
+        p, c = self.p, self.w.constraints
+        budget = key_budget(p, self.w, k)
+        rows = p.rows_of[k]
+        while True:
+            pending = np.isnan(p.rate[rows])
+            options = _options(p, rows, np.where(pending, p.ceiling[rows], p.rate[rows]))
+            if not options:
+                return None
+            sol = solve_mix(options, demand=self.w.traffic.peak, max_types=c.max_hardware_types,
+                            quotas=dict(c.quotas), max_cost_per_hour=budget, forbid_type_sets=banned,
+                            time_limit_s=self.time_limit_s)
+            self.solves += 1
+            if not sol.counts:
+                self.exact &= sol.status == "INFEASIBLE"
+                return None
+            used = np.array(list(sol.counts), dtype=np.int64)
+            guessed = used[np.isnan(p.rate[used])]
+            if not len(guessed):
+                self.exact &= sol.status == "OPTIMAL"
+                return sol
+            hardware = np.isin(p.cand.hardware[rows], p.cand.hardware[guessed])
+            p.evaluate(rows[pending & hardware], self.w)
+
+    # -- the answer ------------------------------------------------------------------------------
+
+    def _outcome(self, stop: Stop) -> Outcome:
+        p = self.p
+        left = np.concatenate([self.order[self.position:], self.beyond])
+        alive = left[self._alive(left)] if stop is not Stop.ANY_PLAN else left
+        proven = self.exact and not len(alive)
+        if not self.found:
+            status = "NO_CANDIDATES" if not len(p.cand) else "TIME_LIMIT" if stop is Stop.DEADLINE else "INFEASIBLE"
+            return Outcome(self.found, self.solves, status, None, stop)
+        status = "OPTIMAL" if proven else "TIME_LIMIT" if stop is Stop.DEADLINE else "FEASIBLE"
+        best = min(float(self.monthly(k, sol.cost_per_hour)) for k, sol in self.found)
+        least = float(np.min(self.monthly(alive, p.lower_bounds()[alive]))) if len(alive) else np.inf
+        gap = 0.0 if proven or least >= best else (best - max(least, 0.0)) / best
+        return Outcome(self.found, self.solves, status, gap, stop)
+
+
+def solve_prepared(p: Prepared, w: Workload, *, objective: Objective, top: int, time_limit_s: float,
+                   deadline: float, any_plan: bool = False) -> Outcome:
+    """``BranchAndBound(...).run()``."""
+    return BranchAndBound(p, w, objective=objective, top=top, time_limit_s=time_limit_s, deadline=deadline,
+                          any_plan=any_plan).run()
+
+
+def _amortised(p: Prepared, w: Workload) -> np.ndarray:
+    """Per key, its one-time adaptation cost per month of the budget horizon (0 without one)."""
+    one_time = np.array([getattr(p.cand.choice(int(p.rows_of[k][0])), "one_time", 0.0)
+                         for k in range(len(p.rows_of))], dtype=np.float64)
+    return one_time / w.budget.horizon_months
+
+
+def _content_rank(p: Prepared, w: Workload) -> np.ndarray:
+    """Per key, its place in the order of ``rank.content`` restricted to what a key fixes (model,
+    precision, KV precision, runtime, adaptation): the ranking's tie-break between plans of
+    different keys."""
+    t = p.cand.tables
+    contents = []
+    for k in range(len(p.rows_of)):
+        r = int(p.rows_of[k][0])
+        pick = p.cand.choice(r)
+        contents.append((t.model_ids[p.cand.model[r]], t.precision_ids[p.cand.precision[r]],
+                         t.precision_ids[p.cand.kv_precision[r]], t.runtime_ids[p.cand.runtime[r]],
+                         pick.adaptation if pick is not None else "none"))
+    order = sorted(range(len(contents)), key=contents.__getitem__)
+    rank = np.empty(len(contents), dtype=np.int64)
+    rank[order] = np.arange(len(contents))
+    return rank
+
+
+def _options(p: Prepared, rows: np.ndarray, rate: np.ndarray) -> list[Option]:
+    """Replica options of ``rows`` at the given per-replica rates (rows with none left out)."""
+    keep = rate > 0
+    rows, rate = rows[keep], rate[keep]
     ids = p.cand.tables.hardware_ids
-    return [Option(index=i, hardware=ids[h], chips=chips, rate=rate, cost_per_hour=cost)
-            for i, h, chips, rate, cost in zip(rows.tolist(), p.cand.hardware[rows].tolist(),
-                                               (p.cand.tp[rows] * p.cand.pp[rows]).tolist(), p.rate[rows].tolist(),
-                                               p.cost_per_hour[rows].tolist(), strict=True)]
+    return [Option(index=i, hardware=ids[h], chips=chips, rate=r, cost_per_hour=cost)
+            for i, h, chips, r, cost in zip(rows.tolist(), p.cand.hardware[rows].tolist(),
+                                            (p.cand.tp[rows] * p.cand.pp[rows]).tolist(), rate.tolist(),
+                                            p.cost_per_hour[rows].tolist(), strict=True)]
 
 
 def _key_order(p: Prepared, w: Workload, objective: Objective) -> list[int]:
@@ -51,148 +295,5 @@ def _key_order(p: Prepared, w: Workload, objective: Objective) -> list[int]:
     return list(dict.fromkeys(merged))
 
 
-def solve_prepared(p: Prepared, w: Workload, *, objective: Objective, top: int,
-                   time_limit_s: float, deadline: float,
-                   any_plan: bool = False) -> tuple[list[tuple[int, Solution]], int, str]:
-    """Branch and bound over plan keys, a round at a time.
-
-    Keys come in ``_key_order``. A round takes the next KEYS_PER_ROUND keys that are within budget
-    and, for the cost objective, whose optimistic bound could still enter the top-K (``_threshold``;
-    a key pruned by its bound is never evaluated, and stays pruned since the threshold only
-    falls); their shapes go through the queueing model together, then each is solved; while
-    fewer than top plans are found (always, for other objectives), each solved key is solved once
-    more without the hardware set it used, after one queueing-model batch of its best shapes on
-    other hardware. The search ends when every key is solved or pruned, when ``max_keys`` keys
-    have been evaluated, or at the deadline. Only the first proves the ranking (cost objective:
-    the solver's status, OPTIMAL); otherwise the status says FEASIBLE or TIME_LIMIT.
-    """
-    found: list[tuple[int, Solution]] = []
-    solves, status = 0, "NO_CANDIDATES" if not len(p.cand) else "INFEASIBLE"
-    order = np.asarray(_key_order(p, w, objective), dtype=np.int64)
-    position, taken, filling = 0, 0, False
-    budgets = key_budgets(p, w)  # per key, the hourly cost its plans may reach
-    while position < len(order):
-        if not filling and taken >= max_keys(top, objective) and len(_distinct(p, found)) < top:
-            # past the limit with too few distinct plans: the models without a plan go first
-            filling = True
-            planned = [int(p.cand.model[next(iter(sol.counts))]) for _, sol in found]
-            rest = order[position:]
-            is_fresh = ~np.isin(p.cand.model[p.first[rest]], planned)
-            order = np.concatenate([order[:position], rest[is_fresh], rest[~is_fresh]])
-        threshold = _threshold(p, found, top) if objective is Objective.COST else np.inf
-        rest = order[position:]
-        limit = np.minimum(threshold, budgets[rest])
-        round_keys: list[int] = []
-        position = len(order)
-        passing = np.flatnonzero(p.lower_bounds()[rest] < limit)  # the cheap (weaker) bound first
-        for start in range(0, len(passing), 2 * KEYS_PER_ROUND):  # then the tight one, a batch of keys at once
-            chunk = passing[start:start + 2 * KEYS_PER_ROUND]
-            for j in chunk[p.tight_bounds(rest[chunk]) < limit[chunk]]:
-                round_keys.append(int(rest[j]))
-                if len(round_keys) == KEYS_PER_ROUND:
-                    position = len(order) - len(rest) + int(j) + 1
-                    break
-            if len(round_keys) == KEYS_PER_ROUND:
-                break
-        if not round_keys:
-            break
-        # a feasibility check (explain) is exhaustive; fewer than top distinct plans: one round more
-        short = filling and len(_distinct(p, found)) < top and taken < max_keys(top, objective) + KEYS_PER_ROUND
-        if taken >= max_keys(top, objective) and not any_plan and not short:
-            status = "FEASIBLE" if found else status
-            break
-        if time.perf_counter() > deadline:
-            status = "TIME_LIMIT"
-            break
-        p.evaluate_keys(round_keys, w, alternatives=objective is not Objective.COST or len(found) < top)
-        p.tight_bounds(np.array(round_keys))  # their bounds with the SLO capacities, in one computation
-        taken += len(round_keys)
-        second: list[tuple[int, frozenset[str]]] = []  # keys to solve again without their hardware set
-        for k in round_keys:
-            threshold = _threshold(p, found, top) if objective is Objective.COST else np.inf
-            if p.lower_bound(k) >= min(threshold, budgets[k]):  # cannot enter the top-K, or over budget
-                continue
-            sol, n = _solve_once(p, w, k, (), time_limit_s)
-            solves += n
-            if sol is None:
-                continue
-            found.append((k, sol))
-            if any_plan:  # a feasibility check needs one plan, not the best ones
-                return found, solves, sol.status
-            status = sol.status if status in ("INFEASIBLE", "NO_CANDIDATES", "OPTIMAL") else status
-            if objective is not Objective.COST or len(found) < top:  # an alternative hardware set
-                second.append((k, _hardware_set(p, sol)))
-        if second:  # shapes on other hardware may not have been evaluated yet: one batch for all
-            others = np.concatenate([best_per_hardware(p, k, most=ALTERNATIVES) for k, _ in second])
-            p.evaluate(others[np.isnan(p.rate[others])], w)
-        for k, used in second:
-            sol, n = _solve_once(p, w, k, (used,), time_limit_s)
-            solves += n
-            if sol is not None:
-                found.append((k, sol))
-    return found, solves, status
-
-
 def _hardware_set(p: Prepared, sol: Solution) -> frozenset[str]:
     return frozenset(p.cand.tables.hardware_ids[h] for h in p.cand.hardware[list(sol.counts)])
-
-
-def max_keys(top: int, objective: Objective = Objective.COST) -> int:
-    """Plan keys evaluated at most per search (a guard on time, with the deadline). Cost: two
-    rounds' worth for the default top 5; in lower-bound order this finds the examples' cheapest
-    plans (raising it to 42 keys changed no example's best plan). With fewer than top distinct
-    plans by then, one round more, taking first the keys of models without a plan. Other
-    objectives have no bound to order and prune by, so they look further."""
-    return 2 * top + 2 if objective is Objective.COST else 6 * top + 12
-
-
-def _distinct(p: Prepared, found: list[tuple[int, Solution]]) -> list[float]:
-    """The cheapest cost of each distinct plan found, ascending. Plans count as distinct by
-    (model, hardware set): the ranking drops near-duplicates that differ only in precision or
-    runtime, so they must not fill the top-K here either."""
-    best: dict[tuple[int, frozenset[int]], float] = {}
-    for _key, sol in found:
-        rows = list(sol.counts)
-        sig = (int(p.cand.model[rows[0]]), frozenset(int(h) for h in p.cand.hardware[rows]))
-        best[sig] = min(best.get(sig, np.inf), sol.cost_per_hour)
-    return sorted(best.values())
-
-
-def _threshold(p: Prepared, found: list[tuple[int, Solution]], top: int) -> float:
-    """The cost of the (top + SPARE)-th distinct plan found (inf while fewer): a key whose
-    optimistic bound is at or above it cannot enter the top-K (a tie cannot displace a plan)."""
-    costs = _distinct(p, found)
-    return costs[top + SPARE - 1] if len(costs) >= top + SPARE else np.inf
-
-
-def _quota_bound(options: list[Option], sol: Solution, quotas: Mapping[str, int]) -> bool:
-    """True when the solution uses a hardware type up to its quota (one more replica would not fit)."""
-    used: dict[str, int] = {}
-    smallest: dict[str, int] = {}
-    for o in options:
-        used[o.hardware] = used.get(o.hardware, 0) + o.chips * sol.counts.get(o.index, 0)
-        smallest[o.hardware] = min(smallest.get(o.hardware, o.chips), o.chips)
-    return any(h in quotas and used[h] > 0 and used[h] + smallest[h] > quotas[h] for h in used)
-
-
-def _solve_once(p: Prepared, w: Workload, k: int, banned: tuple[frozenset[str], ...],
-                time_limit_s: float) -> tuple[Solution | None, int]:
-    """The cheapest mix for key k avoiding the banned hardware sets (None: none), and the solves.
-
-    Quotas and budgets break the per-unit bound behind lazy evaluation (the cheapest shape per
-    unit may be capped), so with quotas, or when the evaluated shapes give no plan, every shape
-    of the key is evaluated before the answer is taken as final.
-    """
-    c = w.constraints
-    budget = key_budget(p, w, k)
-    solves = 0
-    while True:
-        options = _options(p, p.rows_of[k])
-        sol = solve_mix(options, demand=w.traffic.peak, max_types=c.max_hardware_types,
-                        quotas=dict(c.quotas), max_cost_per_hour=budget,
-                        forbid_type_sets=banned, time_limit_s=time_limit_s) if options else None
-        solves += options != []
-        unsettled = sol is None or not sol.counts or _quota_bound(options, sol, c.quotas)
-        if unsettled and evaluate_rest(p, w, k):  # more shapes may make it feasible or cheaper
-            continue
-        return (sol if sol is not None and sol.counts else None), solves

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from planner.domain import Catalog
-from planner.levers.adaptation import Choice
+from planner.levers.adaptation import Choice, confidence
 from planner.model.queueing import PERCENTILES, ServerResult, serve
 from planner.search.candidates import universe
 from planner.search.capacity import UTILIZATION, length_dists
@@ -84,7 +84,8 @@ def _quality(catalog: Catalog, model_id: str, w: Workload, pick: Choice | None) 
         return QualityScore(score=None, low=None, high=None, task=w.quality.task, sources=())
     q = pick.quality
     extra = () if pick.teacher is None else (f"distilled from {pick.teacher}",)
-    return QualityScore(score=q.score, low=q.low, high=q.high, task=w.quality.task, sources=q.sources + extra)
+    return QualityScore(score=q.score, low=q.low, high=q.high, task=w.quality.task, sources=q.sources + extra,
+                        confidence=confidence(w, pick.adaptation))
 
 
 def _cost(w: Workload, per_hour: float, *, one_time: float) -> Cost:

@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from planner.domain import Catalog
 from planner.errors import InputError
-from planner.levers.adaptation import Choice, choose
+from planner.levers.adaptation import Choice, choose, floor_score
 from planner.memo import cached
 from planner.model.grid import CatalogTables, Grid
 from planner.model.perf import MemoryCoefficients, MemoryModel, StepCoefficients, StepModel
@@ -133,11 +133,12 @@ def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload) -
     hw, precision = combos[:, 0], combos[:, 2]  # combo columns: hardware, runtime, precision, kv
     choices = _choices(catalog, tables, w, models, np.unique(precision))
     score = np.full((len(tables.model_ids), len(tables.precision_ids)), np.nan)
+    at_confidence = score.copy()  # the end of the range the floor is compared with (central or low)
     for (m, p), pick in choices.items():
-        if pick.quality.score is not None:
-            score[m, p] = pick.quality.score
+        score[m, p] = pick.quality.score
+        at_confidence[m, p] = floor_score(pick, w)
     prices = np.array([catalog.hardware[hid].price(c.pricing) or np.nan for hid in tables.hardware_ids])
-    quality = score[models[None, :], precision[:, None]]  # [combo, model]
+    quality = at_confidence[models[None, :], precision[:, None]]  # [combo, model]
     per_node = tables.hardware["chips_per_node"][hw][:, None]
     scale_out = tables.hardware["scale_out_bytes_per_s"][hw][:, None] > 0
     chips = (tp * pp)[None, :]
@@ -155,6 +156,8 @@ def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload) -
     # removals, counted on the factor tables: rows = combos x models x shapes
     dropped: Counter[str] = Counter()
     n_models = len(models)
+    for reason, n_combos in _unsupported(catalog, tables, w).items():
+        dropped[reason] += n_combos * n_models * len(shape_ids)
     dropped["parallelism larger than one node with no scale-out network in the catalog"] += \
         n_models * int((~parallel_ok).sum())
     dropped[f"no {c.pricing} price in the catalog"] += n_models * int((parallel_ok.sum(axis=1) * ~price_ok).sum())
@@ -239,6 +242,27 @@ def _choices(catalog: Catalog, tables: CatalogTables, w: Workload, models: IntAr
         if pick is not None:
             out[(m, p)] = pick
     return out
+
+
+def _unsupported(catalog: Catalog, tables: CatalogTables, w: Workload) -> Counter[str]:
+    """(hardware, runtime, precision) combos a runtime lists but the chip cannot run with it
+    (hardware ``unsupported_precisions``), x the KV formats they would pair with, by reason."""
+    out: Counter[str] = Counter()
+    c = w.constraints
+    for hid in _ids(tables.hardware_ids, c.hardware, c.exclude_hardware):
+        hw = catalog.hardware[hid]
+        for pid, why in hw.unsupported_precisions.items():
+            if (c.precisions is not None and pid not in c.precisions) or pid not in catalog.precisions:
+                continue
+            for rid in _ids(tables.runtime_ids, c.runtimes):
+                if rid in hw.runtimes and pid in catalog.runtimes[rid].weight_precisions:
+                    kvs = int(tables.runnable_kv[tables.hardware_ids.index(hid), tables.runtime_ids.index(rid)].sum())
+                    out[f"{pid} weights not supported on {hid} with {rid}: {why}"] += kvs
+    return out
+
+
+def _ids(ids: tuple[str, ...], allow: tuple[str, ...] | None, deny: tuple[str, ...] = ()) -> list[str]:
+    return [ids[i] for i in _allowed(ids, allow, deny)]
 
 
 def _runnable(tables: CatalogTables, w: Workload) -> IntArray:

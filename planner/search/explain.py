@@ -8,6 +8,8 @@ this second solve confirms are reported.
 from __future__ import annotations
 
 import math
+import time
+from contextvars import ContextVar
 from dataclasses import replace
 
 from planner.domain import Catalog
@@ -25,8 +27,18 @@ STAGE_HINTS = {
 }
 
 
+# the explanation's deadline (time.perf_counter), set by explain_infeasible: each re-plan gets the
+# time left, so the whole explanation ends by it
+_DEADLINE: ContextVar[float | None] = ContextVar("explain_deadline", default=None)
+
+
+def _time_left() -> float:
+    deadline = _DEADLINE.get()
+    return 10.0 if deadline is None else max(0.05, deadline - time.perf_counter())
+
+
 def _solve(catalog: Catalog, tables: CatalogTables, w: Workload, objective: Objective) -> PlanResult:
-    return run_search(w, catalog, top=3, objective=objective, time_limit_s=10.0, tables=tables).result
+    return run_search(w, catalog, top=3, objective=objective, time_limit_s=_time_left(), tables=tables).result
 
 
 def _reasons(catalog: Catalog, w: Workload, prep: Prepared) -> list[str]:
@@ -56,7 +68,7 @@ def _nice_up(value: float) -> float:
 
 def _verified(catalog: Catalog, tables: CatalogTables, w: Workload, objective: Objective) -> bool:
     """Does a plan exist under w? (stops at the first feasible replica mix)"""
-    return bool(run_search(w, catalog, top=1, objective=objective, time_limit_s=10.0, tables=tables,
+    return bool(run_search(w, catalog, top=1, objective=objective, time_limit_s=_time_left(), tables=tables,
                            any_plan=True).result.plans)
 
 
@@ -134,8 +146,23 @@ def _quotas(catalog: Catalog, tables: CatalogTables, w: Workload, o: Objective) 
 
 
 def explain_infeasible(catalog: Catalog, tables: CatalogTables, w: Workload, prep: Prepared, *,
-                       objective: Objective) -> Infeasible:
+                       objective: Objective, deadline: float | None = None) -> Infeasible:
+    """Reasons and verified relaxations; with a ``deadline`` (time.perf_counter) the search for
+    relaxations stops there and ``complete`` is False (a relaxation not found may exist)."""
     relaxations: list[Relaxation] = []
-    for finder in (_budget, _slos, _quality, _quotas):
-        relaxations.extend(finder(catalog, tables, w, objective))
-    return Infeasible(reasons=tuple(_reasons(catalog, w, prep)), relaxations=tuple(relaxations))
+    token = _DEADLINE.set(deadline)
+    skipped = []
+    try:
+        for name, finder in (("budget", _budget), ("slo", _slos), ("quality", _quality), ("quotas", _quotas)):
+            if deadline is not None and time.perf_counter() >= deadline:
+                skipped.append(name)
+                continue
+            relaxations.extend(finder(catalog, tables, w, objective))
+    finally:
+        _DEADLINE.reset(token)
+    complete = deadline is None or time.perf_counter() < deadline
+    reasons = _reasons(catalog, w, prep)
+    if not complete:
+        reasons.append("the search for relaxations stopped at the time limit"
+                       + (f" before: {', '.join(skipped)}" if skipped else ""))
+    return Infeasible(reasons=tuple(reasons), relaxations=tuple(relaxations), complete=complete)

@@ -44,8 +44,9 @@ def plan(workload: Workload, catalog: Catalog, *, top: int = 5, objective: Objec
     searched = run_search(workload, catalog, top=top, objective=objective, time_limit_s=time_limit_s,
                           tables=tables, any_plan=any_plan)
     result = searched.result
-    if result.plans or not explain:
-        return result
-    infeasible = explain_infeasible(catalog, tables, workload, searched.prepared, objective=objective)
+    if result.plans or not explain or result.search.solver_status == "TIME_LIMIT":
+        return result  # a search cut short by its deadline proves no infeasibility
+    infeasible = explain_infeasible(catalog, tables, workload, searched.prepared, objective=objective,
+                                    deadline=searched.started + time_limit_s)
     stats = replace(result.search, elapsed_ms=(time.perf_counter() - searched.started) * 1e3)
     return replace(result, infeasible=infeasible, search=stats)

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,6 +16,7 @@ from planner.domain import Catalog
 from planner.model.grid import Array, CatalogTables
 from planner.search.candidates import Candidates, enumerate_candidates, universe
 from planner.search.capacity import UTILIZATION, default_prior, screen, search_capacity
+from planner.search.solver import COST_SCALE, scaled
 from planner.workload import HOURS_PER_MONTH, Workload
 
 __all__ = ["ALTERNATIVES", "Prepared", "best_per_hardware", "evaluate_rest", "key_budget", "key_budgets",
@@ -260,9 +262,11 @@ def max_cost_per_hour(w: Workload, one_time: float = 0.0) -> float | None:
     b = w.budget
     if b.max_cost_per_month is not None:
         limits.append((b.max_cost_per_month - one_time / b.horizon_months) / HOURS_PER_MONTH)
+        scaled(limits[-1], COST_SCALE, "budget.max_cost_per_month", math.floor)  # within the solver's integers
     if b.max_cost_per_million_tokens is not None:
         tokens_per_hour = w.traffic.requests_per_s * w.traffic.output_tokens.mean * 3600.0
         limits.append(b.max_cost_per_million_tokens * tokens_per_hour / 1e6)
+        scaled(limits[-1], COST_SCALE, "budget.max_cost_per_million_tokens", math.floor)
     return min(limits) if limits else None
 
 

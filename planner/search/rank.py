@@ -5,7 +5,8 @@ Objectives (lower sort key is better):
   latency   the worst ratio of predicted percentile to its SLO target (p99 e2e when no SLO)
   quality   quality score, highest first
   balanced  mean of cost / cheapest, latency / lowest and quality gap / smallest quality gap
-Cost breaks every tie. The Pareto front is over (monthly cost, p99 end-to-end latency, quality).
+Cost breaks ties, then the plan's content (``content``), so the order never depends on the
+search's. The Pareto front is over (monthly cost, p99 end-to-end latency, quality).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import replace
 from planner.search.results import Plan
 from planner.workload import Objective, Workload
 
-__all__ = ["latency_ratio", "mark_pareto", "rank_plans"]
+__all__ = ["content", "latency_ratio", "mark_pareto", "rank_plans"]
 
 
 def latency_ratio(plan: Plan, w: Workload) -> float:
@@ -52,18 +53,25 @@ def rank_plans(plans: list[Plan], w: Workload, objective: Objective) -> list[Pla
     fastest = min(latency_ratio(p, w) for p in plans)
     best_gap = min(100.0 - _quality(p) for p in plans) or 1.0
 
-    def key(p: Plan) -> tuple[float, float]:
+    def score(p: Plan) -> tuple[float, float]:
         if objective is Objective.COST:
             return (p.cost.per_month, 0.0)
         if objective is Objective.LATENCY:
             return (latency_ratio(p, w), p.cost.per_month)
         if objective is Objective.QUALITY:
             return (-_quality(p), p.cost.per_month)
-        score = (p.cost.per_month / cheapest + latency_ratio(p, w) / fastest
-                 + (100.0 - _quality(p)) / best_gap) / 3.0
-        return (score, p.cost.per_month)
+        balanced = (p.cost.per_month / cheapest + latency_ratio(p, w) / fastest
+                    + (100.0 - _quality(p)) / best_gap) / 3.0
+        return (balanced, p.cost.per_month)
 
-    return _dedupe(sorted(plans, key=key))
+    return _dedupe(sorted(plans, key=lambda p: (*score(p), content(p))))
+
+
+def content(plan: Plan) -> tuple[object, ...]:
+    """A total order on what a plan is (model, formats, runtime, adaptation, deployments), the
+    last tie-break of the ranking: equal plans rank the same whatever order the search found them."""
+    deployments = tuple(sorted((d.hardware, d.tp, d.pp, d.replicas) for d in plan.deployments))
+    return (*plan.key, deployments)
 
 
 def _dominates(a: Plan, b: Plan) -> bool:

@@ -28,6 +28,7 @@ class QualityScore:
     high: float | None
     task: str
     sources: tuple[str, ...] = ()
+    confidence: str = "central"  # which end of [low, high] the quality floor was checked at: central | low
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class Relaxation:
 class Infeasible:
     reasons: tuple[str, ...]
     relaxations: tuple[Relaxation, ...]
+    complete: bool = True  # False: the relaxation search stopped at the deadline
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,8 @@ class SearchStats:
     solves: int
     elapsed_ms: float
     dropped: dict[str, int] = field(default_factory=dict)
+    gap: float | None = None  # (best plan's cost - least lower bound not explored) / its cost; 0: proven
+    stop: str = "exhausted"  # the stopping rule that ended the search (branch_bound.Stop)
 
 
 @dataclass(frozen=True)

@@ -35,17 +35,17 @@ def run_search(workload: Workload, catalog: Catalog, *, top: int, objective: Obj
     deadline = start + time_limit_s
     tables = tables or CatalogTables.from_catalog(catalog)
     prep = prepare(catalog, tables, workload)
-    found, solves, status = solve_prepared(prep, workload, objective=objective, top=top, any_plan=any_plan,
-                                           time_limit_s=max(0.2, min(2.0, time_limit_s / 4)),
-                                           deadline=deadline)
-    pool = build_plans(catalog, prep, workload, found)
+    outcome = solve_prepared(prep, workload, objective=objective, top=top, any_plan=any_plan,
+                             time_limit_s=max(0.2, min(2.0, time_limit_s / 4)), deadline=deadline)
+    pool = build_plans(catalog, prep, workload, outcome.found)
     ranked = rank_plans(pool, workload, objective)
     plans, pareto = mark_pareto(ranked, top)
     dropped = dict(prep.cand.dropped)
     unevaluated = int(np.isnan(prep.rate).sum())
     stats = SearchStats(candidates=prep.enumerated, evaluated=prep.evaluated,
-                        pruned=sum(dropped.values()) + unevaluated, solver_status=status, solves=solves,
-                        elapsed_ms=(time.perf_counter() - start) * 1e3, dropped=dropped)
+                        pruned=sum(dropped.values()) + unevaluated, solver_status=outcome.status,
+                        solves=outcome.solves, elapsed_ms=(time.perf_counter() - start) * 1e3, dropped=dropped,
+                        gap=outcome.gap, stop=str(outcome.stop))
     result = PlanResult(workload=workload.name, objective=str(objective), plans=tuple(plans),
                         pareto=tuple(pareto), infeasible=None, search=stats)
     return Searched(result, prep, start)

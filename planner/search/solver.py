@@ -10,14 +10,41 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
 
-__all__ = ["COST_SCALE", "RATE_SCALE", "Option", "Solution", "solve_mix"]
+from planner.errors import InputError
+
+__all__ = ["COST_SCALE", "INT_LIMIT", "RATE_SCALE", "Option", "Solution", "scaled", "solve_mix"]
 
 COST_SCALE = 1000  # $/hour -> integer milli-dollars per hour
 RATE_SCALE = 1000  # requests/s -> integer milli-requests per second
+# largest scaled value the model takes: integers below 2**53 are exact as floats, and a linear
+# expression of them (coefficient x variable bound, summed) must stay below CP-SAT's int64 range
+INT_LIMIT = 2**53
+_EXPRESSION_LIMIT = 2**62
+
+
+def scaled(value: float, scale: int, field: str, rounding: Callable[[float], int] = math.ceil) -> int:
+    """``value`` x ``scale`` as a solver integer; InputError naming ``field`` when it is not finite
+    or would overflow the solver's 64-bit arithmetic (never an OverflowError)."""
+    try:
+        x = float(value) * scale
+    except OverflowError:  # an int beyond any float
+        x = math.inf
+    if not math.isfinite(x) or abs(x) >= INT_LIMIT:
+        shown = f"{value:.3g}" if isinstance(value, float) else f"a {len(str(abs(value)))}-digit number"
+        raise InputError(f"{shown} is out of the planner's range (at most {INT_LIMIT / scale:.3g})", field=field)
+    return int(rounding(x))
+
+
+def _check_span(coefficients: dict[int, int], upper: dict[int, int], what: str, field: str) -> None:
+    """Raise InputError when sum |coefficient| x upper bound could overflow int64 inside CP-SAT."""
+    span = sum(abs(c) * upper[i] for i, c in coefficients.items())
+    if span >= _EXPRESSION_LIMIT:
+        raise InputError(f"{what} would overflow the solver's 64-bit integers", field=field)
 
 
 @dataclass(frozen=True)
@@ -55,19 +82,26 @@ def solve_mix(options: list[Option], *, demand: float, max_types: int, quotas: d
     """Minimise hourly cost subject to capacity >= demand, <= max_types hardware types, quotas."""
     start = time.perf_counter()
     # data
-    need = math.ceil(demand * RATE_SCALE)
+    need = scaled(demand, RATE_SCALE, "traffic.peak_requests_per_s")
     types = sorted({o.hardware for o in options})
     model = cp_model.CpModel()
     # variables
     # rates round down and costs (for the budget) round up, so a plan never under-provisions the
     # peak or overspends the budget by a rounding unit
-    rate = {o.index: math.floor(o.rate * RATE_SCALE) for o in options}
+    rate = {o.index: scaled(o.rate, RATE_SCALE, f"{o.hardware}: requests/s per replica", math.floor)
+            for o in options}
+    price = {o.index: scaled(o.cost_per_hour, COST_SCALE, f"hardware.{o.hardware}.price") for o in options}
+    for h, quota in quotas.items():
+        scaled(quota, 1, f"constraints.quotas.{h}")
+    bounds: dict[int, int] = {}
     n = {}
     for o in options:
         upper = -(-need // rate[o.index]) if rate[o.index] > 0 else 0
         if o.hardware in quotas:
             upper = min(upper, quotas[o.hardware] // o.chips)
-        n[o.index] = model.new_int_var(0, max(upper, 0), f"n_{o.index}")
+        bounds[o.index] = max(upper, 0)
+        n[o.index] = model.new_int_var(0, bounds[o.index], f"n_{o.index}")
+    _check_span(price, bounds, f"the cost of {demand:g} requests/s", "traffic.peak_requests_per_s")
     used = {h: model.new_bool_var(f"used_{h}") for h in types}
     # capacity: replicas carry the peak demand
     model.add(sum(rate[o.index] * n[o.index] for o in options) >= need)
@@ -83,8 +117,9 @@ def solve_mix(options: list[Option], *, demand: float, max_types: int, quotas: d
     # budget
     cost = sum(round(o.cost_per_hour * COST_SCALE) * n[o.index] for o in options)
     if max_cost_per_hour is not None:
-        model.add(sum(math.ceil(o.cost_per_hour * COST_SCALE) * n[o.index] for o in options)
-                  <= math.floor(max_cost_per_hour * COST_SCALE))
+        most = sum(o.cost_per_hour * bounds[o.index] for o in options)  # a budget above it binds nothing
+        model.add(sum(price[o.index] * n[o.index] for o in options)
+                  <= scaled(min(max_cost_per_hour, most + 1.0), COST_SCALE, "budget", math.floor))
     # exclusions: type sets already returned as other plans
     for banned in forbid_type_sets:
         if banned <= set(types):

@@ -1,0 +1,493 @@
+"""The typed output boundary: the documents ``hwplan ... --json`` prints and the REST service returns.
+
+Each ``...Out`` model is built from the core's dataclasses here and nowhere else, in display units
+(ms, GB, $) with numbers rounded to a few significant digits. The CLI prints
+``document(model)`` and the API routes declare the same models as ``response_model``, so both give
+the same JSON, and /openapi.json describes every field. The models forbid unknown fields, so a key
+added without a schema field fails when built, and a response with a key its schema lacks fails
+the schema-conformance test.
+
+Keys that only some results carry (the server scenario's p99s, a missing price's note, the lever
+report) are left unset otherwise and dumped with ``exclude_unset``: absent, not null.
+
+This module imports only pydantic at load time (the core's types are named for the type checker
+only, and the builders import what they compute with), so ``hwplan schema`` and the CLI's
+start-up do not pay for numpy, SciPy or the solver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+
+from hardware_catalog.numbers import rounded
+
+if TYPE_CHECKING:
+    from hardware_catalog.measurements import BadRecord
+    from planner.calibration.predict import RecordSet, Skipped
+    from planner.calibration.validate import Summary
+    from planner.domain import Catalog
+    from planner.levers.finetune import Basis, TrainingOption
+    from planner.model.estimate import Estimate
+    from planner.model.grid import Array
+    from planner.search.lever_report import LeverRow
+    from planner.search.results import Plan, PlanResult
+
+__all__ = [
+    "CalibrationOut", "CostOut", "CrossValidationOut", "DeploymentOut", "EstimateOut", "FinetuneOut",
+    "LeverOut", "LeverReportOut", "PlanOut", "PlanResultOut", "PredictedOut", "SkippedOut", "SummaryOut",
+    "ValidationOut", "calibration_out", "cv_out", "document", "estimate_out", "finetune_out", "levers_out",
+    "plan_result_out", "rounded", "skipped_out", "validation_out",
+]
+
+GB = 1e9
+Num = float | None  # rounded for display; null where the value is absent or not finite (JSON has no NaN)
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else rounded(seconds * 1e3)
+
+
+def document(out: BaseModel) -> str:
+    """The JSON text of an output model, as the CLI prints it and the API answers."""
+    return out.model_dump_json(indent=2, exclude_unset=True)
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- estimate -----------------------------------------------------------------------------------
+
+
+class MemoryOut(_Out):
+    """Memory per chip, GB (decimal)."""
+
+    weights_gb: Num
+    kv_cache_gb: Num
+    activations_gb: Num
+    overhead_gb: Num
+    total_gb: Num
+    capacity_gb: Num
+    per: Literal["chip"]
+
+
+class EfficiencyOut(_Out):
+    """Achieved fractions of peak and the fixed step cost this estimate used."""
+
+    compute: Num
+    memory: Num
+    communication: Num
+    step_overhead_ms: Num
+    source: str = Field(description="'prior' or where the calibration came from")
+
+
+class EstimateOut(_Out):
+    """One configuration's memory, latency, throughput and cost (``hwplan estimate --json``)."""
+
+    model: str
+    hardware: str
+    chips: int
+    tp: int = Field(description="tensor-parallel degree")
+    pp: int = Field(description="pipeline-parallel degree")
+    replicas: int
+    precision: str
+    kv_precision: str
+    compute_precision: str | None
+    runtime: str
+    scenario: str
+    fits: bool
+    reason: str | None = Field(description="why it does not fit (null when it fits)")
+    memory: MemoryOut
+    max_batch: int
+    batch: Num
+    ttft_ms: Num
+    tpot_ms: Num
+    e2e_ms: Num
+    output_tokens_per_s: Num
+    requests_per_s: Num
+    bound: str = Field(description="compute, memory or communication")
+    pricing: str
+    cost_per_hour: Num
+    cost_per_million_output_tokens: Num
+    calibrated: bool
+    efficiency: EfficiencyOut
+    cost_note: str | None = Field(default=None, description="present when the catalog has no price")
+    ttft_p99_ms: Num = Field(default=None, description="server scenario only")
+    tpot_p99_ms: Num = Field(default=None, description="server scenario only")
+    utilization: Num = Field(default=None, description="server scenario only")
+    capacity_requests_per_s: Num = Field(default=None, description="server scenario only")
+
+
+def estimate_out(e: Estimate) -> EstimateOut:
+    c, eff = e.config, e.efficiency
+    extra: dict[str, Any] = {}  # the optional fields, set only when they apply
+    if str(e.scenario) == "server":
+        extra |= {"ttft_p99_ms": _ms(e.ttft_p99_s), "tpot_p99_ms": _ms(e.tpot_p99_s),
+                  "utilization": rounded(e.utilization, 3),
+                  "capacity_requests_per_s": rounded(e.capacity_requests_per_s)}
+    if e.cost_per_hour is None:
+        extra["cost_note"] = f"no {e.pricing} price for {c.hardware.id} in the catalog"
+    return EstimateOut(
+        model=c.model.id, hardware=c.hardware.id, chips=c.chips, tp=c.tp, pp=c.pp, replicas=c.replicas,
+        precision=c.precision.id, kv_precision=c.kv_precision.id,
+        compute_precision=c.precision.compute_precision(c.hardware), runtime=c.runtime.id,
+        scenario=str(e.scenario), fits=e.fits, reason=e.reason,
+        memory=MemoryOut(weights_gb=rounded(e.weights_bytes / GB), kv_cache_gb=rounded(e.kv_cache_bytes / GB),
+                         activations_gb=rounded(e.activations_bytes / GB),
+                         overhead_gb=rounded(e.overhead_bytes / GB), total_gb=rounded(e.total_bytes / GB),
+                         capacity_gb=rounded(e.capacity_bytes / GB), per="chip"),
+        max_batch=e.max_batch, batch=rounded(e.batch), ttft_ms=_ms(e.ttft_s), tpot_ms=_ms(e.tpot_s),
+        e2e_ms=_ms(e.e2e_s), output_tokens_per_s=rounded(e.output_tokens_per_s),
+        requests_per_s=rounded(e.requests_per_s), bound=e.bound, pricing=e.pricing,
+        cost_per_hour=rounded(e.cost_per_hour),
+        cost_per_million_output_tokens=rounded(e.cost_per_million_output_tokens), calibrated=eff.calibrated,
+        efficiency=EfficiencyOut(compute=rounded(eff.compute, 3), memory=rounded(eff.memory, 3),
+                                 communication=rounded(eff.communication, 3),
+                                 step_overhead_ms=_ms(eff.step_overhead_s), source=eff.source),
+        **extra)
+
+
+# --- plans --------------------------------------------------------------------------------------
+
+
+class DeploymentOut(_Out):
+    """``replicas`` copies of one replica shape: ``chips_per_replica`` = tp x pp chips of one hardware."""
+
+    hardware: str
+    chips_per_replica: int
+    tp: int = Field(description="tensor-parallel degree")
+    pp: int = Field(description="pipeline-parallel degree")
+    replicas: int
+    max_batch: int
+    requests_per_s_per_replica: Num = Field(description="its share of the peak load")
+    slo_capacity_per_replica: Num = Field(description="most it may carry within every SLO target")
+    calibrated: bool
+
+
+class PredictedOut(_Out):
+    """The worst deployment's latency percentiles (ms) at peak load, and the plan's capacity."""
+
+    ttft_ms_p50: Num
+    ttft_ms_p90: Num
+    ttft_ms_p95: Num
+    ttft_ms_p99: Num
+    tpot_ms_p50: Num
+    tpot_ms_p90: Num
+    tpot_ms_p95: Num
+    tpot_ms_p99: Num
+    e2e_ms_p50: Num
+    e2e_ms_p90: Num
+    e2e_ms_p95: Num
+    e2e_ms_p99: Num
+    capacity_requests_per_s: Num = Field(description="requests/s the plan carries within every SLO")
+    utilization: Num = Field(description="peak load / raw capacity")
+    output_tokens_per_s_at_peak: Num
+
+
+class QualityOut(_Out):
+    score: Num
+    low: Num
+    high: Num
+    task: str
+    confidence: str = Field(description="which end of [low, high] met the quality floor: central | low")
+    sources: list[str]
+
+
+class CostOut(_Out):
+    per_hour: Num
+    per_month: Num = Field(description="per_hour x 730 h + one-time cost / horizon_months")
+    per_million_tokens: Num = Field(description="per million output tokens at the average request rate")
+    one_time: Num
+    pricing: str
+
+
+class PlanOut(_Out):
+    """One deployment plan: what runs (model, precision, runtime) and on what (deployments)."""
+
+    rank: int
+    model: str
+    precision: str
+    kv_precision: str
+    adaptation: str
+    runtime: str
+    deployments: list[DeploymentOut]
+    predicted: PredictedOut
+    quality: QualityOut
+    cost: CostOut
+    binding: list[str] = Field(description="constraints within a few percent of their limit")
+    pareto: bool = Field(description="on the Pareto front (cost, p99 latency, quality)")
+
+
+class RelaxationOut(_Out):
+    constraint: str
+    needed: str
+    value: Num
+
+
+class InfeasibleOut(_Out):
+    reasons: list[str]
+    relaxations: list[RelaxationOut] = Field(description="each verified by re-solving")
+    complete: bool = Field(description="false: the relaxation search stopped at the deadline (reasons say what)")
+
+
+class SearchOut(_Out):
+    candidates: int = Field(description="configurations enumerated")
+    evaluated: int = Field(description="configurations run through the load model")
+    pruned: int = Field(description="removed by filters and dominance before the solver")
+    solver_status: str = Field(description="OPTIMAL: proven best; FEASIBLE: stopped early (see gap); "
+                                           "TIME_LIMIT: the deadline; INFEASIBLE; NO_CANDIDATES")
+    gap: Num = Field(description="(best plan's cost - least lower bound left unexplored) / its cost; 0: proven")
+    stop: str = Field(description="the stopping rule that ended the search")
+    solves: int
+    elapsed_ms: Num
+    dropped: dict[str, int]
+
+
+class LeverOut(_Out):
+    """One lever of the lever report: the plan re-solved with that lever at its baseline."""
+
+    lever: str
+    baseline: str
+    top_plan_value: str
+    baseline_plan: PlanOut | None
+    baseline_cost_per_month: float | None
+    baseline_quality: float | None
+    saving_per_month: float | None = Field(description="baseline cost - the plan's cost ($/month)")
+    note: str
+
+
+class LeverReportOut(RootModel[list[LeverOut]]):
+    """What each economising lever of one plan is worth (``hwplan plan --levers``)."""
+
+
+NOTES = [
+    "predicted latencies are the worst deployment's, with traffic split across replicas in "
+    "proportion to their SLO capacity (queueing model: planner/queueing.py)",
+    "cost.per_month = per_hour x 730 h + one-time cost / horizon_months; per_million_tokens "
+    "counts output tokens at the average request rate",
+]
+
+
+class PlanResultOut(_Out):
+    """Ranked plans for a workload (``hwplan plan --json``, POST /v1/plans)."""
+
+    workload: str
+    objective: str
+    plans: list[PlanOut]
+    pareto: list[PlanOut]
+    infeasible: InfeasibleOut | None
+    search: SearchOut
+    complete: bool = Field(description="false: the search or its explanation stopped at the deadline")
+    notes: list[str]
+    levers: LeverReportOut | None = Field(default=None, description="present when the lever report was asked for")
+
+
+def plan_out(p: Plan) -> PlanOut:
+    q, c = p.quality, p.cost
+    return PlanOut(
+        rank=p.rank, model=p.model, precision=p.precision, kv_precision=p.kv_precision, adaptation=p.adaptation,
+        runtime=p.runtime,
+        deployments=[DeploymentOut(
+            hardware=d.hardware, chips_per_replica=d.chips_per_replica, tp=d.tp, pp=d.pp, replicas=d.replicas,
+            max_batch=d.max_batch, requests_per_s_per_replica=rounded(d.requests_per_s_per_replica),
+            slo_capacity_per_replica=rounded(d.slo_capacity_per_replica), calibrated=d.calibrated)
+            for d in p.deployments],
+        predicted=PredictedOut(**{k: rounded(v) for k, v in p.predicted.items()}),
+        quality=QualityOut(score=rounded(q.score), low=rounded(q.low), high=rounded(q.high), task=q.task,
+                           confidence=q.confidence, sources=list(q.sources)),
+        cost=CostOut(per_hour=rounded(c.per_hour), per_month=rounded(c.per_month),
+                     per_million_tokens=rounded(c.per_million_tokens), one_time=rounded(c.one_time),
+                     pricing=c.pricing),
+        binding=list(p.binding), pareto=p.pareto)
+
+
+def levers_out(rows: Sequence[LeverRow], top: Plan) -> LeverReportOut:
+    from planner.search.lever_report import value_of  # the solver's module: only when a report exists
+
+    return LeverReportOut([LeverOut(
+        lever=r.lever, baseline=r.baseline, top_plan_value=value_of(top, r.lever),
+        baseline_plan=None if r.plan is None else plan_out(r.plan),
+        baseline_cost_per_month=None if r.plan is None else r.plan.cost.per_month,
+        baseline_quality=None if r.plan is None else r.plan.quality.score,
+        saving_per_month=r.saving_per_month,
+        note="no feasible plan at the baseline" if r.plan is None else "") for r in rows])
+
+
+def plan_result_out(r: PlanResult, levers: LeverReportOut | None = None) -> PlanResultOut:
+    s, inf = r.search, r.infeasible
+    extra: dict[str, Any] = {} if levers is None else {"levers": levers}
+    return PlanResultOut(
+        workload=r.workload, objective=r.objective, plans=[plan_out(p) for p in r.plans],
+        pareto=[plan_out(p) for p in r.pareto],
+        infeasible=None if inf is None else InfeasibleOut(
+            reasons=list(inf.reasons),
+            relaxations=[RelaxationOut(constraint=x.constraint, needed=x.needed, value=rounded(x.value))
+                         for x in inf.relaxations], complete=inf.complete),
+        search=SearchOut(candidates=s.candidates, evaluated=s.evaluated, pruned=s.pruned,
+                         solver_status=s.solver_status, gap=rounded(s.gap), stop=s.stop, solves=s.solves,
+                         elapsed_ms=rounded(s.elapsed_ms, 4), dropped=dict(s.dropped)),
+        complete=s.solver_status != "TIME_LIMIT" and (inf is None or inf.complete),
+        notes=NOTES, **extra)
+
+
+# --- fine-tuning --------------------------------------------------------------------------------
+
+
+class TrainingOptionOut(_Out):
+    hardware: str
+    chips: int
+    memory_per_chip_gb: Num
+    fits: bool
+    hours: Num = Field(description="central estimate; null when it does not fit")
+    hours_range: tuple[Num, Num] = Field(description="[low, high] from the MFU range")
+    cost: Num = Field(description="USD at the central hours; null without a fit or a price")
+    teacher_chips: int = Field(description="distillation: chips generating the teacher's data")
+    reason: str
+
+
+class MfuOut(_Out):
+    """Model FLOPs utilisation assumed for training."""
+
+    low: float
+    central: float
+    high: float
+
+
+class BasisOut(_Out):
+    flops: Num
+    flops_formula: str
+    memory_formula: str
+    mfu: MfuOut
+    time: str
+    cost: str
+    sources: list[str]
+
+
+class FinetuneOut(_Out):
+    """Where, and at what one-time cost, a model can be adapted (``hwplan finetune --json``)."""
+
+    model: str
+    method: str
+    teacher: str | None
+    dataset_tokens: float
+    epochs: float
+    pricing: str
+    options: list[TrainingOptionOut] = Field(description="cheapest first")
+    basis: BasisOut
+
+
+def finetune_out(options: Sequence[TrainingOption], basis: Basis, *, model: str, method: str,
+                 teacher: str | None, dataset_tokens: float, epochs: float, pricing: str) -> FinetuneOut:
+    return FinetuneOut(
+        model=model, method=method, teacher=teacher, dataset_tokens=dataset_tokens, epochs=epochs,
+        pricing=pricing,
+        options=[TrainingOptionOut(
+            hardware=o.hardware, chips=o.chips, memory_per_chip_gb=rounded(o.memory_per_chip_bytes / GB, 4),
+            fits=o.fits, hours=rounded(o.hours, 4), hours_range=(rounded(o.hours_low, 4), rounded(o.hours_high, 4)),
+            cost=rounded(o.cost, 4), teacher_chips=o.teacher_chips, reason=o.reason) for o in options],
+        basis=BasisOut(
+            flops=rounded(basis.flops, 4), flops_formula=basis.flops_formula, memory_formula=basis.memory_formula,
+            mfu=MfuOut(low=basis.mfu[0], central=basis.mfu[1], high=basis.mfu[2]),
+            time="hours = FLOPs / (chips x 16-bit peak x MFU); range from the MFU range",
+            cost="chip-hours at the central MFU x price per chip-hour", sources=list(basis.sources)))
+
+
+# --- validation and calibration -----------------------------------------------------------------
+
+MetricValues = dict[str, Num]  # keyed by the measurements file's metric names (ms, tokens/s)
+
+
+class RecordErrorOut(_Out):
+    id: str
+    predicted: MetricValues
+    observed: MetricValues
+    ape: MetricValues = Field(description="absolute percentage error, as a fraction")
+
+
+class SummaryOut(_Out):
+    n: int
+    median_ape: Num
+    p90_ape: Num
+    within_25pct: Num = Field(description="share of records within 25% of the observed value")
+
+
+class SkippedOut(_Out):
+    id: str
+    field: str | None = Field(default=None, description="the invalid field (invalid records only)")
+    reason: str
+
+
+class ValidationOut(_Out):
+    """Predicted vs observed per record, and errors per metric (``hwplan validate --json``)."""
+
+    records: list[RecordErrorOut]
+    summary: dict[str, SummaryOut] = Field(description="by metric")
+    skipped: list[SkippedOut]
+
+
+class CrossValidationOut(_Out):
+    by_metric: dict[str, SummaryOut]
+    by_family: dict[str, SummaryOut] = Field(description="hardware family, all metrics")
+    by_runtime: dict[str, SummaryOut] = Field(description="all metrics")
+
+
+class CalibrationOut(_Out):
+    """What ``hwplan calibrate --json`` prints: the written file and its cross-validated error."""
+
+    written: str
+    n_records: int
+    pairs: int = Field(description="hardware x runtime pairs fitted")
+    cross_validation: CrossValidationOut
+    skipped: list[SkippedOut]
+
+
+def _file_metric() -> dict[str, tuple[str, float]]:
+    from hardware_catalog.measurements import METRIC_NAMES
+
+    return {si: (name, factor) for name, (si, factor) in METRIC_NAMES.items()}  # SI -> file units
+
+
+def _summaries(s: Mapping[str, Summary], *, si_keys: bool = True) -> dict[str, SummaryOut]:
+    file_metric = _file_metric()
+    return {(file_metric[k][0] if si_keys else k): SummaryOut(
+        n=v.n, median_ape=rounded(v.median_ape), p90_ape=rounded(v.p90_ape),
+        within_25pct=rounded(v.within_25pct)) for k, v in s.items()}
+
+
+def skipped_out(bad: Sequence[BadRecord], skipped: Sequence[Skipped]) -> list[SkippedOut]:
+    rows = [SkippedOut(id=b.id, field=b.field, reason=f"invalid {b.field}: {b.reason}") for b in bad]
+    return rows + [SkippedOut(id=s.id, reason=s.reason) for s in skipped]
+
+
+def validation_out(rs: RecordSet, predicted: Array, bad: Sequence[BadRecord],
+                   skipped: Sequence[Skipped]) -> ValidationOut:
+    from planner.calibration.validate import by_metric, record_errors
+
+    file_metric = _file_metric()
+
+    def file_units(values: Mapping[str, float]) -> MetricValues:
+        return {file_metric[k][0]: rounded(v / file_metric[k][1]) for k, v in values.items()}
+
+    return ValidationOut(
+        records=[RecordErrorOut(id=e.id, predicted=file_units(e.predicted), observed=file_units(e.observed),
+                                ape={file_metric[k][0]: rounded(v) for k, v in e.ape.items()})
+                 for e in record_errors(rs, predicted)],
+        summary=_summaries(by_metric(rs, predicted)), skipped=skipped_out(bad, skipped))
+
+
+def cv_out(catalog: Catalog, rs: RecordSet, predicted: Array) -> CrossValidationOut:
+    """Cross-validated error by metric, hardware family (all metrics) and runtime (all metrics)."""
+    from planner.calibration.validate import by_group, by_metric
+
+    return CrossValidationOut(
+        by_metric=_summaries(by_metric(rs, predicted)),
+        by_family=_summaries(by_group(rs, predicted, lambda m: catalog.hardware[m.hardware].family), si_keys=False),
+        by_runtime=_summaries(by_group(rs, predicted, lambda m: m.runtime), si_keys=False))
+
+
+def calibration_out(*, written: str, n_records: int, pairs: int, cv: CrossValidationOut,
+                    skipped: list[SkippedOut]) -> CalibrationOut:
+    return CalibrationOut(written=written, n_records=n_records, pairs=pairs, cross_validation=cv, skipped=skipped)

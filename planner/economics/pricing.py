@@ -1,0 +1,207 @@
+"""Rented prices: offers by market and mode, and the rule that turns them into one price per chip.
+
+Pure frozen dataclasses and functions; the loader (``hardware_catalog.prices``) builds them from
+``data/prices/*.yaml`` and price sheets. Units: USD per chip-hour. Owned hardware: ``planner.economics.owned``.
+
+Selection (``select_price``), in order:
+
+1. A user price sheet wins: if it has offers for the chip in the requested mode, their median is
+   the price (the sheet is the user's own number; market, region and provider filters do not
+   apply to it).
+2. Otherwise the catalog's offers in the requested mode and market, less those flagged ``stale``
+   (superseded, history only) or ``gpu_only`` (VM billed extra, so not comparable), and less
+   any outside ``regions`` / ``providers`` when those are given.
+3. One offer per provider: its reference region first (us-east-1, us-central1, eastus: the
+   regions the price survey's conventions fix), then a region the source does not state, then
+   other regions; among those, certain before ``uncertain``/``estimate``; newest; smallest shape.
+4. The price is the median over providers.
+5. No offer in that market: with ``fallback_markets`` the next market in MARKETS order is tried
+   and the quote records the market it came from; without it (the default) the chip is
+   ``Unpriced``, and the result lists the (market, mode) pairs that do have offers. A mode never
+   borrows another mode's price: spot is not derived from on-demand.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+__all__ = [
+    "MARKETS",
+    "NEVER_SELECTED",
+    "OFFER_MODES",
+    "REFERENCE_REGIONS",
+    "Offer",
+    "PriceBook",
+    "PriceQuote",
+    "PricingSpec",
+    "SkippedOffer",
+    "Unpriced",
+    "available_pricings",
+    "select_price",
+    "stale_offers",
+]
+
+MARKETS = ("hyperscaler", "neocloud", "marketplace")
+OFFER_MODES = ("on_demand", "reserved_1y", "reserved_3y", "spot", "capacity_block")
+NEVER_SELECTED = frozenset({"stale", "gpu_only"})
+REFERENCE_REGIONS = frozenset({"us-east-1", "us-central1", "eastus"})
+UNSPECIFIED_REGION = "unspecified"
+
+
+@dataclass(frozen=True)
+class Offer:
+    """One public (or price-sheet) offer, per chip-hour."""
+
+    hardware: str
+    provider: str
+    market: str
+    mode: str
+    usd_per_chip_hour: float
+    region: str
+    as_of: date | None  # None: the source gives no date
+    source: str
+    chips_per_instance: int | None = None
+    instance: str | None = None
+    flags: frozenset[str] = frozenset()
+    note: str = ""
+    file: str = ""
+
+
+@dataclass(frozen=True)
+class SkippedOffer:
+    """An offer the loader did not take, and why (say, a chip this catalog does not have)."""
+
+    file: str
+    hardware: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class PriceBook:
+    """Every offer, indexed by chip."""
+
+    offers: tuple[Offer, ...]
+    skipped: tuple[SkippedOffer, ...] = ()
+    _by_hardware: Mapping[str, tuple[Offer, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        index: dict[str, list[Offer]] = {}
+        for offer in self.offers:
+            index.setdefault(offer.hardware, []).append(offer)
+        object.__setattr__(self, "_by_hardware", {k: tuple(v) for k, v in index.items()})
+
+    def for_hardware(self, hardware: str) -> tuple[Offer, ...]:
+        return self._by_hardware.get(hardware, ())
+
+    def hardware_ids(self) -> tuple[str, ...]:
+        return tuple(sorted(self._by_hardware))
+
+
+@dataclass(frozen=True)
+class PricingSpec:
+    """How to price: a mode, one market, optional region and provider filters."""
+
+    mode: str = "on_demand"
+    market: str = "hyperscaler"
+    regions: tuple[str, ...] = ()
+    providers: tuple[str, ...] = ()
+    fallback_markets: bool = False
+
+
+@dataclass(frozen=True)
+class PriceQuote:
+    """The price per chip-hour and the offers it rests on (one per provider)."""
+
+    hardware: str
+    mode: str
+    market: str
+    usd_per_chip_hour: float
+    offers: tuple[Offer, ...]
+    rule: str  # e.g. "median of 4 hyperscaler providers"
+    from_sheet: bool = False
+    fell_back_from: str | None = None  # the requested market, when another one priced the chip
+
+    @property
+    def flags(self) -> frozenset[str]:
+        return frozenset().union(*(o.flags for o in self.offers))
+
+
+@dataclass(frozen=True)
+class Unpriced:
+    """No price under the spec; ``available`` lists the (market, mode) pairs that have one."""
+
+    hardware: str
+    reason: str
+    available: tuple[tuple[str, str], ...]
+
+
+def available_pricings(book: PriceBook, hardware: str) -> tuple[tuple[str, str], ...]:
+    """The (market, mode) pairs with at least one selectable offer, in MARKETS x OFFER_MODES order."""
+    have = {(o.market, o.mode) for o in book.for_hardware(hardware) if not o.flags & NEVER_SELECTED}
+    return tuple((m, mode) for m in MARKETS for mode in OFFER_MODES if (m, mode) in have)
+
+
+def select_price(book: PriceBook, hardware: str, spec: PricingSpec = PricingSpec(), *,
+                 sheet: PriceBook | None = None) -> PriceQuote | Unpriced:
+    """One price per chip-hour under ``spec`` (the rules are in the module docstring).
+
+    The median, not the cheapest, is the default because the cheapest offer is one provider's
+    promotion or short-lived listing and changes the ranking whenever that provider moves, while
+    the median of one market's providers is what a buyer in that market typically pays and is
+    robust to one outlier list (Azure's H100 at the old AWS $12.29). One market per comparison
+    keeps chips like for like: hyperscaler and neocloud prices differ 2-4x for the same chip
+    (H100 about $6.9-12.3 against $2.7-4.0, the price survey's conventions), so a chip priced
+    at a neocloud would otherwise beat the same silicon priced at a hyperscaler.
+    """
+    if sheet is not None:
+        own = [o for o in sheet.for_hardware(hardware) if o.mode == spec.mode]
+        if own:
+            return PriceQuote(hardware=hardware, mode=spec.mode, market=own[0].market,
+                              usd_per_chip_hour=statistics.median(o.usd_per_chip_hour for o in own),
+                              offers=tuple(own), rule=f"price sheet ({len(own)} offer(s), median)",
+                              from_sheet=True)
+    markets = MARKETS[MARKETS.index(spec.market):] if spec.fallback_markets else (spec.market,)
+    for market in markets:
+        picks = _one_per_provider(_eligible(book.for_hardware(hardware), spec, market), spec)
+        if picks:
+            return PriceQuote(
+                hardware=hardware, mode=spec.mode, market=market,
+                usd_per_chip_hour=statistics.median(o.usd_per_chip_hour for o in picks),
+                offers=picks, rule=f"median of {len(picks)} {market} provider(s)",
+                fell_back_from=spec.market if market != spec.market else None)
+    where = " in " + ", ".join(spec.regions) if spec.regions else ""
+    who = " from " + ", ".join(spec.providers) if spec.providers else ""
+    return Unpriced(hardware=hardware,
+                    reason=f"no {spec.market} {spec.mode} offer{where}{who}",
+                    available=available_pricings(book, hardware))
+
+
+def _eligible(offers: Iterable[Offer], spec: PricingSpec, market: str) -> list[Offer]:
+    return [o for o in offers
+            if o.mode == spec.mode and o.market == market and not o.flags & NEVER_SELECTED
+            and (not spec.regions or o.region in spec.regions)
+            and (not spec.providers or o.provider in spec.providers)]
+
+
+def _one_per_provider(offers: list[Offer], spec: PricingSpec) -> tuple[Offer, ...]:
+    """Each provider's representative offer (rule 3 of the module docstring), by provider name."""
+    def rank(o: Offer) -> tuple[int, int, int, int]:
+        home = o.region in spec.regions or o.region in REFERENCE_REGIONS
+        region = 0 if home else 1 if o.region == UNSPECIFIED_REGION else 2
+        doubtful = 1 if o.flags & {"uncertain", "estimate"} else 0
+        newest = -(o.as_of.toordinal() if o.as_of is not None else 0)
+        return region, doubtful, newest, o.chips_per_instance or 1_000_000
+    best: dict[str, Offer] = {}
+    for o in offers:
+        if o.provider not in best or rank(o) < rank(best[o.provider]):
+            best[o.provider] = o
+    return tuple(best[p] for p in sorted(best))
+
+
+def stale_offers(quote: PriceQuote, *, today: date, max_age_days: int = 365) -> tuple[Offer, ...]:
+    """The offers behind a quote older than ``max_age_days`` (or undated): the issue's 12-month warning."""
+    return tuple(o for o in quote.offers
+                 if o.as_of is None or (today - o.as_of).days > max_age_days)

@@ -1,0 +1,263 @@
+"""The attacks of issue #13 replayed against the service: each answers a 4xx (or the documented
+503), a rejected catalog write leaves every byte of the catalog directory as it was, and /readyz
+stays 200 afterwards."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api import Settings, create_app
+from hardware_catalog import default_catalog_dir
+
+KEY = "attack-test-key"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+HUGE = int("9" * 400)  # a 400-digit integer
+WORKLOAD: dict[str, Any] = {
+    "name": "chat", "traffic": {"requests_per_s": 5, "input_tokens": {"mean": 512}, "output_tokens": {"mean": 128}},
+    "slo": {"ttft_ms": {"p99": 2000}},
+    "constraints": {"models": ["llama-3.1-8b"], "hardware": ["h100-sxm", "l40s"], "precisions": ["bf16"],
+                    "runtimes": ["vllm"]},
+}
+MEASUREMENT = {"id": "m1", "model": "llama-3.1-8b", "hardware": "h100-sxm", "chips": 1,
+               "weight_precision": "bf16", "runtime": "vllm", "scenario": "static_batch",
+               "input_tokens": 512, "output_tokens": 128, "batch": 1, "observed": {"tpot_ms": 8.0}}
+
+
+@pytest.fixture
+def cat_dir(tmp_path: Path) -> Path:
+    directory = tmp_path / "catalog"
+    shutil.copytree(default_catalog_dir(), directory)
+    return directory
+
+
+def client(directory: Path, **settings: Any) -> TestClient:
+    return TestClient(create_app(Settings(catalog_dir=directory, **settings)), raise_server_exceptions=False)
+
+
+@pytest.fixture
+def rw(cat_dir: Path) -> TestClient:
+    return client(cat_dir, api_key=KEY)
+
+
+def every_byte(directory: Path) -> dict[str, bytes]:
+    """Every file under the directory, the service's own dot-files included."""
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def problem(r: Any, status: int, field: str | None = None) -> dict[str, Any]:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = r.json()
+    if field is not None:
+        assert field in [e["field"] for e in body["errors"]], body
+    return body
+
+
+# -- catalog writes that would break serving --------------------------------------------------------
+
+@pytest.mark.parametrize(("kind", "rid", "edit", "field"), [
+    ("hardware", "l40s", {"chips_per_node": HUGE}, "body.chips_per_node"),
+    ("hardware", "l40s", {"price_per_chip_hour": {"on_demand": 1e308}}, "body.price_per_chip_hour.on_demand"),
+    ("hardware", "l40s", {"memory_gb": 1e300}, "body.memory_gb"),
+    ("hardware", "l40s", {"chips_per_node": True}, "body.chips_per_node"),
+    ("hardware", "l40s", {"chips_per_node": "8"}, "body.chips_per_node"),
+    ("models", "llama-3.1-8b", {"layers": HUGE}, "body.layers"),
+    ("models", "llama-3.1-8b", {"experts": HUGE}, "body.experts"),
+    ("models", "llama-3.1-8b", {"heads": HUGE, "kv_heads": 8}, "body.heads"),
+    ("models", "llama-3.1-8b", {"context_length": 2**40}, "body.context_length"),
+])
+def test_put_that_would_break_serving_is_422_and_writes_nothing(rw: TestClient, cat_dir: Path, kind: str,
+                                                                  rid: str, edit: dict[str, Any], field: str) -> None:
+    r = rw.get(f"/v1/catalog/{kind}/{rid}")
+    data, etag = r.json(), r.headers["etag"]
+    before = every_byte(cat_dir)
+    problem(rw.put(f"/v1/catalog/{kind}/{rid}", json={**data, **edit}, headers={**AUTH, "If-Match": etag}),
+            422, field)
+    assert every_byte(cat_dir) == before
+    assert rw.get("/readyz").status_code == 200
+    assert rw.post("/v1/plans", json=WORKLOAD, params={"top": 1}).status_code == 200
+
+
+def test_bounds_admit_the_largest_real_values(rw: TestClient) -> None:
+    """The maxima are not tight: a 72-chip NVL72 domain at $100/chip-hour is accepted and serves."""
+    r = rw.get("/v1/catalog/hardware/l40s")
+    data = {**r.json(), "chips_per_node": 72, "price_per_chip_hour": {"on_demand": 100.0}}
+    assert rw.put("/v1/catalog/hardware/l40s", json=data, headers={**AUTH, "If-Match": r.headers["etag"]}
+                  ).status_code == 200
+    assert rw.post("/v1/plans", json=WORKLOAD, params={"top": 1}).status_code == 200
+
+
+# -- request bodies ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("/v1/plans", {**WORKLOAD, "budget": {"max_cost_per_month": 1e19}}, "body.budget.max_cost_per_month"),
+    ("/v1/plans", {**WORKLOAD, "budget": {"max_cost_per_month": "12"}}, "body.budget.max_cost_per_month"),
+    ("/v1/plans", {**WORKLOAD, "budget": {"max_cost_per_month": True}}, "body.budget.max_cost_per_month"),
+    ("/v1/plans", {**WORKLOAD, "constraints": {"quotas": {"l40s": HUGE}}}, "body.constraints.quotas.l40s"),
+    ("/v1/plans", {**WORKLOAD, "slo": {"ttft_ms": {"p99": 1e300}}}, "body.slo.ttft_ms.p99"),
+    ("/v1/validate", {"measurements": [{**MEASUREMENT, "chips": HUGE}]}, "body.measurements.0.chips"),
+    ("/v1/validate", {"measurements": [{**MEASUREMENT, "chips": True}]}, "body.measurements.0.chips"),
+    ("/v1/estimate", {"model": "llama-3.1-8b", "hardware": "l40s", "chips": True}, "body.chips"),
+    ("/v1/estimate", {"model": "llama-3.1-8b", "hardware": "l40s", "batch": "12"}, "body.batch"),
+    ("/v1/finetune", {"model": "llama-2-70b", "method": "lora", "dataset_tokens": True}, "body.dataset_tokens"),
+])
+def test_hostile_numbers_are_422(rw: TestClient, path: str, body: dict[str, Any], field: str) -> None:
+    problem(rw.post(path, json=body), 422, field)
+
+
+def test_largest_budget_plans(rw: TestClient) -> None:
+    r = rw.post("/v1/plans", json={**WORKLOAD, "budget": {"max_cost_per_month": 1e12}}, params={"top": 1})
+    assert r.status_code == 200 and r.json()["plans"]
+
+
+def test_body_parse_errors_name_the_body(rw: TestClient) -> None:
+    for content in (b"{not json", b"", b"[1, 2]"):
+        body = problem(rw.post("/v1/plans", content=content, headers={"Content-Type": "application/json"}), 422)
+        assert [e["field"] for e in body["errors"]] and all(e["field"].startswith("body") for e in body["errors"])
+
+
+def test_one_field_format(rw: TestClient) -> None:
+    """body./query./path. prefixes, for the schema's errors and the planner's and service's own."""
+    problem(rw.post("/v1/plans", json={**WORKLOAD, "constraints": {"models": ["nope"]}}), 422,
+            "body.constraints.models.0")
+    problem(rw.post("/v1/plans", json=WORKLOAD, params={"top": 30}), 422, "query.top")
+    problem(rw.get("/v1/catalog/hardware/nope"), 404, "path.entry_id")
+    problem(rw.post("/v1/catalog/rollback", json={"seq": 5}, headers=AUTH), 404, "body.seq")
+
+
+# -- keys and history ----------------------------------------------------------------------------------
+
+def test_empty_key_is_read_only_403(cat_dir: Path) -> None:
+    c = client(cat_dir, api_key="")
+    r = c.get("/v1/catalog/hardware/l40s")
+    before = every_byte(cat_dir)
+    problem(c.put("/v1/catalog/hardware/l40s", json=r.json(), headers={"Authorization": "Bearer ",
+                                                                       "If-Match": r.headers["etag"]}), 403)
+    problem(c.put("/v1/catalog/hardware/l40s", json=r.json(), headers={"If-Match": r.headers["etag"]}), 403)
+    assert every_byte(cat_dir) == before
+
+
+def test_history_names_the_key_and_holds_no_key_material(cat_dir: Path) -> None:
+    import hashlib
+
+    c = client(cat_dir, api_keys=f"alice:{KEY},bob:other-key-5678")
+    r = c.get("/v1/catalog/hardware/l40s")
+    data = {**r.json(), "price_per_chip_hour": {"on_demand": 3.0}}
+    assert c.put("/v1/catalog/hardware/l40s", json=data,
+                 headers={"Authorization": "Bearer other-key-5678", "If-Match": r.headers["etag"]}).status_code == 200
+    text = c.get("/v1/catalog/history").text
+    entry = c.get("/v1/catalog/history").json()["entries"][0]
+    assert entry["key_name"] == "bob" and "key_sha256" not in entry
+    for key in (KEY, "other-key-5678"):
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        assert key not in text and all(digest[i:i + 8] not in text for i in range(0, 56, 8))
+    history = (cat_dir / ".history.jsonl").read_text()
+    assert "other-key-5678" not in history and hashlib.sha256(b"other-key-5678").hexdigest()[:12] not in history
+
+
+# -- ETags and headers ------------------------------------------------------------------------------------
+
+def test_if_match_is_strong(rw: TestClient, cat_dir: Path) -> None:
+    r = rw.get("/v1/catalog/hardware/l40s")
+    etag = r.headers["etag"]
+    before = every_byte(cat_dir)
+    for tag in (f"W/{etag}", etag.strip('"'), f'"x", W/{etag}'):
+        problem(rw.put("/v1/catalog/hardware/l40s", json=r.json(), headers={**AUTH, "If-Match": tag}), 412)
+    assert every_byte(cat_dir) == before
+    assert rw.put("/v1/catalog/hardware/l40s", json=r.json(),
+                  headers={**AUTH, "If-Match": f'"x", {etag}'}).status_code == 200
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/"), ("GET", "/healthz"), ("GET", "/nope"),
+                                              ("POST", "/v1/estimate"), ("GET", "/docs"),
+                                              ("GET", "/static/app.js"), ("GET", "/openapi.json")])
+def test_security_headers_on_every_response(rw: TestClient, method: str, path: str) -> None:
+    r = rw.request(method, path, json={} if method == "POST" else None)
+    csp = r.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp and "unsafe-inline" not in \
+        csp.split("script-src")[1].split(";")[0]
+    assert r.headers["x-content-type-options"] == "nosniff" and r.headers["x-frame-options"] == "DENY"
+    assert r.headers["referrer-policy"] == "no-referrer"
+
+
+def test_pages_satisfy_the_csp(rw: TestClient) -> None:
+    """No inline script, style element, style attribute or event handler in the served pages, and
+    nothing loaded from another origin (the CSP allows 'self' only)."""
+    for path in ("/", "/docs"):
+        html = rw.get(path).text
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), path
+        assert not re.search(r"<style|\sstyle=|\son[a-z]+=", html, re.I), path
+        assert not re.search(r"(src|href)=\"(https?:)?//", html), path
+    for asset in ("/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css", "/static/docs.js"):
+        assert rw.get(asset).status_code == 200, asset
+
+
+# -- bounded planning ---------------------------------------------------------------------------------
+
+def test_full_pool_is_503_with_retry_after(cat_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One worker, no queue: while a plan runs, the next one is refused at once; health answers."""
+    import api.routes.plans as plans_route
+
+    release, started = threading.Event(), threading.Event()
+    real = plans_route.plan
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        started.set()
+        release.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(plans_route, "plan", held)
+    c = client(cat_dir, plan_workers=1, plan_queue=0, plan_cache_size=0, retry_after_s=7)
+    first: list[int] = []
+    t = threading.Thread(target=lambda: first.append(c.post("/v1/plans", json=WORKLOAD).status_code))
+    t.start()
+    assert started.wait(30)
+    r = c.post("/v1/plans", json=WORKLOAD)
+    problem(r, 503)
+    assert r.headers["retry-after"] == "7"
+    t0 = time.perf_counter()
+    assert c.get("/healthz").status_code == 200 and c.get("/readyz").status_code == 200
+    assert time.perf_counter() - t0 < 1.0
+    release.set()
+    t.join(60)
+    assert first == [200]
+    assert c.post("/v1/plans", json=WORKLOAD).status_code == 200  # the slot is free again
+
+
+UNCONSTRAINED: dict[str, Any] = {  # every model and chip of the catalog: a heavy search
+    "name": "heavy", "traffic": {"requests_per_s": 40, "input_tokens": {"mean": 2000, "p95": 6000},
+                                 "output_tokens": {"mean": 300}},
+    "slo": {"ttft_ms": {"p99": 1500}, "tpot_ms": {"p99": 60}},
+}
+
+
+def test_timed_out_search_is_reported_as_such(rw: TestClient) -> None:
+    r = rw.post("/v1/plans", json=UNCONSTRAINED, params={"time_limit_s": 0.001})
+    assert r.status_code == 200, r.text
+    data = r.json()
+    assert data["search"]["solver_status"] == "TIME_LIMIT" and data["complete"] is False
+    assert data["infeasible"] is None  # a search cut short proves no infeasibility
+
+
+def test_infeasible_explanation_keeps_the_deadline(rw: TestClient) -> None:
+    """An infeasible workload's relaxation search (many re-plans) ends near time_limit_s."""
+    body = {**UNCONSTRAINED, "slo": {"ttft_ms": {"p99": 400}, "tpot_ms": {"p99": 8}, "e2e_ms": {"p99": 3000}},
+            "budget": {"max_cost_per_month": 500}, "constraints": {"quotas": {"h100-sxm": 1}}}
+    t0 = time.perf_counter()
+    r = rw.post("/v1/plans", json=body, params={"time_limit_s": 1.0})
+    elapsed = time.perf_counter() - t0
+    print(f"infeasible plan with time_limit_s=1: {elapsed:.2f} s, complete={r.json().get('complete')}")
+    assert r.status_code == 200, r.text
+    data = r.json()
+    assert not data["plans"]
+    assert elapsed < 4.0  # the deadline plus one re-plan's preparation
+    if data["infeasible"] is not None and not data["infeasible"]["complete"]:
+        assert data["complete"] is False

@@ -1,0 +1,102 @@
+"""Every way to misuse the CLI is one error line naming the option or field and exit code 2, never a
+traceback; `plan` exits 1 when nothing fits (README "Exit codes"). Each case runs the real entry
+point as a subprocess, as a shell script would see it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EST = ("estimate", "--model", "llama-3.1-8b", "--hardware", "h100-sxm")
+EXAMPLE = str(ROOT / "examples" / "support-chatbot.yaml")
+
+# name -> (arguments, a word the one error line must contain)
+USAGE_ERRORS = {
+    "unknown_option": (("catalog", "list", "--colour"), "--colour"),
+    "unknown_command": (("plot",), "plot"),
+    "missing_argument": (("plan",), "workload"),
+    "missing_option": (("estimate", "--model", "llama-3.1-8b"), "--hardware"),
+    "option_without_value": ((*EST, "--tp"), "--tp"),
+    "top_zero": (("plan", EXAMPLE, "--top", "0"), "--top"),
+    "top_not_a_number": (("plan", EXAMPLE, "--top", "many"), "--top"),
+    "time_limit_too_small": (("plan", EXAMPLE, "--time-limit", "0.1"), "--time-limit"),
+    "bad_objective": (("plan", EXAMPLE, "--objective", "speed"), "--objective"),
+    "bad_scenario": ((*EST, "--scenario", "peak"), "scenario"),
+    "bad_pricing": ((*EST, "--pricing", "free"), "pricing"),
+    "float_for_int": ((*EST, "--batch", "2.5"), "--batch"),
+    "missing_file": (("plan", "no-such-workload.yaml"), "no-such-workload.yaml"),
+    "missing_measurements": (("validate", "no-such-file.yaml"), "no-such-file.yaml"),
+    "unknown_kind": (("catalog", "list", "chips"), "kind"),
+    "unknown_id": (("catalog", "show", "h900"), "id"),
+    "unknown_schema": (("schema", "plans"), "name"),
+    "version_with_value": (("--version=yes",), "--version"),
+    "unknown_model": (("estimate", "--model", "llama-9", "--hardware", "h100-sxm"), "model"),
+}
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "cli.main", *args], capture_output=True, text=True, cwd=ROOT,
+                          check=False, timeout=120)
+
+
+@pytest.mark.parametrize("name", list(USAGE_ERRORS))
+def test_usage_error_is_one_line_and_exit_2(name: str) -> None:
+    args, word = USAGE_ERRORS[name]
+    proc = _run(*args)
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert "Traceback" not in proc.stderr + proc.stdout
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: ") and word in lines[0], lines[0]
+    assert proc.stdout == ""
+
+
+def test_version() -> None:
+    proc = _run("--version")
+    assert proc.returncode == 0 and proc.stdout.startswith("hwplan ")
+
+
+def test_help_lists_completion_and_version() -> None:
+    proc = _run("--help")
+    assert proc.returncode == 0
+    assert "--install-completion" in proc.stdout and "--version" in proc.stdout
+
+
+def test_infeasible_plan_exits_1_with_its_reasons() -> None:
+    proc = _run("plan", str(ROOT / "examples" / "infeasible.yaml"), "--json", "--time-limit", "5")
+    assert proc.returncode == 1, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["plans"] == [] and doc["infeasible"]["reasons"]
+
+
+def test_scenarios_named_in_the_cli_are_the_models() -> None:
+    from cli.estimate_cmd import SCENARIOS
+    from planner.model.estimate import Scenario
+
+    assert set(SCENARIOS) == {str(s) for s in Scenario}
+
+
+@pytest.mark.parametrize("name", ["workload", "catalog-hardware", "catalog-model", "plan", "estimate",
+                                  "finetune", "validation", "calibration", "levers"])
+def test_schema_prints_a_json_schema(name: str) -> None:
+    proc = _run("schema", name)
+    assert proc.returncode == 0, proc.stderr
+    schema = json.loads(proc.stdout)
+    assert schema.get("type") in {"object", "array"} and ("properties" in schema or "items" in schema)
+
+
+def test_estimate_schema_describes_what_estimate_prints() -> None:
+    """The printed document validates against the printed schema; an extra key does not."""
+    import jsonschema_rs  # schemathesis's validator
+
+    schema = json.loads(_run("schema", "estimate").stdout)
+    doc = json.loads(_run(*EST, "--scenario", "server", "--request-rate", "2", "--json").stdout)
+    validator = jsonschema_rs.validator_for(schema)
+    validator.validate(doc)
+    assert not validator.is_valid({**doc, "surprise": 1})
+    assert not validator.is_valid({**doc, "memory": {**doc["memory"], "surprise": 1}})
