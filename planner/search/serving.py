@@ -91,5 +91,6 @@ def _why(p: Plan, pool: list[Plan]) -> str:
     tpot = (p.predicted.get("tpot_ms_p50", 0.0), q.predicted.get("tpot_ms_p50", 0.0))
     ttft = (p.predicted.get("ttft_ms_p50", 0.0), q.predicted.get("ttft_ms_p50", 0.0))
     verb = "saves" if saving >= 0 else "costs"
-    return (f"{used} {verb} ${abs(saving):,.0f}/month against {alt} (${q.cost.per_month:,.0f}); p50 TTFT {ttft[0]:.0f} vs "
+    return (f"{used} {verb} ${abs(saving):,.0f}/month against {alt} (${q.cost.per_month:,.0f}); "
+            f"p50 TTFT {ttft[0]:.0f} vs "
             f"{ttft[1]:.0f} ms, p50 TPOT {tpot[0]:.1f} vs {tpot[1]:.1f} ms")
