@@ -48,7 +48,8 @@ def _pinned(w: Workload, top: Plan, override: Pins) -> Workload:
     pins.update(override)
     constraints = replace(w.constraints, models=pins["models"], precisions=pins["precisions"],
                           adaptations=pins["adaptations"], runtimes=pins["runtimes"], hardware=pins["hardware"],
-                          serving={f: "required" if f in top.features else "forbidden" for f in SERVING_LEVERS.values()})
+                          serving={f: "required" if f in top.features else "forbidden"
+                                   for f in SERVING_LEVERS.values()})
     flip = override.get("serving")
     if flip:
         feature = flip[0]
