@@ -24,7 +24,8 @@ def _models(catalog: Catalog, tables: CatalogTables, **config: object) -> tuple[
     return StepModel.build(g), MemoryModel.build(g)
 
 
-def _speedup(catalog: Catalog, tables: CatalogTables, method: str, batches: list[float], **config: object) -> list[float]:
+def _speedup(catalog: Catalog, tables: CatalogTables, method: str, batches: list[float],
+             **config: object) -> list[float]:
     """TPOT without / with speculation at each decode batch, context 1,000 tokens, 200 out."""
     step, mem = _models(catalog, tables, **config)
     served = Served(drafter=drafter_for(method))
