@@ -14,7 +14,7 @@ from api.settings import Settings
 from api.store import CatalogStore, Snapshot
 from api.telemetry import Telemetry
 
-__all__ = ["PoolDep", "SettingsDep", "SnapshotDep", "StoreDep", "TelemetryDep", "WriterDep"]
+__all__ = ["PoolDep", "SettingsDep", "SnapshotDep", "StoreDep", "TelemetryDep", "WriterDep", "WriterNameDep"]
 
 _bearer = HTTPBearer(auto_error=False, description="HWPLAN_API_KEY; needed for catalog writes")
 
@@ -70,3 +70,14 @@ def require_writer(settings: SettingsDep,
 
 
 WriterDep = Annotated[str, Depends(require_writer)]
+
+
+def writer_name(settings: SettingsDep,
+                credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
+    """The name of a valid key given with the request, else "anonymous" (saving a plan needs no key)."""
+    if credentials is None or not settings.writer_keys():
+        return "anonymous"
+    return require_writer(settings, credentials)
+
+
+WriterNameDep = Annotated[str, Depends(writer_name)]
