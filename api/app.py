@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 from fastapi import FastAPI
 
 from api import errors
@@ -21,6 +24,12 @@ PROBLEMS = problems((404, "no such resource"), (413, "request body too large"),
                     (500, "a bug; the server logged it"))
 
 
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    app.state.plans.close()  # the saved plans' connection pool
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; the catalog directory is initialised (copied from the shipped one) if empty."""
     settings = settings or Settings()
@@ -28,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     store.initialise()
     telemetry = Telemetry()
     app = FastAPI(title="hwplan", version="0.1.0", responses=PROBLEMS, docs_url=None, redoc_url=None,
+                  lifespan=_lifespan,
                   description="Hardware-aware LLM deployment planner: plans, estimates, validation, "
                               "and a versioned catalog with authenticated, conditional updates.")
     app.state.settings, app.state.store, app.state.telemetry = settings, store, telemetry
