@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from hardware_catalog.export import PORT, ExportError, _Ctx, _slug, deploy_data, engine_argv
+from hardware_catalog.export.engines import PORT, ExportError, _Ctx, _slug, deploy_data, engine_argv
 
 if TYPE_CHECKING:
     from hardware_catalog.outputs import DeploymentOut
