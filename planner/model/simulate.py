@@ -56,7 +56,14 @@ class SimulationResult:
 
 
 def sample_lengths(dist: LengthDist, size: int, rng: np.random.Generator) -> npt.NDArray[np.int64]:
-    """Integer token counts >= 1: lognormal with the dist's mean and p95 (constant if none)."""
+    """Integer token counts >= 1: lognormal with the dist's mean and p95 (constant if none); for
+    a mixture, each draw's component first, then its length."""
+    if dist.parts:
+        which = rng.choice(len(dist.parts), size=size, p=[w for w, _ in dist.parts])
+        out = np.empty(size, dtype=np.int64)
+        for k, (_, part) in enumerate(dist.parts):
+            out[which == k] = sample_lengths(part, int(np.count_nonzero(which == k)), rng)
+        return out
     sigma = dist.sigma
     if sigma == 0.0:
         return np.full(size, max(round(dist.mean), 1), dtype=np.int64)
