@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -40,7 +41,7 @@ from planner.model.queueing import LengthDist, server
 from planner.model.simulate import simulate_requests
 
 REQUESTS, WARMUP, BATCHES, SEED = 3000, 300, 10, 1
-CONFIGS = {
+CONFIGS: dict[str, dict[str, Any]] = {
     "llama-3.1-8b/h100-sxm": {"model": "llama-3.1-8b", "hardware": "h100-sxm"},
     "llama-3.1-70b-fp8/h100-sxm/tp4": {"model": "llama-3.1-70b", "hardware": "h100-sxm", "tp": 4,
                                        "precision": "fp8"},
