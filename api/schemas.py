@@ -100,6 +100,9 @@ class Ready(BaseModel):
     catalog_version: str
     hardware: int
     models: int
+    shipped_catalog_newer: bool = Field(
+        default=False, description="the shipped catalog changed since this directory was copied and the "
+                                   "copy has edits, so it was not refreshed (prices and entries may be old)")
 
 
 class FieldError(BaseModel):

@@ -15,6 +15,7 @@ from cli import (  # noqa: F401  (each registers its commands)
     calibration_cmds,
     catalog_cmds,
     estimate_cmd,
+    export_cmds,
     finetune_cmd,
     plan_cmd,
     schema_cmd,

@@ -35,6 +35,8 @@ def plan_cmd(
     server: ServerOpt = None,
     levers: Annotated[bool, typer.Option("--levers", help="Add the lever report for the top plan.")] = False,
     wide: WideOpt = False,
+    save: Annotated[bool, typer.Option("--save", help="Save the result (HWPLAN_DATABASE_URL or ~/.hwplan/plans.db); "
+                                                      "its id goes to stderr.")] = False,
 ) -> None:
     """Search models, precisions, runtimes and hardware mixes for the cheapest plans meeting the SLOs.
 
@@ -65,6 +67,8 @@ def plan_cmd(
         if levers and result.plans:
             report = levers_out(lever_report(cat, w, result.plans[0], tables=tables), result.plans[0])
         out = plan_result_out(result, report)
+    if save:
+        _save(workload, out, catalog, add)
     if as_json:
         print_doc(out)
     else:
@@ -72,6 +76,19 @@ def plan_cmd(
     code = exit_code(out)
     if code:
         raise typer.Exit(code)
+
+
+def _save(workload: Path, out: PlanResultOut, catalog: Path | None, add: list[Path] | None) -> None:
+    from hardware_catalog.loader import read_yaml
+    from hardware_catalog.saved import PlanStore, prices_used
+    from hardware_catalog.workload_file import WorkloadIn
+
+    cat = load(catalog, add)
+    result = out.model_dump(mode="json", exclude_unset=True)
+    saved = PlanStore().save(workload=WorkloadIn.model_validate(read_yaml(workload)).model_dump(mode="json"),
+                             result=result, catalog_version=cat.version, prices=prices_used(cat, result),
+                             saved_by="cli")
+    typer.echo(f"saved plan {saved.id}", err=True)
 
 
 def exit_code(out: PlanResultOut) -> int:

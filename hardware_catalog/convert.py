@@ -32,6 +32,7 @@ from planner.domain import (
     QualityBand,
     QualityData,
     Runtime,
+    ServingSupport,
     Toolchain,
 )
 from planner.errors import CatalogError
@@ -115,6 +116,8 @@ def _runtime(file: str, r: RuntimeFile, raw: RawCatalog) -> Runtime:
         max_concurrency=r.max_concurrency,
         max_batched_tokens=r.max_batched_tokens,
         sources=dict(r.sources),
+        serving=tuple(ServingSupport(feature=x.feature, families=tuple(x.families), since=x.since, source=x.source)
+                      for x in r.serving),
     )
 
 

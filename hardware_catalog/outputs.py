@@ -165,6 +165,10 @@ class DeploymentOut(_Out):
     requests_per_s_per_replica: Num = Field(description="its share of the peak load")
     slo_capacity_per_replica: Num = Field(description="most it may carry within every SLO target")
     calibrated: bool
+    role: Literal["prefill", "decode", "both"] = Field(
+        default="both", description="the pool it serves: prefill, decode or both (aggregated)")
+    ep: int = Field(default=1, description="expert-parallel degree (1: experts split by tp like the rest)")
+    dp_attention: int = Field(default=1, description="data-parallel attention degree")
 
 
 class PredictedOut(_Out):
@@ -219,6 +223,9 @@ class PlanOut(_Out):
     cost: CostOut
     binding: list[str] = Field(description="constraints within a few percent of their limit")
     pareto: bool = Field(description="on the Pareto front (cost, p99 latency, quality)")
+    features: list[str] = Field(default=[], description="serving features used: prefix_caching, speculative, "
+                                "expert_parallel, dp_attention, disaggregation")
+    why: str = Field(default="", description="what the serving features buy against the best plan without them")
 
 
 class RelaxationOut(_Out):
@@ -293,7 +300,8 @@ def plan_out(p: Plan) -> PlanOut:
         deployments=[DeploymentOut(
             hardware=d.hardware, chips_per_replica=d.chips_per_replica, tp=d.tp, pp=d.pp, replicas=d.replicas,
             max_batch=d.max_batch, requests_per_s_per_replica=rounded(d.requests_per_s_per_replica),
-            slo_capacity_per_replica=rounded(d.slo_capacity_per_replica), calibrated=d.calibrated)
+            slo_capacity_per_replica=rounded(d.slo_capacity_per_replica), calibrated=d.calibrated,
+            role=d.role, ep=d.ep, dp_attention=d.dp_attention)
             for d in p.deployments],
         predicted=PredictedOut(**{k: rounded(v) for k, v in p.predicted.items()}),
         quality=QualityOut(score=rounded(q.score), low=rounded(q.low), high=rounded(q.high), task=q.task,
@@ -301,7 +309,7 @@ def plan_out(p: Plan) -> PlanOut:
         cost=CostOut(per_hour=rounded(c.per_hour), per_month=rounded(c.per_month),
                      per_million_tokens=rounded(c.per_million_tokens), one_time=rounded(c.one_time),
                      pricing=c.pricing),
-        binding=list(p.binding), pareto=p.pareto)
+        binding=list(p.binding), pareto=p.pareto, features=list(p.features), why=p.why)
 
 
 def levers_out(rows: Sequence[LeverRow], top: Plan) -> LeverReportOut:

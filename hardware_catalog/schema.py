@@ -256,6 +256,15 @@ class EfficiencyIn(_Strict):
     collective_latency_us: Ms
 
 
+class ServingSupportIn(_Strict):
+    """A row of the runtime support matrix: a feature, the chip families, the first version, a source."""
+
+    feature: Literal["prefix_caching", "speculative", "expert_parallel", "dp_attention", "disaggregation"]
+    families: list[Family] = Field(min_length=1)
+    since: Annotated[str, Field(min_length=1, max_length=40)]
+    source: Annotated[str, Field(min_length=10, max_length=400)]
+
+
 class RuntimeFile(_Strict):
     id: Id
     name: str
@@ -271,10 +280,14 @@ class RuntimeFile(_Strict):
     max_batched_tokens: Tokens
     sources: dict[str, str] = {}
     notes: str = ""
+    serving: list[ServingSupportIn] = []
 
     @model_validator(mode="after")
     def _consistent(self) -> RuntimeFile:
         _check_source_keys(self, self.sources)
+        for i, row in enumerate(self.serving):
+            if not set(row.families) <= set(self.families):
+                raise ValueError(f"serving.{i}: families {row.families} outside the runtime's {self.families}")
         return self
 
 

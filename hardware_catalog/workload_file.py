@@ -13,6 +13,7 @@ from planner.domain import PRICING_MODES
 from planner.workload import (
     Budget,
     Constraints,
+    Prefix,
     Quality,
     Slo,
     Tokens,
@@ -49,16 +50,26 @@ class TokensIn(_Strict):
         return self
 
 
+class PrefixIn(_Strict):
+    """Shared prompt prefix: tokens every prompt shares, and the share of requests finding them cached."""
+
+    shared_tokens: Annotated[float, Field(ge=0, le=10_000_000, allow_inf_nan=False, strict=True)]
+    hit_rate: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=True)]
+
+
 class TrafficIn(_Strict):
     requests_per_s: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False, strict=True)]
     peak_requests_per_s: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False, strict=True)] | None = None
     input_tokens: TokensIn
     output_tokens: TokensIn
+    prefix: PrefixIn | None = None
 
     @model_validator(mode="after")
     def _peak_not_below_average(self) -> TrafficIn:
         if self.peak_requests_per_s is not None and self.peak_requests_per_s < self.requests_per_s:
             raise ValueError("peak_requests_per_s must be at least requests_per_s")
+        if self.prefix is not None and self.prefix.shared_tokens >= self.input_tokens.mean:
+            raise ValueError("prefix.shared_tokens must be below input_tokens.mean (a prompt adds new tokens)")
         return self
 
 
@@ -85,6 +96,20 @@ class QualityIn(_Strict):
     task_type: Annotated[str, Field(pattern=r"^[a-z0-9_]+$", max_length=40)] | None = None
 
 
+Rule = Literal["allowed", "required", "forbidden"]
+
+
+class ServingIn(_Strict):
+    """Which serving features a plan may (allowed: compared with and without), must (required) or must
+    not (forbidden) use; unstated: the planner's default (prefix caching compared when traffic.prefix
+    is given, the others not searched)."""
+
+    disaggregation: Rule | None = None
+    speculative: Rule | None = None
+    expert_parallel: Rule | None = None
+    prefix_caching: Rule | None = None
+
+
 class ConstraintsIn(_Strict):
     hardware: Names | None = None
     exclude_hardware: Names = []
@@ -97,6 +122,7 @@ class ConstraintsIn(_Strict):
     max_hardware_types: Annotated[int, Field(ge=1, le=4, strict=True)] = 2
     quotas: Annotated[dict[str, Annotated[int, Field(ge=0, le=10**7, strict=True)]], Field(max_length=1000)] = {}
     pricing: Pricing = "on_demand"
+    serving: ServingIn = ServingIn()
 
 
 class WorkloadIn(_Strict):
@@ -125,6 +151,7 @@ def to_workload(w: WorkloadIn) -> Workload:
             peak_requests_per_s=t.peak_requests_per_s,
             input_tokens=Tokens(t.input_tokens.mean, t.input_tokens.p95),
             output_tokens=Tokens(t.output_tokens.mean, t.output_tokens.p95),
+            prefix=None if t.prefix is None else Prefix(t.prefix.shared_tokens, t.prefix.hit_rate),
         ),
         slo=Slo(targets=targets),
         budget=Budget(**w.budget.model_dump()),
@@ -135,6 +162,7 @@ def to_workload(w: WorkloadIn) -> Workload:
             kv_precisions=_tuple(c.kv_precisions), runtimes=_tuple(c.runtimes),
             adaptations=_tuple(c.adaptations), max_chips_per_replica=c.max_chips_per_replica,
             max_hardware_types=c.max_hardware_types, quotas=dict(c.quotas), pricing=c.pricing,
+            serving=c.serving.model_dump(exclude_none=True),
         ),
     )
 

@@ -30,6 +30,7 @@ __all__ = [
     "QualityData",
     "Toolchain",
     "Runtime",
+    "ServingSupport",
 ]
 
 T = TypeVar("T")
@@ -179,6 +180,17 @@ class Efficiency:
 
 
 @dataclass(frozen=True)
+class ServingSupport:
+    """One row of the runtime support matrix: a serving feature on some chip families, since a
+    version, with the page that documents it (hardware_catalog/data/runtimes.yaml ``serving``)."""
+
+    feature: str  # planner.model.serving.FEATURES
+    families: tuple[str, ...]
+    since: str
+    source: str
+
+
+@dataclass(frozen=True)
 class Runtime:
     """A serving engine."""
 
@@ -195,6 +207,11 @@ class Runtime:
     max_concurrency: int | None  # scheduler's default cap on running sequences
     max_batched_tokens: int  # tokens per prefill chunk / forward pass
     sources: Mapping[str, str] = field(default_factory=_frozen)
+    serving: tuple[ServingSupport, ...] = ()  # the support matrix rows of this runtime
+
+    def supports(self, feature: str, family: str) -> bool:
+        """True when the matrix lists ``feature`` on chip ``family`` for this runtime."""
+        return any(s.feature == feature and family in s.families for s in self.serving)
 
     @property
     def continuous_batching(self) -> bool:

@@ -17,6 +17,7 @@ __all__ = [
     "Budget",
     "Constraints",
     "Objective",
+    "Prefix",
     "Quality",
     "Slo",
     "Tokens",
@@ -42,11 +43,26 @@ class Tokens:
 
 
 @dataclass(frozen=True)
+class Prefix:
+    """Shared prompt prefix: the first ``shared_tokens`` of a prompt are found in the prefix cache
+    with probability ``hit_rate`` (system prompts, RAG corpora, multi-turn history)."""
+
+    shared_tokens: float
+    hit_rate: float
+
+    @property
+    def cached_tokens(self) -> float:
+        """Mean prompt tokens per request served from the cache."""
+        return self.shared_tokens * self.hit_rate
+
+
+@dataclass(frozen=True)
 class Traffic:
     requests_per_s: float
     input_tokens: Tokens
     output_tokens: Tokens
     peak_requests_per_s: float | None = None
+    prefix: Prefix | None = None
 
     @property
     def peak(self) -> float:
@@ -100,6 +116,11 @@ class Constraints:
     max_hardware_types: int = 2
     quotas: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     pricing: str = "on_demand"
+    # serving feature -> "allowed" | "required" | "forbidden" (planner.model.serving.FEATURES); absent: allowed
+    serving: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def serving_rule(self, feature: str) -> str:
+        return self.serving.get(feature, "allowed")
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -111,25 +112,60 @@ def _arrivals(mean: Array, states: int) -> Array:
 
 @dataclass(frozen=True)
 class LengthDist:
-    """Token-count distribution: lognormal with the given mean and 95th percentile."""
+    """Token-count distribution: lognormal with the given mean and 95th percentile, or a mixture
+    of such (``LengthDist.mixture``: e.g. mostly short prompts and a share of long documents),
+    whose ``mean`` and ``p95`` are then the mixture's own."""
 
     mean: float
     p95: float | None = None
+    parts: tuple[tuple[float, LengthDist], ...] = ()  # a mixture's (weight, component) pairs
+
+    @classmethod
+    def mixture(cls, parts: Sequence[tuple[float, LengthDist]]) -> LengthDist:
+        """The mixture drawing component k with probability weight_k (weights > 0, summing to 1)."""
+        weights = [w for w, _ in parts]
+        if not parts or min(weights) <= 0 or not math.isclose(sum(weights), 1.0, abs_tol=1e-9):
+            raise ValueError(f"mixture weights must be positive and sum to 1, got {weights}")
+        if any(d.parts for _, d in parts):
+            raise ValueError("mixture components must be lognormal or fixed, not mixtures")
+        mix = cls(sum(w * d.mean for w, d in parts), None, tuple(parts))
+        return cls(mix.mean, mix.quantile(0.95), mix.parts)
 
     @property
     def sigma(self) -> float:
-        """Solve p95 = mean * exp(z95 sigma - sigma^2 / 2) for the smaller root."""
+        """Solve p95 = mean * exp(z95 sigma - sigma^2 / 2) for the smaller root (of a lognormal)."""
+        if self.parts:
+            raise ValueError("a mixture has no single sigma: use its parts")
         if self.p95 is None or self.p95 <= self.mean:
             return 0.0
         disc = _Z95**2 - 2.0 * math.log(self.p95 / self.mean)
         return _Z95 - math.sqrt(disc) if disc > 0 else _Z95
 
+    def cdf(self, x: float) -> float:
+        """P(length <= x)."""
+        if self.parts:
+            return sum(w * d.cdf(x) for w, d in self.parts)
+        s = self.sigma
+        if s == 0.0:
+            return 1.0 if x >= self.mean else 0.0
+        if x <= 0.0:
+            return 0.0
+        return NormalDist().cdf((math.log(x / self.mean) + s * s / 2.0) / s)
+
     def quantile(self, q: float) -> float:
+        if self.parts:  # between the components' own q-quantiles; the mixture's CDF is monotone
+            lo = min(d.quantile(q) for _, d in self.parts)
+            hi = max(d.quantile(q) for _, d in self.parts)
+            for _ in range(100):
+                if hi - lo <= 1e-9 * hi:
+                    break
+                mid = 0.5 * (lo + hi)
+                lo, hi = (mid, hi) if self.cdf(mid) < q else (lo, mid)
+            return hi
         s = self.sigma
         if s == 0.0:
             return self.mean
         return self.mean * math.exp(NormalDist().inv_cdf(q) * s - s * s / 2.0)
-
 
 
 @dataclass(frozen=True)
@@ -494,11 +530,14 @@ def serve(model: StepModel, mem: MemoryModel, *, request_rate: npt.ArrayLike, in
     i_q = np.array([input_tokens.quantile(pct / 100.0) for pct in percentiles])  # the longer prompts' extra prefill:
     longer = model.parts(decode_tokens=b_mean[:, None], prefill_tokens=np.maximum(i_q - i, 0.0), **ctx)  # [row, pct]
     extra = np.where(i_q > i, longer.compute + longer.memory, 0.0)
+    # e2e_q: the larger of a TTFT-driven tail (TTFT_q, then a typical request's decode: the median output,
+    # below the mean for skewed lengths) and an output-driven one (a typical TTFT, then o_q tokens at TPOT_q)
+    o_typical = output_tokens.quantile(0.5)
     ttft, e2e = {}, {}
     for c, pct in enumerate(percentiles):
         ttft[pct] = ttft_q[pct] + extra[:, c]
         o_q = output_tokens.quantile(pct / 100.0)
-        e2e[pct] = np.maximum(ttft[pct] + (o - 1.0) * tau, ttft_mean + (o_q - 1.0) * tpot[pct])
+        e2e[pct] = np.maximum(ttft[pct] + (o_typical - 1.0) * tau, ttft_mean + (o_q - 1.0) * tpot[pct])
     nan = np.where(stable, 1.0, np.nan)  # an unstable queue has no steady-state latency
     return ServerResult(
         ttft_mean_s=ttft_mean * nan,

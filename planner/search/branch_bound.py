@@ -243,15 +243,17 @@ def _amortised(p: Prepared, w: Workload) -> np.ndarray:
 
 
 def _content_rank(p: Prepared, w: Workload) -> np.ndarray:
-    """Per key, its place in the order of ``rank.content`` restricted to what a key fixes (model,
-    precision, KV precision, runtime, adaptation): the ranking's tie-break between plans of
+    """Per key, its place in the order of ``rank.content`` restricted to what a key fixes (quality,
+    model, precision, KV precision, runtime, adaptation): the ranking's tie-break between plans of
     different keys."""
     t = p.cand.tables
     contents = []
     for k in range(len(p.rows_of)):
         r = int(p.rows_of[k][0])
         pick = p.cand.choice(r)
-        contents.append((t.model_ids[p.cand.model[r]], t.precision_ids[p.cand.precision[r]],
+        score = float(p.cand.quality[r])
+        contents.append((-score if np.isfinite(score) else float("inf"),
+                         t.model_ids[p.cand.model[r]], t.precision_ids[p.cand.precision[r]],
                          t.precision_ids[p.cand.kv_precision[r]], t.runtime_ids[p.cand.runtime[r]],
                          pick.adaptation if pick is not None else "none"))
     order = sorted(range(len(contents)), key=contents.__getitem__)

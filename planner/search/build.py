@@ -29,8 +29,8 @@ def build_plans(catalog: Catalog, p: Prepared, w: Workload, found: list[tuple[in
         return []
     rows = np.array([i for _, sol in found for i in sol.counts], dtype=np.int64)
     shares = np.concatenate([_shares(p, sol, w.traffic.peak) for _, sol in found])
-    step, mem = universe(p.cand.tables).models(p.cand.universe_row[rows])
-    input_tokens, output_tokens = length_dists(w.traffic)
+    step, mem = p.served.apply(*universe(p.cand.tables).models(p.cand.universe_row[rows]), w.traffic)
+    input_tokens, output_tokens = length_dists(p.served.traffic(w.traffic))
     res = serve(step, mem, request_rate=shares, input_tokens=input_tokens, output_tokens=output_tokens)
     plans, offset = [], 0
     for _, sol in found:
@@ -61,7 +61,8 @@ def _plan(catalog: Catalog, p: Prepared, w: Workload, sol: Solution, rows: np.nd
     predicted: dict[str, float] = {}
     for metric, attr in zip(METRICS, ("ttft_s", "tpot_s", "e2e_s"), strict=True):
         for pct in PERCENTILES:
-            predicted[f"{metric}_p{pct}"] = float(np.max(getattr(res, attr)[pct][sl])) * 1e3
+            per_token = p.served.emitted if metric == "tpot_ms" else 1.0  # speculation: E tokens per iteration
+            predicted[f"{metric}_p{pct}"] = float(np.max(getattr(res, attr)[pct][sl])) * 1e3 / per_token
     slo_cap = float(sum(n * p.rate[i] for i, n in zip(rows, counts, strict=True)))
     raw_cap = float(sum(n * p.raw_capacity[i] for i, n in zip(rows, counts, strict=True)))
     predicted["capacity_requests_per_s"] = slo_cap
@@ -74,7 +75,7 @@ def _plan(catalog: Catalog, p: Prepared, w: Workload, sol: Solution, rows: np.nd
                 kv_precision=t.precision_ids[c.kv_precision[rows[0]]],
                 adaptation=pick.adaptation if pick is not None else "none",
                 runtime=t.runtime_ids[c.runtime[rows[0]]], deployments=deployments, predicted=predicted,
-                quality=_quality(catalog, model_id, w, pick), cost=cost, binding=())
+                quality=_quality(catalog, model_id, w, pick), cost=cost, binding=(), features=p.served.features)
     return _with_binding(plan, p, w, rows)
 
 

@@ -113,7 +113,8 @@ def _allowed(ids: tuple[str, ...], allow: tuple[str, ...] | None, deny: tuple[st
     return [i for i, x in enumerate(ids) if (allow is None or x in allow) and x not in deny]
 
 
-def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload) -> Candidates:
+def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload,
+                         features: tuple[str, ...] = ()) -> Candidates:
     """All runnable configurations within the workload's constraints (before any SLO check).
 
     A configuration is a runnable combo (hardware, runtime, precision, KV format) x a model x a
@@ -126,6 +127,9 @@ def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload) -
     _check_ids(catalog, w)
     c = w.constraints
     combos = _runnable(tables, w)  # (hardware, runtime, precision, kv) rows
+    if features:  # serving features (planner.model.serving): the runtime supports each on the chip's family
+        supported = _supports(catalog, tables, features)[combos[:, 0], combos[:, 1]]
+        combos = combos[supported]
     models = np.array(_allowed(tables.model_ids, c.models), dtype=np.int64)
     shape_ids = np.array([i for i, (tp, pp) in enumerate(PARALLEL) if tp * pp <= c.max_chips_per_replica],
                          dtype=np.int64)
@@ -259,6 +263,13 @@ def _unsupported(catalog: Catalog, tables: CatalogTables, w: Workload) -> Counte
                     kvs = int(tables.runnable_kv[tables.hardware_ids.index(hid), tables.runtime_ids.index(rid)].sum())
                     out[f"{pid} weights not supported on {hid} with {rid}: {why}"] += kvs
     return out
+
+
+def _supports(catalog: Catalog, tables: CatalogTables, features: tuple[str, ...]) -> npt.NDArray[np.bool_]:
+    """[hardware, runtime]: the runtime's support matrix lists every feature on the chip's family."""
+    return np.array([[all(catalog.runtimes[r].supports(f, catalog.hardware[h].family) for f in features)
+                      for r in tables.runtime_ids] for h in tables.hardware_ids], dtype=bool).reshape(
+        len(tables.hardware_ids), len(tables.runtime_ids))
 
 
 def _ids(ids: tuple[str, ...], allow: tuple[str, ...] | None, deny: tuple[str, ...] = ()) -> list[str]:

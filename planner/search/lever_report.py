@@ -37,13 +37,25 @@ class LeverRow:
 Pins = dict[str, tuple[str, ...] | None]
 
 
+SERVING_LEVERS = {"prefix caching": "prefix_caching", "speculative decoding": "speculative"}
+
+
 def _pinned(w: Workload, top: Plan, override: Pins) -> Workload:
-    """The workload with the top plan's choices pinned, except what ``override`` sets."""
+    """The workload with the top plan's choices pinned, except what ``override`` sets; a serving
+    lever's row (``override["serving"]``) flips that feature and pins the others to the top plan's."""
     pins: Pins = {"models": (top.model,), "precisions": (top.precision,), "adaptations": (top.adaptation,),
                   "runtimes": (top.runtime,), "hardware": tuple(sorted(top.hardware_types))}
     pins.update(override)
     constraints = replace(w.constraints, models=pins["models"], precisions=pins["precisions"],
-                          adaptations=pins["adaptations"], runtimes=pins["runtimes"], hardware=pins["hardware"])
+                          adaptations=pins["adaptations"], runtimes=pins["runtimes"], hardware=pins["hardware"],
+                          serving={f: "required" if f in top.features else "forbidden"
+                                   for f in SERVING_LEVERS.values()})
+    flip = override.get("serving")
+    if flip:
+        feature = flip[0]
+        constraints = replace(constraints, runtimes=w.constraints.runtimes, hardware=w.constraints.hardware,
+                              serving={**constraints.serving,
+                                       feature: "forbidden" if feature in top.features else "required"})
     return replace(w, constraints=constraints)
 
 
@@ -70,6 +82,10 @@ def _baselines(catalog: Catalog, w: Workload, top: Plan) -> list[tuple[str, str,
     rows.append(("adaptation", "none", {"adaptations": ("none",)}))
     rows.append(("runtime", f"{hw.default_runtime} (default on {hw.id})",
                  {"runtimes": (hw.default_runtime,)}))
+    for lever, feature in SERVING_LEVERS.items():
+        if feature in top.features or w.constraints.serving_rule(feature) == "allowed" or (
+                feature == "prefix_caching" and w.traffic.prefix is not None):
+            rows.append((lever, "off" if feature in top.features else "on", {"serving": (feature,)}))
     if gpu is not None:
         runtime = top.runtime if top.runtime in gpu.runtimes else gpu.default_runtime
         rows.append(("hardware family", f"{gpu.id} (default GPU)",
@@ -94,4 +110,5 @@ def lever_report(catalog: Catalog, w: Workload, top: Plan, *, time_limit_s: floa
 
 def value_of(top: Plan, lever: str) -> str:
     return {"model size": top.model, "precision": top.precision, "adaptation": top.adaptation,
-            "runtime": top.runtime, "hardware family": ", ".join(sorted(top.hardware_types))}[lever]
+            "runtime": top.runtime, "hardware family": ", ".join(sorted(top.hardware_types)),
+            **{k: "on" if f in top.features else "off" for k, f in SERVING_LEVERS.items()}}[lever]

@@ -30,6 +30,7 @@ from planner.model.grid import CatalogTables
 from planner.search.explain import explain_infeasible
 from planner.search.results import PlanResult
 from planner.search.run import run_search
+from planner.search.serving import plan_served
 from planner.workload import Objective, Workload
 
 __all__ = ["plan"]
@@ -41,8 +42,10 @@ def plan(workload: Workload, catalog: Catalog, *, top: int = 5, objective: Objec
     """Ranked deployment plans for a workload (see the module docstring); when none fits and
     ``explain``, the reasons and verified relaxations."""
     tables = tables or CatalogTables.from_catalog(catalog)
-    searched = run_search(workload, catalog, top=top, objective=objective, time_limit_s=time_limit_s,
-                          tables=tables, any_plan=any_plan)
+    searched = plan_served(workload, catalog, top=top, objective=objective, time_limit_s=time_limit_s,
+                           tables=tables, any_plan=any_plan) or \
+        run_search(workload, catalog, top=top, objective=objective, time_limit_s=time_limit_s,
+                   tables=tables, any_plan=any_plan)
     result = searched.result
     if result.plans or not explain or result.search.solver_status == "TIME_LIMIT":
         return result  # a search cut short by its deadline proves no infeasibility

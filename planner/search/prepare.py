@@ -14,6 +14,7 @@ import numpy as np
 
 from planner.domain import Catalog
 from planner.model.grid import Array, CatalogTables
+from planner.model.serving import Served
 from planner.search.candidates import Candidates, enumerate_candidates, universe
 from planner.search.capacity import UTILIZATION, default_prior, screen, search_capacity
 from planner.search.solver import COST_SCALE, scaled
@@ -48,6 +49,7 @@ class Prepared:
     first: np.ndarray  # per plan key, its first row (model, precision, quality and adaptation are per key)
     demand: float  # peak requests/s the plan carries
     max_types: int  # hardware types a plan may mix
+    served: Served = field(default_factory=Served)  # serving features of this search (planner.model.serving)
     evaluated: int = 0
     answers: Array = field(default_factory=default_prior)  # capacity rungs found so far, as search_capacity's prior
     _bounds: Array | None = None  # lower_bounds, recomputed for the keys evaluated since
@@ -59,13 +61,16 @@ class Prepared:
         rows = rows[np.isnan(self.rate[rows])]
         if not len(rows):
             return
-        step, mem = universe(self.cand.tables).models(self.cand.universe_row[rows])
-        found = search_capacity(step, mem, w.traffic, self.ceiling[rows], w.slo, self.answers)
+        step, mem = self.served.apply(*universe(self.cand.tables).models(self.cand.universe_row[rows]), w.traffic)
+        seen = self.served.workload(w)  # what the queueing model runs: computed tokens, TPOT per iteration
+        found = search_capacity(step, mem, seen.traffic, self.ceiling[rows], seen.slo, self.answers)
         self.answers += np.bincount(found.rung + 1, minlength=len(self.answers))
         has_above = found.rung + 1 < len(UTILIZATION)
         above = np.minimum(found.rung + 1, len(UTILIZATION) - 1)
         for target, latency in self.above_ms.items():
-            latency[rows] = np.where(has_above, found.latency_ms[target][np.arange(len(rows)), above], np.nan)
+            per_token = self.served.emitted if target[0] == "tpot_ms" else 1.0  # TPOT per iteration -> per token
+            latency[rows] = np.where(has_above, found.latency_ms[target][np.arange(len(rows)), above] / per_token,
+                                     np.nan)
         self.max_batch[rows] = found.max_batch
         self.rate[rows], self.rung[rows] = found.rate, found.rung
         changed = [int(key) for key in np.unique(self.key[rows])]
@@ -187,11 +192,13 @@ def _group_min(values: Array, groups: np.ndarray, n: int) -> Array:
     return out
 
 
-def prepare(catalog: Catalog, tables: CatalogTables, w: Workload) -> Prepared:
-    """Enumerate, screen (memory, no-load SLO) and prune; no queueing model yet."""
-    cand = enumerate_candidates(catalog, tables, w)
+def prepare(catalog: Catalog, tables: CatalogTables, w: Workload, served: Served | None = None) -> Prepared:
+    """Enumerate, screen (memory, no-load SLO) and prune; no queueing model yet. ``served``: the
+    serving features every candidate runs with (only runtimes supporting them on the chip)."""
+    served = served or Served()
+    cand = enumerate_candidates(catalog, tables, w, features=served.features)
     enumerated = len(cand) + sum(cand.dropped.values())
-    ok, capacity, max_batch, ceiling = _screen(tables, cand.universe_row, w)
+    ok, capacity, max_batch, ceiling = _screen(tables, cand.universe_row, w, served)
     fits = max_batch >= 1
     cand.keep(fits, "does not fit in memory (weights + KV of one sequence)")
     ok = ok[fits] & (ceiling[fits] > 0)
@@ -213,15 +220,16 @@ def prepare(catalog: Catalog, tables: CatalogTables, w: Workload) -> Prepared:
                     above_ms={(m, pct): np.full(n, np.nan) for m, pct, _limit in w.slo.items()},
                     rows_of=[order[a:b] for a, b in itertools.pairwise(bounds)], first=order[bounds[:-1]],
                     demand=w.traffic.peak,
-                    max_types=w.constraints.max_hardware_types)
+                    max_types=w.constraints.max_hardware_types, served=served)
 
 
-def _screen(tables: CatalogTables, rows: np.ndarray, w: Workload) -> tuple[np.ndarray, Array, Array, Array]:
+def _screen(tables: CatalogTables, rows: np.ndarray, w: Workload, served: Served
+            ) -> tuple[np.ndarray, Array, Array, Array]:
     """``capacity.screen`` of Universe ``rows``, SCREEN_CHUNK rows at a time, so that a chunk's
     constants and temporaries stay in cache (over ~10^5 rows at once each array operation streams
     from memory)."""
-    u = universe(tables)
-    parts = [screen(*u.models(rows[s:s + SCREEN_CHUNK]), w.traffic, w.slo)
+    u, seen = universe(tables), served.workload(w)
+    parts = [screen(*served.apply(*u.models(rows[s:s + SCREEN_CHUNK]), w.traffic), seen.traffic, seen.slo)
              for s in range(0, len(rows), SCREEN_CHUNK)] or [screen(*u.models(rows), w.traffic, w.slo)]
     ok, capacity, max_batch, ceiling = (np.concatenate(x) for x in zip(*parts, strict=True))
     return ok, capacity, max_batch, ceiling

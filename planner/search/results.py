@@ -19,6 +19,9 @@ class Deployment:
     requests_per_s_per_replica: float  # its share of the peak load
     slo_capacity_per_replica: float  # most it may carry within every SLO target
     calibrated: bool
+    role: str = "both"  # prefill | decode | both (aggregated)
+    ep: int = 1  # expert-parallel ranks (1: experts split like the rest, by tp)
+    dp_attention: int = 1  # data-parallel attention ranks
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,8 @@ class Plan:
     cost: Cost
     binding: tuple[str, ...]
     pareto: bool = False
+    features: tuple[str, ...] = ()  # serving features used (planner.model.serving.FEATURES)
+    why: str = ""  # why this serving shape (planner.search.serving), when the planner compared shapes
 
     @property
     def hardware_types(self) -> frozenset[str]:

@@ -9,6 +9,7 @@ import numpy as np
 
 from planner.domain import Catalog
 from planner.model.grid import CatalogTables
+from planner.model.serving import Served
 from planner.search.branch_bound import solve_prepared
 from planner.search.build import build_plans
 from planner.search.prepare import Prepared, prepare
@@ -29,12 +30,12 @@ class Searched:
 
 
 def run_search(workload: Workload, catalog: Catalog, *, top: int, objective: Objective, time_limit_s: float,
-               tables: CatalogTables | None = None, any_plan: bool = False) -> Searched:
+               tables: CatalogTables | None = None, any_plan: bool = False, served: Served | None = None) -> Searched:
     """Ranked plans for a workload, without explaining an empty answer (``planner.search.planning``)."""
     start = time.perf_counter()
     deadline = start + time_limit_s
     tables = tables or CatalogTables.from_catalog(catalog)
-    prep = prepare(catalog, tables, workload)
+    prep = prepare(catalog, tables, workload, served)
     outcome = solve_prepared(prep, workload, objective=objective, top=top, any_plan=any_plan,
                              time_limit_s=max(0.2, min(2.0, time_limit_s / 4)), deadline=deadline)
     pool = build_plans(catalog, prep, workload, outcome.found)
