@@ -29,6 +29,7 @@ import numpy.typing as npt
 
 from planner.model.attention import attended_context, prefill_attended_context
 from planner.model.grid import ACTIVATION_BYTES, Array, Grid
+from planner.model.moe import ep_memory, ep_step
 
 __all__ = ["Memory", "MemoryModel", "StepModel", "StepTime", "kv_bytes_per_token", "memory", "step_time"]
 
@@ -93,6 +94,10 @@ class MemoryModel:
         c[5] = 4.0 * grid.vocab / grid.tp  # 4 B: fp32 logits
         c[6], c[7] = grid.max_batched_tokens, grid.max_concurrency
         c[8], c[9] = grid.window, grid.full_fraction
+        if np.any(grid.ep > 1):  # expert parallelism + DP attention (planner.model.moe)
+            ep, on = ep_memory(grid), grid.ep > 1
+            c[1] = np.where(on, ep.weights, c[1])
+            c[3] = np.where(on, ep.kv_per_token * (1.0 + grid.kv_waste_fraction), c[3])
         return cls(c)
 
     def take(self, rows: npt.NDArray[np.intp]) -> MemoryModel:
@@ -194,6 +199,12 @@ class StepModel:
                     + np.where(pp > 1, (pp - 1.0) * grid.collective_latency_s, 0.0))
             c[10] = grid.step_overhead_s
             c[11], c[12], c[13] = grid.window, grid.full_fraction, grid.prefill_attention_ratio
+            if np.any(grid.ep > 1):  # expert parallelism + DP attention (planner.model.moe)
+                ep, on = ep_step(grid), grid.ep > 1
+                c[1], c[2], c[3] = (np.where(on, new, old) for new, old in (
+                    (ep.pass_tokens, c[1]), (ep.linear_per_token, c[2]), (ep.dense_read_per_pass, c[3])))
+                c[7], c[8], c[9] = (np.where(on, new, old) for new, old in (
+                    (ep.kv_per_token_context, c[7]), (ep.comm_per_token, c[8]), (ep.comm_per_pass, c[9])))
         return cls(c)
 
     def take(self, rows: npt.NDArray[np.intp]) -> StepModel:

@@ -40,6 +40,7 @@ def _dedupe(plans: list[Plan]) -> list[Plan]:
     for plan in plans:
         if not any(q.model == plan.model and q.adaptation == plan.adaptation
                    and q.hardware_types == plan.hardware_types
+                   and {d.role for d in q.deployments} == {d.role for d in plan.deployments}
                    and abs(q.cost.per_month - plan.cost.per_month) <= NEAR_DUPLICATE * q.cost.per_month
                    for q in out):
             out.append(plan)
@@ -70,7 +71,7 @@ def rank_plans(plans: list[Plan], w: Workload, objective: Objective) -> list[Pla
 def content(plan: Plan) -> tuple[object, ...]:
     """A total order on what a plan is (model, formats, runtime, adaptation, deployments), the
     last tie-break of the ranking: equal plans rank the same whatever order the search found them."""
-    deployments = tuple(sorted((d.hardware, d.tp, d.pp, d.replicas) for d in plan.deployments))
+    deployments = tuple(sorted((d.hardware, d.tp, d.pp, d.ep, d.role, d.replicas) for d in plan.deployments))
     return (*plan.key, deployments)
 
 
