@@ -16,8 +16,9 @@ Per chip, against the tensor-parallel replica of the same N chips (``planner.mod
                attention reads each sequence's KV on one rank only; no tensor-parallel all-reduce;
                every MoE layer: dispatch + combine of tokens x hidden x 2 B x top-k (x 2 for the
                pair) bytes, of which (N - 1) / N leave the chip, over the scale-up link within a
-               node; across nodes one copy per distinct remote node over the scale-out network
-               plus the scale-up fan-out (``a2a_seconds_per_token``), plus one latency each; the expert compute and the all-to-all wait for the busiest rank
+               node; across nodes one copy per distinct remote node over the scale-out
+               network plus the scale-up fan-out (``a2a_seconds_per_token``), plus one
+               latency each; the expert compute and the all-to-all wait for the busiest rank
                (``IMBALANCE``).
 
 Assumptions: ep = dp_attention = the replica's chips, pp = 1 (the layout the cited deployments
@@ -76,8 +77,8 @@ def a2a_seconds_per_token(grid: Grid) -> Array:
 
     A token's hidden state goes to the ranks of its top-k experts and comes back (bytes per copy:
     hidden x (dispatch bytes + 2 B combine); dispatch is FP8 where the expert weights are FP8 or
-    narrower, as DeepEP's kernels do, else 16-bit). Within a node each of the k copies that leaves the chip crosses the scale-up link
-    (one direction: half the vendor's bidirectional figure). Across M nodes the dispatch is
+    narrower, as DeepEP's kernels do, else 16-bit). Within a node each of the k copies that leaves
+    the chip crosses the scale-up link (one direction: half the vendor's bidirectional figure). Across M nodes the dispatch is
     hierarchical (DeepEP normal and low-latency kernels): one copy per distinct remote node over the
     scale-out network, whose catalog figure is per chip and per direction (a NIC's line rate), then a
     fan-out over the scale-up link; with uniform routing a token meets (M - 1)(1 - (1 - 1/M)^k)
@@ -92,7 +93,8 @@ def a2a_seconds_per_token(grid: Grid) -> Array:
     nodes = np.ceil(n / np.maximum(grid.chips_per_node, 1.0))
     remote_nodes = (nodes - 1.0) * (1.0 - (1.0 - 1.0 / nodes) ** k)
     with np.errstate(divide="ignore", invalid="ignore"):
-        across = copy * remote_nodes / (grid.scale_out_bytes_per_s * grid.eff_communication) + copy * k / scale_up
+        rdma = copy * remote_nodes / (grid.scale_out_bytes_per_s * grid.eff_communication)
+        across = rdma + copy * k / scale_up  # then the fan-out to the experts' chips in each node
     return np.asarray(np.where(nodes > 1, across, in_node) / n, dtype=np.float64)
 
 

@@ -155,7 +155,8 @@ def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload,
     is_ep = (shapes[:, 2] > 1)[None, :]  # EP + DP attention: attention is not split, so no tp <= node rule
     parallel_ok = ((shapes[None, :, 0] <= per_node) | is_ep) & ((chips <= per_node) | scale_out)  # [combo, shape]
     if is_ep.any():  # the runtime supports EP and DP attention on the chip's family
-        parallel_ok &= ~is_ep | _supports(catalog, tables, ("expert_parallel", "dp_attention"))[hw, combos[:, 1]][:, None]
+        wide = _supports(catalog, tables, ("expert_parallel", "dp_attention"))[hw, combos[:, 1]]
+        parallel_ok &= ~is_ep | wide[:, None]
     price_ok = ~np.isnan(prices[hw])  # [combo]
     longest = (w.traffic.input_tokens.p95 or w.traffic.input_tokens.mean) + \
         (w.traffic.output_tokens.p95 or w.traffic.output_tokens.mean)
