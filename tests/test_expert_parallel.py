@@ -86,8 +86,9 @@ def test_expert_weights_split_and_kv_rank_local(tables: CatalogTables, catalog: 
 
 
 def _ds_workload(rule: str) -> Workload:
-    return Workload(name="ep", traffic=Traffic(requests_per_s=20.0, input_tokens=Tokens(2000.0), output_tokens=Tokens(200.0)),
-                    slo=Slo(targets={"tpot_ms": {"p50": 100.0}}),
+    traffic = Traffic(requests_per_s=20.0, input_tokens=Tokens(2000.0), output_tokens=Tokens(200.0))
+    return Workload(name="ep", traffic=traffic,
+                    slo=Slo(targets={"tpot_ms": {50: 100.0}}),
                     constraints=Constraints(models=("deepseek-v3",), hardware=("h100-sxm",), runtimes=("sglang",),
                                             max_chips_per_replica=32, serving={"expert_parallel": rule}))
 

@@ -78,7 +78,8 @@ def a2a_seconds_per_token(grid: Grid) -> Array:
     A token's hidden state goes to the ranks of its top-k experts and comes back (bytes per copy:
     hidden x (dispatch bytes + 2 B combine); dispatch is FP8 where the expert weights are FP8 or
     narrower, as DeepEP's kernels do, else 16-bit). Within a node each of the k copies that leaves
-    the chip crosses the scale-up link (one direction: half the vendor's bidirectional figure). Across M nodes the dispatch is
+    the chip crosses the scale-up link (one direction: half the vendor's bidirectional figure).
+    Across M nodes the dispatch is
     hierarchical (DeepEP normal and low-latency kernels): one copy per distinct remote node over the
     scale-out network, whose catalog figure is per chip and per direction (a NIC's line rate), then a
     fan-out over the scale-up link; with uniform routing a token meets (M - 1)(1 - (1 - 1/M)^k)
