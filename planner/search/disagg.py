@@ -136,7 +136,8 @@ def _why(p: Plan, other: Plan | None, shape: str, alt: str) -> str:
     else:
         relief = (f"one pool, no KV transfer (p50 TTFT {ttft[0]:.0f} vs {ttft[1]:.0f} ms, "
                   f"TPOT {tpot[0]:.1f} vs {tpot[1]:.1f} ms); ")
-    return f"{shape}: {relief}{verb} ${abs(saving):,.0f}/month against the best {alt} plan (${other.cost.per_month:,.0f})"
+    against = f"the best {alt} plan (${other.cost.per_month:,.0f})"
+    return f"{shape}: {relief}{verb} ${abs(saving):,.0f}/month against {against}"
 
 
 def _join(p: Plan, d: Plan, moved_s: float, w: Workload) -> Plan | None:
