@@ -52,7 +52,8 @@ def test_universe_rows_equal_a_fresh_build(tables: CatalogTables) -> None:
     step, mem = u.models(rows)
     f = u.factors(rows)
     grid = tables.gather(model=f["model"], hardware=f["hardware"], runtime=f["runtime"],
-                         weight_precision=f["precision"], kv_precision=f["kv_precision"], tp=f["tp"], pp=f["pp"])
+                         weight_precision=f["precision"], kv_precision=f["kv_precision"], tp=f["tp"], pp=f["pp"],
+                         ep=f["ep"])
     with np.errstate(divide="ignore", invalid="ignore"):
         _same(step.coefficients, StepModel.build(grid).coefficients)
         _same(mem.coefficients, MemoryModel.build(grid).coefficients)

@@ -95,6 +95,7 @@ class Grid:
     head_dim: Array
     ffn: Array
     vocab: Array
+    moe_layers: Array  # layers with routed experts (0 for dense models)
     # attention kind (planner.model.attention): KV elements per token per layer, KV shards tp splits,
     # 1.0 when every tp rank reads the whole KV (MLA), attention FLOPs per query per key (decode),
     # prefill / decode attention FLOPs, window tokens (inf = none), share of full-attention layers
@@ -132,6 +133,7 @@ class Grid:
     # parallelism
     tp: Array
     pp: Array
+    ep: Array  # expert-parallel ranks = data-parallel attention ranks = tp (planner.model.moe); 1 = none
 
     def __len__(self) -> int:
         return int(self.params.shape[0])
@@ -180,6 +182,7 @@ class CatalogTables:
             "head_dim": [m.head_dim for m in models],
             "ffn": [m.ffn_size for m in models],
             "vocab": [m.vocab_size for m in models],
+            "moe_layers": [m.layers - m.moe.dense_layers if m.experts > 1 else 0 for m in models],
             **attention_columns(models),
         }
         hardware = {
@@ -248,11 +251,12 @@ class CatalogTables:
 
     def gather(self, *, model: IntArray, hardware: IntArray, weight_precision: IntArray,
                kv_precision: IntArray, runtime: IntArray, tp: npt.ArrayLike,
-               pp: npt.ArrayLike) -> Grid:
+               pp: npt.ArrayLike, ep: npt.ArrayLike = 1.0) -> Grid:
         """Build a Grid from index arrays (broadcast together)."""
-        model, hardware, weight_precision, kv_precision, runtime, tp_a, pp_a = np.broadcast_arrays(
+        model, hardware, weight_precision, kv_precision, runtime, tp_a, pp_a, ep_a = np.broadcast_arrays(
             model, hardware, weight_precision, kv_precision, runtime,
-            np.asarray(tp, dtype=np.float64), np.asarray(pp, dtype=np.float64))
+            np.asarray(tp, dtype=np.float64), np.asarray(pp, dtype=np.float64),
+            np.asarray(ep, dtype=np.float64))
         eff = self.efficiency.take((hardware, runtime))
         return Grid(
             **{k: v[model] for k, v in self.model.items()},
@@ -269,4 +273,5 @@ class CatalogTables:
             **{k: v[runtime] for k, v in self.runtime.items()},
             tp=tp_a.copy(),
             pp=pp_a.copy(),
+            ep=ep_a.copy(),
         )

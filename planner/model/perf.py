@@ -22,13 +22,14 @@ full-model step of B / pp tokens (GPipe microbatching, Huang et al. 2019).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
 
 from planner.model.attention import attended_context, prefill_attended_context
 from planner.model.grid import ACTIVATION_BYTES, Array, Grid, Rows
+from planner.model.moe import ep_memory, ep_step
 
 __all__ = ["Memory", "MemoryCoefficients", "MemoryModel", "StepCoefficients", "StepModel", "StepTime",
            "kv_bytes_per_token", "memory", "step_time"]
@@ -97,7 +98,7 @@ class MemoryModel:
     @classmethod
     def build(cls, grid: Grid) -> MemoryModel:
         capacity = grid.memory_capacity_bytes
-        return cls(MemoryCoefficients(
+        coefficients = MemoryCoefficients(
             capacity_bytes=capacity,
             weight_bytes=grid.params * grid.weight_bytes / (grid.tp * grid.pp),
             overhead_bytes=grid.memory_overhead_bytes + grid.memory_reserve_fraction * capacity,
@@ -108,7 +109,14 @@ class MemoryModel:
             max_concurrency=grid.max_concurrency,
             window_tokens=grid.window,
             full_attention_fraction=grid.full_fraction,
-        ))
+        )
+        if np.any(grid.ep > 1):  # expert parallelism + DP attention (planner.model.moe)
+            ep, on = ep_memory(grid), grid.ep > 1
+            coefficients = replace(
+                coefficients, weight_bytes=np.where(on, ep.weights, coefficients.weight_bytes),
+                kv_bytes_per_token=np.where(on, ep.kv_per_token * (1.0 + grid.kv_waste_fraction),
+                                            coefficients.kv_bytes_per_token))
+        return cls(coefficients)
 
     def take(self, rows: npt.NDArray[np.intp]) -> MemoryModel:
         return MemoryModel(self.coefficients.take(rows))
@@ -220,7 +228,7 @@ class StepModel:
             allreduce_per_token = 2.0 * grid.layers * 2.0 * (tp - 1.0) / tp * payload / _one_way(grid)
             send_link = np.where(tp * pp <= grid.chips_per_node, grid.link_bytes_per_s, grid.scale_out_bytes_per_s)
             send_per_token = (pp - 1.0) * payload / (0.5 * send_link * grid.eff_communication)
-            return cls(StepCoefficients(
+            coefficients = StepCoefficients(
                 pp=pp,
                 max_batched_tokens=grid.max_batched_tokens,
                 linear_compute_s_per_token=2.0 * grid.active_params / (  # M42: 2N
@@ -240,7 +248,18 @@ class StepModel:
                 window_tokens=grid.window,
                 full_attention_fraction=grid.full_fraction,
                 prefill_attention_ratio=grid.prefill_attention_ratio,
-            ))
+            )
+            if np.any(grid.ep > 1):  # expert parallelism + DP attention (planner.model.moe)
+                ep, on = ep_step(grid), grid.ep > 1
+                c = coefficients
+                coefficients = replace(
+                    c, max_batched_tokens=np.where(on, ep.pass_tokens, c.max_batched_tokens),
+                    linear_compute_s_per_token=np.where(on, ep.linear_per_token, c.linear_compute_s_per_token),
+                    dense_weights_s_per_pass=np.where(on, ep.dense_read_per_pass, c.dense_weights_s_per_pass),
+                    kv_s_per_token_context=np.where(on, ep.kv_per_token_context, c.kv_s_per_token_context),
+                    communication_s_per_token=np.where(on, ep.comm_per_token, c.communication_s_per_token),
+                    communication_s_per_pass=np.where(on, ep.comm_per_pass, c.communication_s_per_pass))
+            return cls(coefficients)
 
     def take(self, rows: npt.NDArray[np.intp]) -> StepModel:
         return StepModel(self.coefficients.take(rows))

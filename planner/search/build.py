@@ -56,8 +56,10 @@ def _plan(catalog: Catalog, p: Prepared, w: Workload, sol: Solution, rows: np.nd
         Deployment(hardware=t.hardware_ids[c.hardware[i]], chips_per_replica=int(c.tp[i] * c.pp[i]), tp=int(c.tp[i]),
                    pp=int(c.pp[i]), replicas=int(n), max_batch=int(p.max_batch[i]),
                    requests_per_s_per_replica=float(s), slo_capacity_per_replica=float(p.rate[i]),
-                   calibrated=bool(t.calibrated[c.hardware[i], c.runtime[i]]))
+                   calibrated=bool(t.calibrated[c.hardware[i], c.runtime[i]]), ep=int(c.ep[i]),
+                   dp_attention=int(c.ep[i]))  # EP runs with DP attention over the same chips (planner.model.moe)
         for i, n, s in zip(rows, counts, shares, strict=True))
+    wide = ("expert_parallel", "dp_attention") if any(d.ep > 1 for d in deployments) else ()
     predicted: dict[str, float] = {}
     for metric, attr in zip(METRICS, ("ttft_s", "tpot_s", "e2e_s"), strict=True):
         for pct in PERCENTILES:
@@ -75,7 +77,7 @@ def _plan(catalog: Catalog, p: Prepared, w: Workload, sol: Solution, rows: np.nd
                 kv_precision=t.precision_ids[c.kv_precision[rows[0]]],
                 adaptation=pick.adaptation if pick is not None else "none",
                 runtime=t.runtime_ids[c.runtime[rows[0]]], deployments=deployments, predicted=predicted,
-                quality=_quality(catalog, model_id, w, pick), cost=cost, binding=(), features=p.served.features)
+                quality=_quality(catalog, model_id, w, pick), cost=cost, binding=(), features=p.served.features + wide)
     return _with_binding(plan, p, w, rows)
 
 

@@ -41,6 +41,7 @@ def _dedupe(plans: list[Plan]) -> list[Plan]:
     for plan in plans:
         if not any(q.model == plan.model and q.adaptation == plan.adaptation
                    and q.hardware_types == plan.hardware_types
+                   and {d.role for d in q.deployments} == {d.role for d in plan.deployments}
                    and abs(q.cost.per_month - plan.cost.per_month) <= NEAR_DUPLICATE * q.cost.per_month
                    for q in out):
             out.append(plan)
@@ -73,7 +74,7 @@ def content(plan: Plan) -> tuple[object, ...]:
     quality first (a plan that costs the same and scores higher dominates), then model, formats,
     runtime, adaptation and deployments, so equal plans rank the same whatever order the search
     found them in. ``branch_bound`` prunes by the part of it a plan key fixes."""
-    deployments = tuple(sorted((d.hardware, d.tp, d.pp, d.replicas) for d in plan.deployments))
+    deployments = tuple(sorted((d.hardware, d.tp, d.pp, d.ep, d.role, d.replicas) for d in plan.deployments))
     score = plan.quality.score
     return (-score if score is not None else float("inf"), *plan.key, deployments)
 
