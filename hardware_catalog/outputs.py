@@ -18,14 +18,13 @@ start-up do not pay for numpy, SciPy or the solver.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from hardware_catalog.numbers import rounded
 
 if TYPE_CHECKING:
-    from hardware_catalog.export.engines import Artifact
     from hardware_catalog.measurements import BadRecord
     from hardware_catalog.saved import SavedPlan
     from planner.calibration.predict import RecordSet, Skipped
@@ -624,6 +623,15 @@ class ExportOut(_Out):
     files: list[ExportFileOut]
 
 
-def export_out(fmt: str, rank: int, artifacts: Sequence[Artifact]) -> ExportOut:
+class _File(Protocol):  # hardware_catalog.export's Artifact (which imports this module)
+    @property
+    def name(self) -> str: ...
+    @property
+    def content(self) -> str: ...
+    @property
+    def media_type(self) -> str: ...
+
+
+def export_out(fmt: str, rank: int, artifacts: Sequence[_File]) -> ExportOut:
     return ExportOut(format=fmt, rank=rank, files=[ExportFileOut(name=a.name, media_type=a.media_type,
                                                                  content=a.content) for a in artifacts])
