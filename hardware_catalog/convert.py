@@ -150,7 +150,7 @@ def _hardware(file: str, h: HardwareFile, raw: RawCatalog) -> Hardware:
         runtimes=tuple(h.runtimes),
         default_runtime=h.default_runtime,
         memory_usable_fraction=h.memory_usable_fraction,
-        unsupported_precisions=dict(h.unsupported_precisions),
+        unsupported_precisions={str(k): v for k, v in h.unsupported_precisions.items()},
         sources=dict(h.sources),
         notes=h.notes,
     )

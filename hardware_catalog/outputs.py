@@ -39,8 +39,9 @@ if TYPE_CHECKING:
 __all__ = [
     "CalibrationOut", "CompareOut", "CostOut", "CrossValidationOut", "DeploymentOut", "EstimateOut",
     "ExportOut", "FinetuneOut", "LeverOut", "LeverReportOut", "PlanOut", "PlanResultOut", "PredictedOut",
-    "SavedPlanListOut", "SavedPlanOut", "SavedPlanSummaryOut", "SkippedOut", "SummaryOut", "ValidationOut", "calibration_out", "cv_out", "document", "estimate_out", "finetune_out", "levers_out",
-    "plan_result_out", "rounded", "skipped_out", "validation_out",
+    "SavedPlanListOut", "SavedPlanOut", "SavedPlanSummaryOut", "SkippedOut", "SummaryOut", "ValidationOut",
+    "calibration_out", "cv_out", "document", "estimate_out", "export_out", "finetune_out", "levers_out",
+    "plan_result_out", "rounded", "saved_plan_out", "saved_plan_summary_out", "skipped_out", "validation_out",
 ]
 
 GB = 1e9

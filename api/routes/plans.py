@@ -144,7 +144,7 @@ async def _create_plans(workload: WorkloadIn, snapshot: Any, settings: Settings,
                 lever_report(snapshot.catalog, w, chosen, tables=snapshot.tables), chosen)
         return plan_result_out(result, report)
 
-    data = await pool.run(compute)
+    data: PlanResultOut = await pool.run(compute)
     if cache is not None and data.complete:
         cache.put(key, data)
     return data

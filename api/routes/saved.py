@@ -38,10 +38,10 @@ def store_of(request: Request) -> PlanStore:
     return store
 
 
-def _get(request: Request, plan_id: str) -> SavedPlan:
+def _get(request: Request, plan_id: str, field: str = "path.plan_id") -> SavedPlan:
     saved = store_of(request).get(plan_id)
     if saved is None:
-        raise NotFound(f"no saved plan {plan_id}", field="plan_id")
+        raise NotFound(f"no saved plan {plan_id}", field=field)
     return saved
 
 
@@ -64,7 +64,7 @@ def list_plans(request: Request,
 
 @router.get("/v1/plans/compare", response_model=CompareOut, responses=problems((404, "no saved plan with that id")))
 def compare_plans(request: Request, a: str, b: str) -> CompareOut:
-    return compare(record(_get(request, a)), record(_get(request, b)))
+    return compare(record(_get(request, a, "query.a")), record(_get(request, b, "query.b")))
 
 
 @router.get("/v1/plans/{plan_id}", response_model=SavedPlanOut, response_model_exclude_unset=True,
@@ -76,7 +76,7 @@ def get_plan(request: Request, plan_id: str) -> SavedPlanOut:
 @router.delete("/v1/plans/{plan_id}", status_code=204)
 def delete_plan(request: Request, plan_id: str, writer: WriterDep) -> Response:
     if not store_of(request).delete(plan_id):
-        raise NotFound(f"no saved plan {plan_id}", field="plan_id")
+        raise NotFound(f"no saved plan {plan_id}", field="path.plan_id")
     return Response(status_code=204)
 
 
