@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cli.app import CatalogOpt, OverlayOpt, app, load, print_json
+from cli.app import CatalogOpt, JsonOpt, OverlayOpt, app, load, print_doc
 
 if TYPE_CHECKING:
     from hardware_catalog.saved import PlanStore
@@ -52,17 +52,24 @@ def export_cmd(
     db: DbOpt = None,
     catalog: CatalogOpt = None,
     add: OverlayOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
-    """Engine launch commands or Kubernetes manifests for one plan (exit 2 when it cannot be expressed)."""
+    """Engine launch commands or Kubernetes manifests for one plan (exit 2 when it cannot be expressed).
+
+    --json prints the files as GET /v1/plans/{id}/export answers with Accept: application/json.
+    """
     from hardware_catalog.export import export
     from hardware_catalog.loader import read_yaml
-    from hardware_catalog.outputs import PlanResultOut
+    from hardware_catalog.outputs import PlanResultOut, export_out
     from hardware_catalog.workload_file import WorkloadIn
 
     rec = _record(plan, db)
     wl_data = read_yaml(workload) if workload else rec["workload"]
     artifacts = export(PlanResultOut.model_validate(rec["result"]), load(catalog, add), fmt, rank=rank,
                        workload=WorkloadIn.model_validate(wl_data) if wl_data else None)
+    if json_out and out is None:
+        print_doc(export_out(fmt, rank, artifacts))
+        return
     for a in artifacts:
         if out is None:
             typer.echo(a.content)
@@ -76,10 +83,13 @@ def export_cmd(
 def compare_cmd(a: Annotated[str, typer.Argument(help="Saved plan id or --json file.")],
                 b: Annotated[str, typer.Argument(help="Saved plan id or --json file.")],
                 db: DbOpt = None) -> None:
-    """Two plans side by side (top plan's cost, hardware, p99s, quality) and what changed (JSON)."""
+    """Two plans side by side (top plan's cost, hardware, p99s, quality) and what changed.
+
+    Prints JSON: the document GET /v1/plans/compare?a=&b= answers.
+    """
     from hardware_catalog.compare import compare
 
-    print_json(compare(_record(a, db), _record(b, db)))
+    print_doc(compare(_record(a, db), _record(b, db)))
 
 
 @app.command("replan")
@@ -87,7 +97,7 @@ def replan_cmd(plan_id: Annotated[str, typer.Argument(help="Saved plan id.")],
                time_limit: Annotated[float, typer.Option(min=0.5, max=600)] = 20.0,
                save: Annotated[bool, typer.Option("--save", help="Save the new result too.")] = False,
                db: DbOpt = None, catalog: CatalogOpt = None, add: OverlayOpt = None) -> None:
-    """Re-run a saved workload on today's catalog and show what changed (JSON)."""
+    """Re-run a saved workload on today's catalog and show what changed (JSON, as `hwplan compare`)."""
     from hardware_catalog.compare import compare
     from hardware_catalog.outputs import plan_result_out
     from hardware_catalog.saved import prices_used
@@ -104,4 +114,4 @@ def replan_cmd(plan_id: Annotated[str, typer.Argument(help="Saved plan id.")],
     if save:
         new["id"] = _store(db).save(workload=old["workload"], result=result, catalog_version=cat.version,
                                     prices=new["prices"], saved_by="cli").id
-    print_json(compare(old, new))
+    print_doc(compare(old, new))

@@ -18,7 +18,7 @@ start-up do not pay for numpy, SciPy or the solver.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
@@ -26,6 +26,7 @@ from hardware_catalog.numbers import rounded
 
 if TYPE_CHECKING:
     from hardware_catalog.measurements import BadRecord
+    from hardware_catalog.saved import SavedPlan
     from planner.calibration.predict import RecordSet, Skipped
     from planner.calibration.validate import Summary
     from planner.domain import Catalog
@@ -36,10 +37,11 @@ if TYPE_CHECKING:
     from planner.search.results import Plan, PlanResult
 
 __all__ = [
-    "CalibrationOut", "CostOut", "CrossValidationOut", "DeploymentOut", "EstimateOut", "FinetuneOut",
-    "LeverOut", "LeverReportOut", "PlanOut", "PlanResultOut", "PredictedOut", "SkippedOut", "SummaryOut",
-    "ValidationOut", "calibration_out", "cv_out", "document", "estimate_out", "finetune_out", "levers_out",
-    "plan_result_out", "rounded", "skipped_out", "validation_out",
+    "CalibrationOut", "CompareOut", "CostOut", "CrossValidationOut", "DeploymentOut", "EstimateOut",
+    "ExportOut", "FinetuneOut", "LeverOut", "LeverReportOut", "PlanOut", "PlanResultOut", "PredictedOut",
+    "SavedPlanListOut", "SavedPlanOut", "SavedPlanSummaryOut", "SkippedOut", "SummaryOut", "ValidationOut",
+    "calibration_out", "cv_out", "document", "estimate_out", "export_out", "finetune_out", "levers_out",
+    "plan_result_out", "rounded", "saved_plan_out", "saved_plan_summary_out", "skipped_out", "validation_out",
 ]
 
 GB = 1e9
@@ -499,3 +501,138 @@ def cv_out(catalog: Catalog, rs: RecordSet, predicted: Array) -> CrossValidation
 def calibration_out(*, written: str, n_records: int, pairs: int, cv: CrossValidationOut,
                     skipped: list[SkippedOut]) -> CalibrationOut:
     return CalibrationOut(written=written, n_records=n_records, pairs=pairs, cross_validation=cv, skipped=skipped)
+
+
+# --- saved plans, comparisons and exports ---------------------------------------------------------
+
+
+class TopPlanBriefOut(_Out):
+    model: str
+    runtime: str
+    per_month: Num
+
+
+class SavedPlanSummaryOut(_Out):
+    """One saved plan in a listing: who saved it, when, on which catalog, and its top plan."""
+
+    id: str
+    created_at: str = Field(description="ISO 8601, UTC")
+    saved_by: str = Field(description="the API key's name, 'anonymous' or 'cli' (never a key)")
+    workload: str = Field(description="the workload's name")
+    catalog_version: str
+    top_plan: TopPlanBriefOut | None = Field(description="null when the result has no plan")
+
+
+class SavedPlanListOut(_Out):
+    """A page of saved plans, newest first (GET /v1/plans)."""
+
+    plans: list[SavedPlanSummaryOut]
+    limit: int
+    offset: int
+    next_offset: int | None = Field(description="offset of the next page; null on the last one")
+
+
+PricesUsed = dict[str, dict[str, float | None]]  # pricing mode -> hardware -> $ per chip-hour
+
+
+class SavedPlanOut(_Out):
+    """A saved plan: the workload as given, the full result, and its provenance (GET /v1/plans/{id})."""
+
+    id: str
+    created_at: str = Field(description="ISO 8601, UTC")
+    saved_by: str = Field(description="the API key's name, 'anonymous' or 'cli' (never a key)")
+    catalog_version: str = Field(description="content hash of the catalog that produced the result")
+    workload: dict[str, Any] = Field(description="the workload as planned (a workload file's fields)")
+    result: PlanResultOut
+    prices: PricesUsed = Field(description="price per chip-hour of every chip its plans use, by pricing mode")
+
+
+def saved_plan_summary_out(s: SavedPlan) -> SavedPlanSummaryOut:
+    top = (s.result.get("plans") or [None])[0]
+    return SavedPlanSummaryOut(
+        id=s.id, created_at=s.created_at.isoformat(), saved_by=s.saved_by, workload=s.workload_name,
+        catalog_version=s.catalog_version,
+        top_plan=None if top is None else TopPlanBriefOut(model=top["model"], runtime=top["runtime"],
+                                                          per_month=top["cost"]["per_month"]))
+
+
+def saved_plan_out(s: SavedPlan) -> SavedPlanOut:
+    return SavedPlanOut(id=s.id, created_at=s.created_at.isoformat(), saved_by=s.saved_by,
+                        catalog_version=s.catalog_version, workload=s.workload,
+                        result=PlanResultOut.model_validate(s.result), prices=s.prices)
+
+
+class TopPlanOut(_Out):
+    """A compared result's top plan: what it runs, on what, at what cost, latency and quality."""
+
+    model: str
+    precision: str
+    kv_precision: str
+    runtime: str
+    hardware: list[str] = Field(description="'replicas x chips_per_replica hardware' per deployment")
+    per_month: Num
+    per_million_tokens: Num
+    ttft_ms_p99: Num
+    tpot_ms_p99: Num
+    e2e_ms_p99: Num
+    quality: Num
+
+
+class ComparedOut(_Out):
+    id: str | None = Field(description="the saved plan's id (null: a plan file, or a replan not saved)")
+    top_plan: TopPlanOut | None = Field(description="null when that result has no plan")
+
+
+class FieldChangeOut(_Out):
+    field: str = Field(description="dotted path of the field")
+    a: Any = Field(description="its value in a (null: absent)")
+    b: Any = Field(description="its value in b (null: absent)")
+
+
+class VersionChangeOut(_Out):
+    a: str
+    b: str
+
+
+class ChangesOut(_Out):
+    workload: list[FieldChangeOut]
+    catalog_version: VersionChangeOut | None = Field(description="null: both used the same catalog")
+    prices: list[FieldChangeOut] = Field(description="price per chip-hour, by pricing mode and hardware")
+    top_plan: list[FieldChangeOut]
+
+
+class CompareOut(_Out):
+    """Two results' top plans side by side and what changed from a to b (``hwplan compare``, ``replan``)."""
+
+    a: ComparedOut
+    b: ComparedOut
+    cost_per_month_change: Num = Field(description="b's top plan's $/month - a's (null without both)")
+    changed: ChangesOut
+
+
+class ExportFileOut(_Out):
+    name: str
+    media_type: str
+    content: str
+
+
+class ExportOut(_Out):
+    """The files that deploy one plan in one format (``hwplan export --json``)."""
+
+    format: str
+    rank: int
+    files: list[ExportFileOut]
+
+
+class _File(Protocol):  # hardware_catalog.export's Artifact (which imports this module)
+    @property
+    def name(self) -> str: ...
+    @property
+    def content(self) -> str: ...
+    @property
+    def media_type(self) -> str: ...
+
+
+def export_out(fmt: str, rank: int, artifacts: Sequence[_File]) -> ExportOut:
+    return ExportOut(format=fmt, rank=rank, files=[ExportFileOut(name=a.name, media_type=a.media_type,
+                                                                 content=a.content) for a in artifacts])

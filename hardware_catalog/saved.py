@@ -55,13 +55,6 @@ class SavedPlan:
     result: dict[str, Any]
     prices: dict[str, Any]
 
-    def summary(self) -> dict[str, Any]:
-        top = (self.result.get("plans") or [None])[0]
-        return {"id": self.id, "created_at": self.created_at.isoformat(), "saved_by": self.saved_by,
-                "workload": self.workload_name, "catalog_version": self.catalog_version,
-                "top_plan": None if top is None else {"model": top["model"], "runtime": top["runtime"],
-                                                      "per_month": top["cost"]["per_month"]}}
-
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Run the Alembic migrations on ``engine``'s database up to ``revision``."""

@@ -43,6 +43,19 @@ def _choose(doc: PlanResultOut, rank: int) -> PlanOut:
     raise ExportError(f"no plan of rank {rank} (ranks 1-{len(doc.plans)})", field="rank")
 
 
+def _unexpressed(plan: PlanOut) -> list[str]:
+    """The plan's serving features this export writes no flags or pools for (see docs/deploy.md)."""
+    out = [f for f in plan.features if f in ("speculative", "expert_parallel", "dp_attention", "disaggregation")]
+    roles = {d.role for d in plan.deployments}
+    if roles != {"both"} and "disaggregation" not in out:
+        out.append("disaggregation")
+    if any(d.ep > 1 for d in plan.deployments) and "expert_parallel" not in out:
+        out.append("expert_parallel")
+    if any(d.dp_attention > 1 for d in plan.deployments) and "dp_attention" not in out:
+        out.append("dp_attention")
+    return out
+
+
 def _engine_for(ctx: _Ctx) -> str:
     for fmt, engine in deploy_data()["engines"].items():
         if engine["runtime"] == ctx.plan.runtime:
@@ -56,6 +69,9 @@ def _header(ctx: _Ctx, fmt: str) -> list[str]:
     engine = deploy_data()["engines"][fmt]
     lines = [f"# hwplan plan rank {p.rank}: {p.model} {p.precision} (KV {p.kv_precision}) on {p.runtime}",
              f"# flags checked against {engine['reference']}"]
+    if "prefix_caching" in p.features:
+        lines.append("# NOTE: the plan assumes prefix caching: keep the engine's prefix cache on (vLLM: "
+                     "--enable-prefix-caching; SGLang: the radix cache, i.e. no --disable-radix-cache)")
     if engine["runtime"] != p.runtime:
         lines.append(f"# NOTE: the plan's latency and capacity were predicted for {p.runtime}, not {fmt}")
     if ctx.workload is None:
@@ -69,6 +85,10 @@ def export(doc: PlanResultOut, catalog: Catalog, fmt: str, *, rank: int = 1,
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})", field="format")
     ctx = _Ctx(_choose(doc, rank), catalog, workload)
+    if missing := _unexpressed(ctx.plan):
+        raise ExportError(f"plan {rank} uses {', '.join(missing)}, which this export does not write (its engine "
+                          "flags and pools are not generated yet): its predicted latency and capacity would not "
+                          "hold without them", field="rank")
     if fmt in ENGINE_FORMATS:
         out = []
         for i, d in enumerate(ctx.plan.deployments):

@@ -9,8 +9,9 @@ kserve: InferenceServices), each with a Service and a HorizontalPodAutoscaler.
 The flags come from the plan: model (its Hugging Face repository, ``data/deploy/deploy.yaml``),
 tensor and pipeline parallel sizes, weight quantisation, KV-cache dtype, the most concurrent
 sequences (the deployment's ``max_batch``), the chunked-prefill budget (the runtime's
-``max_batched_tokens``) and, with the workload, a maximum model length. Plans carry no
-speculative decoding or prefill/decode disaggregation, so no flags for them are written. A
+``max_batched_tokens``) and, with the workload, a maximum model length. No flags are written
+for speculative decoding, disaggregation, expert parallelism or DP attention: ``export`` refuses
+a plan that uses them (docs/deploy.md). A
 combination an engine or chip cannot express (a precision the engine only loads from a
 pre-quantised checkpoint the catalog does not name, a chip without a Kubernetes device plugin,
 a model without a published repository) raises ``ExportError`` naming why, instead of guessing.
