@@ -45,6 +45,7 @@ def run_search(workload: Workload, catalog: Catalog, *, top: int, objective: Obj
     stats = SearchStats(candidates=prep.enumerated, evaluated=prep.evaluated,
                         pruned=sum(dropped.values()) + unevaluated, solver_status=outcome.status,
                         solves=outcome.solves, elapsed_ms=(time.perf_counter() - start) * 1e3, dropped=dropped,
+                        unpriced=prep.cand.unpriced,
                         gap=outcome.gap, stop=str(outcome.stop))
     result = PlanResult(workload=workload.name, objective=str(objective), plans=tuple(plans),
                         pareto=tuple(pareto), infeasible=None, search=stats)
