@@ -35,6 +35,7 @@ __all__ = [
     "load_price_sheet",
     "load_prices",
     "offers_book",
+    "raw_sheet",
 ]
 
 # The dearest public offer is about $18/chip-h (B300); 1000 leaves room for any real chip or
@@ -177,6 +178,11 @@ def _offer(entry: OfferIn, file: str) -> Offer:
 def _read_offers(path: Path) -> list[Offer]:
     parsed = validate_file(PriceFile, read_yaml(path, loader=_DatesAsText), file=str(path))
     return [_offer(entry, str(path)) for entry in parsed.offers]
+
+
+def raw_sheet(path: Path | str) -> object:
+    """A price sheet file as parsed YAML with dates left as text (to send as a JSON body)."""
+    return read_yaml(Path(path), loader=_DatesAsText)
 
 
 def offers_book(sheet: PriceFile, *, file: str) -> PriceBook:

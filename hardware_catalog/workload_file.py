@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hardware_catalog.loader import read_yaml, validate_file
-from hardware_catalog.prices import PriceFile, offers_book
+from hardware_catalog.prices import PriceFile, load_price_sheet, offers_book
 from planner.economics.pricing import MARKETS, PriceBook
 from planner.economics.rates import PRICING_MODES, Pricing, owned_from_mapping
 from planner.workload import (
@@ -22,7 +23,7 @@ from planner.workload import (
     Workload,
 )
 
-__all__ = ["WorkloadIn", "load_workload", "to_workload"]
+__all__ = ["PricingIn", "WorkloadIn", "load_workload", "to_pricing", "to_workload", "with_sheet"]
 
 # Numbers are strict (no true for 1, no "12" for 12) and bounded, so no body reaches the solver's
 # integer scaling with a value it cannot hold (money in USD; see planner.search.solver.COST_SCALE).
@@ -79,6 +80,7 @@ class BudgetIn(_Strict):
     max_cost_per_million_tokens: Money | None = None
     max_one_time_cost: Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False, strict=True)] | None = None
     horizon_months: Annotated[float, Field(gt=0, le=120, allow_inf_nan=False, strict=True)] = 12
+    max_kgco2e_per_month: Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False)] | None = None
 
 
 class QualityIn(_Strict):
@@ -196,7 +198,17 @@ def to_pricing(p: str | PricingIn, *, sheet: PriceBook | None = None, file: str 
                    owned_chips=tuple(sorted((hw, owned_from_mapping(_set(v))) for hw, v in p.owned.chips.items())))
 
 
-def load_workload(path: Path | str) -> Workload:
-    """Read and validate a workload file; errors name the file and field."""
+def load_workload(path: Path | str, *, prices: Path | str | None = None) -> Workload:
+    """Read and validate a workload file; errors name the file and field. ``prices``: a price sheet
+    file (``--prices``) layered over the workload's own sheet and the catalog."""
     data: Any = read_yaml(Path(path))
-    return to_workload(validate_file(WorkloadIn, data, file=str(path)))
+    w = to_workload(validate_file(WorkloadIn, data, file=str(path)))
+    return w if prices is None else with_sheet(w, load_price_sheet(prices))
+
+
+def with_sheet(w: Workload, sheet: PriceBook) -> Workload:
+    """The workload with ``sheet`` over its pricing's sheet (the new sheet wins per chip)."""
+    p = w.constraints.pricing
+    old = p.sheet.offers if p.sheet is not None else ()
+    merged = PriceBook(offers=(*sheet.offers, *(o for o in old if not sheet.for_hardware(o.hardware))))
+    return replace(w, constraints=replace(w.constraints, pricing=replace(p, sheet=merged)))
