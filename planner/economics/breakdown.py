@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from planner.domain import Catalog
 from planner.economics.owned import (
     HOURS_PER_MONTH,
     energy_kwh_per_chip_hour,
@@ -32,7 +31,7 @@ from planner.economics.owned import (
     power_draw_w,
 )
 from planner.economics.pricing import Offer, stale_offers
-from planner.economics.rates import ChipRate
+from planner.economics.rates import ChipRate, PricedCatalog
 from planner.errors import InputError
 
 __all__ = ["DEFAULT_REGION", "CostParts", "Energy", "PriceSource", "TokenPrices", "explain_cost",
@@ -114,7 +113,7 @@ def _parts(rates: Sequence[tuple[ChipRate, int]], one_time_per_month: float) -> 
     return CostParts(compute=compute, energy=energy, hosting=hosting, adaptation=one_time_per_month)
 
 
-def _energy(catalog: Catalog, rates: Sequence[tuple[ChipRate, int]], *, utilisation: float,
+def _energy(catalog: PricedCatalog, rates: Sequence[tuple[ChipRate, int]], *, utilisation: float,
             region: str, output_tokens_per_hour: float) -> Energy:
     owned = catalog.owned
     if owned is None:
@@ -154,7 +153,7 @@ def _token_prices(per_hour: float, *, input_tokens_per_hour: float, output_token
                        per_million_blended=per_hour / (input_tokens_per_hour + output_tokens_per_hour) * 1e6)
 
 
-def explain_cost(catalog: Catalog, rates: Sequence[tuple[ChipRate, int]], *, one_time_per_month: float,
+def explain_cost(catalog: PricedCatalog, rates: Sequence[tuple[ChipRate, int]], *, one_time_per_month: float,
                  utilisation: float, region: str | None, input_tokens_per_hour: float,
                  output_tokens_per_hour: float, prefill_s: float, decode_s: float,
                  today: date) -> tuple[CostParts, Energy, TokenPrices, tuple[PriceSource, ...]]:

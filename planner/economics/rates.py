@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
-from planner.domain import Catalog
-from planner.economics.owned import OwnedCost, OwnedInputs, owned_cost_per_chip_hour, owned_inputs
+from planner.economics.owned import OwnedCost, OwnedData, OwnedInputs, owned_cost_per_chip_hour, owned_inputs
 from planner.economics.pricing import (
     OFFER_MODES,
     PriceBook,
@@ -31,8 +31,26 @@ from planner.economics.pricing import (
 from planner.errors import InputError
 from planner.memo import cached
 
-__all__ = ["OWNED", "OWNED_FIELDS", "OWNED_UTILISATION", "PRICING_MODES", "ChipRate", "Pricing", "chip_rate",
+__all__ = ["OWNED", "OWNED_FIELDS", "OWNED_UTILISATION", "PRICING_MODES", "ChipRate", "PricedCatalog", "Pricing",
+           "chip_rate",
            "owned_from_mapping", "unpriced_hint"]
+
+class _Chip(Protocol):
+    @property
+    def tdp_w(self) -> float | None: ...
+
+
+class PricedCatalog(Protocol):
+    """What pricing reads of a catalog (planner.domain.Catalog; named structurally so that
+    planner.economics does not import planner.domain, which holds its PriceBook)."""
+
+    @property
+    def prices(self) -> PriceBook: ...
+    @property
+    def owned(self) -> OwnedData | None: ...
+    @property
+    def hardware(self) -> Mapping[str, _Chip]: ...
+
 
 OWNED = "owned"
 PRICING_MODES = (*OFFER_MODES, OWNED)
@@ -94,13 +112,13 @@ class ChipRate:
         return self.owned is None
 
 
-def chip_rate(catalog: Catalog, hardware: str, pricing: Pricing | str) -> ChipRate | Unpriced:
+def chip_rate(catalog: PricedCatalog, hardware: str, pricing: Pricing | str) -> ChipRate | Unpriced:
     """The price per chip-hour of ``hardware`` under ``pricing`` (memoised per catalog)."""
     p = Pricing.of(pricing)
     return cached(catalog, ("chip_rate", hardware, p), lambda: _rate(catalog, hardware, p))
 
 
-def _rate(catalog: Catalog, hardware: str, p: Pricing) -> ChipRate | Unpriced:
+def _rate(catalog: PricedCatalog, hardware: str, p: Pricing) -> ChipRate | Unpriced:
     if p.mode != OWNED:
         quote = select_price(catalog.prices, hardware, p.spec, sheet=p.sheet)
         if isinstance(quote, Unpriced):
@@ -124,7 +142,7 @@ def _rate(catalog: Catalog, hardware: str, p: Pricing) -> ChipRate | Unpriced:
                     owned_inputs=inputs)
 
 
-def _with_owned(catalog: Catalog, unpriced: Unpriced) -> Unpriced:
+def _with_owned(catalog: PricedCatalog, unpriced: Unpriced) -> Unpriced:
     """Add ``("owned", "owned")`` to what would price the chip when the catalog has its capex."""
     owned = catalog.owned
     if owned is None or unpriced.hardware not in owned.capex_usd:
