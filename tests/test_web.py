@@ -171,7 +171,7 @@ def _selected_rank(page: Page) -> list[str]:
 def test_plan_pick_a_pareto_point_levers_export(page: Page) -> None:
     page.select_option("#example", "heterogeneous-mix")
     expect(page.locator("#f-name")).to_have_value("quota-limited-mix")
-    expect(page.locator("#f-quotas")).to_have_value("l40s: 4")
+    expect(page.locator("#f-quotas")).to_have_value("h100-sxm: 2")  # the example moved its quota (issue #14)
     assert sorted(page.eval_on_selector("#f-hardware", "s => [...s.selectedOptions].map(o => o.value)")) == [
         "h100-sxm", "l40s"]
     page.fill("#f-top", "6")
