@@ -17,6 +17,7 @@ from cli import (  # noqa: F401  (each registers its commands)
     estimate_cmd,
     finetune_cmd,
     plan_cmd,
+    prices_cmd,
     schema_cmd,
     serve_cmd,
 )

@@ -17,10 +17,10 @@ from hardware_catalog.numbers import rounded
 
 if TYPE_CHECKING:
     from planner.economics.breakdown import CostParts, Energy, PriceSource
-    from planner.economics.pricing import Offer, PriceQuote, Unpriced
+    from planner.economics.pricing import Offer, PriceBook, PriceQuote, Unpriced
 
 __all__ = ["CostPartsOut", "EnergyOut", "OfferOut", "PriceListOut", "PriceOut", "PriceSourceOut", "UnpricedOut",
-           "energy_out", "offer_out", "parts_out", "price_list_out", "source_out", "stale_warnings",
+           "energy_out", "offer_out", "parts_out", "price_list", "price_list_out", "source_out", "stale_warnings",
            "unpriced_out"]
 
 Num = float | None
@@ -152,3 +152,19 @@ def price_list_out(offers: Sequence[Offer], quotes: Sequence[PriceQuote], skippe
                            usd_per_chip_hour=rounded(q.usd_per_chip_hour), rule=q.rule,
                            offers=[offer_out(o) for o in q.offers]) for q in quotes],
         skipped=list(skipped))
+
+
+def price_list(prices: PriceBook, *, hardware: str | None = None, market: str | None = None,
+               mode: str | None = None) -> PriceListOut:
+    """The offers matching the filters, and the price ``select_price`` picks for each (chip, market, mode)
+    among them (the same rule a plan uses)."""
+    from planner.economics.pricing import MARKETS, OFFER_MODES, PriceQuote, PricingSpec, select_price
+
+    offers = [o for o in prices.offers if (hardware is None or o.hardware == hardware)
+              and (market is None or o.market == market) and (mode is None or o.mode == mode)]
+    keys = sorted({(o.hardware, o.market, o.mode) for o in offers},
+                  key=lambda k: (k[0], MARKETS.index(k[1]), OFFER_MODES.index(k[2])))
+    quotes = [q for h, m, md in keys if isinstance(q := select_price(prices, h, PricingSpec(mode=md, market=m)),
+                                                        PriceQuote)]
+    skipped = [f"{s.file}: {s.reason}" for s in prices.skipped if hardware is None or s.hardware == hardware]
+    return price_list_out(offers, quotes, skipped)
