@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from hardware_catalog.loader import read_yaml, validate_file
 from hardware_catalog.prices import PriceFile, load_price_sheet, offers_book
@@ -138,7 +138,8 @@ class ConstraintsIn(_Strict):
     max_chips_per_replica: Annotated[int, Field(ge=1, le=256, strict=True)] = 8
     max_hardware_types: Annotated[int, Field(ge=1, le=4, strict=True)] = 2
     quotas: Annotated[dict[str, Annotated[int, Field(ge=0, le=10**7, strict=True)]], Field(max_length=1000)] = {}
-    pricing: Mode | PricingIn = "on_demand"
+    # the string form is the mode alone: {"mode": value}, so every error names a field of PricingIn
+    pricing: Annotated[PricingIn, BeforeValidator(lambda v: {"mode": v} if isinstance(v, str) else v)] = PricingIn()
 
 
 class WorkloadIn(_Strict):

@@ -24,8 +24,9 @@ BODIES = {
 
 
 @pytest.fixture(scope="module")
-def client() -> TestClient:
-    return TestClient(create_app(Settings(plan_cache_size=0)))
+def client(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
+    # a fresh copy of the shipped catalog, not ~/.hwplan (which may hold an older catalog layout)
+    return TestClient(create_app(Settings(plan_cache_size=0, catalog_dir=tmp_path_factory.mktemp("catalog"))))
 
 
 @pytest.fixture(scope="module")
