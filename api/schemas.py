@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from hardware_catalog.measurements import MeasurementIn
 from hardware_catalog.prices import PriceFile
-from hardware_catalog.workload_file import Mode, PricingIn
+from hardware_catalog.workload_file import Mode, PricingField, PricingIn
 from planner.model.estimate import Scenario
 
 __all__ = [
@@ -51,7 +51,7 @@ class EstimateRequest(_In):
     output_tokens: Annotated[int, Field(ge=1, le=1_000_000, strict=True)] = 128
     batch: Annotated[int, Field(ge=1, le=1_000_000, strict=True)] | None = None
     request_rate: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False, strict=True)] | None = None
-    pricing: Annotated[PricingIn, BeforeValidator(lambda v: {"mode": v} if isinstance(v, str) else v)] = PricingIn()
+    pricing: PricingField = PricingIn()
     prices: PriceFile | None = Field(default=None, description="a price sheet: wins where it has a price")
 
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
 
 from hardware_catalog.loader import read_yaml, validate_file
 from hardware_catalog.prices import PriceFile, load_price_sheet, offers_book
@@ -23,7 +23,7 @@ from planner.workload import (
     Workload,
 )
 
-__all__ = ["PricingIn", "WorkloadIn", "load_workload", "to_pricing", "to_workload", "with_sheet"]
+__all__ = ["PricingField", "PricingIn", "WorkloadIn", "load_workload", "to_pricing", "to_workload", "with_sheet"]
 
 # Numbers are strict (no true for 1, no "12" for 12) and bounded, so no body reaches the solver's
 # integer scaling with a value it cannot hold (money in USD; see planner.search.solver.COST_SCALE).
@@ -127,6 +127,17 @@ class PricingIn(_Strict):
     owned: OwnedIn = OwnedIn()
 
 
+def _mode_alone(p: PricingIn) -> str | PricingIn:
+    """Written back as the shorthand string when only the mode was given (a file round-trips)."""
+    return p.mode if not p.model_fields_set - {"mode"} else p
+
+
+# The string form is the mode alone, read as {"mode": value} so that every error names a field of
+# PricingIn (a plain union would prefix each error with the member it tried).
+PricingField = Annotated[PricingIn, BeforeValidator(lambda v: {"mode": v} if isinstance(v, str) else v),
+                         PlainSerializer(_mode_alone, return_type=Mode | PricingIn)]
+
+
 class ConstraintsIn(_Strict):
     hardware: Names | None = None
     exclude_hardware: Names = []
@@ -138,8 +149,7 @@ class ConstraintsIn(_Strict):
     max_chips_per_replica: Annotated[int, Field(ge=1, le=256, strict=True)] = 8
     max_hardware_types: Annotated[int, Field(ge=1, le=4, strict=True)] = 2
     quotas: Annotated[dict[str, Annotated[int, Field(ge=0, le=10**7, strict=True)]], Field(max_length=1000)] = {}
-    # the string form is the mode alone: {"mode": value}, so every error names a field of PricingIn
-    pricing: Annotated[PricingIn, BeforeValidator(lambda v: {"mode": v} if isinstance(v, str) else v)] = PricingIn()
+    pricing: PricingField = PricingIn()
 
 
 class WorkloadIn(_Strict):

@@ -56,9 +56,9 @@ def test_examples_endpoint(client: TestClient) -> None:
     listing = client.get("/v1/examples").json()
     assert {e["name"] for e in listing} == {p.stem for p in (ROOT / "examples").glob("*.yaml")}
     mix = next(e for e in listing if e["name"] == "heterogeneous-mix")
-    assert mix["workload"] == "quota-limited-mix" and mix["description"].startswith("A team with only 4 L40S")
+    assert mix["workload"] == "quota-limited-mix" and mix["description"].startswith("A team with only 2 H100")
     body = client.get("/v1/examples/heterogeneous-mix").json()
-    assert body["constraints"]["quotas"] == {"l40s": 4}
+    assert body["constraints"]["quotas"] == {"h100-sxm": 2}  # moved from the L40S in issue #14
     assert body == yaml.safe_load((ROOT / "examples" / "heterogeneous-mix.yaml").read_text())
     missing = client.get("/v1/examples/no-such-example")
     assert missing.status_code == 404 and missing.json()["errors"][0]["field"] == "path.name"

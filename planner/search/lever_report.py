@@ -60,12 +60,14 @@ def _smallest_general(catalog: Catalog, w: Workload) -> str | None:
 
 
 def other_families(catalog: Catalog, w: Workload, top: Plan) -> tuple[str, ...]:
-    """Allowed chips of families the top plan does not use that have a price under the workload's pricing."""
+    """Chips of families the top plan does not use that have a price under the workload's pricing.
+
+    The workload's hardware allow-list does not apply (the baseline is a counterfactual: what the
+    plan would cost on other silicon); chips it excludes stay excluded."""
     c = w.constraints
     families = {catalog.hardware[h].family for h in top.hardware_types}
     return tuple(sorted(h.id for h in catalog.hardware.values()
-                        if h.family not in families and (c.hardware is None or h.id in c.hardware)
-                        and h.id not in c.exclude_hardware
+                        if h.family not in families and h.id not in c.exclude_hardware
                         and isinstance(chip_rate(catalog, h.id, c.pricing), ChipRate)))
 
 
