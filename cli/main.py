@@ -18,6 +18,7 @@ from cli import (  # noqa: F401  (each registers its commands)
     export_cmds,
     finetune_cmd,
     plan_cmd,
+    prices_cmd,
     schema_cmd,
     serve_cmd,
 )

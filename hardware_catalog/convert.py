@@ -132,7 +132,6 @@ def _hardware(file: str, h: HardwareFile, raw: RawCatalog) -> Hardware:
     for pid in h.peak_tflops:
         if pid not in raw.precisions and pid != "tf32":
             raise CatalogError(f"unknown precision id {pid!r}", file=file, field=f"peak_tflops.{pid}")
-    prices = {mode: value for mode, value in h.price_per_chip_hour.model_dump().items() if value is not None}
     return Hardware(
         id=h.id,
         name=h.name,
@@ -146,7 +145,6 @@ def _hardware(file: str, h: HardwareFile, raw: RawCatalog) -> Hardware:
         interconnect_topology=h.interconnect_topology,
         scale_out_bytes_per_s=None if h.scale_out_gb_s is None else h.scale_out_gb_s * GB,
         tdp_w=h.tdp_w,
-        price_per_chip_hour=prices,
         runtimes=tuple(h.runtimes),
         default_runtime=h.default_runtime,
         memory_usable_fraction=h.memory_usable_fraction,

@@ -23,6 +23,17 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from hardware_catalog.numbers import rounded
+from hardware_catalog.price_outputs import (
+    CostPartsOut,
+    EnergyOut,
+    PriceSourceOut,
+    UnpricedOut,
+    energy_out,
+    parts_out,
+    source_out,
+    stale_warnings,
+    unpriced_out,
+)
 
 if TYPE_CHECKING:
     from hardware_catalog.measurements import BadRecord
@@ -34,7 +45,7 @@ if TYPE_CHECKING:
     from planner.model.estimate import Estimate
     from planner.model.grid import Array
     from planner.search.lever_report import LeverRow
-    from planner.search.results import Plan, PlanResult
+    from planner.search.results import Cost, Plan, PlanResult
 
 __all__ = [
     "CalibrationOut", "CompareOut", "CostOut", "CrossValidationOut", "DeploymentOut", "EstimateOut",
@@ -208,6 +219,13 @@ class CostOut(_Out):
     per_million_tokens: Num = Field(description="per million output tokens at the average request rate")
     one_time: Num
     pricing: str
+    per_million_input_tokens: Num = Field(default=None, description="the input phase's share (prefill time)")
+    per_million_output_tokens: Num = Field(default=None, description="the output phase's share (decode time)")
+    per_million_tokens_blended: Num = Field(default=None, description="per million input and output tokens")
+    parts: CostPartsOut | None = Field(default=None, description="per month; sums to per_month")
+    energy: EnergyOut | None = None
+    sources: list[PriceSourceOut] = Field(default=[], description="the offer(s) behind each chip's price")
+    warnings: list[str] = Field(default=[], description="prices older than 12 months")
 
 
 class PlanOut(_Out):
@@ -253,6 +271,8 @@ class SearchOut(_Out):
     solves: int
     elapsed_ms: Num
     dropped: dict[str, int]
+    unpriced: list[UnpricedOut] = Field(default=[], description="allowed chips with no price under the "
+                                                                   "workload's pricing, and the pricings that have one")
 
 
 class LeverOut(_Out):
@@ -308,10 +328,25 @@ def plan_out(p: Plan) -> PlanOut:
         predicted=PredictedOut(**{k: rounded(v) for k, v in p.predicted.items()}),
         quality=QualityOut(score=rounded(q.score), low=rounded(q.low), high=rounded(q.high), task=q.task,
                            confidence=q.confidence, sources=list(q.sources)),
-        cost=CostOut(per_hour=rounded(c.per_hour), per_month=rounded(c.per_month),
-                     per_million_tokens=rounded(c.per_million_tokens), one_time=rounded(c.one_time),
-                     pricing=c.pricing),
+        cost=_cost_out(c),
         binding=list(p.binding), pareto=p.pareto, features=list(p.features), why=p.why)
+
+
+def _cost_out(c: Cost) -> CostOut:
+    extra: dict[str, Any] = {}
+    if c.tokens is not None:
+        extra |= {"per_million_input_tokens": rounded(c.tokens.per_million_input),
+                  "per_million_output_tokens": rounded(c.tokens.per_million_output),
+                  "per_million_tokens_blended": rounded(c.tokens.per_million_blended)}
+    if c.parts is not None:
+        extra["parts"] = parts_out(c.parts)
+    if c.energy is not None:
+        extra["energy"] = energy_out(c.energy)
+    if c.sources:
+        extra |= {"sources": [source_out(s) for s in c.sources], "warnings": stale_warnings(c.sources)}
+    return CostOut(per_hour=rounded(c.per_hour), per_month=rounded(c.per_month),
+                   per_million_tokens=rounded(c.per_million_tokens), one_time=rounded(c.one_time),
+                   pricing=c.pricing, **extra)
 
 
 def levers_out(rows: Sequence[LeverRow], top: Plan) -> LeverReportOut:
@@ -338,7 +373,8 @@ def plan_result_out(r: PlanResult, levers: LeverReportOut | None = None) -> Plan
                          for x in inf.relaxations], complete=inf.complete),
         search=SearchOut(candidates=s.candidates, evaluated=s.evaluated, pruned=s.pruned,
                          solver_status=s.solver_status, gap=rounded(s.gap), stop=s.stop, solves=s.solves,
-                         elapsed_ms=rounded(s.elapsed_ms, 4), dropped=dict(s.dropped)),
+                         elapsed_ms=rounded(s.elapsed_ms, 4), dropped=dict(s.dropped),
+                         **({"unpriced": [unpriced_out(u) for u in s.unpriced]} if s.unpriced else {})),
         complete=s.solver_status != "TIME_LIMIT" and (inf is None or inf.complete),
         notes=NOTES, **extra)
 

@@ -64,16 +64,6 @@ def _check_source_keys(model: BaseModel, sources: dict[str, str]) -> None:
             raise ValueError(f"sources key {key!r} names no field of this file")
 
 
-class Prices(_Strict):
-    """USD per chip-hour by pricing mode; omit a mode that is not published."""
-
-    on_demand: Price | None = None
-    spot: Price | None = None
-    reserved_1y: Price | None = None
-    reserved_3y: Price | None = None
-    owned: Price | None = None  # amortised purchase price, for hardware you buy
-
-
 class HardwareFile(_Strict):
     """hardware/<id>.yaml: one chip."""
 
@@ -93,7 +83,6 @@ class HardwareFile(_Strict):
     interconnect_topology: Literal["switch", "mesh"] = "switch"
     scale_out_gb_s: GbPerS | None = None
     tdp_w: Watts | None = None
-    price_per_chip_hour: Prices = Prices()
     runtimes: list[Id] = Field(min_length=1)
     default_runtime: Id
     # serving precisions the chip's runtimes cannot run although a runtime lists them: id -> reason with source

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
 
 from hardware_catalog.loader import read_yaml, validate_file
-from planner.domain import PRICING_MODES
+from hardware_catalog.prices import PriceFile, load_price_sheet, offers_book
+from planner.economics.pricing import MARKETS, PriceBook
+from planner.economics.rates import PRICING_MODES, Pricing, owned_from_mapping
 from planner.workload import (
     Budget,
     Constraints,
@@ -21,7 +24,7 @@ from planner.workload import (
     Workload,
 )
 
-__all__ = ["WorkloadIn", "load_workload", "to_workload"]
+__all__ = ["PricingField", "PricingIn", "WorkloadIn", "load_workload", "to_pricing", "to_workload", "with_sheet"]
 
 # Numbers are strict (no true for 1, no "12" for 12) and bounded, so no body reaches the solver's
 # integer scaling with a value it cannot hold (money in USD; see planner.search.solver.COST_SCALE).
@@ -31,8 +34,12 @@ Money = Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False, strict=True)]
 Names = Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=1000)]
 Pct = Literal["p50", "p90", "p95", "p99"]
 Adaptation = Literal["none", "lora", "qlora", "full", "distill"]
-Pricing = Literal["on_demand", "spot", "reserved_1y", "reserved_3y", "owned"]
-assert set(PRICING_MODES) == set(get_args(Pricing))  # one list of pricing modes
+Mode = Literal["on_demand", "reserved_1y", "reserved_3y", "spot", "capacity_block", "owned"]
+Market = Literal["hyperscaler", "neocloud", "marketplace"]
+assert set(PRICING_MODES) == set(get_args(Mode)) and set(MARKETS) == set(get_args(Market))
+Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=False)]
+Amount = Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False, strict=False)]
+Region = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=40)]
 
 
 class _Strict(BaseModel):
@@ -84,6 +91,7 @@ class BudgetIn(_Strict):
     max_cost_per_million_tokens: Money | None = None
     max_one_time_cost: Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False, strict=True)] | None = None
     horizon_months: Annotated[float, Field(gt=0, le=120, allow_inf_nan=False, strict=True)] = 12
+    max_kgco2e_per_month: Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False)] | None = None
 
 
 class QualityIn(_Strict):
@@ -110,6 +118,51 @@ class ServingIn(_Strict):
     prefix_caching: Rule | None = None
 
 
+class OwnedChipIn(_Strict):
+    """Owned-cost inputs for one chip (planner.economics.owned.OwnedInputs); omitted: the catalog's."""
+
+    capex_usd_per_chip: Annotated[float, Field(gt=0, le=1e7, allow_inf_nan=False)] | None = None
+    tdp_w: Annotated[float, Field(gt=0, le=1e5, allow_inf_nan=False)] | None = None
+    amortisation_years: Annotated[float, Field(gt=0, le=20, allow_inf_nan=False)] | None = None
+    pue: Annotated[float, Field(ge=1, le=3, allow_inf_nan=False)] | None = None
+    usd_per_kwh: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] | None = None
+    host_capex_usd_per_chip: Amount | None = None
+    host_power_fraction: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] | None = None
+    colocation_usd_per_kw_month: Amount | None = None
+    ops_overhead_fraction: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] | None = None
+    idle_draw_fraction: Fraction | None = None
+    max_draw_fraction: Fraction | None = None
+    utilisation: Fraction | None = None  # at which the owned price is taken (default 1.0)
+
+
+class OwnedIn(OwnedChipIn):
+    """Owned-cost overrides for every chip, and per chip under ``chips``."""
+
+    chips: Annotated[dict[Annotated[str, Field(max_length=64)], OwnedChipIn], Field(max_length=1000)] = {}
+
+
+class PricingIn(_Strict):
+    """``constraints.pricing`` as an object (the string form is the mode alone)."""
+
+    mode: Mode = "on_demand"
+    market: Market = "hyperscaler"
+    regions: Annotated[list[Region], Field(max_length=100)] = []
+    providers: Annotated[list[Annotated[str, Field(max_length=80)]], Field(max_length=100)] = []
+    sheet: PriceFile | None = None  # a price sheet inline: it wins where it has a price
+    owned: OwnedIn = OwnedIn()
+
+
+def _mode_alone(p: PricingIn) -> str | PricingIn:
+    """Written back as the shorthand string when only the mode was given (a file round-trips)."""
+    return p.mode if not p.model_fields_set - {"mode"} else p
+
+
+# The string form is the mode alone, read as {"mode": value} so that every error names a field of
+# PricingIn (a plain union would prefix each error with the member it tried).
+PricingField = Annotated[PricingIn, BeforeValidator(lambda v: {"mode": v} if isinstance(v, str) else v),
+                         PlainSerializer(_mode_alone, return_type=Mode | PricingIn)]
+
+
 class ConstraintsIn(_Strict):
     hardware: Names | None = None
     exclude_hardware: Names = []
@@ -121,7 +174,7 @@ class ConstraintsIn(_Strict):
     max_chips_per_replica: Annotated[int, Field(ge=1, le=256, strict=True)] = 8
     max_hardware_types: Annotated[int, Field(ge=1, le=4, strict=True)] = 2
     quotas: Annotated[dict[str, Annotated[int, Field(ge=0, le=10**7, strict=True)]], Field(max_length=1000)] = {}
-    pricing: Pricing = "on_demand"
+    pricing: PricingField = PricingIn()
     serving: ServingIn = ServingIn()
 
 
@@ -161,13 +214,40 @@ def to_workload(w: WorkloadIn) -> Workload:
             models=_tuple(c.models), precisions=_tuple(c.precisions),
             kv_precisions=_tuple(c.kv_precisions), runtimes=_tuple(c.runtimes),
             adaptations=_tuple(c.adaptations), max_chips_per_replica=c.max_chips_per_replica,
-            max_hardware_types=c.max_hardware_types, quotas=dict(c.quotas), pricing=c.pricing,
+            max_hardware_types=c.max_hardware_types, quotas=dict(c.quotas), pricing=to_pricing(c.pricing),
             serving=c.serving.model_dump(exclude_none=True),
         ),
     )
 
 
-def load_workload(path: Path | str) -> Workload:
-    """Read and validate a workload file; errors name the file and field."""
+def _set(values: OwnedChipIn) -> dict[str, float]:
+    return {k: v for k, v in values.model_dump(exclude={"chips"}).items() if v is not None}
+
+
+def to_pricing(p: str | PricingIn, *, sheet: PriceBook | None = None, file: str = "workload") -> Pricing:
+    """The planner's Pricing; ``sheet`` (``--prices FILE``) is layered over an inline one and wins."""
+    if isinstance(p, str):
+        return Pricing(mode=p, sheet=sheet)
+    inline = offers_book(p.sheet, file=f"{file}: constraints.pricing.sheet") if p.sheet is not None else None
+    if inline is not None and sheet is not None:
+        inline = PriceBook(offers=(*sheet.offers, *(o for o in inline.offers
+                                                    if not sheet.for_hardware(o.hardware))))
+    return Pricing(mode=p.mode, market=p.market, regions=tuple(p.regions), providers=tuple(p.providers),
+                   sheet=inline if inline is not None else sheet, owned=owned_from_mapping(_set(p.owned)),
+                   owned_chips=tuple(sorted((hw, owned_from_mapping(_set(v))) for hw, v in p.owned.chips.items())))
+
+
+def load_workload(path: Path | str, *, prices: Path | str | None = None) -> Workload:
+    """Read and validate a workload file; errors name the file and field. ``prices``: a price sheet
+    file (``--prices``) layered over the workload's own sheet and the catalog."""
     data: Any = read_yaml(Path(path))
-    return to_workload(validate_file(WorkloadIn, data, file=str(path)))
+    w = to_workload(validate_file(WorkloadIn, data, file=str(path)))
+    return w if prices is None else with_sheet(w, load_price_sheet(prices))
+
+
+def with_sheet(w: Workload, sheet: PriceBook) -> Workload:
+    """The workload with ``sheet`` over its pricing's sheet (the new sheet wins per chip)."""
+    p = w.constraints.pricing
+    old = p.sheet.offers if p.sheet is not None else ()
+    merged = PriceBook(offers=(*sheet.offers, *(o for o in old if not sheet.for_hardware(o.hardware))))
+    return replace(w, constraints=replace(w.constraints, pricing=replace(p, sheet=merged)))

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
+from planner.economics.rates import Pricing
+
 __all__ = [
     "HOURS_PER_MONTH",
     "METRICS",
@@ -90,6 +92,7 @@ class Budget:
     max_cost_per_million_tokens: float | None = None
     max_one_time_cost: float | None = None
     horizon_months: float = 12.0
+    max_kgco2e_per_month: float | None = None  # location-based emissions of the plan's energy
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,7 @@ class Constraints:
     max_chips_per_replica: int = 8
     max_hardware_types: int = 2
     quotas: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
-    pricing: str = "on_demand"
+    pricing: Pricing = field(default_factory=Pricing)
     # serving feature -> "allowed" | "required" | "forbidden" (planner.model.serving.FEATURES); absent: allowed
     serving: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 

@@ -56,9 +56,9 @@ def test_examples_endpoint(client: TestClient) -> None:
     listing = client.get("/v1/examples").json()
     assert {e["name"] for e in listing} == {p.stem for p in (ROOT / "examples").glob("*.yaml")}
     mix = next(e for e in listing if e["name"] == "heterogeneous-mix")
-    assert mix["workload"] == "quota-limited-mix" and mix["description"].startswith("A team with only 4 L40S")
+    assert mix["workload"] == "quota-limited-mix" and mix["description"].startswith("A team with only 2 H100")
     body = client.get("/v1/examples/heterogeneous-mix").json()
-    assert body["constraints"]["quotas"] == {"l40s": 4}
+    assert body["constraints"]["quotas"] == {"h100-sxm": 2}  # moved from the L40S in issue #14
     assert body == yaml.safe_load((ROOT / "examples" / "heterogeneous-mix.yaml").read_text())
     missing = client.get("/v1/examples/no-such-example")
     assert missing.status_code == 404 and missing.json()["errors"][0]["field"] == "path.name"
@@ -171,7 +171,7 @@ def _selected_rank(page: Page) -> list[str]:
 def test_plan_pick_a_pareto_point_levers_export(page: Page) -> None:
     page.select_option("#example", "heterogeneous-mix")
     expect(page.locator("#f-name")).to_have_value("quota-limited-mix")
-    expect(page.locator("#f-quotas")).to_have_value("l40s: 4")
+    expect(page.locator("#f-quotas")).to_have_value("h100-sxm: 2")  # the example moved its quota (issue #14)
     assert sorted(page.eval_on_selector("#f-hardware", "s => [...s.selectedOptions].map(o => o.value)")) == [
         "h100-sxm", "l40s"]
     page.fill("#f-top", "6")

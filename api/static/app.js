@@ -118,6 +118,7 @@ function fillForm(workload) {
     const name = input.name;
     let value = getPath(workload, name);
     if (name === "constraints.quotas") { input.value = formatQuotas(value); continue; }
+    if (name === "constraints.pricing" && value && typeof value === "object") value = value.mode;  // the form sets the mode
     if (input.multiple) {
       const wanted = new Set(value || []);
       for (const id of wanted) {  // an id the catalog lacks stays visible (the server will say so)
@@ -446,9 +447,45 @@ function renderDetail(p) {
       ? ` (sources: ${p.quality.sources.join("; ")})` : "")],
     ["Cost", `${money(p.cost.per_hour)}/hour · ${money(p.cost.per_month)}/month · `
       + `${money(p.cost.per_million_tokens)} per million tokens · one-time ${money(p.cost.one_time)} · ${p.cost.pricing}`],
+    ...costItems(p.cost),
     ["Binding", p.binding.join(", ") || "none"],
   ];
   $("#detail-list").replaceChildren(...items.flatMap(([k, v]) => [el("dt", {text: k}), el("dd", {text: v})]));
+  renderProvenance(p.cost);
+}
+
+function costItems(c) {  // the cost breakdown, token prices, energy and carbon (issue #14)
+  const items = [];
+  if (c.parts) {
+    const parts = [["compute", c.parts.compute], ["energy", c.parts.energy], ["hosting", c.parts.hosting],
+                   ["adaptation", c.parts.adaptation]];
+    items.push(["Cost breakdown", parts.map(([k, v]) => `${k} ${money(v)}/month`).join(" · ")
+      + (c.parts.energy ? "" : " (energy is in the rented price)")]);
+  }
+  if (c.per_million_tokens_blended != null) {
+    items.push(["Per million tokens", `input ${money(c.per_million_input_tokens)} · output `
+      + `${money(c.per_million_output_tokens)} · blended ${money(c.per_million_tokens_blended)}`]);
+  }
+  const e = c.energy;
+  if (e) {
+    items.push(["Energy and carbon", e.kwh_per_month == null ? `unknown (${e.note})`
+      : `${num(e.kwh_per_month)} kWh/month at ${Math.round(e.utilisation * 100)}% utilisation · `
+        + `${num(e.kwh_per_million_output_tokens)} kWh per million output tokens · `
+        + (e.kgco2e_per_month == null ? "carbon unknown" : `${num(e.kgco2e_per_month)} kgCO2e/month (${e.region})`)]);
+  }
+  for (const w of c.warnings || []) items.push(["Warning", w]);
+  return items;
+}
+
+function renderProvenance(c) {  // the offer(s) behind each chip's price
+  const sources = c.sources || [];
+  $("#provenance-h").hidden = sources.length === 0;
+  $("#provenance").replaceChildren(...sources.map((s) => el("li", {},
+    el("strong", {text: `${s.hardware}: ${money(s.usd_per_chip_hour)}/chip-hour`}),
+    el("span", {text: ` · ${s.market ? `${s.market} ${s.mode}` : "owned"} · ${s.rule}`
+      + (s.from_sheet ? " · your price sheet" : "") + (s.stale ? " · older than 12 months" : "")}),
+    s.offers.length ? el("ul", {}, ...s.offers.map((o) => el("li", {text:
+      `${o.provider} (${o.region}) ${money(o.usd_per_chip_hour)} as of ${o.as_of || "undated"}: ${o.source}`}))) : "")));
 }
 
 async function runLevers() {

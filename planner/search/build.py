@@ -7,9 +7,13 @@ model at exactly its share, and a plan reports the worst deployment's latency pe
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 
 from planner.domain import Catalog
+from planner.economics.breakdown import explain_cost
+from planner.economics.rates import ChipRate, chip_rate
 from planner.levers.adaptation import Choice, confidence
 from planner.model.queueing import PERCENTILES, ServerResult, serve
 from planner.search.candidates import universe
@@ -72,7 +76,8 @@ def _plan(catalog: Catalog, p: Prepared, w: Workload, sol: Solution, rows: np.nd
     predicted["output_tokens_per_s_at_peak"] = w.traffic.peak * w.traffic.output_tokens.mean
     model_id = t.model_ids[c.model[rows[0]]]
     pick = c.choice(int(rows[0]))
-    cost = _cost(w, sol.cost_per_hour, one_time=pick.one_time if pick is not None else 0.0)
+    cost = _cost(catalog, w, sol.cost_per_hour, one_time=pick.one_time if pick is not None else 0.0,
+                 deployments=deployments, raw_capacity=raw_cap, predicted=predicted)
     plan = Plan(rank=0, model=model_id, precision=t.precision_ids[c.precision[rows[0]]],
                 kv_precision=t.precision_ids[c.kv_precision[rows[0]]],
                 adaptation=pick.adaptation if pick is not None else "none",
@@ -91,11 +96,26 @@ def _quality(catalog: Catalog, model_id: str, w: Workload, pick: Choice | None) 
                         confidence=confidence(w, pick.adaptation))
 
 
-def _cost(w: Workload, per_hour: float, *, one_time: float) -> Cost:
-    tokens_per_hour = w.traffic.requests_per_s * w.traffic.output_tokens.mean * 3600.0
+def _cost(catalog: Catalog, w: Workload, per_hour: float, *, one_time: float, deployments: tuple[Deployment, ...],
+          raw_capacity: float, predicted: dict[str, float]) -> Cost:
+    """The plan's cost with its parts, token prices, energy and price sources (planner.economics.breakdown)."""
+    t, pricing = w.traffic, w.constraints.pricing
+    tokens_per_hour = t.requests_per_s * t.output_tokens.mean * 3600.0
+    rates = []
+    for d in deployments:
+        rate = chip_rate(catalog, d.hardware, pricing)
+        assert isinstance(rate, ChipRate)  # unpriced chips never reach a plan
+        rates.append((rate, d.chips_per_replica * d.replicas))
+    parts, energy, token_prices, sources = explain_cost(
+        catalog, rates, one_time_per_month=one_time / w.budget.horizon_months,
+        utilisation=t.requests_per_s / raw_capacity if raw_capacity > 0 else 1.0,
+        region=pricing.regions[0] if pricing.regions else None,
+        input_tokens_per_hour=t.requests_per_s * t.input_tokens.mean * 3600.0, output_tokens_per_hour=tokens_per_hour,
+        prefill_s=predicted["ttft_ms_p50"] / 1e3, decode_s=t.output_tokens.mean * predicted["tpot_ms_p50"] / 1e3,
+        today=date.today())
     return Cost(per_hour=per_hour, per_month=per_hour * HOURS_PER_MONTH + one_time / w.budget.horizon_months,
                 per_million_tokens=per_hour / tokens_per_hour * 1e6, one_time=one_time,
-                pricing=w.constraints.pricing)
+                pricing=pricing.label, parts=parts, tokens=token_prices, energy=energy, sources=sources)
 
 
 def _with_binding(plan: Plan, p: Prepared, w: Workload, rows: np.ndarray) -> Plan:

@@ -16,6 +16,8 @@ import numpy as np
 import numpy.typing as npt
 
 from planner.domain import Catalog
+from planner.economics.pricing import Unpriced
+from planner.economics.rates import ChipRate, chip_rate
 from planner.errors import InputError
 from planner.levers.adaptation import Choice, choose, floor_score
 from planner.memo import cached
@@ -52,6 +54,7 @@ class Candidates:
     dropped: Counter[str] = field(default_factory=Counter)
     # (model index, precision index) -> the adaptation it uses, its quality range and one-time cost
     choices: dict[tuple[int, int], Choice] = field(default_factory=dict)
+    unpriced: tuple[Unpriced, ...] = ()  # allowed chips with no price under the workload's pricing
     _factors: dict[str, npt.NDArray[Any]] = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
@@ -148,7 +151,8 @@ def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload,
     for (m, p), pick in choices.items():
         score[m, p] = pick.quality.score
         at_confidence[m, p] = floor_score(pick, w)
-    prices = np.array([catalog.hardware[hid].price(c.pricing) or np.nan for hid in tables.hardware_ids])
+    rates = [chip_rate(catalog, hid, c.pricing) for hid in tables.hardware_ids]
+    prices = np.array([r.usd_per_chip_hour if isinstance(r, ChipRate) else np.nan for r in rates])
     quality = at_confidence[models[None, :], precision[:, None]]  # [combo, model]
     per_node = tables.hardware["chips_per_node"][hw][:, None]
     scale_out = tables.hardware["scale_out_bytes_per_s"][hw][:, None] > 0
@@ -176,7 +180,7 @@ def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload,
     dropped["parallelism larger than one node with no scale-out network in the catalog"] += \
         int(((~parallel_ok).astype(np.int64) @ per_model).sum())
     shapes_left = (parallel_ok.astype(np.int64) @ per_model) * price_ok[:, None]  # [combo, model]
-    dropped[f"no {c.pricing} price in the catalog"] += int(((parallel_ok.astype(np.int64) @ per_model)
+    dropped[f"no {c.pricing.label} price"] += int(((parallel_ok.astype(np.int64) @ per_model)
                                                            * ~price_ok[:, None]).sum())
     alive = np.ones(quality.shape, dtype=bool)
     for ok, reason in model_checks:
@@ -184,7 +188,9 @@ def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload,
         alive &= ok
     rows = universe(tables).row(combos[:, None, None], models[None, :, None], shape_ids[None, None, :])
     row = rows[alive[:, :, None] & price_ok[:, None, None] & parallel_ok[:, None, :] & shape_ok[None, :, :]]
-    cand = Candidates(tables=tables, universe_row=row, score=score, prices=prices, choices=choices)
+    unpriced = tuple(r for h in np.unique(hw) if isinstance(r := rates[int(h)], Unpriced))
+    cand = Candidates(tables=tables, universe_row=row, score=score, prices=prices, choices=choices,
+                      unpriced=unpriced)
     cand.dropped.update({k: v for k, v in dropped.items() if v})
     return cand
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from planner.economics.breakdown import CostParts, Energy, PriceSource, TokenPrices
+from planner.economics.pricing import Unpriced
+
 __all__ = ["Cost", "Deployment", "Infeasible", "Plan", "PlanResult", "QualityScore", "Relaxation",
            "SearchStats"]
 
@@ -41,6 +44,10 @@ class Cost:
     per_million_tokens: float  # per million output tokens at the average request rate
     one_time: float
     pricing: str
+    parts: CostParts | None = None  # per month, summing to per_month
+    tokens: TokenPrices | None = None
+    energy: Energy | None = None
+    sources: tuple[PriceSource, ...] = ()  # the offer(s) behind each chip's price
 
 
 @dataclass(frozen=True)
@@ -94,6 +101,7 @@ class SearchStats:
     dropped: dict[str, int] = field(default_factory=dict)
     gap: float | None = None  # (best plan's cost - least lower bound not explored) / its cost; 0: proven
     stop: str = "exhausted"  # the stopping rule that ended the search (branch_bound.Stop)
+    unpriced: tuple[Unpriced, ...] = ()  # allowed chips dropped for want of a price, with what would price them
 
 
 @dataclass(frozen=True)
