@@ -88,6 +88,9 @@ def validate_cmd(
                           "—" if ape is None else f"{100 * ape:.1f}%")
     console.print(table)
     _summary_table(console, "summary by metric", report.summary, "metric")
+    if len(report.by_scenario) > 1:
+        for scenario, summary in report.by_scenario.items():
+            _summary_table(console, f"scenario {scenario}", summary, "metric")
     for s in report.skipped:
         console.print(f"[yellow]skipped[/yellow] {s.id}: {s.reason}")
 
@@ -134,6 +137,9 @@ def calibrate_cmd(
         help="Directory for calibration.yaml (default: the catalog).")] = None,
     folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
     repeats: Annotated[int, typer.Option(min=1, max=20, help="k-fold CV repeats (fold seeds), pooled.")] = 5,
+    cv_by: Annotated[str | None, typer.Option(
+        help="Cross-validate leaving one group out instead of k-fold: 'round' (MLPerf round: fit on the "
+             "others, predict it) or 'system'; records without the tag form their own group.")] = None,
     catalog: CatalogOpt = None,
     add: OverlayOpt = None,
     as_json: JsonOpt = False,
@@ -145,7 +151,7 @@ def calibrate_cmd(
 
     from hardware_catalog.loader import default_catalog_dir
     from hardware_catalog.outputs import calibration_out, cv_out, skipped_out
-    from planner.calibration.fit import fit, repeated_cross_validate
+    from planner.calibration.fit import fit, group_cross_validate, repeated_cross_validate
     from planner.calibration.predict import prepare
     from planner.model.grid import CatalogTables
 
@@ -155,9 +161,18 @@ def calibrate_cmd(
         reads, records, bad = load_records(files)
         rs, skipped = prepare(cat, CatalogTables.from_catalog(cat), records)
         progress.update(task, advance=1, description="cross-validating")
-        cv_rs, cv_pred = repeated_cross_validate(
-            cat, rs, folds=folds, repeats=repeats,
-            progress=lambda msg: progress.update(task, advance=1, description=msg))
+        if cv_by is None:
+            cv_rs, cv_pred = repeated_cross_validate(
+                cat, rs, folds=folds, repeats=repeats,
+                progress=lambda msg: progress.update(task, advance=1, description=msg))
+        else:
+            if cv_by not in ("round", "system"):
+                raise typer.BadParameter(f"expected 'round' or 'system', got {cv_by!r}", param_hint="--cv-by")
+            tag = cv_by
+            cv_pred, _groups = group_cross_validate(
+                cat, rs, lambda m: m.tags.get(tag, "(no " + tag + ")"),
+                progress=lambda msg: progress.update(task, advance=1, description=msg))
+            cv_rs, folds, repeats = rs, 0, 1
         progress.update(task, description="fitting on all records")
         result = fit(cat, rs)
         progress.update(task, advance=1, description="writing calibration.yaml")

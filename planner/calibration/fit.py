@@ -26,12 +26,13 @@ import numpy as np
 import scipy.optimize
 import scipy.sparse
 
-from planner.calibration.predict import METRICS, RecordSet, predict
+from planner.calibration.predict import METRICS, Measurement, RecordSet, predict
 from planner.domain import Calibration, Catalog, Efficiency
 from planner.errors import InputError
 from planner.model.grid import Array, CatalogTables
 
-__all__ = ["FitOptions", "FitResult", "cross_validate", "fit", "fold_indices", "repeated_cross_validate"]
+__all__ = ["FitOptions", "FitResult", "cross_validate", "fit", "fold_indices", "group_cross_validate",
+           "repeated_cross_validate"]
 
 Progress = Callable[[str], None]
 _LOG_BOUNDS = (  # log-space bounds per coefficient
@@ -207,3 +208,28 @@ def repeated_cross_validate(catalog: Catalog, rs: RecordSet, *, folds: int = 5, 
              for seed in range(repeats)]
     return rs.take(list(range(len(rs))) * repeats), np.vstack(preds)
 
+
+
+def group_cross_validate(catalog: Catalog, rs: RecordSet, key: Callable[[Measurement], str], *,
+                         options: FitOptions | None = None,
+                         progress: Progress | None = None) -> tuple[Array, dict[str, int]]:
+    """Leave-one-group-out: each group's records predicted by a fit on all the others.
+
+    By MLPerf round (fit on v4.1, predict v5.1 and back) this is the check of a later round; by
+    system, of a system never seen. Rows whose group is the only one are left nan (nothing to
+    fit on). Returns held-out predictions [record, metric] and the records per group."""
+    groups: dict[str, list[int]] = {}
+    for j, m in enumerate(rs.records):
+        groups.setdefault(key(m), []).append(j)
+    out = np.full((len(rs), len(METRICS)), np.nan)
+    if len(groups) < 2:
+        raise InputError(f"cross-validation by group needs at least two groups, got {sorted(groups)}",
+                         field="cv_by")
+    for n, (name, test) in enumerate(sorted(groups.items())):
+        train = np.setdiff1d(np.arange(len(rs)), test)
+        result = fit(catalog, rs.take(train.tolist()), options=options)
+        fitted = replace(catalog, calibration=result.calibration)
+        out[test] = predict(CatalogTables.from_catalog(fitted), rs.take(test))
+        if progress is not None:
+            progress(f"group {n + 1}/{len(groups)}: {name}")
+    return out, {g: len(v) for g, v in groups.items()}
