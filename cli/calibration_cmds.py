@@ -102,7 +102,8 @@ def _eff_out(e: Efficiency) -> dict[str, float]:
 
 
 def calibration_yaml(result: FitResult, reads: Sequence[MeasurementsRead], n_used: int,
-                     folds: int, cv: CrossValidationOut, *, repeats: int = 1) -> dict[str, Any]:
+                     folds: int, cv: CrossValidationOut, *, repeats: int = 1,
+                     at_bound: dict[str, dict[str, str]] | None = None) -> dict[str, Any]:
     """calibration.yaml's content; validated against ``CalibrationFile`` before it is written."""
     from hardware_catalog.schema import CalibrationFile
 
@@ -120,10 +121,12 @@ def calibration_yaml(result: FitResult, reads: Sequence[MeasurementsRead], n_use
                   for r in reads],
         "n_records": n_used,
         "date": datetime.date.today().isoformat(),
-        "method": "hierarchical shrinkage, log-space least squares (planner/calibrate.py)",
+        "method": ("hierarchical shrinkage, log-space least squares, collective latency within physical bounds "
+                   "(planner/calibration/fit.py, bounds.py)"),
         "cv_folds": folds,
         "cv_repeats": repeats,
         "cv_median_ape": {k: v.median_ape for k, v in cv.by_metric.items()},
+        "at_bound": at_bound or {},
     }
     data = {"fitted_on": fitted_on, "entries": entries}
     CalibrationFile.model_validate(data)
@@ -151,7 +154,7 @@ def calibrate_cmd(
 
     from hardware_catalog.loader import default_catalog_dir
     from hardware_catalog.outputs import calibration_out, cv_out, skipped_out
-    from planner.calibration.fit import fit, group_cross_validate, repeated_cross_validate
+    from planner.calibration.fit import at_bound, fit, group_cross_validate, repeated_cross_validate
     from planner.calibration.predict import prepare
     from planner.model.grid import CatalogTables
 
@@ -179,7 +182,8 @@ def calibrate_cmd(
         cv = cv_out(cat, cv_rs, cv_pred)
         target = (out or catalog or default_catalog_dir()) / "calibration.yaml"
         target.parent.mkdir(parents=True, exist_ok=True)
-        data = calibration_yaml(result, reads, len(rs), folds, cv, repeats=repeats)
+        data = calibration_yaml(result, reads, len(rs), folds, cv, repeats=repeats,
+                                at_bound=at_bound(cat, result))
         header = "# Written by `hwplan calibrate`: efficiencies fitted to the measurements in fitted_on.\n"
         target.write_text(header + yaml.safe_dump(data, sort_keys=False, width=110), encoding="utf-8")
         progress.update(task, advance=1)

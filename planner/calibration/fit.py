@@ -26,12 +26,13 @@ import numpy as np
 import scipy.optimize
 import scipy.sparse
 
+from planner.calibration.bounds import log_bound
 from planner.calibration.predict import METRICS, Measurement, RecordSet, predict
 from planner.domain import Calibration, Catalog, Efficiency
 from planner.errors import InputError
 from planner.model.grid import Array, CatalogTables
 
-__all__ = ["FitOptions", "FitResult", "cross_validate", "fit", "fold_indices", "group_cross_validate",
+__all__ = ["FitOptions", "FitResult", "at_bound", "cross_validate", "fit", "fold_indices", "group_cross_validate",
            "repeated_cross_validate"]
 
 Progress = Callable[[str], None]
@@ -141,6 +142,59 @@ def _sparsity(p: _Problem) -> scipy.sparse.lil_matrix:
     return jac
 
 
+def _bounds(catalog: Catalog, p: _Problem) -> tuple[Array, Array]:
+    """Log-space bounds of every free parameter: _LOG_BOUNDS, with the collective latency held to
+    its physical interval (planner.calibration.bounds): a pair's by its chip, a family's by every
+    catalog chip of that family (the family's value serves each of them)."""
+    lo = np.tile([b[0] for b in _LOG_BOUNDS], len(p.pairs) + len(p.families)).reshape(-1, 5)
+    hi = np.tile([b[1] for b in _LOG_BOUNDS], len(p.pairs) + len(p.families)).reshape(-1, 5)
+    chips = [[catalog.hardware[h]] for h, _ in p.pairs]
+    chips += [[h for h in catalog.hardware.values() if h.family == fam] for fam, _ in p.families]
+    for row, members in enumerate(chips):
+        lo[row, 4], hi[row, 4] = log_bound(members)
+    return lo.ravel(), hi.ravel()
+
+
+BOUND_REASONS = {
+    ("collective_latency", "upper"): "the pair's tp > 1 records are slower than link bandwidth plus the physical "
+    "all-reduce latency explain (planner.calibration.bounds); the bound keeps that remainder out of "
+    "communication, where it would make batch-1 TPOT rise with tp; it stays as prediction error",
+    ("collective_latency", "lower"): "the records carry no tp > 1 information that raises it; the floor is one "
+    "link round trip",
+    ("memory", "upper"): "decode is at or faster than the catalog's peak bandwidth at these records; a chip "
+    "cannot exceed its peak, so the peak figure or the bytes counted per step understate (flagged)",
+    ("compute", "upper"): "prefill is at or faster than the catalog's peak FLOP/s at these records; a chip "
+    "cannot exceed its peak, so the peak figure or the records' TTFT understate (flagged)",
+    ("compute", "lower"): "prefill far slower than the peak explains (an engine without optimised kernels)",
+    ("memory", "lower"): "decode far slower than the bandwidth explains (an engine without optimised kernels)",
+    ("communication", "upper"): "collectives at or above the link's figure: the link figure understates",
+    ("communication", "lower"): "collectives far slower than the link explains",
+    ("step_overhead", "upper"): "steps far slower than the roofline explains",
+    ("step_overhead", "lower"): "no fixed cost per step is visible in the records",
+}
+
+
+def at_bound(catalog: Catalog, result: FitResult, *, tolerance: float = 0.01) -> dict[str, dict[str, str]]:
+    """Fitted coefficients within ``tolerance`` (relative) of a bound, per pair or family label,
+    each with the reason it sits there (``BOUND_REASONS``)."""
+    names = ("compute", "memory", "communication", "step_overhead", "collective_latency")
+    out: dict[str, dict[str, str]] = {}
+    entries = [(f"{h} x {r}", [catalog.hardware[h]], e) for (h, r), e in result.calibration.pairs.items()]
+    entries += [(f"{f} family x {r}", [h for h in catalog.hardware.values() if h.family == f], e)
+                for (f, r), e in result.calibration.family_runtime.items()]
+    for label, members, e in entries:
+        bounds = [*_LOG_BOUNDS[:4], log_bound(members)]
+        theta = _eff_vector(e)
+        hit = {}
+        for j in range(5):
+            for side, edge in (("lower", bounds[j][0]), ("upper", bounds[j][1])):
+                if abs(theta[j] - edge) <= math.log1p(tolerance):
+                    hit[names[j]] = f"at its {side} bound: {BOUND_REASONS[(names[j], side)]}"
+        if hit:
+            out[label] = hit
+    return out
+
+
 def fit(catalog: Catalog, rs: RecordSet, *, options: FitOptions | None = None) -> FitResult:
     """Fit per-pair and per-family efficiencies to the records of ``rs`` (see module doc)."""
     if len(rs) == 0:
@@ -149,8 +203,7 @@ def fit(catalog: Catalog, rs: RecordSet, *, options: FitOptions | None = None) -
     p = _problem(catalog, rs)
     tables = CatalogTables.from_catalog(catalog)
     x0 = np.concatenate([p.prior[p.family_of_pair].ravel(), p.prior.ravel()])
-    lo = np.tile([b[0] for b in _LOG_BOUNDS], len(p.pairs) + len(p.families))
-    hi = np.tile([b[1] for b in _LOG_BOUNDS], len(p.pairs) + len(p.families))
+    lo, hi = _bounds(catalog, p)
     x0 = np.clip(x0, lo + 1e-9, hi - 1e-9)
     sol = scipy.optimize.least_squares(
         _residuals, x0, jac_sparsity=_sparsity(p), bounds=(lo, hi), method="trf",
