@@ -15,7 +15,8 @@ import pytest
 from hardware_catalog import load_catalog
 from hardware_catalog.measurements import read_measurements
 from hardware_catalog.workload_file import TokensIn
-from planner.calibration.predict import METRICS, predict, prepare, record_grid, slo_capacity
+from planner.calibration.predict import METRICS, Measurement, predict, prepare, record_grid, slo_capacity
+from planner.model.estimate import Scenario
 from planner.model.grid import CatalogTables
 from planner.model.queueing import LengthDist, server
 
@@ -110,3 +111,24 @@ def test_slo_capacity_zero_when_unreachable() -> None:
     assert got[0] == 0.0
     none = slo_capacity(grid, [{}], LengthDist(500.0), LengthDist(100.0), np.array([np.inf]), sat)
     assert math.isnan(none[0])
+
+
+def _record(**changes: object) -> Measurement:
+    base: dict[str, object] = dict(
+        id="r", model="llama-2-70b", hardware="h100-sxm", chips=8, tp=None, pp=None, weight_precision="fp8",
+        kv_precision=None, runtime="tensorrt-llm", scenario=Scenario.MAX_THROUGHPUT, input_tokens=222,
+        output_tokens=294, batch=None, request_rate=None, observed={"output_tokens_per_s": 1000.0})
+    base.update(changes)
+    return Measurement(**base)  # type: ignore[arg-type]
+
+
+def test_unstated_tp_is_the_smallest_that_fits_and_memory_picks_the_sibling() -> None:
+    cat = load_catalog()
+    tables = CatalogTables.from_catalog(cat)
+    # 70e9 fp8 weights: ~70 GB > 0.8 x 80 GB on an H100, so tp 2 (4 replicas of 8 chips); 141 GB H200: tp 1
+    rs, skipped = prepare(cat, tables, [_record(), _record(id="h", hardware="h200"),
+                                        _record(id="g", hardware="gh200", chips=1, memory_gb=144.0),
+                                        _record(id="x", hardware="gh200", chips=1, memory_gb=300.0)])
+    assert [(c.tp, c.replicas) for c in rs.configs[:2]] == [(2, 4), (1, 8)]
+    assert rs.configs[2].hardware.id == "gh200-144gb"  # MLPerf's gh200 is the 144 GB part
+    assert [s.id for s in skipped] == ["x"] and "300 GB" in skipped[0].reason
