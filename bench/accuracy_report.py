@@ -162,7 +162,7 @@ def main() -> None:
         ".venv/bin/hwplan validate hardware_catalog/data/measurements/public_benchmarks.yaml", "```", "",
     ]
     (ROOT / "docs/accuracy.md").write_text("\n".join(lines), encoding="utf-8")
-    print(f"wrote docs/accuracy.md and docs/accuracy.png ({seconds:.1f} s of cross-validation)")
+    print(f"wrote docs/accuracy.md ({seconds:.1f} s of cross-validation)")
 
 
 if __name__ == "__main__":
