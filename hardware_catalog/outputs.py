@@ -17,7 +17,7 @@ start-up do not pay for numpy, SciPy or the solver.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
@@ -472,12 +472,18 @@ class ValidationOut(_Out):
     records: list[RecordErrorOut]
     summary: dict[str, SummaryOut] = Field(description="by metric")
     skipped: list[SkippedOut]
+    by_scenario: dict[str, dict[str, SummaryOut]] = Field(
+        default={}, description="per scenario (MLPerf's Offline / Server / Interactive where stated), by metric")
+    by_family: dict[str, dict[str, SummaryOut]] = Field(default={}, description="per hardware family, by metric")
+    by_model: dict[str, dict[str, SummaryOut]] = Field(default={}, description="per model, by metric")
 
 
 class CrossValidationOut(_Out):
     by_metric: dict[str, SummaryOut]
     by_family: dict[str, SummaryOut] = Field(description="hardware family, all metrics")
     by_runtime: dict[str, SummaryOut] = Field(description="all metrics")
+    by_scenario: dict[str, dict[str, SummaryOut]] = Field(default={}, description="per scenario, by metric")
+    by_model: dict[str, dict[str, SummaryOut]] = Field(default={}, description="per model, by metric")
 
 
 class CalibrationOut(_Out):
@@ -521,7 +527,26 @@ def validation_out(rs: RecordSet, predicted: Array, bad: Sequence[BadRecord],
         records=[RecordErrorOut(id=e.id, predicted=file_units(e.predicted), observed=file_units(e.observed),
                                 ape={file_metric[k][0]: rounded(v) for k, v in e.ape.items()})
                  for e in record_errors(rs, predicted)],
-        summary=_summaries(by_metric(rs, predicted)), skipped=skipped_out(bad, skipped))
+        summary=_summaries(by_metric(rs, predicted)), skipped=skipped_out(bad, skipped),
+        **grouped_summaries(rs, predicted))
+
+
+def grouped_summaries(rs: RecordSet, predicted: Array) -> dict[str, dict[str, dict[str, SummaryOut]]]:
+    """Errors by metric within each scenario, hardware family and model."""
+    from planner.calibration.validate import by_metric
+
+    keys: dict[str, Callable[[int], str]] = {
+        "by_scenario": lambda j: rs.records[j].tags.get("scenario", str(rs.records[j].scenario)),
+        "by_family": lambda j: rs.configs[j].hardware.family,
+        "by_model": lambda j: rs.records[j].model,
+    }
+    out: dict[str, dict[str, dict[str, SummaryOut]]] = {}
+    for name, key in keys.items():
+        groups: dict[str, list[int]] = {}
+        for j in range(len(rs)):
+            groups.setdefault(key(j), []).append(j)
+        out[name] = {g: _summaries(by_metric(rs.take(idx), predicted[idx])) for g, idx in sorted(groups.items())}
+    return out
 
 
 def cv_out(catalog: Catalog, rs: RecordSet, predicted: Array) -> CrossValidationOut:
@@ -531,7 +556,8 @@ def cv_out(catalog: Catalog, rs: RecordSet, predicted: Array) -> CrossValidation
     return CrossValidationOut(
         by_metric=_summaries(by_metric(rs, predicted)),
         by_family=_summaries(by_group(rs, predicted, lambda m: catalog.hardware[m.hardware].family), si_keys=False),
-        by_runtime=_summaries(by_group(rs, predicted, lambda m: m.runtime), si_keys=False))
+        by_runtime=_summaries(by_group(rs, predicted, lambda m: m.runtime), si_keys=False),
+        **{k: v for k, v in grouped_summaries(rs, predicted).items() if k != "by_family"})
 
 
 def calibration_out(*, written: str, n_records: int, pairs: int, cv: CrossValidationOut,

@@ -13,6 +13,7 @@ from hardware_catalog.loader import read_yaml, validate_file
 from hardware_catalog.prices import PriceFile, load_price_sheet, offers_book
 from planner.economics.pricing import MARKETS, PriceBook
 from planner.economics.rates import PRICING_MODES, Pricing, owned_from_mapping
+from planner.model.queueing import LengthDist
 from planner.workload import (
     Budget,
     Constraints,
@@ -46,15 +47,44 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+TokenCount = Annotated[float, Field(ge=1, le=10_000_000, allow_inf_nan=False, strict=True)]
+
+
+class HistogramBinIn(_Strict):
+    up_to: TokenCount = Field(description="upper edge of the bin in tokens (the first bin starts at 0)")
+    share: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=True)]
+
+
 class TokensIn(_Strict):
-    mean: Annotated[float, Field(ge=1, le=10_000_000, allow_inf_nan=False, strict=True)]
-    p95: Annotated[float, Field(ge=1, le=10_000_000, allow_inf_nan=False, strict=True)] | None = None
+    """A token-length distribution: lognormal by ``mean`` and ``p95``, or an empirical ``histogram``."""
+
+    mean: TokenCount | None = None
+    p95: TokenCount | None = None
+    histogram: Annotated[list[HistogramBinIn], Field(min_length=1, max_length=1000)] | None = None
 
     @model_validator(mode="after")
-    def _p95_not_below_mean(self) -> TokensIn:
+    def _one_distribution(self) -> TokensIn:
+        if self.histogram is not None:
+            if self.mean is not None or self.p95 is not None:
+                raise ValueError("give either mean (and p95) or a histogram, not both")
+            edges = [b.up_to for b in self.histogram]
+            if edges != sorted(set(edges)):
+                raise ValueError("histogram bins must have strictly ascending up_to")
+            if abs(sum(b.share for b in self.histogram) - 1.0) > 0.01:
+                raise ValueError("histogram shares must sum to 1 (within 0.01)")
+            return self
+        if self.mean is None:
+            raise ValueError("needs a mean (optionally with p95) or a histogram")
         if self.p95 is not None and self.p95 < self.mean:
             raise ValueError("p95 must be at least the mean")
         return self
+
+    def to_tokens(self) -> Tokens:
+        if self.histogram is not None:
+            dist = LengthDist.histogram(tuple((b.up_to, b.share) for b in self.histogram))
+            return Tokens(dist.mean, None, dist.knots)
+        assert self.mean is not None  # the validator guarantees it
+        return Tokens(self.mean, self.p95)
 
 
 class PrefixIn(_Strict):
@@ -202,8 +232,8 @@ def to_workload(w: WorkloadIn) -> Workload:
         traffic=Traffic(
             requests_per_s=t.requests_per_s,
             peak_requests_per_s=t.peak_requests_per_s,
-            input_tokens=Tokens(t.input_tokens.mean, t.input_tokens.p95),
-            output_tokens=Tokens(t.output_tokens.mean, t.output_tokens.p95),
+            input_tokens=t.input_tokens.to_tokens(),
+            output_tokens=t.output_tokens.to_tokens(),
             prefix=None if t.prefix is None else Prefix(t.prefix.shared_tokens, t.prefix.hit_rate),
         ),
         slo=Slo(targets=targets),

@@ -42,6 +42,8 @@ class Objective(StrEnum):
 class Tokens:
     mean: float
     p95: float | None = None
+    # empirical quantile function: (cumulative share, tokens) knots (planner.model.queueing.LengthDist)
+    knots: tuple[tuple[float, float], ...] = ()
 
 
 @dataclass(frozen=True)

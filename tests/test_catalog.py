@@ -27,7 +27,7 @@ SHIPPED = default_catalog_dir()
 def _schema_ids(kind: str) -> list[str]:
     """Canonical ids listed under '- <kind>:' in SCHEMA.md (continuation lines included)."""
     text = SCHEMA_MD.read_text(encoding="utf-8")
-    block = re.search(rf"^- {kind}: (.*?)(?=^- |\Z)", text, re.S | re.M)
+    block = re.search(rf"^- {kind}: (.*?)(?=^- |^\s*$|\Z)", text, re.S | re.M)  # to the next item or blank line
     assert block, f"no '- {kind}:' list in {SCHEMA_MD}"
     body = block.group(1).split("(")[0]
     return [i.strip() for i in body.replace("\n", " ").split(",") if i.strip()]

@@ -23,8 +23,9 @@ Model (checked against the discrete-event simulation in ``planner.model.simulate
   exact; so are the quantiles: the mixture's CDF is piecewise linear, so it is accumulated over
   its sorted breakpoints and inverted by interpolation (prompts longer than
   max_batched_tokens - B run as extra passes inside step_time).
-* Lengths. Token counts are lognormal fitted to mean and p95 (deterministic when no p95); the
-  chain uses the means, TTFT quantiles add the prefill time of the input's q-quantile.
+* Lengths. Token counts are lognormal fitted to mean and p95 (deterministic when no p95) or
+  empirical (quantile knots: a histogram, a benchmark's p50 / p99 / max); the chain uses the
+  means, TTFT quantiles add the prefill time of the input's q-quantile.
 
 Cost. The chain size K (at most ``STATES``) is chosen per row: a first guess from the chain at
 the largest concurrency (``_chain_size``), checked at the root: a row whose last,
@@ -112,13 +113,26 @@ def _arrivals(mean: Array, states: int) -> Array:
 
 @dataclass(frozen=True)
 class LengthDist:
-    """Token-count distribution: lognormal with the given mean and 95th percentile, or a mixture
-    of such (``LengthDist.mixture``: e.g. mostly short prompts and a share of long documents),
-    whose ``mean`` and ``p95`` are then the mixture's own."""
+    """Token-count distribution: lognormal with the given mean and 95th percentile, a mixture of
+    such (``LengthDist.mixture``: e.g. mostly short prompts and a share of long documents), or
+    empirical.
+
+    ``knots`` (cumulative share, tokens), shares ascending in (0, 1], make it empirical: the
+    quantile function is the piecewise-linear interpolation through them (flat below the first
+    knot: only upper quantiles are read), as a published length histogram or a benchmark's
+    p50 / p99 / max give it. ``mean`` is always the distribution's mean (the chain runs on it).
+    """
 
     mean: float
     p95: float | None = None
     parts: tuple[tuple[float, LengthDist], ...] = ()  # a mixture's (weight, component) pairs
+    knots: tuple[tuple[float, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        shares = [q for q, _ in self.knots]
+        tokens = [t for _, t in self.knots]
+        if any(not 0.0 < q <= 1.0 for q in shares) or shares != sorted(shares) or tokens != sorted(tokens):
+            raise ValueError(f"knots must rise in share (0, 1] and in tokens, got {self.knots}")
 
     @classmethod
     def mixture(cls, parts: Sequence[tuple[float, LengthDist]]) -> LengthDist:
@@ -126,10 +140,29 @@ class LengthDist:
         weights = [w for w, _ in parts]
         if not parts or min(weights) <= 0 or not math.isclose(sum(weights), 1.0, abs_tol=1e-9):
             raise ValueError(f"mixture weights must be positive and sum to 1, got {weights}")
-        if any(d.parts for _, d in parts):
-            raise ValueError("mixture components must be lognormal or fixed, not mixtures")
+        if any(d.parts or d.knots for _, d in parts):
+            raise ValueError("mixture components must be lognormal or fixed, not mixtures or empirical")
         mix = cls(sum(w * d.mean for w, d in parts), None, tuple(parts))
         return cls(mix.mean, mix.quantile(0.95), mix.parts)
+
+    @classmethod
+    def histogram(cls, bins: tuple[tuple[float, float], ...]) -> LengthDist:
+        """From histogram bins (upper edge in tokens, share of requests), edges ascending.
+
+        Within a bin tokens are taken uniform between the previous edge and this one (the first bin
+        starts at 0), so the mean is sum share x (lower + upper) / 2 and the quantile function is
+        linear inside each bin."""
+        total = sum(share for _, share in bins)
+        if total <= 0 or any(share < 0 for _, share in bins):
+            raise ValueError("histogram shares must be non-negative with a positive sum")
+        knots, cum, lower, mean = [], 0.0, 0.0, 0.0
+        for edge, share in bins:
+            mean += share / total * (lower + edge) / 2.0
+            cum += share / total
+            if share > 0:
+                knots.append((min(cum, 1.0), float(edge)))
+            lower = edge
+        return cls(mean=mean, knots=tuple(knots))
 
     @property
     def sigma(self) -> float:
@@ -145,6 +178,8 @@ class LengthDist:
         """P(length <= x)."""
         if self.parts:
             return sum(w * d.cdf(x) for w, d in self.parts)
+        if self.knots:
+            return float(np.interp(x, [k[1] for k in self.knots], [k[0] for k in self.knots], left=0.0))
         s = self.sigma
         if s == 0.0:
             return 1.0 if x >= self.mean else 0.0
@@ -153,6 +188,8 @@ class LengthDist:
         return NormalDist().cdf((math.log(x / self.mean) + s * s / 2.0) / s)
 
     def quantile(self, q: float) -> float:
+        if self.knots:
+            return float(np.interp(q, [k[0] for k in self.knots], [k[1] for k in self.knots]))
         if self.parts:  # between the components' own q-quantiles; the mixture's CDF is monotone
             lo = min(d.quantile(q) for _, d in self.parts)
             hi = max(d.quantile(q) for _, d in self.parts)

@@ -54,8 +54,8 @@ class CapacitySearch:
 
 def length_dists(traffic: Traffic) -> tuple[LengthDist, LengthDist]:
     """Input and output token counts as the queueing model takes them."""
-    return (LengthDist(traffic.input_tokens.mean, traffic.input_tokens.p95),
-            LengthDist(traffic.output_tokens.mean, traffic.output_tokens.p95))
+    i, o = traffic.input_tokens, traffic.output_tokens
+    return LengthDist(i.mean, i.p95, i.knots), LengthDist(o.mean, o.p95, o.knots)
 
 
 def _latencies(res: ServerResult) -> dict[tuple[str, int], Array]:
