@@ -19,7 +19,7 @@ from planner.domain import Catalog
 from planner.errors import InputError
 from planner.levers.adaptation import Choice, choose, floor_score
 from planner.memo import cached
-from planner.model.grid import CatalogTables, Grid
+from planner.model.grid import Array, CatalogTables, Grid
 from planner.model.perf import MemoryModel, StepModel
 from planner.workload import Workload
 
@@ -193,6 +193,22 @@ class Universe:
         self._step = np.empty((StepModel.ROWS, n_blocks * len(PARALLEL)))  # filled a block at a time
         self._memory = np.empty((MemoryModel.ROWS, n_blocks * len(PARALLEL)))
         self._built = np.zeros(n_blocks, dtype=bool)
+
+    def arrays(self) -> tuple[Array, Array]:
+        """Every block built: the (step, memory) constants of every row (what a catalog cache stores)."""
+        missing = np.flatnonzero(~self._built)
+        if len(missing):
+            self.models(missing * len(PARALLEL))
+        return self._step, self._memory
+
+    def adopt(self, step: Array, memory: Array) -> None:
+        """Take every row's constants as ``arrays`` gave them for this catalog's tables (a catalog
+        cache's copy): every block counts as built."""
+        if step.shape != self._step.shape or memory.shape != self._memory.shape:
+            raise ValueError(f"universe arrays of shape {step.shape}, {memory.shape}; "
+                             f"expected {self._step.shape}, {self._memory.shape}")
+        self._step, self._memory = step, memory
+        self._built[:] = True
 
     def row(self, combo: IntArray, model: IntArray, shape: IntArray) -> IntArray:
         """Universe rows of (combo: (hardware, runtime, precision, KV) index rows, model, PARALLEL
