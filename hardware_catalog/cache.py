@@ -23,6 +23,7 @@ it (default: platformdirs' user cache directory for ``hwplan``). ``hwplan cache 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -63,7 +64,7 @@ def cache_dir() -> Path:
     if explicit:
         return Path(explicit)
     try:
-        from platformdirs import user_cache_dir
+        from platformdirs import user_cache_dir  # type: ignore[import-not-found,unused-ignore]
     except ImportError:  # platformdirs' answer on Linux, without it
         base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
         return Path(base) / "hwplan"
@@ -153,7 +154,7 @@ def _read(folder: Path, key: str, shapes: list[tuple[int, ...]]) -> tuple[np.nda
             a = np.load(path, mmap_mode="c", allow_pickle=False)
             if a.dtype != np.float64 or a.shape != tuple(shape) or not a.flags.c_contiguous:
                 raise ValueError("unexpected array")
-            if zlib.crc32(memoryview(a).cast("B")) != info["crc32"]:
+            if _crc(a) != info["crc32"]:
                 raise ValueError("checksum mismatch")
             out.append(a)
         return out[0], out[1]
@@ -174,7 +175,7 @@ def _write(folder: Path, key: str, version: str, arrays: dict[str, np.ndarray]) 
             path = folder / f"{key}.{name}.npy"
             _atomic(path, lambda f, a=a: np.save(f, a, allow_pickle=False))
             described[name] = {"shape": list(a.shape), "bytes": path.stat().st_size,
-                               "crc32": zlib.crc32(memoryview(a).cast("B"))}
+                               "crc32": _crc(a)}
         meta = {"format": FORMAT, "key": key, "catalog_version": version, "package": _package_version(),
                 "arrays": described}
         _atomic(folder / f"{key}.json", lambda f: f.write(json.dumps(meta, indent=1).encode()))
@@ -182,6 +183,10 @@ def _write(folder: Path, key: str, version: str, arrays: dict[str, np.ndarray]) 
         return True
     except OSError:
         return False
+
+
+def _crc(a: np.ndarray) -> int:
+    return zlib.crc32(a.data.cast("B"))
 
 
 def _atomic(path: Path, write: Any) -> None:
@@ -211,10 +216,8 @@ def _remove(folder: Path, key: str) -> int:
 
 
 def _touch(path: Path) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.utime(path)
-    except OSError:
-        pass
 
 
 def _prune(folder: Path) -> None:
