@@ -12,6 +12,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 
 from ortools.sat.python import cp_model
 
@@ -84,11 +85,55 @@ def _greedy(options: list[Option], demand: float, quotas: dict[str, int]) -> dic
     return {} if best is None else {best[1]: best[2]}
 
 
+def _proven_single(options: list[Option], *, demand: float, quotas: dict[str, int],
+                   max_cost_per_hour: float | None, forbid_type_sets: tuple[frozenset[str], ...]
+                   ) -> tuple[Option, int] | None:
+    """The cheapest single-shape deployment when it is provably an optimum of the model below, in
+    the model's own integers (rates floor-scaled, objective round-scaled, the budget floor-scaled):
+    a plan needs at least one replica, so it costs at least the cheapest option's price, and at
+    least need x the least price per unit of rate (the fractional optimum). When the single-shape
+    cost reaches either bound no mix is cheaper: the CP-SAT solve is skipped. None: not proven
+    (or out of range: the model's own checks then name the field)."""
+    try:
+        need = scaled(demand, RATE_SCALE, "traffic.peak_requests_per_s")
+        rate = [scaled(o.rate, RATE_SCALE, "rate", math.floor) for o in options]
+        price = [scaled(o.cost_per_hour, COST_SCALE, "price") for o in options]
+        budget = None if max_cost_per_hour is None else scaled(max_cost_per_hour, COST_SCALE, "budget", math.floor)
+    except InputError:
+        return None
+    usable = [i for i, r in enumerate(rate) if r > 0]
+    if need <= 0 or not usable or any(p <= 0 for p in price):
+        return None
+    objective = [round(o.cost_per_hour * COST_SCALE) for o in options]
+    best: tuple[int, int, int] | None = None  # (objective, position, count)
+    for i in usable:
+        o, count = options[i], -(-need // rate[i])
+        if count * o.chips > quotas.get(o.hardware, count * o.chips) or frozenset((o.hardware,)) in forbid_type_sets:
+            continue
+        if budget is not None and count * price[i] > budget:
+            continue
+        if best is None or count * objective[i] < best[0]:
+            best = (count * objective[i], i, count)
+    if best is None:
+        return None
+    cheapest = min(objective[i] for i in usable)
+    ratio = min(usable, key=lambda i: Fraction(objective[i], rate[i]))  # exact: the bound must not round up
+    if best[0] <= cheapest or best[0] * rate[ratio] <= need * objective[ratio]:
+        return options[best[1]], best[2]
+    return None
+
+
 def solve_mix(options: list[Option], *, demand: float, max_types: int, quotas: dict[str, int],
               max_cost_per_hour: float | None = None, forbid_type_sets: tuple[frozenset[str], ...] = (),
               time_limit_s: float = 2.0, seed: int = 0, workers: int = 1) -> Solution:
     """Minimise hourly cost subject to capacity >= demand, <= max_types hardware types, quotas."""
     start = time.perf_counter()
+    proven = None if max_types < 1 else _proven_single(
+        options, demand=demand, quotas=quotas, max_cost_per_hour=max_cost_per_hour, forbid_type_sets=forbid_type_sets)
+    if proven is not None:
+        o, count = proven
+        return Solution(status="OPTIMAL", counts={o.index: count}, cost_per_hour=o.cost_per_hour * count,
+                        elapsed_s=time.perf_counter() - start)
     # data
     need = scaled(demand, RATE_SCALE, "traffic.peak_requests_per_s")
     types = sorted({o.hardware for o in options})
