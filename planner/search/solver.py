@@ -8,13 +8,13 @@ samples' order: data -> variables -> constraints -> objective -> solve -> read-o
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
-
-from ortools.sat.python import cp_model
+from typing import Any
 
 from planner.errors import InputError
 
@@ -67,12 +67,19 @@ class Solution:
     elapsed_s: float
 
 
-class _Model(cp_model.CpModel):
-    """A CpModel without the deprecated camelCase aliases ortools attaches to every new model
-    (about 1 ms per model, a third of a small solve); this module uses the snake_case API only."""
+@functools.cache
+def _cp_model() -> tuple[Any, type]:
+    """ortools' cp_model module and a CpModel without the deprecated camelCase aliases ortools
+    attaches to every new model (about 1 ms per model, a third of a small solve); this module uses
+    the snake_case API only. Imported on the first solve that needs CP-SAT: ortools brings pandas
+    and pyarrow (~0.4 s), which a plan whose every mix is proven by ``_proven_single`` never pays."""
+    from ortools.sat.python import cp_model
 
-    def _add_pre_pep8_methods(self) -> None:
-        pass
+    class _Model(cp_model.CpModel):
+        def _add_pre_pep8_methods(self) -> None:
+            pass
+
+    return cp_model, _Model
 
 
 def _greedy(options: list[Option], demand: float, quotas: dict[str, int]) -> dict[int, int]:
@@ -128,17 +135,9 @@ def solve_mix(options: list[Option], *, demand: float, max_types: int, quotas: d
               time_limit_s: float = 2.0, seed: int = 0, workers: int = 1) -> Solution:
     """Minimise hourly cost subject to capacity >= demand, <= max_types hardware types, quotas."""
     start = time.perf_counter()
-    proven = None if max_types < 1 else _proven_single(
-        options, demand=demand, quotas=quotas, max_cost_per_hour=max_cost_per_hour, forbid_type_sets=forbid_type_sets)
-    if proven is not None:
-        o, count = proven
-        return Solution(status="OPTIMAL", counts={o.index: count}, cost_per_hour=o.cost_per_hour * count,
-                        elapsed_s=time.perf_counter() - start)
     # data
     need = scaled(demand, RATE_SCALE, "traffic.peak_requests_per_s")
     types = sorted({o.hardware for o in options})
-    model = _Model()
-    # variables
     # rates round down and costs (for the budget) round up, so a plan never under-provisions the
     # peak or overspends the budget by a rounding unit
     rate = {o.index: scaled(o.rate, RATE_SCALE, f"{o.hardware}: requests/s per replica", math.floor)
@@ -147,14 +146,22 @@ def solve_mix(options: list[Option], *, demand: float, max_types: int, quotas: d
     for h, quota in quotas.items():
         scaled(quota, 1, f"constraints.quotas.{h}")
     bounds: dict[int, int] = {}
-    n = {}
     for o in options:
         upper = -(-need // rate[o.index]) if rate[o.index] > 0 else 0
         if o.hardware in quotas:
             upper = min(upper, quotas[o.hardware] // o.chips)
         bounds[o.index] = max(upper, 0)
-        n[o.index] = model.new_int_var(0, bounds[o.index], f"n_{o.index}")
     _check_span(price, bounds, f"the cost of {demand:g} requests/s", "traffic.peak_requests_per_s")
+    proven = None if max_types < 1 else _proven_single(
+        options, demand=demand, quotas=quotas, max_cost_per_hour=max_cost_per_hour, forbid_type_sets=forbid_type_sets)
+    if proven is not None:
+        o, count = proven
+        return Solution(status="OPTIMAL", counts={o.index: count}, cost_per_hour=o.cost_per_hour * count,
+                        elapsed_s=time.perf_counter() - start)
+    cp_model, model_class = _cp_model()
+    model = model_class()
+    # variables
+    n = {o.index: model.new_int_var(0, bounds[o.index], f"n_{o.index}") for o in options}
     used = {h: model.new_bool_var(f"used_{h}") for h in types}
     # capacity: replicas carry the peak demand
     model.add(sum(rate[o.index] * n[o.index] for o in options) >= need)
