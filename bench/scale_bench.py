@@ -30,7 +30,7 @@ import time  # noqa: E402
 from dataclasses import replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(os.environ.get("HWPLAN_BENCH_ROOT") or Path(__file__).resolve().parents[1])  # the tree to measure
 CONFIGS = ((1, 1), (2, 1), (4, 1), (2, 2), (4, 4))  # (hardware x, models x)
 DEFAULT = ("support-chatbot", "code-assistant", "long-document-summarizer")
 
