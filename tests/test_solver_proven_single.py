@@ -47,3 +47,22 @@ def test_one_replica_of_the_cheapest_shape_is_proven() -> None:
     # two replicas of "a" (2.0) while "c" carries more per dollar: not proven by either bound
     assert solver._proven_single(options, demand=15.0, quotas={}, max_cost_per_hour=None,
                                  forbid_type_sets=()) is None
+
+
+def test_cp_sat_solves_without_loading_pandas_and_pandas_still_loads() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys\n"
+            "from planner.search.solver import Option, solve_mix\n"
+            "o = [Option(0, 'a', 1, 10.0, 1.0), Option(1, 'c', 2, 50.0, 4.0)]\n"
+            "s = solve_mix(o, demand=15.0, max_types=2, quotas={})\n"
+            "assert s.status == 'OPTIMAL' and s.cost_per_hour == 2.0, s\n"
+            "assert 'pandas' not in sys.modules and 'pyarrow' not in sys.modules\n"
+            "import pandas\n"
+            "assert int(pandas.Series([1, 2]).sum()) == 3\n")
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-c", code], cwd=root, env={"PYTHONPATH": str(root)},
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]

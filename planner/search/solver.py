@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 import time
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -72,8 +74,20 @@ def _cp_model() -> tuple[Any, type]:
     """ortools' cp_model module and a CpModel without the deprecated camelCase aliases ortools
     attaches to every new model (about 1 ms per model, a third of a small solve); this module uses
     the snake_case API only. Imported on the first solve that needs CP-SAT: ortools brings pandas
-    and pyarrow (~0.4 s), which a plan whose every mix is proven by ``_proven_single`` never pays."""
-    from ortools.sat.python import cp_model
+    and pyarrow (~0.4 s), which a plan whose every mix is proven by ``_proven_single`` never pays.
+
+    cp_model imports pandas only for its ``*_series`` helpers (never used here) and for type
+    hints that name ``pd.Index`` and ``pd.Series``; unless pandas is already loaded, it sees a
+    placeholder module during its import, removed right after, so a later ``import pandas``
+    gets the real one. That halves the import (pandas and pyarrow are most of it)."""
+    placeholder = types.ModuleType("pandas", "placeholder while ortools' cp_model is imported")
+    placeholder.Index = placeholder.Series = placeholder.DataFrame = type("NotPandas", (), {})  # type: ignore[attr-defined]
+    mine = sys.modules.setdefault("pandas", placeholder) is placeholder
+    try:
+        from ortools.sat.python import cp_model
+    finally:
+        if mine:
+            del sys.modules["pandas"]
 
     class _Model(cp_model.CpModel):
         def _add_pre_pep8_methods(self) -> None:
