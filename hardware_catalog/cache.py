@@ -127,7 +127,10 @@ def prepare_tables(catalog: Catalog, tables: CatalogTables) -> str:
     if not enabled():
         return "off"
     u = universe(tables)
-    key = entry_key(catalog, tables)
+    try:
+        key = entry_key(catalog, tables)
+    except OSError:  # the model's source cannot be read (an unusual install): no key, no caching
+        return "off"
     folder = cache_dir()
     arrays = _read(folder, key, [a.shape for a in (u._step, u._memory)])
     if arrays is not None:
