@@ -48,6 +48,7 @@ import yaml
 from api.errors import Conflict, NotFound, PreconditionFailed, PreconditionRequired
 from api.files import atomic_write, etag_matches, etag_of, locked, remove_durably
 from hardware_catalog import default_catalog_dir, load_catalog
+from hardware_catalog.cache import prepare_tables
 from planner.domain import Catalog
 from planner.errors import CatalogError
 from planner.model.grid import CatalogTables
@@ -179,6 +180,7 @@ class CatalogStore:
             with locked(self._lock_file, exclusive=False):
                 key = self._read_version()
                 catalog, tables = build_serving(self.dir)
+                prepare_tables(catalog, tables)  # every Universe row's constants from the catalog cache
                 snap = Snapshot(key=key, catalog=catalog, tables=tables, entries=self._read_entries())
             self._snapshot = snap
             return snap

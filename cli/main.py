@@ -12,6 +12,7 @@ import sys
 import typer
 
 from cli import (  # noqa: F401  (each registers its commands)
+    cache_cmds,
     calibration_cmds,
     catalog_cmds,
     estimate_cmd,

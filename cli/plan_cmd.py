@@ -68,14 +68,14 @@ def plan_cmd(
             server, "/v1/plans", body, timeout_s=time_limit + 60,
             params={"top": top, "objective": str(objective), "time_limit_s": time_limit, "levers": levers}))
     else:
+        from hardware_catalog.cache import catalog_tables
         from hardware_catalog.workload_file import load_workload
-        from planner.model.grid import CatalogTables
         from planner.search.lever_report import lever_report
         from planner.search.planning import plan
 
         w = load_workload(workload, prices=prices)
         cat = load(catalog, add)
-        tables = CatalogTables.from_catalog(cat)
+        tables = catalog_tables(cat)  # with every Universe row's constants from the catalog cache
         result = plan(w, cat, top=top, objective=objective, time_limit_s=time_limit, tables=tables)
         report = None
         if levers and result.plans:

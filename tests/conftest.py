@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,6 +14,9 @@ from planner.domain import Catalog
 from planner.model.estimate import config_grid, resolve
 from planner.model.grid import CatalogTables, Grid
 
+# tests never write ~200 MB entries into the user's cache directory; tests/test_catalog_cache.py turns
+# the compiled catalog cache back on, in a temporary directory
+os.environ.setdefault("HWPLAN_NO_CACHE", "1")
 
 @pytest.fixture(scope="session", autouse=True)
 def _saved_plans_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:

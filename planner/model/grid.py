@@ -53,6 +53,17 @@ class Rows:
         for name in self.__dataclass_fields__:
             getattr(self, name)[at] = getattr(other, name)
 
+    def stacked(self) -> Array:
+        """Every field as one [field, row] array, fields in declaration order (what a cache stores)."""
+        return np.stack([getattr(self, name) for name in self.__dataclass_fields__])
+
+    @classmethod
+    def from_stacked(cls, array: Array) -> Self:
+        """The inverse of ``stacked``: each field a row view of ``array``."""
+        if len(array) != len(cls.__dataclass_fields__):
+            raise ValueError(f"{len(array)} stacked fields; {cls.__name__} has {len(cls.__dataclass_fields__)}")
+        return cls(**{name: array[i] for i, name in enumerate(cls.__dataclass_fields__)})
+
     def reshaped(self, extra_axes: int) -> Self:
         """Every field with ``extra_axes`` length-1 axes after the rows, to broadcast against counts."""
         return type(self)(**{name: (a := getattr(self, name)).reshape(a.shape + (1,) * extra_axes)

@@ -81,6 +81,7 @@ class BranchAndBound:
         self.found: list[tuple[int, Solution]] = []
         self.solves = 0
         self.exact = True  # every CP-SAT answer proven optimal
+        self._threshold_at: tuple[int, tuple[float, int]] = (-1, (np.inf, 0))  # (len(found), _threshold())
 
     def run(self) -> Outcome:
         while True:
@@ -115,6 +116,8 @@ class BranchAndBound:
         top of them fill the top K."""
         if self.objective is not Objective.COST:
             return np.inf, len(self.content)
+        if self._threshold_at[0] == len(self.found):  # found only grows: unchanged since computed
+            return self._threshold_at[1]
         best: dict[tuple[int, frozenset[int]], tuple[float, int]] = {}
         for k, sol in self.found:
             rows = list(sol.counts)
@@ -122,7 +125,9 @@ class BranchAndBound:
             entry = (float(self.monthly(k, sol.cost_per_hour)), int(self.content[k]))
             best[sig] = min(best.get(sig, entry), entry)
         ranked = sorted(best.values())
-        return ranked[self.top - 1] if len(ranked) >= self.top else (np.inf, len(self.content))
+        threshold = ranked[self.top - 1] if len(ranked) >= self.top else (np.inf, len(self.content))
+        self._threshold_at = (len(self.found), threshold)
+        return threshold
 
     def _alive(self, keys: np.ndarray, *, tight: bool = False, bound: np.ndarray | None = None) -> np.ndarray:
         """Which of ``keys`` may still hold a plan of the top K: bound within budget, and below the

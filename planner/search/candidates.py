@@ -9,7 +9,7 @@ filter counts what it removed, so an infeasible plan can say why.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -21,7 +21,7 @@ from planner.economics.rates import ChipRate, chip_rate
 from planner.errors import InputError
 from planner.levers.adaptation import Choice, choose, floor_score
 from planner.memo import cached
-from planner.model.grid import CatalogTables, Grid
+from planner.model.grid import Array, CatalogTables, Grid
 from planner.model.moe import expert_parallel_ok
 from planner.model.perf import MemoryCoefficients, MemoryModel, StepCoefficients, StepModel
 from planner.workload import Workload
@@ -216,6 +216,28 @@ class Universe:
         self._step = StepCoefficients.empty(n_blocks * len(PARALLEL))  # filled a block at a time
         self._memory = MemoryCoefficients.empty(n_blocks * len(PARALLEL))
         self._built = np.zeros(n_blocks, dtype=bool)
+
+    def arrays(self) -> tuple[Array, Array]:
+        """Every block built: the (step, memory) constants of every row (what a catalog cache stores)."""
+        missing = np.flatnonzero(~self._built)
+        if len(missing):
+            self.models(missing * len(PARALLEL))
+        return self._step.stacked(), self._memory.stacked()
+
+    def array_shapes(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        """The shapes ``arrays`` returns: [coefficient, row] of the step and memory constants."""
+        rows = len(self._step)
+        return (len(fields(StepCoefficients)), rows), (len(fields(MemoryCoefficients)), rows)
+
+    def adopt(self, step: Array, memory: Array) -> None:
+        """Take every row's constants as ``arrays`` gave them for this catalog's tables (a catalog
+        cache's copy): every block counts as built."""
+        if (step.shape, memory.shape) != self.array_shapes():
+            raise ValueError(f"universe arrays of shape {step.shape}, {memory.shape}; "
+                             f"expected {self.array_shapes()}")
+        self._step = StepCoefficients.from_stacked(step)
+        self._memory = MemoryCoefficients.from_stacked(memory)
+        self._built[:] = True
 
     def row(self, combo: IntArray, model: IntArray, shape: IntArray) -> IntArray:
         """Universe rows of (combo: (hardware, runtime, precision, KV) index rows, model, PARALLEL

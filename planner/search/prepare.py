@@ -139,10 +139,12 @@ class Prepared:
 
     def _compute_bounds(self, keys: list[int], *, pairs: bool) -> Array:
         """Per key, min over the hardware sets S a plan may use (at most max_types types) of
-        max(D u(S), ceil(D / r(S)) c(S)): u the least cost per unit of capacity, r the largest
+        max(D u(S), ceil(D / r(S)) c(S)): u the least cost per unit of capacity (capacity capped at
+        D), r the largest
         capacity of one replica, c the cheapest replica, over the key's shapes on S.
 
-        Capacity is the SLO capacity where evaluated, else the ceiling (never below it), so both
+        Capacity is the SLO capacity where evaluated, else the ceiling's top rung (never below it:
+        ``search_capacity`` credits at most that rung), so both
         terms are valid: D u is the fractional optimum; a plan needs at least ceil(D / r)
         replicas, each costing at least c. Both terms only fall as S grows, so the set of all
         types stands in for larger sets (and for pairs unless ``pairs``). Quotas and budgets only
@@ -158,13 +160,16 @@ class Prepared:
             group = np.repeat(np.arange(len(keys)), [len(self.rows_of[k]) for k in keys])
             rate, ceiling, cost, hardware = (self.rate[rows], self.ceiling[rows], self.cost_per_hour[rows],
                                              self.cand.hardware[rows])
-        cap = np.where(np.isnan(rate), ceiling, rate)
+        cap = np.where(np.isnan(rate), ceiling * UTILIZATION[-1], rate)  # the top rung of the ceiling at most
         usable = cap > 0
         n_hw = len(self.cand.tables.hardware_ids)
         cell = group * n_hw + hardware
         shape = (len(keys), n_hw)
         u, r, c = np.full(shape, np.inf), np.zeros(shape), np.full(shape, np.inf)
-        np.minimum.at(u.ravel(), cell, np.where(usable, cost / np.where(usable, cap, 1.0), np.inf))
+        # per unit of capacity capped at the demand: a replica carries at most all of it, so a plan
+        # still has sum min(capacity, D) x replicas >= D (the knapsack-cover strengthening)
+        useful = np.minimum(cap, self.demand)
+        np.minimum.at(u.ravel(), cell, np.where(usable, cost / np.where(usable, useful, 1.0), np.inf))
         np.maximum.at(r.ravel(), cell, cap)
         np.minimum.at(c.ravel(), cell, np.where(usable, cost, np.inf))
         if self.max_types == 1:
