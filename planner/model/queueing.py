@@ -402,7 +402,7 @@ def _uniform_mixture(starts: Array, widths: Array, p: Array) -> dict[int, Array]
 # Length strata: a token-count sum is represented by the conditional means of these probability
 # bands (finer towards the top: the tails of TTFT and TPOT are made by the longest prompts)
 PROMPT_STRATA = (0.0, 0.5, 0.8, 0.95, 0.99, 1.0)
-OUTPUT_STRATA = (0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0)
+OUTPUT_STRATA = (0.0, 0.01, 0.03, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0)
 _BINS = 512  # grid cells over one length's range (its 1 - 1e-5 quantile) for the sums' convolutions
 _BISECT = 40  # bisection steps for a TPOT quantile
 
@@ -479,7 +479,8 @@ def _varied(step: StepModel, b: Array, lam: Array, tau: Array, inp: LengthDist, 
     slope = np.diff(d @ wy, axis=1)  # [n, j]: what one more prompt adds to an iteration
     rho = np.clip(lam * np.einsum("nj,nj->n", pi, slope), 0.0, 0.95)[:, None]
     factor = 1.0 + 2.0 * rho / (1.0 - rho) * (1.0 - (1.0 - rho ** tokens) / (tokens * (1.0 - rho)))
-    tpot = {pct: _gamma_mixture_quantile(tau, var[:, None] * factor, tokens, wo, pct / 100.0) for pct in percentiles}
+    mean = np.maximum(tau, mu)  # the chain at mean lengths underestimates the mean iteration (Jensen)
+    tpot = {pct: _gamma_mixture_quantile(mean, var[:, None] * factor, tokens, wo, pct / 100.0) for pct in percentiles}
     return ttft, tpot
 
 
