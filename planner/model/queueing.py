@@ -23,8 +23,33 @@ Model (checked against the discrete-event simulation in ``planner.model.simulate
   exact; so are the quantiles: the mixture's CDF is piecewise linear, so it is accumulated over
   its sorted breakpoints and inverted by interpolation (prompts longer than
   max_batched_tokens - B run as extra passes inside step_time).
-* Lengths. Token counts are lognormal fitted to mean and p95 (deterministic when no p95); the
-  chain uses the means, TTFT quantiles add the prefill time of the input's q-quantile.
+* Lengths. Token counts are lognormal fitted to mean and p95 (deterministic when no p95), or
+  mixtures of such. B, tau, the means and the chain size use the mean lengths.
+* Percentiles under variable lengths (``_varied``, at the root B). The chain is rebuilt with
+  iterations of random length: an iteration of j prompts holds Y_j tokens, the sum of j
+  independent prompt lengths (its law by FFT convolution of the length's, cached per
+  distribution), represented by the conditional means y_jm of probability bands m
+  (PROMPT_STRATA, finer at the top: the long prompts make the tails). Then j' ~ Poisson(lam
+  s(y_jm)) mixed over m: the chain stays Markov on j (the lengths in an iteration are fresh
+  draws), so its stationary law is exact up to the bands. Assumed: a prompt longer than the
+  token budget runs as extra passes of one iteration (the engine chunks it over several).
+  TTFT: land in (j, m) with probability pi_j w_m s_jm / E[s] and wait U s_jm; the k' others that
+  arrived and the request's own prompt (a fresh draw) are prefilled together: an iteration of
+  k' + 1 prompts in band m'. The mixture of uniforms is inverted exactly as above, so a short
+  prompt is credited its short prefill and a long one charged its own and the waiting it makes.
+  With fixed prompts there is one band and this is the chain above.
+  TPOT: a decoding request sees every iteration once (per token: weights pi_j w_m, an iteration
+  of more prompt tokens than the budget counting as that many chunked ones); its TPOT is the
+  mean of O - 1 such per-token times. Consecutive ones are correlated (a long iteration brings
+  more prompts into the next): as an AR(1) of coefficient rho = lam ds/dj the mean of n has
+  variance var / n (1 + 2 rho / (1 - rho) (1 - (1 - rho^n) / (n (1 - rho)))). Each output band
+  (OUTPUT_STRATA, finer at the short end: short outputs see the tail) is a gamma of those moments
+  (Wilson-Hilferty), the mixture's quantile found by bisection; TPOT_q is the larger of it and
+  the concurrency quantile above. Not modelled: requests that arrive in a busy period also start
+  decoding in one (TPOT p99 -33..-38% vs the simulation with bimodal lengths at 60-85% load), and
+  arrivals waiting for a slot when the concurrency reaches its cap.
+* e2e_q: the larger of TTFT_q plus a median output at tau and a mean TTFT plus o_q tokens at
+  the concurrency TPOT quantile (a long output averages its per-token noise away).
 
 Cost. The chain size K (at most ``STATES``) is chosen per row: a first guess from the chain at
 the largest concurrency (``_chain_size``), checked at the root: a row whose last,
@@ -503,7 +528,7 @@ def _gamma_mixture_quantile(mean: Array, var: Array, tokens: Array, w: Array, q:
         mid = 0.5 * (lo + hi)
         below = cdf(mid) < q
         lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
-    return hi
+    return np.asarray(hi, dtype=np.float64)
 
 
 def _chain_size(step: StepModel, rate: Array, b_hi: Array, i: float, o: float) -> npt.NDArray[np.intp]:
@@ -552,7 +577,8 @@ def _next_group(size: npt.NDArray[np.intp]) -> tuple[int, npt.NDArray[np.intp]]:
 
 def _group(step: StepModel, lam: Array, b_run: Array, grows: Array, inp: LengthDist, out: LengthDist,
            states: int, percentiles: tuple[int, ...]
-           ) -> tuple[npt.NDArray[np.bool_], Array, Array, Array, dict[int, Array], dict[int, Array]]:
+           ) -> tuple[npt.NDArray[np.bool_], Array, Array, Array, dict[int, Array], dict[int, Array],
+                      dict[int, Array]]:
     """For rows sharing a chain size K: the rows to solve again one size up (their last, lumped
     state holds more than _TAIL), then for the others b_mean, tau, TTFT mean and quantiles, and
     the TPOT quantiles of ``percentiles`` (ascending)."""
@@ -646,8 +672,8 @@ def serve(model: StepModel, mem: MemoryModel, *, request_rate: npt.ArrayLike, in
     while np.any(size):
         k, rows = _next_group(size)
         part = model.take(rows) if rows.size < n else model
-        retry, g_b, g_tau, g_mean, g_q, g_tpot, g_tpot_b = _group(part, lam[rows], b_run[rows], grows[rows], input_tokens,
-                                                        output_tokens, k, percentiles)
+        retry, g_b, g_tau, g_mean, g_q, g_tpot, g_tpot_b = _group(part, lam[rows], b_run[rows], grows[rows],
+                                                                  input_tokens, output_tokens, k, percentiles)
         size[rows] = 0
         if retry.any():  # their last state holds mass: solved again one size up
             size[rows[retry]] = _SIZES[_SIZES.index(k) + 1]
@@ -662,7 +688,7 @@ def serve(model: StepModel, mem: MemoryModel, *, request_rate: npt.ArrayLike, in
     # below the mean for skewed lengths) and an output-driven one (a typical TTFT, then o_q tokens at TPOT_q)
     o_typical = output_tokens.quantile(0.5)
     ttft, e2e = {}, {}
-    for c, pct in enumerate(percentiles):
+    for pct in percentiles:
         ttft[pct] = ttft_q[pct]
         o_q = output_tokens.quantile(pct / 100.0)
         e2e[pct] = np.maximum(ttft[pct] + (o_typical - 1.0) * tau, ttft_mean + (o_q - 1.0) * tpot_b[pct])
