@@ -64,6 +64,8 @@ def sample_lengths(dist: LengthDist, size: int, rng: np.random.Generator) -> npt
         for k, (_, part) in enumerate(dist.parts):
             out[which == k] = sample_lengths(part, int(np.count_nonzero(which == k)), rng)
         return out
+    if dist.knots:  # empirical: inverse-transform sampling through the quantile knots
+        return np.maximum(np.rint([dist.quantile(u) for u in rng.uniform(size=size)]), 1).astype(np.int64)
     sigma = dist.sigma
     if sigma == 0.0:
         return np.full(size, max(round(dist.mean), 1), dtype=np.int64)
