@@ -66,7 +66,7 @@ def _selected_prices(catalog: Catalog, hardware: str) -> dict[str, float]:
     from planner.economics.pricing import OFFER_MODES, PriceQuote, PricingSpec, select_price
 
     quotes = {mode: select_price(catalog.prices, hardware, PricingSpec(mode=mode)) for mode in OFFER_MODES}
-    return {mode: q.usd_per_chip_hour for mode, q in quotes.items() if isinstance(q, PriceQuote)}
+    return {mode: round(q.usd_per_chip_hour, 4) for mode, q in quotes.items() if isinstance(q, PriceQuote)}
 
 
 def catalog_rows(catalog: Catalog, kind: str) -> list[dict[str, Any]]:
@@ -119,7 +119,8 @@ LIST_COLUMNS: dict[str, tuple[tuple[str, str, bool], ...]] = {
 }
 CAPTIONS = {
     "hardware": "GB: memory per chip; GB/s: memory bandwidth per chip; chips/node: chips in one "
-                "interconnect domain; runtime: default serving runtime; $/chip-h: on-demand price per chip-hour",
+                "interconnect domain; runtime: default serving runtime; $/chip-h: on-demand price per chip-hour "
+                "(median of the hyperscaler offers)",
     "models": "params B / active B: total / active-per-token parameters (billions); KV heads: key-value "
               "heads (grouped-query attention); context: longest context (tokens)",
     "runtimes": "hardware families: the chip families the runtime serves",
