@@ -74,11 +74,12 @@ class _Model(cp_model.CpModel):
         pass
 
 
-def _greedy(options: list[Option], demand: float, quotas: dict[str, int]) -> dict[int, int]:
+def _greedy(options: list[Option], demand: float, quotas: dict[str, int], spare: int = 0,
+            min_replicas: int = 1) -> dict[int, int]:
     """Cheapest single-shape deployment that carries the demand within quota (the hint)."""
     best: tuple[float, int, int] | None = None
     for o in options:
-        n = math.ceil(demand / o.rate)
+        n = max(math.ceil(demand / o.rate) + spare, min_replicas)
         if n * o.chips <= quotas.get(o.hardware, n * o.chips) and (best is None or n * o.cost_per_hour < best[0]):
             best = (n * o.cost_per_hour, o.index, n)
     return {} if best is None else {best[1]: best[2]}
@@ -86,8 +87,11 @@ def _greedy(options: list[Option], demand: float, quotas: dict[str, int]) -> dic
 
 def solve_mix(options: list[Option], *, demand: float, max_types: int, quotas: dict[str, int],
               max_cost_per_hour: float | None = None, forbid_type_sets: tuple[frozenset[str], ...] = (),
-              time_limit_s: float = 2.0, seed: int = 0, workers: int = 1) -> Solution:
-    """Minimise hourly cost subject to capacity >= demand, <= max_types hardware types, quotas."""
+              time_limit_s: float = 2.0, seed: int = 0, workers: int = 1, spare: int = 0,
+              min_replicas: int = 1) -> Solution:
+    """Minimise hourly cost subject to capacity >= demand, <= max_types hardware types, quotas,
+    at least ``min_replicas`` replicas, and (N+``spare``) capacity >= demand with ``spare``
+    replicas of any one option removed."""
     start = time.perf_counter()
     # data
     need = scaled(demand, RATE_SCALE, "traffic.peak_requests_per_s")
@@ -104,7 +108,8 @@ def solve_mix(options: list[Option], *, demand: float, max_types: int, quotas: d
     bounds: dict[int, int] = {}
     n = {}
     for o in options:
-        upper = -(-need // rate[o.index]) if rate[o.index] > 0 else 0
+        upper = -(-need // rate[o.index]) + spare if rate[o.index] > 0 else 0
+        upper = max(upper, min_replicas) if rate[o.index] > 0 else 0
         if o.hardware in quotas:
             upper = min(upper, quotas[o.hardware] // o.chips)
         bounds[o.index] = max(upper, 0)
@@ -112,7 +117,17 @@ def solve_mix(options: list[Option], *, demand: float, max_types: int, quotas: d
     _check_span(price, bounds, f"the cost of {demand:g} requests/s", "traffic.peak_requests_per_s")
     used = {h: model.new_bool_var(f"used_{h}") for h in types}
     # capacity: replicas carry the peak demand
-    model.add(sum(rate[o.index] * n[o.index] for o in options) >= need)
+    capacity = sum(rate[o.index] * n[o.index] for o in options)
+    model.add(capacity >= need)
+    # N+k: with min(spare, n_o) replicas of any one option o removed the rest still carry the demand
+    if spare > 0:
+        for o in options:
+            removed = model.new_int_var(0, spare, f"removed_{o.index}")
+            model.add_min_equality(removed, [n[o.index], spare])
+            model.add(capacity - rate[o.index] * removed >= need)
+    # redundancy: at least min_replicas replicas in all
+    if min_replicas > 1:
+        model.add(sum(n.values()) >= min_replicas)
     # a hardware type counts as used when any of its options has replicas
     for o in options:
         model.add(n[o.index] == 0).only_enforce_if(used[o.hardware].Not())
@@ -134,7 +149,7 @@ def solve_mix(options: list[Option], *, demand: float, max_types: int, quotas: d
             model.add(sum(used[h] for h in banned) <= len(banned) - 1)
     # objective
     model.minimize(cost)
-    for index, count in _greedy(options, demand, quotas).items():
+    for index, count in _greedy(options, demand, quotas, spare, min_replicas).items():
         model.add_hint(n[index], count)
     # solve
     solver = cp_model.CpSolver()
