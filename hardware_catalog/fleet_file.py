@@ -22,7 +22,7 @@ from hardware_catalog.loader import read_yaml, validate_file
 from hardware_catalog.prices import load_prices
 from hardware_catalog.workload_file import WorkloadIn, to_workload
 from planner.domain import Catalog
-from planner.economics.pricing import PricingSpec, PriceQuote, select_price
+from planner.economics.pricing import PriceQuote, PricingSpec, select_price
 from planner.errors import InputError
 from planner.fleet import ChipPrices, Fleet, Mode, catalog_prices
 

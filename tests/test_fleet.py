@@ -105,10 +105,10 @@ def test_a_shared_quota_is_never_exceeded_and_joint_costs_no_more_than_one_at_a_
 
 
 def _workload(name: str, rps: float, profile: tuple[float, ...], growth: tuple[float, ...],
-              availability: Availability = Availability()) -> Workload:
+              availability: Availability | None = None) -> Workload:
     return Workload(name=name, traffic=Traffic(requests_per_s=rps, input_tokens=Tokens(500, 1500),
                                                output_tokens=Tokens(150, 400), profile=profile, growth=growth),
-                    availability=availability)
+                    availability=availability or Availability())
 
 
 def test_growth_schedule_covers_each_months_peak() -> None:

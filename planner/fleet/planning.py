@@ -93,7 +93,7 @@ def _one_at_a_time(items: Sequence[Item], fleet: Fleet, demand: Demand, solve: d
     """Each workload alone, in order, within what the fleet quotas still have (stops at the first
     that does not fit: the list is then shorter than ``items``)."""
     left = {h: np.full((demand.months, demand.periods), float(q)) for h, q in fleet.quotas.items()}
-    out = []
+    out: list[Solved] = []
     for it in items:
         s = solve_schedule([it], fleet_quotas={}, quota_left=left, **solve)  # type: ignore[arg-type]
         if not s.cost:
@@ -116,7 +116,8 @@ def _plan(fleet: Fleet, demand: Demand, options: list[WorkloadOptions], items: l
     quota_peak = {h: (int(_usage(items, joint, h).max()), q) for h, q in fleet.quotas.items()} if ok and joint else {}
     return FleetPlan(name=fleet.name, status=joint.status if joint else "NO_OPTIONS", months=fleet.months,
                      periods_hours=tuple(float(h) for h in demand.hours_per_month), workloads=tuple(schedules),
-                     cost_by_month=tuple(float(x) for x in by_month), cost=float(by_month.sum()) if ok else float("nan"),
+                     cost_by_month=tuple(float(x) for x in by_month),
+                     cost=float(by_month.sum()) if ok else float("nan"),
                      alone_cost=alone, independent_cost=independent, quota_peak=quota_peak,
                      elapsed_s=time.perf_counter() - start)
 
