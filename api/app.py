@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from api import errors
 from api.headers import SecurityHeaders
 from api.pool import PlanPool
-from api.routes import catalog, docs, estimate, examples, finetune, health, metrics, plans, validate, web
+from api.routes import catalog, docs, estimate, examples, finetune, fleets, health, metrics, plans, validate, web
 from api.schemas import problems
 from api.settings import Settings
 from api.store import CatalogStore
@@ -32,7 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings, app.state.store, app.state.telemetry = settings, store, telemetry
     app.state.pool = PlanPool(settings.plan_workers, settings.plan_queue, settings.retry_after_s)
     errors.install(app)
-    for module in (health, metrics, plans, estimate, finetune, validate, catalog, examples):
+    for module in (health, metrics, plans, fleets, estimate, finetune, validate, catalog, examples):
         app.include_router(module.router)
     web.install(app)  # the page at / and its assets at /static
     docs.install(app)  # Swagger UI at /docs, from the swagger-ui-bundle package

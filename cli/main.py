@@ -16,6 +16,7 @@ from cli import (  # noqa: F401  (each registers its commands)
     catalog_cmds,
     estimate_cmd,
     finetune_cmd,
+    fleet_cmd,
     plan_cmd,
     schema_cmd,
     serve_cmd,

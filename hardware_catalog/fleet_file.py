@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from hardware_catalog.loader import read_yaml, validate_file
 from hardware_catalog.prices import load_prices
@@ -37,6 +37,12 @@ class WorkloadRef(_Strict):
     file: Annotated[str, Field(min_length=1, max_length=500)]
 
 
+def _form(value: Any) -> str:
+    """A workload entry with a ``file`` key is a reference, anything else a workload written inline."""
+    has_file = "file" in value if isinstance(value, dict) else isinstance(value, WorkloadRef)
+    return "file" if has_file else "inline"
+
+
 class FleetIn(_Strict):
     name: Annotated[str, Field(min_length=1, max_length=100)] = "fleet"
     months: Annotated[int, Field(ge=1, le=60, strict=True)] = 12
@@ -46,7 +52,8 @@ class FleetIn(_Strict):
     committed_as: Literal["reserved_1y", "reserved_3y"] = "reserved_1y"
     prices: Literal["catalog", "price_book"] = "catalog"
     periods: Annotated[int, Field(ge=1, le=24, strict=True)] = 6
-    workloads: Annotated[list[WorkloadRef | WorkloadIn], Field(min_length=1, max_length=50)]
+    workloads: Annotated[list[Annotated[Annotated[WorkloadRef, Tag("file")] | Annotated[WorkloadIn, Tag("inline")],
+                                        Discriminator(_form)]], Field(min_length=1, max_length=50)]
 
 
 def to_fleet(f: FleetIn, *, base: Path | None = None, file: str = "<body>") -> Fleet:
