@@ -20,6 +20,7 @@ from cli import (  # noqa: F401  (each registers its commands)
     plan_cmd,
     schema_cmd,
     serve_cmd,
+    sweep_cmd,
 )
 from cli.app import EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_TIMEOUT, app
 
