@@ -18,6 +18,7 @@ def sweep_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="CSV file the rows stream to (resumed if present).")] = Path(
         "sweep.csv"),
     workers: Annotated[int, typer.Option(min=1, max=4096, help="Ray actors (local CPUs without RAY_ADDRESS).")] = 2,
+    chunk: Annotated[int, typer.Option(min=1, max=10_000, help="Scenarios per Ray call (large clusters: 8-64).")] = 1,
     catalog: CatalogOpt = None,
     add: OverlayOpt = None,
 ) -> None:
@@ -44,7 +45,7 @@ def sweep_cmd(
             if row["status"] == "error":
                 bar.console.print(f"scenario {row['scenario']} failed: {row['error']}")
 
-        run_sweep(s, cat, out, workers=workers, on_row=tick)
+        run_sweep(s, cat, out, workers=workers, chunk=chunk, on_row=tick)
     rows = read_rows(out)
     out_console = Console()
     for axis in (a for a in AXES if a in s.axes and len(s.axes[a]) > 1):

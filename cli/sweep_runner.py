@@ -33,6 +33,9 @@ class SweepPlanner:
         self.sweep, self.catalog = sweep, catalog
         self.variants: dict[float, tuple[Catalog, CatalogTables]] = {}
 
+    def run_many(self, batch: Sequence[Scenario]) -> list[dict[str, Any]]:
+        return [self.run(sc) for sc in batch]
+
     def run(self, sc: Scenario) -> dict[str, Any]:
         key = variant_key(sc)
         if key not in self.variants:
@@ -81,10 +84,11 @@ def _ray(workers: int) -> Any:
     return ray
 
 
-def run_sweep(sweep: Sweep, catalog: Catalog, out: Path, *, workers: int = 2,
+def run_sweep(sweep: Sweep, catalog: Catalog, out: Path, *, workers: int = 2, chunk: int = 1,
               on_row: Callable[[dict[str, Any], int, int], None] | None = None) -> list[dict[str, Any]]:
-    """Run the scenarios not yet in ``out`` on ``workers`` Ray actors; append each row as it comes.
-    ``on_row(row, done, total)`` after each (a progress bar). Returns this run's rows."""
+    """Run the scenarios not yet in ``out`` on ``workers`` Ray actors, ``chunk`` scenarios per call
+    (more per call: fewer round trips through the driver, for large clusters); append each row as
+    it comes. ``on_row(row, done, total)`` after each (a progress bar). Returns this run's rows."""
     ray = _ray(workers)
     already = done_ids(out)
     todo = [sc for sc in scenarios(sweep) if sc.id not in already]
@@ -93,14 +97,14 @@ def run_sweep(sweep: Sweep, catalog: Catalog, out: Path, *, workers: int = 2,
     actor_cls = ray.remote(num_cpus=1)(SweepPlanner)
     sweep_ref, catalog_ref = ray.put(sweep), ray.put(catalog)
     actors = [actor_cls.remote(sweep_ref, catalog_ref) for _ in range(min(workers, len(todo)))]
-    pending: dict[Any, tuple[Scenario, int]] = {}
+    pending: dict[Any, tuple[list[Scenario], int]] = {}
     queue = list(reversed(todo))
     rows: list[dict[str, Any]] = []
     fh, writer = _writer(out)
     try:
         def submit(a: int) -> None:
-            sc = queue.pop()
-            pending[actors[a].run.remote(sc)] = (sc, a)
+            batch = [queue.pop() for _ in range(min(chunk, len(queue)))]
+            pending[actors[a].run_many.remote(batch)] = (batch, a)
 
         for a in range(len(actors)):
             for _ in range(IN_FLIGHT):
@@ -108,18 +112,20 @@ def run_sweep(sweep: Sweep, catalog: Catalog, out: Path, *, workers: int = 2,
                     submit(a)
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
-            sc, a = pending.pop(ready[0])
+            batch, a = pending.pop(ready[0])
             try:
-                row = ray.get(ready[0])
-            except Exception as exc:  # noqa: BLE001  (an actor that died: the scenario's row says so)
-                row = {**dict.fromkeys(ROW_FIELDS, ""), "scenario": sc.id, "status": "error",
-                       "error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
+                got = ray.get(ready[0])
+            except Exception as exc:  # noqa: BLE001  (an actor that died: its scenarios' rows say so)
+                error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                got = [{**dict.fromkeys(ROW_FIELDS, ""), "scenario": sc.id, "status": "error", "error": error}
+                       for sc in batch]
                 actors[a] = actor_cls.remote(sweep_ref, catalog_ref)
-            writer.writerow(row)
+            for row in got:
+                writer.writerow(row)
+                rows.append(row)
+                if on_row is not None:
+                    on_row(row, len(rows), len(todo))
             fh.flush()
-            rows.append(row)
-            if on_row is not None:
-                on_row(row, len(rows), len(todo))
             if queue:
                 submit(a)
     finally:

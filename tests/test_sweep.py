@@ -98,7 +98,7 @@ def test_a_sweep_resumes_from_its_file(catalog: Catalog, tmp_path: Path, local_r
         lines = fh.readlines()
     out.write_text("".join(lines[:3]))
     kept = {int(r["scenario"]) for r in read_rows(out)}
-    second = run_sweep(small, catalog, out, workers=2)
+    second = run_sweep(small, catalog, out, workers=2, chunk=2)
     assert {int(r["scenario"]) for r in second} == {0, 1, 2, 3} - kept
     rows = read_rows(out)
     assert sorted(int(r["scenario"]) for r in rows) == [0, 1, 2, 3]
