@@ -57,6 +57,8 @@ def render_fleet(console: Console, out: FleetPlanOut) -> None:
     console.print(f"[bold]{out.name}[/bold]: {out.months} months, status {out.status}, {out.elapsed_s:.1f} s")
     for w in out.workloads:
         head = f"[bold]{w.name}[/bold]: {w.model} {w.precision} on {w.runtime}" if w.model else f"[bold]{w.name}[/bold]"
+        if len(w.serves) > 1:
+            head += f" (shared: serves {', '.join(w.serves)})"
         console.print(head + ("; " + "; ".join(w.reasons) if w.reasons else ""))
         if w.autoscaling:
             console.print("  autoscaling: " + ", ".join(f"{b.shape} {b.min_replicas}-{b.max_replicas}"

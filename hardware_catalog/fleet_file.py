@@ -26,7 +26,7 @@ from planner.economics.pricing import PriceQuote, PricingSpec, select_price
 from planner.errors import InputError
 from planner.fleet import ChipPrices, Fleet, Mode, catalog_prices
 
-__all__ = ["FleetIn", "WorkloadRef", "book_prices", "fleet_prices", "load_fleet", "to_fleet"]
+__all__ = ["FleetIn", "SharedIn", "WorkloadRef", "book_prices", "fleet_prices", "load_fleet", "to_fleet"]
 
 
 class _Strict(BaseModel):
@@ -43,6 +43,13 @@ def _form(value: Any) -> str:
     return "file" if has_file else "inline"
 
 
+class SharedIn(_Strict):
+    """Workloads served by one pool of replicas of one base model (multi-LoRA; planner.fleet.shared)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    workloads: Annotated[list[Annotated[str, Field(max_length=100)]], Field(min_length=2, max_length=50)]
+
+
 class FleetIn(_Strict):
     name: Annotated[str, Field(min_length=1, max_length=100)] = "fleet"
     months: Annotated[int, Field(ge=1, le=60, strict=True)] = 12
@@ -52,6 +59,7 @@ class FleetIn(_Strict):
     committed_as: Literal["reserved_1y", "reserved_3y"] = "reserved_1y"
     prices: Literal["catalog", "price_book"] = "catalog"
     periods: Annotated[int, Field(ge=1, le=24, strict=True)] = 6
+    shared: Annotated[list[SharedIn], Field(max_length=50)] = []
     workloads: Annotated[list[Annotated[Annotated[WorkloadRef, Tag("file")] | Annotated[WorkloadIn, Tag("inline")],
                                         Discriminator(_form)]], Field(min_length=1, max_length=50)]
 
@@ -75,8 +83,16 @@ def to_fleet(f: FleetIn, *, base: Path | None = None, file: str = "<body>") -> F
     names = [w.name for w in workloads]
     if len(set(names)) < len(names):
         raise InputError(f"{file}: workload names must differ (got {names})", field="workloads")
+    seen: set[str] = set()
+    for i, g in enumerate(f.shared):
+        for m in g.workloads:
+            if m not in names or m in seen:
+                what = "is not a workload of this fleet" if m not in names else "is in two shared deployments"
+                raise InputError(f"{file}: {m!r} {what}", field=f"shared[{i}].workloads")
+            seen.add(m)
     return Fleet(name=f.name, workloads=tuple(workloads), months=f.months, quotas=dict(f.quotas),
-                 modes=frozenset(Mode(m) for m in f.modes), committed_as=f.committed_as, periods=f.periods)
+                 modes=frozenset(Mode(m) for m in f.modes), committed_as=f.committed_as, periods=f.periods,
+                 shared=tuple((g.name, tuple(g.workloads)) for g in f.shared))
 
 
 def load_fleet(path: Path | str) -> tuple[Fleet, FleetIn]:

@@ -62,6 +62,7 @@ class WorkloadScheduleOut(_Out):
     commits: list[CommitOut]
     autoscaling: list[ScaleBoundsOut]
     reasons: list[str]
+    serves: list[str]  # the workloads it carries: itself, or a shared deployment's members
 
 
 class FleetPlanOut(_Out):
@@ -82,7 +83,7 @@ class FleetPlanOut(_Out):
 def _schedule_out(s: WorkloadSchedule) -> WorkloadScheduleOut:
     return WorkloadScheduleOut(
         name=s.name, model=s.model, precision=s.precision, runtime=s.runtime, adaptation=s.adaptation,
-        cost=_usd(s.cost), reasons=list(s.reasons),
+        cost=_usd(s.cost), reasons=list(s.reasons), serves=list(s.serves),
         months=[MonthOut(month=r.month, peak_requests_per_s=rounded(r.peak_requests_per_s), committed=dict(r.committed),
                          on_demand_max=dict(r.on_demand_max), spot_max=dict(r.spot_max), replicas_min=r.replicas_min,
                          replicas_max=r.replicas_max, cost=_usd(r.cost)) for r in s.months],

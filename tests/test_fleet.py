@@ -21,7 +21,7 @@ from planner.fleet import Fleet, Mode, catalog_prices, fleet_demand, plan_fleet
 from planner.fleet.model import Item, solve_schedule
 from planner.fleet.options import Shape
 from planner.model.grid import CatalogTables
-from planner.workload import HOURS_PER_MONTH, Availability, Tokens, Traffic, Workload
+from planner.workload import HOURS_PER_MONTH, Availability, Constraints, Tokens, Traffic, Workload
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 PRICES = {("a", "on_demand"): 2.0, ("b", "on_demand"): 3.5, ("a", "reserved_1y"): 1.4, ("b", "reserved_1y"): 2.2,
@@ -168,3 +168,34 @@ def test_plan_fleet_end_to_end(catalog: Catalog, tables: CatalogTables) -> None:
     assert sum(fp.cost_by_month) == pytest.approx(sum(w.cost for w in fp.workloads))
     for w in fp.workloads:
         assert len(w.months) == 3 and w.autoscaling and w.commits is not None
+
+
+def test_shared_deployment_pools_members_and_costs_less_than_alone(catalog: Catalog, tables: CatalogTables) -> None:
+    """Two adapters on one base with opposite daily peaks and N+1 each: pooled, one spare and one
+    set of replicas carry both, so the joint plan must be strictly cheaper than planning each alone."""
+    from dataclasses import replace
+
+    day = tuple(2.0 if 8 <= h < 20 else 0.5 for h in range(24))
+    night = tuple(0.5 if 8 <= h < 20 else 2.0 for h in range(24))
+    ws = tuple(replace(_workload(n, 2.0, p, (), Availability(spare=1)),
+                       constraints=replace(Constraints(), hardware=("l40s",), models=("qwen2.5-1.5b",)))
+               for n, p in (("day", day), ("night", night)))
+    fleet = Fleet(name="lora", workloads=ws, months=1, periods=2, shared=(("pool", ("day", "night")),))
+    fp = plan_fleet(fleet, catalog, tables=tables, time_limit_s=10)
+    assert [w.serves for w in fp.workloads] == [("day", "night")]
+    assert fp.workloads[0].model == "qwen2.5-1.5b"
+    assert fp.alone_cost is not None and fp.cost < fp.alone_cost
+    # the pool's SLO capacity per replica is for the merged mix; each period's peak is the sum's
+    assert fp.workloads[0].months[0].peak_requests_per_s == pytest.approx(2.0 * 2.0 + 2.0 * 0.5)
+
+
+def test_shared_deployment_needs_a_multi_lora_runtime(catalog: Catalog) -> None:
+    from dataclasses import replace
+
+    from planner.fleet.shared import merged
+
+    no_lora = [r.id for r in catalog.runtimes.values() if not r.features.get("multi_lora", False)]
+    assert no_lora
+    w = replace(_workload("a", 1.0, (), ()), constraints=replace(Constraints(), runtimes=(no_lora[0],)))
+    with pytest.raises(InputError, match="multi-LoRA"):
+        merged(catalog, "pool", [w, replace(w, name="b")])

@@ -5,7 +5,8 @@ profiles are repeated to a week when the fleet mixes both); the growth one multi
 of the horizon (past its end the last value holds). Workloads without a profile run at their
 peak every hour. The hours are grouped into at most ``periods`` periods shared by the whole fleet
 (so quotas are checked on the same hours for every workload): hours sorted by the fleet's total
-demand, cut into groups of equal size. Each workload's demand in a period is its HIGHEST hour in
+demand (each workload scaled to its own peak; ties by each workload's own load in turn), cut into
+groups of equal size. Each workload's demand in a period is its HIGHEST hour in
 it, so a schedule that carries every period carries every hour of every month, the peak included.
 """
 
@@ -66,7 +67,10 @@ def fleet_demand(workloads: Sequence[Workload], *, months: int, periods: int = D
     """Each workload's demand per (month, shared period); see the module docstring."""
     hourly = hourly_demand(workloads, months)
     scale = np.maximum(hourly.max(axis=(1, 2)), 1e-300)  # each workload weighs the same in the sort
-    order = np.argsort(-(hourly / scale[:, None, None]).sum(axis=(0, 1)), kind="stable")  # busiest hour first
+    share = (hourly / scale[:, None, None]).sum(axis=1)  # [workload, hour]
+    # busiest hour first; ties (say, one workload's day against another's night) by each workload's
+    # own load in turn, so hours where different workloads peak fall in different periods
+    order = np.lexsort((*(-share[::-1]), -share.sum(axis=0)))
     groups = np.array_split(order, min(periods, hourly.shape[2]))
     demand = np.stack([hourly[:, :, g].max(axis=2) for g in groups], axis=2)
     hours = np.array([len(g) for g in groups], dtype=np.float64) / hourly.shape[2] * HOURS_PER_MONTH

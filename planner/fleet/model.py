@@ -170,9 +170,9 @@ class _Schedule:
                 if limits:
                     self.model.add(sum(terms) <= min(limits))
 
-    def hint(self, hints: Sequence[Solved]) -> None:
+    def hint(self, hints: Sequence[Solved | None]) -> None:
         for v, h in zip(self.vars, hints, strict=False):
-            if h.cost:
+            if h is not None and h.cost:
                 for key, arr in (("c", h.committed[0]), ("o", h.on_demand[0]), ("s", h.spot[0])):
                     for index, var in v[key].items():
                         self.model.add_hint(var, int(arr[index]))
@@ -197,7 +197,7 @@ class _Schedule:
 def solve_schedule(items: Sequence[Item], *, hours: Array, prices: ChipPrices, fleet_quotas: Mapping[str, int],
                    quota_left: Mapping[str, Array] | None = None, modes: frozenset[Mode] = frozenset(Mode),
                    committed_as: str = "reserved_1y", time_limit_s: float = 20.0, workers: int = 1,
-                   seed: int = 0, hint: Sequence[Solved] = ()) -> Solved:
+                   seed: int = 0, hint: Sequence[Solved | None] = ()) -> Solved:
     """The least-cost schedule (module docstring). ``quota_left``: per hardware, chips still free
     per [month, period] (fleet quotas already in part used by workloads planned before).
     ``hint``: one single-item solution per item (say, each planned alone), tried first."""

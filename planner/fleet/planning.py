@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 import numpy as np
@@ -23,6 +23,7 @@ from planner.fleet.model import Item, Solved, solve_schedule
 from planner.fleet.options import WorkloadOptions, shapes_for
 from planner.fleet.prices import ChipPrices, Mode, catalog_prices
 from planner.fleet.results import Commit, FleetPlan, MonthRow, ScaleBounds, WorkloadSchedule
+from planner.fleet.shared import merged
 from planner.model.grid import Array, CatalogTables
 from planner.workload import Workload
 
@@ -38,6 +39,8 @@ class Fleet:
     modes: frozenset[Mode] = frozenset(Mode)
     committed_as: str = "reserved_1y"  # the catalog pricing mode a commitment is bought at
     periods: int = DEFAULT_PERIODS
+    # shared deployments (planner.fleet.shared): (group name, member workload names)
+    shared: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = None,
@@ -57,17 +60,57 @@ def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = No
     solve = dict(hours=demand.hours_per_month, prices=prices, modes=fleet.modes, committed_as=fleet.committed_as,
                  time_limit_s=time_limit_s)
     sequential = _one_at_a_time(items, fleet, demand, solve)
-    joint = solve_schedule(items, fleet_quotas=fleet.quotas, hint=sequential, **solve)  # type: ignore[arg-type]
     alone = _total(sequential) if len(sequential) == len(items) else None
-    if alone is not None and (not joint.cost or _total([joint]) is None or alone < (_total([joint]) or 0.0)):
+    serves: list[tuple[str, ...]] = [(w.name,) for w in fleet.workloads]
+    hint: list[Solved | None] = list(sequential)
+    joint_items, joint_options = items, options
+    if fleet.shared:
+        joint_items, joint_options, serves, hint = _pooled(fleet, catalog, tables, demand, items, options, sequential)
+    joint = solve_schedule(joint_items, fleet_quotas=fleet.quotas, hint=hint, **solve)  # type: ignore[arg-type]
+    if alone is not None and (not joint.cost or alone < (_total([joint]) or 0.0)):
         # the one-at-a-time schedule is a joint schedule too: keep the better (only when the solve was cut short)
         joint = Solved("FEASIBLE", [s.committed[0] for s in sequential], [s.on_demand[0] for s in sequential],
                        [s.spot[0] for s in sequential], [s.cost[0] for s in sequential], joint.elapsed_s)
+        joint_items, joint_options, serves = items, options, [(w.name,) for w in fleet.workloads]
     independent = None
     if compare:
         singles = [solve_schedule([it], fleet_quotas={}, **solve) for it in items]  # type: ignore[arg-type]
         independent = _total(singles)
-    return _plan(fleet, demand, options, items, joint, alone, independent, start)
+    return _plan(fleet, demand, joint_options, joint_items, joint, alone, independent, start, serves)
+
+
+def _pooled(fleet: Fleet, catalog: Catalog, tables: CatalogTables, demand: Demand, items: list[Item],
+            options: list[WorkloadOptions], sequential: list[Solved],
+            ) -> tuple[list[Item], list[WorkloadOptions], list[tuple[str, ...]], list[Solved | None]]:
+    """Items with each shared group's members replaced by one item for the group (at the first
+    member's place), its options, whom each item serves, and the hints still valid."""
+    names = [w.name for w in fleet.workloads]
+    group_of = {m: g for g, members in fleet.shared for m in members}
+    out_items: list[Item] = []
+    out_options: list[WorkloadOptions] = []
+    serves: list[tuple[str, ...]] = []
+    hint: list[Solved | None] = []
+    for i, name in enumerate(names):
+        if name not in group_of:
+            out_items.append(items[i])
+            out_options.append(options[i])
+            serves.append((name,))
+            hint.append(sequential[i] if i < len(sequential) else None)
+            continue
+        group = group_of[name]
+        members = dict(fleet.shared)[group]
+        if name != members[0]:
+            continue
+        idx = [names.index(m) for m in members]
+        w = merged(catalog, group, [fleet.workloads[j] for j in idx])
+        load = np.sum([demand.requests_per_s[j] for j in idx], axis=0)
+        o = shapes_for(catalog, tables, w, horizon_peak=float(load.max()))
+        out_items.append(Item(name=group, shapes=o.shapes, demand=load, availability=w.availability,
+                              max_types=w.constraints.max_hardware_types, quotas=dict(w.constraints.quotas)))
+        out_options.append(o)
+        serves.append(tuple(members))
+        hint.append(None)
+    return out_items, out_options, serves, hint
 
 
 def _total(solved: Sequence[Solved]) -> float | None:
@@ -105,12 +148,14 @@ def _one_at_a_time(items: Sequence[Item], fleet: Fleet, demand: Demand, solve: d
 
 
 def _plan(fleet: Fleet, demand: Demand, options: list[WorkloadOptions], items: list[Item], joint: Solved | None,
-          alone: float | None, independent: float | None, start: float) -> FleetPlan:
+          alone: float | None, independent: float | None, start: float,
+          serves: Sequence[tuple[str, ...]] = ()) -> FleetPlan:
     schedules = []
     for i, (it, o) in enumerate(zip(items, options, strict=True)):
         solved = joint if joint is not None and joint.cost else None
         reasons = o.reasons or (() if solved else (f"no joint schedule ({joint.status if joint else 'not solved'})",))
-        schedules.append(_schedule(it, o, demand, solved, i, reasons))
+        schedules.append(replace(_schedule(it, o, demand, solved, i, reasons),
+                                 serves=serves[i] if i < len(serves) else (it.name,)))
     ok = joint is not None and bool(joint.cost)
     by_month = np.sum(joint.cost, axis=0) if ok and joint else np.zeros(fleet.months)
     quota_peak = {h: (int(_usage(items, joint, h).max()), q) for h, q in fleet.quotas.items()} if ok and joint else {}
@@ -133,7 +178,7 @@ def _schedule(it: Item, o: WorkloadOptions, demand: Demand, solved: Solved | Non
     labels = [s.label for s in it.shapes]
     running = c[:, :, None] + od + sp  # [shape, month, period]
     rows = tuple(MonthRow(
-        month=m + 1, peak_requests_per_s=float(demand.requests_per_s[i, m].max()),
+        month=m + 1, peak_requests_per_s=float(it.demand[m].max()),
         committed={lab: int(c[j, m]) for j, lab in enumerate(labels) if c[j, m]},
         on_demand_max={lab: int(od[j, m].max()) for j, lab in enumerate(labels) if od[j, m].max()},
         spot_max={lab: int(sp[j, m].max()) for j, lab in enumerate(labels) if sp[j, m].max()},

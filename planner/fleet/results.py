@@ -48,6 +48,7 @@ class WorkloadSchedule:
     autoscaling: tuple[ScaleBounds, ...]
     cost: float  # USD over the horizon
     reasons: tuple[str, ...] = ()  # why it has no schedule
+    serves: tuple[str, ...] = ()  # the workloads it carries: itself, or a shared deployment's members
 
 
 @dataclass(frozen=True)
