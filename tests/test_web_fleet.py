@@ -29,7 +29,7 @@ def test_fleet_view_and_sweep_chart(fleet_page: Page, tmp_path: Path) -> None:
     page.click("#fleet-run")
     expect(page.locator("#fleet-summary")).to_contain_text("over 6 months", timeout=120_000)
     # one bar segment per workload and month, one table row per month (and the header)
-    assert page.locator("#fleet-chart svg rect").count() == 2 * 6
+    assert page.locator("#fleet-chart svg rect[data-month]").count() == 2 * 6
     assert page.locator("#fleet-table tr").count() == 1 + 6
     csv = tmp_path / "sweep.csv"
     csv.write_text("scenario,traffic_scale,status,cost_per_month,error\n"

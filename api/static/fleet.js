@@ -78,7 +78,7 @@ function renderFleet(plan) {
     let base = 0;
     plan.workloads.forEach((w, i) => {
       const c = (w.months[m] && w.months[m].cost) || 0;
-      const rect = svg("rect", {x: PAD.l + step * m + step * 0.15, width: step * 0.7, y: y(base + c),
+      const rect = svg("rect", {"data-month": m + 1, x: PAD.l + step * m + step * 0.15, width: step * 0.7, y: y(base + c),
                                 height: Math.max(y(base) - y(base + c), 0),
                                 class: `series-${(i * (plan.workloads.length > 2 ? 1 : 2)) % 5}`});
       const tip = svg("title");
