@@ -30,12 +30,14 @@ def sweep_cmd(
     from rich.table import Table
 
     from cli.sweep_runner import read_rows, run_sweep, write_parquet, write_plot
-    from hardware_catalog.sweep_file import load_sweep
+    from hardware_catalog.fleet_file import book_prices
+    from hardware_catalog.sweep_file import load_sweep_with_prices
     from planner.fleet.sweep import AXES, summarise
 
     console = Console(stderr=True)
     cat = load(catalog, add)
-    s = load_sweep(sweep)
+    s, price_source = load_sweep_with_prices(sweep)
+    prices = book_prices(cat) if price_source == "price_book" else None
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=console) as bar:
         task = bar.add_task(s.name, total=None)
@@ -45,7 +47,7 @@ def sweep_cmd(
             if row["status"] == "error":
                 bar.console.print(f"scenario {row['scenario']} failed: {row['error']}")
 
-        run_sweep(s, cat, out, workers=workers, chunk=chunk, on_row=tick)
+        run_sweep(s, cat, out, workers=workers, chunk=chunk, prices=prices, on_row=tick)
     rows = read_rows(out)
     out_console = Console()
     for axis in (a for a in AXES if a in s.axes and len(s.axes[a]) > 1):

@@ -18,7 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from planner.domain import Catalog
-from planner.fleet.sweep import ROW_FIELDS, Scenario, Sweep, priced, run_scenario, scenarios, variant_key
+from planner.fleet.prices import ChipPrices
+from planner.fleet.sweep import (
+    ROW_FIELDS,
+    Scenario,
+    Sweep,
+    priced,
+    run_scenario,
+    scaled_prices,
+    scenarios,
+    variant_key,
+)
 from planner.model.grid import CatalogTables
 
 __all__ = ["IN_FLIGHT", "SweepPlanner", "done_ids", "read_rows", "run_local", "run_sweep"]
@@ -29,8 +39,8 @@ IN_FLIGHT = 2  # scenarios queued per actor: one running, one waiting, so no act
 class SweepPlanner:
     """One Ray actor's state: the catalog, and per price variant its catalog and tables."""
 
-    def __init__(self, sweep: Sweep, catalog: Catalog) -> None:
-        self.sweep, self.catalog = sweep, catalog
+    def __init__(self, sweep: Sweep, catalog: Catalog, prices: ChipPrices | None = None) -> None:
+        self.sweep, self.catalog, self.prices = sweep, catalog, prices
         self.variants: dict[float, tuple[Catalog, CatalogTables]] = {}
 
     def run_many(self, batch: Sequence[Scenario]) -> list[dict[str, Any]]:
@@ -42,7 +52,8 @@ class SweepPlanner:
             cat = priced(self.catalog, key)
             self.variants[key] = (cat, CatalogTables.from_catalog(cat))
         cat, tables = self.variants[key]
-        return run_scenario(self.sweep, sc, cat, tables)
+        prices = None if self.prices is None else scaled_prices(self.prices, key)
+        return run_scenario(self.sweep, sc, cat, tables, prices)
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
@@ -65,9 +76,10 @@ def _writer(path: Path) -> tuple[Any, csv.DictWriter[str]]:
     return fh, w
 
 
-def run_local(sweep: Sweep, catalog: Catalog, todo: Sequence[Scenario]) -> list[dict[str, Any]]:
+def run_local(sweep: Sweep, catalog: Catalog, todo: Sequence[Scenario],
+              prices: ChipPrices | None = None) -> list[dict[str, Any]]:
     """The sequential loop (no Ray): the reference a sweep's rows are compared with."""
-    planner = SweepPlanner(sweep, catalog)
+    planner = SweepPlanner(sweep, catalog, prices)
     return [planner.run(sc) for sc in todo]
 
 
@@ -85,6 +97,7 @@ def _ray(workers: int) -> Any:
 
 
 def run_sweep(sweep: Sweep, catalog: Catalog, out: Path, *, workers: int = 2, chunk: int = 1,
+              prices: ChipPrices | None = None,
               on_row: Callable[[dict[str, Any], int, int], None] | None = None) -> list[dict[str, Any]]:
     """Run the scenarios not yet in ``out`` on ``workers`` Ray actors, ``chunk`` scenarios per call
     (more per call: fewer round trips through the driver, for large clusters); append each row as
@@ -95,8 +108,8 @@ def run_sweep(sweep: Sweep, catalog: Catalog, out: Path, *, workers: int = 2, ch
     if not todo:
         return []
     actor_cls = ray.remote(num_cpus=1)(SweepPlanner)
-    sweep_ref, catalog_ref = ray.put(sweep), ray.put(catalog)
-    actors = [actor_cls.remote(sweep_ref, catalog_ref) for _ in range(min(workers, len(todo)))]
+    sweep_ref, catalog_ref, prices_ref = ray.put(sweep), ray.put(catalog), ray.put(prices)
+    actors = [actor_cls.remote(sweep_ref, catalog_ref, prices_ref) for _ in range(min(workers, len(todo)))]
     pending: dict[Any, tuple[list[Scenario], int]] = {}
     queue = list(reversed(todo))
     rows: list[dict[str, Any]] = []
@@ -119,7 +132,7 @@ def run_sweep(sweep: Sweep, catalog: Catalog, out: Path, *, workers: int = 2, ch
                 error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
                 got = [{**dict.fromkeys(ROW_FIELDS, ""), "scenario": sc.id, "status": "error", "error": error}
                        for sc in batch]
-                actors[a] = actor_cls.remote(sweep_ref, catalog_ref)
+                actors[a] = actor_cls.remote(sweep_ref, catalog_ref, prices_ref)
             for row in got:
                 writer.writerow(row)
                 rows.append(row)

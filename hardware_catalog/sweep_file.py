@@ -22,9 +22,11 @@ from hardware_catalog.fleet_file import load_fleet
 from hardware_catalog.loader import read_yaml, validate_file
 from hardware_catalog.workload_file import load_workload
 from planner.errors import InputError
+from planner.fleet import Fleet
 from planner.fleet.sweep import Sweep
+from planner.workload import Workload
 
-__all__ = ["AxesIn", "SweepIn", "load_sweep"]
+__all__ = ["AxesIn", "SweepIn", "load_sweep", "load_sweep_with_prices"]
 
 Scale = Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)]
 Ids = Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=200)]
@@ -59,15 +61,25 @@ class SweepIn(_Strict):
 
 def load_sweep(path: Path | str) -> Sweep:
     """Read a sweep file and its base; errors name the file and field."""
+    return load_sweep_with_prices(path)[0]
+
+
+def load_sweep_with_prices(path: Path | str) -> tuple[Sweep, str]:
+    """``load_sweep`` and where a fleet base takes its per-mode prices ("catalog" or "price_book")."""
     path = Path(path)
     s = validate_file(SweepIn, read_yaml(path), file=str(path))
     ref = s.workload or s.fleet or ""
     base_path = path.parent / ref
     if not base_path.is_file():
         raise InputError(f"{path}: {ref!r} not found", field="workload" if s.workload else "fleet")
-    base = load_workload(base_path) if s.workload else load_fleet(base_path)[0]
+    source = "catalog"
+    if s.workload:
+        base: Workload | Fleet = load_workload(base_path)
+    else:
+        base, raw = load_fleet(base_path)
+        source = raw.prices
     axes: dict[str, tuple[Any, ...]] = {}
     for name, values in s.axes.model_dump().items():
         if values is not None:
             axes[name] = tuple(tuple(v) if isinstance(v, list) else v for v in values)
-    return Sweep(name=s.name, base=base, axes=axes, time_limit_s=s.time_limit_s)
+    return Sweep(name=s.name, base=base, axes=axes, time_limit_s=s.time_limit_s), source

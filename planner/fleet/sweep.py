@@ -26,12 +26,13 @@ from typing import Any
 from planner.domain import Catalog
 from planner.errors import PlannerError
 from planner.fleet.planning import Fleet, plan_fleet
-from planner.fleet.prices import catalog_prices
+from planner.fleet.prices import ChipPrices, catalog_prices
 from planner.model.grid import CatalogTables
 from planner.search.planning import plan
 from planner.workload import Slo, Traffic, Workload
 
-__all__ = ["AXES", "ROW_FIELDS", "Scenario", "Sweep", "apply", "priced", "run_scenario", "scenarios", "summarise",
+__all__ = ["AXES", "ROW_FIELDS", "Scenario", "Sweep", "apply", "priced", "run_scenario", "scaled_prices", "scenarios",
+           "summarise",
            "variant_key"]
 
 AXES = ("traffic_scale", "price_scale", "slo_scale", "exclude_hardware", "models")
@@ -63,6 +64,18 @@ def variant_key(sc: Scenario) -> float:
     """What a scenario changes in the catalog (its price scale): a runner keeps one catalog and its
     tables per key."""
     return float(sc.values.get("price_scale", 1.0))
+
+
+def scaled_prices(prices: ChipPrices, scale: float) -> ChipPrices:
+    """``prices`` x ``scale`` (the price axis applied to a fleet's per-mode prices)."""
+    if scale == 1.0:
+        return prices
+
+    def price(hardware: str, mode: str) -> float | None:
+        p = prices(hardware, mode)
+        return None if p is None else p * scale
+
+    return price
 
 
 def priced(catalog: Catalog, scale: float) -> Catalog:
@@ -103,17 +116,19 @@ def _row(sc: Scenario) -> dict[str, Any]:
     return row
 
 
-def run_scenario(s: Sweep, sc: Scenario, catalog: Catalog, tables: CatalogTables | None = None) -> dict[str, Any]:
-    """One scenario's row: its values, what it costs per month and on what; or its error."""
+def run_scenario(s: Sweep, sc: Scenario, catalog: Catalog, tables: CatalogTables | None = None,
+                 prices: ChipPrices | None = None) -> dict[str, Any]:
+    """One scenario's row: its values, what it costs per month and on what; or its error. A fleet's
+    schedule is priced by ``prices`` (None: the catalog's), already at the scenario's price scale."""
     start = time.perf_counter()
     row = _row(sc)
     try:
         target = apply(s.base, sc)
         if isinstance(target, Fleet):
-            fp = plan_fleet(target, catalog, prices=catalog_prices(catalog), tables=tables,
+            fp = plan_fleet(target, catalog, prices=prices or catalog_prices(catalog), tables=tables,
                             time_limit_s=s.time_limit_s, compare=False)
             ok = fp.cost == fp.cost  # not NaN
-            row.update(status="ok" if ok else "infeasible", cost_per_month=fp.cost / fp.months if ok else "")
+            row.update(status="ok" if ok else "infeasible", cost_per_month=round(fp.cost / fp.months, 4) if ok else "")
         else:
             result = plan(target, catalog, top=1, time_limit_s=s.time_limit_s, tables=tables, explain=False)
             _plan_fields(row, result.plans[0] if result.plans else None, result.search.solver_status)
