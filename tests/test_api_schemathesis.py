@@ -49,7 +49,7 @@ CHECKS = [not_a_server_error, response_schema_conformance, status_code_conforman
 
 def test_openapi_conformance(api_schema: schemathesis.BaseSchema) -> None:
     operations = [result.ok() for result in api_schema.get_all_operations()]
-    assert len(operations) == 23  # 19 paths; the catalog's hardware/models also PUT and DELETE
+    assert len(operations) == 24  # 20 paths; the catalog's hardware/models also PUT and DELETE
     for operation in operations:
 
         @given(case=operation.as_strategy())

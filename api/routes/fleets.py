@@ -23,6 +23,8 @@ __all__ = ["router"]
 router = APIRouter(tags=["planning"])
 
 MAX_FLEET_WORKLOADS = 10  # each adds a single-workload search and a share of one CP-SAT model
+# workloads x months x periods: the schedule model's size (variables ~ 3 x shapes x this); 3 x 12 x 6 = 216
+MAX_FLEET_CELLS = 2400
 
 
 @router.post("/v1/fleets", response_model=FleetPlanOut,
@@ -43,6 +45,10 @@ async def create_fleet_plan(
     if len(fleet.workloads) > MAX_FLEET_WORKLOADS:
         raise LimitExceeded(f"{len(fleet.workloads)} workloads is over this server's limit of {MAX_FLEET_WORKLOADS}",
                             field="workloads")
+    cells = len(fleet.workloads) * fleet.months * fleet.periods
+    if cells > MAX_FLEET_CELLS:
+        raise LimitExceeded(f"workloads x months x periods = {cells} is over this server's limit of {MAX_FLEET_CELLS}",
+                            field="months")
     f = to_fleet(fleet, base=None)
     response.headers["X-Catalog-Version"] = snapshot.catalog.version
 

@@ -45,13 +45,14 @@ class Fleet:
 
 def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = None,
                tables: CatalogTables | None = None, time_limit_s: float = 30.0, compare: bool = True) -> FleetPlan:
-    """The fleet's joint schedule and, with ``compare``, what planning each workload alone costs."""
+    """The fleet's joint schedule and, with ``compare``, what planning each workload alone costs.
+    ``time_limit_s`` bounds each single-workload search and each CP-SAT schedule solve."""
     start = time.perf_counter()
     tables = tables or CatalogTables.from_catalog(catalog)
     prices = prices or catalog_prices(catalog)
     demand = fleet_demand(fleet.workloads, months=fleet.months, periods=fleet.periods)
-    options = [shapes_for(catalog, tables, w, horizon_peak=float(demand.requests_per_s[i].max()))
-               for i, w in enumerate(fleet.workloads)]
+    options = [shapes_for(catalog, tables, w, horizon_peak=float(demand.requests_per_s[i].max()),
+                          time_limit_s=time_limit_s) for i, w in enumerate(fleet.workloads)]
     items = [Item(name=w.name, shapes=o.shapes, demand=demand.requests_per_s[i], availability=w.availability,
                   max_types=w.constraints.max_hardware_types, quotas=dict(w.constraints.quotas))
              for i, (w, o) in enumerate(zip(fleet.workloads, options, strict=True))]
@@ -65,7 +66,8 @@ def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = No
     hint: list[Solved | None] = list(sequential)
     joint_items, joint_options = items, options
     if fleet.shared:
-        joint_items, joint_options, serves, hint = _pooled(fleet, catalog, tables, demand, items, options, sequential)
+        joint_items, joint_options, serves, hint = _pooled(fleet, catalog, tables, demand, items, options, sequential,
+                                                           solve_limit=time_limit_s)
     joint = solve_schedule(joint_items, fleet_quotas=fleet.quotas, hint=hint, **solve)  # type: ignore[arg-type]
     if alone is not None and (not joint.cost or alone < (_total([joint]) or 0.0)):
         # the one-at-a-time schedule is a joint schedule too: keep the better (only when the solve was cut short)
@@ -80,7 +82,7 @@ def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = No
 
 
 def _pooled(fleet: Fleet, catalog: Catalog, tables: CatalogTables, demand: Demand, items: list[Item],
-            options: list[WorkloadOptions], sequential: list[Solved],
+            options: list[WorkloadOptions], sequential: list[Solved], *, solve_limit: float,
             ) -> tuple[list[Item], list[WorkloadOptions], list[tuple[str, ...]], list[Solved | None]]:
     """Items with each shared group's members replaced by one item for the group (at the first
     member's place), its options, whom each item serves, and the hints still valid."""
@@ -104,7 +106,7 @@ def _pooled(fleet: Fleet, catalog: Catalog, tables: CatalogTables, demand: Deman
         idx = [names.index(m) for m in members]
         w = merged(catalog, group, [fleet.workloads[j] for j in idx])
         load = np.sum([demand.requests_per_s[j] for j in idx], axis=0)
-        o = shapes_for(catalog, tables, w, horizon_peak=float(load.max()))
+        o = shapes_for(catalog, tables, w, horizon_peak=float(load.max()), time_limit_s=solve_limit)
         out_items.append(Item(name=group, shapes=o.shapes, demand=load, availability=w.availability,
                               max_types=w.constraints.max_hardware_types, quotas=dict(w.constraints.quotas)))
         out_options.append(o)
