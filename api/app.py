@@ -2,22 +2,46 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 from fastapi import FastAPI
 
 from api import errors
 from api.headers import SecurityHeaders
 from api.pool import PlanPool
-from api.routes import catalog, docs, estimate, examples, finetune, fleets, health, metrics, plans, validate, web
+from api.routes import (
+    catalog,
+    docs,
+    estimate,
+    examples,
+    finetune,
+    fleets,
+    health,
+    metrics,
+    plans,
+    prices,
+    saved,
+    validate,
+    web,
+)
 from api.schemas import problems
 from api.settings import Settings
 from api.store import CatalogStore
 from api.telemetry import BodyLimit, Telemetry, TelemetryMiddleware
+from hardware_catalog.saved import PlanStore
 
 __all__ = ["create_app"]
 
 PROBLEMS = problems((404, "no such resource"), (413, "request body too large"),
                     (422, "invalid request: errors[].field names each problem"),
                     (500, "a bug; the server logged it"))
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    app.state.plans.close()  # the saved plans' connection pool
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -27,12 +51,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     store.initialise()
     telemetry = Telemetry()
     app = FastAPI(title="hwplan", version="0.1.0", responses=PROBLEMS, docs_url=None, redoc_url=None,
+                  lifespan=_lifespan,
                   description="Hardware-aware LLM deployment planner: plans, estimates, validation, "
                               "and a versioned catalog with authenticated, conditional updates.")
     app.state.settings, app.state.store, app.state.telemetry = settings, store, telemetry
     app.state.pool = PlanPool(settings.plan_workers, settings.plan_queue, settings.retry_after_s)
     errors.install(app)
-    for module in (health, metrics, plans, fleets, estimate, finetune, validate, catalog, examples):
+    app.state.plans = PlanStore(settings.database_url)
+    for module in (health, metrics, saved, plans, fleets, estimate, finetune, validate, catalog, prices, examples):
         app.include_router(module.router)
     web.install(app)  # the page at / and its assets at /static
     docs.install(app)  # Swagger UI at /docs, from the swagger-ui-bundle package

@@ -14,7 +14,7 @@ from api.settings import Settings
 from api.store import CatalogStore, Snapshot
 from api.telemetry import Telemetry
 
-__all__ = ["PoolDep", "SettingsDep", "SnapshotDep", "StoreDep", "TelemetryDep", "WriterDep"]
+__all__ = ["PoolDep", "SettingsDep", "SnapshotDep", "StoreDep", "TelemetryDep", "WriterDep", "WriterNameDep"]
 
 _bearer = HTTPBearer(auto_error=False, description="HWPLAN_API_KEY; needed for catalog writes")
 
@@ -70,3 +70,18 @@ def require_writer(settings: SettingsDep,
 
 
 WriterDep = Annotated[str, Depends(require_writer)]
+
+
+def writer_name(settings: SettingsDep,
+                credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
+    """The name of a valid key given with the request, else "anonymous" (saving a plan needs no key,
+    and a request that does not save must not fail on its key)."""
+    keys = settings.writer_keys()
+    if credentials is None or not keys:
+        return "anonymous"
+    given = credentials.credentials.encode()
+    matched = [name for name, key in keys.items() if hmac.compare_digest(given, key)]
+    return matched[0] if matched else "anonymous"
+
+
+WriterNameDep = Annotated[str, Depends(writer_name)]

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from hardware_catalog.measurements import MeasurementIn
+from hardware_catalog.prices import PriceFile
+from hardware_catalog.workload_file import Mode, PricingField, PricingIn
 from planner.model.estimate import Scenario
 
 __all__ = [
@@ -26,7 +28,7 @@ __all__ = [
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"  # as hardware_catalog.schema.Id: no path separators
 Ident = Annotated[str, Field(pattern=ID_PATTERN, max_length=64)]
-Pricing = Literal["on_demand", "spot", "reserved_1y", "reserved_3y", "owned"]
+Pricing = Mode  # fine-tuning takes the mode alone
 
 
 class _In(BaseModel):
@@ -49,7 +51,8 @@ class EstimateRequest(_In):
     output_tokens: Annotated[int, Field(ge=1, le=1_000_000, strict=True)] = 128
     batch: Annotated[int, Field(ge=1, le=1_000_000, strict=True)] | None = None
     request_rate: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False, strict=True)] | None = None
-    pricing: Pricing = "on_demand"
+    pricing: PricingField = PricingIn()
+    prices: PriceFile | None = Field(default=None, description="a price sheet: wins where it has a price")
 
 
 class FinetuneRequest(_In):
@@ -100,6 +103,9 @@ class Ready(BaseModel):
     catalog_version: str
     hardware: int
     models: int
+    shipped_catalog_newer: bool = Field(
+        default=False, description="the shipped catalog changed since this directory was copied and the "
+                                   "copy has edits, so it was not refreshed (prices and entries may be old)")
 
 
 class FieldError(BaseModel):

@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     catalog_dir: Path = Field(default_factory=lambda: Path.home() / ".hwplan" / "catalog",
                               description="Writable catalog directory; initialised from the shipped "
                                           "catalog when missing or empty.")
+    database_url: str | None = Field(default=None, description="Saved plans' SQLAlchemy URL (HWPLAN_DATABASE_URL); "
+                                                              "default a SQLite file ~/.hwplan/plans.db")
     api_key: SecretStr | None = Field(default=None, description="Bearer key for writes (HWPLAN_API_KEY).")
     api_keys: SecretStr | None = Field(default=None, description="Named bearer keys, name:key,name:key "
                                                                  "(HWPLAN_API_KEYS).")

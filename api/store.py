@@ -5,6 +5,7 @@ Layout (beside the loader's files)::
 
     .lock            flock target: one writer at a time, across threads and worker processes
     .version         rewritten after every change; readers compare it to reload (cheap)
+    .shipped         digest of the shipped catalog this directory was copied from (see initialise)
     .history.jsonl   a write-ahead log: per change a "pending" line (seq, when, action, kind,
                      id, the key's name, ETags before/after, the previous file content: null =
                      did not exist), then a "committed" or "aborted" line for that seq
@@ -29,6 +30,7 @@ is cut off. A request holds the ``Snapshot`` it started with; the next request s
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import os
 import shutil
@@ -46,6 +48,7 @@ import yaml
 from api.errors import Conflict, NotFound, PreconditionFailed, PreconditionRequired
 from api.files import atomic_write, etag_matches, etag_of, locked, remove_durably
 from hardware_catalog import default_catalog_dir, load_catalog
+from hardware_catalog.cache import prepare_tables
 from planner.domain import Catalog
 from planner.errors import CatalogError
 from planner.model.grid import CatalogTables
@@ -83,20 +86,56 @@ class CatalogStore:
         self._lock_file = self.dir / ".lock"
         self._version_file = self.dir / ".version"
         self._history_file = self.dir / ".history.jsonl"
+        self._shipped_file = self.dir / ".shipped"
+        self.outdated_base = False  # the shipped catalog changed, but edits here keep the old copy
         self._load_lock = threading.Lock()
         self._snapshot: Snapshot | None = None
 
     # -- setup and reading ---------------------------------------------------------------------
 
     def initialise(self) -> None:
-        """Copy the shipped catalog into a missing or empty directory; recover an interrupted write."""
+        """Copy the shipped catalog into a missing or empty directory; recover an interrupted write;
+        follow an upgraded shipped catalog (``_follow_shipped``)."""
         self.dir.mkdir(parents=True, exist_ok=True)
         with locked(self._lock_file, exclusive=True):
+            shipped = _digest(default_catalog_dir())
             if not any(p.suffix == ".yaml" or p.is_dir() for p in self.dir.iterdir()):
                 shutil.copytree(default_catalog_dir(), self.dir, dirs_exist_ok=True)
+                atomic_write(self._shipped_file, shipped.encode())
             if not self._version_file.exists():
                 self._bump_version(0)
             self._recover()
+            self._follow_shipped(shipped)
+
+    def _follow_shipped(self, shipped: str) -> None:
+        """After an upgrade the shipped catalog (prices, chips, models) is newer than this copy.
+        A copy nobody has changed since it was made (its files still hash to the ``.shipped``
+        marker) is refreshed file by file, each atomically (a crash part-way leaves the old marker,
+        so the next start finishes the job). A changed copy, by the API or by hand, or one without
+        a marker (a directory hwplan did not create), is never touched: ``outdated_base`` says the
+        shipped catalog differs and /readyz reports it."""
+        base = _read_or_none(self._shipped_file)
+        if base is not None and base.decode() == shipped:
+            return
+        pending = self.dir / ".shipped.next"  # a refresh that a crash interrupted: finish it
+        if not pending.exists():
+            here = _digest(self.dir)
+            if base is None or here != base.decode():
+                self.outdated_base = here != shipped
+                return
+            atomic_write(pending, shipped.encode())
+        source = default_catalog_dir()
+        wanted = {p.relative_to(source) for p in source.rglob("*.yaml")}
+        for rel in sorted(wanted):
+            new = (source / rel).read_bytes()
+            if _read_or_none(self.dir / rel) != new:
+                atomic_write(self.dir / rel, new)
+        for path in self.dir.rglob("*.yaml"):  # entries the new shipped catalog no longer has
+            if path.relative_to(self.dir) not in wanted:
+                remove_durably(path)
+        atomic_write(self._shipped_file, shipped.encode())
+        remove_durably(pending)
+        self._bump_version(len(self._log()))
 
     def _recover(self) -> list[int]:
         """Roll back every pending change that has no committed line (caller holds the lock);
@@ -141,6 +180,7 @@ class CatalogStore:
             with locked(self._lock_file, exclusive=False):
                 key = self._read_version()
                 catalog, tables = build_serving(self.dir)
+                prepare_tables(catalog, tables)  # every Universe row's constants from the catalog cache
                 snap = Snapshot(key=key, catalog=catalog, tables=tables, entries=self._read_entries())
             self._snapshot = snap
             return snap
@@ -307,6 +347,14 @@ def build_serving(directory: Path, *, changed: tuple[str, str] | None = None) ->
     except (ArithmeticError, ValueError) as exc:
         raise CatalogError(f"the performance model cannot be built: {exc}", file=str(directory)) from exc
     return catalog, tables
+
+
+def _digest(directory: Path) -> str:
+    """Content digest of a catalog directory's YAML files (names and bytes)."""
+    h = hashlib.sha256()
+    for path in sorted(directory.rglob("*.yaml")):
+        h.update(str(path.relative_to(directory)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
 
 
 def _append_line(file: Path, data: bytes) -> None:

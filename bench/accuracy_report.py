@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from under_load_report import section  # bench/ is the script's directory
 
 from hardware_catalog import load_catalog
 from hardware_catalog.measurements import read_measurements
@@ -26,6 +27,7 @@ from planner.model.grid import Array, CatalogTables
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT / "hardware_catalog/data/measurements/public_benchmarks.yaml"
+MLPERF = ROOT / "hardware_catalog/data/measurements/mlperf.yaml"
 WEAK_SPOTS = """\
 * **AWS Neuron prefill (TTFT).** Measured TTFT on Inferentia2/Trainium1 has a large fixed part
   (~15-30 ms for a 128-token prompt on 8B, 2-4x TPOT) and grows slower than linearly with prompt
@@ -43,8 +45,17 @@ WEAK_SPOTS = """\
   M2 Ultra).
 * **Hardware without measurements** (TPUs, MI325X, MTIA, H100 PCIe ...) is predicted with family x
   runtime priors (`calibrated: false`); their accuracy is not measured here.
-* **Scenario coverage**: no `server` (Poisson) records exist in the shared data, so the queueing
-  model is not validated against measurements yet; vLLM data are AMD MI300X only.
+* **Under load** (MLPerf, section above): at a Server record's rate the model predicts TTFT and
+  TPOT p99 about 2x too low (median ratio ~0.5) and puts 27% of the records above their capacity.
+  Submitters run at ~95% of their Offline rate, near the TPOT limit, with a batch of several
+  hundred (NVIDIA 8xH200 v4.1 llama2-70b: 12.65 req/s per GPU, mean TPOT 123 ms, so by Little's law
+  ~460 sequences in flight). The roofline's max(compute, weight reads) keeps the step flat until a
+  sharp knee, so the modelled queue stays at a small batch and a short step until just below
+  saturation. A step affine in the batch's tokens (weight reads plus per-token compute, the form
+  Vidur and Splitwise fit to iteration times) grows the batch smoothly toward saturation, the
+  observed behaviour; it is not adopted here (it changes every plan; see the issue's report).
+  Rounds also differ: the same pairs ran faster in v5.1 than in v4.1, so a fit on one round
+  mispredicts the other (cross-validated by round, above) more than the public-data calibration does.
 """
 
 
@@ -59,7 +70,11 @@ def _table(title: str, key: str, summary: dict[str, Any]) -> list[str]:
 
 
 def _plot(catalog: Catalog, rs: RecordSet, cv: Array, path: Path) -> None:
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:  # the optional docs extra is not installed: tables only
+        print("matplotlib not installed: docs/accuracy.png left as it is")
+        return
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -116,6 +131,7 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--measurements", type=Path, default=DEFAULT)
+    parser.add_argument("--mlperf", type=Path, default=MLPERF, help="MLPerf records for the under-load section")
     args = parser.parse_args()
     catalog = load_catalog()
     read = read_measurements(args.measurements)
@@ -142,6 +158,7 @@ def main() -> None:
         *_spread(catalog, rs, cv_all, args.repeats),
         "![predicted vs observed](accuracy.png)", "",
         "## Largest held-out errors", "", *_worst(rs, cv), "",
+        *(section(catalog, args.mlperf, args.measurements) if args.mlperf.exists() else []),
         "## Known weak spots", "", WEAK_SPOTS,
         "## Skipped records", "", *[f"* `{s.id}`: {s.reason}" for s in skipped], "",
         "## Reproduce", "", "```", ".venv/bin/pip install -e '.[docs]'",
@@ -150,7 +167,7 @@ def main() -> None:
         ".venv/bin/hwplan validate hardware_catalog/data/measurements/public_benchmarks.yaml", "```", "",
     ]
     (ROOT / "docs/accuracy.md").write_text("\n".join(lines), encoding="utf-8")
-    print(f"wrote docs/accuracy.md and docs/accuracy.png ({seconds:.1f} s of cross-validation)")
+    print(f"wrote docs/accuracy.md ({seconds:.1f} s of cross-validation)")
 
 
 if __name__ == "__main__":

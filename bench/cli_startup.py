@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(os.environ.get("HWPLAN_BENCH_ROOT") or Path(__file__).resolve().parent.parent)  # the tree to measure
 HWPLAN = [sys.executable, "-m", "cli.main"]
 COMMANDS = {
     "hwplan --help": ["--help"],
@@ -54,6 +54,8 @@ def _heavy_imports(args: list[str]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--examples", action="store_true",
+                        help="also `hwplan plan` on every examples/*.yaml (issue #21: within 20x python -c pass)")
     args = parser.parse_args()
     base = _wall([sys.executable, "-c", "pass"], args.repeat)
     print(f"python -c pass: {base:.3f} s (median of {args.repeat})")
@@ -61,6 +63,15 @@ def main() -> None:
     for name, argv in COMMANDS.items():
         wall = _wall([*HWPLAN, *argv], args.repeat)
         print(f"{name:58} {wall:7.3f} {wall / base:6.1f}  {', '.join(_heavy_imports(argv)) or '-'}")
+    if args.examples:
+        ratios = []
+        for path in sorted((ROOT / "examples").glob("*.yaml")):
+            argv = ["plan", f"examples/{path.name}"]
+            wall = _wall([*HWPLAN, *argv], args.repeat)
+            ratios.append(wall / base)
+            print(f"{'hwplan plan examples/' + path.name:58} {wall:7.3f} {wall / base:6.1f}  "
+                  f"{', '.join(_heavy_imports(argv)) or '-'}")
+        print(f"plan over the examples: ratio median {statistics.median(ratios):.1f}, max {max(ratios):.1f}")
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ from typing import Any  # noqa: E402
 import numpy as np  # noqa: E402
 
 from hardware_catalog import load_catalog  # noqa: E402
-from planner import queueing  # noqa: E402
+from planner.model import queueing  # noqa: E402
 from planner.model.grid import CatalogTables, Grid  # noqa: E402
 from planner.model.perf import step_time  # noqa: E402
 from planner.model.scenarios import operating_batch  # noqa: E402
@@ -47,10 +47,10 @@ IN, OUT = queueing.LengthDist(600.0, 2000.0), queueing.LengthDist(200.0, 600.0)
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def reference() -> ModuleType | None:
-    """planner/queueing.py as committed (git HEAD), or None when git cannot provide it."""
+def reference(rev: str = "HEAD") -> ModuleType | None:
+    """planner/model/queueing.py as committed at rev, or None when git cannot provide it."""
     try:
-        src = subprocess.run(["git", "show", "HEAD:planner/queueing.py"], cwd=ROOT, check=True,
+        src = subprocess.run(["git", "show", f"{rev}:planner/model/queueing.py"], cwd=ROOT, check=True,
                              capture_output=True, text=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
@@ -123,11 +123,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     ap.add_argument("--reference-all", action="store_true", help="time 'before' on every size")
+    ap.add_argument("--before", default="HEAD", help="git revision timed as 'before'")
     args = ap.parse_args()
 
     tables = CatalogTables.from_catalog(load_catalog())
     grid, cap = valid_rows(tables)
-    ref = reference()
+    ref = reference(args.before)
     print(f"{len(grid):,} valid configurations; before = {'git HEAD' if ref else 'unavailable'}")
     rng = np.random.default_rng(0)
     for n in args.sizes:

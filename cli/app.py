@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
     from planner.domain import Catalog
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_INFEASIBLE", "EXIT_OK", "EXIT_TIMEOUT", "CatalogOpt", "JsonOpt", "OverlayOpt",
+__all__ = ["EXIT_BAD_INPUT", "EXIT_INFEASIBLE", "EXIT_OK", "EXIT_TIMEOUT", "CatalogOpt", "JsonOpt",
+           "OverlayOpt", "PricesOpt",
            "WideOpt", "app", "catalog_app", "load", "print_doc", "print_json", "version"]
 
 # Exit codes (README "Exit codes"): keep them, scripts depend on them.
@@ -35,6 +36,8 @@ app.add_typer(catalog_app, name="catalog")
 
 CatalogOpt = Annotated[Path | None, typer.Option("--catalog", help="Catalog directory (default: shipped).",
                                                  envvar="HWPLAN_CATALOG")]
+PricesOpt = Annotated[Path | None, typer.Option(
+    "--prices", help="A price sheet YAML (prices/ format) layered over the catalog; it wins where it has a price.")]
 OverlayOpt = Annotated[list[Path] | None, typer.Option(
     "--add", help="Extra catalog directory layered on top (e.g. your own chip). Repeatable.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]

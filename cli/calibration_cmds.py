@@ -88,6 +88,9 @@ def validate_cmd(
                           "—" if ape is None else f"{100 * ape:.1f}%")
     console.print(table)
     _summary_table(console, "summary by metric", report.summary, "metric")
+    if len(report.by_scenario) > 1:
+        for scenario, summary in report.by_scenario.items():
+            _summary_table(console, f"scenario {scenario}", summary, "metric")
     for s in report.skipped:
         console.print(f"[yellow]skipped[/yellow] {s.id}: {s.reason}")
 
@@ -99,7 +102,8 @@ def _eff_out(e: Efficiency) -> dict[str, float]:
 
 
 def calibration_yaml(result: FitResult, reads: Sequence[MeasurementsRead], n_used: int,
-                     folds: int, cv: CrossValidationOut, *, repeats: int = 1) -> dict[str, Any]:
+                     folds: int, cv: CrossValidationOut, *, repeats: int = 1,
+                     at_bound: dict[str, dict[str, str]] | None = None) -> dict[str, Any]:
     """calibration.yaml's content; validated against ``CalibrationFile`` before it is written."""
     from hardware_catalog.schema import CalibrationFile
 
@@ -117,10 +121,12 @@ def calibration_yaml(result: FitResult, reads: Sequence[MeasurementsRead], n_use
                   for r in reads],
         "n_records": n_used,
         "date": datetime.date.today().isoformat(),
-        "method": "hierarchical shrinkage, log-space least squares (planner/calibrate.py)",
+        "method": ("hierarchical shrinkage, log-space least squares, collective latency within physical bounds "
+                   "(planner/calibration/fit.py, bounds.py)"),
         "cv_folds": folds,
         "cv_repeats": repeats,
         "cv_median_ape": {k: v.median_ape for k, v in cv.by_metric.items()},
+        "at_bound": at_bound or {},
     }
     data = {"fitted_on": fitted_on, "entries": entries}
     CalibrationFile.model_validate(data)
@@ -134,6 +140,9 @@ def calibrate_cmd(
         help="Directory for calibration.yaml (default: the catalog).")] = None,
     folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
     repeats: Annotated[int, typer.Option(min=1, max=20, help="k-fold CV repeats (fold seeds), pooled.")] = 5,
+    cv_by: Annotated[str | None, typer.Option(
+        help="Cross-validate leaving one group out instead of k-fold: 'round' (MLPerf round: fit on the "
+             "others, predict it) or 'system'; records without the tag form their own group.")] = None,
     catalog: CatalogOpt = None,
     add: OverlayOpt = None,
     as_json: JsonOpt = False,
@@ -145,7 +154,7 @@ def calibrate_cmd(
 
     from hardware_catalog.loader import default_catalog_dir
     from hardware_catalog.outputs import calibration_out, cv_out, skipped_out
-    from planner.calibration.fit import fit, repeated_cross_validate
+    from planner.calibration.fit import at_bound, fit, group_cross_validate, repeated_cross_validate
     from planner.calibration.predict import prepare
     from planner.model.grid import CatalogTables
 
@@ -155,16 +164,26 @@ def calibrate_cmd(
         reads, records, bad = load_records(files)
         rs, skipped = prepare(cat, CatalogTables.from_catalog(cat), records)
         progress.update(task, advance=1, description="cross-validating")
-        cv_rs, cv_pred = repeated_cross_validate(
-            cat, rs, folds=folds, repeats=repeats,
-            progress=lambda msg: progress.update(task, advance=1, description=msg))
+        if cv_by is None:
+            cv_rs, cv_pred = repeated_cross_validate(
+                cat, rs, folds=folds, repeats=repeats,
+                progress=lambda msg: progress.update(task, advance=1, description=msg))
+        else:
+            if cv_by not in ("round", "system"):
+                raise typer.BadParameter(f"expected 'round' or 'system', got {cv_by!r}", param_hint="--cv-by")
+            tag = cv_by
+            cv_pred, _groups = group_cross_validate(
+                cat, rs, lambda m: m.tags.get(tag, "(no " + tag + ")"),
+                progress=lambda msg: progress.update(task, advance=1, description=msg))
+            cv_rs, folds, repeats = rs, 0, 1
         progress.update(task, description="fitting on all records")
         result = fit(cat, rs)
         progress.update(task, advance=1, description="writing calibration.yaml")
         cv = cv_out(cat, cv_rs, cv_pred)
         target = (out or catalog or default_catalog_dir()) / "calibration.yaml"
         target.parent.mkdir(parents=True, exist_ok=True)
-        data = calibration_yaml(result, reads, len(rs), folds, cv, repeats=repeats)
+        data = calibration_yaml(result, reads, len(rs), folds, cv, repeats=repeats,
+                                at_bound=at_bound(cat, result))
         header = "# Written by `hwplan calibrate`: efficiencies fitted to the measurements in fitted_on.\n"
         target.write_text(header + yaml.safe_dump(data, sort_keys=False, width=110), encoding="utf-8")
         progress.update(task, advance=1)

@@ -24,8 +24,10 @@ def catalog_validate(
     cat = load(directory, add)
     typer.echo(f"ok: {len(cat.hardware)} hardware, {len(cat.models)} models, "
                f"{len(cat.runtimes)} runtimes, {len(cat.precisions)} precisions, "
-               f"{len(cat.calibration.pairs)} calibrated hardware x runtime pairs "
-               f"(version {cat.version})")
+               f"{len(cat.calibration.pairs)} calibrated hardware x runtime pairs, "
+               f"{len(cat.prices.offers)} price offers for {len(cat.prices.hardware_ids())} chips"
+               f"{f' ({len(cat.prices.skipped)} for chips not in the catalog)' if cat.prices.skipped else ''}, "
+               f"owned.yaml {'ok' if cat.owned is not None else 'absent'} (version {cat.version})")
 
 
 @catalog_app.command("list")

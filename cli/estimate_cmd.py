@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from cli.app import CatalogOpt, JsonOpt, OverlayOpt, app, load, print_doc
+from cli.app import CatalogOpt, JsonOpt, OverlayOpt, PricesOpt, app, load, print_doc
 from cli.serve_cmd import ServerOpt
 
 __all__ = ["SCENARIOS", "estimate_cmd"]
@@ -14,7 +14,7 @@ __all__ = ["SCENARIOS", "estimate_cmd"]
 # planner.model.estimate.Scenario's values, named here so `hwplan --help` need not import numpy
 # (tests/test_cli_usage.py checks the two agree)
 SCENARIOS = ("static_batch", "max_throughput", "server")
-PRICING = ("on_demand", "spot", "reserved_1y", "reserved_3y", "owned")
+PRICING = ("on_demand", "reserved_1y", "reserved_3y", "spot", "capacity_block", "owned")
 
 
 @app.command("estimate")
@@ -33,6 +33,8 @@ def estimate_cmd(
     batch: Annotated[int | None, typer.Option(help="static_batch: batch; others: concurrency cap.")] = None,
     request_rate: Annotated[float | None, typer.Option(help="server: requests/s offered.")] = None,
     pricing: Annotated[str, typer.Option(help=" | ".join(PRICING))] = "on_demand",
+    market: Annotated[str, typer.Option(help="hyperscaler | neocloud | marketplace")] = "hyperscaler",
+    prices: PricesOpt = None,
     catalog: CatalogOpt = None,
     add: OverlayOpt = None,
     as_json: JsonOpt = False,
@@ -50,14 +52,18 @@ def estimate_cmd(
             raise InputError(f"unknown {name} {value!r} (one of {', '.join(allowed)})", field=name)
     if server:
         from cli.serve_cmd import call_server
+        from hardware_catalog.prices import raw_sheet
 
         body = {"model": model, "hardware": hardware, "chips": chips, "tp": tp, "pp": pp,
                 "precision": precision, "kv_precision": kv_precision, "runtime": runtime,
                 "scenario": scenario, "input_tokens": input_tokens, "output_tokens": output_tokens,
-                "batch": batch, "request_rate": request_rate, "pricing": pricing}
+                "batch": batch, "request_rate": request_rate, "pricing": {"mode": pricing, "market": market},
+                "prices": raw_sheet(prices) if prices else None}
         out = EstimateOut.model_validate(
             call_server(server, "/v1/estimate", {k: v for k, v in body.items() if v is not None}))
     else:
+        from hardware_catalog.prices import load_price_sheet
+        from planner.economics.rates import Pricing
         from planner.model.estimate import Scenario, estimate, resolve
 
         cat = load(catalog, add)
@@ -68,7 +74,8 @@ def estimate_cmd(
             batch = 1
         out = estimate_out(estimate(cat, config, scenario=kind, input_tokens=input_tokens,
                                     output_tokens=output_tokens, batch=batch, request_rate=request_rate,
-                                    pricing=pricing))
+                                    pricing=Pricing(mode=pricing, market=market,
+                                                    sheet=load_price_sheet(prices) if prices else None)))
     if as_json:
         print_doc(out)
     else:

@@ -12,12 +12,15 @@ import sys
 import typer
 
 from cli import (  # noqa: F401  (each registers its commands)
+    cache_cmds,
     calibration_cmds,
     catalog_cmds,
     estimate_cmd,
+    export_cmds,
     finetune_cmd,
     fleet_cmd,
     plan_cmd,
+    prices_cmd,
     schema_cmd,
     serve_cmd,
     sweep_cmd,

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cli.app import EXIT_INFEASIBLE, EXIT_TIMEOUT, CatalogOpt, JsonOpt, OverlayOpt, WideOpt, app, load, print_doc
+from cli.app import (
+    EXIT_INFEASIBLE,
+    EXIT_TIMEOUT,
+    CatalogOpt,
+    JsonOpt,
+    OverlayOpt,
+    PricesOpt,
+    WideOpt,
+    app,
+    load,
+    print_doc,
+)
 from cli.serve_cmd import ServerOpt
 from planner.workload import Objective
 
@@ -29,12 +40,15 @@ def plan_cmd(
     top: Annotated[int, typer.Option(min=1, max=50, help="How many plans to return.")] = 5,
     objective: Annotated[Objective, typer.Option(help="What to optimise.")] = Objective.COST,
     time_limit: Annotated[float, typer.Option(min=0.5, max=600, help="Seconds for the search.")] = 20.0,
+    prices: PricesOpt = None,
     catalog: CatalogOpt = None,
     add: OverlayOpt = None,
     as_json: JsonOpt = False,
     server: ServerOpt = None,
     levers: Annotated[bool, typer.Option("--levers", help="Add the lever report for the top plan.")] = False,
     wide: WideOpt = False,
+    save: Annotated[bool, typer.Option("--save", help="Save the result (HWPLAN_DATABASE_URL or ~/.hwplan/plans.db); "
+                                                      "its id goes to stderr.")] = False,
 ) -> None:
     """Search models, precisions, runtimes and hardware mixes for the cheapest plans meeting the SLOs.
 
@@ -47,24 +61,28 @@ def plan_cmd(
     if server:
         from cli.serve_cmd import call_server
         from hardware_catalog.loader import read_yaml
+        from hardware_catalog.prices import raw_sheet
 
+        body = with_sheet_body(read_yaml(workload), raw_sheet(prices) if prices else None)
         out = PlanResultOut.model_validate(call_server(
-            server, "/v1/plans", read_yaml(workload), timeout_s=time_limit + 60,
+            server, "/v1/plans", body, timeout_s=time_limit + 60,
             params={"top": top, "objective": str(objective), "time_limit_s": time_limit, "levers": levers}))
     else:
+        from hardware_catalog.cache import catalog_tables
         from hardware_catalog.workload_file import load_workload
-        from planner.model.grid import CatalogTables
         from planner.search.lever_report import lever_report
         from planner.search.planning import plan
 
-        w = load_workload(workload)
+        w = load_workload(workload, prices=prices)
         cat = load(catalog, add)
-        tables = CatalogTables.from_catalog(cat)
+        tables = catalog_tables(cat)  # with every Universe row's constants from the catalog cache
         result = plan(w, cat, top=top, objective=objective, time_limit_s=time_limit, tables=tables)
         report = None
         if levers and result.plans:
             report = levers_out(lever_report(cat, w, result.plans[0], tables=tables), result.plans[0])
         out = plan_result_out(result, report)
+    if save:
+        _save(workload, out, catalog, add)
     if as_json:
         print_doc(out)
     else:
@@ -72,6 +90,34 @@ def plan_cmd(
     code = exit_code(out)
     if code:
         raise typer.Exit(code)
+
+
+def _save(workload: Path, out: PlanResultOut, catalog: Path | None, add: list[Path] | None) -> None:
+    from hardware_catalog.loader import read_yaml
+    from hardware_catalog.saved import PlanStore, prices_used
+    from hardware_catalog.workload_file import WorkloadIn
+
+    cat = load(catalog, add)
+    result = out.model_dump(mode="json", exclude_unset=True)
+    saved = PlanStore().save(workload=WorkloadIn.model_validate(read_yaml(workload)).model_dump(mode="json"),
+                             result=result, catalog_version=cat.version, prices=prices_used(cat, result),
+                             saved_by="cli")
+    typer.echo(f"saved plan {saved.id}", err=True)
+
+
+def with_sheet_body(body: Any, sheet: Any) -> Any:
+    """A workload body with a price sheet file's offers as its ``constraints.pricing.sheet`` (they win
+    over an inline sheet's offers for the same chip)."""
+    if sheet is None or not isinstance(body, dict) or not isinstance(sheet, dict):
+        return body
+    constraints = dict(body.get("constraints") or {})
+    pricing = constraints.get("pricing", "on_demand")
+    pricing = dict(pricing) if isinstance(pricing, dict) else {"mode": pricing}
+    new = list(sheet.get("offers") or [])
+    chips = {o.get("hardware") for o in new if isinstance(o, dict)}
+    old = [o for o in (pricing.get("sheet") or {}).get("offers", []) if o.get("hardware") not in chips]
+    pricing["sheet"] = {"offers": new + old}
+    return {**body, "constraints": {**constraints, "pricing": pricing}}
 
 
 def exit_code(out: PlanResultOut) -> int:
@@ -150,6 +196,7 @@ def _plans_blocks(console: Console, plans: list[PlanOut]) -> None:
 
 def render_plans(console: Console, out: PlanResultOut, *, wide: bool = False) -> None:
     """The plans as one table when it fits the terminal (or with ``wide``), else one block per plan."""
+    from cli.cost_render import render_costs
     from cli.tables import min_width, print_table
 
     s = out.search
@@ -164,6 +211,7 @@ def render_plans(console: Console, out: PlanResultOut, *, wide: bool = False) ->
             _plans_blocks(console, out.plans)
         console.print(f"* on the Pareto front (cost, p99 latency, quality); {DEPLOYMENT_NOTE}; "
                       "p99 latencies at peak load; $/M tok: per million output tokens")
+    render_costs(console, out)
     if out.levers is not None and out.levers.root:
         _render_levers(console, out.levers, wide=wide)
     inf = out.infeasible

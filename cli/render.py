@@ -61,6 +61,14 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
+def _selected_prices(catalog: Catalog, hardware: str) -> dict[str, float]:
+    """The hyperscaler price ``select_price`` picks per rented mode (``hwplan prices`` has the offers)."""
+    from planner.economics.pricing import OFFER_MODES, PriceQuote, PricingSpec, select_price
+
+    quotes = {mode: select_price(catalog.prices, hardware, PricingSpec(mode=mode)) for mode in OFFER_MODES}
+    return {mode: q.usd_per_chip_hour for mode, q in quotes.items() if isinstance(q, PriceQuote)}
+
+
 def catalog_rows(catalog: Catalog, kind: str) -> list[dict[str, Any]]:
     if kind == "hardware":
         return [{
@@ -69,7 +77,7 @@ def catalog_rows(catalog: Catalog, kind: str) -> list[dict[str, Any]]:
             "memory_bandwidth_gb_s": rounded(h.memory_bandwidth_bytes_per_s / GB),
             "peak_tflops": {p: rounded(f / 1e12) for p, f in h.peak_flops_per_s.items()},
             "chips_per_node": h.chips_per_node,
-            "price_per_chip_hour": dict(h.price_per_chip_hour),
+            "price_per_chip_hour": _selected_prices(catalog, h.id),
             "runtimes": list(h.runtimes), "default_runtime": h.default_runtime,
             "calibrated_runtimes": sorted(r for (hid, r) in catalog.calibration.pairs if hid == h.id),
         } for h in catalog.hardware.values()]

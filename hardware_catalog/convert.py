@@ -32,6 +32,7 @@ from planner.domain import (
     QualityBand,
     QualityData,
     Runtime,
+    ServingSupport,
     Toolchain,
 )
 from planner.errors import CatalogError
@@ -115,6 +116,8 @@ def _runtime(file: str, r: RuntimeFile, raw: RawCatalog) -> Runtime:
         max_concurrency=r.max_concurrency,
         max_batched_tokens=r.max_batched_tokens,
         sources=dict(r.sources),
+        serving=tuple(ServingSupport(feature=x.feature, families=tuple(x.families), since=x.since, source=x.source)
+                      for x in r.serving),
     )
 
 
@@ -129,7 +132,6 @@ def _hardware(file: str, h: HardwareFile, raw: RawCatalog) -> Hardware:
     for pid in h.peak_tflops:
         if pid not in raw.precisions and pid != "tf32":
             raise CatalogError(f"unknown precision id {pid!r}", file=file, field=f"peak_tflops.{pid}")
-    prices = {mode: value for mode, value in h.price_per_chip_hour.model_dump().items() if value is not None}
     return Hardware(
         id=h.id,
         name=h.name,
@@ -143,11 +145,10 @@ def _hardware(file: str, h: HardwareFile, raw: RawCatalog) -> Hardware:
         interconnect_topology=h.interconnect_topology,
         scale_out_bytes_per_s=None if h.scale_out_gb_s is None else h.scale_out_gb_s * GB,
         tdp_w=h.tdp_w,
-        price_per_chip_hour=prices,
         runtimes=tuple(h.runtimes),
         default_runtime=h.default_runtime,
         memory_usable_fraction=h.memory_usable_fraction,
-        unsupported_precisions=dict(h.unsupported_precisions),
+        unsupported_precisions={str(p): why for p, why in h.unsupported_precisions.items()},
         sources=dict(h.sources),
         notes=h.notes,
     )

@@ -5,7 +5,7 @@
     quotas: {h100-sxm: 64}              # chips per hardware, summed over every workload
     modes: [committed, on_demand, spot]  # how replica-hours may be bought
     committed_as: reserved_1y            # the pricing mode a commitment is priced at
-    prices: catalog | price_book         # per-mode prices: hardware files, or the price layer's offers
+    prices: catalog | price_book         # per-mode prices: as plan costs (hyperscaler market), or any market
     workloads:
       - file: chatbot.yaml               # a workload file, relative to the fleet file
       - {name: ..., traffic: ...}        # or a workload written inline
@@ -19,12 +19,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from hardware_catalog.loader import read_yaml, validate_file
-from hardware_catalog.prices import load_prices
 from hardware_catalog.workload_file import WorkloadIn, to_workload
 from planner.domain import Catalog
-from planner.economics.pricing import PriceQuote, PricingSpec, select_price
 from planner.errors import InputError
-from planner.fleet import ChipPrices, Fleet, Mode, catalog_prices
+from planner.fleet import ChipPrices, Fleet, Mode, book_prices, catalog_prices
 
 __all__ = ["FleetIn", "SharedIn", "WorkloadRef", "book_prices", "fleet_prices", "load_fleet", "to_fleet"]
 
@@ -102,16 +100,7 @@ def load_fleet(path: Path | str) -> tuple[Fleet, FleetIn]:
     return to_fleet(f, base=path.parent, file=str(path)), f
 
 
-def book_prices(catalog: Catalog) -> ChipPrices:
-    """Per-mode prices from the price layer (median of one market's offers, hyperscalers first)."""
-    book = load_prices(known_hardware=set(catalog.hardware))
-
-    def price(hardware: str, mode: str) -> float | None:
-        quote = select_price(book, hardware, PricingSpec(mode=mode, fallback_markets=True))
-        return quote.usd_per_chip_hour if isinstance(quote, PriceQuote) else None
-
-    return price
-
-
 def fleet_prices(f: FleetIn, catalog: Catalog) -> ChipPrices:
+    """``prices: catalog`` prices as plan costs do (one market, like for like); ``price_book``
+    takes each chip's first market with an offer in the mode."""
     return book_prices(catalog) if f.prices == "price_book" else catalog_prices(catalog)

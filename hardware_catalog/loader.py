@@ -7,6 +7,8 @@ Layout of a catalog directory::
     precisions.yaml        number formats             (PrecisionsFile)
     runtimes.yaml          serving engines            (RuntimesFile)
     calibration.yaml       fitted efficiencies        (CalibrationFile, optional)
+    prices/<id>.yaml       public offers per chip     (prices.PriceFile, optional)
+    owned.yaml             owned-hardware cost inputs (prices.OwnedFile, optional)
     quality.yaml           precision / adaptation quality effects (QualityFile, optional)
 
 Overlay directories (``overlays=``) may hold only some of these (say one in-house chip); their
@@ -17,15 +19,16 @@ and the problem, as one line.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
-from importlib import resources
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
-import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from hardware_catalog import convert
+from hardware_catalog.files import default_catalog_dir, read_yaml, validate_file
+from hardware_catalog.prices import load_owned, load_prices
 from hardware_catalog.schema import (
     CalibrationFile,
     HardwareFile,
@@ -35,61 +38,15 @@ from hardware_catalog.schema import (
     RuntimesFile,
 )
 from planner.domain import Catalog
+from planner.economics.owned import OwnedData
+from planner.economics.pricing import PriceBook
 from planner.errors import CatalogError
 
 __all__ = ["default_catalog_dir", "load_catalog", "read_yaml", "validate_file"]
 
-# libyaml's safe loader where PyYAML was built with it: the same documents, ~10x faster to parse
-SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
 FileModel = TypeVar("FileModel", bound=BaseModel)
 # The one-entry-per-file models: each has an ``id`` that must match its file name.
 DirFile = TypeVar("DirFile", HardwareFile, ModelFile)
-
-
-def default_catalog_dir() -> Path:
-    """The catalog shipped inside the package."""
-    return Path(str(resources.files("hardware_catalog") / "data"))
-
-
-def read_yaml(path: Path, *, loader: type[yaml.SafeLoader] | None = None) -> Any:
-    """Parse one YAML file (with ``loader``, else libyaml's safe loader where present); syntax errors
-    become a CatalogError naming the line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CatalogError(f"cannot read: {exc.strerror}", file=str(path)) from exc
-    try:
-        return yaml.load(text, Loader=loader or SAFE_LOADER)  # noqa: S506 - both are safe loaders
-    except ValueError as exc:  # a scalar YAML cannot construct, e.g. the date 2026-13-01
-        raise CatalogError(f"invalid value: {exc}", file=str(path)) from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise CatalogError(f"YAML syntax error: {problem}", file=str(path), field=where) from exc
-
-
-def validate_file(model: type[FileModel], data: Any, *, file: str) -> FileModel:
-    """Validate parsed YAML against a file model; the first error becomes one line."""
-    if not isinstance(data, dict):
-        raise CatalogError("expected a mapping at the top level", file=file)
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or None
-        raise CatalogError(_describe(first), file=file, field=field) from exc
-
-
-def _describe(error: Any) -> str:
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        return "unknown field"
-    if kind == "missing":
-        return "field required"
-    message = str(error["msg"])
-    return message.removeprefix("Value error, ")
 
 
 def _load_dir_files(directory: Path, sub: str, model: type[DirFile]) -> list[tuple[str, DirFile]]:
@@ -127,7 +84,24 @@ def load_catalog(directory: Path | str | None = None, *, overlays: Sequence[Path
                           ("hardware/", raw.hardware), ("models/", raw.models)):
         if not table:
             raise CatalogError(f"catalog has no {needed}", file=str(base))
-    return convert.to_domain(raw, version=_digest(base, overlays))
+    catalog = convert.to_domain(raw, version=_digest(base, overlays))
+    folders = (base, *(Path(p) for p in overlays))
+    return replace(catalog, prices=_prices(folders, catalog.hardware), owned=_owned(folders))
+
+
+def _prices(folders: Sequence[Path], hardware: Collection[str]) -> PriceBook:
+    """Every folder's prices/ (an overlay's offers add to the base's); offers for chips the catalog
+    lacks are kept in ``skipped`` with the reason."""
+    books = [load_prices(folder / "prices", known_hardware=hardware)
+             for folder in folders if (folder / "prices").is_dir()]
+    return PriceBook(offers=tuple(o for b in books for o in b.offers),
+                     skipped=tuple(s for b in books for s in b.skipped))
+
+
+def _owned(folders: Sequence[Path]) -> OwnedData | None:
+    """The last folder's owned.yaml (an overlay may replace the base's); None when none has one."""
+    files = [folder / "owned.yaml" for folder in folders if (folder / "owned.yaml").is_file()]
+    return load_owned(files[-1]) if files else None
 
 
 def _read_into(raw: convert.RawCatalog, folder: Path) -> None:

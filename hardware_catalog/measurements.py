@@ -19,6 +19,7 @@ from hardware_catalog.loader import read_yaml
 from planner.calibration.predict import Measurement
 from planner.errors import CatalogError
 from planner.model.estimate import Scenario
+from planner.model.queueing import LengthDist
 
 __all__ = [
     "to_measurement","BadRecord", "MeasurementIn", "MeasurementsRead", "ObservedIn", "read_measurements",
@@ -39,6 +40,11 @@ METRIC_NAMES: dict[str, tuple[str, float]] = {
     "e2e_ms": ("e2e_s", 1e-3),
     "ttft_p99_ms": ("ttft_p99_s", 1e-3),
     "tpot_p99_ms": ("tpot_p99_s", 1e-3),
+    "ttft_p50_ms": ("ttft_p50_s", 1e-3),
+    "ttft_p90_ms": ("ttft_p90_s", 1e-3),
+    "tpot_p50_ms": ("tpot_p50_s", 1e-3),
+    "tpot_p90_ms": ("tpot_p90_s", 1e-3),
+    "slo_capacity_requests_per_s": ("slo_capacity_requests_per_s", 1.0),
 }
 
 
@@ -48,11 +54,68 @@ class _Record(BaseModel):
 
 class ObservedIn(_Record):
     output_tokens_per_s: Pos | None = None
+    requests_per_s: Pos | None = None  # completed requests/s (MLPerf); server: the SLO capacity's lower bound
     ttft_ms: Pos | None = None
+    ttft_p50_ms: Pos | None = None
+    ttft_p90_ms: Pos | None = None
+    ttft_p99_ms: Pos | None = None
     tpot_ms: Pos | None = None
+    tpot_p50_ms: Pos | None = None
+    tpot_p90_ms: Pos | None = None
+    tpot_p99_ms: Pos | None = None
     e2e_ms: Pos | None = None
+    e2e_p99_ms: Pos | None = None
+
+
+class LengthsIn(_Record):
+    """A benchmark's token-length distribution (SCHEMA.md, additions for measurements under load)."""
+
+    dataset: str | None = None
+    input_mean: Pos | None = None
+    input_p50: Pos | None = None
+    input_p99: Pos | None = None
+    input_max: Pos | None = None
+    output_mean: Pos | None = None
+    output_p50: Pos | None = None
+    output_p99: Pos | None = None
+    output_max: Pos | None = None
+    source: str | None = None
+    input_source: str | None = None
+    notes: str | None = None
+
+    def dist(self, side: Literal["input", "output"]) -> LengthDist | None:
+        """Mean and the published quantiles as an empirical distribution (None: no mean published)."""
+        mean = getattr(self, f"{side}_mean")
+        if mean is None:
+            return None
+        knots = [(q, v) for q, v in ((0.5, getattr(self, f"{side}_p50")), (0.99, getattr(self, f"{side}_p99")),
+                                    (1.0, getattr(self, f"{side}_max"))) if v is not None]
+        if not any(q < 1.0 for q, _ in knots):  # only a cap: deterministic at the mean
+            knots = []
+        return LengthDist(mean=float(mean), knots=tuple((q, float(v)) for q, v in knots))
+
+
+class SloIn(_Record):
     ttft_p99_ms: Pos | None = None
     tpot_p99_ms: Pos | None = None
+    e2e_p99_ms: Pos | None = None
+
+
+class MlperfIn(BaseModel):
+    """Provenance of an MLPerf record; the fields read here are typed, the rest kept as given."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    round: str
+    division: Literal["closed", "open"]
+    submitter: str
+    system: str
+    benchmark: str
+    scenario_name: Literal["Offline", "Server", "Interactive"]
+    accelerator_memory_capacity: str | None = None
+    ep: PosInt | None = None
+    replicas: PosInt | None = None
+    modified_model: str | None = None
+    same_log_as: str | None = None
 
 
 class MeasurementIn(_Record):
@@ -63,21 +126,24 @@ class MeasurementIn(_Record):
     model: str
     hardware: str
     chips: PosInt
-    tp: PosInt = 1
-    pp: PosInt = 1
+    tp: PosInt | None = 1  # null: not stated (MLPerf); inferred from memory (planner.calibration.predict)
+    pp: PosInt | None = 1
     weight_precision: PrecisionId
     kv_precision: PrecisionId | None = None
     quant_method: str | None = None
     runtime: str
     runtime_version: str | None = None
     scenario: Scenario
-    input_tokens: NonNegInt  # 0 = generation only (llama-bench tg)
-    output_tokens: PosInt
+    input_tokens: NonNegInt | None  # 0 = generation only (llama-bench tg); null = not published
+    output_tokens: PosInt | None
     batch: PosInt | None = None
     request_rate: Pos | None = None
     observed: ObservedIn
     confidence: Literal["high", "medium", "low"] = "medium"
     orig_id: str | None = None
+    lengths: LengthsIn | None = None
+    slo: SloIn | None = None
+    mlperf: MlperfIn | None = None
 
     @model_validator(mode="after")
     def _scenario_needs(self) -> MeasurementIn:
@@ -107,17 +173,46 @@ class MeasurementsRead:
 
 def observed_to_si(observed: ObservedIn) -> dict[str, float]:
     data = observed.model_dump()
-    return {si: data[name] * factor for name, (si, factor) in METRIC_NAMES.items() if data[name] is not None}
+    return {si: data[name] * factor for name, (si, factor) in METRIC_NAMES.items()
+            if name in data and data[name] is not None}
+
+
+def _memory_gb(text: str | None) -> float | None:
+    """'192 GB' -> 192.0; None where the record does not state it in that form."""
+    parts = (text or "").split()
+    try:
+        return float(parts[0]) if len(parts) == 2 and parts[1].upper() == "GB" else None
+    except ValueError:
+        return None
 
 
 def to_measurement(r: MeasurementIn) -> Measurement:
-    """A validated record as the planner's Measurement (SI units)."""
+    """A validated record as the planner's Measurement (SI units).
+
+    Under load (a record with ``slo``): the observed ``requests_per_s`` of a Server/Interactive
+    run is also the observed ``slo_capacity_requests_per_s`` (the highest rate the submitter found
+    to meet the SLO: a measured lower bound of the capacity)."""
+    observed = observed_to_si(r.observed)
+    slo: dict[str, float] = {}
+    if r.slo is not None:
+        slo = {k.replace("_ms", "_s"): v * 1e-3 for k, v in r.slo.model_dump().items() if v is not None}
+    if r.scenario is Scenario.SERVER and slo and r.observed.requests_per_s is not None:
+        observed["slo_capacity_requests_per_s"] = r.observed.requests_per_s
+    mp = r.mlperf
+    tags = {} if mp is None else {"round": mp.round, "scenario": mp.scenario_name, "submitter": mp.submitter,
+                                  "system": mp.system, "benchmark": mp.benchmark, "division": mp.division}
     return Measurement(
         id=r.id, model=r.model, hardware=r.hardware, chips=r.chips, tp=r.tp, pp=r.pp,
         weight_precision=r.weight_precision, kv_precision=r.kv_precision, runtime=r.runtime,
         scenario=r.scenario, input_tokens=r.input_tokens, output_tokens=r.output_tokens,
-        batch=r.batch, request_rate=r.request_rate, observed=observed_to_si(r.observed),
+        batch=r.batch, request_rate=r.request_rate, observed=observed,
         source=r.source, confidence=r.confidence,
+        input_dist=None if r.lengths is None else r.lengths.dist("input"),
+        output_dist=None if r.lengths is None else r.lengths.dist("output"),
+        slo=slo, tags=tags, same_log_as=None if mp is None else mp.same_log_as,
+        memory_gb=None if mp is None else _memory_gb(mp.accelerator_memory_capacity),
+        ep=None if mp is None else mp.ep,
+        modified_model=None if mp is None else mp.modified_model,
     )
 
 

@@ -17,15 +17,27 @@ start-up do not pay for numpy, SciPy or the solver.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from hardware_catalog.numbers import rounded
+from hardware_catalog.price_outputs import (
+    CostPartsOut,
+    EnergyOut,
+    PriceSourceOut,
+    UnpricedOut,
+    energy_out,
+    parts_out,
+    source_out,
+    stale_warnings,
+    unpriced_out,
+)
 
 if TYPE_CHECKING:
     from hardware_catalog.measurements import BadRecord
+    from hardware_catalog.saved import SavedPlan
     from planner.calibration.predict import RecordSet, Skipped
     from planner.calibration.validate import Summary
     from planner.domain import Catalog
@@ -33,13 +45,14 @@ if TYPE_CHECKING:
     from planner.model.estimate import Estimate
     from planner.model.grid import Array
     from planner.search.lever_report import LeverRow
-    from planner.search.results import Plan, PlanResult
+    from planner.search.results import Cost, Plan, PlanResult
 
 __all__ = [
-    "CalibrationOut", "CostOut", "CrossValidationOut", "DeploymentOut", "EstimateOut", "FinetuneOut",
-    "LeverOut", "LeverReportOut", "PlanOut", "PlanResultOut", "PredictedOut", "SkippedOut", "SummaryOut",
-    "ValidationOut", "calibration_out", "cv_out", "document", "estimate_out", "finetune_out", "levers_out",
-    "plan_result_out", "rounded", "skipped_out", "validation_out",
+    "CalibrationOut", "CompareOut", "CostOut", "CrossValidationOut", "DeploymentOut", "EstimateOut",
+    "ExportOut", "FinetuneOut", "LeverOut", "LeverReportOut", "PlanOut", "PlanResultOut", "PredictedOut",
+    "SavedPlanListOut", "SavedPlanOut", "SavedPlanSummaryOut", "SkippedOut", "SummaryOut", "ValidationOut",
+    "calibration_out", "cv_out", "document", "estimate_out", "export_out", "finetune_out", "levers_out",
+    "plan_result_out", "rounded", "saved_plan_out", "saved_plan_summary_out", "skipped_out", "validation_out",
 ]
 
 GB = 1e9
@@ -165,6 +178,10 @@ class DeploymentOut(_Out):
     requests_per_s_per_replica: Num = Field(description="its share of the peak load")
     slo_capacity_per_replica: Num = Field(description="most it may carry within every SLO target")
     calibrated: bool
+    role: Literal["prefill", "decode", "both"] = Field(
+        default="both", description="the pool it serves: prefill, decode or both (aggregated)")
+    ep: int = Field(default=1, description="expert-parallel degree (1: experts split by tp like the rest)")
+    dp_attention: int = Field(default=1, description="data-parallel attention degree")
 
 
 class PredictedOut(_Out):
@@ -202,6 +219,13 @@ class CostOut(_Out):
     per_million_tokens: Num = Field(description="per million output tokens at the average request rate")
     one_time: Num
     pricing: str
+    per_million_input_tokens: Num = Field(default=None, description="the input phase's share (prefill time)")
+    per_million_output_tokens: Num = Field(default=None, description="the output phase's share (decode time)")
+    per_million_tokens_blended: Num = Field(default=None, description="per million input and output tokens")
+    parts: CostPartsOut | None = Field(default=None, description="per month; sums to per_month")
+    energy: EnergyOut | None = None
+    sources: list[PriceSourceOut] = Field(default=[], description="the offer(s) behind each chip's price")
+    warnings: list[str] = Field(default=[], description="prices older than 12 months")
 
 
 class PlanOut(_Out):
@@ -219,6 +243,9 @@ class PlanOut(_Out):
     cost: CostOut
     binding: list[str] = Field(description="constraints within a few percent of their limit")
     pareto: bool = Field(description="on the Pareto front (cost, p99 latency, quality)")
+    features: list[str] = Field(default=[], description="serving features used: prefix_caching, speculative, "
+                                "expert_parallel, dp_attention, disaggregation")
+    why: str = Field(default="", description="what the serving features buy against the best plan without them")
 
 
 class RelaxationOut(_Out):
@@ -244,6 +271,8 @@ class SearchOut(_Out):
     solves: int
     elapsed_ms: Num
     dropped: dict[str, int]
+    unpriced: list[UnpricedOut] = Field(default=[], description="allowed chips with no price under the "
+                                                                   "workload's pricing, and the pricings that have one")
 
 
 class LeverOut(_Out):
@@ -293,15 +322,31 @@ def plan_out(p: Plan) -> PlanOut:
         deployments=[DeploymentOut(
             hardware=d.hardware, chips_per_replica=d.chips_per_replica, tp=d.tp, pp=d.pp, replicas=d.replicas,
             max_batch=d.max_batch, requests_per_s_per_replica=rounded(d.requests_per_s_per_replica),
-            slo_capacity_per_replica=rounded(d.slo_capacity_per_replica), calibrated=d.calibrated)
+            slo_capacity_per_replica=rounded(d.slo_capacity_per_replica), calibrated=d.calibrated,
+            role=d.role, ep=d.ep, dp_attention=d.dp_attention)
             for d in p.deployments],
         predicted=PredictedOut(**{k: rounded(v) for k, v in p.predicted.items()}),
         quality=QualityOut(score=rounded(q.score), low=rounded(q.low), high=rounded(q.high), task=q.task,
                            confidence=q.confidence, sources=list(q.sources)),
-        cost=CostOut(per_hour=rounded(c.per_hour), per_month=rounded(c.per_month),
-                     per_million_tokens=rounded(c.per_million_tokens), one_time=rounded(c.one_time),
-                     pricing=c.pricing),
-        binding=list(p.binding), pareto=p.pareto)
+        cost=_cost_out(c),
+        binding=list(p.binding), pareto=p.pareto, features=list(p.features), why=p.why)
+
+
+def _cost_out(c: Cost) -> CostOut:
+    extra: dict[str, Any] = {}
+    if c.tokens is not None:
+        extra |= {"per_million_input_tokens": rounded(c.tokens.per_million_input),
+                  "per_million_output_tokens": rounded(c.tokens.per_million_output),
+                  "per_million_tokens_blended": rounded(c.tokens.per_million_blended)}
+    if c.parts is not None:
+        extra["parts"] = parts_out(c.parts)
+    if c.energy is not None:
+        extra["energy"] = energy_out(c.energy)
+    if c.sources:
+        extra |= {"sources": [source_out(s) for s in c.sources], "warnings": stale_warnings(c.sources)}
+    return CostOut(per_hour=rounded(c.per_hour), per_month=rounded(c.per_month),
+                   per_million_tokens=rounded(c.per_million_tokens), one_time=rounded(c.one_time),
+                   pricing=c.pricing, **extra)
 
 
 def levers_out(rows: Sequence[LeverRow], top: Plan) -> LeverReportOut:
@@ -328,7 +373,8 @@ def plan_result_out(r: PlanResult, levers: LeverReportOut | None = None) -> Plan
                          for x in inf.relaxations], complete=inf.complete),
         search=SearchOut(candidates=s.candidates, evaluated=s.evaluated, pruned=s.pruned,
                          solver_status=s.solver_status, gap=rounded(s.gap), stop=s.stop, solves=s.solves,
-                         elapsed_ms=rounded(s.elapsed_ms, 4), dropped=dict(s.dropped)),
+                         elapsed_ms=rounded(s.elapsed_ms, 4), dropped=dict(s.dropped),
+                         **({"unpriced": [unpriced_out(u) for u in s.unpriced]} if s.unpriced else {})),
         complete=s.solver_status != "TIME_LIMIT" and (inf is None or inf.complete),
         notes=NOTES, **extra)
 
@@ -426,12 +472,18 @@ class ValidationOut(_Out):
     records: list[RecordErrorOut]
     summary: dict[str, SummaryOut] = Field(description="by metric")
     skipped: list[SkippedOut]
+    by_scenario: dict[str, dict[str, SummaryOut]] = Field(
+        default={}, description="per scenario (MLPerf's Offline / Server / Interactive where stated), by metric")
+    by_family: dict[str, dict[str, SummaryOut]] = Field(default={}, description="per hardware family, by metric")
+    by_model: dict[str, dict[str, SummaryOut]] = Field(default={}, description="per model, by metric")
 
 
 class CrossValidationOut(_Out):
     by_metric: dict[str, SummaryOut]
     by_family: dict[str, SummaryOut] = Field(description="hardware family, all metrics")
     by_runtime: dict[str, SummaryOut] = Field(description="all metrics")
+    by_scenario: dict[str, dict[str, SummaryOut]] = Field(default={}, description="per scenario, by metric")
+    by_model: dict[str, dict[str, SummaryOut]] = Field(default={}, description="per model, by metric")
 
 
 class CalibrationOut(_Out):
@@ -475,7 +527,26 @@ def validation_out(rs: RecordSet, predicted: Array, bad: Sequence[BadRecord],
         records=[RecordErrorOut(id=e.id, predicted=file_units(e.predicted), observed=file_units(e.observed),
                                 ape={file_metric[k][0]: rounded(v) for k, v in e.ape.items()})
                  for e in record_errors(rs, predicted)],
-        summary=_summaries(by_metric(rs, predicted)), skipped=skipped_out(bad, skipped))
+        summary=_summaries(by_metric(rs, predicted)), skipped=skipped_out(bad, skipped),
+        **grouped_summaries(rs, predicted))
+
+
+def grouped_summaries(rs: RecordSet, predicted: Array) -> dict[str, dict[str, dict[str, SummaryOut]]]:
+    """Errors by metric within each scenario, hardware family and model."""
+    from planner.calibration.validate import by_metric
+
+    keys: dict[str, Callable[[int], str]] = {
+        "by_scenario": lambda j: rs.records[j].tags.get("scenario", str(rs.records[j].scenario)),
+        "by_family": lambda j: rs.configs[j].hardware.family,
+        "by_model": lambda j: rs.records[j].model,
+    }
+    out: dict[str, dict[str, dict[str, SummaryOut]]] = {}
+    for name, key in keys.items():
+        groups: dict[str, list[int]] = {}
+        for j in range(len(rs)):
+            groups.setdefault(key(j), []).append(j)
+        out[name] = {g: _summaries(by_metric(rs.take(idx), predicted[idx])) for g, idx in sorted(groups.items())}
+    return out
 
 
 def cv_out(catalog: Catalog, rs: RecordSet, predicted: Array) -> CrossValidationOut:
@@ -485,9 +556,145 @@ def cv_out(catalog: Catalog, rs: RecordSet, predicted: Array) -> CrossValidation
     return CrossValidationOut(
         by_metric=_summaries(by_metric(rs, predicted)),
         by_family=_summaries(by_group(rs, predicted, lambda m: catalog.hardware[m.hardware].family), si_keys=False),
-        by_runtime=_summaries(by_group(rs, predicted, lambda m: m.runtime), si_keys=False))
+        by_runtime=_summaries(by_group(rs, predicted, lambda m: m.runtime), si_keys=False),
+        **{k: v for k, v in grouped_summaries(rs, predicted).items() if k != "by_family"})
 
 
 def calibration_out(*, written: str, n_records: int, pairs: int, cv: CrossValidationOut,
                     skipped: list[SkippedOut]) -> CalibrationOut:
     return CalibrationOut(written=written, n_records=n_records, pairs=pairs, cross_validation=cv, skipped=skipped)
+
+
+# --- saved plans, comparisons and exports ---------------------------------------------------------
+
+
+class TopPlanBriefOut(_Out):
+    model: str
+    runtime: str
+    per_month: Num
+
+
+class SavedPlanSummaryOut(_Out):
+    """One saved plan in a listing: who saved it, when, on which catalog, and its top plan."""
+
+    id: str
+    created_at: str = Field(description="ISO 8601, UTC")
+    saved_by: str = Field(description="the API key's name, 'anonymous' or 'cli' (never a key)")
+    workload: str = Field(description="the workload's name")
+    catalog_version: str
+    top_plan: TopPlanBriefOut | None = Field(description="null when the result has no plan")
+
+
+class SavedPlanListOut(_Out):
+    """A page of saved plans, newest first (GET /v1/plans)."""
+
+    plans: list[SavedPlanSummaryOut]
+    limit: int
+    offset: int
+    next_offset: int | None = Field(description="offset of the next page; null on the last one")
+
+
+PricesUsed = dict[str, dict[str, float | None]]  # pricing mode -> hardware -> $ per chip-hour
+
+
+class SavedPlanOut(_Out):
+    """A saved plan: the workload as given, the full result, and its provenance (GET /v1/plans/{id})."""
+
+    id: str
+    created_at: str = Field(description="ISO 8601, UTC")
+    saved_by: str = Field(description="the API key's name, 'anonymous' or 'cli' (never a key)")
+    catalog_version: str = Field(description="content hash of the catalog that produced the result")
+    workload: dict[str, Any] = Field(description="the workload as planned (a workload file's fields)")
+    result: PlanResultOut
+    prices: PricesUsed = Field(description="price per chip-hour of every chip its plans use, by pricing mode")
+
+
+def saved_plan_summary_out(s: SavedPlan) -> SavedPlanSummaryOut:
+    top = (s.result.get("plans") or [None])[0]
+    return SavedPlanSummaryOut(
+        id=s.id, created_at=s.created_at.isoformat(), saved_by=s.saved_by, workload=s.workload_name,
+        catalog_version=s.catalog_version,
+        top_plan=None if top is None else TopPlanBriefOut(model=top["model"], runtime=top["runtime"],
+                                                          per_month=top["cost"]["per_month"]))
+
+
+def saved_plan_out(s: SavedPlan) -> SavedPlanOut:
+    return SavedPlanOut(id=s.id, created_at=s.created_at.isoformat(), saved_by=s.saved_by,
+                        catalog_version=s.catalog_version, workload=s.workload,
+                        result=PlanResultOut.model_validate(s.result), prices=s.prices)
+
+
+class TopPlanOut(_Out):
+    """A compared result's top plan: what it runs, on what, at what cost, latency and quality."""
+
+    model: str
+    precision: str
+    kv_precision: str
+    runtime: str
+    hardware: list[str] = Field(description="'replicas x chips_per_replica hardware' per deployment")
+    per_month: Num
+    per_million_tokens: Num
+    ttft_ms_p99: Num
+    tpot_ms_p99: Num
+    e2e_ms_p99: Num
+    quality: Num
+
+
+class ComparedOut(_Out):
+    id: str | None = Field(description="the saved plan's id (null: a plan file, or a replan not saved)")
+    top_plan: TopPlanOut | None = Field(description="null when that result has no plan")
+
+
+class FieldChangeOut(_Out):
+    field: str = Field(description="dotted path of the field")
+    a: Any = Field(description="its value in a (null: absent)")
+    b: Any = Field(description="its value in b (null: absent)")
+
+
+class VersionChangeOut(_Out):
+    a: str
+    b: str
+
+
+class ChangesOut(_Out):
+    workload: list[FieldChangeOut]
+    catalog_version: VersionChangeOut | None = Field(description="null: both used the same catalog")
+    prices: list[FieldChangeOut] = Field(description="price per chip-hour, by pricing mode and hardware")
+    top_plan: list[FieldChangeOut]
+
+
+class CompareOut(_Out):
+    """Two results' top plans side by side and what changed from a to b (``hwplan compare``, ``replan``)."""
+
+    a: ComparedOut
+    b: ComparedOut
+    cost_per_month_change: Num = Field(description="b's top plan's $/month - a's (null without both)")
+    changed: ChangesOut
+
+
+class ExportFileOut(_Out):
+    name: str
+    media_type: str
+    content: str
+
+
+class ExportOut(_Out):
+    """The files that deploy one plan in one format (``hwplan export --json``)."""
+
+    format: str
+    rank: int
+    files: list[ExportFileOut]
+
+
+class _File(Protocol):  # hardware_catalog.export's Artifact (which imports this module)
+    @property
+    def name(self) -> str: ...
+    @property
+    def content(self) -> str: ...
+    @property
+    def media_type(self) -> str: ...
+
+
+def export_out(fmt: str, rank: int, artifacts: Sequence[_File]) -> ExportOut:
+    return ExportOut(format=fmt, rank=rank, files=[ExportFileOut(name=a.name, media_type=a.media_type,
+                                                                 content=a.content) for a in artifacts])

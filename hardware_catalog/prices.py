@@ -20,7 +20,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from hardware_catalog.loader import default_catalog_dir, read_yaml, validate_file
+from hardware_catalog.files import default_catalog_dir, read_yaml, validate_file
 from planner.economics.owned import EnergyFigure, Figure, OwnedData
 from planner.economics.pricing import Offer, PriceBook, SkippedOffer
 from planner.errors import CatalogError
@@ -34,6 +34,8 @@ __all__ = [
     "load_owned",
     "load_price_sheet",
     "load_prices",
+    "offers_book",
+    "raw_sheet",
 ]
 
 # The dearest public offer is about $18/chip-h (B300); 1000 leaves room for any real chip or
@@ -176,6 +178,16 @@ def _offer(entry: OfferIn, file: str) -> Offer:
 def _read_offers(path: Path) -> list[Offer]:
     parsed = validate_file(PriceFile, read_yaml(path, loader=_DatesAsText), file=str(path))
     return [_offer(entry, str(path)) for entry in parsed.offers]
+
+
+def raw_sheet(path: Path | str) -> object:
+    """A price sheet file as parsed YAML with dates left as text (to send as a JSON body)."""
+    return read_yaml(Path(path), loader=_DatesAsText)
+
+
+def offers_book(sheet: PriceFile, *, file: str) -> PriceBook:
+    """A price sheet already validated (inline in a workload or a request body)."""
+    return PriceBook(offers=tuple(_offer(entry, file) for entry in sheet.offers))
 
 
 def load_prices(source: Path | str | Iterable[Path | str] | None = None, *,

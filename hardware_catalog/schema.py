@@ -64,16 +64,6 @@ def _check_source_keys(model: BaseModel, sources: dict[str, str]) -> None:
             raise ValueError(f"sources key {key!r} names no field of this file")
 
 
-class Prices(_Strict):
-    """USD per chip-hour by pricing mode; omit a mode that is not published."""
-
-    on_demand: Price | None = None
-    spot: Price | None = None
-    reserved_1y: Price | None = None
-    reserved_3y: Price | None = None
-    owned: Price | None = None  # amortised purchase price, for hardware you buy
-
-
 class HardwareFile(_Strict):
     """hardware/<id>.yaml: one chip."""
 
@@ -93,7 +83,6 @@ class HardwareFile(_Strict):
     interconnect_topology: Literal["switch", "mesh"] = "switch"
     scale_out_gb_s: GbPerS | None = None
     tdp_w: Watts | None = None
-    price_per_chip_hour: Prices = Prices()
     runtimes: list[Id] = Field(min_length=1)
     default_runtime: Id
     # serving precisions the chip's runtimes cannot run although a runtime lists them: id -> reason with source
@@ -256,6 +245,15 @@ class EfficiencyIn(_Strict):
     collective_latency_us: Ms
 
 
+class ServingSupportIn(_Strict):
+    """A row of the runtime support matrix: a feature, the chip families, the first version, a source."""
+
+    feature: Literal["prefix_caching", "speculative", "expert_parallel", "dp_attention", "disaggregation"]
+    families: list[Family] = Field(min_length=1)
+    since: Annotated[str, Field(min_length=1, max_length=40)]
+    source: Annotated[str, Field(min_length=10, max_length=400)]
+
+
 class RuntimeFile(_Strict):
     id: Id
     name: str
@@ -271,10 +269,14 @@ class RuntimeFile(_Strict):
     max_batched_tokens: Tokens
     sources: dict[str, str] = {}
     notes: str = ""
+    serving: list[ServingSupportIn] = []
 
     @model_validator(mode="after")
     def _consistent(self) -> RuntimeFile:
         _check_source_keys(self, self.sources)
+        for i, row in enumerate(self.serving):
+            if not set(row.families) <= set(self.families):
+                raise ValueError(f"serving.{i}: families {row.families} outside the runtime's {self.families}")
         return self
 
 

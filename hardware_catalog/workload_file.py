@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
 
 from hardware_catalog.loader import read_yaml, validate_file
-from planner.domain import PRICING_MODES
+from hardware_catalog.prices import PriceFile, load_price_sheet, offers_book
+from planner.economics.pricing import MARKETS, PriceBook
+from planner.economics.rates import PRICING_MODES, Pricing, owned_from_mapping
+from planner.model.queueing import LengthDist
 from planner.workload import (
     Availability,
     Budget,
     Constraints,
+    Prefix,
     Quality,
     Slo,
     Tokens,
@@ -21,7 +26,8 @@ from planner.workload import (
     Workload,
 )
 
-__all__ = ["AvailabilityIn", "GrowthIn", "WorkloadIn", "load_workload", "to_workload"]
+__all__ = ["AvailabilityIn", "GrowthIn", "PricingField", "PricingIn", "WorkloadIn", "load_workload", "to_pricing",
+           "to_workload", "with_sheet"]
 
 # Numbers are strict (no true for 1, no "12" for 12) and bounded, so no body reaches the solver's
 # integer scaling with a value it cannot hold (money in USD; see planner.search.solver.COST_SCALE).
@@ -31,23 +37,63 @@ Money = Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False, strict=True)]
 Names = Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=1000)]
 Pct = Literal["p50", "p90", "p95", "p99"]
 Adaptation = Literal["none", "lora", "qlora", "full", "distill"]
-Pricing = Literal["on_demand", "spot", "reserved_1y", "reserved_3y", "owned"]
-assert set(PRICING_MODES) == set(get_args(Pricing))  # one list of pricing modes
+Mode = Literal["on_demand", "reserved_1y", "reserved_3y", "spot", "capacity_block", "owned"]
+Market = Literal["hyperscaler", "neocloud", "marketplace"]
+assert set(PRICING_MODES) == set(get_args(Mode)) and set(MARKETS) == set(get_args(Market))
+Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=False)]
+Amount = Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False, strict=False)]
+Region = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=40)]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+TokenCount = Annotated[float, Field(ge=1, le=10_000_000, allow_inf_nan=False, strict=True)]
+
+
+class HistogramBinIn(_Strict):
+    up_to: TokenCount = Field(description="upper edge of the bin in tokens (the first bin starts at 0)")
+    share: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=True)]
+
+
 class TokensIn(_Strict):
-    mean: Annotated[float, Field(ge=1, le=10_000_000, allow_inf_nan=False, strict=True)]
-    p95: Annotated[float, Field(ge=1, le=10_000_000, allow_inf_nan=False, strict=True)] | None = None
+    """A token-length distribution: lognormal by ``mean`` and ``p95``, or an empirical ``histogram``."""
+
+    mean: TokenCount | None = None
+    p95: TokenCount | None = None
+    histogram: Annotated[list[HistogramBinIn], Field(min_length=1, max_length=1000)] | None = None
 
     @model_validator(mode="after")
-    def _p95_not_below_mean(self) -> TokensIn:
+    def _one_distribution(self) -> TokensIn:
+        if self.histogram is not None:
+            if self.mean is not None or self.p95 is not None:
+                raise ValueError("give either mean (and p95) or a histogram, not both")
+            edges = [b.up_to for b in self.histogram]
+            if edges != sorted(set(edges)):
+                raise ValueError("histogram bins must have strictly ascending up_to")
+            if abs(sum(b.share for b in self.histogram) - 1.0) > 0.01:
+                raise ValueError("histogram shares must sum to 1 (within 0.01)")
+            return self
+        if self.mean is None:
+            raise ValueError("needs a mean (optionally with p95) or a histogram")
         if self.p95 is not None and self.p95 < self.mean:
             raise ValueError("p95 must be at least the mean")
         return self
+
+    def to_tokens(self) -> Tokens:
+        if self.histogram is not None:
+            dist = LengthDist.histogram(tuple((b.up_to, b.share) for b in self.histogram))
+            return Tokens(dist.mean, None, dist.knots)
+        assert self.mean is not None  # the validator guarantees it
+        return Tokens(self.mean, self.p95)
+
+
+class PrefixIn(_Strict):
+    """Shared prompt prefix: tokens every prompt shares, and the share of requests finding them cached."""
+
+    shared_tokens: Annotated[float, Field(ge=0, le=10_000_000, allow_inf_nan=False, strict=True)]
+    hit_rate: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=True)]
 
 
 Multiplier = Annotated[float, Field(ge=0, le=1000, allow_inf_nan=False, strict=True)]
@@ -85,6 +131,7 @@ class TrafficIn(_Strict):
     peak_requests_per_s: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False, strict=True)] | None = None
     input_tokens: TokensIn
     output_tokens: TokensIn
+    prefix: PrefixIn | None = None
     # hourly shape over a day (24 values) or a week (168), multipliers of requests_per_s
     profile: Annotated[list[Multiplier], Field(min_length=24, max_length=168)] | None = None
     growth: GrowthIn | None = None
@@ -99,6 +146,8 @@ class TrafficIn(_Strict):
     def _peak_not_below_average(self) -> TrafficIn:
         if self.peak_requests_per_s is not None and self.peak_requests_per_s < self.requests_per_s:
             raise ValueError("peak_requests_per_s must be at least requests_per_s")
+        if self.prefix is not None and self.prefix.shared_tokens >= self.input_tokens.mean:
+            raise ValueError("prefix.shared_tokens must be below input_tokens.mean (a prompt adds new tokens)")
         return self
 
 
@@ -113,6 +162,7 @@ class BudgetIn(_Strict):
     max_cost_per_million_tokens: Money | None = None
     max_one_time_cost: Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False, strict=True)] | None = None
     horizon_months: Annotated[float, Field(gt=0, le=120, allow_inf_nan=False, strict=True)] = 12
+    max_kgco2e_per_month: Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False)] | None = None
 
 
 class QualityIn(_Strict):
@@ -123,6 +173,65 @@ class QualityIn(_Strict):
     # models (wide ranges), "central" for unadapted ones
     confidence: Literal["central", "low"] | None = None
     task_type: Annotated[str, Field(pattern=r"^[a-z0-9_]+$", max_length=40)] | None = None
+
+
+Rule = Literal["allowed", "required", "forbidden"]
+
+
+class ServingIn(_Strict):
+    """Which serving features a plan may (allowed: compared with and without), must (required) or must
+    not (forbidden) use; unstated: the planner's default (prefix caching compared when traffic.prefix
+    is given, the others not searched)."""
+
+    disaggregation: Rule | None = None
+    speculative: Rule | None = None
+    expert_parallel: Rule | None = None
+    prefix_caching: Rule | None = None
+
+
+class OwnedChipIn(_Strict):
+    """Owned-cost inputs for one chip (planner.economics.owned.OwnedInputs); omitted: the catalog's."""
+
+    capex_usd_per_chip: Annotated[float, Field(gt=0, le=1e7, allow_inf_nan=False)] | None = None
+    tdp_w: Annotated[float, Field(gt=0, le=1e5, allow_inf_nan=False)] | None = None
+    amortisation_years: Annotated[float, Field(gt=0, le=20, allow_inf_nan=False)] | None = None
+    pue: Annotated[float, Field(ge=1, le=3, allow_inf_nan=False)] | None = None
+    usd_per_kwh: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] | None = None
+    host_capex_usd_per_chip: Amount | None = None
+    host_power_fraction: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] | None = None
+    colocation_usd_per_kw_month: Amount | None = None
+    ops_overhead_fraction: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] | None = None
+    idle_draw_fraction: Fraction | None = None
+    max_draw_fraction: Fraction | None = None
+    utilisation: Fraction | None = None  # at which the owned price is taken (default 1.0)
+
+
+class OwnedIn(OwnedChipIn):
+    """Owned-cost overrides for every chip, and per chip under ``chips``."""
+
+    chips: Annotated[dict[Annotated[str, Field(max_length=64)], OwnedChipIn], Field(max_length=1000)] = {}
+
+
+class PricingIn(_Strict):
+    """``constraints.pricing`` as an object (the string form is the mode alone)."""
+
+    mode: Mode = "on_demand"
+    market: Market = "hyperscaler"
+    regions: Annotated[list[Region], Field(max_length=100)] = []
+    providers: Annotated[list[Annotated[str, Field(max_length=80)]], Field(max_length=100)] = []
+    sheet: PriceFile | None = None  # a price sheet inline: it wins where it has a price
+    owned: OwnedIn = OwnedIn()
+
+
+def _mode_alone(p: PricingIn) -> str | PricingIn:
+    """Written back as the shorthand string when only the mode was given (a file round-trips)."""
+    return p.mode if not p.model_fields_set - {"mode"} else p
+
+
+# The string form is the mode alone, read as {"mode": value} so that every error names a field of
+# PricingIn (a plain union would prefix each error with the member it tried).
+PricingField = Annotated[PricingIn, BeforeValidator(lambda v: {"mode": v} if isinstance(v, str) else v),
+                         PlainSerializer(_mode_alone, return_type=Mode | PricingIn)]
 
 
 class ConstraintsIn(_Strict):
@@ -136,7 +245,8 @@ class ConstraintsIn(_Strict):
     max_chips_per_replica: Annotated[int, Field(ge=1, le=256, strict=True)] = 8
     max_hardware_types: Annotated[int, Field(ge=1, le=4, strict=True)] = 2
     quotas: Annotated[dict[str, Annotated[int, Field(ge=0, le=10**7, strict=True)]], Field(max_length=1000)] = {}
-    pricing: Pricing = "on_demand"
+    pricing: PricingField = PricingIn()
+    serving: ServingIn = ServingIn()
 
 
 class WorkloadIn(_Strict):
@@ -164,8 +274,9 @@ def to_workload(w: WorkloadIn) -> Workload:
         traffic=Traffic(
             requests_per_s=t.requests_per_s,
             peak_requests_per_s=t.peak_requests_per_s,
-            input_tokens=Tokens(t.input_tokens.mean, t.input_tokens.p95),
-            output_tokens=Tokens(t.output_tokens.mean, t.output_tokens.p95),
+            input_tokens=t.input_tokens.to_tokens(),
+            output_tokens=t.output_tokens.to_tokens(),
+            prefix=None if t.prefix is None else Prefix(t.prefix.shared_tokens, t.prefix.hit_rate),
             profile=tuple(t.profile or ()), growth=t.growth.per_month() if t.growth else (),
         ),
         slo=Slo(targets=targets),
@@ -176,13 +287,41 @@ def to_workload(w: WorkloadIn) -> Workload:
             models=_tuple(c.models), precisions=_tuple(c.precisions),
             kv_precisions=_tuple(c.kv_precisions), runtimes=_tuple(c.runtimes),
             adaptations=_tuple(c.adaptations), max_chips_per_replica=c.max_chips_per_replica,
-            max_hardware_types=c.max_hardware_types, quotas=dict(c.quotas), pricing=c.pricing,
+            max_hardware_types=c.max_hardware_types, quotas=dict(c.quotas), pricing=to_pricing(c.pricing),
+            serving=c.serving.model_dump(exclude_none=True),
         ),
         availability=Availability(**w.availability.model_dump()),
     )
 
 
-def load_workload(path: Path | str) -> Workload:
-    """Read and validate a workload file; errors name the file and field."""
+def _set(values: OwnedChipIn) -> dict[str, float]:
+    return {k: v for k, v in values.model_dump(exclude={"chips"}).items() if v is not None}
+
+
+def to_pricing(p: str | PricingIn, *, sheet: PriceBook | None = None, file: str = "workload") -> Pricing:
+    """The planner's Pricing; ``sheet`` (``--prices FILE``) is layered over an inline one and wins."""
+    if isinstance(p, str):
+        return Pricing(mode=p, sheet=sheet)
+    inline = offers_book(p.sheet, file=f"{file}: constraints.pricing.sheet") if p.sheet is not None else None
+    if inline is not None and sheet is not None:
+        inline = PriceBook(offers=(*sheet.offers, *(o for o in inline.offers
+                                                    if not sheet.for_hardware(o.hardware))))
+    return Pricing(mode=p.mode, market=p.market, regions=tuple(p.regions), providers=tuple(p.providers),
+                   sheet=inline if inline is not None else sheet, owned=owned_from_mapping(_set(p.owned)),
+                   owned_chips=tuple(sorted((hw, owned_from_mapping(_set(v))) for hw, v in p.owned.chips.items())))
+
+
+def load_workload(path: Path | str, *, prices: Path | str | None = None) -> Workload:
+    """Read and validate a workload file; errors name the file and field. ``prices``: a price sheet
+    file (``--prices``) layered over the workload's own sheet and the catalog."""
     data: Any = read_yaml(Path(path))
-    return to_workload(validate_file(WorkloadIn, data, file=str(path)))
+    w = to_workload(validate_file(WorkloadIn, data, file=str(path)))
+    return w if prices is None else with_sheet(w, load_price_sheet(prices))
+
+
+def with_sheet(w: Workload, sheet: PriceBook) -> Workload:
+    """The workload with ``sheet`` over its pricing's sheet (the new sheet wins per chip)."""
+    p = w.constraints.pricing
+    old = p.sheet.offers if p.sheet is not None else ()
+    merged = PriceBook(offers=(*sheet.offers, *(o for o in old if not sheet.for_hardware(o.hardware))))
+    return replace(w, constraints=replace(w.constraints, pricing=replace(p, sheet=merged)))

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TypeVar
 
+from planner.economics.owned import OwnedData
+from planner.economics.pricing import PriceBook
 from planner.errors import InputError
 
 __all__ = [
-    "PRICING_MODES",
     "Attention",
     "Calibration",
     "AdaptationGain",
@@ -30,14 +31,12 @@ __all__ = [
     "QualityData",
     "Toolchain",
     "Runtime",
+    "ServingSupport",
 ]
 
 T = TypeVar("T")
 K = TypeVar("K")
 V = TypeVar("V")
-
-PRICING_MODES = ("on_demand", "spot", "reserved_1y", "reserved_3y", "owned")
-
 
 def _frozen() -> Mapping[K, V]:
     """An empty read-only mapping: the default for the mapping fields below."""
@@ -61,16 +60,12 @@ class Hardware:
     interconnect_topology: str  # "switch" or "mesh" (see hardware_catalog.schema)
     scale_out_bytes_per_s: float | None  # per chip, between nodes; None = single node only
     tdp_w: float | None
-    price_per_chip_hour: Mapping[str, float]  # pricing mode -> USD; absent = not published
     runtimes: tuple[str, ...]
     default_runtime: str
     memory_usable_fraction: float = 1.0
     unsupported_precisions: Mapping[str, str] = field(default_factory=_frozen)  # id -> reason (cited)
     sources: Mapping[str, str] = field(default_factory=_frozen)
     notes: str = ""
-
-    def price(self, mode: str) -> float | None:
-        return self.price_per_chip_hour.get(mode)
 
 
 @dataclass(frozen=True)
@@ -179,6 +174,17 @@ class Efficiency:
 
 
 @dataclass(frozen=True)
+class ServingSupport:
+    """One row of the runtime support matrix: a serving feature on some chip families, since a
+    version, with the page that documents it (hardware_catalog/data/runtimes.yaml ``serving``)."""
+
+    feature: str  # planner.model.serving.FEATURES
+    families: tuple[str, ...]
+    since: str
+    source: str
+
+
+@dataclass(frozen=True)
 class Runtime:
     """A serving engine."""
 
@@ -195,6 +201,11 @@ class Runtime:
     max_concurrency: int | None  # scheduler's default cap on running sequences
     max_batched_tokens: int  # tokens per prefill chunk / forward pass
     sources: Mapping[str, str] = field(default_factory=_frozen)
+    serving: tuple[ServingSupport, ...] = ()  # the support matrix rows of this runtime
+
+    def supports(self, feature: str, family: str) -> bool:
+        """True when the matrix lists ``feature`` on chip ``family`` for this runtime."""
+        return any(s.feature == feature and family in s.families for s in self.serving)
 
     @property
     def continuous_batching(self) -> bool:
@@ -287,6 +298,8 @@ class Catalog:
     calibration: Calibration = field(default_factory=Calibration)
     version: str = ""
     quality: QualityData = field(default_factory=QualityData)  # empty: base scores only
+    prices: PriceBook = field(default_factory=lambda: PriceBook(offers=()))  # rented offers (prices/)
+    owned: OwnedData | None = None  # owned-hardware cost defaults (owned.yaml); None: owned is unpriced
 
     def get_hardware(self, hardware_id: str, *, field_name: str = "hardware") -> Hardware:
         return _lookup(self.hardware, hardware_id, field_name, "hardware")

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
+from planner.economics.rates import Pricing
+
 __all__ = [
     "HOURS_PER_MONTH",
     "METRICS",
@@ -18,6 +20,7 @@ __all__ = [
     "Budget",
     "Constraints",
     "Objective",
+    "Prefix",
     "Quality",
     "Slo",
     "Tokens",
@@ -40,6 +43,22 @@ class Objective(StrEnum):
 class Tokens:
     mean: float
     p95: float | None = None
+    # empirical quantile function: (cumulative share, tokens) knots (planner.model.queueing.LengthDist)
+    knots: tuple[tuple[float, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class Prefix:
+    """Shared prompt prefix: the first ``shared_tokens`` of a prompt are found in the prefix cache
+    with probability ``hit_rate`` (system prompts, RAG corpora, multi-turn history)."""
+
+    shared_tokens: float
+    hit_rate: float
+
+    @property
+    def cached_tokens(self) -> float:
+        """Mean prompt tokens per request served from the cache."""
+        return self.shared_tokens * self.hit_rate
 
 
 @dataclass(frozen=True)
@@ -52,6 +71,7 @@ class Traffic:
     # week (168), and per month of the horizon (month 1 first); empty = flat
     profile: tuple[float, ...] = ()
     growth: tuple[float, ...] = ()
+    prefix: Prefix | None = None
 
     @property
     def peak(self) -> float:
@@ -79,6 +99,7 @@ class Budget:
     max_cost_per_million_tokens: float | None = None
     max_one_time_cost: float | None = None
     horizon_months: float = 12.0
+    max_kgco2e_per_month: float | None = None  # location-based emissions of the plan's energy
 
 
 @dataclass(frozen=True)
@@ -104,7 +125,12 @@ class Constraints:
     max_chips_per_replica: int = 8
     max_hardware_types: int = 2
     quotas: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
-    pricing: str = "on_demand"
+    pricing: Pricing = field(default_factory=Pricing)
+    # serving feature -> "allowed" | "required" | "forbidden" (planner.model.serving.FEATURES); absent: allowed
+    serving: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def serving_rule(self, feature: str) -> str:
+        return self.serving.get(feature, "allowed")
 
 
 @dataclass(frozen=True)

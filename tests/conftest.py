@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -12,6 +13,19 @@ from hardware_catalog import load_catalog
 from planner.domain import Catalog
 from planner.model.estimate import config_grid, resolve
 from planner.model.grid import CatalogTables, Grid
+
+# tests never write ~200 MB entries into the user's cache directory; tests/test_catalog_cache.py turns
+# the compiled catalog cache back on, in a temporary directory
+os.environ.setdefault("HWPLAN_NO_CACHE", "1")
+
+@pytest.fixture(scope="session", autouse=True)
+def _saved_plans_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Saved plans go to a temporary SQLite file, never the user's ~/.hwplan/plans.db (the
+    servers the tests start inherit it; a test that needs its own database passes a URL)."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("HWPLAN_DATABASE_URL", f"sqlite:///{tmp_path_factory.mktemp('saved') / 'plans.db'}")
+    yield
+    patch.undo()
 
 
 @functools.cache

@@ -225,7 +225,7 @@ def test_put_needs_if_match_and_rejects_stale(rw: TestClient, cat_dir: Path) -> 
     is_problem(rw.put("/v1/catalog/hardware/l40s", json=data, headers=AUTH), 428)
     is_problem(rw.put("/v1/catalog/hardware/l40s", json=data, headers={**AUTH, "If-Match": '"stale"'}), 412)
     assert files(cat_dir) == before
-    data["price_per_chip_hour"] = {"on_demand": 2.5}
+    data["tdp_w"] = 2.5  # any field (prices live in prices/ since issue #14)
     r = rw.put("/v1/catalog/hardware/l40s", json=data, headers={**AUTH, "If-Match": etag})
     assert r.status_code == 200 and r.json() == data and r.headers["etag"] != etag
     assert hw(rw) == (data, r.headers["etag"])  # the next request sees the new version
@@ -280,21 +280,23 @@ def test_new_version_on_next_request_and_inflight_keeps_its_own(rw: TestClient) 
     store = rw.app.state.store  # type: ignore[attr-defined]
     inflight = store.snapshot()
     est = {"model": "llama-3.1-8b", "hardware": "l40s"}
-    cost = rw.post("/v1/estimate", json=est).json()["cost_per_hour"]
+    tpot = rw.post("/v1/estimate", json=est).json()["tpot_ms"]
     data, etag = hw(rw)
-    data["price_per_chip_hour"] = {"on_demand": 10.0}
+    bandwidth = data["memory_bandwidth_gb_s"]
+    data["memory_bandwidth_gb_s"] = bandwidth / 2  # prices live in prices/ since issue #14: edit a speed
     r = rw.put("/v1/catalog/hardware/l40s", json=data, headers={**AUTH, "If-Match": etag})
     assert r.status_code == 200
-    assert rw.post("/v1/estimate", json=est).json()["cost_per_hour"] == 10.0 != cost
-    assert inflight.catalog.hardware["l40s"].price("on_demand") == cost  # the old object is untouched
+    assert rw.post("/v1/estimate", json=est).json()["tpot_ms"] > tpot
+    # the old object is untouched
+    assert inflight.catalog.hardware["l40s"].memory_bandwidth_bytes_per_s == bandwidth * 1e9
     assert store.snapshot() is not inflight
 
 
 def test_history_and_rollback(rw: TestClient, cat_dir: Path) -> None:
     original = (cat_dir / "hardware" / "l40s.yaml").read_bytes()
     data, etag = hw(rw)
-    for price in (3.0, 4.0):
-        data["price_per_chip_hour"] = {"on_demand": price}
+    for watts in (3.0, 4.0):
+        data["tdp_w"] = watts
         r = rw.put("/v1/catalog/hardware/l40s", json=data, headers={**AUTH, "If-Match": etag})
         etag = r.headers["etag"]
     entries = rw.get("/v1/catalog/history").json()["entries"]
@@ -317,7 +319,7 @@ def test_32_concurrent_puts_with_one_etag(rw: TestClient, cat_dir: Path) -> None
     barrier = threading.Barrier(32)
 
     def put(i: int) -> None:
-        body = {**data, "price_per_chip_hour": {"on_demand": 1.0 + i}}
+        body = {**data, "tdp_w": 1.0 + i}
         barrier.wait()
         r = rw.put("/v1/catalog/hardware/l40s", json=body, headers={**AUTH, "If-Match": etag})
         statuses.append(r.status_code)
@@ -343,7 +345,7 @@ def test_write_killed_midway_leaves_the_old_file(rw: TestClient, cat_dir: Path,
         raise OSError("killed")
 
     monkeypatch.setattr("api.files.os.replace", dies_before_rename)
-    data["price_per_chip_hour"] = {"on_demand": 9.0}
+    data["tdp_w"] = 9.0
     is_problem(rw.put("/v1/catalog/hardware/l40s", json=data, headers={**AUTH, "If-Match": etag}), 500)
     assert written and b"9.0" in written[0]
     assert files(cat_dir) == before and not list(cat_dir.rglob("*.tmp"))

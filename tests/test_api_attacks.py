@@ -65,7 +65,7 @@ def problem(r: Any, status: int, field: str | None = None) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("kind", "rid", "edit", "field"), [
     ("hardware", "l40s", {"chips_per_node": HUGE}, "body.chips_per_node"),
-    ("hardware", "l40s", {"price_per_chip_hour": {"on_demand": 1e308}}, "body.price_per_chip_hour.on_demand"),
+    ("hardware", "l40s", {"tdp_w": 1e308}, "body.tdp_w"),
     ("hardware", "l40s", {"memory_gb": 1e300}, "body.memory_gb"),
     ("hardware", "l40s", {"chips_per_node": True}, "body.chips_per_node"),
     ("hardware", "l40s", {"chips_per_node": "8"}, "body.chips_per_node"),
@@ -87,9 +87,9 @@ def test_put_that_would_break_serving_is_422_and_writes_nothing(rw: TestClient, 
 
 
 def test_bounds_admit_the_largest_real_values(rw: TestClient) -> None:
-    """The maxima are not tight: a 72-chip NVL72 domain at $100/chip-hour is accepted and serves."""
+    """The maxima are not tight: a 72-chip NVL72 domain is accepted and serves (prices: tests/test_pricing_plans.py)."""
     r = rw.get("/v1/catalog/hardware/l40s")
-    data = {**r.json(), "chips_per_node": 72, "price_per_chip_hour": {"on_demand": 100.0}}
+    data = {**r.json(), "chips_per_node": 72}
     assert rw.put("/v1/catalog/hardware/l40s", json=data, headers={**AUTH, "If-Match": r.headers["etag"]}
                   ).status_code == 200
     assert rw.post("/v1/plans", json=WORKLOAD, params={"top": 1}).status_code == 200
@@ -150,7 +150,7 @@ def test_history_names_the_key_and_holds_no_key_material(cat_dir: Path) -> None:
 
     c = client(cat_dir, api_keys=f"alice:{KEY},bob:other-key-5678")
     r = c.get("/v1/catalog/hardware/l40s")
-    data = {**r.json(), "price_per_chip_hour": {"on_demand": 3.0}}
+    data = {**r.json(), "tdp_w": 300.0}
     assert c.put("/v1/catalog/hardware/l40s", json=data,
                  headers={"Authorization": "Bearer other-key-5678", "If-Match": r.headers["etag"]}).status_code == 200
     text = c.get("/v1/catalog/history").text

@@ -20,7 +20,7 @@ from api.store import CatalogStore
 from hardware_catalog import default_catalog_dir
 
 ROOT = Path(__file__).resolve().parents[1]
-PRICE = 7.77  # the killed write sets l40s's on-demand price to this
+PRICE = 7.77  # the killed write sets l40s's tdp_w to this (prices moved to prices/ in issue #14)
 
 # step -> (function to wrap, which call dies, before or after the original runs)
 STEPS = {
@@ -69,7 +69,7 @@ def child(directory: str, step: str) -> None:
     store = CatalogStore(Path(directory))
     path = Path(directory) / "hardware" / "l40s.yaml"
     content = yaml.safe_load(path.read_text())
-    content["price_per_chip_hour"] = {"on_demand": PRICE}
+    content["tdp_w"] = PRICE
     store.put("hardware", "l40s", content, if_match=etag_of(path.read_bytes()), if_none_match=None,
               actor="default")
     os._exit(0)
@@ -100,7 +100,7 @@ def test_kill_at_each_step_then_restart(cat_dir: Path, step: str) -> None:
     after = (cat_dir / "hardware" / "l40s.yaml").read_bytes()
     history = store.history(100)
     if step in COMMITTED:
-        assert yaml.safe_load(after)["price_per_chip_hour"] == {"on_demand": PRICE}
+        assert yaml.safe_load(after)["tdp_w"] == PRICE
         assert [(e["seq"], e["etag_after"]) for e in history] == [(1, etag_of(after))]
     else:  # not acknowledged: rolled back, byte for byte, and not in the history
         assert after == before and history == []
@@ -113,7 +113,7 @@ def test_kill_at_each_step_then_restart(cat_dir: Path, step: str) -> None:
     # the next write works and gets a sequence number no line has used (aborted ones included)
     used = [json.loads(x)["seq"] for x in lines.splitlines()]
     content = yaml.safe_load(after)
-    content["price_per_chip_hour"] = {"on_demand": 1.25}
+    content["tdp_w"] = 1.25
     store.put("hardware", "l40s", content, if_match=etag_of(after), if_none_match=None, actor="default")
     assert store.history(1)[0]["seq"] == max(used, default=0) + 1
 
@@ -128,7 +128,7 @@ def test_failure_inside_the_process_rolls_back_at_once(cat_dir: Path, monkeypatc
 
     monkeypatch.setattr(CatalogStore, "_bump_version", fails)
     content = yaml.safe_load(before)
-    content["price_per_chip_hour"] = {"on_demand": PRICE}
+    content["tdp_w"] = PRICE
     with pytest.raises(OSError):
         store.put("hardware", "l40s", content, if_match=etag_of(before), if_none_match=None, actor="default")
     assert (cat_dir / "hardware" / "l40s.yaml").read_bytes() == before

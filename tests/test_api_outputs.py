@@ -24,8 +24,9 @@ BODIES = {
 
 
 @pytest.fixture(scope="module")
-def client() -> TestClient:
-    return TestClient(create_app(Settings(plan_cache_size=0)))
+def client(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
+    directory = tmp_path_factory.mktemp("catalog")  # never the user's ~/.hwplan
+    return TestClient(create_app(Settings(catalog_dir=directory, plan_cache_size=0)))
 
 
 @pytest.fixture(scope="module")

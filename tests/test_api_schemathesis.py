@@ -36,8 +36,11 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> schemathesis.BaseSch
         (directory / sub).mkdir(parents=True)
         for i in ids:
             shutil.copy(src / sub / f"{i}.yaml", directory / sub)
-    for name in ("precisions.yaml", "runtimes.yaml"):
+    for name in ("precisions.yaml", "runtimes.yaml", "owned.yaml"):
         shutil.copy(src / name, Path(directory) / name)
+    (directory / "prices").mkdir()
+    for i in SMALL["hardware"]:
+        shutil.copy(src / "prices" / f"{i}.yaml", directory / "prices")
     app = create_app(Settings(catalog_dir=directory, api_key=KEY, solver_time_limit_s=1.0,
                               max_solver_time_limit_s=2.0, max_top=3, max_chips_per_replica=8,
                               max_hardware_types=2, plan_cache_size=0))
@@ -49,7 +52,7 @@ CHECKS = [not_a_server_error, response_schema_conformance, status_code_conforman
 
 def test_openapi_conformance(api_schema: schemathesis.BaseSchema) -> None:
     operations = [result.ok() for result in api_schema.get_all_operations()]
-    assert len(operations) == 24  # 20 paths; the catalog's hardware/models also PUT and DELETE
+    assert len(operations) == 31  # 24 paths: saved plans also DELETE, the catalog's hardware/models PUT and DELETE
     for operation in operations:
 
         @given(case=operation.as_strategy())

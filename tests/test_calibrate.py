@@ -18,13 +18,14 @@ from planner.calibration.fit import FitOptions, cross_validate, fit, fold_indice
 from planner.calibration.predict import Measurement, RecordSet, predict, prepare
 from planner.domain import Catalog
 from planner.model.estimate import Scenario
-from planner.model.grid import CatalogTables
+from planner.model.grid import CatalogTables, Efficiencies
 
-TRUE = np.array([0.42, 0.71, 0.55, 3.0e-3, 25e-6])  # compute, memory, comm, overhead s, latency s
+# compute, memory, comm, overhead s, latency s (12 us: inside the physical 1-20 us of an NVLink node)
+TRUE = np.array([0.42, 0.71, 0.55, 3.0e-3, 12e-6])
 SHIPPED = Path(__file__).parents[1] / "hardware_catalog/data/measurements/public_benchmarks.yaml"
 
 
-def _synthetic(catalog: Catalog) -> RecordSet:
+def _synthetic(catalog: Catalog, true: np.ndarray = TRUE) -> RecordSet:
     """h100-sxm x tensorrt-llm records over batch, prompt and tp, observed = the model at TRUE."""
     records = [
         Measurement(id=f"r{k}", model="llama-3.1-70b" if tp > 1 else "llama-3.1-8b", hardware="h100-sxm",
@@ -37,7 +38,7 @@ def _synthetic(catalog: Catalog) -> RecordSet:
     tables = CatalogTables.from_catalog(catalog)
     rs, skipped = prepare(catalog, tables, records)
     assert not skipped
-    truth = predict(tables, rs, np.tile(TRUE, (len(rs), 1)))
+    truth = predict(tables, rs, Efficiencies.from_columns(np.tile(true, (len(rs), 1))))
     observed = np.full_like(truth, np.nan)
     observed[:, :4] = truth[:, :4]  # throughput, ttft, tpot, e2e
     return replace(rs, observed=observed)
@@ -54,6 +55,20 @@ def test_fit_recovers_known_coefficients() -> None:
     assert got == pytest.approx(TRUE, rel=0.03)
     assert eff.calibrated
     assert result.n_records[("h100-sxm", "tensorrt-llm")] == len(rs)
+
+
+def test_fitted_latency_never_leaves_its_physical_bound() -> None:
+    """Data generated with 60 us per all-reduce (beyond NVLink's published 4-17 us): the fit holds the
+    latency at the 20 us bound and the catalog's at_bound report names it with its reason."""
+    from planner.calibration.fit import at_bound
+
+    catalog = load_catalog()
+    rs = _synthetic(catalog, np.array([0.42, 0.71, 0.55, 3.0e-3, 60e-6]))
+    weak = FitOptions(lam_pair=(1e-4,) * 5, lam_family=(1e-4,) * 5, max_nfev=400)
+    result = fit(catalog, rs, options=weak)
+    eff = result.calibration.pairs[("h100-sxm", "tensorrt-llm")]
+    assert eff.collective_latency_s == pytest.approx(20e-6, rel=1e-3)
+    assert "collective_latency" in at_bound(catalog, result)["h100-sxm x tensorrt-llm"]
 
 
 def test_shrinkage_pulls_unidentified_coefficients_to_the_prior() -> None:

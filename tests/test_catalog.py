@@ -27,7 +27,7 @@ SHIPPED = default_catalog_dir()
 def _schema_ids(kind: str) -> list[str]:
     """Canonical ids listed under '- <kind>:' in SCHEMA.md (continuation lines included)."""
     text = SCHEMA_MD.read_text(encoding="utf-8")
-    block = re.search(rf"^- {kind}: (.*?)(?=^- |\Z)", text, re.S | re.M)
+    block = re.search(rf"^- {kind}: (.*?)(?=^- |^\s*$|\Z)", text, re.S | re.M)  # to the next item or blank line
     assert block, f"no '- {kind}:' list in {SCHEMA_MD}"
     body = block.group(1).split("(")[0]
     return [i.strip() for i in body.replace("\n", " ").split(",") if i.strip()]
@@ -127,15 +127,24 @@ default_runtime: hf-transformers
 """
 
 
-@pytest.mark.parametrize("price", ["", "price_per_chip_hour: {owned: 0.9}\n"])
-def test_overlay_with_own_chip_can_be_estimated(tmp_path: Path, price: str, hwplan: Cli) -> None:
+# An overlay's prices/ adds offers for its chip (prices are no longer in the hardware file).
+OVERLAY_OFFER = """offers:
+  - {hardware: acme-npu-1, provider: acme internal, market: hyperscaler, mode: on_demand,
+     usd_per_chip_hour: 0.9, region: unspecified, as_of: 2026-01-01, source: "ACME finance FY26 chargeback table"}
+"""
+
+
+@pytest.mark.parametrize("price", [False, True])
+def test_overlay_with_own_chip_can_be_estimated(tmp_path: Path, price: bool, hwplan: Cli) -> None:
     overlay = tmp_path / "mine" / "hardware"
     overlay.mkdir(parents=True)
-    (overlay / "acme-npu-1.yaml").write_text(MY_CHIP + price, encoding="utf-8")
+    (overlay / "acme-npu-1.yaml").write_text(MY_CHIP, encoding="utf-8")
+    if price:
+        (tmp_path / "mine" / "prices").mkdir()
+        (tmp_path / "mine" / "prices" / "acme-npu-1.yaml").write_text(OVERLAY_OFFER, encoding="utf-8")
     cat = load_catalog(overlays=[tmp_path / "mine"])
     assert "acme-npu-1" in cat.hardware and len(cat.hardware) == len(load_catalog().hardware) + 1
-    pricing = "owned" if price else "on_demand"
-    est = estimate(cat, resolve(cat, model="llama-3.1-8b", hardware="acme-npu-1"), pricing=pricing,
+    est = estimate(cat, resolve(cat, model="llama-3.1-8b", hardware="acme-npu-1"), pricing="on_demand",
                    scenario=Scenario.STATIC_BATCH)
     assert est.fits and est.tpot_s > 16e9 / 800e9  # never faster than reading 16 GB of weights
     assert (est.cost_per_hour == pytest.approx(0.9)) if price else est.cost_per_hour is None

@@ -149,7 +149,7 @@ def test_step_model_floors_lie_below_the_step_time(tables: CatalogTables) -> Non
 
 
 def _check_floors(model: StepModel, rng: np.random.Generator) -> None:
-    n = len(model.c[0])
+    n = len(model)
     a, b_d, b_p = model.floors(decode_context=900.0, prefill_context=600.0)
     for _ in range(5):
         d = rng.uniform(0, 400, n) * rng.integers(0, 2, n)

@@ -18,6 +18,7 @@ import pytest
 from hardware_catalog import load_catalog
 from hardware_catalog.workload_file import load_workload
 from planner.domain import Calibration, Catalog
+from planner.economics.pricing import PriceBook, PriceQuote, select_price
 from planner.levers.quality import best_teacher, quality
 from planner.model.estimate import Scenario, config_grid, estimate, resolve
 from planner.model.grid import CatalogTables, Grid
@@ -75,8 +76,7 @@ def _reestimate(catalog: Catalog, w: Workload, p: Plan) -> list[dict[str, float]
                        output_p95=t.output_tokens.p95, pricing=w.constraints.pricing,
                        request_rate=d.requests_per_s_per_replica * d.replicas)
         assert est.fits, est.reason
-        assert est.cost_per_hour == pytest.approx(catalog.hardware[d.hardware].price(w.constraints.pricing)
-                                                  * d.tp * d.pp * d.replicas)
+        assert est.cost_per_hour == pytest.approx(_price(catalog, d.hardware, w) * d.tp * d.pp * d.replicas)
         # The percentiles estimate does not expose come from the same server model on the config grid.
         input_tokens, output_tokens = length_dists(t)
         srv = server(config_grid(catalog, config), request_rate=d.requests_per_s_per_replica,
@@ -87,6 +87,19 @@ def _reestimate(catalog: Catalog, w: Workload, p: Plan) -> list[dict[str, float]
         lat["ttft_ms_p99"], lat["tpot_ms_p99"] = est.ttft_p99_s * 1e3, est.tpot_p99_s * 1e3
         out.append(lat)
     return out
+
+
+def _price(catalog: Catalog, hardware: str, w: Workload) -> float:
+    """The catalog's price for the workload's mode and market (prices/ since issue #14, not the
+    hardware file): the median of one offer per provider, recomputed here from the offers."""
+    p = w.constraints.pricing
+    offers = [o for o in catalog.prices.for_hardware(hardware)
+              if o.mode == p.mode and o.market == p.market and not o.flags & {"stale", "gpu_only"}]
+    quote = select_price(catalog.prices, hardware, p.spec)
+    assert isinstance(quote, PriceQuote) and {o.provider for o in quote.offers} == {o.provider for o in offers}
+    assert min(o.usd_per_chip_hour for o in offers) <= quote.usd_per_chip_hour <= max(o.usd_per_chip_hour
+                                                                                       for o in offers)
+    return quote.usd_per_chip_hour
 
 
 def _assert_meets_everything(catalog: Catalog, w: Workload, p: Plan) -> None:
@@ -115,8 +128,7 @@ def _assert_meets_everything(catalog: Catalog, w: Workload, p: Plan) -> None:
     if w.quality.min_score is not None:
         assert p.quality.score >= w.quality.min_score
     # cost, recomputed from catalog prices, within the budget
-    per_hour = sum(catalog.hardware[d.hardware].price(c.pricing) * d.chips_per_replica * d.replicas  # type: ignore[operator]
-                   for d in p.deployments)
+    per_hour = sum(_price(catalog, d.hardware, w) * d.chips_per_replica * d.replicas for d in p.deployments)
     assert p.cost.per_hour == pytest.approx(per_hour)
     assert p.cost.per_month == pytest.approx(per_hour * HOURS_PER_MONTH)
     if b.max_cost_per_month is not None:
@@ -158,11 +170,11 @@ def test_the_quota_limited_workload_gets_a_cheaper_heterogeneous_mix() -> None:
     assert single.plans
     assert all(len(p.hardware_types) == 1 for p in single.plans)
     assert top.cost.per_month < min(p.cost.per_month for p in single.plans)
-    # The L40S is the cheaper chip per unit of SLO capacity: only its quota keeps it from
-    # carrying everything.
-    per_unit = {d.hardware: d.chips_per_replica * _catalog().hardware[d.hardware].price("on_demand")  # type: ignore[operator]
+    # At like-for-like prices (issue #14) the H100 is the cheaper chip per unit of SLO capacity:
+    # only its quota keeps it from carrying everything (the quota moved from the L40S with it).
+    per_unit = {d.hardware: d.chips_per_replica * _price(_catalog(), d.hardware, w)
                 / d.slo_capacity_per_replica for d in top.deployments}
-    assert per_unit["l40s"] < per_unit["h100-sxm"]
+    assert per_unit["h100-sxm"] < per_unit["l40s"]
     free = plan(_example("heterogeneous-mix", quotas={}), _catalog(), top=1)
     assert free.plans[0].cost.per_month < top.cost.per_month
 
@@ -178,8 +190,8 @@ def _tiny() -> Catalog:
     differ only in price: 'cheap' ($2/h) and 'dear' ($4/h)."""
     full = _catalog()
     l40s = full.hardware["l40s"]
-    return Catalog(hardware={"cheap": replace(l40s, id="cheap", price_per_chip_hour={"on_demand": CHEAP}),
-                             "dear": replace(l40s, id="dear", price_per_chip_hour={"on_demand": DEAR})},
+    return Catalog(hardware={"cheap": replace(l40s, id="cheap"), "dear": replace(l40s, id="dear")},
+                   prices=PriceBook.flat({"cheap": CHEAP, "dear": DEAR}, source="test: two prices for one chip"),
                    models={"llama-3.1-8b": full.models["llama-3.1-8b"]},
                    precisions={"bf16": full.precisions["bf16"]}, runtimes={"vllm": full.runtimes["vllm"]},
                    calibration=Calibration())

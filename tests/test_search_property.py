@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from hardware_catalog import load_catalog
 from planner.domain import Calibration, Catalog
+from planner.economics.pricing import PriceBook
 from planner.model.estimate import config_grid, resolve
 from planner.model.grid import CatalogTables
 from planner.model.queueing import server
@@ -44,10 +45,10 @@ def _full() -> Catalog:
 def _catalog(chips: tuple[tuple[float, float], ...]) -> Catalog:
     full = _full()
     l40s = full.hardware["l40s"]
-    hardware = {f"c{i}": replace(l40s, id=f"c{i}", price_per_chip_hour={"on_demand": price},
-                                 memory_bandwidth_bytes_per_s=l40s.memory_bandwidth_bytes_per_s * bw)
-                for i, (price, bw) in enumerate(chips)}
-    return Catalog(hardware=hardware, models={"llama-3.1-8b": full.models["llama-3.1-8b"]},
+    hardware = {f"c{i}": replace(l40s, id=f"c{i}", memory_bandwidth_bytes_per_s=l40s.memory_bandwidth_bytes_per_s * bw)
+                for i, (_price, bw) in enumerate(chips)}
+    prices = PriceBook.flat({f"c{i}": price for i, (price, _bw) in enumerate(chips)}, source="test: drawn prices")
+    return Catalog(hardware=hardware, prices=prices, models={"llama-3.1-8b": full.models["llama-3.1-8b"]},
                    precisions={"bf16": full.precisions["bf16"]}, runtimes={"vllm": full.runtimes["vllm"]},
                    calibration=Calibration())
 

@@ -7,6 +7,8 @@ from fastapi import APIRouter, Response
 from api.deps import SnapshotDep
 from api.schemas import EstimateRequest
 from hardware_catalog.outputs import EstimateOut, estimate_out
+from hardware_catalog.prices import offers_book
+from hardware_catalog.workload_file import to_pricing
 from planner.model.estimate import Scenario, estimate, resolve
 
 __all__ = ["router"]
@@ -24,6 +26,7 @@ def post_estimate(body: EstimateRequest, snapshot: SnapshotDep, response: Respon
     batch = 1 if body.scenario is Scenario.STATIC_BATCH and body.batch is None else body.batch
     result = estimate(cat, config, scenario=body.scenario, input_tokens=body.input_tokens,
                       output_tokens=body.output_tokens, batch=batch, request_rate=body.request_rate,
-                      pricing=body.pricing)
+                      pricing=to_pricing(body.pricing, file="body.pricing",
+                                         sheet=offers_book(body.prices, file="body.prices") if body.prices else None))
     response.headers["X-Catalog-Version"] = cat.version
     return estimate_out(result)

@@ -28,4 +28,5 @@ async def readyz(store: StoreDep) -> Ready:
     except CatalogError as exc:
         raise NotReady(f"catalog does not load: {exc.message}") from exc
     return Ready(status="ready", catalog_version=snap.catalog.version,
-                 hardware=len(snap.catalog.hardware), models=len(snap.catalog.models))
+                 hardware=len(snap.catalog.hardware), models=len(snap.catalog.models),
+                 shipped_catalog_newer=store.outdated_base)

@@ -21,11 +21,11 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
-from api.deps import PoolDep, SettingsDep, SnapshotDep, TelemetryDep
+from api.deps import PoolDep, SettingsDep, SnapshotDep, TelemetryDep, WriterNameDep
 from api.errors import LimitExceeded
 from api.schemas import problems
 from api.settings import Settings
@@ -84,13 +84,35 @@ async def create_plans(
     telemetry: TelemetryDep,
     pool: PoolDep,
     response: Response,
+    request: Request,
+    saver: WriterNameDep,
     top: Annotated[int, Query(ge=1, le=50, description="How many plans to return.")] = 5,
     objective: Annotated[Objective, Query(description="What to optimise.")] = Objective.COST,
     time_limit_s: Annotated[float | None, Query(gt=0, le=600, description=(
         "Seconds for the search (default: the server's solver_time_limit_s)."))] = None,
     levers: Annotated[bool, Query(description="Add the lever report (`levers`) for one plan.")] = False,
     levers_rank: Annotated[int, Query(ge=1, le=50, description="Rank of the plan the lever report is for.")] = 1,
+    save: Annotated[bool, Query(description="Save the result; its id is in X-Plan-Id and Location.")] = False,
 ) -> PlanResultOut:
+    data = await _create_plans(workload, snapshot, settings, telemetry, pool, response, top, objective, time_limit_s,
+                               levers, levers_rank)
+    if save:
+        from api.routes.saved import store_of
+        from hardware_catalog.saved import prices_used
+
+        result = data.model_dump(mode="json", exclude_unset=True)
+        saved = store_of(request).save(workload=workload.model_dump(mode="json"), result=result,
+                                       catalog_version=snapshot.catalog.version,
+                                       prices=prices_used(snapshot.catalog, result), saved_by=saver)
+        response.status_code = 201
+        response.headers["Location"] = f"/v1/plans/{saved.id}"
+        response.headers["X-Plan-Id"] = saved.id
+    return data
+
+
+async def _create_plans(workload: WorkloadIn, snapshot: Any, settings: Settings, telemetry: Any, pool: Any,
+                        response: Response, top: int, objective: Objective, time_limit_s: float | None,
+                        levers: bool, levers_rank: int) -> PlanResultOut:
     limit_s = settings.solver_time_limit_s if time_limit_s is None else time_limit_s
     _check_limits(workload, top, limit_s, settings)
     response.headers["X-Catalog-Version"] = snapshot.catalog.version
@@ -122,7 +144,7 @@ async def create_plans(
                 lever_report(snapshot.catalog, w, chosen, tables=snapshot.tables), chosen)
         return plan_result_out(result, report)
 
-    data = await pool.run(compute)
+    data: PlanResultOut = await pool.run(compute)
     if cache is not None and data.complete:
         cache.put(key, data)
     return data

@@ -1,5 +1,6 @@
 // hwplan's page: a workload form, POST /v1/plans, the ranked plans, a Pareto chart, levers,
-// infeasibility relaxations, a catalog browser and plan export. Plain JS, no build step.
+// infeasibility relaxations, a catalog browser, plan export, saved plans (save, a shareable
+// /#plan=<id> link, list, compare two, download engine commands and manifests). Plain JS, no build step.
 "use strict";
 
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -12,7 +13,9 @@ const DEFAULTS = {"budget.horizon_months": 12, "quality.task": "general", "const
                   "constraints.max_chips_per_replica": 8, "constraints.max_hardware_types": 2};
 const CLOSE = 0.9;  // a prediction above 90% of its SLO is "close"
 
-const state = {catalog: {}, examples: [], example: null, body: null, result: null, plans: [], selected: null};
+const state = {catalog: {}, examples: [], example: null, body: null, result: null, plans: [], selected: null,
+               savedId: null, saved: [], savedNext: null};
+const KEY_STORAGE = "hwplan.apiKey";  // sessionStorage: gone when the tab closes
 
 // ---------- helpers ----------
 
@@ -36,16 +39,21 @@ function svg(tag, attrs = {}, ...children) {
   return node;
 }
 
-async function api(path, options = {}) {
-  const response = await fetch(path, {headers: {"Content-Type": "application/json", Accept: "application/json"},
-                                      ...options});
-  const data = await response.json().catch(() => null);
+async function request(path, options = {}) {
+  const {headers = {}, ...rest} = options;
+  const response = await fetch(path, {headers: {"Content-Type": "application/json", Accept: "application/json",
+                                                ...headers}, ...rest});
+  const data = response.status === 204 ? null : await response.json().catch(() => null);
   if (!response.ok) {
     const fields = (data && data.errors || []).map((e) => `${e.field}: ${e.message}`).join("; ");
     const detail = data ? (data.detail || data.title) : response.statusText;
     throw new Error(`${response.status} ${detail}${fields && !String(detail).includes(fields) ? ` (${fields})` : ""}`);
   }
-  return data;
+  return {data, response};
+}
+
+async function api(path, options = {}) {
+  return (await request(path, options)).data;
 }
 
 const money = (x) => x === null || x === undefined ? "—"
@@ -110,6 +118,7 @@ function fillForm(workload) {
     const name = input.name;
     let value = getPath(workload, name);
     if (name === "constraints.quotas") { input.value = formatQuotas(value); continue; }
+    if (name === "constraints.pricing" && value && typeof value === "object") value = value.mode;  // the form sets the mode
     if (input.multiple) {
       const wanted = new Set(value || []);
       for (const id of wanted) {  // an id the catalog lacks stays visible (the server will say so)
@@ -183,6 +192,7 @@ async function runPlan() {
     state.body = body;
     state.params = params;
     renderResult(result, performance.now() - started);
+    setSaved(null);
   } catch (err) {
     setStatus(`Planning failed: ${err.message}`, "error");
   } finally {
@@ -239,7 +249,7 @@ function applyRelaxation(x) {
 
 function sloCell(plan, metric) {
   const targets = (state.body.slo || {})[metric] || {};
-  const pcts = Object.keys(targets);
+  const pcts = Object.keys(targets).filter((p) => targets[p] !== null && targets[p] !== undefined);
   if (!pcts.length) {
     return el("td", {class: "num muted", title: "no SLO on this metric"}, ms(plan.predicted[`${metric}_p99`]),
               el("span", {class: "pct", text: " p99"}));
@@ -437,9 +447,45 @@ function renderDetail(p) {
       ? ` (sources: ${p.quality.sources.join("; ")})` : "")],
     ["Cost", `${money(p.cost.per_hour)}/hour · ${money(p.cost.per_month)}/month · `
       + `${money(p.cost.per_million_tokens)} per million tokens · one-time ${money(p.cost.one_time)} · ${p.cost.pricing}`],
+    ...costItems(p.cost),
     ["Binding", p.binding.join(", ") || "none"],
   ];
   $("#detail-list").replaceChildren(...items.flatMap(([k, v]) => [el("dt", {text: k}), el("dd", {text: v})]));
+  renderProvenance(p.cost);
+}
+
+function costItems(c) {  // the cost breakdown, token prices, energy and carbon (issue #14)
+  const items = [];
+  if (c.parts) {
+    const parts = [["compute", c.parts.compute], ["energy", c.parts.energy], ["hosting", c.parts.hosting],
+                   ["adaptation", c.parts.adaptation]];
+    items.push(["Cost breakdown", parts.map(([k, v]) => `${k} ${money(v)}/month`).join(" · ")
+      + (c.parts.energy ? "" : " (energy is in the rented price)")]);
+  }
+  if (c.per_million_tokens_blended != null) {
+    items.push(["Per million tokens", `input ${money(c.per_million_input_tokens)} · output `
+      + `${money(c.per_million_output_tokens)} · blended ${money(c.per_million_tokens_blended)}`]);
+  }
+  const e = c.energy;
+  if (e) {
+    items.push(["Energy and carbon", e.kwh_per_month == null ? `unknown (${e.note})`
+      : `${num(e.kwh_per_month)} kWh/month at ${Math.round(e.utilisation * 100)}% utilisation · `
+        + `${num(e.kwh_per_million_output_tokens)} kWh per million output tokens · `
+        + (e.kgco2e_per_month == null ? "carbon unknown" : `${num(e.kgco2e_per_month)} kgCO2e/month (${e.region})`)]);
+  }
+  for (const w of c.warnings || []) items.push(["Warning", w]);
+  return items;
+}
+
+function renderProvenance(c) {  // the offer(s) behind each chip's price
+  const sources = c.sources || [];
+  $("#provenance-h").hidden = sources.length === 0;
+  $("#provenance").replaceChildren(...sources.map((s) => el("li", {},
+    el("strong", {text: `${s.hardware}: ${money(s.usd_per_chip_hour)}/chip-hour`}),
+    el("span", {text: ` · ${s.market ? `${s.market} ${s.mode}` : "owned"} · ${s.rule}`
+      + (s.from_sheet ? " · your price sheet" : "") + (s.stale ? " · older than 12 months" : "")}),
+    s.offers.length ? el("ul", {}, ...s.offers.map((o) => el("li", {text:
+      `${o.provider} (${o.region}) ${money(o.usd_per_chip_hour)} as of ${o.as_of || "undated"}: ${o.source}`}))) : "")));
 }
 
 async function runLevers() {
@@ -503,17 +549,226 @@ function toYaml(value, indent = "") {
   return ` ${scalar(value)}`;
 }
 
+function download(text, name, type) {
+  const blob = new Blob([text], {type});
+  const a = el("a", {href: URL.createObjectURL(blob), download: name});
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}
+
 function exportPlan(kind) {
   const p = state.plans.find((q) => q.rank === state.selected);
   if (!p) return;
   const doc = {workload: state.body, objective: state.result.objective, plan: p};
   const text = kind === "json" ? JSON.stringify(doc, null, 2) + "\n" : toYaml(doc).trimStart() + "\n";
-  const blob = new Blob([text], {type: kind === "json" ? "application/json" : "application/yaml"});
-  const a = el("a", {href: URL.createObjectURL(blob), download: `${state.result.workload}-plan-${p.rank}.${kind}`});
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+  download(text, `${state.result.workload}-plan-${p.rank}.${kind}`, kind === "json" ? "application/json" : "application/yaml");
+}
+
+// ---------- saved plans: save, the shareable link, deploy exports, the list, compare ----------
+
+function authHeaders() {
+  const key = sessionStorage.getItem(KEY_STORAGE);
+  return key ? {Authorization: `Bearer ${key}`} : {};
+}
+
+function saveStatus(text, kind = "") {
+  const s = $("#save-status");
+  s.hidden = !text;
+  s.textContent = text;
+  s.className = `status ${kind}`;
+}
+
+function shareUrl(id) {
+  return `${location.origin}/#plan=${encodeURIComponent(id)}`;
+}
+
+function setSaved(id) {
+  state.savedId = id;
+  const link = $("#share-link");
+  $("#share").hidden = !id;
+  link.href = id ? shareUrl(id) : "/";
+  link.textContent = id ? shareUrl(id) : "";
+  $("#save-button").disabled = !!id;
+  $("#save-button").textContent = id ? "Saved" : "Save plan";
+  $("#export-download").disabled = !id;
+  $("#export-download").title = id ? "" : "Save the plan first: exports are generated from a saved plan";
+  saveStatus("");
+  if (!id && location.hash.startsWith("#plan=")) history.replaceState(null, "", location.pathname);
+}
+
+async function savePlan() {
+  const rank = state.selected;
+  const params = new URLSearchParams(state.params);
+  params.delete("levers");
+  params.delete("levers_rank");
+  params.set("save", "true");
+  $("#save-button").disabled = true;
+  saveStatus("Saving…", "busy");
+  try {
+    const {data, response} = await request(`/v1/plans?${params}`, {
+      method: "POST", body: JSON.stringify(state.body), headers: authHeaders()});
+    const id = response.headers.get("X-Plan-Id");
+    if (JSON.stringify(data.plans) !== JSON.stringify(state.result.plans)) {  // re-solved differently: show it
+      renderResult(data, 0);
+      if (state.plans.some((p) => p.rank === rank)) select(rank, {scroll: false});
+    }
+    setSaved(id);
+    history.replaceState(null, "", `#plan=${encodeURIComponent(id)}`);
+    saveStatus(`Saved as ${id}.`, "ok");
+  } catch (err) {
+    $("#save-button").disabled = false;
+    saveStatus(`Saving failed: ${err.message}`, "error");
+  }
+}
+
+async function downloadExport() {
+  const fmt = $("#export-format").value;
+  const params = new URLSearchParams({format: fmt, rank: String(state.selected)});
+  try {
+    const data = await api(`/v1/plans/${encodeURIComponent(state.savedId)}/export?${params}`);
+    for (const f of data.files) download(f.content, f.name, f.media_type);
+    saveStatus(`Downloaded ${data.files.map((f) => f.name).join(", ")} (plan ${data.rank}).`, "ok");
+  } catch (err) {
+    saveStatus(`Cannot export plan ${state.selected} as ${fmt}: ${err.message}`, "error");
+  }
+}
+
+const when = (iso) => new Date(iso).toLocaleString("en-GB", {dateStyle: "medium", timeStyle: "short"});
+
+async function loadSaved(id) {
+  showTab($("#tab-plan"));
+  setStatus(`Loading saved plan ${id}…`, "busy");
+  try {
+    const saved = await api(`/v1/plans/${encodeURIComponent(id)}`);
+    fillForm(saved.workload);
+    $("#f-objective").value = saved.result.objective;
+    state.body = saved.workload;
+    state.params = new URLSearchParams({top: String(Math.max(1, saved.result.plans.length)),
+                                        objective: saved.result.objective, time_limit_s: $("#f-time").value || "10"});
+    renderResult(saved.result, 0);
+    setSaved(saved.id);
+    history.replaceState(null, "", `#plan=${encodeURIComponent(saved.id)}`);
+    const n = saved.result.plans.length;
+    setStatus(`Saved plan ${saved.id}: ${n} plan${n === 1 ? "" : "s"} for ${saved.result.workload}, saved by `
+      + `${saved.saved_by} on ${when(saved.created_at)} with catalog ${saved.catalog_version.slice(0, 12)}.`,
+    n ? "ok" : "error");
+  } catch (err) {
+    setStatus(`Cannot load saved plan ${id}: ${err.message}`, "error");
+  }
+}
+
+function savedStatus(text, kind = "") {
+  const s = $("#saved-status");
+  s.textContent = text;
+  s.className = `status ${kind}`;
+}
+
+async function loadSavedList({more = false} = {}) {
+  const offset = more ? state.savedNext : 0;
+  savedStatus("Loading saved plans…", "busy");
+  try {
+    const page = await api(`/v1/plans?${new URLSearchParams({limit: "20", offset: String(offset)})}`);
+    state.saved = more ? [...state.saved, ...page.plans] : page.plans;
+    state.savedNext = page.next_offset;
+    renderSavedList();
+  } catch (err) {
+    savedStatus(`Cannot list saved plans: ${err.message}`, "error");
+  }
+}
+
+function savedLabel(s) {
+  const top = s.top_plan;
+  return `${s.workload} · ${when(s.created_at)} · ${top ? money(top.per_month) : "no plan"} (${s.id})`;
+}
+
+function renderSavedList() {
+  const rows = state.saved.map((s) => el("tr", {"data-id": s.id},
+    el("td", {text: when(s.created_at)}), el("td", {text: s.workload}),
+    el("td", {text: s.top_plan ? `${s.top_plan.model} · ${s.top_plan.runtime}` : "no plan"}),
+    el("td", {class: "num", text: s.top_plan ? money(s.top_plan.per_month) : "—"}),
+    el("td", {text: s.saved_by}), el("td", {}, el("code", {title: s.catalog_version, text: s.catalog_version.slice(0, 12)})),
+    el("td", {class: "actions"}, el("a", {href: `/#plan=${encodeURIComponent(s.id)}`, text: "Open"}),
+       el("button", {type: "button", class: "link delete", "aria-label": `Delete saved plan ${s.id}`,
+                     onclick: () => deleteSaved(s.id)}, "Delete"))));
+  $("#saved-table tbody").replaceChildren(...rows);
+  $("#saved-more").hidden = state.savedNext === null;
+  for (const [sel, fallback] of [["#compare-a", 1], ["#compare-b", 0]]) {
+    const box = $(sel);
+    const keep = box.value;
+    box.replaceChildren(...state.saved.map((s) => el("option", {value: s.id, text: savedLabel(s)})));
+    const ids = state.saved.map((s) => s.id);
+    box.value = ids.includes(keep) ? keep : ids[Math.min(fallback, ids.length - 1)] || "";
+  }
+  $("#compare-button").disabled = state.saved.length < 2;
+  savedStatus(state.saved.length ? `${state.saved.length} saved plan${state.saved.length === 1 ? "" : "s"}, newest first.`
+    : "No saved plans yet: plan a workload and press Save plan.");
+}
+
+async function deleteSaved(id) {
+  if (!sessionStorage.getItem(KEY_STORAGE)) {
+    savedStatus("Deleting needs this server's API key (HWPLAN_API_KEY): enter it above.", "error");
+    $("#api-key").focus();
+    return;
+  }
+  try {
+    await request(`/v1/plans/${encodeURIComponent(id)}`, {method: "DELETE", headers: authHeaders()});
+    await loadSavedList();
+    savedStatus(`Deleted saved plan ${id}.`, "ok");
+  } catch (err) {
+    savedStatus(`Cannot delete ${id}: ${err.message}`, "error");
+  }
+}
+
+const COMPARE_ROWS = [
+  ["Model", (t) => t.model], ["Weights · KV", (t) => `${t.precision} · KV ${t.kv_precision}`],
+  ["Runtime", (t) => t.runtime], ["Hardware", (t) => t.hardware.join(" + ")],
+  ["$/month", (t) => money(t.per_month)], ["$/M tokens", (t) => money(t.per_million_tokens)],
+  ["TTFT p99", (t) => ms(t.ttft_ms_p99)], ["TPOT p99", (t) => ms(t.tpot_ms_p99)],
+  ["E2E p99", (t) => ms(t.e2e_ms_p99)], ["Quality", (t) => num(t.quality)],
+];
+
+function changeValue(v) {
+  if (v === null || v === undefined) return "—";
+  return typeof v === "string" ? v : JSON.stringify(v);
+}
+
+async function runCompare() {
+  const a = $("#compare-a").value, b = $("#compare-b").value;
+  const box = $("#compare-result");
+  if (!a || !b) { box.replaceChildren(el("p", {class: "status error", text: "Pick two saved plans."})); return; }
+  box.replaceChildren(el("p", {class: "status busy", text: "Comparing…"}));
+  try {
+    renderCompare(await api(`/v1/plans/compare?${new URLSearchParams({a, b})}`));
+  } catch (err) {
+    box.replaceChildren(el("p", {class: "status error", text: `Cannot compare: ${err.message}`}));
+  }
+}
+
+function renderCompare(c) {
+  const cell = (t, f) => (t ? f(t) : "no plan");
+  const head = el("tr", {}, el("th", {scope: "col", text: "Top plan"}),
+    el("th", {scope: "col", text: `A: ${c.a.id}`}), el("th", {scope: "col", text: `B: ${c.b.id}`}));
+  const rows = COMPARE_ROWS.map(([label, f]) => {
+    const va = cell(c.a.top_plan, f), vb = cell(c.b.top_plan, f);
+    return el("tr", {"data-row": label}, el("th", {scope: "row", text: label}),
+      el("td", {class: va === vb ? "" : "diff", text: va}), el("td", {class: va === vb ? "" : "diff", text: vb}));
+  });
+  const ch = c.changed;
+  const delta = c.cost_per_month_change;
+  const changes = [
+    el("li", {"data-change": "cost"}, delta === null ? "Cost: not comparable (a result without a plan)."
+      : delta === 0 ? "Cost per month: unchanged." : `Cost per month: ${delta > 0 ? "+" : ""}${money(delta)} from A to B.`),
+    el("li", {"data-change": "catalog"}, ch.catalog_version ? `Catalog: ${ch.catalog_version.a.slice(0, 12)} → `
+      + `${ch.catalog_version.b.slice(0, 12)} (chips, models or prices were edited in between).` : "Catalog: the same version."),
+    ...[["workload", "Workload"], ["prices", "Price per chip-hour"], ["top_plan", "Top plan"]].map(([key, label]) =>
+      el("li", {"data-change": key}, ch[key].length ? `${label}: ` : `${label}: unchanged.`,
+        ...ch[key].map((d, i) => [i ? "; " : "", el("code", {text: d.field}), ` ${changeValue(d.a)} → ${changeValue(d.b)}`]))),
+  ];
+  $("#compare-result").replaceChildren(
+    el("div", {class: "table-wrap"}, el("table", {class: "compare"}, el("thead", {}, head), el("tbody", {}, rows))),
+    el("h3", {text: "What changed from A to B"}), el("ul", {class: "changes"}, changes));
 }
 
 // ---------- catalog browser ----------
@@ -563,6 +818,7 @@ function showTab(tab) {
     $(`#${t.getAttribute("aria-controls")}`).hidden = !on;
   }
   if (tab.id === "tab-catalog") renderCatalog();
+  if (tab.id === "tab-saved") loadSavedList();
 }
 
 function wire() {
@@ -587,6 +843,20 @@ function wire() {
   $("#levers-button").addEventListener("click", runLevers);
   $("#export-json").addEventListener("click", () => exportPlan("json"));
   $("#export-yaml").addEventListener("click", () => exportPlan("yaml"));
+  $("#save-button").addEventListener("click", savePlan);
+  $("#export-download").addEventListener("click", downloadExport);
+  $("#saved-refresh").addEventListener("click", () => loadSavedList());
+  $("#saved-more").addEventListener("click", () => loadSavedList({more: true}));
+  $("#compare-button").addEventListener("click", runCompare);
+  $("#api-key").value = sessionStorage.getItem(KEY_STORAGE) || "";
+  $("#api-key").addEventListener("input", (e) => {
+    const key = e.target.value.trim();
+    if (key) sessionStorage.setItem(KEY_STORAGE, key); else sessionStorage.removeItem(KEY_STORAGE);
+  });
+  window.addEventListener("hashchange", () => {
+    const id = savedIdInHash();
+    if (id && id !== state.savedId) loadSaved(id);
+  });
   $("#catalog-kind").addEventListener("change", renderCatalog);
   $("#catalog-filter").addEventListener("input", renderCatalog);
   let resize;
@@ -594,6 +864,11 @@ function wire() {
     clearTimeout(resize);
     resize = setTimeout(() => state.plans.length && !$("#chart-section").hidden && renderChart(), 150);
   });
+}
+
+function savedIdInHash() {
+  const m = location.hash.match(/^#plan=([A-Za-z0-9_-]{1,64})$/);
+  return m ? m[1] : null;
 }
 
 async function start() {
@@ -617,6 +892,8 @@ async function start() {
       text: `${e.name} (${e.workload})`})));
     const first = examples.find((e) => e.name === "heterogeneous-mix") || examples[0];
     if (first) { $("#example").value = first.name; await loadExample(first.name); }
+    const saved = savedIdInHash();
+    if (saved) await loadSaved(saved);
     document.body.dataset.ready = "true";
   } catch (err) {
     setStatus(`Cannot load the catalog: ${err.message}`, "error");

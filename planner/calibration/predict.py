@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -28,7 +28,7 @@ import numpy.typing as npt
 from planner.domain import Catalog, Hardware, Runtime
 from planner.errors import InputError, PlannerError
 from planner.model.estimate import Config, Scenario, resolve
-from planner.model.grid import Array, CatalogTables, Grid
+from planner.model.grid import Array, CatalogTables, Efficiencies, Grid
 from planner.model.queueing import LengthDist, server
 from planner.model.scenarios import max_throughput, static_batch
 
@@ -41,12 +41,14 @@ __all__ = [
     "default_kv_precision",
     "predict",
     "prepare",
+    "slo_capacity",
 ]
 
-# Metric keys in SI units, in the order of ``predict``'s columns.
-METRICS = ("output_tokens_per_s", "ttft_s", "tpot_s", "e2e_s", "ttft_p99_s", "tpot_p99_s")
-EFFICIENCY_FIELDS = ("eff_compute", "eff_memory", "eff_communication", "step_overhead_s",
-                     "collective_latency_s")
+# Metric keys in SI units, in the order of ``predict``'s columns. Under load (server records):
+# the percentiles at the record's rate, and the highest rate whose predicted p99s meet its slo.
+METRICS = ("output_tokens_per_s", "ttft_s", "tpot_s", "e2e_s", "ttft_p99_s", "tpot_p99_s",
+           "ttft_p50_s", "ttft_p90_s", "tpot_p50_s", "tpot_p90_s", "slo_capacity_requests_per_s")
+EFFICIENCY_FIELDS = tuple(f.name for f in fields(Efficiencies))  # a fit's parameter columns, in order
 
 
 @dataclass(frozen=True)
@@ -57,19 +59,33 @@ class Measurement:
     model: str
     hardware: str
     chips: int
-    tp: int
-    pp: int
+    tp: int | None  # None: not stated; the smallest tp whose weights fit (``_inferred_tp``)
+    pp: int | None
     weight_precision: str
     kv_precision: str | None
     runtime: str
     scenario: Scenario
-    input_tokens: int
-    output_tokens: int
+    input_tokens: int | None  # None: not published (the record cannot be predicted)
+    output_tokens: int | None
     batch: int | None
     request_rate: float | None
     observed: Mapping[str, float]
     source: str = ""
     confidence: str = "medium"
+    input_dist: LengthDist | None = None  # the benchmark's length distributions, where published
+    output_dist: LengthDist | None = None
+    slo: Mapping[str, float] = field(default_factory=dict)  # ttft_p99_s, tpot_p99_s, e2e_p99_s
+    tags: Mapping[str, str] = field(default_factory=dict)  # round, scenario, submitter, system, ...
+    same_log_as: str | None = None  # a record with a byte-identical log: counted once
+    memory_gb: float | None = None  # the accelerator memory the source states
+    ep: int | None = None
+    modified_model: str | None = None
+
+    def lengths(self) -> tuple[LengthDist, LengthDist]:
+        """Input and output length distributions: the published ones, else the means."""
+        assert self.input_tokens is not None and self.output_tokens is not None
+        return (self.input_dist or LengthDist(float(self.input_tokens)),
+                self.output_dist or LengthDist(float(self.output_tokens)))
 
 
 @dataclass(frozen=True)
@@ -121,11 +137,53 @@ def default_kv_precision(hardware: Hardware, runtime: Runtime, weight_precision:
     return "fp16" if "fp16" in runtime.kv_precisions else None
 
 
-def _resolve(catalog: Catalog, m: Measurement) -> Config:
+def _hardware_id(catalog: Catalog, m: Measurement) -> str:
+    """The catalog entry for the record's chip: where the source states a memory size that differs
+    from the catalog's entry by more than 10%, its sibling ``<id>-<N>gb`` (MLPerf names the 144 GB
+    GH200 ``gh200``, the catalog's ``gh200`` is the 96 GB part)."""
     hw = catalog.get_hardware(m.hardware)
+    if m.memory_gb is None or abs(hw.memory_bytes / 1e9 - m.memory_gb) <= 0.1 * m.memory_gb:
+        return hw.id
+    sibling = f"{hw.id}-{m.memory_gb:.0f}gb"
+    if sibling in catalog.hardware:
+        return sibling
+    raise InputError(f"the source states {m.memory_gb:.0f} GB per chip; catalog {hw.id} has "
+                     f"{hw.memory_bytes / 1e9:.0f} GB and there is no {sibling}", field="hardware")
+
+
+# share of a chip's memory the weights may take when the source does not state tp
+_WEIGHT_SHARE = 0.8
+
+
+def _inferred_tp(catalog: Catalog, m: Measurement, hardware: str, pp: int) -> int:
+    """The smallest power-of-two tp within a node, dividing the chips, whose weights take at most
+    _WEIGHT_SHARE of each chip's memory: submitters run as many replicas as fit, each with room
+    for its KV cache [mapping decision for records that do not state tp]."""
+    hw, model = catalog.get_hardware(hardware), catalog.get_model(m.model)
+    prec = catalog.get_precision(m.weight_precision)
+    tp = 1
+    while tp < hw.chips_per_node and m.chips % (2 * tp * pp) == 0:
+        if model.params * prec.bytes_per_weight / (tp * pp) <= _WEIGHT_SHARE * hw.memory_bytes:
+            break
+        tp *= 2
+    return tp
+
+
+def _resolve(catalog: Catalog, m: Measurement) -> Config:
+    if m.same_log_as is not None:
+        raise InputError(f"same log as {m.same_log_as}: counted once", field="mlperf.same_log_as")
+    if m.modified_model is not None:
+        raise InputError(f"open-division modified model ({m.modified_model}): not the catalog's "
+                         f"{m.model}", field="mlperf.modified_model")
+    if m.input_tokens is None or m.output_tokens is None:
+        raise InputError("the benchmark's token lengths are not published in the record", field="input_tokens")
+    hardware = _hardware_id(catalog, m)
+    hw = catalog.get_hardware(hardware)
     rt = catalog.get_runtime(m.runtime)
     kv = m.kv_precision or default_kv_precision(hw, rt, m.weight_precision)
-    config = resolve(catalog, model=m.model, hardware=m.hardware, chips=m.chips, tp=m.tp, pp=m.pp,
+    pp = m.pp or 1
+    tp = m.tp or _inferred_tp(catalog, m, hardware, pp)
+    config = resolve(catalog, model=m.model, hardware=hardware, chips=m.chips, tp=tp, pp=pp,
                      precision=m.weight_precision, kv_precision=kv, runtime=m.runtime)
     hw_ = config.hardware
     if config.tp * config.pp > hw_.chips_per_node and hw_.scale_out_bytes_per_s is None:
@@ -169,13 +227,13 @@ def prepare(catalog: Catalog, tables: CatalogTables,
     ), tuple(skipped)
 
 
-def record_grid(tables: CatalogTables, rs: RecordSet, efficiency: Array | None = None) -> Grid:
-    """One grid row per record; ``efficiency`` [record, 5] replaces the catalog's efficiencies."""
+def record_grid(tables: CatalogTables, rs: RecordSet, efficiency: Efficiencies | None = None) -> Grid:
+    """One grid row per record; ``efficiency`` (one row per record) replaces the catalog's efficiencies."""
     grid = tables.gather(model=rs.model, hardware=rs.hardware, weight_precision=rs.weight_precision,
                          kv_precision=rs.kv_precision, runtime=rs.runtime, tp=rs.tp, pp=rs.pp)
     if efficiency is None:
         return grid
-    return replace(grid, **{name: efficiency[:, k] for k, name in enumerate(EFFICIENCY_FIELDS)})
+    return replace(grid, **{name: getattr(efficiency, name) for name in EFFICIENCY_FIELDS})
 
 
 def _numbers(rs: RecordSet, attr: str, missing: float) -> Array:
@@ -183,12 +241,22 @@ def _numbers(rs: RecordSet, attr: str, missing: float) -> Array:
                     dtype=np.float64)
 
 
-def predict(tables: CatalogTables, rs: RecordSet, efficiency: Array | None = None) -> Array:
-    """Predicted metrics [record, metric] in SI units (columns as ``METRICS``)."""
+def _means(rs: RecordSet) -> tuple[Array, Array]:
+    """Mean input and output tokens per record (of the published distribution, where there is one)."""
+    lengths = [m.lengths() for m in rs.records]
+    return (np.array([i.mean for i, _ in lengths], dtype=np.float64).reshape(-1),
+            np.array([o.mean for _, o in lengths], dtype=np.float64).reshape(-1))
+
+
+def predict(tables: CatalogTables, rs: RecordSet, efficiency: Efficiencies | None = None, *,
+            capacity: bool = True) -> Array:
+    """Predicted metrics [record, metric] in SI units (columns as ``METRICS``).
+
+    ``capacity``: also search each server record's SLO capacity (a dozen queueing evaluations per
+    record; the fit leaves it out of its inner loop)."""
     grid = record_grid(tables, rs, efficiency)
     out = np.full((len(rs), len(METRICS)), np.nan)
-    i = _numbers(rs, "input_tokens", 0.0)
-    o = _numbers(rs, "output_tokens", 1.0)
+    i, o = _means(rs)
     b = _numbers(rs, "batch", np.inf)
     scen = np.array([str(m.scenario) for m in rs.records])
     for name, fn in ((Scenario.STATIC_BATCH, static_batch), (Scenario.MAX_THROUGHPUT, max_throughput)):
@@ -201,17 +269,65 @@ def predict(tables: CatalogTables, rs: RecordSet, efficiency: Array | None = Non
         else:
             res = max_throughput(g, input_tokens=i[idx], output_tokens=o[idx], batch_cap=b[idx])
         # Predicted even where the memory model says it does not fit: the record shows it did.
-        out[idx] = np.stack([
+        out[idx, :6] = np.stack([
             res.output_tokens_per_s * rs.replicas[idx], res.ttft_s, res.tpot_s, res.e2e_s,
             res.ttft_s, res.tpot_s], axis=1)
-    for k in np.flatnonzero(scen == str(Scenario.SERVER)):
-        out[k] = _server_row(grid.take([k]), rs.records[k], rs.replicas[k], b[k])
+    server_rows = np.flatnonzero(scen == str(Scenario.SERVER))
+    if server_rows.size:
+        predict_server(grid, rs, server_rows, b, out, capacity=capacity)
     return out
 
 
-def _server_row(grid: Grid, m: Measurement, replicas: float, cap: float) -> Array:
-    assert m.request_rate is not None
-    res = server(grid, request_rate=m.request_rate / replicas, input_tokens=LengthDist(m.input_tokens),
-                 output_tokens=LengthDist(m.output_tokens), batch_cap=cap)
-    return np.array([res.output_tokens_per_s[0] * replicas, res.ttft_mean_s[0], res.tpot_mean_s[0],
-                     res.e2e_mean_s[0], res.ttft_s[99][0], res.tpot_s[99][0]])
+def predict_server(grid: Grid, rs: RecordSet, rows: npt.NDArray[np.int64], cap: Array, out: Array, *,
+                   capacity: bool) -> None:
+    """Fill ``out``'s server columns: records sharing length distributions run as one queueing call.
+
+    A record's rate is split evenly over its replicas (the harness's load balancer); throughput and
+    SLO capacity are for all replicas."""
+    groups: dict[tuple[LengthDist, LengthDist], list[int]] = {}
+    for k in rows:
+        groups.setdefault(rs.records[k].lengths(), []).append(int(k))
+    for (i_dist, o_dist), members in groups.items():
+        idx = np.asarray(members, dtype=np.int64)
+        g = grid.take(idx)
+        reps = rs.replicas[idx]
+        rate = np.array([rs.records[k].request_rate or np.nan for k in idx]) / reps
+        res = server(g, request_rate=rate, input_tokens=i_dist, output_tokens=o_dist, batch_cap=cap[idx],
+                     percentiles=(50, 90, 99))
+        out[idx, :6] = np.stack([res.output_tokens_per_s * reps, res.ttft_mean_s, res.tpot_mean_s,
+                                 res.e2e_mean_s, res.ttft_s[99], res.tpot_s[99]], axis=1)
+        out[idx, 6:10] = np.stack([res.ttft_s[50], res.ttft_s[90], res.tpot_s[50], res.tpot_s[90]], axis=1)
+        if capacity:
+            slo = [rs.records[k].slo for k in idx]
+            out[idx, 10] = slo_capacity(g, slo, i_dist, o_dist, cap[idx], res.capacity_requests_per_s) * reps
+
+
+_SLO_KEYS = (("ttft_p99_s", "ttft"), ("tpot_p99_s", "tpot"), ("e2e_p99_s", "e2e"))
+_CAPACITY_STEPS = 14  # bisection steps in log rate: the bracket [1e-4, 1] x saturation narrows to < 0.1%
+
+
+def slo_capacity(grid: Grid, slo: Sequence[Mapping[str, float]], input_tokens: LengthDist,
+                 output_tokens: LengthDist, cap: Array, saturation: Array) -> Array:
+    """Per row, the highest request rate (per replica) at which every predicted p99 of ``slo`` holds.
+
+    Bisection in log rate between 1e-4 and 1 times the saturated rate (the queue is unstable
+    above it): p99 latencies rise with the rate, so the set of rates that meet the SLO is an
+    interval from 0. 0 where even the lowest rate misses it; nan where a row has no SLO."""
+    limits = np.array([[s.get(key, np.inf) for key, _ in _SLO_KEYS] for s in slo]).reshape(-1, len(_SLO_KEYS))
+    has_slo = np.isfinite(limits).any(axis=1)
+
+    def meets(rate: Array) -> npt.NDArray[np.bool_]:
+        res = server(grid, request_rate=rate, input_tokens=input_tokens, output_tokens=output_tokens,
+                     batch_cap=cap, percentiles=(99,))
+        lat = np.stack([res.ttft_s[99], res.tpot_s[99], res.e2e_s[99]], axis=1)
+        return np.asarray(res.stable & np.all(np.nan_to_num(lat, nan=np.inf) <= limits, axis=1))
+
+    top = np.where(saturation > 0, saturation, 1e-9)
+    lo, hi = np.full(len(top), math.log(1e-4)), np.zeros(len(top))
+    ok_lo = meets(top * np.exp(lo))
+    for _ in range(_CAPACITY_STEPS):
+        mid = (lo + hi) / 2.0
+        ok = meets(top * np.exp(mid))
+        lo, hi = np.where(ok, mid, lo), np.where(ok, hi, mid)
+    found = np.where(ok_lo, top * np.exp(lo), 0.0)
+    return np.where(has_slo, found, np.nan)

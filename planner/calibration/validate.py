@@ -6,6 +6,7 @@ APE = |predicted - observed| / observed. A summary gives n, the median and 90th 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -47,7 +48,9 @@ def summarise(errors: Array) -> Summary:
     e = errors[~np.isnan(errors)]
     if e.size == 0:
         return Summary(0, float("nan"), float("nan"), float("nan"))
-    return Summary(n=int(e.size), median_ape=float(np.median(e)), p90_ape=float(np.percentile(e, 90)),
+    big = np.where(np.isinf(e), 1e300, e)  # interpolating next to an inf would give nan (inf - inf)
+    p90 = float(np.percentile(big, 90))
+    return Summary(n=int(e.size), median_ape=float(np.median(e)), p90_ape=math.inf if p90 >= 1e299 else p90,
                    within_25pct=float(np.mean(e <= 0.25)))
 
 

@@ -93,6 +93,14 @@ class PriceBook:
             index.setdefault(offer.hardware, []).append(offer)
         object.__setattr__(self, "_by_hardware", {k: tuple(v) for k, v in index.items()})
 
+    @classmethod
+    def flat(cls, prices: Mapping[str, float], *, source: str, mode: str = "on_demand",
+             market: str = "hyperscaler", provider: str = "price sheet") -> PriceBook:
+        """One undated offer per chip: a rate table (internal chargeback, a test catalog) as a book."""
+        return cls(offers=tuple(Offer(hardware=hw, provider=provider, market=market, mode=mode,
+                                      usd_per_chip_hour=price, region=UNSPECIFIED_REGION, as_of=None,
+                                      source=source) for hw, price in prices.items()))
+
     def for_hardware(self, hardware: str) -> tuple[Offer, ...]:
         return self._by_hardware.get(hardware, ())
 

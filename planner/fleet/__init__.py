@@ -12,8 +12,8 @@ Pure: no I/O; the fleet file lives in ``hardware_catalog.fleet_file``, the Ray r
 
 from planner.fleet.demand import Demand, fleet_demand
 from planner.fleet.planning import Fleet, plan_fleet
-from planner.fleet.prices import ChipPrices, Mode, catalog_prices
+from planner.fleet.prices import ChipPrices, Mode, book_prices, catalog_prices
 from planner.fleet.results import Commit, FleetPlan, MonthRow, ScaleBounds, WorkloadSchedule
 
 __all__ = ["ChipPrices", "Commit", "Demand", "Fleet", "FleetPlan", "Mode", "MonthRow", "ScaleBounds",
-           "WorkloadSchedule", "catalog_prices", "fleet_demand", "plan_fleet"]
+           "WorkloadSchedule", "book_prices", "catalog_prices", "fleet_demand", "plan_fleet"]

@@ -17,7 +17,7 @@ from planner.model.grid import CatalogTables
 from planner.search.prepare import evaluate_rest
 from planner.search.results import Plan
 from planner.search.run import run_search
-from planner.workload import Objective, Traffic, Workload
+from planner.workload import Objective, Workload
 
 __all__ = ["Shape", "WorkloadOptions", "shapes_for"]
 
@@ -50,9 +50,8 @@ class WorkloadOptions:
 def shapes_for(catalog: Catalog, tables: CatalogTables, w: Workload, *, horizon_peak: float,
                time_limit_s: float = 10.0) -> WorkloadOptions:
     """The chosen plan key's shapes for ``w`` planned at ``horizon_peak`` requests/s."""
-    at_peak = replace(w, traffic=Traffic(requests_per_s=min(w.traffic.requests_per_s, horizon_peak),
-                                         input_tokens=w.traffic.input_tokens, output_tokens=w.traffic.output_tokens,
-                                         peak_requests_per_s=horizon_peak))
+    at_peak = replace(w, traffic=replace(w.traffic, requests_per_s=min(w.traffic.requests_per_s, horizon_peak),
+                                         peak_requests_per_s=horizon_peak, profile=(), growth=()))
     searched = run_search(at_peak, catalog, top=1, objective=Objective.COST, time_limit_s=time_limit_s,
                           tables=tables)
     if not searched.result.plans:

@@ -10,7 +10,10 @@ any member:
 - every latency target the tightest any member sets; the quality floor the highest;
 - hardware, models, precisions: what every member allows; runtimes: those with multi_lora that
   every member allows;
-- availability: the most replicas, spare and zones, the lowest max_utilization of any member.
+- availability: the most replicas, spare and zones, the lowest max_utilization of any member;
+- serving features: forbidden when any member forbids one, else required when any requires it;
+  members' prefix caches are not carried (no cache hits counted) nor their empirical length
+  distributions (the mix keeps the mean and the largest stated p95).
 
 The SLO capacity of a replica is then computed for the merged request mix (the queueing model
 takes one length distribution: the mean of the mix and the largest p95), an approximation of
@@ -54,6 +57,17 @@ def _slo(ws: Sequence[Workload]) -> Slo:
     return Slo(targets=targets)
 
 
+def _serving(c: Sequence[Constraints]) -> dict[str, str]:
+    """One rule per serving feature: forbidden by any member wins, then required by any."""
+    rules: dict[str, str] = {}
+    for x in c:
+        for feature, rule in x.serving.items():
+            held = rules.get(feature, "allowed")
+            rules[feature] = "forbidden" if "forbidden" in (held, rule) else "required" if "required" in (held, rule) \
+                else "allowed"
+    return rules
+
+
 def merged(catalog: Catalog, name: str, ws: Sequence[Workload]) -> Workload:
     """The group as one workload (module docstring); InputError when the members cannot share."""
     tasks = {w.quality.task for w in ws}
@@ -79,7 +93,7 @@ def merged(catalog: Catalog, name: str, ws: Sequence[Workload]) -> Workload:
         adaptations=_common([x.adaptations for x in c]), max_chips_per_replica=min(x.max_chips_per_replica for x in c),
         max_hardware_types=min(x.max_hardware_types for x in c),
         quotas={h: min(x.quotas[h] for x in c if h in x.quotas) for h in {h for x in c for h in x.quotas}},
-        pricing=c[0].pricing)
+        pricing=c[0].pricing, serving=_serving(c))
     availability = Availability(min_replicas=max(x.min_replicas for x in a), spare=max(x.spare for x in a),
                                 zones=max(x.zones for x in a), max_utilization=min(x.max_utilization for x in a))
     quality = replace(ws[0].quality, min_score=max(floors) if floors else None,

@@ -5,7 +5,7 @@ product, numbered in product order, so a scenario's id names the same values on 
 sweep can resume from the ids already written):
 
 - ``traffic_scale``: requests/s (mean and peak) x the value
-- ``price_scale``: every chip's price in every mode x the value (a catalog variant)
+- ``price_scale``: every offer in the catalog's price book x the value (a catalog variant)
 - ``slo_scale``: every latency target x the value (0.5: twice as strict)
 - ``exclude_hardware``: a list of hardware ids the scenario may not use (a chip lost or withheld)
 - ``models``: the models the scenario may use (None: any)
@@ -24,12 +24,13 @@ from types import MappingProxyType
 from typing import Any
 
 from planner.domain import Catalog
+from planner.economics.pricing import PriceBook
 from planner.errors import PlannerError
 from planner.fleet.planning import Fleet, plan_fleet
 from planner.fleet.prices import ChipPrices, catalog_prices
 from planner.model.grid import CatalogTables
 from planner.search.planning import plan
-from planner.workload import Slo, Traffic, Workload
+from planner.workload import Slo, Workload
 
 __all__ = ["AXES", "ROW_FIELDS", "Scenario", "Sweep", "apply", "priced", "run_scenario", "scaled_prices", "scenarios",
            "summarise",
@@ -79,20 +80,20 @@ def scaled_prices(prices: ChipPrices, scale: float) -> ChipPrices:
 
 
 def priced(catalog: Catalog, scale: float) -> Catalog:
-    """The catalog with every chip's price in every mode x ``scale``."""
+    """The catalog with every offer in its price book x ``scale`` (every chip, mode and market;
+    owned-cost data and a workload's own price sheet are not scaled)."""
     if scale == 1.0:
         return catalog
-    hardware = {k: replace(h, price_per_chip_hour={m: p * scale for m, p in h.price_per_chip_hour.items()})
-                for k, h in catalog.hardware.items()}
-    return replace(catalog, hardware=hardware)
+    book = catalog.prices
+    offers = tuple(replace(o, usd_per_chip_hour=o.usd_per_chip_hour * scale) for o in book.offers)
+    return replace(catalog, prices=PriceBook(offers=offers, skipped=book.skipped))
 
 
 def _workload(w: Workload, v: Mapping[str, Any]) -> Workload:
     t = w.traffic
     k = float(v.get("traffic_scale", 1.0))
-    traffic = Traffic(requests_per_s=t.requests_per_s * k, input_tokens=t.input_tokens, output_tokens=t.output_tokens,
-                      peak_requests_per_s=None if t.peak_requests_per_s is None else t.peak_requests_per_s * k,
-                      profile=t.profile, growth=t.growth)
+    traffic = replace(t, requests_per_s=t.requests_per_s * k,
+                      peak_requests_per_s=None if t.peak_requests_per_s is None else t.peak_requests_per_s * k)
     f = float(v.get("slo_scale", 1.0))
     slo = Slo(targets={m: {p: limit * f for p, limit in by_p.items()} for m, by_p in w.slo.targets.items()})
     c = w.constraints

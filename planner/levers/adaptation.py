@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from planner.domain import Catalog, Model
+from planner.economics.rates import Pricing
 from planner.levers.finetune import adaptation_options
 from planner.levers.quality import ADAPTATIONS, GENERAL, QualityEstimate, best_teacher, quality
 from planner.memo import cached
@@ -44,7 +45,7 @@ def allowed_adaptations(w: Workload) -> tuple[str, ...]:
 
 
 def _one_time(catalog: Catalog, model: Model, method: str, teacher: Model | None, tokens: float,
-              pricing: str) -> tuple[float, str | None]:
+              pricing: Pricing) -> tuple[float, str | None]:
     """Cheapest training option's cost and hardware (per catalog, once)."""
     key = ("one_time", model.id, method, teacher.id if teacher else "", tokens, pricing)
     return cached(catalog, key, lambda: _cheapest(catalog, model, method, teacher, tokens, pricing))
@@ -81,7 +82,7 @@ def _teacher(catalog: Catalog, task: str, student: Model) -> Model | None:
 
 
 def _cheapest(catalog: Catalog, model: Model, method: str, teacher: Model | None, tokens: float,
-              pricing: str) -> tuple[float, str | None]:
+              pricing: Pricing) -> tuple[float, str | None]:
     options, _ = adaptation_options(catalog, model=model, method=method, dataset_tokens=tokens,
                                     teacher=teacher, pricing=pricing)
     best = next((o for o in options if o.fits and o.cost is not None), None)

@@ -43,6 +43,7 @@ import math
 from dataclasses import dataclass
 
 from planner.domain import Catalog, Hardware, Model
+from planner.economics.rates import ChipRate, Pricing, chip_rate
 from planner.errors import InputError
 
 __all__ = ["ADAM_BYTES_PER_PARAM", "MFU", "MFU_BY_FAMILY", "METHODS", "NF4_BITS", "Basis", "Memory", "TrainingOption",
@@ -201,7 +202,7 @@ def _peak(hw: Hardware) -> float | None:
 
 
 def _option(catalog: Catalog, hw: Hardware, m: Model, method: str, tokens: float, teacher: Model | None,
-            rank: int, seq_tokens: int, pricing: str) -> TrainingOption:
+            rank: int, seq_tokens: int, pricing: Pricing | str) -> TrainingOption:
     """The cheaper of with / without activation checkpointing that fits, on the fewest chips."""
     plain = _option_at(catalog, hw, m, method, tokens, teacher, rank, seq_tokens, pricing, checkpointing=False)
     ckpt = _option_at(catalog, hw, m, method, tokens, teacher, rank, seq_tokens, pricing, checkpointing=True)
@@ -222,7 +223,7 @@ def _no_fit_reason(hw: Hardware, mem: Memory, peak: float | None) -> str:
 
 
 def _option_at(catalog: Catalog, hw: Hardware, m: Model, method: str, tokens: float, teacher: Model | None,
-               rank: int, seq_tokens: int, pricing: str, *, checkpointing: bool) -> TrainingOption:
+               rank: int, seq_tokens: int, pricing: Pricing | str, *, checkpointing: bool) -> TrainingOption:
     mem = training_memory(m, method, rank=rank, seq_tokens=seq_tokens, checkpointing=checkpointing)
     chips, peak = _smallest_fit(hw, mem), _peak(hw)
     chain = toolchain(catalog, method, hw.family)
@@ -249,17 +250,19 @@ def _option_at(catalog: Catalog, hw: Hardware, m: Model, method: str, tokens: fl
     # wall time: student on `chips`, teacher on `t_chips`, one after the other
     hours = [(flops / (peak * u) / chips + (g / t_chips if t_chips else 0.0)) / 3600.0
              for u, g in zip(mfus, gen, strict=True)]
-    price = hw.price(pricing)
+    rate = chip_rate(catalog, hw.id, pricing)
+    price = rate.usd_per_chip_hour if isinstance(rate, ChipRate) else None
     cost = None if price is None else chip_seconds[1] / 3600.0 * price  # central chip-hours x price
     note = f"{chain}; activation checkpointing" if checkpointing else chain
+    reason = note if price is not None else f"no {Pricing.of(pricing).label} price"
     return TrainingOption(hw.id, chips, mem.per_chip(chips), True, hours[1], hours[2], hours[0], cost,
-                          teacher_chips=t_chips, reason=note if price is not None else f"no {pricing} price",
+                          teacher_chips=t_chips, reason=reason,
                           checkpointing=checkpointing)
 
 
 def adaptation_options(catalog: Catalog, *, model: Model, method: str, dataset_tokens: float,
                        epochs: float = 1.0, teacher: Model | None = None, hardware: tuple[str, ...] = (),
-                       pricing: str = "on_demand", rank: int = DEFAULT_RANK,
+                       pricing: Pricing | str = "on_demand", rank: int = DEFAULT_RANK,
                        seq_tokens: int = DEFAULT_SEQ_TOKENS) -> tuple[list[TrainingOption], Basis]:
     """Every hardware (or those given) that can run the adaptation, cheapest first; misfits last."""
     if method not in METHODS:

@@ -9,9 +9,10 @@
 """
 
 from planner.model.estimate import Config, Estimate, Scenario, estimate, resolve
-from planner.model.grid import CatalogTables, Grid
-from planner.model.perf import MemoryModel, StepModel, memory, step_time
+from planner.model.grid import CatalogTables, Efficiencies, Grid
+from planner.model.perf import MemoryCoefficients, MemoryModel, StepCoefficients, StepModel, memory, step_time
 from planner.model.queueing import LengthDist, serve, server
 
-__all__ = ["CatalogTables", "Config", "Estimate", "Grid", "LengthDist", "MemoryModel", "Scenario", "StepModel",
-           "estimate", "memory", "resolve", "serve", "server", "step_time"]
+__all__ = ["CatalogTables", "Config", "Efficiencies", "Estimate", "Grid", "LengthDist", "MemoryCoefficients",
+           "MemoryModel", "Scenario", "StepCoefficients", "StepModel", "estimate", "memory", "resolve", "serve",
+           "server", "step_time"]

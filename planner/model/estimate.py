@@ -14,7 +14,9 @@ from enum import StrEnum
 
 import numpy as np
 
-from planner.domain import PRICING_MODES, Catalog, Efficiency, Hardware, Model, Precision, Runtime
+from planner.domain import Catalog, Efficiency, Hardware, Model, Precision, Runtime
+from planner.economics.pricing import Unpriced
+from planner.economics.rates import ChipRate, Pricing, chip_rate
 from planner.errors import InputError
 from planner.model.grid import CatalogTables, Grid
 from planner.model.perf import Memory
@@ -80,6 +82,7 @@ class Estimate:
     tpot_p99_s: float | None = None
     utilization: float | None = None
     capacity_requests_per_s: float | None = None
+    rate: ChipRate | Unpriced | None = None  # the price per chip-hour and its offer, or why none
 
 
 def default_precision(catalog: Catalog, hardware: Hardware) -> Precision:
@@ -160,13 +163,11 @@ def _check_numbers(scenario: Scenario, batch: int | None, input_tokens: int, out
 
 def estimate(catalog: Catalog, config: Config, *, scenario: Scenario = Scenario.STATIC_BATCH,
              input_tokens: int = 512, output_tokens: int = 128, batch: int | None = None,
-             request_rate: float | None = None, pricing: str = "on_demand",
+             request_rate: float | None = None, pricing: Pricing | str = "on_demand",
              input_p95: float | None = None, output_p95: float | None = None) -> Estimate:
     """Evaluate one configuration. ``request_rate`` is for the whole deployment (all replicas)."""
     _check_numbers(scenario, batch, input_tokens, output_tokens, request_rate)
-    if pricing not in PRICING_MODES:
-        raise InputError(f"unknown pricing mode {pricing!r} (one of {', '.join(PRICING_MODES)})",
-                         field="pricing")
+    how = Pricing.of(pricing)
     grid = config_grid(catalog, config)
     reps = config.replicas
     p99: dict[str, float | None] = {"ttft": None, "tpot": None, "util": None, "cap": None}
@@ -195,8 +196,8 @@ def estimate(catalog: Catalog, config: Config, *, scenario: Scenario = Scenario.
     if scenario is Scenario.SERVER and fits and not bool(srv.stable[0]):
         reason = (f"overloaded: {request_rate:g} requests/s exceeds the capacity of "
                   f"{p99['cap']:.3g} requests/s")
-    price = config.hardware.price(pricing)
-    cost_hour = price * config.chips if price is not None else None
+    rate = chip_rate(catalog, config.hardware.id, how)
+    cost_hour = rate.usd_per_chip_hour * config.chips if isinstance(rate, ChipRate) else None
     per_million = (cost_hour / (tps * 3600.0) * 1e6
                    if cost_hour is not None and fits and math.isfinite(tps) and tps > 0 else None)
     return Estimate(
@@ -206,7 +207,7 @@ def estimate(catalog: Catalog, config: Config, *, scenario: Scenario = Scenario.
         total_bytes=float(mem.total[0]), capacity_bytes=float(mem.capacity[0]),
         max_batch=int(max_b[0]), batch=b, ttft_s=float(ttft), tpot_s=float(tpot), e2e_s=float(e2e),
         output_tokens_per_s=float(tps), requests_per_s=float(rps), bound=str(bound_of(step)[0]),
-        pricing=pricing, cost_per_hour=cost_hour, cost_per_million_output_tokens=per_million,
+        pricing=how.label, rate=rate, cost_per_hour=cost_hour, cost_per_million_output_tokens=per_million,
         efficiency=catalog.efficiency(config.hardware, config.runtime),
         ttft_p99_s=p99["ttft"], tpot_p99_s=p99["tpot"], utilization=p99["util"],
         capacity_requests_per_s=p99["cap"],

@@ -8,6 +8,7 @@ configurations, so the performance model evaluates 10^5..10^6 configurations in 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -15,12 +16,77 @@ import numpy.typing as npt
 from planner.domain import Catalog
 from planner.model.attention import attention_columns
 
-__all__ = ["ACTIVATION_BYTES", "CatalogTables", "Grid"]
+__all__ = ["ACTIVATION_BYTES", "CatalogTables", "Efficiencies", "Grid", "Rows"]
 
 Array = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 ACTIVATION_BYTES = 2.0  # activations and all-reduce payloads stay 16-bit in every engine modelled
+
+
+class Rows:
+    """Row access for a frozen dataclass whose fields are arrays indexed by row on their first axis.
+
+    ``take(rows)`` (also ``obj[rows]``) slices every field; ``empty(n)`` and ``put(at, other)``
+    let a cache fill preallocated rows a block at a time.
+    """
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+    def take(self, rows: npt.ArrayLike) -> Self:
+        """The same fields restricted to ``rows`` (any numpy index along the first axis)."""
+        return type(self)(**{name: getattr(self, name)[rows] for name in self.__dataclass_fields__})
+
+    def __getitem__(self, rows: npt.ArrayLike) -> Self:
+        return self.take(rows)
+
+    def __len__(self) -> int:
+        return len(getattr(self, next(iter(self.__dataclass_fields__))))
+
+    @classmethod
+    def empty(cls, n: int) -> Self:
+        """``n`` uninitialised float64 rows of every field."""
+        return cls(**{name: np.empty(n) for name in cls.__dataclass_fields__})
+
+    def put(self, at: npt.ArrayLike, other: Self) -> None:
+        """Write ``other``'s rows into rows ``at`` of every field, in place."""
+        for name in self.__dataclass_fields__:
+            getattr(self, name)[at] = getattr(other, name)
+
+    def stacked(self) -> Array:
+        """Every field as one [field, row] array, fields in declaration order (what a cache stores)."""
+        return np.stack([getattr(self, name) for name in self.__dataclass_fields__])
+
+    @classmethod
+    def from_stacked(cls, array: Array) -> Self:
+        """The inverse of ``stacked``: each field a row view of ``array``."""
+        if len(array) != len(cls.__dataclass_fields__):
+            raise ValueError(f"{len(array)} stacked fields; {cls.__name__} has {len(cls.__dataclass_fields__)}")
+        return cls(**{name: array[i] for i, name in enumerate(cls.__dataclass_fields__)})
+
+    def reshaped(self, extra_axes: int) -> Self:
+        """Every field with ``extra_axes`` length-1 axes after the rows, to broadcast against counts."""
+        return type(self)(**{name: (a := getattr(self, name)).reshape(a.shape + (1,) * extra_axes)
+                             for name in self.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class Efficiencies(Rows):
+    """A runtime's calibrated efficiency on a chip, one array per coefficient (same names as Grid's).
+
+    In ``CatalogTables`` each field is [hardware, runtime]; in a calibration fit, [record].
+    """
+
+    eff_compute: Array  # fraction of peak FLOP/s reached
+    eff_memory: Array  # fraction of peak memory bandwidth reached
+    eff_communication: Array  # fraction of the link's bandwidth reached by collectives
+    step_overhead_s: Array  # fixed seconds per forward pass
+    collective_latency_s: Array  # seconds per collective (all-reduce or pipeline send)
+
+    @classmethod
+    def from_columns(cls, columns: Array) -> Efficiencies:
+        """From a [row, 5] matrix whose columns follow the fields' order (a fit's parameter rows)."""
+        return cls(**{name: columns[:, k] for k, name in enumerate(cls.__dataclass_fields__)})
 
 
 @dataclass(frozen=True)
@@ -40,6 +106,7 @@ class Grid:
     head_dim: Array
     ffn: Array
     vocab: Array
+    moe_layers: Array  # layers with routed experts (0 for dense models)
     # attention kind (planner.model.attention): KV elements per token per layer, KV shards tp splits,
     # 1.0 when every tp rank reads the whole KV (MLA), attention FLOPs per query per key (decode),
     # prefill / decode attention FLOPs, window tokens (inf = none), share of full-attention layers
@@ -77,6 +144,7 @@ class Grid:
     # parallelism
     tp: Array
     pp: Array
+    ep: Array  # expert-parallel ranks = data-parallel attention ranks = tp (planner.model.moe); 1 = none
 
     def __len__(self) -> int:
         return int(self.params.shape[0])
@@ -101,7 +169,7 @@ class CatalogTables:
     peak_linear: Array  # [hardware, precision], nan = precision cannot run
     peak_attention: Array  # [hardware]
     runtime: dict[str, Array]
-    efficiency: Array  # [hardware, runtime, 5]
+    efficiency: Efficiencies  # each field [hardware, runtime]
     calibrated: npt.NDArray[np.bool_]  # [hardware, runtime]
     runnable_weights: npt.NDArray[np.bool_]  # [hardware, runtime, precision]: serves weights in it
     runnable_kv: npt.NDArray[np.bool_]  # [hardware, runtime, precision]: stores the KV cache in it
@@ -125,6 +193,7 @@ class CatalogTables:
             "head_dim": [m.head_dim for m in models],
             "ffn": [m.ffn_size for m in models],
             "vocab": [m.vocab_size for m in models],
+            "moe_layers": [m.layers - m.moe.dense_layers if m.experts > 1 else 0 for m in models],
             **attention_columns(models),
         }
         hardware = {
@@ -163,14 +232,16 @@ class CatalogTables:
                                               and p.id not in h.unsupported_precisions  # chip x runtime gap
                                               for j, p in enumerate(precs)]
                     runnable_kv[i, k] = [p.id in r.kv_precisions and p.bytes_per_kv is not None for p in precs]
-        efficiency = np.zeros((len(hws), len(rts), 5))
-        calibrated = np.zeros((len(hws), len(rts)), dtype=bool)
-        for i, h in enumerate(hws):
-            for k, r in enumerate(rts):
-                e = catalog.efficiency(h, r)
-                efficiency[i, k] = (e.compute, e.memory, e.communication,
-                                    e.step_overhead_s, e.collective_latency_s)
-                calibrated[i, k] = e.calibrated
+        pairs = [catalog.efficiency(h, r) for h in hws for r in rts]
+
+        def per_pair(attr: str, dtype: type = np.float64) -> Any:  # [hardware, runtime]
+            return np.array([getattr(e, attr) for e in pairs], dtype=dtype).reshape(len(hws), len(rts))
+
+        efficiency = Efficiencies(eff_compute=per_pair("compute"), eff_memory=per_pair("memory"),
+                                  eff_communication=per_pair("communication"),
+                                  step_overhead_s=per_pair("step_overhead_s"),
+                                  collective_latency_s=per_pair("collective_latency_s"))
+        calibrated = per_pair("calibrated", bool)
         return cls(
             model_ids=tuple(m.id for m in models),
             hardware_ids=tuple(h.id for h in hws),
@@ -191,12 +262,13 @@ class CatalogTables:
 
     def gather(self, *, model: IntArray, hardware: IntArray, weight_precision: IntArray,
                kv_precision: IntArray, runtime: IntArray, tp: npt.ArrayLike,
-               pp: npt.ArrayLike) -> Grid:
+               pp: npt.ArrayLike, ep: npt.ArrayLike = 1.0) -> Grid:
         """Build a Grid from index arrays (broadcast together)."""
-        model, hardware, weight_precision, kv_precision, runtime, tp_a, pp_a = np.broadcast_arrays(
+        model, hardware, weight_precision, kv_precision, runtime, tp_a, pp_a, ep_a = np.broadcast_arrays(
             model, hardware, weight_precision, kv_precision, runtime,
-            np.asarray(tp, dtype=np.float64), np.asarray(pp, dtype=np.float64))
-        eff = self.efficiency[hardware, runtime]
+            np.asarray(tp, dtype=np.float64), np.asarray(pp, dtype=np.float64),
+            np.asarray(ep, dtype=np.float64))
+        eff = self.efficiency.take((hardware, runtime))
         return Grid(
             **{k: v[model] for k, v in self.model.items()},
             weight_bytes=self.weight_bytes[weight_precision],
@@ -204,12 +276,13 @@ class CatalogTables:
             peak_linear_flops_per_s=self.peak_linear[hardware, weight_precision],
             peak_attention_flops_per_s=self.peak_attention[hardware],
             **{k: v[hardware] for k, v in self.hardware.items()},
-            eff_compute=eff[..., 0],
-            eff_memory=eff[..., 1],
-            eff_communication=eff[..., 2],
-            step_overhead_s=eff[..., 3],
-            collective_latency_s=eff[..., 4],
+            eff_compute=eff.eff_compute,
+            eff_memory=eff.eff_memory,
+            eff_communication=eff.eff_communication,
+            step_overhead_s=eff.step_overhead_s,
+            collective_latency_s=eff.collective_latency_s,
             **{k: v[runtime] for k, v in self.runtime.items()},
             tp=tp_a.copy(),
             pp=pp_a.copy(),
+            ep=ep_a.copy(),
         )

@@ -22,15 +22,17 @@ full-model step of B / pp tokens (GPipe microbatching, Huang et al. 2019).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
 
 from planner.model.attention import attended_context, prefill_attended_context
-from planner.model.grid import ACTIVATION_BYTES, Array, Grid
+from planner.model.grid import ACTIVATION_BYTES, Array, Grid, Rows
+from planner.model.moe import ep_memory, ep_step
 
-__all__ = ["Memory", "MemoryModel", "StepModel", "StepTime", "kv_bytes_per_token", "memory", "step_time"]
+__all__ = ["Memory", "MemoryCoefficients", "MemoryModel", "StepCoefficients", "StepModel", "StepTime",
+           "kv_bytes_per_token", "memory", "step_time"]
 
 
 @dataclass(frozen=True)
@@ -68,57 +70,81 @@ def kv_bytes_per_token(grid: Grid) -> Array:
     return layers_per_chip * shards_per_chip * (grid.kv_per_layer / grid.kv_shards) * grid.kv_bytes
 
 
+@dataclass(frozen=True)
+class MemoryCoefficients(Rows):
+    """``memory`` reduced to per-row constants (bytes per chip unless stated; see ``memory``)."""
+
+    capacity_bytes: Array  # usable memory of the chip
+    weight_bytes: Array  # this chip's share of the weights
+    overhead_bytes: Array  # engine context and graphs, plus the share the engine leaves unused
+    kv_bytes_per_token: Array  # including paging waste
+    activation_bytes_per_token: Array  # of the tokens of one pass (one layer live)
+    logits_bytes_per_sequence: Array  # fp32 logits of a decoding sequence
+    max_batched_tokens: Array  # the pass's token budget (tokens)
+    max_concurrency: Array  # the scheduler's cap on concurrent sequences (inf = none)
+    window_tokens: Array  # sliding-window layers hold at most this many tokens (inf = none)
+    full_attention_fraction: Array  # share of layers with full attention (planner.model.attention)
+
+
 class MemoryModel:
-    """``memory`` reduced to per-row constants, built once for rows evaluated at many batches.
+    """``memory`` over per-row ``MemoryCoefficients``, built once for rows evaluated at many batches."""
 
-    Rows of ``c``: capacity, weights, overhead (bytes per chip), KV bytes per token including
-    paging waste, activation bytes per token of a pass, logits bytes per sequence, the pass's
-    token budget (max_batched_tokens), the scheduler's concurrency cap.
-    """
+    def __init__(self, coefficients: MemoryCoefficients) -> None:
+        self.coefficients = coefficients
 
-    ROWS = 10  # 8, 9: window tokens and full-attention share (planner.model.attention)
-
-    def __init__(self, c: Array) -> None:
-        self.c = c
+    def __len__(self) -> int:
+        return len(self.coefficients)
 
     @classmethod
     def build(cls, grid: Grid) -> MemoryModel:
         capacity = grid.memory_capacity_bytes
-        c = np.empty((cls.ROWS, len(grid)))
-        c[0] = capacity
-        c[1] = grid.params * grid.weight_bytes / (grid.tp * grid.pp)
-        c[2] = grid.memory_overhead_bytes + grid.memory_reserve_fraction * capacity
-        c[3] = kv_bytes_per_token(grid) * (1.0 + grid.kv_waste_fraction)
-        c[4] = ACTIVATION_BYTES * (4.0 * grid.hidden + 2.0 * grid.ffn / grid.tp)  # one layer live
-        c[5] = 4.0 * grid.vocab / grid.tp  # 4 B: fp32 logits
-        c[6], c[7] = grid.max_batched_tokens, grid.max_concurrency
-        c[8], c[9] = grid.window, grid.full_fraction
-        return cls(c)
+        coefficients = MemoryCoefficients(
+            capacity_bytes=capacity,
+            weight_bytes=grid.params * grid.weight_bytes / (grid.tp * grid.pp),
+            overhead_bytes=grid.memory_overhead_bytes + grid.memory_reserve_fraction * capacity,
+            kv_bytes_per_token=kv_bytes_per_token(grid) * (1.0 + grid.kv_waste_fraction),
+            activation_bytes_per_token=ACTIVATION_BYTES * (4.0 * grid.hidden + 2.0 * grid.ffn / grid.tp),
+            logits_bytes_per_sequence=4.0 * grid.vocab / grid.tp,  # 4 B: fp32 logits
+            max_batched_tokens=grid.max_batched_tokens,
+            max_concurrency=grid.max_concurrency,
+            window_tokens=grid.window,
+            full_attention_fraction=grid.full_fraction,
+        )
+        if np.any(grid.ep > 1):  # expert parallelism + DP attention (planner.model.moe)
+            ep, on = ep_memory(grid), grid.ep > 1
+            coefficients = replace(
+                coefficients, weight_bytes=np.where(on, ep.weights, coefficients.weight_bytes),
+                kv_bytes_per_token=np.where(on, ep.kv_per_token * (1.0 + grid.kv_waste_fraction),
+                                            coefficients.kv_bytes_per_token))
+        return cls(coefficients)
 
     def take(self, rows: npt.NDArray[np.intp]) -> MemoryModel:
-        return MemoryModel(self.c[:, rows])
+        return MemoryModel(self.coefficients.take(rows))
 
     def operating_batch(self, *, cap: npt.ArrayLike, input_tokens: npt.ArrayLike,
                         output_tokens: npt.ArrayLike) -> Array:
         """Largest concurrency: what fits in memory, the scheduler's cap and the caller's cap."""
         context = np.asarray(input_tokens, dtype=np.float64) + np.asarray(output_tokens, dtype=np.float64)
         fit = self.parts(batch=1.0, context_tokens=context).max_batch
-        return np.asarray(np.minimum(np.minimum(fit, self.c[7]), np.asarray(cap, dtype=np.float64)),
-                          dtype=np.float64)
+        return np.asarray(np.minimum(np.minimum(fit, self.coefficients.max_concurrency),
+                                     np.asarray(cap, dtype=np.float64)), dtype=np.float64)
 
     def parts(self, *, batch: npt.ArrayLike, context_tokens: npt.ArrayLike) -> Memory:
         """Memory per chip at ``batch`` sequences of ``context_tokens`` each (see ``memory``)."""
         batch = np.asarray(batch, dtype=np.float64)
         context = np.asarray(context_tokens, dtype=np.float64)
-        capacity, weights, overhead, kv_token, act_token, logits, limit = self.c[:7]
-        kv_per_seq = attended_context(context, self.c[8], self.c[9]) * kv_token  # windows cap it
+        c = self.coefficients
+        limit = c.max_batched_tokens
+        held = attended_context(context, c.window_tokens, c.full_attention_fraction)  # windows cap it
+        kv_per_seq = held * c.kv_bytes_per_token
         chunk = np.minimum(np.maximum(batch, 1.0) * context, limit)
-        activations = chunk * act_token + np.minimum(batch, limit) * logits
-        free_for_kv = capacity - weights - activations - overhead
+        activations = chunk * c.activation_bytes_per_token + np.minimum(batch, limit) * c.logits_bytes_per_sequence
+        free_for_kv = c.capacity_bytes - c.weight_bytes - activations - c.overhead_bytes
         max_batch = np.where(free_for_kv > 0, np.floor(free_for_kv / kv_per_seq), 0.0)
         kv = batch * kv_per_seq
-        return Memory(weights=weights, kv_cache=kv, activations=activations, overhead=overhead,
-                      total=weights + kv + activations + overhead, capacity=capacity, max_batch=max_batch)
+        return Memory(weights=c.weight_bytes, kv_cache=kv, activations=activations, overhead=c.overhead_bytes,
+                      total=c.weight_bytes + kv + activations + c.overhead_bytes, capacity=c.capacity_bytes,
+                      max_batch=max_batch)
 
 
 def memory(grid: Grid, *, batch: npt.ArrayLike, context_tokens: npt.ArrayLike) -> Memory:
@@ -141,35 +167,55 @@ def memory(grid: Grid, *, batch: npt.ArrayLike, context_tokens: npt.ArrayLike) -
 _Pair = tuple[Array, Array]
 
 
-class StepModel:
-    """``step_time`` reduced to per-row coefficients of the tokens of a pass.
+@dataclass(frozen=True)
+class StepCoefficients(Rows):
+    """``step_time`` reduced to per-row coefficients of the tokens of a pass (seconds per unit).
 
     Every term of the roofline is linear in the tokens of a pass (times their context, for
-    attention) or in the number of passes, except MoE's expert coverage. The queueing model and
-    the screen evaluate the same rows at many token counts, so the coefficients are built once
-    and each evaluation costs a dozen array operations, with no per-call Grid gathering.
-    ``step_time`` itself goes through this class, so there is one formula.
-
-    Coefficients (one row each, in ``c``; seconds per unit): pp, max_batched_tokens, linear
-    compute per token, dense and expert weight reads per pass, the log of the chance a token
-    misses a given expert (log(1 - k/E); -inf without experts: a pass of t tokens misses one with
-    probability exp(t log(1 - k/E)), an exponential being several times cheaper than a power
-    over arrays), attention compute per token x context, KV traffic per token x context,
-    communication per token and per pass, fixed overhead per pass.
+    attention) or in the number of passes, except MoE's expert coverage: a pass of t tokens
+    misses a given expert with probability exp(t log(1 - k/E)) (an exponential being several
+    times cheaper than a power over arrays).
     """
 
-    ROWS = 14  # 11..13: window tokens, full-attention share, prefill/decode attention FLOPs
+    pp: Array  # pipeline stages: a decode batch splits into at most pp microbatches
+    max_batched_tokens: Array  # tokens one pass takes
+    linear_compute_s_per_token: Array  # 2 N_active FLOPs per token at the linear peak
+    dense_weights_s_per_pass: Array  # reading the weights outside routed experts
+    expert_weights_s_per_pass: Array  # reading every routed expert (0 without experts)
+    log_expert_miss: Array  # log(1 - k/E), the log chance a token skips a given expert; -inf without experts
+    attention_s_per_token_context: Array  # QK^T and AV FLOPs per token per context token
+    kv_s_per_token_context: Array  # KV-cache bytes read or written per token per context token
+    communication_s_per_token: Array  # tensor-parallel all-reduce and pipeline send payloads
+    communication_s_per_pass: Array  # collective latencies of one pass
+    overhead_s_per_pass: Array  # fixed cost (kernel launch, scheduling, sampling)
+    window_tokens: Array  # sliding-window layers attend to at most this many keys (inf = none)
+    full_attention_fraction: Array  # share of layers with full attention (planner.model.attention)
+    prefill_attention_ratio: Array  # prefill / decode attention FLOPs per key (MLA prefill runs unabsorbed)
 
-    def __init__(self, c: Array) -> None:
-        self.c = c
-        self.windowed = bool(np.any(c[12] < 1.0)) or bool(np.any(c[13] != 1.0))  # planner.model.attention
-        self.moe = bool(np.any(c[4] > 0))
-        self.pipelined = bool(np.any(c[0] > 1))
-        self.one_pass = float(np.min(c[1], initial=np.inf))  # tokens any row runs in a single pass
+
+class StepModel:
+    """``step_time`` over per-row ``StepCoefficients``.
+
+    The queueing model and the screen evaluate the same rows at many token counts, so the
+    coefficients are built once and each evaluation costs a dozen array operations, with no
+    per-call Grid gathering. ``step_time`` itself goes through this class, so there is one formula.
+    """
+
+    def __init__(self, coefficients: StepCoefficients) -> None:
+        self.coefficients = coefficients
+        self.windowed = (bool(np.any(coefficients.full_attention_fraction < 1.0))  # planner.model.attention
+                         or bool(np.any(coefficients.prefill_attention_ratio != 1.0)))
+        self.moe = bool(np.any(coefficients.expert_weights_s_per_pass > 0))
+        self.pipelined = bool(np.any(coefficients.pp > 1))
+        # tokens any row runs in a single pass
+        self.one_pass = float(np.min(coefficients.max_batched_tokens, initial=np.inf))
+        self._broadcast = {0: coefficients}  # coefficients with extra count axes, by their number
+
+    def __len__(self) -> int:
+        return len(self.coefficients)
 
     @classmethod
     def build(cls, grid: Grid) -> StepModel:
-        n = len(grid)
         tp, pp = grid.tp, grid.pp
         with np.errstate(divide="ignore", invalid="ignore"):
             per_byte = 1.0 / (tp * grid.memory_bandwidth_bytes_per_s * grid.eff_memory)
@@ -182,22 +228,47 @@ class StepModel:
             allreduce_per_token = 2.0 * grid.layers * 2.0 * (tp - 1.0) / tp * payload / _one_way(grid)
             send_link = np.where(tp * pp <= grid.chips_per_node, grid.link_bytes_per_s, grid.scale_out_bytes_per_s)
             send_per_token = (pp - 1.0) * payload / (0.5 * send_link * grid.eff_communication)
-            c = np.empty((cls.ROWS, n))
-            c[0], c[1] = pp, grid.max_batched_tokens
-            c[2] = 2.0 * grid.active_params / (tp * grid.peak_linear_flops_per_s * grid.eff_compute)  # M42: 2N
-            c[3] = (grid.params - np.where(moe, grid.expert_params, 0.0)) * grid.weight_bytes * per_byte
-            c[4] = np.where(moe, grid.expert_params * grid.weight_bytes * per_byte, 0.0)
-            c[5] = np.where(moe, np.log(1.0 - grid.experts_per_token / np.where(moe, grid.experts, 1.0)), -np.inf)
-            c[6], c[7] = attention, kv_token
-            c[8] = np.where(tp > 1, allreduce_per_token, 0.0) + np.where(pp > 1, send_per_token, 0.0)
-            c[9] = (np.where(tp > 1, 2.0 * grid.layers * _allreduce_latency(grid), 0.0)
-                    + np.where(pp > 1, (pp - 1.0) * grid.collective_latency_s, 0.0))
-            c[10] = grid.step_overhead_s
-            c[11], c[12], c[13] = grid.window, grid.full_fraction, grid.prefill_attention_ratio
-        return cls(c)
+            coefficients = StepCoefficients(
+                pp=pp,
+                max_batched_tokens=grid.max_batched_tokens,
+                linear_compute_s_per_token=2.0 * grid.active_params / (  # M42: 2N
+                    tp * grid.peak_linear_flops_per_s * grid.eff_compute),
+                dense_weights_s_per_pass=(grid.params - np.where(moe, grid.expert_params, 0.0))
+                * grid.weight_bytes * per_byte,
+                expert_weights_s_per_pass=np.where(moe, grid.expert_params * grid.weight_bytes * per_byte, 0.0),
+                log_expert_miss=np.where(moe, np.log(1.0 - grid.experts_per_token / np.where(moe, grid.experts, 1.0)),
+                                         -np.inf),
+                attention_s_per_token_context=attention,
+                kv_s_per_token_context=kv_token,
+                communication_s_per_token=np.where(tp > 1, allreduce_per_token, 0.0)
+                + np.where(pp > 1, send_per_token, 0.0),
+                communication_s_per_pass=np.where(tp > 1, 2.0 * grid.layers * _allreduce_latency(grid), 0.0)
+                + np.where(pp > 1, (pp - 1.0) * grid.collective_latency_s, 0.0),
+                overhead_s_per_pass=grid.step_overhead_s,
+                window_tokens=grid.window,
+                full_attention_fraction=grid.full_fraction,
+                prefill_attention_ratio=grid.prefill_attention_ratio,
+            )
+            if np.any(grid.ep > 1):  # expert parallelism + DP attention (planner.model.moe)
+                ep, on = ep_step(grid), grid.ep > 1
+                c = coefficients
+                coefficients = replace(
+                    c, max_batched_tokens=np.where(on, ep.pass_tokens, c.max_batched_tokens),
+                    linear_compute_s_per_token=np.where(on, ep.linear_per_token, c.linear_compute_s_per_token),
+                    dense_weights_s_per_pass=np.where(on, ep.dense_read_per_pass, c.dense_weights_s_per_pass),
+                    kv_s_per_token_context=np.where(on, ep.kv_per_token_context, c.kv_s_per_token_context),
+                    communication_s_per_token=np.where(on, ep.comm_per_token, c.communication_s_per_token),
+                    communication_s_per_pass=np.where(on, ep.comm_per_pass, c.communication_s_per_pass))
+            return cls(coefficients)
 
     def take(self, rows: npt.NDArray[np.intp]) -> StepModel:
-        return StepModel(self.c[:, rows])
+        return StepModel(self.coefficients.take(rows))
+
+    def _with_axes(self, extra_axes: int) -> StepCoefficients:
+        """The coefficients shaped to broadcast against counts with ``extra_axes`` axes after the rows."""
+        if extra_axes not in self._broadcast:
+            self._broadcast[extra_axes] = self.coefficients.reshaped(extra_axes)
+        return self._broadcast[extra_axes]
 
     def _terms(self, decode_tokens: npt.ArrayLike, decode_context: npt.ArrayLike, prefill_tokens: npt.ArrayLike,
                prefill_context: npt.ArrayLike) -> tuple[Array, Array, Array, Array, Array, Array]:
@@ -206,26 +277,32 @@ class StepModel:
         p = np.asarray(prefill_tokens, dtype=np.float64)
         d_ctx = np.asarray(decode_context, dtype=np.float64)
         p_ctx = np.asarray(prefill_context, dtype=np.float64)
-        c = self.c.reshape(self.c.shape + (1,) * (max(d.ndim, p.ndim, 1) - 1))  # rows first, then counts
+        c = self._with_axes(max(d.ndim, p.ndim, 1) - 1)  # rows first, then counts
         if self.pipelined and not (d.ndim == 0 and d <= 1.0):  # one sequence: one microbatch
             # Pipeline parallelism: the decode batch is split into up to pp microbatches that
             # occupy the pp stages at once (GPipe-style). Every sequence still passes all stages,
             # so one iteration lasts one full-model step of a microbatch.
-            microbatches = np.minimum(np.maximum(d, 1.0), c[0])
+            microbatches = np.minimum(np.maximum(d, 1.0), c.pp)
             d, p = d / microbatches, p / microbatches
         tokens = d + p
-        passes = 1.0 if tokens.ndim == 0 and tokens <= self.one_pass else np.maximum(np.ceil(tokens / c[1]), 1.0)
-        weights = c[3]
+        passes = (1.0 if tokens.ndim == 0 and tokens <= self.one_pass
+                  else np.maximum(np.ceil(tokens / c.max_batched_tokens), 1.0))
+        weights = c.dense_weights_s_per_pass
         if self.moe:  # each token routes to k of E experts: a pass touches E (1 - (1 - k/E)^tokens)
-            weights = weights + c[4] * (1.0 - np.exp(c[5] * np.maximum(tokens / passes, 1.0)))
+            weights = weights + c.expert_weights_s_per_pass * (
+                1.0 - np.exp(c.log_expert_miss * np.maximum(tokens / passes, 1.0)))
         # attention: QK^T and AV over the context (causal prefill: half of it); KV: read the cache
         # of the decode tokens, write the new K/V of every token
         p_keys = p_ctx / 2.0
         if self.windowed:  # sliding-window layers see at most the window; MLA prefill runs unabsorbed
-            d_ctx = attended_context(d_ctx, c[11], c[12])
-            p_keys = prefill_attended_context(p_ctx, c[11], c[12]) * c[13]
-        return (tokens * c[2], passes * weights, (d * d_ctx + p * p_keys) * c[6],
-                (d * (d_ctx + 1.0) + p) * c[7], tokens * c[8] + passes * c[9], passes * c[10])
+            d_ctx = attended_context(d_ctx, c.window_tokens, c.full_attention_fraction)
+            p_keys = prefill_attended_context(p_ctx, c.window_tokens, c.full_attention_fraction) * \
+                c.prefill_attention_ratio
+        return (tokens * c.linear_compute_s_per_token, passes * weights,
+                (d * d_ctx + p * p_keys) * c.attention_s_per_token_context,
+                (d * (d_ctx + 1.0) + p) * c.kv_s_per_token_context,
+                tokens * c.communication_s_per_token + passes * c.communication_s_per_pass,
+                passes * c.overhead_s_per_pass)
 
     def total(self, *, decode_tokens: npt.ArrayLike, decode_context: npt.ArrayLike,
               prefill_tokens: npt.ArrayLike = 0.0, prefill_context: npt.ArrayLike = 0.0) -> Array:
@@ -259,7 +336,7 @@ class StepModel:
         """
         (a_lin, per_token), (att_d, att_p) = self.floor_terms(decode_context=decode_context,
                                                               prefill_context=prefill_context)
-        a, b_d, b_p = (np.empty((4,) + self.c[0].shape) for _ in range(3))
+        a, b_d, b_p = (np.empty((4, len(self))) for _ in range(3))
         for i in range(2):
             for j in range(2):
                 a[2 * i + j] = a_lin[i]
@@ -273,15 +350,19 @@ class StepModel:
         side, which reads the weights once per pass), (their costs per token)), ((attention's cost
         per decode token on its compute side, on its KV-traffic side), (the same per prefill
         token))."""
-        c = self.c
-        per_token = 1.0 / c[0]  # tokens / microbatches >= tokens / pp
-        fixed, comm = c[9] + c[10], c[8] * per_token
-        compute = (fixed, (c[2] + c[8]) * per_token)
-        weights = (fixed + c[3] + c[4] * (1.0 - np.exp(c[5])), comm)
-        d_keys = attended_context(decode_context, c[11], c[12])  # = decode_context without windows
-        p_keys = prefill_attended_context(prefill_context, c[11], c[12]) * c[13]
-        attention = (c[6] * per_token * d_keys, c[6] * per_token * p_keys)
-        kv = (c[7] * per_token * (d_keys + 1.0), c[7] * per_token)
+        c = self.coefficients
+        per_token = 1.0 / c.pp  # tokens / microbatches >= tokens / pp
+        fixed = c.communication_s_per_pass + c.overhead_s_per_pass
+        comm = c.communication_s_per_token * per_token
+        compute = (fixed, (c.linear_compute_s_per_token + c.communication_s_per_token) * per_token)
+        weights = (fixed + c.dense_weights_s_per_pass
+                   + c.expert_weights_s_per_pass * (1.0 - np.exp(c.log_expert_miss)), comm)
+        d_keys = attended_context(decode_context, c.window_tokens, c.full_attention_fraction)  # = decode_context
+        p_keys = prefill_attended_context(prefill_context, c.window_tokens,  # without windows
+                                          c.full_attention_fraction) * c.prefill_attention_ratio
+        attention = (c.attention_s_per_token_context * per_token * d_keys,
+                     c.attention_s_per_token_context * per_token * p_keys)
+        kv = (c.kv_s_per_token_context * per_token * (d_keys + 1.0), c.kv_s_per_token_context * per_token)
         return ((compute[0], weights[0]), (compute[1], weights[1])), ((attention[0], kv[0]), (attention[1], kv[1]))
 
 

@@ -23,8 +23,34 @@ Model (checked against the discrete-event simulation in ``planner.model.simulate
   exact; so are the quantiles: the mixture's CDF is piecewise linear, so it is accumulated over
   its sorted breakpoints and inverted by interpolation (prompts longer than
   max_batched_tokens - B run as extra passes inside step_time).
-* Lengths. Token counts are lognormal fitted to mean and p95 (deterministic when no p95); the
-  chain uses the means, TTFT quantiles add the prefill time of the input's q-quantile.
+* Lengths. Token counts are lognormal fitted to mean and p95 (deterministic when no p95),
+  mixtures of such, or empirical (quantile knots: a histogram, a benchmark's p50 / p99 / max).
+  B, tau, the means and the chain size use the mean lengths.
+* Percentiles under variable lengths (``_varied``, at the root B). The chain is rebuilt with
+  iterations of random length: an iteration of j prompts holds Y_j tokens, the sum of j
+  independent prompt lengths (its law by FFT convolution of the length's, cached per
+  distribution), represented by the conditional means y_jm of probability bands m
+  (PROMPT_STRATA, finer at the top: the long prompts make the tails). Then j' ~ Poisson(lam
+  s(y_jm)) mixed over m: the chain stays Markov on j (the lengths in an iteration are fresh
+  draws), so its stationary law is exact up to the bands. Assumed: a prompt longer than the
+  token budget runs as extra passes of one iteration (the engine chunks it over several).
+  TTFT: land in (j, m) with probability pi_j w_m s_jm / E[s] and wait U s_jm; the k' others that
+  arrived and the request's own prompt (a fresh draw) are prefilled together: an iteration of
+  k' + 1 prompts in band m'. The mixture of uniforms is inverted exactly as above, so a short
+  prompt is credited its short prefill and a long one charged its own and the waiting it makes.
+  With fixed prompts there is one band and this is the chain above.
+  TPOT: a decoding request sees every iteration once (per token: weights pi_j w_m, an iteration
+  of more prompt tokens than the budget counting as that many chunked ones); its TPOT is the
+  mean of O - 1 such per-token times. Consecutive ones are correlated (a long iteration brings
+  more prompts into the next): as an AR(1) of coefficient rho = lam ds/dj the mean of n has
+  variance var / n (1 + 2 rho / (1 - rho) (1 - (1 - rho^n) / (n (1 - rho)))). Each output band
+  (OUTPUT_STRATA, finer at the short end: short outputs see the tail) is a gamma of those moments
+  (Wilson-Hilferty), the mixture's quantile found by bisection; TPOT_q is the larger of it and
+  the concurrency quantile above. Not modelled: requests that arrive in a busy period also start
+  decoding in one (TPOT p99 -33..-38% vs the simulation with bimodal lengths at 60-85% load), and
+  arrivals waiting for a slot when the concurrency reaches its cap.
+* e2e_q: the larger of TTFT_q plus a median output at tau and a mean TTFT plus o_q tokens at
+  the concurrency TPOT quantile (a long output averages its per-token noise away).
 
 Cost. The chain size K (at most ``STATES``) is chosen per row: a first guess from the chain at
 the largest concurrency (``_chain_size``), checked at the root: a row whose last,
@@ -46,6 +72,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -59,16 +86,11 @@ __all__ = ["PERCENTILES", "STATES", "LengthDist", "ServerResult", "saturated_rat
 
 PERCENTILES = (50, 90, 95, 99)
 STATES = 32  # most prompts prefilled per iteration the chain tracks: 0 .. STATES - 1
-# chain sizes K rows are grouped by: steps of ~1.4x, so a row's chain is at most ~1.4x the size it
-# needs (a solve ~2-3x the cost) while a call has at most ten groups
-_SIZES = (1, 2, 3, 4, 6, 8, 11, 16, 22, STATES)
-# normal-tail guesses of at least this many states are checked on the chain at b_hi (_chain_size): on the
-# examples' capacity searches 6% less time than no check (long-document-summarizer: 16%)
-GUESS_CHECK = 8
+# experiments behind the values: docs/design.md, "Tuning constants and the experiments behind them"
+_SIZES = (1, 2, 3, 4, 6, 8, 11, 16, 22, STATES)  # chain sizes rows are grouped by: oversized chains vs groups
+GUESS_CHECK = 8  # normal-tail guesses this large are checked on the chain at b_hi: a check vs a missed size
 _TAIL = 1e-8  # largest probability a chain of size K < STATES may lump into its last state
-# fixed cost of one chain evaluation in units of the per-row cost of one state pair (timed on this
-# project's 2-core machine: 4,000-4,500 over 1-200 rows and K = 4-32)
-_CALL_COST = 4000
+_CALL_COST = 4000  # fixed cost of a chain evaluation, in per-row state pairs: fewer groups vs larger chains
 _TOL = 1e-9  # relative tolerance of the root finder for B (of its bracket, [0, B_max])
 _ITERATIONS = 100  # cap on root-finder iterations
 _STEP = 0.005  # least step of the root finder, in units of its tolerance
@@ -116,25 +138,101 @@ def _arrivals(mean: Array, states: int) -> Array:
 
 @dataclass(frozen=True)
 class LengthDist:
-    """Token-count distribution: lognormal with the given mean and 95th percentile."""
+    """Token-count distribution: lognormal with the given mean and 95th percentile, a mixture of
+    such (``LengthDist.mixture``: e.g. mostly short prompts and a share of long documents), or
+    empirical.
+
+    ``knots`` (cumulative share, tokens), shares ascending in (0, 1], make it empirical: the
+    quantile function is the piecewise-linear interpolation through them (flat below the first
+    knot: only upper quantiles are read), as a published length histogram or a benchmark's
+    p50 / p99 / max give it. ``mean`` is always the distribution's mean (the chain runs on it).
+    """
 
     mean: float
     p95: float | None = None
+    parts: tuple[tuple[float, LengthDist], ...] = ()  # a mixture's (weight, component) pairs
+    knots: tuple[tuple[float, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        shares = [q for q, _ in self.knots]
+        tokens = [t for _, t in self.knots]
+        if any(not 0.0 < q <= 1.0 for q in shares) or shares != sorted(shares) or tokens != sorted(tokens):
+            raise ValueError(f"knots must rise in share (0, 1] and in tokens, got {self.knots}")
+
+    @classmethod
+    def mixture(cls, parts: Sequence[tuple[float, LengthDist]]) -> LengthDist:
+        """The mixture drawing component k with probability weight_k (weights > 0, summing to 1)."""
+        weights = [w for w, _ in parts]
+        if not parts or min(weights) <= 0 or not math.isclose(sum(weights), 1.0, abs_tol=1e-9):
+            raise ValueError(f"mixture weights must be positive and sum to 1, got {weights}")
+        if any(d.parts or d.knots for _, d in parts):
+            raise ValueError("mixture components must be lognormal or fixed, not mixtures or empirical")
+        mix = cls(sum(w * d.mean for w, d in parts), None, tuple(parts))
+        return cls(mix.mean, mix.quantile(0.95), mix.parts)
+
+    @classmethod
+    def histogram(cls, bins: tuple[tuple[float, float], ...]) -> LengthDist:
+        """From histogram bins (upper edge in tokens, share of requests), edges ascending.
+
+        Within a bin tokens are taken uniform between the previous edge and this one (the first bin
+        starts at 0), so the mean is sum share x (lower + upper) / 2 and the quantile function is
+        linear inside each bin."""
+        total = sum(share for _, share in bins)
+        if total <= 0 or any(share < 0 for _, share in bins):
+            raise ValueError("histogram shares must be non-negative with a positive sum")
+        knots, cum, lower, mean = [], 0.0, 0.0, 0.0
+        for edge, share in bins:
+            mean += share / total * (lower + edge) / 2.0
+            cum += share / total
+            if share > 0:
+                knots.append((min(cum, 1.0), float(edge)))
+            lower = edge
+        return cls(mean=mean, knots=tuple(knots))
 
     @property
     def sigma(self) -> float:
-        """Solve p95 = mean * exp(z95 sigma - sigma^2 / 2) for the smaller root."""
+        """Solve p95 = mean * exp(z95 sigma - sigma^2 / 2) for the smaller root (of a lognormal)."""
+        if self.parts:
+            raise ValueError("a mixture has no single sigma: use its parts")
         if self.p95 is None or self.p95 <= self.mean:
             return 0.0
         disc = _Z95**2 - 2.0 * math.log(self.p95 / self.mean)
         return _Z95 - math.sqrt(disc) if disc > 0 else _Z95
 
+    @property
+    def fixed(self) -> bool:
+        """Every request has the mean length (a lognormal without a p95 above its mean)."""
+        return not self.parts and not self.knots and self.sigma == 0.0
+
+    def cdf(self, x: float) -> float:
+        """P(length <= x)."""
+        if self.parts:
+            return sum(w * d.cdf(x) for w, d in self.parts)
+        if self.knots:
+            return float(np.interp(x, [k[1] for k in self.knots], [k[0] for k in self.knots], left=0.0))
+        s = self.sigma
+        if s == 0.0:
+            return 1.0 if x >= self.mean else 0.0
+        if x <= 0.0:
+            return 0.0
+        return NormalDist().cdf((math.log(x / self.mean) + s * s / 2.0) / s)
+
     def quantile(self, q: float) -> float:
+        if self.knots:
+            return float(np.interp(q, [k[0] for k in self.knots], [k[1] for k in self.knots]))
+        if self.parts:  # between the components' own q-quantiles; the mixture's CDF is monotone
+            lo = min(d.quantile(q) for _, d in self.parts)
+            hi = max(d.quantile(q) for _, d in self.parts)
+            for _ in range(100):
+                if hi - lo <= 1e-9 * hi:
+                    break
+                mid = 0.5 * (lo + hi)
+                lo, hi = (mid, hi) if self.cdf(mid) < q else (lo, mid)
+            return hi
         s = self.sigma
         if s == 0.0:
             return self.mean
         return self.mean * math.exp(NormalDist().inv_cdf(q) * s - s * s / 2.0)
-
 
 
 @dataclass(frozen=True)
@@ -194,7 +292,14 @@ def _stationary(mean: Array) -> Array:
     n, k = mean.shape
     if k == 1:
         return np.ones((n, 1))
-    a = _arrivals(mean, k)  # a[:, n, :] = P^T of row n
+    return _stationary_of(_arrivals(mean, k))
+
+
+def _stationary_of(a: Array) -> Array:
+    """``_stationary`` of the transposed transitions a[k, n, j] = P_jk of row n (overwritten)."""
+    k, n = a.shape[:2]
+    if k == 1:
+        return np.ones((n, 1))
     np.einsum("knk->nk", a)[...] -= 1.0  # a writeable view of every row's diagonal
     a[-1] = 1.0
     return np.asarray(np.linalg.solve(a.transpose(1, 0, 2), _last_unit(k))[..., 0], dtype=np.float64)
@@ -304,14 +409,7 @@ def _argsort_rows(x: Array) -> npt.NDArray[np.int64]:
 
 
 def _ttft(ch: _Chain, rate: Array) -> tuple[Array, dict[int, Array]]:
-    """Mean and quantiles of U s_j + s_(k+1), j length-biased, k ~ Poisson(lam s_j).
-
-    The mixture's CDF is piecewise linear: component (j, k), of weight w_j P_jk, is uniform on
-    [s_(k+1), s_(k+1) + s_j]. The K starts are shared by all j (their density steps are summed),
-    the K^2 ends are not; sorting the K + K^2 breakpoints and accumulating the density steps
-    gives the CDF at each of them. Each quantile is then an exact linear interpolation on the
-    segment where the CDF crosses its level, read for every row at once by flat indexing.
-    """
+    """Mean and quantiles of U s_j + s_(k+1), j length-biased, k ~ Poisson(lam s_j)."""
     n, k = ch.pi.shape
     s_j, s_next = ch.s[:, :k], ch.s[:, 1:]
     p = _arrivals(rate[:, None] * s_j, k)  # p[k, n, j]: k arrivals in an iteration of type j
@@ -319,13 +417,28 @@ def _ttft(ch: _Chain, rate: Array) -> tuple[Array, dict[int, Array]]:
     w = ch.pi * s_j / np.where(ch.tau > 0, ch.tau, 1.0)[:, None]  # length-biased landing probability
     p *= w  # the weight of component (j, k)
     mean = np.einsum("nj,nj->n", w, s_j) / 2.0 + np.einsum("knj,nk->n", p, s_next)
-    p /= s_j  # its density
-    width = k + k * k  # per row: the K starts, then the end of component (j, k) at k + k * k' + j
+    return mean, _uniform_mixture(s_next, s_j, p)
+
+
+def _uniform_mixture(starts: Array, widths: Array, p: Array) -> dict[int, Array]:
+    """PERCENTILES of the mixture of uniforms on [starts[n, a], starts[n, a] + widths[n, c]] of
+    weights p[a, n, c] (p is overwritten; widths > 0).
+
+    The mixture's CDF is piecewise linear. The A starts are shared by all c (their density steps
+    are summed), the A C ends are not; sorting the A + A C breakpoints and accumulating the
+    density steps gives the CDF at each of them. Each quantile is then an exact linear
+    interpolation on the segment where the CDF crosses its level, read for every row at once by
+    flat indexing.
+    """
+    n, k = starts.shape
+    c_n = widths.shape[1]
+    p /= widths  # its density
+    width = k + k * c_n  # per row: the A starts, then the end of component (a, c) at A + C a + c
     points, steps = np.empty((n, width)), np.empty((n, width))
-    points[:, :k] = s_next
-    np.add(s_next[:, :, None], s_j[:, None, :], out=points[:, k:].reshape(n, k, k))
+    points[:, :k] = starts
+    np.add(starts[:, :, None], widths[:, None, :], out=points[:, k:].reshape(n, k, c_n))
     steps[:, :k] = p.sum(axis=2).T
-    np.negative(p.transpose(1, 0, 2), out=steps[:, k:].reshape(n, k, k))
+    np.negative(p.transpose(1, 0, 2), out=steps[:, k:].reshape(n, k, c_n))
     base = (np.arange(n) * width)[:, None]  # flat index of each row's first breakpoint
     order = _argsort_rows(points)
     order += base
@@ -345,8 +458,115 @@ def _ttft(ch: _Chain, rate: Array) -> tuple[Array, dict[int, Array]]:
     m = np.clip(found - base - 1, 0, width - 2) + base  # cdf[m] < q <= cdf[m + 1]
     a, f, d = x.reshape(-1)[m], cdf.reshape(-1)[m], slope.reshape(-1)[m]
     at = np.clip(a + (levels - f) / np.where(d > 0, d, np.inf), a, x.reshape(-1)[m + 1])
-    quantiles = {pct: at[:, c] for c, pct in enumerate(PERCENTILES)}
-    return mean, quantiles
+    return {pct: at[:, c] for c, pct in enumerate(PERCENTILES)}
+
+
+# Length strata: a token-count sum is represented by the conditional means of these probability
+# bands (finer towards the top: the tails of TTFT and TPOT are made by the longest prompts)
+PROMPT_STRATA = (0.0, 0.5, 0.8, 0.95, 0.99, 1.0)
+OUTPUT_STRATA = (0.0, 0.01, 0.03, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0)
+_BINS = 512  # grid cells over one length's range (its 1 - 1e-5 quantile) for the sums' convolutions
+_BISECT = 40  # bisection steps for a TPOT quantile
+
+
+@functools.cache
+def _sum_nodes(dist: LengthDist, states: int, strata: tuple[float, ...]) -> tuple[Array, Array]:
+    """y[j, m], w[m]: Y_j, the sum of j independent lengths (j = 0 .. states), as the conditional
+    means of the probability bands ``strata`` (w their widths). A fixed length has one node, j
+    times it. Y_j's law is the j-fold convolution of the length's, on a grid (by FFT)."""
+    if dist.fixed:
+        return np.arange(states + 1.0)[:, None] * dist.mean, np.ones(1)
+    top = dist.quantile(1.0 - 1e-5)
+    h = top / _BINS
+    cdf = np.array([dist.cdf(x) for x in np.arange(_BINS + 1) * h])
+    pmf = np.diff(cdf)
+    pmf[-1] += 1.0 - cdf[-1]  # the far tail in the last cell
+    size = 1 << ((states * _BINS + 1).bit_length())
+    spectrum = np.fft.rfft(pmf, size)
+    w = np.diff(np.asarray(strata))
+    sub = 16  # quantile levels per band, averaged for its conditional mean
+    levels = np.asarray(strata)[:-1, None] + w[:, None] * (np.arange(sub) + 0.5) / sub
+    y = np.zeros((states + 1, len(w)))
+    for j in range(1, states + 1):
+        law = np.maximum(np.fft.irfft(spectrum**j, size)[: j * _BINS], 0.0)
+        edges = np.concatenate([[0.0], np.cumsum(law)])
+        edges /= edges[-1]
+        # cell c holds [c h, (c + 1) h) of each part's length, so the sum of j lies in [c h, (c + j) h):
+        # read as uniform on the cell shifted by j / 2 cells (each part's mean offset)
+        y[j] = (np.interp(levels, edges, np.arange(j * _BINS + 1.0)) + (j - 1) / 2.0).mean(axis=1) * h
+    y *= np.arange(states + 1.0)[:, None] * dist.mean / np.maximum(y @ w, 1e-300)[:, None]  # E[Y_j] = j mean
+    y.flags.writeable = False
+    return y, w
+
+
+def _varied(step: StepModel, b: Array, lam: Array, tau: Array, inp: LengthDist, out: LengthDist, states: int,
+            percentiles: tuple[int, ...]) -> tuple[dict[int, Array], dict[int, Array]]:
+    """TTFT and TPOT quantiles at the root with prompts and outputs of random length (module docstring)."""
+    n = len(b)
+    y, wy = _sum_nodes(inp, states, PROMPT_STRATA)
+    m_n = len(wy)
+    i, o = inp.mean, out.mean
+    per = y / np.maximum(np.arange(states + 1.0), 1.0)[:, None]
+    d = step.total(decode_tokens=b[:, None, None], decode_context=i + o / 2.0, prefill_tokens=y[None],
+                   prefill_context=per[None])  # d[n, j, m]: an iteration of j prompts, of band m
+    k = states
+    arr = _arrivals((lam[:, None, None] * d[:, :k]).reshape(n, k * m_n), k)  # arr[k', n, (j, m)]
+    pi = _stationary_of(np.einsum("knjm,m->knj", arr.reshape(k, n, k, m_n), wy))
+    # TTFT: land in (j, m) length-biased, wait U d_jm, then ride an iteration of the k' others
+    # that arrived and the request's own prompt: j = k' + 1 prompts, of band m'
+    land = pi[:, :, None] * wy * d[:, :k]
+    land = (land / land.sum(axis=(1, 2))[:, None, None]).reshape(n, k * m_n)
+    arr[-1] += np.maximum(1.0 - arr.sum(axis=0), 0.0)  # the tail, lumped into the last k'
+    ttft: dict[int, Array] = {pct: np.empty(n) for pct in PERCENTILES}
+    chunk = max(1, int(4e6 // (k * m_n) ** 2))
+    for lo in range(0, n, chunk):
+        r = slice(lo, lo + chunk)
+        weights = (arr[:, r, None, :] * wy[None, None, :, None]).transpose(0, 2, 1, 3)  # [k', m', n, (j, m)]
+        weights = weights.reshape(k * m_n, -1, k * m_n) * land[None, r]
+        q = _uniform_mixture(d[r, 1:].reshape(-1, k * m_n), d[r, :k].reshape(-1, k * m_n), weights)
+        for pct in PERCENTILES:
+            ttft[pct][r] = q[pct]
+    # TPOT: the per-token time is an iteration's, an iteration of more than max_batched_tokens
+    # being that many chunked iterations, each a token; a request's TPOT averages O - 1 of them
+    budget = step.coefficients.max_batched_tokens[:, None, None]  # tokens per pass
+    passes = np.maximum(np.ceil((b[:, None, None] + y[None, :k]) / budget), 1.0)
+    tw = pi[:, :, None] * wy * passes
+    tw /= tw.sum(axis=(1, 2))[:, None, None]
+    tt = d[:, :k] / passes
+    mu = np.einsum("njm,njm->n", tw, tt)
+    var = np.einsum("njm,njm->n", tw, (tt - mu[:, None, None]) ** 2)
+    on, wo = _sum_nodes(out, 1, OUTPUT_STRATA)
+    tokens = np.maximum(on[1] - 1.0, 1.0)
+    # consecutive iterations are correlated (a long one brings more prompts into the next): as an
+    # AR(1) of coefficient rho = lam ds/dj, the mean of n draws has variance var / n * f(n)
+    slope = np.diff(d @ wy, axis=1)  # [n, j]: what one more prompt adds to an iteration
+    rho = np.clip(lam * np.einsum("nj,nj->n", pi, slope), 0.0, 0.95)[:, None]
+    factor = 1.0 + 2.0 * rho / (1.0 - rho) * (1.0 - (1.0 - rho ** tokens) / (tokens * (1.0 - rho)))
+    mean = np.maximum(tau, mu)  # the chain at mean lengths underestimates the mean iteration (Jensen)
+    tpot = {pct: _gamma_mixture_quantile(mean, var[:, None] * factor, tokens, wo, pct / 100.0) for pct in percentiles}
+    return ttft, tpot
+
+
+def _gamma_mixture_quantile(mean: Array, var: Array, tokens: Array, w: Array, q: float) -> Array:
+    """q-quantile of the mixture over r (weights w) of the mean of tokens[r] draws of a per-token
+    time of the given mean and variance, each a gamma of matched moments (by Wilson-Hilferty)."""
+    from scipy.special import ndtr
+
+    cv2 = var / np.maximum(mean[:, None] ** 2, 1e-300) / tokens[None, :]  # 1 / shape, [n, r]
+    a = 1.0 / 9.0 * cv2
+
+    def cdf(t: Array) -> Array:
+        x = np.cbrt(t[:, None] / mean[:, None])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.where(a > 0, (x - 1.0 + a) / np.sqrt(a), np.where(x >= 1.0, np.inf, -np.inf))
+        return np.asarray(ndtr(z) @ w, dtype=np.float64)
+
+    lo, hi = np.zeros_like(mean), mean * (1.0 + 20.0 * np.sqrt(cv2.max(axis=1)) + 1e-12)
+    for _ in range(_BISECT):
+        mid = 0.5 * (lo + hi)
+        below = cdf(mid) < q
+        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+    return np.asarray(hi, dtype=np.float64)
 
 
 def _chain_size(step: StepModel, rate: Array, b_hi: Array, i: float, o: float) -> npt.NDArray[np.intp]:
@@ -393,12 +613,14 @@ def _next_group(size: npt.NDArray[np.intp]) -> tuple[int, npt.NDArray[np.intp]]:
     return k, np.flatnonzero((size > 0) & (size <= k))
 
 
-def _group(step: StepModel, lam: Array, b_run: Array, grows: Array, i: float, o: float, states: int,
-           percentiles: tuple[int, ...]
-           ) -> tuple[npt.NDArray[np.bool_], Array, Array, Array, dict[int, Array], dict[int, Array]]:
+def _group(step: StepModel, lam: Array, b_run: Array, grows: Array, inp: LengthDist, out: LengthDist,
+           states: int, percentiles: tuple[int, ...]
+           ) -> tuple[npt.NDArray[np.bool_], Array, Array, Array, dict[int, Array], dict[int, Array],
+                      dict[int, Array]]:
     """For rows sharing a chain size K: the rows to solve again one size up (their last, lumped
     state holds more than _TAIL), then for the others b_mean, tau, TTFT mean and quantiles, and
     the TPOT quantiles of ``percentiles`` (ascending)."""
+    i, o = inp.mean, out.mean
     b_mean, ch, retry = _solve_batch(step, lam, b_run, grows, i, o, states)
     if 1 < states < STATES:
         retry |= ch.pi[:, -1] > _TAIL
@@ -407,7 +629,8 @@ def _group(step: StepModel, lam: Array, b_run: Array, grows: Array, i: float, o:
         step, lam, b_run, b_mean, ch = step.take(keep), lam[keep], b_run[keep], b_mean[keep], ch.take(keep)
     tau = ch.tau
     if tau.size == 0:
-        return retry, tau, tau, tau, {pct: tau for pct in PERCENTILES}, {pct: tau for pct in percentiles}
+        return (retry, tau, tau, tau, {pct: tau for pct in PERCENTILES}, {pct: tau for pct in percentiles},
+                {pct: tau for pct in percentiles})
     ttft_mean, ttft_q = _ttft(ch, lam)
     # Feedback: a surplus of dB decodes lengthens iterations, which keeps lam (O - 1) dtau more
     # sequences in flight; a Poisson surplus sqrt(B) is amplified by 1 / (1 - gain), gain in
@@ -436,8 +659,10 @@ def _group(step: StepModel, lam: Array, b_run: Array, grows: Array, i: float, o:
     if rows.size:
         taus[level + 1, rows] = _chain(step.take(rows), b_q[level + 1, rows], lam[rows], i, o, states).tau
     source = np.maximum.accumulate(np.arange(1, len(b_q))[:, None] * fresh, axis=0)  # last fresh row above
-    tpot = {pct: np.maximum(taus[source[m], np.arange(n)], tau) for m, pct in enumerate(percentiles)}
-    return retry, b_mean, tau, ttft_mean, ttft_q, tpot
+    ttft_q, tpot_draws = _varied(step, b_mean, lam, tau, inp, out, states, percentiles)
+    tpot_b = {pct: np.maximum(taus[source[m], np.arange(n)], tau) for m, pct in enumerate(percentiles)}
+    tpot = {pct: np.maximum(tpot_b[pct], tpot_draws[pct]) for pct in percentiles}
+    return retry, b_mean, tau, ttft_mean, ttft_q, tpot, tpot_b
 
 
 def saturated_rate(model: StepModel, b_run: Array, i: float, o: float) -> Array:
@@ -467,7 +692,7 @@ def serve(model: StepModel, mem: MemoryModel, *, request_rate: npt.ArrayLike, in
     if not set(percentiles) <= set(PERCENTILES):
         raise ValueError(f"percentiles must be among {PERCENTILES}, got {percentiles}")
     i, o = input_tokens.mean, output_tokens.mean
-    rate = np.broadcast_to(np.asarray(request_rate, dtype=np.float64), model.c.shape[1:]).copy()
+    rate = np.broadcast_to(np.asarray(request_rate, dtype=np.float64), (len(model),)).copy()
     b_max = np.maximum(mem.operating_batch(cap=batch_cap, input_tokens=i, output_tokens=o), 0.0)
     b_run = np.maximum(b_max, 1.0)
     ctx = {"decode_context": i + o / 2.0, "prefill_context": i}
@@ -478,32 +703,33 @@ def serve(model: StepModel, mem: MemoryModel, *, request_rate: npt.ArrayLike, in
     b_mean, tau, ttft_mean = np.zeros(n), np.zeros(n), np.zeros(n)
     ttft_q = {pct: np.zeros(n) for pct in percentiles}
     tpot = {pct: np.zeros(n) for pct in percentiles}
+    tpot_b = {pct: np.zeros(n) for pct in percentiles}  # TPOT_q from the concurrency's spread alone
     # B from which every s_j grows with B: a pipelined engine splits a pass into min(B, pp) microbatches
-    grows = np.where(model.c[0] > 1, model.c[0], 0.0)
+    grows = np.where(model.coefficients.pp > 1, model.coefficients.pp, 0.0)
     size = _chain_size(model, lam, b_run, i, o)  # 0 once a row is solved
     while np.any(size):
         k, rows = _next_group(size)
         part = model.take(rows) if rows.size < n else model
-        retry, g_b, g_tau, g_mean, g_q, g_tpot = _group(part, lam[rows], b_run[rows], grows[rows], i, o, k,
-                                                        percentiles)
+        retry, g_b, g_tau, g_mean, g_q, g_tpot, g_tpot_b = _group(part, lam[rows], b_run[rows], grows[rows],
+                                                                  input_tokens, output_tokens, k, percentiles)
         size[rows] = 0
         if retry.any():  # their last state holds mass: solved again one size up
             size[rows[retry]] = _SIZES[_SIZES.index(k) + 1]
             rows = rows[~retry]
         b_mean[rows], tau[rows], ttft_mean[rows] = g_b, g_tau, g_mean
         for pct in percentiles:
-            ttft_q[pct][rows], tpot[pct][rows] = g_q[pct], g_tpot[pct]
+            ttft_q[pct][rows], tpot[pct][rows], tpot_b[pct][rows] = g_q[pct], g_tpot[pct], g_tpot_b[pct]
 
     stable = (rate < capacity) & (b_max >= 1) & (b_mean < b_run)
     step = model.parts(decode_tokens=b_mean, prefill_tokens=rate * i * tau, **ctx)
-    i_q = np.array([input_tokens.quantile(pct / 100.0) for pct in percentiles])  # the longer prompts' extra prefill:
-    longer = model.parts(decode_tokens=b_mean[:, None], prefill_tokens=np.maximum(i_q - i, 0.0), **ctx)  # [row, pct]
-    extra = np.where(i_q > i, longer.compute + longer.memory, 0.0)
+    # e2e_q: the larger of a TTFT-driven tail (TTFT_q, then a typical request's decode: the median output,
+    # below the mean for skewed lengths) and an output-driven one (a typical TTFT, then o_q tokens at TPOT_q)
+    o_typical = output_tokens.quantile(0.5)
     ttft, e2e = {}, {}
-    for c, pct in enumerate(percentiles):
-        ttft[pct] = ttft_q[pct] + extra[:, c]
+    for pct in percentiles:
+        ttft[pct] = ttft_q[pct]
         o_q = output_tokens.quantile(pct / 100.0)
-        e2e[pct] = np.maximum(ttft[pct] + (o - 1.0) * tau, ttft_mean + (o_q - 1.0) * tpot[pct])
+        e2e[pct] = np.maximum(ttft[pct] + (o_typical - 1.0) * tau, ttft_mean + (o_q - 1.0) * tpot_b[pct])
     nan = np.where(stable, 1.0, np.nan)  # an unstable queue has no steady-state latency
     return ServerResult(
         ttft_mean_s=ttft_mean * nan,

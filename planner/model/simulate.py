@@ -30,11 +30,11 @@ import numpy as np
 import numpy.typing as npt
 
 from planner.model.grid import Grid
-from planner.model.perf import step_time
+from planner.model.perf import StepModel
 from planner.model.queueing import LengthDist
 from planner.model.scenarios import operating_batch
 
-__all__ = ["SimulationResult", "sample_lengths", "simulate_server"]
+__all__ = ["RequestTrace", "SimulationResult", "sample_lengths", "simulate_requests", "simulate_server"]
 
 PERCENTILES = (50, 90, 99)
 
@@ -47,6 +47,8 @@ class SimulationResult:
     tpot_mean_s: float
     ttft_s: dict[int, float]  # by percentile
     tpot_s: dict[int, float]
+    e2e_mean_s: float
+    e2e_s: dict[int, float]
     batch_mean: float  # time-averaged running decodes
     max_batch: float  # the concurrency cap used
     requests: int  # measured requests
@@ -54,7 +56,16 @@ class SimulationResult:
 
 
 def sample_lengths(dist: LengthDist, size: int, rng: np.random.Generator) -> npt.NDArray[np.int64]:
-    """Integer token counts >= 1: lognormal with the dist's mean and p95 (constant if none)."""
+    """Integer token counts >= 1: lognormal with the dist's mean and p95 (constant if none); for
+    a mixture, each draw's component first, then its length."""
+    if dist.parts:
+        which = rng.choice(len(dist.parts), size=size, p=[w for w, _ in dist.parts])
+        out = np.empty(size, dtype=np.int64)
+        for k, (_, part) in enumerate(dist.parts):
+            out[which == k] = sample_lengths(part, int(np.count_nonzero(which == k)), rng)
+        return out
+    if dist.knots:  # empirical: inverse-transform sampling through the quantile knots
+        return np.maximum(np.rint([dist.quantile(u) for u in rng.uniform(size=size)]), 1).astype(np.int64)
     sigma = dist.sigma
     if sigma == 0.0:
         return np.full(size, max(round(dist.mean), 1), dtype=np.int64)
@@ -101,17 +112,18 @@ def _schedule(eng: _Engine, budget: float, slots: float) -> tuple[list[tuple[int
     return chunks, attended
 
 
-def _iterate(grid: Grid, eng: _Engine, now: float, b_max: float) -> float:
+def _iterate(step: StepModel, eng: _Engine, now: float, b_max: float) -> float:
     """Run one iteration starting at ``now``; return its end time."""
     decodes = eng.running
     d = len(decodes)
     ctx = float(np.sum(eng.prompt[decodes] + eng.generated[decodes])) / d if d else 0.0
     slots = b_max - d - eng.started
-    chunks, attended = _schedule(eng, grid.max_batched_tokens[0] - d, slots)
+    chunks, attended = _schedule(eng, float(step.coefficients.max_batched_tokens[0]) - d, slots)
     p = sum(take for _, take in chunks)
-    step = step_time(grid, decode_tokens=float(d), decode_context=ctx, prefill_tokens=float(p),
-                     prefill_context=2.0 * attended / p if p else 0.0)  # p * p_ctx / 2 = attended
-    end = now + float(step.total[0])
+    # the one-row StepModel is step_time's own formula (step_time builds one per call)
+    seconds = step.total(decode_tokens=float(d), decode_context=ctx, prefill_tokens=float(p),
+                         prefill_context=2.0 * attended / p if p else 0.0)  # p * p_ctx / 2 = attended
+    end = now + float(seconds[0])
     if d:
         idx = np.asarray(decodes)
         eng.generated[idx] += 1
@@ -140,10 +152,26 @@ def _admit(eng: _Engine, now: float) -> None:
         eng.next_arrival += 1
 
 
-def simulate_server(grid: Grid, *, request_rate: float, input_tokens: LengthDist,
-                    output_tokens: LengthDist, requests: int = 3000, warmup: int = 300,
-                    batch_cap: float = math.inf, seed: int = 0) -> SimulationResult:
-    """Simulate ``warmup + requests`` measured arrivals on a one-row ``grid``.
+@dataclass(frozen=True, eq=False)
+class RequestTrace:
+    """Per-request latencies of the measured requests of one simulated run, in arrival order
+    (seconds; ``tpot_s`` only for requests of more than one output token)."""
+
+    ttft_s: npt.NDArray[np.float64]
+    tpot_s: npt.NDArray[np.float64]
+    e2e_s: npt.NDArray[np.float64]
+    input_tokens: npt.NDArray[np.int64]
+    output_tokens: npt.NDArray[np.int64]
+    batch_mean: float  # time-averaged running decodes
+    max_batch: float  # the concurrency cap used
+    iterations: int
+
+
+def simulate_requests(grid: Grid, *, request_rate: float, input_tokens: LengthDist,
+                      output_tokens: LengthDist, requests: int = 3000, warmup: int = 300,
+                      batch_cap: float = math.inf, seed: int = 0) -> RequestTrace:
+    """Simulate ``warmup + requests`` measured arrivals on a one-row ``grid``; the measured
+    requests' latencies one by one.
 
     The concurrency cap is ``planner.model.scenarios.operating_batch`` at the mean lengths, as in
     the analytic model. Raises ValueError for a grid of more than one row or a cap below 1.
@@ -164,6 +192,7 @@ def simulate_server(grid: Grid, *, request_rate: float, input_tokens: LengthDist
         first_s=np.full(n, np.nan), last_s=np.full(n, np.nan),
         generated=np.zeros(n, dtype=np.int64), prefilled=np.zeros(n, dtype=np.int64),
         running=[], waiting=deque(), started=0, measured=measured)
+    step = StepModel.build(grid)
     now, iterations, busy_decode = 0.0, 0, 0.0
     while eng.finished < measured:
         _admit(eng, now)
@@ -173,20 +202,35 @@ def simulate_server(grid: Grid, *, request_rate: float, input_tokens: LengthDist
             now = float(eng.arrival[eng.next_arrival])
             continue
         d = len(eng.running)
-        end = _iterate(grid, eng, now, b_max)
+        end = _iterate(step, eng, now, b_max)
         busy_decode += d * (end - now)
         now, iterations = end, iterations + 1
     keep = slice(warmup, measured)
-    ttft = eng.first_s[keep] - eng.arrival[keep]
     multi = eng.output[keep] > 1
-    tpot = ((eng.last_s[keep] - eng.first_s[keep])[multi] / (eng.output[keep][multi] - 1))
+    return RequestTrace(
+        ttft_s=eng.first_s[keep] - eng.arrival[keep],
+        tpot_s=(eng.last_s[keep] - eng.first_s[keep])[multi] / (eng.output[keep][multi] - 1),
+        e2e_s=eng.last_s[keep] - eng.arrival[keep],
+        input_tokens=eng.prompt[keep].copy(), output_tokens=eng.output[keep].copy(),
+        batch_mean=busy_decode / now, max_batch=b_max, iterations=iterations)
+
+
+def simulate_server(grid: Grid, *, request_rate: float, input_tokens: LengthDist,
+                    output_tokens: LengthDist, requests: int = 3000, warmup: int = 300,
+                    batch_cap: float = math.inf, seed: int = 0) -> SimulationResult:
+    """``simulate_requests`` summarised: means and percentiles over the measured requests."""
+    t = simulate_requests(grid, request_rate=request_rate, input_tokens=input_tokens,
+                          output_tokens=output_tokens, requests=requests, warmup=warmup,
+                          batch_cap=batch_cap, seed=seed)
     return SimulationResult(
-        ttft_mean_s=float(ttft.mean()),
-        tpot_mean_s=float(tpot.mean()),
-        ttft_s={q: float(np.percentile(ttft, q)) for q in PERCENTILES},
-        tpot_s={q: float(np.percentile(tpot, q)) for q in PERCENTILES},
-        batch_mean=busy_decode / now,
-        max_batch=b_max,
+        ttft_mean_s=float(t.ttft_s.mean()),
+        tpot_mean_s=float(t.tpot_s.mean()),
+        ttft_s={q: float(np.percentile(t.ttft_s, q)) for q in PERCENTILES},
+        tpot_s={q: float(np.percentile(t.tpot_s, q)) for q in PERCENTILES},
+        e2e_mean_s=float(t.e2e_s.mean()),
+        e2e_s={q: float(np.percentile(t.e2e_s, q)) for q in PERCENTILES},
+        batch_mean=t.batch_mean,
+        max_batch=t.max_batch,
         requests=requests,
-        iterations=iterations,
+        iterations=t.iterations,
     )

@@ -25,14 +25,11 @@ from planner.workload import HOURS_PER_MONTH, Objective, Workload
 
 __all__ = ["BranchAndBound", "Outcome", "Stop", "key_limit", "solve_prepared"]
 
-# plan keys whose shapes go through the queueing model together: 4 finds a costlier domain-task top 5,
-# 8 a different one in ~1.3x the time
-KEYS_PER_ROUND = 6
-
-# positions of the key order a search may consider (independent of top, so that the answer is):
-# cost prunes by bound long before on the examples; other objectives have no bound to prune by
-KEY_LIMIT_COST = 24
-KEY_LIMIT_OTHER = 42
+# experiments behind the values: docs/design.md, "Tuning constants and the experiments behind them"
+KEYS_PER_ROUND = 6  # plan keys whose shapes go through the queueing model together: fewer calls vs wasted keys
+# positions of the key order a search may consider (independent of top, so that the answer is)
+KEY_LIMIT_COST = 24  # cost objective: its bound prunes long before; a guard on time vs plans past it
+KEY_LIMIT_OTHER = 42  # other objectives have no bound to prune by: a guard on time vs plans past it
 
 
 class Stop(StrEnum):
@@ -84,6 +81,7 @@ class BranchAndBound:
         self.found: list[tuple[int, Solution]] = []
         self.solves = 0
         self.exact = True  # every CP-SAT answer proven optimal
+        self._threshold_at: tuple[int, tuple[float, int]] = (-1, (np.inf, 0))  # (len(found), _threshold())
 
     def run(self) -> Outcome:
         while True:
@@ -118,6 +116,8 @@ class BranchAndBound:
         top of them fill the top K."""
         if self.objective is not Objective.COST:
             return np.inf, len(self.content)
+        if self._threshold_at[0] == len(self.found):  # found only grows: unchanged since computed
+            return self._threshold_at[1]
         best: dict[tuple[int, frozenset[int]], tuple[float, int]] = {}
         for k, sol in self.found:
             rows = list(sol.counts)
@@ -125,7 +125,9 @@ class BranchAndBound:
             entry = (float(self.monthly(k, sol.cost_per_hour)), int(self.content[k]))
             best[sig] = min(best.get(sig, entry), entry)
         ranked = sorted(best.values())
-        return ranked[self.top - 1] if len(ranked) >= self.top else (np.inf, len(self.content))
+        threshold = ranked[self.top - 1] if len(ranked) >= self.top else (np.inf, len(self.content))
+        self._threshold_at = (len(self.found), threshold)
+        return threshold
 
     def _alive(self, keys: np.ndarray, *, tight: bool = False, bound: np.ndarray | None = None) -> np.ndarray:
         """Which of ``keys`` may still hold a plan of the top K: bound within budget, and below the
@@ -247,15 +249,17 @@ def _amortised(p: Prepared, w: Workload) -> np.ndarray:
 
 
 def _content_rank(p: Prepared, w: Workload) -> np.ndarray:
-    """Per key, its place in the order of ``rank.content`` restricted to what a key fixes (model,
-    precision, KV precision, runtime, adaptation): the ranking's tie-break between plans of
+    """Per key, its place in the order of ``rank.content`` restricted to what a key fixes (quality,
+    model, precision, KV precision, runtime, adaptation): the ranking's tie-break between plans of
     different keys."""
     t = p.cand.tables
     contents = []
     for k in range(len(p.rows_of)):
         r = int(p.rows_of[k][0])
         pick = p.cand.choice(r)
-        contents.append((t.model_ids[p.cand.model[r]], t.precision_ids[p.cand.precision[r]],
+        score = float(p.cand.quality[r])
+        contents.append((-score if np.isfinite(score) else float("inf"),
+                         t.model_ids[p.cand.model[r]], t.precision_ids[p.cand.precision[r]],
                          t.precision_ids[p.cand.kv_precision[r]], t.runtime_ids[p.cand.runtime[r]],
                          pick.adaptation if pick is not None else "none"))
     order = sorted(range(len(contents)), key=contents.__getitem__)

@@ -7,9 +7,13 @@ model at exactly its share, and a plan reports the worst deployment's latency pe
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 
 from planner.domain import Catalog
+from planner.economics.breakdown import explain_cost
+from planner.economics.rates import ChipRate, chip_rate
 from planner.levers.adaptation import Choice, confidence
 from planner.model.queueing import PERCENTILES, ServerResult, serve
 from planner.search.candidates import universe
@@ -29,8 +33,8 @@ def build_plans(catalog: Catalog, p: Prepared, w: Workload, found: list[tuple[in
         return []
     rows = np.array([i for _, sol in found for i in sol.counts], dtype=np.int64)
     shares = np.concatenate([_shares(p, sol, w.traffic.peak) for _, sol in found])
-    step, mem = universe(p.cand.tables).models(p.cand.universe_row[rows])
-    input_tokens, output_tokens = length_dists(w.traffic)
+    step, mem = p.served.apply(*universe(p.cand.tables).models(p.cand.universe_row[rows]), w.traffic)
+    input_tokens, output_tokens = length_dists(p.served.traffic(w.traffic))
     res = serve(step, mem, request_rate=shares, input_tokens=input_tokens, output_tokens=output_tokens)
     plans, offset = [], 0
     for _, sol in found:
@@ -56,12 +60,15 @@ def _plan(catalog: Catalog, p: Prepared, w: Workload, sol: Solution, rows: np.nd
         Deployment(hardware=t.hardware_ids[c.hardware[i]], chips_per_replica=int(c.tp[i] * c.pp[i]), tp=int(c.tp[i]),
                    pp=int(c.pp[i]), replicas=int(n), max_batch=int(p.max_batch[i]),
                    requests_per_s_per_replica=float(s), slo_capacity_per_replica=float(p.rate[i]),
-                   calibrated=bool(t.calibrated[c.hardware[i], c.runtime[i]]))
+                   calibrated=bool(t.calibrated[c.hardware[i], c.runtime[i]]), ep=int(c.ep[i]),
+                   dp_attention=int(c.ep[i]))  # EP runs with DP attention over the same chips (planner.model.moe)
         for i, n, s in zip(rows, counts, shares, strict=True))
+    wide = ("expert_parallel", "dp_attention") if any(d.ep > 1 for d in deployments) else ()
     predicted: dict[str, float] = {}
     for metric, attr in zip(METRICS, ("ttft_s", "tpot_s", "e2e_s"), strict=True):
         for pct in PERCENTILES:
-            predicted[f"{metric}_p{pct}"] = float(np.max(getattr(res, attr)[pct][sl])) * 1e3
+            per_token = p.served.emitted if metric == "tpot_ms" else 1.0  # speculation: E tokens per iteration
+            predicted[f"{metric}_p{pct}"] = float(np.max(getattr(res, attr)[pct][sl])) * 1e3 / per_token
     slo_cap = float(sum(n * p.rate[i] for i, n in zip(rows, counts, strict=True)))
     raw_cap = float(sum(n * p.raw_capacity[i] for i, n in zip(rows, counts, strict=True)))
     predicted["capacity_requests_per_s"] = slo_cap
@@ -69,12 +76,13 @@ def _plan(catalog: Catalog, p: Prepared, w: Workload, sol: Solution, rows: np.nd
     predicted["output_tokens_per_s_at_peak"] = w.traffic.peak * w.traffic.output_tokens.mean
     model_id = t.model_ids[c.model[rows[0]]]
     pick = c.choice(int(rows[0]))
-    cost = _cost(w, sol.cost_per_hour, one_time=pick.one_time if pick is not None else 0.0)
+    cost = _cost(catalog, w, sol.cost_per_hour, one_time=pick.one_time if pick is not None else 0.0,
+                 deployments=deployments, raw_capacity=raw_cap, predicted=predicted)
     plan = Plan(rank=0, model=model_id, precision=t.precision_ids[c.precision[rows[0]]],
                 kv_precision=t.precision_ids[c.kv_precision[rows[0]]],
                 adaptation=pick.adaptation if pick is not None else "none",
                 runtime=t.runtime_ids[c.runtime[rows[0]]], deployments=deployments, predicted=predicted,
-                quality=_quality(catalog, model_id, w, pick), cost=cost, binding=())
+                quality=_quality(catalog, model_id, w, pick), cost=cost, binding=(), features=p.served.features + wide)
     return _with_binding(plan, p, w, rows)
 
 
@@ -88,11 +96,26 @@ def _quality(catalog: Catalog, model_id: str, w: Workload, pick: Choice | None) 
                         confidence=confidence(w, pick.adaptation))
 
 
-def _cost(w: Workload, per_hour: float, *, one_time: float) -> Cost:
-    tokens_per_hour = w.traffic.requests_per_s * w.traffic.output_tokens.mean * 3600.0
+def _cost(catalog: Catalog, w: Workload, per_hour: float, *, one_time: float, deployments: tuple[Deployment, ...],
+          raw_capacity: float, predicted: dict[str, float]) -> Cost:
+    """The plan's cost with its parts, token prices, energy and price sources (planner.economics.breakdown)."""
+    t, pricing = w.traffic, w.constraints.pricing
+    tokens_per_hour = t.requests_per_s * t.output_tokens.mean * 3600.0
+    rates = []
+    for d in deployments:
+        rate = chip_rate(catalog, d.hardware, pricing)
+        assert isinstance(rate, ChipRate)  # unpriced chips never reach a plan
+        rates.append((rate, d.chips_per_replica * d.replicas))
+    parts, energy, token_prices, sources = explain_cost(
+        catalog, rates, one_time_per_month=one_time / w.budget.horizon_months,
+        utilisation=t.requests_per_s / raw_capacity if raw_capacity > 0 else 1.0,
+        region=pricing.regions[0] if pricing.regions else None,
+        input_tokens_per_hour=t.requests_per_s * t.input_tokens.mean * 3600.0, output_tokens_per_hour=tokens_per_hour,
+        prefill_s=predicted["ttft_ms_p50"] / 1e3, decode_s=t.output_tokens.mean * predicted["tpot_ms_p50"] / 1e3,
+        today=date.today())
     return Cost(per_hour=per_hour, per_month=per_hour * HOURS_PER_MONTH + one_time / w.budget.horizon_months,
                 per_million_tokens=per_hour / tokens_per_hour * 1e6, one_time=one_time,
-                pricing=w.constraints.pricing)
+                pricing=pricing.label, parts=parts, tokens=token_prices, energy=energy, sources=sources)
 
 
 def _with_binding(plan: Plan, p: Prepared, w: Workload, rows: np.ndarray) -> Plan:

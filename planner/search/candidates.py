@@ -9,18 +9,21 @@ filter counts what it removed, so an infeasible plan can say why.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from planner.domain import Catalog
+from planner.economics.pricing import Unpriced
+from planner.economics.rates import ChipRate, chip_rate
 from planner.errors import InputError
 from planner.levers.adaptation import Choice, choose, floor_score
 from planner.memo import cached
-from planner.model.grid import CatalogTables, Grid
-from planner.model.perf import MemoryModel, StepModel
+from planner.model.grid import Array, CatalogTables, Grid
+from planner.model.moe import expert_parallel_ok
+from planner.model.perf import MemoryCoefficients, MemoryModel, StepCoefficients, StepModel
 from planner.workload import Workload
 
 __all__ = ["Candidates", "enumerate_candidates"]
@@ -29,8 +32,11 @@ __all__ = ["Candidates", "enumerate_candidates"]
 # adaptation is picked per (model, precision) by planner.levers.adaptation.
 
 IntArray = npt.NDArray[np.int64]
-PARALLEL = ((1, 1), (2, 1), (4, 1), (8, 1), (16, 1), (4, 2), (8, 2))  # (tp, pp) shapes tried
-_SHAPE_COLUMNS = tuple(np.ascontiguousarray(np.array(PARALLEL, dtype=np.int64)[:, j]) for j in range(2))  # tp, pp
+# (tp, pp, ep) shapes tried; ep > 1: expert parallelism with data-parallel attention over tp chips
+# (planner.model.moe), enumerated only for MoE models with >= 8 experts that ep divides
+PARALLEL = ((1, 1, 1), (2, 1, 1), (4, 1, 1), (8, 1, 1), (16, 1, 1), (4, 2, 1), (8, 2, 1),
+            (8, 1, 8), (16, 1, 16), (32, 1, 32), (64, 1, 64))
+_SHAPE_COLUMNS = tuple(np.ascontiguousarray(np.array(PARALLEL, dtype=np.int64)[:, j]) for j in range(3))  # tp, pp, ep
 TWINS = ("bf16", "fp16")  # same bytes; where a chip runs both at one rate they give identical predictions
 # (and 16-bit quality), so fp16 is dropped where bf16 is also chosen: keeping both only doubles the search
 
@@ -48,6 +54,7 @@ class Candidates:
     dropped: Counter[str] = field(default_factory=Counter)
     # (model index, precision index) -> the adaptation it uses, its quality range and one-time cost
     choices: dict[tuple[int, int], Choice] = field(default_factory=dict)
+    unpriced: tuple[Unpriced, ...] = ()  # allowed chips with no price under the workload's pricing
     _factors: dict[str, npt.NDArray[Any]] = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
@@ -75,6 +82,7 @@ class Candidates:
     runtime = property(lambda self: self._factor("runtime"))
     tp = property(lambda self: self._factor("tp"))
     pp = property(lambda self: self._factor("pp"))
+    ep = property(lambda self: self._factor("ep"))
     quality = property(lambda self: self._factor("quality"))
     price_per_chip_hour = property(lambda self: self._factor("price_per_chip_hour"))
 
@@ -92,7 +100,7 @@ class Candidates:
         return self.tables.gather(model=self.model[sel], hardware=self.hardware[sel],
                                   weight_precision=self.precision[sel],
                                   kv_precision=self.kv_precision[sel], runtime=self.runtime[sel],
-                                  tp=self.tp[sel], pp=self.pp[sel])
+                                  tp=self.tp[sel], pp=self.pp[sel], ep=self.ep[sel])
 
 
 def _check_ids(catalog: Catalog, w: Workload) -> None:
@@ -113,7 +121,8 @@ def _allowed(ids: tuple[str, ...], allow: tuple[str, ...] | None, deny: tuple[st
     return [i for i, x in enumerate(ids) if (allow is None or x in allow) and x not in deny]
 
 
-def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload) -> Candidates:
+def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload,
+                         features: tuple[str, ...] = ()) -> Candidates:
     """All runnable configurations within the workload's constraints (before any SLO check).
 
     A configuration is a runnable combo (hardware, runtime, precision, KV format) x a model x a
@@ -126,22 +135,33 @@ def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload) -
     _check_ids(catalog, w)
     c = w.constraints
     combos = _runnable(tables, w)  # (hardware, runtime, precision, kv) rows
+    if features:  # serving features (planner.model.serving): the runtime supports each on the chip's family
+        supported = _supports(catalog, tables, features)[combos[:, 0], combos[:, 1]]
+        combos = combos[supported]
     models = np.array(_allowed(tables.model_ids, c.models), dtype=np.int64)
-    shape_ids = np.array([i for i, (tp, pp) in enumerate(PARALLEL) if tp * pp <= c.max_chips_per_replica],
-                         dtype=np.int64)
-    shapes = np.array(PARALLEL, dtype=np.int64)[shape_ids].reshape(-1, 2)
-    choices = _choices(catalog, tables, w, models, np.unique(combos[:, 2]))
+    shape_ok = _shape_rule(catalog, tables, w, models)  # [model, shape]: EP opt-in by model and rule
+    shape_ids = np.array([i for i, (tp, pp, _) in enumerate(PARALLEL)
+                          if tp * pp <= c.max_chips_per_replica and shape_ok[:, i].any()], dtype=np.int64)
+    shapes = np.array(PARALLEL, dtype=np.int64)[shape_ids].reshape(-1, 3)
+    shape_ok = shape_ok[:, shape_ids]
+    hw, precision = combos[:, 0], combos[:, 2]  # combo columns: hardware, runtime, precision, kv
+    choices = _choices(catalog, tables, w, models, np.unique(precision))
     score = np.full((len(tables.model_ids), len(tables.precision_ids)), np.nan)
     at_confidence = score.copy()  # the end of the range the floor is compared with (central or low)
     for (m, p), pick in choices.items():
         score[m, p] = pick.quality.score
         at_confidence[m, p] = floor_score(pick, w)
-    prices = np.array([catalog.hardware[hid].price(c.pricing) or np.nan for hid in tables.hardware_ids])
-    hw, quality = combos[:, 0], at_confidence[models[None, :], combos[:, 2:3]]  # quality: [combo, model]
+    rates = [chip_rate(catalog, hid, c.pricing) for hid in tables.hardware_ids]
+    prices = np.array([r.usd_per_chip_hour if isinstance(r, ChipRate) else np.nan for r in rates])
+    quality = at_confidence[models[None, :], precision[:, None]]  # [combo, model]
     per_node = tables.hardware["chips_per_node"][hw][:, None]
     scale_out = tables.hardware["scale_out_bytes_per_s"][hw][:, None] > 0
     chips = (shapes[:, 0] * shapes[:, 1])[None, :]
-    parallel_ok = (shapes[None, :, 0] <= per_node) & ((chips <= per_node) | scale_out)  # [combo, shape]
+    is_ep = (shapes[:, 2] > 1)[None, :]  # EP + DP attention: attention is not split, so no tp <= node rule
+    parallel_ok = ((shapes[None, :, 0] <= per_node) | is_ep) & ((chips <= per_node) | scale_out)  # [combo, shape]
+    if is_ep.any():  # the runtime supports EP and DP attention on the chip's family
+        wide = _supports(catalog, tables, ("expert_parallel", "dp_attention"))[hw, combos[:, 1]]
+        parallel_ok &= ~is_ep | wide[:, None]
     price_ok = ~np.isnan(prices[hw])  # [combo]
     longest = (w.traffic.input_tokens.p95 or w.traffic.input_tokens.mean) + \
         (w.traffic.output_tokens.p95 or w.traffic.output_tokens.mean)
@@ -154,20 +174,23 @@ def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload) -
                          "p95 input + output longer than the model's context"))
     # removals, counted on the factor tables: rows = combos x models x shapes
     dropped: Counter[str] = Counter()
-    n_models = len(models)
+    per_model = shape_ok.astype(np.int64).T  # [shape, model]: shapes each model is tried with
     for reason, n_combos in _unsupported(catalog, tables, w).items():
-        dropped[reason] += n_combos * n_models * len(shape_ids)
+        dropped[reason] += n_combos * int(per_model.sum())
     dropped["parallelism larger than one node with no scale-out network in the catalog"] += \
-        n_models * int((~parallel_ok).sum())
-    dropped[f"no {c.pricing} price in the catalog"] += n_models * int((parallel_ok.sum(axis=1) * ~price_ok).sum())
-    shapes_left = parallel_ok.sum(axis=1) * price_ok  # [combo]
+        int(((~parallel_ok).astype(np.int64) @ per_model).sum())
+    shapes_left = (parallel_ok.astype(np.int64) @ per_model) * price_ok[:, None]  # [combo, model]
+    dropped[f"no {c.pricing.label} price"] += int(((parallel_ok.astype(np.int64) @ per_model)
+                                                           * ~price_ok[:, None]).sum())
     alive = np.ones(quality.shape, dtype=bool)
     for ok, reason in model_checks:
-        dropped[reason] += int((shapes_left[:, None] * (alive & ~ok)).sum())
+        dropped[reason] += int((shapes_left * (alive & ~ok)).sum())
         alive &= ok
     rows = universe(tables).row(combos[:, None, None], models[None, :, None], shape_ids[None, None, :])
-    row = rows[alive[:, :, None] & price_ok[:, None, None] & parallel_ok[:, None, :]]
-    cand = Candidates(tables=tables, universe_row=row, score=score, prices=prices, choices=choices)
+    row = rows[alive[:, :, None] & price_ok[:, None, None] & parallel_ok[:, None, :] & shape_ok[None, :, :]]
+    unpriced = tuple(r for h in np.unique(hw) if isinstance(r := rates[int(h)], Unpriced))
+    cand = Candidates(tables=tables, universe_row=row, score=score, prices=prices, choices=choices,
+                      unpriced=unpriced)
     cand.dropped.update({k: v for k, v in dropped.items() if v})
     return cand
 
@@ -190,9 +213,31 @@ class Universe:
         self.combo_id = np.full(runnable.shape, -1, dtype=np.int64)
         self.combo_id[tuple(combos.T)] = np.arange(len(combos))
         n_blocks = len(combos) * len(tables.model_ids)  # a block: one (combo, model), every shape
-        self._step = np.empty((StepModel.ROWS, n_blocks * len(PARALLEL)))  # filled a block at a time
-        self._memory = np.empty((MemoryModel.ROWS, n_blocks * len(PARALLEL)))
+        self._step = StepCoefficients.empty(n_blocks * len(PARALLEL))  # filled a block at a time
+        self._memory = MemoryCoefficients.empty(n_blocks * len(PARALLEL))
         self._built = np.zeros(n_blocks, dtype=bool)
+
+    def arrays(self) -> tuple[Array, Array]:
+        """Every block built: the (step, memory) constants of every row (what a catalog cache stores)."""
+        missing = np.flatnonzero(~self._built)
+        if len(missing):
+            self.models(missing * len(PARALLEL))
+        return self._step.stacked(), self._memory.stacked()
+
+    def array_shapes(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        """The shapes ``arrays`` returns: [coefficient, row] of the step and memory constants."""
+        rows = len(self._step)
+        return (len(fields(StepCoefficients)), rows), (len(fields(MemoryCoefficients)), rows)
+
+    def adopt(self, step: Array, memory: Array) -> None:
+        """Take every row's constants as ``arrays`` gave them for this catalog's tables (a catalog
+        cache's copy): every block counts as built."""
+        if (step.shape, memory.shape) != self.array_shapes():
+            raise ValueError(f"universe arrays of shape {step.shape}, {memory.shape}; "
+                             f"expected {self.array_shapes()}")
+        self._step = StepCoefficients.from_stacked(step)
+        self._memory = MemoryCoefficients.from_stacked(memory)
+        self._built[:] = True
 
     def row(self, combo: IntArray, model: IntArray, shape: IntArray) -> IntArray:
         """Universe rows of (combo: (hardware, runtime, precision, KV) index rows, model, PARALLEL
@@ -205,9 +250,9 @@ class Universe:
         block, shape = np.divmod(rows, len(PARALLEL))
         combo, model = np.divmod(block, len(self.tables.model_ids))
         hardware, runtime, precision, kv = (column[combo] for column in self.combo_columns)
-        tp, pp = (column[shape] for column in _SHAPE_COLUMNS)
+        tp, pp, ep = (column[shape] for column in _SHAPE_COLUMNS)
         return {"model": model, "hardware": hardware, "runtime": runtime, "precision": precision,
-                "kv_precision": kv, "tp": tp, "pp": pp}
+                "kv_precision": kv, "tp": tp, "pp": pp, "ep": ep}
 
     def models(self, rows: IntArray) -> tuple[StepModel, MemoryModel]:
         """The step-time and memory models of ``rows``."""
@@ -219,17 +264,34 @@ class Universe:
             f = self.factors(at)
             grid = self.tables.gather(model=f["model"], hardware=f["hardware"], runtime=f["runtime"],
                                       weight_precision=f["precision"], kv_precision=f["kv_precision"],
-                                      tp=f["tp"], pp=f["pp"])
+                                      tp=f["tp"], pp=f["pp"], ep=f["ep"])
             with np.errstate(divide="ignore", invalid="ignore"):  # shapes beyond a chip's links
-                self._step[:, at] = StepModel.build(grid).c
-                self._memory[:, at] = MemoryModel.build(grid).c
+                self._step.put(at, StepModel.build(grid).coefficients)
+                self._memory.put(at, MemoryModel.build(grid).coefficients)
             self._built[new] = True
-        return StepModel(self._step[:, rows]), MemoryModel(self._memory[:, rows])
+        return StepModel(self._step.take(rows)), MemoryModel(self._memory.take(rows))
 
 
 def universe(tables: CatalogTables) -> Universe:
     """The catalog's Universe (one per CatalogTables object, dropped with it)."""
     return cached(tables, "universe", lambda: Universe(tables))
+
+
+def _shape_rule(catalog: Catalog, tables: CatalogTables, w: Workload, models: IntArray) -> npt.NDArray[np.bool_]:
+    """[model, PARALLEL shape]: the shapes a model is tried with. EP shapes only for MoE models with
+    >= 8 experts that ep divides (planner.model.moe) unless ``constraints.serving.expert_parallel``
+    is forbidden; required: such models only with EP shapes (other models keep theirs)."""
+    rule = w.constraints.serving_rule("expert_parallel")
+    ep = np.array([s[2] for s in PARALLEL])
+    experts = [catalog.models[tables.model_ids[m]].experts for m in models]
+    eligible = np.array([[expert_parallel_ok(experts=e, ep=int(x)) for x in ep] for e in experts],
+                        dtype=bool).reshape(len(models), len(PARALLEL))
+    if rule == "forbidden":
+        return np.broadcast_to(ep == 1, eligible.shape).copy()
+    plain = np.broadcast_to(ep == 1, eligible.shape)
+    if rule == "required":
+        return np.where(eligible.any(axis=1, keepdims=True), eligible, plain)
+    return plain | eligible
 
 
 def _choices(catalog: Catalog, tables: CatalogTables, w: Workload, models: IntArray,
@@ -258,6 +320,13 @@ def _unsupported(catalog: Catalog, tables: CatalogTables, w: Workload) -> Counte
                     kvs = int(tables.runnable_kv[tables.hardware_ids.index(hid), tables.runtime_ids.index(rid)].sum())
                     out[f"{pid} weights not supported on {hid} with {rid}: {why}"] += kvs
     return out
+
+
+def _supports(catalog: Catalog, tables: CatalogTables, features: tuple[str, ...]) -> npt.NDArray[np.bool_]:
+    """[hardware, runtime]: the runtime's support matrix lists every feature on the chip's family."""
+    return np.array([[all(catalog.runtimes[r].supports(f, catalog.hardware[h].family) for f in features)
+                      for r in tables.runtime_ids] for h in tables.hardware_ids], dtype=bool).reshape(
+        len(tables.hardware_ids), len(tables.runtime_ids))
 
 
 def _ids(ids: tuple[str, ...], allow: tuple[str, ...] | None, deny: tuple[str, ...] = ()) -> list[str]:

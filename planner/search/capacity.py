@@ -26,17 +26,13 @@ __all__ = ["UTILIZATION", "CapacitySearch", "default_prior", "length_dists", "sc
 
 UTILIZATION = np.array([0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.88, 0.91, 0.94,
                         0.97])
-# a bracket with at most this many rungs inside is evaluated whole: over the examples' searches 3 took
-# 1,829 evaluations in 75 calls, 2 took 1,790 in 81, 1 took 1,789 in 83 (a call costs ~10 evaluations)
-FILL = 3
-# The answer (highest rung meeting every SLO, -1: none) is bracketed by probes placed at the
-# tertiles of a prior on it: PRIOR_ROWS pseudo-rows, PRIOR_TOP of them at the top rung (the
-# planner's ladder is relative to a ceiling that TPOT- and e2e-bound rows nearly reach), the rest
-# spread evenly; the planner adds the answers found so far for the same workload. Over the eight
-# examples' searches: 1,829 (row, rung) evaluations in 75 calls, against 2,219 in 79 for fixed
-# probes at 91% then 30/60/80% (and 1,519-1,666 evaluations but 82-111 calls for one probe, or up
-# to three, at the prior's quantiles: a call costs about as much as ten evaluations).
-PRIOR_ROWS, PRIOR_TOP = 4.0, 0.5
+# experiments behind the values: docs/design.md, "Tuning constants and the experiments behind them"
+FILL = 3  # a bracket with at most this many rungs inside is evaluated whole: fewer calls vs more evaluations
+# The answer (highest rung meeting every SLO, -1: none) is bracketed by probes at the tertiles of
+# a prior on it: PRIOR_ROWS pseudo-rows, PRIOR_TOP of them at the top rung (TPOT- and e2e-bound
+# rows nearly reach the ceiling the ladder is relative to), the rest spread evenly; the planner
+# adds the answers found so far for the same workload.
+PRIOR_ROWS, PRIOR_TOP = 4.0, 0.5  # prior's weight and its top-rung share: probes near likely answers vs robustness
 
 
 def default_prior() -> Array:
@@ -58,8 +54,8 @@ class CapacitySearch:
 
 def length_dists(traffic: Traffic) -> tuple[LengthDist, LengthDist]:
     """Input and output token counts as the queueing model takes them."""
-    return (LengthDist(traffic.input_tokens.mean, traffic.input_tokens.p95),
-            LengthDist(traffic.output_tokens.mean, traffic.output_tokens.p95))
+    i, o = traffic.input_tokens, traffic.output_tokens
+    return LengthDist(i.mean, i.p95, i.knots), LengthDist(o.mean, o.p95, o.knots)
 
 
 def _latencies(res: ServerResult) -> dict[tuple[str, int], Array]:
@@ -120,13 +116,13 @@ def slo_ceiling(step: StepModel, traffic: Traffic, slo: Slo) -> Array:
     taus = [limit for metric, _pct, limit in slo.items() if metric == "tpot_ms"]
     taus += [limit / decodes for metric, _pct, limit in slo.items() if metric == "e2e_ms" and decodes > 0]
     if not taus:
-        return np.full(step.c.shape[1], np.inf)
+        return np.full(len(step), np.inf)
     tau = min(taus) / 1e3
     # S = b_d (O - 1) + b_p I for floor 2 i + j (StepModel.floors); for each side i of the linear
     # roofline, the floor with the largest S gives the smallest bound (those with a > tau give none)
     (a, per_token), (att_d, att_p) = step.floor_terms(decode_context=i.mean + o.mean / 2.0, prefill_context=i.mean)
     attention = np.maximum(att_d[0] * decodes + att_p[0] * i.mean, att_d[1] * decodes + att_p[1] * i.mean)
-    lam = np.full(step.c.shape[1], np.inf)
+    lam = np.full(len(step), np.inf)
     with np.errstate(divide="ignore", invalid="ignore"):
         for side in range(2):
             s = per_token[side] * (decodes + i.mean) + attention

@@ -3,8 +3,11 @@
 For the top plan, each lever (model size, precision, adaptation, runtime, hardware family) is set
 to its baseline while every other choice stays pinned to the top plan's, and the workload is
 re-planned (``planner.search.planning.plan``). Baselines: bf16 weights; no adaptation; the smallest catalog
-model whose unadapted 16-bit score meets the quality floor; the hardware's default runtime; an
-H100 SXM. The saving is the baseline plan's monthly cost minus the top plan's (None when the
+model whose unadapted 16-bit score meets the quality floor; the hardware's default runtime; the
+cheapest plan on another hardware family priced in the same market and mode (every allowed chip
+of the other families that ``chip_rate`` prices under the workload's pricing; the solver picks the
+cheapest, so the baseline is the best alternative silicon at comparable prices, not a fixed chip
+whose price regime may differ). The saving is the baseline plan's monthly cost minus the top plan's (None when the
 baseline has no feasible plan: then the lever is what makes the workload feasible at all).
 """
 
@@ -13,15 +16,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from planner.domain import Catalog
+from planner.economics.rates import ChipRate, chip_rate
 from planner.levers.quality import quality
 from planner.model.grid import CatalogTables
 from planner.search.planning import plan
 from planner.search.results import Plan
 from planner.workload import Availability, Objective, Workload
 
-__all__ = ["DEFAULT_GPU", "LeverRow", "lever_report", "value_of"]
+__all__ = ["LeverRow", "lever_report", "other_families", "value_of"]
 
-DEFAULT_GPU = "h100-sxm"
 BASELINE_PRECISIONS = ("bf16", "fp16")  # fp16 where the chip has no bf16
 # The model-size row frees hardware and runtime (a larger model needs other chips); other rows pin them.
 
@@ -37,13 +40,25 @@ class LeverRow:
 Pins = dict[str, tuple[str, ...] | None]
 
 
+SERVING_LEVERS = {"prefix caching": "prefix_caching", "speculative decoding": "speculative"}
+
+
 def _pinned(w: Workload, top: Plan, override: Pins) -> Workload:
-    """The workload with the top plan's choices pinned, except what ``override`` sets."""
+    """The workload with the top plan's choices pinned, except what ``override`` sets; a serving
+    lever's row (``override["serving"]``) flips that feature and pins the others to the top plan's."""
     pins: Pins = {"models": (top.model,), "precisions": (top.precision,), "adaptations": (top.adaptation,),
                   "runtimes": (top.runtime,), "hardware": tuple(sorted(top.hardware_types))}
     pins.update(override)
     constraints = replace(w.constraints, models=pins["models"], precisions=pins["precisions"],
-                          adaptations=pins["adaptations"], runtimes=pins["runtimes"], hardware=pins["hardware"])
+                          adaptations=pins["adaptations"], runtimes=pins["runtimes"], hardware=pins["hardware"],
+                          serving={f: "required" if f in top.features else "forbidden"
+                                   for f in SERVING_LEVERS.values()})
+    flip = override.get("serving")
+    if flip:
+        feature = flip[0]
+        constraints = replace(constraints, runtimes=w.constraints.runtimes, hardware=w.constraints.hardware,
+                              serving={**constraints.serving,
+                                       feature: "forbidden" if feature in top.features else "required"})
     return replace(w, constraints=constraints)
 
 
@@ -56,9 +71,21 @@ def _smallest_general(catalog: Catalog, w: Workload) -> str | None:
     return min(ok, key=lambda m: (m.params, m.id)).id if ok else None
 
 
+def other_families(catalog: Catalog, w: Workload, top: Plan) -> tuple[str, ...]:
+    """Chips of families the top plan does not use that have a price under the workload's pricing.
+
+    The workload's hardware allow-list does not apply (the baseline is a counterfactual: what the
+    plan would cost on other silicon); chips it excludes stay excluded."""
+    c = w.constraints
+    families = {catalog.hardware[h].family for h in top.hardware_types}
+    return tuple(sorted(h.id for h in catalog.hardware.values()
+                        if h.family not in families and h.id not in c.exclude_hardware
+                        and isinstance(chip_rate(catalog, h.id, c.pricing), ChipRate)))
+
+
 def _baselines(catalog: Catalog, w: Workload, top: Plan) -> list[tuple[str, str, Pins]]:
     hw = catalog.get_hardware(sorted(top.hardware_types)[0])
-    gpu = catalog.hardware.get(DEFAULT_GPU)
+    others = other_families(catalog, w, top)
     small = _smallest_general(catalog, w)
     rows: list[tuple[str, str, Pins]] = []
     if small is not None:
@@ -70,10 +97,13 @@ def _baselines(catalog: Catalog, w: Workload, top: Plan) -> list[tuple[str, str,
     rows.append(("adaptation", "none", {"adaptations": ("none",)}))
     rows.append(("runtime", f"{hw.default_runtime} (default on {hw.id})",
                  {"runtimes": (hw.default_runtime,)}))
-    if gpu is not None:
-        runtime = top.runtime if top.runtime in gpu.runtimes else gpu.default_runtime
-        rows.append(("hardware family", f"{gpu.id} (default GPU)",
-                     {"hardware": (gpu.id,), "runtimes": (runtime,)}))
+    for lever, feature in SERVING_LEVERS.items():
+        if feature in top.features or w.constraints.serving_rule(feature) == "allowed" or (
+                feature == "prefix_caching" and w.traffic.prefix is not None):
+            rows.append((lever, "off" if feature in top.features else "on", {"serving": (feature,)}))
+    if others:
+        rows.append(("hardware family", f"cheapest other family at {w.constraints.pricing.label} prices",
+                     {"hardware": others, "runtimes": w.constraints.runtimes}))
     return rows
 
 
@@ -88,6 +118,8 @@ def lever_report(catalog: Catalog, w: Workload, top: Plan, *, time_limit_s: floa
                       time_limit_s=time_limit_s, tables=tables, explain=False)
         best = result.plans[0] if result.plans else None
         saving = None if best is None else best.cost.per_month - top.cost.per_month
+        if lever == "hardware family" and best is not None:
+            baseline += ": " + ", ".join(sorted(best.hardware_types))
         out.append(LeverRow(lever, baseline, best, saving))
     if not w.availability.is_default:  # what the redundancy and headroom cost: the same choices without them
         result = plan(replace(_pinned(w, top, {}), availability=Availability()), catalog, top=1,
@@ -101,4 +133,5 @@ def lever_report(catalog: Catalog, w: Workload, top: Plan, *, time_limit_s: floa
 def value_of(top: Plan, lever: str) -> str:
     return {"model size": top.model, "precision": top.precision, "adaptation": top.adaptation,
             "runtime": top.runtime, "hardware family": ", ".join(sorted(top.hardware_types)),
-            "availability": f"{sum(d.replicas for d in top.deployments)} replicas"}[lever]
+            "availability": f"{sum(d.replicas for d in top.deployments)} replicas",
+            **{k: "on" if f in top.features else "off" for k, f in SERVING_LEVERS.items()}}[lever]

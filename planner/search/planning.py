@@ -27,9 +27,12 @@ from dataclasses import replace
 
 from planner.domain import Catalog
 from planner.model.grid import CatalogTables
+from planner.search.disagg import compare, disaggregated_plans
 from planner.search.explain import explain_infeasible
+from planner.search.rank import mark_pareto, rank_plans
 from planner.search.results import PlanResult
-from planner.search.run import run_search
+from planner.search.run import Searched, run_search
+from planner.search.serving import plan_served
 from planner.workload import Objective, Workload
 
 __all__ = ["plan"]
@@ -41,8 +44,14 @@ def plan(workload: Workload, catalog: Catalog, *, top: int = 5, objective: Objec
     """Ranked deployment plans for a workload (see the module docstring); when none fits and
     ``explain``, the reasons and verified relaxations."""
     tables = tables or CatalogTables.from_catalog(catalog)
-    searched = run_search(workload, catalog, top=top, objective=objective, time_limit_s=time_limit_s,
-                          tables=tables, any_plan=any_plan)
+    searched = plan_served(workload, catalog, top=top, objective=objective, time_limit_s=time_limit_s,
+                           tables=tables, any_plan=any_plan) or \
+        run_search(workload, catalog, top=top, objective=objective, time_limit_s=time_limit_s,
+                   tables=tables, any_plan=any_plan)
+    rule = workload.constraints.serving.get("disaggregation")  # unstated: not searched (opt-in)
+    if rule in ("allowed", "required"):  # planner.search.disagg: compare with two-pool plans
+        searched = _with_disaggregated(searched, workload, catalog, rule, top=top, objective=objective,
+                                       time_limit_s=time_limit_s, tables=tables)
     result = searched.result
     if result.plans or not explain or result.search.solver_status == "TIME_LIMIT":
         return result  # a search cut short by its deadline proves no infeasibility
@@ -50,3 +59,14 @@ def plan(workload: Workload, catalog: Catalog, *, top: int = 5, objective: Objec
                                     deadline=searched.started + time_limit_s)
     stats = replace(result.search, elapsed_ms=(time.perf_counter() - searched.started) * 1e3)
     return replace(result, infeasible=infeasible, search=stats)
+
+
+def _with_disaggregated(searched: Searched, workload: Workload, catalog: Catalog, rule: str, *, top: int,
+                        objective: Objective, time_limit_s: float, tables: CatalogTables) -> Searched:
+    """The search's plans pooled with disaggregated ones, ranked together, each saying why."""
+    disagg = disaggregated_plans(workload, catalog, top=top, objective=objective, time_limit_s=time_limit_s,
+                                 tables=tables)
+    pool = compare(list(searched.result.plans), disagg, rule)
+    plans, pareto = mark_pareto(rank_plans(pool, workload, objective), top)
+    result = replace(searched.result, plans=tuple(plans), pareto=tuple(pareto))
+    return Searched(result, searched.prepared, searched.started)

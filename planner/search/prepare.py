@@ -14,6 +14,7 @@ import numpy as np
 
 from planner.domain import Catalog
 from planner.model.grid import Array, CatalogTables
+from planner.model.serving import Served
 from planner.search.candidates import Candidates, enumerate_candidates, universe
 from planner.search.capacity import UTILIZATION, default_prior, screen, search_capacity
 from planner.search.solver import COST_SCALE, scaled
@@ -22,26 +23,12 @@ from planner.workload import HOURS_PER_MONTH, Workload
 __all__ = ["ALTERNATIVES", "Prepared", "best_per_hardware", "evaluate_rest", "key_budget", "key_budgets",
            "max_cost_per_hour", "prepare"]
 
-# Search constants. Checked on the eight examples by changing one at a time (plans = each top 5's
-# costs, models and hardware sets; times = median plan in one run):
-# replica shapes kept per plan key and hardware after pruning: 2 loses a plan from offline-batch's top
-# 5; 4 changes no example's plans
-KEEP_PER_HARDWARE = 3
-
-
-# rows screened at a time (see _screen): with 16,384 the examples' preparation took 25% less time than
-# unchunked, and less than with 4,096, 8,192 or 32,768 (interleaved runs on this project's 2-core machine)
-SCREEN_CHUNK = 16384
-
-
-# see Prepared.evaluate_keys: 0.15 and 0.5 give the same plans on every example, 0.5 in ~1.4x the
-# time; the margin is room for shapes that win through integer rounding, which these examples lack
-EVAL_MARGIN = 0.3
-
-
-# hardware types per key evaluated up front for alternative-hardware plans: 6 gave the same plans as
-# every type on all examples (3, 4 and 5 lose plans from long-document-summarizer's top 5)
-ALTERNATIVES = 6
+# Search constants: one line each on what they trade; the experiments behind the values are in
+# docs/design.md, "Tuning constants and the experiments behind them".
+KEEP_PER_HARDWARE = 3  # replica shapes kept per plan key and hardware after pruning: fewer is faster, may lose plans
+SCREEN_CHUNK = 16384  # rows screened at a time (_screen): cache-sized arrays against per-chunk call overhead
+EVAL_MARGIN = 0.3  # cost margin of Prepared.evaluate_keys: room for rounding winners against queueing time
+ALTERNATIVES = 6  # hardware types per key evaluated up front for alternative-hardware plans: recall vs time
 
 
 @dataclass
@@ -62,6 +49,7 @@ class Prepared:
     first: np.ndarray  # per plan key, its first row (model, precision, quality and adaptation are per key)
     demand: float  # peak requests/s the plan carries
     max_types: int  # hardware types a plan may mix
+    served: Served = field(default_factory=Served)  # serving features of this search (planner.model.serving)
     evaluated: int = 0
     answers: Array = field(default_factory=default_prior)  # capacity rungs found so far, as search_capacity's prior
     _bounds: Array | None = None  # lower_bounds, recomputed for the keys evaluated since
@@ -73,13 +61,16 @@ class Prepared:
         rows = rows[np.isnan(self.rate[rows])]
         if not len(rows):
             return
-        step, mem = universe(self.cand.tables).models(self.cand.universe_row[rows])
-        found = search_capacity(step, mem, w.traffic, self.ceiling[rows], w.slo, self.answers)
+        step, mem = self.served.apply(*universe(self.cand.tables).models(self.cand.universe_row[rows]), w.traffic)
+        seen = self.served.workload(w)  # what the queueing model runs: computed tokens, TPOT per iteration
+        found = search_capacity(step, mem, seen.traffic, self.ceiling[rows], seen.slo, self.answers)
         self.answers += np.bincount(found.rung + 1, minlength=len(self.answers))
         has_above = found.rung + 1 < len(UTILIZATION)
         above = np.minimum(found.rung + 1, len(UTILIZATION) - 1)
         for target, latency in self.above_ms.items():
-            latency[rows] = np.where(has_above, found.latency_ms[target][np.arange(len(rows)), above], np.nan)
+            per_token = self.served.emitted if target[0] == "tpot_ms" else 1.0  # TPOT per iteration -> per token
+            latency[rows] = np.where(has_above, found.latency_ms[target][np.arange(len(rows)), above] / per_token,
+                                     np.nan)
         self.max_batch[rows] = found.max_batch
         self.rate[rows], self.rung[rows] = found.rate, found.rung
         changed = [int(key) for key in np.unique(self.key[rows])]
@@ -148,10 +139,12 @@ class Prepared:
 
     def _compute_bounds(self, keys: list[int], *, pairs: bool) -> Array:
         """Per key, min over the hardware sets S a plan may use (at most max_types types) of
-        max(D u(S), ceil(D / r(S)) c(S)): u the least cost per unit of capacity, r the largest
+        max(D u(S), ceil(D / r(S)) c(S)): u the least cost per unit of capacity (capacity capped at
+        D), r the largest
         capacity of one replica, c the cheapest replica, over the key's shapes on S.
 
-        Capacity is the SLO capacity where evaluated, else the ceiling (never below it), so both
+        Capacity is the SLO capacity where evaluated, else the ceiling's top rung (never below it:
+        ``search_capacity`` credits at most that rung), so both
         terms are valid: D u is the fractional optimum; a plan needs at least ceil(D / r)
         replicas, each costing at least c. Both terms only fall as S grows, so the set of all
         types stands in for larger sets (and for pairs unless ``pairs``). Quotas and budgets only
@@ -167,13 +160,16 @@ class Prepared:
             group = np.repeat(np.arange(len(keys)), [len(self.rows_of[k]) for k in keys])
             rate, ceiling, cost, hardware = (self.rate[rows], self.ceiling[rows], self.cost_per_hour[rows],
                                              self.cand.hardware[rows])
-        cap = np.where(np.isnan(rate), ceiling, rate)
+        cap = np.where(np.isnan(rate), ceiling * UTILIZATION[-1], rate)  # the top rung of the ceiling at most
         usable = cap > 0
         n_hw = len(self.cand.tables.hardware_ids)
         cell = group * n_hw + hardware
         shape = (len(keys), n_hw)
         u, r, c = np.full(shape, np.inf), np.zeros(shape), np.full(shape, np.inf)
-        np.minimum.at(u.ravel(), cell, np.where(usable, cost / np.where(usable, cap, 1.0), np.inf))
+        # per unit of capacity capped at the demand: a replica carries at most all of it, so a plan
+        # still has sum min(capacity, D) x replicas >= D (the knapsack-cover strengthening)
+        useful = np.minimum(cap, self.demand)
+        np.minimum.at(u.ravel(), cell, np.where(usable, cost / np.where(usable, useful, 1.0), np.inf))
         np.maximum.at(r.ravel(), cell, cap)
         np.minimum.at(c.ravel(), cell, np.where(usable, cost, np.inf))
         if self.max_types == 1:
@@ -201,11 +197,13 @@ def _group_min(values: Array, groups: np.ndarray, n: int) -> Array:
     return out
 
 
-def prepare(catalog: Catalog, tables: CatalogTables, w: Workload) -> Prepared:
-    """Enumerate, screen (memory, no-load SLO) and prune; no queueing model yet."""
-    cand = enumerate_candidates(catalog, tables, w)
+def prepare(catalog: Catalog, tables: CatalogTables, w: Workload, served: Served | None = None) -> Prepared:
+    """Enumerate, screen (memory, no-load SLO) and prune; no queueing model yet. ``served``: the
+    serving features every candidate runs with (only runtimes supporting them on the chip)."""
+    served = served or Served()
+    cand = enumerate_candidates(catalog, tables, w, features=served.features)
     enumerated = len(cand) + sum(cand.dropped.values())
-    ok, capacity, max_batch, ceiling = _screen(tables, cand.universe_row, w)
+    ok, capacity, max_batch, ceiling = _screen(tables, cand.universe_row, w, served)
     fits = max_batch >= 1
     cand.keep(fits, "does not fit in memory (weights + KV of one sequence)")
     ok = ok[fits] & (ceiling[fits] > 0)
@@ -227,15 +225,16 @@ def prepare(catalog: Catalog, tables: CatalogTables, w: Workload) -> Prepared:
                     above_ms={(m, pct): np.full(n, np.nan) for m, pct, _limit in w.slo.items()},
                     rows_of=[order[a:b] for a, b in itertools.pairwise(bounds)], first=order[bounds[:-1]],
                     demand=w.design_load,
-                    max_types=w.constraints.max_hardware_types)
+                    max_types=w.constraints.max_hardware_types, served=served)
 
 
-def _screen(tables: CatalogTables, rows: np.ndarray, w: Workload) -> tuple[np.ndarray, Array, Array, Array]:
+def _screen(tables: CatalogTables, rows: np.ndarray, w: Workload, served: Served
+            ) -> tuple[np.ndarray, Array, Array, Array]:
     """``capacity.screen`` of Universe ``rows``, SCREEN_CHUNK rows at a time, so that a chunk's
     constants and temporaries stay in cache (over ~10^5 rows at once each array operation streams
     from memory)."""
-    u = universe(tables)
-    parts = [screen(*u.models(rows[s:s + SCREEN_CHUNK]), w.traffic, w.slo)
+    u, seen = universe(tables), served.workload(w)
+    parts = [screen(*served.apply(*u.models(rows[s:s + SCREEN_CHUNK]), w.traffic), seen.traffic, seen.slo)
              for s in range(0, len(rows), SCREEN_CHUNK)] or [screen(*u.models(rows), w.traffic, w.slo)]
     ok, capacity, max_batch, ceiling = (np.concatenate(x) for x in zip(*parts, strict=True))
     return ok, capacity, max_batch, ceiling

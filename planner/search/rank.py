@@ -5,8 +5,9 @@ Objectives (lower sort key is better):
   latency   the worst ratio of predicted percentile to its SLO target (p99 e2e when no SLO)
   quality   quality score, highest first
   balanced  mean of cost / cheapest, latency / lowest and quality gap / smallest quality gap
-Cost breaks ties, then the plan's content (``content``), so the order never depends on the
-search's. The Pareto front is over (monthly cost, p99 end-to-end latency, quality).
+Cost breaks ties, then the plan's content (``content``: higher quality first, then what the plan
+is), so the order never depends on the search's. The Pareto front is over (monthly cost, p99
+end-to-end latency, quality).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def _dedupe(plans: list[Plan]) -> list[Plan]:
     for plan in plans:
         if not any(q.model == plan.model and q.adaptation == plan.adaptation
                    and q.hardware_types == plan.hardware_types
+                   and {d.role for d in q.deployments} == {d.role for d in plan.deployments}
                    and abs(q.cost.per_month - plan.cost.per_month) <= NEAR_DUPLICATE * q.cost.per_month
                    for q in out):
             out.append(plan)
@@ -68,10 +70,13 @@ def rank_plans(plans: list[Plan], w: Workload, objective: Objective) -> list[Pla
 
 
 def content(plan: Plan) -> tuple[object, ...]:
-    """A total order on what a plan is (model, formats, runtime, adaptation, deployments), the
-    last tie-break of the ranking: equal plans rank the same whatever order the search found them."""
-    deployments = tuple(sorted((d.hardware, d.tp, d.pp, d.replicas) for d in plan.deployments))
-    return (*plan.key, deployments)
+    """A total order on what a plan is, the last tie-break of the ranking: at equal cost the better
+    quality first (a plan that costs the same and scores higher dominates), then model, formats,
+    runtime, adaptation and deployments, so equal plans rank the same whatever order the search
+    found them in. ``branch_bound`` prunes by the part of it a plan key fixes."""
+    deployments = tuple(sorted((d.hardware, d.tp, d.pp, d.ep, d.role, d.replicas) for d in plan.deployments))
+    score = plan.quality.score
+    return (-score if score is not None else float("inf"), *plan.key, deployments)
 
 
 def _dominates(a: Plan, b: Plan) -> bool:

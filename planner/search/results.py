@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from planner.economics.breakdown import CostParts, Energy, PriceSource, TokenPrices
+from planner.economics.pricing import Unpriced
+
 __all__ = ["Cost", "Deployment", "Infeasible", "Plan", "PlanResult", "QualityScore", "Relaxation",
            "SearchStats"]
 
@@ -19,6 +22,9 @@ class Deployment:
     requests_per_s_per_replica: float  # its share of the peak load
     slo_capacity_per_replica: float  # most it may carry within every SLO target
     calibrated: bool
+    role: str = "both"  # prefill | decode | both (aggregated)
+    ep: int = 1  # expert-parallel ranks (1: experts split like the rest, by tp)
+    dp_attention: int = 1  # data-parallel attention ranks
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,10 @@ class Cost:
     per_million_tokens: float  # per million output tokens at the average request rate
     one_time: float
     pricing: str
+    parts: CostParts | None = None  # per month, summing to per_month
+    tokens: TokenPrices | None = None
+    energy: Energy | None = None
+    sources: tuple[PriceSource, ...] = ()  # the offer(s) behind each chip's price
 
 
 @dataclass(frozen=True)
@@ -54,6 +64,8 @@ class Plan:
     cost: Cost
     binding: tuple[str, ...]
     pareto: bool = False
+    features: tuple[str, ...] = ()  # serving features used (planner.model.serving.FEATURES)
+    why: str = ""  # why this serving shape (planner.search.serving), when the planner compared shapes
 
     @property
     def hardware_types(self) -> frozenset[str]:
@@ -89,6 +101,7 @@ class SearchStats:
     dropped: dict[str, int] = field(default_factory=dict)
     gap: float | None = None  # (best plan's cost - least lower bound not explored) / its cost; 0: proven
     stop: str = "exhausted"  # the stopping rule that ended the search (branch_bound.Stop)
+    unpriced: tuple[Unpriced, ...] = ()  # allowed chips dropped for want of a price, with what would price them
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,12 @@ import numpy as np
 
 from planner.domain import Catalog
 from planner.model.grid import CatalogTables
+from planner.model.serving import Served
 from planner.search.branch_bound import solve_prepared
 from planner.search.build import build_plans
 from planner.search.prepare import Prepared, prepare
 from planner.search.rank import mark_pareto, rank_plans
-from planner.search.results import PlanResult, SearchStats
+from planner.search.results import Plan, PlanResult, SearchStats
 from planner.workload import Objective, Workload
 
 __all__ = ["Searched", "run_search"]
@@ -28,16 +29,33 @@ class Searched:
     started: float  # time.perf_counter() at its start
 
 
+def _within_carbon(plans: list[Plan], w: Workload, prep: Prepared) -> list[Plan]:
+    """Plans within ``budget.max_kgco2e_per_month`` (a plan whose carbon is unknown does not pass it).
+
+    Applied to the plans the search found, not inside the solver: emissions depend on the plan's
+    utilisation, which the solver's per-replica costs do not carry.
+    """
+    limit = w.budget.max_kgco2e_per_month
+    if limit is None:
+        return plans
+    def kg(p: Plan) -> float | None:
+        return p.cost.energy.kgco2e_per_month if p.cost.energy is not None else None
+    kept = [p for p in plans if (k := kg(p)) is not None and k <= limit]
+    if len(kept) < len(plans):
+        prep.cand.dropped["plan over budget.max_kgco2e_per_month (or its carbon unknown)"] += len(plans) - len(kept)
+    return kept
+
+
 def run_search(workload: Workload, catalog: Catalog, *, top: int, objective: Objective, time_limit_s: float,
-               tables: CatalogTables | None = None, any_plan: bool = False) -> Searched:
+               tables: CatalogTables | None = None, any_plan: bool = False, served: Served | None = None) -> Searched:
     """Ranked plans for a workload, without explaining an empty answer (``planner.search.planning``)."""
     start = time.perf_counter()
     deadline = start + time_limit_s
     tables = tables or CatalogTables.from_catalog(catalog)
-    prep = prepare(catalog, tables, workload)
+    prep = prepare(catalog, tables, workload, served)
     outcome = solve_prepared(prep, workload, objective=objective, top=top, any_plan=any_plan,
                              time_limit_s=max(0.2, min(2.0, time_limit_s / 4)), deadline=deadline)
-    pool = build_plans(catalog, prep, workload, outcome.found)
+    pool = _within_carbon(build_plans(catalog, prep, workload, outcome.found), workload, prep)
     ranked = rank_plans(pool, workload, objective)
     plans, pareto = mark_pareto(ranked, top)
     dropped = dict(prep.cand.dropped)
@@ -45,6 +63,7 @@ def run_search(workload: Workload, catalog: Catalog, *, top: int, objective: Obj
     stats = SearchStats(candidates=prep.enumerated, evaluated=prep.evaluated,
                         pruned=sum(dropped.values()) + unevaluated, solver_status=outcome.status,
                         solves=outcome.solves, elapsed_ms=(time.perf_counter() - start) * 1e3, dropped=dropped,
+                        unpriced=prep.cand.unpriced,
                         gap=outcome.gap, stop=str(outcome.stop))
     result = PlanResult(workload=workload.name, objective=str(objective), plans=tuple(plans),
                         pareto=tuple(pareto), infeasible=None, search=stats)

@@ -8,12 +8,13 @@ samples' order: data -> variables -> constraints -> objective -> solve -> read-o
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from ortools.sat.python import cp_model
+from fractions import Fraction
+from typing import Any
 
 from planner.errors import InputError
 
@@ -66,12 +67,14 @@ class Solution:
     elapsed_s: float
 
 
-class _Model(cp_model.CpModel):
-    """A CpModel without the deprecated camelCase aliases ortools attaches to every new model
-    (about 1 ms per model, a third of a small solve); this module uses the snake_case API only."""
+@functools.cache
+def _cp_model() -> Any:
+    """ortools' cp_model module, imported on the first solve that needs CP-SAT: ortools brings
+    pandas and pyarrow (~0.4 s), which a plan whose every mix is proven by ``_proven_single``
+    never pays."""
+    from ortools.sat.python import cp_model
 
-    def _add_pre_pep8_methods(self) -> None:
-        pass
+    return cp_model
 
 
 def _greedy(options: list[Option], demand: float, quotas: dict[str, int], spare: int = 0,
@@ -85,6 +88,75 @@ def _greedy(options: list[Option], demand: float, quotas: dict[str, int], spare:
     return {} if best is None else {best[1]: best[2]}
 
 
+def _proven_single(options: list[Option], *, demand: float, quotas: dict[str, int],
+                   max_cost_per_hour: float | None, forbid_type_sets: tuple[frozenset[str], ...]
+                   ) -> tuple[Option, int] | None:
+    """The cheapest single-shape deployment when it is provably an optimum of the model below, in
+    the model's own integers (rates floor-scaled, objective round-scaled, the budget floor-scaled):
+    a plan needs at least one replica, so it costs at least the cheapest option's price, and at
+    least need x the least price per unit of rate (the fractional optimum). When the single-shape
+    cost reaches either bound no mix is cheaper: the CP-SAT solve is skipped. None: not proven
+    (or out of range: the model's own checks then name the field)."""
+    try:
+        need = scaled(demand, RATE_SCALE, "traffic.peak_requests_per_s")
+        rate = [scaled(o.rate, RATE_SCALE, "rate", math.floor) for o in options]
+        price = [scaled(o.cost_per_hour, COST_SCALE, "price") for o in options]
+        budget = None if max_cost_per_hour is None else scaled(max_cost_per_hour, COST_SCALE, "budget", math.floor)
+    except InputError:
+        return None
+    usable = [i for i, r in enumerate(rate) if r > 0]
+    if need <= 0 or not usable or any(p <= 0 for p in price):
+        return None
+    objective = [round(o.cost_per_hour * COST_SCALE) for o in options]
+    best: tuple[int, int, int] | None = None  # (objective, position, count)
+    for i in usable:
+        o, count = options[i], -(-need // rate[i])
+        if count * o.chips > quotas.get(o.hardware, count * o.chips) or frozenset((o.hardware,)) in forbid_type_sets:
+            continue
+        if budget is not None and count * price[i] > budget:
+            continue
+        if best is None or count * objective[i] < best[0]:
+            best = (count * objective[i], i, count)
+    if best is None:
+        return None
+    cheapest = min(objective[i] for i in usable)
+    ratio = min(usable, key=lambda i: Fraction(objective[i], rate[i]))  # exact: the bound must not round up
+    if best[0] <= cheapest or best[0] * rate[ratio] <= need * objective[ratio]:
+        return options[best[1]], best[2]
+    return None
+
+
+def _integers(options: list[Option], need: int, quotas: dict[str, int], *, spare: int = 0, min_replicas: int = 1
+              ) -> tuple[dict[int, int], dict[int, int], dict[int, int]]:
+    """Per option its scaled rate and price, and the most replicas it can usefully have (enough
+    for the demand alone plus ``spare``, at least ``min_replicas``, within its hardware's quota)."""
+    rate = {o.index: scaled(o.rate, RATE_SCALE, f"{o.hardware}: requests/s per replica", math.floor)
+            for o in options}
+    price = {o.index: scaled(o.cost_per_hour, COST_SCALE, f"hardware.{o.hardware}.price") for o in options}
+    for h, quota in quotas.items():
+        scaled(quota, 1, f"constraints.quotas.{h}")
+    bounds: dict[int, int] = {}
+    for o in options:
+        upper = max(-(-need // rate[o.index]) + spare, min_replicas) if rate[o.index] > 0 else 0
+        if o.hardware in quotas:
+            upper = min(upper, quotas[o.hardware] // o.chips)
+        bounds[o.index] = max(upper, 0)
+    return rate, price, bounds
+
+
+def _redundancy(model: Any, n: dict[int, Any], rate: dict[int, int], capacity: Any, need: int, *,
+                spare: int, min_replicas: int) -> None:
+    """N+k: with min(spare, n_o) replicas of any one option o removed the rest still carry the
+    demand; and at least ``min_replicas`` replicas in all."""
+    if spare > 0:
+        for index, count in n.items():
+            removed = model.new_int_var(0, spare, f"removed_{index}")
+            model.add_min_equality(removed, [count, spare])
+            model.add(capacity - rate[index] * removed >= need)
+    if min_replicas > 1:
+        model.add(sum(n.values()) >= min_replicas)
+
+
 def solve_mix(options: list[Option], *, demand: float, max_types: int, quotas: dict[str, int],
               max_cost_per_hour: float | None = None, forbid_type_sets: tuple[frozenset[str], ...] = (),
               time_limit_s: float = 2.0, seed: int = 0, workers: int = 1, spare: int = 0,
@@ -96,41 +168,29 @@ def solve_mix(options: list[Option], *, demand: float, max_types: int, quotas: d
     # data
     need = scaled(demand, RATE_SCALE, "traffic.peak_requests_per_s")
     types = sorted({o.hardware for o in options})
-    model = _Model()
-    # variables
     # rates round down and costs (for the budget) round up, so a plan never under-provisions the
     # peak or overspends the budget by a rounding unit
-    rate = {o.index: scaled(o.rate, RATE_SCALE, f"{o.hardware}: requests/s per replica", math.floor)
-            for o in options}
-    price = {o.index: scaled(o.cost_per_hour, COST_SCALE, f"hardware.{o.hardware}.price") for o in options}
-    for h, quota in quotas.items():
-        scaled(quota, 1, f"constraints.quotas.{h}")
-    bounds: dict[int, int] = {}
-    n = {}
-    for o in options:
-        upper = -(-need // rate[o.index]) + spare if rate[o.index] > 0 else 0
-        upper = max(upper, min_replicas) if rate[o.index] > 0 else 0
-        if o.hardware in quotas:
-            upper = min(upper, quotas[o.hardware] // o.chips)
-        bounds[o.index] = max(upper, 0)
-        n[o.index] = model.new_int_var(0, bounds[o.index], f"n_{o.index}")
+    rate, price, bounds = _integers(options, need, quotas, spare=spare, min_replicas=min_replicas)
     _check_span(price, bounds, f"the cost of {demand:g} requests/s", "traffic.peak_requests_per_s")
+    # the shortcut's bounds know nothing of N+k or a replica minimum: those mixes go to CP-SAT
+    proven = None if max_types < 1 or spare > 0 or min_replicas > 1 else _proven_single(
+        options, demand=demand, quotas=quotas, max_cost_per_hour=max_cost_per_hour, forbid_type_sets=forbid_type_sets)
+    if proven is not None:
+        o, count = proven
+        return Solution(status="OPTIMAL", counts={o.index: count}, cost_per_hour=o.cost_per_hour * count,
+                        elapsed_s=time.perf_counter() - start)
+    cp_model = _cp_model()
+    model = cp_model.CpModel()
+    # variables
+    n = {o.index: model.new_int_var(0, bounds[o.index], f"n_{o.index}") for o in options}
     used = {h: model.new_bool_var(f"used_{h}") for h in types}
     # capacity: replicas carry the peak demand
     capacity = sum(rate[o.index] * n[o.index] for o in options)
     model.add(capacity >= need)
-    # N+k: with min(spare, n_o) replicas of any one option o removed the rest still carry the demand
-    if spare > 0:
-        for o in options:
-            removed = model.new_int_var(0, spare, f"removed_{o.index}")
-            model.add_min_equality(removed, [n[o.index], spare])
-            model.add(capacity - rate[o.index] * removed >= need)
-    # redundancy: at least min_replicas replicas in all
-    if min_replicas > 1:
-        model.add(sum(n.values()) >= min_replicas)
+    _redundancy(model, n, rate, capacity, need, spare=spare, min_replicas=min_replicas)
     # a hardware type counts as used when any of its options has replicas
     for o in options:
-        model.add(n[o.index] == 0).only_enforce_if(used[o.hardware].Not())
+        model.add(n[o.index] == 0).only_enforce_if(used[o.hardware].negated())
     # at most max_types distinct hardware types
     model.add(sum(used.values()) <= max_types)
     # quotas: chips per hardware id

@@ -1,0 +1,70 @@
+"""Same answers with and without the compiled catalog cache (hardware_catalog.cache).
+
+For every examples/*.yaml, plans (top 5, cost objective, explanation included) with the cache off
+and with every Universe row's constants read back from a cache entry (built first if missing), and
+compares the JSON documents the CLI prints (search.elapsed_ms aside); for each shared calibration
+file (../shared/calibration/*.yaml, or --calibration), the predictions of every record with both
+tables. Exit 1 on any difference.
+
+    .venv/bin/python bench/cache_diff.py [--calibration FILE ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from hardware_catalog import cache, load_catalog
+from hardware_catalog.outputs import document, plan_result_out
+from hardware_catalog.workload_file import load_workload
+from planner.model.grid import CatalogTables
+from planner.search.candidates import universe
+from planner.search.planning import plan
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "calibration"
+
+
+def _plan_doc(path: Path, catalog, tables: CatalogTables) -> dict:  # type: ignore[no-untyped-def, type-arg]
+    doc = json.loads(document(plan_result_out(plan(load_workload(path), catalog, tables=tables), None)))
+    doc["search"].pop("elapsed_ms", None)
+    return doc  # type: ignore[no-any-return]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calibration", nargs="*", type=Path, default=sorted(SHARED.glob("*.yaml")))
+    args = parser.parse_args()
+    catalog = load_catalog()
+    plain = CatalogTables.from_catalog(catalog)
+    state = cache.prepare_tables(catalog, CatalogTables.from_catalog(catalog))  # make sure an entry exists
+    cached = CatalogTables.from_catalog(catalog)
+    state = cache.prepare_tables(catalog, cached) if state != "off" else state
+    print(f"cache: {state} ({cache.cache_dir()}); cached tables' Universe complete: "
+          f"{bool(universe(cached)._built.all())}")
+    differences = 0
+    for path in sorted((ROOT / "examples").glob("*.yaml")):
+        same = _plan_doc(path, catalog, plain) == _plan_doc(path, catalog, cached)
+        differences += not same
+        print(f"{'same' if same else 'DIFFERENT':9} plan {path.name}")
+    if args.calibration:
+        from cli.calibration_cmds import load_records
+        from planner.calibration.predict import predict, prepare
+
+        for path in args.calibration:
+            _reads, records, _bad = load_records([path])
+            a = predict(plain, prepare(catalog, plain, records)[0])
+            b = predict(cached, prepare(catalog, cached, records)[0])
+            same = bool(np.array_equal(a, b, equal_nan=True))
+            differences += not same
+            print(f"{'same' if same else 'DIFFERENT':9} predictions {path}")
+    print(f"{differences} difference(s)")
+    return 1 if differences else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""The "under load" section of docs/accuracy.md: MLPerf Inference Offline, Server and Interactive.
+
+Called by bench/accuracy_report.py. Two views of the same records (duplicate logs counted once):
+
+* shipped calibration: fitted on public_benchmarks.yaml only, so every MLPerf record is out of
+  sample for it (neither round was seen);
+* cross-validated by round: ``hwplan calibrate --cv-by round`` on public_benchmarks.yaml plus the
+  MLPerf file: each round is predicted by a fit on the public records and the other round.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from hardware_catalog.measurements import read_measurements
+from planner.calibration.fit import group_cross_validate
+from planner.calibration.predict import METRICS, RecordSet, predict, prepare
+from planner.calibration.validate import ape, summarise
+from planner.domain import Catalog
+from planner.model.grid import Array, CatalogTables
+
+KEY_METRICS = ("output_tokens_per_s", "slo_capacity_requests_per_s", "ttft_p99_s", "tpot_p99_s")
+SCENARIOS = (("Offline", ("Offline",)), ("Server + Interactive", ("Server", "Interactive")),
+             ("Server", ("Server",)), ("Interactive", ("Interactive",)))
+
+
+def _rows(rs: RecordSet, predicted: Array, label: str, rounds: Sequence[str] = ("v4.1", "v5.1", "all")) -> list[str]:
+    err = ape(predicted, rs.observed)
+    scen = np.array([m.tags.get("scenario", "") for m in rs.records])
+    rnd = np.array([m.tags.get("round", "") for m in rs.records])
+    lines = [f"| {label}: scenario | round | metric | n | median APE | within 25% | unstable at the rate |",
+             "|---|---|---|---|---|---|---|"]
+    for name, members in SCENARIOS:
+        for r in rounds:
+            rows = np.isin(scen, members) & ((rnd == r) | (r == "all"))
+            for metric in KEY_METRICS:
+                e = err[rows, METRICS.index(metric)]
+                e = e[~np.isnan(e)]
+                if e.size == 0:
+                    continue
+                s = summarise(e)
+                lines.append(f"| {name} | {r} | {metric} | {s.n} | {100 * s.median_ape:.1f}% | "
+                             f"{100 * s.within_25pct:.0f}% | {100 * np.mean(np.isinf(e)):.0f}% |")
+    return [*lines, ""]
+
+
+def _fmt(x: float, scale: float = 1.0) -> str:
+    return "unstable" if not np.isfinite(x) else f"{x * scale:.3g}"
+
+
+def _systems(rs: RecordSet, predicted: Array) -> list[str]:
+    lines = ["| system (round, scenario) | model | chips | capacity pred / obs (req/s) | "
+             "TTFT p99 pred / obs (ms) | TPOT p99 pred / obs (ms) |", "|---|---|---|---|---|---|"]
+    cap, ttft, tpot = (METRICS.index(k) for k in ("slo_capacity_requests_per_s", "ttft_p99_s", "tpot_p99_s"))
+    order = sorted(range(len(rs)), key=lambda j: (rs.records[j].model, rs.records[j].hardware,
+                                                  rs.records[j].tags.get("system", "")))
+    for j in order:
+        m = rs.records[j]
+        if m.tags.get("scenario") not in ("Server", "Interactive"):
+            continue
+        o, p = rs.observed[j], predicted[j]
+        lines.append(f"| {m.tags.get('submitter')} {m.tags.get('system')} ({m.tags.get('round')}, "
+                     f"{m.tags.get('scenario')}) | {m.model} | {m.chips} x {m.hardware} | "
+                     f"{_fmt(p[cap])} / {_fmt(o[cap])} | {_fmt(p[ttft], 1e3)} / {_fmt(o[ttft], 1e3)} | "
+                     f"{_fmt(p[tpot], 1e3)} / {_fmt(o[tpot], 1e3)} |")
+    return [*lines, ""]
+
+
+def section(catalog: Catalog, mlperf: Path, public: Path) -> list[str]:
+    """Markdown lines of the under-load section."""
+    tables = CatalogTables.from_catalog(catalog)
+    read = read_measurements(mlperf)
+    rs, skipped = prepare(catalog, tables, read.records)
+    start = time.perf_counter()
+    shipped = predict(tables, rs)
+    validate_s = time.perf_counter() - start
+    both, _ = prepare(catalog, tables, [*read_measurements(public).records, *read.records])
+    start = time.perf_counter()
+    cv, _groups = group_cross_validate(catalog, both, lambda m: m.tags.get("round", "public"))
+    cv_s = time.perf_counter() - start
+    is_mlperf = np.array([bool(m.tags) for m in both.records])
+    reasons: dict[str, int] = {}
+    for s in skipped:
+        head = s.reason.split(":")[0] if s.reason.startswith("same log") else s.reason
+        reasons[head] = reasons.get(head, 0) + 1
+    return [
+        "## Under load: MLPerf Inference (Offline, Server, Interactive)", "",
+        f"Data: `{mlperf.name}` (sha256 `{read.sha256[:12]}…`), {len(read.records)} records read, "
+        f"{len(rs)} predicted, {len(skipped)} skipped. Offline runs are predicted as `max_throughput` over the "
+        "benchmark's mean lengths; Server and Interactive as `server` at the record's rate (split evenly "
+        "over replicas, chips / (tp x pp)) with its length distribution (empirical p50 / p99 / max "
+        "knots), and `slo_capacity_requests_per_s` is the highest rate at which the predicted p99 TTFT "
+        "and TPOT meet the round's limits (observed: the submitted rate, a lower bound). A record whose "
+        "rate the model puts above its capacity has no steady-state latency: it counts as an infinite "
+        "error ('unstable at the rate').", "",
+        f"### Shipped calibration (fitted on public_benchmarks.yaml only: both rounds out of sample; "
+        f"`hwplan validate` {validate_s:.1f} s)", "",
+        *_rows(rs, shipped, "shipped"),
+        f"### Cross-validated by round (fit on the public records + one round, predict the other; {cv_s:.0f} s)",
+        "",
+        *_rows(both.take(np.flatnonzero(is_mlperf).tolist()), cv[is_mlperf], "by round"),
+        "### Skipped", "", *[f"* {n} records: {r}" for r, n in sorted(reasons.items(), key=lambda x: -x[1])], "",
+        "### Per system (shipped calibration): predicted vs observed capacity and p99s", "",
+        *_systems(rs, shipped),
+    ]

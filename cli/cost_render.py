@@ -1,0 +1,84 @@
+"""Plain-text lines that explain a plan's cost under the plans table (``hwplan plan``).
+
+The top plan's parts, token prices, energy and carbon; the price behind each chip the shown
+plans use (its rule and offers, with a warning when an offer is over 12 months old); and the
+chips dropped for want of a price with the pricings that would include them. Lines wrap at the
+console width (80 columns by default).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from hardware_catalog.outputs import PlanOut, PlanResultOut
+
+__all__ = ["cost_lines", "render_costs"]
+
+
+def _money(value: float | None, fmt: str = ",.0f") -> str:
+    return "—" if value is None else f"${value:{fmt}}"
+
+
+def _top_lines(p: PlanOut) -> list[str]:
+    c = p.cost
+    lines = []
+    if c.parts is not None:
+        parts = [f"compute {_money(c.parts.compute)}"]
+        if c.parts.energy:
+            parts.append(f"energy {_money(c.parts.energy)}")
+        else:
+            parts.append("energy in the price")
+        if c.parts.hosting:
+            parts.append(f"hosting {_money(c.parts.hosting)}")
+        if c.parts.adaptation:
+            parts.append(f"adaptation {_money(c.parts.adaptation)}")
+        lines.append(f"#{p.rank} cost/month: " + ", ".join(parts) + f" = {_money(c.per_month)}")
+    if c.per_million_tokens_blended is not None:
+        lines.append(f"#{p.rank} $/M tokens: input {_money(c.per_million_input_tokens, '.3g')}, "
+                     f"output {_money(c.per_million_output_tokens, '.3g')}, "
+                     f"blended {_money(c.per_million_tokens_blended, '.3g')}")
+    e = c.energy
+    if e is not None:
+        if e.kwh_per_month is None:
+            lines.append(f"#{p.rank} energy: unknown ({e.note})")
+        else:
+            carbon = "—" if e.kgco2e_per_month is None else f"{e.kgco2e_per_month:,.0f} kgCO2e/month ({e.region})"
+            lines.append(f"#{p.rank} energy at {e.utilisation:.0%} utilisation: {e.kwh_per_month:,.0f} kWh/month, "
+                         f"{e.kwh_per_million_output_tokens:.3g} kWh/M output tokens; {carbon}")
+    return lines
+
+
+def cost_lines(out: PlanResultOut) -> list[str]:
+    """The explanation lines for a plan result (empty when it has no plans and no unpriced chips)."""
+    lines = _top_lines(out.plans[0]) if out.plans else []
+    seen: set[str] = set()
+    for plan in out.plans:
+        for s in plan.cost.sources:
+            if s.hardware in seen:
+                continue
+            seen.add(s.hardware)
+            where = "owned" if s.market is None else f"{s.market} {s.mode}"
+            offers = "; ".join(f"{o.provider} {_money(o.usd_per_chip_hour, '.3g')} {o.as_of or 'undated'}"
+                               for o in s.offers)
+            sheet = ", price sheet" if s.from_sheet else ""
+            lines.append(f"price {s.hardware}: {_money(s.usd_per_chip_hour, '.3g')}/chip-h ({where}{sheet}, "
+                         f"{s.rule}){': ' + offers if offers else ''}")
+    for plan in out.plans[:1]:
+        lines += [f"warning: {w}" for w in plan.cost.warnings]
+    unpriced = out.search.unpriced
+    some = [f"{u.hardware} ({', '.join(u.would_price)})" for u in unpriced if u.would_price]
+    none = [u.hardware for u in unpriced if not u.would_price]
+    if some:
+        lines.append("no price under this pricing, dropped (pricings that would include them): " + "; ".join(some))
+    if none:
+        lines.append("no price in any pricing, dropped (give --prices, or owned capex in the workload): "
+                     + ", ".join(none))
+    return lines
+
+
+def render_costs(console: Console, out: PlanResultOut) -> None:
+    for line in cost_lines(out):
+        console.print(line, markup=False, highlight=False)

@@ -1,0 +1,117 @@
+"""``hwplan export``, ``hwplan compare`` and ``hwplan replan``: saved plans to artifacts and diffs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from cli.app import CatalogOpt, JsonOpt, OverlayOpt, app, load, print_doc
+
+if TYPE_CHECKING:
+    from hardware_catalog.saved import PlanStore
+
+__all__ = ["compare_cmd", "export_cmd", "replan_cmd"]
+
+DbOpt = Annotated[str | None, typer.Option("--db", envvar="HWPLAN_DATABASE_URL",
+                                           help="Saved plans' database URL (default ~/.hwplan/plans.db).")]
+
+
+def _store(db: str | None) -> PlanStore:
+    from hardware_catalog.saved import PlanStore
+
+    return PlanStore(db)
+
+
+def _record(ref: str, db: str | None) -> dict[str, Any]:
+    """A saved plan's record, by id, or a ``hwplan plan --json`` file (no workload, prices or version)."""
+    import json
+
+    from planner.errors import InputError
+
+    path = Path(ref)
+    if path.suffix == ".json" or path.exists():
+        return {"id": None, "workload": {}, "result": json.loads(path.read_text(encoding="utf-8")),
+                "catalog_version": "", "prices": {}}
+    saved = _store(db).get(ref)
+    if saved is None:
+        raise InputError(f"no saved plan {ref} (and no such file)", field="PLAN")
+    return {"id": saved.id, "workload": saved.workload, "result": saved.result,
+            "catalog_version": saved.catalog_version, "prices": saved.prices}
+
+
+@app.command("export")
+def export_cmd(
+    plan: Annotated[str, typer.Argument(help="A saved plan id, or a `hwplan plan --json` file.")],
+    fmt: Annotated[str, typer.Option("--format", help="vllm, sglang, trtllm, jetstream, neuron, llama.cpp, k8s, "
+                                                      "kserve or lws.")],
+    rank: Annotated[int, typer.Option(min=1, max=50, help="Which ranked plan.")] = 1,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the files here (default: print).")] = None,
+    workload: Annotated[Path | None, typer.Option(help="Workload YAML (for a --json file; sets max lengths).")] = None,
+    db: DbOpt = None,
+    catalog: CatalogOpt = None,
+    add: OverlayOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Engine launch commands or Kubernetes manifests for one plan (exit 2 when it cannot be expressed).
+
+    --json prints the files as GET /v1/plans/{id}/export answers with Accept: application/json.
+    """
+    from hardware_catalog.export import export
+    from hardware_catalog.loader import read_yaml
+    from hardware_catalog.outputs import PlanResultOut, export_out
+    from hardware_catalog.workload_file import WorkloadIn
+
+    rec = _record(plan, db)
+    wl_data = read_yaml(workload) if workload else rec["workload"]
+    artifacts = export(PlanResultOut.model_validate(rec["result"]), load(catalog, add), fmt, rank=rank,
+                       workload=WorkloadIn.model_validate(wl_data) if wl_data else None)
+    if json_out and out is None:
+        print_doc(export_out(fmt, rank, artifacts))
+        return
+    for a in artifacts:
+        if out is None:
+            typer.echo(a.content)
+        else:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / a.name).write_text(a.content, encoding="utf-8")
+            typer.echo(str(out / a.name))
+
+
+@app.command("compare")
+def compare_cmd(a: Annotated[str, typer.Argument(help="Saved plan id or --json file.")],
+                b: Annotated[str, typer.Argument(help="Saved plan id or --json file.")],
+                db: DbOpt = None) -> None:
+    """Two plans side by side (top plan's cost, hardware, p99s, quality) and what changed.
+
+    Prints JSON: the document GET /v1/plans/compare?a=&b= answers.
+    """
+    from hardware_catalog.compare import compare
+
+    print_doc(compare(_record(a, db), _record(b, db)))
+
+
+@app.command("replan")
+def replan_cmd(plan_id: Annotated[str, typer.Argument(help="Saved plan id.")],
+               time_limit: Annotated[float, typer.Option(min=0.5, max=600)] = 20.0,
+               save: Annotated[bool, typer.Option("--save", help="Save the new result too.")] = False,
+               db: DbOpt = None, catalog: CatalogOpt = None, add: OverlayOpt = None) -> None:
+    """Re-run a saved workload on today's catalog and show what changed (JSON, as `hwplan compare`)."""
+    from hardware_catalog.compare import compare
+    from hardware_catalog.outputs import plan_result_out
+    from hardware_catalog.saved import prices_used
+    from hardware_catalog.workload_file import WorkloadIn, to_workload
+    from planner.search.planning import plan
+
+    old = _record(plan_id, db)
+    cat = load(catalog, add)
+    top = max(1, len(old["result"].get("plans", [])))
+    result = plan_result_out(plan(to_workload(WorkloadIn.model_validate(old["workload"])), cat, top=top,
+                                  time_limit_s=time_limit)).model_dump(mode="json", exclude_unset=True)
+    new = {"id": None, "workload": old["workload"], "result": result, "catalog_version": cat.version,
+           "prices": prices_used(cat, result)}
+    if save:
+        new["id"] = _store(db).save(workload=old["workload"], result=result, catalog_version=cat.version,
+                                    prices=new["prices"], saved_by="cli").id
+    print_doc(compare(old, new))

@@ -1,0 +1,263 @@
+"""The compiled catalog cache: a catalog's performance-model constants, kept on disk between runs.
+
+The search reads, for every candidate row of a catalog (``planner.search.candidates.Universe``),
+the step-time and memory-model constants derived from the catalog's tables. Building them for the
+whole catalog takes about a second; a plan builds the part its workload needs. This module keeps
+the whole set per catalog under the user's cache directory, as two ``.npy`` arrays (no pickle)
+and a JSON description, and maps them into memory copy-on-write in later runs.
+
+An entry's key is a SHA-256 of everything its arrays are a function of: the catalog's content hash
+(``Catalog.version``: every YAML file of the catalog directory and of each overlay, price sheets
+and ``owned.yaml`` included), the tables built from it (byte for byte), the source of the
+performance model and of the Universe (``CODE``), the package and numpy versions. An edited,
+added or deleted file therefore gives a new key: an entry is never stale.
+
+Reading checks the description (format, key, shapes) and a CRC-32 of each array file before the
+arrays are used; anything that does not check out, cannot be read or is truncated is rebuilt
+silently. Writing goes to a temporary file in the same directory that is then renamed, arrays
+first, description last, so a reader sees a complete entry or none and two processes building the
+same entry both succeed (their files are identical). A directory that cannot be written means no
+caching, never a failure. ``HWPLAN_NO_CACHE=1`` turns the cache off; ``HWPLAN_CACHE_DIR`` moves
+it (default: platformdirs' user cache directory for ``hwplan``). ``hwplan cache info|clear``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import uuid
+import zlib
+from dataclasses import fields, is_dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from planner.domain import Catalog
+from planner.model.grid import CatalogTables
+from planner.search.candidates import universe
+
+__all__ = ["ENV_DIR", "ENV_OFF", "FORMAT", "KEEP", "cache_dir", "catalog_tables", "clear", "enabled", "entry_key",
+           "info", "prepare_tables"]
+
+ENV_OFF = "HWPLAN_NO_CACHE"
+ENV_DIR = "HWPLAN_CACHE_DIR"
+FORMAT = 1  # bump when the entry layout changes
+KEEP = 4  # entries kept (most recently used); each is ~200 MB for the shipped catalog
+ARRAYS = ("step", "memory")
+_ROOT = Path(__file__).resolve().parents[1]
+# the source the cached arrays are computed by: an edit to any of these gives a new key
+CODE = (*sorted((_ROOT / "planner" / "model").glob("*.py")), _ROOT / "planner" / "search" / "candidates.py",
+        Path(__file__).resolve())
+
+
+def enabled() -> bool:
+    return os.environ.get(ENV_OFF, "").strip() not in ("1", "true", "yes")
+
+
+def cache_dir() -> Path:
+    """Where entries live: $HWPLAN_CACHE_DIR, else the user cache directory (platformdirs)."""
+    explicit = os.environ.get(ENV_DIR)
+    if explicit:
+        return Path(explicit)
+    try:
+        from platformdirs import user_cache_dir  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:  # platformdirs' answer on Linux, without it
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return Path(base) / "hwplan"
+    return Path(user_cache_dir("hwplan", appauthor=False))
+
+
+def _package_version() -> str:
+    try:
+        return metadata.version("hwplan")
+    except metadata.PackageNotFoundError:
+        return "source"
+
+
+def _code_digest() -> str:
+    sha = hashlib.sha256()
+    for path in CODE:
+        sha.update(path.name.encode())
+        sha.update(path.read_bytes())
+    return sha.hexdigest()
+
+
+def _tables_digest(tables: CatalogTables) -> str:
+    sha = hashlib.sha256()
+
+    def feed(name: str, value: Any) -> None:
+        sha.update(name.encode())
+        if isinstance(value, dict):
+            for key in sorted(value):
+                feed(f"{name}.{key}", value[key])
+        elif isinstance(value, tuple):
+            sha.update(json.dumps(value).encode())
+        elif is_dataclass(value):  # named coefficient arrays (e.g. Efficiencies)
+            for f in fields(value):
+                feed(f"{name}.{f.name}", getattr(value, f.name))
+        else:
+            a = np.ascontiguousarray(value)
+            if a.dtype == object:
+                raise TypeError(f"cannot digest {name}: {type(value).__name__}")
+            sha.update(f"{a.dtype.str}{a.shape}".encode())
+            sha.update(a.tobytes())
+
+    for f in fields(tables):
+        feed(f.name, getattr(tables, f.name))
+    return sha.hexdigest()
+
+
+def entry_key(catalog: Catalog, tables: CatalogTables) -> str:
+    """The key of a catalog's entry (see the module docstring for what goes into it)."""
+    parts = (str(FORMAT), catalog.version, _tables_digest(tables), _code_digest(), _package_version(),
+             np.__version__)
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+
+
+def catalog_tables(catalog: Catalog) -> CatalogTables:
+    """``CatalogTables.from_catalog`` with the Universe's constants taken from the cache (built and
+    stored there on a miss) unless the cache is off."""
+    tables = CatalogTables.from_catalog(catalog)
+    prepare_tables(catalog, tables)
+    return tables
+
+
+def prepare_tables(catalog: Catalog, tables: CatalogTables) -> str:
+    """Give ``tables``' Universe every row's constants from the cache: "hit", "built" (computed and
+    stored), "unwritable" (computed, not stored) or "off" (nothing done)."""
+    if not enabled():
+        return "off"
+    u = universe(tables)
+    try:
+        key = entry_key(catalog, tables)
+    except OSError:  # the model's source cannot be read (an unusual install): no key, no caching
+        return "off"
+    folder = cache_dir()
+    arrays = _read(folder, key, list(u.array_shapes()))
+    if arrays is not None:
+        u.adopt(*arrays)
+        _touch(folder / f"{key}.json")
+        return "hit"
+    step, memory = u.arrays()
+    return "built" if _write(folder, key, catalog.version, {"step": step, "memory": memory}) else "unwritable"
+
+
+def _read(folder: Path, key: str, shapes: list[tuple[int, ...]]) -> tuple[np.ndarray, np.ndarray] | None:
+    """The entry's arrays if it is complete and checks out, else None (a bad entry is removed)."""
+    meta_path = folder / f"{key}.json"
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if meta.get("format") != FORMAT or meta.get("key") != key:
+            raise ValueError("another format or key")
+        out = []
+        for name, shape in zip(ARRAYS, shapes, strict=True):
+            info = meta["arrays"][name]
+            path = folder / f"{key}.{name}.npy"
+            if path.stat().st_size != info["bytes"]:
+                raise ValueError("truncated")
+            a = np.load(path, mmap_mode="c", allow_pickle=False)
+            if a.dtype != np.float64 or a.shape != tuple(shape) or not a.flags.c_contiguous:
+                raise ValueError("unexpected array")
+            if _crc(a) != info["crc32"]:
+                raise ValueError("checksum mismatch")
+            out.append(a)
+        return out[0], out[1]
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError, EOFError):
+        _remove(folder, key)
+        return None
+
+
+def _write(folder: Path, key: str, version: str, arrays: dict[str, np.ndarray]) -> bool:
+    """Store an entry (temporary files renamed into place, description last); False if it cannot be."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        described = {}
+        for name in ARRAYS:
+            a = np.ascontiguousarray(arrays[name], dtype=np.float64)
+            path = folder / f"{key}.{name}.npy"
+            _atomic(path, lambda f, a=a: np.save(f, a, allow_pickle=False))
+            described[name] = {"shape": list(a.shape), "bytes": path.stat().st_size,
+                               "crc32": _crc(a)}
+        meta = {"format": FORMAT, "key": key, "catalog_version": version, "package": _package_version(),
+                "arrays": described}
+        _atomic(folder / f"{key}.json", lambda f: f.write(json.dumps(meta, indent=1).encode()))
+        _prune(folder)
+        return True
+    except OSError:
+        return False
+
+
+def _crc(a: np.ndarray) -> int:
+    return zlib.crc32(a.data.cast("B"))
+
+
+def _atomic(path: Path, write: Any) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _entries(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True) if folder.is_dir() else []
+
+
+def _remove(folder: Path, key: str) -> int:
+    freed = 0
+    for path in (folder / f"{key}.json", *(folder / f"{key}.{name}.npy" for name in ARRAYS)):
+        try:
+            size = path.stat().st_size
+            path.unlink()
+            freed += size
+        except OSError:
+            pass
+    return freed
+
+
+def _touch(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        os.utime(path)
+
+
+def _prune(folder: Path) -> None:
+    for old in _entries(folder)[KEEP:]:
+        _remove(folder, old.stem)
+
+
+def info() -> dict[str, Any]:
+    """Where the cache is, whether it is on, and its entries (key, catalog version, bytes)."""
+    folder = cache_dir()
+    entries = []
+    for meta_path in _entries(folder):
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            size = sum(p.stat().st_size for p in folder.glob(f"{meta_path.stem}.*"))
+        except (OSError, ValueError):
+            continue
+        entries.append({"key": meta_path.stem, "catalog_version": meta.get("catalog_version"), "bytes": size})
+    return {"directory": str(folder), "enabled": enabled(), "entries": entries,
+            "bytes": sum(e["bytes"] for e in entries)}
+
+
+def clear() -> int:
+    """Remove every entry (and stray temporary files); bytes freed."""
+    folder = cache_dir()
+    if not folder.is_dir():
+        return 0
+    freed = 0
+    for path in [*folder.glob("*.npy"), *folder.glob("*.json"), *folder.glob(".*.tmp")]:
+        try:
+            freed += path.stat().st_size
+            path.unlink()
+        except OSError:
+            pass
+    return freed

@@ -1,0 +1,48 @@
+"""Two planning results side by side, and what changed between them (``hwplan compare``, ``replan``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hardware_catalog.outputs import ChangesOut, ComparedOut, CompareOut, FieldChangeOut, TopPlanOut, VersionChangeOut
+
+__all__ = ["compare"]
+
+
+def _top(result: dict[str, Any]) -> TopPlanOut | None:
+    top = (result.get("plans") or [None])[0]
+    if top is None:
+        return None
+    pr = top["predicted"]
+    return TopPlanOut(
+        model=top["model"], precision=top["precision"], kv_precision=top["kv_precision"], runtime=top["runtime"],
+        hardware=[f"{d['replicas']} x {d['chips_per_replica']} {d['hardware']}" for d in top["deployments"]],
+        per_month=top["cost"]["per_month"], per_million_tokens=top["cost"]["per_million_tokens"],
+        ttft_ms_p99=pr["ttft_ms_p99"], tpot_ms_p99=pr["tpot_ms_p99"], e2e_ms_p99=pr["e2e_ms_p99"],
+        quality=top["quality"]["score"])
+
+
+def _diff(a: Any, b: Any, path: str = "") -> list[FieldChangeOut]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out: list[FieldChangeOut] = []
+        for k in sorted(set(a) | set(b)):
+            out += _diff(a.get(k), b.get(k), f"{path}.{k}" if path else str(k))
+        return out
+    return [] if a == b else [FieldChangeOut(field=path, a=a, b=b)]
+
+
+def compare(a: dict[str, Any], b: dict[str, Any]) -> CompareOut:
+    """``a`` and ``b``: saved-plan records (id, workload, result, catalog_version, prices)."""
+    ta, tb = _top(a["result"]), _top(b["result"])
+    delta = None
+    if ta and tb and ta.per_month is not None and tb.per_month is not None:
+        delta = round(tb.per_month - ta.per_month, 2)
+    return CompareOut(
+        a=ComparedOut(id=a.get("id"), top_plan=ta), b=ComparedOut(id=b.get("id"), top_plan=tb),
+        cost_per_month_change=delta,
+        changed=ChangesOut(
+            workload=_diff(a["workload"], b["workload"]),
+            catalog_version=None if a["catalog_version"] == b["catalog_version"]
+            else VersionChangeOut(a=a["catalog_version"], b=b["catalog_version"]),
+            prices=_diff(a["prices"], b["prices"]),
+            top_plan=_diff(ta.model_dump(mode="json") if ta else {}, tb.model_dump(mode="json") if tb else {})))

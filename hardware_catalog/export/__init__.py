@@ -1,0 +1,104 @@
+"""From a plan to what runs it: engine launch commands and Kubernetes manifests (``hwplan export``).
+
+``export(plan_doc, catalog, fmt, rank=1, workload=None)`` turns one ranked plan of a
+``PlanResultOut`` into files; ``engines`` writes the launch commands (and documents which flags
+the plan implies), ``k8s`` the manifests. A plan an engine or chip cannot express raises
+``ExportError`` naming why.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import TYPE_CHECKING
+
+from hardware_catalog.export.engines import (
+    CLUSTER_FORMATS,
+    ENGINE_FORMATS,
+    FORMATS,
+    KUBERNETES_VERSION,
+    Artifact,
+    ExportError,
+    _Ctx,
+    _slug,
+    deploy_data,
+    engine_argv,
+)
+from hardware_catalog.export.k8s import manifests
+
+if TYPE_CHECKING:
+    from hardware_catalog.outputs import PlanOut, PlanResultOut
+    from hardware_catalog.workload_file import WorkloadIn
+    from planner.domain import Catalog
+
+__all__ = ["CLUSTER_FORMATS", "ENGINE_FORMATS", "FORMATS", "KUBERNETES_VERSION", "Artifact", "ExportError",
+           "deploy_data", "engine_argv", "export"]
+
+
+def _choose(doc: PlanResultOut, rank: int) -> PlanOut:
+    for p in doc.plans:
+        if p.rank == rank:
+            return p
+    if not doc.plans:
+        raise ExportError("the result has no plan to export (no plan met every constraint)", field="rank")
+    raise ExportError(f"no plan of rank {rank} (ranks 1-{len(doc.plans)})", field="rank")
+
+
+def _unexpressed(plan: PlanOut) -> list[str]:
+    """The plan's serving features this export writes no flags or pools for (see docs/deploy.md)."""
+    out = [f for f in plan.features if f in ("speculative", "expert_parallel", "dp_attention", "disaggregation")]
+    roles = {d.role for d in plan.deployments}
+    if roles != {"both"} and "disaggregation" not in out:
+        out.append("disaggregation")
+    if any(d.ep > 1 for d in plan.deployments) and "expert_parallel" not in out:
+        out.append("expert_parallel")
+    if any(d.dp_attention > 1 for d in plan.deployments) and "dp_attention" not in out:
+        out.append("dp_attention")
+    return out
+
+
+def _engine_for(ctx: _Ctx) -> str:
+    for fmt, engine in deploy_data()["engines"].items():
+        if engine["runtime"] == ctx.plan.runtime:
+            return str(fmt)
+    raise ExportError(f"the plan's runtime {ctx.plan.runtime} has no launch command here (exportable: "
+                      f"{', '.join(e['runtime'] for e in deploy_data()['engines'].values())})", field="format")
+
+
+def _header(ctx: _Ctx, fmt: str) -> list[str]:
+    p = ctx.plan
+    engine = deploy_data()["engines"][fmt]
+    lines = [f"# hwplan plan rank {p.rank}: {p.model} {p.precision} (KV {p.kv_precision}) on {p.runtime}",
+             f"# flags checked against {engine['reference']}"]
+    if "prefix_caching" in p.features:
+        lines.append("# NOTE: the plan assumes prefix caching: keep the engine's prefix cache on (vLLM: "
+                     "--enable-prefix-caching; SGLang: the radix cache, i.e. no --disable-radix-cache)")
+    if engine["runtime"] != p.runtime:
+        lines.append(f"# NOTE: the plan's latency and capacity were predicted for {p.runtime}, not {fmt}")
+    if ctx.workload is None:
+        lines.append("# no workload given: the engine takes the model's own maximum length")
+    return lines
+
+
+def export(doc: PlanResultOut, catalog: Catalog, fmt: str, *, rank: int = 1,
+           workload: WorkloadIn | None = None) -> list[Artifact]:
+    """The files for plan ``rank`` of ``doc`` in ``fmt`` (raises ExportError when it cannot be expressed)."""
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})", field="format")
+    ctx = _Ctx(_choose(doc, rank), catalog, workload)
+    if missing := _unexpressed(ctx.plan):
+        raise ExportError(f"plan {rank} uses {', '.join(missing)}, which this export does not write (its engine "
+                          "flags and pools are not generated yet): its predicted latency and capacity would not "
+                          "hold without them", field="rank")
+    if fmt in ENGINE_FORMATS:
+        out = []
+        for i, d in enumerate(ctx.plan.deployments):
+            argv = engine_argv(ctx, fmt, d)
+            text = "\n".join(["#!/bin/sh", *_header(ctx, fmt),
+                              f"# deployment {i + 1}: {d.replicas} replica(s) of {d.chips_per_replica} x {d.hardware}; "
+                              "run one per replica", "exec " + shlex.join(argv), ""])
+            name = f"{_slug(doc.workload)}-{i + 1}-{d.hardware}.{_slug(fmt)}.sh"
+            out.append(Artifact(name, text, "text/x-shellscript"))
+        return out
+    engine = _engine_for(ctx)
+    docs = manifests(ctx, fmt, engine, doc.workload)
+    return [Artifact(f"{_slug(doc.workload)}.{fmt}.yaml", docs, "application/yaml")]

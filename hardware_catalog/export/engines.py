@@ -1,0 +1,254 @@
+"""Engine launch commands for one plan (the core of ``hwplan export``; see hardware_catalog.export).
+
+``export(plan_doc, catalog, fmt, rank=1, workload=None)`` turns one ranked plan of a
+``PlanResultOut`` into files: a launch script per deployment for an engine format (vllm, sglang,
+trtllm, jetstream, neuron, llama.cpp), or a multi-document YAML for a cluster format (k8s: a
+Deployment, or a LeaderWorkerSet when a replica spans nodes; lws: always LeaderWorkerSets;
+kserve: InferenceServices), each with a Service and a HorizontalPodAutoscaler.
+
+The flags come from the plan: model (its Hugging Face repository, ``data/deploy/deploy.yaml``),
+tensor and pipeline parallel sizes, weight quantisation, KV-cache dtype, the most concurrent
+sequences (the deployment's ``max_batch``), the chunked-prefill budget (the runtime's
+``max_batched_tokens``) and, with the workload, a maximum model length. No flags are written
+for speculative decoding, disaggregation, expert parallelism or DP attention: ``export`` refuses
+a plan that uses them (docs/deploy.md). A
+combination an engine or chip cannot express (a precision the engine only loads from a
+pre-quantised checkpoint the catalog does not name, a chip without a Kubernetes device plugin,
+a model without a published repository) raises ``ExportError`` naming why, instead of guessing.
+
+Pure generation: the only file read is the deploy data; the caller writes the artifacts.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hardware_catalog.outputs import DeploymentOut, PlanOut
+    from hardware_catalog.workload_file import WorkloadIn
+    from planner.domain import Catalog
+
+from planner.errors import InputError
+
+__all__ = ["CLUSTER_FORMATS", "ENGINE_FORMATS", "FORMATS", "Artifact", "ExportError", "deploy_data",
+           "engine_argv"]
+
+ENGINE_FORMATS = ("vllm", "sglang", "trtllm", "jetstream", "neuron", "llama.cpp")
+CLUSTER_FORMATS = ("k8s", "kserve", "lws")
+FORMATS = ENGINE_FORMATS + CLUSTER_FORMATS
+PORT = 8000
+KUBERNETES_VERSION = "1.33"  # the OpenAPI schemas the manifests are validated against (tests/test_export.py)
+
+
+class ExportError(InputError):
+    """The plan cannot be expressed in this format (the message says why)."""
+
+
+@dataclass(frozen=True)
+class Artifact:
+    name: str  # file name
+    content: str
+    media_type: str
+
+
+@functools.cache
+def deploy_data() -> dict[str, Any]:
+    from hardware_catalog import default_catalog_dir
+    from hardware_catalog.loader import read_yaml
+
+    data: dict[str, Any] = read_yaml(default_catalog_dir() / "deploy" / "deploy.yaml")
+    return data
+
+
+@dataclass(frozen=True)
+class _Ctx:
+    plan: PlanOut
+    catalog: Catalog
+    workload: WorkloadIn | None
+
+
+def _slug(text: str) -> str:
+    out = "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
+    while "--" in out:
+        out = out.replace("--", "-")
+    return out[:50].strip("-")
+
+
+def _hf_repo(model: str) -> str:
+    repo = deploy_data()["hf_repos"].get(model)
+    if repo is None:
+        raise ExportError(f"model {model} has no published Hugging Face repository in data/deploy/deploy.yaml, "
+                          "so no engine can be told what to load", field="model")
+    return str(repo)
+
+
+def _max_model_len(ctx: _Ctx) -> int | None:
+    """Twice the workload's p95 prompt + output, in steps of 1024, at most the model's context; None
+    without a workload (the engine then takes the model's own context length)."""
+    if ctx.workload is None:
+        return None
+    t = ctx.workload.traffic
+    tokens = (t.input_tokens.p95 or t.input_tokens.mean) + (t.output_tokens.p95 or t.output_tokens.mean)
+    length = 1024 * math.ceil(2 * tokens / 1024)
+    return min(length, ctx.catalog.get_model(ctx.plan.model).context_length)
+
+
+def _check_runtime(ctx: _Ctx, fmt: str, d: DeploymentOut) -> None:
+    runtime_id = deploy_data()["engines"][fmt]["runtime"]
+    runtime = ctx.catalog.runtimes.get(runtime_id)
+    hw = ctx.catalog.get_hardware(d.hardware)
+    if runtime is None:
+        raise ExportError(f"runtime {runtime_id} is not in this catalog", field="format")
+    if hw.family not in runtime.families:
+        raise ExportError(f"{fmt} ({runtime.name}) does not run on {hw.id} (family {hw.family}; it runs on "
+                          f"{', '.join(runtime.families)})", field="format")
+    if ctx.plan.precision not in runtime.weight_precisions:
+        raise ExportError(f"{fmt} does not load {ctx.plan.precision} weights", field="format")
+    if ctx.plan.kv_precision not in runtime.kv_precisions:
+        raise ExportError(f"{fmt} has no {ctx.plan.kv_precision} KV cache", field="format")
+
+
+def _prequantised(fmt: str, precision: str, model: str) -> ExportError:
+    return ExportError(f"{fmt} serves {precision} weights only from a pre-quantised checkpoint, and the catalog "
+                       f"names none for {model}; export a 16-bit plan or quantise the checkpoint first",
+                       field="format")
+
+
+def _vllm(ctx: _Ctx, d: DeploymentOut, *, neuron: bool = False) -> list[str]:
+    p = ctx.plan
+    runtime = ctx.catalog.runtimes["neuronx" if neuron else "vllm"]
+    tp = d.tp
+    argv = ["vllm", "serve", _hf_repo(p.model)]
+    if neuron:
+        cores = deploy_data()["neuron_cores_per_chip"].get(d.hardware)
+        if cores is None:
+            raise ExportError(f"no NeuronCore count for {d.hardware} in data/deploy/deploy.yaml", field="format")
+        tp = d.tp * int(cores)  # vLLM on Neuron counts NeuronCores
+        argv += ["--device", "neuron"]
+    argv += ["--tensor-parallel-size", str(tp), "--pipeline-parallel-size", str(d.pp)]
+    if p.precision in ("bf16", "fp16"):
+        argv += ["--dtype", {"bf16": "bfloat16", "fp16": "float16"}[p.precision]]
+    elif p.precision == "fp8" and not neuron:
+        argv += ["--quantization", "fp8"]  # vLLM quantises 16-bit checkpoints to FP8 at load time
+    else:
+        raise _prequantised("neuron" if neuron else "vllm", p.precision, p.model)
+    if p.kv_precision == "fp8":
+        argv += ["--kv-cache-dtype", "fp8"]
+    argv += ["--max-num-seqs", str(d.max_batch), "--enable-chunked-prefill",
+             "--max-num-batched-tokens", str(runtime.max_batched_tokens)]
+    if (n := _max_model_len(ctx)) is not None:
+        argv += ["--max-model-len", str(n)]
+    return argv + ["--port", str(PORT)]
+
+
+def _sglang(ctx: _Ctx, d: DeploymentOut) -> list[str]:
+    p = ctx.plan
+    runtime = ctx.catalog.runtimes["sglang"]
+    argv = ["python3", "-m", "sglang.launch_server", "--model-path", _hf_repo(p.model),
+            "--tp-size", str(d.tp), "--pp-size", str(d.pp)]
+    if p.precision in ("bf16", "fp16"):
+        argv += ["--dtype", {"bf16": "bfloat16", "fp16": "float16"}[p.precision]]
+    elif p.precision == "fp8":
+        argv += ["--quantization", "fp8"]
+    else:
+        raise _prequantised("sglang", p.precision, p.model)
+    if p.kv_precision == "fp8":
+        argv += ["--kv-cache-dtype", "fp8_e4m3"]  # SGLang names the FP8 format; it has no plain "fp8"
+    argv += ["--max-running-requests", str(d.max_batch), "--chunked-prefill-size", str(runtime.max_batched_tokens)]
+    if (n := _max_model_len(ctx)) is not None:
+        argv += ["--context-length", str(n)]
+    return argv + ["--host", "0.0.0.0", "--port", str(PORT)]
+
+
+def _trtllm(ctx: _Ctx, d: DeploymentOut) -> list[str]:
+    p = ctx.plan
+    runtime = ctx.catalog.runtimes["tensorrt-llm"]
+    if p.precision not in ("bf16", "fp16"):
+        raise _prequantised("trtllm", p.precision, p.model)
+    if p.kv_precision not in ("bf16", "fp16"):
+        raise ExportError("trtllm-serve has no KV-cache dtype option (it is set in the --config YAML's "
+                          "kv_cache_config, which this export does not write)", field="format")
+    argv = ["trtllm-serve", _hf_repo(p.model), "--backend", "pytorch", "--tp_size", str(d.tp), "--pp_size", str(d.pp),
+            "--max_batch_size", str(d.max_batch), "--max_num_tokens", str(runtime.max_batched_tokens),
+            "--enable_chunked_prefill"]
+    if (n := _max_model_len(ctx)) is not None:
+        argv += ["--max_seq_len", str(n)]
+    return argv + ["--host", "0.0.0.0", "--port", str(PORT)]
+
+
+def _jetstream(ctx: _Ctx, d: DeploymentOut) -> list[str]:
+    p = ctx.plan
+    name = deploy_data()["maxtext_models"].get(p.model)
+    if name is None:
+        raise ExportError(f"model {p.model} has no MaxText model_name in data/deploy/deploy.yaml", field="format")
+    if d.pp != 1:
+        raise ExportError("the MaxText engine has no pipeline-parallel serving option; this deployment has "
+                          f"pp {d.pp}", field="format")
+    if (n := _max_model_len(ctx)) is None:
+        raise ExportError("jetstream needs max_target_length: export with the workload (a saved plan, or --workload)",
+                          field="workload")
+    quant = {"bf16": None, "int8": "int8"}
+    if p.precision not in quant:
+        raise ExportError(f"this export maps only bf16 and int8 weights to MaxText, not {p.precision}", field="format")
+    # per_device_batch_size x chips = the replica's batch
+    per_device = max(1, d.max_batch // d.chips_per_replica)
+    argv = ["python3", "-m", "MaxText.maxengine_server", "MaxText/configs/base.yml", f"model_name={name}",
+            "load_parameters_path=${MAXTEXT_CHECKPOINT}", "weight_dtype=bfloat16",
+            f"ici_tensor_parallelism={d.tp}", f"per_device_batch_size={per_device}",
+            f"max_prefill_predict_length={runtime_prefill(ctx)}", f"max_target_length={n}"]
+    if quant[p.precision]:
+        argv += [f"quantization={quant[p.precision]}", "checkpoint_is_quantized=False"]
+    if p.kv_precision == "int8":
+        argv += ["quantize_kvcache=True", "kv_quant_dtype=int8"]
+    elif p.kv_precision != "bf16":
+        raise ExportError(f"this export maps only bf16 and int8 KV caches to MaxText, not {p.kv_precision}",
+                          field="format")
+    return argv
+
+
+def runtime_prefill(ctx: _Ctx) -> int:
+    """The longest prompt prefilled at once: the workload's p95 prompt in steps of 256 (MaxText's
+    max_prefill_predict_length), within the model's context."""
+    assert ctx.workload is not None
+    t = ctx.workload.traffic.input_tokens
+    return min(256 * math.ceil((t.p95 or t.mean) / 256), ctx.catalog.get_model(ctx.plan.model).context_length)
+
+
+_GGUF = {"fp16": "F16", "bf16": "BF16", "int8": "Q8_0", "int4": "Q4_K_M"}
+_GGUF_KV = {"fp16": "f16", "bf16": "bf16", "int8": "q8_0"}
+
+
+def _llama_cpp(ctx: _Ctx, d: DeploymentOut) -> list[str]:
+    p = ctx.plan
+    if p.precision not in _GGUF:
+        raise ExportError(f"llama.cpp has no GGUF type for {p.precision} weights", field="format")
+    if p.kv_precision not in _GGUF_KV:
+        raise ExportError(f"llama.cpp has no {p.kv_precision} KV cache type", field="format")
+    if d.tp > 1 and d.pp > 1:
+        raise ExportError("llama.cpp splits a model either by rows (tensor parallel) or by layers (pipeline), "
+                          f"not both (tp {d.tp}, pp {d.pp})", field="format")
+    hw = ctx.catalog.get_hardware(d.hardware)
+    gguf = f"/models/{p.model}-{_GGUF[p.precision]}.gguf"  # converted from _hf_repo() with convert_hf_to_gguf.py
+    _hf_repo(p.model)
+    argv = ["llama-server", "--model", gguf, "--parallel", str(d.max_batch),
+            "--cache-type-k", _GGUF_KV[p.kv_precision], "--cache-type-v", _GGUF_KV[p.kv_precision],
+            "--batch-size", str(ctx.catalog.runtimes["llama.cpp"].max_batched_tokens)]
+    if (n := _max_model_len(ctx)) is not None:
+        argv += ["--ctx-size", str(n * d.max_batch)]  # one context shared by every parallel slot
+    if hw.family != "cpu":
+        argv += ["--n-gpu-layers", "all"]
+        if d.chips_per_replica > 1:
+            argv += ["--split-mode", "row" if d.tp > 1 else "layer"]
+    return argv + ["--host", "0.0.0.0", "--port", str(PORT)]
+
+
+_ENGINES = {"vllm": _vllm, "sglang": _sglang, "trtllm": _trtllm, "jetstream": _jetstream,
+            "neuron": lambda ctx, d: _vllm(ctx, d, neuron=True), "llama.cpp": _llama_cpp}
+
+
+def engine_argv(ctx: _Ctx, fmt: str, d: DeploymentOut) -> list[str]:
+    _check_runtime(ctx, fmt, d)
+    return _ENGINES[fmt](ctx, d)

@@ -1,0 +1,160 @@
+"""Kubernetes manifests for one plan: per deployment a Deployment (or a LeaderWorkerSet when a
+replica spans nodes, or always with the ``lws`` format), a Service and an autoscaling/v2
+HorizontalPodAutoscaler; with ``kserve`` an InferenceService per deployment instead.
+
+Each pod asks for its chips as the accelerator's extended resource (``data/deploy/deploy.yaml``:
+nvidia.com/gpu, amd.com/gpu, google.com/tpu, aws.amazon.com/neuron, habana.ai/gaudi) and is
+placed by a node selector: GKE's TPU accelerator label for TPUs, else ``hwplan.io/accelerator``
+(a label the operator puts on the nodes of each chip type: the catalog has no cluster-neutral
+product label). The autoscaler keeps ``hwplan_requests_per_second`` per pod at the plan's
+per-replica SLO capacity (a custom pods metric served by a metrics adapter) between the replicas
+the average load needs and the replicas the plan sized for the peak.
+
+Core kinds validate against Kubernetes' OpenAPI schemas (``KUBERNETES_VERSION``); LeaderWorkerSet
+and InferenceService are CRDs outside those schemas, so the tests validate the pod templates they
+embed as Pods and check the CRD fields by name only.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from hardware_catalog.export.engines import PORT, ExportError, _Ctx, _slug, deploy_data, engine_argv
+
+if TYPE_CHECKING:
+    from hardware_catalog.outputs import DeploymentOut
+
+__all__ = ["METRIC", "manifests"]
+
+METRIC = "hwplan_requests_per_second"
+LWS_API = "leaderworkerset.x-k8s.io/v1"
+
+
+class _NoAliases(yaml.SafeDumper):
+    """Writes repeated objects out in full (no &anchors: some tools reject them in manifests)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+KSERVE_API = "serving.kserve.io/v1beta1"
+
+
+def _resource(ctx: _Ctx, hardware: str) -> str:
+    hw = ctx.catalog.get_hardware(hardware)
+    for row in deploy_data()["k8s_resources"]:
+        if row["family"] == hw.family and row["vendor"] == hw.vendor:
+            return str(row["resource"])
+    raise ExportError(f"{hw.id} ({hw.vendor} {hw.family}) has no Kubernetes device-plugin resource in "
+                      "data/deploy/deploy.yaml, so a pod cannot ask for it", field="format")
+
+
+def _node_selector(hardware: str) -> dict[str, str]:
+    tpu = deploy_data()["gke_tpu_accelerator"].get(hardware)
+    if tpu is not None:
+        return {"cloud.google.com/gke-tpu-accelerator": str(tpu)}
+    return {"hwplan.io/accelerator": hardware}
+
+
+def _container(ctx: _Ctx, engine: str, argv: list[str], resource: str, chips: int) -> dict[str, Any]:
+    image = deploy_data()["engines"][engine]["image"]
+    return {"name": "engine", "image": image, "command": argv[:1], "args": argv[1:],
+            "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+            "resources": {"limits": {resource: str(chips)}, "requests": {resource: str(chips)}}}
+
+
+def _quantity(x: float | None) -> str:
+    """A Kubernetes quantity in thousandths (e.g. 4.25 -> 4250m); at least 1m."""
+    return f"{max(1, round((x or 0) * 1000))}m"
+
+
+def _min_replicas(ctx: _Ctx, d: DeploymentOut) -> int:
+    if ctx.workload is None:
+        return d.replicas
+    t = ctx.workload.traffic
+    peak = t.peak_requests_per_s or t.requests_per_s
+    return max(1, min(d.replicas, math.ceil(d.replicas * t.requests_per_s / peak)))
+
+
+def _hpa(name: str, kind: str, api: str, ctx: _Ctx, d: DeploymentOut) -> dict[str, Any]:
+    return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": name},
+            "spec": {"scaleTargetRef": {"apiVersion": api, "kind": kind, "name": name},
+                     "minReplicas": _min_replicas(ctx, d), "maxReplicas": d.replicas,
+                     "metrics": [{"type": "Pods", "pods": {
+                         "metric": {"name": METRIC},
+                         "target": {"type": "AverageValue",
+                                    "averageValue": _quantity(d.slo_capacity_per_replica)}}}]}}
+
+
+def _service(name: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "labels": {"app": name}},
+            "spec": {"selector": {"app": name},
+                     "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}]}}
+
+
+def _multinode_argv(engine: str, argv: list[str], nodes: int) -> tuple[list[str], list[str]]:
+    """Leader and worker commands for a replica over ``nodes`` pods (vLLM over a Ray cluster: the
+    leader starts Ray's head and the engine, workers join it at the leader's address)."""
+    if engine != "vllm":
+        raise ExportError(f"a replica over {nodes} nodes is exported for vllm (over Ray) only, not {engine}",
+                          field="format")
+    import shlex
+
+    leader = ["sh", "-c", "ray start --head --port=6379 && exec " + shlex.join(argv)]
+    worker = ["sh", "-c", "exec ray start --address=$(LWS_LEADER_ADDRESS):6379 --block"]
+    return leader, worker
+
+
+def _deployment_docs(ctx: _Ctx, fmt: str, engine: str, name: str, d: DeploymentOut) -> list[dict[str, Any]]:
+    resource = _resource(ctx, d.hardware)
+    argv = engine_argv(ctx, engine, d)
+    hw = ctx.catalog.get_hardware(d.hardware)
+    labels = {"app": name, "hwplan.io/hardware": d.hardware}
+    selector = _node_selector(d.hardware)
+    per_node = min(d.chips_per_replica, hw.chips_per_node)
+    nodes = math.ceil(d.chips_per_replica / per_node)
+    if nodes * per_node != d.chips_per_replica:
+        raise ExportError(f"{d.chips_per_replica} chips per replica do not split evenly over nodes of "
+                          f"{hw.chips_per_node} {hw.id}", field="format")
+
+    def pod(args: list[str]) -> dict[str, Any]:
+        return {"metadata": {"labels": labels},
+                "spec": {"nodeSelector": selector, "containers": [_container(ctx, engine, args, resource, per_node)]}}
+
+    if fmt == "kserve":
+        if nodes > 1:
+            raise ExportError(f"a replica over {nodes} nodes needs a LeaderWorkerSet; use --format lws", field="format")
+        spec = pod(argv)["spec"]
+        return [{"apiVersion": KSERVE_API, "kind": "InferenceService", "metadata": {"name": name, "labels": labels},
+                 "spec": {"predictor": {"minReplicas": _min_replicas(ctx, d), "maxReplicas": d.replicas,
+                                        "scaleMetric": "rps",
+                                        "scaleTarget": max(1, math.floor(d.slo_capacity_per_replica or 0)),
+                                        **spec}}}]
+    if fmt == "k8s" and nodes == 1:
+        workload = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "labels": labels},
+                    "spec": {"replicas": d.replicas, "selector": {"matchLabels": {"app": name}},
+                             "template": pod(argv)}}
+        return [workload, _service(name), _hpa(name, "Deployment", "apps/v1", ctx, d)]
+    lws_spec: dict[str, Any] = {"size": nodes}
+    if nodes > 1:
+        leader, worker = _multinode_argv(engine, argv, nodes)
+        lws_spec |= {"leaderTemplate": pod(leader), "workerTemplate": pod(worker)}
+    else:
+        lws_spec["workerTemplate"] = pod(argv)
+    workload = {"apiVersion": LWS_API, "kind": "LeaderWorkerSet", "metadata": {"name": name, "labels": labels},
+                "spec": {"replicas": d.replicas, "leaderWorkerTemplate": lws_spec}}
+    return [workload, _service(name), _hpa(name, "LeaderWorkerSet", LWS_API, ctx, d)]
+
+
+def manifests(ctx: _Ctx, fmt: str, engine: str, workload_name: str) -> str:
+    docs: list[dict[str, Any]] = []
+    for i, d in enumerate(ctx.plan.deployments):
+        name = _slug(f"{workload_name}-{i + 1}-{d.hardware}")
+        docs += _deployment_docs(ctx, fmt, engine, name, d)
+    header = (f"# hwplan plan rank {ctx.plan.rank}: {ctx.plan.model} on {ctx.plan.runtime}; "
+              f"{len(ctx.plan.deployments)} deployment(s)\n"
+              f"# engine flags checked against {deploy_data()['engines'][engine]['reference']}\n"
+              f"# autoscaling reads the pods metric {METRIC} (serve it through a metrics adapter)\n")
+    return header + yaml.dump_all(docs, Dumper=_NoAliases, sort_keys=False)

@@ -1,0 +1,140 @@
+"""Saved plans in a database (SQLAlchemy 2, schema by Alembic migrations in ``migrations/``).
+
+A SQLite file by default (``~/.hwplan/plans.db``, created on first use), PostgreSQL (or any
+SQLAlchemy URL) when ``HWPLAN_DATABASE_URL`` names one. A saved plan keeps the workload as given,
+the full result document, the catalog version (content hash) and the prices of the chips its
+plans use, who saved it (an API key's name, or ``cli``; never a key) and when.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Engine, MetaData, String, Table, create_engine, delete, insert, select
+
+__all__ = ["PlanStore", "SavedPlan", "database_url", "plans"]
+
+metadata = MetaData()
+plans = Table(
+    "saved_plans", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("saved_by", String(100), nullable=False),
+    Column("workload_name", String(100), nullable=False, index=True),
+    Column("catalog_version", String(100), nullable=False),
+    Column("workload", JSON, nullable=False),
+    Column("result", JSON, nullable=False),
+    Column("prices", JSON, nullable=False),
+)
+
+
+def database_url(url: str | None = None) -> str:
+    if url:
+        return url
+    if env := os.environ.get("HWPLAN_DATABASE_URL"):
+        return env
+    path = Path.home() / ".hwplan" / "plans.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+@dataclass(frozen=True)
+class SavedPlan:
+    id: str
+    created_at: datetime.datetime
+    saved_by: str
+    workload_name: str
+    catalog_version: str
+    workload: dict[str, Any]
+    result: dict[str, Any]
+    prices: dict[str, Any]
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Run the Alembic migrations on ``engine``'s database up to ``revision``."""
+    from alembic import command
+
+    with engine.begin() as connection:
+        command.upgrade(_alembic_config(connection), revision)
+
+
+def downgrade(engine: Engine, revision: str = "base") -> None:
+    from alembic import command
+
+    with engine.begin() as connection:
+        command.downgrade(_alembic_config(connection), revision)
+
+
+def _alembic_config(connection: Any) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    config.attributes["connection"] = connection
+    return config
+
+
+class PlanStore:
+    def __init__(self, url: str | None = None) -> None:
+        self.url = database_url(url)
+        kwargs: dict[str, Any] = {}
+        if self.url.startswith("sqlite"):
+            kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        self.engine = create_engine(self.url, **kwargs)
+        upgrade(self.engine)
+
+    def save(self, *, workload: dict[str, Any], result: dict[str, Any], catalog_version: str,
+             prices: dict[str, Any], saved_by: str) -> SavedPlan:
+        row = SavedPlan(id=uuid.uuid4().hex[:16], created_at=datetime.datetime.now(datetime.UTC), saved_by=saved_by,
+                        workload_name=str(workload.get("name", result.get("workload", "workload"))),
+                        catalog_version=catalog_version, workload=workload, result=result, prices=prices)
+        with self.engine.begin() as c:
+            c.execute(insert(plans).values(**row.__dict__))
+        return row
+
+    def get(self, plan_id: str) -> SavedPlan | None:
+        with self.engine.connect() as c:
+            r = c.execute(select(plans).where(plans.c.id == plan_id)).mappings().first()
+        return None if r is None else _row(r)
+
+    def list(self, *, workload: str | None = None, since: datetime.datetime | None = None, limit: int = 50,
+             offset: int = 0) -> list[SavedPlan]:
+        q = select(plans).order_by(plans.c.created_at.desc(), plans.c.id)
+        if workload:
+            q = q.where(plans.c.workload_name == workload)
+        if since is not None:
+            q = q.where(plans.c.created_at >= since)
+        with self.engine.connect() as c:
+            return [_row(r) for r in c.execute(q.limit(limit).offset(offset)).mappings()]
+
+    def delete(self, plan_id: str) -> bool:
+        with self.engine.begin() as c:
+            return bool(c.execute(delete(plans).where(plans.c.id == plan_id)).rowcount)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _row(r: Any) -> SavedPlan:
+    created = r["created_at"]
+    if created.tzinfo is None:  # SQLite keeps no zone: the store writes UTC
+        created = created.replace(tzinfo=datetime.UTC)
+    data = {k: r[k] for k in ("id", "saved_by", "workload_name", "catalog_version")}
+    parsed = {k: (json.loads(r[k]) if isinstance(r[k], str) else r[k]) for k in ("workload", "result", "prices")}
+    return SavedPlan(created_at=created, **data, **parsed)
+
+
+def prices_used(catalog: Any, result: dict[str, Any]) -> dict[str, Any]:
+    """The price per chip-hour, at each plan's pricing, of every chip the result's plans use."""
+    out: dict[str, Any] = {}
+    for p in result.get("plans", []):
+        mode = p["cost"]["pricing"]
+        for d in p["deployments"]:
+            out.setdefault(mode, {})[d["hardware"]] = catalog.hardware[d["hardware"]].price(mode)
+    return out

@@ -1,0 +1,173 @@
+"""A plan's cost explained: parts per month, the offer behind each price, energy and carbon.
+
+Pure functions over the rates of ``planner.economics.rates``; ``planner.search.build`` calls
+``explain_cost`` once per plan. Units: USD, hours, kWh, kgCO2e.
+
+- Parts: compute (a rented price, or an owned chip's capital, host share and operations),
+  energy (owned only: a rented price includes power), hosting (owned colocation), adaptation
+  (one-time cost / horizon). They sum to the plan's cost per month.
+- Energy: each chip draws ``owned.power_draw_w`` at the plan's average utilisation (average
+  load / raw capacity: traffic is split so every replica runs at the same fraction), times the
+  host share and the PUE (hyperscaler for rented chips, the owned inputs' for owned ones).
+  A chip with no published board power leaves energy unknown (None), never guessed.
+- Carbon: location-based, energy x the grid intensity of the pricing's first region, else of
+  ``DEFAULT_REGION`` (the price survey's reference region).
+- $/M tokens: blended = cost / (input + output tokens); split between input and output in
+  proportion to the time each phase holds a request (p50 TTFT against output tokens x p50
+  TPOT), an attribution rather than a measurement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from planner.economics.owned import (
+    HOURS_PER_MONTH,
+    energy_kwh_per_chip_hour,
+    grid_intensity,
+    kg_co2e,
+    power_draw_w,
+)
+from planner.economics.pricing import Offer, stale_offers
+from planner.economics.rates import ChipRate, PricedCatalog
+from planner.errors import InputError
+
+__all__ = ["DEFAULT_REGION", "CostParts", "Energy", "PriceSource", "TokenPrices", "explain_cost",
+           "price_source"]
+
+DEFAULT_REGION = "us-east-1"
+STALE_AFTER_DAYS = 365
+
+
+@dataclass(frozen=True)
+class PriceSource:
+    """Where one chip's price comes from."""
+
+    hardware: str
+    usd_per_chip_hour: float
+    mode: str
+    market: str | None  # None: owned
+    rule: str  # "median of 3 hyperscaler provider(s)", "owned TCO at utilisation 1.0", ...
+    offers: tuple[Offer, ...]
+    from_sheet: bool = False
+    stale: tuple[Offer, ...] = ()  # offers older than 12 months (or undated)
+
+
+@dataclass(frozen=True)
+class CostParts:
+    """USD per month; ``total`` is the plan's cost per month."""
+
+    compute: float
+    energy: float  # owned power; 0 where the rented price includes it
+    hosting: float
+    adaptation: float  # one-time cost / horizon
+
+    @property
+    def total(self) -> float:
+        return self.compute + self.energy + self.hosting + self.adaptation
+
+
+@dataclass(frozen=True)
+class Energy:
+    utilisation: float
+    kwh_per_month: float | None  # None: a chip without a published board power
+    kwh_per_million_output_tokens: float | None
+    kgco2e_per_month: float | None
+    region: str
+    g_co2e_per_kwh: float | None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class TokenPrices:
+    per_million_input: float
+    per_million_output: float
+    per_million_blended: float  # per million tokens, input and output together
+
+
+def price_source(rate: ChipRate, *, today: date) -> PriceSource:
+    q = rate.quote
+    if q is None:
+        u = rate.owned_inputs
+        rule = "owned TCO" + (f" ({u.amortisation_years:g} y, PUE {u.pue:g}, ${u.usd_per_kwh:g}/kWh)" if u else "")
+        return PriceSource(hardware=rate.hardware, usd_per_chip_hour=rate.usd_per_chip_hour, mode=rate.mode,
+                           market=None, rule=rule, offers=())
+    return PriceSource(hardware=rate.hardware, usd_per_chip_hour=rate.usd_per_chip_hour, mode=q.mode,
+                       market=q.market, rule=q.rule, offers=q.offers, from_sheet=q.from_sheet,
+                       stale=stale_offers(q, today=today, max_age_days=STALE_AFTER_DAYS))
+
+
+def _parts(rates: Sequence[tuple[ChipRate, int]], one_time_per_month: float) -> CostParts:
+    compute = energy = hosting = 0.0
+    for rate, chips in rates:
+        hours = chips * HOURS_PER_MONTH
+        if rate.owned is None:
+            compute += rate.usd_per_chip_hour * hours
+        else:
+            o = rate.owned
+            compute += (o.capital + o.host_capital + o.ops) * hours
+            energy += o.power * hours
+            hosting += o.hosting * hours
+    return CostParts(compute=compute, energy=energy, hosting=hosting, adaptation=one_time_per_month)
+
+
+def _energy(catalog: PricedCatalog, rates: Sequence[tuple[ChipRate, int]], *, utilisation: float,
+            region: str, output_tokens_per_hour: float) -> Energy:
+    owned = catalog.owned
+    if owned is None:
+        return Energy(utilisation, None, None, None, region, None, note="the catalog has no owned.yaml")
+    f = owned.facility
+    kwh_hour = 0.0
+    for rate, chips in rates:
+        i = rate.owned_inputs
+        tdp = i.tdp_w if i is not None else (owned.tdp_w[rate.hardware].value if rate.hardware in owned.tdp_w
+                                             else catalog.hardware[rate.hardware].tdp_w)
+        if tdp is None:
+            return Energy(utilisation, None, None, None, region, None,
+                          note=f"no published board power for {rate.hardware}")
+        draw = power_draw_w(tdp_w=tdp, utilisation=utilisation,
+                            idle_fraction=i.idle_draw_fraction if i else f["idle_draw_fraction"].value,
+                            max_fraction=i.max_draw_fraction if i else f["max_draw_fraction"].value)
+        kwh_hour += chips * energy_kwh_per_chip_hour(
+            draw_w=draw, pue=i.pue if i else f["pue_hyperscaler"].value,
+            host_power_fraction=i.host_power_fraction if i else f["host_power_fraction"].value)
+    try:
+        grid = grid_intensity(owned, region)
+    except InputError:
+        grid = None
+    per_month = kwh_hour * HOURS_PER_MONTH
+    return Energy(utilisation=utilisation, kwh_per_month=per_month,
+                  kwh_per_million_output_tokens=kwh_hour / output_tokens_per_hour * 1e6,
+                  kgco2e_per_month=None if grid is None else kg_co2e(kwh=per_month, g_co2e_per_kwh=grid.value),
+                  region=region, g_co2e_per_kwh=None if grid is None else grid.value,
+                  note="" if grid is None or not grid.note else grid.note)
+
+
+def _token_prices(per_hour: float, *, input_tokens_per_hour: float, output_tokens_per_hour: float,
+                  prefill_s: float, decode_s: float) -> TokenPrices:
+    share_in = prefill_s / (prefill_s + decode_s) if prefill_s + decode_s > 0 else 0.0
+    return TokenPrices(per_million_input=per_hour * share_in / input_tokens_per_hour * 1e6,
+                       per_million_output=per_hour * (1 - share_in) / output_tokens_per_hour * 1e6,
+                       per_million_blended=per_hour / (input_tokens_per_hour + output_tokens_per_hour) * 1e6)
+
+
+def explain_cost(catalog: PricedCatalog, rates: Sequence[tuple[ChipRate, int]], *, one_time_per_month: float,
+                 utilisation: float, region: str | None, input_tokens_per_hour: float,
+                 output_tokens_per_hour: float, prefill_s: float, decode_s: float,
+                 today: date) -> tuple[CostParts, Energy, TokenPrices, tuple[PriceSource, ...]]:
+    """Parts, energy and carbon, token prices and price sources of one plan.
+
+    ``rates``: each deployment's rate and chip count (chips per replica x replicas).
+    """
+    parts = _parts(rates, one_time_per_month)
+    energy = _energy(catalog, rates, utilisation=min(max(utilisation, 0.0), 1.0), region=region or DEFAULT_REGION,
+                     output_tokens_per_hour=output_tokens_per_hour)
+    per_hour = sum(r.usd_per_chip_hour * chips for r, chips in rates)
+    tokens = _token_prices(per_hour, input_tokens_per_hour=input_tokens_per_hour,
+                           output_tokens_per_hour=output_tokens_per_hour, prefill_s=prefill_s, decode_s=decode_s)
+    seen: dict[str, PriceSource] = {}
+    for rate, _chips in rates:
+        seen.setdefault(rate.hardware, price_source(rate, today=today))
+    return parts, energy, tokens, tuple(seen.values())

@@ -1,0 +1,182 @@
+"""Serving features that change a replica's step time and memory: prefix caching, speculative decoding.
+
+Both are applied to the performance model as a ``Served`` transform of one search: the workload's
+token counts become what the engine computes, and ``ServedStep`` (a StepModel) adds back what it
+still reads.
+
+Prefix caching (RadixAttention, Zheng et al. 2023, arXiv 2312.07104; vLLM automatic prefix
+caching): of a prompt of I tokens, the first S are found cached with probability h, so a request
+prefills I - h S tokens on average, whose queries still attend to the whole prompt: prefill and
+decode contexts keep their h S cached tokens (``context_offset``). The cache holds one copy of the
+shared prefix per replica (S tokens of KV, taken off the memory for sequences) and each sequence
+holds only its own I - h S + O tokens.
+
+Speculative decoding (Leviathan et al. 2023, arXiv 2211.17192): a drafter proposes k tokens and
+the target verifies k + 1 positions per sequence in one pass; with per-token acceptance a, a
+pass emits E = (1 - a^(k+1)) / (1 - a) tokens per sequence (their eq. 1). The pass runs (k + 1) x
+the linear and attention FLOPs of a decode step but reads the weights and each sequence's KV
+cache once, and k draft passes cost ``draft_fraction`` of a one-token step each plus their launch
+overhead. So a decode iteration emits E tokens: the queueing model sees 1 + (O - 1) / E output
+tokens per request and a TPOT target of E x the target (tokens come E per iteration). Memory-bound
+(small batch) the verify pass costs about one step and TPOT falls ~E x; compute-bound (large
+batch) it costs ~(k + 1) x and capacity falls: the drafter helps at low load and hurts at high.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import numpy.typing as npt
+
+from planner.domain import Model
+from planner.model.grid import Array
+from planner.model.perf import MemoryModel, StepCoefficients, StepModel
+from planner.workload import Slo, Tokens, Traffic, Workload
+
+__all__ = ["ACCEPTANCE", "FEATURES", "Drafter", "Served", "ServedStep", "accepted_tokens", "drafter_for", "uses_mtp"]
+
+FEATURES = ("prefix_caching", "speculative", "expert_parallel", "dp_attention", "disaggregation")
+
+
+@dataclass(frozen=True)
+class Drafter:
+    """A speculative-decoding method with its published per-token acceptance rate."""
+
+    method: str  # "mtp" | "eagle" | "draft_model"
+    draft_tokens: int  # k
+    acceptance: float  # a: probability one drafted token is accepted (central)
+    acceptance_range: tuple[float, float]
+    draft_fraction: float  # a draft pass's cost / a one-token target step's
+    source: str
+
+
+# Per-token acceptance by method (task: general chat/instruction; no task-resolved figure is cited here).
+ACCEPTANCE: dict[str, tuple[int, float, tuple[float, float], str]] = {
+    # DeepSeek-V3 technical report (arXiv 2412.19437) s5.4.3: "the acceptance rate of the second token
+    # prediction ranges between 85% and 90% across various generation topics", one MTP module (k = 1)
+    "mtp": (1, 0.875, (0.85, 0.90), "DeepSeek-V3 report s5.4.3: MTP 2nd-token acceptance 85-90%, 1.8x TPS"),
+    # EAGLE (Li et al., ICML 2024, arXiv 2401.15077): feature-level drafting reaches ~0.8 acceptance per
+    # token on MT-bench (their n-alpha figure); 2.7-3.5x latency speedup on LLaMA2-Chat 70B at batch 1
+    "eagle": (4, 0.80, (0.75, 0.85), "EAGLE, Li et al. 2024 (arXiv 2401.15077): ~0.8 per-token acceptance, MT-bench"),
+}
+
+
+def accepted_tokens(acceptance: npt.ArrayLike, draft_tokens: int) -> Array:
+    """E = (1 - a^(k+1)) / (1 - a): mean tokens one verify pass emits (Leviathan et al. 2023, eq. 1)."""
+    a = np.asarray(acceptance, dtype=np.float64)
+    k = float(draft_tokens)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(np.where(a < 1.0, (1.0 - a ** (k + 1.0)) / (1.0 - a), k + 1.0), dtype=np.float64)
+
+
+# a draft pass's cost relative to a one-token target step: one decoder block of the target's layers.
+# MTP: DeepSeek-V3's module is one block beside 61 layers; EAGLE: one decoder layer, taken against a
+# 32-layer (8B-class) target, the largest share among the targets its authors publish heads for
+DRAFT_FRACTION = {"mtp": 1.0 / 61.0, "eagle": 1.0 / 32.0}
+
+
+def uses_mtp(model: Model) -> bool:
+    return model.mtp_layers > 0
+
+
+def drafter_for(method: str) -> Drafter:
+    """The drafter of a method: MTP for models shipping MTP modules, EAGLE for the others
+    [assumption: an EAGLE head exists for the model, as EAGLE-3 publishes for the Llama 3, Qwen3 and
+    DeepSeek families]."""
+    k, a, band, source = ACCEPTANCE[method]
+    return Drafter(method=method, draft_tokens=k, acceptance=a, acceptance_range=band,
+                   draft_fraction=DRAFT_FRACTION[method], source=source)
+
+
+@dataclass(frozen=True)
+class Served:
+    """The serving features one search runs with, and the workload as the engine sees it."""
+
+    prefix_tokens: float = 0.0  # cached prompt tokens per request (h S)
+    shared_tokens: float = 0.0  # S: held once per replica
+    drafter: Drafter | None = None
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return (("prefix_caching",) if self.shared_tokens > 0 else ()) + (("speculative",) if self.drafter else ())
+
+    @property
+    def emitted(self) -> float:
+        """Tokens per sequence per decode iteration (1 without speculation)."""
+        d = self.drafter
+        return 1.0 if d is None else float(accepted_tokens(d.acceptance, d.draft_tokens))
+
+    def traffic(self, t: Traffic) -> Traffic:
+        """Prompt tokens the engine computes, decode iterations per request."""
+        e = self.emitted
+
+        def iterations(x: float) -> float:  # decode iterations of x output tokens
+            return 1.0 + (x - 1.0) / e if e > 1 else x
+
+        out = Tokens(iterations(t.output_tokens.mean),
+                     None if t.output_tokens.p95 is None else iterations(t.output_tokens.p95))
+        h = self.prefix_tokens
+        inp = Tokens(t.input_tokens.mean - h, None if t.input_tokens.p95 is None else t.input_tokens.p95 - h)
+        return replace(t, input_tokens=inp, output_tokens=out, prefix=None)
+
+    def workload(self, w: Workload) -> Workload:
+        """``w`` as the queueing model runs it: ``traffic`` and TPOT targets per iteration."""
+        e = self.emitted
+        targets = {m: {p: v * (e if m == "tpot_ms" else 1.0) for p, v in by.items()} for m, by in w.slo.targets.items()}
+        return replace(w, traffic=self.traffic(w.traffic), slo=Slo(targets=targets))
+
+    def apply(self, step: StepModel, mem: MemoryModel, original: Traffic) -> tuple[StepModel, MemoryModel]:
+        """The step and memory models of these rows under the features (unchanged without any)."""
+        if not self.features:
+            return step, mem
+        seen = self.traffic(original)
+        # decode context the engine reads beyond the one the queueing model passes (i' + o'/2)
+        decode_offset = self.prefix_tokens + (original.output_tokens.mean - seen.output_tokens.mean) / 2.0
+        d = self.drafter
+        served = ServedStep(step.coefficients, prefill_offset=self.prefix_tokens, decode_offset=decode_offset,
+                            draft_tokens=0 if d is None else d.draft_tokens,
+                            draft_fraction=0.0 if d is None else d.draft_fraction)
+        m = mem.coefficients
+        # KV per sequence is its own I - hS + O tokens; the memory model is given I - hS + O'
+        held = seen.input_tokens.mean + original.output_tokens.mean
+        return served, MemoryModel(replace(
+            m,
+            capacity_bytes=m.capacity_bytes - self.shared_tokens * m.kv_bytes_per_token,  # one cached prefix copy
+            kv_bytes_per_token=m.kv_bytes_per_token * held / (seen.input_tokens.mean + seen.output_tokens.mean)))
+
+
+class ServedStep(StepModel):
+    """A StepModel with a cached prefix in every context and speculative verify passes (module docstring).
+
+    Its ``total`` is never below the plain model's at the same arguments (more tokens, more
+    context, added draft time), so the plain model's affine ``floors`` stay valid lower bounds.
+    """
+
+    def __init__(self, coefficients: StepCoefficients, *, prefill_offset: float, decode_offset: float,
+                 draft_tokens: int, draft_fraction: float) -> None:
+        super().__init__(coefficients)
+        self.prefill_offset, self.decode_offset = prefill_offset, decode_offset
+        self.draft_tokens, self.draft_fraction = draft_tokens, draft_fraction
+        self.windowed = True  # contexts are shifted: take the general path of _terms
+
+    def take(self, rows: npt.NDArray[np.intp]) -> ServedStep:
+        return ServedStep(self.coefficients.take(rows), prefill_offset=self.prefill_offset,
+                          decode_offset=self.decode_offset,
+                          draft_tokens=self.draft_tokens, draft_fraction=self.draft_fraction)
+
+    def _terms(self, decode_tokens: npt.ArrayLike, decode_context: npt.ArrayLike, prefill_tokens: npt.ArrayLike,
+               prefill_context: npt.ArrayLike) -> tuple[Array, Array, Array, Array, Array, Array]:
+        d = np.asarray(decode_tokens, dtype=np.float64)
+        d_ctx = np.asarray(decode_context, dtype=np.float64) + self.decode_offset
+        p_ctx = np.asarray(prefill_context, dtype=np.float64) + self.prefill_offset
+        k = self.draft_tokens
+        if k == 0:
+            return super()._terms(d, d_ctx, prefill_tokens, p_ctx)
+        lin_c, lin_m, att_c, att_m, comm, over = super()._terms(d * (k + 1.0), d_ctx, prefill_tokens, p_ctx)
+        reread = super()._terms(d * (k + 1.0), d_ctx, 0.0, 0.0)[3]  # KV traffic if each position re-read
+        one = super()._terms(d, d_ctx, 0.0, 0.0)  # a one-token step: the cache read once; the draft's unit
+        draft = k * (self.draft_fraction * (np.maximum(one[0], one[1]) + np.maximum(one[2], one[3]) + one[4])
+                     + one[5])  # k draft passes, each launched like a step
+        draft = np.where(d > 0, draft, 0.0)  # no decodes, no drafting
+        return lin_c, lin_m, att_c, att_m - reread + one[3], comm, over + draft

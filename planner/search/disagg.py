@@ -1,0 +1,171 @@
+"""Disaggregated prefill/decode serving as a plan shape: a prefill pool and a decode pool.
+
+A request is prefilled on a prefill replica, its prompt's KV cache moves to a decode replica over
+the network, and the decode replica generates the rest (DistServe, Zhong et al., OSDI 2024, arXiv
+2401.09670; SGLang, vLLM, TensorRT-LLM/Dynamo: runtimes.yaml ``disaggregation`` rows).
+
+    prefill pool  a queue of prefill jobs: the queueing model with one output token, TTFT targets
+                  less the KV transfer; the engine's chunked-prefill scheduler batches the prompts
+    decode pool   continuous batching of decode-only work: the prompt's KV arrives whole (it is
+                  held, I + O tokens per sequence, but not computed: ``DecodePool``), TPOT targets
+    transfer      KV bytes of the prompt / the slower of the two pools' scale-out networks (each
+                  replica's chips send or receive their shards in parallel); a chip without a
+                  scale-out network cannot take part (the pools are separate replicas)
+
+Each pool is sized by its own search (CP-SAT over replica counts, ``planner.search.run``). With the
+TTFT budget split fixed, the joint problem separates exactly: costs add and every constraint is
+one pool's. The split is the transfer time, which depends on the pair; pairs of the pools' best
+plans (same model, weight and KV format, runtime) are checked against the full TTFT target.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from planner.domain import Catalog
+from planner.model.attention import kv_bytes_per_token
+from planner.model.grid import CatalogTables
+from planner.model.perf import MemoryModel, StepModel
+from planner.model.serving import Served
+from planner.search.results import Cost, Plan
+from planner.search.run import run_search
+from planner.workload import Objective, Slo, Tokens, Traffic, Workload
+
+__all__ = ["DecodePool", "PrefillPool", "compare", "disaggregated_plans", "transfer_s"]
+
+FEATURE = ("disaggregation",)
+PAIRS = 6  # best plans of each pool paired
+
+
+@dataclass(frozen=True)
+class PrefillPool(Served):
+    """The prefill side: the runtime must support disaggregation; nothing else changes."""
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return FEATURE
+
+
+@dataclass(frozen=True)
+class DecodePool(Served):
+    """The decode side: all but one prompt token arrive as KV (``prefix_tokens`` = I - 1, computed
+    nowhere here, attended to by every decode step) and each sequence holds its whole I + O tokens."""
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return FEATURE
+
+    def apply(self, step: StepModel, mem: MemoryModel, original: Traffic) -> tuple[StepModel, MemoryModel]:
+        step, mem = super().apply(step, mem, original)
+        seen = self.traffic(original)
+        c = mem.coefficients
+        held = (original.input_tokens.mean + original.output_tokens.mean) / (
+            seen.input_tokens.mean + seen.output_tokens.mean)  # the memory model is given 1 + O tokens
+        return step, MemoryModel(replace(c, kv_bytes_per_token=c.kv_bytes_per_token * held))
+
+
+def transfer_s(catalog: Catalog, plan_p: Plan, plan_d: Plan, input_tokens: float) -> float | None:
+    """Seconds to move one prompt's KV from a prefill to a decode replica (None: no network)."""
+    model = catalog.models[plan_p.model]
+    kv = float(kv_bytes_per_token(model, input_tokens, catalog.precisions[plan_p.kv_precision].bytes_per_kv or 2.0))
+    rates = []
+    for d in (*plan_p.deployments, *plan_d.deployments):
+        link = catalog.hardware[d.hardware].scale_out_bytes_per_s
+        if not link:
+            return None
+        rates.append(link * d.chips_per_replica)  # every chip of the replica sends its shard
+    return kv * input_tokens / min(rates)
+
+
+def _only(slo: Slo, metric: str, less_ms: float = 0.0) -> Slo:
+    return Slo(targets={m: {p: v - less_ms for p, v in by.items()} for m, by in slo.targets.items() if m == metric})
+
+
+def disaggregated_plans(workload: Workload, catalog: Catalog, *, top: int, objective: Objective,
+                        time_limit_s: float, tables: CatalogTables) -> list[Plan]:
+    """Plans of two pools, cheapest pairs first (``why`` left to the caller, which compares shapes)."""
+    t = workload.traffic
+    prefill_w = replace(workload, name=f"{workload.name} (prefill pool)",
+                        traffic=replace(t, output_tokens=Tokens(1.0), prefix=None),
+                        slo=_only(workload.slo, "ttft_ms"))
+    decode_w = replace(workload, name=f"{workload.name} (decode pool)", slo=_only(workload.slo, "tpot_ms"))
+    budget = max(0.5, time_limit_s / 2)
+    pre = run_search(prefill_w, catalog, top=PAIRS, objective=objective, time_limit_s=budget, tables=tables,
+                     served=PrefillPool()).result.plans
+    dec = run_search(decode_w, catalog, top=PAIRS, objective=objective, time_limit_s=budget, tables=tables,
+                     served=DecodePool(prefix_tokens=t.input_tokens.mean - 1.0)).result.plans
+    out = []
+    for p in pre:
+        for d in dec:
+            if p.key != d.key:
+                continue
+            moved = transfer_s(catalog, p, d, t.input_tokens.p95 or t.input_tokens.mean)
+            if moved is None:
+                continue
+            joined = _join(p, d, moved, workload)
+            if joined is not None:
+                out.append(joined)
+    return sorted(out, key=lambda x: x.cost.per_month)[:top]
+
+
+def compare(plans: list[Plan], disagg: list[Plan], rule: str) -> list[Plan]:
+    """Pool aggregated and disaggregated plans (only the latter when required), each saying why."""
+    if rule == "required":
+        plans = []
+    agg_best = min(plans, key=lambda x: x.cost.per_month, default=None)
+    dis_best = min(disagg, key=lambda x: x.cost.per_month, default=None)
+    out = [replace(p, why=_why(p, dis_best, "aggregated", "disaggregated")) for p in plans]
+    return out + [replace(p, why=_why(p, agg_best, "disaggregated", "aggregated")) for p in disagg]
+
+
+def _why(p: Plan, other: Plan | None, shape: str, alt: str) -> str:
+    """Which SLO the shape relieves and at what cost, against the best plan of the other shape."""
+    if other is None:
+        needs = " (disaggregation needs a scale-out network and runtime support)" if alt == "disaggregated" else ""
+        return f"{shape}: no {alt} plan meets the SLOs{needs}"
+    saving = other.cost.per_month - p.cost.per_month
+    verb = "saves" if saving >= 0 else "costs"
+    tpot = (p.predicted.get("tpot_ms_p50", 0.0), other.predicted.get("tpot_ms_p50", 0.0))
+    ttft = (p.predicted.get("ttft_ms_p50", 0.0), other.predicted.get("ttft_ms_p50", 0.0))
+    relief = ""
+    if shape == "disaggregated":
+        relief = (f"decode runs without prompt interference (p50 TPOT {tpot[0]:.1f} vs {tpot[1]:.1f} ms), "
+                  f"prefill queues apart (p50 TTFT {ttft[0]:.0f} vs {ttft[1]:.0f} ms incl. {p.why}); ")
+    else:
+        relief = (f"one pool, no KV transfer (p50 TTFT {ttft[0]:.0f} vs {ttft[1]:.0f} ms, "
+                  f"TPOT {tpot[0]:.1f} vs {tpot[1]:.1f} ms); ")
+    against = f"the best {alt} plan (${other.cost.per_month:,.0f})"
+    return f"{shape}: {relief}{verb} ${abs(saving):,.0f}/month against {against}"
+
+
+def _join(p: Plan, d: Plan, moved_s: float, w: Workload) -> Plan | None:
+    """The two pools as one plan, or None when TTFT with the transfer misses a target."""
+    predicted = dict(d.predicted)
+    for pct in (50, 90, 95, 99):
+        key = f"ttft_ms_p{pct}"
+        if key in p.predicted:
+            predicted[key] = p.predicted[key] + moved_s * 1e3
+    for pct, limit in w.slo.targets.get("ttft_ms", {}).items():
+        if predicted.get(f"ttft_ms_p{pct}", np.inf) > limit:
+            return None
+    out = w.traffic.output_tokens.mean
+    for pct in (50, 90, 95, 99):
+        if f"e2e_ms_p{pct}" in predicted:
+            predicted[f"e2e_ms_p{pct}"] = predicted[f"ttft_ms_p{pct}"] + predicted[f"tpot_ms_p{pct}"] * (out - 1.0)
+    for pct, limit in w.slo.targets.get("e2e_ms", {}).items():
+        if predicted.get(f"e2e_ms_p{pct}", np.inf) > limit:
+            return None
+    predicted["capacity_requests_per_s"] = min(p.predicted["capacity_requests_per_s"],
+                                               d.predicted["capacity_requests_per_s"])
+    per_hour = p.cost.per_hour + d.cost.per_hour
+    tokens_per_hour = w.traffic.requests_per_s * out * 3600.0
+    cost = Cost(per_hour=per_hour, per_month=p.cost.per_month + d.cost.per_month,
+                per_million_tokens=per_hour / tokens_per_hour * 1e6, one_time=p.cost.one_time, pricing=p.cost.pricing)
+    deployments = tuple(replace(x, role="prefill") for x in p.deployments) + \
+        tuple(replace(x, role="decode") for x in d.deployments)
+    features = tuple(dict.fromkeys(FEATURE + tuple(f for f in (*p.features, *d.features) if f not in FEATURE)))
+    return replace(d, deployments=deployments, predicted=predicted, cost=cost, features=features,
+                   why=f"{moved_s * 1e3:.1f} ms KV transfer",  # completed by ``compare``
+                   binding=tuple(dict.fromkeys(p.binding + d.binding)))

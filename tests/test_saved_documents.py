@@ -1,0 +1,103 @@
+"""Saved-plan documents: the CLI's ``compare`` / ``export --json`` print what the API answers (one
+typed output model each), the API's export JSON holds the same files as its text download, and a
+plan whose serving features the export does not write is refused instead of exported without them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+
+from api import Settings, create_app
+from hardware_catalog.export import ExportError, export
+from hardware_catalog.outputs import CompareOut, ExportOut, PlanResultOut, SavedPlanOut
+from hardware_catalog.saved import PlanStore
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str, str]:
+    """Two saved plans of one workload (the second with half the traffic) in a fresh SQLite file."""
+    tmp = tmp_path_factory.mktemp("docs")
+    url = f"sqlite:///{tmp / 'plans.db'}"
+    body = yaml.safe_load((ROOT / "examples" / "heterogeneous-mix.yaml").read_text())
+    half = {**body, "traffic": {**body["traffic"], "requests_per_s": 30, "peak_requests_per_s": 30}}
+    with TestClient(create_app(Settings(catalog_dir=tmp / "catalog", database_url=url))) as c:
+        ids = []
+        for w in (body, half):
+            r = c.post("/v1/plans", json=w, params={"save": "true", "top": 2, "time_limit_s": 20})
+            assert r.status_code == 201, r.text
+            ids.append(r.headers["X-Plan-Id"])
+    return url, ids[0], ids[1]
+
+
+def _client(url: str, tmp: Path) -> TestClient:
+    return TestClient(create_app(Settings(catalog_dir=tmp / "catalog", database_url=url)))
+
+
+def test_cli_compare_and_export_print_the_api_documents(saved: tuple[str, str, str], tmp_path: Path,
+                                                        hwplan: Callable[..., tuple[int, str, str]]) -> None:
+    url, a, b = saved
+    with _client(url, tmp_path) as c:
+        api_compare = c.get("/v1/plans/compare", params={"a": a, "b": b}).json()
+        api_export = c.get(f"/v1/plans/{a}/export", params={"format": "vllm"},
+                           headers={"Accept": "application/json"})
+        text = c.get(f"/v1/plans/{a}/export", params={"format": "vllm"}).text
+        got = c.get(f"/v1/plans/{a}").json()
+    SavedPlanOut.model_validate(got)
+    CompareOut.model_validate(api_compare)
+    assert api_export.headers["content-type"].startswith("application/json")
+    doc = ExportOut.model_validate(api_export.json())
+    assert "\n".join(f.content for f in doc.files) == text  # the JSON holds the download's files
+    assert doc.rank == 1 and doc.format == "vllm" and len(doc.files) == len(got["result"]["plans"][0]["deployments"])
+
+    code, out, err = hwplan("compare", a, b, "--db", url)
+    assert code == 0, err
+    assert json.loads(out) == api_compare
+    changed = {d["field"]: (d["a"], d["b"]) for d in api_compare["changed"]["workload"]}
+    assert changed == {"traffic.requests_per_s": (60.0, 30.0), "traffic.peak_requests_per_s": (60.0, 30.0)}
+    code, out, err = hwplan("export", a, "--format", "vllm", "--json", "--db", url)
+    assert code == 0, err
+    assert json.loads(out) == api_export.json()
+
+
+def test_compare_rejects_an_unknown_id_and_the_list_pages(saved: tuple[str, str, str], tmp_path: Path) -> None:
+    url, a, b = saved
+    with _client(url, tmp_path) as c:
+        missing = c.get("/v1/plans/compare", params={"a": a, "b": "nope"})
+        assert missing.status_code == 404 and missing.json()["errors"][0]["field"] == "query.b"
+        gone = c.get("/v1/plans/nope")
+        assert gone.status_code == 404 and gone.json()["errors"][0]["field"] == "path.plan_id"
+        first = c.get("/v1/plans", params={"limit": 1}).json()
+        second = c.get("/v1/plans", params={"limit": 1, "offset": first["next_offset"]}).json()
+    assert [p["id"] for p in first["plans"] + second["plans"]] == [b, a]  # newest first
+
+
+def _with(doc: PlanResultOut, **deployment: Any) -> PlanResultOut:
+    data = doc.model_dump(mode="json", exclude_unset=True)
+    for p in data["plans"]:
+        p["deployments"] = [{**d, **deployment} for d in p["deployments"]]
+    return PlanResultOut.model_validate(data)
+
+
+@pytest.mark.parametrize(("change", "named"), [({"role": "prefill"}, "disaggregation"),
+                                               ({"ep": 2}, "expert_parallel"),
+                                               ({"dp_attention": 2}, "dp_attention")])
+def test_a_plan_using_serving_features_the_export_does_not_write_is_refused(
+        saved: tuple[str, str, str], catalog: Any, change: dict[str, Any], named: str) -> None:
+    store = PlanStore(saved[0])
+    record = store.get(saved[1])
+    store.close()
+    assert record is not None
+    doc = PlanResultOut.model_validate(record.result)
+    assert export(doc, catalog, "vllm")  # the same plan without the feature exports
+    with pytest.raises(ExportError, match=named):
+        export(_with(doc, **change), catalog, "vllm")
+    with pytest.raises(ExportError, match=named):
+        export(_with(doc, **change), catalog, "k8s")

@@ -1,0 +1,134 @@
+"""Under load: length distributions, MLPerf records (dedup, SLO capacity) and the rate/latency link.
+
+Independent bases: a histogram's mean and quantiles by hand; the SLO capacity against a brute-force
+scan of the same queueing model over rates; duplicates counted once by construction of the file.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hardware_catalog import load_catalog
+from hardware_catalog.measurements import read_measurements
+from hardware_catalog.workload_file import TokensIn
+from planner.calibration.predict import METRICS, Measurement, predict, prepare, record_grid, slo_capacity
+from planner.model.estimate import Scenario
+from planner.model.grid import CatalogTables
+from planner.model.queueing import LengthDist, server
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "calibration" / "mlperf.yaml"
+
+
+def test_histogram_by_hand() -> None:
+    d = LengthDist.histogram(((100.0, 0.5), (300.0, 0.5)))
+    assert d.mean == pytest.approx(0.5 * 50 + 0.5 * 200)  # bin midpoints
+    assert d.quantile(0.5) == pytest.approx(100.0)
+    assert d.quantile(0.75) == pytest.approx(200.0)  # halfway through the second bin
+    assert d.quantile(1.0) == pytest.approx(300.0)
+
+
+def test_knots_must_rise() -> None:
+    with pytest.raises(ValueError):
+        LengthDist(100.0, knots=((0.99, 500.0), (0.5, 200.0)))
+
+
+def test_workload_tokens_histogram_or_mean() -> None:
+    t = TokensIn.model_validate({"histogram": [{"up_to": 100.0, "share": 0.5},
+                                               {"up_to": 300.0, "share": 0.5}]}).to_tokens()
+    assert t.mean == pytest.approx(125.0) and t.knots[-1] == (1.0, 300.0)
+    with pytest.raises(ValueError):
+        TokensIn.model_validate({"mean": 100.0, "histogram": [{"up_to": 100.0, "share": 1.0}]})
+    with pytest.raises(ValueError):
+        TokensIn.model_validate({"histogram": [{"up_to": 100.0, "share": 0.3}]})  # shares sum to 0.3
+
+
+def test_longer_prompt_tail_raises_ttft_p99() -> None:
+    """Same mean, a longer p99 prompt: the predicted TTFT p99 rises, the median does not fall."""
+    cat = load_catalog()
+    tables = CatalogTables.from_catalog(cat)
+    grid = tables.gather(model=np.array([tables.model_ids.index("llama-3.1-8b")]),
+                         hardware=np.array([tables.hardware_ids.index("h100-sxm")]),
+                         weight_precision=np.array([tables.precision_ids.index("fp8")]),
+                         kv_precision=np.array([tables.precision_ids.index("fp8")]),
+                         runtime=np.array([tables.runtime_ids.index("tensorrt-llm")]),
+                         tp=np.array([1.0]), pp=np.array([1.0]))
+    out = LengthDist(128.0)
+    flat = server(grid, request_rate=5.0, input_tokens=LengthDist(870.0), output_tokens=out)
+    tail = server(grid, request_rate=5.0, input_tokens=LengthDist(870.0, knots=((0.5, 784.0), (0.99, 2118.0))),
+                  output_tokens=out)
+    assert tail.ttft_s[99][0] > flat.ttft_s[99][0]
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="needs ../shared/calibration/mlperf.yaml")
+def test_mlperf_dedup_and_slo_capacity_by_brute_force() -> None:
+    read = read_measurements(SHARED)
+    cat = load_catalog()
+    tables = CatalogTables.from_catalog(cat)
+    rs, skipped = prepare(cat, tables, read.records)
+    dup = {m.id for m in read.records if m.same_log_as is not None}
+    assert dup and dup <= {s.id for s in skipped}  # every duplicate log skipped: counted once
+    assert not dup & {m.id for m in rs.records}
+    # one Server record of llama-2-70b on H200: its predicted SLO capacity is where a scan of rates
+    # finds the predicted p99s crossing the slo
+    k = next(j for j, m in enumerate(rs.records) if m.tags.get("scenario") == "Server"
+             and m.model == "llama-2-70b" and m.hardware == "h200")
+    one = rs.take([k])
+    pred = predict(tables, one)[0]
+    m = one.records[0]
+    i_dist, o_dist = m.lengths()
+    grid = record_grid(tables, one)
+    rates = np.linspace(0.05, 1.0, 200) * server(grid, request_rate=1e-3, input_tokens=i_dist,
+                                                  output_tokens=o_dist).capacity_requests_per_s[0]
+    ok = []
+    for r in rates:
+        res = server(grid, request_rate=r, input_tokens=i_dist, output_tokens=o_dist, percentiles=(99,))
+        ok.append(bool(res.stable[0]) and res.ttft_s[99][0] <= m.slo["ttft_p99_s"]
+                  and res.tpot_s[99][0] <= m.slo["tpot_p99_s"])
+    best = max((r for r, good in zip(rates, ok, strict=True) if good), default=0.0)
+    step = rates[1] - rates[0]
+    per_replica = pred[METRICS.index("slo_capacity_requests_per_s")] / one.replicas[0]
+    assert best - step * 1.01 <= per_replica <= best + step * 1.01
+    assert not math.isnan(pred[METRICS.index("tpot_p99_s")])
+
+
+def test_slo_capacity_zero_when_unreachable() -> None:
+    cat = load_catalog()
+    tables = CatalogTables.from_catalog(cat)
+    grid = tables.gather(model=np.array([tables.model_ids.index("llama-3.1-8b")]),
+                         hardware=np.array([tables.hardware_ids.index("h100-sxm")]),
+                         weight_precision=np.array([tables.precision_ids.index("fp8")]),
+                         kv_precision=np.array([tables.precision_ids.index("fp8")]),
+                         runtime=np.array([tables.runtime_ids.index("tensorrt-llm")]),
+                         tp=np.array([1.0]), pp=np.array([1.0]))
+    sat = server(grid, request_rate=1e-3, input_tokens=LengthDist(500.0),
+                 output_tokens=LengthDist(100.0)).capacity_requests_per_s
+    # a TPOT limit of 1 us no configuration meets; no limit at all is nan
+    got = slo_capacity(grid, [{"tpot_p99_s": 1e-6}], LengthDist(500.0), LengthDist(100.0), np.array([np.inf]), sat)
+    assert got[0] == 0.0
+    none = slo_capacity(grid, [{}], LengthDist(500.0), LengthDist(100.0), np.array([np.inf]), sat)
+    assert math.isnan(none[0])
+
+
+def _record(**changes: object) -> Measurement:
+    base: dict[str, object] = dict(
+        id="r", model="llama-2-70b", hardware="h100-sxm", chips=8, tp=None, pp=None, weight_precision="fp8",
+        kv_precision=None, runtime="tensorrt-llm", scenario=Scenario.MAX_THROUGHPUT, input_tokens=222,
+        output_tokens=294, batch=None, request_rate=None, observed={"output_tokens_per_s": 1000.0})
+    base.update(changes)
+    return Measurement(**base)  # type: ignore[arg-type]
+
+
+def test_unstated_tp_is_the_smallest_that_fits_and_memory_picks_the_sibling() -> None:
+    cat = load_catalog()
+    tables = CatalogTables.from_catalog(cat)
+    # 70e9 fp8 weights: ~70 GB > 0.8 x 80 GB on an H100, so tp 2 (4 replicas of 8 chips); 141 GB H200: tp 1
+    rs, skipped = prepare(cat, tables, [_record(), _record(id="h", hardware="h200"),
+                                        _record(id="g", hardware="gh200", chips=1, memory_gb=144.0),
+                                        _record(id="x", hardware="gh200", chips=1, memory_gb=300.0)])
+    assert [(c.tp, c.replicas) for c in rs.configs[:2]] == [(2, 4), (1, 8)]
+    assert rs.configs[2].hardware.id == "gh200-144gb"  # MLPerf's gh200 is the 144 GB part
+    assert [s.id for s in skipped] == ["x"] and "300 GB" in skipped[0].reason
