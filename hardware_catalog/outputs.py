@@ -225,7 +225,8 @@ class CostOut(_Out):
     parts: CostPartsOut | None = Field(default=None, description="per month; sums to per_month")
     energy: EnergyOut | None = None
     sources: list[PriceSourceOut] = Field(default=[], description="the offer(s) behind each chip's price")
-    warnings: list[str] = Field(default=[], description="prices older than 12 months")
+    warnings: list[str] = Field(default=[], description="prices older than 12 months, or resting only on "
+                                                          "offers flagged uncertain or estimate")
 
 
 class PlanOut(_Out):

@@ -118,13 +118,23 @@ def source_out(s: PriceSource) -> PriceSourceOut:
                           offers=[offer_out(o) for o in s.offers], stale=bool(s.stale))
 
 
+WEAK_FLAGS = ("uncertain", "estimate")  # an offer's flags that make the price itself a weak basis
+
+
 def stale_warnings(sources: Sequence[PriceSource]) -> list[str]:
-    """One line per chip whose price rests on an offer older than 12 months (or undated)."""
+    """One line per chip whose price rests on an offer older than 12 months (or undated), and one
+    per chip whose price rests on a single offer flagged uncertain or estimate (one secondary or
+    third-party figure decides the ranking there: check it before buying)."""
     out = []
     for s in sources:
         if s.stale:
             when = ", ".join(f"{o.provider} {o.as_of.isoformat() if o.as_of else 'undated'}" for o in s.stale)
             out.append(f"{s.hardware}: price older than 12 months ({when})")
+        weak = [o for o in s.offers if set(o.flags) & set(WEAK_FLAGS)]
+        if weak and len(weak) == len(s.offers) and not s.from_sheet:
+            flags = sorted({f for o in weak for f in o.flags if f in WEAK_FLAGS})
+            out.append(f"{s.hardware}: price rests on {len(weak)} offer(s) flagged {'/'.join(flags)} "
+                       f"({', '.join(o.provider for o in weak)}); confirm it before relying on the ranking")
     return out
 
 

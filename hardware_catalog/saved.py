@@ -131,10 +131,11 @@ def _row(r: Any) -> SavedPlan:
 
 
 def prices_used(catalog: Any, result: dict[str, Any]) -> dict[str, Any]:
-    """The price per chip-hour, at each plan's pricing, of every chip the result's plans use."""
+    """The price per chip-hour, at each plan's pricing, of every chip the result's plans use (as the
+    plan's cost states it: the offers behind it are in the saved result)."""
     out: dict[str, Any] = {}
     for p in result.get("plans", []):
         mode = p["cost"]["pricing"]
-        for d in p["deployments"]:
-            out.setdefault(mode, {})[d["hardware"]] = catalog.hardware[d["hardware"]].price(mode)
+        for source in p["cost"].get("sources", []):
+            out.setdefault(mode, {})[source["hardware"]] = source["usd_per_chip_hour"]
     return out

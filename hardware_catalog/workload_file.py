@@ -146,7 +146,7 @@ class TrafficIn(_Strict):
     def _peak_not_below_average(self) -> TrafficIn:
         if self.peak_requests_per_s is not None and self.peak_requests_per_s < self.requests_per_s:
             raise ValueError("peak_requests_per_s must be at least requests_per_s")
-        if self.prefix is not None and self.prefix.shared_tokens >= self.input_tokens.mean:
+        if self.prefix is not None and self.prefix.shared_tokens >= self.input_tokens.to_tokens().mean:
             raise ValueError("prefix.shared_tokens must be below input_tokens.mean (a prompt adds new tokens)")
         return self
 

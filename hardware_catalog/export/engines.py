@@ -28,10 +28,11 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from hardware_catalog.outputs import DeploymentOut, PlanOut
-    from hardware_catalog.workload_file import WorkloadIn
+    from hardware_catalog.workload_file import TokensIn, WorkloadIn
     from planner.domain import Catalog
 
 from planner.errors import InputError
+from planner.model.queueing import LengthDist
 
 __all__ = ["CLUSTER_FORMATS", "ENGINE_FORMATS", "FORMATS", "Artifact", "ExportError", "deploy_data",
            "engine_argv"]
@@ -91,7 +92,7 @@ def _max_model_len(ctx: _Ctx) -> int | None:
     if ctx.workload is None:
         return None
     t = ctx.workload.traffic
-    tokens = (t.input_tokens.p95 or t.input_tokens.mean) + (t.output_tokens.p95 or t.output_tokens.mean)
+    tokens = _p95(t.input_tokens) + _p95(t.output_tokens)
     length = 1024 * math.ceil(2 * tokens / 1024)
     return min(length, ctx.catalog.get_model(ctx.plan.model).context_length)
 
@@ -213,8 +214,8 @@ def runtime_prefill(ctx: _Ctx) -> int:
     """The longest prompt prefilled at once: the workload's p95 prompt in steps of 256 (MaxText's
     max_prefill_predict_length), within the model's context."""
     assert ctx.workload is not None
-    t = ctx.workload.traffic.input_tokens
-    return min(256 * math.ceil((t.p95 or t.mean) / 256), ctx.catalog.get_model(ctx.plan.model).context_length)
+    return min(256 * math.ceil(_p95(ctx.workload.traffic.input_tokens) / 256),
+               ctx.catalog.get_model(ctx.plan.model).context_length)
 
 
 _GGUF = {"fp16": "F16", "bf16": "BF16", "int8": "Q8_0", "int4": "Q4_K_M"}
@@ -252,3 +253,9 @@ _ENGINES = {"vllm": _vllm, "sglang": _sglang, "trtllm": _trtllm, "jetstream": _j
 def engine_argv(ctx: _Ctx, fmt: str, d: DeploymentOut) -> list[str]:
     _check_runtime(ctx, fmt, d)
     return _ENGINES[fmt](ctx, d)
+
+
+def _p95(tokens: TokensIn) -> float:
+    """The 95th percentile of a workload's token lengths (lognormal, fixed or a histogram)."""
+    t = tokens.to_tokens()
+    return LengthDist(t.mean, t.p95, knots=t.knots).quantile(0.95)

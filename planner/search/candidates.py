@@ -286,12 +286,13 @@ def _shape_rule(catalog: Catalog, tables: CatalogTables, w: Workload, models: In
     experts = [catalog.models[tables.model_ids[m]].experts for m in models]
     eligible = np.array([[expert_parallel_ok(experts=e, ep=int(x)) for x in ep] for e in experts],
                         dtype=bool).reshape(len(models), len(PARALLEL))
+    plain: npt.NDArray[np.bool_] = np.broadcast_to(ep == 1, eligible.shape).copy()
     if rule == "forbidden":
-        return np.broadcast_to(ep == 1, eligible.shape).copy()
-    plain = np.broadcast_to(ep == 1, eligible.shape)
+        return plain
     if rule == "required":
-        return np.where(eligible.any(axis=1, keepdims=True), eligible, plain)
-    return plain | eligible
+        return np.asarray(np.where(eligible.any(axis=1, keepdims=True), eligible, plain), dtype=bool)
+    either: npt.NDArray[np.bool_] = plain | eligible
+    return either
 
 
 def _choices(catalog: Catalog, tables: CatalogTables, w: Workload, models: IntArray,

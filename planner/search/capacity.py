@@ -55,7 +55,7 @@ class CapacitySearch:
 def length_dists(traffic: Traffic) -> tuple[LengthDist, LengthDist]:
     """Input and output token counts as the queueing model takes them."""
     i, o = traffic.input_tokens, traffic.output_tokens
-    return LengthDist(i.mean, i.p95, i.knots), LengthDist(o.mean, o.p95, o.knots)
+    return LengthDist(i.mean, i.p95, knots=i.knots), LengthDist(o.mean, o.p95, knots=o.knots)
 
 
 def _latencies(res: ServerResult) -> dict[tuple[str, int], Array]:
