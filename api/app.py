@@ -10,7 +10,21 @@ from fastapi import FastAPI
 from api import errors
 from api.headers import SecurityHeaders
 from api.pool import PlanPool
-from api.routes import catalog, docs, estimate, examples, finetune, health, metrics, plans, prices, saved, validate, web
+from api.routes import (
+    catalog,
+    docs,
+    estimate,
+    examples,
+    finetune,
+    fleets,
+    health,
+    metrics,
+    plans,
+    prices,
+    saved,
+    validate,
+    web,
+)
 from api.schemas import problems
 from api.settings import Settings
 from api.store import CatalogStore
@@ -44,7 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.pool = PlanPool(settings.plan_workers, settings.plan_queue, settings.retry_after_s)
     errors.install(app)
     app.state.plans = PlanStore(settings.database_url)
-    for module in (health, metrics, saved, plans, estimate, finetune, validate, catalog, prices, examples):
+    for module in (health, metrics, saved, plans, fleets, estimate, finetune, validate, catalog, prices, examples):
         app.include_router(module.router)
     web.install(app)  # the page at / and its assets at /static
     docs.install(app)  # Swagger UI at /docs, from the swagger-ui-bundle package

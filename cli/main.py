@@ -18,10 +18,12 @@ from cli import (  # noqa: F401  (each registers its commands)
     estimate_cmd,
     export_cmds,
     finetune_cmd,
+    fleet_cmd,
     plan_cmd,
     prices_cmd,
     schema_cmd,
     serve_cmd,
+    sweep_cmd,
 )
 from cli.app import EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_TIMEOUT, app
 

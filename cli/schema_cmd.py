@@ -26,6 +26,9 @@ SCHEMAS: dict[str, tuple[str, str, str]] = {
     "validation": ("hardware_catalog.outputs", "ValidationOut", "serialization"),
     "calibration": ("hardware_catalog.outputs", "CalibrationOut", "serialization"),
     "levers": ("hardware_catalog.outputs", "LeverReportOut", "serialization"),
+    "fleet": ("hardware_catalog.fleet_file", "FleetIn", "validation"),
+    "sweep": ("hardware_catalog.sweep_file", "SweepIn", "validation"),
+    "fleet-plan": ("hardware_catalog.fleet_outputs", "FleetPlanOut", "serialization"),
 }
 
 

@@ -15,6 +15,7 @@ from planner.economics.pricing import MARKETS, PriceBook
 from planner.economics.rates import PRICING_MODES, Pricing, owned_from_mapping
 from planner.model.queueing import LengthDist
 from planner.workload import (
+    Availability,
     Budget,
     Constraints,
     Prefix,
@@ -25,7 +26,8 @@ from planner.workload import (
     Workload,
 )
 
-__all__ = ["PricingField", "PricingIn", "WorkloadIn", "load_workload", "to_pricing", "to_workload", "with_sheet"]
+__all__ = ["AvailabilityIn", "GrowthIn", "PricingField", "PricingIn", "WorkloadIn", "load_workload", "to_pricing",
+           "to_workload", "with_sheet"]
 
 # Numbers are strict (no true for 1, no "12" for 12) and bounded, so no body reaches the solver's
 # integer scaling with a value it cannot hold (money in USD; see planner.search.solver.COST_SCALE).
@@ -94,12 +96,51 @@ class PrefixIn(_Strict):
     hit_rate: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=True)]
 
 
+Multiplier = Annotated[float, Field(ge=0, le=1000, allow_inf_nan=False, strict=True)]
+
+
+class GrowthIn(_Strict):
+    """Demand growth over the horizon: a compound rate per month, or one multiplier per month."""
+
+    monthly_rate: Annotated[float, Field(ge=-0.5, le=10, allow_inf_nan=False, strict=True)] | None = None
+    months: Annotated[int, Field(ge=1, le=120, strict=True)] = 12
+    multipliers: Annotated[list[Multiplier], Field(min_length=1, max_length=120)] | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> GrowthIn:
+        if (self.monthly_rate is None) == (self.multipliers is None):
+            raise ValueError("give exactly one of monthly_rate and multipliers")
+        return self
+
+    def per_month(self) -> tuple[float, ...]:
+        if self.multipliers is not None:
+            return tuple(self.multipliers)
+        rate = self.monthly_rate or 0.0
+        return tuple((1 + rate) ** m for m in range(self.months))  # month 1 at today's demand
+
+
+class AvailabilityIn(_Strict):
+    min_replicas: Annotated[int, Field(ge=1, le=10_000, strict=True)] = 1
+    spare: Annotated[int, Field(ge=0, le=100, strict=True)] = 0
+    zones: Annotated[int, Field(ge=1, le=16, strict=True)] = 1
+    max_utilization: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False, strict=True)] = 1.0
+
+
 class TrafficIn(_Strict):
     requests_per_s: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False, strict=True)]
     peak_requests_per_s: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False, strict=True)] | None = None
     input_tokens: TokensIn
     output_tokens: TokensIn
     prefix: PrefixIn | None = None
+    # hourly shape over a day (24 values) or a week (168), multipliers of requests_per_s
+    profile: Annotated[list[Multiplier], Field(min_length=24, max_length=168)] | None = None
+    growth: GrowthIn | None = None
+
+    @model_validator(mode="after")
+    def _profile_day_or_week(self) -> TrafficIn:
+        if self.profile is not None and len(self.profile) not in (24, 168):
+            raise ValueError("profile must have 24 (a day) or 168 (a week) hourly values")
+        return self
 
     @model_validator(mode="after")
     def _peak_not_below_average(self) -> TrafficIn:
@@ -217,6 +258,7 @@ class WorkloadIn(_Strict):
     budget: BudgetIn = BudgetIn()
     quality: QualityIn = QualityIn()
     constraints: ConstraintsIn = ConstraintsIn()
+    availability: AvailabilityIn = AvailabilityIn()
 
 
 def _tuple(values: Sequence[str] | None) -> tuple[str, ...] | None:
@@ -235,6 +277,7 @@ def to_workload(w: WorkloadIn) -> Workload:
             input_tokens=t.input_tokens.to_tokens(),
             output_tokens=t.output_tokens.to_tokens(),
             prefix=None if t.prefix is None else Prefix(t.prefix.shared_tokens, t.prefix.hit_rate),
+            profile=tuple(t.profile or ()), growth=t.growth.per_month() if t.growth else (),
         ),
         slo=Slo(targets=targets),
         budget=Budget(**w.budget.model_dump()),
@@ -247,6 +290,7 @@ def to_workload(w: WorkloadIn) -> Workload:
             max_hardware_types=c.max_hardware_types, quotas=dict(c.quotas), pricing=to_pricing(c.pricing),
             serving=c.serving.model_dump(exclude_none=True),
         ),
+        availability=Availability(**w.availability.model_dump()),
     )
 
 

@@ -8,6 +8,7 @@ Subpackages, in the order data flows through them (docs/design.md draws it):
 - ``planner.levers``       quality estimates, adaptation choices, fine-tuning cost
 - ``planner.search``       candidates -> screen -> SLO capacity -> branch and bound -> rank -> explain
 - ``planner.calibration``  predict measurements, fit efficiencies, validation errors
+- ``planner.fleet``        many workloads over months: availability, schedules, shared pools, sweeps
 
 The root holds what all of them share: ``domain`` (catalog entries), ``workload`` (what a plan is
 for), ``errors`` (the exception tree) and ``memo`` (per-object caches). Importing ``planner`` loads

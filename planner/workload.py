@@ -16,6 +16,7 @@ from planner.economics.rates import Pricing
 __all__ = [
     "HOURS_PER_MONTH",
     "METRICS",
+    "Availability",
     "Budget",
     "Constraints",
     "Objective",
@@ -66,6 +67,10 @@ class Traffic:
     input_tokens: Tokens
     output_tokens: Tokens
     peak_requests_per_s: float | None = None
+    # demand over time (planner.fleet): multipliers of requests_per_s per hour of a day (24) or
+    # week (168), and per month of the horizon (month 1 first); empty = flat
+    profile: tuple[float, ...] = ()
+    growth: tuple[float, ...] = ()
     prefix: Prefix | None = None
 
     @property
@@ -129,6 +134,31 @@ class Constraints:
 
 
 @dataclass(frozen=True)
+class Availability:
+    """Redundancy and headroom: what a plan keeps in reserve for failures and bursts.
+
+    ``spare`` k (N+k): every SLO still holds at the peak with k replicas of any one deployment
+    removed (all of it when it has k or fewer), so also with k of the largest removed.
+    ``max_utilization`` caps the load per replica at that fraction of its SLO capacity.
+    ``zones``: the replicas are spread over this many zones, so a plan has at least one replica
+    per zone (``min_replicas`` is raised to it); the loss of a whole zone is not modelled.
+    """
+
+    min_replicas: int = 1
+    spare: int = 0
+    zones: int = 1
+    max_utilization: float = 1.0
+
+    @property
+    def replicas_at_least(self) -> int:
+        return max(self.min_replicas, self.zones)
+
+    @property
+    def is_default(self) -> bool:
+        return self == Availability()
+
+
+@dataclass(frozen=True)
 class Workload:
     name: str
     traffic: Traffic
@@ -136,3 +166,9 @@ class Workload:
     budget: Budget = field(default_factory=Budget)
     quality: Quality = field(default_factory=Quality)
     constraints: Constraints = field(default_factory=Constraints)
+    availability: Availability = field(default_factory=Availability)
+
+    @property
+    def design_load(self) -> float:
+        """Requests/s the replicas' SLO capacity must carry: the peak over ``max_utilization``."""
+        return self.traffic.peak / self.availability.max_utilization

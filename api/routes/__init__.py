@@ -1,5 +1,5 @@
 """One router per resource."""
 
-from api.routes import catalog, estimate, examples, health, metrics, plans, validate, web
+from api.routes import catalog, estimate, examples, fleets, health, metrics, plans, validate, web
 
-__all__ = ["catalog", "estimate", "examples", "health", "metrics", "plans", "validate", "web"]
+__all__ = ["catalog", "estimate", "examples", "fleets", "health", "metrics", "plans", "validate", "web"]

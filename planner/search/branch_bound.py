@@ -201,9 +201,10 @@ class BranchAndBound:
             options = _options(p, rows, np.where(pending, p.ceiling[rows], p.rate[rows]))
             if not options:
                 return None
-            sol = solve_mix(options, demand=self.w.traffic.peak, max_types=c.max_hardware_types,
+            a = self.w.availability
+            sol = solve_mix(options, demand=self.w.design_load, max_types=c.max_hardware_types,
                             quotas=dict(c.quotas), max_cost_per_hour=budget, forbid_type_sets=banned,
-                            time_limit_s=self.time_limit_s)
+                            time_limit_s=self.time_limit_s, spare=a.spare, min_replicas=a.replicas_at_least)
             self.solves += 1
             if not sol.counts:
                 self.exact &= sol.status == "INFEASIBLE"

@@ -21,7 +21,7 @@ from planner.levers.quality import quality
 from planner.model.grid import CatalogTables
 from planner.search.planning import plan
 from planner.search.results import Plan
-from planner.workload import Objective, Workload
+from planner.workload import Availability, Objective, Workload
 
 __all__ = ["LeverRow", "lever_report", "other_families", "value_of"]
 
@@ -121,10 +121,17 @@ def lever_report(catalog: Catalog, w: Workload, top: Plan, *, time_limit_s: floa
         if lever == "hardware family" and best is not None:
             baseline += ": " + ", ".join(sorted(best.hardware_types))
         out.append(LeverRow(lever, baseline, best, saving))
+    if not w.availability.is_default:  # what the redundancy and headroom cost: the same choices without them
+        result = plan(replace(_pinned(w, top, {}), availability=Availability()), catalog, top=1,
+                      objective=Objective.COST, time_limit_s=time_limit_s, tables=tables, explain=False)
+        best = result.plans[0] if result.plans else None
+        saving = None if best is None else best.cost.per_month - top.cost.per_month
+        out.append(LeverRow("availability", "1 replica minimum, no spare, full SLO capacity", best, saving))
     return out
 
 
 def value_of(top: Plan, lever: str) -> str:
     return {"model size": top.model, "precision": top.precision, "adaptation": top.adaptation,
             "runtime": top.runtime, "hardware family": ", ".join(sorted(top.hardware_types)),
+            "availability": f"{sum(d.replicas for d in top.deployments)} replicas",
             **{k: "on" if f in top.features else "off" for k, f in SERVING_LEVERS.items()}}[lever]

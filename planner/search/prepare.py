@@ -224,7 +224,7 @@ def prepare(catalog: Catalog, tables: CatalogTables, w: Workload, served: Served
                     enumerated=enumerated, rate=np.full(n, np.nan), rung=np.full(n, -1), max_batch=np.zeros(n),
                     above_ms={(m, pct): np.full(n, np.nan) for m, pct, _limit in w.slo.items()},
                     rows_of=[order[a:b] for a, b in itertools.pairwise(bounds)], first=order[bounds[:-1]],
-                    demand=w.traffic.peak,
+                    demand=w.design_load,
                     max_types=w.constraints.max_hardware_types, served=served)
 
 

@@ -77,11 +77,12 @@ def _cp_model() -> Any:
     return cp_model
 
 
-def _greedy(options: list[Option], demand: float, quotas: dict[str, int]) -> dict[int, int]:
+def _greedy(options: list[Option], demand: float, quotas: dict[str, int], spare: int = 0,
+            min_replicas: int = 1) -> dict[int, int]:
     """Cheapest single-shape deployment that carries the demand within quota (the hint)."""
     best: tuple[float, int, int] | None = None
     for o in options:
-        n = math.ceil(demand / o.rate)
+        n = max(math.ceil(demand / o.rate) + spare, min_replicas)
         if n * o.chips <= quotas.get(o.hardware, n * o.chips) and (best is None or n * o.cost_per_hour < best[0]):
             best = (n * o.cost_per_hour, o.index, n)
     return {} if best is None else {best[1]: best[2]}
@@ -125,10 +126,10 @@ def _proven_single(options: list[Option], *, demand: float, quotas: dict[str, in
     return None
 
 
-def _integers(options: list[Option], need: int,
-              quotas: dict[str, int]) -> tuple[dict[int, int], dict[int, int], dict[int, int]]:
+def _integers(options: list[Option], need: int, quotas: dict[str, int], *, spare: int = 0, min_replicas: int = 1
+              ) -> tuple[dict[int, int], dict[int, int], dict[int, int]]:
     """Per option its scaled rate and price, and the most replicas it can usefully have (enough
-    for the demand alone, within its hardware's quota)."""
+    for the demand alone plus ``spare``, at least ``min_replicas``, within its hardware's quota)."""
     rate = {o.index: scaled(o.rate, RATE_SCALE, f"{o.hardware}: requests/s per replica", math.floor)
             for o in options}
     price = {o.index: scaled(o.cost_per_hour, COST_SCALE, f"hardware.{o.hardware}.price") for o in options}
@@ -136,26 +137,43 @@ def _integers(options: list[Option], need: int,
         scaled(quota, 1, f"constraints.quotas.{h}")
     bounds: dict[int, int] = {}
     for o in options:
-        upper = -(-need // rate[o.index]) if rate[o.index] > 0 else 0
+        upper = max(-(-need // rate[o.index]) + spare, min_replicas) if rate[o.index] > 0 else 0
         if o.hardware in quotas:
             upper = min(upper, quotas[o.hardware] // o.chips)
         bounds[o.index] = max(upper, 0)
     return rate, price, bounds
 
 
+def _redundancy(model: Any, n: dict[int, Any], rate: dict[int, int], capacity: Any, need: int, *,
+                spare: int, min_replicas: int) -> None:
+    """N+k: with min(spare, n_o) replicas of any one option o removed the rest still carry the
+    demand; and at least ``min_replicas`` replicas in all."""
+    if spare > 0:
+        for index, count in n.items():
+            removed = model.new_int_var(0, spare, f"removed_{index}")
+            model.add_min_equality(removed, [count, spare])
+            model.add(capacity - rate[index] * removed >= need)
+    if min_replicas > 1:
+        model.add(sum(n.values()) >= min_replicas)
+
+
 def solve_mix(options: list[Option], *, demand: float, max_types: int, quotas: dict[str, int],
               max_cost_per_hour: float | None = None, forbid_type_sets: tuple[frozenset[str], ...] = (),
-              time_limit_s: float = 2.0, seed: int = 0, workers: int = 1) -> Solution:
-    """Minimise hourly cost subject to capacity >= demand, <= max_types hardware types, quotas."""
+              time_limit_s: float = 2.0, seed: int = 0, workers: int = 1, spare: int = 0,
+              min_replicas: int = 1) -> Solution:
+    """Minimise hourly cost subject to capacity >= demand, <= max_types hardware types, quotas,
+    at least ``min_replicas`` replicas, and (N+``spare``) capacity >= demand with ``spare``
+    replicas of any one option removed."""
     start = time.perf_counter()
     # data
     need = scaled(demand, RATE_SCALE, "traffic.peak_requests_per_s")
     types = sorted({o.hardware for o in options})
     # rates round down and costs (for the budget) round up, so a plan never under-provisions the
     # peak or overspends the budget by a rounding unit
-    rate, price, bounds = _integers(options, need, quotas)
+    rate, price, bounds = _integers(options, need, quotas, spare=spare, min_replicas=min_replicas)
     _check_span(price, bounds, f"the cost of {demand:g} requests/s", "traffic.peak_requests_per_s")
-    proven = None if max_types < 1 else _proven_single(
+    # the shortcut's bounds know nothing of N+k or a replica minimum: those mixes go to CP-SAT
+    proven = None if max_types < 1 or spare > 0 or min_replicas > 1 else _proven_single(
         options, demand=demand, quotas=quotas, max_cost_per_hour=max_cost_per_hour, forbid_type_sets=forbid_type_sets)
     if proven is not None:
         o, count = proven
@@ -167,7 +185,9 @@ def solve_mix(options: list[Option], *, demand: float, max_types: int, quotas: d
     n = {o.index: model.new_int_var(0, bounds[o.index], f"n_{o.index}") for o in options}
     used = {h: model.new_bool_var(f"used_{h}") for h in types}
     # capacity: replicas carry the peak demand
-    model.add(sum(rate[o.index] * n[o.index] for o in options) >= need)
+    capacity = sum(rate[o.index] * n[o.index] for o in options)
+    model.add(capacity >= need)
+    _redundancy(model, n, rate, capacity, need, spare=spare, min_replicas=min_replicas)
     # a hardware type counts as used when any of its options has replicas
     for o in options:
         model.add(n[o.index] == 0).only_enforce_if(used[o.hardware].negated())
@@ -189,7 +209,7 @@ def solve_mix(options: list[Option], *, demand: float, max_types: int, quotas: d
             model.add(sum(used[h] for h in banned) <= len(banned) - 1)
     # objective
     model.minimize(cost)
-    for index, count in _greedy(options, demand, quotas).items():
+    for index, count in _greedy(options, demand, quotas, spare, min_replicas).items():
         model.add_hint(n[index], count)
     # solve
     solver = cp_model.CpSolver()

@@ -1,0 +1,82 @@
+"""``hwplan plan-fleet FLEET.yaml``: several workloads over months, planned together."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from cli.app import EXIT_INFEASIBLE, CatalogOpt, JsonOpt, OverlayOpt, app, load, print_doc
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from hardware_catalog.fleet_outputs import FleetPlanOut
+
+__all__ = ["plan_fleet_cmd", "render_fleet"]
+
+
+@app.command("plan-fleet")
+def plan_fleet_cmd(
+    fleet: Annotated[Path, typer.Argument(help="Fleet YAML (see examples/fleet/).")],
+    time_limit: Annotated[float, typer.Option(min=1, max=600, help="Seconds per CP-SAT schedule solve.")] = 30.0,
+    catalog: CatalogOpt = None,
+    add: OverlayOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A schedule per workload and month: committed baseline, on-demand / spot burst, autoscaling
+    bounds and when to commit more, all workloads in one CP-SAT model sharing the fleet's quotas.
+
+    Exit code 0 when a schedule fits, 1 when none does.
+    """
+    from rich.console import Console
+
+    from hardware_catalog.fleet_file import fleet_prices, load_fleet
+    from hardware_catalog.fleet_outputs import fleet_plan_out
+    from planner.fleet import plan_fleet
+
+    cat = load(catalog, add)
+    f, raw = load_fleet(fleet)
+    out = fleet_plan_out(plan_fleet(f, cat, prices=fleet_prices(raw, cat), time_limit_s=time_limit))
+    if as_json:
+        print_doc(out)
+    else:
+        render_fleet(Console(), out)
+    if out.cost is None:
+        raise typer.Exit(EXIT_INFEASIBLE)
+
+
+def _usd(x: float | None) -> str:
+    return "-" if x is None else f"${x:,.0f}"
+
+
+def render_fleet(console: Console, out: FleetPlanOut) -> None:
+    from rich.table import Table
+
+    console.print(f"[bold]{out.name}[/bold]: {out.months} months, status {out.status}, {out.elapsed_s:.1f} s")
+    for w in out.workloads:
+        head = f"[bold]{w.name}[/bold]: {w.model} {w.precision} on {w.runtime}" if w.model else f"[bold]{w.name}[/bold]"
+        if len(w.serves) > 1:
+            head += f" (shared: serves {', '.join(w.serves)})"
+        console.print(head + ("; " + "; ".join(w.reasons) if w.reasons else ""))
+        if w.autoscaling:
+            console.print("  autoscaling: " + ", ".join(f"{b.shape} {b.min_replicas}-{b.max_replicas}"
+                                                        for b in w.autoscaling))
+        if w.commits:
+            console.print("  commit: " + ", ".join(f"month {c.month} +{c.added} {c.shape}" for c in w.commits))
+    table = Table(title="cost by month (USD)")
+    table.add_column("month", justify="right")
+    for w in out.workloads:
+        table.add_column(w.name, justify="right")
+    table.add_column("total", justify="right")
+    for m in range(out.months):
+        cells = [_usd(w.months[m].cost) if m < len(w.months) else "-" for w in out.workloads]
+        table.add_row(str(m + 1), *cells, _usd(out.cost_by_month[m] if m < len(out.cost_by_month) else None))
+    table.add_row("all", *[_usd(w.cost) for w in out.workloads], _usd(out.cost))
+    console.print(table)
+    console.print(f"planned one at a time within the quotas: {_usd(out.alone_cost)}; jointly: {_usd(out.cost)}; "
+                  f"saving {_usd(out.saving_vs_alone)}. Each alone with the whole quota: {_usd(out.independent_cost)}.")
+    if out.quota_peak:
+        use = ", ".join(f"{h} {u}/{q}" for h, (u, q) in out.quota_peak.items())
+        console.print(f"quota use (peak chips / quota): {use}")

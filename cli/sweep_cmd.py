@@ -1,0 +1,69 @@
+"""``hwplan sweep SWEEP.yaml``: what-if scenarios on Ray, streamed to CSV (and Parquet), summarised."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.app import CatalogOpt, OverlayOpt, app, load
+
+__all__ = ["sweep_cmd"]
+
+
+@app.command("sweep")
+def sweep_cmd(
+    sweep: Annotated[Path, typer.Argument(help="Sweep YAML: a base workload or fleet and axes.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="CSV file the rows stream to (resumed if present).")] = Path(
+        "sweep.csv"),
+    workers: Annotated[int, typer.Option(min=1, max=4096, help="Ray actors (local CPUs without RAY_ADDRESS).")] = 2,
+    chunk: Annotated[int, typer.Option(min=1, max=10_000, help="Scenarios per Ray call (large clusters: 8-64).")] = 1,
+    catalog: CatalogOpt = None,
+    add: OverlayOpt = None,
+) -> None:
+    """Plan every scenario (the axes' cartesian product) on Ray: local by default, the cluster at
+    RAY_ADDRESS when set. A failed scenario is a row with its error; the sweep goes on. Run again
+    with the same --out to finish an interrupted sweep."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.table import Table
+
+    from cli.sweep_runner import read_rows, run_sweep, write_parquet, write_plot
+    from hardware_catalog.fleet_file import book_prices
+    from hardware_catalog.sweep_file import load_sweep_with_prices
+    from planner.fleet.sweep import AXES, summarise
+
+    console = Console(stderr=True)
+    cat = load(catalog, add)
+    s, price_source = load_sweep_with_prices(sweep)
+    prices = book_prices(cat) if price_source == "price_book" else None
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console) as bar:
+        task = bar.add_task(s.name, total=None)
+
+        def tick(row: dict[str, object], done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+            if row["status"] == "error":
+                bar.console.print(f"scenario {row['scenario']} failed: {row['error']}")
+
+        run_sweep(s, cat, out, workers=workers, chunk=chunk, prices=prices, on_row=tick)
+    rows = read_rows(out)
+    out_console = Console()
+    for axis in (a for a in AXES if a in s.axes and len(s.axes[a]) > 1):
+        table = Table(title=f"monthly cost by {axis}")
+        for col in (axis, "scenarios", "ok", "least", "most"):
+            table.add_column(col, justify="right")
+        for value, n, ok, low, high in summarise(rows, axis):
+            table.add_row(str(value), str(n), str(ok), "-" if low is None else f"${low:,.0f}",
+                          "-" if high is None else f"${high:,.0f}")
+        out_console.print(table)
+    failed = sum(r["status"] == "error" for r in rows)
+    out_console.print(f"{len(rows)} scenarios in {out} ({failed} failed)")
+    parquet = write_parquet(out)
+    if parquet:
+        out_console.print(f"Parquet: {parquet}")
+    numeric = next((a for a in ("traffic_scale", "price_scale", "slo_scale") if a in s.axes), None)
+    if numeric:
+        plot = write_plot(rows, numeric, out.with_suffix(".png"))
+        out_console.print(f"plot: {plot}" if plot else "plot: skipped (matplotlib is not installed)")

@@ -1,0 +1,106 @@
+"""The fleet file (YAML or a JSON body): pydantic schema and conversion to ``planner.fleet.Fleet``.
+
+    name: my-fleet
+    months: 12
+    quotas: {h100-sxm: 64}              # chips per hardware, summed over every workload
+    modes: [committed, on_demand, spot]  # how replica-hours may be bought
+    committed_as: reserved_1y            # the pricing mode a commitment is priced at
+    prices: catalog | price_book         # per-mode prices: as plan costs (hyperscaler market), or any market
+    workloads:
+      - file: chatbot.yaml               # a workload file, relative to the fleet file
+      - {name: ..., traffic: ...}        # or a workload written inline
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+
+from hardware_catalog.loader import read_yaml, validate_file
+from hardware_catalog.workload_file import WorkloadIn, to_workload
+from planner.domain import Catalog
+from planner.errors import InputError
+from planner.fleet import ChipPrices, Fleet, Mode, book_prices, catalog_prices
+
+__all__ = ["FleetIn", "SharedIn", "WorkloadRef", "book_prices", "fleet_prices", "load_fleet", "to_fleet"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WorkloadRef(_Strict):
+    file: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+def _form(value: Any) -> str:
+    """A workload entry with a ``file`` key is a reference, anything else a workload written inline."""
+    has_file = "file" in value if isinstance(value, dict) else isinstance(value, WorkloadRef)
+    return "file" if has_file else "inline"
+
+
+class SharedIn(_Strict):
+    """Workloads served by one pool of replicas of one base model (multi-LoRA; planner.fleet.shared)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    workloads: Annotated[list[Annotated[str, Field(max_length=100)]], Field(min_length=2, max_length=50)]
+
+
+class FleetIn(_Strict):
+    name: Annotated[str, Field(min_length=1, max_length=100)] = "fleet"
+    months: Annotated[int, Field(ge=1, le=60, strict=True)] = 12
+    quotas: Annotated[dict[str, Annotated[int, Field(ge=0, le=10**7, strict=True)]], Field(max_length=1000)] = {}
+    modes: Annotated[list[Literal["committed", "on_demand", "spot"]], Field(min_length=1)] = \
+        ["committed", "on_demand", "spot"]
+    committed_as: Literal["reserved_1y", "reserved_3y"] = "reserved_1y"
+    prices: Literal["catalog", "price_book"] = "catalog"
+    periods: Annotated[int, Field(ge=1, le=24, strict=True)] = 6
+    shared: Annotated[list[SharedIn], Field(max_length=50)] = []
+    workloads: Annotated[list[Annotated[Annotated[WorkloadRef, Tag("file")] | Annotated[WorkloadIn, Tag("inline")],
+                                        Discriminator(_form)]], Field(min_length=1, max_length=50)]
+
+
+def to_fleet(f: FleetIn, *, base: Path | None = None, file: str = "<body>") -> Fleet:
+    """The planner's Fleet; ``file:`` references are read relative to ``base`` (None: not allowed,
+    as in an API body)."""
+    workloads = []
+    for i, ref in enumerate(f.workloads):
+        if isinstance(ref, WorkloadRef):
+            if base is None:
+                raise InputError("workload files cannot be referenced here; write the workload inline",
+                                 field=f"workloads[{i}].file")
+            path = base / ref.file
+            if not path.is_file():
+                raise InputError(f"{file}: workload file {ref.file!r} not found", field=f"workloads[{i}].file")
+            data: Any = read_yaml(path)
+            workloads.append(to_workload(validate_file(WorkloadIn, data, file=str(path))))
+        else:
+            workloads.append(to_workload(ref))
+    names = [w.name for w in workloads]
+    if len(set(names)) < len(names):
+        raise InputError(f"{file}: workload names must differ (got {names})", field="workloads")
+    seen: set[str] = set()
+    for i, g in enumerate(f.shared):
+        for m in g.workloads:
+            if m not in names or m in seen:
+                what = "is not a workload of this fleet" if m not in names else "is in two shared deployments"
+                raise InputError(f"{file}: {m!r} {what}", field=f"shared[{i}].workloads")
+            seen.add(m)
+    return Fleet(name=f.name, workloads=tuple(workloads), months=f.months, quotas=dict(f.quotas),
+                 modes=frozenset(Mode(m) for m in f.modes), committed_as=f.committed_as, periods=f.periods,
+                 shared=tuple((g.name, tuple(g.workloads)) for g in f.shared))
+
+
+def load_fleet(path: Path | str) -> tuple[Fleet, FleetIn]:
+    """Read and validate a fleet file; errors name the file and field."""
+    path = Path(path)
+    f = validate_file(FleetIn, read_yaml(path), file=str(path))
+    return to_fleet(f, base=path.parent, file=str(path)), f
+
+
+def fleet_prices(f: FleetIn, catalog: Catalog) -> ChipPrices:
+    """``prices: catalog`` prices as plan costs do (one market, like for like); ``price_book``
+    takes each chip's first market with an offer in the mode."""
+    return book_prices(catalog) if f.prices == "price_book" else catalog_prices(catalog)

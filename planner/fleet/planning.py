@@ -1,0 +1,195 @@
+"""Plan a fleet: several workloads over months, in one CP-SAT model sharing quotas (``plan_fleet``).
+
+1. Demand per workload, month and shared period (``planner.fleet.demand``).
+2. Per workload, the plan key and its replica shapes from the single-workload search at the
+   workload's peak over the horizon (``planner.fleet.options``).
+3. One CP-SAT model over every workload, month and period (``planner.fleet.model``).
+4. For comparison: each workload alone, in the fleet's order, taking what the quota still has
+   (how planning one service at a time goes), and each alone with the whole quota (a bound).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+import numpy as np
+
+from planner.domain import Catalog
+from planner.fleet.demand import DEFAULT_PERIODS, Demand, fleet_demand
+from planner.fleet.model import Item, Solved, solve_schedule
+from planner.fleet.options import WorkloadOptions, shapes_for
+from planner.fleet.prices import ChipPrices, Mode, catalog_prices
+from planner.fleet.results import Commit, FleetPlan, MonthRow, ScaleBounds, WorkloadSchedule
+from planner.fleet.shared import merged
+from planner.model.grid import Array, CatalogTables
+from planner.workload import Workload
+
+__all__ = ["Fleet", "plan_fleet"]
+
+
+@dataclass(frozen=True)
+class Fleet:
+    name: str
+    workloads: tuple[Workload, ...]
+    months: int = 12
+    quotas: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))  # chips, all workloads
+    modes: frozenset[Mode] = frozenset(Mode)
+    committed_as: str = "reserved_1y"  # the catalog pricing mode a commitment is bought at
+    periods: int = DEFAULT_PERIODS
+    # shared deployments (planner.fleet.shared): (group name, member workload names)
+    shared: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = None,
+               tables: CatalogTables | None = None, time_limit_s: float = 30.0, compare: bool = True) -> FleetPlan:
+    """The fleet's joint schedule and, with ``compare``, what planning each workload alone costs.
+    ``time_limit_s`` bounds each single-workload search and each CP-SAT schedule solve."""
+    start = time.perf_counter()
+    tables = tables or CatalogTables.from_catalog(catalog)
+    prices = prices or catalog_prices(catalog)
+    demand = fleet_demand(fleet.workloads, months=fleet.months, periods=fleet.periods)
+    options = [shapes_for(catalog, tables, w, horizon_peak=float(demand.requests_per_s[i].max()),
+                          time_limit_s=time_limit_s) for i, w in enumerate(fleet.workloads)]
+    items = [Item(name=w.name, shapes=o.shapes, demand=demand.requests_per_s[i], availability=w.availability,
+                  max_types=w.constraints.max_hardware_types, quotas=dict(w.constraints.quotas))
+             for i, (w, o) in enumerate(zip(fleet.workloads, options, strict=True))]
+    if any(not o.shapes for o in options):
+        return _plan(fleet, demand, options, items, None, None, None, start)
+    solve = dict(hours=demand.hours_per_month, prices=prices, modes=fleet.modes, committed_as=fleet.committed_as,
+                 time_limit_s=time_limit_s)
+    sequential = _one_at_a_time(items, fleet, demand, solve)
+    alone = _total(sequential) if len(sequential) == len(items) else None
+    serves: list[tuple[str, ...]] = [(w.name,) for w in fleet.workloads]
+    hint: list[Solved | None] = list(sequential)
+    joint_items, joint_options = items, options
+    if fleet.shared:
+        joint_items, joint_options, serves, hint = _pooled(fleet, catalog, tables, demand, items, options, sequential,
+                                                           solve_limit=time_limit_s)
+    joint = solve_schedule(joint_items, fleet_quotas=fleet.quotas, hint=hint, **solve)  # type: ignore[arg-type]
+    if alone is not None and (not joint.cost or alone < (_total([joint]) or 0.0)):
+        # the one-at-a-time schedule is a joint schedule too: keep the better (only when the solve was cut short)
+        joint = Solved("FEASIBLE", [s.committed[0] for s in sequential], [s.on_demand[0] for s in sequential],
+                       [s.spot[0] for s in sequential], [s.cost[0] for s in sequential], joint.elapsed_s)
+        joint_items, joint_options, serves = items, options, [(w.name,) for w in fleet.workloads]
+    independent = None
+    if compare:
+        singles = [solve_schedule([it], fleet_quotas={}, **solve) for it in items]  # type: ignore[arg-type]
+        independent = _total(singles)
+    return _plan(fleet, demand, joint_options, joint_items, joint, alone, independent, start, serves)
+
+
+def _pooled(fleet: Fleet, catalog: Catalog, tables: CatalogTables, demand: Demand, items: list[Item],
+            options: list[WorkloadOptions], sequential: list[Solved], *, solve_limit: float,
+            ) -> tuple[list[Item], list[WorkloadOptions], list[tuple[str, ...]], list[Solved | None]]:
+    """Items with each shared group's members replaced by one item for the group (at the first
+    member's place), its options, whom each item serves, and the hints still valid."""
+    names = [w.name for w in fleet.workloads]
+    group_of = {m: g for g, members in fleet.shared for m in members}
+    out_items: list[Item] = []
+    out_options: list[WorkloadOptions] = []
+    serves: list[tuple[str, ...]] = []
+    hint: list[Solved | None] = []
+    for i, name in enumerate(names):
+        if name not in group_of:
+            out_items.append(items[i])
+            out_options.append(options[i])
+            serves.append((name,))
+            hint.append(sequential[i] if i < len(sequential) else None)
+            continue
+        group = group_of[name]
+        members = dict(fleet.shared)[group]
+        if name != members[0]:
+            continue
+        idx = [names.index(m) for m in members]
+        w = merged(catalog, group, [fleet.workloads[j] for j in idx])
+        load = np.sum([demand.requests_per_s[j] for j in idx], axis=0)
+        o = shapes_for(catalog, tables, w, horizon_peak=float(load.max()), time_limit_s=solve_limit)
+        out_items.append(Item(name=group, shapes=o.shapes, demand=load, availability=w.availability,
+                              max_types=w.constraints.max_hardware_types, quotas=dict(w.constraints.quotas)))
+        out_options.append(o)
+        serves.append(tuple(members))
+        hint.append(None)
+    return out_items, out_options, serves, hint
+
+
+def _total(solved: Sequence[Solved]) -> float | None:
+    """Total cost of solutions (None when any has none)."""
+    if not solved or any(not s.cost for s in solved):
+        return None
+    return float(sum(float(np.sum(c)) for s in solved for c in s.cost))
+
+
+def _usage(items: Sequence[Item], solved: Solved, hardware: str) -> Array:
+    """Chips of ``hardware`` running per [month, period]."""
+    total: Array | None = None
+    for it, c, o, s in zip(items, solved.committed, solved.on_demand, solved.spot, strict=True):
+        chips = np.array([sh.chips if sh.hardware == hardware else 0 for sh in it.shapes])
+        running = c[:, :, None] + o + s
+        part = np.einsum("j,jml->ml", chips, running)
+        total = part if total is None else total + part
+    assert total is not None
+    return total
+
+
+def _one_at_a_time(items: Sequence[Item], fleet: Fleet, demand: Demand, solve: dict[str, object]) -> list[Solved]:
+    """Each workload alone, in order, within what the fleet quotas still have (stops at the first
+    that does not fit: the list is then shorter than ``items``)."""
+    left = {h: np.full((demand.months, demand.periods), float(q)) for h, q in fleet.quotas.items()}
+    out: list[Solved] = []
+    for it in items:
+        s = solve_schedule([it], fleet_quotas={}, quota_left=left, **solve)  # type: ignore[arg-type]
+        if not s.cost:
+            return out
+        out.append(s)
+        for h in left:
+            left[h] = left[h] - _usage([it], s, h)
+    return out
+
+
+def _plan(fleet: Fleet, demand: Demand, options: list[WorkloadOptions], items: list[Item], joint: Solved | None,
+          alone: float | None, independent: float | None, start: float,
+          serves: Sequence[tuple[str, ...]] = ()) -> FleetPlan:
+    schedules = []
+    for i, (it, o) in enumerate(zip(items, options, strict=True)):
+        solved = joint if joint is not None and joint.cost else None
+        reasons = o.reasons or (() if solved else (f"no joint schedule ({joint.status if joint else 'not solved'})",))
+        schedules.append(replace(_schedule(it, o, demand, solved, i, reasons),
+                                 serves=serves[i] if i < len(serves) else (it.name,)))
+    ok = joint is not None and bool(joint.cost)
+    by_month = np.sum(joint.cost, axis=0) if ok and joint else np.zeros(fleet.months)
+    quota_peak = {h: (int(_usage(items, joint, h).max()), q) for h, q in fleet.quotas.items()} if ok and joint else {}
+    return FleetPlan(name=fleet.name, status=joint.status if joint else "NO_OPTIONS", months=fleet.months,
+                     periods_hours=tuple(float(h) for h in demand.hours_per_month), workloads=tuple(schedules),
+                     cost_by_month=tuple(float(x) for x in by_month),
+                     cost=float(by_month.sum()) if ok else float("nan"),
+                     alone_cost=alone, independent_cost=independent, quota_peak=quota_peak,
+                     elapsed_s=time.perf_counter() - start)
+
+
+def _schedule(it: Item, o: WorkloadOptions, demand: Demand, solved: Solved | None, i: int,
+              reasons: tuple[str, ...]) -> WorkloadSchedule:
+    p = o.plan
+    head = dict(name=it.name, model=p.model if p else None, precision=p.precision if p else None,
+                runtime=p.runtime if p else None, adaptation=p.adaptation if p else None)
+    if solved is None:
+        return WorkloadSchedule(**head, months=(), commits=(), autoscaling=(), cost=float("nan"), reasons=reasons)  # type: ignore[arg-type]
+    c, od, sp, cost = solved.committed[i], solved.on_demand[i], solved.spot[i], solved.cost[i]
+    labels = [s.label for s in it.shapes]
+    running = c[:, :, None] + od + sp  # [shape, month, period]
+    rows = tuple(MonthRow(
+        month=m + 1, peak_requests_per_s=float(it.demand[m].max()),
+        committed={lab: int(c[j, m]) for j, lab in enumerate(labels) if c[j, m]},
+        on_demand_max={lab: int(od[j, m].max()) for j, lab in enumerate(labels) if od[j, m].max()},
+        spot_max={lab: int(sp[j, m].max()) for j, lab in enumerate(labels) if sp[j, m].max()},
+        replicas_min=int(running[:, m].sum(axis=0).min()), replicas_max=int(running[:, m].sum(axis=0).max()),
+        cost=float(cost[m])) for m in range(demand.months))
+    before = np.concatenate([np.zeros((len(labels), 1), int), c[:, :-1]], axis=1)
+    commits = tuple(Commit(month=m + 1, shape=labels[j], added=int(c[j, m] - before[j, m]))
+                    for m in range(demand.months) for j in range(len(labels)) if c[j, m] > before[j, m])
+    bounds = tuple(ScaleBounds(shape=lab, min_replicas=int(running[j].min()), max_replicas=int(running[j].max()))
+                   for j, lab in enumerate(labels) if running[j].max())
+    return WorkloadSchedule(**head, months=rows, commits=commits, autoscaling=bounds, cost=float(cost.sum()),  # type: ignore[arg-type]
+                            reasons=reasons)

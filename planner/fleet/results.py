@@ -1,0 +1,70 @@
+"""Typed results of ``planner.fleet.planning``: per-workload schedules and the fleet's totals."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+__all__ = ["Commit", "FleetPlan", "MonthRow", "ScaleBounds", "WorkloadSchedule"]
+
+
+@dataclass(frozen=True)
+class MonthRow:
+    month: int  # 1-based
+    peak_requests_per_s: float
+    committed: Mapping[str, int]  # shape label -> replicas paid every hour
+    on_demand_max: Mapping[str, int]  # shape label -> most on-demand replicas in any period
+    spot_max: Mapping[str, int]
+    replicas_min: int  # fewest replicas running in any period (autoscaling floor)
+    replicas_max: int  # most replicas running in any period (autoscaling ceiling)
+    cost: float  # USD for the month
+
+
+@dataclass(frozen=True)
+class Commit:
+    month: int  # 1-based month the commitment starts
+    shape: str
+    added: int  # replicas added to the commitment
+
+
+@dataclass(frozen=True)
+class ScaleBounds:
+    """Autoscaling bounds of one deployment (shape) over the horizon: replicas running."""
+
+    shape: str
+    min_replicas: int
+    max_replicas: int
+
+
+@dataclass(frozen=True)
+class WorkloadSchedule:
+    name: str
+    model: str | None
+    precision: str | None
+    runtime: str | None
+    adaptation: str | None
+    months: tuple[MonthRow, ...]
+    commits: tuple[Commit, ...]
+    autoscaling: tuple[ScaleBounds, ...]
+    cost: float  # USD over the horizon
+    reasons: tuple[str, ...] = ()  # why it has no schedule
+    serves: tuple[str, ...] = ()  # the workloads it carries: itself, or a shared deployment's members
+
+
+@dataclass(frozen=True)
+class FleetPlan:
+    name: str
+    status: str  # the joint solve's: OPTIMAL | FEASIBLE | INFEASIBLE | UNKNOWN
+    months: int
+    periods_hours: tuple[float, ...]  # hours per month of each period
+    workloads: tuple[WorkloadSchedule, ...]
+    cost_by_month: tuple[float, ...]
+    cost: float  # USD over the horizon, all workloads
+    alone_cost: float | None  # each planned alone in order, each taking what the quota still has (None: infeasible)
+    independent_cost: float | None  # each alone with the whole quota to itself (a bound; may break the quota)
+    quota_peak: Mapping[str, tuple[int, int]]  # hardware -> (most chips used in any period, fleet quota)
+    elapsed_s: float
+
+    @property
+    def saving_vs_alone(self) -> float | None:
+        return None if self.alone_cost is None else self.alone_cost - self.cost

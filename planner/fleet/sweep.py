@@ -1,0 +1,161 @@
+"""What-if sweeps: a base workload or fleet x axes; each scenario planned on its own (pure).
+
+An axis changes one thing about the base; a scenario is one value per axis (the cartesian
+product, numbered in product order, so a scenario's id names the same values on every run and a
+sweep can resume from the ids already written):
+
+- ``traffic_scale``: requests/s (mean and peak) x the value
+- ``price_scale``: every offer in the catalog's price book x the value (a catalog variant)
+- ``slo_scale``: every latency target x the value (0.5: twice as strict)
+- ``exclude_hardware``: a list of hardware ids the scenario may not use (a chip lost or withheld)
+- ``models``: the models the scenario may use (None: any)
+
+``run_scenario`` never raises: a scenario that fails comes back as a row with its error, so one
+bad scenario does not stop a sweep. Rows are flat dicts of str / float / int, ready for a CSV.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any
+
+from planner.domain import Catalog
+from planner.economics.pricing import PriceBook
+from planner.errors import PlannerError
+from planner.fleet.planning import Fleet, plan_fleet
+from planner.fleet.prices import ChipPrices, catalog_prices
+from planner.model.grid import CatalogTables
+from planner.search.planning import plan
+from planner.workload import Slo, Workload
+
+__all__ = ["AXES", "ROW_FIELDS", "Scenario", "Sweep", "apply", "priced", "run_scenario", "scaled_prices", "scenarios",
+           "summarise",
+           "variant_key"]
+
+AXES = ("traffic_scale", "price_scale", "slo_scale", "exclude_hardware", "models")
+ROW_FIELDS = ("scenario", *AXES, "status", "cost_per_month", "model", "precision", "runtime", "hardware",
+              "replicas", "chips", "elapsed_s", "error")
+
+
+@dataclass(frozen=True)
+class Sweep:
+    name: str
+    base: Workload | Fleet
+    axes: Mapping[str, tuple[Any, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    time_limit_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    id: int
+    values: Mapping[str, Any]  # axis -> value; axes the sweep does not vary are absent
+
+
+def scenarios(s: Sweep) -> list[Scenario]:
+    names = [a for a in AXES if a in s.axes]
+    return [Scenario(i, dict(zip(names, combo, strict=True)))
+            for i, combo in enumerate(itertools.product(*(s.axes[a] for a in names)))]
+
+
+def variant_key(sc: Scenario) -> float:
+    """What a scenario changes in the catalog (its price scale): a runner keeps one catalog and its
+    tables per key."""
+    return float(sc.values.get("price_scale", 1.0))
+
+
+def scaled_prices(prices: ChipPrices, scale: float) -> ChipPrices:
+    """``prices`` x ``scale`` (the price axis applied to a fleet's per-mode prices)."""
+    if scale == 1.0:
+        return prices
+
+    def price(hardware: str, mode: str) -> float | None:
+        p = prices(hardware, mode)
+        return None if p is None else p * scale
+
+    return price
+
+
+def priced(catalog: Catalog, scale: float) -> Catalog:
+    """The catalog with every offer in its price book x ``scale`` (every chip, mode and market;
+    owned-cost data and a workload's own price sheet are not scaled)."""
+    if scale == 1.0:
+        return catalog
+    book = catalog.prices
+    offers = tuple(replace(o, usd_per_chip_hour=o.usd_per_chip_hour * scale) for o in book.offers)
+    return replace(catalog, prices=PriceBook(offers=offers, skipped=book.skipped))
+
+
+def _workload(w: Workload, v: Mapping[str, Any]) -> Workload:
+    t = w.traffic
+    k = float(v.get("traffic_scale", 1.0))
+    traffic = replace(t, requests_per_s=t.requests_per_s * k,
+                      peak_requests_per_s=None if t.peak_requests_per_s is None else t.peak_requests_per_s * k)
+    f = float(v.get("slo_scale", 1.0))
+    slo = Slo(targets={m: {p: limit * f for p, limit in by_p.items()} for m, by_p in w.slo.targets.items()})
+    c = w.constraints
+    constraints = replace(c, exclude_hardware=tuple(sorted({*c.exclude_hardware, *v.get("exclude_hardware", ())})),
+                          models=tuple(v["models"]) if v.get("models") is not None else c.models)
+    return replace(w, traffic=traffic, slo=slo, constraints=constraints)
+
+
+def apply(base: Workload | Fleet, sc: Scenario) -> Workload | Fleet:
+    """The base with the scenario's values applied (the catalog part: ``priced``)."""
+    if isinstance(base, Fleet):
+        return replace(base, workloads=tuple(_workload(w, sc.values) for w in base.workloads))
+    return _workload(base, sc.values)
+
+
+def _row(sc: Scenario) -> dict[str, Any]:
+    row: dict[str, Any] = dict.fromkeys(ROW_FIELDS, "")
+    row["scenario"] = sc.id
+    for a, value in sc.values.items():
+        row[a] = " ".join(value) if isinstance(value, (list, tuple)) else value
+    return row
+
+
+def run_scenario(s: Sweep, sc: Scenario, catalog: Catalog, tables: CatalogTables | None = None,
+                 prices: ChipPrices | None = None) -> dict[str, Any]:
+    """One scenario's row: its values, what it costs per month and on what; or its error. A fleet's
+    schedule is priced by ``prices`` (None: the catalog's), already at the scenario's price scale."""
+    start = time.perf_counter()
+    row = _row(sc)
+    try:
+        target = apply(s.base, sc)
+        if isinstance(target, Fleet):
+            fp = plan_fleet(target, catalog, prices=prices or catalog_prices(catalog), tables=tables,
+                            time_limit_s=s.time_limit_s, compare=False)
+            ok = fp.cost == fp.cost  # not NaN
+            row.update(status="ok" if ok else "infeasible", cost_per_month=round(fp.cost / fp.months, 4) if ok else "")
+        else:
+            result = plan(target, catalog, top=1, time_limit_s=s.time_limit_s, tables=tables, explain=False)
+            _plan_fields(row, result.plans[0] if result.plans else None, result.search.solver_status)
+    except PlannerError as exc:
+        row.update(status="error", error=f"{type(exc).__name__}: {exc.message}")
+    except Exception as exc:  # noqa: BLE001  (a sweep reports a scenario's bug as that scenario's row)
+        row.update(status="error", error=f"{type(exc).__name__}: {exc}")
+    row["elapsed_s"] = round(time.perf_counter() - start, 4)
+    return row
+
+
+def _plan_fields(row: dict[str, Any], p: Any, solver_status: str) -> None:
+    if p is None:
+        row["status"] = "timeout" if solver_status == "TIME_LIMIT" else "infeasible"
+        return
+    row.update(status="ok", cost_per_month=round(p.cost.per_month, 4), model=p.model, precision=p.precision,
+               runtime=p.runtime, hardware=" ".join(sorted(p.hardware_types)),
+               replicas=sum(d.replicas for d in p.deployments),
+               chips=sum(d.replicas * d.chips_per_replica for d in p.deployments))
+
+
+def summarise(rows: Sequence[Mapping[str, Any]], axis: str) -> list[tuple[Any, int, int, float | None, float | None]]:
+    """Per value of ``axis``: (value, scenarios, ok, least and most monthly cost among the ok)."""
+    out = []
+    for value in sorted({r[axis] for r in rows}, key=str):
+        these = [r for r in rows if r[axis] == value]
+        costs = [float(r["cost_per_month"]) for r in these if r["status"] == "ok" and r["cost_per_month"] != ""]
+        out.append((value, len(these), len(costs), min(costs) if costs else None, max(costs) if costs else None))
+    return out

@@ -1,0 +1,201 @@
+"""Fleet planning: shared quotas, joint versus one-at-a-time cost, growth schedules (planner.fleet).
+
+Independent bases: a brute-force enumeration of replica counts on a tiny fleet (one month, one
+period, on-demand only), chips summed per period from the schedule's own counts, and monthly
+peaks computed by hand from the profile and growth.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hardware_catalog.fleet_file import FleetIn, load_fleet, to_fleet
+from planner.domain import Catalog
+from planner.errors import InputError
+from planner.fleet import Fleet, Mode, catalog_prices, fleet_demand, plan_fleet
+from planner.fleet.model import Item, solve_schedule
+from planner.fleet.options import Shape
+from planner.model.grid import CatalogTables
+from planner.workload import HOURS_PER_MONTH, Availability, Constraints, Tokens, Traffic, Workload
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+PRICES = {("a", "on_demand"): 2.0, ("b", "on_demand"): 3.5, ("a", "reserved_1y"): 1.4, ("b", "reserved_1y"): 2.2,
+          ("a", "spot"): 0.9}
+
+
+def _price(hardware: str, mode: str) -> float | None:
+    return PRICES.get((hardware, mode))
+
+
+def _item(name: str, demand: float, spare: int = 0, months: int = 1, periods: int = 1) -> Item:
+    shapes = (Shape("a", 1, 1, slo_capacity=3.0), Shape("b", 2, 1, slo_capacity=7.0))
+    return Item(name=name, shapes=shapes, demand=np.full((months, periods), demand),
+                availability=Availability(spare=spare), max_types=2, quotas={})
+
+
+def _brute(items: list[Item], quota_a: int) -> float:
+    """Least on-demand cost of one month by enumerating every replica count (a: 1 chip, b: 2 chips)."""
+    best = math.inf
+    per_item = []
+    for it in items:
+        d, k = float(it.demand[0, 0]), it.availability.spare
+        ok = []
+        for na, nb in itertools.product(range(12), range(8)):
+            cap = 3.0 * na + 7.0 * nb
+            used = [r for r, n in ((3.0, na), (7.0, nb)) if n]
+            # N+k as the model states it: k whole replicas of any used shape removed
+            if cap >= d and all(cap - k * r >= d for r in used):
+                ok.append((na, nb, (2.0 * na + 3.5 * 2 * nb) * HOURS_PER_MONTH))
+        per_item.append(ok)
+    for combo in itertools.product(*per_item):
+        if sum(na for na, _, _ in combo) <= quota_a:
+            best = min(best, sum(c for _, _, c in combo))
+    return best
+
+
+@pytest.mark.parametrize(("quota_a", "spare"), [(100, 0), (6, 0), (3, 0), (100, 1), (5, 1), (2, 2)])
+def test_joint_schedule_matches_brute_force_under_a_shared_quota(quota_a: int, spare: int) -> None:
+    items = [_item("x", 8.0, spare), _item("y", 5.0, spare)]
+    solved = solve_schedule(items, hours=np.array([HOURS_PER_MONTH]), prices=_price, fleet_quotas={"a": quota_a},
+                            modes=frozenset({Mode.ON_DEMAND}))
+    expected = _brute(items, quota_a)
+    assert solved.status == "OPTIMAL"
+    assert float(sum(c.sum() for c in solved.cost)) == pytest.approx(expected, rel=1e-6)
+    assert sum(int(o[0, 0, 0]) for o in solved.on_demand) <= quota_a  # shape a: one chip per replica
+
+
+def _chips(items: list[Item], solved: object, hardware: str) -> np.ndarray:
+    total = 0
+    for it, c, o, s in zip(items, solved.committed, solved.on_demand, solved.spot, strict=True):  # type: ignore[attr-defined]
+        for j, sh in enumerate(it.shapes):
+            if sh.hardware == hardware:
+                total = total + sh.chips * (c[j][:, None] + o[j] + s[j])
+    return np.asarray(total)
+
+
+def test_a_shared_quota_is_never_exceeded_and_joint_costs_no_more_than_one_at_a_time() -> None:
+    rng = np.random.default_rng(7)
+    for _ in range(4):
+        items = [Item(name=f"w{i}", shapes=_item("z", 1).shapes, demand=rng.uniform(2, 14, size=(3, 2)),
+                      availability=Availability(spare=int(rng.integers(0, 2))), max_types=2, quotas={})
+                 for i in range(3)]
+        hours = np.array([HOURS_PER_MONTH / 2] * 2)
+        quota = {"a": 12, "b": 10}
+        joint = solve_schedule(items, hours=hours, prices=_price, fleet_quotas=quota)
+        assert joint.status == "OPTIMAL"
+        for h, q in quota.items():
+            assert _chips(items, joint, h).max() <= q
+        # one at a time, each within what the quota still has
+        left = {h: np.full((3, 2), float(q)) for h, q in quota.items()}
+        alone = 0.0
+        for it in items:
+            s = solve_schedule([it], hours=hours, prices=_price, fleet_quotas={}, quota_left=left)
+            if not s.cost:
+                alone = math.inf
+                break
+            alone += float(s.cost[0].sum())
+            for h in left:
+                left[h] = left[h] - _chips([it], s, h)
+        assert float(sum(c.sum() for c in joint.cost)) <= alone + 1e-6
+
+
+def _workload(name: str, rps: float, profile: tuple[float, ...], growth: tuple[float, ...],
+              availability: Availability | None = None) -> Workload:
+    return Workload(name=name, traffic=Traffic(requests_per_s=rps, input_tokens=Tokens(500, 1500),
+                                               output_tokens=Tokens(150, 400), profile=profile, growth=growth),
+                    availability=availability or Availability())
+
+
+def test_growth_schedule_covers_each_months_peak() -> None:
+    profile = tuple(0.5 + 1.5 * math.sin(math.pi * h / 24) ** 2 for h in range(24))
+    growth = tuple(1.08 ** m for m in range(12))
+    w = _workload("g", 6.0, profile, growth, Availability(max_utilization=0.8))
+    demand = fleet_demand([w], months=12, periods=4)
+    item = Item(name="g", shapes=_item("z", 1).shapes, demand=demand.requests_per_s[0], availability=w.availability,
+                max_types=2, quotas={})
+    solved = solve_schedule([item], hours=demand.hours_per_month, prices=_price, fleet_quotas={})
+    assert solved.status == "OPTIMAL"
+    rates = np.array([3.0, 7.0])
+    c, o, s = solved.committed[0], solved.on_demand[0], solved.spot[0]
+    capacity = np.einsum("j,jml->ml", rates, c[:, :, None] + o + s)
+    floor = np.einsum("j,jml->ml", rates, c[:, :, None] + o)
+    for m in range(12):
+        peak = 6.0 * max(profile) * growth[m]  # by hand
+        assert capacity[m].max() >= peak / 0.8 - 1e-6
+        assert floor[m].max() >= peak - 1e-6  # without any spot replica
+        # every hour of the month: its period carries it (hours assigned by demand order)
+        assert capacity[m].min() >= 6.0 * min(profile) * growth[m] / 0.8 - 1e-6
+    assert (np.diff(c, axis=1) >= 0).all()  # commitments only grow
+    assert demand.hours_per_month.sum() == pytest.approx(HOURS_PER_MONTH)
+
+
+def test_periods_are_conservative_for_every_hour() -> None:
+    profile = tuple(float(x) for x in np.random.default_rng(3).uniform(0.2, 3.0, 24))
+    w1 = _workload("a", 10.0, profile, (1.0, 1.5))
+    w2 = _workload("b", 4.0, profile[::-1], ())
+    d = fleet_demand([w1, w2], months=2, periods=5)
+    for i, w in enumerate((w1, w2)):
+        for m in range(2):
+            g = w.traffic.growth[m] if w.traffic.growth else 1.0
+            assert d.requests_per_s[i, m].max() == pytest.approx(w.traffic.requests_per_s * max(w.traffic.profile) * g)
+
+
+def test_example_fleet_file_loads_and_names_bad_fields() -> None:
+    fleet, f = load_fleet(EXAMPLES / "fleet" / "fleet.yaml")
+    assert len(fleet.workloads) >= 3 and fleet.months == 12 and fleet.quotas
+    assert all(len(w.traffic.growth) == 12 for w in fleet.workloads)
+    with pytest.raises(InputError, match="workloads"):
+        to_fleet(FleetIn.model_validate({"workloads": [{"file": "x.yaml"}]}), base=None)
+
+
+def test_plan_fleet_end_to_end(catalog: Catalog, tables: CatalogTables) -> None:
+    profile = tuple(1.0 + 0.5 * (8 <= h < 20) for h in range(24))
+    ws = tuple(_workload(n, r, profile, tuple(1.05 ** m for m in range(3)), Availability(spare=1))
+               for n, r in (("one", 4.0), ("two", 2.0)))
+    from dataclasses import replace
+    ws = tuple(replace(w, constraints=replace(w.constraints, hardware=("l40s", "a100-80gb"), models=("qwen2.5-1.5b",)))
+               for w in ws)
+    fp = plan_fleet(Fleet(name="t", workloads=ws, months=3, quotas={"l40s": 6}, periods=2), catalog,
+                    prices=catalog_prices(catalog), tables=tables, time_limit_s=10)
+    assert fp.status in ("OPTIMAL", "FEASIBLE") and fp.cost > 0
+    assert fp.quota_peak["l40s"][0] <= 6
+    assert fp.alone_cost is None or fp.cost <= fp.alone_cost + 1e-6
+    assert sum(fp.cost_by_month) == pytest.approx(sum(w.cost for w in fp.workloads))
+    for w in fp.workloads:
+        assert len(w.months) == 3 and w.autoscaling and w.commits is not None
+
+
+def test_shared_deployment_pools_members_and_costs_less_than_alone(catalog: Catalog, tables: CatalogTables) -> None:
+    """Two adapters on one base with opposite daily peaks and N+1 each: pooled, one spare and one
+    set of replicas carry both, so the joint plan must be strictly cheaper than planning each alone."""
+    from dataclasses import replace
+
+    day = tuple(2.0 if 8 <= h < 20 else 0.5 for h in range(24))
+    night = tuple(0.5 if 8 <= h < 20 else 2.0 for h in range(24))
+    ws = tuple(replace(_workload(n, 2.0, p, (), Availability(spare=1)),
+                       constraints=replace(Constraints(), hardware=("l40s",), models=("qwen2.5-1.5b",)))
+               for n, p in (("day", day), ("night", night)))
+    fleet = Fleet(name="lora", workloads=ws, months=1, periods=2, shared=(("pool", ("day", "night")),))
+    fp = plan_fleet(fleet, catalog, tables=tables, time_limit_s=10)
+    assert [w.serves for w in fp.workloads] == [("day", "night")]
+    assert fp.workloads[0].model == "qwen2.5-1.5b"
+    assert fp.alone_cost is not None and fp.cost < fp.alone_cost
+    # the pool's SLO capacity per replica is for the merged mix; each period's peak is the sum's
+    assert fp.workloads[0].months[0].peak_requests_per_s == pytest.approx(2.0 * 2.0 + 2.0 * 0.5)
+
+
+def test_shared_deployment_needs_a_multi_lora_runtime(catalog: Catalog) -> None:
+    from dataclasses import replace
+
+    from planner.fleet.shared import merged
+
+    no_lora = [r.id for r in catalog.runtimes.values() if not r.features.get("multi_lora", False)]
+    assert no_lora
+    w = replace(_workload("a", 1.0, (), ()), constraints=replace(Constraints(), runtimes=(no_lora[0],)))
+    with pytest.raises(InputError, match="multi-LoRA"):
+        merged(catalog, "pool", [w, replace(w, name="b")])

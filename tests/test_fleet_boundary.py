@@ -1,0 +1,72 @@
+"""plan-fleet and POST /v1/fleets: the same document from CLI --json and the API; bad input named."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import Settings
+from hardware_catalog.fleet_outputs import FleetPlanOut
+from hardware_catalog.loader import default_catalog_dir
+
+PROFILE = [1.0] * 8 + [2.0] * 12 + [1.0] * 4
+
+
+def _workload(name: str, rps: float) -> dict[str, Any]:
+    return {"name": name,
+            "traffic": {"requests_per_s": rps, "input_tokens": {"mean": 500, "p95": 1500},
+                        "output_tokens": {"mean": 150, "p95": 400}, "profile": PROFILE,
+                        "growth": {"monthly_rate": 0.1, "months": 3}},
+            "slo": {"ttft_ms": {"p99": 2000}, "tpot_ms": {"p99": 100}},
+            "constraints": {"models": ["qwen2.5-1.5b"], "hardware": ["l40s", "a100-80gb"]},
+            "availability": {"spare": 1}}
+
+
+FLEET = {"name": "small", "months": 3, "periods": 2, "quotas": {"l40s": 6},
+         "workloads": [_workload("one", 4.0), _workload("two", 2.0)]}
+
+
+def test_cli_plan_fleet_json(tmp_path: Path, hwplan: Callable[..., tuple[int, str, str]]) -> None:
+    path = tmp_path / "fleet.yaml"
+    path.write_text(yaml.safe_dump(FLEET))
+    code, out, err = hwplan("plan-fleet", str(path), "--json", "--time-limit", "10")
+    assert code == 0, err
+    doc = FleetPlanOut.model_validate_json(out)
+    assert doc.quota_peak["l40s"][0] <= 6 and len(doc.workloads) == 2
+    assert doc.alone_cost is None or doc.cost is not None and doc.cost <= doc.alone_cost + 0.01
+    code, out, err = hwplan("plan-fleet", str(path))
+    assert code == 0 and "cost by month" in out
+
+
+def test_cli_bad_fleet_names_file_and_field(tmp_path: Path, hwplan: Callable[..., tuple[int, str, str]]) -> None:
+    bad = {**FLEET, "workloads": [{**_workload("one", 1.0), "availability": {"spare": -1}}]}
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(bad))
+    code, _out, err = hwplan("plan-fleet", str(path))
+    assert code == 2 and "bad.yaml" in err and "availability.spare" in err
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
+    directory = tmp_path_factory.mktemp("fleet-api") / "catalog"
+    shutil.copytree(default_catalog_dir(), directory)
+    return TestClient(create_app(Settings(catalog_dir=directory)), raise_server_exceptions=False)
+
+
+def test_api_fleets(client: TestClient) -> None:
+    r = client.post("/v1/fleets", json=FLEET, params={"time_limit_s": 10})
+    assert r.status_code == 200, r.text
+    doc = FleetPlanOut.model_validate(r.json())
+    assert doc.quota_peak["l40s"][0] <= 6
+    assert json.loads(r.text)["months"] == 3
+    # file references are for files on disk, not request bodies
+    r = client.post("/v1/fleets", json={**FLEET, "workloads": [{"file": "/etc/passwd"}]})
+    assert r.status_code == 422 and "workloads" in r.text

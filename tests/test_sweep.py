@@ -1,0 +1,108 @@
+"""Sweeps on Ray: the same rows on 1 and 2 workers as the sequential planner.plan loop; a failed
+scenario is a row and does not stop the sweep; a second run resumes from the file.
+
+One local Ray (2 CPUs) for the whole module; its start-up (a few seconds) is paid once.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from planner.domain import Catalog
+from planner.fleet.sweep import Scenario, Sweep, priced, scenarios
+from planner.search.planning import plan
+from planner.workload import Constraints, Slo, Tokens, Traffic, Workload
+
+ray = pytest.importorskip("ray")
+
+BASE = Workload(name="sw", traffic=Traffic(requests_per_s=3.0, peak_requests_per_s=6.0, input_tokens=Tokens(500, 1500),
+                                           output_tokens=Tokens(150, 400)),
+                slo=Slo(targets={"ttft_ms": {99: 2000.0}, "tpot_ms": {99: 100.0}}),
+                constraints=Constraints(hardware=("l40s", "a100-80gb", "h100-sxm"), max_hardware_types=1))
+AXES = {"traffic_scale": (0.5, 2.0), "price_scale": (0.8, 1.0),
+        "models": (None, ("no-such-model",), ("qwen2.5-1.5b",))}
+SWEEP = Sweep(name="t", base=BASE, axes=AXES, time_limit_s=20.0)
+COMPARED = ("scenario", "status", "cost_per_month", "model", "precision", "runtime", "hardware", "replicas", "chips")
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    from cli.sweep_runner import _ray
+
+    started = not ray.is_initialized()
+    _ray(2)
+    yield
+    if started:
+        ray.shutdown()
+
+
+def _key(rows: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    return sorted(tuple(str(r[f]) for f in COMPARED) for r in rows)
+
+
+def _sequential(catalog: Catalog, todo: list[Scenario]) -> list[dict[str, Any]]:
+    """Plain planner.plan calls, one per scenario, with the values applied by hand."""
+    rows = []
+    for sc in todo:
+        v = sc.values
+        k = v["traffic_scale"]
+        w = Workload(name="sw", traffic=Traffic(requests_per_s=3.0 * k, peak_requests_per_s=6.0 * k,
+                                                input_tokens=Tokens(500, 1500), output_tokens=Tokens(150, 400)),
+                     slo=BASE.slo, constraints=BASE.constraints)
+        if v["models"] is not None:
+            w = replace(w, constraints=replace(w.constraints, models=tuple(v["models"])))
+        row: dict[str, Any] = {"scenario": sc.id}
+        try:
+            result = plan(w, priced(catalog, v["price_scale"]), top=1, time_limit_s=20.0, explain=False)
+        except Exception:  # noqa: BLE001
+            rows.append({**row, **dict.fromkeys(COMPARED[1:], ""), "status": "error"})
+            continue
+        p = result.plans[0]
+        rows.append({**row, "status": "ok", "cost_per_month": round(p.cost.per_month, 4), "model": p.model,
+                     "precision": p.precision, "runtime": p.runtime, "hardware": " ".join(sorted(p.hardware_types)),
+                     "replicas": sum(d.replicas for d in p.deployments),
+                     "chips": sum(d.replicas * d.chips_per_replica for d in p.deployments)})
+    return rows
+
+
+def test_sweep_on_1_and_2_workers_matches_the_sequential_loop(catalog: Catalog, tmp_path: Path,
+                                                              local_ray: None) -> None:
+    from cli.sweep_runner import read_rows, run_sweep
+
+    todo = scenarios(SWEEP)
+    assert len(todo) == 12
+    expected = _key(_sequential(catalog, todo))
+    for workers in (1, 2):
+        out = tmp_path / f"w{workers}.csv"
+        rows = run_sweep(SWEEP, catalog, out, workers=workers)
+        assert len(rows) == 12
+        assert _key(read_rows(out)) == expected
+    failed = [r for r in read_rows(tmp_path / "w2.csv") if r["status"] == "error"]
+    assert len(failed) == 4 and all("no-such-model" in r["error"] for r in failed)  # reported, sweep went on
+
+
+def test_a_sweep_resumes_from_its_file(catalog: Catalog, tmp_path: Path, local_ray: None) -> None:
+    from cli.sweep_runner import read_rows, run_sweep
+
+    small = Sweep(name="r", base=BASE, axes={"traffic_scale": (0.5, 1.0, 2.0, 4.0)}, time_limit_s=20.0)
+    out = tmp_path / "r.csv"
+    first = run_sweep(small, catalog, out, workers=2)
+    # cut the file after two rows, as if the sweep had been interrupted
+    with out.open() as fh:
+        lines = fh.readlines()
+    out.write_text("".join(lines[:3]))
+    kept = {int(r["scenario"]) for r in read_rows(out)}
+    second = run_sweep(small, catalog, out, workers=2, chunk=2)
+    assert {int(r["scenario"]) for r in second} == {0, 1, 2, 3} - kept
+    rows = read_rows(out)
+    assert sorted(int(r["scenario"]) for r in rows) == [0, 1, 2, 3]
+    assert _key(rows) == _key([{k: str(v) for k, v in r.items()} for r in first])
+    assert run_sweep(small, catalog, out, workers=2) == []  # nothing left to do
+    with out.open(newline="") as fh:
+        assert len(list(csv.DictReader(fh))) == 4

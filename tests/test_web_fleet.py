@@ -1,0 +1,42 @@
+"""The fleet page (api/static/fleet.html) in Chromium against a real ``hwplan serve``: a fleet
+planned through POST /v1/fleets drawn by month, and a sweep CSV drawn against its axis."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+from test_web import ARTIFACTS, browser, server  # noqa: F401  (fixtures: Chromium and `hwplan serve`)
+
+
+@pytest.fixture
+def fleet_page(browser: Browser, server: str) -> Iterator[Page]:  # noqa: F811
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.goto(server + "/static/fleet.html")
+    yield page
+    context.close()
+    assert errors == [], f"errors in the page: {errors}"
+
+
+def test_fleet_view_and_sweep_chart(fleet_page: Page, tmp_path: Path) -> None:
+    page = fleet_page
+    page.click("#fleet-run")
+    expect(page.locator("#fleet-summary")).to_contain_text("over 6 months", timeout=120_000)
+    # one bar segment per workload and month, one table row per month (and the header)
+    assert page.locator("#fleet-chart svg rect[data-month]").count() == 2 * 6
+    assert page.locator("#fleet-table tr").count() == 1 + 6
+    csv = tmp_path / "sweep.csv"
+    csv.write_text("scenario,traffic_scale,status,cost_per_month,error\n"
+                   "0,0.5,ok,100,\n1,0.5,ok,300,\n2,1.0,ok,250,\n3,2.0,error,,ValueError: x\n4,2.0,ok,900,\n")
+    page.set_input_files("#sweep-file", str(csv))
+    expect(page.locator("#sweep-summary")).to_contain_text("5 scenarios, 1 failed")
+    least = page.locator("#sweep-chart polyline").first.get_attribute("points") or ""
+    assert len(least.split()) == 3  # three values of the axis
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "fleet-page.png"), full_page=True)
