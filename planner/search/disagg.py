@@ -15,7 +15,8 @@ the network, and the decode replica generates the rest (DistServe, Zhong et al.,
 Each pool is sized by its own search (CP-SAT over replica counts, ``planner.search.run``). With the
 TTFT budget split fixed, the joint problem separates exactly: costs add and every constraint is
 one pool's. The split is the transfer time, which depends on the pair; pairs of the pools' best
-plans (same model, weight and KV format, runtime) are checked against the full TTFT target.
+plans (same model, weight and KV format, runtime) are checked against the full TTFT target; a
+format on one pool's list but not the other's is searched in the other pool too.
 """
 
 from __future__ import annotations
@@ -83,6 +84,14 @@ def _only(slo: Slo, metric: str, less_ms: float = 0.0) -> Slo:
     return Slo(targets={m: {p: v - less_ms for p, v in by.items()} for m, by in slo.targets.items() if m == metric})
 
 
+def _pinned(w: Workload, key: tuple[str, str, str, str, str]) -> Workload:
+    """``w`` searched only in the format of ``key`` (``Plan.key``: model, weights, KV, runtime, adaptation)."""
+    model, precision, kv, runtime, adaptation = key
+    c = replace(w.constraints, models=(model,), precisions=(precision,), kv_precisions=(kv,), runtimes=(runtime,),
+                adaptations=(adaptation,))
+    return replace(w, constraints=c)
+
+
 def disaggregated_plans(workload: Workload, catalog: Catalog, *, top: int, objective: Objective,
                         time_limit_s: float, tables: CatalogTables) -> list[Plan]:
     """Plans of two pools, cheapest pairs first (``why`` left to the caller, which compares shapes)."""
@@ -92,10 +101,20 @@ def disaggregated_plans(workload: Workload, catalog: Catalog, *, top: int, objec
                         slo=_only(workload.slo, "ttft_ms"))
     decode_w = replace(workload, name=f"{workload.name} (decode pool)", slo=_only(workload.slo, "tpot_ms"))
     budget = max(0.5, time_limit_s / 2)
-    pre = run_search(prefill_w, catalog, top=PAIRS, objective=objective, time_limit_s=budget, tables=tables,
-                     served=PrefillPool()).result.plans
-    dec = run_search(decode_w, catalog, top=PAIRS, objective=objective, time_limit_s=budget, tables=tables,
-                     served=DecodePool(prefix_tokens=t.input_tokens.mean - 1.0)).result.plans
+    pre = list(run_search(prefill_w, catalog, top=PAIRS, objective=objective, time_limit_s=budget, tables=tables,
+                          served=PrefillPool()).result.plans)
+    decode = DecodePool(prefix_tokens=t.input_tokens.mean - 1.0)
+    dec = list(run_search(decode_w, catalog, top=PAIRS, objective=objective, time_limit_s=budget, tables=tables,
+                          served=decode).result.plans)
+    # Each list is its own pool's front: a format cheap for prefill (fp8 weights, bf16 KV) can be
+    # dominated on the decode side (by bf16 weights with fp8 KV at the same cost), so the lists may
+    # share no key. A pair needs one key, so each key one pool found is searched in the other.
+    for key in [k for k in dict.fromkeys(d.key for d in dec) if k not in {p.key for p in pre}]:
+        pre += run_search(_pinned(prefill_w, key), catalog, top=1, objective=objective, time_limit_s=budget / PAIRS,
+                          tables=tables, served=PrefillPool()).result.plans
+    for key in [k for k in dict.fromkeys(p.key for p in pre) if k not in {d.key for d in dec}]:
+        dec += run_search(_pinned(decode_w, key), catalog, top=1, objective=objective, time_limit_s=budget / PAIRS,
+                          tables=tables, served=decode).result.plans
     out = []
     for p in pre:
         for d in dec:
