@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from planner.domain import Catalog
+from planner.economics.breakdown import CostParts, Energy, TokenPrices
 from planner.model.attention import kv_bytes_per_token
 from planner.model.grid import CatalogTables
 from planner.model.perf import MemoryModel, StepModel
@@ -180,11 +181,44 @@ def _join(p: Plan, d: Plan, moved_s: float, w: Workload) -> Plan | None:
                                                d.predicted["capacity_requests_per_s"])
     per_hour = p.cost.per_hour + d.cost.per_hour
     tokens_per_hour = w.traffic.requests_per_s * out * 3600.0
-    cost = Cost(per_hour=per_hour, per_month=p.cost.per_month + d.cost.per_month,
-                per_million_tokens=per_hour / tokens_per_hour * 1e6, one_time=p.cost.one_time, pricing=p.cost.pricing)
+    cost = _joined_cost(p.cost, d.cost, per_million_tokens=per_hour / tokens_per_hour * 1e6)
     deployments = tuple(replace(x, role="prefill") for x in p.deployments) + \
         tuple(replace(x, role="decode") for x in d.deployments)
     features = tuple(dict.fromkeys(FEATURE + tuple(f for f in (*p.features, *d.features) if f not in FEATURE)))
     return replace(d, deployments=deployments, predicted=predicted, cost=cost, features=features,
                    why=f"{moved_s * 1e3:.1f} ms KV transfer",  # completed by ``compare``
                    binding=tuple(dict.fromkeys(p.binding + d.binding)))
+
+
+def _joined_cost(p: Cost, d: Cost, *, per_million_tokens: float) -> Cost:
+    """The two pools' costs as one plan's: hourly costs, parts, token prices and energy add up (both
+    pools serve the same requests), the one-time adaptation counts once (the pools share the
+    adapted weights), and every chip's price keeps its offers."""
+    parts = None if p.parts is None or d.parts is None else CostParts(
+        compute=p.parts.compute + d.parts.compute, energy=p.parts.energy + d.parts.energy,
+        hosting=p.parts.hosting + d.parts.hosting, adaptation=p.parts.adaptation)
+    per_month = parts.total if parts is not None else p.per_month + d.per_month
+    tokens = None if p.tokens is None or d.tokens is None else TokenPrices(
+        per_million_input=p.tokens.per_million_input + d.tokens.per_million_input,
+        per_million_output=p.tokens.per_million_output + d.tokens.per_million_output,
+        per_million_blended=p.tokens.per_million_blended + d.tokens.per_million_blended)
+    sources = tuple({s.hardware: s for s in (*p.sources, *d.sources)}.values())
+    return Cost(per_hour=p.per_hour + d.per_hour, per_month=per_month, per_million_tokens=per_million_tokens,
+                one_time=p.one_time, pricing=p.pricing, parts=parts, tokens=tokens,
+                energy=_joined_energy(p.energy, d.energy, p.per_hour, d.per_hour), sources=sources)
+
+
+def _joined_energy(p: Energy | None, d: Energy | None, p_hour: float, d_hour: float) -> Energy | None:
+    """Energies add; utilisation is the pools' mean weighted by their hourly cost (a stand-in for
+    their chips' share); an unknown board power on either side leaves the total unknown."""
+    if p is None or d is None:
+        return p or d
+
+    def add(a: float | None, b: float | None) -> float | None:
+        return None if a is None or b is None else a + b
+
+    return Energy(utilisation=(p.utilisation * p_hour + d.utilisation * d_hour) / max(p_hour + d_hour, 1e-12),
+                  kwh_per_month=add(p.kwh_per_month, d.kwh_per_month),
+                  kwh_per_million_output_tokens=add(p.kwh_per_million_output_tokens, d.kwh_per_million_output_tokens),
+                  kgco2e_per_month=add(p.kgco2e_per_month, d.kgco2e_per_month), region=p.region,
+                  g_co2e_per_kwh=p.g_co2e_per_kwh, note="; ".join(n for n in (p.note, d.note) if n))
