@@ -403,7 +403,7 @@ def _argsort_rows(x: Array) -> npt.NDArray[np.int64]:
     low = (1 << max((x.shape[1] - 1).bit_length(), 1)) - 1
     keys: npt.NDArray[np.int64] = x.view(np.int64) & ~low
     keys |= np.arange(x.shape[1])
-    keys.sort(axis=1, kind="stable")  # timsort: merges the ascending runs a caller lays out
+    keys.sort(axis=1)
     keys &= low
     return keys
 
@@ -436,13 +436,8 @@ def _uniform_mixture(starts: Array, widths: Array, p: Array) -> dict[int, Array]
     width = k + k * c_n  # per row: the A starts, then the end of component (a, c) at A + C a + c
     points, steps = np.empty((n, width)), np.empty((n, width))
     points[:, :k] = starts
-    steps[:, :k] = p.sum(axis=2).T
-    # the widths in ascending order (p's components with them): each start's ends are then one
-    # ascending run, which the row sort merges (timsort) rather than sorting A C values afresh
-    by_width = np.argsort(widths, axis=1)
-    widths = np.take_along_axis(widths, by_width, axis=1)
-    p = np.take_along_axis(p, by_width[None], axis=2)
     np.add(starts[:, :, None], widths[:, None, :], out=points[:, k:].reshape(n, k, c_n))
+    steps[:, :k] = p.sum(axis=2).T
     np.negative(p.transpose(1, 0, 2), out=steps[:, k:].reshape(n, k, c_n))
     base = (np.arange(n) * width)[:, None]  # flat index of each row's first breakpoint
     order = _argsort_rows(points)
