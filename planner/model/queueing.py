@@ -543,28 +543,34 @@ def _varied(step: StepModel, b: Array, lam: Array, tau: Array, inp: LengthDist, 
     rho = np.clip(lam * np.einsum("nj,nj->n", pi, slope), 0.0, 0.95)[:, None]
     factor = 1.0 + 2.0 * rho / (1.0 - rho) * (1.0 - (1.0 - rho ** tokens) / (tokens * (1.0 - rho)))
     mean = np.maximum(tau, mu)  # the chain at mean lengths underestimates the mean iteration (Jensen)
-    tpot = {pct: _gamma_mixture_quantile(mean, var[:, None] * factor, tokens, wo, pct / 100.0) for pct in percentiles}
+    levels = _gamma_mixture_quantile(mean, var[:, None] * factor, tokens, wo, np.asarray(percentiles) / 100.0)
+    tpot = {pct: levels[c] for c, pct in enumerate(percentiles)}
     return ttft, tpot
 
 
-def _gamma_mixture_quantile(mean: Array, var: Array, tokens: Array, w: Array, q: float) -> Array:
-    """q-quantile of the mixture over r (weights w) of the mean of tokens[r] draws of a per-token
-    time of the given mean and variance, each a gamma of matched moments (by Wilson-Hilferty)."""
+def _gamma_mixture_quantile(mean: Array, var: Array, tokens: Array, w: Array, q: Array) -> Array:
+    """q[c]-quantiles (rows c of the result) of the mixture over r (weights w) of the mean of
+    tokens[r] draws of a per-token time of the given mean and variance, each a gamma of matched
+    moments (by Wilson-Hilferty). Every level is bisected at once, in one array."""
     from scipy.special import ndtr
 
     cv2 = var / np.maximum(mean[:, None] ** 2, 1e-300) / tokens[None, :]  # 1 / shape, [n, r]
     a = 1.0 / 9.0 * cv2
+    root_a = np.sqrt(a)
+    positive = a > 0
+    levels = np.asarray(q, dtype=np.float64)[:, None]
 
-    def cdf(t: Array) -> Array:
-        x = np.cbrt(t[:, None] / mean[:, None])
+    def cdf(t: Array) -> Array:  # t[c, n]
+        x = np.cbrt(t[:, :, None] / mean[:, None])
         with np.errstate(divide="ignore", invalid="ignore"):
-            z = np.where(a > 0, (x - 1.0 + a) / np.sqrt(a), np.where(x >= 1.0, np.inf, -np.inf))
+            z = np.where(positive, (x - 1.0 + a) / root_a, np.where(x >= 1.0, np.inf, -np.inf))
         return np.asarray(ndtr(z) @ w, dtype=np.float64)
 
-    lo, hi = np.zeros_like(mean), mean * (1.0 + 20.0 * np.sqrt(cv2.max(axis=1)) + 1e-12)
+    hi = np.broadcast_to(mean * (1.0 + 20.0 * np.sqrt(cv2.max(axis=1)) + 1e-12), (len(levels), len(mean)))
+    lo = np.zeros_like(hi)
     for _ in range(_BISECT):
         mid = 0.5 * (lo + hi)
-        below = cdf(mid) < q
+        below = cdf(mid) < levels
         lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
     return np.asarray(hi, dtype=np.float64)
 
