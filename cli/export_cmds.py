@@ -110,7 +110,7 @@ def replan_cmd(plan_id: Annotated[str, typer.Argument(help="Saved plan id.")],
     result = plan_result_out(plan(to_workload(WorkloadIn.model_validate(old["workload"])), cat, top=top,
                                   time_limit_s=time_limit)).model_dump(mode="json", exclude_unset=True)
     new = {"id": None, "workload": old["workload"], "result": result, "catalog_version": cat.version,
-           "prices": prices_used(cat, result)}
+           "prices": prices_used(result)}
     if save:
         new["id"] = _store(db).save(workload=old["workload"], result=result, catalog_version=cat.version,
                                     prices=new["prices"], saved_by="cli").id

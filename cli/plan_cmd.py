@@ -59,6 +59,10 @@ def plan_cmd(
     from hardware_catalog.outputs import PlanResultOut, levers_out, plan_result_out
 
     if server:
+        if save:  # the service's catalog made the plan: it saves it (POST /v1/plans?save=true)
+            from planner.errors import InputError
+
+            raise InputError("--save with --server: save on the service (POST /v1/plans?save=true)", field="save")
         from cli.serve_cmd import call_server
         from hardware_catalog.loader import read_yaml
         from hardware_catalog.prices import raw_sheet
@@ -82,7 +86,7 @@ def plan_cmd(
             report = levers_out(lever_report(cat, w, result.plans[0], tables=tables), result.plans[0])
         out = plan_result_out(result, report)
     if save:
-        _save(workload, out, catalog, add)
+        _save(workload, out, cat.version)
     if as_json:
         print_doc(out)
     else:
@@ -92,15 +96,15 @@ def plan_cmd(
         raise typer.Exit(code)
 
 
-def _save(workload: Path, out: PlanResultOut, catalog: Path | None, add: list[Path] | None) -> None:
+def _save(workload: Path, out: PlanResultOut, catalog_version: str) -> None:
+    """Save the result with the catalog version that produced it (the one already loaded)."""
     from hardware_catalog.loader import read_yaml
     from hardware_catalog.saved import PlanStore, prices_used
     from hardware_catalog.workload_file import WorkloadIn
 
-    cat = load(catalog, add)
     result = out.model_dump(mode="json", exclude_unset=True)
     saved = PlanStore().save(workload=WorkloadIn.model_validate(read_yaml(workload)).model_dump(mode="json"),
-                             result=result, catalog_version=cat.version, prices=prices_used(cat, result),
+                             result=result, catalog_version=catalog_version, prices=prices_used(result),
                              saved_by="cli")
     typer.echo(f"saved plan {saved.id}", err=True)
 

@@ -130,7 +130,7 @@ def _row(r: Any) -> SavedPlan:
     return SavedPlan(created_at=created, **data, **parsed)
 
 
-def prices_used(catalog: Any, result: dict[str, Any]) -> dict[str, Any]:
+def prices_used(result: dict[str, Any]) -> dict[str, Any]:
     """The price per chip-hour, at each plan's pricing, of every chip the result's plans use (as the
     plan's cost states it: the offers behind it are in the saved result)."""
     out: dict[str, Any] = {}

@@ -26,6 +26,7 @@ USAGE_ERRORS = {
     "top_not_a_number": (("plan", EXAMPLE, "--top", "many"), "--top"),
     "time_limit_too_small": (("plan", EXAMPLE, "--time-limit", "0.1"), "--time-limit"),
     "bad_objective": (("plan", EXAMPLE, "--objective", "speed"), "--objective"),
+    "save_with_server": (("plan", EXAMPLE, "--save", "--server", "http://127.0.0.1:9"), "save"),
     "bad_scenario": ((*EST, "--scenario", "peak"), "scenario"),
     "bad_pricing": ((*EST, "--pricing", "free"), "pricing"),
     "float_for_int": ((*EST, "--batch", "2.5"), "--batch"),

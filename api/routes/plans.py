@@ -103,7 +103,7 @@ async def create_plans(
         result = data.model_dump(mode="json", exclude_unset=True)
         saved = store_of(request).save(workload=workload.model_dump(mode="json"), result=result,
                                        catalog_version=snapshot.catalog.version,
-                                       prices=prices_used(snapshot.catalog, result), saved_by=saver)
+                                       prices=prices_used(result), saved_by=saver)
         response.status_code = 201
         response.headers["Location"] = f"/v1/plans/{saved.id}"
         response.headers["X-Plan-Id"] = saved.id
