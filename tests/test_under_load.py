@@ -132,3 +132,16 @@ def test_unstated_tp_is_the_smallest_that_fits_and_memory_picks_the_sibling() ->
     assert [(c.tp, c.replicas) for c in rs.configs[:2]] == [(2, 4), (1, 8)]
     assert rs.configs[2].hardware.id == "gh200-144gb"  # MLPerf's gh200 is the 144 GB part
     assert [s.id for s in skipped] == ["x"] and "300 GB" in skipped[0].reason
+
+
+def test_a_workloads_empirical_lengths_reach_the_queueing_model_as_knots() -> None:
+    """capacity.length_dists hands a histogram workload's knots to LengthDist as knots (a mixture's
+    parts are another field: passing them there made every empirical workload a broken mixture)."""
+    from planner.search.capacity import length_dists
+    from planner.workload import Tokens, Traffic
+
+    knots = ((0.5, 784.0), (0.99, 2118.0), (1.0, 3000.0))
+    inp, out = length_dists(Traffic(requests_per_s=1.0, input_tokens=Tokens(870.0, None, knots),
+                                    output_tokens=Tokens(128.0)))
+    assert inp.knots == knots and inp.parts == () and out.knots == ()
+    assert inp.quantile(0.99) == 2118.0  # read through the knots, as the published p99 says
