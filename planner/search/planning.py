@@ -6,7 +6,7 @@
    SLO capacity from above without the queueing model (``capacity.slo_ceiling``).
 3. Prune dominated shapes: per plan key (model, precision, KV precision, runtime) and hardware,
    keep the few cheapest per unit of that ceiling.
-4. Branch and bound over plan keys in order of a valid lower bound on their cost (fractional
+4. Branch and bound over plan keys (``branch_bound.BranchAndBound``) in order of a valid lower bound on their cost (fractional
    replicas at capacity, at least ceil(demand / largest replica) of the cheapest replica, per
    set of at most ``max_hardware_types`` hardware types): a round of keys goes through the
    queueing model together, which replaces their ceilings with SLO capacities (the highest
@@ -14,8 +14,10 @@
    picks each key's integer replica counts, possibly a mix, that carry the peak load within
    quotas and budget at least cost (``planner.search.solver``), and once more with that hardware set
    banned. Keys whose bound cannot enter the top-K are skipped. The search is exhaustive, and
-   the status OPTIMAL, when every key is solved or pruned; it stops at ``max_keys`` keys (status
-   FEASIBLE: the ranking is not proven) or at the deadline (TIME_LIMIT).
+   the status OPTIMAL, when every key is solved or pruned; it stops at the key limit
+   (``KEY_LIMIT_COST`` / ``KEY_LIMIT_OTHER``: status FEASIBLE, with the proven ``gap``) or at the
+   deadline (TIME_LIMIT). Aggregated and disaggregated shapes and serving features are searched as
+   variants and pooled (``planner.search.serving``).
 5. Rank by the objective, mark the Pareto front, and explain binding constraints; when nothing
    fits, ``planner.search.explain`` finds verified relaxations.
 """
