@@ -7,8 +7,8 @@
 3. Prune dominated shapes: per plan key (model, precision, KV precision, runtime) and hardware,
    keep the few cheapest per unit of that ceiling.
 4. Branch and bound over plan keys (``branch_bound.BranchAndBound``) in order of a valid lower
-   bound on their cost (fractional replicas at capacity, at least ceil(demand / largest replica) of the cheapest replica, per
-   set of at most ``max_hardware_types`` hardware types): a round of keys goes through the
+   bound on their cost (fractional replicas at capacity, at least ceil(demand / largest replica)
+   of the cheapest replica, per set of at most ``max_hardware_types`` hardware types): a round of keys goes through the
    queueing model together, which replaces their ceilings with SLO capacities (the highest
    rung of a load ladder meeting every percentile, ``capacity.search_capacity``); CP-SAT then
    picks each key's integer replica counts, possibly a mix, that carry the peak load within
