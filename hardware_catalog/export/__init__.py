@@ -2,7 +2,8 @@
 
 ``export(plan_doc, catalog, fmt, rank=1, workload=None)`` turns one ranked plan of a
 ``PlanResultOut`` into files; ``engines`` writes the launch commands (and documents which flags
-the plan implies), ``k8s`` the manifests. A plan an engine or chip cannot express raises
+the plan implies), ``serving`` the serving features' flags (refusing those an engine lacks),
+``k8s`` the manifests (a disaggregated plan: its prefill and decode pools). A plan an engine or chip cannot express raises
 ``ExportError`` naming why.
 """
 
@@ -11,19 +12,18 @@ from __future__ import annotations
 import shlex
 from typing import TYPE_CHECKING
 
+from hardware_catalog.export.base import Artifact, ExportError, _Ctx, deploy_data
 from hardware_catalog.export.engines import (
     CLUSTER_FORMATS,
     ENGINE_FORMATS,
     FORMATS,
     KUBERNETES_VERSION,
-    Artifact,
-    ExportError,
-    _Ctx,
     _slug,
-    deploy_data,
     engine_argv,
 )
 from hardware_catalog.export.k8s import manifests
+from hardware_catalog.export.serving import check as check_serving
+from hardware_catalog.export.serving import header as serving_header
 
 if TYPE_CHECKING:
     from hardware_catalog.outputs import PlanOut, PlanResultOut
@@ -43,19 +43,6 @@ def _choose(doc: PlanResultOut, rank: int) -> PlanOut:
     raise ExportError(f"no plan of rank {rank} (ranks 1-{len(doc.plans)})", field="rank")
 
 
-def _unexpressed(plan: PlanOut) -> list[str]:
-    """The plan's serving features this export writes no flags or pools for (see docs/deploy.md)."""
-    out = [f for f in plan.features if f in ("speculative", "expert_parallel", "dp_attention", "disaggregation")]
-    roles = {d.role for d in plan.deployments}
-    if roles != {"both"} and "disaggregation" not in out:
-        out.append("disaggregation")
-    if any(d.ep > 1 for d in plan.deployments) and "expert_parallel" not in out:
-        out.append("expert_parallel")
-    if any(d.dp_attention > 1 for d in plan.deployments) and "dp_attention" not in out:
-        out.append("dp_attention")
-    return out
-
-
 def _engine_for(ctx: _Ctx) -> str:
     for fmt, engine in deploy_data()["engines"].items():
         if engine["runtime"] == ctx.plan.runtime:
@@ -69,9 +56,7 @@ def _header(ctx: _Ctx, fmt: str) -> list[str]:
     engine = deploy_data()["engines"][fmt]
     lines = [f"# hwplan plan rank {p.rank}: {p.model} {p.precision} (KV {p.kv_precision}) on {p.runtime}",
              f"# flags checked against {engine['reference']}"]
-    if "prefix_caching" in p.features:
-        lines.append("# NOTE: the plan assumes prefix caching: keep the engine's prefix cache on (vLLM: "
-                     "--enable-prefix-caching; SGLang: the radix cache, i.e. no --disable-radix-cache)")
+    lines += serving_header(ctx, fmt)
     if engine["runtime"] != p.runtime:
         lines.append(f"# NOTE: the plan's latency and capacity were predicted for {p.runtime}, not {fmt}")
     if ctx.workload is None:
@@ -85,20 +70,20 @@ def export(doc: PlanResultOut, catalog: Catalog, fmt: str, *, rank: int = 1,
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})", field="format")
     ctx = _Ctx(_choose(doc, rank), catalog, workload)
-    if missing := _unexpressed(ctx.plan):
-        raise ExportError(f"plan {rank} uses {', '.join(missing)}, which this export does not write (its engine "
-                          "flags and pools are not generated yet): its predicted latency and capacity would not "
-                          "hold without them", field="rank")
     if fmt in ENGINE_FORMATS:
+        check_serving(ctx, fmt)  # a feature the engine lacks or this export cannot write: refused, named
         out = []
         for i, d in enumerate(ctx.plan.deployments):
             argv = engine_argv(ctx, fmt, d)
+            pool = "" if d.role == "both" else f"{d.role} pool, "
             text = "\n".join(["#!/bin/sh", *_header(ctx, fmt),
-                              f"# deployment {i + 1}: {d.replicas} replica(s) of {d.chips_per_replica} x {d.hardware}; "
-                              "run one per replica", "exec " + shlex.join(argv), ""])
-            name = f"{_slug(doc.workload)}-{i + 1}-{d.hardware}.{_slug(fmt)}.sh"
+                              f"# deployment {i + 1} ({pool}{d.replicas} replica(s) of {d.chips_per_replica} x "
+                              f"{d.hardware}): run one per replica", "exec " + shlex.join(argv), ""])
+            role = "" if d.role == "both" else f"{d.role}-"
+            name = f"{_slug(doc.workload)}-{i + 1}-{role}{d.hardware}.{_slug(fmt)}.sh"
             out.append(Artifact(name, text, "text/x-shellscript"))
         return out
     engine = _engine_for(ctx)
+    check_serving(ctx, engine)
     docs = manifests(ctx, fmt, engine, doc.workload)
     return [Artifact(f"{_slug(doc.workload)}.{fmt}.yaml", docs, "application/yaml")]

@@ -9,9 +9,9 @@ kserve: InferenceServices), each with a Service and a HorizontalPodAutoscaler.
 The flags come from the plan: model (its Hugging Face repository, ``data/deploy/deploy.yaml``),
 tensor and pipeline parallel sizes, weight quantisation, KV-cache dtype, the most concurrent
 sequences (the deployment's ``max_batch``), the chunked-prefill budget (the runtime's
-``max_batched_tokens``) and, with the workload, a maximum model length. No flags are written
-for speculative decoding, disaggregation, expert parallelism or DP attention: ``export`` refuses
-a plan that uses them (docs/deploy.md). A
+``max_batched_tokens``) and, with the workload, a maximum model length; the serving features
+(prefix caching, expert parallelism, DP attention, speculative decoding, prefill/decode roles)
+through ``hardware_catalog.export.serving``, which refuses those an engine lacks. A
 combination an engine or chip cannot express (a precision the engine only loads from a
 pre-quantised checkpoint the catalog does not name, a chip without a Kubernetes device plugin,
 a model without a published repository) raises ``ExportError`` naming why, instead of guessing.
@@ -21,17 +21,15 @@ Pure generation: the only file read is the deploy data; the caller writes the ar
 
 from __future__ import annotations
 
-import functools
 import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from hardware_catalog.outputs import DeploymentOut, PlanOut
-    from hardware_catalog.workload_file import TokensIn, WorkloadIn
-    from planner.domain import Catalog
+    from hardware_catalog.outputs import DeploymentOut
+    from hardware_catalog.workload_file import TokensIn
 
-from planner.errors import InputError
+from hardware_catalog.export.base import Artifact, ExportError, _Ctx, deploy_data
+from hardware_catalog.export.serving import sglang_flags, trtllm_flags, vllm_flags
 from planner.model.queueing import LengthDist
 
 __all__ = ["CLUSTER_FORMATS", "ENGINE_FORMATS", "FORMATS", "Artifact", "ExportError", "deploy_data",
@@ -42,33 +40,6 @@ CLUSTER_FORMATS = ("k8s", "kserve", "lws")
 FORMATS = ENGINE_FORMATS + CLUSTER_FORMATS
 PORT = 8000
 KUBERNETES_VERSION = "1.33"  # the OpenAPI schemas the manifests are validated against (tests/test_export.py)
-
-
-class ExportError(InputError):
-    """The plan cannot be expressed in this format (the message says why)."""
-
-
-@dataclass(frozen=True)
-class Artifact:
-    name: str  # file name
-    content: str
-    media_type: str
-
-
-@functools.cache
-def deploy_data() -> dict[str, Any]:
-    from hardware_catalog import default_catalog_dir
-    from hardware_catalog.loader import read_yaml
-
-    data: dict[str, Any] = read_yaml(default_catalog_dir() / "deploy" / "deploy.yaml")
-    return data
-
-
-@dataclass(frozen=True)
-class _Ctx:
-    plan: PlanOut
-    catalog: Catalog
-    workload: WorkloadIn | None
 
 
 def _slug(text: str) -> str:
@@ -129,6 +100,7 @@ def _vllm(ctx: _Ctx, d: DeploymentOut, *, neuron: bool = False) -> list[str]:
             raise ExportError(f"no NeuronCore count for {d.hardware} in data/deploy/deploy.yaml", field="format")
         tp = d.tp * int(cores)  # vLLM on Neuron counts NeuronCores
         argv += ["--device", "neuron"]
+    tp, max_seqs, features = vllm_flags(ctx, d, tp)  # DP attention splits the replica's ranks (serving.py)
     argv += ["--tensor-parallel-size", str(tp), "--pipeline-parallel-size", str(d.pp)]
     if p.precision in ("bf16", "fp16"):
         argv += ["--dtype", {"bf16": "bfloat16", "fp16": "float16"}[p.precision]]
@@ -138,11 +110,11 @@ def _vllm(ctx: _Ctx, d: DeploymentOut, *, neuron: bool = False) -> list[str]:
         raise _prequantised("neuron" if neuron else "vllm", p.precision, p.model)
     if p.kv_precision == "fp8":
         argv += ["--kv-cache-dtype", "fp8"]
-    argv += ["--max-num-seqs", str(d.max_batch), "--enable-chunked-prefill",
+    argv += ["--max-num-seqs", str(max_seqs), "--enable-chunked-prefill",
              "--max-num-batched-tokens", str(runtime.max_batched_tokens)]
     if (n := _max_model_len(ctx)) is not None:
         argv += ["--max-model-len", str(n)]
-    return argv + ["--port", str(PORT)]
+    return argv + features + ["--port", str(PORT)]
 
 
 def _sglang(ctx: _Ctx, d: DeploymentOut) -> list[str]:
@@ -161,7 +133,7 @@ def _sglang(ctx: _Ctx, d: DeploymentOut) -> list[str]:
     argv += ["--max-running-requests", str(d.max_batch), "--chunked-prefill-size", str(runtime.max_batched_tokens)]
     if (n := _max_model_len(ctx)) is not None:
         argv += ["--context-length", str(n)]
-    return argv + ["--host", "0.0.0.0", "--port", str(PORT)]
+    return argv + sglang_flags(ctx, d) + ["--host", "0.0.0.0", "--port", str(PORT)]
 
 
 def _trtllm(ctx: _Ctx, d: DeploymentOut) -> list[str]:
@@ -177,7 +149,7 @@ def _trtllm(ctx: _Ctx, d: DeploymentOut) -> list[str]:
             "--enable_chunked_prefill"]
     if (n := _max_model_len(ctx)) is not None:
         argv += ["--max_seq_len", str(n)]
-    return argv + ["--host", "0.0.0.0", "--port", str(PORT)]
+    return argv + trtllm_flags(d) + ["--host", "0.0.0.0", "--port", str(PORT)]
 
 
 def _jetstream(ctx: _Ctx, d: DeploymentOut) -> list[str]:

@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from hardware_catalog.export.engines import PORT, ExportError, _Ctx, _slug, deploy_data, engine_argv
+from hardware_catalog.export.base import ExportError, _Ctx, deploy_data
+from hardware_catalog.export.engines import PORT, _slug, engine_argv
+from hardware_catalog.export.serving import header as serving_header
 
 if TYPE_CHECKING:
     from hardware_catalog.outputs import DeploymentOut
@@ -100,6 +102,10 @@ def _multinode_argv(engine: str, argv: list[str], nodes: int) -> tuple[list[str]
     if engine != "vllm":
         raise ExportError(f"a replica over {nodes} nodes is exported for vllm (over Ray) only, not {engine}",
                           field="format")
+    if "--data-parallel-size" in argv:
+        raise ExportError(f"a replica with DP attention over {nodes} nodes needs per-node data-parallel ranks "
+                          "(--data-parallel-size-local, --data-parallel-address), which this export does not write",
+                          field="format")
     import shlex
 
     leader = ["sh", "-c", "ray start --head --port=6379 && exec " + shlex.join(argv)]
@@ -111,7 +117,7 @@ def _deployment_docs(ctx: _Ctx, fmt: str, engine: str, name: str, d: DeploymentO
     resource = _resource(ctx, d.hardware)
     argv = engine_argv(ctx, engine, d)
     hw = ctx.catalog.get_hardware(d.hardware)
-    labels = {"app": name, "hwplan.io/hardware": d.hardware}
+    labels = {"app": name, "hwplan.io/hardware": d.hardware, "hwplan.io/role": d.role}
     selector = _node_selector(d.hardware)
     per_node = min(d.chips_per_replica, hw.chips_per_node)
     nodes = math.ceil(d.chips_per_replica / per_node)
@@ -151,10 +157,12 @@ def _deployment_docs(ctx: _Ctx, fmt: str, engine: str, name: str, d: DeploymentO
 def manifests(ctx: _Ctx, fmt: str, engine: str, workload_name: str) -> str:
     docs: list[dict[str, Any]] = []
     for i, d in enumerate(ctx.plan.deployments):
-        name = _slug(f"{workload_name}-{i + 1}-{d.hardware}")
+        role = "" if d.role == "both" else f"-{d.role}"  # a disaggregated plan's prefill and decode pools
+        name = _slug(f"{workload_name}-{i + 1}{role}-{d.hardware}")
         docs += _deployment_docs(ctx, fmt, engine, name, d)
     header = (f"# hwplan plan rank {ctx.plan.rank}: {ctx.plan.model} on {ctx.plan.runtime}; "
               f"{len(ctx.plan.deployments)} deployment(s)\n"
               f"# engine flags checked against {deploy_data()['engines'][engine]['reference']}\n"
-              f"# autoscaling reads the pods metric {METRIC} (serve it through a metrics adapter)\n")
+              f"# autoscaling reads the pods metric {METRIC} (serve it through a metrics adapter)\n"
+              + "".join(line + "\n" for line in serving_header(ctx, engine)))
     return header + yaml.dump_all(docs, Dumper=_NoAliases, sort_keys=False)

@@ -1,0 +1,191 @@
+"""Serving-feature flags of an exported plan: prefix caching, expert parallelism, DP attention,
+speculative decoding and prefill/decode disaggregation (planner.model.serving.FEATURES).
+
+A plan uses a feature when its ``features`` list names it or a deployment shows it (a role other
+than ``both``, ``ep`` > 1, ``dp_attention`` > 1). ``check`` refuses, naming the feature and the
+engine, a plan whose feature the format's runtime lacks on the chip's family (the runtime support
+matrix, ``runtimes.yaml`` ``serving``) or whose flags this export does not write for that engine
+(``deploy.yaml`` ``engines.<format>.serving`` lists what is written and the source each flag set was
+checked against; ``refuses`` says why a supported feature is not written). Then the engine helpers
+return the flags:
+
+- vLLM: ``--enable-prefix-caching``; EP ``--enable-expert-parallel`` (vLLM's EP group is the DP x TP
+  ranks); DP attention ``--data-parallel-size dp`` with ``--tensor-parallel-size tp/dp`` and
+  ``--max-num-seqs`` per DP rank (each rank schedules its own sequences); speculative
+  ``--speculative-config '{"method": ..., "num_speculative_tokens": k}'`` (``deepseek_mtp`` for MTP
+  models, the EAGLE head of ``deploy.yaml`` otherwise); disaggregation ``--kv-transfer-config`` with
+  the NixlConnector, ``kv_producer`` for the prefill pool and ``kv_consumer`` for the decode pool.
+- SGLang: prefix caching needs no flag (RadixAttention is on unless ``--disable-radix-cache``); EP
+  ``--ep-size``; DP attention ``--enable-dp-attention --dp-size`` (``--max-running-requests`` stays the
+  server's total: SGLang divides it by dp_size per worker); speculative ``--speculative-algorithm
+  NEXTN`` (MTP) or ``EAGLE``/``EAGLE3`` with ``--speculative-draft-model-path``, ``--speculative-num-steps
+  k --speculative-eagle-topk 1 --speculative-num-draft-tokens k+1`` (a chain of k drafted tokens, the
+  planner's model); disaggregation ``--disaggregation-mode prefill|decode`` with
+  ``--disaggregation-transfer-backend mooncake``.
+- TensorRT-LLM: EP ``--ep_size``; the others live in its ``--config`` YAML or ``trtllm-serve
+  disaggregated`` files, which this export does not write (refused with that reason).
+
+The drafter (method, k) is the planner's own (``drafter_for``: MTP for models shipping MTP modules,
+EAGLE otherwise), so the flags run what was predicted.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from hardware_catalog.export.base import ExportError, _Ctx, deploy_data
+from planner.model.serving import FEATURES, drafter_for, uses_mtp
+
+if TYPE_CHECKING:
+    from hardware_catalog.outputs import DeploymentOut, PlanOut
+
+__all__ = ["check", "header", "sglang_flags", "trtllm_flags", "used", "vllm_flags"]
+
+ROLES = ("prefill", "decode")
+
+
+def used(plan: PlanOut) -> tuple[str, ...]:
+    """The serving features the plan runs with, in FEATURES order."""
+    out = set(plan.features)
+    if any(d.role != "both" for d in plan.deployments):
+        out.add("disaggregation")
+    if any(d.ep > 1 for d in plan.deployments):
+        out.add("expert_parallel")
+    if any(d.dp_attention > 1 for d in plan.deployments):
+        out.add("dp_attention")
+    return tuple(f for f in FEATURES if f in out)
+
+
+def check(ctx: _Ctx, fmt: str) -> None:
+    """Raise ExportError naming the feature and engine where ``fmt`` cannot run or write the plan's features."""
+    engine = deploy_data()["engines"][fmt]
+    runtime = ctx.catalog.runtimes.get(engine["runtime"])
+    p = ctx.plan
+    for feature in used(p):
+        for d in p.deployments:
+            family = ctx.catalog.get_hardware(d.hardware).family
+            if runtime is not None and not runtime.supports(feature, family):
+                raise ExportError(f"plan {p.rank} uses {feature}, which {fmt} ({runtime.name}) does not support on "
+                                  f"{family} chips ({d.hardware}) in the catalog's runtime support matrix "
+                                  "(runtimes.yaml serving)", field="format")
+        if (reason := engine.get("refuses", {}).get(feature)) is not None:
+            raise ExportError(f"plan {p.rank} uses {feature}, which this export cannot write for {fmt}: {reason}",
+                              field="format")
+        if feature not in engine.get("serving", {}):
+            raise ExportError(f"plan {p.rank} uses {feature}, whose {fmt} flags this export does not write",
+                              field="format")
+    _check_shapes(ctx)
+
+
+def _check_shapes(ctx: _Ctx) -> None:
+    """Shapes the engines cannot express: a lone pool, EP on a dense model or beside pipeline stages."""
+    p = ctx.plan
+    roles = {d.role for d in p.deployments}
+    if roles != {"both"} and roles != set(ROLES):
+        raise ExportError(f"plan {p.rank} mixes deployment roles {sorted(roles)}: disaggregation needs a prefill "
+                          "pool and a decode pool and nothing else", field="rank")
+    model = ctx.catalog.get_model(p.model)
+    for d in p.deployments:
+        if d.ep > 1 and not model.is_moe:
+            raise ExportError(f"plan {p.rank} sets expert_parallel (ep {d.ep}) on {p.model}, which has no experts",
+                              field="rank")
+        if d.ep > 1 and (d.ep != d.tp or d.pp != 1):
+            raise ExportError(f"expert_parallel over {d.ep} of a replica's tp {d.tp} x pp {d.pp} chips: the engines "
+                              "exported here form the EP group from all of a replica's ranks (ep = tp, pp 1)",
+                              field="rank")
+        if d.dp_attention > 1 and d.tp % d.dp_attention:
+            raise ExportError(f"dp_attention {d.dp_attention} does not divide the replica's tp {d.tp}", field="rank")
+
+
+def _drafter(ctx: _Ctx) -> tuple[str, int]:
+    """The plan's speculative method ('mtp' | 'eagle') and its drafted tokens k, as the planner chose them."""
+    method = "mtp" if uses_mtp(ctx.catalog.get_model(ctx.plan.model)) else "eagle"
+    return method, drafter_for(method).draft_tokens
+
+
+def _eagle_head(ctx: _Ctx, fmt: str) -> dict[str, Any]:
+    head = deploy_data()["eagle_heads"].get(ctx.plan.model)
+    if head is None:
+        raise ExportError(f"plan {ctx.plan.rank} uses speculative (EAGLE) decoding, and data/deploy/deploy.yaml "
+                          f"names no EAGLE draft head for {ctx.plan.model}, so {fmt} cannot be told what to draft with",
+                          field="format")
+    return dict(head)
+
+
+def _speculative(ctx: _Ctx) -> bool:
+    return "speculative" in ctx.plan.features
+
+
+def vllm_flags(ctx: _Ctx, d: DeploymentOut, tp: int) -> tuple[int, int, list[str]]:
+    """(tensor-parallel size, max sequences per engine, extra flags) of one vLLM deployment."""
+    feats = used(ctx.plan)
+    out: list[str] = []
+    max_seqs = d.max_batch
+    if "prefix_caching" in feats:
+        out.append("--enable-prefix-caching")
+    if d.dp_attention > 1:
+        tp, max_seqs = tp // d.dp_attention, -(-d.max_batch // d.dp_attention)
+        out += ["--data-parallel-size", str(d.dp_attention)]
+    if d.ep > 1:
+        out.append("--enable-expert-parallel")
+    if _speculative(ctx):
+        method, k = _drafter(ctx)
+        config: dict[str, Any] = {"method": "deepseek_mtp", "num_speculative_tokens": k}
+        if method == "eagle":
+            head = _eagle_head(ctx, "vllm")
+            config = {"method": head["method"], "model": head["repo"], "num_speculative_tokens": k}
+        out += ["--speculative-config", json.dumps(config, separators=(",", ":"))]
+    if d.role in ROLES:
+        role = {"prefill": "kv_producer", "decode": "kv_consumer"}[d.role]
+        out += ["--kv-transfer-config",
+                json.dumps({"kv_connector": "NixlConnector", "kv_role": role}, separators=(",", ":"))]
+    return tp, max_seqs, out
+
+
+def sglang_flags(ctx: _Ctx, d: DeploymentOut) -> list[str]:
+    out: list[str] = []
+    if d.ep > 1:
+        out += ["--ep-size", str(d.ep)]
+    if d.dp_attention > 1:
+        out += ["--enable-dp-attention", "--dp-size", str(d.dp_attention)]
+    if _speculative(ctx):
+        method, k = _drafter(ctx)
+        if method == "mtp":
+            out += ["--speculative-algorithm", "NEXTN"]
+        else:
+            head = _eagle_head(ctx, "sglang")
+            out += ["--speculative-algorithm", {"eagle3": "EAGLE3", "eagle": "EAGLE"}[head["method"]],
+                    "--speculative-draft-model-path", head["repo"]]
+        out += ["--speculative-num-steps", str(k), "--speculative-eagle-topk", "1",
+                "--speculative-num-draft-tokens", str(k + 1)]
+    if d.role in ROLES:
+        out += ["--disaggregation-mode", d.role, "--disaggregation-transfer-backend", "mooncake"]
+    return out
+
+
+def trtllm_flags(d: DeploymentOut) -> list[str]:
+    return ["--ep_size", str(d.ep)] if d.ep > 1 else []
+
+
+def header(ctx: _Ctx, fmt: str) -> list[str]:
+    """Comment lines: each feature written, the flags' source and the runtime version it needs."""
+    engine = deploy_data()["engines"][fmt]
+    runtime = ctx.catalog.runtimes.get(engine["runtime"])
+    lines = []
+    for feature in used(ctx.plan):
+        since = next((s.since for s in (runtime.serving if runtime else ()) if s.feature == feature), "?")
+        lines.append(f"# {feature}: {engine['serving'][feature]}; needs {engine['runtime']} >= {since} "
+                     "(runtime support matrix)")
+    if _speculative(ctx):
+        method, k = _drafter(ctx)
+        lines.append(f"# speculative decoding as planned: {method.upper()}, {k} drafted token(s) per step")
+        head = deploy_data()["eagle_heads"].get(ctx.plan.model) if method == "eagle" else None
+        if head is not None and head["target"] != deploy_data()["hf_repos"].get(ctx.plan.model):
+            lines.append(f"# NOTE: the EAGLE head {head['repo']} was trained against {head['target']}; with another "
+                         "checkpoint its acceptance (and the predicted TPOT) may be lower")
+    if "disaggregation" in used(ctx.plan):
+        lines.append("# disaggregated: requests reach the prefill pool first and the decode pool next through a "
+                     "P/D-aware router (vLLM: a NixlConnector proxy, llm-d or Dynamo; SGLang: sglang-router "
+                     "--pd-disaggregation), which this export does not write")
+    return lines
