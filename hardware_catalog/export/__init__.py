@@ -3,8 +3,8 @@
 ``export(plan_doc, catalog, fmt, rank=1, workload=None)`` turns one ranked plan of a
 ``PlanResultOut`` into files; ``engines`` writes the launch commands (and documents which flags
 the plan implies), ``serving`` the serving features' flags (refusing those an engine lacks),
-``k8s`` the manifests (a disaggregated plan: its prefill and decode pools). A plan an engine or chip cannot express raises
-``ExportError`` naming why.
+``k8s`` the manifests (a disaggregated plan: its prefill and decode pools). A plan an engine or
+chip cannot express raises ``ExportError`` naming why.
 """
 
 from __future__ import annotations
