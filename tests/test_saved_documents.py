@@ -1,6 +1,8 @@
 """Saved-plan documents: the CLI's ``compare`` / ``export --json`` print what the API answers (one
 typed output model each), the API's export JSON holds the same files as its text download, and a
-plan whose serving features the export does not write is refused instead of exported without them."""
+saved plan given a serving shape no engine can run (a lone prefill pool, EP on a dense model, DP
+attention that does not divide tp) is refused, naming the feature, instead of exported without it
+(tests/test_export_serving.py exports the shapes engines can run)."""
 
 from __future__ import annotations
 
@@ -89,7 +91,7 @@ def _with(doc: PlanResultOut, **deployment: Any) -> PlanResultOut:
 @pytest.mark.parametrize(("change", "named"), [({"role": "prefill"}, "disaggregation"),
                                                ({"ep": 2}, "expert_parallel"),
                                                ({"dp_attention": 2}, "dp_attention")])
-def test_a_plan_using_serving_features_the_export_does_not_write_is_refused(
+def test_a_plan_with_a_serving_shape_no_engine_runs_is_refused(
         saved: tuple[str, str, str], catalog: Any, change: dict[str, Any], named: str) -> None:
     store = PlanStore(saved[0])
     record = store.get(saved[1])
