@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -249,3 +250,36 @@ def test_the_refused_plans_export_without_the_feature(catalog: Any) -> None:
     """The refusals above come from the feature, not the plan's other fields."""
     assert export(_synthetic("llama-3.1-8b", "h100-sxm", features=[]), catalog, "trtllm")
     assert export(_synthetic("qwen3-30b-a3b", "h100-sxm", features=[]), catalog, "vllm")
+
+
+@pytest.mark.parametrize("fmt", ["sglang", "k8s"])
+def test_api_and_cli_export_the_same_pools(planned: dict[str, PlanResultOut], tmp_path: Path, fmt: str,
+                                           hwplan: Callable[..., tuple[int, str, str]]) -> None:
+    """A saved disaggregated plan: GET /v1/plans/{id}/export and `hwplan export --json` print one ExportOut."""
+    from fastapi.testclient import TestClient
+
+    from api import Settings, create_app
+    from hardware_catalog.outputs import ExportOut
+    from hardware_catalog.saved import PlanStore
+
+    url = f"sqlite:///{tmp_path / 'plans.db'}"
+    store = PlanStore(url)
+    w = WORKLOADS["disaggregation"]
+    saved = store.save(workload=w.model_dump(mode="json", exclude_unset=True),
+                       result=planned["disaggregation"].model_dump(mode="json"), catalog_version="test",
+                       prices={}, saved_by="test")
+    store.close()
+    with TestClient(create_app(Settings(catalog_dir=tmp_path / "catalog", database_url=url))) as c:
+        r = c.get(f"/v1/plans/{saved.id}/export", params={"format": fmt}, headers={"Accept": "application/json"})
+    assert r.status_code == 200, r.text
+    doc = ExportOut.model_validate(r.json())
+    code, out, err = hwplan("export", saved.id, "--format", fmt, "--json", "--db", url)
+    assert code == 0, err
+    assert json.loads(out) == r.json()
+    if fmt == "k8s":
+        (file,) = doc.files
+        commands = [" ".join(d["spec"]["template"]["spec"]["containers"][0]["args"])
+                    for d in yaml.safe_load_all(file.content) if d["kind"] == "Deployment"]
+    else:
+        commands = [line for f in doc.files for line in f.content.splitlines() if line.startswith("exec ")]
+    assert sorted(c.split("--disaggregation-mode ")[1].split()[0] for c in commands) == ["decode", "prefill"]
