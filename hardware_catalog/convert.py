@@ -116,7 +116,8 @@ def _runtime(file: str, r: RuntimeFile, raw: RawCatalog) -> Runtime:
         max_concurrency=r.max_concurrency,
         max_batched_tokens=r.max_batched_tokens,
         sources=dict(r.sources),
-        serving=tuple(ServingSupport(feature=x.feature, families=tuple(x.families), since=x.since, source=x.source)
+        serving=tuple(ServingSupport(feature=x.feature, families=tuple(x.families), since=x.since, source=x.source,
+                                      export_checked=x.export_checked or "")
                       for x in r.serving),
     )
 

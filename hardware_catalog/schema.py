@@ -252,6 +252,9 @@ class ServingSupportIn(_Strict):
     families: list[Family] = Field(min_length=1)
     since: Annotated[str, Field(min_length=1, max_length=40)]
     source: Annotated[str, Field(min_length=10, max_length=400)]
+    export_checked: Annotated[str, Field(min_length=10, max_length=200)] | None = Field(
+        default=None, description="the engine release/commit whose argument parser `hwplan export`'s flags for "
+                                  "this feature were checked against (data/deploy/deploy.yaml has the flags)")
 
 
 class RuntimeFile(_Strict):

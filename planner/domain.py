@@ -182,6 +182,7 @@ class ServingSupport:
     families: tuple[str, ...]
     since: str
     source: str
+    export_checked: str = ""  # the engine commit `hwplan export`'s flags for it were checked against ("": none)
 
 
 @dataclass(frozen=True)

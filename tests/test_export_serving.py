@@ -283,3 +283,34 @@ def test_api_and_cli_export_the_same_pools(planned: dict[str, PlanResultOut], tm
     else:
         commands = [line for f in doc.files for line in f.content.splitlines() if line.startswith("exec ")]
     assert sorted(c.split("--disaggregation-mode ")[1].split()[0] for c in commands) == ["decode", "prefill"]
+
+
+def test_every_written_feature_names_the_engine_commit_in_the_support_matrix(catalog: Any) -> None:
+    """deploy.yaml's flag sets and the runtime support matrix's export_checked cite the same engine commit."""
+    import re
+
+    from hardware_catalog.export import deploy_data
+
+    written = 0
+    for engine in deploy_data()["engines"].values():
+        runtime = catalog.runtimes[engine["runtime"]]
+        for feature, flags in engine.get("serving", {}).items():
+            (row,) = [s for s in runtime.serving if s.feature == feature]
+            short = re.search(r"@ ([0-9a-f]{8})", row.export_checked)
+            assert short, f"{runtime.id} {feature}: no commit in export_checked"
+            assert short.group(1) in flags, f"{runtime.id} {feature}: {row.export_checked} vs {flags}"
+            written += 1
+    assert written == 11  # vLLM 5, SGLang 5, TensorRT-LLM EP
+
+
+def test_a_feature_without_a_checked_engine_version_is_refused(planned: dict[str, PlanResultOut],
+                                                              catalog: Any) -> None:
+    from dataclasses import replace
+
+    vllm = catalog.runtimes["vllm"]
+    unchecked = replace(vllm, serving=tuple(replace(s, export_checked="") if s.feature == "speculative" else s
+                                            for s in vllm.serving))
+    edited = replace(catalog, runtimes={**catalog.runtimes, "vllm": unchecked})
+    assert export(planned["eagle"], catalog, "vllm")
+    with pytest.raises(ExportError, match="speculative: the runtime support matrix names no vLLM release"):
+        export(planned["eagle"], edited, "vllm")

@@ -39,6 +39,7 @@ from planner.model.serving import FEATURES, drafter_for, uses_mtp
 
 if TYPE_CHECKING:
     from hardware_catalog.outputs import DeploymentOut, PlanOut
+    from planner.domain import Runtime
 
 __all__ = ["check", "header", "sglang_flags", "trtllm_flags", "used", "vllm_flags"]
 
@@ -75,7 +76,16 @@ def check(ctx: _Ctx, fmt: str) -> None:
         if feature not in engine.get("serving", {}):
             raise ExportError(f"plan {p.rank} uses {feature}, whose {fmt} flags this export does not write",
                               field="format")
+        if runtime is not None and not _checked(runtime, feature):
+            raise ExportError(f"plan {p.rank} uses {feature}: the runtime support matrix names no {runtime.name} "
+                              "release its flags were checked against (export_checked), so none are written",
+                              field="format")
     _check_shapes(ctx)
+
+
+def _checked(runtime: Runtime, feature: str) -> str:
+    """The engine commit the export's flags for ``feature`` were checked against ('' when none)."""
+    return next((s.export_checked for s in runtime.serving if s.feature == feature and s.export_checked), "")
 
 
 def _check_shapes(ctx: _Ctx) -> None:
@@ -172,11 +182,14 @@ def header(ctx: _Ctx, fmt: str) -> list[str]:
     """Comment lines: each feature written, the flags' source and the runtime version it needs."""
     engine = deploy_data()["engines"][fmt]
     runtime = ctx.catalog.runtimes.get(engine["runtime"])
+    if runtime is None:  # engine_argv refuses it
+        return []
     lines = []
-    for feature in used(ctx.plan):
-        since = next((s.since for s in (runtime.serving if runtime else ()) if s.feature == feature), "?")
-        lines.append(f"# {feature}: {engine['serving'][feature]}; needs {engine['runtime']} >= {since} "
-                     "(runtime support matrix)")
+    for feature in used(ctx.plan):  # check() saw a matrix row for each
+        since = next(s.since for s in runtime.serving if s.feature == feature)
+        lines.append(f"# {feature}: {engine['serving'][feature]}. Runtime support matrix: {engine['runtime']} "
+                     f"since {since}; these flags checked at {_checked(runtime, feature)} (older releases "
+                     "may spell them differently)")
     if _speculative(ctx):
         method, k = _drafter(ctx)
         lines.append(f"# speculative decoding as planned: {method.upper()}, {k} drafted token(s) per step")
