@@ -237,6 +237,7 @@ def _synthetic(model: str, hw: str, *, features: list[str], precision: str = "bf
     ("vllm", _synthetic("qwen2.5-7b", "h100-sxm", features=["speculative"]), "no EAGLE draft head for qwen2.5-7b"),
     ("sglang", _synthetic("llama-3.1-8b", "h100-sxm", features=["expert_parallel"], ep=8), "llama-3.1-8b.*no experts"),
     ("vllm", _synthetic("qwen3-30b-a3b", "h100-sxm", features=["expert_parallel"], ep=4), "ep = tp"),
+    ("sglang", _synthetic("qwen3-30b-a3b", "h100-sxm", features=["dp_attention"], dp_attention=3), "dp divides tp"),
     ("vllm", _synthetic("llama-3.1-8b", "h100-sxm", features=["disaggregation"], role="prefill"),
      "disaggregation needs a prefill pool and a decode pool"),
 ])

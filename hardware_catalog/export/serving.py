@@ -104,8 +104,10 @@ def _check_shapes(ctx: _Ctx) -> None:
             raise ExportError(f"expert_parallel over {d.ep} of a replica's tp {d.tp} x pp {d.pp} chips: the engines "
                               "exported here form the EP group from all of a replica's ranks (ep = tp, pp 1)",
                               field="rank")
-        if d.dp_attention > 1 and d.tp % d.dp_attention:
-            raise ExportError(f"dp_attention {d.dp_attention} does not divide the replica's tp {d.tp}", field="rank")
+        if d.dp_attention > 1 and (d.tp % d.dp_attention or d.pp != 1):
+            raise ExportError(f"dp_attention {d.dp_attention} over a replica of tp {d.tp} x pp {d.pp}: the engines "
+                              "exported here split tp into data-parallel attention ranks (dp divides tp, pp 1)",
+                              field="rank")
 
 
 def _drafter(ctx: _Ctx) -> tuple[str, int]:
