@@ -60,6 +60,8 @@ WORKLOADS = {
     # the DistServe-type example; fp8 weights (vLLM/SGLang quantise 16-bit checkpoints to FP8 at load; the
     # example's own fp4 plan needs a pre-quantised checkpoint the catalog does not name)
     "disaggregation": example("disagg-long-prompts", precisions=["fp8"], serving={"disaggregation": "required"}),
+    "disaggregation_vllm": example("disagg-long-prompts", precisions=["fp8"], runtimes=["vllm"],
+                                   serving={"disaggregation": "required"}),
     "prefix_caching": example("rag-prefix-cache", models=["qwen3-30b-a3b"], runtimes=["vllm", "sglang"],
                               precisions=["fp8", "bf16"], serving={"prefix_caching": "required"}),
     "expert_parallel": workload({"name": "moe-ep", **CHAT, "traffic": {**CHAT["traffic"], "requests_per_s": 20},
@@ -131,12 +133,14 @@ def test_disaggregated_plan_exports_a_prefill_and_a_decode_pool(planned: dict[st
         assert int(opts["tp_size"]) * int(opts["pp_size"]) == d.chips_per_replica
 
 
+@pytest.mark.parametrize("key", ["disaggregation", "disaggregation_vllm"])
 def test_disaggregated_manifests_hold_each_pool_with_its_replicas_and_chips(planned: dict[str, PlanResultOut],
-                                                                          catalog: Any) -> None:
+                                                                          catalog: Any, key: str) -> None:
     import kubernetes_validate
 
-    doc, w = planned["disaggregation"], WORKLOADS["disaggregation"]
+    doc, w = planned[key], WORKLOADS[key]
     p = top(doc)
+    assert p.runtime == {"disaggregation": "sglang", "disaggregation_vllm": "vllm"}[key]
     (artifact,) = export(doc, catalog, "k8s", workload=w)
     docs = list(yaml.safe_load_all(artifact.content))
     for d in docs:
@@ -149,7 +153,16 @@ def test_disaggregated_manifests_hold_each_pool_with_its_replicas_and_chips(plan
         assert manifest["spec"]["replicas"] == d.replicas
         container = pod["spec"]["containers"][0]
         assert container["resources"]["limits"] == {"nvidia.com/gpu": str(d.chips_per_replica)}
-        assert f"--disaggregation-mode {d.role}" in " ".join(container["args"])  # the plan's runtime: sglang
+        args, ports = " ".join(container["args"]), {x["name"]: x["containerPort"] for x in container["ports"]}
+        if p.runtime == "sglang":
+            assert f"--disaggregation-mode {d.role}" in args
+            assert ("bootstrap" in ports) == (d.role == "prefill")  # the decode side fetches KV from the prefill pod
+        else:
+            kv_role = {"prefill": "kv_producer", "decode": "kv_consumer"}[d.role]
+            assert f'"kv_role":"{kv_role}"' in args and ports["nixl"] == 5600
+            env = {e["name"]: e for e in container["env"]}
+            # NIXL's handshake host defaults to localhost: each pod advertises its own address
+            assert env["VLLM_NIXL_SIDE_CHANNEL_HOST"]["valueFrom"] == {"fieldRef": {"fieldPath": "status.podIP"}}
     chips = sum(int(m["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"])
                 * m["spec"]["replicas"] for m in pools)
     assert chips == sum(d.replicas * d.chips_per_replica for d in p.deployments)

@@ -25,6 +25,7 @@ import yaml
 from hardware_catalog.export.base import ExportError, _Ctx, deploy_data
 from hardware_catalog.export.engines import PORT, _slug, engine_argv
 from hardware_catalog.export.serving import header as serving_header
+from hardware_catalog.export.serving import pool_container
 
 if TYPE_CHECKING:
     from hardware_catalog.outputs import DeploymentOut
@@ -60,10 +61,12 @@ def _node_selector(hardware: str) -> dict[str, str]:
     return {"hwplan.io/accelerator": hardware}
 
 
-def _container(ctx: _Ctx, engine: str, argv: list[str], resource: str, chips: int) -> dict[str, Any]:
+def _container(ctx: _Ctx, engine: str, argv: list[str], resource: str, chips: int, role: str) -> dict[str, Any]:
     image = deploy_data()["engines"][engine]["image"]
+    pool = pool_container(engine, role)  # a disaggregated pool's KV-transfer handshake (serving.py)
     return {"name": "engine", "image": image, "command": argv[:1], "args": argv[1:],
-            "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+            **({"env": pool["env"]} if "env" in pool else {}),
+            "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}, *pool.get("ports", [])],
             "resources": {"limits": {resource: str(chips)}, "requests": {resource: str(chips)}}}
 
 
@@ -126,8 +129,8 @@ def _deployment_docs(ctx: _Ctx, fmt: str, engine: str, name: str, d: DeploymentO
                           f"{hw.chips_per_node} {hw.id}", field="format")
 
     def pod(args: list[str]) -> dict[str, Any]:
-        return {"metadata": {"labels": labels},
-                "spec": {"nodeSelector": selector, "containers": [_container(ctx, engine, args, resource, per_node)]}}
+        container = _container(ctx, engine, args, resource, per_node, d.role)
+        return {"metadata": {"labels": labels}, "spec": {"nodeSelector": selector, "containers": [container]}}
 
     if fmt == "kserve":
         if nodes > 1:

@@ -41,9 +41,15 @@ if TYPE_CHECKING:
     from hardware_catalog.outputs import DeploymentOut, PlanOut
     from planner.domain import Runtime
 
-__all__ = ["check", "header", "sglang_flags", "trtllm_flags", "used", "vllm_flags"]
+__all__ = ["check", "header", "pool_container", "sglang_flags", "trtllm_flags", "used", "vllm_flags"]
 
 ROLES = ("prefill", "decode")
+# vLLM's NixlConnector handshake: VLLM_NIXL_SIDE_CHANNEL_HOST (default localhost: set it when the pools run on
+# different hosts) and VLLM_NIXL_SIDE_CHANNEL_PORT (default 5600), vllm docs/features/nixl_connector_usage.md
+# @ 026c83f974fcee0e1887060ebdcc53dc427bacfc. SGLang's prefill server listens for the decode side's bootstrap on
+# --disaggregation-bootstrap-port (default 8998), server_args.py @ 001067fffe33427bee0ed2f007fb7551a1d76b44.
+NIXL_SIDE_CHANNEL_PORT = 5600
+SGLANG_BOOTSTRAP_PORT = 8998
 
 
 def used(plan: PlanOut) -> tuple[str, ...]:
@@ -176,6 +182,19 @@ def sglang_flags(ctx: _Ctx, d: DeploymentOut) -> list[str]:
     return out
 
 
+def pool_container(engine: str, role: str) -> dict[str, Any]:
+    """Container fields a disaggregated pool's pod adds (Kubernetes ``env``/``ports`` entries): vLLM's NIXL
+    side channel on the pod's own address, SGLang's prefill bootstrap port."""
+    if engine == "vllm" and role in ROLES:
+        return {"env": [{"name": "VLLM_NIXL_SIDE_CHANNEL_HOST",
+                         "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+                        {"name": "VLLM_NIXL_SIDE_CHANNEL_PORT", "value": str(NIXL_SIDE_CHANNEL_PORT)}],
+                "ports": [{"name": "nixl", "containerPort": NIXL_SIDE_CHANNEL_PORT, "protocol": "TCP"}]}
+    if engine == "sglang" and role == "prefill":
+        return {"ports": [{"name": "bootstrap", "containerPort": SGLANG_BOOTSTRAP_PORT, "protocol": "TCP"}]}
+    return {}
+
+
 def trtllm_flags(d: DeploymentOut) -> list[str]:
     return ["--ep_size", str(d.ep)] if d.ep > 1 else []
 
@@ -201,6 +220,13 @@ def header(ctx: _Ctx, fmt: str) -> list[str]:
                          "checkpoint its acceptance (and the predicted TPOT) may be lower")
     if "disaggregation" in used(ctx.plan):
         lines.append("# disaggregated: requests reach the prefill pool first and the decode pool next through a "
-                     "P/D-aware router (vLLM: a NixlConnector proxy, llm-d or Dynamo; SGLang: sglang-router "
-                     "--pd-disaggregation), which this export does not write")
+                     "P/D-aware router that addresses pods, not a Service (vLLM: a NixlConnector proxy, llm-d or "
+                     "Dynamo; SGLang: sglang-router --pd-disaggregation); the export does not write it. Pods carry "
+                     "the label hwplan.io/role=prefill|decode for its discovery")
+        if fmt == "vllm":
+            lines.append(f"# NIXL handshake: set VLLM_NIXL_SIDE_CHANNEL_HOST to this host's address when the pools "
+                         f"run on different hosts (port VLLM_NIXL_SIDE_CHANNEL_PORT, default {NIXL_SIDE_CHANNEL_PORT})")
+        if fmt == "sglang":
+            lines.append(f"# the prefill pool serves the KV bootstrap on port {SGLANG_BOOTSTRAP_PORT} "
+                         "(--disaggregation-bootstrap-port's default); the decode pool must reach it")
     return lines
