@@ -540,27 +540,29 @@ def _normal_guess(starts: Array, widths: Array, p: Array, band: Array, levels: A
 def _cdf_at(t: Array, s: Array, w: Array, rows: npt.NDArray[np.intp], ended: Array, rising: Array,
             block: npt.NDArray[np.intp], weight: Array) -> tuple[Array, Array, Array, Array]:
     """F(t), its slope on the right of t, and the breakpoints next to t (the last at or below it, the
-    first above), for rows[p] at t[p], with starts s[p, start] (``_uniform_mixture``)."""
+    first above), for rows[p] at t[p], with starts s[p, start] (``_by_newton``; flat indices throughout)."""
     c_n = w.shape[1]
     u = t[:, None] - s  # [p, start]: time since each start
     rose = u >= 0
     since = np.maximum(u, 0.0)
     i = _count_below(w, rows, since)  # components of each start ended by t
-    slope_a = np.where(rose, rising[block, i], 0.0)
-    cdf = (ended[block, i] + since * slope_a) @ weight
-    wr = w[rows]
-    after = np.where(rose, np.where(i < c_n, s + np.take_along_axis(wr, np.minimum(i, c_n - 1), 1), np.inf), s)
-    before = np.where(i > 0, s + np.take_along_axis(wr, np.maximum(i - 1, 0), 1), np.where(rose, s, -np.inf))
+    at = block * (c_n + 1) + i
+    slope_a = np.where(rose, rising.reshape(-1)[at], 0.0)
+    cdf = (ended.reshape(-1)[at] + since * slope_a) @ weight
+    flat, base = w.reshape(-1), (rows * c_n)[:, None]
+    after = np.where(rose, np.where(i < c_n, s + flat[base + np.minimum(i, c_n - 1)], np.inf), s)
+    before = np.where(i > 0, s + flat[base + np.maximum(i - 1, 0)], np.where(rose, s, -np.inf))
     return cdf, slope_a @ weight, before.max(axis=1), after.min(axis=1)
 
 
 def _count_below(w: Array, rows: npt.NDArray[np.intp], u: Array) -> npt.NDArray[np.intp]:
-    """Per (pending, start): how many of the sorted widths w[rows[pending]] are <= u[pending, start]."""
-    out = np.empty(u.shape, dtype=np.intp)
-    for r in np.unique(rows):
-        mine = rows == r
-        out[mine] = np.searchsorted(w[r], u[mine], side="right")
-    return out
+    """Per (p, start): how many of the sorted widths w[rows[p]] are <= u[p, start] (rows ascending:
+    one search per row, on its run of pairs)."""
+    count = np.empty(u.shape, dtype=np.intp)
+    ends = np.flatnonzero(np.r_[rows[1:] != rows[:-1], True]) + 1
+    for lo, hi in zip(np.r_[0, ends[:-1]], ends, strict=True):
+        count[lo:hi] = np.searchsorted(w[rows[lo]], u[lo:hi], side="right")
+    return count
 
 
 # Length strata: a token-count sum is represented by the conditional means of these probability
