@@ -20,8 +20,8 @@ Model (checked against the discrete-event simulation in ``planner.model.simulate
 * TTFT. A request lands in an iteration of type j with the length-biased probability
   pi_j s_j / tau, waits for the rest of it (uniform on [0, s_j]), then is prefilled together
   with the k ~ Poisson(lam s_j) others that arrived in it: TTFT = U s_j + s_(k+1). The mean is
-  exact; so are the quantiles: the mixture's CDF is piecewise linear, so it is accumulated over
-  its sorted breakpoints and inverted by interpolation (prompts longer than
+  exact; so are the quantiles: the mixture's CDF is piecewise linear, and each quantile is the
+  exact interpolation on the segment where it crosses the level (prompts longer than
   max_batched_tokens - B run as extra passes inside step_time).
 * Lengths. Token counts are lognormal fitted to mean and p95 (deterministic when no p95),
   mixtures of such, or empirical (quantile knots: a histogram, a benchmark's p50 / p99 / max).
@@ -64,8 +64,10 @@ leave as they converge), the chain at B + h for the feedback gain and one per di
 percentile (the median is B itself; ones pinned by the clip are shared), all in two calls.
 Where the tail is already too heavy at a low end of the bracket, the row is given up there
 (the tail only grows with B), and TTFT and TPOT are computed only for the rows that keep
-their size. TTFT sorts the K + K^2 breakpoints per row (a value sort, the index riding in the
-low mantissa bits) and finds every quantile's segment by one search.
+their size. TTFT with fixed prompts sorts the K + K^2 breakpoints per row (a value sort, the
+index riding in the low mantissa bits); with variable prompts (5 K starts x 5 K widths, ~26,000
+breakpoints a row at K = 32) each quantile is found by ~5 Newton steps on the exact CDF, read from
+prefix sums over the sorted widths, which never sorts the ends (``_uniform_mixture``).
 """
 
 from __future__ import annotations
