@@ -575,7 +575,9 @@ _BINS = 512  # grid cells over one length's range (its 1 - 1e-5 quantile) for th
 _BISECT = 40  # bisection steps for a TPOT quantile
 _NEWTON = 200  # cap on Newton-bisection steps for a TTFT quantile (bisection alone needs ~60)
 _LEVEL_EPS = 1e-12  # a mixture's CDF within this of a level reaches it (its weights sum to 1 up to rounding)
-_SORT_MAX = 2048  # breakpoints per row up to which a TTFT mixture sorts them: one sort vs ~5 Newton steps
+# breakpoints per row up to which a TTFT mixture sorts them: on the examples' mixtures, sorting the chain's
+# own (at most 32 x 33) was ~4x faster than Newton steps, and Newton ~2x faster on 5 x 32 bands (~26,000)
+_SORT_MAX = 2048
 
 
 @functools.cache
