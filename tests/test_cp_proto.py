@@ -71,7 +71,8 @@ def test_same_model_as_cp_model(spare: int, min_replicas: int, budget: float | N
 
 
 def test_solves_to_the_brute_force_optimum() -> None:
-    """Every mix of up to 11 replicas per option (enough: 10 of the cheapest carry it), two types at most: the cheapest carrying 7.3 req/s with N+1."""
+    """Every mix of up to 11 replicas per option (enough: 10 of the cheapest carry it), two types at
+    most: the cheapest carrying 7.3 req/s with N+1."""
     best = math.inf
     for counts in itertools.product(range(12), repeat=len(OPTIONS)):
         kinds = {o.hardware for o, c in zip(OPTIONS, counts, strict=True) if c}
