@@ -38,15 +38,18 @@ DEFAULT = ("support-chatbot", "code-assistant", "long-document-summarizer")
 def scaled_catalog(hw: int, models: int):  # type: ignore[no-untyped-def]
     from hardware_catalog import load_catalog
     from planner.domain import Calibration
+    from planner.economics.pricing import PriceBook
 
     base = load_catalog()
     hardware = {}
     pairs = dict(base.calibration.pairs)
+    offers = list(base.prices.offers)
     for hid, h in base.hardware.items():
         for j in range(hw):
             vid = hid if j == 0 else f"{hid}-v{j}"
-            price = {k: v * (1 + 0.05 * j) for k, v in h.price_per_chip_hour.items()}
-            hardware[vid] = replace(h, id=vid, price_per_chip_hour=price)
+            hardware[vid] = h if j == 0 else replace(h, id=vid)
+            offers += [replace(o, hardware=vid, usd_per_chip_hour=o.usd_per_chip_hour * (1 + 0.05 * j))
+                       for o in base.prices.offers if j and o.hardware == hid]
             for (ph, rt), eff in base.calibration.pairs.items():
                 if ph == hid and j:
                     pairs[(vid, rt)] = eff
@@ -58,6 +61,7 @@ def scaled_catalog(hw: int, models: int):  # type: ignore[no-untyped-def]
     calibration = Calibration(pairs=pairs, family_runtime=base.calibration.family_runtime,
                               fitted_on=base.calibration.fitted_on)
     return replace(base, hardware=hardware, models=model_map, calibration=calibration,
+                   prices=PriceBook(offers=tuple(offers), skipped=base.prices.skipped),
                    version=f"{base.version}-x{hw}x{models}")
 
 

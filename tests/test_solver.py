@@ -4,9 +4,9 @@ plus solver hygiene (time limit, seed and workers set; a status always reported;
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
-from ortools.sat.python import cp_model
 
 from planner.search.solver import Option, solve_mix
 
@@ -96,14 +96,24 @@ def test_rates_round_down_so_the_peak_is_never_under_provisioned() -> None:
 
 
 def test_solver_parameters_are_set(monkeypatch: pytest.MonkeyPatch) -> None:
-    made: list[cp_model.CpSolver] = []
+    from ortools.sat.python import cp_model_helper
 
-    class Recording(cp_model.CpSolver):  # type: ignore[misc]
+    made: list[Any] = []
+    real = cp_model_helper.SolveWrapper
+
+    class Recording:  # the C++ solve wrapper, recording the parameters it is given
         def __init__(self) -> None:
-            super().__init__()
+            self.inner, self.parameters = real(), None
             made.append(self)
 
-    monkeypatch.setattr(cp_model, "CpSolver", Recording)
+        def set_parameters(self, parameters: Any) -> None:
+            self.parameters = parameters
+            self.inner.set_parameters(parameters)
+
+        def solve(self, proto: Any) -> Any:
+            return self.inner.solve(proto)
+
+    monkeypatch.setattr(cp_model_helper, "SolveWrapper", Recording)
     sol = solve_mix([A, B], demand=23.0, max_types=2, quotas={}, time_limit_s=0.75, seed=7, workers=3)
     assert sol.status == "OPTIMAL"
     assert sol.elapsed_s >= 0.0
@@ -111,6 +121,7 @@ def test_solver_parameters_are_set(monkeypatch: pytest.MonkeyPatch) -> None:
     assert solver.parameters.max_time_in_seconds == 0.75
     assert solver.parameters.random_seed == 7
     assert solver.parameters.num_workers == 3
+    assert not solver.parameters.cp_model_presolve
 
 
 def test_a_tiny_time_limit_still_returns_with_a_status() -> None:

@@ -8,15 +8,14 @@ samples' order: data -> variables -> constraints -> objective -> solve -> read-o
 
 from __future__ import annotations
 
-import functools
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
 
 from planner.errors import InputError
+from planner.search.cp_proto import ProtoModel
 
 __all__ = ["COST_SCALE", "INT_LIMIT", "RATE_SCALE", "Option", "Solution", "scaled", "solve_mix"]
 
@@ -65,16 +64,6 @@ class Solution:
     counts: dict[int, int]  # option index -> replicas
     cost_per_hour: float
     elapsed_s: float
-
-
-@functools.cache
-def _cp_model() -> Any:
-    """ortools' cp_model module, imported on the first solve that needs CP-SAT: ortools brings
-    pandas and pyarrow (~0.4 s), which a plan whose every mix is proven by ``_proven_single``
-    never pays."""
-    from ortools.sat.python import cp_model
-
-    return cp_model
 
 
 def _greedy(options: list[Option], demand: float, quotas: dict[str, int], spare: int = 0,
@@ -144,17 +133,46 @@ def _integers(options: list[Option], need: int, quotas: dict[str, int], *, spare
     return rate, price, bounds
 
 
-def _redundancy(model: Any, n: dict[int, Any], rate: dict[int, int], capacity: Any, need: int, *,
-                spare: int, min_replicas: int) -> None:
-    """N+k: with min(spare, n_o) replicas of any one option o removed the rest still carry the
-    demand; and at least ``min_replicas`` replicas in all."""
+def _mix_model(options: list[Option], *, need: int, types: list[str], rate: dict[int, int], price: dict[int, int],
+               bounds: dict[int, int], quotas: dict[str, int], max_types: int, max_cost_per_hour: float | None,
+               forbid_type_sets: tuple[frozenset[str], ...], spare: int, min_replicas: int) -> ProtoModel:
+    """The replica-mix model, variables first: option j's replica count is variable j."""
+    model = ProtoModel()
+    # variables
+    n = [model.new_int_var(0, bounds[o.index], f"n_{o.index}") for o in options]
+    used = {h: model.new_int_var(0, 1, f"used_{h}") for h in types}
+    # capacity: replicas carry the peak demand
+    capacity = [(n[j], rate[o.index]) for j, o in enumerate(options)]
+    model.linear(capacity, lower=need)
+    # N+k: with min(spare, n_o) replicas of any one option o removed the rest still carry the demand
     if spare > 0:
-        for index, count in n.items():
-            removed = model.new_int_var(0, spare, f"removed_{index}")
-            model.add_min_equality(removed, [count, spare])
-            model.add(capacity - rate[index] * removed >= need)
-    if min_replicas > 1:
-        model.add(sum(n.values()) >= min_replicas)
+        for j, o in enumerate(options):
+            removed = model.new_int_var(0, spare, f"removed_{o.index}")
+            model.min_equality(removed, n[j], spare)
+            model.linear([*capacity, (removed, -rate[o.index])], lower=need)
+    if min_replicas > 1:  # at least min_replicas replicas in all
+        model.linear([(v, 1) for v in n], lower=min_replicas)
+    # a hardware type counts as used when any of its options has replicas
+    for j, o in enumerate(options):
+        model.linear([(n[j], 1)], lower=0, upper=0, enforced_by=-used[o.hardware] - 1)
+    # at most max_types distinct hardware types
+    model.linear([(v, 1) for v in used.values()], upper=max_types)
+    # quotas: chips per hardware id
+    for h, quota in quotas.items():
+        if h in used:
+            model.linear([(n[j], o.chips) for j, o in enumerate(options) if o.hardware == h], upper=quota)
+    # budget
+    if max_cost_per_hour is not None:
+        most = sum(o.cost_per_hour * bounds[o.index] for o in options)  # a budget above it binds nothing
+        model.linear([(n[j], price[o.index]) for j, o in enumerate(options)],
+                     upper=scaled(min(max_cost_per_hour, most + 1.0), COST_SCALE, "budget", math.floor))
+    # exclusions: type sets already returned as other plans
+    for banned in forbid_type_sets:
+        if banned <= set(types):
+            model.linear([(used[h], 1) for h in banned], upper=len(banned) - 1)
+    # objective
+    model.minimize((n[j], round(o.cost_per_hour * COST_SCALE)) for j, o in enumerate(options))
+    return model
 
 
 def solve_mix(options: list[Option], *, demand: float, max_types: int, quotas: dict[str, int],
@@ -179,55 +197,20 @@ def solve_mix(options: list[Option], *, demand: float, max_types: int, quotas: d
         o, count = proven
         return Solution(status="OPTIMAL", counts={o.index: count}, cost_per_hour=o.cost_per_hour * count,
                         elapsed_s=time.perf_counter() - start)
-    cp_model = _cp_model()
-    model = cp_model.CpModel()
-    # variables
-    n = {o.index: model.new_int_var(0, bounds[o.index], f"n_{o.index}") for o in options}
-    used = {h: model.new_bool_var(f"used_{h}") for h in types}
-    # capacity: replicas carry the peak demand
-    capacity = sum(rate[o.index] * n[o.index] for o in options)
-    model.add(capacity >= need)
-    _redundancy(model, n, rate, capacity, need, spare=spare, min_replicas=min_replicas)
-    # a hardware type counts as used when any of its options has replicas
-    for o in options:
-        model.add(n[o.index] == 0).only_enforce_if(used[o.hardware].negated())
-    # at most max_types distinct hardware types
-    model.add(sum(used.values()) <= max_types)
-    # quotas: chips per hardware id
-    for h, quota in quotas.items():
-        if h in used:
-            model.add(sum(o.chips * n[o.index] for o in options if o.hardware == h) <= quota)
-    # budget
-    cost = sum(round(o.cost_per_hour * COST_SCALE) * n[o.index] for o in options)
-    if max_cost_per_hour is not None:
-        most = sum(o.cost_per_hour * bounds[o.index] for o in options)  # a budget above it binds nothing
-        model.add(sum(price[o.index] * n[o.index] for o in options)
-                  <= scaled(min(max_cost_per_hour, most + 1.0), COST_SCALE, "budget", math.floor))
-    # exclusions: type sets already returned as other plans
-    for banned in forbid_type_sets:
-        if banned <= set(types):
-            model.add(sum(used[h] for h in banned) <= len(banned) - 1)
-    # objective
-    model.minimize(cost)
+    model = _mix_model(options, need=need, types=types, rate=rate, price=price, bounds=bounds, quotas=quotas,
+                       max_types=max_types, max_cost_per_hour=max_cost_per_hour, forbid_type_sets=forbid_type_sets,
+                       spare=spare, min_replicas=min_replicas)
+    position = {o.index: j for j, o in enumerate(options)}  # option j's replica count is variable j
     for index, count in _greedy(options, demand, quotas, spare, min_replicas).items():
-        model.add_hint(n[index], count)
-    # solve
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = time_limit_s
-    solver.parameters.num_workers = workers
-    solver.parameters.random_seed = seed
-    # One variable per replica shape of a plan key (at most ~100): presolve, probing and symmetry
-    # detection cost more than they save (72 solves from five examples: 2.3 -> 1.2 ms each, the
-    # same optima).
-    solver.parameters.cp_model_presolve = False
-    solver.parameters.cp_model_probing_level = 0
-    solver.parameters.symmetry_level = 0
-    status = solver.solve(model)
+        model.hint(position[index], count)
+    # solve. One variable per replica shape of a plan key (at most ~100): presolve, probing and symmetry
+    # detection cost more than they save (72 solves from five examples: 2.3 -> 1.2 ms each, the same optima).
+    solved = model.solve(time_limit_s=time_limit_s, workers=workers, seed=seed, presolve=False)
     # read-out
-    name = solver.status_name(status)
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+    name = solved.status
+    if not solved.values:
         return Solution(status=name, counts={}, cost_per_hour=math.inf,
                         elapsed_s=time.perf_counter() - start)
-    counts = {i: int(solver.value(v)) for i, v in n.items() if solver.value(v) > 0}
+    counts = {o.index: solved.values[j] for j, o in enumerate(options) if solved.values[j] > 0}
     total = sum(o.cost_per_hour * counts.get(o.index, 0) for o in options)
     return Solution(status=name, counts=counts, cost_per_hour=total, elapsed_s=time.perf_counter() - start)
