@@ -7,7 +7,8 @@ the network, and the decode replica generates the rest (DistServe, Zhong et al.,
     prefill pool  a queue of prefill jobs: the queueing model with one output token, TTFT targets
                   less the KV transfer; the engine's chunked-prefill scheduler batches the prompts
     decode pool   continuous batching of decode-only work: the prompt's KV arrives whole (it is
-                  held, I + O tokens per sequence, but not computed: ``DecodePool``), TPOT targets
+                  held, I + O tokens per sequence, but not computed: ``DecodePool``), TPOT targets,
+                  tightened to leave an e2e target room behind the slowest prefill plan (``_decode_slo``)
     transfer      KV bytes of the prompt / the slower of the two pools' scale-out networks (each
                   replica's chips send or receive their shards in parallel); a chip without a
                   scale-out network cannot take part (the pools are separate replicas)
@@ -85,6 +86,34 @@ def _only(slo: Slo, metric: str, less_ms: float = 0.0) -> Slo:
     return Slo(targets={m: {p: v - less_ms for p, v in by.items()} for m, by in slo.targets.items() if m == metric})
 
 
+def _decode_slo(w: Workload, pre: list[Plan], catalog: Catalog) -> Slo | None:
+    """The decode pool's TPOT targets: the workload's, tightened so that an e2e target holds behind
+    the slowest prefill plan found (its TTFT at that percentile and the KV transfer to a one-chip
+    replica); None when that leaves decode no time. Without this the decode pool of an e2e-only
+    workload was sized with no latency target, ran at its largest batch and no pair met the e2e."""
+    slo = _only(w.slo, "tpot_ms")
+    out = w.traffic.output_tokens.mean
+    if not pre or out <= 1.0:
+        return slo
+    tokens = w.traffic.input_tokens.p95 or w.traffic.input_tokens.mean
+    for pct, limit in w.slo.targets.get("e2e_ms", {}).items():
+        ahead = max(p.predicted.get(f"ttft_ms_p{pct}", p.predicted["ttft_ms_p99"])
+                    + _transfer_bound_s(catalog, p, tokens) * 1e3 for p in pre)
+        tpot = (limit - ahead) / (out - 1.0)
+        if tpot <= 0.0:
+            return None
+        slo = slo.with_target("tpot_ms", pct, min(tpot, slo.targets.get("tpot_ms", {}).get(pct, tpot)))
+    return slo
+
+
+def _transfer_bound_s(catalog: Catalog, p: Plan, input_tokens: float) -> float:
+    """An upper bound on ``transfer_s`` from prefill plan ``p``: its slowest link, one chip sending."""
+    model = catalog.models[p.model]
+    kv = float(kv_bytes_per_token(model, input_tokens, catalog.precisions[p.kv_precision].bytes_per_kv or 2.0))
+    link = min(catalog.hardware[d.hardware].scale_out_bytes_per_s or np.inf for d in p.deployments)
+    return kv * input_tokens / link
+
+
 def _pinned(w: Workload, key: tuple[str, str, str, str, str]) -> Workload:
     """``w`` searched only in the format of ``key`` (``Plan.key``: model, weights, KV, runtime, adaptation)."""
     model, precision, kv, runtime, adaptation = key
@@ -100,10 +129,13 @@ def disaggregated_plans(workload: Workload, catalog: Catalog, *, top: int, objec
     prefill_w = replace(workload, name=f"{workload.name} (prefill pool)",
                         traffic=replace(t, output_tokens=Tokens(1.0), prefix=None),
                         slo=_only(workload.slo, "ttft_ms"))
-    decode_w = replace(workload, name=f"{workload.name} (decode pool)", slo=_only(workload.slo, "tpot_ms"))
     budget = max(0.5, time_limit_s / 2)
     pre = list(run_search(prefill_w, catalog, top=PAIRS, objective=objective, time_limit_s=budget, tables=tables,
                           served=PrefillPool()).result.plans)
+    decode_slo = _decode_slo(workload, pre, catalog)
+    if decode_slo is None:
+        return []
+    decode_w = replace(workload, name=f"{workload.name} (decode pool)", slo=decode_slo)
     decode = DecodePool(prefix_tokens=t.input_tokens.mean - 1.0)
     dec = list(run_search(decode_w, catalog, top=PAIRS, objective=objective, time_limit_s=budget, tables=tables,
                           served=decode).result.plans)
