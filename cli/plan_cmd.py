@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 __all__ = ["exit_code", "plan_cmd", "render_plans"]
 
 DEPLOYMENT_NOTE = ("deployment: replicas x chips per replica, hardware (tp = tensor parallel, pp = pipeline "
-                   "parallel degree; tp x pp = chips per replica)")
+                   "parallel degree; tp x pp = chips per replica; ep = expert parallel, dp-attn = data-parallel "
+                   "attention degree; prefill/decode: a disaggregated plan's pools)")
 
 
 @app.command("plan")
@@ -134,8 +135,10 @@ def exit_code(out: PlanResultOut) -> int:
 def _deployments(plan: PlanOut, sep: str = " + ") -> str:
     parts = []
     for d in plan.deployments:
-        shape = f"tp{d.tp}" + ("" if d.pp == 1 else f" pp{d.pp}")
-        parts.append(f"{d.replicas} x {d.chips_per_replica} {d.hardware} ({shape})")
+        shape = " ".join([f"tp{d.tp}"] + [f"{name}{n}" for name, n in (("pp", d.pp), ("ep", d.ep),
+                                                                         ("dp-attn", d.dp_attention)) if n > 1])
+        role = "" if d.role == "both" else f"{d.role} "
+        parts.append(f"{role}{d.replicas} x {d.chips_per_replica} {d.hardware} ({shape})")
     return sep.join(parts)
 
 
@@ -196,6 +199,8 @@ def _plans_blocks(console: Console, plans: list[PlanOut]) -> None:
         console.print(f"   p99: TTFT {_num(pr.ttft_ms_p99, '.0f')} ms · TPOT {_num(pr.tpot_ms_p99, '.1f')} ms · "
                       f"e2e {_num(pr.e2e_ms_p99, '.1f', 1e-3)} s · quality {_quality(p.quality, ' ')}")
         console.print(f"   binding: {', '.join(p.binding) or 'none'}")
+        if p.features or p.why:
+            console.print(f"   serving: {', '.join(p.features) or 'plain'}" + (f"; {p.why}" if p.why else ""))
 
 
 def render_plans(console: Console, out: PlanResultOut, *, wide: bool = False) -> None:
@@ -211,6 +216,9 @@ def render_plans(console: Console, out: PlanResultOut, *, wide: bool = False) ->
         columns, rows = _plans_table(out.plans)
         if wide or min_width(columns, rows) <= console.width:
             print_table(console, None, columns, rows, wide=wide)
+            for p in out.plans:
+                if p.why:
+                    console.print(f"#{p.rank} serving ({', '.join(p.features)}): {p.why}")
         else:
             _plans_blocks(console, out.plans)
         console.print(f"* on the Pareto front (cost, p99 latency, quality); {DEPLOYMENT_NOTE}; "
