@@ -8,7 +8,6 @@ numpy, SciPy, the solver, httpx and the server inside their command functions.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -45,6 +44,8 @@ WideOpt = Annotated[bool, typer.Option("--wide", help="Every column, however wid
 
 
 def version() -> str:
+    from importlib import metadata  # (~10 ms to import: only for --version)
+
     try:
         return metadata.version("hwplan")
     except metadata.PackageNotFoundError:  # run from a source tree that was never installed

@@ -32,7 +32,6 @@ import json
 import os
 from dataclasses import fields, is_dataclass
 from functools import partial
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +57,8 @@ CODE = (*sorted((_ROOT / "planner" / "model").glob("*.py")), _ROOT / "planner" /
 
 
 def _package_version() -> str:
+    from importlib import metadata
+
     try:
         return metadata.version("hwplan")
     except metadata.PackageNotFoundError:
