@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from planner.domain import Catalog
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_INFEASIBLE", "EXIT_OK", "EXIT_TIMEOUT", "CatalogOpt", "JsonOpt",
-           "OverlayOpt", "PricesOpt",
+           "OverlayOpt", "PLAIN_HELP", "PricesOpt",
            "WideOpt", "app", "catalog_app", "load", "print_doc", "print_json", "version"]
 
 # Exit codes (README "Exit codes"): keep them, scripts depend on them.
@@ -28,9 +28,13 @@ EXIT_INFEASIBLE = 1  # `plan`: no plan meets every constraint (the output says w
 EXIT_BAD_INPUT = 2  # a usage error, a bad file or value, an unknown id: one line on stderr
 EXIT_TIMEOUT = 3  # `plan`: the search ran out of time before it found any plan
 
+# Help is click's plain text (rich_markup_mode=None): typer's rich help imports rich and doubles the
+# CPU time of `hwplan --help`; every Typer here passes PLAIN_HELP.
+PLAIN_HELP: dict[str, Any] = {"rich_markup_mode": None}
 app = typer.Typer(help="hwplan: hardware-aware deployment planner for LLMs.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
-catalog_app = typer.Typer(help="Read and check the hardware/model/runtime catalog.", no_args_is_help=True)
+                  pretty_exceptions_enable=False, **PLAIN_HELP)
+catalog_app = typer.Typer(help="Read and check the hardware/model/runtime catalog.", no_args_is_help=True,
+                          **PLAIN_HELP)
 app.add_typer(catalog_app, name="catalog")
 
 CatalogOpt = Annotated[Path | None, typer.Option("--catalog", help="Catalog directory (default: shipped).",

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from cli.app import JsonOpt, app, print_json
+from cli.app import PLAIN_HELP, JsonOpt, app, print_json
 
 __all__ = ["cache_app", "cache_clear", "cache_info"]
 
-cache_app = typer.Typer(help="Show or empty the compiled catalog cache.", no_args_is_help=True)
+cache_app = typer.Typer(help="Show or empty the compiled catalog cache.", no_args_is_help=True, **PLAIN_HELP)
 app.add_typer(cache_app, name="cache")
 
 
