@@ -109,8 +109,12 @@ def test_every_command_is_routed_to_the_module_that_registers_it() -> None:
     table must name, for every command of the whole app, the module whose function runs it."""
     import typer.main
 
-    from cli.main import COMMAND_MODULES, app
+    from cli.main import _ORDER, COMMAND_MODULES, app
 
+    registering = {path.stem for path in (ROOT / "cli").glob("*.py")
+                   if any(f"{name}.command(" in path.read_text() or f"{name}.add_typer(" in path.read_text()
+                          for name in ("app", "catalog_app", "cache_app", "prices_app"))} - {"app"}
+    assert registering == set(_ORDER)  # a new command module must be listed to be registered at all
     group = typer.main.get_group(app)
     assert set(group.commands) == set(COMMAND_MODULES)
     for name, command in group.commands.items():
