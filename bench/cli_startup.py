@@ -1,17 +1,27 @@
 """Start-up time of the CLI: wall time of a few commands as a ratio to ``python -c pass`` measured in
-the same run (median of 5 each), and which heavy packages each command imports.
+the same run (median of 5 each), the CPU time they use, and which heavy packages each imports.
 
-    python bench/cli_startup.py [--repeat 5]
+    python bench/cli_startup.py [--repeat 5] [--examples] [--before TREE]
+
+``--examples`` adds ``hwplan plan examples/<f>.yaml --json`` for every example (issue #21: each
+within 20x ``python -c pass`` once the catalog caches are built; one unmeasured run per command
+builds them) with the search's own ``search.elapsed_ms`` (the first search in a fresh process,
+target 100 ms median) and what the process spends outside it. ``--before TREE`` measures the same
+commands on another checkout too (``git worktree add --detach /tmp/st-base main``), alternating
+runs so both see the same machine load, and prints before / after side by side.
 
 Targets (issue #12): --help and catalog list < 0.4 s, estimate < 0.8 s on the reference machine;
-the ratio makes a loaded or slower machine comparable. A ratio near 1 means the command costs little
-more than starting Python.
+the ratio makes a loaded or slower machine comparable (CPU seconds too: on a machine shared with
+other work the wall time stretches, the CPU time much less). A ratio near 1 means the command
+costs little more than starting Python.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -27,51 +37,95 @@ COMMANDS = {
                                                                  "--hardware", "h100-sxm"],
     "hwplan plan examples/support-chatbot.yaml": ["plan", "examples/support-chatbot.yaml"],
 }
-HEAVY = ("numpy", "scipy", "ortools", "fastapi", "uvicorn", "httpx", "pydantic")
+HEAVY = ("numpy", "scipy", "ortools", "pandas", "fastapi", "uvicorn", "httpx", "pydantic", "yaml", "rich")
 
 
-def _env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "100"}
+def _env(root: Path) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(root), "COLUMNS": "100"}
 
 
-def _wall(argv: list[str], repeat: int) -> float:
-    times = []
+def _once(argv: list[str], root: Path) -> tuple[float, float, str]:
+    """(wall s, CPU s of the child, its stdout)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.run(argv, cwd=root, env=_env(root), capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, proc.stdout
+
+
+def _search_ms(stdout: str) -> float | None:
+    try:
+        return float(json.loads(stdout)["search"]["elapsed_ms"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _measure(argv: list[str], roots: list[Path], repeat: int) -> list[dict[str, float | None]]:
+    """Per tree: median wall, CPU and search ms over ``repeat`` runs, the trees' runs alternating."""
+    for root in roots:  # build the catalog caches (and warm the page cache) unmeasured
+        _once(argv, root)
+    runs: list[list[tuple[float, float, float | None]]] = [[] for _ in roots]
     for _ in range(repeat):
-        start = time.perf_counter()
-        subprocess.run(argv, cwd=ROOT, env=_env(), capture_output=True, check=False)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for i, root in enumerate(roots):
+            wall, cpu, out = _once(argv, root)
+            runs[i].append((wall, cpu, _search_ms(out)))
+    out = []
+    for r in runs:
+        searches = [s for _, _, s in r if s is not None]
+        out.append({"wall": statistics.median(w for w, _, _ in r), "cpu": statistics.median(c for _, c, _ in r),
+                    "search_ms": statistics.median(searches) if searches else None})
+    return out
 
 
-def _heavy_imports(args: list[str]) -> list[str]:
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "cli.main", *args], cwd=ROOT, env=_env(),
+def _heavy_imports(args: list[str], root: Path) -> list[str]:
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "cli.main", *args], cwd=root, env=_env(root),
                           capture_output=True, text=True, check=False)
     top = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in proc.stderr.splitlines()
            if line.startswith("import time:")}
     return [h for h in HEAVY if h in top]
 
 
+def _row(name: str, figures: list[dict[str, float | None]], base: float, heavy: str) -> str:
+    cells = []
+    for f in figures:
+        wall, cpu, search = f["wall"] or 0.0, f["cpu"] or 0.0, f["search_ms"]
+        cells.append(f"{wall:7.3f} {wall / base:6.1f} {cpu:6.2f} {'' if search is None else f'{search:7.0f}':>7}")
+    return f"{name:58} {' | '.join(cells)}  {heavy}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--examples", action="store_true",
-                        help="also `hwplan plan` on every examples/*.yaml (issue #21: within 20x python -c pass)")
+                        help="also `hwplan plan examples/<f>.yaml --json` on every example (issue #21: within 20x)")
+    parser.add_argument("--before", type=Path, help="another checkout to measure alongside (printed first)")
     args = parser.parse_args()
-    base = _wall([sys.executable, "-c", "pass"], args.repeat)
-    print(f"python -c pass: {base:.3f} s (median of {args.repeat})")
-    print(f"{'command':58} {'wall s':>7} {'ratio':>6}  heavy imports")
-    for name, argv in COMMANDS.items():
-        wall = _wall([*HWPLAN, *argv], args.repeat)
-        print(f"{name:58} {wall:7.3f} {wall / base:6.1f}  {', '.join(_heavy_imports(argv)) or '-'}")
+    roots = [args.before.resolve(), ROOT] if args.before else [ROOT]
+    base = statistics.median(_once([sys.executable, "-c", "pass"], ROOT)[0] for _ in range(max(args.repeat, 5)))
+    print(f"python -c pass: {base:.3f} s (median of {max(args.repeat, 5)}); trees: "
+          f"{' | '.join(str(r) for r in roots)}")
+    head = f"{'wall s':>7} {'ratio':>6} {'cpu s':>6} {'search':>7}"
+    print(f"{'command':58} {' | '.join([head] * len(roots))}  heavy imports ({roots[-1].name})")
+    ratios: list[list[float]] = [[] for _ in roots]
+    searches: list[list[float]] = [[] for _ in roots]
+    commands = dict(COMMANDS)
     if args.examples:
-        ratios = []
-        for path in sorted((ROOT / "examples").glob("*.yaml")):
-            argv = ["plan", f"examples/{path.name}"]
-            wall = _wall([*HWPLAN, *argv], args.repeat)
-            ratios.append(wall / base)
-            print(f"{'hwplan plan examples/' + path.name:58} {wall:7.3f} {wall / base:6.1f}  "
-                  f"{', '.join(_heavy_imports(argv)) or '-'}")
-        print(f"plan over the examples: ratio median {statistics.median(ratios):.1f}, max {max(ratios):.1f}")
+        commands |= {f"hwplan plan examples/{p.name} --json": ["plan", f"examples/{p.name}", "--json"]
+                     for p in sorted((ROOT / "examples").glob("*.yaml"))}
+    for name, argv in commands.items():
+        figures = _measure([*HWPLAN, *argv], roots, args.repeat)
+        print(_row(name, figures, base, ", ".join(_heavy_imports(argv, ROOT)) or "-"), flush=True)
+        if name.endswith("--json"):
+            for i, f in enumerate(figures):
+                ratios[i].append((f["wall"] or 0.0) / base)
+                if f["search_ms"] is not None:
+                    searches[i].append(f["search_ms"])
+    if args.examples:
+        for root, r, s in zip(roots, ratios, searches, strict=True):
+            print(f"plan --json over the {len(r)} examples ({root}): ratio median {statistics.median(r):.1f}, "
+                  f"max {max(r):.1f} (target 20); first search in a fresh process median "
+                  f"{statistics.median(s):.0f} ms (target 100)")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ numpy, SciPy, the solver, httpx and the server inside their command functions.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -20,7 +19,7 @@ if TYPE_CHECKING:
     from planner.domain import Catalog
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_INFEASIBLE", "EXIT_OK", "EXIT_TIMEOUT", "CatalogOpt", "JsonOpt",
-           "OverlayOpt", "PricesOpt",
+           "OverlayOpt", "PLAIN_HELP", "PricesOpt",
            "WideOpt", "app", "catalog_app", "load", "print_doc", "print_json", "version"]
 
 # Exit codes (README "Exit codes"): keep them, scripts depend on them.
@@ -29,9 +28,13 @@ EXIT_INFEASIBLE = 1  # `plan`: no plan meets every constraint (the output says w
 EXIT_BAD_INPUT = 2  # a usage error, a bad file or value, an unknown id: one line on stderr
 EXIT_TIMEOUT = 3  # `plan`: the search ran out of time before it found any plan
 
+# Help is click's plain text (rich_markup_mode=None): typer's rich help imports rich and doubles the
+# CPU time of `hwplan --help`; every Typer here passes PLAIN_HELP.
+PLAIN_HELP: dict[str, Any] = {"rich_markup_mode": None}
 app = typer.Typer(help="hwplan: hardware-aware deployment planner for LLMs.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
-catalog_app = typer.Typer(help="Read and check the hardware/model/runtime catalog.", no_args_is_help=True)
+                  pretty_exceptions_enable=False, **PLAIN_HELP)
+catalog_app = typer.Typer(help="Read and check the hardware/model/runtime catalog.", no_args_is_help=True,
+                          **PLAIN_HELP)
 app.add_typer(catalog_app, name="catalog")
 
 CatalogOpt = Annotated[Path | None, typer.Option("--catalog", help="Catalog directory (default: shipped).",
@@ -45,6 +48,8 @@ WideOpt = Annotated[bool, typer.Option("--wide", help="Every column, however wid
 
 
 def version() -> str:
+    from importlib import metadata  # (~10 ms to import: only for --version)
+
     try:
         return metadata.version("hwplan")
     except metadata.PackageNotFoundError:  # run from a source tree that was never installed
@@ -64,8 +69,9 @@ def _root(version: Annotated[bool, typer.Option(
 
 
 def load_catalog(directory: Path | None, *, overlays: Sequence[Path] = ()) -> Catalog:
-    """hardware_catalog.load_catalog, imported when a command first needs it (tests replace this)."""
-    from hardware_catalog import load_catalog as load_files
+    """hardware_catalog.load_catalog through the compiled catalog (hardware_catalog.compiled: the
+    validated catalog kept between runs), imported when a command first needs it (tests replace this)."""
+    from hardware_catalog.compiled import load_catalog as load_files
 
     return load_files(directory, overlays=overlays)
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from cli.app import JsonOpt, app, print_json
+from cli.app import PLAIN_HELP, JsonOpt, app, print_json
 
 __all__ = ["cache_app", "cache_clear", "cache_info"]
 
-cache_app = typer.Typer(help="Show or empty the compiled catalog cache.", no_args_is_help=True)
+cache_app = typer.Typer(help="Show or empty the compiled catalog cache.", no_args_is_help=True, **PLAIN_HELP)
 app.add_typer(cache_app, name="cache")
 
 
@@ -23,6 +23,7 @@ def cache_info(as_json: JsonOpt = False) -> None:
         return
     state = "on" if out["enabled"] else "off (HWPLAN_NO_CACHE)"
     typer.echo(f"cache: {out['directory']} ({state}); {len(out['entries'])} entries, "
+               f"{len(out['catalogs'])} compiled catalogs, "
                f"{out['bytes'] / 2**20:,.0f} MiB")
     for e in out["entries"]:
         typer.echo(f"  {e['key']}  catalog {e['catalog_version']}  {e['bytes'] / 2**20:,.0f} MiB")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cli.app import CatalogOpt, JsonOpt, OverlayOpt, PricesOpt, app, load, print_doc
 from cli.serve_cmd import ServerOpt
+
+if TYPE_CHECKING:
+    from planner.economics.pricing import PriceBook
 
 __all__ = ["SCENARIOS", "estimate_cmd"]
 
@@ -62,7 +66,6 @@ def estimate_cmd(
         out = EstimateOut.model_validate(
             call_server(server, "/v1/estimate", {k: v for k, v in body.items() if v is not None}))
     else:
-        from hardware_catalog.prices import load_price_sheet
         from planner.economics.rates import Pricing
         from planner.model.estimate import Scenario, estimate, resolve
 
@@ -75,8 +78,17 @@ def estimate_cmd(
         out = estimate_out(estimate(cat, config, scenario=kind, input_tokens=input_tokens,
                                     output_tokens=output_tokens, batch=batch, request_rate=request_rate,
                                     pricing=Pricing(mode=pricing, market=market,
-                                                    sheet=load_price_sheet(prices) if prices else None)))
+                                                    sheet=_sheet(prices))))
     if as_json:
         print_doc(out)
     else:
         render.estimate_table(Console(), out)
+
+
+def _sheet(prices: Path | None) -> PriceBook | None:
+    """The --prices sheet (its parser, YAML and pydantic models, only when there is one)."""
+    if prices is None:
+        return None
+    from hardware_catalog.prices import load_price_sheet
+
+    return load_price_sheet(prices)

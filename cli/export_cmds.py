@@ -59,7 +59,7 @@ def export_cmd(
     --json prints the files as GET /v1/plans/{id}/export answers with Accept: application/json.
     """
     from hardware_catalog.export import export
-    from hardware_catalog.loader import read_yaml
+    from hardware_catalog.files import read_yaml
     from hardware_catalog.outputs import PlanResultOut, export_out
     from hardware_catalog.workload_file import WorkloadIn
 

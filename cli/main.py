@@ -8,26 +8,42 @@ field; only bugs show a traceback.
 from __future__ import annotations
 
 import sys
+from importlib import import_module
+from typing import Any
 
 import typer
 
-from cli import (  # noqa: F401  (each registers its commands)
-    cache_cmds,
-    calibration_cmds,
-    catalog_cmds,
-    estimate_cmd,
-    export_cmds,
-    finetune_cmd,
-    fleet_cmd,
-    plan_cmd,
-    prices_cmd,
-    schema_cmd,
-    serve_cmd,
-    sweep_cmd,
-)
-from cli.app import EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_TIMEOUT, app
+from cli.app import EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_TIMEOUT
 
-__all__ = ["app", "main"]
+__all__ = ["COMMAND_MODULES", "main", "register"]  # (and ``app``, through __getattr__)
+
+# The module that registers each top-level command or group. ``main`` imports only the one the
+# command line names (each module's imports cost start-up time, and typer builds every registered
+# command's options before it runs one); ``--help``, no command or an unknown one import them all.
+COMMAND_MODULES = {
+    "plan": "plan_cmd", "estimate": "estimate_cmd", "catalog": "catalog_cmds", "prices": "prices_cmd",
+    "cache": "cache_cmds", "validate": "calibration_cmds", "calibrate": "calibration_cmds",
+    "finetune": "finetune_cmd", "plan-fleet": "fleet_cmd", "sweep": "sweep_cmd", "export": "export_cmds",
+    "compare": "export_cmds", "replan": "export_cmds", "schema": "schema_cmd", "serve": "serve_cmd",
+}
+_ORDER = ("cache_cmds", "calibration_cmds", "catalog_cmds", "estimate_cmd", "export_cmds", "finetune_cmd", "fleet_cmd",
+          "plan_cmd", "prices_cmd", "schema_cmd", "serve_cmd", "sweep_cmd")
+
+
+def register(args: list[str] | None = None) -> typer.Typer:
+    """The app with the command ``args`` names registered (every command when it names none)."""
+    from cli.app import app
+
+    name = next((a for a in args if not a.startswith("-")), None) if args else None
+    for module in [COMMAND_MODULES[name]] if name in COMMAND_MODULES else _ORDER:
+        import_module(f"cli.{module}")
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":  # ``from cli.main import app``: the whole app
+        return register()
+    raise AttributeError(f"module 'cli.main' has no attribute {name!r}")
 
 
 def _planner_exit(exc: Exception) -> int:
@@ -42,6 +58,7 @@ def main(args: list[str] | None = None) -> None:
     """Console entry point: run the app; map errors to one line and an exit code."""
     from planner.errors import PlannerError
 
+    app = register(sys.argv[1:] if args is None else args)
     try:
         code = app(args=args, standalone_mode=False, prog_name="hwplan")
     except PlannerError as exc:

@@ -55,8 +55,6 @@ def plan_cmd(
 
     Exit code 0 when a plan fits, 1 when none does, 3 when the search timed out before any plan.
     """
-    from rich.console import Console
-
     from hardware_catalog.outputs import PlanResultOut, levers_out, plan_result_out
 
     if server:
@@ -65,7 +63,7 @@ def plan_cmd(
 
             raise InputError("--save with --server: save on the service (POST /v1/plans?save=true)", field="save")
         from cli.serve_cmd import call_server
-        from hardware_catalog.loader import read_yaml
+        from hardware_catalog.files import read_yaml
         from hardware_catalog.prices import raw_sheet
 
         body = with_sheet_body(read_yaml(workload), raw_sheet(prices) if prices else None)
@@ -91,6 +89,8 @@ def plan_cmd(
     if as_json:
         print_doc(out)
     else:
+        from rich.console import Console  # (not for --json: rich is ~50 ms of start-up)
+
         render_plans(Console(), out, wide=wide)
     code = exit_code(out)
     if code:
@@ -99,7 +99,7 @@ def plan_cmd(
 
 def _save(workload: Path, out: PlanResultOut, catalog_version: str) -> None:
     """Save the result with the catalog version that produced it (the one already loaded)."""
-    from hardware_catalog.loader import read_yaml
+    from hardware_catalog.files import read_yaml
     from hardware_catalog.saved import PlanStore, prices_used
     from hardware_catalog.workload_file import WorkloadIn
 

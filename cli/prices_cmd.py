@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli.app import CatalogOpt, JsonOpt, OverlayOpt, app, load, print_doc
+from cli.app import PLAIN_HELP, CatalogOpt, JsonOpt, OverlayOpt, app, load, print_doc
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 __all__ = ["prices_app", "prices_list", "prices_show"]
 
 prices_app = typer.Typer(help="Public offers by chip, market and mode, and the price a plan selects.",
-                         no_args_is_help=True)
+                         no_args_is_help=True, **PLAIN_HELP)
 app.add_typer(prices_app, name="prices")
 
 MarketOpt = Annotated[str | None, typer.Option(help="hyperscaler | neocloud | marketplace")]

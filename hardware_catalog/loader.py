@@ -18,7 +18,6 @@ and the problem, as one line.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import TypeVar
 from pydantic import BaseModel
 
 from hardware_catalog import convert
+from hardware_catalog.cache_store import catalog_hash
 from hardware_catalog.files import default_catalog_dir, read_yaml, validate_file
 from hardware_catalog.prices import load_owned, load_prices
 from hardware_catalog.schema import (
@@ -126,10 +126,5 @@ def _read_into(raw: convert.RawCatalog, folder: Path) -> None:
 
 
 def _digest(base: Path, overlays: Iterable[Path | str]) -> str:
-    """Content hash of every YAML file: the catalog's version."""
-    sha = hashlib.sha256()
-    for folder in (base, *(Path(p) for p in overlays)):
-        for path in sorted(Path(folder).rglob("*.yaml")):
-            sha.update(str(path.relative_to(folder)).encode())
-            sha.update(path.read_bytes())
-    return sha.hexdigest()[:16]
+    """Content hash of every YAML file: the catalog's version (the compiled catalog's key starts from it)."""
+    return catalog_hash((base, *(Path(p) for p in overlays))).hexdigest()[:16]

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from hardware_catalog.loader import read_yaml
+from hardware_catalog.files import read_yaml
 from planner.calibration.predict import Measurement
 from planner.errors import CatalogError
 from planner.model.estimate import Scenario

@@ -69,7 +69,7 @@ def document(out: BaseModel) -> str:
 
 
 class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 # --- estimate -----------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
 
-from hardware_catalog.loader import read_yaml, validate_file
+from hardware_catalog.files import read_yaml, validate_file
 from hardware_catalog.prices import PriceFile, load_price_sheet, offers_book
 from planner.economics.pricing import MARKETS, PriceBook
 from planner.economics.rates import PRICING_MODES, Pricing, owned_from_mapping

@@ -5,6 +5,7 @@ point as a subprocess, as a shell script would see it."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -101,3 +102,31 @@ def test_estimate_schema_describes_what_estimate_prints() -> None:
     validator.validate(doc)
     assert not validator.is_valid({**doc, "surprise": 1})
     assert not validator.is_valid({**doc, "memory": {**doc["memory"], "surprise": 1}})
+
+
+def test_every_command_is_routed_to_the_module_that_registers_it() -> None:
+    """cli.main imports only the module of the command a command line names (start-up time): the
+    table must name, for every command of the whole app, the module whose function runs it."""
+    import typer.main
+
+    from cli.main import _ORDER, COMMAND_MODULES, app
+
+    registering = {path.stem for path in (ROOT / "cli").glob("*.py")
+                   if any(f"{name}.command(" in path.read_text() or f"{name}.add_typer(" in path.read_text()
+                          for name in ("app", "catalog_app", "cache_app", "prices_app"))} - {"app"}
+    assert registering == set(_ORDER)  # a new command module must be listed to be registered at all
+    group = typer.main.get_group(app)
+    assert set(group.commands) == set(COMMAND_MODULES)
+    for name, command in group.commands.items():
+        subcommands = getattr(command, "commands", None)
+        callbacks = [c.callback for c in subcommands.values()] if subcommands else [command.callback]
+        modules = {getattr(cb, "__wrapped__", cb).__module__ for cb in callbacks if cb is not None}
+        assert modules == {f"cli.{COMMAND_MODULES[name]}"}, name
+
+
+def test_a_command_line_imports_only_its_command_module() -> None:
+    code = ("import sys; from cli.main import register; register(['plan', 'x.yaml', '--json']); "
+            "print(sorted(m for m in sys.modules if m.startswith('cli.') and m.endswith(('_cmd', '_cmds'))))")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['cli.plan_cmd', 'cli.serve_cmd']"  # (plan's --server option lives in serve_cmd)

@@ -30,7 +30,7 @@ class Artifact:
 @functools.cache
 def deploy_data() -> dict[str, Any]:
     from hardware_catalog import default_catalog_dir
-    from hardware_catalog.loader import read_yaml
+    from hardware_catalog.files import read_yaml
 
     data: dict[str, Any] = read_yaml(default_catalog_dir() / "deploy" / "deploy.yaml")
     return data
