@@ -649,7 +649,7 @@ def _group(step: StepModel, lam: Array, b_run: Array, grows: Array, inp: LengthD
     """For rows sharing a chain size K: the rows to solve again one size up (their last, lumped
     state holds more than _TAIL), then for the others b_mean, tau, TTFT mean and quantiles, and
     the TPOT quantiles of ``percentiles`` (ascending)."""
-    i, o = inp.mean, out.mean
+    o = out.mean
     b_mean, ch, retry = _solve_batch(step, lam, b_run, grows, inp, o, states)
     if 1 < states < STATES:
         retry |= ch.pi[:, -1] > _TAIL
