@@ -81,6 +81,7 @@ import numpy.typing as npt
 
 from planner.model.grid import Array, Grid
 from planner.model.perf import Memory, MemoryModel, StepModel, StepTime
+from planner.model.scheduler import SERVING_OVERLAP, ServingStep
 
 __all__ = ["PERCENTILES", "STATES", "LengthDist", "ServerResult", "saturated_rate", "serve", "server"]
 
@@ -704,19 +705,21 @@ def saturated_rate(model: StepModel, b_run: Array, i: float, o: float) -> Array:
 
 def server(grid: Grid, *, request_rate: npt.ArrayLike, input_tokens: LengthDist,
            output_tokens: LengthDist, batch_cap: npt.ArrayLike = np.inf,
-           percentiles: tuple[int, ...] = PERCENTILES) -> ServerResult:
+           percentiles: tuple[int, ...] = PERCENTILES, overlap: float = SERVING_OVERLAP) -> ServerResult:
     """Latency figures at ``request_rate`` per row of ``grid`` (see the module docstring), at
     ``percentiles`` (a subset of PERCENTILES: TPOT quantiles above the median each cost a chain
-    evaluation)."""
+    evaluation); ``overlap`` as ``planner.model.scheduler``."""
     return serve(StepModel.build(grid), MemoryModel.build(grid), request_rate=request_rate,
                  input_tokens=input_tokens, output_tokens=output_tokens, batch_cap=batch_cap,
-                 percentiles=percentiles)
+                 percentiles=percentiles, overlap=overlap)
 
 
 def serve(model: StepModel, mem: MemoryModel, *, request_rate: npt.ArrayLike, input_tokens: LengthDist,
           output_tokens: LengthDist, batch_cap: npt.ArrayLike = np.inf,
-          percentiles: tuple[int, ...] = PERCENTILES) -> ServerResult:
-    """``server`` on rows given by their step-time and memory constants (the planner keeps them per catalog)."""
+          percentiles: tuple[int, ...] = PERCENTILES, overlap: float = SERVING_OVERLAP) -> ServerResult:
+    """``server`` on rows given by their step-time and memory constants (the planner keeps them per
+    catalog); iterations are timed by ``ServingStep`` (partial overlap, ``planner.model.scheduler``)."""
+    model = ServingStep.of(model, overlap)
     percentiles = tuple(sorted(set(percentiles)))
     if not set(percentiles) <= set(PERCENTILES):
         raise ValueError(f"percentiles must be among {PERCENTILES}, got {percentiles}")
