@@ -99,9 +99,8 @@ def section(catalog: Catalog, mlperf: Path, public: Path) -> list[str]:
         "rate the model puts above its capacity has no steady-state latency: it counts as an infinite "
         "error ('unstable at the rate'). The queueing model times its iterations with the serving overlap "
         f"(`planner/model/scheduler.py`, {SERVING_OVERLAP}: the share of min(compute, weight reads) of a linear "
-        "layer hidden under the larger; 1 is the roofline), fitted on these Server and Interactive records by "
-        "`bench/fit_serving_overlap.py` (by round: 0.6 from v5.1, 0.3 from v4.1), so the shipped view is in "
-        "sample for that one scalar.", "",
+        "layer hidden under the larger; 1 is the roofline; `bench/fit_serving_overlap.py` fits 0.6 on these "
+        "records, not shipped: see that module).", "",
         f"### Shipped calibration (fitted on public_benchmarks.yaml only: both rounds out of sample; "
         f"`hwplan validate` {validate_s:.1f} s)", "",
         *_rows(rs, shipped, "shipped"),
