@@ -31,6 +31,7 @@ from planner.model.estimate import Config, Scenario, resolve
 from planner.model.grid import Array, CatalogTables, Efficiencies, Grid
 from planner.model.queueing import LengthDist, server
 from planner.model.scenarios import max_throughput, static_batch
+from planner.model.scheduler import SERVING_OVERLAP
 
 __all__ = [
     "EFFICIENCY_FIELDS",
@@ -249,11 +250,12 @@ def _means(rs: RecordSet) -> tuple[Array, Array]:
 
 
 def predict(tables: CatalogTables, rs: RecordSet, efficiency: Efficiencies | None = None, *,
-            capacity: bool = True) -> Array:
+            capacity: bool = True, overlap: float = SERVING_OVERLAP) -> Array:
     """Predicted metrics [record, metric] in SI units (columns as ``METRICS``).
 
     ``capacity``: also search each server record's SLO capacity (a dozen queueing evaluations per
-    record; the fit leaves it out of its inner loop)."""
+    record; the fit leaves it out of its inner loop). ``overlap``: the serving iterations' (server
+    records only, ``planner.model.scheduler``)."""
     grid = record_grid(tables, rs, efficiency)
     out = np.full((len(rs), len(METRICS)), np.nan)
     i, o = _means(rs)
@@ -274,12 +276,12 @@ def predict(tables: CatalogTables, rs: RecordSet, efficiency: Efficiencies | Non
             res.ttft_s, res.tpot_s], axis=1)
     server_rows = np.flatnonzero(scen == str(Scenario.SERVER))
     if server_rows.size:
-        predict_server(grid, rs, server_rows, b, out, capacity=capacity)
+        predict_server(grid, rs, server_rows, b, out, capacity=capacity, overlap=overlap)
     return out
 
 
 def predict_server(grid: Grid, rs: RecordSet, rows: npt.NDArray[np.int64], cap: Array, out: Array, *,
-                   capacity: bool) -> None:
+                   capacity: bool, overlap: float = SERVING_OVERLAP) -> None:
     """Fill ``out``'s server columns: records sharing length distributions run as one queueing call.
 
     A record's rate is split evenly over its replicas (the harness's load balancer); throughput and
@@ -293,13 +295,14 @@ def predict_server(grid: Grid, rs: RecordSet, rows: npt.NDArray[np.int64], cap: 
         reps = rs.replicas[idx]
         rate = np.array([rs.records[k].request_rate or np.nan for k in idx]) / reps
         res = server(g, request_rate=rate, input_tokens=i_dist, output_tokens=o_dist, batch_cap=cap[idx],
-                     percentiles=(50, 90, 99))
+                     percentiles=(50, 90, 99), overlap=overlap)
         out[idx, :6] = np.stack([res.output_tokens_per_s * reps, res.ttft_mean_s, res.tpot_mean_s,
                                  res.e2e_mean_s, res.ttft_s[99], res.tpot_s[99]], axis=1)
         out[idx, 6:10] = np.stack([res.ttft_s[50], res.ttft_s[90], res.tpot_s[50], res.tpot_s[90]], axis=1)
         if capacity:
             slo = [rs.records[k].slo for k in idx]
-            out[idx, 10] = slo_capacity(g, slo, i_dist, o_dist, cap[idx], res.capacity_requests_per_s) * reps
+            out[idx, 10] = slo_capacity(g, slo, i_dist, o_dist, cap[idx], res.capacity_requests_per_s,
+                                        overlap=overlap) * reps
 
 
 _SLO_KEYS = (("ttft_p99_s", "ttft"), ("tpot_p99_s", "tpot"), ("e2e_p99_s", "e2e"))
@@ -307,7 +310,8 @@ _CAPACITY_STEPS = 14  # bisection steps in log rate: the bracket [1e-4, 1] x sat
 
 
 def slo_capacity(grid: Grid, slo: Sequence[Mapping[str, float]], input_tokens: LengthDist,
-                 output_tokens: LengthDist, cap: Array, saturation: Array) -> Array:
+                 output_tokens: LengthDist, cap: Array, saturation: Array, *,
+                 overlap: float = SERVING_OVERLAP) -> Array:
     """Per row, the highest request rate (per replica) at which every predicted p99 of ``slo`` holds.
 
     Bisection in log rate between 1e-4 and 1 times the saturated rate (the queue is unstable
@@ -318,7 +322,7 @@ def slo_capacity(grid: Grid, slo: Sequence[Mapping[str, float]], input_tokens: L
 
     def meets(rate: Array) -> npt.NDArray[np.bool_]:
         res = server(grid, request_rate=rate, input_tokens=input_tokens, output_tokens=output_tokens,
-                     batch_cap=cap, percentiles=(99,))
+                     batch_cap=cap, percentiles=(99,), overlap=overlap)
         lat = np.stack([res.ttft_s[99], res.tpot_s[99], res.e2e_s[99]], axis=1)
         return np.asarray(res.stable & np.all(np.nan_to_num(lat, nan=np.inf) <= limits, axis=1))
 

@@ -1,0 +1,76 @@
+"""The serving iterations' partial overlap (planner.model.scheduler) and what it buys on MLPerf."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hardware_catalog import load_catalog
+from hardware_catalog.measurements import read_measurements
+from planner.calibration.predict import METRICS, predict, prepare
+from planner.calibration.validate import ape
+from planner.model.grid import CatalogTables, Grid
+from planner.model.perf import StepModel
+from planner.model.queueing import LengthDist, server
+from planner.model.scenarios import max_throughput
+from planner.model.scheduler import FITTED_OVERLAP, ServingStep
+
+MLPERF = Path(__file__).resolve().parents[1] / "hardware_catalog" / "data" / "measurements" / "mlperf.yaml"
+TOKENS = np.array([1.0, 16.0, 128.0, 1024.0, 8192.0])
+
+
+def test_overlap_lies_between_the_roofline_and_the_sum(one_row: Callable[..., Grid]) -> None:
+    """overlap 1 is the roofline max(compute, weights) exactly, 0 their sum; in between the step
+    is monotone in the overlap and never outside [max, sum] (the physical bounds: perfect overlap,
+    none)."""
+    step = StepModel.build(one_row(model="llama-3.1-70b", hardware="h100-sxm", tp=4, precision="fp8"))
+    kw = {"decode_tokens": TOKENS[None, :], "decode_context": 1000.0, "prefill_tokens": 0.0, "prefill_context": 0.0}
+    roofline = step.total(**kw)
+    lc, lm, *_ = step._terms(TOKENS[None, :], 1000.0, 0.0, 0.0)
+    summed = roofline + np.minimum(lc, lm)
+    assert np.array_equal(ServingStep.of(step, 1.0).total(**kw), roofline)
+    assert np.allclose(ServingStep.of(step, 0.0).total(**kw), summed, rtol=1e-12)
+    previous = summed
+    for overlap in (0.2, 0.5, FITTED_OVERLAP, 0.9):
+        t = ServingStep.of(step, overlap).total(**kw)
+        assert np.all((t >= roofline) & (t <= summed) & (t <= previous))
+        assert np.allclose(ServingStep.of(step, overlap).parts(**kw).total, t, rtol=1e-12)
+        previous = t
+    with pytest.raises(ValueError, match="overlap"):
+        ServingStep(step.coefficients, 1.5)
+
+
+def test_poisson_capacity_stays_below_offline_throughput(one_row: Callable[..., Grid]) -> None:
+    """An engine fed by Poisson arrivals cannot outrun the same engine with every request queued
+    (Offline, max_throughput): its capacity in output tokens/s is at most the offline throughput,
+    with the roofline and with the fitted partial overlap."""
+    for config in ({"model": "llama-3.1-8b", "hardware": "h100-sxm"},
+                   {"model": "llama-3.1-70b", "hardware": "h100-sxm", "tp": 4, "precision": "fp8"}):
+        grid = one_row(**config)
+        offline = float(max_throughput(grid, input_tokens=1000.0, output_tokens=300.0).output_tokens_per_s[0])
+        for overlap in (1.0, FITTED_OVERLAP):
+            res = server(grid, request_rate=1e-3, input_tokens=LengthDist(1000.0), output_tokens=LengthDist(300.0),
+                         overlap=overlap)
+            tokens = float(res.capacity_requests_per_s[0]) * 300.0
+            assert tokens <= offline * (1.0 + 1e-9), (config, overlap, tokens, offline)
+
+
+def test_partial_overlap_predicts_mlperf_slo_capacity_better_than_the_roofline() -> None:
+    """On the MLPerf Server and Interactive records the catalog ships (the submitted rate is the
+    observed SLO capacity), with the shipped efficiencies, the fitted overlap lowers the SLO
+    capacity's median APE by at least 4 points against the roofline (seen: 25.1% -> 18.8%, 50% ->
+    61% within 25%) without putting more than 3 points more records over capacity at their own
+    rate (seen: 27% -> 28%). Not shipped: a refit undoes it (planner.model.scheduler)."""
+    catalog = load_catalog()
+    tables = CatalogTables.from_catalog(catalog)
+    rs, _ = prepare(catalog, tables, read_measurements(MLPERF).records)
+    rs = rs.take([k for k, m in enumerate(rs.records) if m.tags.get("scenario") in ("Server", "Interactive")])
+    assert len(rs) >= 200
+    cap, tpot = METRICS.index("slo_capacity_requests_per_s"), METRICS.index("tpot_p99_s")
+    fitted, roofline = (ape(predict(tables, rs, overlap=v), rs.observed) for v in (FITTED_OVERLAP, 1.0))
+    assert np.median(fitted[:, cap]) <= np.median(roofline[:, cap]) - 0.04
+    assert np.mean(fitted[:, cap] <= 0.25) > np.mean(roofline[:, cap] <= 0.25)
+    assert np.mean(np.isinf(fitted[:, tpot])) <= np.mean(np.isinf(roofline[:, tpot])) + 0.03
