@@ -139,3 +139,22 @@ def test_calibration_file_vendor_entries_need_a_family() -> None:
     assert CalibratedPair.model_validate({"family": "gpu", "vendor": "AMD", "runtime": "vllm", "efficiency": eff})
     with pytest.raises(ValidationError, match="vendor needs family"):
         CalibratedPair.model_validate({"hardware": "mi300x", "vendor": "AMD", "runtime": "vllm", "efficiency": eff})
+
+
+def test_shipped_at_bound_report_is_the_shipped_coefficients_own() -> None:
+    """Every shipped coefficient (pair, vendor or family) that sits at a bound of the fit is listed
+    in calibration.yaml's at_bound with a reason, and nothing else is: recomputed from the
+    coefficients themselves, not trusted from the file."""
+    from planner.calibration.fit import FitResult, at_bound
+
+    catalog = load_catalog()
+    result = FitResult(calibration=catalog.calibration, n_records={}, cost=0.0, evaluations=0)
+    recomputed = at_bound(catalog, result)
+    stated = catalog.calibration.fitted_on.get("at_bound", {})
+    assert isinstance(stated, dict)
+    assert {k: sorted(v) for k, v in recomputed.items()} == {k: sorted(v) for k, v in stated.items()}
+    # vendor and family values are priors for chips without data of their own: never "calibrated"
+    assert catalog.calibration.vendor_runtime
+    assert not any(e.calibrated for e in catalog.calibration.vendor_runtime.values())
+    assert not any(e.calibrated for e in catalog.calibration.family_runtime.values())
+    assert all(e.calibrated for e in catalog.calibration.pairs.values())
