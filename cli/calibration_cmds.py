@@ -112,6 +112,9 @@ def calibration_yaml(result: FitResult, reads: Sequence[MeasurementsRead], n_use
     for (hw, rt), eff in sorted(result.calibration.pairs.items()):
         entries.append({"hardware": hw, "runtime": rt, "efficiency": _eff_out(eff),
                         "n_records": result.n_records[(hw, rt)]})
+    for (fam, vendor, rt), eff in sorted(result.calibration.vendor_runtime.items()):
+        entries.append({"family": fam, "vendor": vendor, "runtime": rt, "efficiency": _eff_out(eff),
+                        "n_records": int(eff.source.split(" fitted on ")[1].split()[0])})
     for (fam, rt), eff in sorted(result.calibration.family_runtime.items()):
         families[(fam, rt)] = int(eff.source.split(" fitted on ")[1].split()[0])
         entries.append({"family": fam, "runtime": rt, "efficiency": _eff_out(eff),

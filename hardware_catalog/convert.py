@@ -211,6 +211,7 @@ def _calibration(raw: RawCatalog) -> Calibration:
     file, cal = raw.calibration
     pairs: dict[tuple[str, str], Efficiency] = {}
     families: dict[tuple[str, str], Efficiency] = {}
+    vendors: dict[tuple[str, str, str], Efficiency] = {}
     for i, entry in enumerate(cal.entries):
         if entry.runtime not in raw.runtimes:
             raise CatalogError(f"unknown runtime id {entry.runtime!r}", file=file,
@@ -222,13 +223,20 @@ def _calibration(raw: RawCatalog) -> Calibration:
                 raise CatalogError(f"unknown hardware id {entry.hardware!r}", file=file,
                                    field=f"entries.{i}.hardware")
             pairs[(entry.hardware, entry.runtime)] = eff
+        elif entry.vendor is not None:
+            assert entry.family is not None
+            # A vendor-level fit is a prior for that vendor's chips of the family with no data of their own.
+            source = f"{entry.vendor} {entry.family} prior fitted on {entry.n_records} records ({file})"
+            vendors[(entry.family, entry.vendor, entry.runtime)] = efficiency_from_file(
+                entry.efficiency, calibrated=False, source=source)
         else:
             assert entry.family is not None
             # A family-level fit is a prior for chips of that family with no data of their own.
             source = f"{entry.family} family prior fitted on {entry.n_records} records ({file})"
             eff = efficiency_from_file(entry.efficiency, calibrated=False, source=source)
             families[(entry.family, entry.runtime)] = eff
-    return Calibration(pairs=pairs, family_runtime=families, fitted_on=dict(cal.fitted_on))
+    return Calibration(pairs=pairs, family_runtime=families, vendor_runtime=vendors,
+                       fitted_on=dict(cal.fitted_on))
 
 
 def _quality(raw: RawCatalog) -> QualityData:

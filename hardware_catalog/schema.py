@@ -292,6 +292,7 @@ class RuntimesFile(_Strict):
 class CalibratedPair(_Strict):
     hardware: Id | None = None
     family: Family | None = None
+    vendor: Annotated[str, Field(min_length=1, max_length=100)] | None = None  # with family: that vendor's chips
     runtime: Id
     efficiency: EfficiencyIn
     n_records: Annotated[int, Field(ge=0, le=10**9, strict=True)] = 0
@@ -300,6 +301,8 @@ class CalibratedPair(_Strict):
     def _one_key(self) -> CalibratedPair:
         if (self.hardware is None) == (self.family is None):
             raise ValueError("give exactly one of hardware or family")
+        if self.vendor is not None and self.family is None:
+            raise ValueError("vendor needs family (a vendor's chips within a family)")
         return self
 
 

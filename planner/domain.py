@@ -215,10 +215,13 @@ class Runtime:
 
 @dataclass(frozen=True)
 class Calibration:
-    """Fitted efficiencies: per (hardware, runtime), per (family, runtime), per runtime."""
+    """Fitted efficiencies: per (hardware, runtime), per (family, vendor, runtime), per (family,
+    runtime), per runtime: a chip without data of its own takes its vendor's value in its family
+    (same software stack and kernels), else its family's."""
 
     pairs: Mapping[tuple[str, str], Efficiency] = field(default_factory=_frozen)
     family_runtime: Mapping[tuple[str, str], Efficiency] = field(default_factory=_frozen)
+    vendor_runtime: Mapping[tuple[str, str, str], Efficiency] = field(default_factory=_frozen)
     fitted_on: Mapping[str, object] = field(default_factory=_frozen)
 
 
@@ -318,10 +321,14 @@ class Catalog:
         return _lookup(self.runtimes, runtime_id, field_name, "runtime")
 
     def efficiency(self, hardware: Hardware, runtime: Runtime) -> Efficiency:
-        """Calibrated pair, else the family x runtime fit, else the runtime's prior."""
+        """Calibrated pair, else the family x vendor x runtime fit, else the family x runtime fit,
+        else the runtime's prior."""
         pair = self.calibration.pairs.get((hardware.id, runtime.id))
         if pair is not None:
             return pair
+        vendor = self.calibration.vendor_runtime.get((hardware.family, hardware.vendor, runtime.id))
+        if vendor is not None:
+            return vendor
         family = self.calibration.family_runtime.get((hardware.family, runtime.id))
         return family if family is not None else runtime.prior
 
