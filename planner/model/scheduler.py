@@ -38,7 +38,11 @@ counts a server record predicted over capacity at its submitted rate as a 10x er
 capacity below that, so a refit raises the efficiencies and Offline worsens (cross-validated by
 round: Offline 17.7% -> 26.0%, SLO capacity 30.0% -> 33.0%, under the calibration before the
 vendor-level robust fit, when 0.6 was fitted). Adopting it needs the overlap in the step model
-for every scenario and a joint refit (the step model's owner).
+for every scenario and a joint refit (the step model's owner). Tried
+(``bench/joint_overlap_experiment.py``): one overlap in every scenario, efficiencies refitted
+with it, improves the static 5-fold figures (TTFT 23.1% -> 21.8% at 0.8) but, cross-validated by
+round, worsens MLPerf Offline (12.8% -> 13.7%) for an SLO capacity of 24.0% -> 22.7%; at 0.95
+Offline holds (12.7%) and the capacity does not move: not adopted.
 """
 
 from __future__ import annotations
