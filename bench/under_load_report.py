@@ -22,7 +22,7 @@ from planner.calibration.predict import METRICS, RecordSet, predict, prepare
 from planner.calibration.validate import ape, summarise
 from planner.domain import Catalog
 from planner.model.grid import Array, CatalogTables
-from planner.model.scheduler import SERVING_OVERLAP
+from planner.model.scheduler import FITTED_OVERLAP, SERVING_OVERLAP
 
 KEY_METRICS = ("output_tokens_per_s", "slo_capacity_requests_per_s", "ttft_p99_s", "tpot_p99_s")
 SCENARIOS = (("Offline", ("Offline",)), ("Server + Interactive", ("Server", "Interactive")),
@@ -99,8 +99,8 @@ def section(catalog: Catalog, mlperf: Path, public: Path) -> list[str]:
         "rate the model puts above its capacity has no steady-state latency: it counts as an infinite "
         "error ('unstable at the rate'). The queueing model times its iterations with the serving overlap "
         f"(`planner/model/scheduler.py`, {SERVING_OVERLAP}: the share of min(compute, weight reads) of a linear "
-        "layer hidden under the larger; 1 is the roofline; `bench/fit_serving_overlap.py` fits 0.6 on these "
-        "records, not shipped: see that module).", "",
+        "layer hidden under the larger; 1 is the roofline; `bench/fit_serving_overlap.py` fits "
+        f"{FITTED_OVERLAP} on these records, not shipped: see that module).", "",
         f"### Shipped calibration (fitted on public_benchmarks.yaml only: both rounds out of sample; "
         f"`hwplan validate` {validate_s:.1f} s)", "",
         *_rows(rs, shipped, "shipped"),
