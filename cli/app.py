@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from planner.domain import Catalog
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_INFEASIBLE", "EXIT_OK", "EXIT_TIMEOUT", "CatalogOpt", "JsonOpt",
+__all__ = ["EXIT_BAD_INPUT", "EXIT_INFEASIBLE", "EXIT_OK", "EXIT_TIMEOUT", "CatalogOpt", "JsonOpt", "ServerOpt",
            "OverlayOpt", "PLAIN_HELP", "PricesOpt",
            "WideOpt", "app", "catalog_app", "load", "print_doc", "print_json", "version"]
 
@@ -45,6 +45,9 @@ OverlayOpt = Annotated[list[Path] | None, typer.Option(
     "--add", help="Extra catalog directory layered on top (e.g. your own chip). Repeatable.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 WideOpt = Annotated[bool, typer.Option("--wide", help="Every column, however wide the terminal.")]
+ServerOpt = Annotated[str | None, typer.Option(
+    "--server", envvar="HWPLAN_SERVER", help="Call a running `hwplan serve` at this URL instead of "
+                                             "computing locally (catalog options are the server's).")]
 
 
 def version() -> str:

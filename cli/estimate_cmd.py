@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli.app import CatalogOpt, JsonOpt, OverlayOpt, PricesOpt, app, load, print_doc
-from cli.serve_cmd import ServerOpt
+from cli.app import CatalogOpt, JsonOpt, OverlayOpt, PricesOpt, ServerOpt, app, load, print_doc
 
 if TYPE_CHECKING:
     from planner.economics.pricing import PriceBook

@@ -26,8 +26,8 @@ COMMAND_MODULES = {
     "finetune": "finetune_cmd", "plan-fleet": "fleet_cmd", "sweep": "sweep_cmd", "export": "export_cmds",
     "compare": "export_cmds", "replan": "export_cmds", "schema": "schema_cmd", "serve": "serve_cmd",
 }
-_ORDER = ("cache_cmds", "calibration_cmds", "catalog_cmds", "estimate_cmd", "export_cmds", "finetune_cmd", "fleet_cmd",
-          "plan_cmd", "prices_cmd", "schema_cmd", "serve_cmd", "sweep_cmd")
+_ORDER = ("plan_cmd", "estimate_cmd", "finetune_cmd", "export_cmds", "fleet_cmd", "sweep_cmd", "catalog_cmds",
+          "prices_cmd", "calibration_cmds", "cache_cmds", "schema_cmd", "serve_cmd")  # --help lists them in this order
 
 
 def register(args: list[str] | None = None) -> typer.Typer:

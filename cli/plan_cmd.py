@@ -14,12 +14,12 @@ from cli.app import (
     JsonOpt,
     OverlayOpt,
     PricesOpt,
+    ServerOpt,
     WideOpt,
     app,
     load,
     print_doc,
 )
-from cli.serve_cmd import ServerOpt
 from planner.workload import Objective
 
 if TYPE_CHECKING:

@@ -8,14 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.app import app
+from cli.app import ServerOpt, app
 
 __all__ = ["ServerOpt", "call_server", "serve_cmd"]
-
-ServerOpt = Annotated[str | None, typer.Option(
-    "--server", envvar="HWPLAN_SERVER", help="Call a running `hwplan serve` at this URL instead of "
-                                             "computing locally (catalog options are the server's).")]
-
 
 @app.command("serve")
 def serve_cmd(
