@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
@@ -38,10 +39,29 @@ PROBLEMS = problems((404, "no such resource"), (413, "request body too large"),
                     (500, "a bug; the server logged it"))
 
 
+_log = logging.getLogger("hwplan.api")
+
+
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    _warn_unready(app.state.store)
     yield
     app.state.plans.close()  # the saved plans' connection pool
+
+
+def _warn_unready(store: CatalogStore) -> None:
+    """Say at start-up what /readyz would say: a catalog that does not load fails every plan."""
+    from hardware_catalog.loader import load_catalog
+    from planner.errors import CatalogError
+
+    try:
+        load_catalog(store.dir)
+    except CatalogError as exc:
+        _log.error("the catalog at %s does not load (every plan request answers 503 until it is fixed): %s",
+                   store.dir, exc.message)
+    if store.outdated_base:
+        _log.warning("the catalog at %s predates the shipped catalog of this version and was not "
+                     "refreshed (it was edited, or hwplan did not create it)", store.dir)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

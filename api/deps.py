@@ -8,11 +8,12 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.errors import Forbidden, Unauthorized
+from api.errors import Forbidden, NotReady, Unauthorized
 from api.pool import PlanPool
 from api.settings import Settings
 from api.store import CatalogStore, Snapshot
 from api.telemetry import Telemetry
+from planner.errors import CatalogError
 
 __all__ = ["PoolDep", "SettingsDep", "SnapshotDep", "StoreDep", "TelemetryDep", "WriterDep", "WriterNameDep"]
 
@@ -46,8 +47,14 @@ TelemetryDep = Annotated[Telemetry, Depends(get_telemetry)]
 
 
 def get_snapshot(store: StoreDep) -> Snapshot:
-    """The catalog version this request uses from start to end."""
-    return store.snapshot()
+    """The catalog version this request uses from start to end. A catalog the service cannot load
+    is the service's problem, not the request's: 503 naming the catalog file (as /readyz does),
+    never a 422 that blames a field of the request body."""
+    try:
+        return store.snapshot()
+    except CatalogError as exc:
+        raise NotReady(f"the service's catalog ({store.dir}) does not load: {exc.message}; "
+                       "no request can be planned until it is fixed (GET /readyz)") from exc
 
 
 SnapshotDep = Annotated[Snapshot, Depends(get_snapshot)]

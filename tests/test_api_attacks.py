@@ -261,3 +261,21 @@ def test_infeasible_explanation_keeps_the_deadline(rw: TestClient) -> None:
     assert elapsed < 4.0  # the deadline plus one re-plan's preparation
     if data["infeasible"] is not None and not data["infeasible"]["complete"]:
         assert data["complete"] is False
+
+
+def test_a_catalog_the_service_cannot_load_is_503_naming_the_file_not_a_request_field(
+        cat_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """An older hwplan's copy of the catalog (here: a field the current schema no longer has, as
+    `price_per_chip_hour` once was) fails every plan. That is the service's state, not the client's
+    request: 503 with the file named, like /readyz, and no errors[] pointing into the body; the
+    start-up log says so too."""
+    bad = cat_dir / "hardware" / "a100-40gb.yaml"
+    bad.write_text(bad.read_text() + "price_per_chip_hour: 1.5\n")
+    with caplog.at_level("ERROR", logger="hwplan.api"), client(cat_dir) as c:
+        r = c.post("/v1/plans", json=WORKLOAD)
+        body = problem(r, 503)
+        assert "a100-40gb.yaml" in body["detail"] and "price_per_chip_hour" in body["detail"]
+        assert not body.get("errors")
+        assert c.get("/readyz").status_code == 503
+        assert c.get("/healthz").status_code == 200
+    assert any("a100-40gb.yaml" in m for m in caplog.messages)
