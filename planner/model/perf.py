@@ -304,19 +304,24 @@ class StepModel:
                 tokens * c.communication_s_per_token + passes * c.communication_s_per_pass,
                 passes * c.overhead_s_per_pass)
 
+    def _linear(self, compute: Array, memory: Array) -> Array:
+        """The linear layers' time: the roofline, compute and weight streaming fully overlapped
+        (``planner.model.scheduler.ServingStep`` overlaps them only partly)."""
+        return np.maximum(compute, memory)
+
     def total(self, *, decode_tokens: npt.ArrayLike, decode_context: npt.ArrayLike,
               prefill_tokens: npt.ArrayLike = 0.0, prefill_context: npt.ArrayLike = 0.0) -> Array:
         """Seconds of the step(s) running these tokens; rows along the first axis, counts broadcast."""
         linear_c, linear_m, attn_c, attn_m, comm, overhead = self._terms(
             decode_tokens, decode_context, prefill_tokens, prefill_context)
-        return np.maximum(linear_c, linear_m) + np.maximum(attn_c, attn_m) + comm + overhead
+        return self._linear(linear_c, linear_m) + np.maximum(attn_c, attn_m) + comm + overhead
 
     def parts(self, *, decode_tokens: npt.ArrayLike, decode_context: npt.ArrayLike,
               prefill_tokens: npt.ArrayLike = 0.0, prefill_context: npt.ArrayLike = 0.0) -> StepTime:
         """``total`` split into compute- and memory-bound time, communication and overhead."""
         linear_c, linear_m, attn_c, attn_m, comm, overhead = self._terms(
             decode_tokens, decode_context, prefill_tokens, prefill_context)
-        linear = np.maximum(linear_c, linear_m)
+        linear = self._linear(linear_c, linear_m)
         attention = np.maximum(attn_c, attn_m)
         compute = np.where(linear_c >= linear_m, linear, 0.0) + np.where(attn_c >= attn_m, attention, 0.0)
         return StepTime(compute=compute, memory=linear + attention - compute, communication=comm,

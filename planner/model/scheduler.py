@@ -51,7 +51,7 @@ import numpy as np
 import numpy.typing as npt
 
 from planner.model.grid import Array
-from planner.model.perf import StepCoefficients, StepModel, StepTime
+from planner.model.perf import StepCoefficients, StepModel
 
 __all__ = ["FITTED_OVERLAP", "SERVING_OVERLAP", "ServingStep"]
 
@@ -86,19 +86,3 @@ class ServingStep(StepModel):
     def _linear(self, compute: Array, memory: Array) -> Array:
         return np.asarray(np.maximum(compute, memory) + (1.0 - self.overlap) * np.minimum(compute, memory),
                           dtype=np.float64)
-
-    def total(self, *, decode_tokens: npt.ArrayLike, decode_context: npt.ArrayLike,
-              prefill_tokens: npt.ArrayLike = 0.0, prefill_context: npt.ArrayLike = 0.0) -> Array:
-        linear_c, linear_m, attn_c, attn_m, comm, overhead = self._terms(
-            decode_tokens, decode_context, prefill_tokens, prefill_context)
-        return self._linear(linear_c, linear_m) + np.maximum(attn_c, attn_m) + comm + overhead
-
-    def parts(self, *, decode_tokens: npt.ArrayLike, decode_context: npt.ArrayLike,
-              prefill_tokens: npt.ArrayLike = 0.0, prefill_context: npt.ArrayLike = 0.0) -> StepTime:
-        linear_c, linear_m, attn_c, attn_m, comm, overhead = self._terms(
-            decode_tokens, decode_context, prefill_tokens, prefill_context)
-        linear = self._linear(linear_c, linear_m)
-        attention = np.maximum(attn_c, attn_m)
-        compute = np.where(linear_c >= linear_m, linear, 0.0) + np.where(attn_c >= attn_m, attention, 0.0)
-        return StepTime(compute=compute, memory=linear + attention - compute, communication=comm,
-                        overhead=overhead, total=linear + attention + comm + overhead)
