@@ -5,11 +5,12 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from hardware_catalog import load_catalog
+from hardware_catalog import cache, load_catalog
 from planner.domain import Catalog
 from planner.model.estimate import config_grid, resolve
 from planner.model.grid import CatalogTables, Grid
@@ -78,3 +79,12 @@ def hwplan(monkeypatch: pytest.MonkeyPatch,
         return code, out, err
 
     return run
+
+
+@pytest.fixture
+def cache_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh, empty cache directory for hwplan's caches (compiled catalog, candidate arrays), on."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv(cache.ENV_DIR, str(folder))
+    monkeypatch.delenv(cache.ENV_OFF, raising=False)
+    return folder

@@ -44,12 +44,7 @@ def catalog_dir(tmp_path: Path) -> Path:
     return _small_catalog(tmp_path / "catalog")
 
 
-@pytest.fixture(autouse=True)
-def cache_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "cache"
-    monkeypatch.setenv(cache.ENV_DIR, str(folder))
-    monkeypatch.delenv(cache.ENV_OFF, raising=False)
-    return folder
+pytestmark = pytest.mark.usefixtures("cache_in")  # a fresh cache directory per test (conftest)
 
 
 def _plans(directory: Path, *, cached: bool) -> list[tuple[float, str, tuple[str, ...]]]:

@@ -27,12 +27,7 @@ def catalog_dir(tmp_path: Path) -> Path:
     return Path(shutil.copytree(default_catalog_dir(), tmp_path / "catalog"))
 
 
-@pytest.fixture(autouse=True)
-def cache_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "cache"
-    monkeypatch.setenv(cache.ENV_DIR, str(folder))
-    monkeypatch.delenv(cache.ENV_OFF, raising=False)
-    return folder
+pytestmark = pytest.mark.usefixtures("cache_in")  # a fresh cache directory per test (conftest)
 
 
 def _entry(cache_in: Path) -> Path:

@@ -7,18 +7,17 @@ from __future__ import annotations
 
 import argparse
 import shlex
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from engine_args import FIXTURES, parser_from
 
 from hardware_catalog import load_catalog
 from hardware_catalog.export import KUBERNETES_VERSION, ExportError, export
 from hardware_catalog.outputs import PlanResultOut
 from hardware_catalog.workload_file import WorkloadIn
 
-FIXTURES = Path(__file__).parent / "fixtures" / "engine_args"
 LAUNCHERS = {"vllm": 2, "neuron": 2, "sglang": 3, "trtllm": 1, "llama.cpp": 1, "jetstream": 4}  # argv before options
 WORKLOAD = WorkloadIn.model_validate({
     "name": "chat", "traffic": {
@@ -52,15 +51,7 @@ def result(model: str, runtime: str, deployments: list[tuple[str, int, int, int]
 
 def parser_for(engine: str) -> argparse.ArgumentParser:
     """An argparse parser that knows exactly the engine's published names (unknown ones fail)."""
-    p = argparse.ArgumentParser(prog=engine, add_help=False, allow_abbrev=False, exit_on_error=False)
-    name = "vllm" if engine == "neuron" else engine
-    for line in (FIXTURES / f"{name}.txt").read_text().splitlines():
-        if not line or line.startswith("#"):
-            continue
-        names, kind = line.split()
-        p.add_argument(*names.split(","), action="store_true" if kind == "flag" else "store")
-    p.add_argument("positional", nargs="?")
-    return p
+    return parser_from(f"{'vllm' if engine == 'neuron' else engine}.txt", engine)
 
 
 def engine_options(engine: str, script: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
+from engine_args import parser_from
 
 from hardware_catalog.export import KUBERNETES_VERSION, ExportError, export
 from hardware_catalog.outputs import PlanOut, PlanResultOut, plan_result_out
@@ -24,7 +25,7 @@ from planner.model.serving import ACCEPTANCE
 from planner.search.planning import plan
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).parent / "fixtures" / "engine_args"
+
 LAUNCHERS = {"vllm": 2, "sglang": 3}  # argv words before the options ("vllm serve", "python3 -m sglang...")
 REFERENCE = {"vllm": "vllm-serving.txt", "sglang": "sglang.txt"}
 
@@ -89,13 +90,7 @@ def planned(catalog: Any, tables: Any) -> dict[str, PlanResultOut]:
 
 
 def parser_for(engine: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=engine, add_help=False, allow_abbrev=False, exit_on_error=False)
-    for line in (FIXTURES / REFERENCE[engine]).read_text().splitlines():
-        if line and not line.startswith("#"):
-            names, kind = line.split()
-            p.add_argument(*names.split(","), action="store_true" if kind == "flag" else "store")
-    p.add_argument("positional", nargs="?")
-    return p
+    return parser_from(REFERENCE[engine], engine)
 
 
 def options(engine: str, script: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ scan of the same queueing model over rates; duplicates counted once by construct
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from hardware_catalog.measurements import read_measurements
 from hardware_catalog.workload_file import TokensIn
 from planner.calibration.predict import METRICS, Measurement, predict, prepare, record_grid, slo_capacity
 from planner.model.estimate import Scenario
-from planner.model.grid import CatalogTables
+from planner.model.grid import CatalogTables, Grid
 from planner.model.queueing import LengthDist, server
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "calibration" / "mlperf.yaml"
@@ -46,16 +47,10 @@ def test_workload_tokens_histogram_or_mean() -> None:
         TokensIn.model_validate({"histogram": [{"up_to": 100.0, "share": 0.3}]})  # shares sum to 0.3
 
 
-def test_longer_prompt_tail_raises_ttft_p99() -> None:
+def test_longer_prompt_tail_raises_ttft_p99(one_row: Callable[..., Grid]) -> None:
     """Same mean, a longer p99 prompt: the predicted TTFT p99 rises, the median does not fall."""
-    cat = load_catalog()
-    tables = CatalogTables.from_catalog(cat)
-    grid = tables.gather(model=np.array([tables.model_ids.index("llama-3.1-8b")]),
-                         hardware=np.array([tables.hardware_ids.index("h100-sxm")]),
-                         weight_precision=np.array([tables.precision_ids.index("fp8")]),
-                         kv_precision=np.array([tables.precision_ids.index("fp8")]),
-                         runtime=np.array([tables.runtime_ids.index("tensorrt-llm")]),
-                         tp=np.array([1.0]), pp=np.array([1.0]))
+    grid = one_row(model="llama-3.1-8b", hardware="h100-sxm", tp=1, precision="fp8", kv_precision="fp8",
+                   runtime="tensorrt-llm")
     out = LengthDist(128.0)
     flat = server(grid, request_rate=5.0, input_tokens=LengthDist(870.0), output_tokens=out)
     tail = server(grid, request_rate=5.0, input_tokens=LengthDist(870.0, knots=((0.5, 784.0), (0.99, 2118.0))),
@@ -95,15 +90,9 @@ def test_mlperf_dedup_and_slo_capacity_by_brute_force() -> None:
     assert not math.isnan(pred[METRICS.index("tpot_p99_s")])
 
 
-def test_slo_capacity_zero_when_unreachable() -> None:
-    cat = load_catalog()
-    tables = CatalogTables.from_catalog(cat)
-    grid = tables.gather(model=np.array([tables.model_ids.index("llama-3.1-8b")]),
-                         hardware=np.array([tables.hardware_ids.index("h100-sxm")]),
-                         weight_precision=np.array([tables.precision_ids.index("fp8")]),
-                         kv_precision=np.array([tables.precision_ids.index("fp8")]),
-                         runtime=np.array([tables.runtime_ids.index("tensorrt-llm")]),
-                         tp=np.array([1.0]), pp=np.array([1.0]))
+def test_slo_capacity_zero_when_unreachable(one_row: Callable[..., Grid]) -> None:
+    grid = one_row(model="llama-3.1-8b", hardware="h100-sxm", tp=1, precision="fp8", kv_precision="fp8",
+                   runtime="tensorrt-llm")
     sat = server(grid, request_rate=1e-3, input_tokens=LengthDist(500.0),
                  output_tokens=LengthDist(100.0)).capacity_requests_per_s
     # a TPOT limit of 1 us no configuration meets; no limit at all is nan
