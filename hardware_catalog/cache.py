@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from hardware_catalog import compiled
-from hardware_catalog.cache_store import ENV_DIR, ENV_OFF, cache_dir, enabled
+from hardware_catalog.cache_store import ENV_DIR, ENV_OFF, cache_dir, enabled, source_digest
 from hardware_catalog.cache_store import atomic_write as _atomic
 from planner.domain import Catalog
 from planner.model.grid import CatalogTables
@@ -63,14 +63,6 @@ def _package_version() -> str:
         return metadata.version("hwplan")
     except metadata.PackageNotFoundError:
         return "source"
-
-
-def _code_digest() -> str:
-    sha = hashlib.sha256()
-    for path in CODE:
-        sha.update(path.name.encode())
-        sha.update(path.read_bytes())
-    return sha.hexdigest()
 
 
 def _tables_digest(tables: CatalogTables) -> str:
@@ -100,7 +92,7 @@ def _tables_digest(tables: CatalogTables) -> str:
 
 def entry_key(catalog: Catalog, tables: CatalogTables) -> str:
     """The key of a catalog's entry (see the module docstring for what goes into it)."""
-    parts = (str(FORMAT), catalog.version, _tables_digest(tables), _code_digest(), _package_version(),
+    parts = (str(FORMAT), catalog.version, _tables_digest(tables), source_digest(CODE, _ROOT).hex(), _package_version(),
              np.__version__)
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 

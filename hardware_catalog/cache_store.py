@@ -8,6 +8,7 @@ that needs a catalog alone (``catalog list``) pays for neither numpy nor the sea
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import uuid
@@ -15,7 +16,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["ENV_DIR", "ENV_OFF", "atomic_write", "cache_dir", "catalog_hash", "enabled"]
+__all__ = ["ENV_DIR", "ENV_OFF", "atomic_write", "cache_dir", "catalog_hash", "enabled", "source_digest"]
 
 ENV_OFF = "HWPLAN_NO_CACHE"
 ENV_DIR = "HWPLAN_CACHE_DIR"
@@ -59,3 +60,14 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@functools.cache
+def source_digest(paths: tuple[Path, ...], root: Path) -> bytes:
+    """SHA-256 of the source files (each with its path under ``root``) an entry was computed by:
+    an edited module gives a new key. Read once per process."""
+    sha = hashlib.sha256()
+    for path in paths:
+        sha.update(str(path.relative_to(root)).encode() + b"\0")
+        sha.update(path.read_bytes())
+    return sha.digest()

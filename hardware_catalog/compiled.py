@@ -25,6 +25,7 @@ YAML parser, pydantic or the catalog schema.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import pickle
@@ -35,7 +36,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from hardware_catalog.cache_store import atomic_write, cache_dir, catalog_hash, enabled
+from hardware_catalog.cache_store import atomic_write, cache_dir, catalog_hash, enabled, source_digest
 
 if TYPE_CHECKING:
     from planner.domain import Catalog
@@ -50,13 +51,9 @@ _ROOT = Path(__file__).resolve().parents[1]
 _CODE_DIRS = (_ROOT / "planner", _ROOT / "hardware_catalog")
 
 
-def _code_digest() -> bytes:
-    sha = hashlib.sha256()
-    for folder in _CODE_DIRS:
-        for path in sorted(folder.rglob("*.py")):
-            sha.update(str(path.relative_to(_ROOT)).encode())
-            sha.update(path.read_bytes())
-    return sha.digest()
+@functools.cache
+def _code_files() -> tuple[Path, ...]:
+    return tuple(p for folder in _CODE_DIRS for p in sorted(folder.rglob("*.py")))
 
 
 def _key(folders: Sequence[Path], content: hashlib._Hash) -> str:
@@ -64,7 +61,7 @@ def _key(folders: Sequence[Path], content: hashlib._Hash) -> str:
     sha.update(content.digest())
     for folder in folders:
         sha.update(str(folder.resolve()).encode() + b"\0")
-    sha.update(_code_digest())
+    sha.update(source_digest(_code_files(), _ROOT))
     sha.update(sys.version.encode())
     return sha.hexdigest()[:32]
 
