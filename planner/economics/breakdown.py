@@ -38,7 +38,7 @@ __all__ = ["DEFAULT_REGION", "CostParts", "Energy", "PriceSource", "TokenPrices"
            "price_source"]
 
 DEFAULT_REGION = "us-east-1"
-STALE_AFTER_DAYS = 365
+STALE_AFTER_DAYS = 365  # a policy, not a fit: offers older than a year are flagged stale in the output
 
 
 @dataclass(frozen=True)
