@@ -133,6 +133,7 @@ def _hardware(file: str, h: HardwareFile, raw: RawCatalog) -> Hardware:
     for pid in h.peak_tflops:
         if pid not in raw.precisions and pid != "tf32":
             raise CatalogError(f"unknown precision id {pid!r}", file=file, field=f"peak_tflops.{pid}")
+    _check_power_reference(file, h, raw)
     return Hardware(
         id=h.id,
         name=h.name,
@@ -152,7 +153,23 @@ def _hardware(file: str, h: HardwareFile, raw: RawCatalog) -> Hardware:
         unsupported_precisions={str(p): why for p, why in h.unsupported_precisions.items()},
         sources=dict(h.sources),
         notes=h.notes,
+        power_reference=h.power_reference,
     )
+
+
+def _check_power_reference(file: str, h: HardwareFile, raw: RawCatalog) -> None:
+    """A power reference is another chip of the same vendor, and both state a TDP."""
+    ref_id = h.power_reference
+    if ref_id is None:
+        return
+    if ref_id not in raw.hardware or ref_id == h.id:
+        raise CatalogError(f"names no other hardware entry: {ref_id!r}", file=file, field="power_reference")
+    ref = raw.hardware[ref_id][1]
+    if ref.vendor != h.vendor:
+        raise CatalogError(f"{ref_id!r} is a {ref.vendor} part, this one {h.vendor}: not the same die",
+                           file=file, field="power_reference")
+    if h.tdp_w is None or ref.tdp_w is None:
+        raise CatalogError(f"needs tdp_w here and in {ref_id!r}", file=file, field="power_reference")
 
 
 def _model(m: ModelFile) -> Model:

@@ -83,6 +83,9 @@ class HardwareFile(_Strict):
     interconnect_topology: Literal["switch", "mesh"] = "switch"
     scale_out_gb_s: GbPerS | None = None
     tdp_w: Watts | None = None
+    # id of the same die sold at its highest board power: tensor throughput is capped at this
+    # chip's TDP times that part's peak FLOP per watt (planner.model.power)
+    power_reference: Id | None = None
     runtimes: list[Id] = Field(min_length=1)
     default_runtime: Id
     # serving precisions the chip's runtimes cannot run although a runtime lists them: id -> reason with source

@@ -66,6 +66,7 @@ class Hardware:
     unsupported_precisions: Mapping[str, str] = field(default_factory=_frozen)  # id -> reason (cited)
     sources: Mapping[str, str] = field(default_factory=_frozen)
     notes: str = ""
+    power_reference: str | None = None  # the same die at its highest board power (planner.model.power)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from planner.domain import Catalog
 from planner.model.attention import attention_columns
+from planner.model.power import sustained_peak_flops
 
 __all__ = ["ACTIVATION_BYTES", "CatalogTables", "Efficiencies", "Grid", "Rows"]
 
@@ -205,15 +206,16 @@ class CatalogTables:
             "chips_per_node": [h.chips_per_node for h in hws],
         }
         peak_linear = np.full((len(hws), len(precs)), np.nan)
+        sustained = [sustained_peak_flops(h, catalog.hardware) for h in hws]  # power-capped parts
         for i, h in enumerate(hws):
             for j, p in enumerate(precs):
                 compute = p.compute_precision(h)
                 if compute is not None:
-                    peak_linear[i, j] = h.peak_flops_per_s[compute]
+                    peak_linear[i, j] = sustained[i][compute]
         sixteen = catalog.precisions.get("bf16")
         peak_attention = np.array([
-            h.peak_flops_per_s[c] if (c := sixteen.compute_precision(h) if sixteen else None) else np.nan
-            for h in hws
+            sustained[i][c] if (c := sixteen.compute_precision(h) if sixteen else None) else np.nan
+            for i, h in enumerate(hws)
         ])
         runtime = {
             "memory_reserve_fraction": [r.memory_reserve_fraction for r in rts],
