@@ -14,11 +14,18 @@ Mapping decisions
   checkpoints, which enable an FP8 KV cache by default; otherwise 16-bit (bf16 where the chip and
   runtime have it, else fp16), as vLLM, llama.cpp, Neuron and the others default to.
 * p99 figures of static-batch and max-throughput records equal their means (no queueing).
+* MLPerf systems named ``<sut>-reference-<device>-<framework>...`` ran the MLCommons reference
+  implementation through the Collective Mind automation (``cm run ... --implementation=reference``)
+  against an engine's API server, with a fixed number of client workers (NeuralMagic v4.1:
+  ``--api_server=http://localhost:8000 --num_workers=12``, the published run command in each
+  result's README); the requests in flight are set by that harness, not by the engine, and the
+  record does not state them: skipped (``REFERENCE_HARNESS``).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 
@@ -170,7 +177,14 @@ def _inferred_tp(catalog: Catalog, m: Measurement, hardware: str, pp: int) -> in
     return tp
 
 
+# CM's system naming: <sut>-<implementation>-<device>-<framework>-<version>-<config>
+REFERENCE_HARNESS = re.compile(r"-reference-[a-z]+-")
+
+
 def _resolve(catalog: Catalog, m: Measurement) -> Config:
+    if REFERENCE_HARNESS.search(m.tags.get("system", "")):
+        raise InputError("MLCommons reference implementation against an API server: its client workers, not "
+                         "stated in the record, set the requests in flight", field="mlperf.system")
     if m.same_log_as is not None:
         raise InputError(f"same log as {m.same_log_as}: counted once", field="mlperf.same_log_as")
     if m.modified_model is not None:
