@@ -124,14 +124,15 @@ def calibration_yaml(result: FitResult, reads: Sequence[MeasurementsRead], n_use
                   for r in reads],
         "n_records": n_used,
         "date": datetime.date.today().isoformat(),
-        "method": ("hierarchical shrinkage, log-space least squares, collective latency within physical bounds "
-                   "(planner/calibration/fit.py, bounds.py)"),
+        "method": ("hierarchical shrinkage, log-space least squares, collective latency within physical bounds, "
+                   "MoE expert efficiency per runtime (planner/calibration/fit.py, bounds.py)"),
         "cv_folds": folds,
         "cv_repeats": repeats,
         "cv_median_ape": {k: v.median_ape for k, v in cv.by_metric.items()},
         "at_bound": at_bound or {},
     }
-    data = {"fitted_on": fitted_on, "entries": entries}
+    data = {"fitted_on": fitted_on, "entries": entries,
+            "moe_expert": dict(sorted(result.calibration.moe_expert.items()))}
     CalibrationFile.model_validate(data)
     return data
 

@@ -314,6 +314,8 @@ class CalibrationFile(_Strict):
 
     fitted_on: dict[str, object] = {}
     entries: list[CalibratedPair] = []
+    # runtime id -> routed experts' FLOP/s as a share of the dense layers' (planner.model.moe)
+    moe_expert: dict[Id, Fraction] = {}
 
     @field_validator("fitted_on")
     @classmethod

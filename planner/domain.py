@@ -224,6 +224,8 @@ class Calibration:
     family_runtime: Mapping[tuple[str, str], Efficiency] = field(default_factory=_frozen)
     vendor_runtime: Mapping[tuple[str, str, str], Efficiency] = field(default_factory=_frozen)
     fitted_on: Mapping[str, object] = field(default_factory=_frozen)
+    # per runtime: routed experts' FLOP/s as a share of the dense layers' (planner.model.moe); 1 where absent
+    moe_expert: Mapping[str, float] = field(default_factory=_frozen)
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,17 @@
 Free parameters: theta = log of the five efficiency coefficients (compute, memory and
 communication fractions, step overhead, collective latency) per hardware x runtime pair with
 data, per vendor's chips of a family x runtime (AMD GPUs x vLLM: one software stack and its
-kernels), and per hardware-family x runtime. The fit minimises, with scipy's bounded trust-region
-least squares (Jacobian by finite differences over a known sparsity pattern),
+kernels), and per hardware-family x runtime; and, per runtime with MoE records, the log of its
+MoE expert efficiency (routed experts' FLOP/s as a share of the dense layers', at most 1,
+shrunk toward 1 with ``lam_moe``: planner.model.moe.linear_flop_params). The fit minimises,
+with scipy's bounded trust-region least squares (Jacobian by finite differences over a known
+sparsity pattern),
 
     sum_records w_r sum_metrics rho(log predicted - log observed)
   + sum_pairs    sum_j rho(lam_pair_j (theta_pair_j - theta_vendor_j))
   + sum_vendors  sum_j lam_vendor_j^2 (theta_vendor_j - theta_family_j)^2
   + sum_families sum_j lam_fam_j^2  (theta_family_j - log prior_runtime_j)^2
+  + sum_runtimes lam_moe^2 theta_moe_runtime^2
 
 (rho: the soft L1 loss of ``FitOptions.robust_scale``, quadratic for small residuals), so a pair
 with much data follows its data, a pair with little is pulled toward its vendor's chips, those
@@ -49,6 +53,10 @@ _LOG_BOUNDS = (  # log-space bounds per coefficient
     (math.log(1e-6), math.log(2.0)),  # step overhead, s
     (math.log(1e-7), math.log(1e-2)),  # collective latency, s
 )
+# A runtime's MoE expert efficiency (planner.model.moe.linear_flop_params), in log space: at most the
+# dense layers' FLOP/s (a grouped GEMM over the tokens routed to each expert is no faster than one
+# GEMM over all of them), prior 1.
+_MOE_BOUNDS = (math.log(1e-3), 0.0)
 CONFIDENCE_WEIGHT = {"high": 1.0, "medium": 0.8, "low": 0.5}
 _UNSTABLE_RESIDUAL = math.log(10.0)  # a predicted overload counts as a 10x error
 
@@ -60,6 +68,7 @@ class FitOptions:
     lam_pair: tuple[float, ...] = (0.5, 0.5, 0.3, 0.15, 0.15)
     lam_vendor: tuple[float, ...] = (0.5, 0.5, 0.3, 0.15, 0.15)
     lam_family: tuple[float, ...] = (0.3, 0.3, 0.3, 0.1, 0.1)
+    lam_moe: float = 0.3  # a runtime's MoE expert efficiency against its prior, 1 (``_MOE_BOUNDS``)
     # Per METRICS column. TTFT counts double: it has a quarter as many observations as throughput
     # and alone pins prefill compute; p99s of static runs carry no information the model uses.
     # Under load (server records): throughput counts; the latencies at the record's rate and the
@@ -116,6 +125,8 @@ class _Problem:
     weights: Array  # [record]
     mask: Array  # [record, metric] bool: observed
     log_obs: Array
+    moe_runtimes: tuple[str, ...]  # runtimes with MoE records: one MoE expert efficiency each
+    moe_of_record: Array  # index into moe_runtimes, -1 for dense models
 
 
 def _problem(catalog: Catalog, rs: RecordSet, *, server_latencies: bool = False,
@@ -142,15 +153,27 @@ def _problem(catalog: Catalog, rs: RecordSet, *, server_latencies: bool = False,
         weights=np.array([CONFIDENCE_WEIGHT.get(m.confidence, 0.8) for m in rs.records]),
         mask=mask,
         log_obs=np.log(np.where(mask, rs.observed, 1.0)),
+        moe_runtimes=(moe := tuple(sorted({c.runtime.id for c in rs.configs if c.model.experts > 1}))),
+        moe_of_record=np.array([moe.index(c.runtime.id) if c.model.experts > 1 else -1 for c in rs.configs],
+                               dtype=np.int64),
     )
 
 
+def _moe_rows(theta_moe: Array, p: _Problem) -> Array:
+    """Each record's MoE expert efficiency (1 for dense models: it does not enter their time)."""
+    if theta_moe.size == 0:
+        return np.ones(len(p.moe_of_record))
+    return np.where(p.moe_of_record >= 0, np.exp(theta_moe[np.maximum(p.moe_of_record, 0)]), 1.0)
+
+
 def _residuals(x: Array, p: _Problem, tables: CatalogTables, rs: RecordSet, opts: FitOptions) -> Array:
-    n_pair, n_vendor = len(p.pairs), len(p.vendors)
+    n_pair, n_vendor, n_fam = len(p.pairs), len(p.vendors), len(p.families)
     theta_pair = x[: K * n_pair].reshape(n_pair, K)
     theta_vendor = x[K * n_pair: K * (n_pair + n_vendor)].reshape(n_vendor, K)
-    theta_fam = x[K * (n_pair + n_vendor):].reshape(len(p.families), K)
-    pred = predict(tables, rs, Efficiencies.from_columns(np.exp(theta_pair[p.pair_of_record])), capacity=False)
+    theta_fam = x[K * (n_pair + n_vendor): K * (n_pair + n_vendor + n_fam)].reshape(n_fam, K)
+    theta_moe = x[K * (n_pair + n_vendor + n_fam):]
+    pred = predict(tables, rs, Efficiencies.from_columns(np.exp(theta_pair[p.pair_of_record])), capacity=False,
+                   moe_expert=_moe_rows(theta_moe, p))
     with np.errstate(divide="ignore", invalid="ignore"):
         r = np.log(pred) - p.log_obs
     r = np.where(np.isfinite(r), r, _UNSTABLE_RESIDUAL)
@@ -162,7 +185,8 @@ def _residuals(x: Array, p: _Problem, tables: CatalogTables, rs: RecordSet, opts
         shrink_pair = soft_l1(shrink_pair, opts.robust_scale)
     shrink_vendor = np.asarray(opts.lam_vendor) * (theta_vendor - theta_fam[p.family_of_vendor])
     shrink_fam = np.asarray(opts.lam_family) * (theta_fam - p.prior)
-    return np.concatenate([data, shrink_pair.ravel(), shrink_vendor.ravel(), shrink_fam.ravel()])
+    return np.concatenate([data, shrink_pair.ravel(), shrink_vendor.ravel(), shrink_fam.ravel(),
+                           opts.lam_moe * theta_moe])
 
 
 def soft_l1(r: Array, scale: float) -> Array:
@@ -176,12 +200,17 @@ def soft_l1(r: Array, scale: float) -> Array:
 
 
 def _sparsity(p: _Problem) -> scipy.sparse.lil_matrix:
-    n_pair, n_vendor, n_fam = len(p.pairs), len(p.vendors), len(p.families)
-    rows = int(p.mask.sum()) + K * (n_pair + n_vendor + n_fam)
-    jac = scipy.sparse.lil_matrix((rows, K * (n_pair + n_vendor + n_fam)), dtype=int)
+    n_pair, n_vendor, n_fam, n_moe = len(p.pairs), len(p.vendors), len(p.families), len(p.moe_runtimes)
+    first_moe = K * (n_pair + n_vendor + n_fam)
+    rows = int(p.mask.sum()) + first_moe + n_moe
+    jac = scipy.sparse.lil_matrix((rows, first_moe + n_moe), dtype=int)
     record_rows = np.nonzero(p.mask)[0]
     for row, rec in enumerate(record_rows):
         jac[row, K * p.pair_of_record[rec]: K * p.pair_of_record[rec] + K] = 1
+        if p.moe_of_record[rec] >= 0:
+            jac[row, first_moe + p.moe_of_record[rec]] = 1
+    for k in range(n_moe):  # each MoE efficiency's shrinkage row
+        jac[rows - n_moe + k, first_moe + k] = 1
     base = len(record_rows)
     # shrinkage rows: each level's parameter against its parent's (the family's against the prior)
     parents = [(q, n_pair + p.vendor_of_pair[q]) for q in range(n_pair)]
@@ -207,7 +236,9 @@ def _bounds(catalog: Catalog, p: _Problem) -> tuple[Array, Array]:
     chips += [[h for h in catalog.hardware.values() if h.family == fam] for fam, _ in p.families]
     for row, members in enumerate(chips):
         lo[row, 4], hi[row, 4] = log_bound(members)
-    return lo.ravel(), hi.ravel()
+    n_moe = len(p.moe_runtimes)
+    return (np.concatenate([lo.ravel(), np.full(n_moe, _MOE_BOUNDS[0])]),
+            np.concatenate([hi.ravel(), np.full(n_moe, _MOE_BOUNDS[1])]))
 
 
 BOUND_REASONS = {
@@ -226,6 +257,9 @@ BOUND_REASONS = {
     ("communication", "lower"): "collectives far slower than the link explains",
     ("step_overhead", "upper"): "steps far slower than the roofline explains",
     ("step_overhead", "lower"): "no fixed cost per step is visible in the records",
+    ("moe_expert", "upper"): "the runtime's MoE records run their routed experts at the dense layers' FLOP/s or "
+    "faster: no grouped-GEMM penalty is visible, and a grouped GEMM is not faster than one over all the tokens",
+    ("moe_expert", "lower"): "MoE records far slower than their FLOPs explain",
 }
 
 
@@ -249,6 +283,11 @@ def at_bound(catalog: Catalog, result: FitResult, *, tolerance: float = 0.01) ->
                     hit[names[j]] = f"at its {side} bound: {BOUND_REASONS[(names[j], side)]}"
         if hit:
             out[label] = hit
+    for rt, eta in result.calibration.moe_expert.items():
+        for side, edge in (("lower", _MOE_BOUNDS[0]), ("upper", _MOE_BOUNDS[1])):
+            if abs(math.log(eta) - edge) <= math.log1p(tolerance):
+                reason = BOUND_REASONS[("moe_expert", side)]
+                out[f"MoE experts x {rt}"] = {"moe_expert": f"at its {side} bound: {reason}"}
     return out
 
 
@@ -260,7 +299,7 @@ def fit(catalog: Catalog, rs: RecordSet, *, options: FitOptions | None = None) -
     p = _problem(catalog, rs, server_latencies=opts.server_latencies, server_throughput=opts.server_throughput)
     tables = CatalogTables.from_catalog(catalog)
     x0 = np.concatenate([p.prior[p.family_of_vendor[p.vendor_of_pair]].ravel(),
-                         p.prior[p.family_of_vendor].ravel(), p.prior.ravel()])
+                         p.prior[p.family_of_vendor].ravel(), p.prior.ravel(), np.zeros(len(p.moe_runtimes))])
     lo, hi = _bounds(catalog, p)
     x0 = np.clip(x0, lo + 1e-9, hi - 1e-9)
     sol = scipy.optimize.least_squares(
@@ -281,8 +320,10 @@ def fit(catalog: Catalog, rs: RecordSet, *, options: FitOptions | None = None) -
     families = {fam: _efficiency(sol.x[K * (first + f): K * (first + f) + K], calibrated=False,
                                  source=f"{fam[0]} family prior fitted on {int(fam_counts[f])} records")
                 for f, fam in enumerate(p.families)}
+    theta_moe = sol.x[K * (first + len(p.families)):]
+    moe_expert = {rt: float(f"{math.exp(t):.4g}") for rt, t in zip(p.moe_runtimes, theta_moe, strict=True)}
     return FitResult(
-        calibration=Calibration(pairs=pairs, family_runtime=families, vendor_runtime=vendors),
+        calibration=Calibration(pairs=pairs, family_runtime=families, vendor_runtime=vendors, moe_expert=moe_expert),
         n_records={pair: int(counts[q]) for q, pair in enumerate(p.pairs)},
         cost=float(sol.cost),
         evaluations=int(sol.nfev),

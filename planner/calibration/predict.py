@@ -242,10 +242,14 @@ def prepare(catalog: Catalog, tables: CatalogTables,
     ), tuple(skipped)
 
 
-def record_grid(tables: CatalogTables, rs: RecordSet, efficiency: Efficiencies | None = None) -> Grid:
-    """One grid row per record; ``efficiency`` (one row per record) replaces the catalog's efficiencies."""
+def record_grid(tables: CatalogTables, rs: RecordSet, efficiency: Efficiencies | None = None,
+                moe_expert: Array | None = None) -> Grid:
+    """One grid row per record; ``efficiency`` and ``moe_expert`` (one row per record) replace the
+    catalog's efficiencies and MoE expert efficiency."""
     grid = tables.gather(model=rs.model, hardware=rs.hardware, weight_precision=rs.weight_precision,
                          kv_precision=rs.kv_precision, runtime=rs.runtime, tp=rs.tp, pp=rs.pp)
+    if moe_expert is not None:
+        grid = replace(grid, moe_expert_efficiency=moe_expert)
     if efficiency is None:
         return grid
     return replace(grid, **{name: getattr(efficiency, name) for name in EFFICIENCY_FIELDS})
@@ -264,13 +268,13 @@ def _means(rs: RecordSet) -> tuple[Array, Array]:
 
 
 def predict(tables: CatalogTables, rs: RecordSet, efficiency: Efficiencies | None = None, *,
-            capacity: bool = True, overlap: float = SERVING_OVERLAP) -> Array:
+            capacity: bool = True, overlap: float = SERVING_OVERLAP, moe_expert: Array | None = None) -> Array:
     """Predicted metrics [record, metric] in SI units (columns as ``METRICS``).
 
     ``capacity``: also search each server record's SLO capacity (a dozen queueing evaluations per
     record; the fit leaves it out of its inner loop). ``overlap``: the serving iterations' (server
     records only, ``planner.model.scheduler``)."""
-    grid = record_grid(tables, rs, efficiency)
+    grid = record_grid(tables, rs, efficiency, moe_expert)
     out = np.full((len(rs), len(METRICS)), np.nan)
     i, o = _means(rs)
     b = _numbers(rs, "batch", np.inf)

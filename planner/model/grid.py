@@ -142,6 +142,7 @@ class Grid:
     max_concurrency: Array  # inf = no cap
     max_batched_tokens: Array
     continuous_batching: Array  # 1.0 or 0.0
+    moe_expert_efficiency: Array  # routed experts' FLOP/s as a share of the dense layers' (planner.model.moe)
     # parallelism
     tp: Array
     pp: Array
@@ -224,6 +225,7 @@ class CatalogTables:
             "max_concurrency": [float(r.max_concurrency) if r.max_concurrency else np.inf for r in rts],
             "max_batched_tokens": [r.max_batched_tokens for r in rts],
             "continuous_batching": [1.0 if r.continuous_batching else 0.0 for r in rts],
+            "moe_expert_efficiency": [catalog.calibration.moe_expert.get(r.id, 1.0) for r in rts],
         }
         runnable_weights = np.zeros((len(hws), len(rts), len(precs)), dtype=bool)
         runnable_kv = np.zeros((len(hws), len(rts), len(precs)), dtype=bool)

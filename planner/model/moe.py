@@ -36,7 +36,7 @@ import numpy as np
 from planner.model.grid import ACTIVATION_BYTES, Array, Grid
 
 __all__ = ["IMBALANCE", "MIN_EXPERTS", "EpMemory", "EpStep", "a2a_seconds_per_token", "ep_memory",
-           "ep_step", "expert_parallel_ok"]
+           "ep_step", "expert_parallel_ok", "linear_flop_params", "routed_active_params"]
 
 # Load imbalance gamma = (busiest EP rank's expert load) / (mean rank load), with an expert-placement
 # balancer (DeepSeek EPLB, redundant hot experts). LMSYS 2025-05-05: with EPLB, SGLang's EP32 prefill
@@ -46,6 +46,22 @@ __all__ = ["IMBALANCE", "MIN_EXPERTS", "EpMemory", "EpStep", "a2a_seconds_per_to
 # imbalance is larger (the upper end). Central 1.15 [derived from those two figures, not measured here].
 IMBALANCE = 1.15
 MIN_EXPERTS = 8  # EP is opt-in by model: MoE with at least this many routed experts
+
+
+def routed_active_params(grid: Grid) -> Array:
+    """Routed-expert parameters one token runs through: k / E of them (0 without experts)."""
+    moe = grid.experts > 1
+    return np.asarray(np.where(moe, grid.expert_params * grid.experts_per_token / np.maximum(grid.experts, 1.0),
+                               0.0), dtype=np.float64)
+
+
+def linear_flop_params(grid: Grid) -> Array:
+    """Active parameters as the linear layers' compute time sees them (2 FLOPs each per token, M42):
+    the routed experts' share divided by the runtime's MoE expert efficiency, the FLOP/s their
+    grouped GEMMs reach as a share of the dense layers' (fitted per runtime by ``hwplan calibrate``:
+    ``Calibration.moe_expert``; 1 where no MoE measurement was fitted)."""
+    return np.asarray(grid.active_params + routed_active_params(grid) * (1.0 / grid.moe_expert_efficiency - 1.0),
+                      dtype=np.float64)
 
 
 def expert_parallel_ok(*, experts: float, ep: int) -> bool:
@@ -111,8 +127,8 @@ def ep_step(grid: Grid, *, imbalance: float = IMBALANCE) -> EpStep:
     computed too and ignored by the caller."""
     n = grid.tp  # ranks: ep = dp_attention = chips of the replica
     moe = grid.experts > 1
-    routed_active = np.where(moe, grid.expert_params * grid.experts_per_token / np.maximum(grid.experts, 1.0), 0.0)
-    flops = 2.0 * (grid.active_params + (imbalance - 1.0) * routed_active)  # M42: 2N, busiest rank's experts
+    routed = routed_active_params(grid) / grid.moe_expert_efficiency  # at the dense layers' FLOP/s
+    flops = 2.0 * (linear_flop_params(grid) + (imbalance - 1.0) * routed)  # M42: 2N, busiest rank's experts
     per_byte = 1.0 / (grid.memory_bandwidth_bytes_per_s * grid.eff_memory)  # one chip's HBM
     return EpStep(
         linear_per_token=flops / (n * grid.peak_linear_flops_per_s * grid.eff_compute),

@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from planner.model.attention import attended_context, prefill_attended_context
 from planner.model.grid import ACTIVATION_BYTES, Array, Grid, Rows
-from planner.model.moe import ep_memory, ep_step
+from planner.model.moe import ep_memory, ep_step, linear_flop_params
 
 __all__ = ["Memory", "MemoryCoefficients", "MemoryModel", "StepCoefficients", "StepModel", "StepTime",
            "kv_bytes_per_token", "memory", "step_time"]
@@ -231,7 +231,7 @@ class StepModel:
             coefficients = StepCoefficients(
                 pp=pp,
                 max_batched_tokens=grid.max_batched_tokens,
-                linear_compute_s_per_token=2.0 * grid.active_params / (  # M42: 2N
+                linear_compute_s_per_token=2.0 * linear_flop_params(grid) / (  # M42: 2N; MoE experts slower
                     tp * grid.peak_linear_flops_per_s * grid.eff_compute),
                 dense_weights_s_per_pass=(grid.params - np.where(moe, grid.expert_params, 0.0))
                 * grid.weight_bytes * per_byte,
