@@ -17,8 +17,10 @@ cap costs less), while the board's fixed draw (HBM, I/O) takes a larger share of
 cap costs more); the two are taken to cancel. Checked against published results
 (tests/test_power.py): in MLPerf Inference v4.1 llama2-70b Offline, H100 NVL systems delivered
 0.54-0.72 of an H100 SXM's throughput per chip (datasheet peaks alone: 0.84-0.96 in this model;
-capped: 0.62-0.68), H100 PCIe 0.38 (0.74; capped 0.53). Cross-validated by MLPerf round, this
-linear form beat a square-root one (docs/accuracy.md).
+capped: 0.62-0.68), H100 PCIe 0.38 (0.74; capped 0.53). On the MLPerf Offline records
+cross-validated by round (fit on the public records and one round, predict the other), the
+linear form gives 10.6% median APE and 89% within 25%, a square-root one 10.8% and 88%, no cap
+11.2% and 87% (with the MoE expert efficiency and the reference-harness skip in place).
 
 A part whose TDP per peak FLOP is at least its reference's is not capped (H200 NVL at 600 W: a
 user report measures its datasheet BF16 peak). Chips without a reference keep their datasheet peak.
