@@ -296,8 +296,8 @@ class Universe:
         room = max(blocks, 2 * have, 64) * s
         used = self._stored * s
         step, memory = StepCoefficients.empty(room), MemoryCoefficients.empty(room)
-        step.put(np.arange(used), self._step.take(slice(0, used)))
-        memory.put(np.arange(used), self._memory.take(slice(0, used)))
+        step.put(np.arange(used), self._step.take(np.arange(used)))
+        memory.put(np.arange(used), self._memory.take(np.arange(used)))
         self._step, self._memory = step, memory
 
 
