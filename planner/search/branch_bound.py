@@ -14,6 +14,7 @@ with ``gap``: how far the best plan's cost may lie above the least bound of what
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -184,16 +185,28 @@ class BranchAndBound:
     # -- one round -------------------------------------------------------------------------------
 
     def _round(self, keys: list[int]) -> None:
+        """Evaluate the round's keys, solve each (``_solve_all``: all keys' relaxations at once, so
+        the shapes they need go through the queueing model in one call per pass), then each once
+        more without its hardware set. Solves run ahead of the pruning checks; a key's result is
+        taken only where the check, made in key order with the bound it had before its own
+        solves (as one key after another would), lets it through, so the plans, solve count and
+        status are those of solving the keys one by one."""
         p, w = self.p, self.w
         if not keys:
             return
         p.evaluate_keys(keys, w, alternatives=self.objective is not Objective.COST
                         or not np.isfinite(self._threshold()[0]))
+        bound = dict(zip(keys, p.tight_bounds(np.array(keys)).tolist(), strict=True))  # before their solves
+
+        def alive(k: int, at: float) -> bool:  # the threshold only falls: a key out now stays out
+            return bool(self._alive(np.array([k]), bound=np.array([at]))[0])
+
+        firsts = [k for k in keys if alive(k, bound[k])]
         seconds: list[tuple[int, Solution]] = []
-        for k in keys:
-            if not self._alive(np.array([k]), tight=True)[0]:
+        for k, (sol, solves, exact) in zip(firsts, self._solve_all([(k, ()) for k in firsts]), strict=True):
+            if not alive(k, bound[k]):
                 continue
-            sol = self._solve(k, ())
+            self.solves, self.exact = self.solves + solves, self.exact and exact
             if sol is None:
                 continue
             self.found.append((k, sol))
@@ -203,42 +216,63 @@ class BranchAndBound:
         if seconds:  # shapes on other hardware may not have been evaluated yet: one batch for all
             others = np.concatenate([best_per_hardware(p, k, most=ALTERNATIVES) for k, _ in seconds])
             p.evaluate(others[np.isnan(p.rate[others])], w)
-        for k, first in seconds:
-            if not self._alive(np.array([k]), bound=np.array([first.cost_per_hour]))[0]:  # its second costs more
+        seconds = [(k, first) for k, first in seconds if alive(k, first.cost_per_hour)]  # its second costs more
+        jobs = [(k, (_hardware_set(p, first),)) for k, first in seconds]
+        for (k, first), (sol, solves, exact) in zip(seconds, self._solve_all(jobs), strict=True):
+            if not alive(k, first.cost_per_hour):
                 continue
-            sol = self._solve(k, (_hardware_set(p, first),))
+            self.solves, self.exact = self.solves + solves, self.exact and exact
             if sol is not None:
                 self.found.append((k, sol))
 
-    def _solve(self, k: int, banned: tuple[frozenset[str], ...]) -> Solution | None:
-        """Key k's cheapest mix avoiding the banned hardware sets (None: none), exact although
-        shapes are evaluated lazily: shapes not yet evaluated take part at their capacity ceiling,
-        which their SLO capacity never exceeds, so the solve is a relaxation; when its optimum
-        uses only evaluated shapes it is the true optimum, otherwise the shapes it used are
-        evaluated (with the rest of theirs hardware types') and the key is solved again."""
+    def _solve_all(self, jobs: Sequence[tuple[int, tuple[frozenset[str], ...]]]
+                   ) -> list[tuple[Solution | None, int, bool]]:
+        """Per (key, banned hardware sets): the key's cheapest mix avoiding them (None: none), the
+        solves it took and whether each was proven, exact although shapes are evaluated lazily:
+        shapes not yet evaluated take part at their capacity ceiling, which their SLO capacity never
+        exceeds, so a solve is a relaxation; when its optimum uses only evaluated shapes it is the
+        true optimum, otherwise the shapes it used are evaluated (with the rest of their hardware
+        types') and the key is solved again. Every pass evaluates what all open keys need at once;
+        a key's own sequence of solves and evaluations is the same as alone."""
+        out: list[tuple[Solution | None, int, bool]] = [(None, 0, True)] * len(jobs)
+        open_ = list(range(len(jobs)))
+        while open_:
+            needed, still = [], []
+            for j in open_:
+                k, banned = jobs[j]
+                sol, solved, exact, evaluate = self._attempt(k, banned)
+                before = out[j]
+                out[j] = (sol, before[1] + solved, before[2] and exact)
+                if evaluate is not None:
+                    needed.append(evaluate)
+                    still.append(j)
+            if needed:
+                self.p.evaluate(np.concatenate(needed), self.w)
+            open_ = still
+        return out
+
+    def _attempt(self, k: int, banned: tuple[frozenset[str], ...]
+                 ) -> tuple[Solution | None, int, bool, np.ndarray | None]:
+        """One relaxation solve of key k (``_solve_all``): (its optimum if final, solves made (0 or
+        1), whether proven, the shapes to evaluate before the next attempt (None: final))."""
         p, c = self.p, self.w.constraints
-        budget = key_budget(p, self.w, k)
         rows = p.rows_of[k]
-        while True:
-            pending = np.isnan(p.rate[rows])
-            options = _options(p, rows, np.where(pending, p.ceiling[rows], p.rate[rows]))
-            if not options:
-                return None
-            a = self.w.availability
-            sol = solve_mix(options, demand=self.w.design_load, max_types=c.max_hardware_types,
-                            quotas=dict(c.quotas), max_cost_per_hour=budget, forbid_type_sets=banned,
-                            time_limit_s=self.time_limit_s, spare=a.spare, min_replicas=a.replicas_at_least)
-            self.solves += 1
-            if not sol.counts:
-                self.exact &= sol.status == "INFEASIBLE"
-                return None
-            used = np.array(list(sol.counts), dtype=np.int64)
-            guessed = used[np.isnan(p.rate[used])]
-            if not len(guessed):
-                self.exact &= sol.status == "OPTIMAL"
-                return sol
-            hardware = np.isin(p.cand.hardware[rows], p.cand.hardware[guessed])
-            p.evaluate(rows[pending & hardware], self.w)
+        pending = np.isnan(p.rate[rows])
+        options = _options(p, rows, np.where(pending, p.ceiling[rows], p.rate[rows]))
+        if not options:
+            return None, 0, True, None
+        a = self.w.availability
+        sol = solve_mix(options, demand=self.w.design_load, max_types=c.max_hardware_types,
+                        quotas=dict(c.quotas), max_cost_per_hour=key_budget(p, self.w, k), forbid_type_sets=banned,
+                        time_limit_s=self.time_limit_s, spare=a.spare, min_replicas=a.replicas_at_least)
+        if not sol.counts:
+            return None, 1, sol.status == "INFEASIBLE", None
+        used = np.array(list(sol.counts), dtype=np.int64)
+        guessed = used[np.isnan(p.rate[used])]
+        if not len(guessed):
+            return sol, 1, sol.status == "OPTIMAL", None
+        hardware = np.isin(p.cand.hardware[rows], p.cand.hardware[guessed])
+        return None, 1, True, rows[pending & hardware]
 
     # -- the answer ------------------------------------------------------------------------------
 
