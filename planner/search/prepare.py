@@ -15,6 +15,7 @@ import numpy as np
 
 from planner.domain import Catalog
 from planner.model.grid import Array, CatalogTables
+from planner.model.perf import MemoryModel, StepModel
 from planner.model.serving import Served
 from planner.search.candidates import Candidates, enumerate_candidates, universe
 from planner.search.capacity import UTILIZATION, default_prior, screen, search_capacity
@@ -87,33 +88,61 @@ class Prepared:
     served: Served = field(default_factory=Served)  # serving features of this search (planner.model.serving)
     outside: Outside | None = None  # plan keys left unscreened (``prepare`` with ``prefix``)
     evaluated: int = 0
+    queued: int = 0  # rows run through the queueing model (``evaluate`` shares answers between identical rows)
     answers: Array = field(default_factory=default_prior)  # capacity rungs found so far, as search_capacity's prior
     _bounds: Array | None = None  # lower_bounds, recomputed for the keys evaluated since
     _stale: set[int] = field(default_factory=set)
     _tight: dict[int, float] = field(default_factory=dict)  # lower_bound per key, until its shapes are evaluated
+    _answers: dict[bytes, tuple[float, ...]] = field(default_factory=dict)  # ``evaluate``'s, by row signature
 
     def evaluate(self, rows: np.ndarray, w: Workload) -> None:
-        """Run the queueing model on ``rows`` at every utilisation rung; fill curves and rate."""
+        """Run the queueing model on ``rows`` at every utilisation rung; fill curves and rate.
+
+        Rows with the same performance-model constants and ceiling (a model's fine-tunes, one chip
+        under several ids) get the same answer, so each distinct one is run once per search and
+        the answer shared (``queued`` counts the rows run)."""
         rows = rows[np.isnan(self.rate[rows])]
         if not len(rows):
             return
-        step, mem = self.served.apply(*universe(self.cand.tables).models(self.cand.universe_row[rows]), w.traffic)
-        seen = self.served.workload(w)  # what the queueing model runs: computed tokens, TPOT per iteration
-        found = search_capacity(step, mem, seen.traffic, self.ceiling[rows], seen.slo, self.answers)
-        self.answers += np.bincount(found.rung + 1, minlength=len(self.answers))
-        has_above = found.rung + 1 < len(UTILIZATION)
-        above = np.minimum(found.rung + 1, len(UTILIZATION) - 1)
-        for target, latency in self.above_ms.items():
-            per_token = self.served.emitted if target[0] == "tpot_ms" else 1.0  # TPOT per iteration -> per token
-            latency[rows] = np.where(has_above, found.latency_ms[target][np.arange(len(rows)), above] / per_token,
-                                     np.nan)
-        self.max_batch[rows] = found.max_batch
-        self.rate[rows], self.rung[rows] = found.rate, found.rung
+        plain = universe(self.cand.tables).models(self.cand.universe_row[rows])
+        signature = np.ascontiguousarray(np.vstack([plain[0].coefficients.stacked(), plain[1].coefficients.stacked(),
+                                                    self.ceiling[rows][None, :]]).T)
+        _, first, inverse = np.unique(signature, axis=0, return_index=True, return_inverse=True)
+        keys = [signature[i].tobytes() for i in first]
+        new = [j for j, key in enumerate(keys) if key not in self._answers]
+        if new:
+            at = first[new]
+            self._run(rows[at], [keys[j] for j in new], plain[0].take(at), plain[1].take(at), w=w)
+        answers = [self._answers[key] for key in keys]
+        rate, rung, max_batch, *above = (np.array(column)[inverse.ravel()] for column in zip(*answers, strict=True))
+        for latency, values in zip(self.above_ms.values(), above, strict=True):
+            latency[rows] = values
+        self.max_batch[rows] = max_batch
+        self.rate[rows], self.rung[rows] = rate, rung
         changed = [int(key) for key in np.unique(self.key[rows])]
         self._stale.update(changed)
         for key in changed:
             self._tight.pop(key, None)
         self.evaluated += len(rows)
+
+    def _run(self, rows: np.ndarray, keys: list[bytes], step: StepModel, mem: MemoryModel, *, w: Workload) -> None:
+        """``search_capacity`` of ``rows`` (plain constants ``step``, ``mem``), each answer kept
+        under its key: (rate, rung, max batch, latency one rung above it per SLO target)."""
+        step, mem = self.served.apply(step, mem, w.traffic)
+        seen = self.served.workload(w)  # what the queueing model runs: computed tokens, TPOT per iteration
+        found = search_capacity(step, mem, seen.traffic, self.ceiling[rows], seen.slo, self.answers)
+        self.answers += np.bincount(found.rung + 1, minlength=len(self.answers))
+        has_above = found.rung + 1 < len(UTILIZATION)
+        above = np.minimum(found.rung + 1, len(UTILIZATION) - 1)
+        latencies = []
+        for target in self.above_ms:
+            per_token = self.served.emitted if target[0] == "tpot_ms" else 1.0  # TPOT per iteration -> per token
+            latencies.append(np.where(has_above, found.latency_ms[target][np.arange(len(rows)), above] / per_token,
+                                      np.nan))
+        for j, key in enumerate(keys):
+            self._answers[key] = (float(found.rate[j]), int(found.rung[j]), float(found.max_batch[j]),
+                                  *(float(x[j]) for x in latencies))
+        self.queued += len(rows)
 
     def evaluate_keys(self, keys: list[int], w: Workload, *, alternatives: bool = False) -> None:
         """Evaluate the shapes of ``keys`` lazily, cheapest per unit of capacity ceiling first.
