@@ -25,7 +25,7 @@ from hardware_catalog.workload_file import load_workload
 from planner.domain import Catalog
 from planner.model.grid import CatalogTables
 from planner.search.branch_bound import key_limit, solve_prepared
-from planner.search.prepare import key_bounds, prepare
+from planner.search.prepare import key_floors, prepare
 from planner.search.roofline import capacity_bound
 from planner.search.serving import variants
 from planner.workload import Objective, Workload
@@ -81,9 +81,9 @@ def test_key_floor_is_never_above_a_keys_bound(name: str) -> None:
     catalog, tables = _catalog()
     w = _workload(name)
     p = prepare(catalog, tables, w)
-    cap = capacity_bound(p.cand, w.traffic)
-    floor = key_bounds(p.key, np.zeros(len(p.cand), dtype=np.int64), cap, p.cost_per_hour, len(p.rows_of), 1,
-                       demand=w.design_load, max_types=2, pairs=False)
+    order = np.argsort(p.key, kind="stable")
+    starts = np.searchsorted(p.key[order], np.arange(len(p.rows_of) + 1))
+    floor = key_floors(starts, capacity_bound(p.cand, w.traffic)[order], p.cost_per_hour[order], w.design_load)
     bounds = p.lower_bounds()
     assert np.all(floor <= bounds)
     assert np.max(floor / bounds) > 0.5  # not vacuous

@@ -24,7 +24,7 @@ from planner.search.solver import COST_SCALE, scaled
 from planner.workload import HOURS_PER_MONTH, Workload
 
 __all__ = ["ALTERNATIVES", "Outside", "Prepared", "best_per_hardware", "evaluate_rest", "key_budget", "key_budgets",
-           "key_bounds", "max_cost_per_hour", "prepare"]
+           "key_bounds", "key_floors", "max_cost_per_hour", "prepare"]
 
 # Search constants: one line each on what they trade; the experiments behind the values are in
 # docs/design.md, "Tuning constants and the experiments behind them".
@@ -336,15 +336,16 @@ def _screen_lazily(cand: Candidates, w: Workload, served: Served, prefix: int
     t = cand.tables
     n_p, n_r = len(t.precision_ids), len(t.runtime_ids)
     code = ((cand.model * n_p + cand.precision) * n_p + cand.kv_precision) * n_r + cand.runtime
-    codes, group = np.unique(code, return_inverse=True)
-    group = group.ravel()
+    present = np.zeros(len(t.model_ids) * n_p * n_p * n_r, dtype=bool)
+    present[code] = True
+    codes = np.flatnonzero(present)
+    group = (np.cumsum(present) - 1)[code]  # keys numbered in code order (np.unique's inverse, without a sort)
     n = len(codes)
-    cost = cand.price_per_chip_hour * cand.chips
-    demand, max_types = w.design_load, w.constraints.max_hardware_types
-    floor = key_bounds(group, np.zeros(len(cand), dtype=np.int64), capacity_bound(cand, served.workload(w).traffic),
-                       cost, n, 1, demand=demand, max_types=2, pairs=False)  # one cell per key: every type at once
-    by_group = np.argsort(group, kind="stable")
+    by_group = np.argsort(group.astype(np.uint16) if n < 2**16 else group, kind="stable")  # 16 bits: radix sort
     starts = np.searchsorted(group[by_group], np.arange(n + 1))
+    demand, max_types = w.design_load, w.constraints.max_hardware_types
+    floor = key_floors(starts, capacity_bound(cand, served.workload(w).traffic)[by_group],
+                       (cand.price_per_chip_hour * cand.chips)[by_group], demand)
     order = np.argsort(floor, kind="stable")
     out = (np.zeros(len(cand), dtype=bool), np.zeros(len(cand)), np.zeros(len(cand)), np.zeros(len(cand)))
     screened = np.zeros(len(cand), dtype=bool)
@@ -383,6 +384,22 @@ def _screen_lazily(cand: Candidates, w: Workload, served: Served, prefix: int
     cand.keep(screened, "not screened: a roofline floor on its plan key's cost puts it past the keys searched")
     kept = tuple(x[screened] for x in out)
     return (kept[0], kept[1], kept[2], kept[3]), outside
+
+
+def key_floors(starts: np.ndarray, capacity: Array, cost: Array, demand: float) -> Array:
+    """Per key, ``key_bounds`` over the set of all hardware types (which no set a plan may use
+    beats) of candidates sorted by key (key j's from ``starts[j]`` to ``starts[j + 1]``, none
+    empty) with capacity upper bounds: with capacities only larger than those ``Prepared`` credits
+    and the candidates a superset of those screening keeps, never above the key's
+    ``Prepared.lower_bounds``."""
+    usable = capacity > 0
+    at = starts[:-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        unit = np.where(usable, cost / np.where(usable, np.minimum(capacity, demand), 1.0), np.inf)
+    u = np.minimum.reduceat(unit, at) if len(at) else np.zeros(0)
+    r = np.maximum.reduceat(np.where(usable, capacity, 0.0), at) if len(at) else np.zeros(0)
+    c = np.minimum.reduceat(np.where(usable, cost, np.inf), at) if len(at) else np.zeros(0)
+    return _set_bound(demand, u, r, c)
 
 
 def _bounds_of(cand: Candidates, rows: np.ndarray, keys: np.ndarray, n_keys: int,
