@@ -9,6 +9,8 @@ Every pruning step is a valid bound: a key is skipped only when its lower bound 
 exact although shapes are evaluated lazily (``BranchAndBound._solve``). The status is OPTIMAL when
 that is proven for every key, including those past the limit; otherwise FEASIBLE (or TIME_LIMIT)
 with ``gap``: how far the best plan's cost may lie above the least bound of what was not explored.
+Keys past the limit that ``prepare`` left unscreened (``Prepared.outside``, cost objective) are
+checked by their roofline floor first and screened only when that floor cannot rule them out.
 """
 
 from __future__ import annotations
