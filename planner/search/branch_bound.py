@@ -90,6 +90,7 @@ class BranchAndBound:
         self.solves = 0
         self.exact = True  # every CP-SAT answer proven optimal
         self._threshold_at: tuple[int, tuple[float, int]] = (-1, (np.inf, 0))  # (len(found), _threshold())
+        self._solved: dict[object, tuple[Solution, dict[int, int]]] = {}  # _attempt's solves by their model
 
     def run(self) -> Outcome:
         while True:
@@ -263,10 +264,22 @@ class BranchAndBound:
         options = _options(p, rows, np.where(pending, p.ceiling[rows], p.rate[rows]))
         if not options:
             return None, 0, True, None
-        a = self.w.availability
-        sol = solve_mix(options, demand=self.w.design_load, max_types=c.max_hardware_types,
-                        quotas=dict(c.quotas), max_cost_per_hour=key_budget(p, self.w, k), forbid_type_sets=banned,
-                        time_limit_s=self.time_limit_s, spare=a.spare, min_replicas=a.replicas_at_least)
+        budget = key_budget(p, self.w, k)
+        # keys whose options are alike (a model's fine-tunes on the same shapes) pose the same
+        # model: CP-SAT (one worker, fixed seed) answers it alike, so it is solved once
+        same = (tuple((o.hardware, o.chips, o.rate, o.cost_per_hour) for o in options), budget, banned)
+        known = self._solved.get(same)
+        if known is None:
+            a = self.w.availability
+            sol = solve_mix(options, demand=self.w.design_load, max_types=c.max_hardware_types,
+                            quotas=dict(c.quotas), max_cost_per_hour=budget, forbid_type_sets=banned,
+                            time_limit_s=self.time_limit_s, spare=a.spare, min_replicas=a.replicas_at_least)
+            position = {o.index: j for j, o in enumerate(options)}
+            self._solved[same] = (sol, {position[i]: n for i, n in sol.counts.items()})
+        else:
+            first, by_position = known
+            sol = Solution(status=first.status, counts={options[j].index: n for j, n in by_position.items()},
+                           cost_per_hour=first.cost_per_hour, elapsed_s=0.0)
         if not sol.counts:
             return None, 1, sol.status == "INFEASIBLE", None
         used = np.array(list(sol.counts), dtype=np.int64)
