@@ -57,8 +57,9 @@ def run_search(workload: Workload, catalog: Catalog, *, top: int, objective: Obj
     prep = prepare(catalog, tables, workload, served, prefix=prefix)
     outcome = solve_prepared(prep, workload, objective=objective, top=top, any_plan=any_plan,
                              time_limit_s=max(0.2, min(2.0, time_limit_s / 4)), deadline=deadline)
-    if not outcome.found and prep.outside is not None and len(prep.outside):
-        # no plan: an explanation reads why every candidate was dropped, so screen them all
+    if outcome.status == "INFEASIBLE" and not any_plan and prep.outside is not None and len(prep.outside):
+        # no plan (the same answer; unscreened keys lie past the key limit): an explanation reads
+        # why every candidate was dropped, so screen them all
         prep = prepare(catalog, tables, workload, served)
         outcome = solve_prepared(prep, workload, objective=objective, top=top, any_plan=any_plan,
                                  time_limit_s=max(0.2, min(2.0, time_limit_s / 4)), deadline=deadline)
