@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
@@ -100,3 +101,20 @@ def test_lazy_screening_matches_screening_every_key(case: dict[str, object], mon
         results.append((_found(p, outcome), outcome.status, outcome.stop, outcome.gap, outcome.solves))
     event(f"{results[0][1]}, {results[0][2]}")
     assert results[0] == results[1]
+
+
+def test_an_infeasible_plan_is_explained_from_every_candidate() -> None:
+    """With no plan, the explanation counts why every candidate was dropped: none is left
+    unscreened (the lazy search's keys past the limit are screened for it)."""
+    from hardware_catalog.workload_file import load_workload
+    from planner.search.planning import plan
+    from planner.workload import Budget
+
+    catalog = _full()
+    w = load_workload(Path(__file__).resolve().parents[1] / "examples" / "support-chatbot.yaml")
+    lazy = prepare(catalog, CatalogTables.from_catalog(catalog), w, prefix=branch_bound.key_limit(Objective.COST))
+    assert lazy.outside is not None and len(lazy.outside)  # the feasible search leaves keys unscreened
+    result = plan(replace(w, budget=Budget(max_cost_per_month=1.0)), catalog)
+    assert not result.plans and result.infeasible is not None
+    assert not any(reason.startswith("not screened") for reason in result.search.dropped)
+    assert sum(result.search.dropped.values()) >= len(lazy.cand)
