@@ -8,6 +8,7 @@ filter counts what it removed, so an infeasible plan can say why.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -218,6 +219,9 @@ class Universe:
         # block b's rows are rows slot[b] * len(PARALLEL) + shape of the stored constants.
         self._slot = np.full(self.n_blocks, -1, dtype=np.int64)
         self._stored = 0  # blocks stored
+        # searches in threads (the service) share a catalog's Universe: storing blocks moves them
+        # when the storage grows, so building and reading take turns
+        self._lock = threading.Lock()
         self._step = StepCoefficients.empty(0)
         self._memory = MemoryCoefficients.empty(0)
 
@@ -233,8 +237,9 @@ class Universe:
         if len(missing):
             self.models(missing * len(PARALLEL))
         s = len(PARALLEL)
-        at = (self._slot[:, None] * s + np.arange(s)).ravel()
-        return self._step.stacked()[:, at], self._memory.stacked()[:, at]
+        with self._lock:
+            at = (self._slot[:, None] * s + np.arange(s)).ravel()
+            return self._step.stacked()[:, at], self._memory.stacked()[:, at]
 
     def array_shapes(self) -> tuple[tuple[int, int], tuple[int, int]]:
         """The shapes ``arrays`` returns: [coefficient, row] of the step and memory constants."""
@@ -247,10 +252,11 @@ class Universe:
         if (step.shape, memory.shape) != self.array_shapes():
             raise ValueError(f"universe arrays of shape {step.shape}, {memory.shape}; "
                              f"expected {self.array_shapes()}")
-        self._step = StepCoefficients.from_stacked(step)
-        self._memory = MemoryCoefficients.from_stacked(memory)
-        self._slot = np.arange(self.n_blocks, dtype=np.int64)
-        self._stored = self.n_blocks
+        with self._lock:
+            self._step = StepCoefficients.from_stacked(step)
+            self._memory = MemoryCoefficients.from_stacked(memory)
+            self._slot = np.arange(self.n_blocks, dtype=np.int64)
+            self._stored = self.n_blocks
 
     def row(self, combo: IntArray, model: IntArray, shape: IntArray) -> IntArray:
         """Universe rows of (combo: (hardware, runtime, precision, KV) index rows, model, PARALLEL
@@ -271,22 +277,23 @@ class Universe:
         """The step-time and memory models of ``rows``."""
         s = len(PARALLEL)
         blocks = rows // s
-        new = np.unique(blocks[self._slot[blocks] < 0])
-        if len(new):
-            at = (new[:, None] * s + np.arange(s)).ravel()
-            f = self.factors(at)
-            grid = self.tables.gather(model=f["model"], hardware=f["hardware"], runtime=f["runtime"],
-                                      weight_precision=f["precision"], kv_precision=f["kv_precision"],
-                                      tp=f["tp"], pp=f["pp"], ep=f["ep"])
-            self._reserve(self._stored + len(new))
-            self._slot[new] = self._stored + np.arange(len(new))
-            self._stored += len(new)
-            stored = (self._slot[new][:, None] * s + np.arange(s)).ravel()
-            with np.errstate(divide="ignore", invalid="ignore"):  # shapes beyond a chip's links
-                self._step.put(stored, StepModel.build(grid).coefficients)
-                self._memory.put(stored, MemoryModel.build(grid).coefficients)
-        at = self._slot[blocks] * s + rows % s
-        return StepModel(self._step.take(at)), MemoryModel(self._memory.take(at))
+        with self._lock:
+            new = np.unique(blocks[self._slot[blocks] < 0])
+            if len(new):
+                at = (new[:, None] * s + np.arange(s)).ravel()
+                f = self.factors(at)
+                grid = self.tables.gather(model=f["model"], hardware=f["hardware"], runtime=f["runtime"],
+                                          weight_precision=f["precision"], kv_precision=f["kv_precision"],
+                                          tp=f["tp"], pp=f["pp"], ep=f["ep"])
+                self._reserve(self._stored + len(new))
+                self._slot[new] = self._stored + np.arange(len(new))
+                self._stored += len(new)
+                stored = (self._slot[new][:, None] * s + np.arange(s)).ravel()
+                with np.errstate(divide="ignore", invalid="ignore"):  # shapes beyond a chip's links
+                    self._step.put(stored, StepModel.build(grid).coefficients)
+                    self._memory.put(stored, MemoryModel.build(grid).coefficients)
+            at = self._slot[blocks] * s + rows % s
+            return StepModel(self._step.take(at)), MemoryModel(self._memory.take(at))
 
     def _reserve(self, blocks: int) -> None:
         """Room for ``blocks`` stored blocks (grown by doubling, copying what is stored)."""
