@@ -5,9 +5,10 @@ entry multiplied ``hw`` times and every model ``models`` times: variants under n
 variant j costs 1 + 0.05 j times the original per chip-hour and keeps its calibration; model
 variants are copies without aliases), in a fresh process per configuration. Printed per
 configuration: candidates enumerated, shapes evaluated by the queueing model, the first search
-(which also builds the Universe rows it needs) and the warm search (median of --runs), peak
-resident memory of the process, and the growth exponent of warm search time against candidates
-relative to the base (1 = linear).
+(which also builds the Universe rows it needs) and the warm search (median of --runs, wall and CPU
+time: on a shared machine CPU time is the steadier figure), peak resident memory of the process,
+and the growth exponent of warm search time against candidates relative to the base (1 = linear).
+HWPLAN_BENCH_ROOT=OTHER_TREE measures another source tree with this script.
 
     .venv/bin/python bench/scale_bench.py [--runs 3] [--only support-chatbot code-assistant]
 """
@@ -78,13 +79,15 @@ def child(hw: int, models: int, names: list[str], runs: int) -> dict[str, object
         start = time.perf_counter()
         first = plan(w, catalog, tables=tables, explain=False)
         first_ms = (time.perf_counter() - start) * 1e3
-        warm = []
+        warm, cpu = [], []
         for _ in range(runs):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             result = plan(w, catalog, tables=tables, explain=False)
             warm.append((time.perf_counter() - start) * 1e3)
+            cpu.append((time.process_time() - start_cpu) * 1e3)
         out[name] = {"candidates": result.search.candidates, "evaluated": result.search.evaluated,
-                     "first_ms": first_ms, "warm_ms": statistics.median(warm), "status": result.search.solver_status,
+                     "first_ms": first_ms, "warm_ms": statistics.median(warm),
+                     "warm_cpu_ms": statistics.median(cpu), "status": result.search.solver_status,
                      "best": result.plans[0].cost.per_month if result.plans else None,
                      "first_best": first.plans[0].cost.per_month if first.plans else None}
     return {"hardware": len(catalog.hardware), "models": len(catalog.models), "workloads": out,
@@ -110,7 +113,7 @@ def main() -> None:
                                "--only", *args.only], capture_output=True, text=True, env=env, cwd=ROOT, check=True)
         rows.append((config, json.loads(proc.stdout.strip().splitlines()[-1])))
     print(f"{'config':7} {'hw':>4} {'models':>6} {'workload':26} {'candidates':>11} {'evaluated':>9} "
-          f"{'first ms':>9} {'warm ms':>8} {'x base':>7} {'exponent':>8} {'peak MiB':>9}  status")
+          f"{'first ms':>9} {'warm ms':>8} {'cpu ms':>7} {'x base':>7} {'exponent':>8} {'peak MiB':>9}  status")
     base = rows[0][1]["workloads"]
     for config, row in rows:
         for name, r in row["workloads"].items():
@@ -119,7 +122,8 @@ def main() -> None:
             cand = r["candidates"] / b["candidates"]
             exponent = math.log(growth) / math.log(cand) if cand > 1.01 else float("nan")
             print(f"{config:7} {row['hardware']:4d} {row['models']:6d} {name:26} {r['candidates']:11,d} "
-                  f"{r['evaluated']:9d} {r['first_ms']:9.0f} {r['warm_ms']:8.0f} {growth:7.2f} {exponent:8.2f} "
+                  f"{r['evaluated']:9d} {r['first_ms']:9.0f} {r['warm_ms']:8.0f} {r['warm_cpu_ms']:7.0f} {growth:7.2f} "
+                  f"{exponent:8.2f} "
                   f"{row['peak_rss_mib']:9.0f}  {r['status']}")
 
 

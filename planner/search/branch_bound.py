@@ -9,17 +9,20 @@ Every pruning step is a valid bound: a key is skipped only when its lower bound 
 exact although shapes are evaluated lazily (``BranchAndBound._solve``). The status is OPTIMAL when
 that is proven for every key, including those past the limit; otherwise FEASIBLE (or TIME_LIMIT)
 with ``gap``: how far the best plan's cost may lie above the least bound of what was not explored.
+Keys past the limit that ``prepare`` left unscreened (``Prepared.outside``, cost objective) are
+checked by their roofline floor first and screened only when that floor cannot rule them out.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
 
-from planner.search.prepare import ALTERNATIVES, Prepared, best_per_hardware, key_budget, key_budgets
+from planner.search.prepare import ALTERNATIVES, Prepared, best_per_hardware, key_budget, key_budgets, max_cost_per_hour
 from planner.search.solver import Option, Solution, solve_mix
 from planner.workload import HOURS_PER_MONTH, Objective, Workload
 
@@ -76,12 +79,18 @@ class BranchAndBound:
         self.order, self.beyond = order[:key_limit(objective)], order[key_limit(objective):]
         self.budgets = key_budgets(p, w)  # per key, the hourly serving cost its plans may reach
         self.amortised = _amortised(p, w)  # per key, its one-time cost per month of the horizon
-        self.content = _content_rank(p, w)  # per key, its place in the ranking's tie-break order
+        self.content, outside_content = _content_rank(p, w)  # per key, its place in the ranking's tie-break order
+        # keys prepare left unscreened (all past the key limit): their budget, amortised cost and content rank
+        self.outside = p.outside if p.outside is not None and len(p.outside) else None
+        if self.outside is not None:
+            self.outside_keys = (*_outside_costs(p, w), outside_content)
+        self.contents = len(self.content) + len(outside_content)  # content ranks in all
         self.position = 0  # keys of self.order before it are solved or pruned
         self.found: list[tuple[int, Solution]] = []
         self.solves = 0
         self.exact = True  # every CP-SAT answer proven optimal
         self._threshold_at: tuple[int, tuple[float, int]] = (-1, (np.inf, 0))  # (len(found), _threshold())
+        self._solved: dict[object, tuple[Solution, dict[int, int]]] = {}  # _attempt's solves by their model
 
     def run(self) -> Outcome:
         while True:
@@ -99,7 +108,8 @@ class BranchAndBound:
             return Stop.DEADLINE
         self._skip_pruned()
         if self.position >= len(self.order):
-            return Stop.KEY_LIMIT if self._alive(self.beyond).any() else Stop.EXHAUSTED
+            beyond = self._alive(self.beyond).any() or len(self._outside_alive())
+            return Stop.KEY_LIMIT if beyond else Stop.EXHAUSTED
         return None
 
     # -- bounds --------------------------------------------------------------------------------
@@ -115,7 +125,7 @@ class BranchAndBound:
         hardware set); the ranking never drops one of those as a near-duplicate of another, so
         top of them fill the top K."""
         if self.objective is not Objective.COST:
-            return np.inf, len(self.content)
+            return np.inf, self.contents
         if self._threshold_at[0] == len(self.found):  # found only grows: unchanged since computed
             return self._threshold_at[1]
         best: dict[tuple[int, frozenset[int]], tuple[float, int]] = {}
@@ -125,7 +135,7 @@ class BranchAndBound:
             entry = (float(self.monthly(k, sol.cost_per_hour)), int(self.content[k]))
             best[sig] = min(best.get(sig, entry), entry)
         ranked = sorted(best.values())
-        threshold = ranked[self.top - 1] if len(ranked) >= self.top else (np.inf, len(self.content))
+        threshold = ranked[self.top - 1] if len(ranked) >= self.top else (np.inf, self.contents)
         self._threshold_at = (len(self.found), threshold)
         return threshold
 
@@ -136,10 +146,27 @@ class BranchAndBound:
             return np.zeros(0, dtype=bool)
         if bound is None:
             bound = self.p.tight_bounds(keys) if tight else self.p.lower_bounds()[keys]
-        cost, content = self._threshold()
-        month = self.monthly(keys, bound)
-        return np.asarray((bound < self.budgets[keys])
-                          & ((month < cost) | ((month <= cost) & (self.content[keys] < content))))
+        return self._passes(bound, self.budgets[keys], self.amortised[keys], self.content[keys])
+
+    def _passes(self, bound: np.ndarray, budget: np.ndarray, amortised: np.ndarray, content: np.ndarray
+                ) -> np.ndarray:
+        """``_alive`` of keys given their hourly bound, budget, amortised one-time cost and content
+        rank (monotone: a smaller bound never passes less)."""
+        cost, top_content = self._threshold()
+        month = np.asarray(np.asarray(bound) * HOURS_PER_MONTH + amortised)
+        return np.asarray((bound < budget) & ((month < cost) | ((month <= cost) & (content < top_content))))
+
+    def _outside_alive(self) -> np.ndarray:
+        """The unscreened keys (``Prepared.outside``) that may still hold a plan of the top K: their
+        roofline floor passes (a floor below the bound never drops a key that could), then the
+        bound they would have had if screened (screened now)."""
+        if self.outside is None:
+            return np.zeros(0, dtype=np.int64)
+        maybe = np.flatnonzero(self._passes(self.outside.floor, *self.outside_keys))
+        if not len(maybe):
+            return maybe
+        budget, amortised, content = (x[maybe] for x in self.outside_keys)
+        return np.asarray(maybe[self._passes(self.outside.bounds(maybe), budget, amortised, content)])
 
     def _skip_pruned(self) -> None:
         rest = self.order[self.position:]
@@ -161,16 +188,28 @@ class BranchAndBound:
     # -- one round -------------------------------------------------------------------------------
 
     def _round(self, keys: list[int]) -> None:
+        """Evaluate the round's keys, solve each (``_solve_all``: all keys' relaxations at once, so
+        the shapes they need go through the queueing model in one call per pass), then each once
+        more without its hardware set. Solves run ahead of the pruning checks; a key's result is
+        taken only where the check, made in key order with the bound it had before its own
+        solves (as one key after another would), lets it through, so the plans, solve count and
+        status are those of solving the keys one by one."""
         p, w = self.p, self.w
         if not keys:
             return
         p.evaluate_keys(keys, w, alternatives=self.objective is not Objective.COST
                         or not np.isfinite(self._threshold()[0]))
+        bound = dict(zip(keys, p.tight_bounds(np.array(keys)).tolist(), strict=True))  # before their solves
+
+        def alive(k: int, at: float) -> bool:  # the threshold only falls: a key out now stays out
+            return bool(self._alive(np.array([k]), bound=np.array([at]))[0])
+
+        firsts = [k for k in keys if alive(k, bound[k])]
         seconds: list[tuple[int, Solution]] = []
-        for k in keys:
-            if not self._alive(np.array([k]), tight=True)[0]:
+        for k, (sol, solves, exact) in zip(firsts, self._solve_all([(k, ()) for k in firsts]), strict=True):
+            if not alive(k, bound[k]):
                 continue
-            sol = self._solve(k, ())
+            self.solves, self.exact = self.solves + solves, self.exact and exact
             if sol is None:
                 continue
             self.found.append((k, sol))
@@ -180,42 +219,75 @@ class BranchAndBound:
         if seconds:  # shapes on other hardware may not have been evaluated yet: one batch for all
             others = np.concatenate([best_per_hardware(p, k, most=ALTERNATIVES) for k, _ in seconds])
             p.evaluate(others[np.isnan(p.rate[others])], w)
-        for k, first in seconds:
-            if not self._alive(np.array([k]), bound=np.array([first.cost_per_hour]))[0]:  # its second costs more
+        seconds = [(k, first) for k, first in seconds if alive(k, first.cost_per_hour)]  # its second costs more
+        jobs = [(k, (_hardware_set(p, first),)) for k, first in seconds]
+        for (k, first), (sol, solves, exact) in zip(seconds, self._solve_all(jobs), strict=True):
+            if not alive(k, first.cost_per_hour):
                 continue
-            sol = self._solve(k, (_hardware_set(p, first),))
+            self.solves, self.exact = self.solves + solves, self.exact and exact
             if sol is not None:
                 self.found.append((k, sol))
 
-    def _solve(self, k: int, banned: tuple[frozenset[str], ...]) -> Solution | None:
-        """Key k's cheapest mix avoiding the banned hardware sets (None: none), exact although
-        shapes are evaluated lazily: shapes not yet evaluated take part at their capacity ceiling,
-        which their SLO capacity never exceeds, so the solve is a relaxation; when its optimum
-        uses only evaluated shapes it is the true optimum, otherwise the shapes it used are
-        evaluated (with the rest of theirs hardware types') and the key is solved again."""
+    def _solve_all(self, jobs: Sequence[tuple[int, tuple[frozenset[str], ...]]]
+                   ) -> list[tuple[Solution | None, int, bool]]:
+        """Per (key, banned hardware sets): the key's cheapest mix avoiding them (None: none), the
+        solves it took and whether each was proven, exact although shapes are evaluated lazily:
+        shapes not yet evaluated take part at their capacity ceiling, which their SLO capacity never
+        exceeds, so a solve is a relaxation; when its optimum uses only evaluated shapes it is the
+        true optimum, otherwise the shapes it used are evaluated (with the rest of their hardware
+        types') and the key is solved again. Every pass evaluates what all open keys need at once;
+        a key's own sequence of solves and evaluations is the same as alone."""
+        out: list[tuple[Solution | None, int, bool]] = [(None, 0, True)] * len(jobs)
+        open_ = list(range(len(jobs)))
+        while open_:
+            needed, still = [], []
+            for j in open_:
+                k, banned = jobs[j]
+                sol, solved, exact, evaluate = self._attempt(k, banned)
+                before = out[j]
+                out[j] = (sol, before[1] + solved, before[2] and exact)
+                if evaluate is not None:
+                    needed.append(evaluate)
+                    still.append(j)
+            if needed:
+                self.p.evaluate(np.concatenate(needed), self.w)
+            open_ = still
+        return out
+
+    def _attempt(self, k: int, banned: tuple[frozenset[str], ...]
+                 ) -> tuple[Solution | None, int, bool, np.ndarray | None]:
+        """One relaxation solve of key k (``_solve_all``): (its optimum if final, solves made (0 or
+        1), whether proven, the shapes to evaluate before the next attempt (None: final))."""
         p, c = self.p, self.w.constraints
-        budget = key_budget(p, self.w, k)
         rows = p.rows_of[k]
-        while True:
-            pending = np.isnan(p.rate[rows])
-            options = _options(p, rows, np.where(pending, p.ceiling[rows], p.rate[rows]))
-            if not options:
-                return None
+        pending = np.isnan(p.rate[rows])
+        options = _options(p, rows, np.where(pending, p.ceiling[rows], p.rate[rows]))
+        if not options:
+            return None, 0, True, None
+        budget = key_budget(p, self.w, k)
+        # keys whose options are alike (a model's fine-tunes on the same shapes) pose the same
+        # model: CP-SAT (one worker, fixed seed) answers it alike, so it is solved once
+        same = (tuple((o.hardware, o.chips, o.rate, o.cost_per_hour) for o in options), budget, banned)
+        known = self._solved.get(same)
+        if known is None:
             a = self.w.availability
             sol = solve_mix(options, demand=self.w.design_load, max_types=c.max_hardware_types,
                             quotas=dict(c.quotas), max_cost_per_hour=budget, forbid_type_sets=banned,
                             time_limit_s=self.time_limit_s, spare=a.spare, min_replicas=a.replicas_at_least)
-            self.solves += 1
-            if not sol.counts:
-                self.exact &= sol.status == "INFEASIBLE"
-                return None
-            used = np.array(list(sol.counts), dtype=np.int64)
-            guessed = used[np.isnan(p.rate[used])]
-            if not len(guessed):
-                self.exact &= sol.status == "OPTIMAL"
-                return sol
-            hardware = np.isin(p.cand.hardware[rows], p.cand.hardware[guessed])
-            p.evaluate(rows[pending & hardware], self.w)
+            position = {o.index: j for j, o in enumerate(options)}
+            self._solved[same] = (sol, {position[i]: n for i, n in sol.counts.items()})
+        else:
+            first, by_position = known
+            sol = Solution(status=first.status, counts={options[j].index: n for j, n in by_position.items()},
+                           cost_per_hour=first.cost_per_hour, elapsed_s=0.0)
+        if not sol.counts:
+            return None, 1, sol.status == "INFEASIBLE", None
+        used = np.array(list(sol.counts), dtype=np.int64)
+        guessed = used[np.isnan(p.rate[used])]
+        if not len(guessed):
+            return sol, 1, sol.status == "OPTIMAL", None
+        hardware = np.isin(p.cand.hardware[rows], p.cand.hardware[guessed])
+        return None, 1, True, rows[pending & hardware]
 
     # -- the answer ------------------------------------------------------------------------------
 
@@ -223,15 +295,29 @@ class BranchAndBound:
         p = self.p
         left = np.concatenate([self.order[self.position:], self.beyond])
         alive = left[self._alive(left)] if stop is not Stop.ANY_PLAN else left
-        proven = self.exact and not len(alive)
+        every = np.arange(len(self.outside) if self.outside is not None else 0)
+        outside = self._outside_alive() if stop is not Stop.ANY_PLAN else every
+        proven = self.exact and not len(alive) and not len(outside)
         if not self.found:
             status = "NO_CANDIDATES" if not len(p.cand) else "TIME_LIMIT" if stop is Stop.DEADLINE else "INFEASIBLE"
             return Outcome(self.found, self.solves, status, None, stop)
         status = "OPTIMAL" if proven else "TIME_LIMIT" if stop is Stop.DEADLINE else "FEASIBLE"
         best = min(float(self.monthly(k, sol.cost_per_hour)) for k, sol in self.found)
         least = float(np.min(self.monthly(alive, p.lower_bounds()[alive]))) if len(alive) else np.inf
+        least = min(least, self._outside_least(outside, best))
         gap = 0.0 if proven or least >= best else (best - max(least, 0.0)) / best
         return Outcome(self.found, self.solves, status, gap, stop)
+
+    def _outside_least(self, keys: np.ndarray, best: float) -> float:
+        """The least monthly bound of the unscreened ``keys`` where it lies below ``best`` (else
+        inf: the gap only needs it there); keys whose floor is not below ``best`` stay unscreened."""
+        if self.outside is None or not len(keys):
+            return np.inf
+        _budget, amortised, _content = self.outside_keys
+        keys = keys[self.outside.floor[keys] * HOURS_PER_MONTH + amortised[keys] < best]
+        if not len(keys):
+            return np.inf
+        return float(np.min(self.outside.bounds(keys) * HOURS_PER_MONTH + amortised[keys]))
 
 
 def solve_prepared(p: Prepared, w: Workload, *, objective: Objective, top: int, time_limit_s: float,
@@ -248,24 +334,38 @@ def _amortised(p: Prepared, w: Workload) -> np.ndarray:
     return one_time / w.budget.horizon_months
 
 
-def _content_rank(p: Prepared, w: Workload) -> np.ndarray:
+def _outside_costs(p: Prepared, w: Workload) -> tuple[np.ndarray, np.ndarray]:
+    """Per unscreened key (``Prepared.outside``): its budget as ``key_budgets`` gives it and its
+    one-time cost per month of the horizon as ``_amortised`` does."""
+    assert p.outside is not None
+    picks = [p.cand.choices.get((int(m), int(q))) for m, q in zip(p.outside.model, p.outside.precision, strict=True)]
+    one_time = np.array([pick.one_time if pick is not None else 0.0 for pick in picks], dtype=np.float64)
+    limits = np.array([max_cost_per_hour(w, x) for x in one_time], dtype=np.float64)  # None -> NaN
+    return np.nextafter(np.where(np.isnan(limits), np.inf, limits), np.inf), one_time / w.budget.horizon_months
+
+
+def _content_rank(p: Prepared, w: Workload) -> tuple[np.ndarray, np.ndarray]:
     """Per key, its place in the order of ``rank.content`` restricted to what a key fixes (quality,
     model, precision, KV precision, runtime, adaptation): the ranking's tie-break between plans of
-    different keys."""
-    t = p.cand.tables
+    different keys; ranked together with the unscreened keys (``Prepared.outside``), whose ranks
+    come second."""
+    t, c = p.cand.tables, p.cand
+    factors = [(int(c.model[r]), int(c.precision[r]), int(c.kv_precision[r]), int(c.runtime[r]))
+               for r in (int(p.rows_of[k][0]) for k in range(len(p.rows_of)))]
+    o = p.outside
+    if o is not None:
+        factors += [(int(m), int(q), int(kv), int(rt))
+                    for m, q, kv, rt in zip(o.model, o.precision, o.kv_precision, o.runtime, strict=True)]
     contents = []
-    for k in range(len(p.rows_of)):
-        r = int(p.rows_of[k][0])
-        pick = p.cand.choice(r)
-        score = float(p.cand.quality[r])
-        contents.append((-score if np.isfinite(score) else float("inf"),
-                         t.model_ids[p.cand.model[r]], t.precision_ids[p.cand.precision[r]],
-                         t.precision_ids[p.cand.kv_precision[r]], t.runtime_ids[p.cand.runtime[r]],
-                         pick.adaptation if pick is not None else "none"))
+    for m, q, kv, rt in factors:
+        pick = c.choices.get((m, q))
+        score = float(c.score[m, q])
+        contents.append((-score if np.isfinite(score) else float("inf"), t.model_ids[m], t.precision_ids[q],
+                         t.precision_ids[kv], t.runtime_ids[rt], pick.adaptation if pick is not None else "none"))
     order = sorted(range(len(contents)), key=contents.__getitem__)
     rank = np.empty(len(contents), dtype=np.int64)
     rank[order] = np.arange(len(contents))
-    return rank
+    return rank[:len(p.rows_of)], rank[len(p.rows_of):]
 
 
 def _options(p: Prepared, rows: np.ndarray, rate: np.ndarray) -> list[Option]:

@@ -8,6 +8,7 @@ filter counts what it removed, so an infeasible plan can say why.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -212,21 +213,37 @@ class Universe:
         self.combo_columns = tuple(np.ascontiguousarray(combos[:, j]) for j in range(4))  # (faster to gather)
         self.combo_id = np.full(runnable.shape, -1, dtype=np.int64)
         self.combo_id[tuple(combos.T)] = np.arange(len(combos))
-        n_blocks = len(combos) * len(tables.model_ids)  # a block: one (combo, model), every shape
-        self._step = StepCoefficients.empty(n_blocks * len(PARALLEL))  # filled a block at a time
-        self._memory = MemoryCoefficients.empty(n_blocks * len(PARALLEL))
-        self._built = np.zeros(n_blocks, dtype=bool)
+        self.n_blocks = len(combos) * len(tables.model_ids)  # a block: one (combo, model), every shape
+        # Built blocks only, in the order they were built (a search that bounds most blocks out
+        # never builds them, so memory follows the blocks it screens, not the catalog's product):
+        # block b's rows are rows slot[b] * len(PARALLEL) + shape of the stored constants.
+        self._slot = np.full(self.n_blocks, -1, dtype=np.int64)
+        self._stored = 0  # blocks stored
+        # searches in threads (the service) share a catalog's Universe: storing blocks moves them
+        # when the storage grows, so building and reading take turns
+        self._lock = threading.Lock()
+        self._step = StepCoefficients.empty(0)
+        self._memory = MemoryCoefficients.empty(0)
+
+    @property
+    def _built(self) -> npt.NDArray[np.bool_]:
+        """Per block, whether its constants are built."""
+        return np.asarray(self._slot >= 0)
 
     def arrays(self) -> tuple[Array, Array]:
-        """Every block built: the (step, memory) constants of every row (what a catalog cache stores)."""
-        missing = np.flatnonzero(~self._built)
+        """Every block built: the (step, memory) constants of every row in Universe row order (what
+        a catalog cache stores)."""
+        missing = np.flatnonzero(self._slot < 0)
         if len(missing):
             self.models(missing * len(PARALLEL))
-        return self._step.stacked(), self._memory.stacked()
+        s = len(PARALLEL)
+        with self._lock:
+            at = (self._slot[:, None] * s + np.arange(s)).ravel()
+            return self._step.stacked()[:, at], self._memory.stacked()[:, at]
 
     def array_shapes(self) -> tuple[tuple[int, int], tuple[int, int]]:
         """The shapes ``arrays`` returns: [coefficient, row] of the step and memory constants."""
-        rows = len(self._step)
+        rows = self.n_blocks * len(PARALLEL)
         return (len(fields(StepCoefficients)), rows), (len(fields(MemoryCoefficients)), rows)
 
     def adopt(self, step: Array, memory: Array) -> None:
@@ -235,9 +252,11 @@ class Universe:
         if (step.shape, memory.shape) != self.array_shapes():
             raise ValueError(f"universe arrays of shape {step.shape}, {memory.shape}; "
                              f"expected {self.array_shapes()}")
-        self._step = StepCoefficients.from_stacked(step)
-        self._memory = MemoryCoefficients.from_stacked(memory)
-        self._built[:] = True
+        with self._lock:
+            self._step = StepCoefficients.from_stacked(step)
+            self._memory = MemoryCoefficients.from_stacked(memory)
+            self._slot = np.arange(self.n_blocks, dtype=np.int64)
+            self._stored = self.n_blocks
 
     def row(self, combo: IntArray, model: IntArray, shape: IntArray) -> IntArray:
         """Universe rows of (combo: (hardware, runtime, precision, KV) index rows, model, PARALLEL
@@ -258,18 +277,35 @@ class Universe:
         """The step-time and memory models of ``rows``."""
         s = len(PARALLEL)
         blocks = rows // s
-        new = np.unique(blocks[~self._built[blocks]])
-        if len(new):
-            at = (new[:, None] * s + np.arange(s)).ravel()
-            f = self.factors(at)
-            grid = self.tables.gather(model=f["model"], hardware=f["hardware"], runtime=f["runtime"],
-                                      weight_precision=f["precision"], kv_precision=f["kv_precision"],
-                                      tp=f["tp"], pp=f["pp"], ep=f["ep"])
-            with np.errstate(divide="ignore", invalid="ignore"):  # shapes beyond a chip's links
-                self._step.put(at, StepModel.build(grid).coefficients)
-                self._memory.put(at, MemoryModel.build(grid).coefficients)
-            self._built[new] = True
-        return StepModel(self._step.take(rows)), MemoryModel(self._memory.take(rows))
+        with self._lock:
+            new = np.unique(blocks[self._slot[blocks] < 0])
+            if len(new):
+                at = (new[:, None] * s + np.arange(s)).ravel()
+                f = self.factors(at)
+                grid = self.tables.gather(model=f["model"], hardware=f["hardware"], runtime=f["runtime"],
+                                          weight_precision=f["precision"], kv_precision=f["kv_precision"],
+                                          tp=f["tp"], pp=f["pp"], ep=f["ep"])
+                self._reserve(self._stored + len(new))
+                self._slot[new] = self._stored + np.arange(len(new))
+                self._stored += len(new)
+                stored = (self._slot[new][:, None] * s + np.arange(s)).ravel()
+                with np.errstate(divide="ignore", invalid="ignore"):  # shapes beyond a chip's links
+                    self._step.put(stored, StepModel.build(grid).coefficients)
+                    self._memory.put(stored, MemoryModel.build(grid).coefficients)
+            at = self._slot[blocks] * s + rows % s
+            return StepModel(self._step.take(at)), MemoryModel(self._memory.take(at))
+
+    def _reserve(self, blocks: int) -> None:
+        """Room for ``blocks`` stored blocks (grown by doubling, copying what is stored)."""
+        s, have = len(PARALLEL), len(self._step) // len(PARALLEL)
+        if blocks <= have:
+            return
+        room = max(blocks, 2 * have, 64) * s
+        used = self._stored * s
+        step, memory = StepCoefficients.empty(room), MemoryCoefficients.empty(room)
+        step.put(np.arange(used), self._step.take(np.arange(used)))
+        memory.put(np.arange(used), self._memory.take(np.arange(used)))
+        self._step, self._memory = step, memory
 
 
 def universe(tables: CatalogTables) -> Universe:

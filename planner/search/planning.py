@@ -3,7 +3,10 @@
 1. Enumerate runnable replica configurations within the constraints (``planner.search.candidates``;
    static filters on factor tables, survivors as rows of the catalog's ``Universe``).
 2. Drop those that do not fit in memory or miss an SLO even with no load, and bound each one's
-   SLO capacity from above without the queueing model (``capacity.slo_ceiling``).
+   SLO capacity from above without the queueing model (``capacity.slo_ceiling``). For the cost
+   objective only the plan keys that can be among the first ``KEY_LIMIT_COST`` of step 4's order
+   are screened, found in order of a roofline floor on their cost (``planner.search.roofline``);
+   memory and time follow the keys screened, not the catalog's product.
 3. Prune dominated shapes: per plan key (model, precision, KV precision, runtime) and hardware,
    keep the few cheapest per unit of that ceiling.
 4. Branch and bound over plan keys (``branch_bound.BranchAndBound``) in order of a valid lower

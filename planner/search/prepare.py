@@ -8,20 +8,23 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from planner.domain import Catalog
 from planner.model.grid import Array, CatalogTables
+from planner.model.perf import MemoryModel, StepModel
 from planner.model.serving import Served
 from planner.search.candidates import Candidates, enumerate_candidates, universe
 from planner.search.capacity import UTILIZATION, default_prior, screen, search_capacity
+from planner.search.roofline import capacity_bound
 from planner.search.solver import COST_SCALE, scaled
 from planner.workload import HOURS_PER_MONTH, Workload
 
-__all__ = ["ALTERNATIVES", "Prepared", "best_per_hardware", "evaluate_rest", "key_budget", "key_budgets",
-           "max_cost_per_hour", "prepare"]
+__all__ = ["ALTERNATIVES", "Outside", "Prepared", "best_per_hardware", "evaluate_rest", "key_budget", "key_budgets",
+           "key_bounds", "key_floors", "max_cost_per_hour", "prepare"]
 
 # Search constants: one line each on what they trade; the experiments behind the values are in
 # docs/design.md, "Tuning constants and the experiments behind them".
@@ -29,6 +32,39 @@ KEEP_PER_HARDWARE = 3  # replica shapes kept per plan key and hardware after pru
 SCREEN_CHUNK = 16384  # rows screened at a time (_screen): cache-sized arrays against per-chunk call overhead
 EVAL_MARGIN = 0.3  # cost margin of Prepared.evaluate_keys: room for rounding winners against queueing time
 ALTERNATIVES = 6  # hardware types per key evaluated up front for alternative-hardware plans: recall vs time
+
+
+@dataclass
+class Outside:
+    """Plan keys ``prepare`` left unscreened (``prefix`` given): each lies past the first ``prefix``
+    keys of ``BranchAndBound``'s key order, which its roofline floor proves, so the search never
+    solves it; it only asks whether such a key may still hold a top-K plan (for the status and the
+    gap), by ``floor`` first and then by ``bounds``, the bound it would have in ``Prepared``
+    (``lower_bounds``; never evaluated, so fixed), screened on demand."""
+
+    model: np.ndarray  # per key: model, precision, KV precision and runtime indices
+    precision: np.ndarray
+    kv_precision: np.ndarray
+    runtime: np.ndarray
+    floor: Array  # roofline lower bound on the hourly cost of the key's plans (never above ``bounds``)
+    rows: list[np.ndarray]  # per key, its Universe rows (enumeration order)
+    screen: Callable[[np.ndarray, np.ndarray, int], Array]  # (Universe rows, their key, keys) -> bounds
+    _bounds: Array = field(default_factory=lambda: np.zeros(0))
+
+    def __len__(self) -> int:
+        return len(self.floor)
+
+    def bounds(self, keys: np.ndarray) -> Array:
+        """``Prepared.lower_bounds`` of ``keys`` had they been screened (inf: no shape survives)."""
+        if len(self._bounds) != len(self):
+            self._bounds = np.full(len(self), np.nan)
+        missing = keys[np.isnan(self._bounds[keys])]
+        if len(missing):
+            rows = np.concatenate([self.rows[k] for k in missing])
+            group = np.repeat(np.arange(len(missing)), [len(self.rows[k]) for k in missing])
+            order = np.argsort(rows, kind="stable")  # enumeration order (``_dominance`` reads runs)
+            self._bounds[missing] = self.screen(rows[order], group[order], len(missing))
+        return np.asarray(self._bounds[keys])
 
 
 @dataclass
@@ -50,34 +86,63 @@ class Prepared:
     demand: float  # peak requests/s the plan carries
     max_types: int  # hardware types a plan may mix
     served: Served = field(default_factory=Served)  # serving features of this search (planner.model.serving)
+    outside: Outside | None = None  # plan keys left unscreened (``prepare`` with ``prefix``)
     evaluated: int = 0
+    queued: int = 0  # rows run through the queueing model (``evaluate`` shares answers between identical rows)
     answers: Array = field(default_factory=default_prior)  # capacity rungs found so far, as search_capacity's prior
     _bounds: Array | None = None  # lower_bounds, recomputed for the keys evaluated since
     _stale: set[int] = field(default_factory=set)
     _tight: dict[int, float] = field(default_factory=dict)  # lower_bound per key, until its shapes are evaluated
+    _answers: dict[bytes, tuple[float, ...]] = field(default_factory=dict)  # ``evaluate``'s, by row signature
 
     def evaluate(self, rows: np.ndarray, w: Workload) -> None:
-        """Run the queueing model on ``rows`` at every utilisation rung; fill curves and rate."""
+        """Run the queueing model on ``rows`` at every utilisation rung; fill curves and rate.
+
+        Rows with the same performance-model constants and ceiling (a model's fine-tunes, one chip
+        under several ids) get the same answer, so each distinct one is run once per search and
+        the answer shared (``queued`` counts the rows run)."""
         rows = rows[np.isnan(self.rate[rows])]
         if not len(rows):
             return
-        step, mem = self.served.apply(*universe(self.cand.tables).models(self.cand.universe_row[rows]), w.traffic)
-        seen = self.served.workload(w)  # what the queueing model runs: computed tokens, TPOT per iteration
-        found = search_capacity(step, mem, seen.traffic, self.ceiling[rows], seen.slo, self.answers)
-        self.answers += np.bincount(found.rung + 1, minlength=len(self.answers))
-        has_above = found.rung + 1 < len(UTILIZATION)
-        above = np.minimum(found.rung + 1, len(UTILIZATION) - 1)
-        for target, latency in self.above_ms.items():
-            per_token = self.served.emitted if target[0] == "tpot_ms" else 1.0  # TPOT per iteration -> per token
-            latency[rows] = np.where(has_above, found.latency_ms[target][np.arange(len(rows)), above] / per_token,
-                                     np.nan)
-        self.max_batch[rows] = found.max_batch
-        self.rate[rows], self.rung[rows] = found.rate, found.rung
+        plain = universe(self.cand.tables).models(self.cand.universe_row[rows])
+        signature = np.ascontiguousarray(np.vstack([plain[0].coefficients.stacked(), plain[1].coefficients.stacked(),
+                                                    self.ceiling[rows][None, :]]).T)
+        _, first, inverse = np.unique(signature, axis=0, return_index=True, return_inverse=True)
+        keys = [signature[i].tobytes() for i in first]
+        new = [j for j, key in enumerate(keys) if key not in self._answers]
+        if new:
+            at = first[new]
+            self._run(rows[at], [keys[j] for j in new], plain[0].take(at), plain[1].take(at), w=w)
+        answers = [self._answers[key] for key in keys]
+        rate, rung, max_batch, *above = (np.array(column)[inverse.ravel()] for column in zip(*answers, strict=True))
+        for latency, values in zip(self.above_ms.values(), above, strict=True):
+            latency[rows] = values
+        self.max_batch[rows] = max_batch
+        self.rate[rows], self.rung[rows] = rate, rung
         changed = [int(key) for key in np.unique(self.key[rows])]
         self._stale.update(changed)
         for key in changed:
             self._tight.pop(key, None)
         self.evaluated += len(rows)
+
+    def _run(self, rows: np.ndarray, keys: list[bytes], step: StepModel, mem: MemoryModel, *, w: Workload) -> None:
+        """``search_capacity`` of ``rows`` (plain constants ``step``, ``mem``), each answer kept
+        under its key: (rate, rung, max batch, latency one rung above it per SLO target)."""
+        step, mem = self.served.apply(step, mem, w.traffic)
+        seen = self.served.workload(w)  # what the queueing model runs: computed tokens, TPOT per iteration
+        found = search_capacity(step, mem, seen.traffic, self.ceiling[rows], seen.slo, self.answers)
+        self.answers += np.bincount(found.rung + 1, minlength=len(self.answers))
+        has_above = found.rung + 1 < len(UTILIZATION)
+        above = np.minimum(found.rung + 1, len(UTILIZATION) - 1)
+        latencies = []
+        for target in self.above_ms:
+            per_token = self.served.emitted if target[0] == "tpot_ms" else 1.0  # TPOT per iteration -> per token
+            latencies.append(np.where(has_above, found.latency_ms[target][np.arange(len(rows)), above] / per_token,
+                                      np.nan))
+        for j, key in enumerate(keys):
+            self._answers[key] = (float(found.rate[j]), int(found.rung[j]), float(found.max_batch[j]),
+                                  *(float(x[j]) for x in latencies))
+        self.queued += len(rows)
 
     def evaluate_keys(self, keys: list[int], w: Workload, *, alternatives: bool = False) -> None:
         """Evaluate the shapes of ``keys`` lazily, cheapest per unit of capacity ceiling first.
@@ -161,26 +226,33 @@ class Prepared:
             rate, ceiling, cost, hardware = (self.rate[rows], self.ceiling[rows], self.cost_per_hour[rows],
                                              self.cand.hardware[rows])
         cap = np.where(np.isnan(rate), ceiling * UTILIZATION[-1], rate)  # the top rung of the ceiling at most
-        usable = cap > 0
-        n_hw = len(self.cand.tables.hardware_ids)
-        cell = group * n_hw + hardware
-        shape = (len(keys), n_hw)
-        u, r, c = np.full(shape, np.inf), np.zeros(shape), np.full(shape, np.inf)
-        # per unit of capacity capped at the demand: a replica carries at most all of it, so a plan
-        # still has sum min(capacity, D) x replicas >= D (the knapsack-cover strengthening)
-        useful = np.minimum(cap, self.demand)
-        np.minimum.at(u.ravel(), cell, np.where(usable, cost / np.where(usable, useful, 1.0), np.inf))
-        np.maximum.at(r.ravel(), cell, cap)
-        np.minimum.at(c.ravel(), cell, np.where(usable, cost, np.inf))
-        if self.max_types == 1:
-            bound = np.min(_set_bound(self.demand, u, r, c), axis=1)
-        elif self.max_types == 2 and pairs:
-            pair = _set_bound(self.demand, np.minimum(u[:, :, None], u[:, None, :]),
-                              np.maximum(r[:, :, None], r[:, None, :]), np.minimum(c[:, :, None], c[:, None, :]))
-            bound = np.min(pair.reshape(len(keys), -1), axis=1)
-        else:
-            bound = _set_bound(self.demand, u.min(axis=1), r.max(axis=1), c.min(axis=1))
-        return np.asarray(bound, dtype=np.float64)
+        return key_bounds(group, hardware, cap, cost, len(keys), len(self.cand.tables.hardware_ids),
+                          demand=self.demand, max_types=self.max_types, pairs=pairs)
+
+
+def key_bounds(group: np.ndarray, hardware: np.ndarray, cap: Array, cost: Array, n_keys: int, n_hw: int, *,
+               demand: float, max_types: int, pairs: bool) -> Array:
+    """``Prepared._compute_bounds`` of rows in ``n_keys`` groups, given each row's capacity (at most
+    what a replica is credited) and cost: per group, the set bound of its (hardware) cells."""
+    usable = cap > 0
+    cell = group * n_hw + hardware
+    shape = (n_keys, n_hw)
+    u, r, c = np.full(shape, np.inf), np.zeros(shape), np.full(shape, np.inf)
+    # per unit of capacity capped at the demand: a replica carries at most all of it, so a plan
+    # still has sum min(capacity, D) x replicas >= D (the knapsack-cover strengthening)
+    useful = np.minimum(cap, demand)
+    np.minimum.at(u.ravel(), cell, np.where(usable, cost / np.where(usable, useful, 1.0), np.inf))
+    np.maximum.at(r.ravel(), cell, cap)
+    np.minimum.at(c.ravel(), cell, np.where(usable, cost, np.inf))
+    if max_types == 1:
+        bound = np.min(_set_bound(demand, u, r, c), axis=1)
+    elif max_types == 2 and pairs:
+        pair = _set_bound(demand, np.minimum(u[:, :, None], u[:, None, :]),
+                          np.maximum(r[:, :, None], r[:, None, :]), np.minimum(c[:, :, None], c[:, None, :]))
+        bound = np.min(pair.reshape(n_keys, -1), axis=1)
+    else:
+        bound = _set_bound(demand, u.min(axis=1), r.max(axis=1), c.min(axis=1))
+    return np.asarray(bound, dtype=np.float64)
 
 
 def _set_bound(demand: float, unit: Array, largest: Array, cheapest: Array) -> Array:
@@ -197,13 +269,22 @@ def _group_min(values: Array, groups: np.ndarray, n: int) -> Array:
     return out
 
 
-def prepare(catalog: Catalog, tables: CatalogTables, w: Workload, served: Served | None = None) -> Prepared:
+def prepare(catalog: Catalog, tables: CatalogTables, w: Workload, served: Served | None = None, *,
+            prefix: int | None = None) -> Prepared:
     """Enumerate, screen (memory, no-load SLO) and prune; no queueing model yet. ``served``: the
-    serving features every candidate runs with (only runtimes supporting them on the chip)."""
+    serving features every candidate runs with (only runtimes supporting them on the chip).
+
+    With ``prefix``, plan keys are screened lazily, in order of a roofline floor on their cost,
+    until the first ``prefix`` keys of the bound order are known (``_screen_lazily``); the rest are
+    ``Prepared.outside``."""
     served = served or Served()
     cand = enumerate_candidates(catalog, tables, w, features=served.features)
     enumerated = len(cand) + sum(cand.dropped.values())
-    ok, capacity, max_batch, ceiling = _screen(tables, cand.universe_row, w, served)
+    outside = None
+    if prefix is None:
+        ok, capacity, max_batch, ceiling = _screen(tables, cand.universe_row, w, served)
+    else:
+        (ok, capacity, max_batch, ceiling), outside = _screen_lazily(cand, w, served, prefix)
     fits = max_batch >= 1
     cand.keep(fits, "does not fit in memory (weights + KV of one sequence)")
     ok = ok[fits] & (ceiling[fits] > 0)
@@ -225,7 +306,7 @@ def prepare(catalog: Catalog, tables: CatalogTables, w: Workload, served: Served
                     above_ms={(m, pct): np.full(n, np.nan) for m, pct, _limit in w.slo.items()},
                     rows_of=[order[a:b] for a, b in itertools.pairwise(bounds)], first=order[bounds[:-1]],
                     demand=w.design_load,
-                    max_types=w.constraints.max_hardware_types, served=served)
+                    max_types=w.constraints.max_hardware_types, served=served, outside=outside)
 
 
 def _screen(tables: CatalogTables, rows: np.ndarray, w: Workload, served: Served
@@ -238,6 +319,102 @@ def _screen(tables: CatalogTables, rows: np.ndarray, w: Workload, served: Served
              for s in range(0, len(rows), SCREEN_CHUNK)] or [screen(*u.models(rows), w.traffic, w.slo)]
     ok, capacity, max_batch, ceiling = (np.concatenate(x) for x in zip(*parts, strict=True))
     return ok, capacity, max_batch, ceiling
+
+
+def _screen_lazily(cand: Candidates, w: Workload, served: Served, prefix: int
+                   ) -> tuple[tuple[np.ndarray, Array, Array, Array], Outside]:
+    """``_screen`` of the plan keys (model, precision, KV precision, runtime) that may be among the
+    first ``prefix`` keys of the bound order, keeping only their rows in ``cand``.
+
+    Keys are screened in order of their roofline floor (``planner.search.roofline``: capacity at
+    most the linear layers' compute roofline, a lower bound on the key's ``lower_bounds``), in
+    doubling batches, until ``prefix`` screened keys have bounds below the floor of every key
+    left: those keys, which sort before every key left, are then the prefix of the order (a tie
+    on the bound is broken among keys of one model, all screened). The rest become ``Outside``.
+    Blocks of the Universe are built only for the keys screened.
+    """
+    t = cand.tables
+    n_p, n_r = len(t.precision_ids), len(t.runtime_ids)
+    code = ((cand.model * n_p + cand.precision) * n_p + cand.kv_precision) * n_r + cand.runtime
+    present = np.zeros(len(t.model_ids) * n_p * n_p * n_r, dtype=bool)
+    present[code] = True
+    codes = np.flatnonzero(present)
+    group = (np.cumsum(present) - 1)[code]  # keys numbered in code order (np.unique's inverse, without a sort)
+    n = len(codes)
+    by_group = np.argsort(group.astype(np.uint16) if n < 2**16 else group, kind="stable")  # 16 bits: radix sort
+    starts = np.searchsorted(group[by_group], np.arange(n + 1))
+    demand, max_types = w.design_load, w.constraints.max_hardware_types
+    floor = key_floors(starts, capacity_bound(cand, served.workload(w).traffic)[by_group],
+                       (cand.price_per_chip_hour * cand.chips)[by_group], demand)
+    order = np.argsort(floor, kind="stable")
+    out = (np.zeros(len(cand), dtype=bool), np.zeros(len(cand)), np.zeros(len(cand)), np.zeros(len(cand)))
+    screened = np.zeros(len(cand), dtype=bool)
+    exact = np.full(n, np.inf)  # bound of each screened key (inf: none of its shapes survives)
+
+    def screen_rows(rows: np.ndarray, keys: np.ndarray, n_keys: int) -> Array:
+        parts = _screen(t, cand.universe_row[rows], w, served)
+        for whole, part in zip(out, parts, strict=True):
+            whole[rows] = part
+        return _bounds_of(cand, rows, keys, n_keys, parts, demand=demand, max_types=max_types)
+
+    done, step = 0, max(prefix, 1)
+    while done < n:
+        take = order[done:done + step]
+        done, step = done + len(take), 2 * step
+        rows = np.sort(np.concatenate([by_group[starts[g]:starts[g + 1]] for g in take]))
+        screened[rows] = True
+        exact[take] = screen_rows(rows, np.searchsorted(take[np.argsort(take)], group[rows]), len(take))[
+            np.argsort(np.argsort(take))]
+        known = np.sort(exact[np.isfinite(exact)])
+        if done < n and len(known) >= prefix and known[prefix - 1] < floor[order[done]]:
+            break
+    left = order[done:]
+    factors = np.stack(np.unravel_index(codes[left], (len(t.model_ids), n_p, n_p, n_r)))
+    universe_rows = cand.universe_row
+    prices = cand.prices
+
+    def screen_outside(rows: np.ndarray, keys: np.ndarray, n_keys: int) -> Array:
+        sub = Candidates(tables=t, universe_row=rows, score=cand.score, prices=prices)
+        return _bounds_of(sub, np.arange(len(rows)), keys, n_keys, _screen(t, rows, w, served),
+                          demand=demand, max_types=max_types)
+
+    outside = Outside(model=factors[0], precision=factors[1], kv_precision=factors[2], runtime=factors[3],
+                      floor=floor[left], rows=[universe_rows[by_group[starts[g]:starts[g + 1]]] for g in left],
+                      screen=screen_outside)
+    cand.keep(screened, "not screened: a roofline floor on its plan key's cost puts it past the keys searched")
+    kept = tuple(x[screened] for x in out)
+    return (kept[0], kept[1], kept[2], kept[3]), outside
+
+
+def key_floors(starts: np.ndarray, capacity: Array, cost: Array, demand: float) -> Array:
+    """Per key, ``key_bounds`` over the set of all hardware types (which no set a plan may use
+    beats) of candidates sorted by key (key j's from ``starts[j]`` to ``starts[j + 1]``, none
+    empty) with capacity upper bounds: with capacities only larger than those ``Prepared`` credits
+    and the candidates a superset of those screening keeps, never above the key's
+    ``Prepared.lower_bounds``."""
+    usable = capacity > 0
+    at = starts[:-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        unit = np.where(usable, cost / np.where(usable, np.minimum(capacity, demand), 1.0), np.inf)
+    u = np.minimum.reduceat(unit, at) if len(at) else np.zeros(0)
+    r = np.maximum.reduceat(np.where(usable, capacity, 0.0), at) if len(at) else np.zeros(0)
+    c = np.minimum.reduceat(np.where(usable, cost, np.inf), at) if len(at) else np.zeros(0)
+    return _set_bound(demand, u, r, c)
+
+
+def _bounds_of(cand: Candidates, rows: np.ndarray, keys: np.ndarray, n_keys: int,
+               parts: tuple[np.ndarray, Array, Array, Array], *, demand: float, max_types: int) -> Array:
+    """Per key, ``Prepared.lower_bounds`` (before any evaluation) of the screened ``rows`` of
+    ``cand`` (enumeration order) with their key, given ``_screen``'s ``parts`` for them: the same
+    memory, no-load SLO and dominance pruning as ``prepare``; inf where none survives."""
+    ok, _capacity, max_batch, ceiling = parts
+    keep = ok & (max_batch >= 1) & (ceiling > 0)
+    rows, keys, ceiling = rows[keep], keys[keep], ceiling[keep]
+    hardware = cand.hardware[rows]
+    cost = (cand.price_per_chip_hour * cand.chips)[rows]
+    dominant = _dominance(keys, hardware, cost / np.maximum(ceiling, 1e-300))
+    return key_bounds(keys[dominant], hardware[dominant], ceiling[dominant] * UTILIZATION[-1], cost[dominant],
+                      n_keys, len(cand.tables.hardware_ids), demand=demand, max_types=max_types, pairs=False)
 
 
 def _dominance(key: np.ndarray, hardware: np.ndarray, per_unit: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ import numpy as np
 from planner.domain import Catalog
 from planner.model.grid import CatalogTables
 from planner.model.serving import Served
-from planner.search.branch_bound import solve_prepared
+from planner.search.branch_bound import key_limit, solve_prepared
 from planner.search.build import build_plans
 from planner.search.prepare import Prepared, prepare
 from planner.search.rank import mark_pareto, rank_plans
@@ -52,9 +52,17 @@ def run_search(workload: Workload, catalog: Catalog, *, top: int, objective: Obj
     start = time.perf_counter()
     deadline = start + time_limit_s
     tables = tables or CatalogTables.from_catalog(catalog)
-    prep = prepare(catalog, tables, workload, served)
+    # the cost objective's key order is by bound: keys past its limit need no screening (prepare's prefix)
+    prefix = key_limit(objective) if objective is Objective.COST else None
+    prep = prepare(catalog, tables, workload, served, prefix=prefix)
     outcome = solve_prepared(prep, workload, objective=objective, top=top, any_plan=any_plan,
                              time_limit_s=max(0.2, min(2.0, time_limit_s / 4)), deadline=deadline)
+    if outcome.status == "INFEASIBLE" and not any_plan and prep.outside is not None and len(prep.outside):
+        # no plan (the same answer; unscreened keys lie past the key limit): an explanation reads
+        # why every candidate was dropped, so screen them all
+        prep = prepare(catalog, tables, workload, served)
+        outcome = solve_prepared(prep, workload, objective=objective, top=top, any_plan=any_plan,
+                                 time_limit_s=max(0.2, min(2.0, time_limit_s / 4)), deadline=deadline)
     pool = _within_carbon(build_plans(catalog, prep, workload, outcome.found), workload, prep)
     ranked = rank_plans(pool, workload, objective)
     plans, pareto = mark_pareto(ranked, top)

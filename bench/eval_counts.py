@@ -1,0 +1,82 @@
+"""Benchmark: how much queueing-model work a warm plan of each example does (issue #21 (b)).
+
+For each examples/*.yaml and each source tree (--trees, default this one), a fresh process plans
+the example twice with the shipped catalog (``plan(..., explain=False)``) and counts, during the
+second plan: capacity searches (``search_capacity`` calls: one per batch of shapes sent to the
+queueing model), the shapes in them, the queueing-model calls those make (``serve``), the
+``evaluated`` figure the plan reports, CP-SAT solves, and the plan's wall and CPU milliseconds.
+Counting wraps the functions where ``planner.search.prepare`` and ``planner.search.capacity``
+look them up, so it reads any tree of this layout.
+
+    .venv/bin/python bench/eval_counts.py [--trees OLD_TREE NEW_TREE] [--only code-assistant ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHILD = """
+import json, os, sys, time
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+from hardware_catalog import load_catalog
+from hardware_catalog.workload_file import load_workload
+from planner.model.grid import CatalogTables
+from planner.search.planning import plan
+import planner.search.capacity as capacity
+import planner.search.prepare as prepare
+counts = {"searches": 0, "shapes": 0, "serve": 0}
+search, serve = prepare.search_capacity, capacity.serve
+def counted_search(step, mem, traffic, ceiling, *args, **kwargs):
+    counts["searches"] += 1
+    counts["shapes"] += len(ceiling)
+    return search(step, mem, traffic, ceiling, *args, **kwargs)
+def counted_serve(*args, **kwargs):
+    counts["serve"] += 1
+    return serve(*args, **kwargs)
+prepare.search_capacity, capacity.serve = counted_search, counted_serve
+catalog = load_catalog()
+tables = CatalogTables.from_catalog(catalog)
+w = load_workload(sys.argv[1])
+plan(w, catalog, tables=tables, explain=False)
+counts = dict.fromkeys(counts, 0)
+wall, cpu = time.perf_counter(), time.process_time()
+result = plan(w, catalog, tables=tables, explain=False)
+counts.update(wall_ms=(time.perf_counter() - wall) * 1e3, cpu_ms=(time.process_time() - cpu) * 1e3,
+              evaluated=result.search.evaluated, solves=result.search.solves, status=result.search.solver_status,
+              best=result.plans[0].cost.per_month if result.plans else None)
+print(json.dumps(counts))
+"""
+
+
+def measure(tree: Path, example: Path) -> dict[str, object]:
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    out = subprocess.run([sys.executable, "-c", CHILD, str(example)], cwd=tree, env=env, check=True,
+                         capture_output=True, text=True).stdout
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trees", nargs="*", default=[str(ROOT)], help="source trees to measure (default: this one)")
+    parser.add_argument("--only", nargs="*", default=None, help="example names (file stems)")
+    args = parser.parse_args()
+    examples = [p for p in sorted((ROOT / "examples").glob("*.yaml")) if args.only is None or p.stem in args.only]
+    print(f"{'example':26} {'tree':24} {'searches':>8} {'shapes':>6} {'serve':>5} {'evaluated':>9} {'solves':>6} "
+          f"{'wall ms':>8} {'cpu ms':>7}  status     best $/month")
+    for example in examples:
+        for tree in args.trees:
+            r = measure(Path(tree), example)
+            best = f"{r['best']:.2f}" if r["best"] is not None else "-"
+            print(f"{example.stem:26} {Path(tree).name[-24:]:24} {r['searches']:8d} {r['shapes']:6d} "
+                  f"{r['serve']:5d} {r['evaluated']:9d} {r['solves']:6d} {r['wall_ms']:8.0f} {r['cpu_ms']:7.0f}  "
+                  f"{r['status']:10} {best}")
+
+
+if __name__ == "__main__":
+    main()
