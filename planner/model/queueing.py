@@ -45,8 +45,9 @@ Model (checked against the discrete-event simulation in ``planner.model.simulate
   more prompts into the next): as an AR(1) of coefficient rho = lam ds/dj the mean of n has
   variance var / n (1 + 2 rho / (1 - rho) (1 - (1 - rho^n) / (n (1 - rho)))). Each output band
   (OUTPUT_STRATA, finer at the short end: short outputs see the tail) is a gamma of those moments
-  (Wilson-Hilferty), the mixture's quantile found by bisection; TPOT_q is the larger of it and
-  the concurrency quantile above. Not modelled: requests that arrive in a busy period also start
+  (Wilson-Hilferty), the mixture's quantile found by safeguarded Newton steps
+  (``planner.model.gamma_mixture``); TPOT_q is the larger of it and the concurrency quantile
+  above. Not modelled: requests that arrive in a busy period also start
   decoding in one (TPOT p99 -33..-38% vs the simulation with bimodal lengths at 60-85% load), and
   arrivals waiting for a slot when the concurrency reaches its cap.
 * e2e_q: the larger of TTFT_q plus a median output at tau and a mean TTFT plus o_q tokens at
@@ -81,6 +82,7 @@ from statistics import NormalDist
 import numpy as np
 import numpy.typing as npt
 
+from planner.model.gamma_mixture import gamma_mixture_quantile
 from planner.model.grid import Array, Grid
 from planner.model.perf import Memory, MemoryModel, StepModel, StepTime
 from planner.model.scheduler import SERVING_OVERLAP, ServingStep
@@ -598,7 +600,6 @@ def _count_below(w: Array, rows: npt.NDArray[np.intp], u: Array) -> npt.NDArray[
 PROMPT_STRATA = (0.0, 0.5, 0.8, 0.95, 0.99, 1.0)
 OUTPUT_STRATA = (0.0, 0.01, 0.03, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0)
 _BINS = 512  # grid cells over one length's range (its 1 - 1e-5 quantile) for the sums' convolutions
-_BISECT = 40  # bisection steps for a TPOT quantile
 _NEWTON = 200  # cap on Newton-bisection steps for a TTFT quantile (bisection alone needs ~60)
 _LEVEL_EPS = 1e-12  # a mixture's CDF within this of a level reaches it (its weights sum to 1 up to rounding)
 # breakpoints per row up to which a TTFT mixture sorts them: on the examples' mixtures, sorting the chain's
@@ -671,36 +672,9 @@ def _varied(step: StepModel, b: Array, lam: Array, tau: Array, inp: LengthDist, 
     rho = np.clip(lam * np.einsum("nj,nj->n", pi, slope), 0.0, 0.95)[:, None]
     factor = 1.0 + 2.0 * rho / (1.0 - rho) * (1.0 - (1.0 - rho ** tokens) / (tokens * (1.0 - rho)))
     mean = np.maximum(tau, mu)  # the chain at mean lengths underestimates the mean iteration (Jensen)
-    levels = _gamma_mixture_quantile(mean, var[:, None] * factor, tokens, wo, np.asarray(percentiles) / 100.0)
+    levels = gamma_mixture_quantile(mean, var[:, None] * factor, tokens, wo, np.asarray(percentiles) / 100.0)
     tpot = {pct: levels[c] for c, pct in enumerate(percentiles)}
     return ttft, tpot
-
-
-def _gamma_mixture_quantile(mean: Array, var: Array, tokens: Array, w: Array, q: Array) -> Array:
-    """q[c]-quantiles (rows c of the result) of the mixture over r (weights w) of the mean of
-    tokens[r] draws of a per-token time of the given mean and variance, each a gamma of matched
-    moments (by Wilson-Hilferty). Every level is bisected at once, in one array."""
-    from scipy.special import ndtr
-
-    cv2 = var / np.maximum(mean[:, None] ** 2, 1e-300) / tokens[None, :]  # 1 / shape, [n, r]
-    a = 1.0 / 9.0 * cv2
-    root_a = np.sqrt(a)
-    positive = a > 0
-    levels = np.asarray(q, dtype=np.float64)[:, None]
-
-    def cdf(t: Array) -> Array:  # t[c, n]
-        x = np.cbrt(t[:, :, None] / mean[:, None])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            z = np.where(positive, (x - 1.0 + a) / root_a, np.where(x >= 1.0, np.inf, -np.inf))
-        return np.asarray(ndtr(z) @ w, dtype=np.float64)
-
-    hi = np.broadcast_to(mean * (1.0 + 20.0 * np.sqrt(cv2.max(axis=1)) + 1e-12), (len(levels), len(mean)))
-    lo = np.zeros_like(hi)
-    for _ in range(_BISECT):
-        mid = 0.5 * (lo + hi)
-        below = cdf(mid) < levels
-        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
-    return np.asarray(hi, dtype=np.float64)
 
 
 def _chain_size(step: StepModel, rate: Array, b_hi: Array, i: float, o: float) -> npt.NDArray[np.intp]:
