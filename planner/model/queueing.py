@@ -422,20 +422,21 @@ def _solve_batch(step: StepModel, rate: Array, b_hi: Array, grows: Array, inp: L
     return b, out, given_up
 
 
-def _ttft(ch: _Chain, rate: Array) -> tuple[Array, dict[int, Array]]:
-    """Mean and quantiles of U s_j + s_(k+1), j length-biased, k ~ Poisson(lam s_j)."""
+def _ttft(ch: _Chain, rate: Array) -> Array:
+    """Mean of U s_j + s_(k+1), j length-biased, k ~ Poisson(lam s_j) (its quantiles are those of
+    ``_varied``, which takes this mixture as its one-band case)."""
     n, k = ch.pi.shape
     s_j, s_next = ch.s[:, :k], ch.s[:, 1:]
     p = _arrivals(rate[:, None] * s_j, k)  # p[k, n, j]: k arrivals in an iteration of type j
     p[-1] += np.maximum(1.0 - p.sum(axis=0), 0.0)  # the tail, lumped into the last k
     w = ch.pi * s_j / np.where(ch.tau > 0, ch.tau, 1.0)[:, None]  # length-biased landing probability
     p *= w  # the weight of component (j, k)
-    mean = np.einsum("nj,nj->n", w, s_j) / 2.0 + np.einsum("knj,nk->n", p, s_next)
-    return mean, _uniform_mixture(s_next[:, :, None], s_j, p, np.ones(1))
+    return np.asarray(np.einsum("nj,nj->n", w, s_j) / 2.0 + np.einsum("knj,nk->n", p, s_next), dtype=np.float64)
 
 
-def _uniform_mixture(starts: Array, widths: Array, p: Array, band: Array) -> dict[int, Array]:
-    """PERCENTILES of the mixture of uniforms on [starts[n, a, b], starts[n, a, b] + widths[n, c]]
+def _uniform_mixture(starts: Array, widths: Array, p: Array, band: Array,
+                     percentiles: tuple[int, ...] = PERCENTILES) -> dict[int, Array]:
+    """``percentiles`` of the mixture of uniforms on [starts[n, a, b], starts[n, a, b] + widths[n, c]]
     of weights band[b] p[a, n, c] (p is overwritten): per row and level, the least t with CDF(t) >= the
     level (a CDF within _LEVEL_EPS below it counts: the weights sum to 1 up to rounding).
 
@@ -448,8 +449,8 @@ def _uniform_mixture(starts: Array, widths: Array, p: Array, band: Array) -> dic
     if k * b_n * (widths.shape[1] + 1) <= _SORT_MAX:
         whole = (p[:, :, None, :] * band[:, None]).transpose(0, 2, 1, 3).reshape(k * b_n, n, -1) if b_n > 1 \
             else p * band[0]
-        return _by_sorting(starts.reshape(n, k * b_n), widths, whole)
-    return _by_newton(starts, widths, p, band)
+        return _by_sorting(starts.reshape(n, k * b_n), widths, whole, percentiles)
+    return _by_newton(starts, widths, p, band, percentiles)
 
 
 def _argsort_rows(x: Array) -> npt.NDArray[np.int64]:
@@ -468,7 +469,7 @@ def _argsort_rows(x: Array) -> npt.NDArray[np.int64]:
     return keys
 
 
-def _by_sorting(starts: Array, widths: Array, p: Array) -> dict[int, Array]:
+def _by_sorting(starts: Array, widths: Array, p: Array, percentiles: tuple[int, ...]) -> dict[int, Array]:
     """``_uniform_mixture`` of starts[n, a], weights p[a, n, c] (overwritten): the A starts are shared
     by all c (their density steps are summed), the A C ends are not; sorting the A + A C breakpoints
     and accumulating the density steps gives the CDF at each of them, and each level's segment is
@@ -493,15 +494,15 @@ def _by_sorting(starts: Array, widths: Array, p: Array) -> dict[int, Array]:
     np.subtract(x[:, 1:], x[:, :-1], out=cdf[:, 1:])
     cdf[:, 1:] *= slope[:, :-1]
     np.cumsum(cdf, axis=1, out=cdf)
-    levels = np.asarray(PERCENTILES) / 100.0
+    levels = np.asarray(percentiles) / 100.0
     below = (cdf[:, :, None] < levels - _LEVEL_EPS).sum(axis=1)  # [n, level]: the CDF rises along a row
     m = np.clip(below - 1, 0, width - 2) + base  # cdf[m] < q <= cdf[m + 1]
     a, f, d = x.reshape(-1)[m], cdf.reshape(-1)[m], slope.reshape(-1)[m]
     at = np.clip(a + (levels - f) / np.where(d > 0, d, np.inf), a, x.reshape(-1)[m + 1])
-    return {pct: at[:, c] for c, pct in enumerate(PERCENTILES)}
+    return {pct: at[:, c] for c, pct in enumerate(percentiles)}
 
 
-def _by_newton(starts: Array, widths: Array, p: Array, band: Array) -> dict[int, Array]:
+def _by_newton(starts: Array, widths: Array, p: Array, band: Array, percentiles: tuple[int, ...]) -> dict[int, Array]:
     """``_uniform_mixture`` by Newton steps. With the widths sorted, prefix sums over them of each a's
     weights (the mass of the components that have ended) and suffix sums of its densities (those
     still rising) give F and its slope at any t from one search per start: F(t) = sum over (a, b)
@@ -512,7 +513,7 @@ def _by_newton(starts: Array, widths: Array, p: Array, band: Array) -> dict[int,
     (the breakpoints next to t come from the same search)."""
     n, k, b_n = starts.shape
     c_n = widths.shape[1]
-    levels = np.asarray(PERCENTILES) / 100.0
+    levels = np.asarray(percentiles) / 100.0
     t = _normal_guess(starts, widths, p, band, levels)
     order = np.argsort(widths, axis=1)
     w = np.take_along_axis(widths, order, axis=1)  # [n, C], ascending
@@ -551,7 +552,7 @@ def _by_newton(starts: Array, widths: Array, p: Array, band: Array) -> dict[int,
             break
         low, high = lo[pending], hi[pending]
         t = np.where((step > low) & (step < high), step, 0.5 * (low + high))
-    return {pct: at.reshape(n, -1)[:, c] for c, pct in enumerate(PERCENTILES)}
+    return {pct: at.reshape(n, -1)[:, c] for c, pct in enumerate(percentiles)}
 
 
 def _normal_guess(starts: Array, widths: Array, p: Array, band: Array, levels: Array) -> Array:
@@ -654,7 +655,7 @@ def _varied(step: StepModel, b: Array, lam: Array, tau: Array, inp: LengthDist, 
     land = (land / land.sum(axis=(1, 2))[:, None, None]).reshape(n, k * m_n)
     arr[-1] += np.maximum(1.0 - arr.sum(axis=0), 0.0)  # the tail, lumped into the last k'
     weights = arr * land  # [k', n, (j, m)]; band m' of the k' + 1 prompts weighs wy[m']
-    ttft = _uniform_mixture(d[:, 1:], d[:, :k].reshape(n, k * m_n), weights, wy)
+    ttft = _uniform_mixture(d[:, 1:], d[:, :k].reshape(n, k * m_n), weights, wy, percentiles)
     # TPOT: the per-token time is an iteration's, an iteration of more than max_batched_tokens
     # being that many chunked iterations, each a token; a request's TPOT averages O - 1 of them
     budget = step.coefficients.max_batched_tokens[:, None, None]  # tokens per pass
@@ -726,8 +727,8 @@ def _group(step: StepModel, lam: Array, b_run: Array, grows: Array, inp: LengthD
            ) -> tuple[npt.NDArray[np.bool_], Array, Array, Array, dict[int, Array], dict[int, Array],
                       dict[int, Array]]:
     """For rows sharing a chain size K: the rows to solve again one size up (their last, lumped
-    state holds more than _TAIL), then for the others b_mean, tau, TTFT mean and quantiles, and
-    the TPOT quantiles of ``percentiles`` (ascending)."""
+    state holds more than _TAIL), then for the others b_mean, tau, TTFT mean, and the TTFT and
+    TPOT quantiles of ``percentiles`` (ascending)."""
     o = out.mean
     b_mean, ch, retry = _solve_batch(step, lam, b_run, grows, inp, o, states)
     if 1 < states < STATES:
@@ -737,9 +738,9 @@ def _group(step: StepModel, lam: Array, b_run: Array, grows: Array, inp: LengthD
         step, lam, b_run, b_mean, ch = step.take(keep), lam[keep], b_run[keep], b_mean[keep], ch.take(keep)
     tau = ch.tau
     if tau.size == 0:
-        return (retry, tau, tau, tau, {pct: tau for pct in PERCENTILES}, {pct: tau for pct in percentiles},
+        return (retry, tau, tau, tau, {pct: tau for pct in percentiles}, {pct: tau for pct in percentiles},
                 {pct: tau for pct in percentiles})
-    ttft_mean, ttft_q = _ttft(ch, lam)
+    ttft_mean = _ttft(ch, lam)
     # Feedback: a surplus of dB decodes lengthens iterations, which keeps lam (O - 1) dtau more
     # sequences in flight; a Poisson surplus sqrt(B) is amplified by 1 / (1 - gain), gain in
     # [0, 0.9]. The gain needs the chain at B + h, but only where it moves a percentile's
