@@ -590,9 +590,10 @@ def _count_below(w: Array, rows: npt.NDArray[np.intp], u: Array) -> npt.NDArray[
     """Per (p, start): how many of the sorted widths w[rows[p]] are <= u[p, start] (rows ascending:
     one search per row, on its run of pairs)."""
     count = np.empty(u.shape, dtype=np.intp)
-    ends = np.flatnonzero(np.r_[rows[1:] != rows[:-1], True]) + 1
-    for lo, hi in zip(np.r_[0, ends[:-1]], ends, strict=True):
-        count[lo:hi] = np.searchsorted(w[rows[lo]], u[lo:hi], side="right")
+    starts = np.flatnonzero(rows[1:] != rows[:-1]) + 1  # where each row's run begins (after the first)
+    bounds = [0, *starts.tolist(), len(rows)]
+    for row, lo, hi in zip(rows[bounds[:-1]].tolist(), bounds[:-1], bounds[1:], strict=True):
+        count[lo:hi] = w[row].searchsorted(u[lo:hi], side="right")
     return count
 
 
