@@ -610,17 +610,31 @@ _SORT_MAX = 2048
 
 
 @functools.cache
-def _sum_nodes(dist: LengthDist, states: int, strata: tuple[float, ...]) -> tuple[Array, Array]:
-    """y[j, m], w[m]: Y_j, the sum of j independent lengths (j = 0 .. states), as the conditional
-    means of the probability bands ``strata`` (w their widths). A fixed length has one node, j
-    times it. Y_j's law is the j-fold convolution of the length's, on a grid (by FFT)."""
-    if dist.fixed:
-        return np.arange(states + 1.0)[:, None] * dist.mean, np.ones(1)
-    top = dist.quantile(1.0 - 1e-5)
-    h = top / _BINS
+def _length_pmf(dist: LengthDist) -> tuple[float, Array]:
+    """(h, pmf): the length's probabilities on _BINS cells of width h up to its 1 - 1e-5 quantile,
+    the far tail in the last cell."""
+    h = dist.quantile(1.0 - 1e-5) / _BINS
     cdf = np.array([dist.cdf(x) for x in np.arange(_BINS + 1) * h])
     pmf = np.diff(cdf)
     pmf[-1] += 1.0 - cdf[-1]  # the far tail in the last cell
+    pmf.flags.writeable = False
+    return h, pmf
+
+
+@functools.cache
+def _sum_nodes(dist: LengthDist, states: int, strata: tuple[float, ...]) -> tuple[Array, Array]:
+    """y[j, m], w[m]: Y_j, the sum of j independent lengths (j = 0 .. states), as the conditional
+    means of the probability bands ``strata`` (w their widths). A fixed length has one node, j
+    times it. Y_j's law is the j-fold convolution of the length's, on a grid (by FFT). A chain of
+    1 < K < STATES states reads the first K + 1 rows of the STATES table (Y_j does not depend on K;
+    only the FFT's length would, and with it the rounding, ~1e-14 relative): one convolution series
+    per distribution, not one per chain size."""
+    if dist.fixed:
+        return np.arange(states + 1.0)[:, None] * dist.mean, np.ones(1)
+    if 1 < states < STATES:
+        y, w = _sum_nodes(dist, STATES, strata)
+        return y[: states + 1], w
+    h, pmf = _length_pmf(dist)
     size = 1 << ((states * _BINS + 1).bit_length())
     spectrum = np.fft.rfft(pmf, size)
     w = np.diff(np.asarray(strata))
