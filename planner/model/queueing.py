@@ -641,8 +641,10 @@ def _sum_nodes(dist: LengthDist, states: int, strata: tuple[float, ...]) -> tupl
     sub = 16  # quantile levels per band, averaged for its conditional mean
     levels = np.asarray(strata)[:-1, None] + w[:, None] * (np.arange(sub) + 0.5) / sub
     y = np.zeros((states + 1, len(w)))
+    power = np.ones_like(spectrum)
     for j in range(1, states + 1):
-        law = np.maximum(np.fft.irfft(spectrum**j, size)[: j * _BINS], 0.0)
+        power *= spectrum  # the j-fold convolution's spectrum (a product per j, where ** j squared its way there)
+        law = np.maximum(np.fft.irfft(power, size)[: j * _BINS], 0.0)
         edges = np.concatenate([[0.0], np.cumsum(law)])
         edges /= edges[-1]
         # cell c holds [c h, (c + 1) h) of each part's length, so the sum of j lies in [c h, (c + j) h):
