@@ -526,12 +526,12 @@ def _by_newton(starts: Array, widths: Array, p: Array, band: Array, percentiles:
     lo = np.repeat(first.min(axis=1), len(levels))  # F(lo) = 0: below every level
     hi = np.repeat(first.max(axis=1) + w[:, -1], len(levels))  # F(hi) = total weight
     t = np.clip(t, lo, hi)
-    at, row, level = hi.copy(), np.repeat(np.arange(n), len(levels)), np.tile(levels, n)
-    pending = np.arange(n * len(levels))
+    at, row = hi.copy(), np.repeat(np.arange(n), len(levels))
     a_of, weight = np.repeat(np.arange(k), b_n), np.tile(band, k)  # flat start -> its a, its band weight
+    # the pending (row, level) pairs, each of these arrays aligned with them (compacted as pairs finish)
+    pending, q, s_p, block = np.arange(n * len(levels)), np.tile(levels, n), first[row], row[:, None] * k + a_of
     for _ in range(_NEWTON):
-        r, q = row[pending], level[pending]
-        cdf, slope, before, after = _cdf_at(t, first[r], w, r, ended, rising, r[:, None] * k + a_of, weight)
+        cdf, slope, before, after = _cdf_at(t, s_p, w, row, ended, rising, block, weight)
         # The quantile is the least t with F(t) >= q: the root of F(t) = q, or the left end of a flat part
         # at the level (there F(t) within _LEVEL_EPS below q counts as reaching it).
         under = (cdf < q - _LEVEL_EPS) | ((cdf < q) & (slope > 0))
@@ -539,19 +539,23 @@ def _by_newton(starts: Array, widths: Array, p: Array, band: Array, percentiles:
             step = t + (q - cdf) / slope  # exact within t's linear segment [before, after]
             at_before = cdf - slope * (t - before)  # F(before), t's segment being linear down to it
         # below: the root is on [t, after] (or [t, hi] when no breakpoint lies between); above: on [before, t]
-        done = np.where(under, (slope > 0) & ((step <= after) | (after >= hi[pending])),
+        done = np.where(under, (slope > 0) & ((step <= after) | (after >= hi)),
                         (at_before < q - _LEVEL_EPS) & (before < t))
-        at[pending[done]] = np.clip(step, np.where(under, t, before),
-                                    np.where(under, np.minimum(after, hi[pending]), t))[done]
-        lo[pending] = np.where(under, t, lo[pending])
-        hi[pending] = np.where(under, hi[pending], np.where(before < t, before, t))  # F(before) >= q here
-        closed = ~done & (hi[pending] - lo[pending] <= 4.0 * np.spacing(hi[pending]))  # a bracket of ulps
-        at[pending[closed]] = hi[pending[closed]]
-        pending, step = pending[~done & ~closed], step[~done & ~closed]
-        if pending.size == 0:
-            break
-        low, high = lo[pending], hi[pending]
-        t = np.where((step > low) & (step < high), step, 0.5 * (low + high))
+        if done.any():
+            at[pending[done]] = np.clip(step, np.where(under, t, before),
+                                        np.where(under, np.minimum(after, hi), t))[done]
+        lo = np.where(under, t, lo)
+        hi = np.where(under, hi, np.where(before < t, before, t))  # F(before) >= q here
+        closed = ~done & (hi - lo <= 4.0 * np.spacing(hi))  # a bracket of ulps
+        if closed.any():
+            at[pending[closed]] = hi[closed]
+        left = ~(done | closed)
+        if not left.all():
+            if not left.any():
+                break
+            pending, q, s_p, block, row, lo, hi, step, t = (
+                v[left] for v in (pending, q, s_p, block, row, lo, hi, step, t))
+        t = np.where((step > lo) & (step < hi), step, 0.5 * (lo + hi))
     return {pct: at.reshape(n, -1)[:, c] for c, pct in enumerate(percentiles)}
 
 
