@@ -635,25 +635,28 @@ def _length_pmf(dist: LengthDist) -> tuple[float, Array]:
 def _sum_nodes(dist: LengthDist, states: int, strata: tuple[float, ...]) -> tuple[Array, Array]:
     """y[j, m], w[m]: Y_j, the sum of j independent lengths (j = 0 .. states), as the conditional
     means of the probability bands ``strata`` (w their widths). A fixed length has one node, j
-    times it. Y_j's law is the j-fold convolution of the length's, on a grid (by FFT). A chain of
-    1 < K < STATES states reads the first K + 1 rows of the STATES table (Y_j does not depend on K;
-    only the FFT's length would, and with it the rounding, ~1e-14 relative): one convolution series
-    per distribution, not one per chain size."""
+    times it. Y_j's law is the j-fold convolution of the length's, on a grid (by FFT, each j on the
+    least power-of-two length that holds it). Y_j does not depend on K: a chain of 1 < K < STATES
+    states reads the first K + 1 rows of the STATES table, one convolution series per distribution."""
     if dist.fixed:
         return np.arange(states + 1.0)[:, None] * dist.mean, np.ones(1)
     if 1 < states < STATES:
         y, w = _sum_nodes(dist, STATES, strata)
         return y[: states + 1], w
     h, pmf = _length_pmf(dist)
-    size = 1 << ((states * _BINS + 1).bit_length())
-    spectrum = np.fft.rfft(pmf, size)
     w = np.diff(np.asarray(strata))
     sub = 16  # quantile levels per band, averaged for its conditional mean
     levels = np.asarray(strata)[:-1, None] + w[:, None] * (np.arange(sub) + 0.5) / sub
     y = np.zeros((states + 1, len(w)))
-    power = np.ones_like(spectrum)
+    size, spectrum = 0, np.zeros(0, dtype=np.complex128)
+    power = spectrum
     for j in range(1, states + 1):
-        power *= spectrum  # the j-fold convolution's spectrum (a product per j, where ** j squared its way there)
+        # the j-fold sum spans j (_BINS - 1) + 1 cells: a transform of j _BINS points (a power of two) holds
+        # it without wrapping around, the j-fold spectrum a product per j at each size
+        if (need := 1 << (j * _BINS - 1).bit_length()) != size:
+            size, spectrum = need, np.fft.rfft(pmf, need)
+            power = spectrum ** (j - 1)
+        power = power * spectrum
         law = np.maximum(np.fft.irfft(power, size)[: j * _BINS], 0.0)
         edges = np.concatenate([[0.0], np.cumsum(law)])
         edges /= edges[-1]
