@@ -106,7 +106,7 @@ def test_plan_imports_no_scipy_pandas_or_web_stack(tmp_path: Path) -> None:
     """`hwplan plan` runs the queueing model (the TPOT quantiles above) without scipy, pandas,
     fastapi or uvicorn: ~0.2-1 s of imports a plan does not need (issue #21)."""
     code = ("import sys\nfrom cli.main import main\n"
-            "sys.argv = ['hwplan', 'plan', 'examples/code-assistant.yaml', '--json']\n"
+            "sys.argv = ['hwplan', 'plan', 'examples/heterogeneous-mix.yaml', '--json']\n"
             "try:\n    main()\nexcept SystemExit as e:\n    assert e.code in (0, None, 1), e.code\n"
             "print('HEAVY', sorted(m for m in ('scipy', 'pandas', 'fastapi', 'uvicorn') if m in sys.modules))\n")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HWPLAN_CACHE_DIR": str(tmp_path)}
