@@ -93,7 +93,7 @@ PERCENTILES = (50, 90, 95, 99)
 STATES = 32  # most prompts prefilled per iteration the chain tracks: 0 .. STATES - 1
 # experiments behind the values: docs/design.md, "Tuning constants and the experiments behind them"
 _SIZES = (1, 2, 3, 4, 6, 8, 11, 16, 22, STATES)  # chain sizes rows are grouped by: oversized chains vs groups
-GUESS_CHECK = 8  # normal-tail guesses this large are checked on the chain at b_hi: a check vs a missed size
+GUESS_CHECK = 4  # normal-tail guesses this large are sized on the chain at b_hi: a check vs a missed size
 _TAIL = 1e-8  # largest probability a chain of size K < STATES may lump into its last state
 _CALL_COST = 4000  # fixed cost of a chain evaluation, in per-row state pairs: fewer groups vs larger chains
 _TOL = 1e-9  # relative tolerance of the root finder for B (of its bracket, [0, B_max])
@@ -708,20 +708,26 @@ def _varied(step: StepModel, b: Array, lam: Array, tau: Array, inp: LengthDist, 
     return ttft, tpot
 
 
-def _chain_size(step: StepModel, rate: Array, b_hi: Array, i: float, o: float) -> npt.NDArray[np.intp]:
+def _chain_size(step: StepModel, rate: Array, b_hi: Array, inp: LengthDist, o: float) -> npt.NDArray[np.intp]:
     """Per row, a first guess of the chain size K (a size of _SIZES; checked after the solve).
 
-    With s_j ~ s_0 + j d at the largest concurrency (an upper bound on every chain used), the
-    chain j' ~ Poisson(a + b j), a = lam s_0, b = lam d, has mean a / (1 - b) and variance
+    With s_j ~ s_0 + j d at the largest concurrency (an upper bound on every chain used; with
+    prompts of random length the band-mean iterations the chain runs on), the chain
+    j' ~ Poisson(a + b j), a = lam s_0, b = lam d, has mean a / (1 - b) and variance
     mean / (1 - b^2) (slope d over j = 0 .. 8): K covers the mean + 7 sd + 3. K = 1 (all mass at
     j = 0) when an arrival during an iteration is itself below _TAIL. Where that normal guess
-    reaches GUESS_CHECK states, prefills feed back strongly and its tail is too light (on the
-    long-document example it missed by up to four sizes, each miss a second root search): there
-    the chain at b_hi itself, from ``grows`` on more loaded than any the root finder meets, is
-    solved on STATES states, and K is the smallest size whose last, lumped state would hold at
-    most _TAIL of its stationary law.
+    reaches GUESS_CHECK states its tail is too light: prefills feed back, and with prompts of random
+    length the arrivals are a mixture of Poissons over the bands, overdispersed (on the examples'
+    capacity searches 36% of the rows solved were solved again one size up, most from guesses of
+    6 and 8). There the chain the rows run on (``_chain``, bands and all) at b_hi itself, from
+    ``grows`` on more loaded than any the root finder meets, is solved on STATES states, and K is
+    the smallest size whose last, lumped state would hold at most _TAIL of its stationary law.
     """
-    s = _lengths(step, b_hi, i, o, STATES)
+    if inp.fixed:
+        s = _lengths(step, b_hi, inp.mean, o, STATES)
+    else:  # the band-mean iterations the chain runs on (``_chain``): longer than at the mean prompt
+        y, wy = _sum_nodes(inp, STATES, PROMPT_STRATA)
+        s = _band_lengths(step, b_hi, y, inp.mean, o) @ wy
     a, b = rate * s[:, 0], np.clip(rate * (s[:, 8] - s[:, 0]) / 8.0, 0.0, 0.99)
     mean = a / (1.0 - b)
     need = mean + 7.0 * np.sqrt(mean / (1.0 - b * b)) + 3.0
@@ -730,7 +736,7 @@ def _chain_size(step: StepModel, rate: Array, b_hi: Array, i: float, o: float) -
                                                     len(sizes) - 1)])
     check = np.flatnonzero(size >= GUESS_CHECK)
     if check.size:
-        law = _stationary(rate[check, None] * s[check, :STATES])
+        law = _chain(step.take(check), b_hi[check], rate[check], inp, o, STATES).pi
         tail = np.cumsum(law[:, ::-1], axis=1)[:, ::-1]  # tail[n, k] = P(j >= k)
         fits = tail[:, sizes - 1] <= _TAIL
         fits[:, -1] = True
@@ -847,7 +853,7 @@ def serve(model: StepModel, mem: MemoryModel, *, request_rate: npt.ArrayLike, in
     tpot_b = {pct: np.zeros(n) for pct in percentiles}  # TPOT_q from the concurrency's spread alone
     # B from which every s_j grows with B: a pipelined engine splits a pass into min(B, pp) microbatches
     grows = np.where(model.coefficients.pp > 1, model.coefficients.pp, 0.0)
-    size = _chain_size(model, lam, b_run, i, o)  # 0 once a row is solved
+    size = _chain_size(model, lam, b_run, input_tokens, o)  # 0 once a row is solved
     while np.any(size):
         k, rows = _next_group(size)
         part = model.take(rows) if rows.size < n else model
