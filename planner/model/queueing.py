@@ -452,6 +452,8 @@ def _uniform_mixture(starts: Array, widths: Array, p: Array, band: Array,
     by Newton steps on the CDF (``_by_newton``), which never sorts the starts x widths ends.
     """
     n, k, b_n = starts.shape
+    if not percentiles:  # (an SLO with no percentile targets)
+        return {}
     if k * b_n * (widths.shape[1] + 1) <= _SORT_MAX:
         whole = (p[:, :, None, :] * band[:, None]).transpose(0, 2, 1, 3).reshape(k * b_n, n, -1) if b_n > 1 \
             else p * band[0]
