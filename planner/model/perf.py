@@ -203,12 +203,13 @@ class StepModel:
 
     def __init__(self, coefficients: StepCoefficients) -> None:
         self.coefficients = coefficients
-        self.windowed = (bool(np.any(coefficients.full_attention_fraction < 1.0))  # planner.model.attention
-                         or bool(np.any(coefficients.prefill_attention_ratio != 1.0)))
-        self.moe = bool(np.any(coefficients.expert_weights_s_per_pass > 0))
-        self.pipelined = bool(np.any(coefficients.pp > 1))
+        # (ndarray methods, not np.any / np.min: the queueing model builds these per row subset, many times)
+        self.windowed = (bool((coefficients.full_attention_fraction < 1.0).any())  # planner.model.attention
+                         or bool((coefficients.prefill_attention_ratio != 1.0).any()))
+        self.moe = bool((coefficients.expert_weights_s_per_pass > 0).any())
+        self.pipelined = bool((coefficients.pp > 1).any())
         # tokens any row runs in a single pass
-        self.one_pass = float(np.min(coefficients.max_batched_tokens, initial=np.inf))
+        self.one_pass = float(np.asarray(coefficients.max_batched_tokens).min(initial=np.inf))
         self._broadcast = {0: coefficients}  # coefficients with extra count axes, by their number
 
     def __len__(self) -> int:

@@ -45,8 +45,9 @@ Model (checked against the discrete-event simulation in ``planner.model.simulate
   more prompts into the next): as an AR(1) of coefficient rho = lam ds/dj the mean of n has
   variance var / n (1 + 2 rho / (1 - rho) (1 - (1 - rho^n) / (n (1 - rho)))). Each output band
   (OUTPUT_STRATA, finer at the short end: short outputs see the tail) is a gamma of those moments
-  (Wilson-Hilferty), the mixture's quantile found by bisection; TPOT_q is the larger of it and
-  the concurrency quantile above. Not modelled: requests that arrive in a busy period also start
+  (Wilson-Hilferty), the mixture's quantile found by safeguarded Newton steps
+  (``planner.model.gamma_mixture``); TPOT_q is the larger of it and the concurrency quantile
+  above. Not modelled: requests that arrive in a busy period also start
   decoding in one (TPOT p99 -33..-38% vs the simulation with bimodal lengths at 60-85% load), and
   arrivals waiting for a slot when the concurrency reaches its cap.
 * e2e_q: the larger of TTFT_q plus a median output at tau and a mean TTFT plus o_q tokens at
@@ -81,6 +82,7 @@ from statistics import NormalDist
 import numpy as np
 import numpy.typing as npt
 
+from planner.model.gamma_mixture import gamma_mixture_quantile
 from planner.model.grid import Array, Grid
 from planner.model.perf import Memory, MemoryModel, StepModel, StepTime
 from planner.model.scheduler import SERVING_OVERLAP, ServingStep
@@ -91,7 +93,7 @@ PERCENTILES = (50, 90, 95, 99)
 STATES = 32  # most prompts prefilled per iteration the chain tracks: 0 .. STATES - 1
 # experiments behind the values: docs/design.md, "Tuning constants and the experiments behind them"
 _SIZES = (1, 2, 3, 4, 6, 8, 11, 16, 22, STATES)  # chain sizes rows are grouped by: oversized chains vs groups
-GUESS_CHECK = 8  # normal-tail guesses this large are checked on the chain at b_hi: a check vs a missed size
+GUESS_CHECK = 4  # normal-tail guesses this large are sized on the chain at b_hi: a check vs a missed size
 _TAIL = 1e-8  # largest probability a chain of size K < STATES may lump into its last state
 _CALL_COST = 4000  # fixed cost of a chain evaluation, in per-row state pairs: fewer groups vs larger chains
 _TOL = 1e-9  # relative tolerance of the root finder for B (of its bracket, [0, B_max])
@@ -336,8 +338,14 @@ def _chain(step: StepModel, b: Array, rate: Array, inp: LengthDist, o: float, st
         pi = np.ones((n, 1))
     else:
         arr = _arrivals((rate[:, None, None] * d[:, :states]).reshape(n, states * m_n), states)
-        pi = _stationary_of(np.einsum("knjm,m->knj", arr.reshape(states, n, states, m_n), wy))
+        pi = _stationary_of(_mix_bands(arr, wy, states))
     return _Chain(s, pi, np.einsum("nj,nj->n", pi, s[:, :states]))
+
+
+def _mix_bands(arr: Array, wy: Array, states: int) -> Array:
+    """P(k' | j) = sum_m wy[m] arr[k', n, (j, m)]: the transitions mixed over the prompt bands, [k', n, j]
+    (one BLAS matrix-vector product; einsum's generic loop took twice as long)."""
+    return np.asarray((arr.reshape(-1, len(wy)) @ wy).reshape(states, -1, states), dtype=np.float64)
 
 
 def _next_point(x1: Array, f1: Array, x2: Array, f2: Array, x3: Array, f3: Array, tol: Array) -> Array:
@@ -420,20 +428,21 @@ def _solve_batch(step: StepModel, rate: Array, b_hi: Array, grows: Array, inp: L
     return b, out, given_up
 
 
-def _ttft(ch: _Chain, rate: Array) -> tuple[Array, dict[int, Array]]:
-    """Mean and quantiles of U s_j + s_(k+1), j length-biased, k ~ Poisson(lam s_j)."""
+def _ttft(ch: _Chain, rate: Array) -> Array:
+    """Mean of U s_j + s_(k+1), j length-biased, k ~ Poisson(lam s_j) (its quantiles are those of
+    ``_varied``, which takes this mixture as its one-band case)."""
     n, k = ch.pi.shape
     s_j, s_next = ch.s[:, :k], ch.s[:, 1:]
     p = _arrivals(rate[:, None] * s_j, k)  # p[k, n, j]: k arrivals in an iteration of type j
     p[-1] += np.maximum(1.0 - p.sum(axis=0), 0.0)  # the tail, lumped into the last k
     w = ch.pi * s_j / np.where(ch.tau > 0, ch.tau, 1.0)[:, None]  # length-biased landing probability
     p *= w  # the weight of component (j, k)
-    mean = np.einsum("nj,nj->n", w, s_j) / 2.0 + np.einsum("knj,nk->n", p, s_next)
-    return mean, _uniform_mixture(s_next[:, :, None], s_j, p, np.ones(1))
+    return np.asarray(np.einsum("nj,nj->n", w, s_j) / 2.0 + np.einsum("knj,nk->n", p, s_next), dtype=np.float64)
 
 
-def _uniform_mixture(starts: Array, widths: Array, p: Array, band: Array) -> dict[int, Array]:
-    """PERCENTILES of the mixture of uniforms on [starts[n, a, b], starts[n, a, b] + widths[n, c]]
+def _uniform_mixture(starts: Array, widths: Array, p: Array, band: Array,
+                     percentiles: tuple[int, ...] = PERCENTILES) -> dict[int, Array]:
+    """``percentiles`` of the mixture of uniforms on [starts[n, a, b], starts[n, a, b] + widths[n, c]]
     of weights band[b] p[a, n, c] (p is overwritten): per row and level, the least t with CDF(t) >= the
     level (a CDF within _LEVEL_EPS below it counts: the weights sum to 1 up to rounding).
 
@@ -443,11 +452,13 @@ def _uniform_mixture(starts: Array, widths: Array, p: Array, band: Array) -> dic
     by Newton steps on the CDF (``_by_newton``), which never sorts the starts x widths ends.
     """
     n, k, b_n = starts.shape
+    if not percentiles:  # (an SLO with no percentile targets)
+        return {}
     if k * b_n * (widths.shape[1] + 1) <= _SORT_MAX:
         whole = (p[:, :, None, :] * band[:, None]).transpose(0, 2, 1, 3).reshape(k * b_n, n, -1) if b_n > 1 \
             else p * band[0]
-        return _by_sorting(starts.reshape(n, k * b_n), widths, whole)
-    return _by_newton(starts, widths, p, band)
+        return _by_sorting(starts.reshape(n, k * b_n), widths, whole, percentiles)
+    return _by_newton(starts, widths, p, band, percentiles)
 
 
 def _argsort_rows(x: Array) -> npt.NDArray[np.int64]:
@@ -466,7 +477,7 @@ def _argsort_rows(x: Array) -> npt.NDArray[np.int64]:
     return keys
 
 
-def _by_sorting(starts: Array, widths: Array, p: Array) -> dict[int, Array]:
+def _by_sorting(starts: Array, widths: Array, p: Array, percentiles: tuple[int, ...]) -> dict[int, Array]:
     """``_uniform_mixture`` of starts[n, a], weights p[a, n, c] (overwritten): the A starts are shared
     by all c (their density steps are summed), the A C ends are not; sorting the A + A C breakpoints
     and accumulating the density steps gives the CDF at each of them, and each level's segment is
@@ -491,15 +502,15 @@ def _by_sorting(starts: Array, widths: Array, p: Array) -> dict[int, Array]:
     np.subtract(x[:, 1:], x[:, :-1], out=cdf[:, 1:])
     cdf[:, 1:] *= slope[:, :-1]
     np.cumsum(cdf, axis=1, out=cdf)
-    levels = np.asarray(PERCENTILES) / 100.0
+    levels = np.asarray(percentiles) / 100.0
     below = (cdf[:, :, None] < levels - _LEVEL_EPS).sum(axis=1)  # [n, level]: the CDF rises along a row
     m = np.clip(below - 1, 0, width - 2) + base  # cdf[m] < q <= cdf[m + 1]
     a, f, d = x.reshape(-1)[m], cdf.reshape(-1)[m], slope.reshape(-1)[m]
     at = np.clip(a + (levels - f) / np.where(d > 0, d, np.inf), a, x.reshape(-1)[m + 1])
-    return {pct: at[:, c] for c, pct in enumerate(PERCENTILES)}
+    return {pct: at[:, c] for c, pct in enumerate(percentiles)}
 
 
-def _by_newton(starts: Array, widths: Array, p: Array, band: Array) -> dict[int, Array]:
+def _by_newton(starts: Array, widths: Array, p: Array, band: Array, percentiles: tuple[int, ...]) -> dict[int, Array]:
     """``_uniform_mixture`` by Newton steps. With the widths sorted, prefix sums over them of each a's
     weights (the mass of the components that have ended) and suffix sums of its densities (those
     still rising) give F and its slope at any t from one search per start: F(t) = sum over (a, b)
@@ -510,7 +521,7 @@ def _by_newton(starts: Array, widths: Array, p: Array, band: Array) -> dict[int,
     (the breakpoints next to t come from the same search)."""
     n, k, b_n = starts.shape
     c_n = widths.shape[1]
-    levels = np.asarray(PERCENTILES) / 100.0
+    levels = np.asarray(percentiles) / 100.0
     t = _normal_guess(starts, widths, p, band, levels)
     order = np.argsort(widths, axis=1)
     w = np.take_along_axis(widths, order, axis=1)  # [n, C], ascending
@@ -523,12 +534,12 @@ def _by_newton(starts: Array, widths: Array, p: Array, band: Array) -> dict[int,
     lo = np.repeat(first.min(axis=1), len(levels))  # F(lo) = 0: below every level
     hi = np.repeat(first.max(axis=1) + w[:, -1], len(levels))  # F(hi) = total weight
     t = np.clip(t, lo, hi)
-    at, row, level = hi.copy(), np.repeat(np.arange(n), len(levels)), np.tile(levels, n)
-    pending = np.arange(n * len(levels))
+    at, row = hi.copy(), np.repeat(np.arange(n), len(levels))
     a_of, weight = np.repeat(np.arange(k), b_n), np.tile(band, k)  # flat start -> its a, its band weight
+    # the pending (row, level) pairs, each of these arrays aligned with them (compacted as pairs finish)
+    pending, q, s_p, block = np.arange(n * len(levels)), np.tile(levels, n), first[row], row[:, None] * k + a_of
     for _ in range(_NEWTON):
-        r, q = row[pending], level[pending]
-        cdf, slope, before, after = _cdf_at(t, first[r], w, r, ended, rising, r[:, None] * k + a_of, weight)
+        cdf, slope, before, after = _cdf_at(t, s_p, w, row, ended, rising, block, weight)
         # The quantile is the least t with F(t) >= q: the root of F(t) = q, or the left end of a flat part
         # at the level (there F(t) within _LEVEL_EPS below q counts as reaching it).
         under = (cdf < q - _LEVEL_EPS) | ((cdf < q) & (slope > 0))
@@ -536,20 +547,24 @@ def _by_newton(starts: Array, widths: Array, p: Array, band: Array) -> dict[int,
             step = t + (q - cdf) / slope  # exact within t's linear segment [before, after]
             at_before = cdf - slope * (t - before)  # F(before), t's segment being linear down to it
         # below: the root is on [t, after] (or [t, hi] when no breakpoint lies between); above: on [before, t]
-        done = np.where(under, (slope > 0) & ((step <= after) | (after >= hi[pending])),
+        done = np.where(under, (slope > 0) & ((step <= after) | (after >= hi)),
                         (at_before < q - _LEVEL_EPS) & (before < t))
-        at[pending[done]] = np.clip(step, np.where(under, t, before),
-                                    np.where(under, np.minimum(after, hi[pending]), t))[done]
-        lo[pending] = np.where(under, t, lo[pending])
-        hi[pending] = np.where(under, hi[pending], np.where(before < t, before, t))  # F(before) >= q here
-        closed = ~done & (hi[pending] - lo[pending] <= 4.0 * np.spacing(hi[pending]))  # a bracket of ulps
-        at[pending[closed]] = hi[pending[closed]]
-        pending, step = pending[~done & ~closed], step[~done & ~closed]
-        if pending.size == 0:
-            break
-        low, high = lo[pending], hi[pending]
-        t = np.where((step > low) & (step < high), step, 0.5 * (low + high))
-    return {pct: at.reshape(n, -1)[:, c] for c, pct in enumerate(PERCENTILES)}
+        if done.any():
+            at[pending[done]] = np.clip(step, np.where(under, t, before),
+                                        np.where(under, np.minimum(after, hi), t))[done]
+        lo = np.where(under, t, lo)
+        hi = np.where(under, hi, np.where(before < t, before, t))  # F(before) >= q here
+        closed = ~done & (hi - lo <= 4.0 * np.spacing(hi))  # a bracket of ulps
+        if closed.any():
+            at[pending[closed]] = hi[closed]
+        left = ~(done | closed)
+        if not left.all():
+            if not left.any():
+                break
+            pending, q, s_p, block, row, lo, hi, step, t = (
+                v[left] for v in (pending, q, s_p, block, row, lo, hi, step, t))
+        t = np.where((step > lo) & (step < hi), step, 0.5 * (lo + hi))
+    return {pct: at.reshape(n, -1)[:, c] for c, pct in enumerate(percentiles)}
 
 
 def _normal_guess(starts: Array, widths: Array, p: Array, band: Array, levels: Array) -> Array:
@@ -587,9 +602,10 @@ def _count_below(w: Array, rows: npt.NDArray[np.intp], u: Array) -> npt.NDArray[
     """Per (p, start): how many of the sorted widths w[rows[p]] are <= u[p, start] (rows ascending:
     one search per row, on its run of pairs)."""
     count = np.empty(u.shape, dtype=np.intp)
-    ends = np.flatnonzero(np.r_[rows[1:] != rows[:-1], True]) + 1
-    for lo, hi in zip(np.r_[0, ends[:-1]], ends, strict=True):
-        count[lo:hi] = np.searchsorted(w[rows[lo]], u[lo:hi], side="right")
+    starts = np.flatnonzero(rows[1:] != rows[:-1]) + 1  # where each row's run begins (after the first)
+    bounds = [0, *starts.tolist(), len(rows)]
+    for row, lo, hi in zip(rows[bounds[:-1]].tolist(), bounds[:-1], bounds[1:], strict=True):
+        count[lo:hi] = w[row].searchsorted(u[lo:hi], side="right")
     return count
 
 
@@ -598,7 +614,6 @@ def _count_below(w: Array, rows: npt.NDArray[np.intp], u: Array) -> npt.NDArray[
 PROMPT_STRATA = (0.0, 0.5, 0.8, 0.95, 0.99, 1.0)
 OUTPUT_STRATA = (0.0, 0.01, 0.03, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0)
 _BINS = 512  # grid cells over one length's range (its 1 - 1e-5 quantile) for the sums' convolutions
-_BISECT = 40  # bisection steps for a TPOT quantile
 _NEWTON = 200  # cap on Newton-bisection steps for a TTFT quantile (bisection alone needs ~60)
 _LEVEL_EPS = 1e-12  # a mixture's CDF within this of a level reaches it (its weights sum to 1 up to rounding)
 # breakpoints per row up to which a TTFT mixture sorts them: on the examples' mixtures, sorting the chain's
@@ -607,25 +622,44 @@ _SORT_MAX = 2048
 
 
 @functools.cache
-def _sum_nodes(dist: LengthDist, states: int, strata: tuple[float, ...]) -> tuple[Array, Array]:
-    """y[j, m], w[m]: Y_j, the sum of j independent lengths (j = 0 .. states), as the conditional
-    means of the probability bands ``strata`` (w their widths). A fixed length has one node, j
-    times it. Y_j's law is the j-fold convolution of the length's, on a grid (by FFT)."""
-    if dist.fixed:
-        return np.arange(states + 1.0)[:, None] * dist.mean, np.ones(1)
-    top = dist.quantile(1.0 - 1e-5)
-    h = top / _BINS
+def _length_pmf(dist: LengthDist) -> tuple[float, Array]:
+    """(h, pmf): the length's probabilities on _BINS cells of width h up to its 1 - 1e-5 quantile,
+    the far tail in the last cell."""
+    h = dist.quantile(1.0 - 1e-5) / _BINS
     cdf = np.array([dist.cdf(x) for x in np.arange(_BINS + 1) * h])
     pmf = np.diff(cdf)
     pmf[-1] += 1.0 - cdf[-1]  # the far tail in the last cell
-    size = 1 << ((states * _BINS + 1).bit_length())
-    spectrum = np.fft.rfft(pmf, size)
+    pmf.flags.writeable = False
+    return h, pmf
+
+
+@functools.cache
+def _sum_nodes(dist: LengthDist, states: int, strata: tuple[float, ...]) -> tuple[Array, Array]:
+    """y[j, m], w[m]: Y_j, the sum of j independent lengths (j = 0 .. states), as the conditional
+    means of the probability bands ``strata`` (w their widths). A fixed length has one node, j
+    times it. Y_j's law is the j-fold convolution of the length's, on a grid (by FFT, each j on the
+    least power-of-two length that holds it). Y_j does not depend on K: a chain of 1 < K < STATES
+    states reads the first K + 1 rows of the STATES table, one convolution series per distribution."""
+    if dist.fixed:
+        return np.arange(states + 1.0)[:, None] * dist.mean, np.ones(1)
+    if 1 < states < STATES:
+        y, w = _sum_nodes(dist, STATES, strata)
+        return y[: states + 1], w
+    h, pmf = _length_pmf(dist)
     w = np.diff(np.asarray(strata))
     sub = 16  # quantile levels per band, averaged for its conditional mean
     levels = np.asarray(strata)[:-1, None] + w[:, None] * (np.arange(sub) + 0.5) / sub
     y = np.zeros((states + 1, len(w)))
+    size, spectrum = 0, np.zeros(0, dtype=np.complex128)
+    power = spectrum
     for j in range(1, states + 1):
-        law = np.maximum(np.fft.irfft(spectrum**j, size)[: j * _BINS], 0.0)
+        # the j-fold sum spans j (_BINS - 1) + 1 cells: a transform of j _BINS points (a power of two) holds
+        # it without wrapping around, the j-fold spectrum a product per j at each size
+        if (need := 1 << (j * _BINS - 1).bit_length()) != size:
+            size, spectrum = need, np.fft.rfft(pmf, need)
+            power = spectrum ** (j - 1)
+        power = power * spectrum
+        law = np.maximum(np.fft.irfft(power, size)[: j * _BINS], 0.0)
         edges = np.concatenate([[0.0], np.cumsum(law)])
         edges /= edges[-1]
         # cell c holds [c h, (c + 1) h) of each part's length, so the sum of j lies in [c h, (c + j) h):
@@ -646,14 +680,14 @@ def _varied(step: StepModel, b: Array, lam: Array, tau: Array, inp: LengthDist, 
     d = _band_lengths(step, b, y, i, o)  # d[n, j, m]: an iteration of j prompts, of band m
     k = states
     arr = _arrivals((lam[:, None, None] * d[:, :k]).reshape(n, k * m_n), k)  # arr[k', n, (j, m)]
-    pi = _stationary_of(np.einsum("knjm,m->knj", arr.reshape(k, n, k, m_n), wy))
+    pi = _stationary_of(_mix_bands(arr, wy, k))
     # TTFT: land in (j, m) length-biased, wait U d_jm, then ride an iteration of the k' others
     # that arrived and the request's own prompt: j = k' + 1 prompts, of band m'
     land = pi[:, :, None] * wy * d[:, :k]
     land = (land / land.sum(axis=(1, 2))[:, None, None]).reshape(n, k * m_n)
     arr[-1] += np.maximum(1.0 - arr.sum(axis=0), 0.0)  # the tail, lumped into the last k'
     weights = arr * land  # [k', n, (j, m)]; band m' of the k' + 1 prompts weighs wy[m']
-    ttft = _uniform_mixture(d[:, 1:], d[:, :k].reshape(n, k * m_n), weights, wy)
+    ttft = _uniform_mixture(d[:, 1:], d[:, :k].reshape(n, k * m_n), weights, wy, percentiles)
     # TPOT: the per-token time is an iteration's, an iteration of more than max_batched_tokens
     # being that many chunked iterations, each a token; a request's TPOT averages O - 1 of them
     budget = step.coefficients.max_batched_tokens[:, None, None]  # tokens per pass
@@ -671,52 +705,31 @@ def _varied(step: StepModel, b: Array, lam: Array, tau: Array, inp: LengthDist, 
     rho = np.clip(lam * np.einsum("nj,nj->n", pi, slope), 0.0, 0.95)[:, None]
     factor = 1.0 + 2.0 * rho / (1.0 - rho) * (1.0 - (1.0 - rho ** tokens) / (tokens * (1.0 - rho)))
     mean = np.maximum(tau, mu)  # the chain at mean lengths underestimates the mean iteration (Jensen)
-    levels = _gamma_mixture_quantile(mean, var[:, None] * factor, tokens, wo, np.asarray(percentiles) / 100.0)
+    levels = gamma_mixture_quantile(mean, var[:, None] * factor, tokens, wo, np.asarray(percentiles) / 100.0)
     tpot = {pct: levels[c] for c, pct in enumerate(percentiles)}
     return ttft, tpot
 
 
-def _gamma_mixture_quantile(mean: Array, var: Array, tokens: Array, w: Array, q: Array) -> Array:
-    """q[c]-quantiles (rows c of the result) of the mixture over r (weights w) of the mean of
-    tokens[r] draws of a per-token time of the given mean and variance, each a gamma of matched
-    moments (by Wilson-Hilferty). Every level is bisected at once, in one array."""
-    from scipy.special import ndtr
-
-    cv2 = var / np.maximum(mean[:, None] ** 2, 1e-300) / tokens[None, :]  # 1 / shape, [n, r]
-    a = 1.0 / 9.0 * cv2
-    root_a = np.sqrt(a)
-    positive = a > 0
-    levels = np.asarray(q, dtype=np.float64)[:, None]
-
-    def cdf(t: Array) -> Array:  # t[c, n]
-        x = np.cbrt(t[:, :, None] / mean[:, None])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            z = np.where(positive, (x - 1.0 + a) / root_a, np.where(x >= 1.0, np.inf, -np.inf))
-        return np.asarray(ndtr(z) @ w, dtype=np.float64)
-
-    hi = np.broadcast_to(mean * (1.0 + 20.0 * np.sqrt(cv2.max(axis=1)) + 1e-12), (len(levels), len(mean)))
-    lo = np.zeros_like(hi)
-    for _ in range(_BISECT):
-        mid = 0.5 * (lo + hi)
-        below = cdf(mid) < levels
-        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
-    return np.asarray(hi, dtype=np.float64)
-
-
-def _chain_size(step: StepModel, rate: Array, b_hi: Array, i: float, o: float) -> npt.NDArray[np.intp]:
+def _chain_size(step: StepModel, rate: Array, b_hi: Array, inp: LengthDist, o: float) -> npt.NDArray[np.intp]:
     """Per row, a first guess of the chain size K (a size of _SIZES; checked after the solve).
 
-    With s_j ~ s_0 + j d at the largest concurrency (an upper bound on every chain used), the
-    chain j' ~ Poisson(a + b j), a = lam s_0, b = lam d, has mean a / (1 - b) and variance
+    With s_j ~ s_0 + j d at the largest concurrency (an upper bound on every chain used; with
+    prompts of random length the band-mean iterations the chain runs on), the chain
+    j' ~ Poisson(a + b j), a = lam s_0, b = lam d, has mean a / (1 - b) and variance
     mean / (1 - b^2) (slope d over j = 0 .. 8): K covers the mean + 7 sd + 3. K = 1 (all mass at
     j = 0) when an arrival during an iteration is itself below _TAIL. Where that normal guess
-    reaches GUESS_CHECK states, prefills feed back strongly and its tail is too light (on the
-    long-document example it missed by up to four sizes, each miss a second root search): there
-    the chain at b_hi itself, from ``grows`` on more loaded than any the root finder meets, is
-    solved on STATES states, and K is the smallest size whose last, lumped state would hold at
-    most _TAIL of its stationary law.
+    reaches GUESS_CHECK states its tail is too light: prefills feed back, and with prompts of random
+    length the arrivals are a mixture of Poissons over the bands, overdispersed (on the examples'
+    capacity searches 36% of the rows solved were solved again one size up, most from guesses of
+    6 and 8). There the chain the rows run on (``_chain``, bands and all) at b_hi itself, from
+    ``grows`` on more loaded than any the root finder meets, is solved on STATES states, and K is
+    the smallest size whose last, lumped state would hold at most _TAIL of its stationary law.
     """
-    s = _lengths(step, b_hi, i, o, STATES)
+    if inp.fixed:
+        s = _lengths(step, b_hi, inp.mean, o, STATES)
+    else:  # the band-mean iterations the chain runs on (``_chain``): longer than at the mean prompt
+        y, wy = _sum_nodes(inp, STATES, PROMPT_STRATA)
+        s = _band_lengths(step, b_hi, y, inp.mean, o) @ wy
     a, b = rate * s[:, 0], np.clip(rate * (s[:, 8] - s[:, 0]) / 8.0, 0.0, 0.99)
     mean = a / (1.0 - b)
     need = mean + 7.0 * np.sqrt(mean / (1.0 - b * b)) + 3.0
@@ -725,7 +738,7 @@ def _chain_size(step: StepModel, rate: Array, b_hi: Array, i: float, o: float) -
                                                     len(sizes) - 1)])
     check = np.flatnonzero(size >= GUESS_CHECK)
     if check.size:
-        law = _stationary(rate[check, None] * s[check, :STATES])
+        law = _chain(step.take(check), b_hi[check], rate[check], inp, o, STATES).pi
         tail = np.cumsum(law[:, ::-1], axis=1)[:, ::-1]  # tail[n, k] = P(j >= k)
         fits = tail[:, sizes - 1] <= _TAIL
         fits[:, -1] = True
@@ -752,8 +765,8 @@ def _group(step: StepModel, lam: Array, b_run: Array, grows: Array, inp: LengthD
            ) -> tuple[npt.NDArray[np.bool_], Array, Array, Array, dict[int, Array], dict[int, Array],
                       dict[int, Array]]:
     """For rows sharing a chain size K: the rows to solve again one size up (their last, lumped
-    state holds more than _TAIL), then for the others b_mean, tau, TTFT mean and quantiles, and
-    the TPOT quantiles of ``percentiles`` (ascending)."""
+    state holds more than _TAIL), then for the others b_mean, tau, TTFT mean, and the TTFT and
+    TPOT quantiles of ``percentiles`` (ascending)."""
     o = out.mean
     b_mean, ch, retry = _solve_batch(step, lam, b_run, grows, inp, o, states)
     if 1 < states < STATES:
@@ -763,9 +776,9 @@ def _group(step: StepModel, lam: Array, b_run: Array, grows: Array, inp: LengthD
         step, lam, b_run, b_mean, ch = step.take(keep), lam[keep], b_run[keep], b_mean[keep], ch.take(keep)
     tau = ch.tau
     if tau.size == 0:
-        return (retry, tau, tau, tau, {pct: tau for pct in PERCENTILES}, {pct: tau for pct in percentiles},
+        return (retry, tau, tau, tau, {pct: tau for pct in percentiles}, {pct: tau for pct in percentiles},
                 {pct: tau for pct in percentiles})
-    ttft_mean, ttft_q = _ttft(ch, lam)
+    ttft_mean = _ttft(ch, lam)
     # Feedback: a surplus of dB decodes lengthens iterations, which keeps lam (O - 1) dtau more
     # sequences in flight; a Poisson surplus sqrt(B) is amplified by 1 / (1 - gain), gain in
     # [0, 0.9]. The gain needs the chain at B + h, but only where it moves a percentile's
@@ -842,7 +855,7 @@ def serve(model: StepModel, mem: MemoryModel, *, request_rate: npt.ArrayLike, in
     tpot_b = {pct: np.zeros(n) for pct in percentiles}  # TPOT_q from the concurrency's spread alone
     # B from which every s_j grows with B: a pipelined engine splits a pass into min(B, pp) microbatches
     grows = np.where(model.coefficients.pp > 1, model.coefficients.pp, 0.0)
-    size = _chain_size(model, lam, b_run, i, o)  # 0 once a row is solved
+    size = _chain_size(model, lam, b_run, input_tokens, o)  # 0 once a row is solved
     while np.any(size):
         k, rows = _next_group(size)
         part = model.take(rows) if rows.size < n else model
