@@ -32,7 +32,8 @@ FITTED_OVERLAP is what ``bench/fit_serving_overlap.py`` picks (one scalar for ev
 model: a grid over [0, 1] of the median APE of the SLO capacity of MLPerf Server and Interactive
 records with the shipped efficiencies, shrunk toward the roofline). It is NOT shipped:
 SERVING_OVERLAP stays 1 (the roofline). With it, the shipped calibration's SLO capacity improves
-(median APE 24.4% -> 19.5%, 52% -> 60% within 25%), but the fit (``planner.calibration.fit``)
+(median APE 24.4% -> 19.5%, 52% -> 60% within 25%, before the FCFS prefill share below; with it 19.7% -> 18.9%
+and by round nothing held out), but the fit (``planner.calibration.fit``)
 counts a server record predicted over capacity at its submitted rate as a 10x error, and MLPerf Server rates reach
 0.93-1.0 of the same system's Offline throughput: a server-only overlap puts the model's server
 capacity below that, so a refit raises the efficiencies and Offline worsens (cross-validated by
@@ -53,14 +54,15 @@ import numpy.typing as npt
 from planner.model.grid import Array
 from planner.model.perf import StepCoefficients, StepModel
 
-__all__ = ["FITTED_OVERLAP", "SERVING_OVERLAP", "ServingStep"]
+__all__ = ["FITTED_OVERLAP", "SERVING_OVERLAP", "ServingStep", "fcfs_prefill_share"]
 
 # share of min(compute, weight reads) that hides under the larger: bench/fit_serving_overlap.py on
 # ../shared/calibration/mlperf.yaml with the shipped (vendor-level, robust) calibration (230 Server +
-# Interactive records; SLO capacity median APE 20.9% at 0 .. 17.9% at 0.5 .. 19.5% at 0.8 .. 24.4% at 1;
-# by round: 0.8 from v5.1, 0.3 from v4.1, held out 20.0%; all rounds: 0.8, the largest within one
-# bootstrap standard error of the best)
-FITTED_OVERLAP = 0.8
+# Interactive records). Since the queueing model's TTFT prefills long prompts first come first served
+# (fcfs_prefill_share), SLO capacity median APE 19.8% at 0.2 .. 17.9% at 0.5 .. 18.9% at 0.9 .. 19.7% at 1;
+# by round: 1.0 from v5.1, 0.3 from v4.1, held out 19.7% (no better than the roofline); all rounds: 0.9,
+# the largest within one bootstrap standard error of the best. (Before the FCFS share: 0.8, 24.4% -> 19.5%.)
+FITTED_OVERLAP = 0.9
 SERVING_OVERLAP = 1.0  # shipped: the roofline (see the module docstring for why not FITTED_OVERLAP)
 
 
@@ -86,3 +88,24 @@ class ServingStep(StepModel):
     def _linear(self, compute: Array, memory: Array) -> Array:
         return np.asarray(np.maximum(compute, memory) + (1.0 - self.overlap) * np.minimum(compute, memory),
                           dtype=np.float64)
+
+
+def fcfs_prefill_share(decodes: Array, prompt_tokens: Array, budget: Array) -> Array:
+    """Mean share of an iteration's prefill passes a prompt waits for, first come first served.
+
+    The prompts that arrived during one iteration are prefilled in the next in arrival order,
+    chunked into passes of ``budget`` tokens (the decodes ride in every pass), as vLLM's and
+    TensorRT-LLM's FCFS schedulers do: the p-th prompt has its first token at the end of the pass
+    holding its last prompt token, not when the last of them is done. ``prompt_tokens[..., j]``
+    (rows of ``decodes`` and ``budget`` first) are the tokens of the first j + 1 prompts; a
+    request is equally likely at each of the j + 1 places, so the result is, per j, the mean over
+    p <= j of passes(p) / passes(j), with passes(x) = max(1, (decodes + x) / budget) (pass
+    lengths taken equal: one whole pass when everything fits in one). 1 where every prompt fits
+    in one pass (short prompts: the whole iteration's prefill ends at once); about (j + 2) /
+    (2 (j + 1)) where each prompt fills passes of its own (long prompts under load).
+    """
+    extra = prompt_tokens.ndim - 1  # axes after the rows: prompts (j), then any bands
+    shape = (-1,) + (1,) * extra
+    passes = np.maximum((np.reshape(decodes, shape) + prompt_tokens) / np.reshape(budget, shape), 1.0)
+    count = np.arange(1.0, passes.shape[1] + 1.0).reshape((1, -1) + (1,) * (extra - 1))
+    return np.asarray(np.cumsum(passes, axis=1) / count / passes, dtype=np.float64)
