@@ -85,7 +85,7 @@ import numpy.typing as npt
 
 from planner.model.grid import Array, Grid
 from planner.model.perf import Memory, MemoryModel, StepModel, StepTime
-from planner.model.scheduler import SERVING_OVERLAP, ServingStep, fcfs_prefill_share
+from planner.model.scheduler import SERVING_OVERLAP, ServingStep, fcfs_prefill_share, slot_wait
 
 __all__ = ["PERCENTILES", "STATES", "LengthDist", "ServerResult", "saturated_rate", "serve", "server"]
 
@@ -800,6 +800,8 @@ def _group(step: StepModel, lam: Array, b_run: Array, grows: Array, inp: LengthD
         taus[level + 1, rows] = _chain(step.take(rows), b_q[level + 1, rows], lam[rows], inp, o, states).tau
     source = np.maximum.accumulate(np.arange(1, len(b_q))[:, None] * fresh, axis=0)  # last fresh row above
     ttft_q, tpot_draws = _varied(step, b_mean, lam, tau, inp, out, states, percentiles)
+    wait = slot_wait(b_mean + z * spread, b_run, lam)  # a count over the slots queues for one
+    ttft_q = {pct: v + wait[percentiles.index(pct)] if pct in percentiles else v for pct, v in ttft_q.items()}
     tpot_b = {pct: np.maximum(taus[source[m], np.arange(n)], tau) for m, pct in enumerate(percentiles)}
     tpot = {pct: np.maximum(tpot_b[pct], tpot_draws[pct]) for pct in percentiles}
     return retry, b_mean, tau, ttft_mean, ttft_q, tpot, tpot_b
