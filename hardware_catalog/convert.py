@@ -236,7 +236,7 @@ def _calibration(raw: RawCatalog) -> Calibration:
             eff = efficiency_from_file(entry.efficiency, calibrated=False, source=source)
             families[(entry.family, entry.runtime)] = eff
     return Calibration(pairs=pairs, family_runtime=families, vendor_runtime=vendors,
-                       fitted_on=dict(cal.fitted_on))
+                       fitted_on=dict(cal.fitted_on), serving_overlap=cal.serving_overlap)
 
 
 def _quality(raw: RawCatalog) -> QualityData:

@@ -311,6 +311,8 @@ class CalibrationFile(_Strict):
 
     fitted_on: dict[str, object] = {}
     entries: list[CalibratedPair] = []
+    # serving iterations' overlap (planner.calibration.serving_fit); absent: the roofline prior
+    serving_overlap: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None = None
 
     @field_validator("fitted_on")
     @classmethod

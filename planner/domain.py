@@ -223,6 +223,9 @@ class Calibration:
     family_runtime: Mapping[tuple[str, str], Efficiency] = field(default_factory=_frozen)
     vendor_runtime: Mapping[tuple[str, str, str], Efficiency] = field(default_factory=_frozen)
     fitted_on: Mapping[str, object] = field(default_factory=_frozen)
+    # serving iterations' overlap fitted on records under load (planner.calibration.serving_fit);
+    # None: the prior, planner.model.scheduler.SERVING_OVERLAP (the roofline)
+    serving_overlap: float | None = None
 
 
 @dataclass(frozen=True)

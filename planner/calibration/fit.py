@@ -32,6 +32,7 @@ import scipy.sparse
 
 from planner.calibration.bounds import log_bound
 from planner.calibration.predict import EFFICIENCY_FIELDS, METRICS, Measurement, RecordSet, predict
+from planner.calibration.serving_fit import fitted_overlap, overlap_of
 from planner.domain import Calibration, Catalog, Efficiency
 from planner.errors import InputError
 from planner.model.estimate import Scenario
@@ -281,8 +282,9 @@ def fit(catalog: Catalog, rs: RecordSet, *, options: FitOptions | None = None) -
     families = {fam: _efficiency(sol.x[K * (first + f): K * (first + f) + K], calibrated=False,
                                  source=f"{fam[0]} family prior fitted on {int(fam_counts[f])} records")
                 for f, fam in enumerate(p.families)}
+    calibration = fitted_overlap(catalog, Calibration(pairs=pairs, family_runtime=families, vendor_runtime=vendors), rs)
     return FitResult(
-        calibration=Calibration(pairs=pairs, family_runtime=families, vendor_runtime=vendors),
+        calibration=calibration,
         n_records={pair: int(counts[q]) for q, pair in enumerate(p.pairs)},
         cost=float(sol.cost),
         evaluations=int(sol.nfev),
@@ -305,7 +307,8 @@ def cross_validate(catalog: Catalog, rs: RecordSet, *, folds: int = 5, options: 
         train = np.setdiff1d(np.arange(len(rs)), test)
         result = fit(catalog, rs.take(train.tolist()), options=options)
         fitted = replace(catalog, calibration=result.calibration)
-        out[test] = predict(CatalogTables.from_catalog(fitted), rs.take(test.tolist()))
+        out[test] = predict(CatalogTables.from_catalog(fitted), rs.take(test.tolist()),
+                            overlap=overlap_of(result.calibration))
         if progress is not None:
             progress(f"fold {k + 1}/{folds}")
     return out
@@ -346,7 +349,7 @@ def group_cross_validate(catalog: Catalog, rs: RecordSet, key: Callable[[Measure
         train = np.setdiff1d(np.arange(len(rs)), test)
         result = fit(catalog, rs.take(train.tolist()), options=options)
         fitted = replace(catalog, calibration=result.calibration)
-        out[test] = predict(CatalogTables.from_catalog(fitted), rs.take(test))
+        out[test] = predict(CatalogTables.from_catalog(fitted), rs.take(test), overlap=overlap_of(result.calibration))
         if progress is not None:
             progress(f"group {n + 1}/{len(groups)}: {name}")
     return out, {g: len(v) for g, v in groups.items()}
