@@ -22,38 +22,46 @@ import numpy as np
 
 from hardware_catalog import load_catalog
 from hardware_catalog.measurements import read_measurements
-from planner.calibration.predict import METRICS, predict, prepare
+from planner.calibration.predict import METRICS, RecordSet, predict, prepare
+from planner.calibration.serving_fit import overlap_of
 from planner.calibration.validate import ape
+from planner.domain import Catalog
 from planner.model.grid import CatalogTables
 
 CAPACITY, TTFT, TPOT = (METRICS.index(k) for k in ("slo_capacity_requests_per_s", "ttft_p99_s", "tpot_p99_s"))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mlperf", type=Path)
-    args = parser.parse_args()
-    catalog = load_catalog()
+def table(catalog: Catalog, rs: RecordSet) -> list[str]:
+    """Markdown rows: p99 median APE at the record's rate and at the same relative load."""
     tables = CatalogTables.from_catalog(catalog)
-    rs, _ = prepare(catalog, tables, read_measurements(args.mlperf).records)
     rs = rs.take([k for k, m in enumerate(rs.records) if m.tags.get("scenario") in ("Server", "Interactive")])
-    at_rate = predict(tables, rs)
+    overlap = overlap_of(catalog.calibration)
+    at_rate = predict(tables, rs, overlap=overlap)
     capacity = at_rate[:, CAPACITY]
     keep = np.flatnonzero(capacity > 0)
     moved = rs.take(keep.tolist())
     moved = replace(moved, records=tuple(replace(m, request_rate=float(c))
                                          for m, c in zip(moved.records, capacity[keep], strict=True)))
-    at_capacity = predict(tables, moved, capacity=False)
-    print("| diagnostic: p99 at | metric | n | median APE | within 25% | unstable |")
-    print("|---|---|---|---|---|---|")
-    for label, pred, obs in (("the record's rate", at_rate, rs.observed), ("the same relative load", at_capacity,
-                                                                            moved.observed)):
+    at_capacity = predict(tables, moved, capacity=False, overlap=overlap)
+    lines = ["| diagnostic: p99 at | metric | n | median APE | within 25% | unstable |", "|---|---|---|---|---|---|"]
+    for label, pred, obs in (("the record's rate", at_rate, rs.observed),
+                             ("the same relative load", at_capacity, moved.observed)):
         err = ape(pred, obs)
         for name, col in (("ttft_p99_s", TTFT), ("tpot_p99_s", TPOT)):
             e = err[:, col]
             e = e[~np.isnan(e)]
-            print(f"| {label} | {name} | {e.size} | {100 * np.median(e):.1f}% | {100 * np.mean(e <= 0.25):.0f}% | "
-                  f"{100 * np.mean(np.isinf(e)):.0f}% |")
+            lines.append(f"| {label} | {name} | {e.size} | {100 * np.median(e):.1f}% | "
+                         f"{100 * np.mean(e <= 0.25):.0f}% | {100 * np.mean(np.isinf(e)):.0f}% |")
+    return [*lines, ""]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("mlperf", type=Path)
+    args = parser.parse_args()
+    catalog = load_catalog()
+    rs, _ = prepare(catalog, CatalogTables.from_catalog(catalog), read_measurements(args.mlperf).records)
+    print("\n".join(table(catalog, rs)))
 
 
 if __name__ == "__main__":
