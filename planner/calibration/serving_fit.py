@@ -17,10 +17,9 @@ predict v5.1; the held-out SLO capacity's median APE falls from 22.2% (roofline)
 within 25%; Interactive 23.7% -> 20.3%). The shipped calibration is fitted on public_benchmarks.yaml
 alone, which has no record under load, so it keeps the prior.
 
-Scope: ``predict`` (``hwplan validate``, the cross-validation, the under-load report) uses the
-calibration's overlap. The planner's own queueing calls (``planner.model.estimate``,
-``planner.search.capacity`` and ``build``) still run at SERVING_OVERLAP: with the shipped
-calibration the two agree; a calibration fitted on records under load needs them wired too.
+Scope: ``predict`` (``hwplan validate``, the cross-validation, the under-load report) and the
+planner's queueing calls (``planner.model.estimate``, ``planner.search.prepare`` / ``capacity`` /
+``build``) run at the catalog's calibrated overlap (``planner.model.scheduler.overlap_of``).
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ from planner.calibration.predict import METRICS, RecordSet, predict
 from planner.domain import Calibration, Catalog
 from planner.model.estimate import Scenario
 from planner.model.grid import CatalogTables
-from planner.model.scheduler import SERVING_OVERLAP
+from planner.model.scheduler import SERVING_OVERLAP, overlap_of
 
 __all__ = ["GRID", "MIN_RECORDS", "fit_serving_overlap", "fitted_overlap", "overlap_of"]
 
@@ -41,11 +40,6 @@ GRID = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 MIN_RECORDS = 20  # fewer server records with an SLO capacity: keep the prior (a median of a handful moves a lot)
 _BOOTSTRAP = 200  # resamples for the standard error of the best overlap's median APE
 _CAPACITY = METRICS.index("slo_capacity_requests_per_s")
-
-
-def overlap_of(calibration: Calibration) -> float:
-    """The serving overlap a calibration predicts with: its fitted one, else the prior."""
-    return SERVING_OVERLAP if calibration.serving_overlap is None else calibration.serving_overlap
 
 
 def _server_rows(rs: RecordSet) -> list[int]:

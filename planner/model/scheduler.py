@@ -51,10 +51,11 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from planner.domain import Calibration
 from planner.model.grid import Array
 from planner.model.perf import StepCoefficients, StepModel
 
-__all__ = ["FITTED_OVERLAP", "SERVING_OVERLAP", "ServingStep", "fcfs_prefill_share", "slot_wait"]
+__all__ = ["FITTED_OVERLAP", "SERVING_OVERLAP", "ServingStep", "fcfs_prefill_share", "overlap_of", "slot_wait"]
 
 # share of min(compute, weight reads) that hides under the larger: bench/fit_serving_overlap.py on
 # ../shared/calibration/mlperf.yaml with the shipped (vendor-level, robust) calibration (230 Server +
@@ -123,3 +124,9 @@ def slot_wait(concurrency: Array, slots: Array, rate: Array) -> Array:
     """
     excess = np.maximum(np.asarray(concurrency, dtype=np.float64) - slots, 0.0)
     return np.asarray(np.where(excess > 0, excess / np.maximum(rate, 1e-300), 0.0), dtype=np.float64)
+
+
+def overlap_of(calibration: Calibration) -> float:
+    """The serving overlap a calibration runs with: the one fitted on its records under load
+    (``planner.calibration.serving_fit``), else the prior SERVING_OVERLAP."""
+    return SERVING_OVERLAP if calibration.serving_overlap is None else calibration.serving_overlap

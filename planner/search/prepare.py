@@ -14,6 +14,7 @@ import numpy as np
 
 from planner.domain import Catalog
 from planner.model.grid import Array, CatalogTables
+from planner.model.scheduler import SERVING_OVERLAP, overlap_of
 from planner.model.serving import Served
 from planner.search.candidates import Candidates, enumerate_candidates, universe
 from planner.search.capacity import UTILIZATION, default_prior, screen, search_capacity
@@ -50,6 +51,7 @@ class Prepared:
     demand: float  # peak requests/s the plan carries
     max_types: int  # hardware types a plan may mix
     served: Served = field(default_factory=Served)  # serving features of this search (planner.model.serving)
+    serving_overlap: float = SERVING_OVERLAP  # the catalog's calibrated one (planner.model.scheduler.overlap_of)
     evaluated: int = 0
     answers: Array = field(default_factory=default_prior)  # capacity rungs found so far, as search_capacity's prior
     _bounds: Array | None = None  # lower_bounds, recomputed for the keys evaluated since
@@ -63,7 +65,8 @@ class Prepared:
             return
         step, mem = self.served.apply(*universe(self.cand.tables).models(self.cand.universe_row[rows]), w.traffic)
         seen = self.served.workload(w)  # what the queueing model runs: computed tokens, TPOT per iteration
-        found = search_capacity(step, mem, seen.traffic, self.ceiling[rows], seen.slo, self.answers)
+        found = search_capacity(step, mem, seen.traffic, self.ceiling[rows], seen.slo, self.answers,
+                                overlap=self.serving_overlap)
         self.answers += np.bincount(found.rung + 1, minlength=len(self.answers))
         has_above = found.rung + 1 < len(UTILIZATION)
         above = np.minimum(found.rung + 1, len(UTILIZATION) - 1)
@@ -225,7 +228,8 @@ def prepare(catalog: Catalog, tables: CatalogTables, w: Workload, served: Served
                     above_ms={(m, pct): np.full(n, np.nan) for m, pct, _limit in w.slo.items()},
                     rows_of=[order[a:b] for a, b in itertools.pairwise(bounds)], first=order[bounds[:-1]],
                     demand=w.design_load,
-                    max_types=w.constraints.max_hardware_types, served=served)
+                    max_types=w.constraints.max_hardware_types, served=served,
+                    serving_overlap=overlap_of(catalog.calibration))
 
 
 def _screen(tables: CatalogTables, rows: np.ndarray, w: Workload, served: Served
