@@ -88,3 +88,17 @@ def test_planner_runs_at_the_calibrated_overlap() -> None:
         tpot[name] = estimate(cat, config, scenario=Scenario.SERVER, input_tokens=1000, output_tokens=200,
                               request_rate=5.0).tpot_s
     assert tpot["fitted"] > tpot["roofline"] * 1.02, tpot
+
+
+def test_calibration_yaml_carries_the_overlap(tmp_path: Path) -> None:
+    """calibration.yaml's serving_overlap reaches Catalog.calibration (and its absence is the prior)."""
+    import shutil
+
+    from hardware_catalog.loader import default_catalog_dir
+
+    folder = tmp_path / "catalog"
+    shutil.copytree(default_catalog_dir(), folder)
+    assert load_catalog(folder).calibration.serving_overlap is None
+    with (folder / "calibration.yaml").open("a", encoding="utf-8") as f:
+        f.write("serving_overlap: 0.6\n")
+    assert load_catalog(folder).calibration.serving_overlap == 0.6
