@@ -46,10 +46,11 @@ def test_ttft_p99_counts_waiting_at_the_concurrency_cap(one_row: Callable[..., G
 
 def test_slot_wait_does_not_fall_with_load(one_row: Callable[..., Grid]) -> None:
     """The planner's capacity search and the SLO-capacity bisection take the rates that meet an SLO
-    to be an interval from 0: TTFT percentiles must not fall as the rate rises. The slot wait counts
-    the Poisson spread of the concurrency (not the feedback-amplified one, whose estimate is not
-    monotone in the load: it made a long-document row meet a TTFT p95 at 85% of capacity that it
-    broke at 80%)."""
+    to be an interval from 0: TTFT percentiles must not fall as the rate rises. The slot wait reads
+    the feedback-amplified spread of the concurrency, so the feedback gain must be computed wherever
+    the wait needs it (skipping it where TPOT's clip pinned every percentile at the cap left the
+    spread unamplified at higher loads only: a long-document row met a TTFT p95 at 85% of capacity
+    that it broke at 80%)."""
     grid = one_row(model="llama-3.1-8b", hardware="h100-sxm")
     i, o = LengthDist(800.0, 2000.0), LengthDist(200.0, 600.0)
     cap = float(server(grid, request_rate=1e-3, input_tokens=i, output_tokens=o,

@@ -780,8 +780,9 @@ def _group(step: StepModel, lam: Array, b_run: Array, grows: Array, inp: LengthD
     sd = np.sqrt(b_mean)
     gain = np.zeros(n)
     z = np.array([NormalDist().inv_cdf(pct / 100.0) for pct in percentiles])[:, None]  # per percentile, a column
-    need = np.flatnonzero(np.any(np.clip(b_mean + z * (sd / (1.0 - 0.0)), 1.0, b_run)
-                                 != np.clip(b_mean + z * (sd / (1.0 - 0.9)), 1.0, b_run), axis=0))
+    need = np.flatnonzero(np.any((np.clip(b_mean + z * (sd / (1.0 - 0.0)), 1.0, b_run)
+                                  != np.clip(b_mean + z * (sd / (1.0 - 0.9)), 1.0, b_run))
+                                 | (b_mean + z * (sd / (1.0 - 0.9)) > b_run), axis=0))  # and the slot wait's
     if need.size:
         h = np.maximum(0.05 * b_mean[need], 1.0)
         first = _chain(step.take(need), b_mean[need] + h, lam[need], inp, o, states).tau
@@ -800,7 +801,7 @@ def _group(step: StepModel, lam: Array, b_run: Array, grows: Array, inp: LengthD
         taus[level + 1, rows] = _chain(step.take(rows), b_q[level + 1, rows], lam[rows], inp, o, states).tau
     source = np.maximum.accumulate(np.arange(1, len(b_q))[:, None] * fresh, axis=0)  # last fresh row above
     ttft_q, tpot_draws = _varied(step, b_mean, lam, tau, inp, out, states, percentiles)
-    wait = slot_wait(b_mean + z * sd, b_run, lam)  # a Poisson count over the slots queues for one
+    wait = slot_wait(b_mean + z * spread, b_run, lam)  # a count over the slots queues for one
     ttft_q = {pct: v + wait[percentiles.index(pct)] if pct in percentiles else v for pct, v in ttft_q.items()}
     tpot_b = {pct: np.maximum(taus[source[m], np.arange(n)], tau) for m, pct in enumerate(percentiles)}
     tpot = {pct: np.maximum(tpot_b[pct], tpot_draws[pct]) for pct in percentiles}
