@@ -61,8 +61,8 @@ __all__ = ["FITTED_OVERLAP", "SERVING_OVERLAP", "ServingStep", "fcfs_prefill_sha
 # ../shared/calibration/mlperf.yaml with the shipped (vendor-level, robust) calibration (230 Server +
 # Interactive records). Since the queueing model prefills long prompts first come first served
 # (fcfs_prefill_share) and charges the wait for a slot at the concurrency cap (slot_wait), SLO capacity
-# median APE 20.2% at 0 .. 18.0% at 0.5 .. 18.9% at 0.8 .. 19.0% at 1 (within 25%: 69%, 70%, 67%, 58%);
-# by round (shipped efficiencies): 1.0 from v4.1, 0.3 from v5.1, held out 19.7%; all rounds: 1.0, the
+# median APE 19.5% at 0 .. 17.7% at 0.5 .. 18.9% at 0.8 .. 18.6% at 1 (within 25%: 69%, 70%, 67%, 61%);
+# by round (shipped efficiencies): 1.0 from v4.1, 0.7 from v5.1, held out 19.1%; all rounds: 1.0, the
 # largest within one bootstrap standard error of the best: the roofline. (Before those two: 0.8, 24.4% ->
 # 19.5%.) With efficiencies fitted per round, planner.calibration.serving_fit picks 0.6-0.7 instead.
 FITTED_OVERLAP = 1.0
