@@ -58,7 +58,7 @@ WEAK_SPOTS = """\
   mispredicts the other (cross-validated by round, above) more than the public-data calibration does.
   Near the knee latency grows like 1 / (1 - rate / capacity), so a few percent of capacity error is
   a factor in a p99 at the submitted rate: at the same relative load (the model's own SLO capacity)
-  the shipped p99 errors are 48% (TTFT) and 20% (TPOT) (diagnostic above). Interactive (TPOT p99
+  the shipped p99 errors are 41% (TTFT) and 20% (TPOT) (diagnostic above). Interactive (TPOT p99
   40 ms) needs a serving overlap below the roofline, fitted 0.6-0.7 by round
   (`planner/calibration/serving_fit.py`); the shipped calibration, fitted on records without load,
   cannot identify it and keeps the roofline (Interactive SLO capacity 34% shipped, 20% by round).
