@@ -67,13 +67,14 @@ def validate_cmd(
 
     from hardware_catalog.outputs import validation_out
     from planner.calibration.predict import predict, prepare
+    from planner.calibration.serving_fit import overlap_of
     from planner.model.grid import CatalogTables
 
     cat = load(catalog, add)
     _reads, records, bad = load_records([file])
     tables = CatalogTables.from_catalog(cat)
     rs, skipped = prepare(cat, tables, records)
-    report = validation_out(rs, predict(tables, rs), bad, skipped)
+    report = validation_out(rs, predict(tables, rs, overlap=overlap_of(cat.calibration)), bad, skipped)
     if as_json:
         print_doc(report)
         return
@@ -131,8 +132,10 @@ def calibration_yaml(result: FitResult, reads: Sequence[MeasurementsRead], n_use
         "cv_median_ape": {k: v.median_ape for k, v in cv.by_metric.items()},
         "at_bound": at_bound or {},
     }
-    data = {"fitted_on": fitted_on, "entries": entries,
-            "moe_expert": dict(sorted(result.calibration.moe_expert.items()))}
+    data: dict[str, Any] = {"fitted_on": fitted_on, "entries": entries,
+                            "moe_expert": dict(sorted(result.calibration.moe_expert.items()))}
+    if result.calibration.serving_overlap is not None:  # fitted on server records (planner.calibration.serving_fit)
+        data["serving_overlap"] = result.calibration.serving_overlap
     CalibrationFile.model_validate(data)
     return data
 

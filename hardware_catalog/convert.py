@@ -256,7 +256,8 @@ def _calibration(raw: RawCatalog) -> Calibration:
         if rid not in raw.runtimes:
             raise CatalogError(f"unknown runtime id {rid!r}", file=file, field=f"moe_expert.{rid}")
     return Calibration(pairs=pairs, family_runtime=families, vendor_runtime=vendors,
-                       fitted_on=dict(cal.fitted_on), moe_expert=dict(cal.moe_expert))
+                       fitted_on=dict(cal.fitted_on), moe_expert=dict(cal.moe_expert),
+                       serving_overlap=cal.serving_overlap)
 
 
 def _quality(raw: RawCatalog) -> QualityData:

@@ -316,6 +316,8 @@ class CalibrationFile(_Strict):
     entries: list[CalibratedPair] = []
     # runtime id -> routed experts' FLOP/s as a share of the dense layers' (planner.model.moe)
     moe_expert: dict[Id, Fraction] = {}
+    # serving iterations' overlap (planner.calibration.serving_fit); absent: the roofline prior
+    serving_overlap: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None = None
 
     @field_validator("fitted_on")
     @classmethod

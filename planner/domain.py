@@ -226,6 +226,9 @@ class Calibration:
     fitted_on: Mapping[str, object] = field(default_factory=_frozen)
     # per runtime: routed experts' FLOP/s as a share of the dense layers' (planner.model.moe); 1 where absent
     moe_expert: Mapping[str, float] = field(default_factory=_frozen)
+    # serving iterations' overlap fitted on records under load (planner.calibration.serving_fit);
+    # None: the prior, planner.model.scheduler.SERVING_OVERLAP (the roofline)
+    serving_overlap: float | None = None
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ import scipy.sparse
 
 from planner.calibration.bounds import log_bound
 from planner.calibration.predict import EFFICIENCY_FIELDS, METRICS, Measurement, RecordSet, predict
+from planner.calibration.serving_fit import fitted_overlap, overlap_of
 from planner.domain import Calibration, Catalog, Efficiency
 from planner.errors import InputError
 from planner.model.estimate import Scenario
@@ -322,8 +323,10 @@ def fit(catalog: Catalog, rs: RecordSet, *, options: FitOptions | None = None) -
                 for f, fam in enumerate(p.families)}
     theta_moe = sol.x[K * (first + len(p.families)):]
     moe_expert = {rt: float(f"{math.exp(t):.4g}") for rt, t in zip(p.moe_runtimes, theta_moe, strict=True)}
+    calibration = fitted_overlap(catalog, Calibration(pairs=pairs, family_runtime=families, vendor_runtime=vendors,
+                                                      moe_expert=moe_expert), rs)
     return FitResult(
-        calibration=Calibration(pairs=pairs, family_runtime=families, vendor_runtime=vendors, moe_expert=moe_expert),
+        calibration=calibration,
         n_records={pair: int(counts[q]) for q, pair in enumerate(p.pairs)},
         cost=float(sol.cost),
         evaluations=int(sol.nfev),
@@ -346,7 +349,8 @@ def cross_validate(catalog: Catalog, rs: RecordSet, *, folds: int = 5, options: 
         train = np.setdiff1d(np.arange(len(rs)), test)
         result = fit(catalog, rs.take(train.tolist()), options=options)
         fitted = replace(catalog, calibration=result.calibration)
-        out[test] = predict(CatalogTables.from_catalog(fitted), rs.take(test.tolist()))
+        out[test] = predict(CatalogTables.from_catalog(fitted), rs.take(test.tolist()),
+                            overlap=overlap_of(result.calibration))
         if progress is not None:
             progress(f"fold {k + 1}/{folds}")
     return out
@@ -387,7 +391,7 @@ def group_cross_validate(catalog: Catalog, rs: RecordSet, key: Callable[[Measure
         train = np.setdiff1d(np.arange(len(rs)), test)
         result = fit(catalog, rs.take(train.tolist()), options=options)
         fitted = replace(catalog, calibration=result.calibration)
-        out[test] = predict(CatalogTables.from_catalog(fitted), rs.take(test))
+        out[test] = predict(CatalogTables.from_catalog(fitted), rs.take(test), overlap=overlap_of(result.calibration))
         if progress is not None:
             progress(f"group {n + 1}/{len(groups)}: {name}")
     return out, {g: len(v) for g, v in groups.items()}

@@ -23,6 +23,8 @@ Model (checked against the discrete-event simulation in ``planner.model.simulate
   exact; so are the quantiles: the mixture's CDF is piecewise linear, and each quantile is the
   exact interpolation on the segment where it crosses the level (prompts longer than
   max_batched_tokens - B run as extra passes inside step_time).
+  First come first served: the request's own prefill ends with the pass that holds its last
+  prompt token, so s_(k+1) is scaled by ``scheduler.fcfs_prefill_share`` (1 when all fit in one pass).
 * Lengths. Token counts are lognormal fitted to mean and p95 (deterministic when no p95),
   mixtures of such, or empirical (quantile knots: a histogram, a benchmark's p50 / p99 / max).
   B, tau, the means and the chain size use the mean lengths.
@@ -85,7 +87,7 @@ import numpy.typing as npt
 from planner.model.gamma_mixture import gamma_mixture_quantile
 from planner.model.grid import Array, Grid
 from planner.model.perf import Memory, MemoryModel, StepModel, StepTime
-from planner.model.scheduler import SERVING_OVERLAP, ServingStep
+from planner.model.scheduler import SERVING_OVERLAP, ServingStep, fcfs_prefill_share, slot_wait
 
 __all__ = ["PERCENTILES", "STATES", "LengthDist", "ServerResult", "saturated_rate", "serve", "server"]
 
@@ -428,11 +430,12 @@ def _solve_batch(step: StepModel, rate: Array, b_hi: Array, grows: Array, inp: L
     return b, out, given_up
 
 
-def _ttft(ch: _Chain, rate: Array) -> Array:
-    """Mean of U s_j + s_(k+1), j length-biased, k ~ Poisson(lam s_j) (its quantiles are those of
-    ``_varied``, which takes this mixture as its one-band case)."""
+def _ttft(ch: _Chain, rate: Array, share: Array) -> Array:
+    """Mean of U s_j + share_k s_(k+1), j length-biased, k ~ Poisson(lam s_j) (share:
+    ``planner.model.scheduler.fcfs_prefill_share``; its quantiles are those of ``_varied``, which
+    takes this mixture as its one-band case)."""
     n, k = ch.pi.shape
-    s_j, s_next = ch.s[:, :k], ch.s[:, 1:]
+    s_j, s_next = ch.s[:, :k], ch.s[:, 1:] * share
     p = _arrivals(rate[:, None] * s_j, k)  # p[k, n, j]: k arrivals in an iteration of type j
     p[-1] += np.maximum(1.0 - p.sum(axis=0), 0.0)  # the tail, lumped into the last k
     w = ch.pi * s_j / np.where(ch.tau > 0, ch.tau, 1.0)[:, None]  # length-biased landing probability
@@ -687,7 +690,9 @@ def _varied(step: StepModel, b: Array, lam: Array, tau: Array, inp: LengthDist, 
     land = (land / land.sum(axis=(1, 2))[:, None, None]).reshape(n, k * m_n)
     arr[-1] += np.maximum(1.0 - arr.sum(axis=0), 0.0)  # the tail, lumped into the last k'
     weights = arr * land  # [k', n, (j, m)]; band m' of the k' + 1 prompts weighs wy[m']
-    ttft = _uniform_mixture(d[:, 1:], d[:, :k].reshape(n, k * m_n), weights, wy, percentiles)
+    # first come first served: the request's prefill ends with its own prompt's last pass
+    share = fcfs_prefill_share(b, y[None, 1:k + 1], step.coefficients.max_batched_tokens)
+    ttft = _uniform_mixture(d[:, 1:] * share, d[:, :k].reshape(n, k * m_n), weights, wy, percentiles)
     # TPOT: the per-token time is an iteration's, an iteration of more than max_batched_tokens
     # being that many chunked iterations, each a token; a request's TPOT averages O - 1 of them
     budget = step.coefficients.max_batched_tokens[:, None, None]  # tokens per pass
@@ -778,7 +783,8 @@ def _group(step: StepModel, lam: Array, b_run: Array, grows: Array, inp: LengthD
     if tau.size == 0:
         return (retry, tau, tau, tau, {pct: tau for pct in percentiles}, {pct: tau for pct in percentiles},
                 {pct: tau for pct in percentiles})
-    ttft_mean = _ttft(ch, lam)
+    prompts = inp.mean * np.arange(1.0, states + 1.0)[None, :]  # of the first j + 1 prompts
+    ttft_mean = _ttft(ch, lam, fcfs_prefill_share(b_mean, prompts, step.coefficients.max_batched_tokens))
     # Feedback: a surplus of dB decodes lengthens iterations, which keeps lam (O - 1) dtau more
     # sequences in flight; a Poisson surplus sqrt(B) is amplified by 1 / (1 - gain), gain in
     # [0, 0.9]. The gain needs the chain at B + h, but only where it moves a percentile's
@@ -787,8 +793,9 @@ def _group(step: StepModel, lam: Array, b_run: Array, grows: Array, inp: LengthD
     sd = np.sqrt(b_mean)
     gain = np.zeros(n)
     z = np.array([NormalDist().inv_cdf(pct / 100.0) for pct in percentiles])[:, None]  # per percentile, a column
-    need = np.flatnonzero(np.any(np.clip(b_mean + z * (sd / (1.0 - 0.0)), 1.0, b_run)
-                                 != np.clip(b_mean + z * (sd / (1.0 - 0.9)), 1.0, b_run), axis=0))
+    need = np.flatnonzero(np.any((np.clip(b_mean + z * (sd / (1.0 - 0.0)), 1.0, b_run)
+                                  != np.clip(b_mean + z * (sd / (1.0 - 0.9)), 1.0, b_run))
+                                 | (b_mean + z * (sd / (1.0 - 0.9)) > b_run), axis=0))  # and the slot wait's
     if need.size:
         h = np.maximum(0.05 * b_mean[need], 1.0)
         first = _chain(step.take(need), b_mean[need] + h, lam[need], inp, o, states).tau
@@ -807,6 +814,8 @@ def _group(step: StepModel, lam: Array, b_run: Array, grows: Array, inp: LengthD
         taus[level + 1, rows] = _chain(step.take(rows), b_q[level + 1, rows], lam[rows], inp, o, states).tau
     source = np.maximum.accumulate(np.arange(1, len(b_q))[:, None] * fresh, axis=0)  # last fresh row above
     ttft_q, tpot_draws = _varied(step, b_mean, lam, tau, inp, out, states, percentiles)
+    wait = slot_wait(b_mean + z * spread, b_run, lam)  # a count over the slots queues for one
+    ttft_q = {pct: v + wait[percentiles.index(pct)] if pct in percentiles else v for pct, v in ttft_q.items()}
     tpot_b = {pct: np.maximum(taus[source[m], np.arange(n)], tau) for m, pct in enumerate(percentiles)}
     tpot = {pct: np.maximum(tpot_b[pct], tpot_draws[pct]) for pct in percentiles}
     return retry, b_mean, tau, ttft_mean, ttft_q, tpot, tpot_b

@@ -32,7 +32,8 @@ FITTED_OVERLAP is what ``bench/fit_serving_overlap.py`` picks (one scalar for ev
 model: a grid over [0, 1] of the median APE of the SLO capacity of MLPerf Server and Interactive
 records with the shipped efficiencies, shrunk toward the roofline). It is NOT shipped:
 SERVING_OVERLAP stays 1 (the roofline). With it, the shipped calibration's SLO capacity improves
-(median APE 24.4% -> 19.5%, 52% -> 60% within 25%), but the fit (``planner.calibration.fit``)
+(median APE 24.4% -> 19.5%, 52% -> 60% within 25%, before the FCFS prefill share and the slot wait below;
+with them the refit is the roofline itself), but the fit (``planner.calibration.fit``)
 counts a server record predicted over capacity at its submitted rate as a 10x error, and MLPerf Server rates reach
 0.93-1.0 of the same system's Offline throughput: a server-only overlap puts the model's server
 capacity below that, so a refit raises the efficiencies and Offline worsens (cross-validated by
@@ -50,17 +51,21 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from planner.domain import Calibration
 from planner.model.grid import Array
 from planner.model.perf import StepCoefficients, StepModel
 
-__all__ = ["FITTED_OVERLAP", "SERVING_OVERLAP", "ServingStep"]
+__all__ = ["FITTED_OVERLAP", "SERVING_OVERLAP", "ServingStep", "fcfs_prefill_share", "overlap_of", "slot_wait"]
 
 # share of min(compute, weight reads) that hides under the larger: bench/fit_serving_overlap.py on
 # ../shared/calibration/mlperf.yaml with the shipped (vendor-level, robust) calibration (230 Server +
-# Interactive records; SLO capacity median APE 20.9% at 0 .. 17.9% at 0.5 .. 19.5% at 0.8 .. 24.4% at 1;
-# by round: 0.8 from v5.1, 0.3 from v4.1, held out 20.0%; all rounds: 0.8, the largest within one
-# bootstrap standard error of the best)
-FITTED_OVERLAP = 0.8
+# Interactive records). Since the queueing model prefills long prompts first come first served
+# (fcfs_prefill_share) and charges the wait for a slot at the concurrency cap (slot_wait), SLO capacity
+# median APE 19.5% at 0 .. 17.7% at 0.5 .. 18.9% at 0.8 .. 18.6% at 1 (within 25%: 69%, 70%, 67%, 61%);
+# by round (shipped efficiencies): 1.0 from v4.1, 0.7 from v5.1, held out 19.1%; all rounds: 1.0, the
+# largest within one bootstrap standard error of the best: the roofline. (Before those two: 0.8, 24.4% ->
+# 19.5%.) With efficiencies fitted per round, planner.calibration.serving_fit picks 0.6-0.7 instead.
+FITTED_OVERLAP = 1.0
 SERVING_OVERLAP = 1.0  # shipped: the roofline (see the module docstring for why not FITTED_OVERLAP)
 
 
@@ -94,3 +99,43 @@ class ServingStep(StepModel):
     def _linear(self, compute: Array, memory: Array) -> Array:
         return np.asarray(np.maximum(compute, memory) + (1.0 - self.overlap) * np.minimum(compute, memory),
                           dtype=np.float64)
+
+
+def fcfs_prefill_share(decodes: Array, prompt_tokens: Array, budget: Array) -> Array:
+    """Mean share of an iteration's prefill passes a prompt waits for, first come first served.
+
+    The prompts that arrived during one iteration are prefilled in the next in arrival order,
+    chunked into passes of ``budget`` tokens (the decodes ride in every pass), as vLLM's and
+    TensorRT-LLM's FCFS schedulers do: the p-th prompt has its first token at the end of the pass
+    holding its last prompt token, not when the last of them is done. ``prompt_tokens[..., j]``
+    (rows of ``decodes`` and ``budget`` first) are the tokens of the first j + 1 prompts; a
+    request is equally likely at each of the j + 1 places, so the result is, per j, the mean over
+    p <= j of passes(p) / passes(j), with passes(x) = max(1, (decodes + x) / budget) (pass
+    lengths taken equal: one whole pass when everything fits in one). 1 where every prompt fits
+    in one pass (short prompts: the whole iteration's prefill ends at once); about (j + 2) /
+    (2 (j + 1)) where each prompt fills passes of its own (long prompts under load).
+    """
+    extra = prompt_tokens.ndim - 1  # axes after the rows: prompts (j), then any bands
+    shape = (-1,) + (1,) * extra
+    passes = np.maximum((np.reshape(decodes, shape) + prompt_tokens) / np.reshape(budget, shape), 1.0)
+    count = np.arange(1.0, passes.shape[1] + 1.0).reshape((1, -1) + (1,) * (extra - 1))
+    return np.asarray(np.cumsum(passes, axis=1) / count / passes, dtype=np.float64)
+
+
+def slot_wait(concurrency: Array, slots: Array, rate: Array) -> Array:
+    """Seconds an arrival waits for a free slot when the concurrency it finds exceeds the slots.
+
+    ``concurrency`` (the sequences in flight at a percentile of their fluctuating count, rows last)
+    above ``slots`` (the largest concurrency that fits: memory, the scheduler's cap) means that
+    many requests queue for a slot, first come first served; in steady state sequences finish at
+    the arrival rate, so the last of them waits (concurrency - slots) / rate (a fluid estimate).
+    0 where the count stays within the slots.
+    """
+    excess = np.maximum(np.asarray(concurrency, dtype=np.float64) - slots, 0.0)
+    return np.asarray(np.where(excess > 0, excess / np.maximum(rate, 1e-300), 0.0), dtype=np.float64)
+
+
+def overlap_of(calibration: Calibration) -> float:
+    """The serving overlap a calibration runs with: the one fitted on its records under load
+    (``planner.calibration.serving_fit``), else the prior SERVING_OVERLAP."""
+    return SERVING_OVERLAP if calibration.serving_overlap is None else calibration.serving_overlap

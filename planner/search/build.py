@@ -35,7 +35,8 @@ def build_plans(catalog: Catalog, p: Prepared, w: Workload, found: list[tuple[in
     shares = np.concatenate([_shares(p, sol, w.traffic.peak) for _, sol in found])
     step, mem = p.served.apply(*universe(p.cand.tables).models(p.cand.universe_row[rows]), w.traffic)
     input_tokens, output_tokens = length_dists(p.served.traffic(w.traffic))
-    res = serve(step, mem, request_rate=shares, input_tokens=input_tokens, output_tokens=output_tokens)
+    res = serve(step, mem, request_rate=shares, input_tokens=input_tokens, output_tokens=output_tokens,
+                overlap=p.serving_overlap)
     plans, offset = [], 0
     for _, sol in found:
         n = len(sol.counts)

@@ -19,6 +19,7 @@ import numpy.typing as npt
 from planner.model.grid import Array
 from planner.model.perf import MemoryModel, StepModel
 from planner.model.queueing import PERCENTILES, LengthDist, ServerResult, saturated_rate, serve
+from planner.model.scheduler import SERVING_OVERLAP
 from planner.workload import METRICS, Slo, Traffic
 
 __all__ = ["UTILIZATION", "CapacitySearch", "default_prior", "length_dists", "screen", "search_capacity",
@@ -132,11 +133,12 @@ def slo_ceiling(step: StepModel, traffic: Traffic, slo: Slo) -> Array:
 
 
 def _evaluate_pairs(step: StepModel, mem: MemoryModel, traffic: Traffic, rates: Array, slo: Slo, rows: np.ndarray,
-                    rungs: np.ndarray, lat: dict[tuple[str, int], Array], max_batch: Array) -> np.ndarray:
+                    rungs: np.ndarray, lat: dict[tuple[str, int], Array], max_batch: Array,
+                    overlap: float = SERVING_OVERLAP) -> np.ndarray:
     """One queueing-model call over (row, rung) pairs; fills lat and max_batch; True where every SLO holds."""
     i, o = length_dists(traffic)
     res = serve(step.take(rows), mem.take(rows), request_rate=rates[rows, rungs], input_tokens=i, output_tokens=o,
-                percentiles=tuple(pct for _metric, pct, _limit in slo.items()))
+                percentiles=tuple(pct for _metric, pct, _limit in slo.items()), overlap=overlap)
     ok = np.ones(len(rows), dtype=bool)
     for key, values in _latencies(res).items():
         lat[key][rows, rungs] = values
@@ -171,7 +173,7 @@ def _probes(lo: np.ndarray, hi: np.ndarray, prior: Array) -> tuple[np.ndarray, n
 
 
 def search_capacity(step: StepModel, mem: MemoryModel, traffic: Traffic, capacity: Array, slo: Slo,
-                    prior: Array | None = None) -> CapacitySearch:
+                    prior: Array | None = None, overlap: float = SERVING_OVERLAP) -> CapacitySearch:
     """Per row, the highest utilisation rung at which every SLO target holds.
 
     Latency rises with load, so the rungs that meet the SLOs form a prefix of the ladder and the
@@ -192,7 +194,7 @@ def search_capacity(step: StepModel, mem: MemoryModel, traffic: Traffic, capacit
         rows, rungs = _probes(lo, hi, prior)
         if not len(rows):
             break
-        ok = _evaluate_pairs(step, mem, traffic, rates, slo, rows, rungs, lat, max_batch)
+        ok = _evaluate_pairs(step, mem, traffic, rates, slo, rows, rungs, lat, max_batch, overlap)
         np.maximum.at(lo, rows[ok], rungs[ok])
         np.minimum.at(hi, rows[~ok], rungs[~ok])
     answer = hi - 1

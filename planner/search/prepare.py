@@ -16,6 +16,7 @@ import numpy as np
 from planner.domain import Catalog
 from planner.model.grid import Array, CatalogTables
 from planner.model.perf import MemoryModel, StepModel
+from planner.model.scheduler import SERVING_OVERLAP, overlap_of
 from planner.model.serving import Served
 from planner.search.candidates import Candidates, enumerate_candidates, universe
 from planner.search.capacity import UTILIZATION, default_prior, screen, search_capacity
@@ -87,6 +88,7 @@ class Prepared:
     max_types: int  # hardware types a plan may mix
     served: Served = field(default_factory=Served)  # serving features of this search (planner.model.serving)
     outside: Outside | None = None  # plan keys left unscreened (``prepare`` with ``prefix``)
+    serving_overlap: float = SERVING_OVERLAP  # the catalog's calibrated one (planner.model.scheduler.overlap_of)
     evaluated: int = 0
     queued: int = 0  # rows run through the queueing model (``evaluate`` shares answers between identical rows)
     answers: Array = field(default_factory=default_prior)  # capacity rungs found so far, as search_capacity's prior
@@ -130,7 +132,8 @@ class Prepared:
         under its key: (rate, rung, max batch, latency one rung above it per SLO target)."""
         step, mem = self.served.apply(step, mem, w.traffic)
         seen = self.served.workload(w)  # what the queueing model runs: computed tokens, TPOT per iteration
-        found = search_capacity(step, mem, seen.traffic, self.ceiling[rows], seen.slo, self.answers)
+        found = search_capacity(step, mem, seen.traffic, self.ceiling[rows], seen.slo, self.answers,
+                                overlap=self.serving_overlap)
         self.answers += np.bincount(found.rung + 1, minlength=len(self.answers))
         has_above = found.rung + 1 < len(UTILIZATION)
         above = np.minimum(found.rung + 1, len(UTILIZATION) - 1)
@@ -306,7 +309,8 @@ def prepare(catalog: Catalog, tables: CatalogTables, w: Workload, served: Served
                     above_ms={(m, pct): np.full(n, np.nan) for m, pct, _limit in w.slo.items()},
                     rows_of=[order[a:b] for a, b in itertools.pairwise(bounds)], first=order[bounds[:-1]],
                     demand=w.design_load,
-                    max_types=w.constraints.max_hardware_types, served=served, outside=outside)
+                    max_types=w.constraints.max_hardware_types, served=served, outside=outside,
+                    serving_overlap=overlap_of(catalog.calibration))
 
 
 def _screen(tables: CatalogTables, rows: np.ndarray, w: Workload, served: Served
