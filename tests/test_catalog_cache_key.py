@@ -52,3 +52,27 @@ def test_the_key_does_not_ask_for_the_package_version(shipped: tuple, monkeypatc
     before = cache.entry_key(catalog, tables)
     monkeypatch.setattr(cache, "_package_version", lambda: pytest.fail("package version looked up"))
     assert cache.entry_key(catalog, tables) == before
+
+
+def test_after_a_hit_the_first_plan_builds_no_model_constants(tmp_path: Path, cache_in: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the first search of a fresh process would otherwise build per candidate block (the
+    step-time and memory constants) comes from the entry: none is built after a hit."""
+    from hardware_catalog.workload_file import load_workload
+    from planner.model.perf import MemoryModel, StepModel
+    from planner.search.planning import plan
+    from tests.test_catalog_cache import WORKLOAD, _small_catalog
+
+    catalog = load_catalog(_small_catalog(tmp_path / "catalog"))
+    assert cache.prepare_tables(catalog, CatalogTables.from_catalog(catalog)) == "built"
+    tables = CatalogTables.from_catalog(catalog)  # a new process's tables
+    assert cache.prepare_tables(catalog, tables) == "hit"
+    built = []
+    for model in (StepModel, MemoryModel):
+        original = model.build
+        monkeypatch.setattr(model, "build", staticmethod(lambda grid, f=original: built.append(1) or f(grid)))
+    result = plan(load_workload(WORKLOAD), catalog, tables=tables, explain=False)
+    assert result.plans and not built
+    # the same plan without the cache does build them (the counter can fail)
+    plan(load_workload(WORKLOAD), catalog, tables=CatalogTables.from_catalog(catalog), explain=False)
+    assert built
