@@ -17,6 +17,7 @@ from planner.model.grid import CatalogTables
 from planner.search.prepare import evaluate_rest
 from planner.search.results import Plan
 from planner.search.run import run_search
+from planner.unique import distinct
 from planner.workload import Objective, Workload
 
 __all__ = ["Shape", "WorkloadOptions", "shapes_for"]
@@ -63,7 +64,7 @@ def shapes_for(catalog: Catalog, tables: CatalogTables, w: Workload, *, horizon_
         (np.asarray(t.model_ids)[c.model] == top.model) & (np.asarray(t.precision_ids)[c.precision] == top.precision)
         & (np.asarray(t.precision_ids)[c.kv_precision] == top.kv_precision)
         & (np.asarray(t.runtime_ids)[c.runtime] == top.runtime))
-    for k in np.unique(p.key[key_rows]):
+    for k in distinct(p.key[key_rows]):
         evaluate_rest(p, at_peak, int(k))  # every shape of the key through the queueing model
     allowed = set(top.hardware_types) if w.constraints.max_hardware_types == 1 else None
     best: dict[str, tuple[float, Shape]] = {}

@@ -25,6 +25,7 @@ from planner.memo import cached
 from planner.model.grid import Array, CatalogTables, Grid
 from planner.model.moe import expert_parallel_ok
 from planner.model.perf import MemoryCoefficients, MemoryModel, StepCoefficients, StepModel
+from planner.unique import distinct
 from planner.workload import Workload
 
 __all__ = ["Candidates", "enumerate_candidates"]
@@ -146,7 +147,7 @@ def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload,
     shapes = np.array(PARALLEL, dtype=np.int64)[shape_ids].reshape(-1, 3)
     shape_ok = shape_ok[:, shape_ids]
     hw, precision = combos[:, 0], combos[:, 2]  # combo columns: hardware, runtime, precision, kv
-    choices = _choices(catalog, tables, w, models, np.unique(precision))
+    choices = _choices(catalog, tables, w, models, distinct(precision))
     score = np.full((len(tables.model_ids), len(tables.precision_ids)), np.nan)
     at_confidence = score.copy()  # the end of the range the floor is compared with (central or low)
     for (m, p), pick in choices.items():
@@ -189,7 +190,7 @@ def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload,
         alive &= ok
     rows = universe(tables).row(combos[:, None, None], models[None, :, None], shape_ids[None, None, :])
     row = rows[alive[:, :, None] & price_ok[:, None, None] & parallel_ok[:, None, :] & shape_ok[None, :, :]]
-    unpriced = tuple(r for h in np.unique(hw) if isinstance(r := rates[int(h)], Unpriced))
+    unpriced = tuple(r for h in distinct(hw) if isinstance(r := rates[int(h)], Unpriced))
     cand = Candidates(tables=tables, universe_row=row, score=score, prices=prices, choices=choices,
                       unpriced=unpriced)
     cand.dropped.update({k: v for k, v in dropped.items() if v})
@@ -278,7 +279,7 @@ class Universe:
         s = len(PARALLEL)
         blocks = rows // s
         with self._lock:
-            new = np.unique(blocks[self._slot[blocks] < 0])
+            new = distinct(blocks[self._slot[blocks] < 0])
             if len(new):
                 at = (new[:, None] * s + np.arange(s)).ravel()
                 f = self.factors(at)

@@ -22,6 +22,7 @@ from planner.search.candidates import Candidates, enumerate_candidates, universe
 from planner.search.capacity import UTILIZATION, default_prior, screen, search_capacity
 from planner.search.roofline import capacity_bound
 from planner.search.solver import COST_SCALE, scaled
+from planner.unique import distinct
 from planner.workload import HOURS_PER_MONTH, Workload
 
 __all__ = ["ALTERNATIVES", "Outside", "Prepared", "best_per_hardware", "evaluate_rest", "key_budget", "key_budgets",
@@ -121,7 +122,7 @@ class Prepared:
             latency[rows] = values
         self.max_batch[rows] = max_batch
         self.rate[rows], self.rung[rows] = rate, rung
-        changed = [int(key) for key in np.unique(self.key[rows])]
+        changed = [int(key) for key in distinct(self.key[rows])]
         self._stale.update(changed)
         for key in changed:
             self._tight.pop(key, None)
@@ -168,7 +169,7 @@ class Prepared:
             if alternatives else np.zeros(0, int)
         while True:
             todo = rows[np.isnan(self.rate[rows]) & (ceiling_unit <= threshold[group])]
-            todo, extra = np.union1d(todo, extra[np.isnan(self.rate[extra])]).astype(int), np.zeros(0, int)
+            todo, extra = distinct(np.concatenate([todo, extra[np.isnan(self.rate[extra])]])), np.zeros(0, int)
             if not len(todo):
                 return
             self.evaluate(todo, w)
