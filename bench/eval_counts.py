@@ -13,14 +13,10 @@ look them up, so it reads any tree of this layout.
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from per_tree import parse, run_child  # bench/ is the script's directory
+
 CHILD = """
 import json, os, sys, time
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -54,26 +50,16 @@ print(json.dumps(counts))
 """
 
 
-def measure(tree: Path, example: Path) -> dict[str, object]:
-    env = {**os.environ, "PYTHONPATH": str(tree)}
-    out = subprocess.run([sys.executable, "-c", CHILD, str(example)], cwd=tree, env=env, check=True,
-                         capture_output=True, text=True).stdout
-    return dict(json.loads(out.strip().splitlines()[-1]))
-
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--trees", nargs="*", default=[str(ROOT)], help="source trees to measure (default: this one)")
-    parser.add_argument("--only", nargs="*", default=None, help="example names (file stems)")
-    args = parser.parse_args()
-    examples = [p for p in sorted((ROOT / "examples").glob("*.yaml")) if args.only is None or p.stem in args.only]
+    trees, examples = parse(__doc__)
     print(f"{'example':26} {'tree':24} {'searches':>8} {'shapes':>6} {'serve':>5} {'evaluated':>9} {'solves':>6} "
           f"{'wall ms':>8} {'cpu ms':>7}  status     best $/month")
     for example in examples:
-        for tree in args.trees:
-            r = measure(Path(tree), example)
+        for tree in trees:
+            r = run_child(CHILD, tree, example)
             best = f"{r['best']:.2f}" if r["best"] is not None else "-"
-            print(f"{example.stem:26} {Path(tree).name[-24:]:24} {r['searches']:8d} {r['shapes']:6d} "
+            print(f"{example.stem:26} {tree.name[-24:]:24} {r['searches']:8d} {r['shapes']:6d} "
                   f"{r['serve']:5d} {r['evaluated']:9d} {r['solves']:6d} {r['wall_ms']:8.0f} {r['cpu_ms']:7.0f}  "
                   f"{r['status']:10} {best}")
 

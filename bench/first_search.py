@@ -12,15 +12,11 @@ that a busy phase of a shared machine falls on both).
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import statistics
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from per_tree import parse, run_child  # bench/ is the script's directory
+
 CHILD = """
 import json, os, sys, time
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -45,26 +41,15 @@ print(json.dumps({"first_ms": times[0], "second_ms": times[1], "pandas": "pandas
 """
 
 
-def measure(tree: Path, example: Path) -> dict[str, float]:
-    env = {**os.environ, "PYTHONPATH": str(tree)}
-    out = subprocess.run([sys.executable, "-c", CHILD, str(example)], cwd=tree, env=env, check=True,
-                         capture_output=True, text=True).stdout
-    return dict(json.loads(out.strip().splitlines()[-1]))
-
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--trees", nargs="*", default=[str(ROOT)], help="source trees to measure (default: this one)")
-    parser.add_argument("--only", nargs="*", default=None, help="example names (file stems)")
-    args = parser.parse_args()
-    examples = [p for p in sorted((ROOT / "examples").glob("*.yaml")) if args.only is None or p.stem in args.only]
-    trees = [Path(t).resolve() for t in args.trees]
+    trees, examples = parse(__doc__)
     rows: dict[Path, list[dict[str, float]]] = {t: [] for t in trees}
     print(f"{'example':26}" + "".join(f" {t.name[:18]:>18} first / second ms" for t in trees))
     for example in examples:
         line = f"{example.stem:26}"
         for tree in trees:
-            r = measure(tree, example)
+            r = run_child(CHILD, tree, example)
             rows[tree].append(r)
             line += f" {r['first_ms']:18.0f} / {r['second_ms']:6.0f}{' (pandas)' if r['pandas'] else ''}"
         print(line, flush=True)
