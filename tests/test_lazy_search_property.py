@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from property_cases import case_workload
 
 import planner.search.branch_bound as branch_bound
 from hardware_catalog import load_catalog
@@ -26,7 +27,7 @@ from planner.domain import Calibration, Catalog
 from planner.economics.pricing import PriceBook
 from planner.model.grid import CatalogTables
 from planner.search.prepare import Prepared, prepare
-from planner.workload import Constraints, Objective, Slo, Tokens, Traffic, Workload
+from planner.workload import Objective, Workload
 
 MODELS = ("llama-3.1-8b", "qwen2.5-7b", "mistral-7b", "llama-3.2-3b", "gemma-2-9b", "qwen2.5-1.5b", "qwen2.5-14b",
           "gemma-2-27b", "qwen2.5-32b", "mixtral-8x7b", "llama-3.1-70b", "qwen3-30b-a3b")
@@ -63,16 +64,7 @@ cases = st.fixed_dictionaries({
 
 
 def _workload(case: dict[str, object], catalog: Catalog) -> Workload:
-    quotas = {}
-    if case["quota"] is not None:
-        i, n = case["quota"]  # type: ignore[misc]
-        if i < len(catalog.hardware):
-            quotas[f"c{i}"] = n
-    slo = Slo(targets={"tpot_ms": {99: case["tpot_ms"]}}) if case["tpot_ms"] else Slo()
-    return Workload(name="lazy", traffic=Traffic(requests_per_s=case["peak"], input_tokens=Tokens(400.0),  # type: ignore[arg-type]
-                                                output_tokens=Tokens(120.0)), slo=slo,
-                    constraints=Constraints(max_chips_per_replica=4, max_hardware_types=case["max_types"],  # type: ignore[arg-type]
-                                            quotas=quotas))
+    return case_workload(case, catalog, "lazy")
 
 
 def _found(p: Prepared, outcome: branch_bound.Outcome) -> list[tuple[object, ...]]:

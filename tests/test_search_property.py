@@ -20,6 +20,7 @@ from dataclasses import replace
 import numpy as np
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from property_cases import case_workload
 
 from hardware_catalog import load_catalog
 from planner.domain import Calibration, Catalog
@@ -32,7 +33,7 @@ from planner.search.planning import plan
 from planner.search.prepare import prepare
 from planner.search.rank import content
 from planner.search.solver import COST_SCALE, RATE_SCALE
-from planner.workload import HOURS_PER_MONTH, Budget, Constraints, Objective, Slo, Tokens, Traffic, Workload
+from planner.workload import HOURS_PER_MONTH, Budget, Objective, Workload
 
 _ATTR = {"ttft_ms": "ttft_s", "tpot_ms": "tpot_s", "e2e_ms": "e2e_s"}
 
@@ -67,16 +68,7 @@ cases = st.fixed_dictionaries({
 
 
 def _workload(case: dict[str, object], catalog: Catalog) -> Workload:
-    quotas = {}
-    if case["quota"] is not None:
-        i, n = case["quota"]  # type: ignore[misc]
-        if i < len(catalog.hardware):
-            quotas[f"c{i}"] = n
-    slo = Slo(targets={"tpot_ms": {99: case["tpot_ms"]}}) if case["tpot_ms"] else Slo()
-    w = Workload(name="prop", traffic=Traffic(requests_per_s=case["peak"], input_tokens=Tokens(400.0),  # type: ignore[arg-type]
-                                             output_tokens=Tokens(120.0)), slo=slo,
-                 constraints=Constraints(max_chips_per_replica=4, max_hardware_types=case["max_types"],  # type: ignore[arg-type]
-                                         quotas=quotas))
+    w = case_workload(case, catalog, "prop")
     if case["budget"] is not None:
         key, scale = case["budget"]  # type: ignore[misc]
         # around one L40S's price x the replicas the peak needs, so budgets bind in some cases
