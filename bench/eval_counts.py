@@ -13,8 +13,6 @@ look them up, so it reads any tree of this layout.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from per_tree import parse, run_child  # bench/ is the script's directory
 
 CHILD = """

@@ -23,10 +23,10 @@ import numpy as np
 from hardware_catalog import load_catalog
 from hardware_catalog.measurements import read_measurements
 from planner.calibration.predict import METRICS, RecordSet, predict, prepare
-from planner.calibration.serving_fit import overlap_of
 from planner.calibration.validate import ape
 from planner.domain import Catalog
 from planner.model.grid import CatalogTables
+from planner.model.scheduler import overlap_of
 
 CAPACITY, TTFT, TPOT = (METRICS.index(k) for k in ("slo_capacity_requests_per_s", "ttft_p99_s", "tpot_p99_s"))
 

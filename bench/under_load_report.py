@@ -20,11 +20,10 @@ from relative_load_p99 import table as relative_load_table  # bench/ is the scri
 from hardware_catalog.measurements import read_measurements
 from planner.calibration.fit import group_cross_validate
 from planner.calibration.predict import METRICS, RecordSet, predict, prepare
-from planner.calibration.serving_fit import overlap_of
 from planner.calibration.validate import ape, summarise
 from planner.domain import Catalog
 from planner.model.grid import Array, CatalogTables
-from planner.model.scheduler import FITTED_OVERLAP, SERVING_OVERLAP
+from planner.model.scheduler import FITTED_OVERLAP, SERVING_OVERLAP, overlap_of
 
 KEY_METRICS = ("output_tokens_per_s", "slo_capacity_requests_per_s", "ttft_p99_s", "tpot_p99_s")
 SCENARIOS = (("Offline", ("Offline",)), ("Server + Interactive", ("Server", "Interactive")),

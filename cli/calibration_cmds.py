@@ -67,8 +67,8 @@ def validate_cmd(
 
     from hardware_catalog.outputs import validation_out
     from planner.calibration.predict import predict, prepare
-    from planner.calibration.serving_fit import overlap_of
     from planner.model.grid import CatalogTables
+    from planner.model.scheduler import overlap_of
 
     cat = load(catalog, add)
     _reads, records, bad = load_records([file])

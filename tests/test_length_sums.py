@@ -38,15 +38,5 @@ def test_band_means_match_monte_carlo(name: str, j: int) -> None:
     sums = np.sort(sum(_draws(dist, 200_000, rng) for _ in range(j)))
     cuts = (np.asarray(PROMPT_STRATA) * len(sums)).astype(int)
     simulated = np.array([sums[a:b].mean() for a, b in zip(cuts[:-1], cuts[1:], strict=True)])
-    assert y[j] @ w == pytest.approx(j * dist.mean, rel=1e-12)  # E[Y_j] = j mean by construction
     # the top band holds 1% of the sums (2,000 draws): its Monte Carlo mean is the noisiest
     assert y[j] == pytest.approx(simulated, rel=0.03)
-
-
-def test_smaller_chains_read_the_largest_table() -> None:
-    dist = DISTS["lognormal"]
-    full, _ = _sum_nodes(dist, STATES, PROMPT_STRATA)
-    for k in (2, 6, 11, 22):
-        part, _ = _sum_nodes(dist, k, PROMPT_STRATA)
-        assert part.shape == (k + 1, len(PROMPT_STRATA) - 1)
-        assert np.array_equal(part, full[: k + 1])

@@ -109,6 +109,9 @@ def test_calibration_file_carries_it_to_the_tables(tmp_path: Path) -> None:
 
 
 def test_shipped_value_is_below_one_and_came_from_moe_records(catalog: Catalog) -> None:
+    """The public Mixtral records on TensorRT-LLM ran below the dense layers' FLOP/s (the fit gave
+    0.738): the shipped calibration carries a value for it strictly below the prior of 1."""
     eta = catalog.calibration.moe_expert
     assert set(eta) <= set(catalog.runtimes)
     assert all(0.0 < v <= 1.0 and math.isfinite(v) for v in eta.values())
+    assert 0.5 < eta["tensorrt-llm"] < 0.95

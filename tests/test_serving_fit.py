@@ -21,10 +21,10 @@ from hardware_catalog import load_catalog
 from hardware_catalog.measurements import read_measurements
 from hardware_catalog.schema import CalibrationFile
 from planner.calibration.predict import METRICS, predict, prepare
-from planner.calibration.serving_fit import GRID, MIN_RECORDS, fit_serving_overlap, overlap_of
+from planner.calibration.serving_fit import GRID, MIN_RECORDS, fit_serving_overlap
 from planner.domain import Calibration
 from planner.model.grid import CatalogTables
-from planner.model.scheduler import SERVING_OVERLAP
+from planner.model.scheduler import SERVING_OVERLAP, overlap_of
 
 MLPERF = Path(__file__).resolve().parents[1] / "hardware_catalog" / "data" / "measurements" / "mlperf.yaml"
 CAPACITY = METRICS.index("slo_capacity_requests_per_s")

@@ -34,7 +34,7 @@ from planner.model.estimate import Scenario
 from planner.model.grid import CatalogTables
 from planner.model.scheduler import SERVING_OVERLAP, overlap_of
 
-__all__ = ["GRID", "MIN_RECORDS", "fit_serving_overlap", "fitted_overlap", "overlap_of"]
+__all__ = ["GRID", "MIN_RECORDS", "fit_serving_overlap", "fitted_overlap"]
 
 GRID = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 MIN_RECORDS = 20  # fewer server records with an SLO capacity: keep the prior (a median of a handful moves a lot)

@@ -132,7 +132,7 @@ def slot_wait(concurrency: Array, slots: Array, rate: Array) -> Array:
     0 where the count stays within the slots.
     """
     excess = np.maximum(np.asarray(concurrency, dtype=np.float64) - slots, 0.0)
-    return np.asarray(np.where(excess > 0, excess / np.maximum(rate, 1e-300), 0.0), dtype=np.float64)
+    return np.asarray(excess / np.maximum(rate, 1e-300), dtype=np.float64)
 
 
 def overlap_of(calibration: Calibration) -> float:

@@ -71,15 +71,23 @@ class DecodePool(Served):
 
 def transfer_s(catalog: Catalog, plan_p: Plan, plan_d: Plan, input_tokens: float) -> float | None:
     """Seconds to move one prompt's KV from a prefill to a decode replica (None: no network)."""
-    model = catalog.models[plan_p.model]
-    kv = float(kv_bytes_per_token(model, input_tokens, catalog.precisions[plan_p.kv_precision].bytes_per_kv or 2.0))
+    kv = _prompt_kv_bytes(catalog, plan_p, input_tokens)
     rates = []
     for d in (*plan_p.deployments, *plan_d.deployments):
         link = catalog.hardware[d.hardware].scale_out_bytes_per_s
         if not link:
             return None
         rates.append(link * d.chips_per_replica)  # every chip of the replica sends its shard
-    return kv * input_tokens / min(rates)
+    return kv / min(rates)
+
+
+def _prompt_kv_bytes(catalog: Catalog, p: Plan, input_tokens: float) -> float:
+    """Bytes of one prompt's KV cache in plan ``p``'s KV precision (a plan's KV precision always
+    has a byte size: grid.runnable_kv admits no other)."""
+    per_value = catalog.precisions[p.kv_precision].bytes_per_kv
+    if per_value is None:
+        raise ValueError(f"KV precision {p.kv_precision!r} has no bytes_per_kv")
+    return float(kv_bytes_per_token(catalog.models[p.model], input_tokens, per_value)) * input_tokens
 
 
 def _only(slo: Slo, metric: str, less_ms: float = 0.0) -> Slo:
@@ -97,6 +105,8 @@ def _decode_slo(w: Workload, pre: list[Plan], catalog: Catalog) -> Slo | None:
         return slo
     tokens = w.traffic.input_tokens.p95 or w.traffic.input_tokens.mean
     for pct, limit in w.slo.targets.get("e2e_ms", {}).items():
+        # a prefill plan predicts TTFT at its own targets' percentiles; p99 (the largest integer
+        # percentile) stands in, conservatively, for one it lacks
         ahead = max(p.predicted.get(f"ttft_ms_p{pct}", p.predicted["ttft_ms_p99"])
                     + _transfer_bound_s(catalog, p, tokens) * 1e3 for p in pre)
         tpot = (limit - ahead) / (out - 1.0)
@@ -108,10 +118,8 @@ def _decode_slo(w: Workload, pre: list[Plan], catalog: Catalog) -> Slo | None:
 
 def _transfer_bound_s(catalog: Catalog, p: Plan, input_tokens: float) -> float:
     """An upper bound on ``transfer_s`` from prefill plan ``p``: its slowest link, one chip sending."""
-    model = catalog.models[p.model]
-    kv = float(kv_bytes_per_token(model, input_tokens, catalog.precisions[p.kv_precision].bytes_per_kv or 2.0))
     link = min(catalog.hardware[d.hardware].scale_out_bytes_per_s or np.inf for d in p.deployments)
-    return kv * input_tokens / link
+    return _prompt_kv_bytes(catalog, p, input_tokens) / link
 
 
 def _pinned(w: Workload, key: tuple[str, str, str, str, str]) -> Workload:

@@ -91,7 +91,6 @@ class Prepared:
     outside: Outside | None = None  # plan keys left unscreened (``prepare`` with ``prefix``)
     serving_overlap: float = SERVING_OVERLAP  # the catalog's calibrated one (planner.model.scheduler.overlap_of)
     evaluated: int = 0
-    queued: int = 0  # rows run through the queueing model (``evaluate`` shares answers between identical rows)
     answers: Array = field(default_factory=default_prior)  # capacity rungs found so far, as search_capacity's prior
     _bounds: Array | None = None  # lower_bounds, recomputed for the keys evaluated since
     _stale: set[int] = field(default_factory=set)
@@ -103,7 +102,7 @@ class Prepared:
 
         Rows with the same performance-model constants and ceiling (a model's fine-tunes, one chip
         under several ids) get the same answer, so each distinct one is run once per search and
-        the answer shared (``queued`` counts the rows run)."""
+        the answer shared."""
         rows = rows[np.isnan(self.rate[rows])]
         if not len(rows):
             return
@@ -146,7 +145,6 @@ class Prepared:
         for j, key in enumerate(keys):
             self._answers[key] = (float(found.rate[j]), int(found.rung[j]), float(found.max_batch[j]),
                                   *(float(x[j]) for x in latencies))
-        self.queued += len(rows)
 
     def evaluate_keys(self, keys: list[int], w: Workload, *, alternatives: bool = False) -> None:
         """Evaluate the shapes of ``keys`` lazily, cheapest per unit of capacity ceiling first.
