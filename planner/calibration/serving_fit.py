@@ -32,7 +32,7 @@ from planner.calibration.predict import METRICS, RecordSet, predict
 from planner.domain import Calibration, Catalog
 from planner.model.estimate import Scenario
 from planner.model.grid import CatalogTables
-from planner.model.scheduler import SERVING_OVERLAP, overlap_of
+from planner.model.scheduler import SERVING_OVERLAP
 
 __all__ = ["GRID", "MIN_RECORDS", "fit_serving_overlap", "fitted_overlap"]
 

@@ -38,6 +38,7 @@ IntArray = npt.NDArray[np.int64]
 # (planner.model.moe), enumerated only for MoE models with >= 8 experts that ep divides
 PARALLEL = ((1, 1, 1), (2, 1, 1), (4, 1, 1), (8, 1, 1), (16, 1, 1), (4, 2, 1), (8, 2, 1),
             (8, 1, 8), (16, 1, 16), (32, 1, 32), (64, 1, 64))
+MIN_BLOCKS = 64  # first allocation of the Universe's block store: an allocation size (a few MB), not a model number
 _SHAPE_COLUMNS = tuple(np.ascontiguousarray(np.array(PARALLEL, dtype=np.int64)[:, j]) for j in range(3))  # tp, pp, ep
 TWINS = ("bf16", "fp16")  # same bytes; where a chip runs both at one rate they give identical predictions
 # (and 16-bit quality), so fp16 is dropped where bf16 is also chosen: keeping both only doubles the search
@@ -301,7 +302,7 @@ class Universe:
         s, have = len(PARALLEL), len(self._step) // len(PARALLEL)
         if blocks <= have:
             return
-        room = max(blocks, 2 * have, 64) * s
+        room = max(blocks, 2 * have, MIN_BLOCKS) * s
         used = self._stored * s
         step, memory = StepCoefficients.empty(room), MemoryCoefficients.empty(room)
         step.put(np.arange(used), self._step.take(np.arange(used)))

@@ -293,15 +293,11 @@ def prepare(catalog: Catalog, tables: CatalogTables, w: Workload, served: Served
     capacity, ceiling = capacity[fits][ok], ceiling[fits][ok]
     cand.keep(ok, "misses a latency SLO even with no load")
     cost = cand.price_per_chip_hour * cand.chips
-    n_p, n_r = len(tables.precision_ids), len(tables.runtime_ids)
-    code = ((cand.model * n_p + cand.precision) * n_p + cand.kv_precision) * n_r + cand.runtime
-    present = np.zeros(len(tables.model_ids) * n_p * n_p * n_r, dtype=bool)
-    present[code] = True
-    key = (np.cumsum(present) - 1)[code]  # keys numbered in code order (np.unique's inverse, without a sort)
+    _, key = plan_keys(cand)
     keep = _dominance(key, cand.hardware, cost / np.maximum(ceiling, 1e-300))
     cand.keep(keep, "dominated: a cheaper shape per unit of capacity on the same hardware")
     n, key = len(cand), key[keep]
-    order = np.argsort(key.astype(np.uint16) if n and key.max() < 2**16 else key, kind="stable")  # 16 bits: radix sort
+    order = _stable_order(key)
     bounds = np.searchsorted(key[order], np.arange(int(key.max()) + 2 if n else 1))
     return Prepared(cand=cand, raw_capacity=capacity[keep], ceiling=ceiling[keep], cost_per_hour=cost[keep], key=key,
                     enumerated=enumerated, rate=np.full(n, np.nan), rung=np.full(n, -1), max_batch=np.zeros(n),
@@ -324,6 +320,22 @@ def _screen(tables: CatalogTables, rows: np.ndarray, w: Workload, served: Served
     return ok, capacity, max_batch, ceiling
 
 
+def plan_keys(cand: Candidates) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, key): the distinct (model, precision, KV precision, runtime) codes present, in code
+    order, and each row's key, its index among them (np.unique's inverse, without a sort)."""
+    t = cand.tables
+    n_p, n_r = len(t.precision_ids), len(t.runtime_ids)
+    code = ((cand.model * n_p + cand.precision) * n_p + cand.kv_precision) * n_r + cand.runtime
+    present = np.zeros(len(t.model_ids) * n_p * n_p * n_r, dtype=bool)
+    present[code] = True
+    return np.flatnonzero(present), (np.cumsum(present) - 1)[code]
+
+
+def _stable_order(key: np.ndarray) -> np.ndarray:
+    """argsort of non-negative keys, stable; as 16-bit integers (a radix sort) when they fit."""
+    return np.argsort(key.astype(np.uint16) if len(key) and key.max() < 2**16 else key, kind="stable")
+
+
 def _screen_lazily(cand: Candidates, w: Workload, served: Served, prefix: int
                    ) -> tuple[tuple[np.ndarray, Array, Array, Array], Outside]:
     """``_screen`` of the plan keys (model, precision, KV precision, runtime) that may be among the
@@ -337,14 +349,9 @@ def _screen_lazily(cand: Candidates, w: Workload, served: Served, prefix: int
     Blocks of the Universe are built only for the keys screened.
     """
     t = cand.tables
-    n_p, n_r = len(t.precision_ids), len(t.runtime_ids)
-    code = ((cand.model * n_p + cand.precision) * n_p + cand.kv_precision) * n_r + cand.runtime
-    present = np.zeros(len(t.model_ids) * n_p * n_p * n_r, dtype=bool)
-    present[code] = True
-    codes = np.flatnonzero(present)
-    group = (np.cumsum(present) - 1)[code]  # keys numbered in code order (np.unique's inverse, without a sort)
+    codes, group = plan_keys(cand)
     n = len(codes)
-    by_group = np.argsort(group.astype(np.uint16) if n < 2**16 else group, kind="stable")  # 16 bits: radix sort
+    by_group = _stable_order(group)
     starts = np.searchsorted(group[by_group], np.arange(n + 1))
     demand, max_types = w.design_load, w.constraints.max_hardware_types
     floor = key_floors(starts, capacity_bound(cand, served.workload(w).traffic)[by_group],
@@ -372,6 +379,7 @@ def _screen_lazily(cand: Candidates, w: Workload, served: Served, prefix: int
         if done < n and len(known) >= prefix and known[prefix - 1] < floor[order[done]]:
             break
     left = order[done:]
+    n_p, n_r = len(t.precision_ids), len(t.runtime_ids)  # plan_keys' code layout
     factors = np.stack(np.unravel_index(codes[left], (len(t.model_ids), n_p, n_p, n_r)))
     universe_rows = cand.universe_row
     prices = cand.prices

@@ -19,6 +19,12 @@ from planner.workload import Objective, Workload
 
 __all__ = ["Searched", "run_search"]
 
+# One CP-SAT call's time limit: a quarter of the search's, within [MIN_SOLVE_S, MAX_SOLVE_S]. A guard,
+# not a tuning: the examples' mix models solve in ~1.5 ms each (51 solves in 73 ms, code-assistant,
+# bench/plan_bench.py); the bounds keep one pathological model from eating a whole deadline (0.2 s
+# is still ~100x a typical solve) or, for a long --time-limit, from running unchecked for minutes.
+MIN_SOLVE_S, MAX_SOLVE_S = 0.2, 2.0
+
 
 @dataclass(frozen=True)
 class Searched:
@@ -55,14 +61,15 @@ def run_search(workload: Workload, catalog: Catalog, *, top: int, objective: Obj
     # the cost objective's key order is by bound: keys past its limit need no screening (prepare's prefix)
     prefix = key_limit(objective) if objective is Objective.COST else None
     prep = prepare(catalog, tables, workload, served, prefix=prefix)
+    solve_s = max(MIN_SOLVE_S, min(MAX_SOLVE_S, time_limit_s / 4))  # one CP-SAT call's limit
     outcome = solve_prepared(prep, workload, objective=objective, top=top, any_plan=any_plan,
-                             time_limit_s=max(0.2, min(2.0, time_limit_s / 4)), deadline=deadline)
+                             time_limit_s=solve_s, deadline=deadline)
     if outcome.status == "INFEASIBLE" and not any_plan and prep.outside is not None and len(prep.outside):
         # no plan (the same answer; unscreened keys lie past the key limit): an explanation reads
         # why every candidate was dropped, so screen them all
         prep = prepare(catalog, tables, workload, served)
         outcome = solve_prepared(prep, workload, objective=objective, top=top, any_plan=any_plan,
-                                 time_limit_s=max(0.2, min(2.0, time_limit_s / 4)), deadline=deadline)
+                                 time_limit_s=solve_s, deadline=deadline)
     pool = _within_carbon(build_plans(catalog, prep, workload, outcome.found), workload, prep)
     ranked = rank_plans(pool, workload, objective)
     plans, pareto = mark_pareto(ranked, top)
