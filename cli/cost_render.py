@@ -64,8 +64,9 @@ def cost_lines(out: PlanResultOut) -> list[str]:
             offers = "; ".join(f"{o.provider} {_money(o.usd_per_chip_hour, '.3g')} {o.as_of or 'undated'}"
                                for o in s.offers)
             sheet = ", price sheet" if s.from_sheet else ""
+            stale = "; an offer is older than 12 months or undated: confirm it" if s.stale else ""
             lines.append(f"price {s.hardware}: {_money(s.usd_per_chip_hour, '.3g')}/chip-h ({where}{sheet}, "
-                         f"{s.rule}){': ' + offers if offers else ''}")
+                         f"{s.rule}){': ' + offers if offers else ''}{stale}")
     for plan in out.plans[:1]:
         lines += [f"warning: {w}" for w in plan.cost.warnings]
     unpriced = out.search.unpriced
