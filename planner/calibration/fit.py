@@ -135,18 +135,16 @@ class _Problem:
     moe_of_record: Array  # index into moe_runtimes, -1 for dense models
 
 
-def _problem(catalog: Catalog, rs: RecordSet, *, server_latencies: bool = False,
-             server_throughput: bool = True) -> _Problem:
+def _problem(catalog: Catalog, rs: RecordSet, *, server_latencies: bool, server_throughput: bool) -> _Problem:
     pairs = tuple(sorted({(c.hardware.id, c.runtime.id) for c in rs.configs}))
     vendor_of = {(h, r): (catalog.hardware[h].family, catalog.hardware[h].vendor, r) for h, r in pairs}
     vendors = tuple(sorted(set(vendor_of.values())))
     families = tuple(sorted({(f, r) for f, _v, r in vendors}))
     mask = ~np.isnan(rs.observed)
+    server = np.array([m.scenario is Scenario.SERVER for m in rs.records], dtype=bool)
     if not server_latencies:
-        server = np.array([m.scenario is Scenario.SERVER for m in rs.records], dtype=bool)
         mask[server, 1:] = False  # column 0: throughput
     if not server_throughput:
-        server = np.array([m.scenario is Scenario.SERVER for m in rs.records], dtype=bool)
         mask[server, :] = False
     return _Problem(
         pairs=pairs,
