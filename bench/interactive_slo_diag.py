@@ -22,6 +22,9 @@ at 92 vs 1.05 at 700. A line through each pair puts the observed per-iteration i
 fixed per-iteration cost the serving step lacks, which a lower overlap or a GEMM small-M
 padding term supplies only by also slowing Server's long iterations (where the model's SLO
 capacity is already 3% under, with its TTFT p99 tail too wide at high load).
+The same operating points per chip and scenario at every serving overlap, and the experiments
+built on them (operating points as calibration data, steady-state KV occupancy as the cap):
+``bench/operating_point_diag.py``.
 """
 
 from __future__ import annotations
