@@ -84,15 +84,15 @@ def main() -> None:
         row = [float(_chain(ServingStep(step.take(np.array([k])).coefficients, ov), b, rate, inp, out.mean,
                             STATES).tau[0] / tpot) for ov in OVERLAPS]
         scenario = m.tags["scenario"]
-        ratios[(m.hardware, scenario)].append(row)
+        ratios[(f"{m.model} {m.hardware}", scenario)].append(row)
         by_round[(m.tags.get("round", ""), scenario)].append(row)
     head = "model iteration / observed mean TPOT at the observed concurrency, median, at overlap " + \
         " ".join(f"{ov:.1f}" for ov in OVERLAPS)
     print(head)
-    for label, table in (("round", by_round), ("chip", ratios)):
+    for label, table in (("round", by_round), ("model, chip", ratios)):
         for (key, scenario), rows in sorted(table.items()):
             v = np.array(rows)
-            print(f"{label} {key:12} {scenario:11} n {len(v):3d}  "
+            print(f"{label} {key:28} {scenario:11} n {len(v):3d}  "
                   + " ".join(f"{np.median(v[:, j]):.2f}" for j in range(len(OVERLAPS))))
 
 
