@@ -18,7 +18,7 @@ start-up do not pay for numpy, SciPy or the solver.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
@@ -56,6 +56,7 @@ __all__ = [
 ]
 
 GB = 1e9
+_T = TypeVar("_T")
 Num = float | None  # rounded for display; null where the value is absent or not finite (JSON has no NaN)
 
 
@@ -289,7 +290,11 @@ class LeverOut(_Out):
     note: str
 
 
-class LeverReportOut(RootModel[list[LeverOut]]):
+class _RootOut(RootModel[_T], Generic[_T]):
+    model_config = ConfigDict(defer_build=True)
+
+
+class LeverReportOut(_RootOut[list[LeverOut]]):
     """What each economising lever of one plan is worth (``hwplan plan --levers``)."""
 
 
