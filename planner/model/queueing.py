@@ -264,24 +264,27 @@ class ServerResult:
 
 @dataclass(frozen=True)
 class _Chain:
-    """The chain of K states at B decodes, per row: s[n, 0..K], pi[n, j], tau[n]. The transitions
-    are not kept: TTFT, which needs them at the root only, rebuilds them from s."""
+    """The chain of K states at B decodes, per row: s[n, 0..K], pi[n, j], tau[n], and the band-mean
+    iteration lengths d[n, 0..K, m] behind s (``_band_lengths``; one band with fixed prompts), which
+    ``_varied`` reads at the root. The transitions are not kept: TTFT, which needs them at the root
+    only, rebuilds them from d."""
 
     s: Array
     pi: Array
     tau: Array
+    d: Array
 
     def take(self, rows: npt.NDArray[np.intp]) -> _Chain:
-        return _Chain(self.s[rows], self.pi[rows], self.tau[rows])
+        return _Chain(self.s[rows], self.pi[rows], self.tau[rows], self.d[rows])
 
     def put(self, rows: npt.NDArray[np.intp], other: _Chain) -> None:
-        self.s[rows], self.pi[rows], self.tau[rows] = other.s, other.pi, other.tau
+        self.s[rows], self.pi[rows], self.tau[rows], self.d[rows] = other.s, other.pi, other.tau, other.d
 
     @staticmethod
     def choose(first: npt.NDArray[np.bool_], a: _Chain, b: _Chain) -> _Chain:
         """Per row, a's chain where first, else b's."""
         return _Chain(np.where(first[:, None], a.s, b.s), np.where(first[:, None], a.pi, b.pi),
-                      np.where(first, a.tau, b.tau))
+                      np.where(first, a.tau, b.tau), np.where(first[:, None, None], a.d, b.d))
 
 
 def _lengths(step: StepModel, b: Array, i: float, o: float, states: int) -> Array:
@@ -331,7 +334,7 @@ def _chain(step: StepModel, b: Array, rate: Array, inp: LengthDist, o: float, st
     if inp.fixed:
         s = _lengths(step, b, inp.mean, o, states)
         pi = _stationary(rate[:, None] * s[:, :states])
-        return _Chain(s, pi, np.einsum("nj,nj->n", pi, s[:, :states]))
+        return _Chain(s, pi, np.einsum("nj,nj->n", pi, s[:, :states]), s[:, :, None])
     y, wy = _sum_nodes(inp, states, PROMPT_STRATA)
     d = _band_lengths(step, b, y, inp.mean, o)
     s = d @ wy
@@ -341,7 +344,7 @@ def _chain(step: StepModel, b: Array, rate: Array, inp: LengthDist, o: float, st
     else:
         arr = _arrivals((rate[:, None, None] * d[:, :states]).reshape(n, states * m_n), states)
         pi = _stationary_of(_mix_bands(arr, wy, states))
-    return _Chain(s, pi, np.einsum("nj,nj->n", pi, s[:, :states]))
+    return _Chain(s, pi, np.einsum("nj,nj->n", pi, s[:, :states]), d)
 
 
 def _mix_bands(arr: Array, wy: Array, states: int) -> Array:
@@ -673,17 +676,16 @@ def _sum_nodes(dist: LengthDist, states: int, strata: tuple[float, ...]) -> tupl
     return y, w
 
 
-def _varied(step: StepModel, b: Array, lam: Array, tau: Array, inp: LengthDist, out: LengthDist, states: int,
+def _varied(step: StepModel, b: Array, lam: Array, root: _Chain, inp: LengthDist, out: LengthDist, states: int,
             percentiles: tuple[int, ...]) -> tuple[dict[int, Array], dict[int, Array]]:
-    """TTFT and TPOT quantiles at the root with prompts and outputs of random length (module docstring)."""
+    """TTFT and TPOT quantiles at the root (``root``: the chain at b decodes) with prompts and outputs
+    of random length (module docstring)."""
     n = len(b)
     y, wy = _sum_nodes(inp, states, PROMPT_STRATA)
     m_n = len(wy)
-    i, o = inp.mean, out.mean
-    d = _band_lengths(step, b, y, i, o)  # d[n, j, m]: an iteration of j prompts, of band m
+    d, pi, tau = root.d, root.pi, root.tau  # d[n, j, m]: an iteration of j prompts, of band m
     k = states
     arr = _arrivals((lam[:, None, None] * d[:, :k]).reshape(n, k * m_n), k)  # arr[k', n, (j, m)]
-    pi = _stationary_of(_mix_bands(arr, wy, k))
     # TTFT: land in (j, m) length-biased, wait U d_jm, then ride an iteration of the k' others
     # that arrived and the request's own prompt: j = k' + 1 prompts, of band m'
     land = pi[:, :, None] * wy * d[:, :k]
@@ -813,7 +815,7 @@ def _group(step: StepModel, lam: Array, b_run: Array, grows: Array, inp: LengthD
     if rows.size:
         taus[level + 1, rows] = _chain(step.take(rows), b_q[level + 1, rows], lam[rows], inp, o, states).tau
     source = np.maximum.accumulate(np.arange(1, len(b_q))[:, None] * fresh, axis=0)  # last fresh row above
-    ttft_q, tpot_draws = _varied(step, b_mean, lam, tau, inp, out, states, percentiles)
+    ttft_q, tpot_draws = _varied(step, b_mean, lam, ch, inp, out, states, percentiles)
     wait = slot_wait(b_mean + z * spread, b_run, lam)  # a count over the slots queues for one
     ttft_q = {pct: v + wait[percentiles.index(pct)] if pct in percentiles else v for pct, v in ttft_q.items()}
     tpot_b = {pct: np.maximum(taus[source[m], np.arange(n)], tau) for m, pct in enumerate(percentiles)}
