@@ -264,24 +264,27 @@ class ServerResult:
 
 @dataclass(frozen=True)
 class _Chain:
-    """The chain of K states at B decodes, per row: s[n, 0..K], pi[n, j], tau[n]. The transitions
-    are not kept: TTFT, which needs them at the root only, rebuilds them from s."""
+    """The chain of K states at B decodes, per row: s[n, 0..K], pi[n, j], tau[n], and the band-mean
+    iteration lengths d[n, 0..K, m] behind s (``_band_lengths``; one band with fixed prompts), which
+    ``_varied`` reads at the root. The transitions are not kept: TTFT, which needs them at the root
+    only, rebuilds them from d."""
 
     s: Array
     pi: Array
     tau: Array
+    d: Array
 
     def take(self, rows: npt.NDArray[np.intp]) -> _Chain:
-        return _Chain(self.s[rows], self.pi[rows], self.tau[rows])
+        return _Chain(self.s[rows], self.pi[rows], self.tau[rows], self.d[rows])
 
     def put(self, rows: npt.NDArray[np.intp], other: _Chain) -> None:
-        self.s[rows], self.pi[rows], self.tau[rows] = other.s, other.pi, other.tau
+        self.s[rows], self.pi[rows], self.tau[rows], self.d[rows] = other.s, other.pi, other.tau, other.d
 
     @staticmethod
     def choose(first: npt.NDArray[np.bool_], a: _Chain, b: _Chain) -> _Chain:
         """Per row, a's chain where first, else b's."""
         return _Chain(np.where(first[:, None], a.s, b.s), np.where(first[:, None], a.pi, b.pi),
-                      np.where(first, a.tau, b.tau))
+                      np.where(first, a.tau, b.tau), np.where(first[:, None, None], a.d, b.d))
 
 
 def _lengths(step: StepModel, b: Array, i: float, o: float, states: int) -> Array:
@@ -331,7 +334,7 @@ def _chain(step: StepModel, b: Array, rate: Array, inp: LengthDist, o: float, st
     if inp.fixed:
         s = _lengths(step, b, inp.mean, o, states)
         pi = _stationary(rate[:, None] * s[:, :states])
-        return _Chain(s, pi, np.einsum("nj,nj->n", pi, s[:, :states]))
+        return _Chain(s, pi, np.einsum("nj,nj->n", pi, s[:, :states]), s[:, :, None])
     y, wy = _sum_nodes(inp, states, PROMPT_STRATA)
     d = _band_lengths(step, b, y, inp.mean, o)
     s = d @ wy
@@ -341,7 +344,7 @@ def _chain(step: StepModel, b: Array, rate: Array, inp: LengthDist, o: float, st
     else:
         arr = _arrivals((rate[:, None, None] * d[:, :states]).reshape(n, states * m_n), states)
         pi = _stationary_of(_mix_bands(arr, wy, states))
-    return _Chain(s, pi, np.einsum("nj,nj->n", pi, s[:, :states]))
+    return _Chain(s, pi, np.einsum("nj,nj->n", pi, s[:, :states]), d)
 
 
 def _mix_bands(arr: Array, wy: Array, states: int) -> Array:
@@ -368,7 +371,8 @@ def _next_point(x1: Array, f1: Array, x2: Array, f2: Array, x3: Array, f3: Array
 
 
 def _solve_batch(step: StepModel, rate: Array, b_hi: Array, grows: Array, inp: LengthDist, o: float,
-                 states: int) -> tuple[Array, _Chain, npt.NDArray[np.bool_]]:
+                 states: int, top: tuple[_Chain, npt.NDArray[np.bool_]] | None = None
+                 ) -> tuple[Array, _Chain, npt.NDArray[np.bool_]]:
     """Smallest B with lam (O - 1) tau(B) <= B on [0, b_hi], the chain there, and the rows given up.
 
     g(B) = lam (O - 1) tau(B) - B: g(0) > 0 >= g(b_hi) brackets a root; with no sign change the
@@ -382,11 +386,13 @@ def _solve_batch(step: StepModel, rate: Array, b_hi: Array, grows: Array, inp: L
     From B = grows on, every s_j grows with B, so the chain's law only moves up (its Poisson means
     lam s_j grow) and so does that mass: once the low end of a bracket holds more, so does the
     root, and the row is given up, to be solved again one size up.
+
+    ``top`` (the chain at b_hi, for the rows marked: ``_sized`` solved it there) spares those rows
+    that end's evaluation.
     """
     c = rate * max(o - 1.0, 0.0)
     n = len(b_hi)
-    both = np.tile(np.arange(n), 2)  # both ends in one evaluation: rows at 0, then at b_hi
-    ends = _chain(step.take(both), np.concatenate([np.zeros(n), b_hi]), rate[both], inp, o, states)
+    ends = _ends(step, rate, b_hi, inp, o, states, top)
     g_lo, g_hi = c * ends.tau[:n], c * ends.tau[n:] - b_hi
     b = np.where(g_hi > 0, b_hi, 0.0)
     out = ends.take(np.where(g_hi > 0, np.arange(n, 2 * n), np.arange(n)))
@@ -428,6 +434,23 @@ def _solve_batch(step: StepModel, rate: Array, b_hi: Array, grows: Array, inp: L
                 v[left] for v in (x1, f1, x2, f2, x3, f3, lam, c_row, above, tol))
         t = _next_point(x1, f1, x2, f2, x3, f3, tol)
     return b, out, given_up
+
+
+def _ends(step: StepModel, rate: Array, b_hi: Array, inp: LengthDist, o: float, states: int,
+          top: tuple[_Chain, npt.NDArray[np.bool_]] | None) -> _Chain:
+    """The chains at 0 decodes, then at b_hi, of every row (n rows each), in one evaluation; the
+    rows ``top`` marks take its chain at b_hi."""
+    n = len(b_hi)
+    upper = np.arange(n) if top is None else np.flatnonzero(~top[1])
+    rows = np.concatenate([np.arange(n), upper])
+    ch = _chain(step.take(rows), np.concatenate([np.zeros(n), b_hi[upper]]), rate[rows], inp, o, states)
+    if top is None:
+        return ch
+    at_top = top[0].take(np.arange(n))  # a copy, filled in where ``top`` has none
+    at_top.put(upper, ch.take(np.arange(n, rows.size)))
+    lower = ch.take(np.arange(n))
+    return _Chain(*(np.concatenate([a, b]) for a, b in zip((lower.s, lower.pi, lower.tau, lower.d),
+                                                           (at_top.s, at_top.pi, at_top.tau, at_top.d), strict=True)))
 
 
 def _ttft(ch: _Chain, rate: Array, share: Array) -> Array:
@@ -673,17 +696,16 @@ def _sum_nodes(dist: LengthDist, states: int, strata: tuple[float, ...]) -> tupl
     return y, w
 
 
-def _varied(step: StepModel, b: Array, lam: Array, tau: Array, inp: LengthDist, out: LengthDist, states: int,
+def _varied(step: StepModel, b: Array, lam: Array, root: _Chain, inp: LengthDist, out: LengthDist, states: int,
             percentiles: tuple[int, ...]) -> tuple[dict[int, Array], dict[int, Array]]:
-    """TTFT and TPOT quantiles at the root with prompts and outputs of random length (module docstring)."""
+    """TTFT and TPOT quantiles at the root (``root``: the chain at b decodes) with prompts and outputs
+    of random length (module docstring)."""
     n = len(b)
     y, wy = _sum_nodes(inp, states, PROMPT_STRATA)
     m_n = len(wy)
-    i, o = inp.mean, out.mean
-    d = _band_lengths(step, b, y, i, o)  # d[n, j, m]: an iteration of j prompts, of band m
+    d, pi, tau = root.d, root.pi, root.tau  # d[n, j, m]: an iteration of j prompts, of band m
     k = states
     arr = _arrivals((lam[:, None, None] * d[:, :k]).reshape(n, k * m_n), k)  # arr[k', n, (j, m)]
-    pi = _stationary_of(_mix_bands(arr, wy, k))
     # TTFT: land in (j, m) length-biased, wait U d_jm, then ride an iteration of the k' others
     # that arrived and the request's own prompt: j = k' + 1 prompts, of band m'
     land = pi[:, :, None] * wy * d[:, :k]
@@ -716,7 +738,16 @@ def _varied(step: StepModel, b: Array, lam: Array, tau: Array, inp: LengthDist, 
 
 
 def _chain_size(step: StepModel, rate: Array, b_hi: Array, inp: LengthDist, o: float) -> npt.NDArray[np.intp]:
-    """Per row, a first guess of the chain size K (a size of _SIZES; checked after the solve).
+    """Per row, a first guess of the chain size K (a size of _SIZES; checked after the solve): ``_sized``."""
+    return _sized(step, rate, b_hi, inp, o)[0]
+
+
+def _sized(step: StepModel, rate: Array, b_hi: Array, inp: LengthDist, o: float
+           ) -> tuple[npt.NDArray[np.intp], _Chain | None, npt.NDArray[np.bool_]]:
+    """Per row, a first guess of the chain size K (a size of _SIZES; checked after the solve), and
+    the chain of STATES states at b_hi where it was solved for the check (None: nowhere) with the
+    rows that have it: a row that runs on STATES states needs that very chain at the top of its
+    root's bracket (``_solve_batch``).
 
     With s_j ~ s_0 + j d at the largest concurrency (an upper bound on every chain used; with
     prompts of random length the band-mean iterations the chain runs on), the chain
@@ -742,13 +773,18 @@ def _chain_size(step: StepModel, rate: Array, b_hi: Array, inp: LengthDist, o: f
     size = np.where(a <= _TAIL, 1, sizes[np.minimum(np.searchsorted(sizes, np.nan_to_num(need, nan=0.0)),
                                                     len(sizes) - 1)])
     check = np.flatnonzero(size >= GUESS_CHECK)
-    if check.size:
-        law = _chain(step.take(check), b_hi[check], rate[check], inp, o, STATES).pi
-        tail = np.cumsum(law[:, ::-1], axis=1)[:, ::-1]  # tail[n, k] = P(j >= k)
-        fits = tail[:, sizes - 1] <= _TAIL
-        fits[:, -1] = True
-        size[check] = sizes[np.argmax(fits, axis=1)]
-    return size
+    checked = np.zeros(len(size), dtype=bool)
+    if not check.size:
+        return size, None, checked
+    top = _chain(step.take(check), b_hi[check], rate[check], inp, o, STATES)
+    tail = np.cumsum(top.pi[:, ::-1], axis=1)[:, ::-1]  # tail[n, k] = P(j >= k)
+    fits = tail[:, sizes - 1] <= _TAIL
+    fits[:, -1] = True
+    size[check] = sizes[np.argmax(fits, axis=1)]
+    checked[check] = True
+    whole = _Chain(*(np.zeros((len(size),) + x.shape[1:]) for x in (top.s, top.pi, top.tau, top.d)))
+    whole.put(check, top)
+    return size, whole, checked
 
 
 def _next_group(size: npt.NDArray[np.intp]) -> tuple[int, npt.NDArray[np.intp]]:
@@ -766,14 +802,14 @@ def _next_group(size: npt.NDArray[np.intp]) -> tuple[int, npt.NDArray[np.intp]]:
 
 
 def _group(step: StepModel, lam: Array, b_run: Array, grows: Array, inp: LengthDist, out: LengthDist,
-           states: int, percentiles: tuple[int, ...]
+           states: int, percentiles: tuple[int, ...], top: tuple[_Chain, npt.NDArray[np.bool_]] | None = None
            ) -> tuple[npt.NDArray[np.bool_], Array, Array, Array, dict[int, Array], dict[int, Array],
                       dict[int, Array]]:
     """For rows sharing a chain size K: the rows to solve again one size up (their last, lumped
     state holds more than _TAIL), then for the others b_mean, tau, TTFT mean, and the TTFT and
-    TPOT quantiles of ``percentiles`` (ascending)."""
+    TPOT quantiles of ``percentiles`` (ascending); ``top``: ``_solve_batch``'s."""
     o = out.mean
-    b_mean, ch, retry = _solve_batch(step, lam, b_run, grows, inp, o, states)
+    b_mean, ch, retry = _solve_batch(step, lam, b_run, grows, inp, o, states, top)
     if 1 < states < STATES:
         retry |= ch.pi[:, -1] > _TAIL
     if retry.any():
@@ -813,7 +849,7 @@ def _group(step: StepModel, lam: Array, b_run: Array, grows: Array, inp: LengthD
     if rows.size:
         taus[level + 1, rows] = _chain(step.take(rows), b_q[level + 1, rows], lam[rows], inp, o, states).tau
     source = np.maximum.accumulate(np.arange(1, len(b_q))[:, None] * fresh, axis=0)  # last fresh row above
-    ttft_q, tpot_draws = _varied(step, b_mean, lam, tau, inp, out, states, percentiles)
+    ttft_q, tpot_draws = _varied(step, b_mean, lam, ch, inp, out, states, percentiles)
     wait = slot_wait(b_mean + z * spread, b_run, lam)  # a count over the slots queues for one
     ttft_q = {pct: v + wait[percentiles.index(pct)] if pct in percentiles else v for pct, v in ttft_q.items()}
     tpot_b = {pct: np.maximum(taus[source[m], np.arange(n)], tau) for m, pct in enumerate(percentiles)}
@@ -864,12 +900,13 @@ def serve(model: StepModel, mem: MemoryModel, *, request_rate: npt.ArrayLike, in
     tpot_b = {pct: np.zeros(n) for pct in percentiles}  # TPOT_q from the concurrency's spread alone
     # B from which every s_j grows with B: a pipelined engine splits a pass into min(B, pp) microbatches
     grows = np.where(model.coefficients.pp > 1, model.coefficients.pp, 0.0)
-    size = _chain_size(model, lam, b_run, input_tokens, o)  # 0 once a row is solved
+    size, top, checked = _sized(model, lam, b_run, input_tokens, o)  # size 0 once a row is solved
     while np.any(size):
         k, rows = _next_group(size)
         part = model.take(rows) if rows.size < n else model
+        known = (top.take(rows), checked[rows]) if k == STATES and top is not None else None
         retry, g_b, g_tau, g_mean, g_q, g_tpot, g_tpot_b = _group(part, lam[rows], b_run[rows], grows[rows],
-                                                                  input_tokens, output_tokens, k, percentiles)
+                                                                  input_tokens, output_tokens, k, percentiles, known)
         size[rows] = 0
         if retry.any():  # their last state holds mass: solved again one size up
             size[rows[retry]] = _SIZES[_SIZES.index(k) + 1]

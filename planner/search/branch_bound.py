@@ -340,7 +340,8 @@ def _outside_costs(p: Prepared, w: Workload) -> tuple[np.ndarray, np.ndarray]:
     assert p.outside is not None
     picks = [p.cand.choices.get((int(m), int(q))) for m, q in zip(p.outside.model, p.outside.precision, strict=True)]
     one_time = np.array([pick.one_time if pick is not None else 0.0 for pick in picks], dtype=np.float64)
-    limits = np.array([max_cost_per_hour(w, x) for x in one_time], dtype=np.float64)  # None -> NaN
+    values, inverse = np.unique(one_time, return_inverse=True)  # a few distinct one-time costs
+    limits = np.array([max_cost_per_hour(w, float(x)) for x in values], dtype=np.float64)[inverse.ravel()]  # None: NaN
     return np.nextafter(np.where(np.isnan(limits), np.inf, limits), np.inf), one_time / w.budget.horizon_months
 
 
@@ -350,22 +351,28 @@ def _content_rank(p: Prepared, w: Workload) -> tuple[np.ndarray, np.ndarray]:
     different keys; ranked together with the unscreened keys (``Prepared.outside``), whose ranks
     come second."""
     t, c = p.cand.tables, p.cand
-    factors = [(int(c.model[r]), int(c.precision[r]), int(c.kv_precision[r]), int(c.runtime[r]))
-               for r in (int(p.rows_of[k][0]) for k in range(len(p.rows_of)))]
+    model, precision, kv, runtime = (np.asarray(x[p.first], dtype=np.int64)
+                                     for x in (c.model, c.precision, c.kv_precision, c.runtime))
     o = p.outside
     if o is not None:
-        factors += [(int(m), int(q), int(kv), int(rt))
-                    for m, q, kv, rt in zip(o.model, o.precision, o.kv_precision, o.runtime, strict=True)]
-    contents = []
-    for m, q, kv, rt in factors:
-        pick = c.choices.get((m, q))
-        score = float(c.score[m, q])
-        contents.append((-score if np.isfinite(score) else float("inf"), t.model_ids[m], t.precision_ids[q],
-                         t.precision_ids[kv], t.runtime_ids[rt], pick.adaptation if pick is not None else "none"))
-    order = sorted(range(len(contents)), key=contents.__getitem__)
-    rank = np.empty(len(contents), dtype=np.int64)
-    rank[order] = np.arange(len(contents))
+        model, precision, kv, runtime = (np.concatenate([x, np.asarray(y, dtype=np.int64)]) for x, y in (
+            (model, o.model), (precision, o.precision), (kv, o.kv_precision), (runtime, o.runtime)))
+    score = c.score[model, precision]
+    pairs, pair = np.unique(model * len(t.precision_ids) + precision, return_inverse=True)
+    adaptation = [getattr(c.choices.get(divmod(int(x), len(t.precision_ids))), "adaptation", "none") for x in pairs]
+    # rank.content's fields in its order, each string field as its rank among the values (same order)
+    order = np.lexsort((_by_value(adaptation)[pair.ravel()], _by_value(t.runtime_ids)[runtime],
+                        _by_value(t.precision_ids)[kv], _by_value(t.precision_ids)[precision],
+                        _by_value(t.model_ids)[model], np.where(np.isfinite(score), -score, np.inf)))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
     return rank[:len(p.rows_of)], rank[len(p.rows_of):]
+
+
+def _by_value(values: Sequence[str]) -> np.ndarray:
+    """Per value, its rank in sorted order (equal values share one)."""
+    rank = {v: j for j, v in enumerate(sorted(set(values)))}
+    return np.array([rank[v] for v in values], dtype=np.int64)
 
 
 def _options(p: Prepared, rows: np.ndarray, rate: np.ndarray) -> list[Option]:

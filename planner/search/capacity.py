@@ -19,16 +19,17 @@ import numpy.typing as npt
 from planner.model.grid import Array
 from planner.model.perf import MemoryModel, StepModel
 from planner.model.queueing import PERCENTILES, LengthDist, ServerResult, saturated_rate, serve
-from planner.model.scheduler import SERVING_OVERLAP
+from planner.model.scheduler import SERVING_OVERLAP, ServingStep
 from planner.workload import METRICS, Slo, Traffic
 
-__all__ = ["UTILIZATION", "CapacitySearch", "default_prior", "length_dists", "screen", "search_capacity",
-           "slo_ceiling"]
+__all__ = ["UTILIZATION", "CapacitySearch", "default_prior", "length_dists", "no_load_ms", "screen",
+           "search_capacity", "slo_ceiling"]
 
 UTILIZATION = np.array([0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.88, 0.91, 0.94,
                         0.97])
 # experiments behind the values: docs/design.md, "Tuning constants and the experiments behind them"
 FILL = 3  # a bracket with at most this many rungs inside is evaluated whole: fewer calls vs more evaluations
+SECANT_FILL = 2  # the same after the first step, once the secant places the probes
 # The answer (highest rung meeting every SLO, -1: none) is bracketed by probes at the tertiles of
 # a prior on it: PRIOR_ROWS pseudo-rows, PRIOR_TOP of them at the top rung (TPOT- and e2e-bound
 # rows nearly reach the ceiling the ladder is relative to), the rest spread evenly; the planner
@@ -80,15 +81,7 @@ def screen(step: StepModel, mem: MemoryModel, traffic: Traffic, slo: Slo
     i, o = length_dists(traffic)
     b_max = mem.operating_batch(cap=np.inf, input_tokens=i.mean, output_tokens=o.mean)
     ok = b_max >= 1
-    tpot = step.total(decode_tokens=1.0, decode_context=i.mean + o.mean / 2.0) * 1e3
-    ttft: dict[int, Array] = {}  # prefill of the prompt's q-quantile alone, by percentile
-    for metric, pct, limit in slo.items():
-        q = pct / 100.0
-        if metric != "tpot_ms" and pct not in ttft:
-            i_q = i.quantile(q)
-            ttft[pct] = step.total(decode_tokens=0.0, decode_context=0.0, prefill_tokens=i_q, prefill_context=i_q) * 1e3
-        bound = tpot if metric == "tpot_ms" else ttft[pct] + (
-            (o.quantile(q) - 1.0) * tpot if metric == "e2e_ms" else 0.0)
+    for (_metric, _pct, limit), bound in zip(slo.items(), no_load_ms(step, traffic, slo), strict=True):
         ok &= bound <= limit
     capacity, ceiling = np.zeros(len(ok)), np.zeros(len(ok))
     rows = np.flatnonzero(ok)  # raw capacity and ceiling only where every check passes
@@ -96,6 +89,22 @@ def screen(step: StepModel, mem: MemoryModel, traffic: Traffic, slo: Slo
     capacity[rows] = saturated_rate(left, np.maximum(b_max[rows], 1.0), i.mean, o.mean)
     ceiling[rows] = np.minimum(capacity[rows], slo_ceiling(left, traffic, slo))
     return ok, capacity, b_max, ceiling
+
+
+def no_load_ms(step: StepModel, traffic: Traffic, slo: Slo) -> list[Array]:
+    """Per SLO target (``slo.items()`` order), ``screen``'s lower bound on its latency at any load, in ms."""
+    i, o = length_dists(traffic)
+    tpot = step.total(decode_tokens=1.0, decode_context=i.mean + o.mean / 2.0) * 1e3
+    ttft: dict[int, Array] = {}  # prefill of the prompt's q-quantile alone, by percentile
+    bounds = []
+    for metric, pct, _limit in slo.items():
+        q = pct / 100.0
+        if metric != "tpot_ms" and pct not in ttft:
+            i_q = i.quantile(q)
+            ttft[pct] = step.total(decode_tokens=0.0, decode_context=0.0, prefill_tokens=i_q, prefill_context=i_q) * 1e3
+        bounds.append(tpot if metric == "tpot_ms" else ttft[pct] + (
+            (o.quantile(q) - 1.0) * tpot if metric == "e2e_ms" else 0.0))
+    return bounds
 
 
 def slo_ceiling(step: StepModel, traffic: Traffic, slo: Slo) -> Array:
@@ -172,6 +181,61 @@ def _probes(lo: np.ndarray, hi: np.ndarray, prior: Array) -> tuple[np.ndarray, n
     return np.concatenate([fill_rows, probe_rows]), np.concatenate([fill_rungs, probe_rungs])
 
 
+def _load_axis(step: StepModel, mem: MemoryModel, traffic: Traffic, capacity: Array, overlap: float) -> Array:
+    """x[n, rung] = rho / (1 - rho), rho the rung's rate over the rate the engine saturates at (as
+    ``serve`` computes it): the axis along which ``_secant_probes`` takes latency as linear (a
+    queue's delay grows about so with its load)."""
+    i, o = length_dists(traffic)
+    b_run = np.maximum(mem.operating_batch(cap=np.inf, input_tokens=i.mean, output_tokens=o.mean), 1.0)
+    saturated = saturated_rate(ServingStep.of(step, overlap), b_run, i.mean, o.mean)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = np.clip(capacity[:, None] * UTILIZATION / saturated[:, None], 0.0, 0.999)
+    rho = np.nan_to_num(rho, nan=0.999)
+    return np.asarray(rho / (1.0 - rho), dtype=np.float64)
+
+
+def _secant_probes(lo: np.ndarray, hi: np.ndarray, x: Array, lat: dict[tuple[str, int], Array], slo: Slo,
+                   no_load: list[Array]) -> tuple[np.ndarray, np.ndarray]:
+    """(row, rung) pairs to evaluate next for open brackets (lo, hi) once latencies are known: every
+    rung inside a bracket of at most SECANT_FILL, else the two rungs around the predicted answer.
+
+    Per SLO target, latency is taken as linear in the load axis ``x`` through the two known points
+    nearest the answer: the rungs lo and hi where evaluated (hi's latency finite), else the no-load
+    bound (``no_load_ms``) and rung lo. The predicted answer is the highest rung below where the
+    first target's line crosses its limit (the bracket's middle where no line rises); its probes are
+    it and the rung above, so that when the prediction is right both close the bracket."""
+    k = x.shape[1]
+    width = hi - lo - 1
+    rows = np.flatnonzero(width > 0)
+    small = rows[width[rows] <= SECANT_FILL]
+    fill_rows = np.repeat(small, width[small])
+    fill_rungs = np.repeat(lo[small], width[small]) + 1 + (
+        np.arange(len(fill_rows)) - np.repeat(np.cumsum(width[small]) - width[small], width[small]))
+    big = rows[width[rows] > SECANT_FILL]
+    lo_b, hi_b = lo[big], hi[big]
+    has_lo = lo_b >= 0
+    at_lo, at_hi = np.maximum(lo_b, 0), np.minimum(hi_b, k - 1)
+    x_lo = np.where(has_lo, x[big, at_lo], 0.0)
+    cross = np.full(len(big), np.inf)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for (metric, pct, limit), floor in zip(slo.items(), no_load, strict=True):
+            latency = lat[(metric, pct)][big]
+            y_lo = np.where(has_lo, latency[np.arange(len(big)), at_lo], floor[big])
+            y_hi = latency[np.arange(len(big)), at_hi]
+            use_hi = (hi_b < k) & np.isfinite(y_hi)  # else the line through the no-load bound and rung lo
+            x1, y1 = np.where(use_hi, x_lo, 0.0), np.where(use_hi, y_lo, floor[big])
+            x2, y2 = np.where(use_hi, x[big, at_hi], x_lo), np.where(use_hi, y_hi, y_lo)
+            rises = (use_hi | has_lo) & (y2 > y1)
+            cross = np.minimum(cross, np.where(rises, x1 + (limit - y1) * (x2 - x1) / (y2 - y1), np.inf))
+    guess = np.where(np.isfinite(cross), (x[big] <= np.nan_to_num(cross, nan=-np.inf)[:, None]).sum(axis=1) - 1,
+                     (lo_b + hi_b) // 2)
+    guess = np.clip(guess, lo_b, hi_b - 1)
+    pair = np.stack([guess, guess + 1], axis=1)
+    inside = (pair > lo_b[:, None]) & (pair < hi_b[:, None])  # at least one: the bracket holds 3+ rungs
+    probe_rows = np.repeat(big, inside.sum(axis=1))
+    return np.concatenate([fill_rows, probe_rows]), np.concatenate([fill_rungs, pair[inside]])
+
+
 def search_capacity(step: StepModel, mem: MemoryModel, traffic: Traffic, capacity: Array, slo: Slo,
                     prior: Array | None = None, overlap: float = SERVING_OVERLAP) -> CapacitySearch:
     """Per row, the highest utilisation rung at which every SLO target holds.
@@ -179,8 +243,9 @@ def search_capacity(step: StepModel, mem: MemoryModel, traffic: Traffic, capacit
     Latency rises with load, so the rungs that meet the SLOs form a prefix of the ladder and the
     answer is the rung below the lowest rung that breaks. Each row keeps a bracket (highest rung
     known to hold, lowest known to break); each step is one queueing-model call over the
-    (row, rung) probes of every open bracket (``_probes``, placed by ``prior``, pseudo-counts
-    of the answer as ``default_prior`` gives them), until every bracket is closed. Latencies are
+    (row, rung) probes of every open bracket (first ``_probes``, placed by ``prior``, pseudo-counts
+    of the answer as ``default_prior`` gives them; then ``_secant_probes``, placed by the latencies
+    found), until every bracket is closed. Latencies are
     kept at the rungs evaluated (NaN elsewhere); the rung just above the answer is always among
     them, which is what ``binding`` reads.
     """
@@ -190,8 +255,11 @@ def search_capacity(step: StepModel, mem: MemoryModel, traffic: Traffic, capacit
     lat = {(m, p): np.full((n, k), np.nan) for m in METRICS for p in PERCENTILES}
     max_batch = np.zeros(n)
     lo, hi = np.full(n, -1), np.full(n, k)  # highest rung known to hold, lowest known to break
+    x, no_load = _load_axis(step, mem, traffic, capacity, overlap), no_load_ms(step, traffic, slo)
+    first = True
     while True:
-        rows, rungs = _probes(lo, hi, prior)
+        rows, rungs = _probes(lo, hi, prior) if first else _secant_probes(lo, hi, x, lat, slo, no_load)
+        first = False
         if not len(rows):
             break
         ok = _evaluate_pairs(step, mem, traffic, rates, slo, rows, rungs, lat, max_batch, overlap)

@@ -49,7 +49,7 @@ class Outside:
     kv_precision: np.ndarray
     runtime: np.ndarray
     floor: Array  # roofline lower bound on the hourly cost of the key's plans (never above ``bounds``)
-    rows: list[np.ndarray]  # per key, its Universe rows (enumeration order)
+    rows: Callable[[int], np.ndarray]  # key -> its Universe rows (enumeration order), gathered on demand
     screen: Callable[[np.ndarray, np.ndarray, int], Array]  # (Universe rows, their key, keys) -> bounds
     _bounds: Array = field(default_factory=lambda: np.zeros(0))
 
@@ -62,8 +62,9 @@ class Outside:
             self._bounds = np.full(len(self), np.nan)
         missing = keys[np.isnan(self._bounds[keys])]
         if len(missing):
-            rows = np.concatenate([self.rows[k] for k in missing])
-            group = np.repeat(np.arange(len(missing)), [len(self.rows[k]) for k in missing])
+            parts = [self.rows(int(k)) for k in missing]
+            rows = np.concatenate(parts)
+            group = np.repeat(np.arange(len(missing)), [len(part) for part in parts])
             order = np.argsort(rows, kind="stable")  # enumeration order (``_dominance`` reads runs)
             self._bounds[missing] = self.screen(rows[order], group[order], len(missing))
         return np.asarray(self._bounds[keys])
@@ -389,9 +390,12 @@ def _screen_lazily(cand: Candidates, w: Workload, served: Served, prefix: int
         return _bounds_of(sub, np.arange(len(rows)), keys, n_keys, _screen(t, rows, w, served),
                           demand=demand, max_types=max_types)
 
+    def outside_rows(k: int) -> np.ndarray:  # (most are never asked for: a list of them all took ~4 ms)
+        g = left[k]
+        return np.asarray(universe_rows[by_group[starts[g]:starts[g + 1]]])
+
     outside = Outside(model=factors[0], precision=factors[1], kv_precision=factors[2], runtime=factors[3],
-                      floor=floor[left], rows=[universe_rows[by_group[starts[g]:starts[g + 1]]] for g in left],
-                      screen=screen_outside)
+                      floor=floor[left], rows=outside_rows, screen=screen_outside)
     cand.keep(screened, "not screened: a roofline floor on its plan key's cost puts it past the keys searched")
     kept = tuple(x[screened] for x in out)
     return (kept[0], kept[1], kept[2], kept[3]), outside

@@ -12,7 +12,6 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from fractions import Fraction
 
 from planner.errors import InputError
 from planner.search.cp_proto import ProtoModel
@@ -109,7 +108,10 @@ def _proven_single(options: list[Option], *, demand: float, quotas: dict[str, in
     if best is None:
         return None
     cheapest = min(objective[i] for i in usable)
-    ratio = min(usable, key=lambda i: Fraction(objective[i], rate[i]))  # exact: the bound must not round up
+    ratio = usable[0]  # the least objective per unit of rate, compared exactly: the bound must not round up
+    for i in usable[1:]:
+        if objective[i] * rate[ratio] < objective[ratio] * rate[i]:
+            ratio = i
     if best[0] <= cheapest or best[0] * rate[ratio] <= need * objective[ratio]:
         return options[best[1]], best[2]
     return None
