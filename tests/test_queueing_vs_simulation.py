@@ -60,7 +60,7 @@ CASES = [(c, d, load) for c in CONFIGS for d in DISTS for load in LOADS]
 METRICS = ("ttft", "tpot", "e2e")
 # Allowed approximation error per (metric, percentile), on top of 3 standard errors of the simulation.
 # Seen (model / sim - 1 over the 18 cases, seed 1): TPOT p50 -21..+1%; e2e p50 -25..+1%; e2e p99 -16..+14%;
-# TTFT p50 -18..+10% (bar the case below); TTFT p99 -32..-3%; TPOT p99 -38..-5% (bimodal at 60-85% load: within
+# TTFT p50 -18..+10% (bar the case below); TTFT p99 -32..-3%; TPOT p99 -36..-4% (bimodal at 60-85% load: within
 # the band by the simulation's standard errors, 6-12%: short outputs landing in busy periods are not modelled).
 BANDS = {("tpot", 50): 0.15, ("e2e", 50): 0.20, ("e2e", 99): 0.15, ("ttft", 50): 0.20, ("ttft", 99): 0.25,
          ("tpot", 99): 0.25}

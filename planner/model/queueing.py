@@ -49,9 +49,12 @@ Model (checked against the discrete-event simulation in ``planner.model.simulate
   (OUTPUT_STRATA, finer at the short end: short outputs see the tail) is a gamma of those moments
   (Wilson-Hilferty), the mixture's quantile found by safeguarded Newton steps
   (``planner.model.gamma_mixture``); TPOT_q is the larger of it and the concurrency quantile
-  above. Not modelled: requests that arrive in a busy period also start
-  decoding in one (TPOT p99 -33..-38% vs the simulation with bimodal lengths at 60-85% load), and
-  arrivals waiting for a slot when the concurrency reaches its cap.
+  above. Each band's variance adds the load's slow drift over its lifetime, which its iterations
+  do not average away (``planner.model.tpot_tail``: concurrency and arrival rate averaged over the
+  window, amplified by the feedback gain): without it the TPOT tail p99 - p50 of long outputs was
+  0.54-0.64 of the simulation's. Not modelled: short outputs that start decoding in a busy period
+  (TPOT p99 -29..-36% vs the simulation with bimodal lengths at 60-85% load), and arrivals
+  waiting for a slot when the concurrency reaches its cap.
 * e2e_q: the larger of TTFT_q plus a median output at tau and a mean TTFT plus o_q tokens at
   the concurrency TPOT quantile (a long output averages its per-token noise away).
 
@@ -88,6 +91,7 @@ from planner.model.gamma_mixture import gamma_mixture_quantile
 from planner.model.grid import Array, Grid
 from planner.model.perf import Memory, MemoryModel, StepModel, StepTime
 from planner.model.scheduler import SERVING_OVERLAP, ServingStep, fcfs_prefill_share, slot_wait
+from planner.model.tpot_tail import slow_variance
 
 __all__ = ["PERCENTILES", "STATES", "LengthDist", "ServerResult", "saturated_rate", "serve", "server"]
 
@@ -697,9 +701,10 @@ def _sum_nodes(dist: LengthDist, states: int, strata: tuple[float, ...]) -> tupl
 
 
 def _varied(step: StepModel, b: Array, lam: Array, root: _Chain, inp: LengthDist, out: LengthDist, states: int,
-            percentiles: tuple[int, ...]) -> tuple[dict[int, Array], dict[int, Array]]:
+            percentiles: tuple[int, ...], feedback: tuple[Array, Array]) -> tuple[dict[int, Array], dict[int, Array]]:
     """TTFT and TPOT quantiles at the root (``root``: the chain at b decodes) with prompts and outputs
-    of random length (module docstring)."""
+    of random length (module docstring); ``feedback``: the chain's slope d tau / dB and the feedback
+    gain (``planner.model.tpot_tail``)."""
     n = len(b)
     y, wy = _sum_nodes(inp, states, PROMPT_STRATA)
     m_n = len(wy)
@@ -732,7 +737,9 @@ def _varied(step: StepModel, b: Array, lam: Array, root: _Chain, inp: LengthDist
     rho = np.clip(lam * np.einsum("nj,nj->n", pi, slope), 0.0, 0.95)[:, None]
     factor = 1.0 + 2.0 * rho / (1.0 - rho) * (1.0 - (1.0 - rho ** tokens) / (tokens * (1.0 - rho)))
     mean = np.maximum(tau, mu)  # the chain at mean lengths underestimates the mean iteration (Jensen)
-    levels = gamma_mixture_quantile(mean, var[:, None] * factor, tokens, wo, np.asarray(percentiles) / 100.0)
+    # the load's slow drift over the request's lifetime, which its n - 1 iterations do not average away
+    slow = slow_variance(lam, mean, rho[:, 0], *feedback, tokens, wo) * tokens
+    levels = gamma_mixture_quantile(mean, var[:, None] * factor + slow, tokens, wo, np.asarray(percentiles) / 100.0)
     tpot = {pct: levels[c] for c, pct in enumerate(percentiles)}
     return ttft, tpot
 
@@ -827,7 +834,7 @@ def _group(step: StepModel, lam: Array, b_run: Array, grows: Array, inp: LengthD
     # concurrency: not where the clip to [1, b_run] pins it for every gain (at ~zero load, all 1).
     n = len(b_mean)
     sd = np.sqrt(b_mean)
-    gain = np.zeros(n)
+    gain, slope = np.zeros(n), np.zeros(n)
     z = np.array([NormalDist().inv_cdf(pct / 100.0) for pct in percentiles])[:, None]  # per percentile, a column
     need = np.flatnonzero(np.any((np.clip(b_mean + z * (sd / (1.0 - 0.0)), 1.0, b_run)
                                   != np.clip(b_mean + z * (sd / (1.0 - 0.9)), 1.0, b_run))
@@ -835,7 +842,8 @@ def _group(step: StepModel, lam: Array, b_run: Array, grows: Array, inp: LengthD
     if need.size:
         h = np.maximum(0.05 * b_mean[need], 1.0)
         first = _chain(step.take(need), b_mean[need] + h, lam[need], inp, o, states).tau
-        gain[need] = lam[need] * max(o - 1.0, 0.0) * (first - tau[need]) / h
+        slope[need] = (first - tau[need]) / h
+        gain[need] = lam[need] * max(o - 1.0, 0.0) * slope[need]
     spread = sd / (1.0 - np.clip(gain, 0.0, 0.9))
     # TPOT_q is tau at each percentile's concurrency. These rise with the percentile from B
     # itself (clipped to [1, b_run]), so a repeat is a copy of the one above: where the median
@@ -849,7 +857,7 @@ def _group(step: StepModel, lam: Array, b_run: Array, grows: Array, inp: LengthD
     if rows.size:
         taus[level + 1, rows] = _chain(step.take(rows), b_q[level + 1, rows], lam[rows], inp, o, states).tau
     source = np.maximum.accumulate(np.arange(1, len(b_q))[:, None] * fresh, axis=0)  # last fresh row above
-    ttft_q, tpot_draws = _varied(step, b_mean, lam, ch, inp, out, states, percentiles)
+    ttft_q, tpot_draws = _varied(step, b_mean, lam, ch, inp, out, states, percentiles, (slope, gain))
     wait = slot_wait(b_mean + z * spread, b_run, lam)  # a count over the slots queues for one
     ttft_q = {pct: v + wait[percentiles.index(pct)] if pct in percentiles else v for pct, v in ttft_q.items()}
     tpot_b = {pct: np.maximum(taus[source[m], np.arange(n)], tau) for m, pct in enumerate(percentiles)}
