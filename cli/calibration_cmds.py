@@ -136,6 +136,8 @@ def calibration_yaml(result: FitResult, reads: Sequence[MeasurementsRead], n_use
                             "moe_expert": dict(sorted(result.calibration.moe_expert.items()))}
     if result.calibration.serving_overlap is not None:  # fitted on server records (planner.calibration.serving_fit)
         data["serving_overlap"] = result.calibration.serving_overlap
+    if result.calibration.serving_overlap_runtime:  # per runtime, where its records set it apart
+        data["serving_overlap_runtime"] = dict(sorted(result.calibration.serving_overlap_runtime.items()))
     CalibrationFile.model_validate(data)
     return data
 

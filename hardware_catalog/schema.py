@@ -318,6 +318,8 @@ class CalibrationFile(_Strict):
     moe_expert: dict[Id, Fraction] = {}
     # serving iterations' overlap (planner.calibration.serving_fit); absent: the roofline prior
     serving_overlap: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None = None
+    # runtime id -> its own serving overlap where its records under load set it apart; absent: serving_overlap
+    serving_overlap_runtime: dict[Id, Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]] = {}
 
     @field_validator("fitted_on")
     @classmethod

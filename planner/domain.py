@@ -229,6 +229,8 @@ class Calibration:
     # serving iterations' overlap fitted on records under load (planner.calibration.serving_fit);
     # None: the prior, planner.model.scheduler.SERVING_OVERLAP (the roofline)
     serving_overlap: float | None = None
+    # per runtime id: its own overlap where its records under load set one apart from the pooled one
+    serving_overlap_runtime: Mapping[str, float] = field(default_factory=_frozen)
 
 
 @dataclass(frozen=True)

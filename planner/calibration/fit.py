@@ -353,7 +353,8 @@ def cross_validate(catalog: Catalog, rs: RecordSet, *, folds: int = 5, options: 
         result = fit(catalog, rs.take(train.tolist()), options=options)
         fitted = replace(catalog, calibration=result.calibration)
         out[test] = predict(CatalogTables.from_catalog(fitted), rs.take(test.tolist()),
-                            overlap=overlap_of(result.calibration))
+                            overlap=overlap_of(result.calibration),
+                            runtime_overlap=result.calibration.serving_overlap_runtime)
         if progress is not None:
             progress(f"fold {k + 1}/{folds}")
     return out
@@ -394,7 +395,8 @@ def group_cross_validate(catalog: Catalog, rs: RecordSet, key: Callable[[Measure
         train = np.setdiff1d(np.arange(len(rs)), test)
         result = fit(catalog, rs.take(train.tolist()), options=options)
         fitted = replace(catalog, calibration=result.calibration)
-        out[test] = predict(CatalogTables.from_catalog(fitted), rs.take(test), overlap=overlap_of(result.calibration))
+        out[test] = predict(CatalogTables.from_catalog(fitted), rs.take(test), overlap=overlap_of(result.calibration),
+                            runtime_overlap=result.calibration.serving_overlap_runtime)
         if progress is not None:
             progress(f"group {n + 1}/{len(groups)}: {name}")
     return out, {g: len(v) for g, v in groups.items()}

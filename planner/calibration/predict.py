@@ -268,12 +268,13 @@ def _means(rs: RecordSet) -> tuple[Array, Array]:
 
 
 def predict(tables: CatalogTables, rs: RecordSet, efficiency: Efficiencies | None = None, *,
-            capacity: bool = True, overlap: float = SERVING_OVERLAP, moe_expert: Array | None = None) -> Array:
+            capacity: bool = True, overlap: float = SERVING_OVERLAP, moe_expert: Array | None = None,
+            runtime_overlap: Mapping[str, float] | None = None) -> Array:
     """Predicted metrics [record, metric] in SI units (columns as ``METRICS``).
 
     ``capacity``: also search each server record's SLO capacity (a dozen queueing evaluations per
     record; the fit leaves it out of its inner loop). ``overlap``: the serving iterations' (server
-    records only, ``planner.model.scheduler``)."""
+    records only, ``planner.model.scheduler``); ``runtime_overlap``: per runtime id, in its place."""
     grid = record_grid(tables, rs, efficiency, moe_expert)
     out = np.full((len(rs), len(METRICS)), np.nan)
     i, o = _means(rs)
@@ -294,33 +295,37 @@ def predict(tables: CatalogTables, rs: RecordSet, efficiency: Efficiencies | Non
             res.ttft_s, res.tpot_s], axis=1)
     server_rows = np.flatnonzero(scen == str(Scenario.SERVER))
     if server_rows.size:
-        predict_server(grid, rs, server_rows, b, out, capacity=capacity, overlap=overlap)
+        per_runtime = runtime_overlap or {}
+        overlaps = np.array([per_runtime.get(c.runtime.id, overlap) for c in rs.configs])
+        predict_server(grid, rs, server_rows, b, out, capacity=capacity, overlap=overlaps)
     return out
 
 
 def predict_server(grid: Grid, rs: RecordSet, rows: npt.NDArray[np.int64], cap: Array, out: Array, *,
-                   capacity: bool, overlap: float = SERVING_OVERLAP) -> None:
-    """Fill ``out``'s server columns: records sharing length distributions run as one queueing call.
+                   capacity: bool, overlap: float | Array = SERVING_OVERLAP) -> None:
+    """Fill ``out``'s server columns: records sharing length distributions (and ``overlap``: one per
+    record, or one for all) run as one queueing call.
 
     A record's rate is split evenly over its replicas (the harness's load balancer); throughput and
     SLO capacity are for all replicas."""
-    groups: dict[tuple[LengthDist, LengthDist], list[int]] = {}
+    per_record = np.broadcast_to(np.asarray(overlap, dtype=np.float64), (len(rs),))
+    groups: dict[tuple[LengthDist, LengthDist, float], list[int]] = {}
     for k in rows:
-        groups.setdefault(rs.records[k].lengths(), []).append(int(k))
-    for (i_dist, o_dist), members in groups.items():
+        groups.setdefault((*rs.records[k].lengths(), float(per_record[k])), []).append(int(k))
+    for (i_dist, o_dist, ov), members in groups.items():
         idx = np.asarray(members, dtype=np.int64)
         g = grid.take(idx)
         reps = rs.replicas[idx]
         rate = np.array([rs.records[k].request_rate or np.nan for k in idx]) / reps
         res = server(g, request_rate=rate, input_tokens=i_dist, output_tokens=o_dist, batch_cap=cap[idx],
-                     percentiles=(50, 90, 99), overlap=overlap)
+                     percentiles=(50, 90, 99), overlap=ov)
         out[idx, :6] = np.stack([res.output_tokens_per_s * reps, res.ttft_mean_s, res.tpot_mean_s,
                                  res.e2e_mean_s, res.ttft_s[99], res.tpot_s[99]], axis=1)
         out[idx, 6:10] = np.stack([res.ttft_s[50], res.ttft_s[90], res.tpot_s[50], res.tpot_s[90]], axis=1)
         if capacity:
             slo = [rs.records[k].slo for k in idx]
             out[idx, 10] = slo_capacity(g, slo, i_dist, o_dist, cap[idx], res.capacity_requests_per_s,
-                                        overlap=overlap) * reps
+                                        overlap=ov) * reps
 
 
 _SLO_KEYS = (("ttft_p99_s", "ttft"), ("tpot_p99_s", "tpot"), ("e2e_p99_s", "e2e"))

@@ -31,10 +31,10 @@ import numpy as np
 from planner.calibration.predict import METRICS, RecordSet, predict
 from planner.domain import Calibration, Catalog
 from planner.model.estimate import Scenario
-from planner.model.grid import CatalogTables
+from planner.model.grid import Array, CatalogTables
 from planner.model.scheduler import SERVING_OVERLAP
 
-__all__ = ["GRID", "MIN_RECORDS", "fit_serving_overlap", "fitted_overlap"]
+__all__ = ["GRID", "MIN_RECORDS", "fit_runtime_overlaps", "fit_serving_overlap", "fitted_overlap"]
 
 GRID = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 MIN_RECORDS = 20  # fewer server records with an SLO capacity: keep the prior (a median of a handful moves a lot)
@@ -48,13 +48,35 @@ def _server_rows(rs: RecordSet) -> list[int]:
 
 
 def fitted_overlap(catalog: Catalog, calibration: Calibration, rs: RecordSet) -> Calibration:
-    """``calibration`` with the serving overlap fitted on ``rs``'s server records at its efficiencies
-    (unchanged, the prior, where fewer than MIN_RECORDS publish an SLO capacity)."""
-    if len(_server_rows(rs)) < MIN_RECORDS:
+    """``calibration`` with the serving overlap fitted on ``rs``'s server records at its efficiencies,
+    pooled and per runtime (unchanged, the prior, where fewer than MIN_RECORDS publish an SLO capacity)."""
+    rows = _server_rows(rs)
+    if len(rows) < MIN_RECORDS:
         return calibration
     tables = CatalogTables.from_catalog(replace(catalog, calibration=calibration))
-    overlap, _ = fit_serving_overlap(tables, rs)
-    return replace(calibration, serving_overlap=overlap)
+    sub = rs.take(rows)
+    errors = _errors(tables, sub)
+    pooled = _choose(errors, SERVING_OVERLAP)
+    return replace(calibration, serving_overlap=None if pooled == SERVING_OVERLAP else pooled,
+                   serving_overlap_runtime=_per_runtime(sub, errors, pooled))
+
+
+def _errors(tables: CatalogTables, sub: RecordSet) -> dict[float, Array]:
+    """Per grid overlap, each record's absolute relative error of the predicted SLO capacity."""
+    observed = sub.observed[:, _CAPACITY]
+    return {overlap: np.abs(predict(tables, sub, overlap=overlap)[:, _CAPACITY] / observed - 1.0)
+            for overlap in GRID}
+
+
+def _choose(errors: dict[float, Array], toward: float, *, seed: int = 0) -> float:
+    """Of the grid overlaps whose median error is within one bootstrap standard error of the
+    smallest, the one nearest ``toward`` (the larger of two as near)."""
+    medians = {v: float(np.median(e)) for v, e in errors.items()}
+    best = min(medians, key=lambda v: medians[v])
+    rng = np.random.default_rng(seed)
+    e = errors[best]
+    spread = float(np.std([np.median(e[rng.integers(0, len(e), len(e))]) for _ in range(_BOOTSTRAP)]))
+    return min((v for v in GRID if medians[v] <= medians[best] + spread), key=lambda v: (abs(v - toward), -v))
 
 
 def fit_serving_overlap(tables: CatalogTables, rs: RecordSet, *, seed: int = 0) -> tuple[float | None, int]:
@@ -63,16 +85,25 @@ def fit_serving_overlap(tables: CatalogTables, rs: RecordSet, *, seed: int = 0) 
     rows = _server_rows(rs)
     if len(rows) < MIN_RECORDS:
         return None, len(rows)
-    sub = rs.take(rows)
-    observed = sub.observed[:, _CAPACITY]
-    errors = {}
-    for overlap in GRID:
-        predicted = predict(tables, sub, overlap=overlap)[:, _CAPACITY]
-        errors[overlap] = np.abs(predicted / observed - 1.0)
-    medians = {v: float(np.median(e)) for v, e in errors.items()}
-    best = min(medians, key=lambda v: medians[v])
-    rng = np.random.default_rng(seed)
-    e = errors[best]
-    spread = float(np.std([np.median(e[rng.integers(0, len(e), len(e))]) for _ in range(_BOOTSTRAP)]))
-    chosen = max(v for v in GRID if medians[v] <= medians[best] + spread)
+    chosen = _choose(_errors(tables, rs.take(rows)), SERVING_OVERLAP, seed=seed)
     return (None if chosen == SERVING_OVERLAP else chosen), len(rows)
+
+
+def fit_runtime_overlaps(tables: CatalogTables, rs: RecordSet, pooled: float, *, seed: int = 0) -> dict[str, float]:
+    """Per runtime id with at least MIN_RECORDS server records publishing an SLO capacity, its own
+    overlap where its records set it apart from ``pooled`` (the rule shrinks toward it)."""
+    sub = rs.take(_server_rows(rs))
+    return _per_runtime(sub, _errors(tables, sub), pooled, seed=seed)
+
+
+def _per_runtime(sub: RecordSet, errors: dict[float, Array], pooled: float, *, seed: int = 0) -> dict[str, float]:
+    runtimes = np.array([c.runtime.id for c in sub.configs])
+    out = {}
+    for rid in sorted(set(runtimes.tolist())):
+        mine = runtimes == rid
+        if mine.sum() < MIN_RECORDS:
+            continue
+        chosen = _choose({v: e[mine] for v, e in errors.items()}, pooled, seed=seed)
+        if chosen != pooled:
+            out[rid] = chosen
+    return out

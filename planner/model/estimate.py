@@ -188,7 +188,7 @@ def estimate(catalog: Catalog, config: Config, *, scenario: Scenario = Scenario.
         srv = server(grid, request_rate=request_rate / reps,
                      input_tokens=LengthDist(input_tokens, input_p95),
                      output_tokens=LengthDist(output_tokens, output_p95), batch_cap=batch or np.inf,
-                     overlap=overlap_of(catalog.calibration))
+                     overlap=overlap_of(catalog.calibration, config.runtime.id))
         mem, fits, b, max_b = srv.memory, bool(srv.max_batch[0] >= 1), float(srv.batch_mean[0]), srv.max_batch
         ttft, tpot, e2e = srv.ttft_mean_s[0], srv.tpot_mean_s[0], srv.e2e_mean_s[0]
         tps, rps, step = srv.output_tokens_per_s[0] * reps, request_rate, srv.decode

@@ -875,7 +875,7 @@ def saturated_rate(model: StepModel, b_run: Array, i: float, o: float) -> Array:
 
 def server(grid: Grid, *, request_rate: npt.ArrayLike, input_tokens: LengthDist,
            output_tokens: LengthDist, batch_cap: npt.ArrayLike = np.inf,
-           percentiles: tuple[int, ...] = PERCENTILES, overlap: float = SERVING_OVERLAP) -> ServerResult:
+           percentiles: tuple[int, ...] = PERCENTILES, overlap: float | Array = SERVING_OVERLAP) -> ServerResult:
     """Latency figures at ``request_rate`` per row of ``grid`` (see the module docstring), at
     ``percentiles`` (a subset of PERCENTILES: TPOT quantiles above the median each cost a chain
     evaluation); ``overlap`` as ``planner.model.scheduler``."""
@@ -886,7 +886,7 @@ def server(grid: Grid, *, request_rate: npt.ArrayLike, input_tokens: LengthDist,
 
 def serve(model: StepModel, mem: MemoryModel, *, request_rate: npt.ArrayLike, input_tokens: LengthDist,
           output_tokens: LengthDist, batch_cap: npt.ArrayLike = np.inf,
-          percentiles: tuple[int, ...] = PERCENTILES, overlap: float = SERVING_OVERLAP) -> ServerResult:
+          percentiles: tuple[int, ...] = PERCENTILES, overlap: float | Array = SERVING_OVERLAP) -> ServerResult:
     """``server`` on rows given by their step-time and memory constants (the planner keeps them per
     catalog); iterations are timed by ``ServingStep`` (partial overlap, ``planner.model.scheduler``)."""
     model = ServingStep.of(model, overlap)

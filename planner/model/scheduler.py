@@ -48,6 +48,8 @@ Offline holds (12.7%) and the capacity does not move: not adopted.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import numpy.typing as npt
 
@@ -55,7 +57,8 @@ from planner.domain import Calibration
 from planner.model.grid import Array
 from planner.model.perf import StepCoefficients, StepModel
 
-__all__ = ["FITTED_OVERLAP", "SERVING_OVERLAP", "ServingStep", "fcfs_prefill_share", "overlap_of", "slot_wait"]
+__all__ = ["FITTED_OVERLAP", "SERVING_OVERLAP", "ServingStep", "fcfs_prefill_share", "overlap_of", "runtime_overlaps",
+           "slot_wait"]
 
 # share of min(compute, weight reads) that hides under the larger: bench/fit_serving_overlap.py on
 # ../shared/calibration/mlperf.yaml with the shipped (vendor-level, robust, power-capped, MoE expert)
@@ -70,19 +73,20 @@ SERVING_OVERLAP = 1.0  # shipped: the roofline (see the module docstring for why
 
 
 class ServingStep(StepModel):
-    """``StepModel`` whose linear layers overlap compute and weight streaming only partly."""
+    """``StepModel`` whose linear layers overlap compute and weight streaming only partly
+    (``overlap``: one for every row, or one per row, as a calibration's per-runtime overlaps give)."""
 
-    def __init__(self, coefficients: StepCoefficients, overlap: float = SERVING_OVERLAP) -> None:
-        if not 0.0 <= overlap <= 1.0:
+    def __init__(self, coefficients: StepCoefficients, overlap: float | Array = SERVING_OVERLAP) -> None:
+        if not np.all((np.asarray(overlap) >= 0.0) & (np.asarray(overlap) <= 1.0)):
             raise ValueError(f"overlap must lie in [0, 1], got {overlap}")
         super().__init__(coefficients)
         self.overlap = overlap
         self._stacked: Array | None = None  # the coefficients as one [field, row] array, once a take needs it
 
     @classmethod
-    def of(cls, step: StepModel, overlap: float = SERVING_OVERLAP) -> ServingStep:
+    def of(cls, step: StepModel, overlap: float | Array = SERVING_OVERLAP) -> ServingStep:
         """``step``'s coefficients with this overlap (a ServingStep of the same overlap as is)."""
-        if isinstance(step, ServingStep) and step.overlap == overlap:
+        if isinstance(step, ServingStep) and np.array_equal(step.overlap, overlap):
             return step
         return cls(step.coefficients, overlap)
 
@@ -92,13 +96,26 @@ class ServingStep(StepModel):
         if self._stacked is None:
             self._stacked = self.coefficients.stacked()
         part = self._stacked[:, rows]
-        step = ServingStep(StepCoefficients.from_stacked(part), self.overlap)
+        overlap = self.overlap if np.ndim(self.overlap) == 0 else np.asarray(self.overlap)[rows]
+        step = ServingStep(StepCoefficients.from_stacked(part), overlap)
         step._stacked = part
         return step
 
     def _linear(self, compute: Array, memory: Array) -> Array:
-        return np.asarray(np.maximum(compute, memory) + (1.0 - self.overlap) * np.minimum(compute, memory),
+        overlap = self.overlap
+        if np.ndim(overlap) > 0:  # one per row: rows along the first axis
+            overlap = np.reshape(overlap, (-1,) + (1,) * (np.ndim(compute) - 1))
+        return np.asarray(np.maximum(compute, memory) + (1.0 - overlap) * np.minimum(compute, memory),
                           dtype=np.float64)
+
+
+def runtime_overlaps(calibration: Calibration, runtime_ids: Sequence[str], runtime: npt.NDArray[np.intp]
+                     ) -> float | Array:
+    """Per row (``runtime``: indices into ``runtime_ids``), the overlap its runtime runs with
+    (``overlap_of``); one float where no runtime has its own."""
+    if not calibration.serving_overlap_runtime:
+        return overlap_of(calibration)
+    return np.array([overlap_of(calibration, rid) for rid in runtime_ids], dtype=np.float64)[runtime]
 
 
 def fcfs_prefill_share(decodes: Array, prompt_tokens: Array, budget: Array) -> Array:
@@ -135,7 +152,10 @@ def slot_wait(concurrency: Array, slots: Array, rate: Array) -> Array:
     return np.asarray(excess / np.maximum(rate, 1e-300), dtype=np.float64)
 
 
-def overlap_of(calibration: Calibration) -> float:
-    """The serving overlap a calibration runs with: the one fitted on its records under load
-    (``planner.calibration.serving_fit``), else the prior SERVING_OVERLAP."""
+def overlap_of(calibration: Calibration, runtime: str | None = None) -> float:
+    """The serving overlap a calibration runs with on ``runtime``: the one fitted on that runtime's
+    records under load, else the one fitted on all of them (``planner.calibration.serving_fit``),
+    else the prior SERVING_OVERLAP."""
+    if runtime is not None and runtime in calibration.serving_overlap_runtime:
+        return calibration.serving_overlap_runtime[runtime]
     return SERVING_OVERLAP if calibration.serving_overlap is None else calibration.serving_overlap

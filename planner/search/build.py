@@ -36,7 +36,7 @@ def build_plans(catalog: Catalog, p: Prepared, w: Workload, found: list[tuple[in
     step, mem = p.served.apply(*universe(p.cand.tables).models(p.cand.universe_row[rows]), w.traffic)
     input_tokens, output_tokens = length_dists(p.served.traffic(w.traffic))
     res = serve(step, mem, request_rate=shares, input_tokens=input_tokens, output_tokens=output_tokens,
-                overlap=p.serving_overlap)
+                overlap=p.overlap_of(rows))
     plans, offset = [], 0
     for _, sol in found:
         n = len(sol.counts)

@@ -143,11 +143,12 @@ def slo_ceiling(step: StepModel, traffic: Traffic, slo: Slo) -> Array:
 
 def _evaluate_pairs(step: StepModel, mem: MemoryModel, traffic: Traffic, rates: Array, slo: Slo, rows: np.ndarray,
                     rungs: np.ndarray, lat: dict[tuple[str, int], Array], max_batch: Array,
-                    overlap: float = SERVING_OVERLAP) -> np.ndarray:
+                    overlap: float | Array = SERVING_OVERLAP) -> np.ndarray:
     """One queueing-model call over (row, rung) pairs; fills lat and max_batch; True where every SLO holds."""
     i, o = length_dists(traffic)
     res = serve(step.take(rows), mem.take(rows), request_rate=rates[rows, rungs], input_tokens=i, output_tokens=o,
-                percentiles=tuple(pct for _metric, pct, _limit in slo.items()), overlap=overlap)
+                percentiles=tuple(pct for _metric, pct, _limit in slo.items()),
+                overlap=overlap if np.ndim(overlap) == 0 else np.asarray(overlap)[rows])
     ok = np.ones(len(rows), dtype=bool)
     for key, values in _latencies(res).items():
         lat[key][rows, rungs] = values
@@ -181,7 +182,7 @@ def _probes(lo: np.ndarray, hi: np.ndarray, prior: Array) -> tuple[np.ndarray, n
     return np.concatenate([fill_rows, probe_rows]), np.concatenate([fill_rungs, probe_rungs])
 
 
-def _load_axis(step: StepModel, mem: MemoryModel, traffic: Traffic, capacity: Array, overlap: float) -> Array:
+def _load_axis(step: StepModel, mem: MemoryModel, traffic: Traffic, capacity: Array, overlap: float | Array) -> Array:
     """x[n, rung] = rho / (1 - rho), rho the rung's rate over the rate the engine saturates at (as
     ``serve`` computes it): the axis along which ``_secant_probes`` takes latency as linear (a
     queue's delay grows about so with its load)."""
@@ -237,7 +238,7 @@ def _secant_probes(lo: np.ndarray, hi: np.ndarray, x: Array, lat: dict[tuple[str
 
 
 def search_capacity(step: StepModel, mem: MemoryModel, traffic: Traffic, capacity: Array, slo: Slo,
-                    prior: Array | None = None, overlap: float = SERVING_OVERLAP) -> CapacitySearch:
+                    prior: Array | None = None, overlap: float | Array = SERVING_OVERLAP) -> CapacitySearch:
     """Per row, the highest utilisation rung at which every SLO target holds.
 
     Latency rises with load, so the rungs that meet the SLOs form a prefix of the ladder and the

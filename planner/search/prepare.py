@@ -16,7 +16,7 @@ import numpy as np
 from planner.domain import Catalog
 from planner.model.grid import Array, CatalogTables
 from planner.model.perf import MemoryModel, StepModel
-from planner.model.scheduler import SERVING_OVERLAP, overlap_of
+from planner.model.scheduler import SERVING_OVERLAP, runtime_overlaps
 from planner.model.serving import Served
 from planner.search.candidates import Candidates, enumerate_candidates, universe
 from planner.search.capacity import UTILIZATION, default_prior, screen, search_capacity
@@ -90,7 +90,8 @@ class Prepared:
     max_types: int  # hardware types a plan may mix
     served: Served = field(default_factory=Served)  # serving features of this search (planner.model.serving)
     outside: Outside | None = None  # plan keys left unscreened (``prepare`` with ``prefix``)
-    serving_overlap: float = SERVING_OVERLAP  # the catalog's calibrated one (planner.model.scheduler.overlap_of)
+    # the catalog's calibrated one, or one per candidate (its runtime's: planner.model.scheduler.runtime_overlaps)
+    serving_overlap: float | Array = SERVING_OVERLAP
     evaluated: int = 0
     answers: Array = field(default_factory=default_prior)  # capacity rungs found so far, as search_capacity's prior
     _bounds: Array | None = None  # lower_bounds, recomputed for the keys evaluated since
@@ -109,7 +110,8 @@ class Prepared:
             return
         plain = universe(self.cand.tables).models(self.cand.universe_row[rows])
         signature = np.ascontiguousarray(np.vstack([plain[0].coefficients.stacked(), plain[1].coefficients.stacked(),
-                                                    self.ceiling[rows][None, :]]).T)
+                                                    self.ceiling[rows][None, :],
+                                                    np.broadcast_to(self.overlap_of(rows), rows.shape)[None, :]]).T)
         _, first, inverse = np.unique(signature, axis=0, return_index=True, return_inverse=True)
         keys = [signature[i].tobytes() for i in first]
         new = [j for j, key in enumerate(keys) if key not in self._answers]
@@ -128,13 +130,18 @@ class Prepared:
             self._tight.pop(key, None)
         self.evaluated += len(rows)
 
+    def overlap_of(self, rows: np.ndarray) -> float | Array:
+        """The serving overlap of these candidate rows: one for all, or one per row."""
+        overlap = self.serving_overlap
+        return overlap if isinstance(overlap, float) else overlap[rows]
+
     def _run(self, rows: np.ndarray, keys: list[bytes], step: StepModel, mem: MemoryModel, *, w: Workload) -> None:
         """``search_capacity`` of ``rows`` (plain constants ``step``, ``mem``), each answer kept
         under its key: (rate, rung, max batch, latency one rung above it per SLO target)."""
         step, mem = self.served.apply(step, mem, w.traffic)
         seen = self.served.workload(w)  # what the queueing model runs: computed tokens, TPOT per iteration
         found = search_capacity(step, mem, seen.traffic, self.ceiling[rows], seen.slo, self.answers,
-                                overlap=self.serving_overlap)
+                                overlap=self.overlap_of(rows))
         self.answers += np.bincount(found.rung + 1, minlength=len(self.answers))
         has_above = found.rung + 1 < len(UTILIZATION)
         above = np.minimum(found.rung + 1, len(UTILIZATION) - 1)
@@ -306,7 +313,8 @@ def prepare(catalog: Catalog, tables: CatalogTables, w: Workload, served: Served
                     rows_of=[order[a:b] for a, b in itertools.pairwise(bounds)], first=order[bounds[:-1]],
                     demand=w.design_load,
                     max_types=w.constraints.max_hardware_types, served=served, outside=outside,
-                    serving_overlap=overlap_of(catalog.calibration))
+                    serving_overlap=runtime_overlaps(catalog.calibration, cand.tables.runtime_ids,
+                                                     cand.runtime))
 
 
 def _screen(tables: CatalogTables, rows: np.ndarray, w: Workload, served: Served
