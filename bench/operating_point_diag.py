@@ -20,7 +20,9 @@ Findings (issue #16; shipped efficiencies, 177 Server and 49 Interactive records
   0.60-0.66 at every overlap (its Interactive iterations are compute-dominated: weight streaming is
   a fifth of them), against 1.05-1.12 for B200 Server: no overlap reconciles B200's two scenarios.
   A line through each chip's (Interactive, Server) pair gives the observed iteration a fixed part
-  the model lacks (``bench/interactive_slo_diag.py``).
+  the model lacks (``bench/interactive_slo_diag.py``). Adopted from this: an overlap per runtime,
+  shrunk toward the pooled one (``planner.calibration.serving_fit``; by round S + I 16.4% / 75% ->
+  15.4% / 77%).
 
 Tried, not adopted (cross-validated by round, fit on the public records + one round; base:
 Offline 10.6% / 89% within 25%, SLO capacity Server 14.8% / 79%, Interactive 25.0% / 53%,

@@ -1,25 +1,38 @@
 """Fit the serving overlap (``planner.model.scheduler``) on Server / Interactive records.
 
-One scalar per calibration: the share of min(compute, weight reads) of a linear layer that hides
-under the larger in a serving iteration (1 = the roofline, the prior). It is identified only by
-records under load with a published SLO capacity (MLPerf Server and Interactive: the submitted
-rate is the highest rate meeting the round's p99 limits): offline and static records run deep in
-the compute-bound regime or at batch 1, where it does not matter, so the efficiency fit
-(``planner.calibration.fit``) cannot see it and it is fitted after the efficiencies, with them.
+One scalar per calibration (and one per runtime where its records set it apart, below): the share
+of min(compute, weight reads) of a linear layer that hides under the larger in a serving iteration
+(1 = the roofline, the prior). It is identified only by records under load with a published SLO
+capacity (MLPerf Server and Interactive: the submitted rate is the highest rate meeting the round's
+p99 limits): offline and static records run deep in the compute-bound regime or at batch 1, where
+it does not matter, so the efficiency fit (``planner.calibration.fit``) cannot see it and it is
+fitted after the efficiencies, with them.
 
 Rule: on a grid over [0.3, 1] (below 0.3 no fit on either MLPerf round came close: see
 bench/fit_serving_overlap.py), the median absolute percentage error of the predicted SLO capacity;
 the chosen overlap is the largest whose median is within one bootstrap standard error of the
-smallest (shrinkage toward the roofline: the data do not tell those apart). Cross-validated by
-MLPerf round (``group_cross_validate``: efficiencies and overlap fitted on the public records plus the
-other round), this picks 0.7 from the v5.1 records to predict v4.1 and 0.6 from the v4.1 records to
-predict v5.1; the held-out SLO capacity's median APE falls from 22.2% (roofline) to 20.4% (59% -> 63%
-within 25%; Interactive 23.7% -> 20.3%). The shipped calibration is fitted on public_benchmarks.yaml
-alone, which has no record under load, so it keeps the prior.
+smallest (shrinkage toward the roofline: the data do not tell those apart). The shipped calibration
+is fitted on public_benchmarks.yaml alone, which has no record under load, so it keeps the prior.
+
+Per runtime (``serving_overlap_runtime``; calibration.yaml's optional map runtime id -> overlap):
+each runtime with at least MIN_RECORDS such records gets, by the same rule on its own records, the
+grid overlap within one bootstrap standard error of its best that is nearest the pooled one
+(shrinkage toward the pooled overlap); only one that differs from it is kept. Engines schedule
+differently (``bench/operating_point_diag.py``: H200 TensorRT-LLM Interactive iterations centre
+near 0.6, MI300X/MI325X vLLM near 0.5). Cross-validated by MLPerf round (``group_cross_validate``:
+efficiencies and overlaps fitted on the public records plus the other round; TensorRT-LLM 180 and
+vLLM 38 of the 226 records under load, v4.1 has 5 vLLM): fitted on v5.1 the pooled overlap is 0.9
+and TensorRT-LLM's 0.7 (its records alone do not admit 0.9), fitted on v4.1 0.7 for both; the
+held-out SLO capacity goes from 16.4% / 75% within 25% (pooled only) to 15.4% / 77% (Server 15.4% ->
+13.8%, Interactive 21.0% / 67% and Offline 10.6% / 89% unchanged). Not adopted: the same rule
+shrunk toward the roofline per runtime (TensorRT-LLM 0.9 from v4.1: 16.1% / 73%, Interactive
+23.2% / 51%), per hardware vendor toward the roofline (17.5% / 73%) or toward the pooled one (NVIDIA
+keeps it: 16.4% / 75%), per runtime from 5 records (ipex 0.5: no v4.1 ipex record, 15.4% / 77%).
 
 Scope: ``predict`` (``hwplan validate``, the cross-validation, the under-load report) and the
 planner's queueing calls (``planner.model.estimate``, ``planner.search.prepare`` / ``capacity`` /
-``build``) run at the catalog's calibrated overlap (``planner.model.scheduler.overlap_of``).
+``build``) run each row at its runtime's calibrated overlap (``planner.model.scheduler.overlap_of``,
+``runtime_overlaps``).
 """
 
 from __future__ import annotations
