@@ -112,3 +112,25 @@ def test_calibration_yaml_per_runtime_overlap(tmp_path: Path) -> None:
     (folder / "calibration.yaml").write_text(text + "serving_overlap_runtime: {tensorrt-llm: 1.5}\n", encoding="utf-8")
     with pytest.raises(CatalogError, match="serving_overlap_runtime"):
         load_catalog(folder)
+
+
+def test_plans_run_each_candidate_at_its_runtimes_overlap() -> None:
+    """examples/heterogeneous-mix.yaml's plans run on vLLM: vLLM's own overlap of 0.5 must give the
+    capacities the pooled 0.5 gives (lower than the roofline's), every other runtime's 0.5 the
+    roofline's: candidates of several runtimes are searched together, each at its runtime's."""
+    from hardware_catalog.workload_file import load_workload
+    from planner.search.planning import plan
+
+    catalog = load_catalog()
+    workload = load_workload(Path(__file__).resolve().parents[1] / "examples" / "heterogeneous-mix.yaml")
+
+    def capacities(calibration: Calibration) -> list[list[float]]:
+        result = plan(workload, replace(catalog, calibration=calibration), top=3)
+        assert result.plans and all(p.runtime == "vllm" for p in result.plans)
+        return [[d.slo_capacity_per_replica for d in p.deployments] for p in result.plans]
+
+    base = catalog.calibration
+    others = {rid: 0.5 for rid in catalog.runtimes if rid != "vllm"}
+    pooled = capacities(replace(base, serving_overlap=0.5))
+    assert capacities(replace(base, serving_overlap_runtime={"vllm": 0.5})) == pooled
+    assert capacities(replace(base, serving_overlap_runtime=others)) == capacities(base) != pooled
