@@ -74,7 +74,8 @@ def validate_cmd(
     _reads, records, bad = load_records([file])
     tables = CatalogTables.from_catalog(cat)
     rs, skipped = prepare(cat, tables, records)
-    report = validation_out(rs, predict(tables, rs, overlap=overlap_of(cat.calibration)), bad, skipped)
+    report = validation_out(rs, predict(tables, rs, overlap=overlap_of(cat.calibration),
+                                        runtime_overlap=cat.calibration.serving_overlap_runtime), bad, skipped)
     if as_json:
         print_doc(report)
         return
