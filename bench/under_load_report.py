@@ -19,7 +19,7 @@ from relative_load_p99 import table as relative_load_table  # bench/ is the scri
 
 from hardware_catalog.measurements import read_measurements
 from planner.calibration.fit import group_cross_validate
-from planner.calibration.predict import METRICS, RecordSet, predict, prepare
+from planner.calibration.predict import METRICS, RecordSet, predict_calibrated, prepare
 from planner.calibration.validate import ape, summarise
 from planner.domain import Catalog
 from planner.model.grid import Array, CatalogTables
@@ -78,8 +78,7 @@ def section(catalog: Catalog, mlperf: Path, public: Path) -> list[str]:
     read = read_measurements(mlperf)
     rs, skipped = prepare(catalog, tables, read.records)
     start = time.perf_counter()
-    shipped = predict(tables, rs, overlap=overlap_of(catalog.calibration),
-                      runtime_overlap=catalog.calibration.serving_overlap_runtime)
+    shipped = predict_calibrated(tables, rs, catalog.calibration)
     validate_s = time.perf_counter() - start
     both, _ = prepare(catalog, tables, [*read_measurements(public).records, *read.records])
     start = time.perf_counter()

@@ -66,16 +66,14 @@ def validate_cmd(
     from rich.table import Table
 
     from hardware_catalog.outputs import validation_out
-    from planner.calibration.predict import predict, prepare
+    from planner.calibration.predict import predict_calibrated, prepare
     from planner.model.grid import CatalogTables
-    from planner.model.scheduler import overlap_of
 
     cat = load(catalog, add)
     _reads, records, bad = load_records([file])
     tables = CatalogTables.from_catalog(cat)
     rs, skipped = prepare(cat, tables, records)
-    report = validation_out(rs, predict(tables, rs, overlap=overlap_of(cat.calibration),
-                                        runtime_overlap=cat.calibration.serving_overlap_runtime), bad, skipped)
+    report = validation_out(rs, predict_calibrated(tables, rs, cat.calibration), bad, skipped)
     if as_json:
         print_doc(report)
         return

@@ -14,7 +14,7 @@ from api.errors import LimitExceeded
 from api.schemas import ValidateRequest
 from hardware_catalog.measurements import BadRecord, to_measurement
 from hardware_catalog.outputs import ValidationOut, validation_out
-from planner.calibration.predict import Measurement, predict, prepare
+from planner.calibration.predict import Measurement, predict_calibrated, prepare
 
 __all__ = ["router"]
 
@@ -39,4 +39,4 @@ def post_validate(body: ValidateRequest, snapshot: SnapshotDep, settings: Settin
             records.append(to_measurement(r))
     rs, skipped = prepare(snapshot.catalog, snapshot.tables, records)
     response.headers["X-Catalog-Version"] = snapshot.catalog.version
-    return validation_out(rs, predict(snapshot.tables, rs), bad, skipped)
+    return validation_out(rs, predict_calibrated(snapshot.tables, rs, snapshot.catalog.calibration), bad, skipped)

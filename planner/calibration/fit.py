@@ -35,13 +35,12 @@ import scipy.optimize
 import scipy.sparse
 
 from planner.calibration.bounds import log_bound
-from planner.calibration.predict import EFFICIENCY_FIELDS, METRICS, Measurement, RecordSet, predict
+from planner.calibration.predict import EFFICIENCY_FIELDS, METRICS, Measurement, RecordSet, predict, predict_calibrated
 from planner.calibration.serving_fit import fitted_overlap
 from planner.domain import Calibration, Catalog, Efficiency
 from planner.errors import InputError
 from planner.model.estimate import Scenario
 from planner.model.grid import Array, CatalogTables, Efficiencies
-from planner.model.scheduler import overlap_of
 
 __all__ = ["FitOptions", "FitResult", "at_bound", "cross_validate", "fit", "fold_indices", "group_cross_validate",
            "repeated_cross_validate"]
@@ -352,9 +351,7 @@ def cross_validate(catalog: Catalog, rs: RecordSet, *, folds: int = 5, options: 
         train = np.setdiff1d(np.arange(len(rs)), test)
         result = fit(catalog, rs.take(train.tolist()), options=options)
         fitted = replace(catalog, calibration=result.calibration)
-        out[test] = predict(CatalogTables.from_catalog(fitted), rs.take(test.tolist()),
-                            overlap=overlap_of(result.calibration),
-                            runtime_overlap=result.calibration.serving_overlap_runtime)
+        out[test] = predict_calibrated(CatalogTables.from_catalog(fitted), rs.take(test.tolist()), result.calibration)
         if progress is not None:
             progress(f"fold {k + 1}/{folds}")
     return out
@@ -395,8 +392,7 @@ def group_cross_validate(catalog: Catalog, rs: RecordSet, key: Callable[[Measure
         train = np.setdiff1d(np.arange(len(rs)), test)
         result = fit(catalog, rs.take(train.tolist()), options=options)
         fitted = replace(catalog, calibration=result.calibration)
-        out[test] = predict(CatalogTables.from_catalog(fitted), rs.take(test), overlap=overlap_of(result.calibration),
-                            runtime_overlap=result.calibration.serving_overlap_runtime)
+        out[test] = predict_calibrated(CatalogTables.from_catalog(fitted), rs.take(test), result.calibration)
         if progress is not None:
             progress(f"group {n + 1}/{len(groups)}: {name}")
     return out, {g: len(v) for g, v in groups.items()}

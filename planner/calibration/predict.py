@@ -32,13 +32,13 @@ from dataclasses import dataclass, field, fields, replace
 import numpy as np
 import numpy.typing as npt
 
-from planner.domain import Catalog, Hardware, Runtime
+from planner.domain import Calibration, Catalog, Hardware, Runtime
 from planner.errors import InputError, PlannerError
 from planner.model.estimate import Config, Scenario, resolve
 from planner.model.grid import Array, CatalogTables, Efficiencies, Grid
 from planner.model.queueing import LengthDist, server
 from planner.model.scenarios import max_throughput, static_batch
-from planner.model.scheduler import SERVING_OVERLAP
+from planner.model.scheduler import SERVING_OVERLAP, overlap_of
 
 __all__ = [
     "EFFICIENCY_FIELDS",
@@ -48,6 +48,7 @@ __all__ = [
     "Skipped",
     "default_kv_precision",
     "predict",
+    "predict_calibrated",
     "prepare",
     "slo_capacity",
 ]
@@ -299,6 +300,12 @@ def predict(tables: CatalogTables, rs: RecordSet, efficiency: Efficiencies | Non
         overlaps = np.array([per_runtime.get(c.runtime.id, overlap) for c in rs.configs])
         predict_server(grid, rs, server_rows, b, out, capacity=capacity, overlap=overlaps)
     return out
+
+
+def predict_calibrated(tables: CatalogTables, rs: RecordSet, calibration: Calibration) -> Array:
+    """``predict`` at ``calibration``'s serving overlaps (the pooled one and any per runtime): what
+    ``hwplan validate``, ``POST /v1/validate`` and the cross-validation's held-out predictions run."""
+    return predict(tables, rs, overlap=overlap_of(calibration), runtime_overlap=calibration.serving_overlap_runtime)
 
 
 def predict_server(grid: Grid, rs: RecordSet, rows: npt.NDArray[np.int64], cap: Array, out: Array, *,
