@@ -158,16 +158,21 @@ def _evaluate_pairs(step: StepModel, mem: MemoryModel, traffic: Traffic, rates: 
     return ok
 
 
+def _every_rung_inside(small: np.ndarray, lo: np.ndarray, width: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(row, rung) pairs for every rung strictly inside the brackets of rows ``small`` (lo + 1 .. lo + width)."""
+    fill_rows = np.repeat(small, width[small])
+    fill_rungs = np.repeat(lo[small], width[small]) + 1 + (
+        np.arange(len(fill_rows)) - np.repeat(np.cumsum(width[small]) - width[small], width[small]))
+    return fill_rows, fill_rungs
+
+
 def _probes(lo: np.ndarray, hi: np.ndarray, prior: Array) -> tuple[np.ndarray, np.ndarray]:
     """(row, rung) pairs to evaluate next for open brackets (lo, hi): every rung inside a bracket
     of at most FILL, else the two rungs that split the prior's mass on the bracket into thirds
     (a probe p holds iff the answer is >= p)."""
     width = hi - lo - 1
     rows = np.flatnonzero(width > 0)
-    small = rows[width[rows] <= FILL]
-    fill_rows = np.repeat(small, width[small])
-    fill_rungs = np.repeat(lo[small], width[small]) + 1 + (
-        np.arange(len(fill_rows)) - np.repeat(np.cumsum(width[small]) - width[small], width[small]))
+    fill_rows, fill_rungs = _every_rung_inside(rows[width[rows] <= FILL], lo, width)
     big = rows[width[rows] > FILL]
     answer = np.arange(-1, len(prior) - 1)  # prior index -> answer
     inside = (answer >= lo[big, None]) & (answer < hi[big, None])
@@ -208,10 +213,7 @@ def _secant_probes(lo: np.ndarray, hi: np.ndarray, x: Array, lat: dict[tuple[str
     k = x.shape[1]
     width = hi - lo - 1
     rows = np.flatnonzero(width > 0)
-    small = rows[width[rows] <= SECANT_FILL]
-    fill_rows = np.repeat(small, width[small])
-    fill_rungs = np.repeat(lo[small], width[small]) + 1 + (
-        np.arange(len(fill_rows)) - np.repeat(np.cumsum(width[small]) - width[small], width[small]))
+    fill_rows, fill_rungs = _every_rung_inside(rows[width[rows] <= SECANT_FILL], lo, width)
     big = rows[width[rows] > SECANT_FILL]
     lo_b, hi_b = lo[big], hi[big]
     has_lo = lo_b >= 0
