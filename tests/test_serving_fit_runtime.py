@@ -21,7 +21,7 @@ import pytest
 from hardware_catalog import load_catalog
 from hardware_catalog.loader import default_catalog_dir
 from hardware_catalog.measurements import read_measurements
-from planner.calibration.predict import METRICS, predict, prepare, record_grid
+from planner.calibration.predict import METRICS, predict_calibrated, prepare, record_grid
 from planner.calibration.serving_fit import MIN_RECORDS, fit_runtime_overlaps, fit_serving_overlap
 from planner.domain import Calibration
 from planner.errors import CatalogError
@@ -49,7 +49,7 @@ def _under_load(per_runtime: int):  # type: ignore[no-untyped-def]
 
 def test_fit_recovers_known_overlaps_per_runtime() -> None:
     tables, rs = _under_load(MIN_RECORDS + 4)
-    truth = predict(tables, rs, overlap=SERVING_OVERLAP, runtime_overlap=KNOWN)[:, CAPACITY]
+    truth = predict_calibrated(tables, rs, Calibration(serving_overlap_runtime=KNOWN))[:, CAPACITY]
     assert np.all(truth > 0)
     observed = rs.observed.copy()
     observed[:, CAPACITY] = truth

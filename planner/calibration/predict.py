@@ -269,13 +269,12 @@ def _means(rs: RecordSet) -> tuple[Array, Array]:
 
 
 def predict(tables: CatalogTables, rs: RecordSet, efficiency: Efficiencies | None = None, *,
-            capacity: bool = True, overlap: float = SERVING_OVERLAP, moe_expert: Array | None = None,
-            runtime_overlap: Mapping[str, float] | None = None) -> Array:
+            capacity: bool = True, overlap: float | Array = SERVING_OVERLAP, moe_expert: Array | None = None) -> Array:
     """Predicted metrics [record, metric] in SI units (columns as ``METRICS``).
 
     ``capacity``: also search each server record's SLO capacity (a dozen queueing evaluations per
     record; the fit leaves it out of its inner loop). ``overlap``: the serving iterations' (server
-    records only, ``planner.model.scheduler``); ``runtime_overlap``: per runtime id, in its place."""
+    records only, ``planner.model.scheduler``): one for all, or one per record (``predict_calibrated``)."""
     grid = record_grid(tables, rs, efficiency, moe_expert)
     out = np.full((len(rs), len(METRICS)), np.nan)
     i, o = _means(rs)
@@ -296,31 +295,30 @@ def predict(tables: CatalogTables, rs: RecordSet, efficiency: Efficiencies | Non
             res.ttft_s, res.tpot_s], axis=1)
     server_rows = np.flatnonzero(scen == str(Scenario.SERVER))
     if server_rows.size:
-        per_runtime = runtime_overlap or {}
-        overlaps = np.array([per_runtime.get(c.runtime.id, overlap) for c in rs.configs])
-        predict_server(grid, rs, server_rows, b, out, capacity=capacity, overlap=overlaps)
+        predict_server(grid, rs, server_rows, b, out, capacity=capacity, overlap=overlap)
     return out
 
 
 def predict_calibrated(tables: CatalogTables, rs: RecordSet, calibration: Calibration) -> Array:
     """``predict`` at ``calibration``'s serving overlaps (the pooled one and any per runtime): what
     ``hwplan validate``, ``POST /v1/validate`` and the cross-validation's held-out predictions run."""
-    return predict(tables, rs, overlap=overlap_of(calibration), runtime_overlap=calibration.serving_overlap_runtime)
+    return predict(tables, rs, overlap=np.array([overlap_of(calibration, c.runtime.id) for c in rs.configs]))
 
 
 def predict_server(grid: Grid, rs: RecordSet, rows: npt.NDArray[np.int64], cap: Array, out: Array, *,
                    capacity: bool, overlap: float | Array = SERVING_OVERLAP) -> None:
-    """Fill ``out``'s server columns: records sharing length distributions (and ``overlap``: one per
-    record, or one for all) run as one queueing call.
+    """Fill ``out``'s server columns: records sharing length distributions run as one queueing call
+    (``overlap``: one per record, or one for all).
 
     A record's rate is split evenly over its replicas (the harness's load balancer); throughput and
     SLO capacity are for all replicas."""
     per_record = np.broadcast_to(np.asarray(overlap, dtype=np.float64), (len(rs),))
-    groups: dict[tuple[LengthDist, LengthDist, float], list[int]] = {}
+    groups: dict[tuple[LengthDist, LengthDist], list[int]] = {}
     for k in rows:
-        groups.setdefault((*rs.records[k].lengths(), float(per_record[k])), []).append(int(k))
-    for (i_dist, o_dist, ov), members in groups.items():
+        groups.setdefault(rs.records[k].lengths(), []).append(int(k))
+    for (i_dist, o_dist), members in groups.items():
         idx = np.asarray(members, dtype=np.int64)
+        ov = per_record[idx]
         g = grid.take(idx)
         reps = rs.replicas[idx]
         rate = np.array([rs.records[k].request_rate or np.nan for k in idx]) / reps
@@ -341,7 +339,7 @@ _CAPACITY_STEPS = 14  # bisection steps in log rate: the bracket [1e-4, 1] x sat
 
 def slo_capacity(grid: Grid, slo: Sequence[Mapping[str, float]], input_tokens: LengthDist,
                  output_tokens: LengthDist, cap: Array, saturation: Array, *,
-                 overlap: float = SERVING_OVERLAP) -> Array:
+                 overlap: float | Array = SERVING_OVERLAP) -> Array:
     """Per row, the highest request rate (per replica) at which every predicted p99 of ``slo`` holds.
 
     Bisection in log rate between 1e-4 and 1 times the saturated rate (the queue is unstable

@@ -91,7 +91,7 @@ from planner.model.gamma_mixture import gamma_mixture_quantile
 from planner.model.grid import Array, Grid
 from planner.model.perf import Memory, MemoryModel, StepModel, StepTime
 from planner.model.scheduler import SERVING_OVERLAP, ServingStep, fcfs_prefill_share, slot_wait
-from planner.model.tpot_tail import slow_variance
+from planner.model.tpot_tail import MAX_GAIN, MAX_RHO, slow_variance
 
 __all__ = ["PERCENTILES", "STATES", "LengthDist", "ServerResult", "saturated_rate", "serve", "server"]
 
@@ -734,7 +734,7 @@ def _varied(step: StepModel, b: Array, lam: Array, root: _Chain, inp: LengthDist
     # consecutive iterations are correlated (a long one brings more prompts into the next): as an
     # AR(1) of coefficient rho = lam ds/dj, the mean of n draws has variance var / n * f(n)
     slope = np.diff(d @ wy, axis=1)  # [n, j]: what one more prompt adds to an iteration
-    rho = np.clip(lam * np.einsum("nj,nj->n", pi, slope), 0.0, 0.95)[:, None]
+    rho = np.clip(lam * np.einsum("nj,nj->n", pi, slope), 0.0, MAX_RHO)[:, None]
     factor = 1.0 + 2.0 * rho / (1.0 - rho) * (1.0 - (1.0 - rho ** tokens) / (tokens * (1.0 - rho)))
     mean = np.maximum(tau, mu)  # the chain at mean lengths underestimates the mean iteration (Jensen)
     # the load's slow drift over the request's lifetime, which its n - 1 iterations do not average away
@@ -830,21 +830,21 @@ def _group(step: StepModel, lam: Array, b_run: Array, grows: Array, inp: LengthD
     ttft_mean = _ttft(ch, lam, fcfs_prefill_share(b_mean, prompts, step.coefficients.max_batched_tokens))
     # Feedback: a surplus of dB decodes lengthens iterations, which keeps lam (O - 1) dtau more
     # sequences in flight; a Poisson surplus sqrt(B) is amplified by 1 / (1 - gain), gain in
-    # [0, 0.9]. The gain needs the chain at B + h, but only where it moves a percentile's
+    # [0, MAX_GAIN]. The gain needs the chain at B + h, but only where it moves a percentile's
     # concurrency: not where the clip to [1, b_run] pins it for every gain (at ~zero load, all 1).
     n = len(b_mean)
     sd = np.sqrt(b_mean)
     gain, slope = np.zeros(n), np.zeros(n)
     z = np.array([NormalDist().inv_cdf(pct / 100.0) for pct in percentiles])[:, None]  # per percentile, a column
     need = np.flatnonzero(np.any((np.clip(b_mean + z * (sd / (1.0 - 0.0)), 1.0, b_run)
-                                  != np.clip(b_mean + z * (sd / (1.0 - 0.9)), 1.0, b_run))
-                                 | (b_mean + z * (sd / (1.0 - 0.9)) > b_run), axis=0))  # and the slot wait's
+                                  != np.clip(b_mean + z * (sd / (1.0 - MAX_GAIN)), 1.0, b_run))
+                                 | (b_mean + z * (sd / (1.0 - MAX_GAIN)) > b_run), axis=0))  # and the slot wait's
     if need.size:
         h = np.maximum(0.05 * b_mean[need], 1.0)
         first = _chain(step.take(need), b_mean[need] + h, lam[need], inp, o, states).tau
         slope[need] = (first - tau[need]) / h
         gain[need] = lam[need] * max(o - 1.0, 0.0) * slope[need]
-    spread = sd / (1.0 - np.clip(gain, 0.0, 0.9))
+    spread = sd / (1.0 - np.clip(gain, 0.0, MAX_GAIN))
     # TPOT_q is tau at each percentile's concurrency. These rise with the percentile from B
     # itself (clipped to [1, b_run]), so a repeat is a copy of the one above: where the median
     # is at B, or the clip pins several percentiles. Each distinct one is evaluated once, all in

@@ -45,7 +45,13 @@ import numpy as np
 
 from planner.model.grid import Array
 
-__all__ = ["slow_variance"]
+__all__ = ["MAX_GAIN", "MAX_RHO", "slow_variance"]
+
+# Numerical guards, not fitted: the feedback gain's amplification 1 / (1 - g) and the AR(1) factor
+# rho / (1 - rho) diverge as they reach 1 (a queue at its capacity), so both are capped below it
+# (``planner.model.queueing`` clips with the same values).
+MAX_GAIN = 0.9
+MAX_RHO = 0.95
 
 
 def slow_variance(lam: Array, tau: Array, rho: Array, alpha: Array, gain: Array, tokens: Array, w: Array) -> Array:
@@ -57,6 +63,6 @@ def slow_variance(lam: Array, tau: Array, rho: Array, alpha: Array, gain: Array,
     m, big = np.minimum(s, t), np.maximum(s, t)
     var_b = (2.0 * m**3 / 3.0 + m * m * (big - m)) @ w / tokens**2  # Var B_T / (lam tau): [r]
     cov = (m * t - m * m / 2.0) @ w / tokens**2  # Cov(B_T, lam_T) / lam: [r]
-    g, r, a = np.clip(gain, 0.0, 0.9), np.clip(rho, 0.0, 0.95), np.maximum(alpha, 0.0)  # as queueing clips them
+    g, r, a = np.clip(gain, 0.0, MAX_GAIN), np.clip(rho, 0.0, MAX_RHO), np.maximum(alpha, 0.0)
     slow = (a * a * lam * tau)[:, None] * var_b + (2.0 * a * tau * r / (1.0 - r))[:, None] * cov
     return np.asarray(slow / ((1.0 - g) ** 2)[:, None], dtype=np.float64)
