@@ -66,7 +66,7 @@ def test_same_model_as_cp_model(spare: int, min_replicas: int, budget: float | N
     ours = _mix_model(OPTIONS, need=need, types=sorted({o.hardware for o in OPTIONS}), rate=rate, price=price,
                       bounds=bounds, quotas=quotas, max_types=2, max_cost_per_hour=budget, forbid_type_sets=forbid,
                       spare=spare, min_replicas=min_replicas)
-    assert str(ours.proto) == _reference(OPTIONS, need=need, quotas=quotas, max_types=2, max_cost_per_hour=budget,
+    assert str(ours.to_proto()) == _reference(OPTIONS, need=need, quotas=quotas, max_types=2, max_cost_per_hour=budget,
                                          forbid=forbid, spare=spare, min_replicas=min_replicas)
 
 

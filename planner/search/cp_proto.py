@@ -37,7 +37,7 @@ class Solved:
 class ProtoModel:
     """Variables are their indices; a negated literal is ``-index - 1`` (as in the proto).
 
-    The model is written as protobuf text and parsed once, by ``proto``: one C++ parse instead of a
+    The model is written as protobuf text and parsed once, by ``to_proto``: one C++ parse instead of a
     Python-to-C++ call per field (a replica-mix model of ~50 options took ~2,000 of them, ~1 ms)."""
 
     def __init__(self) -> None:
@@ -72,9 +72,8 @@ class ProtoModel:
         self._hint[0].append(variable)
         self._hint[1].append(value)
 
-    @property
-    def proto(self) -> Any:
-        """The model as a ``CpModelProto``."""
+    def to_proto(self) -> Any:
+        """The model as a ``CpModelProto`` (its text parsed anew: built once per solve)."""
         proto = _helper().CpModelProto()
         hint = (f"solution_hint {{ {_repeated('vars', self._hint[0])}{_repeated('values', self._hint[1])}}}"
                 if self._hint[0] else "")
@@ -95,7 +94,7 @@ class ProtoModel:
             parameters.symmetry_level = 0
         wrapper = cmh.SolveWrapper()
         wrapper.set_parameters(parameters)
-        response = wrapper.solve(self.proto)
+        response = wrapper.solve(self.to_proto())
         status = response.status.name
         found = status in ("OPTIMAL", "FEASIBLE")
         return Solved(status=status, values=tuple(int(v) for v in response.solution) if found else ())
