@@ -834,6 +834,8 @@ def _group(step: StepModel, lam: Array, b_run: Array, grows: Array, inp: LengthD
     # concurrency: not where the clip to [1, b_run] pins it for every gain (at ~zero load, all 1).
     n = len(b_mean)
     sd = np.sqrt(b_mean)
+    # slope (d tau / dB) and gain stay 0 where the chain at B + h is not run: rows at ~zero load, where
+    # every percentile's concurrency clips to 1 and the slow-drift term (tpot_tail) vanishes with the load
     gain, slope = np.zeros(n), np.zeros(n)
     z = np.array([NormalDist().inv_cdf(pct / 100.0) for pct in percentiles])[:, None]  # per percentile, a column
     need = np.flatnonzero(np.any((np.clip(b_mean + z * (sd / (1.0 - 0.0)), 1.0, b_run)
