@@ -68,6 +68,14 @@ def test_overloaded_server_is_a_result(hwplan: Cli) -> None:
     assert code == 0
     data = json.loads(out)
     assert data["fits"] is False and data["reason"].startswith("overloaded")
+    # no steady-state TTFT past capacity; the admitted requests decode at the full batch, which is
+    # at least the mean iteration at any stable load (tests/test_overload_tpot.py checks the values)
+    assert data["ttft_ms"] is None and data["ttft_p99_ms"] is None
+    assert data["batch"] == data["max_batch"]
+    code, out, _ = hwplan(*BASE, "--scenario", "server", "--request-rate", f"{0.9 * data['capacity_requests_per_s']}")
+    stable = json.loads(out)
+    assert code == 0 and stable["fits"] is True
+    assert stable["tpot_ms"] <= data["tpot_ms"] <= data["tpot_p99_ms"]
 
 
 BAD = {

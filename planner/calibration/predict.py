@@ -36,7 +36,8 @@ from planner.domain import Calibration, Catalog, Hardware, Runtime
 from planner.errors import InputError, PlannerError
 from planner.model.estimate import Config, Scenario, resolve
 from planner.model.grid import Array, CatalogTables, Efficiencies, Grid
-from planner.model.queueing import LengthDist, server
+from planner.model.perf import MemoryModel, StepModel
+from planner.model.queueing import LengthDist, overload_tpot, server
 from planner.model.scenarios import max_throughput, static_batch
 from planner.model.scheduler import SERVING_OVERLAP, overlap_of
 
@@ -311,7 +312,9 @@ def predict_server(grid: Grid, rs: RecordSet, rows: npt.NDArray[np.int64], cap: 
     (``overlap``: one per record, or one for all).
 
     A record's rate is split evenly over its replicas (the harness's load balancer); throughput and
-    SLO capacity are for all replicas."""
+    SLO capacity are for all replicas. A record the model puts past its capacity has no steady-state
+    TTFT or e2e (nan: they grow with the run); its TPOT is that of the requests admitted to the full
+    batch (``queueing.overload_tpot``)."""
     per_record = np.broadcast_to(np.asarray(overlap, dtype=np.float64), (len(rs),))
     groups: dict[tuple[LengthDist, LengthDist], list[int]] = {}
     for k in rows:
@@ -327,6 +330,15 @@ def predict_server(grid: Grid, rs: RecordSet, rows: npt.NDArray[np.int64], cap: 
         out[idx, :6] = np.stack([res.output_tokens_per_s * reps, res.ttft_mean_s, res.tpot_mean_s,
                                  res.e2e_mean_s, res.ttft_s[99], res.tpot_s[99]], axis=1)
         out[idx, 6:10] = np.stack([res.ttft_s[50], res.ttft_s[90], res.tpot_s[50], res.tpot_s[90]], axis=1)
+        over = np.flatnonzero(~res.stable & (res.max_batch >= 1))  # past its capacity: TPOT of the admitted
+        if over.size:
+            g_over = g.take(over)
+            tpot = overload_tpot(StepModel.build(g_over), MemoryModel.build(g_over), input_tokens=i_dist,
+                                 output_tokens=o_dist, batch_cap=cap[idx[over]], percentiles=(50, 90, 99),
+                                 overlap=ov[over])
+            for column, values in ((2, tpot.mean_s), (5, tpot.quantile_s[99]), (8, tpot.quantile_s[50]),
+                                   (9, tpot.quantile_s[90])):
+                out[idx[over], column] = values
         if capacity:
             slo = [rs.records[k].slo for k in idx]
             out[idx, 10] = slo_capacity(g, slo, i_dist, o_dist, cap[idx], res.capacity_requests_per_s,

@@ -93,7 +93,8 @@ from planner.model.perf import Memory, MemoryModel, StepModel, StepTime
 from planner.model.scheduler import SERVING_OVERLAP, ServingStep, fcfs_prefill_share, slot_wait
 from planner.model.tpot_tail import MAX_GAIN, MAX_RHO, slow_variance
 
-__all__ = ["PERCENTILES", "STATES", "LengthDist", "ServerResult", "saturated_rate", "serve", "server"]
+__all__ = ["PERCENTILES", "STATES", "LengthDist", "OverloadTpot", "ServerResult", "overload_tpot", "saturated_rate",
+           "serve", "server"]
 
 PERCENTILES = (50, 90, 95, 99)
 STATES = 32  # most prompts prefilled per iteration the chain tracks: 0 .. STATES - 1
@@ -873,6 +874,54 @@ def saturated_rate(model: StepModel, b_run: Array, i: float, o: float) -> Array:
     batching rate of ``scenarios.max_throughput``). The queueing model is stable below it."""
     return np.asarray(b_run / (o * model.total(decode_tokens=b_run, decode_context=i + o / 2.0,
                                                 prefill_tokens=b_run * i / o, prefill_context=i)), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class OverloadTpot:
+    """TPOT of the requests an engine admits while it runs past its capacity (seconds; nan where
+    not even one sequence fits)."""
+
+    mean_s: Array
+    quantile_s: dict[int, Array]  # by percentile
+
+
+def overload_tpot(model: StepModel, mem: MemoryModel, *, input_tokens: LengthDist, output_tokens: LengthDist,
+                  batch_cap: npt.ArrayLike = np.inf, percentiles: tuple[int, ...] = PERCENTILES,
+                  overlap: float | Array = SERVING_OVERLAP) -> OverloadTpot:
+    """TPOT at and above the capacity (where ``serve`` has no steady state: requests queue for a
+    slot without bound, so TTFT and e2e grow with the length of the run).
+
+    The engine then runs its full batch. Each iteration decodes B_max tokens and prefills the
+    prompts of the sequences that finished: j ~ Poisson(B_max / O) prompts of Y_j tokens (the
+    length's bands, ``_sum_nodes``; j past STATES lumped into STATES), an iteration of more tokens
+    than the budget counting as that many chunked ones, each a token (as ``_varied``). A request's
+    TPOT is the mean of its O - 1 per-token times; admissions follow completions rather than a
+    queue's feedback, so consecutive iterations are taken as independent and there is no load
+    drift. The mean per-token time is the iteration of ``saturated_rate`` made convex by the
+    lumpy prefills (Jensen). Checked against the simulation run past its capacity
+    (tests/test_overload_tpot.py)."""
+    step = ServingStep.of(model, overlap)
+    percentiles = tuple(sorted(set(percentiles)))
+    i, o = input_tokens.mean, output_tokens.mean
+    b_max = np.maximum(mem.operating_batch(cap=batch_cap, input_tokens=i, output_tokens=o), 0.0)
+    b = np.maximum(b_max, 1.0)
+    y, wy = _sum_nodes(input_tokens, STATES, PROMPT_STRATA)
+    d = _band_lengths(step, b, y, i, o)  # [n, j, m]: j = 0 .. STATES prompts of band m
+    p = _arrivals((b / o)[:, None], STATES + 1)[:, :, 0].T  # [n, j]: prompts replacing the finished ones
+    p[:, -1] += np.maximum(1.0 - p.sum(axis=1), 0.0)
+    passes = np.maximum(np.ceil((b[:, None, None] + y[None]) / step.coefficients.max_batched_tokens[:, None, None]),
+                        1.0)
+    weight = p[:, :, None] * wy * passes
+    weight /= weight.sum(axis=(1, 2))[:, None, None]
+    per_token = d / passes
+    mean = np.einsum("njm,njm->n", weight, per_token)
+    var = np.einsum("njm,njm->n", weight, (per_token - mean[:, None, None]) ** 2)
+    on, wo = _sum_nodes(output_tokens, 1, OUTPUT_STRATA)
+    tokens = np.maximum(on[1] - 1.0, 1.0)
+    levels = gamma_mixture_quantile(mean, np.broadcast_to(var[:, None], (len(b), len(wo))), tokens, wo,
+                                    np.asarray(percentiles) / 100.0)
+    nan = np.where(b_max >= 1, 1.0, np.nan)
+    return OverloadTpot(mean_s=mean * nan, quantile_s={pct: levels[c] * nan for c, pct in enumerate(percentiles)})
 
 
 def server(grid: Grid, *, request_rate: npt.ArrayLike, input_tokens: LengthDist,
