@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from planner.errors import InputError
 from planner.search.cp_proto import ProtoModel
+from planner.search.exact_mix import MixModel, solve_exact
 
 __all__ = ["COST_SCALE", "INT_LIMIT", "RATE_SCALE", "Option", "Solution", "scaled", "solve_mix"]
 
@@ -24,6 +25,10 @@ RATE_SCALE = 1000  # requests/s -> integer milli-requests per second
 # expression of them (coefficient x variable bound, summed) must stay below CP-SAT's int64 range
 INT_LIMIT = 2**53
 _EXPRESSION_LIMIT = 2**62
+# nodes the exact search (planner.search.exact_mix) may visit before a mix goes to CP-SAT: the
+# examples' 440 solves take at most ~210 (~1-5 us each), so a limit of 3,000 costs at most a few ms
+# where CP-SAT then takes over
+EXACT_NODES = 3_000
 
 
 def scaled(value: float, scale: int, field: str, rounding: Callable[[float], int] = math.ceil) -> int:
@@ -135,6 +140,15 @@ def _integers(options: list[Option], need: int, quotas: dict[str, int], *, spare
     return rate, price, bounds
 
 
+def _budget(options: list[Option], bounds: dict[int, int], max_cost_per_hour: float | None) -> int | None:
+    """The budget row's bound: the hourly budget floor-scaled, capped just above what the options
+    cost at their most replicas (a budget above it binds nothing); None without a budget."""
+    if max_cost_per_hour is None:
+        return None
+    most = sum(o.cost_per_hour * bounds[o.index] for o in options)
+    return scaled(min(max_cost_per_hour, most + 1.0), COST_SCALE, "budget", math.floor)
+
+
 def _mix_model(options: list[Option], *, need: int, types: list[str], rate: dict[int, int], price: dict[int, int],
                bounds: dict[int, int], quotas: dict[str, int], max_types: int, max_cost_per_hour: float | None,
                forbid_type_sets: tuple[frozenset[str], ...], spare: int, min_replicas: int) -> ProtoModel:
@@ -164,10 +178,9 @@ def _mix_model(options: list[Option], *, need: int, types: list[str], rate: dict
         if h in used:
             model.linear([(n[j], o.chips) for j, o in enumerate(options) if o.hardware == h], upper=quota)
     # budget
-    if max_cost_per_hour is not None:
-        most = sum(o.cost_per_hour * bounds[o.index] for o in options)  # a budget above it binds nothing
-        model.linear([(n[j], price[o.index]) for j, o in enumerate(options)],
-                     upper=scaled(min(max_cost_per_hour, most + 1.0), COST_SCALE, "budget", math.floor))
+    budget = _budget(options, bounds, max_cost_per_hour)
+    if budget is not None:
+        model.linear([(n[j], price[o.index]) for j, o in enumerate(options)], upper=budget)
     # exclusions: type sets already returned as other plans
     for banned in forbid_type_sets:
         if banned <= set(types):
@@ -175,6 +188,11 @@ def _mix_model(options: list[Option], *, need: int, types: list[str], rate: dict
     # objective
     model.minimize((n[j], round(o.cost_per_hour * COST_SCALE)) for j, o in enumerate(options))
     return model
+
+
+def _exact_mix(options: list[Option], m: MixModel, *, hint: dict[int, int]) -> dict[int, int] | None:
+    """``exact_mix.solve_exact`` within EXACT_NODES (None: left to CP-SAT)."""
+    return solve_exact(options, m, hint=hint, max_nodes=EXACT_NODES)
 
 
 def solve_mix(options: list[Option], *, demand: float, max_types: int, quotas: dict[str, int],
@@ -199,11 +217,20 @@ def solve_mix(options: list[Option], *, demand: float, max_types: int, quotas: d
         o, count = proven
         return Solution(status="OPTIMAL", counts={o.index: count}, cost_per_hour=o.cost_per_hour * count,
                         elapsed_s=time.perf_counter() - start)
+    hint = _greedy(options, demand, quotas, spare, min_replicas)
+    exact = _exact_mix(options, MixModel(
+        need=need, rate=rate, price=price, objective={o.index: round(o.cost_per_hour * COST_SCALE) for o in options},
+        bounds=bounds, quotas=quotas, max_types=max_types, budget=_budget(options, bounds, max_cost_per_hour),
+        forbid_type_sets=forbid_type_sets, spare=spare, min_replicas=min_replicas), hint=hint)
+    if exact is not None:
+        total = sum(o.cost_per_hour * exact.get(o.index, 0) for o in options)
+        return Solution(status="OPTIMAL" if exact else "INFEASIBLE", counts=exact,
+                        cost_per_hour=total if exact else math.inf, elapsed_s=time.perf_counter() - start)
     model = _mix_model(options, need=need, types=types, rate=rate, price=price, bounds=bounds, quotas=quotas,
                        max_types=max_types, max_cost_per_hour=max_cost_per_hour, forbid_type_sets=forbid_type_sets,
                        spare=spare, min_replicas=min_replicas)
     position = {o.index: j for j, o in enumerate(options)}  # option j's replica count is variable j
-    for index, count in _greedy(options, demand, quotas, spare, min_replicas).items():
+    for index, count in hint.items():
         model.hint(position[index], count)
     # solve. One variable per replica shape of a plan key (at most ~100): presolve, probing and symmetry
     # detection cost more than they save (72 solves from five examples: 2.3 -> 1.2 ms each, the same optima).
