@@ -27,12 +27,12 @@ def test_shortcut_matches_cp_sat(raw: list[tuple[str, int, float, float]], deman
     kwargs = {"demand": demand, "max_types": max_types, "quotas": {} if quota is None else {"a": quota},
               "max_cost_per_hour": budget, "forbid_type_sets": (frozenset({"b"}),) if banned else ()}
     fast = solve_mix(options, **kwargs)  # type: ignore[arg-type]
-    original = solver._proven_single
-    try:
-        solver._proven_single = lambda *a, **k: None  # type: ignore[assignment]
+    original = solver._proven_single, solver._exact_mix
+    try:  # CP-SAT alone
+        solver._proven_single = solver._exact_mix = lambda *a, **k: None  # type: ignore[assignment]
         exact = solve_mix(options, **kwargs)  # type: ignore[arg-type]
     finally:
-        solver._proven_single = original
+        solver._proven_single, solver._exact_mix = original
     assert fast.status in ("OPTIMAL", "INFEASIBLE") and exact.status in ("OPTIMAL", "INFEASIBLE")
     assert bool(fast.counts) == bool(exact.counts)
     if exact.counts:
