@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Protocol
 
 __all__ = ["MixModel", "feasible", "solve_exact"]
@@ -104,7 +103,9 @@ class _Search:
     """One depth-first branch and bound (``solve_exact``); the state of a node is its arguments."""
 
     def __init__(self, live: list[_Option], m: MixModel, types: set[str], max_nodes: int) -> None:
-        order = sorted(live, key=lambda o: Fraction(m.objective[o.index], m.rate[o.index]))
+        # the order in which counts are set (and ties met): cheapest per unit of rate first; the
+        # bounds below take exact minima, so a float key that misorders near-equal ratios is harmless
+        order = sorted(live, key=lambda o: m.objective[o.index] / m.rate[o.index])
         self.m, self.max_nodes, self.nodes = m, max_nodes, 0
         self.index = [o.index for o in order]
         self.hardware = [o.hardware for o in order]
@@ -115,23 +116,13 @@ class _Search:
         self.bound = [m.bounds[i] for i in self.index]
         # banned sets the model constrains: those within the options' hardware types
         self.banned = [b for b in m.forbid_type_sets if b <= types]
-        # per depth, over the options from it on: the least price per unit of rate (p, r), the
-        # least objective and the least price of one replica
-        n = len(order)
-        self.price_ratio: list[tuple[int, int]] = [(0, 1)] * (n + 1)
-        self.least_cost, self.least_price = [0] * (n + 1), [0] * (n + 1)
-        inf = (1, 0)  # p / r = infinity past the last option
-        ratio, least_cost, least_price = inf, -1, -1
-        for d in range(n - 1, -1, -1):
-            p, r = self.price[d], self.rate[d]
-            if ratio == inf or p * ratio[1] < ratio[0] * r:
-                ratio = (p, r)
-            least_cost = self.cost[d] if least_cost < 0 else min(least_cost, self.cost[d])
-            least_price = self.price[d] if least_price < 0 else min(least_price, self.price[d])
-            self.price_ratio[d], self.least_cost[d], self.least_price[d] = ratio, least_cost, least_price
+        # per depth, over the options from it on: the least objective and price per unit of rate
+        # (as fractions (numerator, rate)) and the least objective and price of one replica
+        self.cost_ratio, self.price_ratio = _least_ratios(self.cost, self.rate), _least_ratios(self.price, self.rate)
+        self.least_cost, self.least_price = _least(self.cost), _least(self.price)
         self.best = -1  # objective of the best mix found (-1: none)
         self.best_counts: dict[int, int] = {}
-        self.counts = [0] * n
+        self.counts = [0] * len(order)
 
     def run(self) -> None:
         quota_left = {h: q for h, q in self.m.quotas.items()}
@@ -164,8 +155,9 @@ class _Search:
             d += 1
         if d == n:
             return
-        # lower bound on the cost of any completion (the options are in increasing cost per rate)
-        rest = -(-max(short, 0) * self.cost[d] // self.rate[d])
+        # lower bound on the cost of any completion: the linear relaxation's, rounded up
+        c, r = self.cost_ratio[d]
+        rest = -(-max(short, 0) * c // r)
         if few > 0:
             rest = max(rest, few * self.least_cost[d])
         rest = max(rest, self.least_cost[d])
@@ -201,3 +193,21 @@ class _Search:
                        replicas + count, max(removed, min(count, m.spare) * rate), with_h, left)
         self.counts[d] = 0
         self._node(d + 1, capacity, cost, spent, replicas, removed, used, quota_left)
+
+
+def _least_ratios(values: list[int], rate: list[int]) -> list[tuple[int, int]]:
+    """Per position, the least values[k] / rate[k] over k from it on, as (values[k], rate[k])."""
+    out = list(zip(values, rate, strict=True))
+    for d in range(len(out) - 2, -1, -1):
+        (v, r), (lv, lr) = out[d], out[d + 1]
+        if lv * r < v * lr:
+            out[d] = (lv, lr)
+    return out
+
+
+def _least(values: list[int]) -> list[int]:
+    """Per position, the least of values from it on."""
+    out = list(values)
+    for d in range(len(out) - 2, -1, -1):
+        out[d] = min(out[d], out[d + 1])
+    return out
