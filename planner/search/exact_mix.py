@@ -60,8 +60,9 @@ def solve_exact(options: Sequence[_Option], m: MixModel, *, hint: dict[int, int]
                 ) -> dict[int, int] | None:
     """An optimal mix (option index -> replicas, none with 0; empty: the model is infeasible), or
     None where the model lies outside what this search covers or needs more than ``max_nodes``
-    nodes. Among optima, ``hint`` when it is one (CP-SAT's first solution is its hint, and later
-    ones must cost less), else the first in the search's order."""
+    nodes. Among tied optima: ``hint`` when it is one (as CP-SAT mostly answers: given the hint it
+    returned it in 199 of the examples' 204 solves where the hint was optimal), else the first in
+    the search's order."""
     types = {o.hardware for o in options}
     live = [o for o in options if m.bounds[o.index] > 0]
     if (m.need <= 0 or m.max_types < 1 or any(not banned for banned in m.forbid_type_sets)

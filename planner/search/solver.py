@@ -3,7 +3,9 @@
 One solve covers one plan key (model, precision, KV precision, runtime): its options are the
 (hardware, tp, pp) replica shapes that meet the SLOs, each with its SLO-capacity (requests/s a
 replica carries within every latency target) and its price. The model follows the OR-Tools
-samples' order: data -> variables -> constraints -> objective -> solve -> read-out.
+samples' order: data -> variables -> constraints -> objective -> solve -> read-out. Before CP-SAT,
+``_proven_single`` settles mixes that one shape provably answers and ``exact_mix`` solves the same
+integer model by a bounded branch and bound (CP-SAT only past its node limit or outside its cover).
 """
 
 from __future__ import annotations
@@ -191,7 +193,8 @@ def _mix_model(options: list[Option], *, need: int, types: list[str], rate: dict
 
 
 def _exact_mix(options: list[Option], m: MixModel, *, hint: dict[int, int]) -> dict[int, int] | None:
-    """``exact_mix.solve_exact`` within EXACT_NODES (None: left to CP-SAT)."""
+    """``exact_mix.solve_exact`` within EXACT_NODES: the optimal counts (empty: infeasible), or
+    None where CP-SAT is to solve the model (tests switch the exact search off here)."""
     return solve_exact(options, m, hint=hint, max_nodes=EXACT_NODES)
 
 
@@ -218,14 +221,13 @@ def solve_mix(options: list[Option], *, demand: float, max_types: int, quotas: d
         return Solution(status="OPTIMAL", counts={o.index: count}, cost_per_hour=o.cost_per_hour * count,
                         elapsed_s=time.perf_counter() - start)
     hint = _greedy(options, demand, quotas, spare, min_replicas)
+    # the same model solved exactly without CP-SAT where its search stays small (all the examples' mixes)
     exact = _exact_mix(options, MixModel(
         need=need, rate=rate, price=price, objective={o.index: round(o.cost_per_hour * COST_SCALE) for o in options},
         bounds=bounds, quotas=quotas, max_types=max_types, budget=_budget(options, bounds, max_cost_per_hour),
         forbid_type_sets=forbid_type_sets, spare=spare, min_replicas=min_replicas), hint=hint)
     if exact is not None:
-        total = sum(o.cost_per_hour * exact.get(o.index, 0) for o in options)
-        return Solution(status="OPTIMAL" if exact else "INFEASIBLE", counts=exact,
-                        cost_per_hour=total if exact else math.inf, elapsed_s=time.perf_counter() - start)
+        return _solution("OPTIMAL" if exact else "INFEASIBLE", options, exact, start)
     model = _mix_model(options, need=need, types=types, rate=rate, price=price, bounds=bounds, quotas=quotas,
                        max_types=max_types, max_cost_per_hour=max_cost_per_hour, forbid_type_sets=forbid_type_sets,
                        spare=spare, min_replicas=min_replicas)
@@ -235,11 +237,14 @@ def solve_mix(options: list[Option], *, demand: float, max_types: int, quotas: d
     # solve. One variable per replica shape of a plan key (at most ~100): presolve, probing and symmetry
     # detection cost more than they save (72 solves from five examples: 2.3 -> 1.2 ms each, the same optima).
     solved = model.solve(time_limit_s=time_limit_s, workers=workers, seed=seed, presolve=False)
-    # read-out
-    name = solved.status
-    if not solved.values:
-        return Solution(status=name, counts={}, cost_per_hour=math.inf,
-                        elapsed_s=time.perf_counter() - start)
-    counts = {o.index: solved.values[j] for j, o in enumerate(options) if solved.values[j] > 0}
-    total = sum(o.cost_per_hour * counts.get(o.index, 0) for o in options)
-    return Solution(status=name, counts=counts, cost_per_hour=total, elapsed_s=time.perf_counter() - start)
+    # read-out (values: every variable's, the replica counts first; none without a solution)
+    counts = {o.index: v for o, v in zip(options, solved.values, strict=False) if v > 0}
+    return _solution(solved.status, options, counts, start)
+
+
+def _solution(status: str, options: list[Option], counts: dict[int, int], start: float) -> Solution:
+    """The answer: ``counts`` (option index -> replicas, in the options' order) and their hourly
+    cost (inf where no solution was found)."""
+    found = status in ("OPTIMAL", "FEASIBLE")
+    total = sum(o.cost_per_hour * counts.get(o.index, 0) for o in options) if found else math.inf
+    return Solution(status=status, counts=counts, cost_per_hour=total, elapsed_s=time.perf_counter() - start)
