@@ -21,7 +21,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from planner.search import solver
-from planner.search.exact_mix import MixModel, solve_exact
+from planner.search.exact_mix import MOST_OPTIONS, MixModel, solve_exact
 from planner.search.solver import Option, Solution, solve_mix
 
 TYPES = ("a", "b", "c")
@@ -160,6 +160,8 @@ def test_uncovered_or_too_large_models_go_to_cp_sat() -> None:
                        max_nodes=100) is None  # an empty banned set
     free = Option(index=3, hardware="b", chips=1, rate=5.0, cost_per_hour=0.0001)  # rounds to 0 milli-dollars
     assert solve_exact([TP1, free], _model([TP1, free], 35_000), hint={}, max_nodes=100) is None
+    many = [Option(index=i, hardware="a", chips=1, rate=1.0 + i, cost_per_hour=1.0) for i in range(MOST_OPTIONS + 1)]
+    assert solve_exact(many, _model(many, 35_000), hint={}, max_nodes=10**6) is None  # deeper than recursion allows
     # ... and solve_mix then answers by CP-SAT, with the same optimum
     with mock.patch.object(solver, "EXACT_NODES", 1):
         assert solve_mix([TP1, other], demand=35.0, max_types=2, quotas={}).counts == {0: 1, 2: 1}

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["MixModel", "feasible", "solve_exact"]
+__all__ = ["MOST_OPTIONS", "MixModel", "feasible", "solve_exact"]
 
 
 class _Option(Protocol):
@@ -52,6 +52,11 @@ class MixModel:
     min_replicas: int
 
 
+# options with replicas to place at most: the search recurses twice per option it sets (Python's
+# default limit is 1,000 frames); a plan key has ~100 shapes at most
+MOST_OPTIONS = 200
+
+
 class _TooLarge(Exception):
     """The search passed its node limit."""
 
@@ -65,10 +70,10 @@ def solve_exact(options: Sequence[_Option], m: MixModel, *, hint: dict[int, int]
     the search's order."""
     types = {o.hardware for o in options}
     live = [o for o in options if m.bounds[o.index] > 0]
-    if (m.need <= 0 or m.max_types < 1 or any(not banned for banned in m.forbid_type_sets)
+    if (m.need <= 0 or m.max_types < 1 or len(live) > MOST_OPTIONS or any(not banned for banned in m.forbid_type_sets)
             or any(m.quotas[h] < 0 for h in types if h in m.quotas)
             or any(m.objective[o.index] <= 0 or m.price[o.index] <= 0 for o in live)):
-        return None  # mixes of no replica, or free replicas: left to CP-SAT
+        return None  # mixes of no replica, free replicas or too many options: left to CP-SAT
     if m.budget is not None and m.budget < 0:
         return {}
     search = _Search(live, m, types, max_nodes)
