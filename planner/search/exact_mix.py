@@ -7,13 +7,14 @@ replicas, none of ``forbid_type_sets`` all among them; per hardware type ``sum c
 quota``; ``sum price_j n_j <= budget``; minimise ``sum objective_j n_j``.
 
 Depth-first branch and bound over the options in increasing objective per unit of rate, each
-option's count tried from the most down to none. A node is cut when its cost plus a lower bound
-on what the rest must still cost (the capacity still short times the least objective per unit of
-rate left, rounded up; a replica more at the least price left when replicas are still short)
-cannot beat the best mix found, or when the budget cannot pay for the capacity still short at the
-least price per unit of rate left. The bounds are those of the linear relaxation, so the search is
-exact; ties keep the first optimum in that order. A search that would visit more than
-``max_nodes`` nodes gives up (None) and the caller asks CP-SAT.
+option's count tried from the most it may usefully have down to none. A node is cut when its cost
+plus a lower bound on what the rest must still cost (the capacity still short times the least
+objective per unit of rate left, rounded up; at least one more replica, and every replica still
+short of ``min_replicas``, at the least objective left) cannot beat the best mix found, or when
+the budget cannot pay for the same at the least prices left. Both bounds hold for any completion
+(N+k only raises the capacity still short), so the search is exact; among tied optima it keeps the
+hint or else the first it meets. A search that would visit more than ``max_nodes`` nodes gives
+up (None) and the caller asks CP-SAT.
 """
 
 from __future__ import annotations
