@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from planner.search import solver as mix_solver
 from planner.search.solver import Option, solve_mix
 
 # Two hardware types. A: 10 req/s per replica at $1.00/h ($0.100 per req/s);
@@ -114,6 +115,7 @@ def test_solver_parameters_are_set(monkeypatch: pytest.MonkeyPatch) -> None:
             return self.inner.solve(proto)
 
     monkeypatch.setattr(cp_model_helper, "SolveWrapper", Recording)
+    monkeypatch.setattr(mix_solver, "_exact_mix", lambda *a, **k: None)  # the exact search would answer first
     sol = solve_mix([A, B], demand=23.0, max_types=2, quotas={}, time_limit_s=0.75, seed=7, workers=3)
     assert sol.status == "OPTIMAL"
     assert sol.elapsed_s >= 0.0

@@ -3,7 +3,9 @@
 One solve covers one plan key (model, precision, KV precision, runtime): its options are the
 (hardware, tp, pp) replica shapes that meet the SLOs, each with its SLO-capacity (requests/s a
 replica carries within every latency target) and its price. The model follows the OR-Tools
-samples' order: data -> variables -> constraints -> objective -> solve -> read-out.
+samples' order: data -> variables -> constraints -> objective -> solve -> read-out. Before CP-SAT,
+``_proven_single`` settles mixes that one shape provably answers and ``exact_mix`` solves the same
+integer model by a bounded branch and bound (CP-SAT only past its node limit or outside its cover).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 
 from planner.errors import InputError
 from planner.search.cp_proto import ProtoModel
+from planner.search.exact_mix import MixModel, solve_exact
 
 __all__ = ["COST_SCALE", "INT_LIMIT", "RATE_SCALE", "Option", "Solution", "scaled", "solve_mix"]
 
@@ -24,6 +27,10 @@ RATE_SCALE = 1000  # requests/s -> integer milli-requests per second
 # expression of them (coefficient x variable bound, summed) must stay below CP-SAT's int64 range
 INT_LIMIT = 2**53
 _EXPRESSION_LIMIT = 2**62
+# nodes the exact search (planner.search.exact_mix) may visit before a mix goes to CP-SAT: the
+# examples' 440 solves take at most ~210 (~1-5 us each), so a limit of 3,000 costs at most a few ms
+# where CP-SAT then takes over
+EXACT_NODES = 3_000
 
 
 def scaled(value: float, scale: int, field: str, rounding: Callable[[float], int] = math.ceil) -> int:
@@ -135,6 +142,15 @@ def _integers(options: list[Option], need: int, quotas: dict[str, int], *, spare
     return rate, price, bounds
 
 
+def _budget(options: list[Option], bounds: dict[int, int], max_cost_per_hour: float | None) -> int | None:
+    """The budget row's bound: the hourly budget floor-scaled, capped just above what the options
+    cost at their most replicas (a budget above it binds nothing); None without a budget."""
+    if max_cost_per_hour is None:
+        return None
+    most = sum(o.cost_per_hour * bounds[o.index] for o in options)
+    return scaled(min(max_cost_per_hour, most + 1.0), COST_SCALE, "budget", math.floor)
+
+
 def _mix_model(options: list[Option], *, need: int, types: list[str], rate: dict[int, int], price: dict[int, int],
                bounds: dict[int, int], quotas: dict[str, int], max_types: int, max_cost_per_hour: float | None,
                forbid_type_sets: tuple[frozenset[str], ...], spare: int, min_replicas: int) -> ProtoModel:
@@ -164,10 +180,9 @@ def _mix_model(options: list[Option], *, need: int, types: list[str], rate: dict
         if h in used:
             model.linear([(n[j], o.chips) for j, o in enumerate(options) if o.hardware == h], upper=quota)
     # budget
-    if max_cost_per_hour is not None:
-        most = sum(o.cost_per_hour * bounds[o.index] for o in options)  # a budget above it binds nothing
-        model.linear([(n[j], price[o.index]) for j, o in enumerate(options)],
-                     upper=scaled(min(max_cost_per_hour, most + 1.0), COST_SCALE, "budget", math.floor))
+    budget = _budget(options, bounds, max_cost_per_hour)
+    if budget is not None:
+        model.linear([(n[j], price[o.index]) for j, o in enumerate(options)], upper=budget)
     # exclusions: type sets already returned as other plans
     for banned in forbid_type_sets:
         if banned <= set(types):
@@ -175,6 +190,12 @@ def _mix_model(options: list[Option], *, need: int, types: list[str], rate: dict
     # objective
     model.minimize((n[j], round(o.cost_per_hour * COST_SCALE)) for j, o in enumerate(options))
     return model
+
+
+def _exact_mix(options: list[Option], m: MixModel, *, hint: dict[int, int]) -> dict[int, int] | None:
+    """``exact_mix.solve_exact`` within EXACT_NODES: the optimal counts (empty: infeasible), or
+    None where CP-SAT is to solve the model (tests switch the exact search off here)."""
+    return solve_exact(options, m, hint=hint, max_nodes=EXACT_NODES)
 
 
 def solve_mix(options: list[Option], *, demand: float, max_types: int, quotas: dict[str, int],
@@ -199,20 +220,31 @@ def solve_mix(options: list[Option], *, demand: float, max_types: int, quotas: d
         o, count = proven
         return Solution(status="OPTIMAL", counts={o.index: count}, cost_per_hour=o.cost_per_hour * count,
                         elapsed_s=time.perf_counter() - start)
+    hint = _greedy(options, demand, quotas, spare, min_replicas)
+    # the same model solved exactly without CP-SAT where its search stays small (all the examples' mixes)
+    exact = _exact_mix(options, MixModel(
+        need=need, rate=rate, price=price, objective={o.index: round(o.cost_per_hour * COST_SCALE) for o in options},
+        bounds=bounds, quotas=quotas, max_types=max_types, budget=_budget(options, bounds, max_cost_per_hour),
+        forbid_type_sets=forbid_type_sets, spare=spare, min_replicas=min_replicas), hint=hint)
+    if exact is not None:
+        return _solution("OPTIMAL" if exact else "INFEASIBLE", options, exact, start)
     model = _mix_model(options, need=need, types=types, rate=rate, price=price, bounds=bounds, quotas=quotas,
                        max_types=max_types, max_cost_per_hour=max_cost_per_hour, forbid_type_sets=forbid_type_sets,
                        spare=spare, min_replicas=min_replicas)
     position = {o.index: j for j, o in enumerate(options)}  # option j's replica count is variable j
-    for index, count in _greedy(options, demand, quotas, spare, min_replicas).items():
+    for index, count in hint.items():
         model.hint(position[index], count)
     # solve. One variable per replica shape of a plan key (at most ~100): presolve, probing and symmetry
     # detection cost more than they save (72 solves from five examples: 2.3 -> 1.2 ms each, the same optima).
     solved = model.solve(time_limit_s=time_limit_s, workers=workers, seed=seed, presolve=False)
-    # read-out
-    name = solved.status
-    if not solved.values:
-        return Solution(status=name, counts={}, cost_per_hour=math.inf,
-                        elapsed_s=time.perf_counter() - start)
-    counts = {o.index: solved.values[j] for j, o in enumerate(options) if solved.values[j] > 0}
-    total = sum(o.cost_per_hour * counts.get(o.index, 0) for o in options)
-    return Solution(status=name, counts=counts, cost_per_hour=total, elapsed_s=time.perf_counter() - start)
+    # read-out (values: every variable's, the replica counts first; none without a solution)
+    counts = {o.index: v for o, v in zip(options, solved.values, strict=False) if v > 0}
+    return _solution(solved.status, options, counts, start)
+
+
+def _solution(status: str, options: list[Option], counts: dict[int, int], start: float) -> Solution:
+    """The answer: ``counts`` (option index -> replicas, in the options' order) and their hourly
+    cost (inf where no solution was found)."""
+    found = status in ("OPTIMAL", "FEASIBLE")
+    total = sum(o.cost_per_hour * counts.get(o.index, 0) for o in options) if found else math.inf
+    return Solution(status=status, counts=counts, cost_per_hour=total, elapsed_s=time.perf_counter() - start)
