@@ -555,21 +555,24 @@ def _by_newton(starts: Array, widths: Array, p: Array, band: Array, percentiles:
     t = _normal_guess(starts, widths, p, band, levels)
     order = np.argsort(widths, axis=1)
     w = np.take_along_axis(widths, order, axis=1)  # [n, C], ascending
-    mass = np.take_along_axis(p.transpose(1, 0, 2), order[:, None, :], axis=2)  # [n, A, C], by width
-    ended, rising = np.zeros((n * k, c_n + 1)), np.zeros((n * k, c_n + 1))
-    np.cumsum(mass.reshape(n * k, c_n), axis=1, out=ended[:, 1:])  # ended[., i]: the i narrowest
-    mass /= w[:, None, :]
-    rising[:, :-1] = np.cumsum(mass.reshape(n * k, c_n)[:, ::-1], axis=1)[:, ::-1]  # the others' density
+    # mass[a, n, i]: the weight of a's i-th narrowest component (one gather along p's flattened (n, c) axis)
+    mass = np.take(p.reshape(k, n * c_n), order + (np.arange(n) * c_n)[:, None], axis=1)
+    ended, rising = np.zeros((k * n, c_n + 1)), np.zeros((k * n, c_n + 1))  # row a n + r: a's of row r
+    np.cumsum(mass.reshape(k * n, c_n), axis=1, out=ended[:, 1:])  # ended[., i]: the i narrowest
+    mass /= w
+    np.cumsum(mass.reshape(k * n, c_n)[:, ::-1], axis=1, out=rising[:, -2::-1])  # the others' density
     first = starts.reshape(n, k * b_n)
     lo = np.repeat(first.min(axis=1), len(levels))  # F(lo) = 0: below every level
     hi = np.repeat(first.max(axis=1) + w[:, -1], len(levels))  # F(hi) = total weight
     t = np.clip(t, lo, hi)
     at, row = hi.copy(), np.repeat(np.arange(n), len(levels))
     a_of, weight = np.repeat(np.arange(k), b_n), np.tile(band, k)  # flat start -> its a, its band weight
+    # the widths padded with 0 below and inf above: the breakpoints next to t read without clipping
+    padded = np.concatenate([np.zeros((n, 1)), w, np.full((n, 1), np.inf)], axis=1)
     # the pending (row, level) pairs, each of these arrays aligned with them (compacted as pairs finish)
-    pending, q, s_p, block = np.arange(n * len(levels)), np.tile(levels, n), first[row], row[:, None] * k + a_of
+    pending, q, s_p, block = np.arange(n * len(levels)), np.tile(levels, n), first[row], a_of * n + row[:, None]
     for _ in range(_NEWTON):
-        cdf, slope, before, after = _cdf_at(t, s_p, w, row, ended, rising, block, weight)
+        cdf, slope, before, after = _cdf_at(t, s_p, (w, padded), row, ended, rising, block, weight)
         # The quantile is the least t with F(t) >= q: the root of F(t) = q, or the left end of a flat part
         # at the level (there F(t) within _LEVEL_EPS below q counts as reaching it).
         under = (cdf < q - _LEVEL_EPS) | ((cdf < q) & (slope > 0))
@@ -610,10 +613,12 @@ def _normal_guess(starts: Array, widths: Array, p: Array, band: Array, levels: A
     return np.asarray((mean[:, None] + z * np.sqrt(np.maximum(second - mean**2, 0.0))[:, None]).ravel())
 
 
-def _cdf_at(t: Array, s: Array, w: Array, rows: npt.NDArray[np.intp], ended: Array, rising: Array,
-            block: npt.NDArray[np.intp], weight: Array) -> tuple[Array, Array, Array, Array]:
+def _cdf_at(t: Array, s: Array, widths: tuple[Array, Array], rows: npt.NDArray[np.intp], ended: Array,
+            rising: Array, block: npt.NDArray[np.intp], weight: Array) -> tuple[Array, Array, Array, Array]:
     """F(t), its slope on the right of t, and the breakpoints next to t (the last at or below it, the
-    first above), for rows[p] at t[p], with starts s[p, start] (``_by_newton``; flat indices throughout)."""
+    first above), for rows[p] at t[p], with starts s[p, start] (``_by_newton``; flat indices throughout).
+    ``widths``: the sorted widths [n, C] and the same padded with 0 before and inf after."""
+    w, padded = widths
     c_n = w.shape[1]
     u = t[:, None] - s  # [p, start]: time since each start
     rose = u >= 0
@@ -622,9 +627,11 @@ def _cdf_at(t: Array, s: Array, w: Array, rows: npt.NDArray[np.intp], ended: Arr
     at = block * (c_n + 1) + i
     slope_a = np.where(rose, rising.reshape(-1)[at], 0.0)
     cdf = (ended.reshape(-1)[at] + since * slope_a) @ weight
-    flat, base = w.reshape(-1), (rows * c_n)[:, None]
-    after = np.where(rose, np.where(i < c_n, s + flat[base + np.minimum(i, c_n - 1)], np.inf), s)
-    before = np.where(i > 0, s + flat[base + np.maximum(i - 1, 0)], np.where(rose, s, -np.inf))
+    # the width ending before t is padded[i] (0: the start itself), the next one padded[i + 1] (inf: none)
+    edge = padded.reshape(-1)[(rows * (c_n + 2))[:, None] + i]
+    before = np.where(rose | (i > 0), s + edge, -np.inf)
+    edge = padded.reshape(-1)[(rows * (c_n + 2) + 1)[:, None] + i]
+    after = np.where(rose, s + edge, s)
     return cdf, slope_a @ weight, before.max(axis=1), after.min(axis=1)
 
 
