@@ -126,8 +126,9 @@ def _last_unit(states: int) -> Array:
     return unit
 
 
-def _arrivals(mean: Array, states: int) -> Array:
-    """a[k, n, j] = P(K = k), K ~ Poisson(mean[n, j]), k = 0 .. states - 1 (the tail is not lumped).
+def _arrivals(mean: Array, states: int, *, spare: int = 0) -> Array:
+    """a[k, n, j] = P(K = k), K ~ Poisson(mean[n, j]), k = 0 .. states - 1 (the tail is not lumped),
+    then ``spare`` rows left unset (the stationary solve's normalisation row goes there).
 
     Row j of the transition matrix of row n is a[:, n, j]. e^-m m^k / k!, with the powers built
     by doubling (the block k = h .. 2h - 1 is the block 0 .. h - 1 times m^h): log2(states)
@@ -136,7 +137,8 @@ def _arrivals(mean: Array, states: int) -> Array:
     powers stay finite.
     """
     m = np.minimum(mean, 1e3)
-    a = np.empty((states,) + m.shape)
+    whole = np.empty((states + spare,) + m.shape)
+    a = whole[:states]
     a[0] = np.exp(-m)
     done, power = 1, m
     while done < states:
@@ -144,7 +146,7 @@ def _arrivals(mean: Array, states: int) -> Array:
         np.multiply(a[:size], power, out=a[done:done + size])
         done, power = done + size, power * power
     a.reshape(states, -1)[...] *= _inverse_factorials(states)
-    return a
+    return whole
 
 
 @dataclass(frozen=True)
@@ -301,21 +303,23 @@ def _stationary(mean: Array) -> Array:
     """pi with pi P = pi, sum pi = 1, for every row (batched linear solve), P_jk = P(k | mean[n, j]).
 
     pi (P - I) = 0 is (P^T - I) pi = 0, whose equation for the last state (the lumped tail) is
-    replaced by sum pi = 1: that row of P^T, the only one the lumping changes, is never used.
+    replaced by sum pi = 1: that row of P^T, the only one the lumping changes, is never used (nor
+    computed).
     """
     n, k = mean.shape
     if k == 1:
         return np.ones((n, 1))
-    return _stationary_of(_arrivals(mean, k))
+    return _stationary_of(_arrivals(mean, k - 1, spare=1))
 
 
 def _stationary_of(a: Array) -> Array:
-    """``_stationary`` of the transposed transitions a[k, n, j] = P_jk of row n (overwritten)."""
+    """``_stationary`` of the transposed transitions a[k, n, j] = P_jk of row n (overwritten; its last
+    row k = K - 1 is replaced by the normalisation, so it may arrive unset)."""
     k, n = a.shape[:2]
     if k == 1:
         return np.ones((n, 1))
-    np.einsum("knk->nk", a)[...] -= 1.0  # a writeable view of every row's diagonal
     a[-1] = 1.0
+    np.einsum("knk->nk", a)[:, :-1] -= 1.0  # a writeable view of every row's diagonal
     return np.asarray(np.linalg.solve(a.transpose(1, 0, 2), _last_unit(k))[..., 0], dtype=np.float64)
 
 
@@ -346,15 +350,18 @@ def _chain(step: StepModel, b: Array, rate: Array, inp: LengthDist, o: float, st
     if states == 1:
         pi = np.ones((n, 1))
     else:
-        arr = _arrivals((rate[:, None, None] * d[:, :states]).reshape(n, states * m_n), states)
-        pi = _stationary_of(_mix_bands(arr, wy, states))
+        arr = _arrivals((rate[:, None, None] * d[:, :states]).reshape(n, states * m_n), states - 1)
+        pi = _stationary_of(_mix_bands(arr, wy, states))  # (the last k', replaced there, is not computed)
     return _Chain(s, pi, np.einsum("nj,nj->n", pi, s[:, :states]), d)
 
 
 def _mix_bands(arr: Array, wy: Array, states: int) -> Array:
     """P(k' | j) = sum_m wy[m] arr[k', n, (j, m)]: the transitions mixed over the prompt bands, [k', n, j]
-    (one BLAS matrix-vector product; einsum's generic loop took twice as long)."""
-    return np.asarray((arr.reshape(-1, len(wy)) @ wy).reshape(states, -1, states), dtype=np.float64)
+    (one BLAS matrix-vector product; einsum's generic loop took twice as long); k' = 0 .. states - 1,
+    those after arr's rows left unset."""
+    mixed = np.empty((states, arr.shape[1], states))
+    np.matmul(arr.reshape(-1, len(wy)), wy, out=mixed[:len(arr)].reshape(-1))
+    return mixed
 
 
 def _next_point(x1: Array, f1: Array, x2: Array, f2: Array, x3: Array, f3: Array, tol: Array) -> Array:
