@@ -288,7 +288,12 @@ class _Chain:
 
     @staticmethod
     def choose(first: npt.NDArray[np.bool_], a: _Chain, b: _Chain) -> _Chain:
-        """Per row, a's chain where first, else b's."""
+        """Per row, a's chain where first, else b's (a or b itself where every row picks it: chains are
+        never written in place, but for the one ``put`` fills)."""
+        if first.all():
+            return a
+        if not first.any():
+            return b
         return _Chain(np.where(first[:, None], a.s, b.s), np.where(first[:, None], a.pi, b.pi),
                       np.where(first, a.tau, b.tau), np.where(first[:, None, None], a.d, b.d))
 
@@ -330,8 +335,10 @@ def _band_lengths(step: StepModel, b: Array, y: Array, i: float, o: float) -> Ar
                       prefill_context=per[None])
 
 
-def _chain(step: StepModel, b: Array, rate: Array, inp: LengthDist, o: float, states: int) -> _Chain:
-    """Iteration lengths, stationary law and mean iteration at b decodes.
+def _chain(step: StepModel, b: Array, rate: Array, inp: LengthDist, o: float, states: int,
+           lengths: Array | None = None) -> _Chain:
+    """Iteration lengths, stationary law and mean iteration at b decodes (``lengths``: the band-mean
+    iteration lengths d[n, j, m] at b where the caller has them, ``step`` then unused).
 
     With prompts of random length an iteration of j prompts holds Y_j tokens (``_sum_nodes``'
     bands): j' ~ Poisson(lam s(Y_j)) mixed over the bands, and s_j is the band-mean iteration.
@@ -340,11 +347,11 @@ def _chain(step: StepModel, b: Array, rate: Array, inp: LengthDist, o: float, st
     (against the simulation with a skewed prompt law at 90% load: B 422 at the mean prompt,
     804 simulated)."""
     if inp.fixed:
-        s = _lengths(step, b, inp.mean, o, states)
+        s = _lengths(step, b, inp.mean, o, states) if lengths is None else lengths[:, :, 0]
         pi = _stationary(rate[:, None] * s[:, :states])
         return _Chain(s, pi, np.einsum("nj,nj->n", pi, s[:, :states]), s[:, :, None])
     y, wy = _sum_nodes(inp, states, PROMPT_STRATA)
-    d = _band_lengths(step, b, y, inp.mean, o)
+    d = _band_lengths(step, b, y, inp.mean, o) if lengths is None else lengths
     s = d @ wy
     n, m_n = len(b), len(wy)
     if states == 1:
@@ -783,10 +790,12 @@ def _sized(step: StepModel, rate: Array, b_hi: Array, inp: LengthDist, o: float
     the smallest size whose last, lumped state would hold at most _TAIL of its stationary law.
     """
     if inp.fixed:
-        s = _lengths(step, b_hi, inp.mean, o, STATES)
+        d = _lengths(step, b_hi, inp.mean, o, STATES)[:, :, None]
+        s = d[:, :, 0]
     else:  # the band-mean iterations the chain runs on (``_chain``): longer than at the mean prompt
         y, wy = _sum_nodes(inp, STATES, PROMPT_STRATA)
-        s = _band_lengths(step, b_hi, y, inp.mean, o) @ wy
+        d = _band_lengths(step, b_hi, y, inp.mean, o)
+        s = d @ wy
     a, b = rate * s[:, 0], np.clip(rate * (s[:, 8] - s[:, 0]) / 8.0, 0.0, 0.99)
     mean = a / (1.0 - b)
     need = mean + 7.0 * np.sqrt(mean / (1.0 - b * b)) + 3.0
@@ -797,7 +806,7 @@ def _sized(step: StepModel, rate: Array, b_hi: Array, inp: LengthDist, o: float
     checked = np.zeros(len(size), dtype=bool)
     if not check.size:
         return size, None, checked
-    top = _chain(step.take(check), b_hi[check], rate[check], inp, o, STATES)
+    top = _chain(step, b_hi[check], rate[check], inp, o, STATES, d[check])  # (its lengths are d's)
     tail = np.cumsum(top.pi[:, ::-1], axis=1)[:, ::-1]  # tail[n, k] = P(j >= k)
     fits = tail[:, sizes - 1] <= _TAIL
     fits[:, -1] = True
