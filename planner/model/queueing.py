@@ -571,7 +571,7 @@ def _by_newton(starts: Array, widths: Array, p: Array, band: Array, percentiles:
     w = np.take_along_axis(widths, order, axis=1)  # [n, C], ascending
     # mass[a, n, i]: the weight of a's i-th narrowest component (one gather along p's flattened (n, c) axis)
     mass = np.take(p.reshape(k, n * c_n), order + (np.arange(n) * c_n)[:, None], axis=1)
-    ended, rising = np.zeros((k * n, c_n + 1)), np.zeros((k * n, c_n + 1))  # row a n + r: a's of row r
+    ended, rising = np.zeros((k * n, c_n + 1)), np.zeros((k * n, c_n + 1))  # table row a n + r: a in row r
     np.cumsum(mass.reshape(k * n, c_n), axis=1, out=ended[:, 1:])  # ended[., i]: the i narrowest
     mass /= w
     np.cumsum(mass.reshape(k * n, c_n)[:, ::-1], axis=1, out=rising[:, -2::-1])  # the others' density
