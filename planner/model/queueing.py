@@ -127,8 +127,9 @@ def _last_unit(states: int) -> Array:
     return unit
 
 
-def _arrivals(mean: Array, states: int) -> Array:
-    """a[k, n, j] = P(K = k), K ~ Poisson(mean[n, j]), k = 0 .. states - 1 (the tail is not lumped).
+def _arrivals(mean: Array, states: int, *, spare: int = 0) -> Array:
+    """a[k, n, j] = P(K = k), K ~ Poisson(mean[n, j]), k = 0 .. states - 1 (the tail is not lumped),
+    then ``spare`` rows left unset (the stationary solve's normalisation row goes there).
 
     Row j of the transition matrix of row n is a[:, n, j]. e^-m m^k / k!, with the powers built
     by doubling (the block k = h .. 2h - 1 is the block 0 .. h - 1 times m^h): log2(states)
@@ -137,7 +138,8 @@ def _arrivals(mean: Array, states: int) -> Array:
     powers stay finite.
     """
     m = np.minimum(mean, 1e3)
-    a = np.empty((states,) + m.shape)
+    whole = np.empty((states + spare,) + m.shape)
+    a = whole[:states]
     a[0] = np.exp(-m)
     done, power = 1, m
     while done < states:
@@ -145,7 +147,7 @@ def _arrivals(mean: Array, states: int) -> Array:
         np.multiply(a[:size], power, out=a[done:done + size])
         done, power = done + size, power * power
     a.reshape(states, -1)[...] *= _inverse_factorials(states)
-    return a
+    return whole
 
 
 @dataclass(frozen=True)
@@ -287,7 +289,12 @@ class _Chain:
 
     @staticmethod
     def choose(first: npt.NDArray[np.bool_], a: _Chain, b: _Chain) -> _Chain:
-        """Per row, a's chain where first, else b's."""
+        """Per row, a's chain where first, else b's (a or b itself where every row picks it: chains are
+        never written in place, but for the one ``put`` fills)."""
+        if first.all():
+            return a
+        if not first.any():
+            return b
         return _Chain(np.where(first[:, None], a.s, b.s), np.where(first[:, None], a.pi, b.pi),
                       np.where(first, a.tau, b.tau), np.where(first[:, None, None], a.d, b.d))
 
@@ -302,21 +309,23 @@ def _stationary(mean: Array) -> Array:
     """pi with pi P = pi, sum pi = 1, for every row (batched linear solve), P_jk = P(k | mean[n, j]).
 
     pi (P - I) = 0 is (P^T - I) pi = 0, whose equation for the last state (the lumped tail) is
-    replaced by sum pi = 1: that row of P^T, the only one the lumping changes, is never used.
+    replaced by sum pi = 1: that row of P^T, the only one the lumping changes, is never used (nor
+    computed).
     """
     n, k = mean.shape
     if k == 1:
         return np.ones((n, 1))
-    return _stationary_of(_arrivals(mean, k))
+    return _stationary_of(_arrivals(mean, k - 1, spare=1))
 
 
 def _stationary_of(a: Array) -> Array:
-    """``_stationary`` of the transposed transitions a[k, n, j] = P_jk of row n (overwritten)."""
+    """``_stationary`` of the transposed transitions a[k, n, j] = P_jk of row n (overwritten; its last
+    row k = K - 1 is replaced by the normalisation, so it may arrive unset)."""
     k, n = a.shape[:2]
     if k == 1:
         return np.ones((n, 1))
-    np.einsum("knk->nk", a)[...] -= 1.0  # a writeable view of every row's diagonal
     a[-1] = 1.0
+    np.einsum("knk->nk", a)[:, :-1] -= 1.0  # a writeable view of every row's diagonal
     return np.asarray(np.linalg.solve(a.transpose(1, 0, 2), _last_unit(k))[..., 0], dtype=np.float64)
 
 
@@ -327,8 +336,10 @@ def _band_lengths(step: StepModel, b: Array, y: Array, i: float, o: float) -> Ar
                       prefill_context=per[None])
 
 
-def _chain(step: StepModel, b: Array, rate: Array, inp: LengthDist, o: float, states: int) -> _Chain:
-    """Iteration lengths, stationary law and mean iteration at b decodes.
+def _chain(step: StepModel, b: Array, rate: Array, inp: LengthDist, o: float, states: int,
+           lengths: Array | None = None) -> _Chain:
+    """Iteration lengths, stationary law and mean iteration at b decodes (``lengths``: the band-mean
+    iteration lengths d[n, j, m] at b where the caller has them, ``step`` then unused).
 
     With prompts of random length an iteration of j prompts holds Y_j tokens (``_sum_nodes``'
     bands): j' ~ Poisson(lam s(Y_j)) mixed over the bands, and s_j is the band-mean iteration.
@@ -337,25 +348,28 @@ def _chain(step: StepModel, b: Array, rate: Array, inp: LengthDist, o: float, st
     (against the simulation with a skewed prompt law at 90% load: B 422 at the mean prompt,
     804 simulated)."""
     if inp.fixed:
-        s = _lengths(step, b, inp.mean, o, states)
+        s = _lengths(step, b, inp.mean, o, states) if lengths is None else lengths[:, :, 0]
         pi = _stationary(rate[:, None] * s[:, :states])
         return _Chain(s, pi, np.einsum("nj,nj->n", pi, s[:, :states]), s[:, :, None])
     y, wy = _sum_nodes(inp, states, PROMPT_STRATA)
-    d = _band_lengths(step, b, y, inp.mean, o)
+    d = _band_lengths(step, b, y, inp.mean, o) if lengths is None else lengths
     s = d @ wy
     n, m_n = len(b), len(wy)
     if states == 1:
         pi = np.ones((n, 1))
     else:
-        arr = _arrivals((rate[:, None, None] * d[:, :states]).reshape(n, states * m_n), states)
-        pi = _stationary_of(_mix_bands(arr, wy, states))
+        arr = _arrivals((rate[:, None, None] * d[:, :states]).reshape(n, states * m_n), states - 1)
+        pi = _stationary_of(_mix_bands(arr, wy, states))  # (the last k', replaced there, is not computed)
     return _Chain(s, pi, np.einsum("nj,nj->n", pi, s[:, :states]), d)
 
 
 def _mix_bands(arr: Array, wy: Array, states: int) -> Array:
     """P(k' | j) = sum_m wy[m] arr[k', n, (j, m)]: the transitions mixed over the prompt bands, [k', n, j]
-    (one BLAS matrix-vector product; einsum's generic loop took twice as long)."""
-    return np.asarray((arr.reshape(-1, len(wy)) @ wy).reshape(states, -1, states), dtype=np.float64)
+    (one BLAS matrix-vector product; einsum's generic loop took twice as long); k' = 0 .. states - 1,
+    those after arr's rows left unset."""
+    mixed = np.empty((states, arr.shape[1], states))
+    np.matmul(arr.reshape(-1, len(wy)), wy, out=mixed[:len(arr)].reshape(-1))
+    return mixed
 
 
 def _next_point(x1: Array, f1: Array, x2: Array, f2: Array, x3: Array, f3: Array, tol: Array) -> Array:
@@ -556,21 +570,24 @@ def _by_newton(starts: Array, widths: Array, p: Array, band: Array, percentiles:
     t = _normal_guess(starts, widths, p, band, levels)
     order = np.argsort(widths, axis=1)
     w = np.take_along_axis(widths, order, axis=1)  # [n, C], ascending
-    mass = np.take_along_axis(p.transpose(1, 0, 2), order[:, None, :], axis=2)  # [n, A, C], by width
-    ended, rising = np.zeros((n * k, c_n + 1)), np.zeros((n * k, c_n + 1))
-    np.cumsum(mass.reshape(n * k, c_n), axis=1, out=ended[:, 1:])  # ended[., i]: the i narrowest
-    mass /= w[:, None, :]
-    rising[:, :-1] = np.cumsum(mass.reshape(n * k, c_n)[:, ::-1], axis=1)[:, ::-1]  # the others' density
+    # mass[a, n, i]: the weight of a's i-th narrowest component (one gather along p's flattened (n, c) axis)
+    mass = np.take(p.reshape(k, n * c_n), order + (np.arange(n) * c_n)[:, None], axis=1)
+    ended, rising = np.zeros((k * n, c_n + 1)), np.zeros((k * n, c_n + 1))  # table row a n + r: a in row r
+    np.cumsum(mass.reshape(k * n, c_n), axis=1, out=ended[:, 1:])  # ended[., i]: the i narrowest
+    mass /= w
+    np.cumsum(mass.reshape(k * n, c_n)[:, ::-1], axis=1, out=rising[:, -2::-1])  # the others' density
     first = starts.reshape(n, k * b_n)
     lo = np.repeat(first.min(axis=1), len(levels))  # F(lo) = 0: below every level
     hi = np.repeat(first.max(axis=1) + w[:, -1], len(levels))  # F(hi) = total weight
     t = np.clip(t, lo, hi)
     at, row = hi.copy(), np.repeat(np.arange(n), len(levels))
     a_of, weight = np.repeat(np.arange(k), b_n), np.tile(band, k)  # flat start -> its a, its band weight
+    # the widths padded with 0 below and inf above: the breakpoints next to t read without clipping
+    padded = np.concatenate([np.zeros((n, 1)), w, np.full((n, 1), np.inf)], axis=1)
     # the pending (row, level) pairs, each of these arrays aligned with them (compacted as pairs finish)
-    pending, q, s_p, block = np.arange(n * len(levels)), np.tile(levels, n), first[row], row[:, None] * k + a_of
+    pending, q, s_p, block = np.arange(n * len(levels)), np.tile(levels, n), first[row], a_of * n + row[:, None]
     for _ in range(_NEWTON):
-        cdf, slope, before, after = _cdf_at(t, s_p, w, row, ended, rising, block, weight)
+        cdf, slope, before, after = _cdf_at(t, s_p, (w, padded), row, ended, rising, block, weight)
         # The quantile is the least t with F(t) >= q: the root of F(t) = q, or the left end of a flat part
         # at the level (there F(t) within _LEVEL_EPS below q counts as reaching it).
         under = (cdf < q - _LEVEL_EPS) | ((cdf < q) & (slope > 0))
@@ -611,10 +628,12 @@ def _normal_guess(starts: Array, widths: Array, p: Array, band: Array, levels: A
     return np.asarray((mean[:, None] + z * np.sqrt(np.maximum(second - mean**2, 0.0))[:, None]).ravel())
 
 
-def _cdf_at(t: Array, s: Array, w: Array, rows: npt.NDArray[np.intp], ended: Array, rising: Array,
-            block: npt.NDArray[np.intp], weight: Array) -> tuple[Array, Array, Array, Array]:
+def _cdf_at(t: Array, s: Array, widths: tuple[Array, Array], rows: npt.NDArray[np.intp], ended: Array,
+            rising: Array, block: npt.NDArray[np.intp], weight: Array) -> tuple[Array, Array, Array, Array]:
     """F(t), its slope on the right of t, and the breakpoints next to t (the last at or below it, the
-    first above), for rows[p] at t[p], with starts s[p, start] (``_by_newton``; flat indices throughout)."""
+    first above), for rows[p] at t[p], with starts s[p, start] (``_by_newton``; flat indices throughout).
+    ``widths``: the sorted widths [n, C] and the same padded with 0 before and inf after."""
+    w, padded = widths
     c_n = w.shape[1]
     u = t[:, None] - s  # [p, start]: time since each start
     rose = u >= 0
@@ -623,9 +642,11 @@ def _cdf_at(t: Array, s: Array, w: Array, rows: npt.NDArray[np.intp], ended: Arr
     at = block * (c_n + 1) + i
     slope_a = np.where(rose, rising.reshape(-1)[at], 0.0)
     cdf = (ended.reshape(-1)[at] + since * slope_a) @ weight
-    flat, base = w.reshape(-1), (rows * c_n)[:, None]
-    after = np.where(rose, np.where(i < c_n, s + flat[base + np.minimum(i, c_n - 1)], np.inf), s)
-    before = np.where(i > 0, s + flat[base + np.maximum(i - 1, 0)], np.where(rose, s, -np.inf))
+    # the width ending before t is padded[i] (0: the start itself), the next one padded[i + 1] (inf: none)
+    edge = padded.reshape(-1)[(rows * (c_n + 2))[:, None] + i]
+    before = np.where(rose | (i > 0), s + edge, -np.inf)
+    edge = padded.reshape(-1)[(rows * (c_n + 2) + 1)[:, None] + i]
+    after = np.where(rose, s + edge, s)
     return cdf, slope_a @ weight, before.max(axis=1), after.min(axis=1)
 
 
@@ -770,10 +791,12 @@ def _sized(step: StepModel, rate: Array, b_hi: Array, inp: LengthDist, o: float
     the smallest size whose last, lumped state would hold at most _TAIL of its stationary law.
     """
     if inp.fixed:
-        s = _lengths(step, b_hi, inp.mean, o, STATES)
+        d = _lengths(step, b_hi, inp.mean, o, STATES)[:, :, None]
+        s = d[:, :, 0]
     else:  # the band-mean iterations the chain runs on (``_chain``): longer than at the mean prompt
         y, wy = _sum_nodes(inp, STATES, PROMPT_STRATA)
-        s = _band_lengths(step, b_hi, y, inp.mean, o) @ wy
+        d = _band_lengths(step, b_hi, y, inp.mean, o)
+        s = d @ wy
     a, b = rate * s[:, 0], np.clip(rate * (s[:, 8] - s[:, 0]) / 8.0, 0.0, 0.99)
     mean = a / (1.0 - b)
     need = mean + 7.0 * np.sqrt(mean / (1.0 - b * b)) + 3.0
@@ -784,7 +807,7 @@ def _sized(step: StepModel, rate: Array, b_hi: Array, inp: LengthDist, o: float
     checked = np.zeros(len(size), dtype=bool)
     if not check.size:
         return size, None, checked
-    top = _chain(step.take(check), b_hi[check], rate[check], inp, o, STATES)
+    top = _chain(step, b_hi[check], rate[check], inp, o, STATES, d[check])  # (its lengths are d's)
     tail = np.cumsum(top.pi[:, ::-1], axis=1)[:, ::-1]  # tail[n, k] = P(j >= k)
     fits = tail[:, sizes - 1] <= _TAIL
     fits[:, -1] = True
