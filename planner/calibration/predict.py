@@ -330,7 +330,8 @@ def predict_server(grid: Grid, rs: RecordSet, rows: npt.NDArray[np.int64], cap: 
         out[idx, :6] = np.stack([res.output_tokens_per_s * reps, res.ttft_mean_s, res.tpot_mean_s,
                                  res.e2e_mean_s, res.ttft_s[99], res.tpot_s[99]], axis=1)
         out[idx, 6:10] = np.stack([res.ttft_s[50], res.ttft_s[90], res.tpot_s[50], res.tpot_s[90]], axis=1)
-        over = np.flatnonzero(~res.stable & (res.max_batch >= 1))  # past its capacity: TPOT of the admitted
+        # past its capacity at a stated rate: the TPOT of the requests admitted to the full batch
+        over = np.flatnonzero(~res.stable & (res.max_batch >= 1) & np.isfinite(rate))
         if over.size:
             g_over = g.take(over)
             tpot = overload_tpot(StepModel.build(g_over), MemoryModel.build(g_over), input_tokens=i_dist,
