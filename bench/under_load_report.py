@@ -74,6 +74,52 @@ def _systems(rs: RecordSet, predicted: Array) -> list[str]:
     return [*lines, ""]
 
 
+PLOT = Path(__file__).resolve().parent.parent / "docs" / "accuracy_under_load.png"
+
+
+def _plot(rs: RecordSet, predicted: Array, path: Path) -> bool:
+    """Predicted (cross-validated by round) vs observed SLO capacity, TTFT p99 and TPOT p99 at the
+    record's rate, Server and Interactive records; a record over capacity at its rate (no steady-state
+    TTFT) is drawn at the top edge. False where matplotlib (the docs extra) is not installed."""
+    try:
+        import matplotlib
+    except ImportError:
+        print("matplotlib not installed: docs/accuracy_under_load.png left as it is")
+        return False
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scen = np.array([m.tags.get("scenario", "") for m in rs.records])
+    fig, axes = plt.subplots(1, 3, figsize=(15, 5))
+    panels = (("slo_capacity_requests_per_s", "SLO capacity, requests/s"), ("ttft_p99_s", "TTFT p99 at the rate, s"),
+              ("tpot_p99_s", "TPOT p99 at the rate, s"))
+    for ax, (metric, label) in zip(axes, panels, strict=True):
+        col = METRICS.index(metric)
+        obs, pred = rs.observed[:, col], predicted[:, col]
+        seen = np.isfinite(obs) & (obs > 0)
+        top = np.nanmax(np.where(np.isfinite(pred), pred, np.nan)[seen]) * 3.0
+        for name, marker, color in (("Server", "o", "C0"), ("Interactive", "s", "C1")):
+            rows = seen & (scen == name)
+            fine = rows & np.isfinite(pred)
+            ax.scatter(obs[fine], pred[fine], s=16, marker=marker, color=color, alpha=0.75, label=name)
+            over = rows & ~np.isfinite(pred)
+            if over.any():
+                ax.scatter(obs[over], np.full(int(over.sum()), top), s=16, marker="^", color=color, alpha=0.6,
+                           label=f"{name}: over capacity at the rate (drawn at the top)")
+        lo = min(np.nanmin(obs[seen]), np.nanmin(np.where(pred > 0, pred, np.nan)[seen])) / 1.5
+        span = np.array([lo, top * 1.2])
+        ax.plot(span, span, "k-", lw=0.8)
+        ax.plot(span, span * 1.25, "k:", lw=0.6)
+        ax.plot(span, span / 1.25, "k:", lw=0.6)
+        ax.set(xscale="log", yscale="log", xlabel=f"observed {label}", ylabel=f"predicted {label}")
+        ax.legend(fontsize=7)
+    fig.suptitle("hwplan under load: MLPerf Server / Interactive, cross-validated by round (dotted: ±25%)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
 def section(catalog: Catalog, mlperf: Path, public: Path) -> list[str]:
     """Markdown lines of the under-load section."""
     tables = CatalogTables.from_catalog(catalog)
@@ -116,6 +162,8 @@ def section(catalog: Catalog, mlperf: Path, public: Path) -> list[str]:
         f"### Cross-validated by round (fit on the public records + one round, predict the other; {cv_s:.0f} s)",
         "",
         *_rows(both.take(np.flatnonzero(is_mlperf).tolist()), cv[is_mlperf], "by round"),
+        *([f"![under load: predicted vs observed]({PLOT.name})", ""]
+          if _plot(both.take(np.flatnonzero(is_mlperf).tolist()), cv[is_mlperf], PLOT) else []),
         "### Diagnostic, not the issue's metric: p99s at the same relative load (shipped calibration)", "",
         "At the record's rate the p99s are dominated by the capacity error (latency ~ 1 / (1 - rate / "
         "capacity) near the knee). Predicted at the model's own SLO capacity instead (the submitted rate is "
