@@ -81,15 +81,14 @@ class ServingStep(StepModel):
         if not np.all((np.asarray(overlap) >= 0.0) & (np.asarray(overlap) <= 1.0)):
             raise ValueError(f"overlap must lie in [0, 1], got {overlap}")
         super().__init__(coefficients)
-        self._set_overlap(overlap)
+        self._set_overlap(overlap, 1.0 - overlap if np.ndim(overlap) == 0 else 1.0 - np.asarray(overlap))
         self._stacked: Array | None = None  # the coefficients as one [field, row] array, once a take needs it
-        self._row_flags: npt.NDArray[np.bool_] | None = None  # per row: windowed, MoE, pipelined (``take``)
+        self._row_flags: npt.NDArray[np.uint8] | None = None  # per row, bits: windowed, MoE, pipelined (``take``)
 
-    def _set_overlap(self, overlap: float | Array) -> None:
+    def _set_overlap(self, overlap: float | Array, hidden: float | Array) -> None:
         self.overlap = overlap
-        # 1 - overlap, once (``_linear`` applies it on every evaluation); per row: rows first, by count axes
-        self._hidden: float | Array = 1.0 - overlap if np.ndim(overlap) == 0 else 1.0 - np.asarray(overlap)
-        self._hidden_axes: dict[int, float | Array] = {}
+        self._hidden = hidden  # 1 - overlap, once (``_linear`` applies it on every evaluation): a float or per row
+        self._hidden_axes: dict[int, Array] = {}  # per row, shaped for counts of this many axes
 
     @classmethod
     def of(cls, step: StepModel, overlap: float | Array = SERVING_OVERLAP) -> ServingStep:
@@ -105,29 +104,32 @@ class ServingStep(StepModel):
         one gather of this step's per-row flags: the same values ``StepModel.__init__`` computes."""
         if self._stacked is None or self._row_flags is None:
             self._stacked = self.coefficients.stacked()
-            self._row_flags = self.row_flags()
+            self._row_flags = np.packbits(self.row_flags(), axis=0, bitorder="little")[0]  # bit k: flag k
         part = self._stacked[:, rows]
-        flags = self._row_flags[:, rows]
-        flag = np.asarray(flags.any(axis=1))
+        flags = self._row_flags[rows]
+        bits = int(np.bitwise_or.reduce(flags))
         step = ServingStep.__new__(ServingStep)
-        step.coefficients = StepCoefficients.from_stacked(part)
-        step.windowed, step.moe, step.pipelined = bool(flag[0]), bool(flag[1]), bool(flag[2])
+        step.coefficients = StepCoefficients(*part)  # = from_stacked(part): fields in declaration order
+        step.windowed, step.moe, step.pipelined = bool(bits & 1), bool(bits & 2), bool(bits & 4)
         step.one_pass = float(part[_MAX_BATCHED_TOKENS].min(initial=np.inf))
         step._broadcast = {0: step.coefficients}
-        step._set_overlap(self.overlap if np.ndim(self.overlap) == 0 else np.asarray(self.overlap)[rows])
+        if isinstance(self._hidden, float):
+            step._set_overlap(self.overlap, self._hidden)
+        else:  # one per row
+            step._set_overlap(np.asarray(self.overlap)[rows], self._hidden[rows])
         step._stacked, step._row_flags = part, flags
         return step
 
     def _with_axes(self, extra_axes: int) -> StepCoefficients:
         """As ``StepModel._with_axes``, each field a view of one reshape of the stacked coefficients."""
         if extra_axes not in self._broadcast and self._stacked is not None:
-            self._broadcast[extra_axes] = StepCoefficients.from_stacked(
-                self._stacked.reshape(self._stacked.shape + (1,) * extra_axes))
+            self._broadcast[extra_axes] = StepCoefficients(*self._stacked.reshape(
+                self._stacked.shape + (1,) * extra_axes))
         return super()._with_axes(extra_axes)
 
     def _linear(self, compute: Array, memory: Array) -> Array:
         hidden = self._hidden
-        if np.ndim(hidden) > 0:  # one per row: rows along the first axis
+        if not isinstance(hidden, float):  # one per row: rows along the first axis
             axes = compute.ndim
             if axes not in self._hidden_axes:
                 self._hidden_axes[axes] = np.reshape(hidden, (-1,) + (1,) * (axes - 1))
