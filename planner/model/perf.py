@@ -281,8 +281,9 @@ class StepModel:
         """linear compute, linear memory, attention compute, attention memory, communication, overhead."""
         d = np.asarray(decode_tokens, dtype=np.float64)
         p = np.asarray(prefill_tokens, dtype=np.float64)
-        d_ctx = np.asarray(decode_context, dtype=np.float64)
-        p_ctx = np.asarray(prefill_context, dtype=np.float64)
+        # a context given as a float stays one (the same double as a 0-d array, without numpy's scalar dispatch)
+        d_ctx = decode_context if type(decode_context) is float else np.asarray(decode_context, dtype=np.float64)
+        p_ctx = prefill_context if type(prefill_context) is float else np.asarray(prefill_context, dtype=np.float64)
         c = self._with_axes(max(d.ndim, p.ndim, 1) - 1)  # rows first, then counts
         if self.pipelined and not (d.ndim == 0 and d <= 1.0):  # one sequence: one microbatch
             # Pipeline parallelism: the decode batch is split into up to pp microbatches that
