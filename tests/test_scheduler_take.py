@@ -57,6 +57,7 @@ def test_a_taken_subset_is_the_subset_built_afresh(rows: StepCoefficients, overl
     fresh = ServingStep(rows.take(at), 0.7 if overlap == "scalar" else per_row[at])
     for taken in (parent.take(at), parent.take(np.arange(5)).take(at)):  # also a subset of a subset
         assert _flags(taken) == _flags(fresh)
+        assert vars(taken).keys() == vars(fresh).keys()  # take builds without __init__: every attribute set
         assert np.array_equal(taken.overlap, fresh.overlap)
         if len(at):
             for a, b in zip(_times(taken), _times(fresh), strict=True):

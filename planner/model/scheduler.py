@@ -101,7 +101,8 @@ class ServingStep(StepModel):
         """These rows: one gather of the stacked coefficients, each field a view of it (the queueing
         model takes row subsets several times per call; a gather per field was a tenth of its time).
         The overlap was checked when this step was built, and the flags of ``StepModel`` come from
-        one gather of this step's per-row flags: the same values ``StepModel.__init__`` computes."""
+        one gather of this step's per-row flags: the same values ``StepModel.__init__`` computes
+        (the step is built without ``__init__``: every attribute it sets is set here)."""
         if self._stacked is None or self._row_flags is None:
             self._stacked = self.coefficients.stacked()
             self._row_flags = np.packbits(self.row_flags(), axis=0, bitorder="little")[0]  # bit k: flag k
