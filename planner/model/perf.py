@@ -204,16 +204,21 @@ class StepModel:
     def __init__(self, coefficients: StepCoefficients) -> None:
         self.coefficients = coefficients
         # (ndarray methods, not np.any / np.min: the queueing model builds these per row subset, many times)
-        self.windowed = (bool((coefficients.full_attention_fraction < 1.0).any())  # planner.model.attention
-                         or bool((coefficients.prefill_attention_ratio != 1.0).any()))
-        self.moe = bool((coefficients.expert_weights_s_per_pass > 0).any())
-        self.pipelined = bool((coefficients.pp > 1).any())
+        flags = np.asarray(self.row_flags().any(axis=1))
+        self.windowed, self.moe, self.pipelined = bool(flags[0]), bool(flags[1]), bool(flags[2])
         # tokens any row runs in a single pass
         self.one_pass = float(np.asarray(coefficients.max_batched_tokens).min(initial=np.inf))
         self._broadcast = {0: coefficients}  # coefficients with extra count axes, by their number
 
     def __len__(self) -> int:
         return len(self.coefficients)
+
+    def row_flags(self) -> npt.NDArray[np.bool_]:
+        """[3, row]: whether each row takes ``_terms``' windowed, MoE and pipelined paths (the flags
+        ``windowed``, ``moe`` and ``pipelined`` are their any over the rows)."""
+        c = self.coefficients
+        return np.stack([(c.full_attention_fraction < 1.0) | (c.prefill_attention_ratio != 1.0),  # attention
+                         c.expert_weights_s_per_pass > 0, c.pp > 1])
 
     @classmethod
     def build(cls, grid: Grid) -> StepModel:
@@ -276,8 +281,9 @@ class StepModel:
         """linear compute, linear memory, attention compute, attention memory, communication, overhead."""
         d = np.asarray(decode_tokens, dtype=np.float64)
         p = np.asarray(prefill_tokens, dtype=np.float64)
-        d_ctx = np.asarray(decode_context, dtype=np.float64)
-        p_ctx = np.asarray(prefill_context, dtype=np.float64)
+        # a context given as a float stays one (the same double as a 0-d array, without numpy's scalar dispatch)
+        d_ctx = decode_context if type(decode_context) is float else np.asarray(decode_context, dtype=np.float64)
+        p_ctx = prefill_context if type(prefill_context) is float else np.asarray(prefill_context, dtype=np.float64)
         c = self._with_axes(max(d.ndim, p.ndim, 1) - 1)  # rows first, then counts
         if self.pipelined and not (d.ndim == 0 and d <= 1.0):  # one sequence: one microbatch
             # Pipeline parallelism: the decode batch is split into up to pp microbatches that

@@ -70,6 +70,7 @@ __all__ = ["FITTED_OVERLAP", "SERVING_OVERLAP", "ServingStep", "fcfs_prefill_sha
 # planner.calibration.serving_fit picks 0.6-0.7.
 FITTED_OVERLAP = 0.8
 SERVING_OVERLAP = 1.0  # shipped: the roofline (see the module docstring for why not FITTED_OVERLAP)
+_MAX_BATCHED_TOKENS = list(StepCoefficients.__dataclass_fields__).index("max_batched_tokens")  # in ``stacked``
 
 
 class ServingStep(StepModel):
@@ -80,8 +81,14 @@ class ServingStep(StepModel):
         if not np.all((np.asarray(overlap) >= 0.0) & (np.asarray(overlap) <= 1.0)):
             raise ValueError(f"overlap must lie in [0, 1], got {overlap}")
         super().__init__(coefficients)
-        self.overlap = overlap
+        self._set_overlap(overlap, 1.0 - overlap if np.ndim(overlap) == 0 else 1.0 - np.asarray(overlap))
         self._stacked: Array | None = None  # the coefficients as one [field, row] array, once a take needs it
+        self._row_flags: npt.NDArray[np.uint8] | None = None  # per row, bits: windowed, MoE, pipelined (``take``)
+
+    def _set_overlap(self, overlap: float | Array, hidden: float | Array) -> None:
+        self.overlap = overlap
+        self._hidden = hidden  # 1 - overlap, once (``_linear`` applies it on every evaluation): a float or per row
+        self._hidden_axes: dict[int, Array] = {}  # per row, shaped for counts of this many axes
 
     @classmethod
     def of(cls, step: StepModel, overlap: float | Array = SERVING_OVERLAP) -> ServingStep:
@@ -92,21 +99,43 @@ class ServingStep(StepModel):
 
     def take(self, rows: npt.NDArray[np.intp]) -> ServingStep:
         """These rows: one gather of the stacked coefficients, each field a view of it (the queueing
-        model takes row subsets several times per call; a gather per field was a tenth of its time)."""
-        if self._stacked is None:
+        model takes row subsets several times per call; a gather per field was a tenth of its time).
+        The overlap was checked when this step was built, and the flags of ``StepModel`` come from
+        one gather of this step's per-row flags: the same values ``StepModel.__init__`` computes
+        (the step is built without ``__init__``: every attribute it sets is set here)."""
+        if self._stacked is None or self._row_flags is None:
             self._stacked = self.coefficients.stacked()
+            self._row_flags = np.packbits(self.row_flags(), axis=0, bitorder="little")[0]  # bit k: flag k
         part = self._stacked[:, rows]
-        overlap = self.overlap if np.ndim(self.overlap) == 0 else np.asarray(self.overlap)[rows]
-        step = ServingStep(StepCoefficients.from_stacked(part), overlap)
-        step._stacked = part
+        flags = self._row_flags[rows]
+        bits = int(np.bitwise_or.reduce(flags))
+        step = ServingStep.__new__(ServingStep)
+        step.coefficients = StepCoefficients(*part)  # = from_stacked(part): fields in declaration order
+        step.windowed, step.moe, step.pipelined = bool(bits & 1), bool(bits & 2), bool(bits & 4)
+        step.one_pass = float(part[_MAX_BATCHED_TOKENS].min(initial=np.inf))
+        step._broadcast = {0: step.coefficients}
+        if isinstance(self._hidden, float):
+            step._set_overlap(self.overlap, self._hidden)
+        else:  # one per row
+            step._set_overlap(np.asarray(self.overlap)[rows], self._hidden[rows])
+        step._stacked, step._row_flags = part, flags
         return step
 
+    def _with_axes(self, extra_axes: int) -> StepCoefficients:
+        """As ``StepModel._with_axes``, each field a view of one reshape of the stacked coefficients."""
+        if extra_axes not in self._broadcast and self._stacked is not None:
+            self._broadcast[extra_axes] = StepCoefficients(*self._stacked.reshape(
+                self._stacked.shape + (1,) * extra_axes))
+        return super()._with_axes(extra_axes)
+
     def _linear(self, compute: Array, memory: Array) -> Array:
-        overlap = self.overlap
-        if np.ndim(overlap) > 0:  # one per row: rows along the first axis
-            overlap = np.reshape(overlap, (-1,) + (1,) * (np.ndim(compute) - 1))
-        return np.asarray(np.maximum(compute, memory) + (1.0 - overlap) * np.minimum(compute, memory),
-                          dtype=np.float64)
+        hidden = self._hidden
+        if not isinstance(hidden, float):  # one per row: rows along the first axis
+            axes = compute.ndim
+            if axes not in self._hidden_axes:
+                self._hidden_axes[axes] = np.reshape(hidden, (-1,) + (1,) * (axes - 1))
+            hidden = self._hidden_axes[axes]
+        return np.asarray(np.maximum(compute, memory) + hidden * np.minimum(compute, memory), dtype=np.float64)
 
 
 def runtime_overlaps(calibration: Calibration, runtime_ids: Sequence[str], runtime: npt.NDArray[np.intp]
