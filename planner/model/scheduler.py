@@ -92,10 +92,19 @@ class ServingStep(StepModel):
 
     @classmethod
     def of(cls, step: StepModel, overlap: float | Array = SERVING_OVERLAP) -> ServingStep:
-        """``step``'s coefficients with this overlap (a ServingStep of the same overlap as is)."""
-        if isinstance(step, ServingStep) and np.array_equal(step.overlap, overlap):
-            return step
+        """``step`` with this overlap: a ServingStep of the same overlap as is, another ServingStep
+        (``planner.model.serving.ServedStep`` included) as the same kind of step (``with_overlap``),
+        a plain StepModel's coefficients as a ServingStep."""
+        if isinstance(step, ServingStep):
+            return step if np.array_equal(step.overlap, overlap) else step.with_overlap(overlap)
         return cls(step.coefficients, overlap)
+
+    def with_overlap(self, overlap: float | Array) -> ServingStep:
+        """This step with another overlap (a subclass keeps what it adds: ``planner.model.serving.ServedStep``)."""
+        return ServingStep(self.coefficients, overlap)
+
+    def _carry(self, step: ServingStep) -> None:
+        """Set on ``step`` (a subset ``take`` built without ``__init__``) what a subclass adds; nothing here."""
 
     def take(self, rows: npt.NDArray[np.intp]) -> ServingStep:
         """These rows: one gather of the stacked coefficients, each field a view of it (the queueing
@@ -109,7 +118,7 @@ class ServingStep(StepModel):
         part = self._stacked[:, rows]
         flags = self._row_flags[rows]
         bits = int(np.bitwise_or.reduce(flags))
-        step = ServingStep.__new__(ServingStep)
+        step = type(self).__new__(type(self))
         step.coefficients = StepCoefficients(*part)  # = from_stacked(part): fields in declaration order
         step.windowed, step.moe, step.pipelined = bool(bits & 1), bool(bits & 2), bool(bits & 4)
         step.one_pass = float(part[_MAX_BATCHED_TOKENS].min(initial=np.inf))
@@ -119,6 +128,7 @@ class ServingStep(StepModel):
         else:  # one per row
             step._set_overlap(np.asarray(self.overlap)[rows], self._hidden[rows])
         step._stacked, step._row_flags = part, flags
+        self._carry(step)
         return step
 
     def _with_axes(self, extra_axes: int) -> StepCoefficients:

@@ -32,6 +32,7 @@ import numpy.typing as npt
 from planner.domain import Model
 from planner.model.grid import Array
 from planner.model.perf import MemoryModel, StepCoefficients, StepModel
+from planner.model.scheduler import SERVING_OVERLAP, ServingStep
 from planner.workload import Slo, Tokens, Traffic, Workload
 
 __all__ = ["ACCEPTANCE", "FEATURES", "Drafter", "Served", "ServedStep", "accepted_tokens", "drafter_for", "uses_mtp"]
@@ -146,24 +147,34 @@ class Served:
             kv_bytes_per_token=m.kv_bytes_per_token * held / (seen.input_tokens.mean + seen.output_tokens.mean)))
 
 
-class ServedStep(StepModel):
-    """A StepModel with a cached prefix in every context and speculative verify passes (module docstring).
+class ServedStep(ServingStep):
+    """A step model with a cached prefix in every context and speculative verify passes (module
+    docstring), its linear layers overlapping as ``ServingStep``'s (``overlap``; 1, the roofline, by
+    default). The queueing model times its iterations with ``ServingStep.of(step, overlap)``, which
+    keeps a ServedStep a ServedStep (``with_overlap``): it once rebuilt a plain step from the
+    coefficients, so under load prefix contexts and draft passes were not charged.
 
     Its ``total`` is never below the plain model's at the same arguments (more tokens, more
     context, added draft time), so the plain model's affine ``floors`` stay valid lower bounds.
     """
 
     def __init__(self, coefficients: StepCoefficients, *, prefill_offset: float, decode_offset: float,
-                 draft_tokens: int, draft_fraction: float) -> None:
-        super().__init__(coefficients)
+                 draft_tokens: int, draft_fraction: float, overlap: float | Array = SERVING_OVERLAP) -> None:
+        super().__init__(coefficients, overlap)
         self.prefill_offset, self.decode_offset = prefill_offset, decode_offset
         self.draft_tokens, self.draft_fraction = draft_tokens, draft_fraction
         self.windowed = True  # contexts are shifted: take the general path of _terms
 
-    def take(self, rows: npt.NDArray[np.intp]) -> ServedStep:
-        return ServedStep(self.coefficients.take(rows), prefill_offset=self.prefill_offset,
-                          decode_offset=self.decode_offset,
-                          draft_tokens=self.draft_tokens, draft_fraction=self.draft_fraction)
+    def with_overlap(self, overlap: float | Array) -> ServedStep:
+        return ServedStep(self.coefficients, prefill_offset=self.prefill_offset, decode_offset=self.decode_offset,
+                          draft_tokens=self.draft_tokens, draft_fraction=self.draft_fraction, overlap=overlap)
+
+    def _carry(self, step: ServingStep) -> None:
+        if not isinstance(step, ServedStep):  # take builds the same class: never
+            raise TypeError(f"expected a ServedStep, got {type(step).__name__}")
+        step.prefill_offset, step.decode_offset = self.prefill_offset, self.decode_offset
+        step.draft_tokens, step.draft_fraction = self.draft_tokens, self.draft_fraction
+        step.windowed = True
 
     def _terms(self, decode_tokens: npt.ArrayLike, decode_context: npt.ArrayLike, prefill_tokens: npt.ArrayLike,
                prefill_context: npt.ArrayLike) -> tuple[Array, Array, Array, Array, Array, Array]:
