@@ -150,7 +150,8 @@ def calibrate_cmd(
     repeats: Annotated[int, typer.Option(min=1, max=20, help="k-fold CV repeats (fold seeds), pooled.")] = 5,
     cv_by: Annotated[str | None, typer.Option(
         help="Cross-validate leaving one group out instead of k-fold: 'round' (MLPerf round: fit on the "
-             "others, predict it) or 'system'; records without the tag form their own group.")] = None,
+             "others, predict it), 'system' (records without the tag form their own group) or 'hardware' "
+             "(every record of one chip held out: how a chip the fit has not seen is predicted).")] = None,
     catalog: CatalogOpt = None,
     add: OverlayOpt = None,
     as_json: JsonOpt = False,
@@ -177,12 +178,16 @@ def calibrate_cmd(
                 cat, rs, folds=folds, repeats=repeats,
                 progress=lambda msg: progress.update(task, advance=1, description=msg))
         else:
-            if cv_by not in ("round", "system"):
-                raise typer.BadParameter(f"expected 'round' or 'system', got {cv_by!r}", param_hint="--cv-by")
+            if cv_by not in ("round", "system", "hardware"):
+                raise typer.BadParameter(f"expected 'round', 'system' or 'hardware', got {cv_by!r}",
+                                         param_hint="--cv-by")
             tag = cv_by
+
+            def group(m: Measurement) -> str:
+                return m.hardware if tag == "hardware" else m.tags.get(tag, "(no " + tag + ")")
+
             cv_pred, _groups = group_cross_validate(
-                cat, rs, lambda m: m.tags.get(tag, "(no " + tag + ")"),
-                progress=lambda msg: progress.update(task, advance=1, description=msg))
+                cat, rs, group, progress=lambda msg: progress.update(task, advance=1, description=msg))
             cv_rs, folds, repeats = rs, 0, 1
         progress.update(task, description="fitting on all records")
         result = fit(cat, rs)

@@ -123,3 +123,20 @@ def test_uncalibrated_hardware_is_flagged() -> None:
     assert catalog.efficiency(catalog.hardware["h100-sxm"], catalog.runtimes["tensorrt-llm"]).calibrated
     mtia = catalog.hardware["mtia-v2"]
     assert not catalog.efficiency(mtia, catalog.runtimes[mtia.default_runtime]).calibrated
+
+
+def test_calibrate_cli_leaves_one_chip_out(tmp_path: Path) -> None:
+    """--cv-by hardware runs (one fold per chip: ``group_cross_validate``, whose held-out group never
+    reaches its fit, tests/test_calibrate.py above) and reports the cross-validated error; an unknown
+    grouping is a usage error naming the option."""
+    records = yaml.safe_load(SHIPPED.read_text(encoding="utf-8"))["measurements"]
+    chips = ("h100-sxm", "a100-80gb", "l40s")
+    subset = [r for r in records if r["hardware"] in chips][:30]
+    assert {r["hardware"] for r in subset} == set(chips)
+    file = tmp_path / "three_chips.yaml"
+    file.write_text(yaml.safe_dump({"measurements": subset}, sort_keys=False), encoding="utf-8")
+    result = CliRunner().invoke(app, ["calibrate", str(file), "--out", str(tmp_path), "--cv-by", "hardware", "--json"])
+    assert result.exit_code == 0, result.output
+    assert "output_tokens_per_s" in result.output  # the cross-validated error by metric
+    bad = CliRunner().invoke(app, ["calibrate", str(file), "--out", str(tmp_path), "--cv-by", "chip"])
+    assert bad.exit_code == 2 and "--cv-by" in bad.output
