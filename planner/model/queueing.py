@@ -57,6 +57,10 @@ Model (checked against the discrete-event simulation in ``planner.model.simulate
   waiting for a slot when the concurrency reaches its cap.
 * e2e_q: the larger of TTFT_q plus a median output at tau and a mean TTFT plus o_q tokens at
   the concurrency TPOT quantile (a long output averages its per-token noise away).
+* Past the capacity (rate at or above it, or B at the cap) there is no steady state: requests
+  queue for a slot without bound, and ``serve`` gives nan latencies. The requests the engine
+  admits decode at its full batch: ``overload_tpot`` (checked against the simulation run past
+  capacity, tests/test_overload_tpot.py).
 
 Cost. The chain size K (at most ``STATES``) is chosen per row: a first guess from the chain at
 the largest concurrency (``_chain_size``), checked at the root: a row whose last,
