@@ -920,12 +920,17 @@ def overload_tpot(model: StepModel, mem: MemoryModel, *, input_tokens: LengthDis
 
     The engine then runs its full batch. Each iteration decodes B_max tokens and prefills the
     prompts of the sequences that finished: j ~ Poisson(B_max / O) prompts of Y_j tokens (the
-    length's bands, ``_sum_nodes``; j past STATES lumped into STATES), an iteration of more tokens
-    than the budget counting as that many chunked ones, each a token (as ``_varied``). A request's
-    TPOT is the mean of its O - 1 per-token times; admissions follow completions rather than a
-    queue's feedback, so consecutive iterations are taken as independent and there is no load
-    drift. The mean per-token time is the iteration of ``saturated_rate`` made convex by the
-    lumpy prefills (Jensen). Checked against the simulation run past its capacity
+    length's bands, ``_sum_nodes``), an iteration of more tokens than the budget counting as that
+    many chunked ones, each a token (as ``_varied``). A request's TPOT is the mean of its O - 1
+    per-token times; admissions follow completions rather than a queue's feedback, so consecutive
+    iterations are taken as independent and there is no load drift. The mean per-token time is the
+    iteration of ``saturated_rate`` made convex by the lumpy prefills (Jensen). Where those prompts
+    do not fit in the token budget beside the decodes (long prompts, short outputs), the engine is
+    budget-bound: slots wait for their prefill chunks, every pass is a full budget of d decodes and
+    the chunks of d / O prompts (d (1 + I / O) = budget), and the TPOT is that pass. There, and where
+    B_max / O passes STATES / 2 (the bands' STATES prompts would cut the Poisson law), an iteration's
+    prompts are taken at their mean count and length, whose spread over that many prompts is small:
+    every percentile is that mean. Checked against the simulation run past its capacity
     (tests/test_overload_tpot.py)."""
     step = ServingStep.of(model, overlap)
     percentiles = tuple(sorted(set(percentiles)))
@@ -947,6 +952,21 @@ def overload_tpot(model: StepModel, mem: MemoryModel, *, input_tokens: LengthDis
     tokens = np.maximum(on[1] - 1.0, 1.0)
     levels = gamma_mixture_quantile(mean, np.broadcast_to(var[:, None], (len(b), len(wo))), tokens, wo,
                                     np.asarray(percentiles) / 100.0)
+    # Budget-bound: where the prompts replacing B_max / O finished sequences would not fit in a pass
+    # beside the decodes, slots wait for their prefill chunks and every pass is a full budget of
+    # d decodes and the chunks of d / O prompts (d + d I / O = budget). Slot-bound with more
+    # prompts than the bands hold: an iteration's prompts at their mean count and length.
+    budget = step.coefficients.max_batched_tokens
+    decodes = np.minimum(b, budget * o / (i + o))
+    plain = (decodes >= b) & (b / o <= STATES / 2.0)  # the Poisson mixture above stands
+    if not plain.all():
+        rows = np.flatnonzero(~plain)
+        d_r = decodes[rows]
+        prompts = d_r / o * i  # prompt tokens of an iteration, at their mean
+        full = step.take(rows).total(decode_tokens=d_r, decode_context=i + o / 2.0, prefill_tokens=prompts,
+                                     prefill_context=i)
+        mean[rows] = full / np.maximum(np.ceil((d_r + prompts) / budget[rows] - 1e-9), 1.0)
+        levels[:, rows] = mean[rows]
     nan = np.where(b_max >= 1, 1.0, np.nan)
     return OverloadTpot(mean_s=mean * nan, quantile_s={pct: levels[c] * nan for c, pct in enumerate(percentiles)})
 
