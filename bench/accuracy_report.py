@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from under_load_report import section  # bench/ is the script's directory
+from under_load_report import parity, section  # bench/ is the script's directory
 
 from hardware_catalog import load_catalog
 from hardware_catalog.measurements import read_measurements
@@ -104,12 +104,8 @@ def _plot(catalog: Catalog, rs: RecordSet, cv: Array, path: Path) -> None:
             if ok.any():
                 ax.scatter(obs[ok], pred[ok], s=18, label=f, alpha=0.8)
         lo, hi = ax.get_xlim()
-        span = np.array([min(lo, ax.get_ylim()[0]), max(hi, ax.get_ylim()[1])])
-        ax.plot(span, span, "k-", lw=0.8)
-        ax.plot(span, span * 1.25, "k:", lw=0.6)
-        ax.plot(span, span / 1.25, "k:", lw=0.6)
-        ax.set(xscale="log", yscale="log", xlabel=f"observed {label}", ylabel=f"predicted {label} (held out)")
-        ax.legend(fontsize=8)
+        parity(ax, (min(lo, ax.get_ylim()[0]), max(hi, ax.get_ylim()[1])), f"observed {label}",
+               f"predicted {label} (held out)", legend=8)
     fig.suptitle("hwplan: 5-fold cross-validated predictions vs published measurements (dotted: ±25%)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

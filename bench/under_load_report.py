@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from relative_load_p99 import table as relative_load_table  # bench/ is the script's directory
@@ -77,6 +78,17 @@ def _systems(rs: RecordSet, predicted: Array) -> list[str]:
 PLOT = Path(__file__).resolve().parent.parent / "docs" / "accuracy_under_load.png"
 
 
+def parity(ax: Any, span: tuple[float, float], xlabel: str, ylabel: str, *, legend: int) -> None:
+    """Log-log predicted vs observed axes: the diagonal, dotted +-25% lines, labels and the legend
+    (this section's plot and bench/accuracy_report.py's)."""
+    line = np.array(span)
+    ax.plot(line, line, "k-", lw=0.8)
+    ax.plot(line, line * 1.25, "k:", lw=0.6)
+    ax.plot(line, line / 1.25, "k:", lw=0.6)
+    ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel=ylabel)
+    ax.legend(fontsize=legend)
+
+
 def _plot(rs: RecordSet, predicted: Array, path: Path) -> bool:
     """Predicted (cross-validated by round) vs observed SLO capacity, TTFT p99 and TPOT p99 at the
     record's rate, Server and Interactive records; a record over capacity at its rate (no steady-state
@@ -107,12 +119,7 @@ def _plot(rs: RecordSet, predicted: Array, path: Path) -> bool:
                 ax.scatter(obs[over], np.full(int(over.sum()), top), s=16, marker="^", color=color, alpha=0.6,
                            label=f"{name}: over capacity at the rate (drawn at the top)")
         lo = min(np.nanmin(obs[seen]), np.nanmin(np.where(pred > 0, pred, np.nan)[seen])) / 1.5
-        span = np.array([lo, top * 1.2])
-        ax.plot(span, span, "k-", lw=0.8)
-        ax.plot(span, span * 1.25, "k:", lw=0.6)
-        ax.plot(span, span / 1.25, "k:", lw=0.6)
-        ax.set(xscale="log", yscale="log", xlabel=f"observed {label}", ylabel=f"predicted {label}")
-        ax.legend(fontsize=7)
+        parity(ax, (lo, top * 1.2), f"observed {label}", f"predicted {label}", legend=7)
     fig.suptitle("hwplan under load: MLPerf Server / Interactive, cross-validated by round (dotted: ±25%)")
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -1,4 +1,4 @@
-"""The queueing model's first guess of a row's chain size (``planner.model.queueing._chain_size``).
+"""The queueing model's first guess of a row's chain size (``planner.model.queueing._sized``).
 
 Basis: from B = 0 on (no pipeline), every iteration of the chain grows with the decodes B, so the
 chain's stationary law only moves up with B and the chain at the largest concurrency b_hi bounds
@@ -17,7 +17,7 @@ import pytest
 
 from planner.model.grid import Grid
 from planner.model.perf import MemoryModel, StepModel
-from planner.model.queueing import LengthDist, _chain_size, _group, saturated_rate
+from planner.model.queueing import LengthDist, _group, _sized, saturated_rate
 from planner.model.scheduler import ServingStep
 
 PROMPTS = LengthDist(1000.0, 4000.0)  # heavy tail: p95 four times the mean
@@ -35,7 +35,7 @@ def test_sized_chains_are_not_solved_again(one_row: Callable[..., Grid], model: 
     capacity = float(saturated_rate(step, b_run, PROMPTS.mean, o)[0])
     rows = step.take(np.zeros(len(LOADS), dtype=np.intp))
     lam, b_hi = LOADS * capacity, np.full(len(LOADS), b_run[0])
-    size = _chain_size(rows, lam, b_hi, PROMPTS, o)
+    size = _sized(rows, lam, b_hi, PROMPTS, o)[0]
     assert size.max() > 8  # the heavy loads need long chains: the check is exercised
     for k in np.unique(size):
         at = np.flatnonzero(size == k)

@@ -37,7 +37,7 @@ from planner.errors import InputError, PlannerError
 from planner.model.estimate import Config, Scenario, resolve
 from planner.model.grid import Array, CatalogTables, Efficiencies, Grid
 from planner.model.perf import MemoryModel, StepModel
-from planner.model.queueing import LengthDist, overload_tpot, server
+from planner.model.queueing import LengthDist, overload_tpot, serve
 from planner.model.scenarios import max_throughput, static_batch
 from planner.model.scheduler import SERVING_OVERLAP, overlap_of
 
@@ -325,18 +325,17 @@ def predict_server(grid: Grid, rs: RecordSet, rows: npt.NDArray[np.int64], cap: 
         g = grid.take(idx)
         reps = rs.replicas[idx]
         rate = np.array([rs.records[k].request_rate or np.nan for k in idx]) / reps
-        res = server(g, request_rate=rate, input_tokens=i_dist, output_tokens=o_dist, batch_cap=cap[idx],
-                     percentiles=(50, 90, 99), overlap=ov)
+        step, mem = StepModel.build(g), MemoryModel.build(g)
+        res = serve(step, mem, request_rate=rate, input_tokens=i_dist, output_tokens=o_dist, batch_cap=cap[idx],
+                    percentiles=(50, 90, 99), overlap=ov)
         out[idx, :6] = np.stack([res.output_tokens_per_s * reps, res.ttft_mean_s, res.tpot_mean_s,
                                  res.e2e_mean_s, res.ttft_s[99], res.tpot_s[99]], axis=1)
         out[idx, 6:10] = np.stack([res.ttft_s[50], res.ttft_s[90], res.tpot_s[50], res.tpot_s[90]], axis=1)
         # past its capacity at a stated rate: the TPOT of the requests admitted to the full batch
         over = np.flatnonzero(~res.stable & (res.max_batch >= 1) & np.isfinite(rate))
         if over.size:
-            g_over = g.take(over)
-            tpot = overload_tpot(StepModel.build(g_over), MemoryModel.build(g_over), input_tokens=i_dist,
-                                 output_tokens=o_dist, batch_cap=cap[idx[over]], percentiles=(50, 90, 99),
-                                 overlap=ov[over])
+            tpot = overload_tpot(step.take(over), mem.take(over), input_tokens=i_dist, output_tokens=o_dist,
+                                 batch_cap=cap[idx[over]], percentiles=(50, 90, 99), overlap=ov[over])
             for column, values in ((2, tpot.mean_s), (5, tpot.quantile_s[99]), (8, tpot.quantile_s[50]),
                                    (9, tpot.quantile_s[90])):
                 out[idx[over], column] = values
@@ -360,10 +359,11 @@ def slo_capacity(grid: Grid, slo: Sequence[Mapping[str, float]], input_tokens: L
     interval from 0. 0 where even the lowest rate misses it; nan where a row has no SLO."""
     limits = np.array([[s.get(key, np.inf) for key, _ in _SLO_KEYS] for s in slo]).reshape(-1, len(_SLO_KEYS))
     has_slo = np.isfinite(limits).any(axis=1)
+    step, mem = StepModel.build(grid), MemoryModel.build(grid)  # once: each bisection step reuses them
 
     def meets(rate: Array) -> npt.NDArray[np.bool_]:
-        res = server(grid, request_rate=rate, input_tokens=input_tokens, output_tokens=output_tokens,
-                     batch_cap=cap, percentiles=(99,), overlap=overlap)
+        res = serve(step, mem, request_rate=rate, input_tokens=input_tokens, output_tokens=output_tokens,
+                    batch_cap=cap, percentiles=(99,), overlap=overlap)
         lat = np.stack([res.ttft_s[99], res.tpot_s[99], res.e2e_s[99]], axis=1)
         return np.asarray(res.stable & np.all(np.nan_to_num(lat, nan=np.inf) <= limits, axis=1))
 

@@ -20,7 +20,7 @@ from planner.economics.rates import ChipRate, Pricing, chip_rate
 from planner.errors import InputError
 from planner.model.grid import CatalogTables, Grid
 from planner.model.perf import Memory, MemoryModel, StepModel
-from planner.model.queueing import LengthDist, overload_tpot, server
+from planner.model.queueing import LengthDist, overload_tpot, serve
 from planner.model.scenarios import bound_of, max_throughput, static_batch
 from planner.model.scheduler import overlap_of
 
@@ -172,6 +172,7 @@ def estimate(catalog: Catalog, config: Config, *, scenario: Scenario = Scenario.
     grid = config_grid(catalog, config)
     reps = config.replicas
     p99: dict[str, float | None] = {"ttft": None, "tpot": None, "util": None, "cap": None}
+    overloaded = False  # server past its capacity (set below)
     if scenario is Scenario.STATIC_BATCH:
         res = static_batch(grid, batch=batch or 1, input_tokens=input_tokens, output_tokens=output_tokens)
         mem, fits, b, max_b = res.memory, bool(res.fits[0]), float(res.batch[0]), res.memory.max_batch
@@ -187,23 +188,24 @@ def estimate(catalog: Catalog, config: Config, *, scenario: Scenario = Scenario.
         assert request_rate is not None
         i_dist, o_dist = LengthDist(input_tokens, input_p95), LengthDist(output_tokens, output_p95)
         cap, overlap = batch or np.inf, overlap_of(catalog.calibration, config.runtime.id)
-        srv = server(grid, request_rate=request_rate / reps, input_tokens=i_dist, output_tokens=o_dist,
-                     batch_cap=cap, overlap=overlap)
+        models = StepModel.build(grid), MemoryModel.build(grid)
+        srv = serve(*models, request_rate=request_rate / reps, input_tokens=i_dist, output_tokens=o_dist,
+                    batch_cap=cap, overlap=overlap)
         mem, fits, b, max_b = srv.memory, bool(srv.max_batch[0] >= 1), float(srv.batch_mean[0]), srv.max_batch
         ttft, tpot, e2e = srv.ttft_mean_s[0], srv.tpot_mean_s[0], srv.e2e_mean_s[0]
         tps, rps, step = srv.output_tokens_per_s[0] * reps, request_rate, srv.decode
         p99 = {"ttft": float(srv.ttft_s[99][0]), "tpot": float(srv.tpot_s[99][0]),
                "util": float(srv.utilization[0]), "cap": float(srv.capacity_requests_per_s[0]) * reps}
-        if fits and not bool(srv.stable[0]):  # past capacity: the admitted requests decode at the full batch
-            full = overload_tpot(StepModel.build(grid), MemoryModel.build(grid), input_tokens=i_dist,
-                                 output_tokens=o_dist, batch_cap=cap, percentiles=(99,), overlap=overlap)
-            tpot, p99["tpot"] = full.mean_s[0], float(full.quantile_s[99][0])
+        overloaded = fits and not bool(srv.stable[0])
+        if overloaded:  # past capacity: the admitted requests decode at the full batch
+            full = overload_tpot(*models, input_tokens=i_dist, output_tokens=o_dist, batch_cap=cap,
+                                 percentiles=(99,), overlap=overlap)
+            tpot, p99["tpot"], b = full.mean_s[0], float(full.quantile_s[99][0]), float(max_b[0])
     reason = _reason(config, mem, b, max_b[0], scenario) or _context_reason(config, input_tokens, output_tokens)
-    if scenario is Scenario.SERVER and fits and not bool(srv.stable[0]):
+    if overloaded:
         reason = (f"overloaded: {request_rate:g} requests/s exceeds the capacity of "
                   f"{p99['cap']:.3g} requests/s: requests queue for a slot without bound (no steady-state "
                   f"TTFT); the admitted ones decode at the full batch, TPOT {1e3 * float(tpot):.3g} ms")
-        b = float(max_b[0])  # the engine runs its full batch
     rate = chip_rate(catalog, config.hardware.id, how)
     cost_hour = rate.usd_per_chip_hour * config.chips if isinstance(rate, ChipRate) else None
     per_million = (cost_hour / (tps * 3600.0) * 1e6

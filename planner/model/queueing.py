@@ -63,7 +63,7 @@ Model (checked against the discrete-event simulation in ``planner.model.simulate
   capacity, tests/test_overload_tpot.py).
 
 Cost. The chain size K (at most ``STATES``) is chosen per row: a first guess from the chain at
-the largest concurrency (``_chain_size``), checked at the root: a row whose last,
+the largest concurrency (``_sized``), checked at the root: a row whose last,
 lumped state holds more than ``_TAIL`` of the stationary mass is solved again one size up.
 Rows are grouped by K, so a lightly loaded row runs a chain of a few states (at ~zero load,
 lam s_0 <= _TAIL, K = 1: all mass at j = 0, TTFT = U s_0 + s_1) and only rows near capacity
@@ -770,11 +770,6 @@ def _varied(step: StepModel, b: Array, lam: Array, root: _Chain, inp: LengthDist
     return ttft, tpot
 
 
-def _chain_size(step: StepModel, rate: Array, b_hi: Array, inp: LengthDist, o: float) -> npt.NDArray[np.intp]:
-    """Per row, a first guess of the chain size K (a size of _SIZES; checked after the solve): ``_sized``."""
-    return _sized(step, rate, b_hi, inp, o)[0]
-
-
 def _sized(step: StepModel, rate: Array, b_hi: Array, inp: LengthDist, o: float
            ) -> tuple[npt.NDArray[np.intp], _Chain | None, npt.NDArray[np.bool_]]:
     """Per row, a first guess of the chain size K (a size of _SIZES; checked after the solve), and
@@ -937,7 +932,27 @@ def overload_tpot(model: StepModel, mem: MemoryModel, *, input_tokens: LengthDis
     i, o = input_tokens.mean, output_tokens.mean
     b_max = np.maximum(mem.operating_batch(cap=batch_cap, input_tokens=i, output_tokens=o), 0.0)
     b = np.maximum(b_max, 1.0)
-    y, wy = _sum_nodes(input_tokens, STATES, PROMPT_STRATA)
+    # decodes per pass: all B_max slots, or (budget-bound) those whose replacements' prompts fit beside them
+    budget = step.coefficients.max_batched_tokens
+    decodes = np.minimum(b, budget * o / (i + o))
+    # an iteration's prompts at their mean count and length, in one pass (d (1 + I / O) <= budget)
+    mean = np.asarray(step.total(decode_tokens=decodes, decode_context=i + o / 2.0, prefill_tokens=decodes / o * i,
+                                 prefill_context=i), dtype=np.float64)
+    levels = np.tile(mean, (len(percentiles), 1))
+    poisson = np.flatnonzero((decodes >= b) & (b / o <= STATES / 2.0))  # slot-bound, within the bands' prompts
+    if poisson.size:
+        mean[poisson], spread = _admissions(step.take(poisson), b[poisson], input_tokens, output_tokens, percentiles)
+        levels[:, poisson] = spread
+    nan = np.where(b_max >= 1, 1.0, np.nan)
+    return OverloadTpot(mean_s=mean * nan, quantile_s={pct: levels[c] * nan for c, pct in enumerate(percentiles)})
+
+
+def _admissions(step: StepModel, b: Array, inp: LengthDist, out: LengthDist, percentiles: tuple[int, ...]
+                ) -> tuple[Array, Array]:
+    """``overload_tpot``'s slot-bound rows: the mean per-token time and its ``percentiles`` [c, n]
+    with j ~ Poisson(B / O) prompts of Y_j tokens per iteration (the tail past STATES lumped there)."""
+    i, o = inp.mean, out.mean
+    y, wy = _sum_nodes(inp, STATES, PROMPT_STRATA)
     d = _band_lengths(step, b, y, i, o)  # [n, j, m]: j = 0 .. STATES prompts of band m
     p = _arrivals((b / o)[:, None], STATES + 1)[:, :, 0].T  # [n, j]: prompts replacing the finished ones
     p[:, -1] += np.maximum(1.0 - p.sum(axis=1), 0.0)
@@ -948,27 +963,10 @@ def overload_tpot(model: StepModel, mem: MemoryModel, *, input_tokens: LengthDis
     per_token = d / passes
     mean = np.einsum("njm,njm->n", weight, per_token)
     var = np.einsum("njm,njm->n", weight, (per_token - mean[:, None, None]) ** 2)
-    on, wo = _sum_nodes(output_tokens, 1, OUTPUT_STRATA)
+    on, wo = _sum_nodes(out, 1, OUTPUT_STRATA)
     tokens = np.maximum(on[1] - 1.0, 1.0)
-    levels = gamma_mixture_quantile(mean, np.broadcast_to(var[:, None], (len(b), len(wo))), tokens, wo,
-                                    np.asarray(percentiles) / 100.0)
-    # Budget-bound: where the prompts replacing B_max / O finished sequences would not fit in a pass
-    # beside the decodes, slots wait for their prefill chunks and every pass is a full budget of
-    # d decodes and the chunks of d / O prompts (d + d I / O = budget). Slot-bound with more
-    # prompts than the bands hold: an iteration's prompts at their mean count and length.
-    budget = step.coefficients.max_batched_tokens
-    decodes = np.minimum(b, budget * o / (i + o))
-    plain = (decodes >= b) & (b / o <= STATES / 2.0)  # the Poisson mixture above stands
-    if not plain.all():
-        rows = np.flatnonzero(~plain)
-        d_r = decodes[rows]
-        prompts = d_r / o * i  # prompt tokens of an iteration, at their mean
-        full = step.take(rows).total(decode_tokens=d_r, decode_context=i + o / 2.0, prefill_tokens=prompts,
-                                     prefill_context=i)
-        mean[rows] = full / np.maximum(np.ceil((d_r + prompts) / budget[rows] - 1e-9), 1.0)
-        levels[:, rows] = mean[rows]
-    nan = np.where(b_max >= 1, 1.0, np.nan)
-    return OverloadTpot(mean_s=mean * nan, quantile_s={pct: levels[c] * nan for c, pct in enumerate(percentiles)})
+    return mean, gamma_mixture_quantile(mean, np.broadcast_to(var[:, None], (len(b), len(wo))), tokens, wo,
+                                        np.asarray(percentiles) / 100.0)
 
 
 def server(grid: Grid, *, request_rate: npt.ArrayLike, input_tokens: LengthDist,

@@ -102,10 +102,6 @@ class ProtoModel:
 
 def _canonical(terms: Iterable[tuple[int, int]]) -> tuple[list[int], list[int]]:
     """Terms merged by variable, sorted by index, zero coefficients dropped (``cp_model``'s form)."""
-    terms = list(terms)
-    if len(terms) == 1:  # most of the model's constraints: one replica count
-        variable, coefficient = terms[0][0], int(terms[0][1])
-        return ([variable], [coefficient]) if coefficient else ([], [])
     merged: dict[int, int] = {}
     for variable, coefficient in terms:
         merged[variable] = merged.get(variable, 0) + int(coefficient)
