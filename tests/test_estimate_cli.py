@@ -72,6 +72,9 @@ def test_overloaded_server_is_a_result(hwplan: Cli) -> None:
     # at least the mean iteration at any stable load (tests/test_overload_tpot.py checks the values)
     assert data["ttft_ms"] is None and data["ttft_p99_ms"] is None
     assert data["batch"] == data["max_batch"]
+    # and its memory is the full batch's: the KV of max_batch sequences, not of one
+    one = json.loads(hwplan(*BASE, "--scenario", "server", "--request-rate", "1e-6")[1])
+    assert data["memory"]["kv_cache_gb"] > 0.9 * data["max_batch"] * one["memory"]["kv_cache_gb"]
     code, out, _ = hwplan(*BASE, "--scenario", "server", "--request-rate", f"{0.9 * data['capacity_requests_per_s']}")
     stable = json.loads(out)
     assert code == 0 and stable["fits"] is True

@@ -201,6 +201,7 @@ def estimate(catalog: Catalog, config: Config, *, scenario: Scenario = Scenario.
             full = overload_tpot(*models, input_tokens=i_dist, output_tokens=o_dist, batch_cap=cap,
                                  percentiles=(99,), overlap=overlap)
             tpot, p99["tpot"], b = full.mean_s[0], float(full.quantile_s[99][0]), float(max_b[0])
+            mem = models[1].parts(batch=max_b, context_tokens=i_dist.mean + o_dist.mean)  # at the full batch
     reason = _reason(config, mem, b, max_b[0], scenario) or _context_reason(config, input_tokens, output_tokens)
     if overloaded:
         reason = (f"overloaded: {request_rate:g} requests/s exceeds the capacity of "
