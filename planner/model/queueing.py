@@ -291,17 +291,6 @@ class _Chain:
     def put(self, rows: npt.NDArray[np.intp], other: _Chain) -> None:
         self.s[rows], self.pi[rows], self.tau[rows], self.d[rows] = other.s, other.pi, other.tau, other.d
 
-    @staticmethod
-    def choose(first: npt.NDArray[np.bool_], a: _Chain, b: _Chain) -> _Chain:
-        """Per row, a's chain where first, else b's (a or b itself where every row picks it: chains are
-        never written in place, but for the one ``put`` fills)."""
-        if first.all():
-            return a
-        if not first.any():
-            return b
-        return _Chain(np.where(first[:, None], a.s, b.s), np.where(first[:, None], a.pi, b.pi),
-                      np.where(first, a.tau, b.tau), np.where(first[:, None, None], a.d, b.d))
-
 
 def _lengths(step: StepModel, b: Array, i: float, o: float, states: int) -> Array:
     """s[n, j]: iteration time with b[n] decodes and j prompts of i tokens, j = 0 .. states."""
@@ -426,8 +415,12 @@ def _solve_batch(step: StepModel, rate: Array, b_hi: Array, grows: Array, inp: L
     if rows.size == 0:
         return b, out, given_up
     lam, c_row, above, tol, sub = rate[rows], c[rows], grows[rows], _TOL * b_hi[rows], step.take(rows)
-    x1, f1, ch1 = np.zeros(rows.size), g_lo[rows], ends.take(rows)
-    x2, f2, ch2 = b_hi[rows], g_hi[rows], ends.take(rows + n)
+    # Each end's chain is not carried along (a copy per step): it is named by the evaluation it came
+    # from (an index into ``seen``: 0 the ends, then one per step) and its row there, and read from
+    # there for the rows that finish.
+    seen = [ends]
+    x1, f1, at1, row1 = np.zeros(rows.size), g_lo[rows], np.zeros(rows.size, dtype=np.intp), rows
+    x2, f2, at2, row2 = b_hi[rows], g_hi[rows], np.zeros(rows.size, dtype=np.intp), rows + n
     x3, f3 = x2, f2
     t = f1 / (f1 - f2)
     for it in range(_ITERATIONS):
@@ -436,8 +429,9 @@ def _solve_batch(step: StepModel, rate: Array, b_hi: Array, grows: Array, inp: L
         fx = c_row * ch.tau - x
         same = (fx > 0) == (f1 > 0)  # x replaces x1 as the end on its side, else x1 becomes the other end
         x3, f3 = np.where(same, x1, x2), np.where(same, f1, f2)
-        x2, f2, ch2 = np.where(same, x2, x1), np.where(same, f2, f1), _Chain.choose(same, ch2, ch1)
-        x1, f1, ch1 = x, fx, ch
+        x2, f2, at2, row2 = (np.where(same, v2, v1) for v2, v1 in ((x2, x1), (f2, f1), (at2, at1), (row2, row1)))
+        x1, f1, at1, row1 = x, fx, np.full(x.size, len(seen)), np.arange(x.size)
+        seen.append(ch)
         done = (np.abs(x2 - x1) <= tol) | (np.abs(fx) <= 1e-14)
         heavy = (fx > 0) & (x >= above) & (ch.pi[:, -1] > _TAIL) if checked else np.zeros_like(done)
         if it == _ITERATIONS - 1:
@@ -448,13 +442,16 @@ def _solve_batch(step: StepModel, rate: Array, b_hi: Array, grows: Array, inp: L
             end = np.flatnonzero(done & ~heavy)
             first = np.abs(f1[end]) < np.abs(f2[end])
             b[rows[end]] = np.where(first, x1[end], x2[end])
-            out.put(rows[end], _Chain.choose(first, ch1.take(end), ch2.take(end)))
+            at, row = np.where(first, at1[end], at2[end]), np.where(first, row1[end], row2[end])
+            for source in set(at.tolist()):
+                pick = at == source
+                out.put(rows[end[pick]], seen[source].take(row[pick]))
             left = np.flatnonzero(~done)
             if left.size == 0:
                 break
-            rows, sub, ch1, ch2 = rows[left], sub.take(left), ch1.take(left), ch2.take(left)
-            x1, f1, x2, f2, x3, f3, lam, c_row, above, tol = (
-                v[left] for v in (x1, f1, x2, f2, x3, f3, lam, c_row, above, tol))
+            rows, sub = rows[left], sub.take(left)
+            x1, f1, x2, f2, x3, f3, lam, c_row, above, tol, at1, row1, at2, row2 = (
+                v[left] for v in (x1, f1, x2, f2, x3, f3, lam, c_row, above, tol, at1, row1, at2, row2))
         t = _next_point(x1, f1, x2, f2, x3, f3, tol)
     return b, out, given_up
 
