@@ -379,7 +379,7 @@ def _next_point(x1: Array, f1: Array, x2: Array, f2: Array, x3: Array, f3: Array
         iqi = f1 / d32 * (f3 / d12 + (x3 - x1) / dx * f2 / (f3 - f1))
         t = np.where((phi * phi < xi) & ((1.0 - phi) ** 2 < 1.0 - xi), iqi, 0.5)
         edge = _STEP * tol / np.abs(dx)
-    return np.clip(t, edge, 1.0 - edge)
+    return np.minimum(np.maximum(t, edge), 1.0 - edge)  # np.clip, without its wrapper's cost
 
 
 def _solve_batch(step: StepModel, rate: Array, b_hi: Array, grows: Array, inp: LengthDist, o: float,
@@ -573,7 +573,8 @@ def _by_newton(starts: Array, widths: Array, p: Array, band: Array, percentiles:
     w = np.take_along_axis(widths, order, axis=1)  # [n, C], ascending
     # mass[a, n, i]: the weight of a's i-th narrowest component (one gather along p's flattened (n, c) axis)
     mass = np.take(p.reshape(k, n * c_n), order + (np.arange(n) * c_n)[:, None], axis=1)
-    ended, rising = np.zeros((k * n, c_n + 1)), np.zeros((k * n, c_n + 1))  # table row a n + r: a in row r
+    ended, rising = np.empty((k * n, c_n + 1)), np.empty((k * n, c_n + 1))  # table row a n + r: a in row r
+    ended[:, 0], rising[:, -1] = 0.0, 0.0
     np.cumsum(mass.reshape(k * n, c_n), axis=1, out=ended[:, 1:])  # ended[., i]: the i narrowest
     mass /= w
     np.cumsum(mass.reshape(k * n, c_n)[:, ::-1], axis=1, out=rising[:, -2::-1])  # the others' density
@@ -644,9 +645,11 @@ def _cdf_at(t: Array, s: Array, widths: tuple[Array, Array], rows: npt.NDArray[n
     slope_a = np.where(rose, rising.reshape(-1)[at], 0.0)
     cdf = (ended.reshape(-1)[at] + since * slope_a) @ weight
     # the width ending before t is padded[i] (0: the start itself), the next one padded[i + 1] (inf: none)
-    edge = padded.reshape(-1)[(rows * (c_n + 2))[:, None] + i]
+    near = i + (rows * (c_n + 2))[:, None]  # flat index into padded of the width ending before t
+    edge = padded.reshape(-1)[near]
     before = np.where(rose | (i > 0), s + edge, -np.inf)
-    edge = padded.reshape(-1)[(rows * (c_n + 2) + 1)[:, None] + i]
+    near += 1
+    edge = padded.reshape(-1)[near]
     after = np.where(rose, s + edge, s)
     return cdf, slope_a @ weight, before.max(axis=1), after.min(axis=1)
 
