@@ -397,8 +397,9 @@ def _next_point(x1: Array, f1: Array, x2: Array, f2: Array, x3: Array, f3: Array
 
 def _solve_batch(step: StepModel, rate: Array, b_hi: Array, grows: Array, inp: LengthDist, o: float,
                  states: int, top: tuple[_Chain, npt.NDArray[np.bool_]] | None = None
-                 ) -> tuple[Array, _Chain, npt.NDArray[np.bool_]]:
-    """Smallest B with lam (O - 1) tau(B) <= B on [0, b_hi], the chain there, and the rows given up.
+                 ) -> tuple[Array, _Chain, npt.NDArray[np.bool_], Array]:
+    """Smallest B with lam (O - 1) tau(B) <= B on [0, b_hi], the chain there, the rows given up, and
+    tau at b_hi (``_group`` reads the TPOT of a percentile whose concurrency is capped there).
 
     g(B) = lam (O - 1) tau(B) - B: g(0) > 0 >= g(b_hi) brackets a root; with no sign change the
     answer is b_hi (over capacity) and with lam = 0 it is 0. Chandrupatla's method narrows each
@@ -428,7 +429,7 @@ def _solve_batch(step: StepModel, rate: Array, b_hi: Array, grows: Array, inp: L
     given_up[rows] = checked & (grows[rows] <= 0.0) & (ends.pi[rows, -1] > _TAIL)
     rows = rows[~given_up[rows]]
     if rows.size == 0:
-        return b, out, given_up
+        return b, out, given_up, ends.tau[n:]
     lam, c_row, above, tol, sub = rate[rows], c[rows], grows[rows], _TOL * b_hi[rows], step.take(rows)
     # Each end's chain is not carried along (a copy per step): it is named by the evaluation it came
     # from (an index into ``seen``: 0 the ends, then one per step) and its row there, and read from
@@ -470,7 +471,7 @@ def _solve_batch(step: StepModel, rate: Array, b_hi: Array, grows: Array, inp: L
             x1, f1, x2, f2, x3, f3, lam, c_row, above, tol, t = (
                 v[left] for v in (x1, f1, x2, f2, x3, f3, lam, c_row, above, tol, t))
             at1, row1, at2, row2 = (v[left] for v in (at1, row1, at2, row2))
-    return b, out, given_up
+    return b, out, given_up, ends.tau[n:]
 
 
 def _ends(step: StepModel, rate: Array, b_hi: Array, inp: LengthDist, o: float, states: int,
@@ -856,12 +857,13 @@ def _group(step: StepModel, lam: Array, b_run: Array, grows: Array, inp: LengthD
     state holds more than _TAIL), then for the others b_mean, tau, TTFT mean, and the TTFT and
     TPOT quantiles of ``percentiles`` (ascending); ``top``: ``_solve_batch``'s."""
     o = out.mean
-    b_mean, ch, retry = _solve_batch(step, lam, b_run, grows, inp, o, states, top)
+    b_mean, ch, retry, tau_run = _solve_batch(step, lam, b_run, grows, inp, o, states, top)
     if 1 < states < STATES:
         retry |= ch.pi[:, -1] > _TAIL
     if retry.any():
         keep = np.flatnonzero(~retry)
         step, lam, b_run, b_mean, ch = step.take(keep), lam[keep], b_run[keep], b_mean[keep], ch.take(keep)
+        tau_run = tau_run[keep]
     tau = ch.tau
     if tau.size == 0:
         return (retry, tau, tau, tau, {pct: tau for pct in percentiles}, {pct: tau for pct in percentiles},
@@ -896,6 +898,9 @@ def _group(step: StepModel, lam: Array, b_run: Array, grows: Array, inp: LengthD
     level, rows = np.nonzero(fresh)
     taus = np.empty_like(b_q)
     taus[0] = tau
+    capped = b_q[level + 1, rows] == b_run[rows]  # the chain at b_run: the top of the root's bracket, solved
+    taus[level[capped] + 1, rows[capped]] = tau_run[rows[capped]]
+    level, rows = level[~capped], rows[~capped]
     if rows.size:
         taus[level + 1, rows] = _chain(step.take(rows), b_q[level + 1, rows], lam[rows], inp, o, states).tau
     source = np.maximum.accumulate(np.arange(1, len(b_q))[:, None] * fresh, axis=0)  # last fresh row above
