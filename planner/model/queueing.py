@@ -69,9 +69,11 @@ Rows are grouped by K, so a lightly loaded row runs a chain of a few states (at 
 lam s_0 <= _TAIL, K = 1: all mass at j = 0, TTFT = U s_0 + s_1) and only rows near capacity
 pay for 32. A chain evaluation is one StepModel call for the lengths, the transposed Poisson
 matrix by doubled powers (``_arrivals``) and one batched LAPACK solve, which dominates at
-K = 32. A row costs ~11 of them: both ends of its bracket (together), ~4-5 root steps (rows
-leave as they converge), the chain at B + h for the feedback gain and one per distinct TPOT
-percentile (the median is B itself; ones pinned by the clip are shared), all in two calls.
+K = 32. A row costs ~10 of them: both ends of its bracket (together), ~4-5 root steps (rows
+leave as they converge, without the step that would only confirm the answer: ``_next_point``),
+the chain at B + h for the feedback gain and one per distinct TPOT percentile (the median is B
+itself; ones pinned by the clip are shared, and one capped at b_run is the bracket's top), all
+in two calls.
 Where the tail is already too heavy at a low end of the bracket, the row is given up there
 (the tail only grows with B), and TTFT and TPOT are computed only for the rows that keep
 their size. TTFT with fixed prompts sorts the K + K^2 breakpoints per row (a value sort, the
