@@ -80,6 +80,10 @@ WEAK_SPOTS = """\
   of each iteration, and mixed prefill + decode iterations run outside the engine's CUDA graphs
   (TensorRT-LLM captures them for decode batches: DecodeCudaGraphConfig, nvidia.github.io/TensorRT-LLM);
   none has a published magnitude to bound a term with, and a fitted one is a knob. Not modelled.
+  What it is worth (an oracle on the held-out round, not adoptable): the by-round per-pass overhead
+  raised by 4 ms everywhere, no refit, takes v5.1 Interactive SLO capacity from 21.0% / 67% within
+  25% to 8.3% / 80% (+8 ms: 15.3%, under-predicting) and v5.1 Server from 15.7% to 16.7% (its
+  capacity, already 0.88x, drops to 0.85x): the Server points need the per-token part faster too.
 * **Offline (MLPerf), what is left.** DeepSeek-R1 on TensorRT-LLM (records state ep 8) is predicted
   tensor parallel, whose replicated MLA cache caps the batch: 0.6-0.8x; the model's EP + DP-attention
   layout (planner/model/moe.py) overshoots 1.3-2x at the engine's default cap of 2048 sequences, as

@@ -24,8 +24,10 @@ iteration".
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -33,10 +35,12 @@ from hardware_catalog import load_catalog
 from hardware_catalog.measurements import read_measurements
 from planner.calibration.fit import fit
 from planner.calibration.predict import METRICS, RecordSet, predict_calibrated, prepare, record_grid
+from planner.domain import Calibration, Catalog, Efficiency
 from planner.model.grid import CatalogTables
 from planner.model.perf import StepModel
 from planner.model.scheduler import ServingStep, overlap_of
 
+K = TypeVar("K")
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "hardware_catalog/data/measurements"
 
@@ -94,6 +98,30 @@ def main() -> None:
         print(f"{' '.join(map(str, key))}: {t_i:.0f}, {t_s:.0f} | a {1e3 * a_o:.1f} / {1e3 * a_m:.1f}, "
               f"b {1e6 * b_o:.0f} / {1e6 * b_m:.0f} | {np.median(ratio[i]):.2f}, {np.median(ratio[s]):.2f} | "
               f"{implied:.2f} = {from_a:.2f} (a) x {b_o / b_m:.2f} (b)")
+    ceiling(catalog, calibration, both)
+
+
+def ceiling(catalog: Catalog, calibration: Calibration, both: RecordSet) -> None:
+    """What the fixed part is worth: the by-round calibration's per-pass overhead raised by a constant
+    on every pair, family and vendor entry (no refit), v5.1 SLO capacity per scenario. An oracle read
+    off the held-out round, NOT a candidate for adoption (choosing the constant here is selection on
+    the test data)."""
+    capacity = _col("slo_capacity_requests_per_s")
+    for scenario in ("Interactive", "Server"):
+        rs = both.take([j for j, m in enumerate(both.records)
+                        if m.tags.get("round") == "v5.1" and m.tags.get("scenario") == scenario])
+        for extra in (0.0, 0.004, 0.008):
+            def bump(entries: Mapping[K, Efficiency], extra: float = extra) -> dict[K, Efficiency]:
+                return {k: replace(e, step_overhead_s=e.step_overhead_s + extra) for k, e in entries.items()}
+            raised = replace(calibration, pairs=bump(calibration.pairs),
+                             family_runtime=bump(calibration.family_runtime),
+                             vendor_runtime=bump(calibration.vendor_runtime))
+            tables = CatalogTables.from_catalog(replace(catalog, calibration=raised))
+            r = predict_calibrated(tables, rs, raised)[:, capacity] / rs.observed[:, capacity]
+            r = r[np.isfinite(r)]
+            print(f"ceiling: {scenario} v5.1, per-pass overhead +{1e3 * extra:.0f} ms: n {len(r)}, SLO capacity median "
+                  f"APE {100 * np.median(np.abs(r - 1)):.1f}%, within 25% {100 * np.mean(np.abs(r - 1) <= 0.25):.0f}%, "
+                  f"median ratio {np.median(r):.2f}")
 
 
 if __name__ == "__main__":
