@@ -67,15 +67,17 @@ WEAK_SPOTS = """\
   (mean TPOT against tokens per iteration, both by Little's law from the record) gives the
   iteration's fixed part a and per-token part b. For llama2-70b the observed a is 15-23 ms on all
   six chips (B200 15.8, GB200 14.7, H200 15.9, H200 NVL 18.8, MI300X 22.7, MI325X 17.6 ms), the
-  model's 6-12 ms (MI300X 19.9): on B200/GB200 more than their FP4 weights take to stream (4.4 ms
-  at peak), so it is not the overlap of weights and compute. The model's b is within 0-24% (steeper).
+  model's 6-12 ms (MI300X 19.9). On H200, H200 NVL, MI300X and MI325X the observed a is about the
+  weights' streaming time alone (the model's 15.0, 16.2, 23.0, 18.4 ms: weights and compute not
+  overlapped, no further fixed cost); on B200/GB200 it is 3x their FP4 weights' (4.4 ms at peak,
+  5.5-5.7 ms fitted), so no overlap explains it there. The model's b is within 0-24% (steeper).
   An iteration solves tau = a / (1 - b lam (I + O)), so at Interactive's 40 ms limit a decides the
   capacity: (1 - a / tau) / b with the model's a and b over the observed gives 1.18-1.47x for
   llama2-70b (from a alone 1.23-1.61x, b pulls 0.81-0.98x), the by-round errors (1.01-1.42x); at
   Server's 200 ms the same a matters little. The calibration cannot see a on these chips: the public
   records have no TPOT for B200/GB200/H200/MI300X/MI325X (throughput, and e2e on MI300X) and
   v4.1 Server iterations are 100-200 ms, so it is the per-pass overhead's prior (2.7-6.6 ms). The
-  records run at tp 1, so no collective explains it, and weight streaming does not on B200/GB200.
+  llama2-70b records run at tp 1, so no collective explains it, and weight streaming does not on B200/GB200.
   Candidates (a per-iteration cost near-independent of the chip): the scheduler and sampling work
   of each iteration, and mixed prefill + decode iterations run outside the engine's CUDA graphs
   (TensorRT-LLM captures them for decode batches: DecodeCudaGraphConfig, nvidia.github.io/TensorRT-LLM);
