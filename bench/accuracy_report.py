@@ -77,7 +77,12 @@ WEAK_SPOTS = """\
   Server's 200 ms the same a matters little. The calibration cannot see a on these chips: the public
   records have no TPOT for B200/GB200/H200/MI300X/MI325X (throughput, and e2e on MI300X) and
   v4.1 Server iterations are 100-200 ms, so it is the per-pass overhead's prior (2.7-6.6 ms). The
-  llama2-70b records run at tp 1, so no collective explains it, and weight streaming does not on B200/GB200.
+  llama2-70b records run at tp 1, so no collective explains it, and weight streaming does not on
+  B200/GB200. Ruled out by size: no record states speculative decoding; the LM head is 0.4% of
+  llama2-70b's weights and greedy sampling over 32k logits for ~250 sequences is well under a
+  millisecond; the decodes' KV reads are ~2 ms on B200 (and grow with the batch, so a slower
+  attention kernel also slows Server); ~1,000 kernels per 80-layer pass at 1-5 us each (estimate:
+  graph replay to eager launch) are 1-5 ms, the size of the per-pass overhead prior already there.
   Candidates (a per-iteration cost near-independent of the chip): the scheduler and sampling work
   of each iteration, and mixed prefill + decode iterations run outside the engine's CUDA graphs
   (TensorRT-LLM captures them for decode batches: DecodeCudaGraphConfig, nvidia.github.io/TensorRT-LLM);
