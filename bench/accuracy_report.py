@@ -62,6 +62,35 @@ WEAK_SPOTS = """\
   40 ms) needs a serving overlap below the roofline, fitted 0.6-0.7 by round
   (`planner/calibration/serving_fit.py`); the shipped calibration, fitted on records without load,
   cannot identify it and keeps the roofline (Interactive SLO capacity 34% shipped, 20% by round).
+* **Interactive: the fixed part of an iteration** (`bench/interactive_intercept_diag.py`, by round).
+  Per system with a v5.1 Server and an Interactive record, a line through the two operating points
+  (mean TPOT against tokens per iteration, both by Little's law from the record) gives the
+  iteration's fixed part a and per-token part b. For llama2-70b the observed a is 15-23 ms on all
+  six chips (B200 15.8, GB200 14.7, H200 15.9, H200 NVL 18.8, MI300X 22.7, MI325X 17.6 ms), the
+  model's 6-12 ms (MI300X 19.9). On H200, H200 NVL, MI300X and MI325X the observed a is about the
+  weights' streaming time alone (the model's 15.0, 16.2, 23.0, 18.4 ms: weights and compute not
+  overlapped, no further fixed cost); on B200/GB200 it is 3x their FP4 weights' (4.4 ms at peak,
+  5.5-5.7 ms fitted), so no overlap explains it there. The model's b is within 0-24% (steeper).
+  An iteration solves tau = a / (1 - b lam (I + O)), so at Interactive's 40 ms limit a decides the
+  capacity: (1 - a / tau) / b with the model's a and b over the observed gives 1.18-1.47x for
+  llama2-70b (from a alone 1.23-1.61x, b pulls 0.81-0.98x), the by-round errors (1.01-1.42x); at
+  Server's 200 ms the same a matters little. The calibration cannot see a on these chips: the public
+  records have no TPOT for B200/GB200/H200/MI300X/MI325X (throughput, and e2e on MI300X) and
+  v4.1 Server iterations are 100-200 ms, so it is the per-pass overhead's prior (2.7-6.6 ms). The
+  llama2-70b records run at tp 1, so no collective explains it, and weight streaming does not on
+  B200/GB200. Ruled out by size: no record states speculative decoding; the LM head is 0.4% of
+  llama2-70b's weights and greedy sampling over 32k logits for ~250 sequences is well under a
+  millisecond; the decodes' KV reads are ~2 ms on B200 (and grow with the batch, so a slower
+  attention kernel also slows Server); ~1,000 kernels per 80-layer pass at 1-5 us each (estimate:
+  graph replay to eager launch) are 1-5 ms, the size of the per-pass overhead prior already there.
+  Candidates (a per-iteration cost near-independent of the chip): the scheduler and sampling work
+  of each iteration, and mixed prefill + decode iterations run outside the engine's CUDA graphs
+  (TensorRT-LLM captures them for decode batches: DecodeCudaGraphConfig, nvidia.github.io/TensorRT-LLM);
+  none has a published magnitude to bound a term with, and a fitted one is a knob. Not modelled.
+  What it is worth (an oracle on the held-out round, not adoptable): the by-round per-pass overhead
+  raised by 4 ms everywhere, no refit, takes v5.1 Interactive SLO capacity from 21.0% / 67% within
+  25% to 8.3% / 80% (+8 ms: 15.3%, under-predicting) and v5.1 Server from 15.7% to 16.7% (its
+  capacity, already 0.88x, drops to 0.85x): the Server points need the per-token part faster too.
 * **Offline (MLPerf), what is left.** DeepSeek-R1 on TensorRT-LLM (records state ep 8) is predicted
   tensor parallel, whose replicated MLA cache caps the batch: 0.6-0.8x; the model's EP + DP-attention
   layout (planner/model/moe.py) overshoots 1.3-2x at the engine's default cap of 2048 sequences, as
