@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from hardware_catalog import compiled
+from hardware_catalog import compiled, compiled_workload
 from hardware_catalog.cache_store import ENV_DIR, ENV_OFF, cache_dir, enabled, source_digest
 from hardware_catalog.cache_store import atomic_write as _atomic
 from planner.domain import Catalog
@@ -214,8 +214,8 @@ def _prune(folder: Path) -> None:
 
 
 def info() -> dict[str, Any]:
-    """Where the cache is, whether it is on, its entries (key, catalog version, bytes) and its
-    compiled catalogs (key, bytes)."""
+    """Where the cache is, whether it is on, its entries (key, catalog version, bytes), its
+    compiled catalogs and its compiled workloads (key, bytes)."""
     folder = cache_dir()
     entries = []
     for meta_path in _entries(folder):
@@ -227,18 +227,21 @@ def info() -> dict[str, Any]:
         entries.append({"key": meta_path.stem, "catalog_version": meta.get("catalog_version"), "bytes": size})
     catalogs = [{"key": p.name.removesuffix(compiled.SUFFIX), "bytes": p.stat().st_size}
                 for p in compiled.entries(folder)]
+    workloads = [{"key": p.name.removesuffix(compiled_workload.SUFFIX), "bytes": p.stat().st_size}
+                 for p in compiled_workload.entries(folder)]
     return {"directory": str(folder), "enabled": enabled(), "entries": entries, "catalogs": catalogs,
-            "bytes": sum(e["bytes"] for e in (*entries, *catalogs))}
+            "workloads": workloads, "bytes": sum(e["bytes"] for e in (*entries, *catalogs, *workloads))}
 
 
 def clear() -> int:
-    """Remove every entry, compiled catalogs included (and stray temporary files); bytes freed."""
+    """Remove every entry, compiled catalogs and workloads included (and stray temporary files);
+    bytes freed."""
     folder = cache_dir()
     if not folder.is_dir():
         return 0
     freed = 0
     for path in [*folder.glob("*.npy"), *folder.glob("*.json"), *folder.glob(f"*{compiled.SUFFIX}"),
-                 *folder.glob(".*.tmp")]:
+                 *folder.glob(f"*{compiled_workload.SUFFIX}"), *folder.glob(".*.tmp")]:
         try:
             freed += path.stat().st_size
             path.unlink()
