@@ -81,9 +81,12 @@ def main(args: list[str] | None = None) -> None:
 
 
 def entry() -> NoReturn:
-    """The ``hwplan`` console script (and ``python -m cli.main``): ``one_blas_thread``, ``main``,
-    then ``exit_now``."""
+    """The ``hwplan`` console script (and ``python -m cli.main``): ``one_blas_thread``, the kept
+    dataclass code (``hardware_catalog.compiled_code``), ``main``, then ``exit_now``."""
+    from hardware_catalog import compiled_code
+
     one_blas_thread()
+    compiled_code.install()
     try:
         main()
     except SystemExit as exc:

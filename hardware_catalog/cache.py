@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from hardware_catalog import compiled, compiled_workload
+from hardware_catalog import compiled, compiled_code, compiled_workload
 from hardware_catalog.cache_store import ENV_DIR, ENV_OFF, cache_dir, enabled, source_digest
 from hardware_catalog.cache_store import atomic_write as _atomic
 from planner.domain import Catalog
@@ -262,14 +262,15 @@ def info() -> dict[str, Any]:
 
 
 def clear() -> int:
-    """Remove every entry, compiled catalogs and workloads included (and stray temporary files);
-    bytes freed."""
+    """Remove every entry, compiled catalogs, workloads and dataclass code included (and stray
+    temporary files); bytes freed."""
     folder = cache_dir()
     if not folder.is_dir():
         return 0
     freed = 0
     for path in [*folder.glob("*.npy"), *folder.glob("*.json"), *folder.glob(f"*{compiled.SUFFIX}"),
-                 *folder.glob(f"*{compiled_workload.SUFFIX}"), *folder.glob(".*.tmp")]:
+                 *folder.glob(f"*{compiled_workload.SUFFIX}"), *folder.glob(f"*{compiled_code.SUFFIX}"),
+                 *folder.glob(".*.tmp")]:
         try:
             freed += path.stat().st_size
             path.unlink()

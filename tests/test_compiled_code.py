@@ -1,0 +1,121 @@
+"""The kept dataclass code (hardware_catalog.compiled_code) gives every dataclass the methods the
+compiler gives it.
+
+Independent basis: a process without it (the dataclasses module compiling every text itself);
+each generated method's code object (bytecode, constants, names, flags, line table), annotations and
+defaults must be
+the same, for every dataclass that the imports of ``hwplan plan`` create (the planner's, pydantic's,
+typer's).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hardware_catalog import cache, compiled_code
+
+ROOT = Path(__file__).resolve().parents[1]
+IMPORTS = "import cli.plan_cmd, hardware_catalog.cache, hardware_catalog.outputs, hardware_catalog.workload_file"
+DUMP = """
+import dataclasses, hashlib, json, sys, types
+{install}
+{imports}
+
+def canon(c):  # everything a code object runs by (its marshalled bytes also carry reference flags)
+    return [c.co_name, c.co_qualname, c.co_argcount, c.co_posonlyargcount, c.co_kwonlyargcount, c.co_flags,
+            c.co_stacksize, c.co_code.hex(), c.co_names, c.co_varnames, c.co_freevars, c.co_cellvars,
+            c.co_filename, c.co_firstlineno, c.co_linetable.hex(), c.co_exceptiontable.hex(),
+            [canon(k) if isinstance(k, types.CodeType) else repr(k) for k in c.co_consts]]
+
+out = {{}}
+for name, module in sorted(sys.modules.items()):
+    for cls in list(vars(module).values()):
+        if not (isinstance(cls, type) and dataclasses.is_dataclass(cls) and cls.__module__ == name):
+            continue
+        for attr, fn in sorted(vars(cls).items()):
+            code = getattr(fn, "__code__", None)
+            if code is not None and code.co_filename == "<string>":  # written by dataclasses
+                out[f"{{name}}.{{cls.__qualname__}}.{{attr}}"] = [
+                    hashlib.sha256(json.dumps(canon(code)).encode()).hexdigest(), repr(fn.__annotations__),
+                    repr(fn.__defaults__), repr(fn.__kwdefaults__), fn.__qualname__]
+from hardware_catalog import compiled_code
+state = None if compiled_code._codes is None else [compiled_code._codes.new, len(compiled_code._codes.used)]
+print(json.dumps({{"methods": out, "state": state}}))
+"""
+
+
+def _dump(cache_in: Path, *, install: bool, env: dict[str, str] | None = None) -> dict[str, object]:
+    code = DUMP.format(install="from hardware_catalog import compiled_code; compiled_code.install()" if install
+                       else "", imports=IMPORTS)
+    base = {k: v for k, v in os.environ.items() if k != cache.ENV_OFF}  # (conftest turns caches off)
+    env = {**base, "PYTHONPATH": str(ROOT), cache.ENV_DIR: str(cache_in), **(env or {})}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                         check=True, timeout=300)
+    result: dict[str, object] = json.loads(out.stdout)
+    return result
+
+
+@pytest.fixture
+def plain(cache_in: Path) -> dict[str, object]:
+    return _dump(cache_in, install=False)
+
+
+def test_kept_code_is_the_compilers(cache_in: Path, plain: dict[str, object]) -> None:
+    methods = plain["methods"]
+    assert isinstance(methods, dict) and len(methods) > 300  # __init__, __repr__, __eq__ ... of ~150 classes
+    assert any(k.startswith("planner.") for k in methods) and any(k.startswith("pydantic") for k in methods)
+    first = _dump(cache_in, install=True)  # compiles every text and keeps it
+    assert first["methods"] == methods
+    assert first["state"][0] is True  # type: ignore[index]
+    assert len(list(cache_in.glob(f"*{compiled_code.SUFFIX}"))) == 1
+    second = _dump(cache_in, install=True)  # every text from the file
+    assert second["methods"] == methods
+    new, used = second["state"]  # type: ignore[misc]
+    assert new is False and used >= len(methods)
+
+
+def test_a_file_others_may_write_is_never_read(cache_in: Path, plain: dict[str, object]) -> None:
+    _dump(cache_in, install=True)
+    (file,) = cache_in.glob(f"*{compiled_code.SUFFIX}")
+    os.chmod(file, 0o666)
+    again = _dump(cache_in, install=True)
+    assert again["methods"] == plain["methods"]
+    assert again["state"][0] is True  # type: ignore[index]  # compiled everything itself
+
+
+def test_a_corrupt_file_is_compiled_afresh(cache_in: Path, plain: dict[str, object]) -> None:
+    _dump(cache_in, install=True)
+    (file,) = cache_in.glob(f"*{compiled_code.SUFFIX}")
+    data = bytearray(file.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    file.write_bytes(bytes(data))
+    again = _dump(cache_in, install=True)
+    assert again["methods"] == plain["methods"] and again["state"][0] is True  # type: ignore[index]
+    assert _dump(cache_in, install=True)["state"][0] is False  # type: ignore[index]  # rewritten whole
+
+
+def test_off_installs_nothing(cache_in: Path) -> None:
+    out = _dump(cache_in, install=True, env={cache.ENV_OFF: "1"})
+    assert out["state"] is None and not cache_in.exists()
+
+
+def test_clear_removes_the_file(cache_in: Path) -> None:
+    _dump(cache_in, install=True)
+    assert list(cache_in.glob(f"*{compiled_code.SUFFIX}"))
+    assert cache.clear() > 0
+    assert not list(cache_in.glob(f"*{compiled_code.SUFFIX}"))
+
+
+def test_the_console_script_keeps_the_code(cache_in: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), cache.ENV_DIR: str(cache_in)}
+    env.pop(cache.ENV_OFF, None)
+    out = subprocess.run([sys.executable, "-m", "cli.main", "estimate", "--model", "llama-3.1-8b", "--hardware",
+                          "h100-sxm", "--json"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and '"fits"' in out.stdout
+    assert len(list(cache_in.glob(f"*{compiled_code.SUFFIX}"))) == 1
