@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,60 +45,81 @@ for name, module in sorted(sys.modules.items()):
                 out[f"{{name}}.{{cls.__qualname__}}.{{attr}}"] = [
                     hashlib.sha256(json.dumps(canon(code)).encode()).hexdigest(), repr(fn.__annotations__),
                     repr(fn.__defaults__), repr(fn.__kwdefaults__), fn.__qualname__]
+refs = {{}}
+if len(sys.argv) > 1:  # the code of these forward references (typing compiles them, or the kept code)
+    import typing
+    for text in json.loads(open(sys.argv[1]).read()):
+        refs[text] = hashlib.sha256(json.dumps(canon(typing.ForwardRef(text).__forward_code__)).encode()).hexdigest()
 from hardware_catalog import compiled_code
-state = None if compiled_code._codes is None else [compiled_code._codes.new, len(compiled_code._codes.used)]
-print(json.dumps({{"methods": out, "state": state}}))
+codes = compiled_code._codes
+state = None if codes is None else [codes.new, len(codes.used)]
+texts = [] if codes is None else [k.split("\\0", 1)[1] for k in codes.used if k.startswith("eval\\0")]
+print(json.dumps({{"methods": out, "state": state, "texts": texts, "refs": refs}}))
 """
 
 
-def _dump(cache_in: Path, *, install: bool, env: dict[str, str] | None = None) -> dict[str, object]:
+def _dump(cache_in: Path, *, install: bool, env: dict[str, str] | None = None,
+          refs: Path | None = None) -> dict[str, Any]:
     code = DUMP.format(install="from hardware_catalog import compiled_code; compiled_code.install()" if install
                        else "", imports=IMPORTS)
     base = {k: v for k, v in os.environ.items() if k != cache.ENV_OFF}  # (conftest turns caches off)
     env = {**base, "PYTHONPATH": str(ROOT), cache.ENV_DIR: str(cache_in), **(env or {})}
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                         check=True, timeout=300)
-    result: dict[str, object] = json.loads(out.stdout)
+    out = subprocess.run([sys.executable, "-c", code, *([str(refs)] if refs else [])], cwd=ROOT, env=env,
+                         capture_output=True, text=True, check=True, timeout=300)
+    result: dict[str, Any] = json.loads(out.stdout)
     return result
 
 
 @pytest.fixture
-def plain(cache_in: Path) -> dict[str, object]:
+def plain(cache_in: Path) -> dict[str, Any]:
     return _dump(cache_in, install=False)
 
 
-def test_kept_code_is_the_compilers(cache_in: Path, plain: dict[str, object]) -> None:
+def test_kept_code_is_the_compilers(cache_in: Path, plain: dict[str, Any]) -> None:
     methods = plain["methods"]
     assert isinstance(methods, dict) and len(methods) > 300  # __init__, __repr__, __eq__ ... of ~150 classes
     assert any(k.startswith("planner.") for k in methods) and any(k.startswith("pydantic") for k in methods)
     first = _dump(cache_in, install=True)  # compiles every text and keeps it
     assert first["methods"] == methods
-    assert first["state"][0] is True  # type: ignore[index]
+    assert first["state"][0] is True
     assert len(list(cache_in.glob(f"*{compiled_code.SUFFIX}"))) == 1
     second = _dump(cache_in, install=True)  # every text from the file
     assert second["methods"] == methods
-    new, used = second["state"]  # type: ignore[misc]
+    new, used = second["state"]
     assert new is False and used >= len(methods)
 
 
-def test_a_file_others_may_write_is_never_read(cache_in: Path, plain: dict[str, object]) -> None:
+def test_kept_forward_references_are_the_compilers(cache_in: Path, tmp_path: Path) -> None:
+    """Every string annotation resolved on the way to a plan (pydantic's and typer's): the code
+    typing compiles for it without the kept code, and with it from the file."""
+    _dump(cache_in, install=True)
+    texts = _dump(cache_in, install=True)["texts"]
+    assert len(texts) > 300 and "str | None" in texts
+    listed = tmp_path / "texts.json"
+    listed.write_text(json.dumps(texts))
+    kept = _dump(cache_in, install=True, refs=listed)
+    assert kept["state"][0] is False  # all from the file
+    assert kept["refs"] == _dump(cache_in, install=False, refs=listed)["refs"]
+
+
+def test_a_file_others_may_write_is_never_read(cache_in: Path, plain: dict[str, Any]) -> None:
     _dump(cache_in, install=True)
     (file,) = cache_in.glob(f"*{compiled_code.SUFFIX}")
     os.chmod(file, 0o666)
     again = _dump(cache_in, install=True)
     assert again["methods"] == plain["methods"]
-    assert again["state"][0] is True  # type: ignore[index]  # compiled everything itself
+    assert again["state"][0] is True  # compiled everything itself
 
 
-def test_a_corrupt_file_is_compiled_afresh(cache_in: Path, plain: dict[str, object]) -> None:
+def test_a_corrupt_file_is_compiled_afresh(cache_in: Path, plain: dict[str, Any]) -> None:
     _dump(cache_in, install=True)
     (file,) = cache_in.glob(f"*{compiled_code.SUFFIX}")
     data = bytearray(file.read_bytes())
     data[len(data) // 2] ^= 0xFF
     file.write_bytes(bytes(data))
     again = _dump(cache_in, install=True)
-    assert again["methods"] == plain["methods"] and again["state"][0] is True  # type: ignore[index]
-    assert _dump(cache_in, install=True)["state"][0] is False  # type: ignore[index]  # rewritten whole
+    assert again["methods"] == plain["methods"] and again["state"][0] is True
+    assert _dump(cache_in, install=True)["state"][0] is False  # rewritten whole
 
 
 def test_off_installs_nothing(cache_in: Path) -> None:
