@@ -42,7 +42,7 @@ from hardware_catalog.cache_store import cache_dir, enabled
 __all__ = ["LIMIT", "SUFFIX", "install", "installed", "path", "save"]
 
 SUFFIX = ".code.pickle"
-LIMIT = 20_000  # texts kept: past it the file keeps only the last run's (a few hundred per command)
+LIMIT = 4_000  # texts kept (a plan uses ~1,800, ~1 MB): past it the file keeps only the last run's
 
 
 class _Codes:

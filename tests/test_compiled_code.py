@@ -11,6 +11,7 @@ typer's).
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from hardware_catalog import cache, compiled_code
+from hardware_catalog import cache, compiled, compiled_code
 
 ROOT = Path(__file__).resolve().parents[1]
 IMPORTS = "import cli.plan_cmd, hardware_catalog.cache, hardware_catalog.outputs, hardware_catalog.workload_file"
@@ -141,3 +142,19 @@ def test_the_console_script_keeps_the_code(cache_in: Path) -> None:
                           "h100-sxm", "--json"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0 and '"fits"' in out.stdout
     assert len(list(cache_in.glob(f"*{compiled_code.SUFFIX}"))) == 1
+
+
+def test_the_file_keeps_what_was_known_until_the_limit(cache_in: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    known = {f"x{i} = {i}": marshal.dumps(compile(f"x{i} = {i}", "<string>", "exec", dont_inherit=True))
+             for i in range(4)}
+    monkeypatch.setattr(compiled_code, "_codes", compiled_code._Codes(dict(known)))
+    monkeypatch.setattr(compiled_code, "LIMIT", 6)
+    codes = compiled_code._codes
+    assert codes is not None and not compiled_code.save()  # nothing new: nothing written
+    codes.code("y = 1", "exec")
+    assert compiled_code.save()
+    assert set(compiled.read_entry(compiled_code.path(), dict) or {}) == {*known, "y = 1"}  # merged
+    codes.code("z = 2", "exec")
+    codes.code("w", "eval")
+    assert compiled_code.save()  # 7 texts > 6: only this run's
+    assert set(compiled.read_entry(compiled_code.path(), dict) or {}) == {"y = 1", "z = 2", "eval\0w"}
