@@ -81,12 +81,31 @@ def main(args: list[str] | None = None) -> None:
 
 
 def entry() -> NoReturn:
-    """The ``hwplan`` console script (and ``python -m cli.main``): ``main``, then ``exit_now``."""
+    """The ``hwplan`` console script (and ``python -m cli.main``): ``one_blas_thread``, the kept
+    dataclass code (``hardware_catalog.compiled_code``), ``main``, then ``exit_now``."""
+    from hardware_catalog import compiled_code
+
+    one_blas_thread()
+    compiled_code.install()
     try:
         main()
     except SystemExit as exc:
         exit_now(exc.code)
     exit_now(0)
+
+
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")  # what OpenBLAS reads, in order
+
+
+def one_blas_thread() -> None:
+    """Run numpy's OpenBLAS on one thread unless the environment says how many (before numpy is
+    imported: it reads the variable once). The model's products are small batched matrices, too
+    small to gain from BLAS threads; the thread pool costs a cold ``hwplan plan`` ~20 ms to start
+    and, on a machine shared with other work, its threads spinning between products take cores
+    from the search (40-170 ms of a plan on the 2-core reference machine). bench/plan_bench.py
+    and the other benches pin the same."""
+    if not any(os.environ.get(name) for name in BLAS_THREADS):
+        os.environ["OPENBLAS_NUM_THREADS"] = "1"
 
 
 def exit_now(code: object) -> NoReturn:

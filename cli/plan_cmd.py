@@ -72,7 +72,7 @@ def plan_cmd(
             params={"top": top, "objective": str(objective), "time_limit_s": time_limit, "levers": levers}))
     else:
         from hardware_catalog.cache import catalog_tables
-        from hardware_catalog.workload_file import load_workload
+        from hardware_catalog.compiled_workload import load_workload  # (no YAML, no schema when compiled)
         from planner.search.lever_report import lever_report
         from planner.search.planning import plan
 

@@ -31,17 +31,18 @@ import os
 import pickle
 import stat
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
 from hardware_catalog.cache_store import atomic_write, cache_dir, catalog_hash, enabled, source_digest
 
 if TYPE_CHECKING:
     from planner.domain import Catalog
 
-__all__ = ["FORMAT", "KEEP", "SUFFIX", "entries", "load_catalog", "load_files"]
+__all__ = ["FORMAT", "KEEP", "SUFFIX", "code_digest", "entries", "load_catalog", "load_files", "read_entry",
+           "write_entry"]
 
 FORMAT = 1  # bump when the entry layout changes
 KEEP = 8  # entries kept (most recently used); ~0.3 MB each for the shipped catalog
@@ -49,6 +50,7 @@ SUFFIX = ".catalog.pickle"
 _MAGIC = b"hwplan-catalog %d\n" % FORMAT
 _ROOT = Path(__file__).resolve().parents[1]
 _CODE_DIRS = (_ROOT / "planner", _ROOT / "hardware_catalog")
+_T = TypeVar("_T")
 
 
 @functools.cache
@@ -56,12 +58,18 @@ def _code_files() -> tuple[Path, ...]:
     return tuple(p for folder in _CODE_DIRS for p in sorted(folder.rglob("*.py")))
 
 
+def code_digest() -> bytes:
+    """SHA-256 of the source of every module under planner/ and hardware_catalog/ (read once per
+    process): an entry is a function of it."""
+    return source_digest(_code_files(), _ROOT)
+
+
 def _key(folders: Sequence[Path], content: hashlib._Hash) -> str:
     sha = hashlib.sha256(_MAGIC)
     sha.update(content.digest())
     for folder in folders:
         sha.update(str(folder.resolve()).encode() + b"\0")
-    sha.update(source_digest(_code_files(), _ROOT))
+    sha.update(code_digest())
     sha.update(sys.version.encode())
     return sha.hexdigest()[:32]
 
@@ -92,6 +100,12 @@ def _read(path: Path, version: str) -> Catalog | None:
     """The entry's catalog if it is there, trusted and intact, else None (a bad entry is removed)."""
     from planner.domain import Catalog
 
+    return read_entry(path, Catalog, lambda c: c.version == version)
+
+
+def read_entry(path: Path, kind: type[_T], accept: Callable[[_T], bool] = lambda _: True) -> _T | None:
+    """The ``kind`` pickled in an entry if the entry is there, trusted, intact, of that kind and
+    ``accept``-ed, else None (a bad entry is removed). Shared with ``compiled_workload``."""
     try:
         with open(path, "rb") as f:
             st = os.fstat(f.fileno())
@@ -104,27 +118,33 @@ def _read(path: Path, version: str) -> Catalog | None:
         head, digest, payload = data[:len(_MAGIC)], data[len(_MAGIC):len(_MAGIC) + 32], data[len(_MAGIC) + 32:]
         if head != _MAGIC or hashlib.sha256(payload).digest() != digest:
             raise ValueError("corrupt entry")
-        catalog = pickle.loads(payload)  # noqa: S301 - our own file, checked above
-        if not isinstance(catalog, Catalog) or catalog.version != version:
-            raise ValueError("another catalog")
+        value = pickle.loads(payload)  # noqa: S301 - our own file, checked above
+        if not isinstance(value, kind) or not accept(value):
+            raise ValueError("another object")
     except Exception:  # noqa: BLE001 - any damage to an entry means: rebuild it, never fail
         with contextlib.suppress(OSError):
             path.unlink()
         return None
     with contextlib.suppress(OSError):
         os.utime(path)
-    return catalog
+    return value
 
 
 def _write(folder: Path, path: Path, catalog: Catalog) -> bool:
     """Store an entry (a temporary file renamed into place); False if it cannot be."""
-    payload = pickle.dumps(catalog, protocol=pickle.HIGHEST_PROTOCOL)
+    return write_entry(folder, path, catalog, suffix=SUFFIX, keep=KEEP)
+
+
+def write_entry(folder: Path, path: Path, value: object, *, suffix: str, keep: int) -> bool:
+    """Store ``value`` as the entry ``path`` (a temporary file renamed into place) and keep the
+    ``keep`` most recently used entries ending in ``suffix``; False if it cannot be stored."""
+    payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write(path, lambda f: _private(f, _MAGIC + hashlib.sha256(payload).digest() + payload))
     except OSError:
         return False
-    for old in entries(folder)[KEEP:]:
+    for old in entries(folder, suffix)[keep:]:
         with contextlib.suppress(OSError):
             old.unlink()
     return True
@@ -135,12 +155,12 @@ def _private(f: BinaryIO, data: bytes) -> None:
     f.write(data)
 
 
-def entries(folder: Path) -> list[Path]:
-    """The compiled catalogs in ``folder``, most recently used first."""
+def entries(folder: Path, suffix: str = SUFFIX) -> list[Path]:
+    """The compiled catalogs (entries ending in ``suffix``) in ``folder``, most recently used first."""
     if not folder.is_dir():
         return []
     found = []
-    for path in folder.glob(f"*{SUFFIX}"):
+    for path in folder.glob(f"*{suffix}"):
         with contextlib.suppress(OSError):
             found.append((path.stat().st_mtime, path))
     return [p for _, p in sorted(found, reverse=True)]
