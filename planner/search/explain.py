@@ -30,6 +30,10 @@ STAGE_HINTS = {
 # the explanation's deadline (time.perf_counter), set by explain_infeasible: each re-plan gets the
 # time left, so the whole explanation ends by it
 _DEADLINE: ContextVar[float | None] = ContextVar("explain_deadline", default=None)
+# capacity answers shared by the explanation's re-plans and the search it explains (``prepare``'s
+# memo): relaxing the budget, the quality floor or a quota asks the queueing model nothing new about
+# a shape it has already evaluated under the same traffic and SLO
+_MEMO: ContextVar[dict[bytes, tuple[float, ...]] | None] = ContextVar("explain_memo", default=None)
 
 
 def _time_left() -> float:
@@ -38,7 +42,8 @@ def _time_left() -> float:
 
 
 def _solve(catalog: Catalog, tables: CatalogTables, w: Workload, objective: Objective) -> PlanResult:
-    return run_search(w, catalog, top=3, objective=objective, time_limit_s=_time_left(), tables=tables).result
+    return run_search(w, catalog, top=3, objective=objective, time_limit_s=_time_left(), tables=tables,
+                      memo=_MEMO.get()).result
 
 
 def _reasons(catalog: Catalog, w: Workload, prep: Prepared) -> list[str]:
@@ -69,7 +74,7 @@ def _nice_up(value: float) -> float:
 def _verified(catalog: Catalog, tables: CatalogTables, w: Workload, objective: Objective) -> bool:
     """Does a plan exist under w? (stops at the first feasible replica mix)"""
     return bool(run_search(w, catalog, top=1, objective=objective, time_limit_s=_time_left(), tables=tables,
-                           any_plan=True).result.plans)
+                           any_plan=True, memo=_MEMO.get()).result.plans)
 
 
 def _budget(catalog: Catalog, tables: CatalogTables, w: Workload, o: Objective) -> list[Relaxation]:
@@ -150,7 +155,7 @@ def explain_infeasible(catalog: Catalog, tables: CatalogTables, w: Workload, pre
     """Reasons and verified relaxations; with a ``deadline`` (time.perf_counter) the search for
     relaxations stops there and ``complete`` is False (a relaxation not found may exist)."""
     relaxations: list[Relaxation] = []
-    token = _DEADLINE.set(deadline)
+    token, memo = _DEADLINE.set(deadline), _MEMO.set(prep.memo)
     skipped = []
     try:
         for name, finder in (("budget", _budget), ("slo", _slos), ("quality", _quality), ("quotas", _quotas)):
@@ -160,6 +165,7 @@ def explain_infeasible(catalog: Catalog, tables: CatalogTables, w: Workload, pre
             relaxations.extend(finder(catalog, tables, w, objective))
     finally:
         _DEADLINE.reset(token)
+        _MEMO.reset(memo)
     complete = deadline is None or time.perf_counter() < deadline
     reasons = _reasons(catalog, w, prep)
     if not complete:

@@ -97,7 +97,10 @@ class Prepared:
     _bounds: Array | None = None  # lower_bounds, recomputed for the keys evaluated since
     _stale: set[int] = field(default_factory=set)
     _tight: dict[int, float] = field(default_factory=dict)  # lower_bound per key, until its shapes are evaluated
-    _answers: dict[bytes, tuple[float, ...]] = field(default_factory=dict)  # ``evaluate``'s, by row signature
+    # ``evaluate``'s answers by row signature, behind ``context``: shareable between the searches of one
+    # request that ask the queueing model the same question (``prepare``'s ``memo``)
+    memo: dict[bytes, tuple[float, ...]] = field(default_factory=dict)
+    context: bytes = b""  # what the answers depend on besides a row's constants: served features, traffic, SLO
 
     def evaluate(self, rows: np.ndarray, w: Workload) -> None:
         """Run the queueing model on ``rows`` at every utilisation rung; fill curves and rate.
@@ -113,12 +116,12 @@ class Prepared:
                                                     self.ceiling[rows][None, :],
                                                     np.broadcast_to(self.overlap_of(rows), rows.shape)[None, :]]).T)
         _, first, inverse = np.unique(signature, axis=0, return_index=True, return_inverse=True)
-        keys = [signature[i].tobytes() for i in first]
-        new = [j for j, key in enumerate(keys) if key not in self._answers]
+        keys = [self.context + signature[i].tobytes() for i in first]
+        new = [j for j, key in enumerate(keys) if key not in self.memo]
         if new:
             at = first[new]
             self._run(rows[at], [keys[j] for j in new], plain[0].take(at), plain[1].take(at), w=w)
-        answers = [self._answers[key] for key in keys]
+        answers = [self.memo[key] for key in keys]
         rate, rung, max_batch, *above = (np.array(column)[inverse.ravel()] for column in zip(*answers, strict=True))
         for latency, values in zip(self.above_ms.values(), above, strict=True):
             latency[rows] = values
@@ -151,7 +154,7 @@ class Prepared:
             latencies.append(np.where(has_above, found.latency_ms[target][np.arange(len(rows)), above] / per_token,
                                       np.nan))
         for j, key in enumerate(keys):
-            self._answers[key] = (float(found.rate[j]), int(found.rung[j]), float(found.max_batch[j]),
+            self.memo[key] = (float(found.rate[j]), int(found.rung[j]), float(found.max_batch[j]),
                                   *(float(x[j]) for x in latencies))
 
     def evaluate_keys(self, keys: list[int], w: Workload, *, alternatives: bool = False) -> None:
@@ -280,9 +283,14 @@ def _group_min(values: Array, groups: np.ndarray, n: int) -> Array:
 
 
 def prepare(catalog: Catalog, tables: CatalogTables, w: Workload, served: Served | None = None, *,
-            prefix: int | None = None) -> Prepared:
+            prefix: int | None = None, memo: dict[bytes, tuple[float, ...]] | None = None) -> Prepared:
     """Enumerate, screen (memory, no-load SLO) and prune; no queueing model yet. ``served``: the
     serving features every candidate runs with (only runtimes supporting them on the chip).
+
+    ``memo``: capacity answers of earlier searches of the same request (``Prepared.memo``), taken
+    where they answer the same question: the same row constants and ceiling, under the same served
+    features, traffic and SLO (``Prepared.context``). An explanation re-plans with the budget, the
+    quality floor or the quotas relaxed, none of which changes what one replica carries.
 
     With ``prefix``, plan keys are screened lazily, in order of a roofline floor on their cost,
     until the first ``prefix`` keys of the bound order are known (``_screen_lazily``); the rest are
@@ -314,7 +322,8 @@ def prepare(catalog: Catalog, tables: CatalogTables, w: Workload, served: Served
                     demand=w.design_load,
                     max_types=w.constraints.max_hardware_types, served=served, outside=outside,
                     serving_overlap=runtime_overlaps(catalog.calibration, cand.tables.runtime_ids,
-                                                     cand.runtime))
+                                                     cand.runtime),
+                    memo={} if memo is None else memo, context=repr((served, w.traffic, w.slo)).encode() + b"\0")
 
 
 def _screen(tables: CatalogTables, rows: np.ndarray, w: Workload, served: Served

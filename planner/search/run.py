@@ -53,21 +53,23 @@ def _within_carbon(plans: list[Plan], w: Workload, prep: Prepared) -> list[Plan]
 
 
 def run_search(workload: Workload, catalog: Catalog, *, top: int, objective: Objective, time_limit_s: float,
-               tables: CatalogTables | None = None, any_plan: bool = False, served: Served | None = None) -> Searched:
-    """Ranked plans for a workload, without explaining an empty answer (``planner.search.planning``)."""
+               tables: CatalogTables | None = None, any_plan: bool = False, served: Served | None = None,
+               memo: dict[bytes, tuple[float, ...]] | None = None) -> Searched:
+    """Ranked plans for a workload, without explaining an empty answer (``planner.search.planning``);
+    ``memo``: capacity answers shared with earlier searches of the same request (``prepare``)."""
     start = time.perf_counter()
     deadline = start + time_limit_s
     tables = tables or CatalogTables.from_catalog(catalog)
     # the cost objective's key order is by bound: keys past its limit need no screening (prepare's prefix)
     prefix = key_limit(objective) if objective is Objective.COST else None
-    prep = prepare(catalog, tables, workload, served, prefix=prefix)
+    prep = prepare(catalog, tables, workload, served, prefix=prefix, memo=memo)
     solve_s = max(MIN_SOLVE_S, min(MAX_SOLVE_S, time_limit_s / 4))  # one CP-SAT call's limit
     outcome = solve_prepared(prep, workload, objective=objective, top=top, any_plan=any_plan,
                              time_limit_s=solve_s, deadline=deadline)
     if outcome.status == "INFEASIBLE" and not any_plan and prep.outside is not None and len(prep.outside):
         # no plan (the same answer; unscreened keys lie past the key limit): an explanation reads
         # why every candidate was dropped, so screen them all
-        prep = prepare(catalog, tables, workload, served)
+        prep = prepare(catalog, tables, workload, served, memo=prep.memo)
         outcome = solve_prepared(prep, workload, objective=objective, top=top, any_plan=any_plan,
                                  time_limit_s=solve_s, deadline=deadline)
     pool = _within_carbon(build_plans(catalog, prep, workload, outcome.found), workload, prep)
