@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from cache_helpers import small_catalog
 
-from hardware_catalog import cache, default_catalog_dir, load_catalog
+from hardware_catalog import cache, load_catalog
 from hardware_catalog.workload_file import load_workload
 from planner.model.grid import CatalogTables
 from planner.search.planning import plan
@@ -28,15 +28,7 @@ WORKLOAD = ROOT / "examples" / "support-chatbot.yaml"
 
 
 def _small_catalog(dst: Path) -> Path:
-    shutil.copytree(default_catalog_dir(), dst)
-    for kind, keep in (("hardware", HARDWARE), ("models", MODELS)):
-        for path in (dst / kind).glob("*.yaml"):
-            if path.stem not in keep:
-                path.unlink()
-    cal = yaml.safe_load((dst / "calibration.yaml").read_text())
-    cal["entries"] = [e for e in cal["entries"] if e.get("hardware") in HARDWARE]
-    (dst / "calibration.yaml").write_text(yaml.safe_dump(cal))
-    return dst
+    return small_catalog(dst, HARDWARE, MODELS)
 
 
 @pytest.fixture

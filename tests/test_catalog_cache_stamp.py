@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
+from cache_helpers import small_catalog
 
-from hardware_catalog import cache, default_catalog_dir, load_catalog
+from hardware_catalog import cache, load_catalog
 from hardware_catalog.workload_file import load_workload
 from planner.model.grid import CatalogTables
 from planner.search.planning import plan
@@ -32,15 +32,7 @@ WORKLOAD = Path(__file__).resolve().parents[1] / "examples" / "support-chatbot.y
 @pytest.fixture
 def catalog_dir(tmp_path: Path) -> Path:
     """A two-chip, two-model copy of the shipped catalog (small arrays)."""
-    dst = Path(shutil.copytree(default_catalog_dir(), tmp_path / "catalog"))
-    for kind, keep in (("hardware", HARDWARE), ("models", MODELS)):
-        for path in (dst / kind).glob("*.yaml"):
-            if path.stem not in keep:
-                path.unlink()
-    cal = yaml.safe_load((dst / "calibration.yaml").read_text())
-    cal["entries"] = [e for e in cal["entries"] if e.get("hardware") in HARDWARE]
-    (dst / "calibration.yaml").write_text(yaml.safe_dump(cal))
-    return dst
+    return small_catalog(tmp_path / "catalog", HARDWARE, MODELS)
 
 
 def _plans(directory: Path, *, cached: bool) -> list[tuple[float, str, tuple[str, ...]]]:

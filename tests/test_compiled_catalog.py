@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cache_helpers import DAMAGES
+from cache_helpers import damage as damage_file
 
 from hardware_catalog import cache, compiled, default_catalog_dir
 from hardware_catalog.loader import load_catalog as load_files
@@ -79,20 +81,11 @@ def test_an_overlay_is_part_of_the_key(catalog_dir: Path, tmp_path: Path) -> Non
     assert compiled.load_catalog(catalog_dir) == plain
 
 
-@pytest.mark.parametrize("damage", ["flip", "truncate", "empty", "garbage"])
+@pytest.mark.parametrize("damage", DAMAGES)
 def test_a_corrupt_entry_is_rebuilt(catalog_dir: Path, cache_in: Path, damage: str) -> None:
     expected = compiled.load_catalog(catalog_dir)
     entry = _entry(cache_in)
-    data = bytearray(entry.read_bytes())
-    if damage == "flip":
-        data[len(data) // 2] ^= 0xFF
-    elif damage == "truncate":
-        data = data[: len(data) // 2]
-    elif damage == "empty":
-        data = bytearray()
-    else:
-        data = bytearray(b"\x80\x05not a pickle at all")
-    entry.write_bytes(bytes(data))
+    damage_file(entry, damage)
     assert compiled.load_catalog(catalog_dir) == expected  # rebuilt silently
     assert entry.read_bytes()[: len(compiled._MAGIC)] == compiled._MAGIC
     assert compiled.load_catalog(catalog_dir) == expected

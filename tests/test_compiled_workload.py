@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cache_helpers import DAMAGES
+from cache_helpers import damage as damage_file
 
 from hardware_catalog import cache, compiled, compiled_workload
 from hardware_catalog.workload_file import load_workload as load_file
@@ -91,20 +93,11 @@ def test_a_bad_file_is_the_loaders_error_and_never_stored(workload: Path, cache_
         compiled_workload.load_workload(workload.with_name("missing.yaml"))
 
 
-@pytest.mark.parametrize("damage", ["flip", "truncate", "empty", "garbage"])
+@pytest.mark.parametrize("damage", DAMAGES)
 def test_a_corrupt_entry_is_rebuilt(workload: Path, cache_in: Path, damage: str) -> None:
     expected = compiled_workload.load_workload(workload)
     entry = _entry(cache_in)
-    data = bytearray(entry.read_bytes())
-    if damage == "flip":
-        data[len(data) // 2] ^= 0xFF
-    elif damage == "truncate":
-        data = data[: len(data) // 2]
-    elif damage == "empty":
-        data = bytearray()
-    else:
-        data = bytearray(b"\x80\x05not a pickle at all")
-    entry.write_bytes(bytes(data))
+    damage_file(entry, damage)
     assert compiled_workload.load_workload(workload) == expected  # rebuilt silently
     assert entry.read_bytes()[: len(compiled._MAGIC)] == compiled._MAGIC
     assert compiled_workload.load_workload(workload) == expected

@@ -1,0 +1,43 @@
+"""What the cache tests share: a small copy of the shipped catalog, and damage done to a cache file."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import yaml
+
+from hardware_catalog import default_catalog_dir
+
+DAMAGES = ("flip", "truncate", "empty", "garbage")
+
+
+def small_catalog(dst: Path, hardware: set[str], models: set[str]) -> Path:
+    """A copy of the shipped catalog at ``dst`` with only these chips and models (small arrays), its
+    calibration cut to the chips kept."""
+    shutil.copytree(default_catalog_dir(), dst)
+    for kind, keep in (("hardware", hardware), ("models", models)):
+        for path in (dst / kind).glob("*.yaml"):
+            if path.stem not in keep:
+                path.unlink()
+    cal = yaml.safe_load((dst / "calibration.yaml").read_text())
+    cal["entries"] = [e for e in cal["entries"] if e.get("hardware") in hardware]
+    (dst / "calibration.yaml").write_text(yaml.safe_dump(cal))
+    return dst
+
+
+def damage(entry: Path, how: str) -> None:
+    """Damage a cache file in place: one byte flipped, cut in half, emptied, or replaced by a pickle
+    header and garbage."""
+    data = bytearray(entry.read_bytes())
+    if how == "flip":
+        data[len(data) // 2] ^= 0xFF
+    elif how == "truncate":
+        data = data[: len(data) // 2]
+    elif how == "empty":
+        data = bytearray()
+    elif how == "garbage":
+        data = bytearray(b"\x80\x05not a pickle at all")
+    else:
+        raise ValueError(f"unknown damage {how!r}, expected one of {DAMAGES}")
+    entry.write_bytes(bytes(data))
