@@ -91,3 +91,26 @@ class _NoMemo:
 
     def get(self) -> None:
         return None
+
+
+def test_the_pools_pinned_searches_reuse_answers_and_plan_the_same(catalog: Catalog, tables: CatalogTables,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A disaggregated plan searches each pool, then again pinned to the other pool's formats: the same
+    traffic, SLO and served pool, so the pinned searches take the pool's answers (fewer queueing-model
+    rows) and the plans are the ones each search gives from scratch."""
+    import planner.search.disagg as disagg_module
+
+    w = load_workload(EXAMPLES / "disagg-long-prompts.yaml")
+    counts = _queued_rows(monkeypatch)
+    shared = plan(w, catalog, tables=tables)
+    with_memo = sum(counts)
+    counts.clear()
+
+    def without_memo(*args: Any, memo: object = None, **kwargs: Any) -> Any:
+        return run_search(*args, **kwargs)
+
+    monkeypatch.setattr(disagg_module, "run_search", without_memo)
+    alone = plan(w, catalog, tables=tables)
+    assert any("disaggregated" in p.why or len(p.deployments) == 2 for p in alone.plans)
+    assert shared.plans == alone.plans
+    assert with_memo < sum(counts)

@@ -138,24 +138,28 @@ def disaggregated_plans(workload: Workload, catalog: Catalog, *, top: int, objec
                         traffic=replace(t, output_tokens=Tokens(1.0), prefix=None),
                         slo=_only(workload.slo, "ttft_ms"))
     budget = max(0.5, time_limit_s / 2)
+    # each pool's searches (its own, then pinned to the other pool's formats) ask the queueing model the
+    # same questions of the shapes they share: one memo of capacity answers per pool (``prepare``)
+    pre_memo: dict[bytes, tuple[float, ...]] = {}
+    dec_memo: dict[bytes, tuple[float, ...]] = {}
     pre = list(run_search(prefill_w, catalog, top=PAIRS, objective=objective, time_limit_s=budget, tables=tables,
-                          served=PrefillPool()).result.plans)
+                          served=PrefillPool(), memo=pre_memo).result.plans)
     decode_slo = _decode_slo(workload, pre, catalog)
     if decode_slo is None:
         return []
     decode_w = replace(workload, name=f"{workload.name} (decode pool)", slo=decode_slo)
     decode = DecodePool(prefix_tokens=t.input_tokens.mean - 1.0)
     dec = list(run_search(decode_w, catalog, top=PAIRS, objective=objective, time_limit_s=budget, tables=tables,
-                          served=decode).result.plans)
+                          served=decode, memo=dec_memo).result.plans)
     # Each list is its own pool's front: a format cheap for prefill (fp8 weights, bf16 KV) can be
     # dominated on the decode side (by bf16 weights with fp8 KV at the same cost), so the lists may
     # share no key. A pair needs one key, so each key one pool found is searched in the other.
     for key in [k for k in dict.fromkeys(d.key for d in dec) if k not in {p.key for p in pre}]:
         pre += run_search(_pinned(prefill_w, key), catalog, top=1, objective=objective, time_limit_s=budget / PAIRS,
-                          tables=tables, served=PrefillPool()).result.plans
+                          tables=tables, served=PrefillPool(), memo=pre_memo).result.plans
     for key in [k for k in dict.fromkeys(p.key for p in pre) if k not in {d.key for d in dec}]:
         dec += run_search(_pinned(decode_w, key), catalog, top=1, objective=objective, time_limit_s=budget / PAIRS,
-                          tables=tables, served=decode).result.plans
+                          tables=tables, served=decode, memo=dec_memo).result.plans
     out = []
     for p in pre:
         for d in dec:
