@@ -243,7 +243,7 @@ def _prune(folder: Path) -> None:
 
 def info() -> dict[str, Any]:
     """Where the cache is, whether it is on, its entries (key, catalog version, bytes), its
-    compiled catalogs and its compiled workloads (key, bytes)."""
+    compiled catalogs, compiled workloads and kept dataclass code (key, bytes)."""
     folder = cache_dir()
     entries = []
     for meta_path in _entries(folder):
@@ -257,8 +257,11 @@ def info() -> dict[str, Any]:
                 for p in compiled.entries(folder)]
     workloads = [{"key": p.name.removesuffix(compiled_workload.SUFFIX), "bytes": p.stat().st_size}
                  for p in compiled_workload.entries(folder)]
+    code = [{"key": p.name.removesuffix(compiled_code.SUFFIX), "bytes": p.stat().st_size}
+            for p in compiled.entries(folder, compiled_code.SUFFIX)]
     return {"directory": str(folder), "enabled": enabled(), "entries": entries, "catalogs": catalogs,
-            "workloads": workloads, "bytes": sum(e["bytes"] for e in (*entries, *catalogs, *workloads))}
+            "workloads": workloads, "code": code,
+            "bytes": sum(e["bytes"] for e in (*entries, *catalogs, *workloads, *code))}
 
 
 def clear() -> int:

@@ -128,9 +128,13 @@ def test_off_installs_nothing(cache_in: Path) -> None:
     assert out["state"] is None and not cache_in.exists()
 
 
-def test_clear_removes_the_file(cache_in: Path) -> None:
+def test_info_lists_the_file_and_clear_removes_it(cache_in: Path) -> None:
     _dump(cache_in, install=True)
-    assert list(cache_in.glob(f"*{compiled_code.SUFFIX}"))
+    kept = list(cache_in.glob(f"*{compiled_code.SUFFIX}"))
+    assert kept
+    listed = cache.info()
+    assert [c["key"] for c in listed["code"]] == [kept[0].name.removesuffix(compiled_code.SUFFIX)]
+    assert listed["bytes"] >= kept[0].stat().st_size and not listed["catalogs"] and not listed["workloads"]
     assert cache.clear() > 0
     assert not list(cache_in.glob(f"*{compiled_code.SUFFIX}"))
 
