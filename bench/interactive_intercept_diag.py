@@ -30,15 +30,15 @@ from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
+from interactive_slo_diag import operating_point  # bench/ is the script's directory
 
 from hardware_catalog import load_catalog
 from hardware_catalog.measurements import read_measurements
 from planner.calibration.fit import fit
-from planner.calibration.predict import METRICS, RecordSet, predict_calibrated, prepare, record_grid
+from planner.calibration.predict import METRICS, RecordSet, predict_calibrated, prepare
 from planner.domain import Calibration, Catalog, Efficiency
 from planner.model.grid import CatalogTables
-from planner.model.perf import StepModel
-from planner.model.scheduler import ServingStep, overlap_of
+from planner.model.scheduler import overlap_of
 
 K = TypeVar("K")
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,15 +62,7 @@ def main() -> None:
                                and m.tags.get("scenario") in ("Server", "Interactive")])
     predicted = predict_calibrated(fitted, rs, calibration)
     overlap = np.array([overlap_of(calibration, c.runtime.id) for c in rs.configs])
-    step = ServingStep(StepModel.build(record_grid(fitted, rs)).coefficients, overlap)
-    rate = np.array([m.request_rate or np.nan for m in rs.records]) / rs.replicas
-    prompt = np.array([m.lengths()[0].mean for m in rs.records])
-    output = np.array([m.lengths()[1].mean for m in rs.records])
-    tau = rs.observed[:, _col("tpot_s")]
-    decodes = rate * (rs.observed[:, _col("e2e_s")] - rs.observed[:, _col("ttft_s")])
-    prefill = rate * prompt * tau
-    model_tau = step.total(decode_tokens=decodes, decode_context=prompt + output / 2.0, prefill_tokens=prefill,
-                           prefill_context=prompt)
+    decodes, prefill, tau, model_tau = operating_point(fitted, rs, overlap)
     tokens = decodes + prefill
     capacity = _col("slo_capacity_requests_per_s")
     ratio = predicted[:, capacity] / rs.observed[:, capacity]

@@ -49,6 +49,23 @@ def _col(name: str) -> int:
     return METRICS.index(name)
 
 
+def operating_point(tables: CatalogTables, rs: RecordSet, overlap: float | np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per record, read off the record alone: (decode concurrency = rate per replica x (mean e2e - mean
+    TTFT), Little's law over the decode phase; prompt tokens per iteration = rate x mean prompt x mean
+    TPOT; the observed mean TPOT; the model's iteration there)."""
+    step = ServingStep(StepModel.build(record_grid(tables, rs)).coefficients, overlap)
+    rate = np.array([m.request_rate or np.nan for m in rs.records]) / rs.replicas
+    prompt = np.array([m.lengths()[0].mean for m in rs.records])
+    output = np.array([m.lengths()[1].mean for m in rs.records])
+    tpot = rs.observed[:, _col("tpot_s")]
+    decodes = rate * (rs.observed[:, _col("e2e_s")] - rs.observed[:, _col("ttft_s")])
+    prefill = rate * prompt * tpot
+    model = step.total(decode_tokens=decodes, decode_context=prompt + output / 2.0, prefill_tokens=prefill,
+                       prefill_context=prompt)
+    return decodes, prefill, tpot, model
+
+
 def operating_point_steps(tables: CatalogTables, rs: RecordSet, overlap: float) -> list[str]:
     """Per model and chip: the model's iteration at the record's own operating point over its mean TPOT.
 
@@ -56,14 +73,8 @@ def operating_point_steps(tables: CatalogTables, rs: RecordSet, overlap: float) 
     e2e - mean TTFT) (Little's law over the decode phase), prompt tokens per iteration = rate x mean
     prompt x mean TPOT. No queueing model is involved: a ratio below 1 is a step model too fast there.
     """
-    step = ServingStep(StepModel.build(record_grid(tables, rs)).coefficients, overlap)
-    rate = np.array([m.request_rate or np.nan for m in rs.records]) / rs.replicas
-    i = np.array([m.lengths()[0].mean for m in rs.records])
-    o = np.array([m.lengths()[1].mean for m in rs.records])
-    tpot = rs.observed[:, _col("tpot_s")]
-    decodes = rate * (rs.observed[:, _col("e2e_s")] - rs.observed[:, _col("ttft_s")])
-    ratio = step.total(decode_tokens=decodes, decode_context=i + o / 2.0, prefill_tokens=rate * i * tpot,
-                       prefill_context=i) / tpot
+    decodes, _prefill, tpot, model_tpot = operating_point(tables, rs, overlap)
+    ratio = model_tpot / tpot
     ok = np.isfinite(ratio)
     lines = [f"model step / observed mean TPOT at the observed concurrency: median {np.median(ratio[ok]):.3f} "
              f"over {int(ok.sum())} records"]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 import yaml
 
-from hardware_catalog import default_catalog_dir
+from hardware_catalog import compiled, default_catalog_dir
 
 DAMAGES = ("flip", "truncate", "empty", "garbage")
 
@@ -41,3 +42,17 @@ def damage(entry: Path, how: str) -> None:
     else:
         raise ValueError(f"unknown damage {how!r}, expected one of {DAMAGES}")
     entry.write_bytes(bytes(data))
+
+
+def refuse_unpickling(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Make every unpickling of a cache entry fail and record it (the sizes of the payloads it was
+    asked for): a test asserts the list stays empty where an entry must never be unpickled. (Raising
+    alone would not do: a failed unpickling passes for a corrupt entry and is rebuilt silently.)"""
+    unpickled: list[int] = []
+
+    def refuse(data: bytes) -> object:
+        unpickled.append(len(data))
+        raise ValueError("unpickled")
+
+    monkeypatch.setattr(compiled.pickle, "loads", refuse)
+    return unpickled

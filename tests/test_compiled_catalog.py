@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from cache_helpers import DAMAGES
+from cache_helpers import DAMAGES, refuse_unpickling
 from cache_helpers import damage as damage_file
 
 from hardware_catalog import cache, compiled, default_catalog_dir
@@ -96,14 +96,7 @@ def test_an_entry_others_may_write_is_never_unpickled(catalog_dir: Path, cache_i
     expected = compiled.load_catalog(catalog_dir)
     entry = _entry(cache_in)
     os.chmod(entry, 0o666)
-
-    unpickled: list[int] = []
-
-    def refuse(data: bytes) -> object:
-        unpickled.append(len(data))  # (an exception here would pass for a corrupt entry)
-        raise ValueError("unpickled")
-
-    monkeypatch.setattr(compiled.pickle, "loads", refuse)
+    unpickled = refuse_unpickling(monkeypatch)
     assert compiled.load_catalog(catalog_dir) == expected  # loaded from the files instead
     assert unpickled == []
 

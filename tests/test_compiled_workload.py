@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from cache_helpers import DAMAGES
+from cache_helpers import DAMAGES, refuse_unpickling
 from cache_helpers import damage as damage_file
 
 from hardware_catalog import cache, compiled, compiled_workload
@@ -116,13 +116,7 @@ def test_an_entry_others_may_write_is_never_unpickled(workload: Path, cache_in: 
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     expected = compiled_workload.load_workload(workload)
     os.chmod(_entry(cache_in), 0o666)
-    unpickled: list[int] = []
-
-    def refuse(data: bytes) -> object:
-        unpickled.append(len(data))  # (an exception here would pass for a corrupt entry)
-        raise ValueError("unpickled")
-
-    monkeypatch.setattr(compiled.pickle, "loads", refuse)
+    unpickled = refuse_unpickling(monkeypatch)
     assert compiled_workload.load_workload(workload) == expected  # loaded from the file instead
     assert unpickled == []
 
