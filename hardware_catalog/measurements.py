@@ -112,6 +112,8 @@ class MlperfIn(BaseModel):
     benchmark: str
     scenario_name: Literal["Offline", "Server", "Interactive"]
     accelerator_memory_capacity: str | None = None
+    accelerators_per_node: NonNegInt | None = None  # 0: a CPU-only system
+    number_of_nodes: PosInt | None = None
     ep: PosInt | None = None
     replicas: PosInt | None = None
     modified_model: str | None = None
@@ -186,6 +188,18 @@ def _memory_gb(text: str | None) -> float | None:
         return None
 
 
+def _memory_per_chip(mp: MlperfIn, chips: int) -> float | None:
+    """The memory of one of the record's chips: MLPerf states it per accelerator, and an
+    accelerator may be a board of several chips (Intel's "Arc Pro B60 Dual 48G": two 24 GB GPUs,
+    4 boards = the record's 8 chips). Where the boards (accelerators per node x nodes) divide the
+    chips k ways, each chip has 1/k of the stated memory; otherwise the stated figure is per chip."""
+    stated = _memory_gb(mp.accelerator_memory_capacity)
+    if stated is None or mp.accelerators_per_node is None or mp.number_of_nodes is None:
+        return stated
+    boards = mp.accelerators_per_node * mp.number_of_nodes
+    return stated * boards / chips if 0 < boards < chips and chips % boards == 0 else stated
+
+
 def to_measurement(r: MeasurementIn) -> Measurement:
     """A validated record as the planner's Measurement (SI units).
 
@@ -210,7 +224,7 @@ def to_measurement(r: MeasurementIn) -> Measurement:
         input_dist=None if r.lengths is None else r.lengths.dist("input"),
         output_dist=None if r.lengths is None else r.lengths.dist("output"),
         slo=slo, tags=tags, same_log_as=None if mp is None else mp.same_log_as,
-        memory_gb=None if mp is None else _memory_gb(mp.accelerator_memory_capacity),
+        memory_gb=None if mp is None else _memory_per_chip(mp, r.chips),
         ep=None if mp is None else mp.ep,
         modified_model=None if mp is None else mp.modified_model,
     )

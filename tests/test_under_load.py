@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from hardware_catalog import load_catalog
 from hardware_catalog.measurements import read_measurements
@@ -134,3 +135,29 @@ def test_a_workloads_empirical_lengths_reach_the_queueing_model_as_knots() -> No
                                     output_tokens=Tokens(128.0)))
     assert inp.knots == knots and inp.parts == () and out.knots == ()
     assert inp.quantile(0.99) == 2118.0  # read through the knots, as the published p99 says
+
+
+def test_memory_is_stated_per_board_and_a_dual_board_holds_two_chips(tmp_path: Path) -> None:
+    """Intel's MLPerf "Arc Pro B60 Dual 48G" (two 24 GB GPUs per board, datasheet: arc-pro-b60.yaml):
+    4 boards of 48 GB are the record's 8 chips of 24 GB, so the record maps onto the catalog's
+    24 GB arc-pro-b60; a board that is one chip keeps the stated figure, and a chip count the boards
+    do not divide, or a CPU-only system's 0 accelerators, is taken per chip (then a 48 GB B60 is
+    still refused)."""
+    def record(rid: str, chips: int, boards: int) -> dict[str, object]:
+        return {"id": rid, "model": "llama-2-70b", "hardware": "arc-pro-b60", "chips": chips, "tp": None,
+                "pp": None, "weight_precision": "int4", "runtime": "vllm", "scenario": "max_throughput",
+                "input_tokens": 222, "output_tokens": 294, "observed": {"output_tokens_per_s": 1000.0},
+                "mlperf": {"round": "v5.1", "division": "closed", "submitter": "Intel", "system": rid,
+                           "benchmark": "llama2-70b-99", "scenario_name": "Offline",
+                           "accelerator_memory_capacity": "48 GB", "accelerators_per_node": boards,
+                           "number_of_nodes": 1}}
+
+    path = tmp_path / "m.yaml"
+    path.write_text(yaml.safe_dump({"measurements": [record("dual", 8, 4), record("one", 4, 4),
+                                                     record("odd", 6, 4), record("cpu", 8, 0)]}))
+    read = read_measurements(path)
+    assert not read.bad and [m.memory_gb for m in read.records] == [24.0, 48.0, 48.0, 48.0]
+    cat = load_catalog()
+    rs, skipped = prepare(cat, CatalogTables.from_catalog(cat), read.records)
+    assert [c.hardware.id for c in rs.configs] == ["arc-pro-b60"]
+    assert sorted(s.id for s in skipped) == ["cpu", "odd", "one"] and all("48 GB" in s.reason for s in skipped)
