@@ -112,6 +112,7 @@ class MlperfIn(BaseModel):
     benchmark: str
     scenario_name: Literal["Offline", "Server", "Interactive"]
     accelerator_memory_capacity: str | None = None
+    accelerator_model_name: str | None = None
     ep: PosInt | None = None
     replicas: PosInt | None = None
     modified_model: str | None = None
@@ -211,6 +212,7 @@ def to_measurement(r: MeasurementIn) -> Measurement:
         output_dist=None if r.lengths is None else r.lengths.dist("output"),
         slo=slo, tags=tags, same_log_as=None if mp is None else mp.same_log_as,
         memory_gb=None if mp is None else _memory_gb(mp.accelerator_memory_capacity),
+        accelerator=None if mp is None else mp.accelerator_model_name,
         ep=None if mp is None else mp.ep,
         modified_model=None if mp is None else mp.modified_model,
     )

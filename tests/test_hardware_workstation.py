@@ -17,8 +17,11 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from hardware_catalog.loader import default_catalog_dir, load_catalog, read_yaml, validate_file
+from hardware_catalog.measurements import MeasurementIn, to_measurement
 from hardware_catalog.schema import HardwareFile
+from planner.calibration.predict import Measurement, prepare
 from planner.domain import Catalog, Hardware
+from planner.model.grid import CatalogTables
 from planner.model.power import sustained_peak_flops
 
 NEW_IDS = ("rtx-pro-4500", "rtx-pro-4500-server", "arc-pro-b50", "arc-pro-b70")
@@ -149,3 +152,27 @@ def test_catalog_list_shows_the_new_chips() -> None:
     assert result.exit_code == 0, result.output
     for hardware_id in NEW_IDS:
         assert hardware_id in result.output
+
+
+def _mlperf_record(hardware: str, accelerator: str, memory: str = "32 GB") -> Measurement:
+    raw = {
+        "id": f"{hardware}-{accelerator}", "model": "llama-3.1-8b", "hardware": hardware, "chips": 8, "tp": None,
+        "pp": None, "weight_precision": "fp8", "runtime": "tensorrt-llm", "scenario": "max_throughput",
+        "input_tokens": 870, "output_tokens": 128, "observed": {"output_tokens_per_s": 1000.0},
+        "mlperf": {"round": "v6.0", "division": "closed", "submitter": "x", "system": "x",
+                   "benchmark": "llama3.1-8b", "scenario_name": "Offline", "accelerator_model_name": accelerator,
+                   "accelerator_memory_capacity": memory},
+    }
+    return to_measurement(MeasurementIn.model_validate(raw))
+
+
+def test_a_server_edition_record_maps_to_the_server_entry(catalog: Catalog) -> None:
+    """MLPerf names the card in accelerator_model_name; a Server Edition with its own figures
+    (RTX PRO 4500: 165 W, 800 GB/s) gets its entry, editions sharing their figures (RTX PRO 6000,
+    see rtx-pro-6000.yaml notes) keep theirs, as does a record naming no edition."""
+    records = [_mlperf_record("rtx-pro-4500", "NVIDIA RTX PRO 4500 Blackwell Server Edition"),
+               _mlperf_record("rtx-pro-4500", "NVIDIA RTX PRO 4500 Blackwell"),
+               _mlperf_record("rtx-pro-6000", "NVIDIA RTX PRO 6000 Blackwell Server Edition", "96 GB")]
+    rs, skipped = prepare(catalog, CatalogTables.from_catalog(catalog), records)
+    assert skipped == ()
+    assert [c.hardware.id for c in rs.configs] == ["rtx-pro-4500-server", "rtx-pro-4500", "rtx-pro-6000"]
