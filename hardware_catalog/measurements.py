@@ -114,6 +114,7 @@ class MlperfIn(BaseModel):
     accelerator_memory_capacity: str | None = None
     accelerators_per_node: NonNegInt | None = None  # 0: a CPU-only system
     number_of_nodes: PosInt | None = None
+    accelerator_model_name: str | None = None
     ep: PosInt | None = None
     replicas: PosInt | None = None
     modified_model: str | None = None
@@ -225,6 +226,7 @@ def to_measurement(r: MeasurementIn) -> Measurement:
         output_dist=None if r.lengths is None else r.lengths.dist("output"),
         slo=slo, tags=tags, same_log_as=None if mp is None else mp.same_log_as,
         memory_gb=None if mp is None else _memory_per_chip(mp, r.chips),
+        accelerator=None if mp is None else mp.accelerator_model_name,
         ep=None if mp is None else mp.ep,
         modified_model=None if mp is None else mp.modified_model,
     )

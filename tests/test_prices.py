@@ -56,6 +56,8 @@ NO_PUBLIC_OFFER = {
     "gh200-96gb": "the catalog's gh200 entry carries the 96 GB part's offers",
     "gh200-144gb": "no offer in the survey names the 144 GB part",
     "arc-pro-b60": "workstation card; purchase only", "jetson-agx-orin": "edge module; no rental",
+    "arc-pro-b50": "workstation card; purchase only", "arc-pro-b70": "workstation card; purchase only",
+    "rtx-pro-4500": "no offer in the survey", "rtx-pro-4500-server": "no offer in the survey",
     "xeon-6787p": "CPU; cloud CPU instances are priced per vCPU, not in the survey",
     "xeon-6980p": "CPU; cloud CPU instances are priced per vCPU, not in the survey",
     "xeon-8592": "CPU; cloud CPU instances are priced per vCPU, not in the survey",

@@ -88,6 +88,7 @@ class Measurement:
     tags: Mapping[str, str] = field(default_factory=dict)  # round, scenario, submitter, system, ...
     same_log_as: str | None = None  # a record with a byte-identical log: counted once
     memory_gb: float | None = None  # the accelerator memory the source states
+    accelerator: str | None = None  # the accelerator name the source states (MLPerf accelerator_model_name)
     ep: int | None = None
     modified_model: str | None = None
 
@@ -148,10 +149,16 @@ def default_kv_precision(hardware: Hardware, runtime: Runtime, weight_precision:
 
 
 def _hardware_id(catalog: Catalog, m: Measurement) -> str:
-    """The catalog entry for the record's chip: where the source states a memory size that differs
-    from the catalog's entry by more than 10%, its sibling ``<id>-<N>gb`` (MLPerf names the 144 GB
-    GH200 ``gh200``, the catalog's ``gh200`` is the 96 GB part)."""
+    """The catalog entry for the record's chip: where the source names a "Server Edition" and the
+    catalog has ``<id>-server``, that entry (the RTX PRO 4500 Server Edition is a 165 W, 800 GB/s
+    card beside the 200 W, 896 GB/s workstation one; RTX PRO 6000 has no such sibling: its editions
+    share their figures); where the source states a memory size that differs from the catalog's
+    entry by more than 10%, its sibling ``<id>-<N>gb`` (MLPerf names the 144 GB GH200 ``gh200``,
+    the catalog's ``gh200`` is the 96 GB part)."""
     hw = catalog.get_hardware(m.hardware)
+    edition = f"{hw.id}-server"
+    if "server edition" in (m.accelerator or "").lower() and edition in catalog.hardware:
+        hw = catalog.get_hardware(edition)
     if m.memory_gb is None or abs(hw.memory_bytes / 1e9 - m.memory_gb) <= 0.1 * m.memory_gb:
         return hw.id
     sibling = f"{hw.id}-{m.memory_gb:.0f}gb"
