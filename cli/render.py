@@ -93,6 +93,8 @@ def catalog_rows(catalog: Catalog, kind: str) -> list[dict[str, Any]]:
             "id": r.id, "name": r.name, "families": list(r.families),
             "features": dict(r.features), "weight_precisions": list(r.weight_precisions),
             "kv_precisions": list(r.kv_precisions),
+            **({"based_on": r.based_on} if r.based_on else {}),
+            **({"explicit_only": r.explicit_only} if r.explicit_only else {}),  # why default plans leave it out
         } for r in catalog.runtimes.values()]
     return [{
         "id": p.id, "bytes_per_weight": p.bytes_per_weight, "bytes_per_kv": p.bytes_per_kv,

@@ -102,6 +102,11 @@ def _runtime(file: str, r: RuntimeFile, raw: RawCatalog) -> Runtime:
             if key == "kv_precisions" and raw.precisions[pid][1].bits_per_kv is None:
                 raise CatalogError(f"precision {pid!r} has no bits_per_kv", file=file,
                                    field=f"runtimes.{r.id}.{key}.{i}")
+    if r.based_on is not None:  # one level: the base is a runtime of its own (no chains, no cycles)
+        base = raw.runtimes.get(r.based_on)
+        if base is None or base[1].based_on is not None or r.based_on == r.id:
+            raise CatalogError(f"based_on {r.based_on!r} names no runtime without a based_on of its own", file=file,
+                               field=f"runtimes.{r.id}.based_on")
     return Runtime(
         id=r.id,
         name=r.name,
@@ -119,6 +124,8 @@ def _runtime(file: str, r: RuntimeFile, raw: RawCatalog) -> Runtime:
         serving=tuple(ServingSupport(feature=x.feature, families=tuple(x.families), since=x.since, source=x.source,
                                       export_checked=x.export_checked or "")
                       for x in r.serving),
+        explicit_only=r.explicit_only,
+        based_on=r.based_on,
     )
 
 

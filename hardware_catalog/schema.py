@@ -276,6 +276,12 @@ class RuntimeFile(_Strict):
     sources: dict[str, str] = {}
     notes: str = ""
     serving: list[ServingSupportIn] = []
+    # why default plan searches leave this runtime out (e.g. a commercial licence with no public
+    # price, which the plan's cost would omit); a workload naming it in constraints.runtimes still gets it
+    explicit_only: Annotated[str, Field(min_length=1)] | None = None
+    # the runtime this one is built on (a vendor's vLLM build): where this one has no fit of its own,
+    # it takes the base's fitted efficiencies rather than its priors (planner.domain.Catalog.efficiency)
+    based_on: Id | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> RuntimeFile:

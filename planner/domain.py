@@ -7,7 +7,7 @@ into these exactly once; everything in ``planner`` works in bytes, seconds and F
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import TypeVar
 
@@ -204,6 +204,9 @@ class Runtime:
     max_batched_tokens: int  # tokens per prefill chunk / forward pass
     sources: Mapping[str, str] = field(default_factory=_frozen)
     serving: tuple[ServingSupport, ...] = ()  # the support matrix rows of this runtime
+    # why default plan searches leave it out (None: they include it); naming it in constraints.runtimes plans with it
+    explicit_only: str | None = None
+    based_on: str | None = None  # the runtime it is built on: its fits stand in where this one has none
 
     def supports(self, feature: str, family: str) -> bool:
         """True when the matrix lists ``feature`` on chip ``family`` for this runtime."""
@@ -330,7 +333,8 @@ class Catalog:
 
     def efficiency(self, hardware: Hardware, runtime: Runtime) -> Efficiency:
         """Calibrated pair, else the family x vendor x runtime fit, else the family x runtime fit,
-        else the runtime's prior."""
+        else, for a runtime built on another (``based_on``), the base's fitted efficiency on this chip
+        (flagged uncalibrated: measured on the base, not on this runtime), else the runtime's prior."""
         pair = self.calibration.pairs.get((hardware.id, runtime.id))
         if pair is not None:
             return pair
@@ -338,7 +342,16 @@ class Catalog:
         if vendor is not None:
             return vendor
         family = self.calibration.family_runtime.get((hardware.family, runtime.id))
-        return family if family is not None else runtime.prior
+        if family is not None:
+            return family
+        base = self.runtimes.get(runtime.based_on) if runtime.based_on is not None else None
+        if base is None:
+            return runtime.prior
+        measured = self.efficiency(hardware, base)
+        if measured is base.prior:
+            return runtime.prior
+        return replace(measured, calibrated=False, source=f"{base.id}'s fit ({measured.source}): {runtime.id} is "
+                                                          f"built on {base.id}, no fit of its own")
 
 
 def _lookup(table: Mapping[str, T], key: str, field_name: str, kind: str) -> T:

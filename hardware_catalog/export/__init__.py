@@ -43,6 +43,17 @@ def _choose(doc: PlanResultOut, rank: int) -> PlanOut:
     raise ExportError(f"no plan of rank {rank} (ranks 1-{len(doc.plans)})", field="rank")
 
 
+def _check_exportable(ctx: _Ctx) -> None:
+    """Refuse a plan on an ``explicit_only`` runtime (a commercial engine): hwplan has no launch
+    command for it, and another engine's commands would not deliver the capacity predicted for it."""
+    runtime = ctx.catalog.runtimes.get(ctx.plan.runtime)
+    if runtime is not None and runtime.explicit_only is not None:
+        raise ExportError(f"plan {ctx.plan.rank} runs on {runtime.name} ({runtime.id}), which hwplan does not "
+                          f"export: {runtime.explicit_only}. Deploy it with the vendor's tooling, or re-plan with "
+                          "constraints.runtimes naming an exportable engine (its latency and capacity were "
+                          f"predicted for {runtime.id}, not for another engine)", field="runtime")
+
+
 def _engine_for(ctx: _Ctx) -> str:
     for fmt, engine in deploy_data()["engines"].items():
         if engine["runtime"] == ctx.plan.runtime:
@@ -70,6 +81,7 @@ def export(doc: PlanResultOut, catalog: Catalog, fmt: str, *, rank: int = 1,
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})", field="format")
     ctx = _Ctx(_choose(doc, rank), catalog, workload)
+    _check_exportable(ctx)
     if fmt in ENGINE_FORMATS:
         check_serving(ctx, fmt)  # a feature the engine lacks or this export cannot write: refused, named
         out = []

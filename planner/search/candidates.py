@@ -26,9 +26,9 @@ from planner.model.grid import Array, CatalogTables, Grid
 from planner.model.moe import expert_parallel_ok
 from planner.model.perf import MemoryCoefficients, MemoryModel, StepCoefficients, StepModel
 from planner.unique import distinct
-from planner.workload import Workload
+from planner.workload import Constraints, Workload
 
-__all__ = ["Candidates", "enumerate_candidates"]
+__all__ = ["Candidates", "enumerate_candidates", "searched_runtimes"]
 
 # A candidate's quality is its (model, precision, adaptation) central score (planner.levers.quality); the
 # adaptation is picked per (model, precision) by planner.levers.adaptation.
@@ -120,6 +120,16 @@ def _check_ids(catalog: Catalog, w: Workload) -> None:
                 raise InputError(f"unknown id {value!r}", field=f"constraints.{name}.{i}")
 
 
+def searched_runtimes(catalog: Catalog, c: Constraints) -> tuple[str, ...] | None:
+    """The runtimes a search may pick: those the workload names, else every runtime but the
+    ``explicit_only`` ones (a commercial engine with no public price: a plan's cost would omit its
+    licence); None: every runtime."""
+    if c.runtimes is not None:
+        return c.runtimes
+    left_out = {r.id for r in catalog.runtimes.values() if r.explicit_only is not None}
+    return tuple(r for r in catalog.runtimes if r not in left_out) if left_out else None
+
+
 def _allowed(ids: tuple[str, ...], allow: tuple[str, ...] | None, deny: tuple[str, ...] = ()) -> list[int]:
     return [i for i, x in enumerate(ids) if (allow is None or x in allow) and x not in deny]
 
@@ -137,7 +147,7 @@ def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload,
     """
     _check_ids(catalog, w)
     c = w.constraints
-    combos = _runnable(tables, w)  # (hardware, runtime, precision, kv) rows
+    combos = _runnable(tables, w, searched_runtimes(catalog, c))  # (hardware, runtime, precision, kv) rows
     if features:  # serving features (planner.model.serving): the runtime supports each on the chip's family
         supported = _supports(catalog, tables, features)[combos[:, 0], combos[:, 1]]
         combos = combos[supported]
@@ -354,7 +364,7 @@ def _unsupported(catalog: Catalog, tables: CatalogTables, w: Workload) -> Counte
         for pid, why in hw.unsupported_precisions.items():
             if (c.precisions is not None and pid not in c.precisions) or pid not in catalog.precisions:
                 continue
-            for rid in _ids(tables.runtime_ids, c.runtimes):
+            for rid in _ids(tables.runtime_ids, searched_runtimes(catalog, c)):
                 if rid in hw.runtimes and pid in catalog.runtimes[rid].weight_precisions:
                     kvs = int(tables.runnable_kv[tables.hardware_ids.index(hid), tables.runtime_ids.index(rid)].sum())
                     out[f"{pid} weights not supported on {hid} with {rid}: {why}"] += kvs
@@ -372,9 +382,10 @@ def _ids(ids: tuple[str, ...], allow: tuple[str, ...] | None, deny: tuple[str, .
     return [ids[i] for i in _allowed(ids, allow, deny)]
 
 
-def _runnable(tables: CatalogTables, w: Workload) -> IntArray:
+def _runnable(tables: CatalogTables, w: Workload, runtimes: tuple[str, ...] | None) -> IntArray:
     """(hardware, runtime, weight precision, KV precision) index rows that can run within the
-    constraints, in lexicographic order, fp16 dropped where it is bf16's twin (``_twins``)."""
+    constraints (``runtimes``: ``searched_runtimes``), in lexicographic order, fp16 dropped where
+    it is bf16's twin (``_twins``)."""
     c = w.constraints
 
     def allowed(ids: tuple[str, ...], allow: tuple[str, ...] | None, deny: tuple[str, ...] = ()) -> np.ndarray:
@@ -383,7 +394,7 @@ def _runnable(tables: CatalogTables, w: Workload) -> IntArray:
         return mask
 
     hw = allowed(tables.hardware_ids, c.hardware, c.exclude_hardware)[:, None, None]
-    rt = allowed(tables.runtime_ids, c.runtimes)[None, :, None]
+    rt = allowed(tables.runtime_ids, runtimes)[None, :, None]
     weights = tables.runnable_weights & hw & rt & allowed(tables.precision_ids, c.precisions)
     kvs = tables.runnable_kv & hw & rt & allowed(tables.precision_ids, c.kv_precisions)
     if all(t in tables.precision_ids for t in TWINS):
