@@ -112,6 +112,8 @@ class MlperfIn(BaseModel):
     benchmark: str
     scenario_name: Literal["Offline", "Server", "Interactive"]
     accelerator_memory_capacity: str | None = None
+    accelerators_per_node: NonNegInt | None = None  # 0: a CPU-only system
+    number_of_nodes: PosInt | None = None
     ep: PosInt | None = None
     replicas: PosInt | None = None
     modified_model: str | None = None
@@ -186,6 +188,18 @@ def _memory_gb(text: str | None) -> float | None:
         return None
 
 
+def _memory_per_chip_gb(r: MeasurementIn, mp: MlperfIn) -> float | None:
+    """The memory of one chip: MLPerf states it per listed accelerator, and a card carrying k chips
+    that do not pool memory is one accelerator (Arc Pro B60 Dual 48G: two 24 GB GPUs), while the
+    record's ``chips`` counts the chips; so per chip = stated x accelerators / chips, where the
+    accelerators (per node x nodes) divide the chips."""
+    stated = _memory_gb(mp.accelerator_memory_capacity)
+    accelerators = (mp.accelerators_per_node or 0) * (mp.number_of_nodes or 0)
+    if stated is None or accelerators == 0 or r.chips % accelerators:
+        return stated
+    return stated * accelerators / r.chips
+
+
 def to_measurement(r: MeasurementIn) -> Measurement:
     """A validated record as the planner's Measurement (SI units).
 
@@ -210,7 +224,7 @@ def to_measurement(r: MeasurementIn) -> Measurement:
         input_dist=None if r.lengths is None else r.lengths.dist("input"),
         output_dist=None if r.lengths is None else r.lengths.dist("output"),
         slo=slo, tags=tags, same_log_as=None if mp is None else mp.same_log_as,
-        memory_gb=None if mp is None else _memory_gb(mp.accelerator_memory_capacity),
+        memory_gb=None if mp is None else _memory_per_chip_gb(r, mp),
         ep=None if mp is None else mp.ep,
         modified_model=None if mp is None else mp.modified_model,
     )
