@@ -13,6 +13,9 @@ Mapping decisions
 * ``kv_precision`` null = the runtime default: FP8 for TensorRT-LLM serving FP8/FP4 (ModelOpt)
   checkpoints, which enable an FP8 KV cache by default; otherwise 16-bit (bf16 where the chip and
   runtime have it, else fp16), as vLLM, llama.cpp, Neuron and the others default to.
+* ``tp`` null = the smallest whose weights fit (``_inferred_tp``); for a Server / Interactive record
+  with an ``slo``, the smallest of those at which the predicted p99s can meet it at all (``_slo_tp``):
+  MLPerf accepts a latency-bound result only if it met its SLO, so the submitter's tp did.
 * p99 figures of static-batch and max-throughput records equal their means (no queueing).
 * MLPerf systems named ``<sut>-reference-<device>-<framework>...`` ran the MLCommons reference
   implementation through the Collective Mind automation (``cm run ... --implementation=reference``)
@@ -233,6 +236,11 @@ def prepare(catalog: Catalog, tables: CatalogTables,
             kept.append((m, _resolve(catalog, m)))
         except PlannerError as exc:
             skipped.append(Skipped(m.id, exc.message))
+    _slo_tp(catalog, tables, kept)
+    return _record_set(tables, kept), tuple(skipped)
+
+
+def _record_set(tables: CatalogTables, kept: Sequence[tuple[Measurement, Config]]) -> RecordSet:
     observed = np.array([[m.observed.get(k, math.nan) for k in METRICS] for m, _ in kept],
                         dtype=np.float64).reshape(len(kept), len(METRICS))
     cs = [c for _, c in kept]
@@ -248,7 +256,50 @@ def prepare(catalog: Catalog, tables: CatalogTables,
         pp=np.array([c.pp for c in cs], dtype=np.float64),
         replicas=np.array([c.replicas for c in cs], dtype=np.float64),
         observed=observed,
-    ), tuple(skipped)
+    )
+
+
+def _slo_tp(catalog: Catalog, tables: CatalogTables, kept: list[tuple[Measurement, Config]]) -> None:
+    """Raise the inferred tp of Server / Interactive records whose SLO its predicted p99s cannot meet
+    at any rate, doubling it within the node while it divides the chips, to the first tp that can
+    (in place; a record no tp lets meet it keeps the smallest: its SLO capacity is predicted 0).
+
+    A valid MLPerf latency-bound result met its SLO (p99 TTFT and TPOT at the submitted rate), so
+    the submitter's tp is one at which it can be met; the smallest such keeps the most replicas,
+    as ``_inferred_tp`` does for memory [mapping decision for records that do not state tp]."""
+    todo = [k for k, (m, _) in enumerate(kept) if m.tp is None and m.scenario is Scenario.SERVER and m.slo]
+    while todo:
+        rs = _record_set(tables, [kept[k] for k in todo])
+        reachable = _slo_reachable(record_grid(tables, rs), rs, catalog.calibration)
+        raised = []
+        for k in (k for k, ok in zip(todo, reachable, strict=True) if not ok):
+            m, c = kept[k]
+            tp = 2 * c.tp
+            if tp <= c.hardware.chips_per_node and m.chips % (tp * c.pp) == 0:
+                kept[k] = (m, _resolve(catalog, replace(m, tp=tp, pp=c.pp)))
+                raised.append(k)
+        todo = raised
+
+
+def _slo_reachable(grid: Grid, rs: RecordSet, calibration: Calibration) -> npt.NDArray[np.bool_]:
+    """Per record, whether its predicted p99s meet its SLO at the lowest rate ``slo_capacity`` tries
+    (its SLO capacity is above 0), at ``calibration``'s serving overlap."""
+    out = np.zeros(len(rs), dtype=bool)
+    overlap = np.array([overlap_of(calibration, c.runtime.id) for c in rs.configs])
+    groups: dict[tuple[LengthDist, LengthDist], list[int]] = {}
+    for k, m in enumerate(rs.records):
+        groups.setdefault(m.lengths(), []).append(k)
+    for (i_dist, o_dist), members in groups.items():
+        idx = np.asarray(members, dtype=np.int64)
+        g = grid.take(idx)
+        step, mem = StepModel.build(g), MemoryModel.build(g)
+        cap = _numbers(rs, "batch", np.inf)[idx]
+        saturation = serve(step, mem, request_rate=0.0, input_tokens=i_dist, output_tokens=o_dist, batch_cap=cap,
+                           percentiles=(99,), overlap=overlap[idx]).capacity_requests_per_s
+        limits = _slo_limits([rs.records[k].slo for k in idx])
+        out[idx] = _meets_slo(step, mem, limits, _LOWEST_RATE * np.where(saturation > 0, saturation, 1e-9),
+                              i_dist, o_dist, cap, overlap[idx])
+    return out
 
 
 def record_grid(tables: CatalogTables, rs: RecordSet, efficiency: Efficiencies | None = None,
@@ -354,6 +405,21 @@ def predict_server(grid: Grid, rs: RecordSet, rows: npt.NDArray[np.int64], cap: 
 
 _SLO_KEYS = (("ttft_p99_s", "ttft"), ("tpot_p99_s", "tpot"), ("e2e_p99_s", "e2e"))
 _CAPACITY_STEPS = 14  # bisection steps in log rate: the bracket [1e-4, 1] x saturation narrows to < 0.1%
+_LOWEST_RATE = 1e-4  # the bracket's lower end, as a share of the saturated rate
+
+
+def _slo_limits(slo: Sequence[Mapping[str, float]]) -> Array:
+    """[row, _SLO_KEYS] p99 limits in seconds, inf where a row has none."""
+    return np.array([[s.get(key, np.inf) for key, _ in _SLO_KEYS] for s in slo]).reshape(-1, len(_SLO_KEYS))
+
+
+def _meets_slo(step: StepModel, mem: MemoryModel, limits: Array, rate: Array, input_tokens: LengthDist,
+               output_tokens: LengthDist, cap: Array, overlap: float | Array) -> npt.NDArray[np.bool_]:
+    """Per row, whether the queue is stable at ``rate`` and every predicted p99 is within ``limits``."""
+    res = serve(step, mem, request_rate=rate, input_tokens=input_tokens, output_tokens=output_tokens,
+                batch_cap=cap, percentiles=(99,), overlap=overlap)
+    lat = np.stack([res.ttft_s[99], res.tpot_s[99], res.e2e_s[99]], axis=1)
+    return np.asarray(res.stable & np.all(np.nan_to_num(lat, nan=np.inf) <= limits, axis=1))
 
 
 def slo_capacity(grid: Grid, slo: Sequence[Mapping[str, float]], input_tokens: LengthDist,
@@ -364,18 +430,15 @@ def slo_capacity(grid: Grid, slo: Sequence[Mapping[str, float]], input_tokens: L
     Bisection in log rate between 1e-4 and 1 times the saturated rate (the queue is unstable
     above it): p99 latencies rise with the rate, so the set of rates that meet the SLO is an
     interval from 0. 0 where even the lowest rate misses it; nan where a row has no SLO."""
-    limits = np.array([[s.get(key, np.inf) for key, _ in _SLO_KEYS] for s in slo]).reshape(-1, len(_SLO_KEYS))
+    limits = _slo_limits(slo)
     has_slo = np.isfinite(limits).any(axis=1)
     step, mem = StepModel.build(grid), MemoryModel.build(grid)  # once: each bisection step reuses them
 
     def meets(rate: Array) -> npt.NDArray[np.bool_]:
-        res = serve(step, mem, request_rate=rate, input_tokens=input_tokens, output_tokens=output_tokens,
-                    batch_cap=cap, percentiles=(99,), overlap=overlap)
-        lat = np.stack([res.ttft_s[99], res.tpot_s[99], res.e2e_s[99]], axis=1)
-        return np.asarray(res.stable & np.all(np.nan_to_num(lat, nan=np.inf) <= limits, axis=1))
+        return _meets_slo(step, mem, limits, rate, input_tokens, output_tokens, cap, overlap)
 
     top = np.where(saturation > 0, saturation, 1e-9)
-    lo, hi = np.full(len(top), math.log(1e-4)), np.zeros(len(top))
+    lo, hi = np.full(len(top), math.log(_LOWEST_RATE)), np.zeros(len(top))
     ok_lo = meets(top * np.exp(lo))
     for _ in range(_CAPACITY_STEPS):
         mid = (lo + hi) / 2.0
