@@ -22,6 +22,7 @@ from planner.domain import (
     Attention,
     Calibration,
     Catalog,
+    Checkpoint,
     DistillEvidence,
     Efficiency,
     Hardware,
@@ -71,7 +72,7 @@ def to_domain(raw: RawCatalog, *, version: str) -> Catalog:
     precisions = {pid: _precision(file, p, raw) for pid, (file, p) in raw.precisions.items()}
     runtimes = {rid: _runtime(file, r, raw) for rid, (file, r) in raw.runtimes.items()}
     hardware = {hid: _hardware(file, h, raw) for hid, (file, h) in raw.hardware.items()}
-    models = {mid: _model(m) for mid, (_file, m) in raw.models.items()}
+    models = {mid: _model(file, m, raw) for mid, (file, m) in raw.models.items()}
     _check_aliases(raw)
     calibration = _calibration(raw)
     return Catalog(hardware=hardware, models=models, precisions=precisions, runtimes=runtimes,
@@ -179,7 +180,11 @@ def _check_power_reference(file: str, h: HardwareFile, raw: RawCatalog) -> None:
         raise CatalogError(f"needs tdp_w here and in {ref_id!r}", file=file, field="power_reference")
 
 
-def _model(m: ModelFile) -> Model:
+def _model(file: str, m: ModelFile, raw: RawCatalog) -> Model:
+    for key in ("precision", "rest"):
+        pid = getattr(m.checkpoint, key, None)
+        if pid is not None and pid not in raw.precisions:
+            raise CatalogError(f"unknown precision id {pid!r}", file=file, field=f"checkpoint.{key}")
     return Model(
         id=m.id,
         name=m.name,
@@ -206,6 +211,9 @@ def _model(m: ModelFile) -> Model:
             shared_experts=m.moe.shared_experts, shared_ffn_size=m.moe.shared_ffn_size or m.ffn_size,
             dense_layers=m.moe.dense_layers, dense_ffn_size=m.moe.dense_ffn_size or 0),
         mtp_layers=m.mtp_layers,
+        checkpoint=None if m.checkpoint is None else Checkpoint(
+            precision=m.checkpoint.precision, quantised=m.checkpoint.quantised, rest=m.checkpoint.rest,
+            bits_per_weight=m.checkpoint.bits_per_weight),
     )
 
 

@@ -158,6 +158,27 @@ class MoeIn(_Strict):
         return self
 
 
+class CheckpointIn(_Strict):
+    """checkpoint: the published weights quantised only the routed experts (planner.domain.Checkpoint).
+
+    precision: the catalog precision they run as; quantised: experts (the only split so far);
+    rest: every other weight's precision (attention, router, embeddings, LM head); bits_per_weight:
+    the checkpoint's own format per quantised weight with its scales, where it differs from the
+    precision's (gpt-oss: MXFP4, 4.25 bits, against the catalog fp4's NVFP4 4.5).
+    """
+
+    precision: PrecisionId
+    quantised: Literal["experts"]
+    rest: PrecisionId = "bf16"
+    bits_per_weight: Annotated[float, Field(gt=0, le=64, allow_inf_nan=False, strict=True)] | None = None
+
+    @model_validator(mode="after")
+    def _narrower(self) -> CheckpointIn:
+        if self.rest == self.precision:
+            raise ValueError("checkpoint.rest must differ from checkpoint.precision (else omit checkpoint)")
+        return self
+
+
 class ModelFile(_Strict):
     """models/<id>.yaml: one model's architecture and quality."""
 
@@ -183,6 +204,7 @@ class ModelFile(_Strict):
     attention: AttentionIn | None = None  # absent: gqa (mha when kv_heads = heads)
     moe: MoeIn | None = None
     mtp_layers: Annotated[int, Field(ge=0, le=16)] = 0  # multi-token-prediction modules beside the model
+    checkpoint: CheckpointIn | None = None  # absent: a configured precision applies to every weight
     # 0-100 benchmark scores, one key per benchmark VARIANT: "mmlu" = MMLU 5-shot of the BASE
     # (pretrained) model, the only score a general floor compares; "mmlu_instruct" = the instruct
     # model's 5-shot MMLU; "mmlu_instruct_cot" = the instruct model's 0-shot chain-of-thought MMLU.
@@ -217,6 +239,12 @@ class ModelFile(_Strict):
             if a.sliding_layers is not None and a.sliding_layers >= self.layers:
                 raise ValueError("attention.sliding_layers must be below layers (all windowed: sliding_window)")
         _check_source_keys(self, self.sources)
+        return self
+
+    @model_validator(mode="after")
+    def _checkpoint_has_experts(self) -> ModelFile:
+        if self.checkpoint is not None and self.experts == 1:
+            raise ValueError("checkpoint.quantised experts is for models with experts > 1")
         return self
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "AdaptationGain",
     "DistillEvidence",
     "Catalog",
+    "Checkpoint",
     "Efficiency",
     "Hardware",
     "Model",
@@ -32,6 +33,7 @@ __all__ = [
     "Toolchain",
     "Runtime",
     "ServingSupport",
+    "WeightFormat",
 ]
 
 T = TypeVar("T")
@@ -100,6 +102,32 @@ class MoeLayout:
 
 
 @dataclass(frozen=True)
+class Checkpoint:
+    """A published checkpoint that quantised only part of the model (gpt-oss: MXFP4 routed experts,
+    attention, router, embeddings and LM head in bf16; HF config.json ``modules_to_not_convert``).
+
+    A configuration at ``precision`` runs this checkpoint: the routed experts take
+    ``bits_per_weight`` per weight (the checkpoint's own format; None: the precision's figure) and
+    every other weight stays at ``rest``, in storage and in its matmuls. At any other precision the
+    model is a different checkpoint quantised whole (an FP8 one, or a bf16 conversion): every
+    weight at that precision.
+    """
+
+    precision: str  # the catalog precision the published weights run as
+    quantised: str  # which weights are at it: "experts" (the routed experts) is the only split
+    rest: str = "bf16"  # every other weight
+    bits_per_weight: float | None = None  # of the quantised weights, including their scales
+
+
+@dataclass(frozen=True)
+class WeightFormat:
+    """How a model's weights are stored at one configured precision (``Model.weight_format``)."""
+
+    expert_bytes: float  # per routed-expert parameter, including quantisation scales
+    rest: Precision  # every other parameter: storage and matmul precision
+
+
+@dataclass(frozen=True)
 class Model:
     """One model's architecture and quality scores."""
 
@@ -126,10 +154,28 @@ class Model:
     attention: Attention = field(default_factory=Attention)
     moe: MoeLayout = field(default_factory=MoeLayout)
     mtp_layers: int = 0  # multi-token-prediction modules shipped beside the model (not in params)
+    checkpoint: Checkpoint | None = None  # None: a configured precision applies to every weight
 
     @property
     def is_moe(self) -> bool:
         return self.experts > 1
+
+    def weight_format(self, precision: Precision, precisions: Mapping[str, Precision]) -> WeightFormat:
+        """The weights at a configured ``precision``: every one at it, except where the model's
+        ``checkpoint`` quantised only the routed experts and the configuration runs that checkpoint
+        (``Checkpoint``). ``precisions``: the catalog's, by id (to look up the checkpoint's ``rest``)."""
+        c = self.checkpoint
+        if c is None or c.precision != precision.id:
+            return WeightFormat(expert_bytes=precision.bytes_per_weight, rest=precision)
+        bits = c.bits_per_weight
+        return WeightFormat(expert_bytes=precision.bytes_per_weight if bits is None else bits / 8.0,
+                            rest=precisions[c.rest])
+
+    def weight_bytes(self, precision: Precision, precisions: Mapping[str, Precision]) -> float:
+        """Bytes of all the weights at a configured ``precision`` (``weight_format``)."""
+        f = self.weight_format(precision, precisions)
+        rest = f.rest.bytes_per_weight  # params x rest exactly when the two figures agree
+        return self.params * rest + self.expert_params * (f.expert_bytes - rest)
 
     @property
     def expert_params(self) -> float:

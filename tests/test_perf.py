@@ -33,7 +33,7 @@ def _full_grid(tables: CatalogTables, tp: int = 1) -> tuple[Grid, np.ndarray]:
 def _weight_bytes_per_token(grid: Grid) -> np.ndarray:
     """Bytes of weights one decode token must read: all dense weights, k of E experts (MoE)."""
     routed = grid.expert_params * grid.experts_per_token / grid.experts
-    return (grid.params - grid.expert_params + routed) * grid.weight_bytes
+    return (grid.params - grid.expert_params) * grid.dense_weight_bytes + routed * grid.expert_weight_bytes
 
 
 @pytest.mark.parametrize("tp", [1, 2, 8])

@@ -181,9 +181,10 @@ def _inferred_tp(catalog: Catalog, m: Measurement, hardware: str, pp: int) -> in
     for its KV cache [mapping decision for records that do not state tp]."""
     hw, model = catalog.get_hardware(hardware), catalog.get_model(m.model)
     prec = catalog.get_precision(m.weight_precision)
+    weights = model.weight_bytes(prec, catalog.precisions)  # an experts-only checkpoint: the rest 16-bit
     tp = 1
     while tp < hw.chips_per_node and m.chips % (2 * tp * pp) == 0:
-        if model.params * prec.bytes_per_weight / (tp * pp) <= _WEIGHT_SHARE * hw.memory_bytes:
+        if weights / (tp * pp) <= _WEIGHT_SHARE * hw.memory_bytes:
             break
         tp *= 2
     return tp

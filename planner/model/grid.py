@@ -118,11 +118,13 @@ class Grid:
     prefill_attention_ratio: Array
     window: Array
     full_fraction: Array
-    # precision
-    weight_bytes: Array  # bytes per parameter
+    # precision (planner.domain.Model.weight_format: an experts-only checkpoint keeps the rest 16-bit)
+    expert_weight_bytes: Array  # bytes per routed-expert parameter
+    dense_weight_bytes: Array  # bytes per other parameter (= expert_weight_bytes unless such a checkpoint)
     kv_bytes: Array  # bytes per KV element
     # hardware, per chip
-    peak_linear_flops_per_s: Array  # at the weight precision's compute precision
+    peak_linear_flops_per_s: Array  # at the weight precision's compute precision (the routed experts')
+    peak_dense_flops_per_s: Array  # the other matmuls' (= peak_linear_flops_per_s unless such a checkpoint)
     peak_attention_flops_per_s: Array  # attention runs in 16-bit
     memory_bandwidth_bytes_per_s: Array
     memory_capacity_bytes: Array  # usable
@@ -167,6 +169,8 @@ class CatalogTables:
     model: dict[str, Array]
     hardware: dict[str, Array]
     weight_bytes: Array  # [precision]
+    expert_weight_bytes: Array  # [model, precision]: per routed-expert parameter (Model.weight_format)
+    dense_precision: IntArray  # [model, precision]: the other weights' precision (Model.weight_format)
     kv_bytes: Array  # [precision], nan = not a KV format
     peak_linear: Array  # [hardware, precision], nan = precision cannot run
     peak_attention: Array  # [hardware]
@@ -246,6 +250,8 @@ class CatalogTables:
                                   step_overhead_s=per_pair("step_overhead_s"),
                                   collective_latency_s=per_pair("collective_latency_s"))
         calibrated = per_pair("calibrated", bool)
+        formats = [[m.weight_format(p, catalog.precisions) for p in precs] for m in models]
+        position = {p.id: j for j, p in enumerate(precs)}
         return cls(
             model_ids=tuple(m.id for m in models),
             hardware_ids=tuple(h.id for h in hws),
@@ -254,6 +260,10 @@ class CatalogTables:
             model={k: np.asarray(v, dtype=np.float64) for k, v in model.items()},
             hardware={k: np.asarray(v, dtype=np.float64) for k, v in hardware.items()},
             weight_bytes=np.array([p.bytes_per_weight for p in precs]),
+            expert_weight_bytes=np.array([[f.expert_bytes for f in row] for row in formats],
+                                         dtype=np.float64).reshape(len(models), len(precs)),
+            dense_precision=np.array([[position[f.rest.id] for f in row] for row in formats],
+                                     dtype=np.int64).reshape(len(models), len(precs)),
             kv_bytes=np.array([np.nan if p.bytes_per_kv is None else p.bytes_per_kv for p in precs]),
             peak_linear=peak_linear,
             peak_attention=peak_attention,
@@ -273,11 +283,14 @@ class CatalogTables:
             np.asarray(tp, dtype=np.float64), np.asarray(pp, dtype=np.float64),
             np.asarray(ep, dtype=np.float64))
         eff = self.efficiency.take((hardware, runtime))
+        dense = self.dense_precision[model, weight_precision]
         return Grid(
             **{k: v[model] for k, v in self.model.items()},
-            weight_bytes=self.weight_bytes[weight_precision],
+            expert_weight_bytes=self.expert_weight_bytes[model, weight_precision],
+            dense_weight_bytes=self.weight_bytes[dense],
             kv_bytes=self.kv_bytes[kv_precision],
             peak_linear_flops_per_s=self.peak_linear[hardware, weight_precision],
+            peak_dense_flops_per_s=self.peak_linear[hardware, dense],
             peak_attention_flops_per_s=self.peak_attention[hardware],
             **{k: v[hardware] for k, v in self.hardware.items()},
             eff_compute=eff.eff_compute,

@@ -56,12 +56,17 @@ def routed_active_params(grid: Grid) -> Array:
 
 
 def linear_flop_params(grid: Grid) -> Array:
-    """Active parameters as the linear layers' compute time sees them (2 FLOPs each per token, M42):
-    the routed experts' share divided by the runtime's MoE expert efficiency, the FLOP/s their
-    grouped GEMMs reach as a share of the dense layers' (fitted per runtime by ``hwplan calibrate``:
-    ``Calibration.moe_expert``; 1 where no MoE measurement was fitted)."""
-    return np.asarray(grid.active_params + routed_active_params(grid) * (1.0 / grid.moe_expert_efficiency - 1.0),
-                      dtype=np.float64)
+    """Active parameters as the linear layers' compute time sees them at the configured precision's
+    linear peak (2 FLOPs each per token, M42): the routed experts' share divided by the runtime's
+    MoE expert efficiency, the FLOP/s their grouped GEMMs reach as a share of the dense layers'
+    (fitted per runtime by ``hwplan calibrate``: ``Calibration.moe_expert``; 1 where no MoE
+    measurement was fitted); the other active parameters scaled by peak / their own peak, which
+    is 1 unless an experts-only checkpoint leaves their matmuls at 16 bits
+    (``planner.domain.Checkpoint``: bf16 weights run bf16 GEMMs)."""
+    routed = routed_active_params(grid)
+    slower = grid.peak_linear_flops_per_s / grid.peak_dense_flops_per_s - 1.0  # 0 without such a checkpoint
+    return np.asarray(grid.active_params + routed * (1.0 / grid.moe_expert_efficiency - 1.0)
+                      + (grid.active_params - routed) * slower, dtype=np.float64)
 
 
 def expert_parallel_ok(*, experts: float, ep: int) -> bool:
@@ -102,7 +107,7 @@ def a2a_seconds_per_token(grid: Grid) -> Array:
     """
     n, k = grid.tp, grid.experts_per_token
     # dispatch at the GEMM's input precision (DeepEP dispatches FP8 to FP8 expert GEMMs), combine at 16 bits
-    dispatch = np.minimum(grid.weight_bytes, ACTIVATION_BYTES)
+    dispatch = np.minimum(grid.expert_weight_bytes, ACTIVATION_BYTES)
     copy = grid.moe_layers * grid.hidden * (dispatch + ACTIVATION_BYTES)  # every MoE layer
     scale_up = 0.5 * grid.link_bytes_per_s * grid.eff_communication
     in_node = copy * k * (n - 1.0) / n / scale_up
@@ -132,7 +137,8 @@ def ep_step(grid: Grid, *, imbalance: float = IMBALANCE) -> EpStep:
     per_byte = 1.0 / (grid.memory_bandwidth_bytes_per_s * grid.eff_memory)  # one chip's HBM
     return EpStep(
         linear_per_token=flops / (n * grid.peak_linear_flops_per_s * grid.eff_compute),
-        dense_read_per_pass=(grid.params - np.where(moe, grid.expert_params, 0.0)) * grid.weight_bytes * per_byte,
+        dense_read_per_pass=(grid.params - np.where(moe, grid.expert_params, 0.0)) * grid.dense_weight_bytes
+        * per_byte,
         kv_per_token_context=grid.layers * grid.kv_per_layer * grid.kv_bytes * per_byte / n,
         comm_per_token=imbalance * a2a_seconds_per_token(grid),  # the busiest rank's share
         comm_per_pass=2.0 * grid.moe_layers * a2a_latency_s(grid),
@@ -145,5 +151,8 @@ def ep_memory(grid: Grid) -> EpMemory:
     moe = grid.experts > 1
     expert = np.where(moe, grid.expert_params, 0.0)
     whole_kv = grid.layers * grid.kv_per_layer * grid.kv_bytes  # per token, no tensor-parallel split
-    return EpMemory(weights=((grid.params - expert) + expert / grid.ep) * grid.weight_bytes,
+    whole = (grid.params - expert) + expert / grid.ep  # parameters per chip
+    # = whole x dense bytes exactly when the two figures agree (planner.model.perf.weights_bytes)
+    return EpMemory(weights=whole * grid.dense_weight_bytes
+                    + expert / grid.ep * (grid.expert_weight_bytes - grid.dense_weight_bytes),
                     kv_per_token=whole_kv / grid.tp)

@@ -9,6 +9,8 @@ prompts of length ``prefill_context`` (chunked prefill mixes both, as vLLM, SGLa
 TensorRT-LLM do). Its time is a calibrated roofline, per operator class:
 
     linear    max(2 * N_active * tokens / (peak * e_c),  weight_bytes_read / (bw * e_m))
+              (an experts-only checkpoint: the experts at the configured precision's peak and
+              bytes, the other matmuls at 16 bits: ``planner.model.moe.linear_flop_params``)
     attention max(attention FLOPs / (peak16 * e_c),      KV bytes read+written / (bw * e_m))
     comm      tensor-parallel all-reduce (ring) and pipeline send over the interconnect
     overhead  fixed cost per pass (kernel launch, scheduling, sampling)
@@ -32,7 +34,7 @@ from planner.model.grid import ACTIVATION_BYTES, Array, Grid, Rows
 from planner.model.moe import ep_memory, ep_step, linear_flop_params
 
 __all__ = ["Memory", "MemoryCoefficients", "MemoryModel", "StepCoefficients", "StepModel", "StepTime",
-           "kv_bytes_per_token", "memory", "step_time"]
+           "kv_bytes_per_token", "memory", "step_time", "weights_bytes"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,15 @@ class StepTime:
     communication: Array
     overhead: Array
     total: Array
+
+
+def weights_bytes(grid: Grid) -> Array:
+    """Bytes of a replica's weights: the routed experts at their bytes per parameter, the others at
+    theirs (the same figure unless an experts-only checkpoint: ``planner.domain.Model.weight_format``)."""
+    expert = np.where(grid.experts > 1, grid.expert_params, 0.0)
+    # = params x dense bytes exactly when the two figures agree
+    return np.asarray(grid.params * grid.dense_weight_bytes
+                      + expert * (grid.expert_weight_bytes - grid.dense_weight_bytes), dtype=np.float64)
 
 
 def kv_bytes_per_token(grid: Grid) -> Array:
@@ -100,7 +111,7 @@ class MemoryModel:
         capacity = grid.memory_capacity_bytes
         coefficients = MemoryCoefficients(
             capacity_bytes=capacity,
-            weight_bytes=grid.params * grid.weight_bytes / (grid.tp * grid.pp),
+            weight_bytes=weights_bytes(grid) / (grid.tp * grid.pp),
             overhead_bytes=grid.memory_overhead_bytes + grid.memory_reserve_fraction * capacity,
             kv_bytes_per_token=kv_bytes_per_token(grid) * (1.0 + grid.kv_waste_fraction),
             activation_bytes_per_token=ACTIVATION_BYTES * (4.0 * grid.hidden + 2.0 * grid.ffn / grid.tp),
@@ -150,7 +161,8 @@ class MemoryModel:
 def memory(grid: Grid, *, batch: npt.ArrayLike, context_tokens: npt.ArrayLike) -> Memory:
     """Memory per chip at ``batch`` sequences of ``context_tokens`` (input + output) each.
 
-    weights      params * bytes/param / (tp * pp)  (embeddings split like the rest)
+    weights      params * bytes/param / (tp * pp)  (embeddings split like the rest; an experts-only
+                 checkpoint's experts and other weights each at their own bytes: ``weights_bytes``)
     KV cache     batch * context * kv_bytes_per_token * (1 + waste)  (paged engines waste <4%, M48)
     activations  peak transient of one pass over min(batch * context, max_batched_tokens)
                  tokens [D: counted from one decoder layer's tensor shapes; inference frees each
@@ -240,8 +252,9 @@ class StepModel:
                 linear_compute_s_per_token=2.0 * linear_flop_params(grid) / (  # M42: 2N; MoE experts slower
                     tp * grid.peak_linear_flops_per_s * grid.eff_compute),
                 dense_weights_s_per_pass=(grid.params - np.where(moe, grid.expert_params, 0.0))
-                * grid.weight_bytes * per_byte,
-                expert_weights_s_per_pass=np.where(moe, grid.expert_params * grid.weight_bytes * per_byte, 0.0),
+                * grid.dense_weight_bytes * per_byte,
+                expert_weights_s_per_pass=np.where(moe, grid.expert_params * grid.expert_weight_bytes * per_byte,
+                                                   0.0),
                 log_expert_miss=np.where(moe, np.log(1.0 - grid.experts_per_token / np.where(moe, grid.experts, 1.0)),
                                          -np.inf),
                 attention_s_per_token_context=attention,

@@ -9,8 +9,10 @@ screening). Why it is a bound, term by term:
   is the number of pipeline microbatches the tokens are split into and lc is
   ``linear_compute_s_per_token``: 2 N_active / (tp x peak x e_c) (``perf.StepModel.build``), or
   with expert parallelism over n = tp chips 2 (N_active + (imbalance - 1) N_routed) / (n x peak x
-  e_c) >= 2 N_active / (n x peak x e_c) (``moe.ep_step``, imbalance >= 1, pp = 1). Every other
-  term (attention, communication, overhead, extra passes) is >= 0.
+  e_c) >= 2 N_active / (n x peak x e_c) (``moe.ep_step``, imbalance >= 1, pp = 1); an experts-only
+  checkpoint runs its other matmuls at their own peak, never above the configured precision's
+  (``moe.linear_flop_params``), which only raises lc. Every other term (attention, communication,
+  overhead, extra passes) is >= 0.
 - The screen's capacity is ``saturated_rate``: b / (O x total(b decode tokens, b I / O prefill
   tokens)) <= b / (O x b (1 + I / O) / pp x lc) = pp / ((I + O) x lc); the ceiling is at most
   that, SLO capacity at most the ceiling's top rung, and a replica evaluated by the queueing
