@@ -45,6 +45,14 @@ WEAK_SPOTS = """\
 * **llama.cpp int4** is the catalog's 4.25-bit AWQ-style format; Q4_K_M is ~4.8 bits/weight, so
   int4 and fp16 runs of one chip pull its memory efficiency in opposite directions (Apple M1 Max,
   M2 Ultra).
+* **Intel Arc int4 is W4A8.** Intel's v5.1 Arc Pro B60 int4 results ran int8 activations (their
+  measurements JSON: weights UINT4, inputs UINT8; vLLM's IPEX path, lowp_mode INT8), so the chip's
+  `runtime_kernels` predicts vLLM int4 records as `w4a8` at the int8 peak (196.6 TOPS, 2x bf16):
+  llama3.1-8b Offline 0.38x -> 0.67x of observed, Server SLO capacity 0.29x -> 0.64x; plans keep
+  int4 as W4A16. Part of the rest is what the records do not state: an 8-bit KV cache on both
+  models (8b fp8_e5m2, 70b int8) and llama2-70b Offline at tp 1 x pp 4 (the model infers tp 2 from
+  memory; Server ran tp 2). llama2-70b stays low (Offline 0.23x, Server capacity 0.17x); with an
+  8-bit KV cache and Intel's tp/pp it would be 0.90x and 0.38x, 8b 0.77x and 0.73x (a what-if).
 * **Hardware without measurements** (TPUs, MI325X, MTIA, H100 PCIe ...) is predicted with family x
   runtime priors (`calibrated: false`); their accuracy is not measured here.
 * **Under load** (MLPerf, section above): at a Server record's rate the model predicts TTFT and

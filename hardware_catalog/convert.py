@@ -142,6 +142,7 @@ def _hardware(file: str, h: HardwareFile, raw: RawCatalog) -> Hardware:
         if pid not in raw.precisions and pid != "tf32":
             raise CatalogError(f"unknown precision id {pid!r}", file=file, field=f"peak_tflops.{pid}")
     _check_power_reference(file, h, raw)
+    _check_runtime_kernels(file, h, raw)
     return Hardware(
         id=h.id,
         name=h.name,
@@ -162,6 +163,8 @@ def _hardware(file: str, h: HardwareFile, raw: RawCatalog) -> Hardware:
         sources=dict(h.sources),
         notes=h.notes,
         power_reference=h.power_reference,
+        runtime_kernels={rid: {str(p): str(k) for p, k in kernels.items()}
+                         for rid, kernels in h.runtime_kernels.items()},
     )
 
 
@@ -178,6 +181,32 @@ def _check_power_reference(file: str, h: HardwareFile, raw: RawCatalog) -> None:
                            file=file, field="power_reference")
     if h.tdp_w is None or ref.tdp_w is None:
         raise CatalogError(f"needs tdp_w here and in {ref_id!r}", file=file, field="power_reference")
+
+
+def _check_runtime_kernels(file: str, h: HardwareFile, raw: RawCatalog) -> None:
+    """Each entry maps a weight precision one of the chip's runtimes serves to a precision with the
+    same stored bits (a kernel choice, not a different checkpoint) that the chip computes natively."""
+    for rid, kernels in h.runtime_kernels.items():
+        if rid not in h.runtimes:
+            raise CatalogError(f"runtime {rid!r} is not one of this chip's runtimes ({', '.join(h.runtimes)})",
+                               file=file, field=f"runtime_kernels.{rid}")
+        served = raw.runtimes[rid][1].weight_precisions
+        for source, target in kernels.items():
+            where = f"runtime_kernels.{rid}.{source}"
+            if source not in served:
+                raise CatalogError(f"{rid} does not serve {source} weights (it serves {', '.join(served)})",
+                                   file=file, field=where)
+            for pid in (source, target):
+                if pid not in raw.precisions:
+                    raise CatalogError(f"unknown precision id {pid!r}", file=file, field=where)
+            stored, computed = raw.precisions[source][1], raw.precisions[target][1]
+            if computed.bits_per_weight != stored.bits_per_weight:
+                raise CatalogError(f"{target} stores {computed.bits_per_weight} bits per weight, {source} "
+                                   f"{stored.bits_per_weight}: a kernel reads the weights as stored",
+                                   file=file, field=where)
+            if not set(computed.compute_as) & set(h.peak_tflops):
+                raise CatalogError(f"{target} computes as {', '.join(computed.compute_as)}; this chip lists no "
+                                   f"peak_tflops for any of them", file=file, field=where)
 
 
 def _model(file: str, m: ModelFile, raw: RawCatalog) -> Model:

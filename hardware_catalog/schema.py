@@ -50,7 +50,7 @@ PosFloat = Annotated[float, Field(gt=0, le=1e15, allow_inf_nan=False, strict=Tru
 
 FAMILIES = ("gpu", "tpu", "inferentia", "trainium", "mtia", "gaudi", "cpu", "edge", "npu", "other")
 Family = Literal["gpu", "tpu", "inferentia", "trainium", "mtia", "gaudi", "cpu", "edge", "npu", "other"]
-PrecisionId = Literal["fp32", "tf32", "fp16", "bf16", "fp8", "int8", "int4", "fp4"]
+PrecisionId = Literal["fp32", "tf32", "fp16", "bf16", "fp8", "int8", "int4", "fp4", "w4a8"]
 
 
 class _Strict(BaseModel):
@@ -90,6 +90,9 @@ class HardwareFile(_Strict):
     default_runtime: Id
     # serving precisions the chip's runtimes cannot run although a runtime lists them: id -> reason with source
     unsupported_precisions: dict[PrecisionId, str] = {}
+    # runtime id -> {weight precision -> the precision its kernels compute it as on this chip}
+    # (Intel Arc: vLLM runs int4 checkpoints as w4a8); applied to published records (hwplan validate)
+    runtime_kernels: dict[Id, dict[PrecisionId, PrecisionId]] = {}
     sources: dict[str, str] = {}
     notes: str = ""
 

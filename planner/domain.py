@@ -69,6 +69,13 @@ class Hardware:
     sources: Mapping[str, str] = field(default_factory=_frozen)
     notes: str = ""
     power_reference: str | None = None  # the same die at its highest board power (planner.model.power)
+    # runtime id -> {weight precision -> the precision its kernels compute it as on this chip}
+    runtime_kernels: Mapping[str, Mapping[str, str]] = field(default_factory=_frozen)
+
+    def kernel_precision(self, runtime: str, precision: str) -> str:
+        """The precision ``runtime``'s kernels compute ``precision`` weights as on this chip:
+        ``runtime_kernels``' entry (Intel Arc + vLLM: int4 -> w4a8), else ``precision`` itself."""
+        return self.runtime_kernels.get(runtime, {}).get(precision, precision)
 
 
 @dataclass(frozen=True)

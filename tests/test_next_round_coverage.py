@@ -8,7 +8,8 @@ Independent bounds, from the raw catalog YAML (not from the planner's derived ta
 * compute roofline: a generated token costs at least 2 FLOPs per active parameter that multiplies it
   (the input embedding is a lookup: an untied embedding matrix is left out), so a system's output
   tokens/s <= chips x peak FLOP/s / (2 x active matmul params), the peak taken at the fastest format
-  the chip multiplies the weight precision in (precisions.yaml ``compute_as``). Offline: the
+  the chip multiplies the weight precision in (precisions.yaml ``compute_as``; where the chip's
+  ``runtime_kernels`` maps it for the record's runtime, that kernel's: Arc int4 -> w4a8). Offline: the
   predicted throughput; Server / Interactive: the predicted SLO capacity x mean output tokens.
 * memory roofline: a batch-1 decode step reads every active weight once, spread over tp x pp chips at
   best, so TPOT >= active weight bytes / (tp x pp) / memory bandwidth.
@@ -84,7 +85,11 @@ def _active_matmul_params(model: str) -> float:
 
 
 def _compute_bound_tokens_per_s(m: Measurement) -> float:
-    return m.chips * _peak_flops(m.hardware, m.weight_precision) / (2.0 * _active_matmul_params(m.model))
+    """At the format the record's runtime computes its weights in on the chip (hardware ``runtime_kernels``:
+    vLLM on Intel Arc runs int4 as w4a8, int8 matmuls), else the weight precision's."""
+    kernels = _raw("hardware", m.hardware).get("runtime_kernels", {}).get(m.runtime, {})
+    precision = kernels.get(m.weight_precision, m.weight_precision)
+    return m.chips * _peak_flops(m.hardware, precision) / (2.0 * _active_matmul_params(m.model))
 
 
 @pytest.fixture(scope="module")
@@ -139,13 +144,14 @@ def test_every_record_is_predicted(records: tuple[Measurement, ...],
 
 
 def test_the_slo_raises_the_inferred_tp(predicted: tuple[RecordSet, np.ndarray]) -> None:
-    """Arc Pro B60 at tp 1 cannot prefill a p99 CNN/DailyMail prompt (2118 tokens, 2 x 8e9 x 2118 =
-    34 TFLOP) within the Interactive 500 ms at half its 98 TFLOP/s bf16 peak; Offline keeps tp 1."""
+    """llama2-70b on Arc Pro B60: its 4.25-bit weights (69e9 x 4.25 / 8 = 36.7 GB) fit at tp 2, where a
+    decode step reads 18.3 GB per chip, 40.2 ms at the full 456 GB/s: over the Interactive 40 ms TPOT
+    p99, so the SLO raises tp; Offline and Server keep tp 2."""
     rs, _ = predicted
     tp = {m.id: c.tp for m, c in zip(rs.records, rs.configs, strict=True)}
-    stem = "synthetic-next-llama3.1-8b-arc-pro-b60-x8-vllm-int4-"
-    assert tp[stem + "offline"] == tp[stem + "server"] == 1
-    assert tp[stem + "interactive"] > 1
+    stem = "synthetic-next-llama2-70b-99-arc-pro-b60-x8-vllm-int4-"
+    assert tp[stem + "offline"] == tp[stem + "server"] == 2
+    assert tp[stem + "interactive"] > 2
 
 
 def test_throughput_within_the_compute_roofline(predicted: tuple[RecordSet, np.ndarray]) -> None:

@@ -17,6 +17,10 @@ Mapping decisions
   with an ``slo``, the smallest of those at which the predicted p99s can meet it at all (``_slo_tp``):
   MLPerf accepts a latency-bound result only if it met its SLO, so the submitter's tp did.
 * p99 figures of static-batch and max-throughput records equal their means (no queueing).
+* ``weight_precision`` is the stored format the source states; where the chip maps it for the
+  record's runtime (hardware ``runtime_kernels``), the record is predicted at that kernel's
+  precision: Intel Arc + vLLM int4 -> w4a8 (int8 matmuls; Intel's MLPerf v5.1 measurements JSON:
+  weights UINT4, inputs UINT8). Plans keep the catalog's int4 (W4A16): see docs/catalog.md.
 * MLPerf systems named ``<sut>-reference-<device>-<framework>...`` ran the MLCommons reference
   implementation through the Collective Mind automation (``cm run ... --implementation=reference``)
   against an engine's API server, with a fixed number of client workers (NeuralMagic v4.1:
@@ -213,6 +217,9 @@ def _resolve(catalog: Catalog, m: Measurement) -> Config:
     tp = m.tp or _inferred_tp(catalog, m, hardware, pp)
     config = resolve(catalog, model=m.model, hardware=hardware, chips=m.chips, tp=tp, pp=pp,
                      precision=m.weight_precision, kv_precision=kv, runtime=m.runtime)
+    kernel = config.hardware.kernel_precision(config.runtime.id, config.precision.id)
+    if kernel != config.precision.id:  # the chip's runtime_kernels: the same weights, another compute precision
+        config = replace(config, precision=catalog.get_precision(kernel))
     hw_ = config.hardware
     if config.tp * config.pp > hw_.chips_per_node and hw_.scale_out_bytes_per_s is None:
         raise InputError(f"tp x pp = {config.tp * config.pp} spans more than the {hw_.chips_per_node} "
