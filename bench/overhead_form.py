@@ -9,7 +9,9 @@ in the records, so ``o`` keeps its meaning for them), set by wrapping ``StepMode
 * per-pass:   o                        (one constant per pass whatever the model; shipped)
 * per-layer:  o * L / L0               (launch and gap cost of every layer's kernels)
 * mixed-f:    o * (f + (1 - f) L / L0) (a share f of the 80-layer cost fixed per pass; f given, not
-              fitted: a per-pair split is not identified by pairs measured on one or two models)
+              fitted: 16 of the 22 fitted pairs have records of two or more layer counts, but 1-8
+              each, and only latency-bound ones see o, where the collective latency (2 L per pass
+              at tp > 1) is a second per-layer term: a per-pair split would not be identified)
 
 For each form, everything is refitted with it and printed:
 
