@@ -93,7 +93,8 @@ def _chunked_prefill_step(grid: Grid, *, batch: Array, input_tokens: Array, outp
     the mean token count overstate the mean reads. A closed loop of 4 requests on gpt-oss-120b
     decodes 4 tokens a pass (at most 16 of 128 experts a layer); spread evenly, every pass would carry
     ~8 tokens (22% of the experts). On InferenceMAX's gpt-oss-120b runs (tests/data/inferencemax_gpt_oss.yaml,
-    out of sample) it takes H100/H200 vLLM from 0.80 / 0.90 of the measured tokens/s to 0.93 / 1.02.
+    out of sample) it took H100/H200 vLLM from 0.80 / 0.90 of the measured tokens/s to 0.93 / 1.02
+    (0.89 / 0.99 once the checkpoint's bf16 attention and embeddings were counted: docs/accuracy.md).
     A model without routed experts keeps the even spread: there the mix changes only how much prompt
     compute hides under a decode pass's weight reads, the overlap the calibration's efficiencies were
     fitted with. Measured with the mixture for every model and the calibration refitted: public
