@@ -378,10 +378,15 @@ def _unsupported(catalog: Catalog, tables: CatalogTables, w: Workload) -> Counte
 
 
 def _supports(catalog: Catalog, tables: CatalogTables, features: tuple[str, ...]) -> npt.NDArray[np.bool_]:
-    """[hardware, runtime]: the runtime's support matrix lists every feature on the chip's family."""
-    return np.array([[all(catalog.runtimes[r].supports(f, catalog.hardware[h].family) for f in features)
-                      for r in tables.runtime_ids] for h in tables.hardware_ids], dtype=bool).reshape(
-        len(tables.hardware_ids), len(tables.runtime_ids))
+    """[hardware, runtime]: the runtime's support matrix lists every feature on the chip's family
+    (once per catalog, tables' ids and features: a pure function of them, read by every plan; read-only)."""
+    def compute() -> npt.NDArray[np.bool_]:
+        table = np.array([[all(catalog.runtimes[r].supports(f, catalog.hardware[h].family) for f in features)
+                           for r in tables.runtime_ids] for h in tables.hardware_ids], dtype=bool).reshape(
+            len(tables.hardware_ids), len(tables.runtime_ids))
+        table.flags.writeable = False
+        return table
+    return cached(catalog, ("supports", features, tables.hardware_ids, tables.runtime_ids), compute)
 
 
 def _ids(ids: tuple[str, ...], allow: tuple[str, ...] | None, deny: tuple[str, ...] = ()) -> list[str]:
