@@ -3,8 +3,9 @@
 The search reads, for every candidate row of a catalog (``planner.search.candidates.Universe``),
 the step-time and memory-model constants derived from the catalog's tables. Building them for the
 whole catalog takes about a second; a plan builds the part its workload needs. This module keeps
-the whole set per catalog under the user's cache directory, as two ``.npy`` arrays (no pickle)
-and a JSON description, and maps them into memory copy-on-write in later runs.
+the whole set per catalog under the user's cache directory, as two ``.npy`` arrays (no pickle; a
+row's constants side by side: ``Universe.adopt``) and a JSON description, and maps them into
+memory copy-on-write in later runs.
 
 An entry's key is a SHA-256 of everything its arrays are a function of: the catalog's content hash
 (``Catalog.version``: every YAML file of the catalog directory and of each overlay, price sheets
@@ -55,7 +56,7 @@ from planner.search.candidates import universe
 __all__ = ["ENV_DIR", "ENV_OFF", "FORMAT", "KEEP", "cache_dir", "catalog_tables", "clear", "enabled", "entry_key",
            "info", "prepare_tables"]
 
-FORMAT = 2  # bump when the entry layout changes (2: the checksum replaced CRC-32)
+FORMAT = 3  # bump when the entry layout changes (2: the checksum replaced CRC-32; 3: arrays [row, coefficient])
 KEEP = 4  # entries kept (most recently used); each is ~200 MB for the shipped catalog
 ARRAYS = ("step", "memory")
 # A checked array file's stamp is recorded only once its change time is this far in the past: the

@@ -55,7 +55,8 @@ class Rows:
             getattr(self, name)[at] = getattr(other, name)
 
     def stacked(self) -> Array:
-        """Every field as one [field, row] array, fields in declaration order (what a cache stores)."""
+        """Every field as one [field, row] array, fields in declaration order (a catalog cache stores
+        it transposed: ``Universe.arrays``)."""
         return np.stack([getattr(self, name) for name in self.__dataclass_fields__])
 
     @classmethod

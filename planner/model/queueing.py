@@ -211,7 +211,7 @@ class LengthDist:
             lower = edge
         return cls(mean=mean, knots=tuple(knots))
 
-    @property
+    @functools.cached_property
     def sigma(self) -> float:
         """Solve p95 = mean * exp(z95 sigma - sigma^2 / 2) for the smaller root (of a lognormal)."""
         if self.parts:
@@ -221,7 +221,7 @@ class LengthDist:
         disc = _Z95**2 - 2.0 * math.log(self.p95 / self.mean)
         return _Z95 - math.sqrt(disc) if disc > 0 else _Z95
 
-    @property
+    @functools.cached_property
     def fixed(self) -> bool:
         """Every request has the mean length (a lognormal without a p95 above its mean)."""
         return not self.parts and not self.knots and self.sigma == 0.0

@@ -243,30 +243,36 @@ class Universe:
         return np.asarray(self._slot >= 0)
 
     def arrays(self) -> tuple[Array, Array]:
-        """Every block built: the (step, memory) constants of every row in Universe row order (what
-        a catalog cache stores)."""
+        """Every block built: the (step, memory) constants of every row in Universe row order, one
+        row of constants after another ([row, coefficient]: what a catalog cache stores)."""
         missing = np.flatnonzero(self._slot < 0)
         if len(missing):
             self.models(missing * len(PARALLEL))
         s = len(PARALLEL)
         with self._lock:
             at = (self._slot[:, None] * s + np.arange(s)).ravel()
-            return self._step.stacked()[:, at], self._memory.stacked()[:, at]
+            return (np.ascontiguousarray(self._step.stacked()[:, at].T),
+                    np.ascontiguousarray(self._memory.stacked()[:, at].T))
 
     def array_shapes(self) -> tuple[tuple[int, int], tuple[int, int]]:
-        """The shapes ``arrays`` returns: [coefficient, row] of the step and memory constants."""
+        """The shapes ``arrays`` returns: [row, coefficient] of the step and memory constants."""
         rows = self.n_blocks * len(PARALLEL)
-        return (len(fields(StepCoefficients)), rows), (len(fields(MemoryCoefficients)), rows)
+        return (rows, len(fields(StepCoefficients))), (rows, len(fields(MemoryCoefficients)))
 
     def adopt(self, step: Array, memory: Array) -> None:
         """Take every row's constants as ``arrays`` gave them for this catalog's tables (a catalog
-        cache's copy): every block counts as built."""
+        cache's copy, mapped from disk): every block counts as built.
+
+        A row's constants lie together (a row is 112 + 80 bytes), so the few thousand rows a search
+        gathers from the mapped file touch a page or two per run of nearby rows; stored coefficient
+        by coefficient, the same gather touched a page per coefficient (24 x as many: page faults
+        were most of a fresh process's first search on the shipped catalog's 1.9 million rows)."""
         if (step.shape, memory.shape) != self.array_shapes():
             raise ValueError(f"universe arrays of shape {step.shape}, {memory.shape}; "
                              f"expected {self.array_shapes()}")
         with self._lock:
-            self._step = StepCoefficients.from_stacked(step)
-            self._memory = MemoryCoefficients.from_stacked(memory)
+            self._step = StepCoefficients.from_stacked(step.T)  # each coefficient a strided view
+            self._memory = MemoryCoefficients.from_stacked(memory.T)
             self._slot = np.arange(self.n_blocks, dtype=np.int64)
             self._stored = self.n_blocks
 
@@ -372,10 +378,15 @@ def _unsupported(catalog: Catalog, tables: CatalogTables, w: Workload) -> Counte
 
 
 def _supports(catalog: Catalog, tables: CatalogTables, features: tuple[str, ...]) -> npt.NDArray[np.bool_]:
-    """[hardware, runtime]: the runtime's support matrix lists every feature on the chip's family."""
-    return np.array([[all(catalog.runtimes[r].supports(f, catalog.hardware[h].family) for f in features)
-                      for r in tables.runtime_ids] for h in tables.hardware_ids], dtype=bool).reshape(
-        len(tables.hardware_ids), len(tables.runtime_ids))
+    """[hardware, runtime]: the runtime's support matrix lists every feature on the chip's family
+    (once per catalog, tables' ids and features: a pure function of them, read by every plan; read-only)."""
+    def compute() -> npt.NDArray[np.bool_]:
+        table = np.array([[all(catalog.runtimes[r].supports(f, catalog.hardware[h].family) for f in features)
+                           for r in tables.runtime_ids] for h in tables.hardware_ids], dtype=bool).reshape(
+            len(tables.hardware_ids), len(tables.runtime_ids))
+        table.flags.writeable = False
+        return table
+    return cached(catalog, ("supports", features, tables.hardware_ids, tables.runtime_ids), compute)
 
 
 def _ids(ids: tuple[str, ...], allow: tuple[str, ...] | None, deny: tuple[str, ...] = ()) -> list[str]:
