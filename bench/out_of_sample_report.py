@@ -1,11 +1,12 @@
 """The out-of-sample section of docs/accuracy.md: measurement files no fit reads, predicted with the
 shipped calibration exactly as `hwplan validate` does.
 
-    .venv/bin/python bench/out_of_sample_report.py [FILE]   # print the section (default: the gpt-oss file)
+    .venv/bin/python bench/out_of_sample_report.py [FILE ...]   # print the sections (default: both files)
 
-Today one file: tests/data/inferencemax_gpt_oss.yaml (gpt-oss-120b, InferenceMAX). Rows group the
-records by hardware x runtime and by concurrency (at most 16 requests in flight, where the fixed
-cost of a step dominates, against 32 and more, where weights, KV reads and compute do).
+Two files from InferenceMAX: tests/data/inferencemax_gpt_oss.yaml (gpt-oss-120b) and
+tests/data/inferencemax_deepseek_r1.yaml (DeepSeek-R1 on SGLang). Rows group the records by hardware
+x runtime (x precision) and by concurrency (at most 16 requests in flight, where the fixed cost of a
+step dominates, against 32 and more, where weights, KV reads and compute do).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from planner.model.grid import Array, CatalogTables
 
 ROOT = Path(__file__).resolve().parents[1]
 GPT_OSS = ROOT / "tests/data/inferencemax_gpt_oss.yaml"
+DEEPSEEK = ROOT / "tests/data/inferencemax_deepseek_r1.yaml"
+FILES = (GPT_OSS, DEEPSEEK)
 COLUMNS = ("output_tokens_per_s", "tpot_s")
 
 
@@ -50,7 +53,7 @@ def _group_rows(rs: RecordSet, predicted: Array, key: Callable[[Measurement], st
 
 
 def _pair(m: Measurement) -> str:
-    return f"{m.hardware} x {m.runtime}"
+    return f"{m.hardware} x {m.runtime} {m.weight_precision}"
 
 
 def _load(m: Measurement) -> str:
@@ -61,25 +64,34 @@ def _pair_and_load(m: Measurement) -> str:
     return f"{_pair(m)}, {_load(m)}"
 
 
-def section(catalog: Catalog, path: Path = GPT_OSS) -> list[str]:
+INTRO = {
+    "gpt-oss-120b": "B200 x TensorRT-LLM's fixed cost per step comes from three max-throughput records of 70B-400B "
+                    "models with no latency, so it is essentially the NVIDIA x TensorRT-LLM prior (Known weak spots).",
+    "deepseek-r1": "Every pair is uncalibrated for this model: its step overhead and MoE efficiency come from dense "
+                   "and Mixtral records; DeepSeek-R1 has 61 layers, 256 routed experts and MLA (Known weak spots). "
+                   "B200 FP4 runs used SGLang expert parallelism (ep = tp) with tensor-parallel attention and are "
+                   "predicted tensor parallel.",
+}
+
+
+def section(catalog: Catalog, path: Path) -> list[str]:
     """Markdown lines of the out-of-sample section for ``path``."""
     tables = CatalogTables.from_catalog(catalog)
     read = read_measurements(path)
     rs, skipped = prepare(catalog, tables, read.records)
     predicted = predict_calibrated(tables, rs, catalog.calibration)
+    model = read.records[0].model
     header = ["| group | n | tokens/s predicted / observed (median) | tokens/s median APE | within 25% "
               "| TPOT predicted / observed (median) | TPOT median APE | within 25% |",
               "|---|---|---|---|---|---|---|---|"]
     return [
-        "## Out of sample: gpt-oss-120b under concurrency (InferenceMAX)", "",
-        f"Data: `{path.relative_to(ROOT)}` (sha256 `{read.sha256[:12]}…`), {len(read.records)} records, "
+        f"## Out of sample: {model} under concurrency (InferenceMAX)", "",
+        f"Data: `{path.resolve().relative_to(ROOT)}` (sha256 `{read.sha256[:12]}…`), {len(read.records)} records, "
         f"{len(rs)} predicted, {len(skipped)} skipped; no fit reads this file, so every number here is out of "
         "sample, predicted with the shipped calibration as `hwplan validate` does. InferenceMAX (SemiAnalysis) "
         "runs a closed loop of CONC requests with uniform random lengths (mean 0.9 x the nominal), predicted as "
-        "`max_throughput` capped at CONC sequences (prompts prefilled in chunks: "
-        "`planner/model/scenarios.py`). B200 x TensorRT-LLM's fixed cost per step comes from three "
-        "max-throughput records of 70B-400B models with no latency, so it is essentially the NVIDIA x "
-        "TensorRT-LLM prior (Known weak spots).", "",
+        "`max_throughput` capped at CONC sequences (a mixture of experts' prompts prefilled in chunks: "
+        f"`planner/model/scenarios.py`). {INTRO.get(model, '')}", "",
         "### By hardware x runtime", "", *header, *_group_rows(rs, predicted, _pair), "",
         "### By load", "", *header, *_group_rows(rs, predicted, _load), *_group_rows(rs, predicted, _pair_and_load),
         "",
@@ -88,4 +100,6 @@ def section(catalog: Catalog, path: Path = GPT_OSS) -> list[str]:
 
 
 if __name__ == "__main__":
-    print("\n".join(section(load_catalog(), Path(sys.argv[1]) if len(sys.argv) > 1 else GPT_OSS)))
+    catalog = load_catalog()
+    for name in sys.argv[1:] or FILES:
+        print("\n".join(section(catalog, Path(name))))

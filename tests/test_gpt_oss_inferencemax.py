@@ -24,6 +24,7 @@ from planner.model.perf import step_time
 from planner.model.scenarios import max_throughput
 
 DATA = Path(__file__).parent / "data" / "inferencemax_gpt_oss.yaml"
+DEEPSEEK = Path(__file__).parent / "data" / "inferencemax_deepseek_r1.yaml"  # reported in docs/accuracy.md
 TOKENS_PER_S, TPOT = METRICS.index("output_tokens_per_s"), METRICS.index("tpot_s")
 
 
@@ -36,10 +37,11 @@ def predicted(catalog: Catalog, tables: CatalogTables) -> tuple[RecordSet, np.nd
     return rs, predict_calibrated(tables, rs, catalog.calibration)
 
 
-def test_the_measurements_obey_littles_law() -> None:
-    """The file's own consistency (no model involved): CONC sequences each emitting a token per TPOT
+@pytest.mark.parametrize("path", [DATA, DEEPSEEK])
+def test_the_measurements_obey_littles_law(path: Path) -> None:
+    """The files' own consistency (no model involved): CONC sequences each emitting a token per TPOT
     give at most CONC / TPOT tokens/s, and the ramp of a 10 x CONC-prompt run keeps it above half."""
-    for m in read_measurements(DATA).records:
+    for m in read_measurements(path).records:
         assert m.batch is not None
         ceiling = m.batch / m.observed["tpot_s"]
         assert 0.5 * ceiling <= m.observed["output_tokens_per_s"] <= 1.02 * ceiling, m.id
