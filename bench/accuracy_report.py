@@ -109,11 +109,12 @@ WEAK_SPOTS = """\
   0.42x of its throughput (2.0x TPOT, 0.51x tokens/s at the median of the pair's 46 records). The
   H100 and H200 vLLM pairs are within 17% (median APE of both metrics). A fixed cost per layer
   instead of per pass (kernel launches scale with layers) was tried with every pair refitted
-  (`bench/overhead_form.py`): 5-fold CV tokens/s 11.9% -> 9.6%, gpt-oss B200 TensorRT-LLM TPOT 115% ->
-  42% median APE, but MLPerf by round SLO capacity within 25% 76% -> 72% (llama-3.1-8b's 32 layers
-  get too little) and shipped 16.3% -> 17.3%; a fixed share plus a per-layer part, set by hand at
-  0.25-0.75, beats neither. Not adopted; a split fitted per runtime is what the records cannot yet
-  identify (1-8 latency records per layer count and pair).
+  (`bench/overhead_form.py`): 5x5-fold CV tokens/s 11.8% -> 9.6%, shipped SLO capacity 16.3% ->
+  14.3%, gpt-oss B200 TPOT median APE 102% -> 79% (TensorRT-LLM) and 36% -> 7% (vLLM), H200 vLLM 8% ->
+  21%, but MLPerf by round SLO capacity within 25% 76% -> 72% (llama-3.1-8b's and Mixtral's 32 layers
+  get too little fixed cost under load) against the issue's 75%. A fixed share fitted per runtime lands
+  near the per-layer form (by round 14.5% / 71%). Not adopted; the 32-layer models under load point at
+  a host cost per iteration that grows with the batch's sequences, not yet tried.
 * **DeepSeek-R1 at low concurrency** (out of sample, InferenceMAX SGLang runs, section above): the
   model is 1.4-2.9x optimistic on tokens/s (TPOT 0.37-0.76x of measured), most at 16 requests in
   flight or fewer and on MI300X/MI325X; it is 0.6-0.8x pessimistic on the MLPerf Offline TensorRT-LLM
