@@ -98,7 +98,15 @@ def test_validation_predicts_every_llmboost_record(catalog: Catalog) -> None:
 
 
 def test_based_on_takes_the_base_fit_flagged_uncalibrated(catalog: Catalog) -> None:
+    """A runtime with no fit of its own takes its base runtime's (the shipped calibration fits MI300X x
+    LLMBoost on the MLPerf records, so its fits are taken out here to see the fallback)."""
     mi300x, llmboost, vllm = catalog.hardware["mi300x"], catalog.runtimes["llmboost"], catalog.runtimes["vllm"]
+    assert catalog.efficiency(mi300x, llmboost).calibrated  # its own fit, on its MLPerf records
+    cal = catalog.calibration
+    catalog = replace(catalog, calibration=replace(
+        cal, pairs={k: v for k, v in cal.pairs.items() if k[-1] != "llmboost"},
+        family_runtime={k: v for k, v in cal.family_runtime.items() if k[-1] != "llmboost"},
+        vendor_runtime={k: v for k, v in cal.vendor_runtime.items() if k[-1] != "llmboost"}))
     base = catalog.efficiency(mi300x, vllm)
     assert base.calibrated  # the shipped calibration fits MI300X x vLLM
     got = catalog.efficiency(mi300x, llmboost)

@@ -293,7 +293,9 @@ def test_api_and_cli_export_the_same_pools(planned: dict[str, PlanResultOut], tm
                     for d in yaml.safe_load_all(file.content) if d["kind"] == "Deployment"]
     else:
         commands = [line for f in doc.files for line in f.content.splitlines() if line.startswith("exec ")]
-    assert sorted(c.split("--disaggregation-mode ")[1].split()[0] for c in commands) == ["decode", "prefill"]
+    roles = sorted(d.role for d in top(planned["disaggregation"]).deployments)  # one command per pool
+    assert set(roles) == {"decode", "prefill"}
+    assert sorted(c.split("--disaggregation-mode ")[1].split()[0] for c in commands) == roles
 
 
 def test_every_written_feature_names_the_engine_commit_in_the_support_matrix(catalog: Any) -> None:

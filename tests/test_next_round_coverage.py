@@ -54,7 +54,8 @@ EXPECTED = {
 }
 NO_INTERACTIVE = {"mixtral-8x7b"}  # the benchmark has no Interactive scenario
 # combinations without an Interactive record: the round lists two B50 llama3.1-8b results, and the
-# model finds no rate at which 4 power-capped 70 W B50s meet the Interactive p99s (500 ms TTFT, 30 ms TPOT; tests/data header)
+# model finds no rate at which 4 power-capped 70 W B50s meet the Interactive p99s (500 ms TTFT,
+# 30 ms TPOT; tests/data header)
 NO_INTERACTIVE_ON = {("llama-3.1-8b", "arc-pro-b50")}
 
 

@@ -23,6 +23,7 @@ from planner.levers.quality import best_teacher, quality
 from planner.model.estimate import Scenario, config_grid, estimate, resolve
 from planner.model.grid import CatalogTables, Grid
 from planner.model.queueing import server
+from planner.model.scheduler import overlap_of
 from planner.search.capacity import UTILIZATION, length_dists
 from planner.search.planning import plan
 from planner.search.results import Plan, PlanResult, Relaxation
@@ -80,7 +81,8 @@ def _reestimate(catalog: Catalog, w: Workload, p: Plan) -> list[dict[str, float]
         # The percentiles estimate does not expose come from the same server model on the config grid.
         input_tokens, output_tokens = length_dists(t)
         srv = server(config_grid(catalog, config), request_rate=d.requests_per_s_per_replica,
-                     input_tokens=input_tokens, output_tokens=output_tokens)
+                     input_tokens=input_tokens, output_tokens=output_tokens,
+                     overlap=overlap_of(catalog.calibration, p.runtime))  # as estimate serves it
         lat = {f"{m}_p{q}": float(getattr(srv, attr)[q][0]) * 1e3 for m, attr in _ATTR.items()
                for q in (50, 90, 95, 99)}
         assert est.ttft_p99_s is not None and est.tpot_p99_s is not None

@@ -23,7 +23,7 @@ from hardware_catalog.loader import default_catalog_dir
 from hardware_catalog.measurements import read_measurements
 from planner.calibration.predict import METRICS, predict_calibrated, prepare, record_grid
 from planner.calibration.serving_fit import MIN_RECORDS, fit_runtime_overlaps, fit_serving_overlap
-from planner.domain import Calibration
+from planner.domain import Calibration, Catalog
 from planner.errors import CatalogError
 from planner.model.estimate import Scenario, estimate, resolve
 from planner.model.grid import CatalogTables
@@ -83,10 +83,15 @@ def test_per_row_overlap_matches_rows_run_one_at_a_time() -> None:
                                                                                decode_context=context))
 
 
+def _roofline(catalog: Catalog) -> Catalog:
+    """The shipped catalog with its serving overlaps taken out (every runtime at the roofline)."""
+    return replace(catalog, calibration=replace(catalog.calibration, serving_overlap=None, serving_overlap_runtime={}))
+
+
 def test_estimate_runs_at_its_runtimes_overlap() -> None:
     """llama-3.1-70b fp8 on 4 H100 at 5 req/s: TensorRT-LLM at 0.5 serves slower iterations than
     at the roofline (max + (1 - overlap) min); vLLM, with no overlap of its own, keeps the pooled one."""
-    catalog = load_catalog()
+    catalog = _roofline(load_catalog())
     fitted = replace(catalog, calibration=replace(catalog.calibration, serving_overlap_runtime={"tensorrt-llm": 0.5}))
     tpot = {}
     for runtime in ("tensorrt-llm", "vllm"):
@@ -101,8 +106,10 @@ def test_estimate_runs_at_its_runtimes_overlap() -> None:
 def test_calibration_yaml_per_runtime_overlap(tmp_path: Path) -> None:
     folder = tmp_path / "catalog"
     shutil.copytree(default_catalog_dir(), folder)
+    assert load_catalog(folder).calibration.serving_overlap_runtime == {"vllm": 0.9}  # the shipped fit's
+    text = (folder / "calibration.yaml").read_text(encoding="utf-8").split("serving_overlap_runtime:")[0]
+    (folder / "calibration.yaml").write_text(text, encoding="utf-8")
     assert load_catalog(folder).calibration.serving_overlap_runtime == {}
-    text = (folder / "calibration.yaml").read_text(encoding="utf-8")
     (folder / "calibration.yaml").write_text(text + "serving_overlap_runtime: {tensorrt-llm: 0.6}\n", encoding="utf-8")
     assert load_catalog(folder).calibration.serving_overlap_runtime == {"tensorrt-llm": 0.6}
     (folder / "calibration.yaml").write_text(text + "serving_overlap_runtime: {no-such-engine: 0.6}\n",
@@ -121,7 +128,7 @@ def test_plans_run_each_candidate_at_its_runtimes_overlap() -> None:
     from hardware_catalog.workload_file import load_workload
     from planner.search.planning import plan
 
-    catalog = load_catalog()
+    catalog = _roofline(load_catalog())
     workload = load_workload(Path(__file__).resolve().parents[1] / "examples" / "heterogeneous-mix.yaml")
 
     def capacities(calibration: Calibration) -> list[list[float]]:

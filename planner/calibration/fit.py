@@ -27,7 +27,7 @@ the held-out fold exactly as ``hwplan validate`` would, through the catalog's ef
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -344,10 +344,17 @@ def fold_indices(n: int, folds: int, *, seed: int = 0) -> list[Array]:
 
 
 def cross_validate(catalog: Catalog, rs: RecordSet, *, folds: int = 5, options: FitOptions | None = None,
-                   progress: Progress | None = None, seed: int = 0) -> Array:
-    """Held-out predictions [record, metric] (SI units): each fold predicted by a fit on the rest."""
+                   progress: Progress | None = None, seed: int = 0, pool: Sequence[int] | None = None) -> Array:
+    """Held-out predictions [record, metric] (SI units): each fold predicted by a fit on the rest.
+
+    ``pool``: the records the folds are drawn from (default all); the others are in every fit and
+    never predicted (their rows stay nan). The shipped calibration is fitted on the public records
+    and the MLPerf records together, so the static records' error is measured with the MLPerf ones
+    always in the fit, as they are when it ships."""
     out = np.full((len(rs), len(METRICS)), np.nan)
-    for k, test in enumerate(fold_indices(len(rs), folds, seed=seed)):
+    candidates = np.arange(len(rs)) if pool is None else np.asarray(pool, dtype=np.int64)
+    for k, local in enumerate(fold_indices(len(candidates), folds, seed=seed)):
+        test = candidates[local]
         train = np.setdiff1d(np.arange(len(rs)), test)
         result = fit(catalog, rs.take(train.tolist()), options=options)
         fitted = replace(catalog, calibration=result.calibration)
@@ -358,19 +365,19 @@ def cross_validate(catalog: Catalog, rs: RecordSet, *, folds: int = 5, options: 
 
 
 def repeated_cross_validate(catalog: Catalog, rs: RecordSet, *, folds: int = 5, repeats: int = 5,
-                            options: FitOptions | None = None,
-                            progress: Progress | None = None) -> tuple[RecordSet, Array]:
-    """Repeated k-fold CV (seeds 0 .. repeats-1): the records repeated, and their held-out predictions.
+                            options: FitOptions | None = None, progress: Progress | None = None,
+                            pool: Sequence[int] | None = None) -> tuple[RecordSet, Array]:
+    """Repeated k-fold CV (seeds 0 .. repeats-1): the records repeated, and their held-out predictions
+    (``pool``: as ``cross_validate``).
 
     With few records per hardware family, one fold assignment decides whether a family's records
     are held out together; pooling several assignments measures the model, not that luck.
     """
     if repeats < 1:
         raise InputError(f"must be at least 1, got {repeats}", field="repeats")
-    preds = [cross_validate(catalog, rs, folds=folds, options=options, progress=progress, seed=seed)
+    preds = [cross_validate(catalog, rs, folds=folds, options=options, progress=progress, seed=seed, pool=pool)
              for seed in range(repeats)]
     return rs.take(list(range(len(rs))) * repeats), np.vstack(preds)
-
 
 
 def group_cross_validate(catalog: Catalog, rs: RecordSet, key: Callable[[Measurement], str], *,

@@ -12,7 +12,8 @@ Rule: on a grid over [0.3, 1] (below 0.3 no fit on either MLPerf round came clos
 bench/fit_serving_overlap.py), the median absolute percentage error of the predicted SLO capacity;
 the chosen overlap is the largest whose median is within one bootstrap standard error of the
 smallest (shrinkage toward the roofline: the data do not tell those apart). The shipped calibration
-is fitted on public_benchmarks.yaml alone, which has no record under load, so it keeps the prior.
+is fitted on public_benchmarks.yaml and the MLPerf records together (hardware_catalog/data/
+measurements/), whose Server and Interactive records set it: pooled, the roofline (1.0), vLLM 0.9.
 
 Per runtime (``serving_overlap_runtime``; calibration.yaml's optional map runtime id -> overlap):
 each runtime with at least MIN_RECORDS such records gets, by the same rule on its own records, the
