@@ -66,13 +66,13 @@ WEAK_SPOTS = """\
   Vidur and Splitwise fit to iteration times) grows the batch smoothly toward saturation, the
   observed behaviour; it is not adopted here (it changes every plan; see the issue's report).
   Rounds also differ: the same pairs ran faster in v5.1 than in v4.1, so a fit on one round
-  mispredicts the other (cross-validated by round, above) more than the public-data calibration does.
+  mispredicts the other (cross-validated by round, above).
   Near the knee latency grows like 1 / (1 - rate / capacity), so a few percent of capacity error is
   a factor in a p99 at the submitted rate: at the same relative load (the model's own SLO capacity)
   the shipped p99 errors are 41% (TTFT) and 20% (TPOT) (diagnostic above). Interactive (TPOT p99
   40 ms) needs a serving overlap below the roofline, fitted 0.6-0.7 by round
-  (`planner/calibration/serving_fit.py`); the shipped calibration, fitted on records without load,
-  cannot identify it and keeps the roofline (Interactive SLO capacity 34% shipped, 20% by round).
+  (`planner/calibration/serving_fit.py`); the shipped calibration, fitted on both rounds at once,
+  keeps the roofline pooled and 0.9 for vLLM (TensorRT-LLM's v4.1 and v5.1 records disagree).
 * **Interactive: the fixed part of an iteration** (`bench/interactive_intercept_diag.py`, by round).
   Per system with a v5.1 Server and an Interactive record, a line through the two operating points
   (mean TPOT against tokens per iteration, both by Little's law from the record) gives the
