@@ -158,3 +158,22 @@ def test_shipped_at_bound_report_is_the_shipped_coefficients_own() -> None:
     assert not any(e.calibrated for e in catalog.calibration.vendor_runtime.values())
     assert not any(e.calibrated for e in catalog.calibration.family_runtime.values())
     assert all(e.calibrated for e in catalog.calibration.pairs.values())
+
+
+def test_shipped_calibration_was_fitted_on_the_shipped_measurements() -> None:
+    """calibration.yaml names the files it was fitted on with their sha256: each must be a shipped
+    measurements file with exactly those bytes (an edited or added record without a refit fails
+    here: `hwplan calibrate hardware_catalog/data/measurements/public_benchmarks.yaml
+    hardware_catalog/data/measurements/mlperf.yaml`), and both the public and the MLPerf records
+    are among them."""
+    import hashlib
+
+    from hardware_catalog.loader import default_catalog_dir
+
+    files = load_catalog().calibration.fitted_on.get("files", [])
+    assert isinstance(files, list)
+    folder = default_catalog_dir() / "measurements"
+    for f in files:
+        data = (folder / f["name"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == f["sha256"], f["name"]
+    assert {f["name"] for f in files} == {"public_benchmarks.yaml", "mlperf.yaml"}
