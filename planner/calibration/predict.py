@@ -43,7 +43,9 @@ from planner.calibration.speculation import (
     StatedDisaggregation,
     StatedSpeculation,
     disaggregation_reason,
+    drafted_columns,
     drafter_of,
+    per_iteration,
     served_view,
 )
 from planner.domain import Calibration, Catalog, Hardware, Runtime
@@ -321,7 +323,7 @@ def _slo_reachable(grid: Grid, rs: RecordSet, calibration: Calibration) -> npt.N
         cap = _numbers(rs, "batch", np.inf)[idx]
         saturation = serve(step, mem, request_rate=0.0, input_tokens=i_dist, output_tokens=o_dist, batch_cap=cap,
                            percentiles=(99,), overlap=overlap[idx]).capacity_requests_per_s
-        limits = _slo_limits([_per_iteration(rs.records[k].slo, view.emitted) for k in idx])
+        limits = _slo_limits([per_iteration(rs.records[k].slo, view.emitted) for k in idx])
         out[idx] = _meets_slo(step, mem, limits, _LOWEST_RATE * np.where(saturation > 0, saturation, 1e-9),
                               i_dist, o_dist, cap, overlap[idx])
     return out
@@ -378,35 +380,13 @@ def predict(tables: CatalogTables, rs: RecordSet, efficiency: Efficiencies | Non
             res.output_tokens_per_s * rs.replicas[idx], res.ttft_s, res.tpot_s, res.e2e_s,
             res.ttft_s, res.tpot_s], axis=1)
         for k in (k for k in idx if rs.records[k].speculative is not None):
-            out[k, :6] = _drafted(grid, rs, int(k), b)
+            m = rs.records[k]
+            out[k, :6] = drafted_columns(grid.take(np.array([k], dtype=np.int64)), m.drafter(), m.scenario,
+                                         batch=b[k], input_mean=i[k], output_mean=o[k], replicas=rs.replicas[k])
     server_rows = np.flatnonzero(scen == str(Scenario.SERVER))
     if server_rows.size:
         predict_server(grid, rs, server_rows, b, out, capacity=capacity, overlap=overlap)
     return out
-
-
-def _drafted(grid: Grid, rs: RecordSet, k: int, cap: Array) -> Array:
-    """The static-batch or max-throughput columns of record ``k`` with its stated drafter, on the
-    mean lengths as the plain rows: the scenario runs the engine's decode iterations
-    (``speculation.served_view``); tokens/s counts tokens, TPOT is per token (iteration / E)."""
-    m = rs.records[k]
-    i_dist, o_dist = m.lengths()
-    g = grid.take(np.array([k], dtype=np.int64))
-    view = served_view(g, m.drafter(), LengthDist(i_dist.mean), LengthDist(o_dist.mean))
-    i, o = np.array([view.input_tokens.mean]), np.array([view.output_tokens.mean])
-    if m.scenario is Scenario.STATIC_BATCH:
-        res = static_batch(g, batch=cap[[k]], input_tokens=i, output_tokens=o, models=(view.step, view.mem))
-    else:
-        res = max_throughput(g, input_tokens=i, output_tokens=o, batch_cap=cap[[k]], models=(view.step, view.mem))
-    tpot = res.tpot_s / view.emitted
-    return np.concatenate([res.output_tokens_per_s * view.tokens_per_iteration * rs.replicas[k], res.ttft_s, tpot,
-                           res.e2e_s, res.ttft_s, tpot])
-
-
-def _per_iteration(slo: Mapping[str, float], emitted: float) -> dict[str, float]:
-    """``slo`` as the queueing model checks it: a TPOT limit per decode iteration is E x the per-token
-    one (``Served.workload``); the others unchanged."""
-    return {key: v * emitted if key == "tpot_p99_s" else v for key, v in slo.items()}
 
 
 def predict_calibrated(tables: CatalogTables, rs: RecordSet, calibration: Calibration) -> Array:
@@ -451,7 +431,7 @@ def predict_server(grid: Grid, rs: RecordSet, rows: npt.NDArray[np.int64], cap: 
                                    (9, tpot.quantile_s[90])):
                 out[idx[over], column] = values / e
         if capacity:
-            slo = [_per_iteration(rs.records[k].slo, e) for k in idx]
+            slo = [per_iteration(rs.records[k].slo, e) for k in idx]
             out[idx, 10] = slo_capacity(g, slo, i_dist, o_dist, cap[idx], res.capacity_requests_per_s,
                                         overlap=ov, models=(step, mem)) * reps
 

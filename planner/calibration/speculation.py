@@ -24,17 +24,24 @@ so such a record is skipped with that reason rather than predicted as aggregated
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
+
 from planner.errors import InputError
-from planner.model.grid import Grid
+from planner.model.estimate import Scenario
+from planner.model.grid import Array, Grid
 from planner.model.perf import MemoryModel, StepModel
 from planner.model.queueing import LengthDist
+from planner.model.scenarios import max_throughput, static_batch
 from planner.model.serving import ACCEPTANCE, DRAFT_FRACTION, Drafter, Served, accepted_tokens
 from planner.workload import Tokens, Traffic
 
-__all__ = ["METHODS", "StatedDisaggregation", "StatedSpeculation", "disaggregation_reason", "drafter_of", "method_of",
-           "served_view", "ServedView"]
+__all__ = [
+    "METHODS", "ServedView", "StatedDisaggregation", "StatedSpeculation", "disaggregation_reason", "drafted_columns",
+    "drafter_of", "method_of", "per_iteration", "served_view",
+]
 
 # How submitters and engines name a method -> the name used here
 METHODS: dict[str, str] = {
@@ -160,3 +167,26 @@ def served_view(grid: Grid, drafter: Drafter | None, input_tokens: LengthDist, o
     step, mem = served.apply(step, mem, original)
     return ServedView(step, mem, LengthDist(i.mean, i.p95, knots=i.knots), LengthDist(o.mean, o.p95, knots=o.knots),
                       served.emitted, output_tokens.mean / o.mean)
+
+
+def drafted_columns(grid: Grid, drafter: Drafter | None, scenario: Scenario, *, batch: float, input_mean: float,
+                    output_mean: float, replicas: float) -> Array:
+    """One static-batch or max-throughput record's first six ``predict`` columns (tokens/s, TTFT,
+    TPOT, e2e, TTFT p99, TPOT p99) with its drafter, on the mean lengths as the plain rows: the
+    scenario runs the engine's decode iterations (``served_view``); tokens/s counts tokens, TPOT is
+    per token (an iteration over the E tokens it emits)."""
+    view = served_view(grid, drafter, LengthDist(input_mean), LengthDist(output_mean))
+    i, o, cap = np.array([view.input_tokens.mean]), np.array([view.output_tokens.mean]), np.array([batch])
+    if scenario is Scenario.STATIC_BATCH:
+        res = static_batch(grid, batch=cap, input_tokens=i, output_tokens=o, models=(view.step, view.mem))
+    else:
+        res = max_throughput(grid, input_tokens=i, output_tokens=o, batch_cap=cap, models=(view.step, view.mem))
+    tpot = res.tpot_s / view.emitted
+    return np.concatenate([res.output_tokens_per_s * view.tokens_per_iteration * replicas, res.ttft_s, tpot,
+                           res.e2e_s, res.ttft_s, tpot])
+
+
+def per_iteration(slo: Mapping[str, float], emitted: float) -> dict[str, float]:
+    """``slo`` as the queueing model checks it: a TPOT limit per decode iteration is E x the per-token
+    one (``Served.workload``); the others unchanged."""
+    return {key: v * emitted if key == "tpot_p99_s" else v for key, v in slo.items()}
