@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hardware_catalog.files import read_yaml
 from planner.calibration.predict import Measurement
+from planner.calibration.speculation import METHODS, StatedDisaggregation, StatedSpeculation, method_of
 from planner.errors import CatalogError
 from planner.model.estimate import Scenario
 from planner.model.queueing import LengthDist
@@ -101,6 +102,53 @@ class SloIn(_Record):
     e2e_p99_ms: Pos | None = None
 
 
+_NOT_USED = ("", "none", "no", "false", "off", "disabled", "n/a")
+
+
+class SpeculativeIn(_Record):
+    """``mlperf.speculative_decoding`` as a mapping; a bare method name or null/false/"none" also
+    reads (``MlperfIn._speculative``)."""
+
+    method: str
+    draft_tokens: PosInt | None = Field(default=None, validation_alias=AliasChoices(
+        "draft_tokens", "k", "num_speculative_tokens", "num_draft_tokens", "speculative_num_steps"))
+    acceptance_rate: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] | None = Field(
+        default=None, validation_alias=AliasChoices("acceptance_rate", "acceptance"))
+    mean_accepted_length: Annotated[float, Field(ge=1, le=100, allow_inf_nan=False)] | None = Field(
+        default=None, validation_alias=AliasChoices("mean_accepted_length", "accepted_length",
+                                                    "acceptance_length", "mean_acceptance_length"))
+    draft_model: str | None = None
+    source: str | None = None
+
+    @field_validator("method")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        method = method_of(v)
+        if method is None:
+            raise ValueError(f"unknown speculative decoding method {v!r} (known: {', '.join(sorted(METHODS))})")
+        return method
+
+    @model_validator(mode="after")
+    def _length_within_k(self) -> SpeculativeIn:
+        k, length = self.draft_tokens, self.mean_accepted_length
+        if k is not None and length is not None and length > k + 1:
+            raise ValueError(f"mean accepted length {length:g} exceeds k + 1 = {k + 1}")
+        return self
+
+    def stated(self) -> StatedSpeculation:
+        return StatedSpeculation(method=self.method, draft_tokens=self.draft_tokens, acceptance=self.acceptance_rate,
+                                 accepted_length=self.mean_accepted_length, draft_model=self.draft_model)
+
+
+class DisaggregatedIn(_Record):
+    """``mlperf.disaggregated`` as a mapping of the pools' chips; true / false / null also read."""
+
+    prefill_chips: PosInt | None = Field(default=None, validation_alias=AliasChoices(
+        "prefill_chips", "prefill", "prefill_gpus", "prefill_accelerators"))
+    decode_chips: PosInt | None = Field(default=None, validation_alias=AliasChoices(
+        "decode_chips", "decode", "decode_gpus", "decode_accelerators"))
+
+
 class MlperfIn(BaseModel):
     """Provenance of an MLPerf record; the fields read here are typed, the rest kept as given."""
 
@@ -119,6 +167,34 @@ class MlperfIn(BaseModel):
     replicas: PosInt | None = None
     modified_model: str | None = None
     same_log_as: str | None = None
+    speculative_decoding: SpeculativeIn | None = None
+    disaggregated: DisaggregatedIn | None = None
+
+    @field_validator("speculative_decoding", mode="before")
+    @classmethod
+    def _speculative(cls, v: Any) -> Any:
+        """null / false / "none": not used; a method name; a mapping (SpeculativeIn)."""
+        if v is None or v is False or (isinstance(v, str) and v.strip().lower() in _NOT_USED):
+            return None
+        if v is True:
+            raise ValueError("true does not say which method: state its name (mtp, eagle3, ...) or a mapping")
+        if isinstance(v, str):
+            return {"method": v}
+        if isinstance(v, dict):
+            return v
+        raise ValueError(f"expected null, false, a method name or a mapping, got {type(v).__name__}")
+
+    @field_validator("disaggregated", mode="before")
+    @classmethod
+    def _disaggregated(cls, v: Any) -> Any:
+        """null / false: aggregated; true: separate pools; a mapping of the pools' chips."""
+        if v is None or v is False or (isinstance(v, str) and v.strip().lower() in _NOT_USED):
+            return None
+        if v is True or (isinstance(v, str) and v.strip().lower() in ("yes", "true")):
+            return {}
+        if isinstance(v, dict):
+            return v
+        raise ValueError(f"expected true, false, null or a mapping of prefill/decode chips, got {v!r}")
 
 
 class MeasurementIn(_Record):
@@ -229,6 +305,9 @@ def to_measurement(r: MeasurementIn) -> Measurement:
         accelerator=None if mp is None else mp.accelerator_model_name,
         ep=None if mp is None else mp.ep,
         modified_model=None if mp is None else mp.modified_model,
+        speculative=None if mp is None or mp.speculative_decoding is None else mp.speculative_decoding.stated(),
+        disaggregated=None if mp is None or mp.disaggregated is None else StatedDisaggregation(
+            mp.disaggregated.prefill_chips, mp.disaggregated.decode_chips),
     )
 
 

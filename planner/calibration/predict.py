@@ -39,14 +39,24 @@ from dataclasses import dataclass, field, fields, replace
 import numpy as np
 import numpy.typing as npt
 
+from planner.calibration.speculation import (
+    StatedDisaggregation,
+    StatedSpeculation,
+    disaggregation_reason,
+    drafted_columns,
+    drafter_of,
+    per_iteration,
+    served_view,
+)
 from planner.domain import Calibration, Catalog, Hardware, Runtime
 from planner.errors import InputError, PlannerError
 from planner.model.estimate import Config, Scenario, resolve
 from planner.model.grid import Array, CatalogTables, Efficiencies, Grid
 from planner.model.perf import MemoryModel, StepModel
 from planner.model.queueing import LengthDist, overload_tpot, serve
-from planner.model.scenarios import max_throughput, static_batch
+from planner.model.scenarios import Models, max_throughput, static_batch
 from planner.model.scheduler import SERVING_OVERLAP, overlap_of
+from planner.model.serving import Drafter
 
 __all__ = [
     "EFFICIENCY_FIELDS",
@@ -98,6 +108,12 @@ class Measurement:
     accelerator: str | None = None  # the accelerator name the source states (MLPerf accelerator_model_name)
     ep: int | None = None
     modified_model: str | None = None
+    speculative: StatedSpeculation | None = None  # as the source states it (planner.calibration.speculation)
+    disaggregated: StatedDisaggregation | None = None  # prefill and decode on separate pools
+
+    def drafter(self) -> Drafter | None:
+        """The planner's drafter for the stated speculation (an InputError where none is sourced)."""
+        return None if self.speculative is None else drafter_of(self.speculative)
 
     def lengths(self) -> tuple[LengthDist, LengthDist]:
         """Input and output length distributions: the published ones, else the means."""
@@ -209,6 +225,9 @@ def _resolve(catalog: Catalog, m: Measurement) -> Config:
                          f"{m.model}", field="mlperf.modified_model")
     if m.input_tokens is None or m.output_tokens is None:
         raise InputError("the benchmark's token lengths are not published in the record", field="input_tokens")
+    if m.disaggregated is not None:
+        raise InputError(disaggregation_reason(m.disaggregated), field="mlperf.disaggregated")
+    m.drafter()  # a stated speculation the planner has no sourced figure for: not predicted
     hardware = _hardware_id(catalog, m)
     hw = catalog.get_hardware(hardware)
     rt = catalog.get_runtime(m.runtime)
@@ -294,17 +313,17 @@ def _slo_reachable(grid: Grid, rs: RecordSet, calibration: Calibration) -> npt.N
     (its SLO capacity is above 0), at ``calibration``'s serving overlap."""
     out = np.zeros(len(rs), dtype=bool)
     overlap = np.array([overlap_of(calibration, c.runtime.id) for c in rs.configs])
-    groups: dict[tuple[LengthDist, LengthDist], list[int]] = {}
+    groups: dict[tuple[LengthDist, LengthDist, Drafter | None], list[int]] = {}
     for k, m in enumerate(rs.records):
-        groups.setdefault(m.lengths(), []).append(k)
-    for (i_dist, o_dist), members in groups.items():
+        groups.setdefault((*m.lengths(), m.drafter()), []).append(k)
+    for (i_stated, o_stated, drafter), members in groups.items():
         idx = np.asarray(members, dtype=np.int64)
-        g = grid.take(idx)
-        step, mem = StepModel.build(g), MemoryModel.build(g)
+        view = served_view(grid.take(idx), drafter, i_stated, o_stated)
+        step, mem, i_dist, o_dist = view.step, view.mem, view.input_tokens, view.output_tokens
         cap = _numbers(rs, "batch", np.inf)[idx]
         saturation = serve(step, mem, request_rate=0.0, input_tokens=i_dist, output_tokens=o_dist, batch_cap=cap,
                            percentiles=(99,), overlap=overlap[idx]).capacity_requests_per_s
-        limits = _slo_limits([rs.records[k].slo for k in idx])
+        limits = _slo_limits([per_iteration(rs.records[k].slo, view.emitted) for k in idx])
         out[idx] = _meets_slo(step, mem, limits, _LOWEST_RATE * np.where(saturation > 0, saturation, 1e-9),
                               i_dist, o_dist, cap, overlap[idx])
     return out
@@ -360,6 +379,10 @@ def predict(tables: CatalogTables, rs: RecordSet, efficiency: Efficiencies | Non
         out[idx, :6] = np.stack([
             res.output_tokens_per_s * rs.replicas[idx], res.ttft_s, res.tpot_s, res.e2e_s,
             res.ttft_s, res.tpot_s], axis=1)
+        for k in (k for k in idx if rs.records[k].speculative is not None):
+            m = rs.records[k]
+            out[k, :6] = drafted_columns(grid.take(np.array([k], dtype=np.int64)), m.drafter(), m.scenario,
+                                         batch=b[k], input_mean=i[k], output_mean=o[k], replicas=rs.replicas[k])
     server_rows = np.flatnonzero(scen == str(Scenario.SERVER))
     if server_rows.size:
         predict_server(grid, rs, server_rows, b, out, capacity=capacity, overlap=overlap)
@@ -382,21 +405,23 @@ def predict_server(grid: Grid, rs: RecordSet, rows: npt.NDArray[np.int64], cap: 
     TTFT or e2e (nan: they grow with the run); its TPOT is that of the requests admitted to the full
     batch (``queueing.overload_tpot``)."""
     per_record = np.broadcast_to(np.asarray(overlap, dtype=np.float64), (len(rs),))
-    groups: dict[tuple[LengthDist, LengthDist], list[int]] = {}
+    groups: dict[tuple[LengthDist, LengthDist, Drafter | None], list[int]] = {}
     for k in rows:
-        groups.setdefault(rs.records[k].lengths(), []).append(int(k))
-    for (i_dist, o_dist), members in groups.items():
+        groups.setdefault((*rs.records[k].lengths(), rs.records[k].drafter()), []).append(int(k))
+    for (i_stated, o_stated, drafter), members in groups.items():
         idx = np.asarray(members, dtype=np.int64)
         ov = per_record[idx]
         g = grid.take(idx)
         reps = rs.replicas[idx]
         rate = np.array([rs.records[k].request_rate or np.nan for k in idx]) / reps
-        step, mem = StepModel.build(g), MemoryModel.build(g)
+        # with a stated drafter the queue runs decode iterations (speculation.served_view): E tokens each
+        view = served_view(g, drafter, i_stated, o_stated)
+        step, mem, i_dist, o_dist, e = view.step, view.mem, view.input_tokens, view.output_tokens, view.emitted
         res = serve(step, mem, request_rate=rate, input_tokens=i_dist, output_tokens=o_dist, batch_cap=cap[idx],
                     percentiles=(50, 90, 99), overlap=ov)
-        out[idx, :6] = np.stack([res.output_tokens_per_s * reps, res.ttft_mean_s, res.tpot_mean_s,
-                                 res.e2e_mean_s, res.ttft_s[99], res.tpot_s[99]], axis=1)
-        out[idx, 6:10] = np.stack([res.ttft_s[50], res.ttft_s[90], res.tpot_s[50], res.tpot_s[90]], axis=1)
+        out[idx, :6] = np.stack([res.output_tokens_per_s * view.tokens_per_iteration * reps, res.ttft_mean_s,
+                                 res.tpot_mean_s / e, res.e2e_mean_s, res.ttft_s[99], res.tpot_s[99] / e], axis=1)
+        out[idx, 6:10] = np.stack([res.ttft_s[50], res.ttft_s[90], res.tpot_s[50] / e, res.tpot_s[90] / e], axis=1)
         # past its capacity at a stated rate: the TPOT of the requests admitted to the full batch
         over = np.flatnonzero(~res.stable & (res.max_batch >= 1) & np.isfinite(rate))
         if over.size:
@@ -404,11 +429,11 @@ def predict_server(grid: Grid, rs: RecordSet, rows: npt.NDArray[np.int64], cap: 
                                  batch_cap=cap[idx[over]], percentiles=(50, 90, 99), overlap=ov[over])
             for column, values in ((2, tpot.mean_s), (5, tpot.quantile_s[99]), (8, tpot.quantile_s[50]),
                                    (9, tpot.quantile_s[90])):
-                out[idx[over], column] = values
+                out[idx[over], column] = values / e
         if capacity:
-            slo = [rs.records[k].slo for k in idx]
+            slo = [per_iteration(rs.records[k].slo, e) for k in idx]
             out[idx, 10] = slo_capacity(g, slo, i_dist, o_dist, cap[idx], res.capacity_requests_per_s,
-                                        overlap=ov) * reps
+                                        overlap=ov, models=(step, mem)) * reps
 
 
 _SLO_KEYS = (("ttft_p99_s", "ttft"), ("tpot_p99_s", "tpot"), ("e2e_p99_s", "e2e"))
@@ -432,15 +457,17 @@ def _meets_slo(step: StepModel, mem: MemoryModel, limits: Array, rate: Array, in
 
 def slo_capacity(grid: Grid, slo: Sequence[Mapping[str, float]], input_tokens: LengthDist,
                  output_tokens: LengthDist, cap: Array, saturation: Array, *,
-                 overlap: float | Array = SERVING_OVERLAP) -> Array:
+                 overlap: float | Array = SERVING_OVERLAP, models: Models | None = None) -> Array:
     """Per row, the highest request rate (per replica) at which every predicted p99 of ``slo`` holds.
 
     Bisection in log rate between 1e-4 and 1 times the saturated rate (the queue is unstable
     above it): p99 latencies rise with the rate, so the set of rates that meet the SLO is an
-    interval from 0. 0 where even the lowest rate misses it; nan where a row has no SLO."""
+    interval from 0. 0 where even the lowest rate misses it; nan where a row has no SLO. ``models``:
+    the grid's step and memory models as a serving feature transforms them, else built here."""
     limits = _slo_limits(slo)
     has_slo = np.isfinite(limits).any(axis=1)
-    step, mem = StepModel.build(grid), MemoryModel.build(grid)  # once: each bisection step reuses them
+    # once: each bisection step reuses them
+    step, mem = (StepModel.build(grid), MemoryModel.build(grid)) if models is None else models
 
     def meets(rate: Array) -> npt.NDArray[np.bool_]:
         return _meets_slo(step, mem, limits, rate, input_tokens, output_tokens, cap, overlap)

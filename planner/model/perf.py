@@ -158,7 +158,8 @@ class MemoryModel:
                       max_batch=max_batch)
 
 
-def memory(grid: Grid, *, batch: npt.ArrayLike, context_tokens: npt.ArrayLike) -> Memory:
+def memory(grid: Grid, *, batch: npt.ArrayLike, context_tokens: npt.ArrayLike,
+           model: MemoryModel | None = None) -> Memory:
     """Memory per chip at ``batch`` sequences of ``context_tokens`` (input + output) each.
 
     weights      params * bytes/param / (tp * pp)  (embeddings split like the rest; an experts-only
@@ -173,7 +174,7 @@ def memory(grid: Grid, *, batch: npt.ArrayLike, context_tokens: npt.ArrayLike) -
                  quantity vLLM's start-up profiling pass measures before it sizes the KV cache.
     overhead     engine context and graphs, plus the share of memory the engine leaves unused
     """
-    return MemoryModel.build(grid).parts(batch=batch, context_tokens=context_tokens)
+    return (MemoryModel.build(grid) if model is None else model).parts(batch=batch, context_tokens=context_tokens)
 
 
 _Pair = tuple[Array, Array]
@@ -430,11 +431,13 @@ def step_time(
     decode_context: npt.ArrayLike,
     prefill_tokens: npt.ArrayLike = 0.0,
     prefill_context: npt.ArrayLike = 0.0,
+    model: StepModel | None = None,
 ) -> StepTime:
     """Time to run ``decode_tokens`` decode tokens and ``prefill_tokens`` prompt tokens.
 
     Work beyond ``max_batched_tokens`` is split into several passes, each of which reads the
     weights again and pays the per-pass overhead. Arguments broadcast against the grid's rows.
+    ``model``: the grid's step model transformed (``planner.model.serving.ServedStep``), else built.
     """
     args = (decode_tokens, decode_context, prefill_tokens, prefill_context)
     shape = np.broadcast_shapes(*(np.shape(x) for x in args), (len(grid),))
@@ -443,6 +446,7 @@ def step_time(
         return np.moveaxis(np.broadcast_to(np.asarray(x, dtype=np.float64), shape), -1, 0)
 
     d, d_ctx, p, p_ctx = (rows_first(x) for x in args)
-    st = StepModel.build(grid).parts(decode_tokens=d, decode_context=d_ctx, prefill_tokens=p, prefill_context=p_ctx)
+    step = StepModel.build(grid) if model is None else model
+    st = step.parts(decode_tokens=d, decode_context=d_ctx, prefill_tokens=p, prefill_context=p_ctx)
     return StepTime(*(np.moveaxis(x, 0, -1) for x in (st.compute, st.memory, st.communication, st.overhead,
                                                        st.total)))

@@ -16,9 +16,11 @@ import numpy as np
 import numpy.typing as npt
 
 from planner.model.grid import Array, Grid
-from planner.model.perf import Memory, MemoryModel, StepTime, memory, step_time
+from planner.model.perf import Memory, MemoryModel, StepModel, StepTime, memory, step_time
 
-__all__ = ["ScenarioResult", "bound_of", "max_throughput", "static_batch"]
+__all__ = ["Models", "ScenarioResult", "bound_of", "max_throughput", "static_batch"]
+
+Models = tuple[StepModel, MemoryModel]  # a grid's step and memory models, transformed by a serving feature
 
 
 @dataclass(frozen=True)
@@ -44,14 +46,18 @@ def bound_of(step: StepTime) -> npt.NDArray[np.str_]:
 
 
 def static_batch(grid: Grid, *, batch: npt.ArrayLike, input_tokens: npt.ArrayLike,
-                 output_tokens: npt.ArrayLike) -> ScenarioResult:
+                 output_tokens: npt.ArrayLike, models: Models | None = None) -> ScenarioResult:
+    """``models``: the grid's step and memory models as a serving feature transforms them
+    (``planner.model.serving.Served.apply``; its tokens are then the ones the engine computes and
+    ``output_tokens`` its decode iterations), else the grid's own."""
+    step, mem_model = (None, None) if models is None else models
     b = np.asarray(batch, dtype=np.float64)
     i = np.asarray(input_tokens, dtype=np.float64)
     o = np.asarray(output_tokens, dtype=np.float64)
-    mem = memory(grid, batch=b, context_tokens=i + o)
+    mem = memory(grid, batch=b, context_tokens=i + o, model=mem_model)
     prefill = step_time(grid, decode_tokens=0.0, decode_context=0.0, prefill_tokens=b * i,
-                        prefill_context=i)
-    decode = step_time(grid, decode_tokens=b, decode_context=i + o / 2.0)  # mean context
+                        prefill_context=i, model=step)
+    decode = step_time(grid, decode_tokens=b, decode_context=i + o / 2.0, model=step)  # mean context
     # No prompt (a generation-only benchmark such as llama-bench tg): the first token is a decode step.
     ttft = np.where(i > 0, prefill.total, decode.total)
     e2e = ttft + (o - 1.0) * decode.total
@@ -69,12 +75,14 @@ def static_batch(grid: Grid, *, batch: npt.ArrayLike, input_tokens: npt.ArrayLik
 
 
 def operating_batch(grid: Grid, *, cap: npt.ArrayLike, input_tokens: npt.ArrayLike,
-                    output_tokens: npt.ArrayLike) -> Array:
+                    output_tokens: npt.ArrayLike, model: MemoryModel | None = None) -> Array:
     """Largest concurrency: what fits in memory, the scheduler's cap and the caller's cap."""
-    return MemoryModel.build(grid).operating_batch(cap=cap, input_tokens=input_tokens, output_tokens=output_tokens)
+    mem = MemoryModel.build(grid) if model is None else model
+    return mem.operating_batch(cap=cap, input_tokens=input_tokens, output_tokens=output_tokens)
 
 
-def _chunked_prefill_step(grid: Grid, *, batch: Array, input_tokens: Array, output_tokens: Array) -> StepTime:
+def _chunked_prefill_step(grid: Grid, *, batch: Array, input_tokens: Array, output_tokens: Array,
+                          step: StepModel | None = None) -> StepTime:
     """The mean iteration of the steady state: ``batch`` decodes, and the prompts of the requests that
     replace finished ones.
 
@@ -102,14 +110,16 @@ def _chunked_prefill_step(grid: Grid, *, batch: Array, input_tokens: Array, outp
     and Server/Interactive SLO capacity 15.0% -> 16.4% median APE, so dense models are not switched."""
     b, i, o = batch, input_tokens, output_tokens
     q = b * i / o
-    spread = step_time(grid, decode_tokens=b, decode_context=i + o / 2.0, prefill_tokens=q, prefill_context=i)
+    spread = step_time(grid, decode_tokens=b, decode_context=i + o / 2.0, prefill_tokens=q, prefill_context=i,
+                       model=step)
     room = np.maximum(grid.max_batched_tokens - b, 1.0)
     size = np.minimum(room, np.maximum(i, q))  # a prefill pass takes a whole prompt where it fits
     share = np.where(grid.expert_params > 0, q / size, 1.0)
     if not np.any(share < 1.0):
         return spread
-    decode = step_time(grid, decode_tokens=b, decode_context=i + o / 2.0)
-    chunk = step_time(grid, decode_tokens=b, decode_context=i + o / 2.0, prefill_tokens=size, prefill_context=i)
+    decode = step_time(grid, decode_tokens=b, decode_context=i + o / 2.0, model=step)
+    chunk = step_time(grid, decode_tokens=b, decode_context=i + o / 2.0, prefill_tokens=size, prefill_context=i,
+                      model=step)
     f = np.minimum(share, 1.0)
     return StepTime(*(np.where(share < 1.0, (1.0 - f) * getattr(decode, n) + f * getattr(chunk, n),
                                getattr(spread, n))
@@ -117,13 +127,15 @@ def _chunked_prefill_step(grid: Grid, *, batch: Array, input_tokens: Array, outp
 
 
 def max_throughput(grid: Grid, *, input_tokens: npt.ArrayLike, output_tokens: npt.ArrayLike,
-                   batch_cap: npt.ArrayLike = np.inf) -> ScenarioResult:
+                   batch_cap: npt.ArrayLike = np.inf, models: Models | None = None) -> ScenarioResult:
+    """``models``: as ``static_batch``'s."""
+    step, mem_model = (None, None) if models is None else models
     i = np.asarray(input_tokens, dtype=np.float64)
     o = np.asarray(output_tokens, dtype=np.float64)
-    b = operating_batch(grid, cap=batch_cap, input_tokens=i, output_tokens=o)
+    b = operating_batch(grid, cap=batch_cap, input_tokens=i, output_tokens=o, model=mem_model)
     b_run = np.maximum(b, 1.0)
-    mixed = _chunked_prefill_step(grid, batch=b_run, input_tokens=i, output_tokens=o)
-    static = static_batch(grid, batch=b_run, input_tokens=i, output_tokens=o)
+    mixed = _chunked_prefill_step(grid, batch=b_run, input_tokens=i, output_tokens=o, step=step)
+    static = static_batch(grid, batch=b_run, input_tokens=i, output_tokens=o, models=models)
     continuous = grid.continuous_batching > 0
     tps = np.where(continuous, b_run / mixed.total, static.output_tokens_per_s)
     tpot = np.where(continuous, mixed.total, static.tpot_s)
@@ -131,7 +143,7 @@ def max_throughput(grid: Grid, *, input_tokens: npt.ArrayLike, output_tokens: np
     room = np.maximum(grid.max_batched_tokens - b_run, 1.0)
     ttft = np.where(continuous, (0.5 + np.ceil(i / room)) * mixed.total, static.ttft_s)
     e2e = np.where(continuous, ttft + (o - 1.0) * tpot, static.e2e_s)
-    mem = memory(grid, batch=b_run, context_tokens=i + o)
+    mem = memory(grid, batch=b_run, context_tokens=i + o, model=mem_model)
     return ScenarioResult(
         batch=b,
         ttft_s=ttft,

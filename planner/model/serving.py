@@ -24,6 +24,7 @@ batch) it costs ~(k + 1) x and capacity falls: the drafter helps at low load and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -115,11 +116,12 @@ class Served:
         def iterations(x: float) -> float:  # decode iterations of x output tokens
             return 1.0 + (x - 1.0) / e if e > 1 else x
 
-        out = Tokens(iterations(t.output_tokens.mean),
-                     None if t.output_tokens.p95 is None else iterations(t.output_tokens.p95))
+        def computed(x: float) -> float:  # prompt tokens of x the engine computes (at least the last)
+            return max(x - h, 1.0)
+
         h = self.prefix_tokens
-        inp = Tokens(t.input_tokens.mean - h, None if t.input_tokens.p95 is None else t.input_tokens.p95 - h)
-        return replace(t, input_tokens=inp, output_tokens=out, prefix=None)
+        return replace(t, input_tokens=_mapped(t.input_tokens, computed, mean=t.input_tokens.mean - h),
+                       output_tokens=_mapped(t.output_tokens, iterations), prefix=None)
 
     def workload(self, w: Workload) -> Workload:
         """``w`` as the queueing model runs it: ``traffic`` and TPOT targets per iteration."""
@@ -145,6 +147,13 @@ class Served:
             m,
             capacity_bytes=m.capacity_bytes - self.shared_tokens * m.kv_bytes_per_token,  # one cached prefix copy
             kv_bytes_per_token=m.kv_bytes_per_token * held / (seen.input_tokens.mean + seen.output_tokens.mean)))
+
+
+def _mapped(t: Tokens, f: Callable[[float], float], *, mean: float | None = None) -> Tokens:
+    """``t`` through the monotone map ``f``: its mean (or ``mean``), p95 and every empirical knot, so a
+    histogram or published quantiles stay a distribution (they were once dropped for the mean)."""
+    return Tokens(f(t.mean) if mean is None else mean, None if t.p95 is None else f(t.p95),
+                  tuple((q, f(v)) for q, v in t.knots))
 
 
 class ServedStep(ServingStep):
