@@ -281,7 +281,8 @@ def main() -> None:
         "## Skipped records", "", *[f"* `{s.id}`: {s.reason}" for s in skipped], "",
         "## Reproduce", "", "```", ".venv/bin/pip install -e '.[docs]'",
         ".venv/bin/python bench/accuracy_report.py",
-        ".venv/bin/hwplan calibrate hardware_catalog/data/measurements/public_benchmarks.yaml",
+        ".venv/bin/hwplan calibrate hardware_catalog/data/measurements/public_benchmarks.yaml "
+        "hardware_catalog/data/measurements/mlperf.yaml",
         ".venv/bin/hwplan validate hardware_catalog/data/measurements/public_benchmarks.yaml", "```", "",
     ]
     (ROOT / "docs/accuracy.md").write_text("\n".join(lines), encoding="utf-8")
