@@ -256,3 +256,13 @@ def test_not_used_predicts_as_unstated(tmp_path: Path) -> None:
     got, _ = _predict(read.records)
     a, b = got.values()
     assert a == pytest.approx(b, nan_ok=True)
+
+
+@pytest.mark.parametrize(("k", "length", "a"), [(1, 1.85, 0.85), (2, 1.0 + 0.5 + 0.25, 0.5), (3, 4.0, 1.0)])
+def test_acceptance_from_a_stated_mean_length_by_hand(k: int, length: float, a: float) -> None:
+    """E = 1 + a + ... + a^k (the geometric sum behind Leviathan et al.'s eq. 1), solved by hand: k = 1,
+    E = 1.85 -> a = 0.85; k = 2, E = 1.75 -> a = 0.5; E = k + 1 -> every draft accepted."""
+    from planner.calibration.speculation import drafter_of
+
+    d = drafter_of(StatedSpeculation("eagle3", draft_tokens=k, accepted_length=length))
+    assert d.acceptance == pytest.approx(a, abs=1e-9) and d.draft_tokens == k

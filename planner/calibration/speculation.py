@@ -36,6 +36,7 @@ from planner.model.perf import MemoryModel, StepModel
 from planner.model.queueing import LengthDist
 from planner.model.scenarios import max_throughput, static_batch
 from planner.model.serving import ACCEPTANCE, DRAFT_FRACTION, Drafter, Served, accepted_tokens
+from planner.search.capacity import length_dists
 from planner.workload import Tokens, Traffic
 
 __all__ = [
@@ -86,14 +87,15 @@ class StatedDisaggregation:
 
 
 def _acceptance_from_length(length: float, k: int) -> float:
-    """The per-token a whose E(a, k) is ``length``: bisection, E rises strictly with a."""
+    """The per-token a whose E(a, k) is ``length`` (E rises strictly with a from 1 at a = 0 to k + 1
+    at a = 1, so the root is unique and bracketed)."""
     if not 1.0 <= length <= k + 1.0:
         raise InputError(f"mean accepted length {length:g} is outside [1, k + 1 = {k + 1}]", field=_FIELD)
-    lo, hi = 0.0, 1.0
-    for _ in range(60):
-        mid = (lo + hi) / 2.0
-        lo, hi = (mid, hi) if float(accepted_tokens(mid, k)) < length else (lo, mid)
-    return (lo + hi) / 2.0
+    if length in (1.0, k + 1.0):
+        return 0.0 if length == 1.0 else 1.0
+    from scipy.optimize import brentq  # here: reading records needs scipy only for a stated length
+
+    return float(brentq(lambda a: float(accepted_tokens(a, k)) - length, 0.0, 1.0, xtol=1e-12))
 
 
 def drafter_of(s: StatedSpeculation) -> Drafter:
@@ -163,10 +165,9 @@ def served_view(grid: Grid, drafter: Drafter | None, input_tokens: LengthDist, o
     served = Served(drafter=drafter)
     original = Traffic(requests_per_s=1.0, input_tokens=_tokens(input_tokens), output_tokens=_tokens(output_tokens))
     seen = served.traffic(original)
-    i, o = seen.input_tokens, seen.output_tokens
+    o = seen.output_tokens
     step, mem = served.apply(step, mem, original)
-    return ServedView(step, mem, LengthDist(i.mean, i.p95, knots=i.knots), LengthDist(o.mean, o.p95, knots=o.knots),
-                      served.emitted, output_tokens.mean / o.mean)
+    return ServedView(step, mem, *length_dists(seen), served.emitted, output_tokens.mean / o.mean)
 
 
 def drafted_columns(grid: Grid, drafter: Drafter | None, scenario: Scenario, *, batch: float, input_mean: float,
