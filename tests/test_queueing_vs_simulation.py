@@ -13,8 +13,7 @@ a queue, so the requests are not independent and the plain binomial error would 
 A metric passes when |model / sim - 1| <= band + 3 standard errors (relative); the band is the
 approximation error the model is allowed, stated per metric in BANDS with what was seen.
 
-Where the model is outside any defensible band the test says so (``KNOWN_ERRORS``; none today; a
-listed case is bounded on the conservative side by its own test). Formerly known (strict xfail until
+Every case is held to its band (no case is exempt today). Formerly known (strict xfail until
 fixed): TTFT p99 and TPOT p99 under variable lengths are too low (the chain sees only mean-length
 prompts, so it misses the long iterations a long prompt makes, which both delay arrivals and stretch
 the TPOT of the requests decoding through them), and the bimodal TTFT median is too high (a short
@@ -131,8 +130,6 @@ def test_model_tracks_simulation(case: Callable[[str, str, float], Comparison], 
     cmp = case(config, dist, load)
     failed = []
     for key, band in BANDS.items():
-        if (config, dist, load) in KNOWN_ERRORS.get(key, ()):
-            continue
         limit = band + 3.0 * cmp.relative_error(key)
         if abs(cmp.gap(key)) > limit:
             failed.append(f"{key[0]} p{key[1]}: model {cmp.model[key]:.4g} s vs sim {cmp.sim[key]:.4g} s "
@@ -164,13 +161,11 @@ def test_long_prompts_lift_ttft_p99(one_row: Callable[..., Grid], case: Callable
         f"at least {sim_lift:.3g} s")
 
 
-# Cases and metrics where the model is outside any defensible band (none at present).
 # Formerly known: mixtral on 2 x H100 at 85% load with lognormal lengths, TTFT p99: the model sat above
 # the simulation (+37% with the calibration of 2026-12-03, +62% with the public-only refit of 2026-12-04:
 # at the knee the simulated p99 of 2,700 requests swings with the arrival sequence more than its
 # batch-means error says); with the calibration fitted on the public and MLPerf records together it is
-# -10%, inside the 25% band. A case listed here is held by test_known_errors_stay_on_the_conservative_side.
-KNOWN_ERRORS: dict[tuple[str, int], set[tuple[str, str, float]]] = {}
+# -10%, inside the 25% band, so every case is now held to its band (the list of exempt cases is gone).
 # Formerly known: at 85% load with bimodal lengths the mixtral engine's concurrency reaches its
 # scheduler cap (256 sequences) at times and arrivals wait for a slot, which the model did not see
 # (TTFT p99 -69%) until planner.model.scheduler.slot_wait.
@@ -255,14 +250,3 @@ def test_tensor_parallel_allreduce_volume(one_row: Callable[..., Grid]) -> None:
     comm = [float(model.parts(decode_tokens=0.0, decode_context=0.0, prefill_tokens=t,
                               prefill_context=t).communication[0]) for t in (1000.0, 2000.0)]
     assert (comm[1] - comm[0]) / 1000.0 == pytest.approx(per_token, rel=1e-6)
-
-
-def test_known_errors_stay_on_the_conservative_side(case: Callable[[str, str, float], Comparison]) -> None:
-    """A known error is allowed only above the simulation (the model promises a worse tail than the
-    engine's, so a plan sized on it is not under-provisioned) and by at most 2x."""
-    if not KNOWN_ERRORS:
-        pytest.skip("no known error at present: every case is held to its band by test_model_tracks_simulation")
-    for key, cases in KNOWN_ERRORS.items():
-        for config, dist, load in cases:
-            cmp = case(config, dist, load)
-            assert 0.0 <= cmp.gap(key) <= 1.0, (config, dist, load, key, cmp.gap(key))
