@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from out_of_sample_report import FILES as OUT_OF_SAMPLE
 from out_of_sample_report import section as out_of_sample
-from under_load_report import parity, section  # bench/ is the script's directory
+from under_load_report import fitted_files, parity, section  # bench/ is the script's directory
 
 from hardware_catalog import load_catalog
 from hardware_catalog.measurements import read_measurements
@@ -222,13 +222,11 @@ def _spread(catalog: Catalog, rs: RecordSet, cv_all: Array, repeats: int) -> lis
     return [*lines, ""]
 
 
-def _static_cv(catalog: Catalog, rs: RecordSet, records: list[Measurement],
+def _static_cv(catalog: Catalog, rs: RecordSet, records: Sequence[Measurement],
                args: argparse.Namespace) -> tuple[RecordSet, Array, bool]:
     """Repeated k-fold CV of ``rs``; when the shipped calibration was fitted with the MLPerf file too,
     those records are in every fold's fit (``cross_validate``'s pool), as they are when it ships."""
-    files = catalog.calibration.fitted_on.get("files", [])
-    with_mlperf = args.mlperf.exists() and any(
-        isinstance(f, Mapping) and f.get("name") == args.mlperf.name for f in files)  # type: ignore[attr-defined]
+    with_mlperf = args.mlperf.exists() and args.mlperf.name in fitted_files(catalog)
     if not with_mlperf:
         rs_all, cv_all = repeated_cross_validate(catalog, rs, folds=args.folds, repeats=args.repeats)
         return rs_all, cv_all, False

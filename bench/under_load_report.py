@@ -127,9 +127,14 @@ def _plot(rs: RecordSet, predicted: Array, path: Path) -> bool:
     return True
 
 
+def fitted_files(catalog: Catalog) -> list[str]:
+    """The names of the measurement files the catalog's calibration was fitted on (its fitted_on)."""
+    files = catalog.calibration.fitted_on.get("files", [])
+    return [str(f.get("name")) for f in files if isinstance(f, Mapping)] if isinstance(files, list) else []
+
+
 def _fitted_on(catalog: Catalog, mlperf: Path) -> str:
-    files = [f.get("name") for f in catalog.calibration.fitted_on.get("files", [])  # type: ignore[attr-defined]
-             if isinstance(f, Mapping)]
+    files = fitted_files(catalog)
     if mlperf.name in files:
         return (f"fitted on {' and '.join(map(str, files))}: in sample; the by-round table below is the "
                 "out-of-sample figure")
