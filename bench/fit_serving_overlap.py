@@ -2,7 +2,8 @@
 
 One scalar for every chip and model, on a grid over its physical range [0, 1], shrunk toward the
 roofline's prior of 1: the largest overlap whose median APE of the predicted SLO capacity
-(``slo_capacity_requests_per_s``, shipped efficiencies fitted on public_benchmarks.yaml only) is
+(``slo_capacity_requests_per_s``, at the shipped efficiencies: since 2026-12-04 fitted on the MLPerf records too,
+so its figures are in sample; the by-round cross-validation of the calibration is the honest one) is
 within one bootstrap standard error of the smallest (the median is flat over a wide range of
 overlaps; the data do not tell those apart). Cross-validated by round: the overlap chosen on one
 round is scored on the other. Prints, per overlap and round, the median APE
