@@ -137,6 +137,10 @@ def calibration_yaml(result: FitResult, reads: Sequence[MeasurementsRead], n_use
         data["serving_overlap"] = result.calibration.serving_overlap
     if result.calibration.serving_overlap_runtime:  # per runtime, where its records set it apart
         data["serving_overlap_runtime"] = dict(sorted(result.calibration.serving_overlap_runtime.items()))
+    if result.calibration.serving_iteration_s is not None:  # fitted on server records, as the overlap
+        data["serving_iteration_s"] = result.calibration.serving_iteration_s
+    if result.calibration.serving_iteration_runtime:
+        data["serving_iteration_runtime"] = dict(sorted(result.calibration.serving_iteration_runtime.items()))
     CalibrationFile.model_validate(data)
     return data
 

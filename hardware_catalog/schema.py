@@ -357,6 +357,11 @@ class CalibrationFile(_Strict):
     serving_overlap: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None = None
     # runtime id -> its own serving overlap where its records under load set it apart; absent: serving_overlap
     serving_overlap_runtime: dict[Id, Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]] = {}
+    # seconds a serving iteration costs beyond its passes (planner.calibration.serving_fit: within its grid,
+    # at most 20 ms); absent: 0, the prior
+    serving_iteration_s: Annotated[float, Field(ge=0, le=0.02, allow_inf_nan=False)] | None = None
+    # runtime id -> its own, where its records under load set it apart; absent: serving_iteration_s
+    serving_iteration_runtime: dict[Id, Annotated[float, Field(ge=0, le=0.02, allow_inf_nan=False)]] = {}
 
     @field_validator("fitted_on")
     @classmethod

@@ -287,6 +287,18 @@ class Calibration:
     serving_overlap: float | None = None
     # per runtime id: its own overlap where its records under load set one apart from the pooled one
     serving_overlap_runtime: Mapping[str, float] = field(default_factory=_frozen)
+    # seconds a serving iteration costs beyond its passes, fitted on records under load
+    # (planner.calibration.serving_fit); None: the prior, 0
+    serving_iteration_s: float | None = None
+    # per runtime id: its own, where its records under load set one apart from the pooled one
+    serving_iteration_runtime: Mapping[str, float] = field(default_factory=_frozen)
+
+    def iteration_s(self, runtime: str | None = None) -> float:
+        """The serving iteration cost ``runtime`` runs with: its own where fitted, else the pooled
+        one, else the prior 0 (``planner.model.scheduler.ServingStep`` charges it)."""
+        if runtime is not None and runtime in self.serving_iteration_runtime:
+            return self.serving_iteration_runtime[runtime]
+        return 0.0 if self.serving_iteration_s is None else self.serving_iteration_s
 
 
 @dataclass(frozen=True)

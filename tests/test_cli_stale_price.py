@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "support-chatbot.yaml"
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "domain-task.yaml"  # its plans mix stale and fresh prices
 MARK = "an offer is older than 12 months or undated: confirm it"
 
 

@@ -27,11 +27,21 @@ paid by every mixed prefill/decode iteration; with the 1 ms prior it prices aggr
 tokens/s/gpu and the advantage at 1.42x), so its advantage is larger than published; a factor 2
 beyond that means a term missing or doubled in one pool. The prefill pool's share of the chips
 follows from the prefill/decode work ratio that both models compute (published 10 of 16).
+The planner runs at the serving prior here: no serving iteration cost (``planner.model.scheduler``).
+The shipped calibration charges TensorRT-LLM 6 ms per iteration under load, fitted on MLPerf's
+Server / Interactive records (mixed prefill + decode iterations of aggregated engines, llama2-70b and
+others at hundreds of sequences per GPU); with it the planner prices this case's aggregated plan at
+241 tokens/s/gpu (0.28x the estimate), the advantage at 2.48x and the prefill pool at 36% of the
+chips: AIConfigurator's kernel database and the audited MLPerf results disagree on a TensorRT-LLM
+iteration's fixed part, and this estimate is not a measurement, so the comparison here checks the
+two-pool mechanics on like assumptions (docs/accuracy.md, weak spots).
 Before the decode pool got its share of an e2e target (``disagg._decode_slo``) this workload had no
 two-pool plan at all: the decode pool was sized with no latency target and no pair met the e2e.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import pytest
 
@@ -53,7 +63,10 @@ def _chips(p: Plan, role: str | None = None) -> int:
 
 
 @pytest.fixture(scope="module")
-def plans(catalog: Catalog, tables: CatalogTables) -> tuple[Plan, Plan]:
+def plans(catalog: Catalog) -> tuple[Plan, Plan]:
+    catalog = replace(catalog, calibration=replace(catalog.calibration, serving_iteration_s=None,
+                                                   serving_iteration_runtime={}))
+    tables = CatalogTables.from_catalog(catalog)
     w = Workload(name="aiconfigurator-qwen3-32b-e2e", traffic=Traffic(RATE, Tokens(ISL), Tokens(OSL)),
                  slo=Slo({"ttft_ms": {50: 4000.0}, "e2e_ms": {50: 12_000.0}}),
                  constraints=Constraints(models=("qwen3-32b",), hardware=("h200",), runtimes=("tensorrt-llm",),

@@ -2,7 +2,10 @@
 v5.1 that the catalog covers is predicted by ``hwplan validate``, and the predictions obey physics.
 
 The records (tests/data/next_round_combos.yaml) are SYNTHETIC: their observed values are round
-placeholders, so only predictability and the bounds below are tested, never accuracy.
+placeholders, so only predictability and the bounds below are tested, never accuracy. Server and
+Interactive records run at a placeholder 1 request/s, except llama3.1-405b on 4 GB200 at 0.5 (v5.1's
+Server records of that system ran 0.89-0.91 requests/s, at the model's saturation there: past it a record
+has no steady-state TTFT, by design).
 
 Independent bounds, from the raw catalog YAML (not from the planner's derived tables):
 * compute roofline: a generated token costs at least 2 FLOPs per active parameter that multiplies it

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,8 @@ def test_overlap_lies_between_the_roofline_and_the_sum(one_row: Callable[..., Gr
     """overlap 1 is the roofline max(compute, weights) exactly, 0 their sum; in between the step
     is monotone in the overlap and never outside [max, sum] (the physical bounds: perfect overlap,
     none)."""
-    step = StepModel.build(one_row(model="llama-3.1-70b", hardware="h100-sxm", tp=4, precision="fp8"))
+    grid = one_row(model="llama-3.1-70b", hardware="h100-sxm", tp=4, precision="fp8")
+    step = StepModel.build(replace(grid, serving_iteration_s=np.zeros(len(grid))))  # the linear layers alone
     kw = {"decode_tokens": TOKENS[None, :], "decode_context": 1000.0, "prefill_tokens": 0.0, "prefill_context": 0.0}
     roofline = step.total(**kw)
     lc, lm, *_ = step._terms(TOKENS[None, :], 1000.0, 0.0, 0.0)

@@ -14,6 +14,7 @@ from planner.domain import Catalog
 from planner.model.estimate import config_grid, resolve
 from planner.model.grid import CatalogTables
 from planner.model.perf import MemoryModel, StepModel
+from planner.model.scheduler import ServingStep
 from planner.model.serving import Served, accepted_tokens, drafter_for
 from planner.search.planning import plan
 from planner.workload import Constraints, Prefix, Quality, Slo, Tokens, Traffic, Workload
@@ -34,7 +35,8 @@ def _speedup(catalog: Catalog, tables: CatalogTables, method: str, batches: list
     ctx = 1000.0 + served.traffic(traffic).output_tokens.mean / 2.0  # what the queueing model passes
     out = []
     for b in batches:
-        plain = float(step.total(decode_tokens=b, decode_context=1100.0)[0])
+        # like for like: the plain engine's step under load, with the same serving iteration cost
+        plain = float(ServingStep.of(step).total(decode_tokens=b, decode_context=1100.0)[0])
         per_token = float(spec.total(decode_tokens=b, decode_context=ctx)[0]) / served.emitted
         out.append(plain / per_token)
     return out

@@ -195,15 +195,16 @@ def test_a_drafter_speeds_tpot_up_by_at_most_the_accepted_tokens(tmp_path: Path,
     assert speedup["tpot_p99_s"] <= e * queue * (1 + 1e-9) or scenario != "Offline"
 
 
-# A known weak spot, kept visible: ServedStep charges each of EAGLE's k = 4 draft passes a whole step's
-# per-pass overhead (fitted ~4.4-4.9 ms for TensorRT-LLM, against a 0.7-1.9 ms weight read of an 8B
-# model), so at low load the drafted 8B TPOT comes out higher, where EAGLE reports 2-3x speedups.
-_DRAFT_OVERHEAD = pytest.mark.xfail(strict=True, reason="draft passes charged a full per-step overhead")
+# ServedStep still charges each of EAGLE's k = 4 draft passes a whole pass's per-pass overhead (fitted
+# ~4.4-4.9 ms for TensorRT-LLM, against a 0.7-1.9 ms weight read of an 8B model); with that alone the
+# drafted 8B TPOT came out higher at low load (strict xfails until 2026-12-04). A verify step now also
+# amortises the engine step's serving iteration cost (planner.model.scheduler) over E tokens, which
+# outweighs it: the 8B cases pass, with a smaller speedup than EAGLE's 2-3x.
 LOW_LOAD = [("deepseek-r1", "Offline", "mtp"), ("deepseek-r1", "Server", "mtp"),
             ("llama-2-70b", "Interactive", "eagle"),
             ("llama-3.1-405b", "Interactive", "eagle"),
-            pytest.param("llama-3.1-8b", "Server", "eagle", marks=_DRAFT_OVERHEAD),
-            pytest.param("llama-3.1-8b", "Interactive", "eagle", marks=_DRAFT_OVERHEAD)]
+            ("llama-3.1-8b", "Server", "eagle"),
+            ("llama-3.1-8b", "Interactive", "eagle")]
 
 
 @pytest.mark.parametrize(("model", "scenario", "method"), LOW_LOAD)

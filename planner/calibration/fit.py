@@ -36,7 +36,7 @@ import scipy.sparse
 
 from planner.calibration.bounds import log_bound
 from planner.calibration.predict import EFFICIENCY_FIELDS, METRICS, Measurement, RecordSet, predict, predict_calibrated
-from planner.calibration.serving_fit import fitted_overlap
+from planner.calibration.serving_fit import ITERATION_GRID, fitted_serving
 from planner.domain import Calibration, Catalog, Efficiency
 from planner.errors import InputError
 from planner.model.estimate import Scenario
@@ -263,6 +263,8 @@ BOUND_REASONS = {
     ("moe_expert", "upper"): "the runtime's MoE records run their routed experts at the dense layers' FLOP/s or "
     "faster: no grouped-GEMM penalty is visible, and a grouped GEMM is not faster than one over all the tokens",
     ("moe_expert", "lower"): "MoE records far slower than their FLOPs explain",
+    ("serving_iteration", "upper"): "iterations under load far longer than their passes explain, at the grid's top "
+    "(a fixed part of an iteration cannot exceed the fastest records' TPOT)",
 }
 
 
@@ -291,6 +293,12 @@ def at_bound(catalog: Catalog, result: FitResult, *, tolerance: float = 0.01) ->
             if abs(math.log(eta) - edge) <= math.log1p(tolerance):
                 reason = BOUND_REASONS[("moe_expert", side)]
                 out[f"MoE experts x {rt}"] = {"moe_expert": f"at its {side} bound: {reason}"}
+    # the serving iteration cost's lower end, 0, is its prior (kept where the records do not set one)
+    cal = result.calibration
+    for label, cost in [("serving iteration (pooled)", cal.serving_iteration_s),
+                        *((f"serving iteration x {rt}", c) for rt, c in cal.serving_iteration_runtime.items())]:
+        if cost is not None and cost >= ITERATION_GRID[-1]:
+            out[label] = {"serving_iteration": f"at its upper bound: {BOUND_REASONS[('serving_iteration', 'upper')]}"}
     return out
 
 
@@ -299,6 +307,10 @@ def fit(catalog: Catalog, rs: RecordSet, *, options: FitOptions | None = None) -
     if len(rs) == 0:
         raise InputError("no usable measurement to fit", field="measurements")
     opts = options or FitOptions()
+    # the efficiencies are fitted at the serving prior (no iteration cost, as at the prior overlap), whatever
+    # the catalog's calibration holds; ``fitted_serving`` then fits both on the records under load
+    catalog = replace(catalog, calibration=replace(catalog.calibration, serving_iteration_s=None,
+                                                   serving_iteration_runtime={}))
     p = _problem(catalog, rs, server_latencies=opts.server_latencies, server_throughput=opts.server_throughput)
     tables = CatalogTables.from_catalog(catalog)
     x0 = np.concatenate([p.prior[p.family_of_vendor[p.vendor_of_pair]].ravel(),
@@ -325,7 +337,7 @@ def fit(catalog: Catalog, rs: RecordSet, *, options: FitOptions | None = None) -
                 for f, fam in enumerate(p.families)}
     theta_moe = sol.x[K * (first + len(p.families)):]
     moe_expert = {rt: float(f"{math.exp(t):.4g}") for rt, t in zip(p.moe_runtimes, theta_moe, strict=True)}
-    calibration = fitted_overlap(catalog, Calibration(pairs=pairs, family_runtime=families, vendor_runtime=vendors,
+    calibration = fitted_serving(catalog, Calibration(pairs=pairs, family_runtime=families, vendor_runtime=vendors,
                                                       moe_expert=moe_expert), rs)
     return FitResult(
         calibration=calibration,

@@ -146,6 +146,7 @@ class Grid:
     max_batched_tokens: Array
     continuous_batching: Array  # 1.0 or 0.0
     moe_expert_efficiency: Array  # routed experts' FLOP/s as a share of the dense layers' (planner.model.moe)
+    serving_iteration_s: Array  # seconds a serving iteration costs beyond its passes (planner.model.scheduler)
     # parallelism
     tp: Array
     pp: Array
@@ -231,6 +232,7 @@ class CatalogTables:
             "max_batched_tokens": [r.max_batched_tokens for r in rts],
             "continuous_batching": [1.0 if r.continuous_batching else 0.0 for r in rts],
             "moe_expert_efficiency": [catalog.calibration.moe_expert.get(r.id, 1.0) for r in rts],
+            "serving_iteration_s": [catalog.calibration.iteration_s(r.id) for r in rts],
         }
         runnable_weights = np.zeros((len(hws), len(rts), len(precs)), dtype=bool)
         runnable_kv = np.zeros((len(hws), len(rts), len(precs)), dtype=bool)

@@ -204,6 +204,9 @@ class StepCoefficients(Rows):
     window_tokens: Array  # sliding-window layers attend to at most this many keys (inf = none)
     full_attention_fraction: Array  # share of layers with full attention (planner.model.attention)
     prefill_attention_ratio: Array  # prefill / decode attention FLOPs per key (MLA prefill runs unabsorbed)
+    # seconds a serving iteration costs beyond its passes: charged by the queueing model's
+    # ``planner.model.scheduler.ServingStep`` only (the runtime's calibrated figure; 0, the prior)
+    serving_iteration_s: Array
 
 
 class StepModel:
@@ -268,6 +271,7 @@ class StepModel:
                 window_tokens=grid.window,
                 full_attention_fraction=grid.full_fraction,
                 prefill_attention_ratio=grid.prefill_attention_ratio,
+                serving_iteration_s=grid.serving_iteration_s,
             )
             if np.any(grid.ep > 1):  # expert parallelism + DP attention (planner.model.moe)
                 ep, on = ep_step(grid), grid.ep > 1

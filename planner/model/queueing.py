@@ -971,10 +971,12 @@ def overload_tpot(model: StepModel, mem: MemoryModel, *, input_tokens: LengthDis
     return OverloadTpot(mean_s=mean * nan, quantile_s={pct: levels[c] * nan for c, pct in enumerate(percentiles)})
 
 
-def _admissions(step: StepModel, b: Array, inp: LengthDist, out: LengthDist, percentiles: tuple[int, ...]
+def _admissions(step: ServingStep, b: Array, inp: LengthDist, out: LengthDist, percentiles: tuple[int, ...]
                 ) -> tuple[Array, Array]:
     """``overload_tpot``'s slot-bound rows: the mean per-token time and its ``percentiles`` [c, n]
-    with j ~ Poisson(B / O) prompts of Y_j tokens per iteration (the tail past STATES lumped there)."""
+    with j ~ Poisson(B / O) prompts of Y_j tokens per iteration (the tail past STATES lumped there).
+    Each pass is a token here, so each pays the serving iteration cost ``step`` charges its
+    iteration once."""
     i, o = inp.mean, out.mean
     y, wy = _sum_nodes(inp, STATES, PROMPT_STRATA)
     d = _band_lengths(step, b, y, i, o)  # [n, j, m]: j = 0 .. STATES prompts of band m
@@ -985,6 +987,8 @@ def _admissions(step: StepModel, b: Array, inp: LengthDist, out: LengthDist, per
     weight = p[:, :, None] * wy * passes
     weight /= weight.sum(axis=(1, 2))[:, None, None]
     per_token = d / passes
+    if (cost := step.per_iteration(d.ndim)) is not None:
+        per_token += cost * (1.0 - 1.0 / passes)
     mean = np.einsum("njm,njm->n", weight, per_token)
     var = np.einsum("njm,njm->n", weight, (per_token - mean[:, None, None]) ** 2)
     on, wo = _sum_nodes(out, 1, OUTPUT_STRATA)

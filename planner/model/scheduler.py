@@ -22,11 +22,30 @@ changes no term's size, only how two of them combine, so every roofline bound th
 screen takes from ``StepModel`` (``planner.search.capacity``) still holds: it only lengthens
 iterations.
 
-Scope. Only the queueing model (Server / Interactive, ``planner.model.queueing.serve``) uses it.
-Offline's max_throughput runs deep in the compute-bound regime, where min / max is small and
-the overlap barely matters, and its efficiencies are fitted with the roofline (folding the
-overlap into the step model is that fit's business: applied there without a refit it moves
-MLPerf Offline from 10.5% to 13.2% median APE at overlap 0.5).
+``ServingStep`` also charges each iteration the runtime's serving iteration cost
+(``StepCoefficients.serving_iteration_s``, fitted on the records under load by
+``planner.calibration.serving_fit``; the prior is 0), once per iteration, the queueing model's unit
+that emits a token per running sequence, however many passes it runs (and not per draft pass of a
+drafter, ``planner.model.serving``; ``queueing.overload_tpot``, which counts every pass of a full
+batch as a token, charges it per pass): the work an engine does per scheduling step beside the
+forward pass itself (admitting and retiring
+sequences, building the batch's metadata, sampling, detokenising, mixed prefill + decode
+iterations outside the decode CUDA graphs): vLLM's v0.6.0 notes (blog.vllm.ai/2024/09/05/perf-update.html)
+profiled Llama 3 8B on one H100 spending most of its time outside GPU execution, in the API server
+and the scheduler, before multi-step scheduling amortised it. No published
+figure bounds it per engine, so it is fitted, within a grid of 0-12 ms (under the 16-25 ms TPOT
+p50 of the fastest MLPerf Interactive records, which a fixed part of an iteration cannot exceed).
+MLPerf's Server / Interactive pairs of one system identify it (``bench/interactive_intercept_diag.py``:
+a line through the two operating points has an intercept of 15-23 ms on six chips for
+llama2-70b, 6-12 ms in the model without it).
+
+Scope. Only the queueing model (Server / Interactive, ``planner.model.queueing.serve``) uses the
+overlap and the iteration cost (in the static and Offline scenarios a fixed cost per iteration is
+part of the per-pass overhead those records fit). Offline's max_throughput runs deep in the
+compute-bound regime, where min / max is small and the overlap barely matters, and its
+efficiencies are fitted with the roofline (folding the overlap into the step model is that fit's
+business: applied there without a refit it moves MLPerf Offline from 10.5% to 13.2% median APE at
+overlap 0.5).
 
 FITTED_OVERLAP is what ``bench/fit_serving_overlap.py`` picks (one scalar for every chip and
 model: a grid over [0, 1] of the median APE of the SLO capacity of MLPerf Server and Interactive
@@ -49,13 +68,14 @@ Offline holds (12.7%) and the capacity does not move: not adopted.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
 
 from planner.domain import Calibration
 from planner.model.grid import Array
-from planner.model.perf import StepCoefficients, StepModel
+from planner.model.perf import StepCoefficients, StepModel, StepTime
 
 __all__ = ["FITTED_OVERLAP", "SERVING_OVERLAP", "ServingStep", "fcfs_prefill_share", "overlap_of", "runtime_overlaps",
            "slot_wait"]
@@ -146,6 +166,28 @@ class ServingStep(StepModel):
                 self._hidden_axes[axes] = np.reshape(hidden, (-1,) + (1,) * (axes - 1))
             hidden = self._hidden_axes[axes]
         return np.asarray(np.maximum(compute, memory) + hidden * np.minimum(compute, memory), dtype=np.float64)
+
+    def per_iteration(self, ndim: int) -> Array | None:
+        """The rows' serving iteration cost shaped to broadcast against a result of ``ndim`` axes (rows
+        first); None where every row's is 0 (the prior)."""
+        cost = self.coefficients.serving_iteration_s
+        return cost.reshape((-1,) + (1,) * (ndim - 1)) if cost.any() else None
+
+    def total(self, *, decode_tokens: npt.ArrayLike, decode_context: npt.ArrayLike,
+              prefill_tokens: npt.ArrayLike = 0.0, prefill_context: npt.ArrayLike = 0.0) -> Array:
+        """``StepModel.total`` plus the serving iteration cost, once per iteration (however many passes)."""
+        out = super().total(decode_tokens=decode_tokens, decode_context=decode_context, prefill_tokens=prefill_tokens,
+                            prefill_context=prefill_context)
+        cost = self.per_iteration(out.ndim)
+        return out if cost is None else out + cost
+
+    def parts(self, *, decode_tokens: npt.ArrayLike, decode_context: npt.ArrayLike,
+              prefill_tokens: npt.ArrayLike = 0.0, prefill_context: npt.ArrayLike = 0.0) -> StepTime:
+        """``StepModel.parts`` with the serving iteration cost in the overhead."""
+        st = super().parts(decode_tokens=decode_tokens, decode_context=decode_context, prefill_tokens=prefill_tokens,
+                           prefill_context=prefill_context)
+        cost = self.per_iteration(st.total.ndim)
+        return st if cost is None else replace(st, overhead=st.overhead + cost, total=st.total + cost)
 
 
 def runtime_overlaps(calibration: Calibration, runtime_ids: Sequence[str], runtime: npt.NDArray[np.intp]
