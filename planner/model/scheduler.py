@@ -90,6 +90,7 @@ __all__ = ["FITTED_OVERLAP", "SERVING_OVERLAP", "ServingStep", "fcfs_prefill_sha
 # planner.calibration.serving_fit picks 0.6-0.7.
 FITTED_OVERLAP = 0.8
 SERVING_OVERLAP = 1.0  # shipped: the roofline (see the module docstring for why not FITTED_OVERLAP)
+_Pair = tuple[Array, Array]  # as ``StepModel.floor_terms`` gives them
 _MAX_BATCHED_TOKENS = list(StepCoefficients.__dataclass_fields__).index("max_batched_tokens")  # in ``stacked``
 
 
@@ -166,6 +167,15 @@ class ServingStep(StepModel):
                 self._hidden_axes[axes] = np.reshape(hidden, (-1,) + (1,) * (axes - 1))
             hidden = self._hidden_axes[axes]
         return np.asarray(np.maximum(compute, memory) + hidden * np.minimum(compute, memory), dtype=np.float64)
+
+    def floor_terms(self, *, decode_context: float, prefill_context: float
+                    ) -> tuple[tuple[_Pair, _Pair], tuple[_Pair, _Pair]]:
+        """``StepModel.floor_terms`` with the serving iteration cost in both fixed parts: ``total`` adds
+        it to every iteration, so the plain floors plus it bound ``total`` (the overlap's part is left
+        out: an overlap below 1 only lengthens iterations, so the roofline's floors still hold)."""
+        (a, per_token), attention = super().floor_terms(decode_context=decode_context, prefill_context=prefill_context)
+        cost = self.coefficients.serving_iteration_s
+        return ((a[0] + cost, a[1] + cost), per_token), attention
 
     def per_iteration(self, ndim: int) -> Array | None:
         """The rows' serving iteration cost shaped to broadcast against a result of ``ndim`` axes (rows

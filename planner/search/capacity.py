@@ -76,8 +76,11 @@ def screen(step: StepModel, mem: MemoryModel, traffic: Traffic, slo: Slo
     No-load latency is a lower bound on any loaded latency: TTFT >= prefill of the prompt's
     q-quantile alone, TPOT >= one decode step of a single sequence, e2e >= TTFT + (O_q - 1) TPOT.
     Raw capacity is the request rate at the largest concurrency that fits (``saturated_rate``) and
-    the ceiling ``slo_ceiling``, both where every check passes (0 elsewhere).
+    the ceiling ``slo_ceiling``, both where every check passes (0 elsewhere). Iterations are timed as
+    the queueing model times them (``ServingStep``: with the serving iteration cost) at the roofline's
+    overlap, which a candidate's own overlap (at most 1) only lengthens: every bound stays one.
     """
+    step = ServingStep.of(step)
     i, o = length_dists(traffic)
     b_max = mem.operating_batch(cap=np.inf, input_tokens=i.mean, output_tokens=o.mean)
     ok = b_max >= 1
@@ -258,7 +261,7 @@ def search_capacity(step: StepModel, mem: MemoryModel, traffic: Traffic, capacit
     lat = {(m, p): np.full((n, k), np.nan) for m in METRICS for p in PERCENTILES}
     max_batch = np.zeros(n)
     lo, hi = np.full(n, -1), np.full(n, k)  # highest rung known to hold, lowest known to break
-    x, no_load = _load_axis(step, mem, traffic, capacity, overlap), no_load_ms(step, traffic, slo)
+    x, no_load = _load_axis(step, mem, traffic, capacity, overlap), no_load_ms(ServingStep.of(step), traffic, slo)
     first = True
     while True:
         rows, rungs = _probes(lo, hi, prior) if first else _secant_probes(lo, hi, x, lat, slo, no_load)
