@@ -38,7 +38,6 @@ DEFAULT = ("support-chatbot", "code-assistant", "long-document-summarizer")
 
 def scaled_catalog(hw: int, models: int):  # type: ignore[no-untyped-def]
     from hardware_catalog import load_catalog
-    from planner.domain import Calibration
     from planner.economics.pricing import PriceBook
 
     base = load_catalog()
@@ -59,8 +58,10 @@ def scaled_catalog(hw: int, models: int):  # type: ignore[no-untyped-def]
         for j in range(models):
             vid = mid if j == 0 else f"{mid}-v{j}"
             model_map[vid] = m if j == 0 else replace(m, id=vid, aliases=())
-    calibration = Calibration(pairs=pairs, family_runtime=base.calibration.family_runtime,
-                              fitted_on=base.calibration.fitted_on)
+    # the shipped calibration with the variants' pairs added: its vendor and family priors, MoE expert
+    # efficiencies and serving fits (overlap, iteration cost) stay (they were dropped before 2026-12-04,
+    # so the scaled catalogs ran at the serving prior)
+    calibration = replace(base.calibration, pairs=pairs)
     return replace(base, hardware=hardware, models=model_map, calibration=calibration,
                    prices=PriceBook(offers=tuple(offers), skipped=base.prices.skipped),
                    version=f"{base.version}-x{hw}x{models}")

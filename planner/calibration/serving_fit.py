@@ -29,7 +29,8 @@ bench/fit_serving_overlap.py), the median absolute percentage error of the predi
 the chosen overlap is the largest whose median is within one bootstrap standard error of the
 smallest (shrinkage toward the roofline: the data do not tell those apart). The shipped calibration
 is fitted on public_benchmarks.yaml and the MLPerf records together (hardware_catalog/data/
-measurements/), whose Server and Interactive records set it: pooled, the roofline (1.0), vLLM 0.9.
+measurements/), whose Server and Interactive records set it: fitted alone, pooled the roofline (1.0)
+and vLLM 0.9; after the iteration cost (6 ms pooled, vLLM 4 ms), the roofline for every runtime.
 
 Per runtime (``serving_overlap_runtime``; calibration.yaml's optional map runtime id -> overlap):
 each runtime with at least MIN_RECORDS such records gets, by the same rule on its own records, the
