@@ -124,3 +124,24 @@ def test_a_bad_iteration_cost_in_calibration_yaml_names_the_field(tmp_path: Path
     with pytest.raises(CatalogError) as err:
         load_catalog(root)
     assert field in str(err.value)
+
+
+def test_the_serving_floors_bound_the_serving_step(one_row: Callable[..., Grid]) -> None:
+    """Each of ``ServingStep.floors``' four affine bounds (the screen's SLO ceiling and no-load checks
+    rest on them) stays at or below the step it bounds over a grid of decode and prefill counts, with
+    the iteration cost in it; without the cost they would still hold but lose exactly COST of slack."""
+    rng = np.random.default_rng(5)
+    for config in ({"model": "llama-3.1-8b", "hardware": "h100-sxm", "tp": 1, "precision": "fp8"},
+                   {"model": "mixtral-8x7b", "hardware": "mi300x", "tp": 2, "precision": "fp8"},
+                   {"model": "llama-3.1-70b", "hardware": "a100-80gb", "tp": 4, "pp": 2, "precision": "bf16"}):
+        grid = _with_cost(one_row(**config), COST)
+        step = ServingStep.of(StepModel.build(grid))
+        d = np.concatenate([[0.0, 1.0], rng.uniform(0.0, 2048.0, 40)])
+        p = np.concatenate([[0.0, 0.0], rng.uniform(0.0, 20_000.0, 40)])
+        total = step.total(decode_tokens=d[None, :], decode_context=1500.0, prefill_tokens=p[None, :],
+                           prefill_context=1000.0)[0]
+        a, b_d, b_p = step.floors(decode_context=1500.0, prefill_context=1000.0)
+        floors = a[:, 0, None] + b_d[:, 0, None] * d + b_p[:, 0, None] * p
+        assert np.all(floors <= total * (1 + 1e-12)), config
+        plain = StepModel.build(grid).floors(decode_context=1500.0, prefill_context=1000.0)[0]
+        assert np.allclose(a - plain, COST, rtol=0, atol=1e-15)
