@@ -5,13 +5,19 @@ Called by bench/accuracy_report.py. Two views of the same records (duplicate log
 * shipped calibration: as `hwplan validate` predicts with it; fitted on public_benchmarks.yaml and
   the MLPerf file together, so this view is in sample (the title says which files it was fitted on);
 * cross-validated by round: ``hwplan calibrate --cv-by round`` on public_benchmarks.yaml plus the
-  MLPerf file: each round is predicted by a fit on the public records and the other round.
+  MLPerf file: each round is predicted by a fit on the public records and the other round;
+* cross-validated by system: the MLPerf systems (submitter and system name, both rounds together)
+  dealt into SYSTEM_FOLDS folds, each predicted by a fit on the public records and the other folds'
+  systems (how a system the fit has never seen is predicted; ``--cv-by system`` leaves one system out
+  at a time, one fit per system, too slow for this report).
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +25,14 @@ import numpy as np
 from relative_load_p99 import table as relative_load_table  # bench/ is the script's directory
 
 from hardware_catalog.measurements import read_measurements
-from planner.calibration.fit import group_cross_validate
+from planner.calibration.fit import fit, group_cross_validate
 from planner.calibration.predict import METRICS, RecordSet, predict_calibrated, prepare
 from planner.calibration.validate import ape, summarise
 from planner.domain import Catalog
 from planner.model.grid import Array, CatalogTables
 from planner.model.scheduler import SERVING_OVERLAP, overlap_of
 
+SYSTEM_FOLDS = 5
 KEY_METRICS = ("output_tokens_per_s", "slo_capacity_requests_per_s", "ttft_p99_s", "tpot_p99_s")
 SCENARIOS = (("Offline", ("Offline",)), ("Server + Interactive", ("Server", "Interactive")),
              ("Server", ("Server",)), ("Interactive", ("Interactive",)))
@@ -153,6 +160,26 @@ def _iterations(catalog: Catalog) -> str:
     return f"pooled {1e3 * cal.iteration_s():g} ms" + (f", {per_runtime}" if per_runtime else "")
 
 
+def _system(m: Any) -> str:
+    return f"{m.tags.get('submitter')}/{m.tags.get('system')}"
+
+
+def cv_by_system(catalog: Catalog, rs: RecordSet, folds: int = SYSTEM_FOLDS) -> Array:
+    """Held-out predictions [record, metric] of the MLPerf records (nan for the others), their systems
+    dealt into ``folds`` folds in the order of a hash of their names; the public records are in every fit."""
+    systems = sorted({_system(m) for m in rs.records if m.tags},
+                     key=lambda name: hashlib.sha256(name.encode()).hexdigest())
+    fold_of = {name: j % folds for j, name in enumerate(systems)}
+    fold = np.array([fold_of[_system(m)] if m.tags else -1 for m in rs.records])
+    out = np.full((len(rs), len(METRICS)), np.nan)
+    for k in range(folds):
+        test = np.flatnonzero(fold == k)
+        result = fit(catalog, rs.take(np.flatnonzero(fold != k).tolist()))
+        fitted = replace(catalog, calibration=result.calibration)
+        out[test] = predict_calibrated(CatalogTables.from_catalog(fitted), rs.take(test.tolist()), result.calibration)
+    return out
+
+
 def section(catalog: Catalog, mlperf: Path, public: Path) -> list[str]:
     """Markdown lines of the under-load section."""
     tables = CatalogTables.from_catalog(catalog)
@@ -165,6 +192,10 @@ def section(catalog: Catalog, mlperf: Path, public: Path) -> list[str]:
     start = time.perf_counter()
     cv, _groups = group_cross_validate(catalog, both, lambda m: m.tags.get("round", "public"))
     cv_s = time.perf_counter() - start
+    start = time.perf_counter()
+    by_system = cv_by_system(catalog, both)
+    system_s = time.perf_counter() - start
+    n_systems = len({_system(m) for m in both.records if m.tags})
     is_mlperf = np.array([bool(m.tags) for m in both.records])
     reasons: dict[str, int] = {}
     for s in skipped:
@@ -197,6 +228,9 @@ def section(catalog: Catalog, mlperf: Path, public: Path) -> list[str]:
         *_rows(both.take(np.flatnonzero(is_mlperf).tolist()), cv[is_mlperf], "by round"),
         *([f"![under load: predicted vs observed]({PLOT.name})", ""]
           if _plot(both.take(np.flatnonzero(is_mlperf).tolist()), cv[is_mlperf], PLOT) else []),
+        f"### Cross-validated by system ({n_systems} systems in {SYSTEM_FOLDS} folds, both rounds of a system held out "
+        f"together; each fold predicted by a fit on the public records and the other folds; {system_s:.0f} s)", "",
+        *_rows(both.take(np.flatnonzero(is_mlperf).tolist()), by_system[is_mlperf], "by system"),
         "### Diagnostic, not the issue's metric: p99s at the same relative load (shipped calibration)", "",
         "At the record's rate the p99s are dominated by the capacity error (latency ~ 1 / (1 - rate / "
         "capacity) near the knee). Predicted at the model's own SLO capacity instead (the submitted rate is "
