@@ -22,22 +22,21 @@ changes no term's size, only how two of them combine, so every roofline bound th
 screen takes from ``StepModel`` (``planner.search.capacity``) still holds: it only lengthens
 iterations.
 
-``ServingStep`` also charges each iteration the runtime's serving iteration cost
-(``StepCoefficients.serving_iteration_s``, fitted on the records under load by
-``planner.calibration.serving_fit``; the prior is 0), once per iteration, the queueing model's unit
-that emits a token per running sequence, however many passes it runs (and not per draft pass of a
-drafter, ``planner.model.serving``; ``queueing.overload_tpot``, which counts every pass of a full
-batch as a token, charges it per pass): the work an engine does per scheduling step beside the
-forward pass itself (admitting and retiring
-sequences, building the batch's metadata, sampling, detokenising, mixed prefill + decode
-iterations outside the decode CUDA graphs): vLLM's v0.6.0 notes (blog.vllm.ai/2024/09/05/perf-update.html)
-profiled Llama 3 8B on one H100 spending most of its time outside GPU execution, in the API server
-and the scheduler, before multi-step scheduling amortised it. No published
-figure bounds it per engine, so it is fitted, within a grid of 0-12 ms (under the 16-25 ms TPOT
-p50 of the fastest MLPerf Interactive records, which a fixed part of an iteration cannot exceed).
-MLPerf's Server / Interactive pairs of one system identify it (``bench/interactive_intercept_diag.py``:
-a line through the two operating points has an intercept of 15-23 ms on six chips for
-llama2-70b, 6-12 ms in the model without it).
+``ServingStep`` also charges the runtime's serving iteration cost (``StepCoefficients.
+serving_iteration_s``, fitted on the records under load by ``planner.calibration.serving_fit``; the
+prior is 0) once per iteration, the queueing model's unit that emits a token per running sequence,
+however many passes it runs, and not per draft pass of a drafter (``planner.model.serving``);
+``queueing.overload_tpot``, which counts every pass of a full batch as a token, charges it per pass.
+It stands for the work an engine does per scheduling step beside the forward pass itself:
+admitting and retiring sequences, building the batch's metadata, sampling, detokenising, and mixed
+prefill + decode iterations run outside the decode CUDA graphs. vLLM's v0.6.0 notes
+(blog.vllm.ai/2024/09/05/perf-update.html) profiled Llama 3 8B on one H100 spending most of its
+time outside GPU execution, in the API server and the scheduler, before multi-step scheduling
+amortised it. No published figure bounds it per engine, so it is fitted, within a grid of 0-12 ms
+(under the 16-25 ms TPOT p50 of the fastest MLPerf Interactive records, which a fixed part of an
+iteration cannot exceed). MLPerf's Server / Interactive pairs of one system identify it
+(``bench/interactive_intercept_diag.py``: a line through the two operating points has an intercept
+of 15-23 ms on six chips for llama2-70b, 6-12 ms in the model without it).
 
 Scope. Only the queueing model (Server / Interactive, ``planner.model.queueing.serve``) uses the
 overlap and the iteration cost (in the static and Offline scenarios a fixed cost per iteration is
