@@ -42,6 +42,9 @@ def estimate_table(console: Console, out: EstimateOut) -> None:
                        ("cost_per_million_output_tokens", "$ per 1M output tokens")):
         if key in d:
             table.add_row(label, "—" if d[key] is None else str(d[key]))
+    if d.get("serving_iteration_ms") is not None:
+        table.add_row("serving iteration", f"{d['serving_iteration_ms']} ms per iteration "
+                      f"({d['serving_iteration_source']})")
     eff = d["efficiency"]
     table.add_row("efficiency", f"compute {eff['compute']}, memory {eff['memory']}, comm "
                   f"{eff['communication']} ({'calibrated' if d['calibrated'] else 'uncalibrated'}: "

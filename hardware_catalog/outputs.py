@@ -133,6 +133,10 @@ class EstimateOut(_Out):
     tpot_p99_ms: Num = Field(default=None, description="server scenario only")
     utilization: Num = Field(default=None, description="server scenario only")
     capacity_requests_per_s: Num = Field(default=None, description="server scenario only")
+    serving_iteration_ms: Num = Field(default=None, description="server scenario only: the fixed cost per serving "
+                                      "iteration the queueing model charged (calibration.yaml)")
+    serving_iteration_source: str | None = Field(default=None, description="server scenario only: where that "
+                                                 "cost comes from")
 
 
 def estimate_out(e: Estimate) -> EstimateOut:
@@ -141,7 +145,9 @@ def estimate_out(e: Estimate) -> EstimateOut:
     if str(e.scenario) == "server":
         extra |= {"ttft_p99_ms": _ms(e.ttft_p99_s), "tpot_p99_ms": _ms(e.tpot_p99_s),
                   "utilization": rounded(e.utilization, 3),
-                  "capacity_requests_per_s": rounded(e.capacity_requests_per_s)}
+                  "capacity_requests_per_s": rounded(e.capacity_requests_per_s),
+                  "serving_iteration_ms": _ms(e.serving_iteration_s),
+                  "serving_iteration_source": e.serving_iteration_source}
     if e.cost_per_hour is None:
         extra["cost_note"] = f"no {e.pricing} price for {c.hardware.id} in the catalog"
     return EstimateOut(

@@ -300,6 +300,14 @@ class Calibration:
             return self.serving_iteration_runtime[runtime]
         return 0.0 if self.serving_iteration_s is None else self.serving_iteration_s
 
+    def iteration_source(self, runtime: str) -> str:
+        """Where ``iteration_s(runtime)`` comes from, in words."""
+        if runtime in self.serving_iteration_runtime:
+            return f"{runtime}'s own, fitted on its records under load"
+        if self.serving_iteration_s is not None:
+            return f"pooled over the records under load of all runtimes ({runtime} has no figure of its own)"
+        return "the prior: no records under load fitted"
+
 
 @dataclass(frozen=True)
 class QualityBand:

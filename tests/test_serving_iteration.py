@@ -145,3 +145,21 @@ def test_the_serving_floors_bound_the_serving_step(one_row: Callable[..., Grid])
         assert np.all(floors <= total * (1 + 1e-12)), config
         plain = StepModel.build(grid).floors(decode_context=1500.0, prefill_context=1000.0)[0]
         assert np.allclose(a - plain, COST, rtol=0, atol=1e-15)
+
+
+def test_estimate_says_which_iteration_cost_it_ran_with() -> None:
+    """``hwplan estimate --scenario server`` reports the cost and whether it is the runtime's own or the
+    pooled one (what the queueing model charged: the TPOT moves with it); other scenarios do not."""
+    from planner.model.estimate import Scenario, estimate, resolve
+
+    catalog = load_catalog()
+    cal = replace(catalog.calibration, serving_iteration_s=0.006, serving_iteration_runtime={"vllm": 0.004})
+    catalog = replace(catalog, calibration=cal)
+    kw = {"scenario": Scenario.SERVER, "input_tokens": 1000, "output_tokens": 200, "request_rate": 2.0}
+    own = estimate(catalog, resolve(catalog, model="llama-3.1-8b", hardware="h100-sxm", runtime="vllm"), **kw)
+    pooled = estimate(catalog, resolve(catalog, model="llama-3.1-8b", hardware="h100-sxm", runtime="sglang"), **kw)
+    assert (own.serving_iteration_s, pooled.serving_iteration_s) == (0.004, 0.006)
+    assert "vllm's own" in str(own.serving_iteration_source) and "pooled" in str(pooled.serving_iteration_source)
+    offline = estimate(catalog, resolve(catalog, model="llama-3.1-8b", hardware="h100-sxm", runtime="vllm"),
+                       scenario=Scenario.MAX_THROUGHPUT, input_tokens=1000, output_tokens=200)
+    assert offline.serving_iteration_s is None

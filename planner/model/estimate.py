@@ -83,6 +83,8 @@ class Estimate:
     tpot_p99_s: float | None = None
     utilization: float | None = None
     capacity_requests_per_s: float | None = None
+    serving_iteration_s: float | None = None  # server scenario: the iteration cost it ran with, and its source
+    serving_iteration_source: str | None = None
     rate: ChipRate | Unpriced | None = None  # the price per chip-hour and its offer, or why none
 
 
@@ -207,6 +209,7 @@ def estimate(catalog: Catalog, config: Config, *, scenario: Scenario = Scenario.
         reason = (f"overloaded: {request_rate:g} requests/s exceeds the capacity of "
                   f"{p99['cap']:.3g} requests/s: requests queue for a slot without bound (no steady-state "
                   f"TTFT); the admitted ones decode at the full batch, TPOT {1e3 * float(tpot):.3g} ms")
+    served = scenario is Scenario.SERVER  # the queueing model ran: it charged the serving iteration cost
     rate = chip_rate(catalog, config.hardware.id, how)
     cost_hour = rate.usd_per_chip_hour * config.chips if isinstance(rate, ChipRate) else None
     per_million = (cost_hour / (tps * 3600.0) * 1e6
@@ -222,6 +225,8 @@ def estimate(catalog: Catalog, config: Config, *, scenario: Scenario = Scenario.
         efficiency=catalog.efficiency(config.hardware, config.runtime),
         ttft_p99_s=p99["ttft"], tpot_p99_s=p99["tpot"], utilization=p99["util"],
         capacity_requests_per_s=p99["cap"],
+        serving_iteration_s=catalog.calibration.iteration_s(config.runtime.id) if served else None,
+        serving_iteration_source=catalog.calibration.iteration_source(config.runtime.id) if served else None,
     )
 
 
