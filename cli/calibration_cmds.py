@@ -165,6 +165,7 @@ def calibrate_cmd(
     from rich.console import Console
     from rich.progress import Progress
 
+    from hardware_catalog.cache_store import atomic_write
     from hardware_catalog.loader import default_catalog_dir
     from hardware_catalog.outputs import calibration_out, cv_out, skipped_out
     from planner.calibration.fit import at_bound, fit, group_cross_validate, repeated_cross_validate
@@ -202,7 +203,9 @@ def calibrate_cmd(
         data = calibration_yaml(result, reads, len(rs), folds, cv, repeats=repeats,
                                 at_bound=at_bound(cat, result))
         header = "# Written by `hwplan calibrate`: efficiencies fitted to the measurements in fitted_on.\n"
-        target.write_text(header + yaml.safe_dump(data, sort_keys=False, width=110), encoding="utf-8")
+        text = (header + yaml.safe_dump(data, sort_keys=False, width=110)).encode("utf-8")
+        # through a temporary file renamed into place: a run killed or failing mid-write leaves the old file whole
+        atomic_write(target, lambda f: f.write(text))
         progress.update(task, advance=1)
     skipped_rows = skipped_out(bad, skipped)
     report = calibration_out(written=str(target), n_records=len(rs), pairs=len(result.calibration.pairs), cv=cv,

@@ -157,3 +157,29 @@ def test_records_outside_the_pool_are_in_every_fit_and_never_predicted() -> None
     alone = cross_validate(catalog, rs.take(pool), folds=3)
     without = np.nanmedian(np.abs(alone[:, :4] / rs.observed[pool, :4] - 1.0))
     assert with_rest < 0.05 and with_rest < without
+
+
+def test_a_calibrate_that_fails_while_writing_leaves_the_old_file_whole(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """calibration.yaml is a catalog file: written through a temporary file renamed into place, so a run
+    that fails at the last step (here the rename: a full disk, a kill) leaves the previous file byte for
+    byte, and no temporary file behind."""
+    import hardware_catalog.cache_store as store
+
+    records = yaml.safe_load(SHIPPED.read_text(encoding="utf-8"))["measurements"]
+    file = tmp_path / "subset.yaml"
+    file.write_text(yaml.safe_dump({"measurements": [r for r in records if r["hardware"] == "h100-sxm"][:20]},
+                                   sort_keys=False), encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    old = (SHIPPED.parents[1] / "calibration.yaml").read_bytes()
+    (out / "calibration.yaml").write_bytes(old)
+
+    def fail(*_args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store.os, "replace", fail)
+    result = CliRunner().invoke(app, ["calibrate", str(file), "--out", str(out), "--folds", "2", "--repeats", "1"])
+    assert result.exit_code != 0
+    assert (out / "calibration.yaml").read_bytes() == old
+    assert sorted(p.name for p in out.iterdir()) == ["calibration.yaml"]
