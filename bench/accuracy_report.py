@@ -122,8 +122,13 @@ WEAK_SPOTS = """\
   the SLO capacity improves. The records point at a host cost that overlaps the GPU's work when
   the step is long (engines prepare the next batch during the current one: vLLM's async scheduling,
   TensorRT-LLM's overlap scheduler), visible at Interactive's 30-40 ms iterations and hidden at a
-  full batch; a form such as max(step, host) or step + max(0, host - share x step) would need its
-  own fit against these records and was not tried.
+  full batch. Tried in sample (shipped efficiencies, no refit): an iteration of step + max(0, c - f
+  step) with c 6-30 ms and f 0-1. The best, c 15 ms and f 0.25, predicts 58 of 234 Server +
+  Interactive records past capacity (79 with the additive 6 ms, 46 with none) and SLO capacity
+  11.3% / 82% within 25% (10.2% / 83% additive), but the TTFT p99 at the rate stays at 81% (the
+  additive form 119%, none 82%) and TPOT p99 worsens to 43% (28% additive): not adopted. Past
+  capacity is not what keeps the TTFT p99 off; the curve's shape near saturation is (diagnostic
+  above).
 * **Iterations of several passes** (`tests/test_overload_tpot.py`). The queueing model's iteration
   emits one token per running sequence however many budget-sized passes its prefill takes, while the
   full-batch TPOT past capacity (`queueing.overload_tpot`) counts every pass as a token (as chunked
