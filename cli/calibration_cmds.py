@@ -209,13 +209,16 @@ def calibrate_cmd(
         progress.update(task, advance=1)
     skipped_rows = skipped_out(bad, skipped)
     report = calibration_out(written=str(target), n_records=len(rs), pairs=len(result.calibration.pairs), cv=cv,
-                             skipped=skipped_rows)
+                             skipped=skipped_rows, calibration=result.calibration)
     if as_json:
         print_doc(report)
         return
     console = Console()
     console.print(f"fitted {len(result.calibration.pairs)} hardware x runtime pairs on {len(rs)} records; "
                   f"wrote {target}")
+    serving = ", ".join(f"{k} {v} ms" for k, v in report.serving_iteration_ms.items()) or "the prior, 0"
+    overlap = ", ".join(f"{k} {v}" for k, v in report.serving_overlap.items()) or "the prior, 1 (the roofline)"
+    console.print(f"serving iteration cost (fitted on the records under load): {serving}; serving overlap: {overlap}")
     for key, title in (("by_metric", "metric"), ("by_family", "hardware family"), ("by_runtime", "runtime")):
         _summary_table(console, f"{folds}-fold cross-validated error ({repeats} fold assignments pooled) by {title}",
                        getattr(cv, key), title)

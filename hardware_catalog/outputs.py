@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from hardware_catalog.saved import SavedPlan
     from planner.calibration.predict import RecordSet, Skipped
     from planner.calibration.validate import Summary
-    from planner.domain import Catalog
+    from planner.domain import Calibration, Catalog
     from planner.levers.finetune import Basis, TrainingOption
     from planner.model.estimate import Estimate
     from planner.model.grid import Array
@@ -507,6 +507,11 @@ class CalibrationOut(_Out):
     written: str
     n_records: int
     pairs: int = Field(description="hardware x runtime pairs fitted")
+    serving_iteration_ms: dict[str, Num] = Field(
+        default_factory=dict, description="the fitted serving iteration cost: 'pooled' (absent: the prior, 0) and "
+        "each runtime whose records under load set its own")
+    serving_overlap: dict[str, Num] = Field(
+        default_factory=dict, description="the fitted serving overlap: 'pooled' (absent: the prior, 1) and per runtime")
     cross_validation: CrossValidationOut
     skipped: list[SkippedOut]
 
@@ -576,8 +581,18 @@ def cv_out(catalog: Catalog, rs: RecordSet, predicted: Array) -> CrossValidation
 
 
 def calibration_out(*, written: str, n_records: int, pairs: int, cv: CrossValidationOut,
-                    skipped: list[SkippedOut]) -> CalibrationOut:
-    return CalibrationOut(written=written, n_records=n_records, pairs=pairs, cross_validation=cv, skipped=skipped)
+                    skipped: list[SkippedOut], calibration: Calibration | None = None) -> CalibrationOut:
+    iteration: dict[str, Num] = {}
+    overlap: dict[str, Num] = {}
+    if calibration is not None:
+        if calibration.serving_iteration_s is not None:
+            iteration["pooled"] = _ms(calibration.serving_iteration_s)
+        iteration |= {rid: _ms(v) for rid, v in sorted(calibration.serving_iteration_runtime.items())}
+        if calibration.serving_overlap is not None:
+            overlap["pooled"] = calibration.serving_overlap
+        overlap |= dict(sorted(calibration.serving_overlap_runtime.items()))
+    return CalibrationOut(written=written, n_records=n_records, pairs=pairs, serving_iteration_ms=iteration,
+                          serving_overlap=overlap, cross_validation=cv, skipped=skipped)
 
 
 # --- saved plans, comparisons and exports ---------------------------------------------------------

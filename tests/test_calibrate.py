@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -183,3 +184,23 @@ def test_a_calibrate_that_fails_while_writing_leaves_the_old_file_whole(tmp_path
     assert result.exit_code != 0
     assert (out / "calibration.yaml").read_bytes() == old
     assert sorted(p.name for p in out.iterdir()) == ["calibration.yaml"]
+
+
+def test_calibrate_reports_its_serving_fits(tmp_path: Path) -> None:
+    """``calibrate --json`` says which serving iteration cost and overlap it wrote (the queueing model's
+    fits, read back from the file it wrote): the same values as calibration.yaml's keys."""
+    mlperf = SHIPPED.parent / "mlperf.yaml"
+    records = yaml.safe_load(mlperf.read_text(encoding="utf-8"))["measurements"]
+    under_load = [r for r in records if r.get("slo") and r["model"] == "llama-2-70b"][:40]
+    file = tmp_path / "under_load.yaml"
+    file.write_text(yaml.safe_dump({"measurements": under_load}, sort_keys=False), encoding="utf-8")
+    result = CliRunner().invoke(app, ["calibrate", str(file), "--out", str(tmp_path), "--folds", "2", "--repeats", "1",
+                                      "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    written = yaml.safe_load((tmp_path / "calibration.yaml").read_text(encoding="utf-8"))
+    pooled = written.get("serving_iteration_s")
+    assert report["serving_iteration_ms"].get("pooled") == (None if pooled is None else pytest.approx(1e3 * pooled))
+    for rid, cost in written.get("serving_iteration_runtime", {}).items():
+        assert report["serving_iteration_ms"][rid] == pytest.approx(1e3 * cost)
+    assert report["serving_overlap"].get("pooled") == written.get("serving_overlap")
