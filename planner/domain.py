@@ -300,6 +300,11 @@ class Calibration:
             return self.serving_iteration_runtime[runtime]
         return 0.0 if self.serving_iteration_s is None else self.serving_iteration_s
 
+    def at_iteration_prior(self) -> Calibration:
+        """This calibration without a serving iteration cost (the prior, 0): what the efficiency fit runs
+        at, and what a check of another serving mechanism compares on."""
+        return replace(self, serving_iteration_s=None, serving_iteration_runtime={})
+
     def iteration_source(self, runtime: str) -> str:
         """Where ``iteration_s(runtime)`` comes from, in words."""
         if runtime in self.serving_iteration_runtime:

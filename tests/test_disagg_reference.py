@@ -64,8 +64,7 @@ def _chips(p: Plan, role: str | None = None) -> int:
 
 @pytest.fixture(scope="module")
 def plans(catalog: Catalog) -> tuple[Plan, Plan]:
-    catalog = replace(catalog, calibration=replace(catalog.calibration, serving_iteration_s=None,
-                                                   serving_iteration_runtime={}))
+    catalog = replace(catalog, calibration=catalog.calibration.at_iteration_prior())
     tables = CatalogTables.from_catalog(catalog)
     w = Workload(name="aiconfigurator-qwen3-32b-e2e", traffic=Traffic(RATE, Tokens(ISL), Tokens(OSL)),
                  slo=Slo({"ttft_ms": {50: 4000.0}, "e2e_ms": {50: 12_000.0}}),

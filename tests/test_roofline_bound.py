@@ -58,8 +58,7 @@ def test_capacity_bound_holds_on_every_screened_shape_and_is_tight(name: str) ->
     # tight: a bound 10% lower would be broken by some shape, with iterations timed by their passes alone
     # (the screen adds the calibrated serving iteration cost, which the roofline bound has no batch to
     # spread over: with it the ceilings reach 0.78-0.81 of the bound on code-assistant and support-chatbot)
-    bare = replace(catalog, calibration=replace(catalog.calibration, serving_iteration_s=None,
-                                                serving_iteration_runtime={}))
+    bare = replace(catalog, calibration=catalog.calibration.at_iteration_prior())
     w = _workload(name)
     p = prepare(bare, CatalogTables.from_catalog(bare), w)
     worst = float(np.max(p.ceiling / capacity_bound(p.cand, w.traffic)))

@@ -35,9 +35,9 @@ def _speedup(catalog: Catalog, tables: CatalogTables, method: str, batches: list
     ctx = 1000.0 + served.traffic(traffic).output_tokens.mean / 2.0  # what the queueing model passes
     out = []
     for b in batches:
-        # like for like: the plain engine's step under load, with the same serving iteration cost
+        # like for like: both engines' steps under load, with the same serving iteration cost
         plain = float(ServingStep.of(step).total(decode_tokens=b, decode_context=1100.0)[0])
-        per_token = float(spec.total(decode_tokens=b, decode_context=ctx)[0]) / served.emitted
+        per_token = float(ServingStep.of(spec).total(decode_tokens=b, decode_context=ctx)[0]) / served.emitted
         out.append(plain / per_token)
     return out
 

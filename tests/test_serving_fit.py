@@ -36,8 +36,7 @@ def test_fitted_overlap_moves_interactive_capacity_toward_mlperf() -> None:
     """The overlap alone, at the serving prior (no iteration cost: the shipped one, fitted first,
     explains what the overlap did here)."""
     catalog = load_catalog()
-    catalog = replace(catalog, calibration=replace(catalog.calibration, serving_iteration_s=None,
-                                                   serving_iteration_runtime={}))
+    catalog = replace(catalog, calibration=catalog.calibration.at_iteration_prior())
     tables = CatalogTables.from_catalog(catalog)
     rs, _ = prepare(catalog, tables, read_measurements(MLPERF).records)
     rs = rs.take([k for k, m in enumerate(rs.records) if m.tags.get("scenario") in ("Server", "Interactive")])

@@ -25,7 +25,7 @@ from planner.calibration.serving_fit import ITERATION_GRID, MIN_RECORDS, fitted_
 from planner.domain import Calibration
 from planner.errors import CatalogError
 from planner.model.grid import CatalogTables, Grid
-from planner.model.perf import StepModel
+from planner.model.perf import MemoryModel, StepModel
 from planner.model.queueing import LengthDist, server
 from planner.model.scenarios import max_throughput
 from planner.model.scheduler import ServingStep
@@ -89,8 +89,7 @@ def test_fit_recovers_a_planted_iteration_cost(planted: float) -> None:
     """MLPerf Server / Interactive configurations whose observed SLO capacity is the model's at a
     planted cost: the fit returns that cost (the prior, None, for 0)."""
     catalog = load_catalog()
-    catalog = replace(catalog, calibration=replace(catalog.calibration, serving_iteration_s=None,
-                                                   serving_iteration_runtime={}))
+    catalog = replace(catalog, calibration=catalog.calibration.at_iteration_prior())
     tables = CatalogTables.from_catalog(catalog)
     records = [m for m in read_measurements(MLPERF).records if m.tags.get("scenario") in ("Server", "Interactive")]
     rs, _ = prepare(catalog, tables, records)
@@ -163,3 +162,25 @@ def test_estimate_says_which_iteration_cost_it_ran_with() -> None:
     offline = estimate(catalog, resolve(catalog, model="llama-3.1-8b", hardware="h100-sxm", runtime="vllm"),
                        scenario=Scenario.MAX_THROUGHPUT, input_tokens=1000, output_tokens=200)
     assert offline.serving_iteration_s is None
+
+
+def test_a_serving_features_step_pays_it_only_under_load(one_row: Callable[..., Grid]) -> None:
+    """A drafter's transformed step (``Served.apply``) is what a drafted static or max-throughput record
+    runs too: it must not charge the cost there (an undrafted one does not), and the queueing model's
+    ``ServingStep.of`` of it must (as of the plain step), once per iteration, not per draft pass."""
+    from planner.model.serving import Served, drafter_for
+    from planner.workload import Tokens, Traffic
+
+    grid = _with_cost(one_row(model="llama-3.1-8b", hardware="h100-sxm", tp=1, precision="fp8"), 0.0)
+    traffic = Traffic(1.0, Tokens(1000.0), Tokens(200.0))
+    kw: dict[str, Any] = {"decode_tokens": np.array([[1.0, 64.0]]), "decode_context": 1100.0}
+    steps = []
+    for cost in (0.0, COST):
+        g = _with_cost(grid, cost)
+        drafted, _ = Served(drafter=drafter_for("eagle")).apply(StepModel.build(g), MemoryModel.build(g), traffic)
+        steps.append(drafted)
+    assert np.array_equal(steps[1].total(**kw), steps[0].total(**kw))
+    loaded = [ServingStep.of(s) for s in steps]
+    assert all(s.under_load for s in loaded) and not any(s.under_load for s in steps)
+    assert np.allclose(loaded[1].total(**kw) - loaded[0].total(**kw), COST, rtol=1e-12, atol=0)
+    assert np.allclose(loaded[1].take(np.array([0])).total(**kw) - loaded[0].total(**kw), COST, rtol=1e-12, atol=0)

@@ -309,8 +309,7 @@ def fit(catalog: Catalog, rs: RecordSet, *, options: FitOptions | None = None) -
     opts = options or FitOptions()
     # the efficiencies are fitted at the serving prior (no iteration cost, as at the prior overlap), whatever
     # the catalog's calibration holds; ``fitted_serving`` then fits both on the records under load
-    catalog = replace(catalog, calibration=replace(catalog.calibration, serving_iteration_s=None,
-                                                   serving_iteration_runtime={}))
+    catalog = replace(catalog, calibration=catalog.calibration.at_iteration_prior())
     p = _problem(catalog, rs, server_latencies=opts.server_latencies, server_throughput=opts.server_throughput)
     tables = CatalogTables.from_catalog(catalog)
     x0 = np.concatenate([p.prior[p.family_of_vendor[p.vendor_of_pair]].ravel(),

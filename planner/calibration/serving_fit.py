@@ -98,12 +98,10 @@ def fitted_iteration(catalog: Catalog, calibration: Calibration, rs: RecordSet) 
         return calibration
     sub = rs.take(rows)
     overlap = np.array([overlap_of(calibration, c.runtime.id) for c in sub.configs])
-    observed = sub.observed[:, _CAPACITY]
     errors = {}
     for cost in ITERATION_GRID:
         trial = replace(calibration, serving_iteration_s=cost, serving_iteration_runtime={})
-        tables = CatalogTables.from_catalog(replace(catalog, calibration=trial))
-        errors[cost] = np.abs(predict(tables, sub, overlap=overlap)[:, _CAPACITY] / observed - 1.0)
+        errors[cost] = _capacity_error(CatalogTables.from_catalog(replace(catalog, calibration=trial)), sub, overlap)
     pooled = _choose(errors, 0.0)
     return replace(calibration, serving_iteration_s=None if pooled == 0.0 else pooled,
                    serving_iteration_runtime=_per_runtime(sub, errors, pooled))
@@ -125,9 +123,12 @@ def fitted_overlap(catalog: Catalog, calibration: Calibration, rs: RecordSet) ->
 
 def _errors(tables: CatalogTables, sub: RecordSet) -> dict[float, Array]:
     """Per grid overlap, each record's absolute relative error of the predicted SLO capacity."""
-    observed = sub.observed[:, _CAPACITY]
-    return {overlap: np.abs(predict(tables, sub, overlap=overlap)[:, _CAPACITY] / observed - 1.0)
-            for overlap in GRID}
+    return {overlap: _capacity_error(tables, sub, overlap) for overlap in GRID}
+
+
+def _capacity_error(tables: CatalogTables, sub: RecordSet, overlap: float | Array) -> Array:
+    """Each record's absolute relative error of the predicted SLO capacity."""
+    return np.asarray(np.abs(predict(tables, sub, overlap=overlap)[:, _CAPACITY] / sub.observed[:, _CAPACITY] - 1.0))
 
 
 def _choose(errors: dict[float, Array], toward: float, *, seed: int = 0) -> float:

@@ -33,7 +33,7 @@ from planner.model.attention import attended_context, prefill_attended_context
 from planner.model.grid import ACTIVATION_BYTES, Array, Grid, Rows
 from planner.model.moe import ep_memory, ep_step, linear_flop_params
 
-__all__ = ["Memory", "MemoryCoefficients", "MemoryModel", "StepCoefficients", "StepModel", "StepTime",
+__all__ = ["FloorPair", "Memory", "MemoryCoefficients", "MemoryModel", "StepCoefficients", "StepModel", "StepTime",
            "kv_bytes_per_token", "memory", "step_time", "weights_bytes"]
 
 
@@ -177,7 +177,7 @@ def memory(grid: Grid, *, batch: npt.ArrayLike, context_tokens: npt.ArrayLike,
     return (MemoryModel.build(grid) if model is None else model).parts(batch=batch, context_tokens=context_tokens)
 
 
-_Pair = tuple[Array, Array]
+FloorPair = tuple[Array, Array]  # (compute side, weights side) of a floor's part (StepModel.floor_terms)
 
 
 @dataclass(frozen=True)
@@ -375,7 +375,7 @@ class StepModel:
         return a, b_d, b_p
 
     def floor_terms(self, *, decode_context: float, prefill_context: float
-                    ) -> tuple[tuple[_Pair, _Pair], tuple[_Pair, _Pair]]:
+                    ) -> tuple[tuple[FloorPair, FloorPair], tuple[FloorPair, FloorPair]]:
         """The parts of ``floors``: ((a of the linear roofline's compute side, a of its weights
         side, which reads the weights once per pass), (their costs per token)), ((attention's cost
         per decode token on its compute side, on its KV-traffic side), (the same per prefill

@@ -74,7 +74,7 @@ import numpy.typing as npt
 
 from planner.domain import Calibration
 from planner.model.grid import Array
-from planner.model.perf import StepCoefficients, StepModel, StepTime
+from planner.model.perf import FloorPair, StepCoefficients, StepModel, StepTime
 
 __all__ = ["FITTED_OVERLAP", "SERVING_OVERLAP", "ServingStep", "fcfs_prefill_share", "overlap_of", "runtime_overlaps",
            "slot_wait"]
@@ -89,18 +89,22 @@ __all__ = ["FITTED_OVERLAP", "SERVING_OVERLAP", "ServingStep", "fcfs_prefill_sha
 # planner.calibration.serving_fit picks 0.6-0.7.
 FITTED_OVERLAP = 0.8
 SERVING_OVERLAP = 1.0  # shipped: the roofline (see the module docstring for why not FITTED_OVERLAP)
-_Pair = tuple[Array, Array]  # as ``StepModel.floor_terms`` gives them
 _MAX_BATCHED_TOKENS = list(StepCoefficients.__dataclass_fields__).index("max_batched_tokens")  # in ``stacked``
 
 
 class ServingStep(StepModel):
     """``StepModel`` whose linear layers overlap compute and weight streaming only partly
-    (``overlap``: one for every row, or one per row, as a calibration's per-runtime overlaps give)."""
+    (``overlap``: one for every row, or one per row, as a calibration's per-runtime overlaps give).
+    ``under_load``: whether each iteration also pays the serving iteration cost; true for the steps
+    ``of`` gives the queueing model, false for a serving feature's transform (``planner.model.serving.
+    Served.apply``), which the static and max-throughput scenarios also run."""
 
-    def __init__(self, coefficients: StepCoefficients, overlap: float | Array = SERVING_OVERLAP) -> None:
+    def __init__(self, coefficients: StepCoefficients, overlap: float | Array = SERVING_OVERLAP, *,
+                 under_load: bool = True) -> None:
         if not np.all((np.asarray(overlap) >= 0.0) & (np.asarray(overlap) <= 1.0)):
             raise ValueError(f"overlap must lie in [0, 1], got {overlap}")
         super().__init__(coefficients)
+        self.under_load = under_load
         self._set_overlap(overlap, 1.0 - overlap if np.ndim(overlap) == 0 else 1.0 - np.asarray(overlap))
         self._stacked: Array | None = None  # the coefficients as one [field, row] array, once a take needs it
         self._row_flags: npt.NDArray[np.uint8] | None = None  # per row, bits: windowed, MoE, pipelined (``take``)
@@ -112,15 +116,17 @@ class ServingStep(StepModel):
 
     @classmethod
     def of(cls, step: StepModel, overlap: float | Array = SERVING_OVERLAP) -> ServingStep:
-        """``step`` with this overlap: a ServingStep of the same overlap as is, another ServingStep
+        """``step`` with this overlap, under load: a ServingStep of both as is, another ServingStep
         (``planner.model.serving.ServedStep`` included) as the same kind of step (``with_overlap``),
         a plain StepModel's coefficients as a ServingStep."""
         if isinstance(step, ServingStep):
-            return step if np.array_equal(step.overlap, overlap) else step.with_overlap(overlap)
+            same = step.under_load and np.array_equal(step.overlap, overlap)
+            return step if same else step.with_overlap(overlap)
         return cls(step.coefficients, overlap)
 
     def with_overlap(self, overlap: float | Array) -> ServingStep:
-        """This step with another overlap (a subclass keeps what it adds: ``planner.model.serving.ServedStep``)."""
+        """This step with another overlap, under load (a subclass keeps what it adds:
+        ``planner.model.serving.ServedStep``)."""
         return ServingStep(self.coefficients, overlap)
 
     def _carry(self, step: ServingStep) -> None:
@@ -148,6 +154,7 @@ class ServingStep(StepModel):
         else:  # one per row
             step._set_overlap(np.asarray(self.overlap)[rows], self._hidden[rows])
         step._stacked, step._row_flags = part, flags
+        step.under_load = self.under_load
         self._carry(step)
         return step
 
@@ -168,19 +175,21 @@ class ServingStep(StepModel):
         return np.asarray(np.maximum(compute, memory) + hidden * np.minimum(compute, memory), dtype=np.float64)
 
     def floor_terms(self, *, decode_context: float, prefill_context: float
-                    ) -> tuple[tuple[_Pair, _Pair], tuple[_Pair, _Pair]]:
+                    ) -> tuple[tuple[FloorPair, FloorPair], tuple[FloorPair, FloorPair]]:
         """``StepModel.floor_terms`` with the serving iteration cost in both fixed parts: ``total`` adds
         it to every iteration, so the plain floors plus it bound ``total`` (the overlap's part is left
         out: an overlap below 1 only lengthens iterations, so the roofline's floors still hold)."""
         (a, per_token), attention = super().floor_terms(decode_context=decode_context, prefill_context=prefill_context)
+        if not self.under_load:
+            return (a, per_token), attention
         cost = self.coefficients.serving_iteration_s
         return ((a[0] + cost, a[1] + cost), per_token), attention
 
     def per_iteration(self, ndim: int) -> Array | None:
         """The rows' serving iteration cost shaped to broadcast against a result of ``ndim`` axes (rows
-        first); None where every row's is 0 (the prior)."""
+        first); None where every row's is 0 (the prior) or the step is not ``under_load``."""
         cost = self.coefficients.serving_iteration_s
-        return cost.reshape((-1,) + (1,) * (ndim - 1)) if cost.any() else None
+        return cost.reshape((-1,) + (1,) * (ndim - 1)) if self.under_load and cost.any() else None
 
     def total(self, *, decode_tokens: npt.ArrayLike, decode_context: npt.ArrayLike,
               prefill_tokens: npt.ArrayLike = 0.0, prefill_context: npt.ArrayLike = 0.0) -> Array:

@@ -139,7 +139,8 @@ class Served:
         d = self.drafter
         served = ServedStep(step.coefficients, prefill_offset=self.prefix_tokens, decode_offset=decode_offset,
                             draft_tokens=0 if d is None else d.draft_tokens,
-                            draft_fraction=0.0 if d is None else d.draft_fraction)
+                            draft_fraction=0.0 if d is None else d.draft_fraction,
+                            under_load=False)  # the queueing model's ServingStep.of puts it under load
         m = mem.coefficients
         # KV per sequence is its own I - hS + O tokens; the memory model is given I - hS + O'
         held = seen.input_tokens.mean + original.output_tokens.mean
@@ -168,8 +169,9 @@ class ServedStep(ServingStep):
     """
 
     def __init__(self, coefficients: StepCoefficients, *, prefill_offset: float, decode_offset: float,
-                 draft_tokens: int, draft_fraction: float, overlap: float | Array = SERVING_OVERLAP) -> None:
-        super().__init__(coefficients, overlap)
+                 draft_tokens: int, draft_fraction: float, overlap: float | Array = SERVING_OVERLAP,
+                 under_load: bool = True) -> None:
+        super().__init__(coefficients, overlap, under_load=under_load)
         self.prefill_offset, self.decode_offset = prefill_offset, decode_offset
         self.draft_tokens, self.draft_fraction = draft_tokens, draft_fraction
         self.windowed = True  # contexts are shifted: take the general path of _terms
