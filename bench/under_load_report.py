@@ -205,7 +205,9 @@ def section(catalog: Catalog, mlperf: Path, public: Path) -> list[str]:
         "## Under load: MLPerf Inference (Offline, Server, Interactive)", "",
         f"Data: `{mlperf.name}` (sha256 `{read.sha256[:12]}…`), {len(read.records)} records read, "
         f"{len(rs)} predicted, {len(skipped)} skipped. Offline runs are predicted as `max_throughput` over the "
-        "benchmark's mean lengths; Server and Interactive as `server` at the record's rate (split evenly "
+        "benchmark's mean lengths (the output's at the run's own mean where its log states one: "
+        "`mlperf.output_tokens_per_sample_observed`, docs/catalog.md); Server and Interactive as `server` at "
+        "the record's rate (split evenly "
         "over replicas, chips / (tp x pp)) with its length distribution (empirical p50 / p99 / max "
         "knots), and `slo_capacity_requests_per_s` is the highest rate at which the predicted p99 TTFT "
         "and TPOT meet the round's limits (observed: the submitted rate, a lower bound). A record whose "

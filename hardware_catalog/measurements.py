@@ -84,16 +84,24 @@ class LengthsIn(_Record):
     input_source: str | None = None
     notes: str | None = None
 
-    def dist(self, side: Literal["input", "output"]) -> LengthDist | None:
-        """Mean and the published quantiles as an empirical distribution (None: no mean published)."""
+    def dist(self, side: Literal["input", "output"], run_mean: float | None = None) -> LengthDist | None:
+        """Mean and the published quantiles as an empirical distribution (None: no mean published).
+
+        ``run_mean``: the mean the run itself produced (``MlperfIn.output_tokens_per_sample_observed``)
+        instead of the benchmark's: the quantiles below the cap are scaled by run_mean / mean (the
+        same shape, shorter or longer), the cap (max) is kept."""
         mean = getattr(self, f"{side}_mean")
         if mean is None:
             return None
-        knots = [(q, v) for q, v in ((0.5, getattr(self, f"{side}_p50")), (0.99, getattr(self, f"{side}_p99")),
-                                    (1.0, getattr(self, f"{side}_max"))) if v is not None]
-        if not any(q < 1.0 for q, _ in knots):  # only a cap: deterministic at the mean
-            knots = []
-        return LengthDist(mean=float(mean), knots=tuple((q, float(v)) for q, v in knots))
+        cap = getattr(self, f"{side}_max")
+        scale = 1.0 if run_mean is None else run_mean / mean
+        published = ((0.5, getattr(self, f"{side}_p50")), (0.99, getattr(self, f"{side}_p99")))
+        knots = [(q, v * scale if cap is None else min(v * scale, cap)) for q, v in published if v is not None]
+        if not knots:  # only a cap: deterministic at the mean
+            return LengthDist(mean=float(mean * scale))
+        if cap is not None:
+            knots.append((1.0, cap))
+        return LengthDist(mean=float(mean * scale), knots=tuple((q, float(v)) for q, v in knots))
 
 
 class SloIn(_Record):
@@ -167,6 +175,7 @@ class MlperfIn(BaseModel):
     replicas: PosInt | None = None
     modified_model: str | None = None
     same_log_as: str | None = None
+    output_tokens_per_sample_observed: Pos | None = None  # the run's mean generated tokens per sample (its log)
     speculative_decoding: SpeculativeIn | None = None
     disaggregated: DisaggregatedIn | None = None
 
@@ -299,7 +308,7 @@ def to_measurement(r: MeasurementIn) -> Measurement:
         batch=r.batch, request_rate=r.request_rate, observed=observed,
         source=r.source, confidence=r.confidence,
         input_dist=None if r.lengths is None else r.lengths.dist("input"),
-        output_dist=None if r.lengths is None else r.lengths.dist("output"),
+        output_dist=_output_dist(r),
         slo=slo, tags=tags, same_log_as=None if mp is None else mp.same_log_as,
         memory_gb=None if mp is None else _memory_per_chip(mp, r.chips),
         accelerator=None if mp is None else mp.accelerator_model_name,
@@ -309,6 +318,16 @@ def to_measurement(r: MeasurementIn) -> Measurement:
         disaggregated=None if mp is None or mp.disaggregated is None else StatedDisaggregation(
             mp.disaggregated.prefill_chips, mp.disaggregated.decode_chips),
     )
+
+
+def _output_dist(r: MeasurementIn) -> LengthDist | None:
+    """The output lengths the run served: the benchmark's distribution (``lengths``) at the run's own
+    mean where its log states one (``mlperf.output_tokens_per_sample_observed``: the tokens each sample
+    generated, which the benchmark's reference mean does not fix: B200 FP4 llama2-70b runs stop at 273-274
+    tokens per sample where OpenOrca's reference is 294.45), else the benchmark's (None: neither)."""
+    run_mean = None if r.mlperf is None else r.mlperf.output_tokens_per_sample_observed
+    dist = None if r.lengths is None else r.lengths.dist("output", run_mean)
+    return LengthDist(run_mean) if dist is None and run_mean is not None else dist
 
 
 def _bad(raw: Any, position: int, exc: ValidationError) -> BadRecord:

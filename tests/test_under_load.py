@@ -161,3 +161,55 @@ def test_memory_is_stated_per_board_and_a_dual_board_holds_two_chips(tmp_path: P
     rs, skipped = prepare(cat, CatalogTables.from_catalog(cat), read.records)
     assert [c.hardware.id for c in rs.configs] == ["arc-pro-b60"]
     assert sorted(s.id for s in skipped) == ["cpu", "odd", "one"] and all("48 GB" in s.reason for s in skipped)
+
+
+def _run_record(rid: str, run_mean: float | None, **lengths: float) -> dict[str, object]:
+    mlperf: dict[str, object] = {"round": "v5.1", "division": "closed", "submitter": "NVIDIA", "system": rid,
+                                 "benchmark": "llama2-70b-99", "scenario_name": "Server"}
+    if run_mean is not None:
+        mlperf["output_tokens_per_sample_observed"] = run_mean
+    return {"id": rid, "model": "llama-2-70b", "hardware": "h200", "chips": 1, "tp": 1, "pp": 1,
+            "weight_precision": "fp8", "kv_precision": "fp8", "runtime": "tensorrt-llm", "scenario": "server",
+            "input_tokens": 222, "output_tokens": 294, "request_rate": 10.0,
+            "lengths": {"input_mean": 222.33, "input_p50": 152, "input_p99": 791, "input_max": 1021,
+                        "output_mean": 294.45, **lengths},
+            "slo": {"ttft_p99_ms": 2000.0, "tpot_p99_ms": 200.0},
+            "observed": {"requests_per_s": 10.0}, "mlperf": mlperf}
+
+
+def test_the_run_s_own_output_length_replaces_the_benchmark_s_mean(tmp_path: Path) -> None:
+    """MLPerf logs the tokens each sample generated (B200 FP4 llama2-70b: 274.4 per sample against
+    OpenOrca's reference 294.45): the record is predicted at that mean, the published quantiles scaled
+    by the same ratio under the cap (max_new_tokens 1024), which stays; without it, the benchmark's."""
+    path = tmp_path / "m.yaml"
+    path.write_text(yaml.safe_dump({"measurements": [
+        _run_record("shorter", 274.4, output_p50=200, output_p99=900, output_max=1024),
+        _run_record("longer", 353.34, output_p50=200, output_p99=900, output_max=1024),
+        _run_record("cap-only", 274.4, output_max=1024),
+        _run_record("unstated", None, output_p50=200, output_p99=900, output_max=1024)]}))
+    read = read_measurements(path)
+    assert not read.bad
+    dist = {m.id: m.lengths()[1] for m in read.records}
+    r = 274.4 / 294.45
+    assert dist["shorter"].mean == pytest.approx(274.4)
+    assert [t for _, t in dist["shorter"].knots] == pytest.approx([200 * r, 900 * r, 1024])
+    assert [t for _, t in dist["longer"].knots] == pytest.approx([240.0, 1024, 1024])  # 900 x 1.2 capped
+    assert dist["cap-only"].mean == pytest.approx(274.4) and dist["cap-only"].fixed
+    assert dist["unstated"].mean == pytest.approx(294.45)
+    assert dist["unstated"].knots == ((0.5, 200.0), (0.99, 900.0), (1.0, 1024.0))
+    # fewer tokens per request, more requests per second at the same SLOs
+    cat = load_catalog()
+    tables = CatalogTables.from_catalog(cat)
+    rs, skipped = prepare(cat, tables, read.records)
+    assert not skipped
+    capacity = dict(zip((m.id for m in rs.records),
+                        predict(tables, rs)[:, METRICS.index("slo_capacity_requests_per_s")], strict=True))
+    assert capacity["shorter"] > capacity["unstated"] > capacity["longer"] > 0
+
+
+def test_a_run_s_output_length_must_be_positive(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(yaml.safe_dump({"measurements": [_run_record("bad", -3.0)]}))
+    read = read_measurements(path)
+    assert not read.records and len(read.bad) == 1
+    assert read.bad[0].field == "mlperf.output_tokens_per_sample_observed"
