@@ -17,7 +17,8 @@ Each pool is sized by its own search (CP-SAT over replica counts, ``planner.sear
 TTFT budget split fixed, the joint problem separates exactly: costs add and every constraint is
 one pool's. The split is the transfer time, which depends on the pair; pairs of the pools' best
 plans (same model, weight and KV format, runtime) are checked against the full TTFT target; a
-format on one pool's list but not the other's is searched in the other pool too.
+format on one pool's list but not the other's, or combined from the lists' weight and KV formats,
+is searched in the pool that lacks it (``_paired_keys``).
 """
 
 from __future__ import annotations
@@ -152,12 +153,17 @@ def disaggregated_plans(workload: Workload, catalog: Catalog, *, top: int, objec
     dec = list(run_search(decode_w, catalog, top=PAIRS, objective=objective, time_limit_s=budget, tables=tables,
                           served=decode, memo=dec_memo).result.plans)
     # Each list is its own pool's front: a format cheap for prefill (fp8 weights, bf16 KV) can be
-    # dominated on the decode side (by bf16 weights with fp8 KV at the same cost), so the lists may
-    # share no key. A pair needs one key, so each key one pool found is searched in the other.
-    for key in [k for k in dict.fromkeys(d.key for d in dec) if k not in {p.key for p in pre}]:
+    # dominated on the decode side (by bf16 weights with fp8 KV at the same cost), and the format that
+    # pairs best can be dominated on both (fp8 weights with fp8 KV: as cheap as fp8 / bf16 to prefill,
+    # as bf16 / fp8 to decode, and of lower quality than either), so the lists may share no key and
+    # miss the best pair's. A pair needs one key: every key one pool found, and every weight x KV
+    # format of the lists' formats for a model, runtime and adaptation one of them has, is searched in
+    # the pool that lacks it.
+    keys = _paired_keys([*pre, *dec])
+    for key in [k for k in keys if k not in {p.key for p in pre}]:
         pre += run_search(_pinned(prefill_w, key), catalog, top=1, objective=objective, time_limit_s=budget / PAIRS,
                           tables=tables, served=PrefillPool(), memo=pre_memo).result.plans
-    for key in [k for k in dict.fromkeys(p.key for p in pre) if k not in {d.key for d in dec}]:
+    for key in [k for k in keys if k not in {d.key for d in dec}]:
         dec += run_search(_pinned(decode_w, key), catalog, top=1, objective=objective, time_limit_s=budget / PAIRS,
                           tables=tables, served=decode, memo=dec_memo).result.plans
     out = []
@@ -172,6 +178,20 @@ def disaggregated_plans(workload: Workload, catalog: Catalog, *, top: int, objec
             if joined is not None:
                 out.append(joined)
     return sorted(out, key=lambda x: x.cost.per_month)[:top]
+
+
+def _paired_keys(plans: list[Plan]) -> list[tuple[str, str, str, str, str]]:
+    """The keys two pools' lists hold, then the formats they combine: for each model, runtime and
+    adaptation the lists hold, every weight precision with every KV precision the lists hold for it
+    (in the lists' order: the cheapest plans' formats first)."""
+    found = list(dict.fromkeys(p.key for p in plans))
+    formats: dict[tuple[str, str, str], tuple[dict[str, None], dict[str, None]]] = {}
+    for model, weights, kv, runtime, adaptation in found:
+        w, k = formats.setdefault((model, runtime, adaptation), ({}, {}))
+        w[weights], k[kv] = None, None
+    combined = [(model, weights, kv, runtime, adaptation)
+                for (model, runtime, adaptation), (w, k) in formats.items() for weights in w for kv in k]
+    return list(dict.fromkeys([*found, *combined]))
 
 
 def compare(plans: list[Plan], disagg: list[Plan], rule: str) -> list[Plan]:
