@@ -106,7 +106,8 @@ WEAK_SPOTS = """\
   14.0%), TPOT p99 at the record's rate 42.2% -> 35.1%. A cost per sequence in the iteration instead
   (tried in sample: 10 us per sequence) leaves Interactive at 18%: the records want a fixed part.
   What it costs elsewhere: no published figure bounds it per engine, and a runtime with no record under
-  load (Neuron, JetStream, llama.cpp, TGI ...) takes the pooled 6 ms, an extrapolation; small models
+  load (Neuron, JetStream, llama.cpp, TGI ...) takes the pooled figure (4 ms since the refit
+  at the runs' own output lengths), an extrapolation; small models
   whose iterations are a few ms feel it most (examples/offline-batch.yaml's qwen2.5-1.5b plan went from
   one Inferentia2 at $553/month to two L4 at $1,104). NVIDIA AIConfigurator's estimate for Qwen3-32B
   FP8 on 16 H200 (tests/test_disagg_reference.py, an estimate from its kernel database, not a
@@ -131,7 +132,8 @@ WEAK_SPOTS = """\
   capacity is not what keeps the TTFT p99 off; the curve's shape near saturation is (diagnostic
   above). Refitted by round (2026-12-04: f 0.25, the cost on a grid of 0-30 ms, runs at their own
   output lengths) the overlapped form gives SLO capacity 12.9% (additive 12.4%), TTFT p99 93.6%
-  (92.1%), TPOT p99 45.0% (32.9%) and 35% of the records past capacity (32%): still not adopted.
+  (92.1%), TPOT p99 45.0% (32.9%) and 35% of the records past capacity (32%), the additive figures
+  from the same experiment's run: still not adopted.
 * **What bounds the p99s at the record's rate** (`bench/server_offline_ratio.py`, shipped
   calibration). A Server run's rate over its own system's Offline rate (same round, submitter and
   system) says how near saturation it was run: observed p25 0.822, median 0.909, p75 0.961, p90
@@ -151,7 +153,7 @@ WEAK_SPOTS = """\
   benchmark's output quantiles scaled under its cap. It differs from the dataset's reference mean by
   up to 7% (B200 FP4 llama2-70b: 273-274 against 294.45; llama3.1-405b 0.95x, DeepSeek-R1 0.95x),
   which is 7% more requests per second at the same tokens. By round: SLO capacity 13.5% -> 12.4%
-  median APE (78% within 25% both), TPOT p99 35.1% -> 32.9%, TTFT p99 92.9% -> 92.1%, Offline 10.6%
+  median APE (78% within 25% both), TPOT p99 35.1% -> 33.1%, TTFT p99 92.9% -> 92.1%, Offline 10.6%
   -> 10.5%; Interactive's SLO capacity alone worsens (13.2% -> 18.5%, 67% within 25% both).
 * **Iterations of several passes** (`tests/test_overload_tpot.py`). The queueing model's iteration
   emits one token per running sequence however many budget-sized passes its prefill takes, while the
@@ -162,12 +164,14 @@ WEAK_SPOTS = """\
   bound where the stable iteration fits in one pass.
 * **Step overhead across models** (out of sample, gpt-oss-120b section above). The fixed cost of a
   step is fitted per hardware x runtime as one figure per pass, on records of whatever models the
-  pair has; B200 x TensorRT-LLM's 4.4 ms is fitted on its 113 MLPerf records (llama2-70b's 80
+  pair has; B200 x TensorRT-LLM's 5.6 ms is fitted on its 113 MLPerf records (llama2-70b's 80
   layers, llama3.1-405b's 126, DeepSeek-R1's 61). InferenceMAX measures gpt-oss-120b (36 layers) on
-  B200 TensorRT-LLM at 2.4 ms a step with 4 requests at tp 4: the model is at 1.8x its TPOT and 0.57x
-  its tokens/s (medians of the pair's 46 records). The H100, H200 and B200 vLLM pairs are within
-  6-15% on tokens/s and 5-18% on TPOT (median APE). A fixed cost per layer instead of per pass (kernel
-  launches scale with layers) was tried with every pair refitted on the public records alone, the
+  B200 TensorRT-LLM at 2.4 ms a step with 4 requests at tp 4: the model is at 2.1x its TPOT and 0.49x
+  its tokens/s (medians of the pair's 46 records; 1.8x and 0.57x at 4.4 ms, before the MLPerf records
+  were predicted at their runs' own, shorter, output lengths on 2026-12-04). The H100, H200 and B200
+  vLLM pairs are within 7-16% on tokens/s and 5-18% on TPOT (median APE). A fixed cost per layer
+  instead of per pass (kernel launches scale with layers) was tried with every pair refitted on the
+  public records alone, the
   calibration shipped until 2026-12-04 (`bench/overhead_form.py`): 5x5-fold CV tokens/s 11.8% -> 9.6%,
   SLO capacity (public-only fit, both rounds out of sample) 16.3% ->
   14.3%, gpt-oss B200 TPOT median APE 102% -> 79% (TensorRT-LLM) and 36% -> 7% (vLLM), H200 vLLM 8% ->
