@@ -15,6 +15,7 @@ which limit binds and how far the other p99 sits below its own.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -55,13 +56,19 @@ def table(catalog: Catalog, rs: RecordSet) -> list[str]:
     return [*lines, ""]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+def print_table(make: Callable[[Catalog, RecordSet], list[str]], doc: str | None) -> None:
+    """A diagnostic's command line: the MLPerf file named on it, resolved against the shipped catalog,
+    printed as ``make``'s markdown rows (this script's and ``server_offline_ratio.py``'s)."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
     parser.add_argument("mlperf", type=Path)
     args = parser.parse_args()
     catalog = load_catalog()
     rs, _ = prepare(catalog, CatalogTables.from_catalog(catalog), read_measurements(args.mlperf).records)
-    print("\n".join(table(catalog, rs)))
+    print("\n".join(make(catalog, rs)))
+
+
+def main() -> None:
+    print_table(table, __doc__)
 
 
 if __name__ == "__main__":

@@ -15,14 +15,10 @@ at the record's rate (an infinite error past capacity).
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import numpy as np
+from relative_load_p99 import print_table  # bench/ is the script's directory
 
-from hardware_catalog import load_catalog
-from hardware_catalog.measurements import read_measurements
-from planner.calibration.predict import METRICS, Measurement, RecordSet, predict_calibrated, prepare
+from planner.calibration.predict import METRICS, Measurement, RecordSet, predict_calibrated
 from planner.domain import Catalog
 from planner.model.grid import CatalogTables
 
@@ -62,12 +58,7 @@ def table(catalog: Catalog, rs: RecordSet) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("mlperf", type=Path)
-    args = parser.parse_args()
-    catalog = load_catalog()
-    rs, _ = prepare(catalog, CatalogTables.from_catalog(catalog), read_measurements(args.mlperf).records)
-    print("\n".join(table(catalog, rs)))
+    print_table(table, __doc__)
 
 
 if __name__ == "__main__":
