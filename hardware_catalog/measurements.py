@@ -68,6 +68,9 @@ class ObservedIn(_Record):
     e2e_p99_ms: Pos | None = None
 
 
+RUN_MEAN_STEP = 0.01  # a run's own output mean, as a share of the benchmark's, is taken to this step
+
+
 class LengthsIn(_Record):
     """A benchmark's token-length distribution (SCHEMA.md, additions for measurements under load)."""
 
@@ -89,12 +92,15 @@ class LengthsIn(_Record):
 
         ``run_mean``: the mean the run itself produced (``MlperfIn.output_tokens_per_sample_observed``)
         instead of the benchmark's: the quantiles below the cap are scaled by run_mean / mean (the
-        same shape, shorter or longer), the cap (max) is kept."""
+        same shape, shorter or longer), the cap (max) is kept. The ratio is taken to the nearest
+        ``RUN_MEAN_STEP`` (a mean off by at most half of it) so that runs of one benchmark share a
+        handful of distributions, and the queueing model one call per distribution
+        (``predict.predict_server``), instead of one call per run."""
         mean = getattr(self, f"{side}_mean")
         if mean is None:
             return None
         cap = getattr(self, f"{side}_max")
-        scale = 1.0 if run_mean is None else run_mean / mean
+        scale = 1.0 if run_mean is None else round(run_mean / mean / RUN_MEAN_STEP) * RUN_MEAN_STEP
         published = ((0.5, getattr(self, f"{side}_p50")), (0.99, getattr(self, f"{side}_p99")))
         knots = [(q, v * scale if cap is None else min(v * scale, cap)) for q, v in published if v is not None]
         if not knots:  # only a cap: deterministic at the mean
