@@ -79,13 +79,16 @@ def validate_cmd(
         return
     console = Console()
     table = Table(title=f"{file.name}: predicted / observed")
-    for col in ("id", "metric", "predicted", "observed", "APE"):
+    table.add_column("id", overflow="fold")  # whole, over several lines: a cut id names no record
+    table.add_column("metric", no_wrap=True, min_width=max((len(m) for r in report.records for m in r.observed),
+                                                           default=6))
+    for col in ("predicted", "observed", "APE"):
         table.add_column(col)
     for rec in report.records:
-        for metric, observed in rec.observed.items():
+        for n, (metric, observed) in enumerate(rec.observed.items()):
             ape = rec.ape[metric]
-            table.add_row(rec.id, metric, str(rec.predicted[metric]), str(observed),
-                          "—" if ape is None else f"{100 * ape:.1f}%")
+            table.add_row(rec.id if n == 0 else "", metric, str(rec.predicted[metric]), str(observed),
+                          "—" if ape is None else f"{100 * ape:.1f}%", end_section=n == len(rec.observed) - 1)
     console.print(table)
     _summary_table(console, "summary by metric", report.summary, "metric")
     if len(report.by_scenario) > 1:

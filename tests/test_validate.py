@@ -92,3 +92,18 @@ def test_prediction_same_alone_and_in_a_file() -> None:
         alone = predict(tables, rs.take([j]))
         assert np.array_equal(alone[0], together[j], equal_nan=True), rs.records[j].id
     assert together.shape == (len(rs), len(METRICS))
+
+
+def test_validate_table_names_every_record_whole_on_a_narrow_terminal(tmp_path: Path) -> None:
+    """The table's id column folds a long id over lines rather than cutting it ("mlperf-v4.1-amd-1xm…"
+    names no record), once per record, and metric names are never cut."""
+    long_id = "mlperf-v5.1-some-submitter-8xh100-sxm-2xepyc-9374f-llama3.1-8b-server-long"
+    rows = [{"id": long_id, "scenario": "static_batch", "i": 128, "batch": 1, "tps": 100.0, "ttft": 10.0},
+            {"id": "short", "scenario": "static_batch", "i": 256, "batch": 1, "tps": 100.0, "ttft": 12.0}]
+    result = CliRunner().invoke(app, ["validate", str(_write(tmp_path, rows))], env={"COLUMNS": "60"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.split("predicted / observed")[1].split("summary by metric")[0].splitlines()
+    cells = [line.split("│") for line in lines if line.startswith("│")]
+    first = "".join(c[1].strip() for c in cells)
+    assert first == long_id + "short"  # each id whole, once
+    assert {c[2].strip() for c in cells} == {"output_tokens_per_s", "ttft_ms", ""}
