@@ -1,0 +1,67 @@
+"""Diagnostic: how well the MLPerf records under load identify the serving iteration cost.
+
+For each value of ``serving_fit.ITERATION_GRID`` this predicts the Server and Interactive records'
+SLO capacity with the shipped calibration's efficiencies and overlaps, the cost set to that value for
+every runtime (as ``serving_fit.fitted_iteration`` does), and prints the median absolute percentage
+error pooled and per runtime with at least ``serving_fit.MIN_RECORDS`` records, the best value, one
+bootstrap standard error of the best median (the rule's) and the values within it: where several are,
+the data do not tell them apart and the rule picks the one nearest its shrinkage target.
+
+    PYTHONPATH=$PWD .venv/bin/python bench/iteration_cost_curve.py [hardware_catalog/data/measurements/mlperf.yaml]
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+from hardware_catalog import load_catalog  # noqa: E402
+from hardware_catalog.measurements import read_measurements  # noqa: E402
+from planner.calibration import serving_fit  # noqa: E402
+from planner.calibration.predict import prepare  # noqa: E402
+from planner.model.grid import CatalogTables  # noqa: E402
+from planner.model.scheduler import overlap_of  # noqa: E402
+
+DEFAULT = Path(__file__).resolve().parents[1] / "hardware_catalog/data/measurements/mlperf.yaml"
+
+
+def main() -> None:
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT
+    catalog = load_catalog()
+    rs, _ = prepare(catalog, CatalogTables.from_catalog(catalog), read_measurements(path).records)
+    sub = rs.take(serving_fit._server_rows(rs))
+    calibration = catalog.calibration
+    overlap = np.array([overlap_of(calibration, c.runtime.id) for c in sub.configs])
+    errors = {}
+    for cost in serving_fit.ITERATION_GRID:
+        trial = replace(calibration, serving_iteration_s=cost, serving_iteration_runtime={})
+        errors[cost] = serving_fit._capacity_error(CatalogTables.from_catalog(replace(catalog, calibration=trial)),
+                                                   sub, overlap)
+    runtimes = np.array([c.runtime.id for c in sub.configs])
+    groups = [("pooled", np.ones(len(runtimes), dtype=bool))] + [
+        (rid, runtimes == rid) for rid in sorted(set(runtimes.tolist()))
+        if (runtimes == rid).sum() >= serving_fit.MIN_RECORDS]
+    print(f"{path.name}: SLO capacity median APE by serving iteration cost (shipped calibration otherwise)")
+    print(f"{'records':<14}{'n':>5}  " + "".join(f"{c * 1e3:>7.0f}ms" for c in serving_fit.ITERATION_GRID)
+          + "   best    1 s.e.  within it")
+    for name, mask in groups:
+        medians = {c: float(np.median(e[mask])) for c, e in errors.items()}
+        best = min(medians, key=lambda c: medians[c])
+        rng = np.random.default_rng(0)  # as serving_fit._choose
+        e = errors[best][mask]
+        spread = float(np.std([np.median(e[rng.integers(0, len(e), len(e))]) for _ in range(serving_fit._BOOTSTRAP)]))
+        within = [f"{c * 1e3:.0f}" for c in medians if medians[c] <= medians[best] + spread]
+        print(f"{name:<14}{int(mask.sum()):>5}  " + "".join(f"{100 * medians[c]:>8.1f}%" for c in medians)
+              + f"  {best * 1e3:>4.0f} ms  {100 * spread:>5.1f} pt  {', '.join(within)} ms")
+    print(f"shipped: pooled {1e3 * (calibration.serving_iteration_s or 0.0):.0f} ms, per runtime "
+          f"{ {k: f'{1e3 * v:.0f} ms' for k, v in calibration.serving_iteration_runtime.items()} or 'none'}")
+
+
+if __name__ == "__main__":
+    main()
