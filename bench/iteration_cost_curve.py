@@ -53,14 +53,16 @@ def main() -> None:
     for name, mask in groups:
         medians = {c: float(np.median(e[mask])) for c, e in errors.items()}
         best = min(medians, key=lambda c: medians[c])
-        rng = np.random.default_rng(0)  # as serving_fit._choose
+        rng = np.random.default_rng(0)  # as serving_fit._within
         e = errors[best][mask]
         spread = float(np.std([np.median(e[rng.integers(0, len(e), len(e))]) for _ in range(serving_fit._BOOTSTRAP)]))
-        within = [f"{c * 1e3:.0f}" for c in medians if medians[c] <= medians[best] + spread]
+        within = [f"{c * 1e3:.0f}" for c in serving_fit._within({c: e[mask] for c, e in errors.items()})]
         print(f"{name:<14}{int(mask.sum()):>5}  " + "".join(f"{100 * medians[c]:>8.1f}%" for c in medians)
               + f"  {best * 1e3:>4.0f} ms  {100 * spread:>5.1f} pt  {', '.join(within)} ms")
     print(f"shipped: pooled {1e3 * (calibration.serving_iteration_s or 0.0):.0f} ms, per runtime "
-          f"{ {k: f'{1e3 * v:.0f} ms' for k, v in calibration.serving_iteration_runtime.items()} or 'none'}")
+          f"{ {k: f'{1e3 * v:.0f} ms' for k, v in calibration.serving_iteration_runtime.items()} or 'none'}; "
+          f"intervals {calibration.serving_iteration_interval} pooled, "
+          f"{dict(calibration.serving_iteration_interval_runtime) or 'none'} per runtime")
 
 
 if __name__ == "__main__":

@@ -144,6 +144,11 @@ def calibration_yaml(result: FitResult, reads: Sequence[MeasurementsRead], n_use
         data["serving_iteration_s"] = result.calibration.serving_iteration_s
     if result.calibration.serving_iteration_runtime:
         data["serving_iteration_runtime"] = dict(sorted(result.calibration.serving_iteration_runtime.items()))
+    if result.calibration.serving_iteration_interval is not None:  # what the records do not tell apart
+        data["serving_iteration_interval"] = list(result.calibration.serving_iteration_interval)
+    if result.calibration.serving_iteration_interval_runtime:
+        data["serving_iteration_interval_runtime"] = {
+            rid: list(v) for rid, v in sorted(result.calibration.serving_iteration_interval_runtime.items())}
     CalibrationFile.model_validate(data)
     return data
 

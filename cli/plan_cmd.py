@@ -48,6 +48,9 @@ def plan_cmd(
     server: ServerOpt = None,
     levers: Annotated[bool, typer.Option("--levers", help="Add the lever report for the top plan.")] = False,
     wide: WideOpt = False,
+    iteration_range: Annotated[bool, typer.Option(
+        "--iteration-range", help="Re-plan at both ends of the serving iteration cost the records under load "
+                                  "admit (two more searches): the cost span it leaves.")] = False,
     save: Annotated[bool, typer.Option("--save", help="Save the result (HWPLAN_DATABASE_URL or ~/.hwplan/plans.db); "
                                                       "its id goes to stderr.")] = False,
 ) -> None:
@@ -69,7 +72,8 @@ def plan_cmd(
         body = with_sheet_body(read_yaml(workload), raw_sheet(prices) if prices else None)
         out = PlanResultOut.model_validate(call_server(
             server, "/v1/plans", body, timeout_s=time_limit + 60,
-            params={"top": top, "objective": str(objective), "time_limit_s": time_limit, "levers": levers}))
+            params={"top": top, "objective": str(objective), "time_limit_s": time_limit, "levers": levers,
+                    "iteration_range": iteration_range}))
     else:
         from hardware_catalog.cache import catalog_tables
         from hardware_catalog.compiled_workload import load_workload  # (no YAML, no schema when compiled)
@@ -80,10 +84,14 @@ def plan_cmd(
         cat = load(catalog, add)
         tables = catalog_tables(cat)  # with every Universe row's constants from the catalog cache
         result = plan(w, cat, top=top, objective=objective, time_limit_s=time_limit, tables=tables)
-        report = None
+        report = span = None
         if levers and result.plans:
             report = levers_out(lever_report(cat, w, result.plans[0], tables=tables), result.plans[0])
-        out = plan_result_out(result, report)
+        if iteration_range and result.plans:
+            from planner.search.iteration_range import iteration_range as replan_at_ends
+
+            span = replan_at_ends(cat, w, result.plans[0], objective=objective, time_limit_s=time_limit)
+        out = plan_result_out(result, report, span)
     if save:
         _save(workload, out, cat.version)
     if as_json:
@@ -203,6 +211,25 @@ def _plans_blocks(console: Console, plans: list[PlanOut]) -> None:
             console.print(f"   serving: {', '.join(p.features) or 'plain'}" + (f"; {p.why}" if p.why else ""))
 
 
+def _render_iteration_range(console: Console, out: PlanResultOut) -> None:
+    """The best plan at each end of the serving iteration cost's interval, against plan 1."""
+    r = out.iteration_range
+    assert r is not None
+    low, high = r.interval_ms
+    console.print(f"[bold]Serving iteration cost[/bold] ({r.runtime}): plans above ran at "
+                  f"{_num(r.fitted_ms, '.3g')} ms ({r.basis}); the records under load admit "
+                  f"{_num(low, '.3g')}-{_num(high, '.3g')} ms.")
+    top = out.plans[0].cost.per_month if out.plans else None
+    for name, end in (("low", r.low), ("high", r.high)):
+        if end.plan is None:
+            console.print(f"  at {_num(end.iteration_ms, '.3g')} ms ({name} end): no plan fits")
+            continue
+        p = end.plan
+        delta = "" if top is None or end.cost_per_month is None else f" ({end.cost_per_month / top - 1:+.0%} vs plan 1)"
+        console.print(f"  at {_num(end.iteration_ms, '.3g')} ms ({name} end): ${_num(end.cost_per_month, ',.0f')}/month"
+                      f"{delta}: {p.model} {p.precision} {p.runtime}, {_deployments(p)}")
+
+
 def render_plans(console: Console, out: PlanResultOut, *, wide: bool = False) -> None:
     """The plans as one table when it fits the terminal (or with ``wide``), else one block per plan."""
     from cli.cost_render import render_costs
@@ -226,6 +253,8 @@ def render_plans(console: Console, out: PlanResultOut, *, wide: bool = False) ->
     render_costs(console, out)
     if out.levers is not None and out.levers.root:
         _render_levers(console, out.levers, wide=wide)
+    if out.iteration_range is not None:
+        _render_iteration_range(console, out)
     inf = out.infeasible
     if inf:
         console.print("[red bold]No plan meets every constraint.[/red bold]")

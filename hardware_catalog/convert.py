@@ -297,7 +297,8 @@ def _calibration(raw: RawCatalog) -> Calibration:
             eff = efficiency_from_file(entry.efficiency, calibrated=False, source=source)
             families[(entry.family, entry.runtime)] = eff
     for name, per_runtime in (("moe_expert", cal.moe_expert), ("serving_overlap_runtime", cal.serving_overlap_runtime),
-                              ("serving_iteration_runtime", cal.serving_iteration_runtime)):
+                              ("serving_iteration_runtime", cal.serving_iteration_runtime),
+                              ("serving_iteration_interval_runtime", cal.serving_iteration_interval_runtime)):
         for rid in per_runtime:
             if rid not in raw.runtimes:
                 raise CatalogError(f"unknown runtime id {rid!r}", file=file, field=f"{name}.{rid}")
@@ -305,7 +306,9 @@ def _calibration(raw: RawCatalog) -> Calibration:
                        fitted_on=dict(cal.fitted_on), moe_expert=dict(cal.moe_expert),
                        serving_overlap=cal.serving_overlap, serving_overlap_runtime=dict(cal.serving_overlap_runtime),
                        serving_iteration_s=cal.serving_iteration_s,
-                       serving_iteration_runtime=dict(cal.serving_iteration_runtime))
+                       serving_iteration_runtime=dict(cal.serving_iteration_runtime),
+                       serving_iteration_interval=cal.serving_iteration_interval,
+                       serving_iteration_interval_runtime=dict(cal.serving_iteration_interval_runtime))
 
 
 def _quality(raw: RawCatalog) -> QualityData:

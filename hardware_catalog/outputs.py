@@ -44,15 +44,17 @@ if TYPE_CHECKING:
     from planner.levers.finetune import Basis, TrainingOption
     from planner.model.estimate import Estimate
     from planner.model.grid import Array
+    from planner.search.iteration_range import IterationRange
     from planner.search.lever_report import LeverRow
     from planner.search.results import Cost, Plan, PlanResult
 
 __all__ = [
     "CalibrationOut", "CompareOut", "CostOut", "CrossValidationOut", "DeploymentOut", "EstimateOut",
-    "ExportOut", "FinetuneOut", "LeverOut", "LeverReportOut", "PlanOut", "PlanResultOut", "PredictedOut",
-    "SavedPlanListOut", "SavedPlanOut", "SavedPlanSummaryOut", "SkippedOut", "SummaryOut", "ValidationOut",
-    "calibration_out", "cv_out", "document", "estimate_out", "export_out", "finetune_out", "levers_out",
-    "plan_result_out", "rounded", "saved_plan_out", "saved_plan_summary_out", "skipped_out", "validation_out",
+    "ExportOut", "FinetuneOut", "IterationEndOut", "IterationRangeOut", "LeverOut", "LeverReportOut", "PlanOut",
+    "PlanResultOut", "PredictedOut", "SavedPlanListOut", "SavedPlanOut", "SavedPlanSummaryOut", "SkippedOut",
+    "SummaryOut", "ValidationOut", "calibration_out", "cv_out", "document", "estimate_out", "export_out",
+    "finetune_out", "iteration_range_out", "levers_out", "plan_result_out", "rounded", "saved_plan_out",
+    "saved_plan_summary_out", "skipped_out", "validation_out",
 ]
 
 GB = 1e9
@@ -315,6 +317,36 @@ NOTES = [
 ]
 
 
+class IterationEndOut(_Out):
+    """The best plan with every serving iteration cost at one end of its interval."""
+
+    iteration_ms: Num = Field(description="the top plan's runtime's serving iteration cost at this end")
+    cost_per_month: Num = Field(description="the best plan's; null: no plan fits at this end")
+    plan: PlanOut | None
+
+
+class IterationRangeOut(_Out):
+    """The workload re-planned at both ends of the serving iteration cost the records under load admit
+    (``hwplan plan --iteration-range``; planner.search.iteration_range)."""
+
+    runtime: str = Field(description="the top plan's runtime: the figures are its")
+    fitted_ms: Num = Field(description="the cost the plans ran with")
+    interval_ms: tuple[Num, Num] = Field(description="[low, high]: the grid values within one bootstrap standard "
+                                                     "error of the best fit (planner.calibration.serving_fit)")
+    basis: str = Field(description="where the fitted figure comes from")
+    low: IterationEndOut
+    high: IterationEndOut
+
+
+def iteration_range_out(r: IterationRange) -> IterationRangeOut:
+    low, high = (IterationEndOut(iteration_ms=_ms(e.runtime_s), plan=None if e.plan is None else plan_out(e.plan),
+                                 cost_per_month=None if e.plan is None else rounded(e.plan.cost.per_month))
+                 for e in r.ends)
+    return IterationRangeOut(runtime=r.runtime, fitted_ms=_ms(r.fitted_s),
+                             interval_ms=(_ms(r.interval_s[0]), _ms(r.interval_s[1])), basis=r.basis,
+                             low=low, high=high)
+
+
 class PlanResultOut(_Out):
     """Ranked plans for a workload (``hwplan plan --json``, POST /v1/plans)."""
 
@@ -327,6 +359,8 @@ class PlanResultOut(_Out):
     complete: bool = Field(description="false: the search or its explanation stopped at the deadline")
     notes: list[str]
     levers: LeverReportOut | None = Field(default=None, description="present when the lever report was asked for")
+    iteration_range: IterationRangeOut | None = Field(
+        default=None, description="present when asked for (--iteration-range) and the calibration has an interval")
 
 
 def plan_out(p: Plan) -> PlanOut:
@@ -376,9 +410,12 @@ def levers_out(rows: Sequence[LeverRow], top: Plan) -> LeverReportOut:
         note="no feasible plan at the baseline" if r.plan is None else "") for r in rows])
 
 
-def plan_result_out(r: PlanResult, levers: LeverReportOut | None = None) -> PlanResultOut:
+def plan_result_out(r: PlanResult, levers: LeverReportOut | None = None,
+                    iteration_range: IterationRange | None = None) -> PlanResultOut:
     s, inf = r.search, r.infeasible
     extra: dict[str, Any] = {} if levers is None else {"levers": levers}
+    if iteration_range is not None:
+        extra["iteration_range"] = iteration_range_out(iteration_range)
     return PlanResultOut(
         workload=r.workload, objective=r.objective, plans=[plan_out(p) for p in r.plans],
         pareto=[plan_out(p) for p in r.pareto],

@@ -346,6 +346,10 @@ class CalibratedPair(_Strict):
         return self
 
 
+IterationSeconds = Annotated[float, Field(ge=0, le=0.02, allow_inf_nan=False)]
+IterationInterval = tuple[IterationSeconds, IterationSeconds]
+
+
 class CalibrationFile(_Strict):
     """calibration.yaml: efficiencies fitted by ``hwplan calibrate``."""
 
@@ -362,6 +366,23 @@ class CalibrationFile(_Strict):
     serving_iteration_s: Annotated[float, Field(ge=0, le=0.02, allow_inf_nan=False)] | None = None
     # runtime id -> its own, where its records under load set it apart; absent: serving_iteration_s
     serving_iteration_runtime: dict[Id, Annotated[float, Field(ge=0, le=0.02, allow_inf_nan=False)]] = {}
+    # [low, high] seconds: the costs the records under load do not tell apart from the best (serving_fit),
+    # pooled and per runtime with records of its own; absent: not fitted
+    serving_iteration_interval: IterationInterval | None = None
+    serving_iteration_interval_runtime: dict[Id, IterationInterval] = {}
+
+    @model_validator(mode="after")
+    def _intervals_hold_their_figures(self) -> CalibrationFile:
+        pooled = 0.0 if self.serving_iteration_s is None else self.serving_iteration_s
+        checks = [("serving_iteration_interval", self.serving_iteration_interval, pooled)]
+        checks += [(f"serving_iteration_interval_runtime.{rid}", interval,
+                    self.serving_iteration_runtime.get(rid, pooled))
+                   for rid, interval in self.serving_iteration_interval_runtime.items()]
+        for name, interval, figure in checks:
+            if interval is not None and not interval[0] <= figure <= interval[1]:
+                raise ValueError(f"{name}: [{interval[0]}, {interval[1]}] does not hold the figure it runs with, "
+                                 f"{figure}")
+        return self
 
     @field_validator("fitted_on")
     @classmethod

@@ -292,6 +292,11 @@ class Calibration:
     serving_iteration_s: float | None = None
     # per runtime id: its own, where its records under load set one apart from the pooled one
     serving_iteration_runtime: Mapping[str, float] = field(default_factory=_frozen)
+    # (low, high) seconds: the fit's grid values the records under load do not tell apart from its best
+    # (planner.calibration.serving_fit); pooled over every runtime's records, and per runtime with enough
+    # records of its own (whether or not they set its figure apart). None / absent: not fitted
+    serving_iteration_interval: tuple[float, float] | None = None
+    serving_iteration_interval_runtime: Mapping[str, tuple[float, float]] = field(default_factory=_frozen)
 
     def iteration_s(self, runtime: str | None = None) -> float:
         """The serving iteration cost ``runtime`` runs with: its own where fitted, else the pooled
@@ -299,6 +304,21 @@ class Calibration:
         if runtime is not None and runtime in self.serving_iteration_runtime:
             return self.serving_iteration_runtime[runtime]
         return 0.0 if self.serving_iteration_s is None else self.serving_iteration_s
+
+    def iteration_interval(self, runtime: str) -> tuple[float, float] | None:
+        """The serving iteration costs ``runtime``'s plans could run with as far as the records under
+        load tell: its own records' interval, else the pooled one (None: neither was fitted)."""
+        return self.serving_iteration_interval_runtime.get(runtime, self.serving_iteration_interval)
+
+    def at_iteration_end(self, end: int) -> Calibration:
+        """This calibration with every serving iteration cost at one end of its interval (``end`` 0:
+        low, 1: high): the pooled figure at the pooled interval's, each runtime with an interval of its
+        own at its own; unchanged where no interval was fitted."""
+        pooled = self.serving_iteration_s if self.serving_iteration_interval is None \
+            else self.serving_iteration_interval[end]
+        own = dict(self.serving_iteration_runtime) | {
+            rid: interval[end] for rid, interval in self.serving_iteration_interval_runtime.items()}
+        return replace(self, serving_iteration_s=pooled, serving_iteration_runtime=own)
 
     def at_iteration_prior(self) -> Calibration:
         """This calibration without a serving iteration cost (the prior, 0): what the efficiency fit runs
@@ -309,6 +329,9 @@ class Calibration:
         """Where ``iteration_s(runtime)`` comes from, in words."""
         if runtime in self.serving_iteration_runtime:
             return f"{runtime}'s own, fitted on its records under load"
+        if runtime in self.serving_iteration_interval_runtime:
+            return (f"pooled over the records under load of all runtimes ({runtime}'s own records do not set it "
+                    "apart)")
         if self.serving_iteration_s is not None:
             return f"pooled over the records under load of all runtimes ({runtime} has no figure of its own)"
         return "the prior: no records under load fitted"

@@ -95,8 +95,8 @@ def test_overload_tpot_bounds_the_stable_mean_tpot(catalog: Catalog, tables: Cat
     """On every MLPerf Server record of the shipped file: the mean TPOT at 50% and 95% of the
     capacity is at most the full batch's (more load never shortens the mean iteration), where the
     stable queue's mean iteration, and an iteration that holds one prompt of the mean length, fit in
-    one pass (llama3.1-405b's ~9,400-token prompts never do: 2-3 passes of 8,192). Past one pass the two models count tokens
-    differently (the queueing model's iteration of several passes emits one token per sequence,
+    one pass (llama3.1-405b's ~9,400-token prompts never do: 2-3 passes of 8,192). Past one pass the two
+    models count tokens differently (the queueing model's iteration of several passes emits one token per sequence,
     the full batch's every pass one), so the bound is not theirs to share: with the calibrated
     serving iteration cost, llama3.1-8b on B200 at 95% load (~10,800 tokens per iteration, two
     passes of 8,192) runs 1.33x the full batch's one-pass TPOT (docs/accuracy.md, weak spots)."""

@@ -105,6 +105,10 @@ def test_fit_recovers_a_planted_iteration_cost(planted: float) -> None:
     assert planted in ITERATION_GRID
     assert fitted.serving_iteration_s == (None if planted == 0.0 else planted)
     assert not fitted.serving_iteration_runtime  # one cost for all runtimes: none set apart
+    interval = fitted.serving_iteration_interval  # what the records admit holds the planted truth
+    assert interval is not None and interval[0] <= planted <= interval[1]
+    for own in fitted.serving_iteration_interval_runtime.values():
+        assert own[0] <= planted <= own[1]
 
 
 @pytest.mark.parametrize(("change", "field"), [({"serving_iteration_s": 0.5}, "serving_iteration_s"),

@@ -6,6 +6,8 @@ deterministic for a given catalog when the search finishes (results cut by the t
 cached); the ``X-Plan-Cache`` header says hit or miss. With ``levers=true`` the response adds
 ``levers``: the lever report (``planner.search.lever_report``, as ``hwplan plan --levers``) for the plan ranked
 ``levers_rank`` (default the top plan); it re-plans once per lever, so it costs a few solves more.
+With ``iteration_range=true`` it adds ``iteration_range``: the workload re-planned at both ends of the
+serving iteration cost the records under load admit (``planner.search.iteration_range``; two searches more).
 
 Each request has one deadline, ``time_limit_s`` (default the server's), for the search and the
 explanation of an infeasible workload. The answer says whether it finished: ``complete`` is
@@ -92,10 +94,13 @@ async def create_plans(
         "Seconds for the search (default: the server's solver_time_limit_s)."))] = None,
     levers: Annotated[bool, Query(description="Add the lever report (`levers`) for one plan.")] = False,
     levers_rank: Annotated[int, Query(ge=1, le=50, description="Rank of the plan the lever report is for.")] = 1,
+    iteration_range: Annotated[bool, Query(description=(
+        "Add `iteration_range`: the workload re-planned at both ends of the serving iteration cost the "
+        "records under load admit (two more searches)."))] = False,
     save: Annotated[bool, Query(description="Save the result; its id is in X-Plan-Id and Location.")] = False,
 ) -> PlanResultOut:
     data = await _create_plans(workload, snapshot, settings, telemetry, pool, response, top, objective, time_limit_s,
-                               levers, levers_rank)
+                               levers, levers_rank, iteration_range)
     if save:
         from api.routes.saved import store_of
         from hardware_catalog.saved import prices_used
@@ -112,7 +117,7 @@ async def create_plans(
 
 async def _create_plans(workload: WorkloadIn, snapshot: Any, settings: Settings, telemetry: Any, pool: Any,
                         response: Response, top: int, objective: Objective, time_limit_s: float | None,
-                        levers: bool, levers_rank: int) -> PlanResultOut:
+                        levers: bool, levers_rank: int, iteration_range: bool = False) -> PlanResultOut:
     limit_s = settings.solver_time_limit_s if time_limit_s is None else time_limit_s
     _check_limits(workload, top, limit_s, settings)
     response.headers["X-Catalog-Version"] = snapshot.catalog.version
@@ -120,7 +125,7 @@ async def _create_plans(workload: WorkloadIn, snapshot: Any, settings: Settings,
     if levers and levers_rank > top:
         raise InputError(f"must be at most top ({top})", field="levers_rank")
     key = json.dumps([workload.model_dump(mode="json"), top, str(objective), limit_s,
-                      levers_rank if levers else None], sort_keys=True)
+                      levers_rank if levers else None, iteration_range], sort_keys=True)
     if settings.plan_cache_size:
         cache = snapshot.memo.setdefault("plans", PlanCache(settings.plan_cache_size))
         hit = cache.get(key)
@@ -142,7 +147,12 @@ async def _create_plans(workload: WorkloadIn, snapshot: Any, settings: Settings,
             chosen = next((p for p in result.plans if p.rank == levers_rank), None)
             report = LeverReportOut([]) if chosen is None else levers_out(
                 lever_report(snapshot.catalog, w, chosen, tables=snapshot.tables), chosen)
-        return plan_result_out(result, report)
+        span = None
+        if iteration_range and result.plans:
+            from planner.search.iteration_range import iteration_range as replan_at_ends
+
+            span = replan_at_ends(snapshot.catalog, w, result.plans[0], objective=objective, time_limit_s=limit_s)
+        return plan_result_out(result, report, span)
 
     data: PlanResultOut = await pool.run(compute)
     if cache is not None and data.complete:

@@ -104,8 +104,12 @@ def fitted_iteration(catalog: Catalog, calibration: Calibration, rs: RecordSet) 
         trial = replace(calibration, serving_iteration_s=cost, serving_iteration_runtime={})
         errors[cost] = _capacity_error(CatalogTables.from_catalog(replace(catalog, calibration=trial)), sub, overlap)
     pooled = _choose(errors, 0.0)
+    runtimes = np.array([c.runtime.id for c in sub.configs])
+    own = {rid: _interval({cost: e[runtimes == rid] for cost, e in errors.items()})
+           for rid in sorted(set(runtimes.tolist())) if (runtimes == rid).sum() >= MIN_RECORDS}
     return replace(calibration, serving_iteration_s=None if pooled == 0.0 else pooled,
-                   serving_iteration_runtime=_per_runtime(sub, errors, pooled))
+                   serving_iteration_runtime=_per_runtime(sub, errors, pooled),
+                   serving_iteration_interval=_interval(errors), serving_iteration_interval_runtime=own)
 
 
 def fitted_overlap(catalog: Catalog, calibration: Calibration, rs: RecordSet) -> Calibration:
@@ -132,15 +136,27 @@ def _capacity_error(tables: CatalogTables, sub: RecordSet, overlap: float | Arra
     return np.asarray(np.abs(predict(tables, sub, overlap=overlap)[:, _CAPACITY] / sub.observed[:, _CAPACITY] - 1.0))
 
 
-def _choose(errors: dict[float, Array], toward: float, *, seed: int = 0) -> float:
-    """Of the grid overlaps whose median error is within one bootstrap standard error of the
-    smallest, the one nearest ``toward`` (the larger of two as near)."""
+def _within(errors: dict[float, Array], *, seed: int = 0) -> list[float]:
+    """The grid values whose median error is within one bootstrap standard error of the smallest:
+    those the records do not tell apart from the best."""
     medians = {v: float(np.median(e)) for v, e in errors.items()}
     best = min(medians, key=lambda v: medians[v])
     rng = np.random.default_rng(seed)
     e = errors[best]
     spread = float(np.std([np.median(e[rng.integers(0, len(e), len(e))]) for _ in range(_BOOTSTRAP)]))
-    return min((v for v in errors if medians[v] <= medians[best] + spread), key=lambda v: (abs(v - toward), -v))
+    return [v for v in errors if medians[v] <= medians[best] + spread]
+
+
+def _choose(errors: dict[float, Array], toward: float, *, seed: int = 0) -> float:
+    """Of the grid values within one bootstrap standard error of the best (``_within``), the one
+    nearest ``toward`` (the larger of two as near)."""
+    return min(_within(errors, seed=seed), key=lambda v: (abs(v - toward), -v))
+
+
+def _interval(errors: dict[float, Array], *, seed: int = 0) -> tuple[float, float]:
+    """(lowest, highest) of ``_within``: the span of figures the records admit, which holds ``_choose``'s."""
+    within = _within(errors, seed=seed)
+    return min(within), max(within)
 
 
 def fit_serving_overlap(tables: CatalogTables, rs: RecordSet, *, seed: int = 0) -> tuple[float | None, int]:

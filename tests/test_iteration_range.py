@@ -1,0 +1,155 @@
+"""The serving iteration cost's interval (planner.calibration.serving_fit) and the plans at its ends
+(planner.search.iteration_range, ``hwplan plan --iteration-range``, POST /v1/plans?iteration_range=true).
+
+Independent bases: the rule worked by hand on errors whose bootstrap spread is zero; monotonicity (a
+longer iteration only lowers every replica's capacity, so the cheapest plan at the high end costs at
+least the fitted plan, and at the low end at most); an interval of one point re-plans to the same plan;
+the schema's limits.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+
+from hardware_catalog import load_catalog
+from hardware_catalog.loader import default_catalog_dir
+from hardware_catalog.workload_file import load_workload
+from planner.calibration.serving_fit import _choose, _interval
+from planner.domain import Catalog
+from planner.errors import CatalogError
+from planner.model.grid import CatalogTables
+from planner.search.iteration_range import iteration_range
+from planner.search.planning import plan
+from planner.workload import Workload
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def test_the_interval_is_the_span_of_the_values_the_records_do_not_tell_apart() -> None:
+    """Constant errors have no bootstrap spread: the values tied at the best median are the interval,
+    and the rule's pick (nearest 0 for the pooled cost) is its low end."""
+    n = 30
+    errors = {0.0: np.full(n, 0.20), 0.002: np.full(n, 0.10), 0.004: np.full(n, 0.10), 0.006: np.full(n, 0.15)}
+    assert _interval(errors) == (0.002, 0.004)
+    assert _choose(errors, 0.0) == 0.002
+    assert _choose(errors, 0.006) == 0.004
+    # a spread: half the records at 0.05, half at 0.25 around the best median 0.15 admits 0.006's 0.16
+    spread = np.r_[np.full(n // 2, 0.05), np.full(n // 2, 0.25)]
+    wide = {0.0: np.full(n, 0.40), 0.004: spread, 0.006: np.full(n, 0.16)}
+    assert _interval(wide) == (0.004, 0.006)
+
+
+def _with_interval(catalog: Catalog, pooled: tuple[float, float] | None,
+                   vllm: tuple[float, float] | None) -> Catalog:
+    cal = replace(catalog.calibration, serving_iteration_interval=pooled,
+                  serving_iteration_interval_runtime={} if vllm is None else {"vllm": vllm})
+    return replace(catalog, calibration=cal)
+
+
+@pytest.fixture(scope="module")
+def chatbot() -> tuple[Catalog, Workload]:
+    return load_catalog(), load_workload(EXAMPLES / "support-chatbot.yaml")
+
+
+def test_the_ends_bracket_the_fitted_plan_and_move_with_the_cost(chatbot: tuple[Catalog, Workload]) -> None:
+    """support-chatbot's best plan is a 1.5B model on vLLM, whose iterations are a few ms: at the low end
+    of a 0-12 ms interval it costs less than the fitted plan, at the high end more; each end's cost is
+    what a plan on a catalog pinned to that cost finds (the same search, not the same function)."""
+    base, w = chatbot
+    fitted = base.calibration.iteration_s("vllm")
+    cat = _with_interval(base, (0.0, 0.012), (0.0, 0.012))
+    result = plan(w, cat, top=1, tables=CatalogTables.from_catalog(cat))
+    top = result.plans[0]
+    assert top.runtime == "vllm"
+    span = iteration_range(cat, w, top)
+    assert span is not None
+    low, high = span.ends
+    assert (span.runtime, span.fitted_s, span.interval_s) == ("vllm", fitted, (0.0, 0.012))
+    assert (low.runtime_s, high.runtime_s) == (0.0, 0.012)
+    assert low.plan is not None and high.plan is not None
+    assert low.plan.cost.per_month < top.cost.per_month < high.plan.cost.per_month
+    # the low end's plan is the plan of a catalog whose every serving iteration costs nothing
+    pinned = replace(base, calibration=replace(base.calibration, serving_iteration_s=None,
+                                               serving_iteration_runtime={}))
+    again = plan(w, pinned, top=1, tables=CatalogTables.from_catalog(pinned)).plans[0]
+    assert again.cost.per_month == pytest.approx(low.plan.cost.per_month, rel=1e-9)
+
+
+def test_an_interval_of_one_point_replans_to_the_same_plan(chatbot: tuple[Catalog, Workload]) -> None:
+    base, w = chatbot
+    fitted = base.calibration.iteration_s("vllm")
+    cat = _with_interval(base, (fitted, fitted), None)
+    top = plan(w, cat, top=1, tables=CatalogTables.from_catalog(cat)).plans[0]
+    span = iteration_range(cat, w, top)
+    assert span is not None and span.interval_s == (fitted, fitted)
+    for end in span.ends:
+        assert end.plan is not None and end.plan.cost.per_month == pytest.approx(top.cost.per_month, rel=1e-12)
+
+
+def test_no_interval_no_range(chatbot: tuple[Catalog, Workload]) -> None:
+    base, w = chatbot
+    cat = _with_interval(base, None, None)
+    top = plan(w, cat, top=1, tables=CatalogTables.from_catalog(cat)).plans[0]
+    assert iteration_range(cat, w, top) is None
+
+
+def _catalog_with(tmp_path: Path, change: dict[str, object]) -> Path:
+    root = tmp_path / "catalog"
+    shutil.copytree(default_catalog_dir(), root)
+    path = root / "calibration.yaml"
+    doc = yaml.safe_load(path.read_text())
+    doc.update(change)
+    path.write_text(yaml.safe_dump(doc))
+    return root
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"serving_iteration_s": 0.006, "serving_iteration_interval": [0.008, 0.010]}, "serving_iteration_interval"),
+    ({"serving_iteration_s": 0.006, "serving_iteration_interval": [0.006, 0.004]}, "serving_iteration_interval"),
+    ({"serving_iteration_interval_runtime": {"vllm": [0.0, 0.03]}}, "serving_iteration_interval_runtime"),
+    ({"serving_iteration_interval_runtime": {"no-such-engine": [0.0, 0.004]}}, "serving_iteration_interval_runtime"),
+])
+def test_a_bad_interval_in_calibration_yaml_names_the_field(tmp_path: Path, change: dict[str, object],
+                                                            field: str) -> None:
+    """An interval that does not hold the figure it belongs to (or runs backwards), over the schema's
+    20 ms, or for a runtime the catalog lacks: an error naming the field, and the catalog is not loaded."""
+    with pytest.raises(CatalogError) as err:
+        load_catalog(_catalog_with(tmp_path, change))
+    assert field in str(err.value)
+
+
+def test_cli_prints_both_ends(tmp_path: Path, hwplan: Callable[..., tuple[int, str, str]]) -> None:
+    root = _catalog_with(tmp_path, {"serving_iteration_s": 0.006, "serving_iteration_interval": [0.002, 0.006],
+                                    "serving_iteration_interval_runtime": {"vllm": [0.002, 0.006]}})
+    code, out, _ = hwplan("plan", str(EXAMPLES / "support-chatbot.yaml"), "--catalog", str(root),
+                          "--iteration-range", "--top", "1")
+    assert code == 0, out
+    text = " ".join(out.split())
+    assert "the records under load admit 2-6 ms" in text
+    assert "at 2 ms (low end): $" in text and "at 6 ms (high end): $" in text
+
+
+def test_api_adds_the_range_only_when_asked(tmp_path: Path) -> None:
+    from api.app import create_app
+    from api.settings import Settings
+
+    root = _catalog_with(tmp_path, {"serving_iteration_s": 0.006, "serving_iteration_interval": [0.002, 0.006],
+                                    "serving_iteration_interval_runtime": {"vllm": [0.002, 0.006]}})
+    body = yaml.safe_load((EXAMPLES / "support-chatbot.yaml").read_text())
+    with TestClient(create_app(Settings(catalog_dir=root))) as client:
+        plain = client.post("/v1/plans", json=body, params={"top": 1})
+        asked = client.post("/v1/plans", json=body, params={"top": 1, "iteration_range": True})
+    assert plain.status_code == asked.status_code == 200
+    assert plain.json().get("iteration_range") is None
+    span = asked.json()["iteration_range"]
+    assert span["runtime"] == "vllm" and span["interval_ms"] == [2.0, 6.0]
+    assert span["low"]["cost_per_month"] <= asked.json()["plans"][0]["cost"]["per_month"] \
+        <= span["high"]["cost_per_month"]
