@@ -91,6 +91,10 @@ def plan_cmd(
             from planner.search.iteration_range import iteration_range as replan_at_ends
 
             span = replan_at_ends(cat, w, result.plans[0], objective=objective, time_limit_s=time_limit)
+            if span is None:
+                typer.echo("--iteration-range: the calibration records no interval for the serving iteration "
+                           "cost (calibration.yaml: serving_iteration_interval; hwplan calibrate writes it): "
+                           "nothing to re-plan", err=True)
         out = plan_result_out(result, report, span)
     if save:
         _save(workload, out, cat.version)

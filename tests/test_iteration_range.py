@@ -153,3 +153,16 @@ def test_api_adds_the_range_only_when_asked(tmp_path: Path) -> None:
     assert span["runtime"] == "vllm" and span["interval_ms"] == [2.0, 6.0]
     assert span["low"]["cost_per_month"] <= asked.json()["plans"][0]["cost"]["per_month"] \
         <= span["high"]["cost_per_month"]
+
+
+def test_cli_says_when_the_calibration_has_no_interval(tmp_path: Path,
+                                                       hwplan: Callable[..., tuple[int, str, str]]) -> None:
+    root = _catalog_with(tmp_path, {})
+    doc = yaml.safe_load((root / "calibration.yaml").read_text())
+    doc.pop("serving_iteration_interval", None)
+    doc.pop("serving_iteration_interval_runtime", None)
+    (root / "calibration.yaml").write_text(yaml.safe_dump(doc))
+    code, out, err = hwplan("plan", str(EXAMPLES / "support-chatbot.yaml"), "--catalog", str(root),
+                            "--iteration-range", "--top", "1")
+    assert code == 0, out
+    assert "no interval for the serving iteration cost" in err and "Serving iteration cost" not in out
