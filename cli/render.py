@@ -43,8 +43,10 @@ def estimate_table(console: Console, out: EstimateOut) -> None:
         if key in d:
             table.add_row(label, "—" if d[key] is None else str(d[key]))
     if d.get("serving_iteration_ms") is not None:
+        interval = d.get("serving_iteration_interval_ms")
+        admitted = "" if not interval else f"; the records under load admit {interval[0]}-{interval[1]} ms"
         table.add_row("serving iteration", f"{d['serving_iteration_ms']} ms per iteration "
-                      f"({d['serving_iteration_source']})")
+                      f"({d['serving_iteration_source']}{admitted})")
     eff = d["efficiency"]
     table.add_row("efficiency", f"compute {eff['compute']}, memory {eff['memory']}, comm "
                   f"{eff['communication']} ({'calibrated' if d['calibrated'] else 'uncalibrated'}: "

@@ -139,6 +139,9 @@ class EstimateOut(_Out):
                                       "iteration the queueing model charged (calibration.yaml)")
     serving_iteration_source: str | None = Field(default=None, description="server scenario only: where that "
                                                  "cost comes from")
+    serving_iteration_interval_ms: tuple[Num, Num] | None = Field(
+        default=None, description="server scenario only: [low, high], the costs the records under load admit "
+                                  "(null: the calibration records none)")
 
 
 def estimate_out(e: Estimate) -> EstimateOut:
@@ -149,7 +152,9 @@ def estimate_out(e: Estimate) -> EstimateOut:
                   "utilization": rounded(e.utilization, 3),
                   "capacity_requests_per_s": rounded(e.capacity_requests_per_s),
                   "serving_iteration_ms": _ms(e.serving_iteration_s),
-                  "serving_iteration_source": e.serving_iteration_source}
+                  "serving_iteration_source": e.serving_iteration_source,
+                  "serving_iteration_interval_ms": None if e.serving_iteration_interval_s is None
+                  else (_ms(e.serving_iteration_interval_s[0]), _ms(e.serving_iteration_interval_s[1]))}
     if e.cost_per_hour is None:
         extra["cost_note"] = f"no {e.pricing} price for {c.hardware.id} in the catalog"
     return EstimateOut(

@@ -166,3 +166,19 @@ def test_cli_says_when_the_calibration_has_no_interval(tmp_path: Path,
                             "--iteration-range", "--top", "1")
     assert code == 0, out
     assert "no interval for the serving iteration cost" in err and "Serving iteration cost" not in out
+
+
+def test_estimate_states_the_interval_beside_the_cost(tmp_path: Path, hwplan: Callable[..., tuple[int, str, str]]
+                                                      ) -> None:
+    import json
+
+    root = _catalog_with(tmp_path, {"serving_iteration_s": 0.006, "serving_iteration_interval": [0.006, 0.006],
+                                    "serving_iteration_interval_runtime": {"vllm": [0.002, 0.006]}})
+    args = ("estimate", "--model", "qwen2.5-1.5b", "--hardware", "l4", "--runtime", "vllm", "--catalog", str(root))
+    code, out, _ = hwplan(*args, "--scenario", "server", "--request-rate", "5", "--json")
+    assert code == 0, out
+    doc = json.loads(out)
+    assert doc["serving_iteration_ms"] == 6.0 and doc["serving_iteration_interval_ms"] == [2.0, 6.0]
+    assert "do not set it apart" in doc["serving_iteration_source"]
+    code, out, _ = hwplan(*args, "--json")  # static: no queueing model, no iteration cost
+    assert code == 0 and "serving_iteration_interval_ms" not in json.loads(out)

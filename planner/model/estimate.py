@@ -85,6 +85,7 @@ class Estimate:
     capacity_requests_per_s: float | None = None
     serving_iteration_s: float | None = None  # server scenario: the iteration cost it ran with, and its source
     serving_iteration_source: str | None = None
+    serving_iteration_interval_s: tuple[float, float] | None = None  # what the records under load admit
     rate: ChipRate | Unpriced | None = None  # the price per chip-hour and its offer, or why none
 
 
@@ -227,6 +228,7 @@ def estimate(catalog: Catalog, config: Config, *, scenario: Scenario = Scenario.
         capacity_requests_per_s=p99["cap"],
         serving_iteration_s=catalog.calibration.iteration_s(config.runtime.id) if served else None,
         serving_iteration_source=catalog.calibration.iteration_source(config.runtime.id) if served else None,
+        serving_iteration_interval_s=catalog.calibration.iteration_interval(config.runtime.id) if served else None,
     )
 
 
