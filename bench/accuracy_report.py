@@ -117,7 +117,9 @@ WEAK_SPOTS = """\
   That half-percent change in the inputs moved support-chatbot's best plan (qwen2.5-1.5b on vLLM)
   from $1,632 to $2,183/month and heterogeneous-mix's from $25,158 to $27,115: plans of small models
   on vLLM carry about that much uncertainty from this one figure (`bench/iteration_cost_curve.py`
-  prints the curve). NVIDIA AIConfigurator's estimate for Qwen3-32B
+  prints the curve). calibration.yaml now records each interval (`serving_iteration_interval`: pooled
+  6-6 ms; TensorRT-LLM 6-6, vLLM 2-6 ms) and `hwplan plan --iteration-range` re-plans at both ends:
+  support-chatbot $1,632 at 2 ms, $2,183 at 6 ms. NVIDIA AIConfigurator's estimate for Qwen3-32B
   FP8 on 16 H200 (tests/test_disagg_reference.py, an estimate from its kernel database, not a
   measurement) prices aggregated TensorRT-LLM at 852 tokens/s/GPU where the planner now gives 241:
   the two disagree on a TensorRT-LLM iteration's fixed part (6.66 ms per pass fitted on public
@@ -172,7 +174,7 @@ WEAK_SPOTS = """\
   bound where the stable iteration fits in one pass.
 * **Step overhead across models** (out of sample, gpt-oss-120b section above). The fixed cost of a
   step is fitted per hardware x runtime as one figure per pass, on records of whatever models the
-  pair has; B200 x TensorRT-LLM's 5.6 ms is fitted on its 113 MLPerf records (llama2-70b's 80
+  pair has; B200 x TensorRT-LLM's 5.7 ms is fitted on its 113 MLPerf records (llama2-70b's 80
   layers, llama3.1-405b's 126, DeepSeek-R1's 61). InferenceMAX measures gpt-oss-120b (36 layers) on
   B200 TensorRT-LLM at 2.4 ms a step with 4 requests at tp 4: the model is at 2.1x its TPOT and 0.49x
   its tokens/s (medians of the pair's 46 records; 1.8x and 0.57x at 4.4 ms, before the MLPerf records

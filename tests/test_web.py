@@ -227,6 +227,12 @@ def test_plan_pick_a_pareto_point_levers_export(page: Page) -> None:
     expect(lever_rows.first).to_be_visible(timeout=PLAN_TIMEOUT_MS)
     expect(page.locator("#levers")).to_contain_text("hardware family")
 
+    # the serving iteration cost's interval: plan 1 re-planned at both ends (shipped calibration)
+    page.click("#iteration-button")
+    expect(page.locator("#iteration li")).to_have_count(2, timeout=PLAN_TIMEOUT_MS)
+    expect(page.locator("#iteration")).to_contain_text("the records under load admit")
+    expect(page.locator("#iteration li").first).to_contain_text("(low end): $")
+
     with page.expect_download() as download:
         page.click("#export-json")
     exported = json.loads(Path(download.value.path()).read_text())

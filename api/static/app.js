@@ -191,6 +191,7 @@ async function runPlan() {
     const result = await api(`/v1/plans?${params}`, {method: "POST", body: JSON.stringify(body)});
     state.body = body;
     state.params = params;
+    $("#iteration").replaceChildren();  // it was for the previous workload's plan 1
     renderResult(result, performance.now() - started);
     setSaved(null);
   } catch (err) {
@@ -506,6 +507,40 @@ async function runLevers() {
   } finally {
     button.disabled = false;
   }
+}
+
+async function runIterationRange() {
+  const button = $("#iteration-button");
+  const params = new URLSearchParams(state.params);
+  params.set("iteration_range", "true");
+  button.disabled = true;
+  $("#iteration").replaceChildren(el("p", {class: "status busy", text: "Re-planning at both ends…"}));
+  try {
+    const data = await api(`/v1/plans?${params}`, {method: "POST", body: JSON.stringify(state.body)});
+    renderIterationRange(data.iteration_range, data.plans.length ? data.plans[0].cost.per_month : null);
+  } catch (err) {
+    $("#iteration").replaceChildren(el("p", {class: "status error", text: `Re-planning failed: ${err.message}`}));
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function renderIterationRange(r, top) {
+  if (!r) {
+    $("#iteration").replaceChildren(el("p", {text: "The calibration records no interval for this cost."}));
+    return;
+  }
+  const [low, high] = r.interval_ms;
+  const ends = [["low", r.low], ["high", r.high]].map(([name, e]) => el("li", {text: e.plan === null
+    ? `at ${num(e.iteration_ms)} ms (${name} end): no plan fits`
+    : `at ${num(e.iteration_ms)} ms (${name} end): ${money(e.cost_per_month)}/month`
+      + (top ? ` (${e.cost_per_month >= top ? "+" : ""}${Math.round((e.cost_per_month / top - 1) * 100)}% vs plan 1)`
+        : "") + ` · ${e.plan.model} ${e.plan.precision} ${e.plan.runtime} · `
+      + e.plan.deployments.map(deploymentText).join(" + ")}));
+  $("#iteration").replaceChildren(
+    el("p", {text: `${r.runtime}: plans ran at ${num(r.fitted_ms)} ms (${r.basis}); the records under load `
+      + `admit ${num(low)}-${num(high)} ms.`}),
+    el("ul", {}, ...ends));
 }
 
 function renderLevers(rows) {
@@ -841,6 +876,7 @@ function wire() {
   }
   $("#chart-metric").addEventListener("change", () => state.plans.length && renderChart());
   $("#levers-button").addEventListener("click", runLevers);
+  $("#iteration-button").addEventListener("click", runIterationRange);
   $("#export-json").addEventListener("click", () => exportPlan("json"));
   $("#export-yaml").addEventListener("click", () => exportPlan("yaml"));
   $("#save-button").addEventListener("click", savePlan);
