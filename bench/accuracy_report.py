@@ -118,8 +118,11 @@ WEAK_SPOTS = """\
   from $1,632 to $2,183/month and heterogeneous-mix's from $25,158 to $27,115: plans of small models
   on vLLM carry about that much uncertainty from this one figure (`bench/iteration_cost_curve.py`
   prints the curve). calibration.yaml now records each interval (`serving_iteration_interval`: pooled
-  6-6 ms; TensorRT-LLM 6-6, vLLM 2-6 ms) and `hwplan plan --iteration-range` re-plans at both ends:
-  support-chatbot $1,632 at 2 ms, $2,183 at 6 ms. NVIDIA AIConfigurator's estimate for Qwen3-32B
+  6-6 ms; TensorRT-LLM 6-6, vLLM 2-6 ms); a runtime without records under load of its own (SGLang,
+  Neuron, JetStream ...) is taken over the span of them all, 2-6 ms, since nothing says which engine
+  it resembles; `hwplan plan --iteration-range` re-plans at both ends: support-chatbot $1,632-$2,183,
+  heterogeneous-mix $23,202-$27,115, offline-batch (SGLang) $876-$1,104, disagg-long-prompts (SGLang)
+  $292,120-$322,870 a month; the other examples' best plans do not move. NVIDIA AIConfigurator's estimate for Qwen3-32B
   FP8 on 16 H200 (tests/test_disagg_reference.py, an estimate from its kernel database, not a
   measurement) prices aggregated TensorRT-LLM at 852 tokens/s/GPU where the planner now gives 241:
   the two disagree on a TensorRT-LLM iteration's fixed part (6.66 ms per pass fitted on public

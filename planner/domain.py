@@ -307,15 +307,23 @@ class Calibration:
 
     def iteration_interval(self, runtime: str) -> tuple[float, float] | None:
         """The serving iteration costs ``runtime``'s plans could run with as far as the records under
-        load tell: its own records' interval, else the pooled one (None: neither was fitted)."""
-        return self.serving_iteration_interval_runtime.get(runtime, self.serving_iteration_interval)
+        load tell: its own records' interval; for a runtime without records of its own, which runs at the
+        pooled figure by extrapolation, the span of every interval fitted (pooled and each runtime's:
+        nothing says which engine it resembles). None: no interval was fitted."""
+        return self.serving_iteration_interval_runtime.get(runtime, self._extrapolated_interval())
+
+    def _extrapolated_interval(self) -> tuple[float, float] | None:
+        spans = [*self.serving_iteration_interval_runtime.values()]
+        if self.serving_iteration_interval is not None:
+            spans.append(self.serving_iteration_interval)
+        return (min(lo for lo, _ in spans), max(hi for _, hi in spans)) if spans else None
 
     def at_iteration_end(self, end: int) -> Calibration:
         """This calibration with every serving iteration cost at one end of its interval (``end`` 0:
-        low, 1: high): the pooled figure at the pooled interval's, each runtime with an interval of its
-        own at its own; unchanged where no interval was fitted."""
-        pooled = self.serving_iteration_s if self.serving_iteration_interval is None \
-            else self.serving_iteration_interval[end]
+        low, 1: high; ``iteration_interval``): each runtime with an interval of its own at its own, the
+        pooled figure (every other runtime's) at the span of all; unchanged where none was fitted."""
+        span = self._extrapolated_interval()
+        pooled = self.serving_iteration_s if span is None else span[end]
         own = dict(self.serving_iteration_runtime) | {
             rid: interval[end] for rid, interval in self.serving_iteration_interval_runtime.items()}
         return replace(self, serving_iteration_s=pooled, serving_iteration_runtime=own)

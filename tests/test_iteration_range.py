@@ -182,3 +182,19 @@ def test_estimate_states_the_interval_beside_the_cost(tmp_path: Path, hwplan: Ca
     assert "do not set it apart" in doc["serving_iteration_source"]
     code, out, _ = hwplan(*args, "--json")  # static: no queueing model, no iteration cost
     assert code == 0 and "serving_iteration_interval_ms" not in json.loads(out)
+
+
+def test_a_runtime_without_records_of_its_own_spans_every_interval(chatbot: tuple[Catalog, Workload]) -> None:
+    """A runtime with no records under load runs at the pooled figure by extrapolation; which engine it
+    resembles is unknown, so its interval is the span of the pooled one and every runtime's own, and the
+    ends move the pooled figure there while a runtime with an interval of its own keeps its own."""
+    cal = replace(chatbot[0].calibration, serving_iteration_s=0.006, serving_iteration_runtime={"tensorrt-llm": 0.008},
+                  serving_iteration_interval=(0.006, 0.006),
+                  serving_iteration_interval_runtime={"vllm": (0.002, 0.006), "tensorrt-llm": (0.008, 0.010)})
+    assert cal.iteration_interval("vllm") == (0.002, 0.006)
+    assert cal.iteration_interval("sglang") == (0.002, 0.010)
+    low, high = cal.at_iteration_end(0), cal.at_iteration_end(1)
+    assert [low.iteration_s(r) for r in ("vllm", "tensorrt-llm", "sglang")] == [0.002, 0.008, 0.002]
+    assert [high.iteration_s(r) for r in ("vllm", "tensorrt-llm", "sglang")] == [0.006, 0.010, 0.010]
+    none = replace(cal, serving_iteration_interval=None, serving_iteration_interval_runtime={})
+    assert none.iteration_interval("sglang") is None and none.at_iteration_end(1) == none
