@@ -90,7 +90,8 @@ def plan_cmd(
         if iteration_range and result.plans:
             from planner.search.iteration_range import iteration_range as replan_at_ends
 
-            span = replan_at_ends(cat, w, result.plans[0], objective=objective, time_limit_s=time_limit)
+            left = time_limit - result.search.elapsed_ms / 1e3  # one deadline for the plan and its re-plans
+            span = replan_at_ends(cat, w, result.plans[0], objective=objective, time_limit_s=left)
             if span is None:
                 typer.echo("--iteration-range: the calibration records no interval for the serving iteration "
                            "cost (calibration.yaml: serving_iteration_interval; hwplan calibrate writes it): "
@@ -225,13 +226,15 @@ def _render_iteration_range(console: Console, out: PlanResultOut) -> None:
                   f"{_num(low, '.3g')}-{_num(high, '.3g')} ms.")
     top = out.plans[0].cost.per_month if out.plans else None
     for name, end in (("low", r.low), ("high", r.high)):
+        cut = "" if end.complete else " (the re-plan ran out of time: unproven)"
         if end.plan is None:
-            console.print(f"  at {_num(end.iteration_ms, '.3g')} ms ({name} end): no plan fits")
+            console.print(f"  at {_num(end.iteration_ms, '.3g')} ms ({name} end): "
+                          f"{'no plan found in time' if not end.complete else 'no plan fits'}")
             continue
         p = end.plan
         delta = "" if top is None or end.cost_per_month is None else f" ({end.cost_per_month / top - 1:+.0%} vs plan 1)"
         console.print(f"  at {_num(end.iteration_ms, '.3g')} ms ({name} end): ${_num(end.cost_per_month, ',.0f')}/month"
-                      f"{delta}: {p.model} {p.precision} {p.runtime}, {_deployments(p)}")
+                      f"{delta}: {p.model} {p.precision} {p.runtime}, {_deployments(p)}{cut}")
 
 
 def render_plans(console: Console, out: PlanResultOut, *, wide: bool = False) -> None:

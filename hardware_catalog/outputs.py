@@ -328,6 +328,7 @@ class IterationEndOut(_Out):
     iteration_ms: Num = Field(description="the top plan's runtime's serving iteration cost at this end")
     cost_per_month: Num = Field(description="the best plan's; null: no plan fits at this end")
     plan: PlanOut | None
+    complete: bool = Field(description="false: the re-plan stopped at its share of the deadline (unproven)")
 
 
 class IterationRangeOut(_Out):
@@ -345,7 +346,8 @@ class IterationRangeOut(_Out):
 
 def iteration_range_out(r: IterationRange) -> IterationRangeOut:
     low, high = (IterationEndOut(iteration_ms=_ms(e.runtime_s), plan=None if e.plan is None else plan_out(e.plan),
-                                 cost_per_month=None if e.plan is None else rounded(e.plan.cost.per_month))
+                                 cost_per_month=None if e.plan is None else rounded(e.plan.cost.per_month),
+                                 complete=e.complete)
                  for e in r.ends)
     return IterationRangeOut(runtime=r.runtime, fitted_ms=_ms(r.fitted_s),
                              interval_ms=(_ms(r.interval_s[0]), _ms(r.interval_s[1])), basis=r.basis,
@@ -361,7 +363,8 @@ class PlanResultOut(_Out):
     pareto: list[PlanOut]
     infeasible: InfeasibleOut | None
     search: SearchOut
-    complete: bool = Field(description="false: the search or its explanation stopped at the deadline")
+    complete: bool = Field(description="false: the search, its explanation or an iteration-range re-plan stopped "
+                                       "at the deadline")
     notes: list[str]
     levers: LeverReportOut | None = Field(default=None, description="present when the lever report was asked for")
     iteration_range: IterationRangeOut | None = Field(
@@ -432,7 +435,8 @@ def plan_result_out(r: PlanResult, levers: LeverReportOut | None = None,
                          solver_status=s.solver_status, gap=rounded(s.gap), stop=s.stop, solves=s.solves,
                          elapsed_ms=rounded(s.elapsed_ms, 4), dropped=dict(s.dropped),
                          **({"unpriced": [unpriced_out(u) for u in s.unpriced]} if s.unpriced else {})),
-        complete=s.solver_status != "TIME_LIMIT" and (inf is None or inf.complete),
+        complete=s.solver_status != "TIME_LIMIT" and (inf is None or inf.complete)
+        and (iteration_range is None or all(e.complete for e in iteration_range.ends)),
         notes=NOTES, **extra)
 
 

@@ -198,3 +198,17 @@ def test_a_runtime_without_records_of_its_own_spans_every_interval(chatbot: tupl
     assert [high.iteration_s(r) for r in ("vllm", "tensorrt-llm", "sglang")] == [0.006, 0.010, 0.010]
     none = replace(cal, serving_iteration_interval=None, serving_iteration_interval_runtime={})
     assert none.iteration_interval("sglang") is None and none.at_iteration_end(1) == none
+
+
+def test_the_re_plans_share_the_deadline_and_say_when_it_cut_them(chatbot: tuple[Catalog, Workload]) -> None:
+    """Each end gets half the time left; with almost none (10 ms each, under one round of the search),
+    a re-plan stops at its deadline and says so (an unproven plan, or none found in time) rather than
+    running past the caller's deadline, and the document is not complete."""
+    from hardware_catalog.outputs import plan_result_out
+
+    base, w = chatbot
+    cat = _with_interval(base, (0.002, 0.006), (0.002, 0.006))
+    result = plan(w, cat, top=1, tables=CatalogTables.from_catalog(cat))
+    span = iteration_range(cat, w, result.plans[0], time_limit_s=0.02)
+    assert span is not None and not all(e.complete for e in span.ends)
+    assert plan_result_out(result).complete and not plan_result_out(result, None, span).complete

@@ -151,7 +151,8 @@ async def _create_plans(workload: WorkloadIn, snapshot: Any, settings: Settings,
         if iteration_range and result.plans:
             from planner.search.iteration_range import iteration_range as replan_at_ends
 
-            span = replan_at_ends(snapshot.catalog, w, result.plans[0], objective=objective, time_limit_s=limit_s)
+            left = limit_s - result.search.elapsed_ms / 1e3  # the request's one deadline
+            span = replan_at_ends(snapshot.catalog, w, result.plans[0], objective=objective, time_limit_s=left)
         return plan_result_out(result, report, span)
 
     data: PlanResultOut = await pool.run(compute)

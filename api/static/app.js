@@ -536,7 +536,8 @@ function renderIterationRange(r, top) {
     : `at ${num(e.iteration_ms)} ms (${name} end): ${money(e.cost_per_month)}/month`
       + (top ? ` (${e.cost_per_month >= top ? "+" : ""}${Math.round((e.cost_per_month / top - 1) * 100)}% vs plan 1)`
         : "") + ` · ${e.plan.model} ${e.plan.precision} ${e.plan.runtime} · `
-      + e.plan.deployments.map(deploymentText).join(" + ")}));
+      + e.plan.deployments.map(deploymentText).join(" + ")
+      + (e.complete ? "" : " (the re-plan ran out of time: unproven)")}));
   $("#iteration").replaceChildren(
     el("p", {text: `${r.runtime}: plans ran at ${num(r.fitted_ms)} ms (${r.basis}); the records under load `
       + `admit ${num(low)}-${num(high)} ms.`}),

@@ -31,7 +31,8 @@ class IterationEnd:
 
     end: str  # "low" | "high"
     runtime_s: float  # the top plan's runtime's cost at this end
-    plan: Plan | None  # None: no plan fits at this end
+    plan: Plan | None  # None: no plan fits at this end (or none was found in time: complete False)
+    complete: bool  # false: the re-plan stopped at its share of the deadline (the plan is unproven)
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,9 @@ class IterationRange:
 
 def iteration_range(catalog: Catalog, w: Workload, top: Plan, *, objective: Objective = Objective.COST,
                     time_limit_s: float = 10.0) -> IterationRange | None:
-    """The workload re-planned at each end of the serving iteration cost's interval (None: the
-    calibration has no interval, e.g. one fitted before intervals were recorded or on no records
-    under load)."""
+    """The workload re-planned at each end of the serving iteration cost's interval, each in half of
+    ``time_limit_s`` (the caller's time left; None: the calibration has no interval, e.g. one fitted
+    before intervals were recorded or on no records under load)."""
     cal = catalog.calibration
     interval = cal.iteration_interval(top.runtime)
     if interval is None:
@@ -55,9 +56,10 @@ def iteration_range(catalog: Catalog, w: Workload, top: Plan, *, objective: Obje
     ends = []
     for end, name in ((0, "low"), (1, "high")):
         variant = replace(catalog, calibration=cal.at_iteration_end(end), version=f"{catalog.version}+iteration-{name}")
-        result = plan(w, variant, top=1, objective=objective, time_limit_s=time_limit_s,
+        result = plan(w, variant, top=1, objective=objective, time_limit_s=max(time_limit_s / 2.0, 0.05),
                       tables=CatalogTables.from_catalog(variant), explain=False)
         ends.append(IterationEnd(end=name, runtime_s=variant.calibration.iteration_s(top.runtime),
-                                 plan=result.plans[0] if result.plans else None))
+                                 plan=result.plans[0] if result.plans else None,
+                                 complete=result.search.solver_status != "TIME_LIMIT"))
     return IterationRange(runtime=top.runtime, fitted_s=cal.iteration_s(top.runtime), interval_s=interval,
                           basis=cal.iteration_source(top.runtime), ends=(ends[0], ends[1]))
