@@ -41,8 +41,11 @@ def _time_left() -> float:
     return 10.0 if deadline is None else max(0.05, deadline - time.perf_counter())
 
 
-def _solve(catalog: Catalog, tables: CatalogTables, w: Workload, objective: Objective) -> PlanResult:
-    return run_search(w, catalog, top=3, objective=objective, time_limit_s=_time_left(), tables=tables,
+def _solve(catalog: Catalog, tables: CatalogTables, w: Workload, objective: Objective, *, top: int = 3
+           ) -> PlanResult:
+    """The best ``top`` plans of ``w`` (top 1 where a finder reads only the best: a search for one plan
+    prunes by that plan's cost, not the third's)."""
+    return run_search(w, catalog, top=top, objective=objective, time_limit_s=_time_left(), tables=tables,
                       memo=_MEMO.get()).result
 
 
@@ -81,11 +84,14 @@ def _budget(catalog: Catalog, tables: CatalogTables, w: Workload, o: Objective) 
     b = w.budget
     if b.max_cost_per_month is None and b.max_cost_per_million_tokens is None:
         return []
+    # the least budget that admits a plan is the cheapest plan's cost, whatever the objective (the
+    # relaxed workload is then verified under it)
     free = _solve(catalog, tables, replace(w, budget=replace(b, max_cost_per_month=None,
-                                                             max_cost_per_million_tokens=None)), o)
+                                                             max_cost_per_million_tokens=None)), Objective.COST,
+                  top=1)
     if not free.plans:
         return []
-    cheapest = min(free.plans, key=lambda p: p.cost.per_month)
+    cheapest = free.plans[0]
     out = []
     if b.max_cost_per_month is not None and cheapest.cost.per_month > b.max_cost_per_month:
         need = _nice_up(cheapest.cost.per_month)
@@ -120,7 +126,7 @@ def _slos(catalog: Catalog, tables: CatalogTables, w: Workload, o: Objective) ->
 def _quality(catalog: Catalog, tables: CatalogTables, w: Workload, o: Objective) -> list[Relaxation]:
     if w.quality.min_score is None:
         return []
-    free = _solve(catalog, tables, replace(w, quality=replace(w.quality, min_score=None)), Objective.QUALITY)
+    free = _solve(catalog, tables, replace(w, quality=replace(w.quality, min_score=None)), Objective.QUALITY, top=1)
     scores = [p.quality.score for p in free.plans if p.quality.score is not None]
     if not scores:
         return []
@@ -134,10 +140,10 @@ def _quotas(catalog: Catalog, tables: CatalogTables, w: Workload, o: Objective) 
     c = w.constraints
     if not c.quotas:
         return []
-    free = _solve(catalog, tables, replace(w, constraints=replace(c, quotas={})), o)
+    free = _solve(catalog, tables, replace(w, constraints=replace(c, quotas={})), Objective.COST, top=1)
     if not free.plans:
         return []
-    best = min(free.plans, key=lambda p: p.cost.per_month)
+    best = free.plans[0]  # the cheapest plan without quotas: the quotas it needs
     out = []
     quotas = dict(c.quotas)
     for d in best.deployments:
