@@ -254,6 +254,23 @@ def test_golden_budget_below_the_optimum_is_infeasible_and_the_relaxation_is_the
     assert plan(_apply(w, relax), _tiny()).plans[0].cost.per_month == pytest.approx(optimum)
 
 
+def test_golden_the_slo_relaxation_is_the_least_target_the_budget_admits() -> None:
+    """With a budget for up to six replicas, a plan that spreads the load over more of them meets a
+    tighter TTFT than the cheapest plans do: the relaxation is the least target (on its 3-digit grid)
+    that admits a plan, checked at the boundary by planning just below it (no plan) and at it (one)."""
+    base = _tiny_workload(40.0)
+    w = replace(base, slo=Slo(targets={"ttft_ms": {99: 30.0}}),
+                budget=replace(base.budget, max_cost_per_month=6 * CHEAP * HOURS_PER_MONTH))
+    result = plan(w, _tiny())
+    assert result.plans == () and result.infeasible is not None
+    (relax,) = [r for r in result.infeasible.relaxations if r.constraint == "slo.ttft_ms.p99"]
+    assert plan(_apply(w, relax), _tiny(), explain=False).plans
+    below = replace(w, slo=w.slo.with_target("ttft_ms", 99, relax.value * 0.98))
+    assert plan(below, _tiny(), explain=False).plans == ()
+    cheapest = plan(replace(w, slo=Slo(targets={})), _tiny(), top=3, explain=False).plans
+    assert relax.value < min(p.predicted["ttft_ms_p99"] for p in cheapest)  # tighter than the cheap plans give
+
+
 def test_golden_an_slo_below_the_idle_latency_drops_every_candidate() -> None:
     w = replace(_tiny_workload(40.0), slo=Slo(targets={"tpot_ms": {99: 0.1}}))  # 0.1 ms per token
     result = plan(w, _tiny(), explain=False)

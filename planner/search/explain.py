@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import replace
 
@@ -114,13 +115,40 @@ def _slos(catalog: Catalog, tables: CatalogTables, w: Workload, o: Objective) ->
         if not free.plans:
             continue
         best = min(p.predicted[f"{metric}_p{pct}"] for p in free.plans)
+
+        def admits(value: float, metric: str = metric, pct: int = pct) -> bool:
+            return _verified(catalog, tables, replace(w, slo=w.slo.with_target(metric, pct, value)), o)
+
         for factor in (1.0, 1.05, 1.25):  # the rung ladder is coarse: allow a little headroom
             need = _nice_up(max(best * factor, limit))
-            if _verified(catalog, tables, replace(w, slo=w.slo.with_target(metric, pct, need)), o):
+            if admits(need):
+                # the top plans' least latency is an upper bound: a dearer plan within the budget may
+                # meet a tighter target, so narrow it to the least value on the _nice_up grid
+                need = _least(admits, limit, need)
                 out.append(Relaxation(f"slo.{metric}.p{pct}", f"p{pct} {metric[:-3].upper()} >= {need:,.4g} ms",
                                       need))
                 break
     return out
+
+
+def _least(admits: Callable[[float], bool], lo: float, hi: float) -> float:
+    """The least value on the _nice_up grid in (lo, hi] that ``admits`` (true at hi, false at lo and
+    monotone: a looser target admits every plan a tighter one does), by bisection in log scale; stops
+    at the explanation's deadline with the least value found."""
+    while lo > 0 and hi > lo and _before_deadline():
+        mid = _nice_up(math.sqrt(lo * hi))
+        if mid >= hi or mid <= lo:
+            break
+        if admits(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def _before_deadline() -> bool:
+    deadline = _DEADLINE.get()
+    return deadline is None or time.perf_counter() < deadline
 
 
 def _quality(catalog: Catalog, tables: CatalogTables, w: Workload, o: Objective) -> list[Relaxation]:
