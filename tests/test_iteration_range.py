@@ -103,6 +103,7 @@ def test_no_interval_no_range(chatbot: tuple[Catalog, Workload]) -> None:
 
 def _catalog_with(tmp_path: Path, change: dict[str, object]) -> Path:
     root = tmp_path / "catalog"
+    tmp_path.mkdir(parents=True, exist_ok=True)
     shutil.copytree(default_catalog_dir(), root)
     path = root / "calibration.yaml"
     doc = yaml.safe_load(path.read_text())
@@ -153,6 +154,20 @@ def test_api_adds_the_range_only_when_asked(tmp_path: Path) -> None:
     assert span["runtime"] == "vllm" and span["interval_ms"] == [2.0, 6.0]
     assert span["low"]["cost_per_month"] <= asked.json()["plans"][0]["cost"]["per_month"] \
         <= span["high"]["cost_per_month"]
+
+
+def test_cli_flags_the_interval_without_the_option(tmp_path: Path, hwplan: Callable[..., tuple[int, str, str]]
+                                                   ) -> None:
+    """Without --iteration-range the plans say what the figure rests on, in one line, where the records
+    admit more than one value for plan 1's runtime, and nothing where they admit one."""
+    pooled = {"serving_iteration_s": 0.006, "serving_iteration_interval": [0.006, 0.006]}
+    wide = _catalog_with(tmp_path / "wide", {**pooled, "serving_iteration_interval_runtime": {"vllm": [0.002, 0.006]}})
+    point = _catalog_with(tmp_path / "one", {**pooled, "serving_iteration_interval_runtime": {"vllm": [0.006, 0.006]}})
+    code, out, _ = hwplan("plan", str(EXAMPLES / "support-chatbot.yaml"), "--catalog", str(wide), "--top", "1")
+    assert code == 0, out
+    assert "admit 2-6 ms (--iteration-range re-plans at both ends)" in " ".join(out.split())
+    code, out, _ = hwplan("plan", str(EXAMPLES / "support-chatbot.yaml"), "--catalog", str(point), "--top", "1")
+    assert code == 0 and "--iteration-range" not in out
 
 
 def test_cli_says_when_the_calibration_has_no_interval(tmp_path: Path,
