@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -26,7 +25,6 @@ from hardware_catalog.measurements import read_measurements  # noqa: E402
 from planner.calibration import serving_fit  # noqa: E402
 from planner.calibration.predict import prepare  # noqa: E402
 from planner.model.grid import CatalogTables  # noqa: E402
-from planner.model.scheduler import overlap_of  # noqa: E402
 
 DEFAULT = Path(__file__).resolve().parents[1] / "hardware_catalog/data/measurements/mlperf.yaml"
 
@@ -35,14 +33,9 @@ def main() -> None:
     path = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT
     catalog = load_catalog()
     rs, _ = prepare(catalog, CatalogTables.from_catalog(catalog), read_measurements(path).records)
-    sub = rs.take(serving_fit._server_rows(rs))
+    sub = serving_fit.server_records(rs)
     calibration = catalog.calibration
-    overlap = np.array([overlap_of(calibration, c.runtime.id) for c in sub.configs])
-    errors = {}
-    for cost in serving_fit.ITERATION_GRID:
-        trial = replace(calibration, serving_iteration_s=cost, serving_iteration_runtime={})
-        errors[cost] = serving_fit._capacity_error(CatalogTables.from_catalog(replace(catalog, calibration=trial)),
-                                                   sub, overlap)
+    errors = serving_fit.iteration_errors(catalog, calibration, sub)  # what serving_fit.fitted_iteration reads
     runtimes = np.array([c.runtime.id for c in sub.configs])
     groups = [("pooled", np.ones(len(runtimes), dtype=bool))] + [
         (rid, runtimes == rid) for rid in sorted(set(runtimes.tolist()))
@@ -51,14 +44,11 @@ def main() -> None:
     print(f"{'records':<14}{'n':>5}  " + "".join(f"{c * 1e3:>7.0f}ms" for c in serving_fit.ITERATION_GRID)
           + "   best    1 s.e.  within it")
     for name, mask in groups:
-        medians = {c: float(np.median(e[mask])) for c, e in errors.items()}
-        best = min(medians, key=lambda c: medians[c])
-        rng = np.random.default_rng(0)  # as serving_fit._within
-        e = errors[best][mask]
-        spread = float(np.std([np.median(e[rng.integers(0, len(e), len(e))]) for _ in range(serving_fit._BOOTSTRAP)]))
-        within = [f"{c * 1e3:.0f}" for c in serving_fit._within({c: e[mask] for c, e in errors.items()})]
-        print(f"{name:<14}{int(mask.sum()):>5}  " + "".join(f"{100 * medians[c]:>8.1f}%" for c in medians)
-              + f"  {best * 1e3:>4.0f} ms  {100 * spread:>5.1f} pt  {', '.join(within)} ms")
+        mine = {c: e[mask] for c, e in errors.items()}
+        best, spread = serving_fit.best_and_spread(mine)
+        within = ", ".join(f"{c * 1e3:.0f}" for c in serving_fit.within(mine))
+        medians = "".join(f"{100 * float(np.median(e)):>8.1f}%" for e in mine.values())
+        print(f"{name:<14}{int(mask.sum()):>5}  {medians}  {best * 1e3:>4.0f} ms  {100 * spread:>5.1f} pt  {within} ms")
     print(f"shipped: pooled {1e3 * (calibration.serving_iteration_s or 0.0):.0f} ms, per runtime "
           f"{ {k: f'{1e3 * v:.0f} ms' for k, v in calibration.serving_iteration_runtime.items()} or 'none'}; "
           f"intervals {calibration.serving_iteration_interval} pooled, "

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from cli.tables import Column
     from hardware_catalog.outputs import LeverReportOut, PlanOut, PlanResultOut, QualityOut
+    from planner.domain import Calibration
 
 __all__ = ["exit_code", "plan_cmd", "render_plans"]
 
@@ -106,14 +107,8 @@ def plan_cmd(
 
         console = Console()
         render_plans(console, out, wide=wide)
-        if not server and not iteration_range and out.plans:  # the calibration's least identified figure
-            runtime = out.plans[0].runtime
-            interval = cat.calibration.iteration_interval(runtime)
-            if interval is not None and interval[0] < interval[1]:
-                charged = cat.calibration.iteration_s(runtime) * 1e3
-                console.print(f"Plan 1's {runtime} iterations are charged {charged:.3g} ms each; the MLPerf records "
-                              f"under load admit {interval[0] * 1e3:.3g}-{interval[1] * 1e3:.3g} ms "
-                              "(--iteration-range re-plans at both ends).")
+        if not server and not iteration_range and out.plans:
+            _flag_iteration_interval(console, cat.calibration, out.plans[0].runtime)
     code = exit_code(out)
     if code:
         raise typer.Exit(code)
@@ -223,6 +218,16 @@ def _plans_blocks(console: Console, plans: list[PlanOut]) -> None:
         console.print(f"   binding: {', '.join(p.binding) or 'none'}")
         if p.features or p.why:
             console.print(f"   serving: {', '.join(p.features) or 'plain'}" + (f"; {p.why}" if p.why else ""))
+
+
+def _flag_iteration_interval(console: Console, calibration: Calibration, runtime: str) -> None:
+    """One line where the records under load admit more than one serving iteration cost for plan 1's
+    runtime (the calibration's least identified figure)."""
+    interval = calibration.iteration_interval(runtime)
+    if interval is not None and interval[0] < interval[1]:
+        console.print(f"Plan 1's {runtime} iterations are charged {calibration.iteration_s(runtime) * 1e3:.3g} ms "
+                      f"each; the MLPerf records under load admit {interval[0] * 1e3:.3g}-{interval[1] * 1e3:.3g} ms "
+                      "(--iteration-range re-plans at both ends).")
 
 
 def _render_iteration_range(console: Console, out: PlanResultOut) -> None:

@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from hardware_catalog import load_catalog
 from hardware_catalog.loader import default_catalog_dir
 from hardware_catalog.workload_file import load_workload
-from planner.calibration.serving_fit import _choose, _interval
+from planner.calibration.serving_fit import _choose, _interval, within
 from planner.domain import Catalog
 from planner.errors import CatalogError
 from planner.model.grid import CatalogTables
@@ -38,7 +38,7 @@ def test_the_interval_is_the_span_of_the_values_the_records_do_not_tell_apart() 
     and the rule's pick (nearest 0 for the pooled cost) is its low end."""
     n = 30
     errors = {0.0: np.full(n, 0.20), 0.002: np.full(n, 0.10), 0.004: np.full(n, 0.10), 0.006: np.full(n, 0.15)}
-    assert _interval(errors) == (0.002, 0.004)
+    assert within(errors) == [0.002, 0.004] and _interval(errors) == (0.002, 0.004)
     assert _choose(errors, 0.0) == 0.002
     assert _choose(errors, 0.006) == 0.004
     # a spread: half the records at 0.05, half at 0.25 around the best median 0.15 admits 0.006's 0.16

@@ -66,8 +66,8 @@ from planner.model.estimate import Scenario
 from planner.model.grid import Array, CatalogTables
 from planner.model.scheduler import SERVING_OVERLAP, overlap_of
 
-__all__ = ["GRID", "ITERATION_GRID", "MIN_RECORDS", "fit_runtime_overlaps", "fit_serving_overlap", "fitted_iteration",
-           "fitted_overlap", "fitted_serving"]
+__all__ = ["GRID", "ITERATION_GRID", "MIN_RECORDS", "best_and_spread", "fit_runtime_overlaps", "fit_serving_overlap",
+           "fitted_iteration", "fitted_overlap", "fitted_serving", "iteration_errors", "server_records", "within"]
 
 GRID = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 # serving iteration costs tried (seconds; 0 the prior): up to 12 ms, under the 16-25 ms TPOT p50 of the
@@ -98,11 +98,7 @@ def fitted_iteration(catalog: Catalog, calibration: Calibration, rs: RecordSet) 
     if len(rows) < MIN_RECORDS:
         return calibration
     sub = rs.take(rows)
-    overlap = np.array([overlap_of(calibration, c.runtime.id) for c in sub.configs])
-    errors = {}
-    for cost in ITERATION_GRID:
-        trial = replace(calibration, serving_iteration_s=cost, serving_iteration_runtime={})
-        errors[cost] = _capacity_error(CatalogTables.from_catalog(replace(catalog, calibration=trial)), sub, overlap)
+    errors = iteration_errors(catalog, calibration, sub)
     pooled = _choose(errors, 0.0)
     runtimes = np.array([c.runtime.id for c in sub.configs])
     own = {rid: _interval({cost: e[runtimes == rid] for cost, e in errors.items()})
@@ -110,6 +106,22 @@ def fitted_iteration(catalog: Catalog, calibration: Calibration, rs: RecordSet) 
     return replace(calibration, serving_iteration_s=None if pooled == 0.0 else pooled,
                    serving_iteration_runtime=_per_runtime(sub, errors, pooled),
                    serving_iteration_interval=_interval(errors), serving_iteration_interval_runtime=own)
+
+
+def iteration_errors(catalog: Catalog, calibration: Calibration, sub: RecordSet) -> dict[float, Array]:
+    """Per ITERATION_GRID cost (one for every runtime), each of ``sub``'s server records' absolute
+    relative error of the predicted SLO capacity, at ``calibration``'s efficiencies and overlaps."""
+    overlap = np.array([overlap_of(calibration, c.runtime.id) for c in sub.configs])
+    errors = {}
+    for cost in ITERATION_GRID:
+        trial = replace(calibration, serving_iteration_s=cost, serving_iteration_runtime={})
+        errors[cost] = _capacity_error(CatalogTables.from_catalog(replace(catalog, calibration=trial)), sub, overlap)
+    return errors
+
+
+def server_records(rs: RecordSet) -> RecordSet:
+    """``rs``'s Server and Interactive records with a published SLO capacity: what the serving fits read."""
+    return rs.take(_server_rows(rs))
 
 
 def fitted_overlap(catalog: Catalog, calibration: Calibration, rs: RecordSet) -> Calibration:
@@ -136,27 +148,33 @@ def _capacity_error(tables: CatalogTables, sub: RecordSet, overlap: float | Arra
     return np.asarray(np.abs(predict(tables, sub, overlap=overlap)[:, _CAPACITY] / sub.observed[:, _CAPACITY] - 1.0))
 
 
-def _within(errors: dict[float, Array], *, seed: int = 0) -> list[float]:
-    """The grid values whose median error is within one bootstrap standard error of the smallest:
-    those the records do not tell apart from the best."""
+def best_and_spread(errors: dict[float, Array], *, seed: int = 0) -> tuple[float, float]:
+    """The grid value of the smallest median error and one bootstrap standard error of that median."""
     medians = {v: float(np.median(e)) for v, e in errors.items()}
     best = min(medians, key=lambda v: medians[v])
     rng = np.random.default_rng(seed)
     e = errors[best]
-    spread = float(np.std([np.median(e[rng.integers(0, len(e), len(e))]) for _ in range(_BOOTSTRAP)]))
-    return [v for v in errors if medians[v] <= medians[best] + spread]
+    return best, float(np.std([np.median(e[rng.integers(0, len(e), len(e))]) for _ in range(_BOOTSTRAP)]))
+
+
+def within(errors: dict[float, Array], *, seed: int = 0) -> list[float]:
+    """The grid values whose median error is within one bootstrap standard error of the smallest:
+    those the records do not tell apart from the best."""
+    best, spread = best_and_spread(errors, seed=seed)
+    limit = float(np.median(errors[best])) + spread
+    return [v for v, e in errors.items() if float(np.median(e)) <= limit]
 
 
 def _choose(errors: dict[float, Array], toward: float, *, seed: int = 0) -> float:
-    """Of the grid values within one bootstrap standard error of the best (``_within``), the one
+    """Of the grid values within one bootstrap standard error of the best (``within``), the one
     nearest ``toward`` (the larger of two as near)."""
-    return min(_within(errors, seed=seed), key=lambda v: (abs(v - toward), -v))
+    return min(within(errors, seed=seed), key=lambda v: (abs(v - toward), -v))
 
 
 def _interval(errors: dict[float, Array], *, seed: int = 0) -> tuple[float, float]:
-    """(lowest, highest) of ``_within``: the span of figures the records admit, which holds ``_choose``'s."""
-    within = _within(errors, seed=seed)
-    return min(within), max(within)
+    """(lowest, highest) of ``within``: the span of figures the records admit, which holds ``_choose``'s."""
+    admitted = within(errors, seed=seed)
+    return min(admitted), max(admitted)
 
 
 def fit_serving_overlap(tables: CatalogTables, rs: RecordSet, *, seed: int = 0) -> tuple[float | None, int]:

@@ -42,6 +42,11 @@ def _time_left() -> float:
     return 10.0 if deadline is None else max(0.05, deadline - time.perf_counter())
 
 
+def _before_deadline() -> bool:
+    deadline = _DEADLINE.get()
+    return deadline is None or time.perf_counter() < deadline
+
+
 def _solve(catalog: Catalog, tables: CatalogTables, w: Workload, objective: Objective, *, top: int = 3
            ) -> PlanResult:
     """The best ``top`` plans of ``w`` (top 1 where a finder reads only the best: a search for one plan
@@ -145,10 +150,6 @@ def _least(admits: Callable[[float], bool], lo: float, hi: float) -> float:
             lo = mid
     return hi
 
-
-def _before_deadline() -> bool:
-    deadline = _DEADLINE.get()
-    return deadline is None or time.perf_counter() < deadline
 
 
 def _quality(catalog: Catalog, tables: CatalogTables, w: Workload, o: Objective) -> list[Relaxation]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from planner.domain import Catalog
+from planner.memo import cached
 from planner.model.grid import CatalogTables
 from planner.search.planning import plan
 from planner.search.results import Plan
@@ -55,11 +56,24 @@ def iteration_range(catalog: Catalog, w: Workload, top: Plan, *, objective: Obje
         return None
     ends = []
     for end, name in ((0, "low"), (1, "high")):
-        variant = replace(catalog, calibration=cal.at_iteration_end(end), version=f"{catalog.version}+iteration-{name}")
+        variant, tables = _at_end(catalog, end, name)
         result = plan(w, variant, top=1, objective=objective, time_limit_s=max(time_limit_s / 2.0, 0.05),
-                      tables=CatalogTables.from_catalog(variant), explain=False)
+                      tables=tables, explain=False)
         ends.append(IterationEnd(end=name, runtime_s=variant.calibration.iteration_s(top.runtime),
                                  plan=result.plans[0] if result.plans else None,
                                  complete=result.search.solver_status != "TIME_LIMIT"))
     return IterationRange(runtime=top.runtime, fitted_s=cal.iteration_s(top.runtime), interval_s=interval,
                           basis=cal.iteration_source(top.runtime), ends=(ends[0], ends[1]))
+
+
+def _at_end(catalog: Catalog, end: int, name: str) -> tuple[Catalog, CatalogTables]:
+    """The catalog with every serving iteration cost at one end, and its tables: kept with the catalog
+    (``planner.memo``), so that a service's later requests reuse the tables and the Universe blocks
+    their plans filled rather than rebuilding them."""
+
+    def build() -> tuple[Catalog, CatalogTables]:
+        variant = replace(catalog, calibration=catalog.calibration.at_iteration_end(end),
+                          version=f"{catalog.version}+iteration-{name}")
+        return variant, CatalogTables.from_catalog(variant)
+
+    return cached(catalog, ("iteration-end", end), build)
