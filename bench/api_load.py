@@ -2,10 +2,13 @@
 
 Starts uvicorn in-process (a thread, 127.0.0.1, a free port, a temporary catalog copied from the
 shipped one), then drives POST /v1/plans (a constrained example workload) and
-GET /v1/catalog/hardware. Plans are run twice: ``cached`` repeats one workload (served from the
-per-catalog-version plan cache after the first answer) and ``cold`` gives every request a distinct
-request rate, so each one runs the planner. Prints requests/s and p50/p99 latency per scenario,
-and for cold plans where the server's time goes (planner search vs. the rest, from /metrics).
+GET /v1/catalog/hardware. Plans are run three times: ``cached`` repeats one workload (served from the
+per-catalog-version plan cache after the first answer); ``edited`` gives every request a distinct
+request rate, so each one runs the planner, which takes what one replica carries from the capacity
+answers of earlier requests (``planner.search.answers``: a rate does not change them); ``cold`` gives
+every request a distinct output length, a question never asked, so the queueing model runs for every
+shape the search reaches. Prints requests/s and p50/p99 latency per scenario, and for the uncached
+ones where the server's time goes (planner search vs. the rest, from /metrics).
 
     .venv/bin/python bench/api_load.py [--clients 8] [--seconds 10]
 """
@@ -104,13 +107,18 @@ def main() -> None:
         server, url = start_server(Path(tmp) / "catalog")
         print(f"{args.clients} clients, {args.seconds:g} s each, server {url}")
 
-        def cold(c: httpx.Client, i: int) -> httpx.Response:
+        def edited(c: httpx.Client, i: int) -> httpx.Response:
             w = {**WORKLOAD, "traffic": {**WORKLOAD["traffic"], "requests_per_s": 1 + i * 0.37}}
+            return c.post("/v1/plans", json=w)
+
+        def cold(c: httpx.Client, i: int) -> httpx.Response:
+            w = {**WORKLOAD, "traffic": {**WORKLOAD["traffic"], "output_tokens": {"mean": 128 + i}}}
             return c.post("/v1/plans", json=w)
 
         scenarios = [
             ("GET /v1/catalog/hardware", lambda c, i: c.get("/v1/catalog/hardware")),
             ("POST /v1/plans (cached)", lambda c, i: c.post("/v1/plans", json=WORKLOAD)),
+            ("POST /v1/plans (edited)", edited),
             ("POST /v1/plans (cold)", cold),
         ]
         for name, request in scenarios:
@@ -118,7 +126,7 @@ def main() -> None:
             latencies, errors = drive(url, args.clients, args.seconds, request)
             report(name, latencies, errors, args.seconds)
             after = httpx.get(url + "/metrics").text
-            if name.endswith("(cold)"):
+            if not name.endswith("(cached)") and name.startswith("POST"):
                 search = metric(after, "hwplan_plan_search_seconds_sum") - \
                     metric(before, "hwplan_plan_search_seconds_sum")
                 n = metric(after, "hwplan_plan_search_seconds_count") - \

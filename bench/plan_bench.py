@@ -15,8 +15,12 @@ per second, and where the time goes:
 workloads, so that a slow phase of a shared machine falls on all of them alike) that follow a first,
 separately reported run per workload: the first plan also fills the blocks of the catalog's Universe (per-row
 step-time and memory constants, kept per CatalogTables like a service keeps them per catalog
-version) that the workload's candidates use. The explanation of an infeasible workload is timed
-separately, once. Timings are wall clock on one core (BLAS threads pinned to 1).
+version) that the workload's candidates use. Each run empties the tables' store of capacity answers
+first (``planner.search.answers``), so "plan" is the search of a question (lengths, SLO) never asked.
+"edited" is the median of the same runs with the store kept and the workload edited as a planner
+iterating on it would (its request rate x1.1 per run; what a shape carries does not change, so the
+queueing model runs only for shapes the new demand reaches). The explanation of an infeasible
+workload is timed separately, once. Timings are wall clock on one core (BLAS threads pinned to 1).
 
     .venv/bin/python bench/plan_bench.py [--runs 5] [--only support-chatbot ...]
 """
@@ -34,6 +38,7 @@ import statistics  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
+from dataclasses import replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -45,6 +50,7 @@ from hardware_catalog import load_catalog  # noqa: E402
 from hardware_catalog.workload_file import load_workload  # noqa: E402
 from planner.domain import Catalog  # noqa: E402
 from planner.model.grid import CatalogTables  # noqa: E402
+from planner.search.answers import shared  # noqa: E402
 from planner.search.candidates import universe  # noqa: E402
 from planner.search.results import PlanResult  # noqa: E402
 from planner.workload import Workload  # noqa: E402
@@ -91,7 +97,11 @@ def instrumented(clock: Clock) -> Iterator[None]:
         run_module.Prepared.evaluate = evaluate  # type: ignore[method-assign]
 
 
-def one_run(w: Workload, catalog: Catalog, tables: CatalogTables) -> tuple[float, Clock, PlanResult]:
+def one_run(w: Workload, catalog: Catalog, tables: CatalogTables, *, new_question: bool = True
+            ) -> tuple[float, Clock, PlanResult]:
+    """One plan; ``new_question``: with the tables' capacity answers emptied first."""
+    if new_question:
+        shared(tables).clear()
     clock = Clock()
     with instrumented(clock):
         start = time.perf_counter()
@@ -100,8 +110,14 @@ def one_run(w: Workload, catalog: Catalog, tables: CatalogTables) -> tuple[float
     return total, clock, result
 
 
+def with_rate(w: Workload, factor: float) -> Workload:
+    t = w.traffic
+    peak = None if t.peak_requests_per_s is None else t.peak_requests_per_s * factor
+    return replace(w, traffic=replace(t, requests_per_s=t.requests_per_s * factor, peak_requests_per_s=peak))
+
+
 def report(path: Path, w: Workload, catalog: Catalog, tables: CatalogTables,
-           samples: list[tuple[float, Clock, PlanResult]], first: float) -> float:
+           samples: list[tuple[float, Clock, PlanResult]], first: float, edited: float) -> float:
     """Print one workload's medians over its samples (and time its explanation once if infeasible)."""
     total = statistics.median(s[0] for s in samples)
     median = {name: statistics.median(getattr(s[1], name) for s in samples)
@@ -118,7 +134,7 @@ def report(path: Path, w: Workload, catalog: Catalog, tables: CatalogTables,
     print(f"{'':26s} prepare {median['prepare'] * 1e3:7.0f} ms | "
           f"evaluate {median['evaluate'] * 1e3:7.0f} ms | "
           f"solve {solve * 1e3:6.0f} ms ({result.search.solves} solves) | build {build * 1e3:6.0f} ms | "
-          f"first plan {first * 1e3:6.0f} ms")
+          f"first plan {first * 1e3:6.0f} ms | edited {edited * 1e3:6.0f} ms")
     if not result.plans:
         start = time.perf_counter()
         explained = plan_module.plan(w, catalog, tables=tables, explain=True)
@@ -157,16 +173,24 @@ def main() -> None:
     firsts = [one_run(w, catalog, tables)[0] for w in workloads]
     # then round-robin, so that a slow phase of a shared machine falls on every workload alike
     samples: list[list[tuple[float, Clock, PlanResult]]] = [[] for _ in workloads]
-    for _ in range(args.runs):
+    edits: list[list[float]] = [[] for _ in workloads]
+    for run in range(args.runs):
         for w, out in zip(workloads, samples, strict=True):
             out.append(one_run(w, catalog, tables))
-    timings = [(report(path, w, catalog, tables, s, f), f)
-               for path, w, s, f in zip(paths, workloads, samples, firsts, strict=True)]
-    median = float(np.median([t for t, _ in timings])) * 1e3
+        shared(tables).clear()
+        for w, edited in zip(workloads, edits, strict=True):  # the original's answers kept, then the edit
+            one_run(w, catalog, tables)
+            edited.append(one_run(with_rate(w, 1.1 ** (run + 1)), catalog, tables, new_question=False)[0])
+    timings = [(report(path, w, catalog, tables, s, f, statistics.median(e)), f, statistics.median(e))
+               for path, w, s, f, e in zip(paths, workloads, samples, firsts, edits, strict=True)]
+    median = float(np.median([t for t, _, _ in timings])) * 1e3
+    median_edited = float(np.median([e for _, _, e in timings])) * 1e3
     print(f"median over workloads (per plan, explain excluded): {median:.0f} ms "
           f"(x{median / CEILING_MS:.2f} ceiling, x{median / AIM_MS:.2f} aim); first plan per workload, "
           f"which also builds the catalog's Universe blocks it needs: median "
-          f"{float(np.median([f for _, f in timings])) * 1e3:.0f} ms; catalog set-up (CatalogTables + Universe "
+          f"{float(np.median([f for _, f, _ in timings])) * 1e3:.0f} ms; an edited workload (its rate x1.1, "
+          f"capacity answers kept): median {median_edited:.0f} ms (x{median_edited / AIM_MS:.2f} aim); "
+          f"catalog set-up (CatalogTables + Universe "
           f"index, with the cache: read it): {setup * 1e3:.0f} ms + {tables_s * 1e3:.0f} ms")
 
 

@@ -1,8 +1,10 @@
-"""Capacity answers shared between the searches of one request (``prepare``'s ``memo``).
+"""Capacity answers shared between searches (``prepare``'s ``memo``, by default the tables' store:
+``planner.search.answers``).
 
 The basis is the search without sharing: a search handed another search's answers must return what
-it returns alone, and the explanation of an infeasible workload must be the one its re-plans give
-from scratch, with fewer shapes run through the queueing model.
+it returns alone, a plan after a history of other requests must be the plan of a fresh store, and
+the explanation of an infeasible workload must be the one its re-plans give from scratch, with fewer
+shapes run through the queueing model.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from typing import Any
 
 import pytest
 
-import planner.search.explain as explain_module
 import planner.search.prepare as prepare_module
 from hardware_catalog.workload_file import load_workload
 from planner.domain import Catalog
@@ -30,9 +31,9 @@ def _queued_rows(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     counts: list[int] = []
     run = prepare_module.Prepared._run
 
-    def counted(self: prepare_module.Prepared, rows: Any, *args: Any, **kwargs: Any) -> None:
+    def counted(self: prepare_module.Prepared, rows: Any, *args: Any, **kwargs: Any) -> Any:
         counts.append(len(rows))
-        run(self, rows, *args, **kwargs)
+        return run(self, rows, *args, **kwargs)
 
     monkeypatch.setattr(prepare_module.Prepared, "_run", counted)
     return counts
@@ -58,8 +59,13 @@ def test_a_memo_from_another_question_changes_nothing(catalog: Catalog, tables: 
     memo: dict[bytes, Any] = {}
     _search(first, catalog, tables, memo)
     shared = _search(second, catalog, tables, memo)
-    alone = _search(second, catalog, tables, None)
+    alone = _search(second, catalog, tables, {})
     assert alone.plans and shared.plans == alone.plans
+
+
+def _alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every search from now on keeps its answers to itself (a fresh dict in place of the tables' store)."""
+    monkeypatch.setattr(prepare_module, "shared", lambda _tables: {})
 
 
 def test_the_explanation_reuses_answers_and_says_the_same(catalog: Catalog, tables: CatalogTables,
@@ -71,7 +77,7 @@ def test_the_explanation_reuses_answers_and_says_the_same(catalog: Catalog, tabl
     shared = plan(w, catalog, tables=tables)
     with_memo = sum(counts)
     counts.clear()
-    monkeypatch.setattr(explain_module, "_MEMO", _NoMemo())
+    _alone(monkeypatch)
     alone = plan(w, catalog, tables=tables)
     without = sum(counts)
     assert shared.infeasible is not None and alone.infeasible is not None
@@ -80,37 +86,78 @@ def test_the_explanation_reuses_answers_and_says_the_same(catalog: Catalog, tabl
     assert with_memo < without
 
 
-class _NoMemo:
-    """A stand-in for explain's memo variable that never hands a memo on (each re-plan from scratch)."""
-
-    def set(self, _value: object) -> None:
-        return None
-
-    def reset(self, _token: object) -> None:
-        return None
-
-    def get(self) -> None:
-        return None
-
-
 def test_the_pools_pinned_searches_reuse_answers_and_plan_the_same(catalog: Catalog, tables: CatalogTables,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """A disaggregated plan searches each pool, then again pinned to the other pool's formats: the same
     traffic, SLO and served pool, so the pinned searches take the pool's answers (fewer queueing-model
     rows) and the plans are the ones each search gives from scratch."""
-    import planner.search.disagg as disagg_module
-
     w = load_workload(EXAMPLES / "disagg-long-prompts.yaml")
     counts = _queued_rows(monkeypatch)
     shared = plan(w, catalog, tables=tables)
     with_memo = sum(counts)
     counts.clear()
-
-    def without_memo(*args: Any, memo: object = None, **kwargs: Any) -> Any:
-        return run_search(*args, **kwargs)
-
-    monkeypatch.setattr(disagg_module, "run_search", without_memo)
+    _alone(monkeypatch)
     alone = plan(w, catalog, tables=tables)
     assert any("disaggregated" in p.why or len(p.deployments) == 2 for p in alone.plans)
     assert shared.plans == alone.plans
     assert with_memo < sum(counts)
+
+
+def _edited(w: Workload) -> Workload:
+    """The workload with what leaves every shape's capacity as it was changed: 1.6x the traffic (and its
+    peak) and the budget raised by half."""
+    t, b = w.traffic, w.budget
+    peak = None if t.peak_requests_per_s is None else t.peak_requests_per_s * 1.6
+    budget = None if b.max_cost_per_month is None else b.max_cost_per_month * 1.5
+    return replace(w, traffic=replace(t, requests_per_s=t.requests_per_s * 1.6, peak_requests_per_s=peak),
+                   budget=replace(b, max_cost_per_month=budget))
+
+
+@pytest.mark.parametrize("name", ["support-chatbot", "rag-prefix-cache", "disagg-loses", "infeasible"])
+def test_a_plan_after_other_requests_is_the_plan_of_a_fresh_process(catalog: Catalog, name: str,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A service keeps the answers of every request of a catalog version: the plan of an edited workload
+    (more traffic, a larger budget) after the original and another example were planned must be the
+    plan a fresh store gives (the basis: the same search with no history), for plain, prefix-cached,
+    disaggregated and infeasible (explained) workloads; and it must run fewer shapes through the
+    queueing model than the fresh one."""
+    w = load_workload(EXAMPLES / f"{name}.yaml")
+    edited = _edited(w)
+    served_tables = CatalogTables.from_catalog(catalog)  # a service's: its own store
+    for earlier in (w, load_workload(EXAMPLES / "code-assistant.yaml")):
+        plan(earlier, catalog, tables=served_tables)
+    counts = _queued_rows(monkeypatch)
+    after = plan(edited, catalog, tables=served_tables)
+    with_history = sum(counts)
+    counts.clear()
+    fresh = plan(edited, catalog, tables=CatalogTables.from_catalog(catalog))
+    assert after.plans == fresh.plans
+    assert after.infeasible == fresh.infeasible
+    assert with_history < sum(counts)
+
+
+def test_the_store_keeps_the_newest_answers_within_its_size() -> None:
+    from planner.search.answers import Answers
+
+    store = Answers(size=3)
+    for i in range(5):
+        store[bytes([i])] = (float(i),)
+    assert len(store) == 3
+    assert store.get(bytes([0])) is None and store.get(bytes([1])) is None
+    assert [store.get(bytes([i])) for i in (2, 3, 4)] == [(2.0,), (3.0,), (4.0,)]
+    with pytest.raises(ValueError, match="at least 1"):
+        Answers(size=0)
+
+
+def test_a_bounded_store_smaller_than_one_search_still_plans_right(catalog: Catalog,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store that drops answers while a search is still reading them (one slot) gives the plans of an
+    unbounded one: an answer is read once, when filed, never looked up again after it may be gone."""
+    from planner.search.answers import Answers
+
+    w = load_workload(EXAMPLES / "support-chatbot.yaml")
+    tiny = Answers(size=1)
+    monkeypatch.setattr(prepare_module, "shared", lambda _tables: tiny)
+    small = plan(w, catalog, tables=CatalogTables.from_catalog(catalog))
+    monkeypatch.setattr(prepare_module, "shared", lambda _tables: {})
+    assert small.plans == plan(w, catalog, tables=CatalogTables.from_catalog(catalog)).plans

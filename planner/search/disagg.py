@@ -140,18 +140,16 @@ def disaggregated_plans(workload: Workload, catalog: Catalog, *, top: int, objec
                         slo=_only(workload.slo, "ttft_ms"))
     budget = max(0.5, time_limit_s / 2)
     # each pool's searches (its own, then pinned to the other pool's formats) ask the queueing model the
-    # same questions of the shapes they share: one memo of capacity answers per pool (``prepare``)
-    pre_memo: dict[bytes, tuple[float, ...]] = {}
-    dec_memo: dict[bytes, tuple[float, ...]] = {}
+    # same questions of the shapes they share: the tables' store answers the repeats (planner.search.answers)
     pre = list(run_search(prefill_w, catalog, top=PAIRS, objective=objective, time_limit_s=budget, tables=tables,
-                          served=PrefillPool(), memo=pre_memo).result.plans)
+                          served=PrefillPool()).result.plans)
     decode_slo = _decode_slo(workload, pre, catalog)
     if decode_slo is None:
         return []
     decode_w = replace(workload, name=f"{workload.name} (decode pool)", slo=decode_slo)
     decode = DecodePool(prefix_tokens=t.input_tokens.mean - 1.0)
     dec = list(run_search(decode_w, catalog, top=PAIRS, objective=objective, time_limit_s=budget, tables=tables,
-                          served=decode, memo=dec_memo).result.plans)
+                          served=decode).result.plans)
     # Each list is its own pool's front: a format cheap for prefill (fp8 weights, bf16 KV) can be
     # dominated on the decode side (by bf16 weights with fp8 KV at the same cost), and the format that
     # pairs best can be dominated on both (fp8 weights with fp8 KV: as cheap as fp8 / bf16 to prefill,
@@ -162,10 +160,10 @@ def disaggregated_plans(workload: Workload, catalog: Catalog, *, top: int, objec
     keys = _paired_keys([*pre, *dec])
     for key in [k for k in keys if k not in {p.key for p in pre}]:
         pre += run_search(_pinned(prefill_w, key), catalog, top=1, objective=objective, time_limit_s=budget / PAIRS,
-                          tables=tables, served=PrefillPool(), memo=pre_memo).result.plans
+                          tables=tables, served=PrefillPool()).result.plans
     for key in [k for k in keys if k not in {d.key for d in dec}]:
         dec += run_search(_pinned(decode_w, key), catalog, top=1, objective=objective, time_limit_s=budget / PAIRS,
-                          tables=tables, served=decode, memo=dec_memo).result.plans
+                          tables=tables, served=decode).result.plans
     out = []
     for p in pre:
         for d in dec:

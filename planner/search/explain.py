@@ -31,10 +31,6 @@ STAGE_HINTS = {
 # the explanation's deadline (time.perf_counter), set by explain_infeasible: each re-plan gets the
 # time left, so the whole explanation ends by it
 _DEADLINE: ContextVar[float | None] = ContextVar("explain_deadline", default=None)
-# capacity answers shared by the explanation's re-plans and the search it explains (``prepare``'s
-# memo): relaxing the budget, the quality floor or a quota asks the queueing model nothing new about
-# a shape it has already evaluated under the same traffic and SLO
-_MEMO: ContextVar[dict[bytes, tuple[float, ...]] | None] = ContextVar("explain_memo", default=None)
 
 
 def _time_left() -> float:
@@ -51,8 +47,7 @@ def _solve(catalog: Catalog, tables: CatalogTables, w: Workload, objective: Obje
            ) -> PlanResult:
     """The best ``top`` plans of ``w`` (top 1 where a finder reads only the best: a search for one plan
     prunes by that plan's cost, not the third's)."""
-    return run_search(w, catalog, top=top, objective=objective, time_limit_s=_time_left(), tables=tables,
-                      memo=_MEMO.get()).result
+    return run_search(w, catalog, top=top, objective=objective, time_limit_s=_time_left(), tables=tables).result
 
 
 def _reasons(catalog: Catalog, w: Workload, prep: Prepared) -> list[str]:
@@ -83,7 +78,7 @@ def _nice_up(value: float) -> float:
 def _verified(catalog: Catalog, tables: CatalogTables, w: Workload, objective: Objective) -> bool:
     """Does a plan exist under w? (stops at the first feasible replica mix)"""
     return bool(run_search(w, catalog, top=1, objective=objective, time_limit_s=_time_left(), tables=tables,
-                           any_plan=True, memo=_MEMO.get()).result.plans)
+                           any_plan=True).result.plans)
 
 
 def _budget(catalog: Catalog, tables: CatalogTables, w: Workload, o: Objective) -> list[Relaxation]:
@@ -190,7 +185,7 @@ def explain_infeasible(catalog: Catalog, tables: CatalogTables, w: Workload, pre
     """Reasons and verified relaxations; with a ``deadline`` (time.perf_counter) the search for
     relaxations stops there and ``complete`` is False (a relaxation not found may exist)."""
     relaxations: list[Relaxation] = []
-    token, memo = _DEADLINE.set(deadline), _MEMO.set(prep.memo)
+    token = _DEADLINE.set(deadline)
     skipped = []
     try:
         for name, finder in (("budget", _budget), ("slo", _slos), ("quality", _quality), ("quotas", _quotas)):
@@ -200,7 +195,6 @@ def explain_infeasible(catalog: Catalog, tables: CatalogTables, w: Workload, pre
             relaxations.extend(finder(catalog, tables, w, objective))
     finally:
         _DEADLINE.reset(token)
-        _MEMO.reset(memo)
     complete = deadline is None or time.perf_counter() < deadline
     reasons = _reasons(catalog, w, prep)
     if not complete:

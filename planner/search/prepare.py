@@ -18,6 +18,7 @@ from planner.model.grid import Array, CatalogTables
 from planner.model.perf import MemoryModel, StepModel
 from planner.model.scheduler import SERVING_OVERLAP, runtime_overlaps
 from planner.model.serving import Served
+from planner.search.answers import Answer, Answers, question, shared
 from planner.search.candidates import Candidates, enumerate_candidates, universe
 from planner.search.capacity import UTILIZATION, default_prior, screen, search_capacity
 from planner.search.roofline import capacity_bound
@@ -34,6 +35,9 @@ KEEP_PER_HARDWARE = 3  # replica shapes kept per plan key and hardware after pru
 SCREEN_CHUNK = 16384  # rows screened at a time (_screen): cache-sized arrays against per-chunk call overhead
 EVAL_MARGIN = 0.3  # cost margin of Prepared.evaluate_keys: room for rounding winners against queueing time
 ALTERNATIVES = 6  # hardware types per key evaluated up front for alternative-hardware plans: recall vs time
+
+
+Memo = Answers | dict[bytes, Answer]  # Prepared.memo: the tables' shared store, or a search's own
 
 
 @dataclass
@@ -97,10 +101,10 @@ class Prepared:
     _bounds: Array | None = None  # lower_bounds, recomputed for the keys evaluated since
     _stale: set[int] = field(default_factory=set)
     _tight: dict[int, float] = field(default_factory=dict)  # lower_bound per key, until its shapes are evaluated
-    # ``evaluate``'s answers by row signature, behind ``context``: shareable between the searches of one
-    # request that ask the queueing model the same question (``prepare``'s ``memo``)
-    memo: dict[bytes, tuple[float, ...]] = field(default_factory=dict)
-    context: bytes = b""  # what the answers depend on besides a row's constants: served features, traffic, SLO
+    # ``evaluate``'s answers by row signature, behind ``context``: the catalog's tables' store, shared by
+    # every search that asks the queueing model the same question (``planner.search.answers``)
+    memo: Memo = field(default_factory=dict)
+    context: bytes = b""  # what the answers depend on besides a row's constants: ``answers.question``
 
     def evaluate(self, rows: np.ndarray, w: Workload) -> None:
         """Run the queueing model on ``rows`` at every utilisation rung; fill curves and rate.
@@ -117,11 +121,13 @@ class Prepared:
                                                     np.broadcast_to(self.overlap_of(rows), rows.shape)[None, :]]).T)
         _, first, inverse = np.unique(signature, axis=0, return_index=True, return_inverse=True)
         keys = [self.context + signature[i].tobytes() for i in first]
-        new = [j for j, key in enumerate(keys) if key not in self.memo]
+        known = [self.memo.get(key) for key in keys]  # read once: a bounded store may drop an answer later
+        new = [j for j, answer in enumerate(known) if answer is None]
         if new:
             at = first[new]
-            self._run(rows[at], [keys[j] for j in new], plain[0].take(at), plain[1].take(at), w=w)
-        answers = [self.memo[key] for key in keys]
+            for j, answer in zip(new, self._run(rows[at], plain[0].take(at), plain[1].take(at), w=w), strict=True):
+                known[j] = self.memo[keys[j]] = answer
+        answers = [a for a in known if a is not None]
         rate, rung, max_batch, *above = (np.array(column)[inverse.ravel()] for column in zip(*answers, strict=True))
         for latency, values in zip(self.above_ms.values(), above, strict=True):
             latency[rows] = values
@@ -138,9 +144,9 @@ class Prepared:
         overlap = self.serving_overlap
         return overlap if isinstance(overlap, float) else overlap[rows]
 
-    def _run(self, rows: np.ndarray, keys: list[bytes], step: StepModel, mem: MemoryModel, *, w: Workload) -> None:
-        """``search_capacity`` of ``rows`` (plain constants ``step``, ``mem``), each answer kept
-        under its key: (rate, rung, max batch, latency one rung above it per SLO target)."""
+    def _run(self, rows: np.ndarray, step: StepModel, mem: MemoryModel, *, w: Workload) -> list[Answer]:
+        """``search_capacity`` of ``rows`` (plain constants ``step``, ``mem``), per row its answer:
+        (rate, rung, max batch, latency one rung above it per SLO target)."""
         step, mem = self.served.apply(step, mem, w.traffic)
         seen = self.served.workload(w)  # what the queueing model runs: computed tokens, TPOT per iteration
         found = search_capacity(step, mem, seen.traffic, self.ceiling[rows], seen.slo, self.answers,
@@ -153,9 +159,8 @@ class Prepared:
             per_token = self.served.emitted if target[0] == "tpot_ms" else 1.0  # TPOT per iteration -> per token
             latencies.append(np.where(has_above, found.latency_ms[target][np.arange(len(rows)), above] / per_token,
                                       np.nan))
-        for j, key in enumerate(keys):
-            self.memo[key] = (float(found.rate[j]), int(found.rung[j]), float(found.max_batch[j]),
-                                  *(float(x[j]) for x in latencies))
+        return [(float(found.rate[j]), int(found.rung[j]), float(found.max_batch[j]), *(float(x[j]) for x in latencies))
+                for j in range(len(rows))]
 
     def evaluate_keys(self, keys: list[int], w: Workload, *, alternatives: bool = False) -> None:
         """Evaluate the shapes of ``keys`` lazily, cheapest per unit of capacity ceiling first.
@@ -283,14 +288,15 @@ def _group_min(values: Array, groups: np.ndarray, n: int) -> Array:
 
 
 def prepare(catalog: Catalog, tables: CatalogTables, w: Workload, served: Served | None = None, *,
-            prefix: int | None = None, memo: dict[bytes, tuple[float, ...]] | None = None) -> Prepared:
+            prefix: int | None = None, memo: Memo | None = None) -> Prepared:
     """Enumerate, screen (memory, no-load SLO) and prune; no queueing model yet. ``served``: the
     serving features every candidate runs with (only runtimes supporting them on the chip).
 
-    ``memo``: capacity answers of earlier searches of the same request (``Prepared.memo``), taken
-    where they answer the same question: the same row constants and ceiling, under the same served
-    features, traffic and SLO (``Prepared.context``). An explanation re-plans with the budget, the
-    quality floor or the quotas relaxed, none of which changes what one replica carries.
+    ``memo``: where capacity answers are kept and taken (``Prepared.memo``): by default the tables'
+    store (``planner.search.answers.shared``: every earlier search of this catalog version); an empty
+    dict for a search on its own. An answer is taken where it answers the same question: the same row
+    constants and ceiling, under the same served features, token lengths and SLO
+    (``answers.question``).
 
     With ``prefix``, plan keys are screened lazily, in order of a roofline floor on their cost,
     until the first ``prefix`` keys of the bound order are known (``_screen_lazily``); the rest are
@@ -323,7 +329,7 @@ def prepare(catalog: Catalog, tables: CatalogTables, w: Workload, served: Served
                     max_types=w.constraints.max_hardware_types, served=served, outside=outside,
                     serving_overlap=runtime_overlaps(catalog.calibration, cand.tables.runtime_ids,
                                                      cand.runtime),
-                    memo={} if memo is None else memo, context=repr((served, w.traffic, w.slo)).encode() + b"\0")
+                    memo=shared(tables) if memo is None else memo, context=question(served, w))
 
 
 def _screen(tables: CatalogTables, rows: np.ndarray, w: Workload, served: Served

@@ -12,7 +12,7 @@ from planner.model.grid import CatalogTables
 from planner.model.serving import Served
 from planner.search.branch_bound import key_limit, solve_prepared
 from planner.search.build import build_plans
-from planner.search.prepare import Prepared, prepare
+from planner.search.prepare import Memo, Prepared, prepare
 from planner.search.rank import mark_pareto, rank_plans
 from planner.search.results import Plan, PlanResult, SearchStats
 from planner.workload import Objective, Workload
@@ -54,9 +54,9 @@ def _within_carbon(plans: list[Plan], w: Workload, prep: Prepared) -> list[Plan]
 
 def run_search(workload: Workload, catalog: Catalog, *, top: int, objective: Objective, time_limit_s: float,
                tables: CatalogTables | None = None, any_plan: bool = False, served: Served | None = None,
-               memo: dict[bytes, tuple[float, ...]] | None = None) -> Searched:
+               memo: Memo | None = None) -> Searched:
     """Ranked plans for a workload, without explaining an empty answer (``planner.search.planning``);
-    ``memo``: capacity answers shared with earlier searches of the same request (``prepare``)."""
+    ``memo``: where capacity answers are kept and taken (``prepare``; by default the tables' store)."""
     start = time.perf_counter()
     deadline = start + time_limit_s
     tables = tables or CatalogTables.from_catalog(catalog)

@@ -1,0 +1,80 @@
+"""Capacity answers kept per catalog version, across requests.
+
+What one replica shape carries within the SLOs (``capacity.search_capacity``: its SLO capacity, the
+rung, the concurrency and the latencies one rung above) depends on the shape's performance-model
+constants and ceiling, the serving features, the token-length distributions and the SLO, and on
+nothing else a workload says: not the request rate, the peak, the budget, the quality floor, the
+quotas or the objective. So a re-plan that changes only those (a planner editing the budget or the
+traffic, an explanation relaxing the budget, a sweep over rates, the pools of a disaggregated plan
+searched again pinned to a format) asks the queueing model nothing new about a shape already
+evaluated. ``Prepared.evaluate`` (``planner.search.prepare``) files each answer under its question,
+the context (features, lengths, SLO; ``question``) and the row's constants, in the ``Answers`` of the
+catalog's tables (``shared``), which live and die with the tables (``planner.memo``): a new catalog
+version starts empty. Bounded: the oldest answers go first past ``ANSWERS_KEPT``.
+
+The answer a search finds for a shape is the highest utilisation rung at which every target
+percentile holds; latency rises with load, so it does not depend on the order the rungs were probed
+in (the prior, which differs between requests): tests/test_capacity_memo.py checks that plans with a
+history of other requests are the plans of a fresh process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+
+from planner.memo import cached
+from planner.model.grid import CatalogTables
+from planner.model.serving import Served
+from planner.workload import Workload
+
+__all__ = ["ANSWERS_KEPT", "Answers", "question", "shared"]
+
+# answers kept per catalog version: ~0.4 KB each (a 16-byte context digest and the row's constants),
+# so ~20 MB at most; a plan files 40-700 of them
+ANSWERS_KEPT = 50_000
+
+Answer = tuple[float, ...]
+
+
+class Answers:
+    """Capacity answers by key (``question`` + a row's constants), the ``size`` newest kept; safe to share
+    between threads (a service plans requests in a pool)."""
+
+    def __init__(self, size: int = ANSWERS_KEPT) -> None:
+        if size < 1:
+            raise ValueError(f"Answers size must be at least 1, got {size}")
+        self.size = size
+        self._kept: OrderedDict[bytes, Answer] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: bytes) -> Answer | None:
+        with self._lock:
+            return self._kept.get(key)
+
+    def __setitem__(self, key: bytes, value: Answer) -> None:
+        with self._lock:
+            self._kept[key] = value
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._kept.clear()
+
+
+def question(served: Served, w: Workload) -> bytes:
+    """What a shape's answer depends on besides its constants: the served features, the token lengths
+    (with the prefix they share) and the SLO, as a 16-byte digest (BLAKE2b)."""
+    t = w.traffic
+    text = repr((served, t.input_tokens, t.output_tokens, t.prefix, w.slo))
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
+
+
+def shared(tables: CatalogTables) -> Answers:
+    """The answers kept for these tables (one store per catalog version)."""
+    return cached(tables, "capacity-answers", Answers)
