@@ -76,6 +76,7 @@ def plan_cmd(
             params={"top": top, "objective": str(objective), "time_limit_s": time_limit, "levers": levers,
                     "iteration_range": iteration_range}))
     else:
+        from hardware_catalog import answers_cache
         from hardware_catalog.cache import catalog_tables
         from hardware_catalog.compiled_workload import load_workload  # (no YAML, no schema when compiled)
         from planner.search.lever_report import lever_report
@@ -83,7 +84,8 @@ def plan_cmd(
 
         w = load_workload(workload, prices=prices)
         cat = load(catalog, add)
-        tables = catalog_tables(cat)  # with every Universe row's constants from the catalog cache
+        # with every Universe row's constants, and the capacity answers of earlier runs, from the cache
+        tables = catalog_tables(cat, answers=True)
         result = plan(w, cat, top=top, objective=objective, time_limit_s=time_limit, tables=tables)
         report = span = None
         if levers and result.plans:
@@ -97,6 +99,7 @@ def plan_cmd(
                 typer.echo("--iteration-range: the calibration records no interval for the serving iteration "
                            "cost (calibration.yaml: serving_iteration_interval; hwplan calibrate writes it): "
                            "nothing to re-plan", err=True)
+        answers_cache.save(tables)  # what this run's searches found, for the next run
         out = plan_result_out(result, report, span)
     if save:
         _save(workload, out, cat.version)

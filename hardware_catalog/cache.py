@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from hardware_catalog import compiled, compiled_code, compiled_workload
+from hardware_catalog import answers_cache, compiled, compiled_code, compiled_workload
 from hardware_catalog.cache_store import ENV_DIR, ENV_OFF, cache_dir, enabled, source_digest
 from hardware_catalog.cache_store import atomic_write as _atomic
 from planner.domain import Catalog
@@ -109,17 +109,19 @@ def entry_key(catalog: Catalog, tables: CatalogTables) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 
 
-def catalog_tables(catalog: Catalog) -> CatalogTables:
+def catalog_tables(catalog: Catalog, *, answers: bool = False) -> CatalogTables:
     """``CatalogTables.from_catalog`` with the Universe's constants taken from the cache (built and
-    stored there on a miss) unless the cache is off."""
+    stored there on a miss) unless the cache is off; ``answers``: with the capacity answers kept on
+    disk too (``hardware_catalog.answers_cache``; the caller saves them with ``answers_cache.save``)."""
     tables = CatalogTables.from_catalog(catalog)
-    prepare_tables(catalog, tables)
+    prepare_tables(catalog, tables, answers=answers)
     return tables
 
 
-def prepare_tables(catalog: Catalog, tables: CatalogTables) -> str:
+def prepare_tables(catalog: Catalog, tables: CatalogTables, *, answers: bool = False) -> str:
     """Give ``tables``' Universe every row's constants from the cache: "hit", "built" (computed and
-    stored), "unwritable" (computed, not stored) or "off" (nothing done)."""
+    stored), "unwritable" (computed, not stored) or "off" (nothing done); ``answers``: back the
+    tables' capacity answers with the cache's files for the entry (``hardware_catalog.answers_cache``)."""
     if not enabled():
         return "off"
     u = universe(tables)
@@ -127,6 +129,8 @@ def prepare_tables(catalog: Catalog, tables: CatalogTables) -> str:
         key = entry_key(catalog, tables)
     except OSError:  # the model's source cannot be read (an unusual install): no key, no caching
         return "off"
+    if answers:
+        answers_cache.attach(tables, key)
     folder = cache_dir()
     arrays = _read(folder, key, list(u.array_shapes()))
     if arrays is not None:
@@ -244,7 +248,7 @@ def _prune(folder: Path) -> None:
 
 def info() -> dict[str, Any]:
     """Where the cache is, whether it is on, its entries (key, catalog version, bytes), its
-    compiled catalogs, compiled workloads and kept dataclass code (key, bytes)."""
+    compiled catalogs, compiled workloads, kept dataclass code and capacity answers (key, bytes)."""
     folder = cache_dir()
     entries = []
     for meta_path in _entries(folder):
@@ -260,20 +264,23 @@ def info() -> dict[str, Any]:
                  for p in compiled_workload.entries(folder)]
     code = [{"key": p.name.removesuffix(compiled_code.SUFFIX), "bytes": p.stat().st_size}
             for p in compiled.entries(folder, compiled_code.SUFFIX)]
+    answers = [{"key": p.name.removesuffix(answers_cache.SUFFIX), "bytes": p.stat().st_size}
+               for p in answers_cache.entries(folder)]
     return {"directory": str(folder), "enabled": enabled(), "entries": entries, "catalogs": catalogs,
-            "workloads": workloads, "code": code,
-            "bytes": sum(e["bytes"] for e in (*entries, *catalogs, *workloads, *code))}
+            "workloads": workloads, "code": code, "answers": answers,
+            "bytes": sum(e["bytes"] for e in (*entries, *catalogs, *workloads, *code, *answers))}
 
 
 def clear() -> int:
-    """Remove every entry, compiled catalogs, workloads and dataclass code included (and stray
-    temporary files); bytes freed."""
+    """Remove every entry, compiled catalogs, workloads, dataclass code and capacity answers included
+    (and stray temporary files); bytes freed."""
     folder = cache_dir()
     if not folder.is_dir():
         return 0
     freed = 0
     for path in [*folder.glob("*.npy"), *folder.glob("*.json"), *folder.glob(f"*{compiled.SUFFIX}"),
                  *folder.glob(f"*{compiled_workload.SUFFIX}"), *folder.glob(f"*{compiled_code.SUFFIX}"),
+                 *folder.glob(f"*{answers_cache.SUFFIX}"),
                  *folder.glob(".*.tmp")]:
         try:
             freed += path.stat().st_size

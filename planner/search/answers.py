@@ -10,7 +10,10 @@ searched again pinned to a format) asks the queueing model nothing new about a s
 evaluated. ``Prepared.evaluate`` (``planner.search.prepare``) files each answer under its question,
 the context (features, lengths, SLO; ``question``) and the row's constants, in the ``Answers`` of the
 catalog's tables (``shared``), which live and die with the tables (``planner.memo``): a new catalog
-version starts empty. Bounded: the oldest answers go first past ``ANSWERS_KEPT``.
+version starts empty. Bounded: the oldest answers go first past ``ANSWERS_KEPT``. A store may have a
+``Backing`` (``hwplan plan`` gives it the compiled catalog cache's, ``hardware_catalog.answers_cache``):
+a question's answers kept there join the store the first time a search asks it (``open``), and the
+answers found since (``fresh``) are written back when the command ends.
 
 The answer a search finds for a shape is the highest utilisation rung at which every target
 percentile holds; latency rises with load, so it does not depend on the order the rungs were probed
@@ -23,19 +26,27 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from typing import Protocol
 
 from planner.memo import cached
 from planner.model.grid import CatalogTables
 from planner.model.serving import Served
 from planner.workload import Workload
 
-__all__ = ["ANSWERS_KEPT", "Answers", "question", "shared"]
+__all__ = ["ANSWERS_KEPT", "QUESTION_BYTES", "Answers", "Backing", "question", "shared"]
 
 # answers kept per catalog version: ~0.4 KB each (a 16-byte context digest and the row's constants),
 # so ~20 MB at most; a plan files 40-700 of them
 ANSWERS_KEPT = 50_000
 
+QUESTION_BYTES = 16  # a key's first bytes: its question (``question``); the rest, the row's constants
 Answer = tuple[float, ...]
+
+
+class Backing(Protocol):
+    """Where a store's answers outlive the process: per question, (key, answer) pairs."""
+
+    def load(self, question: bytes) -> list[tuple[bytes, Answer]]: ...
 
 
 class Answers:
@@ -46,8 +57,26 @@ class Answers:
         if size < 1:
             raise ValueError(f"Answers size must be at least 1, got {size}")
         self.size = size
+        self.backing: Backing | None = None
         self._kept: OrderedDict[bytes, Answer] = OrderedDict()
+        self._opened: set[bytes] = set()  # questions whose backed answers were taken in
+        self._fresh: dict[bytes, Answer] = {}  # answers found here, not yet written back (with a backing)
         self._lock = threading.Lock()
+
+    def open(self, question: bytes) -> None:
+        """Take in the backing's answers to ``question`` (once per question; nothing without a backing)."""
+        backing = self.backing
+        if backing is None:
+            return
+        with self._lock:
+            if question in self._opened:
+                return
+            self._opened.add(question)
+        loaded = backing.load(question)
+        with self._lock:
+            for key, value in loaded:
+                self._kept.setdefault(key, value)
+            self._trim()
 
     def get(self, key: bytes) -> Answer | None:
         with self._lock:
@@ -56,8 +85,24 @@ class Answers:
     def __setitem__(self, key: bytes, value: Answer) -> None:
         with self._lock:
             self._kept[key] = value
-            while len(self._kept) > self.size:
-                self._kept.popitem(last=False)
+            if self.backing is not None:
+                self._fresh[key] = value
+                if len(self._fresh) > self.size:  # (a backing never written to keeps no more than the store)
+                    del self._fresh[next(iter(self._fresh))]
+            self._trim()
+
+    def _trim(self) -> None:
+        while len(self._kept) > self.size:
+            self._kept.popitem(last=False)
+
+    def fresh(self) -> dict[bytes, list[tuple[bytes, Answer]]]:
+        """The answers found since the last call, by question (and forgotten as unwritten)."""
+        with self._lock:
+            found, self._fresh = self._fresh, {}
+        out: dict[bytes, list[tuple[bytes, Answer]]] = {}
+        for key, value in found.items():
+            out.setdefault(key[:QUESTION_BYTES], []).append((key, value))
+        return out
 
     def __len__(self) -> int:
         return len(self._kept)
@@ -65,6 +110,8 @@ class Answers:
     def clear(self) -> None:
         with self._lock:
             self._kept.clear()
+            self._opened.clear()
+            self._fresh.clear()
 
 
 def question(served: Served, w: Workload) -> bytes:
@@ -72,7 +119,7 @@ def question(served: Served, w: Workload) -> bytes:
     (with the prefix they share) and the SLO, as a 16-byte digest (BLAKE2b)."""
     t = w.traffic
     text = repr((served, t.input_tokens, t.output_tokens, t.prefix, w.slo))
-    return hashlib.blake2b(text.encode(), digest_size=16).digest()
+    return hashlib.blake2b(text.encode(), digest_size=QUESTION_BYTES).digest()
 
 
 def shared(tables: CatalogTables) -> Answers:

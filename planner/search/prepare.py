@@ -302,6 +302,10 @@ def prepare(catalog: Catalog, tables: CatalogTables, w: Workload, served: Served
     until the first ``prefix`` keys of the bound order are known (``_screen_lazily``); the rest are
     ``Prepared.outside``."""
     served = served or Served()
+    asked = question(served, w)
+    if memo is None:
+        memo = shared(tables)
+        memo.open(asked)
     cand = enumerate_candidates(catalog, tables, w, features=served.features)
     enumerated = len(cand) + sum(cand.dropped.values())
     outside = None
@@ -329,7 +333,7 @@ def prepare(catalog: Catalog, tables: CatalogTables, w: Workload, served: Served
                     max_types=w.constraints.max_hardware_types, served=served, outside=outside,
                     serving_overlap=runtime_overlaps(catalog.calibration, cand.tables.runtime_ids,
                                                      cand.runtime),
-                    memo=shared(tables) if memo is None else memo, context=question(served, w))
+                    memo=memo, context=asked)
 
 
 def _screen(tables: CatalogTables, rows: np.ndarray, w: Workload, served: Served

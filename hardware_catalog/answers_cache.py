@@ -1,0 +1,157 @@
+"""Capacity answers kept on disk between runs of ``hwplan plan`` (``planner.search.answers``).
+
+A planner iterating on a workload file runs ``hwplan plan`` again after each edit, each run a fresh
+process. What one replica shape carries within the SLOs does not change with the request rate, the
+budget, the quality floor, the quotas or the objective (``planner.search.answers``), so the answers
+one run found are kept here and the next run takes those of the questions it asks (served features,
+token lengths and SLO): only the shapes it has not met go through the queueing model.
+
+One file per (key, question), ``<key>-<question>.answers.npz``: the answers' keys (a row's constants
+behind the question digest, bytes) as a [n, L] uint8 array, their values as [n, C] float64 and a
+SHA-256 of both, read with ``allow_pickle=False``. The key is a SHA-256 of the compiled catalog
+cache's entry key (``hardware_catalog.cache.entry_key``: the catalog's files, the tables built from
+them, the performance model's source, numpy's version) and the source of the capacity search
+(``CODE``): an edited catalog file, model or search gives a new key, so an
+answer is never taken from another catalog or another model. A file that cannot be read, has the
+wrong layout or fails its check is ignored (the answers are computed again and the file rewritten);
+a file is written to a temporary name and renamed, so two runs saving the same question both
+succeed and a reader sees one of their files whole; a directory that cannot be written means the
+answers are not kept, never a failure. At most ``PER_QUESTION`` answers per file (the newest) and
+``FILES`` files (the most recently used). ``HWPLAN_NO_CACHE=1`` turns it off with the rest of the
+cache; ``hwplan cache info|clear`` count and remove these files too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import zipfile
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+from hardware_catalog.cache_store import atomic_write, cache_dir, enabled, source_digest
+from planner.model.grid import CatalogTables
+from planner.search.answers import QUESTION_BYTES, Answer, shared
+
+__all__ = ["CODE", "FILES", "PER_QUESTION", "SUFFIX", "DiskAnswers", "attach", "entries", "save"]
+
+SUFFIX = ".answers.npz"
+PER_QUESTION = 4096  # answers kept per question (a plan files 40-700; ~0.4 KB each)
+FILES = 256  # question files kept, the most recently used
+_ROOT = Path(__file__).resolve().parents[1]
+# the capacity search's source, beside the model's (in the entry key): an edit gives a new key
+CODE = tuple(_ROOT / "planner" / "search" / name for name in ("answers.py", "capacity.py", "prepare.py"))
+
+
+class DiskAnswers:
+    """A store's ``Backing`` in ``folder`` under ``key``."""
+
+    def __init__(self, folder: Path, key: str) -> None:
+        self.folder, self.key = folder, key
+
+    def path(self, question: bytes) -> Path:
+        return self.folder / f"{self.key}-{question.hex()}{SUFFIX}"
+
+    def load(self, question: bytes) -> list[tuple[bytes, Answer]]:
+        path = self.path(question)
+        try:
+            with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:
+                keys, values, check = f["keys"], f["values"], f["check"]
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # missing, cut, not a zip, other layout
+            return []
+        if (keys.dtype != np.uint8 or values.dtype != np.float64 or keys.ndim != 2 or values.ndim != 2
+                or len(keys) != len(values) or keys.shape[1] <= QUESTION_BYTES or values.shape[1] < 3
+                or check.tobytes() != _check(keys, values)
+                or not (keys[:, :QUESTION_BYTES] == np.frombuffer(question, dtype=np.uint8)).all()):
+            return []
+        with contextlib.suppress(OSError):
+            os.utime(path)
+        return [(k.tobytes(), _answer(v)) for k, v in zip(keys, values, strict=True)]
+
+    def save(self, question: bytes, found: list[tuple[bytes, Answer]]) -> bool:
+        """Merge ``found`` into the question's file (the newest PER_QUESTION kept); False if it cannot be written."""
+        merged = dict(self.load(question))
+        for key, value in found:
+            merged.pop(key, None)
+            merged[key] = value
+        items = list(merged.items())[-PER_QUESTION:]
+        widths = {(len(k), len(v)) for k, v in items}
+        if len(widths) != 1:  # one question's answers share a layout; anything else is not kept
+            return False
+        keys = np.frombuffer(b"".join(k for k, _ in items), dtype=np.uint8).reshape(len(items), -1)
+        values = np.array([v for _, v in items], dtype=np.float64)
+        check = np.frombuffer(_check(keys, values), dtype=np.uint8)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            atomic_write(self.path(question), partial(_savez, keys=keys, values=values, check=check))
+        except OSError:
+            return False
+        _prune(self.folder)
+        return True
+
+
+def _savez(f: object, **arrays: np.ndarray) -> None:
+    np.savez(f, **arrays)  # type: ignore[arg-type]
+
+
+def _answer(values: np.ndarray) -> Answer:
+    """A stored row as ``Prepared`` files it: (rate, rung as an int, max batch, latencies...)."""
+    out = [float(x) for x in values]
+    return (out[0], int(out[1]), *out[2:])
+
+
+def _check(keys: np.ndarray, values: np.ndarray) -> bytes:
+    sha = hashlib.sha256()
+    sha.update(np.ascontiguousarray(keys).tobytes())
+    sha.update(np.ascontiguousarray(values).tobytes())
+    return sha.digest()
+
+
+def _key(entry_key: str) -> str:
+    parts = (entry_key, source_digest(CODE, _ROOT).hex())
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+
+
+def entries(folder: Path) -> list[Path]:
+    """The question files, most recently used first."""
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in folder.glob(f"*{SUFFIX}"):
+        with contextlib.suppress(OSError):
+            found.append((path.stat().st_mtime, path))
+    return [p for _, p in sorted(found, reverse=True)]
+
+
+def _prune(folder: Path) -> None:
+    for old in entries(folder)[FILES:]:
+        with contextlib.suppress(OSError):
+            old.unlink()
+
+
+def attach(tables: CatalogTables, entry_key: str) -> None:
+    """Back the tables' store (``planner.search.answers.shared``) with the files under ``entry_key``
+    (nothing when the cache is off or the source cannot be read)."""
+    if not enabled():
+        return
+    try:
+        key = _key(entry_key)
+    except OSError:
+        return
+    shared(tables).backing = DiskAnswers(cache_dir(), key)
+
+
+def save(tables: CatalogTables) -> int:
+    """Write the answers the tables' store found since it was attached (or last saved); how many."""
+    store = shared(tables)
+    backing = store.backing
+    if not isinstance(backing, DiskAnswers):
+        return 0
+    written = 0
+    for asked, found in store.fresh().items():
+        if backing.save(asked, found):
+            written += len(found)
+    return written

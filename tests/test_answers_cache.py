@@ -1,0 +1,191 @@
+"""Capacity answers kept on disk between runs (hardware_catalog.answers_cache) never change a plan.
+
+The basis is the planner with no cache: every plan here is compared with the plan of fresh tables
+that compute every capacity themselves. Each "run" is what ``hwplan plan`` does in a new process:
+fresh tables backed by the cache directory (``catalog_tables(answers=True)``), a plan, a save.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from cache_helpers import DAMAGES, damage, small_catalog
+
+import planner.search.prepare as prepare_module
+from hardware_catalog import answers_cache, cache, load_catalog
+from hardware_catalog.workload_file import load_workload
+from planner.model.grid import CatalogTables
+from planner.search.planning import plan
+from planner.search.results import PlanResult
+from planner.workload import Workload
+
+ROOT = Path(__file__).resolve().parents[1]
+HARDWARE = {"l4", "a10g", "h100-sxm", "a100-80gb"}
+MODELS = {"llama-3.1-8b", "qwen2.5-7b", "mistral-7b", "qwen2.5-14b"}
+WORKLOAD = ROOT / "examples" / "support-chatbot.yaml"
+
+pytestmark = pytest.mark.usefixtures("cache_in")  # a fresh cache directory per test (conftest)
+
+
+@pytest.fixture
+def catalog_dir(tmp_path: Path) -> Path:
+    return small_catalog(tmp_path / "catalog", HARDWARE, MODELS)
+
+
+@pytest.fixture
+def queued(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Rows each search sends through the queueing model (``Prepared._run``), appended as they go."""
+    counts: list[int] = []
+    run = prepare_module.Prepared._run
+
+    def counted(self: prepare_module.Prepared, rows: np.ndarray, *args: object, **kwargs: object) -> object:
+        counts.append(len(rows))
+        return run(self, rows, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(prepare_module.Prepared, "_run", counted)
+    return counts
+
+
+def _run(directory: Path, w: Workload) -> PlanResult:
+    """One ``hwplan plan`` run: fresh tables backed by the cache, a plan, the answers saved."""
+    catalog = load_catalog(directory)
+    tables = cache.catalog_tables(catalog, answers=True)
+    result = plan(w, catalog, tables=tables)
+    answers_cache.save(tables)
+    return result
+
+
+def _fresh(directory: Path, w: Workload) -> PlanResult:
+    catalog = load_catalog(directory)
+    return plan(w, catalog, tables=CatalogTables.from_catalog(catalog))
+
+
+def _more_traffic(w: Workload) -> Workload:
+    return replace(w, traffic=replace(w.traffic, requests_per_s=w.traffic.requests_per_s * 1.7))
+
+
+def test_the_next_run_takes_the_answers_and_plans_the_same(catalog_dir: Path, cache_in: Path,
+                                                           queued: list[int]) -> None:
+    """A run after an edit of the traffic takes the first run's answers (fewer shapes through the
+    queueing model than the same plan from scratch) and plans what the planner plans with no cache."""
+    w = load_workload(WORKLOAD)
+    _run(catalog_dir, w)
+    assert list(cache_in.glob(f"*{answers_cache.SUFFIX}"))
+    queued.clear()
+    edited = _run(catalog_dir, _more_traffic(w))
+    with_answers = sum(queued)
+    queued.clear()
+    fresh = _fresh(catalog_dir, _more_traffic(w))
+    assert edited.plans and edited.plans == fresh.plans
+    assert with_answers < sum(queued)
+    queued.clear()
+    again = _run(catalog_dir, _more_traffic(w))  # the same question and demand: nothing left to ask
+    assert sum(queued) == 0 and again.plans == fresh.plans
+
+
+def test_an_edited_catalog_file_takes_no_answer_from_before(catalog_dir: Path, cache_in: Path,
+                                                            queued: list[int]) -> None:
+    """Halving a chip's memory bandwidth changes what its shapes carry: the answers kept for the old
+    catalog are under another key, so the run plans as the planner does on the edited catalog."""
+    w = load_workload(WORKLOAD)
+    before = _run(catalog_dir, w)
+    chip = sorted(before.plans[0].hardware_types)[0]
+    path = catalog_dir / "hardware" / f"{chip}.yaml"
+    doc = yaml.safe_load(path.read_text())
+    doc["memory_bandwidth_gb_s"] = doc["memory_bandwidth_gb_s"] / 2
+    path.write_text(yaml.safe_dump(doc))
+    after = _run(catalog_dir, w)
+    assert after.plans == _fresh(catalog_dir, w).plans
+    assert after.plans != before.plans
+    assert len(list(cache_in.glob(f"*{answers_cache.SUFFIX}"))) == 2  # one file per catalog version
+
+
+@pytest.mark.parametrize("how", DAMAGES)
+def test_a_damaged_answers_file_is_computed_again(catalog_dir: Path, cache_in: Path, how: str,
+                                                  queued: list[int]) -> None:
+    w = load_workload(WORKLOAD)
+    _run(catalog_dir, w)
+    (stored,) = cache_in.glob(f"*{answers_cache.SUFFIX}")
+    damage(stored, how)
+    queued.clear()
+    result = _run(catalog_dir, w)
+    assert sum(queued) > 0  # nothing taken from the damaged file
+    assert result.plans == _fresh(catalog_dir, w).plans
+    queued.clear()
+    _run(catalog_dir, w)  # rewritten whole by the run that recomputed it
+    assert sum(queued) == 0
+
+
+def test_answers_filed_under_another_question_are_not_taken(catalog_dir: Path, cache_in: Path) -> None:
+    """A file renamed to another question's name (its keys name their own question) is ignored."""
+    w = load_workload(WORKLOAD)
+    _run(catalog_dir, w)
+    (stored,) = cache_in.glob(f"*{answers_cache.SUFFIX}")
+    key, question = stored.name.removesuffix(answers_cache.SUFFIX).split("-")
+    other = bytes(16)
+    stored.rename(stored.with_name(f"{key}-{other.hex()}{answers_cache.SUFFIX}"))
+    backing = answers_cache.DiskAnswers(cache_in, key)
+    assert backing.load(other) == [] and backing.load(bytes.fromhex(question)) == []
+
+
+def test_an_unwritable_cache_directory_still_plans(catalog_dir: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv(cache.ENV_DIR, str(blocker / "cache"))
+    w = load_workload(WORKLOAD)
+    catalog = load_catalog(catalog_dir)
+    tables = cache.catalog_tables(catalog, answers=True)
+    result = plan(w, catalog, tables=tables)
+    assert answers_cache.save(tables) == 0
+    assert result.plans == _fresh(catalog_dir, w).plans
+
+
+def test_off_means_no_answers_kept(catalog_dir: Path, cache_in: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(cache.ENV_OFF, "1")
+    _run(catalog_dir, load_workload(WORKLOAD))
+    assert not list(cache_in.glob(f"*{answers_cache.SUFFIX}")) if cache_in.exists() else True
+
+
+def test_info_counts_and_clear_removes_the_answers(catalog_dir: Path, cache_in: Path) -> None:
+    _run(catalog_dir, load_workload(WORKLOAD))
+    assert len(cache.info()["answers"]) == 1
+    cache.clear()
+    assert cache.info()["answers"] == [] and not list(cache_in.glob(f"*{answers_cache.SUFFIX}"))
+
+
+def test_a_file_keeps_the_newest_answers_per_question(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(answers_cache, "PER_QUESTION", 3)
+    backing = answers_cache.DiskAnswers(tmp_path, "k" * 32)
+    question = bytes(range(16))
+    assert backing.save(question, [(question + bytes([i]) * 8, (float(i), i, 1.0)) for i in range(5)])
+    assert backing.save(question, [(question + bytes([1]) * 8, (9.0, 1, 1.0))])  # newest again
+    kept = backing.load(question)
+    assert [k[-1] for k, _ in kept] == [3, 4, 1] and kept[-1][1] == (9.0, 1, 1.0)
+    assert isinstance(kept[0][1][1], int)  # the rung comes back an int, as Prepared files it
+
+
+def test_two_concurrent_runs_both_succeed_and_agree(catalog_dir: Path, cache_in: Path) -> None:
+    """Two ``hwplan plan`` processes at once save the same question: both succeed, both plan what the
+    planner plans, and the file they leave is whole (a third run asks the queueing model nothing)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), cache.ENV_DIR: str(cache_in)}
+    cmd = [sys.executable, "-m", "cli.main", "plan", str(WORKLOAD), "--catalog", str(catalog_dir), "--json"]
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [o[1][-500:] for o in outs]
+    docs = [json.loads(o[0]) for o in outs]
+    for d in docs:
+        d.pop("search")
+    assert docs[0] == docs[1]
+    (stored,) = cache_in.glob(f"*{answers_cache.SUFFIX}")
+    key, question = stored.name.removesuffix(answers_cache.SUFFIX).split("-")
+    assert answers_cache.DiskAnswers(cache_in, key).load(bytes.fromhex(question))
