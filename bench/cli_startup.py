@@ -1,7 +1,7 @@
 """Start-up time of the CLI: wall time of a few commands as a ratio to ``python -c pass`` measured in
 the same run (median of 5 each), the CPU time they use, and which heavy packages each imports.
 
-    python bench/cli_startup.py [--repeat 5] [--examples] [--before TREE]
+    python bench/cli_startup.py [--repeat 5] [--examples] [--keep-answers] [--before TREE]
 
 ``--examples`` adds ``hwplan plan examples/<f>.yaml --json`` for every example (issue #21: each
 within 20x ``python -c pass`` once the catalog caches are built; one unmeasured run per command
@@ -9,6 +9,11 @@ builds them) with the search's own ``search.elapsed_ms`` (the first search in a 
 target 100 ms median) and what the process spends outside it. ``--before TREE`` measures the same
 commands on another checkout too (``git worktree add --detach /tmp/st-base main``), alternating
 runs so both see the same machine load, and prints before / after side by side.
+
+Each run starts with the capacity answers earlier runs saved (hardware_catalog.answers_cache)
+removed, so every search asks its questions for the first time, as a new workload file does;
+``--keep-answers`` keeps them: a re-run after an edit that leaves the token lengths and SLOs alone
+(the request rate, the budget, a quota), where only shapes the new demand reaches are evaluated.
 
 Targets (issue #12): --help and catalog list < 0.4 s, estimate < 0.8 s on the reference machine;
 the ratio makes a loaded or slower machine comparable (CPU seconds too: on a machine shared with
@@ -44,8 +49,24 @@ def _env(root: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(root), "COLUMNS": "100"}
 
 
+KEEP_ANSWERS = False  # --keep-answers
+
+
+def _forget_answers() -> None:
+    """Remove the saved capacity answers (the catalog cache's other entries stay)."""
+    from hardware_catalog.answers_cache import SUFFIX
+    from hardware_catalog.cache_store import cache_dir
+
+    folder = cache_dir()
+    if folder.is_dir():
+        for path in folder.glob(f"*{SUFFIX}"):
+            path.unlink(missing_ok=True)
+
+
 def _once(argv: list[str], root: Path) -> tuple[float, float, str]:
     """(wall s, CPU s of the child, its stdout)."""
+    if not KEEP_ANSWERS:
+        _forget_answers()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(argv, cwd=root, env=_env(root), capture_output=True, text=True, check=False)
@@ -100,7 +121,13 @@ def main() -> None:
     parser.add_argument("--examples", action="store_true",
                         help="also `hwplan plan examples/<f>.yaml --json` on every example (issue #21: within 20x)")
     parser.add_argument("--before", type=Path, help="another checkout to measure alongside (printed first)")
+    parser.add_argument("--keep-answers", action="store_true",
+                        help="keep the capacity answers earlier runs saved (a re-run after a rate or budget edit)")
     args = parser.parse_args()
+    global KEEP_ANSWERS
+    KEEP_ANSWERS = args.keep_answers
+    print("capacity answers of earlier runs: " + ("kept (a re-run)" if KEEP_ANSWERS else
+                                                  "removed before each run (every question new)"))
     roots = [args.before.resolve(), ROOT] if args.before else [ROOT]
     base = statistics.median(_once([sys.executable, "-c", "pass"], ROOT)[0] for _ in range(max(args.repeat, 5)))
     print(f"python -c pass: {base:.3f} s (median of {max(args.repeat, 5)}); trees: "

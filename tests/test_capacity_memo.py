@@ -19,6 +19,7 @@ import planner.search.prepare as prepare_module
 from hardware_catalog.workload_file import load_workload
 from planner.domain import Catalog
 from planner.model.grid import CatalogTables
+from planner.search.answers import Answers
 from planner.search.planning import plan
 from planner.search.run import run_search
 from planner.workload import Objective, Workload
@@ -65,7 +66,7 @@ def test_a_memo_from_another_question_changes_nothing(catalog: Catalog, tables: 
 
 def _alone(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every search from now on keeps its answers to itself (a fresh dict in place of the tables' store)."""
-    monkeypatch.setattr(prepare_module, "shared", lambda _tables: {})
+    monkeypatch.setattr(prepare_module, "shared", lambda _tables: Answers())
 
 
 def test_the_explanation_reuses_answers_and_says_the_same(catalog: Catalog, tables: CatalogTables,
@@ -137,7 +138,7 @@ def test_a_plan_after_other_requests_is_the_plan_of_a_fresh_process(catalog: Cat
 
 
 def test_the_store_keeps_the_newest_answers_within_its_size() -> None:
-    from planner.search.answers import Answers
+
 
     store = Answers(size=3)
     for i in range(5):
@@ -153,11 +154,11 @@ def test_a_bounded_store_smaller_than_one_search_still_plans_right(catalog: Cata
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """A store that drops answers while a search is still reading them (one slot) gives the plans of an
     unbounded one: an answer is read once, when filed, never looked up again after it may be gone."""
-    from planner.search.answers import Answers
+
 
     w = load_workload(EXAMPLES / "support-chatbot.yaml")
     tiny = Answers(size=1)
     monkeypatch.setattr(prepare_module, "shared", lambda _tables: tiny)
     small = plan(w, catalog, tables=CatalogTables.from_catalog(catalog))
-    monkeypatch.setattr(prepare_module, "shared", lambda _tables: {})
+    monkeypatch.setattr(prepare_module, "shared", lambda _tables: Answers())
     assert small.plans == plan(w, catalog, tables=CatalogTables.from_catalog(catalog)).plans
