@@ -35,8 +35,8 @@ from planner.workload import Workload
 
 __all__ = ["ANSWERS_KEPT", "QUESTION_BYTES", "Answers", "Backing", "question", "shared"]
 
-# answers kept per catalog version: ~0.4 KB each (a 16-byte context digest and the row's constants),
-# so ~20 MB at most; a plan files 40-700 of them
+# answers kept per catalog version: ~0.6 KB each in memory (a 16-byte question digest, the row's constants),
+# so ~30 MB at most; a plan files 40-700 of them
 ANSWERS_KEPT = 50_000
 
 QUESTION_BYTES = 16  # a key's first bytes: its question (``question``); the rest, the row's constants
