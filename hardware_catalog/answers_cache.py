@@ -26,9 +26,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import stat
 import zipfile
 from functools import partial
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -58,8 +60,13 @@ class DiskAnswers:
     def load(self, question: bytes) -> list[tuple[bytes, Answer]]:
         path = self.path(question)
         try:
-            with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:
-                keys, values, check = f["keys"], f["values"], f["check"]
+            with open(path, "rb") as fh:
+                st = os.fstat(fh.fileno())
+                if st.st_uid != getattr(os, "geteuid", lambda: st.st_uid)() or \
+                        st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+                    return []  # not ours alone (a shared HWPLAN_CACHE_DIR): its answers could be anyone's
+                with np.load(fh, allow_pickle=False) as f:
+                    keys, values, check = f["keys"], f["values"], f["check"]
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # missing, cut, not a zip, other layout
             return []
         if (keys.dtype != np.uint8 or values.dtype != np.float64 or keys.ndim != 2 or values.ndim != 2
@@ -93,8 +100,9 @@ class DiskAnswers:
         return True
 
 
-def _savez(f: object, **arrays: np.ndarray) -> None:
-    np.savez(f, **arrays)  # type: ignore[arg-type]
+def _savez(f: BinaryIO, *, keys: np.ndarray, values: np.ndarray, check: np.ndarray) -> None:
+    os.fchmod(f.fileno(), 0o600)  # only ours to write (a umask of 002 would let the group write)
+    np.savez(f, keys=keys, values=values, check=check)
 
 
 def _answer(values: np.ndarray) -> Answer:

@@ -189,3 +189,16 @@ def test_two_concurrent_runs_both_succeed_and_agree(catalog_dir: Path, cache_in:
     (stored,) = cache_in.glob(f"*{answers_cache.SUFFIX}")
     key, question = stored.name.removesuffix(answers_cache.SUFFIX).split("-")
     assert answers_cache.DiskAnswers(cache_in, key).load(bytes.fromhex(question))
+
+
+def test_a_file_others_may_write_is_not_trusted(catalog_dir: Path, cache_in: Path, queued: list[int]) -> None:
+    """Answers in a file the group or others may write (a shared cache directory) are never taken: anyone
+    could have put answers there that make another plan."""
+    w = load_workload(WORKLOAD)
+    _run(catalog_dir, w)
+    (stored,) = cache_in.glob(f"*{answers_cache.SUFFIX}")
+    assert stored.stat().st_mode & 0o077 == 0  # written for its owner alone
+    stored.chmod(0o664)
+    queued.clear()
+    assert _run(catalog_dir, w).plans == _fresh(catalog_dir, w).plans
+    assert sum(queued) > 0
