@@ -30,6 +30,7 @@ from planner.fleet.sweep import (
     variant_key,
 )
 from planner.model.grid import CatalogTables
+from planner.search.answers import Answers, share, shared
 
 __all__ = ["IN_FLIGHT", "SweepPlanner", "done_ids", "read_rows", "run_local", "run_sweep"]
 
@@ -42,6 +43,7 @@ class SweepPlanner:
     def __init__(self, sweep: Sweep, catalog: Catalog, prices: ChipPrices | None = None) -> None:
         self.sweep, self.catalog, self.prices = sweep, catalog, prices
         self.variants: dict[float, tuple[Catalog, CatalogTables]] = {}
+        self.answers: Answers | None = None  # planner.search.answers, shared by the price variants
 
     def run_many(self, batch: Sequence[Scenario]) -> list[dict[str, Any]]:
         return [self.run(sc) for sc in batch]
@@ -50,7 +52,10 @@ class SweepPlanner:
         key = variant_key(sc)
         if key not in self.variants:
             cat = priced(self.catalog, key)
-            self.variants[key] = (cat, CatalogTables.from_catalog(cat))
+            tables = CatalogTables.from_catalog(cat)
+            # prices are no part of what a replica carries: the variants share one store of capacity answers
+            self.answers = share(tables, self.answers) if self.answers is not None else shared(tables)
+            self.variants[key] = (cat, tables)
         cat, tables = self.variants[key]
         prices = None if self.prices is None else scaled_prices(self.prices, key)
         return run_scenario(self.sweep, sc, cat, tables, prices)

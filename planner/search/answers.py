@@ -33,7 +33,7 @@ from planner.model.grid import CatalogTables
 from planner.model.serving import Served
 from planner.workload import Workload
 
-__all__ = ["ANSWERS_KEPT", "QUESTION_BYTES", "Answers", "Backing", "question", "shared"]
+__all__ = ["ANSWERS_KEPT", "QUESTION_BYTES", "Answers", "Backing", "question", "share", "shared"]
 
 # answers kept per catalog version: ~0.6 KB each in memory (a 16-byte question digest, the row's constants),
 # so ~30 MB at most; a plan files 40-700 of them
@@ -124,4 +124,16 @@ def question(served: Served, w: Workload) -> bytes:
 
 def shared(tables: CatalogTables) -> Answers:
     """The answers kept for these tables (one store per catalog version)."""
-    return cached(tables, "capacity-answers", Answers)
+    return cached(tables, _KEY, Answers)
+
+
+def share(tables: CatalogTables, store: Answers) -> Answers:
+    """Give ``tables`` ``store`` as its answers (before any search of them; returns the store they keep).
+
+    For catalogs that differ only where no answer looks (a sweep's price variants: prices are not
+    among a row's constants, ``Prepared.evaluate``'s signature): an answer's key holds everything it
+    depends on, so one store serves them all."""
+    return cached(tables, _KEY, lambda: store)
+
+
+_KEY = "capacity-answers"
