@@ -52,7 +52,7 @@ from hardware_catalog.cache import prepare_tables
 from planner.domain import Catalog
 from planner.errors import CatalogError
 from planner.model.grid import CatalogTables
-from planner.search.candidates import PARALLEL, universe
+from planner.search.shapes.candidates import PARALLEL, universe
 
 __all__ = ["WRITABLE", "CatalogStore", "Resource", "Snapshot", "build_serving"]
 

@@ -5,7 +5,7 @@ shipped one), then drives POST /v1/plans (a constrained example workload) and
 GET /v1/catalog/hardware. Plans are run three times: ``cached`` repeats one workload (served from the
 per-catalog-version plan cache after the first answer); ``edited`` gives every request a distinct
 request rate, so each one runs the planner, which takes what one replica carries from the capacity
-answers of earlier requests (``planner.search.answers``: a rate does not change them); ``cold`` gives
+answers of earlier requests (``planner.search.shapes.answers``: a rate does not change them); ``cold`` gives
 every request a distinct output length, a question never asked, so the queueing model runs for every
 shape the search reaches. Prints requests/s and p50/p99 latency per scenario, and for the uncached
 ones where the server's time goes (planner search vs. the rest, from /metrics).

@@ -27,8 +27,8 @@ from hardware_catalog import cache, load_catalog
 from hardware_catalog.outputs import document, plan_result_out
 from hardware_catalog.workload_file import load_workload
 from planner.model.grid import CatalogTables
-from planner.search.candidates import universe
 from planner.search.planning import plan
+from planner.search.shapes.candidates import universe
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "calibration"

@@ -5,7 +5,7 @@ the example twice with the shipped catalog (``plan(..., explain=False)``) and co
 second plan: capacity searches (``search_capacity`` calls: one per batch of shapes sent to the
 queueing model), the shapes in them, the queueing-model calls those make (``serve``), the
 ``evaluated`` figure the plan reports, CP-SAT solves, and the plan's wall and CPU milliseconds.
-Counting wraps the functions where ``planner.search.prepare`` and ``planner.search.capacity``
+Counting wraps the functions where ``planner.search.shapes.prepare`` and ``planner.search.shapes.capacity``
 look them up, so it reads any tree of this layout.
 
     .venv/bin/python bench/eval_counts.py [--trees OLD_TREE NEW_TREE] [--only code-assistant ...]
@@ -22,8 +22,8 @@ from hardware_catalog import load_catalog
 from hardware_catalog.workload_file import load_workload
 from planner.model.grid import CatalogTables
 from planner.search.planning import plan
-import planner.search.capacity as capacity
-import planner.search.prepare as prepare
+import planner.search.shapes.capacity as capacity
+import planner.search.shapes.prepare as prepare
 counts = {"searches": 0, "shapes": 0, "serve": 0}
 search, serve = prepare.search_capacity, capacity.serve
 def counted_search(step, mem, traffic, ceiling, *args, **kwargs):

@@ -4,7 +4,7 @@ For each examples/*.yaml a new Python process loads the catalog (through the com
 cache, as ``hwplan plan`` does, without the capacity answers saved by earlier runs), reads the
 workload, and times ``plan(..., explain=False)`` three times: "first" pays what a search imports and
 builds on first use (the length distributions' convolutions, the Universe blocks it reads), "second"
-is the same search again with the capacity answers the first filed removed (``planner.search.answers``:
+is the same search again with the capacity answers the first filed removed (``planner.search.shapes.answers``:
 the search's own speed, warm), "again" the same with them kept (a re-plan after an edit that leaves
 lengths and SLOs alone asks the queueing model only about shapes the first did not reach). Printed per
 example and as medians; with --trees A B each tree is measured in turn per example (interleaved, so
@@ -36,7 +36,7 @@ except ImportError:
     pass
 w = load_workload(sys.argv[1])
 try:
-    from planner.search.answers import shared
+    from planner.search.shapes.answers import shared
     forget = lambda: shared(tables).clear()
 except ImportError:
     forget = lambda: None

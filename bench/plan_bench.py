@@ -16,7 +16,7 @@ workloads, so that a slow phase of a shared machine falls on all of them alike) 
 separately reported run per workload: the first plan also fills the blocks of the catalog's Universe (per-row
 step-time and memory constants, kept per CatalogTables like a service keeps them per catalog
 version) that the workload's candidates use. Each run empties the tables' store of capacity answers
-first (``planner.search.answers``), so "plan" is the search of a question (lengths, SLO) never asked.
+first (``planner.search.shapes.answers``), so "plan" is the search of a question (lengths, SLO) never asked.
 "edited" is the median of the same runs with the store kept and the workload edited as a planner
 iterating on it would (its request rate x1.1 per run; what a shape carries does not change, so the
 queueing model runs only for shapes the new demand reaches). The explanation of an infeasible
@@ -50,9 +50,9 @@ from hardware_catalog import load_catalog  # noqa: E402
 from hardware_catalog.workload_file import load_workload  # noqa: E402
 from planner.domain import Catalog  # noqa: E402
 from planner.model.grid import CatalogTables  # noqa: E402
-from planner.search.answers import shared  # noqa: E402
-from planner.search.candidates import universe  # noqa: E402
 from planner.search.results import PlanResult  # noqa: E402
+from planner.search.shapes.answers import shared  # noqa: E402
+from planner.search.shapes.candidates import universe  # noqa: E402
 from planner.workload import Workload  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

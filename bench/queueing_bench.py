@@ -4,9 +4,9 @@ Rows are valid configurations of the default catalog (models x hardware x weight
 runtimes x tp, built with CatalogTables.gather from index arrays, kept where at least one
 sequence fits), sampled with a fixed seed. Two workloads per size:
 
-* zero load: request_rate = 1e-9 (what planner.search.capacity.zero_load_ok asks for);
-* load ladder: each row at one of planner.search.capacity.UTILIZATION x its capacity (what
-  planner.search.capacity.load_curves asks for), with lognormal lengths.
+* zero load: request_rate = 1e-9 (what planner.search.shapes.capacity.zero_load_ok asks for);
+* load ladder: each row at one of planner.search.shapes.capacity.UTILIZATION x its capacity (what
+  planner.search.shapes.capacity.load_curves asks for), with lognormal lengths.
 
 "before" is the committed planner/queueing.py (git HEAD), loaded from git when available; it is
 timed on the smaller size only unless --reference-all is given (it costs ~3.5 ms per row). The

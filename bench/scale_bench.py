@@ -75,8 +75,8 @@ def child(hw: int, models: int, names: list[str], runs: int) -> dict[str, object
 
     catalog = scaled_catalog(hw, models)
     tables = CatalogTables.from_catalog(catalog)
-    try:  # the warm runs search again: without the capacity answers the first filed (planner.search.answers)
-        from planner.search.answers import shared
+    try:  # the warm runs search again: without the capacity answers the first filed (planner.search.shapes.answers)
+        from planner.search.shapes.answers import shared
 
         def forget() -> None:
             shared(tables).clear()

@@ -30,7 +30,7 @@ from planner.fleet.sweep import (
     variant_key,
 )
 from planner.model.grid import CatalogTables
-from planner.search.answers import Answers, share, shared
+from planner.search.shapes.answers import Answers, share, shared
 
 __all__ = ["IN_FLIGHT", "SweepPlanner", "done_ids", "read_rows", "run_local", "run_sweep"]
 
@@ -43,7 +43,7 @@ class SweepPlanner:
     def __init__(self, sweep: Sweep, catalog: Catalog, prices: ChipPrices | None = None) -> None:
         self.sweep, self.catalog, self.prices = sweep, catalog, prices
         self.variants: dict[float, tuple[Catalog, CatalogTables]] = {}
-        self.answers: Answers | None = None  # planner.search.answers, shared by the price variants
+        self.answers: Answers | None = None  # planner.search.shapes.answers, shared by the price variants
 
     def run_many(self, batch: Sequence[Scenario]) -> list[dict[str, Any]]:
         return [self.run(sc) for sc in batch]

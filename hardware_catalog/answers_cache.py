@@ -1,8 +1,8 @@
-"""Capacity answers kept on disk between runs of ``hwplan plan`` (``planner.search.answers``).
+"""Capacity answers kept on disk between runs of ``hwplan plan`` (``planner.search.shapes.answers``).
 
 A planner iterating on a workload file runs ``hwplan plan`` again after each edit, each run a fresh
 process. What one replica shape carries within the SLOs does not change with the request rate, the
-budget, the quality floor, the quotas or the objective (``planner.search.answers``), so the answers
+budget, the quality floor, the quotas or the objective (``planner.search.shapes.answers``), so the answers
 one run found are kept here and the next run takes those of the questions it asks (served features,
 token lengths and SLO): only the shapes it has not met go through the queueing model.
 
@@ -36,7 +36,7 @@ import numpy as np
 
 from hardware_catalog.cache_store import atomic_write, cache_dir, enabled, source_digest
 from planner.model.grid import CatalogTables
-from planner.search.answers import QUESTION_BYTES, Answer, shared
+from planner.search.shapes.answers import QUESTION_BYTES, Answer, shared
 
 __all__ = ["CODE", "FILES", "PER_QUESTION", "SUFFIX", "DiskAnswers", "attach", "entries", "save"]
 
@@ -45,7 +45,7 @@ PER_QUESTION = 4096  # answers kept per question (a plan files 40-700; ~0.4 KB e
 FILES = 256  # question files kept, the most recently used
 _ROOT = Path(__file__).resolve().parents[1]
 # the capacity search's source, beside the model's (in the entry key): an edit gives a new key
-CODE = tuple(_ROOT / "planner" / "search" / name for name in ("answers.py", "capacity.py", "prepare.py"))
+CODE = tuple(_ROOT / "planner" / "search" / "shapes" / name for name in ("answers.py", "capacity.py", "prepare.py"))
 
 
 class DiskAnswers:
@@ -141,7 +141,7 @@ def _prune(folder: Path) -> None:
 
 
 def attach(tables: CatalogTables, entry_key: str) -> None:
-    """Back the tables' store (``planner.search.answers.shared``) with the files under ``entry_key``
+    """Back the tables' store (``planner.search.shapes.answers.shared``) with the files under ``entry_key``
     (nothing when the cache is off or the source cannot be read)."""
     if not enabled():
         return

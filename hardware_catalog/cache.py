@@ -1,6 +1,6 @@
 """The compiled catalog cache: a catalog's performance-model constants, kept on disk between runs.
 
-The search reads, for every candidate row of a catalog (``planner.search.candidates.Universe``),
+The search reads, for every candidate row of a catalog (``planner.search.shapes.candidates.Universe``),
 the step-time and memory-model constants derived from the catalog's tables. Building them for the
 whole catalog takes about a second; a plan builds the part its workload needs. This module keeps
 the whole set per catalog under the user's cache directory, as two ``.npy`` arrays (no pickle; a
@@ -51,7 +51,7 @@ from hardware_catalog.cache_store import ENV_DIR, ENV_OFF, cache_dir, enabled, s
 from hardware_catalog.cache_store import atomic_write as _atomic
 from planner.domain import Catalog
 from planner.model.grid import CatalogTables
-from planner.search.candidates import universe
+from planner.search.shapes.candidates import universe
 
 __all__ = ["ENV_DIR", "ENV_OFF", "FORMAT", "KEEP", "cache_dir", "catalog_tables", "clear", "enabled", "entry_key",
            "info", "prepare_tables"]
@@ -65,7 +65,7 @@ ARRAYS = ("step", "memory")
 SETTLED_NS = 2_000_000_000
 _ROOT = Path(__file__).resolve().parents[1]
 # the source the cached arrays are computed by: an edit to any of these gives a new key
-CODE = (*sorted((_ROOT / "planner" / "model").glob("*.py")), _ROOT / "planner" / "search" / "candidates.py",
+CODE = (*sorted((_ROOT / "planner" / "model").glob("*.py")), _ROOT / "planner" / "search" / "shapes" / "candidates.py",
         Path(__file__).resolve())
 
 

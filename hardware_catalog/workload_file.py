@@ -30,7 +30,7 @@ __all__ = ["AvailabilityIn", "GrowthIn", "PricingField", "PricingIn", "WorkloadI
            "to_workload", "with_sheet"]
 
 # Numbers are strict (no true for 1, no "12" for 12) and bounded, so no body reaches the solver's
-# integer scaling with a value it cannot hold (money in USD; see planner.search.solver.COST_SCALE).
+# integer scaling with a value it cannot hold (money in USD; see planner.search.mix.solver.COST_SCALE).
 PosFloat = Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)]
 LatencyMs = Annotated[float, Field(gt=0, le=1e9, allow_inf_nan=False, strict=True)]
 Money = Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False, strict=True)]

@@ -1,7 +1,7 @@
 """Values computed once per object (a catalog, its tables) and dropped with it.
 
 The planner keeps per-catalog data that every plan would otherwise rebuild: the Universe of
-per-row model constants (``planner.search.candidates``) and pure functions of the catalog such as the
+per-row model constants (``planner.search.shapes.candidates``) and pure functions of the catalog such as the
 adaptation choices (``planner.levers.adaptation``). They are attached to the object they derive from
 through a weak reference, so a replaced catalog takes its data with it.
 """

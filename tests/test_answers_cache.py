@@ -19,7 +19,7 @@ import pytest
 import yaml
 from cache_helpers import DAMAGES, damage, small_catalog
 
-import planner.search.prepare as prepare_module
+import planner.search.shapes.prepare as prepare_module
 from hardware_catalog import answers_cache, cache, load_catalog
 from hardware_catalog.workload_file import load_workload
 from planner.model.grid import CatalogTables

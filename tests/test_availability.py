@@ -18,10 +18,10 @@ from planner.domain import Catalog
 from planner.model.estimate import config_grid, resolve
 from planner.model.grid import CatalogTables
 from planner.model.queueing import server
-from planner.search.capacity import length_dists
 from planner.search.lever_report import lever_report
 from planner.search.planning import plan
 from planner.search.results import Plan
+from planner.search.shapes.capacity import length_dists
 from planner.workload import Availability, Workload
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

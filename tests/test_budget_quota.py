@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from planner.search.solver import Option, solve_mix
+from planner.search.mix.solver import Option, solve_mix
 
 A1 = Option(index=0, hardware="a", chips=1, rate=10.0, cost_per_hour=1.0)
 A2 = Option(index=1, hardware="a", chips=2, rate=20.0, cost_per_hour=1.9)

@@ -1,5 +1,5 @@
 """Capacity answers shared between searches (``prepare``'s ``memo``, by default the tables' store:
-``planner.search.answers``).
+``planner.search.shapes.answers``).
 
 The basis is the search without sharing: a search handed another search's answers must return what
 it returns alone, a plan after a history of other requests must be the plan of a fresh store, and
@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
-import planner.search.prepare as prepare_module
+import planner.search.shapes.prepare as prepare_module
 from hardware_catalog.workload_file import load_workload
 from planner.domain import Catalog
 from planner.model.grid import CatalogTables
-from planner.search.answers import Answers
 from planner.search.planning import plan
 from planner.search.run import run_search
+from planner.search.shapes.answers import Answers
 from planner.workload import Objective, Workload
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

@@ -11,7 +11,7 @@ import numpy as np
 from planner.domain import Catalog
 from planner.model.grid import CatalogTables, Efficiencies
 from planner.model.perf import MemoryCoefficients, MemoryModel, StepCoefficients, StepModel
-from planner.search.candidates import PARALLEL, universe
+from planner.search.shapes.candidates import PARALLEL, universe
 
 
 def _grid_rows(tables: CatalogTables, n: int, seed: int = 3) -> dict[str, np.ndarray]:

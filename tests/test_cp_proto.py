@@ -1,4 +1,4 @@
-"""The replica-mix model written straight into the proto (planner.search.cp_proto) is the very model
+"""The replica-mix model written straight into the proto (planner.search.mix.cp_proto) is the very model
 ortools' own cp_model API builds from the same constraints (its canonical form is the reference), and
 solves to the same optimum."""
 
@@ -9,7 +9,7 @@ import math
 
 import pytest
 
-from planner.search.solver import COST_SCALE, Option, _integers, _mix_model, scaled, solve_mix
+from planner.search.mix.solver import COST_SCALE, Option, _integers, _mix_model, scaled, solve_mix
 
 cp_model = pytest.importorskip("ortools.sat.python.cp_model")
 

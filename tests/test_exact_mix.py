@@ -1,4 +1,4 @@
-"""The exact replica-mix search (``planner.search.exact_mix``) against CP-SAT and against brute force.
+"""The exact replica-mix search (``planner.search.mix.exact_mix``) against CP-SAT and against brute force.
 
 Basis: the same model solved by CP-SAT (``solve_mix`` with the exact search and the single-shape
 shortcut switched off, CP-SAT proving optimality) on random small instances with quotas, budgets,
@@ -20,9 +20,9 @@ from unittest import mock
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from planner.search import solver
-from planner.search.exact_mix import MOST_OPTIONS, MixModel, solve_exact
-from planner.search.solver import Option, Solution, solve_mix
+from planner.search.mix import solver
+from planner.search.mix.exact_mix import MOST_OPTIONS, MixModel, solve_exact
+from planner.search.mix.solver import Option, Solution, solve_mix
 
 TYPES = ("a", "b", "c")
 # prices near one price per unit of rate (within 1.5x), so that mixes of several shapes win often

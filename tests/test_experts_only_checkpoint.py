@@ -25,7 +25,7 @@ from planner.model.estimate import Config, config_grid, estimate, resolve
 from planner.model.grid import CatalogTables
 from planner.model.moe import routed_active_params
 from planner.model.perf import MemoryModel, StepModel
-from planner.search.candidates import PARALLEL, universe
+from planner.search.shapes.candidates import PARALLEL, universe
 
 GIB = 2.0**30
 BF16_BYTES = 2.0  # attention, router, embeddings, LM head stay bf16 in the published checkpoint

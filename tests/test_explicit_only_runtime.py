@@ -24,8 +24,8 @@ from planner.calibration.predict import METRICS, predict_calibrated, prepare
 from planner.domain import Calibration, Catalog
 from planner.errors import CatalogError
 from planner.model.grid import CatalogTables
-from planner.search.candidates import enumerate_candidates
 from planner.search.planning import plan
+from planner.search.shapes.candidates import enumerate_candidates
 from planner.workload import Constraints, Tokens, Traffic, Workload
 
 ROOT = Path(__file__).resolve().parents[1]

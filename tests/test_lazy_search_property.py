@@ -26,7 +26,7 @@ from hardware_catalog import load_catalog
 from planner.domain import Calibration, Catalog
 from planner.economics.pricing import PriceBook
 from planner.model.grid import CatalogTables
-from planner.search.prepare import Prepared, prepare
+from planner.search.shapes.prepare import Prepared, prepare
 from planner.workload import Objective, Workload
 
 MODELS = ("llama-3.1-8b", "qwen2.5-7b", "mistral-7b", "llama-3.2-3b", "gemma-2-9b", "qwen2.5-1.5b", "qwen2.5-14b",

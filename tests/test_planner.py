@@ -24,9 +24,9 @@ from planner.model.estimate import Scenario, config_grid, estimate, resolve
 from planner.model.grid import CatalogTables, Grid
 from planner.model.queueing import server
 from planner.model.scheduler import overlap_of
-from planner.search.capacity import UTILIZATION, length_dists
 from planner.search.planning import plan
 from planner.search.results import Plan, PlanResult, Relaxation
+from planner.search.shapes.capacity import UTILIZATION, length_dists
 from planner.workload import HOURS_PER_MONTH, Constraints, Objective, Slo, Tokens, Traffic, Workload
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -370,7 +370,7 @@ def test_quality_objective_orders_by_score() -> None:
 def test_the_slo_ceiling_is_never_exceeded_by_the_queueing_model(name: str) -> None:
     """Just above each screened candidate's ceiling (capacity.slo_ceiling) the queueing model misses
     an SLO target, so a lower bound on cost built from it is valid."""
-    from planner.search.prepare import prepare
+    from planner.search.shapes.prepare import prepare
 
     w = load_workload(EXAMPLES / f"{name}.yaml")
     catalog = _catalog()
@@ -394,7 +394,7 @@ def _meets_slo(w: Workload, grid: Grid, rates: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("name", sorted(NARROWED))
 def test_every_solution_costs_at_least_its_keys_lower_bound(name: str) -> None:
     from planner.search.branch_bound import solve_prepared
-    from planner.search.prepare import prepare
+    from planner.search.shapes.prepare import prepare
 
     w = _example(name, **NARROWED[name])
     catalog = _catalog()
@@ -411,9 +411,9 @@ def test_the_capacity_search_finds_the_rung_a_full_ladder_scan_finds(name: str) 
     """capacity.search_capacity places its probes by a prior on the answer; whatever the prior,
     its answer is the highest rung below the first one that breaks an SLO when every rung of the
     ladder is evaluated."""
-    from planner.search.candidates import universe
-    from planner.search.capacity import default_prior, search_capacity
-    from planner.search.prepare import prepare
+    from planner.search.shapes.candidates import universe
+    from planner.search.shapes.capacity import default_prior, search_capacity
+    from planner.search.shapes.prepare import prepare
 
     w = load_workload(EXAMPLES / f"{name}.yaml")
     catalog = _catalog()
@@ -437,8 +437,8 @@ def test_the_capacity_search_finds_the_rung_a_full_ladder_scan_finds(name: str) 
 def test_the_slo_ceiling_is_the_least_bound_over_the_four_floors(name: str) -> None:
     """capacity.slo_ceiling keeps, per side of the linear roofline, only the floor with the largest
     slope; that equals the least of lam <= (1 - a / L) / S over all four floors of StepModel.floors."""
-    from planner.search.candidates import enumerate_candidates, universe
-    from planner.search.capacity import slo_ceiling
+    from planner.search.shapes.candidates import enumerate_candidates, universe
+    from planner.search.shapes.capacity import slo_ceiling
 
     w = load_workload(EXAMPLES / f"{name}.yaml")
     catalog = _catalog()

@@ -1,4 +1,4 @@
-"""The roofline capacity bound (planner.search.roofline) and the lazy screening built on it.
+"""The roofline capacity bound (planner.search.shapes.roofline) and the lazy screening built on it.
 
 Basis: physics (a replica cannot run its linear layers' 2 N_active FLOPs per token faster than
 its chips' calibrated peak) checked against the screen and the queueing model themselves, and the
@@ -25,9 +25,9 @@ from hardware_catalog.workload_file import load_workload
 from planner.domain import Catalog
 from planner.model.grid import CatalogTables
 from planner.search.branch_bound import key_limit, solve_prepared
-from planner.search.prepare import key_floors, prepare
-from planner.search.roofline import capacity_bound
 from planner.search.serving import variants
+from planner.search.shapes.prepare import key_floors, prepare
+from planner.search.shapes.roofline import capacity_bound
 from planner.workload import Objective, Workload
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -28,11 +28,11 @@ from planner.economics.pricing import PriceBook
 from planner.model.estimate import config_grid, resolve
 from planner.model.grid import CatalogTables
 from planner.model.queueing import server
-from planner.search.capacity import length_dists
+from planner.search.mix.solver import COST_SCALE, RATE_SCALE
 from planner.search.planning import plan
-from planner.search.prepare import prepare
 from planner.search.rank import content
-from planner.search.solver import COST_SCALE, RATE_SCALE
+from planner.search.shapes.capacity import length_dists
+from planner.search.shapes.prepare import prepare
 from planner.workload import HOURS_PER_MONTH, Budget, Objective, Workload
 
 _ATTR = {"ttft_ms": "ttft_s", "tpot_ms": "tpot_s", "e2e_ms": "e2e_s"}

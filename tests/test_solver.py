@@ -1,4 +1,4 @@
-"""Golden tests for planner.search.solver.solve_mix on tiny problems whose optimum is worked out by hand,
+"""Golden tests for planner.search.mix.solver.solve_mix on tiny problems whose optimum is worked out by hand,
 plus solver hygiene (time limit, seed and workers set; a status always reported; never a hang)."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from planner.search import solver as mix_solver
-from planner.search.solver import Option, solve_mix
+from planner.search.mix import solver as mix_solver
+from planner.search.mix.solver import Option, solve_mix
 
 # Two hardware types. A: 10 req/s per replica at $1.00/h ($0.100 per req/s);
 # B: 3 req/s at $0.40/h ($0.133 per req/s). A is cheaper per unit, B is finer-grained.

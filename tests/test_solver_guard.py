@@ -8,8 +8,8 @@ from dataclasses import replace
 import pytest
 
 from planner.errors import InputError
-from planner.search.prepare import max_cost_per_hour
-from planner.search.solver import Option, solve_mix
+from planner.search.mix.solver import Option, solve_mix
+from planner.search.shapes.prepare import max_cost_per_hour
 from planner.workload import Budget, Tokens, Traffic, Workload
 
 A = Option(index=0, hardware="a", chips=1, rate=10.0, cost_per_hour=1.0)

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from planner.search import solver
-from planner.search.solver import Option, solve_mix
+from planner.search.mix import solver
+from planner.search.mix.solver import Option, solve_mix
 
 options_st = st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), st.sampled_from([1, 2, 4]),
                                 st.floats(0.3, 12.0), st.floats(0.5, 9.0)), min_size=1, max_size=6)

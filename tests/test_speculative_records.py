@@ -25,7 +25,7 @@ from planner.domain import Catalog
 from planner.model.grid import CatalogTables
 from planner.model.queueing import LengthDist
 from planner.model.serving import Served, accepted_tokens, drafter_for
-from planner.search.capacity import length_dists
+from planner.search.shapes.capacity import length_dists
 from planner.workload import Prefix, Tokens, Traffic
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from planner.domain import Catalog
 from planner.model.grid import CatalogTables
-from planner.search.candidates import _supports
+from planner.search.shapes.candidates import _supports
 
 FEATURE_SETS = [("prefix_caching",), ("speculative",), ("expert_parallel", "dp_attention"),
                 ("prefix_caching", "speculative"), ("disaggregation",)]

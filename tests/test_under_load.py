@@ -127,7 +127,7 @@ def test_unstated_tp_is_the_smallest_that_fits_and_memory_picks_the_sibling() ->
 def test_a_workloads_empirical_lengths_reach_the_queueing_model_as_knots() -> None:
     """capacity.length_dists hands a histogram workload's knots to LengthDist as knots (a mixture's
     parts are another field: passing them there made every empirical workload a broken mixture)."""
-    from planner.search.capacity import length_dists
+    from planner.search.shapes.capacity import length_dists
     from planner.workload import Tokens, Traffic
 
     knots = ((0.5, 784.0), (0.99, 2118.0), (1.0, 3000.0))

@@ -13,7 +13,7 @@ import numpy as np
 
 from hardware_catalog import load_catalog
 from planner.model.grid import CatalogTables
-from planner.search.candidates import PARALLEL, Universe
+from planner.search.shapes.candidates import PARALLEL, Universe
 
 
 def test_concurrent_reads_and_builds_get_each_rows_own_constants() -> None:

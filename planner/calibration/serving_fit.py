@@ -49,7 +49,7 @@ shrunk toward the roofline per runtime (TensorRT-LLM 0.9 from v4.1: 16.1% / 73%,
 keeps it: 16.4% / 75%), per runtime from 5 records (ipex 0.5: no v4.1 ipex record, 15.4% / 77%).
 
 Scope: ``predict`` (``hwplan validate``, the cross-validation, the under-load report) and the
-planner's queueing calls (``planner.model.estimate``, ``planner.search.prepare`` / ``capacity`` /
+planner's queueing calls (``planner.model.estimate``, ``planner.search.shapes.prepare`` / ``capacity`` /
 ``build``) run each row at its runtime's calibrated overlap (``planner.model.scheduler.overlap_of``,
 ``runtime_overlaps``).
 """

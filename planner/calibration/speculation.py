@@ -36,7 +36,7 @@ from planner.model.perf import MemoryModel, StepModel
 from planner.model.queueing import LengthDist
 from planner.model.scenarios import max_throughput, static_batch
 from planner.model.serving import ACCEPTANCE, DRAFT_FRACTION, Drafter, Served, accepted_tokens
-from planner.search.capacity import length_dists
+from planner.search.shapes.capacity import length_dists
 from planner.workload import Tokens, Traffic
 
 __all__ = [

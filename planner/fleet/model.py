@@ -1,7 +1,7 @@
 """CP-SAT over periods: how many replicas of each shape to commit, and to buy on demand or spot,
 in every (month, period) for every workload of a fleet, at least total cost over the horizon.
 
-Data -> variables -> constraints -> objective -> solve -> read-out, as ``planner.search.solver``.
+Data -> variables -> constraints -> objective -> solve -> read-out, as ``planner.search.mix.solver``.
 Per workload w, shape s, month m and period q (``planner.fleet.demand``):
 
 - committed[w,s,m]: replicas bought at the committed price for every hour of month m; a
@@ -31,7 +31,7 @@ from ortools.sat.python import cp_model
 from planner.fleet.options import Shape
 from planner.fleet.prices import ChipPrices, Mode, replica_price
 from planner.model.grid import Array
-from planner.search.solver import COST_SCALE, RATE_SCALE, scaled
+from planner.search.mix.solver import COST_SCALE, RATE_SCALE, scaled
 from planner.workload import HOURS_PER_MONTH, Availability
 
 __all__ = ["Item", "Solved", "solve_schedule"]

@@ -14,9 +14,9 @@ import numpy as np
 
 from planner.domain import Catalog
 from planner.model.grid import CatalogTables
-from planner.search.prepare import evaluate_rest
 from planner.search.results import Plan
 from planner.search.run import run_search
+from planner.search.shapes.prepare import evaluate_rest
 from planner.unique import distinct
 from planner.workload import Objective, Workload
 

@@ -19,7 +19,7 @@ for most systems, so it is the operating point, not the step at a given batch, t
 overlap = 1 is the roofline, 0 the additive form (each weight byte streamed, then used, as in
 Vidur's and Splitwise's profiled step models). It is bounded to [0, 1] by construction and
 changes no term's size, only how two of them combine, so every roofline bound the planner's
-screen takes from ``StepModel`` (``planner.search.capacity``) still holds: it only lengthens
+screen takes from ``StepModel`` (``planner.search.shapes.capacity``) still holds: it only lengthens
 iterations.
 
 ``ServingStep`` also charges the runtime's serving iteration cost (``StepCoefficients.

@@ -22,8 +22,15 @@ from enum import StrEnum
 
 import numpy as np
 
-from planner.search.prepare import ALTERNATIVES, Prepared, best_per_hardware, key_budget, key_budgets, max_cost_per_hour
-from planner.search.solver import Option, Solution, solve_mix
+from planner.search.mix.solver import Option, Solution, solve_mix
+from planner.search.shapes.prepare import (
+    ALTERNATIVES,
+    Prepared,
+    best_per_hardware,
+    key_budget,
+    key_budgets,
+    max_cost_per_hour,
+)
 from planner.workload import HOURS_PER_MONTH, Objective, Workload
 
 __all__ = ["BranchAndBound", "Outcome", "Stop", "key_limit", "solve_prepared"]

@@ -16,11 +16,11 @@ from planner.economics.breakdown import explain_cost
 from planner.economics.rates import ChipRate, chip_rate
 from planner.levers.adaptation import Choice, confidence
 from planner.model.queueing import PERCENTILES, ServerResult, serve
-from planner.search.candidates import universe
-from planner.search.capacity import UTILIZATION, length_dists
-from planner.search.prepare import Prepared
+from planner.search.mix.solver import Solution
 from planner.search.results import Cost, Deployment, Plan, QualityScore
-from planner.search.solver import Solution
+from planner.search.shapes.candidates import universe
+from planner.search.shapes.capacity import UTILIZATION, length_dists
+from planner.search.shapes.prepare import Prepared
 from planner.workload import HOURS_PER_MONTH, METRICS, Workload
 
 __all__ = ["build_plans"]

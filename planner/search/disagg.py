@@ -140,7 +140,7 @@ def disaggregated_plans(workload: Workload, catalog: Catalog, *, top: int, objec
                         slo=_only(workload.slo, "ttft_ms"))
     budget = max(0.5, time_limit_s / 2)
     # each pool's searches (its own, then pinned to the other pool's formats) ask the queueing model the
-    # same questions of the shapes they share: the tables' store answers the repeats (planner.search.answers)
+    # same questions of the shapes they share: the tables' store answers the repeats (planner.search.shapes.answers)
     pre = list(run_search(prefill_w, catalog, top=PAIRS, objective=objective, time_limit_s=budget, tables=tables,
                           served=PrefillPool()).result.plans)
     decode_slo = _decode_slo(workload, pre, catalog)

@@ -15,9 +15,9 @@ from dataclasses import replace
 
 from planner.domain import Catalog
 from planner.model.grid import CatalogTables
-from planner.search.prepare import Prepared
 from planner.search.results import Infeasible, PlanResult, Relaxation
 from planner.search.run import run_search
+from planner.search.shapes.prepare import Prepared
 from planner.workload import Objective, Slo, Workload
 
 __all__ = ["explain_infeasible"]

@@ -1,11 +1,11 @@
 """The planner: candidates -> SLO capacity -> pruning -> CP-SAT replica mixes -> ranked plans.
 
-1. Enumerate runnable replica configurations within the constraints (``planner.search.candidates``;
+1. Enumerate runnable replica configurations within the constraints (``planner.search.shapes.candidates``;
    static filters on factor tables, survivors as rows of the catalog's ``Universe``).
 2. Drop those that do not fit in memory or miss an SLO even with no load, and bound each one's
    SLO capacity from above without the queueing model (``capacity.slo_ceiling``). For the cost
    objective only the plan keys that can be among the first ``KEY_LIMIT_COST`` of step 4's order
-   are screened, found in order of a roofline floor on their cost (``planner.search.roofline``);
+   are screened, found in order of a roofline floor on their cost (``planner.search.shapes.roofline``);
    memory and time follow the keys screened, not the catalog's product.
 3. Prune dominated shapes: per plan key (model, precision, KV precision, runtime) and hardware,
    keep the few cheapest per unit of that ceiling.
@@ -15,7 +15,7 @@
    queueing model together, which replaces their ceilings with SLO capacities (the highest
    rung of a load ladder meeting every percentile, ``capacity.search_capacity``); CP-SAT then
    picks each key's integer replica counts, possibly a mix, that carry the peak load within
-   quotas and budget at least cost (``planner.search.solver``), and once more with that hardware set
+   quotas and budget at least cost (``planner.search.mix.solver``), and once more with that hardware set
    banned. Keys whose bound cannot enter the top-K are skipped. The search is exhaustive, and
    the status OPTIMAL, when every key is solved or pruned; it stops at the key limit
    (``KEY_LIMIT_COST`` / ``KEY_LIMIT_OTHER``: status FEASIBLE, with the proven ``gap``) or at the

@@ -12,9 +12,9 @@ from planner.model.grid import CatalogTables
 from planner.model.serving import Served
 from planner.search.branch_bound import key_limit, solve_prepared
 from planner.search.build import build_plans
-from planner.search.prepare import Memo, Prepared, prepare
 from planner.search.rank import mark_pareto, rank_plans
 from planner.search.results import Plan, PlanResult, SearchStats
+from planner.search.shapes.prepare import Memo, Prepared, prepare
 from planner.workload import Objective, Workload
 
 __all__ = ["Searched", "run_search"]

@@ -2,7 +2,7 @@
 
 ``ortools.sat.python.cp_model`` imports pandas at module level (~1 s of a fresh process's first
 search, more than the search itself); its C++ binding ``cp_model_helper`` does not. The replica-mix
-model (``planner.search.solver``) needs integer variables, linear constraints (optionally enforced
+model (``planner.search.mix.solver``) needs integer variables, linear constraints (optionally enforced
 by a literal), one min-equality, a linear objective and a hint: this writes them in the canonical
 form ``cp_model`` would (terms merged by variable, sorted by index, zero coefficients dropped;
 open bounds at the int64 limits; a min as the max of negations), so the solver sees the same model.

@@ -7,7 +7,7 @@ nothing else a workload says: not the request rate, the peak, the budget, the qu
 quotas or the objective. So a re-plan that changes only those (a planner editing the budget or the
 traffic, an explanation relaxing the budget, a sweep over rates, the pools of a disaggregated plan
 searched again pinned to a format) asks the queueing model nothing new about a shape already
-evaluated. ``Prepared.evaluate`` (``planner.search.prepare``) files each answer under its question,
+evaluated. ``Prepared.evaluate`` (``planner.search.shapes.prepare``) files each answer under its question,
 the context (features, lengths, SLO; ``question``) and the row's constants, in the ``Answers`` of the
 catalog's tables (``shared``), which live and die with the tables (``planner.memo``): a new catalog
 version starts empty. Bounded: the oldest answers go first past ``ANSWERS_KEPT``. A store may have a

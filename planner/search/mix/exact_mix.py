@@ -1,4 +1,4 @@
-"""The replica-mix model of ``planner.search.solver`` solved exactly in pure Python, without CP-SAT.
+"""The replica-mix model of ``planner.search.mix.solver`` solved exactly in pure Python, without CP-SAT.
 
 The model (``solver._mix_model``), in its own integers: replica counts ``n_j`` in ``[0, bound_j]``
 with ``sum rate_j n_j >= need``; with ``spare`` > 0 also ``sum rate n - min(n_j, spare) rate_j >=

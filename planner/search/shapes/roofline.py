@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from planner.model.grid import Array
-from planner.search.candidates import Candidates
+from planner.search.shapes.candidates import Candidates
 from planner.workload import Traffic
 
 __all__ = ["capacity_bound"]

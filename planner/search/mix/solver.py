@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from planner.errors import InputError
-from planner.search.cp_proto import ProtoModel
-from planner.search.exact_mix import MixModel, solve_exact
+from planner.search.mix.cp_proto import ProtoModel
+from planner.search.mix.exact_mix import MixModel, solve_exact
 
 __all__ = ["COST_SCALE", "INT_LIMIT", "RATE_SCALE", "Option", "Solution", "scaled", "solve_mix"]
 
@@ -27,7 +27,7 @@ RATE_SCALE = 1000  # requests/s -> integer milli-requests per second
 # expression of them (coefficient x variable bound, summed) must stay below CP-SAT's int64 range
 INT_LIMIT = 2**53
 _EXPRESSION_LIMIT = 2**62
-# nodes the exact search (planner.search.exact_mix) may visit before a mix goes to CP-SAT: the
+# nodes the exact search (planner.search.mix.exact_mix) may visit before a mix goes to CP-SAT: the
 # examples' 440 solves take at most ~210 (~1-5 us each), so a limit of 3,000 costs at most a few ms
 # where CP-SAT then takes over
 EXACT_NODES = 3_000

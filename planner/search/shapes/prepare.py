@@ -18,11 +18,11 @@ from planner.model.grid import Array, CatalogTables
 from planner.model.perf import MemoryModel, StepModel
 from planner.model.scheduler import SERVING_OVERLAP, runtime_overlaps
 from planner.model.serving import Served
-from planner.search.answers import Answer, Answers, question, shared
-from planner.search.candidates import Candidates, enumerate_candidates, universe
-from planner.search.capacity import UTILIZATION, default_prior, screen, search_capacity
-from planner.search.roofline import capacity_bound
-from planner.search.solver import COST_SCALE, scaled
+from planner.search.mix.solver import COST_SCALE, scaled
+from planner.search.shapes.answers import Answer, Answers, question, shared
+from planner.search.shapes.candidates import Candidates, enumerate_candidates, universe
+from planner.search.shapes.capacity import UTILIZATION, default_prior, screen, search_capacity
+from planner.search.shapes.roofline import capacity_bound
 from planner.unique import distinct
 from planner.workload import HOURS_PER_MONTH, Workload
 
@@ -102,7 +102,7 @@ class Prepared:
     _stale: set[int] = field(default_factory=set)
     _tight: dict[int, float] = field(default_factory=dict)  # lower_bound per key, until its shapes are evaluated
     # ``evaluate``'s answers by row signature, behind ``context``: the catalog's tables' store, shared by
-    # every search that asks the queueing model the same question (``planner.search.answers``)
+    # every search that asks the queueing model the same question (``planner.search.shapes.answers``)
     memo: Memo = field(default_factory=dict)
     context: bytes = b""  # what the answers depend on besides a row's constants: ``answers.question``
 
@@ -293,7 +293,7 @@ def prepare(catalog: Catalog, tables: CatalogTables, w: Workload, served: Served
     serving features every candidate runs with (only runtimes supporting them on the chip).
 
     ``memo``: where capacity answers are kept and taken (``Prepared.memo``): by default the tables'
-    store (``planner.search.answers.shared``: every earlier search of this catalog version); an empty
+    store (``planner.search.shapes.answers.shared``: every earlier search of this catalog version); an empty
     dict for a search on its own. An answer is taken where it answers the same question: the same row
     constants and ceiling, under the same served features, token lengths and SLO
     (``answers.question``).
@@ -369,7 +369,7 @@ def _screen_lazily(cand: Candidates, w: Workload, served: Served, prefix: int
     """``_screen`` of the plan keys (model, precision, KV precision, runtime) that may be among the
     first ``prefix`` keys of the bound order, keeping only their rows in ``cand``.
 
-    Keys are screened in order of their roofline floor (``planner.search.roofline``: capacity at
+    Keys are screened in order of their roofline floor (``planner.search.shapes.roofline``: capacity at
     most the linear layers' compute roofline, a lower bound on the key's ``lower_bounds``), in
     doubling batches, until ``prefix`` screened keys have bounds below the floor of every key
     left: those keys, which sort before every key left, are then the prefix of the order (a tie
