@@ -48,7 +48,7 @@ import yaml
 from api.errors import Conflict, NotFound, PreconditionFailed, PreconditionRequired
 from api.files import atomic_write, etag_matches, etag_of, locked, remove_durably
 from hardware_catalog import default_catalog_dir, load_catalog
-from hardware_catalog.cache import prepare_tables
+from hardware_catalog.caching.cache import prepare_tables
 from planner.domain import Catalog
 from planner.errors import CatalogError
 from planner.model.grid import CatalogTables

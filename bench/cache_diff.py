@@ -1,10 +1,10 @@
-"""Same answers with and without the compiled catalog cache (hardware_catalog.cache).
+"""Same answers with and without the compiled catalog cache (hardware_catalog.caching.cache).
 
-The compiled catalog (hardware_catalog.compiled) read back equals the loader's catalog. For every
+The compiled catalog (hardware_catalog.caching.compiled) read back equals the loader's catalog. For every
 examples/*.yaml, plans (top 5, cost objective, explanation included) with the cache off, with every
 Universe row's constants read back from a cache entry (built first if missing), and as a second
 ``hwplan plan`` run does: fresh tables taking the capacity answers a first run saved
-(hardware_catalog.answers_cache), and compares the JSON documents the CLI prints
+(hardware_catalog.caching.answers_cache), and compares the JSON documents the CLI prints
 (search.elapsed_ms and the shapes evaluated aside: the second run evaluates fewer); for each shared calibration
 file (../shared/calibration/*.yaml, or --calibration), the predictions of every record with both
 tables. Exit 1 on any difference. Plans get a 120 s time limit; one that still differs is planned once
@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hardware_catalog import cache, load_catalog
+from hardware_catalog import load_catalog
+from hardware_catalog.caching import cache
 from hardware_catalog.outputs import document, plan_result_out
 from hardware_catalog.workload_file import load_workload
 from planner.model.grid import CatalogTables
@@ -45,7 +46,7 @@ def _plan_doc(path: Path, catalog, tables: CatalogTables) -> dict:  # type: igno
 
 def _second_run_doc(path: Path, catalog) -> dict:  # type: ignore[no-untyped-def, type-arg]
     """The plan of a second ``hwplan plan`` run: the first saves its capacity answers, the second takes them."""
-    from hardware_catalog import answers_cache
+    from hardware_catalog.caching import answers_cache
 
     first = cache.catalog_tables(catalog, answers=True)
     _plan_doc(path, catalog, first)
@@ -67,11 +68,12 @@ def main() -> int:
     state = cache.prepare_tables(catalog, cached) if state != "off" else state
     print(f"cache: {state} ({cache.cache_dir()}); cached tables' Universe complete: "
           f"{bool(universe(cached)._built.all())}")
-    from hardware_catalog import compiled
+    from hardware_catalog.caching import compiled
 
     compiled.load_catalog()  # make sure a compiled entry exists, then read it back
     same_catalog = compiled.load_catalog() == catalog
-    print(f"{'same' if same_catalog else 'DIFFERENT':9} compiled catalog (hardware_catalog.compiled) vs the loader")
+    print(f"{'same' if same_catalog else 'DIFFERENT':9} compiled catalog (hardware_catalog.caching.compiled) "
+          "vs the loader")
     differences, unstable = int(not same_catalog), 0
     for path in sorted((ROOT / "examples").glob("*.yaml")):
         a, b = _plan_doc(path, catalog, plain), _plan_doc(path, catalog, cached)

@@ -10,7 +10,7 @@ target 100 ms median) and what the process spends outside it. ``--before TREE`` 
 commands on another checkout too (``git worktree add --detach /tmp/st-base main``), alternating
 runs so both see the same machine load, and prints before / after side by side.
 
-Each run starts with the capacity answers earlier runs saved (hardware_catalog.answers_cache)
+Each run starts with the capacity answers earlier runs saved (hardware_catalog.caching.answers_cache)
 removed, so every search asks its questions for the first time, as a new workload file does;
 ``--keep-answers`` keeps them: a re-run after an edit that leaves the token lengths and SLOs alone
 (the request rate, the budget, a quota), where only shapes the new demand reaches are evaluated.
@@ -54,8 +54,8 @@ KEEP_ANSWERS = False  # --keep-answers
 
 def _forget_answers() -> None:
     """Remove the saved capacity answers (the catalog cache's other entries stay)."""
-    from hardware_catalog.answers_cache import SUFFIX
-    from hardware_catalog.cache_store import cache_dir
+    from hardware_catalog.caching.answers_cache import SUFFIX
+    from hardware_catalog.caching.cache_store import cache_dir
 
     folder = cache_dir()
     if folder.is_dir():

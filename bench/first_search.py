@@ -30,7 +30,7 @@ from planner.search.planning import plan
 catalog = load_catalog()
 tables = CatalogTables.from_catalog(catalog)
 try:
-    from hardware_catalog.cache import prepare_tables
+    from hardware_catalog.caching.cache import prepare_tables
     prepare_tables(catalog, tables)
 except ImportError:
     pass

@@ -157,7 +157,7 @@ def main() -> None:
     start = time.perf_counter()
     tables = CatalogTables.from_catalog(catalog)
     if not args.no_cache:  # every Universe row's constants from the compiled catalog cache, as `hwplan plan`
-        from hardware_catalog.cache import prepare_tables
+        from hardware_catalog.caching.cache import prepare_tables
 
         print(f"catalog cache: {prepare_tables(catalog, tables)}")
     tables_s = time.perf_counter() - start

@@ -50,7 +50,7 @@ def _arrays(result: Any) -> dict[str, np.ndarray]:
 def record(path: Path) -> None:
     import planner.model.queueing as queueing
     from hardware_catalog import load_catalog
-    from hardware_catalog.cache import prepare_tables
+    from hardware_catalog.caching.cache import prepare_tables
     from hardware_catalog.workload_file import load_workload
     from planner.model.grid import CatalogTables
     from planner.search.planning import plan

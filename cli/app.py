@@ -72,9 +72,9 @@ def _root(version: Annotated[bool, typer.Option(
 
 
 def load_catalog(directory: Path | None, *, overlays: Sequence[Path] = ()) -> Catalog:
-    """hardware_catalog.load_catalog through the compiled catalog (hardware_catalog.compiled: the
+    """hardware_catalog.load_catalog through the compiled catalog (hardware_catalog.caching.compiled: the
     validated catalog kept between runs), imported when a command first needs it (tests replace this)."""
-    from hardware_catalog.compiled import load_catalog as load_files
+    from hardware_catalog.caching.compiled import load_catalog as load_files
 
     return load_files(directory, overlays=overlays)
 

@@ -1,4 +1,4 @@
-"""``hwplan cache info|clear``: the compiled catalog cache (hardware_catalog.cache)."""
+"""``hwplan cache info|clear``: the compiled catalog cache (hardware_catalog.caching.cache)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ app.add_typer(cache_app, name="cache")
 @cache_app.command("info")
 def cache_info(as_json: JsonOpt = False) -> None:
     """Where the cache is, whether it is on (HWPLAN_NO_CACHE=1 turns it off) and its entries."""
-    from hardware_catalog.cache import info
+    from hardware_catalog.caching.cache import info
 
     out = info()
     if as_json:
@@ -33,7 +33,7 @@ def cache_info(as_json: JsonOpt = False) -> None:
 @cache_app.command("clear")
 def cache_clear() -> None:
     """Remove every cache entry (the next plan rebuilds what it needs)."""
-    from hardware_catalog.cache import clear
+    from hardware_catalog.caching.cache import clear
 
     freed = clear()
     typer.echo(f"cleared {freed / 2**20:,.0f} MiB")

@@ -173,7 +173,7 @@ def calibrate_cmd(
     from rich.console import Console
     from rich.progress import Progress
 
-    from hardware_catalog.cache_store import atomic_write
+    from hardware_catalog.caching.cache_store import atomic_write
     from hardware_catalog.loader import default_catalog_dir
     from hardware_catalog.outputs import calibration_out, cv_out, skipped_out
     from planner.calibration.fit import at_bound, fit, group_cross_validate, repeated_cross_validate

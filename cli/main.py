@@ -82,8 +82,8 @@ def main(args: list[str] | None = None) -> None:
 
 def entry() -> NoReturn:
     """The ``hwplan`` console script (and ``python -m cli.main``): ``one_blas_thread``, the kept
-    dataclass code (``hardware_catalog.compiled_code``), ``main``, then ``exit_now``."""
-    from hardware_catalog import compiled_code
+    dataclass code (``hardware_catalog.caching.compiled_code``), ``main``, then ``exit_now``."""
+    from hardware_catalog.caching import compiled_code
 
     one_blas_thread()
     compiled_code.install()

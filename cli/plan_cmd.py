@@ -76,9 +76,9 @@ def plan_cmd(
             params={"top": top, "objective": str(objective), "time_limit_s": time_limit, "levers": levers,
                     "iteration_range": iteration_range}))
     else:
-        from hardware_catalog import answers_cache
-        from hardware_catalog.cache import catalog_tables
-        from hardware_catalog.compiled_workload import load_workload  # (no YAML, no schema when compiled)
+        from hardware_catalog.caching import answers_cache
+        from hardware_catalog.caching.cache import catalog_tables
+        from hardware_catalog.caching.compiled_workload import load_workload  # (no YAML, no schema when compiled)
         from planner.search.lever_report import lever_report
         from planner.search.planning import plan
 

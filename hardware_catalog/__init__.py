@@ -1,7 +1,7 @@
 """The hardware/model/precision/runtime catalog: YAML files, their schema, and the loader.
 
 The names below are imported on first use (PEP 562), so importing a light submodule
-(``hardware_catalog.compiled``, ``hardware_catalog.cache_store``) does not load the YAML parser,
+(``hardware_catalog.caching.compiled``, ``hardware_catalog.caching.cache_store``) does not load the YAML parser,
 pydantic and the schema: a compiled-catalog hit never needs them.
 """
 

@@ -26,7 +26,7 @@ from typing import TypeVar
 from pydantic import BaseModel
 
 from hardware_catalog import convert
-from hardware_catalog.cache_store import catalog_hash
+from hardware_catalog.content_hash import catalog_hash
 from hardware_catalog.files import default_catalog_dir, read_yaml, validate_file
 from hardware_catalog.prices import load_owned, load_prices
 from hardware_catalog.schema import (

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hardware_catalog import compiled, default_catalog_dir
+from hardware_catalog import default_catalog_dir
+from hardware_catalog.caching import compiled
 
 DAMAGES = ("flip", "truncate", "empty", "garbage")
 

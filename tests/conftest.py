@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from hardware_catalog import cache, load_catalog
+from hardware_catalog import load_catalog
+from hardware_catalog.caching import cache
 from planner.domain import Catalog
 from planner.model.estimate import config_grid, resolve
 from planner.model.grid import CatalogTables, Grid

@@ -1,4 +1,4 @@
-"""Capacity answers kept on disk between runs (hardware_catalog.answers_cache) never change a plan.
+"""Capacity answers kept on disk between runs (hardware_catalog.caching.answers_cache) never change a plan.
 
 The basis is the planner with no cache: every plan here is compared with the plan of fresh tables
 that compute every capacity themselves. Each "run" is what ``hwplan plan`` does in a new process:
@@ -20,7 +20,8 @@ import yaml
 from cache_helpers import DAMAGES, damage, small_catalog
 
 import planner.search.shapes.prepare as prepare_module
-from hardware_catalog import answers_cache, cache, load_catalog
+from hardware_catalog import load_catalog
+from hardware_catalog.caching import answers_cache, cache
 from hardware_catalog.workload_file import load_workload
 from planner.model.grid import CatalogTables
 from planner.search.planning import plan

@@ -165,7 +165,7 @@ def test_a_calibrate_that_fails_while_writing_leaves_the_old_file_whole(tmp_path
     """calibration.yaml is a catalog file: written through a temporary file renamed into place, so a run
     that fails at the last step (here the rename: a full disk, a kill) leaves the previous file byte for
     byte, and no temporary file behind."""
-    import hardware_catalog.cache_store as store
+    import hardware_catalog.caching.cache_store as store
 
     records = yaml.safe_load(SHIPPED.read_text(encoding="utf-8"))["measurements"]
     file = tmp_path / "subset.yaml"

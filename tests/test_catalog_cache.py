@@ -1,4 +1,4 @@
-"""The compiled catalog cache (hardware_catalog.cache) never changes a plan.
+"""The compiled catalog cache (hardware_catalog.caching.cache) never changes a plan.
 
 Every test plans on a four-chip, four-model copy of the shipped catalog and compares against a plan
 built with the cache off (the independent basis: the planner computing every constant itself).
@@ -16,7 +16,8 @@ import pytest
 import yaml
 from cache_helpers import small_catalog
 
-from hardware_catalog import cache, load_catalog
+from hardware_catalog import load_catalog
+from hardware_catalog.caching import cache
 from hardware_catalog.workload_file import load_workload
 from planner.model.grid import CatalogTables
 from planner.search.planning import plan

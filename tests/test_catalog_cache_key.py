@@ -1,4 +1,4 @@
-"""What the catalog cache's entry key (hardware_catalog.cache.entry_key) is a function of.
+"""What the catalog cache's entry key (hardware_catalog.caching.cache.entry_key) is a function of.
 
 The key must change with everything the cached arrays are computed from (the catalog, its tables,
 the model's source, numpy) so that an entry is never stale; the package version is not among
@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hardware_catalog import cache, default_catalog_dir, load_catalog
-from hardware_catalog.cache_store import source_digest
+from hardware_catalog import default_catalog_dir, load_catalog
+from hardware_catalog.caching import cache
+from hardware_catalog.caching.cache_store import source_digest
 from planner.model.grid import CatalogTables
 
 

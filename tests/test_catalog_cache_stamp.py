@@ -1,5 +1,5 @@
 """The catalog cache checks an array file's checksum until the file's stamp is recorded, and again
-whenever the file is written or replaced (hardware_catalog.cache: ``_stamp``, ``SETTLED_NS``).
+whenever the file is written or replaced (hardware_catalog.caching.cache: ``_stamp``, ``SETTLED_NS``).
 
 The independent basis: the checksum itself (the tests count its calls) and a plan with the cache
 off; each damage is a real write to the file, as in tests/test_catalog_cache.py.
@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 from cache_helpers import small_catalog
 
-from hardware_catalog import cache, load_catalog
+from hardware_catalog import load_catalog
+from hardware_catalog.caching import cache
 from hardware_catalog.workload_file import load_workload
 from planner.model.grid import CatalogTables
 from planner.search.planning import plan

@@ -1,4 +1,4 @@
-"""The compiled catalog (hardware_catalog.compiled) gives the catalog the loader gives.
+"""The compiled catalog (hardware_catalog.caching.compiled) gives the catalog the loader gives.
 
 The independent basis of every test is the loader itself (``hardware_catalog.loader``: YAML,
 pydantic, cross-checks) run on the same files with no cache in the way.
@@ -17,7 +17,8 @@ import yaml
 from cache_helpers import DAMAGES, refuse_unpickling
 from cache_helpers import damage as damage_file
 
-from hardware_catalog import cache, compiled, default_catalog_dir
+from hardware_catalog import default_catalog_dir
+from hardware_catalog.caching import cache, compiled
 from hardware_catalog.loader import load_catalog as load_files
 from planner.errors import CatalogError
 
@@ -131,7 +132,7 @@ def test_a_hit_never_loads_yaml_or_the_schema(catalog_dir: Path, cache_in: Path)
     """What makes it fast: a second process gets the catalog without the parser, the pydantic
     schema or the loader."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), cache.ENV_DIR: str(cache_in)}
-    code = ("import sys; from hardware_catalog.compiled import load_catalog; "
+    code = ("import sys; from hardware_catalog.caching.compiled import load_catalog; "
             f"c = load_catalog({str(catalog_dir)!r}); "
             "print(len(c.hardware), sorted(m for m in ('yaml', 'hardware_catalog.schema', "
             "'hardware_catalog.loader') if m in sys.modules))")

@@ -1,4 +1,4 @@
-"""The kept dataclass code (hardware_catalog.compiled_code) gives every dataclass the methods the
+"""The kept dataclass code (hardware_catalog.caching.compiled_code) gives every dataclass the methods the
 compiler gives it.
 
 Independent basis: a process without it (the dataclasses module compiling every text itself);
@@ -20,10 +20,11 @@ from typing import Any
 
 import pytest
 
-from hardware_catalog import cache, compiled, compiled_code
+from hardware_catalog.caching import cache, compiled, compiled_code
 
 ROOT = Path(__file__).resolve().parents[1]
-IMPORTS = "import cli.plan_cmd, hardware_catalog.cache, hardware_catalog.outputs, hardware_catalog.workload_file"
+IMPORTS = ("import cli.plan_cmd, hardware_catalog.caching.cache, hardware_catalog.outputs, "
+           "hardware_catalog.workload_file")
 DUMP = """
 import dataclasses, hashlib, json, sys, types
 {install}
@@ -51,7 +52,7 @@ if len(sys.argv) > 1:  # the code of these forward references (typing compiles t
     import typing
     for text in json.loads(open(sys.argv[1]).read()):
         refs[text] = hashlib.sha256(json.dumps(canon(typing.ForwardRef(text).__forward_code__)).encode()).hexdigest()
-from hardware_catalog import compiled_code
+from hardware_catalog.caching import compiled_code
 codes = compiled_code._codes
 state = None if codes is None else [codes.new, len(codes.used)]
 texts = [] if codes is None else [k.split("\\0", 1)[1] for k in codes.used if k.startswith("eval\\0")]
@@ -61,7 +62,7 @@ print(json.dumps({{"methods": out, "state": state, "texts": texts, "refs": refs}
 
 def _dump(cache_in: Path, *, install: bool, env: dict[str, str] | None = None,
           refs: Path | None = None) -> dict[str, Any]:
-    code = DUMP.format(install="from hardware_catalog import compiled_code; compiled_code.install()" if install
+    code = DUMP.format(install="from hardware_catalog.caching import compiled_code; compiled_code.install()" if install
                        else "", imports=IMPORTS)
     base = {k: v for k, v in os.environ.items() if k != cache.ENV_OFF}  # (conftest turns caches off)
     env = {**base, "PYTHONPATH": str(ROOT), cache.ENV_DIR: str(cache_in), **(env or {})}

@@ -1,4 +1,4 @@
-"""The compiled workload (hardware_catalog.compiled_workload) gives the workload the loader gives.
+"""The compiled workload (hardware_catalog.caching.compiled_workload) gives the workload the loader gives.
 
 The independent basis of every test is the loader itself (``hardware_catalog.workload_file``:
 YAML, pydantic) run on the same files with no cache in the way.
@@ -17,7 +17,7 @@ import yaml
 from cache_helpers import DAMAGES, refuse_unpickling
 from cache_helpers import damage as damage_file
 
-from hardware_catalog import cache, compiled, compiled_workload
+from hardware_catalog.caching import cache, compiled, compiled_workload
 from hardware_catalog.workload_file import load_workload as load_file
 from planner.errors import CatalogError
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from hardware_catalog.cache import catalog_tables
+from hardware_catalog.caching.cache import catalog_tables
 from hardware_catalog.loader import load_catalog
 from hardware_catalog.workload_file import load_workload
 from planner.search import disagg

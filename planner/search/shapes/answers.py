@@ -11,7 +11,7 @@ evaluated. ``Prepared.evaluate`` (``planner.search.shapes.prepare``) files each 
 the context (features, lengths, SLO; ``question``) and the row's constants, in the ``Answers`` of the
 catalog's tables (``shared``), which live and die with the tables (``planner.memo``): a new catalog
 version starts empty. Bounded: the oldest answers go first past ``ANSWERS_KEPT``. A store may have a
-``Backing`` (``hwplan plan`` gives it the compiled catalog cache's, ``hardware_catalog.answers_cache``):
+``Backing`` (``hwplan plan`` gives it the compiled catalog cache's, ``hardware_catalog.caching.answers_cache``):
 a question's answers kept there join the store the first time a search asks it (``open``), and the
 answers found since (``fresh``) are written back when the command ends.
 

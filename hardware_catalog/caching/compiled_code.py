@@ -36,8 +36,8 @@ from importlib.util import MAGIC_NUMBER
 from pathlib import Path
 from typing import Any
 
-from hardware_catalog import compiled
-from hardware_catalog.cache_store import cache_dir, enabled
+from hardware_catalog.caching import compiled
+from hardware_catalog.caching.cache_store import cache_dir, enabled
 
 __all__ = ["LIMIT", "SUFFIX", "install", "installed", "path", "save"]
 

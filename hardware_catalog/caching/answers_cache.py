@@ -9,7 +9,7 @@ token lengths and SLO): only the shapes it has not met go through the queueing m
 One file per (key, question), ``<key>-<question>.answers.npz``: the answers' keys (a row's constants
 behind the question digest, bytes) as a [n, L] uint8 array, their values as [n, C] float64 and a
 SHA-256 of both, read with ``allow_pickle=False``. The key is a SHA-256 of the compiled catalog
-cache's entry key (``hardware_catalog.cache.entry_key``: the catalog's files, the tables built from
+cache's entry key (``hardware_catalog.caching.cache.entry_key``: the catalog's files, the tables built from
 them, the performance model's source, numpy's version) and the source of the capacity search
 (``CODE``): an edited catalog file, model or search gives a new key, so an
 answer is never taken from another catalog or another model. A file that cannot be read, has the
@@ -34,7 +34,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from hardware_catalog.cache_store import atomic_write, cache_dir, enabled, source_digest
+from hardware_catalog.caching.cache_store import atomic_write, cache_dir, enabled, source_digest
 from planner.model.grid import CatalogTables
 from planner.search.shapes.answers import QUESTION_BYTES, Answer, shared
 
@@ -43,7 +43,7 @@ __all__ = ["CODE", "FILES", "PER_QUESTION", "SUFFIX", "DiskAnswers", "attach", "
 SUFFIX = ".answers.npz"
 PER_QUESTION = 4096  # answers kept per question (a plan files 40-700; ~0.4 KB each)
 FILES = 256  # question files kept, the most recently used
-_ROOT = Path(__file__).resolve().parents[1]
+_ROOT = Path(__file__).resolve().parents[2]
 # the capacity search's source, beside the model's (in the entry key): an edit gives a new key
 CODE = tuple(_ROOT / "planner" / "search" / "shapes" / name for name in ("answers.py", "capacity.py", "prepare.py"))
 

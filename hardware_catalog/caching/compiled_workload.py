@@ -14,7 +14,7 @@ naming the file and field), nor one that changed while it was loaded.
 Entries are ``<key>.workload.pickle`` beside the compiled catalogs, in the same format and read
 under the same checks (``compiled.read_entry``: owner-only, SHA-256 of the payload; anything else
 is removed and rebuilt silently). ``HWPLAN_NO_CACHE=1`` turns it off; ``hwplan cache clear``
-removes entries. Standard library only at import, like ``hardware_catalog.compiled``.
+removes entries. Standard library only at import, like ``hardware_catalog.caching.compiled``.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hardware_catalog import compiled
-from hardware_catalog.cache_store import cache_dir, enabled
+from hardware_catalog.caching import compiled
+from hardware_catalog.caching.cache_store import cache_dir, enabled
 
 if TYPE_CHECKING:
     from planner.workload import Workload

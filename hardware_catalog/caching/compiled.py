@@ -16,7 +16,7 @@ payload hashes to the stored digest; anything else (corrupt, truncated, another 
 that is not this catalog) is removed and rebuilt silently. Writing goes through a temporary file
 renamed into place (``cache_store.atomic_write``), so concurrent first runs both succeed; a
 directory that cannot be written means no caching, never a failure. ``HWPLAN_NO_CACHE=1`` turns it
-off with the array cache (``hardware_catalog.cache``); ``hwplan cache clear`` removes entries.
+off with the array cache (``hardware_catalog.caching.cache``); ``hwplan cache clear`` removes entries.
 
 Standard library only at import: a hit imports the domain classes the pickle names, not the
 YAML parser, pydantic or the catalog schema.
@@ -36,7 +36,8 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
-from hardware_catalog.cache_store import atomic_write, cache_dir, catalog_hash, enabled, source_digest
+from hardware_catalog.caching.cache_store import atomic_write, cache_dir, enabled, source_digest
+from hardware_catalog.content_hash import catalog_hash
 
 if TYPE_CHECKING:
     from planner.domain import Catalog
@@ -48,7 +49,7 @@ FORMAT = 1  # bump when the entry layout changes
 KEEP = 8  # entries kept (most recently used); ~0.3 MB each for the shipped catalog
 SUFFIX = ".catalog.pickle"
 _MAGIC = b"hwplan-catalog %d\n" % FORMAT
-_ROOT = Path(__file__).resolve().parents[1]
+_ROOT = Path(__file__).resolve().parents[2]
 _CODE_DIRS = (_ROOT / "planner", _ROOT / "hardware_catalog")
 _T = TypeVar("_T")
 

@@ -1,8 +1,8 @@
-"""Where hwplan's caches live, whether they are on, how a cache file is written, and the content
-hash of a catalog's files (``Catalog.version`` and the compiled catalog's key start from it).
+"""Where hwplan's caches live, whether they are on, how a cache file is written, and the digest of the
+source an entry was computed by.
 
-Shared by the compiled catalog (``hardware_catalog.compiled``: validated catalogs) and the catalog
-cache (``hardware_catalog.cache``: the Universe's arrays); standard library only, so a command
+Shared by the compiled catalog (``hardware_catalog.caching.compiled``: validated catalogs) and the catalog
+cache (``hardware_catalog.caching.cache``: the Universe's arrays); standard library only, so a command
 that needs a catalog alone (``catalog list``) pays for neither numpy nor the search.
 """
 
@@ -12,11 +12,11 @@ import functools
 import hashlib
 import os
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["ENV_DIR", "ENV_OFF", "atomic_write", "cache_dir", "catalog_hash", "enabled", "source_digest"]
+__all__ = ["ENV_DIR", "ENV_OFF", "atomic_write", "cache_dir", "enabled", "source_digest"]
 
 ENV_OFF = "HWPLAN_NO_CACHE"
 ENV_DIR = "HWPLAN_CACHE_DIR"
@@ -37,17 +37,6 @@ def cache_dir() -> Path:
         base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
         return Path(base) / "hwplan"
     return Path(user_cache_dir("hwplan", appauthor=False))
-
-
-def catalog_hash(folders: Iterable[Path | str]) -> hashlib._Hash:
-    """SHA-256 of every YAML file's path (relative to its folder) and bytes; ``Catalog.version`` is
-    its first 16 hex digits (``hardware_catalog.loader``)."""
-    sha = hashlib.sha256()
-    for folder in folders:
-        for path in sorted(Path(folder).rglob("*.yaml")):
-            sha.update(str(path.relative_to(folder)).encode())
-            sha.update(path.read_bytes())
-    return sha
 
 
 def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:

@@ -46,9 +46,9 @@ from typing import Any
 
 import numpy as np
 
-from hardware_catalog import answers_cache, compiled, compiled_code, compiled_workload
-from hardware_catalog.cache_store import ENV_DIR, ENV_OFF, cache_dir, enabled, source_digest
-from hardware_catalog.cache_store import atomic_write as _atomic
+from hardware_catalog.caching import answers_cache, compiled, compiled_code, compiled_workload
+from hardware_catalog.caching.cache_store import ENV_DIR, ENV_OFF, cache_dir, enabled, source_digest
+from hardware_catalog.caching.cache_store import atomic_write as _atomic
 from planner.domain import Catalog
 from planner.model.grid import CatalogTables
 from planner.search.shapes.candidates import universe
@@ -63,7 +63,7 @@ ARRAYS = ("step", "memory")
 # kernel's file clock ticks coarsely (up to ~10 ms), so a write within the same tick as the one
 # stamped would leave the change time as it was; any later write moves it past the stamp's.
 SETTLED_NS = 2_000_000_000
-_ROOT = Path(__file__).resolve().parents[1]
+_ROOT = Path(__file__).resolve().parents[2]
 # the source the cached arrays are computed by: an edit to any of these gives a new key
 CODE = (*sorted((_ROOT / "planner" / "model").glob("*.py")), _ROOT / "planner" / "search" / "shapes" / "candidates.py",
         Path(__file__).resolve())
@@ -112,7 +112,7 @@ def entry_key(catalog: Catalog, tables: CatalogTables) -> str:
 def catalog_tables(catalog: Catalog, *, answers: bool = False) -> CatalogTables:
     """``CatalogTables.from_catalog`` with the Universe's constants taken from the cache (built and
     stored there on a miss) unless the cache is off; ``answers``: with the capacity answers kept on
-    disk too (``hardware_catalog.answers_cache``; the caller saves them with ``answers_cache.save``)."""
+    disk too (``hardware_catalog.caching.answers_cache``; the caller saves them with ``answers_cache.save``)."""
     tables = CatalogTables.from_catalog(catalog)
     prepare_tables(catalog, tables, answers=answers)
     return tables
@@ -121,7 +121,7 @@ def catalog_tables(catalog: Catalog, *, answers: bool = False) -> CatalogTables:
 def prepare_tables(catalog: Catalog, tables: CatalogTables, *, answers: bool = False) -> str:
     """Give ``tables``' Universe every row's constants from the cache: "hit", "built" (computed and
     stored), "unwritable" (computed, not stored) or "off" (nothing done); ``answers``: back the
-    tables' capacity answers with the cache's files for the entry (``hardware_catalog.answers_cache``)."""
+    tables' capacity answers with the cache's files for the entry (``hardware_catalog.caching.answers_cache``)."""
     if not enabled():
         return "off"
     u = universe(tables)
