@@ -29,11 +29,14 @@ from planner.model.grid import CatalogTables
 from planner.search.planning import plan
 catalog = load_catalog()
 tables = CatalogTables.from_catalog(catalog)
-try:
+try:  # hardware_catalog.caching.cache; before the caching subpackage, hardware_catalog.cache
     from hardware_catalog.caching.cache import prepare_tables
-    prepare_tables(catalog, tables)
 except ImportError:
-    pass
+    try:
+        from hardware_catalog.cache import prepare_tables
+    except ImportError:  # a tree from before the catalog cache
+        prepare_tables = lambda catalog, tables: None
+prepare_tables(catalog, tables)
 w = load_workload(sys.argv[1])
 try:
     from planner.search.shapes.answers import shared

@@ -29,7 +29,10 @@ from planner.model.grid import CatalogTables
 from planner.search.planning import plan
 catalog = load_catalog()
 tables = CatalogTables.from_catalog(catalog)
-from hardware_catalog.caching.cache import prepare_tables
+try:  # before the caching subpackage: hardware_catalog.cache
+    from hardware_catalog.caching.cache import prepare_tables
+except ImportError:
+    from hardware_catalog.cache import prepare_tables
 prepare_tables(catalog, tables)
 w = load_workload(sys.argv[1])
 plan(w, catalog, tables=tables, explain=False)
