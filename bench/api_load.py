@@ -7,8 +7,9 @@ per-catalog-version plan cache after the first answer); ``edited`` gives every r
 request rate, so each one runs the planner, which takes what one replica carries from the capacity
 answers of earlier requests (``planner.search.shapes.answers``: a rate does not change them); ``cold`` gives
 every request a distinct output length, a question never asked, so the queueing model runs for every
-shape the search reaches. Prints requests/s and p50/p99 latency per scenario, and for the uncached
-ones where the server's time goes (planner search vs. the rest, from /metrics).
+shape the search reaches. Prints requests/s and p50/p99 latency per scenario, for the uncached ones
+where the server's time goes (planner search vs. the rest, from /metrics), and for every plan
+scenario the latency of GET /healthz probed every 50 ms while it runs.
 
     .venv/bin/python bench/api_load.py [--clients 8] [--seconds 10]
 """
@@ -62,13 +63,24 @@ def start_server(catalog: Path) -> tuple[uvicorn.Server, str]:
     raise RuntimeError("server did not start")
 
 
-def drive(url: str, clients: int, seconds: float, request: Any) -> tuple[list[float], int]:
-    """``clients`` threads, each with its own connection, calling ``request(client, i)`` until time."""
+def drive(url: str, clients: int, seconds: float, request: Any,
+          health: list[float] | None = None) -> tuple[list[float], int]:
+    """``clients`` threads, each with its own connection, calling ``request(client, i)`` until time;
+    with ``health``, one more thread probes GET /healthz every 50 ms meanwhile and appends its latencies."""
     latencies: list[float] = []
     errors = 0
     lock = threading.Lock()
     counter = itertools.count()
     stop = time.perf_counter() + seconds
+
+    def prober() -> None:
+        assert health is not None
+        with httpx.Client(base_url=url, timeout=60) as client:
+            while time.perf_counter() < stop:
+                t0 = time.perf_counter()
+                client.get("/healthz")
+                health.append(time.perf_counter() - t0)
+                time.sleep(0.05)
 
     def worker() -> None:
         nonlocal errors
@@ -81,6 +93,8 @@ def drive(url: str, clients: int, seconds: float, request: Any) -> tuple[list[fl
                     errors += not ok
 
     threads = [threading.Thread(target=worker) for _ in range(clients)]
+    if health is not None:
+        threads.append(threading.Thread(target=prober))
     for t in threads:
         t.start()
     for t in threads:
@@ -123,8 +137,14 @@ def main() -> None:
         ]
         for name, request in scenarios:
             before = httpx.get(url + "/metrics").text
-            latencies, errors = drive(url, args.clients, args.seconds, request)
+            health: list[float] = []
+            latencies, errors = drive(url, args.clients, args.seconds, request,
+                                      health if name.startswith("POST") else None)
             report(name, latencies, errors, args.seconds)
+            if health:
+                h = np.array(health) * 1e3
+                print(f"  GET /healthz meanwhile (every 50 ms): p50 {np.percentile(h, 50):.1f} ms, "
+                      f"p99 {np.percentile(h, 99):.1f} ms, max {h.max():.1f} ms over {len(h)} probes")
             after = httpx.get(url + "/metrics").text
             if not name.endswith("(cached)") and name.startswith("POST"):
                 search = metric(after, "hwplan_plan_search_seconds_sum") - \
