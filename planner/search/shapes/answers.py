@@ -16,9 +16,12 @@ a question's answers kept there join the store the first time a search asks it (
 answers found since (``fresh``) are written back when the command ends.
 
 The answer a search finds for a shape is the highest utilisation rung at which every target
-percentile holds; latency rises with load, so it does not depend on the order the rungs were probed
+percentile holds; where latency rises with load it does not depend on the order the rungs were probed
 in (the prior, which differs between requests): tests/test_capacity_memo.py checks that plans with a
-history of other requests are the plans of a fresh process.
+history of other requests are the plans of a fresh process. Where it does not rise (docs/design.md,
+``SECANT_FILL``: 10 of the examples' 1,055 searched rows, TTFT between low rungs) the rung reported can
+depend on the probes, and the store makes the first search's answer the one every later search of that
+question takes; the examples give the same answers either way.
 """
 
 from __future__ import annotations
