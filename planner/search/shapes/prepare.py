@@ -110,8 +110,8 @@ class Prepared:
         """Run the queueing model on ``rows`` at every utilisation rung; fill curves and rate.
 
         Rows with the same performance-model constants and ceiling (a model's fine-tunes, one chip
-        under several ids) get the same answer, so each distinct one is run once per search and
-        the answer shared."""
+        under several ids) get the same answer, so each distinct one is run once per question and
+        its answer kept in ``memo`` for every search that asks it again."""
         rows = rows[np.isnan(self.rate[rows])]
         if not len(rows):
             return
