@@ -30,7 +30,7 @@ from planner.fleet.sweep import (
     variant_key,
 )
 from planner.model.grid import CatalogTables
-from planner.search.shapes.answers import Answers, share, shared
+from planner.search.shapes.answers import Answers, share
 
 __all__ = ["IN_FLIGHT", "SweepPlanner", "done_ids", "read_rows", "run_local", "run_sweep"]
 
@@ -43,7 +43,7 @@ class SweepPlanner:
     def __init__(self, sweep: Sweep, catalog: Catalog, prices: ChipPrices | None = None) -> None:
         self.sweep, self.catalog, self.prices = sweep, catalog, prices
         self.variants: dict[float, tuple[Catalog, CatalogTables]] = {}
-        self.answers: Answers | None = None  # planner.search.shapes.answers, shared by the price variants
+        self.answers = Answers()  # planner.search.shapes.answers, shared by the price variants
 
     def run_many(self, batch: Sequence[Scenario]) -> list[dict[str, Any]]:
         return [self.run(sc) for sc in batch]
@@ -53,8 +53,7 @@ class SweepPlanner:
         if key not in self.variants:
             cat = priced(self.catalog, key)
             tables = CatalogTables.from_catalog(cat)
-            # prices are no part of what a replica carries: the variants share one store of capacity answers
-            self.answers = share(tables, self.answers) if self.answers is not None else shared(tables)
+            share(tables, self.answers)  # prices are no part of what a replica carries: one store for the variants
             self.variants[key] = (cat, tables)
         cat, tables = self.variants[key]
         prices = None if self.prices is None else scaled_prices(self.prices, key)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -57,3 +62,17 @@ def refuse_unpickling(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(compiled.pickle, "loads", refuse)
     return unpickled
+
+
+def concurrent_plan_runs(catalog_dir: Path, cache_in: Path, workload: Path, runs: int = 2) -> list[dict[str, Any]]:
+    """``runs`` ``hwplan plan --json`` processes started together on one cache directory: each must exit 0;
+    their documents, parsed."""
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), "HWPLAN_CACHE_DIR": str(cache_in)}
+    env.pop("HWPLAN_NO_CACHE", None)
+    cmd = [sys.executable, "-m", "cli.main", "plan", str(workload), "--catalog", str(catalog_dir), "--json"]
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=root)
+             for _ in range(runs)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0] * runs, [o[1][-500:] for o in outs]
+    return [json.loads(o[0]) for o in outs]

@@ -89,3 +89,19 @@ def cache_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv(cache.ENV_DIR, str(folder))
     monkeypatch.delenv(cache.ENV_OFF, raising=False)
     return folder
+
+
+@pytest.fixture
+def queued(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Rows each search sends through the queueing model (``Prepared._run``), appended as they go."""
+    import planner.search.shapes.prepare as prepare_module
+
+    counts: list[int] = []
+    run = prepare_module.Prepared._run
+
+    def counted(self: prepare_module.Prepared, rows: Any, *args: Any, **kwargs: Any) -> Any:
+        counts.append(len(rows))
+        return run(self, rows, *args, **kwargs)
+
+    monkeypatch.setattr(prepare_module.Prepared, "_run", counted)
+    return counts

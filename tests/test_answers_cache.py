@@ -7,19 +7,13 @@ fresh tables backed by the cache directory (``catalog_tables(answers=True)``), a
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
-from cache_helpers import DAMAGES, damage, small_catalog
+from cache_helpers import DAMAGES, concurrent_plan_runs, damage, small_catalog
 
-import planner.search.shapes.prepare as prepare_module
 from hardware_catalog import load_catalog
 from hardware_catalog.caching import answers_cache, cache
 from hardware_catalog.workload_file import load_workload
@@ -39,20 +33,6 @@ pytestmark = pytest.mark.usefixtures("cache_in")  # a fresh cache directory per 
 @pytest.fixture
 def catalog_dir(tmp_path: Path) -> Path:
     return small_catalog(tmp_path / "catalog", HARDWARE, MODELS)
-
-
-@pytest.fixture
-def queued(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Rows each search sends through the queueing model (``Prepared._run``), appended as they go."""
-    counts: list[int] = []
-    run = prepare_module.Prepared._run
-
-    def counted(self: prepare_module.Prepared, rows: np.ndarray, *args: object, **kwargs: object) -> object:
-        counts.append(len(rows))
-        return run(self, rows, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(prepare_module.Prepared, "_run", counted)
-    return counts
 
 
 def _run(directory: Path, w: Workload) -> PlanResult:
@@ -153,7 +133,7 @@ def test_an_unwritable_cache_directory_still_plans(catalog_dir: Path, tmp_path: 
 def test_off_means_no_answers_kept(catalog_dir: Path, cache_in: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(cache.ENV_OFF, "1")
     _run(catalog_dir, load_workload(WORKLOAD))
-    assert not list(cache_in.glob(f"*{answers_cache.SUFFIX}")) if cache_in.exists() else True
+    assert not cache_in.exists() or not list(cache_in.glob(f"*{answers_cache.SUFFIX}"))
 
 
 def test_info_counts_and_clear_removes_the_answers(catalog_dir: Path, cache_in: Path) -> None:
@@ -176,17 +156,14 @@ def test_a_file_keeps_the_newest_answers_per_question(tmp_path: Path, monkeypatc
 
 def test_two_concurrent_runs_both_succeed_and_agree(catalog_dir: Path, cache_in: Path) -> None:
     """Two ``hwplan plan`` processes at once save the same question: both succeed, both plan what the
-    planner plans, and the file they leave is whole (a third run asks the queueing model nothing)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), cache.ENV_DIR: str(cache_in)}
-    cmd = [sys.executable, "-m", "cli.main", "plan", str(WORKLOAD), "--catalog", str(catalog_dir), "--json"]
-    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
-             for _ in range(2)]
-    outs = [p.communicate(timeout=300) for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], [o[1][-500:] for o in outs]
-    docs = [json.loads(o[0]) for o in outs]
+    planner plans with no cache, and the file they leave is whole."""
+    docs = concurrent_plan_runs(catalog_dir, cache_in, WORKLOAD)
     for d in docs:
-        d.pop("search")
+        d.pop("search")  # (one may have taken the other's answers: fewer shapes evaluated)
     assert docs[0] == docs[1]
+    expected = _fresh(catalog_dir, load_workload(WORKLOAD)).plans
+    assert [(p["model"], p["cost"]["per_month"]) for p in docs[0]["plans"]] == \
+        [(p.model, pytest.approx(p.cost.per_month, rel=1e-4)) for p in expected]
     (stored,) = cache_in.glob(f"*{answers_cache.SUFFIX}")
     key, question = stored.name.removesuffix(answers_cache.SUFFIX).split("-")
     assert answers_cache.DiskAnswers(cache_in, key).load(bytes.fromhex(question))

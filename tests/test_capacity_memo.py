@@ -27,19 +27,6 @@ from planner.workload import Objective, Workload
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
-def _queued_rows(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Rows each ``Prepared._run`` sends through the queueing model, appended as they go."""
-    counts: list[int] = []
-    run = prepare_module.Prepared._run
-
-    def counted(self: prepare_module.Prepared, rows: Any, *args: Any, **kwargs: Any) -> Any:
-        counts.append(len(rows))
-        return run(self, rows, *args, **kwargs)
-
-    monkeypatch.setattr(prepare_module.Prepared, "_run", counted)
-    return counts
-
-
 def _search(w: Workload, catalog: Catalog, tables: CatalogTables, memo: dict[bytes, Any] | None) -> Any:
     return run_search(w, catalog, top=5, objective=Objective.COST, time_limit_s=30.0, tables=tables, memo=memo).result
 
@@ -70,11 +57,11 @@ def _alone(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_explanation_reuses_answers_and_says_the_same(catalog: Catalog, tables: CatalogTables,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+                                                           monkeypatch: pytest.MonkeyPatch, queued: list[int]) -> None:
     """The infeasible example's relaxations (budget, quality floor) re-plan the same traffic and SLO: with
     the memo they are found with fewer queueing-model rows and are the same as without it."""
     w = load_workload(EXAMPLES / "infeasible.yaml")
-    counts = _queued_rows(monkeypatch)
+    counts = queued
     shared = plan(w, catalog, tables=tables)
     with_memo = sum(counts)
     counts.clear()
@@ -88,12 +75,13 @@ def test_the_explanation_reuses_answers_and_says_the_same(catalog: Catalog, tabl
 
 
 def test_the_pools_pinned_searches_reuse_answers_and_plan_the_same(catalog: Catalog, tables: CatalogTables,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                   monkeypatch: pytest.MonkeyPatch,
+                                                                   queued: list[int]) -> None:
     """A disaggregated plan searches each pool, then again pinned to the other pool's formats: the same
     traffic, SLO and served pool, so the pinned searches take the pool's answers (fewer queueing-model
     rows) and the plans are the ones each search gives from scratch."""
     w = load_workload(EXAMPLES / "disagg-long-prompts.yaml")
-    counts = _queued_rows(monkeypatch)
+    counts = queued
     shared = plan(w, catalog, tables=tables)
     with_memo = sum(counts)
     counts.clear()
@@ -116,7 +104,7 @@ def _edited(w: Workload) -> Workload:
 
 @pytest.mark.parametrize("name", ["support-chatbot", "rag-prefix-cache", "disagg-loses", "infeasible"])
 def test_a_plan_after_other_requests_is_the_plan_of_a_fresh_process(catalog: Catalog, name: str,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                    queued: list[int]) -> None:
     """A service keeps the answers of every request of a catalog version: the plan of an edited workload
     (more traffic, a larger budget) after the original and another example were planned must be the
     plan a fresh store gives (the basis: the same search with no history), for plain, prefix-cached,
@@ -127,7 +115,8 @@ def test_a_plan_after_other_requests_is_the_plan_of_a_fresh_process(catalog: Cat
     served_tables = CatalogTables.from_catalog(catalog)  # a service's: its own store
     for earlier in (w, load_workload(EXAMPLES / "code-assistant.yaml")):
         plan(earlier, catalog, tables=served_tables)
-    counts = _queued_rows(monkeypatch)
+    counts = queued
+    counts.clear()  # (the history's rows)
     after = plan(edited, catalog, tables=served_tables)
     with_history = sum(counts)
     counts.clear()

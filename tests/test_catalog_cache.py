@@ -6,15 +6,11 @@ built with the cache off (the independent basis: the planner computing every con
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from cache_helpers import small_catalog
+from cache_helpers import concurrent_plan_runs, small_catalog
 
 from hardware_catalog import load_catalog
 from hardware_catalog.caching import cache
@@ -127,13 +123,7 @@ def test_info_and_clear(catalog_dir: Path) -> None:
 
 
 def test_two_concurrent_first_runs_both_succeed(catalog_dir: Path, cache_in: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), cache.ENV_DIR: str(cache_in)}
-    cmd = [sys.executable, "-m", "cli.main", "plan", str(WORKLOAD), "--catalog", str(catalog_dir), "--json"]
-    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
-             for _ in range(2)]
-    outs = [p.communicate(timeout=300) for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], [o[1][-500:] for o in outs]
-    docs = [json.loads(o[0]) for o in outs]
+    docs = concurrent_plan_runs(catalog_dir, cache_in, WORKLOAD)
     for d in docs:
         d["search"].pop("elapsed_ms")
     assert docs[0] == docs[1]

@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import stat
 import zipfile
 from functools import partial
 from pathlib import Path
@@ -34,7 +33,8 @@ from typing import BinaryIO
 
 import numpy as np
 
-from hardware_catalog.caching.cache_store import atomic_write, cache_dir, enabled, source_digest
+from hardware_catalog.caching import cache_store
+from hardware_catalog.caching.cache_store import atomic_write, cache_dir, ours_alone, prune, source_digest
 from planner.model.grid import CatalogTables
 from planner.search.shapes.answers import QUESTION_BYTES, Answer, shared
 
@@ -61,10 +61,8 @@ class DiskAnswers:
         path = self.path(question)
         try:
             with open(path, "rb") as fh:
-                st = os.fstat(fh.fileno())
-                if st.st_uid != getattr(os, "geteuid", lambda: st.st_uid)() or \
-                        st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-                    return []  # not ours alone (a shared HWPLAN_CACHE_DIR): its answers could be anyone's
+                if not ours_alone(os.fstat(fh.fileno())):
+                    return []  # (a shared HWPLAN_CACHE_DIR): its answers could be anyone's
                 with np.load(fh, allow_pickle=False) as f:
                     keys, values, check = f["keys"], f["values"], f["check"]
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # missing, cut, not a zip, other layout
@@ -93,15 +91,14 @@ class DiskAnswers:
         check = np.frombuffer(_check(keys, values), dtype=np.uint8)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            atomic_write(self.path(question), partial(_savez, keys=keys, values=values, check=check))
+            atomic_write(self.path(question), partial(_savez, keys=keys, values=values, check=check), private=True)
         except OSError:
             return False
-        _prune(self.folder)
+        prune(self.folder, SUFFIX, FILES)
         return True
 
 
 def _savez(f: BinaryIO, *, keys: np.ndarray, values: np.ndarray, check: np.ndarray) -> None:
-    os.fchmod(f.fileno(), 0o600)  # only ours to write (a umask of 002 would let the group write)
     np.savez(f, keys=keys, values=values, check=check)
 
 
@@ -125,26 +122,13 @@ def _key(entry_key: str) -> str:
 
 def entries(folder: Path) -> list[Path]:
     """The question files, most recently used first."""
-    if not folder.is_dir():
-        return []
-    found = []
-    for path in folder.glob(f"*{SUFFIX}"):
-        with contextlib.suppress(OSError):
-            found.append((path.stat().st_mtime, path))
-    return [p for _, p in sorted(found, reverse=True)]
-
-
-def _prune(folder: Path) -> None:
-    for old in entries(folder)[FILES:]:
-        with contextlib.suppress(OSError):
-            old.unlink()
+    return cache_store.entries(folder, SUFFIX)
 
 
 def attach(tables: CatalogTables, entry_key: str) -> None:
     """Back the tables' store (``planner.search.shapes.answers.shared``) with the files under ``entry_key``
-    (nothing when the cache is off or the source cannot be read)."""
-    if not enabled():
-        return
+    (nothing when the source cannot be read). Called by ``cache.prepare_tables``, which does nothing
+    when the cache is off."""
     try:
         key = _key(entry_key)
     except OSError:

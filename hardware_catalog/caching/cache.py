@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from hardware_catalog.caching import answers_cache, compiled, compiled_code, compiled_workload
+from hardware_catalog.caching import answers_cache, cache_store, compiled, compiled_code, compiled_workload
 from hardware_catalog.caching.cache_store import ENV_DIR, ENV_OFF, cache_dir, enabled, source_digest
 from hardware_catalog.caching.cache_store import atomic_write as _atomic
 from planner.domain import Catalog
@@ -221,7 +221,8 @@ def _checksum(a: np.ndarray) -> str:
 
 
 def _entries(folder: Path) -> list[Path]:
-    return sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True) if folder.is_dir() else []
+    """The entries' descriptions, most recently used first (a file removed meanwhile is skipped)."""
+    return cache_store.entries(folder, ".json")
 
 
 def _remove(folder: Path, key: str) -> int:

@@ -1,22 +1,25 @@
-"""Where hwplan's caches live, whether they are on, how a cache file is written, and the digest of the
-source an entry was computed by.
+"""Where hwplan's caches live, whether they are on, how a cache file is written, found, trusted and
+pruned, and the digest of the source an entry was computed by.
 
-Shared by the compiled catalog (``hardware_catalog.caching.compiled``: validated catalogs) and the catalog
-cache (``hardware_catalog.caching.cache``: the Universe's arrays); standard library only, so a command
-that needs a catalog alone (``catalog list``) pays for neither numpy nor the search.
+Shared by every cache of ``hardware_catalog.caching`` (compiled catalogs, workloads and dataclass code,
+the Universe's arrays, capacity answers); standard library only, so a command that needs a catalog
+alone (``catalog list``) pays for neither numpy nor the search.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
+import stat
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["ENV_DIR", "ENV_OFF", "atomic_write", "cache_dir", "enabled", "source_digest"]
+__all__ = ["ENV_DIR", "ENV_OFF", "atomic_write", "cache_dir", "enabled", "entries", "ours_alone", "prune",
+           "source_digest"]
 
 ENV_OFF = "HWPLAN_NO_CACHE"
 ENV_DIR = "HWPLAN_CACHE_DIR"
@@ -39,16 +42,45 @@ def cache_dir() -> Path:
     return Path(user_cache_dir("hwplan", appauthor=False))
 
 
-def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
+def atomic_write(path: Path, write: Callable[[BinaryIO], object], *, private: bool = False) -> None:
     """Write ``path`` through a temporary file in its directory renamed into place: a reader sees
-    the whole file or none, and two writers of the same file both succeed."""
+    the whole file or none, and two writers of the same file both succeed. ``private``: the file is
+    its owner's alone to write (0600; a umask of 002 would let the group write), as ``ours_alone``
+    requires of an entry whose content is trusted."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         with open(tmp, "wb") as f:
+            if private:
+                os.fchmod(f.fileno(), 0o600)
             write(f)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def ours_alone(st: os.stat_result) -> bool:
+    """Whether a file (its ``os.fstat``) belongs to this user and no group or other may write it: only
+    such an entry is trusted (unpickled, or its answers taken), since anyone who can write it could
+    have put anything there."""
+    return st.st_uid == getattr(os, "geteuid", lambda: st.st_uid)() and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def entries(folder: Path, suffix: str) -> list[Path]:
+    """The entries ending in ``suffix`` in ``folder``, most recently used first."""
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in folder.glob(f"*{suffix}"):
+        with contextlib.suppress(OSError):
+            found.append((path.stat().st_mtime, path))
+    return [p for _, p in sorted(found, reverse=True)]
+
+
+def prune(folder: Path, suffix: str, keep: int) -> None:
+    """Remove all but the ``keep`` most recently used entries ending in ``suffix``."""
+    for old in entries(folder, suffix)[keep:]:
+        with contextlib.suppress(OSError):
+            old.unlink()
 
 
 @functools.cache

@@ -29,14 +29,14 @@ import functools
 import hashlib
 import os
 import pickle
-import stat
 import sys
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from hardware_catalog.caching.cache_store import atomic_write, cache_dir, enabled, source_digest
+from hardware_catalog.caching import cache_store
+from hardware_catalog.caching.cache_store import atomic_write, cache_dir, enabled, ours_alone, prune, source_digest
 from hardware_catalog.content_hash import catalog_hash
 
 if TYPE_CHECKING:
@@ -114,8 +114,8 @@ def read_entry(path: Path, kind: type[_T], accept: Callable[[_T], bool] = lambda
     except OSError:
         return None
     try:
-        if st.st_uid != getattr(os, "geteuid", lambda: st.st_uid)() or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-            return None  # not ours alone: never unpickled (and not ours to remove)
+        if not ours_alone(st):
+            return None  # never unpickled (and not ours to remove)
         head, digest, payload = data[:len(_MAGIC)], data[len(_MAGIC):len(_MAGIC) + 32], data[len(_MAGIC) + 32:]
         if head != _MAGIC or hashlib.sha256(payload).digest() != digest:
             raise ValueError("corrupt entry")
@@ -142,29 +142,16 @@ def write_entry(folder: Path, path: Path, value: object, *, suffix: str, keep: i
     payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, lambda f: _private(f, _MAGIC + hashlib.sha256(payload).digest() + payload))
+        atomic_write(path, lambda f: f.write(_MAGIC + hashlib.sha256(payload).digest() + payload), private=True)
     except OSError:
         return False
-    for old in entries(folder, suffix)[keep:]:
-        with contextlib.suppress(OSError):
-            old.unlink()
+    prune(folder, suffix, keep)
     return True
-
-
-def _private(f: BinaryIO, data: bytes) -> None:
-    os.fchmod(f.fileno(), 0o600)  # only ours to write (a umask of 002 would let the group write)
-    f.write(data)
 
 
 def entries(folder: Path, suffix: str = SUFFIX) -> list[Path]:
     """The compiled catalogs (entries ending in ``suffix``) in ``folder``, most recently used first."""
-    if not folder.is_dir():
-        return []
-    found = []
-    for path in folder.glob(f"*{suffix}"):
-        with contextlib.suppress(OSError):
-            found.append((path.stat().st_mtime, path))
-    return [p for _, p in sorted(found, reverse=True)]
+    return cache_store.entries(folder, suffix)
 
 
 def load_files(directory: Path | str | None, *, overlays: Sequence[Path | str]) -> Catalog:

@@ -100,9 +100,7 @@ def fitted_iteration(catalog: Catalog, calibration: Calibration, rs: RecordSet) 
     sub = rs.take(rows)
     errors = iteration_errors(catalog, calibration, sub)
     pooled = _choose(errors, 0.0)
-    runtimes = np.array([c.runtime.id for c in sub.configs])
-    own = {rid: _interval({cost: e[runtimes == rid] for cost, e in errors.items()})
-           for rid in sorted(set(runtimes.tolist())) if (runtimes == rid).sum() >= MIN_RECORDS}
+    own = {rid: _interval(mine) for rid, mine in _by_runtime(sub, errors).items()}
     return replace(calibration, serving_iteration_s=None if pooled == 0.0 else pooled,
                    serving_iteration_runtime=_per_runtime(sub, errors, pooled),
                    serving_iteration_interval=_interval(errors), serving_iteration_interval_runtime=own)
@@ -194,14 +192,15 @@ def fit_runtime_overlaps(tables: CatalogTables, rs: RecordSet, pooled: float, *,
     return _per_runtime(sub, _errors(tables, sub), pooled, seed=seed)
 
 
-def _per_runtime(sub: RecordSet, errors: dict[float, Array], pooled: float, *, seed: int = 0) -> dict[str, float]:
+def _by_runtime(sub: RecordSet, errors: dict[float, Array]) -> dict[str, dict[float, Array]]:
+    """``errors`` (per grid value, one per record of ``sub``) split by runtime id, for each runtime with at
+    least MIN_RECORDS records of its own."""
     runtimes = np.array([c.runtime.id for c in sub.configs])
-    out = {}
-    for rid in sorted(set(runtimes.tolist())):
-        mine = runtimes == rid
-        if mine.sum() < MIN_RECORDS:
-            continue
-        chosen = _choose({v: e[mine] for v, e in errors.items()}, pooled, seed=seed)
-        if chosen != pooled:
-            out[rid] = chosen
-    return out
+    return {rid: {v: e[runtimes == rid] for v, e in errors.items()}
+            for rid in sorted(set(runtimes.tolist())) if (runtimes == rid).sum() >= MIN_RECORDS}
+
+
+def _per_runtime(sub: RecordSet, errors: dict[float, Array], pooled: float, *, seed: int = 0) -> dict[str, float]:
+    """Per runtime with enough records (``_by_runtime``), its own choice where it differs from ``pooled``."""
+    chosen = {rid: _choose(mine, pooled, seed=seed) for rid, mine in _by_runtime(sub, errors).items()}
+    return {rid: value for rid, value in chosen.items() if value != pooled}

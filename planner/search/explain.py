@@ -146,7 +146,6 @@ def _least(admits: Callable[[float], bool], lo: float, hi: float) -> float:
     return hi
 
 
-
 def _quality(catalog: Catalog, tables: CatalogTables, w: Workload, o: Objective) -> list[Relaxation]:
     if w.quality.min_score is None:
         return []
@@ -189,7 +188,7 @@ def explain_infeasible(catalog: Catalog, tables: CatalogTables, w: Workload, pre
     skipped = []
     try:
         for name, finder in (("budget", _budget), ("slo", _slos), ("quality", _quality), ("quotas", _quotas)):
-            if deadline is not None and time.perf_counter() >= deadline:
+            if not _before_deadline():
                 skipped.append(name)
                 continue
             relaxations.extend(finder(catalog, tables, w, objective))
