@@ -219,6 +219,14 @@ def test_plan_pick_a_pareto_point_levers_export(page: Page) -> None:
     page.focus('#chart .pt[data-rank="1"]')
     page.keyboard.press("Enter")
     assert _selected_rank(page) == ["1"]
+    # a redraw (the window narrowed) keeps the keyboard's place on the chart
+    width = page.get_attribute("#chart svg", "width")
+    page.focus('#chart .pt[data-rank="2"]')
+    page.set_viewport_size({"width": 1000, "height": 800})
+    page.wait_for_function(f"() => document.querySelector('#chart svg').getAttribute('width') !== '{width}'")
+    expect(page.locator('#chart .pt[data-rank="2"]')).to_be_focused()
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.wait_for_function(f"() => document.querySelector('#chart svg').getAttribute('width') === '{width}'")
     page.click('#plans-table tbody tr[data-rank="2"]')
     expect(page.locator('#chart .pt[data-rank="2"]')).to_have_attribute("aria-pressed", "true")
 

@@ -402,8 +402,11 @@ function renderChart() {
     ? el("div", {class: "legend"}, "quality ", el("span", {class: "ramp", "aria-hidden": "true"}),
          ` ${num(qMin)} → ${num(qMax)}`)
     : el("div", {class: "legend"}, `quality ${num(qMin)} for every plan`);
+  const focused = document.activeElement?.closest?.("#chart .pt")?.dataset.rank;
   box.replaceChildren(chart, legend || "");
+  state.chartWidth = W;
   if (state.selected !== null) markSelected(state.selected);
+  if (focused) $(`#chart .pt[data-rank="${focused}"]`)?.focus({preventScroll: true});  // a redraw keeps the keyboard's place
 }
 
 // ---------- selection, detail, levers, export ----------
@@ -418,7 +421,11 @@ function markSelected(rank) {
     const on = Number(g.dataset.rank) === rank;
     g.classList.toggle("selected", on);
     g.setAttribute("aria-pressed", String(on));
-    if (on) g.parentNode.append(g);  // drawn last: on top of its neighbours
+    if (on && g.nextSibling) {  // drawn last: on top of its neighbours (moving it drops its focus: restored)
+      const focused = document.activeElement === g;
+      g.parentNode.append(g);
+      if (focused) g.focus({preventScroll: true});
+    }
   }
 }
 
@@ -899,7 +906,10 @@ function wire() {
   let resize;
   window.addEventListener("resize", () => {
     clearTimeout(resize);
-    resize = setTimeout(() => state.plans.length && !$("#chart-section").hidden && renderChart(), 150);
+    resize = setTimeout(() => {  // redrawn only when the chart's width changes (a taller page needs no redraw)
+      const width = Math.max(Math.min($("#chart").clientWidth || 640, 900), 300);
+      if (state.plans.length && !$("#chart-section").hidden && width !== state.chartWidth) renderChart();
+    }, 150);
   });
 }
 
