@@ -35,6 +35,7 @@ from pathlib import Path
 
 ROOT = Path(os.environ.get("HWPLAN_BENCH_ROOT") or Path(__file__).resolve().parent.parent)  # the tree to measure
 HWPLAN = [sys.executable, "-m", "cli.main"]
+PACKAGES = ("planner", "hardware_catalog", "cli", "api")
 COMMANDS = {
     "hwplan --help": ["--help"],
     "hwplan catalog list hardware": ["catalog", "list", "hardware"],
@@ -107,6 +108,19 @@ def _heavy_imports(args: list[str], root: Path) -> list[str]:
     return [h for h in HEAVY if h in top]
 
 
+def _bytecode(root: Path) -> str:
+    """How many of the tree's modules have current bytecode (the README's compileall writes it; with
+    PYTHONDONTWRITEBYTECODE set no run does, and each run compiles the rest again)."""
+    import importlib.util
+    sources = [p for d in PACKAGES for p in (root / d).rglob("*.py")]
+    current = 0
+    for src in sources:
+        pyc = Path(importlib.util.cache_from_source(str(src)))
+        current += pyc.exists() and pyc.stat().st_mtime_ns >= src.stat().st_mtime_ns
+    flag = " (PYTHONDONTWRITEBYTECODE set: runs write none)" if os.environ.get("PYTHONDONTWRITEBYTECODE") else ""
+    return f"{current} of {len(sources)} modules compiled{flag}"
+
+
 def _row(name: str, figures: list[dict[str, float | None]], base: float, heavy: str) -> str:
     cells = []
     for f in figures:
@@ -132,6 +146,8 @@ def main() -> None:
     base = statistics.median(_once([sys.executable, "-c", "pass"], ROOT)[0] for _ in range(max(args.repeat, 5)))
     print(f"python -c pass: {base:.3f} s (median of {max(args.repeat, 5)}); trees: "
           f"{' | '.join(str(r) for r in roots)}")
+    for root in roots:
+        print(f"bytecode ({root.name}): {_bytecode(root)}")
     head = f"{'wall s':>7} {'ratio':>6} {'cpu s':>6} {'search':>7}"
     print(f"{'command':58} {' | '.join([head] * len(roots))}  heavy imports ({roots[-1].name})")
     ratios: list[list[float]] = [[] for _ in roots]

@@ -16,6 +16,7 @@ from planner.levers.finetune import (
     NF4_BITS,
     adaptation_options,
     adapter_params,
+    cheapest_option,
     multi_lora_bytes,
     training_flops,
     training_memory,
@@ -129,6 +130,24 @@ def test_options_ranked_by_cost_and_misfits_last(catalog: Catalog) -> None:
     fits = [o.fits for o in options]
     assert fits == sorted(fits, reverse=True)
     assert all(o.reason for o in options if not o.fits)
+
+
+@pytest.mark.parametrize("pricing", ["on_demand", "spot", "owned"])
+def test_cheapest_option_is_the_first_priced_fit_of_every_option(catalog: Catalog, pricing: str) -> None:
+    """Brute force: ``cheapest_option`` (which skips chips by a lower bound on their cost) picks what
+    costing every chip and sorting gives, for every model of the catalog, method and dataset size
+    (the adaptation search reads only this)."""
+    for model in catalog.models.values():
+        for method in ("lora", "qlora", "full", "distill"):
+            teacher = next((m for m in catalog.models.values() if m.params > model.params), None)
+            if method == "distill" and teacher is None:
+                continue
+            for tokens in (1e6, 3e8, 3e10):
+                kwargs = {"model": model, "method": method, "dataset_tokens": tokens, "pricing": pricing,
+                          "teacher": teacher if method == "distill" else None}
+                options, _ = adaptation_options(catalog, **kwargs)  # type: ignore[arg-type]
+                expected = next((o for o in options if o.fits and o.cost is not None), None)
+                assert cheapest_option(catalog, **kwargs) == expected, (model.id, method, tokens)  # type: ignore[arg-type]
 
 
 def test_cli_json() -> None:

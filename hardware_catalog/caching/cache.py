@@ -161,7 +161,7 @@ def _read(folder: Path, key: str, shapes: list[tuple[int, ...]]) -> tuple[np.nda
             stamps[name] = _stamp(st)
             if not _verified(meta, name, stamps[name]) and _checksum(a) != info["checksum"]:
                 raise ValueError("checksum mismatch")
-            out.append(a)
+            out.append(a.view(np.ndarray))  # the same pages; slices skip memmap's per-slice bookkeeping
         if meta.get("verified") != stamps and all(s[3] < time.time_ns() - SETTLED_NS for s in stamps.values()):
             with contextlib.suppress(OSError):  # (a read-only cache: checked again next time)
                 _atomic(meta_path, lambda f: f.write(json.dumps({**meta, "verified": stamps}, indent=1).encode()))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from planner.domain import Catalog, Model
 from planner.economics.rates import Pricing
-from planner.levers.finetune import adaptation_options
+from planner.levers.finetune import cheapest_option
 from planner.levers.quality import ADAPTATIONS, GENERAL, QualityEstimate, best_teacher, quality
 from planner.memo import cached
 from planner.workload import Workload
@@ -83,9 +83,8 @@ def _teacher(catalog: Catalog, task: str, student: Model) -> Model | None:
 
 def _cheapest(catalog: Catalog, model: Model, method: str, teacher: Model | None, tokens: float,
               pricing: Pricing) -> tuple[float, str | None]:
-    options, _ = adaptation_options(catalog, model=model, method=method, dataset_tokens=tokens,
-                                    teacher=teacher, pricing=pricing)
-    best = next((o for o in options if o.fits and o.cost is not None), None)
+    best = cheapest_option(catalog, model=model, method=method, dataset_tokens=tokens, teacher=teacher,
+                           pricing=pricing)
     return (float("inf"), None) if best is None else (best.cost or 0.0, best.hardware)
 
 

@@ -47,8 +47,8 @@ from planner.economics.rates import ChipRate, Pricing, chip_rate
 from planner.errors import InputError
 
 __all__ = ["ADAM_BYTES_PER_PARAM", "MFU", "MFU_BY_FAMILY", "METHODS", "NF4_BITS", "Basis", "Memory", "TrainingOption",
-           "adapter_params", "adaptation_options", "mfu", "multi_lora_bytes", "toolchain", "training_flops",
-           "training_memory"]
+           "adapter_params", "adaptation_options", "cheapest_option", "mfu", "multi_lora_bytes", "toolchain",
+           "training_flops", "training_memory"]
 
 METHODS = ("lora", "qlora", "full", "distill")
 ADAM_BYTES_PER_PARAM = 16.0  # 2 + 2 + 12 (M37 'K=12', M38)
@@ -260,24 +260,68 @@ def _option_at(catalog: Catalog, hw: Hardware, m: Model, method: str, tokens: fl
                           checkpointing=checkpointing)
 
 
-def adaptation_options(catalog: Catalog, *, model: Model, method: str, dataset_tokens: float,
-                       epochs: float = 1.0, teacher: Model | None = None, hardware: tuple[str, ...] = (),
-                       pricing: Pricing | str = "on_demand", rank: int = DEFAULT_RANK,
-                       seq_tokens: int = DEFAULT_SEQ_TOKENS) -> tuple[list[TrainingOption], Basis]:
-    """Every hardware (or those given) that can run the adaptation, cheapest first; misfits last."""
+def _checked(catalog: Catalog, model: Model, method: str, dataset_tokens: float, epochs: float,
+             teacher: Model | None, hardware: tuple[str, ...]) -> list[Hardware]:
+    """The chips to cost (those given, else every training family's), once the inputs check out."""
     if method not in METHODS:
         raise InputError(f"unknown method {method!r} (one of {', '.join(METHODS)})", field="method")
     if not (dataset_tokens > 0 and math.isfinite(dataset_tokens)) or not epochs > 0:
         raise InputError("dataset tokens and epochs must be positive", field="dataset_tokens")
     if method == "distill" and (teacher is None or teacher.params <= model.params):
         raise InputError("distillation needs a teacher larger than the student", field="teacher")
-    tokens = dataset_tokens * epochs
-    chips = [catalog.get_hardware(h) for h in hardware] or \
+    return [catalog.get_hardware(h) for h in hardware] or \
         [hw for hw in catalog.hardware.values() if hw.family in TRAINING_FAMILIES]
+
+
+def _rank_key(o: TrainingOption) -> tuple[bool, bool, float, float, str]:
+    return (not o.fits, o.cost is None, o.cost or 0.0, o.hours or 0.0, o.hardware)
+
+
+def adaptation_options(catalog: Catalog, *, model: Model, method: str, dataset_tokens: float,
+                       epochs: float = 1.0, teacher: Model | None = None, hardware: tuple[str, ...] = (),
+                       pricing: Pricing | str = "on_demand", rank: int = DEFAULT_RANK,
+                       seq_tokens: int = DEFAULT_SEQ_TOKENS) -> tuple[list[TrainingOption], Basis]:
+    """Every hardware (or those given) that can run the adaptation, cheapest first; misfits last."""
+    chips = _checked(catalog, model, method, dataset_tokens, epochs, teacher, hardware)
+    tokens = dataset_tokens * epochs
     options = [_option(catalog, hw, model, method, tokens, teacher if method == "distill" else None, rank,
                        seq_tokens, pricing) for hw in chips]
-    options.sort(key=lambda o: (not o.fits, o.cost is None, o.cost or 0.0, o.hours or 0.0, o.hardware))
+    options.sort(key=_rank_key)
     return options, _basis(model, method, tokens, teacher)
+
+
+def cheapest_option(catalog: Catalog, *, model: Model, method: str, dataset_tokens: float,
+                    epochs: float = 1.0, teacher: Model | None = None, pricing: Pricing | str = "on_demand",
+                    rank: int = DEFAULT_RANK, seq_tokens: int = DEFAULT_SEQ_TOKENS) -> TrainingOption | None:
+    """``adaptation_options``' first option that fits and has a price (None: no such option), costing
+    only the chips that can be it.
+
+    An option's cost is its central chip-hours times the chip's price, and its chip-seconds
+    (FLOPs / (peak x MFU), plus a teacher's generation) do not depend on how many chips share them.
+    Without activation checkpointing the FLOPs are the fewest (checkpointing adds a forward pass),
+    so that option's cost, computed as ``_option_at`` computes it, bounds the chip's cost from below
+    whether or not it fits. Chips are costed in order of that bound until the bound exceeds the best
+    cost found; ties in cost are still costed (hours, then the id, break them)."""
+    chips = _checked(catalog, model, method, dataset_tokens, epochs, teacher, ())
+    tokens = dataset_tokens * epochs
+    teacher = teacher if method == "distill" else None
+    flops = training_flops(model, method, tokens, rank=rank, checkpointing=False)
+    bounds = []
+    for hw in chips:
+        peak, rate = _peak(hw), chip_rate(catalog, hw.id, pricing)
+        if peak is None or not isinstance(rate, ChipRate) or toolchain(catalog, method, hw.family) is None:
+            continue  # no option of this chip fits with a price
+        u = mfu(hw.family, method)[0][1]
+        gen = 2.0 * teacher.active_params * tokens / (peak * u) if teacher is not None else 0.0
+        bounds.append(((flops / (peak * u) + gen) / 3600.0 * rate.usd_per_chip_hour, hw.id, hw))
+    best: TrainingOption | None = None
+    for bound, _id, hw in sorted(bounds, key=lambda b: (b[0], b[1])):
+        if best is not None and best.cost is not None and bound > best.cost:
+            break
+        o = _option(catalog, hw, model, method, tokens, teacher, rank, seq_tokens, pricing)
+        if o.fits and o.cost is not None and (best is None or _rank_key(o) < _rank_key(best)):
+            best = o
+    return best
 
 
 def _basis(m: Model, method: str, tokens: float, teacher: Model | None) -> Basis:
