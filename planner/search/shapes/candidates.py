@@ -234,8 +234,9 @@ class Universe:
         # searches in threads (the service) share a catalog's Universe: storing blocks moves them
         # when the storage grows, so building and reading take turns
         self._lock = threading.Lock()
-        self._step = StepCoefficients.empty(0)
-        self._memory = MemoryCoefficients.empty(0)
+        # [row, coefficient]: a row's constants lie together, so a gather is one indexing (not one per field)
+        self._step = np.empty((0, len(fields(StepCoefficients))))
+        self._memory = np.empty((0, len(fields(MemoryCoefficients))))
 
     @property
     def _built(self) -> npt.NDArray[np.bool_]:
@@ -251,8 +252,7 @@ class Universe:
         s = len(PARALLEL)
         with self._lock:
             at = (self._slot[:, None] * s + np.arange(s)).ravel()
-            return (np.ascontiguousarray(self._step.stacked()[:, at].T),
-                    np.ascontiguousarray(self._memory.stacked()[:, at].T))
+            return np.ascontiguousarray(self._step[at]), np.ascontiguousarray(self._memory[at])
 
     def array_shapes(self) -> tuple[tuple[int, int], tuple[int, int]]:
         """The shapes ``arrays`` returns: [row, coefficient] of the step and memory constants."""
@@ -271,8 +271,7 @@ class Universe:
             raise ValueError(f"universe arrays of shape {step.shape}, {memory.shape}; "
                              f"expected {self.array_shapes()}")
         with self._lock:
-            self._step = StepCoefficients.from_stacked(step.T)  # each coefficient a strided view
-            self._memory = MemoryCoefficients.from_stacked(memory.T)
+            self._step, self._memory = step, memory
             self._slot = np.arange(self.n_blocks, dtype=np.int64)
             self._stored = self.n_blocks
 
@@ -308,10 +307,13 @@ class Universe:
                 self._stored += len(new)
                 stored = (self._slot[new][:, None] * s + np.arange(s)).ravel()
                 with np.errstate(divide="ignore", invalid="ignore"):  # shapes beyond a chip's links
-                    self._step.put(stored, StepModel.build(grid).coefficients)
-                    self._memory.put(stored, MemoryModel.build(grid).coefficients)
+                    self._step[stored] = StepModel.build(grid).coefficients.stacked().T
+                    self._memory[stored] = MemoryModel.build(grid).coefficients.stacked().T
             at = self._slot[blocks] * s + rows % s
-            return StepModel(self._step.take(at)), MemoryModel(self._memory.take(at))
+            step, memory = self._step[at], self._memory[at]
+        # one gather of whole rows, then each coefficient a contiguous row of the transposed copy
+        return (StepModel(StepCoefficients.from_stacked(np.ascontiguousarray(step.T))),
+                MemoryModel(MemoryCoefficients.from_stacked(np.ascontiguousarray(memory.T))))
 
     def _reserve(self, blocks: int) -> None:
         """Room for ``blocks`` stored blocks (grown by doubling, copying what is stored)."""
@@ -320,9 +322,8 @@ class Universe:
             return
         room = max(blocks, 2 * have, MIN_BLOCKS) * s
         used = self._stored * s
-        step, memory = StepCoefficients.empty(room), MemoryCoefficients.empty(room)
-        step.put(np.arange(used), self._step.take(np.arange(used)))
-        memory.put(np.arange(used), self._memory.take(np.arange(used)))
+        step, memory = np.empty((room, self._step.shape[1])), np.empty((room, self._memory.shape[1]))
+        step[:used], memory[:used] = self._step[:used], self._memory[:used]
         self._step, self._memory = step, memory
 
 
