@@ -54,7 +54,9 @@ def _usd(x: float | None) -> str:
 def render_fleet(console: Console, out: FleetPlanOut) -> None:
     from rich.table import Table
 
-    console.print(f"[bold]{out.name}[/bold]: {out.months} months, status {out.status}, {out.elapsed_s:.1f} s")
+    proven = "" if out.gap is None or out.status == "OPTIMAL" else \
+        f" (at most {out.gap:.1%} above optimal: no schedule costs less than {_usd(out.lower_bound)})"
+    console.print(f"[bold]{out.name}[/bold]: {out.months} months, status {out.status}{proven}, {out.elapsed_s:.1f} s")
     for w in out.workloads:
         head = f"[bold]{w.name}[/bold]: {w.model} {w.precision} on {w.runtime}" if w.model else f"[bold]{w.name}[/bold]"
         if len(w.serves) > 1:
@@ -76,7 +78,10 @@ def render_fleet(console: Console, out: FleetPlanOut) -> None:
     table.add_row("all", *[_usd(w.cost) for w in out.workloads], _usd(out.cost))
     console.print(table)
     console.print(f"planned one at a time within the quotas: {_usd(out.alone_cost)}; jointly: {_usd(out.cost)}; "
-                  f"saving {_usd(out.saving_vs_alone)}. Each alone with the whole quota: {_usd(out.independent_cost)}.")
+                  f"saving {_usd(out.saving_vs_alone)}. Each alone with the whole quota: {_usd(out.independent_cost)}"
+                  + (f" (at least {_usd(out.independent_bound)})."
+                     if out.independent_bound is not None and out.independent_cost is not None
+                     and out.independent_bound < out.independent_cost - 0.5 else "."))
     if out.quota_peak:
         use = ", ".join(f"{h} {u}/{q}" for h, (u, q) in out.quota_peak.items())
         console.print(f"quota use (peak chips / quota): {use}")

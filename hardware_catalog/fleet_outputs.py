@@ -73,7 +73,10 @@ class FleetPlanOut(_Out):
     cost: float | None  # USD over the horizon
     cost_by_month: list[float | None]
     alone_cost: float | None
-    independent_cost: float | None
+    independent_cost: float | None  # best found; a bound only where independent_bound equals it
+    independent_bound: float | None  # proven: no schedule of each alone with the whole quota costs less in sum
+    lower_bound: float | None  # proven: no joint schedule costs less (CP-SAT's bound; = cost when OPTIMAL)
+    gap: float | None  # (cost - lower_bound) / cost: how far from optimal the schedule can be, at most
     saving_vs_alone: float | None
     quota_peak: dict[str, list[int]]  # hardware -> [most chips used in any period, quota]
     elapsed_s: float
@@ -92,10 +95,17 @@ def _schedule_out(s: WorkloadSchedule) -> WorkloadScheduleOut:
                      for b in s.autoscaling])
 
 
+def _gap(p: FleetPlan) -> float | None:
+    if p.lower_bound is None or not p.cost > 0:
+        return None
+    return round(max(p.cost - p.lower_bound, 0.0) / p.cost, 4)
+
+
 def fleet_plan_out(p: FleetPlan) -> FleetPlanOut:
     return FleetPlanOut(
         name=p.name, status=p.status, months=p.months, periods_hours=[rounded(h) for h in p.periods_hours],
         cost=_usd(p.cost), cost_by_month=[_usd(c) for c in p.cost_by_month], alone_cost=_usd(p.alone_cost),
-        independent_cost=_usd(p.independent_cost), saving_vs_alone=_usd(p.saving_vs_alone),
+        independent_cost=_usd(p.independent_cost), independent_bound=_usd(p.independent_bound),
+        lower_bound=_usd(p.lower_bound), gap=_gap(p), saving_vs_alone=_usd(p.saving_vs_alone),
         quota_peak={h: [used, quota] for h, (used, quota) in p.quota_peak.items()},
         elapsed_s=round(p.elapsed_s, 2), workloads=[_schedule_out(s) for s in p.workloads])

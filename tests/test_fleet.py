@@ -66,6 +66,7 @@ def test_joint_schedule_matches_brute_force_under_a_shared_quota(quota_a: int, s
     expected = _brute(items, quota_a)
     assert solved.status == "OPTIMAL"
     assert float(sum(c.sum() for c in solved.cost)) == pytest.approx(expected, rel=1e-6)
+    assert solved.bound == pytest.approx(expected, rel=1e-6)  # the proven bound of an optimal solve is its cost
     assert sum(int(o[0, 0, 0]) for o in solved.on_demand) <= quota_a  # shape a: one chip per replica
 
 
@@ -166,6 +167,15 @@ def test_plan_fleet_end_to_end(catalog: Catalog, tables: CatalogTables) -> None:
     assert fp.quota_peak["l40s"][0] <= 6
     assert fp.alone_cost is None or fp.cost <= fp.alone_cost + 1e-6
     assert sum(fp.cost_by_month) == pytest.approx(sum(w.cost for w in fp.workloads))
+    # proven bounds: below every schedule found (the one-at-a-time one is a joint schedule too), and the
+    # singles' (no fleet quota: a relaxation of the joint model) below the joint's
+    assert fp.lower_bound is not None and fp.independent_bound is not None and fp.independent_cost is not None
+    assert fp.lower_bound <= fp.cost * (1 + 1e-9)
+    assert fp.alone_cost is None or fp.lower_bound <= fp.alone_cost * (1 + 1e-9)
+    assert fp.independent_bound <= fp.independent_cost * (1 + 1e-9)
+    assert fp.independent_bound <= fp.lower_bound * (1 + 1e-9)
+    if fp.status == "OPTIMAL":
+        assert fp.lower_bound == pytest.approx(fp.cost, rel=1e-9)
     for w in fp.workloads:
         assert len(w.months) == 3 and w.autoscaling and w.commits is not None
 

@@ -69,7 +69,9 @@ function legend(root, names) {
 
 function renderFleet(plan) {
   const status = $("#fleet-summary");
-  status.textContent = `${plan.name}: ${plan.status}; ${money(plan.cost)} over ${plan.months} months ` +
+  const proven = plan.status === "OPTIMAL" || plan.gap === null || plan.gap === undefined ? ""
+    : ` (at most ${(plan.gap * 100).toFixed(1)}% above optimal: no schedule costs less than ${money(plan.lower_bound)})`;
+  status.textContent = `${plan.name}: ${plan.status}${proven}; ${money(plan.cost)} over ${plan.months} months ` +
     `(one at a time within the quotas: ${money(plan.alone_cost)}; saving ${money(plan.saving_vs_alone)}).`;
   const months = Array.from({length: plan.months}, (_, m) => m);
   const maxY = Math.max(...plan.cost_by_month.map((c) => c || 0), 1);

@@ -57,6 +57,9 @@ class Solved:
     spot: list[np.ndarray]
     cost: list[np.ndarray]  # per item, USD per month
     elapsed_s: float
+    # CP-SAT's proven lower bound on the objective, USD over the horizon (the cost itself when OPTIMAL;
+    # nan: no solution, or a schedule not from a solve)
+    bound: float = math.nan
 
 
 def _prices(prices: ChipPrices, s: Shape, committed_as: str) -> dict[Mode, float | None]:
@@ -178,7 +181,7 @@ class _Schedule:
                         self.model.add_hint(var, int(arr[index]))
 
     def read(self, solver: cp_model.CpSolver, items: Sequence[Item], status: str, elapsed_s: float) -> Solved:
-        out = Solved(status, [], [], [], [], elapsed_s)
+        out = Solved(status, [], [], [], [], elapsed_s, bound=solver.best_objective_bound / COST_SCALE)
         for it, v, month_cost in zip(items, self.vars, self.month_cost, strict=True):
             n = len(it.shapes)
             arrays = {"c": np.zeros((n, self.months), int), "o": np.zeros((n, self.months, self.periods), int),

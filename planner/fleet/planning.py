@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -72,13 +73,23 @@ def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = No
     if alone is not None and (not joint.cost or alone < (_total([joint]) or 0.0)):
         # the one-at-a-time schedule is a joint schedule too: keep the better (only when the solve was cut short)
         joint = Solved("FEASIBLE", [s.committed[0] for s in sequential], [s.on_demand[0] for s in sequential],
-                       [s.spot[0] for s in sequential], [s.cost[0] for s in sequential], joint.elapsed_s)
+                       [s.spot[0] for s in sequential], [s.cost[0] for s in sequential], joint.elapsed_s,
+                       bound=joint.bound)  # the joint solve's bound still bounds every joint schedule
         joint_items, joint_options, serves = items, options, [(w.name,) for w in fleet.workloads]
-    independent = None
+    independent = independent_bound = None
+    lower = joint.bound if joint.cost and math.isfinite(joint.bound) else None
     if compare:
         singles = [solve_schedule([it], fleet_quotas={}, **solve) for it in items]  # type: ignore[arg-type]
         independent = _total(singles)
-    return _plan(fleet, demand, joint_options, joint_items, joint, alone, independent, start, serves)
+        if independent is not None:
+            independent_bound = float(sum(s.bound for s in singles))
+            if lower is not None and not fleet.shared:
+                # each workload's part of a joint schedule is a schedule of it alone with no fleet quota,
+                # so the singles' bounds add up to a bound on the joint cost too (not with shared
+                # deployments: pooling may cost less than the members apart)
+                lower = max(lower, independent_bound)
+    return replace(_plan(fleet, demand, joint_options, joint_items, joint, alone, independent, start, serves),
+                   lower_bound=lower, independent_bound=independent_bound)
 
 
 def _pooled(fleet: Fleet, catalog: Catalog, tables: CatalogTables, demand: Demand, items: list[Item],

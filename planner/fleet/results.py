@@ -61,9 +61,14 @@ class FleetPlan:
     cost_by_month: tuple[float, ...]
     cost: float  # USD over the horizon, all workloads
     alone_cost: float | None  # each planned alone in order, each taking what the quota still has (None: infeasible)
-    independent_cost: float | None  # each alone with the whole quota to itself (a bound; may break the quota)
+    independent_cost: float | None  # each alone with the whole quota to itself (may break the quota), best found
     quota_peak: Mapping[str, tuple[int, int]]  # hardware -> (most chips used in any period, fleet quota)
     elapsed_s: float
+    # proven lower bounds (CP-SAT's best objective bounds, USD over the horizon; None: no solve found a
+    # schedule): on any joint schedule's cost, and on the sum of each alone with the whole quota (which
+    # bounds the joint cost from below too: every joint schedule gives each workload a schedule within it)
+    lower_bound: float | None = None
+    independent_bound: float | None = None
 
     @property
     def saving_vs_alone(self) -> float | None:
