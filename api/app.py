@@ -47,6 +47,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     _warn_unready(app.state.store)
     yield
     app.state.plans.close()  # the saved plans' connection pool
+    from hardware_catalog.caching import answers_cache
+
+    answers_cache.flush()  # the capacity answers found since the last write
 
 
 def _warn_unready(store: CatalogStore) -> None:

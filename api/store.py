@@ -180,7 +180,9 @@ class CatalogStore:
             with locked(self._lock_file, exclusive=False):
                 key = self._read_version()
                 catalog, tables = build_serving(self.dir)
-                prepare_tables(catalog, tables)  # every Universe row's constants from the catalog cache
+                # every Universe row's constants from the catalog cache, and the capacity answers earlier
+                # runs (other workers, a previous start, `hwplan plan`) kept for this catalog version
+                prepare_tables(catalog, tables, answers=True)
                 snap = Snapshot(key=key, catalog=catalog, tables=tables, entries=self._read_entries())
             self._snapshot = snap
             return snap

@@ -117,6 +117,13 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
+    # the service keeps its capacity answers on disk (hardware_catalog.caching.answers_cache): those of an
+    # earlier run of this script would make "cold" questions old ones
+    from hardware_catalog.caching import answers_cache
+    from hardware_catalog.caching.cache_store import cache_dir
+
+    removed = sum(1 for path in answers_cache.entries(cache_dir()) if path.unlink(missing_ok=True) is None)
+    print(f"capacity answers saved by earlier runs: {removed} files removed")
     with tempfile.TemporaryDirectory() as tmp:
         server, url = start_server(Path(tmp) / "catalog")
         print(f"{args.clients} clients, {args.seconds:g} s each, server {url}")

@@ -180,3 +180,33 @@ def test_a_file_others_may_write_is_not_trusted(catalog_dir: Path, cache_in: Pat
     queued.clear()
     assert _run(catalog_dir, w).plans == _fresh(catalog_dir, w).plans
     assert sum(queued) > 0
+
+
+def _service_plan(catalog_dir: Path, body: dict[str, object]) -> dict[str, object]:
+    """One service start: a plan request, then the shutdown (which writes what ``save_later`` has due)."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import Settings
+
+    with TestClient(create_app(Settings(catalog_dir=catalog_dir))) as client:
+        r = client.post("/v1/plans", json=body)
+        assert r.status_code == 200, r.text
+        out: dict[str, object] = r.json()
+    out.pop("search")  # its timing and counters differ between the runs
+    return out
+
+
+def test_a_service_keeps_its_answers_for_its_next_start(tmp_path: Path, cache_in: Path, queued: list[int]) -> None:
+    """The service takes the answers kept for its catalog version at start and writes the ones it finds
+    (off the request's path, and at shutdown): a restarted service, or another worker process, plans a
+    workload already asked without the queueing model, and plans what the first start planned."""
+    directory = small_catalog(tmp_path / "catalog", HARDWARE, MODELS)
+    body = yaml.safe_load(WORKLOAD.read_text())
+    first = _service_plan(directory, body)
+    assert sum(queued) > 0
+    assert answers_cache.entries(cache_in)  # written by the shutdown at the latest
+    queued.clear()
+    second = _service_plan(directory, body)
+    assert sum(queued) == 0
+    assert second == first

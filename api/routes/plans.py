@@ -31,6 +31,7 @@ from api.deps import PoolDep, SettingsDep, SnapshotDep, TelemetryDep, WriterName
 from api.errors import LimitExceeded
 from api.schemas import problems
 from api.settings import Settings
+from hardware_catalog.caching import answers_cache
 from hardware_catalog.outputs import LeverReportOut, PlanResultOut, levers_out, plan_result_out
 from hardware_catalog.workload_file import WorkloadIn, to_workload
 from planner.errors import InputError
@@ -158,4 +159,5 @@ async def _create_plans(workload: WorkloadIn, snapshot: Any, settings: Settings,
     data: PlanResultOut = await pool.run(compute)
     if cache is not None and data.complete:
         cache.put(key, data)
+    answers_cache.save_later(snapshot.tables)  # the capacity answers found, on disk within SAVE_DELAY_S
     return data

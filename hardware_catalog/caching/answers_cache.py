@@ -1,4 +1,5 @@
-"""Capacity answers kept on disk between runs of ``hwplan plan`` (``planner.search.shapes.answers``).
+"""Capacity answers kept on disk between runs of ``hwplan plan`` and starts of the service
+(``planner.search.shapes.answers``).
 
 A planner iterating on a workload file runs ``hwplan plan`` again after each edit, each run a fresh
 process. What one replica shape carries within the SLOs does not change with the request rate, the
@@ -19,6 +20,12 @@ succeed and a reader sees one of their files whole; a directory that cannot be w
 answers are not kept, never a failure. At most ``PER_QUESTION`` answers per file (the newest) and
 ``FILES`` files (the most recently used). ``HWPLAN_NO_CACHE=1`` turns it off with the rest of the
 cache; ``hwplan cache info|clear`` count and remove these files too.
+
+The service (``api/store.py``) backs each catalog version's tables with these files too and, after
+each plan, ``save_later``: one write of the answers found in the last ``SAVE_DELAY_S``, in a
+background thread, and ``flush`` at shutdown. So its other worker processes (``hwplan serve
+--workers``) and its next start take what it found. Two writers of one question merge what each
+read before writing: one's newest answers may be lost (computed again later), never a file torn.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import threading
 import zipfile
 from functools import partial
 from pathlib import Path
@@ -38,10 +46,12 @@ from hardware_catalog.caching.cache_store import atomic_write, cache_dir, ours_a
 from planner.model.grid import CatalogTables
 from planner.search.shapes.answers import QUESTION_BYTES, Answer, shared
 
-__all__ = ["CODE", "FILES", "PER_QUESTION", "SUFFIX", "DiskAnswers", "attach", "entries", "save"]
+__all__ = ["CODE", "FILES", "PER_QUESTION", "SAVE_DELAY_S", "SUFFIX", "DiskAnswers", "attach", "entries", "flush",
+           "save", "save_later"]
 
 SUFFIX = ".answers.npz"
 PER_QUESTION = 4096  # answers kept per question (a plan files 40-700; ~0.4 KB each)
+SAVE_DELAY_S = 2.0  # a service writes a catalog version's new answers at most this often (``save_later``)
 FILES = 256  # question files kept, the most recently used
 _ROOT = Path(__file__).resolve().parents[2]
 # the capacity search's source, beside the model's (in the entry key): an edit gives a new key
@@ -146,4 +156,44 @@ def save(tables: CatalogTables) -> int:
     for asked, found in store.fresh().items():
         if backing.save(asked, found):
             written += len(found)
+    return written
+
+
+_pending: dict[int, tuple[threading.Timer, CatalogTables]] = {}  # tables with a save_later due, by id
+_pending_lock = threading.Lock()
+
+
+def save_later(tables: CatalogTables, delay_s: float = SAVE_DELAY_S) -> bool:
+    """``save(tables)`` in a background thread ``delay_s`` from now, unless one is already due (what
+    a service calls after each plan: the answers of the plans in between go in one write, off the
+    request's path, and the service's other worker processes and its next start take them). False
+    when the tables keep no answers on disk (the cache is off or unwritable: nothing to do)."""
+    if not isinstance(shared(tables).backing, DiskAnswers):
+        return False
+    with _pending_lock:
+        if id(tables) in _pending:
+            return True
+        timer = threading.Timer(delay_s, _save_due, args=(tables,))
+        timer.daemon = True
+        _pending[id(tables)] = (timer, tables)
+        timer.start()
+    return True
+
+
+def _save_due(tables: CatalogTables) -> None:
+    with _pending_lock:
+        _pending.pop(id(tables), None)
+    with contextlib.suppress(OSError):  # (save reports an unwritable directory by its count)
+        save(tables)
+
+
+def flush() -> int:
+    """Every save ``save_later`` has due, now (a service's shutdown); the answers written."""
+    with _pending_lock:
+        due = list(_pending.values())
+        _pending.clear()
+    written = 0
+    for timer, tables in due:
+        timer.cancel()
+        written += save(tables)
     return written
