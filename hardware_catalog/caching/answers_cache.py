@@ -86,8 +86,9 @@ class DiskAnswers:
             os.utime(path)
         return [(k.tobytes(), _answer(v)) for k, v in zip(keys, values, strict=True)]
 
-    def save(self, question: bytes, found: list[tuple[bytes, Answer]]) -> bool:
-        """Merge ``found`` into the question's file (the newest PER_QUESTION kept); False if it cannot be written."""
+    def save(self, question: bytes, found: list[tuple[bytes, Answer]], *, pruned: bool = True) -> bool:
+        """Merge ``found`` into the question's file (the newest PER_QUESTION kept); False if it cannot be
+        written. ``pruned``: then keep the FILES most recently used (the caller prunes once otherwise)."""
         merged = dict(self.load(question))
         for key, value in found:
             merged.pop(key, None)
@@ -104,7 +105,8 @@ class DiskAnswers:
             atomic_write(self.path(question), partial(_savez, keys=keys, values=values, check=check), private=True)
         except OSError:
             return False
-        prune(self.folder, SUFFIX, FILES)
+        if pruned:
+            prune(self.folder, SUFFIX, FILES)
         return True
 
 
@@ -154,8 +156,10 @@ def save(tables: CatalogTables) -> int:
         return 0
     written = 0
     for asked, found in store.fresh().items():
-        if backing.save(asked, found):
+        if backing.save(asked, found, pruned=False):
             written += len(found)
+    if written:
+        prune(backing.folder, SUFFIX, FILES)  # once for every file written (a listing of the folder)
     return written
 
 
