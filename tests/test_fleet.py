@@ -70,6 +70,48 @@ def test_joint_schedule_matches_brute_force_under_a_shared_quota(quota_a: int, s
     assert sum(int(o[0, 0, 0]) for o in solved.on_demand) <= quota_a  # shape a: one chip per replica
 
 
+def test_a_workload_split_by_hardware_types_costs_what_one_model_finds() -> None:
+    """A single workload with more hardware types than it may use is solved one type choice at a time
+    (``solve_schedule``); one CP-SAT model with the type booleans (``_solve``) is the basis: the same
+    least cost, proven, on random demand, spares and type limits (and a cutoff that leaves no
+    cheaper schedule closes a choice at the best cost, never below it)."""
+    from planner.fleet.model import _solve
+
+    prices = {**PRICES, ("c", "on_demand"): 1.1, ("c", "reserved_1y"): 0.8, ("c", "spot"): 0.5}
+    shapes = (Shape("a", 1, 1, slo_capacity=3.0), Shape("b", 2, 1, slo_capacity=7.0),
+              Shape("c", 1, 1, slo_capacity=1.3))
+    rng = np.random.default_rng(11)
+    hours = np.array([HOURS_PER_MONTH / 2] * 2)
+    for _ in range(6):
+        it = Item(name="w", shapes=shapes, demand=rng.uniform(2, 16, size=(3, 2)),
+                  availability=Availability(spare=int(rng.integers(0, 2))), max_types=int(rng.integers(1, 3)),
+                  quotas={})
+        kwargs = dict(hours=hours, prices=lambda h, m: prices.get((h, m)), fleet_quotas={}, quota_left=None,
+                      modes=frozenset(Mode), committed_as="reserved_1y", time_limit_s=20.0, workers=1, seed=0,
+                      hint=[])
+        split = solve_schedule([it], **{k: v for k, v in kwargs.items() if k not in ("quota_left", "hint")})
+        whole = _solve([it], **kwargs)  # type: ignore[arg-type]
+        assert split.status == whole.status == "OPTIMAL"
+        cost = float(sum(c.sum() for c in split.cost))
+        assert cost == pytest.approx(float(sum(c.sum() for c in whole.cost)), rel=1e-9)
+        assert split.bound == pytest.approx(cost, rel=1e-9)
+        used = {shapes[j].hardware for j in range(3)
+                if split.committed[0][j].any() or split.on_demand[0][j].any() or split.spot[0][j].any()}
+        assert len(used) <= it.max_types
+        # the schedule itself, shape by shape: it carries the demand and costs what it says
+        c, o, sp = split.committed[0], split.on_demand[0], split.spot[0]
+        running = c[:, :, None] + o + sp
+        capacity = np.einsum("j,jmq->mq", [sh.slo_capacity for sh in shapes], running)
+        assert (capacity >= it.demand - 1e-9).all()
+        price = {(sh.hardware, mode): prices.get((sh.hardware, mode), 0.0) * sh.chips for sh in shapes
+                 for mode in ("reserved_1y", "on_demand", "spot")}
+        burst = [(price[sh.hardware, "on_demand"] * o[j] + price[sh.hardware, "spot"] * sp[j]).sum(axis=0)
+                 for j, sh in enumerate(shapes)]  # per period, over the months
+        again = sum(price[sh.hardware, "reserved_1y"] * HOURS_PER_MONTH * c[j].sum() + hours @ burst[j]
+                    for j, sh in enumerate(shapes))
+        assert float(again) == pytest.approx(cost, rel=1e-6)
+
+
 def _chips(items: list[Item], solved: object, hardware: str) -> np.ndarray:
     total = 0
     for it, c, o, s in zip(items, solved.committed, solved.on_demand, solved.spot, strict=True):  # type: ignore[attr-defined]
