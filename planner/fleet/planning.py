@@ -77,12 +77,13 @@ def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = No
                        bound=joint.bound)  # the joint solve's bound still bounds every joint schedule
         joint_items, joint_options, serves = items, options, [(w.name,) for w in fleet.workloads]
     independent = independent_bound = None
-    lower = joint.bound if joint.cost and math.isfinite(joint.bound) else None
+    # (a bound above the schedule found is the objective's milli-dollar rounding: no schedule is cheaper)
+    lower = min(joint.bound, _total([joint]) or 0.0) if joint.cost and math.isfinite(joint.bound) else None
     if compare:
         singles = [solve_schedule([it], fleet_quotas={}, **solve) for it in items]  # type: ignore[arg-type]
         independent = _total(singles)
         if independent is not None:
-            independent_bound = float(sum(s.bound for s in singles))
+            independent_bound = min(float(sum(s.bound for s in singles)), independent)
             if lower is not None and not fleet.shared:
                 # each workload's part of a joint schedule is a schedule of it alone with no fleet quota,
                 # so the singles' bounds add up to a bound on the joint cost too (not with shared
