@@ -23,7 +23,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -254,59 +254,75 @@ def solve_schedule(items: Sequence[Item], *, hours: Array, prices: ChipPrices, f
     proved a weaker bound in the same time (5.6% from its schedule against 1.7%). ``time_limit_s`` is
     shared by the choices: each gets an even share of what is left, then the time still left goes to
     those not closed, the lowest bound first."""
-    start = time.perf_counter()
-    choices = list(itertools.product(*(_type_choices(it) for it in items)))
-
     def run(part: Sequence[Item], limit: float, hints: Sequence[Solved | None], cutoff: int | None = None) -> Solved:
         return _solve(part, hours=hours, prices=prices, fleet_quotas=fleet_quotas, quota_left=quota_left, modes=modes,
                       committed_as=committed_as, time_limit_s=limit, workers=workers, seed=seed, hint=hints,
                       cutoff=cutoff)
 
-    if len(items) > 1 or len(choices) == 1 or len(choices) > MAX_SPLIT:
+    choices = _type_choices(items[0]) if len(items) == 1 else []
+    if len(choices) <= 1 or len(choices) > MAX_SPLIT:
         return run(items, time_limit_s, hint)
-    hints = list(hint) + [None] * (len(items) - len(hint))
-    # the choice the hints fit first: its schedule is the first cutoff
-    choices.sort(key=lambda keeps: not all(_restricted(h, k) is not None for h, k in zip(hints, keeps, strict=True)))
-    best: Solved | None = None  # on every shape of the items
-    bounds = [-math.inf] * len(choices)  # per choice, a bound on its optimum
-    statuses = [""] * len(choices)
+    return _TypeSplit(items[0], choices, run, hint[0] if hint else None).solve(time_limit_s)
 
-    def attempt(i: int, limit: float) -> None:
-        nonlocal best
-        keeps = choices[i]
-        sub = [replace(it, shapes=tuple(it.shapes[j] for j in keep)) for it, keep in zip(items, keeps, strict=True)]
-        cutoff = None if best is None else round(_cost(best) * COST_SCALE) - 1  # strictly cheaper, in milli-dollars
-        part = run(sub, limit, [_restricted(h, k) for h, k in zip(hints, keeps, strict=True)], cutoff)
+
+Run = Callable[[Sequence[Item], float, Sequence["Solved | None"], "int | None"], Solved]
+
+
+class _TypeSplit:
+    """``solve_schedule`` of one workload, one choice of hardware types at a time (its docstring)."""
+
+    def __init__(self, it: Item, choices: list[tuple[int, ...]], run: Run, hint: Solved | None) -> None:
+        # the choice the hint fits first: its schedule is the first cutoff
+        self.choices = sorted(choices, key=lambda keep: _restricted(hint, keep) is None)
+        self.it, self.run, self.hint = it, run, hint
+        self.best: Solved | None = None  # on every shape of the workload
+        self.bounds = [-math.inf] * len(choices)  # per choice, a bound on its optimum
+        self.statuses = [""] * len(choices)
+
+    def solve(self, time_limit_s: float) -> Solved:
+        start = time.perf_counter()
+
+        def left() -> float:
+            return time_limit_s - (time.perf_counter() - start)
+
+        n = len(self.choices)
+        # every choice once, each with an even share of the time left (what a quick one leaves goes to
+        # the rest) and at least enough for CP-SAT to prove its LP bound
+        for i in range(n):
+            self.attempt(i, max(left() / (n - i), 0.05))
+        # then the time left to the choices still open, the lowest bound first
+        still = sorted((i for i in range(n) if self.statuses[i] not in ("OPTIMAL", "INFEASIBLE")),
+                       key=lambda i: self.bounds[i])
+        for k, i in enumerate(still):
+            if not self.closed(i) and left() >= 0.5:
+                self.attempt(i, left() / (len(still) - k))
+        return self.result(time.perf_counter() - start)
+
+    def attempt(self, i: int, limit: float) -> None:
+        keep = self.choices[i]
+        sub = replace(self.it, shapes=tuple(self.it.shapes[j] for j in keep))
+        cutoff = None if self.best is None else round(_cost(self.best) * COST_SCALE) - 1  # strictly cheaper
+        part = self.run([sub], limit, [_restricted(self.hint, keep)], cutoff)
         if part.cost:
-            best = _widened(part, items, keeps)
+            self.best = _widened(part, [self.it], [keep])
         if part.status == "INFEASIBLE":  # none at all, or none cheaper than the best found
             found = math.inf if cutoff is None else (cutoff + 1) / COST_SCALE
         else:  # OPTIMAL: its cost; cut short: what CP-SAT proved so far
             found = part.bound if math.isfinite(part.bound) else -math.inf
-        bounds[i] = max(bounds[i], found)
-        statuses[i] = part.status
+        self.bounds[i] = max(self.bounds[i], found)
+        self.statuses[i] = part.status
 
-    def time_left() -> float:
-        return time_limit_s - (time.perf_counter() - start)
+    def closed(self, i: int) -> bool:
+        """Whether choice i cannot beat the best schedule found (the objective is in milli-dollars)."""
+        return self.best is not None and self.bounds[i] >= _cost(self.best) - 0.5 / COST_SCALE
 
-    # every choice once, each with an even share of the time left (what a quick one leaves goes to
-    # the rest) and at least enough for CP-SAT to prove its LP bound
-    for i in range(len(choices)):
-        attempt(i, max(time_left() / (len(choices) - i), 0.05))
-    # then the time left to the choices still open, the lowest bound first
-    open_ = sorted((i for i in range(len(choices)) if statuses[i] not in ("OPTIMAL", "INFEASIBLE")),
-                   key=lambda i: bounds[i])
-    for n, i in enumerate(open_):
-        if best is not None and bounds[i] >= _cost(best) - 0.5 / COST_SCALE or time_left() < 0.5:
-            continue
-        attempt(i, time_left() / (len(open_) - n))
-    elapsed = time.perf_counter() - start
-    if best is None:
-        status = "INFEASIBLE" if all(st == "INFEASIBLE" for st in statuses) else "UNKNOWN"
-        return Solved(status, [], [], [], [], elapsed, min(bounds, default=math.nan))
-    cost, bound = _cost(best), min(bounds)
-    proven = bound >= cost - 0.5 / COST_SCALE  # (the objective is in milli-dollars)
-    return replace(best, status="OPTIMAL" if proven else "FEASIBLE", elapsed_s=elapsed, bound=min(bound, cost))
+    def result(self, elapsed: float) -> Solved:
+        if self.best is None:
+            status = "INFEASIBLE" if all(st == "INFEASIBLE" for st in self.statuses) else "UNKNOWN"
+            return Solved(status, [], [], [], [], elapsed, min(self.bounds, default=math.nan))
+        cost, bound = _cost(self.best), min(self.bounds)
+        return replace(self.best, status="OPTIMAL" if all(self.closed(i) for i in range(len(self.choices)))
+                       else "FEASIBLE", elapsed_s=elapsed, bound=min(bound, cost))
 
 
 def _cost(s: Solved) -> float:
