@@ -93,7 +93,7 @@ def main() -> int:
             print(f"{'same' if c == a else 'DIFFERENT':9} plan {path.name}, a second run taking the saved "
                   "capacity answers")
     if args.calibration:
-        from cli.calibration_cmds import load_records
+        from cli.catalog.calibration_cmds import load_records
         from planner.calibration.predict import predict, prepare
 
         for path in args.calibration:

@@ -4,7 +4,7 @@
 
 The scenarios are examples/sweep/chatbot-what-if.yaml's axes, widened to --scenarios by more
 traffic scales. The sequential loop plans them one after another in this process with warm tables
-(``cli.sweep_runner.run_local``). A Ray run includes starting its actors (each imports the planner
+(``cli.commands.sweep_runner.run_local``). A Ray run includes starting its actors (each imports the planner
 and builds its catalog tables once) but not starting Ray itself, which is reported apart. Prints
 figures; asserts nothing (timings depend on the machine and on what else it runs).
 """
@@ -26,7 +26,7 @@ def main() -> None:
     args = ap.parse_args()
     import ray
 
-    from cli.sweep_runner import _ray, run_local, run_sweep
+    from cli.commands.sweep_runner import _ray, run_local, run_sweep
     from hardware_catalog import load_catalog
     from hardware_catalog.sweep_file import load_sweep
     from planner.fleet.sweep import scenarios

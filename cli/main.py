@@ -22,13 +22,16 @@ __all__ = ["COMMAND_MODULES", "entry", "main", "register"]  # (and ``app``, thro
 # command line names (each module's imports cost start-up time, and typer builds every registered
 # command's options before it runs one); ``--help``, no command or an unknown one import them all.
 COMMAND_MODULES = {
-    "plan": "plan_cmd", "estimate": "estimate_cmd", "catalog": "catalog_cmds", "prices": "prices_cmd",
-    "cache": "cache_cmds", "validate": "calibration_cmds", "calibrate": "calibration_cmds",
-    "finetune": "finetune_cmd", "plan-fleet": "fleet_cmd", "sweep": "sweep_cmd", "export": "export_cmds",
-    "compare": "export_cmds", "replan": "export_cmds", "schema": "schema_cmd", "serve": "serve_cmd",
+    "plan": "commands.plan_cmd", "estimate": "commands.estimate_cmd", "finetune": "commands.finetune_cmd",
+    "plan-fleet": "commands.fleet_cmd", "sweep": "commands.sweep_cmd", "export": "commands.export_cmds",
+    "compare": "commands.export_cmds", "replan": "commands.export_cmds", "schema": "commands.schema_cmd",
+    "serve": "commands.serve_cmd", "catalog": "catalog.catalog_cmds", "prices": "catalog.prices_cmd",
+    "cache": "catalog.cache_cmds", "validate": "catalog.calibration_cmds", "calibrate": "catalog.calibration_cmds",
 }
-_ORDER = ("plan_cmd", "estimate_cmd", "finetune_cmd", "export_cmds", "fleet_cmd", "sweep_cmd", "catalog_cmds",
-          "prices_cmd", "calibration_cmds", "cache_cmds", "schema_cmd", "serve_cmd")  # --help lists them in this order
+_ORDER = ("commands.plan_cmd", "commands.estimate_cmd", "commands.finetune_cmd", "commands.export_cmds",
+          "commands.fleet_cmd", "commands.sweep_cmd", "catalog.catalog_cmds", "catalog.prices_cmd",
+          "catalog.calibration_cmds", "catalog.cache_cmds", "commands.schema_cmd",
+          "commands.serve_cmd")  # --help lists them in this order
 
 
 def register(args: list[str] | None = None) -> typer.Typer:

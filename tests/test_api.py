@@ -369,7 +369,7 @@ def via_server(ro: TestClient, monkeypatch: pytest.MonkeyPatch) -> Iterator[None
         kwargs.pop("timeout")
         return ro.post(url.removeprefix("http://svc"), **kwargs)
 
-    monkeypatch.setattr("httpx.post", post)  # cli.serve_cmd imports httpx when it calls
+    monkeypatch.setattr("httpx.post", post)  # cli.commands.serve_cmd imports httpx when it calls
     yield
 
 

@@ -77,7 +77,7 @@ def test_infeasible_plan_exits_1_with_its_reasons() -> None:
 
 
 def test_scenarios_named_in_the_cli_are_the_models() -> None:
-    from cli.estimate_cmd import SCENARIOS
+    from cli.commands.estimate_cmd import SCENARIOS
     from planner.model.estimate import Scenario
 
     assert set(SCENARIOS) == {str(s) for s in Scenario}
@@ -111,7 +111,8 @@ def test_every_command_is_routed_to_the_module_that_registers_it() -> None:
 
     from cli.main import _ORDER, COMMAND_MODULES, app
 
-    registering = {path.stem for path in (ROOT / "cli").glob("*.py")
+    registering = {".".join(path.relative_to(ROOT / "cli").with_suffix("").parts)
+                   for path in (ROOT / "cli").rglob("*.py")
                    if any(f"{name}.command(" in path.read_text() or f"{name}.add_typer(" in path.read_text()
                           for name in ("app", "catalog_app", "cache_app", "prices_app"))} - {"app"}
     assert registering == set(_ORDER)  # a new command module must be listed to be registered at all
@@ -129,4 +130,4 @@ def test_a_command_line_imports_only_its_command_module() -> None:
             "print(sorted(m for m in sys.modules if m.startswith('cli.') and m.endswith(('_cmd', '_cmds'))))")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "['cli.plan_cmd']"  # (the --server option lives in cli.app, not serve_cmd)
+    assert out.strip() == "['cli.commands.plan_cmd']"  # (the --server option lives in cli.app, not serve_cmd)

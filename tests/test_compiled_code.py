@@ -23,7 +23,7 @@ import pytest
 from hardware_catalog.caching import cache, compiled, compiled_code
 
 ROOT = Path(__file__).resolve().parents[1]
-IMPORTS = ("import cli.plan_cmd, hardware_catalog.caching.cache, hardware_catalog.outputs, "
+IMPORTS = ("import cli.commands.plan_cmd, hardware_catalog.caching.cache, hardware_catalog.outputs, "
            "hardware_catalog.workload_file")
 DUMP = """
 import dataclasses, hashlib, json, sys, types

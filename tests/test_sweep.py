@@ -33,7 +33,7 @@ COMPARED = ("scenario", "status", "cost_per_month", "model", "precision", "runti
 
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
-    from cli.sweep_runner import _ray
+    from cli.commands.sweep_runner import _ray
 
     started = not ray.is_initialized()
     _ray(2)
@@ -73,7 +73,7 @@ def _sequential(catalog: Catalog, todo: list[Scenario]) -> list[dict[str, Any]]:
 
 def test_sweep_on_1_and_2_workers_matches_the_sequential_loop(catalog: Catalog, tmp_path: Path,
                                                               local_ray: None) -> None:
-    from cli.sweep_runner import read_rows, run_sweep
+    from cli.commands.sweep_runner import read_rows, run_sweep
 
     todo = scenarios(SWEEP)
     assert len(todo) == 12
@@ -88,7 +88,7 @@ def test_sweep_on_1_and_2_workers_matches_the_sequential_loop(catalog: Catalog, 
 
 
 def test_a_sweep_resumes_from_its_file(catalog: Catalog, tmp_path: Path, local_ray: None) -> None:
-    from cli.sweep_runner import read_rows, run_sweep
+    from cli.commands.sweep_runner import read_rows, run_sweep
 
     small = Sweep(name="r", base=BASE, axes={"traffic_scale": (0.5, 1.0, 2.0, 4.0)}, time_limit_s=20.0)
     out = tmp_path / "r.csv"

@@ -25,7 +25,7 @@ from planner.workload import Objective
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from cli.tables import Column
+    from cli.output.tables import Column
     from hardware_catalog.outputs import LeverReportOut, PlanOut, PlanResultOut, QualityOut
     from planner.domain import Calibration
 
@@ -66,7 +66,7 @@ def plan_cmd(
             from planner.errors import InputError
 
             raise InputError("--save with --server: save on the service (POST /v1/plans?save=true)", field="save")
-        from cli.serve_cmd import call_server
+        from cli.commands.serve_cmd import call_server
         from hardware_catalog.files import read_yaml
         from hardware_catalog.prices import raw_sheet
 
@@ -175,7 +175,7 @@ def _num(value: float | None, fmt: str, scale: float = 1.0) -> str:
 
 
 def _render_levers(console: Console, report: LeverReportOut, *, wide: bool) -> None:
-    from cli.tables import Column, print_table
+    from cli.output.tables import Column, print_table
 
     columns = [Column("lever"), Column("plan 1"), Column("baseline", wrap=True),
                Column("$/month", justify="right"), Column("quality", optional=True, justify="right"),
@@ -188,7 +188,7 @@ def _render_levers(console: Console, report: LeverReportOut, *, wide: bool) -> N
 
 
 def _plans_table(plans: list[PlanOut]) -> tuple[list[Column], list[list[str]]]:
-    from cli.tables import Column
+    from cli.output.tables import Column
 
     columns = [
         Column("#"), Column("model / precision / runtime", wrap=True), Column("deployment", wrap=True),
@@ -256,8 +256,8 @@ def _render_iteration_range(console: Console, out: PlanResultOut) -> None:
 
 def render_plans(console: Console, out: PlanResultOut, *, wide: bool = False) -> None:
     """The plans as one table when it fits the terminal (or with ``wide``), else one block per plan."""
-    from cli.cost_render import render_costs
-    from cli.tables import min_width, print_table
+    from cli.output.cost_render import render_costs
+    from cli.output.tables import min_width, print_table
 
     s = out.search
     console.print(f"[bold]{out.workload}[/bold]: objective {out.objective}; "

@@ -29,7 +29,7 @@ def sweep_cmd(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
     from rich.table import Table
 
-    from cli.sweep_runner import read_rows, run_sweep, write_parquet, write_plot
+    from cli.commands.sweep_runner import read_rows, run_sweep, write_parquet, write_plot
     from hardware_catalog.fleet_file import book_prices
     from hardware_catalog.sweep_file import load_sweep_with_prices
     from planner.fleet.sweep import AXES, summarise

@@ -41,7 +41,7 @@ def catalog_list(
     """List catalog entries of one kind."""
     from rich.console import Console
 
-    from cli import render
+    from cli.output import render
     from planner.errors import InputError
 
     if kind not in KINDS:
@@ -63,7 +63,7 @@ def catalog_show(
     """Show one catalog entry with its sources."""
     from rich.console import Console
 
-    from cli import render
+    from cli.output import render
 
     data = render.catalog_entry(load(catalog, add), entry_id)
     if as_json:

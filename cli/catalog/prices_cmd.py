@@ -34,7 +34,7 @@ def _check(market: str | None, mode: str | None) -> None:
 
 def render_prices(console: Console, out: PriceListOut) -> None:
     """The selected prices as a table (80 columns), then each offer as one line."""
-    from cli.tables import Column, print_table
+    from cli.output.tables import Column, print_table
 
     columns = [Column("hardware"), Column("market"), Column("mode"), Column("$/chip-h", justify="right"),
                Column("rule", wrap=True, optional=True)]

@@ -46,7 +46,7 @@ def estimate_cmd(
     """Predict memory, latency, throughput and cost of one configuration."""
     from rich.console import Console
 
-    from cli import render
+    from cli.output import render
     from hardware_catalog.outputs import EstimateOut, estimate_out
     from planner.errors import InputError
 
@@ -54,7 +54,7 @@ def estimate_cmd(
         if value not in allowed:
             raise InputError(f"unknown {name} {value!r} (one of {', '.join(allowed)})", field=name)
     if server:
-        from cli.serve_cmd import call_server
+        from cli.commands.serve_cmd import call_server
         from hardware_catalog.prices import raw_sheet
 
         body = {"model": model, "hardware": hardware, "chips": chips, "tp": tp, "pp": pp,

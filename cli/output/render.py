@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
-from cli.tables import Column, print_table
+from cli.output.tables import Column, print_table
 from hardware_catalog.numbers import rounded
 from planner.errors import InputError
 

@@ -1,0 +1,1 @@
+"""Rendering for people: rich tables, plan and cost views (``--json`` prints the output models instead)."""
