@@ -6,9 +6,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hardware_catalog.measurements import MeasurementIn
+from hardware_catalog.inputs.measurements import MeasurementIn
+from hardware_catalog.inputs.workload import Mode, PricingField, PricingIn
 from hardware_catalog.prices import PriceFile
-from hardware_catalog.workload_file import Mode, PricingField, PricingIn
 from planner.model.estimate import Scenario
 
 __all__ = [

@@ -20,7 +20,7 @@ from out_of_sample_report import section as out_of_sample
 from under_load_report import fitted_files, parity, section  # bench/ is the script's directory
 
 from hardware_catalog import load_catalog
-from hardware_catalog.measurements import read_measurements
+from hardware_catalog.inputs.measurements import read_measurements
 from hardware_catalog.outputs import cv_out
 from planner.calibration.fit import cross_validate, repeated_cross_validate
 from planner.calibration.predict import METRICS, Measurement, RecordSet, prepare

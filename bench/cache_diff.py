@@ -26,8 +26,8 @@ import numpy as np
 
 from hardware_catalog import load_catalog
 from hardware_catalog.caching import cache
+from hardware_catalog.inputs.workload import load_workload
 from hardware_catalog.outputs import document, plan_result_out
-from hardware_catalog.workload_file import load_workload
 from planner.model.grid import CatalogTables
 from planner.search.planning import plan
 from planner.search.shapes.candidates import universe

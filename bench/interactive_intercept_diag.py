@@ -33,7 +33,7 @@ import numpy as np
 from interactive_slo_diag import operating_point  # bench/ is the script's directory
 
 from hardware_catalog import load_catalog
-from hardware_catalog.measurements import read_measurements
+from hardware_catalog.inputs.measurements import read_measurements
 from planner.calibration.fit import fit
 from planner.calibration.predict import METRICS, RecordSet, predict_calibrated, prepare
 from planner.domain import Calibration, Catalog, Efficiency

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from hardware_catalog import load_catalog
-from hardware_catalog.measurements import read_measurements
+from hardware_catalog.inputs.measurements import read_measurements
 from planner.calibration.predict import METRICS, RecordSet, _numbers, predict, prepare, record_grid
 from planner.model.grid import CatalogTables
 from planner.model.perf import StepModel

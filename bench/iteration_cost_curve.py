@@ -21,7 +21,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 from hardware_catalog import load_catalog  # noqa: E402
-from hardware_catalog.measurements import read_measurements  # noqa: E402
+from hardware_catalog.inputs.measurements import read_measurements  # noqa: E402
 from planner.calibration import serving_fit  # noqa: E402
 from planner.calibration.predict import prepare  # noqa: E402
 from planner.model.grid import CatalogTables  # noqa: E402

@@ -59,7 +59,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hardware_catalog import load_catalog
-from hardware_catalog.measurements import read_measurements
+from hardware_catalog.inputs.measurements import read_measurements
 from planner.calibration.fit import at_bound, fit, group_cross_validate, repeated_cross_validate
 from planner.calibration.predict import METRICS, RecordSet, predict_calibrated, prepare
 from planner.calibration.validate import ape, by_group, summarise

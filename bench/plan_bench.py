@@ -47,7 +47,7 @@ import numpy as np  # noqa: E402
 import planner.search.planning as plan_module  # noqa: E402
 import planner.search.run as run_module  # noqa: E402
 from hardware_catalog import load_catalog  # noqa: E402
-from hardware_catalog.workload_file import load_workload  # noqa: E402
+from hardware_catalog.inputs.workload import load_workload  # noqa: E402
 from planner.domain import Catalog  # noqa: E402
 from planner.model.grid import CatalogTables  # noqa: E402
 from planner.search.results import PlanResult  # noqa: E402

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from hardware_catalog import load_catalog
-from hardware_catalog.measurements import read_measurements
+from hardware_catalog.inputs.measurements import read_measurements
 from planner.calibration.fit import group_cross_validate
 from planner.calibration.predict import METRICS, RecordSet, predict_calibrated, prepare
 from planner.calibration.validate import ape, summarise

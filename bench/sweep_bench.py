@@ -28,7 +28,7 @@ def main() -> None:
 
     from cli.commands.sweep_runner import _ray, run_local, run_sweep
     from hardware_catalog import load_catalog
-    from hardware_catalog.sweep_file import load_sweep
+    from hardware_catalog.inputs.sweep import load_sweep
     from planner.fleet.sweep import scenarios
 
     catalog = load_catalog()

@@ -79,7 +79,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hardware_catalog import load_catalog
-from hardware_catalog.measurements import read_measurements
+from hardware_catalog.inputs.measurements import read_measurements
 from planner.calibration.predict import Measurement, RecordSet, prepare, record_grid, slo_capacity
 from planner.model.grid import CatalogTables, Grid
 from planner.model.queueing import LengthDist, server

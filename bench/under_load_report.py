@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from relative_load_p99 import table as relative_load_table  # bench/ is the script's directory
 
-from hardware_catalog.measurements import read_measurements
+from hardware_catalog.inputs.measurements import read_measurements
 from planner.calibration.fit import fit, group_cross_validate
 from planner.calibration.predict import METRICS, RecordSet, predict_calibrated, prepare
 from planner.calibration.validate import ape, summarise

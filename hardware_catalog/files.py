@@ -1,7 +1,7 @@
 """Reading one catalog file: YAML parsing and pydantic validation, errors naming file and field.
 
 Shared by every loader (``hardware_catalog.loader``, ``hardware_catalog.prices``,
-``hardware_catalog.workload_file``), so they need not import one another.
+``hardware_catalog.inputs.workload``), so they need not import one another.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ from hardware_catalog.price_outputs import (
 )
 
 if TYPE_CHECKING:
-    from hardware_catalog.measurements import BadRecord
+    from hardware_catalog.inputs.measurements import BadRecord
     from hardware_catalog.saved import SavedPlan
     from planner.calibration.predict import RecordSet, Skipped
     from planner.calibration.validate import Summary
@@ -563,7 +563,7 @@ class CalibrationOut(_Out):
 
 
 def _file_metric() -> dict[str, tuple[str, float]]:
-    from hardware_catalog.measurements import METRIC_NAMES
+    from hardware_catalog.inputs.measurements import METRIC_NAMES
 
     return {si: (name, factor) for name, (si, factor) in METRIC_NAMES.items()}  # SI -> file units
 

@@ -1,7 +1,7 @@
 """A planning request: traffic, latency targets, budget, quality floor and constraints.
 
 Frozen dataclasses in the units the user thinks in (requests/s, tokens, ms, USD); the pydantic
-schema of the workload file lives in ``hardware_catalog.workload_file``.
+schema of the workload file lives in ``hardware_catalog.inputs.workload``.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from cache_helpers import DAMAGES, concurrent_plan_runs, damage, small_catalog
 
 from hardware_catalog import load_catalog
 from hardware_catalog.caching import answers_cache, cache
-from hardware_catalog.workload_file import load_workload
+from hardware_catalog.inputs.workload import load_workload
 from planner.model.grid import CatalogTables
 from planner.search.planning import plan
 from planner.search.results import PlanResult

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hardware_catalog.workload_file import load_workload
+from hardware_catalog.inputs.workload import load_workload
 from planner.domain import Catalog
 from planner.model.estimate import config_grid, resolve
 from planner.model.grid import CatalogTables

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import planner.search.shapes.prepare as prepare_module
-from hardware_catalog.workload_file import load_workload
+from hardware_catalog.inputs.workload import load_workload
 from planner.domain import Catalog
 from planner.model.grid import CatalogTables
 from planner.search.planning import plan

@@ -59,7 +59,7 @@ def test_after_a_hit_the_first_plan_builds_no_model_constants(tmp_path: Path, ca
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """What the first search of a fresh process would otherwise build per candidate block (the
     step-time and memory constants) comes from the entry: none is built after a hit."""
-    from hardware_catalog.workload_file import load_workload
+    from hardware_catalog.inputs.workload import load_workload
     from planner.model.perf import MemoryModel, StepModel
     from planner.search.planning import plan
     from tests.test_catalog_cache import WORKLOAD, _small_catalog

@@ -19,7 +19,7 @@ from cache_helpers import small_catalog
 
 from hardware_catalog import load_catalog
 from hardware_catalog.caching import cache
-from hardware_catalog.workload_file import load_workload
+from hardware_catalog.inputs.workload import load_workload
 from planner.model.grid import CatalogTables
 from planner.search.planning import plan
 

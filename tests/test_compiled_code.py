@@ -24,7 +24,7 @@ from hardware_catalog.caching import cache, compiled, compiled_code
 
 ROOT = Path(__file__).resolve().parents[1]
 IMPORTS = ("import cli.commands.plan_cmd, hardware_catalog.caching.cache, hardware_catalog.outputs, "
-           "hardware_catalog.workload_file")
+           "hardware_catalog.inputs.workload")
 DUMP = """
 import dataclasses, hashlib, json, sys, types
 {install}

@@ -1,6 +1,6 @@
 """The compiled workload (hardware_catalog.caching.compiled_workload) gives the workload the loader gives.
 
-The independent basis of every test is the loader itself (``hardware_catalog.workload_file``:
+The independent basis of every test is the loader itself (``hardware_catalog.inputs.workload``:
 YAML, pydantic) run on the same files with no cache in the way.
 """
 
@@ -18,7 +18,7 @@ from cache_helpers import DAMAGES, refuse_unpickling
 from cache_helpers import damage as damage_file
 
 from hardware_catalog.caching import cache, compiled, compiled_workload
-from hardware_catalog.workload_file import load_workload as load_file
+from hardware_catalog.inputs.workload import load_workload as load_file
 from planner.errors import CatalogError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -161,7 +161,7 @@ def test_a_plan_with_a_compiled_workload_imports_no_yaml_or_workload_schema(cach
     code = ("import sys\nfrom cli.main import main\n"
             "sys.argv = ['hwplan', 'plan', 'examples/edge-assistant.yaml', '--json']\n"
             "try:\n    main()\nexcept SystemExit as e:\n    assert e.code in (0, None, 1), e.code\n"
-            "print('LOADED', sorted(m for m in ('yaml', 'hardware_catalog.workload_file', 'hardware_catalog.prices', "
+            "print('LOADED', sorted(m for m in ('yaml', 'hardware_catalog.inputs.workload', 'hardware_catalog.prices', "
             "'hardware_catalog.files', 'hardware_catalog.loader', 'hardware_catalog.schema', 'rich', 'scipy', "
             "'pandas', 'fastapi', 'uvicorn', 'httpx') if m in sys.modules))\n")
     env = {**os.environ, "PYTHONPATH": str(ROOT), cache.ENV_DIR: str(cache_in)}

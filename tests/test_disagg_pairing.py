@@ -13,8 +13,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from hardware_catalog.caching.cache import catalog_tables
+from hardware_catalog.inputs.workload import load_workload
 from hardware_catalog.loader import load_catalog
-from hardware_catalog.workload_file import load_workload
 from planner.search import disagg
 from planner.search.run import run_search
 from planner.workload import Objective, Tokens

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from hardware_catalog.caching.cache import catalog_tables
+from hardware_catalog.inputs.workload import load_workload
 from hardware_catalog.loader import load_catalog
-from hardware_catalog.workload_file import load_workload
 from planner.search.planning import plan
 from planner.search.results import PlanResult
 from planner.workload import Workload

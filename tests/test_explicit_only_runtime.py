@@ -18,7 +18,7 @@ import pytest
 
 from hardware_catalog import load_catalog
 from hardware_catalog.export import FORMATS, ExportError, export
-from hardware_catalog.measurements import read_measurements
+from hardware_catalog.inputs.measurements import read_measurements
 from hardware_catalog.outputs import plan_result_out
 from planner.calibration.predict import METRICS, predict_calibrated, prepare
 from planner.domain import Calibration, Catalog

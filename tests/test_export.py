@@ -15,8 +15,8 @@ from engine_args import FIXTURES, parser_from
 
 from hardware_catalog import load_catalog
 from hardware_catalog.export import KUBERNETES_VERSION, ExportError, export
+from hardware_catalog.inputs.workload import WorkloadIn
 from hardware_catalog.outputs import PlanResultOut
-from hardware_catalog.workload_file import WorkloadIn
 
 LAUNCHERS = {"vllm": 2, "neuron": 2, "sglang": 3, "trtllm": 1, "llama.cpp": 1, "jetstream": 4}  # argv before options
 WORKLOAD = WorkloadIn.model_validate({

@@ -19,8 +19,8 @@ import yaml
 from engine_args import parser_from
 
 from hardware_catalog.export import KUBERNETES_VERSION, ExportError, export
+from hardware_catalog.inputs.workload import WorkloadIn, to_workload
 from hardware_catalog.outputs import PlanOut, PlanResultOut, plan_result_out
-from hardware_catalog.workload_file import WorkloadIn, to_workload
 from planner.model.serving import ACCEPTANCE
 from planner.search.planning import plan
 

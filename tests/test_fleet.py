@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hardware_catalog.fleet_file import FleetIn, load_fleet, to_fleet
+from hardware_catalog.inputs.fleet import FleetIn, load_fleet, to_fleet
 from planner.domain import Catalog
 from planner.errors import InputError
 from planner.fleet import Fleet, Mode, catalog_prices, fleet_demand, plan_fleet

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from hardware_catalog.measurements import read_measurements
+from hardware_catalog.inputs.measurements import read_measurements
 from planner.calibration.predict import METRICS, RecordSet, predict_calibrated, prepare
 from planner.domain import Catalog
 from planner.model.grid import CatalogTables, Grid

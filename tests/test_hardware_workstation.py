@@ -16,8 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
+from hardware_catalog.inputs.measurements import MeasurementIn, to_measurement
 from hardware_catalog.loader import default_catalog_dir, load_catalog, read_yaml, validate_file
-from hardware_catalog.measurements import MeasurementIn, to_measurement
 from hardware_catalog.schema import HardwareFile
 from planner.calibration.predict import Measurement, prepare
 from planner.domain import Catalog, Hardware

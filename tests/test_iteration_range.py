@@ -20,8 +20,8 @@ import yaml
 from fastapi.testclient import TestClient
 
 from hardware_catalog import load_catalog
+from hardware_catalog.inputs.workload import load_workload
 from hardware_catalog.loader import default_catalog_dir
-from hardware_catalog.workload_file import load_workload
 from planner.calibration.serving_fit import _choose, _interval, within
 from planner.domain import Catalog
 from planner.errors import CatalogError

@@ -98,7 +98,7 @@ def test_lazy_screening_matches_screening_every_key(case: dict[str, object], mon
 def test_an_infeasible_plan_is_explained_from_every_candidate() -> None:
     """With no plan, the explanation counts why every candidate was dropped: none is left
     unscreened (the lazy search's keys past the limit are screened for it)."""
-    from hardware_catalog.workload_file import load_workload
+    from hardware_catalog.inputs.workload import load_workload
     from planner.search.planning import plan
     from planner.workload import Budget
 

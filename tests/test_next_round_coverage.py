@@ -31,7 +31,7 @@ import numpy as np
 import pytest
 import yaml
 
-from hardware_catalog.measurements import read_measurements
+from hardware_catalog.inputs.measurements import read_measurements
 from planner.calibration.predict import METRICS, Measurement, RecordSet, predict_calibrated, prepare
 from planner.domain import Catalog
 from planner.model.estimate import Scenario

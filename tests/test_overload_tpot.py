@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 from hardware_catalog import default_catalog_dir
-from hardware_catalog.measurements import read_measurements
+from hardware_catalog.inputs.measurements import read_measurements
 from planner.calibration.predict import METRICS, RecordSet, predict_calibrated, prepare, record_grid
 from planner.domain import Catalog
 from planner.model.grid import CatalogTables, Grid

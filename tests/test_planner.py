@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from hardware_catalog import load_catalog
-from hardware_catalog.workload_file import load_workload
+from hardware_catalog.inputs.workload import load_workload
 from planner.domain import Calibration, Catalog
 from planner.economics.pricing import PriceBook, PriceQuote, select_price
 from planner.levers.quality import best_teacher, quality

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from hardware_catalog import default_catalog_dir, load_catalog
-from hardware_catalog.measurements import read_measurements
+from hardware_catalog.inputs.measurements import read_measurements
 from planner.calibration.predict import predict, prepare
 from planner.domain import Catalog
 from planner.errors import CatalogError

@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api import Settings, create_app
-from hardware_catalog.workload_file import WorkloadIn, load_workload, to_workload, with_sheet
+from hardware_catalog.inputs.workload import WorkloadIn, load_workload, to_workload, with_sheet
 from planner.domain import Catalog
 from planner.economics.pricing import PriceBook
 from planner.search.lever_report import lever_report, other_families

@@ -135,7 +135,7 @@ def test_qlora_is_slower_than_lora_and_checkpointing_costs_a_third(catalog: Cata
 
 def test_inferentia1_has_no_fp8_and_the_search_says_why(catalog: Catalog) -> None:
     """AWS Neuron data types: Inf1 (neuron-cc) has no FP8; the left-out combos are counted with it."""
-    from hardware_catalog.workload_file import load_workload
+    from hardware_catalog.inputs.workload import load_workload
     from planner.search.planning import plan
 
     result = plan(load_workload(ROOT / "examples" / "domain-task.yaml"), catalog)

@@ -5,7 +5,7 @@ requests in flight. The published numbers show the harness, not the chip, limite
 from __future__ import annotations
 
 from hardware_catalog import default_catalog_dir
-from hardware_catalog.measurements import read_measurements
+from hardware_catalog.inputs.measurements import read_measurements
 from planner.calibration.predict import REFERENCE_HARNESS, prepare
 from planner.domain import Catalog
 from planner.model.grid import CatalogTables

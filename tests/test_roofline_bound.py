@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from hardware_catalog import load_catalog
-from hardware_catalog.workload_file import load_workload
+from hardware_catalog.inputs.workload import load_workload
 from planner.domain import Catalog
 from planner.model.grid import CatalogTables
 from planner.search.branch_bound import key_limit, solve_prepared

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from hardware_catalog import load_catalog
-from hardware_catalog.measurements import read_measurements
+from hardware_catalog.inputs.measurements import read_measurements
 from hardware_catalog.schema import CalibrationFile
 from planner.calibration.predict import METRICS, predict, prepare
 from planner.calibration.serving_fit import GRID, MIN_RECORDS, fit_serving_overlap

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from hardware_catalog import load_catalog
+from hardware_catalog.inputs.measurements import read_measurements
 from hardware_catalog.loader import default_catalog_dir
-from hardware_catalog.measurements import read_measurements
 from planner.calibration.predict import METRICS, predict_calibrated, prepare, record_grid
 from planner.calibration.serving_fit import MIN_RECORDS, fit_runtime_overlaps, fit_serving_overlap
 from planner.domain import Calibration, Catalog
@@ -125,7 +125,7 @@ def test_plans_run_each_candidate_at_its_runtimes_overlap() -> None:
     """examples/heterogeneous-mix.yaml's plans run on vLLM: vLLM's own overlap of 0.5 must give the
     capacities the pooled 0.5 gives (lower than the roofline's), every other runtime's 0.5 the
     roofline's: candidates of several runtimes are searched together, each at its runtime's."""
-    from hardware_catalog.workload_file import load_workload
+    from hardware_catalog.inputs.workload import load_workload
     from planner.search.planning import plan
 
     catalog = _roofline(load_catalog())

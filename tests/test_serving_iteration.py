@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from hardware_catalog import load_catalog
+from hardware_catalog.inputs.measurements import read_measurements
 from hardware_catalog.loader import default_catalog_dir
-from hardware_catalog.measurements import read_measurements
 from planner.calibration.predict import METRICS, predict_calibrated, prepare
 from planner.calibration.serving_fit import ITERATION_GRID, MIN_RECORDS, fitted_iteration
 from planner.domain import Calibration

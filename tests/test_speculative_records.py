@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from hardware_catalog import load_catalog
-from hardware_catalog.measurements import MeasurementIn, MeasurementsRead, read_measurements, to_measurement
+from hardware_catalog.inputs.measurements import MeasurementIn, MeasurementsRead, read_measurements, to_measurement
 from planner.calibration.predict import METRICS, Measurement, predict, prepare
 from planner.calibration.speculation import StatedDisaggregation, StatedSpeculation
 from planner.domain import Catalog
@@ -51,7 +51,7 @@ def test_served_traffic_keeps_a_histogram_length_distribution() -> None:
     assert seen_out.quantile(0.99) > 2.0 * seen_out.mean  # the tail is kept, not collapsed to the mean
 
 
-# --- records stating speculative decoding or disaggregation (hardware_catalog.measurements) ---------------
+# --- records stating speculative decoding or disaggregation (hardware_catalog.inputs.measurements) ---------------
 
 SHIPPED = Path(__file__).resolve().parents[1] / "hardware_catalog" / "data" / "measurements" / "mlperf.yaml"
 STATE_KEYS = ("speculative_decoding", "disaggregated")

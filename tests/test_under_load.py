@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from hardware_catalog import load_catalog
-from hardware_catalog.measurements import read_measurements
-from hardware_catalog.workload_file import TokensIn
+from hardware_catalog.inputs.measurements import read_measurements
+from hardware_catalog.inputs.workload import TokensIn
 from planner.calibration.predict import METRICS, Measurement, predict, prepare, record_grid, slo_capacity
 from planner.model.estimate import Scenario
 from planner.model.grid import CatalogTables, Grid

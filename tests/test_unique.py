@@ -31,7 +31,7 @@ def test_distinct_flattens() -> None:
 def test_plans_do_not_import_numpy_ma() -> None:
     """A plan (and its explanation) in a fresh process leaves numpy.ma unimported (np.unique would import it)."""
     code = ("import sys\nfrom hardware_catalog import load_catalog\n"
-            "from hardware_catalog.workload_file import load_workload\n"
+            "from hardware_catalog.inputs.workload import load_workload\n"
             "from planner.search.planning import plan\n"
             "c = load_catalog()\n"
             f"plan(load_workload({str(ROOT / 'examples' / 'support-chatbot.yaml')!r}), c)\n"

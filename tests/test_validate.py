@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from hardware_catalog import load_catalog
-from hardware_catalog.measurements import read_measurements
+from hardware_catalog.inputs.measurements import read_measurements
 from planner.calibration.predict import METRICS, predict, prepare
 from planner.calibration.validate import ape, summarise
 from planner.model.grid import CatalogTables

@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from hardware_catalog import load_catalog
-from hardware_catalog.measurements import read_measurements
+from hardware_catalog.inputs.measurements import read_measurements
 from planner.calibration.predict import METRICS, Measurement, predict_calibrated, prepare
 from planner.domain import Catalog
 from planner.errors import CatalogError

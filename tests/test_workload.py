@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hardware_catalog.workload_file import load_workload
+from hardware_catalog.inputs.workload import load_workload
 from planner.domain import Catalog
 from planner.errors import CatalogError, InputError
 from planner.search.planning import plan

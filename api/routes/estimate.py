@@ -6,9 +6,9 @@ from fastapi import APIRouter, Response
 
 from api.deps import SnapshotDep
 from api.schemas import EstimateRequest
+from hardware_catalog.inputs.workload import to_pricing
 from hardware_catalog.outputs import EstimateOut, estimate_out
 from hardware_catalog.prices import offers_book
-from hardware_catalog.workload_file import to_pricing
 from planner.model.estimate import Scenario, estimate, resolve
 
 __all__ = ["router"]

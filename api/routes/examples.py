@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from api.errors import NotFound
 from api.schemas import ID_PATTERN
-from hardware_catalog.workload_file import WorkloadIn
+from hardware_catalog.inputs.workload import WorkloadIn
 
 __all__ = ["EXAMPLES", "router"]
 

@@ -14,8 +14,8 @@ from fastapi import APIRouter, Query, Response
 from api.deps import PoolDep, SettingsDep, SnapshotDep
 from api.errors import LimitExceeded
 from api.schemas import problems
-from hardware_catalog.fleet_file import FleetIn, fleet_prices, to_fleet
 from hardware_catalog.fleet_outputs import FleetPlanOut, fleet_plan_out
+from hardware_catalog.inputs.fleet import FleetIn, fleet_prices, to_fleet
 from planner.fleet import plan_fleet
 
 __all__ = ["router"]

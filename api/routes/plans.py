@@ -32,8 +32,8 @@ from api.errors import LimitExceeded
 from api.schemas import problems
 from api.settings import Settings
 from hardware_catalog.caching import answers_cache
+from hardware_catalog.inputs.workload import WorkloadIn, to_workload
 from hardware_catalog.outputs import LeverReportOut, PlanResultOut, levers_out, plan_result_out
-from hardware_catalog.workload_file import WorkloadIn, to_workload
 from planner.errors import InputError
 from planner.search.lever_report import lever_report
 from planner.search.planning import plan

@@ -96,8 +96,8 @@ def export_plan(request: Request, plan_id: str, snapshot: SnapshotDep,
                 rank: Annotated[int, Query(ge=1, le=50)] = 1) -> ExportOut | PlainTextResponse:
     """A saved plan's engine launch commands or Kubernetes manifests (``hwplan export``)."""
     from hardware_catalog.export import CLUSTER_FORMATS, export
+    from hardware_catalog.inputs.workload import WorkloadIn
     from hardware_catalog.outputs import PlanResultOut, export_out
-    from hardware_catalog.workload_file import WorkloadIn
 
     saved = _get(request, plan_id)
     artifacts = export(PlanResultOut.model_validate(saved.result), snapshot.catalog, format, rank=rank,

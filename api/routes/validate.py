@@ -12,7 +12,7 @@ from fastapi import APIRouter, Response
 from api.deps import SettingsDep, SnapshotDep
 from api.errors import LimitExceeded
 from api.schemas import ValidateRequest
-from hardware_catalog.measurements import BadRecord, to_measurement
+from hardware_catalog.inputs.measurements import BadRecord, to_measurement
 from hardware_catalog.outputs import ValidationOut, validation_out
 from planner.calibration.predict import Measurement, predict_calibrated, prepare
 

@@ -14,7 +14,7 @@ from cli.app import CatalogOpt, JsonOpt, OverlayOpt, app, load, print_doc
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from hardware_catalog.measurements import BadRecord, MeasurementsRead
+    from hardware_catalog.inputs.measurements import BadRecord, MeasurementsRead
     from hardware_catalog.outputs import CrossValidationOut, SummaryOut
     from planner.calibration.fit import FitResult
     from planner.calibration.predict import Measurement
@@ -25,7 +25,7 @@ __all__ = ["calibrate_cmd", "load_records", "validate_cmd"]
 
 def load_records(paths: Sequence[Path]) -> tuple[list[MeasurementsRead], list[Measurement], list[BadRecord]]:
     """Read every file; a record id seen in an earlier file is a bad record."""
-    from hardware_catalog.measurements import BadRecord, read_measurements
+    from hardware_catalog.inputs.measurements import BadRecord, read_measurements
 
     reads = [read_measurements(p) for p in paths]
     records: list[Measurement] = []

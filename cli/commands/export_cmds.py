@@ -60,8 +60,8 @@ def export_cmd(
     """
     from hardware_catalog.export import export
     from hardware_catalog.files import read_yaml
+    from hardware_catalog.inputs.workload import WorkloadIn
     from hardware_catalog.outputs import PlanResultOut, export_out
-    from hardware_catalog.workload_file import WorkloadIn
 
     rec = _record(plan, db)
     wl_data = read_yaml(workload) if workload else rec["workload"]
@@ -99,9 +99,9 @@ def replan_cmd(plan_id: Annotated[str, typer.Argument(help="Saved plan id.")],
                db: DbOpt = None, catalog: CatalogOpt = None, add: OverlayOpt = None) -> None:
     """Re-run a saved workload on today's catalog and show what changed (JSON, as `hwplan compare`)."""
     from hardware_catalog.compare import compare
+    from hardware_catalog.inputs.workload import WorkloadIn, to_workload
     from hardware_catalog.outputs import plan_result_out
     from hardware_catalog.saved import prices_used
-    from hardware_catalog.workload_file import WorkloadIn, to_workload
     from planner.search.planning import plan
 
     old = _record(plan_id, db)

@@ -32,8 +32,8 @@ def plan_fleet_cmd(
     """
     from rich.console import Console
 
-    from hardware_catalog.fleet_file import fleet_prices, load_fleet
     from hardware_catalog.fleet_outputs import fleet_plan_out
+    from hardware_catalog.inputs.fleet import fleet_prices, load_fleet
     from planner.fleet import plan_fleet
 
     cat = load(catalog, add)

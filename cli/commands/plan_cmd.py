@@ -120,8 +120,8 @@ def plan_cmd(
 def _save(workload: Path, out: PlanResultOut, catalog_version: str) -> None:
     """Save the result with the catalog version that produced it (the one already loaded)."""
     from hardware_catalog.files import read_yaml
+    from hardware_catalog.inputs.workload import WorkloadIn
     from hardware_catalog.saved import PlanStore, prices_used
-    from hardware_catalog.workload_file import WorkloadIn
 
     result = out.model_dump(mode="json", exclude_unset=True)
     saved = PlanStore().save(workload=WorkloadIn.model_validate(read_yaml(workload)).model_dump(mode="json"),

@@ -13,21 +13,21 @@ __all__ = ["SCHEMAS", "schema_cmd"]
 
 # name -> (module, class, mode): inputs are validated ("validation"), outputs are printed ("serialization")
 SCHEMAS: dict[str, tuple[str, str, str]] = {
-    "workload": ("hardware_catalog.workload_file", "WorkloadIn", "validation"),
+    "workload": ("hardware_catalog.inputs.workload", "WorkloadIn", "validation"),
     "catalog-hardware": ("hardware_catalog.schema", "HardwareFile", "validation"),
     "catalog-model": ("hardware_catalog.schema", "ModelFile", "validation"),
     "catalog-runtimes": ("hardware_catalog.schema", "RuntimesFile", "validation"),
     "catalog-precisions": ("hardware_catalog.schema", "PrecisionsFile", "validation"),
     "catalog-calibration": ("hardware_catalog.schema", "CalibrationFile", "validation"),
-    "measurement": ("hardware_catalog.measurements", "MeasurementIn", "validation"),  # one record
+    "measurement": ("hardware_catalog.inputs.measurements", "MeasurementIn", "validation"),  # one record
     "plan": ("hardware_catalog.outputs", "PlanResultOut", "serialization"),
     "estimate": ("hardware_catalog.outputs", "EstimateOut", "serialization"),
     "finetune": ("hardware_catalog.outputs", "FinetuneOut", "serialization"),
     "validation": ("hardware_catalog.outputs", "ValidationOut", "serialization"),
     "calibration": ("hardware_catalog.outputs", "CalibrationOut", "serialization"),
     "levers": ("hardware_catalog.outputs", "LeverReportOut", "serialization"),
-    "fleet": ("hardware_catalog.fleet_file", "FleetIn", "validation"),
-    "sweep": ("hardware_catalog.sweep_file", "SweepIn", "validation"),
+    "fleet": ("hardware_catalog.inputs.fleet", "FleetIn", "validation"),
+    "sweep": ("hardware_catalog.inputs.sweep", "SweepIn", "validation"),
     "fleet-plan": ("hardware_catalog.fleet_outputs", "FleetPlanOut", "serialization"),
 }
 

@@ -30,8 +30,8 @@ def sweep_cmd(
     from rich.table import Table
 
     from cli.commands.sweep_runner import read_rows, run_sweep, write_parquet, write_plot
-    from hardware_catalog.fleet_file import book_prices
-    from hardware_catalog.sweep_file import load_sweep_with_prices
+    from hardware_catalog.inputs.fleet import book_prices
+    from hardware_catalog.inputs.sweep import load_sweep_with_prices
     from planner.fleet.sweep import AXES, summarise
 
     console = Console(stderr=True)

@@ -1,7 +1,7 @@
 """The compiled workload: a validated ``Workload`` kept on disk, so a later run of the same file
 skips the YAML parser and the workload schema.
 
-``load_workload`` (what ``hwplan plan`` calls) gives what ``hardware_catalog.workload_file.
+``load_workload`` (what ``hwplan plan`` calls) gives what ``hardware_catalog.inputs.workload.
 load_workload`` gives for the same file and ``--prices`` sheet. Reading a workload validates it
 against ``WorkloadIn``, whose schema (with the price sheet's) pydantic builds at import: with the
 YAML parser that is ~20-60 ms of a fresh process, more than the parsing itself. An entry's key is a
@@ -37,7 +37,7 @@ SUFFIX = ".workload.pickle"
 
 
 def load_workload(path: Path | str, *, prices: Path | str | None = None) -> Workload:
-    """``workload_file.load_workload(path, prices=prices)``, from the compiled entry when one exists
+    """``inputs.workload.load_workload(path, prices=prices)``, from the compiled entry when one exists
     for exactly these files (stored after a successful load when none does)."""
     from planner.workload import Workload
 
@@ -89,6 +89,6 @@ def _key(inputs: list[bytes]) -> str:
 
 def _load(path: Path | str, prices: Path | str | None) -> Workload:
     """The loader itself (YAML, pydantic), imported only on a miss."""
-    from hardware_catalog.workload_file import load_workload as load
+    from hardware_catalog.inputs.workload import load_workload as load
 
     return load(path, prices=prices)

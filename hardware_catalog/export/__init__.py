@@ -26,8 +26,8 @@ from hardware_catalog.export.serving import check as check_serving
 from hardware_catalog.export.serving import header as serving_header
 
 if TYPE_CHECKING:
+    from hardware_catalog.inputs.workload import WorkloadIn
     from hardware_catalog.outputs import PlanOut, PlanResultOut
-    from hardware_catalog.workload_file import WorkloadIn
     from planner.domain import Catalog
 
 __all__ = ["CLUSTER_FORMATS", "ENGINE_FORMATS", "FORMATS", "KUBERNETES_VERSION", "Artifact", "ExportError",

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from planner.errors import InputError
 
 if TYPE_CHECKING:
+    from hardware_catalog.inputs.workload import WorkloadIn
     from hardware_catalog.outputs import PlanOut
-    from hardware_catalog.workload_file import WorkloadIn
     from planner.domain import Catalog
 
 __all__ = ["Artifact", "ExportError", "deploy_data"]

@@ -25,8 +25,8 @@ import math
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from hardware_catalog.inputs.workload import TokensIn
     from hardware_catalog.outputs import DeploymentOut
-    from hardware_catalog.workload_file import TokensIn
 
 from hardware_catalog.export.base import Artifact, ExportError, _Ctx, deploy_data
 from hardware_catalog.export.serving import sglang_flags, trtllm_flags, vllm_flags

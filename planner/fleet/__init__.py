@@ -7,7 +7,7 @@
 - ``planning``  ``plan_fleet``: demand -> options -> joint schedule -> comparison with planning alone
 - ``sweep``     what-if scenarios: a base workload or fleet x axes, each planned independently
 
-Pure: no I/O; the fleet file lives in ``hardware_catalog.fleet_file``, the Ray runner in ``cli``.
+Pure: no I/O; the fleet file lives in ``hardware_catalog.inputs.fleet``, the Ray runner in ``cli``.
 """
 
 from planner.fleet.demand import Demand, fleet_demand

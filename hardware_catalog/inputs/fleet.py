@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from hardware_catalog.files import read_yaml, validate_file
-from hardware_catalog.workload_file import WorkloadIn, to_workload
+from hardware_catalog.inputs.workload import WorkloadIn, to_workload
 from planner.domain import Catalog
 from planner.errors import InputError
 from planner.fleet import ChipPrices, Fleet, Mode, book_prices, catalog_prices

@@ -19,8 +19,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hardware_catalog.files import read_yaml, validate_file
-from hardware_catalog.fleet_file import load_fleet
-from hardware_catalog.workload_file import load_workload
+from hardware_catalog.inputs.fleet import load_fleet
+from hardware_catalog.inputs.workload import load_workload
 from planner.errors import InputError
 from planner.fleet import Fleet
 from planner.fleet.sweep import Sweep
