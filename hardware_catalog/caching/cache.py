@@ -64,8 +64,9 @@ ARRAYS = ("step", "memory")
 # stamped would leave the change time as it was; any later write moves it past the stamp's.
 SETTLED_NS = 2_000_000_000
 _ROOT = Path(__file__).resolve().parents[2]
-# the source the cached arrays are computed by: an edit to any of these gives a new key
-CODE = (*sorted((_ROOT / "planner" / "model").glob("*.py")), _ROOT / "planner" / "search" / "shapes" / "candidates.py",
+# the source the cached arrays are computed by: an edit to any of these gives a new key (rglob: a
+# subpackage of planner/model would be part of the model too; the answers cache's key builds on this one)
+CODE = (*sorted((_ROOT / "planner" / "model").rglob("*.py")), _ROOT / "planner" / "search" / "shapes" / "candidates.py",
         Path(__file__).resolve())
 
 
