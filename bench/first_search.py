@@ -24,7 +24,10 @@ CHILD = """
 import json, os, sys, time
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 from hardware_catalog import load_catalog
-from hardware_catalog.inputs.workload import load_workload
+try:
+    from hardware_catalog.inputs.workload import load_workload
+except ImportError:  # a tree from before hardware_catalog/inputs/ (6ce275a)
+    from hardware_catalog.workload_file import load_workload
 from planner.model.grid import CatalogTables
 from planner.search.planning import plan
 catalog = load_catalog()

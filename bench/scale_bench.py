@@ -69,7 +69,10 @@ def scaled_catalog(hw: int, models: int):  # type: ignore[no-untyped-def]
 
 
 def child(hw: int, models: int, names: list[str], runs: int) -> dict[str, object]:
-    from hardware_catalog.inputs.workload import load_workload
+    try:
+        from hardware_catalog.inputs.workload import load_workload
+    except ImportError:  # a tree from before hardware_catalog/inputs/ (6ce275a)
+        from hardware_catalog.workload_file import load_workload
     from planner.model.grid import CatalogTables
     from planner.search.planning import plan
 

@@ -51,7 +51,10 @@ def record(path: Path) -> None:
     import planner.model.queueing as queueing
     from hardware_catalog import load_catalog
     from hardware_catalog.caching.cache import prepare_tables
-    from hardware_catalog.inputs.workload import load_workload
+    try:
+        from hardware_catalog.inputs.workload import load_workload
+    except ImportError:  # a tree from before hardware_catalog/inputs/ (6ce275a)
+        from hardware_catalog.workload_file import load_workload
     from planner.model.grid import CatalogTables
     from planner.search.planning import plan
 
