@@ -97,7 +97,7 @@ WEAK_SPOTS = """\
   Candidates (a per-iteration cost near-independent of the chip): the scheduler and sampling work
   of each iteration, and mixed prefill + decode iterations run outside the engine's CUDA graphs
   (TensorRT-LLM captures them for decode batches: DecodeCudaGraphConfig, nvidia.github.io/TensorRT-LLM).
-  **Modelled since 2026-12-04** as a serving iteration cost per runtime (`planner/model/scheduler.py`):
+  **Modelled since 2026-12-04** as a serving iteration cost per runtime (`planner/model/load/scheduler.py`):
   the queueing model charges it once per iteration, the static and Offline scenarios never, and
   `planner/calibration/serving_fit.py` fits it on the records under load before the overlap (a grid
   of 0-12 ms shrunk toward 0, pooled and per runtime). Both rounds give 6 ms pooled and 4 ms for vLLM;

@@ -1,4 +1,4 @@
-"""Fit ``planner.model.scheduler.FITTED_OVERLAP`` on MLPerf Server and Interactive records.
+"""Fit ``planner.model.load.scheduler.FITTED_OVERLAP`` on MLPerf Server and Interactive records.
 
 One scalar for every chip and model, on a grid over its physical range [0, 1], shrunk toward the
 roofline's prior of 1: the largest overlap whose median APE of the predicted SLO capacity

@@ -38,7 +38,7 @@ from planner.calibration.fit import fit
 from planner.calibration.predict import METRICS, RecordSet, predict_calibrated, prepare
 from planner.domain import Calibration, Catalog, Efficiency
 from planner.model.grid import CatalogTables
-from planner.model.scheduler import overlap_of
+from planner.model.load.scheduler import overlap_of
 
 K = TypeVar("K")
 ROOT = Path(__file__).resolve().parent.parent

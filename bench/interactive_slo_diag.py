@@ -38,9 +38,9 @@ from hardware_catalog import load_catalog
 from hardware_catalog.inputs.measurements import read_measurements
 from planner.calibration.predict import METRICS, RecordSet, _numbers, predict, prepare, record_grid
 from planner.model.grid import CatalogTables
+from planner.model.load.queueing import server
+from planner.model.load.scheduler import FITTED_OVERLAP, ServingStep
 from planner.model.perf import StepModel
-from planner.model.queueing import server
-from planner.model.scheduler import FITTED_OVERLAP, ServingStep
 
 ROOT = Path(__file__).resolve().parent.parent
 

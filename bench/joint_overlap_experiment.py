@@ -1,6 +1,6 @@
 """Experiment: the partial compute / weight-streaming overlap in the step model for EVERY scenario.
 
-``planner.model.scheduler.ServingStep`` times a linear layer as max(c, w) + (1 - overlap) min(c, w),
+``planner.model.load.scheduler.ServingStep`` times a linear layer as max(c, w) + (1 - overlap) min(c, w),
 but only the queueing model (Server / Interactive) uses it; static and max-throughput (Offline)
 runs keep the roofline (overlap 1), so the efficiencies are fitted under the roofline. Here, for
 each overlap of the command line, ``StepModel.total`` / ``parts`` and ``ServingStep`` all take that
@@ -50,8 +50,8 @@ from hardware_catalog.inputs.measurements import read_measurements
 from planner.calibration.fit import group_cross_validate, repeated_cross_validate
 from planner.calibration.predict import METRICS, prepare
 from planner.calibration.validate import ape, by_metric, summarise
-from planner.model import scheduler
 from planner.model.grid import Array, CatalogTables
+from planner.model.load import scheduler
 from planner.model.perf import StepModel, StepTime
 
 _OVERLAP = [1.0]  # the overlap every step model of this process uses

@@ -3,9 +3,9 @@
 Per record the operating point is read off the record alone (Little's law, per replica):
 concurrency B = output tokens/s x mean TPOT, and the prompts arriving per iteration follow from
 the record's rate. The model's mean iteration there (the queueing chain's mean over its
-prefill states, ``planner.model.queueing``, at B and the record's rate, no fixed point) over the
+prefill states, ``planner.model.load.queueing``, at B and the record's rate, no fixed point) over the
 record's mean TPOT is printed per chip and scenario, at serving overlaps 1 .. 0
-(``planner.model.scheduler.ServingStep``): a ratio below 1 is a step model too fast there.
+(``planner.model.load.scheduler.ServingStep``): a ratio below 1 is a step model too fast there.
 
     PYTHONPATH=$PWD /work/main/.venv/bin/python bench/operating_point_diag.py
 
@@ -59,9 +59,9 @@ from hardware_catalog import load_catalog
 from hardware_catalog.inputs.measurements import read_measurements
 from planner.calibration.predict import METRICS, prepare, record_grid
 from planner.model.grid import CatalogTables
+from planner.model.load.queueing import STATES, _chain
+from planner.model.load.scheduler import ServingStep
 from planner.model.perf import StepModel
-from planner.model.queueing import STATES, _chain
-from planner.model.scheduler import ServingStep
 
 ROOT = Path(__file__).resolve().parent.parent
 OVERLAPS = (1.0, 0.8, 0.6, 0.4, 0.2, 0.0)

@@ -1,4 +1,4 @@
-"""Benchmark: the server queueing model (planner.model.queueing.server), ms per row, before vs after.
+"""Benchmark: the server queueing model (planner.model.load.queueing.server), ms per row, before vs after.
 
 Rows are valid configurations of the default catalog (models x hardware x weight precisions x
 runtimes x tp, built with CatalogTables.gather from index arrays, kept where at least one
@@ -36,8 +36,8 @@ from typing import Any  # noqa: E402
 import numpy as np  # noqa: E402
 
 from hardware_catalog import load_catalog  # noqa: E402
-from planner.model import queueing  # noqa: E402
 from planner.model.grid import CatalogTables, Grid  # noqa: E402
+from planner.model.load import queueing  # noqa: E402
 from planner.model.perf import step_time  # noqa: E402
 from planner.model.scenarios import operating_batch  # noqa: E402
 
@@ -48,11 +48,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def reference(rev: str = "HEAD") -> ModuleType | None:
-    """planner/model/queueing.py as committed at rev, or None when git cannot provide it."""
-    try:
-        src = subprocess.run(["git", "show", f"{rev}:planner/model/queueing.py"], cwd=ROOT, check=True,
-                             capture_output=True, text=True).stdout
-    except (OSError, subprocess.CalledProcessError):
+    """planner/model/load/queueing.py as committed at rev (planner/model/queueing.py before the model's
+    load/ subpackage), or None when git cannot provide it."""
+    src = None
+    for where in ("planner/model/load/queueing.py", "planner/model/queueing.py"):
+        try:
+            src = subprocess.run(["git", "show", f"{rev}:{where}"], cwd=ROOT, check=True,
+                                 capture_output=True, text=True).stdout
+            break
+        except (OSError, subprocess.CalledProcessError):
+            continue
+    if src is None:
         return None
     path = Path(tempfile.mkdtemp()) / "queueing_reference.py"
     path.write_text(src)
@@ -73,7 +79,7 @@ def valid_rows(tables: CatalogTables) -> tuple[Grid, np.ndarray]:
     grid = tables.gather(model=m, hardware=h, weight_precision=p, kv_precision=kv, runtime=r,
                          tp=np.asarray(TP, dtype=np.float64)[t], pp=1.0)
     i, o = IN.mean, OUT.mean
-    with np.errstate(all="ignore"):  # as planner.model.queueing.server computes capacity
+    with np.errstate(all="ignore"):  # as planner.model.load.queueing.server computes capacity
         b_max = np.maximum(operating_batch(grid, cap=np.inf, input_tokens=i, output_tokens=o), 0.0)
         b_run = np.maximum(b_max, 1.0)
         full = step_time(grid, decode_tokens=b_run, decode_context=i + o / 2.0,

@@ -27,7 +27,7 @@ from planner.calibration.predict import METRICS, RecordSet, predict, prepare
 from planner.calibration.validate import ape
 from planner.domain import Catalog
 from planner.model.grid import CatalogTables
-from planner.model.scheduler import overlap_of
+from planner.model.load.scheduler import overlap_of
 
 CAPACITY, TTFT, TPOT = (METRICS.index(k) for k in ("slo_capacity_requests_per_s", "ttft_p99_s", "tpot_p99_s"))
 

@@ -5,12 +5,12 @@ bit for bit, and which is faster (issue #21)?
     python bench/serve_replay.py compare CALLS.pkl [--base OLD_TREE] [--only 0:390] [--repeats 5] [--cpu]
 
 ``record`` plans each examples/*.yaml (as ``hwplan plan`` does, through the compiled catalog cache)
-with ``planner.model.queueing.serve`` wrapped, and pickles its arguments with what it returned
+with ``planner.model.load.queueing.serve`` wrapped, and pickles its arguments with what it returned
 (with --tree, that tree's planner and catalog: record before a change, compare after it).
 ``compare`` runs serve again on every recorded call (or the slice --only gives) and prints how many
 result arrays are bitwise equal to the recorded ones, the largest relative difference of each field
 that is not, and, with --base, the time of this tree's serve against OLD_TREE's
-planner/model/queueing.py (the rest of planner from this tree), interleaved, best of --repeats
+planner/model/load/queueing.py (the rest of planner from this tree), interleaved, best of --repeats
 (--cpu: process CPU time instead of wall time, the steadier figure on a shared machine: a serve
 unchanged but for two cached properties read 0.94-1.10 against its base by wall time, best of 3,
 and 0.999-1.002 by CPU time, best of 5, while other work ran; best of 3 once read 1.04).
@@ -48,7 +48,7 @@ def _arrays(result: Any) -> dict[str, np.ndarray]:
 
 
 def record(path: Path) -> None:
-    import planner.model.queueing as queueing
+    import planner.model.load.queueing as queueing
     from hardware_catalog import load_catalog
     from hardware_catalog.caching.cache import prepare_tables
     try:
@@ -85,7 +85,10 @@ def record(path: Path) -> None:
 
 def _load(tree: Path) -> ModuleType:
     """OLD_TREE's queueing module, under its own name (imports resolve to this tree's planner)."""
-    spec = importlib.util.spec_from_file_location("queueing_base", tree / "planner" / "model" / "queueing.py")
+    path = tree / "planner" / "model" / "load" / "queueing.py"
+    if not path.exists():  # a tree from before the model's load/ subpackage
+        path = tree / "planner" / "model" / "queueing.py"
+    spec = importlib.util.spec_from_file_location("queueing_base", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["queueing_base"] = module
@@ -94,7 +97,7 @@ def _load(tree: Path) -> ModuleType:
 
 
 def compare(path: Path, base: Path | None, only: slice, repeats: int, clock: Any = time.perf_counter) -> int:
-    import planner.model.queueing as queueing
+    import planner.model.load.queueing as queueing
 
     calls = pickle.loads(path.read_bytes())[only]
     equal, worst = 0, {}

@@ -4,7 +4,7 @@ Per system (llama2-70b, one replica of an MLPerf v5.1 record: MI300X vLLM TP1 fp
 fp8, B200 TensorRT-LLM TP1 fp4) and scenario (Server, Interactive): the record's grid row and length
 distributions (``Measurement.lengths``: empirical prompt knots p50 / p99 / max, outputs at their mean:
 the record publishes no output percentiles), the model's SLO capacity (``planner.calibration.predict.
-slo_capacity``, per replica), then ``planner.model.queueing.server`` and ``planner.model.simulate.
+slo_capacity``, per replica), then ``planner.model.load.queueing.server`` and ``planner.model.load.simulate.
 simulate_requests`` at 0.7, 0.85 and 0.95 of it. Both share the step-time physics (``ServingStep`` at
 the calibration's serving overlap, or ``--overlap``), so a gap is the queueing model's approximation,
 not the engine's. The simulation's p99 standard error is by batch means (10 consecutive runs).
@@ -39,7 +39,7 @@ Findings (issue #16; shipped efficiencies, overlap 0.6, 3000 requests, seed 1; ~
   34.5 ms at its rate, the model's 17.8: ``bench/operating_point_diag.py``).
 
 Tried, not adopted: the load's slow drift in each output band's TPOT variance (commit dbb53a5, reverted:
-``planner/model/tpot_tail.py`` and ``tests/test_tpot_tail.py``). Per request, TPOT = the mean iteration over its
+``planner/model/load/tpot_tail.py`` and ``tests/test_tpot_tail.py``). Per request, TPOT = the mean iteration over its
 window T; linearised, d TPOT = alpha dB_T + beta dlam_T (alpha = d tau / dB from the chain, beta = tau rho /
 (lam (1 - rho))), B_T and lam_T the concurrency and arrival rate averaged over the window, both linear in the
 Poisson arrivals of an M/G/infinity count (Campbell: Var B_T = lam E[2 m^3 / 3 + m^2 (M - m)] / T^2, m, M = min,
@@ -82,9 +82,9 @@ from hardware_catalog import load_catalog
 from hardware_catalog.inputs.measurements import read_measurements
 from planner.calibration.predict import Measurement, RecordSet, prepare, record_grid, slo_capacity
 from planner.model.grid import CatalogTables, Grid
-from planner.model.queueing import LengthDist, server
-from planner.model.scheduler import overlap_of
-from planner.model.simulate import simulate_requests
+from planner.model.load.queueing import LengthDist, server
+from planner.model.load.scheduler import overlap_of
+from planner.model.load.simulate import simulate_requests
 
 ROOT = Path(__file__).resolve().parent.parent
 LOADS = (0.7, 0.85, 0.95)

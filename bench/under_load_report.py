@@ -30,7 +30,7 @@ from planner.calibration.predict import METRICS, RecordSet, predict_calibrated, 
 from planner.calibration.validate import ape, summarise
 from planner.domain import Catalog
 from planner.model.grid import Array, CatalogTables
-from planner.model.scheduler import SERVING_OVERLAP, overlap_of
+from planner.model.load.scheduler import SERVING_OVERLAP, overlap_of
 
 SYSTEM_FOLDS = 5
 KEY_METRICS = ("output_tokens_per_s", "slo_capacity_requests_per_s", "ttft_p99_s", "tpot_p99_s")
@@ -216,7 +216,7 @@ def section(catalog: Catalog, mlperf: Path, public: Path) -> list[str]:
         "admitted to the full batch (`queueing.overload_tpot`, checked against the simulation run past "
         "capacity in tests/test_overload_tpot.py). The queueing model prefills the prompts of one iteration first come "
         "first served (a request's first token ends its own prompt's last pass) and makes an arrival that "
-        "finds the concurrency over its slots wait for one (`planner/model/scheduler.py`). It times its "
+        "finds the concurrency over its slots wait for one (`planner/model/load/scheduler.py`). It times its "
         "iterations with the calibration's serving overlap (the share of min(compute, weight reads) of a "
         "linear layer hidden under the larger; `planner/calibration/serving_fit.py` fits it on the fit's "
         f"records under load; the shipped calibration's: {_overlaps(catalog)}; the prior, "

@@ -313,7 +313,7 @@ class LeverReportOut(_RootOut[list[LeverOut]]):
 
 NOTES = [
     "predicted latencies are the worst deployment's, with traffic split across replicas in "
-    "proportion to their SLO capacity (queueing model: planner/model/queueing.py)",
+    "proportion to their SLO capacity (queueing model: planner/model/load/queueing.py)",
     "the queueing model charges each serving iteration a fixed cost fitted on MLPerf Server/Interactive "
     "records (calibration.yaml: serving_iteration_s, pooled; serving_iteration_runtime, a runtime's own); "
     "a runtime without records under load takes the pooled figure",

@@ -283,7 +283,7 @@ class Calibration:
     # per runtime: routed experts' FLOP/s as a share of the dense layers' (planner.model.moe); 1 where absent
     moe_expert: Mapping[str, float] = field(default_factory=_frozen)
     # serving iterations' overlap fitted on records under load (planner.calibration.serving_fit);
-    # None: the prior, planner.model.scheduler.SERVING_OVERLAP (the roofline)
+    # None: the prior, planner.model.load.scheduler.SERVING_OVERLAP (the roofline)
     serving_overlap: float | None = None
     # per runtime id: its own overlap where its records under load set one apart from the pooled one
     serving_overlap_runtime: Mapping[str, float] = field(default_factory=_frozen)
@@ -300,7 +300,7 @@ class Calibration:
 
     def iteration_s(self, runtime: str | None = None) -> float:
         """The serving iteration cost ``runtime`` runs with: its own where fitted, else the pooled
-        one, else the prior 0 (``planner.model.scheduler.ServingStep`` charges it)."""
+        one, else the prior 0 (``planner.model.load.scheduler.ServingStep`` charges it)."""
         if runtime is not None and runtime in self.serving_iteration_runtime:
             return self.serving_iteration_runtime[runtime]
         return 0.0 if self.serving_iteration_s is None else self.serving_iteration_s

@@ -43,7 +43,7 @@ class Objective(StrEnum):
 class Tokens:
     mean: float
     p95: float | None = None
-    # empirical quantile function: (cumulative share, tokens) knots (planner.model.queueing.LengthDist)
+    # empirical quantile function: (cumulative share, tokens) knots (planner.model.load.queueing.LengthDist)
     knots: tuple[tuple[float, float], ...] = ()
 
 

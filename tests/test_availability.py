@@ -17,7 +17,7 @@ from hardware_catalog.inputs.workload import load_workload
 from planner.domain import Catalog
 from planner.model.estimate import config_grid, resolve
 from planner.model.grid import CatalogTables
-from planner.model.queueing import server
+from planner.model.load.queueing import server
 from planner.search.lever_report import lever_report
 from planner.search.planning import plan
 from planner.search.results import Plan

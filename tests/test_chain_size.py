@@ -1,4 +1,4 @@
-"""The queueing model's first guess of a row's chain size (``planner.model.queueing._sized``).
+"""The queueing model's first guess of a row's chain size (``planner.model.load.queueing._sized``).
 
 Basis: from B = 0 on (no pipeline), every iteration of the chain grows with the decodes B, so the
 chain's stationary law only moves up with B and the chain at the largest concurrency b_hi bounds
@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from planner.model.grid import Grid
+from planner.model.load.queueing import LengthDist, _group, _sized, saturated_rate
+from planner.model.load.scheduler import ServingStep
 from planner.model.perf import MemoryModel, StepModel
-from planner.model.queueing import LengthDist, _group, _sized, saturated_rate
-from planner.model.scheduler import ServingStep
 
 PROMPTS = LengthDist(1000.0, 4000.0)  # heavy tail: p95 four times the mean
 OUTPUTS = LengthDist(300.0, 900.0)

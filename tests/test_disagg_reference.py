@@ -27,7 +27,7 @@ paid by every mixed prefill/decode iteration; with the 1 ms prior it prices aggr
 tokens/s/gpu and the advantage at 1.42x), so its advantage is larger than published; a factor 2
 beyond that means a term missing or doubled in one pool. The prefill pool's share of the chips
 follows from the prefill/decode work ratio that both models compute (published 10 of 16).
-The planner runs at the serving prior here: no serving iteration cost (``planner.model.scheduler``).
+The planner runs at the serving prior here: no serving iteration cost (``planner.model.load.scheduler``).
 The shipped calibration charges TensorRT-LLM 6 ms per iteration under load, fitted on MLPerf's
 Server / Interactive records (mixed prefill + decode iterations of aggregated engines, llama2-70b and
 others at hundreds of sequences per GPU); with it the planner prices this case's aggregated plan at

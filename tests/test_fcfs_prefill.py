@@ -1,11 +1,11 @@
 """First-come-first-served prefill of long prompts: the queueing model's TTFT against the simulation.
 
-``planner.model.queueing`` prefills the prompts that arrived during one iteration together in
+``planner.model.load.queueing`` prefills the prompts that arrived during one iteration together in
 the next. With prompts longer than a pass's token budget (MLPerf llama3.1-405b: mean 9,429 tokens,
 p99 18,958, against a budget of 8,192) those prompts fill several passes, and an FCFS engine
-(vLLM V1, TensorRT-LLM; ``planner.model.simulate`` runs the same policy request by request)
+(vLLM V1, TensorRT-LLM; ``planner.model.load.simulate`` runs the same policy request by request)
 gives each its first token when its own last pass ends, not when the last of them is prefilled.
-``planner.model.scheduler.fcfs_prefill_share`` credits that; without it the model's TTFT p99 on
+``planner.model.load.scheduler.fcfs_prefill_share`` credits that; without it the model's TTFT p99 on
 the 405b benchmark's lengths ran 1.3-1.6x the simulation's at 70-85% of capacity.
 """
 
@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 from planner.model.grid import Grid
-from planner.model.queueing import LengthDist, server
-from planner.model.scheduler import fcfs_prefill_share
-from planner.model.simulate import simulate_requests
+from planner.model.load.queueing import LengthDist, server
+from planner.model.load.scheduler import fcfs_prefill_share
+from planner.model.load.simulate import simulate_requests
 
 
 def test_short_prompts_finish_together() -> None:

@@ -16,7 +16,7 @@ from planner.calibration.predict import Measurement, RecordSet, predict, prepare
 from planner.domain import Catalog
 from planner.model.estimate import Scenario
 from planner.model.grid import CatalogTables, Efficiencies
-from planner.model.queueing import server as serve_at
+from planner.model.load.queueing import server as serve_at
 
 # compute, memory, comm, overhead s, latency s (12 us: inside the physical 1-20 us of an NVLink node)
 TRUE = np.array([0.42, 0.71, 0.55, 3.0e-3, 12e-6])

@@ -1,4 +1,4 @@
-"""The queueing model's sums of prompt lengths (``planner.model.queueing._sum_nodes``: the j-fold
+"""The queueing model's sums of prompt lengths (``planner.model.load.queueing._sum_nodes``: the j-fold
 convolution of a length's law, read as the conditional means of probability bands) against Monte
 Carlo sums of independent draws, and the smaller chains' tables against the largest's.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from planner.model.queueing import PROMPT_STRATA, STATES, LengthDist, _sum_nodes
+from planner.model.load.queueing import PROMPT_STRATA, STATES, LengthDist, _sum_nodes
 
 DISTS = {
     "lognormal": LengthDist(1500.0, 4000.0),

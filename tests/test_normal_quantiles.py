@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from planner.model.gamma_mixture import gamma_mixture_quantile
-from planner.model.normal import normal_cdf
+from planner.model.load.gamma_mixture import gamma_mixture_quantile
+from planner.model.load.normal import normal_cdf
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -6,7 +6,7 @@ that replace the finished sequences: their TPOT is finite and measurable (MLPerf
 model puts over capacity report it). ``queueing.overload_tpot`` predicts it; ``predict`` reports it for
 such records instead of nan (it once reported nan, so every such record was an infinite TPOT error).
 
-Basis: the discrete-event simulation (``planner.model.simulate``) run at 1.2x and 1.5x the capacity,
+Basis: the discrete-event simulation (``planner.model.load.simulate``) run at 1.2x and 1.5x the capacity,
 which schedules request by request (slots, chunked prefill, first come first served) and shares only
 the step-time physics; and a physical bound: the full batch's mean iteration is the longest the
 engine's mean iteration gets, so it is at least the mean TPOT at any stable load.
@@ -30,10 +30,10 @@ from hardware_catalog.inputs.measurements import read_measurements
 from planner.calibration.predict import METRICS, RecordSet, predict_calibrated, prepare, record_grid
 from planner.domain import Catalog
 from planner.model.grid import CatalogTables, Grid
+from planner.model.load.queueing import LengthDist, overload_tpot, server
+from planner.model.load.scheduler import overlap_of
+from planner.model.load.simulate import simulate_requests
 from planner.model.perf import MemoryModel, StepModel
-from planner.model.queueing import LengthDist, overload_tpot, server
-from planner.model.scheduler import overlap_of
-from planner.model.simulate import simulate_requests
 
 BAND = 0.20  # allowed |model / simulation - 1| for each of mean, p50, p90, p99 (seen: at most 0.16)
 CONFIGS = {

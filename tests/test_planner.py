@@ -22,8 +22,8 @@ from planner.economics.pricing import PriceBook, PriceQuote, select_price
 from planner.levers.quality import best_teacher, quality
 from planner.model.estimate import Scenario, config_grid, estimate, resolve
 from planner.model.grid import CatalogTables, Grid
-from planner.model.queueing import server
-from planner.model.scheduler import overlap_of
+from planner.model.load.queueing import server
+from planner.model.load.scheduler import overlap_of
 from planner.search.planning import plan
 from planner.search.results import Plan, PlanResult, Relaxation
 from planner.search.shapes.capacity import UTILIZATION, length_dists

@@ -1,4 +1,4 @@
-"""The analytic server model (planner.model.queueing) against the discrete-event simulation.
+"""The analytic server model (planner.model.load.queueing) against the discrete-event simulation.
 
 Both share planner.model.perf.step_time, so the comparison isolates the queueing approximation:
 lumpy prefills as a Markov chain of iterations, Little's law, the TTFT mixture, the TPOT spread.
@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from planner.model.grid import Grid
-from planner.model.queueing import LengthDist, server
-from planner.model.simulate import simulate_server
+from planner.model.load.queueing import LengthDist, server
+from planner.model.load.simulate import simulate_server
 
 IN, OUT = LengthDist(512.0), LengthDist(128.0)
 MEAN_TOL = 0.15  # mean TTFT and TPOT: analytic within 15% of the simulation (seen: <= 4%)

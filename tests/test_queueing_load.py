@@ -1,6 +1,6 @@
 """Concurrency near capacity: the queueing model's Little's-law root against the simulation.
 
-``planner.model.simulate`` draws every prompt's own length and times each iteration by the step
+``planner.model.load.simulate`` draws every prompt's own length and times each iteration by the step
 model; its time-averaged concurrency is Little's law on what it ran. The analytic chain finds B
 from B = lam (O - 1) tau(B). With heavy-tailed prompts the mean iteration is above the step time
 of the mean prompt (the step time is a max of rooflines, convex in the tokens: Jensen), and near
@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from planner.model.grid import Grid
-from planner.model.queueing import LengthDist, server
-from planner.model.simulate import sample_lengths, simulate_server
+from planner.model.load.queueing import LengthDist, server
+from planner.model.load.simulate import sample_lengths, simulate_server
 
 PROMPTS = LengthDist(1000.0, 4000.0)  # heavy tail: p95 four times the mean
 OUTPUTS = LengthDist(300.0)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from planner.model.grid import Grid
-from planner.model.queueing import PERCENTILES, LengthDist, server
+from planner.model.load.queueing import PERCENTILES, LengthDist, server
 
 PROMPTS = LengthDist(1000.0, 4000.0)
 OUTPUTS = LengthDist(300.0, 900.0)

@@ -1,4 +1,4 @@
-"""The queueing model reuses chains it has already solved (``planner.model.queueing``): the chain of
+"""The queueing model reuses chains it has already solved (``planner.model.load.queueing``): the chain of
 STATES states at the largest concurrency that the chain-size check solves (``_sized``) is the top
 end of the root's bracket for the rows that run on STATES states, and the root's own chain feeds the
 variable-length quantiles (``_varied``).
@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from planner.model.grid import Grid
+from planner.model.load.queueing import STATES, LengthDist, _group, _sized, saturated_rate
+from planner.model.load.scheduler import ServingStep
 from planner.model.perf import MemoryModel, StepCoefficients, StepModel
-from planner.model.queueing import STATES, LengthDist, _group, _sized, saturated_rate
-from planner.model.scheduler import ServingStep
 
 PROMPTS = LengthDist(1000.0, 4000.0)  # heavy tail: most loaded rows need STATES states
 OUTPUTS = LengthDist(300.0, 900.0)

@@ -1,8 +1,8 @@
 """The queueing model against the discrete-event simulation with variable-length requests.
 
-``planner.model.queueing`` runs its Markov chain at the mean lengths and adds the length spread
+``planner.model.load.queueing`` runs its Markov chain at the mean lengths and adds the length spread
 afterwards (a long prompt's extra prefill in the TTFT quantile, the output quantile and the TPOT
-tail in the e2e quantile). ``planner.model.simulate`` draws every request's own lengths and runs
+tail in the e2e quantile). ``planner.model.load.simulate`` draws every request's own lengths and runs
 the engine iteration by iteration, sharing only the step-time physics. So the comparison below
 tests the queueing approximations, for lognormal (mean + p95) and bimodal (mixture) lengths at 30,
 60 and 85% of the model's capacity, on a dense model on one chip, a 70B on four and a MoE on two.
@@ -35,10 +35,10 @@ import numpy.typing as npt
 import pytest
 
 from planner.model.grid import Grid
+from planner.model.load.queueing import LengthDist, server
+from planner.model.load.scheduler import SERVING_OVERLAP
+from planner.model.load.simulate import simulate_requests
 from planner.model.perf import StepModel, step_time
-from planner.model.queueing import LengthDist, server
-from planner.model.scheduler import SERVING_OVERLAP
-from planner.model.simulate import simulate_requests
 
 REQUESTS, WARMUP, BATCHES, SEED = 3000, 300, 10, 1
 CONFIGS: dict[str, dict[str, Any]] = {
@@ -168,7 +168,7 @@ def test_long_prompts_lift_ttft_p99(one_row: Callable[..., Grid], case: Callable
 # -10%, inside the 25% band, so every case is now held to its band (the list of exempt cases is gone).
 # Formerly known: at 85% load with bimodal lengths the mixtral engine's concurrency reaches its
 # scheduler cap (256 sequences) at times and arrivals wait for a slot, which the model did not see
-# (TTFT p99 -69%) until planner.model.scheduler.slot_wait.
+# (TTFT p99 -69%) until planner.model.load.scheduler.slot_wait.
 SLOT_CASE = ("mixtral-8x7b/h100-sxm/tp2", "bimodal", 0.85)
 
 

@@ -1,6 +1,6 @@
 """The queueing model's root finder takes the newest point without the step that would close the
 bracket across the root where the interpolation already puts the root next to it
-(``planner.model.queueing._next_point``, issue #21).
+(``planner.model.load.queueing._next_point``, issue #21).
 
 Basis: the root finder without that shortcut (``_SETTLE`` = 0: every row closes its bracket by
 evaluating across the root) and g(B) = lam (O - 1) tau(B) - B evaluated directly on both sides of
@@ -15,11 +15,11 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-import planner.model.queueing as queueing
+import planner.model.load.queueing as queueing
 from planner.model.grid import Grid
+from planner.model.load.queueing import STATES, LengthDist, saturated_rate
+from planner.model.load.scheduler import ServingStep
 from planner.model.perf import MemoryModel, StepCoefficients, StepModel
-from planner.model.queueing import STATES, LengthDist, saturated_rate
-from planner.model.scheduler import ServingStep
 
 PROMPTS = LengthDist(1000.0, 4000.0)
 OUTPUTS = LengthDist(300.0, 900.0)

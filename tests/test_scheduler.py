@@ -1,4 +1,4 @@
-"""The serving iterations' partial overlap (planner.model.scheduler) and what it buys on MLPerf."""
+"""The serving iterations' partial overlap (planner.model.load.scheduler) and what it buys on MLPerf."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from hardware_catalog.inputs.measurements import read_measurements
 from planner.calibration.predict import METRICS, predict, prepare
 from planner.calibration.validate import ape
 from planner.model.grid import CatalogTables, Grid
+from planner.model.load.queueing import LengthDist, server
+from planner.model.load.scheduler import FITTED_OVERLAP, ServingStep
 from planner.model.perf import StepModel
-from planner.model.queueing import LengthDist, server
 from planner.model.scenarios import max_throughput
-from planner.model.scheduler import FITTED_OVERLAP, ServingStep
 
 MLPERF = Path(__file__).resolve().parents[1] / "hardware_catalog" / "data" / "measurements" / "mlperf.yaml"
 TOKENS = np.array([1.0, 16.0, 128.0, 1024.0, 8192.0])

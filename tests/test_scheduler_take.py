@@ -1,4 +1,4 @@
-"""``ServingStep.take`` (``planner.model.scheduler``) builds a row subset without re-checking the
+"""``ServingStep.take`` (``planner.model.load.scheduler``) builds a row subset without re-checking the
 overlap and takes the path flags of ``StepModel`` from per-row flags gathered from its parent.
 
 Basis: the same rows built afresh, ``ServingStep(coefficients.take(rows), overlap[rows])``, which
@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from planner.model.grid import Grid
+from planner.model.load.scheduler import ServingStep
 from planner.model.perf import StepCoefficients, StepModel
-from planner.model.scheduler import ServingStep
 
 CONFIGS = [  # dense, MoE, pipelined, windowed (sliding-window layers)
     {"model": "llama-3.1-70b", "hardware": "h100-sxm", "tp": 4},

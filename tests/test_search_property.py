@@ -27,7 +27,7 @@ from planner.domain import Calibration, Catalog
 from planner.economics.pricing import PriceBook
 from planner.model.estimate import config_grid, resolve
 from planner.model.grid import CatalogTables
-from planner.model.queueing import server
+from planner.model.load.queueing import server
 from planner.search.mix.solver import COST_SCALE, RATE_SCALE
 from planner.search.planning import plan
 from planner.search.rank import content

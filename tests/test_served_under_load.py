@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 
 from planner.model.grid import Grid
+from planner.model.load.queueing import LengthDist, serve
+from planner.model.load.scheduler import ServingStep
 from planner.model.perf import MemoryModel, StepModel
-from planner.model.queueing import LengthDist, serve
-from planner.model.scheduler import ServingStep
 from planner.model.serving import ServedStep
 
 FEATURES = {

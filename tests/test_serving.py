@@ -13,8 +13,8 @@ import pytest
 from planner.domain import Catalog
 from planner.model.estimate import config_grid, resolve
 from planner.model.grid import CatalogTables
+from planner.model.load.scheduler import ServingStep
 from planner.model.perf import MemoryModel, StepModel
-from planner.model.scheduler import ServingStep
 from planner.model.serving import Served, accepted_tokens, drafter_for
 from planner.search.planning import plan
 from planner.workload import Constraints, Prefix, Quality, Slo, Tokens, Traffic, Workload

@@ -25,7 +25,7 @@ from planner.calibration.predict import METRICS, predict, prepare
 from planner.calibration.serving_fit import GRID, MIN_RECORDS, fit_serving_overlap
 from planner.domain import Calibration
 from planner.model.grid import CatalogTables
-from planner.model.scheduler import SERVING_OVERLAP, overlap_of
+from planner.model.load.scheduler import SERVING_OVERLAP, overlap_of
 
 MLPERF = Path(__file__).resolve().parents[1] / "hardware_catalog" / "data" / "measurements" / "mlperf.yaml"
 CAPACITY = METRICS.index("slo_capacity_requests_per_s")
@@ -77,7 +77,7 @@ def test_calibration_file_bounds_the_overlap() -> None:
 
 def test_planner_runs_at_the_calibrated_overlap() -> None:
     """A catalog whose calibration carries a fitted overlap is what ``estimate`` serves at: an overlap
-    below the roofline only lengthens iterations (planner.model.scheduler: max + (1 - overlap) min),
+    below the roofline only lengthens iterations (planner.model.load.scheduler: max + (1 - overlap) min),
     so at the same rate the mean TPOT is longer, strictly where compute and weight reads are
     comparable (llama-3.1-70b fp8 on 4 H100 at 5 req/s; seen 19.2 -> 20.4 ms)."""
 

@@ -1,4 +1,4 @@
-"""Per-runtime serving overlaps (planner.calibration.serving_fit, planner.model.scheduler).
+"""Per-runtime serving overlaps (planner.calibration.serving_fit, planner.model.load.scheduler).
 
 Independent basis: records generated with known overlaps. The MLPerf Server / Interactive
 records' own configurations (TensorRT-LLM and vLLM systems of ../shared/calibration/mlperf.yaml)
@@ -27,8 +27,8 @@ from planner.domain import Calibration, Catalog
 from planner.errors import CatalogError
 from planner.model.estimate import Scenario, estimate, resolve
 from planner.model.grid import CatalogTables
+from planner.model.load.scheduler import SERVING_OVERLAP, ServingStep, overlap_of
 from planner.model.perf import StepModel
-from planner.model.scheduler import SERVING_OVERLAP, ServingStep, overlap_of
 
 MLPERF = Path(__file__).resolve().parents[1] / "hardware_catalog" / "data" / "measurements" / "mlperf.yaml"
 CAPACITY = METRICS.index("slo_capacity_requests_per_s")

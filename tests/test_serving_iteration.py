@@ -1,4 +1,4 @@
-"""The serving iteration cost (planner.model.scheduler.ServingStep, planner.calibration.serving_fit).
+"""The serving iteration cost (planner.model.load.scheduler.ServingStep, planner.calibration.serving_fit).
 
 Independent bases: arithmetic on the step (the cost is charged once per iteration however many
 passes it runs, and never outside the queueing model), a planted value recovered by the fit
@@ -25,10 +25,10 @@ from planner.calibration.serving_fit import ITERATION_GRID, MIN_RECORDS, fitted_
 from planner.domain import Calibration
 from planner.errors import CatalogError
 from planner.model.grid import CatalogTables, Grid
+from planner.model.load.queueing import LengthDist, server
+from planner.model.load.scheduler import ServingStep
 from planner.model.perf import MemoryModel, StepModel
-from planner.model.queueing import LengthDist, server
 from planner.model.scenarios import max_throughput
-from planner.model.scheduler import ServingStep
 
 MLPERF = Path(__file__).resolve().parents[1] / "hardware_catalog" / "data" / "measurements" / "mlperf.yaml"
 CAPACITY = METRICS.index("slo_capacity_requests_per_s")

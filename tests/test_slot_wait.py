@@ -1,9 +1,9 @@
 """Waiting for a slot: arrivals that find every slot of the concurrency cap taken queue for one.
 
-``planner.model.queueing`` lets the count of sequences in flight fluctuate around its mean (a
+``planner.model.load.queueing`` lets the count of sequences in flight fluctuate around its mean (a
 Poisson count, amplified by the batch's feedback on iteration length); where its percentile
-exceeds the largest concurrency that fits, ``planner.model.scheduler.slot_wait`` adds the wait
-for a free slot to that percentile's TTFT. The simulation (``planner.model.simulate``) blocks
+exceeds the largest concurrency that fits, ``planner.model.load.scheduler.slot_wait`` adds the wait
+for a free slot to that percentile's TTFT. The simulation (``planner.model.load.simulate``) blocks
 arrivals at the cap request by request, so it is the independent reference.
 """
 
@@ -14,9 +14,9 @@ from collections.abc import Callable
 import numpy as np
 
 from planner.model.grid import Grid
-from planner.model.queueing import LengthDist, server
-from planner.model.scheduler import slot_wait
-from planner.model.simulate import simulate_requests
+from planner.model.load.queueing import LengthDist, server
+from planner.model.load.scheduler import slot_wait
+from planner.model.load.simulate import simulate_requests
 
 
 def test_wait_is_the_excess_over_the_departure_rate() -> None:

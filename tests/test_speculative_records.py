@@ -23,7 +23,7 @@ from planner.calibration.predict import METRICS, Measurement, predict, prepare
 from planner.calibration.speculation import StatedDisaggregation, StatedSpeculation
 from planner.domain import Catalog
 from planner.model.grid import CatalogTables
-from planner.model.queueing import LengthDist
+from planner.model.load.queueing import LengthDist
 from planner.model.serving import Served, accepted_tokens, drafter_for
 from planner.search.shapes.capacity import length_dists
 from planner.workload import Prefix, Tokens, Traffic
@@ -198,7 +198,7 @@ def test_a_drafter_speeds_tpot_up_by_at_most_the_accepted_tokens(tmp_path: Path,
 # ServedStep still charges each of EAGLE's k = 4 draft passes a whole pass's per-pass overhead (fitted
 # ~4.4-4.9 ms for TensorRT-LLM, against a 0.7-1.9 ms weight read of an 8B model); with that alone the
 # drafted 8B TPOT came out higher at low load (strict xfails until 2026-12-04). A verify step now also
-# amortises the engine step's serving iteration cost (planner.model.scheduler) over E tokens, which
+# amortises the engine step's serving iteration cost (planner.model.load.scheduler) over E tokens, which
 # outweighs it: the 8B cases pass, with a smaller speedup than EAGLE's 2-3x.
 LOW_LOAD = [("deepseek-r1", "Offline", "mtp"), ("deepseek-r1", "Server", "mtp"),
             ("llama-2-70b", "Interactive", "eagle"),

@@ -1,4 +1,4 @@
-"""The queueing chain's stationary law (planner.model.queueing._stationary, _stationary_of via
+"""The queueing chain's stationary law (planner.model.load.queueing._stationary, _stationary_of via
 _mix_bands) against the eigenvector of the transition matrix built here from the Poisson formula
 (math.exp / math.factorial, the tail lumped into the last state), without the module's arrivals,
 solve or band mixing: pi P = pi, sum pi = 1."""
@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from planner.model.queueing import _arrivals, _mix_bands, _stationary, _stationary_of
+from planner.model.load.queueing import _arrivals, _mix_bands, _stationary, _stationary_of
 
 
 def _transitions(means: np.ndarray, states: int) -> np.ndarray:

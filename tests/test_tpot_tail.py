@@ -1,6 +1,6 @@
-"""A request's TPOT tail under slow load fluctuations (``planner.model.tpot_tail``) against the simulation.
+"""A request's TPOT tail under slow load fluctuations (``planner.model.load.tpot_tail``) against the simulation.
 
-The basis is ``planner.model.simulate``: it draws every request's lengths and runs the engine iteration by
+The basis is ``planner.model.load.simulate``: it draws every request's lengths and runs the engine iteration by
 iteration, so a request that lives through a burst of arrivals decodes among more sequences and more
 prefills; the queueing model only approximates that. The case is MLPerf llama2-70b's traffic (prompts:
 the benchmark's p50 / p99 / max knots, mean 222.33; outputs 294.45 tokens, the published mean: MLCommons
@@ -23,9 +23,9 @@ import numpy.typing as npt
 import pytest
 
 from planner.model.grid import Grid
-from planner.model.queueing import LengthDist, server
-from planner.model.simulate import simulate_requests
-from planner.model.tpot_tail import slow_variance
+from planner.model.load.queueing import LengthDist, server
+from planner.model.load.simulate import simulate_requests
+from planner.model.load.tpot_tail import slow_variance
 
 PROMPTS = LengthDist(222.33, knots=((0.5, 152.0), (0.99, 791.0), (1.0, 1021.0)))
 OUTPUTS = LengthDist(294.45)

@@ -20,7 +20,7 @@ from hardware_catalog.inputs.workload import TokensIn
 from planner.calibration.predict import METRICS, Measurement, predict, prepare, record_grid, slo_capacity
 from planner.model.estimate import Scenario
 from planner.model.grid import CatalogTables, Grid
-from planner.model.queueing import LengthDist, server
+from planner.model.load.queueing import LengthDist, server
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "calibration" / "mlperf.yaml"
 

@@ -1,4 +1,4 @@
-"""TTFT mixture quantiles (planner.model.queueing._uniform_mixture) against the CDF itself: on random
+"""TTFT mixture quantiles (planner.model.load.queueing._uniform_mixture) against the CDF itself: on random
 mixtures of uniforms, each returned quantile t is where the exact CDF (summed component by component,
 no shared code) first reaches its level: F(t) >= q and F(t - d) < q. Both paths are covered: a small
 mixture (breakpoint sort) and a large one (Newton steps), including flat parts exactly at a level."""
@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from planner.model.queueing import _SORT_MAX, PERCENTILES, _uniform_mixture
+from planner.model.load.queueing import _SORT_MAX, PERCENTILES, _uniform_mixture
 
 
 def _cdf(t: float, starts: np.ndarray, widths: np.ndarray, p: np.ndarray, band: np.ndarray) -> float:

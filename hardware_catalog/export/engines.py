@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 from hardware_catalog.export.base import Artifact, ExportError, _Ctx, deploy_data
 from hardware_catalog.export.serving import sglang_flags, trtllm_flags, vllm_flags
-from planner.model.queueing import LengthDist
+from planner.model.load.queueing import LengthDist
 
 __all__ = ["CLUSTER_FORMATS", "ENGINE_FORMATS", "FORMATS", "Artifact", "ExportError", "deploy_data",
            "engine_argv"]

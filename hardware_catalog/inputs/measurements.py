@@ -20,7 +20,7 @@ from planner.calibration.predict import Measurement
 from planner.calibration.speculation import METHODS, StatedDisaggregation, StatedSpeculation, method_of
 from planner.errors import CatalogError
 from planner.model.estimate import Scenario
-from planner.model.queueing import LengthDist
+from planner.model.load.queueing import LengthDist
 
 __all__ = [
     "to_measurement","BadRecord", "MeasurementIn", "MeasurementsRead", "ObservedIn", "read_measurements",

@@ -13,7 +13,7 @@ from hardware_catalog.files import read_yaml, validate_file
 from hardware_catalog.prices import PriceFile, load_price_sheet, offers_book
 from planner.economics.pricing import MARKETS, PriceBook
 from planner.economics.rates import PRICING_MODES, Pricing, owned_from_mapping
-from planner.model.queueing import LengthDist
+from planner.model.load.queueing import LengthDist
 from planner.workload import (
     Availability,
     Budget,

@@ -52,10 +52,10 @@ from planner.domain import Calibration, Catalog, Hardware, Runtime
 from planner.errors import InputError, PlannerError
 from planner.model.estimate import Config, Scenario, resolve
 from planner.model.grid import Array, CatalogTables, Efficiencies, Grid
+from planner.model.load.queueing import LengthDist, overload_tpot, serve
+from planner.model.load.scheduler import SERVING_OVERLAP, overlap_of
 from planner.model.perf import MemoryModel, StepModel
-from planner.model.queueing import LengthDist, overload_tpot, serve
 from planner.model.scenarios import Models, max_throughput, static_batch
-from planner.model.scheduler import SERVING_OVERLAP, overlap_of
 from planner.model.serving import Drafter
 
 __all__ = [
@@ -360,7 +360,7 @@ def predict(tables: CatalogTables, rs: RecordSet, efficiency: Efficiencies | Non
 
     ``capacity``: also search each server record's SLO capacity (a dozen queueing evaluations per
     record; the fit leaves it out of its inner loop). ``overlap``: the serving iterations' (server
-    records only, ``planner.model.scheduler``): one for all, or one per record (``predict_calibrated``)."""
+    records only, ``planner.model.load.scheduler``): one for all, or one per record (``predict_calibrated``)."""
     grid = record_grid(tables, rs, efficiency, moe_expert)
     out = np.full((len(rs), len(METRICS)), np.nan)
     i, o = _means(rs)

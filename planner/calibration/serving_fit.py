@@ -1,4 +1,4 @@
-"""Fit the serving iteration cost and the serving overlap (``planner.model.scheduler``) on Server /
+"""Fit the serving iteration cost and the serving overlap (``planner.model.load.scheduler``) on Server /
 Interactive records.
 
 What ships (``fitted_serving``): first the iteration cost (seconds each serving iteration costs
@@ -50,7 +50,7 @@ keeps it: 16.4% / 75%), per runtime from 5 records (ipex 0.5: no v4.1 ipex recor
 
 Scope: ``predict`` (``hwplan validate``, the cross-validation, the under-load report) and the
 planner's queueing calls (``planner.model.estimate``, ``planner.search.shapes.prepare`` / ``capacity`` /
-``build``) run each row at its runtime's calibrated overlap (``planner.model.scheduler.overlap_of``,
+``build``) run each row at its runtime's calibrated overlap (``planner.model.load.scheduler.overlap_of``,
 ``runtime_overlaps``).
 """
 
@@ -64,7 +64,7 @@ from planner.calibration.predict import METRICS, RecordSet, predict
 from planner.domain import Calibration, Catalog
 from planner.model.estimate import Scenario
 from planner.model.grid import Array, CatalogTables
-from planner.model.scheduler import SERVING_OVERLAP, overlap_of
+from planner.model.load.scheduler import SERVING_OVERLAP, overlap_of
 
 __all__ = ["GRID", "ITERATION_GRID", "MIN_RECORDS", "best_and_spread", "fit_runtime_overlaps", "fit_serving_overlap",
            "fitted_iteration", "fitted_overlap", "fitted_serving", "iteration_errors", "server_records", "within"]

@@ -32,8 +32,8 @@ import numpy as np
 from planner.errors import InputError
 from planner.model.estimate import Scenario
 from planner.model.grid import Array, Grid
+from planner.model.load.queueing import LengthDist
 from planner.model.perf import MemoryModel, StepModel
-from planner.model.queueing import LengthDist
 from planner.model.scenarios import max_throughput, static_batch
 from planner.model.serving import ACCEPTANCE, DRAFT_FRACTION, Drafter, Served, accepted_tokens
 from planner.search.shapes.capacity import length_dists

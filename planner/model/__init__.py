@@ -3,15 +3,16 @@
 - ``grid``       catalog tables and the configuration grid every function takes (numpy arrays)
 - ``perf``       memory per chip and step time (roofline per operator class, collectives)
 - ``scenarios``  static batch and max-throughput measurement scenarios
-- ``queueing``   the server scenario: continuous batching as a Markov chain, latency percentiles
-- ``simulate``   a discrete-event simulation the queueing model is checked against
+- ``load``       under load: ``load.queueing``, the server scenario (continuous batching as a Markov
+                 chain, latency percentiles), ``load.scheduler`` (iteration cost and overlap),
+                 ``load.simulate``, the discrete-event simulation the chain is checked against
 - ``estimate``   one configuration end to end (what ``hwplan estimate`` prints)
 """
 
 from planner.model.estimate import Config, Estimate, Scenario, estimate, resolve
 from planner.model.grid import CatalogTables, Efficiencies, Grid
+from planner.model.load.queueing import LengthDist, serve, server
 from planner.model.perf import MemoryCoefficients, MemoryModel, StepCoefficients, StepModel, memory, step_time
-from planner.model.queueing import LengthDist, serve, server
 
 __all__ = ["CatalogTables", "Config", "Efficiencies", "Estimate", "Grid", "LengthDist", "MemoryCoefficients",
            "MemoryModel", "Scenario", "StepCoefficients", "StepModel", "estimate", "memory", "resolve", "serve",

@@ -19,10 +19,10 @@ from planner.economics.pricing import Unpriced
 from planner.economics.rates import ChipRate, Pricing, chip_rate
 from planner.errors import InputError
 from planner.model.grid import CatalogTables, Grid
+from planner.model.load.queueing import LengthDist, overload_tpot, serve
+from planner.model.load.scheduler import overlap_of
 from planner.model.perf import Memory, MemoryModel, StepModel
-from planner.model.queueing import LengthDist, overload_tpot, serve
 from planner.model.scenarios import bound_of, max_throughput, static_batch
-from planner.model.scheduler import overlap_of
 
 __all__ = ["Config", "Estimate", "Scenario", "config_grid", "default_precision", "estimate", "resolve"]
 

@@ -146,7 +146,7 @@ class Grid:
     max_batched_tokens: Array
     continuous_batching: Array  # 1.0 or 0.0
     moe_expert_efficiency: Array  # routed experts' FLOP/s as a share of the dense layers' (planner.model.moe)
-    serving_iteration_s: Array  # seconds a serving iteration costs beyond its passes (planner.model.scheduler)
+    serving_iteration_s: Array  # seconds a serving iteration costs beyond its passes (planner.model.load.scheduler)
     # parallelism
     tp: Array
     pp: Array

@@ -205,7 +205,7 @@ class StepCoefficients(Rows):
     full_attention_fraction: Array  # share of layers with full attention (planner.model.attention)
     prefill_attention_ratio: Array  # prefill / decode attention FLOPs per key (MLA prefill runs unabsorbed)
     # seconds a serving iteration costs beyond its passes: charged by the queueing model's
-    # ``planner.model.scheduler.ServingStep`` only (the runtime's calibrated figure; 0, the prior)
+    # ``planner.model.load.scheduler.ServingStep`` only (the runtime's calibrated figure; 0, the prior)
     serving_iteration_s: Array
 
 
@@ -331,7 +331,7 @@ class StepModel:
 
     def _linear(self, compute: Array, memory: Array) -> Array:
         """The linear layers' time: the roofline, compute and weight streaming fully overlapped
-        (``planner.model.scheduler.ServingStep`` overlaps them only partly)."""
+        (``planner.model.load.scheduler.ServingStep`` overlaps them only partly)."""
         return np.maximum(compute, memory)
 
     def total(self, *, decode_tokens: npt.ArrayLike, decode_context: npt.ArrayLike,

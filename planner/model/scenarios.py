@@ -5,7 +5,7 @@ static_batch    ``batch`` sequences start together: one prefill of batch x input
 max_throughput  continuous (in-flight) batching at the largest concurrency that fits (capped by
                 the engine's scheduler and by ``batch`` when given): each iteration decodes B
                 tokens and prefills the B / output new prompts that replace finished requests.
-server          Poisson arrivals at ``request_rate``: see ``planner.model.queueing``.
+server          Poisson arrivals at ``request_rate``: see ``planner.model.load.queueing``.
 """
 
 from __future__ import annotations

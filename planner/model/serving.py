@@ -32,8 +32,8 @@ import numpy.typing as npt
 
 from planner.domain import Model
 from planner.model.grid import Array
+from planner.model.load.scheduler import SERVING_OVERLAP, ServingStep
 from planner.model.perf import MemoryModel, StepCoefficients, StepModel
-from planner.model.scheduler import SERVING_OVERLAP, ServingStep
 from planner.workload import Slo, Tokens, Traffic, Workload
 
 __all__ = ["ACCEPTANCE", "FEATURES", "Drafter", "Served", "ServedStep", "accepted_tokens", "drafter_for", "uses_mtp"]

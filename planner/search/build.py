@@ -15,7 +15,7 @@ from planner.domain import Catalog
 from planner.economics.breakdown import explain_cost
 from planner.economics.rates import ChipRate, chip_rate
 from planner.levers.adaptation import Choice, confidence
-from planner.model.queueing import PERCENTILES, ServerResult, serve
+from planner.model.load.queueing import PERCENTILES, ServerResult, serve
 from planner.search.mix.solver import Solution
 from planner.search.results import Cost, Deployment, Plan, QualityScore
 from planner.search.shapes.candidates import universe

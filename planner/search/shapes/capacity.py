@@ -1,6 +1,6 @@
 """How much traffic one replica carries within the latency SLOs.
 
-The server queueing model (``planner.model.queueing``) gives each candidate's latency percentiles at a
+The server queueing model (``planner.model.load.queueing``) gives each candidate's latency percentiles at a
 given arrival rate. ``screen`` drops candidates that miss an SLO even with no load, using lower
 bounds that need no queueing model, and bounds each one's SLO capacity from above
 (``slo_ceiling``); ``search_capacity`` finds, per candidate, the highest rung of a ladder of
@@ -17,9 +17,9 @@ import numpy as np
 import numpy.typing as npt
 
 from planner.model.grid import Array
+from planner.model.load.queueing import PERCENTILES, LengthDist, ServerResult, saturated_rate, serve
+from planner.model.load.scheduler import SERVING_OVERLAP, ServingStep
 from planner.model.perf import MemoryModel, StepModel
-from planner.model.queueing import PERCENTILES, LengthDist, ServerResult, saturated_rate, serve
-from planner.model.scheduler import SERVING_OVERLAP, ServingStep
 from planner.workload import METRICS, Slo, Traffic
 
 __all__ = ["UTILIZATION", "CapacitySearch", "default_prior", "length_dists", "no_load_ms", "screen",
@@ -111,7 +111,7 @@ def no_load_ms(step: StepModel, traffic: Traffic, slo: Slo) -> list[Array]:
 
 
 def slo_ceiling(step: StepModel, traffic: Traffic, slo: Slo) -> Array:
-    """Per row, a request rate above which ``planner.model.queueing.server`` cannot meet the TPOT and
+    """Per row, a request rate above which ``planner.model.load.queueing.server`` cannot meet the TPOT and
     e2e targets (inf when there are none).
 
     In that model every TPOT percentile (p50 and up) is at least the mean iteration tau, and

@@ -15,8 +15,8 @@ import numpy as np
 
 from planner.domain import Catalog
 from planner.model.grid import Array, CatalogTables
+from planner.model.load.scheduler import SERVING_OVERLAP, runtime_overlaps
 from planner.model.perf import MemoryModel, StepModel
-from planner.model.scheduler import SERVING_OVERLAP, runtime_overlaps
 from planner.model.serving import Served
 from planner.search.mix.solver import COST_SCALE, scaled
 from planner.search.shapes.answers import Answer, Answers, question, shared
@@ -94,7 +94,7 @@ class Prepared:
     max_types: int  # hardware types a plan may mix
     served: Served = field(default_factory=Served)  # serving features of this search (planner.model.serving)
     outside: Outside | None = None  # plan keys left unscreened (``prepare`` with ``prefix``)
-    # the catalog's calibrated one, or one per candidate (its runtime's: planner.model.scheduler.runtime_overlaps)
+    # the catalog's calibrated one, or one per candidate (its runtime's: planner.model.load.scheduler.runtime_overlaps)
     serving_overlap: float | Array = SERVING_OVERLAP
     evaluated: int = 0
     answers: Array = field(default_factory=default_prior)  # capacity rungs found so far, as search_capacity's prior

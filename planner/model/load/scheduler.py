@@ -38,7 +38,7 @@ iteration cannot exceed). MLPerf's Server / Interactive pairs of one system iden
 (``bench/interactive_intercept_diag.py``: a line through the two operating points has an intercept
 of 15-23 ms on six chips for llama2-70b, 6-12 ms in the model without it).
 
-Scope. Only the queueing model (Server / Interactive, ``planner.model.queueing.serve``) uses the
+Scope. Only the queueing model (Server / Interactive, ``planner.model.load.queueing.serve``) uses the
 overlap and the iteration cost (in the static and Offline scenarios a fixed cost per iteration is
 part of the per-pass overhead those records fit). Offline's max_throughput runs deep in the
 compute-bound regime, where min / max is small and the overlap barely matters, and its

@@ -1,6 +1,6 @@
 """Server scenario: Poisson arrivals served by a continuous-batching engine (chunked prefill).
 
-Model (checked against the discrete-event simulation in ``planner.model.simulate`` by the tests):
+Model (checked against the discrete-event simulation in ``planner.model.load.simulate`` by the tests):
 
 * Iterations as a Markov chain. With B sequences decoding, an iteration that prefills j prompts
   lasts s_j = step_time(B decodes + j * I prompt tokens). The prompts it prefills are the ones
@@ -48,9 +48,9 @@ Model (checked against the discrete-event simulation in ``planner.model.simulate
   variance var / n (1 + 2 rho / (1 - rho) (1 - (1 - rho^n) / (n (1 - rho)))). Each output band
   (OUTPUT_STRATA, finer at the short end: short outputs see the tail) is a gamma of those moments
   (Wilson-Hilferty), the mixture's quantile found by safeguarded Newton steps
-  (``planner.model.gamma_mixture``); TPOT_q is the larger of it and the concurrency quantile
+  (``planner.model.load.gamma_mixture``); TPOT_q is the larger of it and the concurrency quantile
   above. Each band's variance adds the load's slow drift over its lifetime, which its iterations
-  do not average away (``planner.model.tpot_tail``: concurrency and arrival rate averaged over the
+  do not average away (``planner.model.load.tpot_tail``: concurrency and arrival rate averaged over the
   window, amplified by the feedback gain): without it the TPOT tail p99 - p50 of long outputs was
   0.54-0.64 of the simulation's. Not modelled: short outputs that start decoding in a busy period
   (TPOT p99 -29..-36% vs the simulation with bimodal lengths at 60-85% load), and arrivals
@@ -93,11 +93,11 @@ from statistics import NormalDist
 import numpy as np
 import numpy.typing as npt
 
-from planner.model.gamma_mixture import gamma_mixture_quantile
 from planner.model.grid import Array, Grid
+from planner.model.load.gamma_mixture import gamma_mixture_quantile
+from planner.model.load.scheduler import SERVING_OVERLAP, ServingStep, fcfs_prefill_share, slot_wait
+from planner.model.load.tpot_tail import MAX_GAIN, MAX_RHO, slow_variance
 from planner.model.perf import Memory, MemoryModel, StepModel, StepTime
-from planner.model.scheduler import SERVING_OVERLAP, ServingStep, fcfs_prefill_share, slot_wait
-from planner.model.tpot_tail import MAX_GAIN, MAX_RHO, slow_variance
 
 __all__ = ["PERCENTILES", "STATES", "LengthDist", "OverloadTpot", "ServerResult", "overload_tpot", "saturated_rate",
            "serve", "server"]
@@ -495,7 +495,7 @@ def _ends(step: StepModel, rate: Array, b_hi: Array, inp: LengthDist, o: float, 
 
 def _ttft(ch: _Chain, rate: Array, share: Array) -> Array:
     """Mean of U s_j + share_k s_(k+1), j length-biased, k ~ Poisson(lam s_j) (share:
-    ``planner.model.scheduler.fcfs_prefill_share``; its quantiles are those of ``_varied``, which
+    ``planner.model.load.scheduler.fcfs_prefill_share``; its quantiles are those of ``_varied``, which
     takes this mixture as its one-band case)."""
     n, k = ch.pi.shape
     s_j, s_next = ch.s[:, :k], ch.s[:, 1:] * share
@@ -750,7 +750,7 @@ def _varied(step: StepModel, b: Array, lam: Array, root: _Chain, inp: LengthDist
             percentiles: tuple[int, ...], feedback: tuple[Array, Array]) -> tuple[dict[int, Array], dict[int, Array]]:
     """TTFT and TPOT quantiles at the root (``root``: the chain at b decodes) with prompts and outputs
     of random length (module docstring); ``feedback``: the chain's slope d tau / dB and the feedback
-    gain (``planner.model.tpot_tail``)."""
+    gain (``planner.model.load.tpot_tail``)."""
     n = len(b)
     y, wy = _sum_nodes(inp, states, PROMPT_STRATA)
     m_n = len(wy)
@@ -1002,7 +1002,7 @@ def server(grid: Grid, *, request_rate: npt.ArrayLike, input_tokens: LengthDist,
            percentiles: tuple[int, ...] = PERCENTILES, overlap: float | Array = SERVING_OVERLAP) -> ServerResult:
     """Latency figures at ``request_rate`` per row of ``grid`` (see the module docstring), at
     ``percentiles`` (a subset of PERCENTILES: TPOT quantiles above the median each cost a chain
-    evaluation); ``overlap`` as ``planner.model.scheduler``."""
+    evaluation); ``overlap`` as ``planner.model.load.scheduler``."""
     return serve(StepModel.build(grid), MemoryModel.build(grid), request_rate=request_rate,
                  input_tokens=input_tokens, output_tokens=output_tokens, batch_cap=batch_cap,
                  percentiles=percentiles, overlap=overlap)
@@ -1012,7 +1012,7 @@ def serve(model: StepModel, mem: MemoryModel, *, request_rate: npt.ArrayLike, in
           output_tokens: LengthDist, batch_cap: npt.ArrayLike = np.inf,
           percentiles: tuple[int, ...] = PERCENTILES, overlap: float | Array = SERVING_OVERLAP) -> ServerResult:
     """``server`` on rows given by their step-time and memory constants (the planner keeps them per
-    catalog); iterations are timed by ``ServingStep`` (partial overlap, ``planner.model.scheduler``)."""
+    catalog); iterations are timed by ``ServingStep`` (partial overlap, ``planner.model.load.scheduler``)."""
     model = ServingStep.of(model, overlap)
     percentiles = tuple(sorted(set(percentiles)))
     if not set(percentiles) <= set(PERCENTILES):

@@ -1,7 +1,7 @@
 """A request's TPOT under slow load fluctuations: the variance its own lifetime does not average away.
 
 A request's TPOT is the mean iteration over its decode lifetime, a window of T = (n - 1) tau for an
-output of n tokens. ``planner.model.queueing`` gives it the variance of n - 1 iteration draws at the
+output of n tokens. ``planner.model.load.queueing`` gives it the variance of n - 1 iteration draws at the
 mean concurrency B (prefill lumps, AR(1)-correlated), which averages away as 1 / n. What does not
 average away is the load itself moving on the timescale of a lifetime: the concurrency B(t) and the
 arrival rate drift together (a burst of arrivals is more prompts to prefill now and more sequences
@@ -35,7 +35,7 @@ d TPOT (1 - g) = alpha dB_T + beta dlam_T with g the gain ``_group`` already com
 
 added to the draws' variance of each output band (``gamma_mixture_quantile``'s per-token variance, so
 times the band's n - 1). Its lam cancels in the cross term, so it vanishes with the load (alpha -> 0).
-Checked against ``planner.model.simulate`` (tests/test_tpot_tail.py; bench/tail_vs_simulation.py at
+Checked against ``planner.model.load.simulate`` (tests/test_tpot_tail.py; bench/tail_vs_simulation.py at
 the MLPerf operating points).
 """
 
@@ -49,7 +49,7 @@ __all__ = ["MAX_GAIN", "MAX_RHO", "slow_variance"]
 
 # Numerical guards, not fitted: the feedback gain's amplification 1 / (1 - g) and the AR(1) factor
 # rho / (1 - rho) diverge as they reach 1 (a queue at its capacity), so both are capped below it
-# (``planner.model.queueing`` clips with the same values).
+# (``planner.model.load.queueing`` clips with the same values).
 MAX_GAIN = 0.9
 MAX_RHO = 0.95
 

@@ -1,8 +1,8 @@
 """A small discrete-event simulation of a continuous-batching engine with chunked prefill.
 
-It is the reference the analytic server model (``planner.model.queueing``) is checked against, and it
+It is the reference the analytic server model (``planner.model.load.queueing``) is checked against, and it
 shares that model's physics: every iteration lasts the step time of what it runs, as the analytic
-model times it (``planner.model.scheduler.ServingStep``: the roofline with partial overlap).
+model times it (``planner.model.load.scheduler.ServingStep``: the roofline with partial overlap).
 
 Engine (vLLM V1 / SGLang / TensorRT-LLM in-flight batching, simplified):
 
@@ -31,10 +31,10 @@ import numpy as np
 import numpy.typing as npt
 
 from planner.model.grid import Grid
+from planner.model.load.queueing import LengthDist
+from planner.model.load.scheduler import SERVING_OVERLAP, ServingStep
 from planner.model.perf import StepModel
-from planner.model.queueing import LengthDist
 from planner.model.scenarios import operating_batch
-from planner.model.scheduler import SERVING_OVERLAP, ServingStep
 
 __all__ = ["RequestTrace", "SimulationResult", "sample_lengths", "simulate_requests", "simulate_server"]
 
@@ -179,7 +179,7 @@ def simulate_requests(grid: Grid, *, request_rate: float, input_tokens: LengthDi
                       batch_cap: float = math.inf, seed: int = 0,
                       overlap: float = SERVING_OVERLAP) -> RequestTrace:
     """Simulate ``warmup + requests`` measured arrivals on a one-row ``grid``; the measured
-    requests' latencies one by one. ``overlap``: as ``planner.model.scheduler`` (1: the roofline).
+    requests' latencies one by one. ``overlap``: as ``planner.model.load.scheduler`` (1: the roofline).
 
     The concurrency cap is ``planner.model.scenarios.operating_batch`` at the mean lengths, as in
     the analytic model. Raises ValueError for a grid of more than one row or a cap below 1.

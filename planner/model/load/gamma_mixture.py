@@ -23,7 +23,7 @@ from statistics import NormalDist
 import numpy as np
 
 from planner.model.grid import Array
-from planner.model.normal import normal_cdf
+from planner.model.load.normal import normal_cdf
 
 __all__ = ["gamma_mixture_quantile"]
 
