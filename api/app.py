@@ -30,6 +30,7 @@ from api.schemas import problems
 from api.settings import Settings
 from api.store import CatalogStore
 from api.telemetry import BodyLimit, Telemetry, TelemetryMiddleware
+from hardware_catalog.caching import answers_cache
 from hardware_catalog.saved import PlanStore
 
 __all__ = ["create_app"]
@@ -47,8 +48,6 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     _warn_unready(app.state.store)
     yield
     app.state.plans.close()  # the saved plans' connection pool
-    from hardware_catalog.caching import answers_cache
-
     answers_cache.flush()  # the capacity answers found since the last write
 
 

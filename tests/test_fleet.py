@@ -209,15 +209,12 @@ def test_plan_fleet_end_to_end(catalog: Catalog, tables: CatalogTables) -> None:
     assert fp.quota_peak["l40s"][0] <= 6
     assert fp.alone_cost is None or fp.cost <= fp.alone_cost + 1e-6
     assert sum(fp.cost_by_month) == pytest.approx(sum(w.cost for w in fp.workloads))
-    # proven bounds: below every schedule found (the one-at-a-time one is a joint schedule too), and the
-    # singles' (no fleet quota: a relaxation of the joint model) below the joint's
-    assert fp.lower_bound is not None and fp.independent_bound is not None and fp.independent_cost is not None
-    assert fp.lower_bound <= fp.cost * (1 + 1e-9)
-    assert fp.alone_cost is None or fp.lower_bound <= fp.alone_cost * (1 + 1e-9)
-    assert fp.independent_bound <= fp.independent_cost * (1 + 1e-9)
-    assert fp.independent_bound <= fp.lower_bound * (1 + 1e-9)
-    if fp.status == "OPTIMAL":
-        assert fp.lower_bound == pytest.approx(fp.cost, rel=1e-9)
+    # the relaxation plan_fleet's lower bound leans on: each workload alone with no fleet quota costs no
+    # more, in sum, than the joint schedule (a quota kept in the singles, or a constraint the joint model
+    # lacks, would break it); the bounds themselves are clamped to the schedules found, so comparing
+    # them with those schedules would test nothing: the brute-force test above checks a solve's bound
+    assert fp.independent_bound is not None and fp.lower_bound is not None
+    assert fp.independent_bound <= fp.cost + 1e-6
     for w in fp.workloads:
         assert len(w.months) == 3 and w.autoscaling and w.commits is not None
 

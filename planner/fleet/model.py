@@ -62,6 +62,11 @@ class Solved:
     # nan: no solution, or a schedule not from a solve)
     bound: float = math.nan
 
+    @property
+    def total(self) -> float:
+        """USD over the horizon, every item (0 without a schedule)."""
+        return sum(float(c.sum()) for c in self.cost)
+
 
 def _prices(prices: ChipPrices, s: Shape, committed_as: str) -> dict[Mode, float | None]:
     return {mode: replica_price(prices, s.hardware, s.chips, mode, committed_as=committed_as) for mode in Mode}
@@ -199,6 +204,11 @@ class _Schedule:
 
 
 MAX_SPLIT = 16  # most hardware-type choices solved one by one (``solve_schedule``); more: one model
+# A choice's first solve gets at least this long, so that every choice has a bound (CP-SAT's presolve and
+# root LP) even when the others took the time; the second pass starts no solve with less than
+# MIN_RESOLVE_S left (a solver restarts from scratch: a shorter solve rarely raises the bound it had).
+# Solver controls, chosen, not measured or fitted; they decide only how the time limit is spent.
+MIN_FIRST_S, MIN_RESOLVE_S = 0.05, 0.5
 
 
 def _type_choices(it: Item) -> list[tuple[int, ...]]:
@@ -289,19 +299,19 @@ class _TypeSplit:
         # every choice once, each with an even share of the time left (what a quick one leaves goes to
         # the rest) and at least enough for CP-SAT to prove its LP bound
         for i in range(n):
-            self.attempt(i, max(left() / (n - i), 0.05))
+            self.attempt(i, max(left() / (n - i), MIN_FIRST_S))
         # then the time left to the choices still open, the lowest bound first
         still = sorted((i for i in range(n) if self.statuses[i] not in ("OPTIMAL", "INFEASIBLE")),
                        key=lambda i: self.bounds[i])
         for k, i in enumerate(still):
-            if not self.closed(i) and left() >= 0.5:
+            if not self.closed(i) and left() >= MIN_RESOLVE_S:
                 self.attempt(i, left() / (len(still) - k))
         return self.result(time.perf_counter() - start)
 
     def attempt(self, i: int, limit: float) -> None:
         keep = self.choices[i]
         sub = replace(self.it, shapes=tuple(self.it.shapes[j] for j in keep))
-        cutoff = None if self.best is None else round(_cost(self.best) * COST_SCALE) - 1  # strictly cheaper
+        cutoff = None if self.best is None else round(self.best.total * COST_SCALE) - 1  # strictly cheaper
         part = self.run([sub], limit, [_restricted(self.hint, keep)], cutoff)
         if part.cost:
             self.best = _widened(part, [self.it], [keep])
@@ -314,19 +324,15 @@ class _TypeSplit:
 
     def closed(self, i: int) -> bool:
         """Whether choice i cannot beat the best schedule found (the objective is in milli-dollars)."""
-        return self.best is not None and self.bounds[i] >= _cost(self.best) - 0.5 / COST_SCALE
+        return self.best is not None and self.bounds[i] >= self.best.total - 0.5 / COST_SCALE
 
     def result(self, elapsed: float) -> Solved:
         if self.best is None:
             status = "INFEASIBLE" if all(st == "INFEASIBLE" for st in self.statuses) else "UNKNOWN"
             return Solved(status, [], [], [], [], elapsed, min(self.bounds, default=math.nan))
-        cost, bound = _cost(self.best), min(self.bounds)
+        cost, bound = self.best.total, min(self.bounds)
         return replace(self.best, status="OPTIMAL" if all(self.closed(i) for i in range(len(self.choices)))
                        else "FEASIBLE", elapsed_s=elapsed, bound=min(bound, cost))
-
-
-def _cost(s: Solved) -> float:
-    return sum(float(c.sum()) for c in s.cost)
 
 
 def _solve(items: Sequence[Item], *, hours: Array, prices: ChipPrices, fleet_quotas: Mapping[str, int],

@@ -131,7 +131,7 @@ def _total(solved: Sequence[Solved]) -> float | None:
     """Total cost of solutions (None when any has none)."""
     if not solved or any(not s.cost for s in solved):
         return None
-    return float(sum(float(np.sum(c)) for s in solved for c in s.cost))
+    return float(sum(s.total for s in solved))
 
 
 def _usage(items: Sequence[Item], solved: Solved, hardware: str) -> Array:
