@@ -195,6 +195,15 @@ WEAK_SPOTS = """\
   within 5% of one rate (19 groups, 69 records) agree closely on their p99s (the best single figure per
   group leaves a 1.8% median error), so the p99s are predictable in principle; what is missing is the
   per-record capacity.
+* **Xeon 6 llama3.1-8b Server** (six v5.1 records, SLO capacity 2.0-2.5x over while their Offline is
+  within 2-7%; observed Server / Offline 0.31-0.38 against the model's 0.80-0.89; TTFT p50 510-528 ms on
+  all six against the model's 86-144 ms). Intel's harness (inference_results_v5.1
+  closed/Intel/code/llama3_1-8b/pytorch-cpu/launch_servers.sh) runs SGLang's CPU backend (W4A8), several
+  server instances each pinned with taskset to a group of cores inside one NUMA node (max-running-requests
+  64, chunked-prefill-size 8192), the load balanced over them: a replica is a fraction of a socket, whose
+  prefill takes several times a socket's, while the catalog's smallest unit is a chip (a socket) and the
+  records say `ipex`. The cores per instance are set in a configure script the public copy lacks, so the
+  records are predicted as they are.
 * **Output lengths under load** (since 2026-12-04). MLPerf logs the tokens each sample generated
   (`mlperf.output_tokens_per_sample_observed`); the records are predicted at that mean, the
   benchmark's output quantiles scaled under its cap. It differs from the dataset's reference mean by
