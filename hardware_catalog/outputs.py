@@ -54,7 +54,7 @@ __all__ = [
     "PlanResultOut", "PredictedOut", "SavedPlanListOut", "SavedPlanOut", "SavedPlanSummaryOut", "SkippedOut",
     "SummaryOut", "ValidationOut", "calibration_out", "cv_out", "document", "estimate_out", "export_out",
     "finetune_out", "iteration_range_out", "levers_out", "plan_result_out", "rounded", "saved_plan_out",
-    "saved_plan_summary_out", "skipped_out", "validation_out",
+    "saved_plan_summary_out", "skipped_out", "validation_out", "ignored_out",
 ]
 
 GB = 1e9
@@ -527,12 +527,21 @@ class SkippedOut(_Out):
     reason: str
 
 
+_IGNORED = ("keys a record of a measurements file states that the format does not read: left out, the record "
+            "predicted without them")
+
+
+def ignored_out(ignored: Sequence[BadRecord]) -> list[SkippedOut]:
+    return [SkippedOut(id=b.id, field=b.field, reason=f"{b.field}: {b.reason}") for b in ignored]
+
+
 class ValidationOut(_Out):
     """Predicted vs observed per record, and errors per metric (``hwplan validate --json``)."""
 
     records: list[RecordErrorOut]
     summary: dict[str, SummaryOut] = Field(description="by metric")
     skipped: list[SkippedOut]
+    ignored: list[SkippedOut] = Field(default=[], description=_IGNORED)
     by_scenario: dict[str, dict[str, SummaryOut]] = Field(
         default={}, description="per scenario (MLPerf's Offline / Server / Interactive where stated), by metric")
     by_family: dict[str, dict[str, SummaryOut]] = Field(default={}, description="per hardware family, by metric")
@@ -560,6 +569,7 @@ class CalibrationOut(_Out):
         default_factory=dict, description="the fitted serving overlap: 'pooled' (absent: the prior, 1) and per runtime")
     cross_validation: CrossValidationOut
     skipped: list[SkippedOut]
+    ignored: list[SkippedOut] = Field(default=[], description=_IGNORED)
 
 
 def _file_metric() -> dict[str, tuple[str, float]]:
@@ -576,12 +586,12 @@ def _summaries(s: Mapping[str, Summary], *, si_keys: bool = True) -> dict[str, S
 
 
 def skipped_out(bad: Sequence[BadRecord], skipped: Sequence[Skipped]) -> list[SkippedOut]:
-    rows = [SkippedOut(id=b.id, field=b.field, reason=f"invalid {b.field}: {b.reason}") for b in bad]
+    rows = [SkippedOut(id=b.id, field=b.field, reason=f"invalid {b.field or 'record'}: {b.reason}") for b in bad]
     return rows + [SkippedOut(id=s.id, reason=s.reason) for s in skipped]
 
 
 def validation_out(rs: RecordSet, predicted: Array, bad: Sequence[BadRecord],
-                   skipped: Sequence[Skipped]) -> ValidationOut:
+                   skipped: Sequence[Skipped], ignored: Sequence[BadRecord] = ()) -> ValidationOut:
     from planner.calibration.validate import by_metric, record_errors
 
     file_metric = _file_metric()
@@ -594,7 +604,7 @@ def validation_out(rs: RecordSet, predicted: Array, bad: Sequence[BadRecord],
                                 ape={file_metric[k][0]: rounded(v) for k, v in e.ape.items()})
                  for e in record_errors(rs, predicted)],
         summary=_summaries(by_metric(rs, predicted)), skipped=skipped_out(bad, skipped),
-        **grouped_summaries(rs, predicted))
+        ignored=ignored_out(ignored), **grouped_summaries(rs, predicted))
 
 
 def grouped_summaries(rs: RecordSet, predicted: Array) -> dict[str, dict[str, dict[str, SummaryOut]]]:
@@ -627,7 +637,8 @@ def cv_out(catalog: Catalog, rs: RecordSet, predicted: Array) -> CrossValidation
 
 
 def calibration_out(*, written: str, n_records: int, pairs: int, cv: CrossValidationOut,
-                    skipped: list[SkippedOut], calibration: Calibration | None = None) -> CalibrationOut:
+                    skipped: list[SkippedOut], calibration: Calibration | None = None,
+                    ignored: Sequence[BadRecord] = ()) -> CalibrationOut:
     iteration: dict[str, Num] = {}
     overlap: dict[str, Num] = {}
     if calibration is not None:
@@ -638,7 +649,8 @@ def calibration_out(*, written: str, n_records: int, pairs: int, cv: CrossValida
             overlap["pooled"] = calibration.serving_overlap
         overlap |= dict(sorted(calibration.serving_overlap_runtime.items()))
     return CalibrationOut(written=written, n_records=n_records, pairs=pairs, serving_iteration_ms=iteration,
-                          serving_overlap=overlap, cross_validation=cv, skipped=skipped)
+                          serving_overlap=overlap, cross_validation=cv, skipped=skipped,
+                          ignored=ignored_out(ignored))
 
 
 # --- saved plans, comparisons and exports ---------------------------------------------------------

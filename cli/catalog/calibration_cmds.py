@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from hardware_catalog.inputs.measurements import BadRecord, MeasurementsRead
-    from hardware_catalog.outputs import CrossValidationOut, SummaryOut
+    from hardware_catalog.outputs import CrossValidationOut, SkippedOut, SummaryOut
     from planner.calibration.fit import FitResult
     from planner.calibration.predict import Measurement
     from planner.domain import Efficiency
@@ -70,10 +70,11 @@ def validate_cmd(
     from planner.model.grid import CatalogTables
 
     cat = load(catalog, add)
-    _reads, records, bad = load_records([file])
+    reads, records, bad = load_records([file])
     tables = CatalogTables.from_catalog(cat)
     rs, skipped = prepare(cat, tables, records)
-    report = validation_out(rs, predict_calibrated(tables, rs, cat.calibration), bad, skipped)
+    report = validation_out(rs, predict_calibrated(tables, rs, cat.calibration), bad, skipped,
+                            [i for r in reads for i in r.ignored])
     if as_json:
         print_doc(report)
         return
@@ -96,6 +97,13 @@ def validate_cmd(
             _summary_table(console, f"scenario {scenario}", summary, "metric")
     for s in report.skipped:
         console.print(f"[yellow]skipped[/yellow] {s.id}: {s.reason}")
+    _print_ignored(console, report.ignored)
+
+
+def _print_ignored(console: Console, ignored: Sequence[SkippedOut]) -> None:
+    """One line per key a record stated that the format does not read (the record was predicted without it)."""
+    for s in ignored:
+        console.print(f"[yellow]ignored[/yellow] {s.id}: {s.reason}")
 
 
 def _eff_out(e: Efficiency) -> dict[str, float]:
@@ -217,7 +225,8 @@ def calibrate_cmd(
         progress.update(task, advance=1)
     skipped_rows = skipped_out(bad, skipped)
     report = calibration_out(written=str(target), n_records=len(rs), pairs=len(result.calibration.pairs), cv=cv,
-                             skipped=skipped_rows, calibration=result.calibration)
+                             skipped=skipped_rows, calibration=result.calibration,
+                             ignored=[i for r in reads for i in r.ignored])
     if as_json:
         print_doc(report)
         return
@@ -232,3 +241,4 @@ def calibrate_cmd(
                        getattr(cv, key), title)
     for s in skipped_rows:
         console.print(f"[yellow]skipped[/yellow] {s.id}: {s.reason}")
+    _print_ignored(console, report.ignored)

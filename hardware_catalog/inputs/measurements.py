@@ -4,10 +4,21 @@ A file is a mapping ``measurements: [record, ...]``. Each record is validated on
 record (unknown scenario, static_batch without batch, negative tokens ...) becomes a ``BadRecord``
 naming its id and field, and the others still load. Observed latencies in the file are in ms;
 they are converted to seconds here, once.
+
+A file may state more than this format reads (a later round's extraction adding a percentile or a
+source note): a key the record's top level, its ``observed`` or its ``lengths`` block does not know
+is left out with a note naming it (``MeasurementsRead.ignored``) and the record is read without it,
+since no prediction reads it. A key close to a field the record does not state is taken for a
+misspelling of that field and is an error ("did you mean ...?"): ``kv_precison`` would otherwise
+predict at the runtime's default. Everything else stays strict: ``slo`` (a limit left out would
+change the capacity predicted against it), the mlperf block's typed fields, speculative decoding and
+disaggregation. A record given to the service (``api.schemas``) is validated as it is: unknown
+fields are errors there.
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -263,6 +274,48 @@ class MeasurementsRead:
     bad: tuple[BadRecord, ...]
     file: str
     sha256: str
+    ignored: tuple[BadRecord, ...] = ()  # keys the format does not read, left out of records that loaded
+
+
+# Blocks whose unknown keys are left out with a note (module docstring), and the least similarity
+# (difflib's ratio) at which an unknown key of the top level or of ``lengths`` is read as a
+# misspelling of a field the record does not state: kv_precison / kv_precision 0.96, input_mena /
+# input_mean 0.90; input_p90 / input_p99 (0.89) and output_source / input_source (0.80) are new keys.
+# ``observed`` names metrics, where a near name is another percentile (ttft_p95_ms / ttft_p90_ms 0.91)
+# and leaving one out changes no prediction: its unknown keys are never read as misspellings.
+_OPEN_BLOCKS: tuple[tuple[str | None, type[BaseModel], bool], ...] = (
+    (None, MeasurementIn, True), ("lengths", LengthsIn, True), ("observed", ObservedIn, False))
+_MISSPELLING = 0.9
+
+
+def _set_aside(raw: dict[str, Any]) -> tuple[dict[str, Any], list[str], list[tuple[str, str]]]:
+    """``raw`` without the unknown keys of ``_OPEN_BLOCKS``, those keys (dotted paths), and each key
+    read as a misspelling with the field it resembles."""
+    clean = dict(raw)
+    ignored: list[str] = []
+    misspelt: list[tuple[str, str]] = []
+    for block, model, spelling in _OPEN_BLOCKS:
+        part = clean if block is None else clean.get(block)
+        if not isinstance(part, dict):
+            continue
+        known = set(model.model_fields)
+        unknown = [k for k in part if isinstance(k, str) and k not in known]
+        if not unknown:
+            continue
+        part = {k: v for k, v in part.items() if k not in unknown}
+        unstated = sorted(known - set(part))
+        for key in unknown:
+            path = key if block is None else f"{block}.{key}"
+            near = difflib.get_close_matches(key, unstated, n=1, cutoff=_MISSPELLING) if spelling else []
+            if near:
+                misspelt.append((path, near[0] if block is None else f"{block}.{near[0]}"))
+            else:
+                ignored.append(path)
+        if block is None:
+            clean = part
+        else:
+            clean[block] = part
+    return clean, ignored, misspelt
 
 
 def observed_to_si(observed: ObservedIn) -> dict[str, float]:
@@ -354,8 +407,17 @@ def read_measurements(path: Path | str) -> MeasurementsRead:
         raise CatalogError("expected a mapping with a 'measurements' list", file=str(file))
     records: list[Measurement] = []
     bad: list[BadRecord] = []
+    ignored: list[BadRecord] = []
     seen: set[str] = set()
     for position, raw in enumerate(data["measurements"]):
+        rid = str(raw.get("id")) if isinstance(raw, dict) and raw.get("id") else f"#{position}"
+        left_out: list[str] = []
+        if isinstance(raw, dict):
+            raw, left_out, misspelt = _set_aside(raw)
+            if misspelt:
+                path, field = misspelt[0]
+                bad.append(BadRecord(rid, path, f"unknown field (did you mean {field}?)"))
+                continue
         try:
             record = MeasurementIn.model_validate(raw)
         except ValidationError as exc:
@@ -366,5 +428,6 @@ def read_measurements(path: Path | str) -> MeasurementsRead:
             continue
         seen.add(record.id)
         records.append(to_measurement(record))
+        ignored += [BadRecord(record.id, path, "not a field of the measurements format: left out") for path in left_out]
     digest = hashlib.sha256(file.read_bytes()).hexdigest()
-    return MeasurementsRead(tuple(records), tuple(bad), str(file), digest)
+    return MeasurementsRead(tuple(records), tuple(bad), str(file), digest, tuple(ignored))
