@@ -54,8 +54,20 @@ WEAK_SPOTS = """\
   models (8b fp8_e5m2, 70b int8) and llama2-70b Offline at tp 1 x pp 4 (the model infers tp 2 from
   memory; Server ran tp 2). llama2-70b stays low (Offline 0.23x, Server capacity 0.17x); with an
   8-bit KV cache and Intel's tp/pp it would be 0.90x and 0.38x, 8b 0.77x and 0.73x (a what-if).
-* **Hardware without measurements** (TPUs, MI325X, MTIA, H100 PCIe ...) is predicted with family x
-  runtime priors (`calibrated: false`); their accuracy is not measured here.
+* **Hardware without measurements** (TPUs, MTIA, B300, MI350X ...) takes the fitted efficiency of the
+  same die where its catalog entry names one (`power_reference`: B300 the GB300's, MI350X the MI355X's,
+  H100 PCIe the H100 SXM's, each at its own power-capped peak), else its vendor x family x runtime
+  prior (`calibrated: false` either way). Each MLPerf chip with such a sibling held out in turn and
+  predicted from a fit on all other records (`PYTHONPATH=$PWD .venv/bin/python bench/same_die_cv.py`,
+  tokens/s median APE, vendor fit -> same die): H200 NVL 18.5% -> 2.0%, MI300X 13.2% -> 8.0%, H100
+  PCIe 23.0% -> 21.7%, H100 NVL 8.9% -> 10.4%, B200 0.6% -> 12.0% (GB200, its sibling, is an NVL72
+  rack part); SLO capacity H200 NVL 15.8% -> 8.9%, MI300X 8.8% -> 7.2%, B200 18.8% -> 15.3%, H100 NVL
+  13.1% -> 13.6%. On B300, which has no record: the same die predicts B300 / B200 Offline at 0.99x on
+  llama3.1-405b and 1.37x on DeepSeek-R1, where GB300 / GB200 measured 1.06x and 1.47x (v5.1); the
+  vendor fit put them at 1.43x and 1.07x. Cross-validated by round the shipped figures barely move
+  (Offline 10.5% -> 10.3%, SLO capacity 12.4% both, within 25% 79% -> 77%: H100 NVL and PCIe v4.1
+  records predicted from H100 SXM's v5.1 fit, whose only H100 SXM systems are Cisco's 16- and 32-GPU
+  runs). Chips with neither are not measured here.
 * **Under load** (MLPerf, section above): at a Server record's rate the model predicts TTFT and
   TPOT p99 about 2x too low (median ratio ~0.5) and puts 27% of the records above their capacity.
   Submitters run at ~95% of their Offline rate, near the TPOT limit, with a batch of several

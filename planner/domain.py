@@ -441,12 +441,25 @@ class Catalog:
         return _lookup(self.runtimes, runtime_id, field_name, "runtime")
 
     def efficiency(self, hardware: Hardware, runtime: Runtime) -> Efficiency:
-        """Calibrated pair, else the family x vendor x runtime fit, else the family x runtime fit,
-        else, for a runtime built on another (``based_on``), the base's fitted efficiency on this chip
-        (flagged uncalibrated: measured on the base, not on this runtime), else the runtime's prior."""
+        """Calibrated pair, else the same die's pair (``power_reference``: the die at its highest
+        board power, whose fitted share of peak this chip's power-capped peak takes; flagged
+        uncalibrated), else the family x vendor x runtime fit, else the family x runtime fit, else,
+        for a runtime built on another (``based_on``), the base's fitted efficiency on this chip
+        (flagged uncalibrated: measured on the base, not on this runtime), else the runtime's prior.
+
+        The same die before the vendor: each MLPerf chip with such a sibling held out in turn and
+        predicted from a fit on the rest (``bench/same_die_cv.py``), its tokens/s median error H200
+        NVL 18.5% -> 2.0%, MI300X 13.2% -> 8.0%, H100 PCIe 23.0% -> 21.7%, H100 NVL 8.9% -> 10.4%,
+        B200 0.6% -> 12.0% (its sibling, GB200, is an NVL72 rack part), the SLO capacity better on
+        four of the five (docs/accuracy.md, known weak spots)."""
         pair = self.calibration.pairs.get((hardware.id, runtime.id))
         if pair is not None:
             return pair
+        die = None if hardware.power_reference is None else \
+            self.calibration.pairs.get((hardware.power_reference, runtime.id))
+        if die is not None:
+            return replace(die, calibrated=False, source=f"{hardware.power_reference}'s fit, the same die "
+                                                          f"({die.source}): no fit of {hardware.id}'s own")
         vendor = self.calibration.vendor_runtime.get((hardware.family, hardware.vendor, runtime.id))
         if vendor is not None:
             return vendor
