@@ -112,6 +112,9 @@ def test_validate_json_lists_what_it_left_out(tmp_path: Path) -> None:
                                "reason": "observed.ttft_p95_ms: not a field of the measurements format: left out"}]
     table = CliRunner().invoke(app, ["validate", str(path)], env={"COLUMNS": "200"})
     assert "ignored extended: observed.ttft_p95_ms" in table.output
+    # this record is past the model's capacity at its rate: its TTFT is the JSON's null, a dash explained once
+    assert doc["records"][0]["predicted"]["ttft_p99_ms"] is None
+    assert "None" not in table.output and table.output.count("no steady state at the record's rate") == 1
 
 
 def test_the_service_still_rejects_unknown_fields() -> None:

@@ -85,12 +85,18 @@ def validate_cmd(
                                                            default=6))
     for col in ("predicted", "observed", "APE"):
         table.add_column(col)
+    unsteady = False
     for rec in report.records:
         for n, (metric, observed) in enumerate(rec.observed.items()):
-            ape = rec.ape[metric]
-            table.add_row(rec.id if n == 0 else "", metric, str(rec.predicted[metric]), str(observed),
+            ape, predicted = rec.ape[metric], rec.predicted[metric]
+            unsteady |= predicted is None
+            table.add_row(rec.id if n == 0 else "", metric, "—" if predicted is None else str(predicted), str(observed),
                           "—" if ape is None else f"{100 * ape:.1f}%", end_section=n == len(rec.observed) - 1)
     console.print(table)
+    if unsteady:  # the JSON's null: an infinite error in the summaries
+        console.print("— predicted: the model has no steady state at the record's rate (past its capacity, or not "
+                      "one sequence fits): requests queue without bound, so TTFT and e2e grow with the run; counted as "
+                      "an infinite error")
     _summary_table(console, "summary by metric", report.summary, "metric")
     if len(report.by_scenario) > 1:
         for scenario, summary in report.by_scenario.items():
