@@ -68,7 +68,9 @@ class Hardware:
     unsupported_precisions: Mapping[str, str] = field(default_factory=_frozen)  # id -> reason (cited)
     sources: Mapping[str, str] = field(default_factory=_frozen)
     notes: str = ""
-    power_reference: str | None = None  # the same die at its highest board power (planner.model.power)
+    # the same die at its highest board power: this chip's peak is capped against it (planner.model.power),
+    # and a runtime it has no fit of takes that die's (Catalog.efficiency)
+    power_reference: str | None = None
     # runtime id -> {weight precision -> the precision its kernels compute it as on this chip}
     runtime_kernels: Mapping[str, Mapping[str, str]] = field(default_factory=_frozen)
 

@@ -101,15 +101,15 @@ def validate_cmd(
     if len(report.by_scenario) > 1:
         for scenario, summary in report.by_scenario.items():
             _summary_table(console, f"scenario {scenario}", summary, "metric")
-    for s in report.skipped:
-        console.print(f"[yellow]skipped[/yellow] {s.id}: {s.reason}")
-    _print_ignored(console, report.ignored)
+    _print_left_out(console, report.skipped, report.ignored)
 
 
-def _print_ignored(console: Console, ignored: Sequence[SkippedOut]) -> None:
-    """One line per key a record stated that the format does not read (the record was predicted without it)."""
-    for s in ignored:
-        console.print(f"[yellow]ignored[/yellow] {s.id}: {s.reason}")
+def _print_left_out(console: Console, skipped: Sequence[SkippedOut], ignored: Sequence[SkippedOut]) -> None:
+    """One line per record not predicted, then per key a record stated that the format does not read
+    (that record was predicted without it)."""
+    for label, rows in (("skipped", skipped), ("ignored", ignored)):
+        for s in rows:
+            console.print(f"[yellow]{label}[/yellow] {s.id}: {s.reason}")
 
 
 def _eff_out(e: Efficiency) -> dict[str, float]:
@@ -245,6 +245,4 @@ def calibrate_cmd(
     for key, title in (("by_metric", "metric"), ("by_family", "hardware family"), ("by_runtime", "runtime")):
         _summary_table(console, f"{folds}-fold cross-validated error ({repeats} fold assignments pooled) by {title}",
                        getattr(cv, key), title)
-    for s in skipped_rows:
-        console.print(f"[yellow]skipped[/yellow] {s.id}: {s.reason}")
-    _print_ignored(console, report.ignored)
+    _print_left_out(console, skipped_rows, report.ignored)

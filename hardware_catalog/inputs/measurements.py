@@ -389,10 +389,15 @@ def _output_dist(r: MeasurementIn) -> LengthDist | None:
     return LengthDist(run_mean) if dist is None and run_mean is not None else dist
 
 
+def _record_id(raw: Any, position: int) -> str:
+    """The record's id, else its position in the file."""
+    return str(raw.get("id")) if isinstance(raw, dict) and raw.get("id") else f"#{position}"
+
+
 def _bad(raw: Any, position: int, exc: ValidationError) -> BadRecord:
     first = exc.errors()[0]
     field = ".".join(str(part) for part in first["loc"]) or None
-    rid = str(raw.get("id")) if isinstance(raw, dict) and raw.get("id") else f"#{position}"
+    rid = _record_id(raw, position)
     message = str(first["msg"]).removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         message = "unknown field"
@@ -410,13 +415,12 @@ def read_measurements(path: Path | str) -> MeasurementsRead:
     ignored: list[BadRecord] = []
     seen: set[str] = set()
     for position, raw in enumerate(data["measurements"]):
-        rid = str(raw.get("id")) if isinstance(raw, dict) and raw.get("id") else f"#{position}"
         left_out: list[str] = []
         if isinstance(raw, dict):
             raw, left_out, misspelt = _set_aside(raw)
             if misspelt:
                 path, field = misspelt[0]
-                bad.append(BadRecord(rid, path, f"unknown field (did you mean {field}?)"))
+                bad.append(BadRecord(_record_id(raw, position), path, f"unknown field (did you mean {field}?)"))
                 continue
         try:
             record = MeasurementIn.model_validate(raw)

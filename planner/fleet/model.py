@@ -233,16 +233,14 @@ def _restricted(hint: Solved | None, keep: tuple[int, ...]) -> Solved | None:
                   hint.elapsed_s)
 
 
-def _widened(part: Solved, items: Sequence[Item], keeps: Sequence[tuple[int, ...]]) -> Solved:
-    """``part``, solved on the shapes ``keeps`` of each item, on every shape of the items (zeros elsewhere)."""
-    out = Solved(part.status, [], [], [], part.cost, part.elapsed_s, part.bound)
-    for it, keep, c, o, s in zip(items, keeps, part.committed, part.on_demand, part.spot, strict=True):
-        n = len(it.shapes)
-        for target, arr in ((out.committed, c), (out.on_demand, o), (out.spot, s)):
-            full = np.zeros((n, *arr.shape[1:]), dtype=arr.dtype)
-            full[list(keep)] = arr
-            target.append(full)
-    return out
+def _widened(part: Solved, it: Item, keep: tuple[int, ...]) -> Solved:
+    """``part``, one workload solved on its shapes ``keep``, on every shape of ``it`` (zeros elsewhere)."""
+    def full(arrays: list[np.ndarray]) -> list[np.ndarray]:
+        out = np.zeros((len(it.shapes), *arrays[0].shape[1:]), dtype=arrays[0].dtype)
+        out[list(keep)] = arrays[0]
+        return [out]
+
+    return replace(part, committed=full(part.committed), on_demand=full(part.on_demand), spot=full(part.spot))
 
 
 def solve_schedule(items: Sequence[Item], *, hours: Array, prices: ChipPrices, fleet_quotas: Mapping[str, int],
@@ -314,7 +312,7 @@ class _TypeSplit:
         cutoff = None if self.best is None else round(self.best.total * COST_SCALE) - 1  # strictly cheaper
         part = self.run([sub], limit, [_restricted(self.hint, keep)], cutoff)
         if part.cost:
-            self.best = _widened(part, [self.it], [keep])
+            self.best = _widened(part, self.it, keep)
         if part.status == "INFEASIBLE":  # none at all, or none cheaper than the best found
             found = math.inf if cutoff is None else (cutoff + 1) / COST_SCALE
         else:  # OPTIMAL: its cost; cut short: what CP-SAT proved so far

@@ -201,6 +201,12 @@ def _peak(hw: Hardware) -> float | None:
     return next((hw.peak_flops_per_s[p] for p in ("bf16", "fp16") if p in hw.peak_flops_per_s), None)
 
 
+def _generation_s(teacher: Model | None, tokens: float, peak: float, u: float) -> float:
+    """Chip-seconds of a teacher generating ``tokens`` at MFU ``u`` (2 FLOPs per active parameter per
+    token, forward only; 0 without a teacher)."""
+    return 2.0 * teacher.active_params * tokens / (peak * u) if teacher is not None else 0.0
+
+
 def _option(catalog: Catalog, hw: Hardware, m: Model, method: str, tokens: float, teacher: Model | None,
             rank: int, seq_tokens: int, pricing: Pricing | str) -> TrainingOption:
     """The cheaper of with / without activation checkpointing that fits, on the fewest chips."""
@@ -245,7 +251,7 @@ def _option_at(catalog: Catalog, hw: Hardware, m: Model, method: str, tokens: fl
         if not t_chips:
             return TrainingOption(hw.id, chips, mem.per_chip(chips), False, None, None, None, None,
                                   reason=f"teacher {teacher.id} does not fit for generation")
-        gen = [2.0 * teacher.active_params * tokens / (peak * u) for u in mfus]  # chip-seconds
+        gen = [_generation_s(teacher, tokens, peak, u) for u in mfus]
         chip_seconds = [s + g for s, g in zip(chip_seconds, gen, strict=True)]
     # wall time: student on `chips`, teacher on `t_chips`, one after the other
     hours = [(flops / (peak * u) / chips + (g / t_chips if t_chips else 0.0)) / 3600.0
@@ -311,9 +317,9 @@ def cheapest_option(catalog: Catalog, *, model: Model, method: str, dataset_toke
         peak, rate = _peak(hw), chip_rate(catalog, hw.id, pricing)
         if peak is None or not isinstance(rate, ChipRate) or toolchain(catalog, method, hw.family) is None:
             continue  # no option of this chip fits with a price
-        u = mfu(hw.family, method)[0][1]
-        gen = 2.0 * teacher.active_params * tokens / (peak * u) if teacher is not None else 0.0
-        bounds.append(((flops / (peak * u) + gen) / 3600.0 * rate.usd_per_chip_hour, hw.id, hw))
+        u = mfu(hw.family, method)[0][1]  # the central MFU, as ``_option_at`` costs
+        seconds = flops / (peak * u) + _generation_s(teacher, tokens, peak, u)
+        bounds.append((seconds / 3600.0 * rate.usd_per_chip_hour, hw.id, hw))
     best: TrainingOption | None = None
     for bound, _id, hw in sorted(bounds, key=lambda b: (b[0], b[1])):
         if best is not None and best.cost is not None and bound > best.cost:
