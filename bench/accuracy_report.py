@@ -182,7 +182,7 @@ WEAK_SPOTS = """\
   1.5-1.9 s and TPOT p99 150-199 ms against limits of 2 s and 200 ms (the model's work-conserving
   scheduler: ~0.3 s and 60-100 ms at the same rate), a scheduler that holds prompts to batch them, which
   the records do not state and a default vLLM does not do; it is not modelled.
-* **Two mechanisms tried on 2026-12-05 and not adopted** (each cross-validated by round with `hwplan
+* **Three mechanisms tried on 2026-12-05 and not adopted** (each cross-validated by round with `hwplan
   calibrate public_benchmarks.yaml mlperf.yaml --cv-by round --json`, its `by_scenario` medians; the
   shipped form's: Offline 10.5% / 88% within 25%, max-throughput 13.5% / 78%, static 18.5% / 66%,
   Server SLO capacity 11.1% / 82%, Interactive 18.6% / 67%, Server TTFT p99 152%, TPOT p99 44.7%).
@@ -207,6 +207,18 @@ WEAK_SPOTS = """\
   within 5% of one rate (19 groups, 69 records) agree closely on their p99s (the best single figure per
   group leaves a 1.8% median error), so the p99s are predictable in principle; what is missing is the
   per-record capacity.
+  (3) *Only the slot wait at the paged capacity* (2026-12-05, later). At the model's own SLO capacity 88
+  Server records have TTFT as the model's binding limit where the record's binding one is TPOT (their
+  observed TTFT p99 0.30 of the limit; the model's 3.25x it): near saturation the p99 concurrency passes
+  the full-context batch and arrivals wait for a slot (`scheduler.slot_wait`), while a paged engine
+  still admits them (B200 TensorRT-LLM llama2-70b at 1.05x the submitted rate: TTFT p99 11.7 s with the
+  wait, 0.33 s without, observed 0.36 s at the rate). With the slot limit at 1.2x, 1.4x and unlimited,
+  the batch and saturation left at the full context: in sample Server TTFT p99 543% -> 97% / 97% / 95%,
+  Server SLO capacity 10.1% -> 8.6% / 7.8% / 7.8%, nothing else moves; by round at 1.4x (the fit keeps
+  6 ms and the roofline) Server TTFT p99 141.7% -> 96.9%, but Server + Interactive SLO capacity 12.4% ->
+  13.5% (77% -> 78% within 25%), their TTFT p99 91.4% -> 91.1% (the records past capacity stay
+  infinite), DeepSeek-R1 Server's capacity over-prediction 1.22x -> 1.31x and Xeon's 2.06x -> 2.25x:
+  the issue's capacity figure worsens and its p99 figure does not move, so it was not adopted.
 * **Xeon 6 llama3.1-8b Server** (six v5.1 records, SLO capacity 2.0-2.5x over while their Offline is
   within 2-7%; observed Server / Offline 0.31-0.38 against the model's 0.80-0.89; TTFT p50 510-528 ms on
   all six against the model's 86-144 ms). Intel's harness (inference_results_v5.1
