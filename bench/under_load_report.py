@@ -9,7 +9,11 @@ Called by bench/accuracy_report.py. Two views of the same records (duplicate log
 * cross-validated by system: the MLPerf systems (submitter and system name, both rounds together)
   dealt into SYSTEM_FOLDS folds, each predicted by a fit on the public records and the other folds'
   systems (how a system the fit has never seen is predicted; ``--cv-by system`` leaves one system out
-  at a time, one fit per system, too slow for this report).
+  at a time, one fit per system, too slow for this report);
+* cross-validated by chip: every record of one chip (public and MLPerf) held out together and predicted
+  by a fit on all the others, one fit per chip (``hwplan calibrate --cv-by hardware``): how a chip the
+  fit has never seen is predicted, e.g. one a catalog maintainer adds from its datasheet, and where
+  its efficiency then comes from (``Catalog.efficiency``: the same die's fit, else the vendor's).
 """
 
 from __future__ import annotations
@@ -180,6 +184,78 @@ def cv_by_system(catalog: Catalog, rs: RecordSet, folds: int = SYSTEM_FOLDS) -> 
     return out
 
 
+def cv_by_chip(catalog: Catalog, rs: RecordSet) -> tuple[Array, dict[str, str]]:
+    """Held-out predictions [record, metric], every chip's records predicted by a fit on all the others
+    (nan for a chip whose records are all there is), and per chip where the held-out fit takes its
+    efficiency from for the chip's most common runtime (``Catalog.efficiency``'s order, its own pair
+    being held out)."""
+    out = np.full((len(rs), len(METRICS)), np.nan)
+    source: dict[str, str] = {}
+    for chip in sorted({m.hardware for m in rs.records}):
+        test = [j for j, m in enumerate(rs.records) if m.hardware == chip]
+        train = [j for j, m in enumerate(rs.records) if m.hardware != chip]
+        if not train:
+            continue
+        result = fit(catalog, rs.take(train))
+        fitted = replace(catalog, calibration=result.calibration)
+        out[test] = predict_calibrated(CatalogTables.from_catalog(fitted), rs.take(test), result.calibration)
+        runtimes = [rs.records[j].runtime for j in test]
+        runtime = max(sorted(set(runtimes)), key=runtimes.count)
+        source[chip] = f"{runtime}: {_efficiency_source(fitted, chip, runtime)}"
+    return out, source
+
+
+def _efficiency_source(fitted: Catalog, chip: str, runtime: str) -> str:
+    """Which of ``Catalog.efficiency``'s sources a chip without a fit of its own takes."""
+    cal, hw = fitted.calibration, fitted.hardware[chip]
+    if hw.power_reference is not None and (hw.power_reference, runtime) in cal.pairs:
+        return f"same die ({hw.power_reference}'s fit)"
+    if (hw.family, hw.vendor, runtime) in cal.vendor_runtime:
+        return f"{hw.vendor} {hw.family} fit"
+    if (hw.family, runtime) in cal.family_runtime:
+        return f"{hw.family} fit"
+    return "prior"
+
+
+_CHIP_GROUPS = (("Offline / max-throughput tokens/s", "output_tokens_per_s", ("Offline", "max_throughput")),
+                ("static tokens/s", "output_tokens_per_s", ("static_batch",)),
+                ("Server + Interactive SLO capacity", "slo_capacity_requests_per_s", ("Server", "Interactive")))
+
+
+def _chip_scenario(m: Any) -> str:
+    return str(m.tags.get("scenario") or m.scenario)
+
+
+def _chip_rows(rs: RecordSet, predicted: Array, source: Mapping[str, str]) -> list[str]:
+    """Markdown: per chip, median predicted / observed and median APE of each group of ``_CHIP_GROUPS``
+    held out, with where its efficiency came from; then every chip's records pooled per group."""
+    err = ape(predicted, rs.observed)
+    scen = np.array([_chip_scenario(m) for m in rs.records])
+    chip = np.array([m.hardware for m in rs.records])
+    ratio = predicted / rs.observed
+
+    def cell(rows: np.ndarray, metric: str) -> str:
+        col = METRICS.index(metric)
+        seen = rows & ~np.isnan(rs.observed[:, col]) & ~np.isnan(predicted[:, col])
+        if not seen.any():
+            return "-"
+        return (f"{np.median(ratio[seen, col]):.2f}x, {100 * np.median(err[seen, col]):.0f}% "
+                f"({int(seen.sum())})")
+
+    header = " | ".join(name for name, _, _ in _CHIP_GROUPS)
+    lines = [f"| chip (held out) | efficiency when held out (its main runtime) | {header} |",
+             "|---|---|" + "---|" * len(_CHIP_GROUPS)]
+    for c in sorted(set(chip.tolist())):
+        cells = " | ".join(cell((chip == c) & np.isin(scen, members), metric) for _, metric, members in _CHIP_GROUPS)
+        lines.append(f"| {c} | {source.get(c, '-')} | {cells} |")
+    lines += ["", "| all chips, each held out: group | n | median APE | within 25% |", "|---|---|---|---|"]
+    for name, metric, members in _CHIP_GROUPS:
+        e = err[np.isin(scen, members), METRICS.index(metric)]
+        s = summarise(e[~np.isnan(e)])
+        lines.append(f"| {name} | {s.n} | {100 * s.median_ape:.1f}% | {100 * s.within_25pct:.0f}% |")
+    return [*lines, ""]
+
+
 def section(catalog: Catalog, mlperf: Path, public: Path) -> list[str]:
     """Markdown lines of the under-load section."""
     tables = CatalogTables.from_catalog(catalog)
@@ -196,6 +272,9 @@ def section(catalog: Catalog, mlperf: Path, public: Path) -> list[str]:
     by_system = cv_by_system(catalog, both)
     system_s = time.perf_counter() - start
     n_systems = len({_system(m) for m in both.records if m.tags})
+    start = time.perf_counter()
+    by_chip, sources = cv_by_chip(catalog, both)
+    chip_s = time.perf_counter() - start
     is_mlperf = np.array([bool(m.tags) for m in both.records])
     reasons: dict[str, int] = {}
     for s in skipped:
@@ -233,6 +312,12 @@ def section(catalog: Catalog, mlperf: Path, public: Path) -> list[str]:
         f"### Cross-validated by system ({n_systems} systems in {SYSTEM_FOLDS} folds, both rounds of a system held out "
         f"together; each fold predicted by a fit on the public records and the other folds; {system_s:.0f} s)", "",
         *_rows(both.take(np.flatnonzero(is_mlperf).tolist()), by_system[is_mlperf], "by system"),
+        f"### Cross-validated by chip (every record of one chip, public and MLPerf, held out together and predicted "
+        f"by a fit on all the others: a chip the fit has never seen; one fit per chip, {chip_s:.0f} s)", "",
+        "Per chip: held-out predicted / observed (median), median APE and records; `hwplan calibrate "
+        "--cv-by hardware` makes the same fits. A new chip added from its datasheet is predicted this way "
+        "(docs/catalog.md: its `power_reference` names the same die at its highest board power).", "",
+        *_chip_rows(both, by_chip, sources),
         "### Diagnostic, not the issue's metric: p99s at the same relative load (shipped calibration)", "",
         "At the record's rate the p99s are dominated by the capacity error (latency ~ 1 / (1 - rate / "
         "capacity) near the knee). Predicted at the model's own SLO capacity instead (the submitted rate is "
