@@ -228,6 +228,16 @@ WEAK_SPOTS = """\
   prefill takes several times a socket's, while the catalog's smallest unit is a chip (a socket) and the
   records say `ipex`. The cores per instance are set in a configure script the public copy lacks, so the
   records are predicted as they are.
+* **A chip the fit has never seen** (the by-chip table above, 2026-12-05). Overall close to the by-system
+  figures (Offline / max-throughput 11.1%, Server + Interactive SLO capacity 15.3%), but a chip whose
+  efficiency falls back to the vendor's fit can be far off: GB200 1.26x on Offline (it names no same die;
+  B200, which names GB200, is 0.88x from GB200's fit), GB300 0.65-0.67x on DeepSeek-R1 and 1.49x on
+  llama3.1-405b, Arc Pro B60 0.49x / 0.41x (the only Intel GPU with records, on the GPU-wide vLLM fit),
+  H100 PCIe 1.43x (one v4.1 system, same die as H100 SXM). Inferentia2 (1.35x), Trainium1 (1.11x) and
+  Gaudi2 (0.84x) take the runtime's prior once held out: no other chip has records on Neuron or Gaudi's
+  PyTorch. A catalog entry added from a
+  datasheet inherits these errors until records of its own are fitted (`hwplan calibrate`), and its
+  `calibrated: false` flag says so.
 * **Output lengths under load** (since 2026-12-04). MLPerf logs the tokens each sample generated
   (`mlperf.output_tokens_per_sample_observed`); the records are predicted at that mean, the
   benchmark's output quantiles scaled under its cap. It differs from the dataset's reference mean by

@@ -246,8 +246,9 @@ def _chip_rows(rs: RecordSet, predicted: Array, source: Mapping[str, str]) -> li
     lines = [f"| chip (held out) | efficiency when held out (its main runtime) | {header} |",
              "|---|---|" + "---|" * len(_CHIP_GROUPS)]
     for c in sorted(set(chip.tolist())):
-        cells = " | ".join(cell((chip == c) & np.isin(scen, members), metric) for _, metric, members in _CHIP_GROUPS)
-        lines.append(f"| {c} | {source.get(c, '-')} | {cells} |")
+        cells = [cell((chip == c) & np.isin(scen, members), metric) for _, metric, members in _CHIP_GROUPS]
+        if any(x != "-" for x in cells):  # (a chip whose records are all outside the groups: no row)
+            lines.append(f"| {c} | {source.get(c, '-')} | {' | '.join(cells)} |")
     lines += ["", "| all chips, each held out: group | n | median APE | within 25% |", "|---|---|---|---|"]
     for name, metric, members in _CHIP_GROUPS:
         e = err[np.isin(scen, members), METRICS.index(metric)]
