@@ -235,9 +235,8 @@ WEAK_SPOTS = """\
   llama3.1-405b, Arc Pro B60 0.49x / 0.41x (the only Intel GPU with records, on the GPU-wide vLLM fit),
   H100 PCIe 1.43x (one v4.1 system, same die as H100 SXM). Inferentia2 (1.35x), Trainium1 (1.11x) and
   Gaudi2 (0.84x) take the runtime's prior once held out: no other chip has records on Neuron or Gaudi's
-  PyTorch. A catalog entry added from a
-  datasheet inherits these errors until records of its own are fitted (`hwplan calibrate`), and its
-  `calibrated: false` flag says so.
+  PyTorch. A catalog entry added from a datasheet inherits these errors until records of its own are
+  fitted (`hwplan calibrate`), and its `calibrated: false` flag says so.
 * **Output lengths under load** (since 2026-12-04). MLPerf logs the tokens each sample generated
   (`mlperf.output_tokens_per_sample_observed`); the records are predicted at that mean, the
   benchmark's output quantiles scaled under its cap. It differs from the dataset's reference mean by
