@@ -14,6 +14,7 @@ from typing import TypeVar
 from planner.economics.owned import OwnedData
 from planner.economics.pricing import PriceBook
 from planner.errors import InputError
+from planner.memo import cached
 
 __all__ = [
     "Attention",
@@ -445,7 +446,10 @@ class Catalog:
     def efficiency(self, hardware: Hardware, runtime: Runtime) -> Efficiency:
         """Calibrated pair, else the same die's pair (``power_reference``: the die at its highest
         board power, whose fitted share of peak this chip's power-capped peak takes; flagged
-        uncalibrated), else the family x vendor x runtime fit, else the family x runtime fit, else,
+        uncalibrated), else the pair of a power-capped part of this die (a chip whose
+        ``power_reference`` is this one, the one at the highest board power: its fitted share of its
+        own capped peak taken at this chip's peak; flagged uncalibrated), else the family x vendor x
+        runtime fit, else the family x runtime fit, else,
         for a runtime built on another (``based_on``), the base's fitted efficiency on this chip
         (flagged uncalibrated: measured on the base, not on this runtime), else the runtime's prior.
 
@@ -453,7 +457,11 @@ class Catalog:
         predicted from a fit on the rest (``bench/same_die_cv.py``), its tokens/s median error H200
         NVL 18.5% -> 2.0%, MI300X 13.2% -> 8.0%, H100 PCIe 23.0% -> 21.7%, H100 NVL 8.9% -> 10.4%,
         B200 0.6% -> 12.0% (its sibling, GB200, is an NVL72 rack part), the SLO capacity better on
-        four of the five (docs/accuracy.md, known weak spots)."""
+        four of the five (docs/accuracy.md, known weak spots). The capped part before the vendor too:
+        each chip that others name held out in turn and predicted from a fit on the rest
+        (docs/accuracy.md, cross-validated by chip), GB200's tokens/s 1.26x -> 1.13x of observed (SLO
+        capacity 1.10x -> 1.08x), H200's 0.89x -> 1.01x (0.80x -> 0.95x), MI325X's 0.99x -> 0.98x
+        (1.04x -> 1.01x), H100 SXM's 1.01x -> 1.03x (0.98x -> 1.00x)."""
         pair = self.calibration.pairs.get((hardware.id, runtime.id))
         if pair is not None:
             return pair
@@ -462,6 +470,11 @@ class Catalog:
         if die is not None:
             return replace(die, calibrated=False, source=f"{hardware.power_reference}'s fit, the same die "
                                                           f"({die.source}): no fit of {hardware.id}'s own")
+        for capped in self._capped_parts().get(hardware.id, ()):
+            pair = self.calibration.pairs.get((capped, runtime.id))
+            if pair is not None:
+                return replace(pair, calibrated=False, source=f"{capped}'s fit, the same die at a lower board power "
+                                                              f"({pair.source}): no fit of {hardware.id}'s own")
         vendor = self.calibration.vendor_runtime.get((hardware.family, hardware.vendor, runtime.id))
         if vendor is not None:
             return vendor
@@ -476,6 +489,19 @@ class Catalog:
             return runtime.prior
         return replace(measured, calibrated=False, source=f"{base.id}'s fit ({measured.source}): {runtime.id} is "
                                                           f"built on {base.id}, no fit of its own")
+
+
+    def _capped_parts(self) -> dict[str, tuple[str, ...]]:
+        """Per chip id, the chips that name it as their ``power_reference`` (power-capped parts of its
+        die), highest board power first, ties by id (once per catalog: ``planner.memo``)."""
+        def compute() -> dict[str, tuple[str, ...]]:
+            parts: dict[str, list[Hardware]] = {}
+            for h in self.hardware.values():
+                if h.power_reference is not None:
+                    parts.setdefault(h.power_reference, []).append(h)
+            return {ref: tuple(h.id for h in sorted(hs, key=lambda h: (-(h.tdp_w or 0.0), h.id)))
+                    for ref, hs in parts.items()}
+        return cached(self, "capped parts", compute)
 
 
 def _lookup(table: Mapping[str, T], key: str, field_name: str, kind: str) -> T:
