@@ -111,14 +111,15 @@ def test_server_records_do_not_move_the_step_coefficients_by_default() -> None:
 
 def test_a_chip_without_data_takes_its_vendors_value_then_its_familys() -> None:
     """AMD and NVIDIA GPUs measured at different efficiencies: an AMD chip with no record of its own
-    (mi325x) is predicted with the AMD value, an NVIDIA one (b200) with NVIDIA's, not one GPU mean."""
+    and no measured part of its die (mi355x; mi325x would take mi300x's fit, the capped part that names
+    it) is predicted with the AMD value, an NVIDIA one (b200) with NVIDIA's, not one GPU mean."""
     catalog = load_catalog()
     rs = _join(*(_records(catalog, h, runtime="vllm") for h in ("h100-sxm", "h200")),
                _records(catalog, "mi300x", slowdown=2.0, runtime="vllm"))
     result = fit(catalog, rs)
     fitted = replace(catalog, calibration=result.calibration)
     rt = catalog.runtimes["vllm"]
-    on_amd = fitted.efficiency(catalog.hardware["mi325x"], rt)
+    on_amd = fitted.efficiency(catalog.hardware["mi355x"], rt)
     on_nvidia = fitted.efficiency(catalog.hardware["b200"], rt)
     assert on_amd == result.calibration.vendor_runtime[("gpu", "AMD", "vllm")]
     assert on_nvidia == result.calibration.vendor_runtime[("gpu", "NVIDIA", "vllm")]
