@@ -210,6 +210,9 @@ def _efficiency_source(fitted: Catalog, chip: str, runtime: str) -> str:
     cal, hw = fitted.calibration, fitted.hardware[chip]
     if hw.power_reference is not None and (hw.power_reference, runtime) in cal.pairs:
         return f"same die ({hw.power_reference}'s fit)"
+    source = fitted.efficiency(hw, fitted.runtimes[runtime]).source
+    if "the same die at a lower board power" in source:  # a capped part that names this chip
+        return f"same die ({source.split(chr(39))[0]}'s fit, a capped part)"
     if (hw.family, hw.vendor, runtime) in cal.vendor_runtime:
         return f"{hw.vendor} {hw.family} fit"
     if (hw.family, runtime) in cal.family_runtime:
