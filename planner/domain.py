@@ -460,7 +460,7 @@ class Catalog:
         four of the five (docs/accuracy.md, known weak spots). The capped part before the vendor too:
         each chip that others name held out in turn and predicted from a fit on the rest
         (docs/accuracy.md, cross-validated by chip), GB200's tokens/s 1.26x -> 1.13x of observed (SLO
-        capacity 1.10x -> 1.08x), H200's 0.89x -> 1.01x (0.80x -> 0.95x), MI325X's 0.99x -> 0.98x
+        capacity 1.10x -> 1.08x), H200's 0.88x -> 1.00x (0.80x -> 0.95x), MI325X's 0.99x -> 0.98x
         (1.04x -> 1.01x), H100 SXM's 1.01x -> 1.03x (0.98x -> 1.00x)."""
         pair = self.calibration.pairs.get((hardware.id, runtime.id))
         if pair is not None:
