@@ -186,36 +186,28 @@ def cv_by_system(catalog: Catalog, rs: RecordSet, folds: int = SYSTEM_FOLDS) -> 
 
 def cv_by_chip(catalog: Catalog, rs: RecordSet) -> tuple[Array, dict[str, str]]:
     """Held-out predictions [record, metric], every chip's records predicted by a fit on all the others
-    (nan for a chip whose records are all there is), and per chip where the held-out fit takes its
-    efficiency from for the chip's most common runtime (``Catalog.efficiency``'s order, its own pair
-    being held out)."""
-    out = np.full((len(rs), len(METRICS)), np.nan)
+    (``group_cross_validate`` by chip), and per chip where that fit takes its efficiency from for the
+    chip's most common runtime (its own pair being held out)."""
+    fits: dict[str, Catalog] = {}
+    out, _groups = group_cross_validate(catalog, rs, lambda m: m.hardware, fitted=fits)
     source: dict[str, str] = {}
-    for chip in sorted({m.hardware for m in rs.records}):
-        test = [j for j, m in enumerate(rs.records) if m.hardware == chip]
-        train = [j for j, m in enumerate(rs.records) if m.hardware != chip]
-        if not train:
-            continue
-        result = fit(catalog, rs.take(train))
-        fitted = replace(catalog, calibration=result.calibration)
-        out[test] = predict_calibrated(CatalogTables.from_catalog(fitted), rs.take(test), result.calibration)
-        runtimes = [rs.records[j].runtime for j in test]
+    for chip, held_out in fits.items():
+        runtimes = [m.runtime for m in rs.records if m.hardware == chip]
         runtime = max(sorted(set(runtimes)), key=runtimes.count)
-        source[chip] = f"{runtime}: {_efficiency_source(fitted, chip, runtime)}"
+        source[chip] = f"{runtime}: {_efficiency_source(held_out, chip, runtime)}"
     return out, source
 
 
 def _efficiency_source(fitted: Catalog, chip: str, runtime: str) -> str:
-    """Which of ``Catalog.efficiency``'s sources a chip without a fit of its own takes."""
+    """Which of ``Catalog.efficiency``'s sources a chip without a fit of its own takes, in short."""
     cal, hw = fitted.calibration, fitted.hardware[chip]
-    if hw.power_reference is not None and (hw.power_reference, runtime) in cal.pairs:
-        return f"same die ({hw.power_reference}'s fit)"
-    source = fitted.efficiency(hw, fitted.runtimes[runtime]).source
-    if "the same die at a lower board power" in source:  # a capped part that names this chip
-        return f"same die ({source.split(chr(39))[0]}'s fit, a capped part)"
-    if (hw.family, hw.vendor, runtime) in cal.vendor_runtime:
+    eff = fitted.efficiency(hw, fitted.runtimes[runtime])
+    if "the same die" in eff.source:  # "<chip>'s fit, the same die[ at a lower board power] (...)"
+        capped = ", a capped part" if "at a lower board power" in eff.source else ""
+        return f"same die ({eff.source.split(' the same die')[0].rstrip(',')}{capped})"
+    if eff is cal.vendor_runtime.get((hw.family, hw.vendor, runtime)):
         return f"{hw.vendor} {hw.family} fit"
-    if (hw.family, runtime) in cal.family_runtime:
+    if eff is cal.family_runtime.get((hw.family, runtime)):
         return f"{hw.family} fit"
     return "prior"
 

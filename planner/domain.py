@@ -465,16 +465,11 @@ class Catalog:
         pair = self.calibration.pairs.get((hardware.id, runtime.id))
         if pair is not None:
             return pair
-        die = None if hardware.power_reference is None else \
-            self.calibration.pairs.get((hardware.power_reference, runtime.id))
-        if die is not None:
-            return replace(die, calibrated=False, source=f"{hardware.power_reference}'s fit, the same die "
-                                                          f"({die.source}): no fit of {hardware.id}'s own")
-        for capped in self._capped_parts().get(hardware.id, ()):
-            pair = self.calibration.pairs.get((capped, runtime.id))
-            if pair is not None:
-                return replace(pair, calibrated=False, source=f"{capped}'s fit, the same die at a lower board power "
-                                                              f"({pair.source}): no fit of {hardware.id}'s own")
+        for sibling, relation in self._same_die(hardware):
+            die = self.calibration.pairs.get((sibling, runtime.id))
+            if die is not None:
+                return replace(die, calibrated=False, source=f"{sibling}'s fit, the same die{relation} "
+                                                              f"({die.source}): no fit of {hardware.id}'s own")
         vendor = self.calibration.vendor_runtime.get((hardware.family, hardware.vendor, runtime.id))
         if vendor is not None:
             return vendor
@@ -490,18 +485,20 @@ class Catalog:
         return replace(measured, calibrated=False, source=f"{base.id}'s fit ({measured.source}): {runtime.id} is "
                                                           f"built on {base.id}, no fit of its own")
 
-
-    def _capped_parts(self) -> dict[str, tuple[str, ...]]:
-        """Per chip id, the chips that name it as their ``power_reference`` (power-capped parts of its
-        die), highest board power first, ties by id (once per catalog: ``planner.memo``)."""
-        def compute() -> dict[str, tuple[str, ...]]:
+    def _same_die(self, hardware: Hardware) -> list[tuple[str, str]]:
+        """The other chips of ``hardware``'s die whose fit it may take, in ``efficiency``'s order, each
+        with how it relates: the part it names as ``power_reference`` (""), then the power-capped
+        parts that name it, highest board power first, ties by id (" at a lower board power")."""
+        def capped_parts() -> dict[str, list[str]]:  # per chip id, the chips naming it (once per catalog)
             parts: dict[str, list[Hardware]] = {}
             for h in self.hardware.values():
                 if h.power_reference is not None:
                     parts.setdefault(h.power_reference, []).append(h)
-            return {ref: tuple(h.id for h in sorted(hs, key=lambda h: (-(h.tdp_w or 0.0), h.id)))
+            return {ref: [h.id for h in sorted(hs, key=lambda h: (-(h.tdp_w or 0.0), h.id))]
                     for ref, hs in parts.items()}
-        return cached(self, "capped parts", compute)
+        named = [] if hardware.power_reference is None else [(hardware.power_reference, "")]
+        capped = cached(self, "capped parts", capped_parts).get(hardware.id, [])
+        return named + [(c, " at a lower board power") for c in capped]
 
 
 def _lookup(table: Mapping[str, T], key: str, field_name: str, kind: str) -> T:

@@ -392,13 +392,14 @@ def repeated_cross_validate(catalog: Catalog, rs: RecordSet, *, folds: int = 5, 
 
 
 def group_cross_validate(catalog: Catalog, rs: RecordSet, key: Callable[[Measurement], str], *,
-                         options: FitOptions | None = None,
-                         progress: Progress | None = None) -> tuple[Array, dict[str, int]]:
+                         options: FitOptions | None = None, progress: Progress | None = None,
+                         fitted: dict[str, Catalog] | None = None) -> tuple[Array, dict[str, int]]:
     """Leave-one-group-out: each group's records predicted by a fit on all the others.
 
     By MLPerf round (fit on v4.1, predict v5.1 and back) this is the check of a later round; by
     system, of a system never seen. Rows whose group is the only one are left nan (nothing to
-    fit on). Returns held-out predictions [record, metric] and the records per group."""
+    fit on). Returns held-out predictions [record, metric] and the records per group; ``fitted``,
+    when given, receives each group's held-out catalog (the one that predicted it)."""
     groups: dict[str, list[int]] = {}
     for j, m in enumerate(rs.records):
         groups.setdefault(key(m), []).append(j)
@@ -409,8 +410,10 @@ def group_cross_validate(catalog: Catalog, rs: RecordSet, key: Callable[[Measure
     for n, (name, test) in enumerate(sorted(groups.items())):
         train = np.setdiff1d(np.arange(len(rs)), test)
         result = fit(catalog, rs.take(train.tolist()), options=options)
-        fitted = replace(catalog, calibration=result.calibration)
-        out[test] = predict_calibrated(CatalogTables.from_catalog(fitted), rs.take(test), result.calibration)
+        held_out = replace(catalog, calibration=result.calibration)
+        out[test] = predict_calibrated(CatalogTables.from_catalog(held_out), rs.take(test), result.calibration)
+        if fitted is not None:
+            fitted[name] = held_out
         if progress is not None:
             progress(f"group {n + 1}/{len(groups)}: {name}")
     return out, {g: len(v) for g, v in groups.items()}
