@@ -164,6 +164,12 @@ def _iterations(catalog: Catalog) -> str:
     return f"pooled {1e3 * cal.iteration_s():g} ms" + (f", {per_runtime}" if per_runtime else "")
 
 
+def _caps(catalog: Catalog) -> str:
+    caps = catalog.calibration.serving_concurrency
+    return ", ".join(f"{r} on {family} {c:,} (documented {catalog.runtimes[r].max_concurrency:,})"
+                     for (r, family), c in sorted(caps.items())) or "none raised"
+
+
 def _system(m: Any) -> str:
     return f"{m.tags.get('submitter')}/{m.tags.get('system')}"
 
@@ -297,7 +303,10 @@ def section(catalog: Catalog, mlperf: Path, public: Path) -> list[str]:
         f"records under load; the shipped calibration's: {_overlaps(catalog)}; the prior, "
         f"SERVING_OVERLAP, is {SERVING_OVERLAP}: the roofline) and charges each iteration the calibration's "
         f"serving iteration cost (fitted first, the same way; the shipped calibration's: {_iterations(catalog)}; "
-        "the prior is 0).", "",
+        "the prior is 0). An engine's batch is held to its cap on concurrent sequences: its documented default "
+        "(runtimes.yaml), raised where the fit's records under load ran more per engine by Little's law (rate x "
+        "(output - 1) x mean TPOT / replicas; `planner/calibration/concurrency.py`; the shipped calibration's: "
+        f"{_caps(catalog)}).", "",
         f"### Shipped calibration ({_fitted_on(catalog, mlperf)}; `hwplan validate` {validate_s:.1f} s)", "",
         *_rows(rs, shipped, "shipped"),
         f"### Cross-validated by round (fit on the public records + one round, predict the other; {cv_s:.0f} s)",

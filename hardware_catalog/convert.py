@@ -298,7 +298,8 @@ def _calibration(raw: RawCatalog) -> Calibration:
             families[(entry.family, entry.runtime)] = eff
     for name, per_runtime in (("moe_expert", cal.moe_expert), ("serving_overlap_runtime", cal.serving_overlap_runtime),
                               ("serving_iteration_runtime", cal.serving_iteration_runtime),
-                              ("serving_iteration_interval_runtime", cal.serving_iteration_interval_runtime)):
+                              ("serving_iteration_interval_runtime", cal.serving_iteration_interval_runtime),
+                              ("serving_concurrency_runtime", cal.serving_concurrency_runtime)):
         for rid in per_runtime:
             if rid not in raw.runtimes:
                 raise CatalogError(f"unknown runtime id {rid!r}", file=file, field=f"{name}.{rid}")
@@ -308,7 +309,10 @@ def _calibration(raw: RawCatalog) -> Calibration:
                        serving_iteration_s=cal.serving_iteration_s,
                        serving_iteration_runtime=dict(cal.serving_iteration_runtime),
                        serving_iteration_interval=cal.serving_iteration_interval,
-                       serving_iteration_interval_runtime=dict(cal.serving_iteration_interval_runtime))
+                       serving_iteration_interval_runtime=dict(cal.serving_iteration_interval_runtime),
+                       serving_concurrency={(rid, family): cap
+                                            for rid, by_family in cal.serving_concurrency_runtime.items()
+                                            for family, cap in by_family.items()})
 
 
 def _quality(raw: RawCatalog) -> QualityData:

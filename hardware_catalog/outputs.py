@@ -142,6 +142,9 @@ class EstimateOut(_Out):
     serving_iteration_interval_ms: tuple[Num, Num] | None = Field(
         default=None, description="server scenario only: [low, high], the costs the records under load admit "
                                   "(null: the calibration records none)")
+    concurrency_cap: int | None = Field(default=None, description="the engine's cap on concurrent sequences per "
+                                        "replica the batch is held to (null: none, memory sets it)")
+    concurrency_cap_source: str = Field(default="", description="where that cap comes from")
 
 
 def estimate_out(e: Estimate) -> EstimateOut:
@@ -155,6 +158,7 @@ def estimate_out(e: Estimate) -> EstimateOut:
                   "serving_iteration_source": e.serving_iteration_source,
                   "serving_iteration_interval_ms": None if e.serving_iteration_interval_s is None
                   else (_ms(e.serving_iteration_interval_s[0]), _ms(e.serving_iteration_interval_s[1]))}
+    extra |= {"concurrency_cap": e.concurrency_cap, "concurrency_cap_source": e.concurrency_cap_source}
     if e.cost_per_hour is None:
         extra["cost_note"] = f"no {e.pricing} price for {c.hardware.id} in the catalog"
     return EstimateOut(
@@ -567,6 +571,9 @@ class CalibrationOut(_Out):
         "each runtime whose records under load set its own")
     serving_overlap: dict[str, Num] = Field(
         default_factory=dict, description="the fitted serving overlap: 'pooled' (absent: the prior, 1) and per runtime")
+    serving_concurrency: dict[str, int] = Field(
+        default_factory=dict, description="per 'runtime on family' whose records under load ran more sequences per "
+        "engine than the runtime's documented cap: the least cap they are consistent with (Little's law)")
     cross_validation: CrossValidationOut
     skipped: list[SkippedOut]
     ignored: list[SkippedOut] = Field(default=[], description=_IGNORED)
@@ -648,9 +655,11 @@ def calibration_out(*, written: str, n_records: int, pairs: int, cv: CrossValida
         if calibration.serving_overlap is not None:
             overlap["pooled"] = calibration.serving_overlap
         overlap |= dict(sorted(calibration.serving_overlap_runtime.items()))
+    concurrency = {} if calibration is None else {
+        f"{rid} on {family}": cap for (rid, family), cap in sorted(calibration.serving_concurrency.items())}
     return CalibrationOut(written=written, n_records=n_records, pairs=pairs, serving_iteration_ms=iteration,
-                          serving_overlap=overlap, cross_validation=cv, skipped=skipped,
-                          ignored=ignored_out(ignored))
+                          serving_overlap=overlap, serving_concurrency=concurrency, cross_validation=cv,
+                          skipped=skipped, ignored=ignored_out(ignored))
 
 
 # --- saved plans, comparisons and exports ---------------------------------------------------------

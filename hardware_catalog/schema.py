@@ -372,6 +372,10 @@ class CalibrationFile(_Strict):
     # pooled and per runtime with records of its own; absent: not fitted
     serving_iteration_interval: IterationInterval | None = None
     serving_iteration_interval_runtime: dict[Id, IterationInterval] = {}
+    # runtime id -> hardware family -> the least cap on concurrent sequences its records under load on that
+    # family ran with, where above its documented max_concurrency (planner.calibration.concurrency); absent:
+    # the documented one
+    serving_concurrency_runtime: dict[Id, dict[Family, Tokens]] = {}
 
     @model_validator(mode="after")
     def _intervals_hold_their_figures(self) -> CalibrationFile:

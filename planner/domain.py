@@ -300,6 +300,24 @@ class Calibration:
     # records of its own (whether or not they set its figure apart). None / absent: not fitted
     serving_iteration_interval: tuple[float, float] | None = None
     serving_iteration_interval_runtime: Mapping[str, tuple[float, float]] = field(default_factory=_frozen)
+    # (runtime id, hardware family): the least cap on concurrent sequences the runtime's records under load on
+    # that family ran with, where above its documented one (planner.calibration.concurrency); absent: the
+    # runtime's documented cap
+    serving_concurrency: Mapping[tuple[str, str], int] = field(default_factory=_frozen)
+
+    def max_concurrency(self, runtime: Runtime, hardware: Hardware) -> int | None:
+        """The cap on concurrent sequences ``runtime``'s replicas run with on ``hardware``: the one its
+        records under load on the chip's family show, where fitted, else its documented default (None: no cap)."""
+        return self.serving_concurrency.get((runtime.id, hardware.family), runtime.max_concurrency)
+
+    def concurrency_source(self, runtime: Runtime, hardware: Hardware) -> str:
+        """Where ``max_concurrency(runtime, hardware)`` comes from, in words."""
+        if (runtime.id, hardware.family) in self.serving_concurrency:
+            return (f"{runtime.id}'s records under load on {hardware.family} chips ran this many sequences per "
+                    f"engine (Little's law), above its documented default of {runtime.max_concurrency}")
+        if runtime.max_concurrency is None:
+            return f"{runtime.id} documents no cap: memory sets it"
+        return f"{runtime.id}'s documented default (runtimes.yaml)"
 
     def iteration_s(self, runtime: str | None = None) -> float:
         """The serving iteration cost ``runtime`` runs with: its own where fitted, else the pooled

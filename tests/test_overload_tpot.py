@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from grid_helpers import at_cap
 
 from hardware_catalog import default_catalog_dir
 from hardware_catalog.inputs.measurements import read_measurements
@@ -66,7 +67,8 @@ def _simulated(grid: Grid, i: LengthDist, o: LengthDist, rate: float, overlap: f
 @pytest.mark.parametrize("config", list(CONFIGS))
 def test_overload_tpot_matches_the_simulation_past_capacity(one_row: Callable[..., Grid], config: str,
                                                             dist: str) -> None:
-    grid = one_row(**CONFIGS[config])
+    """With the scheduler's cap setting the full batch (256 sequences)."""
+    grid = at_cap(one_row(**CONFIGS[config]))
     i, o = DISTS[dist]
     capacity = float(server(grid, request_rate=1e-3, input_tokens=i, output_tokens=o,
                             overlap=1.0).capacity_requests_per_s[0])
@@ -74,6 +76,23 @@ def test_overload_tpot_matches_the_simulation_past_capacity(one_row: Callable[..
     assert not over.stable[0] and math.isnan(over.ttft_s[99][0])  # no steady-state TTFT past capacity
     ratio = _model(grid, i, o) / _simulated(grid, i, o, 1.2 * capacity)
     assert np.all(np.abs(ratio - 1.0) <= BAND), dict(zip(("mean", "p50", "p90", "p99"), ratio.round(3), strict=True))
+
+
+@pytest.mark.parametrize("dist", ["lognormal", "bimodal"])
+@pytest.mark.parametrize("config", list(CONFIGS))
+def test_overload_tpot_where_memory_sets_the_full_batch(one_row: Callable[..., Grid], config: str, dist: str) -> None:
+    """With the shipped calibration's raised vLLM cap memory sets the full batch (390-660 sequences here):
+    mean, median and p90 stay within the band, the p99 falls to 0.54-0.78 of the simulation's (a known
+    weak spot, docs/accuracy.md): the model holds the batch at memory's figure for the mean context, the
+    simulation admits by each sequence's own, so its batch and with it the iteration swing with the lengths
+    in flight. The band below is that figure's, so a change that widens the gap fails here."""
+    grid = one_row(**CONFIGS[config])
+    i, o = DISTS[dist]
+    at_no_load = server(grid, request_rate=1e-3, input_tokens=i, output_tokens=o, overlap=1.0)
+    assert at_no_load.max_batch[0] < grid.max_concurrency[0]  # memory, not the cap, sets it
+    capacity = float(at_no_load.capacity_requests_per_s[0])
+    ratio = _model(grid, i, o) / _simulated(grid, i, o, 1.2 * capacity)
+    assert np.all(np.abs(ratio[:3] - 1.0) <= BAND) and 0.45 <= ratio[3] <= 1.1, ratio.round(3)
 
 
 @pytest.mark.parametrize(("prompt", "output"), [(LengthDist(800.0, 2000.0), LengthDist(8.0, 16.0)),

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from grid_helpers import at_cap
 
 from planner.model.grid import Grid
 from planner.model.load.queueing import LengthDist, server
@@ -34,7 +35,7 @@ def _capacity(grid: Grid) -> float:
 @pytest.mark.parametrize("load", [0.3, 0.6, 0.85])
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_analytic_matches_simulation(one_row: Callable[..., Grid], name: str, load: float) -> None:
-    grid = one_row(**CONFIGS[name])
+    grid = at_cap(one_row(**CONFIGS[name]))  # (memory-bound, llama-3.2-1b on L4 at 85%: B 163 vs 142 simulated)
     rate = load * _capacity(grid)
     ana = server(grid, request_rate=rate, input_tokens=IN, output_tokens=OUT)
     sim = simulate_server(grid, request_rate=rate, input_tokens=IN, output_tokens=OUT,

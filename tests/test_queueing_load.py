@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from grid_helpers import at_cap
 
 from planner.model.grid import Grid
 from planner.model.load.queueing import LengthDist, server
@@ -29,7 +30,7 @@ def test_concurrency_tracks_simulation_with_long_prompts(one_row: Callable[..., 
     prompt (by 3 points of relative error at least) and within 45% of it. Seen: B 67 (band chain),
     62 (mean prompt) vs 98 simulated at 70% load; 117, 105 vs 186 at 85%. What is left is the
     FCFS chunking of the longest prompts over several iterations, which the chain does not model."""
-    grid = one_row(model="llama-3.1-70b", hardware="h100-sxm", tp=4, precision="fp8")
+    grid = at_cap(one_row(model="llama-3.1-70b", hardware="h100-sxm", tp=4, precision="fp8"))
     top = float(server(grid, request_rate=1e-3, input_tokens=PROMPTS,
                        output_tokens=OUTPUTS).capacity_requests_per_s[0])
     rate = load * top

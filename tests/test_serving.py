@@ -52,8 +52,10 @@ def test_eagle_speedup_at_batch_one_and_shrinking(catalog: Catalog, tables: Cata
     # EAGLE (Li et al., ICML 2024, arXiv 2401.15077): 2.7-3.5x latency speedup for LLaMA2-Chat 70B at
     # batch 1 (their draft tree; a chain of k = 4 in an engine with per-pass overhead gets less: >= 2x);
     # EAGLE-3 (arXiv 2503.01840): 1.38x throughput in SGLang at batch 64; the speedup shrinks with batch
-    # and the verify pass's (k + 1)x FLOPs make it a loss once decode is compute-bound.
-    one, sixty_four, large = _speedup(catalog, tables, "eagle", [1.0, 64.0, 256.0], model="llama-2-70b",
+    # and the verify pass's (k + 1)x FLOPs make it a loss once decode is compute-bound (here from ~300
+    # sequences: vLLM's fitted 8 ms iteration cost, which the speculating engine pays per k + 1 tokens, keeps
+    # it at 1.02x at 256, 0.94x at 512).
+    one, sixty_four, large = _speedup(catalog, tables, "eagle", [1.0, 64.0, 512.0], model="llama-2-70b",
                                       hardware="h100-sxm", tp=4, precision="bf16")
     assert 2.0 <= one <= 3.5
     assert 0.9 <= sixty_four <= 1.9

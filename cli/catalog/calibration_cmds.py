@@ -163,6 +163,11 @@ def calibration_yaml(result: FitResult, reads: Sequence[MeasurementsRead], n_use
     if result.calibration.serving_iteration_interval_runtime:
         data["serving_iteration_interval_runtime"] = {
             rid: list(v) for rid, v in sorted(result.calibration.serving_iteration_interval_runtime.items())}
+    if result.calibration.serving_concurrency:  # Little's law on the records under load
+        by_runtime: dict[str, dict[str, int]] = {}
+        for (rid, family), cap in sorted(result.calibration.serving_concurrency.items()):
+            by_runtime.setdefault(rid, {})[family] = cap
+        data["serving_concurrency_runtime"] = by_runtime
     CalibrationFile.model_validate(data)
     return data
 
@@ -242,6 +247,9 @@ def calibrate_cmd(
     serving = ", ".join(f"{k} {v} ms" for k, v in report.serving_iteration_ms.items()) or "the prior, 0"
     overlap = ", ".join(f"{k} {v}" for k, v in report.serving_overlap.items()) or "the prior, 1 (the roofline)"
     console.print(f"serving iteration cost (fitted on the records under load): {serving}; serving overlap: {overlap}")
+    if report.serving_concurrency:
+        caps = ", ".join(f"{k} {v:,}" for k, v in report.serving_concurrency.items())  # 'vllm on gpu 1,088'
+        console.print(f"engine caps on sequences raised by the records under load (Little's law): {caps}")
     for key, title in (("by_metric", "metric"), ("by_family", "hardware family"), ("by_runtime", "runtime")):
         _summary_table(console, f"{folds}-fold cross-validated error ({repeats} fold assignments pooled) by {title}",
                        getattr(cv, key), title)

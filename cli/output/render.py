@@ -34,6 +34,9 @@ def estimate_table(console: Console, out: EstimateOut) -> None:
     table.add_row("memory per chip", f"{m['total_gb']} / {m['capacity_gb']} GB (weights {m['weights_gb']}, "
                   f"KV {m['kv_cache_gb']}, activations {m['activations_gb']}, overhead {m['overhead_gb']})")
     table.add_row("batch (max that fits)", f"{d['batch']} ({d['max_batch']})")
+    if d.get("concurrency_cap_source"):
+        cap = "none" if d.get("concurrency_cap") is None else f"{d['concurrency_cap']:,}"
+        table.add_row("engine cap on sequences", f"{cap} ({d['concurrency_cap_source']})")
     for key, label in (("ttft_ms", "TTFT ms"), ("tpot_ms", "TPOT ms"), ("e2e_ms", "end-to-end ms"),
                        ("ttft_p99_ms", "TTFT p99 ms"), ("tpot_p99_ms", "TPOT p99 ms"),
                        ("output_tokens_per_s", "output tokens/s"), ("requests_per_s", "requests/s"),

@@ -35,6 +35,7 @@ import scipy.optimize
 import scipy.sparse
 
 from planner.calibration.bounds import log_bound
+from planner.calibration.concurrency import fitted_concurrency
 from planner.calibration.predict import EFFICIENCY_FIELDS, METRICS, Measurement, RecordSet, predict, predict_calibrated
 from planner.calibration.serving_fit import ITERATION_GRID, fitted_serving
 from planner.domain import Calibration, Catalog, Efficiency
@@ -308,8 +309,11 @@ def fit(catalog: Catalog, rs: RecordSet, *, options: FitOptions | None = None) -
         raise InputError("no usable measurement to fit", field="measurements")
     opts = options or FitOptions()
     # the efficiencies are fitted at the serving prior (no iteration cost, as at the prior overlap), whatever
-    # the catalog's calibration holds; ``fitted_serving`` then fits both on the records under load
-    catalog = replace(catalog, calibration=catalog.calibration.at_iteration_prior())
+    # the catalog's calibration holds; ``fitted_serving`` then fits both on the records under load. The
+    # engines' caps on concurrent sequences come first, from these records alone (Little's law): they bound
+    # the batch every scenario's prediction runs at
+    caps = fitted_concurrency(rs)
+    catalog = replace(catalog, calibration=replace(catalog.calibration.at_iteration_prior(), serving_concurrency=caps))
     p = _problem(catalog, rs, server_latencies=opts.server_latencies, server_throughput=opts.server_throughput)
     tables = CatalogTables.from_catalog(catalog)
     x0 = np.concatenate([p.prior[p.family_of_vendor[p.vendor_of_pair]].ravel(),
@@ -337,7 +341,7 @@ def fit(catalog: Catalog, rs: RecordSet, *, options: FitOptions | None = None) -
     theta_moe = sol.x[K * (first + len(p.families)):]
     moe_expert = {rt: float(f"{math.exp(t):.4g}") for rt, t in zip(p.moe_runtimes, theta_moe, strict=True)}
     calibration = fitted_serving(catalog, Calibration(pairs=pairs, family_runtime=families, vendor_runtime=vendors,
-                                                      moe_expert=moe_expert), rs)
+                                                      moe_expert=moe_expert, serving_concurrency=caps), rs)
     return FitResult(
         calibration=calibration,
         n_records={pair: int(counts[q]) for q, pair in enumerate(p.pairs)},

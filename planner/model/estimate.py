@@ -86,6 +86,8 @@ class Estimate:
     serving_iteration_s: float | None = None  # server scenario: the iteration cost it ran with, and its source
     serving_iteration_source: str | None = None
     serving_iteration_interval_s: tuple[float, float] | None = None  # what the records under load admit
+    concurrency_cap: int | None = None  # the engine's cap on concurrent sequences (None: none), and its source
+    concurrency_cap_source: str = ""
     rate: ChipRate | Unpriced | None = None  # the price per chip-hour and its offer, or why none
 
 
@@ -229,6 +231,8 @@ def estimate(catalog: Catalog, config: Config, *, scenario: Scenario = Scenario.
         serving_iteration_s=catalog.calibration.iteration_s(config.runtime.id) if served else None,
         serving_iteration_source=catalog.calibration.iteration_source(config.runtime.id) if served else None,
         serving_iteration_interval_s=catalog.calibration.iteration_interval(config.runtime.id) if served else None,
+        concurrency_cap=catalog.calibration.max_concurrency(config.runtime, config.hardware),
+        concurrency_cap_source=catalog.calibration.concurrency_source(config.runtime, config.hardware),
     )
 
 

@@ -179,6 +179,7 @@ class CatalogTables:
     runtime: dict[str, Array]
     efficiency: Efficiencies  # each field [hardware, runtime]
     calibrated: npt.NDArray[np.bool_]  # [hardware, runtime]
+    max_concurrency: Array  # [hardware, runtime]: the engine's cap on concurrent sequences, inf = none
     runnable_weights: npt.NDArray[np.bool_]  # [hardware, runtime, precision]: serves weights in it
     runnable_kv: npt.NDArray[np.bool_]  # [hardware, runtime, precision]: stores the KV cache in it
 
@@ -228,7 +229,6 @@ class CatalogTables:
             "memory_reserve_fraction": [r.memory_reserve_fraction for r in rts],
             "memory_overhead_bytes": [r.memory_overhead_bytes for r in rts],
             "kv_waste_fraction": [r.kv_waste_fraction for r in rts],
-            "max_concurrency": [float(r.max_concurrency) if r.max_concurrency else np.inf for r in rts],
             "max_batched_tokens": [r.max_batched_tokens for r in rts],
             "continuous_batching": [1.0 if r.continuous_batching else 0.0 for r in rts],
             "moe_expert_efficiency": [catalog.calibration.moe_expert.get(r.id, 1.0) for r in rts],
@@ -253,6 +253,8 @@ class CatalogTables:
                                   step_overhead_s=per_pair("step_overhead_s"),
                                   collective_latency_s=per_pair("collective_latency_s"))
         calibrated = per_pair("calibrated", bool)
+        caps = np.array([[float(cap) if (cap := catalog.calibration.max_concurrency(r, h)) else np.inf for r in rts]
+                         for h in hws]).reshape(len(hws), len(rts))
         formats = [[m.weight_format(p, catalog.precisions) for p in precs] for m in models]
         position = {p.id: j for j, p in enumerate(precs)}
         return cls(
@@ -273,6 +275,7 @@ class CatalogTables:
             runtime={k: np.asarray(v, dtype=np.float64) for k, v in runtime.items()},
             efficiency=efficiency,
             calibrated=calibrated,
+            max_concurrency=caps,
             runnable_weights=runnable_weights,
             runnable_kv=runnable_kv,
         )
@@ -301,6 +304,7 @@ class CatalogTables:
             eff_communication=eff.eff_communication,
             step_overhead_s=eff.step_overhead_s,
             collective_latency_s=eff.collective_latency_s,
+            max_concurrency=self.max_concurrency[hardware, runtime],
             **{k: v[runtime] for k, v in self.runtime.items()},
             tp=tp_a.copy(),
             pp=pp_a.copy(),

@@ -136,9 +136,31 @@ class MemoryModel:
                         output_tokens: npt.ArrayLike) -> Array:
         """Largest concurrency: what fits in memory, the scheduler's cap and the caller's cap."""
         context = np.asarray(input_tokens, dtype=np.float64) + np.asarray(output_tokens, dtype=np.float64)
-        fit = self.parts(batch=1.0, context_tokens=context).max_batch
+        fit = self.fitting_batch(context)
         return np.asarray(np.minimum(np.minimum(fit, self.coefficients.max_concurrency),
                                      np.asarray(cap, dtype=np.float64)), dtype=np.float64)
+
+    def fitting_batch(self, context_tokens: npt.ArrayLike) -> Array:
+        """The most sequences of ``context_tokens`` that fit beside their own activations (``parts``).
+
+        A batch b fits while b kv + act(b) <= capacity - weights - overhead, where the activations
+        act(b) = min(b context, budget) a + min(b, budget) l grow with it (the pass's tokens up to the
+        engine's budget, the decode batch's logits): increasing and piecewise linear in b, so the
+        largest b is the inverse on the segment where the free memory runs out. Read beside one
+        sequence's activations instead, the batch overfilled memory by the logits of the rest (Mixtral
+        on MI300X: 886 where 877 fit, once vLLM's cap was raised above what memory holds)."""
+        context = np.asarray(context_tokens, dtype=np.float64)
+        c = self.coefficients
+        budget, a, logits = c.max_batched_tokens, c.activation_bytes_per_token, c.logits_bytes_per_sequence
+        kv = attended_context(context, c.window_tokens, c.full_attention_fraction) * c.kv_bytes_per_token
+        free = c.capacity_bytes - c.weight_bytes - c.overhead_bytes
+        whole = budget / np.maximum(context, 1e-300)  # from this batch on a pass holds the whole budget
+        with np.errstate(divide="ignore", invalid="ignore"):
+            small = free / (kv + context * a + logits)  # b <= whole: every sequence's tokens in one pass
+            middle = (free - budget * a) / (kv + logits)  # whole <= b <= budget
+            large = (free - budget * (a + logits)) / kv  # b >= budget: the logits of the budget's sequences
+        b = np.where((whole >= 1.0) & (small <= whole), small, np.where(middle <= budget, middle, large))
+        return np.asarray(np.where(b > 0, np.floor(b), 0.0), dtype=np.float64)
 
     def parts(self, *, batch: npt.ArrayLike, context_tokens: npt.ArrayLike) -> Memory:
         """Memory per chip at ``batch`` sequences of ``context_tokens`` each (see ``memory``)."""

@@ -1,0 +1,63 @@
+"""The scheduler cap on concurrent sequences that records under load show an engine ran with.
+
+A runtime's documented cap (runtimes.yaml ``max_concurrency``: vLLM's ``max_num_seqs`` default 256,
+TensorRT-LLM's ``max_batch_size`` 2048, ...) is what a deployment gets by default; a tuned one sets it
+higher, and a measurement does not say what it was set to. Little's law bounds it from below: a
+Server / Interactive run at rate lam with mean TPOT t and outputs of mean O kept lam (O - 1) t
+sequences decoding on average, split over its replicas; the engine's cap was at least that (its
+sequences in prefill, not counted, only add to it). With the smallest tp whose weights fit (a record
+that does not state tp, ``planner.calibration.predict``) the replicas are the most there can be, so
+the figure stays a lower bound. MLPerf's AMD vLLM submissions ran 350-1,091 sequences per MI300X /
+MI325X engine, up to 4x vLLM's default: predicted at 256 their capacity was 0.88-0.96x observed and
+their TPOT p99 at the record's rate 0.20-0.54x observed (the engine could not hold the batch they ran).
+
+``fitted_concurrency``: per runtime and hardware family whose records show more than the runtime's
+documented cap, the largest such figure (rounded up): the least cap every one of its runs there is
+consistent with. A runtime whose runs stayed within its documented cap keeps it (nothing shows it
+was raised), one without a documented cap has none to raise, and a family without such runs keeps
+the documented cap (vLLM's GPU engines say nothing of its Neuron backend, whose graphs are compiled
+for a fixed batch). What it changes: the concurrency the queueing model and the
+throughput model let a replica reach (``planner.model.grid``: the runtime's cap, this one where
+fitted), for the records' predictions and for plans alike; a plan's deployment sets it
+(``hardware_catalog.export``: ``--max-num-seqs`` is the plan's batch).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from planner.calibration.predict import METRICS, RecordSet
+from planner.model.estimate import Scenario
+
+__all__ = ["fitted_concurrency", "running_concurrency"]
+
+_RATE, _TPOT = METRICS.index("slo_capacity_requests_per_s"), METRICS.index("tpot_s")
+
+
+def running_concurrency(rs: RecordSet) -> np.ndarray:
+    """Per record, the mean sequences decoding per replica by Little's law (nan where the record is not
+    a Server / Interactive run stating its rate and mean TPOT, or runs prefill and decode apart)."""
+    out = np.full(len(rs), np.nan)
+    for k, m in enumerate(rs.records):
+        rate, tpot = rs.observed[k, _RATE], rs.observed[k, _TPOT]
+        if m.scenario is not Scenario.SERVER or m.disaggregated is not None or not (rate > 0 and tpot > 0):
+            continue
+        output = m.lengths()[1].mean
+        out[k] = rate * max(output - 1.0, 0.0) * tpot / rs.replicas[k]
+    return out
+
+
+def fitted_concurrency(rs: RecordSet) -> dict[tuple[str, str], int]:
+    """(runtime id, hardware family) -> the least cap its records under load there are consistent with,
+    where above the runtime's documented one (module docstring)."""
+    running = running_concurrency(rs)
+    caps: dict[tuple[str, str], int] = {}
+    for k, c in enumerate(running):
+        runtime, key = rs.configs[k].runtime, (rs.configs[k].runtime.id, rs.configs[k].hardware.family)
+        documented = runtime.max_concurrency
+        if np.isnan(c) or documented is None or c <= max(documented, caps.get(key, 0)):
+            continue
+        caps[key] = math.ceil(c)
+    return caps
