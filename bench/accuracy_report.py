@@ -129,16 +129,25 @@ WEAK_SPOTS = """\
   That half-percent change in the inputs moved support-chatbot's best plan (qwen2.5-1.5b on vLLM)
   from $1,632 to $2,183/month and heterogeneous-mix's from $25,158 to $27,115: plans of small models
   on vLLM carry about that much uncertainty from this one figure (`bench/iteration_cost_curve.py`
-  prints the curve). calibration.yaml now records each interval (`serving_iteration_interval`: pooled
-  6-6 ms; TensorRT-LLM 6-6, vLLM 2-6 ms); a runtime without records under load of its own (SGLang,
-  Neuron, JetStream ...) is taken over the span of them all, 2-6 ms, since nothing says which engine
-  it resembles; `hwplan plan --iteration-range` re-plans at both ends: support-chatbot $1,632-$2,183,
-  heterogeneous-mix $23,202-$27,115, offline-batch (SGLang) $876-$1,104, disagg-long-prompts (SGLang)
-  $292,120-$322,870 a month; the other examples' best plans do not move. NVIDIA AIConfigurator's estimate for Qwen3-32B
-  FP8 on 16 H200 (tests/test_disagg_reference.py, an estimate from its kernel database, not a
-  measurement) prices aggregated TensorRT-LLM at 852 tokens/s/GPU where the planner now gives 241:
-  the two disagree on a TensorRT-LLM iteration's fixed part (6.66 ms per pass fitted on public
-  records plus the 6 ms here), and the audited MLPerf records are what this one is fitted on.
+  prints the curve). **Since 2026-12-05** vLLM's GPU engines run at the cap on sequences their MLPerf
+  records show (1,088 per engine by Little's law, against the documented 256:
+  `planner/calibration/concurrency.py`); at that batch the refit sets vLLM's own cost apart: 8 ms
+  (capacity median APE on its 40 records 11.9% at 6 ms, 8.2% at 8, 9.3% at 10; pooled 10.6% at 6, 10.9%
+  at 8, 10.4% at 10, TensorRT-LLM's 180 best at 6). calibration.yaml records each interval
+  (`serving_iteration_interval`: pooled 6-10 ms; TensorRT-LLM 6-6, vLLM 8-10 ms); a runtime without
+  records under load of its own (SGLang, Neuron, JetStream ...) is taken over the span of them all,
+  6-10 ms, since nothing says which engine it resembles. vLLM's 8 ms moved support-chatbot's best plan
+  from qwen2.5-1.5b on vLLM ($2,183/month, one L4 and one Trainium2) to the same model on SGLang at the
+  pooled 6 ms ($2,509, one L4 and one L40S): what the MLPerf records say of vLLM's iteration is not
+  known to carry to SGLang, and the two are within this figure's uncertainty of each other.
+  `hwplan plan --iteration-range` re-plans at both ends: support-chatbot $2,509-$2,735,
+  heterogeneous-mix $27,115-$29,072, long-document-summarizer $4,895-$5,448; offline-batch and
+  disagg-long-prompts (SGLang) do not move over 6-10 ms, nor do the other examples' best plans.
+  NVIDIA AIConfigurator's estimate for Qwen3-32B FP8 on 16 H200 (tests/test_disagg_reference.py, an
+  estimate from its kernel database, not a measurement) prices aggregated TensorRT-LLM at 852 tokens/s/GPU
+  where the planner now gives 241: the two disagree on a TensorRT-LLM iteration's fixed part (6.66 ms per
+  pass fitted on public records plus the 6 ms here), and the audited MLPerf records are what this one is
+  fitted on.
 * **Server records past the model's capacity at their rate** (shipped calibration, in sample). The
   serving iteration cost lowers the rate the queue saturates at by its share of a full-batch
   iteration (~4% of llama2-70b's ~150 ms), below the model's own Offline rate, while MLPerf Server
@@ -180,8 +189,12 @@ WEAK_SPOTS = """\
   high where below: the capacity error again), AMD Server 66% past capacity / 46% stable (n = 16 / 11),
   Interactive 20% TensorRT-LLM / 6.6% AMD. AMD's Server runs use both latency budgets: TTFT p99
   1.5-1.9 s and TPOT p99 150-199 ms against limits of 2 s and 200 ms (the model's work-conserving
-  scheduler: ~0.3 s and 60-100 ms at the same rate), a scheduler that holds prompts to batch them, which
-  the records do not state and a default vLLM does not do; it is not modelled.
+  scheduler: ~0.3 s and 60-100 ms at the same rate). Part of it was the batch: by Little's law those
+  runs kept 350-1,088 sequences decoding per engine where the model held vLLM to its documented 256.
+  With the cap their records show (since 2026-12-05) AMD's Server TPOT p99 is 15% off past capacity (n
+  = 6, from 66% on 16) and 52% where stable (n = 21; 46% on 11), Interactive 2.6%; their TTFT p99 near
+  the limit (a scheduler that holds prompts to batch them, which the records do not state) is not
+  modelled.
 * **Three mechanisms tried on 2026-12-05 and not adopted** (each cross-validated by round with `hwplan
   calibrate public_benchmarks.yaml mlperf.yaml --cv-by round --json`, its `by_scenario` medians; the
   shipped form's: Offline 10.5% / 88% within 25%, max-throughput 13.5% / 78%, static 18.5% / 66%,
@@ -250,6 +263,12 @@ WEAK_SPOTS = """\
   which is 7% more requests per second at the same tokens. By round: SLO capacity 13.5% -> 12.4%
   median APE (78% within 25% both), TPOT p99 35.1% -> 33.1%, TTFT p99 92.9% -> 92.1%, Offline 10.6%
   -> 10.5%; Interactive's SLO capacity alone worsens (13.2% -> 18.5%, 67% within 25% both).
+* **The full-batch TPOT where memory sets the batch** (`tests/test_overload_tpot.py`, 2026-12-05). Past
+  capacity the model holds the batch at what memory fits at the mean context; the simulation admits by
+  each sequence's own lengths, so its batch and iteration swing with the lengths in flight. Where the
+  scheduler's cap sets the batch (256) the model's TPOT p99 is 0.87-1.09 of the simulation's; where memory
+  does (390-660 sequences with vLLM's raised cap on H100, and SGLang, which documents no cap) the mean,
+  median and p90 stay within 20% but the p99 is 0.54-0.78 with variable lengths (1.06 with fixed ones).
 * **Iterations of several passes** (`tests/test_overload_tpot.py`). The queueing model's iteration
   emits one token per running sequence however many budget-sized passes its prefill takes, while the
   full-batch TPOT past capacity (`queueing.overload_tpot`) counts every pass as a token (as chunked
