@@ -7,9 +7,10 @@ Server / Interactive run at rate lam with mean TPOT t and outputs of mean O kept
 sequences decoding on average, split over its replicas; the engine's cap was at least that (its
 sequences in prefill, not counted, only add to it). With the smallest tp whose weights fit (a record
 that does not state tp, ``planner.calibration.predict``) the replicas are the most there can be, so
-the figure stays a lower bound. MLPerf's AMD vLLM submissions ran 350-1,091 sequences per MI300X /
-MI325X engine, up to 4x vLLM's default: predicted at 256 their capacity was 0.88-0.96x observed and
-their TPOT p99 at the record's rate 0.20-0.54x observed (the engine could not hold the batch they ran).
+the figure stays a lower bound. MLPerf's AMD vLLM submissions ran 350-1,088 sequences per MI300X /
+MI325X engine, up to 4x vLLM's default: predicted at 256, their eight v5.1 llama2-70b Server runs came out
+at 0.84-0.89x their rate and 0.38-0.55x their TPOT p99 (the engine could not hold the batch they ran); at
+the cap their records show, 0.92-1.01x and a median 1.16x (tests/test_concurrency_cap.py).
 
 ``fitted_concurrency``: per runtime and hardware family whose records show more than the runtime's
 documented cap, the largest such figure (rounded up): the least cap every one of its runs there is
