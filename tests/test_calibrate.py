@@ -139,6 +139,10 @@ def test_calibrate_cli_leaves_one_chip_out(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["calibrate", str(file), "--out", str(tmp_path), "--cv-by", "hardware", "--json"])
     assert result.exit_code == 0, result.output
     assert "output_tokens_per_s" in result.output  # the cross-validated error by metric
+    fitted_on = yaml.safe_load((tmp_path / "calibration.yaml").read_text(encoding="utf-8"))["fitted_on"]
+    assert fitted_on["cv_by"] == "hardware" and "cv_folds" not in fitted_on  # not a '0-fold' CV
+    text = CliRunner().invoke(app, ["calibrate", str(file), "--out", str(tmp_path), "--cv-by", "hardware"])
+    assert "each hardware held out" in " ".join(text.output.split()) and "0-fold" not in text.output
     bad = CliRunner().invoke(app, ["calibrate", str(file), "--out", str(tmp_path), "--cv-by", "chip"])
     assert bad.exit_code == 2 and "--cv-by" in bad.output
 

@@ -120,8 +120,9 @@ def _eff_out(e: Efficiency) -> dict[str, float]:
 
 def calibration_yaml(result: FitResult, reads: Sequence[MeasurementsRead], n_used: int,
                      folds: int, cv: CrossValidationOut, *, repeats: int = 1,
-                     at_bound: dict[str, dict[str, str]] | None = None) -> dict[str, Any]:
-    """calibration.yaml's content; validated against ``CalibrationFile`` before it is written."""
+                     at_bound: dict[str, dict[str, str]] | None = None, cv_by: str | None = None) -> dict[str, Any]:
+    """calibration.yaml's content; validated against ``CalibrationFile`` before it is written (``cv_by``: the
+    group each cross-validation fold held out, None for k-fold)."""
     from hardware_catalog.schema import CalibrationFile
 
     families: dict[tuple[str, str], int] = {}
@@ -143,8 +144,7 @@ def calibration_yaml(result: FitResult, reads: Sequence[MeasurementsRead], n_use
         "date": datetime.date.today().isoformat(),
         "method": ("hierarchical shrinkage, log-space least squares, collective latency within physical bounds, "
                    "MoE expert efficiency per runtime (planner/calibration/fit.py, bounds.py)"),
-        "cv_folds": folds,
-        "cv_repeats": repeats,
+        **({"cv_folds": folds, "cv_repeats": repeats} if cv_by is None else {"cv_by": cv_by}),
         "cv_median_ape": {k: v.median_ape for k, v in cv.by_metric.items()},
         "at_bound": at_bound or {},
     }
@@ -228,7 +228,7 @@ def calibrate_cmd(
         target = (out or catalog or default_catalog_dir()) / "calibration.yaml"
         target.parent.mkdir(parents=True, exist_ok=True)
         data = calibration_yaml(result, reads, len(rs), folds, cv, repeats=repeats,
-                                at_bound=at_bound(cat, result))
+                                at_bound=at_bound(cat, result), cv_by=cv_by)
         header = "# Written by `hwplan calibrate`: efficiencies fitted to the measurements in fitted_on.\n"
         text = (header + yaml.safe_dump(data, sort_keys=False, width=110)).encode("utf-8")
         # through a temporary file renamed into place: a run killed or failing mid-write leaves the old file whole
@@ -250,7 +250,8 @@ def calibrate_cmd(
     if report.serving_concurrency:
         caps = ", ".join(f"{k} {v:,}" for k, v in report.serving_concurrency.items())  # 'vllm on gpu 1,088'
         console.print(f"engine caps on sequences raised by the records under load (Little's law): {caps}")
+    how = (f"{folds}-fold cross-validated error ({repeats} fold assignments pooled)" if cv_by is None
+           else f"cross-validated error, each {cv_by} held out and predicted by a fit on the others,")
     for key, title in (("by_metric", "metric"), ("by_family", "hardware family"), ("by_runtime", "runtime")):
-        _summary_table(console, f"{folds}-fold cross-validated error ({repeats} fold assignments pooled) by {title}",
-                       getattr(cv, key), title)
+        _summary_table(console, f"{how} by {title}", getattr(cv, key), title)
     _print_left_out(console, skipped_rows, report.ignored)
