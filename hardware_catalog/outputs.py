@@ -142,9 +142,11 @@ class EstimateOut(_Out):
     serving_iteration_interval_ms: tuple[Num, Num] | None = Field(
         default=None, description="server scenario only: [low, high], the costs the records under load admit "
                                   "(null: the calibration records none)")
-    concurrency_cap: int | None = Field(default=None, description="the engine's cap on concurrent sequences per "
-                                        "replica the batch is held to (null: none, memory sets it)")
-    concurrency_cap_source: str = Field(default="", description="where that cap comes from")
+    concurrency_cap: int | None = Field(default=None, description="max_throughput and server: the engine's cap on "
+                                        "concurrent sequences per replica the batch is held to (null: none, memory "
+                                        "sets it)")
+    concurrency_cap_source: str = Field(default="", description="where that cap comes from (empty for a static "
+                                        "batch, which the caller sets)")
 
 
 def estimate_out(e: Estimate) -> EstimateOut:

@@ -138,6 +138,9 @@ def test_estimate_says_which_cap_it_ran_with(catalog: Catalog) -> None:
     sglang = estimate(catalog, resolve(catalog, model="llama-2-70b", hardware="h100-sxm", runtime="sglang",
                                        precision="fp8", tp=2), **kw)
     assert sglang.concurrency_cap is None and "memory" in sglang.concurrency_cap_source
+    static = estimate(catalog, resolve(catalog, model="llama-2-70b", hardware="mi325x", runtime="vllm",
+                                       precision="fp8"), scenario=Scenario.STATIC_BATCH, batch=512)
+    assert static.concurrency_cap is None and static.concurrency_cap_source == ""  # the caller's batch
 
 
 @pytest.mark.parametrize("change", [{"nosuch-engine": {"gpu": 512}}, {"vllm": {"warp-drive": 512}},

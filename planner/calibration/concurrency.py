@@ -55,10 +55,8 @@ def fitted_concurrency(rs: RecordSet) -> dict[tuple[str, str], int]:
     where above the runtime's documented one (module docstring)."""
     running = running_concurrency(rs)
     caps: dict[tuple[str, str], int] = {}
-    for k, c in enumerate(running):
-        runtime, key = rs.configs[k].runtime, (rs.configs[k].runtime.id, rs.configs[k].hardware.family)
-        documented = runtime.max_concurrency
-        if np.isnan(c) or documented is None or c <= max(documented, caps.get(key, 0)):
-            continue
-        caps[key] = math.ceil(c)
+    for c, config in zip(running, rs.configs, strict=True):
+        key, documented = (config.runtime.id, config.hardware.family), config.runtime.max_concurrency
+        if documented is not None and c > max(documented, caps.get(key, 0)):  # (nan compares False)
+            caps[key] = math.ceil(c)
     return caps

@@ -86,8 +86,8 @@ class Estimate:
     serving_iteration_s: float | None = None  # server scenario: the iteration cost it ran with, and its source
     serving_iteration_source: str | None = None
     serving_iteration_interval_s: tuple[float, float] | None = None  # what the records under load admit
-    concurrency_cap: int | None = None  # the engine's cap on concurrent sequences (None: none), and its source
-    concurrency_cap_source: str = ""
+    concurrency_cap: int | None = None  # max_throughput / server: the engine's cap on sequences (None: none)
+    concurrency_cap_source: str = ""  # ... and where it comes from ("": a static batch, the caller's)
     rate: ChipRate | Unpriced | None = None  # the price per chip-hour and its offer, or why none
 
 
@@ -213,6 +213,7 @@ def estimate(catalog: Catalog, config: Config, *, scenario: Scenario = Scenario.
                   f"{p99['cap']:.3g} requests/s: requests queue for a slot without bound (no steady-state "
                   f"TTFT); the admitted ones decode at the full batch, TPOT {1e3 * float(tpot):.3g} ms")
     served = scenario is Scenario.SERVER  # the queueing model ran: it charged the serving iteration cost
+    static = scenario is Scenario.STATIC_BATCH
     rate = chip_rate(catalog, config.hardware.id, how)
     cost_hour = rate.usd_per_chip_hour * config.chips if isinstance(rate, ChipRate) else None
     per_million = (cost_hour / (tps * 3600.0) * 1e6
@@ -231,8 +232,10 @@ def estimate(catalog: Catalog, config: Config, *, scenario: Scenario = Scenario.
         serving_iteration_s=catalog.calibration.iteration_s(config.runtime.id) if served else None,
         serving_iteration_source=catalog.calibration.iteration_source(config.runtime.id) if served else None,
         serving_iteration_interval_s=catalog.calibration.iteration_interval(config.runtime.id) if served else None,
-        concurrency_cap=catalog.calibration.max_concurrency(config.runtime, config.hardware),
-        concurrency_cap_source=catalog.calibration.concurrency_source(config.runtime, config.hardware),
+        # the engine's cap holds the batch of an open-loop scenario; a static batch is the caller's
+        concurrency_cap=None if static else catalog.calibration.max_concurrency(config.runtime, config.hardware),
+        concurrency_cap_source="" if static else catalog.calibration.concurrency_source(config.runtime,
+                                                                                         config.hardware),
     )
 
 

@@ -47,7 +47,7 @@ class Memory:
     overhead: Array
     total: Array
     capacity: Array
-    max_batch: Array  # largest number of concurrent sequences whose KV fits (0 = none)
+    max_batch: Array  # largest number of concurrent sequences that fit beside their own activations (0 = none)
 
 
 @dataclass(frozen=True)
@@ -141,18 +141,30 @@ class MemoryModel:
                                      np.asarray(cap, dtype=np.float64)), dtype=np.float64)
 
     def fitting_batch(self, context_tokens: npt.ArrayLike) -> Array:
-        """The most sequences of ``context_tokens`` that fit beside their own activations (``parts``).
-
-        A batch b fits while b kv + act(b) <= capacity - weights - overhead, where the activations
-        act(b) = min(b context, budget) a + min(b, budget) l grow with it (the pass's tokens up to the
-        engine's budget, the decode batch's logits): increasing and piecewise linear in b, so the
-        largest b is the inverse on the segment where the free memory runs out. Read beside one
-        sequence's activations instead, the batch overfilled memory by the logits of the rest (Mixtral
-        on MI300X: 886 where 877 fit, once vLLM's cap was raised above what memory holds)."""
+        """The most sequences of ``context_tokens`` that fit beside their own activations (``parts``)."""
         context = np.asarray(context_tokens, dtype=np.float64)
+        return self._fitting(context, self._kv_per_sequence(context))
+
+    def _kv_per_sequence(self, context: Array) -> Array:
+        c = self.coefficients
+        return attended_context(context, c.window_tokens, c.full_attention_fraction) * c.kv_bytes_per_token
+
+    def _activations(self, batch: Array, context: Array) -> Array:
+        """The peak transient of one pass (``memory``): its tokens up to the engine's budget, and the decode
+        batch's logits."""
+        c = self.coefficients
+        budget = c.max_batched_tokens
+        chunk = np.minimum(np.maximum(batch, 1.0) * context, budget)
+        return chunk * c.activation_bytes_per_token + np.minimum(batch, budget) * c.logits_bytes_per_sequence
+
+    def _fitting(self, context: Array, kv: Array) -> Array:
+        """The largest b with b kv + act(b) <= capacity - weights - overhead. act(b) (``_activations``) is
+        min(b context, budget) a + min(b, budget) l: increasing and piecewise linear in b, so the largest
+        b is the inverse on the segment where the free memory runs out. Read beside one sequence's
+        activations instead, the batch overfilled memory by the logits of the rest (Mixtral on MI300X:
+        886 where 877 fit, once vLLM's cap was raised above what memory holds)."""
         c = self.coefficients
         budget, a, logits = c.max_batched_tokens, c.activation_bytes_per_token, c.logits_bytes_per_sequence
-        kv = attended_context(context, c.window_tokens, c.full_attention_fraction) * c.kv_bytes_per_token
         free = c.capacity_bytes - c.weight_bytes - c.overhead_bytes
         whole = budget / np.maximum(context, 1e-300)  # from this batch on a pass holds the whole budget
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -163,18 +175,15 @@ class MemoryModel:
         return np.asarray(np.where(b > 0, np.floor(b), 0.0), dtype=np.float64)
 
     def parts(self, *, batch: npt.ArrayLike, context_tokens: npt.ArrayLike) -> Memory:
-        """Memory per chip at ``batch`` sequences of ``context_tokens`` each (see ``memory``)."""
+        """Memory per chip at ``batch`` sequences of ``context_tokens`` each (see ``memory``); its
+        ``max_batch`` is the most such sequences that fit beside their own activations, whatever ``batch``."""
         batch = np.asarray(batch, dtype=np.float64)
         context = np.asarray(context_tokens, dtype=np.float64)
         c = self.coefficients
-        limit = c.max_batched_tokens
-        held = attended_context(context, c.window_tokens, c.full_attention_fraction)  # windows cap it
-        kv_per_seq = held * c.kv_bytes_per_token
-        chunk = np.minimum(np.maximum(batch, 1.0) * context, limit)
-        activations = chunk * c.activation_bytes_per_token + np.minimum(batch, limit) * c.logits_bytes_per_sequence
-        free_for_kv = c.capacity_bytes - c.weight_bytes - activations - c.overhead_bytes
-        max_batch = np.where(free_for_kv > 0, np.floor(free_for_kv / kv_per_seq), 0.0)
+        kv_per_seq = self._kv_per_sequence(context)  # windows cap the tokens held
+        activations = self._activations(batch, context)
         kv = batch * kv_per_seq
+        max_batch = np.broadcast_arrays(self._fitting(context, kv_per_seq), kv)[0].copy()
         return Memory(weights=c.weight_bytes, kv_cache=kv, activations=activations, overhead=c.overhead_bytes,
                       total=c.weight_bytes + kv + activations + c.overhead_bytes, capacity=c.capacity_bytes,
                       max_batch=max_batch)
