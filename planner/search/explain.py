@@ -114,7 +114,10 @@ def _slos(catalog: Catalog, tables: CatalogTables, w: Workload, o: Objective) ->
         free = _solve(catalog, tables, without, o)
         if not free.plans:
             continue
-        best = min(p.predicted[f"{metric}_p{pct}"] for p in free.plans)
+        seen = [v for p in free.plans if math.isfinite(v := p.predicted[f"{metric}_p{pct}"])]
+        if not seen:  # (every plan has a steady state, so a latency; none here: no target to suggest)
+            continue
+        best = min(seen)
 
         def admits(value: float, metric: str = metric, pct: int = pct) -> bool:
             return _verified(catalog, tables, replace(w, slo=w.slo.with_target(metric, pct, value)), o)

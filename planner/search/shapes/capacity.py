@@ -147,12 +147,15 @@ def slo_ceiling(step: StepModel, traffic: Traffic, slo: Slo) -> Array:
 def _evaluate_pairs(step: StepModel, mem: MemoryModel, traffic: Traffic, rates: Array, slo: Slo, rows: np.ndarray,
                     rungs: np.ndarray, lat: dict[tuple[str, int], Array], max_batch: Array,
                     overlap: float | Array = SERVING_OVERLAP) -> np.ndarray:
-    """One queueing-model call over (row, rung) pairs; fills lat and max_batch; True where every SLO holds."""
+    """One queueing-model call over (row, rung) pairs; fills lat and max_batch; True where the engine
+    has a steady state (``ServerResult.stable``: below its capacity, the mean concurrency below the
+    most sequences that fit) and every SLO holds. Without SLO targets stability alone decides: a rung
+    past it would plan a queue that grows without bound."""
     i, o = length_dists(traffic)
     res = serve(step.take(rows), mem.take(rows), request_rate=rates[rows, rungs], input_tokens=i, output_tokens=o,
                 percentiles=tuple(pct for _metric, pct, _limit in slo.items()),
                 overlap=overlap if np.ndim(overlap) == 0 else np.asarray(overlap)[rows])
-    ok = np.ones(len(rows), dtype=bool)
+    ok = res.stable.copy()
     for key, values in _latencies(res).items():
         lat[key][rows, rungs] = values
     for metric, pct, limit in slo.items():
@@ -244,7 +247,7 @@ def _secant_probes(lo: np.ndarray, hi: np.ndarray, x: Array, lat: dict[tuple[str
 
 def search_capacity(step: StepModel, mem: MemoryModel, traffic: Traffic, capacity: Array, slo: Slo,
                     prior: Array | None = None, overlap: float | Array = SERVING_OVERLAP) -> CapacitySearch:
-    """Per row, the highest utilisation rung at which every SLO target holds.
+    """Per row, the highest utilisation rung at which the engine has a steady state and every SLO target holds.
 
     Latency rises with load, so the rungs that meet the SLOs form a prefix of the ladder and the
     answer is the rung below the lowest rung that breaks. Each row keeps a bracket (highest rung
