@@ -127,6 +127,7 @@ def _runtime(file: str, r: RuntimeFile, raw: RawCatalog) -> Runtime:
                       for x in r.serving),
         explicit_only=r.explicit_only,
         based_on=r.based_on,
+        uneven_heads=tuple(r.uneven_heads),
     )
 
 

@@ -313,10 +313,18 @@ class RuntimeFile(_Strict):
     # the runtime this one is built on (a vendor's vLLM build): where this one has no fit of its own,
     # it takes the base's fitted efficiencies rather than its priors (planner.domain.Catalog.efficiency)
     based_on: Id | None = None
+    # chip families on which the runtime runs tensor-parallel attention with a tp that does not divide
+    # the heads (it pads them); elsewhere tp must divide them (planner.model.attention.head_split_problem)
+    uneven_heads: list[Family] = []
 
     @model_validator(mode="after")
     def _consistent(self) -> RuntimeFile:
         _check_source_keys(self, self.sources)
+        if not set(self.uneven_heads) <= set(self.families):
+            raise ValueError(f"uneven_heads: families {self.uneven_heads} outside the runtime's {self.families}")
+        if self.uneven_heads and "uneven_heads" not in self.sources:
+            raise ValueError("uneven_heads needs a source (sources.uneven_heads): what shows that the runtime "
+                             "pads the heads")
         for i, row in enumerate(self.serving):
             if not set(row.families) <= set(self.families):
                 raise ValueError(f"serving.{i}: families {row.families} outside the runtime's {self.families}")

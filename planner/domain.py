@@ -263,6 +263,8 @@ class Runtime:
     # why default plan searches leave it out (None: they include it); naming it in constraints.runtimes plans with it
     explicit_only: str | None = None
     based_on: str | None = None  # the runtime it is built on: its fits stand in where this one has none
+    # chip families where tp need not divide the attention heads (the runtime pads them; runtimes.yaml)
+    uneven_heads: tuple[str, ...] = ()
 
     def supports(self, feature: str, family: str) -> bool:
         """True when the matrix lists ``feature`` on chip ``family`` for this runtime."""

@@ -49,6 +49,7 @@ __all__ = [
     "attention_flops_per_key",
     "attention_flops_per_token",
     "full_attention_fraction",
+    "head_split_problem",
     "kv_bytes_per_token",
     "kv_cache_bytes",
     "kv_elements_per_token_layer",
@@ -73,6 +74,26 @@ def kv_elements_per_token_layer(model: Model) -> int:
 def kv_shards(model: Model) -> int:
     """Pieces tensor parallelism can split a layer's KV into: KV heads, or 1 (MLA's latent)."""
     return 1 if model.attention.kind == "mla" else model.kv_heads
+
+
+def head_split_problem(model: Model, tp: int) -> str | None:
+    """Why ``tp``-way tensor-parallel attention cannot split this model's heads (None: it can).
+
+    Engines give each rank heads / tp query heads and split the KV heads the same way, or replicate
+    them where tp exceeds them: vLLM refuses to start otherwise ("Total number of attention heads
+    (28) must be divisible by tensor parallel size (8)", ``ModelConfig.verify_with_parallel_config``;
+    its QKV layer asserts kv_heads % tp == 0, or tp % kv_heads == 0 when replicating), as SGLang's
+    and LMDeploy's model configs do. Runtimes that pad the heads instead say so in runtimes.yaml
+    (``uneven_heads``). MLA shares one latent, so only its query heads are split.
+    """
+    heads, kv = model.heads, kv_shards(model)
+    if tp <= 1:
+        return None
+    if heads % tp:
+        return f"tp {tp} does not divide the model's {heads} attention heads"
+    if kv > 1 and (kv % tp if tp < kv else tp % kv):
+        return f"tp {tp} neither divides nor is a multiple of the model's {kv} KV heads"
+    return None
 
 
 def window_tokens(model: Model) -> float:

@@ -18,6 +18,7 @@ from planner.domain import Catalog, Efficiency, Hardware, Model, Precision, Runt
 from planner.economics.pricing import Unpriced
 from planner.economics.rates import ChipRate, Pricing, chip_rate
 from planner.errors import InputError
+from planner.model.attention import head_split_problem
 from planner.model.grid import CatalogTables, Grid
 from planner.model.load.queueing import LengthDist, overload_tpot, serve
 from planner.model.load.scheduler import overlap_of
@@ -125,6 +126,10 @@ def resolve(catalog: Catalog, *, model: str, hardware: str, chips: int | None = 
         raise InputError(f"tp x pp = {tp * pp} exceeds chips = {chips}", field="tp")
     if chips % (tp * pp):
         raise InputError(f"chips = {chips} is not a multiple of tp x pp = {tp * pp}", field="chips")
+    if hw.family not in rt.uneven_heads and (problem := head_split_problem(m, tp)) is not None:
+        even = [t for t in range(1, chips + 1) if chips % t == 0 and head_split_problem(m, t) is None]
+        raise InputError(f"{problem}, and {rt.id} on {hw.family} chips refuses to start such a split "
+                         f"(tp that splits them over {chips} chip(s): {', '.join(map(str, even))})", field="tp")
     return Config(model=m, hardware=hw, precision=prec, kv_precision=kv, runtime=rt,
                   tp=tp, pp=pp, replicas=chips // (tp * pp))
 

@@ -22,6 +22,7 @@ from planner.economics.rates import ChipRate, chip_rate
 from planner.errors import InputError
 from planner.levers.adaptation import Choice, choose, floor_score
 from planner.memo import cached
+from planner.model.attention import head_split_problem
 from planner.model.grid import Array, CatalogTables, Grid
 from planner.model.moe import expert_parallel_ok
 from planner.model.perf import MemoryCoefficients, MemoryModel, StepCoefficients, StepModel
@@ -175,6 +176,9 @@ def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload,
     if is_ep.any():  # the runtime supports EP and DP attention on the chip's family
         wide = _supports(catalog, tables, ("expert_parallel", "dp_attention"))[hw, combos[:, 1]]
         parallel_ok &= ~is_ep | wide[:, None]
+    # tensor-parallel attention splits the heads evenly, unless the runtime pads them on the chip's family
+    heads_ok = _heads_split(catalog, tables)[models][:, shape_ids]  # [model, shape]
+    pads = _uneven_heads(catalog, tables)[hw, combos[:, 1]]  # [combo]
     price_ok = ~np.isnan(prices[hw])  # [combo]
     longest = (w.traffic.input_tokens.p95 or w.traffic.input_tokens.mean) + \
         (w.traffic.output_tokens.p95 or w.traffic.output_tokens.mean)
@@ -192,15 +196,19 @@ def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload,
         dropped[reason] += n_combos * int(per_model.sum())
     dropped["parallelism larger than one node with no scale-out network in the catalog"] += \
         int(((~parallel_ok).astype(np.int64) @ per_model).sum())
-    shapes_left = (parallel_ok.astype(np.int64) @ per_model) * price_ok[:, None]  # [combo, model]
-    dropped[f"no {c.pricing.label} price"] += int(((parallel_ok.astype(np.int64) @ per_model)
-                                                           * ~price_ok[:, None]).sum())
+    in_node = parallel_ok.astype(np.int64) @ per_model  # [combo, model]: shapes that pass the parallelism rule
+    split = np.where(pads[:, None], in_node, parallel_ok.astype(np.int64) @ (shape_ok & heads_ok).T.astype(np.int64))
+    dropped["tp does not split the model's attention heads evenly (the runtime refuses to start)"] += \
+        int((in_node - split).sum())
+    shapes_left = split * price_ok[:, None]  # [combo, model]
+    dropped[f"no {c.pricing.label} price"] += int((split * ~price_ok[:, None]).sum())
     alive = np.ones(quality.shape, dtype=bool)
     for ok, reason in model_checks:
         dropped[reason] += int((shapes_left * (alive & ~ok)).sum())
         alive &= ok
     rows = universe(tables).row(combos[:, None, None], models[None, :, None], shape_ids[None, None, :])
-    row = rows[alive[:, :, None] & price_ok[:, None, None] & parallel_ok[:, None, :] & shape_ok[None, :, :]]
+    row = rows[alive[:, :, None] & price_ok[:, None, None] & parallel_ok[:, None, :] & shape_ok[None, :, :]
+               & (heads_ok[None, :, :] | pads[:, None, None])]
     unpriced = tuple(r for h in distinct(hw) if isinstance(r := rates[int(h)], Unpriced))
     cand = Candidates(tables=tables, universe_row=row, score=score, prices=prices, choices=choices,
                       unpriced=unpriced)
@@ -388,6 +396,28 @@ def _supports(catalog: Catalog, tables: CatalogTables, features: tuple[str, ...]
         table.flags.writeable = False
         return table
     return cached(catalog, ("supports", features, tables.hardware_ids, tables.runtime_ids), compute)
+
+
+def _heads_split(catalog: Catalog, tables: CatalogTables) -> npt.NDArray[np.bool_]:
+    """[model, PARALLEL shape]: the shape's tensor-parallel attention splits the model's heads evenly
+    (``head_split_problem``); EP shapes run attention data parallel, unsplit (once per catalog; read-only)."""
+    def compute() -> npt.NDArray[np.bool_]:
+        table = np.array([[ep > 1 or head_split_problem(catalog.models[mid], tp) is None for tp, _pp, ep in PARALLEL]
+                          for mid in tables.model_ids], dtype=bool).reshape(len(tables.model_ids), len(PARALLEL))
+        table.flags.writeable = False
+        return table
+    return cached(catalog, ("heads_split", tables.model_ids), compute)
+
+
+def _uneven_heads(catalog: Catalog, tables: CatalogTables) -> npt.NDArray[np.bool_]:
+    """[hardware, runtime]: the runtime pads the heads on the chip's family (``Runtime.uneven_heads``; read-only)."""
+    def compute() -> npt.NDArray[np.bool_]:
+        table = np.array([[catalog.hardware[h].family in catalog.runtimes[r].uneven_heads for r in tables.runtime_ids]
+                          for h in tables.hardware_ids], dtype=bool).reshape(len(tables.hardware_ids),
+                                                                             len(tables.runtime_ids))
+        table.flags.writeable = False
+        return table
+    return cached(catalog, ("uneven_heads", tables.hardware_ids, tables.runtime_ids), compute)
 
 
 def _ids(ids: tuple[str, ...], allow: tuple[str, ...] | None, deny: tuple[str, ...] = ()) -> list[str]:
