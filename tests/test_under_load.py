@@ -27,7 +27,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "calibration" / "mlper
 
 def test_histogram_by_hand() -> None:
     d = LengthDist.histogram(((100.0, 0.5), (300.0, 0.5)))
-    assert d.mean == pytest.approx(0.5 * 50 + 0.5 * 200)  # bin midpoints
+    assert d.mean == pytest.approx(0.5 * 50.5 + 0.5 * 200)  # bin midpoints; the first bin starts at 1 token
     assert d.quantile(0.5) == pytest.approx(100.0)
     assert d.quantile(0.75) == pytest.approx(200.0)  # halfway through the second bin
     assert d.quantile(1.0) == pytest.approx(300.0)
@@ -41,7 +41,9 @@ def test_knots_must_rise() -> None:
 def test_workload_tokens_histogram_or_mean() -> None:
     t = TokensIn.model_validate({"histogram": [{"up_to": 100.0, "share": 0.5},
                                                {"up_to": 300.0, "share": 0.5}]}).to_tokens()
-    assert t.mean == pytest.approx(125.0) and t.knots[-1] == (1.0, 300.0)
+    assert t.mean == pytest.approx(125.25) and t.knots[-1] == (1.0, 300.0)
+    one = TokensIn.model_validate({"histogram": [{"up_to": 1.0, "share": 1.0}]}).to_tokens()
+    assert one.mean == 1.0  # a request has at least one token: a first bin up to 1 is exactly one
     with pytest.raises(ValueError):
         TokensIn.model_validate({"mean": 100.0, "histogram": [{"up_to": 100.0, "share": 1.0}]})
     with pytest.raises(ValueError):

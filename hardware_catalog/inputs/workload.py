@@ -53,7 +53,7 @@ TokenCount = Annotated[float, Field(ge=1, le=10_000_000, allow_inf_nan=False, st
 
 
 class HistogramBinIn(_Strict):
-    up_to: TokenCount = Field(description="upper edge of the bin in tokens (the first bin starts at 0)")
+    up_to: TokenCount = Field(description="upper edge of the bin in tokens (the first bin starts at 1 token)")
     share: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=True)]
 
 

@@ -197,12 +197,13 @@ class LengthDist:
         """From histogram bins (upper edge in tokens, share of requests), edges ascending.
 
         Within a bin tokens are taken uniform between the previous edge and this one (the first bin
-        starts at 0), so the mean is sum share x (lower + upper) / 2 and the quantile function is
-        linear inside each bin."""
+        starts at 1 token: a request has at least one, so a first bin up to 1 is exactly one token),
+        so the mean is sum share x (lower + upper) / 2 and the quantile function is linear inside
+        each bin."""
         total = sum(share for _, share in bins)
         if total <= 0 or any(share < 0 for _, share in bins):
             raise ValueError("histogram shares must be non-negative with a positive sum")
-        knots, cum, lower, mean = [], 0.0, 0.0, 0.0
+        knots, cum, lower, mean = [], 0.0, min(1.0, bins[0][0]) if bins else 0.0, 0.0
         for edge, share in bins:
             mean += share / total * (lower + edge) / 2.0
             cum += share / total
