@@ -82,11 +82,11 @@ class BranchAndBound:
                  deadline: float, any_plan: bool = False) -> None:
         self.p, self.w, self.objective, self.top = p, w, objective, top
         self.time_limit_s, self.deadline, self.any_plan = time_limit_s, deadline, any_plan
-        order = np.asarray(_key_order(p, w, objective), dtype=np.int64)
+        self.content, outside_content = _content_rank(p, w)  # per key, its place in the ranking's tie-break order
+        order = np.asarray(_key_order(p, w, objective, self.content), dtype=np.int64)
         self.order, self.beyond = order[:key_limit(objective)], order[key_limit(objective):]
         self.budgets = key_budgets(p, w)  # per key, the hourly serving cost its plans may reach
         self.amortised = _amortised(p, w)  # per key, its one-time cost per month of the horizon
-        self.content, outside_content = _content_rank(p, w)  # per key, its place in the ranking's tie-break order
         # keys prepare left unscreened (all past the key limit): their budget, amortised cost and content rank
         self.outside = p.outside if p.outside is not None and len(p.outside) else None
         if self.outside is not None:
@@ -393,19 +393,22 @@ def _options(p: Prepared, rows: np.ndarray, rate: np.ndarray) -> list[Option]:
                                             p.cost_per_hour[rows].tolist(), strict=True)]
 
 
-def _key_order(p: Prepared, w: Workload, objective: Objective) -> list[int]:
+def _key_order(p: Prepared, w: Workload, objective: Objective, content: np.ndarray) -> list[int]:
     """Plan keys, most promising first: by optimistic lower bound (cost), or the most promising
-    for the objective interleaved with that order (latency, quality, balanced)."""
+    for the objective interleaved with that order (latency, quality, balanced). Equal bounds go in
+    the ranking's tie-break order (``content``, ``_content_rank``), so that where the key limit
+    stops a search, the keys it reached are those whose plans rank first at that cost (one model's
+    fp32 KV cache before its bf16 one, by catalog order, gave an edge plan the dearer format)."""
     keys = np.arange(len(p.rows_of))
     bound = p.lower_bounds()
     # among equal bounds (common: one replica of the same chip), each model's first key before any
     # model's second, so distinct plans are found, and the threshold set, early
     model = p.cand.model[p.first]
-    order = np.lexsort((bound, model))
+    order = np.lexsort((content, bound, model))
     nth = np.empty(len(keys), dtype=int)
     starts = np.r_[0, np.flatnonzero(np.diff(model[order])) + 1]
     nth[order] = np.arange(len(keys)) - np.repeat(starts, np.diff(np.r_[starts, len(keys)]))
-    by_cost = [int(k) for k in keys[np.lexsort((nth, bound))]]
+    by_cost = [int(k) for k in keys[np.lexsort((content, nth, bound))]]
     if objective is Objective.COST:
         return by_cost
     quality = np.nan_to_num(p.cand.quality[p.first], nan=-1.0)
