@@ -62,12 +62,18 @@ Model (checked against the discrete-event simulation in ``planner.model.load.sim
   admits decode at its full batch: ``overload_tpot`` (checked against the simulation run past
   capacity, tests/test_overload_tpot.py).
 
-Cost. The chain size K (at most ``STATES``) is chosen per row: a first guess from the chain at
+Cost. The chain size K (at most ``STATES`` at first) is chosen per row: a first guess from the chain at
 the largest concurrency (``_sized``), checked at the root: a row whose last,
 lumped state holds more than ``_TAIL`` of the stationary mass is solved again one size up.
 Rows are grouped by K, so a lightly loaded row runs a chain of a few states (at ~zero load,
 lam s_0 <= _TAIL, K = 1: all mass at j = 0, TTFT = U s_0 + s_1) and only rows near capacity
-pay for 32. A chain evaluation is one StepModel call for the lengths, the transposed Poisson
+pay for 32. Short prompts at high rates bring more prompts into an iteration than that: a row whose
+32-state chain still lumps more than ``_TAIL_WIDE`` goes on up to ``MAX_STATES`` (the sums of
+more than STATES prompts by central-limit scaling, ``_sum_nodes``), unless its figures already
+exceed a limit the caller gives (``serve``'s ``limits``: lumping only lowers them); a row whose
+largest chain lumps its tail while one more prompt brings in one or more has no steady state.
+Past MAX_STATES prompts per iteration the figures are lower bounds (tests/test_queueing_vs_simulation.py).
+A chain evaluation is one StepModel call for the lengths, the transposed Poisson
 matrix by doubled powers (``_arrivals``) and one batched LAPACK solve, which dominates at
 K = 32. A row costs ~10 of them: both ends of its bracket (together), ~4-5 root steps (rows
 leave as they converge, without the step that would only confirm the answer: ``_next_point``),
@@ -103,11 +109,16 @@ __all__ = ["PERCENTILES", "STATES", "LengthDist", "OverloadTpot", "ServerResult"
            "serve", "server"]
 
 PERCENTILES = (50, 90, 95, 99)
-STATES = 32  # most prompts prefilled per iteration the chain tracks: 0 .. STATES - 1
+STATES = 32  # prompts per iteration the standard chain tracks (0 .. STATES - 1): the size check's chain
+# Short prompts at high rates bring more prompts into one iteration than STATES (a 0.5B model on B200 at
+# 100-token prompts: ~60 near capacity); there the chain grows to MAX_STATES, and where even that lumps
+# its tail the engine has no steady state (prompts arrive faster than iterations prefill them)
+MAX_STATES = 128  # (1 / k! and the powers of _arrivals stay finite below ~170)
 # experiments behind the values: docs/design.md, "Tuning constants and the experiments behind them"
-_SIZES = (1, 2, 3, 4, 6, 8, 11, 16, 22, STATES)  # chain sizes rows are grouped by: oversized chains vs groups
+_SIZES = (1, 2, 3, 4, 6, 8, 11, 16, 22, STATES, 64, MAX_STATES)  # chain sizes rows are grouped by
 GUESS_CHECK = 4  # normal-tail guesses this large are sized on the chain at b_hi: a check vs a missed size
 _TAIL = 1e-8  # largest probability a chain of size K < STATES may lump into its last state
+_TAIL_WIDE = 0.1  # the same for STATES <= K < MAX_STATES: the standard chain grows only where it lumps a share
 _CALL_COST = 4000  # fixed cost of a chain evaluation, in per-row state pairs: fewer groups vs larger chains
 _TOL = 1e-9  # relative tolerance of the root finder for B (of its bracket, [0, B_max])
 _ITERATIONS = 100  # cap on root-finder iterations
@@ -115,6 +126,7 @@ _STEP = 0.005  # least step of the root finder, in units of its tolerance
 _SETTLE = 0.3  # a root predicted this many least steps from the newest point is taken there (``_next_point``)
 _CONVERGING = 1e6  # ... once the last step was within this many tolerances (1e-3 of the bracket [0, B_max])
 _Z95 = NormalDist().inv_cdf(0.95)
+Limits = dict[tuple[str, int], float]  # ("ttft" | "tpot", percentile) -> seconds: latencies a caller rejects above
 
 
 @functools.cache
@@ -153,7 +165,9 @@ def _arrivals(mean: Array, states: int, *, spare: int = 0) -> Array:
     while done < states:
         size = min(done, states - done)
         np.multiply(a[:size], power, out=a[done:done + size])
-        done, power = done + size, power * power
+        done += size
+        if done < states:  # (the square past the last block is not needed, and would overflow at m^128)
+            power = power * power
     a.reshape(states, -1)[...] *= _inverse_factorials(states)
     return whole
 
@@ -398,8 +412,16 @@ def _next_point(x1: Array, f1: Array, x2: Array, f2: Array, x3: Array, f3: Array
     return np.minimum(np.maximum(t, edge), 1.0 - edge), settled  # (np.clip, without its wrapper's cost)
 
 
+def _tail_limit(states: int) -> float:
+    """Largest probability a chain of ``states`` states may lump into its last state before its rows are
+    solved again one size up (inf: never; one state is all mass at j = 0, MAX_STATES is the largest)."""
+    if 1 < states < STATES:
+        return _TAIL
+    return _TAIL_WIDE if STATES <= states < MAX_STATES else math.inf
+
+
 def _solve_batch(step: StepModel, rate: Array, b_hi: Array, grows: Array, inp: LengthDist, o: float,
-                 states: int, top: tuple[_Chain, npt.NDArray[np.bool_]] | None = None
+                 states: int, top: tuple[_Chain, npt.NDArray[np.bool_]] | None = None, *, give_up: bool = True
                  ) -> tuple[Array, _Chain, npt.NDArray[np.bool_], Array]:
     """Smallest B with lam (O - 1) tau(B) <= B on [0, b_hi], the chain there, the rows given up, and
     tau at b_hi (``_group`` reads the TPOT of a percentile whose concurrency is capped there).
@@ -419,7 +441,8 @@ def _solve_batch(step: StepModel, rate: Array, b_hi: Array, grows: Array, inp: L
     root, and the row is given up, to be solved again one size up.
 
     ``top`` (the chain at b_hi, for the rows marked: ``_sized`` solved it there) spares those rows
-    that end's evaluation.
+    that end's evaluation. ``give_up=False``: every root is solved however much its chain lumps
+    (``_group`` then weighs the row's figures).
     """
     c = rate * max(o - 1.0, 0.0)
     n = len(b_hi)
@@ -427,9 +450,10 @@ def _solve_batch(step: StepModel, rate: Array, b_hi: Array, grows: Array, inp: L
     g_lo, g_hi = c * ends.tau[:n], c * ends.tau[n:] - b_hi
     b = np.where(g_hi > 0, b_hi, 0.0)
     out = ends.take(np.where(g_hi > 0, np.arange(n, 2 * n), np.arange(n)))
-    checked, given_up = 1 < states < STATES, np.zeros(n, dtype=bool)
+    limit = _tail_limit(states)
+    checked, given_up = give_up and limit < math.inf, np.zeros(n, dtype=bool)
     rows = np.flatnonzero((g_lo > 0) & (g_hi <= 0))
-    given_up[rows] = checked & (grows[rows] <= 0.0) & (ends.pi[rows, -1] > _TAIL)
+    given_up[rows] = checked & (grows[rows] <= 0.0) & (ends.pi[rows, -1] > limit)
     rows = rows[~given_up[rows]]
     if rows.size == 0:
         return b, out, given_up, ends.tau[n:]
@@ -452,7 +476,7 @@ def _solve_batch(step: StepModel, rate: Array, b_hi: Array, grows: Array, inp: L
         x1, f1, at1, row1 = x, fx, np.full(x.size, len(seen)), np.arange(x.size)
         seen.append(ch)
         done = (np.abs(x2 - x1) <= tol) | (np.abs(fx) <= 1e-14)
-        heavy = (fx > 0) & (x >= above) & (ch.pi[:, -1] > _TAIL) if checked else np.zeros_like(done)
+        heavy = (fx > 0) & (x >= above) & (ch.pi[:, -1] > limit) if checked else np.zeros_like(done)
         if it == _ITERATIONS - 1:
             done[:] = True
         done |= heavy
@@ -716,12 +740,22 @@ def _sum_nodes(dist: LengthDist, states: int, strata: tuple[float, ...]) -> tupl
     means of the probability bands ``strata`` (w their widths). A fixed length has one node, j
     times it. Y_j's law is the j-fold convolution of the length's, on a grid (by FFT, each j on the
     least power-of-two length that holds it). Y_j does not depend on K: a chain of 1 < K < STATES
-    states reads the first K + 1 rows of the STATES table, one convolution series per distribution."""
+    states reads the first K + 1 rows of the STATES table, one convolution series per distribution;
+    a larger one extends that table by the central limit scaling (below)."""
     if dist.fixed:
         return np.arange(states + 1.0)[:, None] * dist.mean, np.ones(1)
     if 1 < states < STATES:
         y, w = _sum_nodes(dist, STATES, strata)
         return y[: states + 1], w
+    if states > STATES:
+        # past STATES prompts the centred sum is scaled from the STATES-fold one by sqrt(j / STATES): its variance
+        # exactly, its skew (falling as 1 / sqrt(j)) kept at the STATES-fold value, so its long bands a little long
+        y, w = _sum_nodes(dist, STATES, strata)
+        parts = np.arange(STATES + 1.0, states + 1.0)[:, None]
+        wide = parts * dist.mean + np.sqrt(parts / STATES) * (y[-1] - STATES * dist.mean)
+        out = np.vstack([y, wide])
+        out.flags.writeable = False
+        return out, w
     h, pmf = _length_pmf(dist)
     w = np.diff(np.asarray(strata))
     sub = 16  # quantile levels per band, averaged for its conditional mean
@@ -820,7 +854,7 @@ def _sized(step: StepModel, rate: Array, b_hi: Array, inp: LengthDist, o: float
     a, b = rate * s[:, 0], np.clip(rate * (s[:, 8] - s[:, 0]) / 8.0, 0.0, 0.99)
     mean = a / (1.0 - b)
     need = mean + 7.0 * np.sqrt(mean / (1.0 - b * b)) + 3.0
-    sizes = np.asarray(_SIZES)
+    sizes = np.asarray(_SIZES[:_SIZES.index(STATES) + 1])  # a first guess is at most STATES (retries go on up)
     size = np.where(a <= _TAIL, 1, sizes[np.minimum(np.searchsorted(sizes, np.nan_to_num(need, nan=0.0)),
                                                     len(sizes) - 1)])
     check = np.flatnonzero(size >= GUESS_CHECK)
@@ -830,7 +864,7 @@ def _sized(step: StepModel, rate: Array, b_hi: Array, inp: LengthDist, o: float
     top = _chain(step, b_hi[check], rate[check], inp, o, STATES, d[check])  # (its lengths are d's)
     tail = np.cumsum(top.pi[:, ::-1], axis=1)[:, ::-1]  # tail[n, k] = P(j >= k)
     fits = tail[:, sizes - 1] <= _TAIL
-    fits[:, -1] = True
+    fits[:, -1] = True  # (past STATES a row goes on up by its root's own tail: ``_group``'s retries)
     size[check] = sizes[np.argmax(fits, axis=1)]
     checked[check] = True
     whole = _Chain(*(np.zeros((len(size),) + x.shape[1:]) for x in (top.s, top.pi, top.tau, top.d)))
@@ -842,7 +876,7 @@ def _next_group(size: npt.NDArray[np.intp]) -> tuple[int, npt.NDArray[np.intp]]:
     """The rows to solve next and their chain size: those of the smallest pending size, lifted into
     the next larger pending size while that costs less than a separate set of chain evaluations
     (a larger chain is as accurate or more: it only lumps less of the tail)."""
-    count = np.bincount(size, minlength=STATES + 1)  # rows per chain size (0: solved)
+    count = np.bincount(size, minlength=MAX_STATES + 1)  # rows per chain size (0: solved)
     pending = [k for k in _SIZES if count[k]]
     k, rows = pending[0], int(count[pending[0]])
     for bigger in pending[1:]:
@@ -853,20 +887,33 @@ def _next_group(size: npt.NDArray[np.intp]) -> tuple[int, npt.NDArray[np.intp]]:
 
 
 def _group(step: StepModel, lam: Array, b_run: Array, grows: Array, inp: LengthDist, out: LengthDist,
-           states: int, percentiles: tuple[int, ...], top: tuple[_Chain, npt.NDArray[np.bool_]] | None = None
-           ) -> tuple[npt.NDArray[np.bool_], Array, Array, Array, dict[int, Array], dict[int, Array],
-                      dict[int, Array]]:
+           states: int, percentiles: tuple[int, ...], top: tuple[_Chain, npt.NDArray[np.bool_]] | None = None,
+           limits: Limits | None = None) -> tuple[npt.NDArray[np.bool_], Array, Array, Array, dict[int, Array],
+                                                  dict[int, Array], dict[int, Array]]:
     """For rows sharing a chain size K: the rows to solve again one size up (their last, lumped
-    state holds more than _TAIL), then for the others b_mean, tau, TTFT mean, and the TTFT and
-    TPOT quantiles of ``percentiles`` (ascending); ``top``: ``_solve_batch``'s."""
+    state holds more than ``_tail_limit``), then for the others b_mean, tau, TTFT mean, and the TTFT and
+    TPOT quantiles of ``percentiles`` (ascending); ``top``: ``_solve_batch``'s. From STATES states on, a
+    row whose quantiles already exceed one of ``limits`` is not solved again: lumping the tail drops
+    prompts from the longest iterations, so every latency of the larger chain would only be higher."""
     o = out.mean
-    b_mean, ch, retry, tau_run = _solve_batch(step, lam, b_run, grows, inp, o, states, top)
-    if 1 < states < STATES:
-        retry |= ch.pi[:, -1] > _TAIL
+    defer = limits is not None and states >= STATES  # heavy rows' roots are solved, then checked against limits
+    b_mean, ch, retry, tau_run = _solve_batch(step, lam, b_run, grows, inp, o, states, top, give_up=not defer)
+    heavy = np.zeros(len(retry), dtype=bool)
+    if (limit := _tail_limit(states)) < math.inf:
+        heavy = ~retry & (ch.pi[:, -1] > limit)
+        if not defer:
+            retry, heavy = retry | heavy, np.zeros(len(retry), dtype=bool)
     if retry.any():
         keep = np.flatnonzero(~retry)
         step, lam, b_run, b_mean, ch = step.take(keep), lam[keep], b_run[keep], b_mean[keep], ch.take(keep)
         tau_run = tau_run[keep]
+    if states == MAX_STATES:
+        # the largest chain still lumps its tail and one more prompt in an iteration brings in a prompt or
+        # more while it runs: prompts arrive faster than iterations prefill them, no steady state (marked as
+        # the full batch, which ``serve`` reads as past capacity). Where it brings in less, the chain is
+        # only too short: its figures stand, lower bounds.
+        unsettled = (ch.pi[:, -1] > _TAIL_WIDE) & (lam * (ch.s[:, states - 1] - ch.s[:, states - 2]) >= 1.0)
+        b_mean = np.where(unsettled, b_run, b_mean)
     tau = ch.tau
     if tau.size == 0:
         return (retry, tau, tau, tau, {pct: tau for pct in percentiles}, {pct: tau for pct in percentiles},
@@ -912,6 +959,16 @@ def _group(step: StepModel, lam: Array, b_run: Array, grows: Array, inp: LengthD
     ttft_q = {pct: v + wait[percentiles.index(pct)] if pct in percentiles else v for pct, v in ttft_q.items()}
     tpot_b = {pct: np.maximum(taus[source[m], np.arange(n)], tau) for m, pct in enumerate(percentiles)}
     tpot = {pct: np.maximum(tpot_b[pct], tpot_draws[pct]) for pct in percentiles}
+    if heavy.any() and limits is not None:  # the heavy rows that meet every limit so far: solved again one size up
+        kept = np.flatnonzero(~retry)
+        fails = np.zeros(len(kept), dtype=bool)
+        for (metric, pct), bound in limits.items():
+            fails |= {"ttft": ttft_q, "tpot": tpot}[metric].get(pct, np.zeros(len(kept))) > bound
+        if (again := heavy[kept] & ~fails).any():
+            retry[kept[again]] = True
+            sel = ~again
+            b_mean, tau, ttft_mean = b_mean[sel], tau[sel], ttft_mean[sel]
+            ttft_q, tpot, tpot_b = ({pct: v[sel] for pct, v in d.items()} for d in (ttft_q, tpot, tpot_b))
     return retry, b_mean, tau, ttft_mean, ttft_q, tpot, tpot_b
 
 
@@ -1011,9 +1068,13 @@ def server(grid: Grid, *, request_rate: npt.ArrayLike, input_tokens: LengthDist,
 
 def serve(model: StepModel, mem: MemoryModel, *, request_rate: npt.ArrayLike, input_tokens: LengthDist,
           output_tokens: LengthDist, batch_cap: npt.ArrayLike = np.inf,
-          percentiles: tuple[int, ...] = PERCENTILES, overlap: float | Array = SERVING_OVERLAP) -> ServerResult:
+          percentiles: tuple[int, ...] = PERCENTILES, overlap: float | Array = SERVING_OVERLAP,
+          limits: Limits | None = None) -> ServerResult:
     """``server`` on rows given by their step-time and memory constants (the planner keeps them per
-    catalog); iterations are timed by ``ServingStep`` (partial overlap, ``planner.model.load.scheduler``)."""
+    catalog); iterations are timed by ``ServingStep`` (partial overlap, ``planner.model.load.scheduler``).
+    ``limits``: TTFT / TPOT quantiles the caller rejects above (an SLO): a row whose quantiles exceed one
+    on a chain of STATES states or more is not refined on a larger chain (``_group``); its figures are
+    then lower bounds, above that limit."""
     model = ServingStep.of(model, overlap)
     percentiles = tuple(sorted(set(percentiles)))
     if not set(percentiles) <= set(PERCENTILES):
@@ -1039,7 +1100,8 @@ def serve(model: StepModel, mem: MemoryModel, *, request_rate: npt.ArrayLike, in
         part = model.take(rows) if rows.size < n else model
         known = (top.take(rows), checked[rows]) if k == STATES and top is not None else None
         retry, g_b, g_tau, g_mean, g_q, g_tpot, g_tpot_b = _group(part, lam[rows], b_run[rows], grows[rows],
-                                                                  input_tokens, output_tokens, k, percentiles, known)
+                                                                  input_tokens, output_tokens, k, percentiles, known,
+                                                                  limits)
         size[rows] = 0
         if retry.any():  # their last state holds mass: solved again one size up
             size[rows[retry]] = _SIZES[_SIZES.index(k) + 1]

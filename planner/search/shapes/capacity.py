@@ -154,7 +154,9 @@ def _evaluate_pairs(step: StepModel, mem: MemoryModel, traffic: Traffic, rates: 
     i, o = length_dists(traffic)
     res = serve(step.take(rows), mem.take(rows), request_rate=rates[rows, rungs], input_tokens=i, output_tokens=o,
                 percentiles=tuple(pct for _metric, pct, _limit in slo.items()),
-                overlap=overlap if np.ndim(overlap) == 0 else np.asarray(overlap)[rows])
+                overlap=overlap if np.ndim(overlap) == 0 else np.asarray(overlap)[rows],
+                limits={(metric[:-3], pct): limit / 1e3 for metric, pct, limit in slo.items()
+                        if metric in ("ttft_ms", "tpot_ms")})
     ok = res.stable.copy()
     for key, values in _latencies(res).items():
         lat[key][rows, rungs] = values
