@@ -209,14 +209,33 @@ def test_plan_fleet_end_to_end(catalog: Catalog, tables: CatalogTables) -> None:
     assert fp.quota_peak["l40s"][0] <= 6
     assert fp.alone_cost is None or fp.cost <= fp.alone_cost + 1e-6
     assert sum(fp.cost_by_month) == pytest.approx(sum(w.cost for w in fp.workloads))
-    # the relaxation plan_fleet's lower bound leans on: each workload alone with no fleet quota costs no
-    # more, in sum, than the joint schedule (a quota kept in the singles, or a constraint the joint model
-    # lacks, would break it); the bounds themselves are clamped to the schedules found, so comparing
-    # them with those schedules would test nothing: the brute-force test above checks a solve's bound
+    # the relaxation plan_fleet's lower bound leans on: each workload alone within the whole fleet quota
+    # costs no more, in sum, than the joint schedule (each one's part of the joint schedule is such a
+    # schedule; a constraint the joint model lacks would break it); the bounds themselves are clamped to the
+    # schedules found, so comparing them with those schedules would test nothing: the brute-force test
+    # above checks a solve's bound
     assert fp.independent_bound is not None and fp.lower_bound is not None
     assert fp.independent_bound <= fp.cost + 1e-6
     for w in fp.workloads:
         assert len(w.months) == 3 and w.autoscaling and w.commits is not None
+
+
+def test_each_alone_with_the_whole_quota_keeps_the_quota(catalog: Catalog, tables: CatalogTables) -> None:
+    """"Each alone with the whole quota" gives each workload the fleet's quota to itself: with a quota of
+    0 on a chip none of them may use it, so the workloads do not interact and each alone costs what
+    planning them one at a time does (the comparison once dropped the fleet quotas altogether and printed
+    half the cost, on chips the quota forbids)."""
+    from dataclasses import replace
+    profile = tuple(1.0 for _ in range(24))
+    ws = tuple(_workload(n, r, profile, (1.0, 1.0), Availability())
+               for n, r in (("one", 4.0), ("two", 2.0)))
+    ws = tuple(replace(w, constraints=replace(w.constraints, hardware=("l40s", "a100-80gb"), models=("qwen2.5-1.5b",)))
+               for w in ws)
+    fp = plan_fleet(Fleet(name="t", workloads=ws, months=2, quotas={"l40s": 0}, periods=1), catalog,
+                    prices=catalog_prices(catalog), tables=tables, time_limit_s=10)
+    assert fp.alone_cost is not None and fp.independent_cost is not None
+    assert fp.independent_cost == pytest.approx(fp.alone_cost, rel=1e-9)
+    assert fp.quota_peak["l40s"][0] == 0
 
 
 def test_shared_deployment_pools_members_and_costs_less_than_alone(catalog: Catalog, tables: CatalogTables) -> None:

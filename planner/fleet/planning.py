@@ -80,13 +80,14 @@ def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = No
     # (a bound above the schedule found is the objective's milli-dollar rounding: no schedule is cheaper)
     lower = min(joint.bound, _total([joint]) or 0.0) if joint.cost and math.isfinite(joint.bound) else None
     if compare:
-        singles = [solve_schedule([it], fleet_quotas={}, **solve) for it in items]  # type: ignore[arg-type]
+        # each alone with the whole fleet quota to itself (together they may break it)
+        singles = [solve_schedule([it], fleet_quotas=fleet.quotas, **solve) for it in items]  # type: ignore[arg-type]
         independent = _total(singles)
         if independent is not None:
             independent_bound = min(float(sum(s.bound for s in singles)), independent)
             if lower is not None and not fleet.shared:
-                # each workload's part of a joint schedule is a schedule of it alone with no fleet quota,
-                # so the singles' bounds add up to a bound on the joint cost too (not with shared
+                # each workload's part of a joint schedule is a schedule of it alone within the whole fleet
+                # quota, so the singles' bounds add up to a bound on the joint cost too (not with shared
                 # deployments: pooling may cost less than the members apart)
                 lower = max(lower, independent_bound)
     return replace(_plan(fleet, demand, joint_options, joint_items, joint, alone, independent, start, serves),
