@@ -13,12 +13,12 @@ ahead of the chip's hardware file. Every error names the file and the field.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from hardware_catalog.files import default_catalog_dir, read_yaml, validate_file
 from planner.economics.owned import EnergyFigure, Figure, OwnedData
@@ -52,7 +52,15 @@ def _undated(value: object) -> object:
     return None if value == "undated" else value
 
 
-AsOf = Annotated[date | None, BeforeValidator(_undated)]  # None: the source states no date
+def _not_future(value: date | None) -> date | None:
+    """A quote is dated when it was made: a date past tomorrow (any clock's today) is a typo."""
+    if value is not None and value > date.today() + timedelta(days=1):
+        raise ValueError(f"{value.isoformat()} is in the future (today is {date.today().isoformat()}): give the date "
+                         "the price was quoted")
+    return value
+
+
+AsOf = Annotated[date | None, BeforeValidator(_undated), AfterValidator(_not_future)]  # None: the source states no date
 Flag = Literal["uncertain", "estimate", "derived", "stale", "gpu_only", "lower_bound", "inferred"]
 # A citation names a publisher or page, never the compiled notes it was copied from.
 _NOT_CITATIONS = ("prices_2026", "hardware_facts", "from memory", ".md)")

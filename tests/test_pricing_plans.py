@@ -158,6 +158,7 @@ def test_unpriced_chips_are_listed_with_the_pricing_that_would_include_them(cata
     ({"usd_per_chip_hour": ".inf"}, "offers.0.usd_per_chip_hour"),
     ({"usd_per_chip_hour": ".nan"}, "offers.0.usd_per_chip_hour"),
     ({"discount": 0.3}, "offers.0.discount"),
+    ({"as_of": "2999-01-01"}, "offers.0.as_of"),  # a quote dated in the future: a typo
 ])
 def test_a_bad_price_sheet_is_exit_2_naming_file_and_field(hwplan: Cli, tmp_path: Path, offer: dict[str, Any],
                                                            field: str) -> None:
@@ -171,6 +172,17 @@ def test_a_bad_price_sheet_is_exit_2_naming_file_and_field(hwplan: Cli, tmp_path
     workload.write_text(json.dumps(BASE))
     code, _out, err = hwplan("plan", str(workload), "--prices", str(sheet))
     assert code == 2 and str(sheet) in err and field in err, err
+
+
+def test_a_sheet_offer_for_a_chip_the_catalog_lacks_is_exit_2_naming_it(hwplan: Cli, tmp_path: Path) -> None:
+    """A typo in a negotiated sheet's chip id priced nothing and planned on the public prices, silently."""
+    sheet = tmp_path / "sheet.yaml"
+    sheet.write_text("offers:\n  - {hardware: l40ss, provider: acme, market: hyperscaler, mode: on_demand, "
+                     "usd_per_chip_hour: 0.5, region: unspecified, as_of: 2026-01-01, source: ACME rate card FY26}\n")
+    workload = tmp_path / "w.json"
+    workload.write_text(json.dumps(BASE))
+    code, _out, err = hwplan("plan", str(workload), "--prices", str(sheet))
+    assert code == 2 and "constraints.pricing.sheet.offers.0.hardware" in err and "l40ss" in err, err
 
 
 @pytest.fixture(scope="module")
