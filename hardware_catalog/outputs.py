@@ -294,6 +294,8 @@ class SearchOut(_Out):
     dropped: dict[str, int]
     unpriced: list[UnpricedOut] = Field(default=[], description="allowed chips with no price under the "
                                                                    "workload's pricing, and the pricings that have one")
+    sheet_skipped: list[str] = Field(default=[], description="chips the price sheet has offers for and the "
+                                                             "catalog lacks: those offers price nothing")
 
 
 class LeverOut(_Out):
@@ -440,7 +442,8 @@ def plan_result_out(r: PlanResult, levers: LeverReportOut | None = None,
         search=SearchOut(candidates=s.candidates, evaluated=s.evaluated, pruned=s.pruned,
                          solver_status=s.solver_status, gap=rounded(s.gap), stop=s.stop, solves=s.solves,
                          elapsed_ms=rounded(s.elapsed_ms, 4), dropped=dict(s.dropped),
-                         **({"unpriced": [unpriced_out(u) for u in s.unpriced]} if s.unpriced else {})),
+                         **({"unpriced": [unpriced_out(u) for u in s.unpriced]} if s.unpriced else {}),
+                         **({"sheet_skipped": list(s.sheet_skipped)} if s.sheet_skipped else {})),
         complete=s.solver_status != "TIME_LIMIT" and (inf is None or inf.complete)
         and (iteration_range is None or all(e.complete for e in iteration_range.ends)),
         notes=NOTES, **extra)

@@ -174,15 +174,18 @@ def test_a_bad_price_sheet_is_exit_2_naming_file_and_field(hwplan: Cli, tmp_path
     assert code == 2 and str(sheet) in err and field in err, err
 
 
-def test_a_sheet_offer_for_a_chip_the_catalog_lacks_is_exit_2_naming_it(hwplan: Cli, tmp_path: Path) -> None:
-    """A typo in a negotiated sheet's chip id priced nothing and planned on the public prices, silently."""
+def test_a_sheet_offer_for_a_chip_the_catalog_lacks_is_skipped_and_named(hwplan: Cli, tmp_path: Path) -> None:
+    """A sheet may cover more chips than the catalog has (docs/catalog.md: skipped with the reason), but a
+    typo in a negotiated sheet's chip id priced nothing and planned on the public prices without a word."""
     sheet = tmp_path / "sheet.yaml"
     sheet.write_text("offers:\n  - {hardware: l40ss, provider: acme, market: hyperscaler, mode: on_demand, "
                      "usd_per_chip_hour: 0.5, region: unspecified, as_of: 2026-01-01, source: ACME rate card FY26}\n")
     workload = tmp_path / "w.json"
     workload.write_text(json.dumps(BASE))
-    code, _out, err = hwplan("plan", str(workload), "--prices", str(sheet))
-    assert code == 2 and "constraints.pricing.sheet.offers.0.hardware" in err and "l40ss" in err, err
+    code, out, err = hwplan("plan", str(workload), "--prices", str(sheet))
+    assert code == 0 and "price sheet offers skipped, no such chip in the catalog: l40ss" in " ".join(out.split()), err
+    code, out, _err = hwplan("plan", str(workload), "--prices", str(sheet), "--json")
+    assert code == 0 and json.loads(out)["search"]["sheet_skipped"] == ["l40ss"]
 
 
 @pytest.fixture(scope="module")

@@ -77,6 +77,8 @@ def cost_lines(out: PlanResultOut) -> list[str]:
     if none:
         lines.append("no price in any pricing, dropped (give --prices, or owned capex in the workload): "
                      + ", ".join(none))
+    if out.search.sheet_skipped:
+        lines.append("price sheet offers skipped, no such chip in the catalog: " + ", ".join(out.search.sheet_skipped))
     return lines
 
 

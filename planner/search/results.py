@@ -102,6 +102,7 @@ class SearchStats:
     gap: float | None = None  # (best plan's cost - least lower bound not explored) / its cost; 0: proven
     stop: str = "exhausted"  # the stopping rule that ended the search (branch_bound.Stop)
     unpriced: tuple[Unpriced, ...] = ()  # allowed chips dropped for want of a price, with what would price them
+    sheet_skipped: tuple[str, ...] = ()  # chips the workload's price sheet has offers for and the catalog lacks
 
 
 @dataclass(frozen=True)

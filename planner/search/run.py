@@ -52,6 +52,13 @@ def _within_carbon(plans: list[Plan], w: Workload, prep: Prepared) -> list[Plan]
     return kept
 
 
+def sheet_skipped(workload: Workload, catalog: Catalog) -> tuple[str, ...]:
+    """Chips the workload's price sheet (inline or ``--prices``) prices and the catalog lacks: their offers
+    price nothing (a sheet may cover more chips than one catalog has; a typo shows here too)."""
+    sheet = workload.constraints.pricing.sheet
+    return tuple(sorted({o.hardware for o in sheet.offers} - set(catalog.hardware))) if sheet is not None else ()
+
+
 def run_search(workload: Workload, catalog: Catalog, *, top: int, objective: Objective, time_limit_s: float,
                tables: CatalogTables | None = None, any_plan: bool = False, served: Served | None = None,
                memo: Memo | None = None) -> Searched:
@@ -80,7 +87,7 @@ def run_search(workload: Workload, catalog: Catalog, *, top: int, objective: Obj
     stats = SearchStats(candidates=prep.enumerated, evaluated=prep.evaluated,
                         pruned=sum(dropped.values()) + unevaluated, solver_status=outcome.status,
                         solves=outcome.solves, elapsed_ms=(time.perf_counter() - start) * 1e3, dropped=dropped,
-                        unpriced=prep.cand.unpriced,
+                        unpriced=prep.cand.unpriced, sheet_skipped=sheet_skipped(workload, catalog),
                         gap=outcome.gap, stop=str(outcome.stop))
     result = PlanResult(workload=workload.name, objective=str(objective), plans=tuple(plans),
                         pareto=tuple(pareto), infeasible=None, search=stats)

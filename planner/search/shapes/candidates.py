@@ -119,11 +119,6 @@ def _check_ids(catalog: Catalog, w: Workload) -> None:
         for i, value in enumerate(ids or ()):
             if value not in table:
                 raise InputError(f"unknown id {value!r}", field=f"constraints.{name}.{i}")
-    # a price sheet's offer for a chip the catalog lacks would price nothing: a typo, not a silent no-op
-    for i, offer in enumerate(c.pricing.sheet.offers if c.pricing.sheet is not None else ()):
-        if offer.hardware not in catalog.hardware:
-            raise InputError(f"unknown hardware id {offer.hardware!r} in the price sheet (--prices or the workload's "
-                             "sheet): no catalog chip to price", field=f"constraints.pricing.sheet.offers.{i}.hardware")
 
 
 def searched_runtimes(catalog: Catalog, c: Constraints) -> tuple[str, ...] | None:
