@@ -40,3 +40,18 @@ def test_at_low_confidence_only_an_unadapted_model_meets_the_floor(catalog: Cata
     assert top.quality.low is not None and top.quality.low >= 85
     central = plan(w, catalog, top=1, time_limit_s=10).plans[0]
     assert central.cost.per_month < top.cost.per_month  # relying on the central estimate is cheaper
+
+
+def test_the_model_size_row_does_not_count_the_precision_lever_again(catalog: Catalog) -> None:
+    """support-chatbot's top plan already runs the smallest model meeting the floor, unadapted, at fp8: the
+    model-size baseline is then the top plan's own choices (hardware and runtime free), so it is worth
+    nothing; the row once re-planned it at bf16 and credited model size with the precision lever's
+    saving ($230 of it)."""
+    w = load_workload(Path(__file__).parents[1] / "examples" / "support-chatbot.yaml")
+    top = plan(w, catalog, top=1).plans[0]
+    rows = {r.lever: r for r in lever_report(catalog, w, top, time_limit_s=5)}
+    size = rows["model size"]
+    assert size.plan is not None and size.plan.model == top.model and top.adaptation == "none"
+    assert size.plan.precision == top.precision
+    assert size.saving_per_month is not None and abs(size.saving_per_month) < 1e-6
+    assert rows["precision"].saving_per_month is not None and rows["precision"].saving_per_month > 0

@@ -3,7 +3,8 @@
 For the top plan, each lever (model size, precision, adaptation, runtime, hardware family) is set
 to its baseline while every other choice stays pinned to the top plan's, and the workload is
 re-planned (``planner.search.planning.plan``). Baselines: bf16 weights; no adaptation; the smallest catalog
-model whose unadapted 16-bit score meets the quality floor; the hardware's default runtime; the
+model whose unadapted 16-bit score meets the quality floor, at the top plan's precision (16-bit where it
+misses the floor there: the precision lever is its own row); the hardware's default runtime; the
 cheapest plan on another hardware family priced in the same market and mode (every allowed chip
 of the other families that ``chip_rate`` prices under the workload's pricing; the solver picks the
 cheapest, so the baseline is the best alternative silicon at comparable prices, not a fixed chip
@@ -89,10 +90,13 @@ def _baselines(catalog: Catalog, w: Workload, top: Plan) -> list[tuple[str, str,
     small = _smallest_general(catalog, w)
     rows: list[tuple[str, str, Pins]] = []
     if small is not None:
+        # the top plan's precision stays (16-bit where the model misses the floor there), so the row does
+        # not count the precision lever again; a larger model rarely fits the top plan's chips: the
+        # hardware and runtime are re-chosen
+        precisions = tuple(dict.fromkeys((top.precision, *BASELINE_PRECISIONS)))
         rows.append(("model size", f"{small}, unadapted (smallest meeting the floor)",
-                     {"models": (small,), "adaptations": ("none",), "precisions": BASELINE_PRECISIONS,
+                     {"models": (small,), "adaptations": ("none",), "precisions": precisions,
                       "hardware": w.constraints.hardware, "runtimes": w.constraints.runtimes}))
-        # a larger model rarely fits the top plan's chips: the hardware and runtime are re-chosen
     rows.append(("precision", "bf16", {"precisions": BASELINE_PRECISIONS}))
     rows.append(("adaptation", "none", {"adaptations": ("none",)}))
     rows.append(("runtime", f"{hw.default_runtime} (default on {hw.id})",
