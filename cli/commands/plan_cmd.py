@@ -158,7 +158,8 @@ def _deployments(plan: PlanOut, sep: str = " + ") -> str:
         shape = " ".join([f"tp{d.tp}"] + [f"{name}{n}" for name, n in (("pp", d.pp), ("ep", d.ep),
                                                                          ("dp-attn", d.dp_attention)) if n > 1])
         role = "" if d.role == "both" else f"{d.role} "
-        parts.append(f"{role}{d.replicas} x {d.chips_per_replica} {d.hardware} ({shape})")
+        flag = "" if d.calibrated else ", uncalibrated"
+        parts.append(f"{role}{d.replicas} x {d.chips_per_replica} {d.hardware} ({shape}{flag})")
     return sep.join(parts)
 
 
@@ -273,7 +274,11 @@ def render_plans(console: Console, out: PlanResultOut, *, wide: bool = False) ->
         else:
             _plans_blocks(console, out.plans)
         console.print(f"* on the Pareto front (cost, p99 latency, quality); {DEPLOYMENT_NOTE}; "
-                      "p99 latencies at peak load; $/M tok: per million output tokens")
+                      "p99 latencies at peak load; $/M tok: per million output tokens"
+                      + ("; uncalibrated: no measurement of that chip with that runtime was fitted, so its "
+                         "efficiencies come from the same die's, its vendor's or its family's fit, or the runtime's "
+                         "prior (`hwplan estimate` says which)"
+                         if any(not d.calibrated for p in out.plans for d in p.deployments) else ""))
     render_costs(console, out)
     if out.levers is not None and out.levers.root:
         _render_levers(console, out.levers, wide=wide)
