@@ -6,6 +6,7 @@ import itertools
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -117,6 +118,17 @@ def test_calibrate_cli_writes_a_valid_calibration(tmp_path: Path) -> None:
     assert files[0]["name"] == "public_benchmarks.yaml" and len(files[0]["sha256"]) == 64
     assert any(e.family is not None for e in cal.entries)
     assert any(e.hardware == "h100-sxm" and e.runtime == "tensorrt-llm" for e in cal.entries)
+
+
+def test_calibrate_with_nothing_to_fit_says_so_and_writes_nothing(tmp_path: Path, hwplan: Any) -> None:
+    """An empty measurements file was refused as 'folds: must be between 2 and the number of records (0)',
+    naming an option the user never gave; with one record --cv-by ran on into an empty fit."""
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("measurements: []\n", encoding="utf-8")
+    out = tmp_path / "out"
+    code, _out, err = hwplan("calibrate", str(empty), "--out", str(out))
+    assert code == 2 and "measurements" in err and "at least 2" in err, err
+    assert not (out / "calibration.yaml").exists()
 
 
 def test_uncalibrated_hardware_is_flagged() -> None:

@@ -197,6 +197,7 @@ def calibrate_cmd(
     from hardware_catalog.outputs import calibration_out, cv_out, skipped_out
     from planner.calibration.fit import at_bound, fit, group_cross_validate, repeated_cross_validate
     from planner.calibration.predict import prepare
+    from planner.errors import InputError
     from planner.model.grid import CatalogTables
 
     cat = load(catalog, add)
@@ -204,6 +205,9 @@ def calibrate_cmd(
         task = progress.add_task("reading measurements", total=folds * repeats + 3)
         reads, records, bad = load_records(files)
         rs, skipped = prepare(cat, CatalogTables.from_catalog(cat), records)
+        if len(rs) < 2:  # nothing to fit, or one record: no fold to hold out (the catalog's file stays as it is)
+            raise InputError(f"{len(rs)} record(s) could be predicted ({len(records)} read, {len(skipped)} skipped, "
+                             f"{len(bad)} unreadable): a fit needs at least 2", field="measurements")
         progress.update(task, advance=1, description="cross-validating")
         if cv_by is None:
             cv_rs, cv_pred = repeated_cross_validate(
