@@ -35,10 +35,10 @@ import numpy.typing as npt
 import pytest
 
 from planner.model.grid import Grid
-from planner.model.load.queueing import LengthDist, server
+from planner.model.load.queueing import STATES, LengthDist, serve, server
 from planner.model.load.scheduler import SERVING_OVERLAP
-from planner.model.load.simulate import simulate_requests
-from planner.model.perf import StepModel, step_time
+from planner.model.load.simulate import simulate_requests, simulate_server
+from planner.model.perf import MemoryModel, StepModel, step_time
 
 REQUESTS, WARMUP, BATCHES, SEED = 3000, 300, 10, 1
 CONFIGS: dict[str, dict[str, Any]] = {
@@ -261,8 +261,6 @@ def test_more_prompts_per_iteration_than_the_standard_chain(one_row: Callable[..
     STATES where it lumps a share of its mass (``queueing.MAX_STATES``). (Nearer capacity the simulation's
     scheduler defers prompts past its token budget to the next iteration, which the model runs as extra
     passes of the same one: a separate, documented difference.)"""
-    from planner.model.load.queueing import STATES
-    from planner.model.load.simulate import simulate_server
 
     grid = one_row(model="qwen2.5-0.5b", hardware="b200", runtime="vllm")
     inp, out = LengthDist(100.0), LengthDist(10.0)
@@ -278,8 +276,6 @@ def test_a_row_past_a_limit_is_not_refined_and_its_figures_are_lower_bounds(one_
     """``serve``'s ``limits``: a row whose quantiles on the 32-state chain already exceed a limit keeps them
     (lumping prompts into the last state shortens the longest iterations, so the larger chain's figures
     are higher, never lower): its TTFT and TPOT are then at or below the refined ones and above the limit."""
-    from planner.model.load.queueing import serve
-    from planner.model.perf import MemoryModel, StepModel
 
     grid = one_row(model="qwen2.5-0.5b", hardware="b200", runtime="vllm")
     step, mem = StepModel.build(grid), MemoryModel.build(grid)
@@ -292,3 +288,24 @@ def test_a_row_past_a_limit_is_not_refined_and_its_figures_are_lower_bounds(one_
     assert float(kept.ttft_s[99][0]) > limits[("ttft", 99)]
     assert float(kept.ttft_s[99][0]) < float(refined.ttft_s[99][0])  # not refined: the 32-state figure
     assert float(kept.tpot_s[50][0]) <= float(refined.tpot_s[50][0])
+
+
+def test_prompts_arriving_faster_than_iterations_prefill_them_have_no_steady_state(one_row: Callable[..., Grid]
+                                                                                   ) -> None:
+    """A prefill pool's shape (1-token outputs) of llama-3.1-70b on 4 x 2 H100 (tp 4, pp 2): its
+    saturated rate says 83 requests/s, but each 300-token prompt adds ~20 ms to an iteration, so past
+    ~45 requests/s every iteration brings in more prompts than it prefills. The 32-state chain lumped
+    them and reported a finite TTFT; the largest chain still lumps its tail there, with one more prompt
+    bringing in more than one: no steady state. Basis: the simulation's TTFT grows with the length of the
+    run at 50 requests/s and does not at 30."""
+
+    grid = one_row(model="llama-3.1-70b", hardware="h100-sxm", runtime="sglang", precision="bf16",
+                   kv_precision="fp8", tp=4, pp=2)
+    inp, out = LengthDist(300.0, 800.0), LengthDist(1.0)
+    for rate, settles in ((30.0, True), (50.0, False)):
+        model = server(grid, request_rate=rate, input_tokens=inp, output_tokens=out)
+        assert rate < float(model.capacity_requests_per_s[0])  # the premise: under the saturated rate
+        ttft = simulate_requests(grid, request_rate=rate, input_tokens=inp, output_tokens=out, requests=3000,
+                                 warmup=300).ttft_s
+        grows = bool(np.median(ttft[-1000:]) > 2.0 * np.median(ttft[:1000]))
+        assert grows == (not settles) and bool(model.stable[0]) == settles, (rate, np.median(ttft[:1000]))

@@ -217,7 +217,7 @@ class LengthDist:
         total = sum(share for _, share in bins)
         if total <= 0 or any(share < 0 for _, share in bins):
             raise ValueError("histogram shares must be non-negative with a positive sum")
-        knots, cum, lower, mean = [], 0.0, min(1.0, bins[0][0]) if bins else 0.0, 0.0
+        knots, cum, lower, mean = [], 0.0, min(1.0, bins[0][0]), 0.0  # (bins is not empty: total > 0)
         for edge, share in bins:
             mean += share / total * (lower + edge) / 2.0
             cum += share / total

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from planner.domain import Catalog
+from planner.domain import Catalog, Runtime
 from planner.economics.pricing import Unpriced
 from planner.economics.rates import ChipRate, chip_rate
 from planner.errors import InputError
@@ -386,16 +387,29 @@ def _unsupported(catalog: Catalog, tables: CatalogTables, w: Workload) -> Counte
     return out
 
 
-def _supports(catalog: Catalog, tables: CatalogTables, features: tuple[str, ...]) -> npt.NDArray[np.bool_]:
-    """[hardware, runtime]: the runtime's support matrix lists every feature on the chip's family
-    (once per catalog, tables' ids and features: a pure function of them, read by every plan; read-only)."""
+def _chip_runtime_table(catalog: Catalog, tables: CatalogTables, key: tuple[object, ...],
+                        holds: Callable[[Runtime, str], bool]) -> npt.NDArray[np.bool_]:
+    """[hardware, runtime]: ``holds(runtime, chip family)``, once per catalog and tables' ids under ``key`` (a
+    pure function of them, read by every plan; read-only)."""
     def compute() -> npt.NDArray[np.bool_]:
-        table = np.array([[all(catalog.runtimes[r].supports(f, catalog.hardware[h].family) for f in features)
-                           for r in tables.runtime_ids] for h in tables.hardware_ids], dtype=bool).reshape(
-            len(tables.hardware_ids), len(tables.runtime_ids))
+        table = np.array([[holds(catalog.runtimes[r], catalog.hardware[h].family) for r in tables.runtime_ids]
+                          for h in tables.hardware_ids], dtype=bool).reshape(len(tables.hardware_ids),
+                                                                             len(tables.runtime_ids))
         table.flags.writeable = False
         return table
-    return cached(catalog, ("supports", features, tables.hardware_ids, tables.runtime_ids), compute)
+    return cached(catalog, (*key, tables.hardware_ids, tables.runtime_ids), compute)
+
+
+def _supports(catalog: Catalog, tables: CatalogTables, features: tuple[str, ...]) -> npt.NDArray[np.bool_]:
+    """[hardware, runtime]: the runtime's support matrix lists every feature on the chip's family."""
+    return _chip_runtime_table(catalog, tables, ("supports", features),
+                               lambda runtime, family: all(runtime.supports(f, family) for f in features))
+
+
+def _uneven_heads(catalog: Catalog, tables: CatalogTables) -> npt.NDArray[np.bool_]:
+    """[hardware, runtime]: the runtime pads the heads on the chip's family (``Runtime.uneven_heads``)."""
+    return _chip_runtime_table(catalog, tables, ("uneven_heads",),
+                               lambda runtime, family: family in runtime.uneven_heads)
 
 
 def _heads_split(catalog: Catalog, tables: CatalogTables) -> npt.NDArray[np.bool_]:
@@ -407,17 +421,6 @@ def _heads_split(catalog: Catalog, tables: CatalogTables) -> npt.NDArray[np.bool
         table.flags.writeable = False
         return table
     return cached(catalog, ("heads_split", tables.model_ids), compute)
-
-
-def _uneven_heads(catalog: Catalog, tables: CatalogTables) -> npt.NDArray[np.bool_]:
-    """[hardware, runtime]: the runtime pads the heads on the chip's family (``Runtime.uneven_heads``; read-only)."""
-    def compute() -> npt.NDArray[np.bool_]:
-        table = np.array([[catalog.hardware[h].family in catalog.runtimes[r].uneven_heads for r in tables.runtime_ids]
-                          for h in tables.hardware_ids], dtype=bool).reshape(len(tables.hardware_ids),
-                                                                             len(tables.runtime_ids))
-        table.flags.writeable = False
-        return table
-    return cached(catalog, ("uneven_heads", tables.hardware_ids, tables.runtime_ids), compute)
 
 
 def _ids(ids: tuple[str, ...], allow: tuple[str, ...] | None, deny: tuple[str, ...] = ()) -> list[str]:
