@@ -3,9 +3,10 @@ the rate at which its queue stops settling (the queueing model's capacity, where
 concurrency reaches the most sequences that fit), and a plan always has latencies to print.
 
 Long prompts make the difference: each 100k-token prompt is prefilled in chunks between decodes, so
-the concurrency reaches the memory limit (50 sequences here) below the max-throughput rate, and the
-top rung of the load ladder (97% of that rate) has no steady state. Before the fix those plans were
-sized at that rung, printed no latency, and the infeasibility explanation crashed on the NaN.
+the concurrency reaches the memory limit (50 sequences here) below the full-batch rate the load ladder
+is read against (``queueing.saturated_rate``), and its top rungs (90-97% of it) have no steady state.
+Before the fix those plans were sized at that rung, printed no latency, and the infeasibility
+explanation crashed on the NaN.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from __future__ import annotations
 import math
 
 from hardware_catalog import load_catalog
-from planner.model.estimate import Scenario, estimate, resolve
+from planner.model.estimate import Scenario, config_grid, estimate, resolve
+from planner.model.load.queueing import LengthDist, server
+from planner.model.load.scheduler import overlap_of
 from planner.search.planning import plan
 from planner.search.shapes.capacity import UTILIZATION
 from planner.workload import Constraints, Slo, Tokens, Traffic, Workload
@@ -31,11 +34,14 @@ def _workload(slo: Slo | None = None) -> Workload:
 def test_no_slo_plans_stay_below_the_queueing_capacity() -> None:
     catalog = load_catalog()
     config = resolve(catalog, model="llama-3.2-1b", hardware="trainium2", runtime="vllm", precision="fp4")
-    saturated = estimate(catalog, config, scenario=Scenario.MAX_THROUGHPUT, input_tokens=100_000,
-                         output_tokens=5_000).requests_per_s
-    top = estimate(catalog, config, scenario=Scenario.SERVER, input_tokens=100_000, output_tokens=5_000,
-                   request_rate=float(UTILIZATION[-1]) * saturated)
+    full_batch = float(server(config_grid(catalog, config), request_rate=0.0,
+                              input_tokens=LengthDist(100_000.0, 120_000.0), output_tokens=LengthDist(5_000.0),
+                              overlap=overlap_of(catalog.calibration, "vllm")).capacity_requests_per_s[0])
+    top = estimate(catalog, config, scenario=Scenario.SERVER, input_tokens=100_000, input_p95=120_000,
+                   output_tokens=5_000, request_rate=float(UTILIZATION[-1]) * full_batch)
     assert not top.fits, "the premise: the top rung of the ladder is past this engine's steady state"
+    # below the full-batch rate: the estimate says the queue does not settle, not that the rate exceeds it
+    assert top.reason is not None and "does not settle" in top.reason and "exceeds" not in top.reason, top.reason
 
     result = plan(_workload(), catalog, top=3)
     assert result.plans
