@@ -214,11 +214,12 @@ def estimate(catalog: Catalog, config: Config, *, scenario: Scenario = Scenario.
             mem = models[1].parts(batch=max_b, context_tokens=i_dist.mean + o_dist.mean)  # at the full batch
     reason = _reason(config, mem, b, max_b[0], scenario) or _context_reason(config, input_tokens, output_tokens)
     if overloaded:
-        assert request_rate is not None  # (overloaded only in the server scenario, which needs a rate)
-        past = (f"{request_rate:g} requests/s exceeds the capacity of {p99['cap']:.3g} requests/s"
-                if request_rate >= p99["cap"] else
+        batch_rate = p99["cap"]  # (overloaded only in the server scenario, which sets a rate and this capacity)
+        assert request_rate is not None and batch_rate is not None
+        past = (f"{request_rate:g} requests/s exceeds the capacity of {batch_rate:.3g} requests/s"
+                if request_rate >= batch_rate else
                 f"at {request_rate:g} requests/s the queue does not settle, below the full-batch rate of "
-                f"{p99['cap']:.3g} requests/s (the concurrency reaches the most sequences that fit, or prompts "
+                f"{batch_rate:.3g} requests/s (the concurrency reaches the most sequences that fit, or prompts "
                 "arrive faster than iterations prefill them)")
         reason = (f"overloaded: {past}: requests queue for a slot without bound (no steady-state TTFT); the "
                   f"admitted ones decode at the full batch, TPOT {1e3 * float(tpot):.3g} ms")
