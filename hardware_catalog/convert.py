@@ -12,6 +12,7 @@ from hardware_catalog.schema import (
     CalibrationFile,
     EfficiencyIn,
     HardwareFile,
+    MeasuredBiasFile,
     ModelFile,
     PrecisionFile,
     QualityFile,
@@ -26,6 +27,7 @@ from planner.domain import (
     DistillEvidence,
     Efficiency,
     Hardware,
+    MeasuredBias,
     Model,
     MoeLayout,
     Precision,
@@ -54,6 +56,7 @@ class RawCatalog:
     runtimes: dict[str, tuple[str, RuntimeFile]] = field(default_factory=dict)
     calibration: tuple[str, CalibrationFile] | None = None
     quality: tuple[str, QualityFile] | None = None
+    measured_bias: tuple[str, MeasuredBiasFile] | None = None
 
 
 def efficiency_from_file(eff: EfficiencyIn, *, calibrated: bool, source: str) -> Efficiency:
@@ -76,7 +79,19 @@ def to_domain(raw: RawCatalog, *, version: str) -> Catalog:
     _check_aliases(raw)
     calibration = _calibration(raw)
     return Catalog(hardware=hardware, models=models, precisions=precisions, runtimes=runtimes,
-                   calibration=calibration, version=version, quality=_quality(raw))
+                   calibration=calibration, version=version, quality=_quality(raw), measured_bias=_measured_bias(raw))
+
+
+def _measured_bias(raw: RawCatalog) -> tuple[MeasuredBias, ...]:
+    """measured_bias.yaml -> MeasuredBias entries. An entry whose model or runtime this catalog lacks
+    (a trimmed copy of the shipped catalog, an overlay's own catalog) describes nothing here and is left
+    out (``hwplan catalog validate`` names it); its chips are where it was measured, not a catalog link."""
+    if raw.measured_bias is None:
+        return ()
+    _file, f = raw.measured_bias
+    return tuple(MeasuredBias(model=e.model, runtime=e.runtime, metric=e.metric, records=e.records, median=e.median,
+                              low=e.low, high=e.high, hardware=tuple(e.hardware), sample=e.sample, source=e.source)
+                 for e in f.entries if e.model in raw.models and e.runtime in raw.runtimes)
 
 
 def _precision(file: str, p: PrecisionFile, raw: RawCatalog) -> Precision:

@@ -10,6 +10,7 @@ Layout of a catalog directory::
     prices/<id>.yaml       public offers per chip     (prices.PriceFile, optional)
     owned.yaml             owned-hardware cost inputs (prices.OwnedFile, optional)
     quality.yaml           precision / adaptation quality effects (QualityFile, optional)
+    measured_bias.yaml     where predictions measurably miss (MeasuredBiasFile, optional)
 
 Overlay directories (``overlays=``) may hold only some of these (say one in-house chip); their
 entries are added to, or replace, the base directory's. Every error names the file, the field
@@ -32,6 +33,7 @@ from hardware_catalog.prices import load_owned, load_prices
 from hardware_catalog.schema import (
     CalibrationFile,
     HardwareFile,
+    MeasuredBiasFile,
     ModelFile,
     PrecisionsFile,
     QualityFile,
@@ -123,6 +125,9 @@ def _read_into(raw: convert.RawCatalog, folder: Path) -> None:
     quality = _load_list_file(folder, "quality.yaml", QualityFile)
     if quality is not None:
         raw.quality = quality
+    measured = _load_list_file(folder, "measured_bias.yaml", MeasuredBiasFile)
+    if measured is not None:  # an overlay's replaces the base's (it was measured against its own catalog)
+        raw.measured_bias = measured
 
 
 def _digest(base: Path, overlays: Iterable[Path | str]) -> str:

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from hardware_catalog.saved import SavedPlan
     from planner.calibration.predict import RecordSet, Skipped
     from planner.calibration.validate import Summary
-    from planner.domain import Calibration, Catalog
+    from planner.domain import Calibration, Catalog, MeasuredBias
     from planner.levers.finetune import Basis, TrainingOption
     from planner.model.estimate import Estimate
     from planner.model.grid import Array
@@ -49,12 +49,12 @@ if TYPE_CHECKING:
     from planner.search.results import Cost, Plan, PlanResult
 
 __all__ = [
-    "CalibrationOut", "CompareOut", "CostOut", "CrossValidationOut", "DeploymentOut", "EstimateOut",
-    "ExportOut", "FinetuneOut", "IterationEndOut", "IterationRangeOut", "LeverOut", "LeverReportOut", "PlanOut",
+    "CalibrationOut", "CompareOut", "CostOut", "CrossValidationOut", "DeploymentOut", "EstimateOut", "ExportOut",
+    "FinetuneOut", "IterationEndOut", "IterationRangeOut", "LeverOut", "LeverReportOut", "MeasuredOut", "PlanOut",
     "PlanResultOut", "PredictedOut", "SavedPlanListOut", "SavedPlanOut", "SavedPlanSummaryOut", "SkippedOut",
     "SummaryOut", "ValidationOut", "calibration_out", "cv_out", "document", "estimate_out", "export_out",
-    "finetune_out", "iteration_range_out", "levers_out", "plan_result_out", "rounded", "saved_plan_out",
-    "saved_plan_summary_out", "skipped_out", "validation_out", "ignored_out",
+    "finetune_out", "iteration_range_out", "levers_out", "measured_out", "plan_result_out", "rounded",
+    "saved_plan_out", "saved_plan_summary_out", "skipped_out", "validation_out", "ignored_out",
 ]
 
 GB = 1e9
@@ -98,6 +98,22 @@ class EfficiencyOut(_Out):
     communication: Num
     step_overhead_ms: Num
     source: str = Field(description="'prior' or where the calibration came from")
+
+
+class MeasuredOut(_Out):
+    """Runs of this model on this runtime against the catalog's prediction (measured_bias.yaml)."""
+
+    model: str = Field(description="the model measured (another id: the same architecture)")
+    runtime: str
+    metric: str = Field(description="throughput (max-throughput runs) or slo_capacity (runs under an SLO)")
+    records: int
+    median: Num = Field(description="observed / predicted, median: below 1 the prediction is optimistic")
+    low: Num = Field(description="10th percentile of observed / predicted")
+    high: Num = Field(description="90th percentile of observed / predicted")
+    hardware: list[str]
+    sample: str = Field(description="out: no fit reads these runs; in: the calibration was fitted on them")
+    source: str
+    note: str
 
 
 class EstimateOut(_Out):
@@ -147,6 +163,8 @@ class EstimateOut(_Out):
                                         "sets it)")
     concurrency_cap_source: str = Field(default="", description="where that cap comes from (empty for a static "
                                         "batch, which the caller sets)")
+    measured: list[MeasuredOut] = Field(default=[], description="where measured runs of this model (or one of its "
+                                        "architecture) on this runtime missed the prediction beyond 0.8-1.25x")
 
 
 def estimate_out(e: Estimate) -> EstimateOut:
@@ -180,7 +198,7 @@ def estimate_out(e: Estimate) -> EstimateOut:
         efficiency=EfficiencyOut(compute=rounded(eff.compute, 3), memory=rounded(eff.memory, 3),
                                  communication=rounded(eff.communication, 3),
                                  step_overhead_ms=_ms(eff.step_overhead_s), source=eff.source),
-        **extra)
+        **({"measured": [measured_out(b, c.model.id) for b in e.measured]} if e.measured else {}), **extra)
 
 
 # --- plans --------------------------------------------------------------------------------------
@@ -267,6 +285,8 @@ class PlanOut(_Out):
     features: list[str] = Field(default=[], description="serving features used: prefix_caching, speculative, "
                                 "expert_parallel, dp_attention, disaggregation")
     why: str = Field(default="", description="what the serving features buy against the best plan without them")
+    measured: list[MeasuredOut] = Field(default=[], description="where measured runs of this model (or one of its "
+                                        "architecture) on this runtime missed the prediction beyond 0.8-1.25x")
 
 
 class RelaxationOut(_Out):
@@ -394,7 +414,14 @@ def plan_out(p: Plan) -> PlanOut:
         quality=QualityOut(score=rounded(q.score), low=rounded(q.low), high=rounded(q.high), task=q.task,
                            confidence=q.confidence, sources=list(q.sources)),
         cost=_cost_out(c),
-        binding=list(p.binding), pareto=p.pareto, features=list(p.features), why=p.why)
+        binding=list(p.binding), pareto=p.pareto, features=list(p.features), why=p.why,
+        **({"measured": [measured_out(b, p.model) for b in p.measured]} if p.measured else {}))
+
+
+def measured_out(b: MeasuredBias, model_id: str) -> MeasuredOut:
+    return MeasuredOut(model=b.model, runtime=b.runtime, metric=b.metric, records=b.records, median=rounded(b.median),
+                       low=rounded(b.low), high=rounded(b.high), hardware=list(b.hardware), sample=b.sample,
+                       source=b.source, note=b.note(model_id))
 
 
 def _cost_out(c: Cost) -> CostOut:

@@ -485,3 +485,32 @@ class QualityFile(_Strict):
     distillation: list[DistillEvidenceIn] = []
     toolchains: list[ToolchainIn] = []
     references: dict[str, str] = {}
+
+
+class MeasuredBiasIn(_Strict):
+    """One (model, runtime, metric) group of measured runs against the catalog's predictions."""
+
+    model: Id
+    runtime: Id
+    metric: Literal["throughput", "slo_capacity"]
+    records: Annotated[int, Field(ge=1, le=1_000_000, strict=True)]
+    median: PosFloat = Field(description="observed / predicted, median over the records")
+    low: PosFloat = Field(description="10th percentile of observed / predicted")
+    high: PosFloat = Field(description="90th percentile of observed / predicted")
+    hardware: list[Id] = Field(min_length=1)
+    sample: Literal["in", "out"]
+    source: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MeasuredBiasIn:
+        if not self.low <= self.median <= self.high:
+            raise ValueError(f"low <= median <= high must hold, got {self.low}, {self.median}, {self.high}")
+        return self
+
+
+class MeasuredBiasFile(_Strict):
+    """measured_bias.yaml: where the predictions measurably miss (bench/measured_bias.py writes it)."""
+
+    generated: str = Field(min_length=1, description="date and command that wrote the file")
+    rule: str = Field(min_length=1, description="which groups are listed")
+    entries: list[MeasuredBiasIn] = []

@@ -25,6 +25,7 @@ __all__ = [
     "Checkpoint",
     "Efficiency",
     "Hardware",
+    "MeasuredBias",
     "Model",
     "MoeLayout",
     "Precision",
@@ -169,6 +170,15 @@ class Model:
     @property
     def is_moe(self) -> bool:
         return self.experts > 1
+
+    @property
+    def architecture(self) -> tuple[object, ...]:
+        """What decides how fast the model runs (every shape field; not its name, scores or sources):
+        two models equal here run the same kernels on the same bytes."""
+        return (self.params, self.active_params, self.layers, self.hidden_size, self.heads, self.kv_heads,
+                self.head_dim, self.ffn_size, self.vocab_size, self.experts, self.experts_per_token,
+                self.tied_embeddings, self.routed_expert_params, self.attention, self.moe, self.mtp_layers,
+                self.checkpoint)
 
     def weight_format(self, precision: Precision, precisions: Mapping[str, Precision]) -> WeightFormat:
         """The weights at a configured ``precision``: every one at it, except where the model's
@@ -423,6 +433,38 @@ class Toolchain:
 
 
 @dataclass(frozen=True)
+class MeasuredBias:
+    """How a model ran on a runtime against what this catalog predicts for the same runs
+    (measured_bias.yaml, written by bench/measured_bias.py from measurement files): observed /
+    predicted of ``metric`` over ``records`` runs on ``hardware``, median and the 10th-90th
+    percentile range. A ratio below 1: the model is optimistic there (plans carry less than they
+    say); above 1: pessimistic. ``sample``: "out" where no fit reads the file, "in" where the
+    calibration was fitted on it (a bias left after fitting)."""
+
+    model: str
+    runtime: str
+    metric: str  # "throughput" (max-throughput / Offline records) or "slo_capacity" (Server / Interactive)
+    records: int
+    median: float
+    low: float
+    high: float
+    hardware: tuple[str, ...]
+    sample: str  # "in" | "out"
+    source: str  # the measurement file and what it holds
+
+    def note(self, model_id: str | None = None) -> str:
+        """One line for a plan or an estimate of ``model_id`` (default: the measured model)."""
+        what = "throughput" if self.metric == "throughput" else "SLO capacity"
+        side = "overstated" if self.median < 1.0 else "understated"
+        twin = "" if model_id in (None, self.model) else f" (measured on {self.model}, the same architecture)"
+        sample = "out of sample" if self.sample == "out" else "in sample, after fitting"
+        runs = f"{self.records} runs ({', '.join(self.hardware)})"
+        return (f"{model_id or self.model} on {self.runtime}{twin}: {runs} reached "
+                f"{self.low:.2f}-{self.high:.2f}x the predicted {what} (median {self.median:.2f}x; {sample}, "
+                f"{self.source.split(':')[0]}): capacity here is likely {side}")
+
+
+@dataclass(frozen=True)
 class QualityData:
     """The quality model's tables (hardware_catalog/data/quality.yaml)."""
 
@@ -447,6 +489,17 @@ class Catalog:
     quality: QualityData = field(default_factory=QualityData)  # empty: base scores only
     prices: PriceBook = field(default_factory=lambda: PriceBook(offers=()))  # rented offers (prices/)
     owned: OwnedData | None = None  # owned-hardware cost defaults (owned.yaml); None: owned is unpriced
+    measured_bias: tuple[MeasuredBias, ...] = ()  # measured_bias.yaml; empty: no such measurements
+
+    def measured_for(self, model_id: str, runtime_id: str) -> tuple[MeasuredBias, ...]:
+        """The measured biases that apply to ``model_id`` on ``runtime_id``: those measured on it, and
+        those measured on another catalog model of the same architecture (``Model.architecture``: the
+        same weights' shapes run the same kernels; DeepSeek-R1 is DeepSeek-V3 post-trained)."""
+        if not self.measured_bias or model_id not in self.models:
+            return ()
+        shape = self.models[model_id].architecture
+        return tuple(b for b in self.measured_bias if b.runtime == runtime_id and (
+            b.model == model_id or (b.model in self.models and self.models[b.model].architecture == shape)))
 
     def get_hardware(self, hardware_id: str, *, field_name: str = "hardware") -> Hardware:
         return _lookup(self.hardware, hardware_id, field_name, "hardware")

@@ -457,6 +457,7 @@ function renderDetail(p) {
       + `${money(p.cost.per_million_tokens)} per million tokens · one-time ${money(p.cost.one_time)} · ${p.cost.pricing}`],
     ...costItems(p.cost),
     ["Binding", p.binding.join(", ") || "none"],
+    ...(p.measured || []).map((m) => ["Measured", m.note]),  // measured_bias.yaml: how far runs were from this model
   ];
   $("#detail-list").replaceChildren(...items.flatMap(([k, v]) => [el("dt", {text: k}), el("dd", {text: v})]));
   renderProvenance(p.cost);

@@ -224,6 +224,19 @@ def _plans_blocks(console: Console, plans: list[PlanOut]) -> None:
             console.print(f"   serving: {', '.join(p.features) or 'plain'}" + (f"; {p.why}" if p.why else ""))
 
 
+def _render_measured(console: Console, plans: list[PlanOut]) -> None:
+    """Each distinct measured bias once, with the plans it applies to (measured_bias.yaml): where runs of
+    the plan's model and runtime landed outside 0.8-1.25x of the prediction, so that its capacity and
+    latencies are read with that range in mind."""
+    ranks: dict[str, list[int]] = {}
+    for p in plans:
+        for m in p.measured:
+            ranks.setdefault(m.note, []).append(p.rank)
+    for note, which in ranks.items():
+        label = "plan" if len(which) == 1 else "plans"
+        console.print(f"[yellow]measured[/yellow] ({label} {', '.join(map(str, which))}): {note}")
+
+
 def _flag_iteration_interval(console: Console, calibration: Calibration, runtime: str) -> None:
     """One line where the records under load admit more than one serving iteration cost for plan 1's
     runtime (the calibration's least identified figure)."""
@@ -273,6 +286,7 @@ def render_plans(console: Console, out: PlanResultOut, *, wide: bool = False) ->
                     console.print(f"#{p.rank} serving ({', '.join(p.features)}): {p.why}")
         else:
             _plans_blocks(console, out.plans)
+        _render_measured(console, out.plans)
         console.print(f"* on the Pareto front (cost, p99 latency, quality); {DEPLOYMENT_NOTE}; "
                       "p99 latencies at peak load; $/M tok: per million output tokens"
                       + ("; uncalibrated: no measurement of that chip with that runtime was fitted, so its "

@@ -54,6 +54,8 @@ def estimate_table(console: Console, out: EstimateOut) -> None:
     table.add_row("efficiency", f"compute {eff['compute']}, memory {eff['memory']}, comm "
                   f"{eff['communication']} ({'calibrated' if d['calibrated'] else 'uncalibrated'}: "
                   f"{eff['source']})")
+    for m in d.get("measured", []):
+        table.add_row("measured", f"[yellow]{m['note']}[/yellow]")
     console.print(table)
 
 

@@ -14,7 +14,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from planner.domain import Catalog, Efficiency, Hardware, Model, Precision, Runtime
+from planner.domain import Catalog, Efficiency, Hardware, MeasuredBias, Model, Precision, Runtime
 from planner.economics.pricing import Unpriced
 from planner.economics.rates import ChipRate, Pricing, chip_rate
 from planner.errors import InputError
@@ -90,6 +90,7 @@ class Estimate:
     concurrency_cap: int | None = None  # max_throughput / server: the engine's cap on sequences (None: none)
     concurrency_cap_source: str = ""  # ... and where it comes from ("": a static batch, the caller's)
     rate: ChipRate | Unpriced | None = None  # the price per chip-hour and its offer, or why none
+    measured: tuple[MeasuredBias, ...] = ()  # where runs of this model and runtime missed the prediction
 
 
 def default_precision(catalog: Catalog, hardware: Hardware) -> Precision:
@@ -247,6 +248,7 @@ def estimate(catalog: Catalog, config: Config, *, scenario: Scenario = Scenario.
         concurrency_cap=None if static else catalog.calibration.max_concurrency(config.runtime, config.hardware),
         concurrency_cap_source="" if static else catalog.calibration.concurrency_source(config.runtime,
                                                                                          config.hardware),
+        measured=catalog.measured_for(config.model.id, config.runtime.id),
     )
 
 

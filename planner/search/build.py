@@ -83,7 +83,8 @@ def _plan(catalog: Catalog, p: Prepared, w: Workload, sol: Solution, rows: np.nd
                 kv_precision=t.precision_ids[c.kv_precision[rows[0]]],
                 adaptation=pick.adaptation if pick is not None else "none",
                 runtime=t.runtime_ids[c.runtime[rows[0]]], deployments=deployments, predicted=predicted,
-                quality=_quality(catalog, model_id, w, pick), cost=cost, binding=(), features=p.served.features + wide)
+                quality=_quality(catalog, model_id, w, pick), cost=cost, binding=(), features=p.served.features + wide,
+                measured=catalog.measured_for(model_id, t.runtime_ids[c.runtime[rows[0]]]))
     return _with_binding(plan, p, w, rows)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from planner.domain import MeasuredBias
 from planner.economics.breakdown import CostParts, Energy, PriceSource, TokenPrices
 from planner.economics.pricing import Unpriced
 
@@ -66,6 +67,7 @@ class Plan:
     pareto: bool = False
     features: tuple[str, ...] = ()  # serving features used (planner.model.serving.FEATURES)
     why: str = ""  # why this serving shape (planner.search.serving), when the planner compared shapes
+    measured: tuple[MeasuredBias, ...] = ()  # where runs of this model and runtime missed the prediction
 
     @property
     def hardware_types(self) -> frozenset[str]:

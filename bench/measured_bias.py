@@ -1,0 +1,83 @@
+"""Write hardware_catalog/data/measured_bias.yaml: where the shipped calibration's predictions miss
+measured runs of a model on a runtime by more than 0.8-1.25x (planner.calibration.measured_bias).
+
+    .venv/bin/python bench/measured_bias.py [--check]
+
+Sources: the measurement files the calibration was fitted on (in sample: a bias the fit left) and
+the InferenceMAX files no fit reads (out of sample). Plans and estimates of a listed model (or one of
+its architecture) on a listed runtime print the entry beside their figures. Re-run after every
+`hwplan calibrate`; tests/test_measured_bias.py fails while the file disagrees with the calibration.
+--check prints the entries without writing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import yaml  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from hardware_catalog import load_catalog  # noqa: E402
+from hardware_catalog.inputs.measurements import read_measurements  # noqa: E402
+from planner.calibration.measured_bias import HIGH, LOW, MIN_RECORDS, Source, file_label, measured_bias  # noqa: E402
+
+OUT = ROOT / "hardware_catalog/data/measured_bias.yaml"
+CALIBRATION = ROOT / "hardware_catalog/data/calibration.yaml"
+FILES = (  # path, what it holds, in / out of sample
+    (ROOT / "hardware_catalog/data/measurements/mlperf.yaml",
+     "MLPerf Inference v4.1 / v5.1 (Offline: throughput; Server and Interactive: the submitted rate, a lower "
+     "bound of the SLO capacity)", "in"),
+    (ROOT / "hardware_catalog/data/measurements/public_benchmarks.yaml", "published static and max-throughput runs",
+     "in"),
+    (ROOT / "tests/data/inferencemax_gpt_oss.yaml", "InferenceMAX gpt-oss-120b runs under concurrency", "out"),
+    (ROOT / "tests/data/inferencemax_deepseek_r1.yaml", "InferenceMAX DeepSeek-R1 runs under concurrency", "out"),
+)
+
+
+def sources() -> list[Source]:
+    return [Source(records=read_measurements(path).records, label=file_label(path, ROOT, what), sample=sample)
+            for path, what, sample in FILES]
+
+
+def document() -> dict[str, object]:
+    catalog = load_catalog()
+    entries = measured_bias(catalog, sources())
+    return {
+        "generated": f"{datetime.date.today().isoformat()} by bench/measured_bias.py with the shipped calibration "
+                     f"(calibration.yaml sha256 {hashlib.sha256(CALIBRATION.read_bytes()).hexdigest()[:12]})",
+        "rule": f"per (model, runtime, metric) of each file: at least {MIN_RECORDS} distinct runs whose median "
+                f"observed / predicted lies outside {LOW}-{HIGH}; low / high: 10th / 90th percentile",
+        "entries": [{"model": b.model, "runtime": b.runtime, "metric": b.metric, "records": b.records,
+                     "median": b.median, "low": b.low, "high": b.high, "hardware": list(b.hardware),
+                     "sample": b.sample, "source": b.source} for b in entries],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="print the entries, write nothing")
+    args = parser.parse_args()
+    doc = document()
+    text = ("# Where the shipped calibration's predictions measurably miss (planner/calibration/measured_bias.py).\n"
+            "# Written by bench/measured_bias.py; do not edit by hand: re-run it after `hwplan calibrate`.\n"
+            + yaml.safe_dump(doc, sort_keys=False, width=110))
+    if args.check:
+        print(text)
+        return
+    tmp = OUT.with_suffix(".yaml.tmp")
+    tmp.write_text(text)
+    tmp.replace(OUT)  # a half-written file never replaces the catalog's
+    print(f"wrote {OUT.relative_to(ROOT)}: {len(doc['entries'])} entries")  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    main()

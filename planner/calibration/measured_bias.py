@@ -1,0 +1,84 @@
+"""Where the predictions measurably miss: observed / predicted per (model, runtime, metric) group.
+
+A plan is as good as the prediction for its model on its runtime. Measurement files give that
+prediction's error per group of runs: each record is predicted exactly as ``hwplan validate`` does
+(``predict_calibrated``, the catalog's calibration) and its observed / predicted ratio taken for one
+metric, ``throughput`` (max-throughput and Offline runs: output tokens/s) or ``slo_capacity`` (Server
+and Interactive runs: the highest rate meeting the run's p99 limits; MLPerf's is the rate the
+submitter ran, a lower bound of the system's capacity, so a ratio below 1 there may be partly the
+submitter's margin). A group is listed where it has at least ``MIN_RECORDS`` distinct runs (a
+duplicate log counted once) and its median ratio lies outside [LOW, HIGH]: the band the issue's
+accuracy bars draw (25%), beyond which a planner should say so next to the plan rather than in a
+report. bench/measured_bias.py writes the catalog's measured_bias.yaml from this;
+tests/test_measured_bias.py recomputes it against the shipped catalog.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from planner.calibration.predict import METRICS, Measurement, predict_calibrated, prepare
+from planner.domain import Catalog, MeasuredBias
+from planner.model.estimate import Scenario
+from planner.model.grid import CatalogTables
+
+__all__ = ["HIGH", "LOW", "MIN_RECORDS", "Source", "file_label", "measured_bias"]
+
+MIN_RECORDS = 5  # fewer runs make a median too fragile to print beside a plan
+LOW, HIGH = 0.8, 1.25  # median observed / predicted within this band: not listed
+
+_THROUGHPUT, _CAPACITY = METRICS.index("output_tokens_per_s"), METRICS.index("slo_capacity_requests_per_s")
+
+
+@dataclass(frozen=True)
+class Source:
+    """One measurement file's records, with how it is cited and whether a fit read it."""
+
+    records: Sequence[Measurement]
+    label: str  # how the entry cites it (file and what it holds)
+    sample: str  # "in": the calibration was fitted on it; "out": no fit reads it
+
+
+def measured_bias(catalog: Catalog, sources: Sequence[Source]) -> list[MeasuredBias]:
+    """The listed groups of every source, in (model, runtime, metric) order within each source."""
+    tables = CatalogTables.from_catalog(catalog)
+    out: list[MeasuredBias] = []
+    for src in sources:
+        kept = [m for m in src.records if m.same_log_as is None]
+        rs, _skipped = prepare(catalog, tables, kept)
+        if not len(rs):
+            continue
+        predicted = predict_calibrated(tables, rs, catalog.calibration)
+        groups: dict[tuple[str, str, str], list[tuple[float, str]]] = {}
+        for k, m in enumerate(rs.records):
+            capacity = not np.isnan(rs.observed[k, _CAPACITY])
+            if not capacity and m.scenario is Scenario.SERVER:
+                continue  # a server run's throughput is its rate x output: nothing predicted
+            col = _CAPACITY if capacity else _THROUGHPUT
+            ratio = float(rs.observed[k, col] / predicted[k, col])
+            if np.isfinite(ratio) and ratio > 0:
+                key = (rs.configs[k].model.id, rs.configs[k].runtime.id, "slo_capacity" if capacity else "throughput")
+                groups.setdefault(key, []).append((ratio, rs.configs[k].hardware.id))
+        for (model, runtime, metric), runs in sorted(groups.items()):
+            ratios = np.array([r for r, _ in runs])
+            median = float(np.median(ratios))
+            if len(runs) < MIN_RECORDS or LOW <= median <= HIGH:
+                continue
+            out.append(MeasuredBias(
+                model=model, runtime=runtime, metric=metric, records=len(runs), median=round(median, 3),
+                low=round(float(np.percentile(ratios, 10)), 3), high=round(float(np.percentile(ratios, 90)), 3),
+                hardware=tuple(sorted({h for _, h in runs})), sample=src.sample, source=src.label))
+    return out
+
+
+def file_label(path: Path, root: Path, what: str) -> str:
+    """How an entry cites a file: its path in the repository and what it holds."""
+    try:
+        shown = path.resolve().relative_to(root.resolve())
+    except ValueError:
+        shown = path
+    return f"{shown}: {what}"
