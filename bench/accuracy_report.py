@@ -293,7 +293,9 @@ WEAK_SPOTS = """\
   get too little fixed cost under load) against the issue's 75%. A fixed share fitted per runtime lands
   near the per-layer form (by round 14.5% / 71%). Not adopted; the 32-layer models under load point at
   a host cost per iteration that grows with the batch's sequences, not yet tried.
-* **DeepSeek-R1 at low concurrency** (out of sample, InferenceMAX SGLang runs, section above): the model
+* **DeepSeek-R1 at low concurrency** (out of sample, InferenceMAX SGLang runs, section above; plans and
+  estimates of DeepSeek-R1 or V3 on SGLang print the measured 0.33-0.77x range beside their figures,
+  `hardware_catalog/data/measured_bias.yaml`, as for the other groups outside 0.8-1.25x): the model
   is 1.4-2.9x optimistic on tokens/s (TPOT 0.37-0.76x of measured), most at 16 requests in flight or
   fewer and on MI300X/MI325X; it is 0.6-0.8x pessimistic on the MLPerf Offline TensorRT-LLM records
   (large batch). Decomposed (1k/1k, tp 8, one decode step at the mean context): H200 FP8 at 4 requests
