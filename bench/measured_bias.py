@@ -24,33 +24,43 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import yaml  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+from out_of_sample_report import FILES as OUT_OF_SAMPLE  # noqa: E402
 
 from hardware_catalog import load_catalog  # noqa: E402
 from hardware_catalog.inputs.measurements import read_measurements  # noqa: E402
-from planner.calibration.measured_bias import HIGH, LOW, MIN_RECORDS, Source, file_label, measured_bias  # noqa: E402
+from planner.calibration.measured_bias import HIGH, LOW, MIN_RECORDS, Source, fitted_on, measured_bias  # noqa: E402
+from planner.domain import Catalog  # noqa: E402
 
 OUT = ROOT / "hardware_catalog/data/measured_bias.yaml"
 CALIBRATION = ROOT / "hardware_catalog/data/calibration.yaml"
-FILES = (  # path, what it holds, in / out of sample
-    (ROOT / "hardware_catalog/data/measurements/mlperf.yaml",
-     "MLPerf Inference v4.1 / v5.1 (Offline: throughput; Server and Interactive: the submitted rate, a lower "
-     "bound of the SLO capacity)", "in"),
-    (ROOT / "hardware_catalog/data/measurements/public_benchmarks.yaml", "published static and max-throughput runs",
-     "in"),
-    (ROOT / "tests/data/inferencemax_gpt_oss.yaml", "InferenceMAX gpt-oss-120b runs under concurrency", "out"),
-    (ROOT / "tests/data/inferencemax_deepseek_r1.yaml", "InferenceMAX DeepSeek-R1 runs under concurrency", "out"),
-)
+MEASUREMENTS = ROOT / "hardware_catalog/data/measurements"  # the copies of the files the calibration names
+HOLDS = {  # what each file's runs are, as an entry cites them (by file name; others: "measured runs")
+    "mlperf.yaml": "MLPerf Inference v4.1 / v5.1 (Offline: throughput; Server and Interactive: the submitted rate, "
+                   "a lower bound of the SLO capacity)",
+    "public_benchmarks.yaml": "published static and max-throughput runs",
+    "inferencemax_gpt_oss.yaml": "InferenceMAX gpt-oss-120b runs under concurrency",
+    "inferencemax_deepseek_r1.yaml": "InferenceMAX DeepSeek-R1 runs under concurrency",
+}
 
 
-def sources() -> list[Source]:
-    return [Source(records=read_measurements(path).records, label=file_label(path, ROOT, what), sample=sample)
-            for path, what, sample in FILES]
+def sources(catalog: Catalog) -> list[Source]:
+    """The files the calibration names (``fitted_on``) and the out-of-sample ones; whether a fit read each
+    is decided by its content against the calibration's SHA-256s, not by where it lies."""
+    files = catalog.calibration.fitted_on.get("files", [])
+    fitted = [MEASUREMENTS / str(f["name"]) for f in files if isinstance(f, dict)] if isinstance(files, list) else []
+    out = []
+    for path in (*fitted, *OUT_OF_SAMPLE):
+        out.append(Source(records=read_measurements(path).records, file=str(path.relative_to(ROOT)),
+                          holds=HOLDS.get(path.name, "measured runs"),
+                          sample="in" if fitted_on(catalog.calibration, path.read_bytes()) else "out"))
+    return out
 
 
 def document() -> dict[str, object]:
     catalog = load_catalog()
-    entries = measured_bias(catalog, sources())
+    entries = measured_bias(catalog, sources(catalog))
     return {
         "generated": f"{datetime.date.today().isoformat()} by bench/measured_bias.py with the shipped calibration "
                      f"(calibration.yaml sha256 {hashlib.sha256(CALIBRATION.read_bytes()).hexdigest()[:12]})",
@@ -58,7 +68,7 @@ def document() -> dict[str, object]:
                 f"observed / predicted lies outside {LOW}-{HIGH}; low / high: 10th / 90th percentile",
         "entries": [{"model": b.model, "runtime": b.runtime, "metric": b.metric, "records": b.records,
                      "median": b.median, "low": b.low, "high": b.high, "hardware": list(b.hardware),
-                     "sample": b.sample, "source": b.source} for b in entries],
+                     "sample": b.sample, "file": b.file, "holds": b.holds} for b in entries],
     }
 
 

@@ -83,15 +83,14 @@ def to_domain(raw: RawCatalog, *, version: str) -> Catalog:
 
 
 def _measured_bias(raw: RawCatalog) -> tuple[MeasuredBias, ...]:
-    """measured_bias.yaml -> MeasuredBias entries. An entry whose model or runtime this catalog lacks
-    (a trimmed copy of the shipped catalog, an overlay's own catalog) describes nothing here and is left
-    out (``hwplan catalog validate`` names it); its chips are where it was measured, not a catalog link."""
+    """measured_bias.yaml -> MeasuredBias entries, every one (``Catalog.measured_for`` applies those whose
+    model and runtime the catalog has: a trimmed copy of the shipped catalog still loads)."""
     if raw.measured_bias is None:
         return ()
-    _file, f = raw.measured_bias
     return tuple(MeasuredBias(model=e.model, runtime=e.runtime, metric=e.metric, records=e.records, median=e.median,
-                              low=e.low, high=e.high, hardware=tuple(e.hardware), sample=e.sample, source=e.source)
-                 for e in f.entries if e.model in raw.models and e.runtime in raw.runtimes)
+                              low=e.low, high=e.high, hardware=tuple(e.hardware), sample=e.sample, file=e.file,
+                              holds=e.holds)
+                 for e in raw.measured_bias[1].entries)
 
 
 def _precision(file: str, p: PrecisionFile, raw: RawCatalog) -> Precision:

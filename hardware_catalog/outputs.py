@@ -100,6 +100,10 @@ class EfficiencyOut(_Out):
     source: str = Field(description="'prior' or where the calibration came from")
 
 
+MEASURED = ("where measured runs of this model (or one of its architecture) on this runtime missed the prediction "
+            "(measured_bias.yaml's rule)")
+
+
 class MeasuredOut(_Out):
     """Runs of this model on this runtime against the catalog's prediction (measured_bias.yaml)."""
 
@@ -112,7 +116,8 @@ class MeasuredOut(_Out):
     high: Num = Field(description="90th percentile of observed / predicted")
     hardware: list[str]
     sample: str = Field(description="out: no fit reads these runs; in: the calibration was fitted on them")
-    source: str
+    file: str = Field(description="the measurement file the runs are in")
+    holds: str = Field(description="what those runs are")
     note: str
 
 
@@ -163,8 +168,7 @@ class EstimateOut(_Out):
                                         "sets it)")
     concurrency_cap_source: str = Field(default="", description="where that cap comes from (empty for a static "
                                         "batch, which the caller sets)")
-    measured: list[MeasuredOut] = Field(default=[], description="where measured runs of this model (or one of its "
-                                        "architecture) on this runtime missed the prediction beyond 0.8-1.25x")
+    measured: list[MeasuredOut] = Field(default=[], description=MEASURED)
 
 
 def estimate_out(e: Estimate) -> EstimateOut:
@@ -285,8 +289,7 @@ class PlanOut(_Out):
     features: list[str] = Field(default=[], description="serving features used: prefix_caching, speculative, "
                                 "expert_parallel, dp_attention, disaggregation")
     why: str = Field(default="", description="what the serving features buy against the best plan without them")
-    measured: list[MeasuredOut] = Field(default=[], description="where measured runs of this model (or one of its "
-                                        "architecture) on this runtime missed the prediction beyond 0.8-1.25x")
+    measured: list[MeasuredOut] = Field(default=[], description=MEASURED)
 
 
 class RelaxationOut(_Out):
@@ -421,7 +424,7 @@ def plan_out(p: Plan) -> PlanOut:
 def measured_out(b: MeasuredBias, model_id: str) -> MeasuredOut:
     return MeasuredOut(model=b.model, runtime=b.runtime, metric=b.metric, records=b.records, median=rounded(b.median),
                        low=rounded(b.low), high=rounded(b.high), hardware=list(b.hardware), sample=b.sample,
-                       source=b.source, note=b.note(model_id))
+                       file=b.file, holds=b.holds, note=b.note(model_id))
 
 
 def _cost_out(c: Cost) -> CostOut:

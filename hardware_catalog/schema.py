@@ -498,8 +498,9 @@ class MeasuredBiasIn(_Strict):
     low: PosFloat = Field(description="10th percentile of observed / predicted")
     high: PosFloat = Field(description="90th percentile of observed / predicted")
     hardware: list[Id] = Field(min_length=1)
-    sample: Literal["in", "out"]
-    source: str = Field(min_length=1)
+    sample: Literal["in", "out"] = Field(description="in: the calibration was fitted on the file; out: not")
+    file: str = Field(min_length=1, description="the measurement file the runs are in")
+    holds: str = Field(min_length=1, description="what those runs are")
 
     @model_validator(mode="after")
     def _ordered(self) -> MeasuredBiasIn:

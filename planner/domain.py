@@ -450,7 +450,8 @@ class MeasuredBias:
     high: float
     hardware: tuple[str, ...]
     sample: str  # "in" | "out"
-    source: str  # the measurement file and what it holds
+    file: str  # the measurement file (its path in the repository)
+    holds: str  # what its runs are
 
     def note(self, model_id: str | None = None) -> str:
         """One line for a plan or an estimate of ``model_id`` (default: the measured model)."""
@@ -461,7 +462,7 @@ class MeasuredBias:
         runs = f"{self.records} runs ({', '.join(self.hardware)})"
         return (f"{model_id or self.model} on {self.runtime}{twin}: {runs} reached "
                 f"{self.low:.2f}-{self.high:.2f}x the predicted {what} (median {self.median:.2f}x; {sample}, "
-                f"{self.source.split(':')[0]}): capacity here is likely {side}")
+                f"{self.file}): capacity here is likely {side}")
 
 
 @dataclass(frozen=True)
@@ -489,12 +490,13 @@ class Catalog:
     quality: QualityData = field(default_factory=QualityData)  # empty: base scores only
     prices: PriceBook = field(default_factory=lambda: PriceBook(offers=()))  # rented offers (prices/)
     owned: OwnedData | None = None  # owned-hardware cost defaults (owned.yaml); None: owned is unpriced
-    measured_bias: tuple[MeasuredBias, ...] = ()  # measured_bias.yaml; empty: no such measurements
+    measured_bias: tuple[MeasuredBias, ...] = ()  # measured_bias.yaml (every entry, applicable or not)
 
     def measured_for(self, model_id: str, runtime_id: str) -> tuple[MeasuredBias, ...]:
         """The measured biases that apply to ``model_id`` on ``runtime_id``: those measured on it, and
         those measured on another catalog model of the same architecture (``Model.architecture``: the
-        same weights' shapes run the same kernels; DeepSeek-R1 is DeepSeek-V3 post-trained)."""
+        same weights' shapes run the same kernels; DeepSeek-R1 is DeepSeek-V3 post-trained). An entry whose
+        model this catalog lacks applies to nothing (``hwplan catalog validate`` names it)."""
         if not self.measured_bias or model_id not in self.models:
             return ()
         shape = self.models[model_id].architecture

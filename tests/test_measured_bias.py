@@ -21,6 +21,7 @@ from cli.main import app
 from hardware_catalog import load_catalog
 from hardware_catalog.inputs.workload import WorkloadIn, to_workload
 from hardware_catalog.outputs import estimate_out, plan_result_out
+from planner.calibration.measured_bias import fitted_on
 from planner.errors import CatalogError
 from planner.model.estimate import Scenario, estimate, resolve
 from planner.search.planning import plan
@@ -97,7 +98,7 @@ def _overlay(tmp_path: Path, entry: dict) -> Path:
 
 
 GOOD = {"model": "llama-3.1-8b", "runtime": "vllm", "metric": "throughput", "records": 5, "median": 0.5, "low": 0.4,
-        "high": 0.6, "hardware": ["h100-sxm"], "sample": "out", "source": "a file"}
+        "high": 0.6, "hardware": ["h100-sxm"], "sample": "out", "file": "runs.yaml", "holds": "runs"}
 
 
 def test_an_overlay_replaces_the_shipped_list(tmp_path):
@@ -127,11 +128,21 @@ def test_an_entry_for_a_model_the_catalog_lacks_applies_to_nothing(tmp_path):
     for model in ("deepseek-r1.yaml", "deepseek-v3.yaml"):
         (base / "models" / model).unlink()
     catalog = load_catalog(base)
-    assert {b.model for b in catalog.measured_bias} == {"gpt-oss-120b", "llama-3.1-8b"}
+    assert catalog.measured_for("deepseek-v3", "sglang") == () and catalog.measured_for("llama-3-8b", "ipex")
     result = CliRunner().invoke(app, ["catalog", "validate", str(base)])
     assert result.exit_code == 0, result.output
     assert "2 entries name a model or runtime this catalog lacks" in result.output
     assert "deepseek-r1 on tensorrt-llm" in result.output and "deepseek-r1 on sglang" in result.output
+
+
+def test_in_or_out_of_sample_is_read_off_the_calibration():
+    """A file is "in" sample when its content is one the calibration names in fitted_on (by SHA-256): the
+    shipped MLPerf copy is, the InferenceMAX files are not, and a file with one byte changed is not."""
+    calibration = load_catalog().calibration
+    mlperf = (ROOT / "hardware_catalog/data/measurements/mlperf.yaml").read_bytes()
+    assert fitted_on(calibration, mlperf)
+    assert not fitted_on(calibration, mlperf + b"\n")
+    assert not fitted_on(calibration, (ROOT / "tests/data/inferencemax_deepseek_r1.yaml").read_bytes())
 
 
 def test_without_the_file_nothing_is_listed(tmp_path):

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from cli.app import CatalogOpt, JsonOpt, OverlayOpt, WideOpt, catalog_app, load, print_json
-
-if TYPE_CHECKING:
-    from planner.domain import Catalog
 
 __all__ = ["catalog_list", "catalog_show", "catalog_validate"]
 
@@ -31,25 +28,11 @@ def catalog_validate(
                f"{len(cat.prices.offers)} price offers for {len(cat.prices.hardware_ids())} chips"
                f"{f' ({len(cat.prices.skipped)} for chips not in the catalog)' if cat.prices.skipped else ''}, "
                f"owned.yaml {'ok' if cat.owned is not None else 'absent'} (version {cat.version})")
-    left_out = _measured_left_out(directory, add or [], cat)
-    if left_out:
-        typer.echo(f"measured_bias.yaml: {len(left_out)} entries name a model or runtime this catalog lacks and "
-                   f"apply to nothing: {', '.join(left_out)}")
-
-
-def _measured_left_out(directory: Path | None, add: list[Path], cat: Catalog) -> list[str]:
-    """'model on runtime' of each entry of the measured_bias.yaml in force (the last folder's) that the
-    catalog left out (``hardware_catalog.convert``: its model or runtime is not in this catalog)."""
-    from hardware_catalog.files import default_catalog_dir, read_yaml, validate_file
-    from hardware_catalog.schema import MeasuredBiasFile
-
-    files = [f / "measured_bias.yaml" for f in (directory or default_catalog_dir(), *add)
-             if (f / "measured_bias.yaml").is_file()]
-    if not files:
-        return []
-    entries = validate_file(MeasuredBiasFile, read_yaml(files[-1]), file=str(files[-1])).entries
-    kept = {(b.model, b.runtime, b.metric, b.source) for b in cat.measured_bias}
-    return [f"{e.model} on {e.runtime}" for e in entries if (e.model, e.runtime, e.metric, e.source) not in kept]
+    apart = [f"{b.model} on {b.runtime}" for b in cat.measured_bias
+             if b.model not in cat.models or b.runtime not in cat.runtimes]
+    if apart:
+        typer.echo(f"measured_bias.yaml: {len(apart)} entries name a model or runtime this catalog lacks and "
+                   f"apply to nothing: {', '.join(apart)}")
 
 
 @catalog_app.command("list")

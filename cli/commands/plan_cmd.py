@@ -226,8 +226,8 @@ def _plans_blocks(console: Console, plans: list[PlanOut]) -> None:
 
 def _render_measured(console: Console, plans: list[PlanOut]) -> None:
     """Each distinct measured bias once, with the plans it applies to (measured_bias.yaml): where runs of
-    the plan's model and runtime landed outside 0.8-1.25x of the prediction, so that its capacity and
-    latencies are read with that range in mind."""
+    the plan's model and runtime landed outside the file's band around the prediction, so that its capacity
+    and latencies are read with that range in mind."""
     ranks: dict[str, list[int]] = {}
     for p in plans:
         for m in p.measured:

@@ -15,18 +15,18 @@ tests/test_measured_bias.py recomputes it against the shipped catalog.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from planner.calibration.predict import METRICS, Measurement, predict_calibrated, prepare
-from planner.domain import Catalog, MeasuredBias
+from planner.domain import Calibration, Catalog, MeasuredBias
 from planner.model.estimate import Scenario
 from planner.model.grid import CatalogTables
 
-__all__ = ["HIGH", "LOW", "MIN_RECORDS", "Source", "file_label", "measured_bias"]
+__all__ = ["HIGH", "LOW", "MIN_RECORDS", "Source", "fitted_on", "measured_bias"]
 
 MIN_RECORDS = 5  # fewer runs make a median too fragile to print beside a plan
 LOW, HIGH = 0.8, 1.25  # median observed / predicted within this band: not listed
@@ -36,11 +36,20 @@ _THROUGHPUT, _CAPACITY = METRICS.index("output_tokens_per_s"), METRICS.index("sl
 
 @dataclass(frozen=True)
 class Source:
-    """One measurement file's records, with how it is cited and whether a fit read it."""
+    """One measurement file's records, how an entry cites it, and whether the calibration was fitted on it."""
 
     records: Sequence[Measurement]
-    label: str  # how the entry cites it (file and what it holds)
-    sample: str  # "in": the calibration was fitted on it; "out": no fit reads it
+    file: str  # its path in the repository
+    holds: str  # what its runs are
+    sample: str  # "in": the calibration was fitted on it (``fitted_on``); "out": no fit read it
+
+
+def fitted_on(calibration: Calibration, content: bytes) -> bool:
+    """Whether the calibration was fitted on a file of this content (calibration.yaml's ``fitted_on``
+    names each file it read with its SHA-256: ``hwplan calibrate`` writes it)."""
+    files = calibration.fitted_on.get("files", [])
+    digest = hashlib.sha256(content).hexdigest()
+    return isinstance(files, list) and any(isinstance(f, dict) and f.get("sha256") == digest for f in files)
 
 
 def measured_bias(catalog: Catalog, sources: Sequence[Source]) -> list[MeasuredBias]:
@@ -71,14 +80,7 @@ def measured_bias(catalog: Catalog, sources: Sequence[Source]) -> list[MeasuredB
             out.append(MeasuredBias(
                 model=model, runtime=runtime, metric=metric, records=len(runs), median=round(median, 3),
                 low=round(float(np.percentile(ratios, 10)), 3), high=round(float(np.percentile(ratios, 90)), 3),
-                hardware=tuple(sorted({h for _, h in runs})), sample=src.sample, source=src.label))
+                hardware=tuple(sorted({h for _, h in runs})), sample=src.sample, file=src.file,
+                holds=src.holds))
     return out
 
-
-def file_label(path: Path, root: Path, what: str) -> str:
-    """How an entry cites a file: its path in the repository and what it holds."""
-    try:
-        shown = path.resolve().relative_to(root.resolve())
-    except ValueError:
-        shown = path
-    return f"{shown}: {what}"
