@@ -141,7 +141,8 @@ WEAK_SPOTS = """\
   pooled 6 ms ($2,509, one L4 and one L40S): what the MLPerf records say of vLLM's iteration is not
   known to carry to SGLang, and the two are within this figure's uncertainty of each other.
   `hwplan plan --iteration-range` re-plans at both ends: support-chatbot $2,509-$2,735,
-  heterogeneous-mix $27,115-$29,072, long-document-summarizer $4,895-$5,448; offline-batch and
+  heterogeneous-mix $29,072-$31,029 (tensor-parallel L40S replicas priced, since 2026-12-05, from the
+  8-chip instance that holds them), long-document-summarizer $4,895-$5,448; offline-batch and
   disagg-long-prompts (SGLang) do not move over 6-10 ms, nor do the other examples' best plans.
   NVIDIA AIConfigurator's estimate for Qwen3-32B FP8 on 16 H200 (tests/test_disagg_reference.py, an
   estimate from its kernel database, not a measurement) prices aggregated TensorRT-LLM at 852 tokens/s/GPU

@@ -28,7 +28,7 @@ PRICES = {("a", "on_demand"): 2.0, ("b", "on_demand"): 3.5, ("a", "reserved_1y")
           ("a", "spot"): 0.9}
 
 
-def _price(hardware: str, mode: str) -> float | None:
+def _price(hardware: str, mode: str, chips: int) -> float | None:
     return PRICES.get((hardware, mode))
 
 
@@ -86,7 +86,7 @@ def test_a_workload_split_by_hardware_types_costs_what_one_model_finds() -> None
         it = Item(name="w", shapes=shapes, demand=rng.uniform(2, 16, size=(3, 2)),
                   availability=Availability(spare=int(rng.integers(0, 2))), max_types=int(rng.integers(1, 3)),
                   quotas={})
-        kwargs = dict(hours=hours, prices=lambda h, m: prices.get((h, m)), fleet_quotas={}, quota_left=None,
+        kwargs = dict(hours=hours, prices=lambda h, m, c: prices.get((h, m)), fleet_quotas={}, quota_left=None,
                       modes=frozenset(Mode), committed_as="reserved_1y", time_limit_s=20.0, workers=1, seed=0,
                       hint=[])
         split = solve_schedule([it], **{k: v for k, v in kwargs.items() if k not in ("quota_left", "hint")})

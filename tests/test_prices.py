@@ -143,6 +143,45 @@ def test_unpriced_chip_says_which_pricing_would_include_it() -> None:
     assert isinstance(select_price(BOOK, "gb200", PricingSpec(mode="spot", market="neocloud")), Unpriced)
 
 
+def test_a_multi_chip_replica_is_priced_from_instances_that_hold_it() -> None:
+    # The survey's section 1 rows: T4 at AWS g4dn.xlarge $0.526 (1 chip) and g4dn.12xlarge $3.912 / 4 =
+    # $0.978; Azure NC4as_T4_v3 $0.526 and NC64as_T4_v3 $4.352 / 4 = $1.088. A tensor-parallel replica of 2
+    # or 4 T4s runs in one instance, so only the 4-chip instances price it: median (0.978 + 1.088) / 2.
+    one = select_price(BOOK, "t4", PricingSpec())
+    four = select_price(BOOK, "t4", PricingSpec(), chips=4)
+    two = select_price(BOOK, "t4", PricingSpec(), chips=2)
+    assert isinstance(one, PriceQuote) and one.usd_per_chip_hour == pytest.approx(0.526)
+    assert isinstance(four, PriceQuote) and four.usd_per_chip_hour == pytest.approx((0.978 + 1.088) / 2)
+    assert isinstance(two, PriceQuote) and two.usd_per_chip_hour == four.usd_per_chip_hour
+    assert {o.instance for o in four.offers} == {"g4dn.12xlarge", "NC64as_T4_v3"}
+    # L40S: AWS g6e.48xlarge $30.13118 / 8 = $3.766 is the only hyperscaler instance of 8
+    eight = select_price(BOOK, "l40s", PricingSpec(), chips=8)
+    assert isinstance(eight, PriceQuote) and eight.usd_per_chip_hour == pytest.approx(3.766)
+    # no instance that large: unpriced, saying so, and listing no pricing that has none either
+    none = select_price(BOOK, "t4", PricingSpec(), chips=8)
+    assert isinstance(none, Unpriced) and "instance with >= 8 chips" in none.reason
+    assert ("hyperscaler", "on_demand") not in none.available
+
+
+def test_plans_and_estimates_price_replicas_by_the_instances_that_hold_them() -> None:
+    from planner.economics.rates import ChipRate, chip_rate
+    rate = chip_rate(CATALOG, "t4", "on_demand", chips_per_replica=4)
+    assert isinstance(rate, ChipRate) and rate.usd_per_chip_hour == pytest.approx(1.033)
+    # a replica larger than a node takes whole nodes, one instance each: 16 L4s on 8-chip nodes are priced
+    # as 8, from AWS g6.48xlarge's $1.669 alone (GCP's largest L4 instance in the survey, g2-standard-48,
+    # holds 4)
+    wide = chip_rate(CATALOG, "l4", "on_demand", chips_per_replica=16)
+    eight = chip_rate(CATALOG, "l4", "on_demand", chips_per_replica=8)
+    assert isinstance(wide, ChipRate) and isinstance(eight, ChipRate)
+    assert wide.usd_per_chip_hour == eight.usd_per_chip_hour == pytest.approx(1.669)
+    config = resolve(CATALOG, model="llama-3.1-70b", hardware="t4", precision="int4", tp=4)
+    est = estimate(CATALOG, config, scenario=Scenario.STATIC_BATCH, input_tokens=512, output_tokens=128, batch=1)
+    assert est.cost_per_hour == pytest.approx(4 * (0.978 + 1.088) / 2)
+    single = estimate(CATALOG, resolve(CATALOG, model="llama-3.1-8b", hardware="t4", precision="int4"),
+                      scenario=Scenario.STATIC_BATCH, input_tokens=512, output_tokens=128, batch=1)
+    assert single.cost_per_hour == pytest.approx(0.526)
+
+
 def test_region_and_provider_filters() -> None:
     eu = select_price(BOOK, "h100-sxm", PricingSpec(regions=("europe-west4",)))
     assert isinstance(eu, PriceQuote) and eu.usd_per_chip_hour == 14.07

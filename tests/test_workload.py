@@ -81,7 +81,9 @@ def test_a_bad_file_names_the_field(tmp_path: Path, path: tuple[str, ...], value
 @pytest.mark.parametrize(("constraint", "value", "field"), [
     ("hardware", ["h100-sxm", "no-such-chip"], "constraints.hardware.1"),
     ("exclude_hardware", ["no-such-chip"], "constraints.exclude_hardware.0"),
-    ("quotas", {"no-such-chip": 4}, "constraints.quotas.0"),
+    ("quotas", {"l4": 2, "no-such-chip": 4}, "constraints.quotas.no-such-chip"),  # a map: named by its key
+    ("pricing", {"mode": "owned", "owned": {"chips": {"no-such-chip": {"pue": 1.2}}}},
+     "constraints.pricing.owned.chips.no-such-chip"),
     ("models", ["gpt-5"], "constraints.models.0"),
 ])
 def test_an_unknown_id_in_the_constraints_names_the_field(tmp_path: Path, catalog: Catalog,

@@ -9,16 +9,27 @@ Selection (``select_price``), in order:
    the price (the sheet is the user's own number; market, region and provider filters do not
    apply to it).
 2. Otherwise the catalog's offers in the requested mode and market, less those flagged ``stale``
-   (superseded, history only) or ``gpu_only`` (VM billed extra, so not comparable), and less
-   any outside ``regions`` / ``providers`` when those are given.
+   (superseded, history only) or ``gpu_only`` (VM billed extra, so not comparable), less
+   any outside ``regions`` / ``providers`` when those are given, and less instances too small for
+   the replica: a replica whose ``chips`` run in one instance (tensor or pipeline parallelism over
+   NVLink / PCIe, ``instance_chips``) needs an offer of at least that many chips, so a 4-chip T4
+   replica is priced from g4dn.12xlarge's $0.978 per chip, not g4dn.xlarge's $0.526 (a multi-chip
+   instance carries more vCPUs and memory per chip). An offer that does not state its size
+   (``chips_per_instance`` unset: a per-chip rate such as a TPU slice's) prices any replica. The
+   price sheet's offers are filtered the same way.
 3. One offer per provider: its reference region first (us-east-1, us-central1, eastus: the
    regions the price survey's conventions fix), then a region the source does not state, then
-   other regions; among those, certain before ``uncertain``/``estimate``; newest; smallest shape.
+   other regions; among those, certain before ``uncertain``/``estimate``; newest; smallest shape
+   (that still holds the replica).
 4. The price is the median over providers.
 5. No offer in that market: with ``fallback_markets`` the next market in MARKETS order is tried
    and the quote records the market it came from; without it (the default) the chip is
    ``Unpriced``, and the result lists the (market, mode) pairs that do have offers. A mode never
    borrows another mode's price: spot is not derived from on-demand.
+
+Per-chip prices assume a plan's replicas share instances: a 1-chip replica on an 8-chip instance
+is charged one eighth of it. The chips a plan leaves idle in a partly filled instance are not
+charged (which instances a buyer rents depends on the provider).
 """
 
 from __future__ import annotations
@@ -40,6 +51,7 @@ __all__ = [
     "SkippedOffer",
     "Unpriced",
     "available_pricings",
+    "instance_chips",
     "select_price",
     "stale_offers",
 ]
@@ -146,14 +158,27 @@ class Unpriced:
     available: tuple[tuple[str, str], ...]
 
 
-def available_pricings(book: PriceBook, hardware: str) -> tuple[tuple[str, str], ...]:
-    """The (market, mode) pairs with at least one selectable offer, in MARKETS x OFFER_MODES order."""
-    have = {(o.market, o.mode) for o in book.for_hardware(hardware) if not o.flags & NEVER_SELECTED}
+def instance_chips(chips_per_replica: int, chips_per_node: int) -> int:
+    """Chips of one replica that one instance must hold: all of them within a node, a whole node's
+    when the replica spans several (each of its nodes is then one instance)."""
+    return max(1, min(int(chips_per_replica), int(chips_per_node)))
+
+
+def holds(offer: Offer, chips: int) -> bool:
+    """Whether the offer's instance holds ``chips`` chips of one replica (an unstated size: yes)."""
+    return offer.chips_per_instance is None or offer.chips_per_instance >= chips
+
+
+def available_pricings(book: PriceBook, hardware: str, chips: int = 1) -> tuple[tuple[str, str], ...]:
+    """The (market, mode) pairs with at least one selectable offer of an instance holding ``chips``
+    chips, in MARKETS x OFFER_MODES order."""
+    have = {(o.market, o.mode) for o in book.for_hardware(hardware)
+            if not o.flags & NEVER_SELECTED and holds(o, chips)}
     return tuple((m, mode) for m in MARKETS for mode in OFFER_MODES if (m, mode) in have)
 
 
 def select_price(book: PriceBook, hardware: str, spec: PricingSpec = PricingSpec(), *,
-                 sheet: PriceBook | None = None) -> PriceQuote | Unpriced:
+                 sheet: PriceBook | None = None, chips: int = 1) -> PriceQuote | Unpriced:
     """One price per chip-hour under ``spec`` (the rules are in the module docstring).
 
     The median, not the cheapest, is the default because the cheapest offer is one provider's
@@ -163,9 +188,12 @@ def select_price(book: PriceBook, hardware: str, spec: PricingSpec = PricingSpec
     keeps chips like for like: hyperscaler and neocloud prices differ 2-4x for the same chip
     (H100 about $6.9-12.3 against $2.7-4.0, the price survey's conventions), so a chip priced
     at a neocloud would otherwise beat the same silicon priced at a hyperscaler.
+
+    ``chips``: the chips of one replica that one instance holds (``instance_chips``); only offers of
+    instances at least that large price it.
     """
     if sheet is not None:
-        own = [o for o in sheet.for_hardware(hardware) if o.mode == spec.mode]
+        own = [o for o in sheet.for_hardware(hardware) if o.mode == spec.mode and holds(o, chips)]
         if own:
             return PriceQuote(hardware=hardware, mode=spec.mode, market=own[0].market,
                               usd_per_chip_hour=statistics.median(o.usd_per_chip_hour for o in own),
@@ -173,7 +201,7 @@ def select_price(book: PriceBook, hardware: str, spec: PricingSpec = PricingSpec
                               from_sheet=True)
     markets = MARKETS[MARKETS.index(spec.market):] if spec.fallback_markets else (spec.market,)
     for market in markets:
-        picks = _one_per_provider(_eligible(book.for_hardware(hardware), spec, market), spec)
+        picks = _one_per_provider(_eligible(book.for_hardware(hardware), spec, market, chips), spec)
         if picks:
             return PriceQuote(
                 hardware=hardware, mode=spec.mode, market=market,
@@ -182,14 +210,15 @@ def select_price(book: PriceBook, hardware: str, spec: PricingSpec = PricingSpec
                 fell_back_from=spec.market if market != spec.market else None)
     where = " in " + ", ".join(spec.regions) if spec.regions else ""
     who = " from " + ", ".join(spec.providers) if spec.providers else ""
+    size = f" of an instance with >= {chips} chips" if chips > 1 else ""
     return Unpriced(hardware=hardware,
-                    reason=f"no {spec.market} {spec.mode} offer{where}{who}",
-                    available=available_pricings(book, hardware))
+                    reason=f"no {spec.market} {spec.mode} offer{size}{where}{who}",
+                    available=available_pricings(book, hardware, chips))
 
 
-def _eligible(offers: Iterable[Offer], spec: PricingSpec, market: str) -> list[Offer]:
+def _eligible(offers: Iterable[Offer], spec: PricingSpec, market: str, chips: int) -> list[Offer]:
     return [o for o in offers
-            if o.mode == spec.mode and o.market == market and not o.flags & NEVER_SELECTED
+            if o.mode == spec.mode and o.market == market and not o.flags & NEVER_SELECTED and holds(o, chips)
             and (not spec.regions or o.region in spec.regions)
             and (not spec.providers or o.provider in spec.providers)]
 

@@ -26,6 +26,7 @@ from planner.economics.pricing import (
     PricingSpec,
     Unpriced,
     available_pricings,
+    instance_chips,
     select_price,
 )
 from planner.errors import InputError
@@ -38,6 +39,8 @@ __all__ = ["OWNED", "OWNED_FIELDS", "OWNED_UTILISATION", "PRICING_MODES", "ChipR
 class _Chip(Protocol):
     @property
     def tdp_w(self) -> float | None: ...
+    @property
+    def chips_per_node(self) -> int: ...
 
 
 class PricedCatalog(Protocol):
@@ -112,15 +115,20 @@ class ChipRate:
         return self.owned is None
 
 
-def chip_rate(catalog: PricedCatalog, hardware: str, pricing: Pricing | str) -> ChipRate | Unpriced:
-    """The price per chip-hour of ``hardware`` under ``pricing`` (memoised per catalog)."""
+def chip_rate(catalog: PricedCatalog, hardware: str, pricing: Pricing | str, *,
+              chips_per_replica: int = 1) -> ChipRate | Unpriced:
+    """The price per chip-hour of ``hardware`` under ``pricing`` for replicas of ``chips_per_replica``
+    chips (rented: from offers of instances that hold a replica's chips within one node,
+    ``pricing.instance_chips``; memoised per catalog)."""
     p = Pricing.of(pricing)
-    return cached(catalog, ("chip_rate", hardware, p), lambda: _rate(catalog, hardware, p))
+    chip = catalog.hardware.get(hardware)
+    size = instance_chips(chips_per_replica, chip.chips_per_node) if chip is not None else 1
+    return cached(catalog, ("chip_rate", hardware, p, size), lambda: _rate(catalog, hardware, p, size))
 
 
-def _rate(catalog: PricedCatalog, hardware: str, p: Pricing) -> ChipRate | Unpriced:
+def _rate(catalog: PricedCatalog, hardware: str, p: Pricing, size: int) -> ChipRate | Unpriced:
     if p.mode != OWNED:
-        quote = select_price(catalog.prices, hardware, p.spec, sheet=p.sheet)
+        quote = select_price(catalog.prices, hardware, p.spec, sheet=p.sheet, chips=size)
         if isinstance(quote, Unpriced):
             return _with_owned(catalog, quote)
         return ChipRate(hardware=hardware, usd_per_chip_hour=quote.usd_per_chip_hour, mode=p.mode, quote=quote)

@@ -1,8 +1,10 @@
 """Per-mode replica prices for schedules: the one place the fleet planner reads a price.
 
-A ``ChipPrices`` function gives USD per chip-hour for (hardware id, pricing mode), or None when
-there is no such price. ``catalog_prices`` prices as plan costs do (``planner.economics.rates.chip_rate``:
-the median of one market's offers in the catalog's price book, a price sheet first, in each mode);
+A ``ChipPrices`` function gives USD per chip-hour for (hardware id, pricing mode, chips per replica),
+or None when there is no such price (the chips choose the offers: an instance must hold a replica,
+``planner.economics.pricing.instance_chips``). ``catalog_prices`` prices as plan costs do
+(``planner.economics.rates.chip_rate``: the median of one market's offers in the catalog's price
+book, a price sheet first, in each mode);
 ``book_prices`` takes the first market, in ``MARKETS`` order, that has an offer in the mode (so a
 chip the hyperscalers do not rent is still priced). The boundary picks one, so switching the
 source changes no planning code.
@@ -15,12 +17,12 @@ from dataclasses import replace
 from enum import StrEnum
 
 from planner.domain import Catalog
-from planner.economics.pricing import PriceQuote, PricingSpec, select_price
+from planner.economics.pricing import PriceQuote, PricingSpec, instance_chips, select_price
 from planner.economics.rates import ChipRate, Pricing, chip_rate
 
 __all__ = ["ChipPrices", "Mode", "book_prices", "catalog_prices", "replica_price"]
 
-ChipPrices = Callable[[str, str], float | None]  # (hardware id, catalog pricing mode) -> USD per chip-hour
+ChipPrices = Callable[[str, str, int], float | None]  # (hardware id, pricing mode, chips per replica) -> USD/chip-h
 
 
 class Mode(StrEnum):
@@ -36,10 +38,10 @@ def catalog_prices(catalog: Catalog, pricing: Pricing | None = None) -> ChipPric
     like) with its mode replaced by the schedule's."""
     base = pricing or Pricing()
 
-    def price(hardware: str, mode: str) -> float | None:
+    def price(hardware: str, mode: str, chips: int) -> float | None:
         if hardware not in catalog.hardware:
             return None
-        rate = chip_rate(catalog, hardware, replace(base, mode=mode))
+        rate = chip_rate(catalog, hardware, replace(base, mode=mode), chips_per_replica=chips)
         return rate.usd_per_chip_hour if isinstance(rate, ChipRate) else None
 
     return price
@@ -49,10 +51,11 @@ def book_prices(catalog: Catalog) -> ChipPrices:
     """Prices from every market of the catalog's price book: the median of the first market (in
     ``MARKETS`` order, hyperscalers first) that has offers in the mode."""
 
-    def price(hardware: str, mode: str) -> float | None:
+    def price(hardware: str, mode: str, chips: int) -> float | None:
         if hardware not in catalog.hardware:
             return None
-        quote = select_price(catalog.prices, hardware, PricingSpec(mode=mode, fallback_markets=True))
+        size = instance_chips(chips, catalog.hardware[hardware].chips_per_node)
+        quote = select_price(catalog.prices, hardware, PricingSpec(mode=mode, fallback_markets=True), chips=size)
         return quote.usd_per_chip_hour if isinstance(quote, PriceQuote) else None
 
     return price
@@ -61,5 +64,5 @@ def book_prices(catalog: Catalog) -> ChipPrices:
 def replica_price(prices: ChipPrices, hardware: str, chips: int, mode: Mode, *,
                   committed_as: str = "reserved_1y") -> float | None:
     """USD per replica-hour in ``mode`` (None: no price for it)."""
-    per_chip = prices(hardware, committed_as if mode is Mode.COMMITTED else str(mode))
+    per_chip = prices(hardware, committed_as if mode is Mode.COMMITTED else str(mode), chips)
     return None if per_chip is None else per_chip * chips

@@ -72,8 +72,8 @@ def scaled_prices(prices: ChipPrices, scale: float) -> ChipPrices:
     if scale == 1.0:
         return prices
 
-    def price(hardware: str, mode: str) -> float | None:
-        p = prices(hardware, mode)
+    def price(hardware: str, mode: str, chips: int) -> float | None:
+        p = prices(hardware, mode, chips)
         return None if p is None else p * scale
 
     return price

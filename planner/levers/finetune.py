@@ -256,7 +256,7 @@ def _option_at(catalog: Catalog, hw: Hardware, m: Model, method: str, tokens: fl
     # wall time: student on `chips`, teacher on `t_chips`, one after the other
     hours = [(flops / (peak * u) / chips + (g / t_chips if t_chips else 0.0)) / 3600.0
              for u, g in zip(mfus, gen, strict=True)]
-    rate = chip_rate(catalog, hw.id, pricing)
+    rate = chip_rate(catalog, hw.id, pricing, chips_per_replica=chips)  # one job on `chips` chips
     price = rate.usd_per_chip_hour if isinstance(rate, ChipRate) else None
     cost = None if price is None else chip_seconds[1] / 3600.0 * price  # central chip-hours x price
     note = f"{chain}; activation checkpointing" if checkpointing else chain
@@ -314,12 +314,15 @@ def cheapest_option(catalog: Catalog, *, model: Model, method: str, dataset_toke
     flops = training_flops(model, method, tokens, rank=rank, checkpointing=False)
     bounds = []
     for hw in chips:
-        peak, rate = _peak(hw), chip_rate(catalog, hw.id, pricing)
-        if peak is None or not isinstance(rate, ChipRate) or toolchain(catalog, method, hw.family) is None:
+        peak = _peak(hw)
+        # the least price over the chip counts an option may take (a larger instance may be dearer or cheaper)
+        rates = [r.usd_per_chip_hour for n in _chip_counts(hw)
+                 if isinstance(r := chip_rate(catalog, hw.id, pricing, chips_per_replica=n), ChipRate)]
+        if peak is None or not rates or toolchain(catalog, method, hw.family) is None:
             continue  # no option of this chip fits with a price
         u = mfu(hw.family, method)[0][1]  # the central MFU, as ``_option_at`` costs
         seconds = flops / (peak * u) + _generation_s(teacher, tokens, peak, u)
-        bounds.append((seconds / 3600.0 * rate.usd_per_chip_hour, hw.id, hw))
+        bounds.append((seconds / 3600.0 * min(rates), hw.id, hw))
     best: TrainingOption | None = None
     for bound, _id, hw in sorted(bounds, key=lambda b: (b[0], b[1])):
         if best is not None and best.cost is not None and bound > best.cost:

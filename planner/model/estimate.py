@@ -121,6 +121,9 @@ def resolve(catalog: Catalog, *, model: str, hardware: str, chips: int | None = 
     for name, value in (("pp", pp), ("tp", tp), ("chips", chips)):
         if value is not None and value < 1:
             raise InputError(f"must be at least 1, got {value}", field=name)
+    if pp > m.layers:
+        raise InputError(f"pp = {pp} exceeds the {m.layers} layers of {m.id} (a pipeline stage holds at least one "
+                         "layer)", field="pp")
     tp = tp if tp is not None else (chips // pp if chips else 1)
     chips = chips if chips is not None else tp * pp
     if tp * pp > chips:
@@ -226,7 +229,7 @@ def estimate(catalog: Catalog, config: Config, *, scenario: Scenario = Scenario.
                   f"admitted ones decode at the full batch, TPOT {1e3 * float(tpot):.3g} ms")
     served = scenario is Scenario.SERVER  # the queueing model ran: it charged the serving iteration cost
     static = scenario is Scenario.STATIC_BATCH
-    rate = chip_rate(catalog, config.hardware.id, how)
+    rate = chip_rate(catalog, config.hardware.id, how, chips_per_replica=config.tp * config.pp)
     cost_hour = rate.usd_per_chip_hour * config.chips if isinstance(rate, ChipRate) else None
     per_million = (cost_hour / (tps * 3600.0) * 1e6
                    if cost_hour is not None and fits and math.isfinite(tps) and tps > 0 else None)

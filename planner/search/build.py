@@ -105,7 +105,7 @@ def _cost(catalog: Catalog, w: Workload, per_hour: float, *, one_time: float, de
     tokens_per_hour = t.requests_per_s * t.output_tokens.mean * 3600.0
     rates = []
     for d in deployments:
-        rate = chip_rate(catalog, d.hardware, pricing)
+        rate = chip_rate(catalog, d.hardware, pricing, chips_per_replica=d.chips_per_replica)
         assert isinstance(rate, ChipRate)  # unpriced chips never reach a plan
         rates.append((rate, d.chips_per_replica * d.replicas))
     parts, energy, token_prices, sources = explain_cost(

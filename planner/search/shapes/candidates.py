@@ -55,7 +55,7 @@ class Candidates:
     tables: CatalogTables
     universe_row: IntArray
     score: npt.NDArray[np.float64]  # quality score per (model, precision) (NaN: none)
-    prices: npt.NDArray[np.float64]  # price per chip-hour per hardware (NaN: none)
+    prices: npt.NDArray[np.float64]  # price per chip-hour per [hardware, PARALLEL shape] (NaN: none)
     dropped: Counter[str] = field(default_factory=Counter)
     # (model index, precision index) -> the adaptation it uses, its quality range and one-time cost
     choices: dict[tuple[int, int], Choice] = field(default_factory=dict)
@@ -77,7 +77,8 @@ class Candidates:
         if not self._factors:
             self._factors.update(universe(self.tables).factors(self.universe_row))
             model, precision, hardware = self._factors["model"], self._factors["precision"], self._factors["hardware"]
-            self._factors.update(quality=self.score[model, precision], price_per_chip_hour=self.prices[hardware])
+            self._factors.update(quality=self.score[model, precision],
+                                 price_per_chip_hour=self.prices[hardware, self.universe_row % len(PARALLEL)])
         return self._factors[name]
 
     model = property(lambda self: self._factor("model"))
@@ -115,11 +116,15 @@ def _check_ids(catalog: Catalog, w: Workload) -> None:
                              ("models", c.models, catalog.models),
                              ("precisions", c.precisions, catalog.precisions),
                              ("kv_precisions", c.kv_precisions, catalog.precisions),
-                             ("runtimes", c.runtimes, catalog.runtimes),
-                             ("quotas", tuple(c.quotas), catalog.hardware)):
+                             ("runtimes", c.runtimes, catalog.runtimes)):
         for i, value in enumerate(ids or ()):
             if value not in table:
                 raise InputError(f"unknown id {value!r}", field=f"constraints.{name}.{i}")
+    # maps are named by key
+    for name, keys in (("quotas", tuple(c.quotas)), ("pricing.owned.chips", tuple(dict(c.pricing.owned_chips)))):
+        for value in keys:
+            if value not in catalog.hardware:
+                raise InputError(f"unknown hardware id {value[:64]!r}", field=f"constraints.{name}.{value[:64]}")
 
 
 def searched_runtimes(catalog: Catalog, c: Constraints) -> tuple[str, ...] | None:
@@ -166,8 +171,7 @@ def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload,
     for (m, p), pick in choices.items():
         score[m, p] = pick.quality.score
         at_confidence[m, p] = floor_score(pick, w)
-    rates = [chip_rate(catalog, hid, c.pricing) for hid in tables.hardware_ids]
-    prices = np.array([r.usd_per_chip_hour if isinstance(r, ChipRate) else np.nan for r in rates])
+    prices, rates = _prices(catalog, tables, c, distinct(hw))
     quality = at_confidence[models[None, :], precision[:, None]]  # [combo, model]
     per_node = tables.hardware["chips_per_node"][hw][:, None]
     scale_out = tables.hardware["scale_out_bytes_per_s"][hw][:, None] > 0
@@ -180,7 +184,7 @@ def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload,
     # tensor-parallel attention splits the heads evenly, unless the runtime pads them on the chip's family
     heads_ok = _heads_split(catalog, tables)[models][:, shape_ids]  # [model, shape]
     pads = _uneven_heads(catalog, tables)[hw, combos[:, 1]]  # [combo]
-    price_ok = ~np.isnan(prices[hw])  # [combo]
+    priced = ~np.isnan(prices[hw][:, shape_ids])  # [combo, shape]: an offer of an instance that holds the replica
     longest = (w.traffic.input_tokens.p95 or w.traffic.input_tokens.mean) + \
         (w.traffic.output_tokens.p95 or w.traffic.output_tokens.mean)
     context = np.array([catalog.models[tables.model_ids[m]].context_length for m in models])
@@ -201,20 +205,43 @@ def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload,
     split = np.where(pads[:, None], in_node, parallel_ok.astype(np.int64) @ (shape_ok & heads_ok).T.astype(np.int64))
     dropped["tp does not split the model's attention heads evenly (the runtime refuses to start)"] += \
         int((in_node - split).sum())
-    shapes_left = split * price_ok[:, None]  # [combo, model]
-    dropped[f"no {c.pricing.label} price"] += int((split * ~price_ok[:, None]).sum())
+    usable = parallel_ok & priced  # [combo, shape]
+    shapes_left = np.where(pads[:, None], usable.astype(np.int64) @ per_model,
+                           usable.astype(np.int64) @ (shape_ok & heads_ok).T.astype(np.int64))  # [combo, model]
+    any_price = ~np.isnan(prices[hw, 0])  # [combo]: priced at all (every offer holds one chip)
+    dropped[f"no {c.pricing.label} price"] += int((split * ~any_price[:, None]).sum())
+    dropped[f"no {c.pricing.label} offer of an instance that holds the replica's chips"] += \
+        int(((split - shapes_left) * any_price[:, None]).sum())
     alive = np.ones(quality.shape, dtype=bool)
     for ok, reason in model_checks:
         dropped[reason] += int((shapes_left * (alive & ~ok)).sum())
         alive &= ok
     rows = universe(tables).row(combos[:, None, None], models[None, :, None], shape_ids[None, None, :])
-    row = rows[alive[:, :, None] & price_ok[:, None, None] & parallel_ok[:, None, :] & shape_ok[None, :, :]
+    row = rows[alive[:, :, None] & usable[:, None, :] & shape_ok[None, :, :]
                & (heads_ok[None, :, :] | pads[:, None, None])]
-    unpriced = tuple(r for h in distinct(hw) if isinstance(r := rates[int(h)], Unpriced))
+    unpriced = tuple(r for h in distinct(hw) if isinstance(r := rates[int(h)], Unpriced))  # at any size
     cand = Candidates(tables=tables, universe_row=row, score=score, prices=prices, choices=choices,
                       unpriced=unpriced)
     cand.dropped.update({k: v for k, v in dropped.items() if v})
     return cand
+
+
+def _prices(catalog: Catalog, tables: CatalogTables, c: Constraints, used: IntArray
+            ) -> tuple[npt.NDArray[np.float64], dict[int, ChipRate | Unpriced]]:
+    """Price per chip-hour per [hardware, PARALLEL shape] (NaN: no offer of an instance that holds the
+    shape's chips, ``planner.economics.pricing.instance_chips``) for the ``used`` hardware indices, and
+    each one's rate for one chip (``Unpriced``: the chip has no price at any size)."""
+    prices = np.full((len(tables.hardware_ids), len(PARALLEL)), np.nan)
+    ones: dict[int, ChipRate | Unpriced] = {}
+    for h in used:
+        hid = tables.hardware_ids[int(h)]
+        for j, (tp, pp, _ep) in enumerate(PARALLEL):
+            rate = chip_rate(catalog, hid, c.pricing, chips_per_replica=tp * pp)
+            if j == 0:
+                ones[int(h)] = rate
+            if isinstance(rate, ChipRate):
+                prices[h, j] = rate.usd_per_chip_hour
+    return prices, ones
 
 
 class Universe:
