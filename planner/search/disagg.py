@@ -35,6 +35,7 @@ from planner.model.perf import MemoryModel, StepModel
 from planner.model.serving import Served
 from planner.search.results import Cost, Plan
 from planner.search.run import run_search
+from planner.search.shapes.capacity import length_dists
 from planner.workload import Objective, Slo, Tokens, Traffic, Workload
 
 __all__ = ["DecodePool", "PrefillPool", "compare", "disaggregated_plans", "transfer_s"]
@@ -101,16 +102,21 @@ def _decode_slo(w: Workload, pre: list[Plan], catalog: Catalog) -> Slo | None:
     replica); None when that leaves decode no time. Without this the decode pool of an e2e-only
     workload was sized with no latency target, ran at its largest batch and no pair met the e2e."""
     slo = _only(w.slo, "tpot_ms")
-    out = w.traffic.output_tokens.mean
-    if not pre or out <= 1.0:
+    _, out = length_dists(w.traffic)
+    if not pre or out.mean <= 1.0:
         return slo
     tokens = w.traffic.input_tokens.p95 or w.traffic.input_tokens.mean
+    typical = out.quantile(0.5)
     for pct, limit in w.slo.targets.get("e2e_ms", {}).items():
         # a prefill plan predicts TTFT at its own targets' percentiles; p99 (the largest integer
         # percentile) stands in, conservatively, for one it lacks
         ahead = max(p.predicted.get(f"ttft_ms_p{pct}", p.predicted["ttft_ms_p99"])
                     + _transfer_bound_s(catalog, p, tokens) * 1e3 for p in pre)
-        tpot = (limit - ahead) / (out - 1.0)
+        ahead_typical = max(p.predicted.get("ttft_ms_p50", p.predicted["ttft_ms_p99"])
+                            + _transfer_bound_s(catalog, p, tokens) * 1e3 for p in pre)
+        # both tails of ``_e2e``: a slow TTFT then a typical output, a typical TTFT then a long output
+        tpot = min((limit - ahead) / max(typical - 1.0, 1e-9),
+                   (limit - ahead_typical) / max(out.quantile(pct / 100.0) - 1.0, 1e-9))
         if tpot <= 0.0:
             return None
         slo = slo.with_target("tpot_ms", pct, min(tpot, slo.targets.get("tpot_ms", {}).get(pct, tpot)))
@@ -235,7 +241,7 @@ def _join(p: Plan, d: Plan, moved_s: float, w: Workload) -> Plan | None:
     out = w.traffic.output_tokens.mean
     for pct in (50, 90, 95, 99):
         if f"e2e_ms_p{pct}" in predicted:
-            predicted[f"e2e_ms_p{pct}"] = predicted[f"ttft_ms_p{pct}"] + predicted[f"tpot_ms_p{pct}"] * (out - 1.0)
+            predicted[f"e2e_ms_p{pct}"] = _e2e(predicted, w.traffic, pct)
     for pct, limit in w.slo.targets.get("e2e_ms", {}).items():
         if predicted.get(f"e2e_ms_p{pct}", np.inf) > limit:
             return None
@@ -250,6 +256,19 @@ def _join(p: Plan, d: Plan, moved_s: float, w: Workload) -> Plan | None:
     return replace(d, deployments=deployments, predicted=predicted, cost=cost, features=features,
                    why=f"{moved_s * 1e3:.1f} ms KV transfer",  # completed by ``compare``
                    binding=tuple(dict.fromkeys(p.binding + d.binding)))
+
+
+def _e2e(predicted: dict[str, float], traffic: Traffic, pct: int) -> float:
+    """e2e at ``pct`` of the joined plan, as the aggregated model takes it
+    (``planner.model.load.queueing``): the larger of a TTFT-driven tail (TTFT_q, then a median output
+    at the median TPOT) and an output-driven one (the median TTFT, then the output's q-quantile at
+    TPOT_q; the decode pool's TPOT_q bounds the mean per-token time of a long output from above).
+    With the mean output for every percentile, a plan of lognormal outputs (p95 = 2.7 x the mean)
+    passed e2e targets its long requests miss."""
+    _, out = length_dists(traffic)
+    typical = out.quantile(0.5)
+    return max(predicted[f"ttft_ms_p{pct}"] + predicted["tpot_ms_p50"] * (typical - 1.0),
+               predicted["ttft_ms_p50"] + predicted[f"tpot_ms_p{pct}"] * (out.quantile(pct / 100.0) - 1.0))
 
 
 def _joined_cost(p: Cost, d: Cost, *, per_million_tokens: float) -> Cost:
