@@ -83,9 +83,14 @@ class BranchAndBound:
         self.p, self.w, self.objective, self.top = p, w, objective, top
         self.time_limit_s, self.deadline, self.any_plan = time_limit_s, deadline, any_plan
         self.content, outside_content = _content_rank(p, w)  # per key, its place in the ranking's tie-break order
-        order = np.asarray(_key_order(p, w, objective, self.content), dtype=np.int64)
-        self.order, self.beyond = order[:key_limit(objective)], order[key_limit(objective):]
+        # per key, the quality the ranking reads (no score: 0): exact, so the quality objective prunes by it
+        self.quality = np.nan_to_num(p.cand.quality[p.first], nan=0.0) if len(p.rows_of) else np.zeros(0)
         self.budgets = key_budgets(p, w)  # per key, the hourly serving cost its plans may reach
+        order = np.asarray(_key_order(p, w, objective, self.content), dtype=np.int64)
+        # keys whose bound is past their budget never hold a plan: the limit counts the others (ordered by
+        # quality, the best models' keys are often all past a budget, and filled the limit with nothing)
+        order = order[p.lower_bounds()[order] < self.budgets[order]]
+        self.order, self.beyond = order[:key_limit(objective)], order[key_limit(objective):]
         self.amortised = _amortised(p, w)  # per key, its one-time cost per month of the horizon
         # keys prepare left unscreened (all past the key limit): their budget, amortised cost and content rank
         self.outside = p.outside if p.outside is not None and len(p.outside) else None
@@ -96,7 +101,8 @@ class BranchAndBound:
         self.found: list[tuple[int, Solution]] = []
         self.solves = 0
         self.exact = True  # every CP-SAT answer proven optimal
-        self._threshold_at: tuple[int, tuple[float, int]] = (-1, (np.inf, 0))  # (len(found), _threshold())
+        # (len(found), _threshold()) as last computed
+        self._threshold_at: tuple[int, tuple[float, float, int]] = (-1, (-np.inf, np.inf, 0))
         self._solved: dict[object, tuple[Solution, dict[int, int]]] = {}  # _attempt's solves by their model
 
     def run(self) -> Outcome:
@@ -125,24 +131,28 @@ class BranchAndBound:
         """Monthly cost of plans of ``keys`` at ``per_hour`` (as ``build._cost`` computes it)."""
         return np.asarray(np.asarray(per_hour) * HOURS_PER_MONTH + self.amortised[keys])
 
-    def _threshold(self) -> tuple[float, int]:
-        """(monthly cost, content rank) of the top-th distinct plan found ((inf, n) while fewer,
-        and for objectives other than cost): a key whose bound lies above it, or on it with
-        content that ranks after it, cannot enter the top K. Distinct plans differ in (model,
-        hardware set); the ranking never drops one of those as a near-duplicate of another, so
-        top of them fill the top K."""
-        if self.objective is not Objective.COST:
-            return np.inf, self.contents
+    def _threshold(self) -> tuple[float, float, int]:
+        """(-quality, monthly cost, content rank) of the top-th distinct plan found in the ranking's
+        order ((-inf, inf, n) while fewer, and for the latency and balanced objectives, which no key
+        bounds): a key whose (-quality, bound) lies above it, or on it with content that ranks after
+        it, cannot enter the top K. The cost objective ranks by cost alone (the quality part is
+        -inf: every key ties on it); the quality objective by the score, which a key fixes exactly,
+        then cost. Distinct plans differ in (model, hardware set); the ranking never drops one of
+        those as a near-duplicate of another, so top of them fill the top K."""
+        if self.objective not in (Objective.COST, Objective.QUALITY):
+            return -np.inf, np.inf, self.contents
         if self._threshold_at[0] == len(self.found):  # found only grows: unchanged since computed
             return self._threshold_at[1]
-        best: dict[tuple[int, frozenset[int]], tuple[float, int]] = {}
+        by_quality = self.objective is Objective.QUALITY
+        best: dict[tuple[int, frozenset[int]], tuple[float, float, int]] = {}
         for k, sol in self.found:
             rows = list(sol.counts)
             sig = (int(self.p.cand.model[rows[0]]), frozenset(int(h) for h in self.p.cand.hardware[rows]))
-            entry = (float(self.monthly(k, sol.cost_per_hour)), int(self.content[k]))
+            entry = (-float(self.quality[k]) if by_quality else -np.inf, float(self.monthly(k, sol.cost_per_hour)),
+                     int(self.content[k]))
             best[sig] = min(best.get(sig, entry), entry)
         ranked = sorted(best.values())
-        threshold = ranked[self.top - 1] if len(ranked) >= self.top else (np.inf, self.contents)
+        threshold = ranked[self.top - 1] if len(ranked) >= self.top else (-np.inf, np.inf, self.contents)
         self._threshold_at = (len(self.found), threshold)
         return threshold
 
@@ -153,15 +163,18 @@ class BranchAndBound:
             return np.zeros(0, dtype=bool)
         if bound is None:
             bound = self.p.tight_bounds(keys) if tight else self.p.lower_bounds()[keys]
-        return self._passes(bound, self.budgets[keys], self.amortised[keys], self.content[keys])
+        return self._passes(bound, self.budgets[keys], self.amortised[keys], self.content[keys], self.quality[keys])
 
-    def _passes(self, bound: np.ndarray, budget: np.ndarray, amortised: np.ndarray, content: np.ndarray
-                ) -> np.ndarray:
-        """``_alive`` of keys given their hourly bound, budget, amortised one-time cost and content
-        rank (monotone: a smaller bound never passes less)."""
-        cost, top_content = self._threshold()
+    def _passes(self, bound: np.ndarray, budget: np.ndarray, amortised: np.ndarray, content: np.ndarray,
+                quality: np.ndarray | None = None) -> np.ndarray:
+        """``_alive`` of keys given their hourly bound, budget, amortised one-time cost, content rank and
+        quality (None: unknown, never pruned by it; monotone: a smaller bound never passes less)."""
+        worst, cost, top_content = self._threshold()
         month = np.asarray(np.asarray(bound) * HOURS_PER_MONTH + amortised)
-        return np.asarray((bound < budget) & ((month < cost) | ((month <= cost) & (content < top_content))))
+        within = (month < cost) | ((month <= cost) & (content < top_content))
+        if np.isfinite(worst) and quality is not None:  # the quality objective: the score first, then cost
+            within = (-quality < worst) | ((-quality == worst) & within)
+        return np.asarray((bound < budget) & within)
 
     def _outside_alive(self) -> np.ndarray:
         """The unscreened keys (``Prepared.outside``) that may still hold a plan of the top K: their
@@ -205,7 +218,7 @@ class BranchAndBound:
         if not keys:
             return
         p.evaluate_keys(keys, w, alternatives=self.objective is not Objective.COST
-                        or not np.isfinite(self._threshold()[0]))
+                        or not np.isfinite(self._threshold()[1]))
         bound = dict(zip(keys, p.tight_bounds(np.array(keys)).tolist(), strict=True))  # before their solves
 
         def alive(k: int, at: float) -> bool:  # the threshold only falls: a key out now stays out
@@ -394,8 +407,9 @@ def _options(p: Prepared, rows: np.ndarray, rate: np.ndarray) -> list[Option]:
 
 
 def _key_order(p: Prepared, w: Workload, objective: Objective, content: np.ndarray) -> list[int]:
-    """Plan keys, most promising first: by optimistic lower bound (cost), or the most promising
-    for the objective interleaved with that order (latency, quality, balanced). Equal bounds go in
+    """Plan keys, most promising first: by optimistic lower bound (cost); by quality, then that bound
+    (quality: the ranking's own order, a key's score being exact); or the fastest interleaved with
+    the cost order (latency, balanced, which no key bounds). Equal bounds go in
     the ranking's tie-break order (``content``, ``_content_rank``), so that where the key limit
     stops a search, the keys it reached are those whose plans rank first at that cost (one model's
     fp32 KV cache before its bf16 one, by catalog order, gave an edge plan the dearer format)."""
@@ -411,11 +425,11 @@ def _key_order(p: Prepared, w: Workload, objective: Objective, content: np.ndarr
     by_cost = [int(k) for k in keys[np.lexsort((content, nth, bound))]]
     if objective is Objective.COST:
         return by_cost
-    quality = np.nan_to_num(p.cand.quality[p.first], nan=-1.0)
+    if objective is Objective.QUALITY:  # (no score ranks as 0, as ``rank._quality``)
+        return [int(k) for k in keys[np.lexsort((content, bound, -np.nan_to_num(p.cand.quality[p.first], nan=0.0)))]]
     speed = np.full(len(keys), -np.inf)  # proxy for low latency
     np.maximum.at(speed, p.key, p.raw_capacity)
-    other = keys[np.lexsort((bound, -quality))] if objective is Objective.QUALITY else \
-        keys[np.lexsort((bound, -speed))]
+    other = keys[np.lexsort((bound, -speed))]
     merged = [int(k) for pair in zip(other, by_cost, strict=True) for k in pair]
     return list(dict.fromkeys(merged))
 
