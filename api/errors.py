@@ -126,7 +126,7 @@ def qualify(request: Request, field: str) -> str:
         return field
     if head in request.path_params:
         return f"path.{field}"
-    if head in request.query_params:
+    if head in request.query_params or request.method in ("GET", "HEAD", "DELETE"):  # (these carry no body)
         return f"query.{field}"
     return f"body.{field}"
 

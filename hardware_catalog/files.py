@@ -18,7 +18,7 @@ from planner.errors import CatalogError
 __all__ = ["SAFE_LOADER", "default_catalog_dir", "read_yaml", "validate_file"]
 
 # libyaml's safe loader where PyYAML was built with it: the same documents, ~10x faster to parse
-SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 FileModel = TypeVar("FileModel", bound=BaseModel)
 
@@ -35,15 +35,43 @@ def read_yaml(path: Path, *, loader: type[yaml.SafeLoader] | None = None) -> Any
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise CatalogError(f"cannot read: {exc.strerror}", file=str(path)) from exc
+    except UnicodeDecodeError as exc:
+        raise CatalogError(f"not UTF-8 text (byte {exc.start}: {exc.reason})", file=str(path)) from exc
     try:
-        return yaml.load(text, Loader=loader or SAFE_LOADER)  # noqa: S506 - both are safe loaders
+        return yaml.load(text, Loader=_unique_keys(loader or SAFE_LOADER))  # noqa: S506 - safe loaders
     except ValueError as exc:  # a scalar YAML cannot construct, e.g. the date 2026-13-01
         raise CatalogError(f"invalid value: {exc}", file=str(path)) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc)
-        raise CatalogError(f"YAML syntax error: {problem}", file=str(path), field=where) from exc
+        kind = "YAML error" if problem.startswith("duplicate key") else "YAML syntax error"
+        raise CatalogError(f"{kind}: {problem}", file=str(path), field=where) from exc
+
+
+_UNIQUE: dict[type[yaml.SafeLoader], type[yaml.SafeLoader]] = {}  # per loader, its subclass below
+
+
+def _unique_keys(loader: type[yaml.SafeLoader]) -> type[yaml.SafeLoader]:
+    """``loader`` refusing a mapping that names one key twice (PyYAML keeps the last, so an appended
+    ``memory_gb: 48`` would silently replace the line above it); merge keys (``<<``) may still be
+    overridden, as YAML defines."""
+
+    if loader in _UNIQUE:
+        return _UNIQUE[loader]
+
+    class UniqueKeys(loader):  # type: ignore[valid-type,misc]
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+            seen: set[str] = set()
+            for key, _value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                    if key.value in seen:
+                        raise yaml.constructor.ConstructorError(
+                            "while reading a mapping", node.start_mark, f"duplicate key {key.value!r}", key.start_mark)
+                    seen.add(key.value)
+            return dict(super().construct_mapping(node, deep=deep))
+
+    return _UNIQUE.setdefault(loader, UniqueKeys)
 
 
 def validate_file(model: type[FileModel], data: Any, *, file: str) -> FileModel:

@@ -44,7 +44,7 @@ MAX_USD_PER_CHIP_HOUR = 1000.0
 
 Id = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=64)]
 Name = Annotated[str, Field(min_length=1, max_length=80)]
-Usd = Annotated[float, Field(gt=0, le=MAX_USD_PER_CHIP_HOUR, allow_inf_nan=False)]
+Usd = Annotated[float, Field(gt=0, le=MAX_USD_PER_CHIP_HOUR, allow_inf_nan=False, strict=True)]
 NonNeg = Annotated[float, Field(ge=0, le=1e7, allow_inf_nan=False)]
 def _undated(value: object) -> object:
     if value is None:
@@ -94,7 +94,7 @@ class OfferIn(_Strict):
     market: Literal["hyperscaler", "neocloud", "marketplace"]
     mode: Literal["on_demand", "reserved_1y", "reserved_3y", "spot", "capacity_block"]
     usd_per_chip_hour: Usd
-    chips_per_instance: Annotated[int, Field(gt=0, le=1024)] | None = None
+    chips_per_instance: Annotated[int, Field(gt=0, le=1024, strict=True)] | None = None
     instance: Name | None = None
     region: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=40)]
     as_of: AsOf

@@ -8,7 +8,8 @@ that number comes from. See docs/catalog.md for the format and how to add your o
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -265,10 +266,27 @@ class PrecisionFile(_Strict):
         return self
 
 
+def _unique(entries: list[Any], key: Callable[[Any], object], what: str) -> list[Any]:
+    """``entries`` unchanged, or a ValueError naming the first key two of them share (YAML would
+    otherwise let the later one silently replace the earlier)."""
+    first: dict[object, int] = {}
+    for i, entry in enumerate(entries):
+        k = key(entry)
+        if k in first:
+            raise ValueError(f"duplicate {what} {k!r} (entries {first[k]} and {i})")
+        first[k] = i
+    return entries
+
+
 class PrecisionsFile(_Strict):
     """precisions.yaml."""
 
     precisions: list[PrecisionFile] = Field(min_length=1)
+
+    @field_validator("precisions")
+    @classmethod
+    def _distinct(cls, v: list[PrecisionFile]) -> list[PrecisionFile]:
+        return _unique(v, lambda p: p.id, "id")
 
 
 class EfficiencyIn(_Strict):
@@ -336,6 +354,11 @@ class RuntimesFile(_Strict):
 
     runtimes: list[RuntimeFile] = Field(min_length=1)
 
+    @field_validator("runtimes")
+    @classmethod
+    def _distinct(cls, v: list[RuntimeFile]) -> list[RuntimeFile]:
+        return _unique(v, lambda r: r.id, "id")
+
 
 class CalibratedPair(_Strict):
     hardware: Id | None = None
@@ -365,6 +388,11 @@ class CalibrationFile(_Strict):
 
     fitted_on: dict[str, object] = {}
     entries: list[CalibratedPair] = []
+
+    @field_validator("entries")
+    @classmethod
+    def _distinct(cls, v: list[CalibratedPair]) -> list[CalibratedPair]:
+        return _unique(v, lambda e: (e.hardware, e.family, e.vendor, e.runtime), "(hardware, family, vendor, runtime)")
     # runtime id -> routed experts' FLOP/s as a share of the dense layers' (planner.model.moe)
     moe_expert: dict[Id, Fraction] = {}
     # serving iterations' overlap (planner.calibration.serving_fit); absent: the roofline prior

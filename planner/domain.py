@@ -6,10 +6,11 @@ into these exactly once; everything in ``planner`` works in bytes, seconds and F
 
 from __future__ import annotations
 
+import copyreg
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from planner.economics.owned import OwnedData
 from planner.economics.pricing import PriceBook
@@ -46,6 +47,19 @@ def _frozen() -> Mapping[K, V]:
     """An empty read-only mapping: the default for the mapping fields below."""
     empty: dict[K, V] = {}
     return MappingProxyType(empty)
+
+
+def _proxy(items: dict[Any, Any]) -> Mapping[Any, Any]:
+    return MappingProxyType(items)
+
+
+def _reduce_proxy(proxy: MappingProxyType[Any, Any]) -> tuple[Any, tuple[dict[Any, Any]]]:
+    return _proxy, (dict(proxy),)  # (the type itself cannot be pickled by name: builtins has no 'mappingproxy')
+
+
+# a catalog is pickled into the compiled catalog cache; an entry left at its default (a catalog without
+# calibration.yaml or quality.yaml) holds these proxies, which pickle does not take by itself
+copyreg.pickle(MappingProxyType, _reduce_proxy)
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ def list_plans(request: Request,
                workload: Annotated[str | None, Query(max_length=100)] = None,
                since: datetime.datetime | None = None,
                limit: Annotated[int, Query(ge=1, le=200)] = 50,
-               offset: Annotated[int, Query(ge=0)] = 0) -> SavedPlanListOut:
+               offset: Annotated[int, Query(ge=0, le=2**53)] = 0) -> SavedPlanListOut:
     rows = store_of(request).list(workload=workload, since=since, limit=limit, offset=offset)
     return SavedPlanListOut(plans=[saved_plan_summary_out(r) for r in rows], limit=limit, offset=offset,
                             next_offset=offset + limit if len(rows) == limit else None)

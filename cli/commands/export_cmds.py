@@ -26,19 +26,43 @@ def _store(db: str | None) -> PlanStore:
 
 def _record(ref: str, db: str | None) -> dict[str, Any]:
     """A saved plan's record, by id, or a ``hwplan plan --json`` file (no workload, prices or version)."""
-    import json
 
     from planner.errors import InputError
 
     path = Path(ref)
     if path.suffix == ".json" or path.exists():
-        return {"id": None, "workload": {}, "result": json.loads(path.read_text(encoding="utf-8")),
-                "catalog_version": "", "prices": {}}
+        return {"id": None, "workload": {}, "result": _plan_document(path), "catalog_version": "", "prices": {}}
     saved = _store(db).get(ref)
     if saved is None:
         raise InputError(f"no saved plan {ref} (and no such file)", field="PLAN")
     return {"id": saved.id, "workload": saved.workload, "result": saved.result,
             "catalog_version": saved.catalog_version, "prices": saved.prices}
+
+
+def _plan_document(path: Path) -> dict[str, Any]:
+    """A ``hwplan plan --json`` file's document; an InputError on PLAN when it is not one."""
+    import json
+
+    from pydantic import ValidationError
+
+    from hardware_catalog.outputs import PlanResultOut
+    from planner.errors import InputError
+
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}", field="PLAN") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not JSON ({exc})", field="PLAN") from exc
+    try:
+        PlanResultOut.model_validate(doc)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "the document"
+        raise InputError(f"{path}: not a `hwplan plan --json` document ({where}: {first['msg']})",
+                         field="PLAN") from exc
+    assert isinstance(doc, dict)  # (a PlanResultOut validates from a JSON object only)
+    return doc
 
 
 @app.command("export")

@@ -139,7 +139,10 @@ def _write(folder: Path, path: Path, catalog: Catalog) -> bool:
 def write_entry(folder: Path, path: Path, value: object, *, suffix: str, keep: int) -> bool:
     """Store ``value`` as the entry ``path`` (a temporary file renamed into place) and keep the
     ``keep`` most recently used entries ending in ``suffix``; False if it cannot be stored."""
-    payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, TypeError, AttributeError):  # a value pickle cannot store: no entry, not a failure
+        return False
     try:
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write(path, lambda f: f.write(_MAGIC + hashlib.sha256(payload).digest() + payload), private=True)

@@ -65,28 +65,29 @@ class FleetIn(_Strict):
 def to_fleet(f: FleetIn, *, base: Path | None = None, file: str = "<body>") -> Fleet:
     """The planner's Fleet; ``file:`` references are read relative to ``base`` (None: not allowed,
     as in an API body)."""
+    where = "" if file == "<body>" else f"{file}: "  # an API body's errors name the field alone
     workloads = []
     for i, ref in enumerate(f.workloads):
         if isinstance(ref, WorkloadRef):
             if base is None:
                 raise InputError("workload files cannot be referenced here; write the workload inline",
-                                 field=f"workloads[{i}].file")
+                                 field=f"workloads.{i}.file")
             path = base / ref.file
             if not path.is_file():
-                raise InputError(f"{file}: workload file {ref.file!r} not found", field=f"workloads[{i}].file")
+                raise InputError(f"{where}workload file {ref.file!r} not found", field=f"workloads.{i}.file")
             data: Any = read_yaml(path)
             workloads.append(to_workload(validate_file(WorkloadIn, data, file=str(path))))
         else:
             workloads.append(to_workload(ref))
     names = [w.name for w in workloads]
     if len(set(names)) < len(names):
-        raise InputError(f"{file}: workload names must differ (got {names})", field="workloads")
+        raise InputError(f"{where}workload names must differ (got {names})", field="workloads")
     seen: set[str] = set()
     for i, g in enumerate(f.shared):
         for m in g.workloads:
             if m not in names or m in seen:
                 what = "is not a workload of this fleet" if m not in names else "is in two shared deployments"
-                raise InputError(f"{file}: {m!r} {what}", field=f"shared[{i}].workloads")
+                raise InputError(f"{where}{m!r} {what}", field=f"shared.{i}.workloads")
             seen.add(m)
     return Fleet(name=f.name, workloads=tuple(workloads), months=f.months, quotas=dict(f.quotas),
                  modes=frozenset(Mode(m) for m in f.modes), committed_as=f.committed_as, periods=f.periods,

@@ -137,7 +137,7 @@ class SpeculativeIn(_Record):
     method: str
     draft_tokens: PosInt | None = Field(default=None, validation_alias=AliasChoices(
         "draft_tokens", "k", "num_speculative_tokens", "num_draft_tokens", "speculative_num_steps"))
-    acceptance_rate: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] | None = Field(
+    acceptance_rate: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False, strict=True)] | None = Field(
         default=None, validation_alias=AliasChoices("acceptance_rate", "acceptance"))
     mean_accepted_length: Annotated[float, Field(ge=1, le=100, allow_inf_nan=False)] | None = Field(
         default=None, validation_alias=AliasChoices("mean_accepted_length", "accepted_length",

@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator, model_validator
 
 from hardware_catalog.files import read_yaml, validate_file
 from hardware_catalog.prices import PriceFile, load_price_sheet, offers_book
@@ -40,8 +40,8 @@ Adaptation = Literal["none", "lora", "qlora", "full", "distill"]
 Mode = Literal["on_demand", "reserved_1y", "reserved_3y", "spot", "capacity_block", "owned"]
 Market = Literal["hyperscaler", "neocloud", "marketplace"]
 assert set(PRICING_MODES) == set(get_args(Mode)) and set(MARKETS) == set(get_args(Market))
-Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=False)]
-Amount = Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False, strict=False)]
+Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=True)]
+Amount = Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False, strict=True)]
 Region = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=40)]
 
 
@@ -156,13 +156,25 @@ class SloIn(_Strict):
     tpot_ms: dict[Pct, LatencyMs] | None = None
     e2e_ms: dict[Pct, LatencyMs] | None = None
 
+    @field_validator("ttft_ms", "tpot_ms", "e2e_ms")
+    @classmethod
+    def _rising(cls, v: dict[str, float] | None) -> dict[str, float] | None:
+        """A lower percentile's limit above a higher one's can never bind (the percentile itself is
+        lower): a swapped pair, refused rather than read as the tighter one."""
+        pairs = sorted((v or {}).items(), key=lambda kv: int(kv[0][1:]))
+        for (low, a), (high, b) in zip(pairs, pairs[1:], strict=False):
+            if a > b:
+                raise ValueError(f"{low} = {a:g} is above {high} = {b:g}: a {low} never exceeds the {high}, "
+                                 "so that target can never bind (swapped?)")
+        return v
+
 
 class BudgetIn(_Strict):
     max_cost_per_month: Money | None = None
     max_cost_per_million_tokens: Money | None = None
     max_one_time_cost: Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False, strict=True)] | None = None
     horizon_months: Annotated[float, Field(gt=0, le=120, allow_inf_nan=False, strict=True)] = 12
-    max_kgco2e_per_month: Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False)] | None = None
+    max_kgco2e_per_month: Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False, strict=True)] | None = None
 
 
 class QualityIn(_Strict):
@@ -192,15 +204,15 @@ class ServingIn(_Strict):
 class OwnedChipIn(_Strict):
     """Owned-cost inputs for one chip (planner.economics.owned.OwnedInputs); omitted: the catalog's."""
 
-    capex_usd_per_chip: Annotated[float, Field(gt=0, le=1e7, allow_inf_nan=False)] | None = None
-    tdp_w: Annotated[float, Field(gt=0, le=1e5, allow_inf_nan=False)] | None = None
-    amortisation_years: Annotated[float, Field(gt=0, le=20, allow_inf_nan=False)] | None = None
-    pue: Annotated[float, Field(ge=1, le=3, allow_inf_nan=False)] | None = None
-    usd_per_kwh: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] | None = None
+    capex_usd_per_chip: Annotated[float, Field(gt=0, le=1e7, allow_inf_nan=False, strict=True)] | None = None
+    tdp_w: Annotated[float, Field(gt=0, le=1e5, allow_inf_nan=False, strict=True)] | None = None
+    amortisation_years: Annotated[float, Field(gt=0, le=20, allow_inf_nan=False, strict=True)] | None = None
+    pue: Annotated[float, Field(ge=1, le=3, allow_inf_nan=False, strict=True)] | None = None
+    usd_per_kwh: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False, strict=True)] | None = None
     host_capex_usd_per_chip: Amount | None = None
-    host_power_fraction: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] | None = None
+    host_power_fraction: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False, strict=True)] | None = None
     colocation_usd_per_kw_month: Amount | None = None
-    ops_overhead_fraction: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] | None = None
+    ops_overhead_fraction: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False, strict=True)] | None = None
     idle_draw_fraction: Fraction | None = None
     max_draw_fraction: Fraction | None = None
     utilisation: Fraction | None = None  # at which the owned price is taken (default 1.0)

@@ -224,7 +224,8 @@ def _resolve(catalog: Catalog, m: Measurement) -> Config:
         raise InputError(f"open-division modified model ({m.modified_model}): not the catalog's "
                          f"{m.model}", field="mlperf.modified_model")
     if m.input_tokens is None or m.output_tokens is None:
-        raise InputError("the benchmark's token lengths are not published in the record", field="input_tokens")
+        raise InputError("the benchmark's token lengths are not published in the record",
+                         field="input_tokens" if m.input_tokens is None else "output_tokens")
     if m.disaggregated is not None:
         raise InputError(disaggregation_reason(m.disaggregated), field="mlperf.disaggregated")
     m.drafter()  # a stated speculation the planner has no sourced figure for: not predicted

@@ -19,6 +19,7 @@ from types import MappingProxyType
 import numpy as np
 
 from planner.domain import Catalog
+from planner.errors import InputError
 from planner.fleet.demand import DEFAULT_PERIODS, Demand, fleet_demand
 from planner.fleet.model import Item, Solved, solve_schedule
 from planner.fleet.options import WorkloadOptions, shapes_for
@@ -49,6 +50,9 @@ def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = No
     """The fleet's joint schedule and, with ``compare``, what planning each workload alone costs.
     ``time_limit_s`` bounds each single-workload search and each CP-SAT schedule solve."""
     start = time.perf_counter()
+    for hardware in fleet.quotas:
+        if hardware not in catalog.hardware:
+            raise InputError(f"unknown hardware id {hardware[:64]!r}", field=f"quotas.{hardware[:64]}")
     tables = tables or CatalogTables.from_catalog(catalog)
     prices = prices or catalog_prices(catalog)
     demand = fleet_demand(fleet.workloads, months=fleet.months, periods=fleet.periods)

@@ -1,0 +1,175 @@
+"""Misuse found by auditing the CLI and the service as a hostile user would (2026-12-05), each case a
+clear error naming the file or field (CLI exit 2, HTTP 422), never a traceback, a 500 or a silent
+"last one wins". Basis: what the input says (a key written twice, an id listed twice, a pipeline
+longer than the model, a percentile target above a higher one's) against what the tool did with it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import Settings
+from hardware_catalog.caching.compiled import SUFFIX
+from hardware_catalog.loader import default_catalog_dir, load_catalog
+from planner.errors import CatalogError, InputError
+from planner.model.estimate import resolve
+
+Cli = Callable[..., tuple[int, str, str]]
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+
+
+def _copy(tmp_path: Path) -> Path:
+    root = tmp_path / "catalog"
+    shutil.copytree(default_catalog_dir(), root)
+    return root
+
+
+def _one_line(code: int, err: str) -> str:
+    assert code == 2, err
+    assert "Traceback" not in err and err.strip().count("\n") == 0, err
+    return err
+
+
+@pytest.mark.parametrize("missing", [("calibration.yaml",), ("quality.yaml",), ("calibration.yaml", "quality.yaml")])
+def test_a_catalog_without_its_optional_files_loads_caches_and_plans(tmp_path: Path, missing: tuple[str, ...]) -> None:
+    # through the compiled catalog cache, as a user's command runs (a subprocess: the in-process fixture
+    # bypasses the cache), which pickles the catalog: defaults of absent files once made that a TypeError
+    root = _copy(tmp_path)
+    for name in missing:
+        (root / name).unlink()
+    env = {k: v for k, v in os.environ.items() if k != "HWPLAN_NO_CACHE"}
+    env |= {"HWPLAN_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(ROOT)}
+    for args in (["catalog", "validate", str(root)],
+                 ["estimate", "--model", "llama-3.1-8b", "--hardware", "l40s", "--catalog", str(root), "--json"]):
+        done = subprocess.run([sys.executable, "-m", "cli.main", *args], env=env, capture_output=True, text=True,
+                              timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+    assert list((tmp_path / "cache").rglob(f"*{SUFFIX}")), "the catalog was not cached"
+
+
+def test_a_key_written_twice_is_an_error_naming_the_line(tmp_path: Path, hwplan: Cli) -> None:
+    root = _copy(tmp_path)
+    chip = root / "hardware" / "l4.yaml"
+    chip.write_text(chip.read_text(encoding="utf-8") + "memory_gb: 48\n", encoding="utf-8")
+    with pytest.raises(CatalogError, match="duplicate key 'memory_gb'"):
+        load_catalog(root)
+    err = _one_line(*hwplan("catalog", "validate", str(root))[::2])
+    assert "l4.yaml" in err and "duplicate key 'memory_gb'" in err and re.search(r"line \d+", err)
+
+
+def test_merge_keys_may_still_be_overridden(tmp_path: Path) -> None:
+    from hardware_catalog.files import read_yaml
+
+    path = tmp_path / "m.yaml"
+    path.write_text("base: &b {p: 1, q: 2}\nover:\n  <<: *b\n  p: 3\n", encoding="utf-8")
+    assert read_yaml(path)["over"] == {"p": 3, "q": 2}
+
+
+@pytest.mark.parametrize(("file", "key"), [("precisions.yaml", "precisions"), ("runtimes.yaml", "runtimes")])
+def test_an_id_listed_twice_is_an_error(tmp_path: Path, file: str, key: str, hwplan: Cli) -> None:
+    root = _copy(tmp_path)
+    path = root / file
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data[key].append({**data[key][0]})
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    err = _one_line(*hwplan("catalog", "validate", str(root))[::2])
+    assert file in err and f"duplicate id {data[key][0]['id']!r}" in err
+
+
+def test_a_calibration_pair_listed_twice_is_an_error(tmp_path: Path, hwplan: Cli) -> None:
+    root = _copy(tmp_path)
+    path = root / "calibration.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["entries"].append({**data["entries"][0]})
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    err = _one_line(*hwplan("catalog", "validate", str(root))[::2])
+    assert "calibration.yaml" in err and "duplicate" in err
+
+
+def test_a_file_that_is_not_utf8_is_an_error_naming_it(tmp_path: Path, hwplan: Cli) -> None:
+    workload = tmp_path / "w.yaml"
+    workload.write_bytes(b"\xff\xfename: x\n")
+    err = _one_line(*hwplan("plan", str(workload))[::2])
+    assert "w.yaml" in err and "UTF-8" in err
+
+
+@pytest.mark.parametrize(("content", "words"), [("{", "not JSON"), ("[1, 2]", "not a `hwplan plan --json`"),
+                                                ("{}", "workload")])
+def test_export_and_compare_of_a_file_that_is_not_a_plan(tmp_path: Path, content: str, words: str,
+                                                         hwplan: Cli) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(content, encoding="utf-8")
+    err = _one_line(*hwplan("export", str(bad), "--format", "vllm")[::2])
+    assert "PLAN" in err and words in err
+    err = _one_line(*hwplan("compare", str(bad), str(bad))[::2])
+    assert "PLAN" in err and words in err
+
+
+def test_a_percentile_target_above_a_higher_ones_is_refused(tmp_path: Path, hwplan: Cli) -> None:
+    w = yaml.safe_load((EXAMPLES / "support-chatbot.yaml").read_text(encoding="utf-8"))
+    w["slo"] = {"ttft_ms": {"p50": 2000, "p99": 1500}}
+    path = tmp_path / "w.yaml"
+    path.write_text(yaml.safe_dump(w), encoding="utf-8")
+    err = _one_line(*hwplan("plan", str(path))[::2])
+    assert "slo.ttft_ms" in err and "p50 = 2000 is above p99 = 1500" in err
+
+
+def test_more_pipeline_stages_than_layers_is_refused() -> None:
+    catalog = load_catalog()
+    with pytest.raises(InputError) as info:
+        resolve(catalog, model="llama-3.1-8b", hardware="h100-sxm", pp=256)
+    assert info.value.field == "pp" and "32 layers" in info.value.message
+    resolve(catalog, model="llama-3.1-8b", hardware="h100-sxm", pp=32, tp=1)  # one layer a stage is fine
+
+
+# -- the service ---------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
+    root = tmp_path_factory.mktemp("api") / "catalog"  # the service keeps its lock and version files beside it
+    shutil.copytree(default_catalog_dir(), root)
+    return TestClient(create_app(Settings(catalog_dir=root)), raise_server_exceptions=False)
+
+
+def _field(r: Any, status: int = 422) -> list[str]:
+    assert r.status_code == status, r.text
+    return [e["field"] for e in r.json()["errors"]]
+
+
+def test_an_offset_past_sqlites_integers_is_422_not_500(api: TestClient) -> None:
+    assert _field(api.get("/v1/plans", params={"offset": 2**63})) == ["query.offset"]
+    assert api.get("/v1/plans", params={"offset": 2**53}).status_code == 200
+
+
+OFFER = {"hardware": "h100-sxm", "provider": "internal", "market": "hyperscaler", "mode": "on_demand",
+         "usd_per_chip_hour": 1.5, "region": "unspecified", "as_of": "2026-11-01", "source": "our rate card 2026"}
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"prices": {"offers": [{**OFFER, "usd_per_chip_hour": True}]}}, "body.prices.offers.0.usd_per_chip_hour"),
+    ({"prices": {"offers": [{**OFFER, "usd_per_chip_hour": "1.5"}]}}, "body.prices.offers.0.usd_per_chip_hour"),
+    ({"prices": {"offers": [{**OFFER, "chips_per_instance": "8"}]}}, "body.prices.offers.0.chips_per_instance"),
+    ({"pricing": {"mode": "owned", "owned": {"capex_usd_per_chip": "12"}}}, "body.pricing.owned.capex_usd_per_chip"),
+    ({"pricing": {"mode": "owned", "owned": {"utilisation": True}}}, "body.pricing.owned.utilisation"),
+])
+def test_request_numbers_are_strict_everywhere(api: TestClient, body: dict[str, Any], field: str) -> None:
+    r = api.post("/v1/estimate", json={"model": "llama-3.1-8b", "hardware": "h100-sxm", **body})
+    assert field in _field(r)
+
+
+def test_a_fleet_quota_on_an_unknown_chip_is_422(api: TestClient) -> None:
+    w = yaml.safe_load((EXAMPLES / "support-chatbot.yaml").read_text(encoding="utf-8"))
+    r = api.post("/v1/fleets", json={"name": "f", "months": 1, "quotas": {"nope": 3}, "workloads": [w]})
+    assert _field(r) == ["body.quotas.nope"]
