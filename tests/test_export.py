@@ -196,3 +196,17 @@ def test_tpu_manifest_asks_for_google_tpu(catalog: Any) -> None:
     spec = docs[0]["spec"]["template"]["spec"]
     assert spec["nodeSelector"] == {"cloud.google.com/gke-tpu-accelerator": "tpu-v5-lite-podslice"}
     assert spec["containers"][0]["resources"]["limits"] == {"google.com/tpu": "8"}
+
+
+def test_a_pareto_front_plan_past_the_ranked_ones_exports(catalog: Any) -> None:
+    # the page lists the front's plans after the top K (rank 9 here) and offers them for download
+    doc = result("llama-3.1-8b", "vllm", [("h100-sxm", 1, 1, 2)])
+    front = doc.pareto[0].model_copy(update={"rank": 9, "model": "llama-3.1-70b",
+                                             "deployments": [doc.plans[0].deployments[0].model_copy(
+                                                 update={"tp": 4, "chips_per_replica": 4})]})
+    doc = doc.model_copy(update={"pareto": [*doc.pareto, front]})
+    script = export(doc, catalog, "vllm", rank=9)[0].content
+    assert "llama-3.1-70b" in script.lower() or "Llama-3.1-70B" in script
+    assert str(engine_options("vllm", script)["tensor_parallel_size"]) == "4"
+    with pytest.raises(ExportError, match=r"ranks 1-1, and the Pareto front's 9"):
+        export(doc, catalog, "vllm", rank=7)

@@ -152,6 +152,7 @@ def page(browser: Browser, server: str) -> Iterator[Page]:
             if msg.type == "error" else None)
     page.goto(server + "/")
     expect(page.locator("body")).to_have_attribute("data-ready", "true", timeout=30_000)
+    page.console_errors = errors  # type: ignore[attr-defined]  # (a test that provokes one removes it)
     yield page
     context.close()
     assert errors == [], f"errors in the page: {errors}"
@@ -260,6 +261,9 @@ def test_plan_pick_a_pareto_point_levers_export(page: Page) -> None:
     expect(page.locator("#catalog-table tbody tr").first).to_be_visible()
     page.fill("#catalog-filter", "h100")
     expect(page.locator("#catalog-table tbody")).to_contain_text("h100-sxm")
+    # the price a plan selects (GET /v1/prices): H100 SXM at hyperscalers, the survey's $10.53 default
+    h100 = page.locator("#catalog-table tbody tr", has=page.locator("th", has_text=re.compile(r"^h100-sxm$")))
+    expect(h100).to_contain_text("10.53")
     _shot(page, "web-catalog-1280x800.png")
 
 
@@ -286,6 +290,16 @@ def test_infeasible_explains_and_one_relaxation_replans(page: Page) -> None:
     month = page.locator("#plans-table tbody tr").first.locator("td").nth(6).inner_text()
     assert float(month.strip("$").replace(",", "")) <= budget
     _shot(page, "web-relaxed-1280x800.png")
+
+    # a request the service refuses clears the plans on screen: they were for the previous form, and
+    # Save would otherwise keep them as this one's
+    page.fill("#f-rps", "-1")
+    page.click("#plan-button")
+    expect(page.locator("#status")).to_contain_text("Planning failed", timeout=PLAN_TIMEOUT_MS)
+    expect(page.locator("#plans-section")).to_be_hidden()
+    expect(page.locator("#chart-section")).to_be_hidden()
+    errors = page.console_errors  # type: ignore[attr-defined]
+    errors[:] = [e for e in errors if "status of 422" not in e]  # the refusal itself, which the page shows
 
 
 def test_save_share_in_a_new_context_compare_and_download_an_export(page: Page, browser: Browser,

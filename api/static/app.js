@@ -56,8 +56,15 @@ async function api(path, options = {}) {
   return (await request(path, options)).data;
 }
 
+// dollars: whole above $1,000 (monthly figures), cents from $1 (hourly and chip-hour prices: $10.53, not
+// $11), three significant digits below $1 (token prices: $0.00332, not $0)
+function moneyDigits(a) {
+  if (a >= 1000) return {maximumFractionDigits: 0};
+  if (a >= 1) return {minimumFractionDigits: 2, maximumFractionDigits: 2};
+  return {maximumSignificantDigits: 3};
+}
 const money = (x) => x === null || x === undefined ? "—"
-  : (x < 0 ? "−$" : "$") + Math.abs(x).toLocaleString("en-US", {maximumFractionDigits: Math.abs(x) < 10 ? 3 : 0});
+  : (x < 0 ? "−$" : "$") + Math.abs(x).toLocaleString("en-US", moneyDigits(Math.abs(x)));
 const num = (x, digits = 3) => x === null || x === undefined ? "—"
   : Number(x).toLocaleString("en-US", {maximumSignificantDigits: digits});
 function ms(x) {
@@ -195,6 +202,11 @@ async function runPlan() {
     renderResult(result, performance.now() - started);
     setSaved(null);
   } catch (err) {
+    // the plans on screen were for the previous form: cleared, so that neither they nor Save pass for this one
+    state.result = null;
+    state.plans = [];
+    state.selected = null;
+    $("#chart-section").hidden = $("#plans-section").hidden = $("#detail").hidden = $("#infeasible").hidden = true;
     setStatus(`Planning failed: ${err.message}`, "error");
   } finally {
     button.disabled = false;
@@ -208,8 +220,10 @@ function renderResult(result, wallMs) {
   for (const p of [...result.plans, ...(result.pareto || [])]) if (!byRank.has(p.rank)) byRank.set(p.rank, p);
   state.plans = Array.from(byRank.values()).sort((a, b) => a.rank - b.rank);
   const s = result.search;
+  const cached = s.elapsed_ms > wallMs;  // the service answered a repeated request from its memo of results
   const summary = `${s.candidates.toLocaleString()} configurations, ${s.solves} solves (${s.solver_status}), `
-    + `${Math.round(s.elapsed_ms).toLocaleString()} ms search, ${Math.round(wallMs).toLocaleString()} ms total.`;
+    + `${Math.round(s.elapsed_ms).toLocaleString()} ms search${cached ? " when first run" : ""}, `
+    + `${Math.round(wallMs).toLocaleString()} ms total${cached ? " (a repeated request, answered from the service's memo)" : ""}.`;
   setStatus(state.plans.length ? `${result.plans.length} plan${result.plans.length === 1 ? "" : "s"} for `
     + `${result.workload} (objective: ${result.objective}). ${summary}` : `No plan for ${result.workload}. ${summary}`,
   state.plans.length ? "ok" : "error");
@@ -823,7 +837,7 @@ const CATALOG_COLUMNS = {
     ["bf16 TFLOPS", (h) => (h.peak_tflops || {}).bf16 ?? (h.peak_tflops || {}).fp16],
     ["fp8 TFLOPS", (h) => (h.peak_tflops || {}).fp8], ["chips/node", (h) => h.chips_per_node],
     ...["on_demand", "spot", "reserved_1y", "reserved_3y"].map((mode) =>
-      [`$/chip-h ${mode.replace("_", " ")}`, (h) => (h.price_per_chip_hour || {})[mode]]),
+      [`$/chip-h ${mode.replace("_", " ")}`, (h) => ((state.prices || {})[h.id] || {})[mode]]),
     ["runtimes", (h) => (h.runtimes || []).join(", ")]],
   models: [["id", (m) => m.id], ["name", (m) => m.name], ["family", (m) => m.family],
     ["params (B)", (m) => m.params_b], ["layers", (m) => m.layers], ["KV heads", (m) => m.kv_heads],
@@ -849,7 +863,8 @@ function renderCatalog() {
       class: typeof c === "number" || c === undefined || c === null ? "num" : String(c).length > 24 ? "wide" : "",
       text: c === undefined || c === null ? "—" : String(c)})))));
   $("#catalog-status").textContent = `${rows.length} of ${entries.length} ${kind}`
-    + (kind === "hardware" ? "; prices are per chip-hour, blank where the catalog has none." : ".");
+    + (kind === "hardware" ? "; prices are the hyperscaler price a one-chip replica selects, per chip-hour "
+       + "(the median of the providers' offers; GET /v1/prices lists them), blank where the catalog has none." : ".");
 }
 
 // ---------- tabs and start-up ----------
@@ -924,9 +939,13 @@ async function start() {
   wire();
   try {
     const kinds = ["hardware", "models", "runtimes", "precisions"];
-    const [lists, examples] = await Promise.all([
-      Promise.all(kinds.map((k) => api(`/v1/catalog/${k}`))), api("/v1/examples")]);
+    const [lists, examples, prices] = await Promise.all([
+      Promise.all(kinds.map((k) => api(`/v1/catalog/${k}`))), api("/v1/examples"),
+      api("/v1/prices?market=hyperscaler")]);
     kinds.forEach((k, i) => { state.catalog[k] = lists[i]; });
+    // the price a plan selects per chip and mode (GET /v1/prices: the median of the market's providers)
+    state.prices = {};
+    for (const q of prices.selected) (state.prices[q.hardware] ||= {})[q.mode] = q.usd_per_chip_hour;
     fillSelect($("#f-hardware"), state.catalog.hardware.map((h) => h.id));
     for (const h of state.catalog.hardware) $(`#f-hardware option[value="${h.id}"]`).title = h.name;
     fillSelect($("#f-models"), state.catalog.models.map((m) => m.id));

@@ -34,7 +34,8 @@ function svg(tag, attrs = {}) {
   return node;
 }
 
-const money = (x) => x === null || x === undefined ? "—" : "$" + Math.round(x).toLocaleString("en-US");
+const money = (x) => x === null || x === undefined ? "—"
+  : (Math.round(x) < 0 ? "−$" : "$") + Math.abs(Math.round(x)).toLocaleString("en-US");  // (no "$-0")
 
 function frame(maxY, xLabels, yTitle) {
   const root = svg("svg", {viewBox: `0 0 ${W} ${H}`, role: "img"});

@@ -35,12 +35,15 @@ __all__ = ["CLUSTER_FORMATS", "ENGINE_FORMATS", "FORMATS", "KUBERNETES_VERSION",
 
 
 def _choose(doc: PlanResultOut, rank: int) -> PlanOut:
-    for p in doc.plans:
+    """The plan of ``rank`` among the ranked plans or, past them, the Pareto front's (the page lists both)."""
+    for p in (*doc.plans, *doc.pareto):
         if p.rank == rank:
             return p
     if not doc.plans:
         raise ExportError("the result has no plan to export (no plan met every constraint)", field="rank")
-    raise ExportError(f"no plan of rank {rank} (ranks 1-{len(doc.plans)})", field="rank")
+    front = sorted({p.rank for p in doc.pareto} - {p.rank for p in doc.plans})
+    also = f", and the Pareto front's {', '.join(map(str, front))}" if front else ""
+    raise ExportError(f"no plan of rank {rank} (ranks 1-{len(doc.plans)}{also})", field="rank")
 
 
 def _check_exportable(ctx: _Ctx) -> None:
