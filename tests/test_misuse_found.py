@@ -173,3 +173,10 @@ def test_a_fleet_quota_on_an_unknown_chip_is_422(api: TestClient) -> None:
     w = yaml.safe_load((EXAMPLES / "support-chatbot.yaml").read_text(encoding="utf-8"))
     r = api.post("/v1/fleets", json={"name": "f", "months": 1, "quotas": {"nope": 3}, "workloads": [w]})
     assert _field(r) == ["body.quotas.nope"]
+
+
+@pytest.mark.parametrize("content", [b'{"model": "llama-3.1-8b", "hardware": "h100-sxm", "chips": 1' + b"9" * 5000
+                                     + b"}", b'{"model": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"])
+def test_a_body_the_json_decoder_gives_up_on_is_422_naming_the_body(api: TestClient, content: bytes) -> None:
+    r = api.post("/v1/estimate", content=content, headers={"Content-Type": "application/json"})
+    assert _field(r) == ["body"]
