@@ -58,11 +58,39 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _check_source_keys(model: BaseModel, sources: dict[str, str]) -> None:
-    for key in sources:
-        top = key.split(".")[0]
+# fields whose values cite themselves (a reason with its source) or map ids, not figures
+_SELF_CITED = frozenset({"sources", "unsupported_precisions", "runtime_kernels"})
+
+
+def _check_source_keys(model: BaseModel, sources: dict[str, str], *, every_figure: bool = False) -> None:
+    """Every ``sources`` key names a field of the file (``field`` or ``field.key`` of a mapping it
+    has) and every source says something; with ``every_figure`` (a chip's or a model's file: the
+    figures a plan rests on), every figure the file states (a number, a mapping of them, a block
+    such as ``attention``) has a source: its own key, or one per entry of a mapping."""
+    for key, text in sources.items():
+        top, _, sub = key.partition(".")
         if top not in type(model).model_fields or top == "sources":
             raise ValueError(f"sources key {key!r} names no field of this file")
+        value = getattr(model, top)
+        if sub and isinstance(value, dict) and sub not in value:
+            raise ValueError(f"sources key {key!r}: {top} has no {sub!r}")
+        if not text.strip():
+            raise ValueError(f"sources key {key!r} is empty: say where the figure comes from")
+    if not every_figure:
+        return
+    missing = []
+    for name in sorted(model.model_fields_set - _SELF_CITED):
+        value = getattr(model, name)
+        if isinstance(value, bool) or not isinstance(value, int | float | dict | BaseModel) or value == {}:
+            continue
+        if name in sources:
+            continue
+        if isinstance(value, dict) and all(f"{name}.{k}" in sources for k in value):
+            continue
+        missing.append(name)
+    if missing:
+        raise ValueError(f"no source for {', '.join(missing)}: every figure needs one under sources "
+                         "(a datasheet, a paper, a measurement; docs/catalog.md)")
 
 
 class HardwareFile(_Strict):
@@ -101,7 +129,7 @@ class HardwareFile(_Strict):
     def _consistent(self) -> HardwareFile:
         if self.default_runtime not in self.runtimes:
             raise ValueError(f"default_runtime {self.default_runtime!r} is not in runtimes")
-        _check_source_keys(self, self.sources)
+        _check_source_keys(self, self.sources, every_figure=True)
         return self
 
 
@@ -242,7 +270,7 @@ class ModelFile(_Strict):
                 raise ValueError("attention.kind mha needs kv_heads = heads")
             if a.sliding_layers is not None and a.sliding_layers >= self.layers:
                 raise ValueError("attention.sliding_layers must be below layers (all windowed: sliding_window)")
-        _check_source_keys(self, self.sources)
+        _check_source_keys(self, self.sources, every_figure=True)
         return self
 
     @model_validator(mode="after")

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 
 from hardware_catalog import default_catalog_dir, load_catalog
 from hardware_catalog.loader import read_yaml, validate_file
@@ -124,7 +125,35 @@ chips_per_node: 4
 interconnect_gb_s: 100
 runtimes: [hf-transformers]
 default_runtime: hf-transformers
+sources:
+  memory_gb: "ACME NPU 1 spec sheet"
+  memory_bandwidth_gb_s: "ACME NPU 1 spec sheet"
+  peak_tflops: "ACME NPU 1 spec sheet, dense"
+  chips_per_node: "ACME 4-card server"
+  interconnect_gb_s: "ACME NPU 1 spec sheet, per chip"
 """
+
+
+def test_every_figure_of_a_chip_or_model_file_needs_a_source(tmp_path: Path, hwplan: Cli) -> None:
+    # the README's promise (every number from the catalog has a source), kept by the loader: a figure
+    # without one, a source for a field or entry the file lacks, or an empty one are errors
+    overlay = tmp_path / "mine" / "hardware"
+    overlay.mkdir(parents=True)
+    chip = overlay / "acme-npu-1.yaml"
+    for edit, words in ((lambda t: t.replace('  memory_gb: "ACME NPU 1 spec sheet"\n', ""), "no source for memory_gb"),
+                        (lambda t: t + "  peak_tflops.fp2: x\n", "peak_tflops has no 'fp2'"),
+                        (lambda t: t.replace('"ACME 4-card server"', '" "'), "is empty")):
+        chip.write_text(edit(MY_CHIP), encoding="utf-8")
+        with pytest.raises(CatalogError, match=re.escape(words)):
+            load_catalog(overlays=[tmp_path / "mine"])
+        code, _, err = hwplan("catalog", "validate", "--add", str(tmp_path / "mine"))
+        assert code == 2 and "acme-npu-1.yaml" in err and words in err
+    for path in sorted((default_catalog_dir() / "models").glob("*.yaml"))[:3]:  # a model file too
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data["sources"].pop("layers", None)
+        (tmp_path / "m.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+        with pytest.raises(CatalogError, match="no source for layers"):
+            validate_file(ModelFile, read_yaml(tmp_path / "m.yaml"), file="m.yaml")
 
 
 # An overlay's prices/ adds offers for its chip (prices are no longer in the hardware file).
