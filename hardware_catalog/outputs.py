@@ -184,7 +184,11 @@ def estimate_out(e: Estimate) -> EstimateOut:
                   else (_ms(e.serving_iteration_interval_s[0]), _ms(e.serving_iteration_interval_s[1]))}
     extra |= {"concurrency_cap": e.concurrency_cap, "concurrency_cap_source": e.concurrency_cap_source}
     if e.cost_per_hour is None:
-        extra["cost_note"] = f"no {e.pricing} price for {c.hardware.id} in the catalog"
+        from planner.economics.rates import Unpriced, unpriced_hint
+
+        why = e.rate.reason if isinstance(e.rate, Unpriced) else f"no {e.pricing} price"
+        would = f"; would price it: {unpriced_hint(e.rate)}" if isinstance(e.rate, Unpriced) else ""
+        extra["cost_note"] = f"{c.hardware.id}: {why}{would}"
     return EstimateOut(
         model=c.model.id, hardware=c.hardware.id, chips=c.chips, tp=c.tp, pp=c.pp, replicas=c.replicas,
         precision=c.precision.id, kv_precision=c.kv_precision.id,

@@ -180,3 +180,12 @@ def test_a_fleet_quota_on_an_unknown_chip_is_422(api: TestClient) -> None:
 def test_a_body_the_json_decoder_gives_up_on_is_422_naming_the_body(api: TestClient, content: bytes) -> None:
     r = api.post("/v1/estimate", content=content, headers={"Content-Type": "application/json"})
     assert _field(r) == ["body"]
+
+
+def test_an_estimate_without_a_price_says_why(api: TestClient) -> None:
+    # the catalog has H100 prices; the region filter removed them (it once said "no price ... in the catalog")
+    r = api.post("/v1/estimate", json={"model": "llama-3.1-8b", "hardware": "h100-sxm",
+                                       "pricing": {"regions": ["mars-1"]}})
+    assert r.status_code == 200, r.text
+    note = r.json()["cost_note"]
+    assert "in mars-1" in note and "in the catalog" not in note

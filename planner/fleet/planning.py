@@ -176,7 +176,8 @@ def _plan(fleet: Fleet, demand: Demand, options: list[WorkloadOptions], items: l
         schedules.append(replace(_schedule(it, o, demand, solved, i, reasons),
                                  serves=serves[i] if i < len(serves) else (it.name,)))
     ok = joint is not None and bool(joint.cost)
-    by_month = np.sum(joint.cost, axis=0) if ok and joint else np.zeros(fleet.months)
+    # no schedule, no cost: NaN months (null in the JSON), not zeros a client would sum to $0
+    by_month = np.sum(joint.cost, axis=0) if ok and joint else np.full(fleet.months, np.nan)
     quota_peak = {h: (int(_usage(items, joint, h).max()), q) for h, q in fleet.quotas.items()} if ok and joint else {}
     return FleetPlan(name=fleet.name, status=joint.status if joint else "NO_OPTIONS", months=fleet.months,
                      periods_hours=tuple(float(h) for h in demand.hours_per_month), workloads=tuple(schedules),
