@@ -184,7 +184,8 @@ def estimate_out(e: Estimate) -> EstimateOut:
                   else (_ms(e.serving_iteration_interval_s[0]), _ms(e.serving_iteration_interval_s[1]))}
     extra |= {"concurrency_cap": e.concurrency_cap, "concurrency_cap_source": e.concurrency_cap_source}
     if e.cost_per_hour is None:
-        from planner.economics.rates import Unpriced, unpriced_hint
+        from planner.economics.pricing import Unpriced
+        from planner.economics.rates import unpriced_hint
 
         why = e.rate.reason if isinstance(e.rate, Unpriced) else f"no {e.pricing} price"
         would = f"; would price it: {unpriced_hint(e.rate)}" if isinstance(e.rate, Unpriced) else ""
