@@ -189,3 +189,12 @@ def test_an_estimate_without_a_price_says_why(api: TestClient) -> None:
     assert r.status_code == 200, r.text
     note = r.json()["cost_note"]
     assert "in mars-1" in note and "in the catalog" not in note
+
+
+def test_a_prompt_past_the_context_window_says_so_first() -> None:
+    # (it said "no room for the KV cache", true but a consequence: no chip runs a 10M-token llama-3.1-8b prompt)
+    from planner.model.estimate import estimate
+
+    catalog = load_catalog()
+    e = estimate(catalog, resolve(catalog, model="llama-3.1-8b", hardware="h100-sxm"), input_tokens=10_000_000)
+    assert not e.fits and e.reason is not None and e.reason.startswith("context:")

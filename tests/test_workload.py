@@ -95,6 +95,17 @@ def test_an_unknown_id_in_the_constraints_names_the_field(tmp_path: Path, catalo
     assert "no-such-chip" in info.value.message or "gpt-5" in info.value.message
 
 
+def test_a_model_alias_in_the_constraints_plans_that_model(tmp_path: Path, catalog: Catalog) -> None:
+    # `hwplan estimate --model gemma-2-27b-it` takes the alias; a workload's models list does too
+    alias, model = "llama-3.2-1b-instruct", "llama-3.2-1b"
+    assert alias in catalog.models[model].aliases
+    data = _with(("constraints", "models"), [alias])
+    data.pop("quality", None)  # (the example's floor is above a 1B model's score)
+    w = load_workload(_write(tmp_path, data))
+    result = plan(w, catalog, top=1, explain=False)
+    assert result.plans and {p.model for p in result.plans} == {model}
+
+
 def test_cli_plan_json_on_an_infeasible_workload_exits_1(tmp_path: Path,
                                                          hwplan: Callable[..., tuple[int, str, str]]) -> None:
     # examples/infeasible.yaml narrowed to one chip, runtime and model so the explanation's

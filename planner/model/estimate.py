@@ -216,7 +216,8 @@ def estimate(catalog: Catalog, config: Config, *, scenario: Scenario = Scenario.
                                  percentiles=(99,), overlap=overlap)
             tpot, p99["tpot"], b = full.mean_s[0], float(full.quantile_s[99][0]), float(max_b[0])
             mem = models[1].parts(batch=max_b, context_tokens=i_dist.mean + o_dist.mean)  # at the full batch
-    reason = _reason(config, mem, b, max_b[0], scenario) or _context_reason(config, input_tokens, output_tokens)
+    # past the context window nothing else matters (a memory shortfall there is its consequence)
+    reason = _context_reason(config, input_tokens, output_tokens) or _reason(config, mem, b, max_b[0], scenario)
     if overloaded:
         batch_rate = p99["cap"]  # (overloaded only in the server scenario, which sets a rate and this capacity)
         assert request_rate is not None and batch_rate is not None

@@ -49,6 +49,7 @@ def plan(workload: Workload, catalog: Catalog, *, top: int = 5, objective: Objec
     """Ranked deployment plans for a workload (see the module docstring); when none fits and
     ``explain``, the reasons and verified relaxations."""
     tables = tables or CatalogTables.from_catalog(catalog)
+    workload = _canonical_models(workload, catalog)
     searched = plan_served(workload, catalog, top=top, objective=objective, time_limit_s=time_limit_s,
                            tables=tables, any_plan=any_plan) or \
         run_search(workload, catalog, top=top, objective=objective, time_limit_s=time_limit_s,
@@ -64,6 +65,23 @@ def plan(workload: Workload, catalog: Catalog, *, top: int = 5, objective: Objec
                                     deadline=searched.started + time_limit_s)
     stats = replace(result.search, elapsed_ms=(time.perf_counter() - searched.started) * 1e3)
     return replace(result, infeasible=infeasible, search=stats)
+
+
+def _canonical_models(workload: Workload, catalog: Catalog) -> Workload:
+    """The workload with model aliases in ``constraints.models`` replaced by the catalog's ids (as
+    ``hwplan estimate --model`` takes them: llama-3.2-1b-instruct is llama-3.2-1b); an unknown name
+    stays, for the search to name it."""
+    names = workload.constraints.models
+    if names is None:
+        return workload
+    ids = tuple(dict.fromkeys(_model_id(catalog, name) for name in names))
+    return workload if ids == names else replace(workload, constraints=replace(workload.constraints, models=ids))
+
+
+def _model_id(catalog: Catalog, name: str) -> str:
+    if name in catalog.models:
+        return name
+    return next((m.id for m in catalog.models.values() if name in m.aliases), name)
 
 
 def _with_disaggregated(searched: Searched, workload: Workload, catalog: Catalog, rule: str, *, top: int,
