@@ -198,3 +198,13 @@ def test_a_prompt_past_the_context_window_says_so_first() -> None:
     catalog = load_catalog()
     e = estimate(catalog, resolve(catalog, model="llama-3.1-8b", hardware="h100-sxm"), input_tokens=10_000_000)
     assert not e.fits and e.reason is not None and e.reason.startswith("context:")
+
+
+def test_a_measurement_whose_lengths_are_out_of_order_is_refused_naming_them(api: TestClient) -> None:
+    record = {"id": "r1", "model": "llama-3.1-8b", "hardware": "h100-sxm", "chips": 1, "weight_precision": "bf16",
+              "runtime": "vllm", "scenario": "max_throughput", "input_tokens": 512, "output_tokens": 128,
+              "observed": {"output_tokens_per_s": 1000.0},
+              "lengths": {"input_mean": 1e6, "input_p99": 10.0, "input_max": 1.0}}
+    r = api.post("/v1/validate", json={"measurements": [record]})
+    assert _field(r) == ["body.measurements.0.lengths"]
+    assert "input_p99 = 10 is above input_max = 1" in r.json()["errors"][0]["message"]

@@ -98,6 +98,18 @@ class LengthsIn(_Record):
     input_source: str | None = None
     notes: str | None = None
 
+    @model_validator(mode="after")
+    def _ordered(self) -> LengthsIn:
+        """A side's p50 <= p99 <= max and mean <= max (a p99 below the median, or a cap below the mean,
+        is a typo: the distribution built from them would be nonsense)."""
+        for side in ("input", "output"):
+            values = {k: getattr(self, f"{side}_{k}") for k in ("p50", "p99", "max", "mean")}
+            for low, high in (("p50", "p99"), ("p99", "max"), ("p50", "max"), ("mean", "max")):
+                a, b = values[low], values[high]
+                if a is not None and b is not None and a > b:
+                    raise ValueError(f"{side}_{low} = {a:g} is above {side}_{high} = {b:g}")
+        return self
+
     def dist(self, side: Literal["input", "output"], run_mean: float | None = None) -> LengthDist | None:
         """Mean and the published quantiles as an empirical distribution (None: no mean published).
 
