@@ -32,6 +32,12 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// a dotted or snake_case name as text with line-break opportunities after "." and "_" only, so a
+// narrow cell wraps "budget.max_cost_per_month" at its parts, not mid-word ("max_cos|t_per_month")
+function breakable(name) {
+  return name.split(/(?<=[._])/).flatMap((part, i) => (i ? [el("wbr"), part] : [part]));
+}
+
 function svg(tag, attrs = {}, ...children) {
   const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
   for (const [k, v] of Object.entries(attrs)) if (v !== null && v !== undefined) node.setAttribute(k, v);
@@ -317,7 +323,7 @@ function renderTable() {
       el("td", {class: "num", text: money(p.cost.per_month)}),
       el("td", {class: "num", text: money(p.cost.per_million_tokens)}),
       el("td", {class: "binding"}, p.binding.length  // "constraints." is implied: shorter, full name on hover
-        ? p.binding.map((b) => el("code", {title: b, text: b.replace(/^constraints\./, "")})) : "—"));
+        ? p.binding.map((b) => el("code", {title: b}, breakable(b.replace(/^constraints\./, "")))) : "—"));
     Array.from(row.children).slice(1).forEach((cell, i) => { cell.dataset.label = heads[i + 1]; });  // phone cards
     return row;
   });
