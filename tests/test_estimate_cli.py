@@ -61,6 +61,11 @@ def test_non_fitting_config_is_a_result_not_an_error(hwplan: Cli) -> None:
     assert code == 0
     data = json.loads(out)
     assert data["fits"] is False and "weights alone" in data["reason"]
+    # the table marks the latencies of a configuration that cannot run as what it would do if it did
+    code, out, _ = hwplan("estimate", "--model", "llama-3.1-70b", "--hardware", "h100-sxm")
+    assert code == 0 and "(if it fit)" in out
+    code, out, _ = hwplan(*BASE[:-1])
+    assert "(if it fit)" not in out
 
 
 def test_overloaded_server_is_a_result(hwplan: Cli) -> None:

@@ -44,7 +44,9 @@ def estimate_table(console: Console, out: EstimateOut) -> None:
                        ("cost_per_hour", f"$/hour ({d['pricing']})"),
                        ("cost_per_million_output_tokens", "$ per 1M output tokens")):
         if key in d:
-            table.add_row(label, "—" if d[key] is None else str(d[key]))
+            # a configuration that does not fit does not run: its figures are what it would do if it did
+            hypothetical = not d["fits"] and key not in ("cost_per_hour", "bound") and d[key] is not None
+            table.add_row(label, "—" if d[key] is None else str(d[key]) + (" (if it fit)" if hypothetical else ""))
     if d.get("serving_iteration_ms") is not None:
         interval = d.get("serving_iteration_interval_ms")
         admitted = "" if not interval else f"; the records under load admit {interval[0]}-{interval[1]} ms"
