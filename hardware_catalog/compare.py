@@ -31,6 +31,11 @@ def _diff(a: Any, b: Any, path: str = "") -> list[FieldChangeOut]:
     return [] if a == b else [FieldChangeOut(field=path, a=a, b=b)]
 
 
+def _workload(record: dict[str, Any]) -> dict[str, Any]:
+    """The record's workload; a `plan --json` file has none but its name (the result's ``workload``)."""
+    return record["workload"] or {"name": record["result"].get("workload")}
+
+
 def compare(a: dict[str, Any], b: dict[str, Any]) -> CompareOut:
     """``a`` and ``b``: saved-plan records (id, workload, result, catalog_version, prices)."""
     ta, tb = _top(a["result"]), _top(b["result"])
@@ -41,7 +46,9 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> CompareOut:
         a=ComparedOut(id=a.get("id"), top_plan=ta), b=ComparedOut(id=b.get("id"), top_plan=tb),
         cost_per_month_change=delta,
         changed=ChangesOut(
-            workload=_diff(a["workload"], b["workload"]),
+            workload=_diff(_workload(a), _workload(b)),
+            objective=None if a["result"].get("objective") == b["result"].get("objective")
+            else FieldChangeOut(field="objective", a=a["result"].get("objective"), b=b["result"].get("objective")),
             catalog_version=None if a["catalog_version"] == b["catalog_version"]
             else VersionChangeOut(a=a["catalog_version"], b=b["catalog_version"]),
             prices=_diff(a["prices"], b["prices"]),

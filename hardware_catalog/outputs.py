@@ -794,7 +794,9 @@ class VersionChangeOut(_Out):
 
 
 class ChangesOut(_Out):
-    workload: list[FieldChangeOut]
+    workload: list[FieldChangeOut] = Field(description="fields of the workloads that differ (a `plan --json` file "
+                                                       "holds only the workload's name)")
+    objective: FieldChangeOut | None = Field(default=None, description="null: both ranked by the same objective")
     catalog_version: VersionChangeOut | None = Field(description="null: both used the same catalog")
     prices: list[FieldChangeOut] = Field(description="price per chip-hour, by pricing mode and hardware")
     top_plan: list[FieldChangeOut]

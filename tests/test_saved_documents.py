@@ -64,6 +64,7 @@ def test_cli_compare_and_export_print_the_api_documents(saved: tuple[str, str, s
     assert json.loads(out) == api_compare
     changed = {d["field"]: (d["a"], d["b"]) for d in api_compare["changed"]["workload"]}
     assert changed == {"traffic.requests_per_s": (60.0, 30.0), "traffic.peak_requests_per_s": (60.0, 30.0)}
+    assert api_compare["changed"]["objective"] is None  # both ranked by cost
     code, out, err = hwplan("export", a, "--format", "vllm", "--json", "--db", url)
     assert code == 0, err
     assert json.loads(out) == api_export.json()
@@ -103,3 +104,20 @@ def test_a_plan_with_a_serving_shape_no_engine_runs_is_refused(
         export(_with(doc, **change), catalog, "vllm")
     with pytest.raises(ExportError, match=named):
         export(_with(doc, **change), catalog, "k8s")
+
+
+def test_compare_of_two_plan_json_files_names_what_differs(tmp_path: Path,
+                                                          hwplan: Callable[..., tuple[int, str, str]]) -> None:
+    # a `plan --json` file holds the workload's name and the objective, not the workload: those are compared
+    files = []
+    for name, objective in (("support-chatbot", "cost"), ("edge-assistant", "latency")):
+        code, out, err = hwplan("plan", str(ROOT / "examples" / f"{name}.yaml"), "--json", "--objective", objective,
+                                "--top", "1")
+        assert code == 0, err
+        files.append(tmp_path / f"{name}.json")
+        files[-1].write_text(out, encoding="utf-8")
+    code, out, err = hwplan("compare", *map(str, files))
+    assert code == 0, err
+    changed = json.loads(out)["changed"]
+    assert changed["workload"] == [{"field": "name", "a": "support-chatbot", "b": "edge-assistant"}]
+    assert changed["objective"] == {"field": "objective", "a": "cost", "b": "latency"}

@@ -826,6 +826,8 @@ function renderCompare(c) {
       : delta === 0 ? "Cost per month: unchanged." : `Cost per month: ${delta > 0 ? "+" : ""}${money(delta)} from A to B.`),
     el("li", {"data-change": "catalog"}, ch.catalog_version ? `Catalog: ${ch.catalog_version.a.slice(0, 12)} → `
       + `${ch.catalog_version.b.slice(0, 12)} (chips, models or prices were edited in between).` : "Catalog: the same version."),
+    el("li", {"data-change": "objective"}, ch.objective ? `Objective: ${ch.objective.a} → ${ch.objective.b} `
+      + "(the plans are ranked differently)." : "Objective: the same."),
     ...[["workload", "Workload"], ["prices", "Price per chip-hour"], ["top_plan", "Top plan"]].map(([key, label]) =>
       el("li", {"data-change": key}, ch[key].length ? `${label}: ` : `${label}: unchanged.`,
         ...ch[key].map((d, i) => [i ? "; " : "", el("code", {text: d.field}), ` ${changeValue(d.a)} → ${changeValue(d.b)}`]))),
