@@ -61,8 +61,8 @@ def sweep_cmd(
     failed = sum(r["status"] == "error" for r in rows)
     out_console.print(f"{len(rows)} scenarios in {out} ({failed} failed)")
     parquet = write_parquet(out)
-    if parquet:
-        out_console.print(f"Parquet: {parquet}")
+    out_console.print(f"Parquet: {parquet}" if parquet else "Parquet: skipped (pyarrow is not installed: "
+                      "pip install 'hwplan[fleet]')")
     numeric = next((a for a in ("traffic_scale", "price_scale", "slo_scale") if a in s.axes), None)
     if numeric:
         plot = write_plot(rows, numeric, out.with_suffix(".png"))
