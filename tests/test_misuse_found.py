@@ -208,3 +208,12 @@ def test_a_measurement_whose_lengths_are_out_of_order_is_refused_naming_them(api
     r = api.post("/v1/validate", json={"measurements": [record]})
     assert _field(r) == ["body.measurements.0.lengths"]
     assert "input_p99 = 10 is above input_max = 1" in r.json()["errors"][0]["message"]
+
+
+def test_an_unknown_id_in_a_workload_file_names_the_file_and_field(tmp_path: Path, hwplan: Cli) -> None:
+    w = yaml.safe_load((EXAMPLES / "support-chatbot.yaml").read_text(encoding="utf-8"))
+    w.setdefault("constraints", {})["hardware"] = ["nochip"]
+    path = tmp_path / "w.yaml"
+    path.write_text(yaml.safe_dump(w), encoding="utf-8")
+    err = _one_line(*hwplan("plan", str(path))[::2])
+    assert f"{path}: constraints.hardware.0: unknown id 'nochip'" in err

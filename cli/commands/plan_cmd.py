@@ -79,6 +79,7 @@ def plan_cmd(
         from hardware_catalog.caching import answers_cache
         from hardware_catalog.caching.cache import catalog_tables
         from hardware_catalog.caching.compiled_workload import load_workload  # (no YAML, no schema when compiled)
+        from planner.errors import CatalogError, InputError
         from planner.search.lever_report import lever_report
         from planner.search.planning import plan
 
@@ -86,7 +87,12 @@ def plan_cmd(
         cat = load(catalog, add)
         # with every Universe row's constants, and the capacity answers of earlier runs, from the cache
         tables = catalog_tables(cat, answers=True)
-        result = plan(w, cat, top=top, objective=objective, time_limit_s=time_limit, tables=tables)
+        try:
+            result = plan(w, cat, top=top, objective=objective, time_limit_s=time_limit, tables=tables)
+        except InputError as exc:  # a field of the workload file (an unknown id): named with the file, as its others
+            if exc.field is None or not exc.field.startswith("constraints."):
+                raise
+            raise CatalogError(exc.message.removeprefix(f"{exc.field}: "), file=str(workload), field=exc.field) from exc
         report = span = None
         if levers and result.plans:
             report = levers_out(lever_report(cat, w, result.plans[0], tables=tables), result.plans[0])
