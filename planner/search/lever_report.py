@@ -104,7 +104,12 @@ def _baselines(catalog: Catalog, w: Workload, top: Plan) -> list[tuple[str, str,
     for lever, feature in SERVING_LEVERS.items():
         if feature in top.features or w.constraints.serving_rule(feature) == "allowed" or (
                 feature == "prefix_caching" and w.traffic.prefix is not None):
-            rows.append((lever, "off" if feature in top.features else "on", {"serving": (feature,)}))
+            baseline = "off" if feature in top.features else "on"
+            if baseline == "on" and feature == "speculative" and feature not in w.constraints.serving:
+                # the search leaves speculative decoding out unless the workload opts in (its gain rests on
+                # a drafter's acceptance rate on this traffic): the row says what opting in would be worth
+                baseline += " (not searched: opt in with constraints.serving.speculative: allowed)"
+            rows.append((lever, baseline, {"serving": (feature,)}))
     if others:
         rows.append(("hardware family", f"cheapest other family at {w.constraints.pricing.label} prices",
                      {"hardware": others, "runtimes": w.constraints.runtimes}))
