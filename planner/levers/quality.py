@@ -8,8 +8,9 @@
                 x min(1, log10(1 + tokens / 1e4) / log10(1 + full_data_tokens / 1e4))
     distill     the same gain with the TEACHER's score as the ceiling: a student stays below its
                 teacher, unless a distillation record covers the setting (task type, few-shot
-                teacher, student size); then its high end reaches the teacher (+ the record's
-                published margin) and its central value is the teacher's score
+                teacher, student size); then its central value closes the gap to the teacher's
+                score, and its high end to the teacher's plus the record's published margin, by
+                the data factor (the record's student matched its teacher with most of its data)
     precision   x recovery in [low, high] for the model's ACTIVE-parameter band (quality.yaml)
 
 Central values are the midpoints of the evidence ranges; nothing finer is claimed. A catalog
@@ -114,9 +115,13 @@ def _distilled(catalog: Catalog, base: QualityEstimate, student: Model, teacher:
         general = [r for r in catalog.quality.distillation if not r.task_types]
         extra = general[0].sources if general else ()
         return QualityEstimate(tuned.score, tuned.low, tuned.high, tuned.sources + teacher.sources + extra)
-    tuned = _gained(base, gain, 100.0, scale)
-    high = min(100.0, max(tuned.high, teacher.score + record.above_teacher_points))
-    central = max(tuned.score, teacher.score)
+    # the record's student reaches the teacher with (most of) its training data: the gap to the teacher
+    # closes with the data factor, as a fine-tune's gain does, and nothing passes the teacher's score
+    # plus the record's published margin (a 5-example distillation is not the teacher)
+    reach = teacher.score + record.above_teacher_points
+    tuned = _gained(base, gain, reach, scale)
+    high = min(100.0, max(tuned.high, base.high + (reach - base.score) * scale))
+    central = max(tuned.score, base.score + (teacher.score - base.score) * scale)
     return QualityEstimate(central, tuned.low, high, tuned.sources + teacher.sources + record.sources)
 
 
