@@ -31,9 +31,10 @@ def test_int4_loss_shrinks_with_size(catalog: Catalog) -> None:
     small, _ = precision_recovery(catalog, catalog.get_model("llama-3.1-8b"), "int4")
     large, _ = precision_recovery(catalog, catalog.get_model("llama-3.1-70b"), "int4")
     assert small.low < large.low and small.high <= large.high
-    # Q1: INT8 W8A8 loses 1-3%
+    # Q1: INT8 W8A8 loses 1-3% when tuned (Kurtic et al.); SmoothQuant "negligible" and LLM.int8() "no
+    # degradation up to 175B" (model_quality_facts.md M31, M32): the range reaches no loss at all
     int8, _ = precision_recovery(catalog, catalog.get_model("llama-3.1-8b"), "int8")
-    assert (int8.low, int8.high) == (0.97, 0.99)
+    assert (int8.low, int8.high) == (0.97, 1.0)
 
 
 def test_adaptation_on_a_domain_task(catalog: Catalog) -> None:
