@@ -9,7 +9,6 @@ chip cannot express raises ``ExportError`` naming why.
 
 from __future__ import annotations
 
-import shlex
 from typing import TYPE_CHECKING
 
 from hardware_catalog.export.base import Artifact, ExportError, _Ctx, deploy_data
@@ -18,8 +17,11 @@ from hardware_catalog.export.engines import (
     ENGINE_FORMATS,
     FORMATS,
     KUBERNETES_VERSION,
+    PLACEHOLDERS,
     _slug,
     engine_argv,
+    placeholders,
+    shell_join,
 )
 from hardware_catalog.export.k8s import manifests
 from hardware_catalog.export.serving import check as check_serving
@@ -57,25 +59,50 @@ def _check_exportable(ctx: _Ctx) -> None:
                           f"predicted for {runtime.id}, not for another engine)", field="runtime")
 
 
+NEURON_FAMILIES = ("inferentia", "trainium")  # AWS Neuron chips: vLLM runs on them through its Neuron backend
+
+
 def _engine_for(ctx: _Ctx) -> str:
     for fmt, engine in deploy_data()["engines"].items():
         if engine["runtime"] == ctx.plan.runtime:
+            if fmt == "vllm" and all(ctx.catalog.get_hardware(d.hardware).family in NEURON_FAMILIES
+                                     for d in ctx.plan.deployments):
+                return "neuron"  # (its image and NeuronCore counts; the CUDA image does not run there)
             return str(fmt)
     raise ExportError(f"the plan's runtime {ctx.plan.runtime} has no launch command here (exportable: "
                       f"{', '.join(e['runtime'] for e in deploy_data()['engines'].values())})", field="format")
 
 
-def _header(ctx: _Ctx, fmt: str) -> list[str]:
+def _one_line(text: object) -> str:
+    """``text`` fit for a comment line: control characters (a newline would end the comment and
+    start a command) become spaces."""
+    return "".join(c if c.isprintable() else " " for c in str(text))
+
+
+def _check_shape(ctx: _Ctx) -> None:
+    """A plan file is data from outside: its deployments must be ones an engine can be given."""
+    for i, d in enumerate(ctx.plan.deployments):
+        where = f"plans.{ctx.plan.rank}.deployments.{i}"
+        if min(d.tp, d.pp, d.replicas, d.chips_per_replica) < 1 or d.max_batch < 1:
+            raise ExportError("tp, pp, replicas, chips_per_replica and max_batch must each be at least 1",
+                              field=where)
+        if d.tp * d.pp != d.chips_per_replica:
+            raise ExportError(f"tp x pp = {d.tp * d.pp} is not chips_per_replica = {d.chips_per_replica}", field=where)
+
+
+def _header(ctx: _Ctx, fmt: str, argv: list[str] | None = None) -> list[str]:
     p = ctx.plan
     engine = deploy_data()["engines"][fmt]
-    lines = [f"# hwplan plan rank {p.rank}: {p.model} {p.precision} (KV {p.kv_precision}) on {p.runtime}",
+    lines = [f"# hwplan plan rank {p.rank}: {p.model} {p.precision} (KV {p.kv_precision}) on {p.runtime}"
+             + ("" if p.adaptation == "none" else f", {p.adaptation}"),
              f"# flags checked against {engine['reference']}"]
+    lines += [f"# set {name}: {PLACEHOLDERS[name]}" for name in placeholders(argv or [])]
     lines += serving_header(ctx, fmt)
     if engine["runtime"] != p.runtime:
         lines.append(f"# NOTE: the plan's latency and capacity were predicted for {p.runtime}, not {fmt}")
     if ctx.workload is None:
         lines.append("# no workload given: the engine takes the model's own maximum length")
-    return lines
+    return [_one_line(line) for line in lines]  # (a plan file's strings must not end a comment)
 
 
 def export(doc: PlanResultOut, catalog: Catalog, fmt: str, *, rank: int = 1,
@@ -84,6 +111,7 @@ def export(doc: PlanResultOut, catalog: Catalog, fmt: str, *, rank: int = 1,
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})", field="format")
     ctx = _Ctx(_choose(doc, rank), catalog, workload)
+    _check_shape(ctx)
     _check_exportable(ctx)
     if fmt in ENGINE_FORMATS:
         check_serving(ctx, fmt)  # a feature the engine lacks or this export cannot write: refused, named
@@ -91,9 +119,10 @@ def export(doc: PlanResultOut, catalog: Catalog, fmt: str, *, rank: int = 1,
         for i, d in enumerate(ctx.plan.deployments):
             argv = engine_argv(ctx, fmt, d)
             pool = "" if d.role == "both" else f"{d.role} pool, "
-            text = "\n".join(["#!/bin/sh", *_header(ctx, fmt),
-                              f"# deployment {i + 1} ({pool}{d.replicas} replica(s) of {d.chips_per_replica} x "
-                              f"{d.hardware}): run one per replica", "exec " + shlex.join(argv), ""])
+            text = "\n".join(["#!/bin/sh", *_header(ctx, fmt, argv),
+                              _one_line(f"# deployment {i + 1} ({pool}{d.replicas} replica(s) of "
+                                        f"{d.chips_per_replica} x {d.hardware}): run one per replica"),
+                              "exec " + shell_join(argv), ""])
             role = "" if d.role == "both" else f"{d.role}-"
             name = f"{_slug(doc.workload)}-{i + 1}-{role}{d.hardware}.{_slug(fmt)}.sh"
             out.append(Artifact(name, text, "text/x-shellscript"))

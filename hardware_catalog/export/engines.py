@@ -22,6 +22,8 @@ Pure generation: the only file read is the deploy data; the caller writes the ar
 from __future__ import annotations
 
 import math
+import re
+import shlex
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -32,13 +34,14 @@ from hardware_catalog.export.base import Artifact, ExportError, _Ctx, deploy_dat
 from hardware_catalog.export.serving import sglang_flags, trtllm_flags, vllm_flags
 from planner.model.load.queueing import LengthDist
 
-__all__ = ["CLUSTER_FORMATS", "ENGINE_FORMATS", "FORMATS", "Artifact", "ExportError", "deploy_data",
-           "engine_argv"]
+__all__ = ["CLUSTER_FORMATS", "ENGINE_FORMATS", "FORMATS", "PLACEHOLDERS", "Artifact", "ExportError", "deploy_data",
+           "engine_argv", "k8s_name", "placeholders", "shell_join"]
 
 ENGINE_FORMATS = ("vllm", "sglang", "trtllm", "jetstream", "neuron", "llama.cpp")
 CLUSTER_FORMATS = ("k8s", "kserve", "lws")
 FORMATS = ENGINE_FORMATS + CLUSTER_FORMATS
 PORT = 8000
+LORA_RANK = 64  # planner.levers.finetune.DEFAULT_RANK (not imported: the export stays free of the planner)
 KUBERNETES_VERSION = "1.33"  # the OpenAPI schemas the manifests are validated against (tests/test_export.py)
 
 
@@ -47,6 +50,75 @@ def _slug(text: str) -> str:
     while "--" in out:
         out = out.replace("--", "-")
     return out[:50].strip("-")
+
+
+def k8s_name(workload: str, suffix: str) -> str:
+    """A Kubernetes object name (an RFC 1035 label: at most 63 characters, a lower-case letter first)
+    ending in ``suffix`` whole: the workload's part is cut to fit, so the names of one plan's
+    deployments stay distinct however long the workload's name ("...-1-prefill-h100-sxm" and
+    "...-2-decode-h100-sxm" once both became the same 50 characters)."""
+    tail = _slug(suffix)
+    head = _slug(workload)
+    if not head[:1].isalpha():
+        head = f"w-{head}"
+    return f"{head[:62 - len(tail)].strip('-')}-{tail}"
+
+
+# Values the operator supplies at launch: a fine-tuned checkpoint, a LoRA adapter, a MaxText checkpoint.
+# Written as ${NAME} in scripts (expanded by the shell) and $(NAME) in manifests (expanded from the
+# container's env, which the manifest declares for the operator to fill in).
+PLACEHOLDERS = {"MODEL_PATH": "the fine-tuned checkpoint (a directory or Hugging Face repository) the plan's "
+                              "adaptation produced",
+                "LORA_ADAPTER": "the LoRA adapter the plan's adaptation trained (a PEFT directory; llama.cpp: "
+                                "its GGUF conversion)",
+                "MAXTEXT_CHECKPOINT": "the MaxText (Orbax) checkpoint converted from the model's weights"}
+_REFERENCE = re.compile(r"\$\{([A-Z_]+)\}")
+
+
+def placeholders(argv: list[str]) -> list[str]:
+    """The PLACEHOLDERS an argv refers to, in order."""
+    return list(dict.fromkeys(m for a in argv for m in _REFERENCE.findall(a) if m in PLACEHOLDERS))
+
+
+def shell_join(argv: list[str]) -> str:
+    """``shlex.join``, except that a ${NAME} placeholder is left for the shell to expand (in double
+    quotes); shlex would single-quote it and hand the engine the literal text."""
+    out = []
+    for a in argv:
+        parts = _REFERENCE.split(a)  # text, name, text, name, ...
+        if len(parts) == 1:
+            out.append(shlex.quote(a))
+            continue
+        out.append("".join(shlex.quote(x) if i % 2 == 0 and x else f'"${{{x}}}"' if i % 2 else ""
+                           for i, x in enumerate(parts)))
+    return " ".join(out)
+
+
+def _weights(ctx: _Ctx) -> str:
+    """What the engine loads: the model's repository, or the fine-tuned checkpoint a full or distilled
+    adaptation produced (``${MODEL_PATH}``: the base repository would serve the unadapted model,
+    whose quality the plan did not rank)."""
+    repo = _hf_repo(ctx.plan.model)
+    return "${MODEL_PATH}" if ctx.plan.adaptation in ("full", "distill") else repo
+
+
+def _lora(ctx: _Ctx, fmt: str) -> list[str]:
+    """The flags that load the plan's LoRA adapter (QLoRA's too: its adapter serves on the 16-bit base),
+    or none for an unadapted / fully adapted plan; engines this export cannot give an adapter refuse."""
+    if ctx.plan.adaptation not in ("lora", "qlora"):
+        return []
+    name = _slug(ctx.plan.model + "-adapter")
+    if fmt in ("vllm", "neuron"):
+        # the rank hwplan finetune costs (planner.levers.finetune.DEFAULT_RANK, the Guanaco recipe's 64);
+        # vLLM's default cap is 16 and it refuses a larger adapter
+        return ["--enable-lora", "--lora-modules", f"{name}=${{LORA_ADAPTER}}", "--max-lora-rank", str(LORA_RANK)]
+    if fmt == "sglang":
+        return ["--lora-paths", f"{name}=${{LORA_ADAPTER}}"]
+    if fmt == "llama.cpp":
+        return ["--lora", "${LORA_ADAPTER}"]
+    raise ExportError(f"plan {ctx.plan.rank} serves a {ctx.plan.adaptation} adapter, which this export does not "
+                      f"load with {fmt} (vllm, sglang and llama.cpp do); without it the engine would serve the "
+                      "unadapted base model, not the quality the plan was ranked on", field="format")
 
 
 def _hf_repo(model: str) -> str:
@@ -93,7 +165,11 @@ def _vllm(ctx: _Ctx, d: DeploymentOut, *, neuron: bool = False) -> list[str]:
     p = ctx.plan
     runtime = ctx.catalog.runtimes["neuronx" if neuron else "vllm"]
     tp = d.tp
-    argv = ["vllm", "serve", _hf_repo(p.model)]
+    family = ctx.catalog.get_hardware(d.hardware).family
+    if not neuron and family in ("inferentia", "trainium"):
+        raise ExportError(f"{d.hardware} is an AWS Neuron chip: vLLM runs there through its Neuron backend "
+                          "(NeuronCores, the Neuron image), which --format neuron writes", field="format")
+    argv = ["vllm", "serve", _weights(ctx)]
     if neuron:
         cores = deploy_data()["neuron_cores_per_chip"].get(d.hardware)
         if cores is None:
@@ -114,13 +190,13 @@ def _vllm(ctx: _Ctx, d: DeploymentOut, *, neuron: bool = False) -> list[str]:
              "--max-num-batched-tokens", str(runtime.max_batched_tokens)]
     if (n := _max_model_len(ctx)) is not None:
         argv += ["--max-model-len", str(n)]
-    return argv + features + ["--port", str(PORT)]
+    return argv + features + _lora(ctx, "neuron" if neuron else "vllm") + ["--port", str(PORT)]
 
 
 def _sglang(ctx: _Ctx, d: DeploymentOut) -> list[str]:
     p = ctx.plan
     runtime = ctx.catalog.runtimes["sglang"]
-    argv = ["python3", "-m", "sglang.launch_server", "--model-path", _hf_repo(p.model),
+    argv = ["python3", "-m", "sglang.launch_server", "--model-path", _weights(ctx),
             "--tp-size", str(d.tp), "--pp-size", str(d.pp)]
     if p.precision in ("bf16", "fp16"):
         argv += ["--dtype", {"bf16": "bfloat16", "fp16": "float16"}[p.precision]]
@@ -133,7 +209,7 @@ def _sglang(ctx: _Ctx, d: DeploymentOut) -> list[str]:
     argv += ["--max-running-requests", str(d.max_batch), "--chunked-prefill-size", str(runtime.max_batched_tokens)]
     if (n := _max_model_len(ctx)) is not None:
         argv += ["--context-length", str(n)]
-    return argv + sglang_flags(ctx, d) + ["--host", "0.0.0.0", "--port", str(PORT)]
+    return argv + sglang_flags(ctx, d) + _lora(ctx, "sglang") + ["--host", "0.0.0.0", "--port", str(PORT)]
 
 
 def _trtllm(ctx: _Ctx, d: DeploymentOut) -> list[str]:
@@ -144,7 +220,8 @@ def _trtllm(ctx: _Ctx, d: DeploymentOut) -> list[str]:
     if p.kv_precision not in ("bf16", "fp16"):
         raise ExportError("trtllm-serve has no KV-cache dtype option (it is set in the --config YAML's "
                           "kv_cache_config, which this export does not write)", field="format")
-    argv = ["trtllm-serve", _hf_repo(p.model), "--backend", "pytorch", "--tp_size", str(d.tp), "--pp_size", str(d.pp),
+    _lora(ctx, "trtllm")
+    argv = ["trtllm-serve", _weights(ctx), "--backend", "pytorch", "--tp_size", str(d.tp), "--pp_size", str(d.pp),
             "--max_batch_size", str(d.max_batch), "--max_num_tokens", str(runtime.max_batched_tokens),
             "--enable_chunked_prefill"]
     if (n := _max_model_len(ctx)) is not None:
@@ -166,9 +243,15 @@ def _jetstream(ctx: _Ctx, d: DeploymentOut) -> list[str]:
     quant = {"bf16": None, "int8": "int8"}
     if p.precision not in quant:
         raise ExportError(f"this export maps only bf16 and int8 weights to MaxText, not {p.precision}", field="format")
+    _lora(ctx, "jetstream")
+    tokenizer = deploy_data()["maxtext_tokenizers"].get(p.model)
+    if tokenizer is None:
+        raise ExportError(f"model {p.model} has no MaxText tokenizer in data/deploy/deploy.yaml (base.yml's "
+                          "default is Llama 2's)", field="format")
     # per_device_batch_size x chips = the replica's batch
     per_device = max(1, d.max_batch // d.chips_per_replica)
     argv = ["python3", "-m", "MaxText.maxengine_server", "MaxText/configs/base.yml", f"model_name={name}",
+            f"tokenizer_path={tokenizer}", *(["tokenizer_type=tiktoken"] if tokenizer.endswith(".tiktoken") else []),
             "load_parameters_path=${MAXTEXT_CHECKPOINT}", "weight_dtype=bfloat16",
             f"ici_tensor_parallelism={d.tp}", f"per_device_batch_size={per_device}",
             f"max_prefill_predict_length={runtime_prefill(ctx)}", f"max_target_length={n}"]
@@ -204,7 +287,8 @@ def _llama_cpp(ctx: _Ctx, d: DeploymentOut) -> list[str]:
         raise ExportError("llama.cpp splits a model either by rows (tensor parallel) or by layers (pipeline), "
                           f"not both (tp {d.tp}, pp {d.pp})", field="format")
     hw = ctx.catalog.get_hardware(d.hardware)
-    gguf = f"/models/{p.model}-{_GGUF[p.precision]}.gguf"  # converted from _hf_repo() with convert_hf_to_gguf.py
+    # converted with convert_hf_to_gguf.py from _hf_repo(), or from the fine-tuned checkpoint (${MODEL_PATH})
+    gguf = f"/models/{p.model}{'-finetuned' if p.adaptation in ('full', 'distill') else ''}-{_GGUF[p.precision]}.gguf"
     _hf_repo(p.model)
     argv = ["llama-server", "--model", gguf, "--parallel", str(d.max_batch),
             "--cache-type-k", _GGUF_KV[p.kv_precision], "--cache-type-v", _GGUF_KV[p.kv_precision],
@@ -215,7 +299,7 @@ def _llama_cpp(ctx: _Ctx, d: DeploymentOut) -> list[str]:
         argv += ["--n-gpu-layers", "all"]
         if d.chips_per_replica > 1:
             argv += ["--split-mode", "row" if d.tp > 1 else "layer"]
-    return argv + ["--host", "0.0.0.0", "--port", str(PORT)]
+    return argv + _lora(ctx, "llama.cpp") + ["--host", "0.0.0.0", "--port", str(PORT)]
 
 
 _ENGINES = {"vllm": _vllm, "sglang": _sglang, "trtllm": _trtllm, "jetstream": _jetstream,

@@ -18,12 +18,13 @@ embed as Pods and check the CRD fields by name only.
 from __future__ import annotations
 
 import math
+import re
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from hardware_catalog.export.base import ExportError, _Ctx, deploy_data
-from hardware_catalog.export.engines import PORT, _slug, engine_argv
+from hardware_catalog.export.engines import PLACEHOLDERS, PORT, engine_argv, k8s_name, placeholders, shell_join
 from hardware_catalog.export.serving import header as serving_header
 from hardware_catalog.export.serving import pool_container
 
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 __all__ = ["METRIC", "manifests"]
 
 METRIC = "hwplan_requests_per_second"
+_REFERENCE = re.compile(r"\$\{([A-Z_]+)\}")  # a ${NAME} placeholder (engines.PLACEHOLDERS)
+LWS_LEADER = "leaderworkerset.sigs.k8s.io/worker-index"  # the LWS controller's pod label; the leader is "0"
 LWS_API = "leaderworkerset.x-k8s.io/v1"
 
 
@@ -61,11 +64,17 @@ def _node_selector(hardware: str) -> dict[str, str]:
     return {"hwplan.io/accelerator": hardware}
 
 
-def _container(ctx: _Ctx, engine: str, argv: list[str], resource: str, chips: int, role: str) -> dict[str, Any]:
+def _container(ctx: _Ctx, engine: str, argv: list[str], resource: str, chips: int, role: str,
+               operator: list[str]) -> dict[str, Any]:
+    """The engine's container; ``operator``: the PLACEHOLDERS its command reads, declared in its env for
+    the operator to fill in (Kubernetes expands $(NAME) in args, and sh -c expands ${NAME}, from there)."""
     image = deploy_data()["engines"][engine]["image"]
     pool = pool_container(engine, role)  # a disaggregated pool's KV-transfer handshake (serving.py)
+    if argv[:2] != ["sh", "-c"]:
+        argv = [_REFERENCE.sub(r"$(\1)", a) for a in argv]
+    env = [*pool.get("env", []), *({"name": name, "value": ""} for name in operator)]
     return {"name": "engine", "image": image, "command": argv[:1], "args": argv[1:],
-            **({"env": pool["env"]} if "env" in pool else {}),
+            **({"env": env} if env else {}),
             "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}, *pool.get("ports", [])],
             "resources": {"limits": {resource: str(chips)}, "requests": {resource: str(chips)}}}
 
@@ -93,9 +102,12 @@ def _hpa(name: str, kind: str, api: str, ctx: _Ctx, d: DeploymentOut) -> dict[st
                                     "averageValue": _quantity(d.slo_capacity_per_replica)}}}]}}
 
 
-def _service(name: str) -> dict[str, Any]:
+def _service(name: str, *, leaders_only: bool = False) -> dict[str, Any]:
+    """The deployment's Service; ``leaders_only`` for a replica over several pods, whose workers only run
+    Ray and serve nothing on the port."""
+    selector = {"app": name, **({LWS_LEADER: "0"} if leaders_only else {})}
     return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "labels": {"app": name}},
-            "spec": {"selector": {"app": name},
+            "spec": {"selector": selector,
                      "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}]}}
 
 
@@ -109,9 +121,7 @@ def _multinode_argv(engine: str, argv: list[str], nodes: int) -> tuple[list[str]
         raise ExportError(f"a replica with DP attention over {nodes} nodes needs per-node data-parallel ranks "
                           "(--data-parallel-size-local, --data-parallel-address), which this export does not write",
                           field="format")
-    import shlex
-
-    leader = ["sh", "-c", "ray start --head --port=6379 && exec " + shlex.join(argv)]
+    leader = ["sh", "-c", "ray start --head --port=6379 && exec " + shell_join(argv)]
     worker = ["sh", "-c", "exec ray start --address=$(LWS_LEADER_ADDRESS):6379 --block"]
     return leader, worker
 
@@ -128,8 +138,10 @@ def _deployment_docs(ctx: _Ctx, fmt: str, engine: str, name: str, d: DeploymentO
         raise ExportError(f"{d.chips_per_replica} chips per replica do not split evenly over nodes of "
                           f"{hw.chips_per_node} {hw.id}", field="format")
 
+    operator = placeholders(argv)
+
     def pod(args: list[str]) -> dict[str, Any]:
-        container = _container(ctx, engine, args, resource, per_node, d.role)
+        container = _container(ctx, engine, args, resource, per_node, d.role, operator)
         return {"metadata": {"labels": labels}, "spec": {"nodeSelector": selector, "containers": [container]}}
 
     if fmt == "kserve":
@@ -154,18 +166,21 @@ def _deployment_docs(ctx: _Ctx, fmt: str, engine: str, name: str, d: DeploymentO
         lws_spec["workerTemplate"] = pod(argv)
     workload = {"apiVersion": LWS_API, "kind": "LeaderWorkerSet", "metadata": {"name": name, "labels": labels},
                 "spec": {"replicas": d.replicas, "leaderWorkerTemplate": lws_spec}}
-    return [workload, _service(name), _hpa(name, "LeaderWorkerSet", LWS_API, ctx, d)]
+    return [workload, _service(name, leaders_only=nodes > 1), _hpa(name, "LeaderWorkerSet", LWS_API, ctx, d)]
 
 
 def manifests(ctx: _Ctx, fmt: str, engine: str, workload_name: str) -> str:
     docs: list[dict[str, Any]] = []
     for i, d in enumerate(ctx.plan.deployments):
         role = "" if d.role == "both" else f"-{d.role}"  # a disaggregated plan's prefill and decode pools
-        name = _slug(f"{workload_name}-{i + 1}{role}-{d.hardware}")
+        name = k8s_name(workload_name, f"{i + 1}{role}-{d.hardware}")
         docs += _deployment_docs(ctx, fmt, engine, name, d)
-    header = (f"# hwplan plan rank {ctx.plan.rank}: {ctx.plan.model} on {ctx.plan.runtime}; "
-              f"{len(ctx.plan.deployments)} deployment(s)\n"
-              f"# engine flags checked against {deploy_data()['engines'][engine]['reference']}\n"
-              f"# autoscaling reads the pods metric {METRIC} (serve it through a metrics adapter)\n"
-              + "".join(line + "\n" for line in serving_header(ctx, engine)))
+    operator = placeholders([a for d in ctx.plan.deployments for a in engine_argv(ctx, engine, d)])
+    lines = [f"# hwplan plan rank {ctx.plan.rank}: {ctx.plan.model} on {ctx.plan.runtime}; "
+             f"{len(ctx.plan.deployments)} deployment(s)",
+             *(f"# set {n} in each engine container's env: {PLACEHOLDERS[n]}" for n in operator),
+             f"# engine flags checked against {deploy_data()['engines'][engine]['reference']}",
+             f"# autoscaling reads the pods metric {METRIC} (serve it through a metrics adapter)",
+             *serving_header(ctx, engine)]
+    header = "".join("".join(c if c.isprintable() else " " for c in line) + "\n" for line in lines)
     return header + yaml.dump_all(docs, Dumper=_NoAliases, sort_keys=False)

