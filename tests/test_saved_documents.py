@@ -121,3 +121,18 @@ def test_compare_of_two_plan_json_files_names_what_differs(tmp_path: Path,
     changed = json.loads(out)["changed"]
     assert changed["workload"] == [{"field": "name", "a": "support-chatbot", "b": "edge-assistant"}]
     assert changed["objective"] == {"field": "objective", "a": "cost", "b": "latency"}
+
+
+def test_replan_ranks_by_the_saved_objective(tmp_path: Path, hwplan: Callable[..., tuple[int, str, str]]) -> None:
+    # a latency-ranked save re-planned by cost reported its top plan "changed" with the catalog unchanged
+    url = f"sqlite:///{tmp_path / 'plans.db'}"
+    body = yaml.safe_load((ROOT / "examples" / "heterogeneous-mix.yaml").read_text())
+    with TestClient(create_app(Settings(catalog_dir=tmp_path / "catalog", database_url=url))) as c:
+        r = c.post("/v1/plans", json=body, params={"save": "true", "top": 2, "objective": "latency"})
+        assert r.status_code == 201, r.text
+        plan_id = r.headers["X-Plan-Id"]
+    code, out, err = hwplan("replan", plan_id, "--db", url)
+    assert code == 0, err
+    changed = json.loads(out)["changed"]
+    assert changed["objective"] is None
+    assert changed["top_plan"] == [], changed["top_plan"]

@@ -127,12 +127,15 @@ def replan_cmd(plan_id: Annotated[str, typer.Argument(help="Saved plan id.")],
     from hardware_catalog.outputs import plan_result_out
     from hardware_catalog.saved import prices_used
     from planner.search.planning import plan
+    from planner.workload import Objective
 
     old = _record(plan_id, db)
     cat = load(catalog, add)
     top = max(1, len(old["result"].get("plans", [])))
+    objective = Objective(old["result"].get("objective", "cost"))  # ranked as it was (a change would be no news)
     result = plan_result_out(plan(to_workload(WorkloadIn.model_validate(old["workload"])), cat, top=top,
-                                  time_limit_s=time_limit)).model_dump(mode="json", exclude_unset=True)
+                                  objective=objective, time_limit_s=time_limit)
+                             ).model_dump(mode="json", exclude_unset=True)
     new = {"id": None, "workload": old["workload"], "result": result, "catalog_version": cat.version,
            "prices": prices_used(result)}
     if save:
