@@ -270,13 +270,17 @@ class ModelFile(_Strict):
                 raise ValueError("attention.kind mha needs kv_heads = heads")
             if a.sliding_layers is not None and a.sliding_layers >= self.layers:
                 raise ValueError("attention.sliding_layers must be below layers (all windowed: sliding_window)")
-        _check_source_keys(self, self.sources, every_figure=True)
         return self
 
     @model_validator(mode="after")
     def _checkpoint_has_experts(self) -> ModelFile:
         if self.checkpoint is not None and self.experts == 1:
             raise ValueError("checkpoint.quantised experts is for models with experts > 1")
+        return self
+
+    @model_validator(mode="after")
+    def _sourced(self) -> ModelFile:  # (last: whether the figures make sense comes before where they come from)
+        _check_source_keys(self, self.sources, every_figure=True)
         return self
 
 
