@@ -106,3 +106,23 @@ def test_a_sweep_resumes_from_its_file(catalog: Catalog, tmp_path: Path, local_r
     assert run_sweep(small, catalog, out, workers=2) == []  # nothing left to do
     with out.open(newline="") as fh:
         assert len(list(csv.DictReader(fh))) == 4
+
+
+def test_a_file_of_another_sweep_is_not_resumed(catalog: Catalog, tmp_path: Path, local_ray: None) -> None:
+    # ids number the axes' product: another sweep's scenario 0 is traffic 0.5, this one's 2.0; resuming read
+    # the old rows as this sweep's and planned nothing
+    from cli.commands.sweep_runner import run_sweep
+    from planner.errors import InputError
+
+    out = tmp_path / "s.csv"
+    run_sweep(Sweep(name="a", base=BASE, axes={"traffic_scale": (0.5,)}, time_limit_s=20.0), catalog, out, workers=1)
+    with pytest.raises(InputError, match=r"traffic_scale = '0.5' there and 2.0 in this sweep"):
+        run_sweep(Sweep(name="b", base=BASE, axes={"traffic_scale": (2.0, 4.0)}, time_limit_s=20.0), catalog, out,
+                  workers=1)
+
+
+def test_the_summary_orders_numbers_by_value() -> None:
+    from planner.fleet.sweep import summarise
+
+    rows = [{"traffic_scale": v, "status": "ok", "cost_per_month": "1"} for v in ("1.0", "10.0", "2.0")]
+    assert [value for value, *_ in summarise(rows, "traffic_scale")] == ["1.0", "2.0", "10.0"]

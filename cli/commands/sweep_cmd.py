@@ -62,7 +62,7 @@ def sweep_cmd(
     out_console.print(f"{len(rows)} scenarios in {out} ({failed} failed)")
     parquet = write_parquet(out)
     out_console.print(f"Parquet: {parquet}" if parquet else "Parquet: skipped (pyarrow is not installed: "
-                      "pip install 'hwplan[fleet]')")
+                      "pip install 'hwplan\\[fleet]')")  # (escaped: rich reads [fleet] as markup)
     numeric = next((a for a in ("traffic_scale", "price_scale", "slo_scale") if a in s.axes), None)
     if numeric:
         plot = write_plot(rows, numeric, out.with_suffix(".png"))

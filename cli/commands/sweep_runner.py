@@ -18,12 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from planner.domain import Catalog
+from planner.errors import InputError
 from planner.fleet.prices import ChipPrices
 from planner.fleet.sweep import (
     ROW_FIELDS,
     Scenario,
     Sweep,
     priced,
+    resume_mismatch,
     run_scenario,
     scaled_prices,
     scenarios,
@@ -71,6 +73,15 @@ def done_ids(path: Path) -> set[int]:
     return {int(r["scenario"]) for r in read_rows(path) if r.get("scenario", "").isdigit()}
 
 
+def _resumable(sweep: Sweep, out: Path) -> set[int]:
+    """The scenarios ``out`` already holds, once its rows are checked to be this sweep's (ids number the
+    axes' product: another sweep's rows would be read as this one's)."""
+    if (why := resume_mismatch(sweep, read_rows(out))) is not None:
+        raise InputError(f"{out} holds rows of another sweep ({why}): resuming would report them as this "
+                         "sweep's; write to a new --out file or delete that one", field="--out")
+    return done_ids(out)
+
+
 def _writer(path: Path) -> tuple[Any, csv.DictWriter[str]]:
     new = not path.is_file() or path.stat().st_size == 0
     fh = path.open("a", newline="")
@@ -106,8 +117,8 @@ def run_sweep(sweep: Sweep, catalog: Catalog, out: Path, *, workers: int = 2, ch
     """Run the scenarios not yet in ``out`` on ``workers`` Ray actors, ``chunk`` scenarios per call
     (more per call: fewer round trips through the driver, for large clusters); append each row as
     it comes. ``on_row(row, done, total)`` after each (a progress bar). Returns this run's rows."""
+    already = _resumable(sweep, out)
     ray = _ray(workers)
-    already = done_ids(out)
     todo = [sc for sc in scenarios(sweep) if sc.id not in already]
     if not todo:
         return []

@@ -117,6 +117,32 @@ def _row(sc: Scenario) -> dict[str, Any]:
     return row
 
 
+def resume_mismatch(s: Sweep, rows: Sequence[Mapping[str, Any]]) -> str | None:
+    """Why rows already written (a CSV being resumed) are not this sweep's: the first whose axis values
+    differ from its scenario id's here (ids number the axes' product, so another sweep's ids mean other
+    values); None when every row is one of this sweep's scenarios."""
+    mine = {sc.id: _row(sc) for sc in scenarios(s)}
+    for r in rows:
+        ours = mine.get(int(r["scenario"])) if str(r.get("scenario", "")).isdigit() else None
+        if ours is None:
+            return f"scenario {r.get('scenario')!r} is not one of this sweep's {len(mine)}"
+        for axis in AXES:
+            if not _same(r.get(axis, ""), ours[axis]):
+                return (f"scenario {r['scenario']} has {axis} = {r.get(axis, '')!r} there and "
+                        f"{ours[axis]!r} in this sweep")
+    return None
+
+
+def _same(written: Any, value: Any) -> bool:
+    """A CSV cell against a row value (numbers compared as numbers: 1.0 and 1 are one value)."""
+    if str(written) == str(value):
+        return True
+    try:
+        return float(written) == float(value)
+    except (TypeError, ValueError):
+        return False
+
+
 def run_scenario(s: Sweep, sc: Scenario, catalog: Catalog, tables: CatalogTables | None = None,
                  prices: ChipPrices | None = None) -> dict[str, Any]:
     """One scenario's row: its values, what it costs per month and on what; or its error. A fleet's
@@ -154,8 +180,16 @@ def _plan_fields(row: dict[str, Any], p: Any, solver_status: str) -> None:
 def summarise(rows: Sequence[Mapping[str, Any]], axis: str) -> list[tuple[Any, int, int, float | None, float | None]]:
     """Per value of ``axis``: (value, scenarios, ok, least and most monthly cost among the ok)."""
     out = []
-    for value in sorted({r[axis] for r in rows}, key=str):
+    for value in sorted({r[axis] for r in rows}, key=_order):
         these = [r for r in rows if r[axis] == value]
         costs = [float(r["cost_per_month"]) for r in these if r["status"] == "ok" and r["cost_per_month"] != ""]
         out.append((value, len(these), len(costs), min(costs) if costs else None, max(costs) if costs else None))
     return out
+
+
+def _order(value: Any) -> tuple[int, float, str]:
+    """Numbers by value (1.0, 2.0, 10.0, not 1.0, 10.0, 2.0 as text), then text."""
+    try:
+        return 0, float(value), ""
+    except (TypeError, ValueError):
+        return 1, 0.0, str(value)
