@@ -267,3 +267,23 @@ def test_shared_deployment_needs_a_multi_lora_runtime(catalog: Catalog) -> None:
     w = replace(_workload("a", 1.0, (), ()), constraints=replace(Constraints(), runtimes=(no_lora[0],)))
     with pytest.raises(InputError, match="multi-LoRA"):
         merged(catalog, "pool", [w, replace(w, name="b")])
+
+
+def test_a_schedules_cost_is_the_prices_not_their_solver_rounding(catalog: Catalog, tmp_path: Path) -> None:
+    # the solver's integers round each price up to the next $0.001 per replica-hour; the schedule once
+    # reported that ($354.05 for one committed L4 at the survey's $0.4845 x 730 h = $353.685)
+    from hardware_catalog.inputs.fleet import fleet_prices
+
+    (tmp_path / "f.yaml").write_text(
+        "name: round\nmonths: 1\nprices: catalog\nmodes: [committed]\nworkloads:\n"
+        "  - name: flat\n    traffic: {requests_per_s: 10, input_tokens: {mean: 600}, output_tokens: {mean: 200}}\n"
+        "    slo: {ttft_ms: {p99: 2000}}\n    constraints: {models: [qwen2.5-1.5b], hardware: [l4]}\n",
+        encoding="utf-8")
+    fleet, spec = load_fleet(tmp_path / "f.yaml")
+    prices = fleet_prices(spec, catalog)
+    fp = plan_fleet(fleet, catalog, prices=prices, time_limit_s=10, compare=False)
+    (w,) = fp.workloads
+    committed = sum(c.added for c in w.commits)
+    per_chip = prices("l4", "reserved_1y", 1)
+    assert committed >= 1 and per_chip is not None
+    assert fp.cost == pytest.approx(committed * per_chip * HOURS_PER_MONTH, rel=1e-9)

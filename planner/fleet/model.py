@@ -85,8 +85,11 @@ class _Schedule:
         self.prices, self.fleet_quotas, self.modes, self.committed_as = prices, fleet_quotas, modes, committed_as
         self.months, self.periods = months, periods
         self.hours_milli = [scaled(h, 1000, "traffic.profile") for h in hours]  # milli-hours per month
+        self.hours = [float(h) for h in hours]
         self.vars: list[Vars] = []
-        self.month_cost: list[list[list[tuple[int, cp_model.IntVar]]]] = []  # per item, month: (USD scaled, var)
+        # per item, month: (USD scaled up to the solver's integers, var, the exact USD a replica costs there): the
+        # solver minimises the first, the schedule reports the last (the rounded-up cents once showed in it)
+        self.month_cost: list[list[list[tuple[int, cp_model.IntVar, float]]]] = []
         self.chips: dict[str, dict[tuple[int, int], list[Expr]]] = {}  # hardware -> (m, q) -> chips running
 
     def running(self, v: Vars, j: int, m: int, q: int, *, spot: bool = True) -> Expr:
@@ -107,24 +110,26 @@ class _Schedule:
         a = it.availability
         top = max(1, scaled(float(it.demand.max()) / a.max_utilization, RATE_SCALE, f"{it.name}: demand"))
         v: Vars = {"c": {}, "o": {}, "s": {}}
-        cost: list[list[tuple[int, cp_model.IntVar]]] = [[] for _ in range(self.months)]
+        cost: list[list[tuple[int, cp_model.IntVar, float]]] = [[] for _ in range(self.months)]
         for j, s in enumerate(it.shapes):
             price = _prices(self.prices, s, self.committed_as)
             rate = max(1, scaled(s.slo_capacity, RATE_SCALE, f"{it.name}: {s.label} capacity", math.floor))
             upper = max(-(-top // rate) + a.spare, a.replicas_at_least)
             for quotas in (it.quotas, self.fleet_quotas):
                 upper = min(upper, quotas.get(s.hardware, upper * s.chips) // s.chips)
-            unit = {mode: scaled(p, COST_SCALE, f"{s.hardware} {mode} price")
-                    for mode, p in price.items() if p is not None and mode in self.modes}
+            exact = {mode: p for mode, p in price.items() if p is not None and mode in self.modes}
+            unit = {mode: scaled(p, COST_SCALE, f"{s.hardware} {mode} price") for mode, p in exact.items()}
             for m in range(self.months):
                 if Mode.COMMITTED in unit:
                     v["c"][j, m] = self.model.new_int_var(0, upper, f"committed_{w}_{j}_{m}")
-                    cost[m].append((unit[Mode.COMMITTED] * int(HOURS_PER_MONTH), v["c"][j, m]))
+                    cost[m].append((unit[Mode.COMMITTED] * int(HOURS_PER_MONTH), v["c"][j, m],
+                                    exact[Mode.COMMITTED] * HOURS_PER_MONTH))
                 for q in range(self.periods):
                     for key, mode in (("o", Mode.ON_DEMAND), ("s", Mode.SPOT)):
                         if mode in unit:
                             v[key][j, m, q] = self.model.new_int_var(0, upper, f"{key}_{w}_{j}_{m}_{q}")
-                            cost[m].append((unit[mode] * self.hours_milli[q] // 1000, v[key][j, m, q]))
+                            cost[m].append((unit[mode] * self.hours_milli[q] // 1000, v[key][j, m, q],
+                                            exact[mode] * self.hours[q]))
         self.month_cost.append(cost)
         return v, [self.model.new_bool_var(f"used_{w}_{j}") for j in range(len(it.shapes))]
 
@@ -198,8 +203,7 @@ class _Schedule:
             out.committed.append(arrays["c"])
             out.on_demand.append(arrays["o"])
             out.spot.append(arrays["s"])
-            out.cost.append(np.array([sum(c * solver.value(var) for c, var in row) / COST_SCALE
-                                      for row in month_cost]))
+            out.cost.append(np.array([sum(usd * solver.value(var) for _c, var, usd in row) for row in month_cost]))
         return out
 
 
@@ -348,7 +352,7 @@ def _solve(items: Sequence[Item], *, hours: Array, prices: ChipPrices, fleet_quo
     sched.fleet_quotas_(quota_left)
     sched.hint(hint)
     # objective
-    objective = sum(c * var for rows in sched.month_cost for row in rows for c, var in row)
+    objective = sum(c * var for rows in sched.month_cost for row in rows for c, var, _usd in row)
     if cutoff is not None:
         sched.model.add(objective <= cutoff)
     sched.model.minimize(objective)
