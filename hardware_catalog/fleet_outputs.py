@@ -81,6 +81,7 @@ class FleetPlanOut(_Out):
     quota_peak: dict[str, list[int]]  # hardware -> [most chips used in any period, quota]
     elapsed_s: float
     workloads: list[WorkloadScheduleOut]
+    notes: list[str] = []  # what the schedule does not do that the fleet file asked for (a shared pool), and why
 
 
 def _schedule_out(s: WorkloadSchedule) -> WorkloadScheduleOut:
@@ -108,4 +109,4 @@ def fleet_plan_out(p: FleetPlan) -> FleetPlanOut:
         independent_cost=_usd(p.independent_cost), independent_bound=_usd(p.independent_bound),
         lower_bound=_usd(p.lower_bound), gap=_gap(p), saving_vs_alone=_usd(p.saving_vs_alone),
         quota_peak={h: [used, quota] for h, (used, quota) in p.quota_peak.items()},
-        elapsed_s=round(p.elapsed_s, 2), workloads=[_schedule_out(s) for s in p.workloads])
+        elapsed_s=round(p.elapsed_s, 2), workloads=[_schedule_out(s) for s in p.workloads], notes=list(p.notes))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -287,3 +288,37 @@ def test_a_schedules_cost_is_the_prices_not_their_solver_rounding(catalog: Catal
     per_chip = prices("l4", "reserved_1y", 1)
     assert committed >= 1 and per_chip is not None
     assert fp.cost == pytest.approx(committed * per_chip * HOURS_PER_MONTH, rel=1e-9)
+
+
+@pytest.mark.parametrize(("edit", "words"), [
+    (lambda d: d.update(modes=["spot"]), "spot alone cannot carry the demand"),
+    (lambda d: d.update(modes=["committed", "committed"]), "a mode is listed twice"),
+    (lambda d: d["shared"][0].update(workloads=["support-adapter", "support-adapter"]), "listed twice"),
+    (lambda d: d["shared"][0].update(name="support-adapter"), "has a workload's name"),
+    (lambda d: d["workloads"][0]["traffic"].update(profile=[0.0] * 24), "at least one hour with traffic"),
+])
+def test_a_fleet_that_cannot_mean_anything_is_refused_naming_why(edit: Any, words: str) -> None:
+    # each was accepted: spot alone planned INFEASIBLE with no reason, an all-zero profile divided by zero,
+    # a pool named like its member made the schedule's rows ambiguous
+    import yaml
+    from pydantic import ValidationError
+
+    data = yaml.safe_load((EXAMPLES / "fleet" / "lora-pool.yaml").read_text(encoding="utf-8"))
+    edit(data)
+    with pytest.raises((InputError, ValidationError), match=words):
+        to_fleet(FleetIn.model_validate(data), base=None)
+
+
+def test_a_shared_deployment_the_schedule_does_not_use_is_named_with_why(catalog: Catalog,
+                                                                        tables: CatalogTables) -> None:
+    # members with no base model in common cannot share replicas: the schedule served them apart and said
+    # nothing (status FEASIBLE, as if the pool had been planned)
+    import yaml
+
+    data = yaml.safe_load((EXAMPLES / "fleet" / "lora-pool.yaml").read_text(encoding="utf-8"))
+    data["workloads"][1]["constraints"]["models"] = ["llama-3.1-8b"]
+    data["months"] = 2
+    fleet = to_fleet(FleetIn.model_validate(data), base=None)
+    fp = plan_fleet(fleet, catalog, prices=catalog_prices(catalog), tables=tables, time_limit_s=5, compare=False)
+    assert fp.cost > 0 and all(s.serves == (s.name,) for s in fp.workloads)  # served apart
+    assert len(fp.notes) == 1 and "qwen-7b-adapters" in fp.notes[0] and "is not used" in fp.notes[0]

@@ -52,6 +52,7 @@ def _usd(x: float | None) -> str:
 
 
 def render_fleet(console: Console, out: FleetPlanOut) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     proven = "" if out.gap is None or out.status == "OPTIMAL" else \
@@ -85,3 +86,5 @@ def render_fleet(console: Console, out: FleetPlanOut) -> None:
     if out.quota_peak:
         use = ", ".join(f"{h} {u}/{q}" for h, (u, q) in out.quota_peak.items())
         console.print(f"quota use (peak chips / quota): {use}")
+    for note in out.notes:
+        console.print(f"[yellow]note:[/yellow] {escape(note)}")

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
 from hardware_catalog.files import read_yaml, validate_file
 from hardware_catalog.inputs.workload import WorkloadIn, to_workload
@@ -61,6 +61,17 @@ class FleetIn(_Strict):
     workloads: Annotated[list[Annotated[Annotated[WorkloadRef, Tag("file")] | Annotated[WorkloadIn, Tag("inline")],
                                         Discriminator(_form)]], Field(min_length=1, max_length=50)]
 
+    @field_validator("modes")
+    @classmethod
+    def _carried_without_spot(cls, v: list[str]) -> list[str]:
+        """Spot capacity can be taken back at any time, so the schedule carries the demand on committed or
+        on-demand replicas and uses spot only above that (planner.fleet.model): spot alone has no schedule."""
+        if len(set(v)) < len(v):
+            raise ValueError(f"a mode is listed twice: {v}")
+        if set(v) == {"spot"}:
+            raise ValueError("spot alone cannot carry the demand (pre-emptible): add committed or on_demand")
+        return v
+
 
 def to_fleet(f: FleetIn, *, base: Path | None = None, file: str = "<body>") -> Fleet:
     """The planner's Fleet; ``file:`` references are read relative to ``base`` (None: not allowed,
@@ -84,6 +95,10 @@ def to_fleet(f: FleetIn, *, base: Path | None = None, file: str = "<body>") -> F
         raise InputError(f"{where}workload names must differ (got {names})", field="workloads")
     seen: set[str] = set()
     for i, g in enumerate(f.shared):
+        if g.name in names:  # (the schedule's rows name the pool and the workloads alike)
+            raise InputError(f"{where}shared deployment {g.name!r} has a workload's name", field=f"shared.{i}.name")
+        if len(set(g.workloads)) < len(g.workloads):
+            raise InputError(f"{where}a workload is listed twice: {g.workloads}", field=f"shared.{i}.workloads")
         for m in g.workloads:
             if m not in names or m in seen:
                 what = "is not a workload of this fleet" if m not in names else "is in two shared deployments"

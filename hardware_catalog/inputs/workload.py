@@ -140,6 +140,8 @@ class TrafficIn(_Strict):
     def _profile_day_or_week(self) -> TrafficIn:
         if self.profile is not None and len(self.profile) not in (24, 168):
             raise ValueError("profile must have 24 (a day) or 168 (a week) hourly values")
+        if self.profile is not None and max(self.profile) <= 0:
+            raise ValueError("profile must have at least one hour with traffic (every value is 0)")
         return self
 
     @model_validator(mode="after")

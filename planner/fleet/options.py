@@ -56,7 +56,10 @@ def shapes_for(catalog: Catalog, tables: CatalogTables, w: Workload, *, horizon_
     searched = run_search(at_peak, catalog, top=1, objective=Objective.COST, time_limit_s=time_limit_s,
                           tables=tables)
     if not searched.result.plans:
-        return WorkloadOptions(plan=None, shapes=(), reasons=("no single-workload plan fits at the horizon peak",))
+        cut = searched.result.search.solver_status == "TIME_LIMIT"  # ran out of time: nothing is proven
+        why = (f"the single-workload search at the horizon peak ran out of its {time_limit_s:g} s before finding a "
+               "plan (a longer time limit may find one)" if cut else "no single-workload plan fits at the horizon peak")
+        return WorkloadOptions(plan=None, shapes=(), reasons=(why,))
     top = searched.result.plans[0]
     p, t = searched.prepared, searched.prepared.cand.tables
     c = p.cand

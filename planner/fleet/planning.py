@@ -74,8 +74,11 @@ def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = No
         joint_items, joint_options, serves, hint = _pooled(fleet, catalog, tables, demand, items, options, sequential,
                                                            solve_limit=time_limit_s)
     joint = solve_schedule(joint_items, fleet_quotas=fleet.quotas, hint=hint, **solve)  # type: ignore[arg-type]
+    notes: list[str] = []
     if alone is not None and (not joint.cost or alone < (_total([joint]) or 0.0)):
-        # the one-at-a-time schedule is a joint schedule too: keep the better (only when the solve was cut short)
+        # the one-at-a-time schedule is a joint schedule too: keep the better (only when the solve was cut short,
+        # or when a shared deployment made the joint problem dearer or impossible: then say so)
+        notes += _unpooled(fleet, joint_items, joint_options, joint, alone)
         joint = Solved("FEASIBLE", [s.committed[0] for s in sequential], [s.on_demand[0] for s in sequential],
                        [s.spot[0] for s in sequential], [s.cost[0] for s in sequential], joint.elapsed_s,
                        bound=joint.bound)  # the joint solve's bound still bounds every joint schedule
@@ -95,7 +98,28 @@ def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = No
                 # deployments: pooling may cost less than the members apart)
                 lower = max(lower, independent_bound)
     return replace(_plan(fleet, demand, joint_options, joint_items, joint, alone, independent, start, serves),
-                   lower_bound=lower, independent_bound=independent_bound)
+                   lower_bound=lower, independent_bound=independent_bound, notes=tuple(notes))
+
+
+def _unpooled(fleet: Fleet, items: list[Item], options: list[WorkloadOptions], joint: Solved,
+              alone: float) -> list[str]:
+    """Why the schedule serves a shared deployment's members apart (empty: the fleet has none, so the
+    one-at-a-time schedule only replaced a joint solve cut short)."""
+    out = []
+    for group, members in fleet.shared:
+        at = next((i for i, it in enumerate(items) if it.name == group), None)
+        if at is not None and not options[at].shapes:
+            why = "; ".join(options[at].reasons) or "no replica shape serves every member"
+            out.append(f"shared deployment {group} ({', '.join(members)}) is not used: {why}; its members are "
+                       "served apart")
+        elif at is not None:
+            pooled = _total([joint])
+            cost = (f"the schedule with it costs ${pooled:,.0f}" if pooled is not None
+                    else f"no schedule with it was found ({joint.status})")
+            out.append(f"shared deployment {group} ({', '.join(members)}) is not used: {cost}, the members apart "
+                       f"${alone:,.0f} over the horizon (its merged terms: the strictest SLO and the largest p95 of "
+                       "any member, planner.fleet.shared)")
+    return out
 
 
 def _pooled(fleet: Fleet, catalog: Catalog, tables: CatalogTables, demand: Demand, items: list[Item],

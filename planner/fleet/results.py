@@ -69,6 +69,7 @@ class FleetPlan:
     # bounds the joint cost from below too: every joint schedule gives each workload a schedule within it)
     lower_bound: float | None = None
     independent_bound: float | None = None
+    notes: tuple[str, ...] = ()  # what the schedule does not do that the fleet file asked for, and why
 
     @property
     def saving_vs_alone(self) -> float | None:
