@@ -66,7 +66,8 @@ def require_writer(settings: SettingsDep,
     whichever matches); returns the matching key's name for the history."""
     keys = settings.writer_keys()
     if not keys:
-        raise Forbidden("this server has no HWPLAN_API_KEY set, so the catalog is read-only")
+        raise Forbidden("this server has no HWPLAN_API_KEY set, so it refuses writes (catalog edits, deleting "
+                        "saved plans): it is read-only")
     if credentials is None:
         raise Unauthorized("catalog writes need Authorization: Bearer <key>")
     given = credentials.credentials.encode()

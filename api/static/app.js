@@ -251,7 +251,10 @@ function renderInfeasible(inf) {
   const buttons = inf.relaxations.map((x) => el("button", {
     type: "button", class: "relax", "data-constraint": x.constraint,
     "aria-label": `Apply ${x.constraint} ${x.needed} and plan again`,
-    onclick: () => applyRelaxation(x)}, el("code", {text: x.constraint}), " ", x.needed));
+    // (needed may repeat the constraint's last part, "min_score <= 47.2": shown once)
+    onclick: () => applyRelaxation(x)}, el("code", {text: x.constraint}), " ",
+    x.needed.startsWith(`${x.constraint.split(".").pop()} `) ? x.needed.slice(x.constraint.split(".").pop().length + 1)
+      : x.needed));
   $("#relaxations").replaceChildren(...(buttons.length ? buttons
     : [el("p", {text: "No single relaxation was found; widen the constraints."})]));
 }
@@ -465,7 +468,7 @@ function renderDetail(p) {
   $("#levers").replaceChildren();
   const pr = p.predicted;
   const items = [
-    ["Model", `${p.model} · ${p.precision} weights · KV ${p.kv_precision} · ${p.adaptation} adaptation · ${p.runtime}`],
+    ["Model", `${p.model} · ${p.precision} weights · KV ${p.kv_precision} · ${p.adaptation === "none" ? "unadapted" : `${p.adaptation} adaptation`} · ${p.runtime}`],
     ["Deployments", p.deployments.map((d) => `${deploymentText(d)}, max batch ${d.max_batch}, `
       + `${num(d.requests_per_s_per_replica)} req/s per replica (SLO capacity ${num(d.slo_capacity_per_replica)})`
       + (d.calibrated ? ", calibrated" : "")).join("; ")],
@@ -474,7 +477,8 @@ function renderDetail(p) {
     ["Quality", `${qualityText(p.quality)} on ${p.quality.task}` + (p.quality.sources.length
       ? ` (sources: ${p.quality.sources.join("; ")})` : "")],
     ["Cost", `${money(p.cost.per_hour)}/hour · ${money(p.cost.per_month)}/month · `
-      + `${money(p.cost.per_million_tokens)} per million tokens · one-time ${money(p.cost.one_time)} · ${p.cost.pricing}`],
+      + `${money(p.cost.per_million_tokens)} per million output tokens · one-time ${money(p.cost.one_time)} · `
+      + p.cost.pricing],
     ...costItems(p.cost),
     ["Binding", p.binding.join(", ") || "none"],
     ...(p.measured || []).map((m) => ["Measured", m.note]),  // measured_bias.yaml: how far runs were from this model
@@ -498,7 +502,8 @@ function costItems(c) {  // the cost breakdown, token prices, energy and carbon 
   const e = c.energy;
   if (e) {
     items.push(["Energy and carbon", e.kwh_per_month == null ? `unknown (${e.note})`
-      : `${num(e.kwh_per_month)} kWh/month at ${Math.round(e.utilisation * 100)}% utilisation · `
+      : `${num(e.kwh_per_month)} kWh/month with the chips at ${Math.round(e.utilisation * 100)}% of their raw `
+        + "capacity (average load) · "
         + `${num(e.kwh_per_million_output_tokens)} kWh per million output tokens · `
         + (e.kgco2e_per_month == null ? "carbon unknown" : `${num(e.kgco2e_per_month)} kgCO2e/month (${e.region})`)]);
   }
@@ -788,7 +793,7 @@ async function deleteSaved(id) {
 const COMPARE_ROWS = [
   ["Model", (t) => t.model], ["Weights · KV", (t) => `${t.precision} · KV ${t.kv_precision}`],
   ["Runtime", (t) => t.runtime], ["Hardware", (t) => t.hardware.join(" + ")],
-  ["$/month", (t) => money(t.per_month)], ["$/M tokens", (t) => money(t.per_million_tokens)],
+  ["$/month", (t) => money(t.per_month)], ["$/M output tokens", (t) => money(t.per_million_tokens)],
   ["TTFT p99", (t) => ms(t.ttft_ms_p99)], ["TPOT p99", (t) => ms(t.tpot_ms_p99)],
   ["E2E p99", (t) => ms(t.e2e_ms_p99)], ["Quality", (t) => num(t.quality)],
 ];
