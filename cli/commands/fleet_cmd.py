@@ -48,7 +48,10 @@ def plan_fleet_cmd(
 
 
 def _usd(x: float | None) -> str:
-    return "-" if x is None else f"${x:,.0f}"
+    if x is None:
+        return "-"
+    whole = round(x)  # (a saving of -$0.30 is $0, not "$-0")
+    return f"-${-whole:,}" if whole < 0 else f"${whole:,}"
 
 
 def render_fleet(console: Console, out: FleetPlanOut) -> None:
