@@ -127,6 +127,14 @@ class ChipOwnedIn(_Strict):
     capex_usd: FigureIn | None = None
     tdp_w: FigureIn | None = None
 
+    @field_validator("capex_usd", "tdp_w")
+    @classmethod
+    def _positive(cls, v: FigureIn | None) -> FigureIn | None:
+        """A chip costs something and draws power: 0 would price its hardware or energy at nothing."""
+        if v is not None and not v.value > 0:
+            raise ValueError(f"must be above 0, got {v.value:g}")
+        return v
+
 
 class FacilityIn(_Strict):
     amortisation_years: FigureIn

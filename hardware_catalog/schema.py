@@ -273,6 +273,14 @@ class ModelFile(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _query_groups(self) -> ModelFile:
+        """Grouped-query attention shares each K/V head among heads / kv_heads query heads: a whole number
+        (32 heads over 7 KV heads passed validation and failed only at a tensor-parallel estimate)."""
+        if self.heads % self.kv_heads:
+            raise ValueError(f"heads ({self.heads}) must be a multiple of kv_heads ({self.kv_heads})")
+        return self
+
+    @model_validator(mode="after")
     def _checkpoint_has_experts(self) -> ModelFile:
         if self.checkpoint is not None and self.experts == 1:
             raise ValueError("checkpoint.quantised experts is for models with experts > 1")

@@ -217,3 +217,23 @@ def test_an_unknown_id_in_a_workload_file_names_the_file_and_field(tmp_path: Pat
     path.write_text(yaml.safe_dump(w), encoding="utf-8")
     err = _one_line(*hwplan("plan", str(path))[::2])
     assert f"{path}: constraints.hardware.0: unknown id 'nochip'" in err
+
+
+def test_kv_heads_must_divide_heads(tmp_path: Path) -> None:
+    from hardware_catalog.files import read_yaml, validate_file
+    from hardware_catalog.schema import ModelFile
+
+    data = read_yaml(default_catalog_dir() / "models" / "llama-3.1-8b.yaml")
+    data["kv_heads"] = 7
+    with pytest.raises(CatalogError, match=r"heads \(32\) must be a multiple of kv_heads \(7\)"):
+        validate_file(ModelFile, data, file="llama-3.1-8b.yaml")
+
+
+def test_an_owned_chip_at_zero_watts_or_dollars_is_refused(tmp_path: Path, hwplan: Cli) -> None:
+    root = _copy(tmp_path)
+    owned = root / "owned.yaml"
+    data = yaml.safe_load(owned.read_text(encoding="utf-8"))
+    data["chips"]["t4"]["tdp_w"]["value"] = 0  # its power would cost nothing
+    owned.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    err = _one_line(*hwplan("catalog", "validate", str(root))[::2])
+    assert "owned.yaml" in err and "chips.t4.tdp_w" in err and "must be above 0" in err
