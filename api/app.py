@@ -35,7 +35,8 @@ from hardware_catalog.saved import PlanStore
 
 __all__ = ["create_app"]
 
-PROBLEMS = problems((404, "no such resource"), (413, "request body too large"),
+PROBLEMS = problems((404, "no such resource"), (408, "the request body stopped arriving"),
+                    (413, "request body too large"), (415, "a body that is not application/json"),
                     (422, "invalid request: errors[].field names each problem"),
                     (500, "a bug; the server logged it"))
 
@@ -84,7 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     web.install(app)  # the page at / and its assets at /static
     docs.install(app)  # Swagger UI at /docs, from the swagger-ui-bundle package
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
     app.add_middleware(TelemetryMiddleware, telemetry=telemetry)
     app.add_middleware(SecurityHeaders)  # outermost: every response, 413s and 500s included
     return app

@@ -6,7 +6,9 @@
      +-- InfeasibleError     -> 422          +-- NotFound             404
      +-- SolverTimeoutError  -> 503          +-- Conflict             409
                                              +-- PreconditionFailed   412
-    RequestValidationError   -> 422          +-- PayloadTooLarge      413
+    RequestValidationError   -> 422          +-- RequestTimeout       408
+                                             +-- PayloadTooLarge      413
+                                             +-- UnsupportedMediaType 415
     HTTPException (routing)  -> its status   +-- LimitExceeded        422
     anything else            -> 500          +-- PreconditionRequired 428
 
@@ -87,8 +89,16 @@ class PreconditionFailed(ApiError):
     status, title = 412, "precondition failed"
 
 
+class RequestTimeout(ApiError):
+    status, title = 408, "request timeout"
+
+
 class PayloadTooLarge(ApiError):
     status, title = 413, "payload too large"
+
+
+class UnsupportedMediaType(ApiError):
+    status, title = 415, "unsupported media type"
 
 
 class LimitExceeded(ApiError):

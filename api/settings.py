@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     api_keys: SecretStr | None = Field(default=None, description="Named bearer keys, name:key,name:key "
                                                                  "(HWPLAN_API_KEYS).")
     max_body_bytes: Annotated[int, Field(ge=1024)] = 1_000_000
+    # a request body that stops arriving for this long is answered 408 (a slow client holds no read forever)
+    body_timeout_s: Annotated[float, Field(gt=0, le=600)] = 30.0
     solver_time_limit_s: Annotated[float, Field(gt=0, le=600)] = 10.0  # default per plan request
     max_solver_time_limit_s: Annotated[float, Field(gt=0, le=600)] = 30.0  # most a request may ask
     max_top: Annotated[int, Field(ge=1, le=50)] = 20

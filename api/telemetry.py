@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import PayloadTooLarge, problem_response
+from api.errors import PayloadTooLarge, RequestTimeout, UnsupportedMediaType, problem_response
 
 __all__ = ["BodyLimit", "Telemetry", "TelemetryMiddleware"]
 
@@ -57,22 +58,34 @@ class TelemetryMiddleware:
             self.telemetry.requests.labels(scope["method"], route, str(status)).inc()
 
 
-class BodyLimit:
-    """Answers 413 (problem+json) for bodies over ``max_bytes``, declared or streamed."""
+JSON_TYPES = ("application/json", "application/problem+json")  # what a request body may be (every route reads JSON)
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+
+class BodyLimit:
+    """Reads a request's body before any route does and answers, as problem+json: 413 for a body over
+    ``max_bytes`` (declared or streamed), 408 when the client stops sending it for ``timeout_s`` (a slow
+    client would otherwise hold its connection and a worker's read for as long as it likes), 415 for a
+    body that is not declared JSON (it was parsed anyway and refused as "not a valid dictionary")."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout_s: float = 30.0) -> None:
+        self.app, self.max_bytes, self.timeout_s = app, max_bytes, timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
         too_big = declared is not None and declared.isdigit() and int(declared) > self.max_bytes
         chunks: list[Message] = []
         received = 0
+        exc: Exception | None = None
         while not too_big:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.timeout_s)
+            except TimeoutError:
+                exc = RequestTimeout(f"the request body did not arrive within {self.timeout_s:g} s")
+                break
             chunks.append(message)
             received += len(message.get("body", b""))
             too_big = received > self.max_bytes
@@ -80,6 +93,10 @@ class BodyLimit:
                 break
         if too_big:
             exc = PayloadTooLarge(f"request body over the limit of {self.max_bytes} bytes")
+        media = headers.get(b"content-type", b"").split(b";")[0].strip().decode("latin-1").lower()
+        if exc is None and received and media not in JSON_TYPES:
+            exc = UnsupportedMediaType(f"the body is {media or 'of no declared type'}: send it as application/json")
+        if isinstance(exc, RequestTimeout | PayloadTooLarge | UnsupportedMediaType):
             await problem_response(exc.status, exc.title, exc.detail, instance=scope["path"])(
                 scope, receive, send)
             return

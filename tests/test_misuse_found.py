@@ -237,3 +237,43 @@ def test_an_owned_chip_at_zero_watts_or_dollars_is_refused(tmp_path: Path, hwpla
     owned.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     err = _one_line(*hwplan("catalog", "validate", str(root))[::2])
     assert "owned.yaml" in err and "chips.t4.tdp_w" in err and "must be above 0" in err
+
+
+def test_a_body_that_is_not_json_is_415(api: TestClient) -> None:
+    r = api.post("/v1/estimate", content=b'{"model": "llama-3.1-8b", "hardware": "h100-sxm"}',
+                 headers={"Content-Type": "text/plain"})
+    assert r.status_code == 415 and "application/json" in r.json()["detail"]
+    # (the same body as JSON is answered; so is a request with no body at all)
+    assert api.post("/v1/estimate", json={"model": "llama-3.1-8b", "hardware": "h100-sxm"}).status_code == 200
+    assert api.get("/healthz").status_code == 200
+
+
+def test_a_client_that_stops_sending_its_body_is_answered_408() -> None:
+    # a slow client (Content-Length 1000, 10 bytes sent, then nothing) held its connection and the read for
+    # as long as it liked; the middleware gives up after its timeout (30 s by default; 0.2 s here)
+    import asyncio
+
+    from api.telemetry import BodyLimit
+
+    reached = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:  # the routes: never reached
+        reached.append(scope["path"])
+
+    async def receive() -> dict[str, Any]:
+        if not sent_first:
+            sent_first.append(True)
+            return {"type": "http.request", "body": b'{"model": ', "more_body": True}
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+    sent_first: list[bool] = []
+    messages: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        messages.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/v1/plans", "headers": [
+        (b"content-type", b"application/json"), (b"content-length", b"1000")]}
+    asyncio.run(asyncio.wait_for(BodyLimit(app, max_bytes=10_000, timeout_s=0.2)(scope, receive, send), 5))
+    assert not reached and messages[0]["status"] == 408
