@@ -33,8 +33,11 @@ Time = FLOPs / (chips * 16-bit peak * MFU), MFU (low, central, high) per chip fa
 time than LoRA on the same run). Sharding (ZeRO-3 / FSDP) spans up to 8 nodes where the chip has
 a scale-out network in the catalog, one node where it has none (the reason says so). A method is
 costed only on chip families with a published toolchain for it (quality.yaml ``toolchains``).
-Distillation adds the teacher generating the dataset: 2 * N_teacher FLOPs per token at the same
-MFU, on as many chips as its 16-bit weights need (KV cache not counted, so a lower bound).
+Distillation adds the teacher generating the dataset on as many chips as its 16-bit weights need:
+the time ``hwplan estimate --scenario max_throughput`` gives for it there (decode is memory-bound and
+the KV cache bounds the batch), never below 2 * N_teacher FLOPs per token at the student's MFU (the
+floor where the performance model cannot place the teacher; it alone was ~17x short for Qwen2.5-72B
+on two H100s).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from dataclasses import dataclass
 from planner.domain import Catalog, Hardware, Model
 from planner.economics.rates import ChipRate, Pricing, chip_rate
 from planner.errors import InputError
+from planner.memo import cached
 
 __all__ = ["ADAM_BYTES_PER_PARAM", "MFU", "MFU_BY_FAMILY", "METHODS", "NF4_BITS", "Basis", "Memory", "TrainingOption",
            "adapter_params", "adaptation_options", "cheapest_option", "mfu", "multi_lora_bytes", "toolchain",
@@ -203,8 +207,34 @@ def _peak(hw: Hardware) -> float | None:
 
 def _generation_s(teacher: Model | None, tokens: float, peak: float, u: float) -> float:
     """Chip-seconds of a teacher generating ``tokens`` at MFU ``u`` (2 FLOPs per active parameter per
-    token, forward only; 0 without a teacher)."""
+    token, forward only; 0 without a teacher): a floor, as if generation were compute-bound."""
     return 2.0 * teacher.active_params * tokens / (peak * u) if teacher is not None else 0.0
+
+
+def _served_generation_s(catalog: Catalog, teacher: Model, hw: Hardware, chips: int, tokens: float,
+                         seq_tokens: int) -> float | None:
+    """Chip-seconds of ``chips`` chips serving the 16-bit teacher at its full batch
+    (``planner.model.estimate``, max_throughput: decode reads the weights every step, and the KV cache
+    bounds the batch) to generate ``tokens`` tokens, prompts and outputs each half a training sequence;
+    None where the performance model cannot place the teacher there (its split or runtime)."""
+    rate = cached(catalog, ("teacher_tokens_per_s", teacher.id, hw.id, chips, seq_tokens),
+                  lambda: _teacher_tokens_per_s(catalog, teacher, hw, chips, seq_tokens))
+    return None if rate is None else tokens / rate * chips
+
+
+def _teacher_tokens_per_s(catalog: Catalog, teacher: Model, hw: Hardware, chips: int, seq_tokens: int) -> float | None:
+    """``_served_generation_s``' throughput (tokens/s of the whole replica; None: not placed)."""
+    from planner.model.estimate import Scenario, estimate, resolve
+
+    tp = min(chips, hw.chips_per_node)
+    try:
+        config = resolve(catalog, model=teacher.id, hardware=hw.id, tp=tp, pp=chips // tp, chips=chips,
+                         precision="bf16" if "bf16" in hw.peak_flops_per_s else "fp16")
+        e = estimate(catalog, config, scenario=Scenario.MAX_THROUGHPUT, input_tokens=max(1, seq_tokens // 2),
+                     output_tokens=max(1, seq_tokens // 2))
+    except InputError:
+        return None
+    return e.output_tokens_per_s if e.fits and e.output_tokens_per_s > 0 else None
 
 
 def _option(catalog: Catalog, hw: Hardware, m: Model, method: str, tokens: float, teacher: Model | None,
@@ -246,12 +276,17 @@ def _option_at(catalog: Catalog, hw: Hardware, m: Model, method: str, tokens: fl
     gen = [0.0, 0.0, 0.0]
     if method == "distill":
         assert teacher is not None
-        t_chips = next((c for c in _chip_counts(hw) if teacher.params * 2.0 / c  # 16-bit teacher weights
-                        <= hw.memory_bytes * hw.memory_usable_fraction), 0)
-        if not t_chips:
+        fit = [c for c in _chip_counts(hw) if teacher.params * 2.0 / c  # 16-bit teacher weights
+               <= hw.memory_bytes * hw.memory_usable_fraction]
+        if not fit:
             return TrainingOption(hw.id, chips, mem.per_chip(chips), False, None, None, None, None,
                                   reason=f"teacher {teacher.id} does not fit for generation")
-        gen = [_generation_s(teacher, tokens, peak, u) for u in mfus]
+        # the serving model's time where it places the teacher (decode is memory-bound: the compute floor
+        # alone was ~17x short for a 72B teacher on two H100s), on the chip count that generates cheapest
+        # (more chips than the weights need leave room for a larger batch), never below that floor
+        served = {c: t for c in fit if (t := _served_generation_s(catalog, teacher, hw, c, tokens, seq_tokens))}
+        t_chips = min(served, key=lambda c: (served[c], c)) if served else fit[0]
+        gen = [max(_generation_s(teacher, tokens, peak, u), served.get(t_chips, 0.0)) for u in mfus]
         chip_seconds = [s + g for s, g in zip(chip_seconds, gen, strict=True)]
     # wall time: student on `chips`, teacher on `t_chips`, one after the other
     hours = [(flops / (peak * u) / chips + (g / t_chips if t_chips else 0.0)) / 3600.0
