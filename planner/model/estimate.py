@@ -18,6 +18,7 @@ from planner.domain import Catalog, Efficiency, Hardware, MeasuredBias, Model, P
 from planner.economics.pricing import Unpriced
 from planner.economics.rates import ChipRate, Pricing, chip_rate
 from planner.errors import InputError
+from planner.memo import cached
 from planner.model.attention import head_split_problem
 from planner.model.grid import CatalogTables, Grid
 from planner.model.load.queueing import LengthDist, overload_tpot, serve
@@ -151,7 +152,9 @@ def _kv_precision(catalog: Catalog, hw: Hardware, rt: Runtime, requested: str | 
 
 def config_grid(catalog: Catalog, config: Config, tables: CatalogTables | None = None) -> Grid:
     """A one-row Grid for a config."""
-    t = tables or CatalogTables.from_catalog(catalog)
+    # (the catalog's tables, built once per catalog: an estimate gathers one row of them, and
+    # fine-tuning's teacher estimates ask for many)
+    t = tables or cached(catalog, "estimate_tables", lambda: CatalogTables.from_catalog(catalog))
     return t.gather(
         model=np.array([t.model_ids.index(config.model.id)]),
         hardware=np.array([t.hardware_ids.index(config.hardware.id)]),
