@@ -36,7 +36,6 @@ Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False, strict=True)]
 Gb = Annotated[float, Field(gt=0, le=1e5, allow_inf_nan=False, strict=True)]  # GB per chip (512)
 GbPerS = Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False, strict=True)]  # GB/s (8,000)
 Tflops = Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False, strict=True)]  # TFLOPS (10,000 fp4)
-Price = Annotated[float, Field(gt=0, le=1e4, allow_inf_nan=False, strict=True)]  # USD/chip-hour (12.29)
 Watts = Annotated[float, Field(gt=0, le=1e5, allow_inf_nan=False, strict=True)]  # W per chip (1,200)
 ParamsB = Annotated[float, Field(gt=0, le=1e5, allow_inf_nan=False, strict=True)]  # billions (405)
 Ms = Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False, strict=True)]  # ms or us per step (20)
