@@ -127,3 +127,19 @@ def test_a_hostile_plan_file_cannot_add_a_command_or_a_zero_shape(catalog: Any) 
         doc.plans[0].deployments[0].model_copy(update={"tp": 0})]})]})
     with pytest.raises(ExportError, match="at least 1"):
         export(zero, catalog, "vllm", workload=WORKLOAD)
+
+
+def test_kserve_names_its_port_for_knative_and_neuron_counts_logical_cores(catalog: Any) -> None:
+    # Knative (KServe serverless) takes only http1 or h2c as a port name; Trainium2 exposes 4 logical
+    # NeuronCores by default (LNC=2), not its 8 physical ones; JetStream's per-device batch rounds up
+    (artifact,) = export(result("llama-3.1-8b", "vllm", [("h100-sxm", 1, 1, 2)]), catalog, "kserve", workload=WORKLOAD)
+    isvc = next(yaml.safe_load_all(artifact.content))
+    assert isvc["spec"]["predictor"]["containers"][0]["ports"][0]["name"] == "http1"
+    (script,) = export(result("llama-3.1-8b", "neuronx", [("trainium2", 2, 1, 1)]), catalog, "neuron",
+                       workload=WORKLOAD)
+    assert engine_options("neuron", script.content)["tensor_parallel_size"] == "8"  # 2 chips x 4
+    doc = result("llama-3.1-8b", "jetstream", [("tpu-v5e", 4, 1, 1)])
+    doc = doc.model_copy(update={"plans": [doc.plans[0].model_copy(update={"deployments": [
+        doc.plans[0].deployments[0].model_copy(update={"max_batch": 255})]})]})
+    (script,) = export(doc, catalog, "jetstream", workload=WORKLOAD)
+    assert engine_options("jetstream", script.content)["per_device_batch_size"] == "64"  # 4 x 64 >= 255

@@ -277,3 +277,9 @@ def test_a_client_that_stops_sending_its_body_is_answered_408() -> None:
         (b"content-type", b"application/json"), (b"content-length", b"1000")]}
     asyncio.run(asyncio.wait_for(BodyLimit(app, max_bytes=10_000, timeout_s=0.2)(scope, receive, send), 5))
     assert not reached and messages[0]["status"] == 408
+
+
+def test_a_nan_time_limit_is_named_as_not_a_number(api: TestClient) -> None:
+    w = yaml.safe_load((EXAMPLES / "heterogeneous-mix.yaml").read_text(encoding="utf-8"))
+    r = api.post("/v1/plans", json=w, params={"time_limit_s": "nan"})
+    assert _field(r) == ["query.time_limit_s"] and "finite" in r.json()["errors"][0]["message"]

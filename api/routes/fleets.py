@@ -35,7 +35,7 @@ async def create_fleet_plan(
     settings: SettingsDep,
     pool: PoolDep,
     response: Response,
-    time_limit_s: Annotated[float | None, Query(gt=0, le=600, description=(
+    time_limit_s: Annotated[float | None, Query(gt=0, le=600, allow_inf_nan=False, description=(
         "Seconds per schedule solve (default: the server's solver_time_limit_s)."))] = None,
 ) -> FleetPlanOut:
     limit_s = settings.solver_time_limit_s if time_limit_s is None else time_limit_s

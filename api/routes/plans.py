@@ -91,7 +91,7 @@ async def create_plans(
     saver: WriterNameDep,
     top: Annotated[int, Query(ge=1, le=50, description="How many plans to return.")] = 5,
     objective: Annotated[Objective, Query(description="What to optimise.")] = Objective.COST,
-    time_limit_s: Annotated[float | None, Query(gt=0, le=600, description=(
+    time_limit_s: Annotated[float | None, Query(gt=0, le=600, allow_inf_nan=False, description=(
         "Seconds for the search (default: the server's solver_time_limit_s)."))] = None,
     levers: Annotated[bool, Query(description="Add the lever report (`levers`) for one plan.")] = False,
     levers_rank: Annotated[int, Query(ge=1, le=50, description="Rank of the plan the lever report is for.")] = 1,

@@ -248,8 +248,8 @@ def _jetstream(ctx: _Ctx, d: DeploymentOut) -> list[str]:
     if tokenizer is None:
         raise ExportError(f"model {p.model} has no MaxText tokenizer in data/deploy/deploy.yaml (base.yml's "
                           "default is Llama 2's)", field="format")
-    # per_device_batch_size x chips = the replica's batch
-    per_device = max(1, d.max_batch // d.chips_per_replica)
+    # per_device_batch_size x chips holds the replica's batch (rounded up: 255 over 4 chips is 64 each, not 63)
+    per_device = max(1, -(-d.max_batch // d.chips_per_replica))
     argv = ["python3", "-m", "MaxText.maxengine_server", "MaxText/configs/base.yml", f"model_name={name}",
             f"tokenizer_path={tokenizer}", *(["tokenizer_type=tiktoken"] if tokenizer.endswith(".tiktoken") else []),
             "load_parameters_path=${MAXTEXT_CHECKPOINT}", "weight_dtype=bfloat16",

@@ -148,6 +148,9 @@ def _deployment_docs(ctx: _Ctx, fmt: str, engine: str, name: str, d: DeploymentO
         if nodes > 1:
             raise ExportError(f"a replica over {nodes} nodes needs a LeaderWorkerSet; use --format lws", field="format")
         spec = pod(argv)["spec"]
+        # KServe's serverless mode runs the predictor on Knative, whose container port name must be http1
+        # or h2c (Knative Serving API, ContainerPort.name)
+        spec["containers"][0]["ports"][0]["name"] = "http1"
         return [{"apiVersion": KSERVE_API, "kind": "InferenceService", "metadata": {"name": name, "labels": labels},
                  "spec": {"predictor": {"minReplicas": _min_replicas(ctx, d), "maxReplicas": d.replicas,
                                         "scaleMetric": "rps",
