@@ -194,7 +194,9 @@ def test_tpu_manifest_asks_for_google_tpu(catalog: Any) -> None:
     docs = list(yaml.safe_load_all(artifact.content))
     validate_core(docs)
     spec = docs[0]["spec"]["template"]["spec"]
-    assert spec["nodeSelector"] == {"cloud.google.com/gke-tpu-accelerator": "tpu-v5-lite-podslice"}
+    # GKE's accelerator and single-host slice topology labels (8 v5e chips: 2x4, Cloud TPU's v5e configurations)
+    assert spec["nodeSelector"] == {"cloud.google.com/gke-tpu-accelerator": "tpu-v5-lite-podslice",
+                                    "cloud.google.com/gke-tpu-topology": "2x4"}
     assert spec["containers"][0]["resources"]["limits"] == {"google.com/tpu": "8"}
 
 

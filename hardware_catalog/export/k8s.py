@@ -57,11 +57,17 @@ def _resource(ctx: _Ctx, hardware: str) -> str:
                       "data/deploy/deploy.yaml, so a pod cannot ask for it", field="format")
 
 
-def _node_selector(hardware: str) -> dict[str, str]:
+def _node_selector(hardware: str, chips: int) -> dict[str, str]:
+    """Where a pod of ``chips`` chips runs: GKE's TPU accelerator and slice topology labels for a TPU, else
+    the operator's ``hwplan.io/accelerator`` label."""
     tpu = deploy_data()["gke_tpu_accelerator"].get(hardware)
-    if tpu is not None:
-        return {"cloud.google.com/gke-tpu-accelerator": str(tpu)}
-    return {"hwplan.io/accelerator": hardware}
+    if tpu is None:
+        return {"hwplan.io/accelerator": hardware}
+    topology = deploy_data()["gke_tpu_topology"].get(hardware, {}).get(chips)
+    if topology is None:
+        raise ExportError(f"{chips} {hardware} chips in one pod is no single-host slice topology GKE schedules "
+                          f"(data/deploy/deploy.yaml gke_tpu_topology)", field="format")
+    return {"cloud.google.com/gke-tpu-accelerator": str(tpu), "cloud.google.com/gke-tpu-topology": str(topology)}
 
 
 def _container(ctx: _Ctx, engine: str, argv: list[str], resource: str, chips: int, role: str,
@@ -131,8 +137,8 @@ def _deployment_docs(ctx: _Ctx, fmt: str, engine: str, name: str, d: DeploymentO
     argv = engine_argv(ctx, engine, d)
     hw = ctx.catalog.get_hardware(d.hardware)
     labels = {"app": name, "hwplan.io/hardware": d.hardware, "hwplan.io/role": d.role}
-    selector = _node_selector(d.hardware)
     per_node = min(d.chips_per_replica, hw.chips_per_node)
+    selector = _node_selector(d.hardware, per_node)
     nodes = math.ceil(d.chips_per_replica / per_node)
     if nodes * per_node != d.chips_per_replica:
         raise ExportError(f"{d.chips_per_replica} chips per replica do not split evenly over nodes of "
