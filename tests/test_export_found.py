@@ -143,3 +143,19 @@ def test_kserve_names_its_port_for_knative_and_neuron_counts_logical_cores(catal
         doc.plans[0].deployments[0].model_copy(update={"max_batch": 255})]})]})
     (script,) = export(doc, catalog, "jetstream", workload=WORKLOAD)
     assert engine_options("jetstream", script.content)["per_device_batch_size"] == "64"  # 4 x 64 >= 255
+
+
+@pytest.mark.parametrize(("runtime", "hw", "image", "note"), [
+    ("vllm", "mi300x", "rocm/vllm", False),  # AMD's ROCm build, not the CUDA one
+    ("vllm", "h100-sxm", "vllm/vllm-openai", False),
+    ("sglang", "mi300x", "lmsysorg/sglang", True),  # no ROCm build named: the manifest says so
+    ("llama.cpp", "rtx-4090", "ghcr.io/ggml-org/llama.cpp:server-cuda", False),  # :server is the CPU build
+])
+def test_a_pods_image_is_the_engines_build_for_the_chips_vendor(catalog: Any, runtime: str, hw: str, image: str,
+                                                                note: bool) -> None:
+    formats = {"precision": "int4", "kv": "int8"} if runtime == "llama.cpp" else {}
+    (artifact,) = export(result("llama-3.1-8b", runtime, [(hw, 1, 1, 1)], **formats), catalog, "k8s",
+                         workload=WORKLOAD)
+    container = next(yaml.safe_load_all(artifact.content))["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == image
+    assert ("NVIDIA (CUDA) build" in artifact.content) == note

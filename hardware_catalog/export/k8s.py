@@ -70,11 +70,30 @@ def _node_selector(hardware: str, chips: int) -> dict[str, str]:
     return {"cloud.google.com/gke-tpu-accelerator": str(tpu), "cloud.google.com/gke-tpu-topology": str(topology)}
 
 
+def _image(ctx: _Ctx, engine: str, hardware: str) -> str:
+    """The engine's image for the chip's vendor: its CUDA build for NVIDIA (and where no other is named)."""
+    spec = deploy_data()["engines"][engine]
+    vendor = ctx.catalog.get_hardware(hardware).vendor
+    return str(spec.get("vendor_images", {}).get(vendor, spec["image"]))
+
+
+def _image_notes(ctx: _Ctx, engine: str) -> list[str]:
+    """Header lines for deployments whose vendor has no build of the engine named here."""
+    spec = deploy_data()["engines"][engine]
+    out = []
+    for hardware in dict.fromkeys(d.hardware for d in ctx.plan.deployments):
+        vendor = ctx.catalog.get_hardware(hardware).vendor
+        if vendor not in ("NVIDIA", "AWS") and vendor not in spec.get("vendor_images", {}) and engine != "jetstream":
+            out.append(f"# NOTE: {spec['image']} is the engine's NVIDIA (CUDA) build; {hardware} ({vendor}) needs the "
+                       f"engine's {vendor} build: set the image of its containers")
+    return out
+
+
 def _container(ctx: _Ctx, engine: str, argv: list[str], resource: str, chips: int, role: str,
-               operator: list[str]) -> dict[str, Any]:
+               operator: list[str], hardware: str) -> dict[str, Any]:
     """The engine's container; ``operator``: the PLACEHOLDERS its command reads, declared in its env for
     the operator to fill in (Kubernetes expands $(NAME) in args, and sh -c expands ${NAME}, from there)."""
-    image = deploy_data()["engines"][engine]["image"]
+    image = _image(ctx, engine, hardware)
     pool = pool_container(engine, role)  # a disaggregated pool's KV-transfer handshake (serving.py)
     if argv[:2] != ["sh", "-c"]:
         argv = [_REFERENCE.sub(r"$(\1)", a) for a in argv]
@@ -147,7 +166,7 @@ def _deployment_docs(ctx: _Ctx, fmt: str, engine: str, name: str, d: DeploymentO
     operator = placeholders(argv)
 
     def pod(args: list[str]) -> dict[str, Any]:
-        container = _container(ctx, engine, args, resource, per_node, d.role, operator)
+        container = _container(ctx, engine, args, resource, per_node, d.role, operator, d.hardware)
         return {"metadata": {"labels": labels}, "spec": {"nodeSelector": selector, "containers": [container]}}
 
     if fmt == "kserve":
@@ -190,6 +209,6 @@ def manifests(ctx: _Ctx, fmt: str, engine: str, workload_name: str) -> str:
              *(f"# set {n} in each engine container's env: {PLACEHOLDERS[n]}" for n in operator),
              f"# engine flags checked against {deploy_data()['engines'][engine]['reference']}",
              f"# autoscaling reads the pods metric {METRIC} (serve it through a metrics adapter)",
-             *serving_header(ctx, engine)]
+             *_image_notes(ctx, engine), *serving_header(ctx, engine)]
     header = "".join("".join(c if c.isprintable() else " " for c in line) + "\n" for line in lines)
     return header + yaml.dump_all(docs, Dumper=_NoAliases, sort_keys=False)
