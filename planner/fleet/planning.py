@@ -45,6 +45,9 @@ class Fleet:
     shared: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
+PROVEN_USD = 0.01  # a schedule within a cent of a proven lower bound is optimal (the objective is in milli-dollars)
+
+
 def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = None,
                tables: CatalogTables | None = None, time_limit_s: float = 30.0, compare: bool = True) -> FleetPlan:
     """The fleet's joint schedule and, with ``compare``, what planning each workload alone costs.
@@ -97,8 +100,13 @@ def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = No
                 # quota, so the singles' bounds add up to a bound on the joint cost too (not with shared
                 # deployments: pooling may cost less than the members apart)
                 lower = max(lower, independent_bound)
-    return replace(_plan(fleet, demand, joint_options, joint_items, joint, alone, independent, start, serves),
-                   lower_bound=lower, independent_bound=independent_bound, notes=tuple(notes))
+    out = replace(_plan(fleet, demand, joint_options, joint_items, joint, alone, independent, start, serves),
+                  lower_bound=lower, independent_bound=independent_bound, notes=tuple(notes))
+    if out.status == "FEASIBLE" and lower is not None and out.cost - lower <= PROVEN_USD:
+        # a bound that meets the schedule proves it, whichever solve set the bound (the each-alone bounds can
+        # close a gap the joint solve, cut short, left open): it read FEASIBLE at a gap of 0.0
+        out = replace(out, status="OPTIMAL")
+    return out
 
 
 def _unpooled(fleet: Fleet, items: list[Item], options: list[WorkloadOptions], joint: Solved,
