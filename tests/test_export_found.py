@@ -159,3 +159,12 @@ def test_a_pods_image_is_the_engines_build_for_the_chips_vendor(catalog: Any, ru
     container = next(yaml.safe_load_all(artifact.content))["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == image
     assert ("NVIDIA (CUDA) build" in artifact.content) == note
+
+
+def test_a_replica_over_several_nodes_is_no_launch_script(catalog: Any) -> None:
+    # "run one per replica" on one node cannot start a 16-chip replica of 8-chip nodes (no Ray, no ranks)
+    doc = result("llama-3.1-70b", "vllm", [("h100-sxm", 8, 2, 1)])
+    with pytest.raises(ExportError, match="spans 2 nodes"):
+        export(doc, catalog, "vllm", workload=WORKLOAD)
+    (artifact,) = export(doc, catalog, "lws", workload=WORKLOAD)  # the cluster formats start it over Ray
+    assert "ray start --head" in artifact.content

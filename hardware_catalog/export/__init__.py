@@ -115,6 +115,13 @@ def export(doc: PlanResultOut, catalog: Catalog, fmt: str, *, rank: int = 1,
     _check_exportable(ctx)
     if fmt in ENGINE_FORMATS:
         check_serving(ctx, fmt)  # a feature the engine lacks or this export cannot write: refused, named
+        for i, d in enumerate(ctx.plan.deployments):
+            per_node = catalog.get_hardware(d.hardware).chips_per_node
+            if d.chips_per_replica > per_node:
+                raise ExportError(f"deployment {i + 1}: a replica of {d.chips_per_replica} {d.hardware} spans "
+                                  f"{-(-d.chips_per_replica // per_node)} nodes, and a launch script runs one "
+                                  "process on one node (its engine needs Ray or MPI ranks across them): use "
+                                  "--format k8s or lws, which start vLLM over Ray", field="format")
         out = []
         for i, d in enumerate(ctx.plan.deployments):
             argv = engine_argv(ctx, fmt, d)
