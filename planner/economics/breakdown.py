@@ -167,7 +167,9 @@ def explain_cost(catalog: PricedCatalog, rates: Sequence[tuple[ChipRate, int]], 
     per_hour = sum(r.usd_per_chip_hour * chips for r, chips in rates)
     tokens = _token_prices(per_hour, input_tokens_per_hour=input_tokens_per_hour,
                            output_tokens_per_hour=output_tokens_per_hour, prefill_s=prefill_s, decode_s=decode_s)
-    seen: dict[str, PriceSource] = {}
+    # one source per chip and price: deployments of one chip at different replica sizes may be priced from
+    # different instances (planner.economics.pricing.instance_chips)
+    seen: dict[tuple[str, float], PriceSource] = {}
     for rate, _chips in rates:
-        seen.setdefault(rate.hardware, price_source(rate, today=today))
+        seen.setdefault((rate.hardware, rate.usd_per_chip_hour), price_source(rate, today=today))
     return parts, energy, tokens, tuple(seen.values())

@@ -283,7 +283,7 @@ def _joined_cost(p: Cost, d: Cost, *, per_million_tokens: float) -> Cost:
         per_million_input=p.tokens.per_million_input + d.tokens.per_million_input,
         per_million_output=p.tokens.per_million_output + d.tokens.per_million_output,
         per_million_blended=p.tokens.per_million_blended + d.tokens.per_million_blended)
-    sources = tuple({s.hardware: s for s in (*p.sources, *d.sources)}.values())
+    sources = tuple({(s.hardware, s.usd_per_chip_hour): s for s in (*p.sources, *d.sources)}.values())
     return Cost(per_hour=p.per_hour + d.per_hour, per_month=per_month, per_million_tokens=per_million_tokens,
                 one_time=p.one_time, pricing=p.pricing, parts=parts, tokens=tokens,
                 energy=_joined_energy(p.energy, d.energy, p.per_hour, d.per_hour), sources=sources)
