@@ -168,3 +168,35 @@ def test_a_replica_over_several_nodes_is_no_launch_script(catalog: Any) -> None:
         export(doc, catalog, "vllm", workload=WORKLOAD)
     (artifact,) = export(doc, catalog, "lws", workload=WORKLOAD)  # the cluster formats start it over Ray
     assert "ray start --head" in artifact.content
+
+
+def test_second_audit_findings(catalog: Any) -> None:
+    # Neuron (as TensorRT-LLM and JetStream) has no adapter flags written: a LoRA plan is refused there
+    with pytest.raises(ExportError, match="does not load with neuron"):
+        export(_adapted("llama-3.1-8b", "neuronx", "inferentia2", "lora"), catalog, "neuron", workload=WORKLOAD)
+    # an engine the chip's catalog entry does not list is refused (trtllm on MI300X ran the CUDA image)
+    with pytest.raises(ExportError, match="does not run on mi300x"):
+        export(result("llama-3.1-8b", "sglang", [("mi300x", 1, 1, 1)]), catalog, "trtllm", workload=WORKLOAD)
+    # names: ASCII, and short enough for what KServe and LWS derive from them ("<name>-predictor")
+    doc = result("llama-3.1-70b", "vllm", [("h100-sxm", 4, 1, 2)]).model_copy(
+        update={"workload": "Ünïcode Wörkload ñ " + "x" * 80})
+    for fmt in ("k8s", "lws", "kserve"):
+        (artifact,) = export(doc, catalog, fmt, workload=WORKLOAD)
+        names = {d["metadata"]["name"] for d in yaml.safe_load_all(artifact.content)}
+        assert all(LABEL.match(n) and len(n) <= 47 and n.startswith("unicode-workload") for n in names), names
+        assert artifact.name.isascii()
+
+
+def test_jetstream_serves_grpc_on_9000_and_llama_cpp_runs_its_image_binary(catalog: Any) -> None:
+    doc = result("llama-3.1-8b", "jetstream", [("tpu-v5e", 4, 1, 1)])
+    docs = list(yaml.safe_load_all(export(doc, catalog, "k8s", workload=WORKLOAD)[0].content))
+    port = docs[0]["spec"]["template"]["spec"]["containers"][0]["ports"][0]
+    service = next(d for d in docs if d["kind"] == "Service")["spec"]["ports"][0]
+    assert (port["name"], port["containerPort"]) == ("grpc", 9000) and service["port"] == 9000
+    llama = result("llama-3.1-8b", "llama.cpp", [("rtx-4090", 1, 1, 1)], precision="int4", kv="int8")
+    container = next(yaml.safe_load_all(export(llama, catalog, "k8s", workload=WORKLOAD)[0].content))[
+        "spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["/app/llama-server"]  # the image's binary: /app is not on its PATH
+    full = _adapted("llama-3.1-8b", "llama.cpp", "rtx-4090", "full")
+    (script,) = export(full, catalog, "llama.cpp", workload=WORKLOAD)
+    assert _expanded(script.content, {"MODEL_PATH": "/ckpt/ft.gguf"})[2] == "/ckpt/ft.gguf"

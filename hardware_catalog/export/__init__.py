@@ -97,6 +97,8 @@ def _header(ctx: _Ctx, fmt: str, argv: list[str] | None = None) -> list[str]:
              + ("" if p.adaptation == "none" else f", {p.adaptation}"),
              f"# flags checked against {engine['reference']}"]
     lines += [f"# set {name}: {PLACEHOLDERS[name]}" for name in placeholders(argv or [])]
+    if "note" in engine:
+        lines.append(f"# NOTE: {engine['note']}")
     lines += serving_header(ctx, fmt)
     if engine["runtime"] != p.runtime:
         lines.append(f"# NOTE: the plan's latency and capacity were predicted for {p.runtime}, not {fmt}")

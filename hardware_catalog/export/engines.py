@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import re
 import shlex
+import unicodedata
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -46,32 +47,40 @@ KUBERNETES_VERSION = "1.33"  # the OpenAPI schemas the manifests are validated a
 
 
 def _slug(text: str) -> str:
+    """Lower-case ASCII letters, digits and single dashes ("Ünïcode Wörkload" -> "unicode-workload": a
+    Kubernetes name or a file name the shell takes as it is)."""
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     out = "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
     while "--" in out:
         out = out.replace("--", "-")
     return out[:50].strip("-")
 
 
+K8S_NAME = 47  # characters: what the controllers derive from a name stays within 63 (KServe's
+# "<name>-predictor" Service, LWS's "<name>-<i>" StatefulSets and their "<sts>-<hash>" revision label)
+
+
 def k8s_name(workload: str, suffix: str) -> str:
-    """A Kubernetes object name (an RFC 1035 label: at most 63 characters, a lower-case letter first)
-    ending in ``suffix`` whole: the workload's part is cut to fit, so the names of one plan's
-    deployments stay distinct however long the workload's name ("...-1-prefill-h100-sxm" and
+    """A Kubernetes object name (an RFC 1035 label, a lower-case letter first) of at most K8S_NAME
+    characters ending in ``suffix`` whole: the workload's part is cut to fit, so the names of one
+    plan's deployments stay distinct however long the workload's name ("...-1-prefill-h100-sxm" and
     "...-2-decode-h100-sxm" once both became the same 50 characters)."""
     tail = _slug(suffix)
-    head = _slug(workload)
+    head = _slug(workload) or "w"
     if not head[:1].isalpha():
         head = f"w-{head}"
-    return f"{head[:62 - len(tail)].strip('-')}-{tail}"
+    return f"{head[:K8S_NAME - 1 - len(tail)].strip('-') or 'w'}-{tail}"
 
 
 # Values the operator supplies at launch: a fine-tuned checkpoint, a LoRA adapter, a MaxText checkpoint.
 # Written as ${NAME} in scripts (expanded by the shell) and $(NAME) in manifests (expanded from the
 # container's env, which the manifest declares for the operator to fill in).
-PLACEHOLDERS = {"MODEL_PATH": "the fine-tuned checkpoint (a directory or Hugging Face repository) the plan's "
-                              "adaptation produced",
+PLACEHOLDERS = {"MODEL_PATH": "the fine-tuned checkpoint (a directory or Hugging Face repository; llama.cpp: its "
+                              "GGUF conversion) the plan's adaptation produced",
                 "LORA_ADAPTER": "the LoRA adapter the plan's adaptation trained (a PEFT directory; llama.cpp: "
                                 "its GGUF conversion)",
-                "MAXTEXT_CHECKPOINT": "the MaxText (Orbax) checkpoint converted from the model's weights"}
+                "MAXTEXT_CHECKPOINT": "the MaxText (Orbax) checkpoint converted from the weights the plan serves (a "
+                                      "full or distilled plan: its fine-tuned ones, not the base model's)"}
 _REFERENCE = re.compile(r"\$\{([A-Z_]+)\}")
 
 
@@ -108,7 +117,7 @@ def _lora(ctx: _Ctx, fmt: str) -> list[str]:
     if ctx.plan.adaptation not in ("lora", "qlora"):
         return []
     name = _slug(ctx.plan.model + "-adapter")
-    if fmt in ("vllm", "neuron"):
+    if fmt == "vllm":
         # the rank hwplan finetune costs (planner.levers.finetune.DEFAULT_RANK, the Guanaco recipe's 64);
         # vLLM's default cap is 16 and it refuses a larger adapter
         return ["--enable-lora", "--lora-modules", f"{name}=${{LORA_ADAPTER}}", "--max-lora-rank", str(LORA_RANK)]
@@ -146,9 +155,9 @@ def _check_runtime(ctx: _Ctx, fmt: str, d: DeploymentOut) -> None:
     hw = ctx.catalog.get_hardware(d.hardware)
     if runtime is None:
         raise ExportError(f"runtime {runtime_id} is not in this catalog", field="format")
-    if hw.family not in runtime.families:
-        raise ExportError(f"{fmt} ({runtime.name}) does not run on {hw.id} (family {hw.family}; it runs on "
-                          f"{', '.join(runtime.families)})", field="format")
+    if hw.family not in runtime.families or runtime.id not in hw.runtimes:
+        raise ExportError(f"{fmt} ({runtime.name}) does not run on {hw.id} (its runtimes: {', '.join(hw.runtimes)})",
+                          field="format")
     if ctx.plan.precision not in runtime.weight_precisions:
         raise ExportError(f"{fmt} does not load {ctx.plan.precision} weights", field="format")
     if ctx.plan.kv_precision not in runtime.kv_precisions:
@@ -287,8 +296,9 @@ def _llama_cpp(ctx: _Ctx, d: DeploymentOut) -> list[str]:
         raise ExportError("llama.cpp splits a model either by rows (tensor parallel) or by layers (pipeline), "
                           f"not both (tp {d.tp}, pp {d.pp})", field="format")
     hw = ctx.catalog.get_hardware(d.hardware)
-    # converted with convert_hf_to_gguf.py from _hf_repo(), or from the fine-tuned checkpoint (${MODEL_PATH})
-    gguf = f"/models/{p.model}{'-finetuned' if p.adaptation in ('full', 'distill') else ''}-{_GGUF[p.precision]}.gguf"
+    # converted with convert_hf_to_gguf.py from _hf_repo() (mounted at /models), or the fine-tuned checkpoint's
+    # conversion the operator gives (${MODEL_PATH})
+    gguf = "${MODEL_PATH}" if p.adaptation in ("full", "distill") else f"/models/{p.model}-{_GGUF[p.precision]}.gguf"
     _hf_repo(p.model)
     argv = ["llama-server", "--model", gguf, "--parallel", str(d.max_batch),
             "--cache-type-k", _GGUF_KV[p.kv_precision], "--cache-type-v", _GGUF_KV[p.kv_precision],

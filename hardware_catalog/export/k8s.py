@@ -98,9 +98,12 @@ def _container(ctx: _Ctx, engine: str, argv: list[str], resource: str, chips: in
     if argv[:2] != ["sh", "-c"]:
         argv = [_REFERENCE.sub(r"$(\1)", a) for a in argv]
     env = [*pool.get("env", []), *({"name": name, "value": ""} for name in operator)]
-    return {"name": "engine", "image": image, "command": argv[:1], "args": argv[1:],
+    spec = deploy_data()["engines"][engine]
+    command = [str(spec.get("container_command", argv[0]))] if argv[:2] != ["sh", "-c"] else argv[:1]
+    name, port = _port(engine)
+    return {"name": "engine", "image": image, "command": command, "args": argv[1:],
             **({"env": env} if env else {}),
-            "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}, *pool.get("ports", [])],
+            "ports": [{"name": name, "containerPort": port, "protocol": "TCP"}, *pool.get("ports", [])],
             "resources": {"limits": {resource: str(chips)}, "requests": {resource: str(chips)}}}
 
 
@@ -127,13 +130,21 @@ def _hpa(name: str, kind: str, api: str, ctx: _Ctx, d: DeploymentOut) -> dict[st
                                     "averageValue": _quantity(d.slo_capacity_per_replica)}}}]}}
 
 
-def _service(name: str, *, leaders_only: bool = False) -> dict[str, Any]:
+def _port(engine: str) -> tuple[str, int]:
+    """The engine's serving port and its name: HTTP on PORT, or what the engine serves instead (JetStream's
+    MaxText engine server: gRPC on 9000)."""
+    spec = deploy_data()["engines"][engine]
+    return str(spec.get("port_name", "http")), int(spec.get("port", PORT))
+
+
+def _service(name: str, engine: str, *, leaders_only: bool = False) -> dict[str, Any]:
     """The deployment's Service; ``leaders_only`` for a replica over several pods, whose workers only run
     Ray and serve nothing on the port."""
     selector = {"app": name, **({LWS_LEADER: "0"} if leaders_only else {})}
+    port_name, port = _port(engine)
     return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "labels": {"app": name}},
             "spec": {"selector": selector,
-                     "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}]}}
+                     "ports": [{"name": port_name, "port": port, "targetPort": port_name, "protocol": "TCP"}]}}
 
 
 def _multinode_argv(engine: str, argv: list[str], nodes: int) -> tuple[list[str], list[str]]:
@@ -175,7 +186,8 @@ def _deployment_docs(ctx: _Ctx, fmt: str, engine: str, name: str, d: DeploymentO
         spec = pod(argv)["spec"]
         # KServe's serverless mode runs the predictor on Knative, whose container port name must be http1
         # or h2c (Knative Serving API, ContainerPort.name)
-        spec["containers"][0]["ports"][0]["name"] = "http1"
+        port = spec["containers"][0]["ports"][0]
+        port["name"] = "h2c" if port["name"] == "grpc" else "http1"
         return [{"apiVersion": KSERVE_API, "kind": "InferenceService", "metadata": {"name": name, "labels": labels},
                  "spec": {"predictor": {"minReplicas": _min_replicas(ctx, d), "maxReplicas": d.replicas,
                                         "scaleMetric": "rps",
@@ -185,7 +197,7 @@ def _deployment_docs(ctx: _Ctx, fmt: str, engine: str, name: str, d: DeploymentO
         workload = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "labels": labels},
                     "spec": {"replicas": d.replicas, "selector": {"matchLabels": {"app": name}},
                              "template": pod(argv)}}
-        return [workload, _service(name), _hpa(name, "Deployment", "apps/v1", ctx, d)]
+        return [workload, _service(name, engine), _hpa(name, "Deployment", "apps/v1", ctx, d)]
     lws_spec: dict[str, Any] = {"size": nodes}
     if nodes > 1:
         leader, worker = _multinode_argv(engine, argv, nodes)
@@ -194,7 +206,7 @@ def _deployment_docs(ctx: _Ctx, fmt: str, engine: str, name: str, d: DeploymentO
         lws_spec["workerTemplate"] = pod(argv)
     workload = {"apiVersion": LWS_API, "kind": "LeaderWorkerSet", "metadata": {"name": name, "labels": labels},
                 "spec": {"replicas": d.replicas, "leaderWorkerTemplate": lws_spec}}
-    return [workload, _service(name, leaders_only=nodes > 1), _hpa(name, "LeaderWorkerSet", LWS_API, ctx, d)]
+    return [workload, _service(name, engine, leaders_only=nodes > 1), _hpa(name, "LeaderWorkerSet", LWS_API, ctx, d)]
 
 
 def manifests(ctx: _Ctx, fmt: str, engine: str, workload_name: str) -> str:
@@ -209,6 +221,9 @@ def manifests(ctx: _Ctx, fmt: str, engine: str, workload_name: str) -> str:
              *(f"# set {n} in each engine container's env: {PLACEHOLDERS[n]}" for n in operator),
              f"# engine flags checked against {deploy_data()['engines'][engine]['reference']}",
              f"# autoscaling reads the pods metric {METRIC} (serve it through a metrics adapter)",
-             *_image_notes(ctx, engine), *serving_header(ctx, engine)]
+             *_image_notes(ctx, engine),
+             *([f"# NOTE: {deploy_data()['engines'][engine]['note']}"] if "note" in deploy_data()["engines"][engine]
+               else []),
+             *serving_header(ctx, engine)]
     header = "".join("".join(c if c.isprintable() else " " for c in line) + "\n" for line in lines)
     return header + yaml.dump_all(docs, Dumper=_NoAliases, sort_keys=False)
