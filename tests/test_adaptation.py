@@ -184,3 +184,27 @@ def test_cli_distill_without_teacher_exits_2() -> None:
     proc = subprocess.run([str(HWPLAN), "finetune", "--model", "llama-3.2-3b", "--method", "distill",
                            "--dataset-tokens", "1e7"], capture_output=True, text=True, check=False)
     assert proc.returncode == 2 and "teacher" in proc.stderr
+
+
+def test_a_distillations_teacher_is_priced_at_its_own_instances(catalog: Catalog) -> None:
+    """The teacher generates on more chips than the student trains on, so from larger instances: 8 L4s
+    are priced from AWS g6.48xlarge ($1.669/chip-h, the survey's row), not the 1-chip rate ($0.756) the
+    student's single L4 pays; on spot no instance holds 8 L4s, so the option has no price and says why."""
+    from planner.economics.rates import ChipRate, chip_rate
+    from planner.levers.finetune import mfu
+
+    student, teacher = catalog.get_model("llama-3.2-1b"), catalog.get_model("llama-3.1-70b")
+    (o,), _ = adaptation_options(catalog, model=student, method="distill", dataset_tokens=1e8, teacher=teacher,
+                                 hardware=("l4",))
+    assert o.fits and o.cost is not None and o.hours is not None and o.teacher_chips > o.chips
+    hw = catalog.get_hardware("l4")
+    student_s = training_flops(student, "full", 1e8) / (hw.peak_flops_per_s["bf16"] * mfu(hw.family, "full")[0][1])
+    teacher_s = (o.hours * 3600.0 - student_s / o.chips) * o.teacher_chips  # the wall time's other part
+    prices = [chip_rate(catalog, "l4", "on_demand", chips_per_replica=n) for n in (o.chips, o.teacher_chips)]
+    assert all(isinstance(p, ChipRate) for p in prices)
+    assert prices[1].usd_per_chip_hour == pytest.approx(1.669)  # type: ignore[union-attr]
+    expected = (student_s * prices[0].usd_per_chip_hour + teacher_s * prices[1].usd_per_chip_hour) / 3600.0  # type: ignore[union-attr]
+    assert o.cost == pytest.approx(expected, rel=1e-6)
+    (spot,), _ = adaptation_options(catalog, model=student, method="distill", dataset_tokens=1e8, teacher=teacher,
+                                    hardware=("l4",), pricing="spot")
+    assert spot.cost is None and "instance with >= " in spot.reason and "teacher" in spot.reason

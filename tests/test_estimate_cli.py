@@ -66,6 +66,9 @@ def test_non_fitting_config_is_a_result_not_an_error(hwplan: Cli) -> None:
     assert code == 0 and "(if it fit)" in out
     code, out, _ = hwplan(*BASE[:-1])
     assert "(if it fit)" not in out
+    # and a configuration without a price says why in the table too (the JSON's cost_note)
+    code, out, _ = hwplan("estimate", "--model", "llama-3.1-8b", "--hardware", "l40s", "--tp", "2", "--pricing", "spot")
+    assert code == 0 and "no cost" in out and "spot offer of an instance" in out
 
 
 def test_overloaded_server_is_a_result(hwplan: Cli) -> None:

@@ -47,6 +47,8 @@ def estimate_table(console: Console, out: EstimateOut) -> None:
             # a configuration that does not fit does not run: its figures are what it would do if it did
             hypothetical = not d["fits"] and key not in ("cost_per_hour", "bound") and d[key] is not None
             table.add_row(label, "—" if d[key] is None else str(d[key]) + (" (if it fit)" if hypothetical else ""))
+    if d.get("cost_note"):  # why there is no cost (a filter, no instance that holds the replica, no offer)
+        table.add_row("no cost", d["cost_note"])
     if d.get("serving_iteration_ms") is not None:
         interval = d.get("serving_iteration_interval_ms")
         admitted = "" if not interval else f"; the records under load admit {interval[0]}-{interval[1]} ms"

@@ -297,17 +297,27 @@ def _option_at(catalog: Catalog, hw: Hardware, m: Model, method: str, tokens: fl
         # alone was ~17x short for a 72B teacher on two H100s), on the chip count that generates cheapest
         # (more chips than the weights need leave room for a larger batch), never below that floor
         served = {c: t for c in fit if (t := _served_generation_s(catalog, teacher, hw, c, tokens, seq_tokens))}
-        t_chips = min(served, key=lambda c: (served[c], c)) if served else fit[0]
+
+        def generation_cost(c: int) -> tuple[float, float, int]:  # (USD where priced, chip-seconds, chips)
+            r = chip_rate(catalog, hw.id, pricing, chips_per_replica=c)
+            usd = served[c] * r.usd_per_chip_hour if isinstance(r, ChipRate) else math.inf
+            return usd, served[c], c
+
+        t_chips = min(served, key=generation_cost) if served else fit[0]
         gen = [max(_generation_s(teacher, tokens, peak, u), served.get(t_chips, 0.0)) for u in mfus]
-        chip_seconds = [s + g for s, g in zip(chip_seconds, gen, strict=True)]
     # wall time: student on `chips`, teacher on `t_chips`, one after the other
     hours = [(flops / (peak * u) / chips + (g / t_chips if t_chips else 0.0)) / 3600.0
              for u, g in zip(mfus, gen, strict=True)]
-    rate = chip_rate(catalog, hw.id, pricing, chips_per_replica=chips)  # one job on `chips` chips
-    price = rate.usd_per_chip_hour if isinstance(rate, ChipRate) else None
-    cost = None if price is None else chip_seconds[1] / 3600.0 * price  # central chip-hours x price
+    # each part at the price of the instances it runs on: the student's `chips`, the teacher's `t_chips`
+    parts = [(chip_seconds[1], chip_rate(catalog, hw.id, pricing, chips_per_replica=chips), "")]
+    if t_chips:
+        parts.append((gen[1], chip_rate(catalog, hw.id, pricing, chips_per_replica=t_chips),
+                      f" (the teacher's {t_chips} chips)"))
+    missing = next((f"{r.reason}{whose}" for _s, r, whose in parts if not isinstance(r, ChipRate)), None)
+    cost = None if missing else sum(s / 3600.0 * r.usd_per_chip_hour for s, r, _w in parts
+                                    if isinstance(r, ChipRate))  # central chip-hours x price
     note = f"{chain}; activation checkpointing" if checkpointing else chain
-    reason = note if price is not None else f"no {Pricing.of(pricing).label} price"
+    reason = note if missing is None else missing
     return TrainingOption(hw.id, chips, mem.per_chip(chips), True, hours[1], hours[2], hours[0], cost,
                           teacher_chips=t_chips, reason=reason,
                           checkpointing=checkpointing)
