@@ -40,10 +40,13 @@ def render_prices(console: Console, out: PriceListOut) -> None:
                Column("rule", wrap=True, optional=True)]
     rows = [[q.hardware, q.market, q.mode, f"{q.usd_per_chip_hour:.3g}", q.rule] for q in out.selected]
     print_table(console, f"selected prices ({len(rows)})", columns, rows,
-                caption="the price a plan uses: per (chip, market, mode), the median of one offer per provider")
+                caption="the price a plan uses for a one-chip replica: per (chip, market, mode), the median of one "
+                        "offer per provider; a replica of n chips takes only instances of at least n (the offers' "
+                        "x n below)")
     for o in out.offers:
         flags = f" [{', '.join(o.flags)}]" if o.flags else ""
-        console.print(f"{o.hardware} {o.market} {o.mode} {o.provider} {o.region} ${o.usd_per_chip_hour:.4g} "
+        size = f" {o.instance or 'instance'} x{o.chips_per_instance}" if o.chips_per_instance else ""
+        console.print(f"{o.hardware} {o.market} {o.mode} {o.provider} {o.region}{size} ${o.usd_per_chip_hour:.4g} "
                       f"{o.as_of or 'undated'}{flags}: {o.source}", markup=False, highlight=False)
     for line in out.skipped:
         console.print(f"skipped: {line}", markup=False, highlight=False)
