@@ -559,7 +559,7 @@ class MeasuredBiasIn(_Strict):
 
     model: Id
     runtime: Id
-    metric: Literal["throughput", "slo_capacity"]
+    metric: Literal["throughput", "slo_capacity", "tpot"]
     records: Annotated[int, Field(ge=1, le=1_000_000, strict=True)]
     median: PosFloat = Field(description="observed / predicted, median over the records")
     low: PosFloat = Field(description="10th percentile of observed / predicted")

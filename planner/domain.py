@@ -457,7 +457,7 @@ class MeasuredBias:
 
     model: str
     runtime: str
-    metric: str  # "throughput" (max-throughput / Offline records) or "slo_capacity" (Server / Interactive)
+    metric: str  # "throughput" (max-throughput / Offline), "slo_capacity" (Server / Interactive) or "tpot"
     records: int
     median: float
     low: float
@@ -469,14 +469,15 @@ class MeasuredBias:
 
     def note(self, model_id: str | None = None) -> str:
         """One line for a plan or an estimate of ``model_id`` (default: the measured model)."""
-        what = "throughput" if self.metric == "throughput" else "SLO capacity"
+        what = {"throughput": "throughput", "slo_capacity": "SLO capacity", "tpot": "TPOT"}[self.metric]
         side = "overstated" if self.median < 1.0 else "understated"
+        subject = "its TPOT here is likely" if self.metric == "tpot" else "capacity here is likely"
         twin = "" if model_id in (None, self.model) else f" (measured on {self.model}, the same architecture)"
         sample = "out of sample" if self.sample == "out" else "in sample, after fitting"
         runs = f"{self.records} runs ({', '.join(self.hardware)})"
         return (f"{model_id or self.model} on {self.runtime}{twin}: {runs} reached "
                 f"{self.low:.2f}-{self.high:.2f}x the predicted {what} (median {self.median:.2f}x; {sample}, "
-                f"{self.file}): capacity here is likely {side}")
+                f"{self.file}): {subject} {side}")
 
 
 @dataclass(frozen=True)

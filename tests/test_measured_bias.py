@@ -70,9 +70,12 @@ def test_plans_carry_the_entries_of_their_model_and_runtime():
     # deepseek-v3 was never measured on SGLang: it takes deepseek-r1's entry, the same architecture
     out = plan_result_out(plan(_workload(["deepseek-v3"], ["sglang"], ["h200"]), catalog, top=1))
     assert out.plans
-    [m] = out.plans[0].measured
-    assert (m.model, m.runtime, m.metric) == ("deepseek-r1", "sglang", "throughput")
-    assert m.note.startswith("deepseek-v3 on sglang (measured on deepseek-r1, the same architecture)")
+    measured = out.plans[0].measured
+    assert [(m.model, m.runtime, m.metric) for m in measured] == [("deepseek-r1", "sglang", "throughput"),
+                                                                  ("deepseek-r1", "sglang", "tpot")]
+    assert all(m.note.startswith("deepseek-v3 on sglang (measured on deepseek-r1, the same architecture)")
+               for m in measured)
+    assert "its TPOT here is likely understated" in measured[1].note  # 132 runs at 1.3-3.4x the predicted TPOT
     plain = plan_result_out(plan(_workload(["llama-3.1-8b"], ["vllm"], ["h100-sxm"]), catalog, top=1))
     assert plain.plans and plain.plans[0].measured == []
     assert "measured" not in plain.plans[0].model_dump(exclude_unset=True)
@@ -83,7 +86,7 @@ def test_an_estimate_carries_them_too():
     config = resolve(catalog, model="deepseek-r1", hardware="b200", tp=8, precision="fp8", runtime="sglang")
     out = estimate_out(estimate(catalog, config, scenario=Scenario.MAX_THROUGHPUT, input_tokens=1000,
                                 output_tokens=1000))
-    assert [m.runtime for m in out.measured] == ["sglang"]
+    assert [(m.runtime, m.metric) for m in out.measured] == [("sglang", "throughput"), ("sglang", "tpot")]
     other = resolve(catalog, model="deepseek-r1", hardware="b200", tp=8, precision="fp8", runtime="vllm")
     assert estimate_out(estimate(catalog, other, scenario=Scenario.MAX_THROUGHPUT, input_tokens=1000,
                                  output_tokens=1000)).measured == []
@@ -131,7 +134,7 @@ def test_an_entry_for_a_model_the_catalog_lacks_applies_to_nothing(tmp_path):
     assert catalog.measured_for("deepseek-v3", "sglang") == () and catalog.measured_for("llama-3-8b", "ipex")
     result = CliRunner().invoke(app, ["catalog", "validate", str(base)])
     assert result.exit_code == 0, result.output
-    assert "2 entries name a model or runtime this catalog lacks" in result.output
+    assert "4 entries name a model or runtime this catalog lacks" in result.output
     assert "deepseek-r1 on tensorrt-llm" in result.output and "deepseek-r1 on sglang" in result.output
 
 

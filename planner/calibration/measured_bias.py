@@ -2,11 +2,13 @@
 
 A plan is as good as the prediction for its model on its runtime. Measurement files give that
 prediction's error per group of runs: each record is predicted exactly as ``hwplan validate`` does
-(``predict_calibrated``, the catalog's calibration) and its observed / predicted ratio taken for one
-metric, ``throughput`` (max-throughput and Offline runs: output tokens/s) or ``slo_capacity`` (Server
+(``predict_calibrated``, the catalog's calibration) and its observed / predicted ratio taken for
+``throughput`` (max-throughput and Offline runs: output tokens/s) or ``slo_capacity`` (Server
 and Interactive runs: the highest rate meeting the run's p99 limits; MLPerf's is the rate the
 submitter ran, a lower bound of the system's capacity, so a ratio below 1 there may be partly the
-submitter's margin). A group is listed where it has at least ``MIN_RECORDS`` distinct runs (a
+submitter's margin), and for ``tpot`` (every run that reports its time per output token: the median
+at a Server run's rate, else the mean; a ratio above 1 is a TPOT the model understates). A group is
+listed where it has at least ``MIN_RECORDS`` distinct runs (a
 duplicate log counted once) and its median ratio lies outside [LOW, HIGH]: the band the issue's
 accuracy bars draw (25%), beyond which a planner should say so next to the plan rather than in a
 report. bench/measured_bias.py writes the catalog's measured_bias.yaml from this;
@@ -32,6 +34,7 @@ MIN_RECORDS = 5  # fewer runs make a median too fragile to print beside a plan
 LOW, HIGH = 0.8, 1.25  # median observed / predicted within this band: not listed
 
 _THROUGHPUT, _CAPACITY = METRICS.index("output_tokens_per_s"), METRICS.index("slo_capacity_requests_per_s")
+_TPOT_P50, _TPOT = METRICS.index("tpot_p50_s"), METRICS.index("tpot_s")
 
 
 @dataclass(frozen=True)
@@ -68,10 +71,17 @@ def measured_bias(catalog: Catalog, sources: Sequence[Source]) -> list[MeasuredB
             if not capacity and m.scenario is Scenario.SERVER:
                 continue  # a server run's throughput is its rate x output: nothing predicted
             col = _CAPACITY if capacity else _THROUGHPUT
+            model, runtime, hardware = rs.configs[k].model.id, rs.configs[k].runtime.id, rs.configs[k].hardware.id
             ratio = float(rs.observed[k, col] / predicted[k, col])
             if np.isfinite(ratio) and ratio > 0:
-                key = (rs.configs[k].model.id, rs.configs[k].runtime.id, "slo_capacity" if capacity else "throughput")
-                groups.setdefault(key, []).append((ratio, rs.configs[k].hardware.id))
+                groups.setdefault((model, runtime, "slo_capacity" if capacity else "throughput"), []).append(
+                    (ratio, hardware))
+            # the time per output token a plan's TPOT targets rest on: the run's median where it reports one
+            # at its rate, else its mean (a static batch's step)
+            tpot = _TPOT_P50 if not np.isnan(rs.observed[k, _TPOT_P50]) else _TPOT
+            ratio = float(rs.observed[k, tpot] / predicted[k, tpot])
+            if np.isfinite(ratio) and ratio > 0:
+                groups.setdefault((model, runtime, "tpot"), []).append((ratio, hardware))
         for (model, runtime, metric), runs in sorted(groups.items()):
             ratios = np.array([r for r, _ in runs])
             median = float(np.median(ratios))
