@@ -176,3 +176,13 @@ def test_plan_json_has_no_authoring_notes(example: Path) -> None:
     # plans now carry the offers behind their prices (issue #14), whose citations may point into the
     # repository's source index docs/sources.md (allowed there too: tests/test_prices.py)
     assert ".md" not in text.replace("docs/sources.md", "")
+
+
+def test_lora_is_credited_wherever_qlora_is(catalog: Catalog) -> None:
+    """Dettmers et al. 2023: NF4 QLoRA matches 16-bit LoRA on 5-shot MMLU for LLaMA 7B-65B, so wherever the
+    catalog credits QLoRA a gain, 16-bit LoRA has at least that range (a 14B model had a QLoRA gain and
+    no LoRA one, which ranked QLoRA above LoRA on no evidence)."""
+    for model in ("qwen2.5-7b", "qwen2.5-14b", "qwen2.5-32b"):
+        lora, qlora = (quality(catalog, model=catalog.get_model(model), precision="bf16", task="support",
+                               adaptation=a, tokens=1e6) for a in ("lora", "qlora"))
+        assert lora.known == qlora.known and (not lora.known or lora.high >= qlora.high), model
