@@ -381,3 +381,13 @@ def test_save_share_in_a_new_context_compare_and_download_an_export(page: Page, 
     assert {d["kind"] for d in docs} >= {"Deployment", "Service", "HorizontalPodAutoscaler"}
     context.close()
     assert errors == [], f"errors in the page: {errors}"
+
+
+def test_the_plans_table_flags_uncalibrated_deployments(page: Page) -> None:
+    # the CLI says "(tp1, uncalibrated)"; the table said nothing (the detail panel alone did)
+    page.select_option("#example", "support-chatbot")
+    expect(page.locator("#f-name")).to_have_value("support-chatbot")
+    page.click("#plan-button")
+    first = page.locator("#plans-table tbody tr").first
+    expect(first).to_be_visible(timeout=PLAN_TIMEOUT_MS)
+    expect(first.locator("td").nth(1)).to_contain_text("uncalibrated")  # its L4 has no fit of its own

@@ -319,8 +319,14 @@ function renderTable() {
          inTop ? null : el("span", {class: "hint", text: " (front)"})),
       el("td", {}, el("strong", {text: p.model}),
          el("div", {class: "sub", text: `${p.precision} · KV ${p.kv_precision} · ${p.runtime}`
-                                       + (p.adaptation !== "none" ? ` · ${p.adaptation}` : "")})),
-      el("td", {}, p.deployments.map((d) => el("div", {text: deploymentText(d)}))),
+                                       + (p.adaptation !== "none" ? ` · ${p.adaptation}` : "")}),
+         // where measured runs missed the prediction (measured_bias.yaml), flagged in the row, not only the detail
+         (p.measured || []).length ? el("div", {class: "sub flag", title: p.measured.map((m) => m.note).join("\n"),
+                                                text: `⚠ measured: ${p.measured.map((m) => m.metric).join(", ")} off`})
+           : null),
+      el("td", {}, p.deployments.map((d) => el("div", {text: deploymentText(d)
+        + (d.calibrated ? "" : " · uncalibrated"), title: d.calibrated ? "" : "no measurement of this chip with this "
+        + "runtime: its efficiencies come from the same die's, its vendor's or its family's fit, or the prior"}))),
       sloCell(p, "ttft_ms"), sloCell(p, "tpot_ms"), sloCell(p, "e2e_ms"),
       el("td", {class: "num", text: qualityText(p.quality)}),
       el("td", {class: "num", text: money(p.cost.per_month)}),
