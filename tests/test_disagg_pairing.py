@@ -52,8 +52,10 @@ def test_two_pool_plan_no_dearer_than_any_pinned_pair() -> None:
 
 
 def test_a_two_pool_plans_cost_adds_the_pools_and_counts_adaptation_once() -> None:
-    """Hand arithmetic: both pools serve the same requests, so hourly costs, parts and per-token
-    prices add; the adapted weights are shared, so the one-time cost is amortised once."""
+    """Hand arithmetic: both pools serve the same requests, so hourly costs and parts add; the adapted
+    weights are shared, so the one-time cost is amortised once; input tokens carry the prefill
+    pool's hourly cost, output tokens the decode pool's (not the pools' own per-token prices added:
+    the prefill pool's are over one-token outputs)."""
     from planner.economics.breakdown import CostParts, TokenPrices
     from planner.search.disagg import _joined_cost
     from planner.search.results import Cost
@@ -63,8 +65,9 @@ def test_a_two_pool_plans_cost_adds_the_pools_and_counts_adaptation_once() -> No
         return Cost(per_hour=per_hour, per_month=parts.total, per_million_tokens=1.0, one_time=1200.0,
                     pricing="on_demand", parts=parts, tokens=TokenPrices(0.1, 1.0, 0.3))
 
-    joined = _joined_cost(pool(10.0), pool(2.0), per_million_tokens=2.0)
+    joined = _joined_cost(pool(10.0), pool(2.0), per_million_tokens=2.0, input_tokens_per_hour=1e6,
+                          output_tokens_per_hour=0.5e6)
     assert joined.per_hour == 12.0
     assert joined.per_month == 12.0 * 730 + 100.0  # not + 200: one adaptation
     assert joined.parts is not None and joined.parts.total == joined.per_month
-    assert joined.tokens == TokenPrices(0.2, 2.0, 0.6) and joined.one_time == 1200.0
+    assert joined.tokens == TokenPrices(10.0, 4.0, 12.0 / 1.5) and joined.one_time == 1200.0

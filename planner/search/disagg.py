@@ -29,6 +29,7 @@ import numpy as np
 
 from planner.domain import Catalog
 from planner.economics.breakdown import CostParts, Energy, TokenPrices
+from planner.economics.owned import HOURS_PER_MONTH
 from planner.model.attention import kv_bytes_per_token
 from planner.model.grid import CatalogTables
 from planner.model.perf import MemoryModel, StepModel
@@ -249,7 +250,9 @@ def _join(p: Plan, d: Plan, moved_s: float, w: Workload) -> Plan | None:
                                                d.predicted["capacity_requests_per_s"])
     per_hour = p.cost.per_hour + d.cost.per_hour
     tokens_per_hour = w.traffic.requests_per_s * out * 3600.0
-    cost = _joined_cost(p.cost, d.cost, per_million_tokens=per_hour / tokens_per_hour * 1e6)
+    cost = _joined_cost(p.cost, d.cost, per_million_tokens=per_hour / tokens_per_hour * 1e6,
+                        input_tokens_per_hour=w.traffic.requests_per_s * w.traffic.input_tokens.mean * 3600.0,
+                        output_tokens_per_hour=tokens_per_hour)
     deployments = tuple(replace(x, role="prefill") for x in p.deployments) + \
         tuple(replace(x, role="decode") for x in d.deployments)
     features = tuple(dict.fromkeys(FEATURE + tuple(f for f in (*p.features, *d.features) if f not in FEATURE)))
@@ -271,35 +274,47 @@ def _e2e(predicted: dict[str, float], traffic: Traffic, pct: int) -> float:
                predicted["ttft_ms_p50"] + predicted[f"tpot_ms_p{pct}"] * (out.quantile(pct / 100.0) - 1.0))
 
 
-def _joined_cost(p: Cost, d: Cost, *, per_million_tokens: float) -> Cost:
-    """The two pools' costs as one plan's: hourly costs, parts, token prices and energy add up (both
-    pools serve the same requests), the one-time adaptation counts once (the pools share the
-    adapted weights), and every chip's price keeps its offers."""
+def _joined_cost(p: Cost, d: Cost, *, per_million_tokens: float, input_tokens_per_hour: float,
+                 output_tokens_per_hour: float) -> Cost:
+    """The two pools' costs as one plan's: hourly costs, parts and energy add up (both pools serve the
+    same requests), the one-time adaptation counts once (the pools share the adapted weights), and
+    every chip's price keeps its offers.
+
+    Token prices are the workload's, not the pools' sums: each pool's own figures are per token of
+    what it sees (the prefill pool's outputs are one token long, so its $/M output was a prefill
+    cost spread over one token per request). Input tokens carry the prefill pool's cost, output
+    tokens the decode pool's, and the blend both over all tokens; energy per million output tokens
+    is the pools' energy over the workload's output tokens."""
     parts = None if p.parts is None or d.parts is None else CostParts(
         compute=p.parts.compute + d.parts.compute, energy=p.parts.energy + d.parts.energy,
         hosting=p.parts.hosting + d.parts.hosting, adaptation=p.parts.adaptation)
     per_month = parts.total if parts is not None else p.per_month + d.per_month
     tokens = None if p.tokens is None or d.tokens is None else TokenPrices(
-        per_million_input=p.tokens.per_million_input + d.tokens.per_million_input,
-        per_million_output=p.tokens.per_million_output + d.tokens.per_million_output,
-        per_million_blended=p.tokens.per_million_blended + d.tokens.per_million_blended)
+        per_million_input=p.per_hour / input_tokens_per_hour * 1e6,
+        per_million_output=d.per_hour / output_tokens_per_hour * 1e6,
+        per_million_blended=(p.per_hour + d.per_hour) / (input_tokens_per_hour + output_tokens_per_hour) * 1e6)
     sources = tuple({(s.hardware, s.usd_per_chip_hour): s for s in (*p.sources, *d.sources)}.values())
     return Cost(per_hour=p.per_hour + d.per_hour, per_month=per_month, per_million_tokens=per_million_tokens,
                 one_time=p.one_time, pricing=p.pricing, parts=parts, tokens=tokens,
-                energy=_joined_energy(p.energy, d.energy, p.per_hour, d.per_hour), sources=sources)
+                energy=_joined_energy(p.energy, d.energy, p.per_hour, d.per_hour,
+                                      output_tokens_per_hour=output_tokens_per_hour), sources=sources)
 
 
-def _joined_energy(p: Energy | None, d: Energy | None, p_hour: float, d_hour: float) -> Energy | None:
+def _joined_energy(p: Energy | None, d: Energy | None, p_hour: float, d_hour: float, *,
+                   output_tokens_per_hour: float) -> Energy | None:
     """Energies add; utilisation is the pools' mean weighted by their hourly cost (a stand-in for
-    their chips' share); an unknown board power on either side leaves the total unknown."""
+    their chips' share); an unknown board power on either side leaves the total unknown. Energy per
+    million output tokens is the total over the workload's output tokens."""
     if p is None or d is None:
         return p or d
 
     def add(a: float | None, b: float | None) -> float | None:
         return None if a is None or b is None else a + b
 
+    kwh_month = add(p.kwh_per_month, d.kwh_per_month)
     return Energy(utilisation=(p.utilisation * p_hour + d.utilisation * d_hour) / max(p_hour + d_hour, 1e-12),
-                  kwh_per_month=add(p.kwh_per_month, d.kwh_per_month),
-                  kwh_per_million_output_tokens=add(p.kwh_per_million_output_tokens, d.kwh_per_million_output_tokens),
+                  kwh_per_month=kwh_month,
+                  kwh_per_million_output_tokens=None if kwh_month is None else
+                  kwh_month / HOURS_PER_MONTH / output_tokens_per_hour * 1e6,
                   kgco2e_per_month=add(p.kgco2e_per_month, d.kgco2e_per_month), region=p.region,
                   g_co2e_per_kwh=p.g_co2e_per_kwh, note="; ".join(n for n in (p.note, d.note) if n))
