@@ -263,7 +263,7 @@ def test_plan_pick_a_pareto_point_levers_export(page: Page) -> None:
     expect(page.locator("#catalog-table tbody")).to_contain_text("h100-sxm")
     # the price a plan selects (GET /v1/prices): H100 SXM at hyperscalers, the survey's $10.53 default
     h100 = page.locator("#catalog-table tbody tr", has=page.locator("th", has_text=re.compile(r"^h100-sxm$")))
-    expect(h100).to_contain_text("10.53")
+    expect(h100).to_contain_text("$10.53")
     _shot(page, "web-catalog-1280x800.png")
 
 

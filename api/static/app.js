@@ -856,7 +856,10 @@ const CATALOG_COLUMNS = {
     ["bf16 TFLOPS", (h) => (h.peak_tflops || {}).bf16 ?? (h.peak_tflops || {}).fp16],
     ["fp8 TFLOPS", (h) => (h.peak_tflops || {}).fp8], ["chips/node", (h) => h.chips_per_node],
     ...["on_demand", "spot", "reserved_1y", "reserved_3y"].map((mode) =>
-      [`$/chip-h ${mode.replace("_", " ")}`, (h) => ((state.prices || {})[h.id] || {})[mode]]),
+      [`$/chip-h ${mode.replace("_", " ")}`, (h) => {
+        const usd = ((state.prices || {})[h.id] || {})[mode];
+        return usd === undefined || usd === null ? usd : money(usd);
+      }]),
     ["runtimes", (h) => (h.runtimes || []).join(", ")]],
   models: [["id", (m) => m.id], ["name", (m) => m.name], ["family", (m) => m.family],
     ["params (B)", (m) => m.params_b], ["layers", (m) => m.layers], ["KV heads", (m) => m.kv_heads],
@@ -879,7 +882,8 @@ function renderCatalog() {
   $("#catalog-table thead").replaceChildren(el("tr", {}, cols.map(([h]) => el("th", {scope: "col", text: h}))));
   $("#catalog-table tbody").replaceChildren(...rows.map((cells) => el("tr", {}, cells.map((c, i) =>
     i === 0 ? el("th", {scope: "row", text: c}) : el("td", {
-      class: typeof c === "number" || c === undefined || c === null ? "num" : String(c).length > 24 ? "wide" : "",
+      class: typeof c === "number" || c === undefined || c === null || /^−?\$/.test(c) ? "num"
+        : String(c).length > 24 ? "wide" : "",
       text: c === undefined || c === null ? "—" : String(c)})))));
   $("#catalog-status").textContent = `${rows.length} of ${entries.length} ${kind}`
     + (kind === "hardware" ? "; prices are the hyperscaler price a one-chip replica selects, per chip-hour "

@@ -63,4 +63,4 @@ def finetune_cmd(
     console = Console()
     console.print(table)
     console.print(f"FLOPs {basis.flops:.3g} = {basis.flops_formula}; memory: {basis.memory_formula}; "
-                  f"MFU {basis.mfu[1]} ({basis.mfu[0]}-{basis.mfu[2]})")
+                  f"MFU {basis.mfu[1]:.3g} ({basis.mfu[0]:.3g}-{basis.mfu[2]:.3g})")
