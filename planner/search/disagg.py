@@ -34,10 +34,11 @@ from planner.model.attention import kv_bytes_per_token
 from planner.model.grid import CatalogTables
 from planner.model.perf import MemoryModel, StepModel
 from planner.model.serving import Served
+from planner.search.build import BINDING_SLACK
 from planner.search.results import Cost, Plan
 from planner.search.run import run_search
 from planner.search.shapes.capacity import length_dists
-from planner.workload import Objective, Slo, Tokens, Traffic, Workload
+from planner.workload import Budget, Objective, Slo, Tokens, Traffic, Workload
 
 __all__ = ["DecodePool", "PrefillPool", "compare", "disaggregated_plans", "transfer_s"]
 
@@ -144,7 +145,7 @@ def disaggregated_plans(workload: Workload, catalog: Catalog, *, top: int, objec
     t = workload.traffic
     prefill_w = replace(workload, name=f"{workload.name} (prefill pool)",
                         traffic=replace(t, output_tokens=Tokens(1.0), prefix=None),
-                        slo=_only(workload.slo, "ttft_ms"))
+                        slo=_only(workload.slo, "ttft_ms"), budget=_pool_budget(workload, 1.0))
     budget = max(0.5, time_limit_s / 2)
     # each pool's searches (its own, then pinned to the other pool's formats) ask the queueing model the
     # same questions of the shapes they share: the tables' store answers the repeats (planner.search.shapes.answers)
@@ -153,7 +154,8 @@ def disaggregated_plans(workload: Workload, catalog: Catalog, *, top: int, objec
     decode_slo = _decode_slo(workload, pre, catalog)
     if decode_slo is None:
         return []
-    decode_w = replace(workload, name=f"{workload.name} (decode pool)", slo=decode_slo)
+    decode_w = replace(workload, name=f"{workload.name} (decode pool)", slo=decode_slo,
+                       budget=_pool_budget(workload, t.output_tokens.mean))
     decode = DecodePool(prefix_tokens=t.input_tokens.mean - 1.0)
     dec = list(run_search(decode_w, catalog, top=PAIRS, objective=objective, time_limit_s=budget, tables=tables,
                           served=decode).result.plans)
@@ -180,9 +182,63 @@ def disaggregated_plans(workload: Workload, catalog: Catalog, *, top: int, objec
             if moved is None:
                 continue
             joined = _join(p, d, moved, workload)
-            if joined is not None:
-                out.append(joined)
+            if joined is not None and _within_limits(joined, workload):
+                out.append(replace(joined, binding=_binding(joined, workload)))
     return sorted(out, key=lambda x: x.cost.per_month)[:top]
+
+
+def _pool_budget(w: Workload, output_tokens: float) -> Budget:
+    """The workload's budget as a pool of ``output_tokens`` outputs per request sees it. A per-month,
+    carbon or one-time limit holds for each pool as for the pair (a pool costs and emits less than
+    both), so each pool's search keeps it to prune; ``_within_limits`` checks the pair. A limit per
+    million output tokens is one on the hourly cost: the pool's own outputs (one token per request
+    in the prefill pool) would tighten it by the ratio of the output lengths, so it is scaled back."""
+    b = w.budget
+    if b.max_cost_per_million_tokens is None:
+        return b
+    return replace(b, max_cost_per_million_tokens=b.max_cost_per_million_tokens
+                   * w.traffic.output_tokens.mean / output_tokens)
+
+
+def _within_limits(plan: Plan, w: Workload) -> bool:
+    """Whether the two pools together keep the workload's budget, carbon limit, quotas and limit on
+    hardware types: each pool was searched within them alone, and what the pair uses adds up."""
+    b, c = w.budget, w.constraints
+    if b.max_cost_per_month is not None and plan.cost.per_month > b.max_cost_per_month:
+        return False
+    if b.max_cost_per_million_tokens is not None and plan.cost.per_million_tokens > b.max_cost_per_million_tokens:
+        return False
+    if b.max_kgco2e_per_month is not None:
+        kg = plan.cost.energy.kgco2e_per_month if plan.cost.energy is not None else None
+        if kg is None or kg > b.max_kgco2e_per_month:
+            return False
+    if any(_chips(plan, hw) > quota for hw, quota in c.quotas.items()):
+        return False
+    return len(plan.hardware_types) <= c.max_hardware_types
+
+
+def _chips(plan: Plan, hardware: str) -> int:
+    return sum(d.chips_per_replica * d.replicas for d in plan.deployments if d.hardware == hardware)
+
+
+def _binding(plan: Plan, w: Workload) -> tuple[str, ...]:
+    """The pools' binding SLOs, and the budget, quota and hardware-type limits the pair comes within
+    ``BINDING_SLACK`` of (a pool's own nearness to a budget says nothing of the pair's)."""
+    slos = [b for b in plan.binding if b.startswith("slo.") or b == "quality.min_score"]
+    b, c = w.budget, w.constraints
+    near = 1.0 - BINDING_SLACK
+    if b.max_cost_per_month is not None and plan.cost.per_month >= near * b.max_cost_per_month:
+        slos.append("budget.max_cost_per_month")
+    per_million = b.max_cost_per_million_tokens
+    if per_million is not None and plan.cost.per_million_tokens >= near * per_million:
+        slos.append("budget.max_cost_per_million_tokens")
+    for hw, quota in c.quotas.items():
+        most = max((d.chips_per_replica for d in plan.deployments if d.hardware == hw), default=0)
+        if most and _chips(plan, hw) >= quota - most + 1:
+            slos.append(f"constraints.quotas.{hw}")
+    if len(plan.hardware_types) >= c.max_hardware_types > 1:
+        slos.append("constraints.max_hardware_types")
+    return tuple(slos)
 
 
 def _paired_keys(plans: list[Plan]) -> list[tuple[str, str, str, str, str]]:

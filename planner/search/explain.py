@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import replace
+from typing import Protocol
 
 from planner.domain import Catalog
 from planner.model.grid import CatalogTables
@@ -43,11 +44,31 @@ def _before_deadline() -> bool:
     return deadline is None or time.perf_counter() < deadline
 
 
+class Search(Protocol):
+    """How a relaxed workload is planned: as the planner plans it (``planner.search.planning.plan``
+    without the explanation: with its serving features and disaggregated shapes, so that a
+    relaxation is minimal over the plans the user could get and never admits only a shape the
+    workload rules out), or the aggregated search alone."""
+
+    def __call__(self, w: Workload, catalog: Catalog, *, top: int, objective: Objective, time_limit_s: float,
+                 tables: CatalogTables, any_plan: bool) -> PlanResult: ...
+
+
+def _aggregated(w: Workload, catalog: Catalog, *, top: int, objective: Objective, time_limit_s: float,
+                tables: CatalogTables, any_plan: bool) -> PlanResult:
+    return run_search(w, catalog, top=top, objective=objective, time_limit_s=time_limit_s, tables=tables,
+                      any_plan=any_plan).result
+
+
+_SEARCH: ContextVar[Search] = ContextVar("explain_search", default=_aggregated)
+
+
 def _solve(catalog: Catalog, tables: CatalogTables, w: Workload, objective: Objective, *, top: int = 3
            ) -> PlanResult:
     """The best ``top`` plans of ``w`` (top 1 where a finder reads only the best: a search for one plan
     prunes by that plan's cost, not the third's)."""
-    return run_search(w, catalog, top=top, objective=objective, time_limit_s=_time_left(), tables=tables).result
+    return _SEARCH.get()(w, catalog, top=top, objective=objective, time_limit_s=_time_left(), tables=tables,
+                         any_plan=False)
 
 
 def _reasons(catalog: Catalog, w: Workload, prep: Prepared) -> list[str]:
@@ -77,8 +98,8 @@ def _nice_up(value: float) -> float:
 
 def _verified(catalog: Catalog, tables: CatalogTables, w: Workload, objective: Objective) -> bool:
     """Does a plan exist under w? (stops at the first feasible replica mix)"""
-    return bool(run_search(w, catalog, top=1, objective=objective, time_limit_s=_time_left(), tables=tables,
-                           any_plan=True).result.plans)
+    return bool(_SEARCH.get()(w, catalog, top=1, objective=objective, time_limit_s=_time_left(), tables=tables,
+                              any_plan=True).plans)
 
 
 def _budget(catalog: Catalog, tables: CatalogTables, w: Workload, o: Objective) -> list[Relaxation]:
@@ -172,22 +193,27 @@ def _quotas(catalog: Catalog, tables: CatalogTables, w: Workload, o: Objective) 
     best = free.plans[0]  # the cheapest plan without quotas: the quotas it needs
     out = []
     quotas = dict(c.quotas)
+    used: dict[str, int] = {}  # chips per hardware over every deployment (a mix or two pools may share one)
     for d in best.deployments:
-        used = d.chips_per_replica * d.replicas
-        if d.hardware in quotas and used > quotas[d.hardware]:
-            quotas[d.hardware] = used
-            out.append(Relaxation(f"constraints.quotas.{d.hardware}", f"quota >= {used} chips", used))
+        used[d.hardware] = used.get(d.hardware, 0) + d.chips_per_replica * d.replicas
+    for hw, chips in used.items():
+        if hw in quotas and chips > quotas[hw]:
+            quotas[hw] = chips
+            out.append(Relaxation(f"constraints.quotas.{hw}", f"quota >= {chips} chips", chips))
     if out and _verified(catalog, tables, replace(w, constraints=replace(c, quotas=quotas)), o):
         return out
     return []
 
 
 def explain_infeasible(catalog: Catalog, tables: CatalogTables, w: Workload, prep: Prepared, *,
-                       objective: Objective, deadline: float | None = None) -> Infeasible:
+                       objective: Objective, deadline: float | None = None, search: Search | None = None
+                       ) -> Infeasible:
     """Reasons and verified relaxations; with a ``deadline`` (time.perf_counter) the search for
-    relaxations stops there and ``complete`` is False (a relaxation not found may exist)."""
+    relaxations stops there and ``complete`` is False (a relaxation not found may exist). ``search``
+    plans each relaxed workload (default: the aggregated search alone)."""
     relaxations: list[Relaxation] = []
     token = _DEADLINE.set(deadline)
+    searching = _SEARCH.set(search or _aggregated)
     skipped = []
     try:
         for name, finder in (("budget", _budget), ("slo", _slos), ("quality", _quality), ("quotas", _quotas)):
@@ -197,6 +223,7 @@ def explain_infeasible(catalog: Catalog, tables: CatalogTables, w: Workload, pre
             relaxations.extend(finder(catalog, tables, w, objective))
     finally:
         _DEADLINE.reset(token)
+        _SEARCH.reset(searching)
     complete = deadline is None or time.perf_counter() < deadline
     reasons = _reasons(catalog, w, prep)
     if not complete:

@@ -62,9 +62,16 @@ def plan(workload: Workload, catalog: Catalog, *, top: int = 5, objective: Objec
     if result.plans or not explain or result.search.solver_status == "TIME_LIMIT":
         return result  # a search cut short by its deadline proves no infeasibility
     infeasible = explain_infeasible(catalog, tables, workload, searched.prepared, objective=objective,
-                                    deadline=searched.started + time_limit_s)
+                                    deadline=searched.started + time_limit_s, search=_unexplained)
     stats = replace(result.search, elapsed_ms=(time.perf_counter() - searched.started) * 1e3)
     return replace(result, infeasible=infeasible, search=stats)
+
+
+def _unexplained(w: Workload, catalog: Catalog, *, top: int, objective: Objective, time_limit_s: float,
+                 tables: CatalogTables, any_plan: bool) -> PlanResult:
+    """``plan`` without an explanation: how ``explain_infeasible`` plans a relaxed workload."""
+    return plan(w, catalog, top=top, objective=objective, time_limit_s=time_limit_s, tables=tables, explain=False,
+                any_plan=any_plan)
 
 
 def _canonical_models(workload: Workload, catalog: Catalog) -> Workload:
