@@ -92,3 +92,24 @@ def test_a_carbon_limit_below_the_pair_leaves_it_out(setting) -> None:  # type: 
     result = plan(_budget(w, max_kgco2e_per_month=kg * 0.95), catalog, tables=tables, top=5, explain=False)
     assert all(p.cost.energy is not None and p.cost.energy.kgco2e_per_month is not None
                and p.cost.energy.kgco2e_per_month <= kg * 0.95 for p in result.plans)
+
+
+def test_required_disaggregation_says_so_and_what_the_aggregated_plan_costs() -> None:
+    """examples/disagg-loses.yaml: aggregated serving is cheaper there. With disaggregation required
+    the two-pool plans alone are returned; their note said 'no aggregated plan meets the SLOs', false:
+    it must name the rule and the saving the rule forgoes against the best aggregated plan."""
+    catalog = load_catalog()
+    tables = catalog_tables(catalog)
+    w = load_workload(EXAMPLE.with_name("disagg-loses.yaml"))
+    allowed = plan(w, catalog, tables=tables, top=10, explain=False)
+    aggregated = min((p for p in allowed.plans if not any(d.role == "decode" for d in p.deployments)),
+                     key=lambda p: p.cost.per_month)
+    serving = {**w.constraints.serving, "disaggregation": "required"}
+    required = plan(dataclasses.replace(w, constraints=dataclasses.replace(w.constraints, serving=serving)),
+                    catalog, tables=tables, top=3, explain=False)
+    assert required.plans
+    for p in required.plans:
+        assert all(d.role in ("prefill", "decode") for d in p.deployments)
+        assert "required by constraints.serving.disaggregation" in p.why and "no aggregated plan" not in p.why
+        extra = p.cost.per_month - aggregated.cost.per_month
+        assert f"{'costs' if extra > 0 else 'saves'} ${abs(extra):,.0f}/month" in p.why, p.why

@@ -126,7 +126,9 @@ def _with_binding(plan: Plan, p: Prepared, w: Workload, rows: np.ndarray) -> Pla
     last = len(UTILIZATION) - 1
     for metric, pct, limit in w.slo.items():
         above = p.above_ms[(metric, pct)]
-        stopped = any(p.rung[i] < last and not above[i] <= limit for i in rows)
+        # the rung above a replica's load missed this target; where it has no latency (no steady state
+        # there: above_ms is NaN or inf) stability stopped the load, which no relaxed target changes
+        stopped = any(p.rung[i] < last and np.isfinite(above[i]) and above[i] > limit for i in rows)
         if stopped or plan.predicted[f"{metric}_p{pct}"] >= (1 - BINDING_SLACK) * limit:
             binding.append(f"slo.{metric}.p{pct}")
     b = w.budget

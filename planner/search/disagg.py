@@ -256,11 +256,13 @@ def _paired_keys(plans: list[Plan]) -> list[tuple[str, str, str, str, str]]:
 
 
 def compare(plans: list[Plan], disagg: list[Plan], rule: str) -> list[Plan]:
-    """Pool aggregated and disaggregated plans (only the latter when required), each saying why."""
-    if rule == "required":
-        plans = []
+    """Pool aggregated and disaggregated plans (only the latter when required: each then says so, and
+    what it costs against the best aggregated plan the rule leaves out), each saying why."""
     agg_best = min(plans, key=lambda x: x.cost.per_month, default=None)
     dis_best = min(disagg, key=lambda x: x.cost.per_month, default=None)
+    if rule == "required":
+        return [replace(p, why="required by constraints.serving.disaggregation; "
+                        + _why(p, agg_best, "disaggregated", "aggregated")) for p in disagg]
     out = [replace(p, why=_why(p, dis_best, "aggregated", "disaggregated")) for p in plans]
     return out + [replace(p, why=_why(p, agg_best, "disaggregated", "aggregated")) for p in disagg]
 
