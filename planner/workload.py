@@ -6,9 +6,11 @@ schema of the workload file lives in ``hardware_catalog.inputs.workload``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from statistics import NormalDist
 from types import MappingProxyType
 
 from planner.economics.rates import Pricing
@@ -37,6 +39,11 @@ class Objective(StrEnum):
     LATENCY = "latency"
     QUALITY = "quality"
     BALANCED = "balanced"
+
+
+# The largest p95 / mean of a lognormal: p95 / mean = exp(z95 s - s^2 / 2) peaks at s = z95
+# (planner.model.load.queueing.LengthDist.sigma); a heavier tail needs a histogram.
+LOGNORMAL_MAX_P95_RATIO = math.exp(NormalDist().inv_cdf(0.95) ** 2 / 2.0)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from planner.economics.pricing import MARKETS, PriceBook
 from planner.economics.rates import PRICING_MODES, Pricing, owned_from_mapping
 from planner.model.load.queueing import LengthDist
 from planner.workload import (
+    LOGNORMAL_MAX_P95_RATIO,
     Availability,
     Budget,
     Constraints,
@@ -79,6 +80,12 @@ class TokensIn(_Strict):
             raise ValueError("needs a mean (optionally with p95) or a histogram")
         if self.p95 is not None and self.p95 < self.mean:
             raise ValueError("p95 must be at least the mean")
+        if self.p95 is not None and self.p95 > LOGNORMAL_MAX_P95_RATIO * self.mean:
+            raise ValueError(
+                f"p95 {self.p95:g} is {self.p95 / self.mean:.3g}x the mean {self.mean:g}, but lengths given by mean "
+                f"and p95 are modelled as a lognormal, whose p95 is at most {LOGNORMAL_MAX_P95_RATIO:.3f}x its mean "
+                f"(p95 <= {LOGNORMAL_MAX_P95_RATIO * self.mean:.0f} here); describe a heavier tail as a histogram "
+                "([{up_to: tokens, share: fraction}, ...])")
         return self
 
     def to_tokens(self) -> Tokens:

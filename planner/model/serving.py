@@ -32,9 +32,10 @@ import numpy.typing as npt
 
 from planner.domain import Model
 from planner.model.grid import Array
+from planner.model.load.queueing import LengthDist
 from planner.model.load.scheduler import SERVING_OVERLAP, ServingStep
 from planner.model.perf import MemoryModel, StepCoefficients, StepModel
-from planner.workload import Slo, Tokens, Traffic, Workload
+from planner.workload import LOGNORMAL_MAX_P95_RATIO, Slo, Tokens, Traffic, Workload
 
 __all__ = ["ACCEPTANCE", "FEATURES", "Drafter", "Served", "ServedStep", "accepted_tokens", "drafter_for", "uses_mtp"]
 
@@ -150,11 +151,24 @@ class Served:
             kv_bytes_per_token=m.kv_bytes_per_token * held / (seen.input_tokens.mean + seen.output_tokens.mean)))
 
 
+# quantiles at which a mapped lognormal no lognormal fits is kept (``_mapped``): the body, and the tail
+# to 1 in 1000 requests (a knot quantile function is flat past its last knot)
+_KNOT_SHARES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.975, 0.99, 0.995, 0.999)
+
+
 def _mapped(t: Tokens, f: Callable[[float], float], *, mean: float | None = None) -> Tokens:
     """``t`` through the monotone map ``f``: its mean (or ``mean``), p95 and every empirical knot, so a
-    histogram or published quantiles stay a distribution (they were once dropped for the mean)."""
-    return Tokens(f(t.mean) if mean is None else mean, None if t.p95 is None else f(t.p95),
-                  tuple((q, f(v)) for q, v in t.knots))
+    histogram or published quantiles stay a distribution (they were once dropped for the mean).
+
+    A lognormal's image is a lognormal of the new mean and p95 only where one exists: past
+    ``LOGNORMAL_MAX_P95_RATIO`` (a cached prefix taking most of a prompt: mean 5,000 / p95 15,000 less
+    4,000 cached tokens is 1,000 / 11,000) the lognormal fit capped the tail at 3.87x the mean and
+    dropped the long prompts; there the image is kept as the mapped quantiles of ``t`` (knots)."""
+    new_mean = f(t.mean) if mean is None else mean
+    if t.p95 is not None and not t.knots and f(t.p95) > LOGNORMAL_MAX_P95_RATIO * new_mean:
+        source = LengthDist(t.mean, t.p95)
+        return Tokens(new_mean, None, tuple((q, f(source.quantile(q))) for q in _KNOT_SHARES))
+    return Tokens(new_mean, None if t.p95 is None else f(t.p95), tuple((q, f(v)) for q, v in t.knots))
 
 
 class ServedStep(ServingStep):
