@@ -298,6 +298,11 @@ def test_a_schedules_cost_is_the_prices_not_their_solver_rounding(catalog: Catal
     (lambda d: d["shared"][0].update(workloads=["support-adapter", "support-adapter"]), "listed twice"),
     (lambda d: d["shared"][0].update(name="support-adapter"), "has a workload's name"),
     (lambda d: d["workloads"][0]["traffic"].update(profile=[0.0] * 24), "at least one hour with traffic"),
+    # a workload's own market or owned chips: its plan key chosen at those prices, scheduled at the fleet's
+    (lambda d: d["workloads"][0].setdefault("constraints", {}).update(pricing={"mode": "on_demand",
+                                                                               "market": "neocloud"}),
+     r"the pricing of workload .* \(neocloud on_demand\) would be ignored"),
+    (lambda d: d["workloads"][0].setdefault("constraints", {}).update(pricing="owned"), r"\(owned\) would be ignored"),
 ])
 def test_a_fleet_that_cannot_mean_anything_is_refused_naming_why(edit: Any, words: str) -> None:
     # each was accepted: spot alone planned INFEASIBLE with no reason, an all-zero profile divided by zero,
@@ -324,3 +329,19 @@ def test_a_shared_deployment_the_schedule_does_not_use_is_named_with_why(catalog
     fp = plan_fleet(fleet, catalog, prices=catalog_prices(catalog), tables=tables, time_limit_s=5, compare=False)
     assert fp.cost > 0 and all(s.serves == (s.name,) for s in fp.workloads)  # served apart
     assert len(fp.notes) == 1 and "qwen-7b-adapters" in fp.notes[0] and "is not used" in fp.notes[0]
+
+
+def test_a_fleet_of_one_workload_costs_no_more_than_its_plan(catalog: Catalog, tables: CatalogTables) -> None:
+    """Basis: the single-workload plan is a schedule of a one-month, one-period, on-demand fleet of that
+    workload alone (its replicas carry the peak within the SLOs). examples/domain-task.yaml plans one
+    1-chip TPU v5e at $876/month; the fleet kept only the 2-chip shape (cheaper per unit of capacity, dearer
+    in whole replicas) and scheduled $1,752."""
+    from hardware_catalog.inputs.workload import load_workload
+    from planner.search.planning import plan
+
+    w = load_workload(EXAMPLES / "domain-task.yaml")
+    alone = plan(w, catalog, tables=tables, top=1, explain=False).plans[0]
+    fp = plan_fleet(Fleet(name="one", workloads=(w,), months=1, periods=1, modes=frozenset({Mode.ON_DEMAND})), catalog,
+                    prices=catalog_prices(catalog), tables=tables, time_limit_s=10)
+    serving = alone.cost.per_hour * HOURS_PER_MONTH  # the fleet leaves one-time adaptation costs out
+    assert fp.cost <= serving + 0.01, (fp.cost, serving, alone.deployments)

@@ -21,8 +21,10 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_val
 from hardware_catalog.files import read_yaml, validate_file
 from hardware_catalog.inputs.workload import WorkloadIn, to_workload
 from planner.domain import Catalog
+from planner.economics.rates import Pricing
 from planner.errors import InputError
 from planner.fleet import ChipPrices, Fleet, Mode, book_prices, catalog_prices
+from planner.workload import Workload
 
 __all__ = ["FleetIn", "SharedIn", "WorkloadRef", "book_prices", "fleet_prices", "load_fleet", "to_fleet"]
 
@@ -90,6 +92,7 @@ def to_fleet(f: FleetIn, *, base: Path | None = None, file: str = "<body>") -> F
             workloads.append(to_workload(validate_file(WorkloadIn, data, file=str(path))))
         else:
             workloads.append(to_workload(ref))
+    _priced_alike(workloads, f, where)
     names = [w.name for w in workloads]
     if len(set(names)) < len(names):
         raise InputError(f"{where}workload names must differ (got {names})", field="workloads")
@@ -107,6 +110,18 @@ def to_fleet(f: FleetIn, *, base: Path | None = None, file: str = "<body>") -> F
     return Fleet(name=f.name, workloads=tuple(workloads), months=f.months, quotas=dict(f.quotas),
                  modes=frozenset(Mode(m) for m in f.modes), committed_as=f.committed_as, periods=f.periods,
                  shared=tuple((g.name, tuple(g.workloads)) for g in f.shared))
+
+
+def _priced_alike(workloads: list[Workload], f: FleetIn, where: str) -> None:
+    """The schedule prices every workload alike (the fleet's ``prices`` and ``modes``): a workload's own
+    market, regions, sheet or owned chips would choose its plan at one price and schedule it at another."""
+    for i, w in enumerate(workloads):
+        if w.constraints.pricing != Pricing():
+            raise InputError(f"{where}a fleet prices every workload alike (the fleet's prices: {f.prices} and modes: "
+                             f"{', '.join(f.modes)}), so the pricing of workload {w.name!r} "
+                             f"({w.constraints.pricing.label}) would be ignored; remove it from the workload, or plan "
+                             "the workload alone (hwplan plan) to price it so",
+                             field=f"workloads.{i}.constraints.pricing")
 
 
 def load_fleet(path: Path | str) -> tuple[Fleet, FleetIn]:

@@ -79,4 +79,13 @@ def shapes_for(catalog: Catalog, tables: CatalogTables, w: Workload, *, horizon_
         unit = float(p.cost_per_hour[i]) / rate
         if hw not in best or unit < best[hw][0]:
             best[hw] = (unit, Shape(hardware=hw, tp=int(c.tp[i]), pp=int(c.pp[i]), slo_capacity=rate))
-    return WorkloadOptions(plan=top, shapes=tuple(s for _, s in sorted(best.values(), key=lambda x: x[0])))
+    shapes = [s for _, s in sorted(best.values(), key=lambda x: x[0])]
+    # The single-workload plan's own shapes too: the cheapest shape per unit of capacity can cost more
+    # in whole replicas (domain-task: one 1-chip TPU v5e carries 10.03 req/s of 10 at $1.20/h, the
+    # 2-chip one is cheaper per unit and was the only one kept: $2.40/h), so a fleet of one workload
+    # cost twice its plan. With them, the plan is always a schedule the fleet can choose.
+    for d in top.deployments:
+        own = Shape(hardware=d.hardware, tp=d.tp, pp=d.pp, slo_capacity=d.slo_capacity_per_replica)
+        if own.slo_capacity > 0 and all((s.hardware, s.tp, s.pp) != (own.hardware, own.tp, own.pp) for s in shapes):
+            shapes.append(own)
+    return WorkloadOptions(plan=top, shapes=tuple(shapes))
