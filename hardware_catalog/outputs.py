@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
-from hardware_catalog.numbers import rounded
+from hardware_catalog.numbers import money, rounded
 from hardware_catalog.price_outputs import (
     CostPartsOut,
     EnergyOut,
@@ -202,7 +202,7 @@ def estimate_out(e: Estimate) -> EstimateOut:
         max_batch=e.max_batch, batch=rounded(e.batch), ttft_ms=_ms(e.ttft_s), tpot_ms=_ms(e.tpot_s),
         e2e_ms=_ms(e.e2e_s), output_tokens_per_s=rounded(e.output_tokens_per_s),
         requests_per_s=rounded(e.requests_per_s), bound=e.bound, pricing=e.pricing,
-        cost_per_hour=rounded(e.cost_per_hour),
+        cost_per_hour=money(e.cost_per_hour),
         cost_per_million_output_tokens=rounded(e.cost_per_million_output_tokens), calibrated=eff.calibrated,
         efficiency=EfficiencyOut(compute=rounded(eff.compute, 3), memory=rounded(eff.memory, 3),
                                  communication=rounded(eff.communication, 3),
@@ -382,7 +382,7 @@ class IterationRangeOut(_Out):
 
 def iteration_range_out(r: IterationRange) -> IterationRangeOut:
     low, high = (IterationEndOut(iteration_ms=_ms(e.runtime_s), plan=None if e.plan is None else plan_out(e.plan),
-                                 cost_per_month=None if e.plan is None else rounded(e.plan.cost.per_month),
+                                 cost_per_month=None if e.plan is None else money(e.plan.cost.per_month),
                                  complete=e.complete)
                  for e in r.ends)
     return IterationRangeOut(runtime=r.runtime, fitted_ms=_ms(r.fitted_s),
@@ -444,8 +444,8 @@ def _cost_out(c: Cost) -> CostOut:
         extra["energy"] = energy_out(c.energy)
     if c.sources:
         extra |= {"sources": [source_out(s) for s in c.sources], "warnings": stale_warnings(c.sources)}
-    return CostOut(per_hour=rounded(c.per_hour), per_month=rounded(c.per_month),
-                   per_million_tokens=rounded(c.per_million_tokens), one_time=rounded(c.one_time),
+    return CostOut(per_hour=money(c.per_hour), per_month=money(c.per_month),
+                   per_million_tokens=rounded(c.per_million_tokens), one_time=money(c.one_time),
                    pricing=c.pricing, **extra)
 
 
@@ -538,7 +538,7 @@ def finetune_out(options: Sequence[TrainingOption], basis: Basis, *, model: str,
         options=[TrainingOptionOut(
             hardware=o.hardware, chips=o.chips, memory_per_chip_gb=rounded(o.memory_per_chip_bytes / GB, 4),
             fits=o.fits, hours=rounded(o.hours, 4), hours_range=(rounded(o.hours_low, 4), rounded(o.hours_high, 4)),
-            cost=rounded(o.cost, 4), teacher_chips=o.teacher_chips, reason=o.reason) for o in options],
+            cost=money(o.cost), teacher_chips=o.teacher_chips, reason=o.reason) for o in options],
         basis=BasisOut(
             flops=rounded(basis.flops, 4), flops_formula=basis.flops_formula, memory_formula=basis.memory_formula,
             mfu=MfuOut(low=basis.mfu[0], central=basis.mfu[1], high=basis.mfu[2]),

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hardware_catalog.numbers import rounded
+from hardware_catalog.numbers import money, rounded
 
 if TYPE_CHECKING:
     from planner.economics.breakdown import CostParts, Energy, PriceSource
@@ -139,8 +139,8 @@ def stale_warnings(sources: Sequence[PriceSource]) -> list[str]:
 
 
 def parts_out(p: CostParts) -> CostPartsOut:
-    return CostPartsOut(compute=rounded(p.compute), energy=rounded(p.energy), hosting=rounded(p.hosting),
-                        adaptation=rounded(p.adaptation))
+    return CostPartsOut(compute=money(p.compute), energy=money(p.energy), hosting=money(p.hosting),
+                        adaptation=money(p.adaptation))
 
 
 def energy_out(e: Energy) -> EnergyOut:

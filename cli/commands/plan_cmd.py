@@ -178,7 +178,12 @@ def _quality(q: QualityOut, sep: str = "\n") -> str:
 
 
 def _num(value: float | None, fmt: str, scale: float = 1.0) -> str:
-    return "—" if value is None else format(value * scale, fmt)
+    """``value`` in ``fmt``; a 'g' format shows 1,000 and up whole with separators, never as 1.05e+03."""
+    if value is None:
+        return "—"
+    if fmt.endswith("g") and abs(value * scale) >= 1000:
+        return f"{value * scale:,.0f}"
+    return format(value * scale, fmt)
 
 
 def _render_levers(console: Console, report: LeverReportOut, *, wide: bool) -> None:

@@ -19,7 +19,10 @@ __all__ = ["cost_lines", "render_costs"]
 
 
 def _money(value: float | None, fmt: str = ",.0f") -> str:
-    return "—" if value is None else f"${value:{fmt}}"
+    """``value`` in USD; a 'g' format shows $1,000 and up whole with separators, never as $1.05e+03."""
+    if value is None:
+        return "—"
+    return f"${value:,.0f}" if fmt.endswith("g") and abs(value) >= 1000 else f"${value:{fmt}}"
 
 
 def _top_lines(p: PlanOut) -> list[str]:

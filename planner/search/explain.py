@@ -88,6 +88,11 @@ def _reasons(catalog: Catalog, w: Workload, prep: Prepared) -> list[str]:
     return reasons
 
 
+def _plain(value: float) -> str:
+    """4 significant digits without an exponent: 94,300 (``{:,.4g}`` printed 9.43e+04), 36.2, 0.1461."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
 def _nice_up(value: float) -> float:
     """Round up to 2 significant digits of headroom-free precision (e.g. 41,234 -> 41,300)."""
     if value <= 0:
@@ -122,7 +127,7 @@ def _budget(catalog: Catalog, tables: CatalogTables, w: Workload, o: Objective) 
     if b.max_cost_per_million_tokens is not None and cheapest.cost.per_million_tokens > b.max_cost_per_million_tokens:
         need = _nice_up(cheapest.cost.per_million_tokens)
         if _verified(catalog, tables, replace(w, budget=replace(b, max_cost_per_million_tokens=need)), o):
-            out.append(Relaxation("budget.max_cost_per_million_tokens", f">= ${need:,.4g} per million tokens",
+            out.append(Relaxation("budget.max_cost_per_million_tokens", f">= ${_plain(need)} per million tokens",
                                   need))
     return out
 
@@ -149,7 +154,7 @@ def _slos(catalog: Catalog, tables: CatalogTables, w: Workload, o: Objective) ->
                 # the top plans' least latency is an upper bound: a dearer plan within the budget may
                 # meet a tighter target, so narrow it to the least value on the _nice_up grid
                 need = _least(admits, limit, need)
-                out.append(Relaxation(f"slo.{metric}.p{pct}", f"p{pct} {metric[:-3].upper()} >= {need:,.4g} ms",
+                out.append(Relaxation(f"slo.{metric}.p{pct}", f"p{pct} {metric[:-3].upper()} >= {_plain(need)} ms",
                                       need))
                 break
     return out
@@ -226,6 +231,9 @@ def explain_infeasible(catalog: Catalog, tables: CatalogTables, w: Workload, pre
         _SEARCH.reset(searching)
     complete = deadline is None or time.perf_counter() < deadline
     reasons = _reasons(catalog, w, prep)
+    if complete and not relaxations:
+        reasons.append("no one constraint relaxed alone gives a plan (each budget, SLO target, quality floor and "
+                       "quota the workload sets was tried): at least two must change together")
     if not complete:
         reasons.append("the search for relaxations stopped at the time limit"
                        + (f" before: {', '.join(skipped)}" if skipped else ""))

@@ -1,0 +1,30 @@
+"""Numbers as the outputs show them (hardware_catalog.numbers.money, the CLI's and explanation's formats).
+
+Basis: arithmetic. A month of 42 H100s at $10.5305/chip-h is 42 x 10.5305 x 730 = $322,865.13; five
+significant digits showed $322,870, $4.87 off a figure a planner copies into a budget. Large values in a
+'g' format read as exponents (9.43e+04 ms, $1.05e+03/M tokens).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from hardware_catalog.numbers import money
+
+
+@pytest.mark.parametrize(("value", "shown"), [
+    (42 * 10.5305 * 730, 322865.13), (2_521_423.449, 2521423.45), (0.52634, 0.52634), (10.53051, 10.531),
+    (0.0, 0.0), (-1234.567, -1234.57), (float("nan"), None), (None, None),
+])
+def test_money_is_to_the_cent_or_five_digits_where_finer(value: float | None, shown: float | None) -> None:
+    assert money(value) == shown
+
+
+def test_large_values_read_without_exponents() -> None:
+    from cli.commands.plan_cmd import _num
+    from cli.output.cost_render import _money
+    from planner.search.explain import _plain
+
+    assert _plain(94_300.0) == "94,300" and _plain(36.2) == "36.2" and _plain(0.14612) == "0.1461"
+    assert _num(1047.3, ".3g") == "1,047" and _num(3.14159, ".3g") == "3.14"
+    assert _money(95_612.0, ".3g") == "$95,612" and _money(0.993, ".3g") == "$0.993"
