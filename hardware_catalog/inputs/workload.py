@@ -13,6 +13,7 @@ from hardware_catalog.files import read_yaml, validate_file
 from hardware_catalog.prices import PriceFile, load_price_sheet, offers_book
 from planner.economics.pricing import MARKETS, PriceBook
 from planner.economics.rates import PRICING_MODES, Pricing, owned_from_mapping
+from planner.errors import InputError
 from planner.model.load.queueing import LengthDist
 from planner.workload import (
     LOGNORMAL_MAX_P95_RATIO,
@@ -290,13 +291,18 @@ def to_workload(w: WorkloadIn) -> Workload:
     t, c = w.traffic, w.constraints
     targets = {metric: {int(p[1:]): v for p, v in limits.items()}
                for metric, limits in w.slo.model_dump().items() if limits}
+    output = t.output_tokens.to_tokens()
+    if "tpot_ms" in targets and output.mean <= 1.0 and all(v <= 1.0 for _q, v in output.knots):
+        raise InputError("every output is one token long (traffic.output_tokens), so no request has a time per "
+                         "output token to hold to a target: a request's latency is its TTFT (slo.ttft_ms)",
+                         field="slo.tpot_ms")
     return Workload(
         name=w.name,
         traffic=Traffic(
             requests_per_s=t.requests_per_s,
             peak_requests_per_s=t.peak_requests_per_s,
             input_tokens=t.input_tokens.to_tokens(),
-            output_tokens=t.output_tokens.to_tokens(),
+            output_tokens=output,
             prefix=None if t.prefix is None else Prefix(t.prefix.shared_tokens, t.prefix.hit_rate),
             profile=tuple(t.profile or ()), growth=t.growth.per_month() if t.growth else (),
         ),
@@ -336,7 +342,12 @@ def load_workload(path: Path | str, *, prices: Path | str | None = None) -> Work
     """Read and validate a workload file; errors name the file and field. ``prices``: a price sheet
     file (``--prices``) layered over the workload's own sheet and the catalog."""
     data: Any = read_yaml(Path(path))
-    w = to_workload(validate_file(WorkloadIn, data, file=str(path)))
+    parsed = validate_file(WorkloadIn, data, file=str(path))
+    try:
+        w = to_workload(parsed)
+    except InputError as e:  # a rule across fields: named with the file, as the schema's errors are
+        raise InputError(f"{path}: {e.args[0].removeprefix(f'{e.field}: ') if e.field else e.args[0]}",
+                         field=e.field) from None
     return w if prices is None else with_sheet(w, load_price_sheet(prices))
 
 
