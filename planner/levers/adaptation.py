@@ -96,8 +96,9 @@ def _options(catalog: Catalog, model: Model, precision: str, w: Workload) -> lis
         if method == "none":
             out.append(Choice("none", _quality(catalog, model, precision, w, "none", None), 0.0))
             continue
-        if task == GENERAL:
-            continue  # adaptation moves a domain score only: it would cost and add nothing
+        if task == GENERAL and w.constraints.adaptations is None:
+            continue  # adaptation moves a domain score only: unasked, it would cost and add nothing
+        # (asked for on the general task, e.g. adapters served on a multi-LoRA runtime: costed, no gain claimed)
         teacher = _teacher(catalog, task, model) if method == "distill" else None
         if method == "distill" and teacher is None:
             continue
