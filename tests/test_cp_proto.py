@@ -19,7 +19,7 @@ def _reference(options: list[Option], *, need: int, quotas: dict[str, int], max_
                min_replicas: int) -> str:
     """The model as written with cp_model (the solver's construction before cp_proto), as text."""
     types = sorted({o.hardware for o in options})
-    rate, price, bounds = _integers(options, need, quotas, spare=spare, min_replicas=min_replicas)
+    rate, price, bounds = _integers(options, need, quotas, unit=1000, spare=spare, min_replicas=min_replicas)
     model = cp_model.CpModel()
     n = {o.index: model.new_int_var(0, bounds[o.index], f"n_{o.index}") for o in options}
     used = {h: model.new_bool_var(f"used_{h}") for h in types}
@@ -62,7 +62,7 @@ OPTIONS = [Option(10, "h100", 2, 3.7, 8.0), Option(11, "h100", 4, 8.1, 15.5), Op
 def test_same_model_as_cp_model(spare: int, min_replicas: int, budget: float | None,
                                 forbid: tuple[frozenset[str], ...], quotas: dict[str, int]) -> None:
     need = scaled(7.3, 1000, "demand")
-    rate, price, bounds = _integers(OPTIONS, need, quotas, spare=spare, min_replicas=min_replicas)
+    rate, price, bounds = _integers(OPTIONS, need, quotas, unit=1000, spare=spare, min_replicas=min_replicas)
     ours = _mix_model(OPTIONS, need=need, types=sorted({o.hardware for o in OPTIONS}), rate=rate, price=price,
                       bounds=bounds, quotas=quotas, max_types=2, max_cost_per_hour=budget, forbid_type_sets=forbid,
                       spare=spare, min_replicas=min_replicas)

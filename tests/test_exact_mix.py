@@ -17,6 +17,7 @@ from contextlib import ExitStack
 from typing import Any
 from unittest import mock
 
+import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
@@ -127,7 +128,7 @@ def test_the_exact_search_matches_brute_force(raw: list[tuple[str, int, float, f
 
 
 def _model(options: list[Option], need: int, **overrides: Any) -> MixModel:
-    rate, price, bounds = solver._integers(options, need, {})
+    rate, price, bounds = solver._integers(options, need, {}, unit=solver.RATE_SCALE)
     fields: dict[str, Any] = {"need": need, "rate": rate, "price": price, "bounds": bounds, "quotas": {},
                               "objective": {o.index: round(o.cost_per_hour * 1000) for o in options},
                               "max_types": 2, "budget": None, "forbid_type_sets": (), "spare": 0, "min_replicas": 1}
@@ -165,3 +166,16 @@ def test_uncovered_or_too_large_models_go_to_cp_sat() -> None:
     # ... and solve_mix then answers by CP-SAT, with the same optimum
     with mock.patch.object(solver, "EXACT_NODES", 1):
         assert solve_mix([TP1, other], demand=35.0, max_types=2, quotas={}).counts == {0: 1, 2: 1}
+
+
+@pytest.mark.parametrize("rate", [0.00185, 0.0004, 0.37, 2.5])
+def test_a_replica_under_a_milli_request_is_counted_at_its_rate(rate: float) -> None:
+    """Basis: arithmetic, ceil(demand / rate) replicas of the only shape. Rates were floored to milli-requests/s:
+    a 2M-token prompt's replica at 0.00185 req/s counted 0.001, and 5 req/s took 5,000 replicas, not 2,703;
+    one under 0.001 counted 0 and was dropped."""
+    option = Option(index=0, hardware="x", chips=8, rate=rate, cost_per_hour=10.0)
+    sol = solver.solve_mix([option], demand=5.0, max_types=1, quotas={})
+    assert sol.status == "OPTIMAL" and sol.counts == {0: math.ceil(5.0 / rate)}
+    two = [option, Option(index=1, hardware="y", chips=1, rate=rate * 0.6, cost_per_hour=5.0)]
+    mixed = solver.solve_mix(two, demand=5.0, max_types=2, quotas={"x": 8 * 10})
+    assert sum(n * o.rate for o in two for i, n in mixed.counts.items() if i == o.index) >= 5.0 * (1 - 1e-12)

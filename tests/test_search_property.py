@@ -28,7 +28,7 @@ from planner.economics.pricing import PriceBook
 from planner.model.estimate import config_grid, resolve
 from planner.model.grid import CatalogTables
 from planner.model.load.queueing import server
-from planner.search.mix.solver import COST_SCALE, RATE_SCALE
+from planner.search.mix.solver import COST_SCALE, rate_scale
 from planner.search.planning import plan
 from planner.search.rank import content
 from planner.search.shapes.capacity import length_dists
@@ -86,8 +86,9 @@ def _brute_force(catalog: Catalog, w: Workload) -> tuple[float, np.ndarray, obje
     rows = np.flatnonzero(p.rate > 0)
     if not len(rows):
         return math.inf, rows, p
-    need = math.ceil(w.traffic.peak * RATE_SCALE)
-    rate = np.floor(p.rate[rows] * RATE_SCALE)  # the solver's integer units: rates round down
+    unit = rate_scale(p.rate[rows])  # RATE_SCALE unless a replica carries under 1 request/s
+    need = math.ceil(w.traffic.peak * unit)
+    rate = np.floor(p.rate[rows] * unit)  # the solver's integer units: rates round down
     cost = p.cost_per_hour[rows]
     chips = p.cand.tp[rows] * p.cand.pp[rows]
     hw = p.cand.hardware[rows]

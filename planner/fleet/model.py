@@ -32,7 +32,7 @@ from ortools.sat.python import cp_model
 from planner.fleet.options import Shape
 from planner.fleet.prices import ChipPrices, Mode, replica_price
 from planner.model.grid import Array
-from planner.search.mix.solver import COST_SCALE, RATE_SCALE, scaled
+from planner.search.mix.solver import COST_SCALE, rate_scale, scaled
 from planner.workload import HOURS_PER_MONTH, Availability
 
 __all__ = ["Item", "Solved", "solve_schedule"]
@@ -99,7 +99,7 @@ class _Schedule:
     def add(self, w: int, it: Item) -> None:
         v, used = self._variables(w, it)
         self._shape_rules(w, it, v, used)
-        rate = [scaled(s.slo_capacity, RATE_SCALE, f"{it.name}: {s.label} capacity", math.floor) for s in it.shapes]
+        rate = [scaled(s.slo_capacity, _unit(it), f"{it.name}: {s.label} capacity", math.floor) for s in it.shapes]
         for m in range(self.months):
             for q in range(self.periods):
                 self._period(it, v, used, rate, m, q)
@@ -108,12 +108,12 @@ class _Schedule:
     def _variables(self, w: int, it: Item) -> tuple[Vars, list[cp_model.IntVar]]:
         """Replica counts per shape and mode (a mode without a price, or not allowed, has none)."""
         a = it.availability
-        top = max(1, scaled(float(it.demand.max()) / a.max_utilization, RATE_SCALE, f"{it.name}: demand"))
+        top = max(1, scaled(float(it.demand.max()) / a.max_utilization, _unit(it), f"{it.name}: demand"))
         v: Vars = {"c": {}, "o": {}, "s": {}}
         cost: list[list[tuple[int, cp_model.IntVar, float]]] = [[] for _ in range(self.months)]
         for j, s in enumerate(it.shapes):
             price = _prices(self.prices, s, self.committed_as)
-            rate = max(1, scaled(s.slo_capacity, RATE_SCALE, f"{it.name}: {s.label} capacity", math.floor))
+            rate = max(1, scaled(s.slo_capacity, _unit(it), f"{it.name}: {s.label} capacity", math.floor))
             upper = max(-(-top // rate) + a.spare, a.replicas_at_least)
             for quotas in (it.quotas, self.fleet_quotas):
                 upper = min(upper, quotas.get(s.hardware, upper * s.chips) // s.chips)
@@ -149,7 +149,7 @@ class _Schedule:
 
     def _period(self, it: Item, v: Vars, used: list[cp_model.IntVar], rate: list[int], m: int, q: int) -> None:
         a = it.availability
-        need = scaled(it.demand[m, q] / a.max_utilization, RATE_SCALE, f"{it.name}: demand")
+        need = scaled(it.demand[m, q] / a.max_utilization, _unit(it), f"{it.name}: demand")
         shapes = range(len(it.shapes))
         total = cp_model.LinearExpr.sum([rate[j] * self.running(v, j, m, q) for j in shapes])
         # capacity: the demand over max_utilization
@@ -160,7 +160,7 @@ class _Schedule:
                 self.model.add(total - rate[j] * a.spare * used[j] >= need)
         # spot may all be pre-empted at once: the rest carries the raw demand
         if v["s"]:
-            floor = scaled(it.demand[m, q], RATE_SCALE, f"{it.name}: demand")
+            floor = scaled(it.demand[m, q], _unit(it), f"{it.name}: demand")
             self.model.add(sum(rate[j] * self.running(v, j, m, q, spot=False) for j in shapes) >= floor)
         # redundancy: at least min_replicas running, one per zone
         if a.replicas_at_least > 1:
@@ -368,3 +368,9 @@ def _solve(items: Sequence[Item], *, hours: Array, prices: ChipPrices, fleet_quo
         return Solved(name, [], [], [], [], time.perf_counter() - start, bound)
     # read-out
     return sched.read(solver, items, name, time.perf_counter() - start)
+
+
+def _unit(it: Item) -> int:
+    """Integer units per request/s of an item's rates and demand (``rate_scale``: finer than
+    milli-requests where a replica carries under 1 request/s)."""
+    return rate_scale(s.slo_capacity for s in it.shapes)

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from planner.errors import InputError
 from planner.search.mix.cp_proto import ProtoModel
 from planner.search.mix.exact_mix import MixModel, solve_exact
 
-__all__ = ["COST_SCALE", "INT_LIMIT", "RATE_SCALE", "Option", "Solution", "scaled", "solve_mix"]
+__all__ = ["COST_SCALE", "INT_LIMIT", "RATE_SCALE", "Option", "Solution", "rate_scale", "scaled", "solve_mix"]
 
 COST_SCALE = 1000  # $/hour -> integer milli-dollars per hour
 RATE_SCALE = 1000  # requests/s -> integer milli-requests per second
@@ -31,6 +31,17 @@ _EXPRESSION_LIMIT = 2**62
 # examples' 440 solves take at most ~210 (~1-5 us each), so a limit of 3,000 costs at most a few ms
 # where CP-SAT then takes over
 EXACT_NODES = 3_000
+
+
+def rate_scale(rates: Iterable[float]) -> int:
+    """Integer units per request/s for these replica rates: RATE_SCALE (milli-requests), or finer where
+    a replica carries under 1 request/s, so that flooring any rate to the unit loses at most 1 part
+    in 1,000 of it (a 2M-token prompt's replica carries 0.00185 req/s: at milli-requests it floored to
+    0.001, and 5 req/s took 5,000 replicas where 2,703 carry it)."""
+    least = min((r for r in rates if r > 0), default=1.0)
+    if least * RATE_SCALE >= 1000:
+        return RATE_SCALE
+    return max(RATE_SCALE, int(10 ** math.ceil(math.log10(1000.0 / float(least)))))
 
 
 def scaled(value: float, scale: int, field: str, rounding: Callable[[float], int] = math.ceil) -> int:
@@ -92,9 +103,10 @@ def _proven_single(options: list[Option], *, demand: float, quotas: dict[str, in
     least need x the least price per unit of rate (the fractional optimum). When the single-shape
     cost reaches either bound no mix is cheaper: the CP-SAT solve is skipped. None: not proven
     (or out of range: the model's own checks then name the field)."""
+    unit = rate_scale(o.rate for o in options)
     try:
-        need = scaled(demand, RATE_SCALE, "traffic.peak_requests_per_s")
-        rate = [scaled(o.rate, RATE_SCALE, "rate", math.floor) for o in options]
+        need = scaled(demand, unit, "traffic.peak_requests_per_s")
+        rate = [scaled(o.rate, unit, "rate", math.floor) for o in options]
         price = [scaled(o.cost_per_hour, COST_SCALE, "price") for o in options]
         budget = None if max_cost_per_hour is None else scaled(max_cost_per_hour, COST_SCALE, "budget", math.floor)
     except InputError:
@@ -124,11 +136,11 @@ def _proven_single(options: list[Option], *, demand: float, quotas: dict[str, in
     return None
 
 
-def _integers(options: list[Option], need: int, quotas: dict[str, int], *, spare: int = 0, min_replicas: int = 1
-              ) -> tuple[dict[int, int], dict[int, int], dict[int, int]]:
-    """Per option its scaled rate and price, and the most replicas it can usefully have (enough
-    for the demand alone plus ``spare``, at least ``min_replicas``, within its hardware's quota)."""
-    rate = {o.index: scaled(o.rate, RATE_SCALE, f"{o.hardware}: requests/s per replica", math.floor)
+def _integers(options: list[Option], need: int, quotas: dict[str, int], *, unit: int, spare: int = 0,
+              min_replicas: int = 1) -> tuple[dict[int, int], dict[int, int], dict[int, int]]:
+    """Per option its scaled rate (``unit`` per request/s) and price, and the most replicas it can usefully
+    have (enough for the demand alone plus ``spare``, at least ``min_replicas``, within its hardware's quota)."""
+    rate = {o.index: scaled(o.rate, unit, f"{o.hardware}: requests/s per replica", math.floor)
             for o in options}
     price = {o.index: scaled(o.cost_per_hour, COST_SCALE, f"hardware.{o.hardware}.price") for o in options}
     for h, quota in quotas.items():
@@ -207,11 +219,12 @@ def solve_mix(options: list[Option], *, demand: float, max_types: int, quotas: d
     replicas of any one option removed."""
     start = time.perf_counter()
     # data
-    need = scaled(demand, RATE_SCALE, "traffic.peak_requests_per_s")
+    unit = rate_scale(o.rate for o in options)
+    need = scaled(demand, unit, "traffic.peak_requests_per_s")
     types = sorted({o.hardware for o in options})
     # rates round down and costs (for the budget) round up, so a plan never under-provisions the
     # peak or overspends the budget by a rounding unit
-    rate, price, bounds = _integers(options, need, quotas, spare=spare, min_replicas=min_replicas)
+    rate, price, bounds = _integers(options, need, quotas, unit=unit, spare=spare, min_replicas=min_replicas)
     _check_span(price, bounds, f"the cost of {demand:g} requests/s", "traffic.peak_requests_per_s")
     # the shortcut's bounds know nothing of N+k or a replica minimum: those mixes go to CP-SAT
     proven = None if max_types < 1 or spare > 0 or min_replicas > 1 else _proven_single(
