@@ -10,7 +10,8 @@ Pure functions over the rates of ``planner.economics.rates``; ``planner.search.b
   load / raw capacity: traffic is split so every replica runs at the same fraction), times the
   host share and the PUE (hyperscaler for rented chips, the owned inputs' for owned ones).
   A chip with no published board power leaves energy unknown (None), never guessed.
-- Carbon: location-based, energy x the grid intensity of the pricing's first region, else of
+- Carbon: location-based, energy x the grid intensity of the region the caller names (the first of the
+  pricing's regions holding an offer behind the plan's prices, ``planner.search.build``), else of
   ``DEFAULT_REGION`` (the price survey's reference region).
 - $/M tokens: blended = cost / (input + output tokens); split between input and output in
   proportion to the time each phase holds a request (p50 TTFT against output tokens x p50

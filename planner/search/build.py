@@ -98,6 +98,16 @@ def _quality(catalog: Catalog, model_id: str, w: Workload, pick: Choice | None) 
                         confidence=confidence(w, pick.adaptation))
 
 
+def _grid_region(regions: tuple[str, ...], rates: list[tuple[ChipRate, int]]) -> str | None:
+    """The region whose grid the plan's energy draws on: the first listed region where an offer behind
+    its prices is (regions [us-west-2, us-east-1] priced by us-east-1 offers alone emit at us-east-1's
+    grid, not us-west-2's), else the first listed; None: none listed (the default region)."""
+    if not regions:
+        return None
+    used = {o.region for rate, _ in rates if rate.quote is not None for o in rate.quote.offers}
+    return next((r for r in regions if r in used), regions[0])
+
+
 def _cost(catalog: Catalog, w: Workload, per_hour: float, *, one_time: float, deployments: tuple[Deployment, ...],
           raw_capacity: float, predicted: dict[str, float]) -> Cost:
     """The plan's cost with its parts, token prices, energy and price sources (planner.economics.breakdown)."""
@@ -111,7 +121,7 @@ def _cost(catalog: Catalog, w: Workload, per_hour: float, *, one_time: float, de
     parts, energy, token_prices, sources = explain_cost(
         catalog, rates, one_time_per_month=one_time / w.budget.horizon_months,
         utilisation=t.requests_per_s / raw_capacity if raw_capacity > 0 else 1.0,
-        region=pricing.regions[0] if pricing.regions else None,
+        region=_grid_region(pricing.regions, rates),
         input_tokens_per_hour=t.requests_per_s * t.input_tokens.mean * 3600.0, output_tokens_per_hour=tokens_per_hour,
         prefill_s=predicted["ttft_ms_p50"] / 1e3, decode_s=t.output_tokens.mean * predicted["tpot_ms_p50"] / 1e3,
         today=date.today())
