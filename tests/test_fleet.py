@@ -328,7 +328,8 @@ def test_a_shared_deployment_the_schedule_does_not_use_is_named_with_why(catalog
     fleet = to_fleet(FleetIn.model_validate(data), base=None)
     fp = plan_fleet(fleet, catalog, prices=catalog_prices(catalog), tables=tables, time_limit_s=5, compare=False)
     assert fp.cost > 0 and all(s.serves == (s.name,) for s in fp.workloads)  # served apart
-    assert len(fp.notes) == 1 and "qwen-7b-adapters" in fp.notes[0] and "is not used" in fp.notes[0]
+    assert len(fp.notes) == 2 and "qwen-7b-adapters" in fp.notes[0] and "is not used" in fp.notes[0]
+    assert fp.notes[1].startswith("one-time adaptation costs")
 
 
 def test_a_fleet_of_one_workload_costs_no_more_than_its_plan(catalog: Catalog, tables: CatalogTables) -> None:
@@ -345,3 +346,6 @@ def test_a_fleet_of_one_workload_costs_no_more_than_its_plan(catalog: Catalog, t
                     prices=catalog_prices(catalog), tables=tables, time_limit_s=10)
     serving = alone.cost.per_hour * HOURS_PER_MONTH  # the fleet leaves one-time adaptation costs out
     assert fp.cost <= serving + 0.01, (fp.cost, serving, alone.deployments)
+    # ... and says so, with the plan's own training cost (domain-task adapts with LoRA)
+    assert alone.cost.one_time > 0
+    assert any("one-time" in n and f"${alone.cost.one_time:,.2f}" in n for n in fp.notes), fp.notes

@@ -86,6 +86,7 @@ def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = No
                        [s.spot[0] for s in sequential], [s.cost[0] for s in sequential], joint.elapsed_s,
                        bound=joint.bound)  # the joint solve's bound still bounds every joint schedule
         joint_items, joint_options, serves = items, options, [(w.name,) for w in fleet.workloads]
+    notes += _one_time(items, options)  # per workload: each trains its own adapter, pooled or not
     independent = independent_bound = None
     # (a bound above the schedule found is the objective's milli-dollar rounding: no schedule is cheaper)
     lower = min(joint.bound, _total([joint]) or 0.0) if joint.cost and math.isfinite(joint.bound) else None
@@ -217,6 +218,17 @@ def _plan(fleet: Fleet, demand: Demand, options: list[WorkloadOptions], items: l
                      cost=float(by_month.sum()) if ok else float("nan"),
                      alone_cost=alone, independent_cost=independent, quota_peak=quota_peak,
                      elapsed_s=time.perf_counter() - start)
+
+
+def _one_time(items: list[Item], options: list[WorkloadOptions]) -> list[str]:
+    """What the schedule's cost leaves out: the training each workload's adaptation pays once."""
+    paid = [(it.name, o.plan.adaptation, o.plan.cost.one_time) for it, o in zip(items, options, strict=True)
+            if o.plan is not None and o.plan.cost.one_time > 0]
+    if not paid:
+        return []
+    each = ", ".join(f"{name} ({method}) ${usd:,.2f}" for name, method, usd in paid)
+    return [f"one-time adaptation costs, paid once and not in the schedule's cost: {each}"
+            + (f" (${sum(u for *_, u in paid):,.2f} in all)" if len(paid) > 1 else "")]
 
 
 def _schedule(it: Item, o: WorkloadOptions, demand: Demand, solved: Solved | None, i: int,
