@@ -110,3 +110,16 @@ def test_tensor_parallel_across_nodes_is_never_faster(catalog: Catalog, tables: 
                 assert float(slow[0]) >= float(fast[0]), (hw, tables.model_ids[m], tokens)
                 checked += 1
     assert checked > 0, "no hardware with a scale-out network in the catalog"
+
+
+@pytest.mark.parametrize(("hardware", "tp", "pp"), [("h100-nvl", 2, 2), ("l40s", 8, 2), ("h100-nvl", 4, 1)])
+def test_a_replica_past_one_node_without_a_network_does_not_fit(catalog: Catalog, hardware: str, tp: int,
+                                                                pp: int) -> None:
+    """Basis: the catalog's own node size and network. tp x pp chips past one node need a scale-out
+    network to pass activations between stages; without one the estimate said fits with no latency,
+    zero throughput and a price (the plan search already drops such shapes)."""
+    hw = catalog.hardware[hardware]
+    assert tp * pp > hw.chips_per_node and hw.scale_out_bytes_per_s is None
+    config = resolve(catalog, model="gemma-2-27b", hardware=hardware, tp=tp, pp=pp)
+    est = estimate(catalog, config, scenario=Scenario.STATIC_BATCH, input_tokens=512, output_tokens=128, batch=1)
+    assert est.fits is False and est.reason is not None and "scale-out network" in est.reason

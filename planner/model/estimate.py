@@ -274,8 +274,10 @@ def _reason(config: Config, mem: Memory, batch: float, max_batch: float, scenari
     batch whose KV fits next to one sequence's activations may still overflow."""
     hw = config.hardware
     total, capacity, weights = float(mem.total[0]), float(mem.capacity[0]), float(mem.weights[0])
-    if config.tp > hw.chips_per_node and hw.scale_out_bytes_per_s is None:
-        return (f"tp = {config.tp} spans more than the {hw.chips_per_node} chips of one {hw.id} node "
+    chips = config.tp * config.pp
+    if chips > hw.chips_per_node and hw.scale_out_bytes_per_s is None:  # (as the search's parallel_ok rule)
+        spans = f"tp = {config.tp}" if config.pp == 1 else f"tp x pp = {config.tp} x {config.pp} = {chips} chips"
+        return (f"{spans} spans more than the {hw.chips_per_node} chips of one {hw.id} node "
                 f"and the catalog gives no scale-out network")
     if weights >= capacity:
         return (f"weights alone need {weights / GB:.1f} GB per chip but {hw.id} has "
