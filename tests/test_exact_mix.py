@@ -60,8 +60,11 @@ def _meets_the_model(options: list[Option], counts: dict[int, int], *, demand: f
                      quotas: dict[str, int], max_cost_per_hour: float | None,
                      forbid_type_sets: tuple[frozenset[str], ...], spare: int, min_replicas: int) -> bool:
     """The model's constraints (solver module docstring and ``_mix_model``) written out anew."""
-    need = math.ceil(demand * 1000)
-    rate = {o.index: math.floor(o.rate * 1000) for o in options}
+    unit = 1000  # milli-requests/s, finer where a rate is under 1 req/s: at most 1 part in 1,000 floored away
+    while any(0 < o.rate * unit < 1000 for o in options):
+        unit *= 10
+    need = math.ceil(demand * unit)
+    rate = {o.index: math.floor(o.rate * unit) for o in options}
     n = {o.index: counts.get(o.index, 0) for o in options}
     capacity = sum(rate[i] * n[i] for i in n)
     used = {o.hardware for o in options if n[o.index]}
