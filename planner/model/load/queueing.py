@@ -934,7 +934,15 @@ def _group(step: StepModel, lam: Array, b_run: Array, grows: Array, inp: LengthD
                                   != np.clip(b_mean + z * (sd / (1.0 - MAX_GAIN)), 1.0, b_run))
                                  | (b_mean + z * (sd / (1.0 - MAX_GAIN)) > b_run), axis=0))  # and the slot wait's
     if need.size:
-        h = np.maximum(0.05 * b_mean[need], 1.0)
+        # the slope is a secant over twice the concurrency's own spread (at least 5% of B): the surplus the
+        # gain amplifies is ~sqrt(B) sequences either side, so a narrower step reads a jump of tau in that range
+        # (a token budget's prompt count changing with B) as a spike at one load and not the next: TTFT p99 of
+        # deepseek-v3 on B300 with TGI read 145 / 2,848 / 187 ms at 6.3 / 6.5 / 6.7 req/s with h = 5% of B.
+        # Over 1,996 TGI and SaXML configurations at 49 loads (2,000 / 300-token requests) the load steps whose
+        # TTFT p99 falls went from 259 to 0 (sqrt(B): 35), TPOT p99 from 397 to 5 (sqrt(B): 157); over 1,500
+        # configurations of every runtime (512 / 128 tokens) TPOT p99 from 89 to 21. `hwplan validate` on the
+        # MLPerf file: TPOT p99 median error 23.95% -> 24.52%, TTFT p99 85.3% -> 85.4%, SLO capacity unchanged
+        h = np.maximum(np.maximum(0.05 * b_mean[need], 2.0 * sd[need]), 1.0)
         first = _chain(step.take(need), b_mean[need] + h, lam[need], inp, o, states).tau
         slope[need] = (first - tau[need]) / h
         gain[need] = lam[need] * max(o - 1.0, 0.0) * slope[need]
