@@ -455,9 +455,9 @@ def levers_out(rows: Sequence[LeverRow], top: Plan) -> LeverReportOut:
     return LeverReportOut([LeverOut(
         lever=r.lever, baseline=r.baseline, top_plan_value=value_of(top, r.lever),
         baseline_plan=None if r.plan is None else plan_out(r.plan),
-        baseline_cost_per_month=None if r.plan is None else r.plan.cost.per_month,
+        baseline_cost_per_month=None if r.plan is None else money(r.plan.cost.per_month),
         baseline_quality=None if r.plan is None else r.plan.quality.score,
-        saving_per_month=r.saving_per_month,
+        saving_per_month=money(r.saving_per_month),
         note="no feasible plan at the baseline" if r.plan is None else "") for r in rows])
 
 

@@ -50,10 +50,16 @@ def _pinned(w: Workload, top: Plan, override: Pins) -> Workload:
     pins: Pins = {"models": (top.model,), "precisions": (top.precision,), "adaptations": (top.adaptation,),
                   "runtimes": (top.runtime,), "hardware": tuple(sorted(top.hardware_types))}
     pins.update(override)
+    # the workload's other serving rules stay, and the top plan's shape too: a two-pool top plan's rows
+    # re-plan two pools (they had dropped ``disaggregation`` and re-planned aggregated, so 'model size' with
+    # the same model 'saved' what disaggregation saves)
+    shape = {"disaggregation": "required" if "disaggregation" in top.features else "forbidden"} \
+        if w.constraints.serving.get("disaggregation") in ("allowed", "required") else {}
     constraints = replace(w.constraints, models=pins["models"], precisions=pins["precisions"],
                           adaptations=pins["adaptations"], runtimes=pins["runtimes"], hardware=pins["hardware"],
-                          serving={f: "required" if f in top.features else "forbidden"
-                                   for f in SERVING_LEVERS.values()})
+                          serving={**w.constraints.serving, **shape,
+                                   **{f: "required" if f in top.features else "forbidden"
+                                      for f in SERVING_LEVERS.values()}})
     flip = override.get("serving")
     if flip:
         feature = flip[0]
