@@ -51,9 +51,11 @@ async function request(path, options = {}) {
                                                 ...headers}, ...rest});
   const data = response.status === 204 ? null : await response.json().catch(() => null);
   if (!response.ok) {
-    const fields = (data && data.errors || []).map((e) => `${e.field}: ${e.message}`).join("; ");
     const detail = data ? (data.detail || data.title) : response.statusText;
-    throw new Error(`${response.status} ${detail}${fields && !String(detail).includes(fields) ? ` (${fields})` : ""}`);
+    // each field error the detail does not already say (its field reads body.x where the detail says x)
+    const fields = (data && data.errors || []).filter((e) => !String(detail).includes(e.message))
+      .map((e) => `${e.field}: ${e.message}`).join("; ");
+    throw new Error(`${response.status} ${detail}${fields ? ` (${fields})` : ""}`);
   }
   return {data, response};
 }
@@ -127,6 +129,10 @@ function parseQuotas(text) {
 }
 
 function fillForm(workload) {
+  // what the form has no input for (traffic.prefix, constraints.serving, quality.adaptation_tokens,
+  // availability, a pricing's regions or sheet...) is kept from the workload the form was filled with,
+  // and sent with the edits: it was dropped, so four examples planned something else than the CLI
+  state.loaded = structuredClone(workload);
   for (const input of $$("#workload-form [name]")) {
     const name = input.name;
     let value = getPath(workload, name);
@@ -145,10 +151,25 @@ function fillForm(workload) {
   }
 }
 
+function deletePath(obj, path) {
+  const keys = path.split(".");
+  const parent = getPath(obj, keys.slice(0, -1).join("."));
+  if (keys.length === 1) delete obj[keys[0]];
+  else if (parent && typeof parent === "object") delete parent[keys[keys.length - 1]];
+}
+
 function readForm() {
-  const w = {};
+  // the workload the form was filled with, each field the form holds replaced by the form's value
+  const w = structuredClone(state.loaded || {});
+  const pricing = getPath(w, "constraints.pricing");
   for (const input of $$("#workload-form [name]")) {
     const name = input.name;
+    if (name === "constraints.pricing" && pricing && typeof pricing === "object") {
+      // the form sets the mode of a pricing written out in full; its market, regions, sheet stay
+      if (input.value.trim()) pricing.mode = input.value.trim();
+      continue;
+    }
+    deletePath(w, name);
     if (input.multiple) {
       const chosen = Array.from(input.selectedOptions).map((o) => o.value);
       if (chosen.length) setPath(w, name, chosen);
@@ -190,9 +211,17 @@ function setStatus(text, kind = "") {
   s.className = `status ${kind}`;
 }
 
+function clearResults() {
+  // the plans on screen were for the previous form: cleared, so that neither they nor Save pass for this one
+  state.result = null;
+  state.plans = [];
+  state.selected = null;
+  $("#chart-section").hidden = $("#plans-section").hidden = $("#detail").hidden = $("#infeasible").hidden = true;
+}
+
 async function runPlan() {
   let body;
-  try { body = readForm(); } catch (err) { setStatus(err.message, "error"); return; }
+  try { body = readForm(); } catch (err) { clearResults(); setStatus(err.message, "error"); return; }
   const params = new URLSearchParams({top: $("#f-top").value || "8", objective: $("#f-objective").value,
                                       time_limit_s: $("#f-time").value || "10"});
   const button = $("#plan-button");
@@ -208,11 +237,7 @@ async function runPlan() {
     renderResult(result, performance.now() - started);
     setSaved(null);
   } catch (err) {
-    // the plans on screen were for the previous form: cleared, so that neither they nor Save pass for this one
-    state.result = null;
-    state.plans = [];
-    state.selected = null;
-    $("#chart-section").hidden = $("#plans-section").hidden = $("#detail").hidden = $("#infeasible").hidden = true;
+    clearResults();
     setStatus(`Planning failed: ${err.message}`, "error");
   } finally {
     button.disabled = false;
@@ -294,8 +319,11 @@ function sloCell(plan, metric) {
 }
 
 function deploymentText(d) {
-  const shape = `tp${d.tp}` + (d.pp === 1 ? "" : ` pp${d.pp}`);
-  return `${d.replicas} × ${d.chips_per_replica} ${d.hardware} (${shape})`;
+  // as the CLI: a two-pool plan's role, expert-parallel and DP-attention ranks
+  const shape = `tp${d.tp}` + (d.pp === 1 ? "" : ` pp${d.pp}`) + (d.ep > 1 ? ` ep${d.ep}` : "")
+    + (d.dp_attention > 1 ? ` dp-attn${d.dp_attention}` : "");
+  const role = d.role && d.role !== "both" ? `${d.role} ` : "";
+  return `${role}${d.replicas} × ${d.chips_per_replica} ${d.hardware} (${shape})`;
 }
 
 function qualityText(q) {
@@ -487,6 +515,8 @@ function renderDetail(p) {
       + p.cost.pricing],
     ...costItems(p.cost),
     ["Binding", p.binding.join(", ") || "none"],
+    ...(p.features && p.features.length || p.why
+      ? [["Serving", [(p.features || []).join(", ") || "plain", p.why].filter(Boolean).join(": ")]] : []),
     ...(p.measured || []).map((m) => ["Measured", m.note]),  // measured_bias.yaml: how far runs were from this model
   ];
   $("#detail-list").replaceChildren(...items.flatMap(([k, v]) => [el("dt", {text: k}), el("dd", {text: v})]));
@@ -804,8 +834,9 @@ const COMPARE_ROWS = [
   ["E2E p99", (t) => ms(t.e2e_ms_p99)], ["Quality", (t) => num(t.quality)],
 ];
 
-function changeValue(v) {
+function changeValue(v, usd = false) {
   if (v === null || v === undefined) return "—";
+  if (usd && typeof v === "number") return money(v);  // a price per chip-hour: $3.84, as the catalog tab shows it
   return typeof v === "string" ? v : JSON.stringify(v);
 }
 
@@ -841,7 +872,8 @@ function renderCompare(c) {
       + "(the plans are ranked differently)." : "Objective: the same."),
     ...[["workload", "Workload"], ["prices", "Price per chip-hour"], ["top_plan", "Top plan"]].map(([key, label]) =>
       el("li", {"data-change": key}, ch[key].length ? `${label}: ` : `${label}: unchanged.`,
-        ...ch[key].map((d, i) => [i ? "; " : "", el("code", {text: d.field}), ` ${changeValue(d.a)} → ${changeValue(d.b)}`]))),
+        ...ch[key].map((d, i) => [i ? "; " : "", el("code", {text: d.field}),
+          ` ${changeValue(d.a, key === "prices")} → ${changeValue(d.b, key === "prices")}`]))),
   ];
   $("#compare-result").replaceChildren(
     el("div", {class: "table-wrap"}, el("table", {class: "compare"}, el("thead", {}, head), el("tbody", {}, rows))),

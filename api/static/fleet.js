@@ -127,8 +127,10 @@ async function runFleet() {
     headers: {"Content-Type": "application/json", Accept: "application/json"}});
   const data = await response.json().catch(() => null);
   if (!response.ok) {
-    const fields = (data && data.errors || []).map((e) => `${e.field}: ${e.message}`).join("; ");
-    status.textContent = `${response.status} ${data ? data.detail || data.title : ""} ${fields}`;
+    const detail = data ? data.detail || data.title : "";
+    const fields = (data && data.errors || []).filter((e) => !String(detail).includes(e.message))
+      .map((e) => `${e.field}: ${e.message}`).join("; ");
+    status.textContent = `${response.status} ${detail} ${fields}`.trim();
     status.className = "error";
     return;
   }
