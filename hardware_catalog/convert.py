@@ -122,6 +122,11 @@ def _runtime(file: str, r: RuntimeFile, raw: RawCatalog) -> Runtime:
         if base is None or base[1].based_on is not None or r.based_on == r.id:
             raise CatalogError(f"based_on {r.based_on!r} names no runtime without a based_on of its own", file=file,
                                field=f"runtimes.{r.id}.based_on")
+    for family, backend in r.backends.items():  # a runtime of this catalog that runs on that family itself
+        b = raw.runtimes.get(backend)
+        if b is None or family not in b[1].families or b[1].backends:
+            raise CatalogError(f"backend {backend!r} names no runtime of this catalog that runs on {family} chips "
+                               "itself", file=file, field=f"runtimes.{r.id}.backends.{family}")
     return Runtime(
         id=r.id,
         name=r.name,
@@ -142,6 +147,7 @@ def _runtime(file: str, r: RuntimeFile, raw: RawCatalog) -> Runtime:
         explicit_only=r.explicit_only,
         based_on=r.based_on,
         uneven_heads=tuple(r.uneven_heads),
+        backends={str(family): backend for family, backend in r.backends.items()},
     )
 
 

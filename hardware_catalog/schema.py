@@ -373,10 +373,19 @@ class RuntimeFile(_Strict):
     # chip families on which the runtime runs tensor-parallel attention with a tp that does not divide
     # the heads (it pads them); elsewhere tp must divide them (planner.model.attention.head_split_problem)
     uneven_heads: list[Family] = []
+    # chip family -> the runtime this one runs through on it (vLLM on Inferentia / Trainium is NxD Inference):
+    # there only the weight and KV formats both list are planned
+    backends: dict[Family, Id] = {}
 
     @model_validator(mode="after")
     def _consistent(self) -> RuntimeFile:
         _check_source_keys(self, self.sources)
+        if not set(self.backends) <= set(self.families):
+            raise ValueError(f"backends: families {sorted(self.backends)} outside the runtime's {self.families}")
+        if self.backends and "backends" not in self.sources:
+            raise ValueError("backends needs a source (sources.backends): what shows the runtime runs through it")
+        if self.id in self.backends.values():
+            raise ValueError(f"backends: {self.id} cannot be its own backend")
         if not set(self.uneven_heads) <= set(self.families):
             raise ValueError(f"uneven_heads: families {self.uneven_heads} outside the runtime's {self.families}")
         if self.uneven_heads and "uneven_heads" not in self.sources:

@@ -289,6 +289,9 @@ class Runtime:
     based_on: str | None = None  # the runtime it is built on: its fits stand in where this one has none
     # chip families where tp need not divide the attention heads (the runtime pads them; runtimes.yaml)
     uneven_heads: tuple[str, ...] = ()
+    # chip family -> the runtime this one runs through there (vLLM on Neuron chips is NxD Inference): only
+    # the formats both serve are planned there (``Catalog.weight_precisions`` / ``kv_precisions``)
+    backends: Mapping[str, str] = field(default_factory=_frozen)
 
     def supports(self, feature: str, family: str) -> bool:
         """True when the matrix lists ``feature`` on chip ``family`` for this runtime."""
@@ -506,6 +509,19 @@ class Catalog:
     prices: PriceBook = field(default_factory=lambda: PriceBook(offers=()))  # rented offers (prices/)
     owned: OwnedData | None = None  # owned-hardware cost defaults (owned.yaml); None: owned is unpriced
     measured_bias: tuple[MeasuredBias, ...] = ()  # measured_bias.yaml (every entry, applicable or not)
+
+    def weight_precisions(self, runtime: Runtime, hardware: Hardware) -> tuple[str, ...]:
+        """The weight formats ``runtime`` serves on ``hardware``: its own, less what its backend on the chip's
+        family (``Runtime.backends``) lacks."""
+        backend = self.runtimes.get(runtime.backends.get(hardware.family, ""))
+        own = runtime.weight_precisions
+        return own if backend is None else tuple(p for p in own if p in backend.weight_precisions)
+
+    def kv_precisions(self, runtime: Runtime, hardware: Hardware) -> tuple[str, ...]:
+        """The KV cache formats ``runtime`` stores on ``hardware`` (as ``weight_precisions``)."""
+        backend = self.runtimes.get(runtime.backends.get(hardware.family, ""))
+        own = runtime.kv_precisions
+        return own if backend is None else tuple(p for p in own if p in backend.kv_precisions)
 
     def measured_for(self, model_id: str, runtime_id: str) -> tuple[MeasuredBias, ...]:
         """The measured biases that apply to ``model_id`` on ``runtime_id``: those measured on it, and

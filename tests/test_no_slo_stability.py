@@ -21,7 +21,7 @@ from planner.search.planning import plan
 from planner.search.shapes.capacity import UTILIZATION
 from planner.workload import Constraints, Slo, Tokens, Traffic, Workload
 
-NARROW = Constraints(models=("llama-3.2-1b",), hardware=("trainium2",), runtimes=("vllm",), precisions=("fp4",),
+NARROW = Constraints(models=("llama-3.2-1b",), hardware=("trainium2",), runtimes=("vllm",), precisions=("int8",),
                      max_chips_per_replica=1)
 
 
@@ -33,7 +33,7 @@ def _workload(slo: Slo | None = None) -> Workload:
 
 def test_no_slo_plans_stay_below_the_queueing_capacity() -> None:
     catalog = load_catalog()
-    config = resolve(catalog, model="llama-3.2-1b", hardware="trainium2", runtime="vllm", precision="fp4")
+    config = resolve(catalog, model="llama-3.2-1b", hardware="trainium2", runtime="vllm", precision="int8")
     full_batch = float(server(config_grid(catalog, config), request_rate=0.0,
                               input_tokens=LengthDist(100_000.0, 120_000.0), output_tokens=LengthDist(5_000.0),
                               overlap=overlap_of(catalog.calibration, "vllm")).capacity_requests_per_s[0])

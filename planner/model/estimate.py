@@ -113,9 +113,11 @@ def resolve(catalog: Catalog, *, model: str, hardware: str, chips: int | None = 
         raise InputError(f"runtime {rt.id!r} does not run on {hw.id} (it supports "
                          f"{', '.join(hw.runtimes)})", field="runtime")
     prec = catalog.get_precision(precision) if precision else default_precision(catalog, hw)
-    if prec.id not in rt.weight_precisions:
-        raise InputError(f"{rt.id} does not serve {prec.id} weights (it serves "
-                         f"{', '.join(rt.weight_precisions)})", field="precision")
+    weights = catalog.weight_precisions(rt, hw)
+    if prec.id not in weights:
+        on = f" on {hw.family} chips (through {rt.backends[hw.family]})" if hw.family in rt.backends else ""
+        raise InputError(f"{rt.id} does not serve {prec.id} weights{on} (it serves {', '.join(weights)})",
+                         field="precision")
     if prec.compute_precision(hw) is None:
         raise InputError(f"{hw.id} has no compute path for {prec.id}", field="precision")
     kv = _kv_precision(catalog, hw, rt, kv_precision)
@@ -140,13 +142,15 @@ def resolve(catalog: Catalog, *, model: str, hardware: str, chips: int | None = 
 
 
 def _kv_precision(catalog: Catalog, hw: Hardware, rt: Runtime, requested: str | None) -> Precision:
+    kvs = catalog.kv_precisions(rt, hw)  # (its backend's on this chip's family too)
     if requested is None:
         sixteen = "bf16" if "bf16" in hw.peak_flops_per_s else "fp16"
-        requested = sixteen if sixteen in rt.kv_precisions else rt.kv_precisions[0]
+        requested = sixteen if sixteen in kvs else kvs[0]
     kv = catalog.get_precision(requested, field_name="kv_precision")
-    if kv.bytes_per_kv is None or kv.id not in rt.kv_precisions:
-        raise InputError(f"{rt.id} does not store the KV cache in {kv.id} (it supports "
-                         f"{', '.join(rt.kv_precisions)})", field="kv_precision")
+    if kv.bytes_per_kv is None or kv.id not in kvs:
+        on = f" on {hw.family} chips (through {rt.backends[hw.family]})" if hw.family in rt.backends else ""
+        raise InputError(f"{rt.id} does not store the KV cache in {kv.id}{on} (it supports {', '.join(kvs)})",
+                         field="kv_precision")
     return kv
 
 

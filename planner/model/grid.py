@@ -239,10 +239,11 @@ class CatalogTables:
         for i, h in enumerate(hws):
             for k, r in enumerate(rts):
                 if r.id in h.runtimes:  # the runtime runs on the chip, serves the format, the chip computes it
-                    runnable_weights[i, k] = [p.id in r.weight_precisions and not np.isnan(peak_linear[i, j])
+                    weights, kvs = catalog.weight_precisions(r, h), catalog.kv_precisions(r, h)  # (its backend's too)
+                    runnable_weights[i, k] = [p.id in weights and not np.isnan(peak_linear[i, j])
                                               and p.id not in h.unsupported_precisions  # chip x runtime gap
                                               for j, p in enumerate(precs)]
-                    runnable_kv[i, k] = [p.id in r.kv_precisions and p.bytes_per_kv is not None for p in precs]
+                    runnable_kv[i, k] = [p.id in kvs and p.bytes_per_kv is not None for p in precs]
         pairs = [catalog.efficiency(h, r) for h in hws for r in rts]
 
         def per_pair(attr: str, dtype: type = np.float64) -> Any:  # [hardware, runtime]

@@ -1,0 +1,51 @@
+"""vLLM on Inferentia / Trainium is planned in the formats its Neuron backend serves (runtimes.yaml ``backends``).
+
+Basis: the export's own reading of the engines (hardware_catalog/export, written from their argument
+references), a separate statement of what vLLM on Neuron takes: `--format neuron` refuses an fp8 KV cache.
+The planner ranked vLLM fp8-KV plans on Trainium first for examples/long-document-summarizer.yaml (and in
+support-chatbot's and offline-batch's lists), which no format could export. A plan the planner ranks on a
+Neuron chip is now refused by the export at most for the documented reason, a quantised checkpoint the
+catalog does not name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hardware_catalog import load_catalog
+from hardware_catalog.caching.cache import catalog_tables
+from hardware_catalog.export import ExportError, export
+from hardware_catalog.files import read_yaml
+from hardware_catalog.inputs.workload import WorkloadIn, load_workload
+from hardware_catalog.outputs import plan_result_out
+from planner.errors import InputError
+from planner.model.estimate import resolve
+from planner.search.planning import plan
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.mark.parametrize("example", ["long-document-summarizer", "support-chatbot", "offline-batch"])
+def test_plans_on_neuron_chips_export_but_for_a_named_checkpoint(example: str) -> None:
+    catalog = load_catalog()
+    path = EXAMPLES / f"{example}.yaml"
+    w = load_workload(path)
+    doc = plan_result_out(plan(w, catalog, tables=catalog_tables(catalog), top=8, explain=False))
+    body = WorkloadIn.model_validate(read_yaml(path))
+    neuron = [p for p in doc.plans if all(catalog.hardware[d.hardware].family in ("inferentia", "trainium")
+                                          for d in p.deployments)]
+    for p in neuron:
+        try:
+            export(doc, catalog, "neuron", rank=p.rank, workload=body)
+        except ExportError as e:
+            assert "pre-quantised checkpoint" in str(e), (p.rank, p.runtime, p.precision, p.kv_precision, str(e))
+
+
+def test_estimate_names_the_backend_that_refuses_a_format() -> None:
+    catalog = load_catalog()
+    with pytest.raises(InputError, match=r"on trainium chips \(through neuronx\)") as e:
+        resolve(catalog, model="qwen2.5-3b", hardware="trainium2", runtime="vllm", kv_precision="fp8")
+    assert e.value.field == "kv_precision"
+    assert resolve(catalog, model="qwen2.5-3b", hardware="h100-sxm", runtime="vllm", kv_precision="fp8")
