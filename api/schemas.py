@@ -49,6 +49,10 @@ class EstimateRequest(_In):
     scenario: Scenario = Scenario.STATIC_BATCH
     input_tokens: Annotated[int, Field(ge=1, le=10_000_000, strict=True)] = 512
     output_tokens: Annotated[int, Field(ge=1, le=1_000_000, strict=True)] = 128
+    input_p95: Annotated[float, Field(ge=1, le=1e8, allow_inf_nan=False, strict=True)] | None = Field(
+        default=None, description="server: the prompts' 95th percentile (lognormal lengths); default: all at the mean")
+    output_p95: Annotated[float, Field(ge=1, le=1e7, allow_inf_nan=False, strict=True)] | None = Field(
+        default=None, description="server: the outputs' 95th percentile (lognormal lengths)")
     batch: Annotated[int, Field(ge=1, le=1_000_000, strict=True)] | None = None
     request_rate: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False, strict=True)] | None = None
     pricing: PricingField = PricingIn()

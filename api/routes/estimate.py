@@ -26,6 +26,7 @@ def post_estimate(body: EstimateRequest, snapshot: SnapshotDep, response: Respon
     batch = 1 if body.scenario is Scenario.STATIC_BATCH and body.batch is None else body.batch
     result = estimate(cat, config, scenario=body.scenario, input_tokens=body.input_tokens,
                       output_tokens=body.output_tokens, batch=batch, request_rate=body.request_rate,
+                      input_p95=body.input_p95, output_p95=body.output_p95,
                       pricing=to_pricing(body.pricing, file="body.pricing",
                                          sheet=offers_book(body.prices, file="body.prices") if body.prices else None))
     response.headers["X-Catalog-Version"] = cat.version

@@ -33,6 +33,11 @@ def estimate_cmd(
     scenario: Annotated[str, typer.Option(help=f"Measurement scenario: {' | '.join(SCENARIOS)}.")] = SCENARIOS[0],
     input_tokens: Annotated[int, typer.Option(help="Prompt tokens per request.")] = 512,
     output_tokens: Annotated[int, typer.Option(help="Generated tokens per request.")] = 128,
+    input_p95: Annotated[float | None, typer.Option(
+        help="server: the prompts' 95th percentile (lognormal lengths, as a workload's mean and p95; "
+             "default: every prompt at the mean).")] = None,
+    output_p95: Annotated[float | None, typer.Option(
+        help="server: the outputs' 95th percentile (as --input-p95).")] = None,
     batch: Annotated[int | None, typer.Option(help="static_batch: batch; others: concurrency cap.")] = None,
     request_rate: Annotated[float | None, typer.Option(help="server: requests/s offered.")] = None,
     pricing: Annotated[str, typer.Option(help=" | ".join(PRICING))] = "on_demand",
@@ -60,7 +65,8 @@ def estimate_cmd(
         body = {"model": model, "hardware": hardware, "chips": chips, "tp": tp, "pp": pp,
                 "precision": precision, "kv_precision": kv_precision, "runtime": runtime,
                 "scenario": scenario, "input_tokens": input_tokens, "output_tokens": output_tokens,
-                "batch": batch, "request_rate": request_rate, "pricing": {"mode": pricing, "market": market},
+                "input_p95": input_p95, "output_p95": output_p95, "batch": batch, "request_rate": request_rate,
+                "pricing": {"mode": pricing, "market": market},
                 "prices": raw_sheet(prices) if prices else None}
         out = EstimateOut.model_validate(
             call_server(server, "/v1/estimate", {k: v for k, v in body.items() if v is not None}))
@@ -76,6 +82,7 @@ def estimate_cmd(
             batch = 1
         out = estimate_out(estimate(cat, config, scenario=kind, input_tokens=input_tokens,
                                     output_tokens=output_tokens, batch=batch, request_rate=request_rate,
+                                    input_p95=input_p95, output_p95=output_p95,
                                     pricing=Pricing(mode=pricing, market=market,
                                                     sheet=_sheet(prices))))
     if as_json:

@@ -25,6 +25,7 @@ from planner.model.load.queueing import LengthDist, overload_tpot, serve
 from planner.model.load.scheduler import overlap_of
 from planner.model.perf import Memory, MemoryModel, StepModel
 from planner.model.scenarios import bound_of, max_throughput, static_batch
+from planner.workload import LOGNORMAL_MAX_P95_RATIO
 
 __all__ = ["Config", "Estimate", "Scenario", "config_grid", "default_precision", "estimate", "resolve"]
 
@@ -183,12 +184,27 @@ def _check_numbers(scenario: Scenario, batch: int | None, input_tokens: int, out
             raise InputError(f"must be a positive number, got {request_rate}", field="request_rate")
 
 
+def _check_p95s(scenario: Scenario, p95s: tuple[tuple[float | None, int, str], ...]) -> None:
+    """A length's p95 (the server scenario's lognormal lengths, as a workload gives them): at least its mean
+    and at most a lognormal's largest p95 (``LOGNORMAL_MAX_P95_RATIO`` x the mean), read only under load."""
+    for p95, mean, what in p95s:
+        if p95 is None:
+            continue
+        field = f"{what}_p95"
+        if scenario is not Scenario.SERVER:
+            raise InputError("only the server scenario reads a length distribution", field=field)
+        if not (math.isfinite(p95) and mean <= p95 <= LOGNORMAL_MAX_P95_RATIO * mean):
+            raise InputError(f"must lie between {what}_tokens ({mean:g}) and {LOGNORMAL_MAX_P95_RATIO:.3f} x it "
+                             f"(a lognormal's largest p95), got {p95:g}", field=field)
+
+
 def estimate(catalog: Catalog, config: Config, *, scenario: Scenario = Scenario.STATIC_BATCH,
              input_tokens: int = 512, output_tokens: int = 128, batch: int | None = None,
              request_rate: float | None = None, pricing: Pricing | str = "on_demand",
              input_p95: float | None = None, output_p95: float | None = None) -> Estimate:
     """Evaluate one configuration. ``request_rate`` is for the whole deployment (all replicas)."""
     _check_numbers(scenario, batch, input_tokens, output_tokens, request_rate)
+    _check_p95s(scenario, ((input_p95, input_tokens, "input"), (output_p95, output_tokens, "output")))
     how = Pricing.of(pricing)
     grid = config_grid(catalog, config)
     reps = config.replicas
