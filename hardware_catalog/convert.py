@@ -124,9 +124,12 @@ def _runtime(file: str, r: RuntimeFile, raw: RawCatalog) -> Runtime:
                                field=f"runtimes.{r.id}.based_on")
     for family, backend in r.backends.items():  # a runtime of this catalog that runs on that family itself
         b = raw.runtimes.get(backend)
-        if b is None or family not in b[1].families or b[1].backends:
-            raise CatalogError(f"backend {backend!r} names no runtime of this catalog that runs on {family} chips "
-                               "itself", file=file, field=f"runtimes.{r.id}.backends.{family}")
+        if b is None or family not in b[1].families:
+            raise CatalogError(f"backend {backend!r} names no runtime of this catalog that runs on {family} chips",
+                               file=file, field=f"runtimes.{r.id}.backends.{family}")
+        if b[1].backends:
+            raise CatalogError(f"backend {backend!r} has backends of its own (one level: a backend runs the "
+                               "formats itself)", file=file, field=f"runtimes.{r.id}.backends.{family}")
     return Runtime(
         id=r.id,
         name=r.name,

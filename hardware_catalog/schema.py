@@ -562,6 +562,13 @@ class QualityFile(_Strict):
     toolchains: list[ToolchainIn] = []
     references: dict[str, str] = {}
 
+    @field_validator("precisions")
+    @classmethod
+    def _distinct(cls, v: list[PrecisionQualityIn]) -> list[PrecisionQualityIn]:
+        # a precision listed twice: the later entry silently took the earlier's place, and the format it was
+        # meant for was left without one (scored as lossless)
+        return _unique(v, lambda p: p.precision, "precision")
+
 
 class MeasuredBiasIn(_Strict):
     """One (model, runtime, metric) group of measured runs against the catalog's predictions."""

@@ -99,6 +99,34 @@ def test_a_calibration_pair_listed_twice_is_an_error(tmp_path: Path, hwplan: Cli
     assert "calibration.yaml" in err and "duplicate" in err
 
 
+def test_a_quality_precision_listed_twice_is_an_error(tmp_path: Path, hwplan: Cli) -> None:
+    # the later entry took the earlier's place and the format it was meant for scored as lossless
+    root = _copy(tmp_path)
+    path = root / "quality.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["precisions"].append({**data["precisions"][0]})
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    err = _one_line(*hwplan("catalog", "validate", str(root))[::2])
+    assert "quality.yaml" in err and f"duplicate precision {data['precisions'][0]['precision']!r}" in err
+
+
+@pytest.mark.parametrize(("backends", "words"), [({"gpu": "no-such-runtime"}, "names no runtime"),
+                                                  ({"gpu": "tensorrt-llm"}, "has backends of its own")])
+def test_a_backend_that_cannot_run_the_formats_is_named(tmp_path: Path, hwplan: Cli, backends: dict[str, str],
+                                                        words: str) -> None:
+    root = _copy(tmp_path)
+    path = root / "runtimes.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    rows = {r["id"]: r for r in data["runtimes"]}
+    rows["tensorrt-llm"]["backends"] = {"gpu": "lmdeploy"}  # (a chain for the second case)
+    rows["tensorrt-llm"]["sources"]["backends"] = "test"
+    rows["sglang"]["backends"] = backends
+    rows["sglang"]["sources"]["backends"] = "test"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    err = _one_line(*hwplan("catalog", "validate", str(root))[::2])
+    assert "runtimes.yaml" in err and "runtimes.sglang.backends.gpu" in err and words in err
+
+
 def test_a_file_that_is_not_utf8_is_an_error_naming_it(tmp_path: Path, hwplan: Cli) -> None:
     workload = tmp_path / "w.yaml"
     workload.write_bytes(b"\xff\xfename: x\n")
