@@ -49,3 +49,26 @@ def test_estimate_names_the_backend_that_refuses_a_format() -> None:
         resolve(catalog, model="qwen2.5-3b", hardware="trainium2", runtime="vllm", kv_precision="fp8")
     assert e.value.field == "kv_precision"
     assert resolve(catalog, model="qwen2.5-3b", hardware="h100-sxm", runtime="vllm", kv_precision="fp8")
+
+
+def test_a_workload_only_the_backend_refuses_is_told_why() -> None:
+    """An infeasible workload asking vLLM on Inferentia2 for an fp8 KV cache said 'no configuration survives
+    the constraints above' with nothing above it naming the cause; the reasons now name the backend, and
+    widening the KV list alone gives a plan (the reason is the one that binds)."""
+    from dataclasses import replace
+
+    from planner.workload import Constraints, Slo, Tokens, Traffic, Workload
+
+    catalog = load_catalog()
+    tables = catalog_tables(catalog)
+    w = Workload(name="inf", traffic=Traffic(requests_per_s=2.0, input_tokens=Tokens(500.0, 1000.0),
+                                             output_tokens=Tokens(200.0, 400.0)),
+                 slo=Slo(targets={"ttft_ms": {99: 5000.0}, "tpot_ms": {99: 200.0}}),
+                 constraints=Constraints(hardware=("inferentia2",), models=("llama-3.1-8b",), runtimes=("vllm",),
+                                         kv_precisions=("fp8",)))
+    result = plan(w, catalog, tables=tables, top=1)
+    assert not result.plans and result.infeasible is not None
+    assert any("fp8 KV cache not stored by vllm on inferentia2 (it runs through neuronx there)" in r
+               for r in result.infeasible.reasons), result.infeasible.reasons
+    wider = replace(w, constraints=replace(w.constraints, kv_precisions=("fp8", "bf16")))
+    assert plan(wider, catalog, tables=tables, top=1, explain=False).plans

@@ -233,7 +233,8 @@ def explain_infeasible(catalog: Catalog, tables: CatalogTables, w: Workload, pre
     reasons = _reasons(catalog, w, prep)
     if complete and not relaxations:
         reasons.append("no one constraint relaxed alone gives a plan (each budget, SLO target, quality floor and "
-                       "quota the workload sets was tried): at least two must change together")
+                       "quota the workload sets was tried; its lists of chips, models, runtimes and formats were "
+                       "not): at least two of those must change together, or a list widened")
     if not complete:
         reasons.append("the search for relaxations stopped at the time limit"
                        + (f" before: {', '.join(skipped)}" if skipped else ""))

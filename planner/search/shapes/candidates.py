@@ -398,19 +398,32 @@ def _choices(catalog: Catalog, tables: CatalogTables, w: Workload, models: IntAr
 
 
 def _unsupported(catalog: Catalog, tables: CatalogTables, w: Workload) -> Counter[str]:
-    """(hardware, runtime, precision) combos a runtime lists but the chip cannot run with it
-    (hardware ``unsupported_precisions``), x the KV formats they would pair with, by reason."""
+    """(hardware, runtime, format) combos left out for the format, by reason: weights a runtime lists but
+    the chip cannot run with it (hardware ``unsupported_precisions``), x the KV formats they would pair
+    with; formats the runtime lists but its backend on the chip's family lacks (``Runtime.backends``);
+    and, where the workload lists formats, those of them the runtime does not serve at all."""
     out: Counter[str] = Counter()
     c = w.constraints
     for hid in _ids(tables.hardware_ids, c.hardware, c.exclude_hardware):
         hw = catalog.hardware[hid]
-        for pid, why in hw.unsupported_precisions.items():
-            if (c.precisions is not None and pid not in c.precisions) or pid not in catalog.precisions:
+        for rid in _ids(tables.runtime_ids, searched_runtimes(catalog, c)):
+            if rid not in hw.runtimes:
                 continue
-            for rid in _ids(tables.runtime_ids, searched_runtimes(catalog, c)):
-                if rid in hw.runtimes and pid in catalog.runtimes[rid].weight_precisions:
-                    kvs = int(tables.runnable_kv[tables.hardware_ids.index(hid), tables.runtime_ids.index(rid)].sum())
+            r, at = catalog.runtimes[rid], (tables.hardware_ids.index(hid), tables.runtime_ids.index(rid))
+            kvs, weights = int(tables.runnable_kv[at].sum()), int(tables.runnable_weights[at].sum())
+            for pid, why in hw.unsupported_precisions.items():
+                if (c.precisions is None or pid in c.precisions) and pid in catalog.precisions \
+                        and pid in r.weight_precisions:
                     out[f"{pid} weights not supported on {hid} with {rid}: {why}"] += kvs
+            through = f" (it runs through {r.backends[hw.family]} there)" if hw.family in r.backends else ""
+            served = catalog.weight_precisions(r, hw)
+            for pid in (c.precisions if c.precisions is not None else r.weight_precisions):
+                if pid in catalog.precisions and pid not in served and pid not in hw.unsupported_precisions:
+                    out[f"{pid} weights not served by {rid} on {hid}{through}"] += kvs
+            stored = catalog.kv_precisions(r, hw)
+            for pid in (c.kv_precisions if c.kv_precisions is not None else r.kv_precisions):
+                if pid in catalog.precisions and pid not in stored:
+                    out[f"{pid} KV cache not stored by {rid} on {hid}{through}"] += weights
     return out
 
 
