@@ -81,6 +81,7 @@ def load_catalog(directory: Path | str | None = None, *, overlays: Sequence[Path
     for folder in (base, *(Path(p) for p in overlays)):
         if not folder.is_dir():
             raise CatalogError("catalog directory does not exist", file=str(folder))
+        _refuse_unread(folder)
         _read_into(raw, folder)
     for needed, table in (("precisions.yaml", raw.precisions), ("runtimes.yaml", raw.runtimes),
                           ("hardware/", raw.hardware), ("models/", raw.models)):
@@ -104,6 +105,32 @@ def _owned(folders: Sequence[Path]) -> OwnedData | None:
     """The last folder's owned.yaml (an overlay may replace the base's); None when none has one."""
     files = [folder / "owned.yaml" for folder in folders if (folder / "owned.yaml").is_file()]
     return load_owned(files[-1]) if files else None
+
+
+# What a catalog directory's YAML files may be: the files and folders ``_read_into`` and the price and
+# owned loaders read, and two folders other commands read (hwplan export: deploy/; hwplan validate and
+# calibrate: measurements/)
+LIST_FILES = ("precisions.yaml", "runtimes.yaml", "calibration.yaml", "quality.yaml", "measured_bias.yaml",
+              "owned.yaml")
+ENTRY_FOLDERS = ("hardware", "models", "prices")
+OTHER_FOLDERS = ("deploy", "measurements")
+
+
+def _refuse_unread(folder: Path) -> None:
+    """A YAML file the catalog would not read is an error naming it: a chip at hardwares/x.yaml, at the top
+    level, or as hardware/x.yml was skipped without a word, and `hwplan catalog validate` said ok."""
+    for path in sorted(p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()):
+        rel = path.relative_to(folder)
+        parts = rel.parts
+        if parts[0] in OTHER_FOLDERS:
+            continue
+        if len(parts) == 1 and path.name in LIST_FILES:
+            continue
+        if len(parts) == 2 and parts[0] in ENTRY_FOLDERS and path.suffix == ".yaml":
+            continue
+        raise CatalogError(f"this file is not read: a catalog directory holds {', '.join(LIST_FILES)} and "
+                           f"{', '.join(f + '/*.yaml' for f in ENTRY_FOLDERS)} (one entry per file; .yaml, not "
+                           ".yml); move or rename it, or remove it", file=str(path))
 
 
 def _read_into(raw: convert.RawCatalog, folder: Path) -> None:

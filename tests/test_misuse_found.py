@@ -311,3 +311,15 @@ def test_a_nan_time_limit_is_named_as_not_a_number(api: TestClient) -> None:
     w = yaml.safe_load((EXAMPLES / "heterogeneous-mix.yaml").read_text(encoding="utf-8"))
     r = api.post("/v1/plans", json=w, params={"time_limit_s": "nan"})
     assert _field(r) == ["query.time_limit_s"] and "finite" in r.json()["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("where", ["hardwares/zeta.yaml", "zeta.yaml", "hardware/zeta.yml"])
+def test_a_catalog_file_the_loader_would_skip_is_named(tmp_path: Path, hwplan: Cli, where: str) -> None:
+    # an overlay's chip at hardwares/, at the top level or as .yml was skipped without a word ('ok: 53 hardware')
+    overlay = tmp_path / "overlay"
+    path = overlay / where
+    path.parent.mkdir(parents=True)
+    chip = (default_catalog_dir() / "hardware" / "l4.yaml").read_text(encoding="utf-8")
+    path.write_text(chip.replace("id: l4", "id: zeta"), encoding="utf-8")
+    err = _one_line(*hwplan("catalog", "validate", "--add", str(overlay))[::2])
+    assert str(path) in err and "not read" in err
