@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field
 
 from hardware_catalog.numbers import money, rounded
+from planner.economics.pricing import WEAK_FLAGS
 
 if TYPE_CHECKING:
     from planner.economics.breakdown import CostParts, Energy, PriceSource
@@ -118,19 +119,18 @@ def source_out(s: PriceSource) -> PriceSourceOut:
                           offers=[offer_out(o) for o in s.offers], stale=bool(s.stale))
 
 
-WEAK_FLAGS = ("uncertain", "estimate")  # an offer's flags that make the price itself a weak basis
 
 
 def stale_warnings(sources: Sequence[PriceSource]) -> list[str]:
     """One line per chip whose price rests on an offer older than 12 months (or undated), and one
-    per chip whose price rests on a single offer flagged uncertain or estimate (one secondary or
-    third-party figure decides the ranking there: check it before buying)."""
+    per chip whose price rests only on offers flagged weak (planner.economics.pricing.WEAK_FLAGS: one
+    secondary, third-party, lower-bound or inferred figure decides the ranking there: check it before buying)."""
     out = []
     for s in sources:
         if s.stale:
             when = ", ".join(f"{o.provider} {o.as_of.isoformat() if o.as_of else 'undated'}" for o in s.stale)
             out.append(f"{s.hardware}: price older than 12 months ({when})")
-        weak = [o for o in s.offers if set(o.flags) & set(WEAK_FLAGS)]
+        weak = [o for o in s.offers if set(o.flags) & WEAK_FLAGS]
         if weak and len(weak) == len(s.offers) and not s.from_sheet:
             flags = sorted({f for o in weak for f in o.flags if f in WEAK_FLAGS})
             out.append(f"{s.hardware}: price rests on {len(weak)} offer(s) flagged {'/'.join(flags)} "

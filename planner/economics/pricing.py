@@ -19,7 +19,8 @@ Selection (``select_price``), in order:
    price sheet's offers are filtered the same way.
 3. One offer per provider: its reference region first (us-east-1, us-central1, eastus: the
    regions the price survey's conventions fix), then a region the source does not state, then
-   other regions; among those, certain before ``uncertain``/``estimate``; newest; smallest shape
+   other regions; among those, certain before WEAK_FLAGS (``uncertain``, ``estimate``, ``lower_bound``,
+   ``inferred``); newest; smallest shape
    (that still holds the replica).
 4. The price is the median over providers.
 5. No offer in that market: with ``fallback_markets`` the next market in MARKETS order is tried
@@ -44,6 +45,7 @@ __all__ = [
     "NEVER_SELECTED",
     "OFFER_MODES",
     "REFERENCE_REGIONS",
+    "WEAK_FLAGS",
     "Offer",
     "PriceBook",
     "PriceQuote",
@@ -59,6 +61,9 @@ __all__ = [
 MARKETS = ("hyperscaler", "neocloud", "marketplace")
 OFFER_MODES = ("on_demand", "reserved_1y", "reserved_3y", "spot", "capacity_block")
 NEVER_SELECTED = frozenset({"stale", "gpu_only"})
+# flags that make an offer's price itself a weak basis: a secondary or third-party figure, a "from" price the
+# real one may exceed, a figure inferred rather than published (a plan priced by such offers alone says so)
+WEAK_FLAGS = frozenset({"uncertain", "estimate", "lower_bound", "inferred"})
 REFERENCE_REGIONS = frozenset({"us-east-1", "us-central1", "eastus"})
 UNSPECIFIED_REGION = "unspecified"
 
@@ -228,7 +233,7 @@ def _one_per_provider(offers: list[Offer], spec: PricingSpec) -> tuple[Offer, ..
     def rank(o: Offer) -> tuple[int, int, int, int]:
         home = o.region in spec.regions or o.region in REFERENCE_REGIONS
         region = 0 if home else 1 if o.region == UNSPECIFIED_REGION else 2
-        doubtful = 1 if o.flags & {"uncertain", "estimate"} else 0
+        doubtful = 1 if o.flags & WEAK_FLAGS else 0
         newest = -(o.as_of.toordinal() if o.as_of is not None else 0)
         return region, doubtful, newest, o.chips_per_instance or 1_000_000
     best: dict[str, Offer] = {}
