@@ -28,3 +28,11 @@ def test_large_values_read_without_exponents() -> None:
     assert _plain(94_300.0) == "94,300" and _plain(36.2) == "36.2" and _plain(0.14612) == "0.1461"
     assert _num(1047.3, ".3g") == "1,047" and _num(3.14159, ".3g") == "3.14"
     assert _money(95_612.0, ".3g") == "$95,612" and _money(0.993, ".3g") == "$0.993"
+
+
+def test_prices_of_a_dollar_and_more_show_the_cent() -> None:
+    """A chip-hour price reads as the catalog and the page print it ($10.53, $2.70), not $10.5 or $2.7."""
+    from cli.output.cost_render import _money
+
+    assert _money(10.5305, ".3g") == "$10.53" and _money(2.7, ".3g") == "$2.70" and _money(6.0, ".3g") == "$6.00"
+    assert _money(0.52634, ".3g") == "$0.526" and _money(0.00097, ".3g") == "$0.00097"

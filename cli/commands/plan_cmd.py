@@ -299,7 +299,8 @@ def render_plans(console: Console, out: PlanResultOut, *, wide: bool = False) ->
             _plans_blocks(console, out.plans)
         _render_measured(console, out.plans)
         console.print(f"* on the Pareto front (cost, p99 latency, quality); {DEPLOYMENT_NOTE}; "
-                      "p99 latencies at peak load; $/M tok: per million output tokens"
+                      "p99 latencies at peak load; $/M tok: the whole cost per million output tokens "
+                      "(the #1 $/M line splits it by phase)"
                       + ("; uncalibrated: no measurement of that chip with that runtime was fitted, so its "
                          "efficiencies come from the same die's, its vendor's or its family's fit, or the runtime's "
                          "prior (`hwplan estimate` says which)"

@@ -19,29 +19,33 @@ __all__ = ["cost_lines", "render_costs"]
 
 
 def _money(value: float | None, fmt: str = ",.0f") -> str:
-    """``value`` in USD; a 'g' format shows $1,000 and up whole with separators, never as $1.05e+03."""
+    """``value`` in USD; a 'g' format (prices per chip-hour and per million tokens) shows $1,000 and up
+    whole with separators, never as $1.05e+03, $1 and up to the cent ($2.70, $10.53: the catalog's and
+    the page's figures; 3 significant digits read $2.7 and $10.5), and less than $1 to its significant
+    digits ($0.526, $0.00097)."""
     if value is None:
         return "—"
-    return f"${value:,.0f}" if fmt.endswith("g") and abs(value) >= 1000 else f"${value:{fmt}}"
+    if fmt.endswith("g") and abs(value) >= 1:
+        return f"${value:,.0f}" if abs(value) >= 1000 else f"${value:,.2f}"
+    return f"${value:{fmt}}"
 
 
 def _top_lines(p: PlanOut) -> list[str]:
     c = p.cost
     lines = []
     if c.parts is not None:
-        parts = [f"compute {_money(c.parts.compute)}"]
+        # a cloud price includes the energy: said beside compute, not as a part (it read "energy in the price = $X")
+        parts = [f"compute {_money(c.parts.compute)}" + ("" if c.parts.energy else " (energy included in the price)")]
         if c.parts.energy:
             parts.append(f"energy {_money(c.parts.energy)}")
-        else:
-            parts.append("energy in the price")
         if c.parts.hosting:
             parts.append(f"hosting {_money(c.parts.hosting)}")
         if c.parts.adaptation:
             parts.append(f"adaptation {_money(c.parts.adaptation)}")
         lines.append(f"#{p.rank} cost/month: " + ", ".join(parts) + f" = {_money(c.per_month)}")
     if c.per_million_tokens_blended is not None:
-        lines.append(f"#{p.rank} $/M tokens: input {_money(c.per_million_input_tokens, '.3g')}, "
-                     f"output {_money(c.per_million_output_tokens, '.3g')}, "
+        lines.append(f"#{p.rank} $/M tokens by phase: input (prefill) {_money(c.per_million_input_tokens, '.3g')}, "
+                     f"output (decode) {_money(c.per_million_output_tokens, '.3g')}, "
                      f"blended {_money(c.per_million_tokens_blended, '.3g')}")
     e = c.energy
     if e is not None:
