@@ -140,10 +140,12 @@ WEAK_SPOTS = """\
   from qwen2.5-1.5b on vLLM ($2,183/month, one L4 and one Trainium2) to the same model on SGLang at the
   pooled 6 ms ($2,509, one L4 and one L40S): what the MLPerf records say of vLLM's iteration is not
   known to carry to SGLang, and the two are within this figure's uncertainty of each other.
-  `hwplan plan --iteration-range` re-plans at both ends: support-chatbot $2,509-$2,735,
+  `hwplan plan --iteration-range` re-plans at both ends: support-chatbot $2,509-$2,738,
   heterogeneous-mix $29,072-$31,029 (tensor-parallel L40S replicas priced, since 2026-12-05, from the
-  8-chip instance that holds them), long-document-summarizer $4,895-$5,448; offline-batch and
-  disagg-long-prompts (SGLang) do not move over 6-10 ms, nor do the other examples' best plans.
+  8-chip instance that holds them), long-document-summarizer $5,876-$6,278 (on NxD Inference since
+  2026-12-05, when vLLM stopped being planned with an fp8 KV cache on Trainium; $4,895-$5,448 before);
+  offline-batch and disagg-long-prompts (SGLang) do not move over 6-10 ms, nor do the other examples'
+  best plans.
   NVIDIA AIConfigurator's estimate for Qwen3-32B FP8 on 16 H200 (tests/test_disagg_reference.py, an
   estimate from its kernel database, not a measurement) prices aggregated TensorRT-LLM at 852 tokens/s/GPU
   where the planner now gives 241: the two disagree on a TensorRT-LLM iteration's fixed part (6.66 ms per
@@ -294,6 +296,19 @@ WEAK_SPOTS = """\
   get too little fixed cost under load) against the issue's 75%. A fixed share fitted per runtime lands
   near the per-layer form (by round 14.5% / 71%). Not adopted; the 32-layer models under load point at
   a host cost per iteration that grows with the batch's sequences, not yet tried.
+* **Datasheet order between chips** (`bench/chip_order.py`, 2026-12-05). Each hardware x runtime pair's
+  step overhead is fitted on its own records, so nothing keeps a chip that is faster on paper from being
+  predicted slower: H200 x TensorRT-LLM's 7.6 ms against H100 SXM's 4.0 ms makes llama-3.1-8b fp8 decode
+  at batch 1 read 9.35 ms per token on the H200 and 6.84 ms on the H100 (the same GH100 compute, 43% more
+  bandwidth); 20 of 191 such comparisons over the calibrated chips are more than 10% slower, all on
+  TensorRT-LLM (H200 and GH200-96GB against the other Hopper parts, B200 against GH200-144GB). Tying one
+  runtime's step overhead across the chips of one compute die (`FitOptions.lam_die`, off) removes all 20,
+  but by round static TPOT goes 28.7% -> 33.0% and TPOT p99 26.4% -> 29.5% (throughput 8.7% -> 8.5%, SLO
+  capacity 12.3% -> 12.2%), and the pooled serving iteration moves from 6 to 8 ms, so support-chatbot's
+  best plan would cost $2,735 instead of $2,509; shrinking the overhead harder toward the vendor's instead
+  (strength 1.0 for every NVIDIA chip) also removes them, with static TPOT 29.7%, TPOT p99 27.4% and
+  gpt-oss-120b B200 vLLM out of sample 9.7% -> 26.9% on TPOT. Neither adopted; compare H100-class chips
+  for latency-bound TensorRT-LLM plans with this in mind.
 * **DeepSeek-R1 at low concurrency** (out of sample, InferenceMAX SGLang runs, section above; plans and
   estimates of DeepSeek-R1 or V3 on SGLang print the measured 0.33-0.77x range beside their figures,
   `hardware_catalog/data/measured_bias.yaml`, as for the other groups outside 0.8-1.25x): the model

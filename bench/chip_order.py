@@ -1,0 +1,115 @@
+"""Datasheet order: where is a chip at least as fast as another on paper predicted slower at batch-1 decode
+with the same runtime?
+
+Batch-1 decode reads every weight once per token (weight bytes / bandwidth) plus the engine's fixed work
+per step, so a chip of the same vendor and family with at least the other's bandwidth and at least its
+peak in every precision (H200 against H100 SXM: the same GH100 compute, 4.8 against 3.35 TB/s) should not
+take longer per token with the same engine, model and precision. Each chip x runtime pair is fitted on
+its own records, so two fits differ by their noise (cross-validated throughput ~8%): a pair more than
+--slack slower is printed. With the shipped calibration the H200 x TensorRT-LLM fit (a 7.6 ms fixed cost
+per step against H100's 4.0 ms) reads 37% slower than the H100 for llama-3.1-8b fp8.
+
+--lam-die X refits the calibration (as ``hwplan calibrate`` does, ~1 min) with the step overhead of one
+runtime on chips of one compute die tied at strength X (``FitOptions.lam_die``; planner.calibration.fit
+.compute_dies) and checks that fit instead; --cv also cross-validates it by MLPerf round (~6 min) and
+prints the error per metric (2026-12-05, X = 1: the 20 inversions past 10% go to 0; static TPOT 28.7% ->
+33.0%, TPOT p99 26.4% -> 29.5%, throughput 8.7% -> 8.5%, SLO capacity 12.3% -> 12.2%, against X = 0).
+
+    PYTHONPATH=$PWD .venv/bin/python bench/chip_order.py [--slack 1.10] [--lam-die 1.0 [--cv]]
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import itertools  # noqa: E402
+from dataclasses import replace  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from hardware_catalog import load_catalog  # noqa: E402
+from planner.domain import Catalog, Hardware  # noqa: E402
+from planner.errors import InputError  # noqa: E402
+from planner.model.estimate import estimate, resolve  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+FILES = [ROOT / "hardware_catalog/data/measurements/public_benchmarks.yaml",
+         ROOT / "hardware_catalog/data/measurements/mlperf.yaml"]
+MODELS = ("llama-3.1-8b", "qwen2.5-7b", "llama-3.1-70b")
+PRECISIONS = ("bf16", "fp8")
+
+
+def dominates(a: Hardware, b: Hardware) -> bool:
+    """``a`` has at least ``b``'s bandwidth and peak in every precision ``b`` lists (same vendor, family)."""
+    return (a.vendor == b.vendor and a.family == b.family
+            and a.memory_bandwidth_bytes_per_s >= b.memory_bandwidth_bytes_per_s
+            and all(a.peak_flops_per_s.get(p, 0.0) >= v for p, v in b.peak_flops_per_s.items()))
+
+
+def batch1_tpot(catalog: Catalog, model: str, hardware: str, runtime: str, precision: str) -> tuple[int, float] | None:
+    """(tp, batch-1 TPOT in s): one chip for the 8B models, the catalog's default tp for 70B; None where
+    the configuration is not possible or does not fit."""
+    try:
+        config = resolve(catalog, model=model, hardware=hardware, runtime=runtime, precision=precision,
+                         tp=None if model.endswith("70b") else 1)
+        e = estimate(catalog, config, batch=1)
+    except InputError:  # a precision the runtime or chip lacks: nothing to compare
+        return None
+    return (config.tp, e.tpot_s) if e.fits else None
+
+
+def inversions(catalog: Catalog, slack: float) -> tuple[int, list[str]]:
+    """Comparisons made, and each dominating pair more than ``slack`` slower than the one it dominates."""
+    pairs = catalog.calibration.pairs
+    compared, slower = 0, []
+    for runtime in sorted({r for _, r in pairs}):
+        chips = sorted(h for h, r in pairs if r == runtime)
+        for a, b in itertools.permutations(chips, 2):
+            if not dominates(catalog.hardware[a], catalog.hardware[b]):
+                continue
+            for model, precision in itertools.product(MODELS, PRECISIONS):
+                ta, tb = (batch1_tpot(catalog, model, h, runtime, precision) for h in (a, b))
+                if ta is None or tb is None or ta[0] != tb[0]:
+                    continue
+                compared += 1
+                if ta[1] > slack * tb[1]:
+                    slower.append(f"{runtime:14} {model:14} {precision:5} {a} {ta[1] * 1e3:6.2f} ms > "
+                                  f"{b} {tb[1] * 1e3:6.2f} ms ({ta[1] / tb[1]:.2f}x)")
+    return compared, slower
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--slack", type=float, default=1.10)
+    ap.add_argument("--lam-die", type=float, default=None)
+    ap.add_argument("--cv", action="store_true")
+    args = ap.parse_args()
+    catalog = load_catalog()
+    label = "shipped calibration"
+    if args.lam_die is not None:
+        from cli.catalog.calibration_cmds import load_records
+        from hardware_catalog.outputs import cv_out
+        from planner.calibration.fit import FitOptions, fit, group_cross_validate
+        from planner.calibration.predict import prepare
+        from planner.model.grid import CatalogTables
+
+        _reads, records, _bad = load_records(FILES)
+        rs, _skipped = prepare(catalog, CatalogTables.from_catalog(catalog), records)
+        opts = replace(FitOptions(), lam_die=args.lam_die)
+        fitted = fit(catalog, rs, options=opts).calibration
+        if args.cv:
+            pred, _groups = group_cross_validate(catalog, rs, lambda m: m.tags.get("round", "(none)"), options=opts)
+            for metric, row in cv_out(catalog, rs, pred).by_metric.items():
+                print(f"cv by round, {metric}: {row}")
+        catalog = replace(catalog, calibration=replace(catalog.calibration, pairs=fitted.pairs))
+        label = f"refit, lam_die {args.lam_die}"
+    compared, slower = inversions(catalog, args.slack)
+    print("\n".join(slower))
+    print(f"{label}: {len(slower)} of {compared} comparisons slower than a chip they dominate by more than "
+          f"{args.slack:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
