@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from cli.output.tables import Column
     from hardware_catalog.outputs import LeverReportOut, PlanOut, PlanResultOut, QualityOut
-    from planner.domain import Calibration
+    from planner.domain import Calibration, Catalog
 
 __all__ = ["exit_code", "plan_cmd", "render_plans"]
 
@@ -112,12 +112,7 @@ def plan_cmd(
     if as_json:
         print_doc(out)
     else:
-        from rich.console import Console  # (not for --json: rich is ~50 ms of start-up)
-
-        console = Console()
-        render_plans(console, out, wide=wide)
-        if not server and not iteration_range and out.plans:
-            _flag_iteration_interval(console, cat.calibration, out.plans[0].runtime)
+        _render_text(out, None if server else cat, workload, wide=wide, iteration_range=iteration_range)
     code = exit_code(out)
     if code:
         raise typer.Exit(code)
@@ -246,6 +241,33 @@ def _render_measured(console: Console, plans: list[PlanOut]) -> None:
     for note, which in ranks.items():
         label = "plan" if len(which) == 1 else "plans"
         console.print(f"[yellow]measured[/yellow] ({label} {', '.join(map(str, which))}): {note}")
+
+
+def _render_text(out: PlanResultOut, cat: Catalog | None, workload: Path, *, wide: bool, iteration_range: bool) -> None:
+    """The plans as text, with plan 1's export and iteration-cost lines where the catalog is local (``cat``)."""
+    from rich.console import Console  # (not for --json: rich is ~50 ms of start-up)
+
+    console = Console()
+    render_plans(console, out, wide=wide)
+    if cat is not None and out.plans:
+        _flag_export(console, out, cat, workload)
+        if not iteration_range:
+            _flag_iteration_interval(console, cat.calibration, out.plans[0].runtime)
+
+
+def _flag_export(console: Console, out: PlanResultOut, cat: Catalog, workload: Path) -> None:
+    """One line where plan 1 cannot be exported (``hwplan export`` would refuse it, named as it would)."""
+    from hardware_catalog.export import refusal
+    from hardware_catalog.files import read_yaml
+    from hardware_catalog.inputs.workload import WorkloadIn
+
+    refused = refusal(out, cat, workload=WorkloadIn.model_validate(read_yaml(workload)))
+    if refused is not None:
+        fmt, exc = refused
+        why = exc.message.removeprefix(f"{exc.field}: ")
+        console.print(f"[yellow]export[/yellow]: plan 1 cannot be exported (--format {fmt}: {why}); "
+                      "its predicted figures stand, but deploying it needs that step first", markup=True,
+                      highlight=False)
 
 
 def _flag_iteration_interval(console: Console, calibration: Calibration, runtime: str) -> None:

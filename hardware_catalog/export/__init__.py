@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from planner.domain import Catalog
 
 __all__ = ["CLUSTER_FORMATS", "ENGINE_FORMATS", "FORMATS", "KUBERNETES_VERSION", "Artifact", "ExportError",
-           "deploy_data", "engine_argv", "export"]
+           "deploy_data", "engine_argv", "export", "refusal"]
 
 
 def _choose(doc: PlanResultOut, rank: int) -> PlanOut:
@@ -140,3 +140,26 @@ def export(doc: PlanResultOut, catalog: Catalog, fmt: str, *, rank: int = 1,
     check_serving(ctx, engine)
     docs = manifests(ctx, fmt, engine, doc.workload)
     return [Artifact(f"{_slug(doc.workload)}.{fmt}.yaml", docs, "application/yaml")]
+
+
+def refusal(doc: PlanResultOut, catalog: Catalog, *, rank: int = 1,
+            workload: WorkloadIn | None = None) -> tuple[str, ExportError] | None:
+    """Why plan ``rank`` cannot be exported, as (format, error) of its own engine's launch commands
+    (the format its runtime and chips take), where Kubernetes manifests are refused too; None where
+    either is written. ``hwplan plan`` says so under the plans, so that a plan chosen for its cost is
+    not found unexportable only at ``hwplan export`` (a quantised plan without a pre-quantised
+    checkpoint in the catalog, a commercial engine)."""
+    try:
+        fmt = _engine_for(_Ctx(_choose(doc, rank), catalog, workload))
+    except ExportError as exc:
+        return "any", exc
+    first: ExportError | None = None
+    for candidate in (fmt, "k8s"):
+        try:
+            export(doc, catalog, candidate, rank=rank, workload=workload)
+        except ExportError as exc:
+            first = first or exc
+            continue
+        return None
+    assert first is not None
+    return fmt, first
