@@ -265,9 +265,9 @@ def _flag_export(console: Console, out: PlanResultOut, cat: Catalog, workload: P
     if refused is not None:
         fmt, exc = refused
         why = exc.message.removeprefix(f"{exc.field}: ")
-        console.print(f"[yellow]export[/yellow]: plan 1 cannot be exported (--format {fmt}: {why}); "
-                      "its predicted figures stand, but deploying it needs that step first", markup=True,
-                      highlight=False)
+        where = "no format" if fmt == "any" else f"--format {fmt}"
+        console.print(f"[yellow]export[/yellow]: plan 1 cannot be exported ({where}: {why}); its predicted "
+                      "figures stand, but hwplan writes no launch files for it", markup=True, highlight=False)
 
 
 def _flag_iteration_interval(console: Console, calibration: Calibration, runtime: str) -> None:
