@@ -307,8 +307,8 @@ WEAK_SPOTS = """\
   capacity 12.3% -> 12.2%), and the pooled serving iteration moves from 6 to 8 ms, so support-chatbot's
   best plan would cost $2,735 instead of $2,509; shrinking the overhead harder toward the vendor's instead
   (strength 1.0 for every NVIDIA chip) also removes them, with static TPOT 29.7%, TPOT p99 27.4% and
-  gpt-oss-120b B200 vLLM out of sample 9.7% -> 26.9% on TPOT. Neither adopted; compare H100-class chips
-  for latency-bound TensorRT-LLM plans with this in mind.
+  gpt-oss-120b B200 vLLM out of sample 9.7% -> 26.9% on TPOT. Neither adopted; a plan on such a chip says
+  so instead (`order` in the plan document, a "chip order" line in the text, planner/model/chip_order.py).
 * **DeepSeek-R1 at low concurrency** (out of sample, InferenceMAX SGLang runs, section above; plans and
   estimates of DeepSeek-R1 or V3 on SGLang print the measured 0.33-0.77x range beside their figures,
   `hardware_catalog/data/measured_bias.yaml`, as for the other groups outside 0.8-1.25x): the model

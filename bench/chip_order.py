@@ -7,7 +7,8 @@ peak in every precision (H200 against H100 SXM: the same GH100 compute, 4.8 agai
 take longer per token with the same engine, model and precision. Each chip x runtime pair is fitted on
 its own records, so two fits differ by their noise (cross-validated throughput ~8%): a pair more than
 --slack slower is printed. With the shipped calibration the H200 x TensorRT-LLM fit (a 7.6 ms fixed cost
-per step against H100's 4.0 ms) reads 37% slower than the H100 for llama-3.1-8b fp8.
+per step against H100's 4.0 ms) reads 37% slower than the H100 for llama-3.1-8b fp8. Plans carry the
+same check for their own chips (planner.model.chip_order, `order` in the plan document).
 
 --lam-die X refits the calibration (as ``hwplan calibrate`` does, ~1 min) with the step overhead of one
 runtime on chips of one compute die tied at strength X (``FitOptions.lam_die``; planner.calibration.fit
@@ -30,34 +31,14 @@ from dataclasses import replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from hardware_catalog import load_catalog  # noqa: E402
-from planner.domain import Catalog, Hardware  # noqa: E402
-from planner.errors import InputError  # noqa: E402
-from planner.model.estimate import estimate, resolve  # noqa: E402
+from planner.domain import Catalog  # noqa: E402
+from planner.model.chip_order import batch1_tpot, dominates  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = [ROOT / "hardware_catalog/data/measurements/public_benchmarks.yaml",
          ROOT / "hardware_catalog/data/measurements/mlperf.yaml"]
 MODELS = ("llama-3.1-8b", "qwen2.5-7b", "llama-3.1-70b")
 PRECISIONS = ("bf16", "fp8")
-
-
-def dominates(a: Hardware, b: Hardware) -> bool:
-    """``a`` has at least ``b``'s bandwidth and peak in every precision ``b`` lists (same vendor, family)."""
-    return (a.vendor == b.vendor and a.family == b.family
-            and a.memory_bandwidth_bytes_per_s >= b.memory_bandwidth_bytes_per_s
-            and all(a.peak_flops_per_s.get(p, 0.0) >= v for p, v in b.peak_flops_per_s.items()))
-
-
-def batch1_tpot(catalog: Catalog, model: str, hardware: str, runtime: str, precision: str) -> tuple[int, float] | None:
-    """(tp, batch-1 TPOT in s): one chip for the 8B models, the catalog's default tp for 70B; None where
-    the configuration is not possible or does not fit."""
-    try:
-        config = resolve(catalog, model=model, hardware=hardware, runtime=runtime, precision=precision,
-                         tp=None if model.endswith("70b") else 1)
-        e = estimate(catalog, config, batch=1)
-    except InputError:  # a precision the runtime or chip lacks: nothing to compare
-        return None
-    return (config.tp, e.tpot_s) if e.fits else None
 
 
 def inversions(catalog: Catalog, slack: float) -> tuple[int, list[str]]:
@@ -70,7 +51,8 @@ def inversions(catalog: Catalog, slack: float) -> tuple[int, list[str]]:
             if not dominates(catalog.hardware[a], catalog.hardware[b]):
                 continue
             for model, precision in itertools.product(MODELS, PRECISIONS):
-                ta, tb = (batch1_tpot(catalog, model, h, runtime, precision) for h in (a, b))
+                tp = None if model.endswith("70b") else 1  # one chip for 8B, the catalog's default for 70B
+                ta, tb = (batch1_tpot(catalog, model, h, runtime, precision, None, tp) for h in (a, b))
                 if ta is None or tb is None or ta[0] != tb[0]:
                     continue
                 compared += 1

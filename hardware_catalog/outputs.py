@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from planner.calibration.validate import Summary
     from planner.domain import Calibration, Catalog, MeasuredBias
     from planner.levers.finetune import Basis, TrainingOption
+    from planner.model.chip_order import OrderFlag
     from planner.model.estimate import Estimate
     from planner.model.grid import Array
     from planner.search.iteration_range import IterationRange
@@ -295,6 +296,9 @@ class PlanOut(_Out):
                                 "expert_parallel, dp_attention, disaggregation")
     why: str = Field(default="", description="what the serving features buy against the best plan without them")
     measured: list[MeasuredOut] = Field(default=[], description=MEASURED)
+    order: list[OrderOut] = Field(default=[], description="where a chip of the plan is predicted slower at "
+                                  "batch-1 decode than a calibrated chip it matches or beats on paper "
+                                  "(planner.model.chip_order)")
 
 
 class RelaxationOut(_Out):
@@ -423,7 +427,26 @@ def plan_out(p: Plan) -> PlanOut:
                            confidence=q.confidence, sources=list(q.sources)),
         cost=_cost_out(c),
         binding=list(p.binding), pareto=p.pareto, features=list(p.features), why=p.why,
-        **({"measured": [measured_out(b, p.model) for b in p.measured]} if p.measured else {}))
+        **({"measured": [measured_out(b, p.model) for b in p.measured]} if p.measured else {}),
+        **({"order": [order_out(f) for f in p.order]} if p.order else {}))
+
+
+class OrderOut(_Out):
+    """A chip of the plan predicted slower at batch-1 decode than one it matches or beats on paper."""
+
+    hardware: str
+    runtime: str
+    slower_than: str = Field(description="a calibrated chip with at most this one's bandwidth and every peak")
+    ratio: Num = Field(description="batch-1 TPOT here / there (at the plan's tp)")
+    overhead_ms: Num = Field(description="this pair's fitted fixed cost per step")
+    other_overhead_ms: Num = Field(description="the other pair's")
+    note: str
+
+
+def order_out(f: OrderFlag) -> OrderOut:
+    return OrderOut(hardware=f.hardware, runtime=f.runtime, slower_than=f.slower_than, ratio=rounded(f.ratio, 3),
+                    overhead_ms=rounded(f.overhead_s * 1e3, 3), other_overhead_ms=rounded(f.other_overhead_s * 1e3, 3),
+                    note=f.note)
 
 
 def measured_out(b: MeasuredBias, model_id: str) -> MeasuredOut:

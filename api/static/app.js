@@ -351,6 +351,10 @@ function renderTable() {
          // where measured runs missed the prediction (measured_bias.yaml), flagged in the row, not only the detail
          (p.measured || []).length ? el("div", {class: "sub flag", title: p.measured.map((m) => m.note).join("\n"),
                                                 text: `⚠ measured: ${p.measured.map((m) => m.metric).join(", ")} off`})
+           : null,
+         // a chip predicted slower than one it beats on paper (planner.model.chip_order)
+         (p.order || []).length ? el("div", {class: "sub flag", title: p.order.map((f) => f.note).join("\n"),
+                                             text: `⚠ chip order: ${p.order.map((f) => f.hardware).join(", ")}`})
            : null),
       el("td", {}, p.deployments.map((d) => el("div", {text: deploymentText(d)
         + (d.calibrated ? "" : " · uncalibrated"), title: d.calibrated ? "" : "no measurement of this chip with this "
@@ -518,6 +522,7 @@ function renderDetail(p) {
     ...(p.features && p.features.length || p.why
       ? [["Serving", [(p.features || []).join(", ") || "plain", p.why].filter(Boolean).join(": ")]] : []),
     ...(p.measured || []).map((m) => ["Measured", m.note]),  // measured_bias.yaml: how far runs were from this model
+    ...(p.order || []).map((f) => ["Chip order", f.note]),
   ];
   $("#detail-list").replaceChildren(...items.flatMap(([k, v]) => [el("dt", {text: k}), el("dd", {text: v})]));
   renderProvenance(p.cost);

@@ -270,6 +270,17 @@ def _flag_export(console: Console, out: PlanResultOut, cat: Catalog, workload: P
                       "figures stand, but hwplan writes no launch files for it", markup=True, highlight=False)
 
 
+def _render_order(console: Console, plans: list[PlanOut]) -> None:
+    """Each chip predicted slower than one it beats on paper once, with the plans it applies to."""
+    ranks: dict[str, list[int]] = {}
+    for p in plans:
+        for f in p.order:
+            ranks.setdefault(f.note, []).append(p.rank)
+    for note, which in ranks.items():
+        label = "plan" if len(which) == 1 else "plans"
+        console.print(f"[yellow]chip order[/yellow] ({label} {', '.join(map(str, which))}): {note}")
+
+
 def _flag_iteration_interval(console: Console, calibration: Calibration, runtime: str) -> None:
     """One line where the records under load admit more than one serving iteration cost for plan 1's
     runtime (the calibration's least identified figure)."""
@@ -320,6 +331,7 @@ def render_plans(console: Console, out: PlanResultOut, *, wide: bool = False) ->
         else:
             _plans_blocks(console, out.plans)
         _render_measured(console, out.plans)
+        _render_order(console, out.plans)
         console.print(f"* on the Pareto front (cost, p99 latency, quality); {DEPLOYMENT_NOTE}; "
                       "p99 latencies at peak load; $/M tok: the whole cost per million output tokens "
                       "(the #1 $/M line splits it by phase)"

@@ -15,6 +15,7 @@ from planner.domain import Catalog
 from planner.economics.breakdown import explain_cost
 from planner.economics.rates import ChipRate, chip_rate
 from planner.levers.adaptation import Choice, confidence
+from planner.model.chip_order import OrderFlag, order_flags
 from planner.model.load.queueing import PERCENTILES, ServerResult, serve
 from planner.search.mix.solver import Solution
 from planner.search.results import Cost, Deployment, Plan, QualityScore
@@ -84,8 +85,19 @@ def _plan(catalog: Catalog, p: Prepared, w: Workload, sol: Solution, rows: np.nd
                 adaptation=pick.adaptation if pick is not None else "none",
                 runtime=t.runtime_ids[c.runtime[rows[0]]], deployments=deployments, predicted=predicted,
                 quality=_quality(catalog, model_id, w, pick), cost=cost, binding=(), features=p.served.features + wide,
-                measured=catalog.measured_for(model_id, t.runtime_ids[c.runtime[rows[0]]]))
+                measured=catalog.measured_for(model_id, t.runtime_ids[c.runtime[rows[0]]]),
+                order=_order(catalog, model_id, t.precision_ids[c.precision[rows[0]]],
+                             t.precision_ids[c.kv_precision[rows[0]]], t.runtime_ids[c.runtime[rows[0]]], deployments))
     return _with_binding(plan, p, w, rows)
+
+
+def _order(catalog: Catalog, model: str, precision: str, kv_precision: str, runtime: str,
+           deployments: tuple[Deployment, ...]) -> tuple[OrderFlag, ...]:
+    """Each deployment's chip where it reads slower at batch 1 than a chip it beats on paper."""
+    flags = {f.hardware: f for d in deployments for f in order_flags(
+        catalog, model=model, precision=precision, kv_precision=kv_precision, runtime=runtime, hardware=d.hardware,
+        tp=d.tp)}
+    return tuple(flags[h] for h in sorted(flags))
 
 
 def _quality(catalog: Catalog, model_id: str, w: Workload, pick: Choice | None) -> QualityScore:

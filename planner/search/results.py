@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from planner.domain import MeasuredBias
 from planner.economics.breakdown import CostParts, Energy, PriceSource, TokenPrices
 from planner.economics.pricing import Unpriced
+from planner.model.chip_order import OrderFlag
 
 __all__ = ["Cost", "Deployment", "Infeasible", "Plan", "PlanResult", "QualityScore", "Relaxation",
            "SearchStats"]
@@ -68,6 +69,7 @@ class Plan:
     features: tuple[str, ...] = ()  # serving features used (planner.model.serving.FEATURES)
     why: str = ""  # why this serving shape (planner.search.serving), when the planner compared shapes
     measured: tuple[MeasuredBias, ...] = ()  # where runs of this model and runtime missed the prediction
+    order: tuple[OrderFlag, ...] = ()  # where a chip reads slower than one it beats on paper (planner.model.chip_order)
 
     @property
     def hardware_types(self) -> frozenset[str]:
