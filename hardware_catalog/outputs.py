@@ -101,6 +101,8 @@ class EfficiencyOut(_Out):
     source: str = Field(description="'prior' or where the calibration came from")
 
 
+ORDER = ("where this chip is predicted slower at batch-1 decode than a calibrated chip it matches or beats on paper "
+         "(planner.model.chip_order)")
 MEASURED = ("where measured runs of this model (or one of its architecture) on this runtime missed the prediction "
             "(measured_bias.yaml's rule)")
 
@@ -170,6 +172,7 @@ class EstimateOut(_Out):
     concurrency_cap_source: str = Field(default="", description="where that cap comes from (empty for a static "
                                         "batch, which the caller sets)")
     measured: list[MeasuredOut] = Field(default=[], description=MEASURED)
+    order: list[OrderOut] = Field(default=[], description=ORDER)
 
 
 def estimate_out(e: Estimate) -> EstimateOut:
@@ -208,7 +211,8 @@ def estimate_out(e: Estimate) -> EstimateOut:
         efficiency=EfficiencyOut(compute=rounded(eff.compute, 3), memory=rounded(eff.memory, 3),
                                  communication=rounded(eff.communication, 3),
                                  step_overhead_ms=_ms(eff.step_overhead_s), source=eff.source),
-        **({"measured": [measured_out(b, c.model.id) for b in e.measured]} if e.measured else {}), **extra)
+        **({"measured": [measured_out(b, c.model.id) for b in e.measured]} if e.measured else {}),
+        **({"order": [order_out(f) for f in e.order]} if e.order else {}), **extra)
 
 
 # --- plans --------------------------------------------------------------------------------------

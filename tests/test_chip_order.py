@@ -69,3 +69,16 @@ def test_the_plan_on_h200_carries_it_and_the_one_on_h100_does_not(tmp_path: Path
     assert "order" not in by_chip["h100-sxm"] or by_chip["h100-sxm"]["order"] == []
     text = runner.invoke(app, ["plan", str(path)], env={"COLUMNS": "400"}).stdout
     assert any(line.startswith("chip order (plan ") and "h200 x tensorrt-llm" in line for line in text.splitlines())
+
+
+def test_estimate_says_so_too() -> None:
+    runner = CliRunner()
+
+    def doc(chip: str) -> dict:
+        return json.loads(runner.invoke(app, ["estimate", "--model", "llama-3.1-8b", "--hardware", chip, "--runtime",
+                                              "tensorrt-llm", "--precision", "fp8", "--json"]).stdout)
+
+    (flag,) = doc("h200")["order"]
+    assert flag["ratio"] > SLACK and _paper_dominates("h200", flag["slower_than"])
+    assert abs(flag["ratio"] - doc("h200")["tpot_ms"] / doc(flag["slower_than"])["tpot_ms"]) < 0.01
+    assert doc("h100-sxm").get("order", []) == []

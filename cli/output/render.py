@@ -60,6 +60,8 @@ def estimate_table(console: Console, out: EstimateOut) -> None:
                   f"{eff['source']})")
     for m in d.get("measured", []):
         table.add_row("measured", f"[yellow]{m['note']}[/yellow]")
+    for f in d.get("order", []):
+        table.add_row("chip order", f"[yellow]{f['note']}[/yellow]")
     console.print(table)
 
 

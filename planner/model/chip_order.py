@@ -66,7 +66,7 @@ def batch1_tpot(catalog: Catalog, model: str, hardware: str, runtime: str, preci
         try:
             config = resolve(catalog, model=model, hardware=hardware, runtime=runtime, precision=precision,
                              kv_precision=kv_precision, tp=tp)
-            e = estimate(catalog, config, batch=1)
+            e = estimate(catalog, config, batch=1, check_order=False)
         except InputError:  # a precision or tp this chip or runtime does not take: nothing to compare
             return None
         return (config.tp, e.tpot_s) if e.fits else None

@@ -20,6 +20,7 @@ from planner.economics.rates import ChipRate, Pricing, chip_rate
 from planner.errors import InputError
 from planner.memo import cached
 from planner.model.attention import head_split_problem
+from planner.model.chip_order import OrderFlag, order_flags
 from planner.model.grid import CatalogTables, Grid
 from planner.model.load.queueing import LengthDist, overload_tpot, serve
 from planner.model.load.scheduler import overlap_of
@@ -93,6 +94,7 @@ class Estimate:
     concurrency_cap_source: str = ""  # ... and where it comes from ("": a static batch, the caller's)
     rate: ChipRate | Unpriced | None = None  # the price per chip-hour and its offer, or why none
     measured: tuple[MeasuredBias, ...] = ()  # where runs of this model and runtime missed the prediction
+    order: tuple[OrderFlag, ...] = ()  # where this chip reads slower than one it beats on paper (chip_order)
 
 
 def default_precision(catalog: Catalog, hardware: Hardware) -> Precision:
@@ -201,8 +203,10 @@ def _check_p95s(scenario: Scenario, p95s: tuple[tuple[float | None, int, str], .
 def estimate(catalog: Catalog, config: Config, *, scenario: Scenario = Scenario.STATIC_BATCH,
              input_tokens: int = 512, output_tokens: int = 128, batch: int | None = None,
              request_rate: float | None = None, pricing: Pricing | str = "on_demand",
-             input_p95: float | None = None, output_p95: float | None = None) -> Estimate:
-    """Evaluate one configuration. ``request_rate`` is for the whole deployment (all replicas)."""
+             input_p95: float | None = None, output_p95: float | None = None, check_order: bool = True) -> Estimate:
+    """Evaluate one configuration. ``request_rate`` is for the whole deployment (all replicas);
+    ``check_order``: compare the chip's batch-1 decode with the chips it beats on paper
+    (planner.model.chip_order, which calls this without it)."""
     _check_numbers(scenario, batch, input_tokens, output_tokens, request_rate)
     _check_p95s(scenario, ((input_p95, input_tokens, "input"), (output_p95, output_tokens, "output")))
     how = Pricing.of(pricing)
@@ -276,6 +280,9 @@ def estimate(catalog: Catalog, config: Config, *, scenario: Scenario = Scenario.
         concurrency_cap_source="" if static else catalog.calibration.concurrency_source(config.runtime,
                                                                                          config.hardware),
         measured=catalog.measured_for(config.model.id, config.runtime.id),
+        order=order_flags(catalog, model=config.model.id, precision=config.precision.id,
+                          kv_precision=config.kv_precision.id, runtime=config.runtime.id, hardware=config.hardware.id,
+                          tp=config.tp) if check_order else (),
     )
 
 
