@@ -32,7 +32,8 @@ from pathlib import Path  # noqa: E402
 
 from hardware_catalog import load_catalog  # noqa: E402
 from planner.domain import Catalog  # noqa: E402
-from planner.model.chip_order import batch1_tpot, dominates  # noqa: E402
+from planner.model.chip_order import dominates  # noqa: E402
+from planner.model.estimate import batch1_tpot  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = [ROOT / "hardware_catalog/data/measurements/public_benchmarks.yaml",

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from cli.main import app
 from hardware_catalog import load_catalog
 from planner.model.chip_order import SLACK, order_flags
+from planner.model.estimate import batch1_tpot
 
 HARDWARE = Path(__file__).resolve().parents[1] / "hardware_catalog" / "data" / "hardware"
 WORKLOAD = {
@@ -48,8 +49,9 @@ def _estimate_tpot(runner: CliRunner, chip: str) -> float:
 
 def test_h200_against_h100_is_flagged_with_the_estimates_figures() -> None:
     assert _paper_dominates("h200", "h100-sxm")
-    (flag,) = order_flags(load_catalog(), model="llama-3.1-8b", precision="fp8", kv_precision=None,
-                          runtime="tensorrt-llm", hardware="h200", tp=1)
+    catalog = load_catalog()
+    (flag,) = order_flags(catalog, runtime="tensorrt-llm", hardware="h200", tpot=lambda chip: batch1_tpot(
+        catalog, "llama-3.1-8b", chip, "tensorrt-llm", "fp8", None, 1))
     runner = CliRunner()
     assert _paper_dominates("h200", flag.slower_than)
     assert abs(flag.tpot_s * 1e3 / _estimate_tpot(runner, "h200") - 1) < 1e-3

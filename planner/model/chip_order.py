@@ -13,13 +13,12 @@ ranking on the inversion silently. ``bench/chip_order.py`` lists every such pair
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from planner.domain import Catalog, Hardware
-from planner.errors import InputError
-from planner.memo import cached
 
-__all__ = ["SLACK", "OrderFlag", "batch1_tpot", "dominates", "order_flags"]
+__all__ = ["SLACK", "OrderFlag", "dominates", "order_flags"]
 
 SLACK = 1.10  # two separate fits' noise: cross-validated throughput is predicted within ~8% (docs/accuracy.md)
 
@@ -54,43 +53,24 @@ def dominates(a: Hardware, b: Hardware) -> bool:
             and all(a.peak_flops_per_s.get(p, 0.0) >= v for p, v in b.peak_flops_per_s.items()))
 
 
-def batch1_tpot(catalog: Catalog, model: str, hardware: str, runtime: str, precision: str, kv_precision: str | None,
-                tp: int | None) -> tuple[int, float] | None:
-    """(tp, TPOT in s) of one replica decoding one sequence (``hwplan estimate``'s static batch 1), at
-    ``tp`` (None: the catalog's default); None where the configuration is not possible or does not fit."""
-    from planner.model.estimate import estimate, resolve  # (estimate imports the search's model stack)
-
-    key = ("batch-1 tpot", model, hardware, runtime, precision, kv_precision, tp)
-
-    def compute() -> tuple[int, float] | None:
-        try:
-            config = resolve(catalog, model=model, hardware=hardware, runtime=runtime, precision=precision,
-                             kv_precision=kv_precision, tp=tp)
-            e = estimate(catalog, config, batch=1, check_order=False)
-        except InputError:  # a precision or tp this chip or runtime does not take: nothing to compare
-            return None
-        return (config.tp, e.tpot_s) if e.fits else None
-
-    return cached(catalog, key, compute)
-
-
-def order_flags(catalog: Catalog, *, model: str, precision: str, kv_precision: str | None, runtime: str,
-                hardware: str, tp: int) -> tuple[OrderFlag, ...]:
-    """The worst inversion for ``hardware`` against the calibrated chips it dominates with ``runtime``
-    (at the same tp), when it is more than ``SLACK``; else ()."""
+def order_flags(catalog: Catalog, *, runtime: str, hardware: str,
+                tpot: Callable[[str], tuple[int, float] | None]) -> tuple[OrderFlag, ...]:
+    """The worst inversion for ``hardware`` against the calibrated chips it dominates with ``runtime``,
+    when it is more than ``SLACK``; else (). ``tpot(chip)``: (tp, batch-1 TPOT in s) of the same model,
+    precision and tp on that chip, None where it does not fit (planner.model.estimate.batch1_tpot)."""
     chip = catalog.hardware.get(hardware)
     rt = catalog.runtimes.get(runtime)
     if chip is None or rt is None:
         return ()
     others = [catalog.hardware[h] for h, r in catalog.calibration.pairs
               if r == runtime and h in catalog.hardware and dominates(chip, catalog.hardware[h])]
-    own = batch1_tpot(catalog, model, hardware, runtime, precision, kv_precision, tp) if others else None
+    own = tpot(hardware) if others else None
     if own is None:  # (no calibrated chip it dominates runs this runtime: nothing to compare, no estimate run)
         return ()
     worst: OrderFlag | None = None
     for other in others:
         other_id = other.id
-        theirs = batch1_tpot(catalog, model, other_id, runtime, precision, kv_precision, tp)
+        theirs = tpot(other_id)
         if theirs is None or theirs[0] != own[0] or own[1] <= SLACK * theirs[1]:
             continue
         if worst is None or own[1] / theirs[1] > worst.ratio:

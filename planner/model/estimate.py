@@ -28,7 +28,8 @@ from planner.model.perf import Memory, MemoryModel, StepModel
 from planner.model.scenarios import bound_of, max_throughput, static_batch
 from planner.workload import LOGNORMAL_MAX_P95_RATIO
 
-__all__ = ["Config", "Estimate", "Scenario", "config_grid", "default_precision", "estimate", "resolve"]
+__all__ = ["Config", "Estimate", "Scenario", "batch1_tpot", "config_grid", "default_precision", "estimate",
+           "resolve"]
 
 GB = 1e9
 
@@ -280,10 +281,27 @@ def estimate(catalog: Catalog, config: Config, *, scenario: Scenario = Scenario.
         concurrency_cap_source="" if static else catalog.calibration.concurrency_source(config.runtime,
                                                                                          config.hardware),
         measured=catalog.measured_for(config.model.id, config.runtime.id),
-        order=order_flags(catalog, model=config.model.id, precision=config.precision.id,
-                          kv_precision=config.kv_precision.id, runtime=config.runtime.id, hardware=config.hardware.id,
-                          tp=config.tp) if check_order else (),
+        order=order_flags(catalog, runtime=config.runtime.id, hardware=config.hardware.id, tpot=lambda h: batch1_tpot(
+            catalog, config.model.id, h, config.runtime.id, config.precision.id, config.kv_precision.id, config.tp))
+        if check_order else (),
     )
+
+
+def batch1_tpot(catalog: Catalog, model: str, hardware: str, runtime: str, precision: str, kv_precision: str | None,
+                tp: int | None) -> tuple[int, float] | None:
+    """(tp, TPOT in s) of one replica decoding one sequence (a static batch of 1), at ``tp`` (None: the
+    catalog's default); None where the configuration is not possible or does not fit. Cached per catalog
+    (planner.model.chip_order compares chips with it)."""
+    def compute() -> tuple[int, float] | None:
+        try:
+            config = resolve(catalog, model=model, hardware=hardware, runtime=runtime, precision=precision,
+                             kv_precision=kv_precision, tp=tp)
+            e = estimate(catalog, config, batch=1, check_order=False)
+        except InputError:  # a precision or tp this chip or runtime does not take: nothing to compare
+            return None
+        return (config.tp, e.tpot_s) if e.fits else None
+
+    return cached(catalog, ("batch-1 tpot", model, hardware, runtime, precision, kv_precision, tp), compute)
 
 
 def _context_reason(config: Config, input_tokens: int, output_tokens: int) -> str | None:

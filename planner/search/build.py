@@ -7,6 +7,7 @@ model at exactly its share, and a plan reports the worst deployment's latency pe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 import numpy as np
@@ -16,6 +17,7 @@ from planner.economics.breakdown import explain_cost
 from planner.economics.rates import ChipRate, chip_rate
 from planner.levers.adaptation import Choice, confidence
 from planner.model.chip_order import OrderFlag, order_flags
+from planner.model.estimate import batch1_tpot
 from planner.model.load.queueing import PERCENTILES, ServerResult, serve
 from planner.search.mix.solver import Solution
 from planner.search.results import Cost, Deployment, Plan, QualityScore
@@ -94,9 +96,11 @@ def _plan(catalog: Catalog, p: Prepared, w: Workload, sol: Solution, rows: np.nd
 def _order(catalog: Catalog, model: str, precision: str, kv_precision: str, runtime: str,
            deployments: tuple[Deployment, ...]) -> tuple[OrderFlag, ...]:
     """Each deployment's chip where it reads slower at batch 1 than a chip it beats on paper."""
-    flags = {f.hardware: f for d in deployments for f in order_flags(
-        catalog, model=model, precision=precision, kv_precision=kv_precision, runtime=runtime, hardware=d.hardware,
-        tp=d.tp)}
+    def at(tp: int) -> Callable[[str], tuple[int, float] | None]:
+        return lambda chip: batch1_tpot(catalog, model, chip, runtime, precision, kv_precision, tp)
+
+    flags = {f.hardware: f for d in deployments
+             for f in order_flags(catalog, runtime=runtime, hardware=d.hardware, tpot=at(d.tp))}
     return tuple(flags[h] for h in sorted(flags))
 
 
