@@ -425,3 +425,26 @@ def _holds(sent: object, example: object) -> bool:
     if isinstance(example, dict):
         return isinstance(sent, dict) and all(k in sent and _holds(sent[k], v) for k, v in example.items())
     return sent == example
+
+
+def test_a_chip_slower_than_one_it_beats_on_paper_is_flagged(page: Page) -> None:
+    """planner.model.chip_order's flag reaches the page: H200 x TensorRT-LLM reads slower per token at batch 1
+    than H100-class chips it matches or beats on every datasheet figure (the CLI prints a "chip order"
+    line; the API's plan has ``order``, whose figures tests/test_chip_order.py checks against the estimates).
+    The page showed neither before: a flag in the H200 plan's row and a detail item."""
+    page.select_option("#example", "support-chatbot")
+    expect(page.locator("#f-name")).to_have_value("support-chatbot")
+    page.select_option("#f-hardware", ["h200", "h100-sxm"])
+    page.select_option("#f-models", ["llama-3.1-8b"])
+    page.select_option("#f-precisions", ["fp8"])
+    page.select_option("#f-runtimes", ["tensorrt-llm"])
+    page.fill("#f-minq", "0")
+    page.click("#plan-button")
+    rows = page.locator("#plans-table tbody tr")
+    expect(rows.first).to_be_visible(timeout=PLAN_TIMEOUT_MS)
+    h200 = rows.filter(has_text="h200")
+    expect(h200.first).to_contain_text("chip order: h200")
+    expect(rows.filter(has_text="h100-sxm").filter(has_not_text="h200").first).not_to_contain_text("chip order")
+    h200.first.click()
+    expect(page.locator("#detail-list")).to_contain_text("Chip order")
+    expect(page.locator("#detail-list")).to_contain_text("slower per token at batch 1")
