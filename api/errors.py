@@ -154,8 +154,7 @@ async def _api_error(request: Request, exc: Exception) -> JSONResponse:
 async def _planner_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, PlannerError)
     status = next((code for kind, code in _PLANNER_STATUS if isinstance(exc, kind)), 422)
-    bare = exc.message.removeprefix(f"{exc.field}: ") if exc.field else exc.message
-    extra: dict[str, Any] = {"errors": _field_errors(request, exc.field, bare)}
+    extra: dict[str, Any] = {"errors": _field_errors(request, exc.field, exc.detail)}
     if isinstance(exc, InfeasibleError):
         extra.update(reasons=exc.reasons, relaxations=exc.relaxations)
     return problem_response(status, exc.title, exc.message, instance=request.url.path, **extra)

@@ -302,7 +302,7 @@ WEAK_SPOTS = """\
   at batch 1 read 9.35 ms per token on the H200 and 6.84 ms on the H100 (the same GH100 compute, 43% more
   bandwidth); 20 of 191 such comparisons over the calibrated chips are more than 10% slower, all on
   TensorRT-LLM (H200 and GH200-96GB against the other Hopper parts, B200 against GH200-144GB). Tying one
-  runtime's step overhead across the chips of one compute die (`FitOptions.lam_die`, off) removes all 20,
+  runtime's step overhead across the chips of one compute die (tried in 97bdd57, reverted) removes all 20,
   but by round static TPOT goes 28.7% -> 33.0% and TPOT p99 26.4% -> 29.5% (throughput 8.7% -> 8.5%, SLO
   capacity 12.3% -> 12.2%), and the pooled serving iteration moves from 6 to 8 ms, so support-chatbot's
   best plan would cost $2,735 instead of $2,509; shrinking the overhead harder toward the vendor's instead

@@ -10,13 +10,10 @@ its own records, so two fits differ by their noise (cross-validated throughput ~
 per step against H100's 4.0 ms) reads 37% slower than the H100 for llama-3.1-8b fp8. Plans carry the
 same check for their own chips (planner.model.chip_order, `order` in the plan document).
 
---lam-die X refits the calibration (as ``hwplan calibrate`` does, ~1 min) with the step overhead of one
-runtime on chips of one compute die tied at strength X (``FitOptions.lam_die``; planner.calibration.fit
-.compute_dies) and checks that fit instead; --cv also cross-validates it by MLPerf round (~6 min) and
-prints the error per metric (2026-12-05, X = 1: the 20 inversions past 10% go to 0; static TPOT 28.7% ->
-33.0%, TPOT p99 26.4% -> 29.5%, throughput 8.7% -> 8.5%, SLO capacity 12.3% -> 12.2%, against X = 0).
+A fit that ties one runtime's step overhead across a compute die removed all 20 (97bdd57, reverted: by
+round static TPOT 28.7% -> 33.0%, TPOT p99 26.4% -> 29.5%; planner/calibration/fit.py says so).
 
-    PYTHONPATH=$PWD .venv/bin/python bench/chip_order.py [--slack 1.10] [--lam-die 1.0 [--cv]]
+    PYTHONPATH=$PWD .venv/bin/python bench/chip_order.py [--slack 1.10]
 """
 
 from __future__ import annotations
@@ -27,17 +24,12 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
 import itertools  # noqa: E402
-from dataclasses import replace  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 from hardware_catalog import load_catalog  # noqa: E402
 from planner.domain import Catalog  # noqa: E402
-from planner.model.chip_order import dominates  # noqa: E402
+from planner.model.chip_order import SLACK, dominates  # noqa: E402
 from planner.model.estimate import batch1_tpot  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-FILES = [ROOT / "hardware_catalog/data/measurements/public_benchmarks.yaml",
-         ROOT / "hardware_catalog/data/measurements/mlperf.yaml"]
 MODELS = ("llama-3.1-8b", "qwen2.5-7b", "llama-3.1-70b")
 PRECISIONS = ("bf16", "fp8")
 
@@ -65,33 +57,12 @@ def inversions(catalog: Catalog, slack: float) -> tuple[int, list[str]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--slack", type=float, default=1.10)
-    ap.add_argument("--lam-die", type=float, default=None)
-    ap.add_argument("--cv", action="store_true")
+    ap.add_argument("--slack", type=float, default=SLACK)
     args = ap.parse_args()
-    catalog = load_catalog()
-    label = "shipped calibration"
-    if args.lam_die is not None:
-        from cli.catalog.calibration_cmds import load_records
-        from hardware_catalog.outputs import cv_out
-        from planner.calibration.fit import FitOptions, fit, group_cross_validate
-        from planner.calibration.predict import prepare
-        from planner.model.grid import CatalogTables
-
-        _reads, records, _bad = load_records(FILES)
-        rs, _skipped = prepare(catalog, CatalogTables.from_catalog(catalog), records)
-        opts = replace(FitOptions(), lam_die=args.lam_die)
-        fitted = fit(catalog, rs, options=opts).calibration
-        if args.cv:
-            pred, _groups = group_cross_validate(catalog, rs, lambda m: m.tags.get("round", "(none)"), options=opts)
-            for metric, row in cv_out(catalog, rs, pred).by_metric.items():
-                print(f"cv by round, {metric}: {row}")
-        catalog = replace(catalog, calibration=replace(catalog.calibration, pairs=fitted.pairs))
-        label = f"refit, lam_die {args.lam_die}"
-    compared, slower = inversions(catalog, args.slack)
+    compared, slower = inversions(load_catalog(), args.slack)
     print("\n".join(slower))
-    print(f"{label}: {len(slower)} of {compared} comparisons slower than a chip they dominate by more than "
-          f"{args.slack:.2f}x")
+    print(f"shipped calibration: {len(slower)} of {compared} comparisons slower than a chip they dominate by more "
+          f"than {args.slack:.2f}x")
 
 
 if __name__ == "__main__":

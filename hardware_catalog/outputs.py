@@ -101,7 +101,7 @@ class EfficiencyOut(_Out):
     source: str = Field(description="'prior' or where the calibration came from")
 
 
-ORDER = ("where this chip is predicted slower at batch-1 decode than a calibrated chip it matches or beats on paper "
+ORDER = ("where a chip is predicted slower at batch-1 decode than a calibrated chip it matches or beats on paper "
          "(planner.model.chip_order)")
 MEASURED = ("where measured runs of this model (or one of its architecture) on this runtime missed the prediction "
             "(measured_bias.yaml's rule)")
@@ -300,9 +300,7 @@ class PlanOut(_Out):
                                 "expert_parallel, dp_attention, disaggregation")
     why: str = Field(default="", description="what the serving features buy against the best plan without them")
     measured: list[MeasuredOut] = Field(default=[], description=MEASURED)
-    order: list[OrderOut] = Field(default=[], description="where a chip of the plan is predicted slower at "
-                                  "batch-1 decode than a calibrated chip it matches or beats on paper "
-                                  "(planner.model.chip_order)")
+    order: list[OrderOut] = Field(default=[], description=ORDER)
 
 
 class RelaxationOut(_Out):

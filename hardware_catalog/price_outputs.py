@@ -119,8 +119,6 @@ def source_out(s: PriceSource) -> PriceSourceOut:
                           offers=[offer_out(o) for o in s.offers], stale=bool(s.stale))
 
 
-
-
 def stale_warnings(sources: Sequence[PriceSource]) -> list[str]:
     """One line per chip whose price rests on an offer older than 12 months (or undated), and one
     per chip whose price rests only on offers flagged weak (planner.economics.pricing.WEAK_FLAGS: one

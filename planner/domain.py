@@ -513,15 +513,16 @@ class Catalog:
     def weight_precisions(self, runtime: Runtime, hardware: Hardware) -> tuple[str, ...]:
         """The weight formats ``runtime`` serves on ``hardware``: its own, less what its backend on the chip's
         family (``Runtime.backends``) lacks."""
-        backend = self.runtimes.get(runtime.backends.get(hardware.family, ""))
-        own = runtime.weight_precisions
-        return own if backend is None else tuple(p for p in own if p in backend.weight_precisions)
+        return self._through_backend(runtime, hardware, "weight_precisions")
 
     def kv_precisions(self, runtime: Runtime, hardware: Hardware) -> tuple[str, ...]:
         """The KV cache formats ``runtime`` stores on ``hardware`` (as ``weight_precisions``)."""
+        return self._through_backend(runtime, hardware, "kv_precisions")
+
+    def _through_backend(self, runtime: Runtime, hardware: Hardware, formats: str) -> tuple[str, ...]:
+        own: tuple[str, ...] = getattr(runtime, formats)
         backend = self.runtimes.get(runtime.backends.get(hardware.family, ""))
-        own = runtime.kv_precisions
-        return own if backend is None else tuple(p for p in own if p in backend.kv_precisions)
+        return own if backend is None else tuple(p for p in own if p in getattr(backend, formats))
 
     def measured_for(self, model_id: str, runtime_id: str) -> tuple[MeasuredBias, ...]:
         """The measured biases that apply to ``model_id`` on ``runtime_id``: those measured on it, and

@@ -28,10 +28,11 @@ class PlannerError(Exception):
 
     title = "planner error"
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None, detail: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.detail = message if detail is None else detail  # the problem alone, without where (file, field)
 
 
 class CatalogError(PlannerError):
@@ -41,7 +42,7 @@ class CatalogError(PlannerError):
 
     def __init__(self, message: str, *, file: str | None = None, field: str | None = None) -> None:
         where = ": ".join(part for part in (file, field) if part)
-        super().__init__(f"{where}: {message}" if where else message, field=field)
+        super().__init__(f"{where}: {message}" if where else message, field=field, detail=message)
         self.file = file
 
 
@@ -51,7 +52,7 @@ class InputError(PlannerError):
     title = "invalid input"
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(f"{field}: {message}" if field else message, field=field)
+        super().__init__(f"{field}: {message}" if field else message, field=field, detail=message)
 
 
 class InfeasibleError(PlannerError):

@@ -17,6 +17,7 @@ from planner.economics.rates import Pricing
 
 __all__ = [
     "HOURS_PER_MONTH",
+    "LOGNORMAL_MAX_P95_RATIO",
     "METRICS",
     "Availability",
     "Budget",
@@ -28,6 +29,7 @@ __all__ = [
     "Tokens",
     "Traffic",
     "Workload",
+    "lognormal_p95_problem",
 ]
 
 HOURS_PER_MONTH = 730.0  # 8760 h / 12: the convention of cloud price sheets
@@ -44,6 +46,18 @@ class Objective(StrEnum):
 # The largest p95 / mean of a lognormal: p95 / mean = exp(z95 s - s^2 / 2) peaks at s = z95
 # (planner.model.load.queueing.LengthDist.sigma); a heavier tail needs a histogram.
 LOGNORMAL_MAX_P95_RATIO = math.exp(NormalDist().inv_cdf(0.95) ** 2 / 2.0)
+
+
+def lognormal_p95_problem(mean: float, p95: float) -> str | None:
+    """Why lengths of this mean cannot have this p95 as a lognormal (None: they can): below the mean, or
+    past ``LOGNORMAL_MAX_P95_RATIO`` x it."""
+    if not (math.isfinite(p95) and p95 >= mean):
+        return f"p95 must be at least the mean ({mean:g}), got {p95:g}"
+    if p95 > LOGNORMAL_MAX_P95_RATIO * mean:
+        return (f"p95 {p95:g} is {p95 / mean:.3g}x the mean {mean:g}, but lengths given by mean and p95 are modelled "
+                f"as a lognormal, whose p95 is at most {LOGNORMAL_MAX_P95_RATIO:.3f}x its mean (p95 <= "
+                f"{LOGNORMAL_MAX_P95_RATIO * mean:.0f} here)")
+    return None
 
 
 @dataclass(frozen=True)

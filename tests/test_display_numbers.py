@@ -23,9 +23,9 @@ def test_money_is_to_the_cent_or_five_digits_where_finer(value: float | None, sh
 def test_large_values_read_without_exponents() -> None:
     from cli.commands.plan_cmd import _num
     from cli.output.cost_render import _money
-    from planner.search.explain import _plain
+    from planner.text import plain
 
-    assert _plain(94_300.0) == "94,300" and _plain(36.2) == "36.2" and _plain(0.14612) == "0.1461"
+    assert plain(94_300.0, ".4g") == "94,300" and plain(36.2, ".4g") == "36.2" and plain(0.14612, ".4g") == "0.1461"
     assert _num(1047.3, ".3g") == "1,047" and _num(3.14159, ".3g") == "3.14"
     assert _money(95_612.0, ".3g") == "$95,612" and _money(0.993, ".3g") == "$0.993"
 

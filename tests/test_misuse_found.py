@@ -78,36 +78,31 @@ def test_merge_keys_may_still_be_overridden(tmp_path: Path) -> None:
     assert read_yaml(path)["over"] == {"p": 3, "q": 2}
 
 
-@pytest.mark.parametrize(("file", "key"), [("precisions.yaml", "precisions"), ("runtimes.yaml", "runtimes")])
-def test_an_id_listed_twice_is_an_error(tmp_path: Path, file: str, key: str, hwplan: Cli) -> None:
+def _listed_twice(tmp_path: Path, hwplan: Cli, file: str, key: str) -> tuple[dict, str]:
+    """A catalog copy whose ``file`` lists its first ``key`` entry twice: the entry, and what validate says."""
     root = _copy(tmp_path)
     path = root / file
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     data[key].append({**data[key][0]})
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    err = _one_line(*hwplan("catalog", "validate", str(root))[::2])
-    assert file in err and f"duplicate id {data[key][0]['id']!r}" in err
+    return data[key][0], _one_line(*hwplan("catalog", "validate", str(root))[::2])
+
+
+@pytest.mark.parametrize(("file", "key"), [("precisions.yaml", "precisions"), ("runtimes.yaml", "runtimes")])
+def test_an_id_listed_twice_is_an_error(tmp_path: Path, file: str, key: str, hwplan: Cli) -> None:
+    entry, err = _listed_twice(tmp_path, hwplan, file, key)
+    assert file in err and f"duplicate id {entry['id']!r}" in err
 
 
 def test_a_calibration_pair_listed_twice_is_an_error(tmp_path: Path, hwplan: Cli) -> None:
-    root = _copy(tmp_path)
-    path = root / "calibration.yaml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    data["entries"].append({**data["entries"][0]})
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    err = _one_line(*hwplan("catalog", "validate", str(root))[::2])
+    _entry, err = _listed_twice(tmp_path, hwplan, "calibration.yaml", "entries")
     assert "calibration.yaml" in err and "duplicate" in err
 
 
 def test_a_quality_precision_listed_twice_is_an_error(tmp_path: Path, hwplan: Cli) -> None:
     # the later entry took the earlier's place and the format it was meant for scored as lossless
-    root = _copy(tmp_path)
-    path = root / "quality.yaml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    data["precisions"].append({**data["precisions"][0]})
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    err = _one_line(*hwplan("catalog", "validate", str(root))[::2])
-    assert "quality.yaml" in err and f"duplicate precision {data['precisions'][0]['precision']!r}" in err
+    entry, err = _listed_twice(tmp_path, hwplan, "quality.yaml", "precisions")
+    assert "quality.yaml" in err and f"duplicate precision {entry['precision']!r}" in err
 
 
 @pytest.mark.parametrize(("backends", "words"), [({"gpu": "no-such-runtime"}, "names no runtime"),

@@ -26,3 +26,24 @@ def test_a_plan_meets_every_target_at_its_own_load() -> None:
     for p in result.plans:
         for metric, pct, limit in w.slo.items():
             assert p.predicted[f"{metric}_p{pct}"] <= limit, (p.kv_precision, p.deployments, metric, p.predicted)
+
+
+def test_a_plan_over_a_target_at_its_own_load_is_dropped_and_counted() -> None:
+    """The filter itself (the case above no longer arises since the gain's secant): a plan printing a latency
+    over its target is dropped and counted, one within it kept."""
+    from collections import Counter
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from planner.search.run import _meeting_slos
+
+    catalog = load_catalog()
+    w = Workload(name="filter", traffic=Traffic(requests_per_s=1.0, input_tokens=Tokens(500.0),
+                                                output_tokens=Tokens(100.0)),
+                 slo=Slo(targets={"ttft_ms": {99: 2000.0}}),
+                 constraints=Constraints(models=("qwen2.5-1.5b",), hardware=("l4",)))
+    (ok, *_) = plan(w, catalog, tables=catalog_tables(catalog), top=1, explain=False).plans
+    over = replace(ok, predicted={**ok.predicted, "ttft_ms_p99": 2000.0 * 1.01})
+    prep = SimpleNamespace(cand=SimpleNamespace(dropped=Counter()))
+    assert _meeting_slos([over, ok], w, prep) == [ok]  # type: ignore[arg-type]
+    assert sum(prep.cand.dropped.values()) == 1

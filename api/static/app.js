@@ -51,11 +51,7 @@ async function request(path, options = {}) {
                                                 ...headers}, ...rest});
   const data = response.status === 204 ? null : await response.json().catch(() => null);
   if (!response.ok) {
-    const detail = data ? (data.detail || data.title) : response.statusText;
-    // each field error the detail does not already say (its field reads body.x where the detail says x)
-    const fields = (data && data.errors || []).filter((e) => !String(detail).includes(e.message))
-      .map((e) => `${e.field}: ${e.message}`).join("; ");
-    throw new Error(`${response.status} ${detail}${fields ? ` (${fields})` : ""}`);
+    throw new Error(problemText(response.status, data, response.statusText));  // (problem.js)
   }
   return {data, response};
 }
@@ -318,6 +314,12 @@ function sloCell(plan, metric) {
             el("span", {class: "sr-only", text: ` (${kind === "ok" ? "within" : kind === "close" ? "close to" : "over"} SLO)`}));
 }
 
+function flag(caveats, what, label, suffix) {
+  if (!caveats || !caveats.length) return null;
+  return el("div", {class: "sub flag", title: caveats.map((c) => c.note).join("\n"),
+                    text: `⚠ ${label}: ${caveats.map(what).join(", ")}${suffix}`});
+}
+
 function deploymentText(d) {
   // as the CLI: a two-pool plan's role, expert-parallel and DP-attention ranks
   const shape = `tp${d.tp}` + (d.pp === 1 ? "" : ` pp${d.pp}`) + (d.ep > 1 ? ` ep${d.ep}` : "")
@@ -348,14 +350,9 @@ function renderTable() {
       el("td", {}, el("strong", {text: p.model}),
          el("div", {class: "sub", text: `${p.precision} · KV ${p.kv_precision} · ${p.runtime}`
                                        + (p.adaptation !== "none" ? ` · ${p.adaptation}` : "")}),
-         // where measured runs missed the prediction (measured_bias.yaml), flagged in the row, not only the detail
-         (p.measured || []).length ? el("div", {class: "sub flag", title: p.measured.map((m) => m.note).join("\n"),
-                                                text: `⚠ measured: ${p.measured.map((m) => m.metric).join(", ")} off`})
-           : null,
-         // a chip predicted slower than one it beats on paper (planner.model.chip_order)
-         (p.order || []).length ? el("div", {class: "sub flag", title: p.order.map((f) => f.note).join("\n"),
-                                             text: `⚠ chip order: ${p.order.map((f) => f.hardware).join(", ")}`})
-           : null),
+         // the plan's caveats, flagged in the row, not only the detail: where measured runs missed the prediction
+         // (measured_bias.yaml), a chip predicted slower than one it beats on paper (planner.model.chip_order)
+         flag(p.measured, (m) => m.metric, "measured", " off"), flag(p.order, (f) => f.hardware, "chip order", "")),
       el("td", {}, p.deployments.map((d) => el("div", {text: deploymentText(d)
         + (d.calibrated ? "" : " · uncalibrated"), title: d.calibrated ? "" : "no measurement of this chip with this "
         + "runtime: its efficiencies come from the same die's, its vendor's or its family's fit, or the prior"}))),

@@ -127,10 +127,7 @@ async function runFleet() {
     headers: {"Content-Type": "application/json", Accept: "application/json"}});
   const data = await response.json().catch(() => null);
   if (!response.ok) {
-    const detail = data ? data.detail || data.title : "";
-    const fields = (data && data.errors || []).filter((e) => !String(detail).includes(e.message))
-      .map((e) => `${e.field}: ${e.message}`).join("; ");
-    status.textContent = `${response.status} ${detail} ${fields}`.trim();
+    status.textContent = problemText(response.status, data);  // (problem.js)
     status.className = "error";
     return;
   }

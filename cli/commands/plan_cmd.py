@@ -92,7 +92,7 @@ def plan_cmd(
         except InputError as exc:  # a field of the workload file (an unknown id): named with the file, as its others
             if exc.field is None or not exc.field.startswith("constraints."):
                 raise
-            raise CatalogError(exc.message.removeprefix(f"{exc.field}: "), file=str(workload), field=exc.field) from exc
+            raise CatalogError(exc.detail, file=str(workload), field=exc.field) from exc
         report = span = None
         if levers and result.plans:
             report = levers_out(lever_report(cat, w, result.plans[0], tables=tables), result.plans[0])
@@ -173,12 +173,10 @@ def _quality(q: QualityOut, sep: str = "\n") -> str:
 
 
 def _num(value: float | None, fmt: str, scale: float = 1.0) -> str:
-    """``value`` in ``fmt``; a 'g' format shows 1,000 and up whole with separators, never as 1.05e+03."""
-    if value is None:
-        return "—"
-    if fmt.endswith("g") and abs(value * scale) >= 1000:
-        return f"{value * scale:,.0f}"
-    return format(value * scale, fmt)
+    """``value`` x ``scale`` in ``fmt`` (planner.text.plain: no exponents), or a dash when absent."""
+    from planner.text import plain
+
+    return "—" if value is None else plain(value * scale, fmt)
 
 
 def _render_levers(console: Console, report: LeverReportOut, *, wide: bool) -> None:
@@ -230,17 +228,20 @@ def _plans_blocks(console: Console, plans: list[PlanOut]) -> None:
             console.print(f"   serving: {', '.join(p.features) or 'plain'}" + (f"; {p.why}" if p.why else ""))
 
 
-def _render_measured(console: Console, plans: list[PlanOut]) -> None:
-    """Each distinct measured bias once, with the plans it applies to (measured_bias.yaml): where runs of
-    the plan's model and runtime landed outside the file's band around the prediction, so that its capacity
-    and latencies are read with that range in mind."""
-    ranks: dict[str, list[int]] = {}
+def _render_caveats(console: Console, plans: list[PlanOut]) -> None:
+    """Each distinct caveat once, with the plans it applies to: ``measured`` (measured_bias.yaml: runs of the
+    plan's model and runtime landed outside the file's band around the prediction) and ``chip order``
+    (planner.model.chip_order: a chip predicted slower than one it beats on paper), so that a plan's
+    capacity and latencies are read with them in mind."""
+    kinds: dict[str, dict[str, list[int]]] = {"measured": {}, "chip order": {}}  # label -> note -> plan ranks
     for p in plans:
-        for m in p.measured:
-            ranks.setdefault(m.note, []).append(p.rank)
-    for note, which in ranks.items():
-        label = "plan" if len(which) == 1 else "plans"
-        console.print(f"[yellow]measured[/yellow] ({label} {', '.join(map(str, which))}): {note}")
+        for label, notes in (("measured", [m.note for m in p.measured]), ("chip order", [f.note for f in p.order])):
+            for note in notes:
+                kinds[label].setdefault(note, []).append(p.rank)
+    for label, ranks in kinds.items():
+        for note, which in ranks.items():
+            plural = "plan" if len(which) == 1 else "plans"
+            console.print(f"[yellow]{label}[/yellow] ({plural} {', '.join(map(str, which))}): {note}")
 
 
 def _render_text(out: PlanResultOut, cat: Catalog | None, workload: Path, *, wide: bool, iteration_range: bool) -> None:
@@ -264,21 +265,9 @@ def _flag_export(console: Console, out: PlanResultOut, cat: Catalog, workload: P
     refused = refusal(out, cat, workload=WorkloadIn.model_validate(read_yaml(workload)))
     if refused is not None:
         fmt, exc = refused
-        why = exc.message.removeprefix(f"{exc.field}: ")
         where = "no format" if fmt == "any" else f"--format {fmt}"
-        console.print(f"[yellow]export[/yellow]: plan 1 cannot be exported ({where}: {why}); its predicted "
+        console.print(f"[yellow]export[/yellow]: plan 1 cannot be exported ({where}: {exc.detail}); its predicted "
                       "figures stand, but hwplan writes no launch files for it", markup=True, highlight=False)
-
-
-def _render_order(console: Console, plans: list[PlanOut]) -> None:
-    """Each chip predicted slower than one it beats on paper once, with the plans it applies to."""
-    ranks: dict[str, list[int]] = {}
-    for p in plans:
-        for f in p.order:
-            ranks.setdefault(f.note, []).append(p.rank)
-    for note, which in ranks.items():
-        label = "plan" if len(which) == 1 else "plans"
-        console.print(f"[yellow]chip order[/yellow] ({label} {', '.join(map(str, which))}): {note}")
 
 
 def _flag_iteration_interval(console: Console, calibration: Calibration, runtime: str) -> None:
@@ -330,8 +319,7 @@ def render_plans(console: Console, out: PlanResultOut, *, wide: bool = False) ->
                     console.print(f"#{p.rank} serving ({', '.join(p.features)}): {p.why}")
         else:
             _plans_blocks(console, out.plans)
-        _render_measured(console, out.plans)
-        _render_order(console, out.plans)
+        _render_caveats(console, out.plans)
         console.print(f"* on the Pareto front (cost, p99 latency, quality); {DEPLOYMENT_NOTE}; "
                       "p99 latencies at peak load; $/M tok: the whole cost per million output tokens "
                       "(the #1 $/M line splits it by phase)"

@@ -23,11 +23,11 @@ def _money(value: float | None, fmt: str = ",.0f") -> str:
     whole with separators, never as $1.05e+03, $1 and up to the cent ($2.70, $10.53: the catalog's and
     the page's figures; 3 significant digits read $2.7 and $10.5), and less than $1 to its significant
     digits ($0.526, $0.00097)."""
+    from planner.text import plain
+
     if value is None:
         return "—"
-    if fmt.endswith("g") and abs(value) >= 1:
-        return f"${value:,.0f}" if abs(value) >= 1000 else f"${value:,.2f}"
-    return f"${value:{fmt}}"
+    return f"${value:,.2f}" if fmt.endswith("g") and 1 <= abs(value) < 1000 else f"${plain(value, fmt)}"
 
 
 def _top_lines(p: PlanOut) -> list[str]:

@@ -16,7 +16,6 @@ from planner.economics.rates import PRICING_MODES, Pricing, owned_from_mapping
 from planner.errors import InputError
 from planner.model.load.queueing import LengthDist
 from planner.workload import (
-    LOGNORMAL_MAX_P95_RATIO,
     Availability,
     Budget,
     Constraints,
@@ -26,6 +25,7 @@ from planner.workload import (
     Tokens,
     Traffic,
     Workload,
+    lognormal_p95_problem,
 )
 
 __all__ = ["AvailabilityIn", "GrowthIn", "PricingField", "PricingIn", "WorkloadIn", "load_workload", "to_pricing",
@@ -79,14 +79,10 @@ class TokensIn(_Strict):
             return self
         if self.mean is None:
             raise ValueError("needs a mean (optionally with p95) or a histogram")
-        if self.p95 is not None and self.p95 < self.mean:
-            raise ValueError("p95 must be at least the mean")
-        if self.p95 is not None and self.p95 > LOGNORMAL_MAX_P95_RATIO * self.mean:
-            raise ValueError(
-                f"p95 {self.p95:g} is {self.p95 / self.mean:.3g}x the mean {self.mean:g}, but lengths given by mean "
-                f"and p95 are modelled as a lognormal, whose p95 is at most {LOGNORMAL_MAX_P95_RATIO:.3f}x its mean "
-                f"(p95 <= {LOGNORMAL_MAX_P95_RATIO * self.mean:.0f} here); describe a heavier tail as a histogram "
-                "([{up_to: tokens, share: fraction}, ...])")
+        problem = None if self.p95 is None else lognormal_p95_problem(self.mean, self.p95)
+        if problem is not None:
+            raise ValueError(f"{problem}; describe a heavier tail as a histogram ([{{up_to: tokens, share: "
+                             "fraction}, ...])")
         return self
 
     def to_tokens(self) -> Tokens:
@@ -346,8 +342,7 @@ def load_workload(path: Path | str, *, prices: Path | str | None = None) -> Work
     try:
         w = to_workload(parsed)
     except InputError as e:  # a rule across fields: named with the file, as the schema's errors are
-        raise InputError(f"{path}: {e.args[0].removeprefix(f'{e.field}: ') if e.field else e.args[0]}",
-                         field=e.field) from None
+        raise InputError(f"{path}: {e.detail}", field=e.field) from None
     return w if prices is None else with_sheet(w, load_price_sheet(prices))
 
 

@@ -31,7 +31,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
-import numpy.typing as npt
 import scipy.optimize
 import scipy.sparse
 
@@ -49,7 +48,6 @@ __all__ = ["FitOptions", "FitResult", "at_bound", "cross_validate", "fit", "fold
 
 Progress = Callable[[str], None]
 K = len(EFFICIENCY_FIELDS)  # coefficients per pair and per family: theta's columns, in EFFICIENCY_FIELDS order
-_OVERHEAD = 3  # theta's step-overhead column
 _LOG_BOUNDS = (  # log-space bounds per coefficient
     (math.log(1e-3), 0.0),  # compute fraction
     (math.log(1e-3), 0.0),  # memory fraction
@@ -70,17 +68,13 @@ _UNSTABLE_RESIDUAL = math.log(10.0)  # a predicted overload counts as a 10x erro
 class FitOptions:
     """Shrinkage strengths per coefficient (compute, memory, communication, overhead, latency)."""
 
+    # The step overhead (4th) is fitted per pair, so nothing keeps a chip faster on paper from being fitted
+    # slower: H200 x TensorRT-LLM 7.6 ms against H100's 4.0 ms (planner.model.chip_order flags such plans;
+    # bench/chip_order.py lists them). Tying it across a compute die (97bdd57, reverted) or shrinking it at
+    # 1.0 removed those inversions but cost TPOT cross-validated by round (static 28.7% -> 33.0% / 29.7%,
+    # p99 26.4% -> 29.5% / 27.4%) and moved the pooled serving iteration 6 -> 8 ms: not taken.
     lam_pair: tuple[float, ...] = (0.5, 0.5, 0.3, 0.15, 0.15)
     lam_vendor: tuple[float, ...] = (0.5, 0.5, 0.3, 0.15, 0.15)
-    # Strength tying the step overhead of one runtime on chips of one compute die (``compute_dies``): the
-    # engine's host-side work per iteration on the same kernels, which a pair's records, mostly large
-    # batches, barely identify. Off (0): untied, the fits give H200 x TensorRT-LLM 7.6 ms against H100's
-    # 4.0 ms, so batch-1 decode reads 37% slower on the chip with 43% more bandwidth (20 such inversions
-    # past 10% over the calibrated chips, bench/chip_order.py). Tied at 1.0 the inversions go, but cross-validated
-    # by round static TPOT goes 28.7% -> 33.0% and TPOT p99 26.4% -> 29.5% (throughput 8.7% -> 8.5%, SLO
-    # capacity 12.3% -> 12.2%), and the pooled serving iteration the records under load pick moves from 6
-    # to 8 ms: not taken until the TPOT side is understood (docs/accuracy.md, known weak spots).
-    lam_die: float = 0.0
     lam_family: tuple[float, ...] = (0.3, 0.3, 0.3, 0.1, 0.1)
     # lam_vendor: the pair-level strengths reused for the vendor level (a prior, not tuned separately).
     # lam_moe: a runtime's MoE expert efficiency against its prior, 1 (``_MOE_BOUNDS``); the family
@@ -144,47 +138,9 @@ class _Problem:
     log_obs: Array
     moe_runtimes: tuple[str, ...]  # runtimes with MoE records: one MoE expert efficiency each
     moe_of_record: Array  # index into moe_runtimes, -1 for dense models
-    die_ties: npt.NDArray[np.int64]  # [tie, 2] pair indices: one runtime on two chips of one die (overheads tied)
 
 
-def compute_dies(catalog: Catalog) -> dict[str, str]:
-    """Each chip's compute die, named by one of its chips: a chip and the part it names as
-    ``power_reference`` (the same die at another board power), and chips of one vendor and family with
-    the same datasheet peak in every precision (the same die at the same clocks with other memory: H100
-    SXM, H200, GH200), are one die."""
-    parent = {h: h for h in catalog.hardware}
-
-    def root(h: str) -> str:
-        while parent[h] != h:
-            h = parent[h]
-        return h
-
-    def join(a: str, b: str) -> None:
-        ra, rb = root(a), root(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-
-    by_peaks: dict[object, str] = {}
-    for h in sorted(catalog.hardware.values(), key=lambda h: h.id):
-        if h.power_reference in parent:
-            join(h.id, h.power_reference)
-        key = (h.vendor, h.family, tuple(sorted(h.peak_flops_per_s.items())))
-        join(h.id, by_peaks.setdefault(key, h.id))
-    return {h: root(h) for h in catalog.hardware}
-
-
-def _die_ties(catalog: Catalog, pairs: Sequence[tuple[str, str]]) -> npt.NDArray[np.int64]:
-    """Consecutive (pair, pair) index ties of one runtime on one compute die."""
-    die = compute_dies(catalog)
-    groups: dict[tuple[str, str], list[int]] = {}
-    for q, (h, r) in enumerate(pairs):
-        groups.setdefault((die[h], r), []).append(q)
-    ties = [(a, b) for members in groups.values() for a, b in zip(members, members[1:], strict=False)]
-    return np.array(ties, dtype=np.int64).reshape(-1, 2)
-
-
-def _problem(catalog: Catalog, rs: RecordSet, *, server_latencies: bool, server_throughput: bool,
-             tie_dies: bool = False) -> _Problem:
+def _problem(catalog: Catalog, rs: RecordSet, *, server_latencies: bool, server_throughput: bool) -> _Problem:
     pairs = tuple(sorted({(c.hardware.id, c.runtime.id) for c in rs.configs}))
     vendor_of = {(h, r): (catalog.hardware[h].family, catalog.hardware[h].vendor, r) for h, r in pairs}
     vendors = tuple(sorted(set(vendor_of.values())))
@@ -209,7 +165,6 @@ def _problem(catalog: Catalog, rs: RecordSet, *, server_latencies: bool, server_
         moe_runtimes=(moe := tuple(sorted({c.runtime.id for c in rs.configs if c.model.experts > 1}))),
         moe_of_record=np.array([moe.index(c.runtime.id) if c.model.experts > 1 else -1 for c in rs.configs],
                                dtype=np.int64),
-        die_ties=_die_ties(catalog, pairs) if tie_dies else np.zeros((0, 2), dtype=np.int64),
     )
 
 
@@ -239,9 +194,8 @@ def _residuals(x: Array, p: _Problem, tables: CatalogTables, rs: RecordSet, opts
         shrink_pair = soft_l1(shrink_pair, opts.robust_scale)
     shrink_vendor = np.asarray(opts.lam_vendor) * (theta_vendor - theta_fam[p.family_of_vendor])
     shrink_fam = np.asarray(opts.lam_family) * (theta_fam - p.prior)
-    die = opts.lam_die * (theta_pair[p.die_ties[:, 0], _OVERHEAD] - theta_pair[p.die_ties[:, 1], _OVERHEAD])
     return np.concatenate([data, shrink_pair.ravel(), shrink_vendor.ravel(), shrink_fam.ravel(),
-                           opts.lam_moe * theta_moe, die])
+                           opts.lam_moe * theta_moe])
 
 
 def soft_l1(r: Array, scale: float) -> Array:
@@ -257,11 +211,8 @@ def soft_l1(r: Array, scale: float) -> Array:
 def _sparsity(p: _Problem) -> scipy.sparse.lil_matrix:
     n_pair, n_vendor, n_fam, n_moe = len(p.pairs), len(p.vendors), len(p.families), len(p.moe_runtimes)
     first_moe = K * (n_pair + n_vendor + n_fam)
-    n_tie = len(p.die_ties)
     rows = int(p.mask.sum()) + first_moe + n_moe
-    jac = scipy.sparse.lil_matrix((rows + n_tie, first_moe + n_moe), dtype=int)
-    for t, (a, b) in enumerate(p.die_ties):  # each die tie's row: the two pairs' overheads
-        jac[rows + t, K * a + _OVERHEAD] = jac[rows + t, K * b + _OVERHEAD] = 1
+    jac = scipy.sparse.lil_matrix((rows, first_moe + n_moe), dtype=int)
     record_rows = np.nonzero(p.mask)[0]
     for row, rec in enumerate(record_rows):
         jac[row, K * p.pair_of_record[rec]: K * p.pair_of_record[rec] + K] = 1
@@ -368,8 +319,7 @@ def fit(catalog: Catalog, rs: RecordSet, *, options: FitOptions | None = None) -
     # the batch every scenario's prediction runs at
     caps = fitted_concurrency(rs)
     catalog = replace(catalog, calibration=replace(catalog.calibration.at_iteration_prior(), serving_concurrency=caps))
-    p = _problem(catalog, rs, server_latencies=opts.server_latencies, server_throughput=opts.server_throughput,
-                 tie_dies=opts.lam_die > 0)
+    p = _problem(catalog, rs, server_latencies=opts.server_latencies, server_throughput=opts.server_throughput)
     tables = CatalogTables.from_catalog(catalog)
     x0 = np.concatenate([p.prior[p.family_of_vendor[p.vendor_of_pair]].ravel(),
                          p.prior[p.family_of_vendor].ravel(), p.prior.ravel(), np.zeros(len(p.moe_runtimes))])

@@ -97,23 +97,24 @@ class _Schedule:
         return sum(p for p in parts if p is not None)
 
     def add(self, w: int, it: Item) -> None:
-        v, used = self._variables(w, it)
+        per_rps = rate_scale(s.slo_capacity for s in it.shapes)  # integer units per request/s of its rates
+        v, used = self._variables(w, it, per_rps)
         self._shape_rules(w, it, v, used)
-        rate = [scaled(s.slo_capacity, _unit(it), f"{it.name}: {s.label} capacity", math.floor) for s in it.shapes]
+        rate = [scaled(s.slo_capacity, per_rps, f"{it.name}: {s.label} capacity", math.floor) for s in it.shapes]
         for m in range(self.months):
             for q in range(self.periods):
-                self._period(it, v, used, rate, m, q)
+                self._period(it, v, used, rate, m, q, per_rps)
         self.vars.append(v)
 
-    def _variables(self, w: int, it: Item) -> tuple[Vars, list[cp_model.IntVar]]:
+    def _variables(self, w: int, it: Item, per_rps: int) -> tuple[Vars, list[cp_model.IntVar]]:
         """Replica counts per shape and mode (a mode without a price, or not allowed, has none)."""
         a = it.availability
-        top = max(1, scaled(float(it.demand.max()) / a.max_utilization, _unit(it), f"{it.name}: demand"))
+        top = max(1, scaled(float(it.demand.max()) / a.max_utilization, per_rps, f"{it.name}: demand"))
         v: Vars = {"c": {}, "o": {}, "s": {}}
         cost: list[list[tuple[int, cp_model.IntVar, float]]] = [[] for _ in range(self.months)]
         for j, s in enumerate(it.shapes):
             price = _prices(self.prices, s, self.committed_as)
-            rate = max(1, scaled(s.slo_capacity, _unit(it), f"{it.name}: {s.label} capacity", math.floor))
+            rate = max(1, scaled(s.slo_capacity, per_rps, f"{it.name}: {s.label} capacity", math.floor))
             upper = max(-(-top // rate) + a.spare, a.replicas_at_least)
             for quotas in (it.quotas, self.fleet_quotas):
                 upper = min(upper, quotas.get(s.hardware, upper * s.chips) // s.chips)
@@ -147,9 +148,10 @@ class _Schedule:
             if m > 0:
                 self.model.add(var >= v["c"][j, m - 1])
 
-    def _period(self, it: Item, v: Vars, used: list[cp_model.IntVar], rate: list[int], m: int, q: int) -> None:
+    def _period(self, it: Item, v: Vars, used: list[cp_model.IntVar], rate: list[int], m: int, q: int,
+                per_rps: int) -> None:
         a = it.availability
-        need = scaled(it.demand[m, q] / a.max_utilization, _unit(it), f"{it.name}: demand")
+        need = scaled(it.demand[m, q] / a.max_utilization, per_rps, f"{it.name}: demand")
         shapes = range(len(it.shapes))
         total = cp_model.LinearExpr.sum([rate[j] * self.running(v, j, m, q) for j in shapes])
         # capacity: the demand over max_utilization
@@ -160,7 +162,7 @@ class _Schedule:
                 self.model.add(total - rate[j] * a.spare * used[j] >= need)
         # spot may all be pre-empted at once: the rest carries the raw demand
         if v["s"]:
-            floor = scaled(it.demand[m, q], _unit(it), f"{it.name}: demand")
+            floor = scaled(it.demand[m, q], per_rps, f"{it.name}: demand")
             self.model.add(sum(rate[j] * self.running(v, j, m, q, spot=False) for j in shapes) >= floor)
         # redundancy: at least min_replicas running, one per zone
         if a.replicas_at_least > 1:
@@ -369,8 +371,3 @@ def _solve(items: Sequence[Item], *, hours: Array, prices: ChipPrices, fleet_quo
     # read-out
     return sched.read(solver, items, name, time.perf_counter() - start)
 
-
-def _unit(it: Item) -> int:
-    """Integer units per request/s of an item's rates and demand (``rate_scale``: finer than
-    milli-requests where a replica carries under 1 request/s)."""
-    return rate_scale(s.slo_capacity for s in it.shapes)

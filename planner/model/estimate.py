@@ -26,7 +26,7 @@ from planner.model.load.queueing import LengthDist, overload_tpot, serve
 from planner.model.load.scheduler import overlap_of
 from planner.model.perf import Memory, MemoryModel, StepModel
 from planner.model.scenarios import bound_of, max_throughput, static_batch
-from planner.workload import LOGNORMAL_MAX_P95_RATIO
+from planner.workload import lognormal_p95_problem
 
 __all__ = ["Config", "Estimate", "Scenario", "batch1_tpot", "config_grid", "default_precision", "estimate",
            "resolve"]
@@ -119,8 +119,7 @@ def resolve(catalog: Catalog, *, model: str, hardware: str, chips: int | None = 
     prec = catalog.get_precision(precision) if precision else default_precision(catalog, hw)
     weights = catalog.weight_precisions(rt, hw)
     if prec.id not in weights:
-        on = f" on {hw.family} chips (through {rt.backends[hw.family]})" if hw.family in rt.backends else ""
-        raise InputError(f"{rt.id} does not serve {prec.id} weights{on} (it serves {', '.join(weights)})",
+        raise InputError(f"{rt.id} does not serve {prec.id} weights{_through(rt, hw)} (it serves {', '.join(weights)})",
                          field="precision")
     if prec.compute_precision(hw) is None:
         raise InputError(f"{hw.id} has no compute path for {prec.id}", field="precision")
@@ -145,6 +144,11 @@ def resolve(catalog: Catalog, *, model: str, hardware: str, chips: int | None = 
                   tp=tp, pp=pp, replicas=chips // (tp * pp))
 
 
+def _through(rt: Runtime, hw: Hardware) -> str:
+    """Where the runtime runs through a backend on the chip's family (``Runtime.backends``), for an error."""
+    return f" on {hw.family} chips (through {rt.backends[hw.family]})" if hw.family in rt.backends else ""
+
+
 def _kv_precision(catalog: Catalog, hw: Hardware, rt: Runtime, requested: str | None) -> Precision:
     kvs = catalog.kv_precisions(rt, hw)  # (its backend's on this chip's family too)
     if requested is None:
@@ -152,8 +156,8 @@ def _kv_precision(catalog: Catalog, hw: Hardware, rt: Runtime, requested: str | 
         requested = sixteen if sixteen in kvs else kvs[0]
     kv = catalog.get_precision(requested, field_name="kv_precision")
     if kv.bytes_per_kv is None or kv.id not in kvs:
-        on = f" on {hw.family} chips (through {rt.backends[hw.family]})" if hw.family in rt.backends else ""
-        raise InputError(f"{rt.id} does not store the KV cache in {kv.id}{on} (it supports {', '.join(kvs)})",
+        raise InputError(f"{rt.id} does not store the KV cache in {kv.id}{_through(rt, hw)} (it supports "
+                         f"{', '.join(kvs)})",
                          field="kv_precision")
     return kv
 
@@ -196,9 +200,9 @@ def _check_p95s(scenario: Scenario, p95s: tuple[tuple[float | None, int, str], .
         field = f"{what}_p95"
         if scenario is not Scenario.SERVER:
             raise InputError("only the server scenario reads a length distribution", field=field)
-        if not (math.isfinite(p95) and mean <= p95 <= LOGNORMAL_MAX_P95_RATIO * mean):
-            raise InputError(f"must lie between {what}_tokens ({mean:g}) and {LOGNORMAL_MAX_P95_RATIO:.3f} x it "
-                             f"(a lognormal's largest p95), got {p95:g}", field=field)
+        problem = lognormal_p95_problem(mean, p95)
+        if problem is not None:
+            raise InputError(f"{problem} ({what}_tokens)", field=field)
 
 
 def estimate(catalog: Catalog, config: Config, *, scenario: Scenario = Scenario.STATIC_BATCH,

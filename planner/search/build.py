@@ -26,7 +26,7 @@ from planner.search.shapes.capacity import UTILIZATION, length_dists
 from planner.search.shapes.prepare import Prepared
 from planner.workload import HOURS_PER_MONTH, METRICS, Workload
 
-__all__ = ["build_plans"]
+__all__ = ["BINDING_SLACK", "build_plans", "limit_binding"]
 
 BINDING_SLACK = 0.05  # a limit within 5% of the plan's value counts as binding
 
@@ -157,19 +157,26 @@ def _with_binding(plan: Plan, p: Prepared, w: Workload, rows: np.ndarray) -> Pla
         stopped = any(p.rung[i] < last and np.isfinite(above[i]) and above[i] > limit for i in rows)
         if stopped or plan.predicted[f"{metric}_p{pct}"] >= (1 - BINDING_SLACK) * limit:
             binding.append(f"slo.{metric}.p{pct}")
-    b = w.budget
-    if b.max_cost_per_month is not None and plan.cost.per_month >= (1 - BINDING_SLACK) * b.max_cost_per_month:
-        binding.append("budget.max_cost_per_month")
-    if (b.max_cost_per_million_tokens is not None
-            and plan.cost.per_million_tokens >= (1 - BINDING_SLACK) * b.max_cost_per_million_tokens):
-        binding.append("budget.max_cost_per_million_tokens")
     q = w.quality.min_score
     if q is not None and plan.quality.score is not None and plan.quality.score - q <= 2.0:
         binding.append("quality.min_score")
+    return Plan(**{**plan.__dict__, "binding": tuple(binding + limit_binding(plan, w))})
+
+
+def limit_binding(plan: Plan, w: Workload) -> list[str]:
+    """The budget, quota and hardware-type limits ``plan`` comes within ``BINDING_SLACK`` of (a quota: less
+    than one more replica of its largest shape on that chip fits)."""
+    binding = []
+    b, near = w.budget, 1 - BINDING_SLACK
+    if b.max_cost_per_month is not None and plan.cost.per_month >= near * b.max_cost_per_month:
+        binding.append("budget.max_cost_per_month")
+    per_million = b.max_cost_per_million_tokens
+    if per_million is not None and plan.cost.per_million_tokens >= near * per_million:
+        binding.append("budget.max_cost_per_million_tokens")
     for hw, quota in w.constraints.quotas.items():
-        used = sum(d.chips_per_replica * d.replicas for d in plan.deployments if d.hardware == hw)
-        if used and used >= quota - max(d.chips_per_replica for d in plan.deployments if d.hardware == hw) + 1:
+        largest = max((d.chips_per_replica for d in plan.deployments if d.hardware == hw), default=0)
+        if largest and plan.chips(hw) >= quota - largest + 1:
             binding.append(f"constraints.quotas.{hw}")
     if len(plan.hardware_types) >= w.constraints.max_hardware_types > 1:
         binding.append("constraints.max_hardware_types")
-    return Plan(**{**plan.__dict__, "binding": tuple(binding)})
+    return binding

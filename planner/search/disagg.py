@@ -34,7 +34,7 @@ from planner.model.attention import kv_bytes_per_token
 from planner.model.grid import CatalogTables
 from planner.model.perf import MemoryModel, StepModel
 from planner.model.serving import Served
-from planner.search.build import BINDING_SLACK
+from planner.search.build import limit_binding
 from planner.search.results import Cost, Plan
 from planner.search.run import run_search
 from planner.search.shapes.capacity import length_dists
@@ -212,33 +212,16 @@ def _within_limits(plan: Plan, w: Workload) -> bool:
         kg = plan.cost.energy.kgco2e_per_month if plan.cost.energy is not None else None
         if kg is None or kg > b.max_kgco2e_per_month:
             return False
-    if any(_chips(plan, hw) > quota for hw, quota in c.quotas.items()):
+    if any(plan.chips(hw) > quota for hw, quota in c.quotas.items()):
         return False
     return len(plan.hardware_types) <= c.max_hardware_types
 
 
-def _chips(plan: Plan, hardware: str) -> int:
-    return sum(d.chips_per_replica * d.replicas for d in plan.deployments if d.hardware == hardware)
-
-
 def _binding(plan: Plan, w: Workload) -> tuple[str, ...]:
-    """The pools' binding SLOs, and the budget, quota and hardware-type limits the pair comes within
-    ``BINDING_SLACK`` of (a pool's own nearness to a budget says nothing of the pair's)."""
-    slos = [b for b in plan.binding if b.startswith("slo.") or b == "quality.min_score"]
-    b, c = w.budget, w.constraints
-    near = 1.0 - BINDING_SLACK
-    if b.max_cost_per_month is not None and plan.cost.per_month >= near * b.max_cost_per_month:
-        slos.append("budget.max_cost_per_month")
-    per_million = b.max_cost_per_million_tokens
-    if per_million is not None and plan.cost.per_million_tokens >= near * per_million:
-        slos.append("budget.max_cost_per_million_tokens")
-    for hw, quota in c.quotas.items():
-        most = max((d.chips_per_replica for d in plan.deployments if d.hardware == hw), default=0)
-        if most and _chips(plan, hw) >= quota - most + 1:
-            slos.append(f"constraints.quotas.{hw}")
-    if len(plan.hardware_types) >= c.max_hardware_types > 1:
-        slos.append("constraints.max_hardware_types")
-    return tuple(slos)
+    """The pools' binding SLOs and quality floor, and the budget, quota and hardware-type limits the pair
+    comes within ``BINDING_SLACK`` of (a pool's own nearness to a budget says nothing of the pair's)."""
+    own = [b for b in plan.binding if b.startswith("slo.") or b == "quality.min_score"]
+    return tuple(own + limit_binding(plan, w))
 
 
 def _paired_keys(plans: list[Plan]) -> list[tuple[str, str, str, str, str]]:

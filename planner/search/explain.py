@@ -19,6 +19,7 @@ from planner.model.grid import CatalogTables
 from planner.search.results import Infeasible, PlanResult, Relaxation
 from planner.search.run import run_search
 from planner.search.shapes.prepare import Prepared
+from planner.text import plain
 from planner.workload import Objective, Slo, Workload
 
 __all__ = ["explain_infeasible"]
@@ -88,11 +89,6 @@ def _reasons(catalog: Catalog, w: Workload, prep: Prepared) -> list[str]:
     return reasons
 
 
-def _plain(value: float) -> str:
-    """4 significant digits without an exponent: 94,300 (``{:,.4g}`` printed 9.43e+04), 36.2, 0.1461."""
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
-
-
 def _nice_up(value: float) -> float:
     """Round up to 2 significant digits of headroom-free precision (e.g. 41,234 -> 41,300)."""
     if value <= 0:
@@ -127,8 +123,8 @@ def _budget(catalog: Catalog, tables: CatalogTables, w: Workload, o: Objective) 
     if b.max_cost_per_million_tokens is not None and cheapest.cost.per_million_tokens > b.max_cost_per_million_tokens:
         need = _nice_up(cheapest.cost.per_million_tokens)
         if _verified(catalog, tables, replace(w, budget=replace(b, max_cost_per_million_tokens=need)), o):
-            out.append(Relaxation("budget.max_cost_per_million_tokens", f">= ${_plain(need)} per million tokens",
-                                  need))
+            out.append(Relaxation("budget.max_cost_per_million_tokens",
+                                  f">= ${plain(need, '.4g')} per million tokens", need))
     return out
 
 
@@ -154,8 +150,8 @@ def _slos(catalog: Catalog, tables: CatalogTables, w: Workload, o: Objective) ->
                 # the top plans' least latency is an upper bound: a dearer plan within the budget may
                 # meet a tighter target, so narrow it to the least value on the _nice_up grid
                 need = _least(admits, limit, need)
-                out.append(Relaxation(f"slo.{metric}.p{pct}", f"p{pct} {metric[:-3].upper()} >= {_plain(need)} ms",
-                                      need))
+                out.append(Relaxation(f"slo.{metric}.p{pct}",
+                                      f"p{pct} {metric[:-3].upper()} >= {plain(need, '.4g')} ms", need))
                 break
     return out
 
@@ -198,10 +194,8 @@ def _quotas(catalog: Catalog, tables: CatalogTables, w: Workload, o: Objective) 
     best = free.plans[0]  # the cheapest plan without quotas: the quotas it needs
     out = []
     quotas = dict(c.quotas)
-    used: dict[str, int] = {}  # chips per hardware over every deployment (a mix or two pools may share one)
-    for d in best.deployments:
-        used[d.hardware] = used.get(d.hardware, 0) + d.chips_per_replica * d.replicas
-    for hw, chips in used.items():
+    for hw in sorted(best.hardware_types):
+        chips = best.chips(hw)  # (over every deployment: a mix or two pools may share one)
         if hw in quotas and chips > quotas[hw]:
             quotas[hw] = chips
             out.append(Relaxation(f"constraints.quotas.{hw}", f"quota >= {chips} chips", chips))

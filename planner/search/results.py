@@ -75,6 +75,10 @@ class Plan:
     def hardware_types(self) -> frozenset[str]:
         return frozenset(d.hardware for d in self.deployments)
 
+    def chips(self, hardware: str) -> int:
+        """Chips of ``hardware`` over every deployment (a mix, or two pools, may share one)."""
+        return sum(d.chips_per_replica * d.replicas for d in self.deployments if d.hardware == hardware)
+
     @property
     def key(self) -> tuple[str, str, str, str, str]:
         return (self.model, self.precision, self.kv_precision, self.runtime, self.adaptation)
