@@ -11,12 +11,14 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from hardware_catalog.loader import default_catalog_dir, load_catalog
+    from hardware_catalog.files import default_catalog_dir
+    from hardware_catalog.loader import load_catalog
     from hardware_catalog.prices import load_owned, load_price_sheet, load_prices
 
 __all__ = ["default_catalog_dir", "load_catalog", "load_owned", "load_price_sheet", "load_prices"]
 
-_HOME = {"default_catalog_dir": "hardware_catalog.loader", "load_catalog": "hardware_catalog.loader",
+_HOME = {"default_catalog_dir": "hardware_catalog.files",  # (not the loader: the schema and prices ride with it)
+         "load_catalog": "hardware_catalog.loader",
          "load_owned": "hardware_catalog.prices", "load_price_sheet": "hardware_catalog.prices",
          "load_prices": "hardware_catalog.prices"}
 

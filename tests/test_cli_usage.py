@@ -131,3 +131,22 @@ def test_a_command_line_imports_only_its_command_module() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['cli.commands.plan_cmd']"  # (the --server option lives in cli.app, not serve_cmd)
+
+
+def test_plan_text_on_a_compiled_workload_reads_no_yaml_schema(tmp_path: Path) -> None:
+    """``hwplan plan`` as text, once the catalog and the workload are compiled, checks plan 1's export against the
+    workload the search read: neither the workload schema nor the catalog loader (the schema and the price
+    files ride with it) is imported again, ~45 ms of a ~300 ms command. code-assistant's plan 1 is refused,
+    so the export check does run."""
+    code = ("import atexit, sys; from cli.main import main; "
+            "atexit.register(lambda: print('MODULES', ' '.join(sorted(sys.modules)), file=sys.stderr)); "
+            f"main(['plan', {str(ROOT / 'examples' / 'code-assistant.yaml')!r}])")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HWPLAN_CACHE_DIR": str(tmp_path), "COLUMNS": "300"}
+    env.pop("HWPLAN_NO_CACHE", None)
+    runs = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True) for _ in range(2)]
+    assert all(r.returncode == 0 for r in runs), runs[-1].stderr
+    assert "export: plan 1 cannot be exported" in " ".join(runs[1].stdout.split())
+    (line,) = [line for line in runs[1].stderr.splitlines() if line.startswith("MODULES ")]
+    loaded = set(line.split()[1:])
+    assert "hardware_catalog.export" in loaded
+    assert not loaded & {"hardware_catalog.inputs.workload", "hardware_catalog.loader", "hardware_catalog.schema"}

@@ -15,14 +15,14 @@ from engine_args import FIXTURES, parser_from
 
 from hardware_catalog import load_catalog
 from hardware_catalog.export import KUBERNETES_VERSION, ExportError, export
-from hardware_catalog.inputs.workload import WorkloadIn
+from hardware_catalog.inputs.workload import WorkloadIn, to_workload
 from hardware_catalog.outputs import PlanResultOut
 
 LAUNCHERS = {"vllm": 2, "neuron": 2, "sglang": 3, "trtllm": 1, "llama.cpp": 1, "jetstream": 4}  # argv before options
-WORKLOAD = WorkloadIn.model_validate({
+WORKLOAD = to_workload(WorkloadIn.model_validate({
     "name": "chat", "traffic": {
         "requests_per_s": 10, "peak_requests_per_s": 40,
-        "input_tokens": {"mean": 1000, "p95": 3000}, "output_tokens": {"mean": 200, "p95": 500}}})
+        "input_tokens": {"mean": 1000, "p95": 3000}, "output_tokens": {"mean": 200, "p95": 500}}}))
 
 
 @pytest.fixture(scope="module")

@@ -106,7 +106,7 @@ def top(doc: PlanResultOut) -> PlanOut:
 
 
 def scripts(catalog: Any, doc: PlanResultOut, fmt: str, w: WorkloadIn) -> list[dict[str, Any]]:
-    artifacts = export(doc, catalog, fmt, workload=w)
+    artifacts = export(doc, catalog, fmt, workload=to_workload(w))
     assert len(artifacts) == len(top(doc).deployments)
     return [options(fmt, a.content) for a in artifacts]
 
@@ -136,7 +136,7 @@ def test_disaggregated_manifests_hold_each_pool_with_its_replicas_and_chips(plan
     doc, w = planned[key], WORKLOADS[key]
     p = top(doc)
     assert p.runtime == {"disaggregation": "sglang", "disaggregation_vllm": "vllm"}[key]
-    (artifact,) = export(doc, catalog, "k8s", workload=w)
+    (artifact,) = export(doc, catalog, "k8s", workload=to_workload(w))
     docs = list(yaml.safe_load_all(artifact.content))
     for d in docs:
         kubernetes_validate.validate(d, KUBERNETES_VERSION, strict=True)
@@ -181,7 +181,7 @@ def test_expert_parallel_and_dp_attention_flags(planned: dict[str, PlanResultOut
     assert vl["enable_expert_parallel"] and dp == d.dp_attention
     assert dp * tp == d.chips_per_replica == d.ep  # vLLM's EP group: every DP x TP rank of the replica
     assert int(vl["max_num_seqs"]) == -(-d.max_batch // dp)  # max-num-seqs is per DP engine: the batch split
-    (artifact,) = export(doc, catalog, "k8s", workload=w)
+    (artifact,) = export(doc, catalog, "k8s", workload=to_workload(w))
     (deployment,) = [x for x in yaml.safe_load_all(artifact.content) if x["kind"] == "Deployment"]
     assert deployment["spec"]["replicas"] == d.replicas
     limits = deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]

@@ -17,8 +17,7 @@ import pytest
 from hardware_catalog import load_catalog
 from hardware_catalog.caching.cache import catalog_tables
 from hardware_catalog.export import ExportError, export
-from hardware_catalog.files import read_yaml
-from hardware_catalog.inputs.workload import WorkloadIn, load_workload
+from hardware_catalog.inputs.workload import load_workload
 from hardware_catalog.outputs import plan_result_out
 from planner.errors import InputError
 from planner.model.estimate import resolve
@@ -33,12 +32,11 @@ def test_plans_on_neuron_chips_export_but_for_a_named_checkpoint(example: str) -
     path = EXAMPLES / f"{example}.yaml"
     w = load_workload(path)
     doc = plan_result_out(plan(w, catalog, tables=catalog_tables(catalog), top=8, explain=False))
-    body = WorkloadIn.model_validate(read_yaml(path))
     neuron = [p for p in doc.plans if all(catalog.hardware[d.hardware].family in ("inferentia", "trainium")
                                           for d in p.deployments)]
     for p in neuron:
         try:
-            export(doc, catalog, "neuron", rank=p.rank, workload=body)
+            export(doc, catalog, "neuron", rank=p.rank, workload=w)
         except ExportError as e:
             assert "pre-quantised checkpoint" in str(e), (p.rank, p.runtime, p.precision, p.kv_precision, str(e))
 

@@ -96,12 +96,12 @@ def export_plan(request: Request, plan_id: str, snapshot: SnapshotDep,
                 rank: Annotated[int, Query(ge=1, le=50)] = 1) -> ExportOut | PlainTextResponse:
     """A saved plan's engine launch commands or Kubernetes manifests (``hwplan export``)."""
     from hardware_catalog.export import CLUSTER_FORMATS, export
-    from hardware_catalog.inputs.workload import WorkloadIn
+    from hardware_catalog.inputs.workload import WorkloadIn, to_workload
     from hardware_catalog.outputs import PlanResultOut, export_out
 
     saved = _get(request, plan_id)
     artifacts = export(PlanResultOut.model_validate(saved.result), snapshot.catalog, format, rank=rank,
-                       workload=WorkloadIn.model_validate(saved.workload))
+                       workload=to_workload(WorkloadIn.model_validate(saved.workload)))
     if _wants_json(request):
         return export_out(format, rank, artifacts)
     body = ("\n---\n" if format in CLUSTER_FORMATS else "\n").join(a.content for a in artifacts)

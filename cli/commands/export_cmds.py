@@ -84,13 +84,13 @@ def export_cmd(
     """
     from hardware_catalog.export import export
     from hardware_catalog.files import read_yaml
-    from hardware_catalog.inputs.workload import WorkloadIn
+    from hardware_catalog.inputs.workload import WorkloadIn, to_workload
     from hardware_catalog.outputs import PlanResultOut, export_out
 
     rec = _record(plan, db)
     wl_data = read_yaml(workload) if workload else rec["workload"]
     artifacts = export(PlanResultOut.model_validate(rec["result"]), load(catalog, add), fmt, rank=rank,
-                       workload=WorkloadIn.model_validate(wl_data) if wl_data else None)
+                       workload=to_workload(WorkloadIn.model_validate(wl_data)) if wl_data else None)
     if json_out and out is None:
         print_doc(export_out(fmt, rank, artifacts))
         return

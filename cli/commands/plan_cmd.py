@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from cli.output.tables import Column
     from hardware_catalog.outputs import LeverReportOut, PlanOut, PlanResultOut, QualityOut
     from planner.domain import Calibration, Catalog
+    from planner.workload import Workload
 
 __all__ = ["exit_code", "plan_cmd", "render_plans"]
 
@@ -112,7 +113,7 @@ def plan_cmd(
     if as_json:
         print_doc(out)
     else:
-        _render_text(out, None if server else cat, workload, wide=wide, iteration_range=iteration_range)
+        _render_text(out, None if server else (cat, w), wide=wide, iteration_range=iteration_range)
     code = exit_code(out)
     if code:
         raise typer.Exit(code)
@@ -244,25 +245,26 @@ def _render_caveats(console: Console, plans: list[PlanOut]) -> None:
             console.print(f"[yellow]{label}[/yellow] ({plural} {', '.join(map(str, which))}): {note}")
 
 
-def _render_text(out: PlanResultOut, cat: Catalog | None, workload: Path, *, wide: bool, iteration_range: bool) -> None:
-    """The plans as text, with plan 1's export and iteration-cost lines where the catalog is local (``cat``)."""
+def _render_text(out: PlanResultOut, local: tuple[Catalog, Workload] | None, *, wide: bool, iteration_range: bool
+                 ) -> None:
+    """The plans as text, with plan 1's export and iteration-cost lines where the catalog is local (``local``: the
+    catalog and the workload as the search read them)."""
     from rich.console import Console  # (not for --json: rich is ~50 ms of start-up)
 
     console = Console()
     render_plans(console, out, wide=wide)
-    if cat is not None and out.plans:
+    if local is not None and out.plans:
+        cat, workload = local
         _flag_export(console, out, cat, workload)
         if not iteration_range:
             _flag_iteration_interval(console, cat.calibration, out.plans[0].runtime)
 
 
-def _flag_export(console: Console, out: PlanResultOut, cat: Catalog, workload: Path) -> None:
+def _flag_export(console: Console, out: PlanResultOut, cat: Catalog, workload: Workload) -> None:
     """One line where plan 1 cannot be exported (``hwplan export`` would refuse it, named as it would)."""
     from hardware_catalog.export import refusal
-    from hardware_catalog.files import read_yaml
-    from hardware_catalog.inputs.workload import WorkloadIn
 
-    refused = refusal(out, cat, workload=WorkloadIn.model_validate(read_yaml(workload)))
+    refused = refusal(out, cat, workload=workload)
     if refused is not None:
         fmt, exc = refused
         where = "no format" if fmt == "any" else f"--format {fmt}"

@@ -28,9 +28,9 @@ from hardware_catalog.export.serving import check as check_serving
 from hardware_catalog.export.serving import header as serving_header
 
 if TYPE_CHECKING:
-    from hardware_catalog.inputs.workload import WorkloadIn
     from hardware_catalog.outputs import PlanOut, PlanResultOut
     from planner.domain import Catalog
+    from planner.workload import Workload
 
 __all__ = ["CLUSTER_FORMATS", "ENGINE_FORMATS", "FORMATS", "KUBERNETES_VERSION", "Artifact", "ExportError",
            "deploy_data", "engine_argv", "export", "refusal"]
@@ -108,7 +108,7 @@ def _header(ctx: _Ctx, fmt: str, argv: list[str] | None = None) -> list[str]:
 
 
 def export(doc: PlanResultOut, catalog: Catalog, fmt: str, *, rank: int = 1,
-           workload: WorkloadIn | None = None) -> list[Artifact]:
+           workload: Workload | None = None) -> list[Artifact]:
     """The files for plan ``rank`` of ``doc`` in ``fmt`` (raises ExportError when it cannot be expressed)."""
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})", field="format")
@@ -143,7 +143,7 @@ def export(doc: PlanResultOut, catalog: Catalog, fmt: str, *, rank: int = 1,
 
 
 def refusal(doc: PlanResultOut, catalog: Catalog, *, rank: int = 1,
-            workload: WorkloadIn | None = None) -> tuple[str, ExportError] | None:
+            workload: Workload | None = None) -> tuple[str, ExportError] | None:
     """Why plan ``rank`` cannot be exported, as (format, error) of its own engine's launch commands
     (the format its runtime and chips take), where Kubernetes manifests are refused too; None where
     either is written. ``hwplan plan`` says so under the plans, so that a plan chosen for its cost is

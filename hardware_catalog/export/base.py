@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 from planner.errors import InputError
 
 if TYPE_CHECKING:
-    from hardware_catalog.inputs.workload import WorkloadIn
     from hardware_catalog.outputs import PlanOut
     from planner.domain import Catalog
+    from planner.workload import Workload
 
 __all__ = ["Artifact", "ExportError", "deploy_data"]
 
@@ -29,8 +29,7 @@ class Artifact:
 
 @functools.cache
 def deploy_data() -> dict[str, Any]:
-    from hardware_catalog import default_catalog_dir
-    from hardware_catalog.files import read_yaml
+    from hardware_catalog.files import default_catalog_dir, read_yaml
 
     data: dict[str, Any] = read_yaml(default_catalog_dir() / "deploy" / "deploy.yaml")
     return data
@@ -40,6 +39,6 @@ def deploy_data() -> dict[str, Any]:
 class _Ctx:
     plan: PlanOut
     catalog: Catalog
-    workload: WorkloadIn | None
+    workload: Workload | None  # the planner's (hardware_catalog.inputs.workload.to_workload): its traffic
 
 

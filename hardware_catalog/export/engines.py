@@ -28,8 +28,8 @@ import unicodedata
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from hardware_catalog.inputs.workload import TokensIn
     from hardware_catalog.outputs import DeploymentOut
+    from planner.workload import Tokens
 
 from hardware_catalog.export.base import Artifact, ExportError, _Ctx, deploy_data
 from hardware_catalog.export.serving import sglang_flags, trtllm_flags, vllm_flags
@@ -321,7 +321,6 @@ def engine_argv(ctx: _Ctx, fmt: str, d: DeploymentOut) -> list[str]:
     return _ENGINES[fmt](ctx, d)
 
 
-def _p95(tokens: TokensIn) -> float:
+def _p95(tokens: Tokens) -> float:
     """The 95th percentile of a workload's token lengths (lognormal, fixed or a histogram)."""
-    t = tokens.to_tokens()
-    return LengthDist(t.mean, t.p95, knots=t.knots).quantile(0.95)
+    return LengthDist(tokens.mean, tokens.p95, knots=tokens.knots).quantile(0.95)
