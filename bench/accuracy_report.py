@@ -68,6 +68,18 @@ WEAK_SPOTS = """\
   (Offline 10.5% -> 10.3%, SLO capacity 12.4% both, within 25% 79% -> 77%: H100 NVL and PCIe v4.1
   records predicted from H100 SXM's v5.1 fit, whose only H100 SXM systems are Cisco's 16- and 32-GPU
   runs). Chips with neither are not measured here.
+* **TPU serving rests on the runtime's prior, which public runs put 1.4-3x optimistic.** No TPU record
+  is in the calibration files. The only public TPU serving throughputs found with their batch and
+  precision (`tests/data/jetstream_pytorch_tpu_v5e.yaml`: JetStream-PyTorch on TPU v5e-8, Llama 2 7B /
+  13B, Llama 3 8B, Gemma 7B, bf16 and int8, batch 48-256; read by no fit) reached 0.32-0.70x of what the
+  JetStream prior predicts (median 0.40x; `hwplan validate tests/data/jetstream_pytorch_tpu_v5e.yaml`).
+  Their token lengths are not published (ShareGPT through JetStream's benchmark filters; predicted at an
+  assumed 220 / 200); at any of 150-400 prompt and 150-1,000 output tokens every run stays below 0.8x
+  (`tests/test_tpu_jetstream_out_of_sample.py`). The engine is JetStream's PyTorch/XLA one, not the
+  catalog's MaxText one, and it keeps a 2,048-token KV cache per slot, so these runs bound the prior's
+  error more than they measure it; they were not fitted. TPU plans (flagged `uncalibrated`) may carry
+  half the traffic they claim, and those on TPU v5e with JetStream say so (measured_bias.yaml, a chip's
+  entry): domain-task's plan 1 (qwen2.5-7b on one TPU v5e) is one.
 * **Under load** (MLPerf, section above): at a Server record's rate the model predicts TTFT and
   TPOT p99 about 2x too low (median ratio ~0.5) and puts 27% of the records above their capacity.
   Submitters run at ~95% of their Offline rate, near the TPOT limit, with a batch of several

@@ -89,7 +89,7 @@ def _measured_bias(raw: RawCatalog) -> tuple[MeasuredBias, ...]:
         return ()
     return tuple(MeasuredBias(model=e.model, runtime=e.runtime, metric=e.metric, records=e.records, median=e.median,
                               low=e.low, high=e.high, hardware=tuple(e.hardware), sample=e.sample, file=e.file,
-                              holds=e.holds)
+                              holds=e.holds, models=tuple(e.models))
                  for e in raw.measured_bias[1].entries)
 
 

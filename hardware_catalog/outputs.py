@@ -103,14 +103,16 @@ class EfficiencyOut(_Out):
 
 ORDER = ("where a chip is predicted slower at batch-1 decode than a calibrated chip it matches or beats on paper "
          "(planner.model.chip_order)")
-MEASURED = ("where measured runs of this model (or one of its architecture) on this runtime missed the prediction "
-            "(measured_bias.yaml's rule)")
+MEASURED = ("where measured runs of this model (or one of its architecture) on this runtime, or of several models on "
+            "this runtime on its chips, missed the prediction (measured_bias.yaml's rule)")
 
 
 class MeasuredOut(_Out):
     """Runs of this model on this runtime against the catalog's prediction (measured_bias.yaml)."""
 
-    model: str = Field(description="the model measured (another id: the same architecture)")
+    model: str | None = Field(description="the model measured (another id: the same architecture); null: a chip's "
+                                          "entry, runs of several models (models) on this runtime and hardware")
+    models: list[str] | None = Field(None, description="a chip's entry: the models its runs are of")
     runtime: str
     metric: str = Field(description="throughput (max-throughput runs) or slo_capacity (runs under an SLO)")
     records: int
@@ -452,9 +454,10 @@ def order_out(f: OrderFlag) -> OrderOut:
 
 
 def measured_out(b: MeasuredBias, model_id: str) -> MeasuredOut:
+    chips = {"models": list(b.models)} if b.model is None else {}
     return MeasuredOut(model=b.model, runtime=b.runtime, metric=b.metric, records=b.records, median=rounded(b.median),
                        low=rounded(b.low), high=rounded(b.high), hardware=list(b.hardware), sample=b.sample,
-                       file=b.file, holds=b.holds, note=b.note(model_id))
+                       file=b.file, holds=b.holds, note=b.note(model_id), **chips)
 
 
 def _cost_out(c: Cost) -> CostOut:

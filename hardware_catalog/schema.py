@@ -571,9 +571,11 @@ class QualityFile(_Strict):
 
 
 class MeasuredBiasIn(_Strict):
-    """One (model, runtime, metric) group of measured runs against the catalog's predictions."""
+    """One (model, runtime, metric) group of measured runs against the catalog's predictions, or a chip's:
+    (hardware, runtime, metric) over several models (``model`` absent, ``models`` naming them)."""
 
-    model: Id
+    model: Id | None = None
+    models: list[Id] = Field(default=[], description="a chip's entry: the models its runs are of (2 or more)")
     runtime: Id
     metric: Literal["throughput", "slo_capacity", "tpot"]
     records: Annotated[int, Field(ge=1, le=1_000_000, strict=True)]
@@ -589,6 +591,9 @@ class MeasuredBiasIn(_Strict):
     def _ordered(self) -> MeasuredBiasIn:
         if not self.low <= self.median <= self.high:
             raise ValueError(f"low <= median <= high must hold, got {self.low}, {self.median}, {self.high}")
+        if (self.model is None) == (len(self.models) < 2):
+            raise ValueError("give either model (one model's runs) or models (a chip's runs of 2 or more), "
+                             f"got model {self.model!r} and models {self.models}")
         return self
 
 

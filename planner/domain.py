@@ -7,7 +7,7 @@ into these exactly once; everything in ``planner`` works in bytes, seconds and F
 from __future__ import annotations
 
 import copyreg
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -456,9 +456,13 @@ class MeasuredBias:
     predicted of ``metric`` over ``records`` runs on ``hardware``, median and the 10th-90th
     percentile range. A ratio below 1: the model is optimistic there (plans carry less than they
     say); above 1: pessimistic. ``sample``: "out" where no fit reads the file, "in" where the
-    calibration was fitted on it (a bias left after fitting)."""
+    calibration was fitted on it (a bias left after fitting).
 
-    model: str
+    ``model`` None: a chip's entry, runs of several ``models`` on ``runtime`` on ``hardware`` that miss
+    alike, so the miss is the chip and runtime's, not one model's (``Catalog.measured_for`` applies it to
+    every model run there)."""
+
+    model: str | None
     runtime: str
     metric: str  # "throughput" (max-throughput / Offline), "slo_capacity" (Server / Interactive) or "tpot"
     records: int
@@ -469,14 +473,20 @@ class MeasuredBias:
     sample: str  # "in" | "out"
     file: str  # the measurement file (its path in the repository)
     holds: str  # what its runs are
+    models: tuple[str, ...] = ()  # a chip's entry (model None): the models its runs are of
 
     def note(self, model_id: str | None = None) -> str:
         """One line for a plan or an estimate of ``model_id`` (default: the measured model)."""
         what = {"throughput": "throughput", "slo_capacity": "SLO capacity", "tpot": "TPOT"}[self.metric]
         side = "overstated" if self.median < 1.0 else "understated"
         subject = "its TPOT here is likely" if self.metric == "tpot" else "capacity here is likely"
-        twin = "" if model_id in (None, self.model) else f" (measured on {self.model}, the same architecture)"
         sample = "out of sample" if self.sample == "out" else "in sample, after fitting"
+        if self.model is None:  # a chip's entry: the runs of several models there
+            return (f"{model_id or 'a model'} on {self.runtime} on {', '.join(self.hardware)}: {self.records} runs "
+                    f"of {len(self.models)} models there ({', '.join(self.models)}) reached "
+                    f"{self.low:.2f}-{self.high:.2f}x the predicted {what} (median {self.median:.2f}x; {sample}, "
+                    f"{self.file}): {subject} {side}")
+        twin = "" if model_id in (None, self.model) else f" (measured on {self.model}, the same architecture)"
         runs = f"{self.records} runs ({', '.join(self.hardware)})"
         return (f"{model_id or self.model} on {self.runtime}{twin}: {runs} reached "
                 f"{self.low:.2f}-{self.high:.2f}x the predicted {what} (median {self.median:.2f}x; {sample}, "
@@ -524,16 +534,19 @@ class Catalog:
         backend = self.runtimes.get(runtime.backends.get(hardware.family, ""))
         return own if backend is None else tuple(p for p in own if p in getattr(backend, formats))
 
-    def measured_for(self, model_id: str, runtime_id: str) -> tuple[MeasuredBias, ...]:
-        """The measured biases that apply to ``model_id`` on ``runtime_id``: those measured on it, and
-        those measured on another catalog model of the same architecture (``Model.architecture``: the
-        same weights' shapes run the same kernels; DeepSeek-R1 is DeepSeek-V3 post-trained). An entry whose
-        model this catalog lacks applies to nothing (``hwplan catalog validate`` names it)."""
+    def measured_for(self, model_id: str, runtime_id: str, hardware: Collection[str] = ()) -> tuple[MeasuredBias, ...]:
+        """The measured biases that apply to ``model_id`` on ``runtime_id`` on ``hardware`` (the chips it runs
+        on): those measured on it, those measured on another catalog model of the same architecture
+        (``Model.architecture``: the same weights' shapes run the same kernels; DeepSeek-R1 is DeepSeek-V3
+        post-trained), and a chip's entry (runs of several models on this runtime) for one of ``hardware``.
+        An entry whose model this catalog lacks applies to nothing (``hwplan catalog validate`` names it)."""
         if not self.measured_bias or model_id not in self.models:
             return ()
         shape = self.models[model_id].architecture
         return tuple(b for b in self.measured_bias if b.runtime == runtime_id and (
-            b.model == model_id or (b.model in self.models and self.models[b.model].architecture == shape)))
+            (b.model is None and not set(b.hardware).isdisjoint(hardware))
+            or b.model == model_id
+            or (b.model is not None and b.model in self.models and self.models[b.model].architecture == shape)))
 
     def get_hardware(self, hardware_id: str, *, field_name: str = "hardware") -> Hardware:
         return _lookup(self.hardware, hardware_id, field_name, "hardware")

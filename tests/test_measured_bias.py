@@ -41,11 +41,13 @@ def _bench():
 def test_shipped_file_is_what_the_measurements_give_today():
     shipped = yaml.safe_load(SHIPPED.read_text())["entries"]
     fresh = _bench().document()["entries"]
-    assert [(e["model"], e["runtime"], e["metric"], e["records"], e["hardware"], e["sample"]) for e in fresh] == \
-        [(e["model"], e["runtime"], e["metric"], e["records"], e["hardware"], e["sample"]) for e in shipped]
+    def key(e: dict) -> tuple:
+        return (e.get("model"), e.get("models"), e["runtime"], e["metric"], e["records"], e["hardware"], e["sample"])
+
+    assert [key(e) for e in fresh] == [key(e) for e in shipped]
     for a, b in zip(fresh, shipped, strict=True):
-        for key in ("median", "low", "high"):
-            assert a[key] == pytest.approx(b[key], abs=2e-3), (a["model"], a["runtime"], key)
+        for name in ("median", "low", "high"):
+            assert a[name] == pytest.approx(b[name], abs=2e-3), (key(a), name)
 
 
 def test_deepseek_r1_on_sglang_is_listed_as_optimistic():
@@ -81,6 +83,28 @@ def test_plans_carry_the_entries_of_their_model_and_runtime():
     assert "measured" not in plain.plans[0].model_dump(exclude_unset=True)
 
 
+def test_a_chips_entry_reaches_every_model_planned_on_that_chip_and_runtime():
+    """TPU v5e on JetStream (tests/data/jetstream_pytorch_tpu_v5e.yaml, out of sample: four models' runs at
+    0.35-0.59x of the predicted throughput). A model measured there or not carries it on that chip; the same
+    model on another runtime or chip does not. domain-task's plan 1 (qwen2.5-7b on one TPU v5e) is one."""
+    catalog = load_catalog()
+    (entry,) = [b for b in catalog.measured_bias if b.model is None and b.hardware == ("tpu-v5e",)]
+    assert entry.runtime == "jetstream" and entry.sample == "out" and len(entry.models) >= 3 and entry.high < 0.8
+    out = plan_result_out(plan(_workload(["qwen2.5-7b"], ["jetstream"], ["tpu-v5e"]), catalog, top=1))
+    assert out.plans
+    (measured,) = out.plans[0].measured
+    assert measured.model is None and measured.models == list(entry.models) and measured.hardware == ["tpu-v5e"]
+    assert measured.note.startswith("qwen2.5-7b on jetstream on tpu-v5e: 8 runs of 4 models there")
+    assert "capacity here is likely overstated" in measured.note
+    assert catalog.measured_for("qwen2.5-7b", "jetstream", ["tpu-v5e"]) == (entry,)
+    assert catalog.measured_for("qwen2.5-7b", "jetstream", ["tpu-v6e"]) == ()
+    assert catalog.measured_for("qwen2.5-7b", "vllm", ["tpu-v5e"]) == ()
+    config = resolve(catalog, model="gemma-7b", hardware="tpu-v5e", tp=4, precision="bf16", runtime="jetstream")
+    out_e = estimate_out(estimate(catalog, config, scenario=Scenario.MAX_THROUGHPUT, input_tokens=500,
+                                  output_tokens=500))
+    assert [(m.model, m.hardware) for m in out_e.measured] == [(None, ["tpu-v5e"])]
+
+
 def test_an_estimate_carries_them_too():
     catalog = load_catalog()
     config = resolve(catalog, model="deepseek-r1", hardware="b200", tp=8, precision="fp8", runtime="sglang")
@@ -112,6 +136,8 @@ def test_an_overlay_replaces_the_shipped_list(tmp_path):
 
 @pytest.mark.parametrize(("change", "field"), [
     ({"low": 0.7}, "entries.0"),  # low above the median
+    ({"models": ["llama-3-8b", "gemma-7b"]}, "entries.0"),  # both one model's and a chip's
+    ({"model": None}, "entries.0"),  # neither
     ({"median": -1.0}, "entries.0.median"),
     ({"metric": "latency"}, "entries.0.metric"),
     ({"records": 0}, "entries.0.records"),
@@ -134,7 +160,7 @@ def test_an_entry_for_a_model_the_catalog_lacks_applies_to_nothing(tmp_path):
     assert catalog.measured_for("deepseek-v3", "sglang") == () and catalog.measured_for("llama-3-8b", "ipex")
     result = CliRunner().invoke(app, ["catalog", "validate", str(base)])
     assert result.exit_code == 0, result.output
-    assert "4 entries name a model or runtime this catalog lacks" in result.output
+    assert "4 entries name a model, hardware or runtime this catalog lacks" in result.output
     assert "deepseek-r1 on tensorrt-llm" in result.output and "deepseek-r1 on sglang" in result.output
 
 

@@ -28,11 +28,12 @@ def catalog_validate(
                f"{len(cat.prices.offers)} price offers for {len(cat.prices.hardware_ids())} chips"
                f"{f' ({len(cat.prices.skipped)} for chips not in the catalog)' if cat.prices.skipped else ''}, "
                f"owned.yaml {'ok' if cat.owned is not None else 'absent'} (version {cat.version})")
-    apart = [f"{b.model} on {b.runtime}" for b in cat.measured_bias
-             if b.model not in cat.models or b.runtime not in cat.runtimes]
+    apart = [f"{b.model or ', '.join(b.hardware)} on {b.runtime}" for b in cat.measured_bias
+             if (b.model not in cat.models if b.model is not None else not set(b.hardware) & set(cat.hardware))
+             or b.runtime not in cat.runtimes]
     if apart:
-        typer.echo(f"measured_bias.yaml: {len(apart)} entries name a model or runtime this catalog lacks and "
-                   f"apply to nothing: {', '.join(apart)}")
+        typer.echo(f"measured_bias.yaml: {len(apart)} entries name a model, hardware or runtime this catalog lacks "
+                   f"and apply to nothing: {', '.join(apart)}")
 
 
 @catalog_app.command("list")

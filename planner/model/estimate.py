@@ -284,7 +284,7 @@ def estimate(catalog: Catalog, config: Config, *, scenario: Scenario = Scenario.
         concurrency_cap=None if static else catalog.calibration.max_concurrency(config.runtime, config.hardware),
         concurrency_cap_source="" if static else catalog.calibration.concurrency_source(config.runtime,
                                                                                          config.hardware),
-        measured=catalog.measured_for(config.model.id, config.runtime.id),
+        measured=catalog.measured_for(config.model.id, config.runtime.id, [config.hardware.id]),
         order=order_flags(catalog, runtime=config.runtime.id, hardware=config.hardware.id, tpot=lambda h: batch1_tpot(
             catalog, config.model.id, h, config.runtime.id, config.precision.id, config.kv_precision.id, config.tp))
         if check_order else (),

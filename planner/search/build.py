@@ -87,7 +87,8 @@ def _plan(catalog: Catalog, p: Prepared, w: Workload, sol: Solution, rows: np.nd
                 adaptation=pick.adaptation if pick is not None else "none",
                 runtime=t.runtime_ids[c.runtime[rows[0]]], deployments=deployments, predicted=predicted,
                 quality=_quality(catalog, model_id, w, pick), cost=cost, binding=(), features=p.served.features + wide,
-                measured=catalog.measured_for(model_id, t.runtime_ids[c.runtime[rows[0]]]),
+                measured=catalog.measured_for(model_id, t.runtime_ids[c.runtime[rows[0]]],
+                                              [d.hardware for d in deployments]),
                 order=_order(catalog, model_id, t.precision_ids[c.precision[rows[0]]],
                              t.precision_ids[c.kv_precision[rows[0]]], t.runtime_ids[c.runtime[rows[0]]], deployments))
     return _with_binding(plan, p, w, rows)
