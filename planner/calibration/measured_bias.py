@@ -93,24 +93,21 @@ def measured_bias(catalog: Catalog, sources: Sequence[Source]) -> list[MeasuredB
                 groups.setdefault((model, runtime, "tpot"), []).append((ratio, hardware))
                 chips.setdefault((hardware, runtime, "tpot"), []).append((ratio, model))
         for (model, runtime, metric), runs in sorted(groups.items()):
-            ratios = np.array([r for r, _ in runs])
-            median = float(np.median(ratios))
-            if len(runs) < MIN_RECORDS or LOW <= median <= HIGH:
-                continue
-            out.append(MeasuredBias(
-                model=model, runtime=runtime, metric=metric, records=len(runs), median=round(median, 3),
-                low=round(float(np.percentile(ratios, 10)), 3), high=round(float(np.percentile(ratios, 90)), 3),
-                hardware=tuple(sorted({h for _, h in runs})), sample=src.sample, file=src.file,
-                holds=src.holds))
+            out += _listed(runs, src, runtime, metric, model=model, hardware=tuple(sorted({h for _, h in runs})))
         for (hardware, runtime, metric), runs in sorted(chips.items()):
-            ratios = np.array([r for r, _ in runs])
-            median = float(np.median(ratios))
-            models = tuple(sorted({m for _, m in runs}))
-            if len(runs) < MIN_RECORDS or len(models) < MIN_MODELS or LOW <= median <= HIGH:
-                continue
-            out.append(MeasuredBias(
-                model=None, runtime=runtime, metric=metric, records=len(runs), median=round(median, 3),
-                low=round(float(np.percentile(ratios, 10)), 3), high=round(float(np.percentile(ratios, 90)), 3),
-                hardware=(hardware,), sample=src.sample, file=src.file, holds=src.holds, models=models))
+            if len(models := tuple(sorted({m for _, m in runs}))) >= MIN_MODELS:
+                out += _listed(runs, src, runtime, metric, model=None, hardware=(hardware,), models=models)
     return out
 
+
+def _listed(runs: list[tuple[float, str]], src: Source, runtime: str, metric: str, *, model: str | None,
+            hardware: tuple[str, ...], models: tuple[str, ...] = ()) -> list[MeasuredBias]:
+    """The group's entry where it has enough runs and its median ratio lies outside the band, else none."""
+    ratios = np.array([r for r, _ in runs])
+    median = float(np.median(ratios))
+    if len(runs) < MIN_RECORDS or LOW <= median <= HIGH:
+        return []
+    return [MeasuredBias(model=model, runtime=runtime, metric=metric, records=len(runs), median=round(median, 3),
+                         low=round(float(np.percentile(ratios, 10)), 3),
+                         high=round(float(np.percentile(ratios, 90)), 3), hardware=hardware, sample=src.sample,
+                         file=src.file, holds=src.holds, models=models)]
