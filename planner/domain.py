@@ -293,6 +293,11 @@ class Runtime:
     # the formats both serve are planned there (``Catalog.weight_precisions`` / ``kv_precisions``)
     backends: Mapping[str, str] = field(default_factory=_frozen)
 
+    def through(self, family: str) -> str:
+        """The words every refusal of a format a backend lacks uses: ' (through <backend> on <family> chips)'
+        where this runtime runs through a backend on that chip family (``backends``), else ''."""
+        return f" (through {self.backends[family]} on {family} chips)" if family in self.backends else ""
+
     def supports(self, feature: str, family: str) -> bool:
         """True when the matrix lists ``feature`` on chip ``family`` for this runtime."""
         return any(s.feature == feature and family in s.families for s in self.serving)

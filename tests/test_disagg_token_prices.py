@@ -47,3 +47,34 @@ def test_two_pool_token_prices_conserve_the_plans_cost(example: str) -> None:
             assert e.kwh_per_month is not None
             assert e.kwh_per_million_output_tokens * out_h * HOURS_PER_MONTH / 1e6 == \
                 pytest.approx(e.kwh_per_month, rel=1e-6)
+
+
+def test_a_two_pool_plan_keeps_each_pools_caveats() -> None:
+    """The joined plan runs on both pools' chips, so a caveat of either pool's chip is the plan's (a chip's
+    measured entry, a chip-order flag): the join kept only the decode pool's, so a caveat of the prefill
+    chip was dropped."""
+    from dataclasses import replace
+
+    from planner.domain import MeasuredBias
+    from planner.model.chip_order import OrderFlag
+    from planner.search.disagg import _join
+
+    catalog = load_catalog()
+    w = load_workload(EXAMPLES / "disagg-long-prompts.yaml")
+    top = plan(w, catalog, tables=catalog_tables(catalog), top=1, explain=False).plans[0]
+    pre = [d for d in top.deployments if d.role == "prefill"]
+    dec = [d for d in top.deployments if d.role == "decode"]
+    assert pre and dec
+    bias = MeasuredBias(model=None, runtime=top.runtime, metric="throughput", records=5, median=0.5, low=0.4,
+                        high=0.6, hardware=(pre[0].hardware,), sample="out", file="runs.yaml", holds="runs",
+                        models=("a", "b", "c"))
+    flag = OrderFlag(hardware=pre[0].hardware, runtime=top.runtime, slower_than="x", ratio=1.5, tpot_s=0.02,
+                     other_tpot_s=0.01, overhead_s=0.008, other_overhead_s=0.004)
+    p = replace(top, deployments=tuple(replace(d, role="both") for d in pre), measured=(bias,), order=(flag,))
+    d = replace(top, deployments=tuple(replace(x, role="both") for x in dec), measured=(), order=())
+    no_targets = replace(w, slo=replace(w.slo, targets={}))
+    joined = _join(p, d, 0.0, no_targets)
+    assert joined is not None
+    assert joined.measured == (bias,) and joined.order == (flag,)
+    both = _join(p, replace(d, measured=(bias,), order=(flag,)), 0.0, no_targets)
+    assert both is not None and both.measured == (bias,) and both.order == (flag,)  # once, not twice

@@ -231,7 +231,8 @@ def _plans_blocks(console: Console, plans: list[PlanOut]) -> None:
 
 def _render_caveats(console: Console, plans: list[PlanOut]) -> None:
     """Each distinct caveat once, with the plans it applies to: ``measured`` (measured_bias.yaml: runs of the
-    plan's model and runtime landed outside the file's band around the prediction) and ``chip order``
+    plan's model and runtime, or of several models on its chips and runtime, landed outside the file's band
+    around the prediction) and ``chip order``
     (planner.model.chip_order: a chip predicted slower than one it beats on paper), so that a plan's
     capacity and latencies are read with them in mind."""
     kinds: dict[str, dict[str, list[int]]] = {"measured": {}, "chip order": {}}  # label -> note -> plan ranks

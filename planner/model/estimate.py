@@ -119,8 +119,8 @@ def resolve(catalog: Catalog, *, model: str, hardware: str, chips: int | None = 
     prec = catalog.get_precision(precision) if precision else default_precision(catalog, hw)
     weights = catalog.weight_precisions(rt, hw)
     if prec.id not in weights:
-        raise InputError(f"{rt.id} does not serve {prec.id} weights{_through(rt, hw)} (it serves {', '.join(weights)})",
-                         field="precision")
+        raise InputError(f"{rt.id} does not serve {prec.id} weights{rt.through(hw.family)} "
+                         f"(it serves {', '.join(weights)})", field="precision")
     if prec.compute_precision(hw) is None:
         raise InputError(f"{hw.id} has no compute path for {prec.id}", field="precision")
     kv = _kv_precision(catalog, hw, rt, kv_precision)
@@ -144,11 +144,6 @@ def resolve(catalog: Catalog, *, model: str, hardware: str, chips: int | None = 
                   tp=tp, pp=pp, replicas=chips // (tp * pp))
 
 
-def _through(rt: Runtime, hw: Hardware) -> str:
-    """Where the runtime runs through a backend on the chip's family (``Runtime.backends``), for an error."""
-    return f" on {hw.family} chips (through {rt.backends[hw.family]})" if hw.family in rt.backends else ""
-
-
 def _kv_precision(catalog: Catalog, hw: Hardware, rt: Runtime, requested: str | None) -> Precision:
     kvs = catalog.kv_precisions(rt, hw)  # (its backend's on this chip's family too)
     if requested is None:
@@ -156,7 +151,7 @@ def _kv_precision(catalog: Catalog, hw: Hardware, rt: Runtime, requested: str | 
         requested = sixteen if sixteen in kvs else kvs[0]
     kv = catalog.get_precision(requested, field_name="kv_precision")
     if kv.bytes_per_kv is None or kv.id not in kvs:
-        raise InputError(f"{rt.id} does not store the KV cache in {kv.id}{_through(rt, hw)} (it supports "
+        raise InputError(f"{rt.id} does not store the KV cache in {kv.id}{rt.through(hw.family)} (it supports "
                          f"{', '.join(kvs)})",
                          field="kv_precision")
     return kv

@@ -78,19 +78,18 @@ def _plan(catalog: Catalog, p: Prepared, w: Workload, sol: Solution, rows: np.nd
     predicted["capacity_requests_per_s"] = slo_cap
     predicted["utilization"] = w.traffic.peak / raw_cap
     predicted["output_tokens_per_s_at_peak"] = w.traffic.peak * w.traffic.output_tokens.mean
-    model_id = t.model_ids[c.model[rows[0]]]
-    pick = c.choice(int(rows[0]))
+    first = rows[0]  # model, formats, runtime and adaptation are the plan key's, shared by its rows
+    model_id, runtime = t.model_ids[c.model[first]], t.runtime_ids[c.runtime[first]]
+    precision, kv_precision = t.precision_ids[c.precision[first]], t.precision_ids[c.kv_precision[first]]
+    pick = c.choice(int(first))
     cost = _cost(catalog, w, sol.cost_per_hour, one_time=pick.one_time if pick is not None else 0.0,
                  deployments=deployments, raw_capacity=raw_cap, predicted=predicted)
-    plan = Plan(rank=0, model=model_id, precision=t.precision_ids[c.precision[rows[0]]],
-                kv_precision=t.precision_ids[c.kv_precision[rows[0]]],
+    plan = Plan(rank=0, model=model_id, precision=precision, kv_precision=kv_precision,
                 adaptation=pick.adaptation if pick is not None else "none",
-                runtime=t.runtime_ids[c.runtime[rows[0]]], deployments=deployments, predicted=predicted,
+                runtime=runtime, deployments=deployments, predicted=predicted,
                 quality=_quality(catalog, model_id, w, pick), cost=cost, binding=(), features=p.served.features + wide,
-                measured=catalog.measured_for(model_id, t.runtime_ids[c.runtime[rows[0]]],
-                                              [d.hardware for d in deployments]),
-                order=_order(catalog, model_id, t.precision_ids[c.precision[rows[0]]],
-                             t.precision_ids[c.kv_precision[rows[0]]], t.runtime_ids[c.runtime[rows[0]]], deployments))
+                measured=catalog.measured_for(model_id, runtime, [d.hardware for d in deployments]),
+                order=_order(catalog, model_id, precision, kv_precision, runtime, deployments))
     return _with_binding(plan, p, w, rows)
 
 

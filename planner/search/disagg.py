@@ -299,7 +299,10 @@ def _join(p: Plan, d: Plan, moved_s: float, w: Workload) -> Plan | None:
     features = tuple(dict.fromkeys(FEATURE + tuple(f for f in (*p.features, *d.features) if f not in FEATURE)))
     return replace(d, deployments=deployments, predicted=predicted, cost=cost, features=features,
                    why=f"{moved_s * 1e3:.1f} ms KV transfer",  # completed by ``compare``
-                   binding=tuple(dict.fromkeys(p.binding + d.binding)))
+                   binding=tuple(dict.fromkeys(p.binding + d.binding)),
+                   # each pool's caveats: a chip's measured entry or chip-order flag may be the prefill pool's
+                   measured=tuple(dict.fromkeys(p.measured + d.measured)),
+                   order=tuple(dict.fromkeys(p.order + d.order)))
 
 
 def _e2e(predicted: dict[str, float], traffic: Traffic, pct: int) -> float:

@@ -53,13 +53,11 @@ def _pinned(w: Workload, top: Plan, override: Pins) -> Workload:
     # the workload's other serving rules stay, and the top plan's shape too: a two-pool top plan's rows
     # re-plan two pools (they had dropped ``disaggregation`` and re-planned aggregated, so 'model size' with
     # the same model 'saved' what disaggregation saves)
-    shape = {"disaggregation": "required" if "disaggregation" in top.features else "forbidden"} \
-        if w.constraints.serving.get("disaggregation") in ("allowed", "required") else {}
     constraints = replace(w.constraints, models=pins["models"], precisions=pins["precisions"],
                           adaptations=pins["adaptations"], runtimes=pins["runtimes"], hardware=pins["hardware"],
-                          serving={**w.constraints.serving, **shape,
+                          serving={**w.constraints.serving,
                                    **{f: "required" if f in top.features else "forbidden"
-                                      for f in SERVING_LEVERS.values()}})
+                                      for f in (*SERVING_LEVERS.values(), "disaggregation")}})
     flip = override.get("serving")
     if flip:
         feature = flip[0]

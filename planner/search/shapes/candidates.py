@@ -415,7 +415,7 @@ def _unsupported(catalog: Catalog, tables: CatalogTables, w: Workload) -> Counte
                 if (c.precisions is None or pid in c.precisions) and pid in catalog.precisions \
                         and pid in r.weight_precisions:
                     out[f"{pid} weights not supported on {hid} with {rid}: {why}"] += kvs
-            through = f" (it runs through {r.backends[hw.family]} there)" if hw.family in r.backends else ""
+            through = r.through(hw.family)
             served = catalog.weight_precisions(r, hw)
             for pid in (c.precisions if c.precisions is not None else r.weight_precisions):
                 if pid in catalog.precisions and pid not in served and pid not in hw.unsupported_precisions:
