@@ -36,3 +36,12 @@ def test_prices_of_a_dollar_and_more_show_the_cent() -> None:
 
     assert _money(10.5305, ".3g") == "$10.53" and _money(2.7, ".3g") == "$2.70" and _money(6.0, ".3g") == "$6.00"
     assert _money(0.52634, ".3g") == "$0.526" and _money(0.00097, ".3g") == "$0.00097"
+
+
+def test_a_part_under_a_dollar_is_not_shown_as_zero() -> None:
+    """domain-task's LoRA costs $1.12 once, $0.09 a month over its 12-month horizon: the cost line read
+    "adaptation $0" beside a $876.09 total."""
+    from cli.output.cost_render import _money
+
+    assert _money(0.092974) == "$0.09" and _money(0.0) == "$0" and _money(875.9) == "$876"
+    assert _money(0.004) == "<$0.01"  # (under a cent: the part exists)

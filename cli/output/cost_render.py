@@ -22,12 +22,17 @@ def _money(value: float | None, fmt: str = ",.0f") -> str:
     """``value`` in USD; a 'g' format (prices per chip-hour and per million tokens) shows $1,000 and up
     whole with separators, never as $1.05e+03, $1 and up to the cent ($2.70, $10.53: the catalog's and
     the page's figures; 3 significant digits read $2.7 and $10.5), and less than $1 to its significant
-    digits ($0.526, $0.00097)."""
+    digits ($0.526, $0.00097). Whole dollars (the default) keep a part under $1 that is not zero to the cent:
+    a LoRA's one-time $1.12 over 12 months read "adaptation $0"."""
     from planner.text import plain
 
     if value is None:
         return "—"
-    return f"${value:,.2f}" if fmt.endswith("g") and 1 <= abs(value) < 1000 else f"${plain(value, fmt)}"
+    if fmt.endswith("g") and 1 <= abs(value) < 1000:
+        return f"${value:,.2f}"
+    if fmt == ",.0f" and 0 < abs(value) < 0.5:
+        return f"${value:.2f}" if abs(value) >= 0.005 else "<$0.01"
+    return f"${plain(value, fmt)}"
 
 
 def _top_lines(p: PlanOut) -> list[str]:
