@@ -47,15 +47,17 @@ if TYPE_CHECKING:
     from planner.model.grid import Array
     from planner.search.iteration_range import IterationRange
     from planner.search.lever_report import LeverRow
+    from planner.search.measured_replan import MeasuredReplan
     from planner.search.results import Cost, Plan, PlanResult
 
 __all__ = [
     "CalibrationOut", "CompareOut", "CostOut", "CrossValidationOut", "DeploymentOut", "EstimateOut", "ExportOut",
-    "FinetuneOut", "IterationEndOut", "IterationRangeOut", "LeverOut", "LeverReportOut", "MeasuredOut", "PlanOut",
-    "PlanResultOut", "PredictedOut", "SavedPlanListOut", "SavedPlanOut", "SavedPlanSummaryOut", "SkippedOut",
-    "SummaryOut", "ValidationOut", "calibration_out", "cv_out", "document", "estimate_out", "export_out",
-    "finetune_out", "iteration_range_out", "levers_out", "measured_out", "plan_result_out", "rounded",
-    "saved_plan_out", "saved_plan_summary_out", "skipped_out", "validation_out", "ignored_out",
+    "FinetuneOut", "IterationEndOut", "IterationRangeOut", "LeverOut", "LeverReportOut", "MeasuredOut",
+    "MeasuredReplanOut", "PlanOut", "PlanResultOut", "PredictedOut", "SavedPlanListOut", "SavedPlanOut",
+    "SavedPlanSummaryOut", "SkippedOut", "SlowedOut", "SummaryOut", "ValidationOut", "calibration_out", "cv_out",
+    "document", "estimate_out", "export_out", "finetune_out", "iteration_range_out", "levers_out", "measured_out",
+    "measured_replan_out", "plan_result_out", "rounded", "saved_plan_out", "saved_plan_summary_out", "skipped_out",
+    "validation_out", "ignored_out",
 ]
 
 GB = 1e9
@@ -398,6 +400,39 @@ def iteration_range_out(r: IterationRange) -> IterationRangeOut:
                              low=low, high=high)
 
 
+class SlowedOut(_Out):
+    """A chip and runtime whose runs of several models measured slower than predicted, and the speed the
+    re-plan gives it."""
+
+    hardware: list[str]
+    runtime: str
+    speed: Num = Field(description="the runs' median observed / predicted throughput: the share of the predicted "
+                                   "speed the re-plan runs the pair at")
+    records: int
+    models: list[str]
+    sample: str = Field(description="out: no fit reads these runs; in: the calibration was fitted on them")
+    file: str
+
+
+class MeasuredReplanOut(_Out):
+    """The workload re-planned with every chip and runtime whose runs measured slower than predicted at its
+    measured speed (planner.search.measured_replan): present where plan 1 runs on such a pair."""
+
+    slowed: list[SlowedOut] = Field(description="the pairs plan 1 runs on (the re-plan slows every such pair of "
+                                                "the catalog)")
+    cost_per_month: Num = Field(description="the best plan's at those speeds; null: no plan fits")
+    plan: PlanOut | None
+    complete: bool = Field(description="false: the re-plan stopped at the deadline (unproven)")
+
+
+def measured_replan_out(r: MeasuredReplan) -> MeasuredReplanOut:
+    return MeasuredReplanOut(
+        slowed=[SlowedOut(hardware=list(b.hardware), runtime=b.runtime, speed=rounded(b.median), records=b.records,
+                          models=list(b.models), sample=b.sample, file=b.file) for b in r.slowed],
+        cost_per_month=None if r.plan is None else money(r.plan.cost.per_month),
+        plan=None if r.plan is None else plan_out(r.plan), complete=r.complete)
+
+
 class PlanResultOut(_Out):
     """Ranked plans for a workload (``hwplan plan --json``, POST /v1/plans)."""
 
@@ -407,12 +442,15 @@ class PlanResultOut(_Out):
     pareto: list[PlanOut]
     infeasible: InfeasibleOut | None
     search: SearchOut
-    complete: bool = Field(description="false: the search, its explanation or an iteration-range re-plan stopped "
-                                       "at the deadline")
+    complete: bool = Field(description="false: the search, its explanation, an iteration-range re-plan or the "
+                                       "measured-speed re-plan stopped at the deadline")
     notes: list[str]
     levers: LeverReportOut | None = Field(default=None, description="present when the lever report was asked for")
     iteration_range: IterationRangeOut | None = Field(
         default=None, description="present when asked for (--iteration-range) and the calibration has an interval")
+    measured_replan: MeasuredReplanOut | None = Field(
+        default=None, description="present where plan 1 runs on a chip and runtime whose measured runs reached less "
+                                  "throughput than predicted: the best plan at the measured speed")
 
 
 def plan_out(p: Plan) -> PlanOut:
@@ -490,11 +528,14 @@ def levers_out(rows: Sequence[LeverRow], top: Plan) -> LeverReportOut:
 
 
 def plan_result_out(r: PlanResult, levers: LeverReportOut | None = None,
-                    iteration_range: IterationRange | None = None) -> PlanResultOut:
+                    iteration_range: IterationRange | None = None,
+                    measured_replan: MeasuredReplan | None = None) -> PlanResultOut:
     s, inf = r.search, r.infeasible
     extra: dict[str, Any] = {} if levers is None else {"levers": levers}
     if iteration_range is not None:
         extra["iteration_range"] = iteration_range_out(iteration_range)
+    if measured_replan is not None:
+        extra["measured_replan"] = measured_replan_out(measured_replan)
     return PlanResultOut(
         workload=r.workload, objective=r.objective, plans=[plan_out(p) for p in r.plans],
         pareto=[plan_out(p) for p in r.pareto],
@@ -508,7 +549,8 @@ def plan_result_out(r: PlanResult, levers: LeverReportOut | None = None,
                          **({"unpriced": [unpriced_out(u) for u in s.unpriced]} if s.unpriced else {}),
                          **({"sheet_skipped": list(s.sheet_skipped)} if s.sheet_skipped else {})),
         complete=s.solver_status != "TIME_LIMIT" and (inf is None or inf.complete)
-        and (iteration_range is None or all(e.complete for e in iteration_range.ends)),
+        and (iteration_range is None or all(e.complete for e in iteration_range.ends))
+        and (measured_replan is None or measured_replan.complete),
         notes=NOTES, **extra)
 
 

@@ -393,6 +393,25 @@ def test_the_plans_table_flags_uncalibrated_deployments(page: Page) -> None:
     expect(first.locator("td").nth(1)).to_contain_text("uncalibrated")  # its L4 has no fit of its own
 
 
+def test_the_page_says_what_a_measured_slow_chip_costs(page: Page) -> None:
+    """domain-task's plan 1 runs on TPU v5e with JetStream, whose measured runs reached 0.41x the predicted
+    throughput: the page shows the best plan at that speed (the CLI's line), and drops it for a workload
+    whose plans run on no such chip."""
+    page.select_option("#example", "domain-task")
+    expect(page.locator("#f-name")).to_have_value("domain-task")
+    page.click("#plan-button")
+    expect(page.locator("#plans-table tbody tr").first).to_be_visible(timeout=PLAN_TIMEOUT_MS)
+    note = page.locator("#measured-replan")
+    expect(note).to_be_visible()
+    expect(note).to_contain_text("At the measured speed (tpu-v5e on jetstream at 0.41x), the best plan: $1,104/month")
+    expect(note).to_contain_text("(+26% vs plan 1) · qwen2.5-7b int8 lmdeploy")
+    page.select_option("#example", "support-chatbot")
+    expect(page.locator("#f-name")).to_have_value("support-chatbot")
+    page.click("#plan-button")
+    expect(page.locator("#status")).to_contain_text("support-chatbot", timeout=PLAN_TIMEOUT_MS)
+    expect(note).to_be_hidden()
+
+
 @pytest.mark.parametrize("example", ["disagg-long-prompts", "rag-prefix-cache"])
 def test_the_page_plans_what_the_cli_plans_for_fields_the_form_lacks(page: Page, example: str) -> None:
     """The form has no input for constraints.serving or traffic.prefix: the page dropped them and planned

@@ -8,6 +8,8 @@ cached); the ``X-Plan-Cache`` header says hit or miss. With ``levers=true`` the 
 ``levers_rank`` (default the top plan); it re-plans once per lever, so it costs a few solves more.
 With ``iteration_range=true`` it adds ``iteration_range``: the workload re-planned at both ends of the
 serving iteration cost the records under load admit (``planner.search.iteration_range``; two searches more).
+Where plan 1 runs on a chip and runtime whose measured runs reached less throughput than predicted, it adds
+``measured_replan``: the best plan at that measured speed (``planner.search.measured_replan``; one search more).
 
 Each request has one deadline, ``time_limit_s`` (default the server's), for the search and the
 explanation of an infeasible workload. The answer says whether it finished: ``complete`` is
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import OrderedDict
 from typing import Annotated, Any
 
@@ -36,6 +39,7 @@ from hardware_catalog.inputs.workload import WorkloadIn, to_workload
 from hardware_catalog.outputs import LeverReportOut, PlanResultOut, levers_out, plan_result_out
 from planner.errors import InputError
 from planner.search.lever_report import lever_report
+from planner.search.measured_replan import measured_replan
 from planner.search.planning import plan
 from planner.workload import Objective
 
@@ -137,6 +141,7 @@ async def _create_plans(workload: WorkloadIn, snapshot: Any, settings: Settings,
     w = to_workload(workload)
 
     def compute() -> PlanResultOut:
+        started = time.perf_counter()  # the request's one deadline
         result = plan(w, snapshot.catalog, top=top, objective=objective, time_limit_s=limit_s,
                       tables=snapshot.tables)
         telemetry.solver.observe(result.search.elapsed_ms / 1e3)
@@ -154,7 +159,9 @@ async def _create_plans(workload: WorkloadIn, snapshot: Any, settings: Settings,
 
             left = limit_s - result.search.elapsed_ms / 1e3  # the request's one deadline
             span = replan_at_ends(snapshot.catalog, w, result.plans[0], objective=objective, time_limit_s=left)
-        return plan_result_out(result, report, span)
+        slowed = measured_replan(snapshot.catalog, w, result.plans, objective=objective,
+                                 time_limit_s=limit_s - (time.perf_counter() - started))
+        return plan_result_out(result, report, span, slowed)
 
     data: PlanResultOut = await pool.run(compute)
     if cache is not None and data.complete:

@@ -255,6 +255,7 @@ function renderResult(result, wallMs) {
     + `${result.workload} (objective: ${result.objective}). ${summary}` : `No plan for ${result.workload}. ${summary}`,
   state.plans.length ? "ok" : "error");
   renderInfeasible(result.infeasible);
+  renderMeasuredReplan(result.measured_replan, result.plans.length ? result.plans[0].cost.per_month : null);
   $("#chart-section").hidden = $("#plans-section").hidden = !state.plans.length;
   $("#detail").hidden = true;
   state.selected = null;
@@ -594,6 +595,22 @@ async function runIterationRange() {
   } finally {
     button.disabled = false;
   }
+}
+
+// where a plan runs on a chip whose measured runs were slower than predicted: the best plan at that speed
+// (planner.search.measured_replan)
+function renderMeasuredReplan(r, top) {
+  const box = $("#measured-replan");
+  box.hidden = !r;
+  if (!r) { box.replaceChildren(); return; }
+  const pairs = r.slowed.map((s) => `${s.hardware.join(", ")} on ${s.runtime} at ${num(s.speed, 2)}x`).join("; ");
+  const p = r.plan;
+  box.textContent = `⚠ At the measured speed (${pairs}), the best plan: ` + (p === null
+    ? (r.complete ? "none fits" : "none found in time")
+    : `${money(r.cost_per_month)}/month`
+      + (top ? ` (${r.cost_per_month >= top ? "+" : ""}${Math.round((r.cost_per_month / top - 1) * 100)}% vs plan 1)`
+        : "") + ` · ${p.model} ${p.precision} ${p.runtime} · ` + p.deployments.map(deploymentText).join(" + ")
+      + (r.complete ? "" : " (the re-plan ran out of time: unproven)"));
 }
 
 function renderIterationRange(r, top) {

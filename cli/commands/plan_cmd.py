@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -82,8 +83,10 @@ def plan_cmd(
         from hardware_catalog.caching.compiled_workload import load_workload  # (no YAML, no schema when compiled)
         from planner.errors import CatalogError, InputError
         from planner.search.lever_report import lever_report
+        from planner.search.measured_replan import measured_replan
         from planner.search.planning import plan
 
+        started = time.perf_counter()  # one deadline for the plan and its re-plans
         w = load_workload(workload, prices=prices)
         cat = load(catalog, add)
         # with every Universe row's constants, and the capacity answers of earlier runs, from the cache
@@ -106,8 +109,10 @@ def plan_cmd(
                 typer.echo("--iteration-range: the calibration records no interval for the serving iteration "
                            "cost (calibration.yaml: serving_iteration_interval; hwplan calibrate writes it): "
                            "nothing to re-plan", err=True)
+        slowed = measured_replan(cat, w, result.plans, objective=objective,
+                                 time_limit_s=time_limit - (time.perf_counter() - started))
         answers_cache.save(tables)  # what this run's searches found, for the next run
-        out = plan_result_out(result, report, span)
+        out = plan_result_out(result, report, span, slowed)
     if save:
         _save(workload, out, cat.version)
     if as_json:
@@ -229,14 +234,15 @@ def _plans_blocks(console: Console, plans: list[PlanOut]) -> None:
             console.print(f"   serving: {', '.join(p.features) or 'plain'}" + (f"; {p.why}" if p.why else ""))
 
 
-def _render_caveats(console: Console, plans: list[PlanOut]) -> None:
+def _render_caveats(console: Console, out: PlanResultOut) -> None:
     """Each distinct caveat once, with the plans it applies to: ``measured`` (measured_bias.yaml: runs of the
     plan's model and runtime, or of several models on its chips and runtime, landed outside the file's band
     around the prediction) and ``chip order``
     (planner.model.chip_order: a chip predicted slower than one it beats on paper), so that a plan's
-    capacity and latencies are read with them in mind."""
+    capacity and latencies are read with them in mind; then what the measured lines cost (the best plan
+    at the measured speed), where the result has it."""
     kinds: dict[str, dict[str, list[int]]] = {"measured": {}, "chip order": {}}  # label -> note -> plan ranks
-    for p in plans:
+    for p in out.plans:
         for label, notes in (("measured", [m.note for m in p.measured]), ("chip order", [f.note for f in p.order])):
             for note in notes:
                 kinds[label].setdefault(note, []).append(p.rank)
@@ -244,6 +250,8 @@ def _render_caveats(console: Console, plans: list[PlanOut]) -> None:
         for note, which in ranks.items():
             plural = "plan" if len(which) == 1 else "plans"
             console.print(f"[yellow]{label}[/yellow] ({plural} {', '.join(map(str, which))}): {note}")
+    if out.measured_replan is not None:
+        _render_measured_replan(console, out)
 
 
 def _render_text(out: PlanResultOut, local: tuple[Catalog, Workload] | None, *, wide: bool, iteration_range: bool
@@ -304,6 +312,32 @@ def _render_iteration_range(console: Console, out: PlanResultOut) -> None:
                       f"{delta}: {p.model} {p.precision} {p.runtime}, {_deployments(p)}{cut}")
 
 
+def _render_measured_replan(console: Console, out: PlanResultOut) -> None:
+    """The best plan with the chips whose runs measured slower than predicted at that speed, against plan 1."""
+    r = out.measured_replan
+    assert r is not None
+    pairs = "; ".join(f"{', '.join(s.hardware)} on {s.runtime} at {_num(s.speed, '.2f')}x" for s in r.slowed)
+    head = f"[bold]At the measured speed[/bold] ({pairs}), the best plan: "
+    if r.plan is None:
+        console.print(head + ("none found in time" if not r.complete else "none fits"))
+        return
+    p, top = r.plan, out.plans[0].cost.per_month if out.plans else None
+    delta = "" if top is None or r.cost_per_month is None else f" ({r.cost_per_month / top - 1:+.0%} vs plan 1)"
+    same = next((f" = plan {q.rank}" for q in out.plans if _same_plan(p, q)), "")
+    cut = "" if r.complete else " (the re-plan ran out of time: unproven)"
+    console.print(head + f"${_num(r.cost_per_month, ',.0f')}/month{delta}{same}: {p.model} {p.precision} {p.runtime}, "
+                         f"{_deployments(p)}{cut}", highlight=False)
+
+
+def _same_plan(a: PlanOut, b: PlanOut) -> bool:
+    """The same configuration and deployments (the figures may differ: another catalog planned one)."""
+    def shape(p: PlanOut) -> tuple[object, ...]:
+        return (p.model, p.precision, p.kv_precision, p.runtime, p.adaptation, p.features,
+                [(d.hardware, d.replicas, d.chips_per_replica, d.tp, d.pp, d.ep, d.dp_attention, d.role)
+                 for d in p.deployments])
+    return shape(a) == shape(b)
+
+
 def render_plans(console: Console, out: PlanResultOut, *, wide: bool = False) -> None:
     """The plans as one table when it fits the terminal (or with ``wide``), else one block per plan."""
     from cli.output.cost_render import render_costs
@@ -322,7 +356,7 @@ def render_plans(console: Console, out: PlanResultOut, *, wide: bool = False) ->
                     console.print(f"#{p.rank} serving ({', '.join(p.features)}): {p.why}")
         else:
             _plans_blocks(console, out.plans)
-        _render_caveats(console, out.plans)
+        _render_caveats(console, out)
         console.print(f"* on the Pareto front (cost, p99 latency, quality); {DEPLOYMENT_NOTE}; "
                       "p99 latencies at peak load; $/M tok: the whole cost per million output tokens "
                       "(the #1 $/M line splits it by phase)"

@@ -1,0 +1,124 @@
+"""The measured-speed re-plan (planner.search.measured_replan): a chip and runtime whose measured runs were
+slower than predicted, planned at that speed.
+
+Independent bases: a pair run at f of its speed takes exactly 1 / f as long per pass (a static batch has
+no serving iteration cost, so its TTFT and TPOT scale so exactly); slowing some pairs can only remove
+capacity, so the best plan costs at least the fastest catalog's, and at most the best plan that avoids
+the slowed pairs (which the slowing leaves untouched). domain-task's plan 1 runs on TPU v5e with
+JetStream, whose runs of four models reached 0.41x the predicted throughput (measured_bias.yaml).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from hardware_catalog import load_catalog
+from hardware_catalog.inputs.workload import load_workload
+from hardware_catalog.outputs import document, plan_result_out
+from planner.domain import Catalog
+from planner.model.estimate import estimate, resolve
+from planner.search.measured_replan import measured_replan, slowing_entries
+from planner.search.planning import plan
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return load_catalog()
+
+
+@pytest.fixture(scope="module")
+def domain(catalog: Catalog):  # noqa: ANN201 - (workload, result)
+    w = load_workload(EXAMPLES / "domain-task.yaml")
+    return w, plan(w, catalog, top=5, explain=False)
+
+
+def test_the_catalog_has_the_tpu_entry(catalog: Catalog) -> None:
+    entries = {(b.hardware, b.runtime): b.median for b in slowing_entries(catalog)}
+    assert 0.3 < entries[(("tpu-v5e",), "jetstream")] < 0.5
+
+
+@pytest.mark.parametrize(("model", "tp", "batch", "precision"), [
+    ("llama-3.1-8b", 1, 1, "int8"), ("llama-3.1-8b", 4, 32, "bf16"), ("qwen2.5-7b", 1, 8, "int8")])
+def test_a_slowed_pair_takes_one_over_its_factor_per_pass(catalog: Catalog, model: str, tp: int, batch: int,
+                                                          precision: str) -> None:
+    factor = 0.4
+    slow = replace(catalog, calibration=catalog.calibration.slowed_to({("tpu-v5e", "jetstream"): (factor, "a test")}),
+                   version=catalog.version + "+slow")
+    base_e, slow_e = (estimate(c, resolve(c, model=model, hardware="tpu-v5e", runtime="jetstream", chips=tp, tp=tp,
+                                           precision=precision),
+                               batch=batch, input_tokens=900, output_tokens=120, check_order=False)
+                      for c in (catalog, slow))
+    assert base_e.fits and slow_e.fits
+    assert slow_e.tpot_s * factor == pytest.approx(base_e.tpot_s, rel=1e-9)
+    assert slow_e.ttft_s * factor == pytest.approx(base_e.ttft_s, rel=1e-9)
+    assert not slow_e.efficiency.calibrated and "slowed to 0.40x: a test" in slow_e.efficiency.source
+
+
+def test_only_the_named_pair_is_slowed(catalog: Catalog) -> None:
+    """A chip that takes its figures from a slowed pair (the same die) keeps the fit's: the measurement is the
+    pair's. Found in the catalog rather than named, so that the check follows the calibration."""
+    derived = [(h, r) for h in catalog.hardware.values() for r in catalog.runtimes.values() if r.id in h.runtimes
+               and "the same die" in catalog.efficiency(h, r).source]
+    assert derived, "no chip takes a sibling's fit: the check has nothing to check"
+    hardware, runtime = derived[0]
+    sibling = next(s for s, _ in catalog._same_die(hardware) if (s, runtime.id) in catalog.calibration.pairs)
+    slow = catalog.calibration.slowed_to({(sibling, runtime.id): (0.5, "a test")})
+    variant = replace(catalog, calibration=slow)
+    assert variant.efficiency(hardware, runtime) == catalog.efficiency(hardware, runtime)
+    assert variant.efficiency(catalog.hardware[sibling], runtime).memory == pytest.approx(
+        0.5 * catalog.efficiency(catalog.hardware[sibling], runtime).memory)
+
+
+def test_domain_task_replanned_at_the_tpu_speed(catalog: Catalog, domain) -> None:  # noqa: ANN001
+    w, result = domain
+    top = result.plans[0]
+    assert top.hardware_types == {"tpu-v5e"} and top.runtime == "jetstream"  # the premise
+    r = measured_replan(catalog, w, result.plans, time_limit_s=30)
+    assert r is not None and r.complete and r.plan is not None
+    assert [(b.hardware, b.runtime) for b in r.slowed] == [(("tpu-v5e",), "jetstream")]
+    avoiding = plan(replace(w, constraints=replace(w.constraints, exclude_hardware=("tpu-v5e",))), catalog, top=1,
+                    explain=False).plans[0]
+    # slowing removes capacity only: at least the fast catalog's best, at most the best the slowing leaves alone
+    assert top.cost.per_month <= r.plan.cost.per_month <= avoiding.cost.per_month + 1e-6
+    # one TPU replica ran at 80% of its SLO capacity: at 0.41x of the speed it no longer carries the peak
+    assert r.plan.cost.per_month > top.cost.per_month
+    assert not any(m.model is None and m.hardware == ("tpu-v5e",) for m in r.plan.measured)  # (slowed already)
+    doc = json.loads(document(plan_result_out(result, measured_replan=r)))
+    assert doc["measured_replan"]["slowed"][0] | {"speed": None} == {
+        "hardware": ["tpu-v5e"], "runtime": "jetstream", "speed": None, "records": 8,
+        "models": ["gemma-7b", "llama-2-13b", "llama-2-7b", "llama-3-8b"], "sample": "out",
+        "file": "tests/data/jetstream_pytorch_tpu_v5e.yaml"}
+    assert doc["measured_replan"]["cost_per_month"] == pytest.approx(r.plan.cost.per_month, rel=1e-3)
+    assert doc["complete"] is True
+
+
+def test_no_replan_where_plan_1_runs_on_no_slow_pair(catalog: Catalog, domain) -> None:  # noqa: ANN001
+    """Slowing a pair takes capacity only from the plans on it: where plan 1 is on none, it stays the best."""
+    w, result = domain
+    assert measured_replan(catalog, w, [*result.plans[1:], result.plans[0]]) is None  # (the TPU plan ranked last)
+    assert measured_replan(catalog, w, []) is None
+    w = load_workload(EXAMPLES / "support-chatbot.yaml")
+    result = plan(w, catalog, top=5, explain=False)
+    assert result.plans and "tpu-v5e" not in result.plans[0].hardware_types
+    assert measured_replan(catalog, w, result.plans) is None
+    assert "measured_replan" not in json.loads(document(plan_result_out(result)))
+
+
+def test_the_plan_text_says_what_the_measured_line_costs(hwplan, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """Beside the measured line: the best plan at the measured speed, against plan 1 and naming the listed plan it
+    is (domain-task: the L4 plan ranked second, +26%); the JSON carries the same figures."""
+    monkeypatch.setenv("HWPLAN_CACHE_DIR", str(tmp_path))
+    code, out, _ = hwplan("plan", str(EXAMPLES / "domain-task.yaml"), "--wide")
+    text = " ".join(out.split())
+    assert code == 0 and "At the measured speed (tpu-v5e on jetstream at 0.41x), the best plan: $1,104/month" in text
+    assert "(+26% vs plan 1) = plan 2: qwen2.5-7b int8 lmdeploy, 2 x 1 l4" in text
+    code, out, _ = hwplan("plan", str(EXAMPLES / "domain-task.yaml"), "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["measured_replan"]["cost_per_month"] == pytest.approx(
+        doc["plans"][1]["cost"]["per_month"])
