@@ -19,7 +19,7 @@ not a saving it may have missed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from planner.domain import Catalog, MeasuredBias
@@ -29,7 +29,9 @@ from planner.search.planning import plan
 from planner.search.results import Plan
 from planner.workload import Objective, Workload
 
-__all__ = ["MeasuredReplan", "measured_replan", "slowing_entries"]
+__all__ = ["MeasuredReplan", "measured_replan", "slowed_catalog", "slowing_entries"]
+
+TablesFor = Callable[[Catalog], CatalogTables]  # a catalog's tables, as the caller builds them (with its caches)
 
 
 @dataclass(frozen=True)
@@ -48,9 +50,11 @@ def slowing_entries(catalog: Catalog) -> tuple[MeasuredBias, ...]:
 
 
 def measured_replan(catalog: Catalog, w: Workload, plans: Sequence[Plan], *, objective: Objective = Objective.COST,
-                    time_limit_s: float = 10.0) -> MeasuredReplan | None:
+                    time_limit_s: float = 10.0, tables_for: TablesFor = CatalogTables.from_catalog
+                    ) -> MeasuredReplan | None:
     """The workload re-planned with every ``slowing_entries`` pair at its measured speed, within
-    ``time_limit_s`` (the caller's time left); None where ``plans`` is empty or its first runs on no such pair."""
+    ``time_limit_s`` (the caller's time left); None where ``plans`` is empty or its first runs on no such pair.
+    ``tables_for``: how ``slowed_catalog`` builds the slowed catalog's tables."""
     if not plans:
         return None
     entries = slowing_entries(catalog)
@@ -58,7 +62,7 @@ def measured_replan(catalog: Catalog, w: Workload, plans: Sequence[Plan], *, obj
     applied = tuple(b for b in entries if any((hardware, b.runtime) in used for hardware in b.hardware))
     if not applied:
         return None
-    variant, tables = _slowed(catalog, entries)
+    variant, tables = slowed_catalog(catalog, tables_for)
     result = plan(w, variant, top=1, objective=objective, time_limit_s=max(time_limit_s, 0.05), tables=tables,
                   explain=False)
     best = result.plans[0] if result.plans else None
@@ -67,15 +71,17 @@ def measured_replan(catalog: Catalog, w: Workload, plans: Sequence[Plan], *, obj
     return MeasuredReplan(slowed=applied, plan=best, complete=result.search.solver_status != "TIME_LIMIT")
 
 
-def _slowed(catalog: Catalog, entries: tuple[MeasuredBias, ...]) -> tuple[Catalog, CatalogTables]:
-    """The catalog with ``entries``' pairs slowed, and its tables: kept with the catalog (``planner.memo``), so
-    that a service's later requests reuse them and the Universe blocks their plans filled."""
+def slowed_catalog(catalog: Catalog, tables_for: TablesFor = CatalogTables.from_catalog
+                   ) -> tuple[Catalog, CatalogTables]:
+    """The catalog with every ``slowing_entries`` pair at its measured speed, and its tables (``tables_for``
+    of the first call builds them): kept with the catalog (``planner.memo``), so that a service's later
+    requests reuse them and the Universe blocks their plans filled."""
 
     def build() -> tuple[Catalog, CatalogTables]:
         pairs = {(hardware, b.runtime): (b.median, f"{b.records} runs of {', '.join(b.models)} on {b.file}")
-                 for b in entries for hardware in b.hardware}
+                 for b in slowing_entries(catalog) for hardware in b.hardware}
         variant = replace(catalog, calibration=catalog.calibration.slowed_to(pairs),
                           version=f"{catalog.version}+measured-speed")
-        return variant, CatalogTables.from_catalog(variant)
+        return variant, tables_for(variant)
 
     return cached(catalog, "measured-speed", build)
