@@ -401,24 +401,27 @@ def iteration_range_out(r: IterationRange) -> IterationRangeOut:
 
 
 class SlowedOut(_Out):
-    """A chip and runtime whose runs of several models measured slower than predicted, and the speed the
-    re-plan gives it."""
+    """A measured_bias.yaml entry plan 1 carries whose runs reached less throughput than predicted, and the
+    speed the re-plan gives what it covers."""
 
-    hardware: list[str]
+    model: str | None = Field(description="a model's entry: that model (and the catalog's models of the same "
+                                          "architecture) on the runtime, on any chip; null: a chip's entry, every "
+                                          "model on its hardware and runtime")
+    hardware: list[str] = Field(description="the chips the runs were on")
     runtime: str
     speed: Num = Field(description="the runs' median observed / predicted throughput: the share of the predicted "
-                                   "speed the re-plan runs the pair at")
+                                   "speed the re-plan runs what the entry covers at")
     records: int
-    models: list[str]
+    models: list[str] = Field(description="the models the runs are of")
     sample: str = Field(description="out: no fit reads these runs; in: the calibration was fitted on them")
     file: str
 
 
 class MeasuredReplanOut(_Out):
-    """The workload re-planned with every chip and runtime whose runs measured slower than predicted at its
-    measured speed (planner.search.measured_replan): present where plan 1 runs on such a pair."""
+    """The workload re-planned with every measured_bias.yaml entry whose runs reached less throughput than
+    predicted at its measured speed (planner.search.measured_replan): present where plan 1 carries one."""
 
-    slowed: list[SlowedOut] = Field(description="the pairs plan 1 runs on (the re-plan slows every such pair of "
+    slowed: list[SlowedOut] = Field(description="the entries plan 1 carries (the re-plan slows every such entry of "
                                                 "the catalog)")
     cost_per_month: Num = Field(description="the best plan's at those speeds; null: no plan fits")
     plan: PlanOut | None
@@ -427,8 +430,9 @@ class MeasuredReplanOut(_Out):
 
 def measured_replan_out(r: MeasuredReplan) -> MeasuredReplanOut:
     return MeasuredReplanOut(
-        slowed=[SlowedOut(hardware=list(b.hardware), runtime=b.runtime, speed=rounded(b.median), records=b.records,
-                          models=list(b.models), sample=b.sample, file=b.file) for b in r.slowed],
+        slowed=[SlowedOut(model=b.model, hardware=list(b.hardware), runtime=b.runtime, speed=rounded(b.median),
+                          records=b.records, models=list(b.models) if b.model is None else [b.model],
+                          sample=b.sample, file=b.file) for b in r.slowed],
         cost_per_month=None if r.plan is None else money(r.plan.cost.per_month),
         plan=None if r.plan is None else plan_out(r.plan), complete=r.complete)
 
@@ -449,8 +453,8 @@ class PlanResultOut(_Out):
     iteration_range: IterationRangeOut | None = Field(
         default=None, description="present when asked for (--iteration-range) and the calibration has an interval")
     measured_replan: MeasuredReplanOut | None = Field(
-        default=None, description="present where plan 1 runs on a chip and runtime whose measured runs reached less "
-                                  "throughput than predicted: the best plan at the measured speed")
+        default=None, description="present where plan 1's model or chip measured less throughput than predicted on "
+                                  "its runtime (measured_bias.yaml): the best plan at the measured speed")
 
 
 def plan_out(p: Plan) -> PlanOut:

@@ -253,17 +253,6 @@ class Efficiency:
     calibrated: bool = False
     source: str = "prior"
 
-    def slowed(self, factor: float, why: str) -> Efficiency:
-        """This pair running at ``factor`` of its speed (0 < factor): every achieved fraction times it,
-        every fixed cost over it, so each pass of the roofline (``planner.model.perf.StepModel``) takes
-        1 / factor as long. ``why``: where the factor comes from, added to the source."""
-        if not factor > 0:
-            raise ValueError(f"a speed factor must be positive, got {factor}")
-        return replace(self, compute=self.compute * factor, memory=self.memory * factor,
-                       communication=self.communication * factor, step_overhead_s=self.step_overhead_s / factor,
-                       collective_latency_s=self.collective_latency_s / factor, calibrated=False,
-                       source=f"{self.source}; slowed to {factor:.2f}x: {why}")
-
 
 @dataclass(frozen=True)
 class ServingSupport:
@@ -349,13 +338,19 @@ class Calibration:
     # that family ran with, where above its documented one (planner.calibration.concurrency); absent: the
     # runtime's documented cap
     serving_concurrency: Mapping[tuple[str, str], int] = field(default_factory=_frozen)
-    # (hardware id, runtime id) -> (speed factor, why): pairs that ``Catalog.efficiency`` slows
-    # (``Efficiency.slowed``); never fitted: set by ``slowed_to`` for a what-if re-plan only
-    slowed: Mapping[tuple[str, str], tuple[float, str]] = field(default_factory=_frozen)
+    # (model id or None, hardware id or None, runtime id) -> (speed factor, why): the rows of that model (any
+    # where None) on that chip (any where None) and runtime run at the factor of their predicted speed, the
+    # least of those that reach a row (``planner.model.grid.CatalogTables.speed``). Never fitted: ``slowed_to``
+    # sets it for a what-if re-plan (``planner.search.measured_replan``)
+    slowed: Mapping[tuple[str | None, str | None, str], tuple[float, str]] = field(default_factory=_frozen)
 
-    def slowed_to(self, pairs: Mapping[tuple[str, str], tuple[float, str]]) -> Calibration:
-        """This calibration with ``pairs`` run at their factor of the speed it predicts (and no other)."""
-        return replace(self, slowed=MappingProxyType(dict(pairs)))
+    def slowed_to(self, scopes: Mapping[tuple[str | None, str | None, str], tuple[float, str]]) -> Calibration:
+        """This calibration with the rows of ``scopes`` at their factor of the speed it predicts (and no other
+        slowing); a factor must be positive."""
+        bad = {scope: f for scope, (f, _) in scopes.items() if not f > 0}
+        if bad:
+            raise ValueError(f"speed factors must be positive, got {bad}")
+        return replace(self, slowed=MappingProxyType(dict(scopes)))
 
     def max_concurrency(self, runtime: Runtime, hardware: Hardware) -> int | None:
         """The cap on concurrent sequences ``runtime``'s replicas run with on ``hardware``: the one its
@@ -604,15 +599,7 @@ class Catalog:
         each chip that others name held out in turn and predicted from a fit on the rest
         (docs/accuracy.md, cross-validated by chip), GB200's tokens/s 1.26x -> 1.13x of observed (SLO
         capacity 1.10x -> 1.08x), H200's 0.88x -> 1.00x (0.80x -> 0.95x), MI325X's 0.99x -> 0.98x
-        (1.04x -> 1.01x), H100 SXM's 1.01x -> 1.03x (0.98x -> 1.00x).
-
-        A pair the calibration slows (``Calibration.slowed``: a what-if re-plan) runs at its factor of
-        that; the chips and runtimes that take its figures above (the same die, a runtime built on it) do not."""
-        found = self._resolved_efficiency(hardware, runtime)
-        slow = self.calibration.slowed.get((hardware.id, runtime.id))
-        return found if slow is None else found.slowed(*slow)
-
-    def _resolved_efficiency(self, hardware: Hardware, runtime: Runtime) -> Efficiency:
+        (1.04x -> 1.01x), H100 SXM's 1.01x -> 1.03x (0.98x -> 1.00x)."""
         pair = self.calibration.pairs.get((hardware.id, runtime.id))
         if pair is not None:
             return pair
@@ -630,7 +617,7 @@ class Catalog:
         base = self.runtimes.get(runtime.based_on) if runtime.based_on is not None else None
         if base is None:
             return runtime.prior
-        measured = self._resolved_efficiency(hardware, base)
+        measured = self.efficiency(hardware, base)
         if measured is base.prior:
             return runtime.prior
         return replace(measured, calibrated=False, source=f"{base.id}'s fit ({measured.source}): {runtime.id} is "

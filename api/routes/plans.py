@@ -8,8 +8,9 @@ cached); the ``X-Plan-Cache`` header says hit or miss. With ``levers=true`` the 
 ``levers_rank`` (default the top plan); it re-plans once per lever, so it costs a few solves more.
 With ``iteration_range=true`` it adds ``iteration_range``: the workload re-planned at both ends of the
 serving iteration cost the records under load admit (``planner.search.iteration_range``; two searches more).
-Where plan 1 runs on a chip and runtime whose measured runs reached less throughput than predicted, it adds
-``measured_replan``: the best plan at that measured speed (``planner.search.measured_replan``; one search more).
+Where plan 1's model or chip measured less throughput than predicted on its runtime (measured_bias.yaml), it
+adds ``measured_replan``: the best plan at that measured speed (``planner.search.measured_replan``; one search
+more).
 
 Each request has one deadline, ``time_limit_s`` (default the server's), for the search and the
 explanation of an infeasible workload. The answer says whether it finished: ``complete`` is

@@ -597,13 +597,14 @@ async function runIterationRange() {
   }
 }
 
-// where a plan runs on a chip whose measured runs were slower than predicted: the best plan at that speed
+// where plan 1's model or chip measured slower than predicted on its runtime: the best plan at that speed
 // (planner.search.measured_replan)
 function renderMeasuredReplan(r, top) {
   const box = $("#measured-replan");
   box.hidden = !r;
   if (!r) { box.replaceChildren(); return; }
-  const pairs = r.slowed.map((s) => `${s.hardware.join(", ")} on ${s.runtime} at ${num(s.speed, 2)}x`).join("; ");
+  const pairs = r.slowed.map((s) => `${s.model || s.hardware.join(", ")} on ${s.runtime} at ${num(s.speed, 2)}x`)
+    .join("; ");
   const p = r.plan;
   box.textContent = `⚠ At the measured speed (${pairs}), the best plan: ` + (p === null
     ? (r.complete ? "none fits" : "none found in time")

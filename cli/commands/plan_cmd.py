@@ -316,10 +316,12 @@ def _render_iteration_range(console: Console, out: PlanResultOut) -> None:
 
 
 def _render_measured_replan(console: Console, out: PlanResultOut) -> None:
-    """The best plan with the chips whose runs measured slower than predicted at that speed, against plan 1."""
+    """The best plan with what measured slower than predicted (a model or a chip, on a runtime) at that speed,
+    against plan 1."""
     r = out.measured_replan
     assert r is not None
-    pairs = "; ".join(f"{', '.join(s.hardware)} on {s.runtime} at {_num(s.speed, '.2f')}x" for s in r.slowed)
+    pairs = "; ".join(f"{s.model or ', '.join(s.hardware)} on {s.runtime} at {_num(s.speed, '.2f')}x"
+                      for s in r.slowed)
     head = f"[bold]At the measured speed[/bold] ({pairs}), the best plan: "
     if r.plan is None:
         console.print(head + ("none found in time" if not r.complete else "none fits"))

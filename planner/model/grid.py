@@ -180,6 +180,9 @@ class CatalogTables:
     efficiency: Efficiencies  # each field [hardware, runtime]
     calibrated: npt.NDArray[np.bool_]  # [hardware, runtime]
     max_concurrency: Array  # [hardware, runtime]: the engine's cap on concurrent sequences, inf = none
+    # [model, hardware, runtime]: the share of its predicted speed a row runs at (``Calibration.slowed``, a
+    # what-if; 1 elsewhere): its fractions of peak times it, its fixed costs over it (``gather``)
+    speed: Array
     runnable_weights: npt.NDArray[np.bool_]  # [hardware, runtime, precision]: serves weights in it
     runnable_kv: npt.NDArray[np.bool_]  # [hardware, runtime, precision]: stores the KV cache in it
 
@@ -256,6 +259,15 @@ class CatalogTables:
         calibrated = per_pair("calibrated", bool)
         caps = np.array([[float(cap) if (cap := catalog.calibration.max_concurrency(r, h)) else np.inf for r in rts]
                          for h in hws]).reshape(len(hws), len(rts))
+        speed = np.ones((len(models), len(hws), len(rts)))
+        position_of = {"model": {m.id: i for i, m in enumerate(models)},
+                       "hardware": {h.id: i for i, h in enumerate(hws)},
+                       "runtime": {r.id: i for i, r in enumerate(rts)}}
+        for (model_id, hardware_id, runtime_id), (factor, _why) in catalog.calibration.slowed.items():
+            at = [slice(None) if key is None else position_of[kind].get(key) for kind, key in
+                  (("model", model_id), ("hardware", hardware_id), ("runtime", runtime_id))]
+            if all(a is not None for a in at):  # (an id this catalog lacks slows nothing)
+                speed[tuple(at)] = np.minimum(speed[tuple(at)], factor)  # several reaching a row: the slowest
         formats = [[m.weight_format(p, catalog.precisions) for p in precs] for m in models]
         position = {p.id: j for j, p in enumerate(precs)}
         return cls(
@@ -277,6 +289,7 @@ class CatalogTables:
             efficiency=efficiency,
             calibrated=calibrated,
             max_concurrency=caps,
+            speed=speed,
             runnable_weights=runnable_weights,
             runnable_kv=runnable_kv,
         )
@@ -290,6 +303,7 @@ class CatalogTables:
             np.asarray(tp, dtype=np.float64), np.asarray(pp, dtype=np.float64),
             np.asarray(ep, dtype=np.float64))
         eff = self.efficiency.take((hardware, runtime))
+        speed = self.speed[model, hardware, runtime]  # (1 but in a what-if: x 1 and / 1 are exact)
         dense = self.dense_precision[model, weight_precision]
         return Grid(
             **{k: v[model] for k, v in self.model.items()},
@@ -300,11 +314,11 @@ class CatalogTables:
             peak_dense_flops_per_s=self.peak_linear[hardware, dense],
             peak_attention_flops_per_s=self.peak_attention[hardware],
             **{k: v[hardware] for k, v in self.hardware.items()},
-            eff_compute=eff.eff_compute,
-            eff_memory=eff.eff_memory,
-            eff_communication=eff.eff_communication,
-            step_overhead_s=eff.step_overhead_s,
-            collective_latency_s=eff.collective_latency_s,
+            eff_compute=eff.eff_compute * speed,
+            eff_memory=eff.eff_memory * speed,
+            eff_communication=eff.eff_communication * speed,
+            step_overhead_s=eff.step_overhead_s / speed,
+            collective_latency_s=eff.collective_latency_s / speed,
             max_concurrency=self.max_concurrency[hardware, runtime],
             **{k: v[runtime] for k, v in self.runtime.items()},
             tp=tp_a.copy(),

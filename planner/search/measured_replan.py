@@ -1,20 +1,20 @@
-"""What the plans cost if a chip runs as slowly as its measured runs: the workload re-planned at that speed.
+"""What the plans cost if they run as slowly as measured runs did: the workload re-planned at that speed.
 
-A chip's entry of measured_bias.yaml (``planner.calibration.measured_bias``: runs of several models on one
-chip and runtime that miss alike) with a throughput median below 1 says the performance model is
-optimistic for that pair whatever the model: its replicas carry less than the plans say. The plans keep
-the prediction, which is what the calibration gives, and say so (``Plan.measured``); ``measured_replan``
-gives the consequence in money. Where plan 1 runs on such a pair, the workload is planned again with
-every such pair of the catalog slowed to its entry's median (``Calibration.slowed``,
-``Efficiency.slowed``: each pass of the roofline 1 / median as long; the runtime's serving iteration
-cost, a per-runtime figure, is left as it is), and the best plan found is reported beside the plans: the
-same chip with more replicas, another chip, or nothing. Where plan 1 runs on no such pair there is
-nothing to re-plan: slowing other pairs only takes capacity from other plans, so plan 1 stays the best.
+An entry of measured_bias.yaml (``planner.calibration.measured_bias``) with a throughput median below 1
+says the performance model is optimistic there: a model's entry for that model (and the catalog's
+models of the same architecture) on a runtime, a chip's entry (runs of several models that miss alike)
+for every model on that chip and runtime. Replicas there carry less than the plans say. The plans keep the
+prediction, which is what the calibration gives, and say so (``Plan.measured``); ``measured_replan``
+gives the consequence in money. Where plan 1 carries such an entry, the workload is planned again with
+the rows of every such entry of the catalog at its median speed (``Calibration.slowed``, read by
+``planner.model.grid.CatalogTables``: each row's fractions of peak times the median and its fixed costs
+over it, so each pass of the roofline takes 1 / median as long; the runtime's serving iteration cost,
+a per-runtime figure, is left as it is), and the best plan found is reported beside the plans: the same
+configuration with more replicas, another one, or nothing. Where plan 1 carries none there is nothing
+to re-plan: slowing other rows only takes capacity from other plans, so plan 1 stays the best.
 
-Only chip entries of throughput: a model's own entry would slow one model on a runtime, which the
-efficiencies (per chip and runtime) cannot express, and a TPOT or SLO-capacity ratio is not a speed (it
-moves with the load its run was at). Only those below 1: the re-plan shows the risk a plan carries,
-not a saving it may have missed.
+Only throughput entries: a TPOT or SLO-capacity ratio is not a speed (it moves with the load its run
+was at). Only those below 1: the re-plan shows the risk a plan carries, not a saving it may have missed.
 """
 
 from __future__ import annotations
@@ -32,34 +32,42 @@ from planner.workload import Objective, Workload
 __all__ = ["MeasuredReplan", "measured_replan", "slowed_catalog", "slowing_entries"]
 
 TablesFor = Callable[[Catalog], CatalogTables]  # a catalog's tables, as the caller builds them (with its caches)
+Scope = tuple[str | None, str | None, str]  # (model, hardware, runtime) as ``Calibration.slowed`` keys them
 
 
 @dataclass(frozen=True)
 class MeasuredReplan:
-    """The best plan with every measured-slow chip and runtime at its measured speed."""
+    """The best plan with every measured-slow model, chip and runtime at its measured speed."""
 
-    slowed: tuple[MeasuredBias, ...]  # the entries plan 1 runs on (the re-plan slows every such entry)
+    slowed: tuple[MeasuredBias, ...]  # the entries plan 1 carries (the re-plan slows every such entry)
     plan: Plan | None  # None: no plan fits at those speeds (or none was found in time: complete False)
     complete: bool  # false: the re-plan stopped at the deadline (its plan is unproven)
 
 
 def slowing_entries(catalog: Catalog) -> tuple[MeasuredBias, ...]:
-    """The catalog's chip entries whose runs reached less throughput than predicted."""
-    return tuple(b for b in catalog.measured_bias
-                 if b.model is None and b.metric == "throughput" and 0.0 < b.median < 1.0)
+    """The catalog's entries whose runs reached less throughput than predicted."""
+    return tuple(b for b in catalog.measured_bias if b.metric == "throughput" and 0.0 < b.median < 1.0)
+
+
+def scopes(catalog: Catalog, entry: MeasuredBias) -> list[Scope]:
+    """The rows ``entry`` slows, as ``Catalog.measured_for`` applies it: a chip's entry every model on its chips
+    and runtime, a model's entry each catalog model it applies to (the same architecture) on its runtime."""
+    if entry.model is None:
+        return [(None, hardware, entry.runtime) for hardware in entry.hardware]
+    return [(m, None, entry.runtime) for m in catalog.models if entry in catalog.measured_for(m, entry.runtime)]
 
 
 def measured_replan(catalog: Catalog, w: Workload, plans: Sequence[Plan], *, objective: Objective = Objective.COST,
                     time_limit_s: float = 10.0, tables_for: TablesFor = CatalogTables.from_catalog
                     ) -> MeasuredReplan | None:
-    """The workload re-planned with every ``slowing_entries`` pair at its measured speed, within
-    ``time_limit_s`` (the caller's time left); None where ``plans`` is empty or its first runs on no such pair.
-    ``tables_for``: how ``slowed_catalog`` builds the slowed catalog's tables."""
+    """The workload re-planned with the rows of every ``slowing_entries`` entry at its measured speed, within
+    ``time_limit_s`` (the caller's time left); None where ``plans`` is empty or its first carries no such
+    entry. ``tables_for``: how ``slowed_catalog`` builds the slowed catalog's tables."""
     if not plans:
         return None
     entries = slowing_entries(catalog)
-    used = {(hardware, plans[0].runtime) for hardware in plans[0].hardware_types}
-    applied = tuple(b for b in entries if any((hardware, b.runtime) in used for hardware in b.hardware))
+    top = plans[0]
+    applied = tuple(b for b in catalog.measured_for(top.model, top.runtime, top.hardware_types) if b in entries)
     if not applied:
         return None
     variant, tables = slowed_catalog(catalog, tables_for)
@@ -73,14 +81,17 @@ def measured_replan(catalog: Catalog, w: Workload, plans: Sequence[Plan], *, obj
 
 def slowed_catalog(catalog: Catalog, tables_for: TablesFor = CatalogTables.from_catalog
                    ) -> tuple[Catalog, CatalogTables]:
-    """The catalog with every ``slowing_entries`` pair at its measured speed, and its tables (``tables_for``
-    of the first call builds them): kept with the catalog (``planner.memo``), so that a service's later
-    requests reuse them and the Universe blocks their plans filled."""
+    """The catalog with the rows of every ``slowing_entries`` entry at its measured speed, and its tables
+    (``tables_for`` of the first call builds them): kept with the catalog (``planner.memo``), so that a
+    service's later requests reuse them and the Universe blocks their plans filled."""
 
     def build() -> tuple[Catalog, CatalogTables]:
-        pairs = {(hardware, b.runtime): (b.median, f"{b.records} runs of {', '.join(b.models)} on {b.file}")
-                 for b in slowing_entries(catalog) for hardware in b.hardware}
-        variant = replace(catalog, calibration=catalog.calibration.slowed_to(pairs),
+        slowed: dict[Scope, tuple[float, str]] = {}
+        for b in slowing_entries(catalog):  # (a row several entries reach runs at the slowest: they may share runs)
+            for scope in scopes(catalog, b):
+                if scope not in slowed or b.median < slowed[scope][0]:
+                    slowed[scope] = (b.median, f"{b.records} runs on {b.file}")
+        variant = replace(catalog, calibration=catalog.calibration.slowed_to(slowed),
                           version=f"{catalog.version}+measured-speed")
         return variant, tables_for(variant)
 
