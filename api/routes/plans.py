@@ -36,12 +36,11 @@ from api.errors import LimitExceeded
 from api.schemas import problems
 from api.settings import Settings
 from hardware_catalog.caching import answers_cache
-from hardware_catalog.caching.cache import answered_tables
 from hardware_catalog.inputs.workload import WorkloadIn, to_workload
 from hardware_catalog.outputs import LeverReportOut, PlanResultOut, levers_out, plan_result_out
 from planner.errors import InputError
 from planner.search.lever_report import lever_report
-from planner.search.measured_replan import measured_replan, slowed_catalog
+from planner.search.measured_replan import measured_replan
 from planner.search.planning import plan
 from planner.workload import Objective
 
@@ -162,9 +161,7 @@ async def _create_plans(workload: WorkloadIn, snapshot: Any, settings: Settings,
             left = limit_s - result.search.elapsed_ms / 1e3  # the request's one deadline
             span = replan_at_ends(snapshot.catalog, w, result.plans[0], objective=objective, time_limit_s=left)
         slowed = measured_replan(snapshot.catalog, w, result.plans, objective=objective,
-                                 time_limit_s=limit_s - (time.perf_counter() - started), tables_for=answered_tables)
-        if slowed is not None:  # its capacity answers, on disk with the slowed catalog's entry
-            answers_cache.save_later(slowed_catalog(snapshot.catalog)[1])
+                                 time_limit_s=limit_s - (time.perf_counter() - started), tables=snapshot.tables)
         return plan_result_out(result, report, span, slowed)
 
     data: PlanResultOut = await pool.run(compute)

@@ -79,11 +79,11 @@ def plan_cmd(
                     "iteration_range": iteration_range}))
     else:
         from hardware_catalog.caching import answers_cache
-        from hardware_catalog.caching.cache import answered_tables, catalog_tables
+        from hardware_catalog.caching.cache import catalog_tables
         from hardware_catalog.caching.compiled_workload import load_workload  # (no YAML, no schema when compiled)
         from planner.errors import CatalogError, InputError
         from planner.search.lever_report import lever_report
-        from planner.search.measured_replan import measured_replan, slowed_catalog
+        from planner.search.measured_replan import measured_replan
         from planner.search.planning import plan
 
         started = time.perf_counter()  # one deadline for the plan and its re-plans
@@ -110,11 +110,8 @@ def plan_cmd(
                            "cost (calibration.yaml: serving_iteration_interval; hwplan calibrate writes it): "
                            "nothing to re-plan", err=True)
         slowed = measured_replan(cat, w, result.plans, objective=objective,
-                                 time_limit_s=time_limit - (time.perf_counter() - started),
-                                 tables_for=answered_tables)
-        answers_cache.save(tables)  # what this run's searches found, for the next run
-        if slowed is not None:  # (and the re-plan's, under the slowed catalog's own entry)
-            answers_cache.save(slowed_catalog(cat)[1])
+                                 time_limit_s=time_limit - (time.perf_counter() - started), tables=tables)
+        answers_cache.save(tables)  # what this run's searches found (the re-plan's too), for the next run
         out = plan_result_out(result, report, span, slowed)
     if save:
         _save(workload, out, cat.version)

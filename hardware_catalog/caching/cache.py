@@ -53,8 +53,8 @@ from planner.domain import Catalog
 from planner.model.grid import CatalogTables
 from planner.search.shapes.candidates import universe
 
-__all__ = ["ENV_DIR", "ENV_OFF", "FORMAT", "KEEP", "answered_tables", "cache_dir", "catalog_tables", "clear",
-           "enabled", "entry_key", "info", "prepare_tables"]
+__all__ = ["ENV_DIR", "ENV_OFF", "FORMAT", "KEEP", "cache_dir", "catalog_tables", "clear", "enabled", "entry_key",
+           "info", "prepare_tables"]
 
 FORMAT = 3  # bump when the entry layout changes (2: the checksum replaced CRC-32; 3: arrays [row, coefficient])
 KEEP = 4  # entries kept (most recently used); each is ~200 MB for the shipped catalog
@@ -116,17 +116,6 @@ def catalog_tables(catalog: Catalog, *, answers: bool = False) -> CatalogTables:
     disk too (``hardware_catalog.caching.answers_cache``; the caller saves them with ``answers_cache.save``)."""
     tables = CatalogTables.from_catalog(catalog)
     prepare_tables(catalog, tables, answers=answers)
-    return tables
-
-
-def answered_tables(catalog: Catalog) -> CatalogTables:
-    """``CatalogTables.from_catalog`` with the capacity answers kept on disk (``answers_cache``; the caller
-    saves them), but not the Universe's constants: an entry of those holds every row (~370 MB for the shipped
-    catalog), where a what-if catalog (``planner.search.measured_replan``) fills the few blocks its searches read."""
-    tables = CatalogTables.from_catalog(catalog)
-    if enabled():
-        with contextlib.suppress(OSError):  # the model's source cannot be read (an unusual install): no caching
-            answers_cache.attach(tables, entry_key(catalog, tables))
     return tables
 
 

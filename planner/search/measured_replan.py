@@ -19,7 +19,7 @@ was at). Only those below 1: the re-plan shows the risk a plan carries, not a sa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from planner.domain import Catalog, MeasuredBias
@@ -27,11 +27,11 @@ from planner.memo import cached
 from planner.model.grid import CatalogTables
 from planner.search.planning import plan
 from planner.search.results import Plan
+from planner.search.shapes.answers import share, shared
 from planner.workload import Objective, Workload
 
 __all__ = ["MeasuredReplan", "measured_replan", "slowed_catalog", "slowing_entries"]
 
-TablesFor = Callable[[Catalog], CatalogTables]  # a catalog's tables, as the caller builds them (with its caches)
 Scope = tuple[str | None, str | None, str]  # (model, hardware, runtime) as ``Calibration.slowed`` keys them
 
 
@@ -58,11 +58,10 @@ def scopes(catalog: Catalog, entry: MeasuredBias) -> list[Scope]:
 
 
 def measured_replan(catalog: Catalog, w: Workload, plans: Sequence[Plan], *, objective: Objective = Objective.COST,
-                    time_limit_s: float = 10.0, tables_for: TablesFor = CatalogTables.from_catalog
-                    ) -> MeasuredReplan | None:
+                    time_limit_s: float = 10.0, tables: CatalogTables | None = None) -> MeasuredReplan | None:
     """The workload re-planned with the rows of every ``slowing_entries`` entry at its measured speed, within
     ``time_limit_s`` (the caller's time left); None where ``plans`` is empty or its first carries no such
-    entry. ``tables_for``: how ``slowed_catalog`` builds the slowed catalog's tables."""
+    entry. ``tables``: the catalog's, whose capacity answers the re-plan shares (``slowed_catalog``)."""
     if not plans:
         return None
     entries = slowing_entries(catalog)
@@ -70,8 +69,8 @@ def measured_replan(catalog: Catalog, w: Workload, plans: Sequence[Plan], *, obj
     applied = tuple(b for b in catalog.measured_for(top.model, top.runtime, top.hardware_types) if b in entries)
     if not applied:
         return None
-    variant, tables = slowed_catalog(catalog, tables_for)
-    result = plan(w, variant, top=1, objective=objective, time_limit_s=max(time_limit_s, 0.05), tables=tables,
+    variant, slow_tables = slowed_catalog(catalog, tables)
+    result = plan(w, variant, top=1, objective=objective, time_limit_s=max(time_limit_s, 0.05), tables=slow_tables,
                   explain=False)
     best = result.plans[0] if result.plans else None
     if best is not None:  # (its capacity is at the measured speed already: the entries' lines would say otherwise)
@@ -79,11 +78,16 @@ def measured_replan(catalog: Catalog, w: Workload, plans: Sequence[Plan], *, obj
     return MeasuredReplan(slowed=applied, plan=best, complete=result.search.solver_status != "TIME_LIMIT")
 
 
-def slowed_catalog(catalog: Catalog, tables_for: TablesFor = CatalogTables.from_catalog
-                   ) -> tuple[Catalog, CatalogTables]:
-    """The catalog with the rows of every ``slowing_entries`` entry at its measured speed, and its tables
-    (``tables_for`` of the first call builds them): kept with the catalog (``planner.memo``), so that a
-    service's later requests reuse them and the Universe blocks their plans filled."""
+def slowed_catalog(catalog: Catalog, tables: CatalogTables | None = None) -> tuple[Catalog, CatalogTables]:
+    """The catalog with the rows of every ``slowing_entries`` entry at its measured speed, and its tables: kept
+    with the catalog (``planner.memo``), so that a service's later requests reuse them and the Universe
+    blocks their plans filled.
+
+    The slowed tables keep their capacity answers in ``tables``' store (given at the first call): an
+    answer's key holds every constant of its row (``planner.search.shapes.answers``), so a row the
+    slowing leaves alone is the same question with the same answer, and one the slowing reaches is another
+    question. The re-plan then runs the queueing model only for slowed rows and rows the plan did not
+    reach, and its answers are kept (and saved) with the catalog's."""
 
     def build() -> tuple[Catalog, CatalogTables]:
         slowed: dict[Scope, tuple[float, str]] = {}
@@ -93,6 +97,9 @@ def slowed_catalog(catalog: Catalog, tables_for: TablesFor = CatalogTables.from_
                     slowed[scope] = (b.median, f"{b.records} runs on {b.file}")
         variant = replace(catalog, calibration=catalog.calibration.slowed_to(slowed),
                           version=f"{catalog.version}+measured-speed")
-        return variant, tables_for(variant)
+        slow_tables = CatalogTables.from_catalog(variant)
+        if tables is not None:
+            share(slow_tables, shared(tables))
+        return variant, slow_tables
 
     return cached(catalog, "measured-speed", build)
