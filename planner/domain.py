@@ -338,16 +338,16 @@ class Calibration:
     # that family ran with, where above its documented one (planner.calibration.concurrency); absent: the
     # runtime's documented cap
     serving_concurrency: Mapping[tuple[str, str], int] = field(default_factory=_frozen)
-    # (model id or None, hardware id or None, runtime id) -> (speed factor, why): the rows of that model (any
-    # where None) on that chip (any where None) and runtime run at the factor of their predicted speed, the
-    # least of those that reach a row (``planner.model.grid.CatalogTables.speed``). Never fitted: ``slowed_to``
-    # sets it for a what-if re-plan (``planner.search.measured_replan``)
-    slowed: Mapping[tuple[str | None, str | None, str], tuple[float, str]] = field(default_factory=_frozen)
+    # (model id or None, hardware id or None, runtime id) -> speed factor: the rows of that model (any where
+    # None) on that chip (any where None) and runtime run at the factor of their predicted speed, the least of
+    # those that reach a row (``planner.model.grid.CatalogTables.speed``). Never fitted: ``slowed_to`` sets it
+    # for a what-if re-plan (``planner.search.measured_replan``)
+    slowed: Mapping[tuple[str | None, str | None, str], float] = field(default_factory=_frozen)
 
-    def slowed_to(self, scopes: Mapping[tuple[str | None, str | None, str], tuple[float, str]]) -> Calibration:
+    def slowed_to(self, scopes: Mapping[tuple[str | None, str | None, str], float]) -> Calibration:
         """This calibration with the rows of ``scopes`` at their factor of the speed it predicts (and no other
         slowing); a factor must be positive."""
-        bad = {scope: f for scope, (f, _) in scopes.items() if not f > 0}
+        bad = {scope: f for scope, f in scopes.items() if not f > 0}
         if bad:
             raise ValueError(f"speed factors must be positive, got {bad}")
         return replace(self, slowed=MappingProxyType(dict(scopes)))

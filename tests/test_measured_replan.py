@@ -56,7 +56,7 @@ def test_a_slowed_row_takes_one_over_its_factor_per_pass(catalog: Catalog, model
                                                          precision: str) -> None:
     """A static batch pays no serving iteration cost: its TTFT and TPOT are passes, each 1 / factor as long."""
     factor = 0.4
-    slow = replace(catalog, calibration=catalog.calibration.slowed_to({(None, "tpu-v5e", "jetstream"): (factor, "")}),
+    slow = replace(catalog, calibration=catalog.calibration.slowed_to({(None, "tpu-v5e", "jetstream"): factor}),
                    version=catalog.version + "+slow")
     base_e, slow_e = (_static(c, model, "tpu-v5e", "jetstream", tp, batch, precision) for c in (catalog, slow))
     assert base_e.fits and slow_e.fits
@@ -92,11 +92,11 @@ def test_a_slowing_reaches_its_scope_and_nothing_else(catalog: Catalog) -> None:
 
 def test_two_entries_on_one_row_take_the_slowest(catalog: Catalog) -> None:
     slow = replace(catalog, calibration=catalog.calibration.slowed_to(
-        {(None, "tpu-v5e", "jetstream"): (0.5, ""), ("qwen2.5-7b", None, "jetstream"): (0.4, "")}))
+        {(None, "tpu-v5e", "jetstream"): 0.5, ("qwen2.5-7b", None, "jetstream"): 0.4}))
     base_e, slow_e = (_static(c, "qwen2.5-7b", "tpu-v5e", "jetstream", 1, 1, "int8") for c in (catalog, slow))
     assert slow_e.tpot_s * 0.4 == pytest.approx(base_e.tpot_s, rel=1e-9)
     with pytest.raises(ValueError, match="positive"):
-        catalog.calibration.slowed_to({(None, "tpu-v5e", "jetstream"): (0.0, "")})
+        catalog.calibration.slowed_to({(None, "tpu-v5e", "jetstream"): 0.0})
 
 
 def test_domain_task_replanned_at_the_tpu_speed(catalog: Catalog, domain) -> None:  # noqa: ANN001

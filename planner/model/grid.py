@@ -263,7 +263,7 @@ class CatalogTables:
         position_of = {"model": {m.id: i for i, m in enumerate(models)},
                        "hardware": {h.id: i for i, h in enumerate(hws)},
                        "runtime": {r.id: i for i, r in enumerate(rts)}}
-        for (model_id, hardware_id, runtime_id), (factor, _why) in catalog.calibration.slowed.items():
+        for (model_id, hardware_id, runtime_id), factor in catalog.calibration.slowed.items():
             at = [slice(None) if key is None else position_of[kind].get(key) for kind, key in
                   (("model", model_id), ("hardware", hardware_id), ("runtime", runtime_id))]
             if all(a is not None for a in at):  # (an id this catalog lacks slows nothing)

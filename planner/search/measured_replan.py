@@ -90,11 +90,10 @@ def slowed_catalog(catalog: Catalog, tables: CatalogTables | None = None) -> tup
     reach, and its answers are kept (and saved) with the catalog's."""
 
     def build() -> tuple[Catalog, CatalogTables]:
-        slowed: dict[Scope, tuple[float, str]] = {}
+        slowed: dict[Scope, float] = {}
         for b in slowing_entries(catalog):  # (a row several entries reach runs at the slowest: they may share runs)
             for scope in scopes(catalog, b):
-                if scope not in slowed or b.median < slowed[scope][0]:
-                    slowed[scope] = (b.median, f"{b.records} runs on {b.file}")
+                slowed[scope] = min(slowed.get(scope, 1.0), b.median)
         variant = replace(catalog, calibration=catalog.calibration.slowed_to(slowed),
                           version=f"{catalog.version}+measured-speed")
         slow_tables = CatalogTables.from_catalog(variant)
