@@ -404,7 +404,7 @@ def test_the_page_says_what_a_measured_slow_chip_costs(page: Page) -> None:
     note = page.locator("#measured-replan")
     expect(note).to_be_visible()
     expect(note).to_contain_text("At the measured speed (tpu-v5e on jetstream at 0.41x), the best plan: $1,104/month")
-    expect(note).to_contain_text("(+26% vs plan 1) · qwen2.5-7b int8 lmdeploy")
+    expect(note).to_contain_text("(+26% vs plan 1) = plan 2 · qwen2.5-7b int8 lmdeploy")
     page.select_option("#example", "support-chatbot")
     expect(page.locator("#f-name")).to_have_value("support-chatbot")
     page.click("#plan-button")

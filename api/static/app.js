@@ -606,12 +606,19 @@ function renderMeasuredReplan(r, top) {
   const pairs = r.slowed.map((s) => `${s.model || s.hardware.join(", ")} on ${s.runtime} at ${num(s.speed, 2)}x`)
     .join("; ");
   const p = r.plan;
+  const same = p && state.plans.find((q) => shapeOf(q) === shapeOf(p));  // a plan listed above, as the CLI says
   box.textContent = `⚠ At the measured speed (${pairs}), the best plan: ` + (p === null
     ? (r.complete ? "none fits" : "none found in time")
     : `${money(r.cost_per_month)}/month`
       + (top ? ` (${r.cost_per_month >= top ? "+" : ""}${Math.round((r.cost_per_month / top - 1) * 100)}% vs plan 1)`
-        : "") + ` · ${p.model} ${p.precision} ${p.runtime} · ` + p.deployments.map(deploymentText).join(" + ")
-      + (r.complete ? "" : " (the re-plan ran out of time: unproven)"));
+        : "") + (same ? ` = plan ${same.rank}` : "") + ` · ${p.model} ${p.precision} ${p.runtime} · `
+      + p.deployments.map(deploymentText).join(" + ") + (r.complete ? "" : " (the re-plan ran out of time: unproven)"));
+}
+
+// a plan's configuration and deployments (its figures aside: another catalog may have planned it)
+function shapeOf(p) {
+  return JSON.stringify([p.model, p.precision, p.kv_precision, p.runtime, p.adaptation, p.features,
+    p.deployments.map((d) => [d.hardware, d.replicas, d.chips_per_replica, d.tp, d.pp, d.ep, d.dp_attention, d.role])]);
 }
 
 function renderIterationRange(r, top) {
