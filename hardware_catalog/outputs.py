@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from hardware_catalog.saved import SavedPlan
     from planner.calibration.predict import RecordSet, Skipped
     from planner.calibration.validate import Summary
-    from planner.domain import Calibration, Catalog, MeasuredBias
+    from planner.domain import Calibration, Catalog, Efficiency, MeasuredBias
     from planner.levers.finetune import Basis, TrainingOption
     from planner.model.chip_order import OrderFlag
     from planner.model.estimate import Estimate
@@ -51,13 +51,13 @@ if TYPE_CHECKING:
     from planner.search.results import Cost, Plan, PlanResult
 
 __all__ = [
-    "CalibrationOut", "CompareOut", "CostOut", "CrossValidationOut", "DeploymentOut", "EstimateOut", "ExportOut",
-    "FinetuneOut", "IterationEndOut", "IterationRangeOut", "LeverOut", "LeverReportOut", "MeasuredOut",
+    "AtSpeedOut", "CalibrationOut", "CompareOut", "CostOut", "CrossValidationOut", "DeploymentOut", "EstimateOut",
+    "ExportOut", "FinetuneOut", "IterationEndOut", "IterationRangeOut", "LeverOut", "LeverReportOut", "MeasuredOut",
     "MeasuredReplanOut", "PlanOut", "PlanResultOut", "PredictedOut", "SavedPlanListOut", "SavedPlanOut",
     "SavedPlanSummaryOut", "SkippedOut", "SlowedOut", "SummaryOut", "ValidationOut", "calibration_out", "cv_out",
     "document", "estimate_out", "export_out", "finetune_out", "iteration_range_out", "levers_out", "measured_out",
     "measured_replan_out", "plan_result_out", "rounded", "saved_plan_out", "saved_plan_summary_out", "skipped_out",
-    "validation_out", "ignored_out",
+    "slowed_out", "validation_out", "ignored_out",
 ]
 
 GB = 1e9
@@ -177,6 +177,49 @@ class EstimateOut(_Out):
                                         "batch, which the caller sets)")
     measured: list[MeasuredOut] = Field(default=[], description=MEASURED)
     order: list[OrderOut] = Field(default=[], description=ORDER)
+    slowed: list[SlowedOut] = Field(default=[], description="the measured entries whose runs reached less "
+                                    "throughput than predicted (planner.measured_speed)")
+    at_measured_speed: AtSpeedOut | None = Field(
+        default=None, description="present with slowed: the same configuration at the speed those runs reached")
+
+
+class AtSpeedOut(_Out):
+    """A configuration's figures again at the speed measured runs reached (``EstimateOut.at_measured_speed``):
+    those that move with it."""
+
+    fits: bool
+    reason: str | None
+    batch: Num
+    ttft_ms: Num
+    tpot_ms: Num
+    e2e_ms: Num
+    output_tokens_per_s: Num
+    requests_per_s: Num
+    cost_per_million_output_tokens: Num
+    efficiency: EfficiencyOut = Field(description="the pair's efficiency as the configuration ran it there")
+    ttft_p99_ms: Num = Field(default=None, description="server scenario only")
+    tpot_p99_ms: Num = Field(default=None, description="server scenario only")
+    utilization: Num = Field(default=None, description="server scenario only")
+    capacity_requests_per_s: Num = Field(default=None, description="server scenario only")
+
+
+def _at_speed_out(a: Estimate) -> AtSpeedOut:
+    extra: dict[str, Any] = {}
+    if str(a.scenario) == "server":
+        extra |= {"ttft_p99_ms": _ms(a.ttft_p99_s), "tpot_p99_ms": _ms(a.tpot_p99_s),
+                  "utilization": rounded(a.utilization, 3),
+                  "capacity_requests_per_s": rounded(a.capacity_requests_per_s)}
+    return AtSpeedOut(fits=a.fits, reason=a.reason, batch=rounded(a.batch), ttft_ms=_ms(a.ttft_s),
+                      tpot_ms=_ms(a.tpot_s), e2e_ms=_ms(a.e2e_s), output_tokens_per_s=rounded(a.output_tokens_per_s),
+                      requests_per_s=rounded(a.requests_per_s),
+                      cost_per_million_output_tokens=rounded(a.cost_per_million_output_tokens),
+                      efficiency=_efficiency_out(a.efficiency), **extra)
+
+
+def _efficiency_out(eff: Efficiency) -> EfficiencyOut:
+    return EfficiencyOut(compute=rounded(eff.compute, 3), memory=rounded(eff.memory, 3),
+                         communication=rounded(eff.communication, 3), step_overhead_ms=_ms(eff.step_overhead_s),
+                         source=eff.source)
 
 
 def estimate_out(e: Estimate) -> EstimateOut:
@@ -212,11 +255,11 @@ def estimate_out(e: Estimate) -> EstimateOut:
         requests_per_s=rounded(e.requests_per_s), bound=e.bound, pricing=e.pricing,
         cost_per_hour=money(e.cost_per_hour),
         cost_per_million_output_tokens=rounded(e.cost_per_million_output_tokens), calibrated=eff.calibrated,
-        efficiency=EfficiencyOut(compute=rounded(eff.compute, 3), memory=rounded(eff.memory, 3),
-                                 communication=rounded(eff.communication, 3),
-                                 step_overhead_ms=_ms(eff.step_overhead_s), source=eff.source),
+        efficiency=_efficiency_out(eff),
         **({"measured": [measured_out(b, c.model.id) for b in e.measured]} if e.measured else {}),
-        **({"order": [order_out(f) for f in e.order]} if e.order else {}), **extra)
+        **({"order": [order_out(f) for f in e.order]} if e.order else {}),
+        **({"slowed": [slowed_out(b) for b in e.slowed], "at_measured_speed": _at_speed_out(e.at_measured_speed)}
+           if e.at_measured_speed is not None else {}), **extra)
 
 
 # --- plans --------------------------------------------------------------------------------------
@@ -401,8 +444,8 @@ def iteration_range_out(r: IterationRange) -> IterationRangeOut:
 
 
 class SlowedOut(_Out):
-    """A measured_bias.yaml entry plan 1 carries whose runs reached less throughput than predicted, and the
-    speed the re-plan gives what it covers."""
+    """A measured_bias.yaml entry whose runs reached less throughput than predicted, and the speed a re-plan or
+    an estimate gives what it covers (planner.measured_speed)."""
 
     model: str | None = Field(description="a model's entry: that model (and the catalog's models of the same "
                                           "architecture) on the runtime, on any chip; null: a chip's entry, every "
@@ -410,7 +453,7 @@ class SlowedOut(_Out):
     hardware: list[str] = Field(description="the chips the runs were on")
     runtime: str
     speed: Num = Field(description="the runs' median observed / predicted throughput: the share of the predicted "
-                                   "speed the re-plan runs what the entry covers at")
+                                   "speed what the entry covers runs at there")
     records: int
     models: list[str] = Field(description="the models the runs are of")
     sample: str = Field(description="out: no fit reads these runs; in: the calibration was fitted on them")
@@ -428,11 +471,15 @@ class MeasuredReplanOut(_Out):
     complete: bool = Field(description="false: the re-plan stopped at the deadline (unproven)")
 
 
+def slowed_out(b: MeasuredBias) -> SlowedOut:
+    return SlowedOut(model=b.model, hardware=list(b.hardware), runtime=b.runtime, speed=rounded(b.median),
+                     records=b.records, models=list(b.models) if b.model is None else [b.model], sample=b.sample,
+                     file=b.file)
+
+
 def measured_replan_out(r: MeasuredReplan) -> MeasuredReplanOut:
     return MeasuredReplanOut(
-        slowed=[SlowedOut(model=b.model, hardware=list(b.hardware), runtime=b.runtime, speed=rounded(b.median),
-                          records=b.records, models=list(b.models) if b.model is None else [b.model],
-                          sample=b.sample, file=b.file) for b in r.slowed],
+        slowed=[slowed_out(b) for b in r.slowed],
         cost_per_month=None if r.plan is None else money(r.plan.cost.per_month),
         plan=None if r.plan is None else plan_out(r.plan), complete=r.complete)
 

@@ -11,8 +11,10 @@ Subpackages, in the order data flows through them (docs/design.md draws it):
 - ``planner.fleet``        many workloads over months: availability, schedules, shared pools, sweeps
 
 The root holds what all of them share: ``domain`` (catalog entries), ``workload`` (what a plan is
-for), ``errors`` (the exception tree) and ``memo`` (per-object caches). Importing ``planner`` loads
-only these (no numpy, no solver), so a command that needs the catalog alone starts fast.
+for), ``errors`` (the exception tree), ``memo`` (per-object caches) and ``measured_speed`` (the
+catalog at the speed measured runs reached where slower than predicted: estimates and plans read it).
+Importing ``planner`` loads only the first four (no numpy, no solver), so a command that needs the
+catalog alone starts fast.
 """
 
 from planner.domain import Catalog, Efficiency, Hardware, Model, Precision, Runtime

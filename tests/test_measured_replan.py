@@ -20,8 +20,9 @@ from hardware_catalog import load_catalog
 from hardware_catalog.inputs.workload import load_workload
 from hardware_catalog.outputs import document, plan_result_out
 from planner.domain import Catalog
+from planner.measured_speed import slowing_entries
 from planner.model.estimate import estimate, resolve
-from planner.search.measured_replan import measured_replan, slowing_entries
+from planner.search.measured_replan import measured_replan
 from planner.search.planning import plan
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

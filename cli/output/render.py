@@ -62,7 +62,24 @@ def estimate_table(console: Console, out: EstimateOut) -> None:
         table.add_row("measured", f"[yellow]{m['note']}[/yellow]")
     for f in d.get("order", []):
         table.add_row("chip order", f"[yellow]{f['note']}[/yellow]")
+    if d.get("at_measured_speed"):
+        table.add_row("at the measured speed", f"[yellow]{_at_measured_speed(d)}[/yellow]")
     console.print(table)
+
+
+def _at_measured_speed(d: dict[str, Any]) -> str:
+    """The estimate again at the speed the measured runs reached (``EstimateOut.at_measured_speed``)."""
+    a = d["at_measured_speed"]
+    pairs = "; ".join(f"{s['model'] or ', '.join(s['hardware'])} on {s['runtime']} at {s['speed']:.2f}x"
+                      for s in d["slowed"])
+    figures = [f"{label} {a[key]}" for key, label in (("ttft_ms", "TTFT ms"), ("tpot_ms", "TPOT ms"),
+                                                     ("ttft_p99_ms", "TTFT p99 ms"), ("tpot_p99_ms", "TPOT p99 ms"),
+                                                     ("output_tokens_per_s", "output tokens/s"),
+                                                     ("capacity_requests_per_s", "capacity requests/s"),
+                                                     ("cost_per_million_output_tokens", "$ per 1M output tokens"))
+               if a.get(key) is not None]
+    unfit = "" if a["fits"] else f"; does not run: {a['reason']}"
+    return f"{pairs}: {', '.join(figures)}{unfit}"
 
 
 def _plain(obj: Any) -> Any:

@@ -9,7 +9,7 @@ comes back with ``fits=False`` and the reason.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 import numpy as np
@@ -18,6 +18,7 @@ from planner.domain import Catalog, Efficiency, Hardware, MeasuredBias, Model, P
 from planner.economics.pricing import Unpriced
 from planner.economics.rates import ChipRate, Pricing, chip_rate
 from planner.errors import InputError
+from planner.measured_speed import at_measured_speed, slowing_for
 from planner.memo import cached
 from planner.model.attention import head_split_problem
 from planner.model.chip_order import OrderFlag, order_flags
@@ -96,6 +97,10 @@ class Estimate:
     rate: ChipRate | Unpriced | None = None  # the price per chip-hour and its offer, or why none
     measured: tuple[MeasuredBias, ...] = ()  # where runs of this model and runtime missed the prediction
     order: tuple[OrderFlag, ...] = ()  # where this chip reads slower than one it beats on paper (chip_order)
+    # where ``measured`` holds throughput entries below 1 (planner.measured_speed): those, and the same
+    # configuration evaluated again at the speed they measured
+    slowed: tuple[MeasuredBias, ...] = ()
+    at_measured_speed: Estimate | None = None
 
 
 def default_precision(catalog: Catalog, hardware: Hardware) -> Precision:
@@ -203,10 +208,13 @@ def _check_p95s(scenario: Scenario, p95s: tuple[tuple[float | None, int, str], .
 def estimate(catalog: Catalog, config: Config, *, scenario: Scenario = Scenario.STATIC_BATCH,
              input_tokens: int = 512, output_tokens: int = 128, batch: int | None = None,
              request_rate: float | None = None, pricing: Pricing | str = "on_demand",
-             input_p95: float | None = None, output_p95: float | None = None, check_order: bool = True) -> Estimate:
+             input_p95: float | None = None, output_p95: float | None = None, check_order: bool = True,
+             measured_speed: bool = True) -> Estimate:
     """Evaluate one configuration. ``request_rate`` is for the whole deployment (all replicas);
     ``check_order``: compare the chip's batch-1 decode with the chips it beats on paper
-    (planner.model.chip_order, which calls this without it)."""
+    (planner.model.chip_order, which calls this without it); ``measured_speed``: where measured runs of
+    its model or chip on its runtime were slower than predicted, evaluate it again at their speed
+    (``Estimate.at_measured_speed``)."""
     _check_numbers(scenario, batch, input_tokens, output_tokens, request_rate)
     _check_p95s(scenario, ((input_p95, input_tokens, "input"), (output_p95, output_tokens, "output")))
     how = Pricing.of(pricing)
@@ -261,7 +269,7 @@ def estimate(catalog: Catalog, config: Config, *, scenario: Scenario = Scenario.
     cost_hour = rate.usd_per_chip_hour * config.chips if isinstance(rate, ChipRate) else None
     per_million = (cost_hour / (tps * 3600.0) * 1e6
                    if cost_hour is not None and fits and math.isfinite(tps) and tps > 0 else None)
-    return Estimate(
+    out = Estimate(
         config=config, scenario=scenario, fits=fits and reason is None, reason=reason,
         weights_bytes=float(mem.weights[0]), kv_cache_bytes=float(mem.kv_cache[0]),
         activations_bytes=float(mem.activations[0]), overhead_bytes=float(mem.overhead[0]),
@@ -269,7 +277,7 @@ def estimate(catalog: Catalog, config: Config, *, scenario: Scenario = Scenario.
         max_batch=int(max_b[0]), batch=b, ttft_s=float(ttft), tpot_s=float(tpot), e2e_s=float(e2e),
         output_tokens_per_s=float(tps), requests_per_s=float(rps), bound=str(bound_of(step)[0]),
         pricing=how.label, rate=rate, cost_per_hour=cost_hour, cost_per_million_output_tokens=per_million,
-        efficiency=catalog.efficiency(config.hardware, config.runtime),
+        efficiency=_efficiency(catalog, config, grid),
         ttft_p99_s=p99["ttft"], tpot_p99_s=p99["tpot"], utilization=p99["util"],
         capacity_requests_per_s=p99["cap"],
         serving_iteration_s=catalog.calibration.iteration_s(config.runtime.id) if served else None,
@@ -284,6 +292,23 @@ def estimate(catalog: Catalog, config: Config, *, scenario: Scenario = Scenario.
             catalog, config.model.id, h, config.runtime.id, config.precision.id, config.kv_precision.id, config.tp))
         if check_order else (),
     )
+    slowed = slowing_for(catalog, config.model.id, config.runtime.id, [config.hardware.id]) if measured_speed else ()
+    if not slowed:
+        return out
+    again = estimate(at_measured_speed(catalog), config, scenario=scenario, input_tokens=input_tokens,
+                     output_tokens=output_tokens, batch=batch, request_rate=request_rate, pricing=pricing,
+                     input_p95=input_p95, output_p95=output_p95, check_order=False, measured_speed=False)
+    again = replace(again, measured=tuple(m for m in again.measured if m not in slowed))  # (at that speed already)
+    return replace(out, slowed=slowed, at_measured_speed=again)
+
+
+def _efficiency(catalog: Catalog, config: Config, grid: Grid) -> Efficiency:
+    """The pair's efficiency as the configuration's row ran it: at its speed where a what-if slows it
+    (``Calibration.slowed``; the grid's figures are the pair's own elsewhere, x 1 and / 1 exactly)."""
+    return replace(catalog.efficiency(config.hardware, config.runtime), compute=float(grid.eff_compute[0]),
+                   memory=float(grid.eff_memory[0]), communication=float(grid.eff_communication[0]),
+                   step_overhead_s=float(grid.step_overhead_s[0]),
+                   collective_latency_s=float(grid.collective_latency_s[0]))
 
 
 def batch1_tpot(catalog: Catalog, model: str, hardware: str, runtime: str, precision: str, kv_precision: str | None,
@@ -295,7 +320,7 @@ def batch1_tpot(catalog: Catalog, model: str, hardware: str, runtime: str, preci
         try:
             config = resolve(catalog, model=model, hardware=hardware, runtime=runtime, precision=precision,
                              kv_precision=kv_precision, tp=tp)
-            e = estimate(catalog, config, batch=1, check_order=False)
+            e = estimate(catalog, config, batch=1, check_order=False, measured_speed=False)
         except InputError:  # a precision or tp this chip or runtime does not take: nothing to compare
             return None
         return (config.tp, e.tpot_s) if e.fits else None
