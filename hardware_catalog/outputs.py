@@ -185,16 +185,15 @@ class EstimateOut(_Out):
 
 class AtSpeedOut(_Out):
     """A configuration's figures again at the speed measured runs reached (``EstimateOut.at_measured_speed``):
-    those that move with it."""
+    its latencies, throughput, cost per token and, under load, its capacity (its memory, batch limits and
+    price do not move with the speed)."""
 
     fits: bool
     reason: str | None
-    batch: Num
     ttft_ms: Num
     tpot_ms: Num
     e2e_ms: Num
     output_tokens_per_s: Num
-    requests_per_s: Num
     cost_per_million_output_tokens: Num
     efficiency: EfficiencyOut = Field(description="the pair's efficiency as the configuration ran it there")
     ttft_p99_ms: Num = Field(default=None, description="server scenario only")
@@ -209,9 +208,8 @@ def _at_speed_out(a: Estimate) -> AtSpeedOut:
         extra |= {"ttft_p99_ms": _ms(a.ttft_p99_s), "tpot_p99_ms": _ms(a.tpot_p99_s),
                   "utilization": rounded(a.utilization, 3),
                   "capacity_requests_per_s": rounded(a.capacity_requests_per_s)}
-    return AtSpeedOut(fits=a.fits, reason=a.reason, batch=rounded(a.batch), ttft_ms=_ms(a.ttft_s),
-                      tpot_ms=_ms(a.tpot_s), e2e_ms=_ms(a.e2e_s), output_tokens_per_s=rounded(a.output_tokens_per_s),
-                      requests_per_s=rounded(a.requests_per_s),
+    return AtSpeedOut(fits=a.fits, reason=a.reason, ttft_ms=_ms(a.ttft_s), tpot_ms=_ms(a.tpot_s), e2e_ms=_ms(a.e2e_s),
+                      output_tokens_per_s=rounded(a.output_tokens_per_s),
                       cost_per_million_output_tokens=rounded(a.cost_per_million_output_tokens),
                       efficiency=_efficiency_out(a.efficiency), **extra)
 
