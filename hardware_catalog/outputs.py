@@ -462,8 +462,9 @@ class MeasuredReplanOut(_Out):
     """The workload re-planned with every measured_bias.yaml entry whose runs reached less throughput than
     predicted at its measured speed (planner.search.measured_replan): present where plan 1 carries one."""
 
-    slowed: list[SlowedOut] = Field(description="the entries plan 1 carries (the re-plan slows every such entry of "
-                                                "the catalog)")
+    slowed: list[SlowedOut] = Field(description="the entries plan 1 carries, then those the other plans listed and "
+                                                "the best plan carry (the re-plan slows every such entry of the "
+                                                "catalog)")
     cost_per_month: Num = Field(description="the best plan's at those speeds; null: no plan fits")
     plan: PlanOut | None
     complete: bool = Field(description="false: the re-plan stopped at the deadline (unproven)")

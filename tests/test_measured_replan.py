@@ -96,8 +96,9 @@ def test_two_entries_on_one_row_take_the_slowest(catalog: Catalog) -> None:
         {(None, "tpu-v5e", "jetstream"): 0.5, ("qwen2.5-7b", None, "jetstream"): 0.4}))
     base_e, slow_e = (_static(c, "qwen2.5-7b", "tpu-v5e", "jetstream", 1, 1, "int8") for c in (catalog, slow))
     assert slow_e.tpot_s * 0.4 == pytest.approx(base_e.tpot_s, rel=1e-9)
-    with pytest.raises(ValueError, match="positive"):
-        catalog.calibration.slowed_to({(None, "tpu-v5e", "jetstream"): 0.0})
+    for bad in (0.0, 1.5):  # (a row faster than the fit would beat the search's roofline bound, which reads the fit)
+        with pytest.raises(ValueError, match=r"in \(0, 1\]"):
+            catalog.calibration.slowed_to({(None, "tpu-v5e", "jetstream"): bad})
 
 
 def test_domain_task_replanned_at_the_tpu_speed(catalog: Catalog, domain) -> None:  # noqa: ANN001
@@ -113,7 +114,6 @@ def test_domain_task_replanned_at_the_tpu_speed(catalog: Catalog, domain) -> Non
     assert top.cost.per_month <= r.plan.cost.per_month <= avoiding.cost.per_month + 1e-6
     # one TPU replica ran at 80% of its SLO capacity: at 0.41x of the speed it no longer carries the peak
     assert r.plan.cost.per_month > top.cost.per_month
-    assert not any(m.model is None and m.hardware == ("tpu-v5e",) for m in r.plan.measured)  # (slowed already)
     doc = json.loads(document(plan_result_out(result, measured_replan=r)))
     assert doc["measured_replan"]["slowed"][0] | {"speed": None} == {
         "model": None, "hardware": ["tpu-v5e"], "runtime": "jetstream", "speed": None, "records": 8,
@@ -141,7 +141,7 @@ def test_the_plan_text_says_what_the_measured_line_costs(hwplan, cache_in: Path)
     code, out, _ = hwplan("plan", str(EXAMPLES / "domain-task.yaml"), "--wide")
     text = " ".join(out.split())
     assert code == 0 and "At the measured speed (tpu-v5e on jetstream at 0.41x), the best plan: $1,104/month" in text
-    assert "(+26% vs plan 1) = plan 2: qwen2.5-7b int8 lmdeploy, 2 x 1 l4" in text
+    assert "(+26% vs plan 1), plan 2's deployment: qwen2.5-7b int8 lmdeploy, 2 x 1 l4 (tp1, uncalibrated); p99" in text
     # the re-plan's capacity answers are kept with the plan's; the slowed catalog's Universe constants are not
     # cached (an entry of them is hundreds of MB)
     assert len(list(cache_in.glob("*.answers.npz"))) == 1 and len(list(cache_in.glob("*.step.npy"))) == 1
@@ -208,3 +208,36 @@ def test_the_replan_asks_only_what_the_slowing_changed(queued: list[int]) -> Non
     a, b = shared.plan, alone.plan
     assert (a.key, a.deployments, a.cost.per_month) == (b.key, b.deployments, b.cost.per_month)
     assert a.predicted == b.predicted
+
+
+def test_on_the_slowed_chip_alone_more_of_it_or_none(catalog: Catalog, tmp_path: Path) -> None:
+    """domain-task on TPU v5e with JetStream only: at 0.41x its plan needs more chips; with a quota of one chip,
+    none fits. The re-plan's plan is at the measured speed already, so it no longer carries the entry's line."""
+    w = load_workload(EXAMPLES / "domain-task.yaml")
+    tpu = replace(w, constraints=replace(w.constraints, hardware=("tpu-v5e",), runtimes=("jetstream",)))
+    result = plan(tpu, catalog, top=2, explain=False)
+    r = measured_replan(catalog, tpu, result.plans, time_limit_s=30)
+    assert r is not None and r.complete and r.plan is not None and r.plan.hardware_types == {"tpu-v5e"}
+    entry = next(b for b in r.slowed if b.model is None)
+    assert entry in result.plans[0].measured and entry not in r.plan.measured
+    assert r.plan.chips("tpu-v5e") > result.plans[0].chips("tpu-v5e")
+    one = replace(tpu, constraints=replace(tpu.constraints, quotas={"tpu-v5e": 1}))
+    result = plan(one, catalog, top=2, explain=False)
+    none = measured_replan(catalog, one, result.plans, time_limit_s=30)
+    assert none is not None and none.complete and none.plan is None
+    doc = json.loads(document(plan_result_out(result, measured_replan=none)))
+    assert doc["measured_replan"]["plan"] is None and doc["measured_replan"]["cost_per_month"] is None
+
+
+def test_the_line_names_what_slows_the_other_plans(catalog: Catalog, domain) -> None:  # noqa: ANN001
+    """With a second entry (qwen2.5-7b on LMDeploy measured at 0.5x, as an overlay's file could add) the re-plan
+    slows plan 2 too, and says so: the entries that slow a plan shown, plan 1's first."""
+    from planner.domain import MeasuredBias
+
+    extra = MeasuredBias(model="qwen2.5-7b", runtime="lmdeploy", metric="throughput", records=5, median=0.5, low=0.4,
+                         high=0.6, hardware=("l4",), sample="out", file="a test", holds="a test")
+    overlay = replace(catalog, measured_bias=(*catalog.measured_bias, extra), version=catalog.version + "+test")
+    w, result = domain
+    r = measured_replan(overlay, w, result.plans, time_limit_s=30)
+    assert r is not None and [(b.model, b.runtime) for b in r.slowed][:2] == [(None, "jetstream"),
+                                                                           ("qwen2.5-7b", "lmdeploy")]

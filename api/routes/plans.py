@@ -12,11 +12,12 @@ Where plan 1's model or chip measured less throughput than predicted on its runt
 adds ``measured_replan``: the best plan at that measured speed (``planner.search.measured_replan``; one search
 more).
 
-Each request has one deadline, ``time_limit_s`` (default the server's), for the search and the
-explanation of an infeasible workload. The answer says whether it finished: ``complete`` is
-false when the search stopped at the deadline (``search.solver_status`` = ``TIME_LIMIT``; the
-plans found so far are returned, best first, unproven; ``infeasible`` is null, since a search
-cut short proves nothing) or when the relaxation search did (``infeasible.complete`` false).
+Each request has one deadline, ``time_limit_s`` (default the server's), for the search, the
+explanation of an infeasible workload and the re-plans. The answer says whether it finished:
+``complete`` is false when the search stopped at the deadline (``search.solver_status`` =
+``TIME_LIMIT``; the plans found so far are returned, best first, unproven; ``infeasible`` is null,
+since a search cut short proves nothing), when the relaxation search did (``infeasible.complete``
+false), or when a re-plan did (``iteration_range``'s ends, ``measured_replan``: ``complete`` false).
 Both answer 200. Planning runs in a bounded pool (``api.pool``): when it is full, 503 with
 Retry-After.
 """

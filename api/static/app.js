@@ -603,7 +603,7 @@ function renderMeasuredReplan(r, top) {
   const box = $("#measured-replan");
   box.hidden = !r;
   if (!r) { box.replaceChildren(); return; }
-  const pairs = r.slowed.map((s) => `${s.model || s.hardware.join(", ")} on ${s.runtime} at ${num(s.speed, 2)}x`)
+  const pairs = r.slowed.map((s) => `${s.model || s.hardware.join(", ")} on ${s.runtime} at ${s.speed.toFixed(2)}x`)
     .join("; ");
   const p = r.plan;
   const same = p && state.plans.find((q) => shapeOf(q) === shapeOf(p));  // a plan listed above, as the CLI says
@@ -611,8 +611,10 @@ function renderMeasuredReplan(r, top) {
     ? (r.complete ? "none fits" : "none found in time")
     : `${money(r.cost_per_month)}/month`
       + (top ? ` (${r.cost_per_month >= top ? "+" : ""}${Math.round((r.cost_per_month / top - 1) * 100)}% vs plan 1)`
-        : "") + (same ? ` = plan ${same.rank}` : "") + ` · ${p.model} ${p.precision} ${p.runtime} · `
-      + p.deployments.map(deploymentText).join(" + ") + (r.complete ? "" : " (the re-plan ran out of time: unproven)"));
+        : "") + (same ? `, plan ${same.rank}'s deployment` : "") + ` · ${p.model} ${p.precision} ${p.runtime} · `
+      + p.deployments.map(deploymentText).join(" + ")
+      + ` · p99 TTFT ${ms(p.predicted.ttft_ms_p99)}, TPOT ${ms(p.predicted.tpot_ms_p99)}`  // (its own: at that speed)
+      + (r.complete ? "" : " (the re-plan ran out of time: unproven)"));
 }
 
 // a plan's configuration and deployments (its figures aside: another catalog may have planned it)

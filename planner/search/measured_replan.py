@@ -5,8 +5,9 @@ Where plan 1 carries an entry of throughput below 1 (``planner.measured_speed``:
 or a chip's on its chip and runtime), ``measured_replan`` gives the consequence in money: the workload
 planned again on ``at_measured_speed(catalog)``, the rows of every such entry at its median speed, and the
 best plan found: the same configuration with more replicas, another one, or nothing. Where plan 1
-carries none there is nothing to re-plan: slowing other rows only takes capacity from other plans, so plan
-1 stays the best.
+carries none nothing is re-planned: slowing other rows only takes capacity from other plans, so plan 1
+stays the best where its search proved it so (a search stopped at its key limit might find another
+there; it is not run).
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ __all__ = ["MeasuredReplan", "measured_replan", "slowed_catalog"]
 class MeasuredReplan:
     """The best plan with every measured-slow model, chip and runtime at its measured speed."""
 
-    slowed: tuple[MeasuredBias, ...]  # the entries plan 1 carries (the re-plan slows every such entry)
+    # the entries plan 1 carries, then those the other plans listed and the best plan carry (the re-plan slows
+    # every such entry of the catalog: these are the ones that slow a plan shown)
+    slowed: tuple[MeasuredBias, ...]
     plan: Plan | None  # None: no plan fits at those speeds (or none was found in time: complete False)
     complete: bool  # false: the re-plan stopped at the deadline (its plan is unproven)
 
@@ -50,7 +53,10 @@ def measured_replan(catalog: Catalog, w: Workload, plans: Sequence[Plan], *, obj
     result = plan(w, variant, top=1, objective=objective, time_limit_s=max(time_limit_s, 0.05), tables=slow_tables,
                   explain=False)
     best = result.plans[0] if result.plans else None
-    if best is not None:  # (its capacity is at the measured speed already: the entries' lines would say otherwise)
+    for other in [*plans[1:], *([best] if best is not None else [])]:
+        carried = slowing_for(catalog, other.model, other.runtime, other.hardware_types)
+        applied += tuple(b for b in carried if b not in applied)
+    if best is not None:  # (its capacity is at their speed already: their lines would say otherwise)
         entries = slowing_entries(catalog)
         best = replace(best, measured=tuple(m for m in best.measured if m not in entries))
     return MeasuredReplan(slowed=applied, plan=best, complete=result.search.solver_status != "TIME_LIMIT")
