@@ -467,6 +467,8 @@ class MeasuredReplanOut(_Out):
                                                 "catalog)")
     cost_per_month: Num = Field(description="the best plan's at those speeds; null: no plan fits")
     plan: PlanOut | None
+    listed_rank: int | None = Field(description="the rank of the plan above that deploys the same servers (its "
+                                                "figures at the predicted speed); null: none does")
     complete: bool = Field(description="false: the re-plan stopped at the deadline (unproven)")
 
 
@@ -480,7 +482,7 @@ def measured_replan_out(r: MeasuredReplan) -> MeasuredReplanOut:
     return MeasuredReplanOut(
         slowed=[slowed_out(b) for b in r.slowed],
         cost_per_month=None if r.plan is None else money(r.plan.cost.per_month),
-        plan=None if r.plan is None else plan_out(r.plan), complete=r.complete)
+        plan=None if r.plan is None else plan_out(r.plan), listed_rank=r.listed, complete=r.complete)
 
 
 class PlanResultOut(_Out):

@@ -114,6 +114,8 @@ def test_domain_task_replanned_at_the_tpu_speed(catalog: Catalog, domain) -> Non
     assert top.cost.per_month <= r.plan.cost.per_month <= avoiding.cost.per_month + 1e-6
     # one TPU replica ran at 80% of its SLO capacity: at 0.41x of the speed it no longer carries the peak
     assert r.plan.cost.per_month > top.cost.per_month
+    # it deploys the servers of a plan listed (2 x L4, untouched by the slowing): that plan's cost, rank named
+    assert r.listed == 2 and r.plan.cost.per_month == pytest.approx(result.plans[1].cost.per_month)
     doc = json.loads(document(plan_result_out(result, measured_replan=r)))
     assert doc["measured_replan"]["slowed"][0] | {"speed": None} == {
         "model": None, "hardware": ["tpu-v5e"], "runtime": "jetstream", "speed": None, "records": 8,
@@ -221,6 +223,7 @@ def test_on_the_slowed_chip_alone_more_of_it_or_none(catalog: Catalog, tmp_path:
     entry = next(b for b in r.slowed if b.model is None)
     assert entry in result.plans[0].measured and entry not in r.plan.measured
     assert r.plan.chips("tpu-v5e") > result.plans[0].chips("tpu-v5e")
+    assert r.listed is None or result.plans[r.listed - 1].shape == r.plan.shape
     one = replace(tpu, constraints=replace(tpu.constraints, quotas={"tpu-v5e": 1}))
     result = plan(one, catalog, top=2, explain=False)
     none = measured_replan(catalog, one, result.plans, time_limit_s=30)

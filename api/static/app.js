@@ -605,22 +605,20 @@ function renderMeasuredReplan(r, top) {
   if (!r) { box.replaceChildren(); return; }
   const pairs = r.slowed.map((s) => `${s.model || s.hardware.join(", ")} on ${s.runtime} at ${s.speed.toFixed(2)}x`)
     .join("; ");
-  const p = r.plan;
-  const same = p && state.plans.find((q) => shapeOf(q) === shapeOf(p));  // a plan listed above, as the CLI says
-  box.textContent = `⚠ At the measured speed (${pairs}), the best plan: ` + (p === null
+  box.textContent = `⚠ At the measured speed (${pairs}), the best plan: ` + (r.plan === null
     ? (r.complete ? "none fits" : "none found in time")
-    : `${money(r.cost_per_month)}/month`
-      + (top ? ` (${r.cost_per_month >= top ? "+" : ""}${Math.round((r.cost_per_month / top - 1) * 100)}% vs plan 1)`
-        : "") + (same ? `, plan ${same.rank}'s deployment` : "") + ` · ${p.model} ${p.precision} ${p.runtime} · `
-      + p.deployments.map(deploymentText).join(" + ")
-      + ` · p99 TTFT ${ms(p.predicted.ttft_ms_p99)}, TPOT ${ms(p.predicted.tpot_ms_p99)}`  // (its own: at that speed)
-      + (r.complete ? "" : " (the re-plan ran out of time: unproven)"));
+    : replanText(r.plan, r.cost_per_month, top, r.complete, r.listed_rank));
 }
 
-// a plan's configuration and deployments (its figures aside: another catalog may have planned it)
-function shapeOf(p) {
-  return JSON.stringify([p.model, p.precision, p.kv_precision, p.runtime, p.adaptation, p.features,
-    p.deployments.map((d) => [d.hardware, d.replicas, d.chips_per_replica, d.tp, d.pp, d.ep, d.dp_attention, d.role])]);
+// a re-plan's best plan against plan 1 (top: its cost), as the CLI's line: the cost and its change, the plan
+// above that deploys the same servers, what it runs, and its own p99s (a listed deployment may run slower there)
+function replanText(p, cost, top, complete, listed = null) {
+  return `${money(cost)}/month`
+    + (top ? ` (${cost >= top ? "+" : ""}${Math.round((cost / top - 1) * 100)}% vs plan 1)` : "")
+    + (listed ? `, plan ${listed}'s deployment` : "") + ` · ${p.model} ${p.precision} ${p.runtime} · `
+    + p.deployments.map(deploymentText).join(" + ")
+    + ` · p99 TTFT ${ms(p.predicted.ttft_ms_p99)}, TPOT ${ms(p.predicted.tpot_ms_p99)}`
+    + (complete ? "" : " (the re-plan ran out of time: unproven)");
 }
 
 function renderIterationRange(r, top) {
@@ -629,13 +627,10 @@ function renderIterationRange(r, top) {
     return;
   }
   const [low, high] = r.interval_ms;
-  const ends = [["low", r.low], ["high", r.high]].map(([name, e]) => el("li", {text: e.plan === null
-    ? `at ${num(e.iteration_ms)} ms (${name} end): no plan fits`
-    : `at ${num(e.iteration_ms)} ms (${name} end): ${money(e.cost_per_month)}/month`
-      + (top ? ` (${e.cost_per_month >= top ? "+" : ""}${Math.round((e.cost_per_month / top - 1) * 100)}% vs plan 1)`
-        : "") + ` · ${e.plan.model} ${e.plan.precision} ${e.plan.runtime} · `
-      + e.plan.deployments.map(deploymentText).join(" + ")
-      + (e.complete ? "" : " (the re-plan ran out of time: unproven)")}));
+  const ends = [["low", r.low], ["high", r.high]].map(([name, e]) => el("li", {
+    text: `at ${num(e.iteration_ms)} ms (${name} end): ` + (e.plan === null
+      ? (e.complete ? "no plan fits" : "no plan found in time")
+      : replanText(e.plan, e.cost_per_month, top, e.complete))}));
   $("#iteration").replaceChildren(
     el("p", {text: `${r.runtime}: plans ran at ${num(r.fitted_ms)} ms (${r.basis}); the records under load `
       + `admit ${num(low)}-${num(high)} ms.`}),

@@ -303,15 +303,12 @@ def _render_iteration_range(console: Console, out: PlanResultOut) -> None:
                   f"{_num(low, '.3g')}-{_num(high, '.3g')} ms.")
     top = out.plans[0].cost.per_month if out.plans else None
     for name, end in (("low", r.low), ("high", r.high)):
-        cut = "" if end.complete else " (the re-plan ran out of time: unproven)"
         if end.plan is None:
             console.print(f"  at {_num(end.iteration_ms, '.3g')} ms ({name} end): "
                           f"{'no plan found in time' if not end.complete else 'no plan fits'}")
             continue
-        p = end.plan
-        delta = "" if top is None or end.cost_per_month is None else f" ({end.cost_per_month / top - 1:+.0%} vs plan 1)"
-        console.print(f"  at {_num(end.iteration_ms, '.3g')} ms ({name} end): ${_num(end.cost_per_month, ',.0f')}/month"
-                      f"{delta}: {p.model} {p.precision} {p.runtime}, {_deployments(p)}{cut}")
+        console.print(f"  at {_num(end.iteration_ms, '.3g')} ms ({name} end): "
+                      + _replan_text(end.plan, end.cost_per_month, top, end.complete), highlight=False)
 
 
 def _render_measured_replan(console: Console, out: PlanResultOut) -> None:
@@ -325,23 +322,20 @@ def _render_measured_replan(console: Console, out: PlanResultOut) -> None:
     if r.plan is None:
         console.print(head + ("none found in time" if not r.complete else "none fits"))
         return
-    p, top = r.plan, out.plans[0].cost.per_month if out.plans else None
-    delta = "" if top is None or r.cost_per_month is None else f" ({r.cost_per_month / top - 1:+.0%} vs plan 1)"
-    same = next((f", plan {q.rank}'s deployment" for q in out.plans if _same_plan(p, q)), "")
-    cut = "" if r.complete else " (the re-plan ran out of time: unproven)"
-    pr = p.predicted  # (its own figures: at that speed, plan N's deployment runs slower than listed)
-    console.print(head + f"${_num(r.cost_per_month, ',.0f')}/month{delta}{same}: {p.model} {p.precision} {p.runtime}, "
-                         f"{_deployments(p)}; p99 TTFT {_num(pr.ttft_ms_p99, '.0f')} ms, TPOT "
-                         f"{_num(pr.tpot_ms_p99, '.1f')} ms{cut}", highlight=False)
+    top = out.plans[0].cost.per_month if out.plans else None
+    console.print(head + _replan_text(r.plan, r.cost_per_month, top, r.complete, r.listed_rank), highlight=False)
 
 
-def _same_plan(a: PlanOut, b: PlanOut) -> bool:
-    """The same configuration and deployments (the figures may differ: another catalog planned one)."""
-    def shape(p: PlanOut) -> tuple[object, ...]:
-        return (p.model, p.precision, p.kv_precision, p.runtime, p.adaptation, p.features,
-                [(d.hardware, d.replicas, d.chips_per_replica, d.tp, d.pp, d.ep, d.dp_attention, d.role)
-                 for d in p.deployments])
-    return shape(a) == shape(b)
+def _replan_text(p: PlanOut, cost: float | None, top: float | None, complete: bool, listed: int | None = None) -> str:
+    """A re-plan's best plan against plan 1 (``top``: its cost): the cost and its change, the plan above that
+    deploys the same servers (``listed``), what it runs, and its own p99s (on the re-plan's model: a listed
+    plan's deployment may run slower there than its row says)."""
+    delta = "" if top is None or cost is None else f" ({cost / top - 1:+.0%} vs plan 1)"
+    same = "" if listed is None else f", plan {listed}'s deployment"
+    cut = "" if complete else " (the re-plan ran out of time: unproven)"
+    pr = p.predicted
+    return (f"${_num(cost, ',.0f')}/month{delta}{same}: {p.model} {p.precision} {p.runtime}, {_deployments(p)}; "
+            f"p99 TTFT {_num(pr.ttft_ms_p99, '.0f')} ms, TPOT {_num(pr.tpot_ms_p99, '.1f')} ms{cut}")
 
 
 def render_plans(console: Console, out: PlanResultOut, *, wide: bool = False) -> None:

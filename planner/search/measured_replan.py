@@ -36,6 +36,7 @@ class MeasuredReplan:
     slowed: tuple[MeasuredBias, ...]
     plan: Plan | None  # None: no plan fits at those speeds (or none was found in time: complete False)
     complete: bool  # false: the re-plan stopped at the deadline (its plan is unproven)
+    listed: int | None = None  # the rank of the plan listed with its shape (``Plan.shape``), if one is
 
 
 def measured_replan(catalog: Catalog, w: Workload, plans: Sequence[Plan], *, objective: Objective = Objective.COST,
@@ -59,7 +60,9 @@ def measured_replan(catalog: Catalog, w: Workload, plans: Sequence[Plan], *, obj
     if best is not None:  # (its capacity is at their speed already: their lines would say otherwise)
         entries = slowing_entries(catalog)
         best = replace(best, measured=tuple(m for m in best.measured if m not in entries))
-    return MeasuredReplan(slowed=applied, plan=best, complete=result.search.solver_status != "TIME_LIMIT")
+    listed = next((p.rank for p in plans if best is not None and p.shape == best.shape), None)
+    return MeasuredReplan(slowed=applied, plan=best, complete=result.search.solver_status != "TIME_LIMIT",
+                          listed=listed)
 
 
 def slowed_catalog(catalog: Catalog, tables: CatalogTables | None = None) -> tuple[Catalog, CatalogTables]:

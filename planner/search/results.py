@@ -83,6 +83,13 @@ class Plan:
     def key(self) -> tuple[str, str, str, str, str]:
         return (self.model, self.precision, self.kv_precision, self.runtime, self.adaptation)
 
+    @property
+    def shape(self) -> tuple[object, ...]:
+        """What is deployed, its predicted figures aside: the key, the serving features and each deployment's
+        chips, parallelism and replicas (two catalogs' plans of one shape run the same servers)."""
+        return (self.key, self.features, tuple((d.hardware, d.replicas, d.chips_per_replica, d.tp, d.pp, d.ep,
+                                                d.dp_attention, d.role) for d in self.deployments))
+
 
 @dataclass(frozen=True)
 class Relaxation:
