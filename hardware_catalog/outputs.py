@@ -54,10 +54,10 @@ __all__ = [
     "AtSpeedOut", "CalibrationOut", "CompareOut", "CostOut", "CrossValidationOut", "DeploymentOut", "EstimateOut",
     "ExportOut", "FinetuneOut", "IterationEndOut", "IterationRangeOut", "LeverOut", "LeverReportOut", "MeasuredOut",
     "MeasuredReplanOut", "PlanOut", "PlanResultOut", "PredictedOut", "SavedPlanListOut", "SavedPlanOut",
-    "SavedPlanSummaryOut", "SkippedOut", "SlowedOut", "SummaryOut", "ValidationOut", "calibration_out", "cv_out",
+    "SavedPlanSummaryOut", "SkippedOut", "SummaryOut", "ValidationOut", "calibration_out", "cv_out",
     "document", "estimate_out", "export_out", "finetune_out", "iteration_range_out", "levers_out", "measured_out",
     "measured_replan_out", "plan_result_out", "rounded", "saved_plan_out", "saved_plan_summary_out", "skipped_out",
-    "slowed_out", "validation_out", "ignored_out",
+    "validation_out", "ignored_out",
 ]
 
 GB = 1e9
@@ -126,6 +126,8 @@ class MeasuredOut(_Out):
     file: str = Field(description="the measurement file the runs are in")
     holds: str = Field(description="what those runs are")
     note: str
+    slows: bool = Field(default=False, description="its runs reached less throughput than predicted: the what-ifs "
+                                                   "at the measured speed slow what it covers (planner.measured_speed)")
 
 
 class EstimateOut(_Out):
@@ -177,10 +179,9 @@ class EstimateOut(_Out):
                                         "batch, which the caller sets)")
     measured: list[MeasuredOut] = Field(default=[], description=MEASURED)
     order: list[OrderOut] = Field(default=[], description=ORDER)
-    slowed: list[SlowedOut] = Field(default=[], description="the measured entries whose runs reached less "
-                                    "throughput than predicted (planner.measured_speed)")
     at_measured_speed: AtSpeedOut | None = Field(
-        default=None, description="present with slowed: the same configuration at the speed those runs reached")
+        default=None, description="present where a measured entry slows it: the same configuration at the speed "
+                                  "those runs reached")
 
 
 class AtSpeedOut(_Out):
@@ -202,16 +203,19 @@ class AtSpeedOut(_Out):
     capacity_requests_per_s: Num = Field(default=None, description="server scenario only")
 
 
+def _server_figures(e: Estimate) -> dict[str, Any]:
+    """The load figures of a server-scenario estimate (none for the other scenarios)."""
+    if str(e.scenario) != "server":
+        return {}
+    return {"ttft_p99_ms": _ms(e.ttft_p99_s), "tpot_p99_ms": _ms(e.tpot_p99_s),
+            "utilization": rounded(e.utilization, 3), "capacity_requests_per_s": rounded(e.capacity_requests_per_s)}
+
+
 def _at_speed_out(a: Estimate) -> AtSpeedOut:
-    extra: dict[str, Any] = {}
-    if str(a.scenario) == "server":
-        extra |= {"ttft_p99_ms": _ms(a.ttft_p99_s), "tpot_p99_ms": _ms(a.tpot_p99_s),
-                  "utilization": rounded(a.utilization, 3),
-                  "capacity_requests_per_s": rounded(a.capacity_requests_per_s)}
     return AtSpeedOut(fits=a.fits, reason=a.reason, ttft_ms=_ms(a.ttft_s), tpot_ms=_ms(a.tpot_s), e2e_ms=_ms(a.e2e_s),
                       output_tokens_per_s=rounded(a.output_tokens_per_s),
                       cost_per_million_output_tokens=rounded(a.cost_per_million_output_tokens),
-                      efficiency=_efficiency_out(a.efficiency), **extra)
+                      efficiency=_efficiency_out(a.efficiency), **_server_figures(a))
 
 
 def _efficiency_out(eff: Efficiency) -> EfficiencyOut:
@@ -222,12 +226,9 @@ def _efficiency_out(eff: Efficiency) -> EfficiencyOut:
 
 def estimate_out(e: Estimate) -> EstimateOut:
     c, eff = e.config, e.efficiency
-    extra: dict[str, Any] = {}  # the optional fields, set only when they apply
+    extra: dict[str, Any] = _server_figures(e)  # the optional fields, set only when they apply
     if str(e.scenario) == "server":
-        extra |= {"ttft_p99_ms": _ms(e.ttft_p99_s), "tpot_p99_ms": _ms(e.tpot_p99_s),
-                  "utilization": rounded(e.utilization, 3),
-                  "capacity_requests_per_s": rounded(e.capacity_requests_per_s),
-                  "serving_iteration_ms": _ms(e.serving_iteration_s),
+        extra |= {"serving_iteration_ms": _ms(e.serving_iteration_s),
                   "serving_iteration_source": e.serving_iteration_source,
                   "serving_iteration_interval_ms": None if e.serving_iteration_interval_s is None
                   else (_ms(e.serving_iteration_interval_s[0]), _ms(e.serving_iteration_interval_s[1]))}
@@ -256,8 +257,8 @@ def estimate_out(e: Estimate) -> EstimateOut:
         efficiency=_efficiency_out(eff),
         **({"measured": [measured_out(b, c.model.id) for b in e.measured]} if e.measured else {}),
         **({"order": [order_out(f) for f in e.order]} if e.order else {}),
-        **({"slowed": [slowed_out(b) for b in e.slowed], "at_measured_speed": _at_speed_out(e.at_measured_speed)}
-           if e.at_measured_speed is not None else {}), **extra)
+        **({"at_measured_speed": _at_speed_out(e.at_measured_speed)} if e.at_measured_speed is not None else {}),
+        **extra)
 
 
 # --- plans --------------------------------------------------------------------------------------
@@ -441,46 +442,25 @@ def iteration_range_out(r: IterationRange) -> IterationRangeOut:
                              low=low, high=high)
 
 
-class SlowedOut(_Out):
-    """A measured_bias.yaml entry whose runs reached less throughput than predicted, and the speed a re-plan or
-    an estimate gives what it covers (planner.measured_speed)."""
-
-    model: str | None = Field(description="a model's entry: that model (and the catalog's models of the same "
-                                          "architecture) on the runtime, on any chip; null: a chip's entry, every "
-                                          "model on its hardware and runtime")
-    hardware: list[str] = Field(description="the chips the runs were on")
-    runtime: str
-    speed: Num = Field(description="the runs' median observed / predicted throughput: the share of the predicted "
-                                   "speed what the entry covers runs at there")
-    records: int
-    models: list[str] = Field(description="the models the runs are of")
-    sample: str = Field(description="out: no fit reads these runs; in: the calibration was fitted on them")
-    file: str
-
-
 class MeasuredReplanOut(_Out):
     """The workload re-planned with every measured_bias.yaml entry whose runs reached less throughput than
     predicted at its measured speed (planner.search.measured_replan): present where plan 1 carries one."""
 
-    slowed: list[SlowedOut] = Field(description="the entries plan 1 carries, then those the other plans listed and "
-                                                "the best plan carry (the re-plan slows every such entry of the "
-                                                "catalog)")
+    slowed: list[MeasuredOut] = Field(description="the entries plan 1 carries, then those the other plans listed "
+                                                  "and the best plan carry (the re-plan slows every such entry of the "
+                                                  "catalog)")
     cost_per_month: Num = Field(description="the best plan's at those speeds; null: no plan fits")
     plan: PlanOut | None
-    listed_rank: int | None = Field(description="the rank of the plan above that deploys the same servers (its "
-                                                "figures at the predicted speed); null: none does")
+    listed_rank: int | None = Field(default=None, description="the rank of the plan above that deploys the same "
+                                                              "servers (its figures at the predicted speed); null: "
+                                                              "none does")
     complete: bool = Field(description="false: the re-plan stopped at the deadline (unproven)")
 
 
-def slowed_out(b: MeasuredBias) -> SlowedOut:
-    return SlowedOut(model=b.model, hardware=list(b.hardware), runtime=b.runtime, speed=rounded(b.median),
-                     records=b.records, models=list(b.models) if b.model is None else [b.model], sample=b.sample,
-                     file=b.file)
-
-
-def measured_replan_out(r: MeasuredReplan) -> MeasuredReplanOut:
+def measured_replan_out(r: MeasuredReplan, model_id: str) -> MeasuredReplanOut:
+    """``r`` for a result whose plan 1 runs ``model_id`` (the entries' notes name it)."""
     return MeasuredReplanOut(
-        slowed=[slowed_out(b) for b in r.slowed],
+        slowed=[measured_out(b, model_id) for b in r.slowed],
         cost_per_month=None if r.plan is None else money(r.plan.cost.per_month),
         plan=None if r.plan is None else plan_out(r.plan), listed_rank=r.listed, complete=r.complete)
 
@@ -544,10 +524,12 @@ def order_out(f: OrderFlag) -> OrderOut:
 
 
 def measured_out(b: MeasuredBias, model_id: str) -> MeasuredOut:
+    from planner.measured_speed import slows  # (domain and memo only)
+
     chips = {"models": list(b.models)} if b.model is None else {}
     return MeasuredOut(model=b.model, runtime=b.runtime, metric=b.metric, records=b.records, median=rounded(b.median),
                        low=rounded(b.low), high=rounded(b.high), hardware=list(b.hardware), sample=b.sample,
-                       file=b.file, holds=b.holds, note=b.note(model_id), **chips)
+                       file=b.file, holds=b.holds, note=b.note(model_id), slows=slows(b), **chips)
 
 
 def _cost_out(c: Cost) -> CostOut:
@@ -586,8 +568,8 @@ def plan_result_out(r: PlanResult, levers: LeverReportOut | None = None,
     extra: dict[str, Any] = {} if levers is None else {"levers": levers}
     if iteration_range is not None:
         extra["iteration_range"] = iteration_range_out(iteration_range)
-    if measured_replan is not None:
-        extra["measured_replan"] = measured_replan_out(measured_replan)
+    if measured_replan is not None and r.plans:
+        extra["measured_replan"] = measured_replan_out(measured_replan, r.plans[0].model)
     return PlanResultOut(
         workload=r.workload, objective=r.objective, plans=[plan_out(p) for p in r.plans],
         pareto=[plan_out(p) for p in r.pareto],

@@ -346,11 +346,10 @@ class Calibration:
 
     def slowed_to(self, scopes: Mapping[tuple[str | None, str | None, str], float]) -> Calibration:
         """This calibration with the rows of ``scopes`` at their factor of the speed it predicts (and no other
-        slowing). A factor is in (0, 1]: the search's roofline bound (``planner.search.shapes.roofline``) reads
-        the fitted efficiencies, which a faster row would beat, pruning plans it should keep."""
-        bad = {scope: f for scope, f in scopes.items() if not 0 < f <= 1}
+        slowing); a factor must be positive."""
+        bad = {scope: f for scope, f in scopes.items() if not f > 0}
         if bad:
-            raise ValueError(f"speed factors must be in (0, 1], got {bad}")
+            raise ValueError(f"speed factors must be positive, got {bad}")
         return replace(self, slowed=MappingProxyType(dict(scopes)))
 
     def max_concurrency(self, runtime: Runtime, hardware: Hardware) -> int | None:

@@ -22,22 +22,26 @@ from dataclasses import replace
 from planner.domain import Catalog, MeasuredBias
 from planner.memo import cached
 
-__all__ = ["Scope", "at_measured_speed", "scopes", "slowing_entries", "slowing_for"]
+__all__ = ["Scope", "at_measured_speed", "scopes", "slowing_entries", "slowing_for", "slows"]
 
 Scope = tuple[str | None, str | None, str]  # (model, hardware, runtime) as ``Calibration.slowed`` keys them
 
 
+def slows(entry: MeasuredBias) -> bool:
+    """Whether ``entry``'s runs reached less throughput than predicted (the entries the what-if slows)."""
+    return entry.metric == "throughput" and 0.0 < entry.median < 1.0
+
+
 def slowing_entries(catalog: Catalog) -> tuple[MeasuredBias, ...]:
-    """The catalog's entries whose runs reached less throughput than predicted."""
-    return tuple(b for b in catalog.measured_bias if b.metric == "throughput" and 0.0 < b.median < 1.0)
+    """The catalog's entries that ``slows``."""
+    return tuple(b for b in catalog.measured_bias if slows(b))
 
 
 def slowing_for(catalog: Catalog, model_id: str, runtime_id: str, hardware: Collection[str]
                 ) -> tuple[MeasuredBias, ...]:
     """The ``slowing_entries`` that apply to ``model_id`` on ``runtime_id`` on ``hardware``
     (``Catalog.measured_for``)."""
-    entries = slowing_entries(catalog)
-    return tuple(b for b in catalog.measured_for(model_id, runtime_id, hardware) if b in entries)
+    return tuple(b for b in catalog.measured_for(model_id, runtime_id, hardware) if slows(b))
 
 
 def scopes(catalog: Catalog, entry: MeasuredBias) -> list[Scope]:

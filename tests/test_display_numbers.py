@@ -45,3 +45,4 @@ def test_a_part_under_a_dollar_is_not_shown_as_zero() -> None:
 
     assert _money(0.092974) == "$0.09" and _money(0.0) == "$0" and _money(875.9) == "$876"
     assert _money(0.004) == "<$0.01"  # (under a cent: the part exists)
+    assert _money(-0.3) == "-$0.30" and _money(-0.004) == "-<$0.01" and _money(-1234.0) == "-$1,234"

@@ -156,12 +156,14 @@ def test_an_entry_for_a_model_the_catalog_lacks_applies_to_nothing(tmp_path):
     shutil.copytree(ROOT / "hardware_catalog/data", base)
     for model in ("deepseek-r1.yaml", "deepseek-v3.yaml"):
         (base / "models" / model).unlink()
+    (base / "hardware" / "tpu-v5e.yaml").unlink()  # (a chip's entry: TPU v5e on JetStream)
     catalog = load_catalog(base)
     assert catalog.measured_for("deepseek-v3", "sglang") == () and catalog.measured_for("llama-3-8b", "ipex")
     result = CliRunner().invoke(app, ["catalog", "validate", str(base)])
     assert result.exit_code == 0, result.output
-    assert "4 entries name a model, hardware or runtime this catalog lacks" in result.output
+    assert "5 entries name a model, hardware or runtime this catalog lacks" in result.output
     assert "deepseek-r1 on tensorrt-llm" in result.output and "deepseek-r1 on sglang" in result.output
+    assert "tpu-v5e on jetstream" in result.output
 
 
 def test_in_or_out_of_sample_is_read_off_the_calibration():

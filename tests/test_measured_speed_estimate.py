@@ -16,7 +16,7 @@ import pytest
 from hardware_catalog import load_catalog
 from hardware_catalog.outputs import document, estimate_out
 from planner.domain import Catalog
-from planner.measured_speed import slowing_entries
+from planner.measured_speed import slowing_entries, slows
 from planner.model.estimate import Scenario, estimate, resolve
 
 
@@ -27,22 +27,22 @@ def catalog() -> Catalog:
 
 def _tpu(catalog: Catalog, **kwargs):  # noqa: ANN003, ANN202
     config = resolve(catalog, model="qwen2.5-7b", hardware="tpu-v5e", runtime="jetstream", precision="int8")
-    return estimate(catalog, config, **kwargs)
+    return estimate(catalog, config, **{"measured_speed": True} | kwargs)
 
 
 def test_a_static_batch_at_the_measured_speed(catalog: Catalog) -> None:
     speed = next(b.median for b in slowing_entries(catalog) if b.model is None and b.hardware == ("tpu-v5e",))
     e = _tpu(catalog, batch=8, input_tokens=800, output_tokens=150)
     a = e.at_measured_speed
-    assert a is not None and [b.hardware for b in e.slowed] == [("tpu-v5e",)]
+    assert a is not None and [b.hardware for b in e.measured if slows(b)] == [("tpu-v5e",)]
     assert a.tpot_s * speed == pytest.approx(e.tpot_s, rel=1e-9)
     assert a.ttft_s * speed == pytest.approx(e.ttft_s, rel=1e-9)
     assert a.output_tokens_per_s == pytest.approx(e.output_tokens_per_s * speed, rel=1e-9)
     assert a.efficiency.memory == pytest.approx(e.efficiency.memory * speed, rel=1e-12)  # (as the row ran)
-    assert a.at_measured_speed is None and not a.slowed  # (once)
-    assert not any(m in e.slowed for m in a.measured)  # (its line would say it runs faster than this)
+    assert a.at_measured_speed is None  # (once)
+    assert _tpu(catalog, batch=8, input_tokens=800, output_tokens=150, measured_speed=False).at_measured_speed is None
     doc = json.loads(document(estimate_out(e)))
-    assert doc["slowed"][0]["speed"] == pytest.approx(speed, rel=1e-3)
+    assert [m["slows"] for m in doc["measured"]] == [True] and doc["measured"][0]["median"] == pytest.approx(speed)
     assert doc["at_measured_speed"]["tpot_ms"] == pytest.approx(doc["tpot_ms"] / speed, rel=1e-3)
 
 
@@ -57,10 +57,9 @@ def test_under_load_the_capacity_falls_by_at_most_the_speed(catalog: Catalog) ->
 
 def test_nothing_measured_nothing_again(catalog: Catalog) -> None:
     config = resolve(catalog, model="llama-3.1-8b", hardware="h100-sxm")
-    e = estimate(catalog, config)
-    assert e.at_measured_speed is None and e.slowed == ()
-    doc = json.loads(document(estimate_out(e)))
-    assert "at_measured_speed" not in doc and "slowed" not in doc
+    e = estimate(catalog, config, measured_speed=True)
+    assert e.at_measured_speed is None
+    assert "at_measured_speed" not in json.loads(document(estimate_out(e)))
 
 
 def test_the_estimate_table_shows_it(hwplan) -> None:  # noqa: ANN001

@@ -159,8 +159,8 @@ async def _create_plans(workload: WorkloadIn, snapshot: Any, settings: Settings,
         if iteration_range and result.plans:
             from planner.search.iteration_range import iteration_range as replan_at_ends
 
-            left = limit_s - result.search.elapsed_ms / 1e3  # the request's one deadline
-            span = replan_at_ends(snapshot.catalog, w, result.plans[0], objective=objective, time_limit_s=left)
+            span = replan_at_ends(snapshot.catalog, w, result.plans[0], objective=objective,
+                                  time_limit_s=limit_s - (time.perf_counter() - started))
         slowed = measured_replan(snapshot.catalog, w, result.plans, objective=objective,
                                  time_limit_s=limit_s - (time.perf_counter() - started), tables=snapshot.tables)
         return plan_result_out(result, report, span, slowed)

@@ -603,7 +603,7 @@ function renderMeasuredReplan(r, top) {
   const box = $("#measured-replan");
   box.hidden = !r;
   if (!r) { box.replaceChildren(); return; }
-  const pairs = r.slowed.map((s) => `${s.model || s.hardware.join(", ")} on ${s.runtime} at ${s.speed.toFixed(2)}x`)
+  const pairs = r.slowed.map((s) => `${s.model || s.hardware.join(", ")} on ${s.runtime} at ${s.median.toFixed(2)}x`)
     .join("; ");
   box.textContent = `⚠ At the measured speed (${pairs}), the best plan: ` + (r.plan === null
     ? (r.complete ? "none fits" : "none found in time")

@@ -84,7 +84,7 @@ def estimate_cmd(
                                     output_tokens=output_tokens, batch=batch, request_rate=request_rate,
                                     input_p95=input_p95, output_p95=output_p95,
                                     pricing=Pricing(mode=pricing, market=market,
-                                                    sheet=_sheet(prices))))
+                                                    sheet=_sheet(prices)), measured_speed=True))
     if as_json:
         print_doc(out)
     else:

@@ -105,8 +105,8 @@ def plan_cmd(
         if iteration_range and result.plans:
             from planner.search.iteration_range import iteration_range as replan_at_ends
 
-            left = time_limit - result.search.elapsed_ms / 1e3  # one deadline for the plan and its re-plans
-            span = replan_at_ends(cat, w, result.plans[0], objective=objective, time_limit_s=left)
+            span = replan_at_ends(cat, w, result.plans[0], objective=objective,
+                                  time_limit_s=time_limit - (time.perf_counter() - started))
             if span is None:
                 typer.echo("--iteration-range: the calibration records no interval for the serving iteration "
                            "cost (calibration.yaml: serving_iteration_interval; hwplan calibrate writes it): "
@@ -316,9 +316,9 @@ def _render_measured_replan(console: Console, out: PlanResultOut) -> None:
     against plan 1."""
     r = out.measured_replan
     assert r is not None
-    pairs = "; ".join(f"{s.model or ', '.join(s.hardware)} on {s.runtime} at {_num(s.speed, '.2f')}x"
-                      for s in r.slowed)
-    head = f"[bold]At the measured speed[/bold] ({pairs}), the best plan: "
+    from cli.output.render import slowed_label
+
+    head = f"[bold]At the measured speed[/bold] ({slowed_label(r.slowed)}), the best plan: "
     if r.plan is None:
         console.print(head + ("none found in time" if not r.complete else "none fits"))
         return

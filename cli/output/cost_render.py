@@ -28,6 +28,8 @@ def _money(value: float | None, fmt: str = ",.0f") -> str:
 
     if value is None:
         return "—"
+    if value < 0:  # (a saving that costs: the sign before the dollar, as the page writes it)
+        return "-" + _money(-value, fmt)
     if fmt.endswith("g") and 1 <= abs(value) < 1000:
         return f"${value:,.2f}"
     if fmt == ",.0f" and 0 < abs(value) < 0.5:

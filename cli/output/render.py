@@ -13,10 +13,12 @@ from hardware_catalog.numbers import rounded
 from planner.errors import InputError
 
 if TYPE_CHECKING:
-    from hardware_catalog.outputs import EstimateOut
+    from collections.abc import Iterable
+
+    from hardware_catalog.outputs import EstimateOut, MeasuredOut
     from planner.domain import Catalog
 
-__all__ = ["catalog_entry", "catalog_rows", "estimate_table", "rows_table"]
+__all__ = ["catalog_entry", "catalog_rows", "estimate_table", "rows_table", "slowed_label"]
 
 GB = 1e9
 
@@ -37,9 +39,7 @@ def estimate_table(console: Console, out: EstimateOut) -> None:
     if d.get("concurrency_cap_source"):
         cap = "none" if d.get("concurrency_cap") is None else f"{d['concurrency_cap']:,}"
         table.add_row("engine cap on sequences", f"{cap} ({d['concurrency_cap_source']})")
-    for key, label in (("ttft_ms", "TTFT ms"), ("tpot_ms", "TPOT ms"), ("e2e_ms", "end-to-end ms"),
-                       ("ttft_p99_ms", "TTFT p99 ms"), ("tpot_p99_ms", "TPOT p99 ms"),
-                       ("output_tokens_per_s", "output tokens/s"), ("requests_per_s", "requests/s"),
+    for key, label in (*FIGURES[:5], ("output_tokens_per_s", "output tokens/s"), ("requests_per_s", "requests/s"),
                        ("utilization", "utilization"), ("bound", "bound by"),
                        ("cost_per_hour", f"$/hour ({d['pricing']})"),
                        ("cost_per_million_output_tokens", "$ per 1M output tokens")):
@@ -62,24 +62,30 @@ def estimate_table(console: Console, out: EstimateOut) -> None:
         table.add_row("measured", f"[yellow]{m['note']}[/yellow]")
     for f in d.get("order", []):
         table.add_row("chip order", f"[yellow]{f['note']}[/yellow]")
-    if d.get("at_measured_speed"):
-        table.add_row("at the measured speed", f"[yellow]{_at_measured_speed(d)}[/yellow]")
+    if out.at_measured_speed is not None:
+        table.add_row("at the measured speed", f"[yellow]{_at_measured_speed(out)}[/yellow]")
     console.print(table)
 
 
-def _at_measured_speed(d: dict[str, Any]) -> str:
+# the estimate table's latency rows, and the figures its "at the measured speed" row repeats (AtSpeedOut's)
+FIGURES = (("ttft_ms", "TTFT ms"), ("tpot_ms", "TPOT ms"), ("e2e_ms", "end-to-end ms"),
+           ("ttft_p99_ms", "TTFT p99 ms"), ("tpot_p99_ms", "TPOT p99 ms"), ("output_tokens_per_s", "output tokens/s"),
+           ("capacity_requests_per_s", "capacity requests/s"),
+           ("cost_per_million_output_tokens", "$ per 1M output tokens"))
+
+
+def slowed_label(entries: Iterable[MeasuredOut]) -> str:
+    """The measured entries that slow a what-if, as its lines name them: 'tpu-v5e on jetstream at 0.41x'."""
+    return "; ".join(f"{m.model or ', '.join(m.hardware)} on {m.runtime} at {m.median or 0:.2f}x" for m in entries)
+
+
+def _at_measured_speed(out: EstimateOut) -> str:
     """The estimate again at the speed the measured runs reached (``EstimateOut.at_measured_speed``)."""
-    a = d["at_measured_speed"]
-    pairs = "; ".join(f"{s['model'] or ', '.join(s['hardware'])} on {s['runtime']} at {s['speed']:.2f}x"
-                      for s in d["slowed"])
-    figures = [f"{label} {a[key]}" for key, label in (("ttft_ms", "TTFT ms"), ("tpot_ms", "TPOT ms"),
-                                                     ("ttft_p99_ms", "TTFT p99 ms"), ("tpot_p99_ms", "TPOT p99 ms"),
-                                                     ("output_tokens_per_s", "output tokens/s"),
-                                                     ("capacity_requests_per_s", "capacity requests/s"),
-                                                     ("cost_per_million_output_tokens", "$ per 1M output tokens"))
-               if a.get(key) is not None]
+    assert out.at_measured_speed is not None
+    a = out.at_measured_speed.model_dump(exclude_unset=True)
+    figures = [f"{label} {a[key]}" for key, label in FIGURES if a.get(key) is not None]
     unfit = "" if a["fits"] else f"; does not run: {a['reason']}"
-    return f"{pairs}: {', '.join(figures)}{unfit}"
+    return f"{slowed_label(m for m in out.measured if m.slows)}: {', '.join(figures)}{unfit}"
 
 
 def _plain(obj: Any) -> Any:

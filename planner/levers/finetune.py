@@ -243,8 +243,7 @@ def _teacher_tokens_per_s(catalog: Catalog, teacher: Model, hw: Hardware, chips:
         config = resolve(catalog, model=teacher.id, hardware=hw.id, tp=tp, pp=chips // tp, chips=chips,
                          precision="bf16" if "bf16" in hw.peak_flops_per_s else "fp16")
         e = estimate(catalog, config, scenario=Scenario.MAX_THROUGHPUT, input_tokens=max(1, seq_tokens // 2),
-                     output_tokens=max(1, seq_tokens // 2), check_order=False,  # (a throughput, not a chip choice)
-                     measured_speed=False)
+                     output_tokens=max(1, seq_tokens // 2), check_order=False)  # (a throughput, not a chip choice)
     except InputError:
         return None
     return e.output_tokens_per_s if e.fits and e.output_tokens_per_s > 0 else None

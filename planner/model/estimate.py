@@ -18,7 +18,7 @@ from planner.domain import Catalog, Efficiency, Hardware, MeasuredBias, Model, P
 from planner.economics.pricing import Unpriced
 from planner.economics.rates import ChipRate, Pricing, chip_rate
 from planner.errors import InputError
-from planner.measured_speed import at_measured_speed, slowing_for
+from planner.measured_speed import at_measured_speed, slows
 from planner.memo import cached
 from planner.model.attention import head_split_problem
 from planner.model.chip_order import OrderFlag, order_flags
@@ -97,9 +97,8 @@ class Estimate:
     rate: ChipRate | Unpriced | None = None  # the price per chip-hour and its offer, or why none
     measured: tuple[MeasuredBias, ...] = ()  # where runs of this model and runtime missed the prediction
     order: tuple[OrderFlag, ...] = ()  # where this chip reads slower than one it beats on paper (chip_order)
-    # where ``measured`` holds throughput entries below 1 (planner.measured_speed): those, and the same
-    # configuration evaluated again at the speed they measured
-    slowed: tuple[MeasuredBias, ...] = ()
+    # asked for (``measured_speed``) where ``measured`` holds entries that slow it (planner.measured_speed):
+    # the same configuration evaluated again at the speed they measured
     at_measured_speed: Estimate | None = None
 
 
@@ -209,7 +208,7 @@ def estimate(catalog: Catalog, config: Config, *, scenario: Scenario = Scenario.
              input_tokens: int = 512, output_tokens: int = 128, batch: int | None = None,
              request_rate: float | None = None, pricing: Pricing | str = "on_demand",
              input_p95: float | None = None, output_p95: float | None = None, check_order: bool = True,
-             measured_speed: bool = True) -> Estimate:
+             measured_speed: bool = False) -> Estimate:
     """Evaluate one configuration. ``request_rate`` is for the whole deployment (all replicas);
     ``check_order``: compare the chip's batch-1 decode with the chips it beats on paper
     (planner.model.chip_order, which calls this without it); ``measured_speed``: where measured runs of
@@ -292,14 +291,12 @@ def estimate(catalog: Catalog, config: Config, *, scenario: Scenario = Scenario.
             catalog, config.model.id, h, config.runtime.id, config.precision.id, config.kv_precision.id, config.tp))
         if check_order else (),
     )
-    slowed = slowing_for(catalog, config.model.id, config.runtime.id, [config.hardware.id]) if measured_speed else ()
-    if not slowed:
+    if not measured_speed or not any(slows(b) for b in out.measured):
         return out
     again = estimate(at_measured_speed(catalog), config, scenario=scenario, input_tokens=input_tokens,
                      output_tokens=output_tokens, batch=batch, request_rate=request_rate, pricing=pricing,
-                     input_p95=input_p95, output_p95=output_p95, check_order=False, measured_speed=False)
-    again = replace(again, measured=tuple(m for m in again.measured if m not in slowed))  # (at that speed already)
-    return replace(out, slowed=slowed, at_measured_speed=again)
+                     input_p95=input_p95, output_p95=output_p95, check_order=False)
+    return replace(out, at_measured_speed=again)
 
 
 def _efficiency(catalog: Catalog, config: Config, grid: Grid) -> Efficiency:
@@ -320,7 +317,7 @@ def batch1_tpot(catalog: Catalog, model: str, hardware: str, runtime: str, preci
         try:
             config = resolve(catalog, model=model, hardware=hardware, runtime=runtime, precision=precision,
                              kv_precision=kv_precision, tp=tp)
-            e = estimate(catalog, config, batch=1, check_order=False, measured_speed=False)
+            e = estimate(catalog, config, batch=1, check_order=False)
         except InputError:  # a precision or tp this chip or runtime does not take: nothing to compare
             return None
         return (config.tp, e.tpot_s) if e.fits else None

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from planner.domain import Catalog
 from planner.memo import cached
 from planner.model.grid import CatalogTables
-from planner.search.planning import plan
+from planner.search.planning import best_plan
 from planner.search.results import Plan
 from planner.workload import Objective, Workload
 
@@ -57,11 +57,9 @@ def iteration_range(catalog: Catalog, w: Workload, top: Plan, *, objective: Obje
     ends = []
     for end, name in ((0, "low"), (1, "high")):
         variant, tables = _at_end(catalog, end, name)
-        result = plan(w, variant, top=1, objective=objective, time_limit_s=max(time_limit_s / 2.0, 0.05),
-                      tables=tables, explain=False)
-        ends.append(IterationEnd(end=name, runtime_s=variant.calibration.iteration_s(top.runtime),
-                                 plan=result.plans[0] if result.plans else None,
-                                 complete=result.search.solver_status != "TIME_LIMIT"))
+        best, complete = best_plan(w, variant, tables=tables, objective=objective, time_limit_s=time_limit_s / 2.0)
+        ends.append(IterationEnd(end=name, runtime_s=variant.calibration.iteration_s(top.runtime), plan=best,
+                                 complete=complete))
     return IterationRange(runtime=top.runtime, fitted_s=cal.iteration_s(top.runtime), interval_s=interval,
                           basis=cal.iteration_source(top.runtime), ends=(ends[0], ends[1]))
 

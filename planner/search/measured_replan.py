@@ -12,14 +12,15 @@ there; it is not run).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from planner.domain import Catalog, MeasuredBias
-from planner.measured_speed import at_measured_speed, slowing_entries, slowing_for
+from planner.measured_speed import at_measured_speed, slowing_for, slows
 from planner.memo import cached
 from planner.model.grid import CatalogTables
-from planner.search.planning import plan
+from planner.search.planning import best_plan
 from planner.search.results import Plan
 from planner.search.shapes.answers import share, shared
 from planner.workload import Objective, Workload
@@ -39,47 +40,41 @@ class MeasuredReplan:
     listed: int | None = None  # the rank of the plan listed with its shape (``Plan.shape``), if one is
 
 
-def measured_replan(catalog: Catalog, w: Workload, plans: Sequence[Plan], *, objective: Objective = Objective.COST,
-                    time_limit_s: float = 10.0, tables: CatalogTables | None = None) -> MeasuredReplan | None:
-    """The workload re-planned at the measured speed, within ``time_limit_s`` (the caller's time left); None
-    where ``plans`` is empty or its first carries no slowing entry. ``tables``: the catalog's, whose capacity
-    answers the re-plan shares (``slowed_catalog``)."""
-    if not plans:
+def measured_replan(catalog: Catalog, w: Workload, plans: Sequence[Plan], *, tables: CatalogTables,
+                    objective: Objective = Objective.COST, time_limit_s: float = 10.0) -> MeasuredReplan | None:
+    """The workload re-planned at the measured speed, within ``time_limit_s`` (the caller's time left, the slowed
+    catalog's first build included); None where ``plans`` is empty or its first carries no slowing entry.
+    ``tables``: the catalog's, whose capacity answers the re-plan shares (``slowed_catalog``)."""
+    if not plans or not slowing_for(catalog, plans[0].model, plans[0].runtime, plans[0].hardware_types):
         return None
-    top = plans[0]
-    applied = slowing_for(catalog, top.model, top.runtime, top.hardware_types)
-    if not applied:
-        return None
+    started = time.perf_counter()
     variant, slow_tables = slowed_catalog(catalog, tables)
-    result = plan(w, variant, top=1, objective=objective, time_limit_s=max(time_limit_s, 0.05), tables=slow_tables,
-                  explain=False)
-    best = result.plans[0] if result.plans else None
-    for other in [*plans[1:], *([best] if best is not None else [])]:
-        carried = slowing_for(catalog, other.model, other.runtime, other.hardware_types)
-        applied += tuple(b for b in carried if b not in applied)
+    best, complete = best_plan(w, variant, tables=slow_tables, objective=objective,
+                               time_limit_s=time_limit_s - (time.perf_counter() - started))
+    slowed: tuple[MeasuredBias, ...] = ()
+    for shown in [*plans, *([best] if best is not None else [])]:
+        slowed += tuple(b for b in slowing_for(catalog, shown.model, shown.runtime, shown.hardware_types)
+                        if b not in slowed)
     if best is not None:  # (its capacity is at their speed already: their lines would say otherwise)
-        entries = slowing_entries(catalog)
-        best = replace(best, measured=tuple(m for m in best.measured if m not in entries))
+        best = replace(best, measured=tuple(m for m in best.measured if not slows(m)))
     listed = next((p.rank for p in plans if best is not None and p.shape == best.shape), None)
-    return MeasuredReplan(slowed=applied, plan=best, complete=result.search.solver_status != "TIME_LIMIT",
-                          listed=listed)
+    return MeasuredReplan(slowed=slowed, plan=best, complete=complete, listed=listed)
 
 
-def slowed_catalog(catalog: Catalog, tables: CatalogTables | None = None) -> tuple[Catalog, CatalogTables]:
-    """``at_measured_speed(catalog)`` and its tables: kept with the catalog (``planner.memo``), so that a
-    service's later requests reuse them and the Universe blocks their plans filled.
+def slowed_catalog(catalog: Catalog, tables: CatalogTables) -> tuple[Catalog, CatalogTables]:
+    """``at_measured_speed(catalog)`` and its tables, kept with ``tables`` (the catalog's: ``planner.memo``), so
+    that a service's later requests reuse them and the Universe blocks their plans filled.
 
-    The slowed tables keep their capacity answers in ``tables``' store (given at the first call): an
-    answer's key holds every constant of its row (``planner.search.shapes.answers``), so a row the
-    slowing leaves alone is the same question with the same answer, and one the slowing reaches is another
-    question. The re-plan then runs the queueing model only for slowed rows and rows the plan did not
-    reach, and its answers are kept (and saved) with the catalog's."""
+    The slowed tables keep their capacity answers in ``tables``' store: an answer's key holds every constant
+    of its row (``planner.search.shapes.answers``), so a row the slowing leaves alone is the same question
+    with the same answer, and one the slowing reaches is another question. The re-plan then runs the
+    queueing model only for slowed rows and rows the plan did not reach, and its answers are kept (and
+    saved) with the catalog's."""
 
     def build() -> tuple[Catalog, CatalogTables]:
         variant = at_measured_speed(catalog)
         slow_tables = CatalogTables.from_catalog(variant)
-        if tables is not None:
-            share(slow_tables, shared(tables))
+        share(slow_tables, shared(tables))
         return variant, slow_tables
 
-    return cached(catalog, "measured-speed", build)
+    return cached(tables, "measured-speed", build)

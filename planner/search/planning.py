@@ -35,12 +35,16 @@ from planner.model.grid import CatalogTables
 from planner.search.disagg import compare, disaggregated_plans
 from planner.search.explain import explain_infeasible
 from planner.search.rank import mark_pareto, rank_plans
-from planner.search.results import PlanResult
+from planner.search.results import Plan, PlanResult
 from planner.search.run import Searched, run_search
 from planner.search.serving import plan_served
 from planner.workload import Objective, Workload
 
-__all__ = ["plan"]
+__all__ = ["REPLAN_FLOOR_S", "best_plan", "plan"]
+
+# a re-plan whose caller's deadline has passed still searches this long, so that it can return the first plan
+# it finds; the answer is then marked unproven (a search cut at its deadline proves nothing)
+REPLAN_FLOOR_S = 0.05
 
 
 def plan(workload: Workload, catalog: Catalog, *, top: int = 5, objective: Objective = Objective.COST,
@@ -65,6 +69,16 @@ def plan(workload: Workload, catalog: Catalog, *, top: int = 5, objective: Objec
                                     deadline=searched.started + time_limit_s, search=_unexplained)
     stats = replace(result.search, elapsed_ms=(time.perf_counter() - searched.started) * 1e3)
     return replace(result, infeasible=infeasible, search=stats)
+
+
+def best_plan(workload: Workload, catalog: Catalog, *, tables: CatalogTables, objective: Objective,
+              time_limit_s: float) -> tuple[Plan | None, bool]:
+    """A what-if re-plan (``planner.search.iteration_range``, ``planner.search.measured_replan``): the best plan of
+    ``workload`` on a variant ``catalog``, in ``time_limit_s`` (at least REPLAN_FLOOR_S), and whether its search
+    finished (False: it stopped at the deadline, and the plan, or its absence, is unproven)."""
+    result = plan(workload, catalog, top=1, objective=objective, time_limit_s=max(time_limit_s, REPLAN_FLOOR_S),
+                  tables=tables, explain=False)
+    return (result.plans[0] if result.plans else None), result.search.solver_status != "TIME_LIMIT"
 
 
 def _unexplained(w: Workload, catalog: Catalog, *, top: int, objective: Objective, time_limit_s: float,

@@ -41,7 +41,7 @@ def capacity_bound(cand: Candidates, traffic: Traffic) -> Array:
     where a factor is missing (no bound rather than a wrong one)."""
     t = cand.tables
     flops = cand.chips * t.peak_linear[cand.hardware, cand.precision] * \
-        t.efficiency.eff_compute[cand.hardware, cand.runtime]
+        t.efficiency.eff_compute[cand.hardware, cand.runtime] * t.speed[cand.model, cand.hardware, cand.runtime]
     per_request = 2.0 * t.model["active_params"][cand.model] * (traffic.input_tokens.mean + traffic.output_tokens.mean)
     with np.errstate(divide="ignore", invalid="ignore"):
         bound = flops / per_request
