@@ -379,8 +379,27 @@ def test_save_share_in_a_new_context_compare_and_download_an_export(page: Page, 
     pods = [d for d in docs if d["kind"] == "Deployment"]
     assert sorted(d["spec"]["replicas"] for d in pods) == sorted(d["replicas"] for d in top["deployments"])
     assert {d["kind"] for d in docs} >= {"Deployment", "Service", "HorizontalPodAutoscaler"}
+
+    # on a phone the saved plans are cards: each one's Open and Delete on the screen, not past a sideways scroll
+    other.set_viewport_size({"width": 400, "height": 800})
+    other.click("#tab-saved")
+    card = other.locator(f'#saved-table tbody tr[data-id="{first}"]')
+    expect(card).to_be_visible()
+    other.wait_for_load_state("networkidle")  # the tab lists the saved plans again: its rows are redrawn
+    for action in (card.locator("td.actions a"), card.locator("td.actions button.delete")):
+        action.scroll_into_view_if_needed()
+        box = action.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 400, box
+    _table_fits(other, "#saved-table")
     context.close()
     assert errors == [], f"errors in the page: {errors}"
+
+
+def _table_fits(page: Page, table: str) -> None:
+    """Every column of ``table`` lies inside its scrolling wrapper: no column (the cost, the binding
+    constraints) sits past the right edge at this viewport, reachable only by scrolling sideways."""
+    widths = page.eval_on_selector(table, "t => [t.parentElement.scrollWidth, t.parentElement.clientWidth]")
+    assert widths[0] <= widths[1], f"{table} is {widths[0]} px wide in a {widths[1]} px wrapper"
 
 
 def test_the_plans_table_flags_uncalibrated_deployments(page: Page) -> None:
@@ -391,6 +410,8 @@ def test_the_plans_table_flags_uncalibrated_deployments(page: Page) -> None:
     first = page.locator("#plans-table tbody tr").first
     expect(first).to_be_visible(timeout=PLAN_TIMEOUT_MS)
     expect(first.locator("td").nth(1)).to_contain_text("uncalibrated")  # its L4 has no fit of its own
+    # at 1280 px beside the form, $/month, $/M out and Binding were 250 px past the wrapper's edge
+    _table_fits(page, "#plans-table")
 
 
 def test_the_page_says_what_a_measured_slow_chip_costs(page: Page) -> None:
@@ -436,6 +457,7 @@ def test_the_page_plans_what_the_cli_plans_for_fields_the_form_lacks(page: Page,
     expect(first).to_contain_text(f"{expected['cost']['per_month']:,.0f}")
     if any(d["role"] != "both" for d in expected["deployments"]):
         expect(first).to_contain_text("prefill")  # the two pools' roles, as the CLI shows them
+        _table_fits(page, "#plans-table")  # the widest deployments of the examples, at 1280 px
         first.click()
         expect(page.locator("#detail-list")).to_contain_text("disaggregation")
 

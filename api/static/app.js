@@ -321,18 +321,34 @@ function flag(caveats, what, label, suffix) {
                     text: `⚠ ${label}: ${caveats.map(what).join(", ")}${suffix}`});
 }
 
-function deploymentText(d) {
-  // as the CLI: a two-pool plan's role, expert-parallel and DP-attention ranks
+function deploymentRole(d) {
+  return d.role && d.role !== "both" ? `${d.role} ` : "";  // a two-pool plan's pool
+}
+
+function deploymentShape(d) {
+  // as the CLI: expert-parallel and DP-attention ranks
   const shape = `tp${d.tp}` + (d.pp === 1 ? "" : ` pp${d.pp}`) + (d.ep > 1 ? ` ep${d.ep}` : "")
     + (d.dp_attention > 1 ? ` dp-attn${d.dp_attention}` : "");
-  const role = d.role && d.role !== "both" ? `${d.role} ` : "";
-  return `${role}${d.replicas} × ${d.chips_per_replica} ${d.hardware} (${shape})`;
+  return `${d.replicas} × ${d.chips_per_replica} ${d.hardware} (${shape})`;
+}
+
+function deploymentText(d) {
+  return `${deploymentRole(d)}${deploymentShape(d)}`;
+}
+
+function qualityRange(q) {
+  return q.low !== null && q.high !== null && q.low !== q.high ? ` (${num(q.low)}–${num(q.high)})` : "";
 }
 
 function qualityText(q) {
-  if (q.score === null || q.score === undefined) return "—";
-  const range = q.low !== null && q.high !== null && q.low !== q.high ? ` (${num(q.low)}–${num(q.high)})` : "";
-  return `${num(q.score)}${range}`;
+  return q.score === null || q.score === undefined ? "—" : `${num(q.score)}${qualityRange(q)}`;
+}
+
+function qualityCell(q) {
+  // the range under the score, as the SLO under a latency (its own line in the table, inline on a phone's card)
+  if (q.score === null || q.score === undefined) return el("td", {class: "num", text: "—"});
+  const range = qualityRange(q);
+  return el("td", {class: "num"}, num(q.score), range ? el("span", {class: "pct", text: range}) : null);
 }
 
 function renderTable() {
@@ -347,18 +363,20 @@ function renderTable() {
                           }},
       el("th", {scope: "row", class: "num"}, String(p.rank),
          p.pareto ? el("span", {class: "pareto", title: "on the Pareto front", text: "*"}) : null,
-         inTop ? null : el("span", {class: "hint", text: " (front)"})),
+         inTop ? null : el("span", {class: "hint front", text: " (front)"})),
       el("td", {}, el("strong", {text: p.model}),
          el("div", {class: "sub", text: `${p.precision} · KV ${p.kv_precision} · ${p.runtime}`
                                        + (p.adaptation !== "none" ? ` · ${p.adaptation}` : "")}),
          // the plan's caveats, flagged in the row, not only the detail: where measured runs missed the prediction
          // (measured_bias.yaml), a chip predicted slower than one it beats on paper (planner.model.chip_order)
          flag(p.measured, (m) => m.metric, "measured", " off"), flag(p.order, (f) => f.hardware, "chip order", "")),
-      el("td", {}, p.deployments.map((d) => el("div", {text: deploymentText(d)
-        + (d.calibrated ? "" : " · uncalibrated"), title: d.calibrated ? "" : "no measurement of this chip with this "
-        + "runtime: its efficiencies come from the same die's, its vendor's or its family's fit, or the prior"}))),
+      // the shape never breaks; its calibration marker may go to the next line (the table fits 1280 px)
+      el("td", {}, p.deployments.map((d) => el("div", {class: "deployment", title: d.calibrated ? ""
+        : "no measurement of this chip with this runtime: its efficiencies come from the same die's, its vendor's "
+        + "or its family's fit, or the prior"}, deploymentRole(d), el("span", {class: "shape", text: deploymentShape(d)}),
+        d.calibrated ? null : el("span", {class: "sub", text: " · uncalibrated"})))),
       sloCell(p, "ttft_ms"), sloCell(p, "tpot_ms"), sloCell(p, "e2e_ms"),
-      el("td", {class: "num", text: qualityText(p.quality)}),
+      qualityCell(p.quality),
       el("td", {class: "num", text: money(p.cost.per_month)}),
       el("td", {class: "num", text: money(p.cost.per_million_tokens)}),
       el("td", {class: "binding"}, p.binding.length  // "constraints." is implied: shorter, full name on hover
@@ -821,6 +839,8 @@ function renderSavedList() {
     el("td", {class: "actions"}, el("a", {href: `/#plan=${encodeURIComponent(s.id)}`, text: "Open"}),
        el("button", {type: "button", class: "link delete", "aria-label": `Delete saved plan ${s.id}`,
                      onclick: () => deleteSaved(s.id)}, "Delete"))));
+  const heads = $$("#saved-table thead th").map((th) => th.textContent);
+  rows.forEach((row) => Array.from(row.children).forEach((cell, i) => { cell.dataset.label = heads[i]; }));  // phone cards
   $("#saved-table tbody").replaceChildren(...rows);
   $("#saved-more").hidden = state.savedNext === null;
   for (const [sel, fallback] of [["#compare-a", 1], ["#compare-b", 0]]) {
