@@ -78,6 +78,8 @@ class FleetPlanOut(_Out):
     lower_bound: float | None  # proven: no joint schedule costs less (CP-SAT's bound; = cost when OPTIMAL)
     gap: float | None  # (cost - lower_bound) / cost: how far from optimal the schedule can be, at most
     saving_vs_alone: float | None
+    one_time_cost: float  # USD paid once, outside the schedule: each workload's adaptation training
+    total_cost: float | None  # cost + one_time_cost: the horizon in all
     quota_peak: dict[str, list[int]]  # hardware -> [most chips used in any period, quota]
     elapsed_s: float
     workloads: list[WorkloadScheduleOut]
@@ -108,5 +110,6 @@ def fleet_plan_out(p: FleetPlan) -> FleetPlanOut:
         cost=_usd(p.cost), cost_by_month=[_usd(c) for c in p.cost_by_month], alone_cost=_usd(p.alone_cost),
         independent_cost=_usd(p.independent_cost), independent_bound=_usd(p.independent_bound),
         lower_bound=_usd(p.lower_bound), gap=_gap(p), saving_vs_alone=_usd(p.saving_vs_alone),
+        one_time_cost=round(p.one_time_cost, 2), total_cost=_usd(p.total_cost),
         quota_peak={h: [used, quota] for h, (used, quota) in p.quota_peak.items()},
         elapsed_s=round(p.elapsed_s, 2), workloads=[_schedule_out(s) for s in p.workloads], notes=list(p.notes))

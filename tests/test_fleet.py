@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from hardware_catalog.fleet_outputs import fleet_plan_out
 from hardware_catalog.inputs.fleet import FleetIn, load_fleet, to_fleet
 from planner.domain import Catalog
 from planner.errors import InputError
@@ -349,3 +350,8 @@ def test_a_fleet_of_one_workload_costs_no_more_than_its_plan(catalog: Catalog, t
     # ... and says so, with the plan's own training cost (domain-task adapts with LoRA)
     assert alone.cost.one_time > 0
     assert any("one-time" in n and f"${alone.cost.one_time:,.2f}" in n for n in fp.notes), fp.notes
+    # ... and counts it once in the horizon's total (the schedule's monthly cost leaves it out)
+    assert fp.one_time_cost == pytest.approx(alone.cost.one_time)
+    assert fp.total_cost == pytest.approx(fp.cost + alone.cost.one_time)
+    out = fleet_plan_out(fp)
+    assert out.one_time_cost == round(alone.cost.one_time, 2) and out.total_cost == round(fp.total_cost, 2)

@@ -44,6 +44,22 @@ def test_cli_plan_fleet_json(tmp_path: Path, hwplan: Callable[..., tuple[int, st
     assert doc.alone_cost is None or doc.cost is not None and doc.cost <= doc.alone_cost + 0.01
     code, out, err = hwplan("plan-fleet", str(path))
     assert code == 0 and "cost by month" in out
+    assert doc.one_time_cost == 0 and "one-time" not in out  # no workload adapts a model
+
+
+def test_cli_plan_fleet_counts_adaptation_once_in_the_total(hwplan: Callable[..., tuple[int, str, str]]) -> None:
+    """examples/fleet/lora-pool.yaml: two LoRA adapters, each trained once; the schedule's monthly cost
+    leaves that out, the total counts it once (tests/test_fleet.py checks the sum against a plan's own)."""
+    path = Path(__file__).resolve().parents[1] / "examples" / "fleet" / "lora-pool.yaml"
+    code, out, err = hwplan("plan-fleet", str(path), "--json", "--time-limit", "10")
+    assert code == 0, err
+    doc = FleetPlanOut.model_validate_json(out)
+    assert doc.cost is not None and doc.one_time_cost > 0
+    assert doc.total_cost == pytest.approx(doc.cost + doc.one_time_cost, abs=0.011)
+    assert "one-time adaptation costs" in " ".join(doc.notes)
+    code, text, err = hwplan("plan-fleet", str(path), "--time-limit", "10")
+    assert code == 0 and f"${doc.one_time_cost:,.2f}; the horizon in all: ${round(doc.total_cost):,}" in " ".join(
+        text.split()), text
 
 
 def test_cli_bad_fleet_names_file_and_field(tmp_path: Path, hwplan: Callable[..., tuple[int, str, str]]) -> None:

@@ -86,6 +86,9 @@ def render_fleet(console: Console, out: FleetPlanOut) -> None:
                   + (f" (at least {_usd(out.independent_bound)})."
                      if out.independent_bound is not None and out.independent_cost is not None
                      and out.independent_bound < out.independent_cost - 0.5 else "."))
+    if out.one_time_cost > 0:
+        console.print(f"one-time adaptation costs (paid once, outside the monthly schedule): "
+                      f"${out.one_time_cost:,.2f}; the horizon in all: {_usd(out.total_cost)}")
     if out.quota_peak:
         use = ", ".join(f"{h} {u}/{q}" for h, (u, q) in out.quota_peak.items())
         console.print(f"quota use (peak chips / quota): {use}")

@@ -64,8 +64,9 @@ def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = No
     items = [Item(name=w.name, shapes=o.shapes, demand=demand.requests_per_s[i], availability=w.availability,
                   max_types=w.constraints.max_hardware_types, quotas=dict(w.constraints.quotas))
              for i, (w, o) in enumerate(zip(fleet.workloads, options, strict=True))]
+    one_time = float(sum(o.plan.cost.one_time for o in options if o.plan is not None))
     if any(not o.shapes for o in options):
-        return _plan(fleet, demand, options, items, None, None, None, start)
+        return replace(_plan(fleet, demand, options, items, None, None, None, start), one_time_cost=one_time)
     solve = dict(hours=demand.hours_per_month, prices=prices, modes=fleet.modes, committed_as=fleet.committed_as,
                  time_limit_s=time_limit_s)
     sequential = _one_at_a_time(items, fleet, demand, solve)
@@ -102,7 +103,8 @@ def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = No
                 # deployments: pooling may cost less than the members apart)
                 lower = max(lower, independent_bound)
     out = replace(_plan(fleet, demand, joint_options, joint_items, joint, alone, independent, start, serves),
-                  lower_bound=lower, independent_bound=independent_bound, notes=tuple(notes))
+                  lower_bound=lower, independent_bound=independent_bound, notes=tuple(notes),
+                  one_time_cost=one_time)
     if out.status == "FEASIBLE" and lower is not None and out.cost - lower <= PROVEN_USD:
         # a bound that meets the schedule proves it, whichever solve set the bound (the each-alone bounds can
         # close a gap the joint solve, cut short, left open): it read FEASIBLE at a gap of 0.0
@@ -227,7 +229,7 @@ def _one_time(items: list[Item], options: list[WorkloadOptions]) -> list[str]:
     if not paid:
         return []
     each = ", ".join(f"{name} ({method}) ${usd:,.2f}" for name, method, usd in paid)
-    return [f"one-time adaptation costs, paid once and not in the schedule's cost: {each}"
+    return [f"one-time adaptation costs, paid once and not in the schedule's monthly cost (one_time_cost): {each}"
             + (f" (${sum(u for *_, u in paid):,.2f} in all)" if len(paid) > 1 else "")]
 
 

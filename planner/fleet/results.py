@@ -70,6 +70,15 @@ class FleetPlan:
     lower_bound: float | None = None
     independent_bound: float | None = None
     notes: tuple[str, ...] = ()  # what the schedule does not do that the fleet file asked for, and why
+    # USD paid once, outside the monthly schedule: each workload's adaptation training (its plan's
+    # ``cost.one_time``; pooled workloads each train their own adapter). The same in every schedule
+    # compared here (the plan keys are fixed per workload), so it moves no comparison.
+    one_time_cost: float = 0.0
+
+    @property
+    def total_cost(self) -> float:
+        """What the horizon costs in all: the schedule plus the one-time costs (NaN with no schedule)."""
+        return self.cost + self.one_time_cost
 
     @property
     def saving_vs_alone(self) -> float | None:
