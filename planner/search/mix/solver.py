@@ -22,6 +22,10 @@ from planner.search.mix.exact_mix import MixModel, solve_exact
 __all__ = ["COST_SCALE", "INT_LIMIT", "RATE_SCALE", "Option", "Solution", "rate_scale", "scaled", "solve_mix"]
 
 COST_SCALE = 1000  # $/hour -> integer milli-dollars per hour
+# $/hour -> integer micro-dollars per hour, for the budget row: prices round up and the budget down there
+# (a plan never overspends by a rounding unit), so at milli-dollars a plan $0.36/month under a budget was
+# refused (each replica's rounding is $0.73/month); at micro-dollars the margin is $0.0007/month per replica
+BUDGET_SCALE = 1_000_000
 RATE_SCALE = 1000  # requests/s -> integer milli-requests per second
 # largest scaled value the model takes: integers below 2**53 are exact as floats, and a linear
 # expression of them (coefficient x variable bound, summed) must stay below CP-SAT's int64 range
@@ -107,8 +111,8 @@ def _proven_single(options: list[Option], *, demand: float, quotas: dict[str, in
     try:
         need = scaled(demand, unit, "traffic.peak_requests_per_s")
         rate = [scaled(o.rate, unit, "rate", math.floor) for o in options]
-        price = [scaled(o.cost_per_hour, COST_SCALE, "price") for o in options]
-        budget = None if max_cost_per_hour is None else scaled(max_cost_per_hour, COST_SCALE, "budget", math.floor)
+        price = [scaled(o.cost_per_hour, BUDGET_SCALE, "price") for o in options]
+        budget = None if max_cost_per_hour is None else scaled(max_cost_per_hour, BUDGET_SCALE, "budget", math.floor)
     except InputError:
         return None
     usable = [i for i, r in enumerate(rate) if r > 0]
@@ -142,7 +146,7 @@ def _integers(options: list[Option], need: int, quotas: dict[str, int], *, unit:
     have (enough for the demand alone plus ``spare``, at least ``min_replicas``, within its hardware's quota)."""
     rate = {o.index: scaled(o.rate, unit, f"{o.hardware}: requests/s per replica", math.floor)
             for o in options}
-    price = {o.index: scaled(o.cost_per_hour, COST_SCALE, f"hardware.{o.hardware}.price") for o in options}
+    price = {o.index: scaled(o.cost_per_hour, BUDGET_SCALE, f"hardware.{o.hardware}.price") for o in options}
     for h, quota in quotas.items():
         scaled(quota, 1, f"constraints.quotas.{h}")
     bounds: dict[int, int] = {}
@@ -160,7 +164,7 @@ def _budget(options: list[Option], bounds: dict[int, int], max_cost_per_hour: fl
     if max_cost_per_hour is None:
         return None
     most = sum(o.cost_per_hour * bounds[o.index] for o in options)
-    return scaled(min(max_cost_per_hour, most + 1.0), COST_SCALE, "budget", math.floor)
+    return scaled(min(max_cost_per_hour, most + 1.0), BUDGET_SCALE, "budget", math.floor)
 
 
 def _mix_model(options: list[Option], *, need: int, types: list[str], rate: dict[int, int], price: dict[int, int],
