@@ -31,6 +31,14 @@ def _diff(a: Any, b: Any, path: str = "") -> list[FieldChangeOut]:
     return [] if a == b else [FieldChangeOut(field=path, a=a, b=b)]
 
 
+def _price_changes(a: dict[str, Any], b: dict[str, Any]) -> list[FieldChangeOut]:
+    """The chips whose price per chip-hour, at one pricing mode, differs between the records. Each
+    record keeps the prices of the chips its own plans use (``saved.prices_used``): a chip only one
+    side's plans use has no price on the other to differ from, and is not a change."""
+    return [change for mode in sorted(set(a) & set(b)) for hardware in sorted(set(a[mode]) & set(b[mode]))
+            for change in _diff(a[mode][hardware], b[mode][hardware], f"{mode}.{hardware}")]
+
+
 def _workload(record: dict[str, Any]) -> dict[str, Any]:
     """The record's workload; a `plan --json` file has none but its name (the result's ``workload``)."""
     return record["workload"] or {"name": record["result"].get("workload")}
@@ -51,5 +59,5 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> CompareOut:
             else FieldChangeOut(field="objective", a=a["result"].get("objective"), b=b["result"].get("objective")),
             catalog_version=None if a["catalog_version"] == b["catalog_version"]
             else VersionChangeOut(a=a["catalog_version"], b=b["catalog_version"]),
-            prices=_diff(a["prices"], b["prices"]),
+            prices=_price_changes(a["prices"], b["prices"]),
             top_plan=_diff(ta.model_dump(mode="json") if ta else {}, tb.model_dump(mode="json") if tb else {})))

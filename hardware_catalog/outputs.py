@@ -902,7 +902,8 @@ class ChangesOut(_Out):
                                                        "holds only the workload's name)")
     objective: FieldChangeOut | None = Field(default=None, description="null: both ranked by the same objective")
     catalog_version: VersionChangeOut | None = Field(description="null: both used the same catalog")
-    prices: list[FieldChangeOut] = Field(description="price per chip-hour, by pricing mode and hardware")
+    prices: list[FieldChangeOut] = Field(description="price per chip-hour, by pricing mode and hardware, of the "
+                                                     "chips both results' plans use")
     top_plan: list[FieldChangeOut]
 
 

@@ -136,3 +136,21 @@ def test_replan_ranks_by_the_saved_objective(tmp_path: Path, hwplan: Callable[..
     changed = json.loads(out)["changed"]
     assert changed["objective"] is None
     assert changed["top_plan"] == [], changed["top_plan"]
+
+
+def test_compare_names_a_price_only_where_both_sides_price_the_chip() -> None:
+    """Each saved record keeps the prices of the chips its own plans use. Two saves on one catalog whose
+    plans use different chips listed 'on_demand.mi300x null -> 6.0' and 'on_demand.inferentia2 0.758 ->
+    null' as price changes; nothing was repriced. Basis: the same catalog version on both sides, so the only
+    change is the one made on purpose below."""
+    from hardware_catalog.compare import compare
+
+    def record(prices: dict[str, dict[str, float]]) -> dict[str, object]:
+        return {"id": "x", "workload": {"name": "w"}, "result": {"plans": [], "objective": "cost"},
+                "catalog_version": "v1", "prices": prices}
+
+    a = record({"on_demand": {"l4": 0.8, "inferentia2": 0.758}, "spot": {"l4": 0.3}})
+    b = record({"on_demand": {"l4": 0.8, "mi300x": 6.0}, "reserved_1y": {"l4": 0.5}})
+    assert compare(a, b).changed.prices == []
+    b["prices"]["on_demand"]["l4"] = 0.9  # type: ignore[index]
+    assert [(c.field, c.a, c.b) for c in compare(a, b).changed.prices] == [("on_demand.l4", 0.8, 0.9)]
