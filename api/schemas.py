@@ -43,6 +43,9 @@ class EstimateRequest(_In):
     chips: Annotated[int, Field(ge=1, le=4096, strict=True)] | None = None
     tp: Annotated[int, Field(ge=1, le=1024, strict=True)] | None = None
     pp: Annotated[int, Field(ge=1, le=256, strict=True)] = 1
+    ep: Annotated[int, Field(ge=1, le=1024, strict=True)] = Field(
+        default=1, description="expert-parallel ranks: 1 (none) or tp (experts over the tp chips, attention data "
+                               "parallel), as plans' 'tp8 ep8 dp-attn8' shapes")
     precision: Ident | None = None
     kv_precision: Ident | None = None
     runtime: Ident | None = None

@@ -138,6 +138,7 @@ class EstimateOut(_Out):
     chips: int
     tp: int = Field(description="tensor-parallel degree")
     pp: int = Field(description="pipeline-parallel degree")
+    ep: int = Field(default=1, description="expert-parallel ranks: 1 (none) or tp, with data-parallel attention")
     replicas: int
     precision: str
     kv_precision: str
@@ -241,7 +242,7 @@ def estimate_out(e: Estimate) -> EstimateOut:
         would = f"; would price it: {unpriced_hint(e.rate)}" if isinstance(e.rate, Unpriced) else ""
         extra["cost_note"] = f"{c.hardware.id}: {why}{would}"
     return EstimateOut(
-        model=c.model.id, hardware=c.hardware.id, chips=c.chips, tp=c.tp, pp=c.pp, replicas=c.replicas,
+        model=c.model.id, hardware=c.hardware.id, chips=c.chips, tp=c.tp, pp=c.pp, ep=c.ep, replicas=c.replicas,
         precision=c.precision.id, kv_precision=c.kv_precision.id,
         compute_precision=c.precision.compute_precision(c.hardware), runtime=c.runtime.id,
         scenario=str(e.scenario), fits=e.fits, reason=e.reason,

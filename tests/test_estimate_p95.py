@@ -60,3 +60,71 @@ def test_the_api_takes_the_p95s_and_names_a_bad_one(tmp_path: Path) -> None:
     assert spread["ttft_p99_ms"] > at_mean["ttft_p99_ms"] and spread["tpot_p99_ms"] > at_mean["tpot_p99_ms"]
     bad = client.post("/v1/estimate", json={**body, "output_p95": 100.0})
     assert bad.status_code == 422 and "output_p95" in bad.text
+
+
+def test_an_expert_parallel_deployment_is_estimated_as_the_plan_runs_it() -> None:
+    """Basis: the plan itself. A 60k-token workload plans llama-4-scout on 8 chips as 'tp8 ep8 dp-attn8'; the
+    estimate had no way to say ep, so the same chips at the same load read 'overloaded' (tensor parallel
+    attention and experts) while the plan met its SLOs. With --ep the estimate is the plan's replica."""
+    import json
+
+    import yaml
+
+    from hardware_catalog.inputs.workload import WorkloadIn, to_workload
+
+    data = yaml.safe_load((Path(__file__).resolve().parents[1] / "examples" / "support-chatbot.yaml").read_text())
+    data["traffic"]["input_tokens"] = {"mean": 60000, "p95": 120000}
+    data["budget"]["max_cost_per_month"] = 1_210_000
+    w = to_workload(WorkloadIn.model_validate(data))
+    catalog = load_catalog()
+    plans = plan(w, catalog, tables=catalog_tables(catalog), top=3, explain=False).plans
+    p = next(x for x in plans if len(x.deployments) == 1 and x.deployments[0].ep > 1)
+    d = p.deployments[0]
+    t = w.traffic
+    args = ["estimate", "--model", p.model, "--hardware", d.hardware, "--tp", str(d.tp), "--ep", str(d.ep),
+            "--precision", p.precision, "--kv-precision", p.kv_precision, "--runtime", p.runtime,
+            "--scenario", "server", "--request-rate", str(d.requests_per_s_per_replica),
+            "--input-tokens", str(round(t.input_tokens.mean)), "--output-tokens", str(round(t.output_tokens.mean)),
+            "--input-p95", str(t.input_tokens.p95), "--output-p95", str(t.output_tokens.p95), "--json"]
+    out = CliRunner().invoke(app, args)
+    assert out.exit_code == 0, out.output
+    est = json.loads(out.output)
+    assert est["ep"] == d.ep and est["fits"]
+    assert est["ttft_p99_ms"] == pytest.approx(p.predicted["ttft_ms_p99"], rel=0.01)
+    assert est["tpot_p99_ms"] == pytest.approx(p.predicted["tpot_ms_p99"], rel=0.01)
+    at = args.index("--ep") + 1
+    without = json.loads(CliRunner().invoke(app, [*args[:at], "1", *args[at + 1:]]).output)  # as the estimate read it
+    assert without["ep"] == 1 and without.get("ttft_p99_ms") != pytest.approx(est["ttft_p99_ms"], rel=0.01)
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"ep": 4}, "ep"),  # ep must equal tp
+    ({"pp": 2, "tp": 4, "ep": 4, "chips": 8}, "pp"),  # one pipeline stage
+    ({"model": "llama-3.1-8b"}, "ep"),  # a dense model has no experts to spread
+    ({"runtime": "lmdeploy", "precision": "bf16", "kv_precision": "bf16"}, "ep"),  # lists no EP / DP attention
+    ({"ep": 0}, "ep"),
+])
+def test_an_expert_parallel_estimate_the_planner_would_not_enumerate_is_refused(change: dict[str, object],
+                                                                               field: str) -> None:
+    from planner.model.estimate import resolve
+
+    request: dict[str, object] = {"model": "llama-4-scout", "hardware": "h100-sxm", "tp": 8, "ep": 8,
+                                  "precision": "fp8", "runtime": "sglang", **change}
+    with pytest.raises(InputError) as err:
+        resolve(load_catalog(), **request)  # type: ignore[arg-type]
+    assert err.value.field == field, err.value
+
+
+def test_the_api_takes_ep_and_names_a_bad_one(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from api import Settings, create_app
+
+    client = TestClient(create_app(Settings(catalog_dir=tmp_path / "catalog")))
+    body = {"model": "llama-4-scout", "hardware": "h100-sxm", "tp": 8, "precision": "fp8", "runtime": "sglang",
+            "scenario": "max_throughput", "input_tokens": 2000, "output_tokens": 200}
+    ep = client.post("/v1/estimate", json={**body, "ep": 8}).json()
+    plain = client.post("/v1/estimate", json=body).json()
+    assert ep["ep"] == 8 and plain["ep"] == 1 and ep["output_tokens_per_s"] != plain["output_tokens_per_s"]
+    bad = client.post("/v1/estimate", json={**body, "ep": 4})
+    assert bad.status_code in (400, 422) and "ep" in bad.text, bad.text

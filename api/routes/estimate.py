@@ -22,7 +22,7 @@ def post_estimate(body: EstimateRequest, snapshot: SnapshotDep, response: Respon
     cat = snapshot.catalog
     config = resolve(cat, model=body.model, hardware=body.hardware, chips=body.chips, tp=body.tp,
                      pp=body.pp, precision=body.precision, kv_precision=body.kv_precision,
-                     runtime=body.runtime)
+                     runtime=body.runtime, ep=body.ep)
     batch = 1 if body.scenario is Scenario.STATIC_BATCH and body.batch is None else body.batch
     result = estimate(cat, config, scenario=body.scenario, input_tokens=body.input_tokens,
                       output_tokens=body.output_tokens, batch=batch, request_rate=body.request_rate,

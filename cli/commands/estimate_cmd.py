@@ -27,6 +27,8 @@ def estimate_cmd(
     chips: Annotated[int | None, typer.Option(help="Total chips (default tp x pp).")] = None,
     tp: Annotated[int | None, typer.Option(help="Tensor-parallel degree.")] = None,
     pp: Annotated[int, typer.Option(help="Pipeline-parallel degree.")] = 1,
+    ep: Annotated[int, typer.Option(help="Expert-parallel ranks: 1 (none) or tp, experts over the tp chips with "
+                                         "data-parallel attention (a plan's 'tp8 ep8 dp-attn8').")] = 1,
     precision: Annotated[str | None, typer.Option(help="Weight precision (default bf16/fp16).")] = None,
     kv_precision: Annotated[str | None, typer.Option(help="KV-cache precision.")] = None,
     runtime: Annotated[str | None, typer.Option(help="Runtime id (default: the hardware's).")] = None,
@@ -62,7 +64,7 @@ def estimate_cmd(
         from cli.commands.serve_cmd import call_server
         from hardware_catalog.prices import raw_sheet
 
-        body = {"model": model, "hardware": hardware, "chips": chips, "tp": tp, "pp": pp,
+        body = {"model": model, "hardware": hardware, "chips": chips, "tp": tp, "pp": pp, "ep": ep,
                 "precision": precision, "kv_precision": kv_precision, "runtime": runtime,
                 "scenario": scenario, "input_tokens": input_tokens, "output_tokens": output_tokens,
                 "input_p95": input_p95, "output_p95": output_p95, "batch": batch, "request_rate": request_rate,
@@ -76,7 +78,7 @@ def estimate_cmd(
 
         cat = load(catalog, add)
         config = resolve(cat, model=model, hardware=hardware, chips=chips, tp=tp, pp=pp,
-                         precision=precision, kv_precision=kv_precision, runtime=runtime)
+                         precision=precision, kv_precision=kv_precision, runtime=runtime, ep=ep)
         kind = Scenario(scenario)
         if kind is Scenario.STATIC_BATCH and batch is None:
             batch = 1

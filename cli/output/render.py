@@ -25,7 +25,8 @@ GB = 1e9
 
 def estimate_table(console: Console, out: EstimateOut) -> None:
     d = out.model_dump(exclude_unset=True)
-    title = (f"{d['model']} on {d['chips']} x {d['hardware']} (tp={d['tp']}, pp={d['pp']}), "
+    ep = f", ep={d['ep']} with data-parallel attention" if d.get("ep", 1) > 1 else ""
+    title = (f"{d['model']} on {d['chips']} x {d['hardware']} (tp={d['tp']}, pp={d['pp']}{ep}), "
              f"{d['precision']} weights / {d['kv_precision']} KV, {d['runtime']}, {d['scenario']}")
     table = Table(title=title, show_header=False)
     table.add_column("quantity", style="bold")

@@ -25,6 +25,7 @@ from planner.model.chip_order import OrderFlag, order_flags
 from planner.model.grid import CatalogTables, Grid
 from planner.model.load.queueing import LengthDist, overload_tpot, serve
 from planner.model.load.scheduler import overlap_of
+from planner.model.moe import MIN_EXPERTS, expert_parallel_ok
 from planner.model.perf import Memory, MemoryModel, StepModel
 from planner.model.scenarios import bound_of, max_throughput, static_batch
 from planner.workload import lognormal_p95_problem
@@ -53,6 +54,9 @@ class Config:
     tp: int
     pp: int
     replicas: int
+    # expert-parallel ranks: 1 (none) or tp, expert parallelism with data-parallel attention over the tp
+    # chips (planner.model.moe), as the planner's "tp8 ep8 dp-attn8" shapes run
+    ep: int = 1
 
     @property
     def chips(self) -> int:
@@ -112,7 +116,7 @@ def default_precision(catalog: Catalog, hardware: Hardware) -> Precision:
 
 def resolve(catalog: Catalog, *, model: str, hardware: str, chips: int | None = None,
             tp: int | None = None, pp: int = 1, precision: str | None = None,
-            kv_precision: str | None = None, runtime: str | None = None) -> Config:
+            kv_precision: str | None = None, runtime: str | None = None, ep: int = 1) -> Config:
     """Look up ids and check the request is possible; raise InputError naming the field."""
     m = catalog.get_model(model)
     hw = catalog.get_hardware(hardware)
@@ -128,7 +132,7 @@ def resolve(catalog: Catalog, *, model: str, hardware: str, chips: int | None = 
     if prec.compute_precision(hw) is None:
         raise InputError(f"{hw.id} has no compute path for {prec.id}", field="precision")
     kv = _kv_precision(catalog, hw, rt, kv_precision)
-    for name, value in (("pp", pp), ("tp", tp), ("chips", chips)):
+    for name, value in (("pp", pp), ("tp", tp), ("chips", chips), ("ep", ep)):
         if value is not None and value < 1:
             raise InputError(f"must be at least 1, got {value}", field=name)
     if pp > m.layers:
@@ -140,12 +144,30 @@ def resolve(catalog: Catalog, *, model: str, hardware: str, chips: int | None = 
         raise InputError(f"tp x pp = {tp * pp} exceeds chips = {chips}", field="tp")
     if chips % (tp * pp):
         raise InputError(f"chips = {chips} is not a multiple of tp x pp = {tp * pp}", field="chips")
-    if hw.family not in rt.uneven_heads and (problem := head_split_problem(m, tp)) is not None:
+    if ep > 1:
+        _check_expert_parallel(m, hw, rt, tp=tp, pp=pp, ep=ep)
+    elif hw.family not in rt.uneven_heads and (problem := head_split_problem(m, tp)) is not None:
         even = [t for t in range(1, chips + 1) if chips % t == 0 and head_split_problem(m, t) is None]
         raise InputError(f"{problem}, and {rt.id} on {hw.family} chips refuses to start such a split "
                          f"(tp that splits them over {chips} chip(s): {', '.join(map(str, even))})", field="tp")
     return Config(model=m, hardware=hw, precision=prec, kv_precision=kv, runtime=rt,
-                  tp=tp, pp=pp, replicas=chips // (tp * pp))
+                  tp=tp, pp=pp, replicas=chips // (tp * pp), ep=ep)
+
+
+def _check_expert_parallel(m: Model, hw: Hardware, rt: Runtime, *, tp: int, pp: int, ep: int) -> None:
+    """The shapes the planner enumerates with ep > 1 (``planner.search.shapes.candidates``): ep = tp ranks,
+    each holding experts / ep of the routed experts and running attention data parallel, one stage."""
+    if ep != tp:
+        raise InputError(f"ep = {ep} must equal tp = {tp}: expert parallelism runs its experts over the tp chips "
+                         "with data-parallel attention (or ep = 1: none)", field="ep")
+    if pp != 1:
+        raise InputError(f"expert parallelism runs in one pipeline stage, got pp = {pp}", field="pp")
+    if not expert_parallel_ok(experts=m.experts, ep=ep):
+        raise InputError(f"{m.id} has {m.experts} routed expert(s): expert parallelism needs a mixture of experts "
+                         f"with at least {MIN_EXPERTS} that ep = {ep} divides", field="ep")
+    missing = [f for f in ("expert_parallel", "dp_attention") if not rt.supports(f, hw.family)]
+    if missing:
+        raise InputError(f"{rt.id} lists no {' or '.join(missing)} on {hw.family} chips (runtimes.yaml)", field="ep")
 
 
 def _kv_precision(catalog: Catalog, hw: Hardware, rt: Runtime, requested: str | None) -> Precision:
@@ -172,7 +194,7 @@ def config_grid(catalog: Catalog, config: Config, tables: CatalogTables | None =
         weight_precision=np.array([t.precision_ids.index(config.precision.id)]),
         kv_precision=np.array([t.precision_ids.index(config.kv_precision.id)]),
         runtime=np.array([t.runtime_ids.index(config.runtime.id)]),
-        tp=config.tp, pp=config.pp)
+        tp=config.tp, pp=config.pp, ep=config.ep)
 
 
 def _check_numbers(scenario: Scenario, batch: int | None, input_tokens: int, output_tokens: int,
