@@ -9,7 +9,7 @@ import math
 
 import pytest
 
-from planner.search.mix.solver import COST_SCALE, Option, _integers, _mix_model, scaled, solve_mix
+from planner.search.mix.solver import BUDGET_SCALE, COST_SCALE, Option, _integers, _mix_model, scaled, solve_mix
 
 cp_model = pytest.importorskip("ortools.sat.python.cp_model")
 
@@ -42,7 +42,7 @@ def _reference(options: list[Option], *, need: int, quotas: dict[str, int], max_
     if max_cost_per_hour is not None:
         most = sum(o.cost_per_hour * bounds[o.index] for o in options)
         model.add(sum(price[o.index] * n[o.index] for o in options)
-                  <= scaled(min(max_cost_per_hour, most + 1.0), COST_SCALE, "budget", math.floor))
+                  <= scaled(min(max_cost_per_hour, most + 1.0), BUDGET_SCALE, "budget", math.floor))
     for banned in forbid:
         if banned <= set(types):
             model.add(sum(used[h] for h in banned) <= len(banned) - 1)

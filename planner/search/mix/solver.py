@@ -19,7 +19,8 @@ from planner.errors import InputError
 from planner.search.mix.cp_proto import ProtoModel
 from planner.search.mix.exact_mix import MixModel, solve_exact
 
-__all__ = ["COST_SCALE", "INT_LIMIT", "RATE_SCALE", "Option", "Solution", "rate_scale", "scaled", "solve_mix"]
+__all__ = ["BUDGET_SCALE", "COST_SCALE", "INT_LIMIT", "RATE_SCALE", "Option", "Solution", "rate_scale", "scaled",
+           "solve_mix"]
 
 COST_SCALE = 1000  # $/hour -> integer milli-dollars per hour
 # $/hour -> integer micro-dollars per hour, for the budget row: prices round up and the budget down there
