@@ -3,7 +3,10 @@
 The planner keeps per-catalog data that every plan would otherwise rebuild: the Universe of
 per-row model constants (``planner.search.shapes.candidates``) and pure functions of the catalog such as the
 adaptation choices (``planner.levers.adaptation``). They are attached to the object they derive from
-through a weak reference, so a replaced catalog takes its data with it.
+through a weak reference, so a replaced catalog takes its data with it, provided no value holds its
+owner strongly: the store holds the values, so such a value would keep its owner, and itself, alive
+for good (the Universe refers to its tables weakly; tests/test_api_attacks.py counts the tables a
+service keeps across catalog writes).
 """
 
 from __future__ import annotations

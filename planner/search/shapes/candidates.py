@@ -9,6 +9,7 @@ filter counts what it removed, so an infeasible plan can say why.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -255,7 +256,9 @@ class Universe:
     """
 
     def __init__(self, tables: CatalogTables) -> None:
-        self.tables = tables
+        # weakly: the Universe is cached on its tables (planner.memo), whose store holds it strongly, so a
+        # strong reference back would keep both alive for good (a service leaked ~365 MB per catalog write)
+        self._tables = weakref.ref(tables)
         runnable = tables.runnable_weights[:, :, :, None] & tables.runnable_kv[:, :, None, :]
         combos = np.argwhere(runnable)
         self.combo_columns = tuple(np.ascontiguousarray(combos[:, j]) for j in range(4))  # (faster to gather)
@@ -273,6 +276,13 @@ class Universe:
         # [row, coefficient]: a row's constants lie together, so a gather is one indexing (not one per field)
         self._step = np.empty((0, len(fields(StepCoefficients))))
         self._memory = np.empty((0, len(fields(MemoryCoefficients))))
+
+    @property
+    def tables(self) -> CatalogTables:
+        """The tables this Universe was built from (alive while anyone asks: ``universe(tables)``)."""
+        tables = self._tables()
+        assert tables is not None, "a Universe outlived its CatalogTables"
+        return tables
 
     @property
     def _built(self) -> npt.NDArray[np.bool_]:
