@@ -29,10 +29,13 @@ class Settings(BaseSettings):
     api_keys: SecretStr | None = Field(default=None, description="Named bearer keys, name:key,name:key "
                                                                  "(HWPLAN_API_KEYS).")
     max_body_bytes: Annotated[int, Field(ge=1024)] = 1_000_000
-    # a request body that stops arriving for this long is answered 408 (a slow client holds no read forever)
+    # a request body not all arrived this long after its read began is answered 408 (a slow client holds no read)
     body_timeout_s: Annotated[float, Field(gt=0, le=600)] = 30.0
     solver_time_limit_s: Annotated[float, Field(gt=0, le=600)] = 10.0  # default per plan request
     max_solver_time_limit_s: Annotated[float, Field(gt=0, le=600)] = 30.0  # most a request may ask
+    # most seconds one fleet request plans in all (its workloads' searches and every schedule solve): each
+    # phase gets at most what is left (a 10-workload fleet took 405 s at time_limit_s = 30 without it)
+    fleet_deadline_s: Annotated[float, Field(gt=0, le=3600)] = 120.0
     max_top: Annotated[int, Field(ge=1, le=50)] = 20
     max_chips_per_replica: Annotated[int, Field(ge=1, le=256)] = 64
     max_hardware_types: Annotated[int, Field(ge=1, le=4)] = 4

@@ -2,7 +2,8 @@
 
 The body is a fleet file with every workload written inline (no ``file:`` references). Planning
 runs in the bounded planning pool (503 with Retry-After when full); ``time_limit_s`` bounds each
-CP-SAT schedule solve (the search of each workload's options adds its own, a few seconds each).
+single-workload search and each CP-SAT schedule solve, and the server's ``fleet_deadline_s``
+(HWPLAN_FLEET_DEADLINE_S, 120 s) the whole request: each phase gets at most what is left.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ async def create_fleet_plan(
     pool: PoolDep,
     response: Response,
     time_limit_s: Annotated[float | None, Query(gt=0, le=600, allow_inf_nan=False, description=(
-        "Seconds per schedule solve (default: the server's solver_time_limit_s)."))] = None,
+        "Seconds per workload search and per schedule solve (default: the server's solver_time_limit_s); the "
+        "request takes at most the server's fleet_deadline_s in all."))] = None,
 ) -> FleetPlanOut:
     limit_s = settings.solver_time_limit_s if time_limit_s is None else time_limit_s
     if limit_s > settings.max_solver_time_limit_s:
@@ -55,6 +57,6 @@ async def create_fleet_plan(
     def compute() -> FleetPlanOut:
         prices = fleet_prices(fleet, snapshot.catalog)
         return fleet_plan_out(plan_fleet(f, snapshot.catalog, prices=prices, tables=snapshot.tables,
-                                         time_limit_s=limit_s))
+                                         time_limit_s=limit_s, deadline_s=settings.fleet_deadline_s))
 
     return await pool.run(compute)

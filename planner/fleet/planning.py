@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
@@ -46,13 +46,35 @@ class Fleet:
 
 
 PROVEN_USD = 0.01  # a schedule within a cent of a proven lower bound is optimal (the objective is in milli-dollars)
+MIN_PHASE_S = 0.5  # a phase once the deadline is spent: a CP-SAT solve still returns its hint, a search its first round
+
+
+class _Budget:
+    """The time limit of the next phase (a single-workload search or a CP-SAT solve): ``per_phase``, and
+    with a ``deadline_s`` for the whole fleet no more than what is left of it (at least MIN_PHASE_S)."""
+
+    def __init__(self, per_phase: float, deadline_s: float | None, start: float) -> None:
+        self.per_phase, self.deadline_s, self.start = per_phase, deadline_s, start
+
+    def __call__(self) -> float:
+        if self.deadline_s is None:
+            return self.per_phase
+        return min(self.per_phase, max(self.deadline_s - (time.perf_counter() - self.start), MIN_PHASE_S))
+
+    @property
+    def spent(self) -> bool:
+        return self.deadline_s is not None and time.perf_counter() - self.start >= self.deadline_s
 
 
 def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = None,
-               tables: CatalogTables | None = None, time_limit_s: float = 30.0, compare: bool = True) -> FleetPlan:
+               tables: CatalogTables | None = None, time_limit_s: float = 30.0, compare: bool = True,
+               deadline_s: float | None = None) -> FleetPlan:
     """The fleet's joint schedule and, with ``compare``, what planning each workload alone costs.
-    ``time_limit_s`` bounds each single-workload search and each CP-SAT schedule solve."""
+    ``time_limit_s`` bounds each single-workload search and each CP-SAT schedule solve; ``deadline_s``,
+    the whole run (a service's request): each phase then gets at most what is left, and the comparison
+    with each workload alone is skipped once it is spent (a note says so)."""
     start = time.perf_counter()
+    budget = _Budget(time_limit_s, deadline_s, start)
     for hardware in fleet.quotas:
         if hardware not in catalog.hardware:
             raise InputError(f"unknown hardware id {hardware[:64]!r}", field=f"quotas.{hardware[:64]}")
@@ -60,24 +82,24 @@ def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = No
     prices = prices or catalog_prices(catalog)
     demand = fleet_demand(fleet.workloads, months=fleet.months, periods=fleet.periods)
     options = [shapes_for(catalog, tables, w, horizon_peak=float(demand.requests_per_s[i].max()),
-                          time_limit_s=time_limit_s) for i, w in enumerate(fleet.workloads)]
+                          time_limit_s=budget()) for i, w in enumerate(fleet.workloads)]
     items = [Item(name=w.name, shapes=o.shapes, demand=demand.requests_per_s[i], availability=w.availability,
                   max_types=w.constraints.max_hardware_types, quotas=dict(w.constraints.quotas))
              for i, (w, o) in enumerate(zip(fleet.workloads, options, strict=True))]
     one_time = float(sum(o.plan.cost.one_time for o in options if o.plan is not None))
     if any(not o.shapes for o in options):
         return replace(_plan(fleet, demand, options, items, None, None, None, start), one_time_cost=one_time)
-    solve = dict(hours=demand.hours_per_month, prices=prices, modes=fleet.modes, committed_as=fleet.committed_as,
-                 time_limit_s=time_limit_s)
-    sequential = _one_at_a_time(items, fleet, demand, solve)
+    solve = dict(hours=demand.hours_per_month, prices=prices, modes=fleet.modes, committed_as=fleet.committed_as)
+    sequential = _one_at_a_time(items, fleet, demand, solve, budget)
     alone = _total(sequential) if len(sequential) == len(items) else None
     serves: list[tuple[str, ...]] = [(w.name,) for w in fleet.workloads]
     hint: list[Solved | None] = list(sequential)
     joint_items, joint_options = items, options
     if fleet.shared:
         joint_items, joint_options, serves, hint = _pooled(fleet, catalog, tables, demand, items, options, sequential,
-                                                           solve_limit=time_limit_s)
-    joint = solve_schedule(joint_items, fleet_quotas=fleet.quotas, hint=hint, **solve)  # type: ignore[arg-type]
+                                                           solve_limit=budget)
+    joint = solve_schedule(joint_items, fleet_quotas=fleet.quotas, hint=hint, time_limit_s=budget(),
+                           **solve)  # type: ignore[arg-type]
     notes: list[str] = []
     if alone is not None and (not joint.cost or alone < (_total([joint]) or 0.0)):
         # the one-at-a-time schedule is a joint schedule too: keep the better (only when the solve was cut short,
@@ -91,9 +113,14 @@ def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = No
     independent = independent_bound = None
     # (a bound above the schedule found is the objective's milli-dollar rounding: no schedule is cheaper)
     lower = min(joint.bound, _total([joint]) or 0.0) if joint.cost and math.isfinite(joint.bound) else None
+    if compare and budget.spent:
+        notes.append(f"not compared with each workload alone with the whole quota: the run's {deadline_s:g} s were "
+                     "spent")
+        compare = False
     if compare:
         # each alone with the whole fleet quota to itself (together they may break it)
-        singles = [solve_schedule([it], fleet_quotas=fleet.quotas, **solve) for it in items]  # type: ignore[arg-type]
+        singles = [solve_schedule([it], fleet_quotas=fleet.quotas, time_limit_s=budget(),
+                                  **solve) for it in items]  # type: ignore[arg-type]
         independent = _total(singles)
         if independent is not None:
             independent_bound = min(float(sum(s.bound for s in singles)), independent)
@@ -134,7 +161,7 @@ def _unpooled(fleet: Fleet, items: list[Item], options: list[WorkloadOptions], j
 
 
 def _pooled(fleet: Fleet, catalog: Catalog, tables: CatalogTables, demand: Demand, items: list[Item],
-            options: list[WorkloadOptions], sequential: list[Solved], *, solve_limit: float,
+            options: list[WorkloadOptions], sequential: list[Solved], *, solve_limit: Callable[[], float],
             ) -> tuple[list[Item], list[WorkloadOptions], list[tuple[str, ...]], list[Solved | None]]:
     """Items with each shared group's members replaced by one item for the group (at the first
     member's place), its options, whom each item serves, and the hints still valid."""
@@ -158,7 +185,7 @@ def _pooled(fleet: Fleet, catalog: Catalog, tables: CatalogTables, demand: Deman
         idx = [names.index(m) for m in members]
         w = merged(catalog, group, [fleet.workloads[j] for j in idx])
         load = np.sum([demand.requests_per_s[j] for j in idx], axis=0)
-        o = shapes_for(catalog, tables, w, horizon_peak=float(load.max()), time_limit_s=solve_limit)
+        o = shapes_for(catalog, tables, w, horizon_peak=float(load.max()), time_limit_s=solve_limit())
         out_items.append(Item(name=group, shapes=o.shapes, demand=load, availability=w.availability,
                               max_types=w.constraints.max_hardware_types, quotas=dict(w.constraints.quotas)))
         out_options.append(o)
@@ -186,13 +213,14 @@ def _usage(items: Sequence[Item], solved: Solved, hardware: str) -> Array:
     return total
 
 
-def _one_at_a_time(items: Sequence[Item], fleet: Fleet, demand: Demand, solve: dict[str, object]) -> list[Solved]:
+def _one_at_a_time(items: Sequence[Item], fleet: Fleet, demand: Demand, solve: dict[str, object],
+                   limit: Callable[[], float]) -> list[Solved]:
     """Each workload alone, in order, within what the fleet quotas still have (stops at the first
     that does not fit: the list is then shorter than ``items``)."""
     left = {h: np.full((demand.months, demand.periods), float(q)) for h, q in fleet.quotas.items()}
     out: list[Solved] = []
     for it in items:
-        s = solve_schedule([it], fleet_quotas={}, quota_left=left, **solve)  # type: ignore[arg-type]
+        s = solve_schedule([it], fleet_quotas={}, quota_left=left, time_limit_s=limit(), **solve)  # type: ignore[arg-type]
         if not s.cost:
             return out
         out.append(s)
