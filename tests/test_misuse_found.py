@@ -302,6 +302,36 @@ def test_a_client_that_stops_sending_its_body_is_answered_408() -> None:
     assert not reached and messages[0]["status"] == 408
 
 
+def test_a_client_that_drips_its_body_is_answered_408_at_the_whole_bodys_deadline() -> None:
+    # one byte every 0.15 s (an audit: a byte every 8 s got 200 after 72 s; every 29 s would hold the read for
+    # days): each chunk came within the per-chunk timeout, so it never fired; the deadline is for the whole body
+    import asyncio
+    import time
+
+    from api.telemetry import BodyLimit
+
+    reached = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        reached.append(scope["path"])
+
+    async def receive() -> dict[str, Any]:
+        await asyncio.sleep(0.15)
+        return {"type": "http.request", "body": b" ", "more_body": True}
+
+    messages: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        messages.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/v1/plans", "headers": [
+        (b"content-type", b"application/json"), (b"content-length", b"1000")]}
+    start = time.perf_counter()
+    asyncio.run(asyncio.wait_for(BodyLimit(app, max_bytes=10_000, timeout_s=1.0)(scope, receive, send), 30))
+    assert not reached and messages[0]["status"] == 408
+    assert time.perf_counter() - start < 20  # the drip would take 150 s to send its 1,000 bytes
+
+
 def test_a_nan_time_limit_is_named_as_not_a_number(api: TestClient) -> None:
     w = yaml.safe_load((EXAMPLES / "heterogeneous-mix.yaml").read_text(encoding="utf-8"))
     r = api.post("/v1/plans", json=w, params={"time_limit_s": "nan"})
