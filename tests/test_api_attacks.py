@@ -73,6 +73,12 @@ def problem(r: Any, status: int, field: str | None = None) -> dict[str, Any]:
     ("models", "llama-3.1-8b", {"experts": HUGE}, "body.experts"),
     ("models", "llama-3.1-8b", {"heads": HUGE, "kv_heads": 8}, "body.heads"),
     ("models", "llama-3.1-8b", {"context_length": 2**40}, "body.context_length"),
+    # tiny values: accepted while the schema only asked for > 0, and estimates then read 1e304 ms
+    ("hardware", "l40s", {"peak_tflops": {"bf16": 1e-300}}, "body.peak_tflops.bf16"),
+    ("hardware", "l40s", {"memory_bandwidth_gb_s": 1e-9}, "body.memory_bandwidth_gb_s"),
+    ("hardware", "l40s", {"memory_gb": 1e-6}, "body.memory_gb"),
+    ("models", "llama-3.1-8b", {"params_b": 1e-300}, "body.params_b"),
+    ("models", "llama-3.1-8b", {"layers": 10_000}, "body.layers"),
 ])
 def test_put_that_would_break_serving_is_422_and_writes_nothing(rw: TestClient, cat_dir: Path, kind: str,
                                                                   rid: str, edit: dict[str, Any], field: str) -> None:

@@ -79,7 +79,7 @@ BREAKAGES = {
     "yaml_syntax": ("memory_gb: 85.52", "memory_gb: [80", "line", "YAML syntax error"),
     "unknown_field": ("memory_gb: 85.52", "memory_gb: 85.52\nmemory_gigs: 80", "memory_gigs", "unknown field"),
     "negative_bandwidth": ("memory_bandwidth_gb_s: 3350", "memory_bandwidth_gb_s: -3350",
-                           "memory_bandwidth_gb_s", "greater than 0"),
+                           "memory_bandwidth_gb_s", "greater than or equal to 0.05"),
     "unknown_runtime": ("runtimes: [vllm,", "runtimes: [no-such-engine, vllm,", "runtimes.0",
                         "unknown runtime id 'no-such-engine'"),
 }
