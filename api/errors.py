@@ -179,9 +179,9 @@ BODY_PARSE_ERROR = "There was an error parsing the body"  # FastAPI's 400 where 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 400 and exc.detail == BODY_PARSE_ERROR:
-        # a body the decoder gave up on (an integer past Python's 4,300 digits, nesting past its recursion
-        # limit): not JSON the service can read, answered as every other such body is
-        message = "the body is not JSON this service can read (a number too long or nesting too deep)"
+        # a body the decoder gave up on (bytes that are not UTF-8, an integer past Python's 4,300 digits,
+        # nesting past its recursion limit): not JSON the service can read, answered as every other such body is
+        message = "the body is not JSON this service can read (not UTF-8, a number too long or nesting too deep)"
         return problem_response(422, "invalid request", f"body: {message}", instance=request.url.path,
                                 errors=[{"field": "body", "message": message}])
     return problem_response(exc.status_code, str(exc.detail).lower(), str(exc.detail),

@@ -348,3 +348,52 @@ def test_a_catalog_file_the_loader_would_skip_is_named(tmp_path: Path, hwplan: C
     path.write_text(chip.replace("id: l4", "id: zeta"), encoding="utf-8")
     err = _one_line(*hwplan("catalog", "validate", "--add", str(overlay))[::2])
     assert str(path) in err and "not read" in err
+
+
+# ---------- found by the 2026-12-05 audit of the service (each names the field and the problem) ----------
+
+def test_a_body_that_is_not_utf8_is_named_as_such(api: TestClient) -> None:
+    r = api.post("/v1/estimate", content=b'{"model":"\xff\xfe"}', headers={"content-type": "application/json"})
+    assert r.status_code == 422 and "not UTF-8" in r.json()["detail"]  # it said "a number too long or nesting ..."
+
+
+def test_a_price_filter_on_a_chip_the_catalog_lacks_is_named(api: TestClient) -> None:
+    # /v1/prices/nope was a 404 while /v1/prices?hardware=nope was a 200 with no offers: a typo read as "none"
+    r = api.get("/v1/prices", params={"hardware": "nope"})
+    assert _field(r) == ["query.hardware"] and r.status_code == 422
+    assert api.get("/v1/prices", params={"hardware": "h100-sxm"}).json()["offers"]
+
+
+@pytest.mark.parametrize(("edit", "field"), [
+    ({"method": "lora", "teacher": "llama-3.1-70b"}, "body.teacher"),  # was ignored: a LoRA cost, no teacher
+    ({"method": "lora", "hardware": ["h100-sxm", "l40s", "h100-sxm"]}, "body.hardware.2"),  # was the same row twice
+])
+def test_finetune_refuses_what_it_would_ignore_or_repeat(api: TestClient, edit: dict[str, Any], field: str) -> None:
+    body = {"model": "llama-3.1-8b", "dataset_tokens": 1e8, **edit}
+    assert _field(api.post("/v1/finetune", json=body)) == [field]
+    ok = {k: v for k, v in body.items() if k != "teacher"} | {"hardware": ["h100-sxm", "l40s"]}
+    assert api.post("/v1/finetune", json=ok).status_code == 200
+
+
+def test_an_export_names_what_a_saved_plan_lacks() -> None:
+    """A saved plan outlives catalog edits: its chip deleted since, the export said field 'query.hardware',
+    not a parameter; a result cut short by its time limit said 'no plan met every constraint'."""
+    from dataclasses import replace
+
+    from hardware_catalog.export import ExportError, export
+    from hardware_catalog.inputs.workload import load_workload
+    from hardware_catalog.outputs import plan_result_out
+    from planner.search.planning import plan as plan_workload
+
+    catalog = load_catalog()
+    w = load_workload(EXAMPLES / "heterogeneous-mix.yaml")
+    doc = plan_result_out(plan_workload(w, catalog, top=1, explain=False))
+    gone = doc.plans[0].deployments[0].hardware
+    edited = replace(catalog, hardware={k: v for k, v in catalog.hardware.items() if k != gone})
+    with pytest.raises(ExportError, match=f"'{gone}' is not in this catalog") as err:
+        export(doc, edited, "vllm")
+    assert err.value.field == "rank"
+    empty = doc.model_copy(update={"plans": [], "pareto": [],
+                                   "search": doc.search.model_copy(update={"solver_status": "TIME_LIMIT"})})
+    with pytest.raises(ExportError, match="ran out of its time limit"):
+        export(empty, catalog, "vllm")

@@ -11,6 +11,7 @@ from api.deps import SnapshotDep
 from api.errors import NotFound
 from api.schemas import ID_PATTERN
 from hardware_catalog.price_outputs import PriceListOut, price_list
+from planner.errors import InputError
 
 __all__ = ["router"]
 
@@ -25,7 +26,10 @@ HardwareId = Annotated[str, Path(pattern=ID_PATTERN, max_length=64, description=
 def list_prices(snapshot: SnapshotDep, response: Response,
                 hardware: Annotated[str | None, Query(pattern=ID_PATTERN, max_length=64)] = None,
                 market: Market | None = None, mode: Mode | None = None) -> PriceListOut:
-    """Offers matching the filters, and the selected price per (chip, market, mode)."""
+    """Offers matching the filters, and the selected price per (chip, market, mode); 422 for a chip the
+    catalog lacks (a typo in the filter read as 'no offers')."""
+    if hardware is not None and hardware not in snapshot.catalog.hardware:
+        raise InputError(f"no hardware {hardware!r} in the catalog", field="query.hardware")
     response.headers["X-Catalog-Version"] = snapshot.catalog.version
     return price_list(snapshot.catalog.prices, hardware=hardware, market=market, mode=mode)
 

@@ -42,10 +42,25 @@ def _choose(doc: PlanResultOut, rank: int) -> PlanOut:
         if p.rank == rank:
             return p
     if not doc.plans:
-        raise ExportError("the result has no plan to export (no plan met every constraint)", field="rank")
+        why = ("the search ran out of its time limit before it found one" if doc.search.solver_status == "TIME_LIMIT"
+               else "no plan met every constraint")
+        raise ExportError(f"the result has no plan to export ({why})", field="rank")
     front = sorted({p.rank for p in doc.pareto} - {p.rank for p in doc.plans})
     also = f", and the Pareto front's {', '.join(map(str, front))}" if front else ""
     raise ExportError(f"no plan of rank {rank} (ranks 1-{len(doc.plans)}{also})", field="rank")
+
+
+def _check_known(ctx: _Ctx) -> None:
+    """Every id the plan names is in this catalog: a saved plan outlives catalog edits (an entry deleted
+    since was reported as a bad query parameter 'hardware')."""
+    p, cat = ctx.plan, ctx.catalog
+    known = {"model": set(cat.models) | {a for m in cat.models.values() for a in m.aliases},
+             "runtime": set(cat.runtimes), "hardware": set(cat.hardware)}
+    named = [("model", p.model), ("runtime", p.runtime), *(("hardware", d.hardware) for d in p.deployments)]
+    for what, ident in named:
+        if ident not in known[what]:
+            raise ExportError(f"plan {p.rank}'s {what} {ident!r} is not in this catalog (removed since the plan was "
+                              "made?): re-plan the workload on the catalog as it is (hwplan replan)", field="rank")
 
 
 def _check_exportable(ctx: _Ctx) -> None:
@@ -113,6 +128,7 @@ def export(doc: PlanResultOut, catalog: Catalog, fmt: str, *, rank: int = 1,
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})", field="format")
     ctx = _Ctx(_choose(doc, rank), catalog, workload)
+    _check_known(ctx)
     _check_shape(ctx)
     _check_exportable(ctx)
     if fmt in ENGINE_FORMATS:

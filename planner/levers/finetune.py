@@ -332,6 +332,12 @@ def _checked(catalog: Catalog, model: Model, method: str, dataset_tokens: float,
         raise InputError("dataset tokens and epochs must be positive", field="dataset_tokens")
     if method == "distill" and (teacher is None or teacher.params <= model.params):
         raise InputError("distillation needs a teacher larger than the student", field="teacher")
+    if method != "distill" and teacher is not None:  # (it was ignored: a cost without the teacher it named)
+        raise InputError(f"a teacher is for distillation only; {method} adapts the model on the dataset as it is",
+                         field="teacher")
+    for i, h in enumerate(hardware):  # (a repeat gave the same row twice)
+        if h in hardware[:i]:
+            raise InputError(f"{h!r} is listed twice", field=f"hardware.{i}")
     return [catalog.get_hardware(h) for h in hardware] or \
         [hw for hw in catalog.hardware.values() if hw.family in TRAINING_FAMILIES]
 
