@@ -380,6 +380,16 @@ def test_save_share_in_a_new_context_compare_and_download_an_export(page: Page, 
     assert sorted(d["spec"]["replicas"] for d in pods) == sorted(d["replicas"] for d in top["deployments"])
     assert {d["kind"] for d in docs} >= {"Deployment", "Service", "HorizontalPodAutoscaler"}
 
+    # Open on the plan the page already shows (its hash unchanged, so no hashchange) shows it: it did nothing
+    other.click("#tab-saved")
+    row = other.locator(f'#saved-table tbody tr[data-id="{first}"]')
+    expect(row).to_be_visible()
+    other.wait_for_load_state("networkidle")
+    assert other.url.endswith(f"#plan={first}")
+    row.locator("td.actions a").click()
+    expect(other.locator("#tab-plan")).to_have_attribute("aria-selected", "true")
+    expect(other.locator("#status")).to_contain_text(f"Saved plan {first}")
+
     # on a phone the saved plans are cards: each one's Open and Delete on the screen, not past a sideways scroll
     other.set_viewport_size({"width": 400, "height": 800})
     other.click("#tab-saved")
@@ -412,6 +422,51 @@ def test_the_plans_table_flags_uncalibrated_deployments(page: Page) -> None:
     expect(first.locator("td").nth(1)).to_contain_text("uncalibrated")  # its L4 has no fit of its own
     # at 1280 px beside the form, $/month, $/M out and Binding were 250 px past the wrapper's edge
     _table_fits(page, "#plans-table")
+
+
+def test_a_bad_field_is_marked_where_it_is_and_named_by_its_label(page: Page) -> None:
+    """An error went only to the status line, as an API path (body.traffic.requests_per_s); typed text that
+    is not a number was dropped without a word (the browser reads it as empty), and 2.5 chips became 3."""
+    page.select_option("#example", "support-chatbot")
+    expect(page.locator("#f-name")).to_have_value("support-chatbot")
+    page.fill("#f-rps", "-5")  # a number the form accepts and the API refuses
+    page.click("#plan-button")
+    expect(page.locator("#status")).to_contain_text("Planning failed", timeout=PLAN_TIMEOUT_MS)
+    rps = page.locator("#f-rps")
+    expect(rps).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#err-f-rps")).to_contain_text("greater than 0")
+    expect(rps).to_be_focused()
+    page.console_errors.clear()  # type: ignore[attr-defined]  # (the 422 is logged as a failed resource)
+    page.fill("#f-rps", "40")
+    page.fill("#f-peak", "")
+    page.locator("#f-peak").press_sequentially("1e")  # not a number: the input's value reads ""
+    page.click("#plan-button")
+    expect(page.locator("#status")).to_have_text("Peak requests/s is not a number")
+    expect(page.locator("#f-peak")).to_have_attribute("aria-invalid", "true")
+    expect(rps).not_to_have_attribute("aria-invalid", "true")  # the last attempt's marks are cleared
+    page.fill("#f-peak", "100")
+    page.fill("#f-maxchips", "2.5")
+    page.click("#plan-button")
+    expect(page.locator("#status")).to_contain_text("must be a whole number")
+    expect(page.locator("#f-maxchips")).to_have_attribute("aria-invalid", "true")
+
+
+def test_plans_say_when_the_form_has_changed_since_and_fit_at_1024(page: Page) -> None:
+    # a new example or an edit left the previous workload's plans on screen as if they were the form's; at
+    # 1024 x 768 the table was 832 px wide in a 623 px column (two columns now start at 1200 px)
+    page.set_viewport_size({"width": 1024, "height": 768})
+    page.select_option("#example", "support-chatbot")
+    expect(page.locator("#f-name")).to_have_value("support-chatbot")
+    page.click("#plan-button")
+    expect(page.locator("#plans-table tbody tr").first).to_be_visible(timeout=PLAN_TIMEOUT_MS)
+    _table_fits(page, "#plans-table")
+    expect(page.locator("#status")).not_to_contain_text("has changed")
+    page.select_option("#example", "code-assistant")
+    expect(page.locator("#status")).to_contain_text("These plans are for support-chatbot as it was planned; the form "
+                                                    "has changed since")
+    page.click("#plan-button")
+    expect(page.locator("#status")).to_contain_text("code-assistant", timeout=PLAN_TIMEOUT_MS)
+    expect(page.locator("#status")).not_to_contain_text("has changed")
 
 
 def test_the_page_says_what_a_measured_slow_chip_costs(page: Page) -> None:

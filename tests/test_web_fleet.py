@@ -27,7 +27,9 @@ def fleet_page(browser: Browser, server: str) -> Iterator[Page]:  # noqa: F811
 def test_fleet_view_and_sweep_chart(fleet_page: Page, tmp_path: Path) -> None:
     page = fleet_page
     page.click("#fleet-run")
+    expect(page.locator("#fleet-run")).to_be_disabled()  # one request at a time (a fleet plans for seconds)
     expect(page.locator("#fleet-summary")).to_contain_text("over 6 months", timeout=120_000)
+    expect(page.locator("#fleet-run")).to_be_enabled()
     # one bar segment per workload and month, one table row per month (and the header)
     assert page.locator("#fleet-chart svg rect[data-month]").count() == 2 * 6
     assert page.locator("#fleet-table tr").count() == 1 + 6
@@ -35,8 +37,13 @@ def test_fleet_view_and_sweep_chart(fleet_page: Page, tmp_path: Path) -> None:
     csv.write_text("scenario,traffic_scale,status,cost_per_month,error\n"
                    "0,0.5,ok,100,\n1,0.5,ok,300,\n2,1.0,ok,250,\n3,2.0,error,,ValueError: x\n4,2.0,ok,900,\n")
     page.set_input_files("#sweep-file", str(csv))
-    expect(page.locator("#sweep-summary")).to_contain_text("5 scenarios, 1 failed")
+    expect(page.locator("#sweep-summary")).to_contain_text("5 scenarios, 1 failed, 1 without a cost")
     least = page.locator("#sweep-chart polyline").first.get_attribute("points") or ""
     assert len(least.split()) == 3  # three values of the axis
+    # the median of 0.5's two costs (100, 300) is 200, not the larger; 1.0's one cost (250) is both lines'
+    median = page.locator("#sweep-chart polyline").nth(1).get_attribute("points") or ""
+    y_least, y_median = ([float(p.split(",")[1]) for p in line.split()] for line in (least, median))
+    assert y_median[1] == pytest.approx(y_least[1])
+    assert (y_least[0] - y_least[1]) / (y_median[0] - y_least[1]) == pytest.approx(3.0)  # (100-250) / (200-250)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "fleet-page.png"), full_page=True)

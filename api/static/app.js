@@ -51,7 +51,9 @@ async function request(path, options = {}) {
                                                 ...headers}, ...rest});
   const data = response.status === 204 ? null : await response.json().catch(() => null);
   if (!response.ok) {
-    throw new Error(problemText(response.status, data, response.statusText));  // (problem.js)
+    const err = new Error(problemText(response.status, data, response.statusText));  // (problem.js)
+    err.problem = data;  // its errors[].field name the inputs to mark (markFieldErrors)
+    throw err;
   }
   return {data, response};
 }
@@ -177,19 +179,61 @@ function readForm() {
       if (Object.keys(q).length) setPath(w, name, q);
       continue;
     }
+    if (input.validity && input.validity.badInput) {  // typed, but not a number: the browser reports ""
+      throw fieldError(input, "is not a number");
+    }
     if (raw === "") {
-      if (input.required) throw new Error(`${$(`label[for="${input.id}"]`).textContent} is required`);
+      if (input.required) throw fieldError(input, "is required");
       continue;
     }
     if (input.type === "number") {
       const x = Number(raw);
-      if (!Number.isFinite(x)) throw new Error(`${name}: not a number`);
-      setPath(w, name, INTEGER_FIELDS.has(name) ? Math.round(x) : x);
+      if (!Number.isFinite(x)) throw fieldError(input, "is not a number");
+      if (INTEGER_FIELDS.has(name) && !Number.isInteger(x)) throw fieldError(input, "must be a whole number");
+      setPath(w, name, x);
     } else {
       setPath(w, name, raw);
     }
   }
   return w;
+}
+
+function labelOf(input) {
+  const label = input.id ? $(`label[for="${input.id}"]`) : null;
+  return label ? label.textContent.trim() : input.name;
+}
+
+function fieldError(input, problem) {
+  // an error about one input of the form: its message names the input's label, and the input is marked
+  const err = new Error(`${labelOf(input)} ${problem}`);
+  err.problem = {errors: [{field: `body.${input.name}`, message: problem}]};
+  return err;
+}
+
+function markFieldErrors(problem) {
+  // each error whose field is an input of the form (body.<its name>, or a path under it: a quota's chip) is
+  // shown under that input, which is marked invalid; the first is focused. Returns how many were placed.
+  for (const old of $$("#workload-form .field-error")) old.remove();
+  for (const input of $$('#workload-form [aria-invalid="true"]')) {
+    input.removeAttribute("aria-invalid");
+    input.removeAttribute("aria-describedby");
+  }
+  const inputs = $$("#workload-form [name]");
+  let placed = 0;
+  for (const e of (problem && problem.errors) || []) {
+    const path = String(e.field || "").replace(/^body\./, "");
+    const input = inputs.filter((i) => path === i.name || path.startsWith(`${i.name}.`))
+      .sort((a, b) => b.name.length - a.name.length)[0];
+    if (!input) continue;
+    const id = `err-${input.id || input.name.replaceAll(".", "-")}`;
+    if (!$(`#${id}`)) {
+      input.insertAdjacentElement("afterend", el("p", {class: "field-error", id, role: "alert", text: e.message}));
+    }
+    input.setAttribute("aria-invalid", "true");
+    input.setAttribute("aria-describedby", id);
+    if (!placed++) input.focus();
+  }
+  return placed;
 }
 
 async function loadExample(name) {
@@ -207,6 +251,15 @@ function setStatus(text, kind = "") {
   s.className = `status ${kind}`;
 }
 
+function markStale() {
+  // the form changed after these plans were made: they stay on screen (and Save saves them, with the
+  // workload they were planned for), but the status says they are not the form's
+  if (!state.result || state.stale) return;
+  state.stale = true;
+  setStatus(`These plans are for ${state.result.workload} as it was planned; the form has changed since: press `
+            + "Plan to plan it.", "stale");
+}
+
 function clearResults() {
   // the plans on screen were for the previous form: cleared, so that neither they nor Save pass for this one
   state.result = null;
@@ -217,7 +270,13 @@ function clearResults() {
 
 async function runPlan() {
   let body;
-  try { body = readForm(); } catch (err) { clearResults(); setStatus(err.message, "error"); return; }
+  markFieldErrors(null);
+  try { body = readForm(); } catch (err) {
+    clearResults();
+    setStatus(err.message, "error");
+    markFieldErrors(err.problem);
+    return;
+  }
   const params = new URLSearchParams({top: $("#f-top").value || "8", objective: $("#f-objective").value,
                                       time_limit_s: $("#f-time").value || "10"});
   const button = $("#plan-button");
@@ -235,6 +294,7 @@ async function runPlan() {
   } catch (err) {
     clearResults();
     setStatus(`Planning failed: ${err.message}`, "error");
+    markFieldErrors(err.problem);  // next to the inputs they name, as well as in the status line
   } finally {
     button.disabled = false;
     $("#results").removeAttribute("aria-busy");
@@ -243,6 +303,7 @@ async function runPlan() {
 
 function renderResult(result, wallMs) {
   state.result = result;
+  state.stale = false;
   const byRank = new Map();
   for (const p of [...result.plans, ...(result.pareto || [])]) if (!byRank.has(p.rank)) byRank.set(p.rank, p);
   state.plans = Array.from(byRank.values()).sort((a, b) => a.rank - b.rank);
@@ -513,6 +574,9 @@ function select(rank, {scroll = true, from = ""} = {}) {
   if (scroll && row) row.scrollIntoView({block: "nearest", behavior: "smooth"});
   if (from === "chart" && row) row.focus({preventScroll: true});
   renderDetail(state.plans.find((p) => p.rank === rank));
+  if (from === "table" && window.matchMedia("(max-width: 600px)").matches) {  // cards: the detail is far below
+    $("#detail").scrollIntoView({block: "start", behavior: "smooth"});
+  }
 }
 
 function renderDetail(p) {
@@ -825,6 +889,13 @@ async function loadSavedList({more = false} = {}) {
   }
 }
 
+function openSaved(event, id) {
+  // the link changes the hash, which loads the plan; on the plan already in the hash nothing fires
+  if (location.hash !== `#plan=${encodeURIComponent(id)}`) return;
+  event.preventDefault();
+  loadSaved(id);  // (it shows the plan tab)
+}
+
 function savedLabel(s) {
   const top = s.top_plan;
   return `${s.workload} · ${when(s.created_at)} · ${top ? money(top.per_month) : "no plan"} (${s.id})`;
@@ -836,7 +907,8 @@ function renderSavedList() {
     el("td", {text: s.top_plan ? `${s.top_plan.model} · ${s.top_plan.runtime}` : "no plan"}),
     el("td", {class: "num", text: s.top_plan ? money(s.top_plan.per_month) : "—"}),
     el("td", {text: s.saved_by}), el("td", {}, el("code", {title: s.catalog_version, text: s.catalog_version.slice(0, 12)})),
-    el("td", {class: "actions"}, el("a", {href: `/#plan=${encodeURIComponent(s.id)}`, text: "Open"}),
+    el("td", {class: "actions"}, el("a", {href: `/#plan=${encodeURIComponent(s.id)}`, text: "Open",
+                                          onclick: (e) => openSaved(e, s.id)}),
        el("button", {type: "button", class: "link delete", "aria-label": `Delete saved plan ${s.id}`,
                      onclick: () => deleteSaved(s.id)}, "Delete"))));
   const heads = $$("#saved-table thead th").map((th) => th.textContent);
@@ -991,6 +1063,8 @@ function wire() {
     });
   }
   $("#workload-form").addEventListener("submit", (e) => { e.preventDefault(); runPlan(); });
+  $("#workload-form").addEventListener("input", markStale);
+  $("#workload-form").addEventListener("change", markStale);
   $("#example").addEventListener("change", (e) => loadExample(e.target.value).catch(
     (err) => setStatus(`Cannot load the example: ${err.message}`, "error")));
   $("#reset-button").addEventListener("click", () => state.example && fillForm(state.example));

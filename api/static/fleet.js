@@ -125,16 +125,24 @@ async function runFleet() {
   }
   status.textContent = "planning…";
   status.className = "";
-  const response = await fetch("/v1/fleets", {method: "POST", body: JSON.stringify(body),
-    headers: {"Content-Type": "application/json", Accept: "application/json"}});
-  const data = await response.json().catch(() => null);
-  if (!response.ok) {
-    status.textContent = problemText(response.status, data);  // (problem.js)
-    status.className = "error";
-    return;
+  const button = $("#fleet-run");
+  button.disabled = true;  // one request at a time: a second click queued a second plan of the same fleet
+  try {
+    const response = await fetch("/v1/fleets", {method: "POST", body: JSON.stringify(body),
+      headers: {"Content-Type": "application/json", Accept: "application/json"}});
+    const data = await response.json().catch(() => null);
+    if (!response.ok) {
+      status.textContent = problemText(response.status, data);  // (problem.js)
+      status.className = "error";
+      // the chart and table were another fleet's: not left beside this one's error
+      for (const id of ["#fleet-summary", "#fleet-chart", "#fleet-table"]) $(id).replaceChildren();
+      return;
+    }
+    status.textContent = `done in ${data.elapsed_s} s`;
+    renderFleet(data);
+  } finally {
+    button.disabled = false;
   }
-  status.textContent = `done in ${data.elapsed_s} s`;
-  renderFleet(data);
 }
 
 // ---------- sweeps ----------
@@ -174,9 +182,16 @@ function renderSweep() {
   }
   const keys = [...groups.keys()].sort((a, b) => (Number(a) - Number(b)) || String(a).localeCompare(String(b)));
   const least = keys.map((k) => Math.min(...groups.get(k)));
-  const median = keys.map((k) => { const v = [...groups.get(k)].sort((a, b) => a - b); return v[Math.floor(v.length / 2)]; });
+  const median = keys.map((k) => {  // of an even count, the mean of the middle two
+    const v = [...groups.get(k)].sort((a, b) => a - b), h = Math.floor(v.length / 2);
+    return v.length % 2 ? v[h] : (v[h - 1] + v[h]) / 2;
+  });
   const failed = sweep.rows.filter((r) => r.status === "error").length;
-  $("#sweep-summary").textContent = `${sweep.rows.length} scenarios, ${failed} failed; cost against ${axis}.`;
+  const uncosted = sweep.rows.filter((r) => r.status !== "ok" || r.cost_per_month === "").length;
+  const values = new Set(sweep.rows.map((r) => r[axis]));
+  const absent = [...values].filter((k) => !groups.has(k)).sort();  // every scenario there without a cost
+  $("#sweep-summary").textContent = `${sweep.rows.length} scenarios, ${failed} failed, ${uncosted} without a cost`
+    + `; cost against ${axis}` + (absent.length ? `; no costed scenario at ${axis} = ${absent.join(", ")}` : "") + ".";
   const {root, y, step} = frame(Math.max(...median, 1), keys.map((k) => k || "(none)"), "USD per month: least and median");
   [least, median].forEach((series, i) => {
     const points = series.map((v, j) => `${PAD.l + step * (j + 0.5)},${y(v)}`).join(" ");
