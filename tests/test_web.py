@@ -397,8 +397,8 @@ def test_save_share_in_a_new_context_compare_and_download_an_export(page: Page, 
     expect(card).to_be_visible()
     other.wait_for_load_state("networkidle")  # the tab lists the saved plans again: its rows are redrawn
     for action in (card.locator("td.actions a"), card.locator("td.actions button.delete")):
-        action.scroll_into_view_if_needed()
-        box = action.bounding_box()
+        expect(action).to_be_visible()
+        box = action.bounding_box()  # (its x does not depend on the vertical scroll)
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 400, box
     _table_fits(other, "#saved-table")
     context.close()
@@ -467,6 +467,26 @@ def test_plans_say_when_the_form_has_changed_since_and_fit_at_1024(page: Page) -
     page.click("#plan-button")
     expect(page.locator("#status")).to_contain_text("code-assistant", timeout=PLAN_TIMEOUT_MS)
     expect(page.locator("#status")).not_to_contain_text("has changed")
+
+
+def test_every_chart_point_is_seen_and_in_rank_order_for_tab(page: Page) -> None:
+    """edge-assistant has plans at one cost and latency: drawn on one spot, plans 3-6 were hidden under 1
+    and 8. And the selected point was moved last (to draw it on top), so Tab from plan 1 left the chart."""
+    page.select_option("#example", "edge-assistant")
+    expect(page.locator("#f-name")).to_have_value("edge-assistant")
+    page.click("#plan-button")
+    expect(page.locator("#plans-table tbody tr").first).to_be_visible(timeout=PLAN_TIMEOUT_MS)
+    centres = page.eval_on_selector_all("#chart .pt .dot", """dots => dots.map(d => {
+        const b = d.getBoundingClientRect(); return [b.x + b.width / 2, b.y + b.height / 2]; })""")
+    assert len(centres) >= 2
+    for i, (x1, y1) in enumerate(centres):
+        for x2, y2 in centres[:i]:
+            assert abs(x1 - x2) >= 4 or abs(y1 - y2) >= 4, centres
+    ranks = page.eval_on_selector_all("#chart .pt", "gs => gs.map(g => Number(g.dataset.rank))")
+    assert ranks == sorted(ranks)  # DOM order is rank order, with plan 1 selected
+    page.focus('#chart .pt[data-rank="1"]')
+    page.keyboard.press("Tab")
+    expect(page.locator(f'#chart .pt[data-rank="{ranks[1]}"]')).to_be_focused()
 
 
 def test_the_page_says_what_a_measured_slow_chip_costs(page: Page) -> None:

@@ -507,12 +507,23 @@ function renderChart() {
   const front = plans.filter((p) => p.pareto).sort((a, b) => a.cost.per_month - b.cost.per_month);
   const frontLine = front.length > 1 ? svg("polyline", {class: "front", points: front.map(
     (p) => `${xs.map(p.cost.per_month)},${ys.map(p.predicted[metric])}`).join(" ")}) : null;
+  const placed = [];  // plans at the same cost and latency were drawn on one spot: the later ones hidden
   const points = plans.map((p) => {
     const t = qT(p.quality.score), r = 7 + 5 * t;
-    const x = xs.map(p.cost.per_month), y = ys.map(p.predicted[metric]);
+    const x0 = xs.map(p.cost.per_month), y0 = ys.map(p.predicted[metric]);
+    let x = x0, y = y0;
+    // a point within 4 px of one already drawn goes round its own spot until it is clear of all of them:
+    // six places to a ring, each ring 14 px further out
+    for (let k = 0; placed.some(([a, b]) => Math.abs(a - x) < 4 && Math.abs(b - y) < 4); k++) {
+      const angle = (Math.PI / 3) * (k % 6) - Math.PI / 2, ring = 14 * (1 + Math.floor(k / 6));
+      x = x0 + ring * Math.cos(angle);
+      y = y0 + ring * Math.sin(angle);
+    }
+    placed.push([x, y]);
     const name = `Plan ${p.rank}: ${money(p.cost.per_month)} per month, ${label} ${ms(p.predicted[metric])}, `
       + `quality ${qualityText(p.quality)}${p.pareto ? ", on the Pareto front" : ""}`;
-    return svg("g", {class: `pt${p.pareto ? " on-front" : ""}`, "data-rank": p.rank, tabindex: "0", role: "button",
+    return svg("g", {class: `pt${p.pareto ? " on-front" : ""}`, id: `pt-${p.rank}`, "data-rank": p.rank, tabindex: "0",
+                     role: "button",
                      "aria-label": name, transform: `translate(${x},${y})`},
       svg("title", {}, name),
       svg("circle", {class: "halo", r: r + 5}),
@@ -528,7 +539,10 @@ function renderChart() {
         `cost per month${xs.log ? " (log scale)" : ""}`),
     svg("text", {class: "axis-label", transform: `translate(14,${(m.t + H - m.b) / 2}) rotate(-90)`,
                  "text-anchor": "middle"}, `${label}${ys.log ? " (log)" : ""}`),
-    frontLine, ...points);
+    frontLine, ...points,
+    // the selected plan drawn again on top of its neighbours, as a copy nothing reaches (the points keep
+    // their order for Tab: moving the selected one last sent it to the end of the Tab order)
+    svg("use", {class: "on-top", "aria-hidden": "true"}));
   for (const g of $$(".pt", chart)) {
     const rank = Number(g.dataset.rank);
     g.addEventListener("click", () => select(rank, {from: "chart"}));
@@ -559,12 +573,9 @@ function markSelected(rank) {
     const on = Number(g.dataset.rank) === rank;
     g.classList.toggle("selected", on);
     g.setAttribute("aria-pressed", String(on));
-    if (on && g.nextSibling) {  // drawn last: on top of its neighbours (moving it drops its focus: restored)
-      const focused = document.activeElement === g;
-      g.parentNode.append(g);
-      if (focused) g.focus({preventScroll: true});
-    }
   }
+  const top = $("#chart use.on-top");
+  if (top) top.setAttribute("href", `#pt-${rank}`);
 }
 
 function select(rank, {scroll = true, from = ""} = {}) {
