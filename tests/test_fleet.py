@@ -355,3 +355,26 @@ def test_a_fleet_of_one_workload_costs_no_more_than_its_plan(catalog: Catalog, t
     assert fp.total_cost == pytest.approx(fp.cost + alone.cost.one_time)
     out = fleet_plan_out(fp)
     assert out.one_time_cost == round(alone.cost.one_time, 2) and out.total_cost == round(fp.total_cost, 2)
+
+
+def test_a_pools_members_are_charged_the_adapters_of_the_model_it_serves(catalog: Catalog,
+                                                                       tables: CatalogTables) -> None:
+    """Basis: the schedule itself. With three base models allowed, each lora-pool member alone plans
+    mistral-7b, while the pool serves both on qwen2.5-7b; one_time_cost summed the members' own plans
+    (mistral's adapters) instead of the adapters the served model needs."""
+    import re
+
+    import yaml
+
+    data = yaml.safe_load((EXAMPLES / "fleet" / "lora-pool.yaml").read_text(encoding="utf-8"))
+    for w in data["workloads"]:
+        w["constraints"]["models"] = ["qwen2.5-7b", "llama-3.1-8b", "mistral-7b"]
+    data["months"] = 2
+    fp = plan_fleet(to_fleet(FleetIn.model_validate(data), base=None), catalog, prices=catalog_prices(catalog),
+                    tables=tables, time_limit_s=5, compare=False)
+    (pool,) = [s for s in fp.workloads if len(s.serves) == 2]
+    note = next(n for n in fp.notes if n.startswith("one-time adaptation costs"))
+    charged = re.findall(r"(\S+) \((\w+) on ([\w.-]+)\) \$([\d.,]+)", note)
+    assert {name for name, *_ in charged} == set(pool.serves)
+    assert all(model == pool.model for _, _, model, _ in charged), (note, pool.model)
+    assert fp.one_time_cost == pytest.approx(sum(float(usd.replace(",", "")) for *_, usd in charged), abs=0.011)

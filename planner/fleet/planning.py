@@ -86,9 +86,9 @@ def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = No
     items = [Item(name=w.name, shapes=o.shapes, demand=demand.requests_per_s[i], availability=w.availability,
                   max_types=w.constraints.max_hardware_types, quotas=dict(w.constraints.quotas))
              for i, (w, o) in enumerate(zip(fleet.workloads, options, strict=True))]
-    one_time = float(sum(o.plan.cost.one_time for o in options if o.plan is not None))
     if any(not o.shapes for o in options):
-        return replace(_plan(fleet, demand, options, items, None, None, None, start), one_time_cost=one_time)
+        return replace(_plan(fleet, demand, options, items, None, None, None, start),
+                       one_time_cost=_one_time(options, [(w.name,) for w in fleet.workloads])[1])
     solve = dict(hours=demand.hours_per_month, prices=prices, modes=fleet.modes, committed_as=fleet.committed_as)
     sequential = _one_at_a_time(items, fleet, demand, solve, budget)
     alone = _total(sequential) if len(sequential) == len(items) else None
@@ -109,7 +109,9 @@ def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = No
                        [s.spot[0] for s in sequential], [s.cost[0] for s in sequential], joint.elapsed_s,
                        bound=joint.bound)  # the joint solve's bound still bounds every joint schedule
         joint_items, joint_options, serves = items, options, [(w.name,) for w in fleet.workloads]
-    notes += _one_time(items, options)  # per workload: each trains its own adapter, pooled or not
+    # each served workload trains its own adapter once, on the model of the deployment that serves it
+    one_time_note, one_time = _one_time(joint_options, serves)
+    notes += one_time_note
     independent = independent_bound = None
     # (a bound above the schedule found is the objective's milli-dollar rounding: no schedule is cheaper)
     lower = min(joint.bound, _total([joint]) or 0.0) if joint.cost and math.isfinite(joint.bound) else None
@@ -250,15 +252,19 @@ def _plan(fleet: Fleet, demand: Demand, options: list[WorkloadOptions], items: l
                      elapsed_s=time.perf_counter() - start)
 
 
-def _one_time(items: list[Item], options: list[WorkloadOptions]) -> list[str]:
-    """What the schedule's cost leaves out: the training each workload's adaptation pays once."""
-    paid = [(it.name, o.plan.adaptation, o.plan.cost.one_time) for it, o in zip(items, options, strict=True)
-            if o.plan is not None and o.plan.cost.one_time > 0]
+def _one_time(options: Sequence[WorkloadOptions], serves: Sequence[tuple[str, ...]]) -> tuple[list[str], float]:
+    """What the schedule's cost leaves out, as a note and in USD: the training each served workload's
+    adaptation pays once, at the plan of the deployment that serves it (a shared pool's plan for each of
+    its members: each trains its own adapter on the pool's model)."""
+    paid = [(name, o.plan.adaptation, o.plan.model, o.plan.cost.one_time)
+            for o, names in zip(options, serves, strict=True)
+            if o.plan is not None and o.plan.cost.one_time > 0 for name in names]
+    total = float(sum(usd for *_, usd in paid))
     if not paid:
-        return []
-    each = ", ".join(f"{name} ({method}) ${usd:,.2f}" for name, method, usd in paid)
+        return [], total
+    each = ", ".join(f"{name} ({method} on {model}) ${usd:,.2f}" for name, method, model, usd in paid)
     return [f"one-time adaptation costs, paid once and not in the schedule's monthly cost (one_time_cost): {each}"
-            + (f" (${sum(u for *_, u in paid):,.2f} in all)" if len(paid) > 1 else "")]
+            + (f" (${total:,.2f} in all)" if len(paid) > 1 else "")], total
 
 
 def _schedule(it: Item, o: WorkloadOptions, demand: Demand, solved: Solved | None, i: int,

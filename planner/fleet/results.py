@@ -70,9 +70,9 @@ class FleetPlan:
     lower_bound: float | None = None
     independent_bound: float | None = None
     notes: tuple[str, ...] = ()  # what the schedule does not do that the fleet file asked for, and why
-    # USD paid once, outside the monthly schedule: each workload's adaptation training (its plan's
-    # ``cost.one_time``; pooled workloads each train their own adapter). The same in every schedule
-    # compared here (the plan keys are fixed per workload), so it moves no comparison.
+    # USD paid once, outside the monthly schedule: each served workload's adaptation training (the
+    # ``cost.one_time`` of the plan that serves it: a pool's members each train an adapter on its model);
+    # the comparisons (alone_cost, independent_cost, the bounds) are of monthly costs only
     one_time_cost: float = 0.0
 
     @property
