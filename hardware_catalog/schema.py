@@ -33,12 +33,14 @@ Id = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=64)]
 # the shipped catalog), so a typo or a hostile value fails here with the field's name instead of
 # overflowing the planner's arrays and solver later.
 Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False, strict=True)]
-# Floors two orders of magnitude below the smallest entry (a chip's 0.8 TFLOPS, 8.6 GB, 5 GB/s; a model's 0.49B):
-# a value past one is a typo or an attack (a PUT of 1e-300 TFLOPS was accepted and estimates read 1e304 ms)
+# Floors well below the smallest entry (peak 0.8 TFLOPS: 160x; memory 8.6 GB: 860x; a link 0.78 GB/s: 16x;
+# TDP 25 W: 25x; a model's 0.49B parameters: 4,900x): a value past one is a typo or an attack (a PUT of
+# 1e-300 TFLOPS, or TDP, which scales a chip's peaks by its power_reference, was accepted and estimates read
+# 1e304 ms)
 Gb = Annotated[float, Field(ge=0.01, le=1e5, allow_inf_nan=False, strict=True)]  # GB per chip (512)
 GbPerS = Annotated[float, Field(ge=0.05, le=1e6, allow_inf_nan=False, strict=True)]  # GB/s (8,000)
 Tflops = Annotated[float, Field(ge=0.005, le=1e6, allow_inf_nan=False, strict=True)]  # TFLOPS (10,000 fp4)
-Watts = Annotated[float, Field(gt=0, le=1e5, allow_inf_nan=False, strict=True)]  # W per chip (1,200)
+Watts = Annotated[float, Field(ge=1, le=1e5, allow_inf_nan=False, strict=True)]  # W per chip (1,200)
 ParamsB = Annotated[float, Field(ge=1e-4, le=1e5, allow_inf_nan=False, strict=True)]  # billions (405)
 Ms = Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False, strict=True)]  # ms or us per step (20)
 Dim = Annotated[int, Field(gt=0, le=2**20, strict=True)]  # a tensor dimension (hidden 16,384; ffn 53,248)

@@ -77,6 +77,7 @@ def problem(r: Any, status: int, field: str | None = None) -> dict[str, Any]:
     ("hardware", "l40s", {"peak_tflops": {"bf16": 1e-300}}, "body.peak_tflops.bf16"),
     ("hardware", "l40s", {"memory_bandwidth_gb_s": 1e-9}, "body.memory_bandwidth_gb_s"),
     ("hardware", "l40s", {"memory_gb": 1e-6}, "body.memory_gb"),
+    ("hardware", "l40s", {"tdp_w": 1e-300}, "body.tdp_w"),  # a power_reference scales peaks by TDP
     ("models", "llama-3.1-8b", {"params_b": 1e-300}, "body.params_b"),
     ("models", "llama-3.1-8b", {"layers": 10_000}, "body.layers"),
 ])

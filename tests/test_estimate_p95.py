@@ -99,6 +99,7 @@ def test_an_expert_parallel_deployment_is_estimated_as_the_plan_runs_it() -> Non
 
 @pytest.mark.parametrize(("change", "field"), [
     ({"ep": 4}, "ep"),  # ep must equal tp
+    ({"tp": 2, "ep": 2, "chips": 2}, "ep"),  # a degree the planner never searches (8, 16, 32, 64)
     ({"pp": 2, "tp": 4, "ep": 4, "chips": 8}, "pp"),  # one pipeline stage
     ({"model": "llama-3.1-8b"}, "ep"),  # a dense model has no experts to spread
     ({"runtime": "lmdeploy", "precision": "bf16", "kv_precision": "bf16"}, "ep"),  # lists no EP / DP attention

@@ -375,6 +375,16 @@ def test_finetune_refuses_what_it_would_ignore_or_repeat(api: TestClient, edit: 
     assert api.post("/v1/finetune", json=ok).status_code == 200
 
 
+def test_finetune_names_an_unknown_chip_before_a_repeat_as_the_service_does() -> None:
+    from planner.levers.finetune import adaptation_options
+
+    catalog = load_catalog()
+    with pytest.raises(InputError) as err:
+        adaptation_options(catalog, model=catalog.get_model("llama-3.1-8b"), method="lora", dataset_tokens=1e8,
+                           hardware=("nope", "nope"))
+    assert err.value.field == "hardware.0" and "nope" in str(err.value)  # (it said hardware.1 is listed twice)
+
+
 def test_an_export_names_what_a_saved_plan_lacks() -> None:
     """A saved plan outlives catalog edits: its chip deleted since, the export said field 'query.hardware',
     not a parameter; a result cut short by its time limit said 'no plan met every constraint'."""

@@ -75,7 +75,8 @@ function renderFleet(plan) {
   status.textContent = `${plan.name}: ${plan.status}${proven}; ${money(plan.cost)} over ${plan.months} months ` +
     `(one at a time within the quotas: ${money(plan.alone_cost)}; saving ${money(plan.saving_vs_alone)}).` +
     (plan.one_time_cost > 0 ? ` One-time adaptation costs, paid once outside the monthly schedule: ` +
-      `${money(plan.one_time_cost)}; the horizon in all: ${money(plan.total_cost)}.` : "");
+      `$${plan.one_time_cost.toLocaleString("en-US", {minimumFractionDigits: 2, maximumFractionDigits: 2})}` +
+      `; the horizon in all: ${money(plan.total_cost)}.` : "");  // (to the cent, as the CLI: $1.77, not $2)
   const months = Array.from({length: plan.months}, (_, m) => m);
   const maxY = Math.max(...plan.cost_by_month.map((c) => c || 0), 1);
   const {root, y, step} = frame(maxY, months.map((m) => String(m + 1)), "USD per month, by workload (stacked)");

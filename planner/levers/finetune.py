@@ -335,7 +335,9 @@ def _checked(catalog: Catalog, model: Model, method: str, dataset_tokens: float,
     if method != "distill" and teacher is not None:  # (it was ignored: a cost without the teacher it named)
         raise InputError(f"a teacher is for distillation only; {method} adapts the model on the dataset as it is",
                          field="teacher")
-    for i, h in enumerate(hardware):  # (a repeat gave the same row twice)
+    for i, h in enumerate(hardware):  # an unknown id first, as the service names it; then a repeat (twice a row)
+        catalog.get_hardware(h, field_name=f"hardware.{i}")
+    for i, h in enumerate(hardware):
         if h in hardware[:i]:
             raise InputError(f"{h!r} is listed twice", field=f"hardware.{i}")
     return [catalog.get_hardware(h) for h in hardware] or \

@@ -25,7 +25,7 @@ from planner.model.chip_order import OrderFlag, order_flags
 from planner.model.grid import CatalogTables, Grid
 from planner.model.load.queueing import LengthDist, overload_tpot, serve
 from planner.model.load.scheduler import overlap_of
-from planner.model.moe import MIN_EXPERTS, expert_parallel_ok
+from planner.model.moe import EP_RANKS, MIN_EXPERTS, expert_parallel_ok
 from planner.model.perf import Memory, MemoryModel, StepModel
 from planner.model.scenarios import bound_of, max_throughput, static_batch
 from planner.workload import lognormal_p95_problem
@@ -157,11 +157,14 @@ def resolve(catalog: Catalog, *, model: str, hardware: str, chips: int | None = 
 def _check_expert_parallel(m: Model, hw: Hardware, rt: Runtime, *, tp: int, pp: int, ep: int) -> None:
     """The shapes the planner enumerates with ep > 1 (``planner.search.shapes.candidates``): ep = tp ranks,
     each holding experts / ep of the routed experts and running attention data parallel, one stage."""
+    if pp != 1:
+        raise InputError(f"expert parallelism runs in one pipeline stage, got pp = {pp}", field="pp")
     if ep != tp:
         raise InputError(f"ep = {ep} must equal tp = {tp}: expert parallelism runs its experts over the tp chips "
                          "with data-parallel attention (or ep = 1: none)", field="ep")
-    if pp != 1:
-        raise InputError(f"expert parallelism runs in one pipeline stage, got pp = {pp}", field="pp")
+    if ep not in EP_RANKS:
+        raise InputError(f"ep = {ep} is not a degree the planner searches ({', '.join(map(str, EP_RANKS))}), so no "
+                         "plan runs it and the model's expert-parallel terms are not checked there", field="ep")
     if not expert_parallel_ok(experts=m.experts, ep=ep):
         raise InputError(f"{m.id} has {m.experts} routed expert(s): expert parallelism needs a mixture of experts "
                          f"with at least {MIN_EXPERTS} that ep = {ep} divides", field="ep")

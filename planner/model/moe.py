@@ -46,6 +46,7 @@ __all__ = ["IMBALANCE", "MIN_EXPERTS", "EpMemory", "EpStep", "a2a_seconds_per_to
 # imbalance is larger (the upper end). Central 1.15 [derived from those two figures, not measured here].
 IMBALANCE = 1.15
 MIN_EXPERTS = 8  # EP is opt-in by model: MoE with at least this many routed experts
+EP_RANKS = (8, 16, 32, 64)  # the expert-parallel degrees searched (candidates.PARALLEL) and estimated
 
 
 def routed_active_params(grid: Grid) -> Array:

@@ -26,7 +26,7 @@ from planner.levers.adaptation import Choice, choose, floor_score
 from planner.memo import cached
 from planner.model.attention import head_split_problem
 from planner.model.grid import Array, CatalogTables, Grid
-from planner.model.moe import expert_parallel_ok
+from planner.model.moe import EP_RANKS, expert_parallel_ok
 from planner.model.perf import MemoryCoefficients, MemoryModel, StepCoefficients, StepModel
 from planner.unique import distinct
 from planner.workload import Constraints, Workload
@@ -40,7 +40,7 @@ IntArray = npt.NDArray[np.int64]
 # (tp, pp, ep) shapes tried; ep > 1: expert parallelism with data-parallel attention over tp chips
 # (planner.model.moe), enumerated only for MoE models with >= 8 experts that ep divides
 PARALLEL = ((1, 1, 1), (2, 1, 1), (4, 1, 1), (8, 1, 1), (16, 1, 1), (4, 2, 1), (8, 2, 1),
-            (8, 1, 8), (16, 1, 16), (32, 1, 32), (64, 1, 64))
+            *((ep, 1, ep) for ep in EP_RANKS))
 MIN_BLOCKS = 64  # first allocation of the Universe's block store: an allocation size (a few MB), not a model number
 _SHAPE_COLUMNS = tuple(np.ascontiguousarray(np.array(PARALLEL, dtype=np.int64)[:, j]) for j in range(3))  # tp, pp, ep
 TWINS = ("bf16", "fp16")  # same bytes; where a chip runs both at one rate they give identical predictions
