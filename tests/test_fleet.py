@@ -378,3 +378,29 @@ def test_a_pools_members_are_charged_the_adapters_of_the_model_it_serves(catalog
     assert {name for name, *_ in charged} == set(pool.serves)
     assert all(model == pool.model for _, _, model, _ in charged), (note, pool.model)
     assert fp.one_time_cost == pytest.approx(sum(float(usd.replace(",", "")) for *_, usd in charged), abs=0.011)
+
+
+def test_a_one_at_a_time_solve_cut_short_is_named_not_taken_for_a_misfit(catalog: Catalog, tables: CatalogTables,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under a deadline a solve can end with no schedule because its time ran out (CP-SAT: UNKNOWN);
+    planning one at a time stopped there as if the workload did not fit the quotas, with alone_cost null
+    and nothing said. Basis: a solve made to answer UNKNOWN for the second workload."""
+    import planner.fleet.planning as planning
+    from planner.fleet.model import Solved
+
+    real = planning.solve_schedule
+    calls: list[int] = []
+
+    def cut_short(items: Any, **kw: Any) -> Solved:
+        calls.append(len(items))
+        if len(calls) == 2 and len(items) == 1:  # the second one-at-a-time solve
+            return Solved("UNKNOWN", [], [], [], [], 0.0)
+        return real(items, **kw)
+
+    monkeypatch.setattr(planning, "solve_schedule", cut_short)
+    fleet = load_fleet(EXAMPLES / "fleet" / "fleet.yaml")[0]
+    fleet = Fleet(name=fleet.name, workloads=fleet.workloads[:2], months=2, quotas=fleet.quotas, periods=2)
+    fp = plan_fleet(fleet, catalog, prices=catalog_prices(catalog), tables=tables, time_limit_s=5, compare=False)
+    assert fp.alone_cost is None
+    assert any(n.startswith(f"not planned one at a time: {fleet.workloads[1].name}'s schedule solve ran out")
+               for n in fp.notes), fp.notes

@@ -90,7 +90,8 @@ def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = No
         return replace(_plan(fleet, demand, options, items, None, None, None, start),
                        one_time_cost=_one_time(options, [(w.name,) for w in fleet.workloads])[1])
     solve = dict(hours=demand.hours_per_month, prices=prices, modes=fleet.modes, committed_as=fleet.committed_as)
-    sequential = _one_at_a_time(items, fleet, demand, solve, budget)
+    early: list[str] = []
+    sequential = _one_at_a_time(items, fleet, demand, solve, budget, early)
     alone = _total(sequential) if len(sequential) == len(items) else None
     serves: list[tuple[str, ...]] = [(w.name,) for w in fleet.workloads]
     hint: list[Solved | None] = list(sequential)
@@ -100,7 +101,7 @@ def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = No
                                                            solve_limit=budget)
     joint = solve_schedule(joint_items, fleet_quotas=fleet.quotas, hint=hint, time_limit_s=budget(),
                            **solve)  # type: ignore[arg-type]
-    notes: list[str] = []
+    notes: list[str] = early
     if alone is not None and (not joint.cost or alone < (_total([joint]) or 0.0)):
         # the one-at-a-time schedule is a joint schedule too: keep the better (only when the solve was cut short,
         # or when a shared deployment made the joint problem dearer or impossible: then say so)
@@ -216,14 +217,18 @@ def _usage(items: Sequence[Item], solved: Solved, hardware: str) -> Array:
 
 
 def _one_at_a_time(items: Sequence[Item], fleet: Fleet, demand: Demand, solve: dict[str, object],
-                   limit: Callable[[], float]) -> list[Solved]:
+                   limit: Callable[[], float], notes: list[str]) -> list[Solved]:
     """Each workload alone, in order, within what the fleet quotas still have (stops at the first
-    that does not fit: the list is then shorter than ``items``)."""
+    that does not fit: the list is then shorter than ``items``; one whose solve ran out of time before
+    it found a schedule is named in ``notes``, not taken for one that does not fit)."""
     left = {h: np.full((demand.months, demand.periods), float(q)) for h, q in fleet.quotas.items()}
     out: list[Solved] = []
     for it in items:
         s = solve_schedule([it], fleet_quotas={}, quota_left=left, time_limit_s=limit(), **solve)  # type: ignore[arg-type]
         if not s.cost:
+            if s.status == "UNKNOWN":
+                notes.append(f"not planned one at a time: {it.name}'s schedule solve ran out of its time before it "
+                             "found one (a longer time limit or deadline may)")
             return out
         out.append(s)
         for h in left:
