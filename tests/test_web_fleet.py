@@ -33,6 +33,15 @@ def test_fleet_view_and_sweep_chart(fleet_page: Page, tmp_path: Path) -> None:
     # one bar segment per workload and month, one table row per month (and the header)
     assert page.locator("#fleet-chart svg rect[data-month]").count() == 2 * 6
     assert page.locator("#fleet-table tr").count() == 1 + 6
+    # the legend sits above the bars (it was drawn over the first ones), and on a phone the chart keeps its
+    # size and scrolls (scaled to 400 px its text was ~7 px tall)
+    top_of_bars = min(float(r.get_attribute("y") or 0) for r in page.locator("#fleet-chart svg rect[data-month]").all())
+    for swatch in page.locator("#fleet-chart svg rect:not([data-month])").all():
+        assert float(swatch.get_attribute("y") or 0) + float(swatch.get_attribute("height") or 0) <= top_of_bars
+    page.set_viewport_size({"width": 400, "height": 800})
+    heights = page.eval_on_selector_all("#fleet-chart svg text", "ts => ts.map(t => t.getBoundingClientRect().height)")
+    assert min(heights) >= 10, heights
+    page.set_viewport_size({"width": 1280, "height": 900})
     csv = tmp_path / "sweep.csv"
     csv.write_text("scenario,traffic_scale,status,cost_per_month,error\n"
                    "0,0.5,ok,100,\n1,0.5,ok,300,\n2,1.0,ok,250,\n3,2.0,error,,ValueError: x\n4,2.0,ok,900,\n")

@@ -5,7 +5,7 @@
 
 const $ = (sel) => document.querySelector(sel);
 const NS = "http://www.w3.org/2000/svg";
-const W = 640, H = 280, PAD = {l: 70, r: 10, t: 10, b: 40};
+const W = 640, H = 300, PAD = {l: 70, r: 10, t: 30, b: 40};  // t: the legend's band, above the plot
 
 const EXAMPLE = {
   name: "two-services", months: 6, periods: 4, quotas: {l40s: 12},
@@ -61,8 +61,9 @@ function frame(maxY, xLabels, yTitle) {
 function legend(root, names) {
   names.forEach((name, i) => {
     const x = PAD.l + 10 + i * 150;
-    root.append(svg("rect", {x, y: PAD.t, width: 10, height: 10, class: `series-${(i * (names.length > 2 ? 1 : 2)) % 5}`}));
-    const t = svg("text", {x: x + 14, y: PAD.t + 9, class: "axis-text"});
+    // in the band above the plot (it was drawn over the first bars, a swatch the colour of the bar beneath)
+    root.append(svg("rect", {x, y: 8, width: 10, height: 10, class: `series-${(i * (names.length > 2 ? 1 : 2)) % 5}`}));
+    const t = svg("text", {x: x + 14, y: 17, class: "axis-text"});
     t.textContent = name;
     root.append(t);
   });
