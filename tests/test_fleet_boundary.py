@@ -112,3 +112,17 @@ def test_a_fleet_request_plans_within_the_servers_deadline(tmp_path: Path) -> No
     assert elapsed < 25, elapsed
     assert doc.cost is not None and doc.independent_cost is None
     assert any("not compared with each workload alone" in n for n in doc.notes), doc.notes
+
+
+def test_cli_plan_fleet_deadline_bounds_the_run(hwplan: Callable[..., tuple[int, str, str]]) -> None:
+    """`--time-limit` bounds each search and solve (the example fleet: 64 s at 30); `--deadline` the run, as
+    the service's HWPLAN_FLEET_DEADLINE_S does. Basis: wall clock against those 64 s (a loaded machine's margin)."""
+    import time
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "fleet" / "fleet.yaml"
+    start = time.perf_counter()
+    code, out, err = hwplan("plan-fleet", str(path), "--json", "--deadline", "3")
+    assert code == 0, err
+    assert time.perf_counter() - start < 30
+    doc = FleetPlanOut.model_validate_json(out)
+    assert doc.cost is not None and any("not compared with each workload alone" in n for n in doc.notes)

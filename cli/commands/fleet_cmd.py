@@ -20,7 +20,11 @@ __all__ = ["plan_fleet_cmd", "render_fleet"]
 @app.command("plan-fleet")
 def plan_fleet_cmd(
     fleet: Annotated[Path, typer.Argument(help="Fleet YAML (see examples/fleet/).")],
-    time_limit: Annotated[float, typer.Option(min=1, max=600, help="Seconds per CP-SAT schedule solve.")] = 30.0,
+    time_limit: Annotated[float, typer.Option(min=1, max=600, help="Seconds per workload search and per CP-SAT "
+                                                                   "schedule solve.")] = 30.0,
+    deadline: Annotated[float | None, typer.Option(min=1, max=86_400, help=(
+        "Seconds for the whole run: each search and solve gets at most what is left (0.5 s once it is spent, "
+        "so a solve returns its hint), and the comparison with each workload alone is skipped then."))] = None,
     catalog: CatalogOpt = None,
     add: OverlayOpt = None,
     as_json: JsonOpt = False,
@@ -38,7 +42,8 @@ def plan_fleet_cmd(
 
     cat = load(catalog, add)
     f, raw = load_fleet(fleet)
-    out = fleet_plan_out(plan_fleet(f, cat, prices=fleet_prices(raw, cat), time_limit_s=time_limit))
+    out = fleet_plan_out(plan_fleet(f, cat, prices=fleet_prices(raw, cat), time_limit_s=time_limit,
+                                    deadline_s=deadline))
     if as_json:
         print_doc(out)
     else:
