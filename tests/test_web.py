@@ -395,11 +395,15 @@ def test_save_share_in_a_new_context_compare_and_download_an_export(page: Page, 
     other.click("#tab-saved")
     card = other.locator(f'#saved-table tbody tr[data-id="{first}"]')
     expect(card).to_be_visible()
-    other.wait_for_load_state("networkidle")  # the tab lists the saved plans again: its rows are redrawn
-    for action in (card.locator("td.actions a"), card.locator("td.actions button.delete")):
-        expect(action).to_be_visible()
-        box = action.bounding_box()  # (its x does not depend on the vertical scroll)
-        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 400, box
+    # the tab lists the saved plans again and redraws its rows, so the actions' boxes are read in one call
+    # (a row read between two calls could be gone), from whichever row is there once the list is drawn
+    boxes = other.wait_for_function(f"""() => {{
+        const row = document.querySelector('#saved-table tbody tr[data-id="{first}"]');
+        const cells = row ? [...row.querySelectorAll('td.actions a, td.actions button.delete')] : [];
+        return cells.length === 2 && cells.map(c => {{ const b = c.getBoundingClientRect(); return [b.x, b.width]; }});
+    }}""").json_value()
+    for x, width in boxes:  # (x does not depend on the vertical scroll)
+        assert x >= 0 and x + width <= 400, boxes
     _table_fits(other, "#saved-table")
     context.close()
     assert errors == [], f"errors in the page: {errors}"
@@ -453,7 +457,7 @@ def test_a_bad_field_is_marked_where_it_is_and_named_by_its_label(page: Page) ->
 
 def test_plans_say_when_the_form_has_changed_since_and_fit_at_1024(page: Page) -> None:
     # a new example or an edit left the previous workload's plans on screen as if they were the form's; at
-    # 1024 x 768 the table was 832 px wide in a 623 px column (two columns now start at 1200 px)
+    # 1024 x 768 the table was 832 px wide in a 623 px column (two columns now start at 1280 px)
     page.set_viewport_size({"width": 1024, "height": 768})
     page.select_option("#example", "support-chatbot")
     expect(page.locator("#f-name")).to_have_value("support-chatbot")
