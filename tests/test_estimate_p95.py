@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from cli.main import app
 from hardware_catalog import load_catalog
@@ -19,8 +19,22 @@ from hardware_catalog.caching.cache import catalog_tables
 from hardware_catalog.inputs.workload import load_workload
 from planner.errors import InputError
 from planner.search.planning import plan
+from planner.search.results import Plan
+from planner.workload import Workload
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "code-assistant.yaml"
+
+
+def _estimate_replica(p: Plan, w: Workload, **change: object) -> Result:
+    """`hwplan estimate --json` of plan ``p``'s one deployment at its per-replica load and the workload's lengths
+    (``change``: options to set otherwise, by their names)."""
+    d, t = p.deployments[0], w.traffic
+    options = {"model": p.model, "hardware": d.hardware, "tp": d.tp, "pp": d.pp, "ep": d.ep, "precision": p.precision,
+               "kv-precision": p.kv_precision, "runtime": p.runtime, "scenario": "server",
+               "request-rate": d.requests_per_s_per_replica, "input-tokens": round(t.input_tokens.mean),
+               "output-tokens": round(t.output_tokens.mean), "input-p95": t.input_tokens.p95,
+               "output-p95": t.output_tokens.p95} | change
+    return CliRunner().invoke(app, ["estimate", *(a for k, v in options.items() for a in (f"--{k}", str(v))), "--json"])
 
 
 def test_the_estimate_with_the_workloads_p95s_prints_the_plans_p99s() -> None:
@@ -30,20 +44,14 @@ def test_the_estimate_with_the_workloads_p95s_prints_the_plans_p99s() -> None:
     w = load_workload(EXAMPLE)
     plans = plan(w, catalog, tables=catalog_tables(catalog), top=8, explain=False).plans
     p = next(x for x in plans if len(x.deployments) == 1 and not x.features)
-    d = p.deployments[0]
     t = w.traffic
     assert t.input_tokens.p95 is not None and t.output_tokens.p95 is not None
-    args = ["estimate", "--model", p.model, "--hardware", d.hardware, "--tp", str(d.tp), "--pp", str(d.pp),
-            "--precision", p.precision, "--kv-precision", p.kv_precision, "--runtime", p.runtime,
-            "--scenario", "server", "--request-rate", str(d.requests_per_s_per_replica),
-            "--input-tokens", str(round(t.input_tokens.mean)), "--output-tokens", str(round(t.output_tokens.mean)),
-            "--input-p95", str(t.input_tokens.p95), "--output-p95", str(t.output_tokens.p95), "--json"]
-    out = CliRunner().invoke(app, args)
+    out = _estimate_replica(p, w)
     assert out.exit_code == 0, out.output
     est = json.loads(out.output)
     assert est["ttft_p99_ms"] == pytest.approx(p.predicted["ttft_ms_p99"], rel=0.01)
     assert est["tpot_p99_ms"] == pytest.approx(p.predicted["tpot_ms_p99"], rel=0.01)
-    bad = CliRunner().invoke(app, [*args[:-3], "--input-p95", str(4 * t.input_tokens.mean), "--json"])
+    bad = _estimate_replica(p, w, **{"input-p95": 4 * t.input_tokens.mean})
     assert isinstance(bad.exception, InputError) and bad.exception.field == "input_p95"  # (exit 2 from `hwplan`)
 
 
@@ -79,21 +87,13 @@ def test_an_expert_parallel_deployment_is_estimated_as_the_plan_runs_it() -> Non
     catalog = load_catalog()
     plans = plan(w, catalog, tables=catalog_tables(catalog), top=3, explain=False).plans
     p = next(x for x in plans if len(x.deployments) == 1 and x.deployments[0].ep > 1)
-    d = p.deployments[0]
-    t = w.traffic
-    args = ["estimate", "--model", p.model, "--hardware", d.hardware, "--tp", str(d.tp), "--ep", str(d.ep),
-            "--precision", p.precision, "--kv-precision", p.kv_precision, "--runtime", p.runtime,
-            "--scenario", "server", "--request-rate", str(d.requests_per_s_per_replica),
-            "--input-tokens", str(round(t.input_tokens.mean)), "--output-tokens", str(round(t.output_tokens.mean)),
-            "--input-p95", str(t.input_tokens.p95), "--output-p95", str(t.output_tokens.p95), "--json"]
-    out = CliRunner().invoke(app, args)
+    out = _estimate_replica(p, w)
     assert out.exit_code == 0, out.output
     est = json.loads(out.output)
-    assert est["ep"] == d.ep and est["fits"]
+    assert est["ep"] == p.deployments[0].ep and est["fits"]
     assert est["ttft_p99_ms"] == pytest.approx(p.predicted["ttft_ms_p99"], rel=0.01)
     assert est["tpot_p99_ms"] == pytest.approx(p.predicted["tpot_ms_p99"], rel=0.01)
-    at = args.index("--ep") + 1
-    without = json.loads(CliRunner().invoke(app, [*args[:at], "1", *args[at + 1:]]).output)  # as the estimate read it
+    without = json.loads(_estimate_replica(p, w, ep=1).output)  # as the estimate read it
     assert without["ep"] == 1 and without.get("ttft_p99_ms") != pytest.approx(est["ttft_p99_ms"], rel=0.01)
 
 

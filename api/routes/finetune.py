@@ -20,8 +20,6 @@ def post_finetune(body: FinetuneRequest, snapshot: SnapshotDep, response: Respon
     cat = snapshot.catalog
     student = cat.get_model(body.model)
     teacher = cat.get_model(body.teacher, field_name="teacher") if body.teacher else None
-    for i, hw in enumerate(body.hardware or ()):
-        cat.get_hardware(hw, field_name=f"hardware.{i}")
     options, basis = adaptation_options(cat, model=student, method=body.method, dataset_tokens=body.dataset_tokens,
                                         epochs=body.epochs, teacher=teacher, hardware=tuple(body.hardware or ()),
                                         pricing=body.pricing)

@@ -212,14 +212,14 @@ function fieldError(input, problem) {
 
 function markFieldErrors(problem) {
   // each error whose field is an input of the form (body.<its name>, or a path under it: a quota's chip) is
-  // shown under that input, which is marked invalid; the first is focused. Returns how many were placed.
+  // shown under that input, which is marked invalid; the first is focused
   for (const old of $$("#workload-form .field-error")) old.remove();
   for (const input of $$('#workload-form [aria-invalid="true"]')) {
     input.removeAttribute("aria-invalid");
     input.removeAttribute("aria-describedby");
   }
   const inputs = $$("#workload-form [name]");
-  let placed = 0;
+  let first = true;
   for (const e of (problem && problem.errors) || []) {
     const path = String(e.field || "").replace(/^body\./, "");
     const input = inputs.filter((i) => path === i.name || path.startsWith(`${i.name}.`))
@@ -231,9 +231,9 @@ function markFieldErrors(problem) {
     }
     input.setAttribute("aria-invalid", "true");
     input.setAttribute("aria-describedby", id);
-    if (!placed++) input.focus();
+    if (first) input.focus();
+    first = false;
   }
-  return placed;
 }
 
 async function loadExample(name) {
@@ -412,8 +412,13 @@ function qualityCell(q) {
   return el("td", {class: "num"}, num(q.score), range ? el("span", {class: "pct", text: range}) : null);
 }
 
+function labelCells(table, rows) {
+  // on a phone a table's rows are cards, each cell headed by its column's name (app.css: td[data-label]::before)
+  const heads = $$(`${table} thead th`).map((th) => th.textContent);
+  for (const row of rows) Array.from(row.children).forEach((cell, i) => { cell.dataset.label = heads[i]; });
+}
+
 function renderTable() {
-  const heads = $$("#plans-table thead th").map((th) => th.textContent);
   const rows = state.plans.map((p) => {
     const inTop = state.result.plans.some((q) => q.rank === p.rank);
     const row = el("tr", {"data-rank": p.rank, tabindex: "0", "aria-selected": "false",
@@ -442,9 +447,9 @@ function renderTable() {
       el("td", {class: "num", text: money(p.cost.per_million_tokens)}),
       el("td", {class: "binding"}, p.binding.length  // "constraints." is implied: shorter, full name on hover
         ? p.binding.map((b) => el("code", {title: b}, breakable(b.replace(/^constraints\./, "")))) : "—"));
-    Array.from(row.children).slice(1).forEach((cell, i) => { cell.dataset.label = heads[i + 1]; });  // phone cards
     return row;
   });
+  labelCells("#plans-table", rows);
   $("#plans-table tbody").replaceChildren(...rows);
 }
 
@@ -922,8 +927,7 @@ function renderSavedList() {
                                           onclick: (e) => openSaved(e, s.id)}),
        el("button", {type: "button", class: "link delete", "aria-label": `Delete saved plan ${s.id}`,
                      onclick: () => deleteSaved(s.id)}, "Delete"))));
-  const heads = $$("#saved-table thead th").map((th) => th.textContent);
-  rows.forEach((row) => Array.from(row.children).forEach((cell, i) => { cell.dataset.label = heads[i]; }));  // phone cards
+  labelCells("#saved-table", rows);
   $("#saved-table tbody").replaceChildren(...rows);
   $("#saved-more").hidden = state.savedNext === null;
   for (const [sel, fallback] of [["#compare-a", 1], ["#compare-b", 0]]) {

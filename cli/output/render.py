@@ -40,7 +40,7 @@ def estimate_table(console: Console, out: EstimateOut) -> None:
     if d.get("concurrency_cap_source"):
         cap = "none" if d.get("concurrency_cap") is None else f"{d['concurrency_cap']:,}"
         table.add_row("engine cap on sequences", f"{cap} ({d['concurrency_cap_source']})")
-    for key, label in (*FIGURES[:5], ("output_tokens_per_s", "output tokens/s"), ("requests_per_s", "requests/s"),
+    for key, label in (*FIGURES[:6], ("requests_per_s", "requests/s"),
                        ("utilization", "utilization"), ("bound", "bound by"),
                        ("cost_per_hour", f"$/hour ({d['pricing']})"),
                        ("cost_per_million_output_tokens", "$ per 1M output tokens")):

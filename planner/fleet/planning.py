@@ -90,8 +90,7 @@ def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = No
         return replace(_plan(fleet, demand, options, items, None, None, None, start),
                        one_time_cost=_one_time(options, [(w.name,) for w in fleet.workloads])[1])
     solve = dict(hours=demand.hours_per_month, prices=prices, modes=fleet.modes, committed_as=fleet.committed_as)
-    early: list[str] = []
-    sequential = _one_at_a_time(items, fleet, demand, solve, budget, early)
+    sequential, notes = _one_at_a_time(items, fleet, demand, solve, budget)
     alone = _total(sequential) if len(sequential) == len(items) else None
     serves: list[tuple[str, ...]] = [(w.name,) for w in fleet.workloads]
     hint: list[Solved | None] = list(sequential)
@@ -101,7 +100,6 @@ def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = No
                                                            solve_limit=budget)
     joint = solve_schedule(joint_items, fleet_quotas=fleet.quotas, hint=hint, time_limit_s=budget(),
                            **solve)  # type: ignore[arg-type]
-    notes: list[str] = early
     if alone is not None and (not joint.cost or alone < (_total([joint]) or 0.0)):
         # the one-at-a-time schedule is a joint schedule too: keep the better (only when the solve was cut short,
         # or when a shared deployment made the joint problem dearer or impossible: then say so)
@@ -217,23 +215,23 @@ def _usage(items: Sequence[Item], solved: Solved, hardware: str) -> Array:
 
 
 def _one_at_a_time(items: Sequence[Item], fleet: Fleet, demand: Demand, solve: dict[str, object],
-                   limit: Callable[[], float], notes: list[str]) -> list[Solved]:
+                   limit: Callable[[], float]) -> tuple[list[Solved], list[str]]:
     """Each workload alone, in order, within what the fleet quotas still have (stops at the first
-    that does not fit: the list is then shorter than ``items``; one whose solve ran out of time before
-    it found a schedule is named in ``notes``, not taken for one that does not fit)."""
+    that does not fit: the list is then shorter than ``items``), and a note where that one's solve ran
+    out of time before it found a schedule (it is not one that does not fit)."""
     left = {h: np.full((demand.months, demand.periods), float(q)) for h, q in fleet.quotas.items()}
     out: list[Solved] = []
     for it in items:
         s = solve_schedule([it], fleet_quotas={}, quota_left=left, time_limit_s=limit(), **solve)  # type: ignore[arg-type]
+        if not s.cost and s.status != "UNKNOWN":
+            return out, []
         if not s.cost:
-            if s.status == "UNKNOWN":
-                notes.append(f"not planned one at a time: {it.name}'s schedule solve ran out of its time before it "
-                             "found one (a longer time limit or deadline may)")
-            return out
+            return out, [f"not planned one at a time: {it.name}'s schedule solve ran out of its time before it "
+                         "found one (a longer time limit or deadline may)"]
         out.append(s)
         for h in left:
             left[h] = left[h] - _usage([it], s, h)
-    return out
+    return out, []
 
 
 def _plan(fleet: Fleet, demand: Demand, options: list[WorkloadOptions], items: list[Item], joint: Solved | None,

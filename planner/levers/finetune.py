@@ -325,7 +325,8 @@ def _option_at(catalog: Catalog, hw: Hardware, m: Model, method: str, tokens: fl
 
 def _checked(catalog: Catalog, model: Model, method: str, dataset_tokens: float, epochs: float,
              teacher: Model | None, hardware: tuple[str, ...]) -> list[Hardware]:
-    """The chips to cost (those given, else every training family's), once the inputs check out."""
+    """The chips to cost (those given, else every training family's), once the inputs check out (a teacher
+    only for distillation: the callers pass it on as it is)."""
     if method not in METHODS:
         raise InputError(f"unknown method {method!r} (one of {', '.join(METHODS)})", field="method")
     if not (dataset_tokens > 0 and math.isfinite(dataset_tokens)) or not epochs > 0:
@@ -335,13 +336,11 @@ def _checked(catalog: Catalog, model: Model, method: str, dataset_tokens: float,
     if method != "distill" and teacher is not None:  # (it was ignored: a cost without the teacher it named)
         raise InputError(f"a teacher is for distillation only; {method} adapts the model on the dataset as it is",
                          field="teacher")
-    for i, h in enumerate(hardware):  # an unknown id first, as the service names it; then a repeat (twice a row)
-        catalog.get_hardware(h, field_name=f"hardware.{i}")
-    for i, h in enumerate(hardware):
+    chips = [catalog.get_hardware(h, field_name=f"hardware.{i}") for i, h in enumerate(hardware)]  # unknown first
+    for i, h in enumerate(hardware):  # then a repeat (it was costed twice)
         if h in hardware[:i]:
             raise InputError(f"{h!r} is listed twice", field=f"hardware.{i}")
-    return [catalog.get_hardware(h) for h in hardware] or \
-        [hw for hw in catalog.hardware.values() if hw.family in TRAINING_FAMILIES]
+    return chips or [hw for hw in catalog.hardware.values() if hw.family in TRAINING_FAMILIES]
 
 
 def _rank_key(o: TrainingOption) -> tuple[bool, bool, float, float, str]:
@@ -355,8 +354,7 @@ def adaptation_options(catalog: Catalog, *, model: Model, method: str, dataset_t
     """Every hardware (or those given) that can run the adaptation, cheapest first; misfits last."""
     chips = _checked(catalog, model, method, dataset_tokens, epochs, teacher, hardware)
     tokens = dataset_tokens * epochs
-    options = [_option(catalog, hw, model, method, tokens, teacher if method == "distill" else None, rank,
-                       seq_tokens, pricing) for hw in chips]
+    options = [_option(catalog, hw, model, method, tokens, teacher, rank, seq_tokens, pricing) for hw in chips]
     options.sort(key=_rank_key)
     return options, _basis(model, method, tokens, teacher)
 
@@ -375,7 +373,6 @@ def cheapest_option(catalog: Catalog, *, model: Model, method: str, dataset_toke
     cost found; ties in cost are still costed (hours, then the id, break them)."""
     chips = _checked(catalog, model, method, dataset_tokens, epochs, teacher, ())
     tokens = dataset_tokens * epochs
-    teacher = teacher if method == "distill" else None
     flops = training_flops(model, method, tokens, rank=rank, checkpointing=False)
     bounds = []
     for hw in chips:

@@ -46,7 +46,10 @@ __all__ = ["IMBALANCE", "MIN_EXPERTS", "EpMemory", "EpStep", "a2a_seconds_per_to
 # imbalance is larger (the upper end). Central 1.15 [derived from those two figures, not measured here].
 IMBALANCE = 1.15
 MIN_EXPERTS = 8  # EP is opt-in by model: MoE with at least this many routed experts
-EP_RANKS = (8, 16, 32, 64)  # the expert-parallel degrees searched (candidates.PARALLEL) and estimated
+# the expert-parallel degrees searched (candidates.PARALLEL) and estimated: a search-space choice, not a model
+# number (one 8-chip node and its multiples, the wide-EP deployments runtimes.yaml cites: SGLang's 96 H100,
+# TensorRT-LLM's GB200 NVL72)
+EP_RANKS = (8, 16, 32, 64)
 
 
 def routed_active_params(grid: Grid) -> Array:
