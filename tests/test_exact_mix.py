@@ -73,9 +73,9 @@ def _meets_the_model(options: list[Option], counts: dict[int, int], *, demand: f
     ok &= sum(n.values()) >= min_replicas and len(used) <= max_types
     ok &= all(sum(o.chips * n[o.index] for o in options if o.hardware == h) <= q for h, q in quotas.items())
     ok &= not any(b <= used for b in forbid_type_sets if b <= kinds)
-    if max_cost_per_hour is not None:
-        ok &= sum(math.ceil(o.cost_per_hour * 1000) * n[o.index] for o in options) <= math.floor(
-            max_cost_per_hour * 1000)
+    if max_cost_per_hour is not None:  # prices up, the budget down, in micro-dollars per hour (BUDGET_SCALE)
+        ok &= sum(math.ceil(o.cost_per_hour * 1_000_000) * n[o.index] for o in options) <= math.floor(
+            max_cost_per_hour * 1_000_000)
     return ok
 
 
