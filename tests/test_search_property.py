@@ -28,7 +28,7 @@ from planner.economics.pricing import PriceBook
 from planner.model.estimate import config_grid, resolve
 from planner.model.grid import CatalogTables
 from planner.model.load.queueing import server
-from planner.search.mix.solver import COST_SCALE, rate_scale
+from planner.search.mix.solver import BUDGET_SCALE, rate_scale
 from planner.search.planning import plan
 from planner.search.rank import content
 from planner.search.shapes.capacity import length_dists
@@ -106,7 +106,7 @@ def _brute_force(catalog: Catalog, w: Workload) -> tuple[float, np.ndarray, obje
         limits.append(b.max_cost_per_million_tokens * tokens_per_hour / 1e6)
     budget = min(limits) if limits else None
     if budget is not None:
-        ok &= counts @ np.ceil(cost * COST_SCALE) <= math.floor(budget * COST_SCALE)
+        ok &= counts @ np.ceil(cost * BUDGET_SCALE) <= math.floor(budget * BUDGET_SCALE)  # (the solver's budget unit)
     total = counts @ cost
     return (float(total[ok].min()) if ok.any() else math.inf), rows, p
 
