@@ -26,6 +26,7 @@ __all__ = ["DEFAULT_ADAPTATION_TOKENS", "Choice", "allowed_adaptations", "choose
 # Default domain training set: the Guanaco 65B run's upper bound, 1875 steps x 16 sequences x
 # 528 tokens (artidoro/qlora finetune_guanaco_65b.sh), when the workload gives no size.
 DEFAULT_ADAPTATION_TOKENS = 1875 * 16 * 528
+_Method = tuple[str, QualityEstimate, Model | None]  # (method, its quality, the teacher a distillation learns from)
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,11 @@ def confidence(w: Workload, adaptation: str) -> str:
 
 def floor_score(choice: Choice, w: Workload) -> float:
     """The score a floor is compared with: the central value or the low end (``confidence``)."""
-    return choice.quality.low if confidence(w, choice.adaptation) == "low" else choice.quality.score
+    return _floor_score(choice.adaptation, choice.quality, w)
+
+
+def _floor_score(adaptation: str, q: QualityEstimate, w: Workload) -> float:
+    return q.low if confidence(w, adaptation) == "low" else q.score
 
 
 def _teacher(catalog: Catalog, task: str, student: Model) -> Model | None:
@@ -88,27 +93,35 @@ def _cheapest(catalog: Catalog, model: Model, method: str, teacher: Model | None
     return (float("inf"), None) if best is None else (best.cost or 0.0, best.hardware)
 
 
-def _options(catalog: Catalog, model: Model, precision: str, w: Workload) -> list[Choice]:
+def _methods(catalog: Catalog, model: Model, precision: str, w: Workload) -> list[_Method]:
+    """The allowed methods whose quality is known, in the workload's order: (method, quality, teacher)."""
     task = w.quality.task
-    tokens = w.quality.adaptation_tokens or DEFAULT_ADAPTATION_TOKENS
     out = []
     for method in allowed_adaptations(w):
-        if method == "none":
-            out.append(Choice("none", _quality(catalog, model, precision, w, "none", None), 0.0))
-            continue
-        if task == GENERAL and w.constraints.adaptations is None:
+        if method != "none" and task == GENERAL and w.constraints.adaptations is None:
             continue  # adaptation moves a domain score only: unasked, it would cost and add nothing
         # (asked for on the general task, e.g. adapters served on a multi-LoRA runtime: costed, no gain claimed)
         teacher = _teacher(catalog, task, model) if method == "distill" else None
         if method == "distill" and teacher is None:
             continue
         q = _quality(catalog, model, precision, w, method, teacher)
-        cost, hw = _one_time(catalog, model, method, teacher, tokens, w.constraints.pricing)
-        limit = w.budget.max_one_time_cost
-        if cost == float("inf") or (limit is not None and cost > limit):
-            continue
-        out.append(Choice(method, q, cost, teacher.id if teacher else None, hw))
+        if q.known:
+            out.append((method, q, teacher))
     return out
+
+
+def _costed(catalog: Catalog, model: Model, w: Workload, method: str, q: QualityEstimate, teacher: Model | None
+            ) -> Choice | None:
+    """The method as a choice with its one-time cost (None: no option trains it, or it costs more than
+    ``budget.max_one_time_cost``)."""
+    if method == "none":
+        return Choice("none", q, 0.0)
+    tokens = w.quality.adaptation_tokens or DEFAULT_ADAPTATION_TOKENS
+    cost, hw = _one_time(catalog, model, method, teacher, tokens, w.constraints.pricing)
+    limit = w.budget.max_one_time_cost
+    if cost == float("inf") or (limit is not None and cost > limit):
+        return None
+    return Choice(method, q, cost, teacher.id if teacher else None, hw)
 
 
 def choose(catalog: Catalog, model: Model, precision: str, w: Workload) -> Choice | None:
@@ -121,13 +134,23 @@ def choose(catalog: Catalog, model: Model, precision: str, w: Workload) -> Choic
 
 
 def _choose(catalog: Catalog, model: Model, precision: str, w: Workload) -> Choice | None:
-    options = [c for c in _options(catalog, model, precision, w) if c.quality.known]
-    if not options:
-        return None
+    """``choose``, costing a method's training (``_one_time``: the cheapest hardware that trains it,
+    ~1 ms each) only where the choice depends on it: the methods that meet the floor, then, where
+    none of those is within budget, the others from the best floor score down until one is."""
+    methods = _methods(catalog, model, precision, w)
     floor = w.quality.min_score
     if floor is None:
-        return next((c for c in options if c.adaptation == "none"), min(options, key=lambda c: c.one_time))
-    meeting = [c for c in options if floor_score(c, w) >= floor]
+        if any(method == "none" for method, _q, _t in methods):
+            return Choice("none", next(q for method, q, _t in methods if method == "none"), 0.0)
+        options = [c for c in (_costed(catalog, model, w, *m) for m in methods) if c is not None]
+        return min(options, key=lambda c: c.one_time) if options else None
+    scores = [_floor_score(method, q, w) for method, q, _t in methods]
+    meeting = [c for m, score in zip(methods, scores, strict=True) if score >= floor
+               and (c := _costed(catalog, model, w, *m)) is not None]
     if meeting:
         return min(meeting, key=lambda c: (c.one_time, -c.quality.score))
-    return max(options, key=lambda c: floor_score(c, w))
+    # the best floor score among the methods within budget (the first such in the workload's order)
+    for k in sorted(range(len(methods)), key=lambda k: -scores[k]):
+        if (c := _costed(catalog, model, w, *methods[k])) is not None:
+            return c
+    return None
