@@ -3,7 +3,8 @@
 ``HWPLAN_API_KEY`` is the bearer key for catalog writes (recorded in the history as the key
 named "default"); ``HWPLAN_API_KEYS`` adds named keys as ``name:key,name:key`` (each change
 records the name of the key that made it, never the key or a digest of it). With neither, or
-only empty ones, the service is read-only: writes answer 403.
+only empty ones, the service refuses catalog edits and deleting saved plans (403); saving a plan
+needs no key (recorded as saved by "anonymous").
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ class Settings(BaseSettings):
     max_chips_per_replica: Annotated[int, Field(ge=1, le=256)] = 64
     max_hardware_types: Annotated[int, Field(ge=1, le=4)] = 4
     max_measurements: Annotated[int, Field(ge=1)] = 5000
+    # records under load (server scenario) per /v1/validate request: each runs the queueing model, ~15-45 ms
+    # of CPU (3,500 took 154 s), where a static or max-throughput record costs well under 1 ms
+    max_server_measurements: Annotated[int, Field(ge=1)] = 500
     plan_cache_size: Annotated[int, Field(ge=0)] = 256  # plans per catalog version; 0 = off
     plan_workers: Annotated[int, Field(ge=1, le=256)] = 4  # planning requests computed at once
     plan_queue: Annotated[int, Field(ge=0, le=10_000)] = 16  # more may wait; beyond that: 503

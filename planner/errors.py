@@ -54,6 +54,10 @@ class InputError(PlannerError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(f"{field}: {message}" if field else message, field=field, detail=message)
 
+    def within(self, prefix: str) -> InputError:
+        """The same error about the part of a larger input at ``prefix`` (a fleet's ``workloads.1``)."""
+        return InputError(self.detail, field=f"{prefix}.{self.field}" if self.field else prefix)
+
 
 class InfeasibleError(PlannerError):
     """No deployment meets every constraint."""

@@ -239,6 +239,50 @@ def test_full_pool_is_503_with_retry_after(cat_dir: Path, monkeypatch: pytest.Mo
     assert c.post("/v1/plans", json=WORKLOAD).status_code == 200  # the slot is free again
 
 
+SERVER_RECORD: dict[str, Any] = {"model": "llama-3.1-8b", "hardware": "h100-sxm", "chips": 1,
+                                 "weight_precision": "bf16",
+                                 "runtime": "vllm", "scenario": "server", "output_tokens": 128,
+                                 "observed": {"ttft_p99_ms": 100}}
+
+
+def test_validate_runs_in_the_planning_pool(cat_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Records under load run the queueing model (3,500 took 154 s of CPU): /v1/validate takes a planning slot,
+    so a full pool refuses it at once with 503 instead of running it beside every plan."""
+    import api.routes.validate as validate_route
+
+    release, started = threading.Event(), threading.Event()
+    real = validate_route.predict_calibrated
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        started.set()
+        release.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(validate_route, "predict_calibrated", held)
+    c = client(cat_dir, plan_workers=1, plan_queue=0, plan_cache_size=0, retry_after_s=7)
+    body = {"measurements": [{**SERVER_RECORD, "id": "r0", "input_tokens": 100, "request_rate": 1.0}]}
+    first: list[int] = []
+    t = threading.Thread(target=lambda: first.append(c.post("/v1/validate", json=body).status_code))
+    t.start()
+    assert started.wait(30)
+    r = c.post("/v1/plans", json=WORKLOAD)
+    problem(r, 503)
+    assert r.headers["retry-after"] == "7"
+    release.set()
+    t.join(60)
+    assert first == [200]
+
+
+def test_validate_caps_the_records_under_load(cat_dir: Path) -> None:
+    """More records of scenario 'server' than max_server_measurements: 422 naming measurements, before any runs."""
+    c = client(cat_dir, max_server_measurements=3)
+    records = [{**SERVER_RECORD, "id": f"r{k}", "input_tokens": 100 + k, "request_rate": 1.0 + 0.01 * k}
+               for k in range(4)]
+    body = problem(c.post("/v1/validate", json={"measurements": records}), 422, "body.measurements")
+    assert "at most 3 records of scenario 'server'" in body["detail"] and "got 4" in body["detail"]
+    assert c.post("/v1/validate", json={"measurements": records[:3]}).status_code == 200
+
+
 UNCONSTRAINED: dict[str, Any] = {  # every model and chip of the catalog: a heavy search
     "name": "heavy", "traffic": {"requests_per_s": 40, "input_tokens": {"mean": 2000, "p95": 6000},
                                  "output_tokens": {"mean": 300}},

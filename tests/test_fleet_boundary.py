@@ -126,3 +126,42 @@ def test_cli_plan_fleet_deadline_bounds_the_run(hwplan: Callable[..., tuple[int,
     assert time.perf_counter() - start < 30
     doc = FleetPlanOut.model_validate_json(out)
     assert doc.cost is not None and any("not compared with each workload alone" in n for n in doc.notes)
+
+
+def _field(r: Any) -> list[str]:
+    assert r.status_code == 422, r.text
+    return [e["field"] for e in r.json()["errors"]]
+
+
+def test_api_fleet_errors_name_the_workload(client: TestClient) -> None:
+    """An error about one workload's field names that workload (``body.workloads.1...``), whether it comes
+    from reading the workload (one-token outputs under a TPOT target), from planning it (an unknown model)
+    or from its demand (the peak over availability.max_utilization, past the solver's integers)."""
+    one_token = {**_workload("two", 2.0)}
+    one_token["traffic"] = {**one_token["traffic"], "output_tokens": {"mean": 1}}
+    r = client.post("/v1/fleets", json={**FLEET, "workloads": [_workload("one", 4.0), one_token]})
+    assert _field(r) == ["body.workloads.1.slo.tpot_ms"]
+    unknown = {**_workload("two", 2.0), "constraints": {"models": ["no-such-model"]}}
+    r = client.post("/v1/fleets", json={**FLEET, "workloads": [_workload("one", 4.0), unknown]})
+    assert _field(r) == ["body.workloads.1.constraints.models.0"]
+    huge = {**_workload("two", 1e6), "availability": {"max_utilization": 1e-7}}
+    r = client.post("/v1/fleets", json={**FLEET, "workloads": [_workload("one", 4.0), huge]})
+    assert _field(r) == ["body.workloads.1.traffic.peak_requests_per_s"]
+    assert "availability.max_utilization" in r.json()["detail"]
+
+
+def test_api_fleet_workloads_keep_the_servers_search_space_limits(tmp_path: Path) -> None:
+    """The limits /v1/plans holds a workload to (max_chips_per_replica, max_hardware_types) hold for each of a
+    fleet's workloads: a 256-chip replica search was planned through /v1/fleets while /v1/plans refused it."""
+    directory = tmp_path / "catalog"
+    shutil.copytree(default_catalog_dir(), directory)
+    c = TestClient(create_app(Settings(catalog_dir=directory, max_chips_per_replica=8, max_hardware_types=2)),
+                   raise_server_exceptions=False)
+    wide = {**_workload("two", 2.0), "constraints": {"models": ["qwen2.5-1.5b"], "max_chips_per_replica": 16}}
+    r = c.post("/v1/fleets", json={**FLEET, "workloads": [_workload("one", 4.0), wide]})
+    assert _field(r) == ["body.workloads.1.constraints.max_chips_per_replica"]
+    assert "over this server's limit of 8" in r.json()["detail"]
+    mixed = {**_workload("one", 4.0), "constraints": {"models": ["qwen2.5-1.5b"], "max_hardware_types": 3}}
+    assert _field(c.post("/v1/fleets", json={**FLEET, "workloads": [mixed]})) == [
+        "body.workloads.0.constraints.max_hardware_types"]
+    assert _field(c.post("/v1/plans", json={**wide, "name": "w"})) == ["body.constraints.max_chips_per_replica"]

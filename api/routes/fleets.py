@@ -14,9 +14,11 @@ from fastapi import APIRouter, Query, Response
 
 from api.deps import PoolDep, SettingsDep, SnapshotDep
 from api.errors import LimitExceeded
+from api.routes.plans import check_search_space
 from api.schemas import problems
 from hardware_catalog.fleet_outputs import FleetPlanOut, fleet_plan_out
 from hardware_catalog.inputs.fleet import FleetIn, fleet_prices, to_fleet
+from hardware_catalog.inputs.workload import WorkloadIn
 from planner.fleet import plan_fleet
 
 __all__ = ["router"]
@@ -51,6 +53,9 @@ async def create_fleet_plan(
     if cells > MAX_FLEET_CELLS:
         raise LimitExceeded(f"workloads x months x periods = {cells} is over this server's limit of {MAX_FLEET_CELLS}",
                             field="months")
+    for i, w in enumerate(fleet.workloads):
+        if isinstance(w, WorkloadIn):  # (a file reference is refused by to_fleet)
+            check_search_space(w, settings, where=f"workloads.{i}.")
     f = to_fleet(fleet, base=None)
     response.headers["X-Catalog-Version"] = snapshot.catalog.version
 

@@ -45,7 +45,7 @@ from planner.search.measured_replan import measured_replan
 from planner.search.planning import plan
 from planner.workload import Objective
 
-__all__ = ["router"]
+__all__ = ["check_search_space", "router"]
 
 router = APIRouter(tags=["planning"])
 
@@ -73,15 +73,24 @@ class PlanCache:
 
 
 def _check_limits(w: WorkloadIn, top: int, time_limit_s: float, s: Settings) -> None:
-    c = w.constraints
     for field, value, limit in (("top", top, s.max_top),
-                                ("time_limit_s", time_limit_s, s.max_solver_time_limit_s),
-                                ("constraints.max_chips_per_replica", c.max_chips_per_replica,
+                                ("time_limit_s", time_limit_s, s.max_solver_time_limit_s)):
+        if value > limit:
+            raise LimitExceeded(f"{field} = {value:g} is over this server's limit of {limit:g}", field=field)
+    check_search_space(w, s)
+
+
+def check_search_space(w: WorkloadIn, s: Settings, where: str = "") -> None:
+    """The workload's search space within the server's limits (``where``: the workload's path in a larger
+    body, ``workloads.0.``)."""
+    c = w.constraints
+    for field, value, limit in (("constraints.max_chips_per_replica", c.max_chips_per_replica,
                                  s.max_chips_per_replica),
                                 ("constraints.max_hardware_types", c.max_hardware_types,
                                  s.max_hardware_types)):
         if value > limit:
-            raise LimitExceeded(f"{field} = {value:g} is over this server's limit of {limit:g}", field=field)
+            raise LimitExceeded(f"{where}{field} = {value:g} is over this server's limit of {limit:g}",
+                                field=f"{where}{field}")
 
 
 @router.post("/v1/plans", response_model=PlanResultOut, response_model_exclude_unset=True,

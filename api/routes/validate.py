@@ -2,32 +2,46 @@
 
 The body is a measurements file's content as JSON. Unlike the file reader, which skips bad
 records, the API rejects a body with any invalid record (422 naming ``measurements.N.field``);
-duplicate ids and records the model cannot predict are reported under ``skipped``.
+duplicate ids and records the model cannot predict are reported under ``skipped``. The work runs in the
+bounded planning pool (503 with Retry-After when full), and a request holds at most
+``max_server_measurements`` records under load (each runs the queueing model).
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from api.deps import SettingsDep, SnapshotDep
+from api.deps import PoolDep, SettingsDep, SnapshotDep
 from api.errors import LimitExceeded
-from api.schemas import ValidateRequest
+from api.schemas import ValidateRequest, problems
+from api.store import Snapshot
 from hardware_catalog.inputs.measurements import BadRecord, to_measurement
 from hardware_catalog.outputs import ValidationOut, validation_out
 from planner.calibration.predict import Measurement, predict_calibrated, prepare
+from planner.model.estimate import Scenario
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["planning"])
 
 
-@router.post("/v1/validate", response_model=ValidationOut, response_model_exclude_unset=True)
-def post_validate(body: ValidateRequest, snapshot: SnapshotDep, settings: SettingsDep,
-                  response: Response) -> ValidationOut:
+@router.post("/v1/validate", response_model=ValidationOut, response_model_exclude_unset=True,
+             responses=problems((503, "every planning slot is taken: retry after Retry-After")))
+async def post_validate(body: ValidateRequest, snapshot: SnapshotDep, settings: SettingsDep, pool: PoolDep,
+                        response: Response) -> ValidationOut:
     """The same JSON as ``hwplan validate --json``."""
     if len(body.measurements) > settings.max_measurements:
         raise LimitExceeded(f"at most {settings.max_measurements} records per request, got "
                             f"{len(body.measurements)}", field="measurements")
+    under_load = sum(r.scenario is Scenario.SERVER for r in body.measurements)
+    if under_load > settings.max_server_measurements:
+        raise LimitExceeded(f"at most {settings.max_server_measurements} records of scenario 'server' per request "
+                            f"(each runs the queueing model), got {under_load}", field="measurements")
+    response.headers["X-Catalog-Version"] = snapshot.catalog.version
+    return await pool.run(lambda: _validate(body, snapshot))
+
+
+def _validate(body: ValidateRequest, snapshot: Snapshot) -> ValidationOut:
     records: list[Measurement] = []
     bad: list[BadRecord] = []
     seen: set[str] = set()
@@ -38,5 +52,4 @@ def post_validate(body: ValidateRequest, snapshot: SnapshotDep, settings: Settin
             seen.add(r.id)
             records.append(to_measurement(r))
     rs, skipped = prepare(snapshot.catalog, snapshot.tables, records)
-    response.headers["X-Catalog-Version"] = snapshot.catalog.version
     return validation_out(rs, predict_calibrated(snapshot.tables, rs, snapshot.catalog.calibration), bad, skipped)

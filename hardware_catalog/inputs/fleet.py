@@ -91,7 +91,10 @@ def to_fleet(f: FleetIn, *, base: Path | None = None, file: str = "<body>") -> F
             data: Any = read_yaml(path)
             workloads.append(to_workload(validate_file(WorkloadIn, data, file=str(path))))
         else:
-            workloads.append(to_workload(ref))
+            try:
+                workloads.append(to_workload(ref))
+            except InputError as exc:  # (an error about a workload's field names the workload)
+                raise exc.within(f"workloads.{i}") from exc
     _priced_alike(workloads, f, where)
     names = [w.name for w in workloads]
     if len(set(names)) < len(names):

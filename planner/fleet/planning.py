@@ -81,8 +81,8 @@ def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = No
     tables = tables or CatalogTables.from_catalog(catalog)
     prices = prices or catalog_prices(catalog)
     demand = fleet_demand(fleet.workloads, months=fleet.months, periods=fleet.periods)
-    options = [shapes_for(catalog, tables, w, horizon_peak=float(demand.requests_per_s[i].max()),
-                          time_limit_s=budget()) for i, w in enumerate(fleet.workloads)]
+    options = [_shapes(catalog, tables, w, i, float(demand.requests_per_s[i].max()), budget)
+               for i, w in enumerate(fleet.workloads)]
     items = [Item(name=w.name, shapes=o.shapes, demand=demand.requests_per_s[i], availability=w.availability,
                   max_types=w.constraints.max_hardware_types, quotas=dict(w.constraints.quotas))
              for i, (w, o) in enumerate(zip(fleet.workloads, options, strict=True))]
@@ -138,6 +138,15 @@ def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = No
         # close a gap the joint solve, cut short, left open): it read FEASIBLE at a gap of 0.0
         out = replace(out, status="OPTIMAL")
     return out
+
+
+def _shapes(catalog: Catalog, tables: CatalogTables, w: Workload, i: int, horizon_peak: float,
+            budget: _Budget) -> WorkloadOptions:
+    """``shapes_for`` workload i; an error about one of its fields names the workload (``workloads.i``)."""
+    try:
+        return shapes_for(catalog, tables, w, horizon_peak=horizon_peak, time_limit_s=budget())
+    except InputError as exc:
+        raise exc.within(f"workloads.{i}") from exc
 
 
 def _unpooled(fleet: Fleet, items: list[Item], options: list[WorkloadOptions], joint: Solved,

@@ -38,6 +38,9 @@ _EXPRESSION_LIMIT = 2**62
 EXACT_NODES = 3_000
 
 
+DEMAND = "the demand in requests/s (the peak, over availability.max_utilization)"
+
+
 def rate_scale(rates: Iterable[float]) -> int:
     """Integer units per request/s for these replica rates: RATE_SCALE (milli-requests), or finer where
     a replica carries under 1 request/s, so that flooring any rate to the unit loses at most 1 part
@@ -49,15 +52,18 @@ def rate_scale(rates: Iterable[float]) -> int:
     return max(RATE_SCALE, int(10 ** math.ceil(math.log10(1000.0 / float(least)))))
 
 
-def scaled(value: float, scale: int, field: str, rounding: Callable[[float], int] = math.ceil) -> int:
+def scaled(value: float, scale: int, field: str, rounding: Callable[[float], int] = math.ceil, *,
+           what: str | None = None) -> int:
     """``value`` x ``scale`` as a solver integer; InputError naming ``field`` when it is not finite
-    or would overflow the solver's 64-bit arithmetic (never an OverflowError)."""
+    or would overflow the solver's 64-bit arithmetic (never an OverflowError); ``what`` says what the
+    value is where it is not the field's own (a demand derived from it)."""
     try:
         x = float(value) * scale
     except OverflowError:  # an int beyond any float
         x = math.inf
     if not math.isfinite(x) or abs(x) >= INT_LIMIT:
         shown = f"{value:.3g}" if isinstance(value, float) else f"a {len(str(abs(value)))}-digit number"
+        shown = shown if what is None else f"{what}, {shown},"
         raise InputError(f"{shown} is out of the planner's range (at most {INT_LIMIT / scale:.3g})", field=field)
     return int(rounding(x))
 
@@ -110,7 +116,7 @@ def _proven_single(options: list[Option], *, demand: float, quotas: dict[str, in
     (or out of range: the model's own checks then name the field)."""
     unit = rate_scale(o.rate for o in options)
     try:
-        need = scaled(demand, unit, "traffic.peak_requests_per_s")
+        need = scaled(demand, unit, "traffic.peak_requests_per_s", what=DEMAND)
         rate = [scaled(o.rate, unit, "rate", math.floor) for o in options]
         price = [scaled(o.cost_per_hour, BUDGET_SCALE, "price") for o in options]
         budget = None if max_cost_per_hour is None else scaled(max_cost_per_hour, BUDGET_SCALE, "budget", math.floor)
@@ -225,7 +231,7 @@ def solve_mix(options: list[Option], *, demand: float, max_types: int, quotas: d
     start = time.perf_counter()
     # data
     unit = rate_scale(o.rate for o in options)
-    need = scaled(demand, unit, "traffic.peak_requests_per_s")
+    need = scaled(demand, unit, "traffic.peak_requests_per_s", what=DEMAND)
     types = sorted({o.hardware for o in options})
     # rates round down and costs (for the budget) round up, so a plan never under-provisions the
     # peak or overspends the budget by a rounding unit
