@@ -108,8 +108,9 @@ class PlanStore:
         q = select(plans).order_by(plans.c.created_at.desc(), plans.c.id)
         if workload:
             q = q.where(plans.c.workload_name == workload)
-        if since is not None:
-            q = q.where(plans.c.created_at >= since)
+        if since is not None:  # in UTC, as the store writes: SQLite compares the stored text, without a zone
+            aware = since if since.tzinfo is not None else since.replace(tzinfo=datetime.UTC)  # naive: UTC
+            q = q.where(plans.c.created_at >= aware.astimezone(datetime.UTC))
         with self.engine.connect() as c:
             return [_row(r) for r in c.execute(q.limit(limit).offset(offset)).mappings()]
 

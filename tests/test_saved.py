@@ -144,3 +144,22 @@ def test_32_concurrent_saves_lose_nothing(db_url: str, tmp_path: Path) -> None:
     assert len(page1) == 20 and len(page2) == 12 and not {s.id for s in page1} & {s.id for s in page2}
     assert store.delete(ids[0]) and not store.delete(ids[0]) and store.get(ids[0]) is None
     store.close()
+
+
+def test_since_compares_instants_whatever_the_offset(db_url: str) -> None:
+    """``since`` is an instant: the same moment written at +05:00 or -05:00 selects the same plans (SQLite keeps
+    the store's UTC text without a zone, and compared the offset's wall clock with it: a time before every plan,
+    written at +05:00, found none, and one an hour after them, at -05:00, found all). Naive: UTC."""
+    import datetime
+
+    store = PlanStore(db_url)
+    saved = store.save(workload={"name": "w"}, result={"workload": "w", "plans": []}, catalog_version="v",
+                       prices={}, saved_by="cli")
+    before, after = saved.created_at - datetime.timedelta(minutes=1), saved.created_at + datetime.timedelta(hours=1)
+    east, west = datetime.timezone(datetime.timedelta(hours=5)), datetime.timezone(datetime.timedelta(hours=-5))
+    for moment, found in ((before, [saved.id]), (after, [])):
+        for zone in (east, west, datetime.UTC):
+            assert [p.id for p in store.list(since=moment.astimezone(zone))] == found, (moment, zone)
+        naive_utc = moment.astimezone(datetime.UTC).replace(tzinfo=None)
+        assert [p.id for p in store.list(since=naive_utc)] == found
+    store.close()
