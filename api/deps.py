@@ -69,7 +69,7 @@ def require_writer(settings: SettingsDep,
         raise Forbidden("this server has no HWPLAN_API_KEY set, so it refuses writes (catalog edits, deleting "
                         "saved plans): it is read-only")
     if credentials is None:
-        raise Unauthorized("catalog writes need Authorization: Bearer <key>")
+        raise Unauthorized("writes (catalog edits, deleting saved plans) need Authorization: Bearer <key>")
     given = credentials.credentials.encode()
     matched = [name for name, key in keys.items() if hmac.compare_digest(given, key)]
     if not matched:
