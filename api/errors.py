@@ -31,6 +31,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from hardware_catalog.files import field_path
 from planner.errors import CatalogError, InfeasibleError, InputError, PlannerError, SolverTimeoutError
 
 __all__ = [
@@ -161,7 +162,7 @@ async def _planner_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _loc(loc: tuple[Any, ...] | list[Any]) -> str:
-    return ".".join(str(part) for part in loc)
+    return field_path(loc)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

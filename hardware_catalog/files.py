@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from planner.errors import CatalogError
 
-__all__ = ["SAFE_LOADER", "default_catalog_dir", "read_yaml", "validate_file"]
+__all__ = ["SAFE_LOADER", "TAG", "default_catalog_dir", "field_path", "read_yaml", "validate_file"]
 
 # libyaml's safe loader where PyYAML was built with it: the same documents, ~10x faster to parse
 SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -74,6 +74,15 @@ def _unique_keys(loader: type[yaml.SafeLoader]) -> type[yaml.SafeLoader]:
     return _UNIQUE.setdefault(loader, UniqueKeys)
 
 
+TAG = "~"  # how a tagged union's tags begin: pydantic puts the tag in an error's location, a field path does not
+
+
+def field_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    """A validation error's location as a dotted field path (``workloads.1.traffic.growth``), without the tags of
+    tagged unions (``TAG``)."""
+    return ".".join(str(part) for part in loc if not (isinstance(part, str) and part.startswith(TAG)))
+
+
 def validate_file(model: type[FileModel], data: Any, *, file: str) -> FileModel:
     """Validate parsed YAML against a file model; the first error becomes one line."""
     if not isinstance(data, dict):
@@ -82,7 +91,7 @@ def validate_file(model: type[FileModel], data: Any, *, file: str) -> FileModel:
         return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or None
+        field = field_path(first["loc"]) or None
         raise CatalogError(_describe(first), file=file, field=field) from exc
 
 

@@ -165,3 +165,19 @@ def test_api_fleet_workloads_keep_the_servers_search_space_limits(tmp_path: Path
     assert _field(c.post("/v1/fleets", json={**FLEET, "workloads": [mixed]})) == [
         "body.workloads.0.constraints.max_hardware_types"]
     assert _field(c.post("/v1/plans", json={**wide, "name": "w"})) == ["body.constraints.max_chips_per_replica"]
+
+
+def test_api_fleet_without_traffic_is_a_named_error(client: TestClient) -> None:
+    """Growth multipliers of 0 left a workload no demand: the answer was 200 with "no single-workload plan fits
+    at the horizon peak", as if the hardware fell short. All zero, the list is refused as read (as an all-zero
+    profile is); zero over the fleet's months only (the last multiplier holds past the list), by the planner."""
+    def grown(multipliers: list[float]) -> dict[str, Any]:
+        w = _workload("two", 2.0)
+        return {**w, "traffic": {**w["traffic"], "growth": {"multipliers": multipliers}}}
+
+    r = client.post("/v1/fleets", json={**FLEET, "workloads": [_workload("one", 4.0), grown([0.0])]})
+    assert _field(r) == ["body.workloads.1.traffic.growth"]
+    assert "every value is 0" in r.text
+    r = client.post("/v1/fleets", json={**FLEET, "workloads": [_workload("one", 4.0), grown([0.0, 0.0, 0.0, 5.0])]})
+    assert _field(r) == ["body.workloads.1.traffic.growth"]
+    assert "no traffic in any of the fleet's 3 months" in r.json()["detail"]

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
-from hardware_catalog.files import read_yaml, validate_file
+from hardware_catalog.files import TAG, read_yaml, validate_file
 from hardware_catalog.inputs.workload import WorkloadIn, to_workload
 from planner.domain import Catalog
 from planner.economics.rates import Pricing
@@ -40,7 +40,7 @@ class WorkloadRef(_Strict):
 def _form(value: Any) -> str:
     """A workload entry with a ``file`` key is a reference, anything else a workload written inline."""
     has_file = "file" in value if isinstance(value, dict) else isinstance(value, WorkloadRef)
-    return "file" if has_file else "inline"
+    return f"{TAG}file" if has_file else f"{TAG}inline"  # (tags leave error locations: ``field_path``)
 
 
 class SharedIn(_Strict):
@@ -60,7 +60,8 @@ class FleetIn(_Strict):
     prices: Literal["catalog", "price_book"] = "catalog"
     periods: Annotated[int, Field(ge=1, le=24, strict=True)] = 6
     shared: Annotated[list[SharedIn], Field(max_length=50)] = []
-    workloads: Annotated[list[Annotated[Annotated[WorkloadRef, Tag("file")] | Annotated[WorkloadIn, Tag("inline")],
+    workloads: Annotated[list[Annotated[Annotated[WorkloadRef, Tag(f"{TAG}file")]
+                                        | Annotated[WorkloadIn, Tag(f"{TAG}inline")],
                                         Discriminator(_form)]], Field(min_length=1, max_length=50)]
 
     @field_validator("modes")

@@ -114,6 +114,8 @@ class GrowthIn(_Strict):
     def _one_form(self) -> GrowthIn:
         if (self.monthly_rate is None) == (self.multipliers is None):
             raise ValueError("give exactly one of monthly_rate and multipliers")
+        if self.multipliers is not None and max(self.multipliers) <= 0:
+            raise ValueError("multipliers must have at least one month with traffic (every value is 0)")
         return self
 
     def per_month(self) -> tuple[float, ...]:

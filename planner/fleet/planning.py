@@ -75,12 +75,10 @@ def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = No
     with each workload alone is skipped once it is spent (a note says so)."""
     start = time.perf_counter()
     budget = _Budget(time_limit_s, deadline_s, start)
-    for hardware in fleet.quotas:
-        if hardware not in catalog.hardware:
-            raise InputError(f"unknown hardware id {hardware[:64]!r}", field=f"quotas.{hardware[:64]}")
+    demand = fleet_demand(fleet.workloads, months=fleet.months, periods=fleet.periods)
+    _check(fleet, catalog, demand)
     tables = tables or CatalogTables.from_catalog(catalog)
     prices = prices or catalog_prices(catalog)
-    demand = fleet_demand(fleet.workloads, months=fleet.months, periods=fleet.periods)
     options = [_shapes(catalog, tables, w, i, float(demand.requests_per_s[i].max()), budget)
                for i, w in enumerate(fleet.workloads)]
     items = [Item(name=w.name, shapes=o.shapes, demand=demand.requests_per_s[i], availability=w.availability,
@@ -138,6 +136,17 @@ def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = No
         # close a gap the joint solve, cut short, left open): it read FEASIBLE at a gap of 0.0
         out = replace(out, status="OPTIMAL")
     return out
+
+
+def _check(fleet: Fleet, catalog: Catalog, demand: Demand) -> None:
+    """Quotas of known chips; every workload with traffic in some month of the horizon."""
+    for hardware in fleet.quotas:
+        if hardware not in catalog.hardware:
+            raise InputError(f"unknown hardware id {hardware[:64]!r}", field=f"quotas.{hardware[:64]}")
+    for i, w in enumerate(fleet.workloads):
+        if not demand.requests_per_s[i].max() > 0:  # (a profile or multipliers of all zeros are refused as read)
+            raise InputError(f"{w.name!r} has no traffic in any of the fleet's {fleet.months} months (its growth "
+                             "multipliers are 0 there): nothing to plan", field=f"workloads.{i}.traffic.growth")
 
 
 def _shapes(catalog: Catalog, tables: CatalogTables, w: Workload, i: int, horizon_peak: float,
