@@ -390,6 +390,8 @@ class LeverOut(_Out):
     baseline_quality: float | None
     saving_per_month: float | None = Field(description="baseline cost - the plan's cost ($/month)")
     note: str
+    complete: bool = Field(default=True, description="false: the re-plan stopped at the request's deadline "
+                                                     "(its plan unproven) or did not run (no plan)")
 
 
 class _RootOut(RootModel[_T], Generic[_T]):
@@ -475,8 +477,8 @@ class PlanResultOut(_Out):
     pareto: list[PlanOut]
     infeasible: InfeasibleOut | None
     search: SearchOut
-    complete: bool = Field(description="false: the search, its explanation, an iteration-range re-plan or the "
-                                       "measured-speed re-plan stopped at the deadline")
+    complete: bool = Field(description="false: the search, its explanation, an iteration-range re-plan, the "
+                                       "measured-speed re-plan or a lever's re-plan stopped at the deadline")
     notes: list[str]
     levers: LeverReportOut | None = Field(default=None, description="present when the lever report was asked for")
     iteration_range: IterationRangeOut | None = Field(
@@ -558,8 +560,15 @@ def levers_out(rows: Sequence[LeverRow], top: Plan) -> LeverReportOut:
         baseline_plan=None if r.plan is None else plan_out(r.plan),
         baseline_cost_per_month=None if r.plan is None else money(r.plan.cost.per_month),
         baseline_quality=None if r.plan is None else r.plan.quality.score,
-        saving_per_month=money(r.saving_per_month),
-        note="no feasible plan at the baseline" if r.plan is None else "") for r in rows])
+        saving_per_month=money(r.saving_per_month), complete=r.complete,
+        note=_lever_note(r)) for r in rows])
+
+
+def _lever_note(r: LeverRow) -> str:
+    if r.complete:
+        return "no feasible plan at the baseline" if r.plan is None else ""
+    return ("not re-planned: the deadline had passed" if r.plan is None
+            else "the re-plan stopped at the deadline: its plan is unproven")
 
 
 def plan_result_out(r: PlanResult, levers: LeverReportOut | None = None,
@@ -585,7 +594,8 @@ def plan_result_out(r: PlanResult, levers: LeverReportOut | None = None,
                          **({"sheet_skipped": list(s.sheet_skipped)} if s.sheet_skipped else {})),
         complete=s.solver_status != "TIME_LIMIT" and (inf is None or inf.complete)
         and (iteration_range is None or all(e.complete for e in iteration_range.ends))
-        and (measured_replan is None or measured_replan.complete),
+        and (measured_replan is None or measured_replan.complete)
+        and (levers is None or all(row.complete for row in levers.root)),
         notes=NOTES, **extra)
 
 

@@ -72,3 +72,35 @@ def test_a_baseline_cheaper_than_plan_1_is_one_the_search_did_not_search(catalog
     assert cheaper, "no row to check (the example no longer shows the case)"
     for r in cheaper:
         assert "not searched" in r.baseline, (r.lever, r.baseline, r.saving_per_month)
+
+
+def test_the_lever_report_keeps_to_its_deadline(catalog: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request's levers ran 5 s re-plans whatever its time_limit_s was left (0.81 s for a 0.3 s request). Each
+    re-plan now gets at most what is left of ``deadline_s``; once nothing is, the rows left are not re-planned
+    and say so (``complete`` false, no plan, the note), and the plan answer is not complete."""
+    import importlib
+
+    from hardware_catalog.outputs import levers_out, plan_result_out
+
+    lr = importlib.import_module("planner.search.lever_report")  # (the package's attribute is the function)
+
+    w = load_workload(EXAMPLES / "support-chatbot.yaml")
+    result = plan(w, catalog, top=1, time_limit_s=10)
+    top = result.plans[0]
+    limits: list[float] = []
+    real = lr.plan
+
+    def timed(*args: object, **kwargs: object) -> object:
+        limits.append(float(kwargs["time_limit_s"]))  # type: ignore[arg-type]
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lr, "plan", timed)
+    rows = lever_report(catalog, w, top, time_limit_s=5, deadline_s=0.0)
+    assert rows and limits == [] and all(not r.complete and r.plan is None for r in rows)
+    report = levers_out(rows, top)
+    assert all(r.note == "not re-planned: the deadline had passed" for r in report.root)
+    assert not plan_result_out(result, report).complete and plan_result_out(result).complete
+    rows = lever_report(catalog, w, top, time_limit_s=5, deadline_s=2.0)
+    assert limits and all(0 < t <= 2.0 for t in limits)  # each at most what was left
+    assert len(limits) + sum(r.plan is None and not r.complete for r in rows) == len(rows)
+    assert all(r.complete for r in lever_report(catalog, w, top, time_limit_s=5))  # no deadline: as before

@@ -17,7 +17,8 @@ explanation of an infeasible workload and the re-plans. The answer says whether 
 ``complete`` is false when the search stopped at the deadline (``search.solver_status`` =
 ``TIME_LIMIT``; the plans found so far are returned, best first, unproven; ``infeasible`` is null,
 since a search cut short proves nothing), when the relaxation search did (``infeasible.complete``
-false), or when a re-plan did (``iteration_range``'s ends, ``measured_replan``: ``complete`` false).
+false), or when a re-plan did (``iteration_range``'s ends, ``measured_replan``, a lever's row: ``complete``
+false; a lever re-plan that would start past the deadline does not run).
 Both answer 200. Planning runs in a bounded pool (``api.pool``): when it is full, 503 with
 Retry-After.
 """
@@ -163,7 +164,8 @@ async def _create_plans(workload: WorkloadIn, snapshot: Any, settings: Settings,
         if levers:  # an empty report when there is no plan of that rank (infeasible, or fewer plans)
             chosen = next((p for p in result.plans if p.rank == levers_rank), None)
             report = LeverReportOut([]) if chosen is None else levers_out(
-                lever_report(snapshot.catalog, w, chosen, tables=snapshot.tables), chosen)
+                lever_report(snapshot.catalog, w, chosen, tables=snapshot.tables,
+                             deadline_s=limit_s - (time.perf_counter() - started)), chosen)
         span = None
         if iteration_range and result.plans:
             from planner.search.iteration_range import iteration_range as replan_at_ends

@@ -742,7 +742,8 @@ function renderLevers(rows) {
   const body = rows.map((r) => el("tr", {},
     el("th", {scope: "row", text: r.lever}), el("td", {text: r.top_plan_value}), el("td", {text: r.baseline}),
     el("td", {class: "num", title: "baseline plan's cost minus this plan's (negative: the baseline is cheaper)",
-              text: r.saving_per_month === null ? r.note || "—" : money(r.saving_per_month)}),
+              text: r.saving_per_month === null ? r.note || "—"
+                : money(r.saving_per_month) + (r.note ? ` (${r.note})` : "")}),
     el("td", {class: "num", text: money(r.baseline_cost_per_month)}),
     el("td", {class: "num", text: num(r.baseline_quality)})));
   $("#levers").replaceChildren(el("div", {class: "table-wrap"},

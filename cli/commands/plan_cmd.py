@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from cli.output.tables import Column
-    from hardware_catalog.outputs import LeverReportOut, PlanOut, PlanResultOut, QualityOut
+    from hardware_catalog.outputs import LeverOut, LeverReportOut, PlanOut, PlanResultOut, QualityOut
     from planner.domain import Calibration, Catalog
     from planner.workload import Workload
 
@@ -101,7 +101,9 @@ def plan_cmd(
             raise CatalogError(exc.detail, file=str(workload), field=exc.field) from exc
         report = span = None
         if levers and result.plans:
-            report = levers_out(lever_report(cat, w, result.plans[0], tables=tables), result.plans[0])
+            report = levers_out(lever_report(cat, w, result.plans[0], tables=tables,
+                                             deadline_s=time_limit - (time.perf_counter() - started)),
+                                result.plans[0])
         if iteration_range and result.plans:
             from planner.search.iteration_range import iteration_range as replan_at_ends
 
@@ -187,6 +189,13 @@ def _num(value: float | None, fmt: str, scale: float = 1.0) -> str:
     return "—" if value is None else plain(value * scale, fmt)
 
 
+def _saving(r: LeverOut) -> str:
+    """The saving, or the note where there is none (no baseline plan); an unproven one says so."""
+    if r.saving_per_month is None:
+        return r.note or "-"
+    return _num(r.saving_per_month, ",.0f") + (f" ({r.note})" if r.note else "")
+
+
 def _render_levers(console: Console, report: LeverReportOut, *, wide: bool) -> None:
     from cli.output.tables import Column, print_table
 
@@ -194,7 +203,7 @@ def _render_levers(console: Console, report: LeverReportOut, *, wide: bool) -> N
                Column("$/month", justify="right"), Column("quality", optional=True, justify="right"),
                Column("saving", justify="right", wrap=True)]
     rows = [[r.lever, r.top_plan_value, r.baseline, _num(r.baseline_cost_per_month, ",.0f"),
-             _num(r.baseline_quality, ".1f"), r.note or _num(r.saving_per_month, ",.0f")] for r in report.root]
+             _num(r.baseline_quality, ".1f"), _saving(r)] for r in report.root]
     print_table(console, "What each lever is worth for plan 1", columns, rows, wide=wide,
                 caption="Each row re-plans with one lever set to its baseline and the rest of plan 1 kept; "
                         "$/month and quality are the baseline plan's, saving = its $/month - plan 1's.")

@@ -14,6 +14,8 @@ baseline has no feasible plan: then the lever is what makes the workload feasibl
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass, replace
 
 from planner.domain import Catalog
@@ -36,6 +38,7 @@ class LeverRow:
     baseline: str
     plan: Plan | None
     saving_per_month: float | None  # baseline cost - top plan cost
+    complete: bool = True  # false: the re-plan stopped at the deadline (its plan unproven), or never ran
 
 
 Pins = dict[str, tuple[str, ...] | None]
@@ -121,25 +124,31 @@ def _baselines(catalog: Catalog, w: Workload, top: Plan) -> list[tuple[str, str,
 
 
 def lever_report(catalog: Catalog, w: Workload, top: Plan, *, time_limit_s: float = 5.0,
-                 tables: CatalogTables | None = None) -> list[LeverRow]:
+                 tables: CatalogTables | None = None, deadline_s: float | None = None) -> list[LeverRow]:
     """One row per lever: the re-planned baseline, its cost and quality, and the saving. Pass the
-    ``tables`` the plan used: the re-plans then share them and their per-catalog constants."""
+    ``tables`` the plan used: the re-plans then share them and their per-catalog constants.
+    ``time_limit_s`` bounds each re-plan, ``deadline_s`` (seconds from the call: a request's time left) all of
+    them: a re-plan gets at most what is left, and once nothing is, the rows left are not re-planned (each
+    such row, and one whose re-plan stopped at its limit, has ``complete`` false)."""
     tables = tables or CatalogTables.from_catalog(catalog)
+    end = math.inf if deadline_s is None else time.perf_counter() + deadline_s
+    rows = [(lever, baseline, _pinned(w, top, override)) for lever, baseline, override in _baselines(catalog, w, top)]
+    if not w.availability.is_default:  # what the redundancy and headroom cost: the same choices without them
+        rows.append(("availability", "1 replica minimum, no spare, full SLO capacity",
+                     replace(_pinned(w, top, {}), availability=Availability())))
     out = []
-    for lever, baseline, override in _baselines(catalog, w, top):
-        result = plan(_pinned(w, top, override), catalog, top=1, objective=Objective.COST,
-                      time_limit_s=time_limit_s, tables=tables, explain=False)
+    for lever, baseline, pinned in rows:
+        left = end - time.perf_counter()
+        if left <= 0:
+            out.append(LeverRow(lever, baseline, None, None, complete=False))
+            continue
+        result = plan(pinned, catalog, top=1, objective=Objective.COST, time_limit_s=min(time_limit_s, left),
+                      tables=tables, explain=False)
         best = result.plans[0] if result.plans else None
         saving = None if best is None else best.cost.per_month - top.cost.per_month
         if lever == "hardware family" and best is not None:
             baseline += ": " + ", ".join(sorted(best.hardware_types))
-        out.append(LeverRow(lever, baseline, best, saving))
-    if not w.availability.is_default:  # what the redundancy and headroom cost: the same choices without them
-        result = plan(replace(_pinned(w, top, {}), availability=Availability()), catalog, top=1,
-                      objective=Objective.COST, time_limit_s=time_limit_s, tables=tables, explain=False)
-        best = result.plans[0] if result.plans else None
-        saving = None if best is None else best.cost.per_month - top.cost.per_month
-        out.append(LeverRow("availability", "1 replica minimum, no spare, full SLO capacity", best, saving))
+        out.append(LeverRow(lever, baseline, best, saving, complete=result.search.solver_status != "TIME_LIMIT"))
     return out
 
 
