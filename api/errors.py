@@ -5,7 +5,7 @@
      +-- InputError          -> 422          +-- Forbidden            403
      +-- InfeasibleError     -> 422          +-- NotFound             404
      +-- SolverTimeoutError  -> 503          +-- Conflict             409
-                                             +-- PreconditionFailed   412
+     +-- StoreError          -> 503          +-- PreconditionFailed   412
     RequestValidationError   -> 422          +-- RequestTimeout       408
                                              +-- PayloadTooLarge      413
                                              +-- UnsupportedMediaType 415
@@ -32,7 +32,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hardware_catalog.files import field_path
-from planner.errors import CatalogError, InfeasibleError, InputError, PlannerError, SolverTimeoutError
+from planner.errors import CatalogError, InfeasibleError, InputError, PlannerError, SolverTimeoutError, StoreError
 
 __all__ = [
     "PROBLEM_TYPE",
@@ -115,7 +115,7 @@ class NotReady(ApiError):
 
 
 _PLANNER_STATUS: tuple[tuple[type[PlannerError], int], ...] = (
-    (SolverTimeoutError, 503), (InfeasibleError, 422), (InputError, 422), (CatalogError, 422))
+    (SolverTimeoutError, 503), (StoreError, 503), (InfeasibleError, 422), (InputError, 422), (CatalogError, 422))
 
 
 def problem_response(status: int, title: str, detail: str, *, instance: str | None = None,
@@ -155,6 +155,10 @@ async def _api_error(request: Request, exc: Exception) -> JSONResponse:
 async def _planner_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, PlannerError)
     status = next((code for kind, code in _PLANNER_STATUS if isinstance(exc, kind)), 422)
+    if isinstance(exc, StoreError):  # the service's own database: its URL and the driver's words go to the log
+        log.error("%s", exc.message)
+        return problem_response(status, exc.title, "the saved plans' database cannot be used now (the service's "
+                                "log says why); retry later", instance=request.url.path)
     extra: dict[str, Any] = {"errors": _field_errors(request, exc.field, exc.detail)}
     if isinstance(exc, InfeasibleError):
         extra.update(reasons=exc.reasons, relaxations=exc.relaxations)

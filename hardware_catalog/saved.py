@@ -12,11 +12,17 @@ import datetime
 import json
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Engine, MetaData, String, Table, create_engine, delete, insert, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from planner.errors import StoreError
 
 __all__ = ["PlanStore", "SavedPlan", "database_url", "plans"]
 
@@ -80,26 +86,44 @@ def _alembic_config(connection: Any) -> Any:
     return config
 
 
+@contextmanager
+def _usable(url: str) -> Iterator[None]:
+    """A database that cannot be opened, migrated, read or written is a StoreError naming it (its password
+    hidden) and the driver's reason: one line, not a driver traceback."""
+    try:
+        yield
+    except (SQLAlchemyError, OSError) as exc:
+        orig = getattr(exc, "orig", None) or exc
+        reason = (getattr(orig, "strerror", None) or str(orig)).strip().splitlines()[0]
+        try:
+            shown = make_url(url).render_as_string(hide_password=True)
+        except (SQLAlchemyError, ValueError):
+            shown = "(an unparsable URL)"
+        raise StoreError(f"the plans database {shown} cannot be used: {reason}") from exc
+
+
 class PlanStore:
     def __init__(self, url: str | None = None) -> None:
-        self.url = database_url(url)
+        with _usable(url or os.environ.get("HWPLAN_DATABASE_URL") or f"sqlite:///{Path.home() / '.hwplan/plans.db'}"):
+            self.url = database_url(url)
         kwargs: dict[str, Any] = {}
         if self.url.startswith("sqlite"):
             kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
-        self.engine = create_engine(self.url, **kwargs)
-        upgrade(self.engine)
+        with _usable(self.url):
+            self.engine = create_engine(self.url, **kwargs)
+            upgrade(self.engine)
 
     def save(self, *, workload: dict[str, Any], result: dict[str, Any], catalog_version: str,
              prices: dict[str, Any], saved_by: str) -> SavedPlan:
         row = SavedPlan(id=uuid.uuid4().hex[:16], created_at=datetime.datetime.now(datetime.UTC), saved_by=saved_by,
                         workload_name=str(workload.get("name", result.get("workload", "workload"))),
                         catalog_version=catalog_version, workload=workload, result=result, prices=prices)
-        with self.engine.begin() as c:
+        with _usable(self.url), self.engine.begin() as c:
             c.execute(insert(plans).values(**row.__dict__))
         return row
 
     def get(self, plan_id: str) -> SavedPlan | None:
-        with self.engine.connect() as c:
+        with _usable(self.url), self.engine.connect() as c:
             r = c.execute(select(plans).where(plans.c.id == plan_id)).mappings().first()
         return None if r is None else _row(r)
 
@@ -111,11 +135,11 @@ class PlanStore:
         if since is not None:  # in UTC, as the store writes: SQLite compares the stored text, without a zone
             aware = since if since.tzinfo is not None else since.replace(tzinfo=datetime.UTC)  # naive: UTC
             q = q.where(plans.c.created_at >= aware.astimezone(datetime.UTC))
-        with self.engine.connect() as c:
+        with _usable(self.url), self.engine.connect() as c:
             return [_row(r) for r in c.execute(q.limit(limit).offset(offset)).mappings()]
 
     def delete(self, plan_id: str) -> bool:
-        with self.engine.begin() as c:
+        with _usable(self.url), self.engine.begin() as c:
             return bool(c.execute(delete(plans).where(plans.c.id == plan_id)).rowcount)
 
     def close(self) -> None:

@@ -5,6 +5,7 @@
      +-- InputError          a request is impossible (names the field: tp > chips, batch 0, ...)
      +-- InfeasibleError     no plan meets the constraints (carries reasons and relaxations)
      +-- SolverTimeoutError  the solver ran out of time before finding any plan
+     +-- StoreError          the saved-plans database cannot be used (URL, file, server)
 
 Foreign errors (yaml, pydantic, ortools) are translated into these at one boundary with
 ``raise ... from exc``; the CLI maps them to exit code 2 and one line, the API to problem+json.
@@ -20,6 +21,7 @@ __all__ = [
     "InputError",
     "PlannerError",
     "SolverTimeoutError",
+    "StoreError",
 ]
 
 
@@ -57,6 +59,12 @@ class InputError(PlannerError):
     def within(self, prefix: str) -> InputError:
         """The same error about the part of a larger input at ``prefix`` (a fleet's ``workloads.1``)."""
         return InputError(self.detail, field=f"{prefix}.{self.field}" if self.field else prefix)
+
+
+class StoreError(PlannerError):
+    """The saved-plans database cannot be used (its URL, its file or its server): not the request's fault."""
+
+    title = "plans database unavailable"
 
 
 class InfeasibleError(PlannerError):

@@ -130,6 +130,11 @@ def replan_cmd(plan_id: Annotated[str, typer.Argument(help="Saved plan id.")],
     from planner.workload import Objective
 
     old = _record(plan_id, db)
+    if old["id"] is None:  # (a `hwplan plan --json` file: export and compare take one, it keeps no workload)
+        from planner.errors import InputError
+
+        raise InputError(f"{plan_id} is a `hwplan plan --json` file, which keeps no workload to re-plan: give a "
+                         "saved plan's id (`hwplan plan --save` prints it)", field="PLAN_ID")
     cat = load(catalog, add)
     top = max(1, len(old["result"].get("plans", [])))
     objective = Objective(old["result"].get("objective", "cost"))  # ranked as it was (a change would be no news)

@@ -117,12 +117,12 @@ def plan_cmd(
                                  time_limit_s=time_limit - (time.perf_counter() - started), tables=tables)
         answers_cache.save(tables)  # what this run's searches found (the re-plan's too), for the next run
         out = plan_result_out(result, report, span, slowed)
-    if save:
-        _save(workload, out, cat.version)
     if as_json:
         print_doc(out)
     else:
         _render_text(out, None if server else (cat, w), wide=wide, iteration_range=iteration_range)
+    if save:  # (after the output: a database that cannot be written leaves the plan printed, and exits 2)
+        _save(workload, out, cat.version)
     code = exit_code(out)
     if code:
         raise typer.Exit(code)
