@@ -50,13 +50,14 @@ def test_cli_compare_and_export_print_the_api_documents(saved: tuple[str, str, s
         api_compare = c.get("/v1/plans/compare", params={"a": a, "b": b}).json()
         api_export = c.get(f"/v1/plans/{a}/export", params={"format": "vllm"},
                            headers={"Accept": "application/json"})
-        text = c.get(f"/v1/plans/{a}/export", params={"format": "vllm"}).text
+        doc = ExportOut.model_validate(api_export.json())
+        texts = [c.get(f"/v1/plans/{a}/export", params={"format": "vllm", "deployment": k + 1}).text
+                 for k in range(len(doc.files))]
         got = c.get(f"/v1/plans/{a}").json()
     SavedPlanOut.model_validate(got)
     CompareOut.model_validate(api_compare)
     assert api_export.headers["content-type"].startswith("application/json")
-    doc = ExportOut.model_validate(api_export.json())
-    assert "\n".join(f.content for f in doc.files) == text  # the JSON holds the download's files
+    assert [f.content for f in doc.files] == texts  # the JSON holds the downloads' files, one per deployment
     assert doc.rank == 1 and doc.format == "vllm" and len(doc.files) == len(got["result"]["plans"][0]["deployments"])
 
     code, out, err = hwplan("compare", a, b, "--db", url)

@@ -93,17 +93,25 @@ def _wants_json(request: Request) -> bool:
 def export_plan(request: Request, plan_id: str, snapshot: SnapshotDep,
                 format: Annotated[str, Query(description="vllm, sglang, trtllm, jetstream, neuron, llama.cpp, "
                                                          "k8s, kserve or lws")],
-                rank: Annotated[int, Query(ge=1, le=50)] = 1) -> ExportOut | PlainTextResponse:
+                rank: Annotated[int, Query(ge=1, le=50)] = 1,
+                deployment: Annotated[int | None, Query(ge=1, le=1000, description=(
+                    "Engine formats: the deployment whose launch script to return (1-based). A plan of several "
+                    "deployments (e.g. 1 x L4 + 1 x L40S) has one script each, run on their own machines: the "
+                    "download needs one of them, the JSON answer holds them all."))] = None,
+                ) -> ExportOut | PlainTextResponse:
     """A saved plan's engine launch commands or Kubernetes manifests (``hwplan export``)."""
-    from hardware_catalog.export import CLUSTER_FORMATS, export
+    from hardware_catalog.export import CLUSTER_FORMATS, export, one_deployment
     from hardware_catalog.inputs.workload import WorkloadIn, to_workload
     from hardware_catalog.outputs import PlanResultOut, export_out
 
     saved = _get(request, plan_id)
     artifacts = export(PlanResultOut.model_validate(saved.result), snapshot.catalog, format, rank=rank,
                        workload=to_workload(WorkloadIn.model_validate(saved.workload)))
+    if deployment is not None or (not _wants_json(request) and format not in CLUSTER_FORMATS):
+        artifacts = one_deployment(artifacts, format, deployment, all_hint="ask with Accept: application/json "
+                                   "for them all")
     if _wants_json(request):
         return export_out(format, rank, artifacts)
-    body = ("\n---\n" if format in CLUSTER_FORMATS else "\n").join(a.content for a in artifacts)
+    body = "\n---\n".join(a.content for a in artifacts)
     return PlainTextResponse(body, media_type=artifacts[0].media_type, headers={
         "Content-Disposition": f'attachment; filename="{artifacts[0].name}"'})

@@ -72,6 +72,9 @@ def export_cmd(
                                                       "kserve or lws.")],
     rank: Annotated[int, typer.Option(min=1, max=50, help="Which ranked plan.")] = 1,
     out: Annotated[Path | None, typer.Option("--out", help="Write the files here (default: print).")] = None,
+    deployment: Annotated[int | None, typer.Option(
+        min=1, help="Engine formats: only this deployment's launch script (1-based; one per deployment, each run "
+                    "on its own machines).")] = None,
     workload: Annotated[Path | None, typer.Option(help="Workload YAML (for a --json file; sets max lengths).")] = None,
     db: DbOpt = None,
     catalog: CatalogOpt = None,
@@ -82,7 +85,7 @@ def export_cmd(
 
     --json prints the files as GET /v1/plans/{id}/export answers with Accept: application/json.
     """
-    from hardware_catalog.export import export
+    from hardware_catalog.export import ENGINE_FORMATS, export, one_deployment
     from hardware_catalog.files import read_yaml
     from hardware_catalog.inputs.workload import WorkloadIn, to_workload
     from hardware_catalog.outputs import PlanResultOut, export_out
@@ -91,6 +94,11 @@ def export_cmd(
     wl_data = read_yaml(workload) if workload else rec["workload"]
     artifacts = export(PlanResultOut.model_validate(rec["result"]), load(catalog, add), fmt, rank=rank,
                        workload=to_workload(WorkloadIn.model_validate(wl_data)) if wl_data else None)
+    if deployment is not None:
+        artifacts = one_deployment(artifacts, fmt, deployment, all_hint="leave --deployment out")
+    elif out is None and not json_out and fmt in ENGINE_FORMATS and len(artifacts) > 1:
+        typer.echo(f"{len(artifacts)} launch scripts, one per deployment, each run on its own machines: "
+                   "--out DIR writes each to its file, --deployment N prints one", err=True)
     if json_out and out is None:
         print_doc(export_out(fmt, rank, artifacts))
         return

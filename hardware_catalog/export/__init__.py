@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from planner.workload import Workload
 
 __all__ = ["CLUSTER_FORMATS", "ENGINE_FORMATS", "FORMATS", "KUBERNETES_VERSION", "Artifact", "ExportError",
-           "deploy_data", "engine_argv", "export", "refusal"]
+           "deploy_data", "engine_argv", "export", "one_deployment", "refusal"]
 
 
 def _choose(doc: PlanResultOut, rank: int) -> PlanOut:
@@ -156,6 +156,28 @@ def export(doc: PlanResultOut, catalog: Catalog, fmt: str, *, rank: int = 1,
     check_serving(ctx, engine)
     docs = manifests(ctx, fmt, engine, doc.workload)
     return [Artifact(f"{_slug(doc.workload)}.{fmt}.yaml", docs, "application/yaml")]
+
+
+def one_deployment(artifacts: list[Artifact], fmt: str, deployment: int | None, *, all_hint: str
+                   ) -> list[Artifact]:
+    """The launch script of deployment ``deployment`` (1-based) among an engine format's files, one per
+    deployment; None: the only one. A plan of several deployments runs each on its own machines, so no one
+    script starts them all: without a choice that is an ExportError naming the files and ``all_hint`` (how to
+    get every file). Kubernetes manifests are one file holding every deployment: no choice applies."""
+    if fmt in CLUSTER_FORMATS:
+        raise ExportError(f"{fmt} manifests are one file holding every deployment: a deployment is chosen for "
+                          "engine launch scripts only", field="deployment")
+    names = ", ".join(a.name for a in artifacts)
+    if deployment is None:
+        if len(artifacts) == 1:
+            return artifacts
+        raise ExportError(f"the plan has {len(artifacts)} deployments, each with its own launch script to run on "
+                          f"its own machines ({names}): choose one with deployment 1-{len(artifacts)}, or "
+                          f"{all_hint}", field="deployment")
+    if deployment > len(artifacts):
+        raise ExportError(f"the plan has {len(artifacts)} deployment(s) ({names}): there is no deployment "
+                          f"{deployment}", field="deployment")
+    return [artifacts[deployment - 1]]
 
 
 def refusal(doc: PlanResultOut, catalog: Catalog, *, rank: int = 1,
