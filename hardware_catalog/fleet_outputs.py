@@ -76,7 +76,7 @@ class FleetPlanOut(_Out):
     independent_cost: float | None  # best found; a bound only where independent_bound equals it
     independent_bound: float | None  # proven: no schedule of each alone with the whole quota costs less in sum
     lower_bound: float | None  # proven: no joint schedule costs less (CP-SAT's bound; = cost when OPTIMAL)
-    gap: float | None  # (cost - lower_bound) / cost: how far from optimal the schedule can be, at most
+    gap: float | None  # (cost - lower_bound) / cost: the most an optimal schedule can save, as a share of cost
     saving_vs_alone: float | None
     one_time_cost: float  # USD paid once, outside the schedule: each workload's adaptation training
     total_cost: float | None  # cost + one_time_cost: the horizon in all

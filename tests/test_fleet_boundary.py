@@ -181,3 +181,26 @@ def test_api_fleet_without_traffic_is_a_named_error(client: TestClient) -> None:
     r = client.post("/v1/fleets", json={**FLEET, "workloads": [_workload("one", 4.0), grown([0.0, 0.0, 0.0, 5.0])]})
     assert _field(r) == ["body.workloads.1.traffic.growth"]
     assert "no traffic in any of the fleet's 3 months" in r.json()["detail"]
+
+
+def test_fleet_text_states_what_its_lower_bound_proves(client: TestClient) -> None:
+    """A schedule cut short printed "at most 100.0% above optimal: no schedule costs less than $0" (a bound of 0
+    proves nothing) and read gap = (cost - bound) / cost as a share of the optimum, which it understates: the
+    proven statement is that an optimal schedule costs at most gap x cost less."""
+    from rich.console import Console
+
+    from cli.commands.fleet_cmd import render_fleet
+
+    r = client.post("/v1/fleets", json=FLEET, params={"time_limit_s": 10})
+    doc = FleetPlanOut.model_validate(r.json())
+    assert doc.cost is not None
+
+    def head(bound: float) -> str:
+        gap = round(max(doc.cost - bound, 0.0) / doc.cost, 4)  # type: ignore[operator]
+        console = Console(record=True, width=200)
+        render_fleet(console, doc.model_copy(update={"status": "FEASIBLE", "lower_bound": bound, "gap": gap}))
+        return console.export_text().splitlines()[0]
+
+    assert "no lower bound proven" in head(0.0) and "%" not in head(0.0)
+    bound = round(doc.cost * 0.97, 2)
+    assert "an optimal one costs at most 3.0% less: none costs less than $" in head(bound), head(bound)

@@ -64,7 +64,8 @@ def render_fleet(console: Console, out: FleetPlanOut) -> None:
     from rich.table import Table
 
     proven = "" if out.gap is None or out.status == "OPTIMAL" else \
-        f" (at most {out.gap:.1%} above optimal: no schedule costs less than {_usd(out.lower_bound)})"
+        " (no lower bound proven: how far from optimal is unknown)" if not (out.lower_bound or 0) > 0 else \
+        f" (an optimal one costs at most {out.gap:.1%} less: none costs less than {_usd(out.lower_bound)})"
     console.print(f"[bold]{out.name}[/bold]: {out.months} months, status {out.status}{proven}, {out.elapsed_s:.1f} s")
     for w in out.workloads:
         head = f"[bold]{w.name}[/bold]: {w.model} {w.precision} on {w.runtime}" if w.model else f"[bold]{w.name}[/bold]"
