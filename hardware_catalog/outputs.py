@@ -657,8 +657,13 @@ def finetune_out(options: Sequence[TrainingOption], basis: Basis, *, model: str,
         basis=BasisOut(
             flops=rounded(basis.flops, 4), flops_formula=basis.flops_formula, memory_formula=basis.memory_formula,
             mfu=MfuOut(low=basis.mfu[0], central=basis.mfu[1], high=basis.mfu[2]),
-            time="hours = FLOPs / (chips x 16-bit peak x MFU); range from the MFU range",
-            cost="chip-hours at the central MFU x price per chip-hour", sources=list(basis.sources)))
+            time=("hours = the teacher generating the dataset on teacher_chips (its served decode time, at least "
+                  "its FLOPs / (teacher_chips x 16-bit peak x MFU)), then the student's FLOPs / (chips x 16-bit peak "
+                  "x MFU); range from the MFU range" if method == "distill" else
+                  "hours = FLOPs / (chips x 16-bit peak x MFU); range from the MFU range"),
+            cost=("the student's chip-hours plus the teacher's (teacher_chips x its generation hours), at the "
+                  "central MFU, x price per chip-hour" if method == "distill" else
+                  "chip-hours at the central MFU x price per chip-hour"), sources=list(basis.sources)))
 
 
 # --- validation and calibration -----------------------------------------------------------------

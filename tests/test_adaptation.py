@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -208,3 +209,21 @@ def test_a_distillations_teacher_is_priced_at_its_own_instances(catalog: Catalog
     (spot,), _ = adaptation_options(catalog, model=student, method="distill", dataset_tokens=1e8, teacher=teacher,
                                     hardware=("l4",), pricing="spot")
     assert spot.cost is None and "instance with >= " in spot.reason and "teacher" in spot.reason
+
+
+def test_cli_distill_shows_the_teachers_chips_and_how_hours_add_up(
+        hwplan: Callable[..., tuple[int, str, str]]) -> None:
+    """The table showed "2 chips, 8.15 h, $308" where 2 x 8.15 h x $10.53 is $172: the teacher generates on 4 chips
+    first, which only the JSON said (teacher_chips), and the basis described the student's hours alone."""
+    args = ("finetune", "--model", "llama-3.1-8b", "--method", "distill", "--teacher", "llama-3.1-70b",
+            "--dataset-tokens", "1e8", "--hardware", "h100-sxm")
+    code, out, err = hwplan(*args, "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    (o,) = doc["options"]
+    assert o["teacher_chips"] > 0 and "teacher" in doc["basis"]["time"] and "teacher" in doc["basis"]["cost"]
+    code, out, err = hwplan(*args)
+    assert code == 0 and f"{o['chips']} (+{o['teacher_chips']} teacher)" in out
+    code, out, err = hwplan("finetune", "--model", "llama-3.1-8b", "--method", "lora", "--dataset-tokens", "1e8",
+                            "--hardware", "h100-sxm", "--json")
+    assert code == 0 and "teacher" not in json.loads(out)["basis"]["time"]

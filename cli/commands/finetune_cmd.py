@@ -58,7 +58,8 @@ def finetune_cmd(
         lo, hi = o.hours_range
         fits = "yes" if o.fits else f"no: {o.reason}"
         hours = "—" if o.hours is None else f"{o.hours:.3g} ({lo:.3g}-{hi:.3g})"
-        table.add_row(o.hardware, str(o.chips), f"{o.memory_per_chip_gb:.1f}", fits, hours,
+        chips = f"{o.chips} (+{o.teacher_chips} teacher)" if o.teacher_chips else str(o.chips)
+        table.add_row(o.hardware, chips, f"{o.memory_per_chip_gb:.1f}", fits, hours,
                       "—" if o.cost is None else f"{o.cost:,.0f}")
     console = Console()
     console.print(table)
