@@ -129,3 +129,21 @@ def test_the_api_takes_ep_and_names_a_bad_one(tmp_path: Path) -> None:
     assert ep["ep"] == 8 and plain["ep"] == 1 and ep["output_tokens_per_s"] != plain["output_tokens_per_s"]
     bad = client.post("/v1/estimate", json={**body, "ep": 4})
     assert bad.status_code in (400, 422) and "ep" in bad.text, bad.text
+
+
+@pytest.mark.parametrize("scenario", ["static_batch", "max_throughput"])
+def test_a_request_rate_outside_the_server_scenario_is_refused(scenario: str, tmp_path: Path) -> None:
+    """A request rate was ignored outside the server scenario (its length p95s were refused): `estimate
+    --request-rate 5` printed the no-load figures as if at 5 requests/s. Now both are refused, named."""
+    from fastapi.testclient import TestClient
+
+    from api import Settings, create_app
+
+    result = CliRunner().invoke(app, ["estimate", "--model", "llama-3.1-8b", "--hardware", "h100-sxm",
+                                      "--scenario", scenario, "--request-rate", "5"])
+    assert result.exit_code != 0 and "request_rate" in str(result.exception or result.output)
+    client = TestClient(create_app(Settings(catalog_dir=tmp_path / "catalog")))
+    body = {"model": "llama-3.1-8b", "hardware": "h100-sxm", "scenario": scenario, "request_rate": 5.0}
+    r = client.post("/v1/estimate", json=body)
+    assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["body.request_rate"]
+    assert client.post("/v1/estimate", json={**body, "request_rate": None}).status_code == 200

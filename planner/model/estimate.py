@@ -213,6 +213,9 @@ def _check_numbers(scenario: Scenario, batch: int | None, input_tokens: int, out
             raise InputError("the server scenario needs a request rate", field="request_rate")
         if not (request_rate > 0 and math.isfinite(request_rate)):
             raise InputError(f"must be a positive number, got {request_rate}", field="request_rate")
+    elif request_rate is not None:  # (it was ignored: a figure at no load printed as if at that rate)
+        raise InputError(f"only the server scenario reads a request rate ({scenario.value} takes none)",
+                         field="request_rate")
 
 
 def _check_p95s(scenario: Scenario, p95s: tuple[tuple[float | None, int, str], ...]) -> None:
