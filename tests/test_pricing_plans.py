@@ -105,6 +105,10 @@ def test_owned_in_house_chip_plans_and_costs_at_least_its_power(catalog: Catalog
     assert parts is not None and parts.energy == pytest.approx(chips * power_per_chip_hour * HOURS_PER_MONTH)
     assert parts.total == pytest.approx(top.cost.per_month)
     assert top.cost.energy is not None and top.cost.energy.kwh_per_month is not None
+    # the power part is priced at full load (busy draw 0.971 x TDP above), the kWh line at the plan's own load:
+    # the price's rule says which (edge-assistant's "energy $56" beside "119 kWh" read as $0.47/kWh)
+    (source,) = top.cost.sources
+    assert "power priced at 100% load" in source.rule, source.rule
 
 
 def test_energy_and_carbon_follow_the_power_model_and_grid(catalog: Catalog) -> None:

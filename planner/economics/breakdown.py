@@ -92,7 +92,9 @@ def price_source(rate: ChipRate, *, today: date) -> PriceSource:
     q = rate.quote
     if q is None:
         u = rate.owned_inputs
-        rule = "owned TCO" + (f" ({u.amortisation_years:g} y, PUE {u.pue:g}, ${u.usd_per_kwh:g}/kWh)" if u else "")
+        load = "" if rate.owned_utilisation is None else f", power priced at {rate.owned_utilisation:.0%} load"
+        rule = "owned TCO" + (f" ({u.amortisation_years:g} y, PUE {u.pue:g}, ${u.usd_per_kwh:g}/kWh{load})"
+                              if u else "")
         return PriceSource(hardware=rate.hardware, usd_per_chip_hour=rate.usd_per_chip_hour, mode=rate.mode,
                            market=None, rule=rule, offers=())
     return PriceSource(hardware=rate.hardware, usd_per_chip_hour=rate.usd_per_chip_hour, mode=q.mode,

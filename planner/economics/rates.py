@@ -108,6 +108,7 @@ class ChipRate:
     quote: PriceQuote | None = None
     owned: OwnedCost | None = None
     owned_inputs: OwnedInputs | None = None
+    owned_utilisation: float | None = None  # the load the owned power cost is priced at (OWNED_UTILISATION)
 
     @property
     def energy_in_price(self) -> bool:
@@ -147,7 +148,7 @@ def _rate(catalog: PricedCatalog, hardware: str, p: Pricing, size: int) -> ChipR
                         available=available_pricings(catalog.prices, hardware))
     cost = owned_cost_per_chip_hour(inputs, utilisation=utilisation)
     return ChipRate(hardware=hardware, usd_per_chip_hour=cost.total, mode=OWNED, owned=cost,
-                    owned_inputs=inputs)
+                    owned_inputs=inputs, owned_utilisation=utilisation)
 
 
 def _with_owned(catalog: PricedCatalog, unpriced: Unpriced) -> Unpriced:
