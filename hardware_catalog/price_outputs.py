@@ -8,6 +8,7 @@ together. Imports only pydantic at load time.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -174,5 +175,7 @@ def price_list(prices: PriceBook, *, hardware: str | None = None, market: str | 
                   key=lambda k: (k[0], MARKETS.index(k[1]), OFFER_MODES.index(k[2])))
     quotes = [q for h, m, md in keys if isinstance(q := select_price(prices, h, PricingSpec(mode=md, market=m)),
                                                         PriceQuote)]
-    skipped = [f"{s.file}: {s.reason}" for s in prices.skipped if hardware is None or s.hardware == hardware]
+    lines = [f"{s.file}: {s.reason}" for s in prices.skipped if hardware is None or s.hardware == hardware]
+    counts = dict(Counter(lines))  # one line per file and reason (a file's every offer was listed alike)
+    skipped = [line + (f" ({n} offers)" if n > 1 else "") for line, n in counts.items()]
     return price_list_out(offers, quotes, skipped)

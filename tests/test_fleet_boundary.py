@@ -204,3 +204,17 @@ def test_fleet_text_states_what_its_lower_bound_proves(client: TestClient) -> No
     assert "no lower bound proven" in head(0.0) and "%" not in head(0.0)
     bound = round(doc.cost * 0.97, 2)
     assert "an optimal one costs at most 3.0% less: none costs less than $" in head(bound), head(bound)
+
+
+def test_fleet_text_leaves_out_a_comparison_it_did_not_make(client: TestClient) -> None:
+    """Past the deadline the comparison with each workload alone is skipped (a note says so); the text still
+    printed "Each alone with the whole quota: -."."""
+    from rich.console import Console
+
+    from cli.commands.fleet_cmd import render_fleet
+
+    doc = FleetPlanOut.model_validate(client.post("/v1/fleets", json=FLEET, params={"time_limit_s": 10}).json())
+    for independent, shown in ((doc.independent_cost, True), (None, False)):
+        console = Console(record=True, width=200)
+        render_fleet(console, doc.model_copy(update={"independent_cost": independent}))
+        assert ("Each alone with the whole quota" in console.export_text()) is shown

@@ -264,3 +264,32 @@ def test_lever_hardware_baseline_is_another_family_in_the_same_market(catalog: C
         alone = plan(replace(w, constraints=replace(w.constraints, hardware=(hw,))), catalog, top=1)
         if alone.plans:
             assert alone.plans[0].cost.per_month >= row.plan.cost.per_month - 1e-6
+
+
+def test_a_sheet_priced_line_says_price_sheet_once(hwplan: Cli, tmp_path: Path) -> None:
+    """The price line read "(hyperscaler on_demand, price sheet, price sheet (1 offer(s), median))"."""
+    sheet = tmp_path / "sheet.yaml"
+    sheet.write_text("offers:\n  - {hardware: l40s, provider: acme, market: hyperscaler, mode: on_demand, "
+                     "usd_per_chip_hour: 0.5, region: unspecified, as_of: 2026-01-01, source: ACME rate card FY26}\n")
+    workload = tmp_path / "w.json"
+    workload.write_text(json.dumps(BASE))
+    code, out, err = hwplan("plan", str(workload), "--prices", str(sheet))
+    import re
+
+    line = re.split(r" price [\w.-]+: |warning: ", " ".join(out.split()).split("price l40s: ")[1])[0]
+    assert code == 0 and line.count("price sheet") == 1, line
+
+
+def test_prices_list_names_a_skipped_file_once(hwplan: Cli) -> None:
+    """Each offer of a file for a chip the catalog lacks was listed as its own, identical line (a10.yaml's
+    three offers: three lines); now one line per file and reason, with the count. Basis: the shipped file."""
+    import yaml
+
+    from hardware_catalog.loader import default_catalog_dir
+
+    offers = yaml.safe_load((default_catalog_dir() / "prices" / "a10.yaml").read_text())["offers"]
+    assert len(offers) > 1
+    code, out, _err = hwplan("prices", "list", "--json")
+    path = str(default_catalog_dir() / "prices" / "a10.yaml")
+    skipped = [s for s in json.loads(out)["skipped"] if s.startswith(path)]
+    assert code == 0 and len(skipped) == 1 and skipped[0].endswith(f"({len(offers)} offers)"), skipped

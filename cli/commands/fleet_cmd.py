@@ -87,11 +87,12 @@ def render_fleet(console: Console, out: FleetPlanOut) -> None:
         table.add_row(str(m + 1), *cells, _usd(out.cost_by_month[m] if m < len(out.cost_by_month) else None))
     table.add_row("all", *[_usd(w.cost) for w in out.workloads], _usd(out.cost))
     console.print(table)
+    alone = "" if out.independent_cost is None else (  # (None: not compared, a note says why)
+        f" Each alone with the whole quota: {_usd(out.independent_cost)}"
+        + (f" (at least {_usd(out.independent_bound)})." if out.independent_bound is not None
+           and out.independent_bound < out.independent_cost - 0.5 else "."))
     console.print(f"planned one at a time within the quotas: {_usd(out.alone_cost)}; jointly: {_usd(out.cost)}; "
-                  f"saving {_usd(out.saving_vs_alone)}. Each alone with the whole quota: {_usd(out.independent_cost)}"
-                  + (f" (at least {_usd(out.independent_bound)})."
-                     if out.independent_bound is not None and out.independent_cost is not None
-                     and out.independent_bound < out.independent_cost - 0.5 else "."))
+                  f"saving {_usd(out.saving_vs_alone)}.{alone}")
     if out.one_time_cost > 0:
         console.print(f"one-time adaptation costs (paid once, outside the monthly schedule): "
                       f"${out.one_time_cost:,.2f}; the horizon in all: {_usd(out.total_cost)}")

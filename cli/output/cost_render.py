@@ -79,7 +79,7 @@ def cost_lines(out: PlanResultOut) -> list[str]:
             where = "owned" if s.market is None else f"{s.market} {s.mode}"
             offers = "; ".join(f"{o.provider} {_money(o.usd_per_chip_hour, '.3g')} {o.as_of or 'undated'}"
                                for o in s.offers)
-            sheet = ", price sheet" if s.from_sheet else ""
+            sheet = ", price sheet" if s.from_sheet and "price sheet" not in s.rule else ""  # (the rule may say it)
             stale = "; an offer is older than 12 months or undated: confirm it" if s.stale else ""
             weak = sorted({f for o in s.offers for f in o.flags if f in WEAK_FLAGS})
             if weak and not s.from_sheet and all(set(o.flags) & WEAK_FLAGS for o in s.offers):  # (as the warnings)
