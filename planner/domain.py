@@ -485,8 +485,8 @@ class MeasuredBias:
     metric: str  # "throughput" (max-throughput / Offline), "slo_capacity" (Server / Interactive) or "tpot"
     records: int
     median: float
-    low: float
-    high: float
+    low: float  # the 10th percentile of the runs' measured / predicted
+    high: float  # the 90th
     hardware: tuple[str, ...]
     sample: str  # "in" | "out"
     file: str  # the measurement file (its path in the repository)
@@ -502,13 +502,13 @@ class MeasuredBias:
         if self.model is None:  # a chip's entry: the runs of several models there
             return (f"{model_id or 'a model'} on {self.runtime} on {', '.join(self.hardware)}: {self.records} runs "
                     f"of {len(self.models)} models there ({', '.join(self.models)}) reached "
-                    f"{self.low:.2f}-{self.high:.2f}x the predicted {what} (median {self.median:.2f}x; {sample}, "
-                    f"{self.file}): {subject} {side}")
+                    f"{self.low:.2f}-{self.high:.2f}x the predicted {what} (10th-90th percentile, median "
+                    f"{self.median:.2f}x; {sample}, {self.file}): {subject} {side}")
         twin = "" if model_id in (None, self.model) else f" (measured on {self.model}, the same architecture)"
         runs = f"{self.records} runs ({', '.join(self.hardware)})"
         return (f"{model_id or self.model} on {self.runtime}{twin}: {runs} reached "
-                f"{self.low:.2f}-{self.high:.2f}x the predicted {what} (median {self.median:.2f}x; {sample}, "
-                f"{self.file}): {subject} {side}")
+                f"{self.low:.2f}-{self.high:.2f}x the predicted {what} (10th-90th percentile, median "
+                f"{self.median:.2f}x; {sample}, {self.file}): {subject} {side}")
 
 
 @dataclass(frozen=True)
