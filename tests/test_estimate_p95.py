@@ -116,6 +116,18 @@ def test_an_expert_parallel_estimate_the_planner_would_not_enumerate_is_refused(
     assert err.value.field == field, err.value
 
 
+@pytest.mark.parametrize("shape", [{"tp": 2, "ep": 2, "chips": 2}, {"tp": 8, "ep": 8, "chips": 8},
+                                   {"tp": 4, "ep": 4, "pp": 2, "chips": 8}])
+def test_expert_parallelism_on_a_dense_model_says_the_model_is_dense(shape: dict[str, object]) -> None:
+    """`--ep 2` on a dense model was refused for its degree ("not a degree the planner searches"), pp = 2 for its
+    stages: whatever the shape, the reason is that the model has no experts."""
+    from planner.model.estimate import resolve
+
+    with pytest.raises(InputError) as err:
+        resolve(load_catalog(), model="llama-3.1-8b", hardware="h100-sxm", **shape)  # type: ignore[arg-type]
+    assert err.value.field == "ep" and "dense model" in err.value.detail, err.value
+
+
 def test_the_api_takes_ep_and_names_a_bad_one(tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 

@@ -157,6 +157,9 @@ def resolve(catalog: Catalog, *, model: str, hardware: str, chips: int | None = 
 def _check_expert_parallel(m: Model, hw: Hardware, rt: Runtime, *, tp: int, pp: int, ep: int) -> None:
     """The shapes the planner enumerates with ep > 1 (``planner.search.shapes.candidates``): ep = tp ranks,
     each holding experts / ep of the routed experts and running attention data parallel, one stage."""
+    if m.experts <= 1:  # (first: no degree or shape makes it apply)
+        raise InputError(f"{m.id} is a dense model (no routed experts): expert parallelism applies to a mixture "
+                         "of experts", field="ep")
     if pp != 1:
         raise InputError(f"expert parallelism runs in one pipeline stage, got pp = {pp}", field="pp")
     if ep != tp:
