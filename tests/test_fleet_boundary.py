@@ -116,12 +116,14 @@ def test_a_fleet_request_plans_within_the_servers_deadline(tmp_path: Path) -> No
 
 def test_cli_plan_fleet_deadline_bounds_the_run(hwplan: Callable[..., tuple[int, str, str]]) -> None:
     """`--time-limit` bounds each search and solve (the example fleet: 64 s at 30); `--deadline` the run, as
-    the service's HWPLAN_FLEET_DEADLINE_S does. Basis: wall clock against those 64 s (a loaded machine's margin)."""
+    the service's HWPLAN_FLEET_DEADLINE_S does. Basis: wall clock against those 64 s (a loaded machine's margin).
+    The deadline is 10 s, not 3: on a loaded CI machine with a cold cache, 3 s left a workload's first search
+    without a plan (exit 1), which is the deadline working, not what this test is about."""
     import time
 
     path = Path(__file__).resolve().parents[1] / "examples" / "fleet" / "fleet.yaml"
     start = time.perf_counter()
-    code, out, err = hwplan("plan-fleet", str(path), "--json", "--deadline", "3")
+    code, out, err = hwplan("plan-fleet", str(path), "--json", "--deadline", "10")
     assert code == 0, err
     assert time.perf_counter() - start < 30
     doc = FleetPlanOut.model_validate_json(out)
