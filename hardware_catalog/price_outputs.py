@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CostPartsOut", "EnergyOut", "OfferOut", "PriceListOut", "PriceOut", "PriceSourceOut", "UnpricedOut",
            "energy_out", "offer_out", "parts_out", "price_list", "price_list_out", "source_out", "stale_warnings",
-           "unpriced_out"]
+           "unpriced_out", "weak_flags"]
 
 Num = float | None
 
@@ -129,12 +129,19 @@ def stale_warnings(sources: Sequence[PriceSource]) -> list[str]:
         if s.stale:
             when = ", ".join(f"{o.provider} {o.as_of.isoformat() if o.as_of else 'undated'}" for o in s.stale)
             out.append(f"{s.hardware}: price older than 12 months ({when})")
-        weak = [o for o in s.offers if set(o.flags) & WEAK_FLAGS]
-        if weak and len(weak) == len(s.offers) and not s.from_sheet:
-            flags = sorted({f for o in weak for f in o.flags if f in WEAK_FLAGS})
-            out.append(f"{s.hardware}: price rests on {len(weak)} offer(s) flagged {'/'.join(flags)} "
-                       f"({', '.join(o.provider for o in weak)}); confirm it before relying on the ranking")
+        flags = weak_flags(s)
+        if flags:
+            out.append(f"{s.hardware}: price rests on {len(s.offers)} offer(s) flagged {'/'.join(flags)} "
+                       f"({', '.join(o.provider for o in s.offers)}); confirm it before relying on the ranking")
     return out
+
+
+def weak_flags(source: PriceSource | PriceSourceOut) -> list[str]:
+    """The weak flags (``WEAK_FLAGS``) a public price rests on where every offer behind it carries one (a
+    price sheet's own offers are the user's: never flagged here); empty otherwise."""
+    if source.from_sheet or not source.offers or not all(set(o.flags) & WEAK_FLAGS for o in source.offers):
+        return []
+    return sorted({f for o in source.offers for f in o.flags if f in WEAK_FLAGS})
 
 
 def parts_out(p: CostParts) -> CostPartsOut:

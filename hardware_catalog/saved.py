@@ -40,14 +40,16 @@ plans = Table(
 )
 
 
+def _default_path() -> Path:
+    return Path.home() / ".hwplan" / "plans.db"
+
+
 def database_url(url: str | None = None) -> str:
     if url:
         return url
     if env := os.environ.get("HWPLAN_DATABASE_URL"):
         return env
-    path = Path.home() / ".hwplan" / "plans.db"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{path}"
+    return f"sqlite:///{_default_path()}"
 
 
 @dataclass(frozen=True)
@@ -104,12 +106,13 @@ def _usable(url: str) -> Iterator[None]:
 
 class PlanStore:
     def __init__(self, url: str | None = None) -> None:
-        with _usable(url or os.environ.get("HWPLAN_DATABASE_URL") or f"sqlite:///{Path.home() / '.hwplan/plans.db'}"):
-            self.url = database_url(url)
+        self.url = database_url(url)
         kwargs: dict[str, Any] = {}
         if self.url.startswith("sqlite"):
             kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
         with _usable(self.url):
+            if self.url == f"sqlite:///{_default_path()}":  # the default file: its directory is ours to make
+                _default_path().parent.mkdir(parents=True, exist_ok=True)
             self.engine = create_engine(self.url, **kwargs)
             upgrade(self.engine)
 

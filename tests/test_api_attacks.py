@@ -8,6 +8,7 @@ import re
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -209,23 +210,35 @@ def test_pages_satisfy_the_csp(rw: TestClient) -> None:
 
 # -- bounded planning ---------------------------------------------------------------------------------
 
-def test_full_pool_is_503_with_retry_after(cat_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """One worker, no queue: while a plan runs, the next one is refused at once; health answers."""
-    import api.routes.plans as plans_route
-
-    release, started = threading.Event(), threading.Event()
-    real = plans_route.plan
+def hold(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> tuple[threading.Event, threading.Event]:
+    """``module.name`` patched so that a call sets the first event and waits for the second before running."""
+    started, release = threading.Event(), threading.Event()
+    real = getattr(module, name)
 
     def held(*args: Any, **kwargs: Any) -> Any:
         started.set()
         release.wait(30)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(plans_route, "plan", held)
-    c = client(cat_dir, plan_workers=1, plan_queue=0, plan_cache_size=0, retry_after_s=7)
-    first: list[int] = []
-    t = threading.Thread(target=lambda: first.append(c.post("/v1/plans", json=WORKLOAD).status_code))
+    monkeypatch.setattr(module, name, held)
+    return started, release
+
+
+def in_background(call: Callable[[], Any]) -> tuple[threading.Thread, list[int]]:
+    """``call()`` (a request) on a thread; its status code lands in the list."""
+    codes: list[int] = []
+    t = threading.Thread(target=lambda: codes.append(call().status_code))
     t.start()
+    return t, codes
+
+
+def test_full_pool_is_503_with_retry_after(cat_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One worker, no queue: while a plan runs, the next one is refused at once; health answers."""
+    import api.routes.plans as plans_route
+
+    started, release = hold(monkeypatch, plans_route, "plan")
+    c = client(cat_dir, plan_workers=1, plan_queue=0, plan_cache_size=0, retry_after_s=7)
+    t, first = in_background(lambda: c.post("/v1/plans", json=WORKLOAD))
     assert started.wait(30)
     r = c.post("/v1/plans", json=WORKLOAD)
     problem(r, 503)
@@ -240,9 +253,8 @@ def test_full_pool_is_503_with_retry_after(cat_dir: Path, monkeypatch: pytest.Mo
 
 
 SERVER_RECORD: dict[str, Any] = {"model": "llama-3.1-8b", "hardware": "h100-sxm", "chips": 1,
-                                 "weight_precision": "bf16",
-                                 "runtime": "vllm", "scenario": "server", "output_tokens": 128,
-                                 "observed": {"ttft_p99_ms": 100}}
+                                 "weight_precision": "bf16", "runtime": "vllm", "scenario": "server",
+                                 "output_tokens": 128, "observed": {"ttft_p99_ms": 100}}
 
 
 def test_validate_runs_in_the_planning_pool(cat_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -250,20 +262,10 @@ def test_validate_runs_in_the_planning_pool(cat_dir: Path, monkeypatch: pytest.M
     so a full pool refuses it at once with 503 instead of running it beside every plan."""
     import api.routes.validate as validate_route
 
-    release, started = threading.Event(), threading.Event()
-    real = validate_route.predict_calibrated
-
-    def held(*args: Any, **kwargs: Any) -> Any:
-        started.set()
-        release.wait(30)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(validate_route, "predict_calibrated", held)
+    started, release = hold(monkeypatch, validate_route, "predict_calibrated")
     c = client(cat_dir, plan_workers=1, plan_queue=0, plan_cache_size=0, retry_after_s=7)
     body = {"measurements": [{**SERVER_RECORD, "id": "r0", "input_tokens": 100, "request_rate": 1.0}]}
-    first: list[int] = []
-    t = threading.Thread(target=lambda: first.append(c.post("/v1/validate", json=body).status_code))
-    t.start()
+    t, first = in_background(lambda: c.post("/v1/validate", json=body))
     assert started.wait(30)
     r = c.post("/v1/plans", json=WORKLOAD)
     problem(r, 503)

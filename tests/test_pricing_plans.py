@@ -178,14 +178,20 @@ def test_a_bad_price_sheet_is_exit_2_naming_file_and_field(hwplan: Cli, tmp_path
     assert code == 2 and str(sheet) in err and field in err, err
 
 
-def test_a_sheet_offer_for_a_chip_the_catalog_lacks_is_skipped_and_named(hwplan: Cli, tmp_path: Path) -> None:
-    """A sheet may cover more chips than the catalog has (docs/catalog.md: skipped with the reason), but a
-    typo in a negotiated sheet's chip id priced nothing and planned on the public prices without a word."""
+def _with_sheet(tmp_path: Path, hardware: str) -> tuple[Path, Path]:
+    """BASE as a workload file and a price sheet of one offer for ``hardware`` at $0.50/chip-hour."""
     sheet = tmp_path / "sheet.yaml"
-    sheet.write_text("offers:\n  - {hardware: l40ss, provider: acme, market: hyperscaler, mode: on_demand, "
+    sheet.write_text(f"offers:\n  - {{hardware: {hardware}, provider: acme, market: hyperscaler, mode: on_demand, "
                      "usd_per_chip_hour: 0.5, region: unspecified, as_of: 2026-01-01, source: ACME rate card FY26}\n")
     workload = tmp_path / "w.json"
     workload.write_text(json.dumps(BASE))
+    return workload, sheet
+
+
+def test_a_sheet_offer_for_a_chip_the_catalog_lacks_is_skipped_and_named(hwplan: Cli, tmp_path: Path) -> None:
+    """A sheet may cover more chips than the catalog has (docs/catalog.md: skipped with the reason), but a
+    typo in a negotiated sheet's chip id priced nothing and planned on the public prices without a word."""
+    workload, sheet = _with_sheet(tmp_path, "l40ss")
     code, out, err = hwplan("plan", str(workload), "--prices", str(sheet))
     assert code == 0 and "price sheet offers skipped, no such chip in the catalog: l40ss" in " ".join(out.split()), err
     code, out, _err = hwplan("plan", str(workload), "--prices", str(sheet), "--json")
@@ -268,11 +274,7 @@ def test_lever_hardware_baseline_is_another_family_in_the_same_market(catalog: C
 
 def test_a_sheet_priced_line_says_price_sheet_once(hwplan: Cli, tmp_path: Path) -> None:
     """The price line read "(hyperscaler on_demand, price sheet, price sheet (1 offer(s), median))"."""
-    sheet = tmp_path / "sheet.yaml"
-    sheet.write_text("offers:\n  - {hardware: l40s, provider: acme, market: hyperscaler, mode: on_demand, "
-                     "usd_per_chip_hour: 0.5, region: unspecified, as_of: 2026-01-01, source: ACME rate card FY26}\n")
-    workload = tmp_path / "w.json"
-    workload.write_text(json.dumps(BASE))
+    workload, sheet = _with_sheet(tmp_path, "l40s")
     code, out, err = hwplan("plan", str(workload), "--prices", str(sheet))
     import re
 

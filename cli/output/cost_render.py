@@ -67,7 +67,7 @@ def _top_lines(p: PlanOut) -> list[str]:
 
 def cost_lines(out: PlanResultOut) -> list[str]:
     """The explanation lines for a plan result (empty when it has no plans and no unpriced chips)."""
-    from planner.economics.pricing import WEAK_FLAGS
+    from hardware_catalog.price_outputs import weak_flags
 
     lines = _top_lines(out.plans[0]) if out.plans else []
     seen: set[str] = set()
@@ -81,8 +81,7 @@ def cost_lines(out: PlanResultOut) -> list[str]:
                                for o in s.offers)
             sheet = ", price sheet" if s.from_sheet and "price sheet" not in s.rule else ""  # (the rule may say it)
             stale = "; an offer is older than 12 months or undated: confirm it" if s.stale else ""
-            weak = sorted({f for o in s.offers for f in o.flags if f in WEAK_FLAGS})
-            if weak and not s.from_sheet and all(set(o.flags) & WEAK_FLAGS for o in s.offers):  # (as the warnings)
+            if weak := weak_flags(s):  # (the rule of the plan's warnings)
                 stale += f"; every offer is flagged {'/'.join(weak)}: confirm it"
             lines.append(f"price {s.hardware}: {_money(s.usd_per_chip_hour, '.3g')}/chip-h ({where}{sheet}, "
                          f"{s.rule}){': ' + offers if offers else ''}{stale}")

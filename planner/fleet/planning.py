@@ -241,11 +241,9 @@ def _one_at_a_time(items: Sequence[Item], fleet: Fleet, demand: Demand, solve: d
     out: list[Solved] = []
     for it in items:
         s = solve_schedule([it], fleet_quotas={}, quota_left=left, time_limit_s=limit(), **solve)  # type: ignore[arg-type]
-        if not s.cost and s.status != "UNKNOWN":
-            return out, []
-        if not s.cost:
+        if not s.cost:  # (UNKNOWN: the solve ran out of time, which says nothing about fitting)
             return out, [f"not planned one at a time: {it.name}'s schedule solve ran out of its time before it "
-                         "found one (a longer time limit or deadline may)"]
+                         "found one (a longer time limit or deadline may)"] if s.status == "UNKNOWN" else []
         out.append(s)
         for h in left:
             left[h] = left[h] - _usage([it], s, h)

@@ -140,8 +140,9 @@ def _choose(catalog: Catalog, model: Model, precision: str, w: Workload) -> Choi
     methods = _methods(catalog, model, precision, w)
     floor = w.quality.min_score
     if floor is None:
-        if any(method == "none" for method, _q, _t in methods):
-            return Choice("none", next(q for method, q, _t in methods if method == "none"), 0.0)
+        unadapted = next((q for method, q, _t in methods if method == "none"), None)
+        if unadapted is not None:
+            return Choice("none", unadapted, 0.0)
         options = [c for c in (_costed(catalog, model, w, *m) for m in methods) if c is not None]
         return min(options, key=lambda c: c.one_time) if options else None
     scores = [_floor_score(method, q, w) for method, q, _t in methods]
