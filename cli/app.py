@@ -18,15 +18,16 @@ if TYPE_CHECKING:
 
     from planner.domain import Catalog
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_INFEASIBLE", "EXIT_OK", "EXIT_TIMEOUT", "CatalogOpt", "JsonOpt", "ServerOpt",
-           "OverlayOpt", "PLAIN_HELP", "PricesOpt",
+__all__ = ["EXIT_BAD_INPUT", "EXIT_INFEASIBLE", "EXIT_OK", "EXIT_PIPE", "EXIT_TIMEOUT", "CatalogOpt", "JsonOpt",
+           "ServerOpt", "OverlayOpt", "PLAIN_HELP", "PricesOpt",
            "WideOpt", "app", "catalog_app", "load", "print_doc", "print_json", "version"]
 
 # Exit codes (README "Exit codes"): keep them, scripts depend on them.
 EXIT_OK = 0  # done; for `plan`, at least one plan meets every constraint
 EXIT_INFEASIBLE = 1  # `plan`: no plan meets every constraint (the output says why)
 EXIT_BAD_INPUT = 2  # a usage error, a bad file or value, an unknown id: one line on stderr
-EXIT_TIMEOUT = 3  # `plan`: the search ran out of time before it found any plan
+EXIT_TIMEOUT = 3  # `plan`, `plan-fleet`: the search (or schedule solve) ran out of time before it found any
+EXIT_PIPE = 141  # stdout closed before the output was written (piped to head): 128 + SIGPIPE, as a shell reports
 
 # Help is click's plain text (rich_markup_mode=None): typer's rich help imports rich and doubles the
 # CPU time of `hwplan --help`; every Typer here passes PLAIN_HELP.

@@ -1,8 +1,8 @@
 """The ``hwplan`` entry point: registers the command modules and maps errors to exit codes.
 
 Exit codes (cli.app): 0 done, 1 no plan fits, 2 bad input (usage errors included), 3 the search
-timed out before any plan. Every deliberate error is one line on stderr naming the option or
-field; only bugs show a traceback.
+timed out before any plan, 141 stdout closed before the output was written. Every deliberate
+error is one line on stderr naming the option or field; only bugs show a traceback.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 import typer
 
-from cli.app import EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_TIMEOUT
+from cli.app import EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_PIPE, EXIT_TIMEOUT
 
 __all__ = ["COMMAND_MODULES", "entry", "main", "register"]  # (and ``app``, through __getattr__)
 
@@ -93,8 +93,16 @@ def entry() -> NoReturn:
     try:
         main()
     except SystemExit as exc:
-        exit_now(exc.code)
+        exit_now(EXIT_PIPE if _stdout_closed() else exc.code)
     exit_now(0)
+
+
+def _stdout_closed() -> bool:
+    """Whether the command's stdout was closed before its output was written (piped to head): typer
+    (as click) then replaces stdout with a wrapper that silences the failing flushes and exits 1, which
+    here means "no plan meets every constraint"; the console (``cli.output.console``) takes rich's output
+    the same way. No command replaces stdout otherwise."""
+    return sys.stdout is not sys.__stdout__
 
 
 BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")  # what OpenBLAS reads, in order
@@ -118,7 +126,7 @@ def exit_now(code: object) -> NoReturn:
     exit does that a caller can see is kept: the atexit handlers run and stdout and stderr are
     flushed first. The ordinary exit happens instead for an exit code that is not a number (a
     message), while another thread still runs (it would be joined) or when a flush fails (a closed
-    pipe: Python reports it and exits 120)."""
+    pipe ends quietly with EXIT_PIPE)."""
     import atexit
     import threading
 
@@ -129,9 +137,20 @@ def exit_now(code: object) -> NoReturn:
     try:
         sys.stdout.flush()
         sys.stderr.flush()
+    except BrokenPipeError:  # the reader of stdout left before the last flush (piped to head)
+        _stdout_to_devnull()
+        os._exit(EXIT_PIPE)
     except (OSError, ValueError):
         raise SystemExit(code) from None
     os._exit(code or 0)
+
+
+def _stdout_to_devnull() -> None:
+    """Point stdout at /dev/null, so that what is still buffered for the closed pipe is dropped quietly
+    (Python would report the failed flush at exit, and exit 120)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 if __name__ == "__main__":

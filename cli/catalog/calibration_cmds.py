@@ -62,9 +62,9 @@ def validate_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Predict every record of a measurements file with the catalog's calibration; report errors."""
-    from rich.console import Console
     from rich.table import Table
 
+    from cli.output.console import Console
     from hardware_catalog.outputs import validation_out
     from planner.calibration.predict import predict_calibrated, prepare
     from planner.model.grid import CatalogTables
@@ -189,9 +189,9 @@ def calibrate_cmd(
 ) -> None:
     """Fit efficiencies per hardware x runtime to measurements; report cross-validated error."""
     import yaml
-    from rich.console import Console
     from rich.progress import Progress
 
+    from cli.output.console import Console
     from hardware_catalog.caching.cache_store import atomic_write
     from hardware_catalog.loader import default_catalog_dir
     from hardware_catalog.outputs import calibration_out, cv_out, skipped_out

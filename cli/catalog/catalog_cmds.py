@@ -45,9 +45,8 @@ def catalog_list(
     wide: WideOpt = False,
 ) -> None:
     """List catalog entries of one kind."""
-    from rich.console import Console
-
     from cli.output import render
+    from cli.output.console import Console
     from planner.errors import InputError
 
     if kind not in KINDS:
@@ -67,9 +66,8 @@ def catalog_show(
     as_json: JsonOpt = False,
 ) -> None:
     """Show one catalog entry with its sources."""
-    from rich.console import Console
-
     from cli.output import render
+    from cli.output.console import Console
 
     data = render.catalog_entry(load(catalog, add), entry_id)
     if as_json:

@@ -62,8 +62,7 @@ def prices_list(
     as_json: JsonOpt = False,
 ) -> None:
     """Every offer (filtered), and the price selected for each chip, market and mode."""
-    from rich.console import Console
-
+    from cli.output.console import Console
     from hardware_catalog.price_outputs import price_list
 
     _check(market, mode)

@@ -51,9 +51,8 @@ def estimate_cmd(
     server: ServerOpt = None,
 ) -> None:
     """Predict memory, latency, throughput and cost of one configuration."""
-    from rich.console import Console
-
     from cli.output import render
+    from cli.output.console import Console
     from hardware_catalog.outputs import EstimateOut, estimate_out
     from planner.errors import InputError
 

@@ -34,9 +34,9 @@ def finetune_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Training memory, chips, hours and dollars of adapting a model, per hardware, cheapest first."""
-    from rich.console import Console
     from rich.table import Table
 
+    from cli.output.console import Console
     from hardware_catalog.outputs import finetune_out
     from planner.levers.finetune import adaptation_options
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli.app import EXIT_INFEASIBLE, CatalogOpt, JsonOpt, OverlayOpt, app, load, print_doc
+from cli.app import EXIT_INFEASIBLE, EXIT_TIMEOUT, CatalogOpt, JsonOpt, OverlayOpt, app, load, print_doc
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -32,10 +32,9 @@ def plan_fleet_cmd(
     """A schedule per workload and month: committed baseline, on-demand / spot burst, autoscaling
     bounds and when to commit more, all workloads in one CP-SAT model sharing the fleet's quotas.
 
-    Exit code 0 when a schedule fits, 1 when none does.
+    Exit code 0 when a schedule fits, 1 when none does, 3 when time ran out before any was found.
     """
-    from rich.console import Console
-
+    from cli.output.console import Console
     from hardware_catalog.fleet_outputs import fleet_plan_out
     from hardware_catalog.inputs.fleet import fleet_prices, load_fleet
     from planner.fleet import plan_fleet
@@ -48,8 +47,8 @@ def plan_fleet_cmd(
         print_doc(out)
     else:
         render_fleet(Console(), out)
-    if out.cost is None:
-        raise typer.Exit(EXIT_INFEASIBLE)
+    if out.cost is None:  # out of time before any schedule (a search, or the joint solve: UNKNOWN), or none fits
+        raise typer.Exit(EXIT_TIMEOUT if out.status in ("TIME_LIMIT", "UNKNOWN") else EXIT_INFEASIBLE)
 
 
 def _usd(x: float | None) -> str:

@@ -269,7 +269,7 @@ def _render_text(out: PlanResultOut, local: tuple[Catalog, Workload] | None, *, 
                  ) -> None:
     """The plans as text, with plan 1's export and iteration-cost lines where the catalog is local (``local``: the
     catalog and the workload as the search read them)."""
-    from rich.console import Console  # (not for --json: rich is ~50 ms of start-up)
+    from cli.output.console import Console  # (not for --json: rich is ~50 ms of start-up)
 
     console = Console()
     render_plans(console, out, wide=wide)

@@ -25,11 +25,11 @@ def sweep_cmd(
     """Plan every scenario (the axes' cartesian product) on Ray: local by default, the cluster at
     RAY_ADDRESS when set. A failed scenario is a row with its error; the sweep goes on. Run again
     with the same --out to finish an interrupted sweep."""
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
     from rich.table import Table
 
     from cli.commands.sweep_runner import read_rows, run_sweep, write_parquet, write_plot
+    from cli.output.console import Console
     from hardware_catalog.inputs.fleet import book_prices
     from hardware_catalog.inputs.sweep import load_sweep_with_prices
     from planner.fleet.sweep import AXES, summarise

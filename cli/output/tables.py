@@ -10,6 +10,8 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 
+from cli.output.console import Console as OutConsole
+
 __all__ = ["Column", "fit_table", "min_width", "print_table"]
 
 
@@ -68,7 +70,7 @@ def print_table(console: Console, title: str | None, columns: Sequence[Column], 
     table, dropped = fit_table(console, title, columns, rows, caption=caption, wide=wide)
     if wide:  # every column at its full width, even past the terminal's edge
         width = min_width([replace(c, wrap=False) for c in columns], rows)
-        console = Console(width=max(console.width, width), file=console.file)
+        console = OutConsole(width=max(console.width, width), file=console.file)
     console.print(table)
     if dropped:
         console.print(f"(left out to fit {console.width} columns: {', '.join(dropped)}; --wide shows every column)")

@@ -268,6 +268,15 @@ class ConstraintsIn(_Strict):
     pricing: PricingField = PricingIn()
     serving: ServingIn = ServingIn()
 
+    @field_validator("hardware", "models", "precisions", "kv_precisions", "runtimes", "adaptations")
+    @classmethod
+    def _allows_some(cls, v: list[str] | None) -> list[str] | None:
+        # an allow-list that allows nothing leaves no configuration: said here, by its field, rather than
+        # as an infeasible plan whose explanation cannot name it
+        if v is not None and not v:
+            raise ValueError("an empty list allows none; leave the key out (or write null) to allow every one")
+        return v
+
 
 class WorkloadIn(_Strict):
     """A workload as written in a file or a request body."""

@@ -46,6 +46,7 @@ class WorkloadOptions:
     plan: Plan | None  # the single-workload plan at the horizon peak (None: nothing fits)
     shapes: tuple[Shape, ...]
     reasons: tuple[str, ...] = ()
+    cut: bool = False  # no plan because the search ran out of time (not proven infeasible)
 
 
 def shapes_for(catalog: Catalog, tables: CatalogTables, w: Workload, *, horizon_peak: float,
@@ -59,7 +60,7 @@ def shapes_for(catalog: Catalog, tables: CatalogTables, w: Workload, *, horizon_
         cut = searched.result.search.solver_status == "TIME_LIMIT"  # ran out of time: nothing is proven
         why = (f"the single-workload search at the horizon peak ran out of its {time_limit_s:g} s before finding a "
                "plan (a longer time limit may find one)" if cut else "no single-workload plan fits at the horizon peak")
-        return WorkloadOptions(plan=None, shapes=(), reasons=(why,))
+        return WorkloadOptions(plan=None, shapes=(), reasons=(why,), cut=cut)
     top = searched.result.plans[0]
     p, t = searched.prepared, searched.prepared.cand.tables
     c = p.cand

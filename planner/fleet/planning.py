@@ -263,7 +263,10 @@ def _plan(fleet: Fleet, demand: Demand, options: list[WorkloadOptions], items: l
     # no schedule, no cost: NaN months (null in the JSON), not zeros a client would sum to $0
     by_month = np.sum(joint.cost, axis=0) if ok and joint else np.full(fleet.months, np.nan)
     quota_peak = {h: (int(_usage(items, joint, h).max()), q) for h, q in fleet.quotas.items()} if ok and joint else {}
-    return FleetPlan(name=fleet.name, status=joint.status if joint else "NO_OPTIONS", months=fleet.months,
+    # without a joint solve: TIME_LIMIT where a workload's search ran out of time before any plan (nothing is
+    # proven), NO_OPTIONS where one has no plan that fits
+    status = joint.status if joint else "TIME_LIMIT" if any(o.cut for o in options if not o.shapes) else "NO_OPTIONS"
+    return FleetPlan(name=fleet.name, status=status, months=fleet.months,
                      periods_hours=tuple(float(h) for h in demand.hours_per_month), workloads=tuple(schedules),
                      cost_by_month=tuple(float(x) for x in by_month),
                      cost=float(by_month.sum()) if ok else float("nan"),

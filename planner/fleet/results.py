@@ -54,7 +54,9 @@ class WorkloadSchedule:
 @dataclass(frozen=True)
 class FleetPlan:
     name: str
-    status: str  # the joint solve's: OPTIMAL | FEASIBLE | INFEASIBLE | UNKNOWN
+    # the joint solve's: OPTIMAL | FEASIBLE | INFEASIBLE | UNKNOWN (out of time before any schedule); without
+    # one: NO_OPTIONS (a workload has no plan that fits) | TIME_LIMIT (a workload's search ran out of time first)
+    status: str
     months: int
     periods_hours: tuple[float, ...]  # hours per month of each period
     workloads: tuple[WorkloadSchedule, ...]

@@ -1,0 +1,123 @@
+"""Misuse left open by the 2026-12-05 audit (tests/test_misuse_found.py), each now a clear answer.
+
+* An allow-list written empty (``constraints.hardware: []``) allows nothing: every search had no
+  configuration and said only "no configuration survives the constraints", naming no field. Basis:
+  what the list says (it names no chip) against a null or absent one (every chip).
+* ``plan-fleet`` whose workload search runs out of time before any plan exited 1, the code for "no
+  schedule fits", although nothing was proven; ``plan`` exits 3 then (README "Exit codes"). Basis:
+  a search given no time at all, which can only stop at its deadline.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import Settings
+from hardware_catalog.fleet_outputs import FleetPlanOut
+from hardware_catalog.loader import default_catalog_dir
+
+Cli = Callable[..., tuple[int, str, str]]
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+ALLOW_LISTS = ("hardware", "models", "precisions", "kv_precisions", "runtimes", "adaptations")
+
+
+def _chatbot() -> dict[str, Any]:
+    return dict(yaml.safe_load((EXAMPLES / "support-chatbot.yaml").read_text(encoding="utf-8")))
+
+
+@pytest.mark.parametrize("name", ALLOW_LISTS)
+def test_an_empty_allow_list_is_refused_naming_it(tmp_path: Path, hwplan: Cli, name: str) -> None:
+    w = _chatbot()
+    w["constraints"][name] = []
+    path = tmp_path / "w.yaml"
+    path.write_text(yaml.safe_dump(w), encoding="utf-8")
+    code, _out, err = hwplan("plan", str(path))
+    assert code == 2, err
+    assert f"{path}: constraints.{name}: an empty list allows none" in err and err.strip().count("\n") == 0, err
+
+
+def test_a_null_allow_list_still_allows_every_one(tmp_path: Path, hwplan: Cli) -> None:
+    w = _chatbot()
+    assert w["constraints"]["hardware"] is None  # the example writes it null: every chip
+    path = tmp_path / "w.yaml"
+    path.write_text(yaml.safe_dump(w), encoding="utf-8")
+    code, _out, err = hwplan("plan", str(path), "--json")
+    assert code == 0, err
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
+    root = tmp_path_factory.mktemp("api") / "catalog"
+    shutil.copytree(default_catalog_dir(), root)
+    return TestClient(create_app(Settings(catalog_dir=root)), raise_server_exceptions=False)
+
+
+def test_the_service_refuses_an_empty_allow_list_and_stores_nothing(api: TestClient) -> None:
+    before = api.get("/v1/plans").json()
+    w = _chatbot()
+    w["constraints"]["runtimes"] = []
+    r = api.post("/v1/plans", json=w)
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["body.constraints.runtimes"]
+    fleet = {"name": "f", "months": 1, "workloads": [w]}
+    r = api.post("/v1/fleets", json=fleet)
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["body.workloads.0.constraints.runtimes"]
+    assert api.get("/v1/plans").json() == before
+
+
+def test_plan_fleet_exits_3_when_a_search_runs_out_of_time(tmp_path: Path, hwplan: Cli,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import planner.fleet.options as options
+
+    real = options.run_search
+
+    def no_time(*args: Any, **kw: Any) -> Any:
+        return real(*args, **{**kw, "time_limit_s": 1e-9})  # past its deadline before the first round
+
+    monkeypatch.setattr(options, "run_search", no_time)
+    path = EXAMPLES / "fleet" / "lora-pool.yaml"
+    code, out, err = hwplan("plan-fleet", str(path), "--json")
+    assert code == 3, err
+    doc = FleetPlanOut.model_validate_json(out)
+    assert doc.status == "TIME_LIMIT" and doc.cost is None
+    assert any("ran out of its" in r for s in doc.workloads for r in s.reasons), doc.workloads
+
+
+def test_plan_fleet_still_exits_1_when_no_plan_fits(tmp_path: Path, hwplan: Cli) -> None:
+    fleet = yaml.safe_load((EXAMPLES / "fleet" / "lora-pool.yaml").read_text(encoding="utf-8"))
+    fleet["workloads"][0].setdefault("quality", {})["min_score"] = 99.9  # no model in the catalog scores that
+    path = tmp_path / "fleet.yaml"
+    path.write_text(yaml.safe_dump(fleet), encoding="utf-8")
+    code, out, err = hwplan("plan-fleet", str(path), "--json", "--time-limit", "10")
+    assert code == 1, err
+    assert FleetPlanOut.model_validate_json(out).status == "NO_OPTIONS"
+
+
+@pytest.mark.parametrize("args", [["catalog", "list"], ["catalog", "list", "--json"],
+                                  ["estimate", "--model", "llama-3.1-8b", "--hardware", "l40s"]])
+def test_a_closed_stdout_ends_quietly_with_141(tmp_path: Path, args: list[str]) -> None:
+    """Piped to a reader that has already left (``| head`` once it has its lines): the text tables
+    exited 1 through rich ("no plan fits" in this CLI) and a plain print would have said "error:
+    Broken pipe" with exit 2. Basis: the shell's code for a command killed by SIGPIPE, 128 + 13."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HWPLAN_CACHE_DIR": str(tmp_path / "cache"),
+           "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    with subprocess.Popen([sys.executable, "-m", "cli.main", *args], env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE) as child:
+        assert child.stdout is not None and child.stderr is not None
+        child.stdout.close()  # before the command has written anything: its first write meets a closed pipe
+        err = child.stderr.read().decode()
+        assert child.wait(timeout=120) == 141, err
+    assert err == ""
