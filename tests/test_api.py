@@ -91,6 +91,9 @@ def test_health_and_ready(ro: TestClient) -> None:
     assert ro.get("/healthz").json() == {"status": "ok"}
     ready = ro.get("/readyz").json()
     assert ready["status"] == "ready" and ready["hardware"] >= 30 and len(ready["catalog_version"]) == 16
+    for path in ("/healthz", "/readyz"):  # a probe that sends HEAD reads the status alone (it was 405)
+        head = ro.head(path)
+        assert head.status_code == 200 and head.content == b"", (path, head.status_code)
 
 
 def test_empty_dir_is_initialised_from_the_shipped_catalog(tmp_path: Path) -> None:

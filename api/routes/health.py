@@ -1,4 +1,4 @@
-"""GET /healthz (the process answers) and GET /readyz (the catalog loads): async routes, so
+"""GET (or HEAD) /healthz (the process answers) and /readyz (the catalog loads): async routes, so
 they never wait for the thread pools that planning and sync routes use (see api.pool)."""
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ __all__ = ["router"]
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.api_route("/healthz", methods=["GET", "HEAD"])  # (HEAD: probes that check the status code alone)
 async def healthz() -> Health:
     return Health(status="ok")
 
 
-@router.get("/readyz", responses=problems((503, "the catalog does not load")))
+@router.api_route("/readyz", methods=["GET", "HEAD"], responses=problems((503, "the catalog does not load")))
 async def readyz(store: StoreDep) -> Ready:
     try:
         snap = await anyio.to_thread.run_sync(store.snapshot)  # a reload reads files
