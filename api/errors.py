@@ -31,7 +31,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hardware_catalog.files import field_path
+from hardware_catalog.files import field_path, key_message
 from planner.errors import CatalogError, InfeasibleError, InputError, PlannerError, SolverTimeoutError, StoreError
 
 __all__ = [
@@ -173,7 +173,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [{"field": _loc(e["loc"]) if e["type"] != "json_invalid" else "body",
                "message": "unknown field" if e["type"] == "extra_forbidden"
-               else str(e["msg"]).removeprefix("Value error, ")} for e in exc.errors()]
+               else key_message(e["loc"], str(e["msg"]).removeprefix("Value error, "))} for e in exc.errors()]
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
     return problem_response(422, "invalid request", detail, instance=request.url.path, errors=errors)
 

@@ -15,7 +15,8 @@ from pydantic import BaseModel, ValidationError
 
 from planner.errors import CatalogError
 
-__all__ = ["SAFE_LOADER", "TAG", "default_catalog_dir", "field_path", "read_yaml", "validate_file"]
+__all__ = ["KEY", "SAFE_LOADER", "TAG", "default_catalog_dir", "field_path", "key_message", "read_yaml",
+           "validate_file"]
 
 # libyaml's safe loader where PyYAML was built with it: the same documents, ~10x faster to parse
 SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -77,10 +78,20 @@ def _unique_keys(loader: type[yaml.SafeLoader]) -> type[yaml.SafeLoader]:
 TAG = "~"  # how a tagged union's tags begin: pydantic puts the tag in an error's location, a field path does not
 
 
+KEY = "[key]"  # pydantic's last location part where a mapping's key (the part before it) is what is wrong
+
+
 def field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     """A validation error's location as a dotted field path (``workloads.1.traffic.growth``), without the tags of
-    tagged unions (``TAG``)."""
-    return ".".join(str(part) for part in loc if not (isinstance(part, str) and part.startswith(TAG)))
+    tagged unions (``TAG``) and pydantic's ``KEY`` marker (``slo.ttft_ms.p42``, not ``slo.ttft_ms.p42.[key]``:
+    ``key_message`` says it is the key)."""
+    return ".".join(str(part) for part in loc
+                    if not (isinstance(part, str) and (part.startswith(TAG) or part == KEY)))
+
+
+def key_message(loc: tuple[Any, ...] | list[Any], message: str) -> str:
+    """``message``, saying so where the error is about a mapping's key rather than its value."""
+    return f"not an allowed key: {message}" if loc and loc[-1] == KEY else message
 
 
 def validate_file(model: type[FileModel], data: Any, *, file: str) -> FileModel:
@@ -102,6 +113,6 @@ def _describe(error: Any) -> str:
     if kind == "missing":
         return "field required"
     message = str(error["msg"])
-    return message.removeprefix("Value error, ")
+    return key_message(error["loc"], message.removeprefix("Value error, "))
 
 

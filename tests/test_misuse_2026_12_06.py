@@ -121,3 +121,18 @@ def test_a_closed_stdout_ends_quietly_with_141(tmp_path: Path, args: list[str]) 
         err = child.stderr.read().decode()
         assert child.wait(timeout=120) == 141, err
     assert err == ""
+
+
+def test_a_bad_key_is_named_as_the_key(tmp_path: Path, hwplan: Cli, api: TestClient) -> None:
+    """A percentile key that is not one (``slo.ttft_ms: {p42: ...}``) was named ``slo.ttft_ms.p42.[key]``:
+    pydantic's marker for "the key is wrong" leaked into the field path. Basis: the path a user wrote."""
+    w = _chatbot()
+    w["slo"]["ttft_ms"] = {"p42": 1500}
+    path = tmp_path / "w.yaml"
+    path.write_text(yaml.safe_dump(w), encoding="utf-8")
+    code, _out, err = hwplan("plan", str(path))
+    assert code == 2 and f"{path}: slo.ttft_ms.p42: not an allowed key: Input should be 'p50'" in err, err
+    r = api.post("/v1/plans", json=w)
+    assert r.status_code == 422, r.text
+    (error,) = r.json()["errors"]
+    assert error["field"] == "body.slo.ttft_ms.p42" and error["message"].startswith("not an allowed key: "), error
