@@ -680,8 +680,10 @@ class RecordErrorOut(_Out):
 
 class SummaryOut(_Out):
     n: int
-    median_ape: Num
-    p90_ape: Num
+    median_ape: Num = Field(description="median absolute percentage error, as a fraction; null where more than half "
+                                        "the records have no finite prediction (past the model's capacity)")
+    p90_ape: Num = Field(description="its 90th percentile; null where more than a tenth of the records have no "
+                                     "finite prediction (an infinite error: JSON has no infinity)")
     within_25pct: Num = Field(description="share of records within 25% of the observed value")
 
 

@@ -136,3 +136,24 @@ def test_a_bad_key_is_named_as_the_key(tmp_path: Path, hwplan: Cli, api: TestCli
     assert r.status_code == 422, r.text
     (error,) = r.json()["errors"]
     assert error["field"] == "body.slo.ttft_ms.p42" and error["message"].startswith("not an allowed key: "), error
+
+
+def test_an_infinite_p90_error_is_said_so(hwplan: Cli) -> None:
+    """`validate`'s summary printed "—" (as for "no records") where a metric's p90 error is infinite, and its
+    JSON gives null without saying why. Basis: the records whose metric has no finite prediction (the
+    model puts their rate past its capacity), more than a tenth of those with the metric."""
+    import json
+
+    mlperf = Path(__file__).resolve().parents[1] / "hardware_catalog/data/measurements/mlperf.yaml"
+    code, out, err = hwplan("validate", str(mlperf), "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    observed = [r for r in doc["records"] if r["observed"].get("ttft_ms") is not None]
+    unpredicted = [r for r in observed if r["predicted"].get("ttft_ms") is None]
+    assert len(unpredicted) > 0.1 * len(observed)  # the premise: an infinite 90th percentile
+    summary = doc["summary"]["ttft_ms"]
+    assert summary["p90_ape"] is None and summary["median_ape"] is not None
+    code, text, err = hwplan("validate", str(mlperf))
+    rows = [[cell.strip() for cell in line.split("│")] for line in text.splitlines()]
+    row = next(r for r in rows if len(r) == 7 and r[1] == "ttft_ms")  # summary by metric: metric, n, median, p90
+    assert row[2] == str(summary["n"]) and row[4] == "inf", row

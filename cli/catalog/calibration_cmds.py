@@ -49,7 +49,9 @@ def _summary_table(console: Console, title: str, summary: dict[str, SummaryOut],
     for col in (key, "n", "median APE", "p90 APE", "within 25%"):
         table.add_column(col)
     for name, s in summary.items():
-        pct = ["—" if v is None else f"{100 * v:.1f}%" for v in (s.median_ape, s.p90_ape, s.within_25pct)]
+        # with records, a value without a number is an infinite error (records past the model's capacity)
+        pct = [("inf" if s.n else "—") if v is None else f"{100 * v:.1f}%"
+               for v in (s.median_ape, s.p90_ape, s.within_25pct)]
         table.add_row(name, str(s.n), *pct)
     console.print(table)
 
