@@ -46,8 +46,9 @@ def _choose(doc: PlanResultOut, rank: int) -> PlanOut:
                else "no plan met every constraint")
         raise ExportError(f"the result has no plan to export ({why})", field="rank")
     front = sorted({p.rank for p in doc.pareto} - {p.rank for p in doc.plans})
-    also = f", and the Pareto front's {', '.join(map(str, front))}" if front else ""
-    raise ExportError(f"no plan of rank {rank} (ranks 1-{len(doc.plans)}{also})", field="rank")
+    ranked = "rank 1 only" if len(doc.plans) == 1 else f"ranks 1-{len(doc.plans)}"
+    also = f"; the Pareto front adds rank{'s' if len(front) > 1 else ''} {', '.join(map(str, front))}" if front else ""
+    raise ExportError(f"the result has no plan of rank {rank}: its ranked plans are {ranked}{also}", field="rank")
 
 
 def _check_known(ctx: _Ctx) -> None:
