@@ -736,7 +736,8 @@ class CalibrationOut(_Out):
     serving_concurrency: dict[str, int] = Field(
         default_factory=dict, description="per 'runtime on family' whose records under load ran more sequences per "
         "engine than the runtime's documented cap: the least cap they are consistent with (Little's law)")
-    cross_validation: CrossValidationOut
+    cross_validation: CrossValidationOut | None = Field(description="null with --cv-by none (fitted, not "
+                                                                    "cross-validated)")
     skipped: list[SkippedOut]
     ignored: list[SkippedOut] = Field(default=[], description=_IGNORED)
 
@@ -805,7 +806,7 @@ def cv_out(catalog: Catalog, rs: RecordSet, predicted: Array) -> CrossValidation
         **{k: v for k, v in grouped_summaries(rs, predicted).items() if k != "by_family"})
 
 
-def calibration_out(*, written: str, n_records: int, pairs: int, cv: CrossValidationOut,
+def calibration_out(*, written: str, n_records: int, pairs: int, cv: CrossValidationOut | None,
                     skipped: list[SkippedOut], calibration: Calibration | None = None,
                     ignored: Sequence[BadRecord] = ()) -> CalibrationOut:
     iteration: dict[str, Num] = {}

@@ -120,6 +120,26 @@ def test_calibrate_cli_writes_a_valid_calibration(tmp_path: Path) -> None:
     assert any(e.hardware == "h100-sxm" and e.runtime == "tensorrt-llm" for e in cal.entries)
 
 
+def test_calibrate_without_cross_validation_writes_the_same_fit(tmp_path: Path) -> None:
+    """--cv-by none skips the folds (the default's 25 fits took 22 minutes over both shipped files here) and
+    writes the fit the cross-validated run writes: the final fit never reads a fold's. Basis: a 2-fold run of
+    the same file, whose entries it must equal; its file and JSON say no error was estimated."""
+    runs = {}
+    for name, args in (("cv", ["--folds", "2", "--repeats", "1"]), ("none", ["--cv-by", "none"])):
+        out = tmp_path / name
+        result = CliRunner().invoke(app, ["calibrate", str(SHIPPED), "--out", str(out), "--json", *args])
+        assert result.exit_code == 0, result.output
+        runs[name] = (yaml.safe_load((out / "calibration.yaml").read_text(encoding="utf-8")), json.loads(result.output))
+    (with_cv, cv_doc), (without, none_doc) = runs["cv"], runs["none"]
+    CalibrationFile.model_validate(without)
+    assert without["entries"] == with_cv["entries"] and without["moe_expert"] == with_cv["moe_expert"]
+    assert without["fitted_on"]["cv_by"] == "none" and "cv_median_ape" not in without["fitted_on"]
+    assert "cv_median_ape" in with_cv["fitted_on"]
+    assert none_doc["cross_validation"] is None and cv_doc["cross_validation"]["by_metric"]
+    text = CliRunner().invoke(app, ["calibrate", str(SHIPPED), "--out", str(tmp_path / "text"), "--cv-by", "none"])
+    assert text.exit_code == 0 and "not cross-validated" in text.output, text.output
+
+
 def test_calibrate_with_nothing_to_fit_says_so_and_writes_nothing(tmp_path: Path, hwplan: Any) -> None:
     """An empty measurements file was refused as 'folds: must be between 2 and the number of records (0)',
     naming an option the user never gave; with one record --cv-by ran on into an empty fit."""
