@@ -262,11 +262,11 @@ def calibrate_cmd(
     if report.serving_concurrency:
         caps = ", ".join(f"{k} {v:,}" for k, v in report.serving_concurrency.items())  # 'vllm on gpu 1,088'
         console.print(f"engine caps on sequences raised by the records under load (Little's law): {caps}")
-    how = (f"{folds}-fold cross-validated error ({repeats} fold assignments pooled)" if cv_by is None
-           else f"cross-validated error, each {cv_by} held out and predicted by a fit on the others,")
     if cv is None:
         console.print("not cross-validated (--cv-by none): no error estimate for this fit")
-    for key, title in (("by_metric", "metric"), ("by_family", "hardware family"), ("by_runtime", "runtime")):
-        if cv is not None:
+    else:
+        how = (f"{folds}-fold cross-validated error ({repeats} fold assignments pooled)" if cv_by is None
+               else f"cross-validated error, each {cv_by} held out and predicted by a fit on the others,")
+        for key, title in (("by_metric", "metric"), ("by_family", "hardware family"), ("by_runtime", "runtime")):
             _summary_table(console, f"{how} by {title}", getattr(cv, key), title)
     _print_left_out(console, skipped_rows, report.ignored)
