@@ -101,8 +101,8 @@ def _stdout_closed() -> bool:
     """Whether the command's stdout was closed before its output was written (piped to head): typer
     (as click) then replaces stdout with a wrapper that silences the failing flushes and exits 1, which
     here means "no plan meets every constraint"; the console (``cli.output.console``) takes rich's output
-    the same way. No command replaces stdout otherwise."""
-    return sys.stdout is not sys.__stdout__
+    the same way."""
+    return type(sys.stdout).__name__ == "PacifyFlushWrapper"  # (click's, vendored in typer as typer._click)
 
 
 BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")  # what OpenBLAS reads, in order
@@ -147,7 +147,12 @@ def exit_now(code: object) -> NoReturn:
 
 def _stdout_to_devnull() -> None:
     """Point stdout at /dev/null, so that what is still buffered for the closed pipe is dropped quietly
-    (Python would report the failed flush at exit, and exit 120)."""
+    (Python would report the failed flush at exit, and exit 120). A stdout without a descriptor (replaced
+    in-process) has nothing to point."""
+    try:
+        sys.stdout.fileno()
+    except (OSError, ValueError):
+        return
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
