@@ -79,7 +79,9 @@ WEAK_SPOTS = """\
   catalog's MaxText one, and it keeps a 2,048-token KV cache per slot, so these runs bound the prior's
   error more than they measure it; they were not fitted. TPU plans (flagged `uncalibrated`) may carry
   half the traffic they claim, and those on TPU v5e with JetStream say so (measured_bias.yaml, a chip's
-  entry): domain-task's plan 1 (qwen2.5-7b on one TPU v5e) is one.
+  entry): domain-task's plan 1 (qwen2.5-7b on one TPU v5e, $876/month) is one. Its result also carries the
+  workload re-planned with TPU v5e on JetStream at the measured 0.41x (`measured_replan`): the best plan
+  is then 2 x L4 on LMDeploy at $1,104/month (+26%), the plan ranked second.
 * **Under load** (MLPerf, section above): at a Server record's rate the model predicts TTFT and
   TPOT p99 about 2x too low (median ratio ~0.5) and puts 27% of the records above their capacity.
   Submitters run at ~95% of their Offline rate, near the TPOT limit, with a batch of several
