@@ -150,11 +150,11 @@ def _stdout_to_devnull() -> None:
     (Python would report the failed flush at exit, and exit 120). A stdout without a descriptor (replaced
     in-process) has nothing to point."""
     try:
-        sys.stdout.fileno()
+        fd = sys.stdout.fileno()
     except (OSError, ValueError):
         return
     devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    os.dup2(devnull, fd)
     os.close(devnull)
 
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: the shipped catalog (loaded once per session) and a one-row grid helper."""
+"""Shared fixtures: the shipped catalog (loaded once per session), a one-row grid helper, the CLI in-process
+and the REST service on its own catalog directory."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import functools
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -15,6 +16,9 @@ from hardware_catalog.caching import cache
 from planner.domain import Catalog
 from planner.model.estimate import config_grid, resolve
 from planner.model.grid import CatalogTables, Grid
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
 
 # tests never write ~200 MB entries into the user's cache directory; tests/test_catalog_cache.py turns
 # the compiled catalog cache back on, in a temporary directory
@@ -105,3 +109,17 @@ def queued(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(prepare_module.Prepared, "_run", counted)
     return counts
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
+    """The REST service on its own catalog directory (empty, so the service fills it from the shipped catalog,
+    tests/test_api.py; it keeps its lock and version files there), one per test module, answering errors as a
+    client sees them (no exception raised into the test)."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import Settings
+
+    return TestClient(create_app(Settings(catalog_dir=tmp_path_factory.mktemp("api") / "catalog")),
+                      raise_server_exceptions=False)

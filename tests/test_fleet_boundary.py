@@ -70,21 +70,14 @@ def test_cli_bad_fleet_names_file_and_field(tmp_path: Path, hwplan: Callable[...
     assert code == 2 and "bad.yaml" in err and "availability.spare" in err
 
 
-@pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
-    directory = tmp_path_factory.mktemp("fleet-api") / "catalog"
-    shutil.copytree(default_catalog_dir(), directory)
-    return TestClient(create_app(Settings(catalog_dir=directory)), raise_server_exceptions=False)
-
-
-def test_api_fleets(client: TestClient) -> None:
-    r = client.post("/v1/fleets", json=FLEET, params={"time_limit_s": 10})
+def test_api_fleets(api: TestClient) -> None:
+    r = api.post("/v1/fleets", json=FLEET, params={"time_limit_s": 10})
     assert r.status_code == 200, r.text
     doc = FleetPlanOut.model_validate(r.json())
     assert doc.quota_peak["l40s"][0] <= 6
     assert json.loads(r.text)["months"] == 3
     # file references are for files on disk, not request bodies
-    r = client.post("/v1/fleets", json={**FLEET, "workloads": [{"file": "/etc/passwd"}]})
+    r = api.post("/v1/fleets", json={**FLEET, "workloads": [{"file": "/etc/passwd"}]})
     assert r.status_code == 422 and "workloads" in r.text
 
 
@@ -135,19 +128,19 @@ def _field(r: Any) -> list[str]:
     return [e["field"] for e in r.json()["errors"]]
 
 
-def test_api_fleet_errors_name_the_workload(client: TestClient) -> None:
+def test_api_fleet_errors_name_the_workload(api: TestClient) -> None:
     """An error about one workload's field names that workload (``body.workloads.1...``), whether it comes
     from reading the workload (one-token outputs under a TPOT target), from planning it (an unknown model)
     or from its demand (the peak over availability.max_utilization, past the solver's integers)."""
     one_token = {**_workload("two", 2.0)}
     one_token["traffic"] = {**one_token["traffic"], "output_tokens": {"mean": 1}}
-    r = client.post("/v1/fleets", json={**FLEET, "workloads": [_workload("one", 4.0), one_token]})
+    r = api.post("/v1/fleets", json={**FLEET, "workloads": [_workload("one", 4.0), one_token]})
     assert _field(r) == ["body.workloads.1.slo.tpot_ms"]
     unknown = {**_workload("two", 2.0), "constraints": {"models": ["no-such-model"]}}
-    r = client.post("/v1/fleets", json={**FLEET, "workloads": [_workload("one", 4.0), unknown]})
+    r = api.post("/v1/fleets", json={**FLEET, "workloads": [_workload("one", 4.0), unknown]})
     assert _field(r) == ["body.workloads.1.constraints.models.0"]
     huge = {**_workload("two", 1e6), "availability": {"max_utilization": 1e-7}}
-    r = client.post("/v1/fleets", json={**FLEET, "workloads": [_workload("one", 4.0), huge]})
+    r = api.post("/v1/fleets", json={**FLEET, "workloads": [_workload("one", 4.0), huge]})
     assert _field(r) == ["body.workloads.1.traffic.peak_requests_per_s"]
     assert "availability.max_utilization" in r.json()["detail"]
 
@@ -169,7 +162,7 @@ def test_api_fleet_workloads_keep_the_servers_search_space_limits(tmp_path: Path
     assert _field(c.post("/v1/plans", json={**wide, "name": "w"})) == ["body.constraints.max_chips_per_replica"]
 
 
-def test_api_fleet_without_traffic_is_a_named_error(client: TestClient) -> None:
+def test_api_fleet_without_traffic_is_a_named_error(api: TestClient) -> None:
     """Growth multipliers of 0 left a workload no demand: the answer was 200 with "no single-workload plan fits
     at the horizon peak", as if the hardware fell short. All zero, the list is refused as read (as an all-zero
     profile is); zero over the fleet's months only (the last multiplier holds past the list), by the planner."""
@@ -177,15 +170,15 @@ def test_api_fleet_without_traffic_is_a_named_error(client: TestClient) -> None:
         w = _workload("two", 2.0)
         return {**w, "traffic": {**w["traffic"], "growth": {"multipliers": multipliers}}}
 
-    r = client.post("/v1/fleets", json={**FLEET, "workloads": [_workload("one", 4.0), grown([0.0])]})
+    r = api.post("/v1/fleets", json={**FLEET, "workloads": [_workload("one", 4.0), grown([0.0])]})
     assert _field(r) == ["body.workloads.1.traffic.growth"]
     assert "every value is 0" in r.text
-    r = client.post("/v1/fleets", json={**FLEET, "workloads": [_workload("one", 4.0), grown([0.0, 0.0, 0.0, 5.0])]})
+    r = api.post("/v1/fleets", json={**FLEET, "workloads": [_workload("one", 4.0), grown([0.0, 0.0, 0.0, 5.0])]})
     assert _field(r) == ["body.workloads.1.traffic.growth"]
     assert "no traffic in any of the fleet's 3 months" in r.json()["detail"]
 
 
-def test_fleet_text_states_what_its_lower_bound_proves(client: TestClient) -> None:
+def test_fleet_text_states_what_its_lower_bound_proves(api: TestClient) -> None:
     """A schedule cut short printed "at most 100.0% above optimal: no schedule costs less than $0" (a bound of 0
     proves nothing) and read gap = (cost - bound) / cost as a share of the optimum, which it understates: the
     proven statement is that an optimal schedule costs at most gap x cost less."""
@@ -193,7 +186,7 @@ def test_fleet_text_states_what_its_lower_bound_proves(client: TestClient) -> No
 
     from cli.commands.fleet_cmd import render_fleet
 
-    r = client.post("/v1/fleets", json=FLEET, params={"time_limit_s": 10})
+    r = api.post("/v1/fleets", json=FLEET, params={"time_limit_s": 10})
     doc = FleetPlanOut.model_validate(r.json())
     assert doc.cost is not None
 
@@ -208,14 +201,14 @@ def test_fleet_text_states_what_its_lower_bound_proves(client: TestClient) -> No
     assert "an optimal one costs at most 3.0% less: none costs less than $" in head(bound), head(bound)
 
 
-def test_fleet_text_leaves_out_a_comparison_it_did_not_make(client: TestClient) -> None:
+def test_fleet_text_leaves_out_a_comparison_it_did_not_make(api: TestClient) -> None:
     """Past the deadline the comparison with each workload alone is skipped (a note says so); the text still
     printed "Each alone with the whole quota: -."."""
     from rich.console import Console
 
     from cli.commands.fleet_cmd import render_fleet
 
-    doc = FleetPlanOut.model_validate(client.post("/v1/fleets", json=FLEET, params={"time_limit_s": 10}).json())
+    doc = FleetPlanOut.model_validate(api.post("/v1/fleets", json=FLEET, params={"time_limit_s": 10}).json())
     for independent, shown in ((doc.independent_cost, True), (None, False)):
         console = Console(record=True, width=200)
         render_fleet(console, doc.model_copy(update={"independent_cost": independent}))

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,10 +18,7 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import Settings
 from hardware_catalog.fleet_outputs import FleetPlanOut
-from hardware_catalog.loader import default_catalog_dir
 
 Cli = Callable[..., tuple[int, str, str]]
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -51,13 +47,6 @@ def test_a_null_allow_list_still_allows_every_one(tmp_path: Path, hwplan: Cli) -
     path.write_text(yaml.safe_dump(w), encoding="utf-8")
     code, _out, err = hwplan("plan", str(path), "--json")
     assert code == 0, err
-
-
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
-    root = tmp_path_factory.mktemp("api") / "catalog"
-    shutil.copytree(default_catalog_dir(), root)
-    return TestClient(create_app(Settings(catalog_dir=root)), raise_server_exceptions=False)
 
 
 def test_the_service_refuses_an_empty_allow_list_and_stores_nothing(api: TestClient) -> None:

@@ -19,8 +19,6 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import Settings
 from hardware_catalog.caching.compiled import SUFFIX
 from hardware_catalog.loader import default_catalog_dir, load_catalog
 from planner.errors import CatalogError, InputError
@@ -159,13 +157,6 @@ def test_more_pipeline_stages_than_layers_is_refused() -> None:
 
 
 # -- the service ---------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
-    root = tmp_path_factory.mktemp("api") / "catalog"  # the service keeps its lock and version files beside it
-    shutil.copytree(default_catalog_dir(), root)
-    return TestClient(create_app(Settings(catalog_dir=root)), raise_server_exceptions=False)
-
-
 def _field(r: Any, status: int = 422) -> list[str]:
     assert r.status_code == status, r.text
     return [e["field"] for e in r.json()["errors"]]

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from hardware_catalog.inputs.measurements import BadRecord, MeasurementsRead
     from hardware_catalog.outputs import CrossValidationOut, SkippedOut, SummaryOut
     from planner.calibration.fit import FitResult
-    from planner.calibration.predict import Measurement, RecordSet
+    from planner.calibration.predict import Measurement
     from planner.domain import Efficiency
 
 __all__ = ["calibrate_cmd", "load_records", "validate_cmd"]
@@ -214,13 +214,13 @@ def calibrate_cmd(
             raise InputError(f"{len(rs)} record(s) could be predicted ({len(records)} read, {len(skipped)} skipped, "
                              f"{len(bad)} unreadable): a fit needs at least 2", field="measurements")
         progress.update(task, advance=1, description="cross-validating")
-        cv_rs: RecordSet | None
+        cv: CrossValidationOut | None = None  # (--cv-by none: fitted, not cross-validated)
         if cv_by == "none":
-            cv_rs, cv_pred, folds, repeats = None, None, 0, 0
+            folds, repeats = 0, 0
         elif cv_by is None:
-            cv_rs, cv_pred = repeated_cross_validate(
+            cv = cv_out(cat, *repeated_cross_validate(
                 cat, rs, folds=folds, repeats=repeats,
-                progress=lambda msg: progress.update(task, advance=1, description=msg))
+                progress=lambda msg: progress.update(task, advance=1, description=msg)))
         else:
             if cv_by not in ("round", "system", "hardware"):
                 raise typer.BadParameter(f"expected 'round', 'system', 'hardware' or 'none', got {cv_by!r}",
@@ -232,11 +232,10 @@ def calibrate_cmd(
 
             cv_pred, _groups = group_cross_validate(
                 cat, rs, group, progress=lambda msg: progress.update(task, advance=1, description=msg))
-            cv_rs, folds, repeats = rs, 0, 1
+            cv, folds, repeats = cv_out(cat, rs, cv_pred), 0, 1
         progress.update(task, description="fitting on all records")
         result = fit(cat, rs)
         progress.update(task, advance=1, description="writing calibration.yaml")
-        cv = None if cv_rs is None or cv_pred is None else cv_out(cat, cv_rs, cv_pred)
         target = (out or catalog or default_catalog_dir()) / "calibration.yaml"
         target.parent.mkdir(parents=True, exist_ok=True)
         data = calibration_yaml(result, reads, len(rs), folds, cv, repeats=repeats,
