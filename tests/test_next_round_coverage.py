@@ -147,15 +147,52 @@ def test_every_record_is_predicted(records: tuple[Measurement, ...],
             assert math.isfinite(out[j, CAPACITY]) and out[j, CAPACITY] > 0, m.id
 
 
-def test_the_slo_raises_the_inferred_tp(predicted: tuple[RecordSet, np.ndarray]) -> None:
+def test_an_unstated_tp_is_the_one_predicted_to_reach_the_most(catalog: Catalog, tables: CatalogTables,
+                                                                records: tuple[Measurement, ...],
+                                                                predicted: tuple[RecordSet, np.ndarray]) -> None:
+    """Brute force over the records' own variants: each record stated at every power-of-two tp within a node
+    that divides its chips (a variant whose weights do not fit is skipped), predicted as a record that states
+    it. The tp ``prepare`` maps an unstated one to reaches the most of the record's figure (Server /
+    Interactive: SLO capacity; Offline: tokens/s) of them all, and no smaller tp reaches as much."""
+    rs, out = predicted
+    chosen = {m.id: (c.tp, out[j]) for j, (m, c) in enumerate(zip(rs.records, rs.configs, strict=True))}
+    variants = [dataclasses.replace(m, tp=tp) for m in records for tp in (1, 2, 4, 8, 16)
+                if tp <= catalog.get_hardware(m.hardware).chips_per_node and m.chips % tp == 0]
+    stated, _skipped = prepare(catalog, tables, variants)
+    figures: dict[str, list[tuple[int, float]]] = {}
+    for m, row in zip(stated.records, predict_calibrated(tables, stated, catalog.calibration), strict=True):
+        key = CAPACITY if m.scenario is Scenario.SERVER else TOKENS_PER_S
+        figures.setdefault(m.id, []).append((m.tp or 0, float(row[key])))
+    moved = 0
+    for m in records:
+        tp, row = chosen[m.id]
+        best = float(row[CAPACITY if m.scenario is Scenario.SERVER else TOKENS_PER_S])
+        assert m.tp is None and figures[m.id], m.id
+        assert best >= max(f for _, f in figures[m.id]) * (1 - 1e-9), (m.id, tp, figures[m.id])
+        assert all(f < best * (1 - 1e-9) for t, f in figures[m.id] if t < tp), (m.id, tp, figures[m.id])
+        moved += tp != min(t for t, _ in figures[m.id])
+    assert moved > 0  # the rule is not the smallest tp that fits under another name
+
+
+def test_an_interactive_slo_raises_the_tp(predicted: tuple[RecordSet, np.ndarray]) -> None:
     """llama2-70b on Arc Pro B60: its 4.25-bit weights (69e9 x 4.25 / 8 = 36.7 GB) fit at tp 2, where a
     decode step reads 18.3 GB per chip, 40.2 ms at the full 456 GB/s: over the Interactive 40 ms TPOT
-    p99, so the SLO raises tp; Offline and Server keep tp 2."""
-    rs, _ = predicted
-    tp = {m.id: c.tp for m, c in zip(rs.records, rs.configs, strict=True)}
-    stem = "synthetic-next-llama2-70b-99-arc-pro-b60-x8-vllm-int4-"
-    assert tp[stem + "offline"] == tp[stem + "server"] == 2
-    assert tp[stem + "interactive"] > 2
+    p99 (a physics bound: no rate meets it), so the record maps to a larger tp."""
+    rs, out = predicted
+    tp = {m.id: (c.tp, row) for m, c, row in zip(rs.records, rs.configs, out, strict=True)}
+    chosen, row = tp["synthetic-next-llama2-70b-99-arc-pro-b60-x8-vllm-int4-interactive"]
+    assert chosen > 2
+    assert row[CAPACITY] > 0
+
+
+def test_an_slo_no_tp_meets_keeps_the_most_replicas(catalog: Catalog, tables: CatalogTables,
+                                                    records: tuple[Measurement, ...]) -> None:
+    """A 1 microsecond TPOT p99 is under any decode step: capacity 0 at every tp, a tie the smallest tp
+    whose weights fit breaks (llama-3.1-8b in fp4 on an 8-GPU B200 node: tp 1, eight replicas)."""
+    m = next(m for m in records if m.model == "llama-3.1-8b" and m.hardware == "b200" and m.scenario is Scenario.SERVER)
+    rs, _ = prepare(catalog, tables, [dataclasses.replace(m, slo={"tpot_p99_s": 1e-6})])
+    assert rs.configs[0].tp == 1
+    assert predict_calibrated(tables, rs, catalog.calibration)[0, CAPACITY] == 0
 
 
 def test_throughput_within_the_compute_roofline(predicted: tuple[RecordSet, np.ndarray]) -> None:

@@ -5,9 +5,11 @@ TensorRT-LLM's ``max_batch_size`` 2048, ...) is what a deployment gets by defaul
 higher, and a measurement does not say what it was set to. Little's law bounds it from below: a
 Server / Interactive run at rate lam with mean TPOT t and outputs of mean O kept lam (O - 1) t
 sequences decoding on average, split over its replicas; the engine's cap was at least that (its
-sequences in prefill, not counted, only add to it). With the smallest tp whose weights fit (a record
-that does not state tp, ``planner.calibration.predict``) the replicas are the most there can be, so
-the figure stays a lower bound. MLPerf's AMD vLLM submissions ran 350-1,088 sequences per MI300X /
+sequences in prefill, not counted, only add to it). A record that does not state tp runs at the tp the
+model predicts the most for (``planner.calibration.predict._tuned_tp``); where that is above the
+submitter's (Intel's v5.1 Arc Pro B60 llama2-70b Server maps to tp 4, Intel's run script sets 2), its
+replicas are fewer than the run's and the figure is not a bound: the caps fitted today come from records
+that state tp (AMD's, tp 1). MLPerf's AMD vLLM submissions ran 350-1,088 sequences per MI300X /
 MI325X engine, up to 4x vLLM's default: predicted at 256, their eight v5.1 llama2-70b Server runs came out
 at 0.84-0.89x their rate and 0.38-0.55x their TPOT p99 (the engine could not hold the batch they ran); at
 the cap their records show, 0.92-1.01x and a median 1.16x (tests/test_concurrency_cap.py).

@@ -13,9 +13,9 @@ Mapping decisions
 * ``kv_precision`` null = the runtime default: FP8 for TensorRT-LLM serving FP8/FP4 (ModelOpt)
   checkpoints, which enable an FP8 KV cache by default; otherwise 16-bit (bf16 where the chip and
   runtime have it, else fp16), as vLLM, llama.cpp, Neuron and the others default to.
-* ``tp`` null = the smallest whose weights fit (``_inferred_tp``); for a Server / Interactive record
-  with an ``slo``, the smallest of those at which the predicted p99s can meet it at all (``_slo_tp``):
-  MLPerf accepts a latency-bound result only if it met its SLO, so the submitter's tp did.
+* ``tp`` null = the tp a submitter tunes to (``_tuned_tp``): of those within a node whose weights fit,
+  the one predicted to reach the most of the record's figure (SLO capacity for a Server / Interactive
+  record with an ``slo``: MLPerf accepts a latency-bound result only if it met its SLO; else tokens/s).
 * p99 figures of static-batch and max-throughput records equal their means (no queueing).
 * ``weight_precision`` is the stored format the source states; where the chip maps it for the
   record's runtime (hardware ``runtime_kernels``), the record is predicted at that kernel's
@@ -31,6 +31,7 @@ Mapping decisions
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -75,6 +76,7 @@ __all__ = [
 # the percentiles at the record's rate, and the highest rate whose predicted p99s meet its slo.
 METRICS = ("output_tokens_per_s", "ttft_s", "tpot_s", "e2e_s", "ttft_p99_s", "tpot_p99_s",
            "ttft_p50_s", "ttft_p90_s", "tpot_p50_s", "tpot_p90_s", "slo_capacity_requests_per_s")
+_THROUGHPUT, _CAPACITY = METRICS.index("output_tokens_per_s"), METRICS.index("slo_capacity_requests_per_s")
 EFFICIENCY_FIELDS = tuple(f.name for f in fields(Efficiencies))  # a fit's parameter columns, in order
 
 
@@ -86,7 +88,7 @@ class Measurement:
     model: str
     hardware: str
     chips: int
-    tp: int | None  # None: not stated; the smallest tp whose weights fit (``_inferred_tp``)
+    tp: int | None  # None: not stated; the tp a submitter tunes to (``_tuned_tp``)
     pp: int | None
     weight_precision: str
     kv_precision: str | None
@@ -197,8 +199,8 @@ _WEIGHT_SHARE = 0.8
 
 def _inferred_tp(catalog: Catalog, m: Measurement, hardware: str, pp: int) -> int:
     """The smallest power-of-two tp within a node, dividing the chips, whose weights take at most
-    _WEIGHT_SHARE of each chip's memory: submitters run as many replicas as fit, each with room
-    for its KV cache [mapping decision for records that do not state tp]."""
+    _WEIGHT_SHARE of each chip's memory: a record that does not state tp resolves at it first, then
+    ``_tuned_tp`` maps it to the tp its submitter would have tuned to [mapping decision]."""
     hw, model = catalog.get_hardware(hardware), catalog.get_model(m.model)
     prec = catalog.get_precision(m.weight_precision)
     weights = model.weight_bytes(prec, catalog.precisions)  # an experts-only checkpoint: the rest 16-bit
@@ -264,7 +266,7 @@ def prepare(catalog: Catalog, tables: CatalogTables,
             kept.append((m, _resolve(catalog, m)))
         except PlannerError as exc:
             skipped.append(Skipped(m.id, exc.message))
-    _slo_tp(catalog, tables, kept)
+    _tuned_tp(catalog, tables, kept)
     return _record_set(tables, kept), tuple(skipped)
 
 
@@ -287,47 +289,42 @@ def _record_set(tables: CatalogTables, kept: Sequence[tuple[Measurement, Config]
     )
 
 
-def _slo_tp(catalog: Catalog, tables: CatalogTables, kept: list[tuple[Measurement, Config]]) -> None:
-    """Raise the inferred tp of Server / Interactive records whose SLO its predicted p99s cannot meet
-    at any rate, doubling it within the node while it divides the chips, to the first tp that can
-    (in place; a record no tp lets meet it keeps the smallest: its SLO capacity is predicted 0).
+def _tuned_tp(catalog: Catalog, tables: CatalogTables, kept: list[tuple[Measurement, Config]]) -> None:
+    """Map every record that does not state tp to the tp its submitter would have tuned to (in place): of
+    the powers of two within a node that divide its chips and whose weights fit, the one the model predicts
+    the most for the record's own figure: SLO capacity for a Server / Interactive record with an ``slo``
+    (the rate a submitter raises until the SLO fails), output tokens/s for any other. Ties (a record no tp
+    lets meet its SLO: capacity 0 at each) keep the smallest tp, the most replicas.
 
-    A valid MLPerf latency-bound result met its SLO (p99 TTFT and TPOT at the submitted rate), so
-    the submitter's tp is one at which it can be met; the smallest such keeps the most replicas,
-    as ``_inferred_tp`` does for memory [mapping decision for records that do not state tp]."""
-    todo = [k for k, (m, _) in enumerate(kept) if m.tp is None and m.scenario is Scenario.SERVER and m.slo]
-    while todo:
-        rs = _record_set(tables, [kept[k] for k in todo])
-        reachable = _slo_reachable(record_grid(tables, rs), rs, catalog.calibration)
-        raised = []
-        for k in (k for k, ok in zip(todo, reachable, strict=True) if not ok):
-            m, c = kept[k]
-            tp = 2 * c.tp
-            if tp <= c.hardware.chips_per_node and m.chips % (tp * c.pp) == 0:
-                kept[k] = (m, _resolve(catalog, replace(m, tp=tp, pp=c.pp)))
-                raised.append(k)
-        todo = raised
-
-
-def _slo_reachable(grid: Grid, rs: RecordSet, calibration: Calibration) -> npt.NDArray[np.bool_]:
-    """Per record, whether its predicted p99s meet its SLO at the lowest rate ``slo_capacity`` tries
-    (its SLO capacity is above 0), at ``calibration``'s serving overlap."""
-    out = np.zeros(len(rs), dtype=bool)
-    overlap = np.array([overlap_of(calibration, c.runtime.id) for c in rs.configs])
-    groups: dict[tuple[LengthDist, LengthDist, Drafter | None], list[int]] = {}
-    for k, m in enumerate(rs.records):
-        groups.setdefault((*m.lengths(), m.drafter()), []).append(k)
-    for (i_stated, o_stated, drafter), members in groups.items():
-        idx = np.asarray(members, dtype=np.int64)
-        view = served_view(grid.take(idx), drafter, i_stated, o_stated)
-        step, mem, i_dist, o_dist = view.step, view.mem, view.input_tokens, view.output_tokens
-        cap = _numbers(rs, "batch", np.inf)[idx]
-        saturation = serve(step, mem, request_rate=0.0, input_tokens=i_dist, output_tokens=o_dist, batch_cap=cap,
-                           percentiles=(99,), overlap=overlap[idx]).capacity_requests_per_s
-        limits = _slo_limits([per_iteration(rs.records[k].slo, view.emitted) for k in idx])
-        out[idx] = _meets_slo(step, mem, limits, _LOWEST_RATE * np.where(saturation > 0, saturation, 1e-9),
-                              i_dist, o_dist, cap, overlap[idx])
-    return out
+    A published result is the submitter's best configuration, not the first one whose weights fit: the
+    smallest fitting tp leaves too little memory for the KV cache of a long-context benchmark, or runs
+    decode steps too long for an interactive SLO, where a larger tp doubles the rate per chip. Predicted
+    with ``catalog``'s calibration; the record's observed figure plays no part [mapping decision for
+    records that do not state tp; ``bench/tp_rule.py`` compares it with the smallest fitting tp]."""
+    variants: list[tuple[int, Measurement, Config]] = []
+    for k, (m, c) in enumerate(kept):
+        if m.tp is not None:
+            continue
+        tp = 1
+        while tp <= c.hardware.chips_per_node and m.chips % (tp * c.pp) == 0:
+            if tp == c.tp:
+                variants.append((k, m, c))
+            else:
+                with contextlib.suppress(PlannerError):  # its weights do not fit
+                    variants.append((k, m, _resolve(catalog, replace(m, tp=tp, pp=c.pp))))
+            tp *= 2
+    if not variants:
+        return
+    rs = _record_set(tables, [(m, c) for _, m, c in variants])
+    predicted = predict_calibrated(tables, rs, catalog.calibration)
+    best: dict[int, tuple[float, Config]] = {}
+    for (k, m, c), row in zip(variants, predicted, strict=True):  # ascending tp per record: ties keep the smaller
+        figure = row[_CAPACITY if m.scenario is Scenario.SERVER and m.slo else _THROUGHPUT]
+        score = float(figure) if np.isfinite(figure) else -math.inf
+        if k not in best or score > best[k][0]:
+            best[k] = (score, c)
+    for k, (_, c) in best.items():
+        kept[k] = (kept[k][0], c)
 
 
 def record_grid(tables: CatalogTables, rs: RecordSet, efficiency: Efficiencies | None = None,
