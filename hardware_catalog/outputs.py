@@ -676,6 +676,11 @@ class RecordErrorOut(_Out):
     predicted: MetricValues
     observed: MetricValues
     ape: MetricValues = Field(description="absolute percentage error, as a fraction")
+    tp: int = Field(description="the tensor-parallel degree the record was predicted at")
+    tp_source: Literal["stated", "tuned"] = Field(
+        description="stated: the record's own; tuned: the record states none, and it was predicted at the tp the "
+                    "model predicts the most for (SLO capacity under an SLO, else tokens/s) of those within a node "
+                    "that divide its chips and whose weights fit, as a submitter tunes")
 
 
 class SummaryOut(_Out):
@@ -771,8 +776,9 @@ def validation_out(rs: RecordSet, predicted: Array, bad: Sequence[BadRecord],
 
     return ValidationOut(
         records=[RecordErrorOut(id=e.id, predicted=file_units(e.predicted), observed=file_units(e.observed),
-                                ape={file_metric[k][0]: rounded(v) for k, v in e.ape.items()})
-                 for e in record_errors(rs, predicted)],
+                                ape={file_metric[k][0]: rounded(v) for k, v in e.ape.items()},
+                                tp=c.tp, tp_source="stated" if m.tp is not None else "tuned")
+                 for e, m, c in zip(record_errors(rs, predicted), rs.records, rs.configs, strict=True)],
         summary=_summaries(by_metric(rs, predicted)), skipped=skipped_out(bad, skipped),
         ignored=ignored_out(ignored), **grouped_summaries(rs, predicted))
 

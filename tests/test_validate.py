@@ -107,3 +107,33 @@ def test_validate_table_names_every_record_whole_on_a_narrow_terminal(tmp_path: 
     first = "".join(c[1].strip() for c in cells)
     assert first == long_id + "short"  # each id whole, once
     assert {c[2].strip() for c in cells} == {"output_tokens_per_s", "ttft_ms", ""}
+
+
+def test_validate_says_which_tp_each_record_ran_at(tmp_path: Path) -> None:
+    """A record without a tp is predicted at a tuned one, and the output says so: llama-3.1-70b in bf16
+    (141 GB of weights) on 8 H100s (80 GB each) needs tp >= 2 whatever the rule; the stated one is kept."""
+    path = tmp_path / "m.yaml"
+    path.write_text("measurements:" + RECORD.format(id="stated", scenario="static_batch", i=128, batch=1, tps=100.0,
+                                                    ttft=10.0) + """
+- id: unstated
+  model: llama-3.1-70b
+  hardware: h100-sxm
+  chips: 8
+  tp: null
+  pp: null
+  weight_precision: bf16
+  kv_precision: null
+  runtime: vllm
+  scenario: max_throughput
+  input_tokens: 1024
+  output_tokens: 1024
+  batch: null
+  request_rate: null
+  observed: {output_tokens_per_s: 5000}
+""", encoding="utf-8")
+    result = CliRunner().invoke(app, ["validate", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {r["id"]: r for r in json.loads(result.output)["records"]}
+    assert (rows["stated"]["tp"], rows["stated"]["tp_source"]) == (1, "stated")
+    assert rows["unstated"]["tp_source"] == "tuned"
+    assert rows["unstated"]["tp"] in (2, 4, 8)
