@@ -137,3 +137,9 @@ def test_validate_says_which_tp_each_record_ran_at(tmp_path: Path) -> None:
     assert (rows["stated"]["tp"], rows["stated"]["tp_source"]) == (1, "stated")
     assert rows["unstated"]["tp_source"] == "tuned"
     assert rows["unstated"]["tp"] in (2, 4, 8)
+    table = CliRunner().invoke(app, ["validate", str(path)], env={"COLUMNS": "200"})
+    assert table.exit_code == 0, table.output
+    cells = {c[1].strip(): c[3].strip() for c in (line.split("│") for line in table.output.splitlines())
+             if len(c) > 4 and c[1].strip() in ("stated", "unstated")}
+    assert cells == {"stated": "1", "unstated": f"{rows['unstated']['tp']} tuned"}
+    assert "tp tuned: the record states none" in table.output

@@ -85,16 +85,23 @@ def validate_cmd(
     table.add_column("id", overflow="fold")  # whole, over several lines: a cut id names no record
     table.add_column("metric", no_wrap=True, min_width=max((len(m) for r in report.records for m in r.observed),
                                                            default=6))
+    table.add_column("tp", no_wrap=True)
     for col in ("predicted", "observed", "APE"):
         table.add_column(col)
     unsteady = False
     for rec in report.records:
+        tp = f"{rec.tp}" if rec.tp_source == "stated" else f"{rec.tp} tuned"
         for n, (metric, observed) in enumerate(rec.observed.items()):
             ape, predicted = rec.ape[metric], rec.predicted[metric]
             unsteady |= predicted is None
-            table.add_row(rec.id if n == 0 else "", metric, "—" if predicted is None else str(predicted), str(observed),
+            table.add_row(rec.id if n == 0 else "", metric, tp if n == 0 else "",
+                          "—" if predicted is None else str(predicted), str(observed),
                           "—" if ape is None else f"{100 * ape:.1f}%", end_section=n == len(rec.observed) - 1)
     console.print(table)
+    if any(rec.tp_source == "tuned" for rec in report.records):
+        console.print("tp tuned: the record states none; predicted at the tp the model predicts the most for (SLO "
+                      "capacity under an SLO, else tokens/s) of those within a node that divide its chips and whose "
+                      "weights fit, as a submitter tunes")
     if unsteady:  # the JSON's null: an infinite error in the summaries
         console.print("— predicted: the model has no steady state at the record's rate (past its capacity, or not "
                       "one sequence fits): requests queue without bound, so TTFT and e2e grow with the run; counted as "
