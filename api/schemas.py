@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hardware_catalog.inputs.measurements import MeasurementIn
 from hardware_catalog.inputs.workload import Mode, PricingField, PricingIn
@@ -69,9 +69,18 @@ class FinetuneRequest(_In):
     method: Literal["lora", "qlora", "full", "distill"]
     dataset_tokens: Annotated[float, Field(ge=1, le=1e13, allow_inf_nan=False, strict=True)]
     teacher: Ident | None = None
-    hardware: list[Ident] | None = Field(default=None, max_length=64)
+    hardware: list[Ident] | None = Field(default=None, max_length=64,
+                                         description="the chips to price it on; null or absent: every chip")
     epochs: Annotated[float, Field(ge=0.01, le=100, allow_inf_nan=False, strict=True)] = 1.0
     pricing: Pricing = "on_demand"
+
+    @field_validator("hardware")
+    @classmethod
+    def _allows_some(cls, v: list[str] | None) -> list[str] | None:
+        # as a workload's allow-lists: [] would otherwise read as "no filter", every chip
+        if v is not None and not v:
+            raise ValueError("an empty list allows none; leave the key out (or write null) to allow every one")
+        return v
 
 
 class ValidateRequest(_In):

@@ -146,3 +146,19 @@ def test_an_infinite_p90_error_is_said_so(hwplan: Cli) -> None:
     rows = [[cell.strip() for cell in line.split("│")] for line in text.splitlines()]
     row = next(r for r in rows if len(r) == 7 and r[1] == "ttft_ms")  # summary by metric: metric, n, median, p90
     assert row[2] == str(summary["n"]) and row[4] == "inf", row
+
+
+def test_finetune_refuses_an_empty_hardware_list(api: TestClient) -> None:
+    """[] read as no filter priced every chip; as in a workload, it allows none and is refused by its field.
+    null still means every chip."""
+    body = {"model": "llama-3.1-8b", "method": "lora", "dataset_tokens": 1e7}
+    r = api.post("/v1/finetune", json={**body, "hardware": []})
+    assert r.status_code == 422, r.text
+    errors = r.json()["errors"]
+    assert [e["field"] for e in errors] == ["body.hardware"], errors
+    assert "an empty list allows none" in str(errors[0]), errors
+    every = api.post("/v1/finetune", json={**body, "hardware": None})
+    assert every.status_code == 200, every.text
+    one = api.post("/v1/finetune", json={**body, "hardware": ["h100-sxm"]})
+    assert one.status_code == 200, one.text
+    assert len(every.json()["options"]) > len(one.json()["options"]) >= 1
