@@ -162,3 +162,24 @@ def test_finetune_refuses_an_empty_hardware_list(api: TestClient) -> None:
     one = api.post("/v1/finetune", json={**body, "hardware": ["h100-sxm"]})
     assert one.status_code == 200, one.text
     assert len(every.json()["options"]) > len(one.json()["options"]) >= 1
+
+
+@pytest.mark.parametrize("rate", [5e-324, 1e-310, 1e-9])
+def test_a_vanishing_rate_is_refused_by_its_field(api: TestClient, rate: float) -> None:
+    """A subnormal rate passed > 0 and overflowed the search's cost per unit of demand to inf: "no plan", with
+    reasons that had nothing to do with it. The least rate a workload may state is 1e-6 requests/s."""
+    w = _chatbot()
+    w["traffic"]["requests_per_s"] = rate
+    w["traffic"].pop("peak_requests_per_s", None)
+    r = api.post("/v1/plans", json=w)
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["body.traffic.requests_per_s"]
+
+
+def test_the_least_rate_still_plans(api: TestClient) -> None:
+    w = _chatbot()
+    w["traffic"]["requests_per_s"] = 1e-6
+    w["traffic"].pop("peak_requests_per_s", None)
+    r = api.post("/v1/plans", json=w)
+    assert r.status_code == 200, r.text
+    assert r.json()["plans"], r.json()["infeasible"]

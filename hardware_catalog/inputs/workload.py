@@ -132,9 +132,14 @@ class AvailabilityIn(_Strict):
     max_utilization: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False, strict=True)] = 1.0
 
 
+# the least rate a workload may state: about 2.6 requests a month. A rate far below it (a subnormal 1e-310 passed
+# gt=0) overflowed the search's cost per unit of demand to inf and read as "no plan"
+MIN_RATE = 1e-6
+
+
 class TrafficIn(_Strict):
-    requests_per_s: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False, strict=True)]
-    peak_requests_per_s: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False, strict=True)] | None = None
+    requests_per_s: Annotated[float, Field(ge=MIN_RATE, le=1e6, allow_inf_nan=False, strict=True)]
+    peak_requests_per_s: Annotated[float, Field(ge=MIN_RATE, le=1e6, allow_inf_nan=False, strict=True)] | None = None
     input_tokens: TokensIn
     output_tokens: TokensIn
     prefix: PrefixIn | None = None
