@@ -53,24 +53,27 @@ WEAK_SPOTS = """\
   int4 as W4A16. Part of the rest is what the records do not state: an 8-bit KV cache on both
   models (8b fp8_e5m2, 70b int8) and llama2-70b's parallelism: Intel's run scripts set Offline tp 1 x
   pp 4 and Server tp 2. The records state neither, and the validator maps both to tp 4 (the tp the model
-  predicts the most for, next bullet), where they come out at 0.72x (Offline) and 0.90x (Server
-  capacity) of observed; at tp 2, the smallest that fits, they were 0.23x and 0.14x. Part of that gain
-  stands in for the unstated 8-bit KV cache: at Intel's tp / pp with it, a what-if put them at 0.90x
-  and 0.38x, 8b 0.77x and 0.73x.
+  predicts the most for, next bullet), where they come out at 0.89x (Offline) and 1.13x (Server
+  capacity) of observed; at tp 2, the smallest that fits, 0.18x and 0.11x. The fit then sets the chip's
+  vLLM efficiencies on them at tp 4 (its communication at its upper bound), a parallelism Intel did not
+  run, and part of the gain stands in for the unstated 8-bit KV cache: at Intel's tp / pp with it, a
+  what-if (before the tp rule) put them at 0.90x and 0.38x, 8b 0.77x and 0.73x.
 * **Records without a tp** (`PYTHONPATH=$PWD .venv/bin/python bench/tp_rule.py
-  hardware_catalog/data/measurements/mlperf.yaml`, tests/test_tp_inference.py, 2026-12-06). 105 of
-  the 531 shipped MLPerf records name the system, not the engine's parallelism (71 of them predicted). The validator maps each to the tp
-  its submitter would have tuned to: of the powers of two within a node that divide its chips and whose
-  weights fit, the one the model predicts the most for the record's own figure (Offline tokens/s,
-  Server / Interactive SLO capacity). Checked on the 354 MLPerf records that do state tp, each predicted
-  again with it hidden: the rule recovers the published tp on 313 (Offline 124 / 154, Server 141 / 152,
-  Interactive 48 / 48), where the smallest tp whose weights take at most 80% of a chip (the rule
-  before) recovers 281 (124, 122, 35). Its misses are mostly a smaller tp than published
-  (llama3.1-405b Offline on B200: 1 for 2; deepseek-r1 on B200 / GB300: 4 for 8): the model gives a
-  larger tp less throughput per chip than those submitters found. Of the 71 records without a tp it
-  moves 3 (the two Intel llama2-70b records above and llama3.1-405b Server on 16 H200, tp 4 -> 8:
-  SLO capacity 0.35x -> 0.65x of observed); of the next round's combinations
-  (tests/data/next_round_combos.yaml), 46 of 129, 25 of them Interactive.
+  hardware_catalog/data/measurements/mlperf.yaml`, tests/test_tp_inference.py, 2026-12-06). 105 of the
+  531 shipped MLPerf records name the system, not the engine's parallelism (71 of them predicted). The
+  validator maps each to the tp its submitter would have tuned to: of the powers of two within a node
+  that divide its chips and whose weights fit, the one the model predicts the most for the record's own
+  figure (Offline tokens/s, Server / Interactive SLO capacity). Checked on the 354 MLPerf records that
+  do state tp, each predicted again with it hidden: the rule recovers the published tp on 313 (Offline
+  124 / 154, Server 141 / 152, Interactive 48 / 48), where the smallest tp whose weights take at most
+  80% of a chip (the rule before) recovers 281 (124, 122, 35). Its misses are mostly a smaller tp than
+  published (llama3.1-405b Offline on B200: 1 for 2; deepseek-r1 on B200 / GB300: 4 for 8): the model
+  gives a larger tp less throughput per chip than those submitters found. Of the 71 records without a tp
+  it moves 3 (the two Intel llama2-70b records above and llama3.1-405b Server on 16 H200, tp 4 -> 8: SLO
+  capacity 0.35x -> 0.65x of observed); of the next round's combinations
+  (tests/data/next_round_combos.yaml), 47 of 129, 25 of them Interactive. Accuracy moves little: in
+  sample (`hwplan validate`, refitted) SLO capacity 10.2% -> 10.3% (within 25% 84% -> 85%), TPOT p99
+  24.5% -> 24.5%; cross-validated by round, see the table above.
 * **Hardware without measurements** (TPUs, MTIA, B300, MI350X ...) takes the fitted efficiency of the
   same die where its catalog entry names one (`power_reference`: B300 the GB300's, MI350X the MI355X's,
   H100 PCIe the H100 SXM's, each at its own power-capped peak), else its vendor x family x runtime

@@ -61,7 +61,7 @@ def _with(path: tuple[str, ...], value: object) -> dict[str, object]:
 @pytest.mark.parametrize(("path", "value", "field", "words"), [
     (("trafic",), {}, "trafic", "unknown field"),
     (("slo", "ttft_ms", "p99.9"), 10, "slo.ttft_ms.p99.9", ""),
-    (("traffic", "requests_per_s"), -5, "traffic.requests_per_s", "greater than 0"),
+    (("traffic", "requests_per_s"), -5, "traffic.requests_per_s", "greater than or equal to 0.000001"),
     (("traffic", "peak_requests_per_s"), 5, "traffic", "peak_requests_per_s must be at least"),
     (("traffic", "input_tokens", "p95"), 100, "traffic.input_tokens", "p95 must be at least the mean"),
     (("slo", "tpot_ms"), {"p99": 0}, "slo.tpot_ms.p99", "greater than 0"),
