@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hardware_catalog.inputs.measurements import MeasurementIn
-from hardware_catalog.inputs.workload import Mode, PricingField, PricingIn
+from hardware_catalog.inputs.workload import Mode, PricingField, PricingIn, allows_some
 from hardware_catalog.prices import PriceFile
 from planner.model.estimate import Scenario
 
@@ -77,10 +77,7 @@ class FinetuneRequest(_In):
     @field_validator("hardware")
     @classmethod
     def _allows_some(cls, v: list[str] | None) -> list[str] | None:
-        # as a workload's allow-lists: [] would otherwise read as "no filter", every chip
-        if v is not None and not v:
-            raise ValueError("an empty list allows none; leave the key out (or write null) to allow every one")
-        return v
+        return allows_some(v)  # as a workload's allow-lists ([] read as no filter: every chip)
 
 
 class ValidateRequest(_In):

@@ -671,16 +671,18 @@ def finetune_out(options: Sequence[TrainingOption], basis: Basis, *, model: str,
 MetricValues = dict[str, Num]  # keyed by the measurements file's metric names (ms, tokens/s)
 
 
+# what a record's tp_source "tuned" means (planner.calibration.predict._tuned_tp), in the JSON schema and the table
+TUNED_TP = ("the record states none; predicted at the tp the model predicts the most for (SLO capacity under an SLO, "
+            "else tokens/s) of those within a node that divide its chips and whose weights fit, as a submitter tunes")
+
+
 class RecordErrorOut(_Out):
     id: str
     predicted: MetricValues
     observed: MetricValues
     ape: MetricValues = Field(description="absolute percentage error, as a fraction")
     tp: int = Field(description="the tensor-parallel degree the record was predicted at")
-    tp_source: Literal["stated", "tuned"] = Field(
-        description="stated: the record's own; tuned: the record states none, and it was predicted at the tp the "
-                    "model predicts the most for (SLO capacity under an SLO, else tokens/s) of those within a node "
-                    "that divide its chips and whose weights fit, as a submitter tunes")
+    tp_source: Literal["stated", "tuned"] = Field(description=f"stated: the record's own; tuned: {TUNED_TP}")
 
 
 class SummaryOut(_Out):

@@ -67,7 +67,7 @@ def validate_cmd(
     from rich.table import Table
 
     from cli.output.console import Console
-    from hardware_catalog.outputs import validation_out
+    from hardware_catalog.outputs import TUNED_TP, validation_out
     from planner.calibration.predict import predict_calibrated, prepare
     from planner.model.grid import CatalogTables
 
@@ -99,9 +99,7 @@ def validate_cmd(
                           "—" if ape is None else f"{100 * ape:.1f}%", end_section=n == len(rec.observed) - 1)
     console.print(table)
     if any(rec.tp_source == "tuned" for rec in report.records):
-        console.print("tp tuned: the record states none; predicted at the tp the model predicts the most for (SLO "
-                      "capacity under an SLO, else tokens/s) of those within a node that divide its chips and whose "
-                      "weights fit, as a submitter tunes")
+        console.print(f"tp tuned: {TUNED_TP}")
     if unsteady:  # the JSON's null: an infinite error in the summaries
         console.print("— predicted: the model has no steady state at the record's rate (past its capacity, or not "
                       "one sequence fits): requests queue without bound, so TTFT and e2e grow with the run; counted as "

@@ -137,6 +137,14 @@ class AvailabilityIn(_Strict):
 MIN_RATE = 1e-6
 
 
+def allows_some(v: list[str] | None) -> list[str] | None:
+    """An allow-list (None: every one) that allows at least one: [] leaves nothing to plan or price, and is
+    said here, by its field, rather than as an infeasible answer whose explanation cannot name it."""
+    if v is not None and not v:
+        raise ValueError("an empty list allows none; leave the key out (or write null) to allow every one")
+    return v
+
+
 class TrafficIn(_Strict):
     requests_per_s: Annotated[float, Field(ge=MIN_RATE, le=1e6, allow_inf_nan=False, strict=True)]
     peak_requests_per_s: Annotated[float, Field(ge=MIN_RATE, le=1e6, allow_inf_nan=False, strict=True)] | None = None
@@ -276,11 +284,7 @@ class ConstraintsIn(_Strict):
     @field_validator("hardware", "models", "precisions", "kv_precisions", "runtimes", "adaptations")
     @classmethod
     def _allows_some(cls, v: list[str] | None) -> list[str] | None:
-        # an allow-list that allows nothing leaves no configuration: said here, by its field, rather than
-        # as an infeasible plan whose explanation cannot name it
-        if v is not None and not v:
-            raise ValueError("an empty list allows none; leave the key out (or write null) to allow every one")
-        return v
+        return allows_some(v)
 
 
 class WorkloadIn(_Strict):

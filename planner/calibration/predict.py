@@ -305,14 +305,14 @@ def _tuned_tp(catalog: Catalog, tables: CatalogTables, kept: list[tuple[Measurem
     for k, (m, c) in enumerate(kept):
         if m.tp is not None:
             continue
+        options: list[Config] = []
         tp = 1
         while tp <= c.hardware.chips_per_node and m.chips % (tp * c.pp) == 0:
-            if tp == c.tp:
-                variants.append((k, m, c))
-            else:
-                with contextlib.suppress(PlannerError):  # its weights do not fit
-                    variants.append((k, m, _resolve(catalog, replace(m, tp=tp, pp=c.pp))))
+            with contextlib.suppress(PlannerError):  # its weights do not fit
+                options.append(c if tp == c.tp else _resolve(catalog, replace(m, tp=tp, pp=c.pp)))
             tp *= 2
+        if len(options) > 1:  # (one option, the tp it resolved at: nothing to choose, nothing to predict)
+            variants += [(k, m, option) for option in options]
     if not variants:
         return
     rs = _record_set(tables, [(m, c) for _, m, c in variants])
