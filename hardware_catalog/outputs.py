@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from planner.search.iteration_range import IterationRange
     from planner.search.lever_report import LeverRow
     from planner.search.measured_replan import MeasuredReplan
-    from planner.search.results import Cost, Plan, PlanResult
+    from planner.search.results import Accuracy, Cost, Plan, PlanResult
 
 __all__ = [
     "AtSpeedOut", "CalibrationOut", "CompareOut", "CostOut", "CrossValidationOut", "DeploymentOut", "EstimateOut",
@@ -468,6 +468,26 @@ def measured_replan_out(r: MeasuredReplan, model_id: str) -> MeasuredReplanOut:
         plan=None if r.plan is None else plan_out(r.plan), listed_rank=r.listed, complete=r.complete)
 
 
+ACCURACY_NOTE = ("replica counts rest on the SLO capacity; a p99 at peak load is as uncertain as its error here "
+                 "says (by a later MLPerf round: docs/accuracy.md)")
+
+
+class AccuracyOut(_Out):
+    """How far the performance model fell from measurements held out of its fit (calibration.yaml's
+    cross-validation, written by ``hwplan calibrate``): the error to expect of the plans' figures."""
+
+    basis: str = Field(description="what was held out, of which fit, when")
+    median_ape: dict[str, Num] = Field(description="metric -> median |predicted / measured - 1| over the held-out "
+                                                   "records under load (slo_capacity_requests_per_s: the highest "
+                                                   "rate meeting the p99 limits, which sets the replica counts; "
+                                                   "ttft_p99_ms, tpot_p99_ms: at the measured rate)")
+    note: str
+
+
+def accuracy_out(a: Accuracy) -> AccuracyOut:
+    return AccuracyOut(basis=a.basis, median_ape={k: rounded(v) for k, v in a.median_ape.items()}, note=ACCURACY_NOTE)
+
+
 class PlanResultOut(_Out):
     """Ranked plans for a workload (``hwplan plan --json``, POST /v1/plans)."""
 
@@ -486,6 +506,8 @@ class PlanResultOut(_Out):
     measured_replan: MeasuredReplanOut | None = Field(
         default=None, description="present where plan 1's model or chip measured less throughput than predicted on "
                                   "its runtime (measured_bias.yaml): the best plan at the measured speed")
+    accuracy: AccuracyOut | None = Field(
+        default=None, description="the catalog calibration's cross-validated error; null: its file records none")
 
 
 def plan_out(p: Plan) -> PlanOut:
@@ -580,6 +602,8 @@ def plan_result_out(r: PlanResult, levers: LeverReportOut | None = None,
         extra["iteration_range"] = iteration_range_out(iteration_range)
     if measured_replan is not None and r.plans:
         extra["measured_replan"] = measured_replan_out(measured_replan, r.plans[0].model)
+    if r.accuracy is not None:
+        extra["accuracy"] = accuracy_out(r.accuracy)
     return PlanResultOut(
         workload=r.workload, objective=r.objective, plans=[plan_out(p) for p in r.plans],
         pareto=[plan_out(p) for p in r.pareto],

@@ -426,6 +426,12 @@ def test_the_plans_table_flags_uncalibrated_deployments(page: Page) -> None:
     expect(first.locator("td").nth(1)).to_contain_text("uncalibrated")  # its L4 has no fit of its own
     # at 1280 px beside the form, $/month, $/M out and Binding were 250 px past the wrapper's edge
     _table_fits(page, "#plans-table")
+    # and under the table, the calibration's held-out error under load, the figures calibration.yaml records
+    cv = yaml.safe_load((ROOT / "hardware_catalog/data/calibration.yaml").read_text())["fitted_on"]["cv_median_ape"]
+    note = page.locator("#accuracy")
+    expect(note).to_be_visible()
+    expect(note).to_contain_text(f"SLO capacity {cv['slo_capacity_requests_per_s'] * 100:.1f}%")
+    expect(note).to_contain_text(f"TTFT p99 {cv['ttft_p99_ms'] * 100:.1f}%")
 
 
 def test_a_bad_field_is_marked_where_it_is_and_named_by_its_label(page: Page) -> None:

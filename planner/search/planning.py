@@ -35,7 +35,7 @@ from planner.model.grid import CatalogTables
 from planner.search.disagg import compare, disaggregated_plans
 from planner.search.explain import explain_infeasible
 from planner.search.rank import mark_pareto, rank_plans
-from planner.search.results import Plan, PlanResult
+from planner.search.results import Plan, PlanResult, accuracy_of
 from planner.search.run import Searched, run_search
 from planner.search.serving import plan_served
 from planner.workload import Objective, Workload
@@ -62,7 +62,7 @@ def plan(workload: Workload, catalog: Catalog, *, top: int = 5, objective: Objec
     if rule in ("allowed", "required"):  # planner.search.disagg: compare with two-pool plans
         searched = _with_disaggregated(searched, workload, catalog, rule, top=top, objective=objective,
                                        time_limit_s=time_limit_s, tables=tables)
-    result = searched.result
+    result = replace(searched.result, accuracy=accuracy_of(catalog.calibration))
     if result.plans or not explain or result.search.solver_status == "TIME_LIMIT":
         return result  # a search cut short by its deadline proves no infeasibility
     infeasible = explain_infeasible(catalog, tables, workload, searched.prepared, objective=objective,

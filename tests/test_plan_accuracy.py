@@ -1,0 +1,61 @@
+"""A plan says how far the performance model fell from measurements held out of its fit: the median errors under
+load that ``hwplan calibrate``'s cross-validation wrote into the catalog's calibration.yaml (SLO capacity, TPOT
+p99, TTFT p99), in the JSON (``accuracy``) and as a line of the text; a calibration that records none gives none.
+
+The figures are checked against the file itself, read here with PyYAML, not against the code that carries them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+Cli = Callable[..., tuple[int, str, str]]
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "hardware_catalog" / "data"
+UNDER_LOAD = {"slo_capacity_requests_per_s": "SLO capacity", "tpot_p99_ms": "TPOT p99", "ttft_p99_ms": "TTFT p99"}
+
+
+def _fitted_on(data: Path = DATA) -> dict:
+    return yaml.safe_load((data / "calibration.yaml").read_text())["fitted_on"]
+
+
+def test_the_plan_carries_the_calibrations_held_out_error_under_load(hwplan: Cli) -> None:
+    on = _fitted_on()
+    code, out, _ = hwplan("plan", str(ROOT / "examples" / "support-chatbot.yaml"), "--json")
+    assert code == 0
+    acc = json.loads(out)["accuracy"]
+    assert acc["median_ape"] == {k: on["cv_median_ape"][k] for k in UNDER_LOAD}
+    # the figures the ranking and the printed p99s rest on, not the file's output throughput (pooled with
+    # Server records, whose throughput is their rate: no error to speak of)
+    assert "output_tokens_per_s" not in acc["median_ape"]
+    basis = acc["basis"]
+    assert f"{on['cv_folds']}-fold" in basis and f"{on['n_records']} measurements" in basis
+    assert str(on["date"]) in basis and all(f["name"] in basis for f in on["files"])
+
+
+def test_the_text_line_gives_the_same_figures(hwplan: Cli) -> None:
+    cv = _fitted_on()["cv_median_ape"]
+    code, text, _ = hwplan("plan", str(ROOT / "examples" / "code-assistant.yaml"))
+    flat = " ".join(text.split())
+    assert code == 0 and "accuracy: median error on measurements held out of the fit" in flat
+    for key, label in UNDER_LOAD.items():
+        assert f"{label} {cv[key] * 100:.1f}%" in flat, (label, flat)
+
+
+def test_a_calibration_without_cross_validation_claims_no_accuracy(hwplan: Cli, tmp_path: Path) -> None:
+    """`hwplan calibrate --cv-by none` writes no cv_median_ape: the plan then says nothing of an error it
+    does not know (no made-up figure, no empty line)."""
+    catalog = tmp_path / "catalog"
+    shutil.copytree(DATA, catalog, ignore=shutil.ignore_patterns("measurements", "__pycache__"))
+    body = yaml.safe_load((catalog / "calibration.yaml").read_text())
+    del body["fitted_on"]["cv_median_ape"]
+    (catalog / "calibration.yaml").write_text(yaml.safe_dump(body, sort_keys=False))
+    workload = str(ROOT / "examples" / "support-chatbot.yaml")
+    code, out, _ = hwplan("plan", workload, "--json", "--catalog", str(catalog))
+    assert code == 0 and json.loads(out)["plans"] and json.loads(out).get("accuracy") is None
+    code, text, _ = hwplan("plan", workload, "--catalog", str(catalog))
+    assert code == 0 and "accuracy:" not in text
