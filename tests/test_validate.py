@@ -143,3 +143,35 @@ def test_validate_says_which_tp_each_record_ran_at(tmp_path: Path) -> None:
              if len(c) > 4 and c[1].strip() in ("stated", "unstated")}
     assert cells == {"stated": "1", "unstated": f"{rows['unstated']['tp']} tuned"}
     assert "tp tuned: the record states none" in table.output
+
+
+def test_a_server_records_throughput_is_no_prediction_and_in_no_summary(tmp_path: Path) -> None:
+    """At a stated rate the model's throughput is that rate times the output length wherever it keeps up: a
+    Server record's tokens/s came out within ~0% whatever the model, and pooled with Offline ones it put the
+    5-fold tokens/s error at 3.7%. Here the Server record's observed tokens/s is 10x its rate x output (no
+    model gets near it): the summary's tokens/s must be the max-throughput record's alone."""
+    rows = [{"id": "mt", "scenario": "max_throughput", "i": 512, "batch": "null", "tps": 5000.0, "ttft": "null"}]
+    path = _write(tmp_path, rows)
+    path.write_text(path.read_text() + """
+- id: srv
+  model: llama-3.1-8b
+  hardware: h100-sxm
+  chips: 1
+  tp: 1
+  weight_precision: fp8
+  kv_precision: fp8
+  runtime: tensorrt-llm
+  scenario: server
+  input_tokens: 512
+  output_tokens: 128
+  request_rate: 2.0
+  observed: {output_tokens_per_s: 2560.0, tpot_ms: 10.0}
+""", encoding="utf-8")
+    result = CliRunner().invoke(app, ["validate", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    records = {r["id"]: r for r in data["records"]}
+    assert records["srv"]["ape"]["output_tokens_per_s"] == pytest.approx(0.9, abs=0.01)  # its own figures stay
+    summary = data["summary"]["output_tokens_per_s"]
+    assert summary["n"] == 1 and summary["median_ape"] == pytest.approx(records["mt"]["ape"]["output_tokens_per_s"])
+    assert data["summary"]["tpot_ms"]["n"] == 1  # the Server record's other metrics are summarised as before
