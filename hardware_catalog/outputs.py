@@ -469,7 +469,8 @@ def measured_replan_out(r: MeasuredReplan, model_id: str) -> MeasuredReplanOut:
 
 
 ACCURACY_NOTE = ("replica counts rest on the SLO capacity; a p99 at peak load is as uncertain as its error here "
-                 "says (by a later MLPerf round: docs/accuracy.md)")
+                 "says; the error on a round of measurements the fit never saw: hwplan calibrate <measurement "
+                 "files> --cv-by round")
 
 
 class AccuracyOut(_Out):
