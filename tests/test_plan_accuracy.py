@@ -46,16 +46,46 @@ def test_the_text_line_gives_the_same_figures(hwplan: Cli) -> None:
         assert f"{label} {cv[key] * 100:.1f}%" in flat, (label, flat)
 
 
-def test_a_calibration_without_cross_validation_claims_no_accuracy(hwplan: Cli, tmp_path: Path) -> None:
-    """`hwplan calibrate --cv-by none` writes no cv_median_ape: the plan then says nothing of an error it
-    does not know (no made-up figure, no empty line)."""
+def _catalog_with(tmp_path: Path, edit: Callable[[dict], None]) -> Path:
+    """A copy of the shipped catalog whose calibration.yaml's fitted_on ``edit`` changed."""
     catalog = tmp_path / "catalog"
     shutil.copytree(DATA, catalog, ignore=shutil.ignore_patterns("measurements", "__pycache__"))
     body = yaml.safe_load((catalog / "calibration.yaml").read_text())
-    del body["fitted_on"]["cv_median_ape"]
+    edit(body["fitted_on"])
     (catalog / "calibration.yaml").write_text(yaml.safe_dump(body, sort_keys=False))
+    return catalog
+
+
+def test_a_calibration_without_cross_validation_claims_no_accuracy(hwplan: Cli, tmp_path: Path) -> None:
+    """`hwplan calibrate --cv-by none` writes no cv_median_ape: the plan then says nothing of an error it
+    does not know (no made-up figure, no empty line)."""
+    catalog = _catalog_with(tmp_path, lambda on: on.pop("cv_median_ape"))
     workload = str(ROOT / "examples" / "support-chatbot.yaml")
     code, out, _ = hwplan("plan", workload, "--json", "--catalog", str(catalog))
     assert code == 0 and json.loads(out)["plans"] and json.loads(out).get("accuracy") is None
     code, text, _ = hwplan("plan", workload, "--catalog", str(catalog))
     assert code == 0 and "accuracy:" not in text
+
+
+def test_a_by_round_calibration_says_so_and_odd_figures_are_left_out(hwplan: Cli, tmp_path: Path) -> None:
+    """fitted_on is free-form in calibration.yaml: `--cv-by round` writes cv_by instead of folds, and a
+    maintainer's file may hold anything. The basis names the grouping; a figure that is not a finite
+    non-negative number (a string, a negative, NaN, a boolean) is not shown; a file with none left gives none."""
+    def by_round(on: dict) -> None:
+        on.pop("cv_folds"), on.pop("cv_repeats")
+        on["cv_by"] = "round"
+        on["cv_median_ape"] = {"slo_capacity_requests_per_s": 0.124, "tpot_p99_ms": "26%", "ttft_p99_ms": -0.9}
+
+    workload = str(ROOT / "examples" / "support-chatbot.yaml")
+    code, out, _ = hwplan("plan", workload, "--json", "--catalog", str(_catalog_with(tmp_path, by_round)))
+    acc = json.loads(out)["accuracy"]
+    assert code == 0 and acc["median_ape"] == {"slo_capacity_requests_per_s": 0.124}
+    assert acc["basis"].startswith("cross-validation by round (each round held out in turn)")
+
+    def nothing_usable(on: dict) -> None:
+        on["cv_median_ape"] = {"slo_capacity_requests_per_s": float("nan"), "tpot_p99_ms": True, "ttft_p99_ms": None}
+
+    other = tmp_path / "other"
+    other.mkdir()
+    code, out, _ = hwplan("plan", workload, "--json", "--catalog", str(_catalog_with(other, nothing_usable)))
+    assert code == 0 and json.loads(out).get("accuracy") is None

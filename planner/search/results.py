@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -149,18 +150,26 @@ UNDER_LOAD = ("slo_capacity_requests_per_s", "tpot_p99_ms", "ttft_p99_ms")
 
 def accuracy_of(calibration: Calibration) -> Accuracy | None:
     """``calibration``'s cross-validated median errors of UNDER_LOAD's metrics (None where its file records none
-    of them: a calibration written without cross-validation, or without records under load)."""
+    of them: a calibration written without cross-validation, or without records under load). calibration.yaml's
+    ``fitted_on`` is free-form (a maintainer's file may say anything there): a figure that is not a finite
+    non-negative number is left out, and the basis reads only what is there."""
     on = calibration.fitted_on
     errors = on.get("cv_median_ape")
-    if not isinstance(errors, Mapping) or not errors:
+    if not isinstance(errors, Mapping):
+        return None
+    kept = {k: float(v) for k in UNDER_LOAD
+            if isinstance(v := errors.get(k), int | float) and not isinstance(v, bool) and 0.0 <= v < math.inf}
+    if not kept:
         return None
     files = on.get("files")
-    names = [f["name"] for f in files if isinstance(f, Mapping) and "name" in f] if isinstance(files, list) else []
-    folds, repeats = on.get("cv_folds"), on.get("cv_repeats")
-    how = f"{folds}-fold cross-validation" if folds else "cross-validation"
-    if repeats and repeats != 1:
-        how += f" repeated {repeats} times"
+    names = [str(f["name"]) for f in files if isinstance(f, Mapping) and "name" in f] if isinstance(files, list) else []
+    folds, repeats, by = on.get("cv_folds"), on.get("cv_repeats"), on.get("cv_by")
+    if by:
+        how = f"cross-validation by {by} (each {by} held out in turn)"
+    else:
+        how = f"{folds}-fold cross-validation" if folds else "cross-validation"
+        if repeats and repeats != 1:
+            how += f" repeated {repeats} times"
     basis = (f"{how} of the catalog calibration's fit on {on.get('n_records', '?')} measurements"
              + (f" ({', '.join(names)})" if names else "") + (f", {on['date']}" if on.get("date") else ""))
-    kept = {k: float(v) for k in UNDER_LOAD if isinstance(v := errors.get(k), int | float) and not isinstance(v, bool)}
     return Accuracy(basis=basis, median_ape=kept) if kept else None
