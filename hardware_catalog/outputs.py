@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from hardware_catalog.saved import SavedPlan
     from planner.calibration.predict import RecordSet, Skipped
     from planner.calibration.validate import Summary
-    from planner.domain import Calibration, Catalog, Efficiency, MeasuredBias
+    from planner.domain import Accuracy, Calibration, Catalog, Efficiency, MeasuredBias
     from planner.levers.finetune import Basis, TrainingOption
     from planner.model.chip_order import OrderFlag
     from planner.model.estimate import Estimate
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from planner.search.iteration_range import IterationRange
     from planner.search.lever_report import LeverRow
     from planner.search.measured_replan import MeasuredReplan
-    from planner.search.results import Accuracy, Cost, Plan, PlanResult
+    from planner.search.results import Cost, Plan, PlanResult
 
 __all__ = [
     "AtSpeedOut", "CalibrationOut", "CompareOut", "CostOut", "CrossValidationOut", "DeploymentOut", "EstimateOut",
@@ -183,6 +183,9 @@ class EstimateOut(_Out):
     at_measured_speed: AtSpeedOut | None = Field(
         default=None, description="present where a measured entry slows it: the same configuration at the speed "
                                   "those runs reached")
+    accuracy: AccuracyOut | None = Field(
+        default=None, description="server scenario: the catalog calibration's cross-validated error under load "
+                                  "(null: another scenario, or the file records none)")
 
 
 class AtSpeedOut(_Out):
@@ -234,6 +237,8 @@ def estimate_out(e: Estimate) -> EstimateOut:
                   "serving_iteration_interval_ms": None if e.serving_iteration_interval_s is None
                   else (_ms(e.serving_iteration_interval_s[0]), _ms(e.serving_iteration_interval_s[1]))}
     extra |= {"concurrency_cap": e.concurrency_cap, "concurrency_cap_source": e.concurrency_cap_source}
+    if e.accuracy is not None:
+        extra["accuracy"] = accuracy_out(e.accuracy)
     if e.cost_per_hour is None:
         from planner.economics.pricing import Unpriced
         from planner.economics.rates import unpriced_hint
@@ -468,8 +473,8 @@ def measured_replan_out(r: MeasuredReplan, model_id: str) -> MeasuredReplanOut:
         plan=None if r.plan is None else plan_out(r.plan), listed_rank=r.listed, complete=r.complete)
 
 
-ACCURACY_NOTE = ("replica counts rest on the SLO capacity; a p99 at peak load is as uncertain as its error here "
-                 "says; the error on a round of measurements the fit never saw: hwplan calibrate <measurement "
+ACCURACY_NOTE = ("a plan's replica counts rest on the SLO capacity; a predicted p99 is as uncertain as its error "
+                 "here says; the error on a round of measurements the fit never saw: hwplan calibrate <measurement "
                  "files> --cv-by round")
 
 
@@ -483,6 +488,17 @@ class AccuracyOut(_Out):
                                                    "rate meeting the p99 limits, which sets the replica counts; "
                                                    "ttft_p99_ms, tpot_p99_ms: at the measured rate)")
     note: str
+
+
+    def line(self) -> str:
+        """The figures as the text of ``hwplan plan`` and ``estimate`` give them (the page's note says the same)."""
+        named = [f"{label} {value:.1%}" for key, label in ACCURACY_LABELS.items()
+                 if (value := self.median_ape.get(key)) is not None]
+        return f"median error on measurements held out of the fit ({self.basis}): {', '.join(named)}; {self.note}"
+
+
+# calibration.yaml's metric -> what the accuracy line calls it (planner.domain.ACCURACY_METRICS, in its order)
+ACCURACY_LABELS = {"slo_capacity_requests_per_s": "SLO capacity", "tpot_p99_ms": "TPOT p99", "ttft_p99_ms": "TTFT p99"}
 
 
 def accuracy_out(a: Accuracy) -> AccuracyOut:

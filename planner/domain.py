@@ -7,6 +7,7 @@ into these exactly once; everything in ``planner`` works in bytes, seconds and F
 from __future__ import annotations
 
 import copyreg
+import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -18,6 +19,8 @@ from planner.errors import InputError
 from planner.memo import cached
 
 __all__ = [
+    "ACCURACY_METRICS",
+    "Accuracy",
     "Attention",
     "Calibration",
     "AdaptationGain",
@@ -37,6 +40,7 @@ __all__ = [
     "Runtime",
     "ServingSupport",
     "WeightFormat",
+    "accuracy_of",
 ]
 
 T = TypeVar("T")
@@ -646,3 +650,45 @@ def _lookup(table: Mapping[str, T], key: str, field_name: str, kind: str) -> T:
         close = sorted(k for k in table if k.split("-")[0] == key.split("-")[0])[:5]
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise InputError(f"unknown {kind} id {key!r}{hint}", field=field_name) from None
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    """How far the performance model's predictions fell from measurements held out of its fit: the
+    cross-validation ``hwplan calibrate`` ran and wrote into calibration.yaml (``fitted_on``)."""
+
+    basis: str  # what was held out, of which fit, when
+    median_ape: Mapping[str, float]  # metric (calibration.yaml's names) -> median |predicted / measured - 1|
+
+
+# the metrics of the cross-validation that a plan's and a server estimate's figures rest on: the SLO capacity sets a
+# plan's replica counts, the p99s are what both predict under load. Not the output throughput: calibration.yaml's
+# figure pooled Server records, whose throughput is their rate times their output length (no error to speak of)
+ACCURACY_METRICS = ("slo_capacity_requests_per_s", "tpot_p99_ms", "ttft_p99_ms")
+
+
+def accuracy_of(calibration: Calibration) -> Accuracy | None:
+    """``calibration``'s cross-validated median errors of ACCURACY_METRICS' metrics (None where its file records none
+    of them: a calibration written without cross-validation, or without records under load). calibration.yaml's
+    ``fitted_on`` is free-form (a maintainer's file may say anything there): a figure that is not a finite
+    non-negative number is left out, and the basis reads only what is there."""
+    on = calibration.fitted_on
+    errors = on.get("cv_median_ape")
+    if not isinstance(errors, Mapping):
+        return None
+    kept = {k: float(v) for k in ACCURACY_METRICS
+            if isinstance(v := errors.get(k), int | float) and not isinstance(v, bool) and 0.0 <= v < math.inf}
+    if not kept:
+        return None
+    files = on.get("files")
+    names = [str(f["name"]) for f in files if isinstance(f, Mapping) and "name" in f] if isinstance(files, list) else []
+    folds, repeats, by = on.get("cv_folds"), on.get("cv_repeats"), on.get("cv_by")
+    if by:
+        how = f"cross-validation by {by} (each {by} held out in turn)"
+    else:
+        how = f"{folds}-fold cross-validation" if folds else "cross-validation"
+        if repeats and repeats != 1:
+            how += f" repeated {repeats} times"
+    basis = (f"{how} of the catalog calibration's fit on {on.get('n_records', '?')} measurements"
+             + (f" ({', '.join(names)})" if names else "") + (f", {on['date']}" if on.get("date") else ""))
+    return Accuracy(basis=basis, median_ape=kept) if kept else None

@@ -89,3 +89,17 @@ def test_a_by_round_calibration_says_so_and_odd_figures_are_left_out(hwplan: Cli
     other.mkdir()
     code, out, _ = hwplan("plan", workload, "--json", "--catalog", str(_catalog_with(other, nothing_usable)))
     assert code == 0 and json.loads(out).get("accuracy") is None
+
+
+def test_a_server_estimate_carries_it_and_a_static_one_does_not(hwplan: Cli) -> None:
+    """`hwplan estimate --scenario server` predicts p99s under load as a plan does: the same figures; a static
+    batch runs no queueing model, and says nothing of its error."""
+    cv = _fitted_on()["cv_median_ape"]
+    base = ("estimate", "--model", "llama-3.1-8b", "--hardware", "h100-sxm")
+    code, out, _ = hwplan(*base, "--scenario", "server", "--request-rate", "5", "--json")
+    assert code == 0 and json.loads(out)["accuracy"]["median_ape"] == {k: cv[k] for k in UNDER_LOAD}
+    code, text, _ = hwplan(*base, "--scenario", "server", "--request-rate", "5")
+    flat = " ".join(text.replace("│", " ").split())
+    assert code == 0 and f"TTFT p99 {cv['ttft_p99_ms'] * 100:.1f}%" in flat, flat
+    code, out, _ = hwplan(*base, "--json")
+    assert code == 0 and json.loads(out).get("accuracy") is None

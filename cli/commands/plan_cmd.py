@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from cli.output.tables import Column
-    from hardware_catalog.outputs import AccuracyOut, LeverOut, LeverReportOut, PlanOut, PlanResultOut, QualityOut
+    from hardware_catalog.outputs import LeverOut, LeverReportOut, PlanOut, PlanResultOut, QualityOut
     from planner.domain import Calibration, Catalog
     from planner.workload import Workload
 
@@ -347,18 +347,6 @@ def _replan_text(p: PlanOut, cost: float | None, top: float | None, complete: bo
             f"p99 TTFT {_num(pr.ttft_ms_p99, '.0f')} ms, TPOT {_num(pr.tpot_ms_p99, '.1f')} ms{cut}")
 
 
-# the metrics the accuracy line names, in its order: calibration.yaml's name -> what the line calls it
-ACCURACY_METRICS = {"slo_capacity_requests_per_s": "SLO capacity", "tpot_p99_ms": "TPOT p99",
-                    "ttft_p99_ms": "TTFT p99"}
-
-
-def accuracy_line(a: AccuracyOut) -> str:
-    """The calibration's held-out median errors, as the plans' footnote gives them."""
-    named = [f"{label} {a.median_ape[key]:.1%}" for key, label in ACCURACY_METRICS.items()
-             if a.median_ape.get(key) is not None]
-    return f"accuracy: median error on measurements held out of the fit ({a.basis}): {', '.join(named)}; {a.note}"
-
-
 def _render_footnotes(console: Console, out: PlanResultOut) -> None:
     """What the plans' columns and flags mean, then how accurate the model behind them measured."""
     console.print(f"* on the Pareto front (cost, p99 latency, quality); {DEPLOYMENT_NOTE}; "
@@ -369,7 +357,7 @@ def _render_footnotes(console: Console, out: PlanResultOut) -> None:
                      "prior (`hwplan estimate` says which)"
                      if any(not d.calibrated for p in out.plans for d in p.deployments) else ""))
     if out.accuracy is not None:
-        console.print(accuracy_line(out.accuracy), highlight=False)
+        console.print(f"accuracy: {out.accuracy.line()}", highlight=False)
 
 
 def render_plans(console: Console, out: PlanResultOut, *, wide: bool = False) -> None:

@@ -14,7 +14,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from planner.domain import Catalog, Efficiency, Hardware, MeasuredBias, Model, Precision, Runtime
+from planner.domain import Accuracy, Catalog, Efficiency, Hardware, MeasuredBias, Model, Precision, Runtime, accuracy_of
 from planner.economics.pricing import Unpriced
 from planner.economics.rates import ChipRate, Pricing, chip_rate
 from planner.errors import InputError
@@ -104,6 +104,8 @@ class Estimate:
     # asked for (``measured_speed``) where ``measured`` holds entries that slow it (planner.measured_speed):
     # the same configuration evaluated again at the speed they measured
     at_measured_speed: Estimate | None = None
+    # server scenario: the catalog calibration's cross-validated error under load (planner.domain.accuracy_of)
+    accuracy: Accuracy | None = None
 
 
 def default_precision(catalog: Catalog, hardware: Hardware) -> Precision:
@@ -317,6 +319,7 @@ def estimate(catalog: Catalog, config: Config, *, scenario: Scenario = Scenario.
         concurrency_cap=None if static else catalog.calibration.max_concurrency(config.runtime, config.hardware),
         concurrency_cap_source="" if static else catalog.calibration.concurrency_source(config.runtime,
                                                                                          config.hardware),
+        accuracy=accuracy_of(catalog.calibration) if served else None,
         measured=catalog.measured_for(config.model.id, config.runtime.id, [config.hardware.id]),
         order=order_flags(catalog, runtime=config.runtime.id, hardware=config.hardware.id, tpot=lambda h: batch1_tpot(
             catalog, config.model.id, h, config.runtime.id, config.precision.id, config.kv_precision.id, config.tp))

@@ -30,12 +30,12 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from planner.domain import Catalog
+from planner.domain import Catalog, accuracy_of
 from planner.model.grid import CatalogTables
 from planner.search.disagg import compare, disaggregated_plans
 from planner.search.explain import explain_infeasible
 from planner.search.rank import mark_pareto, rank_plans
-from planner.search.results import Plan, PlanResult, accuracy_of
+from planner.search.results import Plan, PlanResult
 from planner.search.run import Searched, run_search
 from planner.search.serving import plan_served
 from planner.workload import Objective, Workload

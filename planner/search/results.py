@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from planner.domain import Calibration, MeasuredBias
+from planner.domain import Accuracy, MeasuredBias
 from planner.economics.breakdown import CostParts, Energy, PriceSource, TokenPrices
 from planner.economics.pricing import Unpriced
 from planner.model.chip_order import OrderFlag
 
-__all__ = ["Accuracy", "Cost", "Deployment", "Infeasible", "Plan", "PlanResult", "QualityScore", "Relaxation",
-           "SearchStats", "accuracy_of"]
+__all__ = ["Cost", "Deployment", "Infeasible", "Plan", "PlanResult", "QualityScore", "Relaxation", "SearchStats"]
 
 
 @dataclass(frozen=True)
@@ -132,44 +129,3 @@ class PlanResult:
     search: SearchStats
     accuracy: Accuracy | None = None  # the catalog calibration's held-out error (None: its file records none)
 
-
-@dataclass(frozen=True)
-class Accuracy:
-    """How far the performance model's predictions fell from measurements held out of its fit: the
-    cross-validation ``hwplan calibrate`` ran and wrote into calibration.yaml (``fitted_on``)."""
-
-    basis: str  # what was held out, of which fit, when
-    median_ape: Mapping[str, float]  # metric (calibration.yaml's names) -> median |predicted / measured - 1|
-
-
-# the metrics of the cross-validation a plan's figures rest on: the SLO capacity sets its replica counts, the
-# p99s are what it predicts at peak load. Not its output throughput: the file's figure pools Server records,
-# whose throughput is their rate times their output length (no error to speak of)
-UNDER_LOAD = ("slo_capacity_requests_per_s", "tpot_p99_ms", "ttft_p99_ms")
-
-
-def accuracy_of(calibration: Calibration) -> Accuracy | None:
-    """``calibration``'s cross-validated median errors of UNDER_LOAD's metrics (None where its file records none
-    of them: a calibration written without cross-validation, or without records under load). calibration.yaml's
-    ``fitted_on`` is free-form (a maintainer's file may say anything there): a figure that is not a finite
-    non-negative number is left out, and the basis reads only what is there."""
-    on = calibration.fitted_on
-    errors = on.get("cv_median_ape")
-    if not isinstance(errors, Mapping):
-        return None
-    kept = {k: float(v) for k in UNDER_LOAD
-            if isinstance(v := errors.get(k), int | float) and not isinstance(v, bool) and 0.0 <= v < math.inf}
-    if not kept:
-        return None
-    files = on.get("files")
-    names = [str(f["name"]) for f in files if isinstance(f, Mapping) and "name" in f] if isinstance(files, list) else []
-    folds, repeats, by = on.get("cv_folds"), on.get("cv_repeats"), on.get("cv_by")
-    if by:
-        how = f"cross-validation by {by} (each {by} held out in turn)"
-    else:
-        how = f"{folds}-fold cross-validation" if folds else "cross-validation"
-        if repeats and repeats != 1:
-            how += f" repeated {repeats} times"
-    basis = (f"{how} of the catalog calibration's fit on {on.get('n_records', '?')} measurements"
-             + (f" ({', '.join(names)})" if names else "") + (f", {on['date']}" if on.get("date") else ""))
-    return Accuracy(basis=basis, median_ape=kept) if kept else None
