@@ -489,7 +489,6 @@ class AccuracyOut(_Out):
                                                    "ttft_p99_ms, tpot_p99_ms: at the measured rate)")
     note: str
 
-
     def line(self) -> str:
         """The figures as the text of ``hwplan plan`` and ``estimate`` give them (the page's note says the same)."""
         named = [f"{label} {value:.1%}" for key, label in ACCURACY_LABELS.items()

@@ -662,8 +662,8 @@ class Accuracy:
 
 
 # the metrics of the cross-validation that a plan's and a server estimate's figures rest on: the SLO capacity sets a
-# plan's replica counts, the p99s are what both predict under load. Not the output throughput: calibration.yaml's
-# figure pooled Server records, whose throughput is their rate times their output length (no error to speak of)
+# plan's replica counts, the p99s are what both predict under load. Not the output throughput: under load it is
+# the request rate times the output length wherever the engine keeps up (the capacity says where), no prediction
 ACCURACY_METRICS = ("slo_capacity_requests_per_s", "tpot_p99_ms", "ttft_p99_ms")
 
 
@@ -691,4 +691,4 @@ def accuracy_of(calibration: Calibration) -> Accuracy | None:
             how += f" repeated {repeats} times"
     basis = (f"{how} of the catalog calibration's fit on {on.get('n_records', '?')} measurements"
              + (f" ({', '.join(names)})" if names else "") + (f", {on['date']}" if on.get("date") else ""))
-    return Accuracy(basis=basis, median_ape=kept) if kept else None
+    return Accuracy(basis=basis, median_ape=kept)
