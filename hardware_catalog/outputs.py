@@ -473,9 +473,11 @@ def measured_replan_out(r: MeasuredReplan, model_id: str) -> MeasuredReplanOut:
         plan=None if r.plan is None else plan_out(r.plan), listed_rank=r.listed, complete=r.complete)
 
 
-ACCURACY_NOTE = ("a plan's replica counts rest on the SLO capacity; a predicted p99 is as uncertain as its error "
-                 "here says; the error on a round of measurements the fit never saw: hwplan calibrate <measurement "
-                 "files> --cv-by round")
+# calibration.yaml's metric -> what the accuracy note calls it (planner.domain.ACCURACY_METRICS, in its order)
+ACCURACY_LABELS = {"slo_capacity_requests_per_s": "SLO capacity", "tpot_p99_ms": "TPOT p99", "ttft_p99_ms": "TTFT p99"}
+ACCURACY_CAVEAT = ("a plan's replica counts rest on the SLO capacity; a predicted p99 is as uncertain as its error "
+                   "here says; the error on a round of measurements the fit never saw: hwplan calibrate <measurement "
+                   "files> --cv-by round")
 
 
 class AccuracyOut(_Out):
@@ -487,21 +489,13 @@ class AccuracyOut(_Out):
                                                    "records under load (slo_capacity_requests_per_s: the highest "
                                                    "rate meeting the p99 limits, which sets the replica counts; "
                                                    "ttft_p99_ms, tpot_p99_ms: at the measured rate)")
-    note: str
-
-    def line(self) -> str:
-        """The figures as the text of ``hwplan plan`` and ``estimate`` give them (the page's note says the same)."""
-        named = [f"{label} {value:.1%}" for key, label in ACCURACY_LABELS.items()
-                 if (value := self.median_ape.get(key)) is not None]
-        return f"median error on measurements held out of the fit ({self.basis}): {', '.join(named)}; {self.note}"
-
-
-# calibration.yaml's metric -> what the accuracy line calls it (planner.domain.ACCURACY_METRICS, in its order)
-ACCURACY_LABELS = {"slo_capacity_requests_per_s": "SLO capacity", "tpot_p99_ms": "TPOT p99", "ttft_p99_ms": "TTFT p99"}
+    note: str = Field(description="the figures and what they mean, as the CLI and the page print them")
 
 
 def accuracy_out(a: Accuracy) -> AccuracyOut:
-    return AccuracyOut(basis=a.basis, median_ape={k: rounded(v) for k, v in a.median_ape.items()}, note=ACCURACY_NOTE)
+    named = ", ".join(f"{ACCURACY_LABELS[k]} {v:.1%}" for k, v in a.median_ape.items())
+    return AccuracyOut(basis=a.basis, median_ape={k: rounded(v) for k, v in a.median_ape.items()},
+                       note=f"median error on measurements held out of the fit ({a.basis}): {named}; {ACCURACY_CAVEAT}")
 
 
 class PlanResultOut(_Out):

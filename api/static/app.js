@@ -696,22 +696,15 @@ async function runIterationRange() {
   }
 }
 
-// where plan 1's model or chip measured slower than predicted on its runtime: the best plan at that speed
-// (planner.search.measured_replan)
-// the calibration's held-out error under load, as the CLI's accuracy line (hardware_catalog/outputs.py AccuracyOut)
-const ACCURACY_METRICS = [["slo_capacity_requests_per_s", "SLO capacity"], ["tpot_p99_ms", "TPOT p99"],
-  ["ttft_p99_ms", "TTFT p99"]];
-
+// the calibration's held-out error under load: the document's note, as the CLI prints it (AccuracyOut)
 function renderAccuracy(a) {
   const box = $("#accuracy");
   box.hidden = !a;
-  if (!a) { box.replaceChildren(); return; }
-  const named = ACCURACY_METRICS.filter(([key]) => a.median_ape[key] != null)
-    .map(([key, label]) => `${label} ${(a.median_ape[key] * 100).toFixed(1)}%`);
-  box.textContent = `Accuracy: median error on measurements held out of the fit (${a.basis}): ${named.join(", ")}; `
-    + `${a.note}.`;
+  box.textContent = a ? `Accuracy: ${a.note}.` : "";
 }
 
+// where plan 1's model or chip measured slower than predicted on its runtime: the best plan at that speed
+// (planner.search.measured_replan)
 function renderMeasuredReplan(r, top) {
   const box = $("#measured-replan");
   box.hidden = !r;

@@ -357,7 +357,7 @@ def _render_footnotes(console: Console, out: PlanResultOut) -> None:
                      "prior (`hwplan estimate` says which)"
                      if any(not d.calibrated for p in out.plans for d in p.deployments) else ""))
     if out.accuracy is not None:
-        console.print(f"accuracy: {out.accuracy.line()}", highlight=False)
+        console.print(f"accuracy: {out.accuracy.note}", highlight=False)
 
 
 def render_plans(console: Console, out: PlanResultOut, *, wide: bool = False) -> None:

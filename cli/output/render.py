@@ -64,7 +64,7 @@ def estimate_table(console: Console, out: EstimateOut) -> None:
     for f in d.get("order", []):
         table.add_row("chip order", f"[yellow]{f['note']}[/yellow]")
     if out.accuracy is not None:
-        table.add_row("accuracy", out.accuracy.line())
+        table.add_row("accuracy", out.accuracy.note)
     if out.at_measured_speed is not None:
         table.add_row("at the measured speed", f"[yellow]{_at_measured_speed(out)}[/yellow]")
     console.print(table)

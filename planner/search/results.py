@@ -128,4 +128,3 @@ class PlanResult:
     infeasible: Infeasible | None
     search: SearchStats
     accuracy: Accuracy | None = None  # the catalog calibration's held-out error (None: its file records none)
-
