@@ -476,8 +476,8 @@ def measured_replan_out(r: MeasuredReplan, model_id: str) -> MeasuredReplanOut:
 # calibration.yaml's metric -> what the accuracy note calls it (planner.domain.ACCURACY_METRICS, in its order)
 ACCURACY_LABELS = {"slo_capacity_requests_per_s": "SLO capacity", "tpot_p99_ms": "TPOT p99", "ttft_p99_ms": "TTFT p99"}
 ACCURACY_CAVEAT = ("a plan's replica counts rest on the SLO capacity; a predicted p99 is as uncertain as its error "
-                   "here says; the error on a round of measurements the fit never saw: hwplan calibrate <measurement "
-                   "files> --cv-by round")
+                   "here says (near the capacity a small error in it is a large one in the p99s); reproduce: hwplan "
+                   "calibrate <measurement files> [--cv-by round]")
 
 
 class AccuracyOut(_Out):
@@ -489,13 +489,22 @@ class AccuracyOut(_Out):
                                                    "records under load (slo_capacity_requests_per_s: the highest "
                                                    "rate meeting the p99 limits, which sets the replica counts; "
                                                    "ttft_p99_ms, tpot_p99_ms: at the measured rate)")
+    median_ape_by_round: dict[str, Num] = Field(
+        default={}, description="the same metrics with each MLPerf round held out in turn and predicted by a fit on "
+                                "the others: the error to expect on a later round; empty where not measured")
     note: str = Field(description="the figures and what they mean, as the CLI and the page print them")
 
 
 def accuracy_out(a: Accuracy) -> AccuracyOut:
-    named = ", ".join(f"{ACCURACY_LABELS[k]} {v:.1%}" for k, v in a.median_ape.items())
+    def figure(k: str, v: float) -> str:
+        later = f" ({a.by_round[k]:.1%} on an MLPerf round held out)" if k in a.by_round else ""
+        return f"{ACCURACY_LABELS[k]} {v:.1%}{later}"
+
+    named = ", ".join(figure(k, v) for k, v in a.median_ape.items())
+    which = "measurements under load" if a.under_load else "measurements"
     return AccuracyOut(basis=a.basis, median_ape={k: rounded(v) for k, v in a.median_ape.items()},
-                       note=f"median error on measurements held out of the fit ({a.basis}): {named}; {ACCURACY_CAVEAT}")
+                       median_ape_by_round={k: rounded(v) for k, v in a.by_round.items()},
+                       note=f"median error on {which} held out of the fit ({a.basis}): {named}; {ACCURACY_CAVEAT}")
 
 
 class PlanResultOut(_Out):
@@ -761,6 +770,13 @@ class CrossValidationOut(_Out):
     by_runtime: dict[str, SummaryOut] = Field(description="all metrics")
     by_scenario: dict[str, dict[str, SummaryOut]] = Field(default={}, description="per scenario, by metric")
     by_model: dict[str, dict[str, SummaryOut]] = Field(default={}, description="per model, by metric")
+    under_load: dict[str, SummaryOut] = Field(
+        default={}, description="by metric, over the records under load alone (Server and Interactive pooled): what "
+                                "a plan's SLO capacity and p99s rest on; empty where there are none")
+    by_round: dict[str, SummaryOut] | None = Field(
+        default=None, description="under_load again with each MLPerf round held out in turn and predicted by a fit on "
+                                  "the others (``hwplan calibrate`` without --cv-by, where the records carry two or "
+                                  "more rounds): the error on a later round; null where not run")
 
 
 class CalibrationOut(_Out):
@@ -837,11 +853,23 @@ def grouped_summaries(rs: RecordSet, predicted: Array) -> dict[str, dict[str, di
     return out
 
 
-def cv_out(catalog: Catalog, rs: RecordSet, predicted: Array) -> CrossValidationOut:
-    """Cross-validated error by metric, hardware family (all metrics) and runtime (all metrics)."""
+def under_load_out(rs: RecordSet, predicted: Array) -> dict[str, SummaryOut]:
+    """By metric over ``rs``'s records under load (Server and Interactive) alone."""
+    from planner.calibration.validate import by_metric
+    from planner.model.estimate import Scenario
+
+    rows = [j for j, m in enumerate(rs.records) if m.scenario is Scenario.SERVER]
+    return _summaries(by_metric(rs.take(rows), predicted[rows])) if rows else {}
+
+
+def cv_out(catalog: Catalog, rs: RecordSet, predicted: Array, *,
+           by_round: dict[str, SummaryOut] | None = None) -> CrossValidationOut:
+    """Cross-validated error by metric, hardware family (all metrics) and runtime (all metrics); ``by_round``:
+    ``under_load_out`` of a by-round cross-validation, where one was run."""
     from planner.calibration.validate import by_group, by_metric
 
     return CrossValidationOut(
+        under_load=under_load_out(rs, predicted), by_round=by_round,
         by_metric=_summaries(by_metric(rs, predicted)),
         by_family=_summaries(by_group(rs, predicted, lambda m: catalog.hardware[m.hardware].family), si_keys=False),
         by_runtime=_summaries(by_group(rs, predicted, lambda m: m.runtime), si_keys=False),

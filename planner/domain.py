@@ -659,6 +659,9 @@ class Accuracy:
 
     basis: str  # what was held out, of which fit, when
     median_ape: Mapping[str, float]  # metric (calibration.yaml's names) -> median |predicted / measured - 1|
+    # the same metrics with each MLPerf round held out in turn (a later round's error); empty where not measured
+    by_round: Mapping[str, float] = field(default_factory=dict)
+    under_load: bool = False  # whether the figures pool the records under load alone (older files: every record)
 
 
 # the metrics of the cross-validation that a plan's and a server estimate's figures rest on: the SLO capacity sets a
@@ -673,11 +676,18 @@ def accuracy_of(calibration: Calibration) -> Accuracy | None:
     ``fitted_on`` is free-form (a maintainer's file may say anything there): a figure that is not a finite
     non-negative number is left out, and the basis reads only what is there."""
     on = calibration.fitted_on
-    errors = on.get("cv_median_ape")
-    if not isinstance(errors, Mapping):
-        return None
-    kept = {k: float(v) for k in ACCURACY_METRICS
-            if isinstance(v := errors.get(k), int | float) and not isinstance(v, bool) and 0.0 <= v < math.inf}
+
+    def figures(key: str) -> dict[str, float]:
+        errors = on.get(key)
+        if not isinstance(errors, Mapping):
+            return {}
+        return {k: float(v) for k in ACCURACY_METRICS
+                if isinstance(v := errors.get(k), int | float) and not isinstance(v, bool) and 0.0 <= v < math.inf}
+
+    # the records under load alone where the file has them: the p99s of every record pool static-batch ones (their
+    # p99 is their mean), which no plan's figure is
+    under_load = figures("cv_under_load_median_ape")
+    kept = under_load or figures("cv_median_ape")
     if not kept:
         return None
     files = on.get("files")
@@ -691,4 +701,5 @@ def accuracy_of(calibration: Calibration) -> Accuracy | None:
             how += f" repeated {repeats} times"
     basis = (f"{how} of the catalog calibration's fit on {on.get('n_records', '?')} measurements"
              + (f" ({', '.join(names)})" if names else "") + (f", {on['date']}" if on.get("date") else ""))
-    return Accuracy(basis=basis, median_ape=kept)
+    by_round = figures("cv_by_round_under_load_median_ape") if under_load and not by else {}
+    return Accuracy(basis=basis, median_ape=kept, by_round=by_round, under_load=bool(under_load))

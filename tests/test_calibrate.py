@@ -15,9 +15,10 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from hardware_catalog import load_catalog
+from hardware_catalog.inputs.measurements import read_measurements
 from hardware_catalog.schema import CalibrationFile
 from planner.calibration.fit import FitOptions, cross_validate, fit, fold_indices, repeated_cross_validate
-from planner.calibration.predict import Measurement, RecordSet, predict, prepare
+from planner.calibration.predict import METRICS, Measurement, RecordSet, predict, predict_calibrated, prepare
 from planner.domain import Catalog
 from planner.model.estimate import Scenario
 from planner.model.grid import CatalogTables, Efficiencies
@@ -240,3 +241,45 @@ def test_calibrate_reports_its_serving_fits(tmp_path: Path) -> None:
     for rid, cost in written.get("serving_iteration_runtime", {}).items():
         assert report["serving_iteration_ms"][rid] == pytest.approx(1e3 * cost)
     assert report["serving_overlap"].get("pooled") == written.get("serving_overlap")
+
+
+def test_calibrate_writes_the_error_under_load_and_on_a_round_held_out(tmp_path: Path) -> None:
+    """Without --cv-by, records of two or more MLPerf rounds also get a by-round cross-validation, and the file
+    holds both it and the k-fold figures over the records under load alone (what a plan's accuracy line shows).
+    Basis for the by-round figure: each round predicted here by ``fit`` on the other round's records alone (not
+    through the cross-validation's code), the median of the pooled held-out SLO capacity errors; an Offline
+    record in the file counts in neither under-load figure."""
+    records = yaml.safe_load((SHIPPED.parent / "mlperf.yaml").read_text(encoding="utf-8"))["measurements"]
+    picked: list[dict[str, Any]] = []
+    for rnd in ("v4.1", "v5.1"):
+        mine = [r for r in records if r["model"] == "llama-2-70b" and r["mlperf"].get("round") == rnd]
+        picked += [r for r in mine if r.get("slo")][:12] + [r for r in mine if r["scenario"] == "max_throughput"][:3]
+    file = tmp_path / "two_rounds.yaml"
+    file.write_text(yaml.safe_dump({"measurements": picked}, sort_keys=False), encoding="utf-8")
+    result = CliRunner().invoke(app, ["calibrate", str(file), "--out", str(tmp_path), "--folds", "2", "--repeats", "1",
+                                      "--json"])
+    assert result.exit_code == 0, result.output
+    on = yaml.safe_load((tmp_path / "calibration.yaml").read_text(encoding="utf-8"))["fitted_on"]
+    cv = json.loads(result.stdout)["cross_validation"]
+    assert set(on["cv_under_load_median_ape"]) <= set(on["cv_median_ape"])
+    assert "slo_capacity_requests_per_s" in on["cv_by_round_under_load_median_ape"]
+    assert cv["under_load"]["slo_capacity_requests_per_s"]["n"] == 24  # the 12 + 12 under load, not the Offline 6
+    assert cv["by_round"]["slo_capacity_requests_per_s"]["n"] == 24
+
+    catalog = load_catalog()
+    tables = CatalogTables.from_catalog(catalog)
+    rs, skipped = prepare(catalog, tables, read_measurements(file).records)
+    assert not skipped
+    capacity = METRICS.index("slo_capacity_requests_per_s")
+    errors: list[float] = []
+    for rnd in ("v4.1", "v5.1"):
+        held = [j for j, m in enumerate(rs.records) if m.tags.get("round") == rnd]
+        train = [j for j in range(len(rs)) if j not in held]
+        fitted = replace(catalog, calibration=fit(catalog, rs.take(train)).calibration)
+        pred = predict_calibrated(CatalogTables.from_catalog(fitted), rs.take(held), fitted.calibration)
+        errors += [abs(pred[k, capacity] / rs.observed[j, capacity] - 1.0)
+                   for k, j in enumerate(held) if np.isfinite(rs.observed[j, capacity])]
+    assert len(errors) == 24
+    assert on["cv_by_round_under_load_median_ape"]["slo_capacity_requests_per_s"] == pytest.approx(
+        float(np.median(errors)), rel=1e-3)
+

@@ -84,11 +84,12 @@ def test_blackwell_ultra_fp4_is_1_5x_blackwell(catalog: Catalog) -> None:
 
 
 def test_blackwell_ultra_memory_and_int8_cut(catalog: Catalog) -> None:
-    # 288 GB physical HBM3e per GPU (glennklockwood.com B300), of which NVIDIA exposes 270-279 GB;
-    # B200 exposes 180 GB: Blackwell Ultra carries "50 percent more" HBM (aiwiki.ai Blackwell Ultra)
+    # 288 GB physical HBM3e per GPU (glennklockwood.com B300), marketed as 270-279 GB; nvidia-smi reports
+    # 275,040 MiB (B300) and 284,208 MiB (GB300), B200 183,359 MiB: Blackwell Ultra carries "50 percent
+    # more" HBM (aiwiki.ai Blackwell Ultra)
     for hardware_id in ("b300", "gb300"):
         hw = _hw(catalog, hardware_id)
-        assert 270e9 <= hw.memory_bytes <= 288e9
+        assert 275_040 * 2**20 - 1e7 <= hw.memory_bytes <= 284_208 * 2**20 + 1e7
         # verda.com 7.7-8 TB/s; glennklockwood.com B300 "8 TB/s (max)"
         assert 7.7 * TB <= hw.memory_bandwidth_bytes_per_s <= 8.0 * TB
         assert 1.45 <= hw.memory_bytes / _hw(catalog, "b200").memory_bytes <= 1.6
@@ -107,10 +108,11 @@ def test_nvl_cards_against_their_sxm_parts(catalog: Catalog) -> None:
 
 
 def test_gh200_variants(catalog: Catalog) -> None:
-    # hardware_facts S28: HBM3 96 GB at 4 TB/s; HBM3e 141-144 GB at ~4.9-5 TB/s; same H100 compute
+    # hardware_facts S28: HBM3 96 GB at 4 TB/s; HBM3e 141-144 GB at ~4.9-5 TB/s; same H100 compute. nvidia-smi
+    # reports them as 97,871 MiB and 146,831 MiB (tests/test_catalog_memory.py)
     small, large = _hw(catalog, "gh200-96gb"), _hw(catalog, "gh200-144gb")
-    assert small.memory_bytes == 96e9 and small.memory_bandwidth_bytes_per_s == 4.0 * TB
-    assert large.memory_bytes == 144e9 and 4.9 * TB <= large.memory_bandwidth_bytes_per_s <= 5.0 * TB
+    assert small.memory_bytes == 102.63e9 and small.memory_bandwidth_bytes_per_s == 4.0 * TB
+    assert large.memory_bytes == 153.96e9 and 4.9 * TB <= large.memory_bandwidth_bytes_per_s <= 5.0 * TB
     assert small.peak_flops_per_s == large.peak_flops_per_s == _hw(catalog, "h100-sxm").peak_flops_per_s
 
 

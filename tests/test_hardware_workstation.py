@@ -65,7 +65,8 @@ def test_rtx_pro_4500_server_edition_against_the_workstation_card(catalog: Catal
     # exxactcorp.com (2026-05-20): Server Edition 800 GB/s, 165 W; technical.city: workstation 896 GB/s, 200 W
     server, ws = _hw(catalog, "rtx-pro-4500-server"), _hw(catalog, "rtx-pro-4500")
     assert server.memory_bandwidth_bytes_per_s / ws.memory_bandwidth_bytes_per_s == pytest.approx(800 / 896)
-    assert server.memory_bytes == ws.memory_bytes == 32e9
+    # both 32 GB GDDR7 boards, as nvidia-smi reports them: 32,623 MiB (tests/test_catalog_memory.py)
+    assert server.memory_bytes == ws.memory_bytes == pytest.approx(32_623 * 2**20, abs=0.006e9)
     # the power cap: the same die at 165 W sustains 165/200 of what it sustains at 200 W
     sustained_server = sustained_peak_flops(server, catalog.hardware)
     sustained_ws = sustained_peak_flops(ws, catalog.hardware)

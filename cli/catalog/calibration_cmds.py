@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -17,8 +17,8 @@ if TYPE_CHECKING:
     from hardware_catalog.inputs.measurements import BadRecord, MeasurementsRead
     from hardware_catalog.outputs import CrossValidationOut, SkippedOut, SummaryOut
     from planner.calibration.fit import FitResult
-    from planner.calibration.predict import Measurement
-    from planner.domain import Efficiency
+    from planner.calibration.predict import Measurement, RecordSet
+    from planner.domain import Catalog, Efficiency
 
 __all__ = ["calibrate_cmd", "load_records", "validate_cmd"]
 
@@ -154,6 +154,11 @@ def calibration_yaml(result: FitResult, reads: Sequence[MeasurementsRead], n_use
                    "MoE expert efficiency per runtime (planner/calibration/fit.py, bounds.py)"),
         **({"cv_folds": folds, "cv_repeats": repeats} if cv_by is None else {"cv_by": cv_by}),
         **({} if cv is None else {"cv_median_ape": {k: v.median_ape for k, v in cv.by_metric.items()}}),
+        # the same over the records under load alone, and with each MLPerf round held out (planner.domain.accuracy_of)
+        **({} if cv is None or not cv.under_load else {
+            "cv_under_load_median_ape": {k: v.median_ape for k, v in cv.under_load.items()}}),
+        **({} if cv is None or not cv.by_round else {
+            "cv_by_round_under_load_median_ape": {k: v.median_ape for k, v in cv.by_round.items()}}),
         "at_bound": at_bound or {},
     }
     data: dict[str, Any] = {"fitted_on": fitted_on, "entries": entries,
@@ -180,6 +185,36 @@ def calibration_yaml(result: FitResult, reads: Sequence[MeasurementsRead], n_use
     return data
 
 
+def _cross_validated(cat: Catalog, rs: RecordSet, cv_by: str | None, folds: int, repeats: int,
+                     progress: Callable[[str], None]) -> tuple[CrossValidationOut | None, int, int]:
+    """The cross-validation ``calibrate`` asked for, and the folds and repeats its file records (0, 0 for
+    --cv-by none: fitted, not cross-validated; 0, 1 for a grouping). A k-fold run over records of two or more
+    MLPerf rounds also holds each round out in turn (``CrossValidationOut.by_round``: the plans' accuracy line)."""
+    from hardware_catalog.outputs import cv_out, under_load_out
+    from planner.calibration.fit import group_cross_validate, repeated_cross_validate
+
+    if cv_by == "none":
+        return None, 0, 0
+    if cv_by is None:
+        by_round = None
+        if len({m.tags["round"] for m in rs.records if "round" in m.tags}) >= 2:
+            progress("cross-validating by round")
+            round_pred, _groups = group_cross_validate(cat, rs, lambda m: m.tags.get("round", "(no round)"))
+            by_round = under_load_out(rs, round_pred)
+        cv = cv_out(cat, *repeated_cross_validate(cat, rs, folds=folds, repeats=repeats, progress=progress),
+                    by_round=by_round)
+        return cv, folds, repeats
+    if cv_by not in ("round", "system", "hardware"):
+        raise typer.BadParameter(f"expected 'round', 'system', 'hardware' or 'none', got {cv_by!r}",
+                                 param_hint="--cv-by")
+
+    def group(m: Measurement) -> str:
+        return m.hardware if cv_by == "hardware" else m.tags.get(cv_by, "(no " + cv_by + ")")
+
+    cv_pred, _groups = group_cross_validate(cat, rs, group, progress=progress)
+    return cv_out(cat, rs, cv_pred), 0, 1
+
+
 @app.command("calibrate")
 def calibrate_cmd(
     files: Annotated[list[Path], typer.Argument(help="Measurements files (canonical format).")],
@@ -204,8 +239,8 @@ def calibrate_cmd(
     from cli.output.console import Console
     from hardware_catalog.caching.cache_store import atomic_write
     from hardware_catalog.loader import default_catalog_dir
-    from hardware_catalog.outputs import calibration_out, cv_out, skipped_out
-    from planner.calibration.fit import at_bound, fit, group_cross_validate, repeated_cross_validate
+    from hardware_catalog.outputs import calibration_out, skipped_out
+    from planner.calibration.fit import at_bound, fit
     from planner.calibration.predict import prepare
     from planner.errors import InputError
     from planner.model.grid import CatalogTables
@@ -219,25 +254,8 @@ def calibrate_cmd(
             raise InputError(f"{len(rs)} record(s) could be predicted ({len(records)} read, {len(skipped)} skipped, "
                              f"{len(bad)} unreadable): a fit needs at least 2", field="measurements")
         progress.update(task, advance=1, description="cross-validating")
-        cv: CrossValidationOut | None = None  # (--cv-by none: fitted, not cross-validated)
-        if cv_by == "none":
-            folds, repeats = 0, 0
-        elif cv_by is None:
-            cv = cv_out(cat, *repeated_cross_validate(
-                cat, rs, folds=folds, repeats=repeats,
-                progress=lambda msg: progress.update(task, advance=1, description=msg)))
-        else:
-            if cv_by not in ("round", "system", "hardware"):
-                raise typer.BadParameter(f"expected 'round', 'system', 'hardware' or 'none', got {cv_by!r}",
-                                         param_hint="--cv-by")
-            tag = cv_by
-
-            def group(m: Measurement) -> str:
-                return m.hardware if tag == "hardware" else m.tags.get(tag, "(no " + tag + ")")
-
-            cv_pred, _groups = group_cross_validate(
-                cat, rs, group, progress=lambda msg: progress.update(task, advance=1, description=msg))
-            cv, folds, repeats = cv_out(cat, rs, cv_pred), 0, 1
+        cv, folds, repeats = _cross_validated(cat, rs, cv_by, folds, repeats,
+                                              lambda msg: progress.update(task, advance=1, description=msg))
         progress.update(task, description="fitting on all records")
         result = fit(cat, rs)
         progress.update(task, advance=1, description="writing calibration.yaml")
@@ -273,4 +291,10 @@ def calibrate_cmd(
                else f"cross-validated error, each {cv_by} held out and predicted by a fit on the others,")
         for key, title in (("by_metric", "metric"), ("by_family", "hardware family"), ("by_runtime", "runtime")):
             _summary_table(console, f"{how} by {title}", getattr(cv, key), title)
+        if cv.under_load:
+            _summary_table(console, f"{how} over the records under load (Server and Interactive)", cv.under_load,
+                           "metric")
+        if cv.by_round:
+            _summary_table(console, "the same with each MLPerf round held out and predicted by a fit on the others",
+                           cv.by_round, "metric")
     _print_left_out(console, skipped_rows, report.ignored)
