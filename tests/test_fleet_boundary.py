@@ -86,7 +86,9 @@ def test_a_fleet_request_plans_within_the_servers_deadline(tmp_path: Path) -> No
     run to it (64 s at 30 s, docs/fleet.md), and a 10-workload fleet took 405 s of one planning slot. The
     server's fleet_deadline_s bounds the whole request: each phase gets what is left (at least 0.5 s, so a
     solve returns its hint), and the comparison with each workload alone is skipped once it is spent.
-    Basis: wall clock against the 64 s the same request takes without it (a margin for a loaded machine)."""
+    Basis: wall clock against the 64 s the same request takes without it (a margin for a loaded machine). The
+    deadline is 10 s, not 3, as in the CLI's test below: on a clean clone's cold cache with another process on
+    the second core, 3 s left the joint solve without a hint (cost null, status UNKNOWN), the deadline working."""
     import time
 
     root = Path(__file__).resolve().parents[1] / "examples" / "fleet"
@@ -96,13 +98,13 @@ def test_a_fleet_request_plans_within_the_servers_deadline(tmp_path: Path) -> No
     body.pop("prices", None)
     directory = tmp_path / "catalog"
     shutil.copytree(default_catalog_dir(), directory)
-    fast = TestClient(create_app(Settings(catalog_dir=directory, fleet_deadline_s=3.0)), raise_server_exceptions=False)
+    fast = TestClient(create_app(Settings(catalog_dir=directory, fleet_deadline_s=10.0)), raise_server_exceptions=False)
     start = time.perf_counter()
     r = fast.post("/v1/fleets", json=body, params={"time_limit_s": 30})
     elapsed = time.perf_counter() - start
     assert r.status_code == 200, r.text
     doc = FleetPlanOut.model_validate(r.json())
-    assert elapsed < 25, elapsed
+    assert elapsed < 30, elapsed
     assert doc.cost is not None and doc.independent_cost is None
     assert any("not compared with each workload alone" in n for n in doc.notes), doc.notes
 
