@@ -17,7 +17,14 @@ from cli.main import app
 from hardware_catalog import load_catalog
 from hardware_catalog.inputs.measurements import read_measurements
 from hardware_catalog.schema import CalibrationFile
-from planner.calibration.fit import FitOptions, cross_validate, fit, fold_indices, repeated_cross_validate
+from planner.calibration.fit import (
+    FitOptions,
+    cross_validate,
+    fit,
+    fold_indices,
+    group_cross_validate,
+    repeated_cross_validate,
+)
 from planner.calibration.predict import METRICS, Measurement, RecordSet, predict, predict_calibrated, prepare
 from planner.domain import Catalog
 from planner.model.estimate import Scenario
@@ -283,3 +290,21 @@ def test_calibrate_writes_the_error_under_load_and_on_a_round_held_out(tmp_path:
     assert on["cv_by_round_under_load_median_ape"]["slo_capacity_requests_per_s"] == pytest.approx(
         float(np.median(errors)), rel=1e-3)
 
+
+
+def test_a_group_not_held_out_is_in_every_fit_and_never_predicted() -> None:
+    """``group_cross_validate(held_out=...)`` (the default calibrate's by-round check keeps the public records,
+    which carry no round, in every fit): the groups it holds out get the very predictions the all-groups run
+    gives them (the same training records), the others stay nan. Basis: the unrestricted run."""
+    catalog = load_catalog()
+    rs = _synthetic(catalog)
+
+    def by_tp(m: Measurement) -> str:
+        return str(m.tp)
+
+    every, groups = group_cross_validate(catalog, rs, by_tp)
+    some, _ = group_cross_validate(catalog, rs, by_tp, held_out={"1", "2"})
+    held = np.array([m.tp in (1, 2) for m in rs.records])
+    assert set(groups) == {"1", "2", "4", "8"} and held.any() and (~held).any()
+    np.testing.assert_array_equal(some[held], every[held])
+    assert np.all(np.isnan(some[~held])) and not np.all(np.isnan(every[~held]))

@@ -36,8 +36,8 @@ def _entries() -> list[tuple[str, dict]]:
 @pytest.mark.parametrize(("chip", "data"), _entries(), ids=[c for c, _ in _entries()])
 def test_memory_is_the_device_reported_total(chip: str, data: dict) -> None:
     note = data["sources"]["memory_gb"]
-    if note.startswith("[D]"):  # derived: says from what (a sibling's report), checked by reading
-        assert "report" in note, note
+    if note.startswith("[D]"):  # derived from a sibling's report: the note states the result it derived
+        assert "report" in note and f"= {data['memory_gb']:.2f}e9 bytes" in note, note
         return
     mib, raw = MIB.search(note), BYTES.search(note)
     assert mib or raw, f"{chip}: the memory source quotes no device-reported total: {note}"
@@ -51,3 +51,17 @@ def test_the_sibling_boards_of_a_die_report_alike() -> None:
     memory = {c: d["memory_gb"] for c, d in _entries()}
     assert memory["h100-sxm"] == memory["h100-pcie"] and memory["h200"] == memory["h200-nvl"]
     assert memory["mi350x"] == memory["mi355x"]
+
+
+def test_the_derived_totals_follow_their_siblings_reports() -> None:
+    """The [D] entries' arithmetic, from the sibling figures their notes cite: AMD's rocm-smi totals are the stack's
+    GiB less 16 MiB (MI300X 206,141,652,992 B = 192 GiB - 16 MiB, MI355X 309,220,868,096 B = 288 GiB - 16 MiB),
+    so MI325X's 256 GiB reads 274.86e9; Intel's B60 reports 23,256 MiB of its 24 GiB, and the B50 / B70 the same
+    share of 16 / 32 GiB."""
+    memory = {c: d["memory_gb"] for c, d in _entries()}
+    gib, mib = 2**30, 2**20
+    assert 192 * gib - 16 * mib == 206_141_652_992 and 288 * gib - 16 * mib == 309_220_868_096
+    assert memory["mi325x"] == pytest.approx((256 * gib - 16 * mib) / 1e9, abs=0.006)
+    share = 23_256 / (24 * 1024)  # B60: MiB reported / MiB of its GiB
+    for chip, size in (("arc-pro-b50", 16), ("arc-pro-b70", 32)):
+        assert memory[chip] == pytest.approx(round(size * 1024 * share) * mib / 1e9, abs=0.006), chip

@@ -153,12 +153,10 @@ def calibration_yaml(result: FitResult, reads: Sequence[MeasurementsRead], n_use
         "method": ("hierarchical shrinkage, log-space least squares, collective latency within physical bounds, "
                    "MoE expert efficiency per runtime (planner/calibration/fit.py, bounds.py)"),
         **({"cv_folds": folds, "cv_repeats": repeats} if cv_by is None else {"cv_by": cv_by}),
-        **({} if cv is None else {"cv_median_ape": {k: v.median_ape for k, v in cv.by_metric.items()}}),
-        # the same over the records under load alone, and with each MLPerf round held out (planner.domain.accuracy_of)
-        **({} if cv is None or not cv.under_load else {
-            "cv_under_load_median_ape": {k: v.median_ape for k, v in cv.under_load.items()}}),
-        **({} if cv is None or not cv.by_round else {
-            "cv_by_round_under_load_median_ape": {k: v.median_ape for k, v in cv.by_round.items()}}),
+        # every record's, those under load alone and those with each MLPerf round held out (planner.domain.accuracy_of)
+        **({} if cv is None else {key: {k: v.median_ape for k, v in summary.items()} for key, summary in (
+            ("cv_median_ape", cv.by_metric), ("cv_under_load_median_ape", cv.under_load),
+            ("cv_by_round_under_load_median_ape", cv.by_round or {})) if summary}),
         "at_bound": at_bound or {},
     }
     data: dict[str, Any] = {"fitted_on": fitted_on, "entries": entries,
@@ -197,9 +195,11 @@ def _cross_validated(cat: Catalog, rs: RecordSet, cv_by: str | None, folds: int,
         return None, 0, 0
     if cv_by is None:
         by_round = None
-        if len({m.tags["round"] for m in rs.records if "round" in m.tags}) >= 2:
+        rounds = {m.tags["round"] for m in rs.records if "round" in m.tags}
+        if len(rounds) >= 2:  # the records without a round (not under load) are in every fit
             progress("cross-validating by round")
-            round_pred, _groups = group_cross_validate(cat, rs, lambda m: m.tags.get("round", "(no round)"))
+            round_pred, _groups = group_cross_validate(cat, rs, lambda m: m.tags.get("round", "(no round)"),
+                                                       held_out=rounds)
             by_round = under_load_out(rs, round_pred)
         cv = cv_out(cat, *repeated_cross_validate(cat, rs, folds=folds, repeats=repeats, progress=progress),
                     by_round=by_round)
@@ -232,7 +232,8 @@ def calibrate_cmd(
     add: OverlayOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Fit efficiencies per hardware x runtime to measurements; report cross-validated error."""
+    """Fit efficiencies per hardware x runtime to measurements; report cross-validated error (k-fold, and with
+    each MLPerf round held out where the records carry two or more)."""
     import yaml
     from rich.progress import Progress
 

@@ -27,7 +27,7 @@ the held-out fold exactly as ``hwplan validate`` would, through the catalog's ef
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -402,13 +402,16 @@ def repeated_cross_validate(catalog: Catalog, rs: RecordSet, *, folds: int = 5, 
 
 def group_cross_validate(catalog: Catalog, rs: RecordSet, key: Callable[[Measurement], str], *,
                          options: FitOptions | None = None, progress: Progress | None = None,
-                         fitted: dict[str, Catalog] | None = None) -> tuple[Array, dict[str, int]]:
+                         fitted: dict[str, Catalog] | None = None,
+                         held_out: Collection[str] | None = None) -> tuple[Array, dict[str, int]]:
     """Leave-one-group-out: each group's records predicted by a fit on all the others.
 
     By MLPerf round (fit on v4.1, predict v5.1 and back) this is the check of a later round; by
     system, of a system never seen. Rows whose group is the only one are left nan (nothing to
     fit on). Returns held-out predictions [record, metric] and the records per group; ``fitted``,
-    when given, receives each group's held-out catalog (the one that predicted it)."""
+    when given, receives each group's held-out catalog (the one that predicted it). ``held_out``: the
+    groups to hold out (default all); the others' records are in every fit and stay nan (as ``pool``
+    in ``cross_validate``: the public records beside the MLPerf rounds, one fit fewer)."""
     groups: dict[str, list[int]] = {}
     for j, m in enumerate(rs.records):
         groups.setdefault(key(m), []).append(j)
@@ -416,13 +419,14 @@ def group_cross_validate(catalog: Catalog, rs: RecordSet, key: Callable[[Measure
     if len(groups) < 2:
         raise InputError(f"cross-validation by group needs at least two groups, got {sorted(groups)}",
                          field="cv_by")
-    for n, (name, test) in enumerate(sorted(groups.items())):
+    tested = {g: rows for g, rows in groups.items() if held_out is None or g in held_out}
+    for n, (name, test) in enumerate(sorted(tested.items())):
         train = np.setdiff1d(np.arange(len(rs)), test)
         result = fit(catalog, rs.take(train.tolist()), options=options)
-        held_out = replace(catalog, calibration=result.calibration)
-        out[test] = predict_calibrated(CatalogTables.from_catalog(held_out), rs.take(test), result.calibration)
+        without = replace(catalog, calibration=result.calibration)
+        out[test] = predict_calibrated(CatalogTables.from_catalog(without), rs.take(test), result.calibration)
         if fitted is not None:
-            fitted[name] = held_out
+            fitted[name] = without
         if progress is not None:
-            progress(f"group {n + 1}/{len(groups)}: {name}")
+            progress(f"group {n + 1}/{len(tested)}: {name}")
     return out, {g: len(v) for g, v in groups.items()}
