@@ -5,7 +5,8 @@ The records (tests/data/next_round_combos.yaml) are SYNTHETIC: their observed va
 placeholders, so only predictability and the bounds below are tested, never accuracy. Server and
 Interactive records run at a placeholder 1 request/s, except llama3.1-405b on 4 GB200 at 0.5 (v5.1's
 Server records of that system ran 0.89-0.91 requests/s, at the model's saturation there: past it a record
-has no steady-state TTFT, by design).
+has no steady-state TTFT, by design) and deepseek-r1 Interactive on 8 B300 at 0.4 (its SLO capacity is 0.46
+with the engine's cap tuned to the TPOT limit, ``queueing.tpot_tuned_cap``; past it, no steady state).
 
 Independent bounds, from the raw catalog YAML (not from the planner's derived tables):
 * compute roofline: a generated token costs at least 2 FLOPs per active parameter that multiplies it

@@ -163,8 +163,10 @@ def _speedups(tmp_path: Path, plain: dict[str, Any], method: str) -> tuple[dict[
     d = drafter_for(method)
     e = float(accepted_tokens(d.acceptance, d.draft_tokens))
     tokens = got[plain["id"]]["output_tokens_per_s"], got[drafted["id"]]["output_tokens_per_s"]
-    if plain["scenario"] == "server" and np.isfinite(tokens).all():  # both stable: every request's tokens leave
-        assert tokens[1] == pytest.approx(tokens[0], rel=1e-9)
+    if plain["scenario"] == "server":
+        if np.isfinite(tokens).all():  # both stable: every request's tokens leave
+            assert tokens[1] == pytest.approx(tokens[0], rel=1e-9)
+        # (else one is past its capacity at the record's rate: no steady-state throughput to compare)
     else:  # the same batch, each pass emitting at most E tokens per sequence at no less than a step's time
         assert tokens[1] <= e * tokens[0] * (1 + 1e-9)
     return ({metric: got[plain["id"]][metric] / got[drafted["id"]][metric] for metric in ("tpot_s", "tpot_p99_s")},

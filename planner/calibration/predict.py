@@ -53,8 +53,8 @@ from planner.domain import Calibration, Catalog, Hardware, Runtime
 from planner.errors import InputError, PlannerError
 from planner.model.estimate import Config, Scenario, resolve
 from planner.model.grid import Array, CatalogTables, Efficiencies, Grid
-from planner.model.load.queueing import LengthDist, overload_tpot, serve
-from planner.model.load.scheduler import SERVING_OVERLAP, overlap_of
+from planner.model.load.queueing import LengthDist, overload_tpot, saturated_rate, serve, tpot_tuned_cap
+from planner.model.load.scheduler import SERVING_OVERLAP, ServingStep, overlap_of
 from planner.model.perf import MemoryModel, StepModel
 from planner.model.scenarios import Models, max_throughput, static_batch
 from planner.model.serving import Drafter
@@ -401,7 +401,8 @@ def predict_server(grid: Grid, rs: RecordSet, rows: npt.NDArray[np.int64], cap: 
     A record's rate is split evenly over its replicas (the harness's load balancer); throughput and
     SLO capacity are for all replicas. A record the model puts past its capacity has no steady-state
     TTFT or e2e (nan: they grow with the run); its TPOT is that of the requests admitted to the full
-    batch (``queueing.overload_tpot``)."""
+    batch (``queueing.overload_tpot``). A record with a TPOT limit runs with the engine's cap on sequences
+    tuned to it (``queueing.tpot_tuned_cap``), as a plan's deployment does."""
     per_record = np.broadcast_to(np.asarray(overlap, dtype=np.float64), (len(rs),))
     groups: dict[tuple[LengthDist, LengthDist, Drafter | None], list[int]] = {}
     for k in rows:
@@ -415,7 +416,14 @@ def predict_server(grid: Grid, rs: RecordSet, rows: npt.NDArray[np.int64], cap: 
         # with a stated drafter the queue runs decode iterations (speculation.served_view): E tokens each
         view = served_view(g, drafter, i_stated, o_stated)
         step, mem, i_dist, o_dist, e = view.step, view.mem, view.input_tokens, view.output_tokens, view.emitted
-        res = serve(step, mem, request_rate=rate, input_tokens=i_dist, output_tokens=o_dist, batch_cap=cap[idx],
+        slo = [per_iteration(rs.records[k].slo, e) for k in idx]
+        # the engine's cap on sequences as its submitter tuned it (``_engine_cap``); the SLO capacity at it
+        tuned = tpot_tuned_cap(step, mem, input_tokens=i_dist, output_tokens=o_dist, batch_cap=cap[idx], overlap=ov,
+                               tpot_limits={99: np.array([s.get("tpot_p99_s", np.inf) for s in slo])})
+        if capacity:
+            tuned, rates = _engine_cap(slo, step, mem, i_dist, o_dist, cap[idx], tuned, ov)
+            out[idx, 10] = rates * reps
+        res = serve(step, mem, request_rate=rate, input_tokens=i_dist, output_tokens=o_dist, batch_cap=tuned,
                     percentiles=(50, 90, 99), overlap=ov)
         out[idx, :6] = np.stack([res.output_tokens_per_s * view.tokens_per_iteration * reps, res.ttft_mean_s,
                                  res.tpot_mean_s / e, res.e2e_mean_s, res.ttft_s[99], res.tpot_s[99] / e], axis=1)
@@ -424,14 +432,44 @@ def predict_server(grid: Grid, rs: RecordSet, rows: npt.NDArray[np.int64], cap: 
         over = np.flatnonzero(~res.stable & (res.max_batch >= 1) & np.isfinite(rate))
         if over.size:
             tpot = overload_tpot(step.take(over), mem.take(over), input_tokens=i_dist, output_tokens=o_dist,
-                                 batch_cap=cap[idx[over]], percentiles=(50, 90, 99), overlap=ov[over])
+                                 batch_cap=tuned[over], percentiles=(50, 90, 99), overlap=ov[over])
             for column, values in ((2, tpot.mean_s), (5, tpot.quantile_s[99]), (8, tpot.quantile_s[50]),
                                    (9, tpot.quantile_s[90])):
                 out[idx[over], column] = values / e
-        if capacity:
-            slo = [per_iteration(rs.records[k].slo, e) for k in idx]
-            out[idx, 10] = slo_capacity(g, slo, i_dist, o_dist, cap[idx], res.capacity_requests_per_s,
-                                        overlap=ov, models=(step, mem)) * reps
+
+
+# a default cap is taken over the TPOT-tuned one only where its SLO capacity is higher by more than the
+# capacity search's resolution (``_CAPACITY_STEPS`` halvings of log(1 / _LOWEST_RATE): 5.6e-4)
+_TIE = 1e-3
+
+
+def _saturation(step: StepModel, mem: MemoryModel, cap: Array, i: LengthDist, o: LengthDist,
+                overlap: float | Array) -> Array:
+    """Per row, the rate at which the concurrency reaches ``cap`` (or the most that fit): ``serve``'s capacity."""
+    b = mem.operating_batch(cap=cap, input_tokens=i.mean, output_tokens=o.mean)
+    rate = saturated_rate(ServingStep.of(step, overlap), np.maximum(b, 1.0), i.mean, o.mean)
+    return np.asarray(np.where(b >= 1, rate, 0.0), dtype=np.float64)
+
+
+def _engine_cap(slo: Sequence[Mapping[str, float]], step: StepModel, mem: MemoryModel, i: LengthDist, o: LengthDist,
+                default: Array, tuned: Array, overlap: Array) -> tuple[Array, Array]:
+    """Per row, the cap on sequences an engine tuned for the SLO runs with, and its SLO capacity there.
+
+    A submitter tunes the cap for the highest rate that passes: the cap tuned to the TPOT limit
+    (``queueing.tpot_tuned_cap``, which holds TPOT whatever the load) unless the runtime's default
+    (or the record's batch) carries more within the SLO, where a tighter cap makes arrivals wait for a
+    slot longer than the TTFT limit allows. ``planner.search.shapes.capacity.search_capacity`` chooses so too."""
+    rates = slo_capacity(None, slo, i, o, tuned, _saturation(step, mem, tuned, i, o, overlap), overlap=overlap,
+                         models=(step, mem))
+    rows = np.flatnonzero(tuned < default)  # the tuned cap binds: the default is a different engine
+    if rows.size:
+        s, m, ov = step.take(rows), mem.take(rows), overlap[rows]
+        other = slo_capacity(None, [slo[int(k)] for k in rows], i, o, default[rows],
+                             _saturation(s, m, default[rows], i, o, ov), overlap=ov, models=(s, m))
+        better = other > rates[rows] * (1.0 + _TIE)
+        tuned, rates = tuned.copy(), rates.copy()
+        tuned[rows[better]], rates[rows[better]] = default[rows[better]], other[better]
+    return tuned, rates
 
 
 _SLO_KEYS = (("ttft_p99_s", "ttft"), ("tpot_p99_s", "tpot"), ("e2e_p99_s", "e2e"))
@@ -453,7 +491,7 @@ def _meets_slo(step: StepModel, mem: MemoryModel, limits: Array, rate: Array, in
     return np.asarray(res.stable & np.all(np.nan_to_num(lat, nan=np.inf) <= limits, axis=1))
 
 
-def slo_capacity(grid: Grid, slo: Sequence[Mapping[str, float]], input_tokens: LengthDist,
+def slo_capacity(grid: Grid | None, slo: Sequence[Mapping[str, float]], input_tokens: LengthDist,
                  output_tokens: LengthDist, cap: Array, saturation: Array, *,
                  overlap: float | Array = SERVING_OVERLAP, models: Models | None = None) -> Array:
     """Per row, the highest request rate (per replica) at which every predicted p99 of ``slo`` holds.
@@ -465,7 +503,10 @@ def slo_capacity(grid: Grid, slo: Sequence[Mapping[str, float]], input_tokens: L
     limits = _slo_limits(slo)
     has_slo = np.isfinite(limits).any(axis=1)
     # once: each bisection step reuses them
-    step, mem = (StepModel.build(grid), MemoryModel.build(grid)) if models is None else models
+    if models is None:
+        assert grid is not None, "slo_capacity needs the grid or its models"
+        models = StepModel.build(grid), MemoryModel.build(grid)
+    step, mem = models
 
     def meets(rate: Array) -> npt.NDArray[np.bool_]:
         return _meets_slo(step, mem, limits, rate, input_tokens, output_tokens, cap, overlap)

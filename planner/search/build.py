@@ -38,8 +38,10 @@ def build_plans(catalog: Catalog, p: Prepared, w: Workload, found: list[tuple[in
     shares = np.concatenate([_shares(p, sol, w.traffic.peak) for _, sol in found])
     step, mem = p.served.apply(*universe(p.cand.tables).models(p.cand.universe_row[rows]), w.traffic)
     input_tokens, output_tokens = length_dists(p.served.traffic(w.traffic))
+    # each deployment at the cap on sequences its capacity was found with (``capacity.search_capacity``)
+    cap = np.where(p.max_batch[rows] >= 1, p.max_batch[rows], np.inf)
     res = serve(step, mem, request_rate=shares, input_tokens=input_tokens, output_tokens=output_tokens,
-                overlap=p.overlap_of(rows))
+                batch_cap=cap, overlap=p.overlap_of(rows))
     plans, offset = [], 0
     for _, sol in found:
         n = len(sol.counts)

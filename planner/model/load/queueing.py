@@ -57,6 +57,12 @@ Model (checked against the discrete-event simulation in ``planner.model.load.sim
   waiting for a slot when the concurrency reaches its cap.
 * e2e_q: the larger of TTFT_q plus a median output at tau and a mean TTFT plus o_q tokens at
   the concurrency TPOT quantile (a long output averages its per-token noise away).
+* The cap on concurrent sequences (``batch_cap``; else the runtime's and memory's). An engine tuned for a
+  TPOT SLO runs with the largest cap at which its full batch meets the TPOT limit (``tpot_tuned_cap``:
+  TPOT then holds at any load, and a burst past the cap waits for a slot, ``scheduler.slot_wait``), or
+  with its default where that carries more within the SLO: the plans' capacity search
+  (``planner.search.shapes.capacity.search_capacity``) and the MLPerf records' predictions
+  (``planner.calibration.predict``) choose so.
 * Past the capacity (rate at or above it, or B at the cap) there is no steady state: requests
   queue for a slot without bound, and ``serve`` gives nan latencies. The requests the engine
   admits decode at its full batch: ``overload_tpot`` (checked against the simulation run past
@@ -92,7 +98,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -106,7 +112,7 @@ from planner.model.load.tpot_tail import MAX_GAIN, MAX_RHO, slow_variance
 from planner.model.perf import Memory, MemoryModel, StepModel, StepTime
 
 __all__ = ["PERCENTILES", "STATES", "LengthDist", "OverloadTpot", "ServerResult", "overload_tpot", "saturated_rate",
-           "serve", "server"]
+           "serve", "server", "tpot_tuned_cap"]
 
 PERCENTILES = (50, 90, 95, 99)
 STATES = 32  # prompts per iteration the standard chain tracks (0 .. STATES - 1): the size check's chain
@@ -1035,6 +1041,86 @@ def overload_tpot(model: StepModel, mem: MemoryModel, *, input_tokens: LengthDis
         levels[:, poisson] = spread
     nan = np.where(b_max >= 1, 1.0, np.nan)
     return OverloadTpot(mean_s=mean * nan, quantile_s={pct: levels[c] * nan for c, pct in enumerate(percentiles)})
+
+
+_SECTIONS = 6  # ``tpot_tuned_cap``: log-spaced batches per row per call, beside the chord's two (fewer calls vs rows)
+
+
+def tpot_tuned_cap(model: StepModel, mem: MemoryModel, *, input_tokens: LengthDist, output_tokens: LengthDist,
+                   tpot_limits: Mapping[int, npt.ArrayLike], batch_cap: npt.ArrayLike = np.inf,
+                   overlap: float | Array = SERVING_OVERLAP) -> Array:
+    """Per row, the engine's cap on concurrent sequences tuned to TPOT limits (``tpot_limits``: percentile ->
+    seconds per decode iteration, one for all rows or one per row; inf: none): the largest whole concurrency
+    at which the requests admitted to a full batch (``overload_tpot``) still meet every limit.
+
+    An engine's cap (vLLM's ``max_num_seqs``, TensorRT-LLM's ``max_batch_size``, SGLang's
+    ``max_running_requests``) is what holds TPOT under load: with it, a burst that would push the
+    concurrency past the cap queues for a slot (a longer TTFT, ``scheduler.slot_wait``) instead of
+    lengthening every running sequence's iterations. MLPerf Server and Interactive submitters tune it
+    to the round's TPOT limit, and their records show it: TPOT p99 at 0.69-0.95 of the limit (quartiles,
+    234 records of ../shared/calibration/mlperf.yaml), TTFT p99 at 0.27-0.82 of its. A plan's deployment
+    sets it (``hardware_catalog.export``: the plan's batch). Where the full batch the memory and
+    ``batch_cap`` allow meets every limit, that cap stands (returned as ``batch_cap``), and so it does where
+    not even one sequence does (no cap meets the limit: nothing to tune it to).
+    The full-batch TPOT rises with the batch (more decodes and more prompts replacing the finished ones per
+    iteration), about linearly where compute-bound: the whole batch where it crosses the limit is found on
+    a bracket [1, full batch] narrowed by a few batches per row per ``overload_tpot`` call (the chord's crossing
+    and log-spaced sections): 2-4 calls where bisection takes 11 at 2,048 sequences."""
+    n = len(model)
+    cap = np.broadcast_to(np.asarray(batch_cap, dtype=np.float64), (n,)).copy()
+    limits = {pct: np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)) for pct, v in tpot_limits.items()}
+    limited = np.zeros(n, dtype=bool)
+    for v in limits.values():
+        limited |= np.isfinite(v)
+    b_max = np.floor(mem.operating_batch(cap=cap, input_tokens=input_tokens.mean, output_tokens=output_tokens.mean))
+    percentiles = tuple(sorted(limits))
+
+    def ratio(rows: npt.NDArray[np.intp], batch: Array) -> Array:
+        """The largest full-batch TPOT quantile over its limit (<= 1: every limit met; inf where none fits)."""
+        full = overload_tpot(model.take(rows), mem.take(rows), input_tokens=input_tokens, output_tokens=output_tokens,
+                             batch_cap=batch, percentiles=percentiles,
+                             overlap=overlap if np.ndim(overlap) == 0 else np.asarray(overlap)[rows])
+        worst = np.zeros(len(rows))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for pct in percentiles:
+                worst = np.maximum(worst, np.nan_to_num(full.quantile_s[pct], nan=np.inf) / limits[pct][rows])
+        return worst
+
+    # the ends of the bracket in one call: the full batch (meets the limits: the cap stands) and one sequence
+    rows = np.flatnonzero(limited & (b_max > 1))
+    f_hi, f_lo = np.full(n, np.inf), np.full(n, np.inf)
+    if rows.size:
+        both = ratio(np.concatenate([rows, rows]), np.concatenate([b_max[rows], np.ones(rows.size)]))
+        f_hi[rows], f_lo[rows] = both[: rows.size], both[rows.size:]
+    missed = rows[f_hi[rows] > 1.0]  # the full batch misses a limit: the cap is below it
+    missed = missed[f_lo[missed] <= 1.0]  # where not even one sequence meets them, no cap does: the cap stands
+    lo, hi = np.ones(n), b_max.copy()  # lo: meets the limits; hi: misses them
+    rows = missed
+    while rows.size:
+        # points per row in one call: where the chord between the bracket's ends crosses 1 and the batch after
+        # it (the ratio rises with the batch, about linearly where compute-bound: a right guess closes the
+        # bracket), and _SECTIONS - 1 batches spread evenly in log between the ends (a wrong one still cuts it
+        # ~_SECTIONS-fold)
+        low, h = lo[rows], hi[rows]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            chord = low + (1.0 - f_lo[rows]) / (f_hi[rows] - f_lo[rows]) * (h - low)
+        chord = np.where(np.isfinite(chord), chord, (low + h) / 2.0)
+        spread = np.exp(np.log(low)[:, None] + np.log(h / low)[:, None] * np.arange(1, _SECTIONS) / _SECTIONS)
+        points = np.clip(np.floor(np.column_stack([chord, chord + 1.0, spread])), low[:, None] + 1.0, h[:, None] - 1.0)
+        values = ratio(np.repeat(rows, points.shape[1]), points.ravel()).reshape(points.shape)
+        below = np.where(values <= 1.0, points, -np.inf).max(axis=1)  # the largest batch that meets the limits
+        new_lo = np.maximum(low, below)
+        above = np.where((values > 1.0) & (points > new_lo[:, None]), points, np.inf)
+        new_hi = np.minimum(h, above.min(axis=1))
+        pick = np.arange(rows.size)
+        f_lo[rows] = np.where(new_lo > low, values[pick, np.argmax(np.where(points == new_lo[:, None], 1, 0), axis=1)],
+                              f_lo[rows])
+        f_hi[rows] = np.where(new_hi < h, values[pick, np.argmax(np.where(points == new_hi[:, None], 1, 0), axis=1)],
+                              f_hi[rows])
+        lo[rows], hi[rows] = new_lo, new_hi
+        rows = rows[hi[rows] - lo[rows] > 1.0]
+    cap[missed] = lo[missed]
+    return cap
 
 
 def _admissions(step: ServingStep, b: Array, inp: LengthDist, out: LengthDist, percentiles: tuple[int, ...]
