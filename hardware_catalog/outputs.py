@@ -278,7 +278,8 @@ class DeploymentOut(_Out):
     tp: int = Field(description="tensor-parallel degree")
     pp: int = Field(description="pipeline-parallel degree")
     replicas: int
-    max_batch: int
+    max_batch: int = Field(description="the engine's cap on concurrent sequences (--max-num-seqs): the one tuned "
+                           "to the TPOT targets where it carries as much, else the most that fit")
     requests_per_s_per_replica: Num = Field(description="its share of the peak load")
     slo_capacity_per_replica: Num = Field(description="most it may carry within every SLO target")
     calibrated: bool
