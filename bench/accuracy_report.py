@@ -233,21 +233,22 @@ WEAK_SPOTS = """\
   the limit (a scheduler that holds prompts to batch them, which the records do not state) is not
   modelled.
 * **Engines tuned for the TPOT limit** (2026-12-06, `queueing.tpot_tuned_cap`, `tests/test_tpot_tuned_cap.py`).
-  MLPerf submitters tune the engine's cap on sequences, and their records show it: TPOT p99 at 0.69-0.95 of
-  the round's limit (quartiles, 234 Server and Interactive records), TTFT p99 at 0.27-0.82 of its. The model
-  now runs a record's engine (and a plan's) at the largest cap whose full batch meets the TPOT limit, or at the
-  default where that carries more SLO capacity: past its capacity a record's TPOT is then the tuned batch's
-  (near the limit) instead of the default batch's, and a burst waits for a slot. In sample (`hwplan validate`,
-  the fitted efficiencies unchanged by the refit): TPOT p99 at the record's rate 24.7% -> 20.1% median APE (51%
-  -> 57% within 25%; vLLM Server past capacity 27.9% -> 4.7%, n = 11 -> 12), SLO capacity 9.9% unchanged,
-  TTFT p99 83.6% -> 87.0% (66 -> 82 of 234 records past capacity: the tuned engine saturates sooner); 5 x
-  5-fold over the records under load TPOT p99 26.2% -> 20.5%, TTFT p99 84.9% -> 88.7%; by round TPOT p99 34.9% -> 26.2%, TTFT p99 91.0%
-  -> 91.3%, SLO capacity 12.9% both. Against the simulation (llama-3.1-8b on H100, 800 / 200-token lognormal
-  lengths, 30 ms limit: cap 54) the capped engine's TPOT p99 is 30.0-31.4 ms past its capacity where the
-  default's runs 47 ms, but its slot wait is a fluid estimate: TTFT p99 0.82x the simulation's at 63% of its
-  saturation and 0.72x at 76% (1.11 s against 1.54 s), 0.58x at 82% (1.74 s against 2.98 s), so a tuned
-  engine bound by TTFT near its knee is optimistic, as the default engine's TPOT p99 is there (29.4 ms against
-  32.9 ms at 9.6 requests/s).
+  MLPerf submitters tune the engine's cap on sequences, and their records show it: TPOT p99 at 0.69-0.95 of the
+  round's limit (quartiles, 234 Server and Interactive records), TTFT p99 at 0.27-0.82 of its. The model now
+  runs a record's engine at the largest cap whose full batch meets the TPOT limit, or at the default where that
+  carries more SLO capacity: past its capacity a record's TPOT is then the tuned batch's (near the limit)
+  instead of the default batch's, and a burst waits for a slot. A plan's deployment sets the tuned cap where
+  that engine meets every SLO target at its share; its capacity stays the default engine's. In sample (`hwplan
+  validate`, the fitted efficiencies unchanged by the refit): TPOT p99 at the record's rate 24.7% -> 20.1%
+  median APE (51% -> 57% within 25%; vLLM Server past capacity 27.9% -> 4.7%, n = 11 -> 12), SLO capacity 9.9%
+  unchanged, TTFT p99 83.6% -> 87.0% (66 -> 82 of 234 records past capacity: the tuned engine saturates sooner);
+  5 x 5-fold over the records under load TPOT p99 26.2% -> 20.5%, TTFT p99 84.9% -> 88.7%; by round TPOT p99
+  34.9% -> 26.2%, TTFT p99 91.0% -> 91.3%, SLO capacity 12.9% both. Against the simulation (llama-3.1-8b on
+  H100, 800 / 200-token lognormal lengths, 30 ms limit: cap 54) the capped engine's TPOT p99 is 30.0-31.4 ms
+  past its capacity where the default's runs 47 ms, but its slot wait is a fluid estimate: TTFT p99 0.82x the
+  simulation's at 63% of its saturation and 0.72x at 76% (1.11 s against 1.54 s), 0.58x at 82% (1.74 s against
+  2.98 s), so a tuned engine bound by TTFT near its knee is optimistic, as the default engine's TPOT p99 is
+  there (29.4 ms against 32.9 ms at 9.6 requests/s).
 * **Three mechanisms tried on 2026-12-05 and not adopted** (each cross-validated by round with `hwplan
   calibrate public_benchmarks.yaml mlperf.yaml --cv-by round --json`, its `by_scenario` medians; the
   shipped form's: Offline 10.5% / 88% within 25%, max-throughput 13.5% / 78%, static 18.5% / 66%,

@@ -3,6 +3,14 @@
 Traffic is split across replicas in proportion to their SLO capacity, so every replica runs at
 the same fraction of what it may carry; each deployment is then re-evaluated with the queueing
 model at exactly its share, and a plan reports the worst deployment's latency percentiles.
+
+The engine a deployment runs: the capacity search credits each replica shape what its engine carries
+with the most sequences that fit (the runtime's cap, memory); at the deployment's share, the cap tuned to
+the TPOT targets (``capacity.tuned_cap``: TPOT then holds at any load, a burst waits for a slot) is taken
+wherever that engine also meets every SLO target there. Its cap is the deployment's ``max_batch``
+(``--max-num-seqs``) and its latencies the plan's. Where the tuned engine would carry more than the
+default, the search does not credit it (its slot wait, a fluid estimate, is optimistic near its knee:
+tests/test_tpot_tuned_cap.py), so a plan is at worst costlier than it needs to be.
 """
 
 from __future__ import annotations
@@ -18,11 +26,13 @@ from planner.economics.rates import ChipRate, chip_rate
 from planner.levers.adaptation import Choice, confidence
 from planner.model.chip_order import OrderFlag, order_flags
 from planner.model.estimate import batch1_tpot
-from planner.model.load.queueing import PERCENTILES, ServerResult, serve
+from planner.model.grid import Array
+from planner.model.load.queueing import PERCENTILES, serve
+from planner.model.perf import MemoryModel, StepModel
 from planner.search.mix.solver import Solution
 from planner.search.results import Cost, Deployment, Plan, QualityScore
 from planner.search.shapes.candidates import universe
-from planner.search.shapes.capacity import UTILIZATION, length_dists
+from planner.search.shapes.capacity import UTILIZATION, length_dists, tuned_cap
 from planner.search.shapes.prepare import Prepared
 from planner.workload import HOURS_PER_MONTH, METRICS, Workload
 
@@ -37,18 +47,47 @@ def build_plans(catalog: Catalog, p: Prepared, w: Workload, found: list[tuple[in
     rows = np.array([i for _, sol in found for i in sol.counts], dtype=np.int64)
     shares = np.concatenate([_shares(p, sol, w.traffic.peak) for _, sol in found])
     step, mem = p.served.apply(*universe(p.cand.tables).models(p.cand.universe_row[rows]), w.traffic)
-    input_tokens, output_tokens = length_dists(p.served.traffic(w.traffic))
-    # each deployment at the cap on sequences its capacity was found with (``capacity.search_capacity``)
-    cap = np.where(p.max_batch[rows] >= 1, p.max_batch[rows], np.inf)
+    seen = p.served.workload(w)  # what the queueing model runs: computed tokens, TPOT per iteration
+    input_tokens, output_tokens = length_dists(seen.traffic)
+    overlap = p.overlap_of(rows)
     res = serve(step, mem, request_rate=shares, input_tokens=input_tokens, output_tokens=output_tokens,
-                batch_cap=cap, overlap=p.overlap_of(rows))
+                overlap=overlap)
+    latency = {attr: dict(getattr(res, attr)) for attr in _LATENCIES}
+    caps = p.max_batch[rows].astype(np.float64)
+    _tuned_engines(step, mem, seen, shares, overlap, latency, caps)
     plans, offset = [], 0
     for _, sol in found:
         n = len(sol.counts)
         sl = slice(offset, offset + n)
         offset += n
-        plans.append(_plan(catalog, p, w, sol, rows[sl], shares[sl], res, sl))
+        plans.append(_plan(catalog, p, w, sol, rows[sl], shares[sl], latency, caps[sl], sl))
     return plans
+
+
+_LATENCIES = ("ttft_s", "tpot_s", "e2e_s")  # ServerResult's, in METRICS order
+
+
+def _tuned_engines(step: StepModel, mem: MemoryModel, seen: Workload, shares: np.ndarray, overlap: float | Array,
+                   latency: dict[str, dict[int, Array]], caps: Array) -> None:
+    """Where the cap tuned to the TPOT targets binds and that engine meets every SLO target at the deployment's
+    share, its cap and latencies replace the default engine's in ``caps`` and ``latency`` (module docstring)."""
+    tuned = tuned_cap(step, mem, seen.traffic, seen.slo, overlap)
+    rows = np.flatnonzero(tuned < caps)
+    if not rows.size:
+        return
+    i, o = length_dists(seen.traffic)
+    alt = serve(step.take(rows), mem.take(rows), request_rate=shares[rows], input_tokens=i, output_tokens=o,
+                batch_cap=tuned[rows], overlap=overlap if np.ndim(overlap) == 0 else np.asarray(overlap)[rows])
+    ok = alt.stable.copy()
+    for (metric, pct, limit) in seen.slo.items():
+        values = getattr(alt, _LATENCIES[METRICS.index(metric)])[pct] * 1e3
+        ok &= np.nan_to_num(values, nan=np.inf) <= limit
+    take = rows[ok]
+    for attr, by_pct in latency.items():
+        for pct, values in by_pct.items():
+            by_pct[pct] = values.copy()
+            by_pct[pct][take] = getattr(alt, attr)[pct][ok]
+    caps[take] = alt.max_batch[ok]
 
 
 def _shares(p: Prepared, sol: Solution, demand: float) -> np.ndarray:
@@ -59,22 +98,22 @@ def _shares(p: Prepared, sol: Solution, demand: float) -> np.ndarray:
 
 
 def _plan(catalog: Catalog, p: Prepared, w: Workload, sol: Solution, rows: np.ndarray,
-          shares: np.ndarray, res: ServerResult, sl: slice) -> Plan:
+          shares: np.ndarray, latency: dict[str, dict[int, Array]], caps: Array, sl: slice) -> Plan:
     c, t = p.cand, p.cand.tables
     counts = list(sol.counts.values())
     deployments = tuple(
         Deployment(hardware=t.hardware_ids[c.hardware[i]], chips_per_replica=int(c.tp[i] * c.pp[i]), tp=int(c.tp[i]),
-                   pp=int(c.pp[i]), replicas=int(n), max_batch=int(p.max_batch[i]),
+                   pp=int(c.pp[i]), replicas=int(n), max_batch=int(cap),
                    requests_per_s_per_replica=float(s), slo_capacity_per_replica=float(p.rate[i]),
                    calibrated=bool(t.calibrated[c.hardware[i], c.runtime[i]]), ep=int(c.ep[i]),
                    dp_attention=int(c.ep[i]))  # EP runs with DP attention over the same chips (planner.model.moe)
-        for i, n, s in zip(rows, counts, shares, strict=True))
+        for i, n, s, cap in zip(rows, counts, shares, caps, strict=True))
     wide = ("expert_parallel", "dp_attention") if any(d.ep > 1 for d in deployments) else ()
     predicted: dict[str, float] = {}
     for metric, attr in zip(METRICS, ("ttft_s", "tpot_s", "e2e_s"), strict=True):
         for pct in PERCENTILES:
             per_token = p.served.emitted if metric == "tpot_ms" else 1.0  # speculation: E tokens per iteration
-            predicted[f"{metric}_p{pct}"] = float(np.max(getattr(res, attr)[pct][sl])) * 1e3 / per_token
+            predicted[f"{metric}_p{pct}"] = float(np.max(latency[attr][pct][sl])) * 1e3 / per_token
     slo_cap = float(sum(n * p.rate[i] for i, n in zip(rows, counts, strict=True)))
     raw_cap = float(sum(n * p.raw_capacity[i] for i, n in zip(rows, counts, strict=True)))
     predicted["capacity_requests_per_s"] = slo_cap

@@ -147,8 +147,8 @@ def slo_ceiling(step: StepModel, traffic: Traffic, slo: Slo) -> Array:
 def tuned_cap(step: StepModel, mem: MemoryModel, traffic: Traffic, slo: Slo,
               overlap: float | Array = SERVING_OVERLAP) -> Array:
     """Per row, the engine's cap on concurrent sequences tuned to the SLO's TPOT targets
-    (``queueing.tpot_tuned_cap``; the most that fit where there are none): what the plan's deployment
-    sets (``--max-num-seqs``) and the queueing model runs with."""
+    (``queueing.tpot_tuned_cap``; inf where there are none, or none to tune): what a deployment sets where, at
+    its share of the load, that engine meets every SLO target too (``planner.search.build``)."""
     i, o = length_dists(traffic)
     limits: dict[int, float] = {}
     for metric, pct, limit in slo.items():
@@ -160,15 +160,15 @@ def tuned_cap(step: StepModel, mem: MemoryModel, traffic: Traffic, slo: Slo,
 
 
 def _evaluate_pairs(step: StepModel, mem: MemoryModel, traffic: Traffic, rates: Array, slo: Slo, rows: np.ndarray,
-                    rungs: np.ndarray, lat: dict[tuple[str, int], Array], max_batch: Array, cap: Array,
+                    rungs: np.ndarray, lat: dict[tuple[str, int], Array], max_batch: Array,
                     overlap: float | Array = SERVING_OVERLAP) -> np.ndarray:
-    """One queueing-model call over (row, rung) pairs at the rows' caps on sequences (``cap``); fills lat
-    and max_batch; True where the engine has a steady state (``ServerResult.stable``: below its capacity,
-    the mean concurrency below the most sequences that fit) and every SLO holds. Without SLO targets
-    stability alone decides: a rung past it would plan a queue that grows without bound."""
+    """One queueing-model call over (row, rung) pairs; fills lat and max_batch; True where the engine
+    has a steady state (``ServerResult.stable``: below its capacity, the mean concurrency below the
+    most sequences that fit) and every SLO holds. Without SLO targets stability alone decides: a rung
+    past it would plan a queue that grows without bound."""
     i, o = length_dists(traffic)
     res = serve(step.take(rows), mem.take(rows), request_rate=rates[rows, rungs], input_tokens=i, output_tokens=o,
-                batch_cap=cap[rows], percentiles=tuple(pct for _metric, pct, _limit in slo.items()),
+                percentiles=tuple(pct for _metric, pct, _limit in slo.items()),
                 overlap=overlap if np.ndim(overlap) == 0 else np.asarray(overlap)[rows],
                 limits={(metric[:-3], pct): limit / 1e3 for metric, pct, limit in slo.items()
                         if metric in ("ttft_ms", "tpot_ms")})
@@ -264,58 +264,7 @@ def _secant_probes(lo: np.ndarray, hi: np.ndarray, x: Array, lat: dict[tuple[str
 
 def search_capacity(step: StepModel, mem: MemoryModel, traffic: Traffic, capacity: Array, slo: Slo,
                     prior: Array | None = None, overlap: float | Array = SERVING_OVERLAP) -> CapacitySearch:
-    """Per row, the highest utilisation rung at which the engine has a steady state and every SLO target holds,
-    with the engine's cap on sequences tuned for it.
-
-    The cap: the one tuned to the TPOT targets (``tuned_cap``: it holds TPOT at any load, arrivals past it
-    wait for a slot) unless the most sequences that fit (the runtime's cap, memory) carry a higher rung,
-    where the tighter cap's slot waits break the TTFT targets first; the rung decides, a tie keeps the
-    tuned cap. The default engine's ladder (``_ladder``) runs first; where the tuned cap binds, one more
-    queueing call asks the tuned engine about the default's answer rung (a tie) and the rung above (more),
-    and only a row that holds both climbs its own ladder from there.
-    ``max_batch`` is the chosen cap: what the plan's deployment sets (``hardware_catalog.export``)."""
-    prior = default_prior() if prior is None else prior
-    n, k = len(capacity), len(UTILIZATION)
-    found = _ladder(step, mem, traffic, capacity, slo, prior, overlap, np.full(n, np.inf))
-    cap = tuned_cap(step, mem, traffic, slo, overlap)
-    i, o = length_dists(traffic)
-    rows = np.flatnonzero(cap < np.floor(mem.operating_batch(cap=np.inf, input_tokens=i.mean, output_tokens=o.mean)))
-    if not rows.size:
-        return found
-    answer = found.rung[rows]
-    at, above = answer >= 0, answer + 1 < k  # (rung -1: the default meets none, the tuned holds it vacuously)
-    lat = {(m, p): np.full((n, k), np.nan) for m in METRICS for p in PERCENTILES}
-    max_batch = np.zeros(n)
-    ok = _evaluate_pairs(step, mem, traffic, capacity[:, None] * UTILIZATION[None, :], slo,
-                         np.concatenate([rows[at], rows[above]]), np.concatenate([answer[at], answer[above] + 1]),
-                         lat, max_batch, cap, overlap)
-    holds, more = np.ones(rows.size, dtype=bool), np.zeros(rows.size, dtype=bool)
-    holds[at], more[above] = ok[: int(at.sum())], ok[int(at.sum()):]
-    rung = found.rung.copy()
-    if (climb := rows[holds & more]).size:  # the tuned engine carries more: its ladder from the rung above
-        ov = overlap if np.ndim(overlap) == 0 else np.asarray(overlap)[climb]
-        up = _ladder(step.take(climb), mem.take(climb), traffic, capacity[climb], slo, prior, ov, cap[climb],
-                     start=found.rung[climb] + 1)
-        rung[climb] = up.rung
-        max_batch[climb] = np.where(up.max_batch > 0, up.max_batch, max_batch[climb])  # (0: the top rung held)
-        for key, values in lat.items():
-            values[climb] = np.where(np.isnan(up.latency_ms[key]), values[climb], up.latency_ms[key])
-    tuned = rows[holds]  # ties and more: the tuned engine's answer, latencies and cap
-    rate = np.where(rung >= 0, capacity * UTILIZATION[np.maximum(rung, 0)], 0.0)
-    latency = {key: values.copy() for key, values in found.latency_ms.items()}
-    for key, values in latency.items():
-        values[tuned] = lat[key][tuned]
-    chosen = found.max_batch.copy()
-    chosen[tuned] = max_batch[tuned]
-    return CapacitySearch(rate=rate, rung=rung, latency_ms=latency, max_batch=chosen)
-
-
-def _ladder(step: StepModel, mem: MemoryModel, traffic: Traffic, capacity: Array, slo: Slo, prior: Array,
-            overlap: float | Array, cap: Array, start: np.ndarray | None = None) -> CapacitySearch:
-    """Per row, the highest utilisation rung at which the engine, its concurrency capped at ``cap``, has a
-    steady state and every SLO target holds; ``start``: per row, a rung the caller asks about the rung above
-    first (the answer is below it when that one breaks; otherwise the search goes on above it, every rung
-    up to it taken to hold).
+    """Per row, the highest utilisation rung at which the engine has a steady state and every SLO target holds.
 
     Latency rises with load, so the rungs that meet the SLOs form a prefix of the ladder and the
     answer is the rung below the lowest rung that breaks. Each row keeps a bracket (highest rung
@@ -327,24 +276,19 @@ def _ladder(step: StepModel, mem: MemoryModel, traffic: Traffic, capacity: Array
     them, which is what ``binding`` reads.
     """
     n, k = len(capacity), len(UTILIZATION)
+    prior = default_prior() if prior is None else prior
     rates = capacity[:, None] * UTILIZATION[None, :]
     lat = {(m, p): np.full((n, k), np.nan) for m in METRICS for p in PERCENTILES}
     max_batch = np.zeros(n)
     lo, hi = np.full(n, -1), np.full(n, k)  # highest rung known to hold, lowest known to break
     x, no_load = _load_axis(step, mem, traffic, capacity, overlap), no_load_ms(ServingStep.of(step), traffic, slo)
     first = True
-    if start is not None:  # the rung above ``start`` first (none above the top rung: the answer)
-        lo = start.copy()
-        rows = np.flatnonzero(start + 1 < k)
-        rungs = start[rows] + 1
-        ok = _evaluate_pairs(step, mem, traffic, rates, slo, rows, rungs, lat, max_batch, cap, overlap)
-        lo[rows], hi[rows] = np.where(ok, rungs, start[rows]), np.where(ok, k, rungs)
     while True:
         rows, rungs = _probes(lo, hi, prior) if first else _secant_probes(lo, hi, x, lat, slo, no_load)
         first = False
         if not len(rows):
             break
-        ok = _evaluate_pairs(step, mem, traffic, rates, slo, rows, rungs, lat, max_batch, cap, overlap)
+        ok = _evaluate_pairs(step, mem, traffic, rates, slo, rows, rungs, lat, max_batch, overlap)
         np.maximum.at(lo, rows[ok], rungs[ok])
         np.minimum.at(hi, rows[~ok], rungs[~ok])
     answer = hi - 1
