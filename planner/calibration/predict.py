@@ -458,7 +458,10 @@ def _engine_cap(slo: Sequence[Mapping[str, float]], step: StepModel, mem: Memory
     A submitter tunes the cap for the highest rate that passes: the cap tuned to the TPOT limit
     (``queueing.tpot_tuned_cap``, which holds TPOT whatever the load) unless the runtime's default
     (or the record's batch) carries more within the SLO, where a tighter cap makes arrivals wait for a
-    slot longer than the TTFT limit allows. ``planner.search.shapes.capacity.search_capacity`` chooses so too."""
+    slot longer than the TTFT limit allows. A plan credits less: its capacity search runs the default
+    engine, and a deployment takes the tuned cap only where that engine meets the SLO at its share
+    (``planner.search.build``: the slot wait that would credit the tuned engine more is optimistic near its
+    knee, tests/test_tpot_tuned_cap.py)."""
     rates = slo_capacity(None, slo, i, o, tuned, _saturation(step, mem, tuned, i, o, overlap), overlap=overlap,
                          models=(step, mem))
     rows = np.flatnonzero(tuned < default)  # the tuned cap binds: the default is a different engine

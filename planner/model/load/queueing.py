@@ -60,9 +60,11 @@ Model (checked against the discrete-event simulation in ``planner.model.load.sim
 * The cap on concurrent sequences (``batch_cap``; else the runtime's and memory's). An engine tuned for a
   TPOT SLO runs with the largest cap at which its full batch meets the TPOT limit (``tpot_tuned_cap``:
   TPOT then holds at any load, and a burst past the cap waits for a slot, ``scheduler.slot_wait``), or
-  with its default where that carries more within the SLO: the plans' capacity search
-  (``planner.search.shapes.capacity.search_capacity``) and the MLPerf records' predictions
-  (``planner.calibration.predict``) choose so.
+  with its default where that carries more within the SLO: the MLPerf records' predictions
+  (``planner.calibration.predict``) choose so; a plan's deployment takes the tuned cap where that engine
+  meets the SLO at its share, its capacity the default engine's (``planner.search.build``). The slot wait
+  is a fluid estimate: near a tight cap's knee its TTFT p99 is 0.58-0.82x the simulation's
+  (tests/test_tpot_tuned_cap.py).
 * Past the capacity (rate at or above it, or B at the cap) there is no steady state: requests
   queue for a slot without bound, and ``serve`` gives nan latencies. The requests the engine
   admits decode at its full batch: ``overload_tpot`` (checked against the simulation run past
@@ -1059,13 +1061,13 @@ def tpot_tuned_cap(model: StepModel, mem: MemoryModel, *, input_tokens: LengthDi
     lengthening every running sequence's iterations. MLPerf Server and Interactive submitters tune it
     to the round's TPOT limit, and their records show it: TPOT p99 at 0.69-0.95 of the limit (quartiles,
     234 records of ../shared/calibration/mlperf.yaml), TTFT p99 at 0.27-0.82 of its. A plan's deployment
-    sets it (``hardware_catalog.export``: the plan's batch). Where the full batch the memory and
-    ``batch_cap`` allow meets every limit, that cap stands (returned as ``batch_cap``), and so it does where
-    not even one sequence does (no cap meets the limit: nothing to tune it to).
+    sets it where that engine meets every SLO target at its share (``planner.search.build``). Where the full
+    batch the memory and ``batch_cap`` allow meets every limit, that cap stands (returned as ``batch_cap``),
+    and so it does where not even one sequence does (no cap meets the limit: nothing to tune it to).
     The full-batch TPOT rises with the batch (more decodes and more prompts replacing the finished ones per
     iteration), about linearly where compute-bound: the whole batch where it crosses the limit is found on
     a bracket [1, full batch] narrowed by a few batches per row per ``overload_tpot`` call (the chord's crossing
-    and log-spaced sections): 2-4 calls where bisection takes 11 at 2,048 sequences."""
+    and log-spaced sections): 4.3 calls a search over rag-prefix-cache's where bisection took 11 (docs/design.md)."""
     n = len(model)
     cap = np.broadcast_to(np.asarray(batch_cap, dtype=np.float64), (n,)).copy()
     limits = {pct: np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)) for pct, v in tpot_limits.items()}
