@@ -53,7 +53,7 @@ from planner.domain import Calibration, Catalog, Hardware, Runtime
 from planner.errors import InputError, PlannerError
 from planner.model.estimate import Config, Scenario, resolve
 from planner.model.grid import Array, CatalogTables, Efficiencies, Grid
-from planner.model.load.queueing import LengthDist, overload_tpot, saturated_rate, serve, tpot_tuned_cap
+from planner.model.load.queueing import LengthDist, capacity_rate, overload_tpot, serve, tpot_tuned_cap
 from planner.model.load.scheduler import SERVING_OVERLAP, ServingStep, overlap_of
 from planner.model.perf import MemoryModel, StepModel
 from planner.model.scenarios import Models, max_throughput, static_batch
@@ -402,7 +402,9 @@ def predict_server(grid: Grid, rs: RecordSet, rows: npt.NDArray[np.int64], cap: 
     SLO capacity are for all replicas. A record the model puts past its capacity has no steady-state
     TTFT or e2e (nan: they grow with the run); its TPOT is that of the requests admitted to the full
     batch (``queueing.overload_tpot``). A record with a TPOT limit runs with the engine's cap on sequences
-    tuned to it (``queueing.tpot_tuned_cap``), as a plan's deployment does."""
+    tuned to it (``queueing.tpot_tuned_cap``) or with the default where that carries more (``_engine_cap``);
+    without ``capacity`` (the efficiency fit's inner loop, whose residuals leave records under load out) there is
+    no capacity to compare and it runs at the tuned cap."""
     per_record = np.broadcast_to(np.asarray(overlap, dtype=np.float64), (len(rs),))
     groups: dict[tuple[LengthDist, LengthDist, Drafter | None], list[int]] = {}
     for k in rows:
@@ -445,10 +447,9 @@ _TIE = 1e-3
 
 def _saturation(step: StepModel, mem: MemoryModel, cap: Array, i: LengthDist, o: LengthDist,
                 overlap: float | Array) -> Array:
-    """Per row, the rate at which the concurrency reaches ``cap`` (or the most that fit): ``serve``'s capacity."""
-    b = mem.operating_batch(cap=cap, input_tokens=i.mean, output_tokens=o.mean)
-    rate = saturated_rate(ServingStep.of(step, overlap), np.maximum(b, 1.0), i.mean, o.mean)
-    return np.asarray(np.where(b >= 1, rate, 0.0), dtype=np.float64)
+    """Per row, ``serve``'s capacity at this cap on sequences (the top of ``slo_capacity``'s bracket)."""
+    b_max = mem.operating_batch(cap=cap, input_tokens=i.mean, output_tokens=o.mean)
+    return capacity_rate(ServingStep.of(step, overlap), b_max, i.mean, o.mean)
 
 
 def _engine_cap(slo: Sequence[Mapping[str, float]], step: StepModel, mem: MemoryModel, i: LengthDist, o: LengthDist,

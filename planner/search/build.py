@@ -32,7 +32,7 @@ from planner.model.perf import MemoryModel, StepModel
 from planner.search.mix.solver import Solution
 from planner.search.results import Cost, Deployment, Plan, QualityScore
 from planner.search.shapes.candidates import universe
-from planner.search.shapes.capacity import UTILIZATION, length_dists, tuned_cap
+from planner.search.shapes.capacity import UTILIZATION, length_dists, meets_slo, tuned_cap
 from planner.search.shapes.prepare import Prepared
 from planner.workload import HOURS_PER_MONTH, METRICS, Workload
 
@@ -78,10 +78,7 @@ def _tuned_engines(step: StepModel, mem: MemoryModel, seen: Workload, shares: np
     i, o = length_dists(seen.traffic)
     alt = serve(step.take(rows), mem.take(rows), request_rate=shares[rows], input_tokens=i, output_tokens=o,
                 batch_cap=tuned[rows], overlap=overlap if np.ndim(overlap) == 0 else np.asarray(overlap)[rows])
-    ok = alt.stable.copy()
-    for (metric, pct, limit) in seen.slo.items():
-        values = getattr(alt, _LATENCIES[METRICS.index(metric)])[pct] * 1e3
-        ok &= np.nan_to_num(values, nan=np.inf) <= limit
+    ok = meets_slo(alt, seen.slo)
     take = rows[ok]
     for attr, by_pct in latency.items():
         for pct, values in by_pct.items():
@@ -110,7 +107,7 @@ def _plan(catalog: Catalog, p: Prepared, w: Workload, sol: Solution, rows: np.nd
         for i, n, s, cap in zip(rows, counts, shares, caps, strict=True))
     wide = ("expert_parallel", "dp_attention") if any(d.ep > 1 for d in deployments) else ()
     predicted: dict[str, float] = {}
-    for metric, attr in zip(METRICS, ("ttft_s", "tpot_s", "e2e_s"), strict=True):
+    for metric, attr in zip(METRICS, _LATENCIES, strict=True):
         for pct in PERCENTILES:
             per_token = p.served.emitted if metric == "tpot_ms" else 1.0  # speculation: E tokens per iteration
             predicted[f"{metric}_p{pct}"] = float(np.max(latency[attr][pct][sl])) * 1e3 / per_token

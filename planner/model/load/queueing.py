@@ -113,7 +113,8 @@ from planner.model.load.scheduler import SERVING_OVERLAP, ServingStep, fcfs_pref
 from planner.model.load.tpot_tail import MAX_GAIN, MAX_RHO, slow_variance
 from planner.model.perf import Memory, MemoryModel, StepModel, StepTime
 
-__all__ = ["PERCENTILES", "STATES", "LengthDist", "OverloadTpot", "ServerResult", "overload_tpot", "saturated_rate",
+__all__ = ["PERCENTILES", "STATES", "LengthDist", "OverloadTpot", "ServerResult", "capacity_rate", "overload_tpot",
+           "saturated_rate",
            "serve", "server", "tpot_tuned_cap"]
 
 PERCENTILES = (50, 90, 95, 99)
@@ -996,6 +997,14 @@ def saturated_rate(model: StepModel, b_run: Array, i: float, o: float) -> Array:
                                                 prefill_tokens=b_run * i / o, prefill_context=i)), dtype=np.float64)
 
 
+def capacity_rate(model: StepModel, b_max: Array, i: float, o: float) -> Array:
+    """Per row, the rate past which ``serve`` has no steady state: ``saturated_rate`` at the most sequences in
+    flight ``b_max`` (memory, the scheduler's cap, the caller's), 0 where not one fits. ``model`` times
+    iterations as the queueing model does (a ``ServingStep``)."""
+    return np.asarray(np.where(b_max >= 1, saturated_rate(model, np.maximum(b_max, 1.0), i, o), 0.0),
+                      dtype=np.float64)
+
+
 @dataclass(frozen=True)
 class OverloadTpot:
     """TPOT of the requests an engine admits while it runs past its capacity (seconds; nan where
@@ -1180,7 +1189,7 @@ def serve(model: StepModel, mem: MemoryModel, *, request_rate: npt.ArrayLike, in
     b_max = np.maximum(mem.operating_batch(cap=batch_cap, input_tokens=i, output_tokens=o), 0.0)
     b_run = np.maximum(b_max, 1.0)
     ctx = {"decode_context": i + o / 2.0, "prefill_context": i}
-    capacity = np.where(b_max >= 1, saturated_rate(model, b_run, i, o), 0.0)
+    capacity = capacity_rate(model, b_max, i, o)
     lam = np.where(rate < capacity, rate, 0.0)
 
     n = len(rate)

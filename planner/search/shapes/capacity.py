@@ -23,7 +23,7 @@ from planner.model.perf import MemoryModel, StepModel
 from planner.workload import METRICS, Slo, Traffic
 
 __all__ = ["UTILIZATION", "CapacitySearch", "default_prior", "length_dists", "no_load_ms", "screen",
-           "search_capacity", "slo_ceiling", "tuned_cap"]
+           "latencies_ms", "meets_slo", "search_capacity", "slo_ceiling", "tuned_cap"]
 
 UTILIZATION = np.array([0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.88, 0.91, 0.94,
                         0.97])
@@ -60,12 +60,23 @@ def length_dists(traffic: Traffic) -> tuple[LengthDist, LengthDist]:
     return LengthDist(i.mean, i.p95, knots=i.knots), LengthDist(o.mean, o.p95, knots=o.knots)
 
 
-def _latencies(res: ServerResult) -> dict[tuple[str, int], Array]:
+def latencies_ms(res: ServerResult) -> dict[tuple[str, int], Array]:
+    """(metric, percentile) -> ms per row, every percentile ``res`` has."""
     out = {}
     for metric, by_pct in zip(METRICS, (res.ttft_s, res.tpot_s, res.e2e_s), strict=True):
         for pct, values in by_pct.items():
             out[(metric, pct)] = values * 1e3
     return out
+
+
+def meets_slo(res: ServerResult, slo: Slo) -> npt.NDArray[np.bool_]:
+    """Per row, whether the engine has a steady state (``ServerResult.stable``: below its capacity, the mean
+    concurrency below the most sequences that fit) and every SLO target holds (nan: not, no steady state)."""
+    ok = res.stable.copy()
+    lat = latencies_ms(res)
+    for metric, pct, limit in slo.items():
+        ok &= np.nan_to_num(lat[(metric, pct)], nan=np.inf) <= limit
+    return np.asarray(ok)
 
 
 def screen(step: StepModel, mem: MemoryModel, traffic: Traffic, slo: Slo
@@ -149,13 +160,10 @@ def tuned_cap(step: StepModel, mem: MemoryModel, traffic: Traffic, slo: Slo,
     """Per row, the engine's cap on concurrent sequences tuned to the SLO's TPOT targets
     (``queueing.tpot_tuned_cap``; inf where there are none, or none to tune): what a deployment sets where, at
     its share of the load, that engine meets every SLO target too (``planner.search.build``)."""
-    i, o = length_dists(traffic)
-    limits: dict[int, float] = {}
-    for metric, pct, limit in slo.items():
-        if metric == "tpot_ms":
-            limits[pct] = min(limits.get(pct, np.inf), limit / 1e3)
+    limits = {pct: limit / 1e3 for metric, pct, limit in slo.items() if metric == "tpot_ms"}
     if not limits:
         return np.full(len(step), np.inf)
+    i, o = length_dists(traffic)
     return tpot_tuned_cap(step, mem, input_tokens=i, output_tokens=o, tpot_limits=limits, overlap=overlap)
 
 
@@ -172,13 +180,10 @@ def _evaluate_pairs(step: StepModel, mem: MemoryModel, traffic: Traffic, rates: 
                 overlap=overlap if np.ndim(overlap) == 0 else np.asarray(overlap)[rows],
                 limits={(metric[:-3], pct): limit / 1e3 for metric, pct, limit in slo.items()
                         if metric in ("ttft_ms", "tpot_ms")})
-    ok = res.stable.copy()
-    for key, values in _latencies(res).items():
+    for key, values in latencies_ms(res).items():
         lat[key][rows, rungs] = values
-    for metric, pct, limit in slo.items():
-        ok &= np.nan_to_num(lat[(metric, pct)][rows, rungs], nan=np.inf) <= limit
     max_batch[rows] = res.max_batch
-    return ok
+    return meets_slo(res, slo)
 
 
 def _every_rung_inside(small: np.ndarray, lo: np.ndarray, width: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
