@@ -461,8 +461,7 @@ def _engine_cap(slo: Sequence[Mapping[str, float]], step: StepModel, mem: Memory
     (or the record's batch) carries more within the SLO, where a tighter cap makes arrivals wait for a
     slot longer than the TTFT limit allows. A plan credits less: its capacity search runs the default
     engine, and a deployment takes the tuned cap only where that engine meets the SLO at its share
-    (``planner.search.build``: the slot wait that would credit the tuned engine more is optimistic near its
-    knee, tests/test_tpot_tuned_cap.py)."""
+    (``planner.search.build``: crediting the tuned engine's capacity in the search costs plan time)."""
     rates = slo_capacity(None, slo, i, o, tuned, _saturation(step, mem, tuned, i, o, overlap), overlap=overlap,
                          models=(step, mem))
     rows = np.flatnonzero(tuned < default)  # the tuned cap binds: the default is a different engine

@@ -9,8 +9,8 @@ with the most sequences that fit (the runtime's cap, memory); at the deployment'
 the TPOT targets (``capacity.tuned_cap``: TPOT then holds at any load, a burst waits for a slot) is taken
 wherever that engine also meets every SLO target there. Its cap is the deployment's ``max_batch``
 (``--max-num-seqs``) and its latencies the plan's. Where the tuned engine would carry more than the
-default, the search does not credit it (its slot wait, a fluid estimate, is optimistic near its knee:
-tests/test_tpot_tuned_cap.py), so a plan is at worst costlier than it needs to be.
+default, the search does not credit it (asking both engines in the search cost 15% more plan time for one
+changed example plan: docs/design.md), so a plan is at worst costlier than it needs to be.
 """
 
 from __future__ import annotations

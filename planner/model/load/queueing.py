@@ -63,8 +63,10 @@ Model (checked against the discrete-event simulation in ``planner.model.load.sim
   with its default where that carries more within the SLO: the MLPerf records' predictions
   (``planner.calibration.predict``) choose so; a plan's deployment takes the tuned cap where that engine
   meets the SLO at its share, its capacity the default engine's (``planner.search.build``). The slot wait
-  is a fluid estimate: near a tight cap's knee its TTFT p99 is 0.58-0.82x the simulation's
-  (tests/test_tpot_tuned_cap.py).
+  (``scheduler.slot_wait``: Halfin-Whitt's probability that every slot is taken, then an exponential wait
+  behind a queue that the full engine, ``full_batch_rate``, drains) puts the TTFT p99 at 0.5-1.5x the
+  simulation's at 10-77 slots and 60-96% of the full engine's rate (to 2.3x with fixed lengths at 92-96%;
+  tests/test_slot_wait.py).
 * Past the capacity (rate at or above it, or B at the cap) there is no steady state: requests
   queue for a slot without bound, and ``serve`` gives nan latencies. The requests the engine
   admits decode at its full batch: ``overload_tpot`` (checked against the simulation run past
@@ -109,7 +111,14 @@ import numpy.typing as npt
 
 from planner.model.grid import Array, Grid
 from planner.model.load.gamma_mixture import gamma_mixture_quantile
-from planner.model.load.scheduler import SERVING_OVERLAP, ServingStep, fcfs_prefill_share, slot_wait
+from planner.model.load.scheduler import (
+    SERVING_OVERLAP,
+    ServingStep,
+    busy_probability,
+    busy_threshold,
+    fcfs_prefill_share,
+    slot_wait,
+)
 from planner.model.load.tpot_tail import MAX_GAIN, MAX_RHO, slow_variance
 from planner.model.perf import Memory, MemoryModel, StepModel, StepTime
 
@@ -939,9 +948,11 @@ def _group(step: StepModel, lam: Array, b_run: Array, grows: Array, inp: LengthD
     # every percentile's concurrency clips to 1 and the slow-drift term (tpot_tail) vanishes with the load
     gain, slope = np.zeros(n), np.zeros(n)
     z = np.array([NormalDist().inv_cdf(pct / 100.0) for pct in percentiles])[:, None]  # per percentile, a column
-    need = np.flatnonzero(np.any((np.clip(b_mean + z * (sd / (1.0 - 0.0)), 1.0, b_run)
-                                  != np.clip(b_mean + z * (sd / (1.0 - MAX_GAIN)), 1.0, b_run))
-                                 | (b_mean + z * (sd / (1.0 - MAX_GAIN)) > b_run), axis=0))  # and the slot wait's
+    # the slot wait's too: wherever the slots could lie within its threshold's spreads of B at the largest gain
+    threshold = max(busy_threshold(pct / 100.0) for pct in percentiles) if percentiles else 0.0
+    waits = (b_run - b_mean) * (1.0 - MAX_GAIN) < threshold * sd if percentiles else np.zeros(n, dtype=bool)
+    need = np.flatnonzero(np.any(np.clip(b_mean + z * (sd / (1.0 - 0.0)), 1.0, b_run)
+                                 != np.clip(b_mean + z * (sd / (1.0 - MAX_GAIN)), 1.0, b_run), axis=0) | waits)
     if need.size:
         # the slope is a secant over twice the concurrency's own spread (at least 5% of B): the surplus the
         # gain amplifies is ~sqrt(B) sequences either side, so a narrower step reads a jump of tau in that range
@@ -972,7 +983,15 @@ def _group(step: StepModel, lam: Array, b_run: Array, grows: Array, inp: LengthD
         taus[level + 1, rows] = _chain(step.take(rows), b_q[level + 1, rows], lam[rows], inp, o, states).tau
     source = np.maximum.accumulate(np.arange(1, len(b_q))[:, None] * fresh, axis=0)  # last fresh row above
     ttft_q, tpot_draws = _varied(step, b_mean, lam, ch, inp, out, states, percentiles, (slope, gain))
-    wait = slot_wait(b_mean + z * spread, b_run, lam)  # a count over the slots queues for one
+    # arrivals that find every slot taken wait for one (the slots' distance above B in the concurrency's spreads)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        beta = np.where(spread > 0, (b_run - b_mean) / spread, np.inf)
+    levels = [pct / 100.0 for pct in percentiles]
+    wait = np.zeros((len(percentiles), n))
+    if (busy := np.flatnonzero(busy_probability(beta) > 1.0 - max(levels, default=0.0))).size:
+        assert isinstance(step, ServingStep)  # (``serve`` times its iterations so)
+        full = full_batch_rate(step.take(busy), b_run[busy], inp, out)
+        wait[:, busy] = slot_wait(beta[busy], lam[busy], full, levels)
     ttft_q = {pct: v + wait[percentiles.index(pct)] if pct in percentiles else v for pct, v in ttft_q.items()}
     tpot_b = {pct: np.maximum(taus[source[m], np.arange(n)], tau) for m, pct in enumerate(percentiles)}
     tpot = {pct: np.maximum(tpot_b[pct], tpot_draws[pct]) for pct in percentiles}
@@ -1036,9 +1055,27 @@ def overload_tpot(model: StepModel, mem: MemoryModel, *, input_tokens: LengthDis
     (tests/test_overload_tpot.py)."""
     step = ServingStep.of(model, overlap)
     percentiles = tuple(sorted(set(percentiles)))
+    b_max = np.maximum(mem.operating_batch(cap=batch_cap, input_tokens=input_tokens.mean,
+                                           output_tokens=output_tokens.mean), 0.0)
+    _, mean, levels = _full_batch(step, np.maximum(b_max, 1.0), input_tokens, output_tokens, percentiles)
+    nan = np.where(b_max >= 1, 1.0, np.nan)
+    return OverloadTpot(mean_s=mean * nan, quantile_s={pct: levels[c] * nan for c, pct in enumerate(percentiles)})
+
+
+def full_batch_rate(step: ServingStep, b: Array, input_tokens: LengthDist, output_tokens: LengthDist) -> Array:
+    """Requests/s an engine finishes with every one of its ``b`` slots busy (``overload_tpot``'s passes: each
+    of its d decodes finishes after O of them): d / (O x the mean pass). The rate a queue for a slot drains
+    at (``scheduler.slot_wait``); the simulation's full engine finishes within 1-3% of it (10-77 slots,
+    tests/test_slot_wait.py), where ``saturated_rate`` at the mean prompt count reads 4-16% more."""
+    decodes, mean, _ = _full_batch(step, b, input_tokens, output_tokens, ())
+    return np.asarray(decodes / (output_tokens.mean * mean), dtype=np.float64)
+
+
+def _full_batch(step: ServingStep, b: Array, input_tokens: LengthDist, output_tokens: LengthDist,
+                percentiles: tuple[int, ...]) -> tuple[Array, Array, Array]:
+    """``overload_tpot``'s engine with b slots (b >= 1) all busy: per row its decodes per pass, the mean
+    per-token time and that time's ``percentiles`` [c, n]."""
     i, o = input_tokens.mean, output_tokens.mean
-    b_max = np.maximum(mem.operating_batch(cap=batch_cap, input_tokens=i, output_tokens=o), 0.0)
-    b = np.maximum(b_max, 1.0)
     # decodes per pass: all B_max slots, or (budget-bound) those whose replacements' prompts fit beside them
     budget = step.coefficients.max_batched_tokens
     decodes = np.minimum(b, budget * o / (i + o))
@@ -1048,10 +1085,10 @@ def overload_tpot(model: StepModel, mem: MemoryModel, *, input_tokens: LengthDis
     levels = np.tile(mean, (len(percentiles), 1))
     poisson = np.flatnonzero((decodes >= b) & (b / o <= STATES / 2.0))  # slot-bound, within the bands' prompts
     if poisson.size:
-        mean[poisson], spread = _admissions(step.take(poisson), b[poisson], input_tokens, output_tokens, percentiles)
+        mean[poisson], spread = _admissions(step.take(poisson), b[poisson], input_tokens, output_tokens,
+                                            percentiles)
         levels[:, poisson] = spread
-    nan = np.where(b_max >= 1, 1.0, np.nan)
-    return OverloadTpot(mean_s=mean * nan, quantile_s={pct: levels[c] * nan for c, pct in enumerate(percentiles)})
+    return decodes, mean, levels
 
 
 _SECTIONS = 6  # ``tpot_tuned_cap``: log-spaced batches per row per call, beside the chord's two (fewer calls vs rows)
@@ -1153,6 +1190,8 @@ def _admissions(step: ServingStep, b: Array, inp: LengthDist, out: LengthDist, p
     if (cost := step.per_iteration(d.ndim)) is not None:
         per_token += cost * (1.0 - 1.0 / passes)
     mean = np.einsum("njm,njm->n", weight, per_token)
+    if not percentiles:  # (the mean alone: ``full_batch_rate``)
+        return mean, np.zeros((0, len(b)))
     var = np.einsum("njm,njm->n", weight, (per_token - mean[:, None, None]) ** 2)
     on, wo = _sum_nodes(out, 1, OUTPUT_STRATA)
     tokens = np.maximum(on[1] - 1.0, 1.0)
