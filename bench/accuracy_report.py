@@ -248,7 +248,20 @@ WEAK_SPOTS = """\
   past its capacity where the default's runs 47 ms, but its slot wait is a fluid estimate: TTFT p99 0.82x the
   simulation's at 63% of its saturation and 0.72x at 76% (1.11 s against 1.54 s), 0.58x at 82% (1.74 s against
   2.98 s), so a tuned engine bound by TTFT near its knee is optimistic, as the default engine's TPOT p99 is
-  there (29.4 ms against 32.9 ms at 9.6 requests/s).
+  there (29.4 ms against 32.9 ms at 9.6 requests/s). The next item replaces that estimate.
+* **The wait for a slot as a many-server queue** (2026-12-06, later; `scheduler.slot_wait`,
+  `queueing.full_batch_rate`, `tests/test_slot_wait.py`). An arrival finds every slot taken with Halfin and
+  Whitt's probability 1 / (1 + beta Phi(beta) / phi(beta)), beta the slots' distance above the mean
+  concurrency in its (feedback-amplified) spreads, and then waits behind a queue that the full engine drains
+  at its own rate: exponential with rate (full rate - arrival rate), Erlang C's law, scaled by Allen and
+  Cunneen's (1 + cv^2) / 2 of the output length (a fixed length frees slots regularly: half the wait). The
+  full engine's rate is `overload_tpot`'s (lumpy prefills and all), within 0.3-3% of the simulated full
+  engine's departures, where `saturated_rate` at the mean prompt count reads 6-22% above them (22%: llama-3.1-8b
+  on L4 at 512 / 128 tokens, 33 slots). Against the simulation at the caps tuned to 20-60 ms TPOT (10-77
+  slots, 60-96% of the full engine's rate) TTFT p99 is 0.50-1.62x the simulation's with lognormal lengths and
+  0.52-1.15x with fixed ones, where the fluid estimate read 0.09-0.98x. On the MLPerf records in sample
+  before the refit: TTFT p99 at the record's rate 87.0% -> 85.4%, SLO capacity 9.9% -> 9.2%, TPOT p99
+  20.1% -> 20.2%.
 * **Three mechanisms tried on 2026-12-05 and not adopted** (each cross-validated by round with `hwplan
   calibrate public_benchmarks.yaml mlperf.yaml --cv-by round --json`, its `by_scenario` medians; the
   shipped form's: Offline 10.5% / 88% within 25%, max-throughput 13.5% / 78%, static 18.5% / 66%,

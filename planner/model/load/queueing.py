@@ -64,9 +64,9 @@ Model (checked against the discrete-event simulation in ``planner.model.load.sim
   (``planner.calibration.predict``) choose so; a plan's deployment takes the tuned cap where that engine
   meets the SLO at its share, its capacity the default engine's (``planner.search.build``). The slot wait
   (``scheduler.slot_wait``: Halfin-Whitt's probability that every slot is taken, then an exponential wait
-  behind a queue that the full engine, ``full_batch_rate``, drains) puts the TTFT p99 at 0.5-1.5x the
-  simulation's at 10-77 slots and 60-96% of the full engine's rate (to 2.3x with fixed lengths at 92-96%;
-  tests/test_slot_wait.py).
+  behind a queue that the full engine, ``full_batch_rate``, drains, scaled by Allen-Cunneen's (1 + cv^2) / 2
+  of the output length) puts the TTFT p99 at 0.50-1.62x the simulation's at 10-77 slots and 60-96% of the
+  full engine's rate (tests/test_slot_wait.py).
 * Past the capacity (rate at or above it, or B at the cap) there is no steady state: requests
   queue for a slot without bound, and ``serve`` gives nan latencies. The requests the engine
   admits decode at its full batch: ``overload_tpot`` (checked against the simulation run past
@@ -253,6 +253,25 @@ class LengthDist:
             return 0.0
         disc = _Z95**2 - 2.0 * math.log(self.p95 / self.mean)
         return _Z95 - math.sqrt(disc) if disc > 0 else _Z95
+
+    @functools.cached_property
+    def cv2(self) -> float:
+        """Squared coefficient of variation, variance / mean^2: exp(sigma^2) - 1 of a lognormal, 0 of a fixed
+        length, from the components' second moments of a mixture, and of an empirical law from its quantile
+        function (piecewise linear through the knots, flat below the first and above the last)."""
+        if self.parts:
+            second = sum(w * d.mean * d.mean * (1.0 + d.cv2) for w, d in self.parts)
+            return max(second / (self.mean * self.mean) - 1.0, 0.0)
+        if self.knots:
+            shares = [0.0] + [q for q, _ in self.knots] + [1.0]
+            tokens = [self.knots[0][1]] + [t for _, t in self.knots] + [self.knots[-1][1]]
+            first = second = 0.0
+            for k in range(len(shares) - 1):
+                qa, ta, qb, tb = shares[k], tokens[k], shares[k + 1], tokens[k + 1]
+                first += (qb - qa) * (ta + tb) / 2.0
+                second += (qb - qa) * (ta * ta + ta * tb + tb * tb) / 3.0
+            return max(second / (first * first) - 1.0, 0.0) if first > 0 else 0.0
+        return math.expm1(self.sigma * self.sigma)
 
     @functools.cached_property
     def fixed(self) -> bool:
@@ -991,7 +1010,7 @@ def _group(step: StepModel, lam: Array, b_run: Array, grows: Array, inp: LengthD
     if (busy := np.flatnonzero(busy_probability(beta) > 1.0 - max(levels, default=0.0))).size:
         assert isinstance(step, ServingStep)  # (``serve`` times its iterations so)
         full = full_batch_rate(step.take(busy), b_run[busy], inp, out)
-        wait[:, busy] = slot_wait(beta[busy], lam[busy], full, levels)
+        wait[:, busy] = slot_wait(beta[busy], lam[busy], full, levels, out.cv2)
     ttft_q = {pct: v + wait[percentiles.index(pct)] if pct in percentiles else v for pct, v in ttft_q.items()}
     tpot_b = {pct: np.maximum(taus[source[m], np.arange(n)], tau) for m, pct in enumerate(percentiles)}
     tpot = {pct: np.maximum(tpot_b[pct], tpot_draws[pct]) for pct in percentiles}

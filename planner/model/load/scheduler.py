@@ -263,7 +263,7 @@ def busy_threshold(level: float) -> float:
     return hi
 
 
-def slot_wait(beta: Array, rate: Array, full_rate: Array, levels: Sequence[float]) -> Array:
+def slot_wait(beta: Array, rate: Array, full_rate: Array, levels: Sequence[float], service_cv2: float = 1.0) -> Array:
     """w[c, n]: seconds within which a share ``levels[c]`` of arrivals gets a free slot, rows last.
 
     An arrival finds every slot taken with ``busy_probability(beta)`` (``beta``: the slots' distance above
@@ -273,21 +273,26 @@ def slot_wait(beta: Array, rate: Array, full_rate: Array, levels: Sequence[float
     busy: ``queueing.full_batch_rate``) while arrivals keep coming at ``rate``: the queue above the slots is
     that of an M/M/1 queue at load rate / full_rate, so the wait of those who wait is exponential with rate
     full_rate - rate (Erlang C's law). The q-quantile is ln(P_busy / (1 - q)) / (full_rate - rate) where
-    P_busy > 1 - q, else 0; inf where a full engine serves no faster than arrivals come.
+    P_busy > 1 - q, else 0; inf where a full engine serves no faster than arrivals come. That is M/M/c's;
+    for other holding times the wait scales by (1 + cv^2) / 2, ``service_cv2`` = cv^2 the holding time's
+    squared coefficient of variation (Allen and Cunneen's G/G/c approximation with Poisson arrivals; Allen,
+    "Probability, Statistics and Queueing Theory", 1990, sec. 6.4): 1 leaves M/M/c, a fixed output length
+    (0) halves the wait, since its slots free up more regularly than exponential ones.
 
     Against the discrete-event simulation (its slots block arrivals request by request) at the caps tuned
-    to 20-60 ms TPOT limits (10-77 sequences; llama-3.1 8B and 70B on H100, lognormal lengths) at 60-96%
-    of the full engine's rate: TTFT p99 0.51-1.52x the simulation's (fixed lengths: 0.68-2.26x, the largest
-    at 92-96%, where a full engine's departures are more regular than this exponential tail takes them),
-    where the fluid estimate it replaced ((concurrency - slots) / rate, sequences taken to finish at the
-    arrival rate) read 0.09-0.98x, 0.16-0.26x at 10 slots and 85-96% (tests/test_slot_wait.py).
+    to 20-60 ms TPOT limits (10-77 sequences; llama-3.1 8B and 70B on H100) at 60-96% of the full engine's
+    rate, three seeds of 6,000 requests: TTFT p99 0.50-1.62x the simulation's with lognormal lengths, 0.52-1.15x
+    with fixed ones (M/M/c's wait, without the cv^2 factor, read 1.87-2.26x there at 92-96%); the largest
+    ratios at 92-96%, where a finite simulated run is still filling its queue. The fluid estimate this
+    replaced ((concurrency - slots) / rate, sequences taken to finish at the arrival rate) read 0.09-0.98x,
+    0.16-0.26x at 10 slots and 85-96% (tests/test_slot_wait.py).
     """
     q = np.asarray(levels, dtype=np.float64)[:, None]
     p_busy = busy_probability(beta)[None, :]
     gap = np.asarray(full_rate - rate, dtype=np.float64)[None, :]
     waits = p_busy > 1.0 - q
     with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.log(p_busy / (1.0 - q)) / gap
+        t = np.log(p_busy / (1.0 - q)) / gap * ((1.0 + service_cv2) / 2.0)
     return np.asarray(np.where(waits, np.where(gap > 0.0, t, np.inf), 0.0), dtype=np.float64)
 
 
