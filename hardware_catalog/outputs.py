@@ -164,8 +164,9 @@ class EstimateOut(_Out):
     cost_note: str | None = Field(default=None, description="present when the catalog has no price")
     ttft_p99_ms: Num = Field(default=None, description="server scenario only")
     tpot_p99_ms: Num = Field(default=None, description="server scenario only")
-    utilization: Num = Field(default=None, description="server scenario only")
-    capacity_requests_per_s: Num = Field(default=None, description="server scenario only")
+    utilization: Num = Field(default=None, description="server scenario only: request rate / capacity_requests_per_s")
+    capacity_requests_per_s: Num = Field(default=None, description="server scenario only: requests/s the engine "
+                                         "finishes with every slot busy, past which its queue grows without bound")
     serving_iteration_ms: Num = Field(default=None, description="server scenario only: the fixed cost per serving "
                                       "iteration the queueing model charged (calibration.yaml)")
     serving_iteration_source: str | None = Field(default=None, description="server scenario only: where that "
@@ -203,8 +204,9 @@ class AtSpeedOut(_Out):
     efficiency: EfficiencyOut = Field(description="the pair's efficiency as the configuration ran it there")
     ttft_p99_ms: Num = Field(default=None, description="server scenario only")
     tpot_p99_ms: Num = Field(default=None, description="server scenario only")
-    utilization: Num = Field(default=None, description="server scenario only")
-    capacity_requests_per_s: Num = Field(default=None, description="server scenario only")
+    utilization: Num = Field(default=None, description="server scenario only: request rate / capacity_requests_per_s")
+    capacity_requests_per_s: Num = Field(default=None, description="server scenario only: requests/s the engine "
+                                         "finishes with every slot busy, past which its queue grows without bound")
 
 
 def _server_figures(e: Estimate) -> dict[str, Any]:
