@@ -21,7 +21,7 @@ import httpx
 import pytest
 import yaml
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
 from api import Settings, create_app
 from api.routes.examples import EXAMPLES
@@ -577,3 +577,23 @@ def test_a_chip_slower_than_one_it_beats_on_paper_is_flagged(page: Page) -> None
     h200.first.click()
     expect(page.locator("#detail-list")).to_contain_text("Chip order")
     expect(page.locator("#detail-list")).to_contain_text("slower per token at batch 1")
+
+
+def test_plan_pressed_while_an_example_loads_plans_that_example(page: Page) -> None:
+    """The example's workload arrives by a request after the choice: Plan pressed before it came planned the
+    previous form (the CI saw support-chatbot answered where code-assistant was chosen). Its response is held
+    here until Plan has been pressed; the plans must be the chosen example's."""
+    page.select_option("#example", "support-chatbot")
+    expect(page.locator("#f-name")).to_have_value("support-chatbot")
+    held: list[Route] = []
+    page.route("**/v1/examples/code-assistant", lambda route: held.append(route))
+    page.select_option("#example", "code-assistant")
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the example's request was not made"
+    page.click("#plan-button")
+    held[0].continue_()
+    expect(page.locator("#status")).to_contain_text("code-assistant", timeout=PLAN_TIMEOUT_MS)
+    expect(page.locator("#f-name")).to_have_value(re.compile("^code-assistant"))

@@ -14,7 +14,7 @@ const DEFAULTS = {"budget.horizon_months": 12, "quality.task": "general", "const
 const CLOSE = 0.9;  // a prediction above 90% of its SLO is "close"
 
 const state = {catalog: {}, examples: [], example: null, body: null, result: null, plans: [], selected: null,
-               savedId: null, saved: [], savedNext: null};
+               savedId: null, saved: [], savedNext: null, loadingExample: null};
 const KEY_STORAGE = "hwplan.apiKey";  // sessionStorage: gone when the tab closes
 
 // ---------- helpers ----------
@@ -237,10 +237,15 @@ function markFieldErrors(problem) {
 }
 
 async function loadExample(name) {
-  const summary = state.examples.find((e) => e.name === name);
-  $("#example-description").textContent = summary ? summary.description : "";
-  state.example = await api(`/v1/examples/${encodeURIComponent(name)}`);
-  fillForm(state.example);
+  // kept while it loads: Plan pressed meanwhile waits for the example's form (it planned the previous one)
+  const loading = (async () => {
+    const summary = state.examples.find((e) => e.name === name);
+    $("#example-description").textContent = summary ? summary.description : "";
+    state.example = await api(`/v1/examples/${encodeURIComponent(name)}`);
+    fillForm(state.example);
+  })();
+  state.loadingExample = loading;
+  try { await loading; } finally { if (state.loadingExample === loading) state.loadingExample = null; }
 }
 
 // ---------- planning ----------
@@ -270,6 +275,7 @@ function clearResults() {
 
 async function runPlan() {
   let body;
+  if (state.loadingExample) await state.loadingExample.catch(() => {});  // (its failure has its own status)
   markFieldErrors(null);
   try { body = readForm(); } catch (err) {
     clearResults();
