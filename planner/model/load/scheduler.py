@@ -256,8 +256,8 @@ def busy_probability(beta: npt.ArrayLike) -> Array:
 def busy_threshold(level: float) -> float:
     """The beta at which ``busy_probability`` is 1 - ``level``: above it a ``level`` share of arrivals
     never waits for a slot (bisection; the probability falls with beta)."""
-    lo, hi = 0.0, 40.0
-    for _ in range(200):
+    lo, hi = 0.0, 40.0  # (past ~38 the probability underflows to 0)
+    for _ in range(64):  # 40 / 2^64: below a double's resolution
         mid = 0.5 * (lo + hi)
         lo, hi = (mid, hi) if busy_probability(mid) > 1.0 - level else (lo, mid)
     return hi
