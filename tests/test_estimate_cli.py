@@ -119,3 +119,19 @@ def test_console_script_error_has_no_traceback() -> None:
                           text=True, check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip() == "error: tp: tp x pp = 3 exceeds chips = 2"
+
+
+def test_the_server_table_shows_the_capacity_its_utilization_is_against(hwplan: Cli) -> None:
+    """The text showed utilization without the capacity it divides by (the JSON had it), and a span of one
+    admitted iteration cost as '8.0-8.0 ms'."""
+    args = ("estimate", "--model", "llama-3.1-8b", "--hardware", "l4", "--scenario", "server", "--request-rate", "2")
+    code, out, _ = hwplan(*args, "--json")
+    assert code == 0
+    doc = json.loads(out)
+    code, text, _ = hwplan(*args)
+    assert code == 0
+    flat = " ".join(text.replace("│", " ").split())  # (the table's cells, their wrapped lines joined)
+    assert f"capacity requests/s {doc['capacity_requests_per_s']}" in flat
+    assert doc["utilization"] == pytest.approx(2.0 / doc["capacity_requests_per_s"], rel=1e-3)
+    low, high = doc["serving_iteration_interval_ms"]
+    assert (f"admit only {low} ms" in flat) if low == high else (f"admit {low}-{high} ms" in flat)

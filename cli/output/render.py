@@ -41,7 +41,7 @@ def estimate_table(console: Console, out: EstimateOut) -> None:
         cap = "none" if d.get("concurrency_cap") is None else f"{d['concurrency_cap']:,}"
         table.add_row("engine cap on sequences", f"{cap} ({d['concurrency_cap_source']})")
     for key, label in (*FIGURES[:6], ("requests_per_s", "requests/s"),
-                       ("utilization", "utilization"), ("bound", "bound by"),
+                       ("utilization", "utilization"), FIGURES[6], ("bound", "bound by"),
                        ("cost_per_hour", f"$/hour ({d['pricing']})"),
                        ("cost_per_million_output_tokens", "$ per 1M output tokens")):
         if key in d:
@@ -52,7 +52,9 @@ def estimate_table(console: Console, out: EstimateOut) -> None:
         table.add_row("no cost", d["cost_note"])
     if d.get("serving_iteration_ms") is not None:
         interval = d.get("serving_iteration_interval_ms")
-        admitted = "" if not interval else f"; the records under load admit {interval[0]}-{interval[1]} ms"
+        span = "" if not interval else (f"only {interval[0]}" if interval[0] == interval[1]
+                                        else f"{interval[0]}-{interval[1]}")
+        admitted = f"; the records under load admit {span} ms" if span else ""
         table.add_row("serving iteration", f"{d['serving_iteration_ms']} ms per iteration "
                       f"({d['serving_iteration_source']}{admitted})")
     eff = d["efficiency"]
