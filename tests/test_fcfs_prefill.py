@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from grid_helpers import saturated_capacity
 
 from planner.model.grid import Grid
 from planner.model.load.queueing import LengthDist, server
@@ -49,8 +50,7 @@ def test_long_prompt_ttft_tracks_fcfs_simulation(one_row: Callable[..., Grid], l
     p99 -5% / +15%; without the FCFS share p99 +28% / +57%)."""
     grid = one_row(model="llama-3.1-405b", hardware="b200", tp=4, precision="fp8", kv_precision="fp8",
                    runtime="tensorrt-llm")
-    cap = float(server(grid, request_rate=1e-3, input_tokens=INPUT_405B,
-                       output_tokens=OUTPUT_405B).capacity_requests_per_s[0])
+    cap = saturated_capacity(grid, INPUT_405B, OUTPUT_405B)  # the load reference the figures were seen at
     rate = load * cap
     ana = server(grid, request_rate=rate, input_tokens=INPUT_405B, output_tokens=OUTPUT_405B, percentiles=(50, 99))
     trace = simulate_requests(grid, request_rate=rate, input_tokens=INPUT_405B, output_tokens=OUTPUT_405B,

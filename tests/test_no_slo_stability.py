@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import math
 
+from grid_helpers import saturated_capacity
+
 from hardware_catalog import load_catalog
 from planner.model.estimate import Scenario, config_grid, estimate, resolve
-from planner.model.load.queueing import LengthDist, server
+from planner.model.load.queueing import LengthDist
 from planner.model.load.scheduler import overlap_of
 from planner.search.planning import plan
 from planner.search.shapes.capacity import UTILIZATION
@@ -34,14 +36,14 @@ def _workload(slo: Slo | None = None) -> Workload:
 def test_no_slo_plans_stay_below_the_queueing_capacity() -> None:
     catalog = load_catalog()
     config = resolve(catalog, model="llama-3.2-1b", hardware="trainium2", runtime="vllm", precision="int8")
-    full_batch = float(server(config_grid(catalog, config), request_rate=0.0,
-                              input_tokens=LengthDist(100_000.0, 120_000.0), output_tokens=LengthDist(5_000.0),
-                              overlap=overlap_of(catalog.calibration, "vllm")).capacity_requests_per_s[0])
+    # the load ladder's reference: the rate at the mean prompt count (``queueing.saturated_rate``)
+    full_batch = saturated_capacity(config_grid(catalog, config), LengthDist(100_000.0, 120_000.0),
+                                    LengthDist(5_000.0), overlap=overlap_of(catalog.calibration, "vllm"))
     top = estimate(catalog, config, scenario=Scenario.SERVER, input_tokens=100_000, input_p95=120_000,
                    output_tokens=5_000, request_rate=float(UTILIZATION[-1]) * full_batch)
     assert not top.fits, "the premise: the top rung of the ladder is past this engine's steady state"
-    # below serve's bound at the mean prompt count but past what the full engine finishes with its lumpy
-    # 100k-token prefills (queueing.full_batch_rate), the capacity the estimate reports: the rate exceeds that
+    # below the rate at the mean prompt count but past what the full engine finishes with its lumpy 100k-token
+    # prefills (queueing.full_batch_rate), the capacity serve and the estimate report: the rate exceeds that
     assert top.capacity_requests_per_s is not None and top.capacity_requests_per_s < top.requests_per_s < full_batch
     assert top.reason is not None and "exceeds the capacity" in top.reason, top.reason
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from grid_helpers import at_cap
+from grid_helpers import at_cap, saturated_capacity
 
 from hardware_catalog import default_catalog_dir
 from hardware_catalog.inputs.measurements import read_measurements
@@ -70,8 +70,7 @@ def test_overload_tpot_matches_the_simulation_past_capacity(one_row: Callable[..
     """With the scheduler's cap setting the full batch (256 sequences)."""
     grid = at_cap(one_row(**CONFIGS[config]))
     i, o = DISTS[dist]
-    capacity = float(server(grid, request_rate=1e-3, input_tokens=i, output_tokens=o,
-                            overlap=1.0).capacity_requests_per_s[0])
+    capacity = saturated_capacity(grid, i, o, overlap=1.0)
     over = server(grid, request_rate=1.2 * capacity, input_tokens=i, output_tokens=o, overlap=1.0)
     assert not over.stable[0] and math.isnan(over.ttft_s[99][0])  # no steady-state TTFT past capacity
     ratio = _model(grid, i, o) / _simulated(grid, i, o, 1.2 * capacity)
@@ -90,7 +89,7 @@ def test_overload_tpot_where_memory_sets_the_full_batch(one_row: Callable[..., G
     i, o = DISTS[dist]
     at_no_load = server(grid, request_rate=1e-3, input_tokens=i, output_tokens=o, overlap=1.0)
     assert at_no_load.max_batch[0] < grid.max_concurrency[0]  # memory, not the cap, sets it
-    capacity = float(at_no_load.capacity_requests_per_s[0])
+    capacity = saturated_capacity(grid, i, o, overlap=1.0)
     ratio = _model(grid, i, o) / _simulated(grid, i, o, 1.2 * capacity)
     assert np.all(np.abs(ratio[:3] - 1.0) <= BAND) and 0.45 <= ratio[3] <= 1.1, ratio.round(3)
 
@@ -104,8 +103,7 @@ def test_overload_tpot_of_a_budget_bound_engine(one_row: Callable[..., Grid], pr
     budget (the simulation keeps ~80 of 256 slots decoding). Seen: model / simulation 0.97-1.00; a
     Poisson law of 32-64 prompts cut at the bands' 32 gave 0.61-0.87."""
     grid = one_row(**CONFIGS["llama-3.1-8b/h100-sxm"])
-    capacity = float(server(grid, request_rate=1e-3, input_tokens=prompt, output_tokens=output,
-                            overlap=1.0).capacity_requests_per_s[0])
+    capacity = saturated_capacity(grid, prompt, output, overlap=1.0)
     ratio = _model(grid, prompt, output) / _simulated(grid, prompt, output, 1.2 * capacity)
     assert np.all(np.abs(ratio - 1.0) <= 0.1), ratio.round(3)
 

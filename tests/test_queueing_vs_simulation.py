@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
+from grid_helpers import saturated_capacity
 
 from planner.model.grid import Grid
 from planner.model.load.queueing import STATES, LengthDist, serve, server
@@ -89,8 +90,8 @@ def batch_means_error(x: npt.NDArray[np.float64], q: float) -> float:
 
 
 def capacity(grid: Grid, i: LengthDist, o: LengthDist, overlap: float = SERVING_OVERLAP) -> float:
-    return float(server(grid, request_rate=1e-3, input_tokens=i, output_tokens=o,
-                        overlap=overlap).capacity_requests_per_s[0])
+    """The load reference of these checks (``grid_helpers.saturated_capacity``)."""
+    return saturated_capacity(grid, i, o, overlap=overlap)
 
 
 def compare(grid: Grid, i: LengthDist, o: LengthDist, rate: float, overlap: float = SERVING_OVERLAP) -> Comparison:
@@ -264,7 +265,7 @@ def test_more_prompts_per_iteration_than_the_standard_chain(one_row: Callable[..
 
     grid = one_row(model="qwen2.5-0.5b", hardware="b200", runtime="vllm")
     inp, out = LengthDist(100.0), LengthDist(10.0)
-    rate = load * float(server(grid, request_rate=0.0, input_tokens=inp, output_tokens=out).capacity_requests_per_s[0])
+    rate = load * capacity(grid, inp, out)
     model = server(grid, request_rate=rate, input_tokens=inp, output_tokens=out)
     assert rate * float(model.tpot_mean_s[0]) > 1.5 * STATES  # the premise: more prompts than the standard chain
     sim = simulate_server(grid, request_rate=rate, input_tokens=inp, output_tokens=out, requests=20000, warmup=2000)
@@ -280,7 +281,7 @@ def test_a_row_past_a_limit_is_not_refined_and_its_figures_are_lower_bounds(one_
     grid = one_row(model="qwen2.5-0.5b", hardware="b200", runtime="vllm")
     step, mem = StepModel.build(grid), MemoryModel.build(grid)
     inp, out = LengthDist(100.0), LengthDist(10.0)
-    rate = 0.8 * float(server(grid, request_rate=0.0, input_tokens=inp, output_tokens=out).capacity_requests_per_s[0])
+    rate = 0.8 * capacity(grid, inp, out)
     refined = serve(step, mem, request_rate=rate, input_tokens=inp, output_tokens=out, percentiles=(50, 99))
     limits = {("ttft", 99): 0.5 * float(refined.ttft_s[99][0])}  # a target the row misses at any chain size
     kept = serve(step, mem, request_rate=rate, input_tokens=inp, output_tokens=out, percentiles=(50, 99),
@@ -304,7 +305,7 @@ def test_prompts_arriving_faster_than_iterations_prefill_them_have_no_steady_sta
     inp, out = LengthDist(300.0, 800.0), LengthDist(1.0)
     for rate, settles in ((30.0, True), (50.0, False)):
         model = server(grid, request_rate=rate, input_tokens=inp, output_tokens=out)
-        assert rate < float(model.capacity_requests_per_s[0])  # the premise: under the saturated rate
+        assert rate < capacity(grid, inp, out)  # the premise: under the saturated rate
         ttft = simulate_requests(grid, request_rate=rate, input_tokens=inp, output_tokens=out, requests=3000,
                                  warmup=300).ttft_s
         grows = bool(np.median(ttft[-1000:]) > 2.0 * np.median(ttft[:1000]))

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from grid_helpers import saturated_capacity
 
 from planner.domain import Catalog
 from planner.model.estimate import Scenario, config_grid, estimate, resolve
@@ -226,3 +227,25 @@ def test_long_variable_prompts_a_weak_spot_pinned(catalog: Catalog) -> None:
     sims = [np.percentile(simulate_requests(grid, request_rate=3.1068, input_tokens=i, output_tokens=o, requests=3000,
                                             warmup=500, seed=seed, overlap=overlap).ttft_s, 99) for seed in range(3)]
     assert 0.45 <= model / float(np.mean(sims)) <= 1.2, (model, sims)
+
+
+def test_serve_has_no_steady_state_past_what_the_full_engine_finishes(one_row: Callable[..., Grid]) -> None:
+    """``serve``'s capacity, past which it has no steady state, is the full engine's rate
+    (``queueing.full_batch_rate``), not the rate at the mean prompt count (``saturated_rate``), which reads
+    above what an engine with every slot busy finishes where an iteration holds few prompts: llama-3.1-8b on one
+    H100 held to 32 slots, 512 / 128 fixed tokens. Basis: the simulated engine run at 1.5x it, whose queue for a
+    slot grows by 1 / capacity - 1 / rate per arrival. A rate between the two bounds has no steady state."""
+    grid = one_row(model="llama-3.1-8b", hardware="h100-sxm")
+    i, o = LengthDist(512.0), LengthDist(128.0)
+    res = server(grid, request_rate=1e-3, input_tokens=i, output_tokens=o, batch_cap=32.0)
+    capacity, mean_prompts = float(res.capacity_requests_per_s[0]), saturated_capacity(grid, i, o, batch_cap=32.0)
+    assert mean_prompts > 1.05 * capacity  # the premise: the two bounds differ here
+    rate = 1.5 * capacity
+    trace = simulate_requests(grid, request_rate=rate, input_tokens=i, output_tokens=o, batch_cap=32.0,
+                              requests=3000, warmup=300, seed=1)
+    k = np.arange(trace.ttft_s.size)
+    slope = np.polyfit(k[k.size // 4:], trace.ttft_s[k.size // 4:], 1)[0]
+    assert capacity == pytest.approx(1.0 / (slope + 1.0 / rate), rel=0.05)
+    between = server(grid, request_rate=0.5 * (capacity + mean_prompts), input_tokens=i, output_tokens=o,
+                     batch_cap=32.0, percentiles=(99,))
+    assert not between.stable[0] and math.isnan(between.ttft_s[99][0])

@@ -449,7 +449,7 @@ def _saturation(step: StepModel, mem: MemoryModel, cap: Array, i: LengthDist, o:
                 overlap: float | Array) -> Array:
     """Per row, ``serve``'s capacity at this cap on sequences (the top of ``slo_capacity``'s bracket)."""
     b_max = mem.operating_batch(cap=cap, input_tokens=i.mean, output_tokens=o.mean)
-    return capacity_rate(ServingStep.of(step, overlap), b_max, i.mean, o.mean)
+    return capacity_rate(ServingStep.of(step, overlap), b_max, i, o)
 
 
 def _engine_cap(slo: Sequence[Mapping[str, float]], step: StepModel, mem: MemoryModel, i: LengthDist, o: LengthDist,
