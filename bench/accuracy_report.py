@@ -266,6 +266,10 @@ WEAK_SPOTS = """\
   several passes, whose full engine the model puts 8% above the simulation's (long-document-summarizer's
   Trainium2 deployment: 3.51 against 3.25 requests/s), so near that knee TTFT p99 is 0.62x the simulation's
   (8.7 s against 14.1 s; the fluid estimate 14.2 s), inside the plan's 15 s p95 target either way.
+  That rate is also `serve`'s capacity (`queueing.capacity_rate`), past which it has no steady state and the
+  planner credits no load, where it was `saturated_rate` at the mean prompt count: a rate between the two
+  is now past capacity (tests/test_slot_wait.py). Every MLPerf prediction and every example's plan is
+  unchanged (the chain's own steady state already ended near that rate; `bench/golden_diff.py`).
 * **Three mechanisms tried on 2026-12-05 and not adopted** (each cross-validated by round with `hwplan
   calibrate public_benchmarks.yaml mlperf.yaml --cv-by round --json`, its `by_scenario` medians; the
   shipped form's: Offline 10.5% / 88% within 25%, max-throughput 13.5% / 78%, static 18.5% / 66%,

@@ -12,8 +12,9 @@ Model (checked against the discrete-event simulation in ``planner.model.load.sim
 * Little's law closes the loop: B = lam * (O - 1) * tau(B). tau is increasing in B and the
   smallest root is found by Chandrupatla's method on [0, B_max] (bracketed inverse quadratic
   interpolation, bisection where that is unsafe; a handful of chain evaluations instead of 40
-  bisection steps). The engine is stable while lam is below its capacity, the rate at which B
-  reaches the largest concurrency that fits (memory, scheduler cap).
+  bisection steps). The engine is stable while lam is below its capacity, the rate at which an engine with
+  every slot busy (the largest concurrency that fits: memory, scheduler cap) finishes requests
+  (``capacity_rate``, ``full_batch_rate``), and while the root B stays below those slots.
 * TPOT. Mean = tau. Concurrency behaves like an M/G/infinity count, so B is Poisson, its
   spread sqrt(B) amplified by the feedback 1 / (1 - lam (O - 1) dtau/dB) (more sequences ->
   longer iterations -> more sequences); TPOT_q is tau of the chain at B + z_q * that spread.
