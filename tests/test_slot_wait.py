@@ -203,14 +203,14 @@ def test_the_estimates_capacity_is_what_the_full_engine_finishes(catalog: Catalo
     assert est.utilization == pytest.approx(2.0 / est.capacity_requests_per_s)
 
 
-def test_long_variable_prompts_a_weak_spot_pinned(catalog: Catalog) -> None:
-    """A known gap: long-document-summarizer's Trainium2 deployment (qwen2.5-3b fp8, NeuronX, 64 slots, prompts
-    12,000 / p95 30,000 tokens chunked at 8,192, outputs 400 / 800) at 3.11 requests/s. The model's full engine
-    finishes 3.51 requests/s where the simulated one finishes 3.25 (1.08x: long prompts' chunks are scheduled
-    first come first served there, in whole passes here), so the deployment sits at 88% of the model's rate and
-    96% of the simulation's, and the slot wait near that knee reads TTFT p99 0.62x the simulation's (8.7 s
-    against 14.1 s; p95 5.4 against 12.7 s), inside the plan's 15 s p95 target either way. The bands are those
-    figures', so a change that widens the gap fails here."""
+def test_long_variable_chunked_prompts_full_engine_and_wait(catalog: Catalog) -> None:
+    """long-document-summarizer's Trainium2 deployment (qwen2.5-3b fp8, NeuronX, 64 slots, prompts 12,000 / p95
+    30,000 tokens chunked at 8,192, outputs 400 / 800) at 3.11 requests/s. The model's full engine finishes 3.34
+    requests/s where the simulated one finishes 3.24 (1.03x), so the deployment sits at 93% of the model's rate and
+    96% of the simulation's, and TTFT p99 reads 1.00x the simulation's (14.1 s; p95 0.69x, 8.8 against 12.7 s),
+    where an iteration's Poisson(B / O) prompts, its decodes charged once however many passes it took, read
+    3.51 requests/s (1.08x) and TTFT p99 0.62x. The bands are those figures', so a change that widens the gap
+    fails here."""
     i, o = LengthDist(12000.0, 30000.0), LengthDist(400.0, 800.0)
     config = resolve(catalog, model="qwen2.5-3b", hardware="trainium2", runtime="neuronx", precision="fp8",
                      kv_precision="bf16")
@@ -221,12 +221,12 @@ def test_long_variable_prompts_a_weak_spot_pinned(catalog: Catalog) -> None:
                              seed=1, overlap=overlap)
     k = np.arange(past.ttft_s.size)
     simulated_full = 1.0 / (np.polyfit(k[k.size // 4:], past.ttft_s[k.size // 4:], 1)[0] + 1.0 / rate)
-    assert 1.0 <= full / simulated_full <= 1.15, (full, simulated_full)
+    assert 0.97 <= full / simulated_full <= 1.06, (full, simulated_full)
     model = float(server(grid, request_rate=3.1068, input_tokens=i, output_tokens=o, overlap=overlap,
                          percentiles=(99,)).ttft_s[99][0])
     sims = [np.percentile(simulate_requests(grid, request_rate=3.1068, input_tokens=i, output_tokens=o, requests=3000,
                                             warmup=500, seed=seed, overlap=overlap).ttft_s, 99) for seed in range(3)]
-    assert 0.45 <= model / float(np.mean(sims)) <= 1.2, (model, sims)
+    assert 0.8 <= model / float(np.mean(sims)) <= 1.25, (model, sims)
 
 
 def test_serve_has_no_steady_state_past_what_the_full_engine_finishes(one_row: Callable[..., Grid]) -> None:
@@ -249,3 +249,22 @@ def test_serve_has_no_steady_state_past_what_the_full_engine_finishes(one_row: C
     between = server(grid, request_rate=0.5 * (capacity + mean_prompts), input_tokens=i, output_tokens=o,
                      batch_cap=32.0, percentiles=(99,))
     assert not between.stable[0] and math.isnan(between.ttft_s[99][0])
+
+
+@pytest.mark.parametrize(("prompt", "seen"), [(12000.0, 1.031), (20000.0, 1.053)])
+def test_full_engine_with_prompts_over_several_passes(catalog: Catalog, prompt: float, seen: float) -> None:
+    """Fixed prompts longer than a pass's 8,192-token budget (qwen2.5-3b on Trainium2, 64 slots, 400-token
+    outputs): each iteration that admits one takes several passes, each decoding every slot and carrying a chunk.
+    The full engine's rate is within 1.5% of what was seen against the simulated one run at 1.5x it (1.03x /
+    1.05x; 1.09x / 1.17x with Poisson(B / O) prompts per iteration and its decodes charged once)."""
+    config = resolve(catalog, model="qwen2.5-3b", hardware="trainium2", runtime="neuronx", precision="fp8",
+                     kv_precision="bf16")
+    grid, overlap = config_grid(catalog, config), overlap_of(catalog.calibration, "neuronx")
+    i, o = LengthDist(prompt), LengthDist(400.0)
+    full = float(full_batch_rate(ServingStep.of(StepModel.build(grid), overlap), np.array([64.0]), i, o)[0])
+    rate = 1.5 * full
+    past = simulate_requests(grid, request_rate=rate, input_tokens=i, output_tokens=o, requests=3000, warmup=300,
+                             seed=1, overlap=overlap, batch_cap=64.0)
+    k = np.arange(past.ttft_s.size)
+    simulated = 1.0 / (np.polyfit(k[k.size // 4:], past.ttft_s[k.size // 4:], 1)[0] + 1.0 / rate)
+    assert full / simulated == pytest.approx(seen, abs=0.015), (full, simulated)

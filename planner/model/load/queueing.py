@@ -1077,10 +1077,10 @@ def overload_tpot(model: StepModel, mem: MemoryModel, *, input_tokens: LengthDis
     slot without bound, so TTFT and e2e grow with the length of the run).
 
     The engine then runs its full batch. Each iteration decodes B_max tokens and prefills the
-    prompts of the sequences that finished: j ~ Poisson(B_max / O) prompts of Y_j tokens (the
-    length's bands, ``_sum_nodes``), an iteration of more tokens than the budget counting as that
-    many chunked ones, each a token (as ``_varied``). A request's TPOT is the mean of its O - 1
-    per-token times; admissions follow completions rather than a queue's feedback, so consecutive
+    prompts of the sequences that finished: j ~ Poisson prompts of Y_j tokens (the length's bands,
+    ``_sum_nodes``; B_max / O of them per pass, ``_admissions``), an iteration of more tokens than the
+    budget taking as many passes, each a token beside its chunk (as ``_varied``). A request's TPOT is
+    the mean of its O - 1 per-token times; admissions follow completions rather than a queue's feedback, so consecutive
     iterations are taken as independent and there is no load drift. The mean per-token time is the
     iteration of ``saturated_rate`` made convex by the lumpy prefills (Jensen). Where those prompts
     do not fit in the token budget beside the decodes (long prompts, short outputs), the engine is
@@ -1103,8 +1103,8 @@ def full_batch_rate(step: ServingStep, b: Array, input_tokens: LengthDist, outpu
     """Requests/s an engine finishes with every one of its ``b`` slots busy (``overload_tpot``'s passes: each
     of its d decodes finishes after O of them): d / (O x the mean pass). The rate a queue for a slot drains
     at (``scheduler.slot_wait``); the simulation's full engine finishes within 0.3-3% of it (10-77 slots, and 33 on
-    L4; tests/test_slot_wait.py), where ``saturated_rate`` at the mean prompt count reads 6-22% more. With long
-    prompts chunked over several passes it is optimistic: 1.08x the simulation's (the same file)."""
+    L4; tests/test_slot_wait.py), where ``saturated_rate`` at the mean prompt count reads 6-22% more; with
+    prompts chunked over several passes (12,000-20,000 tokens at 8,192 a pass) 1.03-1.05x (the same file)."""
     decodes, mean, _ = _full_batch(step, b, input_tokens, output_tokens, ())
     return np.asarray(decodes / (output_tokens.mean * mean), dtype=np.float64)
 
@@ -1209,24 +1209,55 @@ def tpot_tuned_cap(model: StepModel, mem: MemoryModel, *, input_tokens: LengthDi
     return cap
 
 
+_ADMISSION_STEPS = 200  # at most: ``_admissions``' fixed-point steps (a slope of 0.2-0.5 takes 20-40)
+
+
 def _admissions(step: ServingStep, b: Array, inp: LengthDist, out: LengthDist, percentiles: tuple[int, ...]
                 ) -> tuple[Array, Array]:
     """``overload_tpot``'s slot-bound rows: the mean per-token time and its ``percentiles`` [c, n]
-    with j ~ Poisson(B / O) prompts of Y_j tokens per iteration (the tail past STATES lumped there).
-    Each pass is a token here, so each pays the serving iteration cost ``step`` charges its
-    iteration once."""
+    with j ~ Poisson(m) prompts of Y_j tokens per iteration (the tail past STATES lumped there).
+    Each pass is a token here and is timed as a step of its own (``step``'s serving iteration cost
+    included): every slot decodes beside a chunk of the iteration's prompts, packed first come first
+    served, so all but the last pass carry a full budget's chunk and the last the rest.
+
+    Every pass finishes B / O sequences on average, and each is replaced by a prompt: an iteration of
+    k passes brings in k B / O of them, so m = (B / O) E[k], E[k] the mean passes of an iteration
+    under Poisson(m) (a fixed point, reached by iterating from B / O: the map's slope, B / O times the
+    passes a prompt adds, is below 1 wherever the prompts fit in the budget beside the decodes, the
+    rows this takes). Where every iteration is one pass (short prompts) m is B / O and nothing changes.
+    With 12,000-20,000-token prompts on 64 slots the full engine was 8-17% above the simulation's (Poisson(B / O)
+    prompts per iteration of several passes prefilled too few tokens per pass, and an iteration's decodes were
+    charged once however many passes it took); it is 2-5% above (tests/test_slot_wait.py)."""
     i, o = inp.mean, out.mean
-    y, wy = _sum_nodes(inp, STATES, PROMPT_STRATA)
-    d = _band_lengths(step, b, y, i, o)  # [n, j, m]: j = 0 .. STATES prompts of band m
-    p = _arrivals((b / o)[:, None], STATES + 1)[:, :, 0].T  # [n, j]: prompts replacing the finished ones
-    p[:, -1] += np.maximum(1.0 - p.sum(axis=1), 0.0)
+    y, wy = _sum_nodes(inp, STATES, PROMPT_STRATA)  # j = 0 .. STATES prompts of band m
     passes = np.maximum(np.ceil((b[:, None, None] + y[None]) / step.coefficients.max_batched_tokens[:, None, None]),
                         1.0)
+    per_iteration = passes @ wy  # [n, j]: mean passes of an iteration of j prompts
+    mean_count = b / o
+    if np.any(per_iteration > 1.0):
+        for _ in range(_ADMISSION_STEPS):
+            p = _arrivals(mean_count[:, None], STATES + 1)[:, :, 0].T
+            p[:, -1] += np.maximum(1.0 - p.sum(axis=1), 0.0)
+            mean_count, before = b / o * np.einsum("nj,nj->n", p, per_iteration), mean_count
+            if np.all(np.abs(mean_count - before) <= 1e-12 * mean_count):
+                break
+    p = _arrivals(mean_count[:, None], STATES + 1)[:, :, 0].T  # [n, j]: prompts replacing the finished ones
+    p[:, -1] += np.maximum(1.0 - p.sum(axis=1), 0.0)
     weight = p[:, :, None] * wy * passes
     weight /= weight.sum(axis=(1, 2))[:, None, None]
-    per_token = d / passes
-    if (cost := step.per_iteration(d.ndim)) is not None:
-        per_token += cost * (1.0 - 1.0 / passes)
+    # Each pass decodes every slot beside a chunk of the prompts, packed first come first served: all but the
+    # last pass carry a full budget's chunk (budget - B tokens), the last what is left.
+    per = y / np.maximum(np.arange(len(y), dtype=np.float64), 1.0)[:, None]  # mean prompt of the iteration
+    chunk = np.maximum(step.coefficients.max_batched_tokens - b, 0.0)[:, None, None]
+    left = np.maximum(y[None] - (passes - 1.0) * chunk, 0.0)
+    def pass_time(prefill: Array) -> Array:
+        return step.total(decode_tokens=b[:, None, None], decode_context=i + o / 2.0, prefill_tokens=prefill,
+                          prefill_context=per[None])
+
+    per_token = pass_time(left)
+    if np.any(passes > 1.0):
+        per_token += (passes - 1.0) * pass_time(np.broadcast_to(chunk, passes.shape))
+        per_token /= passes
     mean = np.einsum("njm,njm->n", weight, per_token)
     if not percentiles:  # (the mean alone: ``full_batch_rate``)
         return mean, np.zeros((0, len(b)))

@@ -285,10 +285,9 @@ def slot_wait(beta: Array, rate: Array, full_rate: Array, levels: Sequence[float
     with fixed ones (M/M/c's wait, without the cv^2 factor, read 1.87-2.26x there at 92-96%); the largest
     ratios at 92-96%, where a finite simulated run is still filling its queue. The fluid estimate this
     replaced ((concurrency - slots) / rate, sequences taken to finish at the arrival rate) read 0.09-0.98x,
-    0.16-0.26x at 10 slots and 85-96% (tests/test_slot_wait.py). A weak spot: with long, variable prompts
-    chunked over several passes the full engine's rate is optimistic (12,000 / p95 30,000 tokens on Trainium2:
-    1.08x the simulation's), and near that knee the wait with it (TTFT p99 0.62x the simulation's at 88% of the
-    model's rate, where the fluid estimate happened to read 1.01x).
+    0.16-0.26x at 10 slots and 85-96% (tests/test_slot_wait.py). With long, variable prompts chunked over
+    several passes (12,000 / p95 30,000 tokens on Trainium2) the full engine's rate is 1.03x the simulation's and
+    TTFT p99 1.00x at 93% of the model's rate (p95 0.69x).
     """
     q = np.asarray(levels, dtype=np.float64)[:, None]
     p_busy = busy_probability(beta)[None, :]
