@@ -270,6 +270,17 @@ WEAK_SPOTS = """\
   planner credits no load, where it was `saturated_rate` at the mean prompt count: a rate between the two
   is now past capacity (tests/test_slot_wait.py). Every MLPerf prediction and every example's plan is
   unchanged (the chain's own steady state already ended near that rate; `bench/golden_diff.py`).
+* **Prompts longer than a pass** (2026-12-06, later; `queueing._admissions`, `tests/test_slot_wait.py`). The full
+  engine's iterations that admit prompts longer than the token budget take several passes; each pass finishes
+  B / O sequences, so an iteration of k passes admits k B / O prompts (a Poisson count whose mean is that fixed
+  point), and each pass decodes every slot beside its first-come-first-served chunk. Before, Poisson(B / O)
+  prompts per iteration prefilled ~15% too few tokens per pass and the decodes were charged once per iteration:
+  against the simulation (qwen2.5-3b on Trainium2, 64 slots) the full engine read 1.09x / 1.17x its rate with
+  12,000 / 20,000-token prompts and now 1.03x / 1.05x, and long-document-summarizer's TTFT p99 0.62x -> 1.00x.
+  On the MLPerf records in sample TTFT p99 85.4% -> 86.6% (llama3.1-405b's 9,400-token prompts at 8,192 a pass
+  now sit nearer the model's capacity: two B200 / GB200 Server records 13.7 -> 49 s and 10.2 -> 31 s against
+  5.5 s observed), TPOT p99 20.2% -> 20.1%, SLO capacity unchanged; by round TTFT p99 91.3% -> 92.0%, the rest
+  unchanged.
 * **Three mechanisms tried on 2026-12-05 and not adopted** (each cross-validated by round with `hwplan
   calibrate public_benchmarks.yaml mlperf.yaml --cv-by round --json`, its `by_scenario` medians; the
   shipped form's: Offline 10.5% / 88% within 25%, max-throughput 13.5% / 78%, static 18.5% / 66%,
