@@ -216,9 +216,11 @@ def _probes(lo: np.ndarray, hi: np.ndarray, prior: Array) -> tuple[np.ndarray, n
 
 
 def _load_axis(step: StepModel, mem: MemoryModel, traffic: Traffic, capacity: Array, overlap: float | Array) -> Array:
-    """x[n, rung] = rho / (1 - rho), rho the rung's rate over the rate the engine saturates at (as
-    ``serve`` computes it): the axis along which ``_secant_probes`` takes latency as linear (a
-    queue's delay grows about so with its load)."""
+    """x[n, rung] = rho / (1 - rho), rho the rung's rate over the rate at the mean prompt count
+    (``saturated_rate``, at or above ``serve``'s capacity): the axis along which ``_secant_probes`` takes latency
+    as linear (a queue's delay grows about so with its load). Measured against ``serve``'s own capacity (the
+    full engine's rate) instead, the examples' searches made 421 queueing-model calls instead of 426: not worth
+    its cost per search."""
     i, o = length_dists(traffic)
     b_run = np.maximum(mem.operating_batch(cap=np.inf, input_tokens=i.mean, output_tokens=o.mean), 1.0)
     saturated = saturated_rate(ServingStep.of(step, overlap), b_run, i.mean, o.mean)
