@@ -23,8 +23,8 @@ from planner.memo import cached
 from planner.model.attention import head_split_problem
 from planner.model.chip_order import OrderFlag, order_flags
 from planner.model.grid import CatalogTables, Grid
-from planner.model.load.queueing import LengthDist, full_batch_rate, overload_tpot, serve
-from planner.model.load.scheduler import ServingStep, overlap_of
+from planner.model.load.queueing import LengthDist, overload_tpot, serve
+from planner.model.load.scheduler import overlap_of
 from planner.model.moe import EP_RANKS, MIN_EXPERTS, expert_parallel_ok
 from planner.model.perf import Memory, MemoryModel, StepModel
 from planner.model.scenarios import bound_of, max_throughput, static_batch
@@ -275,11 +275,10 @@ def estimate(catalog: Catalog, config: Config, *, scenario: Scenario = Scenario.
         mem, fits, b, max_b = srv.memory, bool(srv.max_batch[0] >= 1), float(srv.batch_mean[0]), srv.max_batch
         ttft, tpot, e2e = srv.ttft_mean_s[0], srv.tpot_mean_s[0], srv.e2e_mean_s[0]
         tps, rps, step = srv.output_tokens_per_s[0] * reps, request_rate, srv.decode
-        # the capacity reported: what the engine finishes with every slot busy (``full_batch_rate``: the queueing
-        # chain's steady state ends at ~0.99 of it), not ``serve``'s bound at the mean prompt count (6-22% more
-        # with few prompts per iteration: 2.75 against 2.25 requests/s for llama-3.1-8b on L4 at 512 / 128 tokens)
-        full_rate = (float(full_batch_rate(ServingStep.of(models[0], overlap), np.maximum(max_b[:1], 1.0), i_dist,
-                                           o_dist)[0]) if max_b[0] >= 1 else 0.0)
+        # the capacity reported: ``serve``'s, what the engine finishes with every slot busy (``full_batch_rate``),
+        # not the rate at the mean prompt count (6-22% more with few prompts per iteration: 2.75 against 2.25
+        # requests/s for llama-3.1-8b on L4 at 512 / 128 tokens)
+        full_rate = float(srv.capacity_requests_per_s[0])
         p99 = {"ttft": float(srv.ttft_s[99][0]), "tpot": float(srv.tpot_s[99][0]),
                "util": request_rate / reps / full_rate if full_rate > 0 else math.inf, "cap": full_rate * reps}
         overloaded = fits and not bool(srv.stable[0])
