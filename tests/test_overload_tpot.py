@@ -163,3 +163,23 @@ def test_validate_reports_the_admitted_tpot_of_an_overloaded_record(catalog: Cat
     simulated = _simulated(grid, i, o, rate, overlap)
     for name, sim in (("tpot_s", simulated[0]), ("tpot_p50_s", simulated[1]), ("tpot_p99_s", simulated[3])):
         assert abs(predicted[METRICS.index(name)] / sim - 1.0) <= BAND, (name, predicted[METRICS.index(name)], sim)
+
+
+@pytest.mark.parametrize("prompt", [LengthDist(800.0, 2000.0), LengthDist(12000.0, 30000.0)])
+def test_a_rows_full_batch_does_not_depend_on_the_rows_beside_it(one_row: Callable[..., Grid],
+                                                                  prompt: LengthDist) -> None:
+    """The full batch's figures of a row are the same bits alone and among others: the tuned cap compares the
+    full batch's TPOT with a limit that may be that very figure (tests/test_tpot_tuned_cap.py), and a plan must not
+    move with the rows a call happens to batch. Iterations of several passes (the second law; the first's
+    largest prompt counts) take a fixed point per row, whose tail mass, 1 - a sum near 1, read a transposed
+    array's sum across rows and moved by an ulp with the batch."""
+    grid = one_row(model="llama-3.1-8b", hardware="h100-sxm")
+    step, mem, out = StepModel.build(grid), MemoryModel.build(grid), LengthDist(200.0, 600.0)
+    caps = np.arange(1.0, 301.0)
+    rows = np.zeros(len(caps), dtype=np.intp)
+    many = overload_tpot(step.take(rows), mem.take(rows), input_tokens=prompt, output_tokens=out, batch_cap=caps,
+                         percentiles=(99,), overlap=1.0)
+    for k in (0, 150, 299):
+        alone = overload_tpot(step, mem, input_tokens=prompt, output_tokens=out, batch_cap=caps[k], percentiles=(99,),
+                              overlap=1.0)
+        assert alone.mean_s[0] == many.mean_s[k] and alone.quantile_s[99][0] == many.quantile_s[99][k], caps[k]

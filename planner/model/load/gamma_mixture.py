@@ -55,18 +55,22 @@ def _newton(m: Array, a: Array, w: Array, levels: Array) -> Array:
     inv_m, inv_root, shift = 1.0 / m[:, None], 1.0 / root_a, (a - 1.0) / root_a  # z = x / sqrt(a) + shift
     density = _INV_SQRT_2PI / (3.0 * root_a * m[:, None])  # dz/dt = density / x^2, times phi(z)
     target = np.log1p(-levels)[:, None]  # log(1 - q)
+    done = np.zeros(t.shape, dtype=bool)  # a (level, row) whose search has ended keeps its t: every row's
+    # quantile is then the same bits whatever the rows beside it (a row stepping on until the last settles moved
+    # by an ulp with the batch)
     with np.errstate(divide="ignore", invalid="ignore"):  # t = 0, S = 0 or a slope of 0: the step bisects
         for _ in range(_STEPS):
             x = np.cbrt(t[:, :, None] * inv_m)
             zz = x * inv_root + shift
-            tail = normal_cdf(-zz) @ w  # S = 1 - F, accurate where it is small
+            tail = np.einsum("cnr,r->cn", normal_cdf(-zz), w)  # S = 1 - F, accurate where it is small
             gap = np.log(tail) - target  # > 0: F(t) < q
-            pdf = (np.exp(-0.5 * zz * zz) * density / (x * x)) @ w
+            pdf = np.einsum("cnr,r->cn", np.exp(-0.5 * zz * zz) * density / (x * x), w)
             below = gap > 0
             lo, hi = np.where(below, t, lo), np.where(below, hi, t)
             step = t + tail * gap / pdf  # Newton on log S(t), nearly linear in t in a tail
             settled = np.abs(step - t) <= _RTOL * t  # (where t is the root, step is t: at an end of the bracket)
-            t = np.where(settled | ((step > lo) & (step < hi)), step, 0.5 * (lo + hi))
-            if np.all(settled | (hi - lo <= _RTOL * hi)):
+            t = np.where(done, t, np.where(settled | ((step > lo) & (step < hi)), step, 0.5 * (lo + hi)))
+            done |= settled | (hi - lo <= _RTOL * hi)
+            if done.all():
                 break
     return np.asarray(t, dtype=np.float64)

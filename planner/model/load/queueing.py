@@ -1209,7 +1209,8 @@ def tpot_tuned_cap(model: StepModel, mem: MemoryModel, *, input_tokens: LengthDi
     return cap
 
 
-_ADMISSION_STEPS = 200  # at most: ``_admissions``' fixed-point steps (a slope of 0.2-0.5 takes 20-40)
+_ADMISSION_STEPS = 50  # at most: ``_admissions``' secant steps to its fixed point (5-8 reach _ADMISSION_TOL)
+_ADMISSION_TOL = 1e-10  # relative: |g(m) - m| <= this m
 
 
 def _admissions(step: ServingStep, b: Array, inp: LengthDist, out: LengthDist, percentiles: tuple[int, ...]
@@ -1232,17 +1233,36 @@ def _admissions(step: ServingStep, b: Array, inp: LengthDist, out: LengthDist, p
     y, wy = _sum_nodes(inp, STATES, PROMPT_STRATA)  # j = 0 .. STATES prompts of band m
     passes = np.maximum(np.ceil((b[:, None, None] + y[None]) / step.coefficients.max_batched_tokens[:, None, None]),
                         1.0)
-    per_iteration = passes @ wy  # [n, j]: mean passes of an iteration of j prompts
-    mean_count = b / o
-    if np.any(per_iteration > 1.0):
+    per_iteration = np.einsum("njm,m->nj", passes, wy)  # [n, j]: mean passes of an iteration of j prompts
+
+    def admitted(mean: Array) -> Array:  # [n, j]: Poisson(mean) prompts, the tail past STATES lumped there
+        # (contiguous rows: numpy sums each alike whatever the rows beside it, where a transposed array's sum
+        # runs across them and the tail, 1 - a sum near 1, moves by an ulp with the batch)
+        law = np.ascontiguousarray(_arrivals(mean[:, None], STATES + 1)[:, :, 0].T)
+        law[:, -1] += np.maximum(1.0 - law.sum(axis=1), 0.0)
+        return law
+
+    base = b / o
+    m1 = base
+    p = admitted(m1)
+    if np.any(per_iteration > 1.0):  # the fixed point m = (B / O) E_m[k], by secant steps from B / O
+        f1 = base * np.einsum("nj,nj->n", p, per_iteration) - m1  # g(m) - m, g the map; >= 0 at B / O
+        m0, f0 = m1, f1
+        m1 = m1 + f1  # the first step a plain fixed-point one
+        # each row steps until its own g(m) - m is within the tolerance, whatever the other rows do (a row's
+        # figures do not depend on the rows beside it)
+        active = f1 > _ADMISSION_TOL * m0
         for _ in range(_ADMISSION_STEPS):
-            p = _arrivals(mean_count[:, None], STATES + 1)[:, :, 0].T
-            p[:, -1] += np.maximum(1.0 - p.sum(axis=1), 0.0)
-            mean_count, before = b / o * np.einsum("nj,nj->n", p, per_iteration), mean_count
-            if np.all(np.abs(mean_count - before) <= 1e-12 * mean_count):
+            if not active.any():
                 break
-    p = _arrivals(mean_count[:, None], STATES + 1)[:, :, 0].T  # [n, j]: prompts replacing the finished ones
-    p[:, -1] += np.maximum(1.0 - p.sum(axis=1), 0.0)
+            p = admitted(m1)
+            f1 = np.where(active, base * np.einsum("nj,nj->n", p, per_iteration) - m1, 0.0)
+            active &= np.abs(f1) > _ADMISSION_TOL * m1
+            with np.errstate(divide="ignore", invalid="ignore"):
+                secant = m1 - f1 * (m1 - m0) / (f1 - f0)
+            nxt = np.maximum(np.where(np.isfinite(secant), secant, m1 + f1), base)  # fixed-point step where undefined
+            m0, f0, m1 = np.where(active, m1, m0), np.where(active, f1, f0), np.where(active, nxt, m1)
+        p = admitted(m1)
     weight = p[:, :, None] * wy * passes
     weight /= weight.sum(axis=(1, 2))[:, None, None]
     # Each pass decodes every slot beside a chunk of the prompts, packed first come first served: all but the
