@@ -21,10 +21,12 @@ from grid_helpers import saturated_capacity
 from planner.domain import Catalog
 from planner.model.estimate import Scenario, config_grid, estimate, resolve
 from planner.model.grid import Grid
-from planner.model.load.queueing import LengthDist, full_batch_rate, server, tpot_tuned_cap
+from planner.model.load.queueing import LengthDist, full_batch_rate, serve, server, tpot_tuned_cap
 from planner.model.load.scheduler import ServingStep, busy_probability, busy_threshold, overlap_of, slot_wait
 from planner.model.load.simulate import simulate_requests
 from planner.model.perf import MemoryModel, StepModel
+from planner.search.shapes.capacity import full_rates, length_dists
+from planner.workload import Tokens, Traffic
 
 PROMPT, OUTPUT = LengthDist(800.0, 2000.0), LengthDist(200.0, 600.0)
 
@@ -268,3 +270,17 @@ def test_full_engine_with_prompts_over_several_passes(catalog: Catalog, prompt: 
     k = np.arange(past.ttft_s.size)
     simulated = 1.0 / (np.polyfit(k[k.size // 4:], past.ttft_s[k.size // 4:], 1)[0] + 1.0 / rate)
     assert full / simulated == pytest.approx(seen, abs=0.015), (full, simulated)
+
+
+@pytest.mark.parametrize(("model", "hardware", "prompt", "p95"), [("llama-3.1-8b", "h100-sxm", 800.0, 2000.0),
+                                                                  ("qwen2.5-3b", "trainium2", 12000.0, 30000.0)])
+def test_the_search_hands_serve_its_own_capacity(one_row: Callable[..., Grid], model: str, hardware: str,
+                                                  prompt: float, p95: float) -> None:
+    """The capacity search computes each shape's full-engine rate once (``capacity.full_rates``) and hands it to
+    ``serve``: it must be the same bits as ``serve`` computes itself, or a plan would move with the hand-over."""
+    grid = one_row(model=model, hardware=hardware)
+    step, mem = StepModel.build(grid), MemoryModel.build(grid)
+    traffic = Traffic(requests_per_s=1.0, input_tokens=Tokens(prompt, p95=p95), output_tokens=Tokens(300.0, p95=900.0))
+    i, o = length_dists(traffic)
+    own = serve(step, mem, request_rate=0.5, input_tokens=i, output_tokens=o, overlap=0.9).capacity_requests_per_s
+    assert full_rates(step, mem, traffic, 0.9)[0] == own[0] > 0.0

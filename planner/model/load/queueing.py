@@ -1302,12 +1302,13 @@ def server(grid: Grid, *, request_rate: npt.ArrayLike, input_tokens: LengthDist,
 def serve(model: StepModel, mem: MemoryModel, *, request_rate: npt.ArrayLike, input_tokens: LengthDist,
           output_tokens: LengthDist, batch_cap: npt.ArrayLike = np.inf,
           percentiles: tuple[int, ...] = PERCENTILES, overlap: float | Array = SERVING_OVERLAP,
-          limits: Limits | None = None) -> ServerResult:
+          limits: Limits | None = None, capacity: Array | None = None) -> ServerResult:
     """``server`` on rows given by their step-time and memory constants (the planner keeps them per
     catalog); iterations are timed by ``ServingStep`` (partial overlap, ``planner.model.load.scheduler``).
     ``limits``: TTFT / TPOT quantiles the caller rejects above (an SLO): a row whose quantiles exceed one
     on a chain of STATES states or more is not refined on a larger chain (``_group``); its figures are
-    then lower bounds, above that limit."""
+    then lower bounds, above that limit. ``capacity``: the rows' ``capacity_rate`` at these lengths, cap and
+    overlap where the caller has it (it does not depend on the rate: a search over rates computes it once)."""
     model = ServingStep.of(model, overlap)
     percentiles = tuple(sorted(set(percentiles)))
     if not set(percentiles) <= set(PERCENTILES):
@@ -1317,7 +1318,8 @@ def serve(model: StepModel, mem: MemoryModel, *, request_rate: npt.ArrayLike, in
     b_max = np.maximum(mem.operating_batch(cap=batch_cap, input_tokens=i, output_tokens=o), 0.0)
     b_run = np.maximum(b_max, 1.0)
     ctx = {"decode_context": i + o / 2.0, "prefill_context": i}
-    capacity = capacity_rate(model, b_max, input_tokens, output_tokens)
+    if capacity is None:
+        capacity = capacity_rate(model, b_max, input_tokens, output_tokens)
     lam = np.where(rate < capacity, rate, 0.0)
 
     n = len(rate)
