@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from planner.model.grid import Grid
-from planner.model.load.queueing import LengthDist, _group, _sized, saturated_rate
+from planner.model.load.queueing import LengthDist, _group, _sized, full_batch_rate, saturated_rate
 from planner.model.load.scheduler import ServingStep
 from planner.model.perf import MemoryModel, StepModel
 
@@ -39,5 +39,6 @@ def test_sized_chains_are_not_solved_again(one_row: Callable[..., Grid], model: 
     assert size.max() > 8  # the heavy loads need long chains: the check is exercised
     for k in np.unique(size):
         at = np.flatnonzero(size == k)
-        retry = _group(rows.take(at), lam[at], b_hi[at], np.zeros(len(at)), PROMPTS, OUTPUTS, int(k), (99,))[0]
+        retry = _group(rows.take(at), lam[at], b_hi[at], np.zeros(len(at)), PROMPTS, OUTPUTS, int(k), (99,),
+                       full=full_batch_rate(rows.take(at), b_hi[at], PROMPTS, OUTPUTS))[0]
         assert not retry.any(), (int(k), LOADS[at][retry])

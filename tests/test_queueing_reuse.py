@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from planner.model.grid import Grid
-from planner.model.load.queueing import STATES, LengthDist, _group, _sized, saturated_rate
+from planner.model.load.queueing import STATES, LengthDist, _group, _sized, full_batch_rate, saturated_rate
 from planner.model.load.scheduler import ServingStep
 from planner.model.perf import MemoryModel, StepCoefficients, StepModel
 
@@ -48,11 +48,12 @@ def test_the_check_chain_reused_at_the_top_of_the_bracket_changes_nothing(
     at = np.flatnonzero(size == STATES)
     assert top is not None and len(at) >= 2 and len(set(np.array(picks)[at].tolist())) == 2  # both rows, reused
     args = (rows.take(at), lam_a[at], b_hi_a[at], np.zeros(len(at)), PROMPTS, OUTPUTS, STATES, (50, 90, 99))
-    fresh = _group(*args)
-    reused = _group(*args, (top.take(at), checked[at]))
+    full = full_batch_rate(rows.take(at), b_hi_a[at], PROMPTS, OUTPUTS)
+    fresh = _group(*args, full=full)
+    reused = _group(*args, (top.take(at), checked[at]), full=full)
     for a, b in zip(fresh, reused, strict=True):
         for x, y in ((a, b),) if not isinstance(a, dict) else ((a[k], b[k]) for k in a):
             assert np.array_equal(x, y, equal_nan=True)
     swapped = top.take(at[::-1])  # another row's chain at the top: the answer moves
-    moved = _group(*args, (swapped, checked[at]))
+    moved = _group(*args, (swapped, checked[at]), full=full)
     assert not np.array_equal(moved[1], fresh[1])

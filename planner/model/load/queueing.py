@@ -926,14 +926,14 @@ def _next_group(size: npt.NDArray[np.intp]) -> tuple[int, npt.NDArray[np.intp]]:
 
 def _group(step: ServingStep, lam: Array, b_run: Array, grows: Array, inp: LengthDist, out: LengthDist,
            states: int, percentiles: tuple[int, ...], top: tuple[_Chain, npt.NDArray[np.bool_]] | None = None,
-           limits: Limits | None = None, full: Array | None = None
+           limits: Limits | None = None, *, full: Array
            ) -> tuple[npt.NDArray[np.bool_], Array, Array, Array, dict[int, Array], dict[int, Array], dict[int, Array]]:
     """For rows sharing a chain size K: the rows to solve again one size up (their last, lumped
     state holds more than ``_tail_limit``), then for the others b_mean, tau, TTFT mean, and the TTFT and
     TPOT quantiles of ``percentiles`` (ascending); ``top``: ``_solve_batch``'s. From STATES states on, a
     row whose quantiles already exceed one of ``limits`` is not solved again: lumping the tail drops
     prompts from the longest iterations, so every latency of the larger chain would only be higher. ``full``: per
-    row the full engine's rate (``serve``'s capacity), else computed for the rows whose arrivals may wait."""
+    row the full engine's rate (``serve``'s capacity, ``capacity_rate``), what a queue for a slot drains at."""
     o = out.mean
     defer = limits is not None and states >= STATES  # heavy rows' roots are solved, then checked against limits
     b_mean, ch, retry, tau_run = _solve_batch(step, lam, b_run, grows, inp, o, states, top, give_up=not defer)
@@ -945,7 +945,7 @@ def _group(step: ServingStep, lam: Array, b_run: Array, grows: Array, inp: Lengt
     if retry.any():
         keep = np.flatnonzero(~retry)
         step, lam, b_run, b_mean, ch = step.take(keep), lam[keep], b_run[keep], b_mean[keep], ch.take(keep)
-        tau_run, full = tau_run[keep], None if full is None else full[keep]
+        tau_run, full = tau_run[keep], full[keep]
     if states == MAX_STATES:
         # the largest chain still lumps its tail and one more prompt in an iteration brings in a prompt or
         # more while it runs: prompts arrive faster than iterations prefill them, no steady state (marked as
@@ -1022,10 +1022,9 @@ def _group(step: ServingStep, lam: Array, b_run: Array, grows: Array, inp: Lengt
 
 
 def _slot_waits(step: ServingStep, b_mean: Array, spread: Array, b_run: Array, lam: Array, inp: LengthDist,
-                out: LengthDist, percentiles: tuple[int, ...], full: Array | None = None) -> Array:
+                out: LengthDist, percentiles: tuple[int, ...], full: Array) -> Array:
     """w[c, n]: ``scheduler.slot_wait`` at each of ``percentiles`` (ascending), the slots' distance above the mean
-    concurrency B in its spreads; the full engine's rate (``full``: per row, where the caller has it) is computed
-    only for rows whose arrivals may wait."""
+    concurrency B in its spreads, behind a queue the full engine (``full``: its rate per row) drains."""
     wait = np.zeros((len(percentiles), len(b_mean)))
     if not percentiles:
         return wait
@@ -1033,8 +1032,7 @@ def _slot_waits(step: ServingStep, b_mean: Array, spread: Array, b_run: Array, l
         beta = np.where(spread > 0, (b_run - b_mean) / spread, np.inf)
     levels = [pct / 100.0 for pct in percentiles]
     if (busy := np.flatnonzero(busy_probability(beta) > 1.0 - levels[-1])).size:
-        rate = full_batch_rate(step.take(busy), b_run[busy], inp, out) if full is None else full[busy]
-        wait[:, busy] = slot_wait(beta[busy], lam[busy], rate, levels, out.cv2)
+        wait[:, busy] = slot_wait(beta[busy], lam[busy], full[busy], levels, out.cv2)
     return wait
 
 
@@ -1336,7 +1334,7 @@ def serve(model: StepModel, mem: MemoryModel, *, request_rate: npt.ArrayLike, in
         known = (top.take(rows), checked[rows]) if k == STATES and top is not None else None
         retry, g_b, g_tau, g_mean, g_q, g_tpot, g_tpot_b = _group(part, lam[rows], b_run[rows], grows[rows],
                                                                   input_tokens, output_tokens, k, percentiles, known,
-                                                                  limits, capacity[rows])
+                                                                  limits, full=capacity[rows])
         size[rows] = 0
         if retry.any():  # their last state holds mass: solved again one size up
             size[rows[retry]] = _SIZES[_SIZES.index(k) + 1]
