@@ -42,8 +42,9 @@ except ImportError:
 prepare_tables(catalog, tables)
 w = load_workload(sys.argv[1])
 try:
-    from planner.search.shapes.answers import shared
-    forget = lambda: shared(tables).clear()
+    from planner.search.shapes import answers
+    forget = ((lambda: answers.forget(tables)) if hasattr(answers, "forget")  # with the per-row memo (row_memo)
+              else (lambda: answers.shared(tables).clear()))
 except ImportError:
     forget = lambda: None
 times = []

@@ -19,7 +19,8 @@ version) that the workload's candidates use. Each run empties the tables' store 
 first (``planner.search.shapes.answers``), so "plan" is the search of a question (lengths, SLO) never asked.
 "edited" is the median of the same runs with the store kept and the workload edited as a planner
 iterating on it would (its request rate x1.1 per run; what a shape carries does not change, so the
-queueing model runs only for shapes the new demand reaches). The explanation of an infeasible
+queueing model runs only for shapes the new demand reaches, and the screen and the tuned engine only for
+rows the first search did not meet: ``planner.search.shapes.row_memo``). The explanation of an infeasible
 workload is timed separately, once. Timings are wall clock on one core (BLAS threads pinned to 1).
 
     .venv/bin/python bench/plan_bench.py [--runs 5] [--only support-chatbot ...]
@@ -51,7 +52,7 @@ from hardware_catalog.inputs.workload import load_workload  # noqa: E402
 from planner.domain import Catalog  # noqa: E402
 from planner.model.grid import CatalogTables  # noqa: E402
 from planner.search.results import PlanResult  # noqa: E402
-from planner.search.shapes.answers import shared  # noqa: E402
+from planner.search.shapes.answers import forget  # noqa: E402
 from planner.search.shapes.candidates import universe  # noqa: E402
 from planner.workload import Workload  # noqa: E402
 
@@ -99,9 +100,10 @@ def instrumented(clock: Clock) -> Iterator[None]:
 
 def one_run(w: Workload, catalog: Catalog, tables: CatalogTables, *, new_question: bool = True
             ) -> tuple[float, Clock, PlanResult]:
-    """One plan; ``new_question``: with the tables' capacity answers emptied first."""
+    """One plan; ``new_question``: with what the tables keep between searches emptied first (the capacity
+    answers and the per-row screen and tuned engine: ``answers.forget``)."""
     if new_question:
-        shared(tables).clear()
+        forget(tables)
     clock = Clock()
     with instrumented(clock):
         start = time.perf_counter()
@@ -177,7 +179,7 @@ def main() -> None:
     for run in range(args.runs):
         for w, out in zip(workloads, samples, strict=True):
             out.append(one_run(w, catalog, tables))
-        shared(tables).clear()
+        forget(tables)
         for w, edited in zip(workloads, edits, strict=True):  # the original's answers kept, then the edit
             one_run(w, catalog, tables)
             edited.append(one_run(with_rate(w, 1.1 ** (run + 1)), catalog, tables, new_question=False)[0])

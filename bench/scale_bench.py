@@ -79,10 +79,13 @@ def child(hw: int, models: int, names: list[str], runs: int) -> dict[str, object
     catalog = scaled_catalog(hw, models)
     tables = CatalogTables.from_catalog(catalog)
     try:  # the warm runs search again: without the capacity answers the first filed (planner.search.shapes.answers)
-        from planner.search.shapes.answers import shared
+        from planner.search.shapes import answers
 
         def forget() -> None:
-            shared(tables).clear()
+            if hasattr(answers, "forget"):  # with the per-row screen and tuned engine (row_memo)
+                answers.forget(tables)
+            else:
+                answers.shared(tables).clear()
     except ImportError:  # a tree from before the store
         def forget() -> None:
             pass

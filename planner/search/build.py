@@ -34,6 +34,7 @@ from planner.search.results import Cost, Deployment, Plan, QualityScore
 from planner.search.shapes.candidates import universe
 from planner.search.shapes.capacity import UTILIZATION, length_dists, meets_slo, tuned_cap
 from planner.search.shapes.prepare import Prepared
+from planner.search.shapes.row_memo import memoised
 from planner.workload import HOURS_PER_MONTH, METRICS, Workload
 
 __all__ = ["BINDING_SLACK", "build_plans", "limit_binding"]
@@ -54,7 +55,11 @@ def build_plans(catalog: Catalog, p: Prepared, w: Workload, found: list[tuple[in
                 overlap=overlap)
     latency = {attr: dict(getattr(res, attr)) for attr in _LATENCIES}
     caps = p.max_batch[rows].astype(np.float64)
-    _tuned_engines(step, mem, seen, shares, overlap, latency, caps)
+    # the tuned cap reads a row's constants and the question alone: kept per Universe row (``row_memo``)
+    tuned = memoised(p.rows_memo, p.context, "tuned_cap", np.asarray(p.cand.universe_row[rows], dtype=np.int64), 1,
+                     lambda at: tuned_cap(step.take(at), mem.take(at), seen.traffic, seen.slo,
+                                          overlap if np.ndim(overlap) == 0 else np.asarray(overlap)[at])[None, :])[0]
+    _tuned_engines(step, mem, seen, shares, overlap, latency, caps, tuned)
     plans, offset = [], 0
     for _, sol in found:
         n = len(sol.counts)
@@ -68,10 +73,10 @@ _LATENCIES = ("ttft_s", "tpot_s", "e2e_s")  # ServerResult's, in METRICS order
 
 
 def _tuned_engines(step: StepModel, mem: MemoryModel, seen: Workload, shares: np.ndarray, overlap: float | Array,
-                   latency: dict[str, dict[int, Array]], caps: Array) -> None:
-    """Where the cap tuned to the TPOT targets binds and that engine meets every SLO target at the deployment's
-    share, its cap and latencies replace the default engine's in ``caps`` and ``latency`` (module docstring)."""
-    tuned = tuned_cap(step, mem, seen.traffic, seen.slo, overlap)
+                   latency: dict[str, dict[int, Array]], caps: Array, tuned: Array) -> None:
+    """Where the cap tuned to the TPOT targets (``tuned``: ``capacity.tuned_cap`` per row) binds and that engine
+    meets every SLO target at the deployment's share, its cap and latencies replace the default engine's in
+    ``caps`` and ``latency`` (module docstring)."""
     rows = np.flatnonzero(tuned < caps)
     if not rows.size:
         return

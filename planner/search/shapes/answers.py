@@ -36,7 +36,7 @@ from planner.model.grid import CatalogTables
 from planner.model.serving import Served
 from planner.workload import Workload
 
-__all__ = ["ANSWERS_KEPT", "QUESTION_BYTES", "Answers", "Backing", "question", "share", "shared"]
+__all__ = ["ANSWERS_KEPT", "QUESTION_BYTES", "Answers", "Backing", "forget", "question", "share", "shared"]
 
 # answers kept per catalog version: ~0.6 KB each in memory (a 16-byte question digest, the row's constants),
 # so ~30 MB at most; a plan files 40-700 of them
@@ -137,6 +137,18 @@ def share(tables: CatalogTables, store: Answers) -> Answers:
     among a row's constants, ``Prepared.evaluate``'s signature): an answer's key holds everything it
     depends on, so one store serves them all."""
     return cached(tables, _KEY, lambda: store)
+
+
+def forget(tables: CatalogTables) -> None:
+    """Empty what these tables keep between searches: the capacity answers, the per-row screen and tuned
+    engine (``row_memo``) and the enumerations (``candidates.enumerated``), so that the next search asks its
+    question as if for the first time (a benchmark's)."""
+    from planner.search.shapes.candidates import enumerations
+    from planner.search.shapes.row_memo import shared_rows
+
+    shared(tables).clear()
+    shared_rows(tables).clear()
+    enumerations(tables).clear()
 
 
 _KEY = "capacity-answers"

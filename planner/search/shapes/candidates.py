@@ -8,11 +8,12 @@ filter counts what it removed, so an infeasible plan can say why.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import weakref
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -31,7 +32,7 @@ from planner.model.perf import MemoryCoefficients, MemoryModel, StepCoefficients
 from planner.unique import distinct
 from planner.workload import Constraints, Workload
 
-__all__ = ["Candidates", "enumerate_candidates", "searched_runtimes"]
+__all__ = ["ENUMERATIONS_KEPT", "Candidates", "enumerate_candidates", "enumerated", "searched_runtimes"]
 
 # A candidate's quality is its (model, precision, adaptation) central score (planner.levers.quality); the
 # adaptation is picked per (model, precision) by planner.levers.adaptation.
@@ -140,6 +141,62 @@ def searched_runtimes(catalog: Catalog, c: Constraints) -> tuple[str, ...] | Non
 
 def _allowed(ids: tuple[str, ...], allow: tuple[str, ...] | None, deny: tuple[str, ...] = ()) -> list[int]:
     return [i for i, x in enumerate(ids) if (allow is None or x in allow) and x not in deny]
+
+
+ENUMERATIONS_KEPT = 16  # enumerations kept per catalog's tables (``enumerated``), the most recently asked
+
+
+class _Enumerations:
+    """``enumerated``'s store: per key, a Candidates' parts without its tables (the store hangs on the tables,
+    ``planner.memo``, and must not hold them)."""
+
+    def __init__(self) -> None:
+        self._kept: OrderedDict[bytes, tuple[Any, ...]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: bytes) -> tuple[Any, ...] | None:
+        with self._lock:
+            found = self._kept.get(key)
+            if found is not None:
+                self._kept.move_to_end(key)
+            return found
+
+    def put(self, key: bytes, parts: tuple[Any, ...]) -> None:
+        with self._lock:
+            self._kept[key] = parts
+            while len(self._kept) > ENUMERATIONS_KEPT:
+                self._kept.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._kept.clear()
+
+
+def enumerations(tables: CatalogTables) -> _Enumerations:
+    """The enumerations kept for these tables (``enumerated``)."""
+    return cached(tables, "enumerations", _Enumerations)
+
+
+def enumerated(catalog: Catalog, tables: CatalogTables, w: Workload, features: tuple[str, ...] = ()) -> Candidates:
+    """``enumerate_candidates``, kept per catalog's tables for the workload as it reads it: every field but its
+    name and its request rate (mean and peak), which no filter reads, so a re-plan of an edited rate (a planner
+    iterating on a workload, a sweep over traffic, a service asked again) takes the first one's enumeration:
+    the same rows, counts and choices (a copy: ``prepare`` filters it). Any other edit (a constraint, the
+    quality floor, the budget, the lengths) is another key."""
+    t = w.traffic
+    seen = replace(w, name="", traffic=replace(t, requests_per_s=0.0, peak_requests_per_s=None))
+    key = hashlib.blake2b(repr((id(catalog), features, seen)).encode(), digest_size=16).digest()
+    store = enumerations(tables)
+    parts = store.get(key)
+    if parts is None:
+        c = enumerate_candidates(catalog, tables, w, features)
+        parts = (c.universe_row, c.score, c.prices, Counter(c.dropped), dict(c.choices), c.unpriced)
+        for array in parts[:3]:
+            array.flags.writeable = False  # shared by every copy handed out
+        store.put(key, parts)
+    row, score, prices, dropped, choices, unpriced = parts
+    return Candidates(tables=tables, universe_row=row, score=score, prices=prices, dropped=Counter(dropped),
+                      choices=dict(choices), unpriced=unpriced)
 
 
 def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload,

@@ -21,8 +21,10 @@ from planner.model.serving import Served
 from planner.search.mix.solver import COST_SCALE, scaled
 from planner.search.shapes.answers import Answer, Answers, question, shared
 from planner.search.shapes.candidates import Candidates, enumerate_candidates, universe
+from planner.search.shapes.candidates import enumerated as kept_enumeration
 from planner.search.shapes.capacity import UTILIZATION, default_prior, screen, search_capacity
 from planner.search.shapes.roofline import capacity_bound
+from planner.search.shapes.row_memo import RowMemo, memoised, shared_rows
 from planner.unique import distinct
 from planner.workload import HOURS_PER_MONTH, Workload
 
@@ -105,6 +107,9 @@ class Prepared:
     # every search that asks the queueing model the same question (``planner.search.shapes.answers``)
     memo: Memo = field(default_factory=dict)
     context: bytes = b""  # what the answers depend on besides a row's constants: ``answers.question``
+    # per Universe row, what the screen and the tuned engine gave for ``context`` (``row_memo``), where ``memo``
+    # is the tables' store (None for a search on its own, as ``memo`` then is)
+    rows_memo: RowMemo | None = None
 
     def evaluate(self, rows: np.ndarray, w: Workload) -> None:
         """Run the queueing model on ``rows`` at every utilisation rung; fill curves and rate.
@@ -306,13 +311,16 @@ def prepare(catalog: Catalog, tables: CatalogTables, w: Workload, served: Served
     if memo is None:
         memo = shared(tables)
         memo.open(asked)
-    cand = enumerate_candidates(catalog, tables, w, features=served.features)
+    # the screen's values per Universe row are kept with the tables' answers, and not for a search on its own
+    rows_memo = shared_rows(tables) if memo is shared(tables) else None
+    # so is the enumeration, for a workload that differs only in its request rate (``candidates.enumerated``)
+    cand = (kept_enumeration if rows_memo is not None else enumerate_candidates)(catalog, tables, w, served.features)
     enumerated = len(cand) + sum(cand.dropped.values())
     outside = None
     if prefix is None:
-        ok, capacity, max_batch, ceiling = _screen(tables, cand.universe_row, w, served)
+        ok, capacity, max_batch, ceiling = _screen(tables, cand.universe_row, w, served, (rows_memo, asked))
     else:
-        (ok, capacity, max_batch, ceiling), outside = _screen_lazily(cand, w, served, prefix)
+        (ok, capacity, max_batch, ceiling), outside = _screen_lazily(cand, w, served, prefix, (rows_memo, asked))
     fits = max_batch >= 1
     cand.keep(fits, "does not fit in memory (weights + KV of one sequence)")
     ok = ok[fits] & (ceiling[fits] > 0)
@@ -333,19 +341,29 @@ def prepare(catalog: Catalog, tables: CatalogTables, w: Workload, served: Served
                     max_types=w.constraints.max_hardware_types, served=served, outside=outside,
                     serving_overlap=runtime_overlaps(catalog.calibration, cand.tables.runtime_ids,
                                                      cand.runtime),
-                    memo=memo, context=asked)
+                    memo=memo, context=asked, rows_memo=rows_memo)
 
 
-def _screen(tables: CatalogTables, rows: np.ndarray, w: Workload, served: Served
+Kept = tuple[RowMemo | None, bytes]  # where the screen's values are kept, and under which question
+
+
+def _screen(tables: CatalogTables, rows: np.ndarray, w: Workload, served: Served, kept: Kept = (None, b"")
             ) -> tuple[np.ndarray, Array, Array, Array]:
     """``capacity.screen`` of Universe ``rows``, SCREEN_CHUNK rows at a time, so that a chunk's
     constants and temporaries stay in cache (over ~10^5 rows at once each array operation streams
-    from memory)."""
+    from memory); the rows ``kept`` holds for this question are not screened again (``row_memo``: a
+    row's screen reads its own constants alone, so kept values are the values)."""
     u, seen = universe(tables), served.workload(w)
-    parts = [screen(*served.apply(*u.models(rows[s:s + SCREEN_CHUNK]), w.traffic), seen.traffic, seen.slo)
-             for s in range(0, len(rows), SCREEN_CHUNK)] or [screen(*u.models(rows), w.traffic, w.slo)]
-    ok, capacity, max_batch, ceiling = (np.concatenate(x) for x in zip(*parts, strict=True))
-    return ok, capacity, max_batch, ceiling
+
+    def compute(index: np.ndarray) -> Array:
+        part = rows[index]
+        parts = [screen(*served.apply(*u.models(part[s:s + SCREEN_CHUNK]), w.traffic), seen.traffic, seen.slo)
+                 for s in range(0, len(part), SCREEN_CHUNK)] or [screen(*u.models(part), w.traffic, w.slo)]
+        return np.vstack([np.concatenate(x).astype(np.float64) for x in zip(*parts, strict=True)])
+
+    memo, asked = kept
+    values = memoised(memo, asked, "screen", np.asarray(rows, dtype=np.int64), 4, compute)
+    return values[0] > 0.0, values[1], values[2], values[3]
 
 
 def plan_keys(cand: Candidates) -> tuple[np.ndarray, np.ndarray]:
@@ -364,7 +382,7 @@ def _stable_order(key: np.ndarray) -> np.ndarray:
     return np.argsort(key.astype(np.uint16) if len(key) and key.max() < 2**16 else key, kind="stable")
 
 
-def _screen_lazily(cand: Candidates, w: Workload, served: Served, prefix: int
+def _screen_lazily(cand: Candidates, w: Workload, served: Served, prefix: int, kept: Kept = (None, b"")
                    ) -> tuple[tuple[np.ndarray, Array, Array, Array], Outside]:
     """``_screen`` of the plan keys (model, precision, KV precision, runtime) that may be among the
     first ``prefix`` keys of the bound order, keeping only their rows in ``cand``.
@@ -390,7 +408,7 @@ def _screen_lazily(cand: Candidates, w: Workload, served: Served, prefix: int
     exact = np.full(n, np.inf)  # bound of each screened key (inf: none of its shapes survives)
 
     def screen_rows(rows: np.ndarray, keys: np.ndarray, n_keys: int) -> Array:
-        parts = _screen(t, cand.universe_row[rows], w, served)
+        parts = _screen(t, cand.universe_row[rows], w, served, kept)
         for whole, part in zip(out, parts, strict=True):
             whole[rows] = part
         return _bounds_of(cand, rows, keys, n_keys, parts, demand=demand, max_types=max_types)
@@ -414,7 +432,7 @@ def _screen_lazily(cand: Candidates, w: Workload, served: Served, prefix: int
 
     def screen_outside(rows: np.ndarray, keys: np.ndarray, n_keys: int) -> Array:
         sub = Candidates(tables=t, universe_row=rows, score=cand.score, prices=prices)
-        return _bounds_of(sub, np.arange(len(rows)), keys, n_keys, _screen(t, rows, w, served),
+        return _bounds_of(sub, np.arange(len(rows)), keys, n_keys, _screen(t, rows, w, served, kept),
                           demand=demand, max_types=max_types)
 
     def outside_rows(k: int) -> np.ndarray:  # (most are never asked for: a list of them all took ~4 ms)
@@ -424,8 +442,8 @@ def _screen_lazily(cand: Candidates, w: Workload, served: Served, prefix: int
     outside = Outside(model=factors[0], precision=factors[1], kv_precision=factors[2], runtime=factors[3],
                       floor=floor[left], rows=outside_rows, screen=screen_outside)
     cand.keep(screened, "not screened: a roofline floor on its plan key's cost puts it past the keys searched")
-    kept = tuple(x[screened] for x in out)
-    return (kept[0], kept[1], kept[2], kept[3]), outside
+    found = tuple(x[screened] for x in out)
+    return (found[0], found[1], found[2], found[3]), outside
 
 
 def key_floors(starts: np.ndarray, capacity: Array, cost: Array, demand: float) -> Array:
