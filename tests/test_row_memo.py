@@ -155,6 +155,13 @@ def test_an_enumeration_is_handed_out_as_a_copy_and_kept_per_filter(catalog: Cat
     other = enumerated(catalog, tables, without)
     np.testing.assert_array_equal(other.universe_row, enumerate_candidates(catalog, tables, without).universe_row)
     assert len(other) < len(direct)
+    # the one-time cost limit moves the adaptation choices (domain-task adapts): a key of its own
+    d = load_workload(EXAMPLES / "domain-task.yaml")
+    tight = replace(d, budget=replace(d.budget, max_one_time_cost=1.0, max_cost_per_month=123.0))
+    enumerated(catalog, tables, d)
+    kept, fresh = enumerated(catalog, tables, tight), enumerate_candidates(catalog, tables, tight)
+    np.testing.assert_array_equal(kept.universe_row, fresh.universe_row)
+    assert kept.choices == fresh.choices != enumerate_candidates(catalog, tables, d).choices
 
 
 def test_forget_empties_what_the_tables_keep(catalog: Catalog) -> None:

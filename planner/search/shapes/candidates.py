@@ -179,12 +179,16 @@ def enumerations(tables: CatalogTables) -> _Enumerations:
 
 def enumerated(catalog: Catalog, tables: CatalogTables, w: Workload, features: tuple[str, ...] = ()) -> Candidates:
     """``enumerate_candidates``, kept per catalog's tables for the workload as it reads it: every field but its
-    name and its request rate (mean and peak), which no filter reads, so a re-plan of an edited rate (a planner
-    iterating on a workload, a sweep over traffic, a service asked again) takes the first one's enumeration:
-    the same rows, counts and choices (a copy: ``prepare`` filters it). Any other edit (a constraint, the
-    quality floor, the budget, the lengths) is another key."""
-    t = w.traffic
-    seen = replace(w, name="", traffic=replace(t, requests_per_s=0.0, peak_requests_per_s=None))
+    name, its request rate (mean and peak) and its running-cost limits (per month, per million tokens, of
+    emissions), which no filter reads (the adaptation choices read the one-time cost limit: kept), so a
+    re-plan of an edited rate or budget (a planner iterating on a workload, a sweep over traffic, an
+    explanation's relaxed budget, a service asked again) takes the first one's enumeration: the same rows,
+    counts and choices (a copy: ``prepare`` filters it). Any other edit (a constraint, the quality floor,
+    the one-time cost limit, the lengths) is another key."""
+    t, b = w.traffic, w.budget
+    seen = replace(w, name="", traffic=replace(t, requests_per_s=0.0, peak_requests_per_s=None),
+                   budget=replace(b, max_cost_per_month=None, max_cost_per_million_tokens=None,
+                                  max_kgco2e_per_month=None))
     key = hashlib.blake2b(repr((id(catalog), features, seen)).encode(), digest_size=16).digest()
     store = enumerations(tables)
     parts = store.get(key)
