@@ -170,3 +170,28 @@ def test_forget_empties_what_the_tables_keep(catalog: Catalog) -> None:
     assert len(shared(tables)) and len(shared_rows(tables)) and enumerations(tables)._kept
     forget(tables)
     assert not len(shared(tables)) and not len(shared_rows(tables)) and not enumerations(tables)._kept
+
+
+def test_a_universe_at_measured_speed_takes_the_catalog_rows_it_leaves_alone(catalog: Catalog) -> None:
+    """``derived_universe``: the tables of the catalog at measured speed get, for every row, the constants a
+    Universe of their own builds (rows the slowing reaches among them), the unslowed ones from the catalog's
+    Universe; tables that differ in more than the speed (another serving iteration cost) get none of it."""
+    from planner.measured_speed import at_measured_speed
+    from planner.search.shapes.candidates import PARALLEL, Universe, derived_universe
+
+    tables = CatalogTables.from_catalog(catalog)
+    slow = CatalogTables.from_catalog(at_measured_speed(catalog))
+    derived, own = derived_universe(slow, tables), Universe(slow)
+    rows = np.arange(derived.n_blocks * len(PARALLEL), dtype=np.int64)
+    combo, model = np.divmod(rows // len(PARALLEL), len(slow.model_ids))
+    slowed = slow.speed[model, derived.combo_columns[0][combo], derived.combo_columns[1][combo]] != 1.0
+    assert slowed.any() and not slowed.all()
+    rng = np.random.default_rng(3)
+    pick = np.sort(np.concatenate([rng.choice(rows[slowed], 300, replace=False),
+                                   rng.choice(rows[~slowed], 3000, replace=False)]))
+    for got, want in zip(derived._gather(pick), own._gather(pick), strict=True):
+        np.testing.assert_array_equal(got, want)
+    cal = catalog.calibration
+    other = CatalogTables.from_catalog(replace(catalog, calibration=replace(
+        cal, serving_iteration_s=(cal.serving_iteration_s or 0.0) + 0.001)))
+    assert derived_universe(other, tables)._base is None

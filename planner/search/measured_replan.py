@@ -23,6 +23,7 @@ from planner.model.grid import CatalogTables
 from planner.search.planning import best_plan
 from planner.search.results import Plan
 from planner.search.shapes.answers import share, shared
+from planner.search.shapes.candidates import derived_universe
 from planner.workload import Objective, Workload
 
 __all__ = ["MeasuredReplan", "measured_replan", "slowed_catalog"]
@@ -69,11 +70,13 @@ def slowed_catalog(catalog: Catalog, tables: CatalogTables) -> tuple[Catalog, Ca
     of its row (``planner.search.shapes.answers``), so a row the slowing leaves alone is the same question
     with the same answer, and one the slowing reaches is another question. The re-plan then runs the
     queueing model only for slowed rows and rows the plan did not reach, and its answers are kept (and
-    saved) with the catalog's."""
+    saved) with the catalog's. Their Universe takes the catalog's rows wherever the slowing leaves a row's speed
+    as it is (``candidates.derived_universe``): only the blocks it slows are built for the re-plan."""
 
     def build() -> tuple[Catalog, CatalogTables]:
         variant = at_measured_speed(catalog)
         slow_tables = CatalogTables.from_catalog(variant)
+        derived_universe(slow_tables, tables)  # the rows the slowing leaves alone: the catalog's own constants
         share(slow_tables, shared(tables))
         return variant, slow_tables
 

@@ -32,7 +32,8 @@ from planner.model.perf import MemoryCoefficients, MemoryModel, StepCoefficients
 from planner.unique import distinct
 from planner.workload import Constraints, Workload
 
-__all__ = ["ENUMERATIONS_KEPT", "Candidates", "enumerate_candidates", "enumerated", "searched_runtimes"]
+__all__ = ["ENUMERATIONS_KEPT", "Candidates", "derived_universe", "enumerate_candidates", "enumerated",
+           "searched_runtimes"]
 
 # A candidate's quality is its (model, precision, adaptation) central score (planner.levers.quality); the
 # adaptation is picked per (model, precision) by planner.levers.adaptation.
@@ -316,10 +317,12 @@ class Universe:
     building a Grid for every plan.
     """
 
-    def __init__(self, tables: CatalogTables) -> None:
+    def __init__(self, tables: CatalogTables, base: Universe | None = None) -> None:
         # weakly: the Universe is cached on its tables (planner.memo), whose store holds it strongly, so a
         # strong reference back would keep both alive for good (a service leaked ~365 MB per catalog write)
         self._tables = weakref.ref(tables)
+        # another catalog's Universe whose rows this one takes where its tables' speed is the same (``derived``)
+        self._base = base
         runnable = tables.runnable_weights[:, :, :, None] & tables.runnable_kv[:, :, None, :]
         combos = np.argwhere(runnable)
         self.combo_columns = tuple(np.ascontiguousarray(combos[:, j]) for j in range(4))  # (faster to gather)
@@ -399,6 +402,30 @@ class Universe:
 
     def models(self, rows: IntArray) -> tuple[StepModel, MemoryModel]:
         """The step-time and memory models of ``rows``."""
+        step, memory = self._gather(rows)
+        # one gather of whole rows, then each coefficient a contiguous row of the transposed copy
+        return (StepModel(StepCoefficients.from_stacked(np.ascontiguousarray(step.T))),
+                MemoryModel(MemoryCoefficients.from_stacked(np.ascontiguousarray(memory.T))))
+
+    def _gather(self, rows: IntArray) -> tuple[Array, Array]:
+        """[row, coefficient] step and memory constants of ``rows``: the base's where it has the same ones
+        (``derived``), the others built here."""
+        if self._base is not None:
+            tables, base = self.tables, self._base.tables
+            combo, model = np.divmod(rows // len(PARALLEL), len(tables.model_ids))
+            hardware, runtime = self.combo_columns[0][combo], self.combo_columns[1][combo]
+            same = tables.speed[model, hardware, runtime] == base.speed[model, hardware, runtime]
+            if same.all():
+                return self._base._gather(rows)
+            if same.any():
+                step, memory = np.empty((len(rows), self._step.shape[1])), np.empty((len(rows), self._memory.shape[1]))
+                step[same], memory[same] = self._base._gather(rows[same])
+                step[~same], memory[~same] = self._own(rows[~same])
+                return step, memory
+        return self._own(rows)
+
+    def _own(self, rows: IntArray) -> tuple[Array, Array]:
+        """``_gather`` from this Universe's own blocks (built on first use)."""
         s = len(PARALLEL)
         blocks = rows // s
         with self._lock:
@@ -417,10 +444,7 @@ class Universe:
                     self._step[stored] = StepModel.build(grid).coefficients.stacked().T
                     self._memory[stored] = MemoryModel.build(grid).coefficients.stacked().T
             at = self._slot[blocks] * s + rows % s
-            step, memory = self._step[at], self._memory[at]
-        # one gather of whole rows, then each coefficient a contiguous row of the transposed copy
-        return (StepModel(StepCoefficients.from_stacked(np.ascontiguousarray(step.T))),
-                MemoryModel(MemoryCoefficients.from_stacked(np.ascontiguousarray(memory.T))))
+            return self._step[at], self._memory[at]
 
     def _reserve(self, blocks: int) -> None:
         """Room for ``blocks`` stored blocks (grown by doubling, copying what is stored)."""
@@ -437,6 +461,33 @@ class Universe:
 def universe(tables: CatalogTables) -> Universe:
     """The catalog's Universe (one per CatalogTables object, dropped with it)."""
     return cached(tables, "universe", lambda: Universe(tables))
+
+
+def derived_universe(tables: CatalogTables, base: CatalogTables) -> Universe:
+    """``universe(tables)`` for tables that differ from ``base`` in their speed alone (a catalog at measured speed,
+    ``planner.search.measured_replan``): it takes ``base``'s Universe's rows wherever the speed is the same (a
+    row's constants then are the same numbers: ``CatalogTables.gather`` multiplies and divides by a speed of 1
+    exactly), so a what-if builds only the blocks it slows instead of every block it reads again (~190 ms of
+    domain-task's run). Tables that differ in anything else get a Universe of their own. Call it before anything
+    asks ``universe(tables)``."""
+    return cached(tables, "universe",
+                  lambda: Universe(tables, universe(base) if _same_but_speed(tables, base) else None))
+
+
+def _same_but_speed(a: CatalogTables, b: CatalogTables) -> bool:
+    """Whether two tables hold the same ids and numbers in every field but ``speed``."""
+    def same(x: Any, y: Any) -> bool:
+        if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+            return bool(np.shape(x) == np.shape(y) and np.array_equal(x, y, equal_nan=x.dtype.kind == "f"))
+        if isinstance(x, dict) and isinstance(y, dict):
+            return x.keys() == y.keys() and all(same(x[k], y[k]) for k in x)
+        if isinstance(x, tuple | list) and isinstance(y, tuple | list):
+            return len(x) == len(y) and all(same(u, v) for u, v in zip(x, y, strict=True))
+        if hasattr(x, "__dataclass_fields__") and type(x) is type(y):
+            return all(same(getattr(x, f.name), getattr(y, f.name)) for f in fields(x))
+        return bool(x == y)
+
+    return all(same(getattr(a, f.name), getattr(b, f.name)) for f in fields(a) if f.name != "speed")
 
 
 def _shape_rule(catalog: Catalog, tables: CatalogTables, w: Workload, models: IntArray) -> npt.NDArray[np.bool_]:
