@@ -16,13 +16,14 @@ at). Only those below 1: what a figure risks, not a saving it may have missed.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Collection
 from dataclasses import replace
 
 from planner.domain import Catalog, MeasuredBias
 from planner.memo import cached
 
-__all__ = ["Scope", "at_measured_speed", "scopes", "slowing_entries", "slowing_for", "slows"]
+__all__ = ["Scope", "at_measured_speed", "origin", "scopes", "slowing_entries", "slowing_for", "slows"]
 
 Scope = tuple[str | None, str | None, str]  # (model, hardware, runtime) as ``Calibration.slowed`` keys them
 
@@ -61,7 +62,21 @@ def at_measured_speed(catalog: Catalog) -> Catalog:
         for b in slowing_entries(catalog):
             for scope in scopes(catalog, b):
                 slowed[scope] = min(slowed.get(scope, 1.0), b.median)
-        return replace(catalog, calibration=catalog.calibration.slowed_to(slowed),
-                       version=f"{catalog.version}+measured-speed")
+        variant = replace(catalog, calibration=catalog.calibration.slowed_to(slowed),
+                          version=f"{catalog.version}+measured-speed")
+        # weakly: the variant is kept with the catalog (planner.memo), so a strong reference back would keep both
+        cached(variant, _ORIGIN, lambda: weakref.ref(catalog))
+        return variant
 
     return cached(catalog, "at-measured-speed", build)
+
+
+_ORIGIN = "measured-speed-origin"
+
+
+def origin(catalog: Catalog) -> Catalog | None:
+    """The catalog ``catalog`` is ``at_measured_speed`` of (None: it is no such what-if, or that one is gone).
+    The two differ in their calibration's ``slowed`` speeds alone: what reads no serving speed (a training
+    option's cost without a teacher, ``planner.levers.adaptation``) is the same on both."""
+    ref = cached(catalog, _ORIGIN, lambda: None)
+    return None if ref is None else ref()

@@ -195,3 +195,30 @@ def test_a_universe_at_measured_speed_takes_the_catalog_rows_it_leaves_alone(cat
     other = CatalogTables.from_catalog(replace(catalog, calibration=replace(
         cal, serving_iteration_s=(cal.serving_iteration_s or 0.0) + 0.001)))
     assert derived_universe(other, tables)._base is None
+
+
+def test_the_catalog_at_measured_speed_reuses_what_reads_no_slowed_speed(catalog: Catalog) -> None:
+    """The adaptation choices of the catalog at measured speed take its origin's quality, teachers and training
+    costs where the slowing cannot reach them (``measured_speed.origin``): the same choices, and the same
+    teacher throughput on every chip, as a copy of that catalog with no origin computes from scratch; on a
+    chip the slowing names (tpu-v5e's JetStream entry) the teacher is served slower than on the origin."""
+    from planner.levers import finetune
+    from planner.levers.adaptation import choose
+    from planner.measured_speed import at_measured_speed, origin
+
+    variant = at_measured_speed(catalog)
+    fresh = replace(variant, version=variant.version + "+fresh")  # the same catalog, no origin: computed afresh
+    assert origin(variant) is catalog and origin(fresh) is None
+    assert any(m is None for m, _h, _r in variant.calibration.slowed)  # a chip's entry: reaches teachers
+    w = load_workload(EXAMPLES / "domain-task.yaml")
+    models = ("llama-3.1-8b", "qwen2.5-7b", "qwen2.5-14b", "llama-3.1-70b")
+    assert [choose(variant, catalog.models[m], "bf16", w) for m in models] == \
+        [choose(fresh, catalog.models[m], "bf16", w) for m in models]
+    teacher = catalog.models["qwen2.5-32b"]  # (fits 8 tpu-v5e chips, which the 72B does not)
+    rates = {}
+    for hw in catalog.hardware.values():
+        got = finetune._served_generation_s(variant, teacher, hw, 8, 1e6, 2048)
+        assert got == finetune._served_generation_s(fresh, teacher, hw, 8, 1e6, 2048), hw.id
+        rates[hw.id] = (got, finetune._served_generation_s(catalog, teacher, hw, 8, 1e6, 2048))
+    slowed = [h for h, (slow, base) in rates.items() if slow is not None and base is not None and slow != base]
+    assert slowed == ["tpu-v5e"]

@@ -18,6 +18,7 @@ from planner.domain import Catalog, Model
 from planner.economics.rates import Pricing
 from planner.levers.finetune import cheapest_option
 from planner.levers.quality import ADAPTATIONS, GENERAL, QualityEstimate, best_teacher, quality
+from planner.measured_speed import origin
 from planner.memo import cached
 from planner.workload import Workload
 
@@ -47,14 +48,25 @@ def allowed_adaptations(w: Workload) -> tuple[str, ...]:
 
 def _one_time(catalog: Catalog, model: Model, method: str, teacher: Model | None, tokens: float,
               pricing: Pricing) -> tuple[float, str | None]:
-    """Cheapest training option's cost and hardware (per catalog, once)."""
+    """Cheapest training option's cost and hardware (per catalog, once). It reads no serving speed but a
+    teacher's (``finetune._served_generation_s``), so a catalog at measured speed that slows no teacher takes
+    its origin's (``planner.measured_speed.origin``)."""
+    base = origin(catalog)
+    # the teacher's speed is all a catalog at measured speed may change here: the same where no entry slows it
+    # (a model's entry names it; a chip's entry, None for the model, may reach any chip it is served on)
+    if base is not None and (teacher is None or all(m is not None and m != teacher.id
+                                                    for m, _h, _r in catalog.calibration.slowed)):
+        return _one_time(base, model, method, teacher, tokens, pricing)
     key = ("one_time", model.id, method, teacher.id if teacher else "", tokens, pricing)
     return cached(catalog, key, lambda: _cheapest(catalog, model, method, teacher, tokens, pricing))
 
 
 def _quality(catalog: Catalog, model: Model, precision: str, w: Workload, adaptation: str,
              teacher: Model | None) -> QualityEstimate:
-    """``planner.levers.quality.quality`` (per catalog, once: every workload on the task asks again)."""
+    """``planner.levers.quality.quality`` (per catalog, once: every workload on the task asks again; a catalog at
+    measured speed takes its origin's: quality reads no serving speed)."""
+    if (base := origin(catalog)) is not None:
+        return _quality(base, model, precision, w, adaptation, teacher)
     q = w.quality
     tokens = q.adaptation_tokens or DEFAULT_ADAPTATION_TOKENS
     key = ("quality", model.id, precision, q.task, adaptation, teacher.id if teacher else "", tokens, q.task_type)
@@ -82,7 +94,10 @@ def _floor_score(adaptation: str, q: QualityEstimate, w: Workload) -> float:
 
 
 def _teacher(catalog: Catalog, task: str, student: Model) -> Model | None:
-    """``best_teacher`` (per catalog, once: every precision of a student asks again)."""
+    """``best_teacher`` (per catalog, once: every precision of a student asks again; a catalog at measured
+    speed takes its origin's: quality reads no serving speed)."""
+    if (base := origin(catalog)) is not None:
+        return _teacher(base, task, student)
     return cached(catalog, ("teacher", task, student.id), lambda: best_teacher(catalog, task, student))
 
 
