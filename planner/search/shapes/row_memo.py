@@ -9,8 +9,8 @@ A re-plan of the same question (an edited rate, budget, quota or quality floor, 
 re-solves, a lever report's variants, a sweep over traffic) asks them again for the same rows.
 ``RowMemo`` keeps them per question and per name, by Universe row, so such a re-plan computes them only for
 rows it has not met: the same values (each is computed row by row: a row's value does not depend on the
-rows computed beside it), in less time (bench/replan_bench.py: with ``candidates.enumerated``, a re-plan of an
-edited rate in 0.61-0.86x the CPU time of one without them over the examples).
+rows computed beside it), in less time (bench/replan_bench.py --edit mean: with ``candidates.enumerated``, a
+re-plan of an edited mean rate in 0.28-0.87x, median 0.78x, the CPU time of one without them over the examples).
 
 A memo belongs to one catalog's tables (``shared_rows``: a Universe row names a row's constants only
 within its tables, so the tables of a catalog at measured speed keep their own), lives and dies with
