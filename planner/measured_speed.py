@@ -23,7 +23,8 @@ from dataclasses import replace
 from planner.domain import Catalog, MeasuredBias
 from planner.memo import cached
 
-__all__ = ["Scope", "at_measured_speed", "origin", "scopes", "slowing_entries", "slowing_for", "slows"]
+__all__ = ["Scope", "at_measured_speed", "origin", "origin_serving", "scopes", "slowing_entries", "slowing_for",
+           "slows"]
 
 Scope = tuple[str | None, str | None, str]  # (model, hardware, runtime) as ``Calibration.slowed`` keys them
 
@@ -80,3 +81,16 @@ def origin(catalog: Catalog) -> Catalog | None:
     option's cost without a teacher, ``planner.levers.adaptation``) is the same on both."""
     ref = cached(catalog, _ORIGIN, lambda: None)
     return None if ref is None else ref()
+
+
+def origin_serving(catalog: Catalog, model: str, hardware: str | None = None) -> Catalog | None:
+    """``origin(catalog)`` where no scope of its slowing reaches ``model`` served on ``hardware`` (None: on any
+    chip): no model entry names it and no chip entry names the chip (any chip entry, for any chip). There its
+    rows run at speed 1, so an estimate of it is the origin's; elsewhere None (estimate on ``catalog``)."""
+    base = origin(catalog)
+    if base is None:
+        return None
+    for m, h, _runtime in catalog.calibration.slowed:
+        if m == model or (m is None and (hardware is None or h == hardware)):
+            return None
+    return base

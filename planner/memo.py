@@ -11,11 +11,13 @@ service keeps across catalog writes).
 
 from __future__ import annotations
 
+import threading
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import Any, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
-__all__ = ["cached"]
+__all__ = ["Bounded", "cached"]
 
 T = TypeVar("T")
 
@@ -33,3 +35,37 @@ def cached(owner: object, key: Hashable, compute: Callable[[], T]) -> T:
     if key not in values:
         values[key] = compute()
     return cast(T, values[key])
+
+
+class Bounded(Generic[T]):
+    """A map of at most ``size`` entries, the least recently used dropped first; safe to share between threads
+    (what a catalog's tables keep per workload: ``planner.search.shapes.candidates.enumerated``)."""
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError(f"Bounded size must be at least 1, got {size}")
+        self.size = size
+        self._kept: OrderedDict[Hashable, T] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> T | None:
+        with self._lock:
+            found = self._kept.get(key)
+            if found is not None:
+                self._kept.move_to_end(key)
+            return found
+
+    def put(self, key: Hashable, value: T) -> None:
+        with self._lock:
+            self._kept[key] = value
+            self._kept.move_to_end(key)
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._kept.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._kept)

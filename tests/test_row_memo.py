@@ -167,9 +167,9 @@ def test_an_enumeration_is_handed_out_as_a_copy_and_kept_per_filter(catalog: Cat
 def test_forget_empties_what_the_tables_keep(catalog: Catalog) -> None:
     tables = CatalogTables.from_catalog(catalog)
     plan(load_workload(EXAMPLES / "edge-assistant.yaml"), catalog, tables=tables, explain=False)
-    assert len(shared(tables)) and len(shared_rows(tables)) and enumerations(tables)._kept
+    assert len(shared(tables)) and len(shared_rows(tables)) and len(enumerations(tables))
     forget(tables)
-    assert not len(shared(tables)) and not len(shared_rows(tables)) and not enumerations(tables)._kept
+    assert not len(shared(tables)) and not len(shared_rows(tables)) and not len(enumerations(tables))
 
 
 def test_a_universe_at_measured_speed_takes_the_catalog_rows_it_leaves_alone(catalog: Catalog) -> None:
@@ -222,3 +222,16 @@ def test_the_catalog_at_measured_speed_reuses_what_reads_no_slowed_speed(catalog
         rates[hw.id] = (got, finetune._served_generation_s(catalog, teacher, hw, 8, 1e6, 2048))
     slowed = [h for h, (slow, base) in rates.items() if slow is not None and base is not None and slow != base]
     assert slowed == ["tpu-v5e"]
+
+
+def test_a_bounded_map_drops_the_least_recently_used() -> None:
+    from planner.memo import Bounded
+
+    kept = Bounded[int](2)
+    kept.put("a", 1)
+    kept.put("b", 2)
+    assert kept.get("a") == 1  # a used: b is now the least recent
+    kept.put("c", 3)
+    assert (kept.get("a"), kept.get("b"), kept.get("c"), len(kept)) == (1, None, 3, 2)
+    with pytest.raises(ValueError, match="at least 1"):
+        Bounded[int](0)

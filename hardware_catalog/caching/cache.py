@@ -39,7 +39,6 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import fields, is_dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -79,34 +78,9 @@ def _package_version() -> str:
         return "source"
 
 
-def _tables_digest(tables: CatalogTables) -> str:
-    sha = hashlib.sha256()
-
-    def feed(name: str, value: Any) -> None:
-        sha.update(name.encode())
-        if isinstance(value, dict):
-            for key in sorted(value):
-                feed(f"{name}.{key}", value[key])
-        elif isinstance(value, tuple):
-            sha.update(json.dumps(value).encode())
-        elif is_dataclass(value):  # named coefficient arrays (e.g. Efficiencies)
-            for f in fields(value):
-                feed(f"{name}.{f.name}", getattr(value, f.name))
-        else:
-            a = np.ascontiguousarray(value)
-            if a.dtype == object:
-                raise TypeError(f"cannot digest {name}: {type(value).__name__}")
-            sha.update(f"{a.dtype.str}{a.shape}".encode())
-            sha.update(a.tobytes())
-
-    for f in fields(tables):
-        feed(f.name, getattr(tables, f.name))
-    return sha.hexdigest()
-
-
 def entry_key(catalog: Catalog, tables: CatalogTables) -> str:
     """The key of a catalog's entry (see the module docstring for what goes into it)."""
-    parts = (str(FORMAT), catalog.version, _tables_digest(tables), source_digest(CODE, _ROOT).hex(), np.__version__)
+    parts = (str(FORMAT), catalog.version, tables.digest(), source_digest(CODE, _ROOT).hex(), np.__version__)
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 
 

@@ -53,8 +53,8 @@ from planner.domain import Calibration, Catalog, Hardware, Runtime
 from planner.errors import InputError, PlannerError
 from planner.model.estimate import Config, Scenario, resolve
 from planner.model.grid import Array, CatalogTables, Efficiencies, Grid
-from planner.model.load.queueing import LengthDist, capacity_rate, overload_tpot, serve, tpot_tuned_cap
-from planner.model.load.scheduler import SERVING_OVERLAP, ServingStep, overlap_of
+from planner.model.load.queueing import LengthDist, engine_capacity, overload_tpot, serve, tpot_tuned_cap
+from planner.model.load.scheduler import SERVING_OVERLAP, overlap_of
 from planner.model.perf import MemoryModel, StepModel
 from planner.model.scenarios import Models, max_throughput, static_batch
 from planner.model.serving import Drafter
@@ -445,13 +445,6 @@ def predict_server(grid: Grid, rs: RecordSet, rows: npt.NDArray[np.int64], cap: 
 _TIE = 1e-3
 
 
-def _saturation(step: StepModel, mem: MemoryModel, cap: Array, i: LengthDist, o: LengthDist,
-                overlap: float | Array) -> Array:
-    """Per row, ``serve``'s capacity at this cap on sequences (the top of ``slo_capacity``'s bracket)."""
-    b_max = mem.operating_batch(cap=cap, input_tokens=i.mean, output_tokens=o.mean)
-    return capacity_rate(ServingStep.of(step, overlap), b_max, i, o)
-
-
 def _engine_cap(slo: Sequence[Mapping[str, float]], step: StepModel, mem: MemoryModel, i: LengthDist, o: LengthDist,
                 default: Array, tuned: Array, overlap: Array) -> tuple[Array, Array]:
     """Per row, the cap on sequences an engine tuned for the SLO runs with, and its SLO capacity there.
@@ -462,13 +455,13 @@ def _engine_cap(slo: Sequence[Mapping[str, float]], step: StepModel, mem: Memory
     slot longer than the TTFT limit allows. A plan credits less: its capacity search runs the default
     engine, and a deployment takes the tuned cap only where that engine meets the SLO at its share
     (``planner.search.build``: crediting the tuned engine's capacity in the search costs plan time)."""
-    rates = slo_capacity(None, slo, i, o, tuned, _saturation(step, mem, tuned, i, o, overlap), overlap=overlap,
-                         models=(step, mem))
+    top = engine_capacity(step, mem, input_tokens=i, output_tokens=o, batch_cap=tuned, overlap=overlap)
+    rates = slo_capacity(None, slo, i, o, tuned, top, overlap=overlap, models=(step, mem))
     rows = np.flatnonzero(tuned < default)  # the tuned cap binds: the default is a different engine
     if rows.size:
         s, m, ov = step.take(rows), mem.take(rows), overlap[rows]
-        other = slo_capacity(None, [slo[int(k)] for k in rows], i, o, default[rows],
-                             _saturation(s, m, default[rows], i, o, ov), overlap=ov, models=(s, m))
+        top = engine_capacity(s, m, input_tokens=i, output_tokens=o, batch_cap=default[rows], overlap=ov)
+        other = slo_capacity(None, [slo[int(k)] for k in rows], i, o, default[rows], top, overlap=ov, models=(s, m))
         better = other > rates[rows] * (1.0 + _TIE)
         tuned, rates = tuned.copy(), rates.copy()
         tuned[rows[better]], rates[rows[better]] = default[rows[better]], other[better]

@@ -18,7 +18,7 @@ from planner.domain import Catalog, Model
 from planner.economics.rates import Pricing
 from planner.levers.finetune import cheapest_option
 from planner.levers.quality import ADAPTATIONS, GENERAL, QualityEstimate, best_teacher, quality
-from planner.measured_speed import origin
+from planner.measured_speed import origin, origin_serving
 from planner.memo import cached
 from planner.workload import Workload
 
@@ -51,11 +51,9 @@ def _one_time(catalog: Catalog, model: Model, method: str, teacher: Model | None
     """Cheapest training option's cost and hardware (per catalog, once). It reads no serving speed but a
     teacher's (``finetune._served_generation_s``), so a catalog at measured speed that slows no teacher takes
     its origin's (``planner.measured_speed.origin``)."""
-    base = origin(catalog)
-    # the teacher's speed is all a catalog at measured speed may change here: the same where no entry slows it
-    # (a model's entry names it; a chip's entry, None for the model, may reach any chip it is served on)
-    if base is not None and (teacher is None or all(m is not None and m != teacher.id
-                                                    for m, _h, _r in catalog.calibration.slowed)):
+    # the teacher's speed (on whichever chip) is all a catalog at measured speed may change here
+    base = origin(catalog) if teacher is None else origin_serving(catalog, teacher.id)
+    if base is not None:
         return _one_time(base, model, method, teacher, tokens, pricing)
     key = ("one_time", model.id, method, teacher.id if teacher else "", tokens, pricing)
     return cached(catalog, key, lambda: _cheapest(catalog, model, method, teacher, tokens, pricing))

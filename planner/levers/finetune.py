@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from planner.domain import Catalog, Hardware, Model
 from planner.economics.rates import ChipRate, Pricing, chip_rate
 from planner.errors import InputError
-from planner.measured_speed import origin
+from planner.measured_speed import origin_serving
 from planner.memo import cached
 
 __all__ = ["ADAM_BYTES_PER_PARAM", "MFU", "MFU_BY_FAMILY", "METHODS", "NF4_BITS", "Basis", "Memory", "TrainingOption",
@@ -229,11 +229,10 @@ def _served_generation_s(catalog: Catalog, teacher: Model, hw: Hardware, chips: 
     """Chip-seconds of ``chips`` chips serving the 16-bit teacher at its full batch
     (``planner.model.estimate``, max_throughput: decode reads the weights every step, and the KV cache
     bounds the batch) to generate ``tokens`` tokens, prompts and outputs each half a training sequence;
-    None where the performance model cannot place the teacher there (its split or runtime). A catalog at
-    measured speed whose slowing names neither the teacher nor the chip serves it as its origin does (the
-    teacher's rows run at speed 1 there): the origin's figure."""
-    base = origin(catalog)
-    if base is not None and not any(m == teacher.id or h == hw.id for m, h, _r in catalog.calibration.slowed):
+    None where the performance model cannot place the teacher there (its split or runtime); on a catalog at
+    measured speed, the origin's figure where the slowing cannot reach the teacher on the chip
+    (``measured_speed.origin_serving``)."""
+    if (base := origin_serving(catalog, teacher.id, hw.id)) is not None:
         return _served_generation_s(base, teacher, hw, chips, tokens, seq_tokens)
     rate = cached(catalog, ("teacher_tokens_per_s", teacher.id, hw.id, chips, seq_tokens),
                   lambda: _teacher_tokens_per_s(catalog, teacher, hw, chips, seq_tokens))

@@ -7,7 +7,9 @@ configurations, so the performance model evaluates 10^5..10^6 configurations in 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+import hashlib
+import json
+from dataclasses import dataclass, fields, is_dataclass
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -185,6 +187,34 @@ class CatalogTables:
     speed: Array
     runnable_weights: npt.NDArray[np.bool_]  # [hardware, runtime, precision]: serves weights in it
     runnable_kv: npt.NDArray[np.bool_]  # [hardware, runtime, precision]: stores the KV cache in it
+
+    def digest(self, *, leave_out: frozenset[str] = frozenset()) -> str:
+        """SHA-256 of every field's ids and numbers (``leave_out``: field names not hashed): the compiled catalog
+        cache's key (``hardware_catalog.caching.cache``), and how a catalog at measured speed tells that its
+        tables differ from the catalog's in ``speed`` alone (``planner.search.shapes.candidates.derived_universe``)."""
+        sha = hashlib.sha256()
+
+        def feed(name: str, value: Any) -> None:
+            sha.update(name.encode())
+            if isinstance(value, dict):
+                for key in sorted(value):
+                    feed(f"{name}.{key}", value[key])
+            elif isinstance(value, tuple):
+                sha.update(json.dumps(value).encode())
+            elif is_dataclass(value):  # named coefficient arrays (e.g. Efficiencies)
+                for f in fields(value):
+                    feed(f"{name}.{f.name}", getattr(value, f.name))
+            else:
+                a = np.ascontiguousarray(value)
+                if a.dtype == object:
+                    raise TypeError(f"cannot digest {name}: {type(value).__name__}")
+                sha.update(f"{a.dtype.str}{a.shape}".encode())
+                sha.update(a.tobytes())
+
+        for f in fields(self):
+            if f.name not in leave_out:
+                feed(f.name, getattr(self, f.name))
+        return sha.hexdigest()
 
     @classmethod
     def from_catalog(cls, catalog: Catalog) -> CatalogTables:

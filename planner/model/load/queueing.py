@@ -1059,6 +1059,15 @@ def capacity_rate(model: ServingStep, b_max: Array, input_tokens: LengthDist, ou
     return rate
 
 
+def engine_capacity(model: StepModel, mem: MemoryModel, *, input_tokens: LengthDist, output_tokens: LengthDist,
+                    batch_cap: npt.ArrayLike = np.inf, overlap: float | Array = SERVING_OVERLAP) -> Array:
+    """Per row, ``serve``'s capacity (``capacity_rate`` at the most sequences memory and ``batch_cap`` let run,
+    iterations timed at ``overlap``): what a caller asking ``serve`` about many rates of the same rows computes
+    once (``planner.search.shapes.capacity.full_rates``, the calibration's SLO-capacity bracket)."""
+    b_max = mem.operating_batch(cap=batch_cap, input_tokens=input_tokens.mean, output_tokens=output_tokens.mean)
+    return capacity_rate(ServingStep.of(model, overlap), np.maximum(b_max, 0.0), input_tokens, output_tokens)
+
+
 @dataclass(frozen=True)
 class OverloadTpot:
     """TPOT of the requests an engine admits while it runs past its capacity (seconds; nan where
@@ -1221,9 +1230,10 @@ def _admissions(step: ServingStep, b: Array, inp: LengthDist, out: LengthDist, p
 
     Every pass finishes B / O sequences on average, and each is replaced by a prompt: an iteration of
     k passes brings in k B / O of them, so m = (B / O) E[k], E[k] the mean passes of an iteration
-    under Poisson(m) (a fixed point, reached by iterating from B / O: the map's slope, B / O times the
-    passes a prompt adds, is below 1 wherever the prompts fit in the budget beside the decodes, the
-    rows this takes). Where every iteration is one pass (short prompts) m is B / O and nothing changes.
+    under Poisson(m) (a fixed point, found by secant steps from B / O, each row until its own residual is
+    within _ADMISSION_TOL: the map's slope, B / O times the passes a prompt adds, is below 1 wherever the
+    prompts fit in the budget beside the decodes, the rows this takes). Where every iteration is one pass
+    (short prompts) m is B / O and nothing changes.
     With 12,000-20,000-token prompts on 64 slots the full engine was 8-17% above the simulation's (Poisson(B / O)
     prompts per iteration of several passes prefilled too few tokens per pass, and an iteration's decodes were
     charged once however many passes it took); it is 2-5% above (tests/test_slot_wait.py)."""
@@ -1268,6 +1278,7 @@ def _admissions(step: ServingStep, b: Array, inp: LengthDist, out: LengthDist, p
     per = y / np.maximum(np.arange(len(y), dtype=np.float64), 1.0)[:, None]  # mean prompt of the iteration
     chunk = np.maximum(step.coefficients.max_batched_tokens - b, 0.0)[:, None, None]
     left = np.maximum(y[None] - (passes - 1.0) * chunk, 0.0)
+
     def pass_time(prefill: Array) -> Array:
         return step.total(decode_tokens=b[:, None, None], decode_context=i + o / 2.0, prefill_tokens=prefill,
                           prefill_context=per[None])
@@ -1317,7 +1328,8 @@ def serve(model: StepModel, mem: MemoryModel, *, request_rate: npt.ArrayLike, in
     b_run = np.maximum(b_max, 1.0)
     ctx = {"decode_context": i + o / 2.0, "prefill_context": i}
     if capacity is None:
-        capacity = capacity_rate(model, b_max, input_tokens, output_tokens)
+        capacity = engine_capacity(model, mem, input_tokens=input_tokens, output_tokens=output_tokens,
+                                   batch_cap=batch_cap, overlap=overlap)
     lam = np.where(rate < capacity, rate, 0.0)
 
     n = len(rate)

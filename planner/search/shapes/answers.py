@@ -34,6 +34,8 @@ from typing import Protocol
 from planner.memo import cached
 from planner.model.grid import CatalogTables
 from planner.model.serving import Served
+from planner.search.shapes.candidates import enumerations
+from planner.search.shapes.row_memo import shared_rows
 from planner.workload import Workload
 
 __all__ = ["ANSWERS_KEPT", "QUESTION_BYTES", "Answers", "Backing", "forget", "question", "share", "shared"]
@@ -143,9 +145,6 @@ def forget(tables: CatalogTables) -> None:
     """Empty what these tables keep between searches: the capacity answers, the per-row screen and tuned
     engine (``row_memo``) and the enumerations (``candidates.enumerated``), so that the next search asks its
     question as if for the first time (a benchmark's)."""
-    from planner.search.shapes.candidates import enumerations
-    from planner.search.shapes.row_memo import shared_rows
-
     shared(tables).clear()
     shared_rows(tables).clear()
     enumerations(tables).clear()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import weakref
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -24,7 +24,7 @@ from planner.economics.pricing import Unpriced
 from planner.economics.rates import ChipRate, chip_rate
 from planner.errors import InputError
 from planner.levers.adaptation import Choice, choose, floor_score
-from planner.memo import cached
+from planner.memo import Bounded, cached
 from planner.model.attention import head_split_problem
 from planner.model.grid import Array, CatalogTables, Grid
 from planner.model.moe import EP_RANKS, expert_parallel_ok
@@ -147,35 +147,13 @@ def _allowed(ids: tuple[str, ...], allow: tuple[str, ...] | None, deny: tuple[st
 ENUMERATIONS_KEPT = 16  # enumerations kept per catalog's tables (``enumerated``), the most recently asked
 
 
-class _Enumerations:
-    """``enumerated``'s store: per key, a Candidates' parts without its tables (the store hangs on the tables,
-    ``planner.memo``, and must not hold them)."""
-
-    def __init__(self) -> None:
-        self._kept: OrderedDict[bytes, tuple[Any, ...]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: bytes) -> tuple[Any, ...] | None:
-        with self._lock:
-            found = self._kept.get(key)
-            if found is not None:
-                self._kept.move_to_end(key)
-            return found
-
-    def put(self, key: bytes, parts: tuple[Any, ...]) -> None:
-        with self._lock:
-            self._kept[key] = parts
-            while len(self._kept) > ENUMERATIONS_KEPT:
-                self._kept.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._kept.clear()
+Parts = tuple[Any, ...]  # a Candidates' parts without its tables: ``enumerated`` keeps them on the tables
+# (``planner.memo``), which must not be held
 
 
-def enumerations(tables: CatalogTables) -> _Enumerations:
+def enumerations(tables: CatalogTables) -> Bounded[Parts]:
     """The enumerations kept for these tables (``enumerated``)."""
-    return cached(tables, "enumerations", _Enumerations)
+    return cached(tables, "enumerations", lambda: Bounded[Parts](ENUMERATIONS_KEPT))
 
 
 def enumerated(catalog: Catalog, tables: CatalogTables, w: Workload, features: tuple[str, ...] = ()) -> Candidates:
@@ -470,24 +448,14 @@ def derived_universe(tables: CatalogTables, base: CatalogTables) -> Universe:
     exactly), so a what-if builds only the blocks it slows instead of every block it reads again (~190 ms of
     domain-task's run). Tables that differ in anything else get a Universe of their own. Call it before anything
     asks ``universe(tables)``."""
-    return cached(tables, "universe",
-                  lambda: Universe(tables, universe(base) if _same_but_speed(tables, base) else None))
+    def build() -> Universe:
+        same = tables.digest(leave_out=_SPEED) == base.digest(leave_out=_SPEED)
+        return Universe(tables, universe(base) if same else None)
+
+    return cached(tables, "universe", build)
 
 
-def _same_but_speed(a: CatalogTables, b: CatalogTables) -> bool:
-    """Whether two tables hold the same ids and numbers in every field but ``speed``."""
-    def same(x: Any, y: Any) -> bool:
-        if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
-            return bool(np.shape(x) == np.shape(y) and np.array_equal(x, y, equal_nan=x.dtype.kind == "f"))
-        if isinstance(x, dict) and isinstance(y, dict):
-            return x.keys() == y.keys() and all(same(x[k], y[k]) for k in x)
-        if isinstance(x, tuple | list) and isinstance(y, tuple | list):
-            return len(x) == len(y) and all(same(u, v) for u, v in zip(x, y, strict=True))
-        if hasattr(x, "__dataclass_fields__") and type(x) is type(y):
-            return all(same(getattr(x, f.name), getattr(y, f.name)) for f in fields(x))
-        return bool(x == y)
-
-    return all(same(getattr(a, f.name), getattr(b, f.name)) for f in fields(a) if f.name != "speed")
+_SPEED = frozenset({"speed"})
 
 
 def _shape_rule(catalog: Catalog, tables: CatalogTables, w: Workload, models: IntArray) -> npt.NDArray[np.bool_]:

@@ -21,7 +21,7 @@ from planner.model.load.queueing import (
     PERCENTILES,
     LengthDist,
     ServerResult,
-    capacity_rate,
+    engine_capacity,
     saturated_rate,
     serve,
     tpot_tuned_cap,
@@ -181,7 +181,7 @@ def _evaluate_pairs(step: StepModel, mem: MemoryModel, traffic: Traffic, rates: 
     """One queueing-model call over (row, rung) pairs; fills lat and max_batch; True where the engine
     has a steady state (``ServerResult.stable``: below its capacity, the mean concurrency below the
     most sequences that fit) and every SLO holds. Without SLO targets stability alone decides: a rung
-    past it would plan a queue that grows without bound. ``full``: every row's ``queueing.capacity_rate``
+    past it would plan a queue that grows without bound. ``full``: every row's ``queueing.engine_capacity``
     (``full_rates``), computed once per search rather than once per call."""
     i, o = length_dists(traffic)
     res = serve(step.take(rows), mem.take(rows), request_rate=rates[rows, rungs], input_tokens=i, output_tokens=o,
@@ -280,13 +280,12 @@ def _secant_probes(lo: np.ndarray, hi: np.ndarray, x: Array, lat: dict[tuple[str
 
 def full_rates(step: StepModel, mem: MemoryModel, traffic: Traffic, overlap: float | Array = SERVING_OVERLAP
                ) -> Array:
-    """Per row, ``serve``'s capacity (``queueing.capacity_rate``: the full engine's rate at the most sequences that
+    """Per row, ``serve``'s capacity (``queueing.engine_capacity``: the full engine's rate at the most sequences that
     fit) as ``_evaluate_pairs`` calls it: the same bits per row (a row's full batch does not depend on the rows
     beside it), once per search instead of once per queueing-model call (bench/plan_bench.py median plan
     237 -> 222 ms)."""
     i, o = length_dists(traffic)
-    b_max = np.maximum(mem.operating_batch(cap=np.inf, input_tokens=i.mean, output_tokens=o.mean), 0.0)
-    return capacity_rate(ServingStep.of(step, overlap), b_max, i, o)
+    return engine_capacity(step, mem, input_tokens=i, output_tokens=o, overlap=overlap)
 
 
 def search_capacity(step: StepModel, mem: MemoryModel, traffic: Traffic, capacity: Array, slo: Slo,
