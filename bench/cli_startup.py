@@ -10,10 +10,11 @@ target 100 ms median) and what the process spends outside it. ``--before TREE`` 
 commands on another checkout too (``git worktree add --detach /tmp/st-base main``), alternating
 runs so both see the same machine load, and prints before / after side by side.
 
-Each run starts with the capacity answers earlier runs saved (hardware_catalog.caching.answers_cache)
-removed, so every search asks its questions for the first time, as a new workload file does;
-``--keep-answers`` keeps them: a re-run after an edit that leaves the token lengths and SLOs alone
-(the request rate, the budget, a quota), where only shapes the new demand reaches are evaluated.
+Each run starts with the capacity answers and per-row values earlier runs saved
+(hardware_catalog.caching.answers_cache) removed, so every search asks its questions for the first time,
+as a new workload file does; ``--keep-answers`` keeps them: a re-run after an edit that leaves the token
+lengths and SLOs alone (the request rate, the budget, a quota), where only shapes the new demand reaches
+are evaluated.
 
 Targets (issue #12): --help and catalog list < 0.4 s, estimate < 0.8 s on the reference machine;
 the ratio makes a loaded or slower machine comparable (CPU seconds too: on a machine shared with
@@ -54,14 +55,15 @@ KEEP_ANSWERS = False  # --keep-answers
 
 
 def _forget_answers() -> None:
-    """Remove the saved capacity answers (the catalog cache's other entries stay)."""
-    from hardware_catalog.caching.answers_cache import SUFFIX
+    """Remove the saved capacity answers and per-row values (``*.answers.npz``, ``*.rows.npz``: what a run keeps of
+    the questions it asked; the catalog cache's other entries stay)."""
     from hardware_catalog.caching.cache_store import cache_dir
 
     folder = cache_dir()
     if folder.is_dir():
-        for path in folder.glob(f"*{SUFFIX}"):
-            path.unlink(missing_ok=True)
+        for pattern in ("*.answers.npz", "*.rows.npz"):  # (literal: a --before tree may not know the second)
+            for path in folder.glob(pattern):
+                path.unlink(missing_ok=True)
 
 
 def _once(argv: list[str], root: Path) -> tuple[float, float, str]:

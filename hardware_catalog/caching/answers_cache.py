@@ -21,6 +21,11 @@ answers are not kept, never a failure. At most ``PER_QUESTION`` answers per file
 ``FILES`` files (the most recently used). ``HWPLAN_NO_CACHE=1`` turns it off with the rest of the
 cache; ``hwplan cache info|clear`` count and remove these files too.
 
+The per-row values a search computes from a row's constants and its question alone (the screen and the tuned
+cap: ``planner.search.shapes.row_memo``) are kept the same way, under the same key, one file per (key,
+question, name), ``<key>-<question>-<name>.rows.npz``: the Universe rows as int64 [n] (sorted, distinct), their
+values as float64 [k, n] and a SHA-256 of the name and both; the ``ROW_FILES`` most recently used are kept.
+
 The service (``api/store.py``) backs each catalog version's tables with these files too and, after
 each plan, ``save_later``: one write of the answers found in the last ``SAVE_DELAY_S``, in a
 background thread, and ``flush`` at shutdown. So its other worker processes (``hwplan serve
@@ -45,17 +50,24 @@ from hardware_catalog.caching import cache_store
 from hardware_catalog.caching.cache_store import atomic_write, cache_dir, ours_alone, prune, source_digest
 from planner.model.grid import CatalogTables
 from planner.search.shapes.answers import QUESTION_BYTES, Answer, shared
+from planner.search.shapes.row_memo import shared_rows
 
-__all__ = ["CODE", "FILES", "PER_QUESTION", "SAVE_DELAY_S", "SUFFIX", "DiskAnswers", "attach", "entries", "flush",
-           "save", "save_later"]
+__all__ = ["CODE", "FILES", "PER_QUESTION", "ROW_FILES", "ROW_SUFFIX", "SAVE_DELAY_S", "SUFFIX", "DiskAnswers",
+           "DiskRows", "attach", "entries", "flush", "row_entries", "save", "save_later"]
 
 SUFFIX = ".answers.npz"
 PER_QUESTION = 4096  # answers kept per question (a plan files 40-700; ~0.4 KB each)
 SAVE_DELAY_S = 2.0  # a service writes a catalog version's new answers at most this often (``save_later``)
 FILES = 256  # question files kept, the most recently used
+ROW_SUFFIX = ".rows.npz"
+ROW_FILES = 64  # (question, name) files of per-row values kept, the most recently used (a screen: 0.3-3 MB)
 _ROOT = Path(__file__).resolve().parents[2]
-# the capacity search's source, beside the model's (in the entry key): an edit gives a new key
-CODE = tuple(_ROOT / "planner" / "search" / "shapes" / name for name in ("answers.py", "capacity.py", "prepare.py"))
+# the capacity search's source, beside the model's (in the entry key): an edit gives a new key; the per-row
+# values are the screen (prepare, capacity) and the tuned cap (build, capacity) kept by row_memo
+CODE = (*(_ROOT / "planner" / "search" / "shapes" / name
+          for name in ("answers.py", "capacity.py", "prepare.py", "row_memo.py")),
+        _ROOT / "planner" / "search" / "build.py")
+_NAME = frozenset("abcdefghijklmnopqrstuvwxyz_")  # what a row_memo name may hold (it goes into a file name)
 
 
 class DiskAnswers:
@@ -110,8 +122,67 @@ class DiskAnswers:
         return True
 
 
-def _savez(f: BinaryIO, *, keys: np.ndarray, values: np.ndarray, check: np.ndarray) -> None:
-    np.savez(f, keys=keys, values=values, check=check)
+def _savez(f: BinaryIO, **arrays: np.ndarray) -> None:
+    np.savez(f, allow_pickle=False, **arrays)
+
+
+class DiskRows:
+    """A row memo's ``Backing`` (``planner.search.shapes.row_memo``) in ``folder`` under ``key``."""
+
+    def __init__(self, folder: Path, key: str) -> None:
+        self.folder, self.key = folder, key
+
+    def path(self, question: bytes, name: str) -> Path:
+        if not name or not set(name) <= _NAME:
+            raise ValueError(f"a row memo name is lower-case letters and '_', got {name!r}")
+        return self.folder / f"{self.key}-{question.hex()}-{name}{ROW_SUFFIX}"
+
+    def load(self, question: bytes, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+        path = self.path(question, name)
+        try:
+            with open(path, "rb") as fh:
+                if not ours_alone(os.fstat(fh.fileno())):
+                    return None  # (a shared HWPLAN_CACHE_DIR): its values could be anyone's
+                with np.load(fh, allow_pickle=False) as f:
+                    rows, values, check = f["rows"], f["values"], f["check"]
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # missing, cut, not a zip, other layout
+            return None
+        if (rows.dtype != np.int64 or values.dtype != np.float64 or rows.ndim != 1 or values.ndim != 2
+                or values.shape[1] != len(rows) or check.tobytes() != _row_check(name, rows, values)
+                or (len(rows) and (rows[0] < 0 or not (np.diff(rows) > 0).all()))):
+            return None
+        with contextlib.suppress(OSError):
+            os.utime(path)
+        return rows, values
+
+    def save(self, question: bytes, name: str, rows: np.ndarray, values: np.ndarray, *, pruned: bool = True) -> bool:
+        """Merge ``values`` [k, len(rows)] of the sorted distinct ``rows`` into the (question, name) file (rows kept
+        there keep their values: a row's do not change under one key); False if it cannot be written.
+        ``pruned``: then keep the ROW_FILES most recently used (the caller prunes once otherwise)."""
+        old = self.load(question, name)
+        if old is not None and old[1].shape[0] == values.shape[0]:
+            new = ~np.isin(rows, old[0], assume_unique=True)
+            merged = np.concatenate([old[0], rows[new]])
+            order = np.argsort(merged, kind="stable")
+            rows, values = merged[order], np.concatenate([old[1], values[:, new]], axis=1)[:, order]
+        rows, values = np.ascontiguousarray(rows, dtype=np.int64), np.ascontiguousarray(values, dtype=np.float64)
+        check = np.frombuffer(_row_check(name, rows, values), dtype=np.uint8)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            atomic_write(self.path(question, name), partial(_savez, rows=rows, values=values, check=check),
+                         private=True)
+        except OSError:
+            return False
+        if pruned:
+            prune(self.folder, ROW_SUFFIX, ROW_FILES)
+        return True
+
+
+def _row_check(name: str, rows: np.ndarray, values: np.ndarray) -> bytes:
+    sha = hashlib.sha256(name.encode())
+    sha.update(np.ascontiguousarray(rows).tobytes())
+    sha.update(np.ascontiguousarray(values).tobytes())
+    return sha.digest()
 
 
 def _answer(values: np.ndarray) -> Answer:
@@ -137,19 +208,27 @@ def entries(folder: Path) -> list[Path]:
     return cache_store.entries(folder, SUFFIX)
 
 
+def row_entries(folder: Path) -> list[Path]:
+    """The files of per-row values, most recently used first."""
+    return cache_store.entries(folder, ROW_SUFFIX)
+
+
 def attach(tables: CatalogTables, entry_key: str) -> None:
-    """Back the tables' store (``planner.search.shapes.answers.shared``) with the files under ``entry_key``
-    (nothing when the source cannot be read). Called by ``cache.prepare_tables``, which does nothing
-    when the cache is off."""
+    """Back the tables' store (``planner.search.shapes.answers.shared``) and row memo (``row_memo.shared_rows``)
+    with the files under ``entry_key`` (nothing when the source cannot be read). Called by
+    ``cache.prepare_tables``, which does nothing when the cache is off."""
     try:
         key = _key(entry_key)
     except OSError:
         return
     shared(tables).backing = DiskAnswers(cache_dir(), key)
+    shared_rows(tables).backing = DiskRows(cache_dir(), key)
 
 
 def save(tables: CatalogTables) -> int:
-    """Write the answers the tables' store found since it was attached (or last saved); how many."""
+    """Write the answers the tables' store found since it was attached (or last saved), and the rows its row
+    memo computed since; how many answers."""
+    _save_rows(tables)
     store = shared(tables)
     backing = store.backing
     if not isinstance(backing, DiskAnswers):
@@ -163,6 +242,21 @@ def save(tables: CatalogTables) -> int:
     return written
 
 
+def _save_rows(tables: CatalogTables) -> int:
+    """Write the rows the tables' row memo computed since it was attached (or last saved); how many."""
+    memo = shared_rows(tables)
+    backing = memo.backing
+    if not isinstance(backing, DiskRows):
+        return 0
+    written = 0
+    for (asked, name), (rows, values) in memo.fresh().items():
+        if backing.save(asked, name, rows, values, pruned=False):
+            written += len(rows)
+    if written:
+        prune(backing.folder, ROW_SUFFIX, ROW_FILES)
+    return written
+
+
 _pending: dict[int, tuple[threading.Timer, CatalogTables]] = {}  # tables with a save_later due, by id
 _pending_lock = threading.Lock()
 
@@ -172,7 +266,7 @@ def save_later(tables: CatalogTables, delay_s: float = SAVE_DELAY_S) -> bool:
     a service calls after each plan: the answers of the plans in between go in one write, off the
     request's path, and the service's other worker processes and its next start take them). False
     when the tables keep no answers on disk (the cache is off or unwritable: nothing to do)."""
-    if not isinstance(shared(tables).backing, DiskAnswers):
+    if not isinstance(shared(tables).backing, DiskAnswers) and not isinstance(shared_rows(tables).backing, DiskRows):
         return False
     with _pending_lock:
         if id(tables) in _pending:

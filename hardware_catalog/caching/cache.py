@@ -224,7 +224,8 @@ def _prune(folder: Path) -> None:
 
 def info() -> dict[str, Any]:
     """Where the cache is, whether it is on, its entries (key, catalog version, bytes), its
-    compiled catalogs, compiled workloads, kept dataclass code and capacity answers (key, bytes)."""
+    compiled catalogs, compiled workloads, kept dataclass code, capacity answers and per-row values (key,
+    bytes)."""
     folder = cache_dir()
     entries = []
     for meta_path in _entries(folder):
@@ -242,21 +243,23 @@ def info() -> dict[str, Any]:
             for p in compiled.entries(folder, compiled_code.SUFFIX)]
     answers = [{"key": p.name.removesuffix(answers_cache.SUFFIX), "bytes": p.stat().st_size}
                for p in answers_cache.entries(folder)]
+    rows = [{"key": p.name.removesuffix(answers_cache.ROW_SUFFIX), "bytes": p.stat().st_size}
+            for p in answers_cache.row_entries(folder)]
     return {"directory": str(folder), "enabled": enabled(), "entries": entries, "catalogs": catalogs,
-            "workloads": workloads, "code": code, "answers": answers,
-            "bytes": sum(e["bytes"] for e in (*entries, *catalogs, *workloads, *code, *answers))}
+            "workloads": workloads, "code": code, "answers": answers, "rows": rows,
+            "bytes": sum(e["bytes"] for e in (*entries, *catalogs, *workloads, *code, *answers, *rows))}
 
 
 def clear() -> int:
-    """Remove every entry, compiled catalogs, workloads, dataclass code and capacity answers included
-    (and stray temporary files); bytes freed."""
+    """Remove every entry, compiled catalogs, workloads, dataclass code, capacity answers and per-row values
+    included (and stray temporary files); bytes freed."""
     folder = cache_dir()
     if not folder.is_dir():
         return 0
     freed = 0
     for path in [*folder.glob("*.npy"), *folder.glob("*.json"), *folder.glob(f"*{compiled.SUFFIX}"),
                  *folder.glob(f"*{compiled_workload.SUFFIX}"), *folder.glob(f"*{compiled_code.SUFFIX}"),
-                 *folder.glob(f"*{answers_cache.SUFFIX}"),
+                 *folder.glob(f"*{answers_cache.SUFFIX}"), *folder.glob(f"*{answers_cache.ROW_SUFFIX}"),
                  *folder.glob(".*.tmp")]:
         try:
             freed += path.stat().st_size

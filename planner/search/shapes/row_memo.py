@@ -19,6 +19,12 @@ question never asked empties both). Bounded: the least recently asked questions 
 ``QUESTIONS_KEPT`` questions or ``ROWS_KEPT`` rows in all (a question that alone would pass the rows'
 bound keeps at most that many of the rows it stored last; the others are computed again when asked). Safe
 to share between threads (a service plans requests in a pool).
+
+A memo may have a ``Backing`` (``hwplan plan`` and the service give it the compiled catalog cache's,
+``hardware_catalog.caching.answers_cache``, as they do the capacity answers): the rows kept there for a
+(question, name) join the memo the first time a search asks it, and the rows computed since (``fresh``) are
+written back when the command ends, so the next ``hwplan plan`` of the same question (a fresh process)
+screens and tunes only rows no run has met.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -33,13 +40,21 @@ import numpy.typing as npt
 from planner.memo import cached
 from planner.model.grid import Array, CatalogTables
 
-__all__ = ["QUESTIONS_KEPT", "ROWS_KEPT", "RowMemo", "memoised", "shared_rows"]
+__all__ = ["QUESTIONS_KEPT", "ROWS_KEPT", "Backing", "RowMemo", "memoised", "shared_rows"]
 
 QUESTIONS_KEPT = 64  # questions kept per catalog version's tables, the most recently asked
 ROWS_KEPT = 500_000  # rows kept over every question and name: ~20 MB (a row's id and 4 values; a screen holds
 # 8-75 k rows of the examples' questions)
 
 IntArray = npt.NDArray[np.int64]
+Key = tuple[bytes, str]  # (question, name)
+
+
+class Backing(Protocol):
+    """Where a memo's rows outlive the process: per (question, name), sorted distinct Universe rows and their
+    values [k, rows], or None where nothing (readable) is kept."""
+
+    def load(self, question: bytes, name: str) -> tuple[IntArray, Array] | None: ...
 
 
 class RowMemo:
@@ -49,11 +64,29 @@ class RowMemo:
         if questions < 1 or rows < 1:
             raise ValueError(f"RowMemo sizes must be at least 1, got {questions}, {rows}")
         self.questions, self.rows = questions, rows
-        self._kept: OrderedDict[tuple[bytes, str], tuple[IntArray, Array]] = OrderedDict()
+        self.backing: Backing | None = None
+        self._kept: OrderedDict[Key, tuple[IntArray, Array]] = OrderedDict()
+        self._opened: set[Key] = set()  # (question, name) pairs whose backed rows were taken in
+        self._fresh: dict[Key, list[tuple[IntArray, Array]]] = {}  # rows computed here, not yet written back
         self._lock = threading.Lock()
+
+    def _open(self, key: Key) -> None:
+        """Take in the backing's rows of ``key`` (once per key; nothing without a backing)."""
+        backing = self.backing
+        if backing is None:
+            return
+        with self._lock:
+            if key in self._opened:
+                return
+            self._opened.add(key)
+        loaded = backing.load(*key)
+        if loaded is not None and len(loaded[0]):
+            with self._lock:
+                self._merge(key, *loaded)
 
     def lookup(self, question: bytes, name: str, rows: IntArray, width: int) -> tuple[npt.NDArray[np.bool_], Array]:
         """(which of ``rows`` are kept, their values [width, len(rows)]; nan where not kept)."""
+        self._open((question, name))
         values = np.full((width, len(rows)), np.nan)
         with self._lock:
             entry = self._kept.get((question, name))
@@ -75,18 +108,35 @@ class RowMemo:
         values = values[:, first]
         key = (question, name)
         with self._lock:
-            entry = self._kept.get(key)
-            if entry is not None:
-                old_rows, old_values = entry
-                new = ~np.isin(rows, old_rows, assume_unique=True)
-                merged = np.concatenate([old_rows, rows[new]])
-                order = np.argsort(merged, kind="stable")
-                if len(merged) <= self.rows:
-                    rows, values = merged[order], np.concatenate([old_values, values[:, new]], axis=1)[:, order]
-            # past the bound a question keeps only these rows (the others are computed again when asked)
-            self._kept[key] = (rows[:self.rows], values[:, :self.rows])
-            self._kept.move_to_end(key)
-            self._evict(question)
+            self._merge(key, rows, values)
+            if self.backing is not None:
+                self._fresh.setdefault(key, []).append((rows, values))
+
+    def _merge(self, key: Key, rows: IntArray, values: Array) -> None:
+        """Keep ``values`` of the sorted distinct ``rows`` under ``key`` beside what it keeps (rows already kept keep
+        their first values); the lock held."""
+        entry = self._kept.get(key)
+        if entry is not None:
+            old_rows, old_values = entry
+            new = ~np.isin(rows, old_rows, assume_unique=True)
+            merged = np.concatenate([old_rows, rows[new]])
+            order = np.argsort(merged, kind="stable")
+            if len(merged) <= self.rows:
+                rows, values = merged[order], np.concatenate([old_values, values[:, new]], axis=1)[:, order]
+        # past the bound a question keeps only these rows (the others are computed again when asked)
+        self._kept[key] = (rows[:self.rows], values[:, :self.rows])
+        self._kept.move_to_end(key)
+        self._evict(key[0])
+
+    def fresh(self) -> dict[Key, tuple[IntArray, Array]]:
+        """The rows computed since the last call (sorted, distinct), by (question, name), and forgotten as unwritten."""
+        with self._lock:
+            found, self._fresh = self._fresh, {}
+        out = {}
+        for key, parts in found.items():
+            rows, first = np.unique(np.concatenate([r for r, _ in parts]), return_index=True)
+            out[key] = (rows, np.concatenate([v for _, v in parts], axis=1)[:, first])
+        return out
 
     def _evict(self, newest: bytes) -> None:
         """Drop the least recently asked questions (never ``newest``) while either bound is passed."""
@@ -106,6 +156,8 @@ class RowMemo:
     def clear(self) -> None:
         with self._lock:
             self._kept.clear()
+            self._opened.clear()
+            self._fresh.clear()
 
     def __len__(self) -> int:
         """Rows kept, over every question and name."""
