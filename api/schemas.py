@@ -27,6 +27,9 @@ __all__ = [
 ]
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"  # as hardware_catalog.schema.Id: no path separators
+# records one /v1/validate body may hold at most (the service's max_measurements lowers it): checked on the
+# list's length before any record is validated, so a body of a million empty records fails at once
+MAX_MEASUREMENTS = 20_000
 Ident = Annotated[str, Field(pattern=ID_PATTERN, max_length=64)]
 Pricing = Mode  # fine-tuning takes the mode alone
 
@@ -83,7 +86,7 @@ class FinetuneRequest(_In):
 class ValidateRequest(_In):
     """A measurements file's content: records in the canonical format (latencies in ms)."""
 
-    measurements: list[MeasurementIn] = Field(min_length=1)
+    measurements: list[MeasurementIn] = Field(min_length=1, max_length=MAX_MEASUREMENTS)
 
 
 class RollbackRequest(_In):
@@ -137,6 +140,7 @@ class Problem(BaseModel):
     detail: str
     instance: str | None = None
     errors: list[FieldError] | None = None
+    errors_total: int | None = None  # a 422 lists at most 50 errors; this counts them all where there were more
     reasons: list[str] | None = None
     relaxations: list[dict[str, Any]] | None = None
 

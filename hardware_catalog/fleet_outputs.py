@@ -25,7 +25,7 @@ class _Out(BaseModel):
 
 
 def _usd(x: float | None) -> float | None:
-    return None if x is None or not math.isfinite(x) else round(x, 2)
+    return None if x is None or not math.isfinite(x) else round(x, 2) + 0.0  # (+ 0.0: -0.0, a saving of -$0.001, is 0)
 
 
 class MonthOut(_Out):

@@ -98,9 +98,9 @@ class OfferIn(_Strict):
     instance: Name | None = None
     region: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=40)]
     as_of: AsOf
-    source: Annotated[str, Field(min_length=8)]
-    flags: list[Flag] = []
-    note: str = ""
+    source: Annotated[str, Field(min_length=8, max_length=8_000)]
+    flags: Annotated[list[Flag], Field(max_length=16)] = []
+    note: Annotated[str, Field(max_length=8_000)] = ""
 
     _source = field_validator("source")(classmethod(lambda cls, v: _citation(v)))
 
@@ -108,7 +108,7 @@ class OfferIn(_Strict):
 class PriceFile(_Strict):
     """prices/<id>.yaml or a user's price sheet."""
 
-    offers: list[OfferIn] = Field(min_length=1)
+    offers: list[OfferIn] = Field(min_length=1, max_length=10_000)  # (43 in the shipped sheets)
 
 
 class FigureIn(_Strict):
@@ -116,9 +116,9 @@ class FigureIn(_Strict):
     low: NonNeg | None = None
     high: NonNeg | None = None
     as_of: Annotated[date | None, BeforeValidator(lambda v: None if v == 'undated' else v)] = None
-    source: Annotated[str, Field(min_length=8)]
-    flags: list[Flag] = []
-    note: str = ""
+    source: Annotated[str, Field(min_length=8, max_length=8_000)]
+    flags: Annotated[list[Flag], Field(max_length=16)] = []
+    note: Annotated[str, Field(max_length=8_000)] = ""
 
     _source = field_validator("source")(classmethod(lambda cls, v: _citation(v)))
 

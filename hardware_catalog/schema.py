@@ -25,9 +25,17 @@ __all__ = [
     "QualityFile",
     "RuntimeFile",
     "RuntimesFile",
+    "Label",
+    "Sources",
+    "Text",
 ]
 
 Id = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=64)]
+# Text a file states is bounded too, far past any shipped entry (a name, vendor or system: 76 characters; a
+# note or citation: 1,610), so that a hostile PUT or request cannot make every later listing carry megabytes
+Label = Annotated[str, Field(max_length=256)]
+Text = Annotated[str, Field(max_length=8_000)]
+Sources = Annotated[dict[Annotated[str, Field(max_length=256)], Text], Field(max_length=256)]  # (18 keys at most)
 # Numbers are strict (no true for 1, no "12" for 12; an int is a float) and bounded: every maximum
 # lies far beyond any chip or model that exists (each stated beside the field as the largest in
 # the shipped catalog), so a typo or a hostile value fails here with the field's name instead of
@@ -100,8 +108,8 @@ class HardwareFile(_Strict):
     """hardware/<id>.yaml: one chip."""
 
     id: Id
-    name: str
-    vendor: str
+    name: Label
+    vendor: Label
     family: Family
     memory_gb: Gb
     memory_bandwidth_gb_s: GbPerS
@@ -118,18 +126,20 @@ class HardwareFile(_Strict):
     # id of the same die sold at its highest board power: tensor throughput is capped at this
     # chip's TDP times that part's peak FLOP per watt (planner.model.power)
     power_reference: Id | None = None
-    runtimes: list[Id] = Field(min_length=1)
+    runtimes: list[Id] = Field(min_length=1, max_length=64)  # (7)
     default_runtime: Id
     # serving precisions the chip's runtimes cannot run although a runtime lists them: id -> reason with source
-    unsupported_precisions: dict[PrecisionId, str] = {}
+    unsupported_precisions: dict[PrecisionId, Text] = {}
     # runtime id -> {weight precision -> the precision its kernels compute it as on this chip}
     # (Intel Arc: vLLM runs int4 checkpoints as w4a8); applied to published records (hwplan validate)
     runtime_kernels: dict[Id, dict[PrecisionId, PrecisionId]] = {}
-    sources: dict[str, str] = {}
-    notes: str = ""
+    sources: Sources = {}
+    notes: Text = ""
 
     @model_validator(mode="after")
     def _consistent(self) -> HardwareFile:
+        if len(set(self.runtimes)) < len(self.runtimes):
+            raise ValueError(f"runtimes lists a runtime twice: {self.runtimes}")
         if self.default_runtime not in self.runtimes:
             raise ValueError(f"default_runtime {self.default_runtime!r} is not in runtimes")
         _check_source_keys(self, self.sources, every_figure=True)
@@ -218,8 +228,8 @@ class ModelFile(_Strict):
     """models/<id>.yaml: one model's architecture and quality."""
 
     id: Id
-    name: str
-    family: str
+    name: Label
+    family: Label
     params_b: ParamsB
     active_params_b: ParamsB | None = None
     layers: Layers
@@ -246,9 +256,9 @@ class ModelFile(_Strict):
     # A model without a base 5-shot MMLU (a code model, an instruct-only release) omits "mmlu"
     # and cannot meet a general quality floor.
     quality: dict[str, Annotated[float, Field(ge=0, le=100, allow_inf_nan=False, strict=True)]] = {}
-    aliases: list[Id] = []
-    sources: dict[str, str] = {}
-    notes: str = ""
+    aliases: Annotated[list[Id], Field(max_length=64)] = []  # (4)
+    sources: Sources = {}
+    notes: Text = ""
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelFile:

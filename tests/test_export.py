@@ -213,3 +213,12 @@ def test_a_pareto_front_plan_past_the_ranked_ones_exports(catalog: Any) -> None:
     with pytest.raises(ExportError,
                        match=r"no plan of rank 7: its ranked plans are rank 1 only; the Pareto front adds rank 9$"):
         export(doc, catalog, "vllm", rank=7)
+
+
+@pytest.mark.parametrize("fmt", ["k8s", "vllm"])
+def test_a_name_without_ascii_letters_still_names_the_files(catalog: Any, fmt: str) -> None:
+    """A workload named in another script only: the files start with "w" (as the manifests' object names do),
+    not with "." (a hidden file) or "-" (a shell reads a script named "-1-l4..." as an option)."""
+    doc = result("llama-3.1-8b", "vllm", [("l4", 1, 1, 2)]).model_copy(update={"workload": "日本語🚀"})
+    for artifact in export(doc, catalog, fmt, workload=WORKLOAD):
+        assert artifact.name.startswith("w"), artifact.name

@@ -49,6 +49,8 @@ from hardware_catalog.caching import answers_cache, cache_store, compiled, compi
 from hardware_catalog.caching.cache_store import ENV_DIR, ENV_OFF, cache_dir, enabled, source_digest
 from hardware_catalog.caching.cache_store import atomic_write as _atomic
 from planner.domain import Catalog
+from planner.memo import cached
+from planner.model.estimate import ESTIMATE_TABLES
 from planner.model.grid import CatalogTables
 from planner.search.shapes.candidates import universe
 
@@ -90,6 +92,9 @@ def catalog_tables(catalog: Catalog, *, answers: bool = False) -> CatalogTables:
     disk too (``hardware_catalog.caching.answers_cache``; the caller saves them with ``answers_cache.save``)."""
     tables = CatalogTables.from_catalog(catalog)
     prepare_tables(catalog, tables, answers=answers)
+    # the same tables serve the catalog's estimates (a plan's chip-order check estimates batch-1 TPOTs): built
+    # by the same ``from_catalog``, so not built twice (the Universe's constants do not enter a gathered row)
+    cached(catalog, ESTIMATE_TABLES, lambda: tables)
     return tables
 
 

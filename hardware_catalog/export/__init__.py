@@ -150,13 +150,19 @@ def export(doc: PlanResultOut, catalog: Catalog, fmt: str, *, rank: int = 1,
                                         f"{d.chips_per_replica} x {d.hardware}): run one per replica"),
                               "exec " + shell_join(argv), ""])
             role = "" if d.role == "both" else f"{d.role}-"
-            name = f"{_slug(doc.workload)}-{i + 1}-{role}{d.hardware}.{_slug(fmt)}.sh"
+            name = f"{_file_stem(doc.workload)}-{i + 1}-{role}{d.hardware}.{_slug(fmt)}.sh"
             out.append(Artifact(name, text, "text/x-shellscript"))
         return out
     engine = _engine_for(ctx)
     check_serving(ctx, engine)
     docs = manifests(ctx, fmt, engine, doc.workload)
-    return [Artifact(f"{_slug(doc.workload)}.{fmt}.yaml", docs, "application/yaml")]
+    return [Artifact(f"{_file_stem(doc.workload)}.{fmt}.yaml", docs, "application/yaml")]
+
+
+def _file_stem(workload: str) -> str:
+    """The workload's slug as the start of a file name, "w" where it has no ASCII letter or digit ("日本語" gave
+    ".k8s.yaml", a hidden file, and "-1-l4.sglang.sh", which a shell reads as an option), as ``k8s_name`` does."""
+    return _slug(workload) or "w"
 
 
 def one_deployment(artifacts: list[Artifact], fmt: str, deployment: int | None, *, all_hint: str

@@ -54,7 +54,7 @@ class FleetIn(_Strict):
     name: Annotated[str, Field(min_length=1, max_length=100)] = "fleet"
     months: Annotated[int, Field(ge=1, le=60, strict=True)] = 12
     quotas: Annotated[dict[str, Annotated[int, Field(ge=0, le=10**7, strict=True)]], Field(max_length=1000)] = {}
-    modes: Annotated[list[Literal["committed", "on_demand", "spot"]], Field(min_length=1)] = \
+    modes: Annotated[list[Literal["committed", "on_demand", "spot"]], Field(min_length=1, max_length=3)] = \
         ["committed", "on_demand", "spot"]
     committed_as: Literal["reserved_1y", "reserved_3y"] = "reserved_1y"
     prices: Literal["catalog", "price_book"] = "catalog"

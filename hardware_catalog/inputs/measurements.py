@@ -27,6 +27,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hardware_catalog.files import read_yaml
+from hardware_catalog.schema import Label, Text
 from planner.calibration.predict import Measurement
 from planner.calibration.speculation import METHODS, StatedDisaggregation, StatedSpeculation, method_of
 from planner.errors import CatalogError
@@ -85,7 +86,7 @@ RUN_MEAN_STEP = 0.01  # a run's own output mean, as a share of the benchmark's, 
 class LengthsIn(_Record):
     """A benchmark's token-length distribution (SCHEMA.md, additions for measurements under load)."""
 
-    dataset: str | None = None
+    dataset: Label | None = None
     input_mean: Pos | None = None
     input_p50: Pos | None = None
     input_p99: Pos | None = None
@@ -94,9 +95,9 @@ class LengthsIn(_Record):
     output_p50: Pos | None = None
     output_p99: Pos | None = None
     output_max: Pos | None = None
-    source: str | None = None
-    input_source: str | None = None
-    notes: str | None = None
+    source: Text | None = None
+    input_source: Text | None = None
+    notes: Text | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> LengthsIn:
@@ -146,7 +147,7 @@ class SpeculativeIn(_Record):
     """``mlperf.speculative_decoding`` as a mapping; a bare method name or null/false/"none" also
     reads (``MlperfIn._speculative``)."""
 
-    method: str
+    method: Label
     draft_tokens: PosInt | None = Field(default=None, validation_alias=AliasChoices(
         "draft_tokens", "k", "num_speculative_tokens", "num_draft_tokens", "speculative_num_steps"))
     acceptance_rate: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False, strict=True)] | None = Field(
@@ -154,8 +155,8 @@ class SpeculativeIn(_Record):
     mean_accepted_length: Annotated[float, Field(ge=1, le=100, allow_inf_nan=False)] | None = Field(
         default=None, validation_alias=AliasChoices("mean_accepted_length", "accepted_length",
                                                     "acceptance_length", "mean_acceptance_length"))
-    draft_model: str | None = None
-    source: str | None = None
+    draft_model: Label | None = None
+    source: Text | None = None
 
     @field_validator("method")
     @classmethod
@@ -190,20 +191,20 @@ class MlperfIn(BaseModel):
     """Provenance of an MLPerf record; the fields read here are typed, the rest kept as given."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
-    round: str
+    round: Label
     division: Literal["closed", "open"]
-    submitter: str
-    system: str
-    benchmark: str
+    submitter: Label
+    system: Label
+    benchmark: Label
     scenario_name: Literal["Offline", "Server", "Interactive"]
-    accelerator_memory_capacity: str | None = None
+    accelerator_memory_capacity: Label | None = None
     accelerators_per_node: NonNegInt | None = None  # 0: a CPU-only system
     number_of_nodes: PosInt | None = None
-    accelerator_model_name: str | None = None
+    accelerator_model_name: Label | None = None
     ep: PosInt | None = None
     replicas: PosInt | None = None
-    modified_model: str | None = None
-    same_log_as: str | None = None
+    modified_model: Label | None = None
+    same_log_as: Label | None = None
     output_tokens_per_sample_observed: Pos | None = None  # the run's mean generated tokens per sample (its log)
     speculative_decoding: SpeculativeIn | None = None
     disaggregated: DisaggregatedIn | None = None
@@ -238,18 +239,18 @@ class MlperfIn(BaseModel):
 class MeasurementIn(_Record):
     """One record of a measurements file."""
 
-    id: str = Field(min_length=1)
-    source: str = ""
-    model: str
-    hardware: str
+    id: Annotated[str, Field(min_length=1, max_length=256)]
+    source: Text = ""
+    model: Label
+    hardware: Label
     chips: PosInt
     tp: PosInt | None = 1  # null: not stated (MLPerf); inferred from memory (planner.calibration.predict)
     pp: PosInt | None = 1
     weight_precision: PrecisionId
     kv_precision: PrecisionId | None = None
-    quant_method: str | None = None
-    runtime: str
-    runtime_version: str | None = None
+    quant_method: Label | None = None
+    runtime: Label
+    runtime_version: Label | None = None
     scenario: Scenario
     input_tokens: NonNegInt | None  # 0 = generation only (llama-bench tg); null = not published
     output_tokens: PosInt | None
@@ -257,7 +258,7 @@ class MeasurementIn(_Record):
     request_rate: Pos | None = None
     observed: ObservedIn
     confidence: Literal["high", "medium", "low"] = "medium"
-    orig_id: str | None = None
+    orig_id: Label | None = None
     lengths: LengthsIn | None = None
     slo: SloIn | None = None
     mlperf: MlperfIn | None = None
@@ -268,6 +269,9 @@ class MeasurementIn(_Record):
             raise ValueError("static_batch needs a batch")
         if self.scenario is Scenario.SERVER and self.request_rate is None:
             raise ValueError("the server scenario needs a request_rate")
+        if self.input_tokens == 0 and self.scenario is not Scenario.STATIC_BATCH:
+            raise ValueError(f"input_tokens 0 (generation only) is a static_batch run's; a {self.scenario} run "
+                             "prefills a prompt of at least 1 token")
         return self
 
 

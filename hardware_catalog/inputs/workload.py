@@ -81,8 +81,8 @@ class TokensIn(_Strict):
             raise ValueError("needs a mean (optionally with p95) or a histogram")
         problem = None if self.p95 is None else lognormal_p95_problem(self.mean, self.p95)
         if problem is not None:
-            raise ValueError(f"{problem}; describe a heavier tail as a histogram ([{{up_to: tokens, share: "
-                             "fraction}, ...])")
+            raise ValueError(f"{problem}; describe a heavier tail as a histogram in place of mean and p95 "
+                             "({histogram: [{up_to: tokens, share: fraction}, ...]})")
         return self
 
     def to_tokens(self) -> Tokens:
@@ -274,7 +274,7 @@ class ConstraintsIn(_Strict):
     precisions: Names | None = None
     kv_precisions: Names | None = None
     runtimes: Names | None = None
-    adaptations: list[Adaptation] | None = None
+    adaptations: Annotated[list[Adaptation], Field(max_length=16)] | None = None
     max_chips_per_replica: Annotated[int, Field(ge=1, le=256, strict=True)] = 8
     max_hardware_types: Annotated[int, Field(ge=1, le=4, strict=True)] = 2
     quotas: Annotated[dict[str, Annotated[int, Field(ge=0, le=10**7, strict=True)]], Field(max_length=1000)] = {}

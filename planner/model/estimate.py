@@ -30,10 +30,13 @@ from planner.model.perf import Memory, MemoryModel, StepModel
 from planner.model.scenarios import bound_of, max_throughput, static_batch
 from planner.workload import lognormal_p95_problem
 
-__all__ = ["Config", "Estimate", "Scenario", "batch1_tpot", "config_grid", "default_precision", "estimate",
-           "resolve"]
+__all__ = ["ESTIMATE_TABLES", "Config", "Estimate", "Scenario", "batch1_tpot", "config_grid", "default_precision",
+           "estimate", "resolve"]
 
 GB = 1e9
+# the key of a catalog's tables that estimates gather rows of (``planner.memo.cached``): built once per catalog,
+# or the tables a command built for it already (``hardware_catalog.caching.cache.catalog_tables``)
+ESTIMATE_TABLES = "estimate_tables"
 
 
 class Scenario(StrEnum):
@@ -195,7 +198,7 @@ def config_grid(catalog: Catalog, config: Config, tables: CatalogTables | None =
     """A one-row Grid for a config."""
     # (the catalog's tables, built once per catalog: an estimate gathers one row of them, and
     # fine-tuning's teacher estimates ask for many)
-    t = tables or cached(catalog, "estimate_tables", lambda: CatalogTables.from_catalog(catalog))
+    t = tables or cached(catalog, ESTIMATE_TABLES, lambda: CatalogTables.from_catalog(catalog))
     return t.gather(
         model=np.array([t.model_ids.index(config.model.id)]),
         hardware=np.array([t.hardware_ids.index(config.hardware.id)]),
