@@ -587,7 +587,7 @@ def main() -> None:
         "## Reproduce", "", "```", ".venv/bin/pip install -e '.[docs]'",
         ".venv/bin/python bench/accuracy_report.py",
         ".venv/bin/hwplan calibrate hardware_catalog/data/measurements/public_benchmarks.yaml "
-        "hardware_catalog/data/measurements/mlperf.yaml",
+        "hardware_catalog/data/measurements/mlperf.yaml --catalog hardware_catalog/data",
         ".venv/bin/hwplan validate hardware_catalog/data/measurements/public_benchmarks.yaml", "```", "",
     ]
     (ROOT / "docs/accuracy.md").write_text("\n".join(lines), encoding="utf-8")

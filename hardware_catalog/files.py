@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from hardware_catalog.input_bytes import read_bytes
 from planner.errors import CatalogError
 
 __all__ = ["KEY", "SAFE_LOADER", "TAG", "default_catalog_dir", "field_path", "key_message", "read_yaml",
@@ -33,7 +34,7 @@ def read_yaml(path: Path, *, loader: type[yaml.SafeLoader] | None = None) -> Any
     """Parse one YAML file (with ``loader``, else libyaml's safe loader where present); syntax errors
     become a CatalogError naming the line."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_bytes(path).decode("utf-8")
     except OSError as exc:
         raise CatalogError(f"cannot read: {exc.strerror}", file=str(path)) from exc
     except UnicodeDecodeError as exc:

@@ -126,3 +126,26 @@ def test_the_summary_orders_numbers_by_value() -> None:
 
     rows = [{"traffic_scale": v, "status": "ok", "cost_per_month": "1"} for v in ("1.0", "10.0", "2.0")]
     assert [value for value, *_ in summarise(rows, "traffic_scale")] == ["1.0", "2.0", "10.0"]
+
+
+def _sweep_file(tmp_path: Path, axes: str) -> Path:
+    workload = Path(__file__).resolve().parents[1] / "examples" / "support-chatbot.yaml"
+    path = tmp_path / "s.yaml"
+    path.write_text(f"name: bad\nworkload: {workload}\naxes:\n{axes}\ntime_limit_s: 5\n", encoding="utf-8")
+    return path
+
+
+def test_a_sweep_of_only_failed_scenarios_is_an_error(tmp_path: Path, hwplan: Any, local_ray: None) -> None:
+    """Every scenario named an unknown chip: the sweep printed eight failures and exited 0."""
+    code, _out, err = hwplan("sweep", str(_sweep_file(tmp_path, "  exclude_hardware: [[h999], [h998]]")),
+                             "--out", str(tmp_path / "o.csv"), "--workers", "1")
+    assert code == 2 and "error: axes: every scenario failed" in err and "h999" in err, err
+
+
+@pytest.mark.parametrize("where", ["dir", "missing"])
+def test_an_out_that_cannot_be_written_is_refused_before_any_scenario(tmp_path: Path, hwplan: Any,
+                                                                       where: str) -> None:
+    """A directory, or a folder that does not exist, failed only after Ray had started (~8 s, among its logs)."""
+    out = tmp_path if where == "dir" else tmp_path / "nowhere" / "o.csv"
+    code, _out, err = hwplan("sweep", str(_sweep_file(tmp_path, "  traffic_scale: [1.0]")), "--out", str(out))
+    assert code == 2 and err.startswith("error: --out: ") and err.strip().count("\n") == 0, err

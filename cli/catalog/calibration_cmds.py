@@ -75,6 +75,13 @@ def validate_cmd(
     reads, records, bad = load_records([file])
     tables = CatalogTables.from_catalog(cat)
     rs, skipped = prepare(cat, tables, records)
+    if not len(rs):  # (it printed empty tables and exited 0, as if every record had been checked)
+        from planner.errors import InputError
+
+        why = (f"; the first: {skipped[0].id}: {skipped[0].reason}" if skipped else
+               f"; the first: {bad[0].id}: {bad[0].field or 'record'}: {bad[0].reason}" if bad else "")
+        raise InputError(f"no record could be predicted ({len(records) + len(bad)} read, {len(skipped)} skipped, "
+                         f"{len(bad)} unreadable){why}", field="measurements")
     report = validation_out(rs, predict_calibrated(tables, rs, cat.calibration), bad, skipped,
                             [i for r in reads for i in r.ignored])
     if as_json:
@@ -219,7 +226,8 @@ def _cross_validated(cat: Catalog, rs: RecordSet, cv_by: str | None, folds: int,
 def calibrate_cmd(
     files: Annotated[list[Path], typer.Argument(help="Measurements files (canonical format).")],
     out: Annotated[Path | None, typer.Option(
-        help="Directory for calibration.yaml (default: the catalog).")] = None,
+        help="Directory for calibration.yaml. Without it, --catalog DIR names the catalog whose own file the fit "
+             "replaces (the shipped one: --catalog hardware_catalog/data); with neither, nothing is fitted.")] = None,
     folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
     repeats: Annotated[int, typer.Option(min=1, max=20, help="k-fold CV repeats (fold seeds), pooled.")] = 5,
     cv_by: Annotated[str | None, typer.Option(
@@ -239,13 +247,16 @@ def calibrate_cmd(
 
     from cli.output.console import Console
     from hardware_catalog.caching.cache_store import atomic_write
-    from hardware_catalog.loader import default_catalog_dir
     from hardware_catalog.outputs import calibration_out, skipped_out
     from planner.calibration.fit import at_bound, fit
     from planner.calibration.predict import prepare
     from planner.errors import InputError
     from planner.model.grid import CatalogTables
 
+    if out is None and catalog is None:  # (the shipped catalog's file was replaced by a 12-record fit this way)
+        raise InputError("calibrate writes a calibration.yaml and would replace the catalog's own: give --out DIR "
+                         "for a new file, or --catalog DIR to replace that catalog's (the shipped one: --catalog "
+                         "hardware_catalog/data)", field="out")
     cat = load(catalog, add)
     with Progress(transient=True, disable=as_json) as progress:
         task = progress.add_task("reading measurements", total=(0 if cv_by == "none" else folds * repeats) + 3)
@@ -260,7 +271,7 @@ def calibrate_cmd(
         progress.update(task, description="fitting on all records")
         result = fit(cat, rs)
         progress.update(task, advance=1, description="writing calibration.yaml")
-        target = (out or catalog or default_catalog_dir()) / "calibration.yaml"
+        target = (out or catalog or Path()) / "calibration.yaml"  # (one of the two is given: checked above)
         target.parent.mkdir(parents=True, exist_ok=True)
         data = calibration_yaml(result, reads, len(rs), folds, cv, repeats=repeats,
                                 at_bound=at_bound(cat, result), cv_by=cv_by)

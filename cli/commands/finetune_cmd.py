@@ -24,10 +24,10 @@ class Method(StrEnum):
 def finetune_cmd(
     model: Annotated[str, typer.Option(help="Model to adapt (the student for distill).")],
     method: Annotated[Method, typer.Option(help="Adaptation method.")],
-    dataset_tokens: Annotated[float, typer.Option(min=1, help="Training tokens per epoch.")],
+    dataset_tokens: Annotated[float, typer.Option(help="Training tokens per epoch (1 to 1e13).")],
     teacher: Annotated[str | None, typer.Option(help="distill: the teacher model.")] = None,
     hardware: Annotated[list[str] | None, typer.Option(help="Only this hardware id (repeatable).")] = None,
-    epochs: Annotated[float, typer.Option(min=0.01, help="Passes over the dataset.")] = 1.0,
+    epochs: Annotated[float, typer.Option(help="Passes over the dataset (0.01 to 100).")] = 1.0,
     pricing: Annotated[str, typer.Option(help="on_demand|spot|reserved_1y|reserved_3y|owned")] = "on_demand",
     catalog: CatalogOpt = None,
     add: OverlayOpt = None,
@@ -37,9 +37,12 @@ def finetune_cmd(
     from rich.table import Table
 
     from cli.output.console import Console
+    from hardware_catalog.inputs.commands import FinetuneRequest, check_options
     from hardware_catalog.outputs import finetune_out
     from planner.levers.finetune import adaptation_options
 
+    check_options(FinetuneRequest, {"model": model, "method": str(method), "dataset_tokens": dataset_tokens,
+                                    "teacher": teacher, "hardware": hardware, "epochs": epochs, "pricing": pricing})
     cat = load(catalog, add)
     student = cat.get_model(model)
     t = cat.get_model(teacher, field_name="teacher") if teacher else None

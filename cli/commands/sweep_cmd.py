@@ -37,6 +37,7 @@ def sweep_cmd(
     console = Console(stderr=True)
     cat = load(catalog, add)
     s, price_source = load_sweep_with_prices(sweep)
+    _check_writable(out)  # before Ray starts (a directory or /proc/x.csv failed ~8 s in, among Ray's own logs)
     prices = book_prices(cat) if price_source == "price_book" else None
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=console) as bar:
@@ -60,6 +61,10 @@ def sweep_cmd(
         out_console.print(table)
     failed = sum(r["status"] == "error" for r in rows)
     out_console.print(f"{len(rows)} scenarios in {out} ({failed} failed)")
+    if rows and failed == len(rows):  # nothing planned: the axes (or the base) are what is wrong
+        from planner.errors import InputError
+
+        raise InputError(f"every scenario failed; the first: {rows[0]['error']}", field="axes")
     parquet = write_parquet(out)
     out_console.print(f"Parquet: {parquet}" if parquet else "Parquet: skipped (pyarrow is not installed: "
                       "pip install 'hwplan\\[fleet]')")  # (escaped: rich reads [fleet] as markup)
@@ -67,3 +72,21 @@ def sweep_cmd(
     if numeric:
         plot = write_plot(rows, numeric, out.with_suffix(".png"))
         out_console.print(f"plot: {plot}" if plot else "plot: skipped (matplotlib is not installed)")
+
+
+def _check_writable(out: Path) -> None:
+    """--out can be created (or appended to) where it is: a file written beside it and removed."""
+    import tempfile
+
+    from planner.errors import InputError
+
+    if out.is_dir():
+        raise InputError(f"{out} is a directory: name the CSV file the rows go to", field="--out")
+    try:
+        with tempfile.NamedTemporaryFile(dir=out.parent if str(out.parent) else ".", prefix=".hwplan-sweep-"):
+            pass
+        if out.exists():
+            with open(out, "ab"):
+                pass
+    except OSError as exc:
+        raise InputError(f"{out} cannot be written: {exc.strerror or exc}", field="--out") from exc

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from hardware_catalog.caching import compiled
 from hardware_catalog.caching.cache_store import cache_dir, enabled
+from hardware_catalog.input_bytes import read_bytes
 
 if TYPE_CHECKING:
     from planner.workload import Workload
@@ -64,9 +65,9 @@ def entries(folder: Path) -> list[Path]:
 
 def _inputs(path: Path | str, prices: Path | str | None) -> list[bytes]:
     """Each input file's path as given and bytes (the price sheet's only with ``--prices``)."""
-    parts = [str(path).encode(), Path(path).read_bytes()]
+    parts = [str(path).encode(), read_bytes(path)]
     if prices is not None:
-        parts += [str(prices).encode(), Path(prices).read_bytes()]
+        parts += [str(prices).encode(), read_bytes(prices)]
     return parts
 
 

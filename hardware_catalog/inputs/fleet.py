@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
 from hardware_catalog.files import TAG, read_yaml, validate_file
-from hardware_catalog.inputs.workload import WorkloadIn, to_workload
+from hardware_catalog.inputs.workload import Title, WorkloadIn, to_workload
 from planner.domain import Catalog
 from planner.economics.rates import Pricing
 from planner.errors import InputError
@@ -46,12 +46,12 @@ def _form(value: Any) -> str:
 class SharedIn(_Strict):
     """Workloads served by one pool of replicas of one base model (multi-LoRA; planner.fleet.shared)."""
 
-    name: Annotated[str, Field(min_length=1, max_length=100)]
+    name: Title
     workloads: Annotated[list[Annotated[str, Field(max_length=100)]], Field(min_length=2, max_length=50)]
 
 
 class FleetIn(_Strict):
-    name: Annotated[str, Field(min_length=1, max_length=100)] = "fleet"
+    name: Title = "fleet"
     months: Annotated[int, Field(ge=1, le=60, strict=True)] = 12
     quotas: Annotated[dict[str, Annotated[int, Field(ge=0, le=10**7, strict=True)]], Field(max_length=1000)] = {}
     modes: Annotated[list[Literal["committed", "on_demand", "spot"]], Field(min_length=1, max_length=3)] = \

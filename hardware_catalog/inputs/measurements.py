@@ -27,6 +27,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hardware_catalog.files import read_yaml
+from hardware_catalog.input_bytes import read_bytes
 from hardware_catalog.schema import Label, Text
 from planner.calibration.predict import Measurement
 from planner.calibration.speculation import METHODS, StatedDisaggregation, StatedSpeculation, method_of
@@ -449,5 +450,5 @@ def read_measurements(path: Path | str) -> MeasurementsRead:
         seen.add(record.id)
         records.append(to_measurement(record))
         ignored += [BadRecord(record.id, path, "not a field of the measurements format: left out") for path in left_out]
-    digest = hashlib.sha256(file.read_bytes()).hexdigest()
+    digest = hashlib.sha256(read_bytes(file)).hexdigest()
     return MeasurementsRead(tuple(records), tuple(bad), str(file), digest, tuple(ignored))

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hardware_catalog.files import read_yaml, validate_file
 from hardware_catalog.inputs.fleet import load_fleet
-from hardware_catalog.inputs.workload import load_workload
+from hardware_catalog.inputs.workload import Title, load_workload
 from planner.errors import InputError
 from planner.fleet import Fleet
 from planner.fleet.sweep import Sweep
@@ -46,7 +46,7 @@ class AxesIn(_Strict):
 
 
 class SweepIn(_Strict):
-    name: Annotated[str, Field(min_length=1, max_length=100)] = "sweep"
+    name: Title = "sweep"
     workload: Annotated[str, Field(min_length=1, max_length=500)] | None = None
     fleet: Annotated[str, Field(min_length=1, max_length=500)] | None = None
     axes: AxesIn

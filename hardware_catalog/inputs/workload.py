@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
 
 from hardware_catalog.files import read_yaml, validate_file
 from hardware_catalog.prices import PriceFile, load_price_sheet, offers_book
@@ -28,8 +38,8 @@ from planner.workload import (
     lognormal_p95_problem,
 )
 
-__all__ = ["AvailabilityIn", "GrowthIn", "PricingField", "PricingIn", "WorkloadIn", "load_workload", "to_pricing",
-           "to_workload", "with_sheet"]
+__all__ = ["AvailabilityIn", "GrowthIn", "PricingField", "PricingIn", "Title", "WorkloadIn", "load_workload",
+           "to_pricing", "to_workload", "with_sheet"]
 
 # Numbers are strict (no true for 1, no "12" for 12) and bounded, so no body reaches the solver's
 # integer scaling with a value it cannot hold (money in USD; see planner.search.mix.solver.COST_SCALE).
@@ -245,6 +255,19 @@ class OwnedIn(OwnedChipIn):
     chips: Annotated[dict[Annotated[str, Field(max_length=64)], OwnedChipIn], Field(max_length=1000)] = {}
 
 
+def _printable(name: str) -> str:
+    """A name printed in headers, tables and file names: no control or format characters (an escape sequence
+    or a right-to-left override in a workload's name reached the terminal as it was)."""
+    bad = next((c for c in name if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")), None)
+    if bad is not None:
+        raise ValueError(f"a name holds no control or format character (found U+{ord(bad):04X})")
+    return name
+
+
+# a workload's, fleet's or sweep's name: printed as it is
+Title = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_printable)]
+
+
 class PricingIn(_Strict):
     """``constraints.pricing`` as an object (the string form is the mode alone)."""
 
@@ -290,7 +313,7 @@ class ConstraintsIn(_Strict):
 class WorkloadIn(_Strict):
     """A workload as written in a file or a request body."""
 
-    name: Annotated[str, Field(min_length=1, max_length=100)] = "workload"
+    name: Title = "workload"
     traffic: TrafficIn
     slo: SloIn = SloIn()
     budget: BudgetIn = BudgetIn()

@@ -128,6 +128,20 @@ def _check_ids(catalog: Catalog, w: Workload) -> None:
         for value in keys:
             if value not in catalog.hardware:
                 raise InputError(f"unknown hardware id {value[:64]!r}", field=f"constraints.{name}.{value[:64]}")
+    if c.hardware is not None and c.exclude_hardware and set(c.hardware) <= set(c.exclude_hardware):
+        raise InputError(f"every chip constraints.hardware allows is in exclude_hardware too "
+                         f"({', '.join(c.hardware)}): nothing is left to plan on", field="constraints.exclude_hardware")
+    # a provider or region no offer names filters out every rented price (and read as "no on_demand price")
+    if c.pricing.providers or c.pricing.regions:
+        offers = (*catalog.prices.offers, *(c.pricing.sheet.offers if c.pricing.sheet is not None else ()))
+        for name, asked, known in (("providers", c.pricing.providers, {o.provider for o in offers}),
+                                   ("regions", c.pricing.regions, {o.region for o in offers})):
+            for i, value in enumerate(asked):
+                if value not in known:
+                    close = ", ".join(sorted(k for k in known if k.lower() == value.lower())) or \
+                        ", ".join(sorted(known)[:12]) + (" ..." if len(known) > 12 else "")
+                    raise InputError(f"no price offer names {name[:-1]} {value!r} (the catalog's and the "
+                                     f"sheet's offers name: {close})", field=f"constraints.pricing.{name}.{i}")
 
 
 def searched_runtimes(catalog: Catalog, c: Constraints) -> tuple[str, ...] | None:

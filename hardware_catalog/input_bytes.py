@@ -1,0 +1,28 @@
+"""An input file's bytes, read at most ``MAX_FILE_BYTES`` of (standard library only: the compiled workload
+cache hashes a workload's bytes before any parser is imported).
+
+A workload, catalog entry, price sheet or measurements file is a few kB to a few MB (the MLPerf records:
+2.5 MB); a 300 MB workload file was accepted and parsed into 933 MB of memory, and ``hwplan plan /dev/zero``
+read until the kernel killed it. Past the cap the file is refused, naming it, before it is parsed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from planner.errors import CatalogError
+
+__all__ = ["MAX_FILE_BYTES", "read_bytes"]
+
+MAX_FILE_BYTES = 64 * 2**20
+
+
+def read_bytes(path: Path | str) -> bytes:
+    """The file's bytes; a CatalogError naming it past MAX_FILE_BYTES (an OSError where it cannot be read)."""
+    with open(path, "rb") as f:
+        data = f.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise CatalogError(f"larger than {MAX_FILE_BYTES // 2**20} MiB: not an input file hwplan reads "
+                           "(a workload, catalog entry, price sheet or measurements file is kB to a few MB)",
+                           file=str(path))
+    return data
