@@ -77,7 +77,8 @@ def main(args: list[str] | None = None) -> None:
         typer.echo(f"error: {exc.format_message()}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     except OSError as exc:  # a file named on the command line that cannot be read or written
-        typer.echo(f"error: {exc.filename or ''}: {exc.strerror or exc}", err=True)
+        # (no file name: the command's own output, e.g. stdout on a full disk, printed "error: : No space ...")
+        typer.echo(f"error: {exc.filename or 'output'}: {exc.strerror or exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     if isinstance(code, int) and code:  # typer.Exit(code) comes back as a value without standalone mode
         sys.exit(code)

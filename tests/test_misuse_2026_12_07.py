@@ -130,3 +130,28 @@ def test_calibrate_without_a_destination_leaves_the_shipped_file(hwplan: Cli, mo
                              "--cv-by", "none")
     _one_line_error(code, err, "--out", "--catalog")
     assert shipped.read_bytes() == before
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_output_that_cannot_be_written_names_the_output(tmp_path: Path) -> None:
+    """stdout on a full disk printed 'error: : No space left on device' (an empty file name)."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), "HWPLAN_CACHE_DIR": str(tmp_path)}
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "cli.main", "catalog", "list", "hardware"], stdout=full,
+                              stderr=subprocess.PIPE, text=True, env=env, cwd=root, timeout=120)
+    assert done.returncode == 2 and done.stderr.startswith("error: output: "), done.stderr
+
+
+def test_cache_info_says_when_the_directory_is_a_file(tmp_path: Path, hwplan: Cli,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("HWPLAN_CACHE_DIR", str(blocker))
+    monkeypatch.delenv("HWPLAN_NO_CACHE", raising=False)
+    code, out, err = hwplan("cache", "info")
+    assert code == 0 and "not a directory" in out, (out, err)
