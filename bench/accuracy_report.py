@@ -55,6 +55,20 @@ WEAK_SPOTS = """\
   of their SLO capacity (past it at their rate) and most MI300X ones to TPOT 0.4-0.6x. With the settings
   absent from the records (and a later round's harness unknown) the model keeps each runtime's default
   scheduling; these records' p99s are the least trustworthy figures under load.
+  NVIDIA's v5.1 harness configs (closed/NVIDIA/configs/B200-SXM-180GBx8/{Server,Interactive}/*.py, read
+  2026-12-07) set what the TensorRT-LLM records leave out too: llama3.1-405b Server at tp 4 with 256 sequences
+  and max_num_tokens 2048 (the catalog's TensorRT-LLM default: 8192), llama2-70b at 2048 sequences and 3584
+  tokens, llama3.1-8b at 6000 sequences and 12000 tokens with CUDA graphs on (off for 70b and 405b).
+  What-ifs in sample (`PYTHONPATH=$PWD .venv/bin/python bench/harness_whatif.py`, shipped calibration, no
+  refit): the 36 llama3.1-405b records at 2048 tokens a pass go from SLO capacity 20.6% to 17.6% median APE
+  but TPOT p99 37.1% to 40.8% and TTFT p99 81.6% to 145% (a smaller pass reads the weights more often per
+  prompt: less capacity, longer queues); the 24 TensorRT-LLM llama3.1-8b records without the serving
+  iteration cost (graphs) go from TPOT p99 84.9% to 20.7% but SLO capacity 12.8% to 18.0% (Interactive
+  over-predicted), all 234 from TPOT p99 20.1% to 19.1%; an iteration cost proportional to the layers (an
+  eager engine's launches) does worse than one per runtime at any rate (50 us a layer: SLO capacity 12.9%,
+  TPOT p99 24.7%; 100 us: 10.4%, 20.5%). None is shipped: the records state none of these settings, a
+  round's other submitters (Dell, Supermicro, Lenovo ...) run their own configs, and the first what-if
+  moves the 405b figures the wrong way.
 * **Gaudi 2** rests on 4 medium-confidence records whose 70B figures disagree (tp=4, batch 327 is
   3x slower than the model's bound); its held-out error swings with the fold split.
 * **Percentile latencies of static runs** (ttft_p99/tpot_p99 of Neuron benchmarks) are predicted
