@@ -59,13 +59,13 @@ def estimate_cmd(
     for name, value, allowed in (("scenario", scenario, SCENARIOS), ("pricing", pricing, PRICING)):
         if value not in allowed:
             raise InputError(f"unknown {name} {value!r} (one of {', '.join(allowed)})", field=name)
-    from hardware_catalog.inputs.commands import EstimateRequest, check_options
+    from hardware_catalog.inputs.options import EstimateOptions, check_options
 
-    check_options(EstimateRequest, {  # the bounds POST /v1/estimate holds a body to (--prices is a file here)
+    check_options(EstimateOptions, {  # the bounds POST /v1/estimate holds a body to (pricing is checked above)
         "model": model, "hardware": hardware, "chips": chips, "tp": tp, "pp": pp, "ep": ep, "precision": precision,
         "kv_precision": kv_precision, "runtime": runtime, "scenario": scenario, "input_tokens": input_tokens,
         "output_tokens": output_tokens, "input_p95": input_p95, "output_p95": output_p95, "batch": batch,
-        "request_rate": request_rate, "pricing": {"mode": pricing, "market": market}})
+        "request_rate": request_rate})
     if server:
         from cli.commands.serve_cmd import call_server
         from hardware_catalog.prices import raw_sheet

@@ -37,12 +37,12 @@ def finetune_cmd(
     from rich.table import Table
 
     from cli.output.console import Console
-    from hardware_catalog.inputs.commands import FinetuneRequest, check_options
+    from hardware_catalog.inputs.options import FinetuneOptions, check_options
     from hardware_catalog.outputs import finetune_out
     from planner.levers.finetune import adaptation_options
 
-    check_options(FinetuneRequest, {"model": model, "method": str(method), "dataset_tokens": dataset_tokens,
-                                    "teacher": teacher, "hardware": hardware, "epochs": epochs, "pricing": pricing})
+    check_options(FinetuneOptions, {"model": model, "method": str(method), "dataset_tokens": dataset_tokens,
+                                    "teacher": teacher, "hardware": hardware, "epochs": epochs})
     cat = load(catalog, add)
     student = cat.get_model(model)
     t = cat.get_model(teacher, field_name="teacher") if teacher else None

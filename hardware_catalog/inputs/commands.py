@@ -1,82 +1,25 @@
-"""The options of the commands that take no file (``hwplan estimate``, ``hwplan finetune``) as the request bodies
-of their routes (``POST /v1/estimate``, ``POST /v1/finetune``): one model each, so the command line and the
-service accept the same values, with the same bounds (``check_options``: a command's options through it)."""
+"""The request bodies of ``POST /v1/estimate`` and ``POST /v1/finetune``: the commands' options
+(``hardware_catalog.inputs.options``, with the same bounds the command line holds them to) and their pricing."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from pydantic import Field
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
-from hardware_catalog.files import field_path, key_message
-from hardware_catalog.inputs.workload import Mode, PricingField, PricingIn, allows_some
+from hardware_catalog.inputs.options import ID_PATTERN, EstimateOptions, FinetuneOptions
+from hardware_catalog.inputs.workload import Mode, PricingField, PricingIn
 from hardware_catalog.prices import PriceFile
-from planner.errors import InputError
-from planner.model.estimate import Scenario
 
-__all__ = ["ID_PATTERN", "EstimateRequest", "FinetuneRequest", "check_options"]
-
-ID_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"  # as hardware_catalog.schema.Id: no path separators
-Ident = Annotated[str, Field(pattern=ID_PATTERN, max_length=64)]
-Pricing = Mode  # fine-tuning takes the mode alone
+__all__ = ["ID_PATTERN", "EstimateRequest", "FinetuneRequest"]
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class EstimateRequest(_In):
+class EstimateRequest(EstimateOptions):
     """The options of ``hwplan estimate``, as fields."""
 
-    model: Ident
-    hardware: Ident
-    chips: Annotated[int, Field(ge=1, le=4096, strict=True)] | None = None
-    tp: Annotated[int, Field(ge=1, le=1024, strict=True)] | None = None
-    pp: Annotated[int, Field(ge=1, le=256, strict=True)] = 1
-    ep: Annotated[int, Field(ge=1, le=1024, strict=True)] = Field(
-        default=1, description="expert-parallel ranks: 1 (none) or tp (experts over the tp chips, attention data "
-                               "parallel), as plans' 'tp8 ep8 dp-attn8' shapes")
-    precision: Ident | None = None
-    kv_precision: Ident | None = None
-    runtime: Ident | None = None
-    scenario: Scenario = Scenario.STATIC_BATCH
-    input_tokens: Annotated[int, Field(ge=1, le=10_000_000, strict=True)] = 512
-    output_tokens: Annotated[int, Field(ge=1, le=1_000_000, strict=True)] = 128
-    input_p95: Annotated[float, Field(ge=1, le=1e8, allow_inf_nan=False, strict=True)] | None = Field(
-        default=None, description="server: the prompts' 95th percentile (lognormal lengths); default: all at the mean")
-    output_p95: Annotated[float, Field(ge=1, le=1e7, allow_inf_nan=False, strict=True)] | None = Field(
-        default=None, description="server: the outputs' 95th percentile (lognormal lengths)")
-    batch: Annotated[int, Field(ge=1, le=1_000_000, strict=True)] | None = None
-    request_rate: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False, strict=True)] | None = None
     pricing: PricingField = PricingIn()
     prices: PriceFile | None = Field(default=None, description="a price sheet: wins where it has a price")
 
 
-class FinetuneRequest(_In):
+class FinetuneRequest(FinetuneOptions):
     """The options of ``hwplan finetune``, as fields."""
 
-    model: Ident
-    method: Literal["lora", "qlora", "full", "distill"]
-    dataset_tokens: Annotated[float, Field(ge=1, le=1e13, allow_inf_nan=False, strict=True)]
-    teacher: Ident | None = None
-    hardware: list[Ident] | None = Field(default=None, max_length=64,
-                                         description="the chips to price it on; null or absent: every chip")
-    epochs: Annotated[float, Field(ge=0.01, le=100, allow_inf_nan=False, strict=True)] = 1.0
-    pricing: Pricing = "on_demand"
-
-    @field_validator("hardware")
-    @classmethod
-    def _allows_some(cls, v: list[str] | None) -> list[str] | None:
-        return allows_some(v)  # as a workload's allow-lists ([] read as no filter: every chip)
-
-
-def check_options(model: type[BaseModel], options: dict[str, Any]) -> None:
-    """A command's options through its request model: the first value out of bounds as an InputError naming the
-    field (``chips``: the option --chips), as the service's 422 names it (``body.chips``). A --chips of 10^9
-    listed its tp values for 49 s; a --request-rate of 1e305 printed numpy's overflow warnings."""
-    try:
-        model.model_validate({k: v for k, v in options.items() if v is not None})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise InputError(key_message(first["loc"], str(first["msg"]).removeprefix("Value error, ")),
-                         field=field_path(first["loc"]) or None) from exc
+    pricing: Mode = "on_demand"

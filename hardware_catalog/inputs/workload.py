@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from hardware_catalog.files import read_yaml, validate_file
+from hardware_catalog.inputs.options import allows_some
 from hardware_catalog.prices import PriceFile, load_price_sheet, offers_book
 from planner.economics.pricing import MARKETS, PriceBook
 from planner.economics.rates import PRICING_MODES, Pricing, owned_from_mapping
@@ -145,14 +146,6 @@ class AvailabilityIn(_Strict):
 # the least rate a workload may state: about 2.6 requests a month. A rate far below it (a subnormal 1e-310 passed
 # gt=0) overflowed the search's cost per unit of demand to inf and read as "no plan"
 MIN_RATE = 1e-6
-
-
-def allows_some(v: list[str] | None) -> list[str] | None:
-    """An allow-list (None: every one) that allows at least one: [] leaves nothing to plan or price, and is
-    said here, by its field, rather than as an infeasible answer whose explanation cannot name it."""
-    if v is not None and not v:
-        raise ValueError("an empty list allows none; leave the key out (or write null) to allow every one")
-    return v
 
 
 class TrafficIn(_Strict):
