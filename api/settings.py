@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     max_top: Annotated[int, Field(ge=1, le=50)] = 20
     max_chips_per_replica: Annotated[int, Field(ge=1, le=256)] = 64
     max_hardware_types: Annotated[int, Field(ge=1, le=4)] = 4
-    max_measurements: Annotated[int, Field(ge=1, le=20_000)] = 5000  # (le: api.schemas.MAX_MEASUREMENTS)
+    max_measurements: Annotated[int, Field(ge=1, le=5_000)] = 5000  # (le: api.schemas.MAX_MEASUREMENTS)
     # records under load (server scenario) per /v1/validate request: each runs the queueing model, ~15-45 ms
     # of CPU (3,500 took 154 s), where a static or max-throughput record costs well under 1 ms
     max_server_measurements: Annotated[int, Field(ge=1)] = 500
