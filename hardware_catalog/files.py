@@ -8,21 +8,27 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from hardware_catalog.input_bytes import read_bytes
 from planner.errors import CatalogError
 
-__all__ = ["KEY", "SAFE_LOADER", "TAG", "default_catalog_dir", "field_path", "key_message", "read_yaml",
-           "validate_file"]
+__all__ = ["KEY", "SAFE_LOADER", "TAG", "Label", "Sources", "Text", "default_catalog_dir", "field_path", "key_message",
+           "read_yaml", "validate_file"]
 
 # libyaml's safe loader where PyYAML was built with it: the same documents, ~10x faster to parse
 SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 FileModel = TypeVar("FileModel", bound=BaseModel)
+
+# Text a file states is bounded, far past any shipped entry (a name, vendor or system: 76 characters; a note or
+# citation: 1,610), so that a hostile PUT or request cannot make every later listing carry megabytes
+Label = Annotated[str, Field(max_length=256)]
+Text = Annotated[str, Field(max_length=8_000)]
+Sources = Annotated[dict[Annotated[str, Field(max_length=256)], Text], Field(max_length=256)]  # (18 keys at most)
 
 
 def default_catalog_dir() -> Path:

@@ -20,7 +20,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from hardware_catalog.files import default_catalog_dir, read_yaml, validate_file
+from hardware_catalog.files import Text, default_catalog_dir, read_yaml, validate_file
 from planner.economics.owned import EnergyFigure, Figure, OwnedData
 from planner.economics.pricing import Offer, PriceBook, SkippedOffer
 from planner.errors import CatalogError
@@ -98,9 +98,9 @@ class OfferIn(_Strict):
     instance: Name | None = None
     region: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=40)]
     as_of: AsOf
-    source: Annotated[str, Field(min_length=8, max_length=8_000)]
+    source: Annotated[Text, Field(min_length=8)]
     flags: Annotated[list[Flag], Field(max_length=16)] = []
-    note: Annotated[str, Field(max_length=8_000)] = ""
+    note: Text = ""
 
     _source = field_validator("source")(classmethod(lambda cls, v: _citation(v)))
 
@@ -116,9 +116,9 @@ class FigureIn(_Strict):
     low: NonNeg | None = None
     high: NonNeg | None = None
     as_of: Annotated[date | None, BeforeValidator(lambda v: None if v == 'undated' else v)] = None
-    source: Annotated[str, Field(min_length=8, max_length=8_000)]
+    source: Annotated[Text, Field(min_length=8)]
     flags: Annotated[list[Flag], Field(max_length=16)] = []
-    note: Annotated[str, Field(max_length=8_000)] = ""
+    note: Text = ""
 
     _source = field_validator("source")(classmethod(lambda cls, v: _citation(v)))
 

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hardware_catalog.files import Label, Sources, Text
+
 __all__ = [
     "AttentionIn",
     "CalibrationFile",
@@ -25,17 +27,9 @@ __all__ = [
     "QualityFile",
     "RuntimeFile",
     "RuntimesFile",
-    "Label",
-    "Sources",
-    "Text",
 ]
 
 Id = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=64)]
-# Text a file states is bounded too, far past any shipped entry (a name, vendor or system: 76 characters; a
-# note or citation: 1,610), so that a hostile PUT or request cannot make every later listing carry megabytes
-Label = Annotated[str, Field(max_length=256)]
-Text = Annotated[str, Field(max_length=8_000)]
-Sources = Annotated[dict[Annotated[str, Field(max_length=256)], Text], Field(max_length=256)]  # (18 keys at most)
 # Numbers are strict (no true for 1, no "12" for 12; an int is a float) and bounded: every maximum
 # lies far beyond any chip or model that exists (each stated beside the field as the largest in
 # the shipped catalog), so a typo or a hostile value fails here with the field's name instead of

@@ -26,9 +26,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from hardware_catalog.files import read_yaml
+from hardware_catalog.files import Label, Text, read_yaml
 from hardware_catalog.input_bytes import read_bytes
-from hardware_catalog.schema import Label, Text
 from planner.calibration.predict import Measurement
 from planner.calibration.speculation import METHODS, StatedDisaggregation, StatedSpeculation, method_of
 from planner.errors import CatalogError
