@@ -184,3 +184,21 @@ def test_a_file_merges_the_rows_of_two_runs(tmp_path: Path) -> None:
     rows, values = backing.load(question, "screen") or (None, None)
     assert rows is not None and values is not None
     assert rows.tolist() == [1, 2, 5, 9, 12] and values.tolist() == [[7.0, 1.0, 2.0, 3.0, 9.0]]  # 5 keeps its first
+
+
+def test_a_file_of_another_width_is_not_taken(catalog_dir: Path, cache_in: Path,
+                                              computed: dict[str, list[int]]) -> None:
+    """A screen file written (by its owner, with a valid check) with 3 values a row instead of 4 is not this
+    name's layout: computed again, never a broadcast error mid-plan."""
+    w = load_workload(WORKLOAD)
+    _run(catalog_dir, w)
+    (stored,) = [p for p in _rows_files(cache_in) if "-screen" in p.name]
+    key, question, name = stored.name.removesuffix(answers_cache.ROW_SUFFIX).split("-")
+    backing = answers_cache.DiskRows(cache_in, key)
+    rows, values = backing.load(bytes.fromhex(question), name) or (None, None)
+    assert rows is not None and values is not None
+    stored.unlink()
+    assert backing.save(bytes.fromhex(question), name, rows, values[:3])
+    computed["screen"].clear()
+    assert _run(catalog_dir, w).plans == _fresh(catalog_dir, w).plans
+    assert sum(computed["screen"]) > 0

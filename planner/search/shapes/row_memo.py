@@ -70,8 +70,9 @@ class RowMemo:
         self._fresh: dict[Key, list[tuple[IntArray, Array]]] = {}  # rows computed here, not yet written back
         self._lock = threading.Lock()
 
-    def _open(self, key: Key) -> None:
-        """Take in the backing's rows of ``key`` (once per key; nothing without a backing)."""
+    def _open(self, key: Key, width: int) -> None:
+        """Take in the backing's rows of ``key`` (once per key; nothing without a backing, nor from a file whose
+        values are not ``width`` per row: another layout is not this name's)."""
         backing = self.backing
         if backing is None:
             return
@@ -80,13 +81,13 @@ class RowMemo:
                 return
             self._opened.add(key)
         loaded = backing.load(*key)
-        if loaded is not None and len(loaded[0]):
+        if loaded is not None and len(loaded[0]) and loaded[1].shape[0] == width:
             with self._lock:
                 self._merge(key, *loaded)
 
     def lookup(self, question: bytes, name: str, rows: IntArray, width: int) -> tuple[npt.NDArray[np.bool_], Array]:
         """(which of ``rows`` are kept, their values [width, len(rows)]; nan where not kept)."""
-        self._open((question, name))
+        self._open((question, name), width)
         values = np.full((width, len(rows)), np.nan)
         with self._lock:
             entry = self._kept.get((question, name))
