@@ -2,27 +2,36 @@
 waiting for one. A request beyond that is refused at once with 503 and Retry-After (``Busy``),
 so load cannot pile up unbounded work. The pool is separate from the event loop and from the
 thread pool of sync routes, so /healthz and /readyz never wait behind planning. Work is bounded
-by each request's deadline (time_limit_s); a client that disconnects stops waiting, and its
-work ends at that deadline (a running search cannot be interrupted from outside).
+by each request's deadline (time_limit_s). A request whose client disconnects (``run``'s ``gone``, polled
+every ``POLL_S``) stops waiting: its work is cancelled if it has not started, so it frees its slot at once
+(clients that time out and retry left queued work that took every slot: 503s until it ran), and otherwise
+ends at its deadline (a running search cannot be interrupted from outside).
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 from api.errors import ApiError
 
-__all__ = ["Busy", "PlanPool"]
+__all__ = ["POLL_S", "Busy", "ClientGone", "PlanPool"]
 
 T = TypeVar("T")
+POLL_S = 0.25  # how often a waiting request checks that its client is still there
 
 
 class Busy(ApiError):
     status, title = 503, "busy"
+
+
+class ClientGone(ApiError):
+    """The client closed the connection before its answer (nginx's 499: no one reads this response)."""
+
+    status, title = 499, "client closed request"
 
 
 class PlanPool:
@@ -31,8 +40,9 @@ class PlanPool:
         self._slots = threading.BoundedSemaphore(workers + queue)  # running + waiting
         self.capacity, self.retry_after_s = workers + queue, retry_after_s
 
-    async def run(self, fn: Callable[[], T]) -> T:
-        """``fn()`` on a pool thread; Busy (503) when every slot is taken."""
+    async def run(self, fn: Callable[[], T], gone: Callable[[], Awaitable[bool]] | None = None) -> T:
+        """``fn()`` on a pool thread; Busy (503) when every slot is taken; ClientGone once ``gone()`` (the
+        request's ``is_disconnected``) says the client left, ``fn`` cancelled if it has not started."""
         if not self._slots.acquire(blocking=False):
             raise Busy(f"all {self.capacity} planning slots are taken; retry later",
                        headers={"Retry-After": str(self.retry_after_s)})
@@ -41,8 +51,18 @@ class PlanPool:
         except BaseException:
             self._slots.release()
             raise
-        future.add_done_callback(lambda _: self._slots.release())  # freed when the work ends
-        return await asyncio.wrap_future(future)
+        future.add_done_callback(lambda _: self._slots.release())  # freed when the work ends (or is cancelled)
+        answer = asyncio.wrap_future(future)
+        if gone is None:
+            return await answer
+        while True:
+            done, _ = await asyncio.wait({answer}, timeout=POLL_S)
+            if done:
+                return answer.result()
+            if await gone():
+                future.cancel()  # (a started one runs on to its deadline; its slot is freed then)
+                answer.cancel()
+                raise ClientGone("the client closed the connection before the answer")
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from api.deps import PoolDep, SettingsDep, SnapshotDep
 from api.errors import LimitExceeded
@@ -38,6 +38,7 @@ async def create_fleet_plan(
     settings: SettingsDep,
     pool: PoolDep,
     response: Response,
+    request: Request,
     time_limit_s: Annotated[float | None, Query(gt=0, le=600, allow_inf_nan=False, description=(
         "Seconds per workload search and per schedule solve (default: the server's solver_time_limit_s); the "
         "request takes at most the server's fleet_deadline_s in all."))] = None,
@@ -64,4 +65,4 @@ async def create_fleet_plan(
         return fleet_plan_out(plan_fleet(f, snapshot.catalog, prices=prices, tables=snapshot.tables,
                                          time_limit_s=limit_s, deadline_s=settings.fleet_deadline_s))
 
-    return await pool.run(compute)
+    return await pool.run(compute, request.is_disconnected)

@@ -29,6 +29,7 @@ import json
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -117,7 +118,7 @@ async def create_plans(
     save: Annotated[bool, Query(description="Save the result; its id is in X-Plan-Id and Location.")] = False,
 ) -> PlanResultOut:
     data = await _create_plans(workload, snapshot, settings, telemetry, pool, response, top, objective, time_limit_s,
-                               levers, levers_rank, iteration_range)
+                               levers, levers_rank, iteration_range, gone=request.is_disconnected)
     if save:
         from api.routes.saved import store_of
         from hardware_catalog.saved import prices_used
@@ -134,7 +135,8 @@ async def create_plans(
 
 async def _create_plans(workload: WorkloadIn, snapshot: Any, settings: Settings, telemetry: Any, pool: Any,
                         response: Response, top: int, objective: Objective, time_limit_s: float | None,
-                        levers: bool, levers_rank: int, iteration_range: bool = False) -> PlanResultOut:
+                        levers: bool, levers_rank: int, iteration_range: bool = False,
+                        gone: Callable[[], Awaitable[bool]] | None = None) -> PlanResultOut:
     limit_s = settings.solver_time_limit_s if time_limit_s is None else time_limit_s
     _check_limits(workload, top, limit_s, settings)
     response.headers["X-Catalog-Version"] = snapshot.catalog.version
@@ -176,7 +178,7 @@ async def _create_plans(workload: WorkloadIn, snapshot: Any, settings: Settings,
                                  time_limit_s=limit_s - (time.perf_counter() - started), tables=snapshot.tables)
         return plan_result_out(result, report, span, slowed)
 
-    data: PlanResultOut = await pool.run(compute)
+    data: PlanResultOut = await pool.run(compute, gone)
     if cache is not None and data.complete:
         cache.put(key, data)
     answers_cache.save_later(snapshot.tables)  # the capacity answers found, on disk within SAVE_DELAY_S

@@ -9,7 +9,7 @@ bounded planning pool (503 with Retry-After when full), and a request holds at m
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from api.deps import PoolDep, SettingsDep, SnapshotDep
 from api.errors import LimitExceeded
@@ -28,7 +28,7 @@ router = APIRouter(tags=["planning"])
 @router.post("/v1/validate", response_model=ValidationOut, response_model_exclude_unset=True,
              responses=problems((503, "every planning slot is taken: retry after Retry-After")))
 async def post_validate(body: ValidateRequest, snapshot: SnapshotDep, settings: SettingsDep, pool: PoolDep,
-                        response: Response) -> ValidationOut:
+                        response: Response, request: Request) -> ValidationOut:
     """The same JSON as ``hwplan validate --json``."""
     if len(body.measurements) > settings.max_measurements:
         raise LimitExceeded(f"at most {settings.max_measurements} records per request, got "
@@ -38,7 +38,7 @@ async def post_validate(body: ValidateRequest, snapshot: SnapshotDep, settings: 
         raise LimitExceeded(f"at most {settings.max_server_measurements} records of scenario 'server' per request "
                             f"(each runs the queueing model), got {under_load}", field="measurements")
     response.headers["X-Catalog-Version"] = snapshot.catalog.version
-    return await pool.run(lambda: _validate(body, snapshot))
+    return await pool.run(lambda: _validate(body, snapshot), request.is_disconnected)
 
 
 def _validate(body: ValidateRequest, snapshot: Snapshot) -> ValidationOut:

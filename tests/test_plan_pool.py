@@ -1,0 +1,65 @@
+"""The planning pool (api.pool): a request whose client has gone stops waiting, and its work, if it has not
+started, never runs and frees its slot at once. Basis: a worker held by a job that blocks until released, so
+what runs, what waits and what the slots allow is fixed by the test, not by timing."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from api.pool import Busy, ClientGone, PlanPool
+
+
+async def _scenario(client_leaves: bool) -> tuple[list[str], bool]:
+    pool = PlanPool(workers=1, queue=1, retry_after_s=1)
+    release, ran = threading.Event(), []
+
+    def blocking() -> str:
+        release.wait(5)
+        ran.append("first")
+        return "first"
+
+    def queued() -> str:
+        ran.append("queued")
+        return "queued"
+
+    first = asyncio.create_task(pool.run(blocking))
+    await asyncio.sleep(0.05)  # the worker now runs the first job; the next one waits in the queue
+
+    async def gone() -> bool:
+        return client_leaves
+
+    waiting = asyncio.create_task(pool.run(queued, gone))
+    await asyncio.sleep(0.4)  # past one poll
+    third_admitted = True
+    try:
+        third = asyncio.create_task(pool.run(lambda: "third"))
+        await asyncio.sleep(0)
+        if third.done() and isinstance(third.exception(), Busy):
+            third_admitted = False
+    finally:
+        release.set()
+    assert await first == "first"
+    if client_leaves:
+        with pytest.raises(ClientGone):
+            await waiting
+    else:
+        assert await waiting == "queued"
+    if third_admitted:
+        assert await third == "third"
+    pool.shutdown()
+    return ran, third_admitted
+
+
+def test_a_queued_request_whose_client_left_never_runs_and_frees_its_slot() -> None:
+    ran, third_admitted = asyncio.run(_scenario(client_leaves=True))
+    assert "queued" not in ran
+    assert third_admitted  # its slot was free for the next request while the first still ran
+
+
+def test_a_client_that_stays_gets_its_answer_and_holds_its_slot() -> None:
+    ran, third_admitted = asyncio.run(_scenario(client_leaves=False))
+    assert ran == ["first", "queued"]
+    assert not third_admitted  # one running, one waiting: every slot taken, 503
