@@ -17,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar, cast
 
-__all__ = ["Bounded", "cached"]
+__all__ = ["Bounded", "Firsts", "cached"]
 
 T = TypeVar("T")
 
@@ -69,3 +69,24 @@ class Bounded(Generic[T]):
     def __len__(self) -> int:
         with self._lock:
             return len(self._kept)
+
+
+class Firsts:
+    """The keys seen so far: ``first(key)`` is true once per key (what a store backed on disk reads once per
+    question: ``planner.search.shapes.answers.Answers``, ``planner.search.shapes.row_memo.RowMemo``); safe to share
+    between threads."""
+
+    def __init__(self) -> None:
+        self._seen: set[Hashable] = set()
+        self._lock = threading.Lock()
+
+    def first(self, key: Hashable) -> bool:
+        with self._lock:
+            if key in self._seen:
+                return False
+            self._seen.add(key)
+            return True
+
+    def clear(self) -> None:
+        with self._lock:
+            self._seen.clear()

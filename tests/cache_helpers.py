@@ -1,4 +1,5 @@
-"""What the cache tests share: a small copy of the shipped catalog, and damage done to a cache file."""
+"""What the cache tests share: a small copy of the shipped catalog, a ``hwplan plan`` run against the cache and one
+without it, and damage done to a cache file."""
 
 from __future__ import annotations
 
@@ -13,10 +14,33 @@ from typing import Any
 import pytest
 import yaml
 
-from hardware_catalog import default_catalog_dir
-from hardware_catalog.caching import compiled
+from hardware_catalog import default_catalog_dir, load_catalog
+from hardware_catalog.caching import answers_cache, cache, compiled
+from planner.model.grid import CatalogTables
+from planner.search.planning import plan
+from planner.search.results import PlanResult
+from planner.workload import Workload
 
 DAMAGES = ("flip", "truncate", "empty", "garbage")
+# the small catalog of the answers' and rows' tests, and the workload they plan
+SMALL_HARDWARE = {"l4", "a10g", "h100-sxm", "a100-80gb"}
+SMALL_MODELS = {"llama-3.1-8b", "qwen2.5-7b", "mistral-7b", "qwen2.5-14b"}
+CHATBOT = Path(__file__).resolve().parents[1] / "examples" / "support-chatbot.yaml"
+
+
+def cached_run(directory: Path, w: Workload) -> PlanResult:
+    """One ``hwplan plan`` run: fresh tables backed by the cache, a plan, what it found saved."""
+    catalog = load_catalog(directory)
+    tables = cache.catalog_tables(catalog, answers=True)
+    result = plan(w, catalog, tables=tables)
+    answers_cache.save(tables)
+    return result
+
+
+def fresh_plan(directory: Path, w: Workload) -> PlanResult:
+    """The plan of tables with no cache, which compute every answer, screen and tuned cap themselves."""
+    catalog = load_catalog(directory)
+    return plan(w, catalog, tables=CatalogTables.from_catalog(catalog))
 
 
 def small_catalog(dst: Path, hardware: set[str], models: set[str]) -> Path:

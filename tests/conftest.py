@@ -123,3 +123,12 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
 
     return TestClient(create_app(Settings(catalog_dir=tmp_path_factory.mktemp("api") / "catalog")),
                       raise_server_exceptions=False)
+
+
+@pytest.fixture
+def small_catalog_dir(tmp_path: Path) -> Path:
+    """A copy of the shipped catalog with cache_helpers' SMALL_HARDWARE and SMALL_MODELS alone (the answers' and
+    rows' cache tests)."""
+    from cache_helpers import SMALL_HARDWARE, SMALL_MODELS, small_catalog
+
+    return small_catalog(tmp_path / "catalog", SMALL_HARDWARE, SMALL_MODELS)

@@ -16,29 +16,23 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
-from cache_helpers import DAMAGES, damage, small_catalog
+from cache_helpers import (
+    CHATBOT,
+    DAMAGES,
+    cached_run,
+    damage,
+    fresh_plan,
+)
 
 from hardware_catalog import load_catalog
 from hardware_catalog.caching import answers_cache, cache
 from hardware_catalog.inputs.workload import load_workload
 from planner.model.grid import CatalogTables
-from planner.search.planning import plan
-from planner.search.results import PlanResult
 from planner.search.shapes.candidates import universe
 from planner.search.shapes.capacity import screen
-from planner.workload import Workload
 
 ROOT = Path(__file__).resolve().parents[1]
-HARDWARE = {"l4", "a10g", "h100-sxm", "a100-80gb"}
-MODELS = {"llama-3.1-8b", "qwen2.5-7b", "mistral-7b", "qwen2.5-14b"}
-WORKLOAD = ROOT / "examples" / "support-chatbot.yaml"
-
 pytestmark = pytest.mark.usefixtures("cache_in")  # a fresh cache directory per test (conftest)
-
-
-@pytest.fixture
-def catalog_dir(tmp_path: Path) -> Path:
-    return small_catalog(tmp_path / "catalog", HARDWARE, MODELS)
 
 
 @pytest.fixture
@@ -61,54 +55,40 @@ def computed(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[int]]:
     return counts
 
 
-def _run(directory: Path, w: Workload) -> PlanResult:
-    """One ``hwplan plan`` run: fresh tables backed by the cache, a plan, what it found saved."""
-    catalog = load_catalog(directory)
-    tables = cache.catalog_tables(catalog, answers=True)
-    result = plan(w, catalog, tables=tables)
-    answers_cache.save(tables)
-    return result
-
-
-def _fresh(directory: Path, w: Workload) -> PlanResult:
-    catalog = load_catalog(directory)
-    return plan(w, catalog, tables=CatalogTables.from_catalog(catalog))
-
-
 def _rows_files(folder: Path) -> list[Path]:
     return sorted(folder.glob(f"*{answers_cache.ROW_SUFFIX}"))
 
 
 def test_the_next_run_screens_and_tunes_no_row_again_and_plans_the_same(
-        catalog_dir: Path, cache_in: Path, computed: dict[str, list[int]]) -> None:
+        small_catalog_dir: Path, cache_in: Path, computed: dict[str, list[int]]) -> None:
     """A run of the same question, and one with its traffic edited, take the rows the first run screened and
     tuned: nothing is screened or tuned again, and both plan what the planner plans with no cache."""
-    w = load_workload(WORKLOAD)
-    first = _run(catalog_dir, w)
+    w = load_workload(CHATBOT)
+    first = cached_run(small_catalog_dir, w)
     assert sum(computed["screen"]) > 0 and sum(computed["tuned_cap"]) > 0
     assert {p.name.removesuffix(answers_cache.ROW_SUFFIX).rsplit("-", 1)[1] for p in _rows_files(cache_in)} == \
         {"screen", "tuned_cap"}
     for c in computed.values():
         c.clear()
-    again = _run(catalog_dir, w)
+    again = cached_run(small_catalog_dir, w)
     assert sum(computed["screen"]) == 0 and sum(computed["tuned_cap"]) == 0
-    assert again.plans == first.plans == _fresh(catalog_dir, w).plans
+    assert again.plans == first.plans == fresh_plan(small_catalog_dir, w).plans
     edited = replace(w, traffic=replace(w.traffic, requests_per_s=w.traffic.requests_per_s * 1.7))
-    assert _run(catalog_dir, edited).plans == _fresh(catalog_dir, edited).plans
+    assert cached_run(small_catalog_dir, edited).plans == fresh_plan(small_catalog_dir, edited).plans
 
 
-def test_the_kept_screen_is_the_screen_computed_afresh(catalog_dir: Path, cache_in: Path) -> None:
+def test_the_kept_screen_is_the_screen_computed_afresh(small_catalog_dir: Path, cache_in: Path) -> None:
     """Every row a screen file holds carries what ``capacity.screen`` gives that Universe row now (an
     independent recomputation, with none of the memo's bookkeeping): the row ids and values line up."""
-    w = load_workload(WORKLOAD)
-    _run(catalog_dir, w)
+    w = load_workload(CHATBOT)
+    cached_run(small_catalog_dir, w)
     (path,) = [p for p in _rows_files(cache_in) if p.name.endswith(f"-screen{answers_cache.ROW_SUFFIX}")]
     key, question, name = path.name.removesuffix(answers_cache.ROW_SUFFIX).split("-")
     loaded = answers_cache.DiskRows(cache_in, key).load(bytes.fromhex(question), name)
     assert loaded is not None
     rows, values = loaded
     assert len(rows) > 10 and values.shape == (4, len(rows))
-    catalog = load_catalog(catalog_dir)
+    catalog = load_catalog(small_catalog_dir)
     tables = CatalogTables.from_catalog(catalog)
     step, mem = universe(tables).models(rows)
     ok, capacity, max_batch, ceiling = screen(step, mem, w.traffic, w.slo)  # (support-chatbot serves no feature)
@@ -117,24 +97,24 @@ def test_the_kept_screen_is_the_screen_computed_afresh(catalog_dir: Path, cache_
 
 
 @pytest.mark.parametrize("how", DAMAGES)
-def test_a_damaged_rows_file_is_computed_again(catalog_dir: Path, cache_in: Path, how: str,
+def test_a_damaged_rows_file_is_computed_again(small_catalog_dir: Path, cache_in: Path, how: str,
                                                computed: dict[str, list[int]]) -> None:
-    w = load_workload(WORKLOAD)
-    _run(catalog_dir, w)
+    w = load_workload(CHATBOT)
+    cached_run(small_catalog_dir, w)
     (stored,) = [p for p in _rows_files(cache_in) if "-screen" in p.name]
     damage(stored, how)
     computed["screen"].clear()
-    assert _run(catalog_dir, w).plans == _fresh(catalog_dir, w).plans
+    assert cached_run(small_catalog_dir, w).plans == fresh_plan(small_catalog_dir, w).plans
     assert sum(computed["screen"]) > 0  # nothing taken from the damaged file
     computed["screen"].clear()
-    _run(catalog_dir, w)  # rewritten whole by the run that computed it again
+    cached_run(small_catalog_dir, w)  # rewritten whole by the run that computed it again
     assert sum(computed["screen"]) == 0
 
 
-def test_rows_filed_under_another_question_or_name_are_not_taken(catalog_dir: Path, cache_in: Path) -> None:
+def test_rows_filed_under_another_question_or_name_are_not_taken(small_catalog_dir: Path, cache_in: Path) -> None:
     """A file renamed to another question's or name's file is ignored (its check covers the name; the rows of
     another question would carry another question's values)."""
-    _run(catalog_dir, load_workload(WORKLOAD))
+    cached_run(small_catalog_dir, load_workload(CHATBOT))
     (stored,) = [p for p in _rows_files(cache_in) if "-screen" in p.name]
     key, question, _name = stored.name.removesuffix(answers_cache.ROW_SUFFIX).split("-")
     backing = answers_cache.DiskRows(cache_in, key)
@@ -144,33 +124,33 @@ def test_rows_filed_under_another_question_or_name_are_not_taken(catalog_dir: Pa
         backing.path(bytes(16), "../x")
 
 
-def test_a_rows_file_others_may_write_is_not_trusted(catalog_dir: Path, cache_in: Path,
+def test_a_rows_file_others_may_write_is_not_trusted(small_catalog_dir: Path, cache_in: Path,
                                                      computed: dict[str, list[int]]) -> None:
-    w = load_workload(WORKLOAD)
-    _run(catalog_dir, w)
+    w = load_workload(CHATBOT)
+    cached_run(small_catalog_dir, w)
     (stored,) = [p for p in _rows_files(cache_in) if "-screen" in p.name]
     assert stored.stat().st_mode & 0o077 == 0  # written for its owner alone
     stored.chmod(0o664)
     computed["screen"].clear()
-    assert _run(catalog_dir, w).plans == _fresh(catalog_dir, w).plans
+    assert cached_run(small_catalog_dir, w).plans == fresh_plan(small_catalog_dir, w).plans
     assert sum(computed["screen"]) > 0
 
 
-def test_an_edited_catalog_file_takes_no_row_from_before(catalog_dir: Path, cache_in: Path) -> None:
-    w = load_workload(WORKLOAD)
-    before = _run(catalog_dir, w)
+def test_an_edited_catalog_file_takes_no_row_from_before(small_catalog_dir: Path, cache_in: Path) -> None:
+    w = load_workload(CHATBOT)
+    before = cached_run(small_catalog_dir, w)
     chip = sorted(before.plans[0].hardware_types)[0]
-    path = catalog_dir / "hardware" / f"{chip}.yaml"
+    path = small_catalog_dir / "hardware" / f"{chip}.yaml"
     doc = yaml.safe_load(path.read_text())
     doc["memory_bandwidth_gb_s"] = doc["memory_bandwidth_gb_s"] / 2
     path.write_text(yaml.safe_dump(doc))
-    assert _run(catalog_dir, w).plans == _fresh(catalog_dir, w).plans
+    assert cached_run(small_catalog_dir, w).plans == fresh_plan(small_catalog_dir, w).plans
     keys = {p.name.split("-")[0] for p in _rows_files(cache_in)}
     assert len(keys) == 2  # one set of files per catalog version
 
 
-def test_info_counts_and_clear_removes_the_rows(catalog_dir: Path, cache_in: Path) -> None:
-    _run(catalog_dir, load_workload(WORKLOAD))
+def test_info_counts_and_clear_removes_the_rows(small_catalog_dir: Path, cache_in: Path) -> None:
+    cached_run(small_catalog_dir, load_workload(CHATBOT))
     assert len(cache.info()["rows"]) == 2
     cache.clear()
     assert cache.info()["rows"] == [] and not _rows_files(cache_in)
@@ -186,12 +166,12 @@ def test_a_file_merges_the_rows_of_two_runs(tmp_path: Path) -> None:
     assert rows.tolist() == [1, 2, 5, 9, 12] and values.tolist() == [[7.0, 1.0, 2.0, 3.0, 9.0]]  # 5 keeps its first
 
 
-def test_a_file_of_another_width_is_not_taken(catalog_dir: Path, cache_in: Path,
+def test_a_file_of_another_width_is_not_taken(small_catalog_dir: Path, cache_in: Path,
                                               computed: dict[str, list[int]]) -> None:
     """A screen file written (by its owner, with a valid check) with 3 values a row instead of 4 is not this
     name's layout: computed again, never a broadcast error mid-plan."""
-    w = load_workload(WORKLOAD)
-    _run(catalog_dir, w)
+    w = load_workload(CHATBOT)
+    cached_run(small_catalog_dir, w)
     (stored,) = [p for p in _rows_files(cache_in) if "-screen" in p.name]
     key, question, name = stored.name.removesuffix(answers_cache.ROW_SUFFIX).split("-")
     backing = answers_cache.DiskRows(cache_in, key)
@@ -200,5 +180,5 @@ def test_a_file_of_another_width_is_not_taken(catalog_dir: Path, cache_in: Path,
     stored.unlink()
     assert backing.save(bytes.fromhex(question), name, rows, values[:3])
     computed["screen"].clear()
-    assert _run(catalog_dir, w).plans == _fresh(catalog_dir, w).plans
+    assert cached_run(small_catalog_dir, w).plans == fresh_plan(small_catalog_dir, w).plans
     assert sum(computed["screen"]) > 0

@@ -50,7 +50,7 @@ from hardware_catalog.caching import cache_store
 from hardware_catalog.caching.cache_store import atomic_write, cache_dir, ours_alone, prune, source_digest
 from planner.model.grid import CatalogTables
 from planner.search.shapes.answers import QUESTION_BYTES, Answer, shared
-from planner.search.shapes.row_memo import shared_rows
+from planner.search.shapes.row_memo import merged, shared_rows
 
 __all__ = ["CODE", "FILES", "PER_QUESTION", "ROW_FILES", "ROW_SUFFIX", "SAVE_DELAY_S", "SUFFIX", "DiskAnswers",
            "DiskRows", "attach", "entries", "flush", "row_entries", "save", "save_later"]
@@ -81,49 +81,31 @@ class DiskAnswers:
 
     def load(self, question: bytes) -> list[tuple[bytes, Answer]]:
         path = self.path(question)
-        try:
-            with open(path, "rb") as fh:
-                if not ours_alone(os.fstat(fh.fileno())):
-                    return []  # (a shared HWPLAN_CACHE_DIR): its answers could be anyone's
-                with np.load(fh, allow_pickle=False) as f:
-                    keys, values, check = f["keys"], f["values"], f["check"]
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # missing, cut, not a zip, other layout
+        read = _read(path, ("keys", "values"))
+        if read is None:
             return []
+        keys, values = read
         if (keys.dtype != np.uint8 or values.dtype != np.float64 or keys.ndim != 2 or values.ndim != 2
                 or len(keys) != len(values) or keys.shape[1] <= QUESTION_BYTES or values.shape[1] < 3
-                or check.tobytes() != _check(keys, values)
                 or not (keys[:, :QUESTION_BYTES] == np.frombuffer(question, dtype=np.uint8)).all()):
             return []
-        with contextlib.suppress(OSError):
-            os.utime(path)
+        _touch(path)
         return [(k.tobytes(), _answer(v)) for k, v in zip(keys, values, strict=True)]
 
     def save(self, question: bytes, found: list[tuple[bytes, Answer]], *, pruned: bool = True) -> bool:
         """Merge ``found`` into the question's file (the newest PER_QUESTION kept); False if it cannot be
         written. ``pruned``: then keep the FILES most recently used (the caller prunes once otherwise)."""
-        merged = dict(self.load(question))
+        merged_answers = dict(self.load(question))
         for key, value in found:
-            merged.pop(key, None)
-            merged[key] = value
-        items = list(merged.items())[-PER_QUESTION:]
+            merged_answers.pop(key, None)
+            merged_answers[key] = value
+        items = list(merged_answers.items())[-PER_QUESTION:]
         widths = {(len(k), len(v)) for k, v in items}
         if len(widths) != 1:  # one question's answers share a layout; anything else is not kept
             return False
         keys = np.frombuffer(b"".join(k for k, _ in items), dtype=np.uint8).reshape(len(items), -1)
         values = np.array([v for _, v in items], dtype=np.float64)
-        check = np.frombuffer(_check(keys, values), dtype=np.uint8)
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            atomic_write(self.path(question), partial(_savez, keys=keys, values=values, check=check), private=True)
-        except OSError:
-            return False
-        if pruned:
-            prune(self.folder, SUFFIX, FILES)
-        return True
-
-
-def _savez(f: BinaryIO, **arrays: np.ndarray) -> None:
-    np.savez(f, allow_pickle=False, **arrays)
+        return _write(self.path(question), {"keys": keys, "values": values}, (SUFFIX, FILES) if pruned else None)
 
 
 class DiskRows:
@@ -139,20 +121,14 @@ class DiskRows:
 
     def load(self, question: bytes, name: str) -> tuple[np.ndarray, np.ndarray] | None:
         path = self.path(question, name)
-        try:
-            with open(path, "rb") as fh:
-                if not ours_alone(os.fstat(fh.fileno())):
-                    return None  # (a shared HWPLAN_CACHE_DIR): its values could be anyone's
-                with np.load(fh, allow_pickle=False) as f:
-                    rows, values, check = f["rows"], f["values"], f["check"]
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # missing, cut, not a zip, other layout
+        read = _read(path, ("rows", "values"), prefix=name.encode())
+        if read is None:
             return None
+        rows, values = read
         if (rows.dtype != np.int64 or values.dtype != np.float64 or rows.ndim != 1 or values.ndim != 2
-                or values.shape[1] != len(rows) or check.tobytes() != _row_check(name, rows, values)
-                or (len(rows) and (rows[0] < 0 or not (np.diff(rows) > 0).all()))):
+                or values.shape[1] != len(rows) or (len(rows) and (rows[0] < 0 or not (np.diff(rows) > 0).all()))):
             return None
-        with contextlib.suppress(OSError):
-            os.utime(path)
+        _touch(path)
         return rows, values
 
     def save(self, question: bytes, name: str, rows: np.ndarray, values: np.ndarray, *, pruned: bool = True) -> bool:
@@ -161,27 +137,55 @@ class DiskRows:
         ``pruned``: then keep the ROW_FILES most recently used (the caller prunes once otherwise)."""
         old = self.load(question, name)
         if old is not None and old[1].shape[0] == values.shape[0]:
-            new = ~np.isin(rows, old[0], assume_unique=True)
-            merged = np.concatenate([old[0], rows[new]])
-            order = np.argsort(merged, kind="stable")
-            rows, values = merged[order], np.concatenate([old[1], values[:, new]], axis=1)[:, order]
-        rows, values = np.ascontiguousarray(rows, dtype=np.int64), np.ascontiguousarray(values, dtype=np.float64)
-        check = np.frombuffer(_row_check(name, rows, values), dtype=np.uint8)
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            atomic_write(self.path(question, name), partial(_savez, rows=rows, values=values, check=check),
-                         private=True)
-        except OSError:
-            return False
-        if pruned:
-            prune(self.folder, ROW_SUFFIX, ROW_FILES)
-        return True
+            rows, values = merged(*old, rows, values)
+        return _write(self.path(question, name), {"rows": np.ascontiguousarray(rows, dtype=np.int64),
+                                                  "values": np.ascontiguousarray(values, dtype=np.float64)},
+                      (ROW_SUFFIX, ROW_FILES) if pruned else None, prefix=name.encode())
 
 
-def _row_check(name: str, rows: np.ndarray, values: np.ndarray) -> bytes:
-    sha = hashlib.sha256(name.encode())
-    sha.update(np.ascontiguousarray(rows).tobytes())
-    sha.update(np.ascontiguousarray(values).tobytes())
+def _read(path: Path, names: tuple[str, ...], *, prefix: bytes = b"") -> list[np.ndarray] | None:
+    """The arrays ``names`` of a file this user alone may write whose check (``_digest``) holds, else None (missing,
+    cut, not a zip, another layout, a shared HWPLAN_CACHE_DIR: its content could be anyone's)."""
+    try:
+        with open(path, "rb") as fh:
+            if not ours_alone(os.fstat(fh.fileno())):
+                return None
+            with np.load(fh, allow_pickle=False) as f:
+                arrays, check = [f[name] for name in names], f["check"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+    return arrays if check.tobytes() == _digest(prefix, *arrays) else None
+
+
+def _write(path: Path, arrays: dict[str, np.ndarray], prune_to: tuple[str, int] | None, *,
+           prefix: bytes = b"") -> bool:
+    """``arrays`` and their check to ``path`` (owner-only, a temporary file renamed into place); False if it cannot
+    be written. ``prune_to`` (suffix, files): then keep that many of those files, the most recently used."""
+    check = np.frombuffer(_digest(prefix, *arrays.values()), dtype=np.uint8)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, partial(_savez, arrays={**arrays, "check": check}), private=True)
+    except OSError:
+        return False
+    if prune_to is not None:
+        prune(path.parent, *prune_to)
+    return True
+
+
+def _savez(f: BinaryIO, arrays: dict[str, np.ndarray]) -> None:
+    np.savez(f, allow_pickle=False, **arrays)
+
+
+def _touch(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        os.utime(path)
+
+
+def _digest(prefix: bytes, *arrays: np.ndarray) -> bytes:
+    """SHA-256 of ``prefix`` (a row file's name: a file renamed to another name fails it) and the arrays' bytes."""
+    sha = hashlib.sha256(prefix)
+    for a in arrays:
+        sha.update(np.ascontiguousarray(a).tobytes())
     return sha.digest()
 
 
@@ -189,13 +193,6 @@ def _answer(values: np.ndarray) -> Answer:
     """A stored row as ``Prepared`` files it: (rate, rung as an int, max batch, latencies...)."""
     out = [float(x) for x in values]
     return (out[0], int(out[1]), *out[2:])
-
-
-def _check(keys: np.ndarray, values: np.ndarray) -> bytes:
-    sha = hashlib.sha256()
-    sha.update(np.ascontiguousarray(keys).tobytes())
-    sha.update(np.ascontiguousarray(values).tobytes())
-    return sha.digest()
 
 
 def _key(entry_key: str) -> str:

@@ -31,7 +31,7 @@ import threading
 from collections import OrderedDict
 from typing import Protocol
 
-from planner.memo import cached
+from planner.memo import Firsts, cached
 from planner.model.grid import CatalogTables
 from planner.model.serving import Served
 from planner.search.shapes.candidates import enumerations
@@ -64,19 +64,15 @@ class Answers:
         self.size = size
         self.backing: Backing | None = None
         self._kept: OrderedDict[bytes, Answer] = OrderedDict()
-        self._opened: set[bytes] = set()  # questions whose backed answers were taken in
+        self._opened = Firsts()  # questions whose backed answers were taken in
         self._fresh: dict[bytes, Answer] = {}  # answers found here, not yet written back (with a backing)
         self._lock = threading.Lock()
 
     def open(self, question: bytes) -> None:
         """Take in the backing's answers to ``question`` (once per question; nothing without a backing)."""
         backing = self.backing
-        if backing is None:
+        if backing is None or not self._opened.first(question):
             return
-        with self._lock:
-            if question in self._opened:
-                return
-            self._opened.add(question)
         loaded = backing.load(question)
         with self._lock:
             for key, value in loaded:

@@ -37,10 +37,10 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from planner.memo import cached
+from planner.memo import Firsts, cached
 from planner.model.grid import Array, CatalogTables
 
-__all__ = ["QUESTIONS_KEPT", "ROWS_KEPT", "Backing", "RowMemo", "memoised", "shared_rows"]
+__all__ = ["QUESTIONS_KEPT", "ROWS_KEPT", "Backing", "RowMemo", "memoised", "merged", "shared_rows"]
 
 QUESTIONS_KEPT = 64  # questions kept per catalog version's tables, the most recently asked
 ROWS_KEPT = 500_000  # rows kept over every question and name: ~20 MB (a row's id and 4 values; a screen holds
@@ -66,7 +66,7 @@ class RowMemo:
         self.questions, self.rows = questions, rows
         self.backing: Backing | None = None
         self._kept: OrderedDict[Key, tuple[IntArray, Array]] = OrderedDict()
-        self._opened: set[Key] = set()  # (question, name) pairs whose backed rows were taken in
+        self._opened = Firsts()  # (question, name) pairs whose backed rows were taken in
         self._fresh: dict[Key, list[tuple[IntArray, Array]]] = {}  # rows computed here, not yet written back
         self._lock = threading.Lock()
 
@@ -74,12 +74,8 @@ class RowMemo:
         """Take in the backing's rows of ``key`` (once per key; nothing without a backing, nor from a file whose
         values are not ``width`` per row: another layout is not this name's)."""
         backing = self.backing
-        if backing is None:
+        if backing is None or not self._opened.first(key):
             return
-        with self._lock:
-            if key in self._opened:
-                return
-            self._opened.add(key)
         loaded = backing.load(*key)
         if loaded is not None and len(loaded[0]) and loaded[1].shape[0] == width:
             with self._lock:
@@ -118,12 +114,9 @@ class RowMemo:
         their first values); the lock held."""
         entry = self._kept.get(key)
         if entry is not None:
-            old_rows, old_values = entry
-            new = ~np.isin(rows, old_rows, assume_unique=True)
-            merged = np.concatenate([old_rows, rows[new]])
-            order = np.argsort(merged, kind="stable")
-            if len(merged) <= self.rows:
-                rows, values = merged[order], np.concatenate([old_values, values[:, new]], axis=1)[:, order]
+            both = merged(*entry, rows, values)
+            if len(both[0]) <= self.rows:
+                rows, values = both
         # past the bound a question keeps only these rows (the others are computed again when asked)
         self._kept[key] = (rows[:self.rows], values[:, :self.rows])
         self._kept.move_to_end(key)
@@ -164,6 +157,15 @@ class RowMemo:
         """Rows kept, over every question and name."""
         with self._lock:
             return sum(len(rows) for rows, _ in self._kept.values())
+
+
+def merged(rows: IntArray, values: Array, more_rows: IntArray, more_values: Array) -> tuple[IntArray, Array]:
+    """The sorted distinct rows of both (each sorted and distinct) and their values [k, rows], a row in both keeping
+    its first values (a row's values do not change under one question: either would do)."""
+    new = ~np.isin(more_rows, rows, assume_unique=True)
+    both = np.concatenate([rows, more_rows[new]])
+    order = np.argsort(both, kind="stable")
+    return both[order], np.concatenate([values, more_values[:, new]], axis=1)[:, order]
 
 
 def shared_rows(tables: CatalogTables) -> RowMemo:
