@@ -6,8 +6,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hardware_catalog.inputs.commands import ID_PATTERN, EstimateRequest, FinetuneRequest
 from hardware_catalog.inputs.measurements import MeasurementIn
+from hardware_catalog.inputs.options import ID_PATTERN, EstimateOptions, FinetuneOptions
+from hardware_catalog.inputs.workload import Mode, PricingField, PricingIn
+from hardware_catalog.prices import PriceFile
 
 __all__ = [
     "ID_PATTERN",
@@ -32,6 +34,19 @@ MAX_MEASUREMENTS = 5_000
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EstimateRequest(EstimateOptions):
+    """The options of ``hwplan estimate`` (their bounds are the command line's), and its prices."""
+
+    pricing: PricingField = PricingIn()
+    prices: PriceFile | None = Field(default=None, description="a price sheet: wins where it has a price")
+
+
+class FinetuneRequest(FinetuneOptions):
+    """The options of ``hwplan finetune`` (their bounds are the command line's), and its pricing."""
+
+    pricing: Mode = "on_demand"
 
 
 class ValidateRequest(_In):

@@ -103,7 +103,7 @@ def test_validate_with_no_predictable_record_is_an_error(tmp_path: Path, hwplan:
     """It printed empty tables and exited 0, as if the file had been checked (calibrate already refused)."""
     path = _write(tmp_path, {"measurements": records}, "m.yaml")
     code, _out, err = hwplan("validate", str(path))
-    _one_line_error(code, err, "measurements: no record could be predicted")
+    _one_line_error(code, err, "measurements: 0 record(s) could be predicted")
 
 
 def test_a_file_past_the_size_cap_is_refused_before_it_is_parsed(tmp_path: Path, hwplan: Cli,
@@ -155,3 +155,11 @@ def test_cache_info_says_when_the_directory_is_a_file(tmp_path: Path, hwplan: Cl
     monkeypatch.delenv("HWPLAN_NO_CACHE", raising=False)
     code, out, err = hwplan("cache", "info")
     assert code == 0 and "not a directory" in out, (out, err)
+
+
+def test_the_service_refuses_a_validation_with_no_predictable_record(api: Any) -> None:
+    """``POST /v1/validate`` answered 200 with empty summaries; it names the body's measurements as the CLI does."""
+    r = api.post("/v1/validate", json={"measurements": [{**RECORD, "hardware": "h999"}]})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "body.measurements" and "h999" in r.json()["detail"]
+    assert api.post("/v1/validate", json={"measurements": [RECORD]}).status_code == 200

@@ -15,7 +15,7 @@ from api.deps import PoolDep, SettingsDep, SnapshotDep
 from api.errors import LimitExceeded
 from api.schemas import ValidateRequest, problems
 from api.store import Snapshot
-from hardware_catalog.inputs.measurements import BadRecord, to_measurement
+from hardware_catalog.inputs.measurements import BadRecord, require_predictable, to_measurement
 from hardware_catalog.outputs import ValidationOut, validation_out
 from planner.calibration.predict import Measurement, predict_calibrated, prepare
 from planner.model.estimate import Scenario
@@ -52,4 +52,5 @@ def _validate(body: ValidateRequest, snapshot: Snapshot) -> ValidationOut:
             seen.add(r.id)
             records.append(to_measurement(r))
     rs, skipped = prepare(snapshot.catalog, snapshot.tables, records)
+    require_predictable(len(rs), len(body.measurements), skipped, bad)
     return validation_out(rs, predict_calibrated(snapshot.tables, rs, snapshot.catalog.calibration), bad, skipped)

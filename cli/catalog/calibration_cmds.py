@@ -67,6 +67,7 @@ def validate_cmd(
     from rich.table import Table
 
     from cli.output.console import Console
+    from hardware_catalog.inputs.measurements import require_predictable
     from hardware_catalog.outputs import TUNED_TP, validation_out
     from planner.calibration.predict import predict_calibrated, prepare
     from planner.model.grid import CatalogTables
@@ -75,13 +76,7 @@ def validate_cmd(
     reads, records, bad = load_records([file])
     tables = CatalogTables.from_catalog(cat)
     rs, skipped = prepare(cat, tables, records)
-    if not len(rs):  # (it printed empty tables and exited 0, as if every record had been checked)
-        from planner.errors import InputError
-
-        why = (f"; the first: {skipped[0].id}: {skipped[0].reason}" if skipped else
-               f"; the first: {bad[0].id}: {bad[0].field or 'record'}: {bad[0].reason}" if bad else "")
-        raise InputError(f"no record could be predicted ({len(records) + len(bad)} read, {len(skipped)} skipped, "
-                         f"{len(bad)} unreadable){why}", field="measurements")
+    require_predictable(len(rs), len(records) + len(bad), skipped, bad)
     report = validation_out(rs, predict_calibrated(tables, rs, cat.calibration), bad, skipped,
                             [i for r in reads for i in r.ignored])
     if as_json:
@@ -247,6 +242,7 @@ def calibrate_cmd(
 
     from cli.output.console import Console
     from hardware_catalog.caching.cache_store import atomic_write
+    from hardware_catalog.inputs.measurements import require_predictable
     from hardware_catalog.outputs import calibration_out, skipped_out
     from planner.calibration.fit import at_bound, fit
     from planner.calibration.predict import prepare
@@ -262,9 +258,8 @@ def calibrate_cmd(
         task = progress.add_task("reading measurements", total=(0 if cv_by == "none" else folds * repeats) + 3)
         reads, records, bad = load_records(files)
         rs, skipped = prepare(cat, CatalogTables.from_catalog(cat), records)
-        if len(rs) < 2:  # nothing to fit, or one record: no fold to hold out (the catalog's file stays as it is)
-            raise InputError(f"{len(rs)} record(s) could be predicted ({len(records)} read, {len(skipped)} skipped, "
-                             f"{len(bad)} unreadable): a fit needs at least 2", field="measurements")
+        # nothing to fit, or one record: no fold to hold out (the catalog's file stays as it is)
+        require_predictable(len(rs), len(records) + len(bad), skipped, bad, at_least=2, why=": a fit needs at least 2")
         progress.update(task, advance=1, description="cross-validating")
         cv, folds, repeats = _cross_validated(cat, rs, cv_by, folds, repeats,
                                               lambda msg: progress.update(task, advance=1, description=msg))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -28,15 +29,15 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from hardware_catalog.files import Label, Text, read_yaml
 from hardware_catalog.input_bytes import read_bytes
-from planner.calibration.predict import Measurement
+from planner.calibration.predict import Measurement, Skipped
 from planner.calibration.speculation import METHODS, StatedDisaggregation, StatedSpeculation, method_of
-from planner.errors import CatalogError
+from planner.errors import CatalogError, InputError
 from planner.model.estimate import Scenario
 from planner.model.load.queueing import LengthDist
 
 __all__ = [
     "to_measurement","BadRecord", "MeasurementIn", "MeasurementsRead", "ObservedIn", "read_measurements",
-           "observed_to_si", "METRIC_NAMES"]
+           "observed_to_si", "METRIC_NAMES", "require_predictable"]
 
 # strict and bounded (a record can come as a request body): counts far beyond any measurement
 NonNeg = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False, strict=True)]
@@ -451,3 +452,16 @@ def read_measurements(path: Path | str) -> MeasurementsRead:
         ignored += [BadRecord(record.id, path, "not a field of the measurements format: left out") for path in left_out]
     digest = hashlib.sha256(read_bytes(file)).hexdigest()
     return MeasurementsRead(tuple(records), tuple(bad), str(file), digest, tuple(ignored))
+
+
+def require_predictable(predictable: int, read: int, skipped: Sequence[Skipped], bad: Sequence[BadRecord], *,
+                        at_least: int = 1, why: str = "") -> None:
+    """An InputError on ``measurements`` unless ``at_least`` records can be predicted, naming the first record left
+    out and why (``hwplan validate`` and ``POST /v1/validate`` with none answered empty tables as if every record
+    had been checked; ``hwplan calibrate`` needs 2: ``why``)."""
+    if predictable >= at_least:
+        return
+    first = (f"; the first: {skipped[0].id}: {skipped[0].reason}" if skipped else
+             f"; the first: {bad[0].id}: {bad[0].field or 'record'}: {bad[0].reason}" if bad else "")
+    raise InputError(f"{predictable} record(s) could be predicted ({read} read, {len(skipped)} skipped, {len(bad)} "
+                     f"unreadable){why}{first}", field="measurements")

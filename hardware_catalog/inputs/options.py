@@ -1,6 +1,6 @@
 """The options of the commands that take no file (``hwplan estimate``, ``hwplan finetune``) with their bounds:
 ids and numbers, which the command line checks through ``check_options`` and the service's request bodies
-(``hardware_catalog.inputs.commands``) extend with prices. Light on purpose (pydantic and the planner's
+(``api.schemas``) extend with prices. Light on purpose (pydantic and the planner's
 scenario names only): ``hwplan estimate`` imports it at start-up, where the workload and price-sheet models
 would cost it ~50 ms."""
 
