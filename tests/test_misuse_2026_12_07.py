@@ -155,6 +155,8 @@ def test_cache_info_says_when_the_directory_is_a_file(tmp_path: Path, hwplan: Cl
     monkeypatch.delenv("HWPLAN_NO_CACHE", raising=False)
     code, out, err = hwplan("cache", "info")
     assert code == 0 and "not a directory" in out, (out, err)
+    code, out, err = hwplan("cache", "info", "--json")
+    assert code == 0 and '"usable": false' in out, (out, err)
 
 
 def test_the_service_refuses_a_validation_with_no_predictable_record(api: Any) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
 from cli.app import PLAIN_HELP, JsonOpt, app, print_json
@@ -24,7 +22,7 @@ def cache_info(as_json: JsonOpt = False) -> None:
         print_json(out)
         return
     state = "on" if out["enabled"] else "off (HWPLAN_NO_CACHE)"
-    if out["enabled"] and Path(out["directory"]).exists() and not Path(out["directory"]).is_dir():
+    if out["enabled"] and not out["usable"]:
         state = "on, but not a directory: nothing is kept"  # (it said "on": every run then computed everything)
     typer.echo(f"cache: {out['directory']} ({state}); {len(out['entries'])} entries, "
                f"{len(out['catalogs'])} compiled catalogs, {len(out['workloads'])} compiled workloads, "

@@ -250,7 +250,9 @@ def info() -> dict[str, Any]:
                for p in answers_cache.entries(folder)]
     rows = [{"key": p.name.removesuffix(answers_cache.ROW_SUFFIX), "bytes": p.stat().st_size}
             for p in answers_cache.row_entries(folder)]
-    return {"directory": str(folder), "enabled": enabled(), "entries": entries, "catalogs": catalogs,
+    return {"directory": str(folder), "enabled": enabled(),
+            "usable": folder.is_dir() or not folder.exists(),  # (a file there: nothing can be kept)
+            "entries": entries, "catalogs": catalogs,
             "workloads": workloads, "code": code, "answers": answers, "rows": rows,
             "bytes": sum(e["bytes"] for e in (*entries, *catalogs, *workloads, *code, *answers, *rows))}
 
