@@ -7,6 +7,7 @@ numpy, SciPy, the solver, httpx and the server inside their command functions.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_INFEASIBLE", "EXIT_OK", "EXIT_PIPE", "EXIT_TIMEOUT", "CatalogOpt", "JsonOpt",
            "ServerOpt", "OverlayOpt", "PLAIN_HELP", "PricesOpt",
-           "WideOpt", "app", "catalog_app", "load", "print_doc", "print_json", "version"]
+           "WideOpt", "app", "catalog_app", "load", "print_doc", "print_json", "seconds", "version"]
 
 # Exit codes (README "Exit codes"): keep them, scripts depend on them.
 EXIT_OK = 0  # done; for `plan`, at least one plan meets every constraint
@@ -78,6 +79,25 @@ def load_catalog(directory: Path | None, *, overlays: Sequence[Path] = ()) -> Ca
     from hardware_catalog.caching.compiled import load_catalog as load_files
 
     return load_files(directory, overlays=overlays)
+
+
+def seconds(lo: float, hi: float) -> Any:
+    """The parser of an option in seconds from ``lo`` to ``hi``: a number that is not finite ('nan', 'inf') is
+    said to be one (the range check alone answered --time-limit nan with "should be less than or equal to
+    600"). typer leaves its own min/max unchecked for an option with a parser, so the bounds are checked here."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise typer.BadParameter(f"{text!r} is not a number of seconds") from None
+        if not math.isfinite(value):
+            raise typer.BadParameter(f"must be a finite number of seconds ({lo:g} to {hi:g}), not {text!r}")
+        if not lo <= value <= hi:
+            raise typer.BadParameter(f"must be from {lo:g} to {hi:g} seconds, not {value:g}")
+        return value
+
+    return parse
 
 
 def load(directory: Path | None, overlays: list[Path] | None) -> Catalog:

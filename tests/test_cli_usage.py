@@ -26,6 +26,12 @@ USAGE_ERRORS = {
     "top_zero": (("plan", EXAMPLE, "--top", "0"), "--top"),
     "top_not_a_number": (("plan", EXAMPLE, "--top", "many"), "--top"),
     "time_limit_too_small": (("plan", EXAMPLE, "--time-limit", "0.1"), "--time-limit"),
+    "time_limit_too_large": (("plan", EXAMPLE, "--time-limit", "601"), "from 0.5 to 600 seconds"),
+    # a range check alone answered nan with "should be less than or equal to 600" (nan compares false)
+    "time_limit_nan": (("plan", EXAMPLE, "--time-limit", "nan"), "'--time-limit': must be a finite number"),
+    "replan_time_limit_inf": (("replan", "p1", "--time-limit", "inf"), "'--time-limit': must be a finite number"),
+    "fleet_deadline_nan": (("plan-fleet", str(ROOT / "examples" / "fleet" / "fleet.yaml"), "--deadline", "nan"),
+                           "'--deadline': must be a finite number"),
     "bad_objective": (("plan", EXAMPLE, "--objective", "speed"), "--objective"),
     "save_with_server": (("plan", EXAMPLE, "--save", "--server", "http://127.0.0.1:9"), "save"),
     "bad_scenario": ((*EST, "--scenario", "peak"), "scenario"),

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cli.app import CatalogOpt, JsonOpt, OverlayOpt, app, load, print_doc
+from cli.app import CatalogOpt, JsonOpt, OverlayOpt, app, load, print_doc, seconds
 
 if TYPE_CHECKING:
     from hardware_catalog.saved import PlanStore
@@ -126,7 +126,8 @@ def compare_cmd(a: Annotated[str, typer.Argument(help="Saved plan id or --json f
 
 @app.command("replan")
 def replan_cmd(plan_id: Annotated[str, typer.Argument(help="Saved plan id.")],
-               time_limit: Annotated[float, typer.Option(min=0.5, max=600)] = 20.0,
+               time_limit: Annotated[float, typer.Option(parser=seconds(0.5, 600),
+                                                         help="Seconds for the search (0.5 to 600).")] = 20.0,
                save: Annotated[bool, typer.Option("--save", help="Save the new result too.")] = False,
                db: DbOpt = None, catalog: CatalogOpt = None, add: OverlayOpt = None) -> None:
     """Re-run a saved workload on today's catalog and show what changed (JSON, as `hwplan compare`)."""

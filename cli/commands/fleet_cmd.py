@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli.app import EXIT_INFEASIBLE, EXIT_TIMEOUT, CatalogOpt, JsonOpt, OverlayOpt, app, load, print_doc
+from cli.app import EXIT_INFEASIBLE, EXIT_TIMEOUT, CatalogOpt, JsonOpt, OverlayOpt, app, load, print_doc, seconds
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -20,11 +20,12 @@ __all__ = ["plan_fleet_cmd", "render_fleet"]
 @app.command("plan-fleet")
 def plan_fleet_cmd(
     fleet: Annotated[Path, typer.Argument(help="Fleet YAML (see examples/fleet/).")],
-    time_limit: Annotated[float, typer.Option(min=1, max=600, help="Seconds per workload search and per CP-SAT "
-                                                                   "schedule solve.")] = 30.0,
-    deadline: Annotated[float | None, typer.Option(min=1, max=86_400, help=(
-        "Seconds for the whole run: each search and solve gets at most what is left (0.5 s once it is spent, "
-        "so a solve returns its hint), and the comparison with each workload alone is skipped then."))] = None,
+    time_limit: Annotated[float, typer.Option(parser=seconds(1, 600), help=(
+        "Seconds per workload search and per CP-SAT schedule solve (1 to 600)."))] = 30.0,
+    deadline: Annotated[float | None, typer.Option(parser=seconds(1, 86_400), help=(
+        "Seconds for the whole run (1 to 86,400): each search and solve gets at most what is left (0.5 s once "
+        "it is spent, so a solve returns its hint), and the comparison with each workload alone is skipped "
+        "then."))] = None,
     catalog: CatalogOpt = None,
     add: OverlayOpt = None,
     as_json: JsonOpt = False,

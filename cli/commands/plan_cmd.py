@@ -20,6 +20,7 @@ from cli.app import (
     app,
     load,
     print_doc,
+    seconds,
 )
 from planner.workload import Objective
 
@@ -43,7 +44,8 @@ def plan_cmd(
     workload: Annotated[Path, typer.Argument(help="Workload YAML (see examples/).")],
     top: Annotated[int, typer.Option(min=1, max=50, help="How many plans to return.")] = 5,
     objective: Annotated[Objective, typer.Option(help="What to optimise.")] = Objective.COST,
-    time_limit: Annotated[float, typer.Option(min=0.5, max=600, help="Seconds for the search.")] = 20.0,
+    time_limit: Annotated[float, typer.Option(parser=seconds(0.5, 600),
+                                              help="Seconds for the search (0.5 to 600).")] = 20.0,
     prices: PricesOpt = None,
     catalog: CatalogOpt = None,
     add: OverlayOpt = None,
