@@ -4,8 +4,9 @@ so load cannot pile up unbounded work. The pool is separate from the event loop 
 thread pool of sync routes, so /healthz and /readyz never wait behind planning. Work is bounded
 by each request's deadline (time_limit_s). A request whose client disconnects (``run``'s ``gone``, polled
 every ``POLL_S``) stops waiting: its work is cancelled if it has not started, so it frees its slot at once
-(clients that time out and retry left queued work that took every slot: 503s until it ran), and otherwise
-ends at its deadline (a running search cannot be interrupted from outside).
+(clients that time out and retry left queued work that took every slot: 503s until it ran), and a started
+one is asked to stop (``planner.search.stop``): its search ends at its next deadline check, as if its
+deadline had passed (a fleet's CP-SAT schedule solve already under way runs to its own time limit).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 from api.errors import ApiError
+from planner.search.stop import stop_on
 
 __all__ = ["POLL_S", "Busy", "ClientGone", "PlanPool"]
 
@@ -42,12 +44,19 @@ class PlanPool:
 
     async def run(self, fn: Callable[[], T], gone: Callable[[], Awaitable[bool]] | None = None) -> T:
         """``fn()`` on a pool thread; Busy (503) when every slot is taken; ClientGone once ``gone()`` (the
-        request's ``is_disconnected``) says the client left, ``fn`` cancelled if it has not started."""
+        request's ``is_disconnected``) says the client left, ``fn`` cancelled if it has not started and asked
+        to stop (``planner.search.stop.stopped()`` true inside it) if it has."""
         if not self._slots.acquire(blocking=False):
             raise Busy(f"all {self.capacity} planning slots are taken; retry later",
                        headers={"Retry-After": str(self.retry_after_s)})
+        stop = threading.Event()
+
+        def stoppable() -> T:
+            with stop_on(stop):
+                return fn()
+
         try:
-            future: Future[T] = self._executor.submit(fn)
+            future: Future[T] = self._executor.submit(stoppable)
         except BaseException:
             self._slots.release()
             raise
@@ -60,7 +69,8 @@ class PlanPool:
             if done:
                 return answer.result()
             if await gone():
-                future.cancel()  # (a started one runs on to its deadline; its slot is freed then)
+                future.cancel()  # not started: it never runs
+                stop.set()  # started: its search stops at its next deadline check; its slot is freed then
                 answer.cancel()
                 raise ClientGone("the client closed the connection before the answer")
 

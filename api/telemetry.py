@@ -25,7 +25,8 @@ class Telemetry:
                                 ("method", "route", "status"), registry=self.registry)
         self.latency = Histogram("hwplan_http_request_duration_seconds", "HTTP latency by route",
                                  ("method", "route"), buckets=LATENCY_BUCKETS, registry=self.registry)
-        self.plans = Counter("hwplan_plans", "Plan requests answered, by outcome",
+        self.plans = Counter("hwplan_plans", "Plan requests answered, by outcome (feasible, infeasible, "
+                             "time_limit, cancelled: the client left)",
                              ("outcome",), registry=self.registry)
         self.solver = Histogram("hwplan_plan_search_seconds", "Planner search time (solver included)",
                                 buckets=LATENCY_BUCKETS, registry=self.registry)

@@ -63,3 +63,36 @@ def test_a_client_that_stays_gets_its_answer_and_holds_its_slot() -> None:
     ran, third_admitted = asyncio.run(_scenario(client_leaves=False))
     assert ran == ["first", "queued"]
     assert not third_admitted  # one running, one waiting: every slot taken, 503
+
+
+def test_a_started_request_whose_client_left_is_asked_to_stop() -> None:
+    """The job polls planner.search.stop.stopped() as a search checks its deadline; it ends when the pool sets
+    the stop after the client's disconnect, long before its own 10 s wait (a running search once ran on to its
+    deadline: a worker held for up to time_limit_s by an answer no one reads)."""
+    from planner.search.stop import stopped
+
+    async def scenario() -> list[bool]:
+        pool = PlanPool(workers=1, queue=0, retry_after_s=1)
+        started, ended, seen = threading.Event(), threading.Event(), []
+
+        def search() -> str:
+            started.set()
+            for _ in range(1000):
+                if stopped():
+                    break
+                threading.Event().wait(0.01)
+            seen.append(stopped())
+            ended.set()
+            return "done"
+
+        async def gone() -> bool:
+            return started.is_set()  # the client leaves once its search runs
+
+        with pytest.raises(ClientGone):
+            await pool.run(search, gone)
+        assert await asyncio.to_thread(ended.wait, 5)
+        assert await pool.run(lambda: stopped()) is False  # the next request on that thread is not stopped
+        pool.shutdown()
+        return seen
+
+    assert asyncio.run(scenario()) == [True]

@@ -45,6 +45,7 @@ from planner.errors import InputError
 from planner.search.lever_report import lever_report
 from planner.search.measured_replan import measured_replan
 from planner.search.planning import plan
+from planner.search.stop import stopped
 from planner.workload import Objective
 
 __all__ = ["check_search_space", "router"]
@@ -160,8 +161,10 @@ async def _create_plans(workload: WorkloadIn, snapshot: Any, settings: Settings,
                       tables=snapshot.tables)
         telemetry.solver.observe(result.search.elapsed_ms / 1e3)
         timed_out = result.search.solver_status == "TIME_LIMIT"
-        telemetry.plans.labels("time_limit" if timed_out else "infeasible" if not result.plans
-                               else "feasible").inc()
+        telemetry.plans.labels("cancelled" if stopped() else "time_limit" if timed_out
+                               else "infeasible" if not result.plans else "feasible").inc()
+        if stopped():  # the client has gone (api.pool): no one reads the rest
+            return plan_result_out(result, None, None, None)
         report = None
         if levers:  # an empty report when there is no plan of that rank (infeasible, or fewer plans)
             chosen = next((p for p in result.plans if p.rank == levers_rank), None)

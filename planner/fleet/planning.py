@@ -27,6 +27,7 @@ from planner.fleet.prices import ChipPrices, Mode, catalog_prices
 from planner.fleet.results import Commit, FleetPlan, MonthRow, ScaleBounds, WorkloadSchedule
 from planner.fleet.shared import merged
 from planner.model.grid import Array, CatalogTables
+from planner.search.stop import stopped
 from planner.workload import Workload
 
 __all__ = ["Fleet", "plan_fleet"]
@@ -63,7 +64,7 @@ class _Budget:
 
     @property
     def spent(self) -> bool:
-        return self.deadline_s is not None and time.perf_counter() - self.start >= self.deadline_s
+        return stopped() or (self.deadline_s is not None and time.perf_counter() - self.start >= self.deadline_s)
 
 
 def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = None,

@@ -15,7 +15,6 @@ checked by their roofline floor first and screened only when that floor cannot r
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -31,6 +30,7 @@ from planner.search.shapes.prepare import (
     key_budgets,
     max_cost_per_hour,
 )
+from planner.search.stop import passed
 from planner.workload import HOURS_PER_MONTH, Objective, Workload
 
 __all__ = ["BranchAndBound", "Outcome", "Stop", "key_limit", "solve_prepared"]
@@ -117,7 +117,7 @@ class BranchAndBound:
     def _stopping_rule(self) -> Stop | None:
         if self.any_plan and self.found:
             return Stop.ANY_PLAN
-        if time.perf_counter() > self.deadline:
+        if passed(self.deadline):  # (or the caller asked the search to stop: planner.search.stop)
             return Stop.DEADLINE
         self._skip_pruned()
         if self.position >= len(self.order):

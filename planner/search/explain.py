@@ -19,6 +19,7 @@ from planner.model.grid import CatalogTables
 from planner.search.results import Infeasible, PlanResult, Relaxation
 from planner.search.run import run_search
 from planner.search.shapes.prepare import Prepared
+from planner.search.stop import stopped
 from planner.text import plain
 from planner.workload import Objective, Slo, Workload
 
@@ -42,7 +43,7 @@ def _time_left() -> float:
 
 def _before_deadline() -> bool:
     deadline = _DEADLINE.get()
-    return deadline is None or time.perf_counter() < deadline
+    return not stopped() and (deadline is None or time.perf_counter() < deadline)
 
 
 class Search(Protocol):
@@ -223,7 +224,7 @@ def explain_infeasible(catalog: Catalog, tables: CatalogTables, w: Workload, pre
     finally:
         _DEADLINE.reset(token)
         _SEARCH.reset(searching)
-    complete = deadline is None or time.perf_counter() < deadline
+    complete = not stopped() and (deadline is None or time.perf_counter() < deadline)
     reasons = _reasons(catalog, w, prep)
     if complete and not relaxations:
         reasons.append("no one constraint relaxed alone gives a plan (each budget, SLO target, quality floor and "

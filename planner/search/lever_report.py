@@ -24,6 +24,7 @@ from planner.levers.quality import quality
 from planner.model.grid import CatalogTables
 from planner.search.planning import plan
 from planner.search.results import Plan
+from planner.search.stop import stopped
 from planner.workload import Availability, Objective, Workload
 
 __all__ = ["LeverRow", "lever_report", "other_families", "value_of"]
@@ -139,7 +140,7 @@ def lever_report(catalog: Catalog, w: Workload, top: Plan, *, time_limit_s: floa
     out = []
     for lever, baseline, pinned in rows:
         left = end - time.perf_counter()
-        if left <= 0:
+        if left <= 0 or stopped():
             out.append(LeverRow(lever, baseline, None, None, complete=False))
             continue
         result = plan(pinned, catalog, top=1, objective=Objective.COST, time_limit_s=min(time_limit_s, left),
