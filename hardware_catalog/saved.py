@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from planner.errors import StoreError
 
-__all__ = ["PlanStore", "SavedPlan", "database_url", "plans"]
+__all__ = ["PlanStore", "SavedPlan", "database_url", "not_saved", "plans"]
 
 metadata = MetaData()
 plans = Table(
@@ -156,6 +156,16 @@ def _row(r: Any) -> SavedPlan:
     data = {k: r[k] for k in ("id", "saved_by", "workload_name", "catalog_version")}
     parsed = {k: (json.loads(r[k]) if isinstance(r[k], str) else r[k]) for k in ("workload", "result", "prices")}
     return SavedPlan(created_at=created, **data, **parsed)
+
+
+def not_saved(result: dict[str, Any]) -> str | None:
+    """Why a result is not saved (None: it is). A search that ran out of time before it found any plan has
+    neither a plan nor a proof that none exists (its explanation is not searched): saved, it read as a stored
+    answer to the workload. A proven infeasible result is saved (its reasons and relaxations are the answer),
+    as is one cut by its deadline with plans (unproven, and marked so)."""
+    if not result.get("plans") and result.get("search", {}).get("solver_status") == "TIME_LIMIT":
+        return "the search ran out of time before it found any plan: nothing to save (try a longer time limit)"
+    return None
 
 
 def prices_used(result: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy.exc import OperationalError
 
@@ -69,3 +70,39 @@ def test_service_answers_503_without_the_databases_url(tmp_path: Path, monkeypat
     assert r.status_code == 503, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
     assert "plans.db" not in r.text and "disk I/O" not in r.text and "retry later" in r.json()["detail"]
+
+
+def _out_of_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every search's deadline has passed before its first round (a real search, cut as a slow one is)."""
+    monkeypatch.setattr("planner.search.branch_bound.passed", lambda _deadline: True)
+
+
+def test_cli_does_not_save_a_search_that_ran_out_of_time(hwplan: Callable[..., tuple[int, str, str]],
+                                                         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """It has no plan and no proof that none exists: saved, it read as a stored answer (it was saved, exit 3)."""
+    url = f"sqlite:///{tmp_path / 'plans.db'}"
+    monkeypatch.setenv("HWPLAN_DATABASE_URL", url)
+    _out_of_time(monkeypatch)
+    code, out, err = hwplan("plan", str(EXAMPLE), "--json", "--save", "--time-limit", "10")
+    assert code == 3 and json.loads(out)["search"]["solver_status"] == "TIME_LIMIT"
+    assert "not saved: the search ran out of time" in err and "saved plan" not in err
+    from hardware_catalog.saved import PlanStore
+
+    assert PlanStore(url).list() == []
+
+
+def test_service_does_not_save_a_search_that_ran_out_of_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    directory = tmp_path / "catalog"
+    shutil.copytree(default_catalog_dir(), directory)
+    c = TestClient(create_app(Settings(catalog_dir=directory, database_url=f"sqlite:///{tmp_path / 'plans.db'}")))
+    body = yaml.safe_load(EXAMPLE.read_text())
+    _out_of_time(monkeypatch)
+    r = c.post("/v1/plans?save=true&time_limit_s=5", json=body)
+    assert r.status_code == 200 and "Location" not in r.headers and "X-Plan-Id" not in r.headers, r.headers
+    assert r.headers["X-Plan-Saved"].startswith("no: the search ran out of time")
+    assert r.json()["search"]["solver_status"] == "TIME_LIMIT" and not r.json()["plans"]
+    assert c.get("/v1/plans").json()["plans"] == []
+    monkeypatch.undo()  # a search given its time is saved as before
+    r = c.post("/v1/plans?save=true&time_limit_s=5", json=body)
+    assert r.status_code == 201 and r.headers["X-Plan-Id"] and "X-Plan-Saved" not in r.headers
+    assert [p["id"] for p in c.get("/v1/plans").json()["plans"]] == [r.headers["X-Plan-Id"]]

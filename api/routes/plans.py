@@ -122,9 +122,12 @@ async def create_plans(
                                levers, levers_rank, iteration_range, gone=request.is_disconnected)
     if save:
         from api.routes.saved import store_of
-        from hardware_catalog.saved import prices_used
+        from hardware_catalog.saved import not_saved, prices_used
 
         result = data.model_dump(mode="json", exclude_unset=True)
+        if (why := not_saved(result)) is not None:  # the answer as without save=true: 200, no Location
+            response.headers["X-Plan-Saved"] = f"no: {why}"
+            return data
         saved = store_of(request).save(workload=workload.model_dump(mode="json"), result=result,
                                        catalog_version=snapshot.catalog.version,
                                        prices=prices_used(result), saved_by=saver)

@@ -134,9 +134,12 @@ def _save(workload: Path, out: PlanResultOut, catalog_version: str) -> None:
     """Save the result with the catalog version that produced it (the one already loaded)."""
     from hardware_catalog.files import read_yaml
     from hardware_catalog.inputs.workload import WorkloadIn
-    from hardware_catalog.saved import PlanStore, prices_used
+    from hardware_catalog.saved import PlanStore, not_saved, prices_used
 
     result = out.model_dump(mode="json", exclude_unset=True)
+    if (why := not_saved(result)) is not None:
+        typer.echo(f"not saved: {why}", err=True)
+        return
     saved = PlanStore().save(workload=WorkloadIn.model_validate(read_yaml(workload)).model_dump(mode="json"),
                              result=result, catalog_version=catalog_version, prices=prices_used(result),
                              saved_by="cli")
