@@ -80,15 +80,20 @@ def _out_of_time(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_cli_does_not_save_a_search_that_ran_out_of_time(hwplan: Callable[..., tuple[int, str, str]],
                                                          monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """It has no plan and no proof that none exists: saved, it read as a stored answer (it was saved, exit 3)."""
+    from hardware_catalog.saved import PlanStore
+
     url = f"sqlite:///{tmp_path / 'plans.db'}"
     monkeypatch.setenv("HWPLAN_DATABASE_URL", url)
+    code, _out, err = hwplan("plan", str(EXAMPLE), "--json", "--save", "--time-limit", "10")
+    assert code == 0 and "saved plan" in err  # (given its time, saved)
+    [first] = PlanStore(url).list()
     _out_of_time(monkeypatch)
     code, out, err = hwplan("plan", str(EXAMPLE), "--json", "--save", "--time-limit", "10")
     assert code == 3 and json.loads(out)["search"]["solver_status"] == "TIME_LIMIT"
     assert "not saved: the search ran out of time" in err and "saved plan" not in err
-    from hardware_catalog.saved import PlanStore
-
-    assert PlanStore(url).list() == []
+    code, out, err = hwplan("replan", first.id, "--save")  # nor is a re-plan's
+    assert code == 0 and "not saved: the search ran out of time" in err and json.loads(out)
+    assert [p.id for p in PlanStore(url).list()] == [first.id]
 
 
 def test_service_does_not_save_a_search_that_ran_out_of_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

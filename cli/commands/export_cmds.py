@@ -134,7 +134,7 @@ def replan_cmd(plan_id: Annotated[str, typer.Argument(help="Saved plan id.")],
     from hardware_catalog.compare import compare
     from hardware_catalog.inputs.workload import WorkloadIn, to_workload
     from hardware_catalog.outputs import plan_result_out
-    from hardware_catalog.saved import prices_used
+    from hardware_catalog.saved import not_saved, prices_used
     from planner.search.planning import plan
     from planner.workload import Objective
 
@@ -152,7 +152,9 @@ def replan_cmd(plan_id: Annotated[str, typer.Argument(help="Saved plan id.")],
                              ).model_dump(mode="json", exclude_unset=True)
     new = {"id": None, "workload": old["workload"], "result": result, "catalog_version": cat.version,
            "prices": prices_used(result)}
-    if save:
+    if save and (why := not_saved(result)) is not None:
+        typer.echo(f"not saved: {why}", err=True)
+    elif save:
         new["id"] = _store(db).save(workload=old["workload"], result=result, catalog_version=cat.version,
                                     prices=new["prices"], saved_by="cli").id
     print_doc(compare(old, new))
