@@ -597,3 +597,26 @@ def test_plan_pressed_while_an_example_loads_plans_that_example(page: Page) -> N
     held[0].continue_()
     expect(page.locator("#status")).to_contain_text("code-assistant", timeout=PLAN_TIMEOUT_MS)
     expect(page.locator("#f-name")).to_have_value(re.compile("^code-assistant"))
+
+
+def test_a_save_the_service_declines_is_said_and_can_be_retried(page: Page) -> None:
+    """Saving re-solves the workload (POST /v1/plans?save=true); a re-solve that ran out of time before any plan
+    is not saved (200, X-Plan-Saved, no X-Plan-Id). The page said 'Saved as null' and linked #plan=null. The
+    service's answer is played here by the route (its own behaviour: tests/test_store_errors.py)."""
+    page.select_option("#example", "heterogeneous-mix")
+    expect(page.locator("#f-rps")).to_have_value("60")
+    page.click("#plan-button")
+    expect(page.locator("#plans-table tbody tr").first).to_be_visible(timeout=PLAN_TIMEOUT_MS)
+    shown = page.locator("#plans-table tbody tr").count()
+    why = "the search ran out of time before it found any plan: nothing to save (try a longer time limit)"
+    page.route("**/v1/plans?*save=true*", lambda route: route.fulfill(
+        status=200, headers={"X-Plan-Saved": f"no: {why}"}, content_type="application/json",
+        body=json.dumps({"plans": [], "pareto": [], "complete": False, "search": {"solver_status": "TIME_LIMIT"}})))
+    page.click("#save-button")
+    expect(page.locator("#save-status")).to_contain_text(f"Not saved: {why}", timeout=PLAN_TIMEOUT_MS)
+    expect(page.locator("#save-button")).to_be_enabled()
+    assert "#plan=" not in page.url
+    assert page.locator("#plans-table tbody tr").count() == shown  # the plans shown stay
+    page.unroute("**/v1/plans?*save=true*")
+    page.click("#save-button")  # a retry reaches the service and saves
+    expect(page.locator("#save-status")).to_contain_text("Saved as", timeout=PLAN_TIMEOUT_MS)

@@ -852,6 +852,12 @@ async function savePlan() {
     const {data, response} = await request(`/v1/plans?${params}`, {
       method: "POST", body: JSON.stringify(state.body), headers: authHeaders()});
     const id = response.headers.get("X-Plan-Id");
+    if (!id) {  // not saved: the re-solve ran out of time before any plan (X-Plan-Saved says so); the plans shown stay
+      $("#save-button").disabled = false;
+      const why = (response.headers.get("X-Plan-Saved") || "the service returned no plan id").replace(/^no: /, "");
+      saveStatus(`Not saved: ${why}.`, "error");
+      return;
+    }
     if (JSON.stringify(data.plans) !== JSON.stringify(state.result.plans)) {  // re-solved differently: show it
       renderResult(data, 0);
       if (state.plans.some((p) => p.rank === rank)) select(rank, {scroll: false});
