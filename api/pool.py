@@ -6,7 +6,7 @@ by each request's deadline (time_limit_s). A request whose client disconnects (`
 every ``POLL_S``) stops waiting: its work is cancelled if it has not started, so it frees its slot at once
 (clients that time out and retry left queued work that took every slot: 503s until it ran), and a started
 one is asked to stop (``planner.search.stop``): its search ends at its next deadline check, as if its
-deadline had passed (a fleet's CP-SAT schedule solve already under way runs to its own time limit).
+deadline had passed, and a CP-SAT solve under way is interrupted.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 from api.errors import ApiError
-from planner.search.stop import stop_on
+from planner.search.stop import Stop, stop_on
 
 __all__ = ["POLL_S", "Busy", "ClientGone", "PlanPool"]
 
@@ -49,7 +49,7 @@ class PlanPool:
         if not self._slots.acquire(blocking=False):
             raise Busy(f"all {self.capacity} planning slots are taken; retry later",
                        headers={"Retry-After": str(self.retry_after_s)})
-        stop = threading.Event()
+        stop = Stop()
 
         def stoppable() -> T:
             with stop_on(stop):

@@ -5,6 +5,7 @@ same search left alone; the stop is set from inside the search (after its first 
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +19,15 @@ from planner.search.explain import explain_infeasible
 from planner.search.planning import plan
 from planner.search.results import PlanResult
 from planner.search.run import run_search
-from planner.search.stop import stop_on, stopped
+from planner.search.stop import Stop, stop_on, stopped
 from planner.workload import Objective
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
-def _counted_rounds(monkeypatch: pytest.MonkeyPatch, stop_after: int | None) -> tuple[list[int], threading.Event]:
+def _counted_rounds(monkeypatch: pytest.MonkeyPatch, stop_after: int | None) -> tuple[list[int], Stop]:
     """Count the branch and bound's rounds; set the stop once ``stop_after`` of them have run."""
-    event, rounds = threading.Event(), []
+    event, rounds = Stop(), []
     original = branch_bound.BranchAndBound._round
 
     def counted(self: branch_bound.BranchAndBound, keys: list[int]) -> None:
@@ -61,7 +62,7 @@ def test_an_explanation_asked_to_stop_tries_no_relaxation(catalog: Catalog, tabl
     assert not searched.result.plans
     explained = explain_infeasible(catalog, tables, w, searched.prepared, objective=Objective.COST)
     assert explained.relaxations and explained.complete  # the baseline: relaxations exist
-    event, replans = threading.Event(), []
+    event, replans = Stop(), []
 
     def counted(*args: Any, **kwargs: Any) -> PlanResult:
         replans.append(1)
@@ -77,7 +78,7 @@ def test_an_explanation_asked_to_stop_tries_no_relaxation(catalog: Catalog, tabl
 
 
 def test_nothing_is_stopped_outside_stop_on() -> None:
-    event = threading.Event()
+    event = Stop()
     event.set()
     assert not stopped()
     seen: list[bool] = []
@@ -87,3 +88,44 @@ def test_nothing_is_stopped_outside_stop_on() -> None:
         other.start()
         other.join()
     assert seen == [False] and not stopped()
+
+
+def test_a_fleet_asked_to_stop_interrupts_its_schedule_solve(monkeypatch: pytest.MonkeyPatch, catalog: Catalog,
+                                                             tables: CatalogTables) -> None:
+    """The example fleet's joint schedule solve runs to its limit (30 s of a 68 s run at --time-limit 30; its
+    other solves end within 3 s). The stop is set by the first solve still running after 3 s; CP-SAT's
+    stop_search ends it and the phases after it are skipped. Basis: wall clock against those 30 s and 68 s
+    (a loaded machine's margin)."""
+    from ortools.sat.python import cp_model
+
+    from hardware_catalog.inputs.fleet import load_fleet
+    from planner.fleet.planning import plan_fleet
+
+    fleet, _ = load_fleet(EXAMPLES / "fleet" / "fleet.yaml")
+    stop, stopped_in = Stop(), []
+    original = cp_model.CpSolver.solve
+
+    def solve(self: cp_model.CpSolver, model: cp_model.CpModel, *args: Any, **kwargs: Any) -> Any:
+        started, running = time.perf_counter(), [True]
+
+        def long_solve() -> None:
+            if running[0] and not stop.is_set():
+                stopped_in.append(started)
+                stop.set()
+
+        watchdog = threading.Timer(3.0, long_solve)
+        watchdog.start()
+        try:
+            return original(self, model, *args, **kwargs)
+        finally:
+            running[0] = False
+            watchdog.cancel()
+            if stopped_in and stopped_in[-1] == started:
+                stopped_in[-1] = time.perf_counter() - started  # how long the stopped solve ran
+
+    monkeypatch.setattr(cp_model.CpSolver, "solve", solve)
+    start = time.perf_counter()
+    with stop_on(stop):
+        plan_fleet(fleet, catalog, tables=tables, time_limit_s=30)
+    assert len(stopped_in) == 1 and stopped_in[0] < 15, stopped_in  # stopped 3 s in, not at 30
+    assert time.perf_counter() - start < 40

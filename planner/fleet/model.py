@@ -33,6 +33,7 @@ from planner.fleet.options import Shape
 from planner.fleet.prices import ChipPrices, Mode, replica_price
 from planner.model.grid import Array
 from planner.search.mix.solver import COST_SCALE, rate_scale, scaled
+from planner.search.stop import interrupting
 from planner.workload import HOURS_PER_MONTH, Availability
 
 __all__ = ["Item", "Solved", "solve_schedule"]
@@ -363,7 +364,10 @@ def _solve(items: Sequence[Item], *, hours: Array, prices: ChipPrices, fleet_quo
     solver.parameters.max_time_in_seconds = time_limit_s
     solver.parameters.num_workers = workers
     solver.parameters.random_seed = seed
-    status = solver.solve(sched.model)
+    with interrupting(solver.stop_search) as stopped_already:  # (the service's client has gone: planner.search.stop)
+        if stopped_already:
+            solver.parameters.max_time_in_seconds = 0.0
+        status = solver.solve(sched.model)
     name = solver.status_name(status)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         bound = solver.best_objective_bound / COST_SCALE if status == cp_model.UNKNOWN else math.nan

@@ -64,7 +64,7 @@ class _Budget:
 
     @property
     def spent(self) -> bool:
-        return stopped() or (self.deadline_s is not None and time.perf_counter() - self.start >= self.deadline_s)
+        return self.deadline_s is not None and time.perf_counter() - self.start >= self.deadline_s
 
 
 def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = None,
@@ -113,6 +113,8 @@ def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = No
     independent = independent_bound = None
     # (a bound above the schedule found is the objective's milli-dollar rounding: no schedule is cheaper)
     lower = min(joint.bound, _total([joint]) or 0.0) if joint.cost and math.isfinite(joint.bound) else None
+    if stopped():  # the service's client has gone (planner.search.stop): no comparison for no one
+        compare = False
     if compare and budget.spent:
         notes.append(f"not compared with each workload alone with the whole quota: the run's {deadline_s:g} s were "
                      "spent")

@@ -1,28 +1,61 @@
 """A search's stop signal beside its deadline: a caller that no longer wants the answer (the service, once the
-client that asked has disconnected: ``api.pool``) sets an event, and every check of a deadline in the search
+client that asked has disconnected: ``api.pool``) sets a ``Stop``, and every check of a deadline in the search
 reads it as passed. The search then ends as at its deadline, at the next check (a branch-and-bound round, an
-explanation's or lever report's next re-plan), with an unproven answer that nobody reads.
+explanation's or lever report's next re-plan, a fleet's next phase), with an unproven answer that nobody reads;
+a CP-SAT solve under way is interrupted (``interrupting``: the solver's ``stop_search``).
 
-The event is per thread of work (a ``ContextVar``): ``stop_on(event)`` around the work, ``stopped()`` where a
+The signal is per thread of work (a ``ContextVar``): ``stop_on(stop)`` around the work, ``stopped()`` where a
 deadline is checked. Without ``stop_on`` nothing is ever stopped, as in the CLI."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-__all__ = ["passed", "stop_on", "stopped"]
+__all__ = ["Stop", "interrupting", "passed", "stop_on", "stopped"]
 
-_STOP: ContextVar[threading.Event | None] = ContextVar("hwplan_stop", default=None)
+
+class Stop:
+    """Set once, from any thread; what is ``interrupting`` when it is set is called then."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._set = False
+        self._calls: list[Callable[[], None]] = []
+
+    def set(self) -> None:
+        with self._lock:
+            if self._set:
+                return
+            self._set, calls = True, list(self._calls)
+        for call in calls:
+            call()
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def _add(self, call: Callable[[], None]) -> bool:
+        with self._lock:
+            if not self._set:
+                self._calls.append(call)
+            return self._set
+
+    def _remove(self, call: Callable[[], None]) -> None:
+        with self._lock:
+            if call in self._calls:
+                self._calls.remove(call)
+
+
+_STOP: ContextVar[Stop | None] = ContextVar("hwplan_stop", default=None)
 
 
 def stopped() -> bool:
     """Whether the work this runs in has been asked to stop."""
-    event = _STOP.get()
-    return event is not None and event.is_set()
+    stop = _STOP.get()
+    return stop is not None and stop.is_set()
 
 
 def passed(deadline: float) -> bool:
@@ -31,10 +64,26 @@ def passed(deadline: float) -> bool:
 
 
 @contextmanager
-def stop_on(event: threading.Event) -> Iterator[None]:
-    """Every search run inside stops at its next deadline check once ``event`` is set."""
-    token = _STOP.set(event)
+def stop_on(stop: Stop) -> Iterator[None]:
+    """Every search run inside stops at its next deadline check once ``stop`` is set."""
+    token = _STOP.set(stop)
     try:
         yield
     finally:
         _STOP.reset(token)
+
+
+@contextmanager
+def interrupting(stop_search: Callable[[], None]) -> Iterator[bool]:
+    """Around a solve: ``stop_search`` (CP-SAT's, which ends a solve under way from another thread) is called if
+    the work is asked to stop meanwhile. Yields whether it already was: the caller then skips the solve (a
+    ``stop_search`` before the solve starts may be forgotten by it)."""
+    stop = _STOP.get()
+    if stop is None:
+        yield False
+        return
+    already = stop._add(stop_search)
+    try:
+        yield already
+    finally:
+        stop._remove(stop_search)

@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from planner.search.stop import interrupting
+
 __all__ = ["ProtoModel", "Solved"]
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -93,8 +95,11 @@ class ProtoModel:
             parameters.cp_model_probing_level = 0
             parameters.symmetry_level = 0
         wrapper = cmh.SolveWrapper()
-        wrapper.set_parameters(parameters)
-        response = wrapper.solve(self.to_proto())
+        with interrupting(wrapper.stop_search) as stopped_already:  # (the client has gone: planner.search.stop)
+            if stopped_already:
+                parameters.max_time_in_seconds = 0.0
+            wrapper.set_parameters(parameters)
+            response = wrapper.solve(self.to_proto())
         status = response.status.name
         found = status in ("OPTIMAL", "FEASIBLE")
         return Solved(status=status, values=tuple(int(v) for v in response.solution) if found else ())
