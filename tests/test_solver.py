@@ -114,6 +114,9 @@ def test_solver_parameters_are_set(monkeypatch: pytest.MonkeyPatch) -> None:
         def solve(self, proto: Any) -> Any:
             return self.inner.solve(proto)
 
+        def stop_search(self) -> None:  # (what planner.search.stop calls when the client has gone)
+            self.inner.stop_search()
+
     monkeypatch.setattr(cp_model_helper, "SolveWrapper", Recording)
     monkeypatch.setattr(mix_solver, "_exact_mix", lambda *a, **k: None)  # the exact search would answer first
     sol = solve_mix([A, B], demand=23.0, max_types=2, quotas={}, time_limit_s=0.75, seed=7, workers=3)
