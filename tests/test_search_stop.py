@@ -19,7 +19,7 @@ from planner.search.explain import explain_infeasible
 from planner.search.planning import plan
 from planner.search.results import PlanResult
 from planner.search.run import run_search
-from planner.search.stop import Stop, stop_on, stopped
+from planner.search.stop import Stop, interrupting, stop_on, stopped
 from planner.workload import Objective
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -129,3 +129,30 @@ def test_a_fleet_asked_to_stop_interrupts_its_schedule_solve(monkeypatch: pytest
         plan_fleet(fleet, catalog, tables=tables, time_limit_s=30)
     assert len(stopped_in) == 1 and stopped_in[0] < 15, stopped_in  # stopped 3 s in, not at 30
     assert time.perf_counter() - start < 40
+
+
+def test_a_stop_that_comes_before_the_solver_listens_is_repeated_until_the_solve_ends() -> None:
+    """``CpSolver.stop_search`` before its ``solve`` has made its wrapper does nothing: a stop set between
+    ``interrupting``'s check and that moment was lost, and the solve ran to its limit. The stop is repeated
+    (every ``RETRY_S``) until the block ends. Basis: a solver that listens only 0.2 s after it starts and
+    otherwise waits 5 s."""
+    stop, listening, ended, calls = Stop(), threading.Event(), threading.Event(), []
+
+    def stop_search() -> None:
+        calls.append(time.perf_counter())
+        if listening.is_set():
+            ended.set()
+
+    def solve() -> bool:
+        time.sleep(0.2)  # making its wrapper
+        listening.set()
+        return ended.wait(5)
+
+    with stop_on(stop), interrupting(stop_search) as already:
+        assert not already
+        stop.set()  # before the solver listens
+        assert solve()  # ended by a repeated call, not by its 5 s
+    n = len(calls)
+    assert n >= 2
+    time.sleep(0.3)
+    assert len(calls) == n  # nothing is called once the solve has returned

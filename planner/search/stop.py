@@ -73,17 +73,33 @@ def stop_on(stop: Stop) -> Iterator[None]:
         _STOP.reset(token)
 
 
+RETRY_S = 0.05  # how often a stop repeats ``stop_search`` until the solve it is for has returned
+
+
 @contextmanager
 def interrupting(stop_search: Callable[[], None]) -> Iterator[bool]:
     """Around a solve: ``stop_search`` (CP-SAT's, which ends a solve under way from another thread) is called if
-    the work is asked to stop meanwhile. Yields whether it already was: the caller then skips the solve (a
-    ``stop_search`` before the solve starts may be forgotten by it)."""
+    the work is asked to stop meanwhile, and again every ``RETRY_S`` until the block ends: a call that comes
+    before the solver has started its search is forgotten by it (``CpSolver.stop_search`` before ``solve`` makes
+    its wrapper does nothing). Yields whether the work was asked to stop already: the caller then gives the
+    solve no time."""
     stop = _STOP.get()
     if stop is None:
         yield False
         return
-    already = stop._add(stop_search)
+    ended = threading.Event()
+
+    def repeat() -> None:
+        while not ended.is_set():
+            stop_search()
+            ended.wait(RETRY_S)
+
+    def on_stop() -> None:
+        threading.Thread(target=repeat, name="hwplan-stop-search", daemon=True).start()
+
+    already = stop._add(on_stop)
     try:
         yield already
     finally:
-        stop._remove(stop_search)
+        ended.set()
+        stop._remove(on_stop)
