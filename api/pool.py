@@ -18,7 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 from api.errors import ApiError
-from planner.search.stop import Stop, stop_on
+from planner.search.stop import StopSignal, stop_on
 
 __all__ = ["POLL_S", "Busy", "ClientGone", "PlanPool"]
 
@@ -49,7 +49,7 @@ class PlanPool:
         if not self._slots.acquire(blocking=False):
             raise Busy(f"all {self.capacity} planning slots are taken; retry later",
                        headers={"Retry-After": str(self.retry_after_s)})
-        stop = Stop()
+        stop = StopSignal()
 
         def stoppable() -> T:
             with stop_on(stop):

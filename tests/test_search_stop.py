@@ -19,15 +19,15 @@ from planner.search.explain import explain_infeasible
 from planner.search.planning import plan
 from planner.search.results import PlanResult
 from planner.search.run import run_search
-from planner.search.stop import Stop, interrupting, stop_on, stopped
+from planner.search.stop import StopSignal, interrupting, stop_on, stopped
 from planner.workload import Objective
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
-def _counted_rounds(monkeypatch: pytest.MonkeyPatch, stop_after: int | None) -> tuple[list[int], Stop]:
+def _counted_rounds(monkeypatch: pytest.MonkeyPatch, stop_after: int | None) -> tuple[list[int], StopSignal]:
     """Count the branch and bound's rounds; set the stop once ``stop_after`` of them have run."""
-    event, rounds = Stop(), []
+    event, rounds = StopSignal(), []
     original = branch_bound.BranchAndBound._round
 
     def counted(self: branch_bound.BranchAndBound, keys: list[int]) -> None:
@@ -62,7 +62,7 @@ def test_an_explanation_asked_to_stop_tries_no_relaxation(catalog: Catalog, tabl
     assert not searched.result.plans
     explained = explain_infeasible(catalog, tables, w, searched.prepared, objective=Objective.COST)
     assert explained.relaxations and explained.complete  # the baseline: relaxations exist
-    event, replans = Stop(), []
+    event, replans = StopSignal(), []
 
     def counted(*args: Any, **kwargs: Any) -> PlanResult:
         replans.append(1)
@@ -78,7 +78,7 @@ def test_an_explanation_asked_to_stop_tries_no_relaxation(catalog: Catalog, tabl
 
 
 def test_nothing_is_stopped_outside_stop_on() -> None:
-    event = Stop()
+    event = StopSignal()
     event.set()
     assert not stopped()
     seen: list[bool] = []
@@ -102,7 +102,7 @@ def test_a_fleet_asked_to_stop_interrupts_its_schedule_solve(monkeypatch: pytest
     from planner.fleet.planning import plan_fleet
 
     fleet, _ = load_fleet(EXAMPLES / "fleet" / "fleet.yaml")
-    stop, stopped_in = Stop(), []
+    stop, stopped_in = StopSignal(), []
     original = cp_model.CpSolver.solve
 
     def solve(self: cp_model.CpSolver, model: cp_model.CpModel, *args: Any, **kwargs: Any) -> Any:
@@ -136,7 +136,7 @@ def test_a_stop_that_comes_before_the_solver_listens_is_repeated_until_the_solve
     ``interrupting``'s check and that moment was lost, and the solve ran to its limit. The stop is repeated
     (every ``RETRY_S``) until the block ends. Basis: a solver that listens only 0.2 s after it starts and
     otherwise waits 5 s."""
-    stop, listening, ended, calls = Stop(), threading.Event(), threading.Event(), []
+    stop, listening, ended, calls = StopSignal(), threading.Event(), threading.Event(), []
 
     def stop_search() -> None:
         calls.append(time.perf_counter())

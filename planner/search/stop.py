@@ -1,5 +1,5 @@
 """A search's stop signal beside its deadline: a caller that no longer wants the answer (the service, once the
-client that asked has disconnected: ``api.pool``) sets a ``Stop``, and every check of a deadline in the search
+client that asked has disconnected: ``api.pool``) sets a ``StopSignal``, and every check of a deadline in the search
 reads it as passed. The search then ends as at its deadline, at the next check (a branch-and-bound round, an
 explanation's or lever report's next re-plan, a fleet's next phase), with an unproven answer that nobody reads;
 a CP-SAT solve under way is interrupted (``interrupting``: the solver's ``stop_search``).
@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-__all__ = ["Stop", "interrupting", "passed", "stop_on", "stopped"]
+__all__ = ["StopSignal", "interrupting", "passed", "stop_on", "stopped"]
 
 
-class Stop:
+class StopSignal:
     """Set once, from any thread; what is ``interrupting`` when it is set is called then."""
 
     def __init__(self) -> None:
@@ -49,7 +49,7 @@ class Stop:
                 self._calls.remove(call)
 
 
-_STOP: ContextVar[Stop | None] = ContextVar("hwplan_stop", default=None)
+_STOP: ContextVar[StopSignal | None] = ContextVar("hwplan_stop", default=None)
 
 
 def stopped() -> bool:
@@ -64,7 +64,7 @@ def passed(deadline: float) -> bool:
 
 
 @contextmanager
-def stop_on(stop: Stop) -> Iterator[None]:
+def stop_on(stop: StopSignal) -> Iterator[None]:
     """Every search run inside stops at its next deadline check once ``stop`` is set."""
     token = _STOP.set(stop)
     try:
