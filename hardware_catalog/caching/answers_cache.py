@@ -40,9 +40,10 @@ import hashlib
 import os
 import threading
 import zipfile
+from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, ClassVar
 
 import numpy as np
 
@@ -70,11 +71,35 @@ CODE = (*(_ROOT / "planner" / "search" / "shapes" / name
 _NAME = frozenset("abcdefghijklmnopqrstuvwxyz_")  # what a row_memo name may hold (it goes into a file name)
 
 
-class DiskAnswers:
-    """A store's ``Backing`` in ``folder`` under ``key``."""
+class _DiskFiles:
+    """What the two kinds of file share: a folder, the entry's key, their suffix and how many are kept."""
+
+    suffix: ClassVar[str]
+    kept: ClassVar[int]
 
     def __init__(self, folder: Path, key: str) -> None:
         self.folder, self.key = folder, key
+
+    def _pruning(self, pruned: bool) -> tuple[str, int] | None:
+        return (self.suffix, self.kept) if pruned else None
+
+    def _save_item(self, key: Any, value: Any) -> int:
+        """One item of a memo's ``fresh()`` saved unpruned; how many values it wrote (0: none)."""
+        raise NotImplementedError
+
+    def save_fresh(self, items: Iterable[tuple[Any, Any]]) -> int:
+        """Every item of a memo's ``fresh()`` saved, then the folder pruned once (a listing of it) if any was
+        written; how many values."""
+        written = sum(self._save_item(key, value) for key, value in items)
+        if written:
+            prune(self.folder, self.suffix, self.kept)
+        return written
+
+
+class DiskAnswers(_DiskFiles):
+    """A store's ``Backing`` in ``folder`` under ``key``."""
+
+    suffix, kept = SUFFIX, FILES
 
     def path(self, question: bytes) -> Path:
         return self.folder / f"{self.key}-{question.hex()}{SUFFIX}"
@@ -105,14 +130,16 @@ class DiskAnswers:
             return False
         keys = np.frombuffer(b"".join(k for k, _ in items), dtype=np.uint8).reshape(len(items), -1)
         values = np.array([v for _, v in items], dtype=np.float64)
-        return _write(self.path(question), {"keys": keys, "values": values}, (SUFFIX, FILES) if pruned else None)
+        return _write(self.path(question), {"keys": keys, "values": values}, self._pruning(pruned))
+
+    def _save_item(self, key: Any, value: Any) -> int:
+        return len(value) if self.save(key, value, pruned=False) else 0
 
 
-class DiskRows:
+class DiskRows(_DiskFiles):
     """A row memo's ``Backing`` (``planner.search.shapes.row_memo``) in ``folder`` under ``key``."""
 
-    def __init__(self, folder: Path, key: str) -> None:
-        self.folder, self.key = folder, key
+    suffix, kept = ROW_SUFFIX, ROW_FILES
 
     def path(self, question: bytes, name: str) -> Path:
         if not name or not set(name) <= _NAME:
@@ -140,7 +167,11 @@ class DiskRows:
             rows, values = merged(*old, rows, values)
         return _write(self.path(question, name), {"rows": np.ascontiguousarray(rows, dtype=np.int64),
                                                   "values": np.ascontiguousarray(values, dtype=np.float64)},
-                      (ROW_SUFFIX, ROW_FILES) if pruned else None, prefix=name.encode())
+                      self._pruning(pruned), prefix=name.encode())
+
+    def _save_item(self, key: Any, value: Any) -> int:
+        (question, name), (rows, values) = key, value
+        return len(rows) if self.save(question, name, rows, values, pruned=False) else 0
 
 
 def _read(path: Path, names: tuple[str, ...], *, prefix: bytes = b"") -> list[np.ndarray] | None:
@@ -225,33 +256,15 @@ def attach(tables: CatalogTables, entry_key: str) -> None:
 def save(tables: CatalogTables) -> int:
     """Write the answers the tables' store found since it was attached (or last saved), and the rows its row
     memo computed since; how many answers."""
-    _save_rows(tables)
-    store = shared(tables)
-    backing = store.backing
-    if not isinstance(backing, DiskAnswers):
-        return 0
-    written = 0
-    for asked, found in store.fresh().items():
-        if backing.save(asked, found, pruned=False):
-            written += len(found)
-    if written:
-        prune(backing.folder, SUFFIX, FILES)  # once for every file written (a listing of the folder)
-    return written
+    _save_fresh(shared_rows(tables))
+    return _save_fresh(shared(tables))
 
 
-def _save_rows(tables: CatalogTables) -> int:
-    """Write the rows the tables' row memo computed since it was attached (or last saved); how many."""
-    memo = shared_rows(tables)
+def _save_fresh(memo: Any) -> int:
+    """What ``memo`` (a store or a row memo) computed since it was attached or last saved, written to its disk
+    backing (none attached: nothing)."""
     backing = memo.backing
-    if not isinstance(backing, DiskRows):
-        return 0
-    written = 0
-    for (asked, name), (rows, values) in memo.fresh().items():
-        if backing.save(asked, name, rows, values, pruned=False):
-            written += len(rows)
-    if written:
-        prune(backing.folder, ROW_SUFFIX, ROW_FILES)
-    return written
+    return backing.save_fresh(memo.fresh().items()) if isinstance(backing, _DiskFiles) else 0
 
 
 _pending: dict[int, tuple[threading.Timer, CatalogTables]] = {}  # tables with a save_later due, by id
