@@ -30,6 +30,7 @@ from hardware_catalog.inputs.workload import load_workload
 from planner.model.grid import CatalogTables
 from planner.search.shapes.candidates import universe
 from planner.search.shapes.capacity import screen
+from planner.workload import Workload
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.usefixtures("cache_in")  # a fresh cache directory per test (conftest)
@@ -55,8 +56,11 @@ def computed(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[int]]:
     return counts
 
 
-def _rows_files(folder: Path) -> list[Path]:
-    return sorted(folder.glob(f"*{answers_cache.ROW_SUFFIX}"))
+def _screen_file(small_catalog_dir: Path, cache_in: Path, w: Workload) -> Path:
+    """The screen file a cached run of ``w`` leaves (the one file of that name)."""
+    cached_run(small_catalog_dir, w)
+    (path,) = [p for p in answers_cache.row_entries(cache_in) if p.name.endswith(f"-screen{answers_cache.ROW_SUFFIX}")]
+    return path
 
 
 def test_the_next_run_screens_and_tunes_no_row_again_and_plans_the_same(
@@ -66,8 +70,9 @@ def test_the_next_run_screens_and_tunes_no_row_again_and_plans_the_same(
     w = load_workload(CHATBOT)
     first = cached_run(small_catalog_dir, w)
     assert sum(computed["screen"]) > 0 and sum(computed["tuned_cap"]) > 0
-    assert {p.name.removesuffix(answers_cache.ROW_SUFFIX).rsplit("-", 1)[1] for p in _rows_files(cache_in)} == \
-        {"screen", "tuned_cap"}
+    names = {p.name.removesuffix(answers_cache.ROW_SUFFIX).rsplit("-", 1)[1]
+             for p in answers_cache.row_entries(cache_in)}
+    assert names == {"screen", "tuned_cap"}
     for c in computed.values():
         c.clear()
     again = cached_run(small_catalog_dir, w)
@@ -81,8 +86,7 @@ def test_the_kept_screen_is_the_screen_computed_afresh(small_catalog_dir: Path, 
     """Every row a screen file holds carries what ``capacity.screen`` gives that Universe row now (an
     independent recomputation, with none of the memo's bookkeeping): the row ids and values line up."""
     w = load_workload(CHATBOT)
-    cached_run(small_catalog_dir, w)
-    (path,) = [p for p in _rows_files(cache_in) if p.name.endswith(f"-screen{answers_cache.ROW_SUFFIX}")]
+    path = _screen_file(small_catalog_dir, cache_in, w)
     key, question, name = path.name.removesuffix(answers_cache.ROW_SUFFIX).split("-")
     loaded = answers_cache.DiskRows(cache_in, key).load(bytes.fromhex(question), name)
     assert loaded is not None
@@ -100,8 +104,7 @@ def test_the_kept_screen_is_the_screen_computed_afresh(small_catalog_dir: Path, 
 def test_a_damaged_rows_file_is_computed_again(small_catalog_dir: Path, cache_in: Path, how: str,
                                                computed: dict[str, list[int]]) -> None:
     w = load_workload(CHATBOT)
-    cached_run(small_catalog_dir, w)
-    (stored,) = [p for p in _rows_files(cache_in) if "-screen" in p.name]
+    stored = _screen_file(small_catalog_dir, cache_in, w)
     damage(stored, how)
     computed["screen"].clear()
     assert cached_run(small_catalog_dir, w).plans == fresh_plan(small_catalog_dir, w).plans
@@ -114,8 +117,7 @@ def test_a_damaged_rows_file_is_computed_again(small_catalog_dir: Path, cache_in
 def test_rows_filed_under_another_question_or_name_are_not_taken(small_catalog_dir: Path, cache_in: Path) -> None:
     """A file renamed to another question's or name's file is ignored (its check covers the name; the rows of
     another question would carry another question's values)."""
-    cached_run(small_catalog_dir, load_workload(CHATBOT))
-    (stored,) = [p for p in _rows_files(cache_in) if "-screen" in p.name]
+    stored = _screen_file(small_catalog_dir, cache_in, load_workload(CHATBOT))
     key, question, _name = stored.name.removesuffix(answers_cache.ROW_SUFFIX).split("-")
     backing = answers_cache.DiskRows(cache_in, key)
     stored.rename(stored.with_name(f"{key}-{question}-tuned_cap{answers_cache.ROW_SUFFIX}"))
@@ -127,8 +129,7 @@ def test_rows_filed_under_another_question_or_name_are_not_taken(small_catalog_d
 def test_a_rows_file_others_may_write_is_not_trusted(small_catalog_dir: Path, cache_in: Path,
                                                      computed: dict[str, list[int]]) -> None:
     w = load_workload(CHATBOT)
-    cached_run(small_catalog_dir, w)
-    (stored,) = [p for p in _rows_files(cache_in) if "-screen" in p.name]
+    stored = _screen_file(small_catalog_dir, cache_in, w)
     assert stored.stat().st_mode & 0o077 == 0  # written for its owner alone
     stored.chmod(0o664)
     computed["screen"].clear()
@@ -145,7 +146,7 @@ def test_an_edited_catalog_file_takes_no_row_from_before(small_catalog_dir: Path
     doc["memory_bandwidth_gb_s"] = doc["memory_bandwidth_gb_s"] / 2
     path.write_text(yaml.safe_dump(doc))
     assert cached_run(small_catalog_dir, w).plans == fresh_plan(small_catalog_dir, w).plans
-    keys = {p.name.split("-")[0] for p in _rows_files(cache_in)}
+    keys = {p.name.split("-")[0] for p in answers_cache.row_entries(cache_in)}
     assert len(keys) == 2  # one set of files per catalog version
 
 
@@ -153,7 +154,7 @@ def test_info_counts_and_clear_removes_the_rows(small_catalog_dir: Path, cache_i
     cached_run(small_catalog_dir, load_workload(CHATBOT))
     assert len(cache.info()["rows"]) == 2
     cache.clear()
-    assert cache.info()["rows"] == [] and not _rows_files(cache_in)
+    assert cache.info()["rows"] == [] and not answers_cache.row_entries(cache_in)
 
 
 def test_a_file_merges_the_rows_of_two_runs(tmp_path: Path) -> None:
@@ -171,8 +172,7 @@ def test_a_file_of_another_width_is_not_taken(small_catalog_dir: Path, cache_in:
     """A screen file written (by its owner, with a valid check) with 3 values a row instead of 4 is not this
     name's layout: computed again, never a broadcast error mid-plan."""
     w = load_workload(CHATBOT)
-    cached_run(small_catalog_dir, w)
-    (stored,) = [p for p in _rows_files(cache_in) if "-screen" in p.name]
+    stored = _screen_file(small_catalog_dir, cache_in, w)
     key, question, name = stored.name.removesuffix(answers_cache.ROW_SUFFIX).split("-")
     backing = answers_cache.DiskRows(cache_in, key)
     rows, values = backing.load(bytes.fromhex(question), name) or (None, None)
