@@ -39,6 +39,7 @@ from typing import Any
 import httpx
 import numpy as np
 import uvicorn
+from healthz_probe import probe  # bench/ is the script's directory
 
 from api import Settings, create_app
 
@@ -96,19 +97,6 @@ def server_process(catalog: Path) -> Iterator[str]:
         proc.wait(timeout=30)
 
 
-PROBER = """
-import sys, time, httpx
-url, seconds = sys.argv[1], float(sys.argv[2])
-stop = time.perf_counter() + seconds
-with httpx.Client(base_url=url, timeout=60) as client:
-    while time.perf_counter() < stop:
-        t0 = time.perf_counter()
-        client.get("/healthz")
-        print(time.perf_counter() - t0, flush=True)
-        time.sleep(0.05)
-"""
-
-
 def drive(url: str, clients: int, seconds: float, request: Any,
           health: list[float] | None = None, probe_process: bool = False) -> tuple[list[float], int]:
     """``clients`` threads, each with its own connection, calling ``request(client, i)`` until time;
@@ -118,16 +106,7 @@ def drive(url: str, clients: int, seconds: float, request: Any,
     errors = 0
     lock = threading.Lock()
     counter = itertools.count()
-    stop = time.perf_counter() + seconds
-
-    def prober() -> None:
-        assert health is not None
-        with httpx.Client(base_url=url, timeout=60) as client:
-            while time.perf_counter() < stop:
-                t0 = time.perf_counter()
-                client.get("/healthz")
-                health.append(time.perf_counter() - t0)
-                time.sleep(0.05)
+    stop, until = time.perf_counter() + seconds, time.time() + seconds
 
     def worker() -> None:
         nonlocal errors
@@ -140,17 +119,18 @@ def drive(url: str, clients: int, seconds: float, request: Any,
                     errors += not ok
 
     threads = [threading.Thread(target=worker) for _ in range(clients)]
-    probe = None
+    probe_run = None
     if health is not None and probe_process:
-        probe = subprocess.Popen([sys.executable, "-c", PROBER, url, str(seconds)], stdout=subprocess.PIPE, text=True)
+        probe_run = subprocess.Popen([sys.executable, str(Path(__file__).with_name("healthz_probe.py")), url,
+                                      str(until)], stdout=subprocess.PIPE, text=True)
     elif health is not None:
-        threads.append(threading.Thread(target=prober))
+        threads.append(threading.Thread(target=probe, args=(url, until, health.append)))
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    if probe is not None and health is not None:
-        out, _ = probe.communicate(timeout=seconds + 60)
+    if probe_run is not None and health is not None:
+        out, _ = probe_run.communicate(timeout=seconds + 60)
         health.extend(float(line) for line in out.split())
     return latencies, errors
 
