@@ -4,6 +4,7 @@ same search left alone; the stop is set from inside the search (after its first 
 
 from __future__ import annotations
 
+import importlib
 import threading
 import time
 from pathlib import Path
@@ -156,3 +157,29 @@ def test_a_stop_that_comes_before_the_solver_listens_is_repeated_until_the_solve
     assert n >= 2
     time.sleep(0.3)
     assert len(calls) == n  # nothing is called once the solve has returned
+
+
+def test_a_lever_report_asked_to_stop_replans_no_lever(monkeypatch: pytest.MonkeyPatch, catalog: Catalog,
+                                                       tables: CatalogTables) -> None:
+    """Each lever is a re-plan (enumeration, screen, search); once the stop is set none is started, and every row
+    says it is incomplete. Basis: the re-plans counted, and the same report unstopped."""
+    lever_module = importlib.import_module("planner.search.lever_report")  # (the package exports the function)
+
+    w = load_workload(EXAMPLES / "support-chatbot.yaml")
+    top = plan(w, catalog, top=1, time_limit_s=60, tables=tables, explain=False).plans[0]
+    replans: list[int] = []
+    original = lever_module.plan
+
+    def counted(*args: Any, **kwargs: Any) -> PlanResult:
+        replans.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(lever_module, "plan", counted)
+    whole = lever_module.lever_report(catalog, w, top, tables=tables)
+    assert replans and all(row.complete for row in whole)  # (the baseline: every lever re-planned)
+    replans.clear()
+    stop = StopSignal()
+    stop.set()
+    with stop_on(stop):
+        cut = lever_module.lever_report(catalog, w, top, tables=tables)
+    assert not replans and len(cut) == len(whole) and not any(row.complete for row in cut)

@@ -27,7 +27,6 @@ from planner.fleet.prices import ChipPrices, Mode, catalog_prices
 from planner.fleet.results import Commit, FleetPlan, MonthRow, ScaleBounds, WorkloadSchedule
 from planner.fleet.shared import merged
 from planner.model.grid import Array, CatalogTables
-from planner.search.stop import stopped
 from planner.workload import Workload
 
 __all__ = ["Fleet", "plan_fleet"]
@@ -113,8 +112,6 @@ def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = No
     independent = independent_bound = None
     # (a bound above the schedule found is the objective's milli-dollar rounding: no schedule is cheaper)
     lower = min(joint.bound, _total([joint]) or 0.0) if joint.cost and math.isfinite(joint.bound) else None
-    if stopped():  # the service's client has gone (planner.search.stop): no comparison for no one
-        compare = False
     if compare and budget.spent:
         notes.append(f"not compared with each workload alone with the whole quota: the run's {deadline_s:g} s were "
                      "spent")
