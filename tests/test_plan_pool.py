@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -96,3 +98,40 @@ def test_a_started_request_whose_client_left_is_asked_to_stop() -> None:
         return seen
 
     assert asyncio.run(scenario()) == [True]
+
+
+def test_a_plan_request_stopped_during_its_search_computes_nothing_after_it(
+        api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stop that comes while the search runs (the client gone, played here by setting the job's own stop when
+    the search returns) ends the request's work there: no lever report, counted ``cancelled``. Basis: the lever
+    report's calls counted, and the metric."""
+    import yaml
+
+    import api.routes.plans as plans_route
+    from planner.search import stop as stop_module
+
+    searched = plans_route.plan
+    levers: list[int] = []
+
+    def search_then_client_gone(*args: Any, **kwargs: Any) -> Any:
+        result = searched(*args, **kwargs)
+        signal = stop_module._STOP.get()
+        assert signal is not None  # (the pool runs every job under its own stop)
+        signal.set()
+        return result
+
+    monkeypatch.setattr(plans_route, "plan", search_then_client_gone)
+    monkeypatch.setattr(plans_route, "lever_report", lambda *a, **k: levers.append(1))
+    body = yaml.safe_load((Path(__file__).resolve().parents[1] / "examples" / "heterogeneous-mix.yaml").read_text())
+    before = _cancelled(api)
+    # (a time limit no other test asks: the module's service keeps its answers in its plan cache)
+    r = api.post("/v1/plans", json=body, params={"levers": "true", "time_limit_s": 9.25})
+    assert r.status_code == 200 and "levers" not in r.json()
+    assert not levers and _cancelled(api) == before + 1
+
+
+def _cancelled(api: Any) -> float:
+    import re
+
+    found = re.search(r'^hwplan_plans_total\{outcome="cancelled"\} (\S+)$', api.get("/metrics").text, re.M)
+    return float(found.group(1)) if found else 0.0
