@@ -17,12 +17,17 @@ Selection (``select_price``), in order:
    instance carries more vCPUs and memory per chip). An offer that does not state its size
    (``chips_per_instance`` unset: a per-chip rate such as a TPU slice's) prices any replica. The
    price sheet's offers are filtered the same way.
-3. One offer per provider: its reference region first (us-east-1, us-central1, eastus: the
-   regions the price survey's conventions fix), then a region the source does not state, then
-   other regions; among those, certain before WEAK_FLAGS (``uncertain``, ``estimate``, ``lower_bound``,
-   ``inferred``); newest; smallest shape
-   (that still holds the replica).
-4. The price is the median over providers.
+3. On-demand and reserved: one price per provider, from its best-ranked offers: its reference region
+   first (us-east-1, us-central1, eastus: the regions the price survey's conventions fix), then a
+   region the source does not state, then other regions; among those, certain before WEAK_FLAGS
+   (``uncertain``, ``estimate``, ``lower_bound``, ``inferred``); newest; smallest shape (that still
+   holds the replica). Offers that tie on all of these (the two ends of a published range) give
+   their median. The price is the median over providers.
+4. Spot (the survey's rule: "median of hyperscaler spot observations ..., US regions only"): every
+   observation counts, not one per provider, since a spot price moves by region and by day and each
+   dated quote is a sample of it; those in US regions or a region the source does not state (all of
+   them where there are none such, or where ``regions`` is given), and among those the certain ones
+   where there are any (a "from" price is a bound, not an observation). The price is their median.
 5. No offer in that market: with ``fallback_markets`` the next market in MARKETS order is tried
    and the quote records the market it came from; without it (the default) the chip is
    ``Unpriced``, and the result lists the (market, mode) pairs that do have offers. A mode never
@@ -65,6 +70,9 @@ NEVER_SELECTED = frozenset({"stale", "gpu_only"})
 # real one may exceed, a figure inferred rather than published (a plan priced by such offers alone says so)
 WEAK_FLAGS = frozenset({"uncertain", "estimate", "lower_bound", "inferred"})
 REFERENCE_REGIONS = frozenset({"us-east-1", "us-central1", "eastus"})
+# Azure names its US regions without a "us-" prefix (AWS, GCP and OCI use one: us-east-1, us-east4, us-ashburn-1)
+AZURE_US_REGIONS = frozenset({"eastus", "eastus2", "westus", "westus2", "westus3", "centralus", "northcentralus",
+                              "southcentralus", "westcentralus"})
 UNSPECIFIED_REGION = "unspecified"
 
 
@@ -138,7 +146,7 @@ class PricingSpec:
 
 @dataclass(frozen=True)
 class PriceQuote:
-    """The price per chip-hour and the offers it rests on (one per provider)."""
+    """The price per chip-hour and the offers it rests on (``select_price``: per provider, or each spot quote)."""
 
     hardware: str
     mode: str
@@ -206,13 +214,21 @@ def select_price(book: PriceBook, hardware: str, spec: PricingSpec = PricingSpec
                               from_sheet=True)
     markets = MARKETS[MARKETS.index(spec.market):] if spec.fallback_markets else (spec.market,)
     for market in markets:
-        picks = _one_per_provider(_eligible(book.for_hardware(hardware), spec, market, chips), spec)
-        if picks:
-            return PriceQuote(
-                hardware=hardware, mode=spec.mode, market=market,
-                usd_per_chip_hour=statistics.median(o.usd_per_chip_hour for o in picks),
-                offers=picks, rule=f"median of {len(picks)} {market} provider(s)",
-                fell_back_from=spec.market if market != spec.market else None)
+        eligible = _eligible(book.for_hardware(hardware), spec, market, chips)
+        if not eligible:
+            continue
+        if spec.mode == "spot":
+            used = _spot_observations(eligible, spec)
+            price = statistics.median(o.usd_per_chip_hour for o in used)
+            providers = len({o.provider for o in used})
+            rule = f"median of {len(used)} {market} spot observation(s), {providers} provider(s)"
+        else:
+            groups = _per_provider(eligible, spec)
+            used = tuple(o for group in groups for o in group)
+            price = statistics.median(statistics.median(o.usd_per_chip_hour for o in g) for g in groups)
+            rule = f"median of {len(groups)} {market} provider(s)"
+        return PriceQuote(hardware=hardware, mode=spec.mode, market=market, usd_per_chip_hour=price, offers=used,
+                          rule=rule, fell_back_from=spec.market if market != spec.market else None)
     where = " in " + ", ".join(spec.regions) if spec.regions else ""
     who = " from " + ", ".join(spec.providers) if spec.providers else ""
     size = f" of an instance with >= {chips} chips" if chips > 1 else ""
@@ -228,19 +244,36 @@ def _eligible(offers: Iterable[Offer], spec: PricingSpec, market: str, chips: in
             and (not spec.providers or o.provider in spec.providers)]
 
 
-def _one_per_provider(offers: list[Offer], spec: PricingSpec) -> tuple[Offer, ...]:
-    """Each provider's representative offer (rule 3 of the module docstring), by provider name."""
+def _per_provider(offers: list[Offer], spec: PricingSpec) -> tuple[tuple[Offer, ...], ...]:
+    """Each provider's best-ranked offers (rule 3 of the module docstring: several only where they tie, as
+    the two ends of a published range do), by provider name."""
     def rank(o: Offer) -> tuple[int, int, int, int]:
         home = o.region in spec.regions or o.region in REFERENCE_REGIONS
         region = 0 if home else 1 if o.region == UNSPECIFIED_REGION else 2
         doubtful = 1 if o.flags & WEAK_FLAGS else 0
         newest = -(o.as_of.toordinal() if o.as_of is not None else 0)
         return region, doubtful, newest, o.chips_per_instance or 1_000_000
-    best: dict[str, Offer] = {}
+    best: dict[str, list[Offer]] = {}
     for o in offers:
-        if o.provider not in best or rank(o) < rank(best[o.provider]):
-            best[o.provider] = o
-    return tuple(best[p] for p in sorted(best))
+        held = best.get(o.provider)
+        if held is None or rank(o) < rank(held[0]):
+            best[o.provider] = [o]
+        elif rank(o) == rank(held[0]):
+            held.append(o)
+    return tuple(tuple(best[p]) for p in sorted(best))
+
+
+def in_us(region: str) -> bool:
+    """Whether a region is in the US (the spot rule's regions)."""
+    return region.startswith("us-") or region in AZURE_US_REGIONS
+
+
+def _spot_observations(offers: list[Offer], spec: PricingSpec) -> tuple[Offer, ...]:
+    """The spot observations a price is the median of (rule 4 of the module docstring), by provider and date."""
+    local = offers if spec.regions else [o for o in offers if o.region == UNSPECIFIED_REGION or in_us(o.region)]
+    local = local or offers
+    firm = [o for o in local if not o.flags & WEAK_FLAGS]
+    return tuple(sorted(firm or local, key=lambda o: (o.provider, o.as_of or date.min, o.usd_per_chip_hour)))
 
 
 def stale_offers(quote: PriceQuote, *, today: date, max_age_days: int = 365) -> tuple[Offer, ...]:
