@@ -25,7 +25,7 @@ from planner.model.perf import memory
 
 MODELS = Path(__file__).parents[1] / "hardware_catalog/data/models"
 NEW = ("deepseek-v3", "deepseek-r1", "kimi-k2", "gpt-oss-120b", "gpt-oss-20b", "qwen3-235b-a22b", "qwen3-32b",
-       "llama-4-scout", "gemma-3-27b")
+       "llama-4-scout", "llama-4-maverick", "gemma-3-27b")
 BF16 = 2.0
 
 
@@ -110,6 +110,8 @@ PUBLISHED = [
     ("qwen3-32b", 32.8, 32.8, True, 0.02),
     # Llama 4 card: 109B total (incl. the vision encoder), 17B active incl. embeddings
     ("llama-4-scout", 109.0, 17.0, True, 0.02),
+    # Llama 4 card: Maverick 400B total, 17B active incl. embeddings (every other layer MoE, one shared expert)
+    ("llama-4-maverick", 400.0, 17.0, True, 0.02),
     # Gemma 3 report: 25.6B non-embedding + 1.4B embedding = 27B
     ("gemma-3-27b", 27.0, 27.0, False, 0.02),
     # Kimi K2 report: "1 trillion" / "32 billion": one significant figure, so 3% on the total
