@@ -307,13 +307,14 @@ def test_the_budget_relaxation_is_the_least_budget_whatever_the_objective(object
     """The least monthly budget that admits a plan is the cheapest plan's cost without a budget (a
     cost-ranked search, the basis), also when the plans are ranked by latency or quality. Read off the
     top three plans of those objectives it was $50,300 and $312,000 a month on the full catalog, where
-    $6,280 suffices."""
+    $6,279 suffices (the cheapest plan's $6,278.x rounded up to the dollar; it was once rounded up to 3
+    significant digits, $6,280, more than the least)."""
     w = _example("infeasible", hardware=("b200", "h100-sxm", "l40s"))
     cheapest = plan(replace(w, budget=replace(w.budget, max_cost_per_month=None)), _catalog(), top=1).plans[0]
     result = plan(w, _catalog(), objective=objective)
     assert result.plans == () and result.infeasible is not None
     (relax,) = [r for r in result.infeasible.relaxations if r.constraint == "budget.max_cost_per_month"]
-    assert cheapest.cost.per_month <= relax.value <= cheapest.cost.per_month * 1.01
+    assert cheapest.cost.per_month <= relax.value < cheapest.cost.per_month + 1.0
 
 
 def test_the_infeasible_example_explains_itself_and_each_relaxation_works() -> None:

@@ -91,10 +91,16 @@ def _reasons(catalog: Catalog, w: Workload, prep: Prepared) -> list[str]:
 
 
 def _nice_up(value: float) -> float:
-    """Round up to 2 significant digits of headroom-free precision (e.g. 41,234 -> 41,300)."""
+    """Round up to 3 significant digits (e.g. 41,234 -> 41,300): the grid an SLO relaxation is bisected on."""
     if value <= 0:
         return value
     step: float = 10 ** (math.floor(math.log10(value)) - 2)
+    return math.ceil(value / step) * step
+
+
+def _ceil_to(value: float, step: float) -> float:
+    """The least multiple of ``step`` at or above ``value``: the least budget, at the precision it is printed
+    with, that a plan costing ``value`` fits."""
     return math.ceil(value / step) * step
 
 
@@ -118,11 +124,12 @@ def _budget(catalog: Catalog, tables: CatalogTables, w: Workload, o: Objective) 
     cheapest = free.plans[0]
     out = []
     if b.max_cost_per_month is not None and cheapest.cost.per_month > b.max_cost_per_month:
-        need = _nice_up(cheapest.cost.per_month)
+        need = _ceil_to(cheapest.cost.per_month, 1.0)  # printed in whole dollars
         if _verified(catalog, tables, replace(w, budget=replace(b, max_cost_per_month=need)), o):
             out.append(Relaxation("budget.max_cost_per_month", f">= ${need:,.0f}/month", need))
     if b.max_cost_per_million_tokens is not None and cheapest.cost.per_million_tokens > b.max_cost_per_million_tokens:
-        need = _nice_up(cheapest.cost.per_million_tokens)
+        per_million = cheapest.cost.per_million_tokens  # printed to 4 significant digits
+        need = _ceil_to(per_million, 10.0 ** (math.floor(math.log10(per_million)) - 3))
         if _verified(catalog, tables, replace(w, budget=replace(b, max_cost_per_million_tokens=need)), o):
             out.append(Relaxation("budget.max_cost_per_million_tokens",
                                   f">= ${plain(need, '.4g')} per million tokens", need))
