@@ -216,6 +216,8 @@ class CatalogStore:
             path = self.dir / kind / f"{rid}.yaml"
             old = _read_or_none(path)
             _check_precondition(old, if_match=if_match, if_none_match=if_none_match)
+            if old is not None and _holds(old, content):  # nothing to change: no write, no new version
+                return etag_of(old), False
             self._apply(kind, rid, old, new, action="put", actor=actor)
         return etag_of(new), old is None
 
@@ -371,6 +373,18 @@ def _read_or_none(path: Path) -> bytes | None:
         return path.read_bytes()
     except FileNotFoundError:
         return None
+
+
+def _holds(old: bytes, content: dict[str, Any]) -> bool:
+    """Whether a file already holds ``content`` (an entry as the service writes it, in JSON types: a date as
+    its ISO string): a PUT of what a GET gave then keeps the file, its ETag and the catalog version, where a
+    rewrite would change all three (its bytes gain the service's header) and leave other clients' If-Match
+    stale for nothing."""
+    try:
+        current = yaml.safe_load(old)
+    except yaml.YAMLError:
+        return False
+    return bool(json.loads(json.dumps(current, default=str)) == content)
 
 
 def _write_or_remove(path: Path, content: bytes | None) -> None:

@@ -236,6 +236,23 @@ def test_put_needs_if_match_and_rejects_stale(rw: TestClient, cat_dir: Path) -> 
     is_problem(rw.put("/v1/catalog/hardware/l40s", json=data, headers={**AUTH, "If-Match": etag}), 412)
 
 
+def test_put_of_the_entry_as_it_is_changes_nothing(rw: TestClient, cat_dir: Path) -> None:
+    """A PUT of what GET gave (the shipped file, never written by the service) keeps the file's bytes, its
+    ETag and the catalog version: before, the rewrite (with the service's header) made every other client's
+    If-Match stale, started a new catalog version (its capacity answers and cache entry built again) and
+    logged a change that changed nothing."""
+    data, etag = hw(rw)
+    before, version = files(cat_dir), rw.get("/readyz").json()["catalog_version"]
+    r = rw.put("/v1/catalog/hardware/l40s", json=data, headers={**AUTH, "If-Match": etag})
+    assert r.status_code == 200 and r.headers["etag"] == etag and r.json() == data
+    assert files(cat_dir) == before and rw.get("/readyz").json()["catalog_version"] == version
+    assert rw.get("/v1/catalog/history").json()["entries"] == []
+    assert hw(rw) == (data, etag)  # the tag other clients hold still matches
+    data["tdp_w"] = 351.0  # a real change is written as before
+    r = rw.put("/v1/catalog/hardware/l40s", json=data, headers={**AUTH, "If-Match": etag})
+    assert r.status_code == 200 and r.headers["etag"] != etag and files(cat_dir) != before
+
+
 @pytest.mark.parametrize(("edit", "field"), [
     ({"colour": "red"}, "body.colour"),
     ({"memory_gb": -80}, "body.memory_gb"),
