@@ -49,6 +49,7 @@ from api.errors import Conflict, NotFound, PreconditionFailed, PreconditionRequi
 from api.files import atomic_write, etag_matches, etag_of, locked, remove_durably
 from hardware_catalog import default_catalog_dir, load_catalog
 from hardware_catalog.caching.cache import prepare_tables
+from hardware_catalog.files import YAML_LOADER
 from planner.domain import Catalog
 from planner.errors import CatalogError
 from planner.model.grid import CatalogTables
@@ -60,7 +61,7 @@ WRITABLE = ("hardware", "models")  # one file per entry: <kind>/<id>.yaml
 LIST_FILES = {"runtimes": "runtimes.yaml", "precisions": "precisions.yaml"}  # read-only here
 CATALOG_FILES = ("precisions.yaml", "runtimes.yaml", "calibration.yaml")
 HEADER = b"# Written by the hwplan service; every change is in .history.jsonl\n"
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Loader: Any = YAML_LOADER  # as the catalog loader reads the files (2e7 a number, no key twice)
 
 
 @dataclass(frozen=True)
@@ -381,8 +382,8 @@ def _holds(old: bytes, content: dict[str, Any]) -> bool:
     rewrite would change all three (its bytes gain the service's header) and leave other clients' If-Match
     stale for nothing."""
     try:
-        current = yaml.safe_load(old)
-    except yaml.YAMLError:
+        current = yaml.load(old, Loader=_Loader)  # noqa: S506 - a safe loader
+    except (yaml.YAMLError, ValueError):
         return False
     return bool(json.loads(json.dumps(current, default=str)) == content)
 

@@ -6,6 +6,7 @@ Shared by every loader (``hardware_catalog.loader``, ``hardware_catalog.prices``
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -16,8 +17,8 @@ from pydantic import BaseModel, Field, ValidationError
 from hardware_catalog.input_bytes import read_bytes
 from planner.errors import CatalogError
 
-__all__ = ["KEY", "SAFE_LOADER", "TAG", "Label", "Sources", "Text", "default_catalog_dir", "field_path", "key_message",
-           "read_yaml", "validate_file"]
+__all__ = ["KEY", "SAFE_LOADER", "TAG", "YAML_LOADER", "Label", "Sources", "Text", "default_catalog_dir", "field_path",
+           "key_message", "read_yaml", "validate_file"]
 
 # libyaml's safe loader where PyYAML was built with it: the same documents, ~10x faster to parse
 SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -58,12 +59,18 @@ def read_yaml(path: Path, *, loader: type[yaml.SafeLoader] | None = None) -> Any
 
 
 _UNIQUE: dict[type[yaml.SafeLoader], type[yaml.SafeLoader]] = {}  # per loader, its subclass below
+# A float written without a dot or without the exponent's sign (2e7, 1.0e7): YAML 1.2 reads it as a number where
+# YAML 1.1, which PyYAML follows, reads the string '2e7' (then refused as "Input should be a valid number")
+_FLOAT_12 = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
+_INT_DIGITS = 4000  # a decimal integer this long is read as a float (inf past 1e308): Python refuses past 4,300 digits
 
 
 def _unique_keys(loader: type[yaml.SafeLoader]) -> type[yaml.SafeLoader]:
     """``loader`` refusing a mapping that names one key twice (PyYAML keeps the last, so an appended
     ``memory_gb: 48`` would silently replace the line above it); merge keys (``<<``) may still be
-    overridden, as YAML defines."""
+    overridden, as YAML defines. It also reads 2e7 and 1.0e7 as numbers (``_FLOAT_12``) and an integer of
+    thousands of digits as a float, which validation then refuses naming the field (Python's own error,
+    "Exceeds the limit (4300 digits) for integer string conversion", named none)."""
 
     if loader in _UNIQUE:
         return _UNIQUE[loader]
@@ -79,7 +86,18 @@ def _unique_keys(loader: type[yaml.SafeLoader]) -> type[yaml.SafeLoader]:
                     seen.add(key.value)
             return dict(super().construct_mapping(node, deep=deep))
 
+        def construct_yaml_int(self, node: yaml.ScalarNode) -> int | float:
+            text = str(self.construct_scalar(node)).replace("_", "")
+            if len(text) > _INT_DIGITS and text.lstrip("+-").isdigit():
+                return float(text)
+            return int(super().construct_yaml_int(node))
+
+    UniqueKeys.add_constructor("tag:yaml.org,2002:int", UniqueKeys.construct_yaml_int)
+    UniqueKeys.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_12, list("-+0123456789."))
     return _UNIQUE.setdefault(loader, UniqueKeys)
+
+
+YAML_LOADER = _unique_keys(SAFE_LOADER)  # what ``read_yaml`` parses a file with by default, for readers of bytes
 
 
 TAG = "~"  # how a tagged union's tags begin: pydantic puts the tag in an error's location, a field path does not

@@ -78,6 +78,30 @@ def test_a_bad_file_names_the_field(tmp_path: Path, path: tuple[str, ...], value
     assert str(tmp_path / "w.yaml") in info.value.message
 
 
+@pytest.mark.parametrize(("written", "value"), [("1e1", 10.0), ("1.0e1", 10.0), ("1E+1", 10.0), ("0.1e2", 10.0),
+                                                ("10", 10.0), ("1.0e+1", 10.0)])
+def test_a_number_in_exponent_form_is_a_number(tmp_path: Path, written: str, value: float) -> None:
+    """YAML 1.2 reads 1e1 and 1.0e1 as numbers; PyYAML (YAML 1.1) read them as the text '1e1', which the
+    workload then refused as "Input should be a valid number" although the same value in JSON was taken."""
+    text = yaml.safe_dump(_with(("traffic", "requests_per_s"), "@")).replace("'@'", written)
+    path = tmp_path / "w.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert load_workload(path).traffic.requests_per_s == value
+
+
+@pytest.mark.parametrize("digits", [4_301, 5_000, 100_000])
+def test_an_integer_of_thousands_of_digits_is_refused_naming_the_field(tmp_path: Path, digits: int) -> None:
+    """Python refuses to read a decimal integer past 4,300 digits; the message was its own ("Exceeds the limit
+    (4300 digits) for integer string conversion ... use sys.set_int_max_str_digits()"), naming no field."""
+    path = tmp_path / "w.yaml"
+    path.write_text(yaml.safe_dump(_with(("traffic", "requests_per_s"), "@")).replace("'@'", "9" * digits),
+                    encoding="utf-8")
+    with pytest.raises(CatalogError) as info:
+        load_workload(path)
+    assert info.value.field == "traffic.requests_per_s", info.value.message
+    assert "digits" not in info.value.message and "finite" in info.value.message
+
+
 @pytest.mark.parametrize(("constraint", "value", "field"), [
     ("hardware", ["h100-sxm", "no-such-chip"], "constraints.hardware.1"),
     ("exclude_hardware", ["no-such-chip"], "constraints.exclude_hardware.0"),
