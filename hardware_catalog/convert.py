@@ -199,12 +199,13 @@ def _check_power_reference(file: str, h: HardwareFile, raw: RawCatalog) -> None:
         return
     if ref_id not in raw.hardware or ref_id == h.id:
         raise CatalogError(f"names no other hardware entry: {ref_id!r}", file=file, field="power_reference")
-    ref = raw.hardware[ref_id][1]
+    ref_file, ref = raw.hardware[ref_id]
+    named = f"{ref_id!r} ({ref_file})"  # the file that defines it: an overlay's own, where it redefines the id
     if ref.vendor != h.vendor:
-        raise CatalogError(f"{ref_id!r} is a {ref.vendor} part, this one {h.vendor}: not the same die",
+        raise CatalogError(f"{named} is made by {ref.vendor}, this one by {h.vendor}: not the same die",
                            file=file, field="power_reference")
     if h.tdp_w is None or ref.tdp_w is None:
-        raise CatalogError(f"needs tdp_w here and in {ref_id!r}", file=file, field="power_reference")
+        raise CatalogError(f"needs tdp_w here and in {named}", file=file, field="power_reference")
 
 
 def _check_runtime_kernels(file: str, h: HardwareFile, raw: RawCatalog) -> None:

@@ -112,3 +112,18 @@ def test_bad_power_reference_names_file_and_field(tmp_path: Path, edit: str, pro
         load_catalog(root)
     message = str(info.value)
     assert "h100-nvl.yaml" in message and "power_reference" in message and problem in message, message
+
+
+def test_an_overlay_that_redefines_a_power_reference_is_named(tmp_path: Path) -> None:
+    """An --add overlay redefining h100-sxm as another vendor's chip breaks h100-nvl's power_reference; the
+    error named only the shipped h100-nvl.yaml, which the user never touched, not the overlay's file."""
+    overlay = tmp_path / "mine" / "hardware"
+    overlay.mkdir(parents=True)
+    text = (default_catalog_dir() / "hardware" / "h100-sxm.yaml").read_text(encoding="utf-8")
+    assert "vendor: NVIDIA\n" in text
+    (overlay / "h100-sxm.yaml").write_text(text.replace("vendor: NVIDIA\n", "vendor: ACME\n", 1), encoding="utf-8")
+    with pytest.raises(CatalogError) as info:
+        load_catalog(overlays=[tmp_path / "mine"])
+    message = str(info.value)
+    assert "h100-nvl.yaml" in message and str(overlay / "h100-sxm.yaml") in message, message
+    assert "made by ACME, this one by NVIDIA" in message
