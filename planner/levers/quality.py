@@ -14,7 +14,8 @@
     precision   x recovery in [low, high] for the model's ACTIVE-parameter band (quality.yaml)
 
 Central values are the midpoints of the evidence ranges; nothing finer is claimed. A catalog
-without quality.yaml gives the base score with low = high = score (no precision effect known).
+without quality.yaml gives the base score with low = high = score (no precision effect known); with
+one, a precision it has no record for gives no score (no evidence, no claim).
 """
 
 from __future__ import annotations
@@ -49,17 +50,22 @@ class QualityEstimate:
 NAN = QualityEstimate(math.nan, math.nan, math.nan)
 
 
+def _cited(model: Model, key: str) -> tuple[str, ...]:
+    """The citation of ``quality.<key>``: its own, else the one the file gives for its whole quality block."""
+    own = model.sources.get(f"quality.{key}") or model.sources.get("quality")
+    return (own,) if own else ()
+
+
 def base_score(catalog: Catalog, model: Model, task: str) -> QualityEstimate:
     """The catalog's 16-bit score for the task; a domain task without one uses MMLU as a proxy."""
     key = "mmlu" if task == GENERAL else task
-    own = [v for k, v in model.sources.items() if k == f"quality.{key}"]
     if key in model.quality:
         s = model.quality[key]
-        return QualityEstimate(s, s, s, tuple(own) or (f"{model.id} catalog quality.{key}",))
+        return QualityEstimate(s, s, s, _cited(model, key) or (f"{model.id} catalog quality.{key}",))
     if task != GENERAL and "mmlu" in model.quality:
         s = model.quality["mmlu"]
-        src = [v for k, v in model.sources.items() if k == "quality.mmlu"]
-        return QualityEstimate(s, s, s, (*src, f"no '{task}' score in the catalog: MMLU used as the proxy"))
+        return QualityEstimate(s, s, s, (*_cited(model, "mmlu"),
+                                         f"no '{task}' score in the catalog: MMLU used as the proxy"))
     return NAN
 
 
@@ -144,6 +150,8 @@ def quality(catalog: Catalog, *, model: Model, precision: str, task: str = GENER
     est = base_score(catalog, model, task)
     if not est.known:
         return NAN
+    if catalog.quality.precisions and precision not in catalog.quality.precisions:
+        return NAN  # a precision quality.yaml has no evidence for: no claim (it was taken as lossless)
     if task != GENERAL and adaptation != "none" and catalog.quality.adaptations:
         gain = _finetune_record(catalog, model, "full" if adaptation == "distill" else adaptation)
         if gain is None:
