@@ -234,3 +234,15 @@ def test_fp4_large_band_covers_a_plain_post_training_nvfp4_checkpoint(catalog: C
     small, _ = precision_recovery(catalog, catalog.get_model("llama-3.1-8b"), "fp4")
     int4, _ = precision_recovery(catalog, catalog.get_model("llama-3.1-8b"), "int4")
     assert small.low <= int4.low
+
+
+def test_a_published_checkpoints_own_scores_are_not_discounted_again(catalog: Catalog) -> None:
+    """gpt-oss-120b's card scores are of its released MXFP4 checkpoint, which the catalog runs at fp4
+    (``Model.checkpoint``); the fp4 band was applied on top (90.0 -> 89.1). At any other precision the model is
+    another checkpoint quantised whole, and that precision's band applies."""
+    m = catalog.get_model("gpt-oss-120b")
+    assert m.checkpoint is not None and m.checkpoint.precision == "fp4"
+    own = quality(catalog, model=m, precision="fp4", task="mmlu_instruct")
+    assert own.score == own.low == own.high == m.quality["mmlu_instruct"]
+    other = quality(catalog, model=m, precision="int4", task="mmlu_instruct")
+    assert other.low < m.quality["mmlu_instruct"]

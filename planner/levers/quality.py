@@ -11,7 +11,8 @@
                 teacher, student size); then its central value closes the gap to the teacher's
                 score, and its high end to the teacher's plus the record's published margin, by
                 the data factor (the record's student matched its teacher with most of its data)
-    precision   x recovery in [low, high] for the model's ACTIVE-parameter band (quality.yaml)
+    precision   x recovery in [low, high] for the model's ACTIVE-parameter band (quality.yaml); none at the
+                precision of a model's published checkpoint (``Model.checkpoint``), whose scores they are
 
 Central values are the midpoints of the evidence ranges; nothing finer is claimed. A catalog
 without quality.yaml gives the base score with low = high = score (no precision effect known); with
@@ -164,7 +165,11 @@ def quality(catalog: Catalog, *, model: Model, precision: str, task: str = GENER
             est = _distilled(catalog, est, model, t, gain, scale, task_type)
         else:
             est = _gained(est, gain, 100.0, scale)
-    band, sources = precision_recovery(catalog, model, precision)
+    if model.checkpoint is not None and precision == model.checkpoint.precision:
+        # the scores are the published checkpoint's own (gpt-oss: its MXFP4 release): no recovery applies again
+        band, sources = _LOSSLESS, (f"{model.id}: its scores are of its published {precision} checkpoint",)
+    else:
+        band, sources = precision_recovery(catalog, model, precision)
     mid = (band.low + band.high) / 2  # central = midpoint of the evidence range
     return QualityEstimate(est.score * mid, est.low * band.low, est.high * band.high,
                            tuple(dict.fromkeys(est.sources + sources)))
