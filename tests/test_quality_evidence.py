@@ -246,3 +246,20 @@ def test_a_published_checkpoints_own_scores_are_not_discounted_again(catalog: Ca
     assert own.score == own.low == own.high == m.quality["mmlu_instruct"]
     other = quality(catalog, model=m, precision="int4", task="mmlu_instruct")
     assert other.low < m.quality["mmlu_instruct"]
+
+
+def test_a_plan_with_a_quantised_kv_cache_says_its_score_leaves_it_out(catalog: Catalog) -> None:
+    """quality.yaml has no evidence on KV-cache precision, so an int8 or fp8 KV cache moves no score; a plan
+    with one said nothing about it (two plans differing only in their KV cache showed the same 85.8)."""
+    from dataclasses import replace as with_
+
+    from hardware_catalog.inputs.workload import load_workload
+    from planner.search.planning import plan
+
+    w = load_workload(ROOT / "examples" / "support-chatbot.yaml")
+    narrow = dict(models=("llama-3.1-8b",), hardware=("l40s",), runtimes=("sglang",))
+    for kv, said in (("fp8", True), ("bf16", False)):
+        c = with_(w.constraints, kv_precisions=(kv,), **narrow)
+        result = plan(with_(w, constraints=c), catalog, top=1, explain=False)
+        assert result.plans and result.plans[0].kv_precision == kv
+        assert any("KV cache at" in s for s in result.plans[0].quality.sources) is said, kv

@@ -130,7 +130,8 @@ def _plan(catalog: Catalog, p: Prepared, w: Workload, sol: Solution, rows: np.nd
     plan = Plan(rank=0, model=model_id, precision=precision, kv_precision=kv_precision,
                 adaptation=pick.adaptation if pick is not None else "none",
                 runtime=runtime, deployments=deployments, predicted=predicted,
-                quality=_quality(catalog, model_id, w, pick), cost=cost, binding=(), features=p.served.features + wide,
+                quality=_quality(catalog, model_id, kv_precision, w, pick), cost=cost, binding=(),
+                features=p.served.features + wide,
                 measured=catalog.measured_for(model_id, runtime, [d.hardware for d in deployments]),
                 order=_order(catalog, model_id, precision, kv_precision, runtime, deployments))
     return _with_binding(plan, p, w, rows)
@@ -147,12 +148,16 @@ def _order(catalog: Catalog, model: str, precision: str, kv_precision: str, runt
     return tuple(flags[h] for h in sorted(flags))
 
 
-def _quality(catalog: Catalog, model_id: str, w: Workload, pick: Choice | None) -> QualityScore:
-    """The plan's score with its evidence range and sources (planner.levers.quality)."""
+def _quality(catalog: Catalog, model_id: str, kv_precision: str, w: Workload, pick: Choice | None) -> QualityScore:
+    """The plan's score with its evidence range and sources (planner.levers.quality); a KV cache below 16 bits
+    is said to be outside them (quality.yaml has no evidence on it: the score neither gains nor loses by it)."""
     if pick is None or not pick.quality.known:
         return QualityScore(score=None, low=None, high=None, task=w.quality.task, sources=())
     q = pick.quality
-    extra = () if pick.teacher is None else (f"distilled from {pick.teacher}",)
+    extra: tuple[str, ...] = () if pick.teacher is None else (f"distilled from {pick.teacher}",)
+    kv = catalog.precisions.get(kv_precision)
+    if kv is not None and (kv.bytes_per_kv or kv.bytes_per_weight) < 2.0:
+        extra += (f"KV cache at {kv_precision}: its effect on the score is not modelled (no source in quality.yaml)",)
     return QualityScore(score=q.score, low=q.low, high=q.high, task=w.quality.task, sources=q.sources + extra,
                         confidence=confidence(w, pick.adaptation))
 
