@@ -165,6 +165,7 @@ def quality(catalog: Catalog, *, model: Model, precision: str, task: str = GENER
             est = _distilled(catalog, est, model, t, gain, scale, task_type)
         else:
             est = _gained(est, gain, 100.0, scale)
+    sources: tuple[str, ...]
     if model.checkpoint is not None and precision == model.checkpoint.precision:
         # the scores are the published checkpoint's own (gpt-oss: its MXFP4 release): no recovery applies again
         band, sources = _LOSSLESS, (f"{model.id}: its scores are of its published {precision} checkpoint",)

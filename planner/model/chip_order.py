@@ -4,11 +4,12 @@ Batch-1 decode reads every weight once per token (weight bytes / bandwidth) and 
 work per step, so a chip of the same vendor and family with at least another's memory bandwidth and at
 least its peak in every precision does not take longer per token with the same engine, model, precision
 and tensor parallelism. Each hardware x runtime pair's efficiencies are fitted on its own records
-(planner.calibration.fit), and nothing in the fit enforces that order: H200 x TensorRT-LLM's fitted 7.6 ms
-fixed cost per step against H100 SXM's 4.0 ms makes llama-3.1-8b fp8 read 9.35 ms per token on the H200
-and 6.84 ms on the H100. Where a plan's chip is more than ``SLACK`` slower than a calibrated chip it
-dominates, the plan says so (its latency there likely overstated, its capacity understated) rather than
-ranking on the inversion silently. ``bench/chip_order.py`` lists every such pair of the catalog.
+(planner.calibration.fit), and nothing in the fit enforces that order: H200 x TensorRT-LLM's fitted 7.8 ms
+fixed cost per step against H100 SXM's 4.0 ms makes llama-3.1-8b fp8 read 9.52 ms per token on the H200
+and 6.84 ms on the H100 (the shipped calibration, 2026-12-07). Where a plan's chip is more than ``SLACK``
+slower than a calibrated chip it dominates, the plan says so (its latency there likely overstated, its
+capacity understated) rather than ranking on the inversion silently. ``bench/chip_order.py`` lists every
+such pair of the catalog.
 """
 
 from __future__ import annotations
