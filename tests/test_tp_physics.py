@@ -89,3 +89,31 @@ def test_every_coefficient_at_a_bound_has_a_reason() -> None:
         for reason in coefs.values():
             assert any(r in reason for r in BOUND_REASONS.values()), (label, reason)
     assert callable(at_bound)
+
+
+def test_decode_reads_every_kv_shard_a_chip_holds() -> None:
+    """Basis: bandwidth. A chip's decode step reads the KV cache it holds, which the memory model counts as
+    ceil(kv_shards / tp) shards per chip (a GQA model with fewer KV heads than tp replicates them; MLA's one
+    latent is on every chip): at batch B and context C, time >= B C x its KV bytes per token / bandwidth.
+    The step model divided the KV read by tp regardless, so gemma-2b (1 KV head) at tp 8 read 2.2x below
+    this floor (4.95 ms TPOT at batch 256, 7,500 tokens, on H100 SXM; the floor is 10.6 ms)."""
+    from planner.model.perf import kv_bytes_per_token
+
+    catalog = load_catalog()
+    t = CatalogTables.from_catalog(catalog)
+    models = np.arange(len(t.model_ids))
+    h100, bf16, vllm = t.hardware_ids.index("h100-sxm"), t.precision_ids.index("bf16"), t.runtime_ids.index("vllm")
+    tps = np.array([1.0, 2.0, 4.0, 8.0])
+    m = np.repeat(models, len(tps))
+    g = t.gather(model=m, hardware=np.full(len(m), h100), weight_precision=np.full(len(m), bf16),
+                 kv_precision=np.full(len(m), bf16), runtime=np.full(len(m), vllm), tp=np.tile(tps, len(models)),
+                 pp=np.ones(len(m)))
+    batch, context = 256.0, 4096.0
+    step = step_time(g, decode_tokens=batch, decode_context=context)
+    floor = batch * context * kv_bytes_per_token(g) / g.memory_bandwidth_bytes_per_s
+    window = np.array([catalog.models[t.model_ids[k]].attention.window > 0 for k in m])  # windows hold fewer
+    bad = ~window & (step.total < floor * (1 - 1e-9))
+    names = [f"{t.model_ids[k]} tp {int(x)}" for k, x in zip(m[bad], g.tp[bad], strict=True)][:5]
+    assert not bad.any(), f"{int(bad.sum())} below the KV read floor: {names}"
+    replicated = (g.kv_shards < g.tp) & ~window
+    assert replicated.sum() >= 10  # the case this guards: several models with fewer KV heads than tp 8

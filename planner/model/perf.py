@@ -273,8 +273,11 @@ class StepModel:
         with np.errstate(divide="ignore", invalid="ignore"):
             per_byte = 1.0 / (tp * grid.memory_bandwidth_bytes_per_s * grid.eff_memory)
             attention = grid.attention_flops / (tp * grid.peak_attention_flops_per_s * grid.eff_compute)
-            kv_token = (grid.layers * grid.kv_per_layer * grid.kv_bytes * per_byte  # whole replica; MLA:
-                        * np.where(grid.kv_replicated > 0, tp, 1.0))  # every rank reads the latent
+            # each rank reads its own KV shards: kv_shards / tp of them, or ceil(kv_shards / tp) when fewer
+            # shards than ranks are replicated (a GQA model with fewer KV heads than tp; MLA's one latent,
+            # which every rank reads): the count ``kv_bytes_per_token`` holds in memory
+            kv_token = (grid.layers * grid.kv_per_layer * grid.kv_bytes * per_byte
+                        * tp * np.ceil(grid.kv_shards / tp) / grid.kv_shards)
             moe = grid.experts > 1
             payload = grid.hidden * ACTIVATION_BYTES  # per token of a pass
             # tensor parallel: ring all-reduce after attention and after the MLP, in every layer
