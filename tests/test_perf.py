@@ -160,3 +160,25 @@ def _check_floors(model: StepModel, rng: np.random.Generator) -> None:
         ok = np.isfinite(exact)
         assert ok.sum() > n // 2
         assert np.all(floor[ok] <= exact[ok] * (1 + 1e-12))
+
+
+@pytest.mark.parametrize(("cap", "prompt"), [(1.0, 8192.0), (8.0, 2048.0), (np.inf, 512.0), (np.inf, 8192.0)])
+def test_max_throughput_ttft_never_beats_the_prompts_own_compute(tables: CatalogTables, cap: float,
+                                                                 prompt: float) -> None:
+    """Basis: compute. A prompt of N tokens needs 2 x active params x N FLOPs before its first token, at no more
+    than the chip's peak: TTFT >= that over (tp x peak). max_throughput priced each of the prompt's iterations
+    at the mean iteration, which carries only batch x input / output prompt tokens: llama-3.1-8b on one H100 at
+    batch 1 and 8,192 tokens read 22 ms against 133 ms; and with more sequences than the token budget the
+    prompt got one token an iteration (qwen2.5-0.5b on an H100 NVL with SGLang: 100 s at 512 tokens, 0.3 s at
+    1,024)."""
+    from planner.model.scenarios import max_throughput
+
+    grid, _ = _full_grid(tables)
+    res = max_throughput(grid, input_tokens=prompt, output_tokens=128.0, batch_cap=cap)
+    ok = np.asarray(res.fits) & np.isfinite(res.ttft_s)
+    floor = 2.0 * grid.active_params * prompt / (grid.tp * grid.peak_linear_flops_per_s)
+    bad = ok & (res.ttft_s < floor * (1 - 1e-9))
+    assert ok.sum() > 1000 and not bad.any(), f"{int(bad.sum())} rows below the prefill compute floor"
+    longer = max_throughput(grid, input_tokens=2 * prompt, output_tokens=128.0, batch_cap=cap)
+    both = ok & np.asarray(longer.fits) & np.isfinite(longer.ttft_s) & (longer.batch == res.batch)
+    assert not (both & (longer.ttft_s < res.ttft_s * (1 - 1e-9))).any()  # a longer prompt, at the same batch
