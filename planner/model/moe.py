@@ -88,6 +88,7 @@ class EpStep:
     comm_per_token: Array  # all-to-all dispatch + combine
     comm_per_pass: Array  # their latencies
     pass_tokens: Array  # max_batched_tokens of the replica: each DP rank schedules its own
+    imbalance: float = IMBALANCE  # the busiest rank's share over the mean (its expert reads too: planner.model.perf)
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,7 @@ def ep_step(grid: Grid, *, imbalance: float = IMBALANCE) -> EpStep:
         comm_per_token=imbalance * a2a_seconds_per_token(grid),  # the busiest rank's share
         comm_per_pass=2.0 * grid.moe_layers * a2a_latency_s(grid),
         pass_tokens=grid.max_batched_tokens * n,
+        imbalance=imbalance,
     )
 
 

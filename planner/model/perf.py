@@ -238,6 +238,12 @@ class StepCoefficients(Rows):
     # seconds a serving iteration costs beyond its passes: charged by the queueing model's
     # ``planner.model.load.scheduler.ServingStep`` only (the runtime's calibrated figure; 0, the prior)
     serving_iteration_s: Array
+    # expert parallelism (planner.model.moe): a pass lasts as long as its busiest rank, which reads at least the
+    # one expert a token sends it and IMBALANCE over the mean share: its fraction of its own experts is
+    # min(1, max(imbalance f, min(ep f, ep / E))) of the fraction f a pass touches (1, 0 and 0 off EP rows: f)
+    expert_rank_imbalance: Array
+    expert_rank_ep: Array
+    expert_rank_floor: Array
 
 
 class StepModel:
@@ -253,6 +259,7 @@ class StepModel:
         # (ndarray methods, not np.any / np.min: the queueing model builds these per row subset, many times)
         flags = np.asarray(self.row_flags().any(axis=1))
         self.windowed, self.moe, self.pipelined = bool(flags[0]), bool(flags[1]), bool(flags[2])
+        self.expert_parallel = bool(flags[3])
         # tokens any row runs in a single pass
         self.one_pass = float(np.asarray(coefficients.max_batched_tokens).min(initial=np.inf))
         self._broadcast = {0: coefficients}  # coefficients with extra count axes, by their number
@@ -261,11 +268,11 @@ class StepModel:
         return len(self.coefficients)
 
     def row_flags(self) -> npt.NDArray[np.bool_]:
-        """[3, row]: whether each row takes ``_terms``' windowed, MoE and pipelined paths (the flags
-        ``windowed``, ``moe`` and ``pipelined`` are their any over the rows)."""
+        """[4, row]: whether each row takes ``_terms``' windowed, MoE, pipelined and expert-parallel paths (the
+        flags ``windowed``, ``moe``, ``pipelined`` and ``expert_parallel`` are their any over the rows)."""
         c = self.coefficients
         return np.stack([(c.full_attention_fraction < 1.0) | (c.prefill_attention_ratio != 1.0),  # attention
-                         c.expert_weights_s_per_pass > 0, c.pp > 1])
+                         c.expert_weights_s_per_pass > 0, c.pp > 1, c.expert_rank_ep > 0])
 
     @classmethod
     def build(cls, grid: Grid) -> StepModel:
@@ -306,6 +313,9 @@ class StepModel:
                 full_attention_fraction=grid.full_fraction,
                 prefill_attention_ratio=grid.prefill_attention_ratio,
                 serving_iteration_s=grid.serving_iteration_s,
+                expert_rank_imbalance=np.ones(len(grid)),
+                expert_rank_ep=np.zeros(len(grid)),
+                expert_rank_floor=np.zeros(len(grid)),
             )
             if np.any(grid.ep > 1):  # expert parallelism + DP attention (planner.model.moe)
                 ep, on = ep_step(grid), grid.ep > 1
@@ -316,7 +326,10 @@ class StepModel:
                     dense_weights_s_per_pass=np.where(on, ep.dense_read_per_pass, c.dense_weights_s_per_pass),
                     kv_s_per_token_context=np.where(on, ep.kv_per_token_context, c.kv_s_per_token_context),
                     communication_s_per_token=np.where(on, ep.comm_per_token, c.communication_s_per_token),
-                    communication_s_per_pass=np.where(on, ep.comm_per_pass, c.communication_s_per_pass))
+                    communication_s_per_pass=np.where(on, ep.comm_per_pass, c.communication_s_per_pass),
+                    expert_rank_imbalance=np.where(on & moe, ep.imbalance, 1.0),
+                    expert_rank_ep=np.where(on & moe, grid.ep, 0.0),
+                    expert_rank_floor=np.where(on & moe, grid.ep / np.maximum(grid.experts, 1.0), 0.0))
             return cls(coefficients)
 
     def take(self, rows: npt.NDArray[np.intp]) -> StepModel:
@@ -348,8 +361,11 @@ class StepModel:
                   else np.maximum(np.ceil(tokens / c.max_batched_tokens), 1.0))
         weights = c.dense_weights_s_per_pass
         if self.moe:  # each token routes to k of E experts: a pass touches E (1 - (1 - k/E)^tokens)
-            weights = weights + c.expert_weights_s_per_pass * (
-                1.0 - np.exp(c.log_expert_miss * np.maximum(tokens / passes, 1.0)))
+            touched = 1.0 - np.exp(c.log_expert_miss * np.maximum(tokens / passes, 1.0))
+            if self.expert_parallel:  # the busiest rank's share of its experts (StepCoefficients)
+                touched = np.minimum(1.0, np.maximum(c.expert_rank_imbalance * touched,
+                                                     np.minimum(c.expert_rank_ep * touched, c.expert_rank_floor)))
+            weights = weights + c.expert_weights_s_per_pass * touched
         # attention: QK^T and AV over the context (causal prefill: half of it); KV: read the cache
         # of the decode tokens, write the new K/V of every token
         p_keys = p_ctx / 2.0

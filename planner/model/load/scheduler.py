@@ -149,6 +149,7 @@ class ServingStep(StepModel):
         step = type(self).__new__(type(self))
         step.coefficients = StepCoefficients(*part)  # = from_stacked(part): fields in declaration order
         step.windowed, step.moe, step.pipelined = bool(bits & 1), bool(bits & 2), bool(bits & 4)
+        step.expert_parallel = bool(bits & 8)
         step.one_pass = float(part[_MAX_BATCHED_TOKENS].min(initial=np.inf))
         step._broadcast = {0: step.coefficients}
         if isinstance(self._hidden, float):
