@@ -66,12 +66,14 @@ def render_fleet(console: Console, out: FleetPlanOut) -> None:
     proven = "" if out.gap is None or out.status == "OPTIMAL" else \
         " (no lower bound proven: how far from optimal is unknown)" if not (out.lower_bound or 0) > 0 else \
         f" (an optimal one costs at most {out.gap:.1%} less: none costs less than {_usd(out.lower_bound)})"
-    console.print(f"[bold]{out.name}[/bold]: {out.months} months, status {out.status}{proven}, {out.elapsed_s:.1f} s")
+    console.print(f"[bold]{escape(out.name)}[/bold]: {out.months} months, status {out.status}{proven}, "
+                  f"{out.elapsed_s:.1f} s")
     for w in out.workloads:
-        head = f"[bold]{w.name}[/bold]: {w.model} {w.precision} on {w.runtime}" if w.model else f"[bold]{w.name}[/bold]"
+        head = f"[bold]{escape(w.name)}[/bold]: {w.model} {w.precision} on {w.runtime}" if w.model \
+            else f"[bold]{escape(w.name)}[/bold]"
         if len(w.serves) > 1:
-            head += f" (shared: serves {', '.join(w.serves)})"
-        console.print(head + ("; " + "; ".join(w.reasons) if w.reasons else ""))
+            head += f" (shared: serves {escape(', '.join(w.serves))})"
+        console.print(head + ("; " + escape("; ".join(w.reasons)) if w.reasons else ""))
         if w.autoscaling:
             console.print("  autoscaling: " + ", ".join(f"{b.shape} {b.min_replicas}-{b.max_replicas}"
                                                         for b in w.autoscaling))
@@ -80,7 +82,7 @@ def render_fleet(console: Console, out: FleetPlanOut) -> None:
     table = Table(title="cost by month (USD)")
     table.add_column("month", justify="right")
     for w in out.workloads:
-        table.add_column(w.name, justify="right")
+        table.add_column(escape(w.name), justify="right")
     table.add_column("total", justify="right")
     for m in range(out.months):
         cells = [_usd(w.months[m].cost) if m < len(w.months) else "-" for w in out.workloads]

@@ -367,11 +367,13 @@ def _render_footnotes(console: Console, out: PlanResultOut) -> None:
 
 def render_plans(console: Console, out: PlanResultOut, *, wide: bool = False) -> None:
     """The plans as one table when it fits the terminal (or with ``wide``), else one block per plan."""
+    from rich.markup import escape
+
     from cli.output.cost_render import render_costs
     from cli.output.tables import min_width, print_table
 
     s = out.search
-    console.print(f"[bold]{out.workload}[/bold]: objective {out.objective}; "
+    console.print(f"[bold]{escape(out.workload)}[/bold]: objective {out.objective}; "
                   f"{s.candidates:,} configurations, {s.evaluated:,} through the load model, "
                   f"{s.solves} solves ({s.solver_status}), {s.elapsed_ms or 0:.0f} ms")
     if out.plans:

@@ -25,6 +25,7 @@ def sweep_cmd(
     """Plan every scenario (the axes' cartesian product) on Ray: local by default, the cluster at
     RAY_ADDRESS when set. A failed scenario is a row with its error; the sweep goes on. Run again
     with the same --out to finish an interrupted sweep."""
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
     from rich.table import Table
 
@@ -41,12 +42,12 @@ def sweep_cmd(
     prices = book_prices(cat) if price_source == "price_book" else None
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=console) as bar:
-        task = bar.add_task(s.name, total=None)
+        task = bar.add_task(escape(s.name), total=None)
 
         def tick(row: dict[str, object], done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
             if row["status"] == "error":
-                bar.console.print(f"scenario {row['scenario']} failed: {row['error']}")
+                bar.console.print(f"scenario {row['scenario']} failed: {escape(str(row['error']))}")
 
         run_sweep(s, cat, out, workers=workers, chunk=chunk, prices=prices, on_row=tick)
     rows = read_rows(out)
