@@ -149,3 +149,73 @@ def test_an_out_that_cannot_be_written_is_refused_before_any_scenario(tmp_path: 
     out = tmp_path if where == "dir" else tmp_path / "nowhere" / "o.csv"
     code, _out, err = hwplan("sweep", str(_sweep_file(tmp_path, "  traffic_scale: [1.0]")), "--out", str(out))
     assert code == 2 and err.startswith("error: --out: ") and err.strip().count("\n") == 0, err
+
+
+# --- resuming, from a hostile test of the sweep (each fails without its fix) -----------------------------------
+
+def test_a_sweep_with_a_null_models_value_resumes(catalog: Catalog, tmp_path: Path, local_ray: None) -> None:
+    """docs/fleet.md's `models: [null, [...]]`: the CSV writes null as an empty cell, which the resume check
+    read as another value: the second run refused its own file."""
+    from cli.commands.sweep_runner import run_sweep
+
+    s = Sweep(name="n", base=BASE, axes={"models": (None, ("qwen2.5-1.5b",))}, time_limit_s=20.0)
+    out = tmp_path / "n.csv"
+    assert len(run_sweep(s, catalog, out, workers=1)) == 2
+    assert run_sweep(s, catalog, out, workers=1) == []
+
+
+def test_a_sweep_of_another_base_over_the_same_axes_is_not_resumed(catalog: Catalog, tmp_path: Path,
+                                                                    local_ray: None) -> None:
+    """The rows' axis values matched, so another workload's costs were reported as this one's."""
+    from cli.commands.sweep_runner import run_sweep
+    from planner.errors import InputError
+
+    out = tmp_path / "b.csv"
+    run_sweep(Sweep(name="a", base=BASE, axes={"traffic_scale": (0.5,)}, time_limit_s=20.0), catalog, out, workers=1)
+    other = replace(BASE, traffic=replace(BASE.traffic, requests_per_s=1.0, peak_requests_per_s=2.0))
+    for changed in (Sweep(name="a", base=other, axes={"traffic_scale": (0.5,)}, time_limit_s=20.0),
+                    Sweep(name="a", base=BASE, axes={"traffic_scale": (0.5,)}, time_limit_s=5.0)):
+        with pytest.raises(InputError, match="base workload or fleet, time limit"):
+            run_sweep(changed, catalog, out, workers=1)
+
+
+def test_a_row_cut_off_mid_write_runs_again(catalog: Catalog, tmp_path: Path, local_ray: None) -> None:
+    """A torn last line (a kill or a full disk mid-write) was read as a finished row and the next row glued
+    onto it: a scenario lost and a row corrupt."""
+    from cli.commands.sweep_runner import read_rows, run_sweep
+
+    s = Sweep(name="t", base=BASE, axes={"traffic_scale": (0.5, 1.0)}, time_limit_s=20.0)
+    out = tmp_path / "t.csv"
+    run_sweep(s, catalog, out, workers=1)
+    whole = out.read_text()
+    out.write_text(whole[:len(whole) - 10])  # the last row without its end
+    again = run_sweep(s, catalog, out, workers=1)
+    assert len(again) == 1
+    rows = read_rows(out)
+    assert sorted(int(r["scenario"]) for r in rows) == [0, 1] and all(r["status"] == "ok" for r in rows)
+
+
+def test_an_out_of_another_format_is_refused_before_any_scenario(catalog: Catalog, tmp_path: Path,
+                                                                  local_ray: None) -> None:
+    """Rows were appended under the file's own header, then a traceback after the whole run."""
+    from cli.commands.sweep_runner import run_sweep
+    from planner.errors import InputError
+
+    out = tmp_path / "other.csv"
+    out.write_text("a,b,c\n1,2,3\n")
+    with pytest.raises(InputError, match="not a sweep's CSV"):
+        run_sweep(Sweep(name="o", base=BASE, axes={"traffic_scale": (1.0,)}, time_limit_s=20.0), catalog, out)
+    assert out.read_text() == "a,b,c\n1,2,3\n"
+
+
+def test_a_fleet_scenario_out_of_time_is_a_timeout_not_infeasible(catalog: Catalog) -> None:
+    """plan_fleet's TIME_LIMIT / UNKNOWN (no schedule within the time) was written as `infeasible`, with no
+    reason: a what-if user concluded the scenario cannot be served."""
+    from hardware_catalog.inputs.fleet import load_fleet
+    from planner.fleet.sweep import run_scenario
+
+    fleet, _ = load_fleet(Path(__file__).resolve().parents[1] / "examples" / "fleet" / "fleet.yaml")
+    s = Sweep(name="f", base=fleet, axes={"traffic_scale": (1.0,)}, time_limit_s=0.001)
+    (sc,) = scenarios(s)
+    row = run_scenario(s, sc, catalog)
+    assert row["status"] == "timeout" and row["error"], row

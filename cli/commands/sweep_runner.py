@@ -11,12 +11,14 @@ row. Resuming: scenario ids already in the output file are not run again.
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from hardware_catalog.caching.cache_store import atomic_write
 from planner.domain import Catalog
 from planner.errors import InputError
 from planner.fleet.prices import ChipPrices
@@ -73,12 +75,57 @@ def done_ids(path: Path) -> set[int]:
     return {int(r["scenario"]) for r in read_rows(path) if r.get("scenario", "").isdigit()}
 
 
-def _resumable(sweep: Sweep, out: Path) -> set[int]:
-    """The scenarios ``out`` already holds, once its rows are checked to be this sweep's (ids number the
-    axes' product: another sweep's rows would be read as this one's)."""
-    if (why := resume_mismatch(sweep, read_rows(out))) is not None:
+def _drop_torn_row(out: Path) -> None:
+    """A last line without its newline is a row cut off mid-write (a kill, a full disk): dropped, so its
+    scenario runs again and the next row starts on a line of its own (it was read as done, and the next row
+    glued onto it)."""
+    if not out.is_file() or out.stat().st_size == 0:
+        return
+    data = out.read_bytes()
+    if not data.endswith(b"\n"):
+        with out.open("r+b") as fh:
+            fh.truncate(data.rfind(b"\n") + 1)
+
+
+def _check_header(out: Path) -> None:
+    """An existing ``out`` must be a sweep CSV: rows appended under another header are unreadable (a traceback
+    after the whole run)."""
+    if not out.is_file() or out.stat().st_size == 0:
+        return
+    with out.open(newline="") as fh:
+        header = next(csv.reader(fh), [])
+    if header != list(ROW_FIELDS):
+        raise InputError(f"{out} is not a sweep's CSV (its header is {','.join(header)[:80]!r}): write to a new "
+                         "--out file or delete that one", field="--out")
+
+
+def sweep_identity(sweep: Sweep, catalog: Catalog, prices: ChipPrices | None) -> str:
+    """What a sweep's rows depend on beyond their axis values: the base workload or fleet, the time limit, the
+    catalog (its version covers every file and price sheet) and which prices a fleet is scheduled at."""
+    basis = repr((sweep.base, sweep.time_limit_s, catalog.version, prices is None))
+    return hashlib.sha256(basis.encode()).hexdigest()
+
+
+def _identity_file(out: Path) -> Path:
+    return out.with_name(out.name + ".sweep")
+
+
+def _resumable(sweep: Sweep, out: Path, identity: str) -> set[int]:
+    """The scenarios ``out`` already holds, once its rows are checked to be this sweep's: the same axis values
+    under the same ids (ids number the axes' product), and the same base, time limit and catalog
+    (``sweep_identity``, kept beside the CSV: a sweep of another workload over the same axes resumed as this
+    one's, its rows reported for it). A CSV without that file (written before it existed) is checked by its
+    axis values alone."""
+    _check_header(out)
+    _drop_torn_row(out)
+    rows = read_rows(out)
+    if (why := resume_mismatch(sweep, rows)) is None and rows and _identity_file(out).is_file() \
+            and _identity_file(out).read_text().strip() != identity:
+        why = "its base workload or fleet, time limit, catalog or prices differ"
+    if why is not None:
         raise InputError(f"{out} holds rows of another sweep ({why}): resuming would report them as this "
                          "sweep's; write to a new --out file or delete that one", field="--out")
+    atomic_write(_identity_file(out), lambda fh: fh.write((identity + "\n").encode()))
     return done_ids(out)
 
 
@@ -117,7 +164,7 @@ def run_sweep(sweep: Sweep, catalog: Catalog, out: Path, *, workers: int = 2, ch
     """Run the scenarios not yet in ``out`` on ``workers`` Ray actors, ``chunk`` scenarios per call
     (more per call: fewer round trips through the driver, for large clusters); append each row as
     it comes. ``on_row(row, done, total)`` after each (a progress bar). Returns this run's rows."""
-    already = _resumable(sweep, out)
+    already = _resumable(sweep, out, sweep_identity(sweep, catalog, prices))
     ray = _ray(workers)
     todo = [sc for sc in scenarios(sweep) if sc.id not in already]
     if not todo:

@@ -134,8 +134,9 @@ def resume_mismatch(s: Sweep, rows: Sequence[Mapping[str, Any]]) -> str | None:
 
 
 def _same(written: Any, value: Any) -> bool:
-    """A CSV cell against a row value (numbers compared as numbers: 1.0 and 1 are one value)."""
-    if str(written) == str(value):
+    """A CSV cell against a row value (numbers compared as numbers: 1.0 and 1 are one value; an axis's
+    null, which the CSV writes as an empty cell, as that empty cell)."""
+    if str(written) == str(value) or (value is None and written in ("", None)):
         return True
     try:
         return float(written) == float(value)
@@ -155,7 +156,12 @@ def run_scenario(s: Sweep, sc: Scenario, catalog: Catalog, tables: CatalogTables
             fp = plan_fleet(target, catalog, prices=prices or catalog_prices(catalog), tables=tables,
                             time_limit_s=s.time_limit_s, compare=False)
             ok = fp.cost == fp.cost  # not NaN
-            row.update(status="ok" if ok else "infeasible", cost_per_month=round(fp.cost / fp.months, 4) if ok else "")
+            # no schedule: out of time (the joint solve's UNKNOWN, a workload's search's TIME_LIMIT) is not infeasible
+            timed_out = fp.status in ("UNKNOWN", "TIME_LIMIT")
+            row.update(status="ok" if ok else "timeout" if timed_out else "infeasible",
+                       cost_per_month=round(fp.cost / fp.months, 4) if ok else "")
+            if not ok:
+                row["error"] = "; ".join(dict.fromkeys(r for w in fp.workloads for r in w.reasons)) or fp.status
         else:
             result = plan(target, catalog, top=1, time_limit_s=s.time_limit_s, tables=tables, explain=False)
             _plan_fields(row, result.plans[0] if result.plans else None, result.search.solver_status)
