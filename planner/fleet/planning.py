@@ -23,7 +23,7 @@ from planner.errors import InputError
 from planner.fleet.demand import DEFAULT_PERIODS, Demand, fleet_demand
 from planner.fleet.model import Item, Solved, solve_schedule
 from planner.fleet.options import WorkloadOptions, shapes_for
-from planner.fleet.prices import ChipPrices, Mode, catalog_prices
+from planner.fleet.prices import ChipPrices, Mode, catalog_prices, replica_price
 from planner.fleet.results import Commit, FleetPlan, MonthRow, ScaleBounds, WorkloadSchedule
 from planner.fleet.shared import merged
 from planner.model.grid import Array, CatalogTables
@@ -89,6 +89,7 @@ def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = No
                        one_time_cost=_one_time(options, [(w.name,) for w in fleet.workloads])[1])
     solve = dict(hours=demand.hours_per_month, prices=prices, modes=fleet.modes, committed_as=fleet.committed_as)
     sequential, notes = _one_at_a_time(items, fleet, demand, solve, budget)
+    notes = _unpriced(fleet, options, prices) + notes
     alone = _total(sequential) if len(sequential) == len(items) else None
     serves: list[tuple[str, ...]] = [(w.name,) for w in fleet.workloads]
     hint: list[Solved | None] = list(sequential)
@@ -156,6 +157,22 @@ def _shapes(catalog: Catalog, tables: CatalogTables, w: Workload, i: int, horizo
         return shapes_for(catalog, tables, w, horizon_peak=horizon_peak, time_limit_s=budget())
     except InputError as exc:
         raise exc.within(f"workloads.{i}") from exc
+
+
+def _unpriced(fleet: Fleet, options: Sequence[WorkloadOptions], prices: ChipPrices) -> list[str]:
+    """A note per chip a workload's shapes run on that has no price in a mode the fleet buys in: no replica of
+    it is bought that way, and where every mode lacks one the schedule is infeasible with no other reason
+    (mi355x committed at reserved_1y, which no offer prices)."""
+    missing: dict[str, list[str]] = {}
+    for o in options:
+        for sh in o.shapes:
+            for mode in sorted(fleet.modes):
+                if replica_price(prices, sh.hardware, sh.chips, mode, committed_as=fleet.committed_as) is None:
+                    label = f"{mode} ({fleet.committed_as})" if mode is Mode.COMMITTED else str(mode)
+                    if label not in missing.setdefault(sh.hardware, []):
+                        missing[sh.hardware].append(label)
+    return [f"{hw}: no {' or '.join(modes)} price for its replicas, so none is bought that way"
+            for hw, modes in sorted(missing.items())]
 
 
 def _unpooled(fleet: Fleet, items: list[Item], options: list[WorkloadOptions], joint: Solved,

@@ -1,0 +1,39 @@
+"""A fleet whose chips have no price in a mode it buys in says so. Before, a workload on mi355x bought only
+committed (reserved_1y, which no offer prices) came back INFEASIBLE with no reason at all, and h200 with
+every mode allowed was silently never committed. Found by a hostile test of plan-fleet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from hardware_catalog import load_catalog
+from hardware_catalog.inputs.fleet import load_fleet
+from planner.fleet.planning import plan_fleet
+
+WORKLOAD = {"name": "a", "traffic": {"requests_per_s": 2, "input_tokens": {"mean": 800, "p95": 2000},
+                                     "output_tokens": {"mean": 150, "p95": 400}},
+            "slo": {"ttft_ms": {"p99": 3000}, "tpot_ms": {"p99": 100}}}
+
+
+def _fleet(tmp_path: Path, hardware: str, modes: list[str]) -> Path:
+    w = {**WORKLOAD, "constraints": {"hardware": [hardware]}}
+    path = tmp_path / f"{hardware}.yaml"
+    path.write_text(yaml.safe_dump({"name": "f", "months": 2, "modes": modes, "prices": "catalog", "workloads": [w]}))
+    return path
+
+
+def test_a_chip_without_a_price_in_the_only_mode_is_the_reason(tmp_path: Path) -> None:
+    fleet, _ = load_fleet(_fleet(tmp_path, "mi355x", ["committed"]))
+    out = plan_fleet(fleet, load_catalog(), time_limit_s=3.0, compare=False)
+    assert out.cost != out.cost  # no schedule
+    assert any("mi355x: no committed (reserved_1y) price" in n for n in out.notes), out.notes
+
+
+def test_a_mode_a_chip_cannot_be_bought_in_is_named_beside_a_schedule(tmp_path: Path) -> None:
+    fleet, _ = load_fleet(_fleet(tmp_path, "h200", ["committed", "on_demand"]))
+    out = plan_fleet(fleet, load_catalog(), time_limit_s=3.0, compare=False)
+    assert out.cost == out.cost  # on demand schedules it
+    assert any("h200: no committed (reserved_1y) price" in n for n in out.notes), out.notes
+    assert not any("on_demand" in n for n in out.notes)
