@@ -37,3 +37,16 @@ def test_a_mode_a_chip_cannot_be_bought_in_is_named_beside_a_schedule(tmp_path: 
     assert out.cost == out.cost  # on demand schedules it
     assert any("h200: no committed (reserved_1y) price" in n for n in out.notes), out.notes
     assert not any("on_demand" in n for n in out.notes)
+
+
+def test_a_replica_floor_the_quotas_cannot_hold_is_the_reason(tmp_path: Path) -> None:
+    """min_replicas 5 of a one-chip replica on l40s with a quota of 2: INFEASIBLE with no reason before."""
+    w = {**WORKLOAD, "constraints": {"hardware": ["l40s"]}, "availability": {"min_replicas": 5}}
+    path = tmp_path / "q.yaml"
+    path.write_text(yaml.safe_dump({"name": "f", "months": 2, "quotas": {"l40s": 2}, "prices": "catalog",
+                                    "modes": ["on_demand"], "workloads": [w]}))
+    fleet, _ = load_fleet(path)
+    out = plan_fleet(fleet, load_catalog(), time_limit_s=3.0, compare=False)
+    assert out.cost != out.cost
+    assert any("a: needs at least 5 replicas (min_replicas 5)" in n and "allow 2 chips" in n for n in out.notes), \
+        out.notes

@@ -107,6 +107,8 @@ def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = No
                        [s.spot[0] for s in sequential], [s.cost[0] for s in sequential], joint.elapsed_s,
                        bound=joint.bound)  # the joint solve's bound still bounds every joint schedule
         joint_items, joint_options, serves = items, options, [(w.name,) for w in fleet.workloads]
+    if not joint.cost:  # no schedule: say what the quotas cannot hold, where that alone rules one out
+        notes += _short_of_quota(items, fleet.quotas)
     # each served workload trains its own adapter once, on the model of the deployment that serves it
     one_time_note, one_time = _one_time(joint_options, serves)
     notes += one_time_note
@@ -157,6 +159,30 @@ def _shapes(catalog: Catalog, tables: CatalogTables, w: Workload, i: int, horizo
         return shapes_for(catalog, tables, w, horizon_peak=horizon_peak, time_limit_s=budget())
     except InputError as exc:
         raise exc.within(f"workloads.{i}") from exc
+
+
+def _short_of_quota(items: Sequence[Item], fleet_quotas: Mapping[str, int]) -> list[str]:
+    """Per workload whose replica floor cannot fit its hardware's quotas, why: at least max(min_replicas, zones,
+    spare + 1) replicas of at least its smallest shape's chips, against the chips the workload's and the fleet's
+    quotas allow on every chip its shapes use (a chip without a quota: no limit, no note). Before, such a fleet
+    came back INFEASIBLE with no reason."""
+    out = []
+    for it in items:
+        if not it.shapes:
+            continue
+        a = it.availability
+        least = max(a.replicas_at_least, a.spare + 1)
+        allowed = 0.0
+        for hw in sorted({sh.hardware for sh in it.shapes}):
+            caps = [q[hw] for q in (it.quotas, fleet_quotas) if hw in q]
+            allowed += min(caps) if caps else math.inf
+        chips = min(sh.chips for sh in it.shapes)
+        if least * chips > allowed:
+            why = ", ".join(f"{k} {v}" for k, v in (("min_replicas", a.min_replicas), ("zones", a.zones),
+                                                     ("spare", a.spare)) if v > (0 if k == "spare" else 1))
+            out.append(f"{it.name}: needs at least {least} replicas ({why}) of at least {chips} chip(s) each, "
+                       f"but the quotas on its hardware allow {allowed:.0f} chips")
+    return out
 
 
 def _unpriced(fleet: Fleet, options: Sequence[WorkloadOptions], prices: ChipPrices) -> list[str]:
