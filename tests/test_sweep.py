@@ -219,3 +219,15 @@ def test_a_fleet_scenario_out_of_time_is_a_timeout_not_infeasible(catalog: Catal
     (sc,) = scenarios(s)
     row = run_scenario(s, sc, catalog)
     assert row["status"] == "timeout" and row["error"], row
+
+
+def test_an_unknown_id_in_an_axis_is_refused_before_any_scenario(tmp_path: Path, hwplan: Any) -> None:
+    """It was found per scenario, after the workers started: one good value beside it and the sweep exited 0
+    with half its rows errors."""
+    root = Path(__file__).resolve().parents[1]
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text(f"name: s\nworkload: {root / 'examples' / 'support-chatbot.yaml'}\n"
+                     "axes:\n  exclude_hardware: [[], [nosuchchip]]\n")
+    code, _out, err = hwplan("sweep", str(sweep), "--out", str(tmp_path / "o.csv"), "--workers", "1")
+    assert code == 2 and "axes.exclude_hardware.1.0" in err and "nosuchchip" in err, err
+    assert not (tmp_path / "o.csv").exists()

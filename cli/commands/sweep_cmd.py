@@ -33,11 +33,12 @@ def sweep_cmd(
     from cli.output.console import Console
     from hardware_catalog.inputs.fleet import book_prices
     from hardware_catalog.inputs.sweep import load_sweep_with_prices
-    from planner.fleet.sweep import AXES, summarise
+    from planner.fleet.sweep import AXES, check_ids, summarise
 
     console = Console(stderr=True)
     cat = load(catalog, add)
     s, price_source = load_sweep_with_prices(sweep)
+    check_ids(s, cat)
     _check_writable(out)  # before Ray starts (a directory or /proc/x.csv failed ~8 s in, among Ray's own logs)
     prices = book_prices(cat) if price_source == "price_book" else None
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),

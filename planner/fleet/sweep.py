@@ -32,9 +32,8 @@ from planner.model.grid import CatalogTables
 from planner.search.planning import plan
 from planner.workload import Slo, Workload
 
-__all__ = ["AXES", "ROW_FIELDS", "Scenario", "Sweep", "apply", "priced", "run_scenario", "scaled_prices", "scenarios",
-           "summarise",
-           "variant_key"]
+__all__ = ["AXES", "ROW_FIELDS", "Scenario", "Sweep", "apply", "check_ids", "priced", "run_scenario", "scaled_prices",
+           "scenarios", "summarise", "variant_key"]
 
 AXES = ("traffic_scale", "price_scale", "slo_scale", "exclude_hardware", "models")
 ROW_FIELDS = ("scenario", *AXES, "status", "cost_per_month", "model", "precision", "runtime", "hardware",
@@ -53,6 +52,15 @@ class Sweep:
 class Scenario:
     id: int
     values: Mapping[str, Any]  # axis -> value; axes the sweep does not vary are absent
+
+
+def check_ids(s: Sweep, catalog: Catalog) -> None:
+    """Every chip and model id the axes name is in the catalog (an unknown one was found per scenario, after the
+    workers started, and a sweep with one good value beside it exited 0 with half its rows errors)."""
+    for axis, get in (("exclude_hardware", catalog.get_hardware), ("models", catalog.get_model)):
+        for i, value in enumerate(s.axes.get(axis, ())):
+            for j, ident in enumerate(value or ()):
+                get(ident, field_name=f"axes.{axis}.{i}.{j}")
 
 
 def scenarios(s: Sweep) -> list[Scenario]:
