@@ -157,8 +157,10 @@ def main() -> None:
     from hardware_catalog.caching import answers_cache
     from hardware_catalog.caching.cache_store import cache_dir
 
-    removed = sum(1 for path in answers_cache.entries(cache_dir()) if path.unlink(missing_ok=True) is None)
-    print(f"capacity answers saved by earlier runs: {removed} files removed")
+    stale = list(answers_cache.entries(cache_dir()))
+    for path in stale:
+        path.unlink(missing_ok=True)
+    print(f"capacity answers saved by earlier runs: {len(stale)} files removed")
     with tempfile.TemporaryDirectory() as tmp:
         if args.subprocess:
             with server_process(Path(tmp) / "catalog") as url:

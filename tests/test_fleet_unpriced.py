@@ -48,5 +48,5 @@ def test_a_replica_floor_the_quotas_cannot_hold_is_the_reason(tmp_path: Path) ->
     fleet, _ = load_fleet(path)
     out = plan_fleet(fleet, load_catalog(), time_limit_s=3.0, compare=False)
     assert out.cost != out.cost
-    assert any("a: needs at least 5 replicas (min_replicas 5)" in n and "allow 2 chips" in n for n in out.notes), \
+    assert any("a: needs at least 5 replica(s) (min_replicas 5)" in n and "allow 2 chips" in n for n in out.notes), \
         out.notes

@@ -17,8 +17,8 @@ from planner.model.perf import StepModel, kv_bytes_per_token, memory, step_time
 GB = 1e9
 
 
-def _full_grid(tables: CatalogTables, tp: int = 1) -> tuple[Grid, np.ndarray]:
-    """Every model x hardware x precision the hardware can compute (runtime: the catalog's first)."""
+def _full_grid(tables: CatalogTables, tp: int = 1, runtime: int = 0) -> tuple[Grid, np.ndarray]:
+    """Every model x hardware x precision the hardware can compute (runtime: the catalog's first, or ``runtime``)."""
     m, h, p = np.meshgrid(np.arange(len(tables.model_ids)), np.arange(len(tables.hardware_ids)),
                           np.arange(len(tables.precision_ids)), indexing="ij")
     m, h, p = m.ravel(), h.ravel(), p.ravel()
@@ -26,7 +26,7 @@ def _full_grid(tables: CatalogTables, tp: int = 1) -> tuple[Grid, np.ndarray]:
     m, h, p = m[ok], h[ok], p[ok]
     bf16 = tables.precision_ids.index("bf16")
     grid = tables.gather(model=m, hardware=h, weight_precision=p, kv_precision=np.full_like(m, bf16),
-                         runtime=np.zeros_like(m), tp=tp, pp=1)
+                         runtime=np.full_like(m, runtime), tp=tp, pp=1)
     return grid, m
 
 
@@ -162,9 +162,10 @@ def _check_floors(model: StepModel, rng: np.random.Generator) -> None:
         assert np.all(floor[ok] <= exact[ok] * (1 + 1e-12))
 
 
+@pytest.mark.parametrize("runtime", ["tensorrt-llm", "sglang", "llama.cpp"])  # token budgets 8,192 / 8,192 / 2,048
 @pytest.mark.parametrize(("cap", "prompt"), [(1.0, 8192.0), (8.0, 2048.0), (np.inf, 512.0), (np.inf, 8192.0)])
 def test_max_throughput_ttft_never_beats_the_prompts_own_compute(tables: CatalogTables, cap: float,
-                                                                 prompt: float) -> None:
+                                                                 prompt: float, runtime: str) -> None:
     """Basis: compute. A prompt of N tokens needs 2 x active params x N FLOPs before its first token, at no more
     than the chip's peak: TTFT >= that over (tp x peak). max_throughput priced each of the prompt's iterations
     at the mean iteration, which carries only batch x input / output prompt tokens: llama-3.1-8b on one H100 at
@@ -173,7 +174,7 @@ def test_max_throughput_ttft_never_beats_the_prompts_own_compute(tables: Catalog
     1,024)."""
     from planner.model.scenarios import max_throughput
 
-    grid, _ = _full_grid(tables)
+    grid, _ = _full_grid(tables, runtime=tables.runtime_ids.index(runtime))
     res = max_throughput(grid, input_tokens=prompt, output_tokens=128.0, batch_cap=cap)
     ok = np.asarray(res.fits) & np.isfinite(res.ttft_s)
     floor = 2.0 * grid.active_params * prompt / (grid.tp * grid.peak_linear_flops_per_s)

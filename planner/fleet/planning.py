@@ -178,9 +178,10 @@ def _short_of_quota(items: Sequence[Item], fleet_quotas: Mapping[str, int]) -> l
             allowed += min(caps) if caps else math.inf
         chips = min(sh.chips for sh in it.shapes)
         if least * chips > allowed:
-            why = ", ".join(f"{k} {v}" for k, v in (("min_replicas", a.min_replicas), ("zones", a.zones),
-                                                     ("spare", a.spare)) if v > (0 if k == "spare" else 1))
-            out.append(f"{it.name}: needs at least {least} replicas ({why}) of at least {chips} chip(s) each, "
+            asked = [f"min_replicas {a.min_replicas}"] * (a.min_replicas > 1) + [f"zones {a.zones}"] * (a.zones > 1) \
+                + [f"spare {a.spare}"] * (a.spare > 0)
+            why = f" ({', '.join(asked)})" if asked else ""
+            out.append(f"{it.name}: needs at least {least} replica(s){why} of at least {chips} chip(s) each, "
                        f"but the quotas on its hardware allow {allowed:.0f} chips")
     return out
 

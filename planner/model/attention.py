@@ -171,7 +171,6 @@ def attention_columns(models: Sequence[Model]) -> dict[str, list[float]]:
     return {
         "kv_per_layer": [float(kv_elements_per_token_layer(m)) for m in models],
         "kv_shards": [float(kv_shards(m)) for m in models],
-        "kv_replicated": [1.0 if m.attention.kind == "mla" else 0.0 for m in models],
         "attention_flops": [attention_flops_per_key(m, phase="decode") for m in models],
         "prefill_attention_ratio": [attention_flops_per_key(m, phase="prefill")
                                     / attention_flops_per_key(m, phase="decode") for m in models],

@@ -111,12 +111,11 @@ class Grid:
     ffn: Array
     vocab: Array
     moe_layers: Array  # layers with routed experts (0 for dense models)
-    # attention kind (planner.model.attention): KV elements per token per layer, KV shards tp splits,
-    # 1.0 when every tp rank reads the whole KV (MLA), attention FLOPs per query per key (decode),
-    # prefill / decode attention FLOPs, window tokens (inf = none), share of full-attention layers
+    # attention kind (planner.model.attention): KV elements per token per layer, KV shards tp splits (MLA: one,
+    # which every rank holds), attention FLOPs per query per key (decode), prefill / decode attention FLOPs,
+    # window tokens (inf = none), share of full-attention layers
     kv_per_layer: Array
     kv_shards: Array
-    kv_replicated: Array
     attention_flops: Array
     prefill_attention_ratio: Array
     window: Array

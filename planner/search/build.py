@@ -156,7 +156,7 @@ def _quality(catalog: Catalog, model_id: str, kv_precision: str, w: Workload, pi
     q = pick.quality
     extra: tuple[str, ...] = () if pick.teacher is None else (f"distilled from {pick.teacher}",)
     kv = catalog.precisions.get(kv_precision)
-    if kv is not None and (kv.bytes_per_kv or kv.bytes_per_weight) < 2.0:
+    if kv is not None and kv.bytes_per_kv is not None and kv.bytes_per_kv < 2.0:  # below 16 bits
         extra += (f"KV cache at {kv_precision}: its effect on the score is not modelled (no source in quality.yaml)",)
     return QualityScore(score=q.score, low=q.low, high=q.high, task=w.quality.task, sources=q.sources + extra,
                         confidence=confidence(w, pick.adaptation))

@@ -19,7 +19,7 @@ from planner.model.grid import CatalogTables
 from planner.search.results import Infeasible, PlanResult, Relaxation
 from planner.search.run import run_search
 from planner.search.shapes.prepare import Prepared
-from planner.search.stop import stopped
+from planner.search.stop import passed
 from planner.text import plain
 from planner.workload import Objective, Slo, Workload
 
@@ -42,8 +42,7 @@ def _time_left() -> float:
 
 
 def _before_deadline() -> bool:
-    deadline = _DEADLINE.get()
-    return not stopped() and (deadline is None or time.perf_counter() < deadline)
+    return not passed(_DEADLINE.get())
 
 
 class Search(Protocol):
@@ -90,18 +89,20 @@ def _reasons(catalog: Catalog, w: Workload, prep: Prepared) -> list[str]:
     return reasons
 
 
-def _nice_up(value: float) -> float:
-    """Round up to 3 significant digits (e.g. 41,234 -> 41,300): the grid an SLO relaxation is bisected on."""
-    if value <= 0:
-        return value
-    step: float = 10 ** (math.floor(math.log10(value)) - 2)
-    return math.ceil(value / step) * step
-
-
 def _ceil_to(value: float, step: float) -> float:
     """The least multiple of ``step`` at or above ``value``: the least budget, at the precision it is printed
     with, that a plan costing ``value`` fits."""
     return math.ceil(value / step) * step
+
+
+def _ceil_digits(value: float, digits: int) -> float:
+    """``value`` rounded up to ``digits`` significant digits (3: 41,234 -> 41,300)."""
+    return value if value <= 0 else _ceil_to(value, 10.0 ** (math.floor(math.log10(value)) - digits + 1))
+
+
+def _nice_up(value: float) -> float:
+    """Rounded up to 3 significant digits: the grid an SLO relaxation is bisected on."""
+    return _ceil_digits(value, 3)
 
 
 def _verified(catalog: Catalog, tables: CatalogTables, w: Workload, objective: Objective) -> bool:
@@ -128,8 +129,7 @@ def _budget(catalog: Catalog, tables: CatalogTables, w: Workload, o: Objective) 
         if _verified(catalog, tables, replace(w, budget=replace(b, max_cost_per_month=need)), o):
             out.append(Relaxation("budget.max_cost_per_month", f">= ${need:,.0f}/month", need))
     if b.max_cost_per_million_tokens is not None and cheapest.cost.per_million_tokens > b.max_cost_per_million_tokens:
-        per_million = cheapest.cost.per_million_tokens  # printed to 4 significant digits
-        need = _ceil_to(per_million, 10.0 ** (math.floor(math.log10(per_million)) - 3))
+        need = _ceil_digits(cheapest.cost.per_million_tokens, 4)  # printed to 4 significant digits
         if _verified(catalog, tables, replace(w, budget=replace(b, max_cost_per_million_tokens=need)), o):
             out.append(Relaxation("budget.max_cost_per_million_tokens",
                                   f">= ${plain(need, '.4g')} per million tokens", need))
@@ -231,7 +231,7 @@ def explain_infeasible(catalog: Catalog, tables: CatalogTables, w: Workload, pre
     finally:
         _DEADLINE.reset(token)
         _SEARCH.reset(searching)
-    complete = not stopped() and (deadline is None or time.perf_counter() < deadline)
+    complete = not passed(deadline)
     reasons = _reasons(catalog, w, prep)
     if complete and not relaxations:
         reasons.append("no one constraint relaxed alone gives a plan (each budget, SLO target, quality floor and "

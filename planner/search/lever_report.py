@@ -24,7 +24,7 @@ from planner.levers.quality import quality
 from planner.model.grid import CatalogTables
 from planner.search.planning import plan
 from planner.search.results import Plan
-from planner.search.stop import stopped
+from planner.search.stop import passed
 from planner.workload import Availability, Objective, Workload
 
 __all__ = ["LeverRow", "lever_report", "other_families", "value_of"]
@@ -139,10 +139,10 @@ def lever_report(catalog: Catalog, w: Workload, top: Plan, *, time_limit_s: floa
                      replace(_pinned(w, top, {}), availability=Availability())))
     out = []
     for lever, baseline, pinned in rows:
-        left = end - time.perf_counter()
-        if left <= 0 or stopped():
+        if passed(end):  # (or the work was asked to stop: planner.search.stop)
             out.append(LeverRow(lever, baseline, None, None, complete=False))
             continue
+        left = end - time.perf_counter()
         result = plan(pinned, catalog, top=1, objective=Objective.COST, time_limit_s=min(time_limit_s, left),
                       tables=tables, explain=False)
         best = result.plans[0] if result.plans else None

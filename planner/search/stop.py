@@ -58,9 +58,9 @@ def stopped() -> bool:
     return stop is not None and stop.is_set()
 
 
-def passed(deadline: float) -> bool:
-    """Whether ``deadline`` (time.perf_counter) has passed, or the work has been asked to stop."""
-    return time.perf_counter() > deadline or stopped()
+def passed(deadline: float | None) -> bool:
+    """Whether ``deadline`` (time.perf_counter; None: none) has passed, or the work has been asked to stop."""
+    return (deadline is not None and time.perf_counter() > deadline) or stopped()
 
 
 @contextmanager
