@@ -39,6 +39,7 @@ from planner.domain import (
     Toolchain,
 )
 from planner.errors import CatalogError
+from planner.model.attention import parameter_counts
 
 __all__ = ["RawCatalog", "efficiency_from_file", "to_domain"]
 
@@ -239,6 +240,32 @@ def _model(file: str, m: ModelFile, raw: RawCatalog) -> Model:
         pid = getattr(m.checkpoint, key, None)
         if pid is not None and pid not in raw.precisions:
             raise CatalogError(f"unknown precision id {pid!r}", file=file, field=f"checkpoint.{key}")
+    model = _model_of(m)
+    _check_parameter_count(file, model)
+    return model
+
+
+# params_b / active_params_b over the count from the architecture (planner.model.attention.parameter_counts):
+# 0.76-1.09 over the shipped models (GELU MLPs of two matrices, counted as three, are the low end; a vision
+# encoder beside the text model would be the high). Past these a figure is in the wrong unit or a typo:
+# memory and FLOPs both read it.
+PARAMS_RATIO = (0.5, 2.0)
+
+
+def _check_parameter_count(file: str, model: Model) -> None:
+    counts = parameter_counts(model)
+    for name, stated, counted in (("params_b", model.params, counts.total),
+                                  ("active_params_b", model.active_params, counts.active)):
+        ratio = stated / counted
+        if not PARAMS_RATIO[0] <= ratio <= PARAMS_RATIO[1]:
+            raise CatalogError(
+                f"{stated / 1e9:g} B parameters, {ratio:.3g}x the {counted / 1e9:.4g} B the architecture gives "
+                "(layers, hidden_size, heads, kv_heads, head_dim, ffn_size, vocab_size, experts, attention, moe): "
+                f"outside {PARAMS_RATIO[0]:g}-{PARAMS_RATIO[1]:g}x; check the figure and its unit (billions)",
+                file=file, field=name)
+
+
+def _model_of(m: ModelFile) -> Model:
     return Model(
         id=m.id,
         name=m.name,

@@ -75,18 +75,19 @@ def _load_list_file(directory: Path, name: str, model: type[FileModel]) -> tuple
 def load_catalog(directory: Path | str | None = None, *, overlays: Sequence[Path | str] = ()) -> Catalog:
     """Read, validate and cross-check a catalog directory (default: the shipped one)."""
     base = Path(directory) if directory is not None else default_catalog_dir()
-    if not base.is_dir():
-        raise CatalogError("catalog directory does not exist", file=str(base))
     raw = convert.RawCatalog()
     for folder in (base, *(Path(p) for p in overlays)):
         if not folder.is_dir():
-            raise CatalogError("catalog directory does not exist", file=str(folder))
+            raise CatalogError("catalog directory does not exist" if not folder.exists() else
+                               "not a directory: a catalog (or --add) names a directory of catalog files",
+                               file=str(folder))
         _refuse_unread(folder)
         _read_into(raw, folder)
     for needed, table in (("precisions.yaml", raw.precisions), ("runtimes.yaml", raw.runtimes),
                           ("hardware/", raw.hardware), ("models/", raw.models)):
         if not table:
-            raise CatalogError(f"catalog has no {needed}", file=str(base))
+            raise CatalogError(f"catalog has no {needed} (a directory of extra files layered on the shipped "
+                               "catalog is given with --add DIR)", file=str(base))
     catalog = convert.to_domain(raw, version=_digest(base, overlays))
     folders = (base, *(Path(p) for p in overlays))
     return replace(catalog, prices=_prices(folders, catalog.hardware), owned=_owned(folders))

@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from hardware_catalog.files import Label, Sources, Text
 
@@ -98,6 +98,15 @@ def _check_source_keys(model: BaseModel, sources: dict[str, str], *, every_figur
                          "(a datasheet, a paper, a measurement; docs/catalog.md)")
 
 
+# Bounds on a chip's memory sweep time (memory_gb / memory_bandwidth_gb_s, seconds) by family, and on its peak FLOP
+# per byte: each at least 10x past the shipped catalog's range (HardwareFile's validators say what they catch)
+_ACCELERATOR_SWEEP_S = (0.001, 5.0)
+SWEEP_S: dict[str, tuple[float, float]] = {
+    **{f: _ACCELERATOR_SWEEP_S for f in ("gpu", "tpu", "inferentia", "trainium", "mtia", "gaudi", "npu")},
+    "cpu": (0.01, 100.0), "edge": (0.001, 100.0), "other": (0.001, 100.0)}
+RIDGE_FLOP_PER_BYTE = (5.0, 20_000.0)
+
+
 class HardwareFile(_Strict):
     """hardware/<id>.yaml: one chip."""
 
@@ -129,6 +138,43 @@ class HardwareFile(_Strict):
     runtime_kernels: dict[Id, dict[PrecisionId, PrecisionId]] = {}
     sources: Sources = {}
     notes: Text = ""
+
+    @field_validator("memory_bandwidth_gb_s")
+    @classmethod
+    def _plausible_bandwidth(cls, bandwidth: float, info: ValidationInfo) -> float:
+        """The time to read the whole memory once, memory_gb / memory_bandwidth_gb_s, is a physical constant
+        of a memory technology: 0.02-0.08 s for HBM and GDDR, 0.16-0.63 s for LPDDR, 1.25-1.67 s for a server
+        socket's DDR5 (every shipped chip). A figure 1,000x off (TB/s or MB/s given as GB/s, MiB as GB)
+        lands far outside the bounds below (``SWEEP_S``), at least 10x past the shipped range."""
+        memory, family = info.data.get("memory_gb"), info.data.get("family")
+        if memory is None or family is None:
+            return bandwidth  # reported as its own error
+        sweep = memory / bandwidth
+        low, high = SWEEP_S[family]
+        if not low <= sweep <= high:
+            raise ValueError(
+                f"memory_gb {memory:g} read at {bandwidth:g} GB/s takes {sweep:.3g} s, outside {low:g}-{high:g} s "
+                f"for a {family} chip: check the units (memory_gb in GB, not MiB or TB; memory_bandwidth_gb_s in "
+                "GB/s, not TB/s or MB/s)")
+        return bandwidth
+
+    @field_validator("peak_tflops")
+    @classmethod
+    def _plausible_intensity(cls, peak: dict[str, float], info: ValidationInfo) -> dict[str, float]:
+        """Peak FLOP per byte of memory bandwidth (the roofline's ridge point) runs 26-3,791 over every shipped
+        chip, at its fastest precision; TFLOPS given in PFLOPS or GFLOPS (or bandwidth in TB/s) move it 1,000x."""
+        bandwidth = info.data.get("memory_bandwidth_gb_s")
+        if bandwidth is None or not peak:
+            return peak
+        pid, top = max(peak.items(), key=lambda kv: kv[1])
+        ridge = top * 1e3 / bandwidth
+        if not RIDGE_FLOP_PER_BYTE[0] <= ridge <= RIDGE_FLOP_PER_BYTE[1]:
+            low, high = RIDGE_FLOP_PER_BYTE
+            raise ValueError(
+                f"{pid} {top:g} TFLOPS over {bandwidth:g} GB/s is {ridge:.3g} FLOP per byte, outside {low:g}-{high:,g} "
+                "for any chip: check the units (peak_tflops in TFLOPS, not PFLOPS or GFLOPS; "
+                "memory_bandwidth_gb_s in GB/s)")
+        return peak
 
     @model_validator(mode="after")
     def _consistent(self) -> HardwareFile:
