@@ -323,7 +323,8 @@ class QualityOut(_Out):
 class CostOut(_Out):
     per_hour: Num
     per_month: Num = Field(description="per_hour x 730 h + one-time cost / horizon_months")
-    per_million_tokens: Num = Field(description="per million output tokens at the average request rate")
+    per_million_tokens: Num = Field(description="per_month (one-time cost amortised included) per million output "
+                                                "tokens at the average request rate")
     one_time: Num
     pricing: str
     per_million_input_tokens: Num = Field(default=None, description="the input phase's share (prefill time)")
@@ -416,8 +417,8 @@ NOTES = [
     "the queueing model charges each serving iteration a fixed cost fitted on MLPerf Server/Interactive "
     "records (calibration.yaml: serving_iteration_s, pooled; serving_iteration_runtime, a runtime's own); "
     "a runtime without records under load takes the pooled figure",
-    "cost.per_month = per_hour x 730 h + one-time cost / horizon_months; per_million_tokens "
-    "counts output tokens at the average request rate",
+    "cost.per_month = per_hour x 730 h + one-time cost / horizon_months; per_million_tokens = per_month over "
+    "the month's output tokens at the average request rate (one-time cost included)",
 ]
 
 
@@ -648,6 +649,14 @@ def plan_result_out(r: PlanResult, levers: LeverReportOut | None = None,
 # --- fine-tuning --------------------------------------------------------------------------------
 
 
+class MfuOut(_Out):
+    """Model FLOPs utilisation assumed for training."""
+
+    low: float
+    central: float
+    high: float
+
+
 class TrainingOptionOut(_Out):
     hardware: str
     chips: int
@@ -658,21 +667,15 @@ class TrainingOptionOut(_Out):
     cost: Num = Field(description="USD at the central hours; null without a fit or a price")
     teacher_chips: int = Field(description="distillation: chips generating the teacher's data")
     reason: str
-
-
-class MfuOut(_Out):
-    """Model FLOPs utilisation assumed for training."""
-
-    low: float
-    central: float
-    high: float
+    mfu: MfuOut | None = Field(default=None, description="the MFU range of this option's chip family that its hours "
+                                                         "rest on; null when it does not fit")
 
 
 class BasisOut(_Out):
     flops: Num
     flops_formula: str
     memory_formula: str
-    mfu: MfuOut
+    mfu: MfuOut = Field(description="GPUs' MFU range; each option gives its own chip family's (options[].mfu)")
     time: str
     cost: str
     sources: list[str]
@@ -699,7 +702,8 @@ def finetune_out(options: Sequence[TrainingOption], basis: Basis, *, model: str,
         options=[TrainingOptionOut(
             hardware=o.hardware, chips=o.chips, memory_per_chip_gb=rounded(o.memory_per_chip_bytes / GB, 4),
             fits=o.fits, hours=rounded(o.hours, 4), hours_range=(rounded(o.hours_low, 4), rounded(o.hours_high, 4)),
-            cost=money(o.cost), teacher_chips=o.teacher_chips, reason=o.reason) for o in options],
+            cost=money(o.cost), teacher_chips=o.teacher_chips, reason=o.reason,
+            mfu=None if o.mfu is None else MfuOut(low=o.mfu[0], central=o.mfu[1], high=o.mfu[2])) for o in options],
         basis=BasisOut(
             flops=rounded(basis.flops, 4), flops_formula=basis.flops_formula, memory_formula=basis.memory_formula,
             mfu=MfuOut(low=basis.mfu[0], central=basis.mfu[1], high=basis.mfu[2]),

@@ -227,3 +227,23 @@ def test_cli_distill_shows_the_teachers_chips_and_how_hours_add_up(
     code, out, err = hwplan("finetune", "--model", "llama-3.1-8b", "--method", "lora", "--dataset-tokens", "1e8",
                             "--hardware", "h100-sxm", "--json")
     assert code == 0 and "teacher" not in json.loads(out)["basis"]["time"]
+
+
+def test_each_option_states_the_mfu_its_hours_rest_on(hwplan: Callable[..., tuple[int, str, str]],
+                                                      catalog: Catalog) -> None:
+    # an auditor's recomputation (2026-12-07): a TPU option was timed at PaLM's 46% MFU while the output
+    # printed the GPU's 40% as "MFU". Basis: hours = FLOPs / (chips x 16-bit peak x MFU), by hand
+    code, out, err = hwplan("finetune", "--model", "qwen2.5-7b", "--method", "lora", "--dataset-tokens", "2e7",
+                            "--hardware", "tpu-v6e", "--hardware", "h100-sxm", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    by_chip = {o["hardware"]: o for o in doc["options"]}
+    for chip, central in (("tpu-v6e", 0.46), ("h100-sxm", 0.40)):
+        o = by_chip[chip]
+        assert o["mfu"]["central"] == central
+        peak = catalog.hardware[chip].peak_flops_per_s["bf16"]
+        assert o["hours"] == pytest.approx(doc["basis"]["flops"] / (o["chips"] * peak * central) / 3600, rel=1e-3)
+    assert any(s.startswith("tpu: Chowdhery et al. 2022") for s in doc["basis"]["sources"])
+    code, out, err = hwplan("finetune", "--model", "qwen2.5-7b", "--method", "lora", "--dataset-tokens", "2e7",
+                            "--hardware", "tpu-v6e")
+    assert code == 0 and "0.46" in out and "MFU" in out, out

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from hardware_catalog.caching.cache import catalog_tables
 from hardware_catalog.inputs.workload import load_workload
 from hardware_catalog.loader import load_catalog
@@ -65,9 +67,10 @@ def test_a_two_pool_plans_cost_adds_the_pools_and_counts_adaptation_once() -> No
         return Cost(per_hour=per_hour, per_month=parts.total, per_million_tokens=1.0, one_time=1200.0,
                     pricing="on_demand", parts=parts, tokens=TokenPrices(0.1, 1.0, 0.3))
 
-    joined = _joined_cost(pool(10.0), pool(2.0), per_million_tokens=2.0, input_tokens_per_hour=1e6,
-                          output_tokens_per_hour=0.5e6)
+    joined = _joined_cost(pool(10.0), pool(2.0), input_tokens_per_hour=1e6, output_tokens_per_hour=0.5e6)
     assert joined.per_hour == 12.0
     assert joined.per_month == 12.0 * 730 + 100.0  # not + 200: one adaptation
     assert joined.parts is not None and joined.parts.total == joined.per_month
     assert joined.tokens == TokenPrices(10.0, 4.0, 12.0 / 1.5) and joined.one_time == 1200.0
+    # the whole monthly cost, the adaptation's share included, over the month's 0.5 M x 730 output tokens
+    assert joined.per_million_tokens == pytest.approx((12.0 * 730 + 100.0) / (0.5 * 730))

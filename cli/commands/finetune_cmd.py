@@ -55,16 +55,17 @@ def finetune_cmd(
         print_doc(out)
         return
     table = Table(title=f"{method} of {student.id}" + (f" from {t.id}" if t else ""))
-    for col in ("hardware", "chips", "GB/chip", "fits", "hours (range)", "cost $"):
-        table.add_column(col)
+    for col in ("hardware", "chips", "GB/chip", "fits", "hours (range)", "MFU", "cost $"):
+        table.add_column(col, no_wrap=col in ("hardware", "chips"), overflow="fold")
     for o in out.options:
         lo, hi = o.hours_range
         fits = "yes" if o.fits else f"no: {o.reason}"
         hours = "—" if o.hours is None else f"{o.hours:.3g} ({lo:.3g}-{hi:.3g})"
         chips = f"{o.chips} (+{o.teacher_chips} teacher)" if o.teacher_chips else str(o.chips)
-        table.add_row(o.hardware, chips, f"{o.memory_per_chip_gb:.1f}", fits, hours,
+        mfu = "—" if o.mfu is None else f"{o.mfu.central:.3g}"  # (its range gives the hours' range; --json)
+        table.add_row(o.hardware, chips, f"{o.memory_per_chip_gb:.1f}", fits, hours, mfu,
                       "—" if o.cost is None else f"{o.cost:,.0f}")
     console = Console()
     console.print(table)
     console.print(f"FLOPs {basis.flops:.3g} = {basis.flops_formula}; memory: {basis.memory_formula}; "
-                  f"MFU {basis.mfu[1]:.3g} ({basis.mfu[0]:.3g}-{basis.mfu[2]:.3g})")
+                  "MFU: each option's chip family's (column; its source: --json basis.sources)")

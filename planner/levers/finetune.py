@@ -105,6 +105,7 @@ class TrainingOption:
     teacher_chips: int = 0  # distillation: chips generating the teacher's data
     reason: str = ""  # why it does not fit; when it fits, the toolchain (and checkpointing) used
     checkpointing: bool = False  # activation checkpointing: less memory, +2N FLOPs per token
+    mfu: tuple[float, float, float] | None = None  # (low, central, high) of its chip family, where timed
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ class Basis:
     flops: float
     flops_formula: str
     memory_formula: str
-    mfu: tuple[float, float, float]
+    mfu: tuple[float, float, float]  # GPUs'; an option on another chip family carries its own (TrainingOption.mfu)
     sources: tuple[str, ...]
 
 
@@ -325,7 +326,7 @@ def _option_at(catalog: Catalog, hw: Hardware, m: Model, method: str, tokens: fl
     reason = note if missing is None else missing
     return TrainingOption(hw.id, chips, mem.per_chip(chips), True, hours[1], hours[2], hours[0], cost,
                           teacher_chips=t_chips, reason=reason,
-                          checkpointing=checkpointing)
+                          checkpointing=checkpointing, mfu=(mfus[0], mfus[1], mfus[2]))
 
 
 def _checked(catalog: Catalog, model: Model, method: str, dataset_tokens: float, epochs: float,
@@ -361,7 +362,8 @@ def adaptation_options(catalog: Catalog, *, model: Model, method: str, dataset_t
     tokens = dataset_tokens * epochs
     options = [_option(catalog, hw, model, method, tokens, teacher, rank, seq_tokens, pricing) for hw in chips]
     options.sort(key=_rank_key)
-    return options, _basis(model, method, tokens, teacher)
+    timed = sorted({catalog.hardware[o.hardware].family for o in options if o.mfu is not None} - {"gpu"})
+    return options, _basis(model, method, tokens, teacher, other_families=tuple(timed))
 
 
 def cheapest_option(catalog: Catalog, *, model: Model, method: str, dataset_tokens: float,
@@ -398,7 +400,10 @@ def cheapest_option(catalog: Catalog, *, model: Model, method: str, dataset_toke
     return best
 
 
-def _basis(m: Model, method: str, tokens: float, teacher: Model | None) -> Basis:
+def _basis(m: Model, method: str, tokens: float, teacher: Model | None, other_families: tuple[str, ...] = ()
+           ) -> Basis:
+    """The method's formulas, the GPU MFU range, and the sources (with the MFU source of every other chip
+    family an option was timed on)."""
     flops = training_flops(m, method, tokens)
     formula = {"full": "6*N*D (+2*N*D with activation checkpointing)",
                "distill": "6*N_student*D (+2*N*D checkpointing) + 2*N_teacher*D (teacher generates D tokens)",
@@ -418,7 +423,7 @@ def _basis(m: Model, method: str, tokens: float, teacher: Model | None) -> Basis
                           "Kaplan et al. 2020, arXiv 2001.08361: C = 6ND; inference 2N per token",
                           "Dettmers et al. 2023, QLoRA, arXiv 2305.14314: NF4, double quantisation, paged optimisers",
                           "Hu et al. 2022, LoRA, arXiv 2106.09685: ~25% faster training, 2/3 less memory",
-                          mfu_source,
+                          mfu_source, *(f"{f}: {mfu(f, method)[1]}" for f in other_families),
                           "Korthikanti et al. 2022, arXiv 2205.05198: activation memory 34*s*b*h per layer",
                           "Chen et al. 2016, arXiv 1604.06174: activation checkpointing, one extra forward pass",
                           "Hsieh et al. 2023, distilling step-by-step, arXiv 2305.02301 (teacher rationales)"))

@@ -30,7 +30,7 @@ from planner.model.grid import Array
 from planner.model.load.queueing import PERCENTILES, serve
 from planner.model.perf import MemoryModel, StepModel
 from planner.search.mix.solver import Solution
-from planner.search.results import Cost, Deployment, Plan, QualityScore
+from planner.search.results import Cost, Deployment, Plan, QualityScore, per_million
 from planner.search.shapes.candidates import universe
 from planner.search.shapes.capacity import UTILIZATION, length_dists, meets_slo, tuned_cap
 from planner.search.shapes.prepare import Prepared
@@ -189,8 +189,9 @@ def _cost(catalog: Catalog, w: Workload, per_hour: float, *, one_time: float, de
         input_tokens_per_hour=t.requests_per_s * t.input_tokens.mean * 3600.0, output_tokens_per_hour=tokens_per_hour,
         prefill_s=predicted["ttft_ms_p50"] / 1e3, decode_s=t.output_tokens.mean * predicted["tpot_ms_p50"] / 1e3,
         today=date.today())
-    return Cost(per_hour=per_hour, per_month=per_hour * HOURS_PER_MONTH + one_time / w.budget.horizon_months,
-                per_million_tokens=per_hour / tokens_per_hour * 1e6, one_time=one_time,
+    per_month = per_hour * HOURS_PER_MONTH + one_time / w.budget.horizon_months
+    return Cost(per_hour=per_hour, per_month=per_month,
+                per_million_tokens=per_million(per_month, tokens_per_hour), one_time=one_time,
                 pricing=pricing.label, parts=parts, tokens=token_prices, energy=energy, sources=sources)
 
 

@@ -35,7 +35,7 @@ from planner.model.grid import CatalogTables
 from planner.model.perf import MemoryModel, StepModel
 from planner.model.serving import Served
 from planner.search.build import limit_binding
-from planner.search.results import Cost, Plan
+from planner.search.results import Cost, Plan, per_million
 from planner.search.run import run_search
 from planner.search.shapes.capacity import length_dists
 from planner.workload import Budget, Objective, Slo, Tokens, Traffic, Workload
@@ -289,11 +289,9 @@ def _join(p: Plan, d: Plan, moved_s: float, w: Workload) -> Plan | None:
             return None
     predicted["capacity_requests_per_s"] = min(p.predicted["capacity_requests_per_s"],
                                                d.predicted["capacity_requests_per_s"])
-    per_hour = p.cost.per_hour + d.cost.per_hour
-    tokens_per_hour = w.traffic.requests_per_s * out * 3600.0
-    cost = _joined_cost(p.cost, d.cost, per_million_tokens=per_hour / tokens_per_hour * 1e6,
+    cost = _joined_cost(p.cost, d.cost,
                         input_tokens_per_hour=w.traffic.requests_per_s * w.traffic.input_tokens.mean * 3600.0,
-                        output_tokens_per_hour=tokens_per_hour)
+                        output_tokens_per_hour=w.traffic.requests_per_s * out * 3600.0)
     deployments = tuple(replace(x, role="prefill") for x in p.deployments) + \
         tuple(replace(x, role="decode") for x in d.deployments)
     features = tuple(dict.fromkeys(FEATURE + tuple(f for f in (*p.features, *d.features) if f not in FEATURE)))
@@ -318,8 +316,7 @@ def _e2e(predicted: dict[str, float], traffic: Traffic, pct: int) -> float:
                predicted["ttft_ms_p50"] + predicted[f"tpot_ms_p{pct}"] * (out.quantile(pct / 100.0) - 1.0))
 
 
-def _joined_cost(p: Cost, d: Cost, *, per_million_tokens: float, input_tokens_per_hour: float,
-                 output_tokens_per_hour: float) -> Cost:
+def _joined_cost(p: Cost, d: Cost, *, input_tokens_per_hour: float, output_tokens_per_hour: float) -> Cost:
     """The two pools' costs as one plan's: hourly costs, parts and energy add up (both pools serve the
     same requests), the one-time adaptation counts once (the pools share the adapted weights), and
     every chip's price keeps its offers.
@@ -338,7 +335,8 @@ def _joined_cost(p: Cost, d: Cost, *, per_million_tokens: float, input_tokens_pe
         per_million_output=d.per_hour / output_tokens_per_hour * 1e6,
         per_million_blended=(p.per_hour + d.per_hour) / (input_tokens_per_hour + output_tokens_per_hour) * 1e6)
     sources = tuple({(s.hardware, s.usd_per_chip_hour): s for s in (*p.sources, *d.sources)}.values())
-    return Cost(per_hour=p.per_hour + d.per_hour, per_month=per_month, per_million_tokens=per_million_tokens,
+    return Cost(per_hour=p.per_hour + d.per_hour, per_month=per_month,
+                per_million_tokens=per_million(per_month, output_tokens_per_hour),
                 one_time=p.one_time, pricing=p.pricing, parts=parts, tokens=tokens,
                 energy=_joined_energy(p.energy, d.energy, p.per_hour, d.per_hour,
                                       output_tokens_per_hour=output_tokens_per_hour), sources=sources)

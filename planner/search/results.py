@@ -8,8 +8,10 @@ from planner.domain import Accuracy, MeasuredBias
 from planner.economics.breakdown import CostParts, Energy, PriceSource, TokenPrices
 from planner.economics.pricing import Unpriced
 from planner.model.chip_order import OrderFlag
+from planner.workload import HOURS_PER_MONTH
 
-__all__ = ["Cost", "Deployment", "Infeasible", "Plan", "PlanResult", "QualityScore", "Relaxation", "SearchStats"]
+__all__ = ["Cost", "Deployment", "Infeasible", "Plan", "PlanResult", "QualityScore", "Relaxation", "SearchStats",
+           "per_million"]
 
 
 @dataclass(frozen=True)
@@ -42,13 +44,18 @@ class QualityScore:
 class Cost:
     per_hour: float
     per_month: float  # serving at 730 h/month plus one-time cost amortised over the horizon
-    per_million_tokens: float  # per million output tokens at the average request rate
+    per_million_tokens: float  # per_month over the month's output tokens at the average request rate (x 1e6)
     one_time: float
     pricing: str
     parts: CostParts | None = None  # per month, summing to per_month
     tokens: TokenPrices | None = None
     energy: Energy | None = None
     sources: tuple[PriceSource, ...] = ()  # the offer(s) behind each chip's price
+
+
+def per_million(per_month: float, output_tokens_per_hour: float) -> float:
+    """The whole monthly cost (one-time amortised, as ``Cost.per_month``) per million output tokens."""
+    return per_month / (output_tokens_per_hour * HOURS_PER_MONTH) * 1e6
 
 
 @dataclass(frozen=True)

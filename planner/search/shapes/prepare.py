@@ -513,9 +513,10 @@ def max_cost_per_hour(w: Workload, one_time: float = 0.0) -> float | None:
     if b.max_cost_per_month is not None:
         limits.append((b.max_cost_per_month - one_time / b.horizon_months) / HOURS_PER_MONTH)
         scaled(limits[-1], COST_SCALE, "budget.max_cost_per_month", math.floor)  # within the solver's integers
-    if b.max_cost_per_million_tokens is not None:
+    if b.max_cost_per_million_tokens is not None:  # the whole cost per million output tokens, as Cost's
         tokens_per_hour = w.traffic.requests_per_s * w.traffic.output_tokens.mean * 3600.0
-        limits.append(b.max_cost_per_million_tokens * tokens_per_hour / 1e6)
+        limits.append(b.max_cost_per_million_tokens * tokens_per_hour / 1e6
+                      - one_time / b.horizon_months / HOURS_PER_MONTH)
         scaled(limits[-1], COST_SCALE, "budget.max_cost_per_million_tokens", math.floor)
     return min(limits) if limits else None
 
