@@ -334,7 +334,8 @@ class CostOut(_Out):
     energy: EnergyOut | None = None
     sources: list[PriceSourceOut] = Field(default=[], description="the offer(s) behind each chip's price")
     warnings: list[str] = Field(default=[], description="prices older than 12 months, or resting only on "
-                                                          "offers flagged uncertain or estimate")
+                                                          "offers flagged uncertain or estimate; chips a plan "
+                                                          "uses of instances it does not fill (priced per chip)")
 
 
 class PlanOut(_Out):
@@ -581,6 +582,9 @@ def measured_out(b: MeasuredBias, model_id: str) -> MeasuredOut:
 
 
 def _cost_out(c: Cost) -> CostOut:
+    from planner.economics.breakdown import whole_instance_notes
+    from planner.workload import HOURS_PER_MONTH
+
     extra: dict[str, Any] = {}
     if c.tokens is not None:
         extra |= {"per_million_input_tokens": rounded(c.tokens.per_million_input),
@@ -591,7 +595,8 @@ def _cost_out(c: Cost) -> CostOut:
     if c.energy is not None:
         extra["energy"] = energy_out(c.energy)
     if c.sources:
-        extra |= {"sources": [source_out(s) for s in c.sources], "warnings": stale_warnings(c.sources)}
+        extra |= {"sources": [source_out(s) for s in c.sources],
+                  "warnings": stale_warnings(c.sources) + list(whole_instance_notes(c.rates, HOURS_PER_MONTH))}
     return CostOut(per_hour=money(c.per_hour), per_month=money(c.per_month),
                    per_million_tokens=rounded(c.per_million_tokens), one_time=money(c.one_time),
                    pricing=c.pricing, **extra)

@@ -20,6 +20,7 @@ Pure functions over the rates of ``planner.economics.rates``; ``planner.search.b
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -36,7 +37,7 @@ from planner.economics.rates import ChipRate, PricedCatalog
 from planner.errors import InputError
 
 __all__ = ["DEFAULT_REGION", "CostParts", "Energy", "PriceSource", "TokenPrices", "explain_cost",
-           "price_source"]
+           "price_source", "whole_instance_notes"]
 
 DEFAULT_REGION = "us-east-1"
 STALE_AFTER_DAYS = 365  # a policy, not a fit: offers older than a year are flagged stale in the output
@@ -176,3 +177,36 @@ def explain_cost(catalog: PricedCatalog, rates: Sequence[tuple[ChipRate, int]], 
     for rate, _chips in rates:
         seen.setdefault((rate.hardware, rate.usd_per_chip_hour), price_source(rate, today=today))
     return parts, energy, tokens, tuple(seen.values())
+
+
+def whole_instance_notes(rates: Sequence[tuple[ChipRate, int]], hours_per_month: float) -> tuple[str, ...]:
+    """A line per rented chip whose plan leaves part of an instance idle: its price is per chip (the plan is
+    charged for the chips it uses, ``planner.economics.pricing``), but where every offer behind the price rents
+    a fixed instance size, a buyer renting those chips alone pays for whole instances. The line gives the
+    smallest such instance and what whole instances of it would cost a month at the same per-chip price."""
+    chips: dict[tuple[str, float], int] = {}
+    quotes: dict[tuple[str, float], ChipRate] = {}
+    for rate, n in rates:
+        if rate.quote is None or rate.quote.from_sheet:  # owned, or the user's own sheet: the user's terms
+            continue
+        key = (rate.hardware, rate.usd_per_chip_hour)
+        chips[key] = chips.get(key, 0) + n
+        quotes[key] = rate
+    out = []
+    for key, used in chips.items():
+        offers = quotes[key].quote.offers  # type: ignore[union-attr]
+        sizes = [o.chips_per_instance for o in offers]
+        if not sizes or any(n is None or n <= 1 for n in sizes):
+            continue  # a per-chip rate or a one-chip instance behind the price: a buyer can rent what the plan uses
+        size = min(n for n in sizes if n is not None)
+        if used % size == 0:
+            continue
+        whole = math.ceil(used / size) * size
+        names = ", ".join(sorted({o.instance or o.provider for o in offers if o.chips_per_instance == size}))
+        out.append(f"{key[0]}: priced per chip for the {used} chip(s) the plan uses; every offer behind the price "
+                   f"rents instances of {size} or more chips ({names}): {whole // size} whole instance(s) of "
+                   f"{size} cost ${whole * key[1] * hours_per_month:,.0f}/month at the same per-chip price "
+                   f"(+${(whole - used) * key[1] * hours_per_month:,.0f}), unless the chips are shared or rented "
+                   "elsewhere by the chip")
+    return tuple(out)
+

@@ -192,7 +192,8 @@ def _cost(catalog: Catalog, w: Workload, per_hour: float, *, one_time: float, de
     per_month = per_hour * HOURS_PER_MONTH + one_time / w.budget.horizon_months
     return Cost(per_hour=per_hour, per_month=per_month,
                 per_million_tokens=per_million(per_month, tokens_per_hour), one_time=one_time,
-                pricing=pricing.label, parts=parts, tokens=token_prices, energy=energy, sources=sources)
+                pricing=pricing.label, parts=parts, tokens=token_prices, energy=energy, sources=sources,
+                rates=tuple(rates))
 
 
 def _with_binding(plan: Plan, p: Prepared, w: Workload, rows: np.ndarray) -> Plan:

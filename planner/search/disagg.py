@@ -339,7 +339,8 @@ def _joined_cost(p: Cost, d: Cost, *, input_tokens_per_hour: float, output_token
                 per_million_tokens=per_million(per_month, output_tokens_per_hour),
                 one_time=p.one_time, pricing=p.pricing, parts=parts, tokens=tokens,
                 energy=_joined_energy(p.energy, d.energy, p.per_hour, d.per_hour,
-                                      output_tokens_per_hour=output_tokens_per_hour), sources=sources)
+                                      output_tokens_per_hour=output_tokens_per_hour), sources=sources,
+                rates=p.rates + d.rates)
 
 
 def _joined_energy(p: Energy | None, d: Energy | None, p_hour: float, d_hour: float, *,

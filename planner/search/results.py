@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from planner.domain import Accuracy, MeasuredBias
 from planner.economics.breakdown import CostParts, Energy, PriceSource, TokenPrices
 from planner.economics.pricing import Unpriced
+from planner.economics.rates import ChipRate
 from planner.model.chip_order import OrderFlag
 from planner.workload import HOURS_PER_MONTH
 
@@ -51,6 +52,7 @@ class Cost:
     tokens: TokenPrices | None = None
     energy: Energy | None = None
     sources: tuple[PriceSource, ...] = ()  # the offer(s) behind each chip's price
+    rates: tuple[tuple[ChipRate, int], ...] = ()  # each deployment's rate and chips (whole_instance_notes)
 
 
 def per_million(per_month: float, output_tokens_per_hour: float) -> float:

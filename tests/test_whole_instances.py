@@ -1,0 +1,68 @@
+"""Chips priced one by one from offers that rent whole instances (an auditor's recomputation, 2026-12-07):
+a plan of one H100 was $7,687 a month at $10.53 per chip-hour, but every offer behind that price rents an
+8-GPU instance (p5.48xlarge, ND96isr_H100_v5, a3-highgpu-8g, BM.GPU.H100.8), so a buyer renting it alone
+pays 8 x $10.53 x 730 h = $61,498. The per-chip price stays (a plan's replicas share instances,
+docs/catalog.md); the plan now says what whole instances would cost. Basis: the offers' own instance
+sizes and hand arithmetic.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from hardware_catalog.caching.cache import catalog_tables
+from hardware_catalog.inputs.workload import load_workload
+from hardware_catalog.outputs import plan_out
+from planner.domain import Catalog
+from planner.economics.breakdown import whole_instance_notes
+from planner.economics.pricing import Offer, PriceQuote
+from planner.economics.rates import ChipRate
+from planner.search.planning import plan
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def _rate(sizes: list[int | None], *, sheet: bool = False) -> ChipRate:
+    offers = tuple(Offer(hardware="x", provider=f"p{i}", market="hyperscaler", mode="on_demand", usd_per_chip_hour=2.0,
+                         region="us-east-1", as_of=date(2026, 11, 1), source="test", chips_per_instance=n,
+                         instance=f"i{n}") for i, n in enumerate(sizes))
+    quote = PriceQuote(hardware="x", mode="on_demand", market="hyperscaler", usd_per_chip_hour=2.0, offers=offers,
+                       rule="test", from_sheet=sheet)
+    return ChipRate(hardware="x", usd_per_chip_hour=2.0, mode="on_demand", quote=quote)
+
+
+@pytest.mark.parametrize(("sizes", "used", "instances"), [([8, 8], 8, None), ([8, 8], 16, None), ([8, 16], 9, 2),
+                                                          ([8], 1, 1), ([8, None], 1, None), ([1, 8], 1, None)])
+def test_a_note_only_where_every_offer_rents_a_bigger_instance_than_the_plan_fills(
+        sizes: list[int | None], used: int, instances: int | None) -> None:
+    notes = whole_instance_notes([(_rate(sizes), used)], 730.0)
+    if instances is None:
+        assert notes == ()
+        return
+    (note,) = notes
+    whole = instances * 8
+    assert f"{instances} whole instance(s) of 8 cost ${whole * 2.0 * 730:,.0f}/month" in note
+    assert f"(+${(whole - used) * 2.0 * 730:,.0f})" in note
+
+
+def test_deployments_of_one_chip_add_up_and_a_price_sheet_is_the_users_terms() -> None:
+    rate = _rate([8])
+    assert whole_instance_notes([(rate, 4), (rate, 4)], 730.0) == ()  # two 4-chip deployments fill one instance
+    assert whole_instance_notes([(_rate([8], sheet=True), 1)], 730.0) == ()
+
+
+def test_the_one_h100_plan_says_what_its_instance_costs(catalog: Catalog) -> None:
+    w = load_workload(EXAMPLES / "disagg-loses.yaml")
+    best = plan(w, catalog, tables=catalog_tables(catalog), explain=False).plans[0]
+    (d,) = best.deployments
+    price = best.cost.sources[0].usd_per_chip_hour
+    sizes = {o.chips_per_instance for o in best.cost.sources[0].offers}
+    assert d.hardware == "h100-sxm" and d.chips_per_replica * d.replicas == 1 and sizes == {8}
+    whole = math.ceil(1 / 8) * 8 * price * 730
+    warnings = plan_out(best).cost.warnings
+    assert any(f"1 whole instance(s) of 8 cost ${whole:,.0f}/month" in x for x in warnings), warnings
+    assert best.cost.per_month == pytest.approx(price * 730, rel=1e-6)  # the plan's own cost stays per chip
