@@ -335,7 +335,8 @@ class CostOut(_Out):
     sources: list[PriceSourceOut] = Field(default=[], description="the offer(s) behind each chip's price")
     warnings: list[str] = Field(default=[], description="prices older than 12 months, or resting only on "
                                                           "offers flagged uncertain or estimate; chips a plan "
-                                                          "uses of instances it does not fill (priced per chip)")
+                                                          "uses of instances it does not fill (priced per chip); a "
+                                                          "reserved term longer than the horizon")
 
 
 class PlanOut(_Out):
@@ -596,7 +597,7 @@ def _cost_out(c: Cost) -> CostOut:
         extra["energy"] = energy_out(c.energy)
     if c.sources:
         extra |= {"sources": [source_out(s) for s in c.sources],
-                  "warnings": stale_warnings(c.sources) + list(whole_instance_notes(c.rates, HOURS_PER_MONTH))}
+                  "warnings": [*stale_warnings(c.sources), *whole_instance_notes(c.rates, HOURS_PER_MONTH), *c.notes]}
     return CostOut(per_hour=money(c.per_hour), per_month=money(c.per_month),
                    per_million_tokens=rounded(c.per_million_tokens), one_time=money(c.one_time),
                    pricing=c.pricing, **extra)

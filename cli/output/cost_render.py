@@ -61,7 +61,8 @@ def _top_lines(p: PlanOut) -> list[str]:
         else:
             carbon = "—" if e.kgco2e_per_month is None else f"{e.kgco2e_per_month:,.0f} kgCO2e/month ({e.region})"
             lines.append(f"#{p.rank} energy at {e.utilisation:.0%} utilisation: {e.kwh_per_month:,.0f} kWh/month, "
-                         f"{e.kwh_per_million_output_tokens:.3g} kWh/M output tokens; {carbon}")
+                         f"{e.kwh_per_million_output_tokens:.3g} kWh/M output tokens; {carbon}"
+                         + (f"; {e.note}" if e.note else ""))
     return lines
 
 

@@ -37,7 +37,7 @@ from planner.economics.rates import ChipRate, PricedCatalog
 from planner.errors import InputError
 
 __all__ = ["DEFAULT_REGION", "CostParts", "Energy", "PriceSource", "TokenPrices", "explain_cost",
-           "price_source", "whole_instance_notes"]
+           "commitment_notes", "price_source", "whole_instance_notes"]
 
 DEFAULT_REGION = "us-east-1"
 STALE_AFTER_DAYS = 365  # a policy, not a fit: offers older than a year are flagged stale in the output
@@ -124,6 +124,7 @@ def _energy(catalog: PricedCatalog, rates: Sequence[tuple[ChipRate, int]], *, ut
         return Energy(utilisation, None, None, None, region, None, note="the catalog has no owned.yaml")
     f = owned.facility
     kwh_hour = 0.0
+    owned_usd_hour, owned_priced_at = 0.0, None  # owned chips' power at this utilisation; the load their price took
     for rate, chips in rates:
         i = rate.owned_inputs
         tdp = i.tdp_w if i is not None else (owned.tdp_w[rate.hardware].value if rate.hardware in owned.tdp_w
@@ -134,19 +135,27 @@ def _energy(catalog: PricedCatalog, rates: Sequence[tuple[ChipRate, int]], *, ut
         draw = power_draw_w(tdp_w=tdp, utilisation=utilisation,
                             idle_fraction=i.idle_draw_fraction if i else f["idle_draw_fraction"].value,
                             max_fraction=i.max_draw_fraction if i else f["max_draw_fraction"].value)
-        kwh_hour += chips * energy_kwh_per_chip_hour(
+        kwh = chips * energy_kwh_per_chip_hour(
             draw_w=draw, pue=i.pue if i else f["pue_hyperscaler"].value,
             host_power_fraction=i.host_power_fraction if i else f["host_power_fraction"].value)
+        kwh_hour += kwh
+        if rate.owned is not None and i is not None and rate.owned_utilisation is not None:
+            owned_usd_hour += kwh * i.usd_per_kwh
+            owned_priced_at = rate.owned_utilisation
     try:
         grid = grid_intensity(owned, region)
     except InputError:
         grid = None
     per_month = kwh_hour * HOURS_PER_MONTH
+    notes = [] if grid is None or not grid.note else [grid.note]
+    if owned_priced_at is not None and abs(owned_priced_at - utilisation) > 1e-9:
+        notes.append(f"the cost's energy part prices owned power at {owned_priced_at:.0%} load (owned TCO: a replica "
+                     f"is provisioned for its peak); at {utilisation:.0%} the owned chips' power here costs "
+                     f"${owned_usd_hour * HOURS_PER_MONTH:,.2f}/month")
     return Energy(utilisation=utilisation, kwh_per_month=per_month,
                   kwh_per_million_output_tokens=kwh_hour / output_tokens_per_hour * 1e6,
                   kgco2e_per_month=None if grid is None else kg_co2e(kwh=per_month, g_co2e_per_kwh=grid.value),
-                  region=region, g_co2e_per_kwh=None if grid is None else grid.value,
-                  note="" if grid is None or not grid.note else grid.note)
+                  region=region, g_co2e_per_kwh=None if grid is None else grid.value, note="; ".join(notes))
 
 
 def _token_prices(per_hour: float, *, input_tokens_per_hour: float, output_tokens_per_hour: float,
@@ -209,4 +218,19 @@ def whole_instance_notes(rates: Sequence[tuple[ChipRate, int]], hours_per_month:
                    f"(+${(whole - used) * key[1] * hours_per_month:,.0f}), unless the chips are shared or rented "
                    "elsewhere by the chip")
     return tuple(out)
+
+
+TERM_MONTHS = {"reserved_1y": 12, "reserved_3y": 36}  # a reserved price's commitment
+
+
+def commitment_notes(mode: str, per_hour: float, horizon_months: float, hours_per_month: float) -> tuple[str, ...]:
+    """A line where a reserved price commits to a term longer than the workload's horizon: the plan's monthly
+    cost is the reserved rate, but the term is paid whether or not the deployment outlives the horizon."""
+    term = TERM_MONTHS.get(mode)
+    if term is None or horizon_months >= term:
+        return ()
+    month = per_hour * hours_per_month
+    return (f"{mode} commits to {term} months: ${month * term:,.0f} over the term at this plan's hourly rate, "
+            f"against a {horizon_months:g}-month horizon (${month * horizon_months:,.0f}); on-demand or a shorter "
+            "term may cost less over the horizon",)
 

@@ -1,9 +1,14 @@
-"""Chips priced one by one from offers that rent whole instances (an auditor's recomputation, 2026-12-07):
-a plan of one H100 was $7,687 a month at $10.53 per chip-hour, but every offer behind that price rents an
-8-GPU instance (p5.48xlarge, ND96isr_H100_v5, a3-highgpu-8g, BM.GPU.H100.8), so a buyer renting it alone
-pays 8 x $10.53 x 730 h = $61,498. The per-chip price stays (a plan's replicas share instances,
-docs/catalog.md); the plan now says what whole instances would cost. Basis: the offers' own instance
-sizes and hand arithmetic.
+"""What a plan's cost rests on, said where it could mislead (an auditor's recomputation, 2026-12-07).
+
+* Chips priced one by one from offers that rent whole instances: a plan of one H100 was $7,687 a month at
+  $10.53 per chip-hour, but every offer behind that price rents an 8-GPU instance (p5.48xlarge,
+  ND96isr_H100_v5, a3-highgpu-8g, BM.GPU.H100.8): a buyer renting it alone pays 8 x $10.53 x 730 h =
+  $61,498. The per-chip price stays (a plan's replicas share instances, docs/catalog.md); the plan now says
+  what whole instances would cost.
+* An owned plan's energy part (power at 100% load, the TCO rule) beside an energy line at 2% utilisation.
+* A reserved term longer than the workload's horizon.
+
+Basis: the offers' own instance sizes, the catalog's $/kWh and hand arithmetic.
 """
 
 from __future__ import annotations
@@ -66,3 +71,32 @@ def test_the_one_h100_plan_says_what_its_instance_costs(catalog: Catalog) -> Non
     warnings = plan_out(best).cost.warnings
     assert any(f"1 whole instance(s) of 8 cost ${whole:,.0f}/month" in x for x in warnings), warnings
     assert best.cost.per_month == pytest.approx(price * 730, rel=1e-6)  # the plan's own cost stays per chip
+
+
+def test_an_owned_plans_energy_report_prices_the_power_it_reports(catalog: Catalog) -> None:
+    # the cost's energy part is power at 100% load (the owned TCO rule), the energy line kWh at the plan's
+    # utilisation: one output said "energy $56" and "95 kWh/month" (an auditor: 95 kWh x $0.08 = $7.61).
+    # Basis: the reported kWh x the catalog's $/kWh, by hand
+    w = load_workload(EXAMPLES / "edge-assistant.yaml")
+    best = plan(w, catalog, tables=catalog_tables(catalog), explain=False).plans[0]
+    e = best.cost.energy
+    assert e is not None and e.kwh_per_month is not None and e.utilisation < 0.5
+    assert best.cost.parts is not None and best.cost.parts.energy > 0  # owned: power is a part of the cost
+    usd_per_kwh = catalog.owned.facility["usd_per_kwh"].value  # type: ignore[union-attr]
+    assert f"at {e.utilisation:.0%} the owned chips' power here costs ${e.kwh_per_month * usd_per_kwh:,.2f}/month" \
+        in e.note, e.note
+    assert "prices owned power at 100% load" in e.note
+
+
+@pytest.mark.parametrize(("mode", "horizon", "term"), [("reserved_3y", 3.0, 36), ("reserved_1y", 6.0, 12),
+                                                       ("reserved_1y", 12.0, None), ("on_demand", 1.0, None)])
+def test_a_reserved_term_past_the_horizon_is_stated(mode: str, horizon: float, term: int | None) -> None:
+    # a reserved_3y plan at a 3-month horizon reported its monthly rate and never the 36-month commitment
+    from planner.economics.breakdown import commitment_notes
+
+    notes = commitment_notes(mode, 2.0, horizon, 730.0)
+    if term is None:
+        assert notes == ()
+    else:
+        (note,) = notes
+        assert f"commits to {term} months: ${2.0 * 730 * term:,.0f}" in note and f"{horizon:g}-month horizon" in note
