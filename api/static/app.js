@@ -14,7 +14,9 @@ const DEFAULTS = {"budget.horizon_months": 12, "quality.task": "general", "const
 const CLOSE = 0.9;  // a prediction above 90% of its SLO is "close"
 
 const state = {catalog: {}, examples: [], example: null, body: null, result: null, plans: [], selected: null,
-               savedId: null, saved: [], savedNext: null, loadingExample: null};
+               savedId: null, saved: [], savedNext: null, loadingExample: null,
+               planSeq: 0,  // runPlan's presses and anything else that replaces the plans shown: the newest wins
+               formEdits: 0};  // edits and fills of the form (formChanged)
 const KEY_STORAGE = "hwplan.apiKey";  // sessionStorage: gone when the tab closes
 
 // ---------- helpers ----------
@@ -47,8 +49,13 @@ function svg(tag, attrs = {}, ...children) {
 
 async function request(path, options = {}) {
   const {headers = {}, ...rest} = options;
-  const response = await fetch(path, {headers: {"Content-Type": "application/json", Accept: "application/json",
-                                                ...headers}, ...rest});
+  let response;
+  try {
+    response = await fetch(path, {headers: {"Content-Type": "application/json", Accept: "application/json",
+                                            ...headers}, ...rest});
+  } catch (err) {  // no answer at all: the browser's own words ("Failed to fetch") do not say that
+    throw new Error(`the service did not answer (stopped, or the network is down): ${err.message}`);
+  }
   const data = response.status === 204 ? null : await response.json().catch(() => null);
   if (!response.ok) {
     const err = new Error(problemText(response.status, data, response.statusText));  // (problem.js)
@@ -147,6 +154,7 @@ function fillForm(workload) {
     if (value === undefined || value === null) value = DEFAULTS[name] ?? "";
     input.value = value;
   }
+  formChanged();  // (Reset, an example, a relaxation: the plans on screen, if any, are not this form's)
 }
 
 function deletePath(obj, path) {
@@ -265,6 +273,13 @@ function markStale() {
             + "Plan to plan it.", "stale");
 }
 
+function formChanged() {
+  // every edit of the form, and every fill of it (an example, Reset, a saved plan, a relaxation), counts: a
+  // plan answered after the form changed is shown as stale (runPlan)
+  state.formEdits += 1;
+  markStale();
+}
+
 function clearResults() {
   // the plans on screen were for the previous form: cleared, so that neither they nor Save pass for this one
   state.result = null;
@@ -274,14 +289,27 @@ function clearResults() {
 }
 
 async function runPlan() {
+  // each press supersedes the plans asked for before it: an older answer arriving later is dropped, never
+  // shown for the newer form (a relaxation clicked twice, an edit while the service plans)
+  const seq = ++state.planSeq;
   let body;
   if (state.loadingExample) await state.loadingExample.catch(() => {});  // (its failure has its own status)
+  if (seq !== state.planSeq) return;
   markFieldErrors(null);
   try { body = readForm(); } catch (err) {
-    clearResults();
-    setStatus(err.message, "error");
-    markFieldErrors(err.problem);
+    failed(err.message, err.problem);
     return;
+  }
+  const edits = state.formEdits;
+  for (const [id, label] of [["#f-top", "Plans"], ["#f-time", "Time limit (s)"]]) {
+    const input = $(id);  // (not the workload: query parameters; an unreadable one was replaced by its default)
+    input.removeAttribute("aria-invalid");
+    if (!input.checkValidity()) {
+      failed(`${label}: ${input.validity.badInput ? "not a number" : input.validationMessage}`, null);
+      input.setAttribute("aria-invalid", "true");
+      input.focus();
+      return;
+    }
   }
   const params = new URLSearchParams({top: $("#f-top").value || "8", objective: $("#f-objective").value,
                                       time_limit_s: $("#f-time").value || "10"});
@@ -292,19 +320,31 @@ async function runPlan() {
   const started = performance.now();
   try {
     const result = await api(`/v1/plans?${params}`, {method: "POST", body: JSON.stringify(body)});
+    if (seq !== state.planSeq) return;
     state.body = body;
     state.params = params;
     $("#iteration").replaceChildren();  // it was for the previous workload's plan 1
+    $("#levers").replaceChildren();
     renderResult(result, performance.now() - started);
     setSaved(null);
+    if (state.formEdits !== edits) markStale();  // edited while the service planned: these are not the form's
   } catch (err) {
-    clearResults();
-    setStatus(`Planning failed: ${err.message}`, "error");
-    markFieldErrors(err.problem);  // next to the inputs they name, as well as in the status line
+    if (seq !== state.planSeq) return;
+    failed(`Planning failed: ${err.message}`, err.problem);
   } finally {
-    button.disabled = false;
-    $("#results").removeAttribute("aria-busy");
+    if (seq === state.planSeq) {
+      button.disabled = false;
+      $("#results").removeAttribute("aria-busy");
+    }
   }
+}
+
+function failed(message, problem) {
+  // the plans on screen (if any) stay, marked as not the form's: a failed request loses nothing
+  if (state.result) state.stale = true;
+  setStatus(state.result ? `${message} The plans below are for ${state.result.workload} as it was last planned.`
+    : message, "error");
+  markFieldErrors(problem);  // next to the inputs they name, as well as in the status line
 }
 
 function renderResult(result, wallMs) {
@@ -668,6 +708,7 @@ function renderProvenance(c) {  // the offer(s) behind each chip's price
 
 async function runLevers() {
   const rank = state.selected;
+  const forResult = state.result;  // a report for these plans only: a new plan meanwhile drops it
   const button = $("#levers-button");
   const params = new URLSearchParams(state.params);
   params.set("top", String(Math.max(Number(params.get("top")), rank)));
@@ -677,9 +718,10 @@ async function runLevers() {
   $("#levers").replaceChildren(el("p", {class: "status busy", text: "Re-planning once per lever…"}));
   try {
     const data = await api(`/v1/plans?${params}`, {method: "POST", body: JSON.stringify(state.body)});
-    if (state.selected !== rank) return;
+    if (state.selected !== rank || state.result !== forResult) return;
     renderLevers(data.levers || []);
   } catch (err) {
+    if (state.result !== forResult) return;
     $("#levers").replaceChildren(el("p", {class: "status error", text: `Lever report failed: ${err.message}`}));
   } finally {
     button.disabled = false;
@@ -688,14 +730,17 @@ async function runLevers() {
 
 async function runIterationRange() {
   const button = $("#iteration-button");
+  const forResult = state.result;  // for these plans only: a new plan meanwhile drops it
   const params = new URLSearchParams(state.params);
   params.set("iteration_range", "true");
   button.disabled = true;
   $("#iteration").replaceChildren(el("p", {class: "status busy", text: "Re-planning at both ends…"}));
   try {
     const data = await api(`/v1/plans?${params}`, {method: "POST", body: JSON.stringify(state.body)});
+    if (state.result !== forResult) return;
     renderIterationRange(data.iteration_range, data.plans.length ? data.plans[0].cost.per_month : null);
   } catch (err) {
+    if (state.result !== forResult) return;
     $("#iteration").replaceChildren(el("p", {class: "status error", text: `Re-planning failed: ${err.message}`}));
   } finally {
     button.disabled = false;
@@ -890,6 +935,14 @@ async function loadSaved(id) {
   setStatus(`Loading saved plan ${id}…`, "busy");
   try {
     const saved = await api(`/v1/plans/${encodeURIComponent(id)}`);
+    state.planSeq += 1;  // a plan still being answered was for the form this replaces
+    $("#plan-button").disabled = false;
+    $("#results").removeAttribute("aria-busy");
+    state.example = saved.workload;  // Reset goes back to the saved workload, not the example shown before
+    const example = state.examples.find((e) => e.name === saved.workload.name);
+    $("#example").value = example ? example.name : "";
+    $("#example-description").textContent = example ? example.description
+      : `The workload of saved plan ${saved.id} (${saved.workload.name}), not one of the examples.`;
     fillForm(saved.workload);
     $("#f-objective").value = saved.result.objective;
     state.body = saved.workload;
@@ -1099,13 +1152,16 @@ function wire() {
     });
   }
   $("#workload-form").addEventListener("submit", (e) => { e.preventDefault(); runPlan(); });
-  $("#workload-form").addEventListener("input", markStale);
-  $("#workload-form").addEventListener("change", markStale);
+  $("#workload-form").addEventListener("input", formChanged);
+  $("#workload-form").addEventListener("change", formChanged);
   $("#example").addEventListener("change", (e) => loadExample(e.target.value).catch(
     (err) => setStatus(`Cannot load the example: ${err.message}`, "error")));
   $("#reset-button").addEventListener("click", () => state.example && fillForm(state.example));
   for (const b of $$("button.clear")) {
-    b.addEventListener("click", () => { for (const o of $(`#${b.dataset.clear}`).options) o.selected = false; });
+    b.addEventListener("click", () => {
+      for (const o of $(`#${b.dataset.clear}`).options) o.selected = false;
+      formChanged();
+    });
   }
   $("#chart-metric").addEventListener("change", () => state.plans.length && renderChart());
   $("#levers-button").addEventListener("click", runLevers);

@@ -142,6 +142,9 @@ async function runFleet() {
     }
     status.textContent = `done in ${data.elapsed_s} s`;
     renderFleet(data);
+  } catch (e) {  // no answer (the service stopped, the network down): said, not left at "planning…"
+    status.textContent = `the service did not answer (stopped, or the network is down): ${e.message}`;
+    status.className = "error";
   } finally {
     button.disabled = false;
   }
@@ -210,7 +213,10 @@ async function loadSweep(file) {
     .filter((a) => header.includes(a) && new Set(rows.map((r) => r[a])).size > 1);
   $("#sweep-axis").replaceChildren(...axes.map((a) => { const o = el("option", a); o.value = a; return o; }));
   if (axes.length) renderSweep();
-  else $("#sweep-summary").textContent = "no axis varies in this file";
+  else {
+    $("#sweep-summary").textContent = "no axis varies in this file";
+    $("#sweep-chart").replaceChildren();  // the previous file's chart is not this one's
+  }
 }
 
 function start() {
