@@ -688,3 +688,9 @@ def test_a_failed_plan_keeps_the_plans_shown_and_says_whose_they_are(page: Page)
     expect(page.locator("#status")).to_contain_text("The plans below are for support-chatbot as it was last planned")
     assert page.locator("#plans-table tbody tr").count() == rows
     page.console_errors.clear()  # type: ignore[attr-defined]  # (the aborted request is logged)
+
+
+def test_the_pages_yaml_export_reads_back_as_numbers(page: Page) -> None:
+    # PyYAML (YAML 1.1) reads 1e-7 as a string; the page wrote numbers in JavaScript's own form
+    text = page.evaluate("toYaml({tiny: 1e-7, huge: 1e21, plain: 0.5, whole: 3, big: 2.5e+30})")
+    assert yaml.safe_load(text) == {"tiny": 1e-7, "huge": 1e21, "plain": 0.5, "whole": 3, "big": 2.5e30}

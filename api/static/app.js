@@ -680,8 +680,9 @@ function costItems(c) {  // the cost breakdown, token prices, energy and carbon 
       + (c.parts.energy ? "" : " (energy is in the rented price)")]);
   }
   if (c.per_million_tokens_blended != null) {
-    items.push(["Per million tokens", `input ${money(c.per_million_input_tokens)} · output `
-      + `${money(c.per_million_output_tokens)} · blended ${money(c.per_million_tokens_blended)}`]);
+    items.push(["Per million tokens by phase", `input (prefill) ${money(c.per_million_input_tokens)} · output (decode) `
+      + `${money(c.per_million_output_tokens)} · blended ${money(c.per_million_tokens_blended)} (serving cost by `
+      + "prefill and decode time; the whole cost per million output tokens is under Cost)"]);
   }
   const e = c.energy;
   if (e) {
@@ -812,7 +813,11 @@ function renderLevers(rows) {
 function toYaml(value, indent = "") {
   const scalar = (v) => {
     if (v === null || v === undefined) return "null";
-    if (typeof v === "number" || typeof v === "boolean") return String(v);
+    if (typeof v === "boolean") return String(v);
+    if (typeof v === "number") {  // YAML 1.1 (PyYAML) reads 1e-7 as a string: its float needs a dot, 1.0e-7
+      const t = String(v);
+      return /e/i.test(t) && !t.split(/e/i)[0].includes(".") ? t.replace(/e/i, ".0e") : t;
+    }
     return /^[A-Za-z0-9_./-][A-Za-z0-9_ ./()-]*$/.test(v) && !/^(true|false|null|yes|no|on|off|~|[-+.\d].*)$/i.test(v)
       ? v : JSON.stringify(v);
   };
