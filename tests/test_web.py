@@ -694,3 +694,18 @@ def test_the_pages_yaml_export_reads_back_as_numbers(page: Page) -> None:
     # PyYAML (YAML 1.1) reads 1e-7 as a string; the page wrote numbers in JavaScript's own form
     text = page.evaluate("toYaml({tiny: 1e-7, huge: 1e21, plain: 0.5, whole: 3, big: 2.5e+30})")
     assert yaml.safe_load(text) == {"tiny": 1e-7, "huge": 1e21, "plain": 0.5, "whole": 3, "big": 2.5e30}
+
+
+def test_the_charts_cost_labels_do_not_run_into_one_another_on_a_phone(page: Page) -> None:
+    # a web audit (2026-12-07): at 375 px the five six-figure labels of disagg-long-prompts read as one string
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.select_option("#example", "disagg-long-prompts")
+    expect(page.locator("#f-name")).to_have_value(re.compile("^disagg"))
+    page.click("#plan-button")
+    expect(page.locator("#chart .pt").first).to_be_visible(timeout=PLAN_TIMEOUT_MS)
+    boxes = page.eval_on_selector_all("#chart .tick text[text-anchor=middle]", """ts => ts.map(t => {
+        const b = t.getBoundingClientRect(); return [b.left, b.right]; })""")
+    assert len(boxes) >= 2
+    boxes.sort()
+    for (_l1, r1), (l2, _r2) in zip(boxes, boxes[1:], strict=False):
+        assert l2 >= r1 + 2, boxes

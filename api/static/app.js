@@ -548,10 +548,16 @@ function renderChart() {
   const qs = plans.map((p) => p.quality.score).filter((q) => q !== null && q !== undefined);
   const qMin = Math.min(...qs), qMax = Math.max(...qs);
   const qT = (q) => (q === null || q === undefined ? 0 : qMax > qMin ? (q - qMin) / (qMax - qMin) : 0.6);
+  // axis dollars short ($500k, $1.2M) and every k-th labelled where the labels would touch (five six-figure
+  // labels ran into one another on a 375 px phone)
+  const short = (v) => (v >= 1e6 ? `$${num(v / 1e6, 3)}M` : v >= 1e4 ? `$${num(v / 1e3, 3)}k` : money(v));
+  const px = xs.ticks.map((v) => xs.map(v));
+  const gap = Math.min(Infinity, ...px.slice(1).map((x, i) => Math.abs(x - px[i])));
+  const every = Math.max(1, Math.ceil((Math.max(...xs.ticks.map((v) => short(v).length)) * 7 + 10) / gap));
   const grid = [
-    ...xs.ticks.map((v) => svg("g", {class: "tick"},
+    ...xs.ticks.map((v, i) => svg("g", {class: "tick"},
       svg("line", {x1: xs.map(v), x2: xs.map(v), y1: m.t, y2: H - m.b}),
-      svg("text", {x: xs.map(v), y: H - m.b + 16, "text-anchor": "middle"}, money(v)))),
+      i % every ? null : svg("text", {x: xs.map(v), y: H - m.b + 16, "text-anchor": "middle"}, short(v)))),
     ...ys.ticks.map((v) => svg("g", {class: "tick"},
       svg("line", {x1: m.l, x2: W - m.r, y1: ys.map(v), y2: ys.map(v)}),
       svg("text", {x: m.l - 6, y: ys.map(v) + 4, "text-anchor": "end"}, ms(v)))),
