@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 from out_of_sample_report import FILES as OUT_OF_SAMPLE
+from out_of_sample_report import mlperf_section
 from out_of_sample_report import section as out_of_sample
 from under_load_report import fitted_files, parity, section  # bench/ is the script's directory
 
@@ -596,6 +597,7 @@ def main() -> None:
         "## Largest held-out errors", "", *_worst(rs, cv), "",
         *(section(catalog, args.mlperf, args.measurements) if args.mlperf.exists() else []),
         *(line for path in OUT_OF_SAMPLE for line in out_of_sample(catalog, path)),
+        *mlperf_section(catalog),
         "## Known weak spots", "", WEAK_SPOTS,
         "## Skipped records", "", *[f"* `{s.id}`: {s.reason}" for s in skipped], "",
         "## Reproduce", "", "```", ".venv/bin/pip install -e '.[docs]'",

@@ -2,6 +2,7 @@
 shipped calibration exactly as `hwplan validate` does.
 
     .venv/bin/python bench/out_of_sample_report.py [FILE ...]   # print the sections (default: both files)
+    .venv/bin/python bench/out_of_sample_report.py --mlperf     # the MLPerf v5.0 section (bench/data/mlperf_v50_oos.yaml)
 
 Two files from InferenceMAX: tests/data/inferencemax_gpt_oss.yaml (gpt-oss-120b) and
 tests/data/inferencemax_deepseek_r1.yaml (DeepSeek-R1 on SGLang). Rows group the records by hardware
@@ -99,7 +100,66 @@ def section(catalog: Catalog, path: Path) -> list[str]:
     ]
 
 
+MLPERF_OOS = ROOT / "bench/data/mlperf_v50_oos.yaml"  # a round neither the fit nor the shared file has
+SHIPPED_MLPERF = ROOT / "hardware_catalog/data/measurements/mlperf.yaml"
+UNDER_LOAD = ("slo_capacity_requests_per_s", "ttft_p99_s", "tpot_p99_s")
+
+
+def _same_system(m: Measurement) -> tuple[str, ...]:
+    """A run's system, benchmark and scenario, whatever the round (the accuracy variant 99 / 99.9 aside)."""
+    t = m.tags
+    return (t.get("submitter", ""), t.get("system", ""), t.get("benchmark", "").rsplit("-99", 1)[0],
+            t.get("scenario", ""))
+
+
+def mlperf_section(catalog: Catalog, path: Path = MLPERF_OOS, fitted: Path = SHIPPED_MLPERF) -> list[str]:
+    """Markdown lines of the section on an MLPerf round no fit reads: per scenario and metric, and beside it the
+    error of copying the same system's figure from the rounds the fit has (the baseline a model should beat)."""
+    tables = CatalogTables.from_catalog(catalog)
+    read = read_measurements(path)
+    rs, skipped = prepare(catalog, tables, read.records)
+    predicted = predict_calibrated(tables, rs, catalog.calibration)
+    errors = ape(predicted, rs.observed)
+    known = {}
+    for m in read_measurements(fitted).records:
+        if m.same_log_as is None:
+            known.setdefault(_same_system(m), m)
+    lines = [
+        f"## Out of sample: MLPerf Inference {read.records[0].tags.get('round', '')} (a round no fit reads)", "",
+        f"Data: `{path.resolve().relative_to(ROOT)}` (sha256 `{read.sha256[:12]}…`), {len(read.records)} records, "
+        f"{len(rs)} predicted, {len(skipped)} skipped: closed-division LLM results transcribed from their "
+        "`mlperf_log_summary.txt` files (each record's `source`; read through a fork of the results repository, "
+        "`mlperf.read_via`, not checked file for file against the official one). Where a submission's code does not "
+        "state the tp or the weight precision, `tp_source` / `precision_source` say what was assumed (B200 Mixtral "
+        "fp4: a guess). Predicted with the shipped calibration as `hwplan validate` does. Baseline: the same "
+        "system's figure in the rounds the fit has (v4.1, v5.1), where it ran the same benchmark and scenario.", "",
+        "| scenario | metric | n | median APE | within 25% | over capacity at the rate "
+        "| same system, other round: n | its median APE |",
+        "|---|---|---|---|---|---|---|---|"]
+    scen = [m.tags.get("scenario", str(m.scenario)) for m in rs.records]
+    for name in ("Offline", "Server", "Interactive"):
+        idx = [j for j, s in enumerate(scen) if s == name]
+        if not idx:
+            continue
+        metrics = ("output_tokens_per_s",) if name == "Offline" else UNDER_LOAD
+        over = [j for j in idx if np.isnan(predicted[j, METRICS.index("ttft_p99_s")])] if name != "Offline" else []
+        for metric in metrics:
+            k = METRICS.index(metric)
+            s = summarise(errors[idx, k])
+            pairs = [(j, known[_same_system(rs.records[j])]) for j in idx if _same_system(rs.records[j]) in known]
+            base = [abs(b.observed.get(metric, np.nan) / rs.observed[j, k] - 1.0) for j, b in pairs
+                    if np.isfinite(rs.observed[j, k]) and np.isfinite(b.observed.get(metric, np.nan))]
+            lines.append(f"| {name} | {metric} | {s.n} | {100 * s.median_ape:.1f}% | {100 * s.within_25pct:.0f}% | "
+                         f"{len(over)} of {len(idx)} | {len(base)} | "
+                         + (f"{100 * float(np.median(base)):.1f}% |" if base else "— |"))
+    lines += ["", *([f"Skipped: {', '.join(f'`{s.id}` ({s.reason})' for s in skipped)}", ""] if skipped else [])]
+    return lines
+
+
 if __name__ == "__main__":
     catalog = load_catalog()
-    for name in sys.argv[1:] or FILES:
-        print("\n".join(section(catalog, Path(name))))
+    if sys.argv[1:] == ["--mlperf"]:
+        print("\n".join(mlperf_section(catalog)))
+    else:
+        for name in sys.argv[1:] or FILES:
+            print("\n".join(section(catalog, Path(name))))

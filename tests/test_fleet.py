@@ -404,3 +404,22 @@ def test_a_one_at_a_time_solve_cut_short_is_named_not_taken_for_a_misfit(catalog
     assert fp.alone_cost is None
     assert any(n.startswith(f"not planned one at a time: {fleet.workloads[1].name}'s schedule solve ran out")
                for n in fp.notes), fp.notes
+
+
+def test_a_pool_carries_the_busiest_hour_of_its_members_sum_not_the_sum_of_their_peaks(catalog: Catalog,
+                                                                                       tables: CatalogTables) -> None:
+    # an auditor's recomputation (2026-12-07): the pool was sized for each member's busiest hour in a period
+    # added up (20.0 requests/s in month 1) where their day and night peaks never meet (13.2 at most): $4,264
+    # a year of spot capacity no hour needed. Basis: the example's two hourly profiles summed by hand
+    import yaml
+
+    data = yaml.safe_load((EXAMPLES / "fleet" / "lora-pool.yaml").read_text(encoding="utf-8"))
+    day = [data["workloads"][0]["traffic"]["requests_per_s"] * x for x in data["workloads"][0]["traffic"]["profile"]]
+    night = [data["workloads"][1]["traffic"]["requests_per_s"] * x for x in data["workloads"][1]["traffic"]["profile"]]
+    hand = max(a + b for a, b in zip(day, night, strict=True))
+    assert hand == pytest.approx(13.2) and max(day) + max(night) == pytest.approx(20.0)
+    data["months"] = 1
+    fleet = to_fleet(FleetIn.model_validate(data), base=None)
+    fp = plan_fleet(fleet, catalog, prices=catalog_prices(catalog), tables=tables, time_limit_s=10, compare=False)
+    (pool,) = [s for s in fp.workloads if len(s.serves) == 2]
+    assert pool.months[0].peak_requests_per_s == pytest.approx(hand)

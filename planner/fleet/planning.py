@@ -247,7 +247,7 @@ def _pooled(fleet: Fleet, catalog: Catalog, tables: CatalogTables, demand: Deman
             continue
         idx = [names.index(m) for m in members]
         w = merged(catalog, group, [fleet.workloads[j] for j in idx])
-        load = np.sum([demand.requests_per_s[j] for j in idx], axis=0)
+        load = demand.pooled(idx)
         o = shapes_for(catalog, tables, w, horizon_peak=float(load.max()), time_limit_s=solve_limit())
         out_items.append(Item(name=group, shapes=o.shapes, demand=load, availability=w.availability,
                               max_types=w.constraints.max_hardware_types, quotas=dict(w.constraints.quotas)))
