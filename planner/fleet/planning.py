@@ -19,6 +19,7 @@ from types import MappingProxyType
 import numpy as np
 
 from planner.domain import Catalog
+from planner.economics.breakdown import TERM_MONTHS
 from planner.errors import InputError
 from planner.fleet.demand import DEFAULT_PERIODS, Demand, fleet_demand
 from planner.fleet.model import Item, Solved, solve_schedule
@@ -27,7 +28,7 @@ from planner.fleet.prices import ChipPrices, Mode, catalog_prices, replica_price
 from planner.fleet.results import Commit, FleetPlan, MonthRow, ScaleBounds, WorkloadSchedule
 from planner.fleet.shared import merged
 from planner.model.grid import Array, CatalogTables
-from planner.workload import Workload
+from planner.workload import HOURS_PER_MONTH, Workload
 
 __all__ = ["Fleet", "plan_fleet"]
 
@@ -109,6 +110,8 @@ def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = No
         joint_items, joint_options, serves = items, options, [(w.name,) for w in fleet.workloads]
     if not joint.cost:  # no schedule: say what the quotas cannot hold, where that alone rules one out
         notes += _short_of_quota(items, fleet.quotas)
+    else:
+        notes += _term_tails(joint_items, joint, prices, fleet.committed_as, fleet.months)
     # each served workload trains its own adapter once, on the model of the deployment that serves it
     one_time_note, one_time = _one_time(joint_options, serves)
     notes += one_time_note
@@ -255,6 +258,34 @@ def _pooled(fleet: Fleet, catalog: Catalog, tables: CatalogTables, demand: Deman
         serves.append(tuple(members))
         hint.append(None)
     return out_items, out_options, serves, hint
+
+
+def _term_tails(items: Sequence[Item], solved: Solved, prices: ChipPrices, committed_as: str, months: int
+                ) -> list[str]:
+    """A note where commitments run past the horizon: each is charged to the horizon's end only (docs/fleet.md),
+    but its term is signed for in full; the note gives what the schedule commits beyond the cost it reports
+    (a schedule that buys late leaves more of its terms uncharged: an auditor found the example fleet's
+    commitments 12 L40S-months, $10,267, past its 12 months)."""
+    term = TERM_MONTHS.get(committed_as)
+    if term is None:
+        return []
+    replica_months, usd, bought = 0, 0.0, set()
+    for it, c in zip(items, solved.committed, strict=True):
+        for j, shape in enumerate(it.shapes):
+            new = np.diff(np.concatenate([[0], c[j]]))  # replicas committed in each month (never given back)
+            price = replica_price(prices, shape.hardware, shape.chips, Mode.COMMITTED, committed_as=committed_as)
+            for m in np.flatnonzero(new > 0):
+                tail = max(0, int(m) + term - months)
+                if tail and price is not None:
+                    replica_months += int(new[m]) * tail
+                    usd += int(new[m]) * tail * price * HOURS_PER_MONTH
+                    bought.add(int(m) + 1)
+    if not replica_months:
+        return []
+    return [f"commitments bought in month{'s' if len(bought) > 1 else ''} {', '.join(map(str, sorted(bought)))} run "
+            f"{replica_months} replica-month(s) past the {months}-month horizon on their {term}-month {committed_as} "
+            f"terms: ${usd:,.0f} committed beyond the cost reported (which counts each to the horizon's end; extend "
+            "months to plan them)"]
 
 
 def _total(solved: Sequence[Solved]) -> float | None:
