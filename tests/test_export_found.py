@@ -200,3 +200,72 @@ def test_jetstream_serves_grpc_on_9000_and_llama_cpp_runs_its_image_binary(catal
     full = _adapted("llama-3.1-8b", "llama.cpp", "rtx-4090", "full")
     (script,) = export(full, catalog, "llama.cpp", workload=WORKLOAD)
     assert _expanded(script.content, {"MODEL_PATH": "/ckpt/ft.gguf"})[2] == "/ckpt/ft.gguf"
+
+
+# ---- an operator's audit of the exports (2026-12-07): what would not start, against the engines' own code ----
+
+def _edited(doc: Any, deployment: int, **fields: Any) -> Any:
+    """``doc`` (a PlanResultOut, frozen) with fields of its plan 1's deployment ``deployment`` replaced."""
+    data = doc.model_dump(mode="json")
+    data["plans"][0]["deployments"][deployment].update(fields)
+    data["pareto"] = [data["plans"][0]]
+    return type(doc).model_validate(data)
+
+
+def test_a_16_bit_plan_on_a_chip_without_bf16_is_served_as_float16(catalog: Any) -> None:
+    # vLLM's _check_if_gpu_supports_dtype refuses bfloat16 below compute capability 8.0 (the T4 is 7.5)
+    from test_export import result
+
+    (t4,) = export(result("qwen2.5-1.5b", "vllm", [("t4", 1, 1, 1)]), catalog, "vllm", workload=WORKLOAD)
+    assert engine_options("vllm", t4.content)["dtype"] == "float16"
+    (h100,) = export(result("qwen2.5-1.5b", "vllm", [("h100-sxm", 1, 1, 1)]), catalog, "vllm", workload=WORKLOAD)
+    assert engine_options("vllm", h100.content)["dtype"] == "bfloat16"
+
+
+def test_the_t4_plans_no_fp8(catalog: Any) -> None:
+    # SGLang's and vLLM's Fp8Config need compute capability 8.0; the T4 is 7.5: an fp8 plan there cannot start
+    assert "fp8" in catalog.get_hardware("t4").unsupported_precisions
+
+
+@pytest.mark.parametrize("fmt", ["vllm", "sglang"])
+def test_fp8_quantised_at_load_needs_the_16_bit_shard_to_fit(catalog: Any, fmt: str) -> None:
+    # both engines load a 16-bit checkpoint whole before quantising it: qwen2.5-14b's 29.4 GB on one 24 GB L4
+    # runs out of memory at load; on two L4s (14.8 GB each) it starts; DeepSeek-V3 is published in FP8
+    from test_export import result
+
+    runtime = {"vllm": "vllm", "sglang": "sglang"}[fmt]
+    doc = result("qwen2.5-14b", runtime, [("l4", 1, 1, 1)], precision="fp8")
+    with pytest.raises(ExportError, match=r"29\.4 GB per chip where l4 has 24\.\d GB"):
+        export(doc, catalog, fmt, workload=WORKLOAD)
+    export(result("qwen2.5-14b", runtime, [("l4", 2, 1, 1)], precision="fp8"), catalog, fmt, workload=WORKLOAD)
+    export(result("deepseek-v3", runtime, [("h200", 8, 1, 1)], precision="fp8"), catalog, fmt, workload=WORKLOAD)
+
+
+def test_llama_cpp_refuses_a_context_it_cannot_allocate(catalog: Any) -> None:
+    # its --ctx-size is allocated whole at start (every slot's context) and -c / -ngl are set, so --fit does not
+    # adjust them: 64 slots of qwen2.5-7b's 3,584-token p95 context at q8_0 fit a 24 GB RTX 4090; 400 do not
+    from test_export import result
+
+    doc = result("qwen2.5-7b", "llama.cpp", [("rtx-4090", 1, 1, 1)], precision="int4", kv="int8")
+    export(doc, catalog, "llama.cpp", workload=WORKLOAD)
+    big = _edited(doc, 0, max_batch=400)
+    with pytest.raises(ExportError, match="llama.cpp would allocate .* GB of KV cache \\(400 slots"):
+        export(big, catalog, "llama.cpp", workload=WORKLOAD)
+
+
+def test_manifests_carry_the_traffic_split_a_token_and_shared_memory(catalog: Any) -> None:
+    from test_export import result
+
+    doc = result("llama-3.1-8b", "vllm", [("h100-sxm", 2, 1, 2), ("l40s", 1, 1, 7)])
+    doc = _edited(_edited(doc, 0, requests_per_s_per_replica=18.8), 1, requests_per_s_per_replica=3.2)
+    (artifact,) = export(doc, catalog, "k8s", workload=WORKLOAD)
+    assert "18.8 requests/s per replica x 2 = 63%" in artifact.content
+    assert "3.2 requests/s per replica x 7 = 37%" in artifact.content
+    docs = [d for d in yaml.safe_load_all(artifact.content) if d["kind"] == "Deployment"]
+    h100, l40s = (d["spec"]["template"]["spec"] for d in docs)
+    assert h100["volumes"] == [{"name": "dshm", "emptyDir": {"medium": "Memory"}}]  # tp 2 in one pod
+    assert "volumes" not in l40s
+    for spec in (h100, l40s):
+        env = {e["name"]: e for e in spec["containers"][0]["env"]}
+        assert env["HF_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "hf-token", "key": "token", "optional": True}
+    validate_core(list(yaml.safe_load_all(artifact.content)))

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 from hardware_catalog.export.base import Artifact, ExportError, _Ctx, deploy_data
 from hardware_catalog.export.serving import sglang_flags, trtllm_flags, vllm_flags
+from planner.model.attention import kv_cache_bytes
 from planner.model.load.queueing import LengthDist
 
 __all__ = ["CLUSTER_FORMATS", "ENGINE_FORMATS", "FORMATS", "PLACEHOLDERS", "Artifact", "ExportError", "deploy_data",
@@ -164,6 +165,34 @@ def _check_runtime(ctx: _Ctx, fmt: str, d: DeploymentOut) -> None:
         raise ExportError(f"{fmt} has no {ctx.plan.kv_precision} KV cache", field="format")
 
 
+def _dtype(ctx: _Ctx, d: DeploymentOut) -> str:
+    """The engine's --dtype for a 16-bit plan: float16 on a chip without BF16 (Turing: vLLM's
+    _check_if_gpu_supports_dtype refuses bfloat16 below compute capability 8.0), whatever the plan's 16-bit
+    format (the catalog times bf16 there as fp16; a bf16 checkpoint is cast at load)."""
+    hw = ctx.catalog.get_hardware(d.hardware)
+    if ctx.plan.precision == "fp16" or "bf16" not in hw.peak_flops_per_s:
+        return "float16"
+    return "bfloat16"
+
+
+def _fp8_at_load(ctx: _Ctx, d: DeploymentOut, fmt: str) -> None:
+    """vLLM and SGLang quantise a 16-bit checkpoint to FP8 at load time, holding its 16-bit weights first
+    (vLLM docs/features/quantization/fp8.md: 'we load the model at original precision before quantizing down
+    to 8-bits, so you need enough memory to load the whole model'; SGLang fp8.py allocates a non-FP8 checkpoint
+    at params_dtype): a plan whose 16-bit shard does not fit the chip cannot start from that checkpoint."""
+    if ctx.plan.model in deploy_data().get("fp8_checkpoints", {}):
+        return  # published in FP8: loaded as it is
+    hw = ctx.catalog.get_hardware(d.hardware)
+    model = ctx.catalog.get_model(ctx.plan.model)
+    shard = model.params * 2.0 / max(d.tp * d.pp, 1)
+    usable = hw.memory_bytes * hw.memory_usable_fraction
+    if shard > usable:
+        raise ExportError(f"{fmt} quantises the 16-bit checkpoint of {model.id} to FP8 at load time and holds it "
+                          f"whole first: {shard / 1e9:.1f} GB per chip where {hw.id} has {usable / 1e9:.1f} GB; "
+                          "serve a pre-quantised FP8 checkpoint instead (or export a plan with more chips per "
+                          "replica)", field="format")
+
+
 def _prequantised(fmt: str, precision: str, model: str) -> ExportError:
     return ExportError(f"{fmt} serves {precision} weights only from a pre-quantised checkpoint, and the catalog "
                        f"names none for {model}; export a 16-bit plan or quantise the checkpoint first",
@@ -188,8 +217,9 @@ def _vllm(ctx: _Ctx, d: DeploymentOut, *, neuron: bool = False) -> list[str]:
     tp, max_seqs, features = vllm_flags(ctx, d, tp)  # DP attention splits the replica's ranks (serving.py)
     argv += ["--tensor-parallel-size", str(tp), "--pipeline-parallel-size", str(d.pp)]
     if p.precision in ("bf16", "fp16"):
-        argv += ["--dtype", {"bf16": "bfloat16", "fp16": "float16"}[p.precision]]
+        argv += ["--dtype", _dtype(ctx, d)]
     elif p.precision == "fp8" and not neuron:
+        _fp8_at_load(ctx, d, "vllm")
         argv += ["--quantization", "fp8"]  # vLLM quantises 16-bit checkpoints to FP8 at load time
     else:
         raise _prequantised("neuron" if neuron else "vllm", p.precision, p.model)
@@ -208,8 +238,9 @@ def _sglang(ctx: _Ctx, d: DeploymentOut) -> list[str]:
     argv = ["python3", "-m", "sglang.launch_server", "--model-path", _weights(ctx),
             "--tp-size", str(d.tp), "--pp-size", str(d.pp)]
     if p.precision in ("bf16", "fp16"):
-        argv += ["--dtype", {"bf16": "bfloat16", "fp16": "float16"}[p.precision]]
+        argv += ["--dtype", _dtype(ctx, d)]
     elif p.precision == "fp8":
+        _fp8_at_load(ctx, d, "sglang")
         argv += ["--quantization", "fp8"]
     else:
         raise _prequantised("sglang", p.precision, p.model)
@@ -303,13 +334,43 @@ def _llama_cpp(ctx: _Ctx, d: DeploymentOut) -> list[str]:
     argv = ["llama-server", "--model", gguf, "--parallel", str(d.max_batch),
             "--cache-type-k", _GGUF_KV[p.kv_precision], "--cache-type-v", _GGUF_KV[p.kv_precision],
             "--batch-size", str(ctx.catalog.runtimes["llama.cpp"].max_batched_tokens)]
-    if (n := _max_model_len(ctx)) is not None:
-        argv += ["--ctx-size", str(n * d.max_batch)]  # one context shared by every parallel slot
+    if (n := _slot_context(ctx)) is not None:
+        _llama_cpp_fits(ctx, d, n)
+        argv += ["--ctx-size", str(n * d.max_batch)]  # one context split evenly over the parallel slots
     if hw.family != "cpu":
         argv += ["--n-gpu-layers", "all"]
         if d.chips_per_replica > 1:
             argv += ["--split-mode", "row" if d.tp > 1 else "layer"]
     return argv + _lora(ctx, "llama.cpp") + ["--host", "0.0.0.0", "--port", str(PORT)]
+
+
+def _slot_context(ctx: _Ctx) -> int | None:
+    """llama.cpp's context per slot: the workload's p95 prompt + output in steps of 256, at most the model's
+    context (its --ctx-size is allocated whole at start and split evenly over the slots, so the vLLM-style
+    twice-the-p95 limit would reserve twice the memory; a request past the p95 is cut at its slot's end)."""
+    if ctx.workload is None:
+        return None
+    t = ctx.workload.traffic
+    length = 256 * math.ceil((_p95(t.input_tokens) + _p95(t.output_tokens)) / 256)
+    return min(length, ctx.catalog.get_model(ctx.plan.model).context_length)
+
+
+def _llama_cpp_fits(ctx: _Ctx, d: DeploymentOut, per_slot: int) -> None:
+    """llama.cpp allocates the whole --ctx-size of KV cache at start (every slot's context), with -c and -ngl
+    set as written here (its --fit adjusts only unset arguments: tools/server/README.md): refused where that
+    and the weights exceed the replica's memory, rather than a server that cannot start."""
+    hw = ctx.catalog.get_hardware(d.hardware)
+    model = ctx.catalog.get_model(ctx.plan.model)
+    precisions = ctx.catalog.precisions
+    weights = model.params * precisions[ctx.plan.precision].bytes_per_weight
+    kv_bytes = precisions[ctx.plan.kv_precision].bytes_per_kv or 2.0
+    kv = d.max_batch * float(kv_cache_bytes(model, per_slot, kv_bytes))  # each slot's whole context
+    have = hw.memory_bytes * hw.memory_usable_fraction * d.chips_per_replica
+    if weights + kv > have:
+        raise ExportError(f"llama.cpp would allocate {kv / 1e9:.1f} GB of KV cache ({d.max_batch} slots x {per_slot:,} "
+                          f"tokens, the workload's p95 prompt + output each) beside {weights / 1e9:.1f} GB of "
+                          f"weights, over the replica's {have / 1e9:.1f} GB: fewer parallel slots or a shorter "
+                          "context per slot than the plan's would have to be chosen by hand", field="format")
 
 
 _ENGINES = {"vllm": _vllm, "sglang": _sglang, "trtllm": _trtllm, "jetstream": _jetstream,

@@ -178,7 +178,19 @@ def _deployment_docs(ctx: _Ctx, fmt: str, engine: str, name: str, d: DeploymentO
 
     def pod(args: list[str]) -> dict[str, Any]:
         container = _container(ctx, engine, args, resource, per_node, d.role, operator, d.hardware)
-        return {"metadata": {"labels": labels}, "spec": {"nodeSelector": selector, "containers": [container]}}
+        spec: dict[str, Any] = {"nodeSelector": selector, "containers": [container]}
+        if _hf_repo_loaded(args):
+            # gated repositories (meta-llama/*) answer 401 without a token: read from a Secret the operator
+            # creates (optional, so an ungated model starts without one)
+            container.setdefault("env", []).append(
+                {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf-token", "key": "token",
+                                                                   "optional": True}}})
+        if per_node > 1:
+            # tensor-parallel ranks in one pod exchange through shared memory, which a container's default
+            # 64 MiB /dev/shm starves (vLLM docs/deployment/k8s.md mounts a memory-backed emptyDir)
+            container["volumeMounts"] = [{"name": "dshm", "mountPath": "/dev/shm"}]
+            spec["volumes"] = [{"name": "dshm", "emptyDir": {"medium": "Memory"}}]
+        return {"metadata": {"labels": labels}, "spec": spec}
 
     if fmt == "kserve":
         if nodes > 1:
@@ -209,18 +221,44 @@ def _deployment_docs(ctx: _Ctx, fmt: str, engine: str, name: str, d: DeploymentO
     return [workload, _service(name, engine, leaders_only=nodes > 1), _hpa(name, "LeaderWorkerSet", LWS_API, ctx, d)]
 
 
+def _hf_repo_loaded(argv: list[str]) -> bool:
+    """Whether the engine pulls a Hugging Face repository (not a mounted ${MODEL_PATH} or /models file)."""
+    return not any("MODEL_PATH" in a or a.startswith("/models/") for a in argv)
+
+
+def _traffic_lines(ctx: _Ctx, names: list[str]) -> list[str]:
+    """Where the plan sends its traffic: each deployment's share, which separate Services do not carry."""
+    ds = ctx.plan.deployments
+    rates = [d.requests_per_s_per_replica for d in ds]
+    if len(ds) < 2 or any(d.role != "both" for d in ds) or any(r is None for r in rates):
+        return []
+    loads = [float(r or 0.0) * d.replicas for r, d in zip(rates, ds, strict=True)]
+    total = sum(loads) or 1.0
+    return ["# the plan splits its traffic between the deployments, which are separate Services: a load balancer "
+            "in front must weight them so (an even split overloads the slower ones)",
+            *(f"#   {n}: {r:g} requests/s per replica x {d.replicas} = {100 * load / total:.0f}% (SLO capacity "
+              f"{d.slo_capacity_per_replica or 0:g} per replica)"
+              for n, r, d, load in zip(names, rates, ds, loads, strict=True))]
+
+
 def manifests(ctx: _Ctx, fmt: str, engine: str, workload_name: str) -> str:
     docs: list[dict[str, Any]] = []
+    names = []
     for i, d in enumerate(ctx.plan.deployments):
         role = "" if d.role == "both" else f"-{d.role}"  # a disaggregated plan's prefill and decode pools
         name = k8s_name(workload_name, f"{i + 1}{role}-{d.hardware}")
+        names.append(name)
         docs += _deployment_docs(ctx, fmt, engine, name, d)
     operator = placeholders([a for d in ctx.plan.deployments for a in engine_argv(ctx, engine, d)])
     lines = [f"# hwplan plan rank {ctx.plan.rank}: {ctx.plan.model} on {ctx.plan.runtime}; "
              f"{len(ctx.plan.deployments)} deployment(s)",
              *(f"# set {n} in each engine container's env: {PLACEHOLDERS[n]}" for n in operator),
              f"# engine flags checked against {deploy_data()['engines'][engine]['reference']}",
-             f"# autoscaling reads the pods metric {METRIC} (serve it through a metrics adapter)",
+             (f"# autoscaling reads the pods metric {METRIC} (serve it through a metrics adapter)" if fmt != "kserve"
+              else "# autoscaling: KServe's requests-per-second scaling (scaleMetric rps, scaleTarget each replica's "
+                   "SLO capacity)"),
+             "# the engines read HF_TOKEN from the Secret hf-token (key token) where they pull a gated repository",
+             *_traffic_lines(ctx, names),
              *_image_notes(ctx, engine),
              *([f"# NOTE: {deploy_data()['engines'][engine]['note']}"] if "note" in deploy_data()["engines"][engine]
                else []),
