@@ -709,3 +709,11 @@ def test_the_charts_cost_labels_do_not_run_into_one_another_on_a_phone(page: Pag
     boxes.sort()
     for (_l1, r1), (l2, _r2) in zip(boxes, boxes[1:], strict=False):
         assert l2 >= r1 + 2, boxes
+
+
+def test_a_compared_latency_or_cost_reads_with_its_unit(page: Page) -> None:
+    # a web audit (2026-12-07): the top plan's changes printed raw numbers ("e2e_ms_p99 35957 -> 19822")
+    assert page.evaluate("changeValue(35957, false, 'predicted.e2e_ms_p99')") == "36 s"
+    assert page.evaluate("changeValue(412.5, false, 'predicted.ttft_ms_p99')") == "413 ms"
+    assert page.evaluate("changeValue(2508.6, false, 'cost.per_month')") == "$2,509"
+    assert page.evaluate("changeValue('l40s', false, 'deployments.0.hardware')") == "l40s"

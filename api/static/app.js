@@ -1050,9 +1050,11 @@ const COMPARE_ROWS = [
   ["E2E p99", (t) => ms(t.e2e_ms_p99)], ["Quality", (t) => num(t.quality)],
 ];
 
-function changeValue(v, usd = false) {
+function changeValue(v, usd = false, field = "") {
   if (v === null || v === undefined) return "—";
   if (usd && typeof v === "number") return money(v);  // a price per chip-hour: $3.84, as the catalog tab shows it
+  if (typeof v === "number" && /(^|_)ms(_|$)/.test(field)) return ms(v);  // a latency: 36 s, not 35957
+  if (typeof v === "number" && /(cost|per_month|per_hour)/.test(field)) return money(v);
   return typeof v === "string" ? v : JSON.stringify(v);
 }
 
@@ -1089,7 +1091,7 @@ function renderCompare(c) {
     ...[["workload", "Workload"], ["prices", "Price per chip-hour"], ["top_plan", "Top plan"]].map(([key, label]) =>
       el("li", {"data-change": key}, ch[key].length ? `${label}: ` : `${label}: unchanged.`,
         ...ch[key].map((d, i) => [i ? "; " : "", el("code", {text: d.field}),
-          ` ${changeValue(d.a, key === "prices")} → ${changeValue(d.b, key === "prices")}`]))),
+          ` ${changeValue(d.a, key === "prices", d.field)} → ${changeValue(d.b, key === "prices", d.field)}`]))),
   ];
   $("#compare-result").replaceChildren(
     el("div", {class: "table-wrap"}, el("table", {class: "compare"}, el("thead", {}, head), el("tbody", {}, rows))),
