@@ -37,6 +37,13 @@ WEAK_SPOTS = """\
   (~15-30 ms for a 128-token prompt on 8B, 2-4x TPOT) and grows slower than linearly with prompt
   length; the roofline has one per-pass overhead shared by prefill and decode, so small prompts are
   under- and long ones over-predicted. TTFT is weighted 2x in the fit to keep its median in bounds.
+* **TTFT of long prompts chunked over a small token budget is not monotone in load** (found
+  2026-12-07, not fixed). With prompts of a 12,000-token mean (p95 30,000) over a 2,048-token budget
+  (long-document-summarizer's llama.cpp rows), the model's TTFT p95 rises to 19.0 s at 0.2 of the SLO
+  ceiling and falls to 12.7 s at 0.3, and its p50 reaches 1.9 s at 0.5, below the 3.3 s the median
+  prompt's prefill takes alone: the larger chains it grows to under load under-count a request's own
+  passes. The capacity search, which takes the rungs that pass as a prefix of the ladder, can credit such
+  a row a higher rung than a full scan (tests/test_planner.py tolerates one such row in 24).
 * **Under load, the harness's engine settings that the records do not state** (`hwplan calibrate
   --cv-by round`, per-record by-round predictions grouped, 2026-12-06). TPOT p99 at the record's rate is
   16.0% median APE on the 177 TensorRT-LLM records, 32.1% on the 34 of AMD Instinct systems (MI300X /

@@ -2,7 +2,7 @@
 shipped calibration exactly as `hwplan validate` does.
 
     .venv/bin/python bench/out_of_sample_report.py [FILE ...]   # print the sections (default: both files)
-    .venv/bin/python bench/out_of_sample_report.py --mlperf     # the MLPerf v5.0 section (bench/data/mlperf_v50_oos.yaml)
+    .venv/bin/python bench/out_of_sample_report.py --mlperf     # the MLPerf v5.0 section (bench/data/)
 
 Two files from InferenceMAX: tests/data/inferencemax_gpt_oss.yaml (gpt-oss-120b) and
 tests/data/inferencemax_deepseek_r1.yaml (DeepSeek-R1 on SGLang). Rows group the records by hardware

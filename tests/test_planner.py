@@ -450,12 +450,19 @@ def test_the_capacity_search_finds_the_rung_a_full_ladder_scan_finds(name: str) 
     breaks = ~meets.reshape(len(rows), k)
     expected = np.where(breaks.any(axis=1), np.argmax(breaks, axis=1), k) - 1
     assert len(set(expected.tolist())) > 2  # answers spread over the ladder
+    # the search's premise is that the rungs meeting the SLO are a prefix of the ladder; a row where the queueing
+    # model breaks it (a known weak spot, docs/accuracy.md: TTFT quantiles of long prompts chunked over a small
+    # token budget fall as the load rises past ~0.2 of the ceiling: long-document-summarizer on a 2,048-token
+    # budget, p95 19.0 s at 0.2 and 12.7 s at 0.3) has no single right answer; at most one in the sample
+    prefix = ~np.any(np.diff(breaks.astype(int), axis=1) < 0, axis=1)
+    assert (~prefix).sum() <= 1, np.flatnonzero(~prefix)
     bottom = np.zeros(k + 1)
     bottom[0] = 100.0  # a prior that expects every answer at the bottom of the ladder
     for prior in (None, bottom, np.ones(k + 1), default_prior() + np.bincount(expected + 1, minlength=k + 1)):
         found = search_capacity(step, mem, w.traffic, p.ceiling[rows], w.slo, prior)
-        assert np.array_equal(found.rung, expected)
-        assert np.allclose(found.rate, np.where(expected >= 0, p.ceiling[rows] * UTILIZATION[expected], 0.0))
+        assert np.array_equal(found.rung[prefix], expected[prefix])
+        assert np.allclose(found.rate[prefix], np.where(expected >= 0, p.ceiling[rows] * UTILIZATION[expected],
+                                                        0.0)[prefix])
 
 
 @pytest.mark.parametrize("name", ["support-chatbot", "offline-batch", "code-assistant"])
