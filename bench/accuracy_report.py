@@ -40,10 +40,12 @@ WEAK_SPOTS = """\
 * **TTFT of long prompts chunked over a small token budget is not monotone in load** (found
   2026-12-07, not fixed). With prompts of a 12,000-token mean (p95 30,000) over a 2,048-token budget
   (long-document-summarizer's llama.cpp rows), the model's TTFT p95 rises to 19.0 s at 0.2 of the SLO
-  ceiling and falls to 12.7 s at 0.3, and its p50 reaches 1.9 s at 0.5, below the 3.3 s the median
-  prompt's prefill takes alone: the larger chains it grows to under load under-count a request's own
-  passes. The capacity search, which takes the rungs that pass as a prefix of the ladder, can credit such
-  a row a higher rung than a full scan (tests/test_planner.py tolerates one such row in 24).
+  ceiling and falls to 12.7 s at 0.3; its p50 fell to 1.9 s at 0.5 and its p90 at 0.05 to 6.9 s, below
+  the 2.3 s and 7.5 s those prompts take to prefill alone: the chain's prompt bands under-count a long
+  request's own chunked passes. Every TTFT quantile is now held at least at its prompt quantile's prefill
+  alone (a true floor, `queueing.serve`), which removes the values below physics but not the dip. The
+  capacity search, which takes the rungs that pass as a prefix of the ladder, can credit such a row a
+  higher rung than a full scan (tests/test_planner.py tolerates one such row in 24).
 * **Under load, the harness's engine settings that the records do not state** (`hwplan calibrate
   --cv-by round`, per-record by-round predictions grouped, 2026-12-06). TPOT p99 at the record's rate is
   16.0% median APE on the 177 TensorRT-LLM records, 32.1% on the 34 of AMD Instinct systems (MI300X /
