@@ -442,3 +442,25 @@ def test_a_commitment_running_past_the_horizon_says_what_it_commits(catalog: Cat
     (note,) = [n for n in fp.notes if "past the 3-month horizon" in n]
     assert f"run {replica_months} replica-month(s)" in note
     assert f"${replica_months * 1.172 * 730:,.0f} committed beyond the cost reported" in note
+
+
+def test_a_schedule_says_when_a_price_it_buys_at_is_old(catalog: Catalog, tables: CatalogTables) -> None:
+    # an auditor (2026-12-07): the example's L40S spot price rests partly on an AWS quote of 2025-08-12, which
+    # `hwplan plan` flags and plan-fleet did not. Basis: the price file's own dates against today
+    import datetime
+
+    import yaml
+
+    data = yaml.safe_load((EXAMPLES / "fleet" / "lora-pool.yaml").read_text(encoding="utf-8"))
+    fleet = to_fleet(FleetIn.model_validate(data), base=None)
+    fp = plan_fleet(fleet, catalog, prices=catalog_prices(catalog), tables=tables, time_limit_s=10, compare=False)
+    spot_used = any(any(r.spot_max for r in s.months) for s in fp.workloads)
+    stale = [n for n in fp.notes if "price older than 12 months" in n]
+    prices_file = EXAMPLES.parent / "hardware_catalog" / "data" / "prices" / "l40s.yaml"
+    offers = yaml.safe_load(prices_file.read_text(encoding="utf-8"))["offers"]
+    today = datetime.date.today()
+    old = [o for o in offers if o["mode"] == "spot" and o["market"] == "hyperscaler"
+           and "stale" not in o.get("flags", []) and (today - datetime.date.fromisoformat(str(o["as_of"]))).days > 365]
+    assert spot_used and old
+    assert any(n.startswith("l40s spot: price older than 12 months") and f"{old[0]['provider']} {old[0]['as_of']}" in n
+               for n in stale), fp.notes

@@ -14,12 +14,14 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date
 from types import MappingProxyType
 
 import numpy as np
 
 from planner.domain import Catalog
 from planner.economics.breakdown import TERM_MONTHS
+from planner.economics.pricing import WEAK_FLAGS, stale_offers
 from planner.errors import InputError
 from planner.fleet.demand import DEFAULT_PERIODS, Demand, fleet_demand
 from planner.fleet.model import Item, Solved, solve_schedule
@@ -112,6 +114,7 @@ def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = No
         notes += _short_of_quota(items, fleet.quotas)
     else:
         notes += _term_tails(joint_items, joint, prices, fleet.committed_as, fleet.months)
+        notes += _price_warnings(joint_items, joint, prices, fleet.committed_as)
     # each served workload trains its own adapter once, on the model of the deployment that serves it
     one_time_note, one_time = _one_time(joint_options, serves)
     notes += one_time_note
@@ -286,6 +289,33 @@ def _term_tails(items: Sequence[Item], solved: Solved, prices: ChipPrices, commi
             f"{replica_months} replica-month(s) past the {months}-month horizon on their {term}-month {committed_as} "
             f"terms: ${usd:,.0f} committed beyond the cost reported (which counts each to the horizon's end; extend "
             "months to plan them)"]
+
+
+def _price_warnings(items: Sequence[Item], solved: Solved, prices: ChipPrices, committed_as: str) -> list[str]:
+    """A note per price the schedule buys at that rests on an offer older than 12 months, or only on offers
+    flagged weak, as a plan's cost says (an auditor found the example fleet's L40S spot price partly dated
+    2025-08-12, which `hwplan plan` flags and the fleet did not)."""
+    quote = getattr(prices, "quote", None)
+    if quote is None:  # a price function without quotes (a test's): nothing to say
+        return []
+    today = date.today()
+    out: dict[str, None] = {}
+    for it, c, od, sp in zip(items, solved.committed, solved.on_demand, solved.spot, strict=True):
+        for j, shape in enumerate(it.shapes):
+            used = [(committed_as, c[j].any()), ("on_demand", od[j].any()), ("spot", sp[j].any())]
+            for mode in (m for m, any_use in used if any_use):
+                q = quote(shape.hardware, mode, shape.chips)
+                if q is None or q.from_sheet or not q.offers:
+                    continue
+                if old := stale_offers(q, today=today):
+                    when = ", ".join(f"{o.provider} {o.as_of.isoformat() if o.as_of else 'undated'}" for o in old)
+                    out[f"{shape.hardware} {mode}: price older than 12 months ({when})"] = None
+                if all(o.flags & WEAK_FLAGS for o in q.offers):
+                    flags = "/".join(sorted({f for o in q.offers for f in o.flags & WEAK_FLAGS}))
+                    providers = ", ".join(o.provider for o in q.offers)
+                    out[f"{shape.hardware} {mode}: price rests on {len(q.offers)} offer(s) flagged {flags} "
+                        f"({providers}); confirm it before relying on the schedule"] = None
+    return list(out)
 
 
 def _total(solved: Sequence[Solved]) -> float | None:

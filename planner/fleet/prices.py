@@ -20,9 +20,22 @@ from planner.domain import Catalog
 from planner.economics.pricing import PriceQuote, PricingSpec, instance_chips, select_price
 from planner.economics.rates import ChipRate, Pricing, chip_rate
 
-__all__ = ["ChipPrices", "Mode", "book_prices", "catalog_prices", "replica_price"]
+__all__ = ["ChipPrices", "Mode", "QuotedPrices", "book_prices", "catalog_prices", "replica_price"]
 
 ChipPrices = Callable[[str, str, int], float | None]  # (hardware id, pricing mode, chips per replica) -> USD/chip-h
+Quotes = Callable[[str, str, int], PriceQuote | None]  # the same arguments -> the quote behind that price
+
+
+class QuotedPrices:
+    """A ``ChipPrices`` that can also give the quote behind each price (its offers, their dates and flags), so a
+    schedule can say when a price it bought at is old or rests only on weak offers, as a plan's cost does."""
+
+    def __init__(self, quote: Quotes) -> None:
+        self.quote = quote
+
+    def __call__(self, hardware: str, mode: str, chips: int) -> float | None:
+        q = self.quote(hardware, mode, chips)
+        return None if q is None else q.usd_per_chip_hour
 
 
 class Mode(StrEnum):
@@ -38,27 +51,33 @@ def catalog_prices(catalog: Catalog, pricing: Pricing | None = None) -> ChipPric
     like) with its mode replaced by the schedule's."""
     base = pricing or Pricing()
 
-    def price(hardware: str, mode: str, chips: int) -> float | None:
+    def quote(hardware: str, mode: str, chips: int) -> PriceQuote | None:
         if hardware not in catalog.hardware:
             return None
         rate = chip_rate(catalog, hardware, replace(base, mode=mode), chips_per_replica=chips)
-        return rate.usd_per_chip_hour if isinstance(rate, ChipRate) else None
+        if not isinstance(rate, ChipRate):
+            return None
+        if rate.quote is not None:
+            return rate.quote
+        # owned: a TCO rate, no offers behind it
+        return PriceQuote(hardware=hardware, mode=mode, market="owned", usd_per_chip_hour=rate.usd_per_chip_hour,
+                          offers=(), rule="owned TCO")
 
-    return price
+    return QuotedPrices(quote)
 
 
 def book_prices(catalog: Catalog) -> ChipPrices:
     """Prices from every market of the catalog's price book: the median of the first market (in
     ``MARKETS`` order, hyperscalers first) that has offers in the mode."""
 
-    def price(hardware: str, mode: str, chips: int) -> float | None:
+    def quote(hardware: str, mode: str, chips: int) -> PriceQuote | None:
         if hardware not in catalog.hardware:
             return None
         size = instance_chips(chips, catalog.hardware[hardware].chips_per_node)
-        quote = select_price(catalog.prices, hardware, PricingSpec(mode=mode, fallback_markets=True), chips=size)
-        return quote.usd_per_chip_hour if isinstance(quote, PriceQuote) else None
+        q = select_price(catalog.prices, hardware, PricingSpec(mode=mode, fallback_markets=True), chips=size)
+        return q if isinstance(q, PriceQuote) else None
 
-    return price
+    return QuotedPrices(quote)
 
 
 def replica_price(prices: ChipPrices, hardware: str, chips: int, mode: Mode, *,
