@@ -717,3 +717,19 @@ def test_a_compared_latency_or_cost_reads_with_its_unit(page: Page) -> None:
     assert page.evaluate("changeValue(412.5, false, 'predicted.ttft_ms_p99')") == "413 ms"
     assert page.evaluate("changeValue(2508.6, false, 'cost.per_month')") == "$2,509"
     assert page.evaluate("changeValue('l40s', false, 'deployments.0.hardware')") == "l40s"
+
+
+def test_an_error_about_a_row_of_targets_marks_the_row(page: Page) -> None:
+    # a web audit (2026-12-07): p50 above p99 (the service's field: body.slo.ttft_ms) was named only in the
+    # status line; no input was marked or focused
+    page.select_option("#example", "support-chatbot")
+    expect(page.locator("#f-name")).to_have_value("support-chatbot")
+    page.fill("#f-slo-ttft_ms-p50", "5000")
+    page.fill("#f-slo-ttft_ms-p99", "100")
+    page.console_errors.clear()  # type: ignore[attr-defined]
+    page.click("#plan-button")
+    expect(page.locator("#status")).to_contain_text("Planning failed", timeout=PLAN_TIMEOUT_MS)
+    for p in ("p50", "p99"):
+        expect(page.locator(f"#f-slo-ttft_ms-{p}")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#err-f-slo-ttft_ms-p50")).to_be_visible()
+    page.console_errors.clear()  # type: ignore[attr-defined]  # (the 422 is logged as a failed resource)

@@ -232,6 +232,21 @@ function markFieldErrors(problem) {
     const path = String(e.field || "").replace(/^body\./, "");
     const input = inputs.filter((i) => path === i.name || path.startsWith(`${i.name}.`))
       .sort((a, b) => b.name.length - a.name.length)[0];
+    // an error about a group of inputs (slo.ttft_ms: p50 above p99) marks each of them, the message under the first
+    const group = input ? [] : inputs.filter((i) => path && i.name.startsWith(`${path}.`));
+    if (!input && group.length && group.length <= 4) {
+      const id = `err-${group[0].id || group[0].name.replaceAll(".", "-")}`;
+      if (!$(`#${id}`)) {
+        group[0].insertAdjacentElement("afterend", el("p", {class: "field-error", id, role: "alert", text: e.message}));
+      }
+      for (const g of group) {
+        g.setAttribute("aria-invalid", "true");
+        g.setAttribute("aria-describedby", id);
+      }
+      if (first) group[0].focus();
+      first = false;
+      continue;
+    }
     if (!input) continue;
     const id = `err-${input.id || input.name.replaceAll(".", "-")}`;
     if (!$(`#${id}`)) {
