@@ -584,7 +584,6 @@ def measured_out(b: MeasuredBias, model_id: str) -> MeasuredOut:
 
 def _cost_out(c: Cost) -> CostOut:
     from planner.economics.breakdown import whole_instance_notes
-    from planner.workload import HOURS_PER_MONTH
 
     extra: dict[str, Any] = {}
     if c.tokens is not None:
@@ -597,7 +596,7 @@ def _cost_out(c: Cost) -> CostOut:
         extra["energy"] = energy_out(c.energy)
     if c.sources:
         extra |= {"sources": [source_out(s) for s in c.sources],
-                  "warnings": [*stale_warnings(c.sources), *whole_instance_notes(c.rates, HOURS_PER_MONTH), *c.notes]}
+                  "warnings": [*stale_warnings(c.sources), *whole_instance_notes(c.rates), *c.notes]}
     return CostOut(per_hour=money(c.per_hour), per_month=money(c.per_month),
                    per_million_tokens=rounded(c.per_million_tokens), one_time=money(c.one_time),
                    pricing=c.pricing, **extra)

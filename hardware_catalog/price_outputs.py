@@ -124,16 +124,9 @@ def stale_warnings(sources: Sequence[PriceSource]) -> list[str]:
     """One line per chip whose price rests on an offer older than 12 months (or undated), and one
     per chip whose price rests only on offers flagged weak (planner.economics.pricing.WEAK_FLAGS: one
     secondary, third-party, lower-bound or inferred figure decides the ranking there: check it before buying)."""
-    out = []
-    for s in sources:
-        if s.stale:
-            when = ", ".join(f"{o.provider} {o.as_of.isoformat() if o.as_of else 'undated'}" for o in s.stale)
-            out.append(f"{s.hardware}: price older than 12 months ({when})")
-        flags = weak_flags(s)
-        if flags:
-            out.append(f"{s.hardware}: price rests on {len(s.offers)} offer(s) flagged {'/'.join(flags)} "
-                       f"({', '.join(o.provider for o in s.offers)}); confirm it before relying on the ranking")
-    return out
+    from planner.economics.breakdown import price_warnings
+
+    return [w for s in sources for w in price_warnings(s.hardware, s.offers, s.stale, from_sheet=s.from_sheet)]
 
 
 def weak_flags(source: PriceSource | PriceSourceOut) -> list[str]:

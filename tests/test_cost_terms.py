@@ -44,7 +44,7 @@ def _rate(sizes: list[int | None], *, sheet: bool = False) -> ChipRate:
                                                           ([8], 1, 1), ([8, None], 1, None), ([1, 8], 1, None)])
 def test_a_note_only_where_every_offer_rents_a_bigger_instance_than_the_plan_fills(
         sizes: list[int | None], used: int, instances: int | None) -> None:
-    notes = whole_instance_notes([(_rate(sizes), used)], 730.0)
+    notes = whole_instance_notes([(_rate(sizes), used)])
     if instances is None:
         assert notes == ()
         return
@@ -56,8 +56,8 @@ def test_a_note_only_where_every_offer_rents_a_bigger_instance_than_the_plan_fil
 
 def test_deployments_of_one_chip_add_up_and_a_price_sheet_is_the_users_terms() -> None:
     rate = _rate([8])
-    assert whole_instance_notes([(rate, 4), (rate, 4)], 730.0) == ()  # two 4-chip deployments fill one instance
-    assert whole_instance_notes([(_rate([8], sheet=True), 1)], 730.0) == ()
+    assert whole_instance_notes([(rate, 4), (rate, 4)]) == ()  # two 4-chip deployments fill one instance
+    assert whole_instance_notes([(_rate([8], sheet=True), 1)]) == ()
 
 
 def test_the_one_h100_plan_says_what_its_instance_costs(catalog: Catalog) -> None:
@@ -94,7 +94,7 @@ def test_a_reserved_term_past_the_horizon_is_stated(mode: str, horizon: float, t
     # a reserved_3y plan at a 3-month horizon reported its monthly rate and never the 36-month commitment
     from planner.economics.breakdown import commitment_notes
 
-    notes = commitment_notes(mode, 2.0, horizon, 730.0)
+    notes = commitment_notes(mode, 2.0, horizon)
     if term is None:
         assert notes == ()
     else:

@@ -142,11 +142,16 @@ def _hf_repo(model: str) -> str:
 def _max_model_len(ctx: _Ctx) -> int | None:
     """Twice the workload's p95 prompt + output, in steps of 1024, at most the model's context; None
     without a workload (the engine then takes the model's own context length)."""
+    return _p95_context(ctx, factor=2.0, step=1024)
+
+
+def _p95_context(ctx: _Ctx, *, factor: float, step: int) -> int | None:
+    """``factor`` x the workload's p95 prompt + output, rounded up to ``step`` tokens, at most the model's context;
+    None without a workload."""
     if ctx.workload is None:
         return None
     t = ctx.workload.traffic
-    tokens = _p95(t.input_tokens) + _p95(t.output_tokens)
-    length = 1024 * math.ceil(2 * tokens / 1024)
+    length = step * math.ceil(factor * (_p95(t.input_tokens) + _p95(t.output_tokens)) / step)
     return min(length, ctx.catalog.get_model(ctx.plan.model).context_length)
 
 
@@ -348,11 +353,7 @@ def _slot_context(ctx: _Ctx) -> int | None:
     """llama.cpp's context per slot: the workload's p95 prompt + output in steps of 256, at most the model's
     context (its --ctx-size is allocated whole at start and split evenly over the slots, so the vLLM-style
     twice-the-p95 limit would reserve twice the memory; a request past the p95 is cut at its slot's end)."""
-    if ctx.workload is None:
-        return None
-    t = ctx.workload.traffic
-    length = 256 * math.ceil((_p95(t.input_tokens) + _p95(t.output_tokens)) / 256)
-    return min(length, ctx.catalog.get_model(ctx.plan.model).context_length)
+    return _p95_context(ctx, factor=1.0, step=256)
 
 
 def _llama_cpp_fits(ctx: _Ctx, d: DeploymentOut, per_slot: int) -> None:

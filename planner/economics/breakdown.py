@@ -32,12 +32,12 @@ from planner.economics.owned import (
     kg_co2e,
     power_draw_w,
 )
-from planner.economics.pricing import Offer, stale_offers
+from planner.economics.pricing import WEAK_FLAGS, Offer, stale_offers
 from planner.economics.rates import ChipRate, PricedCatalog
 from planner.errors import InputError
 
 __all__ = ["DEFAULT_REGION", "CostParts", "Energy", "PriceSource", "TokenPrices", "explain_cost",
-           "commitment_notes", "price_source", "whole_instance_notes"]
+           "commitment_notes", "price_source", "price_warnings", "whole_instance_notes"]
 
 DEFAULT_REGION = "us-east-1"
 STALE_AFTER_DAYS = 365  # a policy, not a fit: offers older than a year are flagged stale in the output
@@ -188,22 +188,22 @@ def explain_cost(catalog: PricedCatalog, rates: Sequence[tuple[ChipRate, int]], 
     return parts, energy, tokens, tuple(seen.values())
 
 
-def whole_instance_notes(rates: Sequence[tuple[ChipRate, int]], hours_per_month: float) -> tuple[str, ...]:
+def whole_instance_notes(rates: Sequence[tuple[ChipRate, int]]) -> tuple[str, ...]:
     """A line per rented chip whose plan leaves part of an instance idle: its price is per chip (the plan is
     charged for the chips it uses, ``planner.economics.pricing``), but where every offer behind the price rents
     a fixed instance size, a buyer renting those chips alone pays for whole instances. The line gives the
     smallest such instance and what whole instances of it would cost a month at the same per-chip price."""
     chips: dict[tuple[str, float], int] = {}
-    quotes: dict[tuple[str, float], ChipRate] = {}
+    offers_of: dict[tuple[str, float], tuple[Offer, ...]] = {}
     for rate, n in rates:
         if rate.quote is None or rate.quote.from_sheet:  # owned, or the user's own sheet: the user's terms
             continue
         key = (rate.hardware, rate.usd_per_chip_hour)
         chips[key] = chips.get(key, 0) + n
-        quotes[key] = rate
+        offers_of[key] = rate.quote.offers
     out = []
     for key, used in chips.items():
-        offers = quotes[key].quote.offers  # type: ignore[union-attr]
+        offers = offers_of[key]
         sizes = [o.chips_per_instance for o in offers]
         if not sizes or any(n is None or n <= 1 for n in sizes):
             continue  # a per-chip rate or a one-chip instance behind the price: a buyer can rent what the plan uses
@@ -214,8 +214,8 @@ def whole_instance_notes(rates: Sequence[tuple[ChipRate, int]], hours_per_month:
         names = ", ".join(sorted({o.instance or o.provider for o in offers if o.chips_per_instance == size}))
         out.append(f"{key[0]}: priced per chip for the {used} chip(s) the plan uses; every offer behind the price "
                    f"rents instances of {size} or more chips ({names}): {whole // size} whole instance(s) of "
-                   f"{size} cost ${whole * key[1] * hours_per_month:,.0f}/month at the same per-chip price "
-                   f"(+${(whole - used) * key[1] * hours_per_month:,.0f}), unless the chips are shared or rented "
+                   f"{size} cost ${whole * key[1] * HOURS_PER_MONTH:,.0f}/month at the same per-chip price "
+                   f"(+${(whole - used) * key[1] * HOURS_PER_MONTH:,.0f}), unless the chips are shared or rented "
                    "elsewhere by the chip")
     return tuple(out)
 
@@ -223,14 +223,30 @@ def whole_instance_notes(rates: Sequence[tuple[ChipRate, int]], hours_per_month:
 TERM_MONTHS = {"reserved_1y": 12, "reserved_3y": 36}  # a reserved price's commitment
 
 
-def commitment_notes(mode: str, per_hour: float, horizon_months: float, hours_per_month: float) -> tuple[str, ...]:
+def commitment_notes(mode: str, per_hour: float, horizon_months: float) -> tuple[str, ...]:
     """A line where a reserved price commits to a term longer than the workload's horizon: the plan's monthly
     cost is the reserved rate, but the term is paid whether or not the deployment outlives the horizon."""
     term = TERM_MONTHS.get(mode)
     if term is None or horizon_months >= term:
         return ()
-    month = per_hour * hours_per_month
+    month = per_hour * HOURS_PER_MONTH
     return (f"{mode} commits to {term} months: ${month * term:,.0f} over the term at this plan's hourly rate, "
             f"against a {horizon_months:g}-month horizon (${month * horizon_months:,.0f}); on-demand or a shorter "
             "term may cost less over the horizon",)
+
+
+def price_warnings(label: str, offers: Sequence[Offer], stale: Sequence[Offer], *, from_sheet: bool) -> list[str]:
+    """What a price's offers should make a buyer check: the offers older than 12 months (or undated), and a
+    price resting only on offers flagged weak (``WEAK_FLAGS``: a secondary, third-party, lower-bound or inferred
+    figure decides it; a price sheet's own offers are the user's, never flagged). One mechanism for a plan's cost
+    and a fleet's schedule; ``label`` names the chip (and the mode, where a schedule buys several)."""
+    out = []
+    if stale:
+        when = ", ".join(f"{o.provider} {o.as_of.isoformat() if o.as_of else 'undated'}" for o in stale)
+        out.append(f"{label}: price older than 12 months ({when})")
+    if not from_sheet and offers and all(o.flags & WEAK_FLAGS for o in offers):
+        flags = "/".join(sorted({f for o in offers for f in o.flags & WEAK_FLAGS}))
+        out.append(f"{label}: price rests on {len(offers)} offer(s) flagged {flags} "
+                   f"({', '.join(o.provider for o in offers)}); confirm it before relying on it")
+    return out
 

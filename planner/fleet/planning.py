@@ -20,8 +20,8 @@ from types import MappingProxyType
 import numpy as np
 
 from planner.domain import Catalog
-from planner.economics.breakdown import TERM_MONTHS
-from planner.economics.pricing import WEAK_FLAGS, stale_offers
+from planner.economics.breakdown import TERM_MONTHS, price_warnings
+from planner.economics.pricing import stale_offers
 from planner.errors import InputError
 from planner.fleet.demand import DEFAULT_PERIODS, Demand, fleet_demand
 from planner.fleet.model import Item, Solved, solve_schedule
@@ -305,16 +305,9 @@ def _price_warnings(items: Sequence[Item], solved: Solved, prices: ChipPrices, c
             used = [(committed_as, c[j].any()), ("on_demand", od[j].any()), ("spot", sp[j].any())]
             for mode in (m for m, any_use in used if any_use):
                 q = quote(shape.hardware, mode, shape.chips)
-                if q is None or q.from_sheet or not q.offers:
-                    continue
-                if old := stale_offers(q, today=today):
-                    when = ", ".join(f"{o.provider} {o.as_of.isoformat() if o.as_of else 'undated'}" for o in old)
-                    out[f"{shape.hardware} {mode}: price older than 12 months ({when})"] = None
-                if all(o.flags & WEAK_FLAGS for o in q.offers):
-                    flags = "/".join(sorted({f for o in q.offers for f in o.flags & WEAK_FLAGS}))
-                    providers = ", ".join(o.provider for o in q.offers)
-                    out[f"{shape.hardware} {mode}: price rests on {len(q.offers)} offer(s) flagged {flags} "
-                        f"({providers}); confirm it before relying on the schedule"] = None
+                if q is not None:
+                    out |= dict.fromkeys(price_warnings(f"{shape.hardware} {mode}", q.offers,
+                                                        stale_offers(q, today=today), from_sheet=q.from_sheet))
     return list(out)
 
 

@@ -193,8 +193,7 @@ def _cost(catalog: Catalog, w: Workload, per_hour: float, *, one_time: float, de
     return Cost(per_hour=per_hour, per_month=per_month,
                 per_million_tokens=per_million(per_month, tokens_per_hour), one_time=one_time,
                 pricing=pricing.label, parts=parts, tokens=token_prices, energy=energy, sources=sources,
-                rates=tuple(rates), notes=commitment_notes(pricing.mode, per_hour, w.budget.horizon_months,
-                                                           HOURS_PER_MONTH))
+                rates=tuple(rates), notes=commitment_notes(pricing.mode, per_hour, w.budget.horizon_months))
 
 
 def _with_binding(plan: Plan, p: Prepared, w: Workload, rows: np.ndarray) -> Plan:

@@ -124,6 +124,7 @@ from planner.model.load.tpot_tail import MAX_GAIN, MAX_RHO, slow_variance
 from planner.model.perf import Memory, MemoryModel, StepModel, StepTime
 
 __all__ = ["PERCENTILES", "STATES", "LengthDist", "OverloadTpot", "ServerResult", "capacity_rate", "overload_tpot",
+           "prefill_alone",
            "saturated_rate",
            "serve", "server", "tpot_tuned_cap"]
 
@@ -1297,7 +1298,7 @@ def _admissions(step: ServingStep, b: Array, inp: LengthDist, out: LengthDist, p
                                         np.asarray(percentiles) / 100.0)
 
 
-def _alone(model: ServingStep, tokens: float) -> Array:
+def prefill_alone(model: StepModel, tokens: float) -> Array:
     """Per row, a prompt of ``tokens`` prefilled with nothing beside it (chunked where over the budget)."""
     return np.asarray(model.total(decode_tokens=0.0, decode_context=0.0, prefill_tokens=tokens,
                                   prefill_context=tokens), dtype=np.float64)
@@ -1370,10 +1371,10 @@ def serve(model: StepModel, mem: MemoryModel, *, request_rate: npt.ArrayLike, in
     # q-quantile (and the mean at least the mean prompt's, the pass time being convex in tokens): where the chain's
     # bands under-count a long prompt's own chunked passes under load (docs/accuracy.md, known weak spots) the
     # figure is held at that floor rather than below it
-    ttft_mean = np.maximum(ttft_mean, _alone(model, i))
+    ttft_mean = np.maximum(ttft_mean, prefill_alone(model, i))
     ttft, e2e = {}, {}
     for pct in percentiles:
-        ttft[pct] = np.maximum(ttft_q[pct], _alone(model, input_tokens.quantile(pct / 100.0)))
+        ttft[pct] = np.maximum(ttft_q[pct], prefill_alone(model, input_tokens.quantile(pct / 100.0)))
         o_q = output_tokens.quantile(pct / 100.0)
         e2e[pct] = np.maximum(ttft[pct] + (o_typical - 1.0) * tau, ttft_mean + (o_q - 1.0) * tpot_b[pct])
     nan = np.where(stable, 1.0, np.nan)  # an unstable queue has no steady-state latency

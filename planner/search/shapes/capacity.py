@@ -22,6 +22,7 @@ from planner.model.load.queueing import (
     LengthDist,
     ServerResult,
     engine_capacity,
+    prefill_alone,
     saturated_rate,
     serve,
     tpot_tuned_cap,
@@ -122,8 +123,7 @@ def no_load_ms(step: StepModel, traffic: Traffic, slo: Slo) -> list[Array]:
     for metric, pct, _limit in slo.items():
         q = pct / 100.0
         if metric != "tpot_ms" and pct not in ttft:
-            i_q = i.quantile(q)
-            ttft[pct] = step.total(decode_tokens=0.0, decode_context=0.0, prefill_tokens=i_q, prefill_context=i_q) * 1e3
+            ttft[pct] = prefill_alone(step, i.quantile(q)) * 1e3
         bounds.append(tpot if metric == "tpot_ms" else ttft[pct] + (
             (o.quantile(q) - 1.0) * tpot if metric == "e2e_ms" else 0.0))
     return bounds
