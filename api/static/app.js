@@ -568,6 +568,7 @@ function renderChart() {
   const short = (v) => (v >= 1e6 ? `$${num(v / 1e6, 3)}M` : v >= 1e4 ? `$${num(v / 1e3, 3)}k` : money(v));
   const px = xs.ticks.map((v) => xs.map(v));
   const gap = Math.min(Infinity, ...px.slice(1).map((x, i) => Math.abs(x - px[i])));
+  // a label is ~7 px a character at the axis font (.chart .tick text: 11 px; digits ~0.6 em), plus 10 px of space
   const every = Math.max(1, Math.ceil((Math.max(...xs.ticks.map((v) => short(v).length)) * 7 + 10) / gap));
   const grid = [
     ...xs.ticks.map((v, i) => svg("g", {class: "tick"},

@@ -33,8 +33,8 @@ class Demand:
 
     requests_per_s: Array
     hours_per_month: Array
-    hourly: Array | None = None  # requests/s per [workload, month, hour of the cycle] the periods were cut from
-    groups: tuple[npt.NDArray[np.intp], ...] = ()  # the hours of each period
+    hourly: Array  # requests/s per [workload, month, hour of the cycle] the periods were cut from
+    groups: tuple[npt.NDArray[np.intp], ...]  # the hours of each period
 
     @property
     def months(self) -> int:
@@ -52,8 +52,6 @@ class Demand:
         Their own busiest hours need not coincide (a day adapter and a night one): summing each member's
         period peak sized a pool for a load no hour has (examples/fleet/lora-pool.yaml: 20.0 requests/s
         in month 1 where the hours reach 13.2)."""
-        if self.hourly is None:
-            return np.asarray(self.requests_per_s[list(members)].sum(axis=0))
         total = self.hourly[list(members)].sum(axis=0)  # [month, hour]
         return np.stack([total[:, g].max(axis=1) for g in self.groups], axis=1)
 
