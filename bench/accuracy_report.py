@@ -37,15 +37,14 @@ WEAK_SPOTS = """\
   (~15-30 ms for a 128-token prompt on 8B, 2-4x TPOT) and grows slower than linearly with prompt
   length; the roofline has one per-pass overhead shared by prefill and decode, so small prompts are
   under- and long ones over-predicted. TTFT is weighted 2x in the fit to keep its median in bounds.
-* **TTFT of long prompts chunked over a small token budget is not monotone in load** (found
-  2026-12-07, not fixed). With prompts of a 12,000-token mean (p95 30,000) over a 2,048-token budget
-  (long-document-summarizer's llama.cpp rows), the model's TTFT p95 rises to 19.0 s at 0.2 of the SLO
-  ceiling and falls to 12.7 s at 0.3; its p50 fell to 1.9 s at 0.5 and its p90 at 0.05 to 6.9 s, below
-  the 2.3 s and 7.5 s those prompts take to prefill alone: the chain's prompt bands under-count a long
-  request's own chunked passes. Every TTFT quantile is now held at least at its prompt quantile's prefill
-  alone (a true floor, `queueing.serve`), which removes the values below physics but not the dip. The
-  capacity search, which takes the rungs that pass as a prefix of the ladder, can credit such a row a
-  higher rung than a full scan (tests/test_planner.py tolerates one such row in 24).
+* **TTFT of pipeline-parallel replicas fell as the load rose** (found 2026-12-07, fixed the same day).
+  The step model spread a pp = 2 replica's prompt tokens over as many microbatches as it had decodes,
+  so one prompt beside two decodes took half the time it took beside one; long-document-summarizer on
+  4 x 2 A100s read TTFT p95 19.0 s at 0.2 of the SLO ceiling and 12.7 s at 0.3, and 80 sampled rows of
+  each example showed it on every pp = 2 row of rag-prefix-cache. The prompt tokens now spread over all
+  pp microbatches (chunked prefill balances them) whatever the decode count; no calibration record's
+  prediction moved, and on the examples' samples every TTFT and TPOT percentile rises with the load
+  (tests/test_perf.py, tests/test_planner.py). A prompt alone is still timed whole (the TTFT floor).
 * **Under load, the harness's engine settings that the records do not state** (`hwplan calibrate
   --cv-by round`, per-record by-round predictions grouped, 2026-12-06). TPOT p99 at the record's rate is
   16.0% median APE on the 177 TensorRT-LLM records, 32.1% on the 34 of AMD Instinct systems (MI300X /
