@@ -250,16 +250,24 @@ def _plans_blocks(console: Console, plans: list[PlanOut]) -> None:
             console.print(f"   serving: {', '.join(p.features) or 'plain'}" + (f"; {p.why}" if p.why else ""))
 
 
+# the quality model's own notes (planner.levers.quality.base_score, planner.search.build._quality)
+_STAND_IN, _NOT_MODELLED = "MMLU used as the proxy", "its effect on the score is not modelled"
+
+
 def _render_caveats(console: Console, out: PlanResultOut) -> None:
-    """Each distinct caveat once, with the plans it applies to: ``measured`` (measured_bias.yaml: runs of the
-    plan's model and runtime, or of several models on its chips and runtime, landed outside the file's band
+    """Each distinct caveat once, with the plans it applies to: ``quality`` (a score that rests on a stand-in for
+    the task, or beside an effect it does not model: a KV cache below 16 bits), ``measured`` (measured_bias.yaml:
+    runs of the plan's model and runtime, or of several models on its chips and runtime, landed outside the file's band
     around the prediction) and ``chip order``
     (planner.model.chip_order: a chip predicted slower than one it beats on paper), so that a plan's
     capacity and latencies are read with them in mind; then what the measured lines cost (the best plan
     at the measured speed), where the result has it."""
-    kinds: dict[str, dict[str, list[int]]] = {"measured": {}, "chip order": {}}  # label -> note -> plan ranks
+    kinds: dict[str, dict[str, list[int]]] = {"measured": {}, "chip order": {}, "quality": {}}  # label -> note -> ranks
     for p in out.plans:
-        for label, notes in (("measured", [m.note for m in p.measured]), ("chip order", [f.note for f in p.order])):
+        # what a score rests on beyond the catalog's own figure: a stand-in for the task, an effect not modelled
+        basis = [s for s in p.quality.sources if s.endswith(_STAND_IN) or _NOT_MODELLED in s]
+        for label, notes in (("measured", [m.note for m in p.measured]), ("chip order", [f.note for f in p.order]),
+                             ("quality", basis)):
             for note in notes:
                 kinds[label].setdefault(note, []).append(p.rank)
     for label, ranks in kinds.items():

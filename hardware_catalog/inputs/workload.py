@@ -203,6 +203,9 @@ class BudgetIn(_Strict):
 
 class QualityIn(_Strict):
     min_score: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False, strict=True)] | None = None
+    # "general" (5-shot MMLU); a published benchmark some catalog model is scored on (humaneval, gsm8k, arc_c,
+    # hellaswag, mbpp, mmlu_instruct, ...): only models with that score have one, and adapting claims no gain;
+    # else the user's own domain task: MMLU as a stated proxy, adaptation gains from quality.yaml's evidence
     task: Annotated[str, Field(pattern=r"^[a-z0-9_]+$", max_length=40)] = "general"
     adaptation_tokens: Annotated[float, Field(gt=0, le=1e13, allow_inf_nan=False, strict=True)] | None = None
     # which end of the quality range meets min_score; omitted: "low" for adapted or distilled

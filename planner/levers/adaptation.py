@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from planner.domain import Catalog, Model
 from planner.economics.rates import Pricing
 from planner.levers.finetune import cheapest_option
-from planner.levers.quality import ADAPTATIONS, GENERAL, QualityEstimate, best_teacher, quality
+from planner.levers.quality import ADAPTATIONS, GENERAL, QualityEstimate, best_teacher, domain_task, quality
 from planner.measured_speed import origin, origin_serving
 from planner.memo import cached
 from planner.workload import Workload
@@ -111,9 +111,10 @@ def _methods(catalog: Catalog, model: Model, precision: str, w: Workload) -> lis
     task = w.quality.task
     out = []
     for method in allowed_adaptations(w):
-        if method != "none" and task == GENERAL and w.constraints.adaptations is None:
+        if method != "none" and not domain_task(catalog, task) and w.constraints.adaptations is None:
             continue  # adaptation moves a domain score only: unasked, it would cost and add nothing
-        # (asked for on the general task, e.g. adapters served on a multi-LoRA runtime: costed, no gain claimed)
+        # (asked for on the general task or a benchmark, e.g. adapters served on a multi-LoRA runtime: costed, no
+        # gain claimed)
         teacher = _teacher(catalog, task, model) if method == "distill" else None
         if method == "distill" and teacher is None:
             continue

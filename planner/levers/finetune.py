@@ -198,8 +198,18 @@ def _chip_counts(hw: Hardware) -> list[int]:
     return [c for c in (1, 2, 4, 8, 16, 32, 64) if c <= limit] or [1]
 
 
-def _smallest_fit(hw: Hardware, mem: Memory) -> int | None:
-    usable = hw.memory_bytes * hw.memory_usable_fraction
+def _usable(catalog: Catalog, hw: Hardware) -> float:
+    """Bytes per chip a training process may fill: the chip's usable memory less the CUDA context and workspaces
+    its default runtime's entry states (runtimes.yaml ``memory_overhead_gb``, 1.5-2 GB: the same driver context
+    and library workspaces, which a trainer holds too). Without it llama-2-70b QLoRA "fit" one A100-80GB at
+    85.58 of 85.90 GB, 0.3 GB left for the context, the allocator and the quantisation buffers."""
+    runtime = catalog.runtimes.get(hw.default_runtime)
+    context = runtime.memory_overhead_bytes if runtime is not None else 0.0
+    return hw.memory_bytes * hw.memory_usable_fraction - context
+
+
+def _smallest_fit(catalog: Catalog, hw: Hardware, mem: Memory) -> int | None:
+    usable = _usable(catalog, hw)
     return next((c for c in _chip_counts(hw) if mem.per_chip(c) <= usable), None)
 
 
@@ -279,7 +289,7 @@ def _no_fit_reason(hw: Hardware, mem: Memory, peak: float | None) -> str:
 def _option_at(catalog: Catalog, hw: Hardware, m: Model, method: str, tokens: float, teacher: Model | None,
                rank: int, seq_tokens: int, pricing: Pricing | str, *, checkpointing: bool) -> TrainingOption:
     mem = training_memory(m, method, rank=rank, seq_tokens=seq_tokens, checkpointing=checkpointing)
-    chips, peak = _smallest_fit(hw, mem), _peak(hw)
+    chips, peak = _smallest_fit(catalog, hw, mem), _peak(hw)
     chain = toolchain(catalog, method, hw.family)
     if chain is None:
         return TrainingOption(hw.id, 1, mem.per_chip(1), False, None, None, None, None,
@@ -295,7 +305,7 @@ def _option_at(catalog: Catalog, hw: Hardware, m: Model, method: str, tokens: fl
     if method == "distill":
         assert teacher is not None
         fit = [c for c in _chip_counts(hw) if teacher.params * 2.0 / c  # 16-bit teacher weights
-               <= hw.memory_bytes * hw.memory_usable_fraction]
+               <= _usable(catalog, hw)]
         if not fit:
             return TrainingOption(hw.id, chips, mem.per_chip(chips), False, None, None, None, None,
                                   reason=f"teacher {teacher.id} does not fit for generation")
@@ -418,7 +428,8 @@ def _basis(m: Model, method: str, tokens: float, teacher: Model | None, other_fa
               "qlora": f"{NF4_BITS:.3f} bits/param NF4 base + 16-bit embeddings + 4 B/adapter param "
                        "(12 B paged to host) + activations 34*s*h*layers (or checkpointed 2*s*h*layers + 34*s*h)"}
     gpu_mfu, mfu_source = mfu("gpu", method)
-    return Basis(flops=flops, flops_formula=formula[method], memory_formula=memory[method], mfu=gpu_mfu,
+    fits = "; fits where that leaves the chip's default runtime's context and workspaces free (runtimes.yaml)"
+    return Basis(flops=flops, flops_formula=formula[method], memory_formula=memory[method] + fits, mfu=gpu_mfu,
                  sources=("Rajbhandari et al. 2020, ZeRO, arXiv 1910.02054: 16 B/param with mixed-precision Adam",
                           "Kaplan et al. 2020, arXiv 2001.08361: C = 6ND; inference 2N per token",
                           "Dettmers et al. 2023, QLoRA, arXiv 2305.14314: NF4, double quantisation, paged optimisers",

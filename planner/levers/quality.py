@@ -1,10 +1,15 @@
 """The quality model: a task score with a +/- range and its sources, for (model, precision, adaptation).
 
     base        the catalog's 16-bit score: ``quality[task]``, or base 5-shot MMLU as a stated
-                proxy for a domain task the catalog has no score for
-    fine-tune   a domain task only: + gain in [gain_low, gain_high] points from the evidence record
-                whose student-size range covers the model (quality.yaml ``finetune``), each end
-                capped by the headroom (ceiling - base, ceiling 100) and scaled by data size:
+                proxy for a domain task (one no catalog model has a score for: ``domain_task``). A
+                published benchmark some model is scored on (HumanEval, GSM8K, ...) has no proxy: a
+                model without its score gets none (MMLU is no stand-in for GSM8K: Gemma 2 2B reads
+                51.3 on one, 23.9 on the other)
+    fine-tune   a domain task only (the evidence's gains are on the tasks fine-tuned for, not on a
+                fixed public benchmark, where no gain is claimed): + gain in [gain_low, gain_high]
+                points from the evidence record whose student-size range covers the model
+                (quality.yaml ``finetune``), each end capped by the headroom (ceiling - base,
+                ceiling 100) and scaled by data size:
                 x min(1, log10(1 + tokens / 1e4) / log10(1 + full_data_tokens / 1e4))
     distill     the same gain with the TEACHER's score as the ceiling: a student stays below its
                 teacher, unless a distillation record covers the setting (task type, few-shot
@@ -14,9 +19,10 @@
     precision   x recovery in [low, high] for the model's ACTIVE-parameter band (quality.yaml); none at the
                 precision of a model's published checkpoint (``Model.checkpoint``), whose scores they are
 
-Central values are the midpoints of the evidence ranges; nothing finer is claimed. A catalog
-without quality.yaml gives the base score with low = high = score (no precision effect known); with
-one, a precision it has no record for gives no score (no evidence, no claim).
+Central values are the midpoints of the evidence ranges; nothing finer is claimed. A precision
+quality.yaml has no record for gives no score (no evidence, no claim); a catalog without the file
+scores only the precisions its scores were measured at (``_REFERENCE``: 16 bits and up) and
+published checkpoints at their own precision (it used to score every precision as lossless).
 """
 
 from __future__ import annotations
@@ -27,13 +33,13 @@ from dataclasses import dataclass
 from planner.domain import AdaptationGain, Catalog, DistillEvidence, Model, QualityBand
 from planner.errors import InputError
 
-__all__ = ["ADAPTATIONS", "GENERAL", "QualityEstimate", "base_score", "best_teacher", "data_factor",
-           "precision_recovery",
-           "quality"]
+__all__ = ["ADAPTATIONS", "GENERAL", "QualityEstimate", "base_score", "best_teacher", "data_factor", "domain_task",
+           "precision_recovery", "quality"]
 
 GENERAL = "general"  # the task whose score is MMLU 5-shot
 ADAPTATIONS = ("none", "lora", "qlora", "full", "distill")
 _LOSSLESS = QualityBand(min_params=0.0, low=1.0, high=1.0)
+_REFERENCE = ("fp32", "tf32", "fp16", "bf16")  # the catalog's scores are 16-bit scores: no effect by definition
 
 
 @dataclass(frozen=True)
@@ -57,13 +63,19 @@ def _cited(model: Model, key: str) -> tuple[str, ...]:
     return (own,) if own else ()
 
 
+def domain_task(catalog: Catalog, task: str) -> bool:
+    """Whether ``task`` is the user's own (no catalog model has a score for it), not the general task or a
+    published benchmark some model is scored on."""
+    return task != GENERAL and not any(task in m.quality for m in catalog.models.values())
+
+
 def base_score(catalog: Catalog, model: Model, task: str) -> QualityEstimate:
-    """The catalog's 16-bit score for the task; a domain task without one uses MMLU as a proxy."""
+    """The catalog's 16-bit score for the task; a domain task (``domain_task``) uses MMLU as a proxy."""
     key = "mmlu" if task == GENERAL else task
     if key in model.quality:
         s = model.quality[key]
         return QualityEstimate(s, s, s, _cited(model, key) or (f"{model.id} catalog quality.{key}",))
-    if task != GENERAL and "mmlu" in model.quality:
+    if domain_task(catalog, task) and "mmlu" in model.quality:
         s = model.quality["mmlu"]
         return QualityEstimate(s, s, s, (*_cited(model, "mmlu"),
                                          f"no '{task}' score in the catalog: MMLU used as the proxy"))
@@ -151,9 +163,11 @@ def quality(catalog: Catalog, *, model: Model, precision: str, task: str = GENER
     est = base_score(catalog, model, task)
     if not est.known:
         return NAN
-    if catalog.quality.precisions and precision not in catalog.quality.precisions:
-        return NAN  # a precision quality.yaml has no evidence for: no claim (it was taken as lossless)
-    if task != GENERAL and adaptation != "none" and catalog.quality.adaptations:
+    own = model.checkpoint is not None and precision == model.checkpoint.precision
+    known = precision in catalog.quality.precisions or (not catalog.quality.precisions and precision in _REFERENCE)
+    if not (known or own):
+        return NAN  # a precision quality.yaml has no evidence for (or no quality.yaml): no claim, not lossless
+    if domain_task(catalog, task) and adaptation != "none" and catalog.quality.adaptations:
         gain = _finetune_record(catalog, model, "full" if adaptation == "distill" else adaptation)
         if gain is None:
             return NAN  # no evidence for this method at this size: no claim is made
@@ -166,7 +180,7 @@ def quality(catalog: Catalog, *, model: Model, precision: str, task: str = GENER
         else:
             est = _gained(est, gain, 100.0, scale)
     sources: tuple[str, ...]
-    if model.checkpoint is not None and precision == model.checkpoint.precision:
+    if own:
         # the scores are the published checkpoint's own (gpt-oss: its MXFP4 release): no recovery applies again
         band, sources = _LOSSLESS, (f"{model.id}: its scores are of its published {precision} checkpoint",)
     else:
