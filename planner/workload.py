@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from statistics import NormalDist
 from types import MappingProxyType
@@ -188,6 +188,12 @@ class Workload:
     quality: Quality = field(default_factory=Quality)
     constraints: Constraints = field(default_factory=Constraints)
     availability: Availability = field(default_factory=Availability)
+
+    def __post_init__(self) -> None:
+        # the pricing charges a reserved term over the months the deployment is planned for (Pricing.term_spread)
+        if self.constraints.pricing.horizon_months != self.budget.horizon_months:
+            pricing = replace(self.constraints.pricing, horizon_months=self.budget.horizon_months)
+            object.__setattr__(self, "constraints", replace(self.constraints, pricing=pricing))
 
     @property
     def design_load(self) -> float:

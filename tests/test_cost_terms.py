@@ -94,9 +94,33 @@ def test_a_reserved_term_past_the_horizon_is_stated(mode: str, horizon: float, t
     # a reserved_3y plan at a 3-month horizon reported its monthly rate and never the 36-month commitment
     from planner.economics.breakdown import commitment_notes
 
-    notes = commitment_notes(mode, 2.0, horizon)
+    notes = commitment_notes(mode, 2.0, horizon)  # (2.0: the plan's hourly cost, the term spread over the horizon)
     if term is None:
         assert notes == ()
     else:
         (note,) = notes
-        assert f"commits to {term} months: ${2.0 * 730 * term:,.0f}" in note and f"{horizon:g}-month horizon" in note
+        assert f"commits to {term} months: ${2.0 * 730 * horizon:,.0f} over the term" in note
+        assert f"{horizon:g}-month horizon" in note and f"{term / horizon:.3g}x the reserved rate" in note
+
+
+def test_a_reserved_term_past_the_horizon_is_paid_over_the_horizon(catalog: Catalog) -> None:
+    """Basis: the commitment's arithmetic. A 36-month reservation is paid for 36 months whether or not the deployment
+    runs past a 12-month horizon, so over that horizon it costs 3x its monthly rate: the same plan at a 36-month
+    horizon costs a third as much a month, and a budget between the two admits it only there (support-chatbot
+    under reserved_3y passed a $1,000 budget at $838/month while committing $30,156)."""
+    from dataclasses import replace
+
+    from planner.workload import Budget
+
+    w = load_workload(EXAMPLES / "support-chatbot.yaml")
+    w = replace(w, constraints=replace(w.constraints, pricing=replace(w.constraints.pricing, mode="reserved_3y")))
+    tables = catalog_tables(catalog)
+    whole = plan(replace(w, budget=Budget(horizon_months=36.0)), catalog, tables=tables, top=1, explain=False).plans[0]
+    short = plan(replace(w, budget=Budget(horizon_months=12.0)), catalog, tables=tables, top=1, explain=False).plans[0]
+    assert whole.deployments == short.deployments
+    assert short.cost.per_month == pytest.approx(3.0 * whole.cost.per_month, rel=1e-9)
+    budget = 1.5 * whole.cost.per_month
+    assert plan(replace(w, budget=Budget(max_cost_per_month=budget, horizon_months=36.0)), catalog, tables=tables,
+                top=1, explain=False).plans
+    assert not plan(replace(w, budget=Budget(max_cost_per_month=budget, horizon_months=12.0)), catalog, tables=tables,
+                    top=1, explain=False).plans

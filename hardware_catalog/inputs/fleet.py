@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -120,7 +121,7 @@ def _priced_alike(workloads: list[Workload], f: FleetIn, where: str) -> None:
     """The schedule prices every workload alike (the fleet's ``prices`` and ``modes``): a workload's own
     market, regions, sheet or owned chips would choose its plan at one price and schedule it at another."""
     for i, w in enumerate(workloads):
-        if w.constraints.pricing != Pricing():
+        if replace(w.constraints.pricing, horizon_months=None) != Pricing():  # (the horizon is the workload's own)
             raise InputError(f"{where}a fleet prices every workload alike (the fleet's prices: {f.prices} and modes: "
                              f"{', '.join(f.modes)}), so the pricing of workload {w.name!r} "
                              f"({w.constraints.pricing.label}) would be ignored; remove it from the workload, or plan "

@@ -33,7 +33,7 @@ from planner.economics.owned import (
     power_draw_w,
 )
 from planner.economics.pricing import WEAK_FLAGS, Offer, stale_offers
-from planner.economics.rates import ChipRate, PricedCatalog
+from planner.economics.rates import TERM_MONTHS, ChipRate, PricedCatalog
 from planner.errors import InputError
 
 __all__ = ["DEFAULT_REGION", "CostParts", "Energy", "PriceSource", "TokenPrices", "explain_cost",
@@ -98,8 +98,10 @@ def price_source(rate: ChipRate, *, today: date) -> PriceSource:
                               if u else "")
         return PriceSource(hardware=rate.hardware, usd_per_chip_hour=rate.usd_per_chip_hour, mode=rate.mode,
                            market=None, rule=rule, offers=())
+    rule = q.rule if rate.term_spread == 1.0 else (
+        f"{q.rule} (${q.usd_per_chip_hour:.4g}), x{rate.term_spread:.3g}: the term's months over the horizon's")
     return PriceSource(hardware=rate.hardware, usd_per_chip_hour=rate.usd_per_chip_hour, mode=q.mode,
-                       market=q.market, rule=q.rule, offers=q.offers, from_sheet=q.from_sheet,
+                       market=q.market, rule=rule, offers=q.offers, from_sheet=q.from_sheet,
                        stale=stale_offers(q, today=today, max_age_days=STALE_AFTER_DAYS))
 
 
@@ -220,19 +222,18 @@ def whole_instance_notes(rates: Sequence[tuple[ChipRate, int]]) -> tuple[str, ..
     return tuple(out)
 
 
-TERM_MONTHS = {"reserved_1y": 12, "reserved_3y": 36}  # a reserved price's commitment
-
-
 def commitment_notes(mode: str, per_hour: float, horizon_months: float) -> tuple[str, ...]:
-    """A line where a reserved price commits to a term longer than the workload's horizon: the plan's monthly
-    cost is the reserved rate, but the term is paid whether or not the deployment outlives the horizon."""
+    """A line where a reserved price commits to a term longer than the workload's horizon: the term is paid
+    whether or not the deployment outlives the horizon, so the plan's cost (``per_hour``, priced so by
+    ``Pricing.term_spread``) spreads the whole commitment over the horizon's months."""
     term = TERM_MONTHS.get(mode)
     if term is None or horizon_months >= term:
         return ()
-    month = per_hour * HOURS_PER_MONTH
-    return (f"{mode} commits to {term} months: ${month * term:,.0f} over the term at this plan's hourly rate, "
-            f"against a {horizon_months:g}-month horizon (${month * horizon_months:,.0f}); on-demand or a shorter "
-            "term may cost less over the horizon",)
+    month = per_hour * HOURS_PER_MONTH  # the commitment over the horizon's months
+    return (f"{mode} commits to {term} months: ${month * horizon_months:,.0f} over the term, counted over the "
+            f"{horizon_months:g}-month horizon (${month:,.0f}/month, {term / horizon_months:.3g}x the reserved rate "
+            f"of ${month * horizon_months / term:,.0f}/month); a longer horizon (budget.horizon_months) or a "
+            "shorter term spreads less",)
 
 
 def price_warnings(label: str, offers: Sequence[Offer], stale: Sequence[Offer], *, from_sheet: bool) -> list[str]:

@@ -62,6 +62,9 @@ OWNED_UTILISATION = 1.0
 OWNED_FIELDS = (*OwnedInputs.__dataclass_fields__, "utilisation")
 
 
+TERM_MONTHS = {"reserved_1y": 12, "reserved_3y": 36}  # a reserved price's commitment
+
+
 @dataclass(frozen=True)
 class Pricing:
     """How a workload prices chips (``constraints.pricing``)."""
@@ -73,6 +76,10 @@ class Pricing:
     sheet: PriceBook | None = None  # the user's price sheet: wins where it has a price
     owned: tuple[tuple[str, float], ...] = ()  # OwnedInputs overrides for every chip
     owned_chips: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = ()  # per chip, on top
+    # months the deployment is planned for (the workload's horizon, ``Workload`` sets it): a reserved term longer
+    # than that is paid in full over them (``term_spread``); None: the reserved rate as quoted (a fleet's schedule
+    # charges its terms itself, a training job is one-off)
+    horizon_months: float | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in PRICING_MODES:
@@ -89,6 +96,16 @@ class Pricing:
         """'on_demand' for the default market; 'neocloud spot'; 'owned'; '+ sheet' when one is given."""
         base = self.mode if self.mode == OWNED or self.market == "hyperscaler" else f"{self.market} {self.mode}"
         return base + (" + sheet" if self.sheet is not None and self.sheet.offers else "")
+
+    @property
+    def term_spread(self) -> float:
+        """What an hour of the horizon costs over the quoted reserved rate: the term over the horizon where the
+        term is longer (reserved_3y over 12 months: 3; the commitment is paid whether or not the deployment runs
+        past the horizon), else 1."""
+        term = TERM_MONTHS.get(self.mode)
+        if term is None or self.horizon_months is None or self.horizon_months >= term:
+            return 1.0
+        return term / self.horizon_months
 
     @property
     def spec(self) -> PricingSpec:
@@ -109,6 +126,7 @@ class ChipRate:
     owned: OwnedCost | None = None
     owned_inputs: OwnedInputs | None = None
     owned_utilisation: float | None = None  # the load the owned power cost is priced at (OWNED_UTILISATION)
+    term_spread: float = 1.0  # usd_per_chip_hour over the quote's: a reserved term spread over a shorter horizon
 
     @property
     def energy_in_price(self) -> bool:
@@ -132,7 +150,8 @@ def _rate(catalog: PricedCatalog, hardware: str, p: Pricing, size: int) -> ChipR
         quote = select_price(catalog.prices, hardware, p.spec, sheet=p.sheet, chips=size)
         if isinstance(quote, Unpriced):
             return _with_owned(catalog, quote)
-        return ChipRate(hardware=hardware, usd_per_chip_hour=quote.usd_per_chip_hour, mode=p.mode, quote=quote)
+        return ChipRate(hardware=hardware, usd_per_chip_hour=quote.usd_per_chip_hour * p.term_spread, mode=p.mode,
+                        quote=quote, term_spread=p.term_spread)
     if catalog.owned is None:
         return Unpriced(hardware=hardware, reason="the catalog has no owned-cost data (owned.yaml)",
                         available=available_pricings(catalog.prices, hardware))

@@ -20,8 +20,9 @@ from types import MappingProxyType
 import numpy as np
 
 from planner.domain import Catalog
-from planner.economics.breakdown import TERM_MONTHS, price_warnings
+from planner.economics.breakdown import price_warnings
 from planner.economics.pricing import stale_offers
+from planner.economics.rates import TERM_MONTHS
 from planner.errors import InputError
 from planner.fleet.demand import DEFAULT_PERIODS, Demand, fleet_demand
 from planner.fleet.model import Item, Solved, solve_schedule

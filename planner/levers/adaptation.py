@@ -12,7 +12,7 @@ kept, and the floor filter then removes the candidate, counted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from planner.domain import Catalog, Model
 from planner.economics.rates import Pricing
@@ -131,7 +131,8 @@ def _costed(catalog: Catalog, model: Model, w: Workload, method: str, q: Quality
     if method == "none":
         return Choice("none", q, 0.0)
     tokens = w.quality.adaptation_tokens or DEFAULT_ADAPTATION_TOKENS
-    cost, hw = _one_time(catalog, model, method, teacher, tokens, w.constraints.pricing)
+    # a training job is one-off: its chips at the mode's quoted rate, no reserved term spread over the horizon
+    cost, hw = _one_time(catalog, model, method, teacher, tokens, replace(w.constraints.pricing, horizon_months=None))
     limit = w.budget.max_one_time_cost
     if cost == float("inf") or (limit is not None and cost > limit):
         return None
