@@ -13,7 +13,6 @@ Basis: the offers' own instance sizes, the catalog's $/kWh and hand arithmetic.
 
 from __future__ import annotations
 
-import math
 from datetime import date
 from pathlib import Path
 
@@ -61,16 +60,23 @@ def test_deployments_of_one_chip_add_up_and_a_price_sheet_is_the_users_terms() -
 
 
 def test_the_one_h100_plan_says_what_its_instance_costs(catalog: Catalog) -> None:
+    """Basis: the price sheets' instance sizes. AWS rents one H100 (p5.4xlarge) at the per-GPU price of its eight
+    (p5.48xlarge, $6.88): a one-H100 plan is rentable as priced, no whole-instance line (it said 1 whole instance of
+    8 cost $61,494/month, +$53,808). An H200, which every hyperscaler rents by eight, gets the line."""
     w = load_workload(EXAMPLES / "disagg-loses.yaml")
     best = plan(w, catalog, tables=catalog_tables(catalog), explain=False).plans[0]
     (d,) = best.deployments
-    price = best.cost.sources[0].usd_per_chip_hour
     sizes = {o.chips_per_instance for o in best.cost.sources[0].offers}
-    assert d.hardware == "h100-sxm" and d.chips_per_replica * d.replicas == 1 and sizes == {8}
-    whole = math.ceil(1 / 8) * 8 * price * 730
-    warnings = plan_out(best).cost.warnings
-    assert any(f"1 whole instance(s) of 8 cost ${whole:,.0f}/month" in x for x in warnings), warnings
-    assert best.cost.per_month == pytest.approx(price * 730, rel=1e-6)  # the plan's own cost stays per chip
+    assert d.hardware == "h100-sxm" and d.chips_per_replica * d.replicas == 1 and 1 in sizes
+    assert not any("whole instance" in x for x in plan_out(best).cost.warnings)
+    assert best.cost.per_month == pytest.approx(best.cost.sources[0].usd_per_chip_hour * 730, rel=1e-6)
+    from planner.economics.rates import ChipRate, chip_rate
+
+    h200 = chip_rate(catalog, "h200", "on_demand")
+    assert isinstance(h200, ChipRate) and h200.quote is not None
+    assert {o.chips_per_instance for o in h200.quote.offers} == {8}
+    (line,) = whole_instance_notes([(h200, 1)])
+    assert f"1 whole instance(s) of 8 cost ${8 * h200.usd_per_chip_hour * 730:,.0f}/month" in line
 
 
 def test_an_owned_plans_energy_report_prices_the_power_it_reports(catalog: Catalog) -> None:
@@ -124,3 +130,16 @@ def test_a_reserved_term_past_the_horizon_is_paid_over_the_horizon(catalog: Cata
                 top=1, explain=False).plans
     assert not plan(replace(w, budget=Budget(max_cost_per_month=budget, horizon_months=12.0)), catalog, tables=tables,
                     top=1, explain=False).plans
+
+
+def test_a_two_pool_plans_energy_note_says_each_thing_once(catalog: Catalog) -> None:
+    """A disaggregated plan's energy joins its pools' notes: both pools' region mapping read twice ("us-east-1 mapped
+    to us-east4; us-east-1 mapped to us-east4")."""
+    w = load_workload(EXAMPLES / "disagg-long-prompts.yaml")
+    plans = plan(w, catalog, tables=catalog_tables(catalog), explain=False).plans
+    two_pool = [p for p in plans if len({d.role for d in p.deployments}) > 1]
+    assert two_pool
+    for p in two_pool:
+        assert p.cost.energy is not None and p.cost.energy.note
+        parts = p.cost.energy.note.split("; ")
+        assert len(parts) == len(set(parts)), p.cost.energy.note

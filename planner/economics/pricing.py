@@ -260,6 +260,14 @@ def _per_provider(offers: list[Offer], spec: PricingSpec) -> tuple[tuple[Offer, 
             best[o.provider] = [o]
         elif rank(o) == rank(held[0]):
             held.append(o)
+    # an older listing of another instance at the very same per-chip price is the same offer in another size
+    # (AWS p5.4xlarge, 1 H100, beside the p5.48xlarge quoted later at $6.88 a GPU): it joins the provider's offers,
+    # which leaves the price alone and tells ``breakdown.whole_instance_notes`` that one chip can be rented
+    for o in offers:
+        held = best[o.provider]
+        if o not in held and rank(o)[:2] == rank(held[0])[:2] and \
+                any(o.usd_per_chip_hour == h.usd_per_chip_hour and o.instance != h.instance for h in held):
+            held.append(o)
     return tuple(tuple(best[p]) for p in sorted(best))
 
 

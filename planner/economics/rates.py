@@ -9,7 +9,7 @@ from here.
 
 Owned chips are priced at ``OWNED_UTILISATION`` (1.0: a serving replica is provisioned for its
 peak, and the power term only grows with utilisation, so the figure does not flatter owned
-hardware); the plan's energy and carbon use the plan's own utilisation (``planner.economics.energy``).
+hardware); the plan's energy and carbon use the plan's own utilisation (``planner.economics.breakdown``).
 """
 
 from __future__ import annotations

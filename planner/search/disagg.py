@@ -361,4 +361,4 @@ def _joined_energy(p: Energy | None, d: Energy | None, p_hour: float, d_hour: fl
                   kwh_per_million_output_tokens=None if kwh_month is None else
                   kwh_month / HOURS_PER_MONTH / output_tokens_per_hour * 1e6,
                   kgco2e_per_month=add(p.kgco2e_per_month, d.kgco2e_per_month), region=p.region,
-                  g_co2e_per_kwh=p.g_co2e_per_kwh, note="; ".join(n for n in (p.note, d.note) if n))
+                  g_co2e_per_kwh=p.g_co2e_per_kwh, note="; ".join(dict.fromkeys(n for n in (p.note, d.note) if n)))
