@@ -6,9 +6,10 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from api import errors
+from api.deps import known_query
 from api.headers import SecurityHeaders
 from api.pool import PlanPool
 from api.routes import (
@@ -82,7 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.state.plans = PlanStore(settings.database_url)
     for module in (health, metrics, saved, plans, fleets, estimate, finetune, validate, catalog, prices, examples):
-        app.include_router(module.router)
+        app.include_router(module.router, dependencies=[Depends(known_query)])
     web.install(app)  # the page at / and its assets at /static
     docs.install(app)  # Swagger UI at /docs, from the swagger-ui-bundle package
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s)

@@ -6,6 +6,8 @@ import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.errors import Forbidden, NotReady, Unauthorized
@@ -13,7 +15,7 @@ from api.pool import PlanPool
 from api.settings import Settings
 from api.store import CatalogStore, Snapshot
 from api.telemetry import Telemetry
-from planner.errors import CatalogError
+from planner.errors import CatalogError, InputError
 
 __all__ = ["PoolDep", "SettingsDep", "SnapshotDep", "StoreDep", "TelemetryDep", "WriterDep", "WriterNameDep"]
 
@@ -93,3 +95,24 @@ def writer_name(settings: SettingsDep,
 
 
 WriterNameDep = Annotated[str, Depends(writer_name)]
+
+
+def _query_names(d: Dependant) -> set[str]:
+    """The query parameters a route (its own and its dependencies') reads."""
+    names = {p.alias for p in d.query_params}
+    for sub in d.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+def known_query(request: Request) -> None:
+    """Refuse a query parameter the route does not take (422 naming it), as a body refuses an unknown field: a
+    misspelt ``?objectve=latency`` planned by cost and ``/v1/prices?hardwre=zz`` listed every offer, unnoticed."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    declared = _query_names(route.dependant)
+    unknown = sorted(set(request.query_params) - declared)
+    if unknown:
+        takes = ", ".join(sorted(declared)) or "none"
+        raise InputError(f"unknown parameter (this route takes: {takes})", field=f"query.{unknown[0]}")

@@ -137,7 +137,12 @@ class PlanStore:
             q = q.where(plans.c.workload_name == workload)
         if since is not None:  # in UTC, as the store writes: SQLite compares the stored text, without a zone
             aware = since if since.tzinfo is not None else since.replace(tzinfo=datetime.UTC)  # naive: UTC
-            q = q.where(plans.c.created_at >= aware.astimezone(datetime.UTC))
+            try:
+                utc = aware.astimezone(datetime.UTC)
+            except OverflowError:  # 0001-01-01 east of UTC or 9999-12-31 west of it: before / after any time
+                utc = (datetime.datetime.min if aware.year == datetime.MINYEAR else datetime.datetime.max
+                       ).replace(tzinfo=datetime.UTC)
+            q = q.where(plans.c.created_at >= utc)
         with _usable(self.url), self.engine.connect() as c:
             return [_row(r) for r in c.execute(q.limit(limit).offset(offset)).mappings()]
 

@@ -94,6 +94,30 @@ def test_put_that_would_break_serving_is_422_and_writes_nothing(rw: TestClient, 
     assert rw.post("/v1/plans", json=WORKLOAD, params={"top": 1}).status_code == 200
 
 
+def test_a_repeated_key_is_422_and_writes_nothing(rw: TestClient, cat_dir: Path) -> None:
+    """JSON leaves a repeated key's meaning open; Python keeps the last. A workload of requests_per_s 4000 then 40
+    planned for 40 (the CLI refuses the same file naming the key), and a catalog write of memory_gb 24.15 then 0.5
+    stored 0.5 (a helper's attack on the service)."""
+    import json
+
+    body = json.dumps(WORKLOAD).replace('"requests_per_s": 5', '"requests_per_s": 4000, "requests_per_s": 5')
+    assert body.count("requests_per_s") == 2
+    r = rw.post("/v1/plans", content=body.encode(), headers={"Content-Type": "application/json"})
+    assert "'requests_per_s' appears twice" in problem(r, 422, "body")["detail"]
+    r = rw.get("/v1/catalog/hardware/l4")
+    data, etag = r.json(), r.headers["etag"]
+    before = every_byte(cat_dir)
+    once = json.dumps(data)
+    text = once.replace(f'"memory_gb": {json.dumps(data["memory_gb"])}',
+                        f'"memory_gb": {json.dumps(data["memory_gb"])}, "memory_gb": 0.5', 1)
+    assert text.count('"memory_gb"') == once.count('"memory_gb"') + 1
+    r = rw.put("/v1/catalog/hardware/l4", content=text.encode(),
+               headers={**AUTH, "If-Match": etag, "Content-Type": "application/json"})
+    problem(r, 422, "body")
+    assert every_byte(cat_dir) == before
+    assert rw.post("/v1/plans", json=WORKLOAD, params={"top": 1}).status_code == 200  # one key once: served
+
+
 def test_bounds_admit_the_largest_real_values(rw: TestClient) -> None:
     """The maxima are not tight: a 72-chip NVL72 domain is accepted and serves (prices: tests/test_pricing_plans.py)."""
     r = rw.get("/v1/catalog/hardware/l40s")
@@ -427,3 +451,29 @@ def test_a_generation_only_record_is_a_static_batch(rw: TestClient) -> None:
     problem(rw.post("/v1/validate", json={"measurements": [bad]}), 422, "body.measurements.0")
     ok = {**MEASUREMENT, "input_tokens": 0}
     assert rw.post("/v1/validate", json={"measurements": [ok]}).status_code == 200
+
+
+@pytest.mark.parametrize(("method", "path", "params"), [
+    ("post", "/v1/plans", {"objectve": "latency"}),
+    ("post", "/v1/plans", {"top": "1", "svae": "1"}),
+    ("get", "/v1/prices", {"hardwre": "zz"}),
+    ("get", "/v1/plans", {"limt": "5"}),
+])
+def test_an_unknown_query_parameter_is_422_naming_it(rw: TestClient, method: str, path: str,
+                                                      params: dict[str, str]) -> None:
+    """A misspelt parameter was ignored: ?objectve=latency planned by cost, ?hardwre=zz listed every offer."""
+    kwargs: dict[str, Any] = {"params": params}
+    if method == "post":
+        kwargs["json"] = WORKLOAD
+    r = getattr(rw, method)(path, **kwargs)
+    bad = next(k for k in params if k not in ("top",))
+    assert "unknown parameter" in problem(r, 422, f"query.{bad}")["detail"]
+    ok = {k: v for k, v in params.items() if k == "top"}
+    assert getattr(rw, method)(path, **{**kwargs, "params": ok}).status_code == 200
+
+
+def test_saved_plans_since_the_ends_of_the_calendar_are_answered(rw: TestClient) -> None:
+    """A valid time at the calendar's ends east / west of UTC overflowed converting to UTC: 500."""
+    for since in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"):
+        r = rw.get("/v1/plans", params={"since": since})
+        assert r.status_code == 200, r.text
