@@ -131,3 +131,31 @@ def test_two_concurrent_first_runs_both_succeed(catalog_dir: Path, cache_in: Pat
     expected = _plans(catalog_dir, cached=False)
     assert [p["model"] for p in docs[0]["plans"]] == [m for _, m, _ in expected]
     assert [p["cost"]["per_month"] for p in docs[0]["plans"]] == pytest.approx([c for c, _, _ in expected], rel=1e-4)
+
+
+def test_what_a_killed_writer_left_is_removed_by_the_next_write(catalog_dir: Path, cache_in: Path) -> None:
+    """A kill -9 mid-write leaves a temporary array (172 MB, named .<file>.<pid>.<hex>.tmp) or arrays whose
+    description was never written; neither is an entry, so neither was ever pruned (2.0 GB on disk where
+    `cache info` counted 1.6). The next entry written removes those of a dead process, and old undescribed
+    arrays; a live writer's temporary stays."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    pid = int(dead.stdout)
+    cache_in.mkdir(parents=True, exist_ok=True)
+    leftover = cache_in / f".deadbeef.step.npy.{pid}.0a0fd0f0.tmp"
+    leftover.write_bytes(b"x" * 1000)
+    live = cache_in / f".cafe.step.npy.{os.getpid()}.11111111.tmp"  # this process: a write in progress
+    live.write_bytes(b"y")
+    orphan = cache_in / "78822d3c.memory.npy"  # renamed into place, its description never written
+    orphan.write_bytes(b"z" * 1000)
+    old = time.time() - 3600
+    os.utime(orphan, (old, old))
+    _state(catalog_dir)  # writes an entry
+    assert not leftover.exists() and not orphan.exists()
+    assert live.exists()
+    assert len(cache.info()["entries"]) == 1

@@ -58,7 +58,7 @@ __all__ = ["ENV_DIR", "ENV_OFF", "FORMAT", "KEEP", "cache_dir", "catalog_tables"
            "info", "prepare_tables"]
 
 FORMAT = 3  # bump when the entry layout changes (2: the checksum replaced CRC-32; 3: arrays [row, coefficient])
-KEEP = 4  # entries kept (most recently used); each is ~200 MB for the shipped catalog
+KEEP = 4  # entries kept (most recently used); each is ~400 MB for the shipped catalog
 ARRAYS = ("step", "memory")
 # A checked array file's stamp is recorded only once its change time is this far in the past: the
 # kernel's file clock ticks coarsely (up to ~10 ms), so a write within the same tick as the one
@@ -225,6 +225,14 @@ def _touch(path: Path) -> None:
 def _prune(folder: Path) -> None:
     for old in _entries(folder)[KEEP:]:
         _remove(folder, old.stem)
+    # what a killed writer left: its temporaries, and arrays renamed into place whose description never was
+    cache_store.sweep_temporaries(folder)
+    now = time.time()
+    for path in folder.glob("*.npy"):
+        with contextlib.suppress(OSError):
+            if not (folder / f"{path.name.split('.')[0]}.json").exists() and \
+                    now - path.stat().st_mtime > cache_store.ORPHAN_AGE_S:
+                path.unlink()
 
 
 def info() -> dict[str, Any]:
