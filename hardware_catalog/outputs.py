@@ -525,6 +525,9 @@ class PlanResultOut(_Out):
     complete: bool = Field(description="false: the search, its explanation, an iteration-range re-plan, the "
                                        "measured-speed re-plan or a lever's re-plan stopped at the deadline")
     notes: list[str]
+    warnings: list[str] = Field(default_factory=list, description="about the workload as planned: demand over time "
+                                                                  "(traffic.profile, growth) a single plan does not "
+                                                                  "size for")
     levers: LeverReportOut | None = Field(default=None, description="present when the lever report was asked for")
     iteration_range: IterationRangeOut | None = Field(
         default=None, description="present when asked for (--iteration-range) and the calibration has an interval")
@@ -648,7 +651,7 @@ def plan_result_out(r: PlanResult, levers: LeverReportOut | None = None,
         and (iteration_range is None or all(e.complete for e in iteration_range.ends))
         and (measured_replan is None or measured_replan.complete)
         and (levers is None or all(row.complete for row in levers.root)),
-        notes=NOTES, **extra)
+        notes=NOTES, warnings=list(r.warnings), **extra)
 
 
 # --- fine-tuning --------------------------------------------------------------------------------

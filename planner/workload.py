@@ -199,3 +199,20 @@ class Workload:
     def design_load(self) -> float:
         """Requests/s the replicas' SLO capacity must carry: the peak over ``max_utilization``."""
         return self.traffic.peak / self.availability.max_utilization
+
+
+def demand_warnings(w: Workload) -> tuple[str, ...]:
+    """What a single plan leaves of the traffic's demand over time: ``profile`` and ``growth`` are read by the fleet
+    planner only (``planner.fleet.demand``), so a plan sized for the peak it is given can fall short of their
+    busiest hour (a profile of 3x every hour planned for 1x: the service said nothing)."""
+    t = w.traffic
+    if not t.profile and not t.growth:
+        return ()
+    busiest = t.requests_per_s * max(t.profile or (1.0,)) * max(t.growth or (1.0,))
+    line = (f"traffic.profile and traffic.growth are read by plan-fleet only: this plan is sized for {t.peak:,.4g} "
+            "requests/s (peak_requests_per_s, else requests_per_s)")
+    if busiest > t.peak * (1 + 1e-9):
+        line += (f", below their busiest hour ({busiest:,.4g} requests/s"
+                 f"{' in the growth' + chr(39) + 's largest month' if t.growth else ''}); set peak_requests_per_s to "
+                 "plan for it, or plan the demand over time with hwplan plan-fleet")
+    return (line,)

@@ -477,3 +477,16 @@ def test_saved_plans_since_the_ends_of_the_calendar_are_answered(rw: TestClient)
     for since in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"):
         r = rw.get("/v1/plans", params={"since": since})
         assert r.status_code == 200, r.text
+
+
+def test_a_plan_says_what_demand_over_time_it_does_not_size_for(rw: TestClient) -> None:
+    """Basis: the profile's own arithmetic. A profile of 3x every hour was planned for 1x with nothing said (the
+    fleet planner reads profile and growth; a single plan sizes for its peak): the answer says so, with the busiest
+    hour's rate; a workload without them gets no such line."""
+    body = {**WORKLOAD, "traffic": {**WORKLOAD["traffic"], "profile": [3.0] * 24}}
+    r = rw.post("/v1/plans", json=body, params={"top": 1})
+    assert r.status_code == 200, r.text
+    (warning,) = r.json()["warnings"]
+    rate = WORKLOAD["traffic"]["requests_per_s"]
+    assert f"sized for {rate:g} requests/s" in warning and f"busiest hour ({3 * rate:g} requests/s)" in warning
+    assert rw.post("/v1/plans", json=WORKLOAD, params={"top": 1}).json()["warnings"] == []

@@ -373,17 +373,25 @@ def _render_footnotes(console: Console, out: PlanResultOut) -> None:
         console.print(f"accuracy: {out.accuracy.note}", highlight=False)
 
 
-def render_plans(console: Console, out: PlanResultOut, *, wide: bool = False) -> None:
-    """The plans as one table when it fits the terminal (or with ``wide``), else one block per plan."""
+def _render_header(console: Console, out: PlanResultOut) -> None:
+    """The search's line, then what the plans do not size for (``warnings``)."""
     from rich.markup import escape
-
-    from cli.output.cost_render import render_costs
-    from cli.output.tables import min_width, print_table
 
     s = out.search
     console.print(f"[bold]{escape(out.workload)}[/bold]: objective {out.objective}; "
                   f"{s.candidates:,} configurations, {s.evaluated:,} through the load model, "
                   f"{s.solves} solves ({s.solver_status}), {s.elapsed_ms or 0:.0f} ms")
+    for warning in out.warnings:
+        console.print(f"[yellow]warning[/yellow]: {escape(warning)}")
+
+
+def render_plans(console: Console, out: PlanResultOut, *, wide: bool = False) -> None:
+    """The plans as one table when it fits the terminal (or with ``wide``), else one block per plan."""
+
+    from cli.output.cost_render import render_costs
+    from cli.output.tables import min_width, print_table
+
+    _render_header(console, out)
     if out.plans:
         columns, rows = _plans_table(out.plans)
         if wide or min_width(columns, rows) <= console.width:
@@ -409,6 +417,6 @@ def render_plans(console: Console, out: PlanResultOut, *, wide: bool = False) ->
             console.print("[bold]Nearest relaxations (each verified by re-solving):[/bold]")
             for x in inf.relaxations:
                 console.print(f"  - {x.constraint}: {x.needed}")
-    elif not out.plans and s.solver_status == "TIME_LIMIT":
+    elif not out.plans and out.search.solver_status == "TIME_LIMIT":
         console.print("[red bold]The search ran out of time before it found a plan[/red bold] "
                       "(try a longer --time-limit).")

@@ -138,3 +138,4 @@ class PlanResult:
     infeasible: Infeasible | None
     search: SearchStats
     accuracy: Accuracy | None = None  # the catalog calibration's held-out error (None: its file records none)
+    warnings: tuple[str, ...] = ()  # about the workload as planned (planner.workload.demand_warnings)

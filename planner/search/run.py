@@ -16,7 +16,7 @@ from planner.search.build import build_plans
 from planner.search.rank import mark_pareto, rank_plans
 from planner.search.results import Plan, PlanResult, SearchStats
 from planner.search.shapes.prepare import Memo, Prepared, prepare
-from planner.workload import Objective, Workload
+from planner.workload import Objective, Workload, demand_warnings
 
 __all__ = ["Searched", "run_search"]
 
@@ -112,5 +112,5 @@ def run_search(workload: Workload, catalog: Catalog, *, top: int, objective: Obj
                         unpriced=prep.cand.unpriced, sheet_skipped=sheet_skipped(workload, catalog),
                         gap=outcome.gap, stop=str(outcome.stop))
     result = PlanResult(workload=workload.name, objective=str(objective), plans=tuple(plans),
-                        pareto=tuple(pareto), infeasible=None, search=stats)
+                        pareto=tuple(pareto), infeasible=None, search=stats, warnings=demand_warnings(workload))
     return Searched(result, prep, start)

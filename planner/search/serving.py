@@ -21,7 +21,7 @@ from planner.model.serving import Served, drafter_for, uses_mtp
 from planner.search.rank import mark_pareto, rank_plans
 from planner.search.results import Plan, PlanResult
 from planner.search.run import Searched, run_search
-from planner.workload import Objective, Workload
+from planner.workload import Objective, Workload, demand_warnings
 
 __all__ = ["plan_served", "variants"]
 
@@ -69,7 +69,7 @@ def plan_served(workload: Workload, catalog: Catalog, *, top: int, objective: Ob
                     solves=sum(s.result.search.solves for s in searched),
                     solver_status=_weakest([s.result.search.solver_status for s in searched]))
     result = PlanResult(workload=workload.name, objective=str(objective), plans=tuple(plans), pareto=tuple(pareto),
-                        infeasible=None, search=stats)
+                        infeasible=None, search=stats, warnings=demand_warnings(workload))
     best = min(searched, key=lambda s: s.result.plans[0].cost.per_month if s.result.plans else float("inf"))
     return Searched(result, best.prepared, start)
 
