@@ -122,8 +122,8 @@ _PLANNER_STATUS: tuple[tuple[type[PlannerError], int], ...] = (
 def problem_response(status: int, title: str, detail: str, *, instance: str | None = None,
                      headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
-    if instance is not None:
-        body["instance"] = instance
+    if instance is not None:  # the request's path, cut where a client sent a long one (it is echoed, not needed whole)
+        body["instance"] = instance if len(instance) <= 256 else f"{instance[:256]}..."
     body.update({k: v for k, v in extra.items() if v is not None})
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_TYPE)
 

@@ -41,7 +41,9 @@ def store_of(request: Request) -> PlanStore:
 def _get(request: Request, plan_id: str, field: str = "path.plan_id") -> SavedPlan:
     saved = store_of(request).get(plan_id)
     if saved is None:
-        raise NotFound(f"no saved plan {plan_id}", field=field)
+        # a long id is not echoed whole (a 70 KB one came back three times in the 404)
+        shown = plan_id if len(plan_id) <= 64 else f"{plan_id[:64]}... ({len(plan_id):,} characters)"
+        raise NotFound(f"no saved plan {shown}", field=field)
     return saved
 
 

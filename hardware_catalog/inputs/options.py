@@ -53,7 +53,8 @@ class EstimateOptions(_In):
     output_p95: Annotated[float, Field(ge=1, le=1e7, allow_inf_nan=False, strict=True)] | None = Field(
         default=None, description="server: the outputs' 95th percentile (lognormal lengths)")
     batch: Annotated[int, Field(ge=1, le=1_000_000, strict=True)] | None = None
-    request_rate: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False, strict=True)] | None = None
+    # at least a workload's least rate (inputs.workload.MIN_RATE): 5e-324 req/s priced a million tokens at 1e301 $
+    request_rate: Annotated[float, Field(ge=1e-6, le=1e6, allow_inf_nan=False, strict=True)] | None = None
 
 
 class FinetuneOptions(_In):
