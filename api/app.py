@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import Depends, FastAPI
+from fastapi.routing import APIRoute, APIRouter
 
 from api import errors
 from api.deps import known_query
@@ -68,6 +69,18 @@ def _warn_unready(store: CatalogStore) -> None:
                      "refreshed (it was edited, or hwplan did not create it)", store.dir)
 
 
+def _head_beside_get(router: APIRouter) -> None:
+    """HEAD wherever GET is (RFC 9110 9.3.2; it was 405 but on the probes: a client reading a catalog entry's ETag
+    before a conditional PUT could not), as a route of its own left out of the schema, whose operations are the
+    GETs (one route with both methods gives the operation two ids). Once per router (apps share the modules')."""
+    heads = {r.path for r in router.routes if isinstance(r, APIRoute) and "HEAD" in (r.methods or ())}
+    for r in list(router.routes):
+        if isinstance(r, APIRoute) and "GET" in (r.methods or ()) and r.path not in heads:
+            router.add_api_route(r.path.removeprefix(router.prefix), r.endpoint, methods=["HEAD"],
+                                 include_in_schema=False, dependencies=r.dependencies,
+                                 response_model=r.response_model, response_class=r.response_class)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; the catalog directory is initialised (copied from the shipped one) if empty."""
     settings = settings or Settings()
@@ -82,8 +95,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.pool = PlanPool(settings.plan_workers, settings.plan_queue, settings.retry_after_s)
     errors.install(app)
     app.state.plans = PlanStore(settings.database_url)
-    for module in (health, metrics, saved, plans, fleets, estimate, finetune, validate, catalog, prices, examples):
+    modules = (health, metrics, saved, plans, fleets, estimate, finetune, validate, catalog, prices, examples)
+    for module in modules:
+        _head_beside_get(module.router)
         app.include_router(module.router, dependencies=[Depends(known_query)])
+    # per route, its path pattern and methods: a 405 lists every method of the path (api.errors)
+    app.state.route_methods = [(r.path_regex, frozenset(r.methods or ())) for m in modules for r in m.router.routes
+                               if isinstance(r, APIRoute)]
     web.install(app)  # the page at / and its assets at /static
     docs.install(app)  # Swagger UI at /docs, from the swagger-ui-bundle package
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s)

@@ -199,8 +199,17 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         message = "the body is not JSON this service can read (not UTF-8, a number too long or nesting too deep)"
         return problem_response(422, "invalid request", f"body: {message}", instance=request.url.path,
                                 errors=[{"field": "body", "message": message}])
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:  # every method of the path (Starlette names the first route that matched it alone)
+        headers["Allow"] = ", ".join(_methods_of(request))
     return problem_response(exc.status_code, str(exc.detail).lower(), str(exc.detail),
-                            instance=request.url.path, headers=dict(exc.headers or {}))
+                            instance=request.url.path, headers=headers)
+
+
+def _methods_of(request: Request) -> list[str]:
+    """The methods some route of the app takes at the request's path (``app.state.route_methods``)."""
+    routes = getattr(request.app.state, "route_methods", ())
+    return sorted({m for pattern, methods in routes if pattern.match(request.url.path) for m in methods})
 
 
 async def _bug(request: Request, exc: Exception) -> JSONResponse:

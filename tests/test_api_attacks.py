@@ -501,3 +501,18 @@ def test_small_hostile_values_get_a_short_answer(rw: TestClient) -> None:
     body = {"model": "llama-3.1-8b", "hardware": "h100-sxm", "scenario": "server", "input_tokens": 512,
             "output_tokens": 128, "request_rate": 5e-324}
     problem(rw.post("/v1/estimate", json=body), 422, "body.request_rate")
+
+
+def test_head_answers_where_get_does_and_a_405_lists_every_method(rw: TestClient) -> None:
+    """RFC 9110: HEAD wherever GET is, with GET's headers (a client reads an entry's ETag before a conditional PUT;
+    it was 405), and a 405's Allow lists every method of the path (it named the first route's: GET at
+    /v1/catalog/hardware/l4, which also takes PUT and DELETE)."""
+    for path in ("/v1/catalog/hardware/l4", "/v1/prices", "/v1/plans", "/healthz"):
+        get, head = rw.get(path), rw.head(path)
+        assert head.status_code == get.status_code == 200, path
+        assert head.content == b""
+        assert head.headers.get("etag") == get.headers.get("etag")
+    allow = rw.post("/v1/catalog/hardware/l4", json={}, headers=AUTH).headers["allow"]
+    assert {"GET", "PUT", "DELETE"} <= {m.strip() for m in allow.split(",")}
+    r = rw.patch("/v1/plans")
+    assert r.status_code == 405 and {"GET", "POST"} <= {m.strip() for m in r.headers["allow"].split(",")}
