@@ -24,7 +24,7 @@ from hardware_catalog.outputs import plan_out
 from planner.domain import Catalog
 from planner.economics.breakdown import whole_instance_notes
 from planner.economics.pricing import Offer, PriceQuote
-from planner.economics.rates import ChipRate
+from planner.economics.rates import ChipRate, Pricing
 from planner.search.planning import plan
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -143,3 +143,35 @@ def test_a_two_pool_plans_energy_note_says_each_thing_once(catalog: Catalog) -> 
         assert p.cost.energy is not None and p.cost.energy.note
         parts = p.cost.energy.note.split("; ")
         assert len(parts) == len(set(parts)), p.cost.energy.note
+
+
+def test_an_owned_plan_says_which_of_its_inputs_are_estimates(catalog: Catalog) -> None:
+    """Basis: owned.yaml's own flags and ranges, and the capital arithmetic capex / (years x 8,760 h) x 730 h.
+    A rented price resting on weak or old offers is flagged; an owned one said nothing of an H100 capex that is an
+    estimate of $25,000-40,000 (the plan's capital part moves by about +-26% over it) or of facility defaults
+    flagged uncertain. An input the workload sets is the user's: not flagged."""
+    from dataclasses import replace
+
+    from planner.workload import Constraints, Slo, Tokens, Traffic, Workload
+
+    owned = catalog.owned
+    assert owned is not None
+    capex, years = owned.capex_usd["h100-sxm"], owned.facility["amortisation_years"].value
+    assert capex.low is not None and capex.high is not None and "estimate" in capex.flags
+    w = Workload(name="owned-h100", traffic=Traffic(requests_per_s=2.0, input_tokens=Tokens(500.0),
+                                                    output_tokens=Tokens(200.0)),
+                 slo=Slo(targets={"tpot_ms": {99: 100.0}}),
+                 constraints=Constraints(models=("llama-3.1-8b",), hardware=("h100-sxm",),
+                                         pricing=Pricing(mode="owned")))
+    best = plan(w, catalog, tables=catalog_tables(catalog), top=1, explain=False).plans[0]
+    chips = sum(d.chips_per_replica * d.replicas for d in best.deployments)
+    month = lambda usd: usd / (years * 8760.0) * 730.0 * chips  # noqa: E731
+    warnings = plan_out(best).cost.warnings
+    (line,) = [x for x in warnings if x.startswith("h100-sxm: owned capex")]
+    assert f"${month(capex.low):,.0f}-${month(capex.high):,.0f}/month (${month(capex.value):,.0f} here)" in line
+    assert any("amortisation over 3 years" in x for x in warnings)
+    mine = replace(w, constraints=replace(w.constraints, pricing=Pricing(
+        mode="owned", owned=(("amortisation_years", 4.0), ("capex_usd_per_chip", 28000.0)))))
+    best = plan(mine, catalog, tables=catalog_tables(catalog), top=1, explain=False).plans[0]
+    warnings = plan_out(best).cost.warnings
+    assert not any("owned capex" in x or "amortisation" in x for x in warnings), warnings

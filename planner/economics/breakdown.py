@@ -27,6 +27,7 @@ from datetime import date
 
 from planner.economics.owned import (
     HOURS_PER_MONTH,
+    OwnedData,
     energy_kwh_per_chip_hour,
     grid_intensity,
     kg_co2e,
@@ -37,7 +38,7 @@ from planner.economics.rates import TERM_MONTHS, ChipRate, PricedCatalog
 from planner.errors import InputError
 
 __all__ = ["DEFAULT_REGION", "CostParts", "Energy", "PriceSource", "TokenPrices", "explain_cost",
-           "commitment_notes", "price_source", "price_warnings", "whole_instance_notes"]
+           "commitment_notes", "owned_warnings", "price_source", "price_warnings", "whole_instance_notes"]
 
 DEFAULT_REGION = "us-east-1"
 STALE_AFTER_DAYS = 365  # a policy, not a fit: offers older than a year are flagged stale in the output
@@ -251,3 +252,57 @@ def price_warnings(label: str, offers: Sequence[Offer], stale: Sequence[Offer], 
                    f"({', '.join(o.provider for o in offers)}); confirm it before relying on it")
     return out
 
+
+
+# owned-cost inputs whose default a buyer should check when flagged (the facility ones a plan's TCO reads)
+_OWNED_FACILITY = {"amortisation_years": "amortisation over {:g} years", "colocation_usd_per_kw_month":
+                   "colocation ${:g}/kW-month", "host_capex_usd_per_chip": "host server ${:,.0f} a chip",
+                   "ops_overhead_fraction": "operations {:.0%} of capital"}
+
+
+def owned_warnings(owned: OwnedData | None, rates: Sequence[tuple[ChipRate, int]], *, today: date) -> tuple[str, ...]:
+    """What an owned plan's cost rests on that a buyer should check, as a rented price's weak or stale offers are
+    (``price_warnings``): per chip whose catalog capex is an estimate, a lower bound or older than 12 months, that
+    figure, and where it has a published range, the plan's cost over it; then the facility defaults the TCO took
+    that are flagged (a convention, a lower bound, a single secondary source). An input the workload set is the
+    user's: not flagged. (edge-assistant's owned plan said nothing of an RTX 4090 price from 2022 or of hosting
+    costs from a rate flagged uncertain.)"""
+    if owned is None:
+        return ()
+    out: list[str] = []
+    facility: dict[str, str] = {}
+    for hw, chips in _owned_chips(rates):
+        rate = next(r for r, _ in rates if r.hardware == hw and r.owned_inputs is not None)
+        inputs = rate.owned_inputs
+        assert inputs is not None and rate.owned is not None
+        figure = owned.capex_usd.get(hw)
+        if figure is not None and inputs.capex_usd_per_chip == figure.value:
+            old = figure.as_of is None or (today - figure.as_of).days > STALE_AFTER_DAYS
+            weak = sorted(figure.flags & WEAK_FLAGS)
+            if old or weak:
+                why = ", ".join([*weak, *(["undated" if figure.as_of is None else f"from {figure.as_of}"] if old
+                                          else [])])
+                line = f"{hw}: owned capex ${figure.value:,.0f} a chip is {why}"
+                if figure.low is not None and figure.high is not None:
+                    per = rate.owned.capital / inputs.capex_usd_per_chip * chips * HOURS_PER_MONTH  # $/month per $
+                    line += (f"; over its published range ${figure.low:,.0f}-${figure.high:,.0f} the plan's capital "
+                             f"part is ${figure.low * per:,.0f}-${figure.high * per:,.0f}/month "
+                             f"(${figure.value * per:,.0f} here)")
+                out.append(line + "; set capex_usd_per_chip under constraints.pricing.owned to your own")
+        for name, label in _OWNED_FACILITY.items():
+            f = owned.facility.get(name)
+            if f is not None and getattr(inputs, name) == f.value and f.flags & (WEAK_FLAGS | {"derived"}) \
+                    and (f.value or name == "amortisation_years"):
+                facility[name] = f"{label.format(f.value)} ({'/'.join(sorted(f.flags))})"
+    if facility:
+        out.append("owned cost defaults flagged in owned.yaml: " + "; ".join(facility.values())
+                   + "; set your own under constraints.pricing.owned")
+    return tuple(out)
+
+
+def _owned_chips(rates: Sequence[tuple[ChipRate, int]]) -> list[tuple[str, int]]:
+    chips: dict[str, int] = {}
+    for rate, n in rates:
+        if rate.owned is not None:
+            chips[rate.hardware] = chips.get(rate.hardware, 0) + n
+    return sorted(chips.items())
