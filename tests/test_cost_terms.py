@@ -175,3 +175,19 @@ def test_an_owned_plan_says_which_of_its_inputs_are_estimates(catalog: Catalog) 
     best = plan(mine, catalog, tables=catalog_tables(catalog), top=1, explain=False).plans[0]
     warnings = plan_out(best).cost.warnings
     assert not any("owned capex" in x or "amortisation" in x for x in warnings), warnings
+
+
+def test_a_weak_offer_that_moves_a_price_is_named(catalog: Catalog) -> None:
+    """Basis: prices_2026.md's H200 hyperscaler on-demand rows: the median $11.34 takes in Azure's ~$13.78 [U]; the
+    firm providers alone give $10.44. Only a price resting wholly on weak offers was flagged; one a weak offer moves
+    by more than 5% now is too, naming the provider and both prices. An L4, whose offers are all firm, gets none."""
+    from planner.economics.breakdown import price_warnings
+    from planner.economics.rates import chip_rate
+
+    rate = chip_rate(catalog, "h200", "on_demand")
+    assert isinstance(rate, ChipRate) and rate.quote is not None
+    (line,) = price_warnings("h200", rate.quote.offers, (), from_sheet=False)
+    assert "(azure)" in line and "$11.34" in line and "without them $10.44" in line
+    l4 = chip_rate(catalog, "l4", "on_demand")
+    assert isinstance(l4, ChipRate) and l4.quote is not None
+    assert price_warnings("l4", l4.quote.offers, (), from_sheet=False) == []

@@ -21,6 +21,7 @@ Pure functions over the rates of ``planner.economics.rates``; ``planner.search.b
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -246,11 +247,33 @@ def price_warnings(label: str, offers: Sequence[Offer], stale: Sequence[Offer], 
     if stale:
         when = ", ".join(f"{o.provider} {o.as_of.isoformat() if o.as_of else 'undated'}" for o in stale)
         out.append(f"{label}: price older than 12 months ({when})")
-    if not from_sheet and offers and all(o.flags & WEAK_FLAGS for o in offers):
+    weak = [o for o in offers if o.flags & WEAK_FLAGS]
+    if not from_sheet and offers and len(weak) == len(offers):
         flags = "/".join(sorted({f for o in offers for f in o.flags & WEAK_FLAGS}))
         out.append(f"{label}: price rests on {len(offers)} offer(s) flagged {flags} "
                    f"({', '.join(o.provider for o in offers)}); confirm it before relying on it")
+    elif not from_sheet and weak:  # some are weak: say so where they move the price
+        price, firm = _median_of(offers), _median_of([o for o in offers if not o.flags & WEAK_FLAGS])
+        if abs(price - firm) > SHIFT_NOTED * firm:
+            flags = "/".join(sorted({f for o in weak for f in o.flags & WEAK_FLAGS}))
+            out.append(f"{label}: the price ${price:.4g} takes in offer(s) flagged {flags} "
+                       f"({', '.join(sorted({o.provider for o in weak}))}); without them ${firm:.4g} "
+                       f"({price / firm - 1.0:+.0%})")
     return out
+
+
+SHIFT_NOTED = 0.05  # a policy: weak offers moving a price by more than this are named (price_warnings)
+
+
+def _median_of(offers: Sequence[Offer]) -> float:
+    """The selection rule's median (``planner.economics.pricing.select_price``) over these offers: of the
+    spot observations, else of one price per provider (the median of its tied offers)."""
+    if all(o.mode == "spot" for o in offers):
+        return statistics.median(o.usd_per_chip_hour for o in offers)
+    by: dict[str, list[float]] = {}
+    for o in offers:
+        by.setdefault(o.provider, []).append(o.usd_per_chip_hour)
+    return statistics.median(statistics.median(v) for v in by.values())
 
 
 
