@@ -126,7 +126,8 @@ def stale_warnings(sources: Sequence[PriceSource]) -> list[str]:
     secondary, third-party, lower-bound or inferred figure decides the ranking there: check it before buying)."""
     from planner.economics.breakdown import price_warnings
 
-    return [w for s in sources for w in price_warnings(s.hardware, s.offers, s.stale, from_sheet=s.from_sheet)]
+    return [w for s in sources for w in price_warnings(s.hardware, s.offers, s.stale, from_sheet=s.from_sheet,
+                                                        public=s.public)]
 
 
 def weak_flags(source: PriceSource | PriceSourceOut) -> list[str]:

@@ -23,7 +23,7 @@ from hardware_catalog.inputs.workload import load_workload
 from hardware_catalog.outputs import plan_out
 from planner.domain import Catalog
 from planner.economics.breakdown import whole_instance_notes
-from planner.economics.pricing import Offer, PriceQuote
+from planner.economics.pricing import Offer, PriceQuote, PricingSpec
 from planner.economics.rates import ChipRate, Pricing
 from planner.search.planning import plan
 
@@ -191,3 +191,22 @@ def test_a_weak_offer_that_moves_a_price_is_named(catalog: Catalog) -> None:
     l4 = chip_rate(catalog, "l4", "on_demand")
     assert isinstance(l4, ChipRate) and l4.quote is not None
     assert price_warnings("l4", l4.quote.offers, (), from_sheet=False) == []
+
+
+def test_a_price_sheet_figure_far_outside_every_public_offer_is_named(catalog: Catalog) -> None:
+    """Basis: the public offers' own range. An L4 sheet at $0.045 (for $0.45) planned at $164/month, labelled only
+    "price sheet"; a figure more than 3x below the lowest or above the highest public offer in its mode is named
+    with that range. One inside it is the user's and says nothing."""
+    from planner.economics.breakdown import price_warnings
+    from planner.economics.pricing import PriceBook, select_price
+
+    public = [o.usd_per_chip_hour for o in catalog.prices.for_hardware("l4") if o.mode == "on_demand"
+              and not o.flags & {"stale", "gpu_only"}]
+    for usd, named in ((0.045, True), (0.45, False), (min(public) / 2.9, False), (max(public) * 3.1, True)):
+        sheet = PriceBook(offers=(Offer(hardware="l4", provider="mine", market="hyperscaler", mode="on_demand",
+                                        usd_per_chip_hour=usd, region="us-east-1", as_of=date(2026, 11, 1),
+                                        source="our contract"),))
+        q = select_price(catalog.prices, "l4", PricingSpec(), sheet=sheet)
+        assert isinstance(q, PriceQuote) and q.from_sheet and q.public == (min(public), max(public))
+        lines = price_warnings("l4", q.offers, (), from_sheet=True, public=q.public)
+        assert any("outside 3x the public offers" in x for x in lines) == named, (usd, lines)

@@ -57,6 +57,7 @@ class PriceSource:
     offers: tuple[Offer, ...]
     from_sheet: bool = False
     stale: tuple[Offer, ...] = ()  # offers older than 12 months (or undated)
+    public: tuple[float, float] | None = None  # a sheet's price: the public offers' range (PriceQuote.public)
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ def price_source(rate: ChipRate, *, today: date) -> PriceSource:
     rule = q.rule if rate.term_spread == 1.0 else (
         f"{q.rule} (${q.usd_per_chip_hour:.4g}), x{rate.term_spread:.3g}: the term's months over the horizon's")
     return PriceSource(hardware=rate.hardware, usd_per_chip_hour=rate.usd_per_chip_hour, mode=q.mode,
-                       market=q.market, rule=rule, offers=q.offers, from_sheet=q.from_sheet,
+                       market=q.market, rule=rule, offers=q.offers, from_sheet=q.from_sheet, public=q.public,
                        stale=stale_offers(q, today=today, max_age_days=STALE_AFTER_DAYS))
 
 
@@ -238,7 +239,8 @@ def commitment_notes(mode: str, per_hour: float, horizon_months: float) -> tuple
             "shorter term spreads less",)
 
 
-def price_warnings(label: str, offers: Sequence[Offer], stale: Sequence[Offer], *, from_sheet: bool) -> list[str]:
+def price_warnings(label: str, offers: Sequence[Offer], stale: Sequence[Offer], *, from_sheet: bool,
+                   public: tuple[float, float] | None = None) -> list[str]:
     """What a price's offers should make a buyer check: the offers older than 12 months (or undated), and a
     price resting only on offers flagged weak (``WEAK_FLAGS``: a secondary, third-party, lower-bound or inferred
     figure decides it; a price sheet's own offers are the user's, never flagged). One mechanism for a plan's cost
@@ -247,6 +249,11 @@ def price_warnings(label: str, offers: Sequence[Offer], stale: Sequence[Offer], 
     if stale:
         when = ", ".join(f"{o.provider} {o.as_of.isoformat() if o.as_of else 'undated'}" for o in stale)
         out.append(f"{label}: price older than 12 months ({when})")
+    if from_sheet and public is not None and offers:  # the user's figure, far outside every public one: a unit slip?
+        price, (low, high) = statistics.median(o.usd_per_chip_hour for o in offers), public
+        if not low / SHEET_OUTSIDE <= price <= high * SHEET_OUTSIDE:
+            out.append(f"{label}: the price sheet's ${price:.4g} a chip-hour is outside {SHEET_OUTSIDE:g}x the public "
+                       f"offers' ${low:.4g}-${high:.4g} in that mode; check its units (per chip, per hour)")
     weak = [o for o in offers if o.flags & WEAK_FLAGS]
     if not from_sheet and offers and len(weak) == len(offers):
         flags = "/".join(sorted({f for o in offers for f in o.flags & WEAK_FLAGS}))
@@ -263,6 +270,7 @@ def price_warnings(label: str, offers: Sequence[Offer], stale: Sequence[Offer], 
 
 
 SHIFT_NOTED = 0.05  # a policy: weak offers moving a price by more than this are named (price_warnings)
+SHEET_OUTSIDE = 3.0  # a policy: a sheet price this far below the lowest or above the highest public offer is named
 
 
 def _median_of(offers: Sequence[Offer]) -> float:

@@ -156,6 +156,8 @@ class PriceQuote:
     rule: str  # e.g. "median of 4 hyperscaler providers"
     from_sheet: bool = False
     fell_back_from: str | None = None  # the requested market, when another one priced the chip
+    # a sheet's price: the lowest and highest public offer for the chip in its mode, any market (None: none)
+    public: tuple[float, float] | None = None
 
     @property
     def flags(self) -> frozenset[str]:
@@ -208,10 +210,12 @@ def select_price(book: PriceBook, hardware: str, spec: PricingSpec = PricingSpec
     if sheet is not None:
         own = [o for o in sheet.for_hardware(hardware) if o.mode == spec.mode and holds(o, chips)]
         if own:
+            public = [o.usd_per_chip_hour for o in book.for_hardware(hardware)
+                      if o.mode == spec.mode and not o.flags & NEVER_SELECTED]
             return PriceQuote(hardware=hardware, mode=spec.mode, market=own[0].market,
                               usd_per_chip_hour=statistics.median(o.usd_per_chip_hour for o in own),
                               offers=tuple(own), rule=f"price sheet ({len(own)} offer(s), median)",
-                              from_sheet=True)
+                              from_sheet=True, public=(min(public), max(public)) if public else None)
     markets = MARKETS[MARKETS.index(spec.market):] if spec.fallback_markets else (spec.market,)
     for market in markets:
         eligible = _eligible(book.for_hardware(hardware), spec, market, chips)

@@ -308,7 +308,8 @@ def _price_warnings(items: Sequence[Item], solved: Solved, prices: ChipPrices, c
                 q = quote(shape.hardware, mode, shape.chips)
                 if q is not None:
                     out |= dict.fromkeys(price_warnings(f"{shape.hardware} {mode}", q.offers,
-                                                        stale_offers(q, today=today), from_sheet=q.from_sheet))
+                                                        stale_offers(q, today=today), from_sheet=q.from_sheet,
+                                                        public=q.public))
     return list(out)
 
 
