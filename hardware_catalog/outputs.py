@@ -525,6 +525,8 @@ class PlanResultOut(_Out):
     complete: bool = Field(description="false: the search, its explanation, an iteration-range re-plan, the "
                                        "measured-speed re-plan or a lever's re-plan stopped at the deadline")
     notes: list[str]
+    slo: dict[str, dict[str, float]] = Field(default_factory=dict, description="the workload's latency targets "
+                                                                            "(metric -> percentile -> ms)")
     warnings: list[str] = Field(default_factory=list, description="about the workload as planned: demand over time "
                                                                   "(traffic.profile, growth) a single plan does not "
                                                                   "size for")
@@ -651,7 +653,14 @@ def plan_result_out(r: PlanResult, levers: LeverReportOut | None = None,
         and (iteration_range is None or all(e.complete for e in iteration_range.ends))
         and (measured_replan is None or measured_replan.complete)
         and (levers is None or all(row.complete for row in levers.root)),
-        notes=NOTES, warnings=list(r.warnings), **extra)
+        notes=NOTES, warnings=list(r.warnings), slo=_slo_out(r.slo), **extra)
+
+
+def _slo_out(targets: Sequence[tuple[str, int, float]]) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for metric, pct, limit in targets:
+        out.setdefault(metric, {})[f"p{pct}"] = limit
+    return out
 
 
 # --- fine-tuning --------------------------------------------------------------------------------

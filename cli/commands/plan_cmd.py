@@ -214,37 +214,54 @@ def _render_levers(console: Console, report: LeverReportOut, *, wide: bool) -> N
                         "$/month and quality are the baseline plan's, saving = its $/month - plan 1's.")
 
 
-def _plans_table(plans: list[PlanOut]) -> tuple[list[Column], list[list[str]]]:
+# the latencies a plan line shows: (metric, label, format, scale to the unit shown, unit)
+_LATENCIES = (("ttft_ms", "TTFT", ".0f", 1.0, "ms"), ("tpot_ms", "TPOT", ".1f", 1.0, "ms"),
+              ("e2e_ms", "e2e", ".1f", 1e-3, "s"))
+
+
+def _percentiles(out: PlanResultOut) -> list[int]:
+    """Per latency of ``_LATENCIES``, the percentile shown: the workload's highest target on it, else 99 (a p95
+    target shown at p99 read as missed: support-chatbot's e2e p99 36.0 s against its p95 target of 20 s)."""
+    return [max((int(k.removeprefix("p")) for k in out.slo.get(metric, {})), default=99)
+            for metric, *_ in _LATENCIES]
+
+
+def _latency(p: PlanOut, metric: str, pct: int, fmt: str, scale: float, unit: str) -> str:
+    return _num(getattr(p.predicted, f"{metric}_p{pct}"), fmt, scale) + f" {unit}"
+
+
+def _plans_table(plans: list[PlanOut], shown: list[int]) -> tuple[list[Column], list[list[str]]]:
     from cli.output.tables import Column
 
     columns = [
         Column("#"), Column("model / precision / runtime", wrap=True), Column("deployment", wrap=True),
-        Column("TTFT p99", justify="right"), Column("TPOT p99", justify="right"), Column("e2e p99", justify="right"),
+        *(Column(f"{label} p{pct}", justify="right") for (_m, label, *_), pct in zip(_LATENCIES, shown, strict=True)),
         Column("quality", justify="right"), Column("$/month", justify="right"), Column("$/M tok", justify="right"),
         Column("binding", wrap=True)]
     rows = []
     for p in plans:
-        pr = p.predicted
         rows.append([f"{p.rank}{'*' if p.pareto else ''}",
                      f"{p.model}\n{p.precision} (KV {p.kv_precision}), {p.runtime}",
-                     _deployments(p, "\n+ "), _num(pr.ttft_ms_p99, ".0f") + " ms", _num(pr.tpot_ms_p99, ".1f") + " ms",
-                     _num(pr.e2e_ms_p99, ".1f", 1e-3) + " s", _quality(p.quality),
-                     _num(p.cost.per_month, ",.0f"), _num(p.cost.per_million_tokens, ".3g"),
+                     _deployments(p, "\n+ "),
+                     *(_latency(p, m, pct, fmt, scale, unit)
+                       for (m, _label, fmt, scale, unit), pct in zip(_LATENCIES, shown, strict=True)),
+                     _quality(p.quality), _num(p.cost.per_month, ",.0f"), _num(p.cost.per_million_tokens, ".3g"),
                      "\n".join(p.binding) or "—"])
     return columns, rows
 
 
-def _plans_blocks(console: Console, plans: list[PlanOut]) -> None:
+def _plans_blocks(console: Console, plans: list[PlanOut], shown: list[int]) -> None:
     for p in plans:
-        pr, cost = p.predicted, p.cost
+        cost = p.cost
         adaptation = "" if p.adaptation == "none" else f" · {p.adaptation}"
         console.print(f"[bold]{p.rank}{'*' if p.pareto else ''} {p.model}[/bold] · {p.precision} "
                       f"(KV {p.kv_precision}) · {p.runtime}{adaptation} · "
                       f"[bold]${_num(cost.per_month, ',.0f')}/month[/bold] · "
                       f"${_num(cost.per_million_tokens, '.3g')}/M tokens")
         console.print(f"   {_deployments(p)}")
-        console.print(f"   p99: TTFT {_num(pr.ttft_ms_p99, '.0f')} ms · TPOT {_num(pr.tpot_ms_p99, '.1f')} ms · "
-                      f"e2e {_num(pr.e2e_ms_p99, '.1f', 1e-3)} s · quality {_quality(p.quality, ' ')}")
+        latencies = " · ".join(f"{label} p{pct} {_latency(p, m, pct, fmt, scale, unit)}"
+                               for (m, label, fmt, scale, unit), pct in zip(_LATENCIES, shown, strict=True))
+        console.print(f"   {latencies} · quality {_quality(p.quality, ' ')}")
         console.print(f"   binding: {', '.join(p.binding) or 'none'}")
         if p.features or p.why:
             console.print(f"   serving: {', '.join(p.features) or 'plain'}" + (f"; {p.why}" if p.why else ""))
@@ -363,8 +380,10 @@ def _replan_text(p: PlanOut, cost: float | None, top: float | None, complete: bo
 def _render_footnotes(console: Console, out: PlanResultOut) -> None:
     """What the plans' columns and flags mean, then how accurate the model behind them measured."""
     console.print(f"* on the Pareto front (cost, p99 latency, quality); {DEPLOYMENT_NOTE}; "
-                  "p99 latencies at peak load; $/M tok: the whole cost per million output tokens "
-                  "(the #1 $/M line splits it by phase)"
+                  "latencies at peak load, at each SLO target's percentile (p99 where none); binding: the "
+                  "targets and limits that capped a replica's load or the plan (not how close it runs to them); "
+                  "$/M tok: the whole cost per million output tokens (the #1 $/M line prices input and output "
+                  "tokens apart)"
                   + ("; uncalibrated: no measurement of that chip with that runtime was fitted, so its "
                      "efficiencies come from the same die's, its vendor's or its family's fit, or the runtime's "
                      "prior (`hwplan estimate` says which)"
@@ -393,14 +412,15 @@ def render_plans(console: Console, out: PlanResultOut, *, wide: bool = False) ->
 
     _render_header(console, out)
     if out.plans:
-        columns, rows = _plans_table(out.plans)
+        shown = _percentiles(out)
+        columns, rows = _plans_table(out.plans, shown)
         if wide or min_width(columns, rows) <= console.width:
             print_table(console, None, columns, rows, wide=wide)
             for p in out.plans:
                 if p.why:
                     console.print(f"#{p.rank} serving ({', '.join(p.features)}): {p.why}")
         else:
-            _plans_blocks(console, out.plans)
+            _plans_blocks(console, out.plans, shown)
         _render_caveats(console, out)
         _render_footnotes(console, out)
     render_costs(console, out)

@@ -51,9 +51,11 @@ def _top_lines(p: PlanOut) -> list[str]:
             parts.append(f"adaptation {_money(c.parts.adaptation)}")
         lines.append(f"#{p.rank} cost/month: " + ", ".join(parts) + f" = {_money(c.per_month)}")
     if c.per_million_tokens_blended is not None:
-        lines.append(f"#{p.rank} $/M tokens by phase: input (prefill) {_money(c.per_million_input_tokens, '.3g')}, "
-                     f"output (decode) {_money(c.per_million_output_tokens, '.3g')}, "
-                     f"blended {_money(c.per_million_tokens_blended, '.3g')}")
+        # each phase's share of the cost (by the time it holds a request) over its own tokens: input and output are
+        # priced apart, so they do not add up to the $/M of output tokens a plan line gives
+        lines.append(f"#{p.rank} priced by phase: {_money(c.per_million_input_tokens, '.3g')}/M input tokens "
+                     f"(prefill), {_money(c.per_million_output_tokens, '.3g')}/M output tokens (decode); "
+                     f"{_money(c.per_million_tokens_blended, '.3g')}/M tokens of both")
     e = c.energy
     if e is not None:
         if e.kwh_per_month is None:

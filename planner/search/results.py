@@ -139,3 +139,4 @@ class PlanResult:
     search: SearchStats
     accuracy: Accuracy | None = None  # the catalog calibration's held-out error (None: its file records none)
     warnings: tuple[str, ...] = ()  # about the workload as planned (planner.workload.demand_warnings)
+    slo: tuple[tuple[str, int, float], ...] = ()  # the workload's targets (metric, percentile, limit in ms)

@@ -112,5 +112,6 @@ def run_search(workload: Workload, catalog: Catalog, *, top: int, objective: Obj
                         unpriced=prep.cand.unpriced, sheet_skipped=sheet_skipped(workload, catalog),
                         gap=outcome.gap, stop=str(outcome.stop))
     result = PlanResult(workload=workload.name, objective=str(objective), plans=tuple(plans),
-                        pareto=tuple(pareto), infeasible=None, search=stats, warnings=demand_warnings(workload))
+                        pareto=tuple(pareto), infeasible=None, search=stats, warnings=demand_warnings(workload),
+                        slo=tuple(workload.slo.items()))
     return Searched(result, prep, start)

@@ -69,7 +69,8 @@ def plan_served(workload: Workload, catalog: Catalog, *, top: int, objective: Ob
                     solves=sum(s.result.search.solves for s in searched),
                     solver_status=_weakest([s.result.search.solver_status for s in searched]))
     result = PlanResult(workload=workload.name, objective=str(objective), plans=tuple(plans), pareto=tuple(pareto),
-                        infeasible=None, search=stats, warnings=demand_warnings(workload))
+                        infeasible=None, search=stats, warnings=demand_warnings(workload),
+                        slo=tuple(workload.slo.items()))
     best = min(searched, key=lambda s: s.result.plans[0].cost.per_month if s.result.plans else float("inf"))
     return Searched(result, best.prepared, start)
 
