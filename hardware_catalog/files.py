@@ -7,6 +7,7 @@ Shared by every loader (``hardware_catalog.loader``, ``hardware_catalog.prices``
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -55,6 +56,9 @@ def read_yaml(path: Path, *, loader: type[yaml.SafeLoader] | None = None) -> Any
         where = f"line {mark.line + 1}" if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc)
         kind = "YAML error" if problem.startswith("duplicate key") else "YAML syntax error"
+        lines = text.splitlines()
+        if mark is not None and mark.line < len(lines) and "\t" in lines[mark.line][:mark.column + 1]:
+            problem += " (a tab: YAML indents with spaces only)"
         raise CatalogError(f"{kind}: {problem}", file=str(path), field=where) from exc
 
 
@@ -126,15 +130,26 @@ def validate_file(model: type[FileModel], data: Any, *, file: str) -> FileModel:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
+        first = telling_error(exc.errors())
         field = field_path(first["loc"]) or None
         raise CatalogError(_describe(first), file=file, field=field) from exc
+
+
+def telling_error(errors: Sequence[Any]) -> Any:
+    """The error to report first: a required field missing beside an unknown one in the same mapping is most likely
+    that field misspelt, so the unknown one is named with the field it may mean (``request_per_s`` reported only
+    ``requests_per_s: field required``); else the first."""
+    for missing in (e for e in errors if e["type"] == "missing"):
+        for extra in (e for e in errors if e["type"] == "extra_forbidden"):
+            if tuple(extra["loc"][:-1]) == tuple(missing["loc"][:-1]):
+                return {**extra, "meant": missing["loc"][-1]}
+    return errors[0]
 
 
 def _describe(error: Any) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
-        return "unknown field"
+        return "unknown field" + (f" (the required {error['meant']!r}, misspelt?)" if "meant" in error else "")
     if kind == "missing":
         return "field required"
     message = str(error["msg"])

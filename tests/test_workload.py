@@ -153,3 +153,22 @@ def test_cli_plan_on_a_bad_file_exits_2_with_one_line(tmp_path: Path,
     assert out == ""
     assert len(err.strip().splitlines()) == 1
     assert "traffic.requests_per_s" in err
+
+
+def test_a_misspelt_required_field_is_named_as_misspelt(tmp_path: Path) -> None:
+    """`request_per_s:` was reported only as `traffic.requests_per_s: field required`, the key the user wrote never
+    named; a missing required field beside an unknown one in the same mapping names both."""
+    path = tmp_path / "w.yaml"
+    path.write_text("name: t\ntraffic:\n  request_per_s: 5\n  input_tokens: {mean: 500}\n"
+                    "  output_tokens: {mean: 200}\n")
+    with pytest.raises(CatalogError) as exc:
+        load_workload(path)
+    assert exc.value.field == "traffic.request_per_s"
+    assert "unknown field" in str(exc.value) and "'requests_per_s'" in str(exc.value)
+
+
+def test_a_tab_in_the_indentation_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "w.yaml"
+    path.write_text("name: t\ntraffic:\n\trequests_per_s: 5\n")
+    with pytest.raises(CatalogError, match="a tab: YAML indents with spaces only"):
+        load_workload(path)
