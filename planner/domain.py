@@ -7,6 +7,7 @@ into these exactly once; everything in ``planner`` works in bytes, seconds and F
 from __future__ import annotations
 
 import copyreg
+import difflib
 import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
@@ -647,7 +648,9 @@ def _lookup(table: Mapping[str, T], key: str, field_name: str, kind: str) -> T:
     try:
         return table[key]
     except KeyError:
-        close = sorted(k for k in table if k.split("-")[0] == key.split("-")[0])[:5]
+        # the ids sharing its first part, else those closest in spelling (h100sxm: h100-sxm; llama3.1-8b: llama-3.1-8b)
+        close = sorted(k for k in table if k.split("-")[0] == key.split("-")[0])[:5] or \
+            difflib.get_close_matches(key, list(table), n=3, cutoff=0.75)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise InputError(f"unknown {kind} id {key!r}{hint}", field=field_name) from None
 

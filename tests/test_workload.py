@@ -172,3 +172,12 @@ def test_a_tab_in_the_indentation_is_named(tmp_path: Path) -> None:
     path.write_text("name: t\ntraffic:\n\trequests_per_s: 5\n")
     with pytest.raises(CatalogError, match="a tab: YAML indents with spaces only"):
         load_workload(path)
+
+
+@pytest.mark.parametrize(("kind", "typo", "meant"), [("hardware", "h100sxm", "h100-sxm"),
+                                                      ("model", "llama3.1-8b", "llama-3.1-8b")])
+def test_an_unknown_id_suggests_the_closest_spelling(catalog: Catalog, kind: str, typo: str, meant: str) -> None:
+    """Ids were suggested only when the first dash-part matched: 'h100sxm' got no hint."""
+    get = catalog.get_hardware if kind == "hardware" else catalog.get_model
+    with pytest.raises(InputError, match=f"did you mean [^?]*{meant}"):
+        get(typo)
