@@ -64,7 +64,7 @@ def finetune_cmd(
         chips = f"{o.chips} (+{o.teacher_chips} teacher)" if o.teacher_chips else str(o.chips)
         mfu = "—" if o.mfu is None else f"{o.mfu.central:.3g}"  # (its range gives the hours' range; --json)
         table.add_row(o.hardware, chips, f"{o.memory_per_chip_gb:.1f}", fits, hours, mfu,
-                      "—" if o.cost is None else f"{o.cost:,.0f}")
+                      "—" if o.cost is None else f"{o.cost:,.0f}" if o.cost >= 100 else f"{o.cost:.3g}")
     console = Console()
     console.print(table)
     console.print(f"FLOPs {basis.flops:.3g} = {basis.flops_formula}; memory: {basis.memory_formula}; "
