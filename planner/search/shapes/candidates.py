@@ -518,7 +518,8 @@ def _unsupported(catalog: Catalog, tables: CatalogTables, w: Workload) -> Counte
             for pid, why in hw.unsupported_precisions.items():
                 if (c.precisions is None or pid in c.precisions) and pid in catalog.precisions \
                         and pid in r.weight_precisions:
-                    out[f"{pid} weights not supported on {hid} with {rid}: {why}"] += kvs
+                    # (one line per chip and precision, whatever the runtime: the reason is the chip's, cited once)
+                    out[f"{pid} weights not supported on {hid}: {why}"] += kvs
             through = r.through(hw.family)
             served = catalog.weight_precisions(r, hw)
             for pid in (c.precisions if c.precisions is not None else r.weight_precisions):
