@@ -22,7 +22,9 @@ BOOK = load_prices(known_hardware=set(load_catalog().hardware))
 
 # Section 16's spot column, for the chips whose hyperscaler spot quotes the catalog holds.
 SURVEY_SPOT_DEFAULTS = {
-    "t4": 0.17, "l40s": 1.40, "a100-40gb": 2.04, "a100-80gb": 2.76, "h100-sxm": 4.54, "h100-nvl": 1.29,
+    # a100-80gb: the survey's 2.76 counts Azure's A100 80GB PCIe spot ($0.679), which the catalog keeps out of the
+    # SXM4 chip (like for like): GCP's 2.76 and 3.041 -> 2.90
+    "t4": 0.17, "l40s": 1.40, "a100-40gb": 2.04, "a100-80gb": 2.90, "h100-sxm": 4.54, "h100-nvl": 1.29,
     "h200": 5.64, "b200": 5.82, "tpu-v5e": 0.41, "tpu-v5p": 1.62, "tpu-v6e": 1.08, "trainium2": 0.91,
 }
 # Where the survey's median counts a figure the catalog does not price from, and what the rest gives.
