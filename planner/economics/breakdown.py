@@ -241,10 +241,11 @@ def commitment_notes(mode: str, per_hour: float, horizon_months: float) -> tuple
 
 def price_warnings(label: str, offers: Sequence[Offer], stale: Sequence[Offer], *, from_sheet: bool,
                    public: tuple[float, float] | None = None) -> list[str]:
-    """What a price's offers should make a buyer check: the offers older than 12 months (or undated), and a
-    price resting only on offers flagged weak (``WEAK_FLAGS``: a secondary, third-party, lower-bound or inferred
-    figure decides it; a price sheet's own offers are the user's, never flagged). One mechanism for a plan's cost
-    and a fleet's schedule; ``label`` names the chip (and the mode, where a schedule buys several)."""
+    """What a price's offers should make a buyer check: the offers older than 12 months (or undated); a price
+    resting only on offers flagged weak (``WEAK_FLAGS``: a secondary, third-party, lower-bound or inferred figure
+    decides it), or moved by such offers past SHIFT_NOTED; a price sheet's own offers are the user's, never flagged
+    weak, but one SHEET_OUTSIDE past every public offer (``public``) is named (a unit slip). One mechanism for a
+    plan's cost and a fleet's schedule; ``label`` names the chip (and the mode, where a schedule buys several)."""
     out = []
     if stale:
         when = ", ".join(f"{o.provider} {o.as_of.isoformat() if o.as_of else 'undated'}" for o in stale)
@@ -282,7 +283,6 @@ def _median_of(offers: Sequence[Offer]) -> float:
     for o in offers:
         by.setdefault(o.provider, []).append(o.usd_per_chip_hour)
     return statistics.median(statistics.median(v) for v in by.values())
-
 
 
 # owned-cost inputs whose default a buyer should check when flagged (the facility ones a plan's TCO reads)
