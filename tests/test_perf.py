@@ -180,6 +180,31 @@ def test_more_decodes_beside_a_prompt_never_shorten_the_iteration(tables: Catalo
         assert np.all(np.diff(t[ok], axis=1) >= -1e-12 * t[ok][:, 1:]), prompt
 
 
+def test_the_step_time_does_not_depend_on_how_a_count_is_passed(tables: CatalogTables) -> None:
+    """Basis: the same work. A scalar decode count took another path than an array of it on pipelined rows (a
+    prompt beside 0.0 decodes 0.42 s, beside np.array([0.0]) 0.21 s, beside 1.01 0.21 s on 4 x 2 H100s), so the
+    simulation, which passes scalars, kept the fall the queueing model had lost. A prompt's own pass through every
+    stage (``whole_prompts``) is never shorter than a pipeline cycle."""
+    grid, _ = _full_grid(tables, tp=4)
+    model = StepModel.build(replace(grid, pp=np.full(len(grid), 2.0)))
+    with np.errstate(invalid="ignore"):
+        previous = None
+        for d in (0.0, 0.5, 1.0, 1.01, 2.0, 3.0):
+            scalar = model.total(decode_tokens=d, decode_context=8400.0, prefill_tokens=8000.0, prefill_context=8000.0)
+            array = model.total(decode_tokens=np.full(len(model), d), decode_context=8400.0, prefill_tokens=8000.0,
+                                prefill_context=8000.0)
+            ok = np.isfinite(array)
+            assert ok.sum() > len(model) // 2
+            assert np.array_equal(scalar[ok], array[ok]), d
+            if previous is not None:
+                assert np.all(array[ok] >= previous[ok] * (1 - 1e-12)), d
+            previous = array
+        whole = model.whole_prompts().total(decode_tokens=0.0, decode_context=0.0, prefill_tokens=8000.0,
+                                            prefill_context=8000.0)
+        cycle = model.total(decode_tokens=0.0, decode_context=0.0, prefill_tokens=8000.0, prefill_context=8000.0)
+    assert np.all(whole[ok] >= cycle[ok]) and np.any(whole[ok] > 1.5 * cycle[ok])
+
+
 @pytest.mark.parametrize("runtime", ["tensorrt-llm", "sglang", "llama.cpp"])  # token budgets 8,192 / 8,192 / 2,048
 @pytest.mark.parametrize(("cap", "prompt"), [(1.0, 8192.0), (8.0, 2048.0), (np.inf, 512.0), (np.inf, 8192.0)])
 def test_max_throughput_ttft_never_beats_the_prompts_own_compute(tables: CatalogTables, cap: float,

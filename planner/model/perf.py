@@ -24,6 +24,7 @@ full-model step of B / pp tokens (GPipe microbatching, Huang et al. 2019).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -335,6 +336,16 @@ class StepModel:
     def take(self, rows: npt.NDArray[np.intp]) -> StepModel:
         return StepModel(self.coefficients.take(rows))
 
+    split_prompts = True  # pipelined rows: prompt tokens spread over the pp microbatches (``whole_prompts``: not)
+
+    def whole_prompts(self) -> StepModel:
+        """This model with a pipelined replica's prompt tokens kept whole, in one microbatch that passes every
+        stage: the latency of a prompt prefilled alone (or of one static batch), where ``total`` gives a cycle of
+        a full pipeline, its throughput. The same for rows without a pipeline."""
+        out = copy.copy(self)
+        out.split_prompts = False
+        return out
+
     def _with_axes(self, extra_axes: int) -> StepCoefficients:
         """The coefficients shaped to broadcast against counts with ``extra_axes`` axes after the rows."""
         if extra_axes not in self._broadcast:
@@ -350,7 +361,7 @@ class StepModel:
         d_ctx = decode_context if type(decode_context) is float else np.asarray(decode_context, dtype=np.float64)
         p_ctx = prefill_context if type(prefill_context) is float else np.asarray(prefill_context, dtype=np.float64)
         c = self._with_axes(max(d.ndim, p.ndim, 1) - 1)  # rows first, then counts
-        if self.pipelined and not (d.ndim == 0 and d <= 1.0):  # one sequence: one microbatch
+        if self.pipelined:
             # Pipeline parallelism: the decode batch is split into up to pp microbatches that
             # occupy the pp stages at once (GPipe-style). Every sequence still passes all stages,
             # so one iteration lasts one full-model step of a microbatch. The prompt tokens are
@@ -359,9 +370,12 @@ class StepModel:
             # so, 1,650 measured; with whole prompts kept in one microbatch, 873). Spread over
             # max(d, 1) microbatches like the decodes, one prompt beside two decodes took half the
             # time it took beside one, and TTFT fell as the load rose (long-document-summarizer on
-            # pp = 2: p95 19.0 s at 0.2 of the SLO ceiling, 12.7 s at 0.3). A prompt alone (d <= 1,
-            # above) is not split: ``queueing.prefill_alone``'s TTFT floor stays a whole prompt.
-            d, p = d / np.minimum(np.maximum(d, 1.0), c.pp), p / c.pp
+            # pp = 2: p95 19.0 s at 0.2 of the SLO ceiling, 12.7 s at 0.3). That is a cycle of the
+            # pipeline, what its throughput runs at; a prompt's own pass through every stage is
+            # ``whole_prompts`` (the TTFT floor, a static batch's prefill).
+            d = d / np.minimum(np.maximum(d, 1.0), c.pp)
+            if self.split_prompts:
+                p = p / c.pp
         tokens = d + p
         passes = (1.0 if tokens.ndim == 0 and tokens <= self.one_pass
                   else np.maximum(np.ceil(tokens / c.max_batched_tokens), 1.0))

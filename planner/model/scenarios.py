@@ -55,8 +55,8 @@ def static_batch(grid: Grid, *, batch: npt.ArrayLike, input_tokens: npt.ArrayLik
     i = np.asarray(input_tokens, dtype=np.float64)
     o = np.asarray(output_tokens, dtype=np.float64)
     mem = memory(grid, batch=b, context_tokens=i + o, model=mem_model)
-    prefill = step_time(grid, decode_tokens=0.0, decode_context=0.0, prefill_tokens=b * i,
-                        prefill_context=i, model=step)
+    prefill = step_time(grid, decode_tokens=0.0, decode_context=0.0, prefill_tokens=b * i,  # the batch's own pass
+                        prefill_context=i, model=(StepModel.build(grid) if step is None else step).whole_prompts())
     decode = step_time(grid, decode_tokens=b, decode_context=i + o / 2.0, model=step)  # mean context
     # No prompt (a generation-only benchmark such as llama-bench tg): the first token is a decode step.
     ttft = np.where(i > 0, prefill.total, decode.total)

@@ -1300,8 +1300,8 @@ def _admissions(step: ServingStep, b: Array, inp: LengthDist, out: LengthDist, p
 
 def prefill_alone(model: StepModel, tokens: float) -> Array:
     """Per row, a prompt of ``tokens`` prefilled with nothing beside it (chunked where over the budget)."""
-    return np.asarray(model.total(decode_tokens=0.0, decode_context=0.0, prefill_tokens=tokens,
-                                  prefill_context=tokens), dtype=np.float64)
+    return np.asarray(model.whole_prompts().total(decode_tokens=0.0, decode_context=0.0, prefill_tokens=tokens,
+                                                   prefill_context=tokens), dtype=np.float64)
 
 
 def server(grid: Grid, *, request_rate: npt.ArrayLike, input_tokens: LengthDist,
