@@ -192,6 +192,7 @@ def _cross_validated(cat: Catalog, rs: RecordSet, cv_by: str | None, folds: int,
     MLPerf rounds also holds each round out in turn (``CrossValidationOut.by_round``: the plans' accuracy line)."""
     from hardware_catalog.outputs import cv_out, under_load_out
     from planner.calibration.fit import group_cross_validate, repeated_cross_validate
+    from planner.errors import InputError
 
     if cv_by == "none":
         return None, 0, 0
@@ -213,7 +214,17 @@ def _cross_validated(cat: Catalog, rs: RecordSet, cv_by: str | None, folds: int,
     def group(m: Measurement) -> str:
         return m.hardware if cv_by == "hardware" else m.tags.get(cv_by, "(no " + cv_by + ")")
 
-    cv_pred, _groups = group_cross_validate(cat, rs, group, progress=progress)
+    held_out = None
+    if cv_by == "round":  # the records without a round (the public ones) are in every fit and never predicted: they
+        # formed a group of their own, predicted from the MLPerf records alone and pooled into every summary
+        held_out = {m.tags["round"] for m in rs.records if "round" in m.tags}
+        if len(held_out) < 2:
+            raise InputError(f"--cv-by round needs records of at least two MLPerf rounds (the records without one "
+                             f"are in every fit), got {sorted(held_out) or 'none'}", field="--cv-by")
+    cv_pred, _groups = group_cross_validate(cat, rs, group, progress=progress, held_out=held_out)
+    if held_out is not None:  # the summaries are of the records held out (the others were never predicted)
+        kept = [j for j, m in enumerate(rs.records) if group(m) in held_out]
+        rs, cv_pred = rs.take(kept), cv_pred[kept]
     return cv_out(cat, rs, cv_pred), 0, 1
 
 
@@ -252,7 +263,9 @@ def calibrate_cmd(
     if out is None and catalog is None:  # (the shipped catalog's file was replaced by a 12-record fit this way)
         raise InputError("calibrate writes a calibration.yaml and would replace the catalog's own: give --out DIR "
                          "for a new file, or --catalog DIR to replace that catalog's (the shipped one: --catalog "
-                         "hardware_catalog/data)", field="out")
+                         "hardware_catalog/data)", field="--out")
+    if out is not None and out.exists() and not out.is_dir():  # (found only after the fits: 20 minutes by default)
+        raise InputError(f"{out} is a file: --out names the directory calibration.yaml is written to", field="--out")
     cat = load(catalog, add)
     with Progress(transient=True, disable=as_json) as progress:
         task = progress.add_task("reading measurements", total=(0 if cv_by == "none" else folds * repeats) + 3)
