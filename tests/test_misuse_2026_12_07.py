@@ -97,7 +97,10 @@ def test_a_name_in_any_script_still_plans(tmp_path: Path, hwplan: Cli) -> None:
 
 
 @pytest.mark.parametrize("records", [[], [{**RECORD, "hardware": "h999"}],
-                                     [{**RECORD, "observed": {"output_tokens_per_s": -5}}]])
+                                     [{**RECORD, "observed": {"output_tokens_per_s": -5}}],
+                                     # a slip, not a measurement: it read a 300-digit median error and moved a fit
+                                     [{**RECORD, "observed": {"output_tokens_per_s": 1e-300}}],
+                                     [{**RECORD, "observed": {"tpot_ms": 1e-9}}]])
 def test_validate_with_no_predictable_record_is_an_error(tmp_path: Path, hwplan: Cli,
                                                         records: list[dict[str, Any]]) -> None:
     """It printed empty tables and exited 0, as if the file had been checked (calibrate already refused)."""
