@@ -42,7 +42,9 @@ class AxesIn(_Strict):
     price_scale: Annotated[list[Scale], Field(min_length=1, max_length=10_000)] | None = None
     slo_scale: Annotated[list[Scale], Field(min_length=1, max_length=10_000)] | None = None
     exclude_hardware: Annotated[list[Ids], Field(min_length=1, max_length=1000)] | None = None
-    models: Annotated[list[Ids | None], Field(min_length=1, max_length=1000)] | None = None
+    # a models value lists at least one (an empty list read as any model, where a workload refuses it)
+    models: Annotated[list[Annotated[Ids, Field(min_length=1)] | None], Field(min_length=1, max_length=1000)] | None \
+        = None
 
 
 class SweepIn(_Strict):
