@@ -65,6 +65,15 @@ class WorkloadScheduleOut(_Out):
     serves: list[str]  # the workloads it carries: itself, or a shared deployment's members
 
 
+
+class PriceUsedOut(_Out):
+    """A price a fleet's schedule buys at."""
+
+    hardware: str
+    mode: str
+    usd_per_chip_hour: float
+    rule: str
+
 class FleetPlanOut(_Out):
     name: str
     status: str
@@ -84,6 +93,7 @@ class FleetPlanOut(_Out):
     elapsed_s: float
     workloads: list[WorkloadScheduleOut]
     notes: list[str] = []  # what the schedule does not do that the fleet file asked for (a shared pool), and why
+    prices: list[PriceUsedOut] = []  # each (chip, mode) price the schedule buys at, and its rule
 
 
 def _schedule_out(s: WorkloadSchedule) -> WorkloadScheduleOut:
@@ -112,4 +122,6 @@ def fleet_plan_out(p: FleetPlan) -> FleetPlanOut:
         lower_bound=_usd(p.lower_bound), gap=_gap(p), saving_vs_alone=_usd(p.saving_vs_alone),
         one_time_cost=round(p.one_time_cost, 2), total_cost=_usd(p.total_cost),
         quota_peak={h: [used, quota] for h, (used, quota) in p.quota_peak.items()},
-        elapsed_s=round(p.elapsed_s, 2), workloads=[_schedule_out(s) for s in p.workloads], notes=list(p.notes))
+        elapsed_s=round(p.elapsed_s, 2), workloads=[_schedule_out(s) for s in p.workloads], notes=list(p.notes),
+        prices=[PriceUsedOut(hardware=u.hardware, mode=u.mode, usd_per_chip_hour=round(u.usd_per_chip_hour, 6),
+                             rule=u.rule) for u in p.prices])

@@ -50,3 +50,19 @@ def test_a_replica_floor_the_quotas_cannot_hold_is_the_reason(tmp_path: Path) ->
     assert out.cost != out.cost
     assert any("a: needs at least 5 replica(s) (min_replicas 5)" in n and "allow 2 chips" in n for n in out.notes), \
         out.notes
+
+
+def test_a_schedule_lists_the_prices_it_buys_at(tmp_path: Path) -> None:
+    """The output listed no price, so a reader could not check a month's cost (replicas x chips x the mode's price x
+    hours); it lists each (chip, mode) price bought at: the catalog's own for that instance size, with its rule."""
+    from planner.economics.rates import ChipRate, chip_rate
+
+    catalog = load_catalog()
+    fleet, _ = load_fleet(_fleet(tmp_path, "l4", ["on_demand"]))
+    out = plan_fleet(fleet, catalog, time_limit_s=3.0, compare=False)
+    assert out.cost == out.cost and out.prices
+    (used,) = out.prices
+    rate = chip_rate(catalog, "l4", "on_demand")
+    assert isinstance(rate, ChipRate)
+    assert (used.hardware, used.mode) == ("l4", "on_demand") and used.usd_per_chip_hour == rate.usd_per_chip_hour
+    assert used.rule == rate.quote.rule  # type: ignore[union-attr]

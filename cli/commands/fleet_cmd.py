@@ -101,5 +101,8 @@ def render_fleet(console: Console, out: FleetPlanOut) -> None:
     if out.quota_peak:
         use = ", ".join(f"{h} {u}/{q}" for h, (u, q) in out.quota_peak.items())
         console.print(f"quota use (peak chips / quota): {use}")
+    if out.prices:
+        console.print("prices ($/chip-hour): " + "; ".join(
+            f"{p.hardware} {p.mode} ${p.usd_per_chip_hour:.4g} ({escape(p.rule)})" for p in out.prices))
     for note in out.notes:
         console.print(f"[yellow]note:[/yellow] {escape(note)}")

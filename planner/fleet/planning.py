@@ -21,14 +21,14 @@ import numpy as np
 
 from planner.domain import Catalog
 from planner.economics.breakdown import price_warnings
-from planner.economics.pricing import stale_offers
+from planner.economics.pricing import PriceQuote, stale_offers
 from planner.economics.rates import TERM_MONTHS
 from planner.errors import InputError
 from planner.fleet.demand import DEFAULT_PERIODS, Demand, fleet_demand
 from planner.fleet.model import Item, Solved, solve_schedule
 from planner.fleet.options import WorkloadOptions, shapes_for
 from planner.fleet.prices import ChipPrices, Mode, catalog_prices, replica_price
-from planner.fleet.results import Commit, FleetPlan, MonthRow, ScaleBounds, WorkloadSchedule
+from planner.fleet.results import Commit, FleetPlan, MonthRow, PriceUsed, ScaleBounds, WorkloadSchedule
 from planner.fleet.shared import merged
 from planner.model.grid import Array, CatalogTables
 from planner.workload import HOURS_PER_MONTH, Workload
@@ -111,11 +111,14 @@ def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = No
                        [s.spot[0] for s in sequential], [s.cost[0] for s in sequential], joint.elapsed_s,
                        bound=joint.bound)  # the joint solve's bound still bounds every joint schedule
         joint_items, joint_options, serves = items, options, [(w.name,) for w in fleet.workloads]
+    used: tuple[PriceUsed, ...] = ()
     if not joint.cost:  # no schedule: say what the quotas cannot hold, where that alone rules one out
         notes += _short_of_quota(items, fleet.quotas)
     else:
         notes += _term_tails(joint_items, joint, prices, fleet.committed_as, fleet.months)
-        notes += _price_warnings(joint_items, joint, prices, fleet.committed_as)
+        quotes = _quotes_used(joint_items, joint, prices, fleet.committed_as)
+        notes += _price_warnings(quotes)
+        used = _prices_used(quotes)
     # each served workload trains its own adapter once, on the model of the deployment that serves it
     one_time_note, one_time = _one_time(joint_options, serves)
     notes += one_time_note
@@ -140,7 +143,7 @@ def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = No
                 lower = max(lower, independent_bound)
     out = replace(_plan(fleet, demand, joint_options, joint_items, joint, alone, independent, start, serves),
                   lower_bound=lower, independent_bound=independent_bound, notes=tuple(notes),
-                  one_time_cost=one_time)
+                  one_time_cost=one_time, prices=used)
     if out.status == "FEASIBLE" and lower is not None and out.cost - lower <= PROVEN_USD:
         # a bound that meets the schedule proves it, whichever solve set the bound (the each-alone bounds can
         # close a gap the joint solve, cut short, left open): it read FEASIBLE at a gap of 0.0
@@ -292,25 +295,43 @@ def _term_tails(items: Sequence[Item], solved: Solved, prices: ChipPrices, commi
             "months to plan them)"]
 
 
-def _price_warnings(items: Sequence[Item], solved: Solved, prices: ChipPrices, committed_as: str) -> list[str]:
-    """A note per price the schedule buys at that rests on an offer older than 12 months, or only on offers
-    flagged weak, as a plan's cost says (an auditor found the example fleet's L40S spot price partly dated
-    2025-08-12, which `hwplan plan` flags and the fleet did not)."""
+def _quotes_used(items: Sequence[Item], solved: Solved, prices: ChipPrices, committed_as: str
+                 ) -> dict[tuple[str, str, int], PriceQuote]:
+    """The quote of each (chip, mode, chips per replica) the schedule buys at (empty for a price function without
+    quotes: a test's)."""
     quote = getattr(prices, "quote", None)
-    if quote is None:  # a price function without quotes (a test's): nothing to say
-        return []
-    today = date.today()
-    out: dict[str, None] = {}
+    out: dict[tuple[str, str, int], PriceQuote] = {}
+    if quote is None:
+        return out
     for it, c, od, sp in zip(items, solved.committed, solved.on_demand, solved.spot, strict=True):
         for j, shape in enumerate(it.shapes):
             used = [(committed_as, c[j].any()), ("on_demand", od[j].any()), ("spot", sp[j].any())]
             for mode in (m for m, any_use in used if any_use):
                 q = quote(shape.hardware, mode, shape.chips)
                 if q is not None:
-                    out |= dict.fromkeys(price_warnings(f"{shape.hardware} {mode}", q.offers,
-                                                        stale_offers(q, today=today), from_sheet=q.from_sheet,
-                                                        public=q.public))
+                    out[(shape.hardware, mode, shape.chips)] = q
+    return out
+
+
+def _price_warnings(quotes: Mapping[tuple[str, str, int], PriceQuote]) -> list[str]:
+    """A note per price the schedule buys at that rests on an offer older than 12 months, or only on offers
+    flagged weak, as a plan's cost says (an auditor found the example fleet's L40S spot price partly dated
+    2025-08-12, which `hwplan plan` flags and the fleet did not)."""
+    today = date.today()
+    out: dict[str, None] = {}
+    for (hardware, mode, _chips), q in quotes.items():
+        out |= dict.fromkeys(price_warnings(f"{hardware} {mode}", q.offers, stale_offers(q, today=today),
+                                            from_sheet=q.from_sheet, public=q.public))
     return list(out)
+
+
+def _prices_used(quotes: Mapping[tuple[str, str, int], PriceQuote]) -> tuple[PriceUsed, ...]:
+    """Each (chip, mode) price the schedule buys at, with the rule behind it (the output listed none: a reader
+    could not check a schedule's months against a price)."""
+    seen: dict[tuple[str, str, float], PriceUsed] = {}
+    for (hardware, mode, _chips), q in sorted(quotes.items()):
+        seen.setdefault((hardware, mode, q.usd_per_chip_hour), PriceUsed(hardware, mode, q.usd_per_chip_hour, q.rule))
+    return tuple(seen.values())
 
 
 def _total(solved: Sequence[Solved]) -> float | None:

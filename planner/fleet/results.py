@@ -52,6 +52,16 @@ class WorkloadSchedule:
 
 
 @dataclass(frozen=True)
+class PriceUsed:
+    """A price a schedule buys at: USD per chip-hour of ``hardware`` in ``mode``, and the rule behind it."""
+
+    hardware: str
+    mode: str
+    usd_per_chip_hour: float
+    rule: str
+
+
+@dataclass(frozen=True)
 class FleetPlan:
     name: str
     # the joint solve's: OPTIMAL | FEASIBLE | INFEASIBLE | UNKNOWN (out of time before any schedule); without
@@ -76,6 +86,7 @@ class FleetPlan:
     # ``cost.one_time`` of the plan that serves it: a pool's members each train an adapter on its model);
     # the comparisons (alone_cost, independent_cost, the bounds) are of monthly costs only
     one_time_cost: float = 0.0
+    prices: tuple[PriceUsed, ...] = ()  # each (chip, mode) price the schedule buys at
 
     @property
     def total_cost(self) -> float:
