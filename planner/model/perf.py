@@ -373,8 +373,9 @@ class StepModel:
             # pp = 2: p95 19.0 s at 0.2 of the SLO ceiling, 12.7 s at 0.3). That is a cycle of the
             # pipeline, what its throughput runs at; a prompt's own pass through every stage is
             # ``whole_prompts`` (the TTFT floor, a static batch's prefill).
-            d = d / np.minimum(np.maximum(d, 1.0), c.pp)
-            if self.split_prompts:
+            if not (d.ndim == 0 and d <= 1.0):  # (one sequence or none: d / 1, kept a scalar for the fast path below)
+                d = d / np.minimum(np.maximum(d, 1.0), c.pp)
+            if self.split_prompts and not (p.ndim == 0 and p == 0.0):
                 p = p / c.pp
         tokens = d + p
         passes = (1.0 if tokens.ndim == 0 and tokens <= self.one_pass
