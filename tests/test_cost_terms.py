@@ -178,19 +178,23 @@ def test_an_owned_plan_says_which_of_its_inputs_are_estimates(catalog: Catalog) 
 
 
 def test_a_weak_offer_that_moves_a_price_is_named(catalog: Catalog) -> None:
-    """Basis: prices_2026.md's H200 hyperscaler on-demand rows: the median $11.34 takes in Azure's ~$13.78 [U]; the
-    firm providers alone give $10.44. Only a price resting wholly on weak offers was flagged; one a weak offer moves
-    by more than 5% now is too, naming the provider and both prices. An L4, whose offers are all firm, gets none."""
+    """Basis: prices_2026.md's rows. The L40S's $2.68 is the median of AWS's $1.861 and OCI's ~$3.50 (an
+    approximate list price, third-party); the H200's $11.34 takes in Azure's ~$13.78 [U] and OCI's ~$12.25, the
+    firm AWS $7.91 and GCP $10.44 alone giving $9.175. Only a price resting wholly on weak offers was flagged;
+    one that weak offers move by more than 5% now is too, naming them and the price without them. A T4's on-demand
+    price, whose offers are all firm, gets none."""
     from planner.economics.breakdown import price_warnings
     from planner.economics.rates import chip_rate
 
-    rate = chip_rate(catalog, "h200", "on_demand")
-    assert isinstance(rate, ChipRate) and rate.quote is not None
-    (line,) = price_warnings("h200", rate.quote.offers, (), from_sheet=False)
-    assert "(azure)" in line and "$11.34" in line and "without them $10.44" in line
-    l4 = chip_rate(catalog, "l4", "on_demand")
-    assert isinstance(l4, ChipRate) and l4.quote is not None
-    assert price_warnings("l4", l4.quote.offers, (), from_sheet=False) == []
+    for hw, named, price, firm in (("l40s", "(oci)", "$2.68", "$1.861"), ("h200", "(azure, oci)", "$11.34", "$9.175")):
+        rate = chip_rate(catalog, hw, "on_demand")
+        assert isinstance(rate, ChipRate) and rate.quote is not None
+        (line,) = price_warnings(hw, rate.quote.offers, (), from_sheet=False)
+        assert named in line and price in line and f"without them {firm}" in line, line
+    t4 = chip_rate(catalog, "t4", "on_demand")
+    assert isinstance(t4, ChipRate) and t4.quote is not None
+    assert not any(o.flags for o in t4.quote.offers)
+    assert price_warnings("t4", t4.quote.offers, (), from_sheet=False) == []
 
 
 def test_a_price_sheet_figure_far_outside_every_public_offer_is_named(catalog: Catalog) -> None:
