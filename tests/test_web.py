@@ -733,3 +733,20 @@ def test_an_error_about_a_row_of_targets_marks_the_row(page: Page) -> None:
         expect(page.locator(f"#f-slo-ttft_ms-{p}")).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#err-f-slo-ttft_ms-p50")).to_be_visible()
     page.console_errors.clear()  # type: ignore[attr-defined]  # (the 422 is logged as a failed resource)
+
+
+def test_the_page_says_what_demand_over_time_a_plan_does_not_size_for(page: Page) -> None:
+    """A workload whose traffic.profile's busiest hour is above the rate planned for gets the service's warning
+    (result.warnings) above the plans, as the CLI prints it under the search line; a workload without one none."""
+    page.select_option("#example", "support-chatbot")
+    expect(page.locator("#f-name")).to_have_value("support-chatbot")
+    page.evaluate("() => { state.loaded.traffic.profile = Array(24).fill(3); }")  # (a field the form lacks)
+    page.click("#plan-button")
+    note = page.locator("#result-warnings")
+    expect(note).to_be_visible(timeout=PLAN_TIMEOUT_MS)
+    expect(note).to_contain_text("busiest hour")
+    page.select_option("#example", "edge-assistant")
+    expect(page.locator("#f-name")).to_have_value("edge-assistant")
+    page.click("#plan-button")
+    expect(page.locator("#status")).to_contain_text("edge-assistant", timeout=PLAN_TIMEOUT_MS)
+    expect(note).to_be_hidden()

@@ -379,6 +379,7 @@ function renderResult(result, wallMs) {
   renderInfeasible(result.infeasible);
   renderMeasuredReplan(result.measured_replan, result.plans.length ? result.plans[0].cost.per_month : null);
   renderAccuracy(result.accuracy);
+  renderWarnings(result.warnings);
   $("#chart-section").hidden = $("#plans-section").hidden = !state.plans.length;
   $("#detail").hidden = true;
   state.selected = null;
@@ -771,6 +772,13 @@ async function runIterationRange() {
 }
 
 // the calibration's held-out error under load: the document's note, as the CLI prints it (AccuracyOut)
+// what the plans do not size for (demand over time a single plan does not read: planner.workload.demand_warnings)
+function renderWarnings(warnings) {
+  const box = $("#result-warnings");
+  box.hidden = !(warnings && warnings.length);
+  box.textContent = box.hidden ? "" : warnings.map((w) => `⚠ ${w}`).join(" ");
+}
+
 function renderAccuracy(a) {
   const box = $("#accuracy");
   box.hidden = !a;
