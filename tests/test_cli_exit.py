@@ -57,7 +57,9 @@ def test_a_running_thread_is_joined_as_before() -> None:
             "threading.Thread(target=lambda: (time.sleep(0.5), print('thread done', flush=True))).start(); "
             "sys.argv[0] = 'hwplan'; from cli.main import entry; entry()")
     out = _run(code, "--version")
-    assert out.returncode == 0 and out.stdout.splitlines()[-1] == "thread done"
+    # joined: its line is printed (a process ending without the join would end before it; on a loaded machine the
+    # command's own line may come after it, which read as a failure)
+    assert out.returncode == 0 and "thread done" in out.stdout.splitlines()
 
 
 def test_a_failed_flush_exits_as_a_closed_pipe() -> None:
