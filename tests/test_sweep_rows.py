@@ -45,3 +45,14 @@ def test_a_models_value_of_no_model_is_refused(tmp_path: Path, hwplan: object) -
     code, _out, err = hwplan("sweep", str(sweep), "--out", str(tmp_path / "o.csv"))  # type: ignore[operator]
     assert code == 2 and "axes.models.0" in err, err
 
+
+
+def test_an_out_file_that_is_not_csv_is_refused(tmp_path: Path, hwplan: object) -> None:
+    """`--out x.json` received CSV rows, silently."""
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text(yaml.safe_dump({"name": "s", "workload": str(Path(__file__).resolve().parents[1] / "examples"
+                                                                  / "support-chatbot.yaml"),
+                                     "axes": {"traffic_scale": [1.0]}}), encoding="utf-8")
+    code, _out, err = hwplan("sweep", str(sweep), "--out", str(tmp_path / "o.json"))  # type: ignore[operator]
+    assert code == 2 and "--out" in err and ".csv" in err, err
+    assert not (tmp_path / "o.json").exists()

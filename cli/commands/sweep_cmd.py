@@ -84,6 +84,9 @@ def _check_writable(out: Path) -> None:
 
     if out.is_dir():
         raise InputError(f"{out} is a directory: name the CSV file the rows go to", field="--out")
+    if out.suffix.lower() not in (".csv", ""):  # (x.json received CSV rows, silently)
+        raise InputError(f"{out}: the rows are written as CSV (a Parquet copy beside it where pyarrow is installed): "
+                         "name a .csv file", field="--out")
     try:
         with tempfile.NamedTemporaryFile(dir=out.parent if str(out.parent) else ".", prefix=".hwplan-sweep-"):
             pass
