@@ -128,8 +128,11 @@ def test_a_reserved_term_past_the_horizon_is_paid_over_the_horizon(catalog: Cata
     budget = 1.5 * whole.cost.per_month
     assert plan(replace(w, budget=Budget(max_cost_per_month=budget, horizon_months=36.0)), catalog, tables=tables,
                 top=1, explain=False).plans
-    assert not plan(replace(w, budget=Budget(max_cost_per_month=budget, horizon_months=12.0)), catalog, tables=tables,
-                    top=1, explain=False).plans
+    short_budget = replace(w, budget=Budget(max_cost_per_month=budget, horizon_months=12.0))
+    refused = plan(short_budget, catalog, tables=tables, top=1, explain=True)
+    assert not refused.plans and refused.infeasible is not None
+    # the explanation offers the whole term as the horizon, verified by re-solving
+    assert ("budget.horizon_months", 36.0) in {(x.constraint, x.value) for x in refused.infeasible.relaxations}
 
 
 def test_a_two_pool_plans_energy_note_says_each_thing_once(catalog: Catalog) -> None:

@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import Protocol
 
 from planner.domain import Catalog
+from planner.economics.rates import TERM_MONTHS
 from planner.model.grid import CatalogTables
 from planner.search.results import Infeasible, PlanResult, Relaxation
 from planner.search.run import run_search
@@ -133,6 +134,13 @@ def _budget(catalog: Catalog, tables: CatalogTables, w: Workload, o: Objective) 
         if _verified(catalog, tables, replace(w, budget=replace(b, max_cost_per_million_tokens=need)), o):
             out.append(Relaxation("budget.max_cost_per_million_tokens",
                                   f">= ${plain(need, '.4g')} per million tokens", need))
+    # a reserved term longer than the horizon is charged over the horizon (Pricing.term_spread): planned for the
+    # whole term, the same budget may hold (reserved_3y at 12 months costs 3x its rate a month)
+    term = TERM_MONTHS.get(w.constraints.pricing.mode)
+    if term is not None and b.horizon_months < term and \
+            _verified(catalog, tables, replace(w, budget=replace(b, horizon_months=float(term))), o):
+        out.append(Relaxation("budget.horizon_months", f">= {term} months (the {w.constraints.pricing.mode} term)",
+                              float(term)))
     return out
 
 
