@@ -592,7 +592,8 @@ class Catalog:
         uncalibrated), else the pair of a power-capped part of this die (a chip whose
         ``power_reference`` is this one, the one at the highest board power: its fitted share of its
         own capped peak taken at this chip's peak; flagged uncalibrated), else the family x vendor x
-        runtime fit, else the family x runtime fit, else,
+        runtime fit, else the family x runtime fit (a runtime that runs through another on this chip family,
+        ``Runtime.backends``, takes that backend's efficiency before all but its own pair's fit), else,
         for a runtime built on another (``based_on``), the base's fitted efficiency on this chip
         (flagged uncalibrated: measured on the base, not on this runtime), else the runtime's prior.
 
@@ -608,6 +609,13 @@ class Catalog:
         pair = self.calibration.pairs.get((hardware.id, runtime.id))
         if pair is not None:
             return pair
+        backend = self.runtimes.get(runtime.backends.get(hardware.family, ""))
+        if backend is not None:  # the engine runs its models through another on this family: that one's speed
+            # (vLLM on Inferentia / Trainium is NxD Inference, neuronx's row: it took vLLM's GPU prior, 1.5-1.9x
+            # the measured neuronx throughput, and ranked Neuron chips first on support-chatbot)
+            measured = self.efficiency(hardware, backend)
+            return replace(measured, calibrated=False, source=f"{backend.id}'s fit ({measured.source}): {runtime.id} "
+                                                              f"runs through {backend.id} on {hardware.family} chips")
         for sibling, relation in self._same_die(hardware):
             die = self.calibration.pairs.get((sibling, runtime.id))
             if die is not None:

@@ -340,3 +340,20 @@ def test_cv_by_round_predicts_only_the_rounds(tmp_path: Path, hwplan: Any) -> No
     a_file.write_text("x", encoding="utf-8")
     code, _out, err = hwplan("calibrate", str(file), "--out", str(a_file))
     assert code == 2 and "--out" in err, err
+
+
+@pytest.mark.parametrize("chip", ["inferentia2", "trainium1", "trainium2"])
+def test_a_runtime_through_a_backend_takes_the_backends_efficiency(chip: str) -> None:
+    """Basis: runtimes.yaml's own `backends` (vLLM docs: on Inferentia / Trainium vLLM runs models through NxD
+    Inference, neuronx's row). vLLM there took its GPU prior (compute 0.5, memory 0.75) where neuronx has a fit
+    (memory 0.48 on Inferentia2): 1.5-1.9x the throughput of the same command, and Neuron chips ranked first on
+    support-chatbot. Now the backend's, flagged uncalibrated."""
+    catalog = load_catalog()
+    hw = catalog.hardware[chip]
+    vllm = catalog.efficiency(hw, catalog.runtimes["vllm"])
+    neuronx = catalog.efficiency(hw, catalog.runtimes["neuronx"])
+    assert (vllm.compute, vllm.memory, vllm.step_overhead_s) == (neuronx.compute, neuronx.memory,
+                                                                  neuronx.step_overhead_s)
+    assert not vllm.calibrated and "runs through neuronx" in vllm.source
+    gpu = catalog.efficiency(catalog.hardware["h100-sxm"], catalog.runtimes["vllm"])
+    assert "runs through" not in gpu.source  # elsewhere vLLM's own

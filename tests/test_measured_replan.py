@@ -147,11 +147,12 @@ def test_no_replan_where_plan_1_runs_on_no_slow_pair(catalog: Catalog, domain) -
 
 def test_the_plan_text_says_what_the_measured_line_costs(hwplan, cache_in: Path) -> None:  # noqa: ANN001
     """Beside the measured line: the best plan at the measured speed, against plan 1 and naming the listed plan it
-    is (domain-task: the L4 plan ranked second, +26%); the JSON carries the same figures."""
+    is (domain-task: one Trainium1 through vLLM, ranked second, +12%); the JSON carries the same figures."""
     code, out, _ = hwplan("plan", str(EXAMPLES / "domain-task.yaml"), "--wide")
     text = " ".join(out.split())
-    assert code == 0 and "At the measured speed (tpu-v5e on jetstream at 0.41x), the best plan: $1,104/month" in text
-    assert "(+26% vs plan 1), plan 2's deployment: qwen2.5-7b int8 lmdeploy, 2 x 1 l4 (tp1, uncalibrated); p99" in text
+    assert code == 0 and "At the measured speed (tpu-v5e on jetstream at 0.41x), the best plan: $981/month" in text
+    assert "(+12% vs plan 1), plan 2's deployment: qwen2.5-7b int8 vllm, 1 x 1 trainium1 (tp1, uncalibrated); p99" \
+        in text
     # the re-plan's capacity answers are kept with the plan's; the slowed catalog's Universe constants are not
     # cached (an entry of them is hundreds of MB)
     assert len(list(cache_in.glob("*.answers.npz"))) == 1 and len(list(cache_in.glob("*.step.npy"))) == 1
