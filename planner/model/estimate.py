@@ -136,6 +136,9 @@ def resolve(catalog: Catalog, *, model: str, hardware: str, chips: int | None = 
                          f"(it serves {', '.join(weights)})", field="precision")
     if prec.compute_precision(hw) is None:
         raise InputError(f"{hw.id} has no compute path for {prec.id}", field="precision")
+    if prec.id in hw.unsupported_precisions:  # as the planner drops it (a chip's cited reason): estimate ran it
+        raise InputError(f"{hw.id} cannot run {prec.id} weights: {hw.unsupported_precisions[prec.id]}",
+                         field="precision")
     kv = _kv_precision(catalog, hw, rt, kv_precision)
     for name, value in (("pp", pp), ("tp", tp), ("chips", chips), ("ep", ep)):
         if value is not None and value < 1:
