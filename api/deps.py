@@ -105,7 +105,7 @@ def _query_names(d: Dependant) -> set[str]:
     return names
 
 
-def known_query(request: Request) -> None:
+async def known_query(request: Request) -> None:
     """Refuse a query parameter the route does not take (422 naming it), as a body refuses an unknown field: a
     misspelt ``?objectve=latency`` planned by cost and ``/v1/prices?hardwre=zz`` listed every offer, unnoticed."""
     route = request.scope.get("route")

@@ -513,7 +513,7 @@ def test_the_page_says_what_a_measured_slow_chip_costs(page: Page) -> None:
     expect(page.locator("#plans-table tbody tr").first).to_be_visible(timeout=PLAN_TIMEOUT_MS)
     note = page.locator("#measured-replan")
     expect(note).to_be_visible()
-    expect(note).to_contain_text("At the measured speed (tpu-v5e on jetstream at 0.41x), the best plan: $981/month")
+    expect(note).to_contain_text("At the measured speed (tpu-v5e on jetstream at 0.41x), the best plan: $981.21/month")
     expect(note).to_contain_text("(+12% vs plan 1), plan 2's deployment · qwen2.5-7b int8 vllm")
     expect(note).to_contain_text("· p99 TTFT 316 ms, TPOT 57.7 ms")
     page.select_option("#example", "support-chatbot")
