@@ -37,6 +37,11 @@ WEAK_SPOTS = """\
   (~15-30 ms for a 128-token prompt on 8B, 2-4x TPOT) and grows slower than linearly with prompt
   length; the roofline has one per-pass overhead shared by prefill and decode, so small prompts are
   under- and long ones over-predicted. TTFT is weighted 2x in the fit to keep its median in bounds.
+* **vLLM on Inferentia / Trainium runs at neuronx's fit but at vLLM's batch cap** (2026-12-07). vLLM there
+  runs models through NxD Inference, so it takes neuronx's fitted efficiency (it took vLLM's GPU prior, 1.5-1.9x
+  faster); its cap on sequences is still vLLM's 256 where the neuronx row says 64, and neither figure is sourced
+  for Neuron (the Neuron plugin compiles batch buckets, e.g. 1-8 in its own example). support-chatbot's plan 2
+  (2 x Inferentia2 + 1 x Trainium2 through vLLM, $2,738) rests on the larger cap.
 * **TTFT of pipeline-parallel replicas fell as the load rose** (found 2026-12-07, fixed the same day).
   The step model spread a pp = 2 replica's prompt tokens over as many microbatches as it had decodes,
   so one prompt beside two decodes took half the time it took beside one; long-document-summarizer on
