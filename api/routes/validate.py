@@ -15,7 +15,7 @@ from api.deps import PoolDep, SettingsDep, SnapshotDep
 from api.errors import LimitExceeded
 from api.schemas import ValidateRequest, problems
 from api.store import Snapshot
-from hardware_catalog.inputs.measurements import BadRecord, require_predictable, to_measurement
+from hardware_catalog.inputs.measurements import BadRecord, duplicate_id, require_predictable, to_measurement
 from hardware_catalog.outputs import ValidationOut, validation_out
 from planner.calibration.predict import Measurement, predict_calibrated, prepare
 from planner.model.estimate import Scenario
@@ -44,12 +44,12 @@ async def post_validate(body: ValidateRequest, snapshot: SnapshotDep, settings: 
 def _validate(body: ValidateRequest, snapshot: Snapshot) -> ValidationOut:
     records: list[Measurement] = []
     bad: list[BadRecord] = []
-    seen: set[str] = set()
-    for r in body.measurements:
+    seen: dict[str, int] = {}  # id -> the position of the record kept with it
+    for position, r in enumerate(body.measurements):
         if r.id in seen:
-            bad.append(BadRecord(r.id, "id", "duplicate id"))
+            bad.append(duplicate_id(r.id, position, seen[r.id]))
         else:
-            seen.add(r.id)
+            seen[r.id] = position
             records.append(to_measurement(r))
     rs, skipped = prepare(snapshot.catalog, snapshot.tables, records)
     require_predictable(len(rs), len(body.measurements), skipped, bad)

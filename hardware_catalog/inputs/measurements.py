@@ -425,6 +425,13 @@ def _bad(raw: Any, position: int, exc: ValidationError) -> BadRecord:
     return BadRecord(rid, field, message)
 
 
+def duplicate_id(record_id: str, position: int, kept: int) -> BadRecord:
+    """A record whose id an earlier one has (0-based positions): left out, saying which one was kept (it said only
+    "duplicate id")."""
+    return BadRecord(record_id, "id", f"duplicate id: record {position + 1} left out, record {kept + 1} (the first "
+                                      "with it) kept")
+
+
 def read_measurements(path: Path | str) -> MeasurementsRead:
     """Read and validate a measurements file record by record; duplicate ids are bad records."""
     file = Path(path)
@@ -434,7 +441,7 @@ def read_measurements(path: Path | str) -> MeasurementsRead:
     records: list[Measurement] = []
     bad: list[BadRecord] = []
     ignored: list[BadRecord] = []
-    seen: set[str] = set()
+    seen: dict[str, int] = {}  # id -> the position of the record kept with it
     for position, raw in enumerate(data["measurements"]):
         left_out: list[str] = []
         if isinstance(raw, dict):
@@ -449,9 +456,9 @@ def read_measurements(path: Path | str) -> MeasurementsRead:
             bad.append(_bad(raw, position, exc))
             continue
         if record.id in seen:
-            bad.append(BadRecord(record.id, "id", "duplicate id"))
+            bad.append(duplicate_id(record.id, position, seen[record.id]))
             continue
-        seen.add(record.id)
+        seen[record.id] = position
         records.append(to_measurement(record))
         ignored += [BadRecord(record.id, path, "not a field of the measurements format: left out") for path in left_out]
     digest = hashlib.sha256(read_bytes(file)).hexdigest()
