@@ -212,7 +212,7 @@ def demand_warnings(w: Workload) -> tuple[str, ...]:
     line = (f"traffic.profile and traffic.growth are read by plan-fleet only: this plan is sized for {t.peak:,.4g} "
             "requests/s (peak_requests_per_s, else requests_per_s)")
     if busiest > t.peak * (1 + 1e-9):
-        line += (f", below their busiest hour ({busiest:,.4g} requests/s"
-                 f"{' in the growth' + chr(39) + 's largest month' if t.growth else ''}); set peak_requests_per_s to "
-                 "plan for it, or plan the demand over time with hwplan plan-fleet")
+        when = " in the growth's largest month" if t.growth else ""
+        line += (f", below their busiest hour ({busiest:,.4g} requests/s{when}); set peak_requests_per_s to plan "
+                 "for it, or plan the demand over time with hwplan plan-fleet")
     return (line,)

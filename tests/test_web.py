@@ -165,6 +165,19 @@ def _shot(page: Page, name: str, *, full_page: bool = True) -> Path:
     return path
 
 
+def _choose(page: Page, example: str) -> None:
+    """Load an example into the form (its name shown once it has)."""
+    page.select_option("#example", example)
+    expect(page.locator("#f-name")).to_have_value(example)
+
+
+def _replan(page: Page, example: str) -> None:
+    """Load an example and plan it, returning once the status names it."""
+    _choose(page, example)
+    page.click("#plan-button")
+    expect(page.locator("#status")).to_contain_text(example, timeout=PLAN_TIMEOUT_MS)
+
+
 def _selected_rank(page: Page) -> list[str]:
     return [page.locator("#plans-table tbody tr.selected").nth(i).get_attribute("data-rank") or ""
             for i in range(page.locator("#plans-table tbody tr.selected").count())]
@@ -507,8 +520,7 @@ def test_the_page_says_what_a_measured_slow_chip_costs(page: Page) -> None:
     """domain-task's plan 1 runs on TPU v5e with JetStream, whose measured runs reached 0.41x the predicted
     throughput: the page shows the best plan at that speed (the CLI's line), and drops it for a workload
     whose plans run on no such chip."""
-    page.select_option("#example", "domain-task")
-    expect(page.locator("#f-name")).to_have_value("domain-task")
+    _choose(page, "domain-task")
     page.click("#plan-button")
     expect(page.locator("#plans-table tbody tr").first).to_be_visible(timeout=PLAN_TIMEOUT_MS)
     note = page.locator("#measured-replan")
@@ -516,10 +528,7 @@ def test_the_page_says_what_a_measured_slow_chip_costs(page: Page) -> None:
     expect(note).to_contain_text("At the measured speed (tpu-v5e on jetstream at 0.41x), the best plan: $981.21/month")
     expect(note).to_contain_text("(+12% vs plan 1), plan 2's deployment · qwen2.5-7b int8 vllm")
     expect(note).to_contain_text("· p99 TTFT 316 ms, TPOT 57.7 ms")
-    page.select_option("#example", "support-chatbot")
-    expect(page.locator("#f-name")).to_have_value("support-chatbot")
-    page.click("#plan-button")
-    expect(page.locator("#status")).to_contain_text("support-chatbot", timeout=PLAN_TIMEOUT_MS)
+    _replan(page, "support-chatbot")
     expect(note).to_be_hidden()
 
 
@@ -738,15 +747,11 @@ def test_an_error_about_a_row_of_targets_marks_the_row(page: Page) -> None:
 def test_the_page_says_what_demand_over_time_a_plan_does_not_size_for(page: Page) -> None:
     """A workload whose traffic.profile's busiest hour is above the rate planned for gets the service's warning
     (result.warnings) above the plans, as the CLI prints it under the search line; a workload without one none."""
-    page.select_option("#example", "support-chatbot")
-    expect(page.locator("#f-name")).to_have_value("support-chatbot")
+    _choose(page, "support-chatbot")
     page.evaluate("() => { state.loaded.traffic.profile = Array(24).fill(3); }")  # (a field the form lacks)
     page.click("#plan-button")
     note = page.locator("#result-warnings")
     expect(note).to_be_visible(timeout=PLAN_TIMEOUT_MS)
     expect(note).to_contain_text("busiest hour")
-    page.select_option("#example", "edge-assistant")
-    expect(page.locator("#f-name")).to_have_value("edge-assistant")
-    page.click("#plan-button")
-    expect(page.locator("#status")).to_contain_text("edge-assistant", timeout=PLAN_TIMEOUT_MS)
+    _replan(page, "edge-assistant")
     expect(note).to_be_hidden()

@@ -34,7 +34,7 @@ from planner.economics.owned import (
     kg_co2e,
     power_draw_w,
 )
-from planner.economics.pricing import WEAK_FLAGS, Offer, stale_offers
+from planner.economics.pricing import WEAK_FLAGS, Offer, quoted_median, stale_offers
 from planner.economics.rates import TERM_MONTHS, ChipRate, PricedCatalog
 from planner.errors import InputError
 
@@ -261,7 +261,7 @@ def price_warnings(label: str, offers: Sequence[Offer], stale: Sequence[Offer], 
         out.append(f"{label}: price rests on {len(offers)} offer(s) flagged {flags} "
                    f"({', '.join(o.provider for o in offers)}); confirm it before relying on it")
     elif not from_sheet and weak:  # some are weak: say so where they move the price
-        price, firm = _median_of(offers), _median_of([o for o in offers if not o.flags & WEAK_FLAGS])
+        price, firm = quoted_median(offers), quoted_median([o for o in offers if not o.flags & WEAK_FLAGS])
         if abs(price - firm) > SHIFT_NOTED * firm:
             flags = "/".join(sorted({f for o in weak for f in o.flags & WEAK_FLAGS}))
             out.append(f"{label}: the price ${price:.4g} takes in offer(s) flagged {flags} "
@@ -272,17 +272,6 @@ def price_warnings(label: str, offers: Sequence[Offer], stale: Sequence[Offer], 
 
 SHIFT_NOTED = 0.05  # a policy: weak offers moving a price by more than this are named (price_warnings)
 SHEET_OUTSIDE = 3.0  # a policy: a sheet price this far below the lowest or above the highest public offer is named
-
-
-def _median_of(offers: Sequence[Offer]) -> float:
-    """The selection rule's median (``planner.economics.pricing.select_price``) over these offers: of the
-    spot observations, else of one price per provider (the median of its tied offers)."""
-    if all(o.mode == "spot" for o in offers):
-        return statistics.median(o.usd_per_chip_hour for o in offers)
-    by: dict[str, list[float]] = {}
-    for o in offers:
-        by.setdefault(o.provider, []).append(o.usd_per_chip_hour)
-    return statistics.median(statistics.median(v) for v in by.values())
 
 
 # owned-cost inputs whose default a buyer should check when flagged (the facility ones a plan's TCO reads)

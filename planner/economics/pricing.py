@@ -41,7 +41,7 @@ charged (which instances a buyer rents depends on the provider).
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -59,6 +59,7 @@ __all__ = [
     "Unpriced",
     "available_pricings",
     "instance_chips",
+    "quoted_median",
     "select_price",
     "stale_offers",
 ]
@@ -223,14 +224,13 @@ def select_price(book: PriceBook, hardware: str, spec: PricingSpec = PricingSpec
             continue
         if spec.mode == "spot":
             used = _spot_observations(eligible, spec)
-            price = statistics.median(o.usd_per_chip_hour for o in used)
             providers = len({o.provider for o in used})
             rule = f"median of {len(used)} {market} spot observation(s), {providers} provider(s)"
         else:
             groups = _per_provider(eligible, spec)
             used = tuple(o for group in groups for o in group)
-            price = statistics.median(statistics.median(o.usd_per_chip_hour for o in g) for g in groups)
             rule = f"median of {len(groups)} {market} provider(s)"
+        price = quoted_median(used)
         return PriceQuote(hardware=hardware, mode=spec.mode, market=market, usd_per_chip_hour=price, offers=used,
                           rule=rule, fell_back_from=spec.market if market != spec.market else None)
     where = " in " + ", ".join(spec.regions) if spec.regions else ""
@@ -239,6 +239,17 @@ def select_price(book: PriceBook, hardware: str, spec: PricingSpec = PricingSpec
     return Unpriced(hardware=hardware,
                     reason=f"no {spec.market} {spec.mode} offer{size}{where}{who}",
                     available=available_pricings(book, hardware, chips))
+
+
+def quoted_median(offers: Sequence[Offer]) -> float:
+    """The price the selection rule gives the offers it keeps (rules 3 and 4 of the module docstring): the median of
+    spot observations, else the median over providers of each one's offers (tied ones: the ends of a range)."""
+    if all(o.mode == "spot" for o in offers):
+        return statistics.median(o.usd_per_chip_hour for o in offers)
+    by: dict[str, list[float]] = {}
+    for o in offers:
+        by.setdefault(o.provider, []).append(o.usd_per_chip_hour)
+    return statistics.median(statistics.median(v) for v in by.values())
 
 
 def _eligible(offers: Iterable[Offer], spec: PricingSpec, market: str, chips: int) -> list[Offer]:

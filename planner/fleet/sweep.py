@@ -171,14 +171,12 @@ def run_scenario(s: Sweep, sc: Scenario, catalog: Catalog, tables: CatalogTables
             if not ok:
                 row["error"] = "; ".join(dict.fromkeys(r for w in fp.workloads for r in w.reasons)) or fp.status
         else:
-            result = plan(target, catalog, top=1, time_limit_s=s.time_limit_s, tables=tables, explain=False)
+            # (the explanation runs only where there is no plan: an infeasible row said nothing of why)
+            result = plan(target, catalog, top=1, time_limit_s=s.time_limit_s, tables=tables, explain=True)
             _plan_fields(row, result.plans[0] if result.plans else None, result.search.solver_status)
-            if not result.plans and result.search.solver_status != "TIME_LIMIT":  # why (an infeasible row said
-                # nothing): the explanation hwplan plan gives, searched for these rows alone
-                why = plan(target, catalog, top=1, time_limit_s=s.time_limit_s, tables=tables, explain=True).infeasible
-                if why is not None:
-                    fixes = "; ".join(f"{x.constraint} {x.needed}" for x in why.relaxations[:2])
-                    row["error"] = "; ".join(why.reasons[:4]) + (f" (would plan: {fixes})" if fixes else "")
+            if (why := result.infeasible) is not None:
+                fixes = "; ".join(f"{x.constraint} {x.needed}" for x in why.relaxations[:2])
+                row["error"] = "; ".join(why.reasons[:4]) + (f" (would plan: {fixes})" if fixes else "")
     except PlannerError as exc:
         row.update(status="error", error=f"{type(exc).__name__}: {exc.message}")
     except Exception as exc:  # noqa: BLE001  (a sweep reports a scenario's bug as that scenario's row)

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 from planner.domain import AdaptationGain, Catalog, DistillEvidence, Model, QualityBand
 from planner.errors import InputError
+from planner.memo import cached
 
 __all__ = ["ADAPTATIONS", "GENERAL", "QualityEstimate", "base_score", "best_teacher", "data_factor", "domain_task",
            "precision_recovery", "quality"]
@@ -66,7 +67,9 @@ def _cited(model: Model, key: str) -> tuple[str, ...]:
 def domain_task(catalog: Catalog, task: str) -> bool:
     """Whether ``task`` is the user's own (no catalog model has a score for it), not the general task or a
     published benchmark some model is scored on."""
-    return task != GENERAL and not any(task in m.quality for m in catalog.models.values())
+    scored = cached(catalog, ("scored tasks",),
+                    lambda: frozenset(key for m in catalog.models.values() for key in m.quality))
+    return task != GENERAL and task not in scored
 
 
 def base_score(catalog: Catalog, model: Model, task: str) -> QualityEstimate:
