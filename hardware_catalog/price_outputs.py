@@ -59,6 +59,8 @@ class PriceSourceOut(_Out):
     from_sheet: bool = Field(description="the price comes from the user's price sheet")
     offers: list[OfferOut]
     stale: bool = Field(description="an offer behind it is older than 12 months or undated")
+    instance_chips: int = Field(description="only offers of instances holding at least this many chips priced it "
+                                            "(a replica's chips on one node); 1: any instance")
 
 
 class CostPartsOut(_Out):
@@ -117,7 +119,8 @@ def offer_out(o: Offer) -> OfferOut:
 def source_out(s: PriceSource) -> PriceSourceOut:
     return PriceSourceOut(hardware=s.hardware, usd_per_chip_hour=rounded(s.usd_per_chip_hour), mode=s.mode,
                           market=s.market, rule=s.rule, from_sheet=s.from_sheet,
-                          offers=[offer_out(o) for o in s.offers], stale=bool(s.stale))
+                          offers=[offer_out(o) for o in s.offers], stale=bool(s.stale),
+                          instance_chips=s.instance_chips)
 
 
 def stale_warnings(sources: Sequence[PriceSource]) -> list[str]:

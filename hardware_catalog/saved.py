@@ -175,10 +175,14 @@ def not_saved(result: dict[str, Any]) -> str | None:
 
 def prices_used(result: dict[str, Any]) -> dict[str, Any]:
     """The price per chip-hour, at each plan's pricing, of every chip the result's plans use (as the
-    plan's cost states it: the offers behind it are in the saved result)."""
+    plan's cost states it: the offers behind it are in the saved result), by chip and, where only larger
+    instances priced it (a replica of several chips on one node), by that size: one chip's 1-chip and
+    8-chip-instance prices differ without anything being repriced."""
     out: dict[str, Any] = {}
     for p in result.get("plans", []):
         mode = p["cost"]["pricing"]
         for source in p["cost"].get("sources", []):
-            out.setdefault(mode, {})[source["hardware"]] = source["usd_per_chip_hour"]
+            size = source.get("instance_chips", 1)  # (a result saved before the field: its chip alone)
+            key = source["hardware"] if size == 1 else f"{source['hardware']} (instances of >= {size} chips)"
+            out.setdefault(mode, {})[key] = source["usd_per_chip_hour"]
     return out

@@ -16,9 +16,13 @@ import yaml
 from fastapi.testclient import TestClient
 
 from api import Settings, create_app
+from cli.output.cost_render import cost_lines
+from hardware_catalog import load_catalog
 from hardware_catalog.export import ExportError, export
-from hardware_catalog.outputs import CompareOut, ExportOut, PlanResultOut, SavedPlanOut
-from hardware_catalog.saved import PlanStore
+from hardware_catalog.inputs.workload import WorkloadIn, to_workload
+from hardware_catalog.outputs import CompareOut, ExportOut, PlanResultOut, SavedPlanOut, plan_result_out
+from hardware_catalog.saved import PlanStore, prices_used
+from planner.search.planning import plan
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,7 +64,7 @@ def test_cli_compare_and_export_print_the_api_documents(saved: tuple[str, str, s
     assert [f.content for f in doc.files] == texts  # the JSON holds the downloads' files, one per deployment
     assert doc.rank == 1 and doc.format == "vllm" and len(doc.files) == len(got["result"]["plans"][0]["deployments"])
 
-    code, out, err = hwplan("compare", a, b, "--db", url)
+    code, out, err = hwplan("compare", a, b, "--db", url, "--json")
     assert code == 0, err
     assert json.loads(out) == api_compare
     changed = {d["field"]: (d["a"], d["b"]) for d in api_compare["changed"]["workload"]}
@@ -69,6 +73,29 @@ def test_cli_compare_and_export_print_the_api_documents(saved: tuple[str, str, s
     code, out, err = hwplan("export", a, "--format", "vllm", "--json", "--db", url)
     assert code == 0, err
     assert json.loads(out) == api_export.json()
+
+
+def test_cli_compare_text_reads_the_api_document(saved: tuple[str, str, str], tmp_path: Path,
+                                                 hwplan: Callable[..., tuple[int, str, str]]) -> None:
+    """Without --json, compare prints the two top plans side by side and each change: its figures are the
+    document's (the API's), the cost change with its sign and share of a's cost."""
+    url, a, b = saved
+    with _client(url, tmp_path) as c:
+        doc = CompareOut.model_validate(c.get("/v1/plans/compare", params={"a": a, "b": b}).json())
+    code, out, err = hwplan("compare", a, b, "--db", url, "--wide")
+    assert code == 0, err
+    ta, tb = doc.a.top_plan, doc.b.top_plan
+    assert ta is not None and tb is not None and doc.cost_per_month_change is not None
+    text = " ".join(out.split())
+    assert f"a: {a}" in text and f"b: {b}" in text
+    for top in (ta, tb):
+        assert f"${top.per_month:,.0f}" in text and ", ".join(top.hardware) in text
+    # half the traffic: cheaper, by the document's change over a's cost
+    assert doc.cost_per_month_change < 0
+    assert f"-${-doc.cost_per_month_change:,.0f}/month from a to b ({doc.cost_per_month_change / ta.per_month:+.1%})" \
+        in text
+    assert "traffic.requests_per_s: 60 -> 30" in text and "traffic.peak_requests_per_s: 60 -> 30" in text
+    assert "prices per chip-hour: no change" in text
 
 
 def test_compare_rejects_an_unknown_id_and_the_list_pages(saved: tuple[str, str, str], tmp_path: Path) -> None:
@@ -117,7 +144,7 @@ def test_compare_of_two_plan_json_files_names_what_differs(tmp_path: Path,
         assert code == 0, err
         files.append(tmp_path / f"{name}.json")
         files[-1].write_text(out, encoding="utf-8")
-    code, out, err = hwplan("compare", *map(str, files))
+    code, out, err = hwplan("compare", *map(str, files), "--json")
     assert code == 0, err
     changed = json.loads(out)["changed"]
     assert changed["workload"] == [{"field": "name", "a": "support-chatbot", "b": "edge-assistant"}]
@@ -132,7 +159,7 @@ def test_replan_ranks_by_the_saved_objective(tmp_path: Path, hwplan: Callable[..
         r = c.post("/v1/plans", json=body, params={"save": "true", "top": 2, "objective": "latency"})
         assert r.status_code == 201, r.text
         plan_id = r.headers["X-Plan-Id"]
-    code, out, err = hwplan("replan", plan_id, "--db", url)
+    code, out, err = hwplan("replan", plan_id, "--db", url, "--json")
     assert code == 0, err
     changed = json.loads(out)["changed"]
     assert changed["objective"] is None
@@ -155,3 +182,34 @@ def test_compare_names_a_price_only_where_both_sides_price_the_chip() -> None:
     assert compare(a, b).changed.prices == []
     b["prices"]["on_demand"]["l4"] = 0.9  # type: ignore[index]
     assert [(c.field, c.a, c.b) for c in compare(a, b).changed.prices] == [("on_demand.l4", 0.8, 0.9)]
+
+
+def test_a_chip_priced_by_larger_instances_is_its_own_price(tmp_path: Path) -> None:
+    """One catalog prices an L40S at $2.68/chip-h where any instance holds the replica (AWS g6e.xlarge, OCI's
+    VM) and at $3.766 where the replica's 2 chips need a larger one (only g6e.48xlarge): two saves of one
+    workload at 60 and 30 requests/s, the second's plan 2 using a 2-chip L40S replica, were compared as
+    'on_demand.l40s: 2.6805 -> 3.766', and the text output explained only the first price. Basis: the
+    plan's own cost sources (their offers' chips_per_instance), which the key must follow."""
+    from hardware_catalog.compare import compare
+
+    cat = load_catalog()
+    body = yaml.safe_load((ROOT / "examples" / "heterogeneous-mix.yaml").read_text())
+    half = {**body, "traffic": {**body["traffic"], "requests_per_s": 30, "peak_requests_per_s": 30}}
+
+    def result(w: dict[str, Any]) -> dict[str, Any]:
+        return plan_result_out(plan(to_workload(WorkloadIn.model_validate(w)), cat, top=2)
+                               ).model_dump(mode="json", exclude_unset=True)
+
+    a, b = result(body), result(half)
+    l40s = [s for p in b["plans"] for s in p["cost"]["sources"] if s["hardware"] == "l40s"]
+    sizes = {s["instance_chips"]: s["usd_per_chip_hour"] for s in l40s}
+    assert len(sizes) == 2 and sizes[1] != sizes[2], sizes  # the case: two prices of one chip in one result
+    for s in l40s:  # each price's offers are instances large enough for its replicas
+        assert all(o["chips_per_instance"] >= s["instance_chips"] for o in s["offers"])
+    used = prices_used(b)["on_demand"]
+    assert used["l40s"] == sizes[1] and used["l40s (instances of >= 2 chips)"] == sizes[2]
+    doc = compare(*({"id": k, "workload": {"name": "w"}, "result": r, "catalog_version": "v1",
+                     "prices": prices_used(r)} for k, r in (("a", a), ("b", b))))
+    assert doc.changed.prices == []  # nothing was repriced
+    lines = [line for line in cost_lines(PlanResultOut.model_validate(b)) if line.startswith("price l40s")]
+    assert len(lines) == 2 and f"price l40s (instances of >= 2 chips): ${sizes[2]:.2f}" in " ".join(lines), lines

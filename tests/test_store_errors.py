@@ -91,7 +91,7 @@ def test_cli_does_not_save_a_search_that_ran_out_of_time(hwplan: Callable[..., t
     code, out, err = hwplan("plan", str(EXAMPLE), "--json", "--save", "--time-limit", "10")
     assert code == 3 and json.loads(out)["search"]["solver_status"] == "TIME_LIMIT"
     assert "not saved: the search ran out of time" in err and "saved plan" not in err
-    code, out, err = hwplan("replan", first.id, "--save")  # nor is a re-plan's
+    code, out, err = hwplan("replan", first.id, "--save", "--json")  # nor is a re-plan's
     assert code == 0 and "not saved: the search ran out of time" in err and json.loads(out)
     assert [p.id for p in PlanStore(url).list()] == [first.id]
 

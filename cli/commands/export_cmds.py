@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cli.app import CatalogOpt, JsonOpt, OverlayOpt, app, load, print_doc, seconds
+from cli.app import CatalogOpt, JsonOpt, OverlayOpt, WideOpt, app, load, print_doc, seconds
 
 if TYPE_CHECKING:
+    from hardware_catalog.outputs import CompareOut
     from hardware_catalog.saved import PlanStore
 
 __all__ = ["compare_cmd", "export_cmd", "replan_cmd"]
@@ -114,14 +115,24 @@ def export_cmd(
 @app.command("compare")
 def compare_cmd(a: Annotated[str, typer.Argument(help="Saved plan id or --json file.")],
                 b: Annotated[str, typer.Argument(help="Saved plan id or --json file.")],
-                db: DbOpt = None) -> None:
+                db: DbOpt = None, json_out: JsonOpt = False, wide: WideOpt = False) -> None:
     """Two plans side by side (top plan's cost, hardware, p99s, quality) and what changed.
 
-    Prints JSON: the document GET /v1/plans/compare?a=&b= answers.
+    --json prints the document GET /v1/plans/compare?a=&b= answers.
     """
     from hardware_catalog.compare import compare
 
-    print_doc(compare(_record(a, db), _record(b, db)))
+    _print_compare(compare(_record(a, db), _record(b, db)), (a, b), json_out=json_out, wide=wide)
+
+
+def _print_compare(out: CompareOut, labels: tuple[str, str], *, json_out: bool, wide: bool) -> None:
+    if json_out:
+        print_doc(out)
+        return
+    from cli.output.compare_render import render_compare
+    from cli.output.console import Console
+
+    render_compare(Console(), out, labels, wide=wide)
 
 
 @app.command("replan")
@@ -129,8 +140,9 @@ def replan_cmd(plan_id: Annotated[str, typer.Argument(help="Saved plan id.")],
                time_limit: Annotated[float, typer.Option(parser=seconds(0.5, 600),
                                                          help="Seconds for the search (0.5 to 600).")] = 20.0,
                save: Annotated[bool, typer.Option("--save", help="Save the new result too.")] = False,
-               db: DbOpt = None, catalog: CatalogOpt = None, add: OverlayOpt = None) -> None:
-    """Re-run a saved workload on today's catalog and show what changed (JSON, as `hwplan compare`)."""
+               db: DbOpt = None, catalog: CatalogOpt = None, add: OverlayOpt = None, json_out: JsonOpt = False,
+               wide: WideOpt = False) -> None:
+    """Re-run a saved workload on today's catalog and show what changed (as `hwplan compare`; --json: its document)."""
     from hardware_catalog.compare import compare
     from hardware_catalog.inputs.workload import WorkloadIn, to_workload
     from hardware_catalog.outputs import plan_result_out
@@ -157,4 +169,4 @@ def replan_cmd(plan_id: Annotated[str, typer.Argument(help="Saved plan id.")],
     elif save:
         new["id"] = _store(db).save(workload=old["workload"], result=result, catalog_version=cat.version,
                                     prices=new["prices"], saved_by="cli").id
-    print_doc(compare(old, new))
+    _print_compare(compare(old, new), (plan_id, new["id"] or "re-planned, not saved"), json_out=json_out, wide=wide)

@@ -73,12 +73,13 @@ def cost_lines(out: PlanResultOut) -> list[str]:
     from hardware_catalog.price_outputs import weak_flags
 
     lines = _top_lines(out.plans[0]) if out.plans else []
-    seen: set[str] = set()
+    seen: set[tuple[str, int, float | None]] = set()
     for plan in out.plans:
-        for s in plan.cost.sources:
-            if s.hardware in seen:
+        for s in plan.cost.sources:  # (one chip's replicas of 1 and of 2+ chips may be priced by other instances)
+            if (s.hardware, s.instance_chips, s.usd_per_chip_hour) in seen:
                 continue
-            seen.add(s.hardware)
+            seen.add((s.hardware, s.instance_chips, s.usd_per_chip_hour))
+            size = f" (instances of >= {s.instance_chips} chips)" if s.instance_chips > 1 else ""
             where = "owned" if s.market is None else f"{s.market} {s.mode}"
             offers = "; ".join(f"{o.provider} {_money(o.usd_per_chip_hour, '.3g')} {o.as_of or 'undated'}"
                                for o in s.offers)
@@ -86,7 +87,7 @@ def cost_lines(out: PlanResultOut) -> list[str]:
             stale = "; an offer is older than 12 months or undated: confirm it" if s.stale else ""
             if weak := weak_flags(s):  # (the rule of the plan's warnings)
                 stale += f"; every offer is flagged {'/'.join(weak)}: confirm it"
-            lines.append(f"price {s.hardware}: {_money(s.usd_per_chip_hour, '.3g')}/chip-h ({where}{sheet}, "
+            lines.append(f"price {s.hardware}{size}: {_money(s.usd_per_chip_hour, '.3g')}/chip-h ({where}{sheet}, "
                          f"{s.rule}){': ' + offers if offers else ''}{stale}")
     for plan in out.plans[:1]:
         lines += [f"warning: {w}" for w in plan.cost.warnings]

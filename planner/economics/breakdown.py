@@ -58,6 +58,7 @@ class PriceSource:
     from_sheet: bool = False
     stale: tuple[Offer, ...] = ()  # offers older than 12 months (or undated)
     public: tuple[float, float] | None = None  # a sheet's price: the public offers' range (PriceQuote.public)
+    instance_chips: int = 1  # the price is of instances holding at least this many chips (PriceQuote.instance_chips)
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,8 @@ def price_source(rate: ChipRate, *, today: date) -> PriceSource:
         f"{q.rule} (${q.usd_per_chip_hour:.4g}), x{rate.term_spread:.3g}: the term's months over the horizon's")
     return PriceSource(hardware=rate.hardware, usd_per_chip_hour=rate.usd_per_chip_hour, mode=q.mode,
                        market=q.market, rule=rule, offers=q.offers, from_sheet=q.from_sheet, public=q.public,
-                       stale=stale_offers(q, today=today, max_age_days=STALE_AFTER_DAYS))
+                       stale=stale_offers(q, today=today, max_age_days=STALE_AFTER_DAYS),
+                       instance_chips=q.instance_chips)
 
 
 def _parts(rates: Sequence[tuple[ChipRate, int]], one_time_per_month: float) -> CostParts:

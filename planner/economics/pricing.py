@@ -159,6 +159,7 @@ class PriceQuote:
     fell_back_from: str | None = None  # the requested market, when another one priced the chip
     # a sheet's price: the lowest and highest public offer for the chip in its mode, any market (None: none)
     public: tuple[float, float] | None = None
+    instance_chips: int = 1  # only offers of instances holding at least this many chips were eligible (``holds``)
 
     @property
     def flags(self) -> frozenset[str]:
@@ -216,7 +217,8 @@ def select_price(book: PriceBook, hardware: str, spec: PricingSpec = PricingSpec
             return PriceQuote(hardware=hardware, mode=spec.mode, market=own[0].market,
                               usd_per_chip_hour=statistics.median(o.usd_per_chip_hour for o in own),
                               offers=tuple(own), rule=f"price sheet ({len(own)} offer(s), median)",
-                              from_sheet=True, public=(min(public), max(public)) if public else None)
+                              from_sheet=True, public=(min(public), max(public)) if public else None,
+                              instance_chips=chips)
     markets = MARKETS[MARKETS.index(spec.market):] if spec.fallback_markets else (spec.market,)
     for market in markets:
         eligible = _eligible(book.for_hardware(hardware), spec, market, chips)
@@ -232,7 +234,8 @@ def select_price(book: PriceBook, hardware: str, spec: PricingSpec = PricingSpec
             rule = f"median of {len(groups)} {market} provider(s)"
         price = quoted_median(used)
         return PriceQuote(hardware=hardware, mode=spec.mode, market=market, usd_per_chip_hour=price, offers=used,
-                          rule=rule, fell_back_from=spec.market if market != spec.market else None)
+                          rule=rule, fell_back_from=spec.market if market != spec.market else None,
+                          instance_chips=chips)
     where = " in " + ", ".join(spec.regions) if spec.regions else ""
     who = " from " + ", ".join(spec.providers) if spec.providers else ""
     size = f" of an instance with >= {chips} chips" if chips > 1 else ""

@@ -1,0 +1,84 @@
+"""``hwplan compare`` and ``hwplan replan`` as text: the two top plans side by side, then what changed
+from a to b. The figures are the ``CompareOut`` document's (``--json`` prints it whole)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from cli.output.cost_render import _money
+from cli.output.tables import Column, print_table
+from hardware_catalog.outputs import CompareOut, TopPlanOut
+
+__all__ = ["compare_lines", "render_compare"]
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+
+
+def _side(plan: TopPlanOut | None) -> list[str]:
+    """One column of the side-by-side table (``_ROWS`` order)."""
+    if plan is None:
+        return ["no plan", "", "", "", "", "", "", ""]
+    return [f"{plan.model} {plan.precision} (KV {plan.kv_precision}) on {plan.runtime}",
+            ", ".join(plan.hardware), _money(plan.per_month), _money(plan.per_million_tokens, ".3g"),
+            _ms(plan.ttft_ms_p99), _ms(plan.tpot_ms_p99), _ms(plan.e2e_ms_p99),
+            "—" if plan.quality is None else f"{plan.quality:.1f}"]
+
+
+_ROWS = ("top plan", "hardware", "$/month", "$/M tokens", "TTFT p99 ms", "TPOT p99 ms", "e2e p99 ms", "quality")
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "(absent)"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def compare_lines(out: CompareOut) -> list[str]:
+    """What changed from a to b, one line each (the table above them shows the top plans)."""
+    lines = []
+    delta = out.cost_per_month_change
+    before = out.a.top_plan.per_month if out.a.top_plan else None
+    if delta == 0 and before is not None:
+        lines.append(f"top plan's cost: the same, {_money(before)}/month")
+    elif delta is not None:
+        share = f" ({delta / before:+.1%})" if before else ""
+        lines.append(f"top plan's cost: {'+' if delta >= 0 else ''}{_money(delta)}/month from a to b{share}")
+    elif out.a.top_plan is None or out.b.top_plan is None:
+        lines.append("top plan's cost: not compared (one side has no plan)")
+    changed = out.changed
+    if changed.objective is not None:
+        lines.append(f"objective: {_value(changed.objective.a)} -> {_value(changed.objective.b)}")
+    if changed.catalog_version is not None:
+        lines.append(f"catalog version: {changed.catalog_version.a or '(a plan file: none)'} -> "
+                     f"{changed.catalog_version.b or '(a plan file: none)'}")
+    files = out.a.id is None  # a `plan --json` file keeps the workload's name only, and no prices
+    for title, changes, unknown in (("workload", changed.workload, "beyond its name (a `hwplan plan --json` file "
+                                                                   "keeps no more)"),
+                                    ("prices per chip-hour", changed.prices, "(a `hwplan plan --json` file keeps "
+                                                                             "none)")):
+        if changes:
+            lines.append(f"{title}:")
+            lines += [f"  {c.field}: {_value(c.a)} -> {_value(c.b)}" for c in changes]
+        elif files:
+            lines.append(f"{title}: not compared {unknown}")
+        else:
+            lines.append(f"{title}: no change")
+    fields = [c.field for c in changed.top_plan]
+    lines.append(f"top plan: {', '.join(fields)} changed (above)" if fields else "top plan: no change")
+    return lines
+
+
+def render_compare(console: Console, out: CompareOut, labels: tuple[str, str], *, wide: bool = False) -> None:
+    """``labels``: what the user named a and b (a saved plan's id or a file; b of a re-plan: "re-planned")."""
+    columns = [Column(""), Column(f"a: {labels[0]}", wrap=True), Column(f"b: {labels[1]}", wrap=True)]
+    rows = [[name, x, y] for name, x, y in zip(_ROWS, _side(out.a.top_plan), _side(out.b.top_plan), strict=True)]
+    print_table(console, None, columns, rows, wide=wide)
+    for line in compare_lines(out):
+        console.print(escape(line), highlight=False)
