@@ -311,6 +311,12 @@ class Runtime:
     def continuous_batching(self) -> bool:
         return bool(self.features.get("continuous_batching", False))
 
+    @property
+    def paged_kv(self) -> bool:
+        """The KV cache is paged (blocks taken as the context grows); without, each slot's cache is allocated
+        whole at the engine's slot length (``planner.model.perf.MemoryModel``). Unstated: paged."""
+        return bool(self.features.get("paged_kv", True))
+
 
 @dataclass(frozen=True)
 class Calibration:

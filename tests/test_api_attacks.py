@@ -379,7 +379,7 @@ def test_catalog_writes_free_the_versions_they_replace(rw: TestClient) -> None:
 
     body = {**WORKLOAD, "constraints": {**WORKLOAD["constraints"], "runtimes": ["vllm", "tensorrt-llm"]}}
     # plan 1 on TPU v5e with JetStream, whose measured runs were slower: the re-plan at the measured speed runs
-    slow = yaml.safe_load((Path(__file__).resolve().parents[1] / "examples" / "domain-task.yaml").read_text())
+    slow = yaml.safe_load((Path(__file__).resolve().parent / "data" / "tpu_jetstream_task.yaml").read_text())
     counts = []
     for i in range(4):
         r = rw.get("/v1/catalog/hardware/l40s")

@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 
 from cli.main import app
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "domain-task.yaml"  # its plans mix stale and fresh prices
+# its plans mix stale and fresh prices (TPU v5e's offer is older than 12 months)
+EXAMPLE = Path(__file__).resolve().parent / "data" / "tpu_jetstream_task.yaml"
 MARK = "an offer is older than 12 months or undated: confirm it"
 
 

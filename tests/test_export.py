@@ -96,8 +96,8 @@ def test_parser_rejects_names_outside_the_reference() -> None:
       "ctx_size": str(3584 * 64)}),  # each slot the p95 prompt + output (in steps of 256), not twice it
     ("jetstream", "llama-2-70b", "jetstream", "tpu-v5e", 8, 1, "int8", "int8",
      {"model_name": "llama2-70b", "ici_tensor_parallelism": "8", "per_device_batch_size": "8", "quantization": "int8",
-      "quantize_kvcache": "True", "max_target_length": "4096",  # capped at Llama 2's 4096 context
-      "max_prefill_predict_length": "3072"}),
+      "quantize_kvcache": "True", "max_target_length": "3584",  # a slot: p95 prompt 3,072 + p95 output 512
+      "max_prefill_predict_length": "3072"}),  # (MaxText allocates every slot whole: not twice the p95, as vLLM's)
 ])
 def test_engine_command_parses_with_published_names(catalog: Any, fmt: str, model: str, runtime: str, hw: str,
                                                     tp: int, pp: int, precision: str, kv: str,

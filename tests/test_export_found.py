@@ -140,9 +140,25 @@ def test_kserve_names_its_port_for_knative_and_neuron_counts_logical_cores(catal
     assert engine_options("neuron", script.content)["tensor_parallel_size"] == "8"  # 2 chips x 4
     doc = result("llama-3.1-8b", "jetstream", [("tpu-v5e", 4, 1, 1)])
     doc = doc.model_copy(update={"plans": [doc.plans[0].model_copy(update={"deployments": [
-        doc.plans[0].deployments[0].model_copy(update={"max_batch": 255})]})]})
+        doc.plans[0].deployments[0].model_copy(update={"max_batch": 63})]})]})
     (script,) = export(doc, catalog, "jetstream", workload=WORKLOAD)
-    assert engine_options("jetstream", script.content)["per_device_batch_size"] == "64"  # 4 x 64 >= 255
+    assert engine_options("jetstream", script.content)["per_device_batch_size"] == "16"  # 4 x 16 >= 63
+
+
+def test_maxtext_refuses_slots_it_cannot_allocate(catalog: Any) -> None:
+    """MaxText has no paged KV cache by default (runtimes.yaml jetstream features.paged_kv): it allocates
+    per_device_batch_size x chips slots of max_target_length tokens at start. Llama 3.1 8B's cache is 2 x 32
+    layers x 8 KV heads x 128 x 2 bytes = 131,072 B a token (its config.json); the workload's slot is 3,072 + 512
+    tokens (p95 prompt and output in steps of 256), so 256 slots hold 120.3 GB, past 4 v5e chips' 64 GB; 64 slots
+    (30.1 GB beside 16 GB of weights) fit."""
+    from test_export import result
+
+    doc = result("llama-3.1-8b", "jetstream", [("tpu-v5e", 4, 1, 1)])
+    export(doc, catalog, "jetstream", workload=WORKLOAD)  # 64 slots
+    big = _edited(doc, 0, max_batch=256)
+    kv = 256 * 3584 * 2 * 32 * 8 * 128 * 2 / 1e9
+    with pytest.raises(ExportError, match=rf"MaxText would allocate {kv:.1f} GB of KV cache \(256 slots x 3,584"):
+        export(big, catalog, "jetstream", workload=WORKLOAD)
 
 
 @pytest.mark.parametrize(("runtime", "hw", "image", "note"), [

@@ -4,8 +4,9 @@ slower than predicted, planned at that speed.
 Independent bases: a pair run at f of its speed takes exactly 1 / f as long per pass (a static batch has
 no serving iteration cost, so its TTFT and TPOT scale so exactly); slowing some pairs can only remove
 capacity, so the best plan costs at least the fastest catalog's, and at most the best plan that avoids
-the slowed pairs (which the slowing leaves untouched). domain-task's plan 1 runs on TPU v5e with
-JetStream, whose runs of four models reached 0.41x the predicted throughput (measured_bias.yaml).
+the slowed pairs (which the slowing leaves untouched). tests/data/tpu_jetstream_task.yaml's plan 1 (domain-task
+with narrower lengths, vLLM left out) runs on TPU v5e with JetStream, whose runs of four models reached 0.41x the
+predicted throughput (measured_bias.yaml).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from planner.search.planning import plan
 from planner.workload import Objective
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+TPU_TASK = Path(__file__).resolve().parent / "data" / "tpu_jetstream_task.yaml"
 
 
 def _tables(catalog: Catalog) -> CatalogTables:
@@ -44,7 +46,7 @@ def catalog() -> Catalog:
 
 @pytest.fixture(scope="module")
 def domain(catalog: Catalog):  # noqa: ANN201 - (workload, result)
-    w = load_workload(EXAMPLES / "domain-task.yaml")
+    w = load_workload(TPU_TASK)
     return w, plan(w, catalog, top=5, explain=False)
 
 
@@ -109,7 +111,7 @@ def test_two_entries_on_one_row_take_the_slowest(catalog: Catalog) -> None:
         catalog.calibration.slowed_to({(None, "tpu-v5e", "jetstream"): 0.0})
 
 
-def test_domain_task_replanned_at_the_tpu_speed(catalog: Catalog, domain) -> None:  # noqa: ANN001
+def test_a_tpu_plan_replanned_at_the_tpu_speed(catalog: Catalog, domain) -> None:  # noqa: ANN001
     w, result = domain
     top = result.plans[0]
     assert top.hardware_types == {"tpu-v5e"} and top.runtime == "jetstream"  # the premise
@@ -122,7 +124,7 @@ def test_domain_task_replanned_at_the_tpu_speed(catalog: Catalog, domain) -> Non
     assert top.cost.per_month <= r.plan.cost.per_month <= avoiding.cost.per_month + 1e-6
     # one TPU replica ran at 80% of its SLO capacity: at 0.41x of the speed it no longer carries the peak
     assert r.plan.cost.per_month > top.cost.per_month
-    # it deploys the servers of a plan listed (2 x L4, untouched by the slowing): that plan's cost, rank named
+    # it deploys the servers of a plan listed (2 x L4 on SGLang, untouched by the slowing): its cost, rank named
     assert r.listed == 2 and r.plan.cost.per_month == pytest.approx(result.plans[1].cost.per_month)
     doc = json.loads(document(plan_result_out(result, measured_replan=r)))
     slowed = doc["measured_replan"]["slowed"][0]
@@ -147,16 +149,15 @@ def test_no_replan_where_plan_1_runs_on_no_slow_pair(catalog: Catalog, domain) -
 
 def test_the_plan_text_says_what_the_measured_line_costs(hwplan, cache_in: Path) -> None:  # noqa: ANN001
     """Beside the measured line: the best plan at the measured speed, against plan 1 and naming the listed plan it
-    is (domain-task: one Trainium1 through vLLM, ranked second, +12%); the JSON carries the same figures."""
-    code, out, _ = hwplan("plan", str(EXAMPLES / "domain-task.yaml"), "--wide")
+    is (2 x L4 on SGLang, ranked second, +26%); the JSON carries the same figures."""
+    code, out, _ = hwplan("plan", str(TPU_TASK), "--wide")
     text = " ".join(out.split())
-    assert code == 0 and "At the measured speed (tpu-v5e on jetstream at 0.41x), the best plan: $981/month" in text
-    assert "(+12% vs plan 1), plan 2's deployment: qwen2.5-7b int8 vllm, 1 x 1 trainium1 (tp1, uncalibrated); p99" \
-        in text
+    assert code == 0 and "At the measured speed (tpu-v5e on jetstream at 0.41x), the best plan: $1,104/month" in text
+    assert "(+26% vs plan 1), plan 2's deployment: qwen2.5-7b fp8 sglang, 2 x 1 l4 (tp1, uncalibrated); p99" in text
     # the re-plan's capacity answers are kept with the plan's; the slowed catalog's Universe constants are not
     # cached (an entry of them is hundreds of MB)
     assert len(list(cache_in.glob("*.answers.npz"))) == 1 and len(list(cache_in.glob("*.step.npy"))) == 1
-    code, out, _ = hwplan("plan", str(EXAMPLES / "domain-task.yaml"), "--json")
+    code, out, _ = hwplan("plan", str(TPU_TASK), "--json")
     doc = json.loads(out)
     assert code == 0 and doc["measured_replan"]["cost_per_month"] == pytest.approx(
         doc["plans"][1]["cost"]["per_month"])
@@ -204,7 +205,7 @@ def test_the_replan_asks_only_what_the_slowing_changed(queued: list[int]) -> Non
     own (on another catalog object, so that nothing is shared)."""
     from planner.model.grid import CatalogTables
 
-    w = load_workload(EXAMPLES / "domain-task.yaml")
+    w = load_workload(TPU_TASK)
     catalog, other = load_catalog(), load_catalog()
     tables = CatalogTables.from_catalog(catalog)
     result = plan(w, catalog, top=5, tables=tables, explain=False)
@@ -222,9 +223,9 @@ def test_the_replan_asks_only_what_the_slowing_changed(queued: list[int]) -> Non
 
 
 def test_on_the_slowed_chip_alone_more_of_it_or_none(catalog: Catalog, tmp_path: Path) -> None:
-    """domain-task on TPU v5e with JetStream only: at 0.41x its plan needs more chips; with a quota of one chip,
+    """The TPU task on TPU v5e with JetStream only: at 0.41x its plan needs more chips; with a quota of one chip,
     none fits. The re-plan's plan is at the measured speed already, so it no longer carries the entry's line."""
-    w = load_workload(EXAMPLES / "domain-task.yaml")
+    w = load_workload(TPU_TASK)
     tpu = replace(w, constraints=replace(w.constraints, hardware=("tpu-v5e",), runtimes=("jetstream",)))
     result = plan(tpu, catalog, top=2, explain=False)
     r = measured_replan(catalog, tpu, result.plans, tables=_tables(catalog), time_limit_s=30)

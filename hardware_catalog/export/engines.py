@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 from hardware_catalog.export.base import Artifact, ExportError, _Ctx, deploy_data
 from hardware_catalog.export.serving import sglang_flags, trtllm_flags, vllm_flags
 from planner.model.attention import kv_cache_bytes
-from planner.model.load.queueing import LengthDist
+from planner.model.load.queueing import SLOT_STEP, LengthDist, slot_tokens
 
 __all__ = ["CLUSTER_FORMATS", "ENGINE_FORMATS", "FORMATS", "PLACEHOLDERS", "Artifact", "ExportError", "deploy_data",
            "engine_argv", "k8s_name", "placeholders", "shell_join"]
@@ -282,8 +282,12 @@ def _jetstream(ctx: _Ctx, d: DeploymentOut) -> list[str]:
     if d.pp != 1:
         raise ExportError("the MaxText engine has no pipeline-parallel serving option; this deployment has "
                           f"pp {d.pp}", field="format")
-    if (n := _max_model_len(ctx)) is None:
+    if (n := _slot_context(ctx)) is None:
         raise ExportError("jetstream needs max_target_length: export with the workload (a saved plan, or --workload)",
+                          field="workload")
+    if n <= (prefill := runtime_prefill(ctx)):
+        raise ExportError(f"MaxText needs max_target_length above max_prefill_predict_length, and the model's "
+                          f"context ({n:,} tokens) leaves no room past the workload's p95 prompt ({prefill:,})",
                           field="workload")
     quant = {"bf16": None, "int8": "int8"}
     if p.precision not in quant:
@@ -295,11 +299,13 @@ def _jetstream(ctx: _Ctx, d: DeploymentOut) -> list[str]:
                           "default is Llama 2's)", field="format")
     # per_device_batch_size x chips holds the replica's batch (rounded up: 255 over 4 chips is 64 each, not 63)
     per_device = max(1, -(-d.max_batch // d.chips_per_replica))
+    _slots_fit(ctx, d, "MaxText", per_device * d.chips_per_replica, n, "max_target_length: the workload's p95 "
+               "prompt + p95 output", "fewer slots (per_device_batch_size) or a shorter max_target_length")
     argv = ["python3", "-m", "MaxText.maxengine_server", "MaxText/configs/base.yml", f"model_name={name}",
             f"tokenizer_path={tokenizer}", *(["tokenizer_type=tiktoken"] if tokenizer.endswith(".tiktoken") else []),
             "load_parameters_path=${MAXTEXT_CHECKPOINT}", "weight_dtype=bfloat16",
             f"ici_tensor_parallelism={d.tp}", f"per_device_batch_size={per_device}",
-            f"max_prefill_predict_length={runtime_prefill(ctx)}", f"max_target_length={n}"]
+            f"max_prefill_predict_length={prefill}", f"max_target_length={n}"]
     if quant[p.precision]:
         argv += [f"quantization={quant[p.precision]}", "checkpoint_is_quantized=False"]
     if p.kv_precision == "int8":
@@ -311,10 +317,10 @@ def _jetstream(ctx: _Ctx, d: DeploymentOut) -> list[str]:
 
 
 def runtime_prefill(ctx: _Ctx) -> int:
-    """The longest prompt prefilled at once: the workload's p95 prompt in steps of 256 (MaxText's
-    max_prefill_predict_length), within the model's context."""
+    """The longest prompt prefilled at once: the workload's p95 prompt in steps of SLOT_STEP (MaxText's
+    max_prefill_predict_length; the first part of ``_slot_context``'s slot), within the model's context."""
     assert ctx.workload is not None
-    return min(256 * math.ceil(_p95(ctx.workload.traffic.input_tokens) / 256),
+    return min(SLOT_STEP * math.ceil(_p95(ctx.workload.traffic.input_tokens) / SLOT_STEP),
                ctx.catalog.get_model(ctx.plan.model).context_length)
 
 
@@ -340,7 +346,8 @@ def _llama_cpp(ctx: _Ctx, d: DeploymentOut) -> list[str]:
             "--cache-type-k", _GGUF_KV[p.kv_precision], "--cache-type-v", _GGUF_KV[p.kv_precision],
             "--batch-size", str(ctx.catalog.runtimes["llama.cpp"].max_batched_tokens)]
     if (n := _slot_context(ctx)) is not None:
-        _llama_cpp_fits(ctx, d, n)
+        _slots_fit(ctx, d, "llama.cpp", d.max_batch, n, "the workload's p95 prompt + output each",
+                   "fewer parallel slots or a shorter context per slot")
         argv += ["--ctx-size", str(n * d.max_batch)]  # one context split evenly over the parallel slots
     if hw.family != "cpu":
         argv += ["--n-gpu-layers", "all"]
@@ -350,28 +357,37 @@ def _llama_cpp(ctx: _Ctx, d: DeploymentOut) -> list[str]:
 
 
 def _slot_context(ctx: _Ctx) -> int | None:
-    """llama.cpp's context per slot: the workload's p95 prompt + output in steps of 256, at most the model's
-    context (its --ctx-size is allocated whole at start and split evenly over the slots, so the vLLM-style
-    twice-the-p95 limit would reserve twice the memory; a request past the p95 is cut at its slot's end)."""
-    return _p95_context(ctx, factor=1.0, step=256)
+    """The context per slot of an engine that allocates each slot's cache whole at start (llama.cpp's --ctx-size
+    split evenly over the slots, MaxText's max_target_length): the slot the planner sized the plan's batch by
+    (``planner.model.load.queueing.slot_tokens``: the p95 prompt and the p95 output, each in steps of 256), at
+    most the model's context; None without a workload. (The vLLM-style twice-the-p95 limit would reserve twice
+    the memory; a request past the slot is cut at its end.)"""
+    if ctx.workload is None:
+        return None
+    t = ctx.workload.traffic
+    slot = slot_tokens(*(LengthDist(x.mean, x.p95, knots=x.knots) for x in (t.input_tokens, t.output_tokens)))
+    return min(int(slot), ctx.catalog.get_model(ctx.plan.model).context_length)
 
 
-def _llama_cpp_fits(ctx: _Ctx, d: DeploymentOut, per_slot: int) -> None:
-    """llama.cpp allocates the whole --ctx-size of KV cache at start (every slot's context), with -c and -ngl
-    set as written here (its --fit adjusts only unset arguments: tools/server/README.md): refused where that
-    and the weights exceed the replica's memory, rather than a server that cannot start."""
+def _slots_fit(ctx: _Ctx, d: DeploymentOut, engine: str, slots: int, per_slot: int, length: str, instead: str
+               ) -> None:
+    """Engines without a paged KV cache allocate every slot's whole context at start: llama.cpp its
+    --ctx-size with -c and -ngl set as written here (its --fit adjusts only unset arguments:
+    tools/server/README.md), MaxText per_device_batch_size x chips slots of max_target_length tokens
+    (runtimes.yaml, jetstream's features.paged_kv). Refused where that and the weights exceed the
+    replica's memory, rather than a server that cannot start."""
     hw = ctx.catalog.get_hardware(d.hardware)
     model = ctx.catalog.get_model(ctx.plan.model)
     precisions = ctx.catalog.precisions
     weights = model.params * precisions[ctx.plan.precision].bytes_per_weight
     kv_bytes = precisions[ctx.plan.kv_precision].bytes_per_kv or 2.0
-    kv = d.max_batch * float(kv_cache_bytes(model, per_slot, kv_bytes))  # each slot's whole context
+    kv = slots * float(kv_cache_bytes(model, per_slot, kv_bytes))  # each slot's whole context
     have = hw.memory_bytes * hw.memory_usable_fraction * d.chips_per_replica
     if weights + kv > have:
-        raise ExportError(f"llama.cpp would allocate {kv / 1e9:.1f} GB of KV cache ({d.max_batch} slots x {per_slot:,} "
-                          f"tokens, the workload's p95 prompt + output each) beside {weights / 1e9:.1f} GB of "
-                          f"weights, over the replica's {have / 1e9:.1f} GB: fewer parallel slots or a shorter "
-                          "context per slot than the plan's would have to be chosen by hand", field="format")
+        raise ExportError(f"{engine} would allocate {kv / 1e9:.1f} GB of KV cache ({slots} slots x {per_slot:,} "
+                          f"tokens, {length}) beside {weights / 1e9:.1f} GB of weights, over the replica's "
+                          f"{have / 1e9:.1f} GB: {instead} than the plan's would have to be chosen by hand",
+                          field="format")
 
 
 _ENGINES = {"vllm": _vllm, "sglang": _sglang, "trtllm": _trtllm, "jetstream": _jetstream,

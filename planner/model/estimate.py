@@ -23,7 +23,7 @@ from planner.memo import cached
 from planner.model.attention import head_split_problem
 from planner.model.chip_order import OrderFlag, order_flags
 from planner.model.grid import CatalogTables, Grid
-from planner.model.load.queueing import LengthDist, overload_tpot, serve
+from planner.model.load.queueing import LengthDist, overload_tpot, serve, slot_tokens
 from planner.model.load.scheduler import overlap_of
 from planner.model.moe import EP_RANKS, MIN_EXPERTS, expert_parallel_ok
 from planner.model.perf import Memory, MemoryModel, StepModel
@@ -292,7 +292,8 @@ def estimate(catalog: Catalog, config: Config, *, scenario: Scenario = Scenario.
             full = overload_tpot(*models, input_tokens=i_dist, output_tokens=o_dist, batch_cap=cap,
                                  percentiles=(99,), overlap=overlap)
             tpot, p99["tpot"], b = full.mean_s[0], float(full.quantile_s[99][0]), float(max_b[0])
-            mem = models[1].parts(batch=max_b, context_tokens=i_dist.mean + o_dist.mean)  # at the full batch
+            mem = models[1].parts(batch=max_b, context_tokens=i_dist.mean + o_dist.mean,
+                                  slot_tokens=slot_tokens(i_dist, o_dist))  # at the full batch
     # past the context window nothing else matters (a memory shortfall there is its consequence)
     reason = _context_reason(config, input_tokens, output_tokens) or _reason(config, mem, b, max_b[0], scenario)
     if overloaded:

@@ -146,6 +146,7 @@ class Grid:
     max_concurrency: Array  # inf = no cap
     max_batched_tokens: Array
     continuous_batching: Array  # 1.0 or 0.0
+    slot_reserved: Array  # 1.0: no paged KV cache, a slot's cache is allocated whole at its slot length; else 0.0
     moe_expert_efficiency: Array  # routed experts' FLOP/s as a share of the dense layers' (planner.model.moe)
     serving_iteration_s: Array  # seconds a serving iteration costs beyond its passes (planner.model.load.scheduler)
     # parallelism
@@ -263,6 +264,7 @@ class CatalogTables:
             "kv_waste_fraction": [r.kv_waste_fraction for r in rts],
             "max_batched_tokens": [r.max_batched_tokens for r in rts],
             "continuous_batching": [1.0 if r.continuous_batching else 0.0 for r in rts],
+            "slot_reserved": [0.0 if r.paged_kv else 1.0 for r in rts],
             "moe_expert_efficiency": [catalog.calibration.moe_expert.get(r.id, 1.0) for r in rts],
             "serving_iteration_s": [catalog.calibration.iteration_s(r.id) for r in rts],
         }

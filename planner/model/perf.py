@@ -90,6 +90,7 @@ class MemoryCoefficients(Rows):
     weight_bytes: Array  # this chip's share of the weights
     overhead_bytes: Array  # engine context and graphs, plus the share the engine leaves unused
     kv_bytes_per_token: Array  # including paging waste
+    slot_kv_bytes_per_token: Array  # an engine without paged KV: a slot's cache per token of its length; else 0
     activation_bytes_per_token: Array  # of the tokens of one pass (one layer live)
     logits_bytes_per_sequence: Array  # fp32 logits of a decoding sequence
     max_batched_tokens: Array  # the pass's token budget (tokens)
@@ -115,6 +116,7 @@ class MemoryModel:
             weight_bytes=weights_bytes(grid) / (grid.tp * grid.pp),
             overhead_bytes=grid.memory_overhead_bytes + grid.memory_reserve_fraction * capacity,
             kv_bytes_per_token=kv_bytes_per_token(grid) * (1.0 + grid.kv_waste_fraction),
+            slot_kv_bytes_per_token=kv_bytes_per_token(grid) * grid.slot_reserved,
             activation_bytes_per_token=ACTIVATION_BYTES * (4.0 * grid.hidden + 2.0 * grid.ffn / grid.tp),
             logits_bytes_per_sequence=4.0 * grid.vocab / grid.tp,  # 4 B: fp32 logits
             max_batched_tokens=grid.max_batched_tokens,
@@ -127,28 +129,37 @@ class MemoryModel:
             coefficients = replace(
                 coefficients, weight_bytes=np.where(on, ep.weights, coefficients.weight_bytes),
                 kv_bytes_per_token=np.where(on, ep.kv_per_token * (1.0 + grid.kv_waste_fraction),
-                                            coefficients.kv_bytes_per_token))
+                                            coefficients.kv_bytes_per_token),
+                slot_kv_bytes_per_token=np.where(on, ep.kv_per_token * grid.slot_reserved,
+                                                 coefficients.slot_kv_bytes_per_token))
         return cls(coefficients)
 
     def take(self, rows: npt.NDArray[np.intp]) -> MemoryModel:
         return MemoryModel(self.coefficients.take(rows))
 
     def operating_batch(self, *, cap: npt.ArrayLike, input_tokens: npt.ArrayLike,
-                        output_tokens: npt.ArrayLike) -> Array:
-        """Largest concurrency: what fits in memory, the scheduler's cap and the caller's cap."""
+                        output_tokens: npt.ArrayLike, slot_tokens: float | None = None) -> Array:
+        """Largest concurrency: what fits in memory, the scheduler's cap and the caller's cap (``slot_tokens``: as
+        ``parts``)."""
         context = np.asarray(input_tokens, dtype=np.float64) + np.asarray(output_tokens, dtype=np.float64)
-        fit = self.fitting_batch(context)
+        fit = self.fitting_batch(context, slot_tokens)
         return np.asarray(np.minimum(np.minimum(fit, self.coefficients.max_concurrency),
                                      np.asarray(cap, dtype=np.float64)), dtype=np.float64)
 
-    def fitting_batch(self, context_tokens: npt.ArrayLike) -> Array:
+    def fitting_batch(self, context_tokens: npt.ArrayLike, slot_tokens: float | None = None) -> Array:
         """The most sequences of ``context_tokens`` that fit beside their own activations (``parts``)."""
         context = np.asarray(context_tokens, dtype=np.float64)
-        return self._fitting(context, self._kv_per_sequence(context))
+        return self._fitting(context, self._kv_per_sequence(context, slot_tokens))
 
-    def _kv_per_sequence(self, context: Array) -> Array:
+    def _kv_per_sequence(self, context: Array, slot_tokens: float | None = None) -> Array:
+        """A sequence's KV cache: its context's (with the paging waste); where the engine has no paged KV cache,
+        at least its slot's whole length (``slot_tokens``, the workload's: ``queueing.slot_tokens``)."""
         c = self.coefficients
-        return attended_context(context, c.window_tokens, c.full_attention_fraction) * c.kv_bytes_per_token
+        kv = attended_context(context, c.window_tokens, c.full_attention_fraction) * c.kv_bytes_per_token
+        if slot_tokens is None:
+            return kv
+        slot = attended_context(np.asarray(slot_tokens, dtype=np.float64), c.window_tokens, c.full_attention_fraction)
+        return np.asarray(np.maximum(kv, slot * c.slot_kv_bytes_per_token), dtype=np.float64)
 
     def _activations(self, batch: Array, context: Array) -> Array:
         """The peak transient of one pass (``memory``): its tokens up to the engine's budget, and the decode
@@ -175,13 +186,16 @@ class MemoryModel:
         b = np.where((whole >= 1.0) & (small <= whole), small, np.where(middle <= budget, middle, large))
         return np.asarray(np.where(b > 0, np.floor(b), 0.0), dtype=np.float64)
 
-    def parts(self, *, batch: npt.ArrayLike, context_tokens: npt.ArrayLike) -> Memory:
+    def parts(self, *, batch: npt.ArrayLike, context_tokens: npt.ArrayLike, slot_tokens: float | None = None
+              ) -> Memory:
         """Memory per chip at ``batch`` sequences of ``context_tokens`` each (see ``memory``); its
-        ``max_batch`` is the most such sequences that fit beside their own activations, whatever ``batch``."""
+        ``max_batch`` is the most such sequences that fit beside their own activations, whatever ``batch``.
+        ``slot_tokens``: the length an engine without paged KV allocates each slot's cache at (None: the
+        context's own, as with fixed lengths)."""
         batch = np.asarray(batch, dtype=np.float64)
         context = np.asarray(context_tokens, dtype=np.float64)
         c = self.coefficients
-        kv_per_seq = self._kv_per_sequence(context)  # windows cap the tokens held
+        kv_per_seq = self._kv_per_sequence(context, slot_tokens)  # windows cap the tokens held
         activations = self._activations(batch, context)
         kv = batch * kv_per_seq
         max_batch = np.broadcast_arrays(self._fitting(context, kv_per_seq), kv)[0].copy()
@@ -196,7 +210,10 @@ def memory(grid: Grid, *, batch: npt.ArrayLike, context_tokens: npt.ArrayLike,
 
     weights      params * bytes/param / (tp * pp)  (embeddings split like the rest; an experts-only
                  checkpoint's experts and other weights each at their own bytes: ``weights_bytes``)
-    KV cache     batch * context * kv_bytes_per_token * (1 + waste)  (paged engines waste <4%, M48)
+    KV cache     batch * context * kv_bytes_per_token * (1 + waste)  (paged engines waste <4%, M48); an
+                 engine without paged KV (runtimes.yaml features.paged_kv: false) allocates each slot's
+                 cache whole at its slot length, so at least batch * slot * kv_bytes_per_token where the
+                 caller gives the workload's slot (``queueing.slot_tokens``)
     activations  peak transient of one pass over min(batch * context, max_batched_tokens)
                  tokens [D: counted from one decoder layer's tensor shapes; inference frees each
                  layer's activations before the next, so one layer is live]: the residual stream,

@@ -123,10 +123,8 @@ from planner.model.load.scheduler import (
 from planner.model.load.tpot_tail import MAX_GAIN, MAX_RHO, slow_variance
 from planner.model.perf import Memory, MemoryModel, StepModel, StepTime
 
-__all__ = ["PERCENTILES", "STATES", "LengthDist", "OverloadTpot", "ServerResult", "capacity_rate", "overload_tpot",
-           "prefill_alone",
-           "saturated_rate",
-           "serve", "server", "tpot_tuned_cap"]
+__all__ = ["PERCENTILES", "SLOT_STEP", "STATES", "LengthDist", "OverloadTpot", "ServerResult", "capacity_rate",
+           "overload_tpot", "prefill_alone", "saturated_rate", "serve", "server", "slot_tokens", "tpot_tuned_cap"]
 
 PERCENTILES = (50, 90, 95, 99)
 STATES = 32  # prompts per iteration the standard chain tracks (0 .. STATES - 1): the size check's chain
@@ -309,6 +307,22 @@ class LengthDist:
         if s == 0.0:
             return self.mean
         return self.mean * math.exp(NormalDist().inv_cdf(q) * s - s * s / 2.0)
+
+
+SLOT_STEP = 256  # tokens: a slot's length is rounded up to this (llama.cpp's and MaxText's exports)
+
+
+@functools.cache
+def slot_tokens(inp: LengthDist, out: LengthDist) -> float:
+    """The length an engine without a paged KV cache allocates each slot's cache at for a workload: the p95
+    prompt and the p95 output, each rounded up to SLOT_STEP tokens (what ``hwplan export`` sets: llama.cpp's
+    --ctx-size per slot, MaxText's max_target_length, whose max_prefill_predict_length is the rounded
+    prompt; a request past it is cut). The planner sizes such an engine's batch by it
+    (``perf.MemoryModel``), so that the exported engine holds the planned slots."""
+    def up(tokens: float) -> float:
+        return SLOT_STEP * math.ceil(max(tokens, 1.0) / SLOT_STEP)
+
+    return float(up(inp.quantile(0.95)) + up(out.quantile(0.95)))
 
 
 @dataclass(frozen=True)
@@ -1065,7 +1079,8 @@ def engine_capacity(model: StepModel, mem: MemoryModel, *, input_tokens: LengthD
     """Per row, ``serve``'s capacity (``capacity_rate`` at the most sequences memory and ``batch_cap`` let run,
     iterations timed at ``overlap``): what a caller asking ``serve`` about many rates of the same rows computes
     once (``planner.search.shapes.capacity.full_rates``, the calibration's SLO-capacity bracket)."""
-    b_max = mem.operating_batch(cap=batch_cap, input_tokens=input_tokens.mean, output_tokens=output_tokens.mean)
+    b_max = mem.operating_batch(cap=batch_cap, input_tokens=input_tokens.mean, output_tokens=output_tokens.mean,
+                                slot_tokens=slot_tokens(input_tokens, output_tokens))
     return capacity_rate(ServingStep.of(model, overlap), np.maximum(b_max, 0.0), input_tokens, output_tokens)
 
 
@@ -1101,7 +1116,8 @@ def overload_tpot(model: StepModel, mem: MemoryModel, *, input_tokens: LengthDis
     step = ServingStep.of(model, overlap)
     percentiles = tuple(sorted(set(percentiles)))
     b_max = np.maximum(mem.operating_batch(cap=batch_cap, input_tokens=input_tokens.mean,
-                                           output_tokens=output_tokens.mean), 0.0)
+                                           output_tokens=output_tokens.mean,
+                                           slot_tokens=slot_tokens(input_tokens, output_tokens)), 0.0)
     _, mean, levels = _full_batch(step, np.maximum(b_max, 1.0), input_tokens, output_tokens, percentiles)
     nan = np.where(b_max >= 1, 1.0, np.nan)
     return OverloadTpot(mean_s=mean * nan, quantile_s={pct: levels[c] * nan for c, pct in enumerate(percentiles)})
@@ -1166,7 +1182,8 @@ def tpot_tuned_cap(model: StepModel, mem: MemoryModel, *, input_tokens: LengthDi
     limited = np.zeros(n, dtype=bool)
     for v in limits.values():
         limited |= np.isfinite(v)
-    b_max = np.floor(mem.operating_batch(cap=cap, input_tokens=input_tokens.mean, output_tokens=output_tokens.mean))
+    b_max = np.floor(mem.operating_batch(cap=cap, input_tokens=input_tokens.mean, output_tokens=output_tokens.mean,
+                                         slot_tokens=slot_tokens(input_tokens, output_tokens)))
     percentiles = tuple(sorted(limits))
 
     def ratio(rows: npt.NDArray[np.intp], batch: Array) -> Array:
@@ -1331,7 +1348,8 @@ def serve(model: StepModel, mem: MemoryModel, *, request_rate: npt.ArrayLike, in
         raise ValueError(f"percentiles must be among {PERCENTILES}, got {percentiles}")
     i, o = input_tokens.mean, output_tokens.mean
     rate = np.broadcast_to(np.asarray(request_rate, dtype=np.float64), (len(model),)).copy()
-    b_max = np.maximum(mem.operating_batch(cap=batch_cap, input_tokens=i, output_tokens=o), 0.0)
+    slot = slot_tokens(input_tokens, output_tokens)
+    b_max = np.maximum(mem.operating_batch(cap=batch_cap, input_tokens=i, output_tokens=o, slot_tokens=slot), 0.0)
     b_run = np.maximum(b_max, 1.0)
     ctx = {"decode_context": i + o / 2.0, "prefill_context": i}
     if capacity is None:
@@ -1391,6 +1409,6 @@ def serve(model: StepModel, mem: MemoryModel, *, request_rate: npt.ArrayLike, in
         utilization=np.where(capacity > 0, rate / np.maximum(capacity, 1e-300), np.inf),
         stable=stable,
         output_tokens_per_s=np.where(stable, rate * o, np.nan),
-        memory=mem.parts(batch=np.maximum(b_mean, 1.0), context_tokens=i + o),
+        memory=mem.parts(batch=np.maximum(b_mean, 1.0), context_tokens=i + o, slot_tokens=slot),
         decode=step,
     )

@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from planner.model.grid import Grid
-from planner.model.load.queueing import LengthDist
+from planner.model.load.queueing import LengthDist, slot_tokens
 from planner.model.load.scheduler import SERVING_OVERLAP, ServingStep
 from planner.model.perf import StepModel
 from planner.model.scenarios import operating_batch
@@ -187,7 +187,8 @@ def simulate_requests(grid: Grid, *, request_rate: float, input_tokens: LengthDi
     if len(grid) != 1:
         raise ValueError("simulate_server takes a one-row Grid")
     b_max = float(operating_batch(grid, cap=batch_cap, input_tokens=input_tokens.mean,
-                                  output_tokens=output_tokens.mean)[0])
+                                  output_tokens=output_tokens.mean,
+                                  slot_tokens=slot_tokens(input_tokens, output_tokens))[0])
     if b_max < 1:
         raise ValueError("not even one sequence fits")
     rng = np.random.default_rng(seed)

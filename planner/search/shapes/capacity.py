@@ -25,6 +25,7 @@ from planner.model.load.queueing import (
     prefill_alone,
     saturated_rate,
     serve,
+    slot_tokens,
     tpot_tuned_cap,
 )
 from planner.model.load.scheduler import SERVING_OVERLAP, ServingStep
@@ -102,7 +103,7 @@ def screen(step: StepModel, mem: MemoryModel, traffic: Traffic, slo: Slo
     """
     step = ServingStep.of(step)
     i, o = length_dists(traffic)
-    b_max = mem.operating_batch(cap=np.inf, input_tokens=i.mean, output_tokens=o.mean)
+    b_max = mem.operating_batch(cap=np.inf, input_tokens=i.mean, output_tokens=o.mean, slot_tokens=slot_tokens(i, o))
     ok = b_max >= 1
     for (_metric, _pct, limit), bound in zip(slo.items(), no_load_ms(step, traffic, slo), strict=True):
         ok &= bound <= limit
@@ -231,7 +232,8 @@ def _load_axis(step: StepModel, mem: MemoryModel, traffic: Traffic, capacity: Ar
     full engine's rate) instead, the examples' searches made 421 queueing-model calls instead of 426: not worth
     its cost per search."""
     i, o = length_dists(traffic)
-    b_run = np.maximum(mem.operating_batch(cap=np.inf, input_tokens=i.mean, output_tokens=o.mean), 1.0)
+    b_run = np.maximum(mem.operating_batch(cap=np.inf, input_tokens=i.mean, output_tokens=o.mean,
+                                           slot_tokens=slot_tokens(i, o)), 1.0)
     saturated = saturated_rate(ServingStep.of(step, overlap), b_run, i.mean, o.mean)
     with np.errstate(divide="ignore", invalid="ignore"):
         rho = np.clip(capacity[:, None] * UTILIZATION / saturated[:, None], 0.0, 0.999)
