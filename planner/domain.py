@@ -558,6 +558,12 @@ class Catalog:
         """The KV cache formats ``runtime`` stores on ``hardware`` (as ``weight_precisions``)."""
         return self._through_backend(runtime, hardware, "kv_precisions")
 
+    def paged_kv(self, runtime: Runtime, hardware: Hardware) -> bool:
+        """Whether ``runtime`` pages its KV cache on ``hardware``: its own feature, and its backend's on the chip's
+        family (vLLM on Neuron chips runs NxD Inference's cache: ``Runtime.backends``)."""
+        backend = self.runtimes.get(runtime.backends.get(hardware.family, ""))
+        return runtime.paged_kv and (backend is None or backend.paged_kv)
+
     def _through_backend(self, runtime: Runtime, hardware: Hardware, formats: str) -> tuple[str, ...]:
         own: tuple[str, ...] = getattr(runtime, formats)
         backend = self.runtimes.get(runtime.backends.get(hardware.family, ""))

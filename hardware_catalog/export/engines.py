@@ -232,9 +232,15 @@ def _vllm(ctx: _Ctx, d: DeploymentOut, *, neuron: bool = False) -> list[str]:
         argv += ["--kv-cache-dtype", "fp8"]
     argv += ["--max-num-seqs", str(max_seqs), "--enable-chunked-prefill",
              "--max-num-batched-tokens", str(runtime.max_batched_tokens)]
-    if (n := _max_model_len(ctx)) is not None:
+    adapters = _lora(ctx, "neuron" if neuron else "vllm")
+    # on Neuron a sequence's cache is one block of max_model_len (runtimes.yaml neuronx features.paged_kv): the
+    # slot the plan's batch was sized at, not twice the p95, and refused where the slots do not fit
+    if (n := _slot_context(ctx) if neuron else _max_model_len(ctx)) is not None:
+        if neuron:
+            _slots_fit(ctx, d, "vLLM on Neuron", max_seqs, n, "max_model_len: the workload's p95 prompt + p95 "
+                       "output", "fewer sequences (--max-num-seqs) or a shorter --max-model-len")
         argv += ["--max-model-len", str(n)]
-    return argv + features + _lora(ctx, "neuron" if neuron else "vllm") + ["--port", str(PORT)]
+    return argv + features + adapters + ["--port", str(PORT)]
 
 
 def _sglang(ctx: _Ctx, d: DeploymentOut) -> list[str]:

@@ -182,6 +182,7 @@ class CatalogTables:
     efficiency: Efficiencies  # each field [hardware, runtime]
     calibrated: npt.NDArray[np.bool_]  # [hardware, runtime]
     max_concurrency: Array  # [hardware, runtime]: the engine's cap on concurrent sequences, inf = none
+    slot_reserved: Array  # [hardware, runtime]: 1.0 where the engine allocates each slot's cache whole (Grid's)
     # [model, hardware, runtime]: the share of its predicted speed a row runs at (``Calibration.slowed``, a
     # what-if; 1 elsewhere): its fractions of peak times it, its fixed costs over it (``gather``)
     speed: Array
@@ -264,7 +265,6 @@ class CatalogTables:
             "kv_waste_fraction": [r.kv_waste_fraction for r in rts],
             "max_batched_tokens": [r.max_batched_tokens for r in rts],
             "continuous_batching": [1.0 if r.continuous_batching else 0.0 for r in rts],
-            "slot_reserved": [0.0 if r.paged_kv else 1.0 for r in rts],
             "moe_expert_efficiency": [catalog.calibration.moe_expert.get(r.id, 1.0) for r in rts],
             "serving_iteration_s": [catalog.calibration.iteration_s(r.id) for r in rts],
         }
@@ -290,6 +290,8 @@ class CatalogTables:
         calibrated = per_pair("calibrated", bool)
         caps = np.array([[float(cap) if (cap := catalog.calibration.max_concurrency(r, h)) else np.inf for r in rts]
                          for h in hws]).reshape(len(hws), len(rts))
+        slots = np.array([[0.0 if catalog.paged_kv(r, h) else 1.0 for r in rts]
+                          for h in hws]).reshape(len(hws), len(rts))
         speed = np.ones((len(models), len(hws), len(rts)))
         position_of = {"model": {m.id: i for i, m in enumerate(models)},
                        "hardware": {h.id: i for i, h in enumerate(hws)},
@@ -320,6 +322,7 @@ class CatalogTables:
             efficiency=efficiency,
             calibrated=calibrated,
             max_concurrency=caps,
+            slot_reserved=slots,
             speed=speed,
             runnable_weights=runnable_weights,
             runnable_kv=runnable_kv,
@@ -351,6 +354,7 @@ class CatalogTables:
             step_overhead_s=eff.step_overhead_s / speed,
             collective_latency_s=eff.collective_latency_s / speed,
             max_concurrency=self.max_concurrency[hardware, runtime],
+            slot_reserved=self.slot_reserved[hardware, runtime],
             **{k: v[runtime] for k, v in self.runtime.items()},
             tp=tp_a.copy(),
             pp=pp_a.copy(),
