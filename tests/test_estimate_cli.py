@@ -138,11 +138,13 @@ def test_the_server_table_shows_the_capacity_its_utilization_is_against(hwplan: 
 
 
 @pytest.mark.parametrize(("hardware", "precision"), [("inferentia1", "fp8"), ("t4", "fp8"), ("mtia-v2", "fp8"),
-                                                   ("mtia-v1", "int4")])
+                                                   ("mtia-v1", "int4"), ("tpu-v5e", "fp8"), ("tpu-v6e", "fp4")])
 def test_estimate_refuses_a_precision_the_chip_cannot_run(hwplan: Cli, hardware: str, precision: str) -> None:
     """Basis: the chip's own cited `unsupported_precisions` (the Neuron 'Data types' page; FP8's minimum compute
     capability 8.0 in vLLM and SGLang; Meta's MTIA spec table: INT8, FP16, BF16 only, where an MTIA v2 estimate
-    printed FP8 figures through HF Transformers), which plans already honoured: estimate printed full figures."""
+    printed FP8 figures through HF Transformers; vLLM's TPU backend: FP8 and FP4 weights on v7 only), which plans
+    already honoured: estimate printed full figures."""
+    runtime = ["--runtime", "vllm"] if hardware.startswith("tpu") else []  # (JetStream serves bf16 and int8 alone)
     code, _out, err = hwplan("estimate", "--model", "llama-3.2-1b", "--hardware", hardware, "--precision", precision,
-                             "--batch", "1")
+                             "--batch", "1", *runtime)
     assert code == 2 and f"cannot run {precision} weights" in err and "precision" in err, err
