@@ -152,6 +152,7 @@ def _runtime(file: str, r: RuntimeFile, raw: RawCatalog) -> Runtime:
         based_on=r.based_on,
         uneven_heads=tuple(r.uneven_heads),
         backends={str(family): backend for family, backend in r.backends.items()},
+        native_only=tuple(r.native_only),
     )
 
 

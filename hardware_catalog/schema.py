@@ -430,10 +430,19 @@ class RuntimeFile(_Strict):
     # chip family -> the runtime this one runs through on it (vLLM on Inferentia / Trainium is NxD Inference):
     # there only the weight and KV formats both list are planned
     backends: dict[Family, Id] = {}
+    # weight formats the runtime's kernels compute natively only: on a chip whose peak_tflops lacks one, the
+    # runtime does not serve it (TensorRT-LLM's FP8 needs Ada or later) where another might dequantise it
+    native_only: list[PrecisionId] = []
 
     @model_validator(mode="after")
     def _consistent(self) -> RuntimeFile:
         _check_source_keys(self, self.sources)
+        if not set(self.native_only) <= set(self.weight_precisions):
+            raise ValueError(f"native_only: {sorted(set(self.native_only) - set(self.weight_precisions))} not among "
+                             "the runtime's weight_precisions")
+        if self.native_only and "native_only" not in self.sources:
+            raise ValueError("native_only needs a source (sources.native_only): what shows the runtime's kernels need "
+                             "the chip to compute the format")
         if not set(self.backends) <= set(self.families):
             raise ValueError(f"backends: families {sorted(self.backends)} outside the runtime's {self.families}")
         if self.backends and "backends" not in self.sources:

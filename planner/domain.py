@@ -297,6 +297,9 @@ class Runtime:
     # chip family -> the runtime this one runs through there (vLLM on Neuron chips is NxD Inference): only
     # the formats both serve are planned there (``Catalog.weight_precisions`` / ``kv_precisions``)
     backends: Mapping[str, str] = field(default_factory=_frozen)
+    # weight formats its kernels compute natively only (runtimes.yaml native_only): not served on a chip that
+    # does not compute them (``Catalog.weight_precisions``)
+    native_only: tuple[str, ...] = ()
 
     def through(self, family: str) -> str:
         """The words every refusal of a format a backend lacks uses: ' (through <backend> on <family> chips)'
@@ -551,8 +554,10 @@ class Catalog:
 
     def weight_precisions(self, runtime: Runtime, hardware: Hardware) -> tuple[str, ...]:
         """The weight formats ``runtime`` serves on ``hardware``: its own, less what its backend on the chip's
-        family (``Runtime.backends``) lacks."""
-        return self._through_backend(runtime, hardware, "weight_precisions")
+        family (``Runtime.backends``) lacks, and less those it computes natively only (``Runtime.native_only``)
+        where the chip does not compute them."""
+        return tuple(p for p in self._through_backend(runtime, hardware, "weight_precisions")
+                     if p not in runtime.native_only or p in hardware.peak_flops_per_s)
 
     def kv_precisions(self, runtime: Runtime, hardware: Hardware) -> tuple[str, ...]:
         """The KV cache formats ``runtime`` stores on ``hardware`` (as ``weight_precisions``)."""

@@ -93,3 +93,21 @@ def test_uneven_heads_needs_a_source_and_a_family_of_the_runtime(tmp_path: Path)
                         encoding="utf-8")
     with pytest.raises(CatalogError, match="uneven_heads: families"):
         load_catalog(root)
+
+
+def test_native_only_needs_a_source_and_formats_the_runtime_serves(tmp_path: Path) -> None:
+    """runtimes.yaml's native_only (TensorRT-LLM's FP8 and FP4) is refused without its source, and where it names a
+    weight format the runtime does not serve; a bad file replaces nothing (the load fails, naming the field)."""
+    root = tmp_path / "catalog"
+    shutil.copytree(SHIPPED, root)
+    runtimes = root / "runtimes.yaml"
+    text = runtimes.read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines(keepends=True)
+             if "TensorRT-LLM support matrix (nvidia.github.io" not in line]
+    runtimes.write_text("".join(lines), encoding="utf-8")
+    with pytest.raises(CatalogError, match="native_only needs a source"):
+        load_catalog(root)
+    runtimes.write_text(text.replace("  native_only: [fp8, fp4]\n", "  native_only: [fp8, tf32]\n", 1),
+                        encoding="utf-8")
+    with pytest.raises(CatalogError, match=r"native_only: \['tf32'\] not among"):
+        load_catalog(root)

@@ -130,15 +130,7 @@ def resolve(catalog: Catalog, *, model: str, hardware: str, chips: int | None = 
         raise InputError(f"runtime {rt.id!r} does not run on {hw.id} (it supports "
                          f"{', '.join(hw.runtimes)})", field="runtime")
     prec = catalog.get_precision(precision) if precision else default_precision(catalog, hw)
-    weights = catalog.weight_precisions(rt, hw)
-    if prec.id not in weights:
-        raise InputError(f"{rt.id} does not serve {prec.id} weights{rt.through(hw.family)} "
-                         f"(it serves {', '.join(weights)})", field="precision")
-    if prec.compute_precision(hw) is None:
-        raise InputError(f"{hw.id} has no compute path for {prec.id}", field="precision")
-    if prec.id in hw.unsupported_precisions:  # as the planner drops it (a chip's cited reason): estimate ran it
-        raise InputError(f"{hw.id} cannot run {prec.id} weights: {hw.unsupported_precisions[prec.id]}",
-                         field="precision")
+    _check_weights(catalog, hw, rt, prec)
     kv = _kv_precision(catalog, hw, rt, kv_precision)
     for name, value in (("pp", pp), ("tp", tp), ("chips", chips), ("ep", ep)):
         if value is not None and value < 1:
@@ -182,6 +174,23 @@ def _check_expert_parallel(m: Model, hw: Hardware, rt: Runtime, *, tp: int, pp: 
     missing = [f for f in ("expert_parallel", "dp_attention") if not rt.supports(f, hw.family)]
     if missing:
         raise InputError(f"{rt.id} lists no {' or '.join(missing)} on {hw.family} chips (runtimes.yaml)", field="ep")
+
+
+def _check_weights(catalog: Catalog, hw: Hardware, rt: Runtime, prec: Precision) -> None:
+    """An InputError on ``precision`` where ``rt`` does not serve ``prec`` weights on ``hw`` (as the planner drops
+    them: ``Catalog.weight_precisions``, a chip's cited ``unsupported_precisions``), saying why."""
+    if prec.id in rt.native_only and prec.id not in hw.peak_flops_per_s:
+        raise InputError(f"{rt.id} runs {prec.id} weights only on chips that compute {prec.id}, which {hw.id} does "
+                         f"not: {rt.sources['native_only']}", field="precision")
+    weights = catalog.weight_precisions(rt, hw)
+    if prec.id not in weights:
+        raise InputError(f"{rt.id} does not serve {prec.id} weights{rt.through(hw.family)} "
+                         f"(it serves {', '.join(weights)})", field="precision")
+    if prec.compute_precision(hw) is None:
+        raise InputError(f"{hw.id} has no compute path for {prec.id}", field="precision")
+    if prec.id in hw.unsupported_precisions:  # as the planner drops it (a chip's cited reason): estimate ran it
+        raise InputError(f"{hw.id} cannot run {prec.id} weights: {hw.unsupported_precisions[prec.id]}",
+                         field="precision")
 
 
 def _kv_precision(catalog: Catalog, hw: Hardware, rt: Runtime, requested: str | None) -> Precision:
