@@ -285,3 +285,30 @@ def test_manifests_carry_the_traffic_split_a_token_and_shared_memory(catalog: An
         env = {e["name"]: e for e in spec["containers"][0]["env"]}
         assert env["HF_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "hf-token", "key": "token", "optional": True}
     validate_core(list(yaml.safe_load_all(artifact.content)))
+
+
+def test_maxtext_int8_loads_a_quantised_checkpoint_where_the_bf16_shard_does_not_fit(catalog: Any) -> None:
+    """MaxText restores a bf16 checkpoint and quantises it after (checkpoint_is_quantized=False). Llama 2 70B's bf16
+    weights are 2 x 69.0e9 bytes: over 8 TPU v5e that is 17.2 GB a chip, past its 16 GB (a new-user audit found the
+    export asking for it); the replica then loads an int8 checkpoint (checkpoint_is_quantized=True, its own
+    placeholder, said at the top of the script). Llama 3.1 8B over 4 v5e (4.0 GB a chip) still quantises at load."""
+    (big,) = export(result("llama-2-70b", "jetstream", [("tpu-v5e", 8, 1, 1)], precision="int8", kv="int8"), catalog,
+                    "jetstream", workload=WORKLOAD)
+    options = engine_options("jetstream", big.content)
+    assert options["checkpoint_is_quantized"] == "True"
+    assert options["load_parameters_path"] == "${MAXTEXT_QUANTISED_CHECKPOINT}"
+    assert "# set MAXTEXT_QUANTISED_CHECKPOINT: that MaxText checkpoint quantised to int8" in big.content
+    (small,) = export(result("llama-3.1-8b", "jetstream", [("tpu-v5e", 4, 1, 1)], precision="int8", kv="int8"),
+                      catalog, "jetstream", workload=WORKLOAD)
+    options = engine_options("jetstream", small.content)
+    assert options["checkpoint_is_quantized"] == "False"
+    assert options["load_parameters_path"] == "${MAXTEXT_CHECKPOINT}"
+
+
+def test_llama_cpp_writes_an_fp32_kv_cache(catalog: Any) -> None:
+    """llama-server's --cache-type-k / -v take f32 (tools/server/README.md: 'allowed values: f32, f16, bf16, q8_0,
+    ...'): a plan with an fp32 KV cache was refused as 'no fp32 KV cache type'."""
+    (script,) = export(result("llama-3.2-1b", "llama.cpp", [("rtx-4090", 1, 1, 1)], precision="fp16", kv="fp32"),
+                       catalog, "llama.cpp", workload=WORKLOAD)
+    options = engine_options("llama.cpp", script.content)
+    assert options["cache_type_k"] == "f32" and options["cache_type_v"] == "f32"

@@ -81,7 +81,10 @@ PLACEHOLDERS = {"MODEL_PATH": "the fine-tuned checkpoint (a directory or Hugging
                 "LORA_ADAPTER": "the LoRA adapter the plan's adaptation trained (a PEFT directory; llama.cpp: "
                                 "its GGUF conversion)",
                 "MAXTEXT_CHECKPOINT": "the MaxText (Orbax) checkpoint converted from the weights the plan serves (a "
-                                      "full or distilled plan: its fine-tuned ones, not the base model's)"}
+                                      "full or distilled plan: its fine-tuned ones, not the base model's)",
+                "MAXTEXT_QUANTISED_CHECKPOINT": "that MaxText checkpoint quantised to int8 and saved (quantization=int8 "
+                                           "on a host that holds its bf16 weights): a chip of this replica cannot "
+                                           "hold the bf16 shard MaxText would restore to quantise at load"}
 _REFERENCE = re.compile(r"\$\{([A-Z_]+)\}")
 
 
@@ -187,15 +190,25 @@ def _fp8_at_load(ctx: _Ctx, d: DeploymentOut, fmt: str) -> None:
     at params_dtype): a plan whose 16-bit shard does not fit the chip cannot start from that checkpoint."""
     if ctx.plan.model in deploy_data().get("fp8_checkpoints", {}):
         return  # published in FP8: loaded as it is
+    _sixteen_bit_shard_fits(ctx, d, f"{fmt} quantises the 16-bit checkpoint of {ctx.plan.model} to FP8 at load "
+                                    "time and holds it whole first", "serve a pre-quantised FP8 checkpoint instead")
+
+
+def _sixteen_bit_shard(ctx: _Ctx, d: DeploymentOut) -> tuple[float, float]:
+    """(the model's 16-bit weights per chip of the replica, a chip's usable memory), bytes."""
     hw = ctx.catalog.get_hardware(d.hardware)
-    model = ctx.catalog.get_model(ctx.plan.model)
-    shard = model.params * 2.0 / max(d.tp * d.pp, 1)
-    usable = hw.memory_bytes * hw.memory_usable_fraction
+    return (ctx.catalog.get_model(ctx.plan.model).params * 2.0 / max(d.tp * d.pp, 1),
+            hw.memory_bytes * hw.memory_usable_fraction)
+
+
+def _sixteen_bit_shard_fits(ctx: _Ctx, d: DeploymentOut, why: str, instead: str) -> None:
+    """An ExportError where the model's 16-bit weights, split over the replica's chips, exceed a chip: an engine
+    that quantises at load holds them first (``why``: which, and how)."""
+    hw = ctx.catalog.get_hardware(d.hardware)
+    shard, usable = _sixteen_bit_shard(ctx, d)
     if shard > usable:
-        raise ExportError(f"{fmt} quantises the 16-bit checkpoint of {model.id} to FP8 at load time and holds it "
-                          f"whole first: {shard / 1e9:.1f} GB per chip where {hw.id} has {usable / 1e9:.1f} GB; "
-                          "serve a pre-quantised FP8 checkpoint instead (or export a plan with more chips per "
-                          "replica)", field="format")
+        raise ExportError(f"{why}: {shard / 1e9:.1f} GB per chip where {hw.id} has {usable / 1e9:.1f} GB; {instead} "
+                          "(or export a plan with more chips per replica)", field="format")
 
 
 def _prequantised(fmt: str, precision: str, model: str) -> ExportError:
@@ -313,7 +326,12 @@ def _jetstream(ctx: _Ctx, d: DeploymentOut) -> list[str]:
             f"ici_tensor_parallelism={d.tp}", f"per_device_batch_size={per_device}",
             f"max_prefill_predict_length={prefill}", f"max_target_length={n}"]
     if quant[p.precision]:
-        argv += [f"quantization={quant[p.precision]}", "checkpoint_is_quantized=False"]
+        # MaxText restores a bf16 checkpoint, then quantises it (checkpoint_is_quantized=False): where a chip cannot
+        # hold its 16-bit shard, the replica loads a checkpoint quantised to int8 beforehand instead
+        shard, usable = _sixteen_bit_shard(ctx, d)
+        if shard > usable:
+            argv = [a.replace("${MAXTEXT_CHECKPOINT}", "${MAXTEXT_QUANTISED_CHECKPOINT}") for a in argv]
+        argv += [f"quantization={quant[p.precision]}", f"checkpoint_is_quantized={shard > usable}"]
     if p.kv_precision == "int8":
         argv += ["quantize_kvcache=True", "kv_quant_dtype=int8"]
     elif p.kv_precision != "bf16":
@@ -331,7 +349,7 @@ def runtime_prefill(ctx: _Ctx) -> int:
 
 
 _GGUF = {"fp16": "F16", "bf16": "BF16", "int8": "Q8_0", "int4": "Q4_K_M"}
-_GGUF_KV = {"fp16": "f16", "bf16": "bf16", "int8": "q8_0"}
+_GGUF_KV = {"fp32": "f32", "fp16": "f16", "bf16": "bf16", "int8": "q8_0"}  # (llama-server --cache-type-k values)
 
 
 def _llama_cpp(ctx: _Ctx, d: DeploymentOut) -> list[str]:
