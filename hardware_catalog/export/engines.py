@@ -82,9 +82,10 @@ PLACEHOLDERS = {"MODEL_PATH": "the fine-tuned checkpoint (a directory or Hugging
                                 "its GGUF conversion)",
                 "MAXTEXT_CHECKPOINT": "the MaxText (Orbax) checkpoint converted from the weights the plan serves (a "
                                       "full or distilled plan: its fine-tuned ones, not the base model's)",
-                "MAXTEXT_QUANTISED_CHECKPOINT": "that MaxText checkpoint quantised to int8 and saved (quantization=int8 "
-                                           "on a host that holds its bf16 weights): a chip of this replica cannot "
-                                           "hold the bf16 shard MaxText would restore to quantise at load"}
+                "MAXTEXT_QUANTISED_CHECKPOINT": (
+                    "that MaxText checkpoint quantised to int8 and saved (quantization=int8 on a host that holds its "
+                    "bf16 weights): a chip of this replica cannot hold the bf16 shard MaxText would restore to "
+                    "quantise at load")}
 _REFERENCE = re.compile(r"\$\{([A-Z_]+)\}")
 
 
