@@ -24,7 +24,7 @@ from planner.calibration.validate import summarise, summarised
 from planner.domain import Catalog
 from planner.model.estimate import config_grid, resolve
 from planner.model.grid import CatalogTables, Grid
-from planner.model.load.queueing import LengthDist, overload_tpot, serve, server, tpot_tuned_cap
+from planner.model.load.queueing import LengthDist, overload_tpot, serve, server, slot_tokens, tpot_tuned_cap
 from planner.model.load.scheduler import overlap_of
 from planner.model.load.simulate import simulate_requests
 from planner.model.perf import MemoryModel, StepModel
@@ -123,7 +123,9 @@ def test_a_deployment_runs_the_tuned_engine_where_it_meets_the_slo_at_its_share(
                 step, mem = StepModel.build(grid), MemoryModel.build(grid)
                 overlap = overlap_of(catalog.calibration, pl.runtime)
                 i, o = length_dists(w.traffic)
-                fits = float(mem.operating_batch(cap=np.inf, input_tokens=i.mean, output_tokens=o.mean)[0])
+                # (an engine without paged KV holds its slots whole: tests/test_slot_memory.py)
+                fits = float(mem.operating_batch(cap=np.inf, input_tokens=i.mean, output_tokens=o.mean,
+                                                 slot_tokens=slot_tokens(i, o))[0])
                 tuned = float(tuned_cap(step, mem, w.traffic, w.slo, overlap)[0])
                 res = serve(step, mem, request_rate=np.array([d.requests_per_s_per_replica]), input_tokens=i,
                             output_tokens=o, batch_cap=tuned, overlap=overlap)
