@@ -31,17 +31,29 @@ def _diff(a: Any, b: Any, path: str = "") -> list[FieldChangeOut]:
     return [] if a == b else [FieldChangeOut(field=path, a=a, b=b)]
 
 
+def _shared_prices(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, str]]:
+    """(pricing mode, chip) pairs both records price. Each record keeps the prices of the chips its own plans use
+    (``saved.prices_used``): a chip only one side's plans use, or a mode only one side plans at, has no price on
+    the other to differ from."""
+    return [(mode, hardware) for mode in sorted(set(a) & set(b)) for hardware in sorted(set(a[mode]) & set(b[mode]))]
+
+
 def _price_changes(a: dict[str, Any], b: dict[str, Any]) -> list[FieldChangeOut]:
-    """The chips whose price per chip-hour, at one pricing mode, differs between the records. Each
-    record keeps the prices of the chips its own plans use (``saved.prices_used``): a chip only one
-    side's plans use has no price on the other to differ from, and is not a change."""
-    return [change for mode in sorted(set(a) & set(b)) for hardware in sorted(set(a[mode]) & set(b[mode]))
+    """The chips whose price per chip-hour, at one pricing mode, differs between the records (``_shared_prices``)."""
+    return [change for mode, hardware in _shared_prices(a, b)
             for change in _diff(a[mode][hardware], b[mode][hardware], f"{mode}.{hardware}")]
 
 
-def _workload(record: dict[str, Any]) -> dict[str, Any]:
-    """The record's workload; a `plan --json` file has none but its name (the result's ``workload``)."""
-    return record["workload"] or {"name": record["result"].get("workload")}
+def _workloads(a: dict[str, Any], b: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The records' workloads as far as both keep them: a `plan --json` file keeps only the workload's name (the
+    result's ``workload``), so beside one only the names are compared (a saved workload's every field read as
+    changed from nothing)."""
+    def name(record: dict[str, Any]) -> dict[str, Any]:
+        return {"name": (record["workload"] or {}).get("name") or record["result"].get("workload")}
+
+    if a["workload"] and b["workload"]:
+        return a["workload"], b["workload"]
+    return name(a), name(b)
 
 
 def compare(a: dict[str, Any], b: dict[str, Any]) -> CompareOut:
@@ -54,10 +66,11 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> CompareOut:
         a=ComparedOut(id=a.get("id"), top_plan=ta), b=ComparedOut(id=b.get("id"), top_plan=tb),
         cost_per_month_change=delta,
         changed=ChangesOut(
-            workload=_diff(_workload(a), _workload(b)),
+            workload=_diff(*_workloads(a, b)),
             objective=None if a["result"].get("objective") == b["result"].get("objective")
             else FieldChangeOut(field="objective", a=a["result"].get("objective"), b=b["result"].get("objective")),
             catalog_version=None if a["catalog_version"] == b["catalog_version"]
             else VersionChangeOut(a=a["catalog_version"], b=b["catalog_version"]),
             prices=_price_changes(a["prices"], b["prices"]),
+            prices_compared=len(_shared_prices(a["prices"], b["prices"])),
             top_plan=_diff(ta.model_dump(mode="json") if ta else {}, tb.model_dump(mode="json") if tb else {})))

@@ -1017,6 +1017,9 @@ class ChangesOut(_Out):
     catalog_version: VersionChangeOut | None = Field(description="null: both used the same catalog")
     prices: list[FieldChangeOut] = Field(description="price per chip-hour, by pricing mode and hardware, of the "
                                                      "chips both results' plans use")
+    prices_compared: int = Field(description="(pricing mode, chip) prices both results' plans use, which `prices` "
+                                             "compares: 0 means no price could be compared (other chips, another "
+                                             "pricing mode, or a plan file, which keeps none)")
     top_plan: list[FieldChangeOut]
 
 

@@ -59,8 +59,9 @@ class PriceSourceOut(_Out):
     from_sheet: bool = Field(description="the price comes from the user's price sheet")
     offers: list[OfferOut]
     stale: bool = Field(description="an offer behind it is older than 12 months or undated")
-    instance_chips: int = Field(description="only offers of instances holding at least this many chips priced it "
-                                            "(a replica's chips on one node); 1: any instance")
+    instance_chips: int = Field(default=1, description="only offers of instances holding at least this many chips "
+                                                       "priced it (a replica's chips on one node); 1: any instance "
+                                                       "(and in a result saved before the field)")
 
 
 class CostPartsOut(_Out):

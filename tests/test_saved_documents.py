@@ -213,3 +213,45 @@ def test_a_chip_priced_by_larger_instances_is_its_own_price(tmp_path: Path) -> N
     assert doc.changed.prices == []  # nothing was repriced
     lines = [line for line in cost_lines(PlanResultOut.model_validate(b)) if line.startswith("price l40s")]
     assert len(lines) == 2 and f"price l40s (instances of >= 2 chips): ${sizes[2]:.2f}" in " ".join(lines), lines
+
+
+def test_compare_says_what_it_could_not_compare() -> None:
+    """A new-user audit: plans saved at on_demand and at spot printed 'prices per chip-hour: no change' (no price
+    was comparable); a saved plan against a `plan --json` file listed every field of the saved workload as changed
+    from nothing; two infeasible results said 'one side has no plan'. Basis: the records themselves."""
+    from cli.output.compare_render import compare_lines
+    from hardware_catalog.compare import compare
+
+    def record(prices: dict[str, dict[str, float]], workload: dict[str, Any], plans: list[Any]) -> dict[str, Any]:
+        return {"id": "x" if workload else None, "workload": workload,
+                "result": {"plans": plans, "objective": "cost", "workload": "w"}, "catalog_version": "v1",
+                "prices": prices}
+
+    saved = {"name": "w", "traffic": {"requests_per_s": 5}}
+    spot = compare(record({"on_demand": {"l4": 0.8}}, saved, []), record({"spot": {"l4": 0.3}}, saved, []))
+    assert spot.changed.prices == [] and spot.changed.prices_compared == 0
+    lines = compare_lines(spot)
+    assert "prices per chip-hour: not compared (no chip is priced at the same pricing mode on both sides)" in lines
+    assert "top plan's cost: not compared (neither side has a plan)" in lines
+    same = compare(record({"spot": {"l4": 0.3}}, saved, []), record({"spot": {"l4": 0.3}}, saved, []))
+    assert "prices per chip-hour: no change (1 chip price(s) both sides use)" in compare_lines(same)
+    with_file = compare(record({"on_demand": {"l4": 0.8}}, saved, []), record({}, {}, []))
+    assert [(c.field, c.a, c.b) for c in with_file.changed.workload] == []  # the same name: nothing else is known
+    assert "workload: the same name (a `hwplan plan --json` file keeps no more)" in compare_lines(with_file, files=True)
+
+
+def test_a_plan_file_written_before_instance_chips_is_still_read(tmp_path: Path,
+                                                                 hwplan: Callable[..., tuple[int, str, str]]) -> None:
+    """cost.sources[].instance_chips is new (a chip priced by larger instances): a `plan --json` file from before
+    it still compares (1: any instance, which is what it was priced at)."""
+    code, out, err = hwplan("plan", str(ROOT / "examples" / "edge-assistant.yaml"), "--json", "--top", "1")
+    assert code == 0, err
+    doc = json.loads(out)
+    for p in doc["plans"]:
+        for s in p["cost"]["sources"]:
+            s.pop("instance_chips")
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(doc), encoding="utf-8")
+    code, out, err = hwplan("compare", str(old), str(old))
+    assert code == 0, err
+    assert "top plan's cost: the same" in " ".join(out.split())

@@ -375,6 +375,8 @@ def test_save_share_in_a_new_context_compare_and_download_an_export(page: Page, 
     expect(workload_change).to_contain_text("traffic.requests_per_s 60 → 30")
     expect(workload_change).to_contain_text("traffic.peak_requests_per_s 60 → 30")
     expect(other.locator('#compare-result li[data-change="catalog"]')).to_have_text("Catalog: the same version.")
+    # both priced on demand, the same chips: compared, and unchanged (not "not compared")
+    expect(other.locator('#compare-result li[data-change="prices"]')).to_have_text("Price per chip-hour: unchanged.")
     cost_a = top["cost"]["per_month"]
     cost_b = httpx.get(f"{server}/v1/plans/{second}").json()["result"]["plans"][0]["cost"]["per_month"]
     assert cost_b <= cost_a

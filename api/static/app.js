@@ -1113,7 +1113,9 @@ function renderCompare(c) {
     el("li", {"data-change": "objective"}, ch.objective ? `Objective: ${ch.objective.a} → ${ch.objective.b} `
       + "(the plans are ranked differently)." : "Objective: the same."),
     ...[["workload", "Workload"], ["prices", "Price per chip-hour"], ["top_plan", "Top plan"]].map(([key, label]) =>
-      el("li", {"data-change": key}, ch[key].length ? `${label}: ` : `${label}: unchanged.`,
+      el("li", {"data-change": key}, ch[key].length ? `${label}: `
+        : key === "prices" && ch.prices_compared === 0  // (other chips, another pricing mode: nothing to compare)
+          ? `${label}: not compared (no chip is priced at the same pricing mode in both).` : `${label}: unchanged.`,
         ...ch[key].map((d, i) => [i ? "; " : "", el("code", {text: d.field}),
           ` ${changeValue(d.a, key === "prices", d.field)} → ${changeValue(d.b, key === "prices", d.field)}`]))),
   ];

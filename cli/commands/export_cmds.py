@@ -25,23 +25,29 @@ def _store(db: str | None) -> PlanStore:
     return PlanStore(db)
 
 
-def _record(ref: str, db: str | None) -> dict[str, Any]:
-    """A saved plan's record, by id, or a ``hwplan plan --json`` file (no workload, prices or version)."""
+def _record(ref: str, db: str | None, *, field: str = "PLAN", files: bool = True) -> dict[str, Any]:
+    """A saved plan's record, by id, or a ``hwplan plan --json`` file (no workload, prices or version); an
+    InputError names ``field``, the argument ``ref`` was given as (``files``: whether the command takes a file,
+    which its messages then offer)."""
 
     from planner.errors import InputError
 
+    if not ref.strip():
+        raise InputError("empty: give a saved plan's id" + (" or a `hwplan plan --json` file" if files else ""),
+                         field=field)
     path = Path(ref)
     if path.suffix == ".json" or path.exists():
-        return {"id": None, "workload": {}, "result": _plan_document(path), "catalog_version": "", "prices": {}}
+        return {"id": None, "workload": {}, "result": _plan_document(path, field), "catalog_version": "",
+                "prices": {}}
     saved = _store(db).get(ref)
     if saved is None:
-        raise InputError(f"no saved plan {ref} (and no such file)", field="PLAN")
+        raise InputError(f"no saved plan {ref}" + (" (and no such file)" if files else ""), field=field)
     return {"id": saved.id, "workload": saved.workload, "result": saved.result,
             "catalog_version": saved.catalog_version, "prices": saved.prices}
 
 
-def _plan_document(path: Path) -> dict[str, Any]:
-    """A ``hwplan plan --json`` file's document; an InputError on PLAN when it is not one."""
+def _plan_document(path: Path, field: str = "PLAN") -> dict[str, Any]:
+    """A ``hwplan plan --json`` file's document; an InputError on ``field`` when it is not one."""
     import json
 
     from pydantic import ValidationError
@@ -52,16 +58,16 @@ def _plan_document(path: Path) -> dict[str, Any]:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}", field="PLAN") from exc
+        raise InputError(f"{path}: cannot read: {exc.strerror}", field=field) from exc
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not JSON ({exc})", field="PLAN") from exc
+        raise InputError(f"{path}: not JSON ({exc})", field=field) from exc
     try:
         PlanResultOut.model_validate(doc)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "the document"
         raise InputError(f"{path}: not a `hwplan plan --json` document ({where}: {first['msg']})",
-                         field="PLAN") from exc
+                         field=field) from exc
     assert isinstance(doc, dict)  # (a PlanResultOut validates from a JSON object only)
     return doc
 
@@ -122,17 +128,20 @@ def compare_cmd(a: Annotated[str, typer.Argument(help="Saved plan id or --json f
     """
     from hardware_catalog.compare import compare
 
-    _print_compare(compare(_record(a, db), _record(b, db)), (a, b), json_out=json_out, wide=wide)
+    first, second = _record(a, db, field="A"), _record(b, db, field="B")
+    _print_compare(compare(first, second), (a, b), files=not (first["workload"] and second["workload"]),
+                   json_out=json_out, wide=wide)
 
 
-def _print_compare(out: CompareOut, labels: tuple[str, str], *, json_out: bool, wide: bool) -> None:
+def _print_compare(out: CompareOut, labels: tuple[str, str], *, json_out: bool, wide: bool, files: bool = False
+                   ) -> None:
     if json_out:
         print_doc(out)
         return
     from cli.output.compare_render import render_compare
     from cli.output.console import Console
 
-    render_compare(Console(), out, labels, wide=wide)
+    render_compare(Console(), out, labels, files=files, wide=wide)
 
 
 @app.command("replan")
@@ -150,7 +159,7 @@ def replan_cmd(plan_id: Annotated[str, typer.Argument(help="Saved plan id.")],
     from planner.search.planning import plan
     from planner.workload import Objective
 
-    old = _record(plan_id, db)
+    old = _record(plan_id, db, field="PLAN_ID", files=False)
     if old["id"] is None:  # (a `hwplan plan --json` file: export and compare take one, it keeps no workload)
         from planner.errors import InputError
 

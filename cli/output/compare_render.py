@@ -40,8 +40,9 @@ def _value(value: Any) -> str:
     return str(value)
 
 
-def compare_lines(out: CompareOut) -> list[str]:
-    """What changed from a to b, one line each (the table above them shows the top plans)."""
+def compare_lines(out: CompareOut, *, files: bool = False) -> list[str]:
+    """What changed from a to b, one line each (the table above them shows the top plans); ``files``: a side is a
+    `hwplan plan --json` file, which keeps the workload's name only and no prices."""
     lines = []
     delta = out.cost_per_month_change
     before = out.a.top_plan.per_month if out.a.top_plan else None
@@ -50,35 +51,41 @@ def compare_lines(out: CompareOut) -> list[str]:
     elif delta is not None:
         share = f" ({delta / before:+.1%})" if before else ""
         lines.append(f"top plan's cost: {'+' if delta >= 0 else ''}{_money(delta)}/month from a to b{share}")
+    elif out.a.top_plan is None and out.b.top_plan is None:
+        lines.append("top plan's cost: not compared (neither side has a plan)")
     elif out.a.top_plan is None or out.b.top_plan is None:
-        lines.append("top plan's cost: not compared (one side has no plan)")
+        lines.append(f"top plan's cost: not compared ({'a' if out.a.top_plan is None else 'b'} has no plan)")
     changed = out.changed
     if changed.objective is not None:
         lines.append(f"objective: {_value(changed.objective.a)} -> {_value(changed.objective.b)}")
     if changed.catalog_version is not None:
         lines.append(f"catalog version: {changed.catalog_version.a or '(a plan file: none)'} -> "
                      f"{changed.catalog_version.b or '(a plan file: none)'}")
-    files = out.a.id is None  # a `plan --json` file keeps the workload's name only, and no prices
-    for title, changes, unknown in (("workload", changed.workload, "beyond its name (a `hwplan plan --json` file "
-                                                                   "keeps no more)"),
-                                    ("prices per chip-hour", changed.prices, "(a `hwplan plan --json` file keeps "
-                                                                             "none)")):
-        if changes:
-            lines.append(f"{title}:")
-            lines += [f"  {c.field}: {_value(c.a)} -> {_value(c.b)}" for c in changes]
-        elif files:
-            lines.append(f"{title}: not compared {unknown}")
-        else:
-            lines.append(f"{title}: no change")
+    if changed.workload:
+        lines.append("workload:")
+        lines += [f"  {c.field}: {_value(c.a)} -> {_value(c.b)}" for c in changed.workload]
+    else:
+        lines.append("workload: the same name (a `hwplan plan --json` file keeps no more)" if files
+                     else "workload: no change")
+    if changed.prices:
+        lines.append("prices per chip-hour:")
+        lines += [f"  {c.field}: {_value(c.a)} -> {_value(c.b)}" for c in changed.prices]
+    elif changed.prices_compared == 0:
+        lines.append("prices per chip-hour: not compared (a `hwplan plan --json` file keeps none)" if files else
+                     "prices per chip-hour: not compared (no chip is priced at the same pricing mode on both sides)")
+    else:
+        lines.append(f"prices per chip-hour: no change ({changed.prices_compared} chip price(s) both sides use)")
     fields = [c.field for c in changed.top_plan]
     lines.append(f"top plan: {', '.join(fields)} changed (above)" if fields else "top plan: no change")
     return lines
 
 
-def render_compare(console: Console, out: CompareOut, labels: tuple[str, str], *, wide: bool = False) -> None:
-    """``labels``: what the user named a and b (a saved plan's id or a file; b of a re-plan: "re-planned")."""
+def render_compare(console: Console, out: CompareOut, labels: tuple[str, str], *, files: bool = False,
+                   wide: bool = False) -> None:
+    """``labels``: what the user named a and b (a saved plan's id or a file; b of a re-plan: "re-planned");
+    ``files``: as ``compare_lines``."""
     columns = [Column(""), Column(f"a: {labels[0]}", wrap=True), Column(f"b: {labels[1]}", wrap=True)]
     rows = [[name, x, y] for name, x, y in zip(_ROWS, _side(out.a.top_plan), _side(out.b.top_plan), strict=True)]
     print_table(console, None, columns, rows, wide=wide)
-    for line in compare_lines(out):
+    for line in compare_lines(out, files=files):
         console.print(escape(line), highlight=False)
