@@ -153,6 +153,7 @@ def _runtime(file: str, r: RuntimeFile, raw: RawCatalog) -> Runtime:
         uneven_heads=tuple(r.uneven_heads),
         backends={str(family): backend for family, backend in r.backends.items()},
         native_only=tuple(r.native_only),
+        no_split={str(kind): why for kind, why in r.no_split.items()},
     )
 
 

@@ -433,6 +433,9 @@ class RuntimeFile(_Strict):
     # weight formats the runtime's kernels compute natively only: on a chip whose peak_tflops lacks one, the
     # runtime does not serve it (TensorRT-LLM's FP8 needs Ada or later) where another might dequantise it
     native_only: list[PrecisionId] = []
+    # ways the runtime does not split one replica over several chips (tensor, pipeline) -> why, cited: the
+    # planner plans no such shape and `hwplan estimate` refuses one (MaxText serves no pipeline stages)
+    no_split: dict[Literal["tensor", "pipeline"], Annotated[str, Field(min_length=1)]] = {}
 
     @model_validator(mode="after")
     def _consistent(self) -> RuntimeFile:

@@ -300,6 +300,15 @@ class Runtime:
     # weight formats its kernels compute natively only (runtimes.yaml native_only): not served on a chip that
     # does not compute them (``Catalog.weight_precisions``)
     native_only: tuple[str, ...] = ()
+    # "tensor" / "pipeline" -> why the runtime does not split a replica so (runtimes.yaml no_split, cited)
+    no_split: Mapping[str, str] = field(default_factory=_frozen)
+
+    def split_problem(self, tp: int, pp: int) -> str | None:
+        """Why this runtime does not run a replica of ``tp`` x ``pp`` chips (None: it does)."""
+        for kind, degree in (("tensor", tp), ("pipeline", pp)):
+            if degree > 1 and kind in self.no_split:
+                return f"{self.id} has no {kind}-parallel split of a replica: {self.no_split[kind]}"
+        return None
 
     def through(self, family: str) -> str:
         """The words every refusal of a format a backend lacks uses: ' (through <backend> on <family> chips)'

@@ -91,8 +91,8 @@ def test_parser_rejects_names_outside_the_reference() -> None:
       "model": "meta-llama/Llama-3.1-8B"}),
     ("neuron", "llama-3.1-8b", "neuronx", "inferentia2", 2, 1, "bf16", "bf16",
      {"tensor_parallel_size": "4", "device": "neuron"}),  # 2 chips x 2 NeuronCores each
-    ("llama.cpp", "llama-3.1-8b", "llama.cpp", "rtx-4090", 2, 1, "int4", "int8",
-     {"model": "/models/llama-3.1-8b-Q4_K_M.gguf", "cache_type_k": "q8_0", "parallel": "64", "split_mode": "row",
+    ("llama.cpp", "llama-3.1-8b", "llama.cpp", "rtx-4090", 1, 2, "int4", "int8",
+     {"model": "/models/llama-3.1-8b-Q4_K_M.gguf", "cache_type_k": "q8_0", "parallel": "64", "split_mode": "layer",
       "ctx_size": str(3584 * 64)}),  # each slot the p95 prompt + output (in steps of 256), not twice it
     ("jetstream", "llama-2-70b", "jetstream", "tpu-v5e", 8, 1, "int8", "int8",
      {"model_name": "llama2-70b", "ici_tensor_parallelism": "8", "per_device_batch_size": "8", "quantization": "int8",

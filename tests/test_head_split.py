@@ -111,3 +111,36 @@ def test_native_only_needs_a_source_and_formats_the_runtime_serves(tmp_path: Pat
                         encoding="utf-8")
     with pytest.raises(CatalogError, match=r"native_only: \['tf32'\] not among"):
         load_catalog(root)
+
+
+def _shapes(model: str, hardware: str, runtime: str) -> tuple[set[tuple[int, int]], dict[str, int]]:
+    """(tp, pp) shapes the search enumerates for the model on the chip and runtime, and its drop counts."""
+    catalog = _catalog()
+    w = Workload(name="splits", traffic=Traffic(requests_per_s=1.0, input_tokens=Tokens(500.0),
+                                                output_tokens=Tokens(100.0)),
+                 constraints=Constraints(models=(model,), hardware=(hardware,), runtimes=(runtime,)))
+    cand = enumerate_candidates(catalog, CatalogTables.from_catalog(catalog), w)
+    return {(int(tp), int(pp)) for tp, pp in zip(cand.tp, cand.pp, strict=True)}, dict(cand.dropped)
+
+
+def test_a_runtime_is_planned_only_with_the_splits_it_runs() -> None:
+    """runtimes.yaml no_split: llama.cpp's row split keeps the KV cache on one GPU (its --main-gpu help), so a
+    multi-GPU llama.cpp replica is planned as layer stages (pp) only; MaxText serves no pipeline stages, so JetStream
+    is planned with tp only (a new-user audit: plans the export then refused, or that could not hold their cache).
+    Basis: the engines' documented options; vLLM on the same chips keeps both splits."""
+    # (the searched shapes split pipelines only beside tp 4 or 8: a llama.cpp replica is planned on one chip;
+    # hwplan estimate --pp runs its layer split)
+    llama, dropped = _shapes("llama-3.1-8b", "l40s", "llama.cpp")
+    assert llama == {(1, 1)}
+    assert dropped["a split of the replica the runtime does not run (runtimes.yaml no_split)"] > 0
+    assert {tp for tp, _ in _shapes("llama-3.1-8b", "l40s", "vllm")[0]} >= {1, 2, 4}
+    jet, _ = _shapes("llama-3.1-70b", "tpu-v5e", "jetstream")
+    assert jet and all(pp == 1 for _, pp in jet) and any(tp > 1 for tp, _ in jet)
+    vllm, _ = _shapes("llama-3.1-70b", "tpu-v5e", "vllm")
+    assert any(pp > 1 for _, pp in vllm)
+    catalog = _catalog()
+    with pytest.raises(InputError, match="llama.cpp has no tensor-parallel split"):
+        resolve(catalog, model="llama-3.1-8b", hardware="rtx-4090", chips=2, tp=2, runtime="llama.cpp")
+    with pytest.raises(InputError, match="jetstream has no pipeline-parallel split"):
+        resolve(catalog, model="llama-3.1-8b", hardware="tpu-v5e", chips=4, tp=2, pp=2, runtime="jetstream")
+    assert resolve(catalog, model="llama-3.1-8b", hardware="rtx-4090", chips=2, tp=1, pp=2, runtime="llama.cpp")

@@ -359,9 +359,8 @@ def _llama_cpp(ctx: _Ctx, d: DeploymentOut) -> list[str]:
         raise ExportError(f"llama.cpp has no GGUF type for {p.precision} weights", field="format")
     if p.kv_precision not in _GGUF_KV:
         raise ExportError(f"llama.cpp has no {p.kv_precision} KV cache type", field="format")
-    if d.tp > 1 and d.pp > 1:
-        raise ExportError("llama.cpp splits a model either by rows (tensor parallel) or by layers (pipeline), "
-                          f"not both (tp {d.tp}, pp {d.pp})", field="format")
+    if (problem := ctx.catalog.runtimes["llama.cpp"].split_problem(d.tp, 1)) is not None:  # (plans have none)
+        raise ExportError(f"{problem} (tp {d.tp})", field="format")
     hw = ctx.catalog.get_hardware(d.hardware)
     # converted with convert_hf_to_gguf.py from _hf_repo() (mounted at /models), or the fine-tuned checkpoint's
     # conversion the operator gives (${MODEL_PATH})
@@ -376,8 +375,8 @@ def _llama_cpp(ctx: _Ctx, d: DeploymentOut) -> list[str]:
         argv += ["--ctx-size", str(n * d.max_batch)]  # one context split evenly over the parallel slots
     if hw.family != "cpu":
         argv += ["--n-gpu-layers", "all"]
-        if d.chips_per_replica > 1:
-            argv += ["--split-mode", "row" if d.tp > 1 else "layer"]
+        if d.chips_per_replica > 1:  # pipeline stages: each GPU its layers' weights and cache
+            argv += ["--split-mode", "layer"]
     return argv + _lora(ctx, "llama.cpp") + ["--host", "0.0.0.0", "--port", str(PORT)]
 
 

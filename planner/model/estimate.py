@@ -144,6 +144,7 @@ def resolve(catalog: Catalog, *, model: str, hardware: str, chips: int | None = 
         raise InputError(f"tp x pp = {tp * pp} exceeds chips = {chips}", field="tp")
     if chips % (tp * pp):
         raise InputError(f"chips = {chips} is not a multiple of tp x pp = {tp * pp}", field="chips")
+    _check_split(rt, tp, pp)
     if ep > 1:
         _check_expert_parallel(m, hw, rt, tp=tp, pp=pp, ep=ep)
     elif hw.family not in rt.uneven_heads and (problem := head_split_problem(m, tp)) is not None:
@@ -152,6 +153,12 @@ def resolve(catalog: Catalog, *, model: str, hardware: str, chips: int | None = 
                          f"(tp that splits them over {chips} chip(s): {', '.join(map(str, even))})", field="tp")
     return Config(model=m, hardware=hw, precision=prec, kv_precision=kv, runtime=rt,
                   tp=tp, pp=pp, replicas=chips // (tp * pp), ep=ep)
+
+
+def _check_split(rt: Runtime, tp: int, pp: int) -> None:
+    """An InputError where the runtime runs no such split of a replica (``Runtime.no_split``), as plans leave out."""
+    if (problem := rt.split_problem(tp, pp)) is not None:
+        raise InputError(problem, field="pp" if pp > 1 and "pipeline" in rt.no_split else "tp")
 
 
 def _check_expert_parallel(m: Model, hw: Hardware, rt: Runtime, *, tp: int, pp: int, ep: int) -> None:

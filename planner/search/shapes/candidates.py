@@ -256,6 +256,13 @@ def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload,
         dropped[reason] += n_combos * int(per_model.sum())
     dropped["parallelism larger than one node with no scale-out network in the catalog"] += \
         int(((~parallel_ok).astype(np.int64) @ per_model).sum())
+    # a runtime that does not split a replica so (runtimes.yaml no_split: MaxText has no pipeline stages, llama.cpp's
+    # row split keeps the KV cache on one chip): those shapes are out
+    unsplit = _no_split(catalog, tables)[combos[:, 1]]  # [combo, (tensor, pipeline)]
+    no_split = ((shapes[None, :, 0] > 1) & unsplit[:, :1]) | ((shapes[None, :, 1] > 1) & unsplit[:, 1:])
+    dropped["a split of the replica the runtime does not run (runtimes.yaml no_split)"] += \
+        int(((parallel_ok & no_split).astype(np.int64) @ per_model).sum())
+    parallel_ok &= ~no_split
     in_node = parallel_ok.astype(np.int64) @ per_model  # [combo, model]: shapes that pass the parallelism rule
     split = np.where(pads[:, None], in_node, parallel_ok.astype(np.int64) @ (shape_ok & heads_ok).T.astype(np.int64))
     dropped["tp does not split the model's attention heads evenly (the runtime refuses to start)"] += \
@@ -549,6 +556,17 @@ def _supports(catalog: Catalog, tables: CatalogTables, features: tuple[str, ...]
     """[hardware, runtime]: the runtime's support matrix lists every feature on the chip's family."""
     return _chip_runtime_table(catalog, tables, ("supports", features),
                                lambda runtime, family: all(runtime.supports(f, family) for f in features))
+
+
+def _no_split(catalog: Catalog, tables: CatalogTables) -> npt.NDArray[np.bool_]:
+    """[runtime, 2]: the runtime runs no tensor (column 0) / pipeline (column 1) split of a replica
+    (``Runtime.no_split``; once per catalog, read-only)."""
+    def compute() -> npt.NDArray[np.bool_]:
+        table = np.array([[kind in catalog.runtimes[r].no_split for kind in ("tensor", "pipeline")]
+                          for r in tables.runtime_ids], dtype=bool).reshape(len(tables.runtime_ids), 2)
+        table.flags.writeable = False
+        return table
+    return cached(catalog, ("no_split", tables.runtime_ids), compute)
 
 
 def _uneven_heads(catalog: Catalog, tables: CatalogTables) -> npt.NDArray[np.bool_]:
