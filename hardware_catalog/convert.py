@@ -181,6 +181,7 @@ def _hardware(file: str, h: HardwareFile, raw: RawCatalog) -> Hardware:
         chips_per_node=h.chips_per_node,
         interconnect_bytes_per_s=h.interconnect_gb_s * GB,
         interconnect_topology=h.interconnect_topology,
+        tp_ranks_per_chip=h.tp_ranks_per_chip,
         scale_out_bytes_per_s=None if h.scale_out_gb_s is None else h.scale_out_gb_s * GB,
         tdp_w=h.tdp_w,
         runtimes=tuple(h.runtimes),

@@ -124,6 +124,9 @@ class HardwareFile(_Strict):
     # mesh: the figure is split over direct links to the chips_per_node - 1 peers (AMD Infinity
     # Fabric, Gaudi on-die RoCE), so a tp-way collective uses (tp - 1) / (chips_per_node - 1) of it
     interconnect_topology: Literal["switch", "mesh"] = "switch"
+    # tensor-parallel ranks one chip runs (NeuronCores: Neuron's runtimes count tp in them): a model with fewer KV
+    # heads than the replica's ranks replicates them per rank (planner.model.perf.kv_bytes_per_token)
+    tp_ranks_per_chip: Annotated[int, Field(ge=1, le=64, strict=True)] = 1
     scale_out_gb_s: GbPerS | None = None
     tdp_w: Watts | None = None
     # id of the same die sold at its highest board power: tensor throughput is capped at this

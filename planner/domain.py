@@ -86,6 +86,7 @@ class Hardware:
     runtimes: tuple[str, ...]
     default_runtime: str
     memory_usable_fraction: float = 1.0
+    tp_ranks_per_chip: int = 1  # tensor-parallel ranks a chip runs (NeuronCores; hardware_catalog.schema)
     unsupported_precisions: Mapping[str, str] = field(default_factory=_frozen)  # id -> reason (cited)
     sources: Mapping[str, str] = field(default_factory=_frozen)
     notes: str = ""

@@ -149,15 +149,16 @@ def test_maxtext_refuses_slots_it_cannot_allocate(catalog: Any) -> None:
     """MaxText has no paged KV cache by default (runtimes.yaml jetstream features.paged_kv): it allocates
     per_device_batch_size x chips slots of max_target_length tokens at start. Llama 3.1 8B's cache is 2 x 32
     layers x 8 KV heads x 128 x 2 bytes = 131,072 B a token (its config.json); the workload's slot is 3,072 + 512
-    tokens (p95 prompt and output in steps of 256), so 256 slots hold 120.3 GB, past 4 v5e chips' 64 GB; 64 slots
-    (30.1 GB beside 16 GB of weights) fit."""
+    tokens (p95 prompt and output in steps of 256), so 256 slots hold 120.3 GB, 30.1 GB on each of 4 v5e chips
+    beside its 4.0 GB of weights, past its 16 GB; 64 slots (7.5 GB a chip) fit."""
     from test_export import result
 
     doc = result("llama-3.1-8b", "jetstream", [("tpu-v5e", 4, 1, 1)])
     export(doc, catalog, "jetstream", workload=WORKLOAD)  # 64 slots
     big = _edited(doc, 0, max_batch=256)
-    kv = 256 * 3584 * 2 * 32 * 8 * 128 * 2 / 1e9
-    with pytest.raises(ExportError, match=rf"MaxText would allocate {kv:.1f} GB of KV cache \(256 slots x 3,584"):
+    kv = 256 * 3584 * 2 * 32 * 8 * 128 * 2 / 4 / 1e9  # (8 KV heads over tp 4: 2 a chip)
+    with pytest.raises(ExportError, match=rf"MaxText would allocate {kv:.1f} GB of KV cache per chip \(256 slots x "
+                                          r"3,584"):
         export(big, catalog, "jetstream", workload=WORKLOAD)
 
 
@@ -265,7 +266,7 @@ def test_llama_cpp_refuses_a_context_it_cannot_allocate(catalog: Any) -> None:
     doc = result("qwen2.5-7b", "llama.cpp", [("rtx-4090", 1, 1, 1)], precision="int4", kv="int8")
     export(doc, catalog, "llama.cpp", workload=WORKLOAD)
     big = _edited(doc, 0, max_batch=400)
-    with pytest.raises(ExportError, match="llama.cpp would allocate .* GB of KV cache \\(400 slots"):
+    with pytest.raises(ExportError, match="llama.cpp would allocate .* GB of KV cache per chip \\(400 slots"):
         export(big, catalog, "llama.cpp", workload=WORKLOAD)
 
 
@@ -312,3 +313,24 @@ def test_llama_cpp_writes_an_fp32_kv_cache(catalog: Any) -> None:
                        catalog, "llama.cpp", workload=WORKLOAD)
     options = engine_options("llama.cpp", script.content)
     assert options["cache_type_k"] == "f32" and options["cache_type_v"] == "f32"
+
+
+
+def test_neuron_counts_its_ranks_in_neuroncores_and_replicates_kv_heads(catalog: Any) -> None:
+    """vLLM on Neuron runs --tensor-parallel-size in NeuronCores (4 a Trainium2 by default): Llama 3.1 70B's 8 KV
+    heads over 4 chips' 16 ranks are replicated 2x, so each chip holds 4 heads' cache, not 2 (a new-user audit:
+    173 slots passed the check at the unreplicated size). Basis: the model's shape, 2 x 80 layers x 128 dims x
+    2 bytes a head and token, and the chips' NeuronCore counts (AWS Neuron architecture docs)."""
+    from planner.model.attention import kv_cache_bytes
+
+    model = catalog.get_model("llama-3.1-70b")
+    per_head = 2 * 80 * 128 * 2
+    assert float(kv_cache_bytes(model, 1.0, 2.0, tp=4, ranks_per_chip=4)) == 4 * per_head  # 16 ranks, 8 heads
+    assert float(kv_cache_bytes(model, 1.0, 2.0, tp=4)) == 2 * per_head  # 4 GPUs: 2 heads each
+    assert float(kv_cache_bytes(model, 1.0, 2.0, tp=2, ranks_per_chip=4)) == 4 * per_head  # 8 ranks, 1 head each
+    doc = result("llama-3.1-70b", "neuronx", [("trainium2", 4, 1, 1)])
+    export(doc, catalog, "neuron", workload=WORKLOAD)  # 64 slots of 3,584 tokens: 37.6 GB a chip beside 35.3
+    big = _edited(doc, 0, max_batch=173)
+    kv = 173 * 3584 * 4 * per_head / 1e9  # 101.6 GB: with the weights, past a Trainium2's 103.1 GB
+    with pytest.raises(ExportError, match=rf"vLLM on Neuron would allocate {kv:.1f} GB of KV cache per chip"):
+        export(big, catalog, "neuron", workload=WORKLOAD)

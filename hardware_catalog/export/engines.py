@@ -228,10 +228,7 @@ def _vllm(ctx: _Ctx, d: DeploymentOut, *, neuron: bool = False) -> list[str]:
                           "(NeuronCores, the Neuron image), which --format neuron writes", field="format")
     argv = ["vllm", "serve", _weights(ctx)]
     if neuron:
-        cores = deploy_data()["neuron_cores_per_chip"].get(d.hardware)
-        if cores is None:
-            raise ExportError(f"no NeuronCore count for {d.hardware} in data/deploy/deploy.yaml", field="format")
-        tp = d.tp * int(cores)  # vLLM on Neuron counts NeuronCores
+        tp = d.tp * ctx.catalog.get_hardware(d.hardware).tp_ranks_per_chip  # vLLM on Neuron counts NeuronCores
         argv += ["--device", "neuron"]
     tp, max_seqs, features = vllm_flags(ctx, d, tp)  # DP attention splits the replica's ranks (serving.py)
     argv += ["--tensor-parallel-size", str(tp), "--pipeline-parallel-size", str(d.pp)]
@@ -398,19 +395,22 @@ def _slots_fit(ctx: _Ctx, d: DeploymentOut, engine: str, slots: int, per_slot: i
     """Engines without a paged KV cache allocate every slot's whole context at start: llama.cpp its
     --ctx-size with -c and -ngl set as written here (its --fit adjusts only unset arguments:
     tools/server/README.md), MaxText per_device_batch_size x chips slots of max_target_length tokens
-    (runtimes.yaml, jetstream's features.paged_kv). Refused where that and the weights exceed the
-    replica's memory, rather than a server that cannot start."""
+    (runtimes.yaml, jetstream's features.paged_kv), vLLM on Neuron --max-num-seqs blocks of --max-model-len.
+    Per chip: its share of the weights, and its ranks' KV shards of every slot (replicated where the model has
+    fewer KV heads than the replica's tensor-parallel ranks: NeuronCores on Neuron chips). Refused where that
+    exceeds the chip, rather than a server that cannot start."""
     hw = ctx.catalog.get_hardware(d.hardware)
     model = ctx.catalog.get_model(ctx.plan.model)
     precisions = ctx.catalog.precisions
-    weights = model.params * precisions[ctx.plan.precision].bytes_per_weight
+    weights = model.params * precisions[ctx.plan.precision].bytes_per_weight / (d.tp * d.pp)
     kv_bytes = precisions[ctx.plan.kv_precision].bytes_per_kv or 2.0
-    kv = slots * float(kv_cache_bytes(model, per_slot, kv_bytes))  # each slot's whole context
-    have = hw.memory_bytes * hw.memory_usable_fraction * d.chips_per_replica
+    kv = slots * float(kv_cache_bytes(model, per_slot, kv_bytes, tp=d.tp, pp=d.pp,
+                                      ranks_per_chip=hw.tp_ranks_per_chip))  # each slot's whole context
+    have = hw.memory_bytes * hw.memory_usable_fraction
     if weights + kv > have:
-        raise ExportError(f"{engine} would allocate {kv / 1e9:.1f} GB of KV cache ({slots} slots x {per_slot:,} "
-                          f"tokens, {length}) beside {weights / 1e9:.1f} GB of weights, over the replica's "
-                          f"{have / 1e9:.1f} GB: {instead} than the plan's would have to be chosen by hand",
+        raise ExportError(f"{engine} would allocate {kv / 1e9:.1f} GB of KV cache per chip ({slots} slots x "
+                          f"{per_slot:,} tokens, {length}) beside {weights / 1e9:.1f} GB of weights, over "
+                          f"{hw.id}'s {have / 1e9:.1f} GB: {instead} than the plan's would have to be chosen by hand",
                           field="format")
 
 

@@ -129,10 +129,12 @@ def prefill_attended_context(prompt: npt.ArrayLike, window: npt.ArrayLike, full_
 
 
 def kv_cache_bytes(model: Model, context: npt.ArrayLike, bytes_per_element: float, *, tp: int = 1,
-                   pp: int = 1) -> Array:
-    """Bytes of one sequence's KV cache at ``context`` tokens on one chip of a tp x pp replica."""
+                   pp: int = 1, ranks_per_chip: int = 1) -> Array:
+    """Bytes of one sequence's KV cache at ``context`` tokens on one chip of a tp x pp replica (``ranks_per_chip``
+    tensor-parallel ranks a chip: as ``planner.model.perf.kv_shards_per_chip``)."""
     shards = kv_shards(model)
-    per_token_layer = kv_elements_per_token_layer(model) / shards * math.ceil(shards / tp) * bytes_per_element
+    per_chip = ranks_per_chip * math.ceil(shards / (tp * ranks_per_chip))
+    per_token_layer = kv_elements_per_token_layer(model) / shards * per_chip * bytes_per_element
     tokens = attended_context(context, window_tokens(model), full_attention_fraction(model))
     return np.asarray(math.ceil(model.layers / pp) * per_token_layer * tokens, dtype=np.float64)
 

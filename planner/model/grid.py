@@ -134,6 +134,7 @@ class Grid:
     mesh_links: Array  # 0 = switched; else direct links per chip (full mesh: chips_per_node - 1)
     scale_out_bytes_per_s: Array  # between nodes; 0 = none
     chips_per_node: Array
+    tp_ranks_per_chip: Array  # tensor-parallel ranks one chip runs (NeuronCores), 1 elsewhere
     # runtime and its (calibrated) efficiency on this hardware
     eff_compute: Array
     eff_memory: Array
@@ -246,6 +247,7 @@ class CatalogTables:
             "mesh_links": [h.chips_per_node - 1.0 if h.interconnect_topology == "mesh" else 0.0 for h in hws],
             "scale_out_bytes_per_s": [h.scale_out_bytes_per_s or 0.0 for h in hws],
             "chips_per_node": [h.chips_per_node for h in hws],
+            "tp_ranks_per_chip": [float(h.tp_ranks_per_chip) for h in hws],
         }
         peak_linear = np.full((len(hws), len(precs)), np.nan)
         sustained = [sustained_peak_flops(h, catalog.hardware) for h in hws]  # power-capped parts

@@ -71,15 +71,21 @@ def weights_bytes(grid: Grid) -> Array:
                       + expert * (grid.expert_weight_bytes - grid.dense_weight_bytes), dtype=np.float64)
 
 
-def kv_bytes_per_token(grid: Grid) -> Array:
-    """KV-cache bytes per token per chip: layers split by pp, KV shards (GQA's KV heads) by tp.
+def kv_shards_per_chip(grid: Grid) -> Array:
+    """KV shards (GQA's KV heads; MLA's one latent) a chip holds: the tp x r ranks of a replica (r ranks a chip:
+    NeuronCores, which Neuron's runtimes count tp in) each hold ceil(kv_shards / (tp r)), replicated where there
+    are fewer shards than ranks."""
+    ranks = grid.tp_ranks_per_chip
+    return np.asarray(ranks * np.ceil(grid.kv_shards / (grid.tp * ranks)), dtype=np.float64)
 
-    With fewer shards than tp they are replicated: ceil(kv_shards / tp) per chip; MLA's latent is
-    one shard every chip holds. Sliding windows cap the tokens held (``attended_context``).
+
+def kv_bytes_per_token(grid: Grid) -> Array:
+    """KV-cache bytes per token per chip: layers split by pp, KV shards (GQA's KV heads) by the tensor-parallel
+    ranks (``kv_shards_per_chip``: replicated when fewer; MLA's latent is one shard every rank holds). Sliding
+    windows cap the tokens held (``attended_context``).
     """
-    shards_per_chip = np.ceil(grid.kv_shards / grid.tp)  # replicated when kv_shards < tp
     layers_per_chip = np.ceil(grid.layers / grid.pp)
-    return layers_per_chip * shards_per_chip * (grid.kv_per_layer / grid.kv_shards) * grid.kv_bytes
+    return layers_per_chip * kv_shards_per_chip(grid) * (grid.kv_per_layer / grid.kv_shards) * grid.kv_bytes
 
 
 @dataclass(frozen=True)
@@ -302,7 +308,7 @@ class StepModel:
             # shards than ranks are replicated (a GQA model with fewer KV heads than tp; MLA's one latent,
             # which every rank reads): the count ``kv_bytes_per_token`` holds in memory
             kv_token = (grid.layers * grid.kv_per_layer * grid.kv_bytes * per_byte
-                        * tp * np.ceil(grid.kv_shards / tp) / grid.kv_shards)
+                        * tp * kv_shards_per_chip(grid) / grid.kv_shards)
             moe = grid.experts > 1
             payload = grid.hidden * ACTIVATION_BYTES  # per token of a pass
             # tensor parallel: ring all-reduce after attention and after the MLP, in every layer
