@@ -107,7 +107,7 @@ def test_native_only_needs_a_source_and_formats_the_runtime_serves(tmp_path: Pat
     runtimes.write_text("".join(lines), encoding="utf-8")
     with pytest.raises(CatalogError, match="native_only needs a source"):
         load_catalog(root)
-    runtimes.write_text(text.replace("  native_only: [fp8, fp4]\n", "  native_only: [fp8, tf32]\n", 1),
+    runtimes.write_text(text.replace("  native_only: [fp8]\n", "  native_only: [fp8, tf32]\n", 1),
                         encoding="utf-8")
     with pytest.raises(CatalogError, match=r"native_only: \['tf32'\] not among"):
         load_catalog(root)
