@@ -36,13 +36,15 @@ def _plan_and_export(tmp_path: Path, example: str, fmt: str) -> tuple[str, str |
     return text, " ".join(str(exported.exception).split())
 
 
-@pytest.mark.parametrize("example", ["code-assistant", "long-document-summarizer"])
-def test_an_unexportable_plan_1_says_so_as_export_refuses_it(tmp_path: Path, example: str) -> None:
-    text, refused = _plan_and_export(tmp_path, example, "neuron")
+@pytest.mark.parametrize(("example", "fmt"), [("code-assistant", "neuron"), ("long-document-summarizer", "sglang")])
+def test_an_unexportable_plan_1_says_so_as_export_refuses_it(tmp_path: Path, example: str, fmt: str) -> None:
+    """code-assistant's plan 1 is NeuronX FP8, long-document-summarizer's SGLang FP4 on one MI355X: neither format's
+    engine is given a pre-quantised checkpoint by the catalog, so the export refuses and the plan's text says so."""
+    text, refused = _plan_and_export(tmp_path, example, fmt)
     assert refused is not None and "pre-quantised checkpoint" in refused
     (line,) = [" ".join(line.split()) for line in text.splitlines() if line.startswith("export:")]
     reason = refused.removeprefix("format: ")
-    assert line.startswith("export: plan 1 cannot be exported (--format neuron: ") and reason in line
+    assert line.startswith(f"export: plan 1 cannot be exported (--format {fmt}: ") and reason in line
 
 
 def test_an_exportable_plan_1_has_no_export_line(tmp_path: Path) -> None:
