@@ -95,6 +95,9 @@ def test_cli_compare_text_reads_the_api_document(saved: tuple[str, str, str], tm
     assert f"-${-doc.cost_per_month_change:,.0f}/month from a to b ({doc.cost_per_month_change / ta.per_month:+.1%})" \
         in text
     assert "traffic.requests_per_s: 60 -> 30" in text and "traffic.peak_requests_per_s: 60 -> 30" in text
+    # what changed in the top plan, named as the table's rows name it (the document's field names were printed)
+    changed = text.rsplit("top plan: ", 1)[1]
+    assert "$/month" in changed and "per_month" not in changed and changed.endswith("changed (above)")
     assert "prices per chip-hour: no change" in text
 
 

@@ -30,6 +30,10 @@ def _side(plan: TopPlanOut | None) -> list[str]:
 
 
 _ROWS = ("top plan", "hardware", "$/month", "$/M tokens", "TTFT p99 ms", "TPOT p99 ms", "e2e p99 ms", "quality")
+# a TopPlanOut field -> the table row that shows it (the model, its formats and runtime share the first row)
+_ROW_OF = {"model": "model", "precision": "precision", "kv_precision": "KV precision", "runtime": "runtime",
+           "hardware": "hardware", "per_month": "$/month", "per_million_tokens": "$/M tokens",
+           "ttft_ms_p99": "TTFT p99 ms", "tpot_ms_p99": "TPOT p99 ms", "e2e_ms_p99": "e2e p99 ms", "quality": "quality"}
 
 
 def _value(value: Any) -> str:
@@ -75,8 +79,10 @@ def compare_lines(out: CompareOut, *, files: bool = False) -> list[str]:
                      "prices per chip-hour: not compared (no chip is priced at the same pricing mode on both sides)")
     else:
         lines.append(f"prices per chip-hour: no change ({changed.prices_compared} chip price(s) both sides use)")
-    fields = [c.field for c in changed.top_plan]
-    lines.append(f"top plan: {', '.join(fields)} changed (above)" if fields else "top plan: no change")
+    order = list(_ROW_OF.values())  # (the table's order: what runs, on what, cost, latency, quality)
+    rows = sorted({_ROW_OF.get(c.field, c.field) for c in changed.top_plan},
+                  key=lambda r: order.index(r) if r in order else len(order))
+    lines.append(f"top plan: {', '.join(rows)} changed (above)" if rows else "top plan: no change")
     return lines
 
 
