@@ -388,7 +388,10 @@ class Calibration:
                     f"engine (Little's law), above its documented default of {runtime.max_concurrency}")
         if runtime.max_concurrency is None:
             return f"{runtime.id} documents no cap: memory sets it"
-        return f"{runtime.id}'s documented default (runtimes.yaml)"
+        source = runtime.sources.get("max_concurrency", "")
+        if not source or source.startswith("prior"):  # (runtimes.yaml cites none: say so, not 'documented')
+            return f"{runtime.id}'s cap in runtimes.yaml, a prior: no documented default is cited"
+        return f"{runtime.id}'s documented default (runtimes.yaml: {source})"
 
     def iteration_s(self, runtime: str | None = None) -> float:
         """The serving iteration cost ``runtime`` runs with: its own where fitted, else the pooled

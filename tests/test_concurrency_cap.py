@@ -138,6 +138,11 @@ def test_estimate_says_which_cap_it_ran_with(catalog: Catalog) -> None:
     sglang = estimate(catalog, resolve(catalog, model="llama-2-70b", hardware="h100-sxm", runtime="sglang",
                                        precision="fp8", tp=2), **kw)
     assert sglang.concurrency_cap is None and "memory" in sglang.concurrency_cap_source
+    # a cap runtimes.yaml cites no default for is said to be a prior (JetStream's 256; MaxText's is 12 a chip)
+    jet = estimate(catalog, resolve(catalog, model="llama-3.1-8b", hardware="tpu-v5e", runtime="jetstream", tp=4,
+                                    chips=4), **kw)
+    assert jet.concurrency_cap == 256 and "a prior" in jet.concurrency_cap_source
+    assert "documented" in trt.concurrency_cap_source and "max_batch_size default 2048" in trt.concurrency_cap_source
     static = estimate(catalog, resolve(catalog, model="llama-2-70b", hardware="mi325x", runtime="vllm",
                                        precision="fp8"), scenario=Scenario.STATIC_BATCH, batch=512)
     assert static.concurrency_cap is None and static.concurrency_cap_source == ""  # the caller's batch
