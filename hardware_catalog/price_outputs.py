@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     from planner.economics.pricing import Offer, PriceBook, PriceQuote, Unpriced
 
 __all__ = ["CostPartsOut", "EnergyOut", "OfferOut", "PriceListOut", "PriceOut", "PriceSourceOut", "UnpricedOut",
-           "energy_out", "offer_out", "parts_out", "price_list", "price_list_out", "source_out", "stale_warnings",
-           "unpriced_out", "weak_flags"]
+           "energy_out", "offer_out", "parts_out", "price_list", "price_list_out", "sized_chip", "source_out",
+           "stale_warnings", "unpriced_out", "weak_flags"]
 
 Num = float | None
 
@@ -115,6 +115,12 @@ def offer_out(o: Offer) -> OfferOut:
                     usd_per_chip_hour=rounded(o.usd_per_chip_hour), region=o.region,
                     as_of=None if o.as_of is None else o.as_of.isoformat(), source=o.source, instance=o.instance,
                     chips_per_instance=o.chips_per_instance, flags=sorted(o.flags))
+
+
+def sized_chip(hardware: str, instance_chips: int) -> str:
+    """A chip as its price names it: alone where any instance priced it, else with the instance size that did (one
+    chip's 1-chip and 8-chip-instance prices differ without anything being repriced)."""
+    return hardware if instance_chips <= 1 else f"{hardware} (instances of >= {instance_chips} chips)"
 
 
 def source_out(s: PriceSource) -> PriceSourceOut:

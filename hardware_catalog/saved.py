@@ -22,6 +22,7 @@ from sqlalchemy import JSON, Column, DateTime, Engine, MetaData, String, Table, 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from hardware_catalog.price_outputs import sized_chip
 from planner.errors import StoreError
 
 __all__ = ["PlanStore", "SavedPlan", "database_url", "not_saved", "plans"]
@@ -182,7 +183,7 @@ def prices_used(result: dict[str, Any]) -> dict[str, Any]:
     for p in result.get("plans", []):
         mode = p["cost"]["pricing"]
         for source in p["cost"].get("sources", []):
-            size = source.get("instance_chips", 1)  # (a result saved before the field: its chip alone)
-            key = source["hardware"] if size == 1 else f"{source['hardware']} (instances of >= {size} chips)"
+            # (a result saved before instance_chips: its chip alone)
+            key = sized_chip(source["hardware"], source.get("instance_chips", 1))
             out.setdefault(mode, {})[key] = source["usd_per_chip_hour"]
     return out

@@ -304,6 +304,11 @@ class Runtime:
     # "tensor" / "pipeline" -> why the runtime does not split a replica so (runtimes.yaml no_split, cited)
     no_split: Mapping[str, str] = field(default_factory=_frozen)
 
+    def lacks_native(self, precision: str, hardware: Hardware) -> bool:
+        """Whether this runtime computes ``precision`` weights natively only (``native_only``) and ``hardware``
+        does not compute them: it does not serve them there."""
+        return precision in self.native_only and precision not in hardware.peak_flops_per_s
+
     def split_problem(self, tp: int, pp: int) -> str | None:
         """Why this runtime does not run a replica of ``tp`` x ``pp`` chips (None: it does)."""
         for kind, degree in (("tensor", tp), ("pipeline", pp)):
@@ -570,7 +575,7 @@ class Catalog:
         family (``Runtime.backends``) lacks, and less those it computes natively only (``Runtime.native_only``)
         where the chip does not compute them."""
         return tuple(p for p in self._through_backend(runtime, hardware, "weight_precisions")
-                     if p not in runtime.native_only or p in hardware.peak_flops_per_s)
+                     if not runtime.lacks_native(p, hardware))
 
     def kv_precisions(self, runtime: Runtime, hardware: Hardware) -> tuple[str, ...]:
         """The KV cache formats ``runtime`` stores on ``hardware`` (as ``weight_precisions``)."""
@@ -579,12 +584,16 @@ class Catalog:
     def paged_kv(self, runtime: Runtime, hardware: Hardware) -> bool:
         """Whether ``runtime`` pages its KV cache on ``hardware``: its own feature, and its backend's on the chip's
         family (vLLM on Neuron chips runs NxD Inference's cache: ``Runtime.backends``)."""
-        backend = self.runtimes.get(runtime.backends.get(hardware.family, ""))
+        backend = self.backend(runtime, hardware)
         return runtime.paged_kv and (backend is None or backend.paged_kv)
+
+    def backend(self, runtime: Runtime, hardware: Hardware) -> Runtime | None:
+        """The runtime ``runtime`` runs its models through on ``hardware``'s family (``Runtime.backends``), or None."""
+        return self.runtimes.get(runtime.backends.get(hardware.family, ""))
 
     def _through_backend(self, runtime: Runtime, hardware: Hardware, formats: str) -> tuple[str, ...]:
         own: tuple[str, ...] = getattr(runtime, formats)
-        backend = self.runtimes.get(runtime.backends.get(hardware.family, ""))
+        backend = self.backend(runtime, hardware)
         return own if backend is None else tuple(p for p in own if p in getattr(backend, formats))
 
     def measured_for(self, model_id: str, runtime_id: str, hardware: Collection[str] = ()) -> tuple[MeasuredBias, ...]:
@@ -639,7 +648,7 @@ class Catalog:
         pair = self.calibration.pairs.get((hardware.id, runtime.id))
         if pair is not None:
             return pair
-        backend = self.runtimes.get(runtime.backends.get(hardware.family, ""))
+        backend = self.backend(runtime, hardware)
         if backend is not None:  # the engine runs its models through another on this family: that one's speed
             # (vLLM on Inferentia / Trainium is NxD Inference, neuronx's row: it took vLLM's GPU prior, 1.5-1.9x
             # the measured neuronx throughput, and ranked Neuron chips first on support-chatbot)

@@ -21,11 +21,10 @@ from grid_helpers import saturated_capacity
 from planner.domain import Catalog
 from planner.model.estimate import Scenario, config_grid, estimate, resolve
 from planner.model.grid import Grid
-from planner.model.load.queueing import LengthDist, full_batch_rate, serve, server, slot_tokens, tpot_tuned_cap
+from planner.model.load.queueing import LengthDist, batch_limit, full_batch_rate, serve, server, tpot_tuned_cap
 from planner.model.load.scheduler import ServingStep, busy_probability, busy_threshold, overlap_of, slot_wait
 from planner.model.load.simulate import simulate_requests
 from planner.model.perf import MemoryModel, StepModel
-from planner.model.scenarios import operating_batch
 from planner.search.shapes.capacity import full_rates, length_dists
 from planner.workload import Tokens, Traffic
 
@@ -218,8 +217,8 @@ def test_long_variable_chunked_prompts_full_engine_and_wait(catalog: Catalog) ->
     config = resolve(catalog, model="qwen2.5-3b", hardware="trainium2", runtime="neuronx", precision="fp8",
                      kv_precision="bf16")
     grid, overlap = config_grid(catalog, config), overlap_of(catalog.calibration, "neuronx")
-    # the engine's slots as the simulation holds them (NeuronX allocates each slot whole: queueing.slot_tokens)
-    slots = operating_batch(grid, cap=np.inf, input_tokens=i.mean, output_tokens=o.mean, slot_tokens=slot_tokens(i, o))
+    # the engine's slots as the simulation holds them (NeuronX allocates each slot whole: queueing.batch_limit)
+    slots = batch_limit(MemoryModel.build(grid), np.inf, i, o)
     full = float(full_batch_rate(ServingStep.of(StepModel.build(grid), overlap), slots, i, o)[0])
     rate = 1.5 * full
     past = simulate_requests(grid, request_rate=rate, input_tokens=i, output_tokens=o, requests=3000, warmup=300,
@@ -268,8 +267,8 @@ def test_full_engine_with_prompts_over_several_passes(catalog: Catalog, prompt: 
                      kv_precision="bf16")
     grid, overlap = config_grid(catalog, config), overlap_of(catalog.calibration, "neuronx")
     i, o = LengthDist(prompt), LengthDist(400.0)
-    # the engine's slots as the simulation holds them (NeuronX allocates each slot whole: queueing.slot_tokens)
-    slots = operating_batch(grid, cap=np.inf, input_tokens=i.mean, output_tokens=o.mean, slot_tokens=slot_tokens(i, o))
+    # the engine's slots as the simulation holds them (NeuronX allocates each slot whole: queueing.batch_limit)
+    slots = batch_limit(MemoryModel.build(grid), np.inf, i, o)
     full = float(full_batch_rate(ServingStep.of(StepModel.build(grid), overlap), slots, i, o)[0])
     rate = 1.5 * full
     past = simulate_requests(grid, request_rate=rate, input_tokens=i, output_tokens=o, requests=3000, warmup=300,

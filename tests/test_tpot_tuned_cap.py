@@ -24,7 +24,7 @@ from planner.calibration.validate import summarise, summarised
 from planner.domain import Catalog
 from planner.model.estimate import config_grid, resolve
 from planner.model.grid import CatalogTables, Grid
-from planner.model.load.queueing import LengthDist, overload_tpot, serve, server, slot_tokens, tpot_tuned_cap
+from planner.model.load.queueing import LengthDist, batch_limit, overload_tpot, serve, server, tpot_tuned_cap
 from planner.model.load.scheduler import overlap_of
 from planner.model.load.simulate import simulate_requests
 from planner.model.perf import MemoryModel, StepModel
@@ -124,8 +124,7 @@ def test_a_deployment_runs_the_tuned_engine_where_it_meets_the_slo_at_its_share(
                 overlap = overlap_of(catalog.calibration, pl.runtime)
                 i, o = length_dists(w.traffic)
                 # (an engine without paged KV holds its slots whole: tests/test_slot_memory.py)
-                fits = float(mem.operating_batch(cap=np.inf, input_tokens=i.mean, output_tokens=o.mean,
-                                                 slot_tokens=slot_tokens(i, o))[0])
+                fits = float(batch_limit(mem, np.inf, i, o)[0])
                 tuned = float(tuned_cap(step, mem, w.traffic, w.slo, overlap)[0])
                 res = serve(step, mem, request_rate=np.array([d.requests_per_s_per_replica]), input_tokens=i,
                             output_tokens=o, batch_cap=tuned, overlap=overlap)

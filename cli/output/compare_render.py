@@ -22,7 +22,7 @@ def _ms(value: float | None) -> str:
 def _side(plan: TopPlanOut | None) -> list[str]:
     """One column of the side-by-side table (``_ROWS`` order)."""
     if plan is None:
-        return ["no plan", "", "", "", "", "", "", ""]
+        return ["no plan"] + [""] * (len(_ROWS) - 1)
     return [f"{plan.model} {plan.precision} (KV {plan.kv_precision}) on {plan.runtime}",
             ", ".join(plan.hardware), _money(plan.per_month), _money(plan.per_million_tokens, ".3g"),
             _ms(plan.ttft_ms_p99), _ms(plan.tpot_ms_p99), _ms(plan.e2e_ms_p99),

@@ -70,7 +70,7 @@ def _top_lines(p: PlanOut) -> list[str]:
 
 def cost_lines(out: PlanResultOut) -> list[str]:
     """The explanation lines for a plan result (empty when it has no plans and no unpriced chips)."""
-    from hardware_catalog.price_outputs import weak_flags
+    from hardware_catalog.price_outputs import sized_chip, weak_flags
 
     lines = _top_lines(out.plans[0]) if out.plans else []
     seen: set[tuple[str, int, float | None]] = set()
@@ -79,7 +79,6 @@ def cost_lines(out: PlanResultOut) -> list[str]:
             if (s.hardware, s.instance_chips, s.usd_per_chip_hour) in seen:
                 continue
             seen.add((s.hardware, s.instance_chips, s.usd_per_chip_hour))
-            size = f" (instances of >= {s.instance_chips} chips)" if s.instance_chips > 1 else ""
             where = "owned" if s.market is None else f"{s.market} {s.mode}"
             offers = "; ".join(f"{o.provider} {_money(o.usd_per_chip_hour, '.3g')} {o.as_of or 'undated'}"
                                for o in s.offers)
@@ -87,7 +86,8 @@ def cost_lines(out: PlanResultOut) -> list[str]:
             stale = "; an offer is older than 12 months or undated: confirm it" if s.stale else ""
             if weak := weak_flags(s):  # (the rule of the plan's warnings)
                 stale += f"; every offer is flagged {'/'.join(weak)}: confirm it"
-            lines.append(f"price {s.hardware}{size}: {_money(s.usd_per_chip_hour, '.3g')}/chip-h ({where}{sheet}, "
+            chip = sized_chip(s.hardware, s.instance_chips)
+            lines.append(f"price {chip}: {_money(s.usd_per_chip_hour, '.3g')}/chip-h ({where}{sheet}, "
                          f"{s.rule}){': ' + offers if offers else ''}{stale}")
     for plan in out.plans[:1]:
         lines += [f"warning: {w}" for w in plan.cost.warnings]

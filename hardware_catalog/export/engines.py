@@ -296,9 +296,8 @@ def _jetstream(ctx: _Ctx, d: DeploymentOut) -> list[str]:
     name = deploy_data()["maxtext_models"].get(p.model)
     if name is None:
         raise ExportError(f"model {p.model} has no MaxText model_name in data/deploy/deploy.yaml", field="format")
-    if d.pp != 1:
-        raise ExportError("the MaxText engine has no pipeline-parallel serving option; this deployment has "
-                          f"pp {d.pp}", field="format")
+    if (problem := ctx.catalog.runtimes["jetstream"].split_problem(d.tp, d.pp)) is not None:  # (plans have none)
+        raise ExportError(f"{problem} (pp {d.pp})", field="format")
     if (n := _slot_context(ctx)) is None:
         raise ExportError("jetstream needs max_target_length: export with the workload (a saved plan, or --workload)",
                           field="workload")
@@ -386,7 +385,7 @@ def _slot_context(ctx: _Ctx) -> int | None:
     if ctx.workload is None:
         return None
     t = ctx.workload.traffic
-    slot = slot_tokens(*(LengthDist(x.mean, x.p95, knots=x.knots) for x in (t.input_tokens, t.output_tokens)))
+    slot = slot_tokens(LengthDist.of(t.input_tokens), LengthDist.of(t.output_tokens))
     return min(int(slot), ctx.catalog.get_model(ctx.plan.model).context_length)
 
 
@@ -425,4 +424,4 @@ def engine_argv(ctx: _Ctx, fmt: str, d: DeploymentOut) -> list[str]:
 
 def _p95(tokens: Tokens) -> float:
     """The 95th percentile of a workload's token lengths (lognormal, fixed or a histogram)."""
-    return LengthDist(tokens.mean, tokens.p95, knots=tokens.knots).quantile(0.95)
+    return LengthDist.of(tokens).quantile(0.95)

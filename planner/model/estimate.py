@@ -186,7 +186,7 @@ def _check_expert_parallel(m: Model, hw: Hardware, rt: Runtime, *, tp: int, pp: 
 def _check_weights(catalog: Catalog, hw: Hardware, rt: Runtime, prec: Precision) -> None:
     """An InputError on ``precision`` where ``rt`` does not serve ``prec`` weights on ``hw`` (as the planner drops
     them: ``Catalog.weight_precisions``, a chip's cited ``unsupported_precisions``), saying why."""
-    if prec.id in rt.native_only and prec.id not in hw.peak_flops_per_s:
+    if rt.lacks_native(prec.id, hw):
         raise InputError(f"{rt.id} runs {prec.id} weights only on chips that compute {prec.id}, which {hw.id} does "
                          f"not: {rt.sources['native_only']}", field="precision")
     weights = catalog.weight_precisions(rt, hw)

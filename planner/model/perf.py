@@ -117,12 +117,13 @@ class MemoryModel:
     @classmethod
     def build(cls, grid: Grid) -> MemoryModel:
         capacity = grid.memory_capacity_bytes
+        kv = kv_bytes_per_token(grid)
         coefficients = MemoryCoefficients(
             capacity_bytes=capacity,
             weight_bytes=weights_bytes(grid) / (grid.tp * grid.pp),
             overhead_bytes=grid.memory_overhead_bytes + grid.memory_reserve_fraction * capacity,
-            kv_bytes_per_token=kv_bytes_per_token(grid) * (1.0 + grid.kv_waste_fraction),
-            slot_kv_bytes_per_token=kv_bytes_per_token(grid) * grid.slot_reserved,
+            kv_bytes_per_token=kv * (1.0 + grid.kv_waste_fraction),
+            slot_kv_bytes_per_token=kv * grid.slot_reserved,
             activation_bytes_per_token=ACTIVATION_BYTES * (4.0 * grid.hidden + 2.0 * grid.ffn / grid.tp),
             logits_bytes_per_sequence=4.0 * grid.vocab / grid.tp,  # 4 B: fp32 logits
             max_batched_tokens=grid.max_batched_tokens,

@@ -75,12 +75,10 @@ def static_batch(grid: Grid, *, batch: npt.ArrayLike, input_tokens: npt.ArrayLik
 
 
 def operating_batch(grid: Grid, *, cap: npt.ArrayLike, input_tokens: npt.ArrayLike,
-                    output_tokens: npt.ArrayLike, model: MemoryModel | None = None,
-                    slot_tokens: float | None = None) -> Array:
-    """Largest concurrency: what fits in memory, the scheduler's cap and the caller's cap (``slot_tokens``: as
-    ``MemoryModel.parts``)."""
+                    output_tokens: npt.ArrayLike, model: MemoryModel | None = None) -> Array:
+    """Largest concurrency: what fits in memory, the scheduler's cap and the caller's cap."""
     mem = MemoryModel.build(grid) if model is None else model
-    return mem.operating_batch(cap=cap, input_tokens=input_tokens, output_tokens=output_tokens, slot_tokens=slot_tokens)
+    return mem.operating_batch(cap=cap, input_tokens=input_tokens, output_tokens=output_tokens)
 
 
 def _chunked_prefill_step(grid: Grid, *, batch: Array, input_tokens: Array, output_tokens: Array,

@@ -106,6 +106,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -123,8 +124,12 @@ from planner.model.load.scheduler import (
 from planner.model.load.tpot_tail import MAX_GAIN, MAX_RHO, slow_variance
 from planner.model.perf import Memory, MemoryModel, StepModel, StepTime
 
+if TYPE_CHECKING:
+    from planner.workload import Tokens
+
 __all__ = ["PERCENTILES", "SLOT_STEP", "STATES", "LengthDist", "OverloadTpot", "ServerResult", "capacity_rate",
-           "overload_tpot", "prefill_alone", "saturated_rate", "serve", "server", "slot_tokens", "tpot_tuned_cap"]
+           "batch_limit", "overload_tpot", "prefill_alone", "saturated_rate", "serve", "server", "slot_tokens",
+           "tpot_tuned_cap"]
 
 PERCENTILES = (50, 90, 95, 99)
 STATES = 32  # prompts per iteration the standard chain tracks (0 .. STATES - 1): the size check's chain
@@ -212,6 +217,11 @@ class LengthDist:
         tokens = [t for _, t in self.knots]
         if any(not 0.0 < q <= 1.0 for q in shares) or shares != sorted(shares) or tokens != sorted(tokens):
             raise ValueError(f"knots must rise in share (0, 1] and in tokens, got {self.knots}")
+
+    @classmethod
+    def of(cls, tokens: Tokens) -> LengthDist:
+        """A workload's token counts (``planner.workload.Tokens``: mean, p95, knots) as this distribution."""
+        return cls(tokens.mean, tokens.p95, knots=tokens.knots)
 
     @classmethod
     def mixture(cls, parts: Sequence[tuple[float, LengthDist]]) -> LengthDist:
@@ -309,7 +319,10 @@ class LengthDist:
         return self.mean * math.exp(NormalDist().inv_cdf(q) * s - s * s / 2.0)
 
 
-SLOT_STEP = 256  # tokens: a slot's length is rounded up to this (llama.cpp's and MaxText's exports)
+# tokens a slot's length is rounded up to: a policy of hwplan export (MaxText's max_prefill_predict_length and
+# llama.cpp's context per slot are written in these steps), not a measured figure; the planner reserves what the
+# export sets
+SLOT_STEP = 256
 
 
 @functools.cache
@@ -323,6 +336,14 @@ def slot_tokens(inp: LengthDist, out: LengthDist) -> float:
         return SLOT_STEP * math.ceil(max(tokens, 1.0) / SLOT_STEP)
 
     return float(up(inp.quantile(0.95)) + up(out.quantile(0.95)))
+
+
+def batch_limit(mem: MemoryModel, cap: npt.ArrayLike, inp: LengthDist, out: LengthDist) -> Array:
+    """The most sequences an engine runs at these lengths (``MemoryModel.operating_batch`` at the mean lengths), an
+    engine without a paged KV cache holding each at the workload's slot (``slot_tokens``): every caller with the
+    length distributions asks this, so none sizes such an engine by the mean alone."""
+    return mem.operating_batch(cap=cap, input_tokens=inp.mean, output_tokens=out.mean,
+                               slot_tokens=slot_tokens(inp, out))
 
 
 @dataclass(frozen=True)
@@ -1079,8 +1100,7 @@ def engine_capacity(model: StepModel, mem: MemoryModel, *, input_tokens: LengthD
     """Per row, ``serve``'s capacity (``capacity_rate`` at the most sequences memory and ``batch_cap`` let run,
     iterations timed at ``overlap``): what a caller asking ``serve`` about many rates of the same rows computes
     once (``planner.search.shapes.capacity.full_rates``, the calibration's SLO-capacity bracket)."""
-    b_max = mem.operating_batch(cap=batch_cap, input_tokens=input_tokens.mean, output_tokens=output_tokens.mean,
-                                slot_tokens=slot_tokens(input_tokens, output_tokens))
+    b_max = batch_limit(mem, batch_cap, input_tokens, output_tokens)
     return capacity_rate(ServingStep.of(model, overlap), np.maximum(b_max, 0.0), input_tokens, output_tokens)
 
 
@@ -1115,9 +1135,7 @@ def overload_tpot(model: StepModel, mem: MemoryModel, *, input_tokens: LengthDis
     (tests/test_overload_tpot.py)."""
     step = ServingStep.of(model, overlap)
     percentiles = tuple(sorted(set(percentiles)))
-    b_max = np.maximum(mem.operating_batch(cap=batch_cap, input_tokens=input_tokens.mean,
-                                           output_tokens=output_tokens.mean,
-                                           slot_tokens=slot_tokens(input_tokens, output_tokens)), 0.0)
+    b_max = np.maximum(batch_limit(mem, batch_cap, input_tokens, output_tokens), 0.0)
     _, mean, levels = _full_batch(step, np.maximum(b_max, 1.0), input_tokens, output_tokens, percentiles)
     nan = np.where(b_max >= 1, 1.0, np.nan)
     return OverloadTpot(mean_s=mean * nan, quantile_s={pct: levels[c] * nan for c, pct in enumerate(percentiles)})
@@ -1182,8 +1200,7 @@ def tpot_tuned_cap(model: StepModel, mem: MemoryModel, *, input_tokens: LengthDi
     limited = np.zeros(n, dtype=bool)
     for v in limits.values():
         limited |= np.isfinite(v)
-    b_max = np.floor(mem.operating_batch(cap=cap, input_tokens=input_tokens.mean, output_tokens=output_tokens.mean,
-                                         slot_tokens=slot_tokens(input_tokens, output_tokens)))
+    b_max = np.floor(batch_limit(mem, cap, input_tokens, output_tokens))
     percentiles = tuple(sorted(limits))
 
     def ratio(rows: npt.NDArray[np.intp], batch: Array) -> Array:
@@ -1348,8 +1365,7 @@ def serve(model: StepModel, mem: MemoryModel, *, request_rate: npt.ArrayLike, in
         raise ValueError(f"percentiles must be among {PERCENTILES}, got {percentiles}")
     i, o = input_tokens.mean, output_tokens.mean
     rate = np.broadcast_to(np.asarray(request_rate, dtype=np.float64), (len(model),)).copy()
-    slot = slot_tokens(input_tokens, output_tokens)
-    b_max = np.maximum(mem.operating_batch(cap=batch_cap, input_tokens=i, output_tokens=o, slot_tokens=slot), 0.0)
+    b_max = np.maximum(batch_limit(mem, batch_cap, input_tokens, output_tokens), 0.0)
     b_run = np.maximum(b_max, 1.0)
     ctx = {"decode_context": i + o / 2.0, "prefill_context": i}
     if capacity is None:
@@ -1409,6 +1425,7 @@ def serve(model: StepModel, mem: MemoryModel, *, request_rate: npt.ArrayLike, in
         utilization=np.where(capacity > 0, rate / np.maximum(capacity, 1e-300), np.inf),
         stable=stable,
         output_tokens_per_s=np.where(stable, rate * o, np.nan),
-        memory=mem.parts(batch=np.maximum(b_mean, 1.0), context_tokens=i + o, slot_tokens=slot),
+        memory=mem.parts(batch=np.maximum(b_mean, 1.0), context_tokens=i + o,
+                         slot_tokens=slot_tokens(input_tokens, output_tokens)),
         decode=step,
     )

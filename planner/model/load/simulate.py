@@ -31,10 +31,9 @@ import numpy as np
 import numpy.typing as npt
 
 from planner.model.grid import Grid
-from planner.model.load.queueing import LengthDist, slot_tokens
+from planner.model.load.queueing import LengthDist, batch_limit
 from planner.model.load.scheduler import SERVING_OVERLAP, ServingStep
-from planner.model.perf import StepModel
-from planner.model.scenarios import operating_batch
+from planner.model.perf import MemoryModel, StepModel
 
 __all__ = ["RequestTrace", "SimulationResult", "sample_lengths", "simulate_requests", "simulate_server"]
 
@@ -181,14 +180,12 @@ def simulate_requests(grid: Grid, *, request_rate: float, input_tokens: LengthDi
     """Simulate ``warmup + requests`` measured arrivals on a one-row ``grid``; the measured
     requests' latencies one by one. ``overlap``: as ``planner.model.load.scheduler`` (1: the roofline).
 
-    The concurrency cap is ``planner.model.scenarios.operating_batch`` at the mean lengths, as in
-    the analytic model. Raises ValueError for a grid of more than one row or a cap below 1.
+    The concurrency cap is ``queueing.batch_limit``, as in the analytic model. Raises ValueError for a grid of
+    more than one row or a cap below 1.
     """
     if len(grid) != 1:
         raise ValueError("simulate_server takes a one-row Grid")
-    b_max = float(operating_batch(grid, cap=batch_cap, input_tokens=input_tokens.mean,
-                                  output_tokens=output_tokens.mean,
-                                  slot_tokens=slot_tokens(input_tokens, output_tokens))[0])
+    b_max = float(batch_limit(MemoryModel.build(grid), batch_cap, input_tokens, output_tokens)[0])
     if b_max < 1:
         raise ValueError("not even one sequence fits")
     rng = np.random.default_rng(seed)

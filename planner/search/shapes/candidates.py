@@ -258,8 +258,10 @@ def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload,
         int(((~parallel_ok).astype(np.int64) @ per_model).sum())
     # a runtime that does not split a replica so (runtimes.yaml no_split: MaxText has no pipeline stages, llama.cpp's
     # row split keeps the KV cache on one chip): those shapes are out
-    unsplit = _no_split(catalog, tables)[combos[:, 1]]  # [combo, (tensor, pipeline)]
-    no_split = ((shapes[None, :, 0] > 1) & unsplit[:, :1]) | ((shapes[None, :, 1] > 1) & unsplit[:, 1:])
+    no_split = np.zeros_like(parallel_ok)
+    for column, kind in ((0, "tensor"), (1, "pipeline")):  # shape column: tp, pp
+        refuses = _no_split(catalog, tables, kind)[hw, combos[:, 1]]  # [combo]
+        no_split |= (shapes[None, :, column] > 1) & refuses[:, None]
     dropped["a split of the replica the runtime does not run (runtimes.yaml no_split)"] += \
         int(((parallel_ok & no_split).astype(np.int64) @ per_model).sum())
     parallel_ok &= ~no_split
@@ -558,15 +560,10 @@ def _supports(catalog: Catalog, tables: CatalogTables, features: tuple[str, ...]
                                lambda runtime, family: all(runtime.supports(f, family) for f in features))
 
 
-def _no_split(catalog: Catalog, tables: CatalogTables) -> npt.NDArray[np.bool_]:
-    """[runtime, 2]: the runtime runs no tensor (column 0) / pipeline (column 1) split of a replica
-    (``Runtime.no_split``; once per catalog, read-only)."""
-    def compute() -> npt.NDArray[np.bool_]:
-        table = np.array([[kind in catalog.runtimes[r].no_split for kind in ("tensor", "pipeline")]
-                          for r in tables.runtime_ids], dtype=bool).reshape(len(tables.runtime_ids), 2)
-        table.flags.writeable = False
-        return table
-    return cached(catalog, ("no_split", tables.runtime_ids), compute)
+def _no_split(catalog: Catalog, tables: CatalogTables, kind: str) -> npt.NDArray[np.bool_]:
+    """[hardware, runtime]: the runtime runs no ``kind`` ("tensor" / "pipeline") split of a replica
+    (``Runtime.no_split``)."""
+    return _chip_runtime_table(catalog, tables, ("no_split", kind), lambda runtime, _family: kind in runtime.no_split)
 
 
 def _uneven_heads(catalog: Catalog, tables: CatalogTables) -> npt.NDArray[np.bool_]:

@@ -21,11 +21,11 @@ from planner.model.load.queueing import (
     PERCENTILES,
     LengthDist,
     ServerResult,
+    batch_limit,
     engine_capacity,
     prefill_alone,
     saturated_rate,
     serve,
-    slot_tokens,
     tpot_tuned_cap,
 )
 from planner.model.load.scheduler import SERVING_OVERLAP, ServingStep
@@ -66,8 +66,7 @@ class CapacitySearch:
 
 def length_dists(traffic: Traffic) -> tuple[LengthDist, LengthDist]:
     """Input and output token counts as the queueing model takes them."""
-    i, o = traffic.input_tokens, traffic.output_tokens
-    return LengthDist(i.mean, i.p95, knots=i.knots), LengthDist(o.mean, o.p95, knots=o.knots)
+    return LengthDist.of(traffic.input_tokens), LengthDist.of(traffic.output_tokens)
 
 
 def latencies_ms(res: ServerResult) -> dict[tuple[str, int], Array]:
@@ -103,7 +102,7 @@ def screen(step: StepModel, mem: MemoryModel, traffic: Traffic, slo: Slo
     """
     step = ServingStep.of(step)
     i, o = length_dists(traffic)
-    b_max = mem.operating_batch(cap=np.inf, input_tokens=i.mean, output_tokens=o.mean, slot_tokens=slot_tokens(i, o))
+    b_max = batch_limit(mem, np.inf, i, o)
     ok = b_max >= 1
     for (_metric, _pct, limit), bound in zip(slo.items(), no_load_ms(step, traffic, slo), strict=True):
         ok &= bound <= limit
@@ -232,8 +231,7 @@ def _load_axis(step: StepModel, mem: MemoryModel, traffic: Traffic, capacity: Ar
     full engine's rate) instead, the examples' searches made 421 queueing-model calls instead of 426: not worth
     its cost per search."""
     i, o = length_dists(traffic)
-    b_run = np.maximum(mem.operating_batch(cap=np.inf, input_tokens=i.mean, output_tokens=o.mean,
-                                           slot_tokens=slot_tokens(i, o)), 1.0)
+    b_run = np.maximum(batch_limit(mem, np.inf, i, o), 1.0)
     saturated = saturated_rate(ServingStep.of(step, overlap), b_run, i.mean, o.mean)
     with np.errstate(divide="ignore", invalid="ignore"):
         rho = np.clip(capacity[:, None] * UTILIZATION / saturated[:, None], 0.0, 0.999)
