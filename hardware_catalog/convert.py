@@ -154,6 +154,7 @@ def _runtime(file: str, r: RuntimeFile, raw: RawCatalog) -> Runtime:
         backends={str(family): backend for family, backend in r.backends.items()},
         native_only=tuple(r.native_only),
         no_split={str(kind): why for kind, why in r.no_split.items()},
+        weight_bits={str(p): bits for p, bits in r.weight_bits.items()},
     )
 
 

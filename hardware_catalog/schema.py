@@ -439,10 +439,20 @@ class RuntimeFile(_Strict):
     # ways the runtime does not split one replica over several chips (tensor, pipeline) -> why, cited: the
     # planner plans no such shape and `hwplan estimate` refuses one (MaxText serves no pipeline stages)
     no_split: dict[Literal["tensor", "pipeline"], Annotated[str, Field(min_length=1)]] = {}
+    # weight format -> bits per weight the runtime's own file format stores it at, scales included, where that
+    # differs from precisions.yaml's figure (llama.cpp loads GGUF: int8 as Q8_0, int4 as Q4_K_M); the planner
+    # sizes the weights' memory and reads at it on this runtime
+    weight_bits: dict[PrecisionId, Annotated[float, Field(gt=0, le=64, allow_inf_nan=False, strict=True)]] = {}
 
     @model_validator(mode="after")
     def _consistent(self) -> RuntimeFile:
         _check_source_keys(self, self.sources)
+        if not set(self.weight_bits) <= set(self.weight_precisions):
+            raise ValueError(f"weight_bits: {sorted(set(self.weight_bits) - set(self.weight_precisions))} not among "
+                             "the runtime's weight_precisions")
+        if self.weight_bits and "weight_bits" not in self.sources:
+            raise ValueError("weight_bits needs a source (sources.weight_bits): where the runtime's stored format's "
+                             "bits per weight are published")
         if not set(self.native_only) <= set(self.weight_precisions):
             raise ValueError(f"native_only: {sorted(set(self.native_only) - set(self.weight_precisions))} not among "
                              "the runtime's weight_precisions")

@@ -156,6 +156,7 @@ class WeightFormat:
 
     expert_bytes: float  # per routed-expert parameter, including quantisation scales
     rest: Precision  # every other parameter: storage and matmul precision
+    rest_bytes: float  # per other parameter as stored (the runtime's own file format where it has one)
 
 
 @dataclass(frozen=True)
@@ -200,21 +201,36 @@ class Model:
                 self.tied_embeddings, self.routed_expert_params, self.attention, self.moe, self.mtp_layers,
                 self.checkpoint)
 
-    def weight_format(self, precision: Precision, precisions: Mapping[str, Precision]) -> WeightFormat:
+    def checkpoint_expert_bits(self, precision: Precision) -> float | None:
+        """Bits per routed-expert weight of the published checkpoint a configuration at ``precision`` runs,
+        where that checkpoint states a format of its own (``Checkpoint.bits_per_weight``); else None."""
+        c = self.checkpoint
+        return c.bits_per_weight if c is not None and c.precision == precision.id else None
+
+    def weight_format(self, precision: Precision, precisions: Mapping[str, Precision],
+                      runtime: Runtime | None = None) -> WeightFormat:
         """The weights at a configured ``precision``: every one at it, except where the model's
         ``checkpoint`` quantised only the routed experts and the configuration runs that checkpoint
-        (``Checkpoint``). ``precisions``: the catalog's, by id (to look up the checkpoint's ``rest``)."""
+        (``Checkpoint``). ``precisions``: the catalog's, by id (to look up the checkpoint's ``rest``).
+        ``runtime``: the engine that loads them, stored in its own file format where it has one
+        (``Runtime.stored_bytes``: llama.cpp's GGUF); None: at the precisions' own figures."""
+        def stored(p: Precision) -> float:
+            return p.bytes_per_weight if runtime is None else runtime.stored_bytes(p)
+
         c = self.checkpoint
         if c is None or c.precision != precision.id:
-            return WeightFormat(expert_bytes=precision.bytes_per_weight, rest=precision)
-        bits = c.bits_per_weight
-        return WeightFormat(expert_bytes=precision.bytes_per_weight if bits is None else bits / 8.0,
-                            rest=precisions[c.rest])
+            return WeightFormat(expert_bytes=stored(precision), rest=precision, rest_bytes=stored(precision))
+        bits = self.checkpoint_expert_bits(precision)
+        rest = precisions[c.rest]
+        return WeightFormat(expert_bytes=stored(precision) if bits is None else bits / 8.0, rest=rest,
+                            rest_bytes=stored(rest))
 
-    def weight_bytes(self, precision: Precision, precisions: Mapping[str, Precision]) -> float:
-        """Bytes of all the weights at a configured ``precision`` (``weight_format``)."""
-        f = self.weight_format(precision, precisions)
-        rest = f.rest.bytes_per_weight  # params x rest exactly when the two figures agree
+    def weight_bytes(self, precision: Precision, precisions: Mapping[str, Precision],
+                     runtime: Runtime | None = None) -> float:
+        """Bytes of all the weights at a configured ``precision`` (``weight_format``; ``runtime``: as it stores
+        them)."""
+        f = self.weight_format(precision, precisions, runtime)
+        rest = f.rest_bytes  # params x rest exactly when the two figures agree
         return self.params * rest + self.expert_params * (f.expert_bytes - rest)
 
     @property
@@ -303,6 +319,15 @@ class Runtime:
     native_only: tuple[str, ...] = ()
     # "tensor" / "pipeline" -> why the runtime does not split a replica so (runtimes.yaml no_split, cited)
     no_split: Mapping[str, str] = field(default_factory=_frozen)
+    # weight format -> bits per weight the runtime's own file format stores it at, scales included, where that
+    # differs from the precision's figure (runtimes.yaml weight_bits, cited: llama.cpp's GGUF Q8_0 / Q4_K_M)
+    weight_bits: Mapping[str, float] = field(default_factory=_frozen)
+
+    def stored_bytes(self, precision: Precision) -> float:
+        """Bytes per weight this runtime stores ``precision`` weights at: its own format's (``weight_bits``), else
+        the precision's."""
+        bits = self.weight_bits.get(precision.id)
+        return precision.bytes_per_weight if bits is None else bits / 8.0
 
     def lacks_native(self, precision: str, hardware: Hardware) -> bool:
         """Whether this runtime computes ``precision`` weights natively only (``native_only``) and ``hardware``

@@ -203,7 +203,8 @@ def _inferred_tp(catalog: Catalog, m: Measurement, hardware: str, pp: int) -> in
     ``_tuned_tp`` maps it to the tp its submitter would have tuned to [mapping decision]."""
     hw, model = catalog.get_hardware(hardware), catalog.get_model(m.model)
     prec = catalog.get_precision(m.weight_precision)
-    weights = model.weight_bytes(prec, catalog.precisions)  # an experts-only checkpoint: the rest 16-bit
+    # an experts-only checkpoint: the rest 16-bit; as the record's runtime stores them
+    weights = model.weight_bytes(prec, catalog.precisions, catalog.runtimes.get(m.runtime))
     tp = 1
     while tp < hw.chips_per_node and m.chips % (2 * tp * pp) == 0:
         if weights / (tp * pp) <= _WEIGHT_SHARE * hw.memory_bytes:

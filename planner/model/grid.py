@@ -121,7 +121,7 @@ class Grid:
     window: Array
     full_fraction: Array
     # precision (planner.domain.Model.weight_format: an experts-only checkpoint keeps the rest 16-bit)
-    expert_weight_bytes: Array  # bytes per routed-expert parameter
+    expert_weight_bytes: Array  # bytes per routed-expert parameter, as the runtime stores them
     dense_weight_bytes: Array  # bytes per other parameter (= expert_weight_bytes unless such a checkpoint)
     kv_bytes: Array  # bytes per KV element
     # hardware, per chip
@@ -174,7 +174,12 @@ class CatalogTables:
     model: dict[str, Array]
     hardware: dict[str, Array]
     weight_bytes: Array  # [precision]
-    expert_weight_bytes: Array  # [model, precision]: per routed-expert parameter (Model.weight_format)
+    # [runtime, precision]: bytes per weight as the runtime stores the format (``Runtime.stored_bytes``: its own
+    # file format's where runtimes.yaml gives weight_bits, else the precision's)
+    stored_weight_bytes: Array
+    # [model, precision]: per routed-expert parameter where the published checkpoint a configuration at the
+    # precision runs has a format of its own (``Model.checkpoint_expert_bits``), nan elsewhere (stored_weight_bytes)
+    checkpoint_expert_bytes: Array
     dense_precision: IntArray  # [model, precision]: the other weights' precision (Model.weight_format)
     kv_bytes: Array  # [precision], nan = not a KV format
     peak_linear: Array  # [hardware, precision], nan = precision cannot run
@@ -313,8 +318,11 @@ class CatalogTables:
             model={k: np.asarray(v, dtype=np.float64) for k, v in model.items()},
             hardware={k: np.asarray(v, dtype=np.float64) for k, v in hardware.items()},
             weight_bytes=np.array([p.bytes_per_weight for p in precs]),
-            expert_weight_bytes=np.array([[f.expert_bytes for f in row] for row in formats],
-                                         dtype=np.float64).reshape(len(models), len(precs)),
+            stored_weight_bytes=np.array([[r.stored_bytes(p) for p in precs] for r in rts],
+                                         dtype=np.float64).reshape(len(rts), len(precs)),
+            checkpoint_expert_bytes=np.array([[np.nan if (bits := m.checkpoint_expert_bits(p)) is None else bits / 8.0
+                                               for p in precs] for m in models],
+                                             dtype=np.float64).reshape(len(models), len(precs)),
             dense_precision=np.array([[position[f.rest.id] for f in row] for row in formats],
                                      dtype=np.int64).reshape(len(models), len(precs)),
             kv_bytes=np.array([np.nan if p.bytes_per_kv is None else p.bytes_per_kv for p in precs]),
@@ -341,10 +349,11 @@ class CatalogTables:
         eff = self.efficiency.take((hardware, runtime))
         speed = self.speed[model, hardware, runtime]  # (1 but in a what-if: x 1 and / 1 are exact)
         dense = self.dense_precision[model, weight_precision]
+        own = self.checkpoint_expert_bytes[model, weight_precision]
         return Grid(
             **{k: v[model] for k, v in self.model.items()},
-            expert_weight_bytes=self.expert_weight_bytes[model, weight_precision],
-            dense_weight_bytes=self.weight_bytes[dense],
+            expert_weight_bytes=np.where(np.isnan(own), self.stored_weight_bytes[runtime, weight_precision], own),
+            dense_weight_bytes=self.stored_weight_bytes[runtime, dense],
             kv_bytes=self.kv_bytes[kv_precision],
             peak_linear_flops_per_s=self.peak_linear[hardware, weight_precision],
             peak_dense_flops_per_s=self.peak_linear[hardware, dense],

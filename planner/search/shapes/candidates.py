@@ -604,8 +604,8 @@ def _runnable(tables: CatalogTables, w: Workload, runtimes: tuple[str, ...] | No
     kvs = tables.runnable_kv & hw & rt & allowed(tables.precision_ids, c.kv_precisions)
     if all(t in tables.precision_ids for t in TWINS):
         bf16, fp16 = (tables.precision_ids.index(t) for t in TWINS)
-        same_weights = (tables.weight_bytes[bf16] == tables.weight_bytes[fp16]) & \
-            (tables.peak_linear[:, bf16] == tables.peak_linear[:, fp16])[:, None]  # [hardware, 1]
+        same_weights = (tables.stored_weight_bytes[:, bf16] == tables.stored_weight_bytes[:, fp16])[None, :] & \
+            (tables.peak_linear[:, bf16] == tables.peak_linear[:, fp16])[:, None]  # [hardware, runtime]
         weights[:, :, fp16] &= ~(weights[:, :, bf16] & same_weights)
         kvs[:, :, fp16] &= ~(kvs[:, :, bf16] & (tables.kv_bytes[bf16] == tables.kv_bytes[fp16]))
     return np.argwhere(weights[:, :, :, None] & kvs[:, :, None, :]).astype(np.int64)
