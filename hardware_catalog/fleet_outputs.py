@@ -57,7 +57,8 @@ class WorkloadScheduleOut(_Out):
     precision: str | None
     runtime: str | None
     adaptation: str | None
-    cost: float | None
+    cost: float | None  # USD over the horizon, with beyond_horizon_cost
+    beyond_horizon_cost: float | None  # USD of its committed terms' months past the horizon (paid: a term is whole)
     months: list[MonthOut]
     commits: list[CommitOut]
     autoscaling: list[ScaleBoundsOut]
@@ -79,8 +80,9 @@ class FleetPlanOut(_Out):
     status: str
     months: int
     periods_hours: list[float | None]
-    cost: float | None  # USD over the horizon
-    cost_by_month: list[float | None]
+    cost: float | None  # USD over the horizon, with beyond_horizon_cost
+    cost_by_month: list[float | None]  # the horizon's months only
+    beyond_horizon_cost: float | None  # USD of the committed terms' months past the horizon (a term is paid whole)
     alone_cost: float | None
     independent_cost: float | None  # best found; a bound only where independent_bound equals it
     independent_bound: float | None  # proven: no schedule of each alone with the whole quota costs less in sum
@@ -99,7 +101,8 @@ class FleetPlanOut(_Out):
 def _schedule_out(s: WorkloadSchedule) -> WorkloadScheduleOut:
     return WorkloadScheduleOut(
         name=s.name, model=s.model, precision=s.precision, runtime=s.runtime, adaptation=s.adaptation,
-        cost=_usd(s.cost), reasons=list(s.reasons), serves=list(s.serves),
+        cost=_usd(s.cost), beyond_horizon_cost=_usd(s.beyond_horizon_cost), reasons=list(s.reasons),
+        serves=list(s.serves),
         months=[MonthOut(month=r.month, peak_requests_per_s=rounded(r.peak_requests_per_s), committed=dict(r.committed),
                          on_demand_max=dict(r.on_demand_max), spot_max=dict(r.spot_max), replicas_min=r.replicas_min,
                          replicas_max=r.replicas_max, cost=_usd(r.cost)) for r in s.months],
@@ -117,7 +120,8 @@ def _gap(p: FleetPlan) -> float | None:
 def fleet_plan_out(p: FleetPlan) -> FleetPlanOut:
     return FleetPlanOut(
         name=p.name, status=p.status, months=p.months, periods_hours=[rounded(h) for h in p.periods_hours],
-        cost=_usd(p.cost), cost_by_month=[_usd(c) for c in p.cost_by_month], alone_cost=_usd(p.alone_cost),
+        cost=_usd(p.cost), cost_by_month=[_usd(c) for c in p.cost_by_month],
+        beyond_horizon_cost=_usd(p.beyond_horizon_cost), alone_cost=_usd(p.alone_cost),
         independent_cost=_usd(p.independent_cost), independent_bound=_usd(p.independent_bound),
         lower_bound=_usd(p.lower_bound), gap=_gap(p), saving_vs_alone=_usd(p.saving_vs_alone),
         one_time_cost=round(p.one_time_cost, 2), total_cost=_usd(p.total_cost),

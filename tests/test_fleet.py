@@ -290,7 +290,8 @@ def test_a_schedules_cost_is_the_prices_not_their_solver_rounding(catalog: Catal
     committed = sum(c.added for c in w.commits)
     per_chip = prices("l4", "reserved_1y", 1)
     assert committed >= 1 and per_chip is not None
-    assert fp.cost == pytest.approx(committed * per_chip * HOURS_PER_MONTH, rel=1e-9)
+    # a 1-year term is paid in full (12 months), however short the horizon
+    assert fp.cost == pytest.approx(committed * per_chip * HOURS_PER_MONTH * 12, rel=1e-9)
 
 
 @pytest.mark.parametrize(("edit", "words"), [
@@ -331,7 +332,7 @@ def test_a_shared_deployment_the_schedule_does_not_use_is_named_with_why(catalog
     assert fp.cost > 0 and all(s.serves == (s.name,) for s in fp.workloads)  # served apart
     # (the 1-year terms' tail: b45d3df; the A100's spot, whose only hyperscaler offers are GCP's one-GPU VMs since
     # Azure's A100 PCIe left the SXM4 chip's offers)
-    notes = [n for n in fp.notes if "past the 2-month horizon" not in n and "no spot price" not in n]
+    notes = [n for n in fp.notes if "shared deployment" in n or n.startswith("one-time adaptation")]
     assert len(notes) == 2 and "qwen-7b-adapters" in notes[0] and "is not used" in notes[0]
     assert notes[1].startswith("one-time adaptation costs")
 
@@ -428,22 +429,66 @@ def test_a_pool_carries_the_busiest_hour_of_its_members_sum_not_the_sum_of_their
     assert pool.months[0].peak_requests_per_s == pytest.approx(hand)
 
 
-def test_a_commitment_running_past_the_horizon_says_what_it_commits(catalog: Catalog, tables: CatalogTables) -> None:
-    # an auditor (2026-12-07): commitments are charged to the horizon's end only, and the example fleet's late
-    # ones ran 12 L40S-months ($10,267) past it without a word. Basis: the catalog's one hyperscaler
-    # reserved_1y offer for the L40S (AWS, $1.172 a chip-hour) x 730 h x the months past a 3-month horizon
+def test_a_commitment_running_past_the_horizon_is_counted_and_said(catalog: Catalog, tables: CatalogTables) -> None:
+    # auditors (2026-12-07): commitments were charged to the horizon's end only, so the example fleet's late ones
+    # ran 12 L40S-months ($10,267) past it unpriced, and a 3-month fleet bought a 1-year H100 term (reported
+    # $16.8k, paid $67.2k) over $23.1k of on-demand. A term is now paid in full. Basis: the catalog's one
+    # hyperscaler reserved_1y offer for the L40S (AWS, $1.172 a chip-hour) x 730 h x the months past a 10-month
+    # horizon, where a 1-year term (12 x $1.172) still costs less than 10 months on demand (10 x $2.68)
     import yaml
 
     data = yaml.safe_load((EXAMPLES / "fleet" / "lora-pool.yaml").read_text(encoding="utf-8"))
-    data["months"] = 3
+    data["months"] = 10
     fleet = to_fleet(FleetIn.model_validate(data), base=None)
     fp = plan_fleet(fleet, catalog, prices=catalog_prices(catalog), tables=tables, time_limit_s=10, compare=False)
     commits = [(c.month, c.shape, c.added) for s in fp.workloads for c in s.commits]
     assert commits and all(shape == "l40s tp1" for _m, shape, _n in commits)
-    replica_months = sum(n * (m - 1 + 12 - 3) for m, _shape, n in commits)
-    (note,) = [n for n in fp.notes if "past the 3-month horizon" in n]
+    replica_months = sum(n * (m - 1 + 12 - 10) for m, _shape, n in commits)
+    (note,) = [n for n in fp.notes if "past the 10-month horizon" in n]
     assert f"run {replica_months} replica-month(s)" in note
-    assert f"${replica_months * 1.172 * 730:,.0f} committed beyond the cost reported" in note
+    tail = replica_months * 1.172 * 730
+    assert f"${tail:,.0f}, counted in the cost" in note
+    assert fp.beyond_horizon_cost == pytest.approx(tail, rel=1e-9)
+    assert fp.cost == pytest.approx(sum(fp.cost_by_month) + tail, rel=1e-9)
+    assert sum(s.beyond_horizon_cost for s in fp.workloads) == pytest.approx(tail, rel=1e-9)
+    doc = fleet_plan_out(fp)
+    assert doc.beyond_horizon_cost == pytest.approx(tail, abs=0.01)
+
+
+def _brute_terms(demand: list[float], term: int) -> float:
+    """Least cost of one shape (a: 3 requests/s a replica, $2.00 on demand, $1.40 reserved) over len(demand)
+    months by enumerating every non-decreasing committed level per month: each replica committed pays its whole
+    term of ``term`` months (every month within the horizon where the horizon is longer: it is not given back),
+    the rest of each month's replicas on demand."""
+    months, need = len(demand), [math.ceil(d / 3.0) for d in demand]
+    best = math.inf
+    paid_months = [max(term, months - m) for m in range(months)]  # a term, or the horizon's rest if longer
+    for levels in itertools.combinations_with_replacement(range(max(need) + 1), months):  # non-decreasing
+        added = [c - p for c, p in zip(levels, (0, *levels[:-1]), strict=True)]
+        committed = sum(n * paid for n, paid in zip(added, paid_months, strict=True)) * 1.4 * HOURS_PER_MONTH
+        on_demand = sum(max(0, k - c) for k, c in zip(need, levels, strict=True)) * 2.0 * HOURS_PER_MONTH
+        best = min(best, committed + on_demand)
+    return best
+
+
+@pytest.mark.parametrize("months", [2, 3, 6, 12, 14])
+def test_a_term_is_bought_only_where_it_costs_less_in_full(months: int) -> None:
+    """Demand growing by half a replica's worth a month: early in a long horizon a 1-year term (12 x $1.40) beats
+    on-demand; a term bought for its last months does not (under 8.4 months left on demand at $2.00), and over 2-3
+    months none does. The schedule's cost is what brute force over every commitment schedule finds, a term paid in
+    full."""
+    demand = [2.5 + 1.5 * m for m in range(months)]
+    shapes = (Shape("a", 1, 1, slo_capacity=3.0),)
+    item = Item(name="x", shapes=shapes, demand=np.array(demand)[:, None], availability=Availability(),
+                max_types=1, quotas={})
+    solved = solve_schedule([item], hours=np.array([HOURS_PER_MONTH]), prices=_price, fleet_quotas={},
+                            modes=frozenset({Mode.ON_DEMAND, Mode.COMMITTED}), committed_as="reserved_1y")
+    assert solved.status == "OPTIMAL"
+    assert solved.total == pytest.approx(_brute_terms(demand, 12), rel=1e-9)
+    if months <= 3:
+        assert not solved.committed[0].any()  # 12 x $1.40 > 3 x $2.00: never a term
+    if months >= 12:
+        assert solved.committed[0][0, 0] > 0
 
 
 def test_a_schedule_says_when_a_price_it_buys_at_is_old(catalog: Catalog, tables: CatalogTables) -> None:
@@ -454,6 +499,7 @@ def test_a_schedule_says_when_a_price_it_buys_at_is_old(catalog: Catalog, tables
     import yaml
 
     data = yaml.safe_load((EXAMPLES / "fleet" / "lora-pool.yaml").read_text(encoding="utf-8"))
+    data.update(months=2, modes=["on_demand", "spot"])  # (over 12 months it commits instead: no spot at all)
     fleet = to_fleet(FleetIn.model_validate(data), base=None)
     fp = plan_fleet(fleet, catalog, prices=catalog_prices(catalog), tables=tables, time_limit_s=10, compare=False)
     spot_used = any(any(r.spot_max for r in s.months) for s in fp.workloads)

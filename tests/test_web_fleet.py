@@ -30,9 +30,12 @@ def test_fleet_view_and_sweep_chart(fleet_page: Page, tmp_path: Path) -> None:
     expect(page.locator("#fleet-run")).to_be_disabled()  # one request at a time (a fleet plans for seconds)
     expect(page.locator("#fleet-summary")).to_contain_text("over 6 months", timeout=120_000)
     expect(page.locator("#fleet-run")).to_be_enabled()
-    # one bar segment per workload and month, one table row per month (and the header)
+    # one bar segment per workload and month, one table row per month (and the header), and one for the months of
+    # the 1-year terms past the 6-month horizon, which are paid too (a term is whole: planner.fleet.model)
     assert page.locator("#fleet-chart svg rect[data-month]").count() == 2 * 6
-    assert page.locator("#fleet-table tr").count() == 1 + 6
+    assert page.locator("#fleet-table tr").count() == 1 + 6 + 1
+    expect(page.locator("#fleet-table tr").last.locator("td").first).to_have_text("after 6")
+    expect(page.locator("#fleet-summary")).to_contain_text("for committed terms' months after month 6")
     # the legend sits above the bars (it was drawn over the first ones), and on a phone the chart keeps its
     # size and scrolls (scaled to 400 px its text was ~7 px tall)
     top_of_bars = min(float(r.get_attribute("y") or 0) for r in page.locator("#fleet-chart svg rect[data-month]").all())

@@ -73,7 +73,10 @@ function renderFleet(plan) {
   const status = $("#fleet-summary");
   const proven = plan.status === "OPTIMAL" || plan.gap === null || plan.gap === undefined ? ""
     : ` (at most ${(plan.gap * 100).toFixed(1)}% above optimal: no schedule costs less than ${money(plan.lower_bound)})`;
-  status.textContent = `${plan.name}: ${plan.status}${proven}; ${money(plan.cost)} over ${plan.months} months ` +
+  // a term is paid in full: the months of it past the horizon are in plan.cost, not in cost_by_month
+  const beyond = plan.beyond_horizon_cost > 0
+    ? `, of which ${money(plan.beyond_horizon_cost)} for committed terms' months after month ${plan.months}` : "";
+  status.textContent = `${plan.name}: ${plan.status}${proven}; ${money(plan.cost)} over ${plan.months} months${beyond} ` +
     `(one at a time within the quotas: ${money(plan.alone_cost)}; saving ${money(plan.saving_vs_alone)}).` +
     (plan.one_time_cost > 0 ? ` One-time adaptation costs, paid once outside the monthly schedule: ` +
       `$${plan.one_time_cost.toLocaleString("en-US", {minimumFractionDigits: 2, maximumFractionDigits: 2})}` +
@@ -112,6 +115,13 @@ function renderFleet(plan) {
     row.append(el("td", money(plan.cost_by_month[m])));
     table.append(row);
   });
+  if (plan.beyond_horizon_cost > 0) {
+    const row = el("tr");
+    row.append(el("td", `after ${plan.months}`));
+    plan.workloads.forEach((w) => row.append(el("td", money(w.beyond_horizon_cost))));
+    row.append(el("td", money(plan.beyond_horizon_cost)));
+    table.append(row);
+  }
   $("#fleet-table").replaceChildren(table);
 }
 

@@ -87,6 +87,9 @@ def render_fleet(console: Console, out: FleetPlanOut) -> None:
     for m in range(out.months):
         cells = [_usd(w.months[m].cost) if m < len(w.months) else "-" for w in out.workloads]
         table.add_row(str(m + 1), *cells, _usd(out.cost_by_month[m] if m < len(out.cost_by_month) else None))
+    if out.beyond_horizon_cost:  # a term is paid in full: its months past the horizon are in the cost
+        table.add_row(f"after {out.months}", *[_usd(w.beyond_horizon_cost) for w in out.workloads],
+                      _usd(out.beyond_horizon_cost))
     table.add_row("all", *[_usd(w.cost) for w in out.workloads], _usd(out.cost))
     console.print(table)
     alone = "" if out.independent_cost is None else (  # (None: not compared, a note says why)

@@ -109,7 +109,8 @@ def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = No
         notes += _unpooled(fleet, joint_items, joint_options, joint, alone)
         joint = Solved("FEASIBLE", [s.committed[0] for s in sequential], [s.on_demand[0] for s in sequential],
                        [s.spot[0] for s in sequential], [s.cost[0] for s in sequential], joint.elapsed_s,
-                       bound=joint.bound)  # the joint solve's bound still bounds every joint schedule
+                       bound=joint.bound,  # the joint solve's bound still bounds every joint schedule
+                       beyond=[s.beyond[0] for s in sequential])
         joint_items, joint_options, serves = items, options, [(w.name,) for w in fleet.workloads]
     used: tuple[PriceUsed, ...] = ()
     if not joint.cost:  # no schedule: say what the quotas cannot hold, where that alone rules one out
@@ -269,10 +270,9 @@ def _pooled(fleet: Fleet, catalog: Catalog, tables: CatalogTables, demand: Deman
 
 def _term_tails(items: Sequence[Item], solved: Solved, prices: ChipPrices, committed_as: str, months: int
                 ) -> list[str]:
-    """A note where commitments run past the horizon: each is charged to the horizon's end only (docs/fleet.md),
-    but its term is signed for in full; the note gives what the schedule commits beyond the cost it reports
-    (a schedule that buys late leaves more of its terms uncharged: an auditor found the example fleet's
-    commitments 12 L40S-months, $10,267, past its 12 months)."""
+    """A note where commitments run past the horizon: a term is signed for in full, so the schedule's cost counts
+    its months past the horizon (``planner.fleet.model``, ``Solved.beyond``; docs/fleet.md); the note says how
+    many replica-months and dollars that is (the same figure, from the schedule read back)."""
     term = TERM_MONTHS.get(committed_as)
     if term is None:
         return []
@@ -291,8 +291,8 @@ def _term_tails(items: Sequence[Item], solved: Solved, prices: ChipPrices, commi
         return []
     return [f"commitments bought in month{'s' if len(bought) > 1 else ''} {', '.join(map(str, sorted(bought)))} run "
             f"{replica_months} replica-month(s) past the {months}-month horizon on their {term}-month {committed_as} "
-            f"terms: ${usd:,.0f} committed beyond the cost reported (which counts each to the horizon's end; extend "
-            "months to plan them)"]
+            f"terms: ${usd:,.0f}, counted in the cost (beyond_horizon_cost: a term is paid in full; a longer horizon "
+            "(months) plans the capacity those months would use)"]
 
 
 def _quotes_used(items: Sequence[Item], solved: Solved, prices: ChipPrices, committed_as: str
@@ -383,6 +383,7 @@ def _plan(fleet: Fleet, demand: Demand, options: list[WorkloadOptions], items: l
     ok = joint is not None and bool(joint.cost)
     # no schedule, no cost: NaN months (null in the JSON), not zeros a client would sum to $0
     by_month = np.sum(joint.cost, axis=0) if ok and joint else np.full(fleet.months, np.nan)
+    beyond = float(sum(joint.beyond)) if ok and joint else float("nan")
     quota_peak = {h: (int(_usage(items, joint, h).max()), q) for h, q in fleet.quotas.items()} if ok and joint else {}
     # without a joint solve: TIME_LIMIT where a workload's search ran out of time before any plan (nothing is
     # proven), NO_OPTIONS where one has no plan that fits
@@ -390,7 +391,7 @@ def _plan(fleet: Fleet, demand: Demand, options: list[WorkloadOptions], items: l
     return FleetPlan(name=fleet.name, status=status, months=fleet.months,
                      periods_hours=tuple(float(h) for h in demand.hours_per_month), workloads=tuple(schedules),
                      cost_by_month=tuple(float(x) for x in by_month),
-                     cost=float(by_month.sum()) if ok else float("nan"),
+                     cost=float(by_month.sum()) + beyond if ok else float("nan"), beyond_horizon_cost=beyond,
                      alone_cost=alone, independent_cost=independent, quota_peak=quota_peak,
                      elapsed_s=time.perf_counter() - start)
 
@@ -418,6 +419,7 @@ def _schedule(it: Item, o: WorkloadOptions, demand: Demand, solved: Solved | Non
     if solved is None:
         return WorkloadSchedule(**head, months=(), commits=(), autoscaling=(), cost=float("nan"), reasons=reasons)  # type: ignore[arg-type]
     c, od, sp, cost = solved.committed[i], solved.on_demand[i], solved.spot[i], solved.cost[i]
+    beyond = solved.beyond[i] if i < len(solved.beyond) else 0.0
     labels = [s.label for s in it.shapes]
     running = c[:, :, None] + od + sp  # [shape, month, period]
     rows = tuple(MonthRow(
@@ -432,5 +434,5 @@ def _schedule(it: Item, o: WorkloadOptions, demand: Demand, solved: Solved | Non
                     for m in range(demand.months) for j in range(len(labels)) if c[j, m] > before[j, m])
     bounds = tuple(ScaleBounds(shape=lab, min_replicas=int(running[j].min()), max_replicas=int(running[j].max()))
                    for j, lab in enumerate(labels) if running[j].max())
-    return WorkloadSchedule(**head, months=rows, commits=commits, autoscaling=bounds, cost=float(cost.sum()),  # type: ignore[arg-type]
-                            reasons=reasons)
+    return WorkloadSchedule(**head, months=rows, commits=commits, autoscaling=bounds,  # type: ignore[arg-type]
+                            cost=float(cost.sum()) + beyond, beyond_horizon_cost=beyond, reasons=reasons)

@@ -46,9 +46,10 @@ class WorkloadSchedule:
     months: tuple[MonthRow, ...]
     commits: tuple[Commit, ...]
     autoscaling: tuple[ScaleBounds, ...]
-    cost: float  # USD over the horizon
+    cost: float  # USD over the horizon, with its committed terms' months past it (beyond_horizon_cost)
     reasons: tuple[str, ...] = ()  # why it has no schedule
     serves: tuple[str, ...] = ()  # the workloads it carries: itself, or a shared deployment's members
+    beyond_horizon_cost: float = 0.0  # USD of its committed terms' months past the horizon (a term is paid in full)
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class FleetPlan:
     periods_hours: tuple[float, ...]  # hours per month of each period
     workloads: tuple[WorkloadSchedule, ...]
     cost_by_month: tuple[float, ...]
-    cost: float  # USD over the horizon, all workloads
+    cost: float  # USD over the horizon, all workloads, with the committed terms' months past it (beyond_horizon_cost)
     alone_cost: float | None  # each planned alone in order, each taking what the quota still has (None: infeasible)
     independent_cost: float | None  # each alone with the whole quota to itself (may break the quota), best found
     quota_peak: Mapping[str, tuple[int, int]]  # hardware -> (most chips used in any period, fleet quota)
@@ -87,6 +88,9 @@ class FleetPlan:
     # the comparisons (alone_cost, independent_cost, the bounds) are of monthly costs only
     one_time_cost: float = 0.0
     prices: tuple[PriceUsed, ...] = ()  # each (chip, mode) price the schedule buys at
+    # USD of the committed terms' months past the horizon, in ``cost`` (a term is signed for in full): the sum of the
+    # workloads', where cost_by_month holds the horizon's months only
+    beyond_horizon_cost: float = 0.0
 
     @property
     def total_cost(self) -> float:
