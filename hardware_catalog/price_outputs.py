@@ -137,7 +137,7 @@ def stale_warnings(sources: Sequence[PriceSource]) -> list[str]:
     from planner.economics.breakdown import price_warnings
 
     return [w for s in sources for w in price_warnings(s.hardware, s.offers, s.stale, from_sheet=s.from_sheet,
-                                                        public=s.public)]
+                                                        public=s.public, sheet_unused=s.sheet_unused)]
 
 
 def weak_flags(source: PriceSource | PriceSourceOut) -> list[str]:

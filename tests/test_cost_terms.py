@@ -98,15 +98,32 @@ def test_an_owned_plans_energy_report_prices_the_power_it_reports(catalog: Catal
                                                        ("reserved_1y", 12.0, None), ("on_demand", 1.0, None)])
 def test_a_reserved_term_past_the_horizon_is_stated(mode: str, horizon: float, term: int | None) -> None:
     # a reserved_3y plan at a 3-month horizon reported its monthly rate and never the 36-month commitment
-    from planner.economics.breakdown import commitment_notes
+    from planner.economics.breakdown import mode_notes
 
-    notes = commitment_notes(mode, 2.0, horizon)  # (2.0: the plan's hourly cost, the term spread over the horizon)
+    notes = mode_notes(mode, 2.0, horizon)  # (2.0: the plan's hourly cost, the term spread over the horizon)
     if term is None:
         assert notes == ()
     else:
         (note,) = notes
         assert f"commits to {term} months: ${2.0 * 730 * horizon:,.0f} over the term" in note
         assert f"{horizon:g}-month horizon" in note and f"{term / horizon:.3g}x the reserved rate" in note
+
+
+def test_an_all_spot_plan_says_its_capacity_may_be_reclaimed(catalog: Catalog) -> None:
+    """An auditor (2026-12-07): a plan priced spot, every replica pre-emptible, printed its SLO figures at a 57%
+    saving without a word, where plan-fleet refuses spot alone (tests/test_fleet.py). Basis: what spot capacity is
+    (a provider reclaims it at will); the note is in the plan's cost warnings, on every plan of a spot workload."""
+    from dataclasses import replace
+
+    from hardware_catalog.outputs import plan_result_out
+
+    w = load_workload(Path(__file__).resolve().parents[1] / "examples" / "support-chatbot.yaml")
+    spot = replace(w, constraints=replace(w.constraints, pricing=Pricing(mode="spot")))
+    doc = plan_result_out(plan(spot, catalog, top=3, explain=False))
+    assert doc.plans and all(any(n.startswith("spot: every replica of this plan is pre-emptible") for n in
+                                 p.cost.warnings) for p in doc.plans)
+    on_demand = plan_result_out(plan(w, catalog, top=1, explain=False))
+    assert not any("pre-emptible" in n for p in on_demand.plans for n in p.cost.warnings)
 
 
 def test_a_reserved_term_past_the_horizon_is_paid_over_the_horizon(catalog: Catalog) -> None:

@@ -232,6 +232,25 @@ def test_price_sheet_wins_where_it_has_a_price(tmp_path: Path) -> None:
     assert isinstance(other, PriceQuote) and not other.from_sheet
     spot = select_price(BOOK, "h100-sxm", PricingSpec(mode="spot"), sheet=sheet)
     assert isinstance(spot, PriceQuote) and not spot.from_sheet
+    # a sheet with offers for the chip that price none of its replicas says why (an auditor's case: it was left
+    # unused without a word while the plan's pricing read 'on_demand + sheet'); one without any says nothing
+    assert spot.sheet_unused == "the price sheet's offer(s) for it are on_demand, none spot"
+    assert other.sheet_unused is None and own.sheet_unused is None
+    sized = SHEET.replace("    source: \"ACME finance chargeback rate card, FY2027\"\n  - hardware: tpu7x",
+                          "    source: \"ACME finance chargeback rate card, FY2027\"\n    chips_per_instance: 1\n"
+                          "  - hardware: tpu7x")
+    assert sized != SHEET
+    path.write_text(sized)
+    one_chip = load_price_sheet(path, known_hardware=set(CATALOG.hardware))
+    four = select_price(BOOK, "h100-sxm", PricingSpec(), sheet=one_chip, chips=4)
+    assert isinstance(four, PriceQuote) and not four.from_sheet
+    assert four.sheet_unused == ("the price sheet's on_demand offer(s) for it are of instances with 1 chip(s), "
+                                 "where a replica needs one with >= 4")
+    assert select_price(BOOK, "h100-sxm", PricingSpec(), sheet=one_chip, chips=1).from_sheet  # type: ignore[union-attr]
+    from planner.economics.breakdown import price_warnings
+
+    assert price_warnings("h100-sxm", four.offers, (), from_sheet=False, sheet_unused=four.sheet_unused)[0] == \
+        f"h100-sxm: {four.sheet_unused}: priced from the public offers instead"
 
 
 @pytest.mark.parametrize(("edit", "field"), [

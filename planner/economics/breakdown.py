@@ -39,7 +39,7 @@ from planner.economics.rates import TERM_MONTHS, ChipRate, PricedCatalog
 from planner.errors import InputError
 
 __all__ = ["DEFAULT_REGION", "CostParts", "Energy", "PriceSource", "TokenPrices", "explain_cost",
-           "commitment_notes", "owned_warnings", "price_source", "price_warnings", "whole_instance_notes"]
+           "mode_notes", "owned_warnings", "price_source", "price_warnings", "whole_instance_notes"]
 
 DEFAULT_REGION = "us-east-1"
 STALE_AFTER_DAYS = 365  # a policy, not a fit: offers older than a year are flagged stale in the output
@@ -59,6 +59,7 @@ class PriceSource:
     stale: tuple[Offer, ...] = ()  # offers older than 12 months (or undated)
     public: tuple[float, float] | None = None  # a sheet's price: the public offers' range (PriceQuote.public)
     instance_chips: int = 1  # the price is of instances holding at least this many chips (PriceQuote.instance_chips)
+    sheet_unused: str | None = None  # why the user's price sheet did not price it (PriceQuote.sheet_unused)
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ def price_source(rate: ChipRate, *, today: date) -> PriceSource:
     return PriceSource(hardware=rate.hardware, usd_per_chip_hour=rate.usd_per_chip_hour, mode=q.mode,
                        market=q.market, rule=rule, offers=q.offers, from_sheet=q.from_sheet, public=q.public,
                        stale=stale_offers(q, today=today, max_age_days=STALE_AFTER_DAYS),
-                       instance_chips=q.instance_chips)
+                       instance_chips=q.instance_chips, sheet_unused=q.sheet_unused)
 
 
 def _parts(rates: Sequence[tuple[ChipRate, int]], one_time_per_month: float) -> CostParts:
@@ -227,10 +228,19 @@ def whole_instance_notes(rates: Sequence[tuple[ChipRate, int]]) -> tuple[str, ..
     return tuple(out)
 
 
-def commitment_notes(mode: str, per_hour: float, horizon_months: float) -> tuple[str, ...]:
-    """A line where a reserved price commits to a term longer than the workload's horizon: the term is paid
-    whether or not the deployment outlives the horizon, so the plan's cost (``per_hour``, priced so by
-    ``Pricing.term_spread``) spreads the whole commitment over the horizon's months."""
+def mode_notes(mode: str, per_hour: float, horizon_months: float) -> tuple[str, ...]:
+    """What a plan's pricing mode commits a buyer to beside its price.
+
+    Spot: every replica is pre-emptible, and a provider reclaims spot capacity when it needs it, often many
+    instances at once, so the SLO figures hold only while it runs (``hwplan plan-fleet`` keeps a non-spot floor that
+    carries the demand alone; an auditor found a plan 100% spot at a 57% saving without a word).
+    Reserved: a line where the term is longer than the workload's horizon: the term is paid whether or not the
+    deployment outlives the horizon, so the plan's cost (``per_hour``, priced so by ``Pricing.term_spread``)
+    spreads the whole commitment over the horizon's months."""
+    if mode == "spot":
+        return ("spot: every replica of this plan is pre-emptible and may be reclaimed, several at once, with "
+                "minutes' notice; its latency and capacity figures hold only while the capacity runs. Keep an "
+                "on-demand or reserved floor for the traffic that must be served (plan-fleet's modes mix them)",)
     term = TERM_MONTHS.get(mode)
     if term is None or horizon_months >= term:
         return ()
@@ -242,13 +252,14 @@ def commitment_notes(mode: str, per_hour: float, horizon_months: float) -> tuple
 
 
 def price_warnings(label: str, offers: Sequence[Offer], stale: Sequence[Offer], *, from_sheet: bool,
-                   public: tuple[float, float] | None = None) -> list[str]:
+                   public: tuple[float, float] | None = None, sheet_unused: str | None = None) -> list[str]:
     """What a price's offers should make a buyer check: the offers older than 12 months (or undated); a price
     resting only on offers flagged weak (``WEAK_FLAGS``: a secondary, third-party, lower-bound or inferred figure
     decides it), or moved by such offers past SHIFT_NOTED; a price sheet's own offers are the user's, never flagged
     weak, but one SHEET_OUTSIDE past every public offer (``public``) is named (a unit slip). One mechanism for a
-    plan's cost and a fleet's schedule; ``label`` names the chip (and the mode, where a schedule buys several)."""
-    out = []
+    plan's cost and a fleet's schedule; ``label`` names the chip (and the mode, where a schedule buys several).
+    ``sheet_unused``: why a price sheet with offers for the chip did not price it (the public offers did)."""
+    out = [f"{label}: {sheet_unused}: priced from the public offers instead"] if sheet_unused else []
     if stale:
         when = ", ".join(f"{o.provider} {o.as_of.isoformat() if o.as_of else 'undated'}" for o in stale)
         out.append(f"{label}: price older than 12 months ({when})")

@@ -160,6 +160,8 @@ class PriceQuote:
     # a sheet's price: the lowest and highest public offer for the chip in its mode, any market (None: none)
     public: tuple[float, float] | None = None
     instance_chips: int = 1  # only offers of instances holding at least this many chips were eligible (``holds``)
+    # why a price sheet that has offers for the chip priced it from the public offers instead (``_sheet_unused``)
+    sheet_unused: str | None = None
 
     @property
     def flags(self) -> frozenset[str]:
@@ -209,8 +211,11 @@ def select_price(book: PriceBook, hardware: str, spec: PricingSpec = PricingSpec
     ``chips``: the chips of one replica that one instance holds (``instance_chips``); only offers of
     instances at least that large price it.
     """
+    unused = None
     if sheet is not None:
-        own = [o for o in sheet.for_hardware(hardware) if o.mode == spec.mode and holds(o, chips)]
+        mine = sheet.for_hardware(hardware)
+        own = [o for o in mine if o.mode == spec.mode and holds(o, chips)]
+        unused = _sheet_unused(mine, spec.mode, chips) if mine and not own else None
         if own:
             public = [o.usd_per_chip_hour for o in book.for_hardware(hardware)
                       if o.mode == spec.mode and not o.flags & NEVER_SELECTED]
@@ -235,13 +240,25 @@ def select_price(book: PriceBook, hardware: str, spec: PricingSpec = PricingSpec
         price = quoted_median(used)
         return PriceQuote(hardware=hardware, mode=spec.mode, market=market, usd_per_chip_hour=price, offers=used,
                           rule=rule, fell_back_from=spec.market if market != spec.market else None,
-                          instance_chips=chips)
+                          instance_chips=chips, sheet_unused=unused)
     where = " in " + ", ".join(spec.regions) if spec.regions else ""
     who = " from " + ", ".join(spec.providers) if spec.providers else ""
     size = f" of an instance with >= {chips} chips" if chips > 1 else ""
     return Unpriced(hardware=hardware,
-                    reason=f"no {spec.market} {spec.mode} offer{size}{where}{who}",
+                    reason=f"no {spec.market} {spec.mode} offer{size}{where}{who}" + (f" ({unused})" if unused else ""),
                     available=available_pricings(book, hardware, chips))
+
+
+def _sheet_unused(offers: Sequence[Offer], mode: str, chips: int) -> str:
+    """Why a price sheet's offers for a chip price none of its replicas (an auditor's case: a sheet of on-demand
+    offers under a reserved_1y plan, or of 1-chip instances under a 4-chip replica, left the public price in place
+    with the plan's pricing still labelled '+ sheet'): their modes, or their instances' sizes (``holds``)."""
+    modes = sorted({o.mode for o in offers})
+    if mode not in modes:
+        return f"the price sheet's offer(s) for it are {', '.join(modes)}, none {mode}"
+    sizes = sorted({o.chips_per_instance for o in offers if o.mode == mode and o.chips_per_instance is not None})
+    return (f"the price sheet's {mode} offer(s) for it are of instances with {'/'.join(map(str, sizes))} chip(s), "
+            f"where a replica needs one with >= {chips}")
 
 
 def quoted_median(offers: Sequence[Offer]) -> float:

@@ -21,7 +21,7 @@ from datetime import date
 import numpy as np
 
 from planner.domain import Catalog
-from planner.economics.breakdown import commitment_notes, explain_cost, owned_warnings
+from planner.economics.breakdown import explain_cost, mode_notes, owned_warnings
 from planner.economics.rates import ChipRate, chip_rate
 from planner.levers.adaptation import Choice, confidence
 from planner.model.chip_order import OrderFlag, order_flags
@@ -193,7 +193,7 @@ def _cost(catalog: Catalog, w: Workload, per_hour: float, *, one_time: float, de
     return Cost(per_hour=per_hour, per_month=per_month,
                 per_million_tokens=per_million(per_month, tokens_per_hour), one_time=one_time,
                 pricing=pricing.label, parts=parts, tokens=token_prices, energy=energy, sources=sources,
-                rates=tuple(rates), notes=(*commitment_notes(pricing.mode, per_hour, w.budget.horizon_months),
+                rates=tuple(rates), notes=(*mode_notes(pricing.mode, per_hour, w.budget.horizon_months),
                                            *owned_warnings(catalog.owned, rates, today=date.today())))
 
 

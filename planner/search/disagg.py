@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from planner.domain import Catalog
-from planner.economics.breakdown import CostParts, Energy, TokenPrices, commitment_notes
+from planner.economics.breakdown import CostParts, Energy, TokenPrices, mode_notes
 from planner.economics.owned import HOURS_PER_MONTH
 from planner.model.attention import kv_bytes_per_token
 from planner.model.grid import CatalogTables
@@ -292,7 +292,7 @@ def _join(p: Plan, d: Plan, moved_s: float, w: Workload) -> Plan | None:
     cost = _joined_cost(p.cost, d.cost,
                         input_tokens_per_hour=w.traffic.requests_per_s * w.traffic.input_tokens.mean * 3600.0,
                         output_tokens_per_hour=w.traffic.requests_per_s * out * 3600.0)
-    cost = replace(cost, notes=commitment_notes(w.constraints.pricing.mode, cost.per_hour, w.budget.horizon_months))
+    cost = replace(cost, notes=mode_notes(w.constraints.pricing.mode, cost.per_hour, w.budget.horizon_months))
     deployments = tuple(replace(x, role="prefill") for x in p.deployments) + \
         tuple(replace(x, role="decode") for x in d.deployments)
     features = tuple(dict.fromkeys(FEATURE + tuple(f for f in (*p.features, *d.features) if f not in FEATURE)))

@@ -53,7 +53,7 @@ class Cost:
     energy: Energy | None = None
     sources: tuple[PriceSource, ...] = ()  # the offer(s) behind each chip's price
     rates: tuple[tuple[ChipRate, int], ...] = ()  # each deployment's rate and chips (whole_instance_notes)
-    notes: tuple[str, ...] = ()  # warnings about the price's terms (commitment_notes)
+    notes: tuple[str, ...] = ()  # warnings about the price's terms (mode_notes)
 
 
 def per_million(per_month: float, output_tokens_per_hour: float) -> float:
