@@ -4,12 +4,13 @@ every mode allowed was silently never committed. Found by a hostile test of plan
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import yaml
 
 from hardware_catalog import load_catalog
-from hardware_catalog.inputs.fleet import load_fleet
+from hardware_catalog.inputs.fleet import fleet_prices, load_fleet
 from planner.fleet.planning import plan_fleet
 
 WORKLOAD = {"name": "a", "traffic": {"requests_per_s": 2, "input_tokens": {"mean": 800, "p95": 2000},
@@ -66,3 +67,24 @@ def test_a_schedule_lists_the_prices_it_buys_at(tmp_path: Path) -> None:
     assert isinstance(rate, ChipRate)
     assert (used.hardware, used.mode) == ("l4", "on_demand") and used.usd_per_chip_hour == rate.usd_per_chip_hour
     assert used.rule == rate.quote.rule  # type: ignore[union-attr]
+
+
+def test_a_price_book_fleet_plans_a_chip_only_neoclouds_rent(tmp_path: Path) -> None:
+    """`prices: price_book` takes each chip's first market with an offer; its single-workload search must too. An
+    auditor (2026-12-07): an H100 PCIe fleet read 'no single-workload plan fits' (the search priced it at the
+    hyperscalers, which do not rent it) where the book prices it. Basis: the catalog's price file for the chip, which
+    has no hyperscaler offer and neocloud on-demand ones."""
+    offers = yaml.safe_load((Path(__file__).resolve().parents[1] / "hardware_catalog" / "data" / "prices" /
+                             "h100-pcie.yaml").read_text(encoding="utf-8"))["offers"]
+    assert not [o for o in offers if o["market"] == "hyperscaler"]
+    assert [o for o in offers if o["market"] == "neocloud" and o["mode"] == "on_demand"]
+    path = _fleet(tmp_path, "h100-pcie", ["on_demand"])
+    catalog = load_catalog()
+    fleet, _ = load_fleet(path)
+    assert math.isnan(plan_fleet(fleet, catalog, time_limit_s=3.0, compare=False).cost)  # prices: catalog: none
+    path.write_text(path.read_text().replace("prices: catalog", "prices: price_book"))
+    fleet, spec = load_fleet(path)
+    out = plan_fleet(fleet, catalog, prices=fleet_prices(spec, catalog), time_limit_s=3.0, compare=False)
+    assert out.cost == out.cost and out.cost > 0, out.notes
+    assert [(p.hardware, p.mode) for p in out.prices] == [("h100-pcie", "on_demand")]
+    assert "neocloud" in out.prices[0].rule

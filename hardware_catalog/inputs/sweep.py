@@ -84,4 +84,10 @@ def load_sweep_with_prices(path: Path | str) -> tuple[Sweep, str]:
     for name, values in s.axes.model_dump().items():
         if values is not None:
             axes[name] = tuple(tuple(v) if isinstance(v, list) else v for v in values)
+    if isinstance(base, Workload) and base.constraints.pricing.mode == "owned" and \
+            any(k != 1.0 for k in axes.get("price_scale", ())):
+        raise InputError(f"{path}: price_scale scales rented prices (the price book and a price sheet), and "
+                         f"{ref!r} prices its chips as owned (constraints.pricing), whose cost no offer sets: every "
+                         "row would read the same; vary the owned inputs in the workload instead",
+                         field="axes.price_scale")
     return Sweep(name=s.name, base=base, axes=axes, time_limit_s=s.time_limit_s), source

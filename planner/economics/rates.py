@@ -80,6 +80,9 @@ class Pricing:
     # than that is paid in full over them (``term_spread``); None: the reserved rate as quoted (a fleet's schedule
     # charges its terms itself, a training job is one-off)
     horizon_months: float | None = None
+    # where the market has no offer for a chip, price it from the next market with one (MARKETS order): a fleet's
+    # ``prices: price_book``, whose single-workload searches must keep the chips its schedule can buy
+    fallback_markets: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in PRICING_MODES:
@@ -109,7 +112,8 @@ class Pricing:
 
     @property
     def spec(self) -> PricingSpec:
-        return PricingSpec(mode=self.mode, market=self.market, regions=self.regions, providers=self.providers)
+        return PricingSpec(mode=self.mode, market=self.market, regions=self.regions, providers=self.providers,
+                           fallback_markets=self.fallback_markets)
 
     def owned_overrides(self, hardware: str) -> dict[str, float]:
         return {**dict(self.owned), **dict(dict(self.owned_chips).get(hardware, ()))}

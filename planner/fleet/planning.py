@@ -83,7 +83,7 @@ def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = No
     _check(fleet, catalog, demand)
     tables = tables or CatalogTables.from_catalog(catalog)
     prices = prices or catalog_prices(catalog)
-    options = [_shapes(catalog, tables, w, i, float(demand.requests_per_s[i].max()), budget)
+    options = [_shapes(catalog, tables, _priced_as(w, prices), i, float(demand.requests_per_s[i].max()), budget)
                for i, w in enumerate(fleet.workloads)]
     items = [Item(name=w.name, shapes=o.shapes, demand=demand.requests_per_s[i], availability=w.availability,
                   max_types=w.constraints.max_hardware_types, quotas=dict(w.constraints.quotas))
@@ -100,6 +100,7 @@ def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = No
     joint_items, joint_options = items, options
     if fleet.shared:
         joint_items, joint_options, serves, hint = _pooled(fleet, catalog, tables, demand, items, options, sequential,
+                                                           prices=prices,
                                                            solve_limit=budget)
     joint = solve_schedule(joint_items, fleet_quotas=fleet.quotas, hint=hint, time_limit_s=budget(),
                            **solve)  # type: ignore[arg-type]
@@ -161,6 +162,17 @@ def _check(fleet: Fleet, catalog: Catalog, demand: Demand) -> None:
         if not demand.requests_per_s[i].max() > 0:  # (a profile or multipliers of all zeros are refused as read)
             raise InputError(f"{w.name!r} has no traffic in any of the fleet's {fleet.months} months (its growth "
                              "multipliers are 0 there): nothing to plan", field=f"workloads.{i}.traffic.growth")
+
+
+def _priced_as(w: Workload, prices: ChipPrices) -> Workload:
+    """``w`` searched with the markets the schedule buys in: where its prices take a chip's next market when the
+    first has no offer (``prices: price_book``), so does the single-workload search that picks its shapes (an
+    auditor's case: an H100 PCIe fleet, which only neoclouds rent, read 'no single-workload plan fits' where the
+    book prices it)."""
+    pricing = getattr(prices, "pricing", None)
+    if pricing is None or not pricing.fallback_markets or w.constraints.pricing.fallback_markets:
+        return w
+    return replace(w, constraints=replace(w.constraints, pricing=replace(w.constraints.pricing, fallback_markets=True)))
 
 
 def _shapes(catalog: Catalog, tables: CatalogTables, w: Workload, i: int, horizon_peak: float,
@@ -235,7 +247,8 @@ def _unpooled(fleet: Fleet, items: list[Item], options: list[WorkloadOptions], j
 
 
 def _pooled(fleet: Fleet, catalog: Catalog, tables: CatalogTables, demand: Demand, items: list[Item],
-            options: list[WorkloadOptions], sequential: list[Solved], *, solve_limit: Callable[[], float],
+            options: list[WorkloadOptions], sequential: list[Solved], *, prices: ChipPrices,
+            solve_limit: Callable[[], float],
             ) -> tuple[list[Item], list[WorkloadOptions], list[tuple[str, ...]], list[Solved | None]]:
     """Items with each shared group's members replaced by one item for the group (at the first
     member's place), its options, whom each item serves, and the hints still valid."""
@@ -257,7 +270,7 @@ def _pooled(fleet: Fleet, catalog: Catalog, tables: CatalogTables, demand: Deman
         if name != members[0]:
             continue
         idx = [names.index(m) for m in members]
-        w = merged(catalog, group, [fleet.workloads[j] for j in idx])
+        w = _priced_as(merged(catalog, group, [fleet.workloads[j] for j in idx]), prices)
         load = demand.pooled(idx)
         o = shapes_for(catalog, tables, w, horizon_peak=float(load.max()), time_limit_s=solve_limit())
         out_items.append(Item(name=group, shapes=o.shapes, demand=load, availability=w.availability,

@@ -17,7 +17,7 @@ from dataclasses import replace
 from enum import StrEnum
 
 from planner.domain import Catalog
-from planner.economics.pricing import PriceQuote, PricingSpec, instance_chips, select_price
+from planner.economics.pricing import PriceQuote
 from planner.economics.rates import ChipRate, Pricing, chip_rate
 
 __all__ = ["ChipPrices", "Mode", "QuotedPrices", "book_prices", "catalog_prices", "replica_price"]
@@ -30,8 +30,9 @@ class QuotedPrices:
     """A ``ChipPrices`` that can also give the quote behind each price (its offers, their dates and flags), so a
     schedule can say when a price it bought at is old or rests only on weak offers, as a plan's cost does."""
 
-    def __init__(self, quote: Quotes) -> None:
+    def __init__(self, quote: Quotes, pricing: Pricing | None = None) -> None:
         self.quote = quote
+        self.pricing = pricing  # the plan pricing it quotes as (None: another rule), for the single-workload searches
 
     def __call__(self, hardware: str, mode: str, chips: int) -> float | None:
         q = self.quote(hardware, mode, chips)
@@ -63,21 +64,13 @@ def catalog_prices(catalog: Catalog, pricing: Pricing | None = None) -> ChipPric
         return PriceQuote(hardware=hardware, mode=mode, market="owned", usd_per_chip_hour=rate.usd_per_chip_hour,
                           offers=(), rule="owned TCO")
 
-    return QuotedPrices(quote)
+    return QuotedPrices(quote, base)
 
 
 def book_prices(catalog: Catalog) -> ChipPrices:
     """Prices from every market of the catalog's price book: the median of the first market (in
-    ``MARKETS`` order, hyperscalers first) that has offers in the mode."""
-
-    def quote(hardware: str, mode: str, chips: int) -> PriceQuote | None:
-        if hardware not in catalog.hardware:
-            return None
-        size = instance_chips(chips, catalog.hardware[hardware].chips_per_node)
-        q = select_price(catalog.prices, hardware, PricingSpec(mode=mode, fallback_markets=True), chips=size)
-        return q if isinstance(q, PriceQuote) else None
-
-    return QuotedPrices(quote)
+    ``MARKETS`` order, hyperscalers first) that has offers in the mode (``Pricing.fallback_markets``)."""
+    return catalog_prices(catalog, Pricing(fallback_markets=True))
 
 
 def replica_price(prices: ChipPrices, hardware: str, chips: int, mode: Mode, *,

@@ -5,7 +5,8 @@ product, numbered in product order, so a scenario's id names the same values on 
 sweep can resume from the ids already written):
 
 - ``traffic_scale``: requests/s (mean and peak) x the value
-- ``price_scale``: every offer in the catalog's price book x the value (a catalog variant)
+- ``price_scale``: every offer in the catalog's price book, and in the workload's own price sheet, x the value (a
+  catalog variant); refused for a workload priced as owned, whose cost no offer sets
 - ``slo_scale``: every latency target x the value (0.5: twice as strict)
 - ``exclude_hardware``: a list of hardware ids the scenario may not use (a chip lost or withheld)
 - ``models``: the models the scenario may use (None: any)
@@ -88,8 +89,8 @@ def scaled_prices(prices: ChipPrices, scale: float) -> ChipPrices:
 
 
 def priced(catalog: Catalog, scale: float) -> Catalog:
-    """The catalog with every offer in its price book x ``scale`` (every chip, mode and market;
-    owned-cost data and a workload's own price sheet are not scaled)."""
+    """The catalog with every offer in its price book x ``scale`` (every chip, mode and market; a workload's own
+    price sheet is scaled with the workload: ``_workload``; a sweep of owned pricing is refused as read)."""
     if scale == 1.0:
         return catalog
     book = catalog.prices
@@ -105,8 +106,14 @@ def _workload(w: Workload, v: Mapping[str, Any]) -> Workload:
     f = float(v.get("slo_scale", 1.0))
     slo = Slo(targets={m: {p: limit * f for p, limit in by_p.items()} for m, by_p in w.slo.targets.items()})
     c = w.constraints
+    pricing, scale = c.pricing, float(v.get("price_scale", 1.0))
+    if scale != 1.0 and pricing.sheet is not None:  # the user's own prices are prices too (an auditor's case: a
+        # sheet's chips kept their price while the book's were scaled, skewing the comparison between them)
+        sheet = pricing.sheet
+        pricing = replace(pricing, sheet=replace(sheet, offers=tuple(
+            replace(o, usd_per_chip_hour=o.usd_per_chip_hour * scale) for o in sheet.offers)))
     constraints = replace(c, exclude_hardware=tuple(sorted({*c.exclude_hardware, *v.get("exclude_hardware", ())})),
-                          models=tuple(v["models"]) if v.get("models") is not None else c.models)
+                          models=tuple(v["models"]) if v.get("models") is not None else c.models, pricing=pricing)
     return replace(w, traffic=traffic, slo=slo, constraints=constraints)
 
 
