@@ -155,6 +155,7 @@ def _runtime(file: str, r: RuntimeFile, raw: RawCatalog) -> Runtime:
         native_only=tuple(r.native_only),
         no_split={str(kind): why for kind, why in r.no_split.items()},
         weight_bits={str(p): bits for p, bits in r.weight_bits.items()},
+        kv_bits={str(p): bits for p, bits in r.kv_bits.items()},
     )
 
 

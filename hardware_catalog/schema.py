@@ -443,22 +443,19 @@ class RuntimeFile(_Strict):
     # differs from precisions.yaml's figure (llama.cpp loads GGUF: int8 as Q8_0, int4 as Q4_K_M); the planner
     # sizes the weights' memory and reads at it on this runtime
     weight_bits: dict[PrecisionId, Annotated[float, Field(gt=0, le=64, allow_inf_nan=False, strict=True)]] = {}
+    # KV format -> bits per cached value in the runtime's own cache type, where that differs (llama.cpp's q8_0)
+    kv_bits: dict[PrecisionId, Annotated[float, Field(gt=0, le=64, allow_inf_nan=False, strict=True)]] = {}
 
     @model_validator(mode="after")
     def _consistent(self) -> RuntimeFile:
         _check_source_keys(self, self.sources)
-        if not set(self.weight_bits) <= set(self.weight_precisions):
-            raise ValueError(f"weight_bits: {sorted(set(self.weight_bits) - set(self.weight_precisions))} not among "
-                             "the runtime's weight_precisions")
-        if self.weight_bits and "weight_bits" not in self.sources:
-            raise ValueError("weight_bits needs a source (sources.weight_bits): where the runtime's stored format's "
-                             "bits per weight are published")
-        if not set(self.native_only) <= set(self.weight_precisions):
-            raise ValueError(f"native_only: {sorted(set(self.native_only) - set(self.weight_precisions))} not among "
-                             "the runtime's weight_precisions")
-        if self.native_only and "native_only" not in self.sources:
-            raise ValueError("native_only needs a source (sources.native_only): what shows the runtime's kernels need "
-                             "the chip to compute the format")
+        for name, of, needs in (
+                ("weight_bits", "weight_precisions",
+                 "where the runtime's stored format's bits per weight are published"),
+                ("kv_bits", "kv_precisions", "where the runtime's cache type's bits per value are published"),
+                ("native_only", "weight_precisions", "what shows the runtime's kernels need the chip to compute the "
+                                                     "format")):
+            self._cited_formats(name, of, needs)
         if not set(self.backends) <= set(self.families):
             raise ValueError(f"backends: families {sorted(self.backends)} outside the runtime's {self.families}")
         if self.backends and "backends" not in self.sources:
@@ -474,6 +471,16 @@ class RuntimeFile(_Strict):
             if not set(row.families) <= set(self.families):
                 raise ValueError(f"serving.{i}: families {row.families} outside the runtime's {self.families}")
         return self
+
+
+    def _cited_formats(self, name: str, of: str, needs: str) -> None:
+        """A field naming formats (``name``: a list or a map keyed by them) names only the runtime's own (``of``), and
+        cites a source where it names any."""
+        formats, allowed = set(getattr(self, name)), set(getattr(self, of))
+        if not formats <= allowed:
+            raise ValueError(f"{name}: {sorted(formats - allowed)} not among the runtime's {of}")
+        if formats and name not in self.sources:
+            raise ValueError(f"{name} needs a source (sources.{name}): {needs}")
 
 
 class RuntimesFile(_Strict):

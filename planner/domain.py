@@ -322,12 +322,21 @@ class Runtime:
     # weight format -> bits per weight the runtime's own file format stores it at, scales included, where that
     # differs from the precision's figure (runtimes.yaml weight_bits, cited: llama.cpp's GGUF Q8_0 / Q4_K_M)
     weight_bits: Mapping[str, float] = field(default_factory=_frozen)
+    # KV format -> bits per cached value in the runtime's own cache type, where that differs (runtimes.yaml kv_bits:
+    # llama.cpp's q8_0 cache, blocks of 32 int8 values and an fp16 scale)
+    kv_bits: Mapping[str, float] = field(default_factory=_frozen)
 
     def stored_bytes(self, precision: Precision) -> float:
         """Bytes per weight this runtime stores ``precision`` weights at: its own format's (``weight_bits``), else
         the precision's."""
         bits = self.weight_bits.get(precision.id)
         return precision.bytes_per_weight if bits is None else bits / 8.0
+
+    def stored_kv_bytes(self, precision: Precision) -> float | None:
+        """Bytes per KV value this runtime caches ``precision`` at: its own cache type's (``kv_bits``), else the
+        precision's (None: not a KV format)."""
+        bits = self.kv_bits.get(precision.id)
+        return precision.bytes_per_kv if bits is None else bits / 8.0
 
     def lacks_native(self, precision: str, hardware: Hardware) -> bool:
         """Whether this runtime computes ``precision`` weights natively only (``native_only``) and ``hardware``

@@ -115,3 +115,17 @@ def test_a_runtime_format_needs_a_source_and_a_format_it_serves(tmp_path: Path) 
                                      "weight_bits: {int8: 8.5008, int4: 4.8944, fp8: 8.25}"))
     with pytest.raises(CatalogError, match=r"weight_bits: \['fp8'\] not among"):
         load_catalog(folder)
+
+
+def test_an_int8_kv_cache_on_llama_cpp_is_q8_0s_8_5_bits(catalog: Catalog) -> None:
+    """llama-server's q8_0 cache type (the export's for int8 KV): blocks of 32 int8 values and an fp16 scale, 34 bytes
+    per 32 values. Basis: that block layout, and llama-3.1-8b's KV shape from its config (32 layers x 8 KV heads x
+    128 dims, K and V) in the memory model's KV bytes per token."""
+    runtime, int8 = catalog.get_runtime("llama.cpp"), catalog.get_precision("int8")
+    assert runtime.stored_kv_bytes(int8) == 34 / 32
+    assert catalog.get_runtime("vllm").stored_kv_bytes(int8) == 1.0
+    config = resolve(catalog, model="llama-3.1-8b", hardware="a100-80gb", chips=1, precision="int8",
+                     kv_precision="int8", runtime="llama.cpp")
+    kv = MemoryModel.build(config_grid(catalog, config)).coefficients
+    per_token = 2 * 32 * 8 * 128 * 34 / 32
+    assert kv.kv_bytes_per_token[0] == pytest.approx(per_token * (1 + runtime.kv_waste_fraction), rel=1e-9)

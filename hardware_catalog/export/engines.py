@@ -401,10 +401,12 @@ def _slots_fit(ctx: _Ctx, d: DeploymentOut, engine: str, slots: int, per_slot: i
     hw = ctx.catalog.get_hardware(d.hardware)
     model = ctx.catalog.get_model(ctx.plan.model)
     precisions = ctx.catalog.precisions
-    # as the engine stores them (llama.cpp: the GGUF type the export names), an experts-only checkpoint's rest 16-bit
-    weights = model.weight_bytes(precisions[ctx.plan.precision], precisions,
-                                 ctx.catalog.runtimes.get(ctx.plan.runtime)) / (d.tp * d.pp)
-    kv_bytes = precisions[ctx.plan.kv_precision].bytes_per_kv or 2.0
+    # as the engine stores them (llama.cpp: the GGUF and cache types the export names), an experts-only
+    # checkpoint's rest 16-bit
+    runtime = ctx.catalog.runtimes.get(ctx.plan.runtime)
+    weights = model.weight_bytes(precisions[ctx.plan.precision], precisions, runtime) / (d.tp * d.pp)
+    kv_precision = precisions[ctx.plan.kv_precision]
+    kv_bytes = (runtime.stored_kv_bytes(kv_precision) if runtime else kv_precision.bytes_per_kv) or 2.0
     kv = slots * float(kv_cache_bytes(model, per_slot, kv_bytes, tp=d.tp, pp=d.pp,
                                       ranks_per_chip=hw.tp_ranks_per_chip))  # each slot's whole context
     have = hw.memory_bytes * hw.memory_usable_fraction

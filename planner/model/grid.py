@@ -182,6 +182,7 @@ class CatalogTables:
     checkpoint_expert_bytes: Array
     dense_precision: IntArray  # [model, precision]: the other weights' precision (Model.weight_format)
     kv_bytes: Array  # [precision], nan = not a KV format
+    stored_kv_bytes: Array  # [runtime, precision]: as the runtime caches it (``Runtime.stored_kv_bytes``), nan = none
     peak_linear: Array  # [hardware, precision], nan = precision cannot run
     peak_attention: Array  # [hardware]
     runtime: dict[str, Array]
@@ -326,6 +327,8 @@ class CatalogTables:
             dense_precision=np.array([[position[f.rest.id] for f in row] for row in formats],
                                      dtype=np.int64).reshape(len(models), len(precs)),
             kv_bytes=np.array([np.nan if p.bytes_per_kv is None else p.bytes_per_kv for p in precs]),
+            stored_kv_bytes=np.array([[np.nan if (b := r.stored_kv_bytes(p)) is None else b for p in precs]
+                                      for r in rts], dtype=np.float64).reshape(len(rts), len(precs)),
             peak_linear=peak_linear,
             peak_attention=peak_attention,
             runtime={k: np.asarray(v, dtype=np.float64) for k, v in runtime.items()},
@@ -354,7 +357,7 @@ class CatalogTables:
             **{k: v[model] for k, v in self.model.items()},
             expert_weight_bytes=np.where(np.isnan(own), self.stored_weight_bytes[runtime, weight_precision], own),
             dense_weight_bytes=self.stored_weight_bytes[runtime, dense],
-            kv_bytes=self.kv_bytes[kv_precision],
+            kv_bytes=self.stored_kv_bytes[runtime, kv_precision],
             peak_linear_flops_per_s=self.peak_linear[hardware, weight_precision],
             peak_dense_flops_per_s=self.peak_linear[hardware, dense],
             peak_attention_flops_per_s=self.peak_attention[hardware],

@@ -88,7 +88,7 @@ def transfer_s(catalog: Catalog, plan_p: Plan, plan_d: Plan, input_tokens: float
 def _prompt_kv_bytes(catalog: Catalog, p: Plan, input_tokens: float) -> float:
     """Bytes of one prompt's KV cache in plan ``p``'s KV precision (a plan's KV precision always
     has a byte size: grid.runnable_kv admits no other)."""
-    per_value = catalog.precisions[p.kv_precision].bytes_per_kv
+    per_value = catalog.runtimes[p.runtime].stored_kv_bytes(catalog.precisions[p.kv_precision])  # as it caches it
     if per_value is None:
         raise ValueError(f"KV precision {p.kv_precision!r} has no bytes_per_kv")
     return float(kv_bytes_per_token(catalog.models[p.model], input_tokens, per_value)) * input_tokens
