@@ -7,10 +7,10 @@ still reads.
 Prefix caching (RadixAttention, Zheng et al. 2023, arXiv 2312.07104; vLLM automatic prefix
 caching): of a prompt of I tokens, the first S are found cached with probability h, so a request
 prefills I - S tokens on a hit and all I on a miss (the queueing model gets that mixture's law,
-``_with_prefix``: its tail is the misses'), I - h S on average, whose queries still attend to the whole prompt: prefill and
-decode contexts keep their h S cached tokens (``context_offset``). The cache holds one copy of the
-shared prefix per replica (S tokens of KV, taken off the memory for sequences) and each sequence
-holds only its own I - h S + O tokens.
+``_with_prefix``: its tail is the misses'), I - h S on average, whose queries still attend to the
+whole prompt: prefill and decode contexts keep their h S cached tokens (``context_offset``). The
+cache holds one copy of the shared prefix per replica (S tokens of KV, taken off the memory for
+sequences) and each sequence holds only its own I - h S + O tokens.
 
 Speculative decoding (Leviathan et al. 2023, arXiv 2211.17192): a drafter proposes k tokens and
 the target verifies k + 1 positions per sequence in one pass; with per-token acceptance a, a
