@@ -146,7 +146,7 @@ def _runtime(file: str, r: RuntimeFile, raw: RawCatalog) -> Runtime:
         max_batched_tokens=r.max_batched_tokens,
         sources=dict(r.sources),
         serving=tuple(ServingSupport(feature=x.feature, families=tuple(x.families), since=x.since, source=x.source,
-                                      export_checked=x.export_checked or "")
+                                      export_checked=x.export_checked or "", methods=tuple(x.methods))
                       for x in r.serving),
         explicit_only=r.explicit_only,
         based_on=r.based_on,

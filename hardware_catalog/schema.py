@@ -403,6 +403,18 @@ class ServingSupportIn(_Strict):
     export_checked: Annotated[str, Field(min_length=10, max_length=200)] | None = Field(
         default=None, description="the engine release/commit whose argument parser `hwplan export`'s flags for "
                                   "this feature were checked against (data/deploy/deploy.yaml has the flags)")
+    # speculative decoding: the drafter methods its source lists (the planner models eagle and mtp); required there,
+    # so that a runtime is planned only with a drafter it has
+    methods: list[Literal["eagle", "mtp", "medusa", "ngram", "draft_model"]] = []
+
+    @model_validator(mode="after")
+    def _methods(self) -> ServingSupportIn:
+        if self.feature == "speculative" and not self.methods:
+            raise ValueError("a speculative row lists its drafter methods (methods: eagle, mtp, medusa, ngram, "
+                             "draft_model), as its source names them")
+        if self.methods and self.feature != "speculative":
+            raise ValueError("methods: only a speculative row lists drafter methods")
+        return self
 
 
 class RuntimeFile(_Strict):

@@ -286,6 +286,8 @@ class ServingSupport:
     since: str
     source: str
     export_checked: str = ""  # the engine commit `hwplan export`'s flags for it were checked against ("": none)
+    # speculative decoding: the drafter methods the row's source lists ("eagle", "mtp", "medusa", ...); () = any
+    methods: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -356,8 +358,11 @@ class Runtime:
         return f" (through {self.backends[family]} on {family} chips)" if family in self.backends else ""
 
     def supports(self, feature: str, family: str) -> bool:
-        """True when the matrix lists ``feature`` on chip ``family`` for this runtime."""
-        return any(s.feature == feature and family in s.families for s in self.serving)
+        """True when the matrix lists ``feature`` on chip ``family`` for this runtime; "feature:method" (speculative
+        decoding with a drafter: ``Served.support``) also needs the method among the row's ``methods``."""
+        name, _, method = feature.partition(":")
+        return any(s.feature == name and family in s.families and (not method or not s.methods or method in s.methods)
+                   for s in self.serving)
 
     @property
     def continuous_batching(self) -> bool:

@@ -6,6 +6,7 @@ Each expected value comes from a published figure or a bound, cited where it is 
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -135,6 +136,25 @@ def test_no_runtime_without_the_feature(catalog: Catalog, tables: CatalogTables)
     assert np.isfinite(accepted_tokens(0.5, 2))
 
 
+def test_a_runtime_is_planned_with_a_drafter_only_where_its_matrix_lists_the_method(catalog: Catalog,
+                                                                                  tables: CatalogTables) -> None:
+    """TGI's speculation is Medusa and n-gram (its cited docs), for which no acceptance figure is modelled; it had been
+    planned with EAGLE's (a = 0.8, k = 4) at half the cost of the plain engine (a serving-features audit). Basis:
+    the support matrix rows' own sources, which name the methods."""
+    tgi = catalog.runtimes["tgi"]
+    assert tgi.supports("speculative", "gpu") and tgi.supports("speculative:medusa", "gpu")
+    assert not tgi.supports("speculative:eagle", "gpu") and not tgi.supports("speculative:mtp", "gpu")
+    for rid in ("vllm", "sglang", "tensorrt-llm"):
+        assert catalog.runtimes[rid].supports("speculative:eagle", "gpu")
+    w = _rag(speculative="required", prefix_caching="forbidden")
+    only_tgi = replace(w, constraints=replace(w.constraints, runtimes=("tgi",)))
+    assert not plan(only_tgi, catalog, top=1, tables=tables, explain=False, time_limit_s=4.0).plans
+    allowed = replace(only_tgi, constraints=replace(only_tgi.constraints,
+                                                    serving={"speculative": "allowed", "prefix_caching": "forbidden"}))
+    plans = plan(allowed, catalog, top=3, tables=tables, explain=False, time_limit_s=4.0).plans
+    assert plans and all("speculative" not in p.features for p in plans)
+
+
 def test_a_prefix_cache_miss_prefills_the_whole_prompt() -> None:
     """The prompt tokens an engine computes: max(I - S, 1) on a hit (probability h), the whole I on a miss. An auditor
     (2026-12-07) found every quantile shifted by h S instead, so a RAG workload's p95 read 7,200 computed tokens
@@ -180,3 +200,20 @@ def test_a_plans_ttft_tail_holds_its_cache_misses(catalog: Catalog, tables: Cata
                          kv_precision=p.kv_precision, runtime=p.runtime)
         idle = estimate(catalog, config, input_tokens=25_900, output_tokens=2, batch=1)
         assert p.predicted["ttft_ms_p95"] >= 1e3 * idle.ttft_s, (p.model, d.hardware, p.predicted)
+
+
+def test_a_speculative_row_names_its_methods(tmp_path: Path) -> None:
+    """A catalog maintainer's speculative row lists the drafter methods its source names; without them the planner
+    could not tell EAGLE's acceptance from Medusa's."""
+    import shutil
+
+    from hardware_catalog import default_catalog_dir, load_catalog
+    from planner.errors import CatalogError
+
+    folder = tmp_path / "catalog"
+    shutil.copytree(default_catalog_dir(), folder)
+    runtimes = folder / "runtimes.yaml"
+    text = runtimes.read_text()
+    runtimes.write_text(text.replace('methods: [medusa, ngram], ', ''))
+    with pytest.raises(CatalogError, match="lists its drafter methods"):
+        load_catalog(folder)

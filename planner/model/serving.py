@@ -106,6 +106,12 @@ class Served:
         return (("prefix_caching",) if self.shared_tokens > 0 else ()) + (("speculative",) if self.drafter else ())
 
     @property
+    def support(self) -> tuple[str, ...]:
+        """What a runtime's support matrix must list for these features: each feature, speculative decoding with its
+        drafter's method ("speculative:eagle"; ``planner.domain.Runtime.supports``)."""
+        return tuple(f"{f}:{self.drafter.method}" if f == "speculative" and self.drafter else f for f in self.features)
+
+    @property
     def emitted(self) -> float:
         """Tokens per sequence per decode iteration (1 without speculation)."""
         d = self.drafter

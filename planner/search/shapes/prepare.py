@@ -314,7 +314,7 @@ def prepare(catalog: Catalog, tables: CatalogTables, w: Workload, served: Served
     # the screen's values per Universe row are kept with the tables' answers, and not for a search on its own
     rows_memo = shared_rows(tables) if memo is shared(tables) else None
     # so is the enumeration, for a workload that differs only in its request rate (``candidates.enumerated``)
-    cand = (kept_enumeration if rows_memo is not None else enumerate_candidates)(catalog, tables, w, served.features)
+    cand = (kept_enumeration if rows_memo is not None else enumerate_candidates)(catalog, tables, w, served.support)
     enumerated = len(cand) + sum(cand.dropped.values())
     outside = None
     if prefix is None:
