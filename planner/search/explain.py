@@ -16,6 +16,7 @@ from typing import Protocol
 
 from planner.domain import Catalog
 from planner.economics.rates import TERM_MONTHS
+from planner.levers.adaptation import choose, floor_score
 from planner.model.grid import CatalogTables
 from planner.search.results import Infeasible, PlanResult, Relaxation
 from planner.search.run import run_search
@@ -78,16 +79,46 @@ def _reasons(catalog: Catalog, w: Workload, prep: Prepared) -> list[str]:
                for why, count in sorted(prep.cand.dropped.items(), key=lambda kv: -kv[1])]
     if len(prep.cand) == 0:
         reasons.append("no configuration survives the constraints above")
+    elif w.constraints.serving.get("disaggregation") == "required" and not _disaggregates(catalog, prep):
+        reasons.append(f"{len(prep.cand):,} configurations pass the memory and no-load latency checks, but "
+                       "constraints.serving.disaggregation requires two pools and none of their runtimes lists "
+                       "disaggregation on the chip's family (runtimes.yaml serving)")
     else:
         reasons.append(f"{len(prep.cand):,} configurations pass the memory and no-load latency checks, but "
                        "none carries the peak load within the SLOs, budget, quotas and hardware-type limit")
     if w.quality.min_score is not None:
-        best = max((m.quality.get("mmlu" if w.quality.task == "general" else w.quality.task, -1.0)
-                    for m in catalog.models.values()), default=-1.0)
-        if best < w.quality.min_score:
-            reasons.append(f"no model in the catalog scores {w.quality.min_score:g} on "
-                           f"'{w.quality.task}' (best: {best:g})")
+        best = _best_quality(catalog, w)
+        if best is None:
+            reasons.append(f"no model in the catalog has a '{w.quality.task}' quality score the planner can use")
+        elif best[0] < w.quality.min_score:
+            score, model, precision, adaptation = best
+            how = "" if adaptation == "none" else f" with {adaptation}"
+            reasons.append(f"no model in the catalog reaches {w.quality.min_score:g} on '{w.quality.task}' "
+                           f"(at {w.quality.confidence} confidence; the best: {model} {precision}{how} at {score:.1f})")
     return reasons
+
+
+def _disaggregates(catalog: Catalog, prep: Prepared) -> bool:
+    """Whether any configuration that passed runs on a runtime whose support matrix lists disaggregation on its
+    chip's family (an auditor's case: a disaggregated lmdeploy workload read 'none carries the peak load')."""
+    t = prep.cand.tables
+    pairs = {(int(h), int(r)) for h, r in zip(prep.cand.hardware, prep.cand.runtime, strict=True)}
+    return any(catalog.runtimes[t.runtime_ids[r]].supports("disaggregation", catalog.hardware[t.hardware_ids[h]].family)
+               for h, r in pairs)
+
+
+def _best_quality(catalog: Catalog, w: Workload) -> tuple[float, str, str, str] | None:
+    """The highest score a quality floor is compared with (``floor_score``: the workload's confidence end), over
+    every model and weight format with the adaptation the search would give it (``choose``: a domain task's proxy
+    and fine-tuning included), and where: (score, model, precision, adaptation); None where no model has one. It had
+    read the raw task key, so a domain task's reason said 'best: -1' where a budget alone stood in the way."""
+    best = None
+    for model in catalog.models.values():
+        for precision in catalog.precisions:
+            pick = choose(catalog, model, precision, w)
+            if pick is not None and (best is None or floor_score(pick, w) > best[0]):
+                best = (floor_score(pick, w), model.id, precision, pick.adaptation)
+    return best
 
 
 def _ceil_to(value: float, step: float) -> float:

@@ -210,9 +210,10 @@ def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload,
     _check_ids(catalog, w)
     c = w.constraints
     combos = _runnable(tables, w, searched_runtimes(catalog, c))  # (hardware, runtime, precision, kv) rows
+    unsupported = 0  # combos whose runtime does not list the features on the chip's family
     if features:  # serving features (planner.model.serving): the runtime supports each on the chip's family
         supported = _supports(catalog, tables, features)[combos[:, 0], combos[:, 1]]
-        combos = combos[supported]
+        combos, unsupported = combos[supported], int((~supported).sum())
     models = np.array(_allowed(tables.model_ids, c.models), dtype=np.int64)
     shape_ok = _shape_rule(catalog, tables, w, models)  # [model, shape]: EP opt-in by model and rule
     shape_ids = np.array([i for i, (tp, pp, _) in enumerate(PARALLEL)
@@ -254,6 +255,11 @@ def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload,
     per_model = shape_ok.astype(np.int64).T  # [shape, model]: shapes each model is tried with
     for reason, n_combos in _unsupported(catalog, tables, w).items():
         dropped[reason] += n_combos * int(per_model.sum())
+    if unsupported:  # (they were counted under no reason, and an infeasible plan said "none survives" of nothing)
+        named = ", ".join(f"speculative decoding with an {f.partition(':')[2]} drafter" if ":" in f else f
+                          for f in features)
+        dropped[f"the runtime's support matrix lists no {named} on the chip's family (runtimes.yaml serving; "
+                "constraints.serving asks for it)"] += unsupported * int(per_model.sum())
     dropped["parallelism larger than one node with no scale-out network in the catalog"] += \
         int(((~parallel_ok).astype(np.int64) @ per_model).sum())
     # a runtime that does not split a replica so (runtimes.yaml no_split: MaxText has no pipeline stages, llama.cpp's
