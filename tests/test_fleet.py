@@ -261,6 +261,26 @@ def test_shared_deployment_pools_members_and_costs_less_than_alone(catalog: Cata
     assert fp.workloads[0].months[0].peak_requests_per_s == pytest.approx(2.0 * 2.0 + 2.0 * 0.5)
 
 
+def test_a_pool_takes_every_members_strictest_quality_terms_in_any_order(catalog: Catalog) -> None:
+    """An auditor (2026-12-07): the pool kept the first member's confidence and adaptation data, so a member asking
+    the low end of the range (5,000 tokens) was served at the central one (20M tokens): its low end 13 points under its
+    floor. Basis: the module's rule (the strictest terms of any member), in both orders."""
+    from dataclasses import replace
+
+    from planner.fleet.shared import merged
+    from planner.workload import Quality
+
+    a = replace(_workload("a", 1.0, (), ()), quality=Quality(min_score=70.0, task="support", confidence="central",
+                                                             adaptation_tokens=20e6))
+    b = replace(_workload("b", 1.0, (), ()), quality=Quality(min_score=85.0, task="support", confidence="low",
+                                                             adaptation_tokens=5e3))
+    for order in ([a, b], [b, a]):
+        q = merged(catalog, "pool", order).quality
+        assert (q.min_score, q.confidence, q.adaptation_tokens) == (85.0, "low", 5e3)
+    c = replace(a, name="c", quality=replace(a.quality, confidence=None))  # the default: low where adapted
+    assert merged(catalog, "pool", [a, c]).quality.confidence is None
+
+
 def test_shared_deployment_needs_a_multi_lora_runtime(catalog: Catalog) -> None:
     from dataclasses import replace
 

@@ -7,7 +7,8 @@ covers them all, and integer rounding is paid once. The group is planned as one 
 any member:
 
 - requests/s summed; mean token counts weighted by each member's mean requests/s; p95 the largest;
-- every latency target the tightest any member sets; the quality floor the highest;
+- every latency target the tightest any member sets; the quality floor the highest, compared with the strictest
+  end of the range any member asks (``confidence``), and the least adaptation data any member has;
 - hardware, models, precisions: what every member allows; runtimes: those with multi_lora that
   every member allows;
 - availability: the most replicas, spare and zones, the lowest max_utilization of any member;
@@ -68,6 +69,16 @@ def _serving(c: Sequence[Constraints]) -> dict[str, str]:
     return rules
 
 
+def _strictest_confidence(levels: Sequence[str | None]) -> str | None:
+    """The strictest end of the quality range any member's floor is compared with: "low" over the default (None: low
+    for an adapted model, central otherwise) over "central". The first member's had been kept, whatever the others
+    asked (an auditor's case: a member asking the low end was served by a plan whose low end sat 13 points below)."""
+    for level in ("low", None, "central"):
+        if level in levels:
+            return level
+    return None
+
+
 def merged(catalog: Catalog, name: str, ws: Sequence[Workload]) -> Workload:
     """The group as one workload (module docstring); InputError when the members cannot share."""
     tasks = {w.quality.task for w in ws}
@@ -96,7 +107,10 @@ def merged(catalog: Catalog, name: str, ws: Sequence[Workload]) -> Workload:
         pricing=c[0].pricing, serving=_serving(c))
     availability = Availability(min_replicas=max(x.min_replicas for x in a), spare=max(x.spare for x in a),
                                 zones=max(x.zones for x in a), max_utilization=min(x.max_utilization for x in a))
+    tokens = [w.quality.adaptation_tokens for w in ws if w.quality.adaptation_tokens is not None]
     quality = replace(ws[0].quality, min_score=max(floors) if floors else None,
-                      task_type=ws[0].quality.task_type if len({w.quality.task_type for w in ws}) == 1 else None)
+                      task_type=ws[0].quality.task_type if len({w.quality.task_type for w in ws}) == 1 else None,
+                      confidence=_strictest_confidence([w.quality.confidence for w in ws]),
+                      adaptation_tokens=min(tokens) if tokens else None)
     return Workload(name=name, traffic=traffic, slo=_slo(ws), budget=ws[0].budget,
                     quality=Quality(**{**quality.__dict__}), constraints=constraints, availability=availability)
