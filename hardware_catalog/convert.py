@@ -190,6 +190,7 @@ def _hardware(file: str, h: HardwareFile, raw: RawCatalog) -> Hardware:
         default_runtime=h.default_runtime,
         memory_usable_fraction=h.memory_usable_fraction,
         unsupported_precisions={str(p): why for p, why in h.unsupported_precisions.items()},
+        fp4_format=h.fp4_format,
         sources=dict(h.sources),
         notes=h.notes,
         power_reference=h.power_reference,

@@ -136,6 +136,9 @@ class HardwareFile(_Strict):
     default_runtime: Id
     # serving precisions the chip's runtimes cannot run although a runtime lists them: id -> reason with source
     unsupported_precisions: dict[PrecisionId, Text] = {}
+    # the FP4 format the chip's tensor cores compute the catalog's fp4 in, where not NVFP4 (the format quality.yaml's
+    # fp4 evidence is of): AMD CDNA 4's OCP MXFP4. There an fp4 plan's quality has no evidence (planner.levers.quality)
+    fp4_format: Literal["nvfp4", "mxfp4"] | None = None
     # runtime id -> {weight precision -> the precision its kernels compute it as on this chip}
     # (Intel Arc: vLLM runs int4 checkpoints as w4a8); applied to published records (hwplan validate)
     runtime_kernels: dict[Id, dict[PrecisionId, PrecisionId]] = {}
@@ -186,6 +189,8 @@ class HardwareFile(_Strict):
         if self.default_runtime not in self.runtimes:
             raise ValueError(f"default_runtime {self.default_runtime!r} is not in runtimes")
         _check_source_keys(self, self.sources, every_figure=True)
+        if self.fp4_format is not None and "fp4_format" not in self.sources:
+            raise ValueError("fp4_format needs a source (sources.fp4_format): what shows the chip computes fp4 so")
         return self
 
 

@@ -88,6 +88,7 @@ class Hardware:
     memory_usable_fraction: float = 1.0
     tp_ranks_per_chip: int = 1  # tensor-parallel ranks a chip runs (NeuronCores; hardware_catalog.schema)
     unsupported_precisions: Mapping[str, str] = field(default_factory=_frozen)  # id -> reason (cited)
+    fp4_format: str | None = None  # "mxfp4" where the chip computes fp4 as OCP MXFP4, not NVFP4 (cited)
     sources: Mapping[str, str] = field(default_factory=_frozen)
     notes: str = ""
     # the same die at its highest board power: this chip's peak is capped against it (planner.model.power),

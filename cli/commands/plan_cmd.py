@@ -267,8 +267,9 @@ def _plans_blocks(console: Console, plans: list[PlanOut], shown: list[int]) -> N
             console.print(f"   serving: {', '.join(p.features) or 'plain'}" + (f"; {p.why}" if p.why else ""))
 
 
-# the quality model's own notes (planner.levers.quality.base_score, planner.search.build._quality)
-_STAND_IN, _NOT_MODELLED = "MMLU used as the proxy", "its effect on the score is not modelled"
+# the quality model's own notes (planner.levers.quality.base_score / unclaimed_on, planner.search.build._quality)
+_STAND_IN, _NOT_MODELLED, _NO_CLAIM = "MMLU used as the proxy", "its effect on the score is not modelled", \
+    "no quality claim"
 
 
 def _render_caveats(console: Console, out: PlanResultOut) -> None:
@@ -282,7 +283,7 @@ def _render_caveats(console: Console, out: PlanResultOut) -> None:
     kinds: dict[str, dict[str, list[int]]] = {"measured": {}, "chip order": {}, "quality": {}}  # label -> note -> ranks
     for p in out.plans:
         # what a score rests on beyond the catalog's own figure: a stand-in for the task, an effect not modelled
-        basis = [s for s in p.quality.sources if s.endswith(_STAND_IN) or _NOT_MODELLED in s]
+        basis = [s for s in p.quality.sources if s.endswith(_STAND_IN) or _NOT_MODELLED in s or _NO_CLAIM in s]
         for label, notes in (("measured", [m.note for m in p.measured]), ("chip order", [f.note for f in p.order]),
                              ("quality", basis)):
             for note in notes:

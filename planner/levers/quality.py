@@ -30,12 +30,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from planner.domain import AdaptationGain, Catalog, DistillEvidence, Model, QualityBand
+from planner.domain import AdaptationGain, Catalog, DistillEvidence, Hardware, Model, QualityBand
 from planner.errors import InputError
 from planner.memo import cached
 
 __all__ = ["ADAPTATIONS", "GENERAL", "QualityEstimate", "base_score", "best_teacher", "data_factor", "domain_task",
-           "precision_recovery", "quality"]
+           "precision_recovery", "quality", "unclaimed_on"]
 
 GENERAL = "general"  # the task whose score is MMLU 5-shot
 ADAPTATIONS = ("none", "lora", "qlora", "full", "distill")
@@ -154,6 +154,18 @@ def best_teacher(catalog: Catalog, task: str, student: Model) -> Model | None:
     if not scored:
         return None
     return catalog.models[max(scored)[2]]
+
+
+def unclaimed_on(model: Model, precision: str, hardware: Hardware) -> str | None:
+    """Why the catalog's quality evidence for ``precision`` does not cover ``model`` served on ``hardware`` (None: it
+    does). quality.yaml's fp4 bands are NVFP4's; a chip that computes fp4 as OCP MXFP4 (``Hardware.fp4_format``: AMD
+    CDNA 4) loses more below 30B by AMD's own figures (Llama-3.1-8B GSM8K 62.55% against 80.44% at FP8), so no claim is
+    made there, unless the model's scores are of its own published fp4 checkpoint (gpt-oss: MXFP4 experts)."""
+    own = model.checkpoint is not None and model.checkpoint.precision == precision
+    if precision == "fp4" and hardware.fp4_format == "mxfp4" and not own:
+        return (f"fp4 on {hardware.id} is OCP MXFP4, and quality.yaml's fp4 evidence is NVFP4's: no quality claim "
+                "(AMD reports MXFP4 losing more below 30B)")
+    return None
 
 
 def quality(catalog: Catalog, *, model: Model, precision: str, task: str = GENERAL,

@@ -24,6 +24,7 @@ from planner.domain import Catalog
 from planner.economics.breakdown import explain_cost, mode_notes, owned_warnings
 from planner.economics.rates import ChipRate, chip_rate
 from planner.levers.adaptation import Choice, confidence
+from planner.levers.quality import unclaimed_on
 from planner.model.chip_order import OrderFlag, order_flags
 from planner.model.estimate import batch1_tpot
 from planner.model.grid import Array
@@ -130,7 +131,8 @@ def _plan(catalog: Catalog, p: Prepared, w: Workload, sol: Solution, rows: np.nd
     plan = Plan(rank=0, model=model_id, precision=precision, kv_precision=kv_precision,
                 adaptation=pick.adaptation if pick is not None else "none",
                 runtime=runtime, deployments=deployments, predicted=predicted,
-                quality=_quality(catalog, model_id, kv_precision, w, pick), cost=cost, binding=(),
+                quality=_quality(catalog, model_id, precision, kv_precision, w, pick, deployments), cost=cost,
+                binding=(),
                 features=p.served.features + wide,
                 measured=catalog.measured_for(model_id, runtime, [d.hardware for d in deployments]),
                 order=_order(catalog, model_id, precision, kv_precision, runtime, deployments))
@@ -148,9 +150,15 @@ def _order(catalog: Catalog, model: str, precision: str, kv_precision: str, runt
     return tuple(flags[h] for h in sorted(flags))
 
 
-def _quality(catalog: Catalog, model_id: str, kv_precision: str, w: Workload, pick: Choice | None) -> QualityScore:
+def _quality(catalog: Catalog, model_id: str, precision: str, kv_precision: str, w: Workload, pick: Choice | None,
+             deployments: tuple[Deployment, ...]) -> QualityScore:
     """The plan's score with its evidence range and sources (planner.levers.quality); a KV cache below 16 bits
-    is said to be outside them (quality.yaml has no evidence on it: the score neither gains nor loses by it)."""
+    is said to be outside them (quality.yaml has no evidence on it: the score neither gains nor loses by it); none
+    where a deployment's chip computes the format in one the evidence does not cover (``unclaimed_on``), saying so."""
+    model = catalog.models[model_id]
+    why = next((r for d in deployments if (r := unclaimed_on(model, precision, catalog.hardware[d.hardware]))), None)
+    if why is not None:
+        return QualityScore(score=None, low=None, high=None, task=w.quality.task, sources=(why,))
     if pick is None or not pick.quality.known:
         return QualityScore(score=None, low=None, high=None, task=w.quality.task, sources=())
     q = pick.quality

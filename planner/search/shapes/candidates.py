@@ -24,6 +24,7 @@ from planner.economics.pricing import Unpriced
 from planner.economics.rates import ChipRate, chip_rate
 from planner.errors import InputError
 from planner.levers.adaptation import Choice, choose, floor_score
+from planner.levers.quality import unclaimed_on
 from planner.memo import Bounded, cached
 from planner.model.attention import head_split_problem
 from planner.model.grid import Array, CatalogTables, Grid
@@ -229,6 +230,9 @@ def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload,
         at_confidence[m, p] = floor_score(pick, w)
     prices, rates = _prices(catalog, tables, c, distinct(hw))
     quality = at_confidence[models[None, :], precision[:, None]]  # [combo, model]
+    # where the evidence behind a format does not cover the chip (``unclaimed_on``: fp4 on an MXFP4 chip), no claim
+    unclaimed = _unclaimed(catalog, tables, models)[hw[:, None], precision[:, None], np.arange(len(models))[None, :]]
+    quality = np.where(unclaimed, np.nan, quality)
     per_node = tables.hardware["chips_per_node"][hw][:, None]
     scale_out = tables.hardware["scale_out_bytes_per_s"][hw][:, None] > 0
     chips = (shapes[:, 0] * shapes[:, 1])[None, :]
@@ -246,7 +250,9 @@ def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload,
     context = np.array([catalog.models[tables.model_ids[m]].context_length for m in models])
     model_checks = []  # [combo, model] masks, after parallelism and price
     if w.quality.min_score is not None:
-        model_checks += [(~np.isnan(quality), f"no '{w.quality.task}' quality score in the catalog"),
+        model_checks += [(~unclaimed, "fp4 on a chip that computes it as OCP MXFP4: quality.yaml's fp4 evidence is "
+                                      "NVFP4's, so no quality claim meets the floor"),
+                         (~np.isnan(quality), f"no '{w.quality.task}' quality score in the catalog"),
                          (quality >= w.quality.min_score, "quality below min_score")]
     model_checks.append((np.broadcast_to(context[None, :] >= longest, quality.shape),
                          "p95 input + output longer than the model's context"))
@@ -558,6 +564,20 @@ def _chip_runtime_table(catalog: Catalog, tables: CatalogTables, key: tuple[obje
         table.flags.writeable = False
         return table
     return cached(catalog, (*key, tables.hardware_ids, tables.runtime_ids), compute)
+
+
+def _unclaimed(catalog: Catalog, tables: CatalogTables, models: IntArray) -> npt.NDArray[np.bool_]:
+    """[hardware, precision, model (of ``models``)]: the quality evidence for the format does not cover the model on
+    the chip (``planner.levers.quality.unclaimed_on``)."""
+    out = np.zeros((len(tables.hardware_ids), len(tables.precision_ids), len(models)), dtype=bool)
+    for h, hid in enumerate(tables.hardware_ids):
+        hw = catalog.hardware[hid]
+        if hw.fp4_format is None:
+            continue
+        for p, pid in enumerate(tables.precision_ids):
+            for j, m in enumerate(models):
+                out[h, p, j] = unclaimed_on(catalog.models[tables.model_ids[int(m)]], pid, hw) is not None
+    return out
 
 
 def _supports(catalog: Catalog, tables: CatalogTables, features: tuple[str, ...]) -> npt.NDArray[np.bool_]:
