@@ -256,10 +256,22 @@ def test_a_published_checkpoints_own_scores_are_not_discounted_again(catalog: Ca
     another checkpoint quantised whole, and that precision's band applies."""
     m = catalog.get_model("gpt-oss-120b")
     assert m.checkpoint is not None and m.checkpoint.precision == "fp4"
-    own = quality(catalog, model=m, precision="fp4", task="mmlu_instruct")
-    assert own.score == own.low == own.high == m.quality["mmlu_instruct"]
-    other = quality(catalog, model=m, precision="int4", task="mmlu_instruct")
-    assert other.low < m.quality["mmlu_instruct"]
+    own = quality(catalog, model=m, precision="fp4", task="mmlu_reasoning")
+    assert own.score == own.low == own.high == m.quality["mmlu_reasoning"]
+    other = quality(catalog, model=m, precision="int4", task="mmlu_reasoning")
+    assert other.low < m.quality["mmlu_reasoning"]
+
+
+def test_a_reasoning_models_mmlu_is_not_ranked_against_5_shot_instruct_ones(catalog: Catalog) -> None:
+    """DeepSeek-R1's MMLU 90.8 is Pass@1 of a reasoning model, gpt-oss-120b's 90.0 at high reasoning effort; Llama 3.1
+    Instruct's 69.4 / 83.6 / 87.3 and Phi-3's 68.8 are 5-shot (model_quality_facts.md). One task key ranked them
+    together (a quality audit). Basis: each score's own source text, which names its protocol."""
+    for mid in ("deepseek-r1", "gpt-oss-120b"):
+        m = catalog.get_model(mid)
+        assert "mmlu_instruct" not in m.quality and "mmlu_reasoning" in m.quality
+        assert "reasoning" in m.sources["quality.mmlu_reasoning"]
+    five_shot = [m for m in catalog.models.values() if "mmlu_instruct" in m.quality]
+    assert five_shot and all("reasoning" not in m.sources.get("quality.mmlu_instruct", "") for m in five_shot)
 
 
 def test_a_plan_with_a_quantised_kv_cache_says_its_score_leaves_it_out(catalog: Catalog) -> None:
