@@ -319,3 +319,21 @@ constraints: {hardware: [mi355x], models: [llama-3.1-8b], precisions: [fp4], max
     free = plan(load_workload(tmp_path / "w.yaml"), catalog, top=1, time_limit_s=10.0)
     (p,) = free.plans
     assert p.quality.score is None and any("no quality claim" in s for s in p.quality.sources)
+
+
+def test_an_instruct_alias_says_its_general_score_is_the_base_models(catalog: Catalog, tmp_path: Path) -> None:
+    """llama-3.2-1b-instruct is planned as llama-3.2-1b, whose 'general' score is the base's 5-shot MMLU 32.2, where
+    the instruct checkpoint's published MMLU is 49.3 (model_quality_facts.md: "32.2 (base); 49.3 (Instr.)"); the plan
+    said nothing of it (a quality audit). The catalog id itself gets no such line."""
+    m = catalog.get_model("llama-3.2-1b")
+    assert (m.quality["mmlu"], m.quality["mmlu_instruct"]) == (32.2, 49.3)
+    body = ("name: alias\ntraffic: {requests_per_s: 1, input_tokens: {mean: 500}, output_tokens: {mean: 100}}\n"
+            "slo: {tpot_ms: {p99: 100}}\nconstraints: {models: [%s], hardware: [l4]}\n")
+    (tmp_path / "a.yaml").write_text(body % "llama-3.2-1b-instruct")
+    aliased = plan(load_workload(tmp_path / "a.yaml"), catalog, top=1, time_limit_s=10.0)
+    assert aliased.plans and aliased.plans[0].quality.score == 32.2
+    (line,) = [w for w in aliased.warnings if "llama-3.2-1b-instruct is planned as llama-3.2-1b" in w]
+    assert "5-shot MMLU, 32.2" in line and "published MMLU is 49.3" in line
+    (tmp_path / "b.yaml").write_text(body % "llama-3.2-1b")
+    assert not any("is planned as" in w for w in plan(load_workload(tmp_path / "b.yaml"), catalog, top=1,
+                                                       time_limit_s=10.0).warnings)

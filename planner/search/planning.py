@@ -53,6 +53,7 @@ def plan(workload: Workload, catalog: Catalog, *, top: int = 5, objective: Objec
     """Ranked deployment plans for a workload (see the module docstring); when none fits and
     ``explain``, the reasons and verified relaxations."""
     tables = tables or CatalogTables.from_catalog(catalog)
+    named = _alias_notes(workload, catalog)
     workload = _canonical_models(workload, catalog)
     searched = plan_served(workload, catalog, top=top, objective=objective, time_limit_s=time_limit_s,
                            tables=tables, any_plan=any_plan) or \
@@ -62,7 +63,8 @@ def plan(workload: Workload, catalog: Catalog, *, top: int = 5, objective: Objec
     if rule in ("allowed", "required"):  # planner.search.disagg: compare with two-pool plans
         searched = _with_disaggregated(searched, workload, catalog, rule, top=top, objective=objective,
                                        time_limit_s=time_limit_s, tables=tables)
-    result = replace(searched.result, accuracy=accuracy_of(catalog.calibration))
+    result = replace(searched.result, accuracy=accuracy_of(catalog.calibration),
+                     warnings=searched.result.warnings + named)
     if result.plans or not explain or result.search.solver_status == "TIME_LIMIT":
         return result  # a search cut short by its deadline proves no infeasibility
     infeasible = explain_infeasible(catalog, tables, workload, searched.prepared, objective=objective,
@@ -97,6 +99,23 @@ def _canonical_models(workload: Workload, catalog: Catalog) -> Workload:
         return workload
     ids = tuple(dict.fromkeys(_model_id(catalog, name) for name in names))
     return workload if ids == names else replace(workload, constraints=replace(workload.constraints, models=ids))
+
+
+def _alias_notes(workload: Workload, catalog: Catalog) -> tuple[str, ...]:
+    """A line per model named by an instruct alias whose catalog entry holds the instruct checkpoint's own score: the
+    plan is of the catalog's id (the same shape and speed), and its 'general' quality is the base model's 5-shot MMLU
+    (a quality audit: llama-3.2-1b-instruct printed 32.2, the base's, where the instruct model's MMLU is 49.3)."""
+    if workload.quality.task != "general":
+        return ()
+    out = []
+    for name in workload.constraints.models or ():
+        mid = _model_id(catalog, name)
+        m = catalog.models.get(mid)
+        if mid != name and m is not None and "mmlu_instruct" in m.quality and "mmlu" in m.quality:
+            out.append(f"{name} is planned as {mid} (the same weights' shape and speed): its 'general' quality is "
+                       f"{mid}'s base 5-shot MMLU, {m.quality['mmlu']:g}; the instruct checkpoint's published MMLU is "
+                       f"{m.quality['mmlu_instruct']:g} (quality.task: mmlu_instruct ranks by it)")
+    return tuple(out)
 
 
 def _model_id(catalog: Catalog, name: str) -> str:
