@@ -301,6 +301,7 @@ def _model_of(m: ModelFile) -> Model:
         checkpoint=None if m.checkpoint is None else Checkpoint(
             precision=m.checkpoint.precision, quantised=m.checkpoint.quantised, rest=m.checkpoint.rest,
             bits_per_weight=m.checkpoint.bits_per_weight),
+        released_precision=m.released_precision,
     )
 
 

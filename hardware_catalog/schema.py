@@ -298,6 +298,9 @@ class ModelFile(_Strict):
     moe: MoeIn | None = None
     mtp_layers: Annotated[int, Field(ge=0, le=16)] = 0  # multi-token-prediction modules beside the model
     checkpoint: CheckpointIn | None = None  # absent: a configured precision applies to every weight
+    # the precision the published weights are in, whole, where not 16-bit (DeepSeek-V3 / R1: fp8): the quality scores
+    # are that checkpoint's, so it and wider formats (exact up-conversions) lose nothing (planner.levers.quality)
+    released_precision: PrecisionId | None = None
     # 0-100 benchmark scores, one key per benchmark VARIANT: "mmlu" = MMLU 5-shot of the BASE
     # (pretrained) model, the only score a general floor compares; "mmlu_instruct" = the instruct
     # model's 5-shot MMLU; "mmlu_instruct_cot" = the instruct model's 0-shot chain-of-thought MMLU.
@@ -350,6 +353,9 @@ class ModelFile(_Strict):
     @model_validator(mode="after")
     def _sourced(self) -> ModelFile:  # (last: whether the figures make sense comes before where they come from)
         _check_source_keys(self, self.sources, every_figure=True)
+        if self.released_precision is not None and "released_precision" not in self.sources:
+            raise ValueError("released_precision needs a source (sources.released_precision): the model card or "
+                             "checkpoint config that shows the released weights' format")
         return self
 
 

@@ -188,6 +188,7 @@ class Model:
     moe: MoeLayout = field(default_factory=MoeLayout)
     mtp_layers: int = 0  # multi-token-prediction modules shipped beside the model (not in params)
     checkpoint: Checkpoint | None = None  # None: a configured precision applies to every weight
+    released_precision: str | None = None  # the published weights' format where not 16-bit: the scores are of it
 
     @property
     def is_moe(self) -> bool:

@@ -337,3 +337,17 @@ def test_an_instruct_alias_says_its_general_score_is_the_base_models(catalog: Ca
     (tmp_path / "b.yaml").write_text(body % "llama-3.2-1b")
     assert not any("is planned as" in w for w in plan(load_workload(tmp_path / "b.yaml"), catalog, top=1,
                                                        time_limit_s=10.0).warnings)
+
+
+def test_a_model_released_in_fp8_loses_nothing_at_fp8(catalog: Catalog) -> None:
+    """DeepSeek-V3 and -R1 are released as FP8 weights (their config.json quantization_config), and the catalog's
+    scores are of those weights: fp8 had been discounted (86.7, 86.2-87.1) below bf16, a conversion of the same fp8
+    weights (87.1), so a floor between them dropped the fp8 plans at twice the memory (a quality audit). A model
+    released in 16 bits keeps fp8's band."""
+    for mid in ("deepseek-v3", "deepseek-r1"):
+        m = catalog.get_model(mid)
+        fp8 = quality(catalog, model=m, precision="fp8")
+        assert m.released_precision == "fp8" and fp8.score == fp8.low == fp8.high == m.quality["mmlu"]
+        assert quality(catalog, model=m, precision="int4").low < m.quality["mmlu"]
+    llama = catalog.get_model("llama-3.1-70b")
+    assert quality(catalog, model=llama, precision="fp8").low < llama.quality["mmlu"]

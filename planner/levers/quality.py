@@ -168,6 +168,13 @@ def unclaimed_on(model: Model, precision: str, hardware: Hardware) -> str | None
     return None
 
 
+def _as_released(model: Model, precision: str) -> bool:
+    """Whether ``precision`` is the model's released weights' format (``Model.released_precision``: DeepSeek-V3's fp8),
+    whose scores are the catalog's own (16-bit formats, exact up-conversions of it, lose nothing anyway). DeepSeek-V3 at
+    fp8 read 86.7 (86.2-87.1) where bf16, a conversion of the same fp8 weights, read 87.1 (a quality audit)."""
+    return model.released_precision is not None and precision == model.released_precision
+
+
 def quality(catalog: Catalog, *, model: Model, precision: str, task: str = GENERAL,
             adaptation: str = "none", teacher: Model | None = None, tokens: float | None = None,
             task_type: str | None = None) -> QualityEstimate:
@@ -178,7 +185,7 @@ def quality(catalog: Catalog, *, model: Model, precision: str, task: str = GENER
     est = base_score(catalog, model, task)
     if not est.known:
         return NAN
-    own = model.checkpoint is not None and precision == model.checkpoint.precision
+    own = model.checkpoint is not None and precision == model.checkpoint.precision or _as_released(model, precision)
     known = precision in catalog.quality.precisions or (not catalog.quality.precisions and precision in _REFERENCE)
     if not (known or own):
         return NAN  # a precision quality.yaml has no evidence for (or no quality.yaml): no claim, not lossless
@@ -197,7 +204,8 @@ def quality(catalog: Catalog, *, model: Model, precision: str, task: str = GENER
     sources: tuple[str, ...]
     if own:
         # the scores are the published checkpoint's own (gpt-oss: its MXFP4 release): no recovery applies again
-        band, sources = _LOSSLESS, (f"{model.id}: its scores are of its published {precision} checkpoint",)
+        band, sources = _LOSSLESS, (f"{model.id}: its scores are of its published "
+                                    f"{model.released_precision or precision} checkpoint",)
     else:
         band, sources = precision_recovery(catalog, model, precision)
     mid = (band.low + band.high) / 2  # central = midpoint of the evidence range
