@@ -217,3 +217,20 @@ def test_a_speculative_row_names_its_methods(tmp_path: Path) -> None:
     runtimes.write_text(text.replace('methods: [medusa, ngram], ', ''))
     with pytest.raises(CatalogError, match="lists its drafter methods"):
         load_catalog(folder)
+
+
+@pytest.mark.parametrize("prefix", [None, {"shared_tokens": 1000, "hit_rate": 0}])
+def test_a_required_prefix_cache_with_nothing_to_hit_is_refused(prefix: dict[str, float] | None) -> None:
+    """Required prefix caching of a workload whose prefix never hits was planned without it, without a word (a
+    serving-features audit)."""
+    from pydantic import ValidationError
+
+    from hardware_catalog.inputs.workload import WorkloadIn
+
+    traffic: dict[str, object] = {"requests_per_s": 1, "input_tokens": {"mean": 2000}, "output_tokens": {"mean": 100}}
+    if prefix is not None:
+        traffic["prefix"] = prefix
+    with pytest.raises(ValidationError, match="prefix_caching is required"):
+        WorkloadIn.model_validate({"traffic": traffic, "constraints": {"serving": {"prefix_caching": "required"}}})
+    traffic["prefix"] = {"shared_tokens": 1000, "hit_rate": 0.5}
+    WorkloadIn.model_validate({"traffic": traffic, "constraints": {"serving": {"prefix_caching": "required"}}})

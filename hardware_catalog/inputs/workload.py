@@ -317,6 +317,17 @@ class WorkloadIn(_Strict):
     constraints: ConstraintsIn = ConstraintsIn()
     availability: AvailabilityIn = AvailabilityIn()
 
+    @model_validator(mode="after")
+    def _a_required_cache_has_hits(self) -> WorkloadIn:
+        """Prefix caching required of a workload without a prefix that hits (none, or hit_rate 0) had been dropped
+        without a word (a serving-features audit): there is nothing for the cache to serve."""
+        p = self.traffic.prefix
+        if self.constraints.serving.prefix_caching == "required" and (p is None or p.hit_rate == 0):
+            raise ValueError("constraints.serving.prefix_caching is required, but traffic.prefix "
+                             + ("is not given" if p is None else "has hit_rate 0") + ": no request would hit the "
+                             "cache (give traffic.prefix with shared_tokens and a hit_rate above 0, or allow it)")
+        return self
+
 
 def _tuple(values: Sequence[str] | None) -> tuple[str, ...] | None:
     return None if values is None else tuple(values)
