@@ -25,6 +25,7 @@ batch) it costs ~(k + 1) x and capacity falls: the drafter helps at low load and
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -181,6 +182,7 @@ def _mapped(t: Tokens, f: Callable[[float], float], *, mean: float | None = None
     return Tokens(new_mean, None if t.p95 is None else f(t.p95), tuple((q, f(v)) for q, v in t.knots))
 
 
+@functools.lru_cache(maxsize=256)  # (~3 ms each; a search asks the same few laws dozens of times)
 def _with_prefix(t: Tokens, shared: float, hit: float) -> Tokens:
     """The prompt tokens an engine computes where the first ``shared`` tokens of a prompt are found cached with
     probability ``hit``: a mixture, max(I - S, 1) on a hit and the whole I on a miss, as empirical knots of its
