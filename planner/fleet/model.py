@@ -4,13 +4,14 @@ in every (month, period) for every workload of a fleet, at least total cost over
 Data -> variables -> constraints -> objective -> solve -> read-out, as ``planner.search.mix.solver``.
 Per workload w, shape s, month m and period q (``planner.fleet.demand``):
 
-- committed[w,s,m]: replicas bought at the committed price for every hour of month m; a
-  commitment is never given back within the horizon (committed[w,s,m] >= committed[w,s,m-1]),
-  which is what a 1-year reservation over a 12-month horizon means, and each replica committed is
-  paid for its whole term (``TERM_MONTHS`` of ``committed_as``): the months of it past the horizon
-  are charged too (``Solved.beyond``), so a term is never bought where on-demand for the months
-  the horizon needs costs less (charged to the horizon's end only, a 1-year term bought for a
-  3-month horizon read $16.8k where it costs $67.2k against $23.1k on demand: an auditor's case);
+- bought[w,s,m]: replicas whose committed term (``TERM_MONTHS`` of ``committed_as``: 12 or 36 months)
+  starts in month m, paid at the committed price for every hour of every month of the term, past the
+  horizon too (``Solved.beyond``); committed[w,s,m], the replicas held in month m, is the sum of the
+  terms running then. A term is bought only where it costs less in full than what it replaces, and
+  one that ends within the horizon is renewed only by buying another (auditors' cases: charged to the
+  horizon's end only, a 1-year term bought for a 3-month horizon read $16.8k where it costs $67.2k
+  against $23.1k on demand; kept past its end for free, a 13-month horizon read one term for 13
+  months). A committed mode without a known term keeps a level that is never given back;
 - on_demand[w,s,m,q] and spot[w,s,m,q]: replicas added in the hours of period q only.
 
 Every period: the SLO capacity of all replicas carries the demand over ``max_utilization``; with
@@ -20,7 +21,7 @@ capacity may be pre-empted at once: it can serve as headroom, never as the floor
 ``min_replicas`` (and one per zone) run. Per workload at most ``max_hardware_types`` types; chips
 per hardware within the workload's quotas; summed over the fleet, within the fleet's quotas.
 Cost = sum of committed x price x 730 h + on-demand / spot x price x the period's hours + the
-committed terms' months past the horizon x price x 730 h.
+committed terms' months past the horizon x price x 730 h (= every term bought x its months x price x 730 h).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from planner.search.mix.solver import COST_SCALE, rate_scale, scaled
 from planner.search.stop import interrupting
 from planner.workload import HOURS_PER_MONTH, Availability
 
-__all__ = ["Item", "Solved", "solve_schedule"]
+__all__ = ["Item", "Solved", "purchases", "solve_schedule"]
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class Item:
 @dataclass(frozen=True)
 class Solved:
     status: str  # OPTIMAL | FEASIBLE | INFEASIBLE | UNKNOWN | MODEL_INVALID
-    committed: list[np.ndarray]  # per item, replicas [shape, month]
+    committed: list[np.ndarray]  # per item, replicas held on committed terms [shape, month]
     on_demand: list[np.ndarray]  # per item, replicas [shape, month, period]
     spot: list[np.ndarray]
     cost: list[np.ndarray]  # per item, USD per month
@@ -70,6 +71,9 @@ class Solved:
     bound: float = math.nan
     # per item, USD of its committed terms' months past the horizon (paid: a term is signed for in full)
     beyond: list[float] = field(default_factory=list)
+    # per item, replicas whose committed term starts in each month [shape, month] (renewals included; empty: the
+    # schedule's levels, which ``purchases`` reads as terms)
+    bought: list[np.ndarray] = field(default_factory=list)
 
     @property
     def total(self) -> float:
@@ -82,7 +86,8 @@ def _prices(prices: ChipPrices, s: Shape, committed_as: str) -> dict[Mode, float
 
 
 Expr = cp_model.LinearExprT
-Vars = dict[str, dict[tuple[int, ...], cp_model.IntVar]]  # "c" committed [j, m], "o" / "s" on-demand / spot [j, m, q]
+# "c" committed [j, m], "b" terms bought [j, m], "o" / "s" on-demand / spot [j, m, q]
+Vars = dict[str, dict[tuple[int, ...], cp_model.IntVar]]
 
 
 class _Schedule:
@@ -121,7 +126,7 @@ class _Schedule:
         """Replica counts per shape and mode (a mode without a price, or not allowed, has none)."""
         a = it.availability
         top = max(1, scaled(float(it.demand.max()) / a.max_utilization, per_rps, f"{it.name}: demand"))
-        v: Vars = {"c": {}, "o": {}, "s": {}}
+        v: Vars = {"c": {}, "b": {}, "o": {}, "s": {}}
         cost: list[list[tuple[int, cp_model.IntVar, float]]] = [[] for _ in range(self.months)]
         for j, s in enumerate(it.shapes):
             price = _prices(self.prices, s, self.committed_as)
@@ -143,29 +148,33 @@ class _Schedule:
                             cost[m].append((unit[mode] * self.hours_milli[q] // 1000, v[key][j, m, q],
                                             exact[mode] * self.hours[q]))
         self.month_cost.append(cost)
-        self.beyond_cost.append(self._beyond(it, v))
+        self.beyond_cost.append(self._terms(w, it, v))
         return v, [self.model.new_bool_var(f"used_{w}_{j}") for j in range(len(it.shapes))]
 
-    def _beyond(self, it: Item, v: Vars) -> list[tuple[int, cp_model.IntVar, float]]:
-        """The committed terms' months past the horizon, as objective terms on the committed counts: the
-        replicas added in month m (committed[m] - committed[m - 1], never negative) each run t_m = max(0, m +
-        term - months) months past it, and sum_m (c[m] - c[m-1]) t_m = sum_m c[m] (t_m - t_{m+1}) (t_months = 0).
-        None without a term (a committed mode whose term ``TERM_MONTHS`` does not know)."""
+    def _terms(self, w: int, it: Item, v: Vars) -> list[tuple[int, cp_model.IntVar, float]]:
+        """The committed terms: per shape and month, the replicas whose term starts then (``bought``), the level
+        held in each month their sum over the terms running then, and, as objective terms, each term's months past
+        the horizon (max(0, m + term - months) for one bought in month m). Without a known term (a committed mode
+        ``TERM_MONTHS`` does not know) no terms: the level is never given back (``_shape_rules``)."""
         term = TERM_MONTHS.get(self.committed_as)
         if term is None:
             return []
-        past = [max(0, m + term - self.months) for m in range(self.months)] + [0]
-        terms = []
+        out = []
         for j, s in enumerate(it.shapes):
-            price = _prices(self.prices, s, self.committed_as).get(Mode.COMMITTED)
-            if price is None or Mode.COMMITTED not in self.modes or (j, 0) not in v["c"]:
+            if (j, 0) not in v["c"]:
                 continue
+            price = _prices(self.prices, s, self.committed_as)[Mode.COMMITTED]
+            assert price is not None  # (a committed level exists only where the mode has a price)
             unit = scaled(price, COST_SCALE, f"{s.hardware} {Mode.COMMITTED} price") * int(HOURS_PER_MONTH)
+            upper = int(list(v["c"][j, 0].proto.domain)[-1])  # (the binding takes no negative index)
             for m in range(self.months):
-                if past[m] != past[m + 1]:
-                    months = past[m] - past[m + 1]
-                    terms.append((unit * months, v["c"][j, m], price * HOURS_PER_MONTH * months))
-        return terms
+                v["b"][j, m] = self.model.new_int_var(0, upper, f"bought_{w}_{j}_{m}")
+            for m in range(self.months):
+                self.model.add(v["c"][j, m] == sum(v["b"][j, t] for t in range(max(0, m - term + 1), m + 1)))
+                past = max(0, m + term - self.months)
+                if past:
+                    out.append((unit * past, v["b"][j, m], price * HOURS_PER_MONTH * past))
+        return out
 
     def _shape_rules(self, w: int, it: Item, v: Vars, used: list[cp_model.IntVar]) -> None:
         # a shape counts as used when any of its counts is positive
@@ -176,10 +185,11 @@ class _Schedule:
         for j, s in enumerate(it.shapes):
             self.model.add_implication(used[j], type_used[s.hardware])
         self.model.add(sum(type_used.values()) <= it.max_types)
-        # commitments are never given back within the horizon
-        for (j, m), var in v["c"].items():
-            if m > 0:
-                self.model.add(var >= v["c"][j, m - 1])
+        # without terms (``_terms``), a committed level is never given back within the horizon
+        if not v["b"]:
+            for (j, m), var in v["c"].items():
+                if m > 0:
+                    self.model.add(var >= v["c"][j, m - 1])
 
     def _period(self, it: Item, v: Vars, used: list[cp_model.IntVar], rate: list[int], m: int, q: int,
                 per_rps: int) -> None:
@@ -220,9 +230,11 @@ class _Schedule:
                     self.model.add(sum(terms) <= min(limits))
 
     def hint(self, hints: Sequence[Solved | None]) -> None:
+        term = TERM_MONTHS.get(self.committed_as)
         for v, h in zip(self.vars, hints, strict=False):
             if h is not None and h.cost:
-                for key, arr in (("c", h.committed[0]), ("o", h.on_demand[0]), ("s", h.spot[0])):
+                bought = h.bought[0] if h.bought else purchases(h.committed[0], term or self.months)
+                for key, arr in (("c", h.committed[0]), ("b", bought), ("o", h.on_demand[0]), ("s", h.spot[0])):
                     for index, var in v[key].items():
                         self.model.add_hint(var, int(arr[index]))
 
@@ -230,18 +242,31 @@ class _Schedule:
         out = Solved(status, [], [], [], [], elapsed_s, bound=solver.best_objective_bound / COST_SCALE)
         for it, v, month_cost in zip(items, self.vars, self.month_cost, strict=True):
             n = len(it.shapes)
-            arrays = {"c": np.zeros((n, self.months), int), "o": np.zeros((n, self.months, self.periods), int),
+            arrays = {"c": np.zeros((n, self.months), int), "b": np.zeros((n, self.months), int),
+                      "o": np.zeros((n, self.months, self.periods), int),
                       "s": np.zeros((n, self.months, self.periods), int)}
             for key, arr in arrays.items():
                 for index, var in v[key].items():
                     arr[index] = solver.value(var)
             out.committed.append(arrays["c"])
+            out.bought.append(arrays["b"] if v["b"] else purchases(arrays["c"], self.months))  # (no term: increments)
             out.on_demand.append(arrays["o"])
             out.spot.append(arrays["s"])
             out.cost.append(np.array([sum(usd * solver.value(var) for _c, var, usd in row) for row in month_cost]))
         for terms in self.beyond_cost:
             out.beyond.append(float(sum(usd * solver.value(var) for _c, var, usd in terms)))
         return out
+
+
+def purchases(levels: np.ndarray, term: int) -> np.ndarray:
+    """Terms bought [shape, month] that hold ``levels`` [shape, month] of committed replicas, each term ``term`` months
+    long: each month, what the level needs beyond the terms still running (a term's end is renewed by a new one).
+    With a term as long as the horizon, the level's increments (a committed mode without a term)."""
+    bought = np.zeros_like(levels)
+    for m in range(levels.shape[1]):
+        running = bought[:, max(0, m - term + 1):m].sum(axis=1)
+        bought[:, m] = np.maximum(levels[:, m] - running, 0)
+    return bought
 
 
 MAX_SPLIT = 16  # most hardware-type choices solved one by one (``solve_schedule``); more: one model
@@ -271,7 +296,7 @@ def _restricted(hint: Solved | None, keep: tuple[int, ...]) -> Solved | None:
         return None
     at = list(keep)
     return Solved(hint.status, [hint.committed[0][at]], [hint.on_demand[0][at]], [hint.spot[0][at]], hint.cost,
-                  hint.elapsed_s, beyond=hint.beyond)
+                  hint.elapsed_s, beyond=hint.beyond, bought=[hint.bought[0][at]] if hint.bought else [])
 
 
 def _widened(part: Solved, it: Item, keep: tuple[int, ...]) -> Solved:
@@ -281,7 +306,8 @@ def _widened(part: Solved, it: Item, keep: tuple[int, ...]) -> Solved:
         out[list(keep)] = arrays[0]
         return [out]
 
-    return replace(part, committed=full(part.committed), on_demand=full(part.on_demand), spot=full(part.spot))
+    return replace(part, committed=full(part.committed), on_demand=full(part.on_demand), spot=full(part.spot),
+                   bought=full(part.bought) if part.bought else [])
 
 
 def solve_schedule(items: Sequence[Item], *, hours: Array, prices: ChipPrices, fleet_quotas: Mapping[str, int],

@@ -25,7 +25,7 @@ from planner.economics.pricing import PriceQuote, stale_offers
 from planner.economics.rates import TERM_MONTHS
 from planner.errors import InputError
 from planner.fleet.demand import DEFAULT_PERIODS, Demand, fleet_demand
-from planner.fleet.model import Item, Solved, solve_schedule
+from planner.fleet.model import Item, Solved, purchases, solve_schedule
 from planner.fleet.options import WorkloadOptions, shapes_for
 from planner.fleet.prices import ChipPrices, Mode, catalog_prices, replica_price
 from planner.fleet.results import Commit, FleetPlan, MonthRow, PriceUsed, ScaleBounds, WorkloadSchedule
@@ -111,7 +111,7 @@ def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = No
         joint = Solved("FEASIBLE", [s.committed[0] for s in sequential], [s.on_demand[0] for s in sequential],
                        [s.spot[0] for s in sequential], [s.cost[0] for s in sequential], joint.elapsed_s,
                        bound=joint.bound,  # the joint solve's bound still bounds every joint schedule
-                       beyond=[s.beyond[0] for s in sequential])
+                       beyond=[s.beyond[0] for s in sequential], bought=[s.bought[0] for s in sequential])
         joint_items, joint_options, serves = items, options, [(w.name,) for w in fleet.workloads]
     used: tuple[PriceUsed, ...] = ()
     if not joint.cost:  # no schedule: say what the quotas cannot hold, where that alone rules one out
@@ -290,9 +290,9 @@ def _term_tails(items: Sequence[Item], solved: Solved, prices: ChipPrices, commi
     if term is None:
         return []
     replica_months, usd, bought = 0, 0.0, set()
-    for it, c in zip(items, solved.committed, strict=True):
+    for it, terms in zip(items, solved.bought, strict=True):
         for j, shape in enumerate(it.shapes):
-            new = np.diff(np.concatenate([[0], c[j]]))  # replicas committed in each month (never given back)
+            new = terms[j]  # replicas whose term starts in each month
             price = replica_price(prices, shape.hardware, shape.chips, Mode.COMMITTED, committed_as=committed_as)
             for m in np.flatnonzero(new > 0):
                 tail = max(0, int(m) + term - months)
@@ -442,9 +442,9 @@ def _schedule(it: Item, o: WorkloadOptions, demand: Demand, solved: Solved | Non
         spot_max={lab: int(sp[j, m].max()) for j, lab in enumerate(labels) if sp[j, m].max()},
         replicas_min=int(running[:, m].sum(axis=0).min()), replicas_max=int(running[:, m].sum(axis=0).max()),
         cost=float(cost[m])) for m in range(demand.months))
-    before = np.concatenate([np.zeros((len(labels), 1), int), c[:, :-1]], axis=1)
-    commits = tuple(Commit(month=m + 1, shape=labels[j], added=int(c[j, m] - before[j, m]))
-                    for m in range(demand.months) for j in range(len(labels)) if c[j, m] > before[j, m])
+    terms = solved.bought[i] if i < len(solved.bought) else purchases(c, demand.months)
+    commits = tuple(Commit(month=m + 1, shape=labels[j], added=int(terms[j, m]))
+                    for m in range(demand.months) for j in range(len(labels)) if terms[j, m] > 0)
     bounds = tuple(ScaleBounds(shape=lab, min_replicas=int(running[j].min()), max_replicas=int(running[j].max()))
                    for j, lab in enumerate(labels) if running[j].max())
     return WorkloadSchedule(**head, months=rows, commits=commits, autoscaling=bounds,  # type: ignore[arg-type]

@@ -22,9 +22,9 @@ class MonthRow:
 
 @dataclass(frozen=True)
 class Commit:
-    month: int  # 1-based month the commitment starts
+    month: int  # 1-based month the committed terms start
     shape: str
-    added: int  # replicas added to the commitment
+    added: int  # replicas whose term starts that month (a renewal of one that ended included)
 
 
 @dataclass(frozen=True)

@@ -204,7 +204,9 @@ def _kv_precision(catalog: Catalog, hw: Hardware, rt: Runtime, requested: str | 
     kvs = catalog.kv_precisions(rt, hw)  # (its backend's on this chip's family too)
     if requested is None:
         sixteen = "bf16" if "bf16" in hw.peak_flops_per_s else "fp16"
-        requested = sixteen if sixteen in kvs else kvs[0]
+        # a 16-bit cache where the runtime has one (llama.cpp lists fp32, fp16, int8 and defaults to f16: its first,
+        # fp32, doubled the cache on a bf16 chip)
+        requested = next((p for p in (sixteen, "fp16", "bf16") if p in kvs), kvs[0])
     kv = catalog.get_precision(requested, field_name="kv_precision")
     if kv.bytes_per_kv is None or kv.id not in kvs:
         raise InputError(f"{rt.id} does not store the KV cache in {kv.id}{rt.through(hw.family)} (it supports "
