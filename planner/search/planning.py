@@ -114,7 +114,8 @@ def _alias_notes(workload: Workload, catalog: Catalog) -> tuple[str, ...]:
         if mid != name and m is not None and "mmlu_instruct" in m.quality and "mmlu" in m.quality:
             out.append(f"{name} is planned as {mid} (the same weights' shape and speed): its 'general' quality is "
                        f"{mid}'s base 5-shot MMLU, {m.quality['mmlu']:g}; the instruct checkpoint's published MMLU is "
-                       f"{m.quality['mmlu_instruct']:g} (quality.task: mmlu_instruct ranks by it)")
+                       f"{m.quality['mmlu_instruct']:g} (quality.task: mmlu_instruct ranks by it); `hwplan export` "
+                       f"serves {mid}'s own repository, the base weights: point it at the instruct checkpoint")
     return tuple(out)
 
 
