@@ -270,6 +270,7 @@ def _plans_blocks(console: Console, plans: list[PlanOut], shown: list[int]) -> N
 # the quality model's own notes (planner.levers.quality.base_score / unclaimed_on, planner.search.build._quality)
 _STAND_IN, _NOT_MODELLED, _NO_CLAIM = "MMLU used as the proxy", "its effect on the score is not modelled", \
     "no quality claim"
+_UNCHECKED = "not re-checked against the table"  # a model file's own flag on a score (its sources)
 
 
 def _render_caveats(console: Console, out: PlanResultOut) -> None:
@@ -283,7 +284,8 @@ def _render_caveats(console: Console, out: PlanResultOut) -> None:
     kinds: dict[str, dict[str, list[int]]] = {"measured": {}, "chip order": {}, "quality": {}}  # label -> note -> ranks
     for p in out.plans:
         # what a score rests on beyond the catalog's own figure: a stand-in for the task, an effect not modelled
-        basis = [s for s in p.quality.sources if s.endswith(_STAND_IN) or _NOT_MODELLED in s or _NO_CLAIM in s]
+        basis = [s for s in p.quality.sources if s.endswith(_STAND_IN) or _NOT_MODELLED in s or _NO_CLAIM in s
+                 or _UNCHECKED in s]
         for label, notes in (("measured", [m.note for m in p.measured]), ("chip order", [f.note for f in p.order]),
                              ("quality", basis)):
             for note in notes:
