@@ -234,3 +234,24 @@ def test_a_price_sheet_figure_far_outside_every_public_offer_is_named(catalog: C
         assert isinstance(q, PriceQuote) and q.from_sheet and q.public == (min(public), max(public))
         lines = price_warnings("l4", q.offers, (), from_sheet=True, public=q.public)
         assert any("outside 3x the public offers" in x for x in lines) == named, (usd, lines)
+
+
+def test_a_plan_says_sheet_only_where_the_sheet_priced_it(catalog: Catalog) -> None:
+    """A reviewer (2026-12-07): a sheet whose offers applied to none of the plan's chips (another mode) left every
+    price public while the cost read 'on_demand + sheet'. Basis: the plan's own price sources (from_sheet)."""
+    from dataclasses import replace
+
+    from planner.economics.pricing import Offer, PriceBook
+
+    w = load_workload(Path(__file__).resolve().parents[1] / "examples" / "support-chatbot.yaml")
+
+    def offers(mode: str) -> PriceBook:
+        return PriceBook(offers=tuple(Offer(hardware=h, provider="internal", market="hyperscaler", mode=mode,
+                                            usd_per_chip_hour=0.5, region="unspecified", as_of=date(2026, 10, 1),
+                                            source="rate card") for h in ("l4", "l40s")))
+
+    for mode, label in (("reserved_1y", "on_demand"), ("on_demand", "on_demand + sheet")):
+        priced = replace(w, constraints=replace(w.constraints, pricing=Pricing(sheet=offers(mode))))
+        p = plan(priced, catalog, top=1, explain=False).plans[0]
+        assert p.cost.pricing == label, mode
+        assert any(s.from_sheet for s in p.cost.sources) == (label.endswith("sheet"))

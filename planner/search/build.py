@@ -16,13 +16,14 @@ changed example plan: docs/design.md), so a plan is at worst costlier than it ne
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 
 import numpy as np
 
 from planner.domain import Catalog
 from planner.economics.breakdown import explain_cost, mode_notes, owned_warnings
-from planner.economics.rates import ChipRate, chip_rate
+from planner.economics.rates import ChipRate, Pricing, chip_rate
 from planner.levers.adaptation import Choice, confidence
 from planner.levers.quality import unclaimed_on
 from planner.model.chip_order import OrderFlag, order_flags
@@ -200,9 +201,16 @@ def _cost(catalog: Catalog, w: Workload, per_hour: float, *, one_time: float, de
     per_month = per_hour * HOURS_PER_MONTH + one_time / w.budget.horizon_months
     return Cost(per_hour=per_hour, per_month=per_month,
                 per_million_tokens=per_million(per_month, tokens_per_hour), one_time=one_time,
-                pricing=pricing.label, parts=parts, tokens=token_prices, energy=energy, sources=sources,
+                pricing=_label(pricing, rates), parts=parts, tokens=token_prices, energy=energy, sources=sources,
                 rates=tuple(rates), notes=(*mode_notes(pricing.mode, per_hour, w.budget.horizon_months),
                                            *owned_warnings(catalog.owned, rates, today=date.today())))
+
+
+def _label(pricing: Pricing, rates: list[tuple[ChipRate, int]]) -> str:
+    """The pricing as the plan's cost was priced: '+ sheet' only where the price sheet priced one of its chips (a
+    reviewer found 'on_demand + sheet' on a plan whose every price was public, the sheet having none that applied)."""
+    sheet_used = any(rate.quote is not None and rate.quote.from_sheet for rate, _ in rates)
+    return pricing.label if sheet_used else replace(pricing, sheet=None).label
 
 
 def _with_binding(plan: Plan, p: Prepared, w: Workload, rows: np.ndarray) -> Plan:
