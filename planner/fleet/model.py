@@ -104,7 +104,7 @@ class _Schedule:
         # per item, month: (USD scaled up to the solver's integers, var, the exact USD a replica costs there): the
         # solver minimises the first, the schedule reports the last (the rounded-up cents once showed in it)
         self.month_cost: list[list[list[tuple[int, cp_model.IntVar, float]]]] = []
-        # per item, the same for the committed terms' months past the horizon (``_beyond``)
+        # per item, the same for the committed terms' months past the horizon (``_terms``)
         self.beyond_cost: list[list[tuple[int, cp_model.IntVar, float]]] = []
         self.chips: dict[str, dict[tuple[int, int], list[Expr]]] = {}  # hardware -> (m, q) -> chips running
 
