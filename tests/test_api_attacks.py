@@ -516,3 +516,11 @@ def test_head_answers_where_get_does_and_a_405_lists_every_method(rw: TestClient
     assert {"GET", "PUT", "DELETE"} <= {m.strip() for m in allow.split(",")}
     r = rw.patch("/v1/plans")
     assert r.status_code == 405 and {"GET", "POST"} <= {m.strip() for m in r.headers["allow"].split(",")}
+
+
+def test_an_unknown_id_names_its_field_as_the_schemas_errors_do(rw: TestClient) -> None:
+    """A new user (2026-12-07): the schema's 422s read 'body.traffic.requests_per_s: ...', the planner's own read
+    'constraints.hardware.0: unknown id' without the part of the request; both now name it whole."""
+    body = {**WORKLOAD, "constraints": {"hardware": ["nope"]}}
+    out = problem(rw.post("/v1/plans", json=body), 422, "body.constraints.hardware.0")
+    assert out["detail"].startswith("body.constraints.hardware.0: unknown")
