@@ -165,8 +165,8 @@ async def _planner_error(request: Request, exc: Exception) -> JSONResponse:
         extra.update(reasons=exc.reasons, relaxations=exc.relaxations)
     # a field named as the schema's own errors name it (body. / query. / path.), where the message named it bare (a
     # new user: 'constraints.hardware.0: unknown id' beside the schema's 'body.traffic.requests_per_s: ...')
-    named = isinstance(exc, InputError) and exc.field
-    detail = f"{qualify(request, exc.field)}: {exc.detail}" if named and exc.field else exc.message
+    field = exc.field if isinstance(exc, InputError) else None
+    detail = f"{qualify(request, field)}: {exc.detail}" if field else exc.message
     return problem_response(status, exc.title, detail, instance=request.url.path, **extra)
 
 

@@ -6,6 +6,7 @@ TFLOPS -> FLOP/s (1e12), ms -> s (1e-3), us -> s (1e-6), bits -> bytes (/8).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from hardware_catalog.schema import (
@@ -395,7 +396,8 @@ def _quality(raw: RawCatalog) -> QualityData:
             min_params=a.min_params_b * 1e9, max_params=a.max_params_b * 1e9))
     distillation = tuple(DistillEvidence(
         name=d.name, task_types=tuple(d.task_types), teacher_prompting=d.teacher_prompting,
-        min_student_params=d.min_student_params_b * 1e9, max_student_params=d.max_student_params_b * 1e9,
+        min_student_params=d.min_student_params_b * 1e9,
+        max_student_params=math.inf if d.max_student_params_b is None else d.max_student_params_b * 1e9,
         above_teacher_points=d.above_teacher_points, sources=tuple(d.sources)) for d in q.distillation)
     toolchains = tuple(Toolchain(method=t.method, families=tuple(t.families), name=t.name, source=t.source)
                        for t in q.toolchains)

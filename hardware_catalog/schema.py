@@ -648,7 +648,7 @@ class DistillEvidenceIn(_Strict):
     task_types: list[Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]] = []
     teacher_prompting: Literal["few_shot", "any"]
     min_student_params_b: Annotated[float, Field(ge=0, allow_inf_nan=False)]
-    max_student_params_b: PosFloat
+    max_student_params_b: PosFloat | None = None  # None: no upper bound (a larger student does at least as well)
     above_teacher_points: Points = 0.0
     sources: list[str] = Field(min_length=1)
 

@@ -203,11 +203,20 @@ class Model:
                 self.tied_embeddings, self.routed_expert_params, self.attention, self.moe, self.mtp_layers,
                 self.checkpoint)
 
+    def runs_checkpoint(self, precision: str) -> bool:
+        """Whether a configuration at ``precision`` runs the published experts-only checkpoint (``Checkpoint``)."""
+        return self.checkpoint is not None and self.checkpoint.precision == precision
+
+    def scored_at(self, precision: str) -> bool:
+        """Whether the catalog's scores are of this model's published weights at ``precision``: its experts-only
+        checkpoint's (gpt-oss's MXFP4) or its whole release's (``released_precision``: DeepSeek-V3's FP8), so no
+        precision band applies again (planner.levers.quality)."""
+        return self.runs_checkpoint(precision) or precision == self.released_precision
+
     def checkpoint_expert_bits(self, precision: Precision) -> float | None:
         """Bits per routed-expert weight of the published checkpoint a configuration at ``precision`` runs,
         where that checkpoint states a format of its own (``Checkpoint.bits_per_weight``); else None."""
-        c = self.checkpoint
-        return c.bits_per_weight if c is not None and c.precision == precision.id else None
+        return self.checkpoint.bits_per_weight if self.checkpoint and self.runs_checkpoint(precision.id) else None
 
     def weight_format(self, precision: Precision, precisions: Mapping[str, Precision],
                       runtime: Runtime | None = None) -> WeightFormat:
@@ -220,7 +229,7 @@ class Model:
             return p.bytes_per_weight if runtime is None else runtime.stored_bytes(p)
 
         c = self.checkpoint
-        if c is None or c.precision != precision.id:
+        if c is None or not self.runs_checkpoint(precision.id):
             return WeightFormat(expert_bytes=stored(precision), rest=precision, rest_bytes=stored(precision))
         bits = self.checkpoint_expert_bits(precision)
         rest = precisions[c.rest]

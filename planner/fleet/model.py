@@ -71,8 +71,7 @@ class Solved:
     bound: float = math.nan
     # per item, USD of its committed terms' months past the horizon (paid: a term is signed for in full)
     beyond: list[float] = field(default_factory=list)
-    # per item, replicas whose committed term starts in each month [shape, month] (renewals included; empty: the
-    # schedule's levels, which ``purchases`` reads as terms)
+    # per item, replicas whose committed term starts in each month [shape, month] (renewals included)
     bought: list[np.ndarray] = field(default_factory=list)
 
     @property
@@ -230,11 +229,9 @@ class _Schedule:
                     self.model.add(sum(terms) <= min(limits))
 
     def hint(self, hints: Sequence[Solved | None]) -> None:
-        term = TERM_MONTHS.get(self.committed_as)
         for v, h in zip(self.vars, hints, strict=False):
             if h is not None and h.cost:
-                bought = h.bought[0] if h.bought else purchases(h.committed[0], term or self.months)
-                for key, arr in (("c", h.committed[0]), ("b", bought), ("o", h.on_demand[0]), ("s", h.spot[0])):
+                for key, arr in (("c", h.committed[0]), ("b", h.bought[0]), ("o", h.on_demand[0]), ("s", h.spot[0])):
                     for index, var in v[key].items():
                         self.model.add_hint(var, int(arr[index]))
 
@@ -296,7 +293,7 @@ def _restricted(hint: Solved | None, keep: tuple[int, ...]) -> Solved | None:
         return None
     at = list(keep)
     return Solved(hint.status, [hint.committed[0][at]], [hint.on_demand[0][at]], [hint.spot[0][at]], hint.cost,
-                  hint.elapsed_s, beyond=hint.beyond, bought=[hint.bought[0][at]] if hint.bought else [])
+                  hint.elapsed_s, beyond=hint.beyond, bought=[hint.bought[0][at]])
 
 
 def _widened(part: Solved, it: Item, keep: tuple[int, ...]) -> Solved:
@@ -307,7 +304,7 @@ def _widened(part: Solved, it: Item, keep: tuple[int, ...]) -> Solved:
         return [out]
 
     return replace(part, committed=full(part.committed), on_demand=full(part.on_demand), spot=full(part.spot),
-                   bought=full(part.bought) if part.bought else [])
+                   bought=full(part.bought))
 
 
 def solve_schedule(items: Sequence[Item], *, hours: Array, prices: ChipPrices, fleet_quotas: Mapping[str, int],

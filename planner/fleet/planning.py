@@ -25,13 +25,13 @@ from planner.economics.pricing import PriceQuote, stale_offers
 from planner.economics.rates import TERM_MONTHS
 from planner.errors import InputError
 from planner.fleet.demand import DEFAULT_PERIODS, Demand, fleet_demand
-from planner.fleet.model import Item, Solved, purchases, solve_schedule
+from planner.fleet.model import Item, Solved, solve_schedule
 from planner.fleet.options import WorkloadOptions, shapes_for
 from planner.fleet.prices import ChipPrices, Mode, catalog_prices, replica_price
 from planner.fleet.results import Commit, FleetPlan, MonthRow, PriceUsed, ScaleBounds, WorkloadSchedule
 from planner.fleet.shared import merged
 from planner.model.grid import Array, CatalogTables
-from planner.workload import HOURS_PER_MONTH, Workload
+from planner.workload import Workload
 
 __all__ = ["Fleet", "plan_fleet"]
 
@@ -117,7 +117,7 @@ def plan_fleet(fleet: Fleet, catalog: Catalog, *, prices: ChipPrices | None = No
     if not joint.cost:  # no schedule: say what the quotas cannot hold, where that alone rules one out
         notes += _short_of_quota(items, fleet.quotas)
     else:
-        notes += _term_tails(joint_items, joint, prices, fleet.committed_as, fleet.months)
+        notes += _term_tails(joint, fleet.committed_as, fleet.months)
         quotes = _quotes_used(joint_items, joint, prices, fleet.committed_as)
         notes += _price_warnings(quotes)
         used = _prices_used(quotes)
@@ -281,31 +281,23 @@ def _pooled(fleet: Fleet, catalog: Catalog, tables: CatalogTables, demand: Deman
     return out_items, out_options, serves, hint
 
 
-def _term_tails(items: Sequence[Item], solved: Solved, prices: ChipPrices, committed_as: str, months: int
-                ) -> list[str]:
-    """A note where commitments run past the horizon: a term is signed for in full, so the schedule's cost counts
-    its months past the horizon (``planner.fleet.model``, ``Solved.beyond``; docs/fleet.md); the note says how
-    many replica-months and dollars that is (the same figure, from the schedule read back)."""
+def _term_tails(solved: Solved, committed_as: str, months: int) -> list[str]:
+    """A note where terms run past the horizon: a term is paid in full, so the schedule's cost holds their months past
+    it (``Solved.beyond``, the dollars the solve charged; docs/fleet.md); the note says when they were bought and how
+    many replica-months that is."""
     term = TERM_MONTHS.get(committed_as)
-    if term is None:
+    if term is None or not sum(solved.beyond):
         return []
-    replica_months, usd, bought = 0, 0.0, set()
-    for it, terms in zip(items, solved.bought, strict=True):
-        for j, shape in enumerate(it.shapes):
-            new = terms[j]  # replicas whose term starts in each month
-            price = replica_price(prices, shape.hardware, shape.chips, Mode.COMMITTED, committed_as=committed_as)
-            for m in np.flatnonzero(new > 0):
-                tail = max(0, int(m) + term - months)
-                if tail and price is not None:
-                    replica_months += int(new[m]) * tail
-                    usd += int(new[m]) * tail * price * HOURS_PER_MONTH
-                    bought.add(int(m) + 1)
-    if not replica_months:
-        return []
-    return [f"commitments bought in month{'s' if len(bought) > 1 else ''} {', '.join(map(str, sorted(bought)))} run "
-            f"{replica_months} replica-month(s) past the {months}-month horizon on their {term}-month {committed_as} "
-            f"terms: ${usd:,.0f}, counted in the cost (beyond_horizon_cost: a term is paid in full; a longer horizon "
-            "(months) plans the capacity those months would use)"]
+    replica_months, bought = 0, set()
+    for terms in solved.bought:
+        for m in np.flatnonzero(terms.sum(axis=0)):  # terms starting in month m, over the item's shapes
+            if (tail := int(m) + term - months) > 0:
+                replica_months += int(terms[:, m].sum()) * tail
+                bought.add(int(m) + 1)
+    return [f"terms bought in month{'s' if len(bought) > 1 else ''} {', '.join(map(str, sorted(bought)))} run "
+            f"{replica_months} replica-month(s) past the {months}-month horizon ({term}-month {committed_as}): "
+            f"${sum(solved.beyond):,.0f}, counted in the cost (beyond_horizon_cost: a term is paid in full; a longer "
+            "horizon (months) plans the capacity those months would use)"]
 
 
 def _quotes_used(items: Sequence[Item], solved: Solved, prices: ChipPrices, committed_as: str
@@ -432,7 +424,7 @@ def _schedule(it: Item, o: WorkloadOptions, demand: Demand, solved: Solved | Non
     if solved is None:
         return WorkloadSchedule(**head, months=(), commits=(), autoscaling=(), cost=float("nan"), reasons=reasons)  # type: ignore[arg-type]
     c, od, sp, cost = solved.committed[i], solved.on_demand[i], solved.spot[i], solved.cost[i]
-    beyond = solved.beyond[i] if i < len(solved.beyond) else 0.0
+    beyond, terms = solved.beyond[i], solved.bought[i]
     labels = [s.label for s in it.shapes]
     running = c[:, :, None] + od + sp  # [shape, month, period]
     rows = tuple(MonthRow(
@@ -442,7 +434,6 @@ def _schedule(it: Item, o: WorkloadOptions, demand: Demand, solved: Solved | Non
         spot_max={lab: int(sp[j, m].max()) for j, lab in enumerate(labels) if sp[j, m].max()},
         replicas_min=int(running[:, m].sum(axis=0).min()), replicas_max=int(running[:, m].sum(axis=0).max()),
         cost=float(cost[m])) for m in range(demand.months))
-    terms = solved.bought[i] if i < len(solved.bought) else purchases(c, demand.months)
     commits = tuple(Commit(month=m + 1, shape=labels[j], added=int(terms[j, m]))
                     for m in range(demand.months) for j in range(len(labels)) if terms[j, m] > 0)
     bounds = tuple(ScaleBounds(shape=lab, min_replicas=int(running[j].min()), max_replicas=int(running[j].max()))

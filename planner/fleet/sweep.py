@@ -91,11 +91,13 @@ def scaled_prices(prices: ChipPrices, scale: float) -> ChipPrices:
 def priced(catalog: Catalog, scale: float) -> Catalog:
     """The catalog with every offer in its price book x ``scale`` (every chip, mode and market; a workload's own
     price sheet is scaled with the workload: ``_workload``; a sweep of owned pricing is refused as read)."""
-    if scale == 1.0:
-        return catalog
-    book = catalog.prices
-    offers = tuple(replace(o, usd_per_chip_hour=o.usd_per_chip_hour * scale) for o in book.offers)
-    return replace(catalog, prices=PriceBook(offers=offers, skipped=book.skipped))
+    return catalog if scale == 1.0 else replace(catalog, prices=_scaled(catalog.prices, scale))
+
+
+def _scaled(book: PriceBook, scale: float) -> PriceBook:
+    """Every offer of ``book`` x ``scale`` (the catalog's price book, a workload's own sheet)."""
+    return PriceBook(offers=tuple(replace(o, usd_per_chip_hour=o.usd_per_chip_hour * scale) for o in book.offers),
+                     skipped=book.skipped)
 
 
 def _workload(w: Workload, v: Mapping[str, Any]) -> Workload:
@@ -109,9 +111,7 @@ def _workload(w: Workload, v: Mapping[str, Any]) -> Workload:
     pricing, scale = c.pricing, float(v.get("price_scale", 1.0))
     if scale != 1.0 and pricing.sheet is not None:  # the user's own prices are prices too (an auditor's case: a
         # sheet's chips kept their price while the book's were scaled, skewing the comparison between them)
-        sheet = pricing.sheet
-        pricing = replace(pricing, sheet=replace(sheet, offers=tuple(
-            replace(o, usd_per_chip_hour=o.usd_per_chip_hour * scale) for o in sheet.offers)))
+        pricing = replace(pricing, sheet=_scaled(pricing.sheet, scale))
     constraints = replace(c, exclude_hardware=tuple(sorted({*c.exclude_hardware, *v.get("exclude_hardware", ())})),
                           models=tuple(v["models"]) if v.get("models") is not None else c.models, pricing=pricing)
     return replace(w, traffic=traffic, slo=slo, constraints=constraints)

@@ -161,18 +161,10 @@ def unclaimed_on(model: Model, precision: str, hardware: Hardware) -> str | None
     does). quality.yaml's fp4 bands are NVFP4's; a chip that computes fp4 as OCP MXFP4 (``Hardware.fp4_format``: AMD
     CDNA 4) loses more below 30B by AMD's own figures (Llama-3.1-8B GSM8K 62.55% against 80.44% at FP8), so no claim is
     made there, unless the model's scores are of its own published fp4 checkpoint (gpt-oss: MXFP4 experts)."""
-    own = model.checkpoint is not None and model.checkpoint.precision == precision
-    if precision == "fp4" and hardware.fp4_format == "mxfp4" and not own:
+    if precision == "fp4" and hardware.fp4_format == "mxfp4" and not model.scored_at(precision):
         return (f"fp4 on {hardware.id} is OCP MXFP4, and quality.yaml's fp4 evidence is NVFP4's: no quality claim "
                 "(AMD reports MXFP4 losing more below 30B)")
     return None
-
-
-def _as_released(model: Model, precision: str) -> bool:
-    """Whether ``precision`` is the model's released weights' format (``Model.released_precision``: DeepSeek-V3's fp8),
-    whose scores are the catalog's own (16-bit formats, exact up-conversions of it, lose nothing anyway). DeepSeek-V3 at
-    fp8 read 86.7 (86.2-87.1) where bf16, a conversion of the same fp8 weights, read 87.1 (a quality audit)."""
-    return model.released_precision is not None and precision == model.released_precision
 
 
 def quality(catalog: Catalog, *, model: Model, precision: str, task: str = GENERAL,
@@ -185,7 +177,9 @@ def quality(catalog: Catalog, *, model: Model, precision: str, task: str = GENER
     est = base_score(catalog, model, task)
     if not est.known:
         return NAN
-    own = model.checkpoint is not None and precision == model.checkpoint.precision or _as_released(model, precision)
+    # the scores are of this format's published weights (``Model.scored_at``: gpt-oss's MXFP4 experts, DeepSeek-V3's
+    # FP8 release, which had read 86.7 at fp8 under bf16's 87.1, a conversion of the same weights: a quality audit)
+    own = model.scored_at(precision)
     known = precision in catalog.quality.precisions or (not catalog.quality.precisions and precision in _REFERENCE)
     if not (known or own):
         return NAN  # a precision quality.yaml has no evidence for (or no quality.yaml): no claim, not lossless

@@ -173,7 +173,6 @@ class CatalogTables:
     runtime_ids: tuple[str, ...]
     model: dict[str, Array]
     hardware: dict[str, Array]
-    weight_bytes: Array  # [precision]
     # [runtime, precision]: bytes per weight as the runtime stores the format (``Runtime.stored_bytes``: its own
     # file format's where runtimes.yaml gives weight_bits, else the precision's)
     stored_weight_bytes: Array
@@ -181,7 +180,6 @@ class CatalogTables:
     # precision runs has a format of its own (``Model.checkpoint_expert_bits``), nan elsewhere (stored_weight_bytes)
     checkpoint_expert_bytes: Array
     dense_precision: IntArray  # [model, precision]: the other weights' precision (Model.weight_format)
-    kv_bytes: Array  # [precision], nan = not a KV format
     stored_kv_bytes: Array  # [runtime, precision]: as the runtime caches it (``Runtime.stored_kv_bytes``), nan = none
     peak_linear: Array  # [hardware, precision], nan = precision cannot run
     peak_attention: Array  # [hardware]
@@ -318,7 +316,6 @@ class CatalogTables:
             runtime_ids=tuple(r.id for r in rts),
             model={k: np.asarray(v, dtype=np.float64) for k, v in model.items()},
             hardware={k: np.asarray(v, dtype=np.float64) for k, v in hardware.items()},
-            weight_bytes=np.array([p.bytes_per_weight for p in precs]),
             stored_weight_bytes=np.array([[r.stored_bytes(p) for p in precs] for r in rts],
                                          dtype=np.float64).reshape(len(rts), len(precs)),
             checkpoint_expert_bytes=np.array([[np.nan if (bits := m.checkpoint_expert_bits(p)) is None else bits / 8.0
@@ -326,7 +323,6 @@ class CatalogTables:
                                              dtype=np.float64).reshape(len(models), len(precs)),
             dense_precision=np.array([[position[f.rest.id] for f in row] for row in formats],
                                      dtype=np.int64).reshape(len(models), len(precs)),
-            kv_bytes=np.array([np.nan if p.bytes_per_kv is None else p.bytes_per_kv for p in precs]),
             stored_kv_bytes=np.array([[np.nan if (b := r.stored_kv_bytes(p)) is None else b for p in precs]
                                       for r in rts], dtype=np.float64).reshape(len(rts), len(precs)),
             peak_linear=peak_linear,

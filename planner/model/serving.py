@@ -208,8 +208,7 @@ def _with_prefix(t: Tokens, shared: float, hit: float) -> Tokens:
             lo, hi = (mid, hi) if cdf(mid) < q else (lo, mid)
         knots.append((q, max(hi, 1.0)))
     grid = (np.arange(_MEAN_POINTS) + 0.5) / _MEAN_POINTS  # midpoints of equal shares of the prompt's law
-    hit_mean = float(np.mean([max(source.quantile(float(u)) - shared, 1.0) for u in grid])) if source.knots or \
-        source.parts or not source.fixed else max(t.mean - shared, 1.0)
+    hit_mean = float(np.mean([max(source.quantile(float(u)) - shared, 1.0) for u in grid]))
     return Tokens(hit * hit_mean + (1.0 - hit) * t.mean, None, tuple(knots))
 
 

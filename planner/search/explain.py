@@ -16,7 +16,7 @@ from typing import Protocol
 
 from planner.domain import Catalog
 from planner.economics.rates import TERM_MONTHS
-from planner.levers.adaptation import choose, floor_score
+from planner.levers.adaptation import choose, confidence, floor_score
 from planner.model.grid import CatalogTables
 from planner.search.results import Infeasible, PlanResult, Relaxation
 from planner.search.run import run_search
@@ -93,8 +93,9 @@ def _reasons(catalog: Catalog, w: Workload, prep: Prepared) -> list[str]:
         elif best[0] < w.quality.min_score:
             score, model, precision, adaptation = best
             how = "" if adaptation == "none" else f" with {adaptation}"
+            end = "the low end of its range" if confidence(w, adaptation) == "low" else "its central score"
             reasons.append(f"no model in the catalog reaches {w.quality.min_score:g} on '{w.quality.task}' "
-                           f"(at {w.quality.confidence} confidence; the best: {model} {precision}{how} at {score:.1f})")
+                           f"(the best, by {end}: {model} {precision}{how} at {score:.1f})")
     return reasons
 
 

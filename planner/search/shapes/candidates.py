@@ -250,8 +250,8 @@ def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload,
     context = np.array([catalog.models[tables.model_ids[m]].context_length for m in models])
     model_checks = []  # [combo, model] masks, after parallelism and price
     if w.quality.min_score is not None:
-        model_checks += [(~unclaimed, "fp4 on a chip that computes it as OCP MXFP4: quality.yaml's fp4 evidence is "
-                                      "NVFP4's, so no quality claim meets the floor"),
+        model_checks += [(~unclaimed, "the format's quality evidence does not cover the chip (fp4 on a chip that "
+                                      "computes OCP MXFP4, where quality.yaml's is NVFP4's): no claim meets the floor"),
                          (~np.isnan(quality), f"no '{w.quality.task}' quality score in the catalog"),
                          (quality >= w.quality.min_score, "quality below min_score")]
     model_checks.append((np.broadcast_to(context[None, :] >= longest, quality.shape),
@@ -568,16 +568,16 @@ def _chip_runtime_table(catalog: Catalog, tables: CatalogTables, key: tuple[obje
 
 def _unclaimed(catalog: Catalog, tables: CatalogTables, models: IntArray) -> npt.NDArray[np.bool_]:
     """[hardware, precision, model (of ``models``)]: the quality evidence for the format does not cover the model on
-    the chip (``planner.levers.quality.unclaimed_on``)."""
-    out = np.zeros((len(tables.hardware_ids), len(tables.precision_ids), len(models)), dtype=bool)
-    for h, hid in enumerate(tables.hardware_ids):
-        hw = catalog.hardware[hid]
-        if hw.fp4_format is None:
-            continue
-        for p, pid in enumerate(tables.precision_ids):
-            for j, m in enumerate(models):
-                out[h, p, j] = unclaimed_on(catalog.models[tables.model_ids[int(m)]], pid, hw) is not None
-    return out
+    the chip (``planner.levers.quality.unclaimed_on``; once per catalog, read-only)."""
+    def compute() -> npt.NDArray[np.bool_]:
+        table = np.array([[[unclaimed_on(catalog.models[tables.model_ids[int(m)]], pid, catalog.hardware[hid])
+                            is not None for m in models] for pid in tables.precision_ids]
+                          for hid in tables.hardware_ids], dtype=bool)
+        table = table.reshape(len(tables.hardware_ids), len(tables.precision_ids), len(models))
+        table.flags.writeable = False
+        return table
+    return cached(catalog, ("unclaimed", tables.hardware_ids, tables.precision_ids, tuple(int(m) for m in models)),
+                  compute)
 
 
 def _supports(catalog: Catalog, tables: CatalogTables, features: tuple[str, ...]) -> npt.NDArray[np.bool_]:
@@ -633,5 +633,6 @@ def _runnable(tables: CatalogTables, w: Workload, runtimes: tuple[str, ...] | No
         same_weights = (tables.stored_weight_bytes[:, bf16] == tables.stored_weight_bytes[:, fp16])[None, :] & \
             (tables.peak_linear[:, bf16] == tables.peak_linear[:, fp16])[:, None]  # [hardware, runtime]
         weights[:, :, fp16] &= ~(weights[:, :, bf16] & same_weights)
-        kvs[:, :, fp16] &= ~(kvs[:, :, bf16] & (tables.kv_bytes[bf16] == tables.kv_bytes[fp16]))
+        same_kv = (tables.stored_kv_bytes[:, bf16] == tables.stored_kv_bytes[:, fp16])[None, :]  # [1, runtime]
+        kvs[:, :, fp16] &= ~(kvs[:, :, bf16] & same_kv)
     return np.argwhere(weights[:, :, :, None] & kvs[:, :, None, :]).astype(np.int64)
