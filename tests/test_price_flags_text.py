@@ -29,3 +29,11 @@ def test_each_weakly_priced_chip_is_flagged_in_the_text(catalog: Catalog) -> Non
         for s in p.cost.sources:
             if s.hardware not in weak:
                 assert "every offer is flagged" not in text.split(f"price {s.hardware}: ")[1].split("price ")[0]
+
+
+def test_one_providers_two_instance_sizes_read_as_two_offers(catalog: Catalog) -> None:
+    """A new user read Trainium1's price as 'aws $1.34 2026-01-21; aws $1.34 2026-01-21', an offer twice: they are
+    trn1.2xlarge and trn1.32xlarge at one per-chip price (prices/trainium1.yaml). Each offer names its instance."""
+    out = plan_result_out(plan(load_workload(EXAMPLE.with_name("support-chatbot.yaml")), catalog, top=5))
+    text = " ".join(" ".join(cost_lines(out)).split())
+    assert "(trn1.2xlarge)" in text and "(trn1.32xlarge)" in text

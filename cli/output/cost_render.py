@@ -81,6 +81,7 @@ def cost_lines(out: PlanResultOut) -> list[str]:
             seen.add((s.hardware, s.instance_chips, s.usd_per_chip_hour))
             where = "owned" if s.market is None else f"{s.market} {s.mode}"
             offers = "; ".join(f"{o.provider} {_money(o.usd_per_chip_hour, '.3g')} {o.as_of or 'undated'}"
+                               + (f" ({o.instance})" if o.instance else "")  # (one provider's sizes: else twins)
                                for o in s.offers)
             sheet = ", price sheet" if s.from_sheet and "price sheet" not in s.rule else ""  # (the rule may say it)
             stale = "; an offer is older than 12 months or undated: confirm it" if s.stale else ""
