@@ -25,8 +25,8 @@ from planner.model.perf import MemoryModel, StepModel
 from planner.model.serving import ServedStep
 
 FEATURES = {
-    "prefix": {"prefill_offset": 8000.0, "decode_offset": 8000.0, "draft_tokens": 0, "draft_fraction": 0.0},
-    "speculative": {"prefill_offset": 0.0, "decode_offset": 0.0, "draft_tokens": 3, "draft_fraction": 0.1},
+    "prefix": {"prefill_offset": 8000.0, "decode_offset": 8000.0, "draft_tokens": 0},
+    "speculative": {"prefill_offset": 0.0, "decode_offset": 0.0, "draft_tokens": 3},
 }
 PROMPT, OUTPUT = LengthDist(800.0), LengthDist(200.0)
 
@@ -59,7 +59,7 @@ def test_a_served_step_keeps_its_features_through_take_and_overlap(grid: Grid, f
     served = ServedStep(StepModel.build(grid).coefficients, **FEATURES[feature])
     for step in (ServingStep.of(served, 0.6), ServingStep.of(served, 0.6).take(np.array([0]))):
         assert isinstance(step, ServedStep)
-        assert (step.prefill_offset, step.decode_offset, step.draft_tokens, step.draft_fraction) == (
-            served.prefill_offset, served.decode_offset, served.draft_tokens, served.draft_fraction)
+        assert (step.prefill_offset, step.decode_offset, step.draft_tokens) == (
+            served.prefill_offset, served.decode_offset, served.draft_tokens)
         rebuilt = ServedStep(served.coefficients, **FEATURES[feature], overlap=0.6)
         assert _one_decode(step) == _one_decode(rebuilt)

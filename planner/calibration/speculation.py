@@ -12,9 +12,9 @@ pass emits, E). ``drafter_of`` turns it into the planner's ``Drafter``:
   at the record's k as the planner's model does (independent acceptances: eq. 1's assumption).
   A method with no sourced figure (EAGLE-2/3, Medusa, a draft model, n-gram lookup) and no
   published one in the record cannot be predicted: skipped with that reason, never a guessed rate.
-* the draft pass's cost: ``DRAFT_FRACTION`` of the method's family (MTP one block; EAGLE-1/2/3 one
-  decoder layer [the EAGLE-3 head is one decoder layer, arXiv 2503.01840 s3]); other methods:
-  skipped (no draft cost model).
+* the draft pass's cost: one decoder layer of the target and its LM head (``planner.model.drafting``:
+  MTP one block; EAGLE-1/2/3 one decoder layer [the EAGLE-3 head is one decoder layer, arXiv
+  2503.01840 s3]); other methods: skipped (no draft cost model).
 
 A record with ``mlperf.disaggregated`` ran prefill and decode on separate pools: the KV transfer,
 the pools' sizes and the router are not in what the record states in a form
@@ -35,7 +35,7 @@ from planner.model.grid import Array, Grid
 from planner.model.load.queueing import LengthDist
 from planner.model.perf import MemoryModel, StepModel
 from planner.model.scenarios import max_throughput, static_batch
-from planner.model.serving import ACCEPTANCE, DRAFT_FRACTION, Drafter, Served, accepted_tokens
+from planner.model.serving import ACCEPTANCE, Drafter, Served, accepted_tokens
 from planner.search.shapes.capacity import length_dists
 from planner.workload import Tokens, Traffic
 
@@ -56,8 +56,8 @@ METHODS: dict[str, str] = {
     "draft": "draft_model", "speculative sampling": "draft_model",
     "ngram": "ngram", "n-gram": "ngram", "prompt lookup": "ngram", "lookahead": "lookahead",
 }
-# the draft pass's cost model of each method's family (planner.model.serving.DRAFT_FRACTION)
-_COST_FAMILY = {"mtp": "mtp", "eagle": "eagle", "eagle2": "eagle", "eagle3": "eagle"}
+# the methods whose draft pass ``planner.model.drafting`` models (one decoder layer of the target + its LM head)
+_DRAFTED = frozenset({"mtp", "eagle", "eagle2", "eagle3"})
 _FIELD = "mlperf.speculative_decoding"
 
 
@@ -101,10 +101,9 @@ def _acceptance_from_length(length: float, k: int) -> float:
 def drafter_of(s: StatedSpeculation) -> Drafter:
     """The planner's drafter for a stated speculation (module docstring); an InputError naming
     ``mlperf.speculative_decoding`` where no sourced figure or cost model covers it."""
-    family = _COST_FAMILY.get(s.method)
-    if family is None:
+    if s.method not in _DRAFTED:
         raise InputError(f"{s.method}: no draft-cost model for this method in the planner "
-                         "(planner.model.serving.DRAFT_FRACTION covers mtp and eagle)", field=_FIELD)
+                         "(planner.model.drafting covers MTP and EAGLE-1/2/3)", field=_FIELD)
     catalog = ACCEPTANCE.get(s.method)
     if catalog is None and s.acceptance is None and s.accepted_length is None:
         raise InputError(f"{s.method}: no sourced per-token acceptance rate in the catalog "
@@ -122,8 +121,7 @@ def drafter_of(s: StatedSpeculation) -> Drafter:
     else:
         assert catalog is not None  # checked above
         a, band, source = catalog[1], catalog[2], catalog[3]
-    return Drafter(method=s.method, draft_tokens=k, acceptance=a, acceptance_range=band,
-                   draft_fraction=DRAFT_FRACTION[family], source=source)
+    return Drafter(method=s.method, draft_tokens=k, acceptance=a, acceptance_range=band, source=source)
 
 
 def disaggregation_reason(d: StatedDisaggregation) -> str:

@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from planner.domain import Catalog
 from planner.model.attention import attention_columns
+from planner.model.drafting import draft_columns
 from planner.model.power import sustained_peak_flops
 
 __all__ = ["ACTIVATION_BYTES", "CatalogTables", "Efficiencies", "Grid", "Rows"]
@@ -111,6 +112,9 @@ class Grid:
     ffn: Array
     vocab: Array
     moe_layers: Array  # layers with routed experts (0 for dense models)
+    # a speculative draft pass's compute and weight-read shares of a one-token step (planner.model.drafting)
+    draft_compute_share: Array
+    draft_weight_share: Array
     # attention kind (planner.model.attention): KV elements per token per layer, KV shards tp splits (MLA: one,
     # which every rank holds), attention FLOPs per query per key (decode), prefill / decode attention FLOPs,
     # window tokens (inf = none), share of full-attention layers
@@ -243,6 +247,7 @@ class CatalogTables:
             "vocab": [m.vocab_size for m in models],
             "moe_layers": [m.layers - m.moe.dense_layers if m.experts > 1 else 0 for m in models],
             **attention_columns(models),
+            **draft_columns(models),
         }
         hardware = {
             "memory_bandwidth_bytes_per_s": [h.memory_bandwidth_bytes_per_s for h in hws],

@@ -269,6 +269,11 @@ class StepCoefficients(Rows):
     expert_rank_imbalance: Array
     expert_rank_ep: Array
     expert_rank_floor: Array
+    # a speculative draft pass (planner.model.drafting): its shares of a one-token step's linear compute and
+    # weight reads, and one layer's share of its attention, KV traffic and collectives (1 / layers)
+    draft_compute_share: Array
+    draft_weight_share: Array
+    layer_share: Array
 
 
 class StepModel:
@@ -341,6 +346,9 @@ class StepModel:
                 expert_rank_imbalance=np.ones(len(grid)),
                 expert_rank_ep=np.zeros(len(grid)),
                 expert_rank_floor=np.zeros(len(grid)),
+                draft_compute_share=grid.draft_compute_share,
+                draft_weight_share=grid.draft_weight_share,
+                layer_share=1.0 / grid.layers,
             )
             if np.any(grid.ep > 1):  # expert parallelism + DP attention (planner.model.moe)
                 ep, on = ep_step(grid), grid.ep > 1

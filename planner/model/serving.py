@@ -16,11 +16,12 @@ Speculative decoding (Leviathan et al. 2023, arXiv 2211.17192): a drafter propos
 the target verifies k + 1 positions per sequence in one pass; with per-token acceptance a, a
 pass emits E = (1 - a^(k+1)) / (1 - a) tokens per sequence (their eq. 1). The pass runs (k + 1) x
 the linear and attention FLOPs of a decode step but reads the weights and each sequence's KV
-cache once, and k draft passes cost ``draft_fraction`` of a one-token step each plus their launch
-overhead. So a decode iteration emits E tokens: the queueing model sees 1 + (O - 1) / E output
-tokens per request and a TPOT target of E x the target (tokens come E per iteration). Memory-bound
-(small batch) the verify pass costs about one step and TPOT falls ~E x; compute-bound (large
-batch) it costs ~(k + 1) x and capacity falls: the drafter helps at low load and hurts at high.
+cache once, and k draft passes cost one decoder layer and the LM head of a one-token step each
+(``planner.model.drafting``) plus their launch overhead. So a decode iteration emits E tokens: the
+queueing model sees 1 + (O - 1) / E output tokens per request and a TPOT target of E x the target
+(tokens come E per iteration). Memory-bound (small batch) the verify pass costs about one step and
+TPOT falls ~E x; compute-bound (large batch) it costs ~(k + 1) x and capacity falls: the drafter
+helps at low load and hurts at high.
 """
 
 from __future__ import annotations
@@ -52,7 +53,6 @@ class Drafter:
     draft_tokens: int  # k
     acceptance: float  # a: probability one drafted token is accepted (central)
     acceptance_range: tuple[float, float]
-    draft_fraction: float  # a draft pass's cost / a one-token target step's
     source: str
 
 
@@ -75,12 +75,6 @@ def accepted_tokens(acceptance: npt.ArrayLike, draft_tokens: int) -> Array:
         return np.asarray(np.where(a < 1.0, (1.0 - a ** (k + 1.0)) / (1.0 - a), k + 1.0), dtype=np.float64)
 
 
-# a draft pass's cost relative to a one-token target step: one decoder block of the target's layers.
-# MTP: DeepSeek-V3's module is one block beside 61 layers; EAGLE: one decoder layer, taken against a
-# 32-layer (8B-class) target, the largest share among the targets its authors publish heads for
-DRAFT_FRACTION = {"mtp": 1.0 / 61.0, "eagle": 1.0 / 32.0}
-
-
 def uses_mtp(model: Model) -> bool:
     return model.mtp_layers > 0
 
@@ -90,8 +84,7 @@ def drafter_for(method: str) -> Drafter:
     [assumption: an EAGLE head exists for the model, as EAGLE-3 publishes for the Llama 3, Qwen3 and
     DeepSeek families]."""
     k, a, band, source = ACCEPTANCE[method]
-    return Drafter(method=method, draft_tokens=k, acceptance=a, acceptance_range=band,
-                   draft_fraction=DRAFT_FRACTION[method], source=source)
+    return Drafter(method=method, draft_tokens=k, acceptance=a, acceptance_range=band, source=source)
 
 
 @dataclass(frozen=True)
@@ -151,7 +144,6 @@ class Served:
         d = self.drafter
         served = ServedStep(step.coefficients, prefill_offset=self.prefix_tokens, decode_offset=decode_offset,
                             draft_tokens=0 if d is None else d.draft_tokens,
-                            draft_fraction=0.0 if d is None else d.draft_fraction,
                             under_load=False)  # the queueing model's ServingStep.of puts it under load
         m = mem.coefficients
         # KV per sequence is its own I - hS + O tokens; the memory model is given I - hS + O'
@@ -227,22 +219,22 @@ class ServedStep(ServingStep):
     """
 
     def __init__(self, coefficients: StepCoefficients, *, prefill_offset: float, decode_offset: float,
-                 draft_tokens: int, draft_fraction: float, overlap: float | Array = SERVING_OVERLAP,
+                 draft_tokens: int, overlap: float | Array = SERVING_OVERLAP,
                  under_load: bool = True) -> None:
         super().__init__(coefficients, overlap, under_load=under_load)
         self.prefill_offset, self.decode_offset = prefill_offset, decode_offset
-        self.draft_tokens, self.draft_fraction = draft_tokens, draft_fraction
+        self.draft_tokens = draft_tokens
         self.windowed = True  # contexts are shifted: take the general path of _terms
 
     def with_overlap(self, overlap: float | Array) -> ServedStep:
         return ServedStep(self.coefficients, prefill_offset=self.prefill_offset, decode_offset=self.decode_offset,
-                          draft_tokens=self.draft_tokens, draft_fraction=self.draft_fraction, overlap=overlap)
+                          draft_tokens=self.draft_tokens, overlap=overlap)
 
     def _carry(self, step: ServingStep) -> None:
         if not isinstance(step, ServedStep):  # take builds the same class: never
             raise TypeError(f"expected a ServedStep, got {type(step).__name__}")
         step.prefill_offset, step.decode_offset = self.prefill_offset, self.decode_offset
-        step.draft_tokens, step.draft_fraction = self.draft_tokens, self.draft_fraction
+        step.draft_tokens = self.draft_tokens
         step.windowed = True
 
     def _terms(self, decode_tokens: npt.ArrayLike, decode_context: npt.ArrayLike, prefill_tokens: npt.ArrayLike,
@@ -256,7 +248,9 @@ class ServedStep(ServingStep):
         lin_c, lin_m, att_c, att_m, comm, over = super()._terms(d * (k + 1.0), d_ctx, prefill_tokens, p_ctx)
         reread = super()._terms(d * (k + 1.0), d_ctx, 0.0, 0.0)[3]  # KV traffic if each position re-read
         one = super()._terms(d, d_ctx, 0.0, 0.0)  # a one-token step: the cache read once; the draft's unit
-        draft = k * (self.draft_fraction * (np.maximum(one[0], one[1]) + np.maximum(one[2], one[3]) + one[4])
+        c = self._with_axes(max(d.ndim, 1) - 1)  # the draft's shares, shaped as ``one``'s terms
+        draft = k * (np.maximum(c.draft_compute_share * one[0], c.draft_weight_share * one[1])  # one layer + LM head
+                     + c.layer_share * (np.maximum(one[2], one[3]) + one[4])  # one layer's attention, collectives
                      + one[5])  # k draft passes, each launched like a step
         draft = np.where(d > 0, draft, 0.0)  # no decodes, no drafting
         return lin_c, lin_m, att_c, att_m - reread + one[3], comm, over + draft
