@@ -26,6 +26,7 @@ from planner.domain import (
     Catalog,
     Checkpoint,
     DistillEvidence,
+    EagleHead,
     Efficiency,
     Hardware,
     MeasuredBias,
@@ -303,6 +304,8 @@ def _model_of(m: ModelFile) -> Model:
             precision=m.checkpoint.precision, quantised=m.checkpoint.quantised, rest=m.checkpoint.rest,
             bits_per_weight=m.checkpoint.bits_per_weight),
         released_precision=m.released_precision,
+        eagle_head=None if m.eagle_head is None else EagleHead(
+            repo=m.eagle_head.repo, method=m.eagle_head.method, target=m.eagle_head.target),
     )
 
 

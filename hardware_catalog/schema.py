@@ -272,6 +272,18 @@ class CheckpointIn(_Strict):
         return self
 
 
+HfRepo = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=120)]
+
+
+class EagleHeadIn(_Strict):
+    """eagle_head: a published EAGLE draft head (planner.domain.EagleHead); without one the planner does not draft
+    the model with EAGLE (speculative decoding needs a drafter someone trained)."""
+
+    repo: HfRepo  # the head's Hugging Face repository
+    method: Literal["eagle", "eagle3"]  # EAGLE-1/2 heads or EAGLE-3 heads, as vLLM and SGLang name them
+    target: HfRepo  # the checkpoint it was trained against (its published acceptance is for that one)
+
+
 class ModelFile(_Strict):
     """models/<id>.yaml: one model's architecture and quality."""
 
@@ -301,6 +313,7 @@ class ModelFile(_Strict):
     # the precision the published weights are in, whole, where not 16-bit (DeepSeek-V3 / R1: fp8): the quality scores
     # are that checkpoint's, so it and wider formats (exact up-conversions) lose nothing (planner.levers.quality)
     released_precision: PrecisionId | None = None
+    eagle_head: EagleHeadIn | None = None  # a published EAGLE draft head (needs sources.eagle_head)
     # 0-100 benchmark scores, one key per benchmark VARIANT: "mmlu" = MMLU 5-shot of the BASE
     # (pretrained) model, the only score a general floor compares; "mmlu_instruct" = the instruct
     # model's 5-shot MMLU; "mmlu_instruct_cot" = the instruct model's 0-shot chain-of-thought MMLU.

@@ -161,6 +161,16 @@ class WeightFormat:
 
 
 @dataclass(frozen=True)
+class EagleHead:
+    """A published EAGLE draft head for a model (speculative decoding): the Hugging Face repository, its kind as
+    the engines name it ("eagle": EAGLE-1/2, "eagle3"), and the checkpoint it was trained against."""
+
+    repo: str
+    method: str
+    target: str
+
+
+@dataclass(frozen=True)
 class Model:
     """One model's architecture and quality scores."""
 
@@ -189,6 +199,7 @@ class Model:
     mtp_layers: int = 0  # multi-token-prediction modules shipped beside the model (not in params)
     checkpoint: Checkpoint | None = None  # None: a configured precision applies to every weight
     released_precision: str | None = None  # the published weights' format where not 16-bit: the scores are of it
+    eagle_head: EagleHead | None = None  # a published EAGLE draft head: the planner drafts with EAGLE only where one is
 
     @property
     def is_moe(self) -> bool:

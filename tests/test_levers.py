@@ -60,10 +60,11 @@ def test_the_model_size_row_does_not_count_the_precision_lever_again(catalog: Ca
     assert rows["precision"].saving_per_month is not None and rows["precision"].saving_per_month > 0
 
 
-@pytest.mark.parametrize("name", ["rag-prefix-cache", "support-chatbot"])
+@pytest.mark.parametrize("name", ["rag-prefix-cache"])
 def test_a_baseline_cheaper_than_plan_1_is_one_the_search_did_not_search(catalog: Catalog, name: str) -> None:
     # plan 1 is the cheapest plan the search proves; a lever row re-planned cheaper contradicts that unless
-    # it searched something the plan's search did not (speculative decoding is opt-in): then it says so
+    # it searched something the plan's search did not (speculative decoding is opt-in): then it says so.
+    # (support-chatbot showed the case too while its Qwen2.5-1.5B was drafted with an EAGLE head nobody publishes)
     w = load_workload(EXAMPLES / f"{name}.yaml")
     result = plan(w, catalog, top=1)
     rows = lever_report(catalog, w, result.plans[0])

@@ -278,3 +278,27 @@ def test_a_draft_pass_reads_at_least_the_lm_head(catalog: Catalog, tables: Catal
     head_read_s = float((head_bytes / (g.memory_bandwidth_bytes_per_s * g.eff_memory))[0])
     launches = k * float(g.step_overhead_s[0])
     assert added - launches >= k * head_read_s
+
+
+def test_eagle_drafts_only_models_with_a_published_head(catalog: Catalog, tables: CatalogTables) -> None:
+    """The planner drafted every model without MTP modules with EAGLE, so a Qwen2.5-1.5B plan ranked first on an EAGLE
+    head nobody publishes, and its export was then refused (a user's case, 2026-12-07). Basis: the EAGLE README's
+    weights tables (SafeAILab/EAGLE @ cb7e0841) name heads for Llama 3.1 8B and none for Qwen2.5-1.5B."""
+    assert catalog.models["llama-3.1-8b"].eagle_head is not None
+    assert catalog.models["qwen2.5-1.5b"].eagle_head is None
+    w = replace(_rag(speculative="required", prefix_caching="forbidden"), quality=Quality())  # any model's quality
+    none = replace(w, constraints=replace(w.constraints, models=("qwen2.5-1.5b",)))
+    result = plan(none, catalog, top=1, tables=tables, time_limit_s=4.0)
+    assert not result.plans and result.infeasible is not None
+    assert any("no published EAGLE head" in r for r in result.infeasible.reasons)
+    allowed = replace(w, constraints=replace(w.constraints, models=("qwen2.5-1.5b", "llama-3.1-8b"),
+                                             serving={"speculative": "allowed", "prefix_caching": "forbidden"}))
+    from planner.search.serving import variants
+    from planner.search.shapes.candidates import enumerate_candidates
+
+    drafted = [(served, vw) for served, vw in variants(catalog, allowed)
+               if served.drafter is not None and served.drafter.method == "eagle"]
+    assert drafted
+    for served, vw in drafted:  # the EAGLE search's configurations: the model with a head alone
+        cand = enumerate_candidates(catalog, tables, vw, served.support)
+        assert len(cand) and {tables.model_ids[m] for m in set(cand.model.tolist())} == {"llama-3.1-8b"}

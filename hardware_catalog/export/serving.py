@@ -123,12 +123,12 @@ def _drafter(ctx: _Ctx) -> tuple[str, int]:
 
 
 def _eagle_head(ctx: _Ctx, fmt: str) -> dict[str, Any]:
-    head = deploy_data()["eagle_heads"].get(ctx.plan.model)
-    if head is None:
-        raise ExportError(f"plan {ctx.plan.rank} uses speculative (EAGLE) decoding, and data/deploy/deploy.yaml "
-                          f"names no EAGLE draft head for {ctx.plan.model}, so {fmt} cannot be told what to draft with",
-                          field="format")
-    return dict(head)
+    head = ctx.catalog.get_model(ctx.plan.model).eagle_head
+    if head is None:  # the planner drafts with EAGLE only where the model has a head; a hand-edited plan may not
+        raise ExportError(f"plan {ctx.plan.rank} uses speculative (EAGLE) decoding, and the catalog names no EAGLE "
+                          f"draft head for {ctx.plan.model} (models/{ctx.plan.model}.yaml eagle_head), so {fmt} "
+                          "cannot be told what to draft with", field="format")
+    return {"repo": head.repo, "method": head.method, "target": head.target}
 
 
 def _speculative(ctx: _Ctx) -> bool:
@@ -214,9 +214,9 @@ def header(ctx: _Ctx, fmt: str) -> list[str]:
     if _speculative(ctx):
         method, k = _drafter(ctx)
         lines.append(f"# speculative decoding as planned: {method.upper()}, {k} drafted token(s) per step")
-        head = deploy_data()["eagle_heads"].get(ctx.plan.model) if method == "eagle" else None
-        if head is not None and head["target"] != deploy_data()["hf_repos"].get(ctx.plan.model):
-            lines.append(f"# NOTE: the EAGLE head {head['repo']} was trained against {head['target']}; with another "
+        head = ctx.catalog.get_model(ctx.plan.model).eagle_head if method == "eagle" else None
+        if head is not None and head.target != deploy_data()["hf_repos"].get(ctx.plan.model):
+            lines.append(f"# NOTE: the EAGLE head {head.repo} was trained against {head.target}; with another "
                          "checkpoint its acceptance (and the predicted TPOT) may be lower")
     if "disaggregation" in used(ctx.plan):
         lines.append("# disaggregated: requests reach the prefill pool first and the decode pool next through a "

@@ -80,9 +80,8 @@ def uses_mtp(model: Model) -> bool:
 
 
 def drafter_for(method: str) -> Drafter:
-    """The drafter of a method: MTP for models shipping MTP modules, EAGLE for the others
-    [assumption: an EAGLE head exists for the model, as EAGLE-3 publishes for the Llama 3, Qwen3 and
-    DeepSeek families]."""
+    """The drafter of a method: MTP for models shipping MTP modules, EAGLE for models with a published EAGLE head
+    (``planner.domain.Model.eagle_head``; the search drops the others, ``planner.search.shapes.candidates``)."""
     k, a, band, source = ACCEPTANCE[method]
     return Drafter(method=method, draft_tokens=k, acceptance=a, acceptance_range=band, source=source)
 

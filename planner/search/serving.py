@@ -5,8 +5,9 @@ required = only with, forbidden or unstated = without; prefix caching is compare
 ``traffic.prefix`` is given and it is not forbidden) adds variants; each variant is one search
 (``planner.search.run``) with its ``Served`` transform and only the runtimes whose support matrix
 lists the features on the chip's family. Speculative decoding splits by drafter: MTP for models
-shipping MTP modules, EAGLE for the others. The variants' plans are pooled and ranked together;
-each plan says which features it uses and, when shapes were compared, why it won.
+shipping MTP modules, EAGLE for the others that have a published EAGLE head (``Model.eagle_head``).
+The variants' plans are pooled and ranked together; each plan says which features it uses and,
+when shapes were compared, why it won.
 """
 
 from __future__ import annotations

@@ -256,6 +256,11 @@ def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload,
                          (quality >= w.quality.min_score, "quality below min_score")]
     model_checks.append((np.broadcast_to(context[None, :] >= longest, quality.shape),
                          "p95 input + output longer than the model's context"))
+    if "speculative:eagle" in features:  # EAGLE drafts with a head trained for the model: one must be published
+        heads = np.array([catalog.models[tables.model_ids[m]].eagle_head is not None for m in models])
+        model_checks.append((np.broadcast_to(heads[None, :], quality.shape),
+                             "speculative decoding with an EAGLE drafter: no published EAGLE head for the model "
+                             "(models/<id>.yaml eagle_head)"))
     # removals, counted on the factor tables: rows = combos x models x shapes
     dropped: Counter[str] = Counter()
     per_model = shape_ok.astype(np.int64).T  # [shape, model]: shapes each model is tried with
