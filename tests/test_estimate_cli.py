@@ -170,3 +170,19 @@ def test_a_runtime_that_computes_a_format_natively_refuses_chips_without_it(hwpl
         ok, _out, err = hwplan("estimate", "--model", "llama-3.2-1b", "--hardware", hardware, "--precision", "fp8",
                                "--runtime", "vllm", "--batch", "1")
         assert ok == 0, err
+
+
+def test_estimate_takes_the_kv_cache_a_runtime_defaults_to(hwplan: Cli) -> None:
+    """TensorRT-LLM's FP8 (ModelOpt) checkpoints store an FP8 KV cache by default; estimate had taken a 16-bit one
+    where validate (a record stating none) took FP8, so the published flags gave 15,310 tokens/s from estimate
+    and 24,857 from validate (an out-of-sample audit, 2026-12-07). Basis: TensorRT-LLM's perf overview (v1.0,
+    commit 00f37686): Llama 3.1 8B FP8 on one H200 at 128 / 2048 tokens, 26,221 output tokens/s."""
+    code, out, _ = hwplan("estimate", "--model", "llama-3.1-8b", "--hardware", "h200", "--precision", "fp8",
+                          "--runtime", "tensorrt-llm", "--scenario", "max_throughput", "--input-tokens", "128",
+                          "--output-tokens", "2048", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["kv_precision"] == "fp8" and data["output_tokens_per_s"] == pytest.approx(26_221, rel=0.15)
+    code, out, _ = hwplan("estimate", "--model", "llama-3.1-8b", "--hardware", "h200", "--precision", "fp8",
+                          "--runtime", "vllm", "--json")
+    assert code == 0 and json.loads(out)["kv_precision"] == "bf16"  # vLLM: the model's dtype

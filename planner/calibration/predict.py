@@ -10,7 +10,8 @@ Every operation is row-wise, so a record's prediction does not depend on the oth
 Mapping decisions
 * ``chips`` = tp x pp x replicas; ``batch`` (static batch, concurrency cap) and ``request_rate``
   / replicas are per replica, as in ``planner.model.estimate``; output_tokens_per_s is for all replicas.
-* ``kv_precision`` null = the runtime default: FP8 for TensorRT-LLM serving FP8/FP4 (ModelOpt)
+* ``kv_precision`` null = the runtime default, as ``hwplan estimate`` takes it
+  (``planner.model.estimate.default_kv_precision``): FP8 for TensorRT-LLM serving FP8/FP4 (ModelOpt)
   checkpoints, which enable an FP8 KV cache by default; otherwise 16-bit (bf16 where the chip and
   runtime have it, else fp16), as vLLM, llama.cpp, Neuron and the others default to.
 * ``tp`` null = the tp a submitter tunes to (``_tuned_tp``): of those within a node whose weights fit,
@@ -49,7 +50,7 @@ from planner.calibration.speculation import (
     per_iteration,
     served_view,
 )
-from planner.domain import Calibration, Catalog, Hardware, Runtime
+from planner.domain import Calibration, Catalog
 from planner.errors import InputError, PlannerError
 from planner.model.estimate import Config, Scenario, resolve
 from planner.model.grid import Array, CatalogTables, Efficiencies, Grid
@@ -65,7 +66,6 @@ __all__ = [
     "Measurement",
     "RecordSet",
     "Skipped",
-    "default_kv_precision",
     "predict",
     "predict_calibrated",
     "prepare",
@@ -162,17 +162,6 @@ class RecordSet:
         )
 
 
-def default_kv_precision(hardware: Hardware, runtime: Runtime, weight_precision: str) -> str | None:
-    """The KV-cache precision a runtime uses when the source does not state it (see module doc)."""
-    fp8_kv_runtimes = ("tensorrt-llm", "gaudi-pytorch")
-    fp8_weights = weight_precision in ("fp8", "fp4")
-    if runtime.id in fp8_kv_runtimes and fp8_weights and "fp8" in runtime.kv_precisions:
-        return "fp8"
-    if "bf16" in runtime.kv_precisions and "bf16" in hardware.peak_flops_per_s:
-        return "bf16"
-    return "fp16" if "fp16" in runtime.kv_precisions else None
-
-
 def _hardware_id(catalog: Catalog, m: Measurement) -> str:
     """The catalog entry for the record's chip: where the source names a "Server Edition" and the
     catalog has ``<id>-server``, that entry (the RTX PRO 4500 Server Edition is a 165 W, 800 GB/s
@@ -233,13 +222,10 @@ def _resolve(catalog: Catalog, m: Measurement) -> Config:
         raise InputError(disaggregation_reason(m.disaggregated), field="mlperf.disaggregated")
     m.drafter()  # a stated speculation the planner has no sourced figure for: not predicted
     hardware = _hardware_id(catalog, m)
-    hw = catalog.get_hardware(hardware)
-    rt = catalog.get_runtime(m.runtime)
-    kv = m.kv_precision or default_kv_precision(hw, rt, m.weight_precision)
     pp = m.pp or 1
     tp = m.tp or _inferred_tp(catalog, m, hardware, pp)
     config = resolve(catalog, model=m.model, hardware=hardware, chips=m.chips, tp=tp, pp=pp,
-                     precision=m.weight_precision, kv_precision=kv, runtime=m.runtime)
+                     precision=m.weight_precision, kv_precision=m.kv_precision, runtime=m.runtime)
     kernel = config.hardware.kernel_precision(config.runtime.id, config.precision.id)
     if kernel != config.precision.id:  # the chip's runtime_kernels: the same weights, another compute precision
         config = replace(config, precision=catalog.get_precision(kernel))

@@ -9,6 +9,7 @@ comes back with ``fits=False`` and the reason.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -131,7 +132,7 @@ def resolve(catalog: Catalog, *, model: str, hardware: str, chips: int | None = 
                          f"{', '.join(hw.runtimes)})", field="runtime")
     prec = catalog.get_precision(precision) if precision else default_precision(catalog, hw)
     _check_weights(catalog, hw, rt, prec)
-    kv = _kv_precision(catalog, hw, rt, kv_precision)
+    kv = _kv_precision(catalog, hw, rt, kv_precision, prec.id)
     for name, value in (("pp", pp), ("tp", tp), ("chips", chips), ("ep", ep)):
         if value is not None and value < 1:
             raise InputError(f"must be at least 1, got {value}", field=name)
@@ -200,13 +201,28 @@ def _check_weights(catalog: Catalog, hw: Hardware, rt: Runtime, prec: Precision)
                          field="precision")
 
 
-def _kv_precision(catalog: Catalog, hw: Hardware, rt: Runtime, requested: str | None) -> Precision:
+# runtimes that store the KV cache in FP8 by default for FP8 / FP4 weights: TensorRT-LLM's ModelOpt checkpoints
+# (kv_cache_quant_algo FP8 in their quantisation config) and Intel's Gaudi FP8 recipes (planner.calibration.predict)
+FP8_KV_RUNTIMES = ("tensorrt-llm", "gaudi-pytorch")
+
+
+def default_kv_precision(hw: Hardware, rt: Runtime, weight_precision: str, kvs: Sequence[str]) -> str:
+    """The KV cache a runtime stores when none is asked (``kvs``: the formats it has on this chip): FP8 where the
+    runtime does so for FP8 / FP4 weights (``FP8_KV_RUNTIMES``), else 16-bit (bf16 where the chip computes it), as
+    vLLM, SGLang, llama.cpp (f16) and Neuron default to; else the runtime's first. ``hwplan estimate`` and
+    ``hwplan validate`` (a record that states none) both take it, so the same flags give the same figure."""
+    if rt.id in FP8_KV_RUNTIMES and weight_precision in ("fp8", "fp4") and "fp8" in kvs:
+        return "fp8"
+    sixteen = "bf16" if "bf16" in hw.peak_flops_per_s else "fp16"
+    # (llama.cpp lists fp32, fp16, int8 and defaults to f16: its first, fp32, doubled the cache on a bf16 chip)
+    return next((p for p in (sixteen, "fp16", "bf16") if p in kvs), kvs[0])
+
+
+def _kv_precision(catalog: Catalog, hw: Hardware, rt: Runtime, requested: str | None,
+                  weight_precision: str) -> Precision:
     kvs = catalog.kv_precisions(rt, hw)  # (its backend's on this chip's family too)
     if requested is None:
-        sixteen = "bf16" if "bf16" in hw.peak_flops_per_s else "fp16"
-        # a 16-bit cache where the runtime has one (llama.cpp lists fp32, fp16, int8 and defaults to f16: its first,
-        # fp32, doubled the cache on a bf16 chip)
-        requested = next((p for p in (sixteen, "fp16", "bf16") if p in kvs), kvs[0])
+        requested = default_kv_precision(hw, rt, weight_precision, kvs)
     kv = catalog.get_precision(requested, field_name="kv_precision")
     if kv.bytes_per_kv is None or kv.id not in kvs:
         raise InputError(f"{rt.id} does not store the KV cache in {kv.id}{rt.through(hw.family)} (it supports "
