@@ -9,15 +9,19 @@ import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 
+from hardware_catalog.input_bytes import read_bytes, refuse_special
+
 __all__ = ["catalog_hash"]
 
 
 def catalog_hash(folders: Iterable[Path | str]) -> hashlib._Hash:
     """SHA-256 of every YAML file's path (relative to its folder) and bytes; ``Catalog.version`` is
-    its first 16 hex digits (``hardware_catalog.loader``)."""
+    its first 16 hex digits (``hardware_catalog.loader``). A FIFO or device among them, or a file past
+    ``MAX_FILE_BYTES``, is a CatalogError naming it (``input_bytes``), as the loader's read would give."""
     sha = hashlib.sha256()
     for folder in folders:
         for path in sorted(Path(folder).rglob("*.yaml")):
+            refuse_special(path)
             sha.update(str(path.relative_to(folder)).encode())
-            sha.update(path.read_bytes())
+            sha.update(read_bytes(path))
     return sha

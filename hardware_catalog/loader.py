@@ -29,6 +29,7 @@ from pydantic import BaseModel
 from hardware_catalog import convert
 from hardware_catalog.content_hash import catalog_hash
 from hardware_catalog.files import default_catalog_dir, read_yaml, validate_file
+from hardware_catalog.input_bytes import refuse_special
 from hardware_catalog.prices import load_owned, load_prices
 from hardware_catalog.schema import (
     CalibrationFile,
@@ -120,7 +121,10 @@ OTHER_FOLDERS = ("deploy", "measurements")
 def _refuse_unread(folder: Path) -> None:
     """A YAML file the catalog would not read is an error naming it: a chip at hardwares/x.yaml, at the top
     level, or as hardware/x.yml was skipped without a word, and `hwplan catalog validate` said ok."""
-    for path in sorted(p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()):
+    named = sorted(p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml"))
+    for path in named:
+        refuse_special(path)  # before any read: a FIFO blocks the reader, /dev/zero never ends
+    for path in (p for p in named if p.is_file()):
         rel = path.relative_to(folder)
         parts = rel.parts
         if parts[0] in OTHER_FOLDERS:
