@@ -30,7 +30,7 @@ from hardware_catalog import convert
 from hardware_catalog.content_hash import catalog_hash
 from hardware_catalog.files import default_catalog_dir, read_yaml, validate_file
 from hardware_catalog.input_bytes import refuse_special
-from hardware_catalog.prices import load_owned, load_prices
+from hardware_catalog.prices import load_owned, load_prices, refuse_repeats
 from hardware_catalog.schema import (
     CalibrationFile,
     HardwareFile,
@@ -99,6 +99,7 @@ def _prices(folders: Sequence[Path], hardware: Collection[str]) -> PriceBook:
     lacks are kept in ``skipped`` with the reason."""
     books = [load_prices(folder / "prices", known_hardware=hardware)
              for folder in folders if (folder / "prices").is_dir()]
+    refuse_repeats(o for b in books for o in b.offers)  # an overlay's copy of a shipped offer counted twice
     return PriceBook(offers=tuple(o for b in books for o in b.offers),
                      skipped=tuple(s for b in books for s in b.skipped))
 

@@ -36,6 +36,7 @@ __all__ = [
     "load_prices",
     "offers_book",
     "raw_sheet",
+    "refuse_repeats",
 ]
 
 # The dearest public offer is about $18/chip-h (B300); 1000 leaves room for any real chip or
@@ -229,12 +230,38 @@ def load_prices(source: Path | str | Iterable[Path | str] | None = None, *,
                 raise CatalogError(f"offer for {offer.hardware!r} in the file of {path.stem!r}",
                                    file=str(path), field=f"offers.{index}.hardware")
             offers.append(offer)
+    refuse_repeats(offers)
     return _keep_known(offers, known_hardware)
 
 
 def load_price_sheet(path: Path | str, *, known_hardware: Collection[str] | None = None) -> PriceBook:
     """A user's price sheet (``--prices FILE``): offers for any chips, layered over the catalog."""
-    return _keep_known(_read_offers(Path(path)), known_hardware)
+    offers = _read_offers(Path(path))
+    refuse_repeats(offers)
+    return _keep_known(offers, known_hardware)
+
+
+def refuse_repeats(offers: Iterable[Offer]) -> None:
+    """A CatalogError naming the file and ``offers.<i>`` of an offer that repeats one read before it: the
+    same quote (chip, provider, market, mode, price, instance and its size, region, as_of, source), in
+    the same file or an earlier one. Each quote counts once in a spot median (and an on-demand price
+    takes one per provider), so a repeated one moved the price: an --add directory holding a copy of
+    the shipped prices/tpu-v6e.yaml's us-east5 spot offer took TPU v6e spot from $1.08 to $1.49.
+    ``offers`` are in file order (an index counts the offers of its file read so far)."""
+    seen: dict[tuple[object, ...], tuple[str, int]] = {}
+    counts: dict[str, int] = {}
+    for offer in offers:
+        index = counts.get(offer.file, 0)
+        counts[offer.file] = index + 1
+        quote = (offer.hardware, offer.provider, offer.market, offer.mode, offer.usd_per_chip_hour,
+                 offer.instance, offer.chips_per_instance, offer.region, offer.as_of, offer.source)
+        if quote in seen:
+            file, first = seen[quote]
+            raise CatalogError(f"repeats offers.{first}{'' if file == offer.file else ' of ' + file} (the same "
+                               "chip, provider, market, mode, price, instance, region, as_of and source): a quote "
+                               "listed twice counts twice; an --add directory's offers add to the catalog's, so "
+                               "list only the offers it lacks", file=offer.file, field=f"offers.{index}")
+        seen[quote] = (offer.file, index)
 
 
 def _keep_known(offers: list[Offer], known: Collection[str] | None) -> PriceBook:
