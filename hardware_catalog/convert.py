@@ -320,11 +320,22 @@ def _attention(m: ModelFile) -> Attention:
 
 
 def _check_aliases(raw: RawCatalog) -> None:
+    """An id or alias names one entry of one kind: a model and a chip both 'a10' loaded, and `hwplan catalog
+    show a10` showed the chip and no word of the model."""
+    kinds: dict[str, str] = {}
+    for kind, table in (("precision", raw.precisions), ("runtime", raw.runtimes), ("hardware", raw.hardware),
+                        ("model", raw.models)):
+        for eid, (file, _entry) in table.items():
+            if eid in kinds:
+                raise CatalogError(f"id {eid!r} is already the id of the {kinds[eid]}: an id names one catalog "
+                                   "entry (`hwplan catalog show ID` takes any kind)", file=file, field="id")
+            kinds[eid] = f"{kind} in {file}"
     seen: dict[str, str] = {}
     for mid, (file, m) in raw.models.items():
         for i, alias in enumerate(m.aliases):
-            if alias in raw.models or alias in seen:
-                raise CatalogError(f"alias {alias!r} is already a model id or alias",
+            if alias in kinds or alias in seen:
+                raise CatalogError(f"alias {alias!r} is already " + (f"the id of the {kinds[alias]}" if alias in kinds
+                                                                      else "a model alias"),
                                    file=file, field=f"aliases.{i}")
             seen[alias] = mid
 
