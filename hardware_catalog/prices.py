@@ -50,6 +50,16 @@ NonNeg = Annotated[float, Field(ge=0, le=1e7, allow_inf_nan=False)]
 def _undated(value: object) -> object:
     if value is None:
         raise ValueError("give a date, or 'undated' where the source states none")
+    return _figure_date(value)
+
+
+def _figure_date(value: object) -> object:
+    """'undated' is None; a number is refused: pydantic reads one as seconds since 1970, so `as_of: 0` or
+    `86400` loaded as 1970-01-01 / 1970-01-02, and `as_of: 2026` (the year alone) was refused as a
+    datetime 'with a time'."""
+    if isinstance(value, (int, float)):
+        raise ValueError(f"a date is written YYYY-MM-DD (the first day of the month or year where the source gives "
+                         f"only that), or 'undated'; got the number {value!r}")
     return None if value == "undated" else value
 
 
@@ -116,7 +126,7 @@ class FigureIn(_Strict):
     value: NonNeg
     low: NonNeg | None = None
     high: NonNeg | None = None
-    as_of: Annotated[date | None, BeforeValidator(lambda v: None if v == 'undated' else v)] = None
+    as_of: Annotated[date | None, BeforeValidator(_figure_date)] = None
     source: Annotated[Text, Field(min_length=8)]
     flags: Annotated[list[Flag], Field(max_length=16)] = []
     note: Text = ""
@@ -152,7 +162,7 @@ class FacilityIn(_Strict):
 
 class GridIn(_Strict):
     source: str
-    as_of: date
+    as_of: Annotated[date, BeforeValidator(_figure_date)]
     g_co2e_per_kwh: dict[str, NonNeg] = Field(min_length=1)
     same_zone_as: dict[str, str] = {}
 
