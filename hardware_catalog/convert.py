@@ -6,6 +6,7 @@ TFLOPS -> FLOP/s (1e12), ms -> s (1e-3), us -> s (1e-6), bits -> bytes (/8).
 
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import dataclass, field
 
@@ -248,9 +249,26 @@ def _model(file: str, m: ModelFile, raw: RawCatalog) -> Model:
         pid = getattr(m.checkpoint, key, None)
         if pid is not None and pid not in raw.precisions:
             raise CatalogError(f"unknown precision id {pid!r}", file=file, field=f"checkpoint.{key}")
+    _check_benchmarks(file, m, raw)
     model = _model_of(m)
     _check_parameter_count(file, model)
     return model
+
+
+def _check_benchmarks(file: str, m: ModelFile, raw: RawCatalog) -> None:
+    """Each ``quality`` key names a benchmark quality.yaml lists: a misspelt key (``mmmlu``) had loaded, and the
+    model could then meet no general floor, without a word."""
+    known = raw.quality[1].benchmarks if raw.quality is not None else {}
+    if not known:
+        return
+    for key in m.quality:
+        if key not in known:
+            close = difflib.get_close_matches(key, list(known), n=1)
+            raise CatalogError(
+                f"unknown benchmark {key!r}" + (f" ({close[0]!r}, misspelt?)" if close else "")
+                + f": quality.yaml benchmarks lists {', '.join(sorted(known))} (a new benchmark goes there, with "
+                "what it measures; an --add directory's quality.yaml replaces the shipped one)",
+                file=file, field=f"quality.{key}")
 
 
 # params_b / active_params_b over the count from the architecture (planner.model.attention.parameter_counts):

@@ -677,6 +677,9 @@ class QualityFile(_Strict):
     """quality.yaml: precision recoveries by active size, fine-tuning and distillation evidence,
     and the training toolchains per chip family."""
 
+    # the benchmarks a model's ``quality`` may be scored on (key: what it is and its setting); a model key not
+    # here is refused, so a typo (``mmmlu``) cannot leave a model silently without its score
+    benchmarks: dict[Annotated[str, Field(pattern=r"^[a-z0-9_]+$", max_length=40)], Text] = {}
     precisions: list[PrecisionQualityIn] = []
     finetune: list[AdaptationGainIn] = []
     full_data_tokens: PosFloat = 1e6
