@@ -27,6 +27,7 @@ from planner.errors import CatalogError
 
 __all__ = [
     "MAX_USD_PER_CHIP_HOUR",
+    "MIN_USD_PER_CHIP_HOUR",
     "OfferIn",
     "OwnedFile",
     "PriceFile",
@@ -40,12 +41,15 @@ __all__ = [
 ]
 
 # The dearest public offer is about $18/chip-h (B300); 1000 leaves room for any real chip or
-# internal rate and still rejects a typo or an overflow-sized number (1e308).
+# internal rate and still rejects a typo or an overflow-sized number (1e308). The cheapest is $0.13 (a spot
+# T4-class chip); a cent per chip-hour is below any real rate, so a price per second or in cents, or 1e-300
+# (which priced a replica at nothing and won every ranking: a maintainer's audit), is refused.
 MAX_USD_PER_CHIP_HOUR = 1000.0
+MIN_USD_PER_CHIP_HOUR = 0.01
 
 Id = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=64)]
 Name = Annotated[str, Field(min_length=1, max_length=80)]
-Usd = Annotated[float, Field(gt=0, le=MAX_USD_PER_CHIP_HOUR, allow_inf_nan=False, strict=True)]
+Usd = Annotated[float, Field(ge=MIN_USD_PER_CHIP_HOUR, le=MAX_USD_PER_CHIP_HOUR, allow_inf_nan=False, strict=True)]
 NonNeg = Annotated[float, Field(ge=0, le=1e7, allow_inf_nan=False)]
 def _undated(value: object) -> object:
     if value is None:
