@@ -339,7 +339,8 @@ class Runtime:
     # the formats both serve are planned there (``Catalog.weight_precisions`` / ``kv_precisions``)
     backends: Mapping[str, str] = field(default_factory=_frozen)
     # weight formats its kernels compute natively only (runtimes.yaml native_only): not served on a chip that
-    # does not compute them (``Catalog.weight_precisions``)
+    # does not compute them (``lacks_native``), but for a model's own published checkpoint in that format, which
+    # has weight-only kernels of its own (gpt-oss's MXFP4 experts on Hopper)
     native_only: tuple[str, ...] = ()
     # "tensor" / "pipeline" -> why the runtime does not split a replica so (runtimes.yaml no_split, cited)
     no_split: Mapping[str, str] = field(default_factory=_frozen)
@@ -362,10 +363,12 @@ class Runtime:
         bits = self.kv_bits.get(precision.id)
         return precision.bytes_per_kv if bits is None else bits / 8.0
 
-    def lacks_native(self, precision: str, hardware: Hardware) -> bool:
+    def lacks_native(self, precision: str, hardware: Hardware, model: Model | None = None) -> bool:
         """Whether this runtime computes ``precision`` weights natively only (``native_only``) and ``hardware``
-        does not compute them: it does not serve them there."""
-        return precision in self.native_only and precision not in hardware.peak_flops_per_s
+        does not compute them: it does not serve them there, unless ``model`` runs its own published checkpoint
+        in that format (``Model.runs_checkpoint``; None: any model, the format's own kernels)."""
+        own = model is not None and model.runs_checkpoint(precision)
+        return precision in self.native_only and precision not in hardware.peak_flops_per_s and not own
 
     def split_problem(self, tp: int, pp: int) -> str | None:
         """Why this runtime does not run a replica of ``tp`` x ``pp`` chips (None: it does)."""
@@ -632,11 +635,13 @@ class Catalog:
     measured_bias: tuple[MeasuredBias, ...] = ()  # measured_bias.yaml (every entry, applicable or not)
 
     def weight_precisions(self, runtime: Runtime, hardware: Hardware) -> tuple[str, ...]:
-        """The weight formats ``runtime`` serves on ``hardware``: its own, less what its backend on the chip's
-        family (``Runtime.backends``) lacks, and less those it computes natively only (``Runtime.native_only``)
-        where the chip does not compute them."""
+        """The weight formats ``runtime`` serves on ``hardware`` for some model: its own, less what its backend on
+        the chip's family (``Runtime.backends``) lacks, and less those it computes natively only
+        (``Runtime.native_only``) where the chip does not compute them and no model's own checkpoint is in the
+        format (which models then: ``Runtime.lacks_native`` with the model, a search's per-model check)."""
+        checkpoints = {m.checkpoint.precision for m in self.models.values() if m.checkpoint is not None}
         return tuple(p for p in self._through_backend(runtime, hardware, "weight_precisions")
-                     if not runtime.lacks_native(p, hardware))
+                     if not runtime.lacks_native(p, hardware) or p in checkpoints)
 
     def kv_precisions(self, runtime: Runtime, hardware: Hardware) -> tuple[str, ...]:
         """The KV cache formats ``runtime`` stores on ``hardware`` (as ``weight_precisions``)."""

@@ -131,7 +131,7 @@ def resolve(catalog: Catalog, *, model: str, hardware: str, chips: int | None = 
         raise InputError(f"runtime {rt.id!r} does not run on {hw.id} (it supports "
                          f"{', '.join(hw.runtimes)})", field="runtime")
     prec = catalog.get_precision(precision) if precision else default_precision(catalog, hw)
-    _check_weights(catalog, hw, rt, prec)
+    _check_weights(catalog, hw, rt, prec, m)
     kv = _kv_precision(catalog, hw, rt, kv_precision, prec.id)
     for name, value in (("pp", pp), ("tp", tp), ("chips", chips), ("ep", ep)):
         if value is not None and value < 1:
@@ -184,10 +184,11 @@ def _check_expert_parallel(m: Model, hw: Hardware, rt: Runtime, *, tp: int, pp: 
         raise InputError(f"{rt.id} lists no {' or '.join(missing)} on {hw.family} chips (runtimes.yaml)", field="ep")
 
 
-def _check_weights(catalog: Catalog, hw: Hardware, rt: Runtime, prec: Precision) -> None:
-    """An InputError on ``precision`` where ``rt`` does not serve ``prec`` weights on ``hw`` (as the planner drops
-    them: ``Catalog.weight_precisions``, a chip's cited ``unsupported_precisions``), saying why."""
-    if rt.lacks_native(prec.id, hw):
+def _check_weights(catalog: Catalog, hw: Hardware, rt: Runtime, prec: Precision, model: Model) -> None:
+    """An InputError on ``precision`` where ``rt`` does not serve ``prec`` weights of ``model`` on ``hw`` (as the
+    planner drops them: ``Catalog.weight_precisions``, ``Runtime.lacks_native``, a chip's cited
+    ``unsupported_precisions``), saying why."""
+    if rt.lacks_native(prec.id, hw, model):
         raise InputError(f"{rt.id} runs {prec.id} weights only on chips that compute {prec.id}, which {hw.id} does "
                          f"not: {rt.sources['native_only']}", field="precision")
     weights = catalog.weight_precisions(rt, hw)

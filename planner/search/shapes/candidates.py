@@ -256,6 +256,11 @@ def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload,
                          (quality >= w.quality.min_score, "quality below min_score")]
     model_checks.append((np.broadcast_to(context[None, :] >= longest, quality.shape),
                          "p95 input + output longer than the model's context"))
+    # a format the runtime computes natively only, on a chip that does not: only a model's own checkpoint in it
+    # (``Runtime.lacks_native``; SGLang's NVFP4 needs Blackwell, gpt-oss's MXFP4 experts run weight-only on Hopper)
+    native = _lacks_native(catalog, tables, models)[hw, combos[:, 1], precision]  # [combo, model]
+    model_checks.append((~native, "the runtime computes the weight format natively only and the chip does not "
+                                  "(runtimes.yaml native_only)"))
     if "speculative:eagle" in features:  # EAGLE drafts with a head trained for the model: one must be published
         heads = np.array([catalog.models[tables.model_ids[m]].eagle_head is not None for m in models])
         model_checks.append((np.broadcast_to(heads[None, :], quality.shape),
@@ -583,6 +588,25 @@ def _unclaimed(catalog: Catalog, tables: CatalogTables, models: IntArray) -> npt
         return table
     return cached(catalog, ("unclaimed", tables.hardware_ids, tables.precision_ids, tuple(int(m) for m in models)),
                   compute)
+
+
+def _lacks_native(catalog: Catalog, tables: CatalogTables, models: IntArray) -> npt.NDArray[np.bool_]:
+    """[hardware, runtime, precision, model (of ``models``)]: the runtime does not serve the model's weights in the
+    format on the chip (``Runtime.lacks_native``; once per catalog, read-only)."""
+    def compute() -> npt.NDArray[np.bool_]:
+        ms = [catalog.models[tables.model_ids[int(m)]] for m in models]
+        table = np.zeros((len(tables.hardware_ids), len(tables.runtime_ids), len(tables.precision_ids), len(ms)),
+                         dtype=bool)
+        for i, hid in enumerate(tables.hardware_ids):
+            for k, rid in enumerate(tables.runtime_ids):
+                rt = catalog.runtimes[rid]
+                for j, pid in enumerate(tables.precision_ids):
+                    if rt.lacks_native(pid, catalog.hardware[hid]):  # (else no model lacks it)
+                        table[i, k, j] = [rt.lacks_native(pid, catalog.hardware[hid], m) for m in ms]
+        table.flags.writeable = False
+        return table
+    return cached(catalog, ("lacks_native", tables.hardware_ids, tables.runtime_ids, tables.precision_ids,
+                            tuple(int(m) for m in models)), compute)
 
 
 def _supports(catalog: Catalog, tables: CatalogTables, features: tuple[str, ...]) -> npt.NDArray[np.bool_]:
