@@ -13,7 +13,7 @@ import pytest
 
 from planner.domain import Catalog
 from planner.model.estimate import config_grid, resolve
-from planner.model.grid import CatalogTables
+from planner.model.grid import CatalogTables, Grid
 from planner.model.load.scheduler import ServingStep
 from planner.model.perf import MemoryModel, StepModel
 from planner.model.serving import Served, accepted_tokens, drafter_for
@@ -247,37 +247,72 @@ def _layer_params(m: object) -> float:
     return h * heads * d * 2.0 + h * kv * d * 2.0 + 3.0 * h * ffn
 
 
-@pytest.mark.parametrize("model_id", ["llama-3.1-8b", "llama-3.1-70b"])
+@pytest.mark.parametrize("model_id", ["llama-3.1-8b", "llama-3.1-70b", "qwen2.5-1.5b"])
 def test_a_draft_pass_is_one_layer_a_projection_and_the_lm_head(catalog: Catalog, model_id: str) -> None:
     # EAGLE (arXiv 2401.15077 s3.1) drafts with the target's LM head, an FC layer 2h -> h and one decoder
     # layer. Llama 3.1 8B (config.json: h 4096, 32 layers, 32 / 8 heads of 128, ffn 14336, vocab 128256,
-    # untied, 8.03 B): 218 M + 34 M + 525 M = 9.7% of the model, 3x one layer's 1/32
-    from planner.model.drafting import draft_shares
+    # untied, 8.03 B): 218 M + 34 M + 525 M = 9.7% of the model, 3x one layer's 1/32. Qwen2.5-1.5B ties its
+    # embedding and head (one 151936 x 1536 table in its 1.54 B): 47 M + 5 M + 233 M, 18%
+    from planner.model.drafting import draft_pass
 
     m = catalog.models[model_id]
     head = float(m.vocab_size) * m.hidden_size
-    expected = (_layer_params(m) + 2.0 * m.hidden_size ** 2 + head) / m.params
-    compute, weights = draft_shares(m)
-    assert compute == pytest.approx(expected, rel=0.02) and weights == pytest.approx(expected, rel=0.02)
+    expected = _layer_params(m) + 2.0 * m.hidden_size ** 2 + head
+    d = draft_pass(m)
+    assert d.compute_share == pytest.approx(expected / m.params, rel=0.02)
+    assert d.dense_params == pytest.approx(expected, rel=0.02) and d.expert_share == 0.0
     if model_id == "llama-3.1-8b":
-        assert 0.09 < compute < 0.10
+        assert 0.09 < d.compute_share < 0.10
 
 
-def test_a_draft_pass_reads_at_least_the_lm_head(catalog: Catalog, tables: CatalogTables) -> None:
-    # physics bound: each of the k draft passes of a batch-1 decode streams the LM head's weights (vocab x h at
-    # the weights' bytes) from memory, so k passes add at least k x that read to the step beyond their launches
+def _draft_time(catalog: Catalog, tables: CatalogTables, model: str, precision: str, context: float,
+                k: int = 4, hardware: str = "h100-sxm", tp: int = 1, batch: float = 1.0) -> tuple[float, Grid]:
+    """Seconds k draft passes add to a decode step of ``batch`` sequences beyond their launches, and the row's grid."""
     from planner.model.serving import ServedStep
 
-    g = config_grid(catalog, resolve(catalog, model="llama-3.1-8b", hardware="h100-sxm", tp=1, precision="bf16"),
-                    tables)
+    g = config_grid(catalog, resolve(catalog, model=model, hardware=hardware, tp=tp, precision=precision), tables)
     plain = StepModel.build(g)
-    k = 4
     spec = ServedStep(plain.coefficients, prefill_offset=0.0, decode_offset=0.0, draft_tokens=k, under_load=False)
-    added = float(spec._terms(1.0, 1000.0, 0.0, 0.0)[5][0] - plain._terms(1.0 * (k + 1), 1000.0, 0.0, 0.0)[5][0])
+    added = float(spec._terms(batch, context, 0.0, 0.0)[5][0] - plain._terms(batch * (k + 1), context, 0.0, 0.0)[5][0])
+    return added - k * float(g.step_overhead_s[0]), g
+
+
+@pytest.mark.parametrize(("model", "precision"), [("llama-3.1-8b", "bf16"), ("qwen3-30b-a3b", "bf16"),
+                                                  ("gpt-oss-120b", "fp4")])
+def test_a_draft_pass_reads_at_least_the_lm_head(catalog: Catalog, tables: CatalogTables, model: str,
+                                                 precision: str) -> None:
+    # physics bound: each of the k draft passes of a batch-1 decode streams the LM head's weights (vocab x h at
+    # the weights' bytes) from memory, so k passes add at least k x that read to the step beyond their launches.
+    # The MoE targets failed it while a draft was charged a share of the whole model's weights (a review: Qwen3
+    # 30B-A3B 81 us against the head's 245 us), which a batch-1 step reads only 8 experts of
+    added, g = _draft_time(catalog, tables, model, precision, 1000.0, tp=2 if model == "gpt-oss-120b" else 1)
     head_bytes = g.vocab * g.hidden * g.dense_weight_bytes
-    head_read_s = float((head_bytes / (g.memory_bandwidth_bytes_per_s * g.eff_memory))[0])
-    launches = k * float(g.step_overhead_s[0])
-    assert added - launches >= k * head_read_s
+    head_read_s = float((head_bytes / (g.tp * g.memory_bandwidth_bytes_per_s * g.eff_memory))[0])
+    assert added >= 4 * head_read_s
+
+
+def test_an_mtp_pass_reads_the_experts_its_tokens_route_to(catalog: Catalog, tables: CatalogTables) -> None:
+    # physics bound: DeepSeek-V3's MTP module is a Transformer block of its own MoE layers (arXiv 2412.19437 s2.2):
+    # 64 draft tokens, each routed to 8 of 256 experts, touch 256 (1 - (1 - 8/256)^64) = 223 of them on average,
+    # each 3 x 7168 x 2048 FP8 weights, split over tp 8: the pass reads at least those bytes / 8 per chip (the
+    # first form of the draft cost charged 1/61 of the step's weight read, which a review found too little at small
+    # batch; this bound holds the experts' part)
+    m = catalog.models["deepseek-v3"]
+    for batch in (1.0, 64.0):
+        added, g = _draft_time(catalog, tables, "deepseek-v3", "fp8", 1000.0, k=1, hardware="h200", tp=8,
+                               batch=batch)
+        touched = m.experts * (1.0 - (1.0 - m.experts_per_token / m.experts) ** batch)
+        routed = touched * 3.0 * m.hidden_size * m.ffn_size * float(g.expert_weight_bytes[0])
+        assert added >= routed / 8 / float((g.memory_bandwidth_bytes_per_s * g.eff_memory)[0])
+
+
+def test_a_draft_pass_reads_its_layers_kv_cache(catalog: Catalog, tables: CatalogTables) -> None:
+    # physics bound: a draft layer attends over the sequence's context, so 31,000 more tokens of it cost k passes
+    # at least one layer's KV cache of them, read once each (Llama 3.1 8B: 8 KV heads x 128 x 2 x 2 B per token)
+    short, _ = _draft_time(catalog, tables, "llama-3.1-8b", "bf16", 1000.0)
+    long, g = _draft_time(catalog, tables, "llama-3.1-8b", "bf16", 32_000.0)
+    layer_kv_bytes = 31_000 * 8 * 128 * 2 * 2.0
+    assert long - short >= 4 * layer_kv_bytes / float((g.memory_bandwidth_bytes_per_s * g.eff_memory)[0]) * (1 - 1e-9)
 
 
 def test_eagle_drafts_only_models_with_a_published_head(catalog: Catalog, tables: CatalogTables) -> None:

@@ -112,9 +112,11 @@ class Grid:
     ffn: Array
     vocab: Array
     moe_layers: Array  # layers with routed experts (0 for dense models)
-    # a speculative draft pass's compute and weight-read shares of a one-token step (planner.model.drafting)
+    # a speculative draft pass (planner.model.drafting): its share of a one-token step's linear compute, the
+    # non-expert parameters it reads, and its share of the routed experts a step reads (one MoE layer's)
     draft_compute_share: Array
-    draft_weight_share: Array
+    draft_dense_params: Array
+    draft_expert_share: Array
     # attention kind (planner.model.attention): KV elements per token per layer, KV shards tp splits (MLA: one,
     # which every rank holds), attention FLOPs per query per key (decode), prefill / decode attention FLOPs,
     # window tokens (inf = none), share of full-attention layers

@@ -269,10 +269,12 @@ class StepCoefficients(Rows):
     expert_rank_imbalance: Array
     expert_rank_ep: Array
     expert_rank_floor: Array
-    # a speculative draft pass (planner.model.drafting): its shares of a one-token step's linear compute and
-    # weight reads, and one layer's share of its attention, KV traffic and collectives (1 / layers)
+    # a speculative draft pass (planner.model.drafting): its share of a one-token step's linear compute, the
+    # seconds it reads its non-expert weights in, its share of the routed experts a step reads (one MoE layer's),
+    # and one layer's share of a step's attention, KV traffic and collectives (1 / layers)
     draft_compute_share: Array
-    draft_weight_share: Array
+    draft_dense_s_per_pass: Array
+    draft_expert_share: Array
     layer_share: Array
 
 
@@ -347,7 +349,8 @@ class StepModel:
                 expert_rank_ep=np.zeros(len(grid)),
                 expert_rank_floor=np.zeros(len(grid)),
                 draft_compute_share=grid.draft_compute_share,
-                draft_weight_share=grid.draft_weight_share,
+                draft_dense_s_per_pass=grid.draft_dense_params * grid.dense_weight_bytes * per_byte,
+                draft_expert_share=grid.draft_expert_share,
                 layer_share=1.0 / grid.layers,
             )
             if np.any(grid.ep > 1):  # expert parallelism + DP attention (planner.model.moe)

@@ -247,8 +247,11 @@ class ServedStep(ServingStep):
         lin_c, lin_m, att_c, att_m, comm, over = super()._terms(d * (k + 1.0), d_ctx, prefill_tokens, p_ctx)
         reread = super()._terms(d * (k + 1.0), d_ctx, 0.0, 0.0)[3]  # KV traffic if each position re-read
         one = super()._terms(d, d_ctx, 0.0, 0.0)  # a one-token step: the cache read once; the draft's unit
-        c = self._with_axes(max(d.ndim, 1) - 1)  # the draft's shares, shaped as ``one``'s terms
-        draft = k * (np.maximum(c.draft_compute_share * one[0], c.draft_weight_share * one[1])  # one layer + LM head
+        c = self._with_axes(max(d.ndim, 1) - 1)  # the draft's coefficients, shaped as ``one``'s terms
+        # its weights: one layer's dense body, the projection and the LM head, and one MoE layer's touched experts
+        touched = 1.0 - np.exp(c.log_expert_miss * np.maximum(d, 1.0))  # (a dense row: exp(-inf) = 0, no experts)
+        weights = c.draft_dense_s_per_pass + c.draft_expert_share * c.expert_weights_s_per_pass * touched
+        draft = k * (np.maximum(c.draft_compute_share * one[0], weights)  # one layer + LM head
                      + c.layer_share * (np.maximum(one[2], one[3]) + one[4])  # one layer's attention, collectives
                      + one[5])  # k draft passes, each launched like a step
         draft = np.where(d > 0, draft, 0.0)  # no decodes, no drafting
