@@ -366,8 +366,11 @@ class Runtime:
     def lacks_native(self, precision: str, hardware: Hardware, model: Model | None = None) -> bool:
         """Whether this runtime computes ``precision`` weights natively only (``native_only``) and ``hardware``
         does not compute them: it does not serve them there, unless ``model`` runs its own published checkpoint
-        in that format (``Model.runs_checkpoint``; None: any model, the format's own kernels)."""
-        own = model is not None and model.runs_checkpoint(precision)
+        in that format (``Model.runs_checkpoint``; None: no model's) on a chip that computes FP8, where that
+        checkpoint's weight-only kernels run: gpt-oss's MXFP4 experts on one H100 or MI300X (OpenAI's gpt-oss
+        release, 'runs within 80 GB'; vLLM's and SGLang's Hopper paths) [assumed for Ada, which computes FP8
+        too; not on Ampere]."""
+        own = model is not None and model.runs_checkpoint(precision) and "fp8" in hardware.peak_flops_per_s
         return precision in self.native_only and precision not in hardware.peak_flops_per_s and not own
 
     def split_problem(self, tp: int, pp: int) -> str | None:
@@ -639,9 +642,9 @@ class Catalog:
         the chip's family (``Runtime.backends``) lacks, and less those it computes natively only
         (``Runtime.native_only``) where the chip does not compute them and no model's own checkpoint is in the
         format (which models then: ``Runtime.lacks_native`` with the model, a search's per-model check)."""
-        checkpoints = {m.checkpoint.precision for m in self.models.values() if m.checkpoint is not None}
         return tuple(p for p in self._through_backend(runtime, hardware, "weight_precisions")
-                     if not runtime.lacks_native(p, hardware) or p in checkpoints)
+                     if not runtime.lacks_native(p, hardware)
+                     or any(not runtime.lacks_native(p, hardware, m) for m in self.models.values()))
 
     def kv_precisions(self, runtime: Runtime, hardware: Hardware) -> tuple[str, ...]:
         """The KV cache formats ``runtime`` stores on ``hardware`` (as ``weight_precisions``)."""

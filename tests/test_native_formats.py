@@ -45,6 +45,9 @@ def test_a_models_own_fp4_checkpoint_is_served_where_the_format_is_not_computed(
                                                                                tables: CatalogTables) -> None:
     assert catalog.models["gpt-oss-120b"].runs_checkpoint("fp4")
     resolve(catalog, model="gpt-oss-120b", hardware="h100-sxm", precision="fp4", runtime="sglang")
+    # (on a chip that computes FP8, where its weight-only kernels run: not on an A100, which a review found planned)
+    with pytest.raises(InputError, match="sglang runs fp4 weights only on chips that compute fp4"):
+        resolve(catalog, model="gpt-oss-120b", hardware="a100-80gb", precision="fp4", runtime="sglang")
     w = _chat(models=("gpt-oss-120b",), hardware=("h100-sxm",), runtimes=("sglang",), precisions=("fp4",))
     plans = plan(replace(w, traffic=Traffic(0.5, Tokens(500.0), Tokens(200.0))), catalog, top=1, tables=tables,
                  time_limit_s=6.0, explain=False).plans
