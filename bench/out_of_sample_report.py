@@ -160,20 +160,17 @@ def mlperf_section(catalog: Catalog, path: Path = MLPERF_OOS, fitted: Path = SHI
 PUBLISHED = ROOT / "tests/data/published_oos_2026_12.yaml"
 
 
-def _published_group(m: Measurement) -> str:
-    return f"{m.hardware} x {m.runtime}" + (" (MoE)" if m.model in _MOE else "")
-
-
-_MOE: set[str] = set()
-
-
 def published_section(catalog: Catalog, path: Path = PUBLISHED) -> list[str]:
     """Markdown lines of the section on vendors' and engines' published tables no fit reads (the file's header)."""
     tables = CatalogTables.from_catalog(catalog)
     read = read_measurements(path)
     rs, skipped = prepare(catalog, tables, read.records)
     predicted = predict_calibrated(tables, rs, catalog.calibration)
-    _MOE.update(m.id for m in catalog.models.values() if m.is_moe)
+    moe = {m.id for m in catalog.models.values() if m.is_moe}
+
+    def group(m: Measurement) -> str:
+        return f"{m.hardware} x {m.runtime}" + (" (MoE)" if m.model in moe else "")
+
     k = METRICS.index("output_tokens_per_s")
     errors = ape(predicted, rs.observed)[:, k]
     stated = np.array([m.confidence != "low" for m in rs.records])
@@ -188,7 +185,7 @@ def published_section(catalog: Catalog, path: Path = PUBLISHED) -> list[str]:
         f"tokens/s: median APE {100 * whole.median_ape:.1f}% ({100 * whole.within_25pct:.0f}% within 25%); "
         f"{100 * sure.median_ape:.1f}% ({100 * sure.within_25pct:.0f}%) on the {int(stated.sum())} records whose "
         "setup the source states (confidence high or medium).", "",
-        *header, *_group_rows(rs, predicted, _published_group), "",
+        *header, *_group_rows(rs, predicted, group), "",
     ]
 
 

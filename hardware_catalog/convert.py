@@ -266,8 +266,9 @@ def _check_benchmarks(file: str, m: ModelFile, raw: RawCatalog) -> None:
             close = difflib.get_close_matches(key, list(known), n=1)
             raise CatalogError(
                 f"unknown benchmark {key!r}" + (f" ({close[0]!r}, misspelt?)" if close else "")
-                + f": quality.yaml benchmarks lists {', '.join(sorted(known))} (a new benchmark goes there, with "
-                "what it measures; an --add directory's quality.yaml replaces the shipped one)",
+                + f": {raw.quality[0] if raw.quality else 'quality.yaml'} benchmarks lists {', '.join(sorted(known))} "
+                "(a new benchmark goes there, with what it measures; an --add directory's quality.yaml replaces the "
+                "shipped one, its benchmarks too where it lists some)",
                 file=file, field=f"quality.{key}")
 
 

@@ -157,7 +157,10 @@ def _read_into(raw: convert.RawCatalog, folder: Path) -> None:
         raw.calibration = calibration
     quality = _load_list_file(folder, "quality.yaml", QualityFile)
     if quality is not None:
-        raw.quality = quality
+        file, q = quality
+        if not q.benchmarks and raw.quality is not None:  # an older overlay's: the benchmarks it replaced still hold
+            q = q.model_copy(update={"benchmarks": raw.quality[1].benchmarks})
+        raw.quality = (file, q)
     measured = _load_list_file(folder, "measured_bias.yaml", MeasuredBiasFile)
     if measured is not None:  # an overlay's replaces the base's (it was measured against its own catalog)
         raw.measured_bias = measured

@@ -12,8 +12,9 @@ ahead of the chip's hardware file. Every error names the file and the field.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -57,14 +58,26 @@ def _undated(value: object) -> object:
     return _figure_date(value)
 
 
+_WRITTEN = "a date is written YYYY-MM-DD (the first day of the month or year where the source gives only that), " \
+    "or 'undated'"
+
+
 def _figure_date(value: object) -> object:
-    """'undated' is None; a number is refused: pydantic reads one as seconds since 1970, so `as_of: 0` or
-    `86400` loaded as 1970-01-01 / 1970-01-02, and `as_of: 2026` (the year alone) was refused as a
-    datetime 'with a time'."""
-    if isinstance(value, (int, float)):
-        raise ValueError(f"a date is written YYYY-MM-DD (the first day of the month or year where the source gives "
-                         f"only that), or 'undated'; got the number {value!r}")
-    return None if value == "undated" else value
+    """'undated' is None; a date is a date or its YYYY-MM-DD text; anything else is refused: pydantic reads a
+    number, or its text, as seconds since 1970, so `as_of: 0`, `86400` or "86400" loaded as 1970-01-01 /
+    1970-01-02, and `as_of: 2026` (the year alone) was refused as a datetime 'with a time'."""
+    if value == "undated" or value is None:
+        return None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, (bool, int, float)):
+        raise ValueError(f"{_WRITTEN}; got {'the value' if isinstance(value, bool) else 'the number'} {value!r}")
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is no calendar date ({exc})") from None
+    raise ValueError(f"{_WRITTEN}; got {value!r}")
 
 
 def _not_future(value: date | None) -> date | None:
@@ -199,17 +212,17 @@ def default_prices_dir() -> Path:
     return default_catalog_dir() / "prices"
 
 
-def _offer(entry: OfferIn, file: str) -> Offer:
+def _offer(entry: OfferIn, file: str, index: int) -> Offer:
     return Offer(hardware=entry.hardware, provider=entry.provider, market=entry.market,
                  mode=entry.mode, usd_per_chip_hour=entry.usd_per_chip_hour, region=entry.region,
                  as_of=entry.as_of, source=entry.source,
                  chips_per_instance=entry.chips_per_instance, instance=entry.instance,
-                 flags=frozenset(entry.flags), note=entry.note, file=file)
+                 flags=frozenset(entry.flags), note=entry.note, file=file, index=index)
 
 
 def _read_offers(path: Path) -> list[Offer]:
     parsed = validate_file(PriceFile, read_yaml(path, loader=_DatesAsText), file=str(path))
-    return [_offer(entry, str(path)) for entry in parsed.offers]
+    return [_offer(entry, str(path), i) for i, entry in enumerate(parsed.offers)]
 
 
 def raw_sheet(path: Path | str) -> object:
@@ -218,8 +231,12 @@ def raw_sheet(path: Path | str) -> object:
 
 
 def offers_book(sheet: PriceFile, *, file: str) -> PriceBook:
-    """A price sheet already validated (inline in a workload or a request body)."""
-    return PriceBook(offers=tuple(_offer(entry, file) for entry in sheet.offers))
+    """A price sheet already validated (inline in a workload or a request body); a repeated offer is refused
+    as in a file (``refuse_repeats``: `plan --prices S --server` sends the sheet so, and took what the local
+    `plan --prices S` refused)."""
+    offers = tuple(_offer(entry, file, i) for i, entry in enumerate(sheet.offers))
+    refuse_repeats(offers)
+    return PriceBook(offers=offers)
 
 
 def load_prices(source: Path | str | Iterable[Path | str] | None = None, *,
@@ -261,16 +278,17 @@ def refuse_repeats(offers: Iterable[Offer]) -> None:
     the same file or an earlier one. Each quote counts once in a spot median (and an on-demand price
     takes one per provider), so a repeated one moved the price: an --add directory holding a copy of
     the shipped prices/tpu-v6e.yaml's us-east5 spot offer took TPU v6e spot from $1.08 to $1.49.
-    ``offers`` are in file order (an index counts the offers of its file read so far)."""
-    seen: dict[tuple[object, ...], tuple[str, int]] = {}
-    counts: dict[str, int] = {}
+    A file read twice (the same directory given twice) is named so."""
+    seen: dict[tuple[object, ...], tuple[str, int | None]] = {}
     for offer in offers:
-        index = counts.get(offer.file, 0)
-        counts[offer.file] = index + 1
+        index = offer.index
         quote = (offer.hardware, offer.provider, offer.market, offer.mode, offer.usd_per_chip_hour,
                  offer.instance, offer.chips_per_instance, offer.region, offer.as_of, offer.source)
         if quote in seen:
             file, first = seen[quote]
+            if file == offer.file and first == index:
+                raise CatalogError("this file is read twice (its directory given twice?): each of its offers would "
+                                   "count twice", file=offer.file, field=f"offers.{index}")
             raise CatalogError(f"repeats offers.{first}{'' if file == offer.file else ' of ' + file} (the same "
                                "chip, provider, market, mode, price, instance, region, as_of and source): a quote "
                                "listed twice counts twice; an --add directory's offers add to the catalog's, so "

@@ -47,3 +47,14 @@ def test_a_misspelt_benchmark_is_refused_naming_the_key_it_may_mean(tmp_path: Pa
     with pytest.raises(CatalogError, match=r"unknown benchmark 'mmmlu' \('mmlu', misspelt\?\)") as err:
         load_files(overlays=[path.parent.parent])
     assert "qwen3-32b-copy.yaml" in str(err.value) and "quality.mmmlu" in str(err.value)
+
+
+def test_an_overlay_quality_file_without_benchmarks_keeps_the_shipped_ones(tmp_path: Path) -> None:
+    """A review: an --add directory's quality.yaml written before the benchmarks block replaced the shipped file
+    whole, and a misspelt key then loaded again."""
+    path = _model_with(tmp_path, {"mmmlu": 70.0})
+    quality = yaml.safe_load((SHIPPED / "quality.yaml").read_text(encoding="utf-8"))
+    del quality["benchmarks"]
+    (path.parent.parent / "quality.yaml").write_text(yaml.safe_dump(quality), encoding="utf-8")
+    with pytest.raises(CatalogError, match=r"unknown benchmark 'mmmlu'"):
+        load_files(overlays=[path.parent.parent])

@@ -42,6 +42,22 @@ def test_a_number_is_refused_saying_how_a_date_is_written(tmp_path: Path, as_of:
         load_prices(_prices(tmp_path, as_of))
 
 
+@pytest.mark.parametrize("as_of", ["86400", "0", "2026", "June 2026", True])
+def test_a_numbers_text_or_other_text_is_refused_too(tmp_path: Path, as_of: object) -> None:
+    """A review: "86400" (a JSON body's string) still loaded as 1970-01-02, and `true` read as 'the number True'."""
+    with pytest.raises(CatalogError, match="offers.0.as_of: a date is written YYYY-MM-DD"):
+        load_prices(_prices(tmp_path, as_of))
+
+
+def test_an_inline_sheet_refuses_a_repeated_offer_as_a_file_does() -> None:
+    """A review: `plan --prices S --server` sends the sheet inline, which took the repeated offer the file refused."""
+    from hardware_catalog.prices import PriceFile, offers_book
+
+    sheet = PriceFile.model_validate({"offers": [{**OFFER, "as_of": "2026-01-01"}] * 2})
+    with pytest.raises(CatalogError, match=r"offers\.1: repeats offers\.0"):
+        offers_book(sheet, file="workload constraints.pricing.sheet")
+
+
 @pytest.mark.parametrize(("old", "new", "field"), [("as_of: 2025-12-31\n", "as_of: 86400\n", "grid.as_of"),
                                                    ("as_of: undated,", "as_of: 0,", "chips.t4.capex_usd.as_of")])
 def test_owned_dates_are_held_alike(tmp_path: Path, old: str, new: str, field: str) -> None:

@@ -73,7 +73,8 @@ def test_a_price_sheet_listing_an_offer_twice_is_refused(tmp_path: Path) -> None
 @pytest.mark.parametrize("price", [1e-300, 0.001])
 def test_a_price_below_a_cent_a_chip_hour_is_refused(tmp_path: Path, price: float) -> None:
     """A maintainer's audit: usd_per_chip_hour 1e-300 loaded (the range was (0, 1000]) and priced a replica at
-    nothing. Basis: the cheapest public offer in prices_2026.md is $0.13 a chip-hour; below a cent is a unit slip."""
+    nothing. Basis: the cheapest shipped offer is $0.13 a chip-hour (a spot T4-class chip); below a cent is a unit
+    slip."""
     new = {**_us_east5_spot(), "usd_per_chip_hour": price, "source": "a quote of our own, for this test"}
     with pytest.raises(CatalogError, match=r"offers\.0\.usd_per_chip_hour"):
         load_files(overlays=[_overlay(tmp_path, [new])])

@@ -215,7 +215,8 @@ def header(ctx: _Ctx, fmt: str) -> list[str]:
         method, k = _drafter(ctx)
         lines.append(f"# speculative decoding as planned: {method.upper()}, {k} drafted token(s) per step")
         head = ctx.catalog.get_model(ctx.plan.model).eagle_head if method == "eagle" else None
-        if head is not None and head.target != deploy_data()["hf_repos"].get(ctx.plan.model):
+        repo = deploy_data()["hf_repos"].get(ctx.plan.model)
+        if head is not None and repo is not None and head.target != repo:
             lines.append(f"# NOTE: the EAGLE head {head.repo} was trained against {head.target}; with another "
                          "checkpoint its acceptance (and the predicted TPOT) may be lower")
     if "disaggregation" in used(ctx.plan):

@@ -94,6 +94,7 @@ class Offer:
     flags: frozenset[str] = frozenset()
     note: str = ""
     file: str = ""
+    index: int | None = None  # its place in its file's offers (a message names ``offers.<index>``)
 
 
 @dataclass(frozen=True)

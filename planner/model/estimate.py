@@ -31,8 +31,8 @@ from planner.model.perf import Memory, MemoryModel, StepModel
 from planner.model.scenarios import bound_of, max_throughput, static_batch
 from planner.workload import lognormal_p95_problem
 
-__all__ = ["ESTIMATE_TABLES", "Config", "Estimate", "Scenario", "batch1_tpot", "config_grid", "default_precision",
-           "estimate", "resolve"]
+__all__ = ["ESTIMATE_TABLES", "Config", "Estimate", "Scenario", "batch1_tpot", "config_grid", "default_kv_precision",
+           "default_precision", "estimate", "resolve"]
 
 GB = 1e9
 # the key of a catalog's tables that estimates gather rows of (``planner.memo.cached``): built once per catalog,

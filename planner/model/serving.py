@@ -81,7 +81,9 @@ def uses_mtp(model: Model) -> bool:
 
 def drafter_for(method: str) -> Drafter:
     """The drafter of a method: MTP for models shipping MTP modules, EAGLE for models with a published EAGLE head
-    (``planner.domain.Model.eagle_head``; the search drops the others, ``planner.search.shapes.candidates``)."""
+    (``planner.domain.Model.eagle_head``; the search drops the others, ``planner.search.shapes.candidates``).
+    One acceptance per method: EAGLE's is EAGLE-1's on MT-bench for every head, EAGLE-3's and the community's
+    included (``EagleHead.method`` names the engines' kind of head, not its acceptance)."""
     k, a, band, source = ACCEPTANCE[method]
     return Drafter(method=method, draft_tokens=k, acceptance=a, acceptance_range=band, source=source)
 
