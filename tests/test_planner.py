@@ -377,9 +377,11 @@ def test_quality_objective_orders_by_score() -> None:
 def test_quality_objective_on_the_whole_catalog_leads_with_the_best_score_any_search_finds() -> None:
     # every plan any objective finds meets every constraint, so its score is one the quality objective
     # must reach; on the whole catalog it once stopped at its key limit with 65.3 (keys ordered by
-    # quality were all past the budget) while the latency objective found qwen3-30b-a3b at 80.0
+    # quality were all past the budget) while the latency objective found qwen3-30b-a3b at 80.0. The lead is
+    # proven (top 1); a top 3 is not within the key limit since SGLang's fp4 left chips without FP4 (its third
+    # plan lies past KEY_LIMIT_OTHER: FEASIBLE, the same lead)
     w = _example("support-chatbot")
-    best = plan(w, _catalog(), top=3, objective=Objective.QUALITY)
+    best = plan(w, _catalog(), top=1, objective=Objective.QUALITY)
     found = [p.quality.score for objective in (Objective.COST, Objective.LATENCY, Objective.BALANCED)
              for r in (plan(w, _catalog(), top=5, objective=objective),) for p in (*r.plans, *r.pareto)
              if p.quality.score is not None]
