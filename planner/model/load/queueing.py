@@ -170,9 +170,11 @@ def _last_unit(states: int) -> Array:
     return unit
 
 
-def _arrivals(mean: Array, states: int, *, spare: int = 0) -> Array:
+def _arrivals(mean: Array, states: int, *, spare: int = 0, factorials: bool = True) -> Array:
     """a[k, n, j] = P(K = k), K ~ Poisson(mean[n, j]), k = 0 .. states - 1 (the tail is not lumped),
     then ``spare`` rows left unset (the stationary solve's normalisation row goes there).
+    ``factorials=False``: e^-m m^k without the 1 / k!, for a caller that sums over j first and divides
+    the smaller result (``_mix_bands``: a pass over the whole tensor spared).
 
     Row j of the transition matrix of row n is a[:, n, j]. e^-m m^k / k!, with the powers built
     by doubling (the block k = h .. 2h - 1 is the block 0 .. h - 1 times m^h): log2(states)
@@ -191,7 +193,8 @@ def _arrivals(mean: Array, states: int, *, spare: int = 0) -> Array:
         done += size
         if done < states:  # (the square past the last block is not needed, and would overflow at m^128)
             power = power * power
-    a.reshape(states, -1)[...] *= _inverse_factorials(states)
+    if factorials:
+        a.reshape(states, -1)[...] *= _inverse_factorials(states)
     return whole
 
 
@@ -411,8 +414,16 @@ def _stationary_of(a: Array) -> Array:
     if k == 1:
         return np.ones((n, 1))
     a[-1] = 1.0
-    np.einsum("knk->nk", a)[:, :-1] -= 1.0  # a writeable view of every row's diagonal
+    _diagonal(a)[...] -= 1.0
     return np.asarray(np.linalg.solve(a.transpose(1, 0, 2), _last_unit(k))[..., 0], dtype=np.float64)
+
+
+def _diagonal(a: Array) -> Array:
+    """A writeable view [k, n] of a[k, n, k] for k = 0 .. K - 2 (a contiguous, [K, n, K]): every row's diagonal
+    but the last state's. Element (k, n) lies at k (n K + 1) + n K of the flat buffer, so rows of n K + 1
+    elements, read every K-th, are the diagonal (a plain view: einsum's "knk->nk" parsed its subscripts per call)."""
+    k, n = a.shape[:2]
+    return a.reshape(-1)[: (k - 1) * (n * k + 1)].reshape(k - 1, n * k + 1)[:, : n * k : k]
 
 
 def _band_lengths(step: StepModel, b: Array, y: Array, i: float, o: float) -> Array:
@@ -444,17 +455,20 @@ def _chain(step: StepModel, b: Array, rate: Array, inp: LengthDist, o: float, st
     if states == 1:
         pi = np.ones((n, 1))
     else:
-        arr = _arrivals((rate[:, None, None] * d[:, :states]).reshape(n, states * m_n), states - 1)
+        arr = _arrivals((rate[:, None, None] * d[:, :states]).reshape(n, states * m_n), states - 1, factorials=False)
         pi = _stationary_of(_mix_bands(arr, wy, states))  # (the last k', replaced there, is not computed)
     return _Chain(s, pi, np.einsum("nj,nj->n", pi, s[:, :states]), d)
 
 
 def _mix_bands(arr: Array, wy: Array, states: int) -> Array:
-    """P(k' | j) = sum_m wy[m] arr[k', n, (j, m)]: the transitions mixed over the prompt bands, [k', n, j]
-    (one BLAS matrix-vector product; einsum's generic loop took twice as long); k' = 0 .. states - 1,
-    those after arr's rows left unset."""
+    """P(k' | j) = sum_m wy[m] arr[k', n, (j, m)] / k'!: the transitions mixed over the prompt bands, [k', n, j]
+    (one BLAS matrix-vector product; einsum's generic loop took twice as long), from ``_arrivals`` without its
+    factorials (dividing the mixed law, a band count smaller, is the cheaper pass); k' = 0 .. states - 1, those
+    after arr's rows left unset."""
     mixed = np.empty((states, arr.shape[1], states))
-    np.matmul(arr.reshape(-1, len(wy)), wy, out=mixed[:len(arr)].reshape(-1))
+    rows = mixed[:len(arr)]
+    np.matmul(arr.reshape(-1, len(wy)), wy, out=rows.reshape(-1))
+    rows *= _inverse_factorials(len(arr))[:, :, None]
     return mixed
 
 
