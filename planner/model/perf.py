@@ -37,6 +37,8 @@ from planner.model.moe import ep_memory, ep_step, linear_flop_params
 __all__ = ["FloorPair", "Memory", "MemoryCoefficients", "MemoryModel", "StepCoefficients", "StepModel", "StepTime",
            "kv_bytes_per_token", "memory", "step_time", "weights_bytes"]
 
+_SURE_EXPONENT = -40.0  # e^x below 2^-54 for x at or below it: 1 - e^x rounds to 1.0 exactly
+
 
 @dataclass(frozen=True)
 class Memory:
@@ -417,7 +419,9 @@ class StepModel:
                   else np.maximum(np.ceil(tokens / c.max_batched_tokens), 1.0))
         weights = c.dense_weights_s_per_pass
         if self.moe:  # each token routes to k of E experts: a pass touches E (1 - (1 - k/E)^tokens)
-            touched = 1.0 - np.exp(c.log_expert_miss * np.maximum(tokens / passes, 1.0))
+            # (the exponent held at -40, where 1 - e^x is 1.0 to the bit: a pass of thousands of tokens underflows
+            # e^x, and numpy's exp takes a scalar path ~15-100x slower for each result that is subnormal or 0)
+            touched = 1.0 - np.exp(np.maximum(c.log_expert_miss * np.maximum(tokens / passes, 1.0), _SURE_EXPONENT))
             if self.expert_parallel:  # the busiest rank's share of its experts (StepCoefficients)
                 touched = np.minimum(1.0, np.maximum(c.expert_rank_imbalance * touched,
                                                      np.minimum(c.expert_rank_ep * touched, c.expert_rank_floor)))
