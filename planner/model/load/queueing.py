@@ -699,18 +699,11 @@ def _by_newton(starts: Array, widths: Array, p: Array, band: Array, percentiles:
     the slope is 0); it is exact once a step lands inside the linear segment it was taken on
     (the breakpoints next to t come from the same search)."""
     n, k, b_n = starts.shape
-    c_n = widths.shape[1]
     levels = np.asarray(percentiles) / 100.0
     t = _normal_guess(starts, widths, p, band, levels)
     order = np.argsort(widths, axis=1)
     w = np.take_along_axis(widths, order, axis=1)  # [n, C], ascending
-    # mass[a, n, i]: the weight of a's i-th narrowest component (one gather along p's flattened (n, c) axis)
-    mass = np.take(p.reshape(k, n * c_n), order + (np.arange(n) * c_n)[:, None], axis=1)
-    ended, rising = np.empty((k * n, c_n + 1)), np.empty((k * n, c_n + 1))  # table row a n + r: a in row r
-    ended[:, 0], rising[:, -1] = 0.0, 0.0
-    np.cumsum(mass.reshape(k * n, c_n), axis=1, out=ended[:, 1:])  # ended[., i]: the i narrowest
-    mass /= w
-    np.cumsum(mass.reshape(k * n, c_n)[:, ::-1], axis=1, out=rising[:, -2::-1])  # the others' density
+    sums = _ended_rising(p, w, order)
     first = starts.reshape(n, k * b_n)
     lo = np.repeat(first.min(axis=1), len(levels))  # F(lo) = 0: below every level
     hi = np.repeat(first.max(axis=1) + w[:, -1], len(levels))  # F(hi) = total weight
@@ -722,7 +715,7 @@ def _by_newton(starts: Array, widths: Array, p: Array, band: Array, percentiles:
     # the pending (row, level) pairs, each of these arrays aligned with them (compacted as pairs finish)
     pending, q, s_p, block = np.arange(n * len(levels)), np.tile(levels, n), first[row], a_of * n + row[:, None]
     for _ in range(_NEWTON):
-        cdf, slope, before, after = _cdf_at(t, s_p, (w, padded), row, ended, rising, block, weight)
+        cdf, slope, before, after = _cdf_at(t, s_p, (w, padded), row, sums, block, weight)
         # The quantile is the least t with F(t) >= q: the root of F(t) = q, or the left end of a flat part
         # at the level (there F(t) within _LEVEL_EPS below q counts as reaching it).
         under = (cdf < q - _LEVEL_EPS) | ((cdf < q) & (slope > 0))
@@ -750,6 +743,25 @@ def _by_newton(starts: Array, widths: Array, p: Array, band: Array, percentiles:
     return {pct: at.reshape(n, -1)[:, c] for c, pct in enumerate(percentiles)}
 
 
+def _ended_rising(p: Array, w: Array, order: npt.NDArray[np.intp]) -> Array:
+    """Table row a n + r (a in row r of p[a, n, c], whose widths ``order`` sorts into w [n, C]): ended, the
+    weight of its i narrowest components (real part, column i), and rising, the density of those from the i-th
+    on (imaginary part, column C - i): the prefix sums of the weights and the suffix sums of the densities.
+
+    Both run in one cumulative sum over complex numbers, weight + i density (the densities in reverse order):
+    its real and imaginary parts are added apart, in the very order two sums would add them, and a cumulative
+    sum is bound by the latency of each addition, so two at once cost about what one did."""
+    k, n, c_n = p.shape
+    parts = np.empty((k * n, c_n), dtype=np.complex128)
+    mass = parts.real.reshape(k, n, c_n)  # the weight of a's i-th narrowest component (one gather along (n, c))
+    mass[...] = np.take(p.reshape(k, n * c_n), order + (np.arange(n) * c_n)[:, None], axis=1)
+    np.divide(mass, w, out=parts.imag.reshape(k, n, c_n)[:, :, ::-1])  # its density, the widest first
+    sums = np.empty((k * n, c_n + 1), dtype=np.complex128)
+    sums[:, 0] = 0.0
+    np.cumsum(parts, axis=1, out=sums[:, 1:])
+    return sums
+
+
 def _normal_guess(starts: Array, widths: Array, p: Array, band: Array, levels: Array) -> Array:
     """Per (row, level), flattened: the level's quantile of the normal law of the mixture's mean and
     variance (the first Newton point)."""
@@ -766,20 +778,22 @@ def _normal_guess(starts: Array, widths: Array, p: Array, band: Array, levels: A
     return np.asarray((mean[:, None] + z * np.sqrt(np.maximum(second - mean**2, 0.0))[:, None]).ravel())
 
 
-def _cdf_at(t: Array, s: Array, widths: tuple[Array, Array], rows: npt.NDArray[np.intp], ended: Array,
-            rising: Array, block: npt.NDArray[np.intp], weight: Array) -> tuple[Array, Array, Array, Array]:
+def _cdf_at(t: Array, s: Array, widths: tuple[Array, Array], rows: npt.NDArray[np.intp], sums: Array,
+            block: npt.NDArray[np.intp], weight: Array) -> tuple[Array, Array, Array, Array]:
     """F(t), its slope on the right of t, and the breakpoints next to t (the last at or below it, the
     first above), for rows[p] at t[p], with starts s[p, start] (``_by_newton``; flat indices throughout).
-    ``widths``: the sorted widths [n, C] and the same padded with 0 before and inf after."""
+    ``widths``: the sorted widths [n, C] and the same padded with 0 before and inf after; ``sums``: the
+    ended and rising table (``_ended_rising``)."""
     w, padded = widths
     c_n = w.shape[1]
     u = t[:, None] - s  # [p, start]: time since each start
     rose = u >= 0
     since = np.maximum(u, 0.0)
     i = _count_below(w, rows, since)  # components of each start ended by t
-    at = block * (c_n + 1) + i
-    slope_a = np.where(rose, rising.reshape(-1)[at], 0.0)
-    cdf = (ended.reshape(-1)[at] + since * slope_a) @ weight
+    at = block * (c_n + 1)
+    slope_a = np.where(rose, sums.imag.reshape(-1)[at + (c_n - i)], 0.0)
+    at += i
+    cdf = (sums.real.reshape(-1)[at] + since * slope_a) @ weight
     # the width ending before t is padded[i] (0: the start itself), the next one padded[i + 1] (inf: none)
     near = i + (rows * (c_n + 2))[:, None]  # flat index into padded of the width ending before t
     edge = padded.reshape(-1)[near]
