@@ -127,9 +127,9 @@ from planner.model.perf import Memory, MemoryModel, StepModel, StepTime
 if TYPE_CHECKING:
     from planner.workload import Tokens
 
-__all__ = ["PERCENTILES", "SLOT_STEP", "STATES", "LengthDist", "OverloadTpot", "ServerResult", "capacity_rate",
-           "batch_limit", "overload_tpot", "prefill_alone", "saturated_rate", "serve", "server", "slot_tokens",
-           "tpot_tuned_cap"]
+__all__ = ["PERCENTILES", "SLOT_STEP", "STATES", "EndLengths", "LengthDist", "OverloadTpot", "ServerResult",
+           "batch_limit", "capacity_rate", "end_lengths", "overload_tpot", "prefill_alone", "saturated_rate", "serve",
+           "server", "slot_tokens", "tpot_tuned_cap"]
 
 PERCENTILES = (50, 90, 95, 99)
 STATES = 32  # prompts per iteration the standard chain tracks (0 .. STATES - 1): the size check's chain
@@ -388,6 +388,46 @@ class _Chain:
         self.s[rows], self.pi[rows], self.tau[rows], self.d[rows] = other.s, other.pi, other.tau, other.d
 
 
+@dataclass(frozen=True)
+class EndLengths:
+    """Per row, the band-mean iteration lengths d[n, j, m] (j = 0 .. STATES, as ``_chain`` reads them) with
+    no decodes and with the most sequences that fit (``serve``'s b_run): what every ``serve`` call on these
+    rows evaluates for its first size guess (``_sized``) and its root's bracket (``_ends``), whatever the
+    rate. A caller asking ``serve`` about many rates of the same rows computes them once (``end_lengths``)."""
+
+    idle: Array
+    full: Array
+
+    def take(self, rows: npt.NDArray[np.intp]) -> EndLengths:
+        return EndLengths(self.idle[rows], self.full[rows])
+
+
+def end_lengths(model: StepModel, mem: MemoryModel, *, input_tokens: LengthDist, output_tokens: LengthDist,
+                batch_cap: npt.ArrayLike = np.inf, overlap: float | Array = SERVING_OVERLAP) -> EndLengths:
+    """``EndLengths`` of these rows as ``serve`` evaluates them at these lengths, cap and overlap: the same bits
+    per row (a row's step time does not depend on the rows beside it)."""
+    step = ServingStep.of(model, overlap)
+    b_run = np.maximum(np.maximum(batch_limit(mem, batch_cap, input_tokens, output_tokens), 0.0), 1.0)
+    return EndLengths(*(_state_lengths(step, b, input_tokens, output_tokens.mean, STATES)
+                        for b in (np.zeros(len(b_run)), b_run)))
+
+
+def _state_lengths(step: StepModel, b: Array, inp: LengthDist, o: float, states: int) -> Array:
+    """d[n, j, m]: the iteration lengths ``_chain`` runs on at b[n] decodes, j = 0 .. states (one band m with
+    fixed prompts: ``_lengths``; else ``_band_lengths`` over ``_sum_nodes``' bands)."""
+    if inp.fixed:
+        return _lengths(step, b, inp.mean, o, states)[:, :, None]
+    return _band_lengths(step, b, _sum_nodes(inp, states, PROMPT_STRATA)[0], inp.mean, o)
+
+
+def _known(lengths: EndLengths | None, states: int) -> EndLengths | None:
+    """``lengths`` cut to a chain of ``states`` states (None past STATES: their tables go on past the STATES
+    prompts kept; the first STATES + 1 rows of ``_sum_nodes``' table are any smaller chain's own)."""
+    if lengths is None or states > STATES:
+        return None
+    return EndLengths(lengths.idle[:, : states + 1], lengths.full[:, : states + 1])
+
+
 def _lengths(step: StepModel, b: Array, i: float, o: float, states: int) -> Array:
     """s[n, j]: iteration time with b[n] decodes and j prompts of i tokens, j = 0 .. states."""
     return step.total(decode_tokens=b[:, None], decode_context=i + o / 2.0,
@@ -509,8 +549,8 @@ def _tail_limit(states: int) -> float:
 
 
 def _solve_batch(step: StepModel, rate: Array, b_hi: Array, grows: Array, inp: LengthDist, o: float,
-                 states: int, top: tuple[_Chain, npt.NDArray[np.bool_]] | None = None, *, give_up: bool = True
-                 ) -> tuple[Array, _Chain, npt.NDArray[np.bool_], Array]:
+                 states: int, top: tuple[_Chain, npt.NDArray[np.bool_]] | None = None, *, give_up: bool = True,
+                 at_ends: EndLengths | None = None) -> tuple[Array, _Chain, npt.NDArray[np.bool_], Array]:
     """Smallest B with lam (O - 1) tau(B) <= B on [0, b_hi], the chain there, the rows given up, and
     tau at b_hi (``_group`` reads the TPOT of a percentile whose concurrency is capped there).
 
@@ -529,12 +569,13 @@ def _solve_batch(step: StepModel, rate: Array, b_hi: Array, grows: Array, inp: L
     root, and the row is given up, to be solved again one size up.
 
     ``top`` (the chain at b_hi, for the rows marked: ``_sized`` solved it there) spares those rows
-    that end's evaluation. ``give_up=False``: every root is solved however much its chain lumps
+    that end's evaluation; ``at_ends`` (the iteration lengths at both ends, cut to this chain: ``_known``)
+    every row its step times there. ``give_up=False``: every root is solved however much its chain lumps
     (``_group`` then weighs the row's figures).
     """
     c = rate * max(o - 1.0, 0.0)
     n = len(b_hi)
-    ends = _ends(step, rate, b_hi, inp, o, states, top)
+    ends = _ends(step, rate, b_hi, inp, o, states, top, at_ends)
     g_lo, g_hi = c * ends.tau[:n], c * ends.tau[n:] - b_hi
     b = np.where(g_hi > 0, b_hi, 0.0)
     out = ends.take(np.where(g_hi > 0, np.arange(n, 2 * n), np.arange(n)))
@@ -590,13 +631,14 @@ def _solve_batch(step: StepModel, rate: Array, b_hi: Array, grows: Array, inp: L
 
 
 def _ends(step: StepModel, rate: Array, b_hi: Array, inp: LengthDist, o: float, states: int,
-          top: tuple[_Chain, npt.NDArray[np.bool_]] | None) -> _Chain:
+          top: tuple[_Chain, npt.NDArray[np.bool_]] | None, at_ends: EndLengths | None = None) -> _Chain:
     """The chains at 0 decodes, then at b_hi, of every row (n rows each), in one evaluation; the
-    rows ``top`` marks take its chain at b_hi."""
+    rows ``top`` marks take its chain at b_hi (and every row its iteration lengths from ``at_ends``, where given)."""
     n = len(b_hi)
     upper = np.arange(n) if top is None else np.flatnonzero(~top[1])
     rows = np.concatenate([np.arange(n), upper])
-    ch = _chain(step.take(rows), np.concatenate([np.zeros(n), b_hi[upper]]), rate[rows], inp, o, states)
+    lengths = None if at_ends is None else np.concatenate([at_ends.idle, at_ends.full[upper]])
+    ch = _chain(step.take(rows), np.concatenate([np.zeros(n), b_hi[upper]]), rate[rows], inp, o, states, lengths)
     if top is None:
         return ch
     at_top = top[0].take(np.arange(n))  # a copy, filled in where ``top`` has none
@@ -930,7 +972,7 @@ def _varied(step: StepModel, b: Array, lam: Array, root: _Chain, inp: LengthDist
     return ttft, tpot
 
 
-def _sized(step: StepModel, rate: Array, b_hi: Array, inp: LengthDist, o: float
+def _sized(step: StepModel, rate: Array, b_hi: Array, inp: LengthDist, o: float, full: Array | None = None
            ) -> tuple[npt.NDArray[np.intp], _Chain | None, npt.NDArray[np.bool_]]:
     """Per row, a first guess of the chain size K (a size of _SIZES; checked after the solve), and
     the chain of STATES states at b_hi where it was solved for the check (None: nowhere) with the
@@ -949,13 +991,10 @@ def _sized(step: StepModel, rate: Array, b_hi: Array, inp: LengthDist, o: float
     ``grows`` on more loaded than any the root finder meets, is solved on STATES states, and K is
     the smallest size whose last, lumped state would hold at most _TAIL of its stationary law.
     """
-    if inp.fixed:
-        d = _lengths(step, b_hi, inp.mean, o, STATES)[:, :, None]
-        s = d[:, :, 0]
-    else:  # the band-mean iterations the chain runs on (``_chain``): longer than at the mean prompt
-        y, wy = _sum_nodes(inp, STATES, PROMPT_STRATA)
-        d = _band_lengths(step, b_hi, y, inp.mean, o)
-        s = d @ wy
+    # (with prompts of random length, the band-mean iterations the chain runs on: longer than at the mean prompt;
+    # ``full``: these, ``EndLengths.full``, where the caller has them)
+    d = _state_lengths(step, b_hi, inp, o, STATES) if full is None else full
+    s = d[:, :, 0] if inp.fixed else d @ _sum_nodes(inp, STATES, PROMPT_STRATA)[1]
     a, b = rate * s[:, 0], np.clip(rate * (s[:, 8] - s[:, 0]) / 8.0, 0.0, 0.99)
     mean = a / (1.0 - b)
     need = mean + 7.0 * np.sqrt(mean / (1.0 - b * b)) + 3.0
@@ -993,17 +1032,19 @@ def _next_group(size: npt.NDArray[np.intp]) -> tuple[int, npt.NDArray[np.intp]]:
 
 def _group(step: ServingStep, lam: Array, b_run: Array, grows: Array, inp: LengthDist, out: LengthDist,
            states: int, percentiles: tuple[int, ...], top: tuple[_Chain, npt.NDArray[np.bool_]] | None = None,
-           limits: Limits | None = None, *, full: Array
+           limits: Limits | None = None, *, full: Array, at_ends: EndLengths | None = None
            ) -> tuple[npt.NDArray[np.bool_], Array, Array, Array, dict[int, Array], dict[int, Array], dict[int, Array]]:
     """For rows sharing a chain size K: the rows to solve again one size up (their last, lumped
     state holds more than ``_tail_limit``), then for the others b_mean, tau, TTFT mean, and the TTFT and
     TPOT quantiles of ``percentiles`` (ascending); ``top``: ``_solve_batch``'s. From STATES states on, a
     row whose quantiles already exceed one of ``limits`` is not solved again: lumping the tail drops
     prompts from the longest iterations, so every latency of the larger chain would only be higher. ``full``: per
-    row the full engine's rate (``serve``'s capacity, ``capacity_rate``), what a queue for a slot drains at."""
+    row the full engine's rate (``serve``'s capacity, ``capacity_rate``), what a queue for a slot drains at;
+    ``at_ends``: the rows' iteration lengths at their bracket's ends (``_known``)."""
     o = out.mean
     defer = limits is not None and states >= STATES  # heavy rows' roots are solved, then checked against limits
-    b_mean, ch, retry, tau_run = _solve_batch(step, lam, b_run, grows, inp, o, states, top, give_up=not defer)
+    b_mean, ch, retry, tau_run = _solve_batch(step, lam, b_run, grows, inp, o, states, top, give_up=not defer,
+                                              at_ends=at_ends)
     heavy = np.zeros(len(retry), dtype=bool)
     if (limit := _tail_limit(states)) < math.inf:
         heavy = ~retry & (ch.pi[:, -1] > limit)
@@ -1383,13 +1424,15 @@ def server(grid: Grid, *, request_rate: npt.ArrayLike, input_tokens: LengthDist,
 def serve(model: StepModel, mem: MemoryModel, *, request_rate: npt.ArrayLike, input_tokens: LengthDist,
           output_tokens: LengthDist, batch_cap: npt.ArrayLike = np.inf,
           percentiles: tuple[int, ...] = PERCENTILES, overlap: float | Array = SERVING_OVERLAP,
-          limits: Limits | None = None, capacity: Array | None = None) -> ServerResult:
+          limits: Limits | None = None, capacity: Array | None = None, lengths: EndLengths | None = None
+          ) -> ServerResult:
     """``server`` on rows given by their step-time and memory constants (the planner keeps them per
     catalog); iterations are timed by ``ServingStep`` (partial overlap, ``planner.model.load.scheduler``).
     ``limits``: TTFT / TPOT quantiles the caller rejects above (an SLO): a row whose quantiles exceed one
     on a chain of STATES states or more is not refined on a larger chain (``_group``); its figures are
     then lower bounds, above that limit. ``capacity``: the rows' ``capacity_rate`` at these lengths, cap and
-    overlap where the caller has it (it does not depend on the rate: a search over rates computes it once)."""
+    overlap where the caller has it (it does not depend on the rate: a search over rates computes it once), and
+    ``lengths`` the rows' ``end_lengths`` alike."""
     model = ServingStep.of(model, overlap)
     percentiles = tuple(sorted(set(percentiles)))
     if not set(percentiles) <= set(PERCENTILES):
@@ -1411,14 +1454,17 @@ def serve(model: StepModel, mem: MemoryModel, *, request_rate: npt.ArrayLike, in
     tpot_b = {pct: np.zeros(n) for pct in percentiles}  # TPOT_q from the concurrency's spread alone
     # B from which every s_j grows with B: a pipelined engine splits a pass into min(B, pp) microbatches
     grows = np.where(model.coefficients.pp > 1, model.coefficients.pp, 0.0)
-    size, top, checked = _sized(model, lam, b_run, input_tokens, o)  # size 0 once a row is solved
+    size, top, checked = _sized(model, lam, b_run, input_tokens, o,  # size 0 once a row is solved
+                                None if lengths is None else lengths.full)
     while np.any(size):
         k, rows = _next_group(size)
         part = model.take(rows) if rows.size < n else model
         known = (top.take(rows), checked[rows]) if k == STATES and top is not None else None
         retry, g_b, g_tau, g_mean, g_q, g_tpot, g_tpot_b = _group(part, lam[rows], b_run[rows], grows[rows],
                                                                   input_tokens, output_tokens, k, percentiles, known,
-                                                                  limits, full=capacity[rows])
+                                                                  limits, full=capacity[rows],
+                                                                  at_ends=_known(None if lengths is None
+                                                                                 else lengths.take(rows), k))
         size[rows] = 0
         if retry.any():  # their last state holds mass: solved again one size up
             size[rows[retry]] = _SIZES[_SIZES.index(k) + 1]

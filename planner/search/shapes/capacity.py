@@ -19,9 +19,11 @@ import numpy.typing as npt
 from planner.model.grid import Array
 from planner.model.load.queueing import (
     PERCENTILES,
+    EndLengths,
     LengthDist,
     ServerResult,
     batch_limit,
+    end_lengths,
     engine_capacity,
     prefill_alone,
     saturated_rate,
@@ -177,18 +179,21 @@ def tuned_cap(step: StepModel, mem: MemoryModel, traffic: Traffic, slo: Slo,
 
 def _evaluate_pairs(step: StepModel, mem: MemoryModel, traffic: Traffic, rates: Array, slo: Slo, rows: np.ndarray,
                     rungs: np.ndarray, lat: dict[tuple[str, int], Array], max_batch: Array,
-                    overlap: float | Array = SERVING_OVERLAP, full: Array | None = None) -> np.ndarray:
+                    overlap: float | Array = SERVING_OVERLAP, full: Array | None = None,
+                    lengths: EndLengths | None = None) -> np.ndarray:
     """One queueing-model call over (row, rung) pairs; fills lat and max_batch; True where the engine
     has a steady state (``ServerResult.stable``: below its capacity, the mean concurrency below the
     most sequences that fit) and every SLO holds. Without SLO targets stability alone decides: a rung
     past it would plan a queue that grows without bound. ``full``: every row's ``queueing.engine_capacity``
-    (``full_rates``), computed once per search rather than once per call."""
+    (``full_rates``) and ``lengths`` its ``queueing.end_lengths``, computed once per search rather than once per
+    call."""
     i, o = length_dists(traffic)
     res = serve(step.take(rows), mem.take(rows), request_rate=rates[rows, rungs], input_tokens=i, output_tokens=o,
                 percentiles=tuple(pct for _metric, pct, _limit in slo.items()),
                 overlap=overlap if np.ndim(overlap) == 0 else np.asarray(overlap)[rows],
                 limits={(metric[:-3], pct): limit / 1e3 for metric, pct, limit in slo.items()
-                        if metric in ("ttft_ms", "tpot_ms")}, capacity=None if full is None else full[rows])
+                        if metric in ("ttft_ms", "tpot_ms")}, capacity=None if full is None else full[rows],
+                lengths=None if lengths is None else lengths.take(rows))
     for key, values in latencies_ms(res).items():
         lat[key][rows, rungs] = values
     max_batch[rows] = res.max_batch
@@ -309,13 +314,17 @@ def search_capacity(step: StepModel, mem: MemoryModel, traffic: Traffic, capacit
     lo, hi = np.full(n, -1), np.full(n, k)  # highest rung known to hold, lowest known to break
     x, no_load = _load_axis(step, mem, traffic, capacity, overlap), no_load_ms(ServingStep.of(step), traffic, slo)
     full = full_rates(step, mem, traffic, overlap)
+    # the iteration lengths at every bracket's ends, once per search (bench/plan_bench.py: the step times that every
+    # queueing-model call evaluated there were ~4% of a plan)
+    i, o = length_dists(traffic)
+    lengths = end_lengths(step, mem, input_tokens=i, output_tokens=o, overlap=overlap)
     first = True
     while True:
         rows, rungs = _probes(lo, hi, prior) if first else _secant_probes(lo, hi, x, lat, slo, no_load)
         first = False
         if not len(rows):
             break
-        ok = _evaluate_pairs(step, mem, traffic, rates, slo, rows, rungs, lat, max_batch, overlap, full)
+        ok = _evaluate_pairs(step, mem, traffic, rates, slo, rows, rungs, lat, max_batch, overlap, full, lengths)
         np.maximum.at(lo, rows[ok], rungs[ok])
         np.minimum.at(hi, rows[~ok], rungs[~ok])
     answer = hi - 1
