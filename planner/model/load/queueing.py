@@ -174,7 +174,7 @@ def _arrivals(mean: Array, states: int, *, spare: int = 0, factorials: bool = Tr
     """a[k, n, j] = P(K = k), K ~ Poisson(mean[n, j]), k = 0 .. states - 1 (the tail is not lumped),
     then ``spare`` rows left unset (the stationary solve's normalisation row goes there).
     ``factorials=False``: e^-m m^k without the 1 / k!, for a caller that sums over j first and divides
-    the smaller result (``_mix_bands``: a pass over the whole tensor spared).
+    the smaller result (``_chain``'s band mixture: a pass over the whole tensor spared).
 
     Row j of the transition matrix of row n is a[:, n, j]. e^-m m^k / k!, with the powers built
     by doubling (the block k = h .. 2h - 1 is the block 0 .. h - 1 times m^h): log2(states)
@@ -495,20 +495,20 @@ def _chain(step: StepModel, b: Array, rate: Array, inp: LengthDist, o: float, st
     if states == 1:
         pi = np.ones((n, 1))
     else:
+        # the powers without their 1 / k'!, which divides the mixed law instead: a pass over a band count fewer
         arr = _arrivals((rate[:, None, None] * d[:, :states]).reshape(n, states * m_n), states - 1, factorials=False)
-        pi = _stationary_of(_mix_bands(arr, wy, states))  # (the last k', replaced there, is not computed)
+        mixed = _mix_bands(arr, wy, states)
+        mixed[: states - 1] *= _inverse_factorials(states - 1)[:, :, None]
+        pi = _stationary_of(mixed)  # (the last k', replaced there, is not computed)
     return _Chain(s, pi, np.einsum("nj,nj->n", pi, s[:, :states]), d)
 
 
 def _mix_bands(arr: Array, wy: Array, states: int) -> Array:
-    """P(k' | j) = sum_m wy[m] arr[k', n, (j, m)] / k'!: the transitions mixed over the prompt bands, [k', n, j]
-    (one BLAS matrix-vector product; einsum's generic loop took twice as long), from ``_arrivals`` without its
-    factorials (dividing the mixed law, a band count smaller, is the cheaper pass); k' = 0 .. states - 1, those
-    after arr's rows left unset."""
+    """P(k' | j) = sum_m wy[m] arr[k', n, (j, m)]: the transitions mixed over the prompt bands, [k', n, j]
+    (one BLAS matrix-vector product; einsum's generic loop took twice as long); k' = 0 .. states - 1,
+    those after arr's rows left unset."""
     mixed = np.empty((states, arr.shape[1], states))
-    rows = mixed[:len(arr)]
-    np.matmul(arr.reshape(-1, len(wy)), wy, out=rows.reshape(-1))
-    rows *= _inverse_factorials(len(arr))[:, :, None]
+    np.matmul(arr.reshape(-1, len(wy)), wy, out=mixed[:len(arr)].reshape(-1))
     return mixed
 
 

@@ -314,8 +314,8 @@ def search_capacity(step: StepModel, mem: MemoryModel, traffic: Traffic, capacit
     lo, hi = np.full(n, -1), np.full(n, k)  # highest rung known to hold, lowest known to break
     x, no_load = _load_axis(step, mem, traffic, capacity, overlap), no_load_ms(ServingStep.of(step), traffic, slo)
     full = full_rates(step, mem, traffic, overlap)
-    # the iteration lengths at every bracket's ends, once per search (bench/plan_bench.py: the step times that every
-    # queueing-model call evaluated there were ~4% of a plan)
+    # the iteration lengths at every bracket's ends, once per search (over one plan of each example, the step times
+    # every queueing-model call evaluated there were ~4% of the time)
     i, o = length_dists(traffic)
     lengths = end_lengths(step, mem, input_tokens=i, output_tokens=o, overlap=overlap)
     first = True
