@@ -156,6 +156,7 @@ def _runtime(file: str, r: RuntimeFile, raw: RawCatalog) -> Runtime:
         uneven_heads=tuple(r.uneven_heads),
         backends={str(family): backend for family, backend in r.backends.items()},
         native_only=tuple(r.native_only),
+        fp8_kv_with=tuple(r.fp8_kv_with),
         no_split={str(kind): why for kind, why in r.no_split.items()},
         weight_bits={str(p): bits for p, bits in r.weight_bits.items()},
         kv_bits={str(p): bits for p, bits in r.kv_bits.items()},

@@ -472,6 +472,9 @@ class RuntimeFile(_Strict):
     # weight formats the runtime's kernels compute natively only: on a chip whose peak_tflops lacks one, the
     # runtime does not serve it (TensorRT-LLM's FP8 needs Ada or later) where another might dequantise it
     native_only: list[PrecisionId] = []
+    # weight formats with which the runtime stores an FP8 KV cache when none is asked (TensorRT-LLM's ModelOpt
+    # FP8 / NVFP4 checkpoints): `hwplan estimate` and a measurement stating no KV format take it
+    fp8_kv_with: list[PrecisionId] = []
     # ways the runtime does not split one replica over several chips (tensor, pipeline) -> why, cited: the
     # planner plans no such shape and `hwplan estimate` refuses one (MaxText serves no pipeline stages)
     no_split: dict[Literal["tensor", "pipeline"], Annotated[str, Field(min_length=1)]] = {}
@@ -490,8 +493,12 @@ class RuntimeFile(_Strict):
                  "where the runtime's stored format's bits per weight are published"),
                 ("kv_bits", "kv_precisions", "where the runtime's cache type's bits per value are published"),
                 ("native_only", "weight_precisions", "what shows the runtime's kernels need the chip to compute the "
-                                                     "format")):
+                                                     "format"),
+                ("fp8_kv_with", "weight_precisions", "what shows the runtime stores an FP8 KV cache by default with "
+                                                     "these weights")):
             self._cited_formats(name, of, needs)
+        if self.fp8_kv_with and "fp8" not in self.kv_precisions:
+            raise ValueError("fp8_kv_with: the runtime's kv_precisions lack fp8")
         if not set(self.backends) <= set(self.families):
             raise ValueError(f"backends: families {sorted(self.backends)} outside the runtime's {self.families}")
         if self.backends and "backends" not in self.sources:

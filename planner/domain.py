@@ -342,6 +342,8 @@ class Runtime:
     # does not compute them (``lacks_native``), but for a model's own published checkpoint in that format, which
     # has weight-only kernels of its own (gpt-oss's MXFP4 experts on Hopper)
     native_only: tuple[str, ...] = ()
+    # weight formats with which it stores an FP8 KV cache when none is asked (runtimes.yaml fp8_kv_with)
+    fp8_kv_with: tuple[str, ...] = ()
     # "tensor" / "pipeline" -> why the runtime does not split a replica so (runtimes.yaml no_split, cited)
     no_split: Mapping[str, str] = field(default_factory=_frozen)
     # weight format -> bits per weight the runtime's own file format stores it at, scales included, where that

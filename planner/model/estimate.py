@@ -202,17 +202,13 @@ def _check_weights(catalog: Catalog, hw: Hardware, rt: Runtime, prec: Precision,
                          field="precision")
 
 
-# runtimes that store the KV cache in FP8 by default for FP8 / FP4 weights: TensorRT-LLM's ModelOpt checkpoints
-# (kv_cache_quant_algo FP8 in their quantisation config) and Intel's Gaudi FP8 recipes (planner.calibration.predict)
-FP8_KV_RUNTIMES = ("tensorrt-llm", "gaudi-pytorch")
-
-
 def default_kv_precision(hw: Hardware, rt: Runtime, weight_precision: str, kvs: Sequence[str]) -> str:
     """The KV cache a runtime stores when none is asked (``kvs``: the formats it has on this chip): FP8 where the
-    runtime does so for FP8 / FP4 weights (``FP8_KV_RUNTIMES``), else 16-bit (bf16 where the chip computes it), as
-    vLLM, SGLang, llama.cpp (f16) and Neuron default to; else the runtime's first. ``hwplan estimate`` and
-    ``hwplan validate`` (a record that states none) both take it, so the same flags give the same figure."""
-    if rt.id in FP8_KV_RUNTIMES and weight_precision in ("fp8", "fp4") and "fp8" in kvs:
+    runtime does so with these weights (``Runtime.fp8_kv_with``, runtimes.yaml, cited), else 16-bit (bf16 where the
+    chip computes it), as vLLM, SGLang, llama.cpp (f16) and Neuron default to; else the runtime's first. ``hwplan
+    estimate`` and ``hwplan validate`` (a record that states none) both take it, so the same flags give the same
+    figure."""
+    if weight_precision in rt.fp8_kv_with and "fp8" in kvs:
         return "fp8"
     sixteen = "bf16" if "bf16" in hw.peak_flops_per_s else "fp16"
     # (llama.cpp lists fp32, fp16, int8 and defaults to f16: its first, fp32, doubled the cache on a bf16 chip)
