@@ -389,7 +389,9 @@ def _render_footnotes(console: Console, out: PlanResultOut) -> None:
                   "tokens apart)"
                   + ("; uncalibrated: no measurement of that chip with that runtime was fitted, so its "
                      "efficiencies come from the same die's, its vendor's or its family's fit, or the runtime's "
-                     "prior (`hwplan estimate` says which)"
+                     "prior (`hwplan estimate` says which), and the accuracy below, of chips in the fit, is not its: "
+                     "with each chip's records held out of the fit its SLO capacity erred more (docs/accuracy.md, "
+                     "cross-validated by chip)"
                      if any(not d.calibrated for p in out.plans for d in p.deployments) else ""))
     if out.accuracy is not None:
         console.print(f"accuracy: {out.accuracy.note}", highlight=False)
