@@ -291,8 +291,9 @@ def refuse_repeats(offers: Iterable[Offer]) -> None:
                                    "count twice", file=offer.file, field=f"offers.{index}")
             raise CatalogError(f"repeats offers.{first}{'' if file == offer.file else ' of ' + file} (the same "
                                "chip, provider, market, mode, price, instance, region, as_of and source): a quote "
-                               "listed twice counts twice; an --add directory's offers add to the catalog's, so "
-                               "list only the offers it lacks", file=offer.file, field=f"offers.{index}")
+                               "listed twice counts twice" + ("" if file == offer.file else "; an --add directory's "
+                               "offers add to the catalog's, so list only the offers it lacks"),
+                               file=offer.file, field=f"offers.{index}")
         seen[quote] = (offer.file, index)
 
 

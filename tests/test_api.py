@@ -182,6 +182,23 @@ def test_plan_limits_and_errors(ro: TestClient, change: dict[str, Any], params: 
     is_problem(ro.post("/v1/plans", json={**WORKLOAD, **change}, params=params), 422, field)
 
 
+def test_an_inline_sheet_repeating_an_offer_names_its_place_in_the_body(ro: TestClient) -> None:
+    """A new user's case: the 422 named body.offers.1, a field the request does not have."""
+    offer = {"hardware": "l40s", "provider": "ours", "market": "neocloud", "mode": "on_demand",
+             "usd_per_chip_hour": 1.5, "region": "us-east-1", "as_of": "2026-11-01", "source": "our own quote"}
+    pricing = {"mode": "on_demand", "sheet": {"offers": [offer, dict(offer)]}}
+    body = {**WORKLOAD, "constraints": {**WORKLOAD["constraints"], "pricing": pricing}}
+    problem = is_problem(ro.post("/v1/plans", json=body), 422, "body.constraints.pricing.sheet.offers.1")
+    assert "--add" not in problem["detail"]
+
+
+def test_a_model_alias_points_at_its_entry(ro: TestClient) -> None:
+    """`hwplan catalog show llama-3.1-8b-instruct` resolves the alias; the service's entry read (the file, with its
+    ETag) says which entry the alias names rather than a bare 404."""
+    problem = is_problem(ro.get("/v1/catalog/models/llama-3.1-8b-instruct"), 404, "path.entry_id")
+    assert "an alias of 'llama-3.1-8b'" in problem["detail"]
+
+
 def test_validate(ro: TestClient) -> None:
     r = ro.post("/v1/validate", json={"measurements": [MEASUREMENT, MEASUREMENT]})
     assert r.status_code == 200, r.text

@@ -51,7 +51,11 @@ def _add_reads(kind: str, model: type[BaseModel]) -> None:
     def get_entry(entry_id: EntryId, snapshot: SnapshotDep) -> Response:
         entry = snapshot.entries[kind].get(entry_id)
         if entry is None:
-            raise NotFound(f"no {kind} entry {entry_id!r}", field="entry_id")
+            # an alias names its model (as `hwplan catalog show` and every request take it): say which entry it is
+            canonical = next((m.id for m in snapshot.catalog.models.values() if entry_id in m.aliases), None) \
+                if kind == "models" else None
+            hint = f": an alias of {canonical!r} (GET /v1/catalog/models/{canonical})" if canonical else ""
+            raise NotFound(f"no {kind} entry {entry_id!r}{hint}", field="entry_id")
         return _json(entry.content, snapshot.catalog.version, entry.etag)
 
 

@@ -423,7 +423,7 @@ def render_plans(console: Console, out: PlanResultOut, *, wide: bool = False) ->
             print_table(console, None, columns, rows, wide=wide)
             for p in out.plans:
                 if p.why:
-                    console.print(f"#{p.rank} serving ({', '.join(p.features)}): {p.why}")
+                    console.print(f"#{p.rank} serving ({', '.join(p.features) or 'no serving features'}): {p.why}")
         else:
             _plans_blocks(console, out.plans, shown)
         _render_caveats(console, out)

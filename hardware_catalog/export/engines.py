@@ -214,7 +214,8 @@ def _sixteen_bit_shard_fits(ctx: _Ctx, d: DeploymentOut, why: str, instead: str)
 
 def _prequantised(fmt: str, precision: str, model: str) -> ExportError:
     return ExportError(f"{fmt} serves {precision} weights only from a pre-quantised checkpoint, and the catalog "
-                       f"names none for {model}; export a 16-bit plan or quantise the checkpoint first",
+                       f"names none for {model}; export a plan whose weights the engine quantises at load (16-bit, "
+                       "or FP8 where the engine's FP8 path runs on the chip) or quantise the checkpoint first",
                        field="format")
 
 
