@@ -186,3 +186,14 @@ def test_estimate_takes_the_kv_cache_a_runtime_defaults_to(hwplan: Cli) -> None:
     code, out, _ = hwplan("estimate", "--model", "llama-3.1-8b", "--hardware", "h200", "--precision", "fp8",
                           "--runtime", "vllm", "--json")
     assert code == 0 and json.loads(out)["kv_precision"] == "bf16"  # vLLM: the model's dtype
+
+
+@pytest.mark.parametrize(("model", "expected"), [("gpt-oss-120b", "fp4"), ("deepseek-r1", "fp8"),
+                                                 ("llama-3.1-8b", "bf16")])
+def test_estimate_takes_the_format_a_model_is_published_in(hwplan: Cli, model: str, expected: str) -> None:
+    """A new user's case: gpt-oss-120b without --precision was estimated at bf16 (234 GB of weights that fit no
+    chip) where its published checkpoint is MXFP4 experts; DeepSeek-R1's is FP8. Basis: the model cards (the
+    catalog's checkpoint and released_precision, each sourced)."""
+    code, out, err = hwplan("estimate", "--model", model, "--hardware", "h100-sxm", "--runtime", "sglang", "--json")
+    assert code == 0, err
+    assert json.loads(out)["precision"] == expected

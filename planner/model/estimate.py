@@ -120,6 +120,17 @@ def default_precision(catalog: Catalog, hardware: Hardware) -> Precision:
     raise InputError(f"hardware {hardware.id!r} computes no 16- or 32-bit float", field="precision")
 
 
+def _published_precision(catalog: Catalog, m: Model, hw: Hardware, rt: Runtime) -> Precision:
+    """The format a model's weights are published in where that is not 16-bit (``Model.released_precision``:
+    DeepSeek-V3 / R1's FP8; its experts-only ``checkpoint``: gpt-oss's MXFP4) and the runtime serves it on the chip;
+    else ``default_precision`` (a new user's case: gpt-oss-120b was estimated at bf16, 234 GB that fit no chip)."""
+    published = m.released_precision or (m.checkpoint.precision if m.checkpoint is not None else None)
+    if published is not None and published in catalog.precisions and published in catalog.weight_precisions(rt, hw) \
+            and not rt.lacks_native(published, hw, m) and published not in hw.unsupported_precisions:
+        return catalog.precisions[published]
+    return default_precision(catalog, hw)
+
+
 def resolve(catalog: Catalog, *, model: str, hardware: str, chips: int | None = None,
             tp: int | None = None, pp: int = 1, precision: str | None = None,
             kv_precision: str | None = None, runtime: str | None = None, ep: int = 1) -> Config:
@@ -130,7 +141,7 @@ def resolve(catalog: Catalog, *, model: str, hardware: str, chips: int | None = 
     if rt.id not in hw.runtimes:
         raise InputError(f"runtime {rt.id!r} does not run on {hw.id} (it supports "
                          f"{', '.join(hw.runtimes)})", field="runtime")
-    prec = catalog.get_precision(precision) if precision else default_precision(catalog, hw)
+    prec = catalog.get_precision(precision) if precision else _published_precision(catalog, m, hw, rt)
     _check_weights(catalog, hw, rt, prec, m)
     kv = _kv_precision(catalog, hw, rt, kv_precision, prec.id)
     for name, value in (("pp", pp), ("tp", tp), ("chips", chips), ("ep", ep)):
