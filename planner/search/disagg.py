@@ -40,7 +40,7 @@ from planner.search.run import run_search
 from planner.search.shapes.capacity import length_dists
 from planner.workload import Budget, Objective, Slo, Tokens, Traffic, Workload
 
-__all__ = ["DecodePool", "PrefillPool", "compare", "disaggregated_plans", "transfer_s"]
+__all__ = ["DecodePool", "PrefillPool", "compare", "compared_with", "disaggregated_plans", "transfer_s"]
 
 FEATURE = ("disaggregation",)
 PAIRS = 6  # best plans of each pool paired
@@ -256,7 +256,6 @@ def _why(p: Plan, other: Plan | None, shape: str, alt: str) -> str:
         needs = " (disaggregation needs a scale-out network and runtime support)" if alt == "disaggregated" else ""
         return f"{shape}: no {alt} plan meets the SLOs{needs}"
     saving = other.cost.per_month - p.cost.per_month
-    verb = "saves" if saving >= 0 else "costs"
     tpot = (p.predicted.get("tpot_ms_p50", 0.0), other.predicted.get("tpot_ms_p50", 0.0))
     ttft = (p.predicted.get("ttft_ms_p50", 0.0), other.predicted.get("ttft_ms_p50", 0.0))
     relief = ""
@@ -266,8 +265,17 @@ def _why(p: Plan, other: Plan | None, shape: str, alt: str) -> str:
     else:
         relief = (f"one pool, no KV transfer (p50 TTFT {ttft[0]:.0f} vs {ttft[1]:.0f} ms, "
                   f"TPOT {tpot[0]:.1f} vs {tpot[1]:.1f} ms); ")
-    against = f"the best {alt} plan (${other.cost.per_month:,.0f})"
-    return f"{shape}: {relief}{verb} ${abs(saving):,.0f}/month against {against}"
+    return f"{shape}: {relief}{compared_with(saving, f'the best {alt} plan (${other.cost.per_month:,.0f})')}"
+
+
+def compared_with(saving: float, other: str) -> str:
+    """'saves $X/month against', 'costs $X/month more than' or 'costs the same as' ``other`` (a plan's price beside
+    the figure read as its own cost: a new user read 'costs $15,375/month against ... ($15,375)' so)."""
+    if round(saving) > 0:
+        return f"saves ${saving:,.0f}/month against {other}"
+    if round(saving) < 0:
+        return f"costs ${-saving:,.0f}/month more than {other}"
+    return f"costs the same as {other}"
 
 
 def _join(p: Plan, d: Plan, moved_s: float, w: Workload) -> Plan | None:

@@ -19,6 +19,7 @@ from dataclasses import replace
 from planner.domain import Catalog
 from planner.model.grid import CatalogTables
 from planner.model.serving import Served, drafter_for, uses_mtp
+from planner.search.disagg import compared_with
 from planner.search.rank import mark_pareto, rank_plans
 from planner.search.results import Plan, PlanResult
 from planner.search.run import Searched, run_search
@@ -92,7 +93,5 @@ def _why(p: Plan, pool: list[Plan]) -> str:
     saving = q.cost.per_month - p.cost.per_month
     tpot = (p.predicted.get("tpot_ms_p50", 0.0), q.predicted.get("tpot_ms_p50", 0.0))
     ttft = (p.predicted.get("ttft_ms_p50", 0.0), q.predicted.get("ttft_ms_p50", 0.0))
-    verb = "saves" if saving >= 0 else "costs"
-    return (f"{used} {verb} ${abs(saving):,.0f}/month against {alt} (${q.cost.per_month:,.0f}); "
-            f"p50 TTFT {ttft[0]:.0f} vs "
-            f"{ttft[1]:.0f} ms, p50 TPOT {tpot[0]:.1f} vs {tpot[1]:.1f} ms")
+    return (f"{used} {compared_with(saving, f'the best plan of {p.model} with {alt} (${q.cost.per_month:,.0f})')}; "
+            f"p50 TTFT {ttft[0]:.0f} vs {ttft[1]:.0f} ms, p50 TPOT {tpot[0]:.1f} vs {tpot[1]:.1f} ms")
