@@ -327,7 +327,8 @@ def test_eagle_drafts_only_models_with_a_published_head(catalog: Catalog, tables
     none = replace(w, constraints=replace(w.constraints, models=("qwen2.5-1.5b",)))
     result = plan(none, catalog, top=1, tables=tables, time_limit_s=4.0)
     assert not result.plans and result.infeasible is not None
-    assert any("no published EAGLE head" in r for r in result.infeasible.reasons)
+    (reason,) = [r for r in result.infeasible.reasons if "no published EAGLE head" in r]
+    assert "the catalog has heads for" in reason and "llama-3.1-8b" in reason  # where to go instead
     allowed = replace(w, constraints=replace(w.constraints, models=("qwen2.5-1.5b", "llama-3.1-8b"),
                                              serving={"speculative": "allowed", "prefix_caching": "forbidden"}))
     from planner.search.serving import variants

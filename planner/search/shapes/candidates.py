@@ -263,9 +263,10 @@ def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload,
                                   "(runtimes.yaml native_only)"))
     if "speculative:eagle" in features:  # EAGLE drafts with a head trained for the model: one must be published
         heads = np.array([catalog.models[tables.model_ids[m]].eagle_head is not None for m in models])
+        having = sorted(mid for mid, m in catalog.models.items() if m.eagle_head is not None)
         model_checks.append((np.broadcast_to(heads[None, :], quality.shape),
                              "speculative decoding with an EAGLE drafter: no published EAGLE head for the model "
-                             "(models/<id>.yaml eagle_head)"))
+                             f"(models/<id>.yaml eagle_head; the catalog has heads for {', '.join(having) or 'none'})"))
     # removals, counted on the factor tables: rows = combos x models x shapes
     dropped: Counter[str] = Counter()
     per_model = shape_ok.astype(np.int64).T  # [shape, model]: shapes each model is tried with
