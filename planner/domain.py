@@ -218,6 +218,12 @@ class Model:
         """Whether a configuration at ``precision`` runs the published experts-only checkpoint (``Checkpoint``)."""
         return self.checkpoint is not None and self.checkpoint.precision == precision
 
+    @property
+    def published_precision(self) -> str | None:
+        """The format its weights are published in where not 16-bit: its whole release's (``released_precision``:
+        DeepSeek-V3's FP8) or its experts-only checkpoint's (gpt-oss's MXFP4); None: 16-bit."""
+        return self.released_precision or (self.checkpoint.precision if self.checkpoint is not None else None)
+
     def scored_at(self, precision: str) -> bool:
         """Whether the catalog's scores are of this model's published weights at ``precision``: its experts-only
         checkpoint's (gpt-oss's MXFP4) or its whole release's (``released_precision``: DeepSeek-V3's FP8), so no
@@ -256,14 +262,18 @@ class Model:
         return self.params * rest + self.expert_params * (f.expert_bytes - rest)
 
     @property
+    def moe_layers(self) -> int:
+        """Layers with routed experts (the first ``moe.dense_layers`` have a dense MLP; 0 for a dense model)."""
+        return self.layers - self.moe.dense_layers if self.is_moe else 0
+
+    @property
     def expert_params(self) -> float:
         """Parameters in all routed experts (SwiGLU MLP: 3 matrices of hidden x ffn each)."""
         if not self.is_moe:
             return 0.0
         if self.routed_expert_params is not None:
             return self.routed_expert_params
-        moe_layers = self.layers - self.moe.dense_layers
-        return float(moe_layers * self.experts * 3 * self.hidden_size * self.ffn_size)
+        return float(self.moe_layers * self.experts * 3 * self.hidden_size * self.ffn_size)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from hardware_catalog.export.base import ExportError, _Ctx, deploy_data
+from planner.domain import EagleHead
 from planner.model.serving import FEATURES, drafter_for, uses_mtp
 
 if TYPE_CHECKING:
@@ -122,13 +123,13 @@ def _drafter(ctx: _Ctx) -> tuple[str, int]:
     return method, drafter_for(method).draft_tokens
 
 
-def _eagle_head(ctx: _Ctx, fmt: str) -> dict[str, Any]:
+def _eagle_head(ctx: _Ctx, fmt: str) -> EagleHead:
     head = ctx.catalog.get_model(ctx.plan.model).eagle_head
     if head is None:  # the planner drafts with EAGLE only where the model has a head; a hand-edited plan may not
         raise ExportError(f"plan {ctx.plan.rank} uses speculative (EAGLE) decoding, and the catalog names no EAGLE "
                           f"draft head for {ctx.plan.model} (models/{ctx.plan.model}.yaml eagle_head), so {fmt} "
                           "cannot be told what to draft with", field="format")
-    return {"repo": head.repo, "method": head.method, "target": head.target}
+    return head
 
 
 def _speculative(ctx: _Ctx) -> bool:
@@ -152,7 +153,7 @@ def vllm_flags(ctx: _Ctx, d: DeploymentOut, tp: int) -> tuple[int, int, list[str
         config: dict[str, Any] = {"method": "deepseek_mtp", "num_speculative_tokens": k}
         if method == "eagle":
             head = _eagle_head(ctx, "vllm")
-            config = {"method": head["method"], "model": head["repo"], "num_speculative_tokens": k}
+            config = {"method": head.method, "model": head.repo, "num_speculative_tokens": k}
         out += ["--speculative-config", json.dumps(config, separators=(",", ":"))]
     if d.role in ROLES:
         role = {"prefill": "kv_producer", "decode": "kv_consumer"}[d.role]
@@ -173,8 +174,8 @@ def sglang_flags(ctx: _Ctx, d: DeploymentOut) -> list[str]:
             out += ["--speculative-algorithm", "NEXTN"]
         else:
             head = _eagle_head(ctx, "sglang")
-            out += ["--speculative-algorithm", {"eagle3": "EAGLE3", "eagle": "EAGLE"}[head["method"]],
-                    "--speculative-draft-model-path", head["repo"]]
+            out += ["--speculative-algorithm", {"eagle3": "EAGLE3", "eagle": "EAGLE"}[head.method],
+                    "--speculative-draft-model-path", head.repo]
         out += ["--speculative-num-steps", str(k), "--speculative-eagle-topk", "1",
                 "--speculative-num-draft-tokens", str(k + 1)]
     if d.role in ROLES:

@@ -230,7 +230,7 @@ def parameter_counts(model: Model) -> ParamCount:
     """
     h, moe = model.hidden_size, model.moe
     embedding = float(model.vocab_size * h)
-    moe_layers = model.layers - moe.dense_layers if model.is_moe else 0
+    moe_layers = model.moe_layers
     dense_layers = model.layers - moe_layers
     dense_ffn = moe.dense_ffn_size or model.ffn_size
     shared_ffn = moe.shared_ffn_size or model.ffn_size

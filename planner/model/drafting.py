@@ -57,10 +57,9 @@ def draft_pass(model: Model) -> DraftPass:
     drafted = 2.0 * h * h + head  # EAGLE's FC / MTP's M (2h -> h) and the LM head, beside the one decoder layer
     layer = max(model.active_params - tables, 0.0) / model.layers  # one decoder layer of the active body
     dense_layer = max(model.params - model.expert_params - tables, 0.0) / model.layers
-    moe_layers = model.layers - model.moe.dense_layers if model.is_moe else 0
     return DraftPass(compute_share=min((layer + drafted) / model.active_params, 1.0),
                      dense_params=dense_layer + drafted,
-                     expert_share=1.0 / moe_layers if moe_layers else 0.0)
+                     expert_share=1.0 / model.moe_layers if model.moe_layers else 0.0)
 
 
 def draft_columns(models: Sequence[Model]) -> dict[str, list[float]]:

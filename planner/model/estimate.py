@@ -121,13 +121,12 @@ def default_precision(catalog: Catalog, hardware: Hardware) -> Precision:
 
 
 def _published_precision(catalog: Catalog, m: Model, hw: Hardware, rt: Runtime) -> Precision:
-    """The format a model's weights are published in where that is not 16-bit (``Model.released_precision``:
-    DeepSeek-V3 / R1's FP8; its experts-only ``checkpoint``: gpt-oss's MXFP4) and the runtime serves it on the chip;
-    else ``default_precision`` (a new user's case: gpt-oss-120b was estimated at bf16, 234 GB that fit no chip)."""
-    published = m.released_precision or (m.checkpoint.precision if m.checkpoint is not None else None)
-    if published is not None and published in catalog.precisions and published in catalog.weight_precisions(rt, hw) \
-            and not rt.lacks_native(published, hw, m) and published not in hw.unsupported_precisions:
-        return catalog.precisions[published]
+    """The format a model's weights are published in where that is not 16-bit (``Model.published_precision``) and
+    the runtime serves it on the chip (``_weights_problem``); else ``default_precision`` (a new user's case:
+    gpt-oss-120b was estimated at bf16, 234 GB that fit no chip)."""
+    published = catalog.precisions.get(m.published_precision or "")
+    if published is not None and _weights_problem(catalog, hw, rt, published, m) is None:
+        return published
     return default_precision(catalog, hw)
 
 
@@ -196,21 +195,28 @@ def _check_expert_parallel(m: Model, hw: Hardware, rt: Runtime, *, tp: int, pp: 
 
 
 def _check_weights(catalog: Catalog, hw: Hardware, rt: Runtime, prec: Precision, model: Model) -> None:
-    """An InputError on ``precision`` where ``rt`` does not serve ``prec`` weights of ``model`` on ``hw`` (as the
-    planner drops them: ``Catalog.weight_precisions``, ``Runtime.lacks_native``, a chip's cited
-    ``unsupported_precisions``), saying why."""
+    """An InputError on ``precision`` where ``rt`` does not serve ``prec`` weights of ``model`` on ``hw``, saying
+    why (``_weights_problem``)."""
+    problem = _weights_problem(catalog, hw, rt, prec, model)
+    if problem is not None:
+        raise InputError(problem, field="precision")
+
+
+def _weights_problem(catalog: Catalog, hw: Hardware, rt: Runtime, prec: Precision, model: Model) -> str | None:
+    """Why ``rt`` does not serve ``prec`` weights of ``model`` on ``hw`` (as the planner drops them:
+    ``Runtime.lacks_native``, ``Catalog.weight_precisions``, a chip's cited ``unsupported_precisions``); None: it
+    does."""
     if rt.lacks_native(prec.id, hw, model):
-        raise InputError(f"{rt.id} runs {prec.id} weights only on chips that compute {prec.id}, which {hw.id} does "
-                         f"not: {rt.sources['native_only']}", field="precision")
+        return (f"{rt.id} runs {prec.id} weights only on chips that compute {prec.id}, which {hw.id} does not: "
+                f"{rt.sources['native_only']}")
     weights = catalog.weight_precisions(rt, hw)
     if prec.id not in weights:
-        raise InputError(f"{rt.id} does not serve {prec.id} weights{rt.through(hw.family)} "
-                         f"(it serves {', '.join(weights)})", field="precision")
+        return f"{rt.id} does not serve {prec.id} weights{rt.through(hw.family)} (it serves {', '.join(weights)})"
     if prec.compute_precision(hw) is None:
-        raise InputError(f"{hw.id} has no compute path for {prec.id}", field="precision")
+        return f"{hw.id} has no compute path for {prec.id}"
     if prec.id in hw.unsupported_precisions:  # as the planner drops it (a chip's cited reason): estimate ran it
-        raise InputError(f"{hw.id} cannot run {prec.id} weights: {hw.unsupported_precisions[prec.id]}",
-                         field="precision")
+        return f"{hw.id} cannot run {prec.id} weights: {hw.unsupported_precisions[prec.id]}"
+    return None
 
 
 def default_kv_precision(hw: Hardware, rt: Runtime, weight_precision: str, kvs: Sequence[str]) -> str:

@@ -247,7 +247,7 @@ class CatalogTables:
             "head_dim": [m.head_dim for m in models],
             "ffn": [m.ffn_size for m in models],
             "vocab": [m.vocab_size for m in models],
-            "moe_layers": [m.layers - m.moe.dense_layers if m.experts > 1 else 0 for m in models],
+            "moe_layers": [m.moe_layers for m in models],
             **attention_columns(models),
             **draft_columns(models),
         }

@@ -35,9 +35,18 @@ from planner.model.grid import ACTIVATION_BYTES, Array, Grid, Rows
 from planner.model.moe import ep_memory, ep_step, linear_flop_params
 
 __all__ = ["FloorPair", "Memory", "MemoryCoefficients", "MemoryModel", "StepCoefficients", "StepModel", "StepTime",
-           "kv_bytes_per_token", "memory", "step_time", "weights_bytes"]
+           "kv_bytes_per_token", "memory", "step_time", "touched_share", "weights_bytes"]
 
 _SURE_EXPONENT = -40.0  # e^x below 2^-54 for x at or below it: 1 - e^x rounds to 1.0 exactly
+
+
+def touched_share(log_expert_miss: Array, tokens: npt.ArrayLike) -> Array:
+    """The share of a layer's routed experts a pass of ``tokens`` tokens touches, each token routing to k of E:
+    1 - (1 - k/E)^tokens, with ``log_expert_miss`` = log(1 - k/E) (-inf for a dense row: 1, over no experts). The
+    exponent is held at -40, where 1 - e^x is 1.0 to the bit: a pass of thousands of tokens underflows e^x, and
+    numpy's exp takes a scalar path ~15-100x slower for each result that is subnormal or 0."""
+    return np.asarray(1.0 - np.exp(np.maximum(log_expert_miss * np.maximum(tokens, 1.0), _SURE_EXPONENT)),
+                      dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -419,9 +428,7 @@ class StepModel:
                   else np.maximum(np.ceil(tokens / c.max_batched_tokens), 1.0))
         weights = c.dense_weights_s_per_pass
         if self.moe:  # each token routes to k of E experts: a pass touches E (1 - (1 - k/E)^tokens)
-            # (the exponent held at -40, where 1 - e^x is 1.0 to the bit: a pass of thousands of tokens underflows
-            # e^x, and numpy's exp takes a scalar path ~15-100x slower for each result that is subnormal or 0)
-            touched = 1.0 - np.exp(np.maximum(c.log_expert_miss * np.maximum(tokens / passes, 1.0), _SURE_EXPONENT))
+            touched = touched_share(c.log_expert_miss, tokens / passes)
             if self.expert_parallel:  # the busiest rank's share of its experts (StepCoefficients)
                 touched = np.minimum(1.0, np.maximum(c.expert_rank_imbalance * touched,
                                                      np.minimum(c.expert_rank_ep * touched, c.expert_rank_floor)))
@@ -496,7 +503,7 @@ class StepModel:
         comm = c.communication_s_per_token * per_token
         compute = (fixed, (c.linear_compute_s_per_token + c.communication_s_per_token) * per_token)
         weights = (fixed + c.dense_weights_s_per_pass
-                   + c.expert_weights_s_per_pass * (1.0 - np.exp(c.log_expert_miss)), comm)
+                   + c.expert_weights_s_per_pass * touched_share(c.log_expert_miss, 1.0), comm)
         d_keys = attended_context(decode_context, c.window_tokens, c.full_attention_fraction)  # = decode_context
         p_keys = prefill_attended_context(prefill_context, c.window_tokens,  # without windows
                                           c.full_attention_fraction) * c.prefill_attention_ratio

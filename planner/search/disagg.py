@@ -38,9 +38,10 @@ from planner.search.build import limit_binding
 from planner.search.results import Cost, Plan, per_million
 from planner.search.run import run_search
 from planner.search.shapes.capacity import length_dists
+from planner.text import compared_with
 from planner.workload import Budget, Objective, Slo, Tokens, Traffic, Workload
 
-__all__ = ["DecodePool", "PrefillPool", "compare", "compared_with", "disaggregated_plans", "transfer_s"]
+__all__ = ["DecodePool", "PrefillPool", "compare", "disaggregated_plans", "transfer_s"]
 
 FEATURE = ("disaggregation",)
 PAIRS = 6  # best plans of each pool paired
@@ -266,16 +267,6 @@ def _why(p: Plan, other: Plan | None, shape: str, alt: str) -> str:
         relief = (f"one pool, no KV transfer (p50 TTFT {ttft[0]:.0f} vs {ttft[1]:.0f} ms, "
                   f"TPOT {tpot[0]:.1f} vs {tpot[1]:.1f} ms); ")
     return f"{shape}: {relief}{compared_with(saving, f'the best {alt} plan (${other.cost.per_month:,.0f})')}"
-
-
-def compared_with(saving: float, other: str) -> str:
-    """'saves $X/month against', 'costs $X/month more than' or 'costs the same as' ``other`` (a plan's price beside
-    the figure read as its own cost: a new user read 'costs $15,375/month against ... ($15,375)' so)."""
-    if round(saving) > 0:
-        return f"saves ${saving:,.0f}/month against {other}"
-    if round(saving) < 0:
-        return f"costs ${-saving:,.0f}/month more than {other}"
-    return f"costs the same as {other}"
 
 
 def _join(p: Plan, d: Plan, moved_s: float, w: Workload) -> Plan | None:

@@ -19,10 +19,10 @@ from dataclasses import replace
 from planner.domain import Catalog
 from planner.model.grid import CatalogTables
 from planner.model.serving import Served, drafter_for, uses_mtp
-from planner.search.disagg import compared_with
 from planner.search.rank import mark_pareto, rank_plans
 from planner.search.results import Plan, PlanResult
 from planner.search.run import Searched, run_search
+from planner.text import compared_with
 from planner.workload import Objective, Workload, demand_warnings
 
 __all__ = ["plan_served", "variants"]
