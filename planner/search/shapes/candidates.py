@@ -231,7 +231,7 @@ def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload,
     prices, rates = _prices(catalog, tables, c, distinct(hw))
     quality = at_confidence[models[None, :], precision[:, None]]  # [combo, model]
     # where the evidence behind a format does not cover the chip (``unclaimed_on``: fp4 on an MXFP4 chip), no claim
-    unclaimed = _unclaimed(catalog, tables, models)[hw[:, None], precision[:, None], np.arange(len(models))[None, :]]
+    unclaimed = _unclaimed(catalog, tables)[hw[:, None], precision[:, None], models[None, :]]  # [combo, model]
     quality = np.where(unclaimed, np.nan, quality)
     per_node = tables.hardware["chips_per_node"][hw][:, None]
     scale_out = tables.hardware["scale_out_bytes_per_s"][hw][:, None] > 0
@@ -258,7 +258,7 @@ def enumerate_candidates(catalog: Catalog, tables: CatalogTables, w: Workload,
                          "p95 input + output longer than the model's context"))
     # a format the runtime computes natively only, on a chip that does not: only a model's own checkpoint in it
     # (``Runtime.lacks_native``; SGLang's NVFP4 needs Blackwell, gpt-oss's MXFP4 experts run weight-only on Hopper)
-    native = _lacks_native(catalog, tables, models)[hw, combos[:, 1], precision]  # [combo, model]
+    native = _lacks_native(catalog, tables)[hw[:, None], combos[:, 1, None], precision[:, None], models[None, :]]
     model_checks.append((~native, "the runtime computes the weight format natively only and the chip does not "
                                   "(runtimes.yaml native_only)"))
     if "speculative:eagle" in features:  # EAGLE drafts with a head trained for the model: one must be published
@@ -577,25 +577,25 @@ def _chip_runtime_table(catalog: Catalog, tables: CatalogTables, key: tuple[obje
     return cached(catalog, (*key, tables.hardware_ids, tables.runtime_ids), compute)
 
 
-def _unclaimed(catalog: Catalog, tables: CatalogTables, models: IntArray) -> npt.NDArray[np.bool_]:
-    """[hardware, precision, model (of ``models``)]: the quality evidence for the format does not cover the model on
-    the chip (``planner.levers.quality.unclaimed_on``; once per catalog, read-only)."""
+def _unclaimed(catalog: Catalog, tables: CatalogTables) -> npt.NDArray[np.bool_]:
+    """[hardware, precision, model]: the quality evidence for the format does not cover the model on the chip
+    (``planner.levers.quality.unclaimed_on``; once per catalog, over all its models, read-only: keyed by a search's
+    model subset, a service would keep one table per subset it was asked)."""
     def compute() -> npt.NDArray[np.bool_]:
-        table = np.array([[[unclaimed_on(catalog.models[tables.model_ids[int(m)]], pid, catalog.hardware[hid])
-                            is not None for m in models] for pid in tables.precision_ids]
-                          for hid in tables.hardware_ids], dtype=bool)
-        table = table.reshape(len(tables.hardware_ids), len(tables.precision_ids), len(models))
+        ms = [catalog.models[mid] for mid in tables.model_ids]
+        table = np.array([[[unclaimed_on(m, pid, catalog.hardware[hid]) is not None for m in ms]
+                           for pid in tables.precision_ids] for hid in tables.hardware_ids], dtype=bool)
+        table = table.reshape(len(tables.hardware_ids), len(tables.precision_ids), len(ms))
         table.flags.writeable = False
         return table
-    return cached(catalog, ("unclaimed", tables.hardware_ids, tables.precision_ids, tuple(int(m) for m in models)),
-                  compute)
+    return cached(catalog, ("unclaimed", tables.hardware_ids, tables.precision_ids, tables.model_ids), compute)
 
 
-def _lacks_native(catalog: Catalog, tables: CatalogTables, models: IntArray) -> npt.NDArray[np.bool_]:
-    """[hardware, runtime, precision, model (of ``models``)]: the runtime does not serve the model's weights in the
-    format on the chip (``Runtime.lacks_native``; once per catalog, read-only)."""
+def _lacks_native(catalog: Catalog, tables: CatalogTables) -> npt.NDArray[np.bool_]:
+    """[hardware, runtime, precision, model]: the runtime does not serve the model's weights in the format on the
+    chip (``Runtime.lacks_native``; once per catalog, over all its models, read-only)."""
     def compute() -> npt.NDArray[np.bool_]:
-        ms = [catalog.models[tables.model_ids[int(m)]] for m in models]
+        ms = [catalog.models[mid] for mid in tables.model_ids]
         table = np.zeros((len(tables.hardware_ids), len(tables.runtime_ids), len(tables.precision_ids), len(ms)),
                          dtype=bool)
         for i, hid in enumerate(tables.hardware_ids):
@@ -607,7 +607,7 @@ def _lacks_native(catalog: Catalog, tables: CatalogTables, models: IntArray) -> 
         table.flags.writeable = False
         return table
     return cached(catalog, ("lacks_native", tables.hardware_ids, tables.runtime_ids, tables.precision_ids,
-                            tuple(int(m) for m in models)), compute)
+                            tables.model_ids), compute)
 
 
 def _supports(catalog: Catalog, tables: CatalogTables, features: tuple[str, ...]) -> npt.NDArray[np.bool_]:
