@@ -54,6 +54,10 @@ def test_other_scenarios(hwplan: Cli, scenario: str) -> None:
 def test_table_output(hwplan: Cli) -> None:
     code, out, _ = hwplan(*BASE[:-1])
     assert code == 0 and "TPOT ms" in out
+    # counts as counts (a new user read 'batch 1.0 (662)'), the figures as the JSON gives them, to 5 digits
+    _, doc, _ = hwplan(*BASE)
+    data = json.loads(doc)
+    assert f"batch (max that fits)  │ {data['batch']:g} ({data['max_batch']})" in out, out
 
 
 def test_non_fitting_config_is_a_result_not_an_error(hwplan: Cli) -> None:

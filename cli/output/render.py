@@ -11,6 +11,7 @@ from rich.table import Table
 from cli.output.tables import Column, print_table
 from hardware_catalog.numbers import rounded
 from planner.errors import InputError
+from planner.text import plain
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -21,6 +22,12 @@ if TYPE_CHECKING:
 __all__ = ["catalog_entry", "catalog_rows", "estimate_table", "rows_table", "slowed_label"]
 
 GB = 1e9
+
+
+def _figure(value: object) -> str:
+    """A figure of the estimate table: a number to five significant digits, whole from 1,000 up with separators
+    (``planner.text.plain``: a batch of 1, not 1.0; 70,794 ms, not 70794.0); anything else as it is."""
+    return plain(float(value), ".5g") if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
 
 
 def estimate_table(console: Console, out: EstimateOut) -> None:
@@ -36,7 +43,7 @@ def estimate_table(console: Console, out: EstimateOut) -> None:
     m = d["memory"]
     table.add_row("memory per chip", f"{m['total_gb']} / {m['capacity_gb']} GB (weights {m['weights_gb']}, "
                   f"KV {m['kv_cache_gb']}, activations {m['activations_gb']}, overhead {m['overhead_gb']})")
-    table.add_row("batch (max that fits)", f"{d['batch']} ({d['max_batch']})")
+    table.add_row("batch (max that fits)", f"{_figure(d['batch'])} ({d['max_batch']})")
     if d.get("concurrency_cap_source"):
         cap = "none" if d.get("concurrency_cap") is None else f"{d['concurrency_cap']:,}"
         table.add_row("engine cap on sequences", f"{cap} ({d['concurrency_cap_source']})")
@@ -47,7 +54,7 @@ def estimate_table(console: Console, out: EstimateOut) -> None:
         if key in d:
             # a configuration that does not fit does not run: its figures are what it would do if it did
             hypothetical = not d["fits"] and key not in ("cost_per_hour", "bound") and d[key] is not None
-            table.add_row(label, "—" if d[key] is None else str(d[key]) + (" (if it fit)" if hypothetical else ""))
+            table.add_row(label, "—" if d[key] is None else _figure(d[key]) + (" (if it fit)" if hypothetical else ""))
     if d.get("cost_note"):  # why there is no cost (a filter, no instance that holds the replica, no offer)
         table.add_row("no cost", d["cost_note"])
     if d.get("serving_iteration_ms") is not None:
