@@ -247,15 +247,21 @@ def test_the_t4_plans_no_fp8(catalog: Any) -> None:
 @pytest.mark.parametrize("fmt", ["vllm", "sglang"])
 def test_fp8_quantised_at_load_needs_the_16_bit_shard_to_fit(catalog: Any, fmt: str) -> None:
     # both engines load a 16-bit checkpoint whole before quantising it: qwen2.5-14b's 29.4 GB on one 24 GB L4
-    # runs out of memory at load; on two L4s (14.8 GB each) it starts; DeepSeek-V3 is published in FP8
-    from test_export import result
+    # runs out of memory at load, so that plan loads an FP8 checkpoint quantised beforehand (it was refused before
+    # `--format quantise`); on two L4s (14.8 GB each) it is quantised at load; DeepSeek-V3 is published in FP8
+    from test_export import engine_options, result
 
     runtime = {"vllm": "vllm", "sglang": "sglang"}[fmt]
-    doc = result("qwen2.5-14b", runtime, [("l4", 1, 1, 1)], precision="fp8")
-    with pytest.raises(ExportError, match=r"29\.4 GB per chip where l4 has 24\.\d GB"):
-        export(doc, catalog, fmt, workload=WORKLOAD)
-    export(result("qwen2.5-14b", runtime, [("l4", 2, 1, 1)], precision="fp8"), catalog, fmt, workload=WORKLOAD)
-    export(result("deepseek-v3", runtime, [("h200", 8, 1, 1)], precision="fp8"), catalog, fmt, workload=WORKLOAD)
+    model = {"vllm": "model", "sglang": "model_path"}[fmt]
+    one = engine_options(fmt, export(result("qwen2.5-14b", runtime, [("l4", 1, 1, 1)], precision="fp8"), catalog, fmt,
+                                     workload=WORKLOAD)[0].content)
+    assert one[model] == "${QUANTISED_CHECKPOINT}" and one.get("quantization") is None
+    two = engine_options(fmt, export(result("qwen2.5-14b", runtime, [("l4", 2, 1, 1)], precision="fp8"), catalog, fmt,
+                                     workload=WORKLOAD)[0].content)
+    assert two[model] == "Qwen/Qwen2.5-14B" and two["quantization"] == "fp8"
+    v3 = engine_options(fmt, export(result("deepseek-v3", runtime, [("h200", 8, 1, 1)], precision="fp8"), catalog,
+                                    fmt, workload=WORKLOAD)[0].content)
+    assert v3[model] == "deepseek-ai/DeepSeek-V3" and v3.get("quantization") is None  # read from its config.json
 
 
 def test_llama_cpp_refuses_a_context_it_cannot_allocate(catalog: Any) -> None:

@@ -314,8 +314,9 @@ def _render_text(out: PlanResultOut, local: tuple[Catalog, Workload] | None, *, 
 
 
 def _flag_export(console: Console, out: PlanResultOut, cat: Catalog, workload: Workload) -> None:
-    """One line where plan 1 cannot be exported (``hwplan export`` would refuse it, named as it would)."""
-    from hardware_catalog.export import refusal
+    """One line where plan 1 cannot be exported (``hwplan export`` would refuse it, named as it would), or where
+    its launch files load weights quantised beforehand by a job ``--format quantise`` writes."""
+    from hardware_catalog.export import prepared_weights, refusal
 
     refused = refusal(out, cat, workload=workload)
     if refused is not None:
@@ -323,6 +324,10 @@ def _flag_export(console: Console, out: PlanResultOut, cat: Catalog, workload: W
         where = "no format" if fmt == "any" else f"--format {fmt}"
         console.print(f"[yellow]export[/yellow]: plan 1 cannot be exported ({where}: {exc.detail}); its predicted "
                       "figures stand, but hwplan writes no launch files for it", markup=True, highlight=False)
+    elif (job := prepared_weights(out, cat, workload=workload)) is not None:
+        console.print(f"[yellow]export[/yellow]: plan 1 serves {out.plans[0].precision} weights quantised once "
+                      f"beforehand ({job}; `hwplan export --format quantise` writes the job); its GPU hours are not "
+                      "in the plan's cost", markup=True, highlight=False)
 
 
 def _flag_iteration_interval(console: Console, calibration: Calibration, runtime: str) -> None:

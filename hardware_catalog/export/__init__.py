@@ -18,12 +18,15 @@ from hardware_catalog.export.engines import (
     FORMATS,
     KUBERNETES_VERSION,
     PLACEHOLDERS,
+    QUANTISE_FORMAT,
     _slug,
+    _weights,
     engine_argv,
     placeholders,
     shell_join,
 )
 from hardware_catalog.export.k8s import manifests
+from hardware_catalog.export.quantise import CHECKPOINT, quantise_script, recipe
 from hardware_catalog.export.serving import check as check_serving
 from hardware_catalog.export.serving import header as serving_header
 
@@ -32,8 +35,8 @@ if TYPE_CHECKING:
     from planner.domain import Catalog
     from planner.workload import Workload
 
-__all__ = ["CLUSTER_FORMATS", "ENGINE_FORMATS", "FORMATS", "KUBERNETES_VERSION", "Artifact", "ExportError",
-           "deploy_data", "engine_argv", "export", "one_deployment", "refusal"]
+__all__ = ["CLUSTER_FORMATS", "ENGINE_FORMATS", "FORMATS", "KUBERNETES_VERSION", "QUANTISE_FORMAT", "Artifact",
+           "ExportError", "deploy_data", "engine_argv", "export", "one_deployment", "prepared_weights", "refusal"]
 
 
 def _choose(doc: PlanResultOut, rank: int) -> PlanOut:
@@ -132,6 +135,8 @@ def export(doc: PlanResultOut, catalog: Catalog, fmt: str, *, rank: int = 1,
     _check_known(ctx)
     _check_shape(ctx)
     _check_exportable(ctx)
+    if fmt == QUANTISE_FORMAT:
+        return [_quantise_job(ctx, doc.workload)]
     if fmt in ENGINE_FORMATS:
         check_serving(ctx, fmt)  # a feature the engine lacks or this export cannot write: refused, named
         for i, d in enumerate(ctx.plan.deployments):
@@ -159,6 +164,44 @@ def export(doc: PlanResultOut, catalog: Catalog, fmt: str, *, rank: int = 1,
     return [Artifact(f"{_file_stem(doc.workload)}.{fmt}.yaml", docs, "application/yaml")]
 
 
+def _needs_quantised(ctx: _Ctx) -> str | None:
+    """The engine format of the plan's launch scripts where they load ${QUANTISED_CHECKPOINT}; None where its
+    engine loads the published checkpoint (16-bit, the model's own format, or FP8 quantised at load)."""
+    engine = _engine_for(ctx)
+    argv = [a for d in ctx.plan.deployments for a in engine_argv(ctx, engine, d)]
+    return engine if CHECKPOINT in argv else None
+
+
+def _quantise_job(ctx: _Ctx, workload: str) -> Artifact:
+    """The one-time job writing the checkpoint the plan's launch scripts load (``quantise.quantise_script``)."""
+    engine = _needs_quantised(ctx)
+    p = ctx.plan
+    if engine is None:
+        how = ("quantises its 16-bit checkpoint to FP8 at load time" if p.precision == "fp8"
+               and p.precision != ctx.catalog.get_model(p.model).published_precision
+               else f"loads its published checkpoint ({p.precision})")
+        raise ExportError(f"plan {p.rank} needs no quantisation job: {p.runtime} {how} for {p.model}", field="format")
+    r = recipe(ctx, engine, p.deployments[0])
+    header = [_one_line(line) for line in (
+        f"# hwplan plan rank {p.rank}: {p.model} {p.precision} on {p.runtime}: writes ${{QUANTISED_CHECKPOINT}}, "
+        f"the checkpoint its --format {engine} launch scripts (and k8s manifests) load, once before they start",
+        f"# recipe: {r.name}, the method the plan's {p.precision} quality band assumes (quality.yaml)")]
+    suffix, text, media = quantise_script(ctx, engine, _weights(ctx), header)
+    return Artifact(f"{_file_stem(workload)}.quantise.{suffix}", text, media)
+
+
+def prepared_weights(doc: PlanResultOut, catalog: Catalog, *, rank: int = 1,
+                     workload: Workload | None = None) -> str | None:
+    """The quantisation recipe plan ``rank``'s launch files need run once beforehand (None: none), for
+    ``hwplan plan`` to say under the plans that the plan has that step (its GPU hours are not in its cost)."""
+    ctx = _Ctx(_choose(doc, rank), catalog, workload)
+    try:
+        engine = _needs_quantised(ctx)
+    except ExportError:
+        return None
+    return None if engine is None else recipe(ctx, engine, ctx.plan.deployments[0]).name
+
+
 def _file_stem(workload: str) -> str:
     """The workload's slug as the start of a file name, "w" where it has no ASCII letter or digit ("日本語" gave
     ".k8s.yaml", a hidden file, and "-1-l4.sglang.sh", which a shell reads as an option), as ``k8s_name`` does."""
@@ -171,6 +214,11 @@ def one_deployment(artifacts: list[Artifact], fmt: str, deployment: int | None, 
     deployment; None: the only one. A plan of several deployments runs each on its own machines, so no one
     script starts them all: without a choice that is an ExportError naming the files and ``all_hint`` (how to
     get every file). Kubernetes manifests are one file holding every deployment: no choice applies."""
+    if fmt == QUANTISE_FORMAT:
+        if deployment is None:
+            return artifacts
+        raise ExportError("the quantisation job writes the one checkpoint every deployment loads: a deployment is "
+                          "chosen for engine launch scripts only", field="deployment")
     if fmt in CLUSTER_FORMATS:
         raise ExportError(f"{fmt} manifests are one file holding every deployment: a deployment is chosen for "
                           "engine launch scripts only", field="deployment")

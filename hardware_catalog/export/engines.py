@@ -32,16 +32,18 @@ if TYPE_CHECKING:
     from planner.workload import Tokens
 
 from hardware_catalog.export.base import Artifact, ExportError, _Ctx, deploy_data
+from hardware_catalog.export.quantise import CHECKPOINT, recipe
 from hardware_catalog.export.serving import sglang_flags, trtllm_flags, vllm_flags
 from planner.model.attention import kv_cache_bytes
 from planner.model.load.queueing import SLOT_STEP, LengthDist, slot_tokens
 
-__all__ = ["CLUSTER_FORMATS", "ENGINE_FORMATS", "FORMATS", "PLACEHOLDERS", "Artifact", "ExportError", "deploy_data",
-           "engine_argv", "k8s_name", "placeholders", "shell_join"]
+__all__ = ["CLUSTER_FORMATS", "ENGINE_FORMATS", "FORMATS", "PLACEHOLDERS", "QUANTISE_FORMAT", "Artifact", "ExportError",
+           "deploy_data", "engine_argv", "k8s_name", "placeholders", "shell_join"]
 
 ENGINE_FORMATS = ("vllm", "sglang", "trtllm", "jetstream", "neuron", "llama.cpp")
 CLUSTER_FORMATS = ("k8s", "kserve", "lws")
-FORMATS = ENGINE_FORMATS + CLUSTER_FORMATS
+QUANTISE_FORMAT = "quantise"  # the one-time job writing ${QUANTISED_CHECKPOINT} (hardware_catalog.export.quantise)
+FORMATS = (*ENGINE_FORMATS, *CLUSTER_FORMATS, QUANTISE_FORMAT)
 PORT = 8000
 LORA_RANK = 64  # planner.levers.finetune.DEFAULT_RANK (not imported: the export stays free of the planner)
 KUBERNETES_VERSION = "1.33"  # the OpenAPI schemas the manifests are validated against (tests/test_export.py)
@@ -82,6 +84,9 @@ PLACEHOLDERS = {"MODEL_PATH": "the fine-tuned checkpoint (a directory or Hugging
                                 "its GGUF conversion)",
                 "MAXTEXT_CHECKPOINT": "the MaxText (Orbax) checkpoint converted from the weights the plan serves (a "
                                       "full or distilled plan: its fine-tuned ones, not the base model's)",
+                "QUANTISED_CHECKPOINT": (
+                    "the plan's weights quantised once before the first replica starts (a directory every replica "
+                    "reads): `hwplan export --format quantise` writes the job that makes it"),
                 "MAXTEXT_QUANTISED_CHECKPOINT": (
                     "that MaxText checkpoint quantised to int8 and saved (quantization=int8 on a host that holds its "
                     "bf16 weights): a chip of this replica cannot hold the bf16 shard MaxText would restore to "
@@ -184,15 +189,30 @@ def _dtype(ctx: _Ctx, d: DeploymentOut) -> str:
     return "bfloat16"
 
 
-def _fp8_at_load(ctx: _Ctx, d: DeploymentOut, fmt: str) -> None:
-    """vLLM and SGLang quantise a 16-bit checkpoint to FP8 at load time, holding its 16-bit weights first
-    (vLLM docs/features/quantization/fp8.md: 'we load the model at original precision before quantizing down
-    to 8-bits, so you need enough memory to load the whole model'; SGLang fp8.py allocates a non-FP8 checkpoint
-    at params_dtype): a plan whose 16-bit shard does not fit the chip cannot start from that checkpoint."""
-    if ctx.plan.model in deploy_data().get("fp8_checkpoints", {}):
-        return  # published in FP8: loaded as it is
-    _sixteen_bit_shard_fits(ctx, d, f"{fmt} quantises the 16-bit checkpoint of {ctx.plan.model} to FP8 at load "
-                                    "time and holds it whole first", "serve a pre-quantised FP8 checkpoint instead")
+def _fp8_at_load(ctx: _Ctx, d: DeploymentOut) -> bool:
+    """Whether vLLM / SGLang can quantise the 16-bit checkpoint to FP8 at load time: they hold its 16-bit
+    weights first (vLLM docs/features/quantization/fp8.md: 'we load the model at original precision before
+    quantizing down to 8-bits, so you need enough memory to load the whole model'; SGLang fp8.py allocates a
+    non-FP8 checkpoint at params_dtype), so a plan whose 16-bit shard does not fit the chip loads an FP8
+    checkpoint quantised beforehand instead (``quantise``)."""
+    shard, usable = _sixteen_bit_shard(ctx, d)
+    return shard <= usable
+
+
+def _published(ctx: _Ctx) -> bool:
+    """Whether the plan serves the model's own published checkpoint in its format (gpt-oss's MXFP4, DeepSeek's FP8:
+    ``Model.published_precision``, deploy.yaml fp8_checkpoints): the engine loads it as it is."""
+    model = ctx.catalog.get_model(ctx.plan.model)
+    return ctx.plan.precision == model.published_precision or (
+        ctx.plan.precision == "fp8" and ctx.plan.model in deploy_data().get("fp8_checkpoints", {}))
+
+
+def _quantised(ctx: _Ctx, d: DeploymentOut, fmt: str, argv: list[str]) -> list[str]:
+    """``argv`` loading ${QUANTISED_CHECKPOINT} in place of the checkpoint (``quantise.recipe`` refuses where this
+    export has no checked way to write it)."""
+    recipe(ctx, fmt, d)
+    weights = _weights(ctx)
+    return [CHECKPOINT if a == weights else a for a in argv]
 
 
 def _sixteen_bit_shard(ctx: _Ctx, d: DeploymentOut) -> tuple[float, float]:
@@ -202,21 +222,10 @@ def _sixteen_bit_shard(ctx: _Ctx, d: DeploymentOut) -> tuple[float, float]:
             hw.memory_bytes * hw.memory_usable_fraction)
 
 
-def _sixteen_bit_shard_fits(ctx: _Ctx, d: DeploymentOut, why: str, instead: str) -> None:
-    """An ExportError where the model's 16-bit weights, split over the replica's chips, exceed a chip: an engine
-    that quantises at load holds them first (``why``: which, and how)."""
-    hw = ctx.catalog.get_hardware(d.hardware)
-    shard, usable = _sixteen_bit_shard(ctx, d)
-    if shard > usable:
-        raise ExportError(f"{why}: {shard / 1e9:.1f} GB per chip where {hw.id} has {usable / 1e9:.1f} GB; {instead} "
-                          "(or export a plan with more chips per replica)", field="format")
-
-
 def _prequantised(fmt: str, precision: str, model: str) -> ExportError:
     return ExportError(f"{fmt} serves {precision} weights only from a pre-quantised checkpoint, and the catalog "
-                       f"names none for {model}; export a plan whose weights the engine quantises at load (16-bit, "
-                       "or FP8 where the engine's FP8 path runs on the chip) or quantise the checkpoint first",
-                       field="format")
+                       f"names none for {model} (NxD Inference quantises through its NeuronConfig, which this export "
+                       "does not write); export a 16-bit plan", field="format")
 
 
 def _vllm(ctx: _Ctx, d: DeploymentOut, *, neuron: bool = False) -> list[str]:
@@ -235,11 +244,14 @@ def _vllm(ctx: _Ctx, d: DeploymentOut, *, neuron: bool = False) -> list[str]:
     argv += ["--tensor-parallel-size", str(tp), "--pipeline-parallel-size", str(d.pp)]
     if p.precision in ("bf16", "fp16"):
         argv += ["--dtype", _dtype(ctx, d)]
-    elif p.precision == "fp8" and not neuron:
-        _fp8_at_load(ctx, d, "vllm")
+    elif neuron:
+        raise _prequantised("neuron", p.precision, p.model)
+    elif _published(ctx):
+        pass  # its own format, read from its config.json
+    elif p.precision == "fp8" and _fp8_at_load(ctx, d):
         argv += ["--quantization", "fp8"]  # vLLM quantises 16-bit checkpoints to FP8 at load time
-    else:
-        raise _prequantised("neuron" if neuron else "vllm", p.precision, p.model)
+    else:  # a compressed-tensors checkpoint, read from its config.json (a --quantization flag must not contradict it)
+        argv = _quantised(ctx, d, "vllm", argv)
     if p.kv_precision == "fp8":
         argv += ["--kv-cache-dtype", "fp8"]
     argv += ["--max-num-seqs", str(max_seqs), "--enable-chunked-prefill",
@@ -262,11 +274,12 @@ def _sglang(ctx: _Ctx, d: DeploymentOut) -> list[str]:
             "--tp-size", str(d.tp), "--pp-size", str(d.pp)]
     if p.precision in ("bf16", "fp16"):
         argv += ["--dtype", _dtype(ctx, d)]
-    elif p.precision == "fp8":
-        _fp8_at_load(ctx, d, "sglang")
+    elif _published(ctx):
+        pass
+    elif p.precision == "fp8" and _fp8_at_load(ctx, d):
         argv += ["--quantization", "fp8"]
-    else:
-        raise _prequantised("sglang", p.precision, p.model)
+    else:  # read from the checkpoint's config.json (docs/advanced_features/quantization.md: no flag needed)
+        argv = _quantised(ctx, d, "sglang", argv)
     if p.kv_precision == "fp8":
         argv += ["--kv-cache-dtype", "fp8_e4m3"]  # SGLang names the FP8 format; it has no plain "fp8"
     argv += ["--max-running-requests", str(d.max_batch), "--chunked-prefill-size", str(runtime.max_batched_tokens)]
@@ -278,8 +291,6 @@ def _sglang(ctx: _Ctx, d: DeploymentOut) -> list[str]:
 def _trtllm(ctx: _Ctx, d: DeploymentOut) -> list[str]:
     p = ctx.plan
     runtime = ctx.catalog.runtimes["tensorrt-llm"]
-    if p.precision not in ("bf16", "fp16"):
-        raise _prequantised("trtllm", p.precision, p.model)
     if p.kv_precision not in ("bf16", "fp16"):
         raise ExportError("trtllm-serve has no KV-cache dtype option (it is set in the --config YAML's "
                           "kv_cache_config, which this export does not write)", field="format")
@@ -289,6 +300,8 @@ def _trtllm(ctx: _Ctx, d: DeploymentOut) -> list[str]:
             "--enable_chunked_prefill"]
     if (n := _max_model_len(ctx)) is not None:
         argv += ["--max_seq_len", str(n)]
+    if p.precision not in ("bf16", "fp16") and not _published(ctx):  # a Model Optimizer checkpoint (hf_quant_config)
+        argv = _quantised(ctx, d, "trtllm", argv)
     return argv + trtllm_flags(d) + ["--host", "0.0.0.0", "--port", str(PORT)]
 
 

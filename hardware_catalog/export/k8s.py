@@ -222,8 +222,9 @@ def _deployment_docs(ctx: _Ctx, fmt: str, engine: str, name: str, d: DeploymentO
 
 
 def _hf_repo_loaded(argv: list[str]) -> bool:
-    """Whether the engine pulls a Hugging Face repository (not a mounted ${MODEL_PATH} or /models file)."""
-    return not any("MODEL_PATH" in a or a.startswith("/models/") for a in argv)
+    """Whether the engine pulls a Hugging Face repository (not a mounted ${MODEL_PATH}, ${QUANTISED_CHECKPOINT} or
+    /models file)."""
+    return not any("MODEL_PATH" in a or "QUANTISED_CHECKPOINT" in a or a.startswith("/models/") for a in argv)
 
 
 def _traffic_lines(ctx: _Ctx, names: list[str]) -> list[str]:

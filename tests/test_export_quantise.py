@@ -1,0 +1,178 @@
+"""Plans whose engine loads their weights only pre-quantised export with the one-time job that writes them.
+
+Before, `hwplan export` refused every INT8 / INT4 / FP4 plan on vLLM, SGLang and TensorRT-LLM ("only from a
+pre-quantised checkpoint"), three examples' plan 1 among them, and gpt-oss's own MXFP4 checkpoint too. Now the
+launch files load ${QUANTISED_CHECKPOINT} and ``--format quantise`` writes the job. Independent bases:
+
+* llm-compressor's examples (vllm-project/llm-compressor @ ab1ba3eff examples/quantization_w8a8_int8,
+  quantization_w4a16, quantization_w4a4_fp4, quantization_w8a8_fp8): the preset scheme per format (W8A8,
+  W4A16, NVFP4, FP8_DYNAMIC), calibration data for all but FP8_DYNAMIC ("we do not need any calibration data");
+  the quality bands the plan ranked on (quality.yaml) name those methods.
+* vLLM reads the quantisation method from the checkpoint's config.json and refuses a --quantization flag that
+  contradicts it (vllm/config/model.py ``_verify_quantization``); SGLang needs none
+  (docs/advanced_features/quantization.md): the launch line has no --quantization.
+* Model Optimizer's hf_ptq.py argument names and --qformat choices (tests/fixtures/engine_args/modelopt-hf_ptq.txt,
+  QUANT_CFG_CHOICES at 5a4242fa).
+* Every launch line still parses with the engine's published argument names (tests/fixtures/engine_args/).
+"""
+
+from __future__ import annotations
+
+import ast
+import shlex
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from engine_args import parser_from
+from test_export import WORKLOAD, engine_options, result
+from typer.testing import CliRunner
+
+from cli.main import app
+from hardware_catalog import load_catalog
+from hardware_catalog.export import ExportError, export, one_deployment
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+SCHEMES = {"int8": "W8A8", "int4": "W4A16", "fp4": "NVFP4", "fp8": "FP8_DYNAMIC"}  # llm-compressor's examples
+QFORMATS = {"int8", "int8_sq", "int8_wo", "fp8", "int4_awq", "w4a8_awq", "nvfp4", "nvfp4_awq", "fp8_pb_wo",
+            "fp8_pc_pt", "w4a8_nvfp4_fp8", "w4a8_mxfp4_fp8", "nvfp4_mlp_only"}  # hf_ptq.py QUANT_CFG_CHOICES
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Any:
+    return load_catalog(None)
+
+
+def _calls(tree: ast.AST) -> dict[str, list[ast.Call]]:
+    out: dict[str, list[ast.Call]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            out.setdefault(node.func.id, []).append(node)
+    return out
+
+
+def _keywords(call: ast.Call) -> dict[str, Any]:
+    return {k.arg: ast.literal_eval(k.value) for k in call.keywords
+            if k.arg is not None and isinstance(k.value, ast.Constant)}
+
+
+@pytest.mark.parametrize(("fmt", "runtime", "hw", "model", "precision"), [
+    ("vllm", "vllm", "h100-sxm", "llama-3.1-8b", "int8"),
+    ("vllm", "vllm", "h100-sxm", "llama-3.1-8b", "int4"),
+    ("vllm", "vllm", "rtx-4090", "qwen2.5-32b", "fp4"),  # edge-assistant's plan 1: NVFP4 weight-only on Ada
+    ("sglang", "sglang", "l4", "qwen2.5-1.5b", "int8"),
+    ("sglang", "sglang", "b200", "qwen3-30b-a3b", "fp4"),
+])
+def test_llm_compressor_job_and_launch_line(catalog: Any, fmt: str, runtime: str, hw: str, model: str,
+                                            precision: str) -> None:
+    doc = result(model, runtime, [(hw, 1, 1, 2)], precision=precision)
+    (launch,) = export(doc, catalog, fmt, workload=WORKLOAD)
+    options = engine_options(fmt, launch.content)
+    assert options.get("model", options.get("model_path")) == "${QUANTISED_CHECKPOINT}"
+    assert options.get("quantization") is None  # read from the checkpoint: a flag could only contradict it
+    assert "# set QUANTISED_CHECKPOINT:" in launch.content
+    (job,) = export(doc, catalog, "quantise", workload=WORKLOAD)
+    assert job.name == "chat.quantise.py"
+    tree = ast.parse(job.content)  # valid Python
+    calls = _calls(tree)
+    modifiers = [c for name in ("GPTQModifier", "QuantizationModifier") for c in calls.get(name, [])]
+    schemes = {_keywords(c).get("scheme") for c in modifiers}
+    assert schemes == {SCHEMES[precision]}
+    assert ("SmoothQuantModifier" in calls) == (precision == "int8")  # SmoothQuant + GPTQ: the int8 band's method
+    (oneshot,) = calls["oneshot"]
+    assert {k.arg for k in oneshot.keywords} >= {"model", "recipe", "dataset", "num_calibration_samples"}
+    assert "save_compressed=True" in job.content and 'os.environ["QUANTISED_CHECKPOINT"]' in job.content
+    repo = yaml.safe_load((Path(__file__).parents[1] / "hardware_catalog/data/deploy/deploy.yaml").read_text())
+    assert f"MODEL = {repo['hf_repos'][model]!r}" in job.content
+    moe = catalog.models[model].is_moe
+    assert ("re:.*gate$" in job.content) == moe  # the router stays 16-bit (llm-compressor's MoE examples)
+
+
+def test_fp8_that_does_not_fit_at_load_gets_a_data_free_fp8_job(catalog: Any) -> None:
+    """Llama 3.1 70B fp8 on one H100: vLLM would hold its 141 GB of 16-bit weights first; the job writes FP8."""
+    doc = result("llama-3.1-70b", "vllm", [("h100-sxm", 1, 1, 1)], precision="fp8")
+    (launch,) = export(doc, catalog, "vllm", workload=WORKLOAD)
+    assert engine_options("vllm", launch.content)["model"] == "${QUANTISED_CHECKPOINT}"
+    (job,) = export(doc, catalog, "quantise", workload=WORKLOAD)
+    calls = _calls(ast.parse(job.content))
+    assert {_keywords(c)["scheme"] for c in calls["QuantizationModifier"]} == {"FP8_DYNAMIC"}
+    assert "dataset" not in {k.arg for k in calls["oneshot"][0].keywords} and "load_dataset" not in job.content
+    # on two H100s the 16-bit shard fits: quantised at load, no job
+    fits = result("llama-3.1-70b", "vllm", [("h100-sxm", 2, 1, 1)], precision="fp8")
+    assert engine_options("vllm", export(fits, catalog, "vllm", workload=WORKLOAD)[0].content)["quantization"] == "fp8"
+    with pytest.raises(ExportError, match="needs no quantisation job: vllm quantises its 16-bit checkpoint to FP8"):
+        export(fits, catalog, "quantise", workload=WORKLOAD)
+
+
+@pytest.mark.parametrize(("precision", "qformat"), [("fp8", "fp8"), ("fp4", "nvfp4")])
+def test_tensorrt_llm_job_is_model_optimizer(catalog: Any, precision: str, qformat: str) -> None:
+    doc = result("llama-3.1-8b", "tensorrt-llm", [("b200", 1, 1, 1)], precision=precision)
+    (launch,) = export(doc, catalog, "trtllm", workload=WORKLOAD)
+    assert engine_options("trtllm", launch.content)["model"] == "${QUANTISED_CHECKPOINT}"
+    (job,) = export(doc, catalog, "quantise", workload=WORKLOAD)
+    assert job.name == "chat.quantise.sh"
+    line = next(x for x in job.content.splitlines() if x.startswith("exec "))
+    argv = shlex.split(line)[3:]  # exec python3 examples/llm_ptq/hf_ptq.py
+    assert shlex.split(line)[1:3] == ["python3", "examples/llm_ptq/hf_ptq.py"]
+    ns, rest = parser_from("modelopt-hf_ptq.txt", "hf_ptq").parse_known_args(argv)
+    assert not rest and ns.qformat == qformat and ns.qformat in QFORMATS
+    assert ns.pyt_ckpt_path == "meta-llama/Llama-3.1-8B" and ns.export_path == "${QUANTISED_CHECKPOINT}"
+
+
+@pytest.mark.parametrize(("fmt", "runtime", "hw", "precision", "why"), [
+    ("vllm", "vllm", "mi300x", "int8", "NVIDIA GPUs only, not on AMD's build of vllm"),
+    ("vllm", "vllm", "t4", "int4", "compute capability 8.0"),
+    ("trtllm", "tensorrt-llm", "h100-sxm", "int8", "int8_sq"),
+    ("trtllm", "tensorrt-llm", "h100-sxm", "int4", "no quantisation recipe checked here"),
+    ("neuron", "neuronx", "inferentia2", "int8", "NxD Inference quantises through its NeuronConfig"),
+])
+def test_no_checked_job_is_refused_naming_why(catalog: Any, fmt: str, runtime: str, hw: str, precision: str,
+                                              why: str) -> None:
+    doc = result("llama-3.1-8b", runtime, [(hw, 1, 1, 1)], precision=precision)
+    for f in (fmt, "quantise"):
+        with pytest.raises(ExportError, match=why):
+            export(doc, catalog, f, workload=WORKLOAD)
+
+
+def test_a_models_own_published_format_loads_as_published(catalog: Any) -> None:
+    """gpt-oss is published in MXFP4 (its experts; openai/gpt-oss-120b config.json quantization_config mxfp4): an
+    fp4 plan of it serves that repository, with no job; it was refused as if it needed a pre-quantised checkpoint."""
+    doc = result("gpt-oss-120b", "vllm", [("h100-sxm", 1, 1, 1)], precision="fp4")
+    options = engine_options("vllm", export(doc, catalog, "vllm", workload=WORKLOAD)[0].content)
+    assert options["model"] == "openai/gpt-oss-120b" and options.get("quantization") is None
+    with pytest.raises(ExportError, match="needs no quantisation job: vllm loads its published checkpoint"):
+        export(doc, catalog, "quantise", workload=WORKLOAD)
+
+
+def test_a_deployment_is_not_chosen_for_the_job(catalog: Any) -> None:
+    doc = result("llama-3.1-8b", "vllm", [("h100-sxm", 1, 1, 1), ("l40s", 1, 1, 1)], precision="int8")
+    jobs = export(doc, catalog, "quantise", workload=WORKLOAD)
+    assert len(jobs) == 1 and one_deployment(jobs, "quantise", None, all_hint="") == jobs  # one checkpoint for both
+    with pytest.raises(ExportError, match="one checkpoint every deployment loads"):
+        one_deployment(jobs, "quantise", 1, all_hint="")
+
+
+def test_manifests_mount_the_quantised_checkpoint(catalog: Any) -> None:
+    doc = result("llama-3.1-8b", "vllm", [("h100-sxm", 1, 1, 2)], precision="int4")
+    (artifact,) = export(doc, catalog, "k8s", workload=WORKLOAD)
+    (deployment, *_) = [d for d in yaml.safe_load_all(artifact.content) if d["kind"] == "Deployment"]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert "QUANTISED_CHECKPOINT" in {e["name"] for e in container.get("env", [])}
+    assert any("$(QUANTISED_CHECKPOINT)" in a for a in container["args"] + container.get("command", []))
+    assert "HF_TOKEN" not in {e["name"] for e in container.get("env", [])}  # not pulled from the Hub
+
+
+def test_plan_text_says_plan_1_has_a_quantisation_step(tmp_path: Path) -> None:
+    """edge-assistant's plan 1 (qwen2.5-32b fp4 on vLLM, one RTX 4090) was refused at export; now it exports, and
+    the plan's text names the one-time job (not priced) where it named the refusal."""
+    runner = CliRunner()
+    path = EXAMPLES / "edge-assistant.yaml"
+    text = runner.invoke(app, ["plan", str(path)], env={"COLUMNS": "400"}).stdout
+    (line,) = [" ".join(x.split()) for x in text.splitlines() if x.startswith("export")]
+    assert "plan 1 serves fp4 weights quantised once beforehand (llm-compressor NVFP4" in line
+    assert "not in the plan's cost" in line
+    (tmp_path / "plan.json").write_text(runner.invoke(app, ["plan", str(path), "--json"]).stdout)
+    out = runner.invoke(app, ["export", str(tmp_path / "plan.json"), "--format", "quantise", "--workload", str(path)])
+    assert out.exit_code == 0, out.output
+    ast.parse(out.stdout)
