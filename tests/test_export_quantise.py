@@ -176,3 +176,38 @@ def test_plan_text_says_plan_1_has_a_quantisation_step(tmp_path: Path) -> None:
     out = runner.invoke(app, ["export", str(tmp_path / "plan.json"), "--format", "quantise", "--workload", str(path)])
     assert out.exit_code == 0, out.output
     ast.parse(out.stdout)
+
+
+def test_the_service_serves_the_job(tmp_path: Path, catalog: Any) -> None:
+    """GET /v1/plans/{id}/export?format=quantise: the job as a download (text/x-python, declared in the OpenAPI
+    document) and in the JSON answer; a plan that needs none is a 422 naming why."""
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import Settings
+    from hardware_catalog.loader import default_catalog_dir
+    from hardware_catalog.saved import PlanStore
+
+    shutil.copytree(default_catalog_dir(), tmp_path / "catalog")
+    url = f"sqlite:///{tmp_path / 'plans.db'}"
+    store = PlanStore(url)
+    workload = {"name": "chat", "traffic": {"requests_per_s": 10, "peak_requests_per_s": 40,
+                                            "input_tokens": {"mean": 1000, "p95": 3000},
+                                            "output_tokens": {"mean": 200, "p95": 500}}}
+    ids = {p: store.save(workload=workload, result=result("llama-3.1-8b", "vllm", [("h100-sxm", 1, 1, 1)],
+                                                          precision=p).model_dump(mode="json", exclude_unset=True),
+                         catalog_version="v", prices={}, saved_by="cli").id for p in ("int4", "bf16")}
+    with TestClient(create_app(Settings(catalog_dir=tmp_path / "catalog", database_url=url)),
+                    raise_server_exceptions=False) as c:
+        r = c.get(f"/v1/plans/{ids['int4']}/export", params={"format": "quantise"})
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/x-python")
+        assert 'scheme="W4A16"' in r.text and 'filename="chat.quantise.py"' in r.headers["content-disposition"]
+        as_json = c.get(f"/v1/plans/{ids['int4']}/export", params={"format": "quantise"},
+                        headers={"Accept": "application/json"}).json()
+        assert [f["name"] for f in as_json["files"]] == ["chat.quantise.py"]
+        refused = c.get(f"/v1/plans/{ids['bf16']}/export", params={"format": "quantise"})
+        assert refused.status_code == 422 and "needs no quantisation job" in refused.text
+        declared = c.get("/openapi.json").json()["paths"]["/v1/plans/{plan_id}/export"]["get"]["responses"]["200"]
+        assert "text/x-python" in declared["content"]

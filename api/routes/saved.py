@@ -90,11 +90,13 @@ def _wants_json(request: Request) -> bool:
     200: {"description": "The files (``Accept: application/json``), or else their text as a download "
                          "(Kubernetes documents joined by ``---``).",
           "content": {"text/x-shellscript": {"schema": {"type": "string"}},  # engine launch scripts
+                      "text/x-python": {"schema": {"type": "string"}},  # a quantisation job (llm-compressor)
                       "application/yaml": {"schema": {"type": "string"}}}},  # Kubernetes manifests
     **problems((404, "no saved plan with that id"))})
 def export_plan(request: Request, plan_id: str, snapshot: SnapshotDep,
                 format: Annotated[str, Query(description="vllm, sglang, trtllm, jetstream, neuron, llama.cpp, "
-                                                         "k8s, kserve or lws")],
+                                                         "k8s, kserve, lws, or quantise (the one-time job writing "
+                                                         "the quantised checkpoint a plan's launch files load)")],
                 rank: Annotated[int, Query(ge=1, le=50)] = 1,
                 deployment: Annotated[int | None, Query(ge=1, le=1000, description=(
                     "Engine formats: the deployment whose launch script to return (1-based). A plan of several "

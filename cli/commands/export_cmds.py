@@ -76,7 +76,8 @@ def _plan_document(path: Path, field: str = "PLAN") -> dict[str, Any]:
 def export_cmd(
     plan: Annotated[str, typer.Argument(help="A saved plan id, or a `hwplan plan --json` file.")],
     fmt: Annotated[str, typer.Option("--format", help="vllm, sglang, trtllm, jetstream, neuron, llama.cpp, k8s, "
-                                                      "kserve or lws.")],
+                                                      "kserve, lws, or quantise (the job writing the "
+                                                      "quantised checkpoint a plan's launch files load).")],
     rank: Annotated[int, typer.Option(min=1, max=50, help="Which ranked plan.")] = 1,
     out: Annotated[Path | None, typer.Option("--out", help="Write the files here (default: print).")] = None,
     deployment: Annotated[int | None, typer.Option(
