@@ -364,7 +364,8 @@ class PlanOut(_Out):
 class RelaxationOut(_Out):
     constraint: str
     needed: str
-    value: Num
+    value: Num | str = Field(description="the value that was verified by re-solving: a number, or a serving "
+                                         "feature's rule (\"allowed\")")
 
 
 class InfeasibleOut(_Out):
@@ -642,7 +643,8 @@ def plan_result_out(r: PlanResult, levers: LeverReportOut | None = None,
         pareto=[plan_out(p) for p in r.pareto],
         infeasible=None if inf is None else InfeasibleOut(
             reasons=list(inf.reasons),
-            relaxations=[RelaxationOut(constraint=x.constraint, needed=x.needed, value=rounded(x.value))
+            relaxations=[RelaxationOut(constraint=x.constraint, needed=x.needed,
+                                       value=x.value if isinstance(x.value, str) else rounded(x.value))
                          for x in inf.relaxations], complete=inf.complete),
         search=SearchOut(candidates=s.candidates, evaluated=s.evaluated, pruned=s.pruned,
                          solver_status=s.solver_status, gap=rounded(s.gap), stop=s.stop, solves=s.solves,

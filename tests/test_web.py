@@ -317,6 +317,26 @@ def test_infeasible_explains_and_one_relaxation_replans(page: Page) -> None:
     errors[:] = [e for e in errors if "status of 422" not in e]  # the refusal itself, which the page shows
 
 
+def test_a_serving_relaxation_replans_with_the_feature_allowed(page: Page) -> None:
+    """A workload the form has no input for (constraints.serving) keeps it through a relaxation: qwen2.5-7b has no
+    EAGLE head, so `speculative: required` has no plan; the button allows the feature and plans
+    (tests/test_explain_serving.py checks the relaxation itself)."""
+    workload = {"name": "spec-required",
+                "traffic": {"requests_per_s": 2, "input_tokens": {"mean": 500, "p95": 1500},
+                            "output_tokens": {"mean": 300, "p95": 800}},
+                "slo": {"ttft_ms": {"p99": 2000}, "tpot_ms": {"p99": 60}},
+                "constraints": {"models": ["qwen2.5-7b"], "serving": {"speculative": "required"}}}
+    page.evaluate("(w) => fillForm(w)", workload)
+    page.click("#plan-button")
+    expect(page.locator("#infeasible")).to_be_visible(timeout=PLAN_TIMEOUT_MS)
+    relax = page.locator('#relaxations button[data-constraint="constraints.serving.speculative"]')
+    expect(relax).to_contain_text("allowed (not required)")
+    relax.click()
+    expect(page.locator("#plans-table tbody tr").first).to_be_visible(timeout=PLAN_TIMEOUT_MS)
+    expect(page.locator("#infeasible")).to_be_hidden()
+    assert page.evaluate("() => state.loaded.constraints.serving.speculative") == "allowed"
+
+
 def test_save_share_in_a_new_context_compare_and_download_an_export(page: Page, browser: Browser,
                                                                     server: str) -> None:
     """plan -> save -> the link in a NEW browser context (no shared storage) -> compare with a second

@@ -267,6 +267,20 @@ def _quotas(catalog: Catalog, tables: CatalogTables, w: Workload, o: Objective) 
     return []
 
 
+def _serving(catalog: Catalog, tables: CatalogTables, w: Workload, o: Objective) -> list[Relaxation]:
+    """A serving feature the workload requires or forbids (constraints.serving), allowed instead: the search may
+    then serve with or without it (a required drafter the models lack, a forbidden feature every plan needs)."""
+    c = w.constraints
+    out = []
+    for feature, rule in sorted(c.serving.items()):
+        if rule == "allowed" or not _before_deadline():
+            continue
+        relaxed = replace(w, constraints=replace(c, serving={**c.serving, feature: "allowed"}))
+        if _verified(catalog, tables, relaxed, o):
+            out.append(Relaxation(f"constraints.serving.{feature}", f"allowed (not {rule})", "allowed"))
+    return out
+
+
 def explain_infeasible(catalog: Catalog, tables: CatalogTables, w: Workload, prep: Prepared, *,
                        objective: Objective, deadline: float | None = None, search: Search | None = None
                        ) -> Infeasible:
@@ -278,7 +292,8 @@ def explain_infeasible(catalog: Catalog, tables: CatalogTables, w: Workload, pre
     searching = _SEARCH.set(search or _aggregated)
     skipped = []
     try:
-        for name, finder in (("budget", _budget), ("slo", _slos), ("quality", _quality), ("quotas", _quotas)):
+        for name, finder in (("budget", _budget), ("slo", _slos), ("quality", _quality), ("quotas", _quotas),
+                             ("serving", _serving)):
             if not _before_deadline():
                 skipped.append(name)
                 continue
@@ -289,9 +304,10 @@ def explain_infeasible(catalog: Catalog, tables: CatalogTables, w: Workload, pre
     complete = not passed(deadline)
     reasons = _reasons(catalog, w, prep)
     if complete and not relaxations:
-        reasons.append("no one constraint relaxed alone gives a plan (each budget, SLO target, quality floor and "
-                       "quota the workload sets was tried; its lists of chips, models, runtimes and formats were "
-                       "not): at least two of those must change together, or a list widened")
+        reasons.append("no one constraint relaxed alone gives a plan (each budget, SLO target, quality floor, "
+                       "quota and required or forbidden serving feature the workload sets was tried; its lists of "
+                       "chips, models, runtimes and formats were not): at least two of those must change together, "
+                       "or a list widened")
     if not complete:
         reasons.append("the search for relaxations stopped at the time limit"
                        + (f" before: {', '.join(skipped)}" if skipped else ""))

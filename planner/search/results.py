@@ -104,7 +104,7 @@ class Plan:
 class Relaxation:
     constraint: str  # e.g. "budget.max_cost_per_month"
     needed: str  # human form, e.g. ">= $41,200/month"
-    value: float  # the relaxed value that was verified by re-solving
+    value: float | str  # the relaxed value that was verified by re-solving ("allowed": a serving feature's rule)
 
 
 @dataclass(frozen=True)
