@@ -110,7 +110,7 @@ def test_engine_command_parses_with_published_names(catalog: Any, fmt: str, mode
 
 
 @pytest.mark.parametrize(("fmt", "model", "runtime", "hw", "precision", "kv", "why"), [
-    ("vllm", "llama-3.1-8b", "vllm", "mi300x", "int4", "bf16", "pre-quantised checkpoint"),  # (NVIDIA: a job)
+    ("vllm", "llama-3.1-8b", "vllm", "mi300x", "int4", "bf16", "quantised beforehand.*NVIDIA GPUs only"),
     ("trtllm", "llama-3.1-8b", "tensorrt-llm", "h100-sxm", "bf16", "fp8", "KV-cache dtype"),
     ("sglang", "llama-3.1-8b", "sglang", "tpu-v5e", "bf16", "bf16", "does not run on tpu-v5e"),
     ("vllm", "llama-7b", "vllm", "h100-sxm", "bf16", "bf16", "no published Hugging Face repository"),

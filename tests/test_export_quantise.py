@@ -44,6 +44,24 @@ def catalog() -> Any:
     return load_catalog(None)
 
 
+# what the jobs may import, as published at the commits the recipes follow: llm-compressor @ ab1ba3eff
+# (src/llmcompressor/__init__.py: oneshot; modifiers/gptq: GPTQModifier; modifiers/quantization: QuantizationModifier;
+# modifiers/transform/smoothquant: SmoothQuantModifier), Transformers and Datasets
+PUBLISHED = {"llmcompressor": {"oneshot"}, "llmcompressor.modifiers.gptq": {"GPTQModifier"},
+             "llmcompressor.modifiers.quantization": {"QuantizationModifier"},
+             "llmcompressor.modifiers.transform.smoothquant": {"SmoothQuantModifier"},
+             "transformers": {"AutoModelForCausalLM", "AutoTokenizer"}, "datasets": {"load_dataset"}}
+
+
+def _imports_exist(tree: ast.AST) -> None:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            assert node.module in PUBLISHED, node.module
+            assert {a.name for a in node.names} <= PUBLISHED[node.module], (node.module, [a.name for a in node.names])
+        elif isinstance(node, ast.Import):
+            assert {a.name for a in node.names} <= {"os"}
+
+
 def _calls(tree: ast.AST) -> dict[str, list[ast.Call]]:
     out: dict[str, list[ast.Call]] = {}
     for node in ast.walk(tree):
@@ -75,6 +93,7 @@ def test_llm_compressor_job_and_launch_line(catalog: Any, fmt: str, runtime: str
     (job,) = export(doc, catalog, "quantise", workload=WORKLOAD)
     assert job.name == "chat.quantise.py"
     tree = ast.parse(job.content)  # valid Python
+    _imports_exist(tree)
     calls = _calls(tree)
     modifiers = [c for name in ("GPTQModifier", "QuantizationModifier") for c in calls.get(name, [])]
     schemes = {_keywords(c).get("scheme") for c in modifiers}
@@ -85,8 +104,7 @@ def test_llm_compressor_job_and_launch_line(catalog: Any, fmt: str, runtime: str
     assert "save_compressed=True" in job.content and 'os.environ["QUANTISED_CHECKPOINT"]' in job.content
     repo = yaml.safe_load((Path(__file__).parents[1] / "hardware_catalog/data/deploy/deploy.yaml").read_text())
     assert f"MODEL = {repo['hf_repos'][model]!r}" in job.content
-    moe = catalog.models[model].is_moe
-    assert ("re:.*gate$" in job.content) == moe  # the router stays 16-bit (llm-compressor's MoE examples)
+    assert "IGNORE = ['lm_head', 're:.*gate$', 're:.*router$']" in job.content  # output layer, MoE routers
 
 
 def test_fp8_that_does_not_fit_at_load_gets_a_data_free_fp8_job(catalog: Any) -> None:
@@ -118,21 +136,68 @@ def test_tensorrt_llm_job_is_model_optimizer(catalog: Any, precision: str, qform
     ns, rest = parser_from("modelopt-hf_ptq.txt", "hf_ptq").parse_known_args(argv)
     assert not rest and ns.qformat == qformat and ns.qformat in QFORMATS
     assert ns.pyt_ckpt_path == "meta-llama/Llama-3.1-8B" and ns.export_path == "${QUANTISED_CHECKPOINT}"
+    # its default is an FP8 KV cache, which TensorRT-LLM applies at load: the plan's is 16-bit
+    assert ns.kv_cache_qformat == "none"
 
 
-@pytest.mark.parametrize(("fmt", "runtime", "hw", "precision", "why"), [
-    ("vllm", "vllm", "mi300x", "int8", "NVIDIA GPUs only, not on AMD's build of vllm"),
-    ("vllm", "vllm", "t4", "int4", "compute capability 8.0"),
-    ("trtllm", "tensorrt-llm", "h100-sxm", "int8", "int8_sq"),
-    ("trtllm", "tensorrt-llm", "h100-sxm", "int4", "no quantisation recipe checked here"),
-    ("neuron", "neuronx", "inferentia2", "int8", "NxD Inference quantises through its NeuronConfig"),
+@pytest.mark.parametrize(("fmt", "runtime", "model", "hw", "precision", "why"), [
+    ("vllm", "vllm", "llama-3.1-8b", "mi300x", "int8", "NVIDIA GPUs only, not on AMD's build of vllm"),
+    ("vllm", "vllm", "llama-3.1-8b", "t4", "int4", "compute capability 8.0"),
+    ("trtllm", "tensorrt-llm", "llama-3.1-8b", "h100-sxm", "int8", "int8_sq"),
+    ("trtllm", "tensorrt-llm", "llama-3.1-8b", "h100-sxm", "int4", "no int4 quantisation recipe for trtllm"),
+    ("sglang", "sglang", "llama-3.1-8b", "h100-sxm", "fp4", "natively only"),  # runtimes.yaml native_only
+    ("vllm", "vllm", "gemma-3-27b", "h100-sxm", "int4", "image-text model"),
+    ("vllm", "vllm", "gpt-oss-120b", "h100-sxm", "fp8", "published in fp4"),  # its MXFP4 is what vLLM loads
+    ("neuron", "neuronx", "llama-3.1-8b", "inferentia2", "int8", "NxD Inference quantises through its NeuronConfig"),
 ])
-def test_no_checked_job_is_refused_naming_why(catalog: Any, fmt: str, runtime: str, hw: str, precision: str,
-                                              why: str) -> None:
-    doc = result("llama-3.1-8b", runtime, [(hw, 1, 1, 1)], precision=precision)
+def test_no_checked_job_is_refused_naming_why(catalog: Any, fmt: str, runtime: str, model: str, hw: str,
+                                              precision: str, why: str) -> None:
+    doc = result(model, runtime, [(hw, 1, 1, 1)], precision=precision)
     for f in (fmt, "quantise"):
         with pytest.raises(ExportError, match=why):
             export(doc, catalog, f, workload=WORKLOAD)
+
+
+def test_the_plan_loads_one_checkpoint_whatever_each_deployment_could_do(catalog: Any) -> None:
+    """Llama 3.1 70B fp8 on one H100 (its 141 GB 16-bit checkpoint does not fit: the job) and on two (it would, at
+    load): every deployment loads the job's checkpoint, not one the job's and one the repository quantised at load
+    (a prefill pool and a decode pool, or replicas behind one load balancer, serve one set of weights, one name)."""
+    doc = result("llama-3.1-70b", "sglang", [("h100-sxm", 1, 1, 1), ("h100-sxm", 2, 1, 1)], precision="fp8")
+    scripts = export(doc, catalog, "sglang", workload=WORKLOAD)
+    assert [engine_options("sglang", a.content)["model_path"] for a in scripts] == ["${QUANTISED_CHECKPOINT}"] * 2
+    assert all(engine_options("sglang", a.content).get("quantization") is None for a in scripts)
+
+
+def test_a_mix_with_a_chip_the_job_is_not_checked_on_is_refused_whole(catalog: Any) -> None:
+    """The same plan with its two-chip deployment on MI300X: the H100 one needs the job, which is not checked on
+    AMD's build, so neither the launch files nor the job are written (the MI300X was told it needed none), and
+    `hwplan plan`'s check of plan 1 does not fail on it."""
+    from hardware_catalog.export import prepared_weights, refusal
+
+    doc = result("llama-3.1-70b", "vllm", [("h100-sxm", 1, 1, 1), ("mi300x", 2, 1, 1)], precision="fp8")
+    for f in ("vllm", "quantise"):
+        with pytest.raises(ExportError, match="NVIDIA GPUs only, not on AMD's build of vllm \\(mi300x\\)"):
+            export(doc, catalog, f, workload=WORKLOAD)
+    assert prepared_weights(doc, catalog, workload=WORKLOAD) is None
+    refused = refusal(doc, catalog, workload=WORKLOAD)
+    assert refused is not None and "NVIDIA GPUs only" in str(refused[1])
+
+
+def test_a_fine_tuned_checkpoint_is_quantised_from_model_path(catalog: Any) -> None:
+    doc = result("llama-3.1-8b", "vllm", [("h100-sxm", 1, 1, 1)], precision="int4")
+    plan = doc.plans[0].model_copy(update={"adaptation": "full"})
+    doc = doc.model_copy(update={"plans": [plan], "pareto": [plan]})
+    (job,) = export(doc, catalog, "quantise", workload=WORKLOAD)
+    assert "# set MODEL_PATH:" in job.content and 'MODEL = os.environ["MODEL_PATH"]' in job.content
+    (launch,) = export(doc, catalog, "vllm", workload=WORKLOAD)
+    assert engine_options("vllm", launch.content)["model"] == "${QUANTISED_CHECKPOINT}"
+
+
+def test_engines_without_a_job_say_which_have_one(catalog: Any) -> None:
+    doc = result("llama-3.1-8b", "llama.cpp", [("rtx-4090", 1, 1, 1)], precision="int4", kv="int8")
+    with pytest.raises(ExportError, match="writes jobs for vLLM, SGLang and TensorRT-LLM plans; plan 1 runs on "
+                                          "llama.cpp"):
+        export(doc, catalog, "quantise", workload=WORKLOAD)
 
 
 def test_a_models_own_published_format_loads_as_published(catalog: Any) -> None:

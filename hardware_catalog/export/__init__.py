@@ -26,7 +26,8 @@ from hardware_catalog.export.engines import (
     shell_join,
 )
 from hardware_catalog.export.k8s import manifests
-from hardware_catalog.export.quantise import CHECKPOINT, quantise_script, recipe
+from hardware_catalog.export.quantise import CHECKPOINT, prequantised, quantise_script
+from hardware_catalog.export.quantise import ENGINES as QUANTISE_ENGINES
 from hardware_catalog.export.serving import check as check_serving
 from hardware_catalog.export.serving import header as serving_header
 
@@ -164,42 +165,47 @@ def export(doc: PlanResultOut, catalog: Catalog, fmt: str, *, rank: int = 1,
     return [Artifact(f"{_file_stem(doc.workload)}.{fmt}.yaml", docs, "application/yaml")]
 
 
-def _needs_quantised(ctx: _Ctx) -> str | None:
-    """The engine format of the plan's launch scripts where they load ${QUANTISED_CHECKPOINT}; None where its
-    engine loads the published checkpoint (16-bit, the model's own format, or FP8 quantised at load)."""
-    engine = _engine_for(ctx)
-    argv = [a for d in ctx.plan.deployments for a in engine_argv(ctx, engine, d)]
-    return engine if CHECKPOINT in argv else None
-
-
 def _quantise_job(ctx: _Ctx, workload: str) -> Artifact:
-    """The one-time job writing the checkpoint the plan's launch scripts load (``quantise.quantise_script``)."""
-    engine = _needs_quantised(ctx)
+    """The one-time job writing the checkpoint the plan's launch files load (``quantise.prequantised``), for the
+    engine format of the plan's runtime; refused where those launch files would be (a serving feature, a shape)."""
     p = ctx.plan
-    if engine is None:
-        how = ("quantises its 16-bit checkpoint to FP8 at load time" if p.precision == "fp8"
+    engine = _engine_for(ctx)
+    check_serving(ctx, engine)
+    for d in p.deployments:
+        engine_argv(ctx, engine, d)  # (refused as the launch files are: no job for files that are not written)
+    if engine not in QUANTISE_ENGINES:
+        how = {"llama.cpp": ": its GGUF is converted and quantised with llama.cpp's own tools (docs/deploy.md)",
+               "jetstream": ": MaxText quantises at load, or restores a checkpoint it quantised (docs/deploy.md)"}
+        raise ExportError(f"--format quantise writes jobs for vLLM, SGLang and TensorRT-LLM plans; plan {p.rank} runs "
+                          f"on {p.runtime} ({engine}){how.get(engine, '')}", field="format")
+    r = prequantised(ctx, engine)
+    if r is None:
+        loaded = ("quantises its 16-bit checkpoint to FP8 at load time" if p.precision == "fp8"
                and p.precision != ctx.catalog.get_model(p.model).published_precision
+               and p.model not in deploy_data().get("fp8_checkpoints", {})
                else f"loads its published checkpoint ({p.precision})")
-        raise ExportError(f"plan {p.rank} needs no quantisation job: {p.runtime} {how} for {p.model}", field="format")
-    r = recipe(ctx, engine, p.deployments[0])
+        raise ExportError(f"plan {p.rank} needs no quantisation job: {engine} {loaded} for {p.model}", field="format")
+    source = _weights(ctx)
     header = [_one_line(line) for line in (
         f"# hwplan plan rank {p.rank}: {p.model} {p.precision} on {p.runtime}: writes ${{QUANTISED_CHECKPOINT}}, "
         f"the checkpoint its --format {engine} launch scripts (and k8s manifests) load, once before they start",
-        f"# recipe: {r.name}, the method the plan's {p.precision} quality band assumes (quality.yaml)")]
-    suffix, text, media = quantise_script(ctx, engine, _weights(ctx), header)
+        f"# recipe: {r.name}, the method the plan's {p.precision} quality band assumes (quality.yaml)",
+        *(f"# set {name}: {PLACEHOLDERS[name]}" for name in placeholders([source, CHECKPOINT])))]
+    suffix, text, media = quantise_script(ctx, r, source, header)
     return Artifact(f"{_file_stem(workload)}.quantise.{suffix}", text, media)
 
 
 def prepared_weights(doc: PlanResultOut, catalog: Catalog, *, rank: int = 1,
                      workload: Workload | None = None) -> str | None:
-    """The quantisation recipe plan ``rank``'s launch files need run once beforehand (None: none), for
-    ``hwplan plan`` to say under the plans that the plan has that step (its GPU hours are not in its cost)."""
+    """The quantisation recipe plan ``rank``'s launch files need run once beforehand (None: none, or they are not
+    written), for ``hwplan plan`` to say under the plans that the plan has that step (not in its cost)."""
     ctx = _Ctx(_choose(doc, rank), catalog, workload)
     try:
-        engine = _needs_quantised(ctx)
+        engine = _engine_for(ctx)
+        r = prequantised(ctx, engine) if engine in QUANTISE_ENGINES else None
     except ExportError:
         return None
-    return None if engine is None else recipe(ctx, engine, ctx.plan.deployments[0]).name
+    return None if r is None else r.name
 
 
 def _file_stem(workload: str) -> str:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import functools
+import re
+import shlex
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from planner.errors import InputError
 
 if TYPE_CHECKING:
-    from hardware_catalog.outputs import PlanOut
+    from hardware_catalog.outputs import DeploymentOut, PlanOut
     from planner.domain import Catalog
     from planner.workload import Workload
 
-__all__ = ["Artifact", "ExportError", "deploy_data"]
+__all__ = ["Artifact", "ExportError", "deploy_data", "shell_join"]
 
 
 class ExportError(InputError):
@@ -42,3 +44,25 @@ class _Ctx:
     workload: Workload | None  # the planner's (hardware_catalog.inputs.workload.to_workload): its traffic
 
 
+_REFERENCE = re.compile(r"\$\{([A-Z_]+)\}")  # a ${NAME} placeholder the operator supplies (engines.PLACEHOLDERS)
+
+
+def shell_join(argv: list[str]) -> str:
+    """``shlex.join``, except that a ${NAME} placeholder is left for the shell to expand (in double
+    quotes); shlex would single-quote it and hand the engine the literal text."""
+    out = []
+    for a in argv:
+        parts = _REFERENCE.split(a)  # text, name, text, name, ...
+        if len(parts) == 1:
+            out.append(shlex.quote(a))
+            continue
+        out.append("".join(shlex.quote(x) if i % 2 == 0 and x else f'"${{{x}}}"' if i % 2 else ""
+                           for i, x in enumerate(parts)))
+    return " ".join(out)
+
+
+def _sixteen_bit_shard(ctx: _Ctx, d: DeploymentOut) -> tuple[float, float]:
+    """(the model's 16-bit weights per chip of the replica, a chip's usable memory), bytes."""
+    hw = ctx.catalog.get_hardware(d.hardware)
+    return (ctx.catalog.get_model(ctx.plan.model).params * 2.0 / max(d.tp * d.pp, 1),
+            hw.memory_bytes * hw.memory_usable_fraction)

@@ -22,8 +22,6 @@ Pure generation: the only file read is the deploy data; the caller writes the ar
 from __future__ import annotations
 
 import math
-import re
-import shlex
 import unicodedata
 from typing import TYPE_CHECKING
 
@@ -31,8 +29,16 @@ if TYPE_CHECKING:
     from hardware_catalog.outputs import DeploymentOut
     from planner.workload import Tokens
 
-from hardware_catalog.export.base import Artifact, ExportError, _Ctx, deploy_data
-from hardware_catalog.export.quantise import CHECKPOINT, recipe
+from hardware_catalog.export.base import (
+    _REFERENCE,
+    Artifact,
+    ExportError,
+    _Ctx,
+    _sixteen_bit_shard,
+    deploy_data,
+    shell_join,
+)
+from hardware_catalog.export.quantise import CHECKPOINT, prequantised
 from hardware_catalog.export.serving import sglang_flags, trtllm_flags, vllm_flags
 from planner.model.attention import kv_cache_bytes
 from planner.model.load.queueing import SLOT_STEP, LengthDist, slot_tokens
@@ -91,26 +97,11 @@ PLACEHOLDERS = {"MODEL_PATH": "the fine-tuned checkpoint (a directory or Hugging
                     "that MaxText checkpoint quantised to int8 and saved (quantization=int8 on a host that holds its "
                     "bf16 weights): a chip of this replica cannot hold the bf16 shard MaxText would restore to "
                     "quantise at load")}
-_REFERENCE = re.compile(r"\$\{([A-Z_]+)\}")
 
 
 def placeholders(argv: list[str]) -> list[str]:
     """The PLACEHOLDERS an argv refers to, in order."""
     return list(dict.fromkeys(m for a in argv for m in _REFERENCE.findall(a) if m in PLACEHOLDERS))
-
-
-def shell_join(argv: list[str]) -> str:
-    """``shlex.join``, except that a ${NAME} placeholder is left for the shell to expand (in double
-    quotes); shlex would single-quote it and hand the engine the literal text."""
-    out = []
-    for a in argv:
-        parts = _REFERENCE.split(a)  # text, name, text, name, ...
-        if len(parts) == 1:
-            out.append(shlex.quote(a))
-            continue
-        out.append("".join(shlex.quote(x) if i % 2 == 0 and x else f'"${{{x}}}"' if i % 2 else ""
-                           for i, x in enumerate(parts)))
-    return " ".join(out)
 
 
 def _weights(ctx: _Ctx) -> str:
@@ -189,41 +180,31 @@ def _dtype(ctx: _Ctx, d: DeploymentOut) -> str:
     return "bfloat16"
 
 
-def _fp8_at_load(ctx: _Ctx, d: DeploymentOut) -> bool:
-    """Whether vLLM / SGLang can quantise the 16-bit checkpoint to FP8 at load time: they hold its 16-bit
-    weights first (vLLM docs/features/quantization/fp8.md: 'we load the model at original precision before
-    quantizing down to 8-bits, so you need enough memory to load the whole model'; SGLang fp8.py allocates a
-    non-FP8 checkpoint at params_dtype), so a plan whose 16-bit shard does not fit the chip loads an FP8
-    checkpoint quantised beforehand instead (``quantise``)."""
-    shard, usable = _sixteen_bit_shard(ctx, d)
-    return shard <= usable
-
-
-def _published(ctx: _Ctx) -> bool:
-    """Whether the plan serves the model's own published checkpoint in its format (gpt-oss's MXFP4, DeepSeek's FP8:
-    ``Model.published_precision``, deploy.yaml fp8_checkpoints): the engine loads it as it is."""
-    model = ctx.catalog.get_model(ctx.plan.model)
-    return ctx.plan.precision == model.published_precision or (
-        ctx.plan.precision == "fp8" and ctx.plan.model in deploy_data().get("fp8_checkpoints", {}))
-
-
-def _quantised(ctx: _Ctx, d: DeploymentOut, fmt: str, argv: list[str]) -> list[str]:
-    """``argv`` loading ${QUANTISED_CHECKPOINT} in place of the checkpoint (``quantise.recipe`` refuses where this
-    export has no checked way to write it)."""
-    recipe(ctx, fmt, d)
+def _quantised(ctx: _Ctx, fmt: str, argv: list[str]) -> list[str] | None:
+    """``argv`` loading ${QUANTISED_CHECKPOINT} in place of the published checkpoint where the plan's weights are
+    quantised beforehand (``quantise.prequantised``: no --quantization flag, the engine reads the method from the
+    checkpoint's config.json and vLLM refuses a flag that contradicts it); None where the engine loads the
+    published checkpoint."""
+    if prequantised(ctx, fmt) is None:
+        return None
     weights = _weights(ctx)
     return [CHECKPOINT if a == weights else a for a in argv]
 
 
-def _sixteen_bit_shard(ctx: _Ctx, d: DeploymentOut) -> tuple[float, float]:
-    """(the model's 16-bit weights per chip of the replica, a chip's usable memory), bytes."""
-    hw = ctx.catalog.get_hardware(d.hardware)
-    return (ctx.catalog.get_model(ctx.plan.model).params * 2.0 / max(d.tp * d.pp, 1),
-            hw.memory_bytes * hw.memory_usable_fraction)
+def _loaded_format(ctx: _Ctx, flag: str) -> list[str]:
+    """The flags for weights the engine loads as published (the plan's precision 16-bit, the model's own format,
+    or FP8 quantised at load time: ``quantise.prequantised`` said which)."""
+    p = ctx.plan
+    if p.precision in ("bf16", "fp16"):
+        return []  # (--dtype: the caller's)
+    if p.precision == "fp8" and p.precision != ctx.catalog.get_model(p.model).published_precision \
+            and p.model not in deploy_data().get("fp8_checkpoints", {}):
+        return [flag, "fp8"]  # quantised to FP8 at load time
+    return []  # its own format, read from its config.json
 
 
-def _prequantised(fmt: str, precision: str, model: str) -> ExportError:
-    return ExportError(f"{fmt} serves {precision} weights only from a pre-quantised checkpoint, and the catalog "
+def _prequantised(precision: str, model: str) -> ExportError:
+    return ExportError(f"neuron serves {precision} weights only from a pre-quantised checkpoint, and the catalog "
                        f"names none for {model} (NxD Inference quantises through its NeuronConfig, which this export "
                        "does not write); export a 16-bit plan", field="format")
 
@@ -242,16 +223,14 @@ def _vllm(ctx: _Ctx, d: DeploymentOut, *, neuron: bool = False) -> list[str]:
         argv += ["--device", "neuron"]
     tp, max_seqs, features = vllm_flags(ctx, d, tp)  # DP attention splits the replica's ranks (serving.py)
     argv += ["--tensor-parallel-size", str(tp), "--pipeline-parallel-size", str(d.pp)]
-    if p.precision in ("bf16", "fp16"):
+    if neuron and p.precision not in ("bf16", "fp16"):
+        raise _prequantised(p.precision, p.model)
+    if (quantised := None if neuron else _quantised(ctx, "vllm", argv)) is not None:
+        argv = quantised
+    elif p.precision in ("bf16", "fp16"):
         argv += ["--dtype", _dtype(ctx, d)]
-    elif neuron:
-        raise _prequantised("neuron", p.precision, p.model)
-    elif _published(ctx):
-        pass  # its own format, read from its config.json
-    elif p.precision == "fp8" and _fp8_at_load(ctx, d):
-        argv += ["--quantization", "fp8"]  # vLLM quantises 16-bit checkpoints to FP8 at load time
-    else:  # a compressed-tensors checkpoint, read from its config.json (a --quantization flag must not contradict it)
-        argv = _quantised(ctx, d, "vllm", argv)
+    else:
+        argv += _loaded_format(ctx, "--quantization")
     if p.kv_precision == "fp8":
         argv += ["--kv-cache-dtype", "fp8"]
     argv += ["--max-num-seqs", str(max_seqs), "--enable-chunked-prefill",
@@ -272,14 +251,12 @@ def _sglang(ctx: _Ctx, d: DeploymentOut) -> list[str]:
     runtime = ctx.catalog.runtimes["sglang"]
     argv = ["python3", "-m", "sglang.launch_server", "--model-path", _weights(ctx),
             "--tp-size", str(d.tp), "--pp-size", str(d.pp)]
-    if p.precision in ("bf16", "fp16"):
+    if (quantised := _quantised(ctx, "sglang", argv)) is not None:  # (docs/advanced_features/quantization.md)
+        argv = quantised
+    elif p.precision in ("bf16", "fp16"):
         argv += ["--dtype", _dtype(ctx, d)]
-    elif _published(ctx):
-        pass
-    elif p.precision == "fp8" and _fp8_at_load(ctx, d):
-        argv += ["--quantization", "fp8"]
-    else:  # read from the checkpoint's config.json (docs/advanced_features/quantization.md: no flag needed)
-        argv = _quantised(ctx, d, "sglang", argv)
+    else:
+        argv += _loaded_format(ctx, "--quantization")
     if p.kv_precision == "fp8":
         argv += ["--kv-cache-dtype", "fp8_e4m3"]  # SGLang names the FP8 format; it has no plain "fp8"
     argv += ["--max-running-requests", str(d.max_batch), "--chunked-prefill-size", str(runtime.max_batched_tokens)]
@@ -300,8 +277,8 @@ def _trtllm(ctx: _Ctx, d: DeploymentOut) -> list[str]:
             "--enable_chunked_prefill"]
     if (n := _max_model_len(ctx)) is not None:
         argv += ["--max_seq_len", str(n)]
-    if p.precision not in ("bf16", "fp16") and not _published(ctx):  # a Model Optimizer checkpoint (hf_quant_config)
-        argv = _quantised(ctx, d, "trtllm", argv)
+    if (quantised := _quantised(ctx, "trtllm", argv)) is not None:  # a Model Optimizer checkpoint (hf_quant_config)
+        argv = quantised
     return argv + trtllm_flags(d) + ["--host", "0.0.0.0", "--port", str(PORT)]
 
 

@@ -18,12 +18,11 @@ embed as Pods and check the CRD fields by name only.
 from __future__ import annotations
 
 import math
-import re
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from hardware_catalog.export.base import ExportError, _Ctx, deploy_data
+from hardware_catalog.export.base import _REFERENCE, ExportError, _Ctx, deploy_data
 from hardware_catalog.export.engines import PLACEHOLDERS, PORT, engine_argv, k8s_name, placeholders, shell_join
 from hardware_catalog.export.serving import header as serving_header
 from hardware_catalog.export.serving import pool_container
@@ -34,7 +33,6 @@ if TYPE_CHECKING:
 __all__ = ["METRIC", "manifests"]
 
 METRIC = "hwplan_requests_per_second"
-_REFERENCE = re.compile(r"\$\{([A-Z_]+)\}")  # a ${NAME} placeholder (engines.PLACEHOLDERS)
 LWS_LEADER = "leaderworkerset.sigs.k8s.io/worker-index"  # the LWS controller's pod label; the leader is "0"
 LWS_API = "leaderworkerset.x-k8s.io/v1"
 

@@ -26,14 +26,10 @@ BF16). The job's GPU hours are not in the plan's cost.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from hardware_catalog.export.base import ExportError, _Ctx
+from hardware_catalog.export.base import ExportError, _Ctx, _sixteen_bit_shard, deploy_data, shell_join
 
-if TYPE_CHECKING:
-    from hardware_catalog.outputs import DeploymentOut
-
-__all__ = ["CHECKPOINT", "RECIPES", "Recipe", "quantise_script", "recipe"]
+__all__ = ["CHECKPOINT", "ENGINES", "RECIPES", "Recipe", "prequantised", "quantise_script"]
 
 CHECKPOINT = "${QUANTISED_CHECKPOINT}"
 LLM_COMPRESSOR = "vllm-project/llm-compressor @ ab1ba3eff"
@@ -79,59 +75,88 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("modelopt", "fp4"): Recipe("fp4", "modelopt", "nvfp4", "", False, True, MODELOPT),
 }
 _TOOL = {"vllm": "llm-compressor", "sglang": "llm-compressor", "trtllm": "modelopt"}
+ENGINES = tuple(_TOOL)  # the engine formats whose plans may load a checkpoint this job writes
 CALIBRATION_SAMPLES, CALIBRATION_TOKENS = 512, 2048  # llm-compressor's examples (NVFP4's uses 20: 512 is its default)
+# the MoE routers stay 16-bit, as in llm-compressor's MoE examples: "re:.*mlp.gate$" (Qwen3, DeepSeek),
+# "re:.*block_sparse_moe.gate" (Mixtral), "re:.*router" (Llama 4); no dense model's linear layer ends so
+IGNORE = ["lm_head", "re:.*gate$", "re:.*router$"]
 
 
-def recipe(ctx: _Ctx, fmt: str, d: DeploymentOut) -> Recipe:
-    """How the plan's weights are quantised beforehand for ``fmt`` on deployment ``d``'s chip (ExportError where
-    this export has no checked way)."""
-    precision = ctx.plan.precision
-    tool = _TOOL.get(fmt)
-    found = RECIPES.get((tool, precision)) if tool is not None else None
+def _sixteen_bit_fits(ctx: _Ctx) -> bool:
+    """Whether every deployment's chips hold the model's 16-bit shard, which vLLM and SGLang load whole before
+    quantising it to FP8 at load time (vLLM docs/features/quantization/fp8.md: 'we load the model at original
+    precision before quantizing down to 8-bits, so you need enough memory to load the whole model'; SGLang fp8.py
+    allocates a non-FP8 checkpoint at params_dtype)."""
+    return all(shard <= usable for shard, usable in (_sixteen_bit_shard(ctx, d) for d in ctx.plan.deployments))
+
+
+def prequantised(ctx: _Ctx, fmt: str) -> Recipe | None:
+    """The recipe of the checkpoint every deployment of the plan loads in engine format ``fmt`` (vllm, sglang,
+    trtllm), quantised beforehand; None where the engine loads the published checkpoint (16-bit, the model's own
+    format, or FP8 quantised at load where every deployment holds the 16-bit shard). Decided for the plan, not per
+    deployment: its pools and replicas serve one set of weights under one name (a prefill pool on one H100 and a
+    decode pool on two once loaded different FP8 weights). ExportError where no checked recipe writes it."""
+    p = ctx.plan
+    model = ctx.catalog.get_model(p.model)
+    published = model.published_precision or ("fp8" if p.model in deploy_data().get("fp8_checkpoints", {}) else None)
+    if published is not None and published != p.precision:
+        raise ExportError(f"{p.model} is published in {published}, and the engine loads those weights, not the "
+                          f"plan's {p.precision} ones (re-quantising a quantised checkpoint is no recipe checked "
+                          f"here): export a {published} plan of it", field="format")
+    if p.precision in ("bf16", "fp16") or p.precision == published:
+        return None
+    if fmt != "trtllm" and p.precision == "fp8" and _sixteen_bit_fits(ctx):
+        return None
+    found = RECIPES.get((_TOOL[fmt], p.precision))
     if found is None:
-        why = ("its INT8 SmoothQuant export (int8_sq) writes a legacy TensorRT-LLM checkpoint, not one trtllm-serve "
-               "loads" if (fmt, precision) == ("trtllm", "int8") else "no quantisation recipe checked here")
-        raise ExportError(f"{fmt} serves {precision} weights only from a pre-quantised checkpoint, and the catalog "
-                          f"names none for {ctx.plan.model} ({why}); export a plan whose weights the engine quantises "
-                          "at load (16-bit, or FP8 where the engine's FP8 path runs on the chip)", field="format")
-    hw = ctx.catalog.get_hardware(d.hardware)
-    if hw.vendor != "NVIDIA":
-        raise ExportError(f"{fmt} serves {precision} weights on {hw.id} only from a pre-quantised checkpoint, and the "
-                          f"catalog names none for {ctx.plan.model}: this export checks {found.name} checkpoints on "
-                          f"NVIDIA GPUs only, not on {hw.vendor}'s build of {fmt}", field="format")
-    if precision in ("int4", "fp4") and "bf16" not in hw.peak_flops_per_s:
-        raise ExportError(f"{fmt} runs {found.name} weights with Marlin kernels that need compute capability 8.0 "
-                          f"(Ampere); {hw.id} is older (no BF16)", field="format")
+        why = ("Model Optimizer's INT8 SmoothQuant export (int8_sq) writes a legacy TensorRT-LLM checkpoint, not one "
+               "trtllm-serve loads" if (fmt, p.precision) == ("trtllm", "int8")
+               else f"no {p.precision} quantisation recipe for {fmt} is checked here")
+        raise ExportError(f"{fmt} serves {p.precision} weights only from a checkpoint quantised beforehand, and {why}: "
+                          "export a 16-bit plan" + (" or an FP8 one" if fmt != "trtllm" else ""), field="format")
+    if p.model in deploy_data().get("multimodal_checkpoints", {}):
+        raise ExportError(f"{p.model}'s repository is an image-text model (deploy.yaml multimodal_checkpoints), which "
+                          f"the {found.name} job here does not load (llm-compressor's vision examples load its own "
+                          "class and keep the vision tower 16-bit): export a 16-bit plan of it", field="format")
+    runtime = ctx.catalog.runtimes.get(p.runtime)
+    for d in p.deployments:
+        hw = ctx.catalog.get_hardware(d.hardware)
+        if hw.vendor != "NVIDIA":
+            raise ExportError(f"the plan's {p.precision} weights load from a checkpoint quantised beforehand, and this "
+                              f"export checks {found.name} checkpoints on NVIDIA GPUs only, not on {hw.vendor}'s "
+                              f"build of {fmt} ({hw.id})", field="format")
+        if runtime is not None and runtime.lacks_native(p.precision, hw, model):
+            raise ExportError(f"{runtime.id} computes {p.precision} weights natively only, and {hw.id} does not "
+                              "(runtimes.yaml native_only)", field="format")
+        if p.precision in ("int4", "fp4") and "bf16" not in hw.peak_flops_per_s:
+            raise ExportError(f"{fmt} runs {found.name} weights with Marlin kernels that need compute capability 8.0 "
+                              f"(Ampere); {hw.id} is older (no BF16)", field="format")
     return found
 
 
-def quantise_script(ctx: _Ctx, fmt: str, source: str, header: list[str]) -> tuple[str, str, str]:
-    """(file suffix, text, media type) of the job that writes ${QUANTISED_CHECKPOINT} from ``source`` (the
-    repository, or ${MODEL_PATH} for a fine-tuned checkpoint) for every deployment of the plan."""
-    found = {recipe(ctx, fmt, d) for d in ctx.plan.deployments}
-    assert len(found) == 1  # (one engine, one precision: the chips' checks refuse, they do not vary the recipe)
-    (r,) = found
+def quantise_script(ctx: _Ctx, r: Recipe, source: str, header: list[str]) -> tuple[str, str, str]:
+    """(file suffix, text, media type) of the job that writes ${QUANTISED_CHECKPOINT} with ``r`` from ``source``
+    (the repository, or ${MODEL_PATH} for a fine-tuned checkpoint), for every deployment of the plan."""
     model = ctx.catalog.get_model(ctx.plan.model)
-    gpu = (f"needs: a GPU and {model.params * 2 / 1e9:,.0f} GB of 16-bit weights on disk; the job's GPU hours are "
-           "not in the plan's cost")
+    needs = (f"needs: the model's 16-bit weights ({model.params * 2 / 1e9:,.0f} GB) in host memory and on disk, and a "
+             "GPU; its GPU hours are not in the plan's cost")
     if r.tool == "modelopt":
-        lines = ["#!/bin/sh", *header,
-                 f"# {MODELOPT}: --qformat {r.scheme}, {CALIBRATION_SAMPLES} calibration samples;",
-                 "# run from a clone of NVIDIA/TensorRT-Model-Optimizer with nvidia-modelopt installed; "
-                 f"{gpu}", "set -eu", ": \"${QUANTISED_CHECKPOINT:?set it to the directory to write}\"",
-                 f"exec python3 examples/llm_ptq/hf_ptq.py --pyt_ckpt_path {_shell(source)} --qformat {r.scheme} "
-                 f"--calib_size {CALIBRATION_SAMPLES} --export_path \"${{QUANTISED_CHECKPOINT}}\"", ""]
+        # --kv_cache_qformat defaults to fp8, which TensorRT-LLM applies at load (runtimes.yaml fp8_kv_with): the
+        # plan's cache is 16-bit (the trtllm export refuses any other)
+        argv = ["python3", "examples/llm_ptq/hf_ptq.py", "--pyt_ckpt_path", source, "--qformat", r.scheme,
+                "--kv_cache_qformat", "none", "--calib_size", str(CALIBRATION_SAMPLES),
+                "--export_path", CHECKPOINT]
+        lines = ["#!/bin/sh", *header, f"# {MODELOPT}, {CALIBRATION_SAMPLES} calibration samples; run from a clone "
+                 "of NVIDIA/TensorRT-Model-Optimizer with nvidia-modelopt installed", f"# {needs}", "set -eu",
+                 ': "${QUANTISED_CHECKPOINT:?set it to the directory to write}"', "exec " + shell_join(argv), ""]
         return "sh", "\n".join(lines), "text/x-shellscript"
-    moe = model.is_moe
-    ignore = ["lm_head", "re:.*gate$"] if moe else ["lm_head"]
     model_line = (f"MODEL = {source!r}" if source != "${MODEL_PATH}"
                   else 'MODEL = os.environ["MODEL_PATH"]  # the fine-tuned checkpoint the plan serves')
-    lines = ["#!/usr/bin/env python3", *header,
-             f"# follows {r.reference}; pip install llmcompressor; {gpu}",
+    lines = ["#!/usr/bin/env python3", *header, f"# follows {r.reference}; pip install llmcompressor", f"# {needs}",
              "import os", "", *(["from datasets import load_dataset"] if r.calibration else []),
              "from transformers import AutoModelForCausalLM, AutoTokenizer", "", "from llmcompressor import oneshot",
              *r.imports(), "", model_line, 'OUT = os.environ["QUANTISED_CHECKPOINT"]  # the directory to write',
-             f"IGNORE = {ignore!r}" + ("  # MoE routers stay 16-bit (llm-compressor's MoE examples)" if moe else ""),
+             f"IGNORE = {IGNORE!r}  # the output layer and MoE routers stay 16-bit",
              "", 'model = AutoModelForCausalLM.from_pretrained(MODEL, torch_dtype="auto")',
              "tokenizer = AutoTokenizer.from_pretrained(MODEL)", f"recipe = [{', '.join(r.modifiers())}]"]
     if r.calibration:
@@ -150,10 +175,3 @@ def quantise_script(ctx: _Ctx, fmt: str, source: str, header: list[str]) -> tupl
         lines += ["oneshot(model=model, recipe=recipe)  # FP8 dynamic: no calibration data"]
     lines += ["model.save_pretrained(OUT, save_compressed=True)", "tokenizer.save_pretrained(OUT)", ""]
     return "py", "\n".join(lines), "text/x-python"
-
-
-def _shell(word: str) -> str:
-    import shlex
-
-    return '"${MODEL_PATH}"' if word == "${MODEL_PATH}" else shlex.quote(word)
-
