@@ -54,3 +54,16 @@ def test_a_feature_that_is_not_the_cause_is_not_offered(catalog: Catalog) -> Non
     constraints = [x.constraint for x in result.infeasible.relaxations]
     assert "budget.max_cost_per_month" in constraints
     assert not [c for c in constraints if c.startswith("constraints.serving")]
+
+
+def test_the_pooled_status_of_serving_shapes_says_what_was_found(catalog: Catalog) -> None:
+    """With speculative decoding allowed, qwen2.5-7b is searched plain and with each drafter; the EAGLE shape has no
+    candidates (no head). The pooled status said NO_CANDIDATES over five plans (a new user), where the plain shape's
+    search had proven its best: a status must agree with the plans it heads."""
+    w = _workload(constraints={"models": ["qwen2.5-7b"], "serving": {"speculative": "allowed"}})
+    result = plan(w, catalog, tables=catalog_tables(catalog), time_limit_s=10, explain=False)
+    assert result.plans
+    assert result.search.solver_status in ("OPTIMAL", "FEASIBLE")
+    plain = plan(_workload(constraints={"models": ["qwen2.5-7b"]}), catalog, tables=catalog_tables(catalog),
+                 time_limit_s=10, explain=False)
+    assert result.search.solver_status == plain.search.solver_status  # the drafters' shapes add nothing unproven

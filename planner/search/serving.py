@@ -69,7 +69,7 @@ def plan_served(workload: Workload, catalog: Catalog, *, top: int, objective: Ob
                     candidates=sum(s.result.search.candidates for s in searched),
                     evaluated=sum(s.result.search.evaluated for s in searched),
                     solves=sum(s.result.search.solves for s in searched),
-                    solver_status=_weakest([s.result.search.solver_status for s in searched]))
+                    solver_status=_weakest([s.result.search.solver_status for s in searched], found=bool(found)))
     result = PlanResult(workload=workload.name, objective=str(objective), plans=tuple(plans), pareto=tuple(pareto),
                         infeasible=None, search=stats, warnings=demand_warnings(workload),
                         slo=tuple(workload.slo.items()))
@@ -77,9 +77,16 @@ def plan_served(workload: Workload, catalog: Catalog, *, top: int, objective: Ob
     return Searched(result, best.prepared, start)
 
 
-def _weakest(statuses: list[str]) -> str:
-    order = ("TIME_LIMIT", "FEASIBLE", "INFEASIBLE", "OPTIMAL")
-    return min(statuses, key=lambda s: order.index(s) if s in order else -1)
+def _weakest(statuses: list[str], *, found: bool) -> str:
+    """The pooled status of the serving shapes' searches: TIME_LIMIT where any stopped at its limit; with plans,
+    FEASIBLE where any shape's search did not prove its own best (a shape with no candidates or proven infeasible
+    proves it has none, which weakens nothing: it said NO_CANDIDATES over plans found, having ranked lowest);
+    without, INFEASIBLE where any shape had candidates, else NO_CANDIDATES."""
+    if "TIME_LIMIT" in statuses:
+        return "TIME_LIMIT"
+    if found:
+        return "FEASIBLE" if "FEASIBLE" in statuses else "OPTIMAL"
+    return "NO_CANDIDATES" if all(s == "NO_CANDIDATES" for s in statuses) else "INFEASIBLE"
 
 
 def _why(p: Plan, pool: list[Plan]) -> str:
