@@ -34,6 +34,7 @@ from hardware_catalog import load_catalog
 from hardware_catalog.export import ExportError, export, one_deployment
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+DEPLOY = Path(__file__).resolve().parents[1] / "hardware_catalog" / "data" / "deploy" / "deploy.yaml"
 SCHEMES = {"int8": "W8A8", "int4": "W4A16", "fp4": "NVFP4", "fp8": "FP8_DYNAMIC"}  # llm-compressor's examples
 QFORMATS = {"int8", "int8_sq", "int8_wo", "fp8", "int4_awq", "w4a8_awq", "nvfp4", "nvfp4_awq", "fp8_pb_wo",
             "fp8_pc_pt", "w4a8_nvfp4_fp8", "w4a8_mxfp4_fp8", "nvfp4_mlp_only"}  # hf_ptq.py QUANT_CFG_CHOICES
@@ -59,7 +60,7 @@ def _imports_exist(tree: ast.AST) -> None:
             assert node.module in PUBLISHED, node.module
             assert {a.name for a in node.names} <= PUBLISHED[node.module], (node.module, [a.name for a in node.names])
         elif isinstance(node, ast.Import):
-            assert {a.name for a in node.names} <= {"os"}
+            assert {a.name for a in node.names} <= {"os", "sys"}
 
 
 def _calls(tree: ast.AST) -> dict[str, list[ast.Call]]:
@@ -90,6 +91,9 @@ def test_llm_compressor_job_and_launch_line(catalog: Any, fmt: str, runtime: str
     assert options.get("model", options.get("model_path")) == "${QUANTISED_CHECKPOINT}"
     assert options.get("quantization") is None  # read from the checkpoint: a flag could only contradict it
     assert "# set QUANTISED_CHECKPOINT:" in launch.content
+    assert ': "${QUANTISED_CHECKPOINT:?' in launch.content  # unset, the script stops (it ran `vllm serve ""`)
+    if fmt == "vllm":  # clients name the model as for a 16-bit plan (it was the checkpoint's path)
+        assert options["served_model_name"] == yaml.safe_load(DEPLOY.read_text())["hf_repos"][model]
     (job,) = export(doc, catalog, "quantise", workload=WORKLOAD)
     assert job.name == "chat.quantise.py"
     tree = ast.parse(job.content)  # valid Python
@@ -101,7 +105,7 @@ def test_llm_compressor_job_and_launch_line(catalog: Any, fmt: str, runtime: str
     assert ("SmoothQuantModifier" in calls) == (precision == "int8")  # SmoothQuant + GPTQ: the int8 band's method
     (oneshot,) = calls["oneshot"]
     assert {k.arg for k in oneshot.keywords} >= {"model", "recipe", "dataset", "num_calibration_samples"}
-    assert "save_compressed=True" in job.content and 'os.environ["QUANTISED_CHECKPOINT"]' in job.content
+    assert "save_compressed=True" in job.content and 'os.environ.get("QUANTISED_CHECKPOINT")' in job.content
     repo = yaml.safe_load((Path(__file__).parents[1] / "hardware_catalog/data/deploy/deploy.yaml").read_text())
     assert f"MODEL = {repo['hf_repos'][model]!r}" in job.content
     assert "IGNORE = ['lm_head', 're:.*gate$', 're:.*router$']" in job.content  # output layer, MoE routers
@@ -116,6 +120,8 @@ def test_fp8_that_does_not_fit_at_load_gets_a_data_free_fp8_job(catalog: Any) ->
     calls = _calls(ast.parse(job.content))
     assert {_keywords(c)["scheme"] for c in calls["QuantizationModifier"]} == {"FP8_DYNAMIC"}
     assert "dataset" not in {k.arg for k in calls["oneshot"][0].keywords} and "load_dataset" not in job.content
+    assert "# why: vllm quantises to FP8 at load only where each chip holds the 16-bit weights first: deployment 1's " \
+           "h100-sxm has" in job.content
     # on two H100s the 16-bit shard fits: quantised at load, no job
     fits = result("llama-3.1-70b", "vllm", [("h100-sxm", 2, 1, 1)], precision="fp8")
     assert engine_options("vllm", export(fits, catalog, "vllm", workload=WORKLOAD)[0].content)["quantization"] == "fp8"
@@ -188,7 +194,7 @@ def test_a_fine_tuned_checkpoint_is_quantised_from_model_path(catalog: Any) -> N
     plan = doc.plans[0].model_copy(update={"adaptation": "full"})
     doc = doc.model_copy(update={"plans": [plan], "pareto": [plan]})
     (job,) = export(doc, catalog, "quantise", workload=WORKLOAD)
-    assert "# set MODEL_PATH:" in job.content and 'MODEL = os.environ["MODEL_PATH"]' in job.content
+    assert "# set MODEL_PATH:" in job.content and 'MODEL = os.environ.get("MODEL_PATH")' in job.content
     (launch,) = export(doc, catalog, "vllm", workload=WORKLOAD)
     assert engine_options("vllm", launch.content)["model"] == "${QUANTISED_CHECKPOINT}"
 
@@ -276,3 +282,14 @@ def test_the_service_serves_the_job(tmp_path: Path, catalog: Any) -> None:
         assert refused.status_code == 422 and "needs no quantisation job" in refused.text
         declared = c.get("/openapi.json").json()["paths"]["/v1/plans/{plan_id}/export"]["get"]["responses"]["200"]
         assert "text/x-python" in declared["content"]
+
+
+def test_another_engines_format_checks_that_engine(catalog: Any) -> None:
+    """edge-assistant's plan 1 is vLLM NVFP4 on an RTX 4090 (weight-only there); exported as SGLang or TensorRT-LLM
+    commands it was written with the checkpoint neither loads off Blackwell (runtimes.yaml native_only: a new user):
+    the format's own engine is checked, not the plan's."""
+    doc = result("qwen2.5-32b", "vllm", [("rtx-4090", 1, 1, 1)], precision="fp4")
+    export(doc, catalog, "vllm", workload=WORKLOAD)
+    for fmt in ("sglang", "trtllm"):
+        with pytest.raises(ExportError, match="natively only, and rtx-4090 does not"):
+            export(doc, catalog, fmt, workload=WORKLOAD)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hardware_catalog.export.base import Artifact, ExportError, _Ctx, deploy_data
+from hardware_catalog.export.base import Artifact, ExportError, _Ctx, _sixteen_bit_shard, deploy_data
 from hardware_catalog.export.engines import (
     CLUSTER_FORMATS,
     ENGINE_FORMATS,
@@ -154,7 +154,7 @@ def export(doc: PlanResultOut, catalog: Catalog, fmt: str, *, rank: int = 1,
             text = "\n".join(["#!/bin/sh", *_header(ctx, fmt, argv),
                               _one_line(f"# deployment {i + 1} ({pool}{d.replicas} replica(s) of "
                                         f"{d.chips_per_replica} x {d.hardware}): run one per replica"),
-                              "exec " + shell_join(argv), ""])
+                              *_required(argv), "exec " + shell_join(argv), ""])
             role = "" if d.role == "both" else f"{d.role}-"
             name = f"{_file_stem(doc.workload)}-{i + 1}-{role}{d.hardware}.{_slug(fmt)}.sh"
             out.append(Artifact(name, text, "text/x-shellscript"))
@@ -163,6 +163,26 @@ def export(doc: PlanResultOut, catalog: Catalog, fmt: str, *, rank: int = 1,
     check_serving(ctx, engine)
     docs = manifests(ctx, fmt, engine, doc.workload)
     return [Artifact(f"{_file_stem(doc.workload)}.{fmt}.yaml", docs, "application/yaml")]
+
+
+def _required(argv: list[str]) -> list[str]:
+    """Shell lines that stop with a message where a placeholder the command reads is unset or empty (the engine
+    was started with an empty model path)."""
+    return [f': "${{{name}:?set {name} first (see above)}}"' for name in placeholders(argv)]
+
+
+def _why_quantised(ctx: _Ctx, engine: str) -> str:
+    """Why the plan's weights are quantised beforehand, for the job's header."""
+    p = ctx.plan
+    if p.precision != "fp8" or engine == "trtllm":
+        return f"{engine} loads {p.precision} weights only from a checkpoint quantised beforehand"
+    for i, d in enumerate(p.deployments):
+        shard, usable = _sixteen_bit_shard(ctx, d)
+        if shard > usable:
+            return (f"{engine} quantises to FP8 at load only where each chip holds the 16-bit weights first: "
+                    f"deployment {i + 1}'s {d.hardware} has {usable / 1e9:.1f} GB for a {shard / 1e9:.1f} GB shard, "
+                    "and every deployment loads the same weights")
+    return f"{engine} loads this checkpoint for every deployment"  # (not reached: prequantised said so)
 
 
 def _quantise_job(ctx: _Ctx, workload: str) -> Artifact:
@@ -189,7 +209,10 @@ def _quantise_job(ctx: _Ctx, workload: str) -> Artifact:
     header = [_one_line(line) for line in (
         f"# hwplan plan rank {p.rank}: {p.model} {p.precision} on {p.runtime}: writes ${{QUANTISED_CHECKPOINT}}, "
         f"the checkpoint its --format {engine} launch scripts (and k8s manifests) load, once before they start",
+        f"# why: {_why_quantised(ctx, engine)}",
         f"# recipe: {r.name}, the method the plan's {p.precision} quality band assumes (quality.yaml)",
+        *([] if source == "${MODEL_PATH}" else
+          [f"# reads {source} from the Hugging Face Hub (a gated repository needs HF_TOKEN in the environment)"]),
         *(f"# set {name}: {PLACEHOLDERS[name]}" for name in placeholders([source, CHECKPOINT])))]
     suffix, text, media = quantise_script(ctx, r, source, header)
     return Artifact(f"{_file_stem(workload)}.quantise.{suffix}", text, media)

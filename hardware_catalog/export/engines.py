@@ -188,7 +188,10 @@ def _quantised(ctx: _Ctx, fmt: str, argv: list[str]) -> list[str] | None:
     if prequantised(ctx, fmt) is None:
         return None
     weights = _weights(ctx)
-    return [CHECKPOINT if a == weights else a for a in argv]
+    argv = [CHECKPOINT if a == weights else a for a in argv]
+    if fmt == "vllm" and weights != "${MODEL_PATH}":  # clients name the model as a 16-bit plan's, not by the path
+        argv += ["--served-model-name", weights]
+    return argv
 
 
 def _loaded_format(ctx: _Ctx, flag: str) -> list[str]:

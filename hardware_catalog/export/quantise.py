@@ -118,7 +118,7 @@ def prequantised(ctx: _Ctx, fmt: str) -> Recipe | None:
         raise ExportError(f"{p.model}'s repository is an image-text model (deploy.yaml multimodal_checkpoints), which "
                           f"the {found.name} job here does not load (llm-compressor's vision examples load its own "
                           "class and keep the vision tower 16-bit): export a 16-bit plan of it", field="format")
-    runtime = ctx.catalog.runtimes.get(p.runtime)
+    runtime = ctx.catalog.runtimes.get(deploy_data()["engines"][fmt]["runtime"])  # the format's engine loads it
     for d in p.deployments:
         hw = ctx.catalog.get_hardware(d.hardware)
         if hw.vendor != "NVIDIA":
@@ -150,12 +150,14 @@ def quantise_script(ctx: _Ctx, r: Recipe, source: str, header: list[str]) -> tup
                  "of NVIDIA/TensorRT-Model-Optimizer with nvidia-modelopt installed", f"# {needs}", "set -eu",
                  ': "${QUANTISED_CHECKPOINT:?set it to the directory to write}"', "exec " + shell_join(argv), ""]
         return "sh", "\n".join(lines), "text/x-shellscript"
-    model_line = (f"MODEL = {source!r}" if source != "${MODEL_PATH}"
-                  else 'MODEL = os.environ["MODEL_PATH"]  # the fine-tuned checkpoint the plan serves')
+    model_line = (f"MODEL = {source!r}" if source != "${MODEL_PATH}" else
+                  'MODEL = os.environ.get("MODEL_PATH") or sys.exit("set MODEL_PATH: the fine-tuned checkpoint")')
     lines = ["#!/usr/bin/env python3", *header, f"# follows {r.reference}; pip install llmcompressor", f"# {needs}",
-             "import os", "", *(["from datasets import load_dataset"] if r.calibration else []),
+             "import os", "import sys", "", *(["from datasets import load_dataset"] if r.calibration else []),
              "from transformers import AutoModelForCausalLM, AutoTokenizer", "", "from llmcompressor import oneshot",
-             *r.imports(), "", model_line, 'OUT = os.environ["QUANTISED_CHECKPOINT"]  # the directory to write',
+             *r.imports(), "", model_line,
+             'OUT = os.environ.get("QUANTISED_CHECKPOINT") or sys.exit("set QUANTISED_CHECKPOINT: the directory '
+             'to write")',
              f"IGNORE = {IGNORE!r}  # the output layer and MoE routers stay 16-bit",
              "", 'model = AutoModelForCausalLM.from_pretrained(MODEL, torch_dtype="auto")',
              "tokenizer = AutoTokenizer.from_pretrained(MODEL)", f"recipe = [{', '.join(r.modifiers())}]"]
