@@ -339,6 +339,17 @@ class CostOut(_Out):
                                                           "reserved term longer than the horizon")
 
 
+class DeployOut(_Out):
+    """Whether ``hwplan export`` writes the plan's launch files (GET /v1/plans/{id}/export)."""
+
+    format: str = Field(description="the engine format of the plan's runtime (vllm, sglang, trtllm, jetstream, "
+                                    "neuron, llama.cpp; 'any' where no format runs it)")
+    status: str = Field(description="ready: written as they are; quantise_first: they load weights quantised once "
+                                    "beforehand by the job --format quantise writes (its GPU hours not in the plan's "
+                                    "cost); refused: neither the format nor k8s is written (detail: why)")
+    detail: str = Field(default="", description="the quantisation recipe, or the refusal")
+
+
 class PlanOut(_Out):
     """One deployment plan: what runs (model, precision, runtime) and on what (deployments)."""
 
@@ -359,6 +370,8 @@ class PlanOut(_Out):
     why: str = Field(default="", description="what the serving features buy against the best plan without them")
     measured: list[MeasuredOut] = Field(default=[], description=MEASURED)
     order: list[OrderOut] = Field(default=[], description=ORDER)
+    deploy: DeployOut | None = Field(default=None, description="whether hwplan export writes its launch files "
+                                                               "(absent in plans saved before it was reported)")
 
 
 class RelaxationOut(_Out):

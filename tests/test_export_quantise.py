@@ -19,6 +19,7 @@ launch files load ${QUANTISED_CHECKPOINT} and ``--format quantise`` writes the j
 from __future__ import annotations
 
 import ast
+import json
 import shlex
 from pathlib import Path
 from typing import Any
@@ -282,6 +283,11 @@ def test_the_service_serves_the_job(tmp_path: Path, catalog: Any) -> None:
         assert refused.status_code == 422 and "needs no quantisation job" in refused.text
         declared = c.get("/openapi.json").json()["paths"]["/v1/plans/{plan_id}/export"]["get"]["responses"]["200"]
         assert "text/x-python" in declared["content"]
+        # the service's plan answer says which plans need the job, as the CLI's does
+        answer = c.post("/v1/plans", json=yaml.safe_load((EXAMPLES / "edge-assistant.yaml").read_text()),
+                        params={"top": 2}).json()
+        assert answer["plans"][0]["deploy"] == {"format": "vllm", "status": "quantise_first",
+                                                "detail": "llm-compressor NVFP4"}
 
 
 def test_another_engines_format_checks_that_engine(catalog: Any) -> None:
@@ -293,3 +299,22 @@ def test_another_engines_format_checks_that_engine(catalog: Any) -> None:
     for fmt in ("sglang", "trtllm"):
         with pytest.raises(ExportError, match="natively only, and rtx-4090 does not"):
             export(doc, catalog, fmt, workload=WORKLOAD)
+
+
+def test_every_plan_says_whether_its_files_are_written(tmp_path: Path) -> None:
+    """`hwplan plan --json` (and the service's answer, built the same: api/routes/plans.py) carries each plan's
+    `deploy`, as `hwplan export` then behaves (the API's readers could not tell that plan 1 needed a job)."""
+    runner = CliRunner()
+    path = EXAMPLES / "edge-assistant.yaml"
+    doc = json.loads(runner.invoke(app, ["plan", str(path), "--json"]).stdout)
+    (tmp_path / "plan.json").write_text(json.dumps(doc))
+    for p in doc["plans"]:
+        deploy = p["deploy"]
+        fmt = deploy["format"] if deploy["format"] != "any" else "k8s"
+        out = runner.invoke(app, ["export", str(tmp_path / "plan.json"), "--format", fmt, "--rank", str(p["rank"]),
+                                  "--workload", str(path)])
+        assert (out.exit_code == 0) == (deploy["status"] != "refused"), (p["rank"], deploy, out.output)
+        job = runner.invoke(app, ["export", str(tmp_path / "plan.json"), "--format", "quantise", "--rank",
+                                  str(p["rank"]), "--workload", str(path)])
+        assert (job.exit_code == 0) == (deploy["status"] == "quantise_first"), (p["rank"], deploy, job.output)
+    assert doc["plans"][0]["deploy"] == {"format": "vllm", "status": "quantise_first", "detail": "llm-compressor NVFP4"}

@@ -182,7 +182,9 @@ async def _create_plans(workload: WorkloadIn, snapshot: Any, settings: Settings,
                                   time_limit_s=limit_s - (time.perf_counter() - started))
         slowed = measured_replan(snapshot.catalog, w, result.plans, objective=objective,
                                  time_limit_s=limit_s - (time.perf_counter() - started), tables=snapshot.tables)
-        return plan_result_out(result, report, span, slowed)
+        from hardware_catalog.export import with_deploy
+
+        return with_deploy(plan_result_out(result, report, span, slowed), snapshot.catalog, w)
 
     data: PlanResultOut = await pool.run(compute, gone)
     if cache is not None and data.complete:

@@ -118,7 +118,9 @@ def plan_cmd(
         slowed = measured_replan(cat, w, result.plans, objective=objective,
                                  time_limit_s=time_limit - (time.perf_counter() - started), tables=tables)
         answers_cache.save(tables)  # what this run's searches found (the re-plan's too), for the next run
-        out = plan_result_out(result, report, span, slowed)
+        from hardware_catalog.export import with_deploy
+
+        out = with_deploy(plan_result_out(result, report, span, slowed), cat, w)
     if as_json:
         print_doc(out)
     else:
@@ -300,34 +302,32 @@ def _render_caveats(console: Console, out: PlanResultOut) -> None:
 
 def _render_text(out: PlanResultOut, local: tuple[Catalog, Workload] | None, *, wide: bool, iteration_range: bool
                  ) -> None:
-    """The plans as text, with plan 1's export and iteration-cost lines where the catalog is local (``local``: the
-    catalog and the workload as the search read them)."""
+    """The plans as text, with plan 1's export line (its ``deploy``, the service's too) and, where the catalog is
+    local (``local``: the catalog and the workload as the search read them), its iteration-cost line."""
     from cli.output.console import Console  # (not for --json: rich is ~50 ms of start-up)
 
     console = Console()
     render_plans(console, out, wide=wide)
-    if local is not None and out.plans:
-        cat, workload = local
-        _flag_export(console, out, cat, workload)
-        if not iteration_range:
-            _flag_iteration_interval(console, cat.calibration, out.plans[0].runtime)
+    if out.plans:
+        _flag_export(console, out)
+    if local is not None and out.plans and not iteration_range:
+        _flag_iteration_interval(console, local[0].calibration, out.plans[0].runtime)
 
 
-def _flag_export(console: Console, out: PlanResultOut, cat: Catalog, workload: Workload) -> None:
+def _flag_export(console: Console, out: PlanResultOut) -> None:
     """One line where plan 1 cannot be exported (``hwplan export`` would refuse it, named as it would), or where
-    its launch files load weights quantised beforehand by a job ``--format quantise`` writes."""
-    from hardware_catalog.export import prepared_weights, refusal
-
-    refused = refusal(out, cat, workload=workload)
-    if refused is not None:
-        fmt, exc = refused
-        where = "no format" if fmt == "any" else f"--format {fmt}"
-        console.print(f"[yellow]export[/yellow]: plan 1 cannot be exported ({where}: {exc.detail}); its predicted "
+    its launch files load weights quantised beforehand by a job ``--format quantise`` writes (its ``deploy``)."""
+    deploy = out.plans[0].deploy
+    if deploy is None or deploy.status == "ready":
+        return
+    if deploy.status == "refused":
+        where = "no format" if deploy.format == "any" else f"--format {deploy.format}"
+        console.print(f"[yellow]export[/yellow]: plan 1 cannot be exported ({where}: {deploy.detail}); its predicted "
                       "figures stand, but hwplan writes no launch files for it", markup=True, highlight=False)
-    elif (job := prepared_weights(out, cat, workload=workload)) is not None:
+    else:
         console.print(f"[yellow]export[/yellow]: plan 1 serves {out.plans[0].precision} weights quantised once "
-                      f"beforehand ({job}; `hwplan export --format quantise` writes the job); its GPU hours are not "
-                      "in the plan's cost", markup=True, highlight=False)
+                      f"beforehand ({deploy.detail}; `hwplan export --format quantise` writes the job); its GPU hours "
+                      "are not in the plan's cost", markup=True, highlight=False)
 
 
 def _flag_iteration_interval(console: Console, calibration: Calibration, runtime: str) -> None:

@@ -37,7 +37,8 @@ if TYPE_CHECKING:
     from planner.workload import Workload
 
 __all__ = ["CLUSTER_FORMATS", "ENGINE_FORMATS", "FORMATS", "KUBERNETES_VERSION", "QUANTISE_FORMAT", "Artifact",
-           "ExportError", "deploy_data", "engine_argv", "export", "one_deployment", "prepared_weights", "refusal"]
+           "ExportError", "deploy_data", "engine_argv", "export", "one_deployment", "prepared_weights", "refusal",
+           "with_deploy"]
 
 
 def _choose(doc: PlanResultOut, rank: int) -> PlanOut:
@@ -262,6 +263,27 @@ def one_deployment(artifacts: list[Artifact], fmt: str, deployment: int | None, 
         raise ExportError(f"the plan has {len(artifacts)} deployment(s) ({names}): there is no deployment "
                           f"{deployment}", field="deployment")
     return [artifacts[deployment - 1]]
+
+
+def with_deploy(doc: PlanResultOut, catalog: Catalog, workload: Workload | None) -> PlanResultOut:
+    """``doc`` with each plan's ``deploy``: whether ``export`` writes its launch files as they are, after a
+    quantisation job, or not (``refusal``, ``prepared_weights``), so that a plan chosen for its cost is not found
+    undeployable only at export, by the CLI's reader or the service's."""
+    from hardware_catalog.outputs import DeployOut
+
+    def deploy(rank: int) -> DeployOut:
+        if (refused := refusal(doc, catalog, rank=rank, workload=workload)) is not None:
+            fmt, exc = refused
+            return DeployOut(format=fmt, status="refused", detail=exc.detail)
+        fmt = _engine_for(_Ctx(_choose(doc, rank), catalog, workload))
+        job = prepared_weights(doc, catalog, rank=rank, workload=workload)
+        return DeployOut(format=fmt, status="ready") if job is None else DeployOut(
+            format=fmt, status="quantise_first", detail=job)
+
+    found = {p.rank: deploy(p.rank) for p in (*doc.plans, *doc.pareto)}
+    return doc.model_copy(update={
+        "plans": [p.model_copy(update={"deploy": found[p.rank]}) for p in doc.plans],
+        "pareto": [p.model_copy(update={"deploy": found[p.rank]}) for p in doc.pareto]})
 
 
 def refusal(doc: PlanResultOut, catalog: Catalog, *, rank: int = 1,
