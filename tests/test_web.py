@@ -317,6 +317,16 @@ def test_infeasible_explains_and_one_relaxation_replans(page: Page) -> None:
     errors[:] = [e for e in errors if "status of 422" not in e]  # the refusal itself, which the page shows
 
 
+def test_the_detail_says_how_the_plan_deploys(page: Page) -> None:
+    """edge-assistant's plan 1 (NVFP4 on vLLM) loads weights a quantisation job writes first: its detail says so,
+    from the answer's `deploy` (tests/test_export_quantise.py checks that against hwplan export)."""
+    _choose(page, "edge-assistant")
+    page.click("#plan-button")
+    expect(page.locator("#plans-table tbody tr").first).to_be_visible(timeout=PLAN_TIMEOUT_MS)
+    expect(page.locator("#detail-list")).to_contain_text(
+        "load weights quantised once beforehand (llm-compressor NVFP4)")
+
+
 def test_a_serving_relaxation_replans_with_the_feature_allowed(page: Page) -> None:
     """A workload the form has no input for (constraints.serving) keeps it through a relaxation: qwen2.5-7b has no
     EAGLE head, so `speculative: required` has no plan; the button allows the feature and plans

@@ -689,9 +689,19 @@ function renderDetail(p) {
       ? [["Serving", [(p.features || []).join(", ") || "plain", p.why].filter(Boolean).join(": ")]] : []),
     ...(p.measured || []).map((m) => ["Measured", m.note]),  // measured_bias.yaml: how far runs were from this model
     ...(p.order || []).map((f) => ["Chip order", f.note]),
+    ...(p.deploy ? [["Deploy", deployText(p.deploy)]] : []),  // what Download writes for this plan
   ];
   $("#detail-list").replaceChildren(...items.flatMap(([k, v]) => [el("dt", {text: k}), el("dd", {text: v})]));
   renderProvenance(p.cost);
+}
+
+function deployText(d) {  // the plan's deploy (hwplan export): ready, quantise_first or refused
+  if (d.status === "ready") return `launch files for ${d.format} as they are`;
+  if (d.status === "quantise_first") {
+    return `launch files for ${d.format} load weights quantised once beforehand (${d.detail}): `
+      + "Deploy as \"Quantisation job\" writes that job; its GPU hours are not in the cost";
+  }
+  return `no launch files (${d.format === "any" ? "no format" : d.format}: ${d.detail})`;
 }
 
 function costItems(c) {  // the cost breakdown, token prices, energy and carbon (issue #14)
