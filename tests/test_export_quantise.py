@@ -318,3 +318,21 @@ def test_every_plan_says_whether_its_files_are_written(tmp_path: Path) -> None:
                                   str(p["rank"]), "--workload", str(path)])
         assert (job.exit_code == 0) == (deploy["status"] == "quantise_first"), (p["rank"], deploy, job.output)
     assert doc["plans"][0]["deploy"] == {"format": "vllm", "status": "quantise_first", "detail": "llm-compressor NVFP4"}
+
+
+def test_deploy_data_comes_from_a_compiled_entry_and_cache_clear_removes_it(cache_in: Path) -> None:
+    """`hwplan plan` reports each plan's deploy from deploy.yaml: a warm run reads it without the YAML parser
+    (tests/test_compiled_workload.py checks the modules); the entry is listed and cleared with the others, and a
+    corrupt one is rebuilt, not an error."""
+    from hardware_catalog.caching import cache, compiled
+    from hardware_catalog.export import base
+
+    base.deploy_data.cache_clear()
+    first = base.deploy_data()
+    (entry,) = cache_in.glob(f"*{compiled.DEPLOY_SUFFIX}")
+    assert [d["key"] for d in cache.info()["deploy"]] == [entry.name.removesuffix(compiled.DEPLOY_SUFFIX)]
+    entry.write_bytes(entry.read_bytes()[:-10])  # truncated
+    base.deploy_data.cache_clear()
+    assert base.deploy_data() == first and entry.exists()  # rebuilt from the YAML
+    assert cache.clear() > 0 and not entry.exists()
+    base.deploy_data.cache_clear()

@@ -27,7 +27,8 @@ def cache_info(as_json: JsonOpt = False) -> None:
     typer.echo(f"cache: {out['directory']} ({state}); {len(out['entries'])} entries, "
                f"{len(out['catalogs'])} compiled catalogs, {len(out['workloads'])} compiled workloads, "
                f"{len(out['code'])} kept dataclass code files, {len(out['answers'])} capacity answer files, "
-               f"{len(out['rows'])} per-row value files, {out['bytes'] / 2**20:,.0f} MiB")
+               f"{len(out['rows'])} per-row value files, {len(out['deploy'])} compiled deploy data, "
+               f"{out['bytes'] / 2**20:,.0f} MiB")
     for e in out["entries"]:
         typer.echo(f"  {e['key']}  catalog {e['catalog_version']}  {e['bytes'] / 2**20:,.0f} MiB")
 

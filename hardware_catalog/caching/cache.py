@@ -237,8 +237,8 @@ def _prune(folder: Path) -> None:
 
 def info() -> dict[str, Any]:
     """Where the cache is, whether it is on, its entries (key, catalog version, bytes), its
-    compiled catalogs, compiled workloads, kept dataclass code, capacity answers and per-row values (key,
-    bytes)."""
+    compiled catalogs, compiled workloads, kept dataclass code, capacity answers, per-row values and the
+    export's deploy data (key, bytes)."""
     folder = cache_dir()
     entries = []
     for meta_path in _entries(folder):
@@ -258,16 +258,18 @@ def info() -> dict[str, Any]:
                for p in answers_cache.entries(folder)]
     rows = [{"key": p.name.removesuffix(answers_cache.ROW_SUFFIX), "bytes": p.stat().st_size}
             for p in answers_cache.row_entries(folder)]
+    deploy = [{"key": p.name.removesuffix(compiled.DEPLOY_SUFFIX), "bytes": p.stat().st_size}
+              for p in compiled.entries(folder, compiled.DEPLOY_SUFFIX)]
     return {"directory": str(folder), "enabled": enabled(),
             "usable": folder.is_dir() or not folder.exists(),  # (a file there: nothing can be kept)
             "entries": entries, "catalogs": catalogs,
-            "workloads": workloads, "code": code, "answers": answers, "rows": rows,
-            "bytes": sum(e["bytes"] for e in (*entries, *catalogs, *workloads, *code, *answers, *rows))}
+            "workloads": workloads, "code": code, "answers": answers, "rows": rows, "deploy": deploy,
+            "bytes": sum(e["bytes"] for e in (*entries, *catalogs, *workloads, *code, *answers, *rows, *deploy))}
 
 
 def clear() -> int:
-    """Remove every entry, compiled catalogs, workloads, dataclass code, capacity answers and per-row values
-    included (and stray temporary files); bytes freed."""
+    """Remove every entry, compiled catalogs, workloads, dataclass code, capacity answers, per-row values and
+    deploy data included (and stray temporary files); bytes freed."""
     folder = cache_dir()
     if not folder.is_dir():
         return 0
@@ -275,6 +277,7 @@ def clear() -> int:
     for path in [*folder.glob("*.npy"), *folder.glob("*.json"), *folder.glob(f"*{compiled.SUFFIX}"),
                  *folder.glob(f"*{compiled_workload.SUFFIX}"), *folder.glob(f"*{compiled_code.SUFFIX}"),
                  *folder.glob(f"*{answers_cache.SUFFIX}"), *folder.glob(f"*{answers_cache.ROW_SUFFIX}"),
+                 *folder.glob(f"*{compiled.DEPLOY_SUFFIX}"),
                  *folder.glob(".*.tmp")]:
         try:
             freed += path.stat().st_size

@@ -42,12 +42,13 @@ from hardware_catalog.content_hash import catalog_hash
 if TYPE_CHECKING:
     from planner.domain import Catalog
 
-__all__ = ["FORMAT", "KEEP", "SUFFIX", "code_digest", "entries", "load_catalog", "load_files", "read_entry",
-           "write_entry"]
+__all__ = ["DEPLOY_SUFFIX", "FORMAT", "KEEP", "SUFFIX", "code_digest", "entries", "load_catalog", "load_files",
+           "read_entry", "write_entry"]
 
 FORMAT = 1  # bump when the entry layout changes
 KEEP = 8  # entries kept (most recently used); ~0.3 MB each for the shipped catalog
 SUFFIX = ".catalog.pickle"
+DEPLOY_SUFFIX = ".deploy.pickle"  # the export's deploy data (hardware_catalog.export.base.deploy_data)
 _MAGIC = b"hwplan-catalog %d\n" % FORMAT
 _ROOT = Path(__file__).resolve().parents[2]
 _CODE_DIRS = (_ROOT / "planner", _ROOT / "hardware_catalog")

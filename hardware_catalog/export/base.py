@@ -31,9 +31,35 @@ class Artifact:
 
 @functools.cache
 def deploy_data() -> dict[str, Any]:
-    from hardware_catalog.files import default_catalog_dir, read_yaml
+    """The shipped ``data/deploy/deploy.yaml``, from a compiled entry keyed by its bytes where one exists
+    (``hardware_catalog.caching.compiled``'s format and checks), so that the plan command, which reports each
+    plan's ``deploy``, reads it without the YAML parser on a warm cache, as it reads the catalog (issue #21)."""
+    import hashlib
+    from importlib import resources
+    from pathlib import Path
 
-    data: dict[str, Any] = read_yaml(default_catalog_dir() / "deploy" / "deploy.yaml")
+    from hardware_catalog.caching import compiled
+    from hardware_catalog.caching.cache_store import cache_dir, enabled
+
+    path = Path(str(resources.files("hardware_catalog") / "data")) / "deploy" / "deploy.yaml"
+    if not enabled():
+        return _read_deploy(path)
+    try:
+        key = hashlib.sha256(b"deploy 1\n" + path.read_bytes()).hexdigest()
+    except OSError:  # the loader names the file
+        return _read_deploy(path)
+    entry = cache_dir() / f"{key}{compiled.DEPLOY_SUFFIX}"
+    data = compiled.read_entry(entry, dict)
+    if data is None:
+        data = _read_deploy(path)
+        compiled.write_entry(cache_dir(), entry, data, suffix=compiled.DEPLOY_SUFFIX, keep=4)
+    return data
+
+
+def _read_deploy(path: Any) -> dict[str, Any]:
+    from hardware_catalog.files import read_yaml
+
+    data: dict[str, Any] = read_yaml(path)
     return data
 
 

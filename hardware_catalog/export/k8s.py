@@ -20,8 +20,6 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from hardware_catalog.export.base import _REFERENCE, ExportError, _Ctx, deploy_data
 from hardware_catalog.export.engines import PLACEHOLDERS, PORT, engine_argv, k8s_name, placeholders, shell_join
 from hardware_catalog.export.serving import header as serving_header
@@ -37,11 +35,17 @@ LWS_LEADER = "leaderworkerset.sigs.k8s.io/worker-index"  # the LWS controller's 
 LWS_API = "leaderworkerset.x-k8s.io/v1"
 
 
-class _NoAliases(yaml.SafeDumper):
-    """Writes repeated objects out in full (no &anchors: some tools reject them in manifests)."""
+def _dump_all(docs: list[dict[str, Any]]) -> str:
+    """The manifests as YAML, repeated objects written out in full (no &anchors: some tools reject them in
+    manifests). The YAML module is imported here, not with the package: ``hwplan plan`` reports each plan's
+    ``deploy`` through this package without it (issue #21)."""
+    import yaml
 
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
+    class NoAliases(yaml.SafeDumper):
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    return str(yaml.dump_all(docs, Dumper=NoAliases, sort_keys=False))
 
 KSERVE_API = "serving.kserve.io/v1beta1"
 
@@ -263,4 +267,4 @@ def manifests(ctx: _Ctx, fmt: str, engine: str, workload_name: str) -> str:
                else []),
              *serving_header(ctx, engine)]
     header = "".join("".join(c if c.isprintable() else " " for c in line) + "\n" for line in lines)
-    return header + yaml.dump_all(docs, Dumper=_NoAliases, sort_keys=False)
+    return header + _dump_all(docs)
