@@ -336,3 +336,13 @@ def test_deploy_data_comes_from_a_compiled_entry_and_cache_clear_removes_it(cach
     assert base.deploy_data() == first and entry.exists()  # rebuilt from the YAML
     assert cache.clear() > 0 and not entry.exists()
     base.deploy_data.cache_clear()
+
+
+@pytest.mark.parametrize(("typed", "near"), [("quantize", "quantise"), ("VLLM", "vllm"), ("trt-llm", "trtllm")])
+def test_a_misspelt_format_is_answered_with_the_nearest(catalog: Any, typed: str, near: str) -> None:
+    doc = result("llama-3.1-8b", "vllm", [("h100-sxm", 1, 1, 1)], precision="int4")
+    with pytest.raises(ExportError, match=f"unknown format '{typed}': did you mean '{near}'"):
+        export(doc, catalog, typed, workload=WORKLOAD)
+    with pytest.raises(ExportError) as unknown:
+        export(doc, catalog, "docker", workload=WORKLOAD)
+    assert "did you mean" not in str(unknown.value)

@@ -132,7 +132,11 @@ def export(doc: PlanResultOut, catalog: Catalog, fmt: str, *, rank: int = 1,
            workload: Workload | None = None) -> list[Artifact]:
     """The files for plan ``rank`` of ``doc`` in ``fmt`` (raises ExportError when it cannot be expressed)."""
     if fmt not in FORMATS:
-        raise ExportError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})", field="format")
+        import difflib
+
+        near = difflib.get_close_matches(fmt.lower(), FORMATS, n=1, cutoff=0.75)
+        raise ExportError(f"unknown format {fmt!r}" + (f": did you mean {near[0]!r}?" if near else "")
+                          + f" (one of {', '.join(FORMATS)})", field="format")
     ctx = _Ctx(_choose(doc, rank), catalog, workload)
     _check_known(ctx)
     _check_shape(ctx)
