@@ -93,8 +93,8 @@ def test_llm_compressor_job_and_launch_line(catalog: Any, fmt: str, runtime: str
     assert options.get("quantization") is None  # read from the checkpoint: a flag could only contradict it
     assert "# set QUANTISED_CHECKPOINT:" in launch.content
     assert ': "${QUANTISED_CHECKPOINT:?' in launch.content  # unset, the script stops (it ran `vllm serve ""`)
-    if fmt == "vllm":  # clients name the model as for a 16-bit plan (it was the checkpoint's path)
-        assert options["served_model_name"] == yaml.safe_load(DEPLOY.read_text())["hf_repos"][model]
+    # clients name the model as for a 16-bit plan (it was the checkpoint's path)
+    assert options["served_model_name"] == yaml.safe_load(DEPLOY.read_text())["hf_repos"][model]
     (job,) = export(doc, catalog, "quantise", workload=WORKLOAD)
     assert job.name == "chat.quantise.py"
     tree = ast.parse(job.content)  # valid Python

@@ -189,8 +189,8 @@ def _quantised(ctx: _Ctx, fmt: str, argv: list[str]) -> list[str] | None:
         return None
     weights = _weights(ctx)
     argv = [CHECKPOINT if a == weights else a for a in argv]
-    if fmt == "vllm" and weights != "${MODEL_PATH}":  # clients name the model as a 16-bit plan's, not by the path
-        argv += ["--served-model-name", weights]
+    if fmt in ("vllm", "sglang") and weights != "${MODEL_PATH}":  # clients name it as a 16-bit plan's, not the path
+        argv += ["--served-model-name", weights]  # (SGLang: server_args.py @ 001067ff served_model_name)
     return argv
 
 
