@@ -50,6 +50,8 @@ def catalog() -> Any:
 # (src/llmcompressor/__init__.py: oneshot; modifiers/gptq: GPTQModifier; modifiers/quantization: QuantizationModifier;
 # modifiers/transform/smoothquant: SmoothQuantModifier), Transformers and Datasets
 PUBLISHED = {"llmcompressor": {"oneshot"}, "llmcompressor.modifiers.gptq": {"GPTQModifier"},
+             "compressed_tensors.quantization": {"FP8_E4M3_DATA", "DynamicType", "QuantizationArgs",
+                                                 "QuantizationStrategy", "QuantizationType"},  # llama3_gptq_example.py
              "llmcompressor.modifiers.quantization": {"QuantizationModifier"},
              "llmcompressor.modifiers.transform.smoothquant": {"SmoothQuantModifier"},
              "transformers": {"AutoModelForCausalLM", "AutoTokenizer"}, "datasets": {"load_dataset"}}
@@ -101,8 +103,14 @@ def test_llm_compressor_job_and_launch_line(catalog: Any, fmt: str, runtime: str
     _imports_exist(tree)
     calls = _calls(tree)
     modifiers = [c for name in ("GPTQModifier", "QuantizationModifier") for c in calls.get(name, [])]
-    schemes = {_keywords(c).get("scheme") for c in modifiers}
-    assert schemes == {SCHEMES[precision]}
+    if precision == "fp4":  # NVFP4 with GPTQ rounding (the band's evidence), as llama3_gptq_example.py defines it
+        (gptq,) = calls["GPTQModifier"]
+        assert ast.unparse(gptq.keywords[0]) == "config_groups={'group_0': NVFP4}"
+        (weights, activations) = (_keywords(c) for c in calls["QuantizationArgs"])
+        assert weights["num_bits"] == activations["num_bits"] == 4 and weights["group_size"] == 16
+        assert weights["actorder"] == "static" and "QuantizationModifier" not in calls
+    else:
+        assert {_keywords(c).get("scheme") for c in modifiers} == {SCHEMES[precision]}
     assert ("SmoothQuantModifier" in calls) == (precision == "int8")  # SmoothQuant + GPTQ: the int8 band's method
     (oneshot,) = calls["oneshot"]
     assert {k.arg for k in oneshot.keywords} >= {"model", "recipe", "dataset", "num_calibration_samples"}
@@ -242,7 +250,7 @@ def test_plan_text_says_plan_1_has_a_quantisation_step(tmp_path: Path) -> None:
     path = EXAMPLES / "edge-assistant.yaml"
     text = runner.invoke(app, ["plan", str(path)], env={"COLUMNS": "400"}).stdout
     (line,) = [" ".join(x.split()) for x in text.splitlines() if x.startswith("export")]
-    assert "plan 1 serves fp4 weights quantised once beforehand (llm-compressor NVFP4" in line
+    assert "plan 1 serves fp4 weights quantised once beforehand (llm-compressor NVFP4 (GPTQ)" in line
     assert "not in the plan's cost" in line
     (tmp_path / "plan.json").write_text(runner.invoke(app, ["plan", str(path), "--json"]).stdout)
     out = runner.invoke(app, ["export", str(tmp_path / "plan.json"), "--format", "quantise", "--workload", str(path)])
@@ -287,7 +295,7 @@ def test_the_service_serves_the_job(tmp_path: Path, catalog: Any) -> None:
         answer = c.post("/v1/plans", json=yaml.safe_load((EXAMPLES / "edge-assistant.yaml").read_text()),
                         params={"top": 2}).json()
         assert answer["plans"][0]["deploy"] == {"format": "vllm", "status": "quantise_first",
-                                                "detail": "llm-compressor NVFP4"}
+                                                "detail": "llm-compressor NVFP4 (GPTQ)"}
 
 
 def test_another_engines_format_checks_that_engine(catalog: Any) -> None:
@@ -317,7 +325,8 @@ def test_every_plan_says_whether_its_files_are_written(tmp_path: Path) -> None:
         job = runner.invoke(app, ["export", str(tmp_path / "plan.json"), "--format", "quantise", "--rank",
                                   str(p["rank"]), "--workload", str(path)])
         assert (job.exit_code == 0) == (deploy["status"] == "quantise_first"), (p["rank"], deploy, job.output)
-    assert doc["plans"][0]["deploy"] == {"format": "vllm", "status": "quantise_first", "detail": "llm-compressor NVFP4"}
+    assert doc["plans"][0]["deploy"] == {"format": "vllm", "status": "quantise_first",
+                                         "detail": "llm-compressor NVFP4 (GPTQ)"}
 
 
 def test_deploy_data_comes_from_a_compiled_entry_and_cache_clear_removes_it(cache_in: Path) -> None:

@@ -324,7 +324,7 @@ def test_the_detail_says_how_the_plan_deploys(page: Page) -> None:
     page.click("#plan-button")
     expect(page.locator("#plans-table tbody tr").first).to_be_visible(timeout=PLAN_TIMEOUT_MS)
     expect(page.locator("#detail-list")).to_contain_text(
-        "load weights quantised once beforehand (llm-compressor NVFP4)")
+        "load weights quantised once beforehand (llm-compressor NVFP4 (GPTQ))")
 
 
 def test_a_serving_relaxation_replans_with_the_feature_allowed(page: Page) -> None:

@@ -45,10 +45,11 @@ class Recipe:
     smooth: bool  # llm-compressor: SmoothQuant first (the INT8 W8A8 example)
     calibration: bool  # needs calibration samples
     reference: str  # the example it follows
+    config: tuple[str, ...] = ()  # llm-compressor: a config group defined in the job (named ``scheme``), no preset
 
     @property
     def name(self) -> str:
-        return f"{self.tool} {self.scheme}"
+        return f"{self.tool} {self.scheme}" + (" (GPTQ)" if self.config and self.modifier == "GPTQModifier" else "")
 
     def imports(self) -> list[str]:
         module = {"GPTQModifier": "gptq", "QuantizationModifier": "quantization"}[self.modifier]
@@ -57,8 +58,29 @@ class Recipe:
                   else [])]
 
     def modifiers(self) -> list[str]:
+        if self.config:
+            return [f'{self.modifier}(config_groups={{"group_0": {self.scheme}}}, ignore=IGNORE)']
         return [*(["SmoothQuantModifier(smoothing_strength=0.8)"] if self.smooth else []),
                 f'{self.modifier}(targets="Linear", scheme="{self.scheme}", ignore=IGNORE)']
+
+
+# NVFP4 with GPTQ rounding, as llm-compressor's examples/quantization_w4a4_fp4/llama3_gptq_example.py writes it:
+# quality.yaml's fp4 band rests on GPTQ-style rounding (Castro et al.: NVFP4 with it near INT4 GPTQ), not on the
+# round-to-nearest of the plain NVFP4 preset
+_NVFP4_IMPORT = ("from compressed_tensors.quantization import FP8_E4M3_DATA, DynamicType, QuantizationArgs, "
+                 "QuantizationStrategy, QuantizationType")
+_NVFP4_GPTQ = (
+    "NVFP4 = dict(",
+    "    weights=QuantizationArgs(num_bits=4, actorder=\"static\", type=QuantizationType.FLOAT,",
+    "                             strategy=QuantizationStrategy.TENSOR_GROUP, symmetric=True, dynamic=False,",
+    "                             group_size=16, scale_dtype=FP8_E4M3_DATA.dtype, zp_dtype=FP8_E4M3_DATA.dtype,",
+    "                             observer=\"memoryless_minmax\"),",
+    "    input_activations=QuantizationArgs(num_bits=4, type=QuantizationType.FLOAT,",
+    "                                       strategy=QuantizationStrategy.TENSOR_GROUP, symmetric=True,",
+    "                                       dynamic=DynamicType.LOCAL, group_size=16, observer=\"static_minmax\",",
+    "                                       scale_dtype=FP8_E4M3_DATA.dtype, zp_dtype=FP8_E4M3_DATA.dtype),",
+    "    targets=[\"Linear\"],",
+    ")")
 
 
 _EXAMPLES = f"{LLM_COMPRESSOR} examples"
@@ -67,8 +89,8 @@ RECIPES: dict[tuple[str, str], Recipe] = {
                                        f"{_EXAMPLES}/quantization_w8a8_int8/llama3_example.py"),
     ("llm-compressor", "int4"): Recipe("int4", "llm-compressor", "W4A16", "GPTQModifier", False, True,
                                        f"{_EXAMPLES}/quantization_w4a16/llama3_example.py"),
-    ("llm-compressor", "fp4"): Recipe("fp4", "llm-compressor", "NVFP4", "QuantizationModifier", False, True,
-                                      f"{_EXAMPLES}/quantization_w4a4_fp4/llama3_example.py"),
+    ("llm-compressor", "fp4"): Recipe("fp4", "llm-compressor", "NVFP4", "GPTQModifier", False, True,
+                                      f"{_EXAMPLES}/quantization_w4a4_fp4/llama3_gptq_example.py", _NVFP4_GPTQ),
     ("llm-compressor", "fp8"): Recipe("fp8", "llm-compressor", "FP8_DYNAMIC", "QuantizationModifier", False, False,
                                       f"{_EXAMPLES}/quantization_w8a8_fp8/llama3_example.py"),
     ("modelopt", "fp8"): Recipe("fp8", "modelopt", "fp8", "", False, True, MODELOPT),
@@ -154,13 +176,14 @@ def quantise_script(ctx: _Ctx, r: Recipe, source: str, header: list[str]) -> tup
                   'MODEL = os.environ.get("MODEL_PATH") or sys.exit("set MODEL_PATH: the fine-tuned checkpoint")')
     lines = ["#!/usr/bin/env python3", *header, f"# follows {r.reference}; pip install llmcompressor", f"# {needs}",
              "import os", "import sys", "", *(["from datasets import load_dataset"] if r.calibration else []),
+             *([_NVFP4_IMPORT] if r.config else []),
              "from transformers import AutoModelForCausalLM, AutoTokenizer", "", "from llmcompressor import oneshot",
              *r.imports(), "", model_line,
              'OUT = os.environ.get("QUANTISED_CHECKPOINT") or sys.exit("set QUANTISED_CHECKPOINT: the directory '
              'to write")',
              f"IGNORE = {IGNORE!r}  # the output layer and MoE routers stay 16-bit",
              "", 'model = AutoModelForCausalLM.from_pretrained(MODEL, torch_dtype="auto")',
-             "tokenizer = AutoTokenizer.from_pretrained(MODEL)", f"recipe = [{', '.join(r.modifiers())}]"]
+             "tokenizer = AutoTokenizer.from_pretrained(MODEL)", *r.config, f"recipe = [{', '.join(r.modifiers())}]"]
     if r.calibration:
         lines += [f"SAMPLES, MAX_TOKENS = {CALIBRATION_SAMPLES}, {CALIBRATION_TOKENS}",
                   'ds = load_dataset("HuggingFaceH4/ultrachat_200k", split=f"train_sft[:{SAMPLES}]").shuffle(seed=42)',
