@@ -187,15 +187,14 @@ def test_a_mix_with_a_chip_the_job_is_not_checked_on_is_refused_whole(catalog: A
     """The same plan with its two-chip deployment on MI300X: the H100 one needs the job, which is not checked on
     AMD's build, so neither the launch files nor the job are written (the MI300X was told it needed none), and
     `hwplan plan`'s check of plan 1 does not fail on it."""
-    from hardware_catalog.export import prepared_weights, refusal
+    from hardware_catalog.export import with_deploy
 
     doc = result("llama-3.1-70b", "vllm", [("h100-sxm", 1, 1, 1), ("mi300x", 2, 1, 1)], precision="fp8")
     for f in ("vllm", "quantise"):
         with pytest.raises(ExportError, match="NVIDIA GPUs only, not on AMD's build of vllm \\(mi300x\\)"):
             export(doc, catalog, f, workload=WORKLOAD)
-    assert prepared_weights(doc, catalog, workload=WORKLOAD) is None
-    refused = refusal(doc, catalog, workload=WORKLOAD)
-    assert refused is not None and "NVIDIA GPUs only" in str(refused[1])
+    deploy = with_deploy(doc, catalog, WORKLOAD).plans[0].deploy
+    assert deploy is not None and deploy.status == "refused" and "NVIDIA GPUs only" in deploy.detail
 
 
 def test_a_fine_tuned_checkpoint_is_quantised_from_model_path(catalog: Any) -> None:

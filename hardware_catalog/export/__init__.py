@@ -26,7 +26,7 @@ from hardware_catalog.export.engines import (
     shell_join,
 )
 from hardware_catalog.export.k8s import manifests
-from hardware_catalog.export.quantise import CHECKPOINT, prequantised, quantise_script
+from hardware_catalog.export.quantise import CHECKPOINT, fp8_at_load, prequantised, quantise_script
 from hardware_catalog.export.quantise import ENGINES as QUANTISE_ENGINES
 from hardware_catalog.export.serving import check as check_serving
 from hardware_catalog.export.serving import header as serving_header
@@ -37,8 +37,7 @@ if TYPE_CHECKING:
     from planner.workload import Workload
 
 __all__ = ["CLUSTER_FORMATS", "ENGINE_FORMATS", "FORMATS", "KUBERNETES_VERSION", "QUANTISE_FORMAT", "Artifact",
-           "ExportError", "deploy_data", "engine_argv", "export", "one_deployment", "prepared_weights", "refusal",
-           "with_deploy"]
+           "ExportError", "deploy_data", "engine_argv", "export", "one_deployment", "refusal", "with_deploy"]
 
 
 def _choose(doc: PlanResultOut, rank: int) -> PlanOut:
@@ -181,13 +180,12 @@ def _why_quantised(ctx: _Ctx, engine: str) -> str:
     p = ctx.plan
     if p.precision != "fp8" or engine == "trtllm":
         return f"{engine} loads {p.precision} weights only from a checkpoint quantised beforehand"
-    for i, d in enumerate(p.deployments):
-        shard, usable = _sixteen_bit_shard(ctx, d)
-        if shard > usable:
-            return (f"{engine} quantises to FP8 at load only where each chip holds the 16-bit weights first: "
-                    f"deployment {i + 1}'s {d.hardware} has {usable / 1e9:.1f} GB for a {shard / 1e9:.1f} GB shard, "
-                    "and every deployment loads the same weights")
-    return f"{engine} loads this checkpoint for every deployment"  # (not reached: prequantised said so)
+    # FP8 at load needs every deployment's 16-bit shard to fit (quantise.fp8_at_load): name the first that does not
+    i, d, shard, usable = next((i, d, *sizes) for i, d in enumerate(p.deployments)
+                               if (sizes := _sixteen_bit_shard(ctx, d))[0] > sizes[1])
+    return (f"{engine} quantises to FP8 at load only where each chip holds the 16-bit weights first: deployment "
+            f"{i + 1}'s {d.hardware} has {usable / 1e9:.1f} GB for a {shard / 1e9:.1f} GB shard, and every "
+            "deployment loads the same weights")
 
 
 def _quantise_job(ctx: _Ctx, workload: str) -> Artifact:
@@ -205,10 +203,8 @@ def _quantise_job(ctx: _Ctx, workload: str) -> Artifact:
                           f"on {p.runtime} ({engine}){how.get(engine, '')}", field="format")
     r = prequantised(ctx, engine)
     if r is None:
-        loaded = ("quantises its 16-bit checkpoint to FP8 at load time" if p.precision == "fp8"
-               and p.precision != ctx.catalog.get_model(p.model).published_precision
-               and p.model not in deploy_data().get("fp8_checkpoints", {})
-               else f"loads its published checkpoint ({p.precision})")
+        loaded = ("quantises its 16-bit checkpoint to FP8 at load time" if fp8_at_load(ctx, engine)
+                  else f"loads its published checkpoint ({p.precision})")
         raise ExportError(f"plan {p.rank} needs no quantisation job: {engine} {loaded} for {p.model}", field="format")
     source = _weights(ctx)
     header = [_one_line(line) for line in (
@@ -221,19 +217,6 @@ def _quantise_job(ctx: _Ctx, workload: str) -> Artifact:
         *(f"# set {name}: {PLACEHOLDERS[name]}" for name in placeholders([source, CHECKPOINT])))]
     suffix, text, media = quantise_script(ctx, r, source, header)
     return Artifact(f"{_file_stem(workload)}.quantise.{suffix}", text, media)
-
-
-def prepared_weights(doc: PlanResultOut, catalog: Catalog, *, rank: int = 1,
-                     workload: Workload | None = None) -> str | None:
-    """The quantisation recipe plan ``rank``'s launch files need run once beforehand (None: none, or they are not
-    written), for ``hwplan plan`` to say under the plans that the plan has that step (not in its cost)."""
-    ctx = _Ctx(_choose(doc, rank), catalog, workload)
-    try:
-        engine = _engine_for(ctx)
-        r = prequantised(ctx, engine) if engine in QUANTISE_ENGINES else None
-    except ExportError:
-        return None
-    return None if r is None else r.name
 
 
 def _file_stem(workload: str) -> str:
@@ -271,18 +254,19 @@ def one_deployment(artifacts: list[Artifact], fmt: str, deployment: int | None, 
 
 def with_deploy(doc: PlanResultOut, catalog: Catalog, workload: Workload | None) -> PlanResultOut:
     """``doc`` with each plan's ``deploy``: whether ``export`` writes its launch files as they are, after a
-    quantisation job, or not (``refusal``, ``prepared_weights``), so that a plan chosen for its cost is not found
-    undeployable only at export, by the CLI's reader or the service's."""
+    quantisation job (``quantise.prequantised``), or not (``refusal``), so that a plan chosen for its cost is not
+    found undeployable only at export, by the CLI's reader or the service's."""
     from hardware_catalog.outputs import DeployOut
 
     def deploy(rank: int) -> DeployOut:
         if (refused := refusal(doc, catalog, rank=rank, workload=workload)) is not None:
             fmt, exc = refused
             return DeployOut(format=fmt, status="refused", detail=exc.detail)
-        fmt = _engine_for(_Ctx(_choose(doc, rank), catalog, workload))
-        job = prepared_weights(doc, catalog, rank=rank, workload=workload)
+        ctx = _Ctx(_choose(doc, rank), catalog, workload)
+        fmt = _engine_for(ctx)  # (its launch files were written: prequantised answered there already)
+        job = prequantised(ctx, fmt) if fmt in QUANTISE_ENGINES else None
         return DeployOut(format=fmt, status="ready") if job is None else DeployOut(
-            format=fmt, status="quantise_first", detail=job)
+            format=fmt, status="quantise_first", detail=job.name)
 
     found = {p.rank: deploy(p.rank) for p in (*doc.plans, *doc.pareto)}
     return doc.model_copy(update={

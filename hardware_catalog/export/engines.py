@@ -38,7 +38,7 @@ from hardware_catalog.export.base import (
     deploy_data,
     shell_join,
 )
-from hardware_catalog.export.quantise import CHECKPOINT, prequantised
+from hardware_catalog.export.quantise import CHECKPOINT, fp8_at_load, prequantised
 from hardware_catalog.export.serving import sglang_flags, trtllm_flags, vllm_flags
 from planner.model.attention import kv_cache_bytes
 from planner.model.load.queueing import SLOT_STEP, LengthDist, slot_tokens
@@ -180,30 +180,18 @@ def _dtype(ctx: _Ctx, d: DeploymentOut) -> str:
     return "bfloat16"
 
 
-def _quantised(ctx: _Ctx, fmt: str, argv: list[str]) -> list[str] | None:
-    """``argv`` loading ${QUANTISED_CHECKPOINT} in place of the published checkpoint where the plan's weights are
-    quantised beforehand (``quantise.prequantised``: no --quantization flag, the engine reads the method from the
-    checkpoint's config.json and vLLM refuses a flag that contradicts it); None where the engine loads the
-    published checkpoint."""
-    if prequantised(ctx, fmt) is None:
-        return None
+def _loaded(ctx: _Ctx, fmt: str) -> tuple[str, list[str]]:
+    """(what ``fmt``'s engine loads, the flags that say how, beside --dtype for 16-bit weights): the checkpoint a
+    quantisation job writes where the plan's weights are quantised beforehand (``quantise.prequantised``: no
+    --quantization flag, the engine reads the method from its config.json and vLLM refuses a flag that
+    contradicts it; served under the repository's name, as a 16-bit plan), else the published checkpoint, with
+    ``--quantization fp8`` where the engine quantises it at load (``quantise.fp8_at_load``; a model's own format
+    is read from its config.json)."""
     weights = _weights(ctx)
-    argv = [CHECKPOINT if a == weights else a for a in argv]
-    if fmt in ("vllm", "sglang") and weights != "${MODEL_PATH}":  # clients name it as a 16-bit plan's, not the path
-        argv += ["--served-model-name", weights]  # (SGLang: server_args.py @ 001067ff served_model_name)
-    return argv
-
-
-def _loaded_format(ctx: _Ctx, flag: str) -> list[str]:
-    """The flags for weights the engine loads as published (the plan's precision 16-bit, the model's own format,
-    or FP8 quantised at load time: ``quantise.prequantised`` said which)."""
-    p = ctx.plan
-    if p.precision in ("bf16", "fp16"):
-        return []  # (--dtype: the caller's)
-    if p.precision == "fp8" and p.precision != ctx.catalog.get_model(p.model).published_precision \
-            and p.model not in deploy_data().get("fp8_checkpoints", {}):
-        return [flag, "fp8"]  # quantised to FP8 at load time
-    return []  # its own format, read from its config.json
+    if prequantised(ctx, fmt) is not None:
+        named = fmt in ("vllm", "sglang") and weights != "${MODEL_PATH}"  # (SGLang: server_args.py @ 001067ff)
+        return CHECKPOINT, ["--served-model-name", weights] if named else []
+    return weights, ["--quantization", "fp8"] if fp8_at_load(ctx, fmt) else []
 
 
 def _prequantised(precision: str, model: str) -> ExportError:
@@ -220,20 +208,16 @@ def _vllm(ctx: _Ctx, d: DeploymentOut, *, neuron: bool = False) -> list[str]:
     if not neuron and family in ("inferentia", "trainium"):
         raise ExportError(f"{d.hardware} is an AWS Neuron chip: vLLM runs there through its Neuron backend "
                           "(NeuronCores, the Neuron image), which --format neuron writes", field="format")
-    argv = ["vllm", "serve", _weights(ctx)]
+    if neuron and p.precision not in ("bf16", "fp16"):
+        raise _prequantised(p.precision, p.model)
+    weights, how = (_weights(ctx), []) if neuron else _loaded(ctx, "vllm")
+    argv = ["vllm", "serve", weights]
     if neuron:
         tp = d.tp * ctx.catalog.get_hardware(d.hardware).tp_ranks_per_chip  # vLLM on Neuron counts NeuronCores
         argv += ["--device", "neuron"]
     tp, max_seqs, features = vllm_flags(ctx, d, tp)  # DP attention splits the replica's ranks (serving.py)
     argv += ["--tensor-parallel-size", str(tp), "--pipeline-parallel-size", str(d.pp)]
-    if neuron and p.precision not in ("bf16", "fp16"):
-        raise _prequantised(p.precision, p.model)
-    if (quantised := None if neuron else _quantised(ctx, "vllm", argv)) is not None:
-        argv = quantised
-    elif p.precision in ("bf16", "fp16"):
-        argv += ["--dtype", _dtype(ctx, d)]
-    else:
-        argv += _loaded_format(ctx, "--quantization")
+    argv += how + (["--dtype", _dtype(ctx, d)] if p.precision in ("bf16", "fp16") else [])
     if p.kv_precision == "fp8":
         argv += ["--kv-cache-dtype", "fp8"]
     argv += ["--max-num-seqs", str(max_seqs), "--enable-chunked-prefill",
@@ -252,14 +236,9 @@ def _vllm(ctx: _Ctx, d: DeploymentOut, *, neuron: bool = False) -> list[str]:
 def _sglang(ctx: _Ctx, d: DeploymentOut) -> list[str]:
     p = ctx.plan
     runtime = ctx.catalog.runtimes["sglang"]
-    argv = ["python3", "-m", "sglang.launch_server", "--model-path", _weights(ctx),
-            "--tp-size", str(d.tp), "--pp-size", str(d.pp)]
-    if (quantised := _quantised(ctx, "sglang", argv)) is not None:  # (docs/advanced_features/quantization.md)
-        argv = quantised
-    elif p.precision in ("bf16", "fp16"):
-        argv += ["--dtype", _dtype(ctx, d)]
-    else:
-        argv += _loaded_format(ctx, "--quantization")
+    weights, how = _loaded(ctx, "sglang")  # (a quantised checkpoint: docs/advanced_features/quantization.md)
+    argv = ["python3", "-m", "sglang.launch_server", "--model-path", weights, "--tp-size", str(d.tp),
+            "--pp-size", str(d.pp), *how, *(["--dtype", _dtype(ctx, d)] if p.precision in ("bf16", "fp16") else [])]
     if p.kv_precision == "fp8":
         argv += ["--kv-cache-dtype", "fp8_e4m3"]  # SGLang names the FP8 format; it has no plain "fp8"
     argv += ["--max-running-requests", str(d.max_batch), "--chunked-prefill-size", str(runtime.max_batched_tokens)]
@@ -275,13 +254,12 @@ def _trtllm(ctx: _Ctx, d: DeploymentOut) -> list[str]:
         raise ExportError("trtllm-serve has no KV-cache dtype option (it is set in the --config YAML's "
                           "kv_cache_config, which this export does not write)", field="format")
     _lora(ctx, "trtllm")
-    argv = ["trtllm-serve", _weights(ctx), "--backend", "pytorch", "--tp_size", str(d.tp), "--pp_size", str(d.pp),
+    weights, how = _loaded(ctx, "trtllm")  # a quantised one: Model Optimizer's checkpoint (hf_quant_config.json)
+    argv = ["trtllm-serve", weights, *how, "--backend", "pytorch", "--tp_size", str(d.tp), "--pp_size", str(d.pp),
             "--max_batch_size", str(d.max_batch), "--max_num_tokens", str(runtime.max_batched_tokens),
             "--enable_chunked_prefill"]
     if (n := _max_model_len(ctx)) is not None:
         argv += ["--max_seq_len", str(n)]
-    if (quantised := _quantised(ctx, "trtllm", argv)) is not None:  # a Model Optimizer checkpoint (hf_quant_config)
-        argv = quantised
     return argv + trtllm_flags(d) + ["--host", "0.0.0.0", "--port", str(PORT)]
 
 

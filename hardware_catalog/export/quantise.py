@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from hardware_catalog.export.base import ExportError, _Ctx, _sixteen_bit_shard, deploy_data, shell_join
 
-__all__ = ["CHECKPOINT", "ENGINES", "RECIPES", "Recipe", "prequantised", "quantise_script"]
+__all__ = ["CHECKPOINT", "ENGINES", "RECIPES", "Recipe", "fp8_at_load", "prequantised", "quantise_script"]
 
 CHECKPOINT = "${QUANTISED_CHECKPOINT}"
 LLM_COMPRESSOR = "vllm-project/llm-compressor @ ab1ba3eff"
@@ -104,12 +104,16 @@ CALIBRATION_SAMPLES, CALIBRATION_TOKENS = 512, 2048  # llm-compressor's examples
 IGNORE = ["lm_head", "re:.*gate$", "re:.*router$"]
 
 
-def _sixteen_bit_fits(ctx: _Ctx) -> bool:
-    """Whether every deployment's chips hold the model's 16-bit shard, which vLLM and SGLang load whole before
-    quantising it to FP8 at load time (vLLM docs/features/quantization/fp8.md: 'we load the model at original
+def fp8_at_load(ctx: _Ctx, fmt: str) -> bool:
+    """Whether ``fmt``'s engine quantises the plan's 16-bit checkpoint to FP8 at load time: vLLM and SGLang do,
+    holding the 16-bit weights first (vLLM docs/features/quantization/fp8.md: 'we load the model at original
     precision before quantizing down to 8-bits, so you need enough memory to load the whole model'; SGLang fp8.py
-    allocates a non-FP8 checkpoint at params_dtype)."""
-    return all(shard <= usable for shard, usable in (_sixteen_bit_shard(ctx, d) for d in ctx.plan.deployments))
+    allocates a non-FP8 checkpoint at params_dtype), so only where every deployment's chips hold the 16-bit shard;
+    not for a model published in a format of its own (``Model.published_precision``: loaded as it is)."""
+    p = ctx.plan
+    return (fmt in ("vllm", "sglang") and p.precision == "fp8"
+            and ctx.catalog.get_model(p.model).published_precision is None
+            and all(shard <= usable for shard, usable in (_sixteen_bit_shard(ctx, d) for d in p.deployments)))
 
 
 def prequantised(ctx: _Ctx, fmt: str) -> Recipe | None:
@@ -120,14 +124,12 @@ def prequantised(ctx: _Ctx, fmt: str) -> Recipe | None:
     decode pool on two once loaded different FP8 weights). ExportError where no checked recipe writes it."""
     p = ctx.plan
     model = ctx.catalog.get_model(p.model)
-    published = model.published_precision or ("fp8" if p.model in deploy_data().get("fp8_checkpoints", {}) else None)
+    published = model.published_precision
     if published is not None and published != p.precision:
         raise ExportError(f"{p.model} is published in {published}, and the engine loads those weights, not the "
                           f"plan's {p.precision} ones (re-quantising a quantised checkpoint is no recipe checked "
                           f"here): export a {published} plan of it", field="format")
-    if p.precision in ("bf16", "fp16") or p.precision == published:
-        return None
-    if fmt != "trtllm" and p.precision == "fp8" and _sixteen_bit_fits(ctx):
+    if p.precision in ("bf16", "fp16") or p.precision == published or fp8_at_load(ctx, fmt):
         return None
     found = RECIPES.get((_TOOL[fmt], p.precision))
     if found is None:
