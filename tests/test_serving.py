@@ -268,11 +268,13 @@ def test_a_draft_pass_is_one_layer_a_projection_and_the_lm_head(catalog: Catalog
 
 
 def _draft_time(catalog: Catalog, tables: CatalogTables, model: str, precision: str, context: float,
-                k: int = 4, hardware: str = "h100-sxm", tp: int = 1, batch: float = 1.0) -> tuple[float, Grid]:
+                k: int = 4, hardware: str = "h100-sxm", tp: int = 1, batch: float = 1.0, ep: int = 1
+                ) -> tuple[float, Grid]:
     """Seconds k draft passes add to a decode step of ``batch`` sequences beyond their launches, and the row's grid."""
     from planner.model.serving import ServedStep
 
-    g = config_grid(catalog, resolve(catalog, model=model, hardware=hardware, tp=tp, precision=precision), tables)
+    g = config_grid(catalog, resolve(catalog, model=model, hardware=hardware, tp=tp, precision=precision, ep=ep),
+                    tables)
     plain = StepModel.build(g)
     spec = ServedStep(plain.coefficients, prefill_offset=0.0, decode_offset=0.0, draft_tokens=k, under_load=False)
     added = float(spec._terms(batch, context, 0.0, 0.0)[5][0] - plain._terms(batch * (k + 1), context, 0.0, 0.0)[5][0])
@@ -306,6 +308,17 @@ def test_an_mtp_pass_reads_the_experts_its_tokens_route_to(catalog: Catalog, tab
         touched = m.experts * (1.0 - (1.0 - m.experts_per_token / m.experts) ** batch)
         routed = touched * 3.0 * m.hidden_size * m.ffn_size * float(g.expert_weight_bytes[0])
         assert added >= routed / 8 / float((g.memory_bandwidth_bytes_per_s * g.eff_memory)[0])
+
+
+def test_under_expert_parallelism_a_draft_pass_reads_its_dense_weights_whole(catalog: Catalog,
+                                                                            tables: CatalogTables) -> None:
+    # physics bound: with experts spread over 8 ranks and attention data-parallel (tp 8, ep 8), every rank holds and
+    # reads the dense weights whole, the draft's LM head (vocab x hidden) among them: each MTP pass reads at least
+    # that from one chip's memory. A review found the draft still charged the tp-split read (8x less) while the
+    # step it rides on was charged the whole one
+    added, g = _draft_time(catalog, tables, "deepseek-v3", "fp8", 1000.0, k=1, hardware="h200", tp=8, ep=8)
+    head_bytes = float((g.vocab * g.hidden * g.dense_weight_bytes)[0])
+    assert added >= head_bytes / float((g.memory_bandwidth_bytes_per_s * g.eff_memory)[0])
 
 
 def test_a_draft_pass_reads_its_layers_kv_cache(catalog: Catalog, tables: CatalogTables) -> None:

@@ -371,6 +371,10 @@ class StepModel:
                     c, max_batched_tokens=np.where(on, ep.pass_tokens, c.max_batched_tokens),
                     linear_compute_s_per_token=np.where(on, ep.linear_per_token, c.linear_compute_s_per_token),
                     dense_weights_s_per_pass=np.where(on, ep.dense_read_per_pass, c.dense_weights_s_per_pass),
+                    # a draft pass reads its dense weights as the step reads its own: whole on every rank
+                    draft_dense_s_per_pass=np.where(on, c.draft_dense_s_per_pass * ep.dense_read_per_pass
+                                                    / np.maximum(c.dense_weights_s_per_pass, 1e-300),
+                                                    c.draft_dense_s_per_pass),
                     kv_s_per_token_context=np.where(on, ep.kv_per_token_context, c.kv_s_per_token_context),
                     communication_s_per_token=np.where(on, ep.comm_per_token, c.communication_s_per_token),
                     communication_s_per_pass=np.where(on, ep.comm_per_pass, c.communication_s_per_pass),
@@ -397,6 +401,16 @@ class StepModel:
         if extra_axes not in self._broadcast:
             self._broadcast[extra_axes] = self.coefficients.reshaped(extra_axes)
         return self._broadcast[extra_axes]
+
+    def expert_read(self, c: StepCoefficients, tokens: Array | float) -> Array:
+        """Seconds a pass of ``tokens`` spends reading the routed experts it touches: each token routes to k of E
+        experts, so a pass touches E (1 - (1 - k/E)^tokens) (``touched_share``); under expert parallelism the busiest
+        rank's share of its experts (StepCoefficients ``expert_rank_*``). Shared by the step and a draft pass."""
+        touched = touched_share(c.log_expert_miss, tokens)
+        if self.expert_parallel:
+            touched = np.minimum(1.0, np.maximum(c.expert_rank_imbalance * touched,
+                                                 np.minimum(c.expert_rank_ep * touched, c.expert_rank_floor)))
+        return np.asarray(c.expert_weights_s_per_pass * touched)
 
     def _terms(self, decode_tokens: npt.ArrayLike, decode_context: npt.ArrayLike, prefill_tokens: npt.ArrayLike,
                prefill_context: npt.ArrayLike) -> tuple[Array, Array, Array, Array, Array, Array]:
@@ -427,12 +441,8 @@ class StepModel:
         passes = (1.0 if tokens.ndim == 0 and tokens <= self.one_pass
                   else np.maximum(np.ceil(tokens / c.max_batched_tokens), 1.0))
         weights = c.dense_weights_s_per_pass
-        if self.moe:  # each token routes to k of E experts: a pass touches E (1 - (1 - k/E)^tokens)
-            touched = touched_share(c.log_expert_miss, tokens / passes)
-            if self.expert_parallel:  # the busiest rank's share of its experts (StepCoefficients)
-                touched = np.minimum(1.0, np.maximum(c.expert_rank_imbalance * touched,
-                                                     np.minimum(c.expert_rank_ep * touched, c.expert_rank_floor)))
-            weights = weights + c.expert_weights_s_per_pass * touched
+        if self.moe:
+            weights = weights + self.expert_read(c, tokens / passes)
         # attention: QK^T and AV over the context (causal prefill: half of it); KV: read the cache
         # of the decode tokens, write the new K/V of every token
         p_keys = p_ctx / 2.0

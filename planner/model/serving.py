@@ -37,7 +37,7 @@ from planner.domain import Model
 from planner.model.grid import Array
 from planner.model.load.queueing import LengthDist
 from planner.model.load.scheduler import SERVING_OVERLAP, ServingStep
-from planner.model.perf import MemoryModel, StepCoefficients, StepModel, touched_share
+from planner.model.perf import MemoryModel, StepCoefficients, StepModel
 from planner.workload import LOGNORMAL_MAX_P95_RATIO, Slo, Tokens, Traffic, Workload
 
 __all__ = ["ACCEPTANCE", "FEATURES", "Drafter", "Served", "ServedStep", "accepted_tokens", "drafter_for", "uses_mtp"]
@@ -252,8 +252,7 @@ class ServedStep(ServingStep):
         one = super()._terms(d, d_ctx, 0.0, 0.0)  # a one-token step: the cache read once; the draft's unit
         c = self._with_axes(max(d.ndim, 1) - 1)  # the draft's coefficients, shaped as ``one``'s terms
         # its weights: one layer's dense body, the projection and the LM head, and one MoE layer's touched experts
-        weights = c.draft_dense_s_per_pass + c.draft_expert_share * c.expert_weights_s_per_pass * touched_share(
-            c.log_expert_miss, d)
+        weights = c.draft_dense_s_per_pass + (c.draft_expert_share * self.expert_read(c, d) if self.moe else 0.0)
         draft = k * (np.maximum(c.draft_compute_share * one[0], weights)  # one layer + LM head
                      + c.layer_share * (np.maximum(one[2], one[3]) + one[4])  # one layer's attention, collectives
                      + one[5])  # k draft passes, each launched like a step
