@@ -24,7 +24,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from hardware_catalog.files import Text, default_catalog_dir, read_yaml, validate_file
 from planner.economics.owned import EnergyFigure, Figure, OwnedData
 from planner.economics.pricing import Offer, PriceBook, SkippedOffer
-from planner.errors import CatalogError
+from planner.errors import CatalogError, InputError
 
 __all__ = [
     "MAX_USD_PER_CHIP_HOUR",
@@ -230,12 +230,16 @@ def raw_sheet(path: Path | str) -> object:
     return read_yaml(Path(path), loader=_DatesAsText)
 
 
-def offers_book(sheet: PriceFile, *, file: str) -> PriceBook:
-    """A price sheet already validated (inline in a workload or a request body); a repeated offer is refused
-    as in a file (``refuse_repeats``: `plan --prices S --server` sends the sheet so, and took what the local
-    `plan --prices S` refused)."""
+def offers_book(sheet: PriceFile, *, file: str, field: str) -> PriceBook:
+    """A price sheet already validated (inline in a workload or a request body, at ``field`` there); a repeated
+    offer is refused as in a file (``refuse_repeats``: `plan --prices S --server` sends the sheet so, and took what
+    the local `plan --prices S` refused), as an InputError naming its place in that input (``field.offers.<i>``),
+    as the input's schema names its other errors (the service answered body.offers.1, a field no request has)."""
     offers = tuple(_offer(entry, file, i) for i, entry in enumerate(sheet.offers))
-    refuse_repeats(offers)
+    try:
+        refuse_repeats(offers)
+    except CatalogError as exc:
+        raise InputError(exc.detail, field=f"{field}.{exc.field}") from exc
     return PriceBook(offers=offers)
 
 

@@ -190,6 +190,9 @@ def test_an_inline_sheet_repeating_an_offer_names_its_place_in_the_body(ro: Test
     body = {**WORKLOAD, "constraints": {**WORKLOAD["constraints"], "pricing": pricing}}
     problem = is_problem(ro.post("/v1/plans", json=body), 422, "body.constraints.pricing.sheet.offers.1")
     assert "--add" not in problem["detail"]
+    # the estimate's sheet alike (a review: it still answered body.offers.1)
+    estimate = {"model": "llama-3.1-8b", "hardware": "l40s", "prices": {"offers": [offer, dict(offer)]}}
+    is_problem(ro.post("/v1/estimate", json=estimate), 422, "body.prices.offers.1")
 
 
 def test_a_model_alias_points_at_its_entry(ro: TestClient) -> None:

@@ -17,7 +17,7 @@ import yaml
 
 from hardware_catalog import default_catalog_dir
 from hardware_catalog.prices import load_owned, load_prices
-from planner.errors import CatalogError
+from planner.errors import CatalogError, InputError
 
 OFFER = {"hardware": "a10", "provider": "oci", "market": "hyperscaler", "mode": "on_demand",
          "usd_per_chip_hour": 2.0, "region": "unspecified", "source": "OCI price list page, for this test"}
@@ -54,8 +54,8 @@ def test_an_inline_sheet_refuses_a_repeated_offer_as_a_file_does() -> None:
     from hardware_catalog.prices import PriceFile, offers_book
 
     sheet = PriceFile.model_validate({"offers": [{**OFFER, "as_of": "2026-01-01"}] * 2})
-    with pytest.raises(CatalogError, match=r"offers\.1: repeats offers\.0"):
-        offers_book(sheet, file="workload constraints.pricing.sheet")
+    with pytest.raises(InputError, match=r"constraints\.pricing\.sheet\.offers\.1: repeats offers\.0"):
+        offers_book(sheet, file="workload constraints.pricing.sheet", field="constraints.pricing.sheet")
 
 
 @pytest.mark.parametrize(("old", "new", "field"), [("as_of: 2025-12-31\n", "as_of: 86400\n", "grid.as_of"),

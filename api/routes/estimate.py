@@ -28,7 +28,8 @@ def post_estimate(body: EstimateRequest, snapshot: SnapshotDep, response: Respon
                       output_tokens=body.output_tokens, batch=batch, request_rate=body.request_rate,
                       input_p95=body.input_p95, output_p95=body.output_p95,
                       pricing=to_pricing(body.pricing, file="body.pricing",
-                                         sheet=offers_book(body.prices, file="body.prices") if body.prices else None),
+                                         sheet=offers_book(body.prices, file="body.prices", field="prices")
+                                         if body.prices else None),
                       measured_speed=True)
     response.headers["X-Catalog-Version"] = cat.version
     return estimate_out(result)

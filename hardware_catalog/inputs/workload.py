@@ -24,7 +24,7 @@ from hardware_catalog.inputs.options import allows_some
 from hardware_catalog.prices import PriceFile, load_price_sheet, offers_book
 from planner.economics.pricing import MARKETS, PriceBook
 from planner.economics.rates import PRICING_MODES, Pricing, owned_from_mapping
-from planner.errors import CatalogError, InputError
+from planner.errors import InputError
 from planner.model.load.queueing import LengthDist
 from planner.workload import (
     Availability,
@@ -375,11 +375,8 @@ def to_pricing(p: str | PricingIn, *, sheet: PriceBook | None = None, file: str 
     """The planner's Pricing; ``sheet`` (``--prices FILE``) is layered over an inline one and wins."""
     if isinstance(p, str):
         return Pricing(mode=p, sheet=sheet)
-    try:
-        inline = offers_book(p.sheet, file=f"{file}: constraints.pricing.sheet") if p.sheet is not None else None
-    except CatalogError as exc:  # (a repeated offer) named by its place in the workload, as its schema's errors are
-        raise InputError(exc.detail, field=f"constraints.pricing.sheet.{exc.field}" if exc.field
-                         else "constraints.pricing.sheet") from exc
+    inline = (offers_book(p.sheet, file=f"{file}: constraints.pricing.sheet", field="constraints.pricing.sheet")
+              if p.sheet is not None else None)
     if inline is not None and sheet is not None:
         inline = PriceBook(offers=(*sheet.offers, *(o for o in inline.offers
                                                     if not sheet.for_hardware(o.hardware))))
