@@ -694,10 +694,13 @@ class Catalog:
     def get_hardware(self, hardware_id: str, *, field_name: str = "hardware") -> Hardware:
         return _lookup(self.hardware, hardware_id, field_name, "hardware")
 
+    def aliased(self, alias: str) -> Model | None:
+        """The model ``alias`` names (models/<id>.yaml ``aliases``: an instruct repository's id), else None."""
+        return next((model for model in self.models.values() if alias in model.aliases), None)
+
     def get_model(self, model_id: str, *, field_name: str = "model") -> Model:
-        for model in self.models.values():
-            if model_id in model.aliases:
-                return model
+        if (model := self.aliased(model_id)) is not None:
+            return model
         return _lookup(self.models, model_id, field_name, "model")
 
     def get_precision(self, precision_id: str, *, field_name: str = "precision") -> Precision:

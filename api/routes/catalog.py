@@ -52,8 +52,8 @@ def _add_reads(kind: str, model: type[BaseModel]) -> None:
         entry = snapshot.entries[kind].get(entry_id)
         if entry is None:
             # an alias names its model (as `hwplan catalog show` and every request take it): say which entry it is
-            canonical = next((m.id for m in snapshot.catalog.models.values() if entry_id in m.aliases), None) \
-                if kind == "models" else None
+            aliased = snapshot.catalog.aliased(entry_id) if kind == "models" else None
+            canonical = aliased.id if aliased is not None else None
             hint = f": an alias of {canonical!r} (GET /v1/catalog/models/{canonical})" if canonical else ""
             raise NotFound(f"no {kind} entry {entry_id!r}{hint}", field="entry_id")
         return _json(entry.content, snapshot.catalog.version, entry.etag)

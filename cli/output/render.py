@@ -201,7 +201,6 @@ def catalog_entry(catalog: Catalog, entry_id: str) -> dict[str, Any]:
                         ("runtime", catalog.runtimes), ("precision", catalog.precisions)):
         if entry_id in table:
             return {"kind": kind, **_plain(table[entry_id])}
-    for model in catalog.models.values():
-        if entry_id in model.aliases:
-            return {"kind": "model", **_plain(model)}
+    if (model := catalog.aliased(entry_id)) is not None:
+        return {"kind": "model", **_plain(model)}
     raise InputError(f"no hardware, model, runtime or precision has id {entry_id!r}", field="id")
