@@ -290,7 +290,7 @@ def refuse_repeats(offers: Iterable[Offer]) -> None:
                  offer.instance, offer.chips_per_instance, offer.region, offer.as_of, offer.source)
         if quote in seen:
             file, first = seen[quote]
-            if file == offer.file and first == index:
+            if file == offer.file and first == index and index is not None:  # (hand-built offers have none)
                 raise CatalogError("this file is read twice (its directory given twice?): each of its offers would "
                                    "count twice", file=offer.file, field=f"offers.{index}")
             raise CatalogError(f"repeats offers.{first}{'' if file == offer.file else ' of ' + file} (the same "

@@ -462,6 +462,7 @@ def _diagonal(a: Array) -> Array:
     """A writeable view [k, n] of a[k, n, k] for k = 0 .. K - 2 (a contiguous, [K, n, K]): every row's diagonal
     but the last state's. Element (k, n) lies at k (n K + 1) + n K of the flat buffer, so rows of n K + 1
     elements, read every K-th, are the diagonal (a plain view: einsum's "knk->nk" parsed its subscripts per call)."""
+    assert a.flags.c_contiguous  # (reshape(-1) of another layout copies: the caller's -= would be lost)
     k, n = a.shape[:2]
     return a.reshape(-1)[: (k - 1) * (n * k + 1)].reshape(k - 1, n * k + 1)[:, : n * k : k]
 
