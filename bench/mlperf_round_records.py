@@ -124,6 +124,44 @@ def summary_fields(text: str) -> dict[str, str]:
     return out
 
 
+CONFIG_NAMES = {"llama2-70b-99": "llama2-70b", "llama2-70b-99.9": "llama2-70b", "llama3.1-8b": "llama3_1-8b",
+                "llama3_1-8b": "llama3_1-8b", "llama3.1-405b": "llama3_1-405b", "llama3_1-405b": "llama3_1-405b",
+                "deepseek-r1": "deepseek-r1", "mixtral-8x7b": "mixtral-8x7b"}
+_CONFIG_FIELDS = {  # what an NVIDIA-harness config (``configs/<system>/<scenario>/<benchmark>.py``) states
+    "tp": re.compile(r"tensor_parallelism:\s*(\d+)"),
+    "pp": re.compile(r"pipeline_parallelism:\s*(\d+)"),
+    "ep": re.compile(r"moe_expert_parallelism:\s*(\d+)"),
+    "mtp": re.compile(r"num_nextn_predict_layers['\"]?:\s*(\d+)"),
+    "kv": re.compile(r"['\"]kv_cache_dtype['\"]:\s*['\"](\w+)['\"]"),
+}
+
+
+def harness_config(run: Run) -> tuple[str, dict[str, Any]]:
+    """What the run's own NVIDIA-harness config states (the submitter's ``configs/<system>/<scenario>/`` file of
+    the benchmark, the system's directory named as its results', or without ``_TRT``): tp, pp, expert parallelism,
+    MTP speculation and the KV cache's precision, each only where every setting of the file agrees (a file also
+    holds other accuracy targets and power settings); ("", {}) without such a file or a disaggregated one (its
+    pools are stated by hand, STATED)."""
+    name = CONFIG_NAMES.get(run.bench)
+    paths = [f"{run.division}/{run.submitter}/configs/{system}/{run.scenario}/{name}.py"
+             for system in (run.system, run.system.removesuffix("_TRT"))]
+    path = next((p for p in paths if p in run.present), "")
+    text = show(run.repo, path) if name and path else None
+    if text is None or "dynamo" in text:
+        return "", {}
+    found = {key: set(pattern.findall(text)) for key, pattern in _CONFIG_FIELDS.items()}
+    one = {key: values.pop() for key, values in found.items() if len(values) == 1}
+    out: dict[str, Any] = {}
+    for key in ("tp", "pp", "ep"):
+        if key in one:
+            out[key] = int(one[key])
+    if "mtp" in one:
+        out["speculative_decoding"] = {"method": "mtp", "draft_tokens": int(one["mtp"])}
+    if "kv" in one and one["kv"] in PRECISIONS:
+        out["kv_precision"] = PRECISIONS[one["kv"]]
+    return (path, out) if out else ("", {})
+
+
 def runtime_of(system: dict[str, Any], hardware: str) -> str | None:
     text = f"{system.get('framework', '')} {system.get('other_software_stack', '')} {system.get('sw_notes', '')}"
     low = text.lower()
@@ -238,11 +276,15 @@ def record(run: Run, fields: dict[str, str], template: dict[str, Any], round_: s
     observed, slo, rate = _observed(fields, scenario)
     samples, tokens = observed["requests_per_s"], observed["output_tokens_per_s"]
     source, stated = STATED.get((run.submitter, run.system, run.bench, scenario), ("", {}))
+    config_path, config = harness_config(run) if runtime == "tensorrt-llm" and not source else ("", {})
+    record_fields = {k: config[k] for k in ("tp", "pp", "kv_precision") if k in config}
+    run_fields = {k: config[k] for k in ("ep", "speculative_decoding") if k in config}
     return {
         "id": f"mlperf-{round_}-{run.submitter}-{run.system}-{run.bench}-{run.scen}".lower(),
         "source": f"{url_base}/{run.path}",
-        "model": BENCHMARKS[run.bench][0], "hardware": hardware, "chips": chips, "tp": None, "pp": None,
-        "weight_precision": precision, "kv_precision": None, "quant_method": None,
+        "model": BENCHMARKS[run.bench][0], "hardware": hardware, "chips": chips,
+        "tp": record_fields.get("tp"), "pp": record_fields.get("pp"),
+        "weight_precision": precision, "kv_precision": record_fields.get("kv_precision"), "quant_method": None,
         "runtime": runtime, "runtime_version": None,
         "scenario": "max_throughput" if scenario == "Offline" else "server",
         "input_tokens": template["input_tokens"], "output_tokens": template["output_tokens"],
@@ -258,7 +300,8 @@ def record(run: Run, fields: dict[str, str], template: dict[str, Any], round_: s
             "ep": None, "replicas": None, "disaggregated": None, "speculative_decoding": None, "modified_model": None,
             "precision_source": f"weight_data_types {meas.get('weight_data_types')!r} in {meas_path}",
             "output_tokens_per_sample_observed": round(tokens / samples, 1) if samples and tokens else None,
-            **stated, **({"stated_source": source} if source else {}),
+            **stated, **run_fields,
+            **({"stated_source": source or config_path} if source or config_path else {}),
             "same_log_as": None,
         },
     }
