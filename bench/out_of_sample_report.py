@@ -2,7 +2,7 @@
 shipped calibration exactly as `hwplan validate` does.
 
     .venv/bin/python bench/out_of_sample_report.py [FILE ...]   # print the sections (default: both files)
-    .venv/bin/python bench/out_of_sample_report.py --mlperf     # the MLPerf v5.0 section (bench/data/)
+    .venv/bin/python bench/out_of_sample_report.py --mlperf     # the MLPerf v5.0 and v6.0 sections
     .venv/bin/python bench/out_of_sample_report.py --published  # vendors' published tables (tests/data/)
 
 Two files from InferenceMAX: tests/data/inferencemax_gpt_oss.yaml (gpt-oss-120b) and
@@ -102,8 +102,23 @@ def section(catalog: Catalog, path: Path) -> list[str]:
 
 
 MLPERF_OOS = ROOT / "bench/data/mlperf_v50_oos.yaml"  # a round neither the fit nor the shared file has
+MLPERF_V60 = ROOT / "tests/data/mlperf_v6_0_out_of_sample.yaml"  # the round after the fit's
 SHIPPED_MLPERF = ROOT / "hardware_catalog/data/measurements/mlperf.yaml"
 UNDER_LOAD = ("slo_capacity_requests_per_s", "ttft_p99_s", "tpot_p99_s")
+# how each file was made (the section's data line)
+MLPERF_NOTES = {
+    MLPERF_OOS: "closed-division LLM results transcribed from their `mlperf_log_summary.txt` files (each record's "
+                "`source`; read through a fork of the results repository, `mlperf.read_via`, not checked file for file "
+                "against the official one). Where a submission's code does not state the tp or the weight precision, "
+                "`tp_source` / `precision_source` say what was assumed (B200 Mixtral fp4: a guess).",
+    MLPERF_V60: "every closed-division LLM run of a catalog model whose benchmark has a length distribution "
+                "in the shared file, written by `bench/mlperf_round_records.py` from the round's loadgen summaries, "
+                "system and measurements JSON (a public copy with the official repository's layout; the file's "
+                "header lists the runs not written and why: gpt-oss-120b and Qwen3-VL lack a length distribution, "
+                "open-division runs may modify the model). tp, pp, expert parallelism, MTP and the KV cache's "
+                "precision are stated where the run's own NVIDIA-harness config states them (170 of 239 records, "
+                "`mlperf.stated_source`), else left to the validator's tp rule and the runtime's defaults.",
+}
 
 
 def _same_system(m: Measurement) -> tuple[str, ...]:
@@ -115,25 +130,23 @@ def _same_system(m: Measurement) -> tuple[str, ...]:
 
 def mlperf_section(catalog: Catalog, path: Path = MLPERF_OOS, fitted: Path = SHIPPED_MLPERF) -> list[str]:
     """Markdown lines of the section on an MLPerf round no fit reads: per scenario and metric, and beside it the
-    error of copying the same system's figure from the rounds the fit has (the baseline a model should beat)."""
+    error of copying the same system's figure from the rounds the fit has (the baseline a model should beat); then
+    per model x chip x scenario, the median ratio of the scenario's figure (Offline tokens/s, else SLO capacity)."""
     tables = CatalogTables.from_catalog(catalog)
     read = read_measurements(path)
     rs, skipped = prepare(catalog, tables, read.records)
     predicted = predict_calibrated(tables, rs, catalog.calibration)
     errors = ape(predicted, rs.observed)
-    known = {}
+    known: dict[tuple[str, ...], Measurement] = {}
     for m in read_measurements(fitted).records:
         if m.same_log_as is None:
             known.setdefault(_same_system(m), m)
     lines = [
         f"## Out of sample: MLPerf Inference {read.records[0].tags.get('round', '')} (a round no fit reads)", "",
         f"Data: `{path.resolve().relative_to(ROOT)}` (sha256 `{read.sha256[:12]}…`), {len(read.records)} records, "
-        f"{len(rs)} predicted, {len(skipped)} skipped: closed-division LLM results transcribed from their "
-        "`mlperf_log_summary.txt` files (each record's `source`; read through a fork of the results repository, "
-        "`mlperf.read_via`, not checked file for file against the official one). Where a submission's code does not "
-        "state the tp or the weight precision, `tp_source` / `precision_source` say what was assumed (B200 Mixtral "
-        "fp4: a guess). Predicted with the shipped calibration as `hwplan validate` does. Baseline: the same "
-        "system's figure in the rounds the fit has (v4.1, v5.1), where it ran the same benchmark and scenario.", "",
+        f"{len(rs)} predicted, {len(skipped)} skipped: {MLPERF_NOTES.get(path, '')} Predicted with the shipped "
+        "calibration as `hwplan validate` does. Baseline: the same system's figure in the rounds the fit has (v4.1, "
+        "v5.1), where it ran the same benchmark and scenario.", "",
         "| scenario | metric | n | median APE | within 25% | over capacity at the rate "
         "| same system, other round: n | its median APE |",
         "|---|---|---|---|---|---|---|---|"]
@@ -153,8 +166,31 @@ def mlperf_section(catalog: Catalog, path: Path = MLPERF_OOS, fitted: Path = SHI
             lines.append(f"| {name} | {metric} | {s.n} | {100 * s.median_ape:.1f}% | {100 * s.within_25pct:.0f}% | "
                          f"{len(over)} of {len(idx)} | {len(base)} | "
                          + (f"{100 * float(np.median(base)):.1f}% |" if base else "— |"))
-    lines += ["", *([f"Skipped: {', '.join(f'`{s.id}` ({s.reason})' for s in skipped)}", ""] if skipped else [])]
+    lines += ["", *_by_group(rs, predicted, scen), "",
+              *([f"Skipped: {', '.join(f'`{s.id}` ({s.reason})' for s in skipped)}", ""] if skipped else [])]
     return lines
+
+
+def _by_group(rs: RecordSet, predicted: Array, scen: list[str]) -> list[str]:
+    """Per model x chip x runtime x scenario: records, the median predicted / observed of the scenario's figure and
+    of TPOT p99 at the record's rate (under load)."""
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for j, m in enumerate(rs.records):
+        groups.setdefault((m.model, m.hardware, m.runtime, scen[j]), []).append(j)
+    lines = ["| model | chip | runtime | scenario | n | tokens/s or SLO capacity, predicted / observed (median, range) "
+             "| TPOT p99 at the rate, predicted / observed |", "|---|---|---|---|---|---|---|"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = predicted / rs.observed
+    for (model, hw, runtime, name), idx in sorted(groups.items()):
+        k = METRICS.index("output_tokens_per_s" if name == "Offline" else "slo_capacity_requests_per_s")
+        r = ratio[idx, k]
+        tpot = "—" if name == "Offline" else f"{float(np.nanmedian(ratio[idx, METRICS.index('tpot_p99_s')])):.2f}"
+        lines.append(f"| {model} | {hw} | {runtime} | {name} | {len(idx)} | {float(np.nanmedian(r)):.2f} "
+                     f"({float(np.nanmin(r)):.2f}-{float(np.nanmax(r)):.2f}) | {tpot} |")
+    return lines
+
+
+MLPERF_ROUNDS = (MLPERF_OOS, MLPERF_V60)
 
 
 PUBLISHED = ROOT / "tests/data/published_oos_2026_12.yaml"
@@ -192,7 +228,7 @@ def published_section(catalog: Catalog, path: Path = PUBLISHED) -> list[str]:
 if __name__ == "__main__":
     catalog = load_catalog()
     if sys.argv[1:] == ["--mlperf"]:
-        print("\n".join(mlperf_section(catalog)))
+        print("\n".join(line for path in MLPERF_ROUNDS for line in mlperf_section(catalog, path)))
     elif sys.argv[1:] == ["--published"]:
         print("\n".join(published_section(catalog)))
     else:
