@@ -60,7 +60,11 @@ WEAK_SPOTS = """\
   MTP): every run with the configs' tp 8 / ep 8 and attention DP reads 0.50-0.75x of observed; (2) NVIDIA's NVL72
   runs were served by Dynamo with separate prefill and decode workers (GB300 llama3.1-405b: 26 prefill workers of
   2 GPUs, 5 decode workers of 4; DeepSeek-R1 Interactive: 8 prefill GPUs, 64 decode GPUs and MTP): the six records
-  state their pools and are skipped (a stated pair is not predicted); (3) RTX PRO 6000 under a tight TPOT limit:
+  state their pools and are predicted as the pair (`tests/test_disaggregated_records.py`; before 2026-12-08 they were
+  skipped): SLO capacity 0.29-0.67x of observed (aggregated on the same chips, the model read 0.04-0.07x for
+  DeepSeek-R1 Interactive and 0.53-0.61x for llama3.1-405b), DeepSeek-R1's MTP decode pools at TPOT p50 0.94x, the
+  llama3.1-405b prefill pools past capacity at the submitted rate (GB200's fitted compute efficiency, 0.37 of FP4
+  peak, prefills a 9,400-token prompt slower than the runs did); (3) RTX PRO 6000 under a tight TPOT limit:
   llama2-70b Interactive at the configs' tp 1 misses the 40 ms limit at any rate in the model, where the runs held
   37 ms (the chip's fitted memory efficiency, 0.52, puts its 35 GB of FP4 weights at 38 ms a step; the runs
   imply at least 0.64), and llama-3.1-8b Interactive reads 0.50x with TPOT p99 7x past the model's capacity, where

@@ -56,25 +56,29 @@ BENCHMARKS = {  # MLPerf benchmark directory -> (catalog model, the template's b
 STATED: dict[tuple[str, str, str, str], tuple[str, dict[str, Any]]] = {
     ("NVIDIA", "GB200-NVL72_GB200-186GB_aarch64x72_TRT", "llama3.1-405b", "Server"): (
         "closed/NVIDIA/configs/GB200-NVL72_GB200-186GB_aarch64x72/Server/llama3_1-405b.py",
-        {"disaggregated": {"prefill_chips": 56, "decode_chips": 16}}),  # 14 CTX DEP4 + 2 GEN DEP8
+        {"disaggregated": {"prefill_chips": 56, "decode_chips": 16, "prefill_workers": 14, "decode_workers": 2}}),
+    # (the config's comment: 14 CTX DEP4 + 2 GEN DEP8 = 56 + 16 = 72 GPUs)
     ("NVIDIA", "GB200-NVL72_GB200-186GB_aarch64x72_TRT", "llama3.1-405b", "Interactive"): (
         "closed/NVIDIA/configs/GB200-NVL72_GB200-186GB_aarch64x72/Interactive/llama3_1-405b.py",
-        {"disaggregated": {"prefill_chips": 56, "decode_chips": 16}}),
+        {"disaggregated": {"prefill_chips": 56, "decode_chips": 16, "prefill_workers": 14, "decode_workers": 2}}),
     ("NVIDIA", "GB300-NVL72_GB300-288GB_aarch64x72_TRT", "llama3.1-405b", "Server"): (
         "closed/NVIDIA/configs/GB300-NVL72_GB300-288GB_aarch64x72/Server/llama3_1-405b.py",
-        {"disaggregated": {"prefill_chips": 52, "decode_chips": 20}}),  # 26 CTX DEP2 + 5 GEN DEP4
+        {"disaggregated": {"prefill_chips": 52, "decode_chips": 20, "prefill_workers": 26, "decode_workers": 5}}),
+    # (26 CTX DEP2 + 5 GEN DEP4 = 52 + 20 = 72 GPUs)
     ("NVIDIA", "GB300-NVL72_GB300-288GB_aarch64x72_TRT", "llama3.1-405b", "Interactive"): (
         "closed/NVIDIA/configs/GB300-NVL72_GB300-288GB_aarch64x72/Interactive/llama3_1-405b.py",
-        {"disaggregated": {"prefill_chips": 52, "decode_chips": 20}}),
+        {"disaggregated": {"prefill_chips": 52, "decode_chips": 20, "prefill_workers": 26, "decode_workers": 5}}),
     ("NVIDIA", "GB200-NVL72_GB200-186GB_aarch64x72_TRT", "deepseek-r1", "Interactive"): (
         "closed/NVIDIA/configs/GB200-NVL72_GB200-186GB_aarch64x72/Interactive/deepseek-r1.py, "
         "closed/NVIDIA/configs/GB200-NVL72_GB200-186GB_aarch64x16/Interactive/disagg_decode/deepseek-r1.yml",
-        {"disaggregated": {"prefill_chips": 8, "decode_chips": 64},  # 2 CTX DEP4 + 4 GEN DEP16
+        {"disaggregated": {"prefill_chips": 8, "decode_chips": 64, "prefill_workers": 2, "decode_workers": 4},
+         # (2 CTX DEP4 + 4 GEN DEP16)
          "speculative_decoding": {"method": "mtp", "draft_tokens": 3}, "ep": 16}),
     ("NVIDIA", "GB300-NVL72_GB300-288GB_aarch64x72_TRT", "deepseek-r1", "Interactive"): (
         "closed/NVIDIA/configs/GB300-NVL72_GB300-288GB_aarch64x72/Interactive/deepseek-r1.py, "
         "closed/NVIDIA/configs/GB300-NVL72_GB300-288GB_aarch64x16/Interactive/disagg_decode/deepseek-r1.yml",
-        {"disaggregated": {"prefill_chips": 8, "decode_chips": 64},  # 4 CTX DEP2 + 4 GEN DEP16
+        {"disaggregated": {"prefill_chips": 8, "decode_chips": 64, "prefill_workers": 4, "decode_workers": 4},
+         # (4 CTX DEP2 + 4 GEN DEP16)
          "speculative_decoding": {"method": "mtp", "draft_tokens": 3}, "ep": 16}),
 }
 SCENARIOS = {"offline": "Offline", "server": "Server", "interactive": "Interactive"}

@@ -122,6 +122,8 @@ def test_speculative_forms_parse(tmp_path: Path, stated: object, expected: State
     (None, None), (False, None), ("no", None), (True, StatedDisaggregation()), ("yes", StatedDisaggregation()),
     ({"prefill_chips": 8, "decode_chips": 16}, StatedDisaggregation(8, 16)),
     ({"prefill_gpus": 4, "decode_gpus": 4}, StatedDisaggregation(4, 4)),
+    ({"prefill_chips": 8, "decode_chips": 64, "num_prefill_workers": 2, "gen_workers": 4},
+     StatedDisaggregation(8, 64, 2, 4)),
 ])
 def test_disaggregated_forms_parse(tmp_path: Path, stated: object, expected: StatedDisaggregation | None) -> None:
     read = _read(tmp_path, [_stating(_record("llama-3.1-8b", "Server"), disaggregated=stated)])

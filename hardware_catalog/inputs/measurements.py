@@ -190,6 +190,10 @@ class DisaggregatedIn(_Record):
         "prefill_chips", "prefill", "prefill_gpus", "prefill_accelerators"))
     decode_chips: PosInt | None = Field(default=None, validation_alias=AliasChoices(
         "decode_chips", "decode", "decode_gpus", "decode_accelerators"))
+    prefill_workers: PosInt | None = Field(default=None, validation_alias=AliasChoices(
+        "prefill_workers", "prefill_replicas", "num_prefill_workers", "ctx_workers"))
+    decode_workers: PosInt | None = Field(default=None, validation_alias=AliasChoices(
+        "decode_workers", "decode_replicas", "num_decode_workers", "gen_workers"))
 
 
 class MlperfIn(BaseModel):
@@ -396,7 +400,8 @@ def to_measurement(r: MeasurementIn) -> Measurement:
         modified_model=None if mp is None else mp.modified_model,
         speculative=None if mp is None or mp.speculative_decoding is None else mp.speculative_decoding.stated(),
         disaggregated=None if mp is None or mp.disaggregated is None else StatedDisaggregation(
-            mp.disaggregated.prefill_chips, mp.disaggregated.decode_chips),
+            mp.disaggregated.prefill_chips, mp.disaggregated.decode_chips, mp.disaggregated.prefill_workers,
+            mp.disaggregated.decode_workers),
     )
 
 

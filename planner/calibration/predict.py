@@ -48,6 +48,7 @@ from planner.calibration.speculation import (
     drafted_columns,
     drafter_of,
     per_iteration,
+    pool_view,
     served_view,
 )
 from planner.domain import Calibration, Catalog
@@ -58,7 +59,7 @@ from planner.model.load.queueing import LengthDist, engine_capacity, overload_tp
 from planner.model.load.scheduler import SERVING_OVERLAP, overlap_of
 from planner.model.perf import MemoryModel, StepModel
 from planner.model.scenarios import Models, max_throughput, static_batch
-from planner.model.serving import Drafter
+from planner.model.serving import DecodePool, Drafter
 
 __all__ = [
     "EFFICIENCY_FIELDS",
@@ -147,15 +148,22 @@ class RecordSet:
     pp: Array
     replicas: Array
     observed: Array  # [record, metric], nan = not measured
+    # a disaggregated record's prefill pool (its ``configs`` entry is the decode pool); () where none is
+    prefill: tuple[Config | None, ...] = ()
 
     def __len__(self) -> int:
         return len(self.records)
+
+    def pooled(self, k: int) -> bool:
+        """Whether record ``k`` runs prefill and decode on separate pools (``_disaggregated``)."""
+        return bool(self.prefill) and self.prefill[k] is not None
 
     def take(self, index: Sequence[int]) -> RecordSet:
         idx = np.asarray(index, dtype=np.int64)
         return RecordSet(
             records=tuple(self.records[i] for i in idx),
             configs=tuple(self.configs[i] for i in idx),
+            prefill=tuple(self.prefill[i] for i in idx) if self.prefill else (),
             **{name: getattr(self, name)[idx] for name in (
                 "model", "hardware", "weight_precision", "kv_precision", "runtime", "tp", "pp",
                 "replicas", "observed")},
@@ -218,8 +226,8 @@ def _resolve(catalog: Catalog, m: Measurement) -> Config:
     if m.input_tokens is None or m.output_tokens is None:
         raise InputError("the benchmark's token lengths are not published in the record",
                          field="input_tokens" if m.input_tokens is None else "output_tokens")
-    if m.disaggregated is not None:
-        raise InputError(disaggregation_reason(m.disaggregated), field="mlperf.disaggregated")
+    if m.disaggregated is not None:  # resolved as its decode pool; the prefill pool's config is ``_prefill_config``
+        m = _pool(m, prefill=False)
     m.drafter()  # a stated speculation the planner has no sourced figure for: not predicted
     hardware = _hardware_id(catalog, m)
     pp = m.pp or 1
@@ -243,21 +251,54 @@ def _resolve(catalog: Catalog, m: Measurement) -> Config:
     return config
 
 
+def _pool(m: Measurement, *, prefill: bool) -> Measurement:
+    """A disaggregated record as one of its pools: the pool's chips, each worker a replica of tp = its chips (pp 1);
+    an InputError where the pair cannot be predicted (``disaggregation_reason``)."""
+    d = m.disaggregated
+    assert d is not None
+    pools = d.pools
+    if pools is None or m.scenario is not Scenario.SERVER:
+        raise InputError(disaggregation_reason(d), field="mlperf.disaggregated")
+    pc, pw, dc, dw = pools
+    if pc + dc != m.chips:
+        raise InputError(f"the pools' {pc} prefill + {dc} decode chips are not the record's {m.chips}",
+                         field="mlperf.disaggregated")
+    chips, workers = (pc, pw) if prefill else (dc, dw)
+    return replace(m, chips=chips, tp=chips // workers, pp=1, disaggregated=None)
+
+
+def _prefill_config(catalog: Catalog, m: Measurement) -> Config | None:
+    """The prefill pool's config of a disaggregated record (None: aggregated); an InputError where the pools
+    cannot exchange the prompt's KV cache (more chips than one node and no scale-out network)."""
+    if m.disaggregated is None:
+        return None
+    config = _resolve(catalog, _pool(m, prefill=True))
+    hw = config.hardware
+    if m.chips > hw.chips_per_node and hw.scale_out_bytes_per_s is None:
+        raise InputError(f"the pools span {m.chips} chips, more than one {hw.id} node, and the catalog gives no "
+                         "scale-out network to move the prompts' KV cache over", field="mlperf.disaggregated")
+    return config
+
+
 def prepare(catalog: Catalog, tables: CatalogTables,
             records: Sequence[Measurement]) -> tuple[RecordSet, tuple[Skipped, ...]]:
     """Resolve every record; those that cannot be mapped are skipped with the reason."""
     kept: list[tuple[Measurement, Config]] = []
+    prefill: list[Config | None] = []
     skipped: list[Skipped] = []
     for m in records:
         try:
-            kept.append((m, _resolve(catalog, m)))
+            config = _resolve(catalog, m)
+            prefill.append(_prefill_config(catalog, m))
+            kept.append((m, config))
         except PlannerError as exc:
             skipped.append(Skipped(m.id, exc.message))
     _tuned_tp(catalog, tables, kept)
-    return _record_set(tables, kept), tuple(skipped)
+    return _record_set(tables, kept, tuple(prefill)), tuple(skipped)
 
 
-def _record_set(tables: CatalogTables, kept: Sequence[tuple[Measurement, Config]]) -> RecordSet:
+def _record_set(tables: CatalogTables, kept: Sequence[tuple[Measurement, Config]],
+                prefill: tuple[Config | None, ...] = ()) -> RecordSet:
     observed = np.array([[m.observed.get(k, math.nan) for k in METRICS] for m, _ in kept],
                         dtype=np.float64).reshape(len(kept), len(METRICS))
     cs = [c for _, c in kept]
@@ -273,6 +314,7 @@ def _record_set(tables: CatalogTables, kept: Sequence[tuple[Measurement, Config]
         pp=np.array([c.pp for c in cs], dtype=np.float64),
         replicas=np.array([c.replicas for c in cs], dtype=np.float64),
         observed=observed,
+        prefill=prefill if any(c is not None for c in prefill) else (),
     )
 
 
@@ -290,7 +332,7 @@ def _tuned_tp(catalog: Catalog, tables: CatalogTables, kept: list[tuple[Measurem
     records that do not state tp; ``bench/tp_rule.py`` compares it with the smallest fitting tp]."""
     variants: list[tuple[int, Measurement, Config]] = []
     for k, (m, c) in enumerate(kept):
-        if m.tp is not None:
+        if m.tp is not None or m.disaggregated is not None:  # (each pool's workers state their tp)
             continue
         options: list[Config] = []
         tp = 1
@@ -369,9 +411,60 @@ def predict(tables: CatalogTables, rs: RecordSet, efficiency: Efficiencies | Non
             out[k, :6] = drafted_columns(grid.take(np.array([k], dtype=np.int64)), m.drafter(), m.scenario,
                                          batch=b[k], input_mean=i[k], output_mean=o[k], replicas=rs.replicas[k])
     server_rows = np.flatnonzero(scen == str(Scenario.SERVER))
+    pairs = np.array([k for k in server_rows if rs.pooled(int(k))], dtype=np.int64)
+    server_rows = np.setdiff1d(server_rows, pairs)
     if server_rows.size:
         predict_server(grid, rs, server_rows, b, out, capacity=capacity, overlap=overlap)
+    for k in pairs:
+        _disaggregated(tables, rs, int(k), grid, efficiency, moe_expert, b, out, capacity=capacity, overlap=overlap)
     return out
+
+
+def _disaggregated(tables: CatalogTables, rs: RecordSet, k: int, grid: Grid, efficiency: Efficiencies | None,
+                   moe_expert: Array | None, cap: Array, out: Array, *, capacity: bool,
+                   overlap: float | Array) -> None:
+    """Fill ``out``'s row of record ``k``, served by separate prefill and decode pools (DistServe, Zhong et al.,
+    OSDI 2024; the planner's pools, ``planner.search.disagg``), each its stated workers behind a load balancer.
+
+    The prefill pool is a server of one-token requests at the record's rate (the queueing model, the record's
+    prompt lengths); a prompt's KV cache then moves to a decode worker over the chip-to-chip link where both
+    pools sit in one node (an NVL72 rack is one), else the scale-out network, every chip of the smaller worker
+    sending its shard (``transfer_s``'s rule); the decode pool serves the record's outputs with the prompt's KV
+    arriving whole (``DecodePool``). TTFT = the prefill pool's + the transfer; TPOT, tokens/s and e2e past the
+    first token the decode pool's. SLO capacity = the lower of the prefill pool's under the TTFT limit less the
+    transfer and the decode pool's under the TPOT limit (each pool meets its own limit at that rate)."""
+    m = rs.records[k]
+    ov = np.broadcast_to(np.asarray(overlap, dtype=np.float64), (len(rs),))[[k]]
+    prefill = rs.prefill[k]
+    assert prefill is not None and m.disaggregated is not None
+    row = np.array([k], dtype=np.int64)
+    sub = rs.take([k])
+    g_p = record_grid(tables, _record_set(tables, [(m, prefill)]),
+                      None if efficiency is None else efficiency.take(row),
+                      None if moe_expert is None else moe_expert[row])
+    i_mean = float(m.lengths()[0].mean)
+    kv_bytes = float((g_p.layers * g_p.kv_per_layer * g_p.kv_bytes)[0]) * i_mean  # the whole prompt's, all layers
+    one_node = m.chips <= float(g_p.chips_per_node[0])
+    link = float((g_p.link_bytes_per_s if one_node else g_p.scale_out_bytes_per_s)[0])
+    chips = min(prefill.tp * prefill.pp, rs.configs[k].tp * rs.configs[k].pp)
+    moved = kv_bytes / (link * chips) if link > 0 else math.inf
+    limits = m.slo
+    p_out, d_out = np.full((1, len(METRICS)), np.nan), np.full((1, len(METRICS)), np.nan)
+    m_p = replace(m, output_tokens=1, output_dist=None, speculative=None, disaggregated=None,
+                  slo={"ttft_p99_s": limits["ttft_p99_s"] - moved} if "ttft_p99_s" in limits else {})
+    predict_server(g_p, _record_set(tables, [(m_p, prefill)]), np.array([0]), np.array([np.inf]), p_out,
+                   capacity=capacity, overlap=ov)
+    m_d = replace(m, disaggregated=None, slo={"tpot_p99_s": limits["tpot_p99_s"]} if "tpot_p99_s" in limits else {})
+    predict_server(grid.take(row), replace(sub, records=(m_d,)), np.array([0]), cap[row], d_out, capacity=capacity,
+                   overlap=ov, decode_pool=True)
+    ttft = [METRICS.index(c) for c in ("ttft_s", "ttft_p99_s", "ttft_p50_s", "ttft_p90_s")]
+    tpot = [METRICS.index(c) for c in ("output_tokens_per_s", "tpot_s", "tpot_p99_s", "tpot_p50_s", "tpot_p90_s")]
+    out[k, ttft] = p_out[0, ttft] + moved
+    out[k, tpot] = d_out[0, tpot]
+    e2e, first = METRICS.index("e2e_s"), METRICS.index("ttft_s")
+    out[k, e2e] = out[k, first] + d_out[0, e2e] - d_out[0, first]
+    slo = METRICS.index("slo_capacity_requests_per_s")
+    out[k, slo] = min(p_out[0, slo], d_out[0, slo]) if capacity else np.nan
 
 
 def predict_calibrated(tables: CatalogTables, rs: RecordSet, calibration: Calibration) -> Array:
@@ -381,7 +474,7 @@ def predict_calibrated(tables: CatalogTables, rs: RecordSet, calibration: Calibr
 
 
 def predict_server(grid: Grid, rs: RecordSet, rows: npt.NDArray[np.int64], cap: Array, out: Array, *,
-                   capacity: bool, overlap: float | Array = SERVING_OVERLAP) -> None:
+                   capacity: bool, overlap: float | Array = SERVING_OVERLAP, decode_pool: bool = False) -> None:
     """Fill ``out``'s server columns: records sharing length distributions run as one queueing call
     (``overlap``: one per record, or one for all).
 
@@ -402,8 +495,10 @@ def predict_server(grid: Grid, rs: RecordSet, rows: npt.NDArray[np.int64], cap: 
         g = grid.take(idx)
         reps = rs.replicas[idx]
         rate = np.array([rs.records[k].request_rate or np.nan for k in idx]) / reps
-        # with a stated drafter the queue runs decode iterations (speculation.served_view): E tokens each
-        view = served_view(g, drafter, i_stated, o_stated)
+        # with a stated drafter the queue runs decode iterations (speculation.served_view): E tokens each; a
+        # disaggregated record's decode pool (``decode_pool``) receives each prompt's KV whole (``DecodePool``)
+        view = (pool_view(g, DecodePool(prefix_tokens=i_stated.mean - 1.0, drafter=drafter), i_stated, o_stated)
+                if decode_pool else served_view(g, drafter, i_stated, o_stated))
         step, mem, i_dist, o_dist, e = view.step, view.mem, view.input_tokens, view.output_tokens, view.emitted
         slo = [per_iteration(rs.records[k].slo, e) for k in idx]
         # the engine's cap on sequences as its submitter tuned it (``_engine_cap``); the SLO capacity at it

@@ -80,10 +80,21 @@ class StatedSpeculation:
 
 @dataclass(frozen=True)
 class StatedDisaggregation:
-    """Prefill and decode on separate pools, with their chips where stated."""
+    """Prefill and decode on separate pools, with their chips and workers (replicas) where stated."""
 
     prefill_chips: int | None = None
     decode_chips: int | None = None
+    prefill_workers: int | None = None
+    decode_workers: int | None = None
+
+    @property
+    def pools(self) -> tuple[int, int, int, int] | None:
+        """(prefill chips, prefill workers, decode chips, decode workers) where all four are stated and each
+        pool's chips divide evenly over its workers; None otherwise (the pair cannot be predicted)."""
+        pc, pw, dc, dw = self.prefill_chips, self.prefill_workers, self.decode_chips, self.decode_workers
+        if pc is None or pw is None or dc is None or dw is None or pc % pw or dc % dw:
+            return None
+        return pc, pw, dc, dw
 
 
 def _acceptance_from_length(length: float, k: int) -> float:
@@ -125,12 +136,13 @@ def drafter_of(s: StatedSpeculation) -> Drafter:
 
 
 def disaggregation_reason(d: StatedDisaggregation) -> str:
-    """Why a disaggregated record is not predicted (module docstring)."""
+    """Why a disaggregated record is not predicted: a stated pair is predicted (``predict._disaggregated``) only
+    where both pools' chips and workers are stated and each pool's chips divide evenly over its workers."""
     pools = "" if d.prefill_chips is None or d.decode_chips is None else \
         f" ({d.prefill_chips} prefill + {d.decode_chips} decode chips)"
-    return (f"prefill and decode on separate pools{pools}: the planner's disaggregation model "
-            "(planner.search.disagg) searches pool shapes and does not predict a stated pair; not "
-            "predicted as aggregated")
+    return (f"prefill and decode on separate pools{pools}: predicted as a pair only with each pool's chips and "
+            "workers stated (prefill_workers, decode_workers, the chips dividing evenly) and under load (server); "
+            "not predicted as aggregated")
 
 
 @dataclass(frozen=True)
@@ -157,10 +169,15 @@ def _tokens(d: LengthDist) -> Tokens:
 def served_view(grid: Grid, drafter: Drafter | None, input_tokens: LengthDist, output_tokens: LengthDist) -> ServedView:
     """The grid's rows under ``Served(drafter=drafter)``: ``Served.apply`` and ``Served.traffic``, the
     transform plans are searched with; without a drafter, the plain models and lengths."""
-    step, mem = StepModel.build(grid), MemoryModel.build(grid)
     if drafter is None:
-        return ServedView(step, mem, input_tokens, output_tokens, 1.0, 1.0)
-    served = Served(drafter=drafter)
+        return ServedView(StepModel.build(grid), MemoryModel.build(grid), input_tokens, output_tokens, 1.0, 1.0)
+    return pool_view(grid, Served(drafter=drafter), input_tokens, output_tokens)
+
+
+def pool_view(grid: Grid, served: Served, input_tokens: LengthDist, output_tokens: LengthDist) -> ServedView:
+    """The grid's rows under any ``Served`` transform (a drafter's, a disaggregated pool's): its step and memory
+    models and the lengths the engine runs, as ``served_view``."""
+    step, mem = StepModel.build(grid), MemoryModel.build(grid)
     original = Traffic(requests_per_s=1.0, input_tokens=_tokens(input_tokens), output_tokens=_tokens(output_tokens))
     seen = served.traffic(original)
     o = seen.output_tokens

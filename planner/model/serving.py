@@ -40,7 +40,8 @@ from planner.model.load.scheduler import SERVING_OVERLAP, ServingStep
 from planner.model.perf import MemoryModel, StepCoefficients, StepModel
 from planner.workload import LOGNORMAL_MAX_P95_RATIO, Slo, Tokens, Traffic, Workload
 
-__all__ = ["ACCEPTANCE", "FEATURES", "Drafter", "Served", "ServedStep", "accepted_tokens", "drafter_for", "uses_mtp"]
+__all__ = ["ACCEPTANCE", "FEATURES", "DecodePool", "Drafter", "PrefillPool", "Served",
+           "ServedStep", "accepted_tokens", "drafter_for", "uses_mtp"]
 
 FEATURES = ("prefix_caching", "speculative", "expert_parallel", "dp_attention", "disaggregation")
 
@@ -153,6 +154,36 @@ class Served:
             m,
             capacity_bytes=m.capacity_bytes - self.shared_tokens * m.kv_bytes_per_token,  # one cached prefix copy
             kv_bytes_per_token=m.kv_bytes_per_token * held / (seen.input_tokens.mean + seen.output_tokens.mean)))
+
+
+DISAGGREGATION = ("disaggregation",)  # the feature both pools of a disaggregated plan need
+
+
+@dataclass(frozen=True)
+class PrefillPool(Served):
+    """The prefill side: the runtime must support disaggregation; nothing else changes."""
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return DISAGGREGATION
+
+
+@dataclass(frozen=True)
+class DecodePool(Served):
+    """The decode side: all but one prompt token arrive as KV (``prefix_tokens`` = I - 1, computed
+    nowhere here, attended to by every decode step) and each sequence holds its whole I + O tokens."""
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return DISAGGREGATION
+
+    def apply(self, step: StepModel, mem: MemoryModel, original: Traffic) -> tuple[StepModel, MemoryModel]:
+        step, mem = super().apply(step, mem, original)
+        seen = self.traffic(original)
+        c = mem.coefficients
+        held = (original.input_tokens.mean + original.output_tokens.mean) / (
+            seen.input_tokens.mean + seen.output_tokens.mean)  # the memory model is given 1 + O tokens
+        return step, MemoryModel(replace(c, kv_bytes_per_token=c.kv_bytes_per_token * held))
 
 
 # quantiles at which a mapped lognormal no lognormal fits is kept (``_mapped``): the body, and the tail

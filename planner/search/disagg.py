@@ -23,7 +23,7 @@ is searched in the pool that lacks it (``_paired_keys``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
@@ -32,8 +32,7 @@ from planner.economics.breakdown import CostParts, Energy, TokenPrices, mode_not
 from planner.economics.owned import HOURS_PER_MONTH
 from planner.model.attention import kv_bytes_per_token
 from planner.model.grid import CatalogTables
-from planner.model.perf import MemoryModel, StepModel
-from planner.model.serving import Served
+from planner.model.serving import DISAGGREGATION, DecodePool, PrefillPool
 from planner.search.build import limit_binding
 from planner.search.results import Cost, Plan, per_million
 from planner.search.run import run_search
@@ -43,35 +42,8 @@ from planner.workload import Budget, Objective, Slo, Tokens, Traffic, Workload
 
 __all__ = ["DecodePool", "PrefillPool", "compare", "disaggregated_plans", "transfer_s"]
 
-FEATURE = ("disaggregation",)
+FEATURE = DISAGGREGATION
 PAIRS = 6  # best plans of each pool paired
-
-
-@dataclass(frozen=True)
-class PrefillPool(Served):
-    """The prefill side: the runtime must support disaggregation; nothing else changes."""
-
-    @property
-    def features(self) -> tuple[str, ...]:
-        return FEATURE
-
-
-@dataclass(frozen=True)
-class DecodePool(Served):
-    """The decode side: all but one prompt token arrive as KV (``prefix_tokens`` = I - 1, computed
-    nowhere here, attended to by every decode step) and each sequence holds its whole I + O tokens."""
-
-    @property
-    def features(self) -> tuple[str, ...]:
-        return FEATURE
-
-    def apply(self, step: StepModel, mem: MemoryModel, original: Traffic) -> tuple[StepModel, MemoryModel]:
-        step, mem = super().apply(step, mem, original)
-        seen = self.traffic(original)
-        c = mem.coefficients
-        held = (original.input_tokens.mean + original.output_tokens.mean) / (
-            seen.input_tokens.mean + seen.output_tokens.mean)  # the memory model is given 1 + O tokens
-        return step, MemoryModel(replace(c, kv_bytes_per_token=c.kv_bytes_per_token * held))
 
 
 def transfer_s(catalog: Catalog, plan_p: Plan, plan_d: Plan, input_tokens: float) -> float | None:
