@@ -19,11 +19,14 @@ TEMPLATE: a measurements file whose MLPerf records carry each benchmark's length
 * the system description (``systems/<system>.json``): accelerator, accelerators per node, nodes, framework;
 * the run's ``measurements.json`` (or ``measurements/<system>.json``): ``weight_data_types``.
 
-What the results do not state stays null, as SCHEMA.md asks: tp / pp (``hwplan validate`` takes the tp a
-submitter tunes to), the KV cache's precision (the runtime's default), expert parallelism, disaggregation and
-speculative decoding. Runs this script cannot map (a benchmark without a length distribution in TEMPLATE, an
-accelerator or framework outside the catalog, an invalid run, a mixed-accelerator system) are listed on
-stderr with the reason and not written. Benchmarks are mapped to catalog models as the shared file maps them.
+Where the run's own NVIDIA-harness config states them (``configs/<system>/<scenario>/<benchmark>.py``,
+``harness_config``), the record carries tp, pp, expert parallelism, MTP and the KV cache's precision; a run served
+disaggregated carries its pools' chips and workers (``STATED``, read by hand from its Dynamo config). The rest stays
+null, as SCHEMA.md asks: tp / pp (``hwplan validate`` takes the tp a submitter tunes to), the KV cache's precision
+(the runtime's default), expert parallelism, disaggregation and speculative decoding. Runs this script cannot map
+(a benchmark without a length distribution in TEMPLATE, an accelerator or framework outside the catalog, an invalid
+run, a mixed-accelerator system) are listed on stderr with the reason and not written. Benchmarks are mapped to
+catalog models as the shared file maps them.
 """
 
 from __future__ import annotations
@@ -151,9 +154,11 @@ def harness_config(run: Run) -> tuple[str, dict[str, Any]]:
              for system in (run.system, run.system.removesuffix("_TRT"))]
     path = next((p for p in paths if p in run.present), "")
     text = show(run.repo, path) if name and path else None
-    if text is None or "dynamo" in text:
+    if text is None:
         return "", {}
     found = {key: set(pattern.findall(text)) for key, pattern in _CONFIG_FIELDS.items()}
+    if "dynamo" in text:  # a disaggregated run's pools have their own parallelism (STATED): its KV precision only
+        found = {"kv": found["kv"]}
     one = {key: values.pop() for key, values in found.items() if len(values) == 1}
     out: dict[str, Any] = {}
     for key in ("tp", "pp", "ep"):
@@ -277,10 +282,15 @@ def record(run: Run, fields: dict[str, str], template: dict[str, Any], round_: s
         return f"weight_data_types {meas.get('weight_data_types')!r} not mapped ({run.where})"
     per_node, nodes = int(system.get("accelerators_per_node") or 0), int(system.get("number_of_nodes") or 1)
     chips = per_node * nodes if per_node else int(system.get("host_processors_per_node") or 1) * nodes
+    named = re.search(r"\(x(\d+)\)", str(system.get("accelerator_model_name", "")))
+    if named:  # "AMD Instinct MI355X 288GB HBM3e (x87)": the count the system names, where nodes x per node is not
+        chips = int(named.group(1))
     observed, slo, rate = _observed(fields, scenario)
     samples, tokens = observed["requests_per_s"], observed["output_tokens_per_s"]
     source, stated = STATED.get((run.submitter, run.system, run.bench, scenario), ("", {}))
-    config_path, config = harness_config(run) if runtime == "tensorrt-llm" and not source else ("", {})
+    config_path, config = harness_config(run) if runtime == "tensorrt-llm" else ("", {})
+    if source:  # a disaggregated run: the pools from STATED, the rest (its KV precision) from its config
+        config = {k: v for k, v in config.items() if k == "kv_precision"}
     record_fields = {k: config[k] for k in ("tp", "pp", "kv_precision") if k in config}
     run_fields = {k: config[k] for k in ("ep", "speculative_decoding") if k in config}
     return {

@@ -764,7 +764,9 @@ class RecordErrorOut(_Out):
     observed: MetricValues
     ape: MetricValues = Field(description="absolute percentage error, as a fraction")
     tp: int = Field(description="the tensor-parallel degree the record was predicted at")
-    tp_source: Literal["stated", "tuned"] = Field(description=f"stated: the record's own; tuned: {TUNED_TP}")
+    tp_source: Literal["stated", "tuned", "pools"] = Field(
+        description=f"stated: the record's own; tuned: {TUNED_TP}; pools: a disaggregated record's decode pool, "
+                    "each worker's chips (mlperf.disaggregated: decode_chips / decode_workers)")
 
 
 class SummaryOut(_Out):
@@ -868,7 +870,8 @@ def validation_out(rs: RecordSet, predicted: Array, bad: Sequence[BadRecord],
     return ValidationOut(
         records=[RecordErrorOut(id=e.id, predicted=file_units(e.predicted), observed=file_units(e.observed),
                                 ape={file_metric[k][0]: rounded(v) for k, v in e.ape.items()},
-                                tp=c.tp, tp_source="stated" if m.tp is not None else "tuned")
+                                tp=c.tp, tp_source="pools" if m.disaggregated is not None
+                                else "stated" if m.tp is not None else "tuned")
                  for e, m, c in zip(record_errors(rs, predicted), rs.records, rs.configs, strict=True)],
         summary=_summaries(by_metric(rs, predicted)), skipped=skipped_out(bad, skipped),
         ignored=ignored_out(ignored), **grouped_summaries(rs, predicted))

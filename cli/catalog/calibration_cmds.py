@@ -92,7 +92,7 @@ def validate_cmd(
         table.add_column(col)
     unsteady = False
     for rec in report.records:
-        tp = f"{rec.tp}" if rec.tp_source == "stated" else f"{rec.tp} tuned"
+        tp = {"stated": f"{rec.tp}", "tuned": f"{rec.tp} tuned", "pools": f"{rec.tp} decode"}[rec.tp_source]
         for n, (metric, observed) in enumerate(rec.observed.items()):
             ape, predicted = rec.ape[metric], rec.predicted[metric]
             unsteady |= predicted is None

@@ -53,13 +53,21 @@ from planner.calibration.speculation import (
 )
 from planner.domain import Calibration, Catalog
 from planner.errors import InputError, PlannerError
+from planner.model.attention import kv_bytes_per_token
 from planner.model.estimate import Config, Scenario, resolve
 from planner.model.grid import Array, CatalogTables, Efficiencies, Grid
-from planner.model.load.queueing import LengthDist, engine_capacity, overload_tpot, serve, tpot_tuned_cap
+from planner.model.load.queueing import (
+    LengthDist,
+    ServerResult,
+    engine_capacity,
+    overload_tpot,
+    serve,
+    tpot_tuned_cap,
+)
 from planner.model.load.scheduler import SERVING_OVERLAP, overlap_of
 from planner.model.perf import MemoryModel, StepModel
 from planner.model.scenarios import Models, max_throughput, static_batch
-from planner.model.serving import DecodePool, Drafter
+from planner.model.serving import DecodePool, Drafter, PrefillPool
 
 __all__ = [
     "EFFICIENCY_FIELDS",
@@ -259,6 +267,9 @@ def _pool(m: Measurement, *, prefill: bool) -> Measurement:
     pools = d.pools
     if pools is None or m.scenario is not Scenario.SERVER:
         raise InputError(disaggregation_reason(d), field="mlperf.disaggregated")
+    if set(m.slo) != {"ttft_p99_s", "tpot_p99_s"}:
+        raise InputError(f"a disaggregated pair is predicted under TTFT and TPOT p99 limits (the prefill pool holds "
+                         f"one, the decode pool the other); the record states {sorted(m.slo) or 'none'}", field="slo")
     pc, pw, dc, dw = pools
     if pc + dc != m.chips:
         raise InputError(f"the pools' {pc} prefill + {dc} decode chips are not the record's {m.chips}",
@@ -424,47 +435,101 @@ def _disaggregated(tables: CatalogTables, rs: RecordSet, k: int, grid: Grid, eff
                    moe_expert: Array | None, cap: Array, out: Array, *, capacity: bool,
                    overlap: float | Array) -> None:
     """Fill ``out``'s row of record ``k``, served by separate prefill and decode pools (DistServe, Zhong et al.,
-    OSDI 2024; the planner's pools, ``planner.search.disagg``), each its stated workers behind a load balancer.
+    OSDI 2024; the planner's pools, ``planner.search.disagg``), each its stated workers behind a load balancer
+    that splits the Poisson arrivals evenly.
 
-    The prefill pool is a server of one-token requests at the record's rate (the queueing model, the record's
-    prompt lengths); a prompt's KV cache then moves to a decode worker over the chip-to-chip link where both
-    pools sit in one node (an NVL72 rack is one), else the scale-out network, every chip of the smaller worker
-    sending its shard (``transfer_s``'s rule); the decode pool serves the record's outputs with the prompt's KV
-    arriving whole (``DecodePool``). TTFT = the prefill pool's + the transfer; TPOT, tokens/s and e2e past the
-    first token the decode pool's. SLO capacity = the lower of the prefill pool's under the TTFT limit less the
-    transfer and the decode pool's under the TPOT limit (each pool meets its own limit at that rate)."""
+    The prefill pool serves one-token requests (the queueing model, the record's prompt lengths, the engine's
+    default cap); a prompt's KV cache then moves to a decode worker (``_transfer_s``); the decode pool serves the
+    outputs with the prompt's KV arriving whole (``DecodePool``), its cap tuned to the TPOT limit (as a record's
+    engine, ``queueing.tpot_tuned_cap``), a request waiting there for a slot before its first decode step. TTFT =
+    the prefill pool's + the transfer + the decode pool's wait and first step (each quantile the sum of the pools':
+    an upper bound where the two are not comonotone); TPOT the decode pool's; e2e the TTFT and the decode pool's
+    time past its first token. Where either pool is past its capacity at the record's rate there is no steady
+    state: TTFT, e2e and tokens/s are nan, TPOT the decode pool's (its full batch's where it is the one past).
+    SLO capacity: the highest rate at which both pools are stable and the pair's TTFT p99 and TPOT p99 meet the
+    record's limits (bisection in log rate, as ``slo_capacity``; ``_pool`` admits only records with both)."""
     m = rs.records[k]
     ov = np.broadcast_to(np.asarray(overlap, dtype=np.float64), (len(rs),))[[k]]
-    prefill = rs.prefill[k]
-    assert prefill is not None and m.disaggregated is not None
+    prefill, decode = rs.prefill[k], rs.configs[k]
+    assert prefill is not None and m.disaggregated is not None and m.disaggregated.pools is not None
+    _, pw, _, dw = m.disaggregated.pools
     row = np.array([k], dtype=np.int64)
-    sub = rs.take([k])
     g_p = record_grid(tables, _record_set(tables, [(m, prefill)]),
                       None if efficiency is None else efficiency.take(row),
                       None if moe_expert is None else moe_expert[row])
-    i_mean = float(m.lengths()[0].mean)
-    kv_bytes = float((g_p.layers * g_p.kv_per_layer * g_p.kv_bytes)[0]) * i_mean  # the whole prompt's, all layers
+    i_dist, o_dist = m.lengths()
+    drafter = m.drafter()
+    pre = pool_view(g_p, PrefillPool(), i_dist, LengthDist(1.0))
+    dec = pool_view(grid.take(row), DecodePool(prefix_tokens=i_dist.mean - 1.0, drafter=drafter), i_dist, o_dist)
+    e = dec.emitted
+    moved = _transfer_s(m, prefill, decode, g_p)
+    ttft_limit, tpot_limit = m.slo["ttft_p99_s"], m.slo["tpot_p99_s"]
+    p_cap = cap[row]
+    d_cap = tpot_tuned_cap(dec.step, dec.mem, input_tokens=dec.input_tokens, output_tokens=dec.output_tokens,
+                           batch_cap=cap[row], overlap=ov, tpot_limits={99: np.array([tpot_limit * e])})
+
+    def run(rate: float, percentiles: tuple[int, ...]) -> tuple[ServerResult, ServerResult]:
+        rp = serve(pre.step, pre.mem, request_rate=np.array([rate / pw]), input_tokens=pre.input_tokens,
+                   output_tokens=pre.output_tokens, batch_cap=p_cap, percentiles=percentiles, overlap=ov)
+        rd = serve(dec.step, dec.mem, request_rate=np.array([rate / dw]), input_tokens=dec.input_tokens,
+                   output_tokens=dec.output_tokens, batch_cap=d_cap, percentiles=percentiles, overlap=ov)
+        return rp, rd
+
+    def meets(rate: float) -> bool:
+        rp, rd = run(rate, (99,))
+        ttft = float(rp.ttft_s[99][0]) + moved + float(rd.ttft_s[99][0])
+        return bool(rp.stable[0] and rd.stable[0] and ttft <= ttft_limit and float(rd.tpot_s[99][0]) <= tpot_limit * e)
+
+    rp, rd = run(float(m.request_rate or math.nan), (50, 90, 99))
+    stable = bool(rp.stable[0] and rd.stable[0])
+    ttft = {"ttft_s": (rp.ttft_mean_s, rd.ttft_mean_s), "ttft_p50_s": (rp.ttft_s[50], rd.ttft_s[50]),
+            "ttft_p90_s": (rp.ttft_s[90], rd.ttft_s[90]), "ttft_p99_s": (rp.ttft_s[99], rd.ttft_s[99])}
+    for column, (first, wait) in ttft.items():
+        out[k, METRICS.index(column)] = float(first[0]) + moved + float(wait[0]) if stable else math.nan
+    out[k, METRICS.index("e2e_s")] = (out[k, METRICS.index("ttft_s")] + float(rd.e2e_mean_s[0] - rd.ttft_mean_s[0])
+                                      if stable else math.nan)
+    out[k, METRICS.index("output_tokens_per_s")] = (float(rd.output_tokens_per_s[0]) * dec.tokens_per_iteration * dw
+                                                    if stable else math.nan)
+    tpot = {"tpot_s": rd.tpot_mean_s, "tpot_p50_s": rd.tpot_s[50], "tpot_p90_s": rd.tpot_s[90],
+            "tpot_p99_s": rd.tpot_s[99]}
+    if not rd.stable[0] and rd.max_batch[0] >= 1:  # the decode pool past its capacity: its full batch's TPOT
+        full = overload_tpot(dec.step, dec.mem, input_tokens=dec.input_tokens, output_tokens=dec.output_tokens,
+                             batch_cap=d_cap, percentiles=(50, 90, 99), overlap=ov)
+        tpot = {"tpot_s": full.mean_s, "tpot_p50_s": full.quantile_s[50], "tpot_p90_s": full.quantile_s[90],
+                "tpot_p99_s": full.quantile_s[99]}
+    for column, values in tpot.items():
+        out[k, METRICS.index(column)] = float(values[0]) / e
+    if not capacity:
+        return
+    top = min(pw * float(engine_capacity(pre.step, pre.mem, input_tokens=pre.input_tokens,
+                                         output_tokens=pre.output_tokens, batch_cap=p_cap, overlap=ov)[0]),
+              dw * float(engine_capacity(dec.step, dec.mem, input_tokens=dec.input_tokens,
+                                         output_tokens=dec.output_tokens, batch_cap=d_cap, overlap=ov)[0]))
+    lo, hi = math.log(_LOWEST_RATE), 0.0
+    if not top > 0 or not meets(top * math.exp(lo)):
+        out[k, METRICS.index("slo_capacity_requests_per_s")] = 0.0
+        return
+    for _ in range(_CAPACITY_STEPS):
+        mid = (lo + hi) / 2.0
+        lo, hi = (mid, hi) if meets(top * math.exp(mid)) else (lo, mid)
+    out[k, METRICS.index("slo_capacity_requests_per_s")] = top * math.exp(lo)
+
+
+def _transfer_s(m: Measurement, prefill: Config, decode: Config, g_p: Grid) -> float:
+    """Seconds to move one mean prompt's KV cache from a prefill to a decode worker: its bytes as the runtime
+    caches them (``kv_bytes_per_token``: sliding windows included) over one direction of the chip-to-chip link
+    (half the vendor's bidirectional aggregate) where both pools sit in one node (an NVL72 rack is one), else the
+    scale-out network, every chip holding a shard of it sending at once (MLA's one latent, or attention data
+    parallel where the record states expert parallelism: one chip)."""
+    i = float(m.lengths()[0].mean)
+    per_value = decode.runtime.stored_kv_bytes(decode.kv_precision)
+    if per_value is None:
+        raise InputError(f"KV precision {decode.kv_precision.id} has no byte size", field="kv_precision")
+    kv = float(kv_bytes_per_token(decode.model, i, per_value)) * i
     one_node = m.chips <= float(g_p.chips_per_node[0])
-    link = float((g_p.link_bytes_per_s if one_node else g_p.scale_out_bytes_per_s)[0])
-    chips = min(prefill.tp * prefill.pp, rs.configs[k].tp * rs.configs[k].pp)
-    moved = kv_bytes / (link * chips) if link > 0 else math.inf
-    limits = m.slo
-    p_out, d_out = np.full((1, len(METRICS)), np.nan), np.full((1, len(METRICS)), np.nan)
-    m_p = replace(m, output_tokens=1, output_dist=None, speculative=None, disaggregated=None,
-                  slo={"ttft_p99_s": limits["ttft_p99_s"] - moved} if "ttft_p99_s" in limits else {})
-    predict_server(g_p, _record_set(tables, [(m_p, prefill)]), np.array([0]), np.array([np.inf]), p_out,
-                   capacity=capacity, overlap=ov)
-    m_d = replace(m, disaggregated=None, slo={"tpot_p99_s": limits["tpot_p99_s"]} if "tpot_p99_s" in limits else {})
-    predict_server(grid.take(row), replace(sub, records=(m_d,)), np.array([0]), cap[row], d_out, capacity=capacity,
-                   overlap=ov, decode_pool=True)
-    ttft = [METRICS.index(c) for c in ("ttft_s", "ttft_p99_s", "ttft_p50_s", "ttft_p90_s")]
-    tpot = [METRICS.index(c) for c in ("output_tokens_per_s", "tpot_s", "tpot_p99_s", "tpot_p50_s", "tpot_p90_s")]
-    out[k, ttft] = p_out[0, ttft] + moved
-    out[k, tpot] = d_out[0, tpot]
-    e2e, first = METRICS.index("e2e_s"), METRICS.index("ttft_s")
-    out[k, e2e] = out[k, first] + d_out[0, e2e] - d_out[0, first]
-    slo = METRICS.index("slo_capacity_requests_per_s")
-    out[k, slo] = min(p_out[0, slo], d_out[0, slo]) if capacity else np.nan
+    link = float(g_p.link_bytes_per_s[0]) / 2.0 if one_node else float(g_p.scale_out_bytes_per_s[0])
+    shards = 1 if m.ep else int(min(prefill.tp * prefill.pp, decode.tp * decode.pp, float(g_p.kv_shards[0])))
+    return kv / (link * max(shards, 1)) if link > 0 else math.inf
 
 
 def predict_calibrated(tables: CatalogTables, rs: RecordSet, calibration: Calibration) -> Array:
@@ -474,7 +539,7 @@ def predict_calibrated(tables: CatalogTables, rs: RecordSet, calibration: Calibr
 
 
 def predict_server(grid: Grid, rs: RecordSet, rows: npt.NDArray[np.int64], cap: Array, out: Array, *,
-                   capacity: bool, overlap: float | Array = SERVING_OVERLAP, decode_pool: bool = False) -> None:
+                   capacity: bool, overlap: float | Array = SERVING_OVERLAP) -> None:
     """Fill ``out``'s server columns: records sharing length distributions run as one queueing call
     (``overlap``: one per record, or one for all).
 
@@ -495,10 +560,8 @@ def predict_server(grid: Grid, rs: RecordSet, rows: npt.NDArray[np.int64], cap: 
         g = grid.take(idx)
         reps = rs.replicas[idx]
         rate = np.array([rs.records[k].request_rate or np.nan for k in idx]) / reps
-        # with a stated drafter the queue runs decode iterations (speculation.served_view): E tokens each; a
-        # disaggregated record's decode pool (``decode_pool``) receives each prompt's KV whole (``DecodePool``)
-        view = (pool_view(g, DecodePool(prefix_tokens=i_stated.mean - 1.0, drafter=drafter), i_stated, o_stated)
-                if decode_pool else served_view(g, drafter, i_stated, o_stated))
+        # with a stated drafter the queue runs decode iterations (speculation.served_view): E tokens each
+        view = served_view(g, drafter, i_stated, o_stated)
         step, mem, i_dist, o_dist, e = view.step, view.mem, view.input_tokens, view.output_tokens, view.emitted
         slo = [per_iteration(rs.records[k].slo, e) for k in idx]
         # the engine's cap on sequences as its submitter tuned it (``_engine_cap``); the SLO capacity at it

@@ -177,6 +177,11 @@ class DecodePool(Served):
     def features(self) -> tuple[str, ...]:
         return DISAGGREGATION
 
+    def traffic(self, t: Traffic) -> Traffic:
+        """Every prompt, whatever its length, arrives as KV but its last token: one computed token each (a prefix
+        of the mean, ``Served``'s cached-prefix map, had the prompts above the mean prefill their excess here)."""
+        return replace(super().traffic(t), input_tokens=Tokens(1.0))
+
     def apply(self, step: StepModel, mem: MemoryModel, original: Traffic) -> tuple[StepModel, MemoryModel]:
         step, mem = super().apply(step, mem, original)
         seen = self.traffic(original)
