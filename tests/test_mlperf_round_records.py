@@ -1,0 +1,106 @@
+"""bench/mlperf_round_records.py reads an MLPerf results repository the way the round publishes it.
+
+Basis: an excerpt of a published loadgen summary (MLPerf Inference v6.0, closed/AMD/results/8xMI355X_2xEPYC_9575F/
+llama2-70b-99/Server/performance/run_1/mlperf_log_summary.txt: 354.41 samples/s, TTFT p99 1,019,241,339 ns, TPOT
+p99 161,051,159 ns, target 360 QPS, limits 2 s / 200 ms) and its system description, in a throwaway git
+repository; each record field is checked against the figure it comes from.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SUMMARY = """\
+================================================
+MLPerf Results Summary
+================================================
+SUT name : PySUT
+Scenario : Server
+Mode     : PerformanceOnly
+Completed samples per second    : 354.41
+Completed tokens per second: 100282.36
+Result is : VALID
+================================================
+Additional Stats
+================================================
+Scheduled samples per second : 359.71
+Mean latency (ns)               : 41319947501
+99.00 percentile latency (ns)   : 136596635604
+Mean First Token latency (ns)               : 616415078
+50.00 percentile first token latency (ns)   : 637051878
+90.00 percentile first token latency (ns)   : 850114882
+99.00 percentile first token latency (ns)   : 1019241339
+Mean Time per Output Token (ns)                : 144435776
+50.00 percentile time to output token (ns)   : 153201297
+90.00 percentile time to output token (ns)   : 157543008
+99.00 percentile time to output token (ns)   : 161051159
+================================================
+Test Parameters Used
+================================================
+target_qps : 360
+ttft_latency (ns): 2000000000
+tpot_latency (ns): 200000000
+"""
+SYSTEM = {"accelerator_model_name": "AMD Instinct MI355X 288GB HBM3e", "accelerators_per_node": "8",
+          "number_of_nodes": "1", "framework": "PyTorch 2.9.1+git8907517, ROCm 7.0.0",
+          "other_software_stack": "hipblaslt-1.0.0.70000-38~22.04, vllm-11b6af52", "system_name": "smci355"}
+RUN = "closed/AMD/results/8xMI355X_2xEPYC_9575F/llama2-70b-99/Server"
+
+
+def _script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("mlperf_round_records", ROOT / "bench" / "mlperf_round_records.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # (its dataclass resolves its annotations through the module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _repo(tmp_path: Path, summary: str = SUMMARY) -> Path:
+    files = {f"{RUN}/performance/run_1/mlperf_log_summary.txt": summary,
+             "closed/AMD/systems/8xMI355X_2xEPYC_9575F.json": json.dumps(SYSTEM),
+             f"{RUN}/measurements.json": json.dumps({"weight_data_types": "fp4"})}
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "results"], check=True)
+    return tmp_path / ".git"
+
+
+def test_a_server_summary_becomes_the_record_its_figures_say(tmp_path: Path) -> None:
+    script = _script()
+    tmpl = script.templates(ROOT / "hardware_catalog" / "data" / "measurements" / "mlperf.yaml")
+    records, skipped = script.records(_repo(tmp_path), "v6.0", "https://example.org", tmpl)
+    assert not skipped
+    (r,) = records
+    assert (r["model"], r["hardware"], r["runtime"], r["chips"], r["weight_precision"]) == \
+        ("llama-2-70b", "mi355x", "vllm", 8, "fp4")
+    assert r["scenario"] == "server" and r["request_rate"] == 359.71  # the scheduled (Poisson) rate
+    assert r["slo"] == {"ttft_p99_ms": 2000.0, "tpot_p99_ms": 200.0}
+    o = r["observed"]
+    assert (o["requests_per_s"], o["output_tokens_per_s"]) == (354.41, 100282.36)
+    assert (o["ttft_ms"], o["ttft_p50_ms"], o["ttft_p90_ms"], o["ttft_p99_ms"]) == \
+        (616.415, 637.052, 850.115, 1019.241)
+    assert (o["tpot_ms"], o["tpot_p50_ms"], o["tpot_p90_ms"], o["tpot_p99_ms"]) == \
+        (144.436, 153.201, 157.543, 161.051)
+    assert (o["e2e_ms"], o["e2e_p99_ms"]) == (41319.948, 136596.636)
+    assert r["mlperf"]["output_tokens_per_sample_observed"] == pytest.approx(100282.36 / 354.41, abs=0.05)
+    assert r["input_tokens"] == 222 and r["lengths"]["output_max"] == 1024  # the benchmark's, from the template
+
+
+def test_an_invalid_run_is_not_written(tmp_path: Path) -> None:
+    script = _script()
+    tmpl = script.templates(ROOT / "hardware_catalog" / "data" / "measurements" / "mlperf.yaml")
+    records, skipped = script.records(_repo(tmp_path, SUMMARY.replace("VALID", "INVALID")), "v6.0", "u", tmpl)
+    assert records == [] and any("invalid run" in reason for reason in skipped)
