@@ -42,7 +42,8 @@ class Settings(BaseSettings):
     max_hardware_types: Annotated[int, Field(ge=1, le=4)] = 4
     max_measurements: Annotated[int, Field(ge=1, le=5_000)] = 5000  # (le: api.schemas.MAX_MEASUREMENTS)
     # records under load (server scenario) per /v1/validate request: each runs the queueing model, ~15-45 ms
-    # of CPU (3,500 took 154 s), where a static or max-throughput record costs well under 1 ms
+    # of CPU (3,500 took 154 s), where a static or max-throughput record costs well under 1 ms; a disaggregated
+    # pair counts api.routes.validate.PAIR_LOAD (~84 ms)
     max_server_measurements: Annotated[int, Field(ge=1)] = 500
     plan_cache_size: Annotated[int, Field(ge=0)] = 256  # plans per catalog version; 0 = off
     plan_workers: Annotated[int, Field(ge=1, le=256)] = 4  # planning requests computed at once

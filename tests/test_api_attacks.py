@@ -309,6 +309,21 @@ def test_validate_caps_the_records_under_load(cat_dir: Path) -> None:
     assert c.post("/v1/validate", json={"measurements": records[:3]}).status_code == 200
 
 
+def test_validate_counts_a_disaggregated_pair_as_several_records_under_load(cat_dir: Path) -> None:
+    """A pair runs both pools' queueing models over a bisection of its own (~6x an aggregated record's CPU): it
+    counts PAIR_LOAD against max_server_measurements, so a body of pairs cannot hold the workers 6x longer."""
+    from api.routes.validate import PAIR_LOAD
+    c = client(cat_dir, max_server_measurements=PAIR_LOAD)
+    plain = {**SERVER_RECORD, "id": "plain", "input_tokens": 100, "request_rate": 1.0}
+    mlperf = {"round": "v6.0", "division": "closed", "submitter": "s", "system": "s", "benchmark": "b",
+              "scenario_name": "Server", "disaggregated": {"prefill_chips": 1, "decode_chips": 1,
+                                                          "prefill_workers": 1, "decode_workers": 1}}
+    pair = {**plain, "id": "pair", "chips": 2, "mlperf": mlperf}
+    body = problem(c.post("/v1/validate", json={"measurements": [pair, plain]}), 422, "body.measurements")
+    assert f"got {PAIR_LOAD + 1}" in body["detail"] and "a disaggregated pair counts" in body["detail"]
+    assert c.post("/v1/validate", json={"measurements": [plain]}).status_code == 200
+
+
 UNCONSTRAINED: dict[str, Any] = {  # every model and chip of the catalog: a heavy search
     "name": "heavy", "traffic": {"requests_per_s": 40, "input_tokens": {"mean": 2000, "p95": 6000},
                                  "output_tokens": {"mean": 300}},

@@ -17,9 +17,17 @@ import numpy as np
 import pytest
 
 from hardware_catalog.inputs.measurements import read_measurements
-from planner.calibration.predict import METRICS, Measurement, _transfer_s, predict_calibrated, prepare
-from planner.calibration.speculation import StatedDisaggregation
+from planner.calibration.predict import (
+    METRICS,
+    Measurement,
+    _prefill_config,
+    _transfer_s,
+    predict_calibrated,
+    prepare,
+)
+from planner.calibration.speculation import StatedDisaggregation, StatedSpeculation
 from planner.domain import Catalog
+from planner.errors import InputError
 from planner.model.grid import CatalogTables
 
 DATA = Path(__file__).parent / "data" / "mlperf_v6_0_out_of_sample.yaml"
@@ -120,15 +128,37 @@ def test_the_prompts_kv_moves_over_one_direction_of_nvlink(catalog: Catalog, tab
         assert got[m.id][metric] >= got["prefill alone"][metric] + moved + step
 
 
-@pytest.mark.parametrize(("stated", "reason"), [
-    (StatedDisaggregation(8, 64), "prefill_workers"),  # no workers: the pools' shapes are not known
-    (StatedDisaggregation(8, 64, 3, 4), "prefill_workers"),  # 8 chips do not divide over 3 workers
-    (StatedDisaggregation(8, 60, 4, 4), "are not the record's 72"),
+@pytest.mark.parametrize(("model", "change", "field", "reason"), [
+    ("deepseek-r1", {"disaggregated": StatedDisaggregation(8, 64)}, "mlperf.disaggregated.prefill_workers",
+     "missing: prefill_workers, decode_workers"),
+    ("deepseek-r1", {"disaggregated": StatedDisaggregation(8, 64, 3, 4)}, "mlperf.disaggregated.prefill_workers",
+     "8 prefill chips do not divide evenly over 3 prefill workers"),
+    ("deepseek-r1", {"disaggregated": StatedDisaggregation(8, 60, 4, 4)}, "mlperf.disaggregated",
+     "are not the record's 72"),
+    ("deepseek-r1", {"tp": 8}, "tp", "leave them null"),
+    ("deepseek-r1", {"slo": {"ttft_p99_s": 1.5}}, "slo", "TTFT and TPOT p99 limits"),
+    # one worker of 52 GPUs: tp 52 splits no 405B attention layout; the error names the pool
+    ("llama-3.1-405b", {"disaggregated": StatedDisaggregation(52, 20, 1, 5)}, "mlperf.disaggregated.prefill_workers",
+     "the prefill pool (52 chips, tp 52 a worker)"),
 ])
 def test_a_pair_that_cannot_be_predicted_is_skipped_naming_the_field(catalog: Catalog, tables: CatalogTables,
-                                                                     stated: StatedDisaggregation,
-                                                                     reason: str) -> None:
-    (m,) = [m for m in _pairs().values() if m.hardware == "gb300" and m.model == "deepseek-r1"]
-    rs, skipped = prepare(catalog, tables, [replace(m, disaggregated=stated)])
-    assert len(rs) == 0 and len(skipped) == 1 and reason in skipped[0].reason
-    assert np.all([s.reason for s in skipped])
+                                                                     model: str, change: dict[str, object],
+                                                                     field: str, reason: str) -> None:
+    scenario = "Interactive" if model == "deepseek-r1" else "Server"  # (GB300's DeepSeek-R1 pair is Interactive)
+    (m,) = [m for m in _pairs().values()
+            if m.hardware == "gb300" and m.model == model and m.tags["scenario"] == scenario]
+    bad = replace(m, **change)  # type: ignore[arg-type]
+    rs, skipped = prepare(catalog, tables, [bad])
+    assert len(rs) == 0 and len(skipped) == 1 and reason in skipped[0].reason, skipped
+    with pytest.raises(InputError) as err:  # the field the service's and the file reader's errors name
+        _prefill_config(catalog, bad)
+    assert err.value.field == field
+
+
+def test_mtp_needs_a_model_that_ships_mtp_modules(catalog: Catalog, tables: CatalogTables) -> None:
+    """Llama has no multi-token-prediction modules: a Llama record stating MTP is skipped, not drafted with
+    DeepSeek's acceptance."""
+    (m,) = [m for m in _pairs().values() if m.hardware == "gb300" and m.tags["scenario"] == "Server"]
+    llama = replace(m, disaggregated=None, tp=4, chips=4, speculative=StatedSpeculation("mtp", 3))
+    rs, skipped = prepare(catalog, tables, [llama])
+    assert len(rs) == 0 and "ships none" in skipped[0].reason

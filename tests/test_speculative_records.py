@@ -251,7 +251,7 @@ def test_disaggregated_records_are_skipped_with_the_reason(tmp_path: Path) -> No
     split = _stating(plain, disaggregated={"prefill_chips": 4, "decode_chips": 4})
     got, skipped = _predict(_read(tmp_path, [plain, split]).records)
     assert set(got) == {plain["id"]}
-    assert skipped[split["id"]].startswith("mlperf.disaggregated: ")
+    assert skipped[split["id"]].startswith("mlperf.disaggregated.prefill_workers: ")  # (the first unstated)
     assert "not predicted as aggregated" in skipped[split["id"]]
 
 

@@ -102,6 +102,11 @@ def validate_cmd(
     console.print(table)
     if any(rec.tp_source == "tuned" for rec in report.records):
         console.print(f"tp tuned: {TUNED_TP}")
+    if any(rec.tp_source == "pools" for rec in report.records):
+        console.print("tp decode: a disaggregated record, predicted as its stated pair (mlperf.disaggregated): "
+                      "the decode pool's tp, its chips per worker; the TPOT is the decode pool's (its full batch's "
+                      "where that pool is past its capacity), TTFT the prefill pool's + the KV transfer + the decode "
+                      "pool's wait, and — where either pool is past its capacity at the record's rate")
     if unsteady:  # the JSON's null: an infinite error in the summaries
         console.print("— predicted: the model has no steady state at the record's rate (past its capacity, or not "
                       "one sequence fits): requests queue without bound, so TTFT and e2e grow with the run; counted as "

@@ -67,7 +67,7 @@ from planner.model.load.queueing import (
 from planner.model.load.scheduler import SERVING_OVERLAP, overlap_of
 from planner.model.perf import MemoryModel, StepModel
 from planner.model.scenarios import Models, max_throughput, static_batch
-from planner.model.serving import DecodePool, Drafter, PrefillPool
+from planner.model.serving import DecodePool, Drafter, PrefillPool, uses_mtp
 
 __all__ = [
     "EFFICIENCY_FIELDS",
@@ -235,8 +235,11 @@ def _resolve(catalog: Catalog, m: Measurement) -> Config:
         raise InputError("the benchmark's token lengths are not published in the record",
                          field="input_tokens" if m.input_tokens is None else "output_tokens")
     if m.disaggregated is not None:  # resolved as its decode pool; the prefill pool's config is ``_prefill_config``
-        m = _pool(m, prefill=False)
-    m.drafter()  # a stated speculation the planner has no sourced figure for: not predicted
+        return _pool_config(catalog, m, prefill=False)
+    drafter = m.drafter()  # a stated speculation the planner has no sourced figure for: not predicted
+    if drafter is not None and drafter.method == "mtp" and not uses_mtp(catalog.get_model(m.model)):
+        raise InputError(f"MTP drafts with the model's own multi-token-prediction modules; {m.model} ships none",
+                         field="mlperf.speculative_decoding")
     hardware = _hardware_id(catalog, m)
     pp = m.pp or 1
     tp = m.tp or _inferred_tp(catalog, m, hardware, pp)
@@ -261,21 +264,48 @@ def _resolve(catalog: Catalog, m: Measurement) -> Config:
 
 def _pool(m: Measurement, *, prefill: bool) -> Measurement:
     """A disaggregated record as one of its pools: the pool's chips, each worker a replica of tp = its chips (pp 1);
-    an InputError where the pair cannot be predicted (``disaggregation_reason``)."""
+    an InputError naming the first condition of a predicted pair the record misses."""
     d = m.disaggregated
     assert d is not None
+    field = "mlperf.disaggregated"
+    if m.scenario is not Scenario.SERVER:
+        raise InputError(f"a disaggregated record is predicted as its pair under load (scenario server: MLPerf Server "
+                         f"or Interactive); this one is {m.scenario}, and is not predicted as aggregated",
+                         field="scenario")
+    missing = [name for name in ("prefill_chips", "decode_chips", "prefill_workers", "decode_workers")
+               if getattr(d, name) is None]
+    if missing:
+        raise InputError(f"{disaggregation_reason(d)}; missing: {', '.join(missing)}", field=f"{field}.{missing[0]}")
     pools = d.pools
-    if pools is None or m.scenario is not Scenario.SERVER:
-        raise InputError(disaggregation_reason(d), field="mlperf.disaggregated")
+    assert d.prefill_chips and d.decode_chips and d.prefill_workers and d.decode_workers
+    for pool, chips, workers in (("prefill", d.prefill_chips, d.prefill_workers),
+                                 ("decode", d.decode_chips, d.decode_workers)):
+        if chips % workers:
+            raise InputError(f"{chips} {pool} chips do not divide evenly over {workers} {pool} workers (each worker "
+                             "is a replica of the same tp)", field=f"{field}.{pool}_workers")
+    assert pools is not None
+    pc, pw, dc, dw = pools
+    if pc + dc != m.chips:
+        raise InputError(f"the pools' {pc} prefill + {dc} decode chips are not the record's {m.chips}", field=field)
+    if m.tp is not None or m.pp is not None:
+        raise InputError("a disaggregated pair's tp is each pool's chips per worker (pp 1): the record's own tp / pp "
+                         "would not be used; leave them null", field="tp" if m.tp is not None else "pp")
     if set(m.slo) != {"ttft_p99_s", "tpot_p99_s"}:
         raise InputError(f"a disaggregated pair is predicted under TTFT and TPOT p99 limits (the prefill pool holds "
                          f"one, the decode pool the other); the record states {sorted(m.slo) or 'none'}", field="slo")
-    pc, pw, dc, dw = pools
-    if pc + dc != m.chips:
-        raise InputError(f"the pools' {pc} prefill + {dc} decode chips are not the record's {m.chips}",
-                         field="mlperf.disaggregated")
     chips, workers = (pc, pw) if prefill else (dc, dw)
     return replace(m, chips=chips, tp=chips // workers, pp=1, disaggregated=None)
+
+
+def _pool_config(catalog: Catalog, m: Measurement, *, prefill: bool) -> Config:
+    """``_resolve`` of one pool, its errors naming the pool and its workers field."""
+    pool = "prefill" if prefill else "decode"
+    one = _pool(m, prefill=prefill)
+    try:
+        return _resolve(catalog, one)
+    except InputError as exc:
+        raise InputError(f"the {pool} pool ({one.chips} chips, tp {one.tp} a worker): {exc.message}",
+                         field=f"mlperf.disaggregated.{pool}_workers") from exc
 
 
 def _prefill_config(catalog: Catalog, m: Measurement) -> Config | None:
@@ -283,7 +313,7 @@ def _prefill_config(catalog: Catalog, m: Measurement) -> Config | None:
     cannot exchange the prompt's KV cache (more chips than one node and no scale-out network)."""
     if m.disaggregated is None:
         return None
-    config = _resolve(catalog, _pool(m, prefill=True))
+    config = _pool_config(catalog, m, prefill=True)
     hw = config.hardware
     if m.chips > hw.chips_per_node and hw.scale_out_bytes_per_s is None:
         raise InputError(f"the pools span {m.chips} chips, more than one {hw.id} node, and the catalog gives no "
