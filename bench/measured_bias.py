@@ -44,8 +44,11 @@ HOLDS = {  # what each file's runs are, as an entry cites them (by file name; ot
     "inferencemax_deepseek_r1.yaml": "InferenceMAX DeepSeek-R1 runs under concurrency",
     "jetstream_pytorch_tpu_v5e.yaml": "JetStream-PyTorch max-throughput runs on TPU v5e-8 (token lengths not "
                                       "published: predicted at an assumed 220 / 200)",
+    "mlperf_v6_0_out_of_sample.yaml": "MLPerf Inference v6.0, the round after the fit's (Offline: throughput; Server "
+                                      "and Interactive: the submitted rate, a lower bound of the SLO capacity)",
 }
 TPU = ROOT / "tests/data/jetstream_pytorch_tpu_v5e.yaml"  # the only public TPU serving runs found (no fit reads it)
+MLPERF_NEXT = ROOT / "tests/data/mlperf_v6_0_out_of_sample.yaml"  # the round after the fit's (no fit reads it)
 
 
 def sources(catalog: Catalog) -> list[Source]:
@@ -54,7 +57,7 @@ def sources(catalog: Catalog) -> list[Source]:
     files = catalog.calibration.fitted_on.get("files", [])
     fitted = [MEASUREMENTS / str(f["name"]) for f in files if isinstance(f, dict)] if isinstance(files, list) else []
     out = []
-    for path in (*fitted, *OUT_OF_SAMPLE, TPU):
+    for path in (*fitted, *OUT_OF_SAMPLE, TPU, MLPERF_NEXT):
         out.append(Source(records=read_measurements(path).records, file=str(path.relative_to(ROOT)),
                           holds=HOLDS.get(path.name, "measured runs"),
                           sample="in" if fitted_on(catalog.calibration, path.read_bytes()) else "out"))

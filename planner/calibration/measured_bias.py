@@ -79,7 +79,8 @@ def measured_bias(catalog: Catalog, sources: Sequence[Source]) -> list[MeasuredB
                 continue  # a server run's throughput is its rate x output: nothing predicted
             col = _CAPACITY if capacity else _THROUGHPUT
             model, runtime, hardware = rs.configs[k].model.id, rs.configs[k].runtime.id, rs.configs[k].hardware.id
-            ratio = float(rs.observed[k, col] / predicted[k, col])
+            with np.errstate(divide="ignore", invalid="ignore"):  # (a run predicted at no capacity: no ratio)
+                ratio = float(rs.observed[k, col] / predicted[k, col])
             if np.isfinite(ratio) and ratio > 0:
                 groups.setdefault((model, runtime, "slo_capacity" if capacity else "throughput"), []).append(
                     (ratio, hardware))
