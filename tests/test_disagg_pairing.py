@@ -74,3 +74,28 @@ def test_a_two_pool_plans_cost_adds_the_pools_and_counts_adaptation_once() -> No
     assert joined.tokens == TokenPrices(10.0, 4.0, 12.0 / 1.5) and joined.one_time == 1200.0
     # the whole monthly cost, the adaptation's share included, over the month's 0.5 M x 730 output tokens
     assert joined.per_million_tokens == pytest.approx((12.0 * 730 + 100.0) / (0.5 * 730))
+
+
+def test_a_pairs_first_token_waits_for_both_pools_and_the_transfer() -> None:
+    """The pair's TTFT quantiles are the prefill pool's + the KV transfer + the decode pool's own (its slot wait and
+    first step), the sum the validator predicts a stated pair with; the decode pool's is not nothing (it runs at
+    least one step before the first token leaves)."""
+    catalog = load_catalog()
+    tables = catalog_tables(catalog)
+    w = load_workload(EXAMPLE)
+    t = w.traffic
+    key = ("llama-3.1-70b", "fp8", "fp8", "sglang", "none")
+    prefill_w = replace(w, traffic=replace(t, output_tokens=Tokens(1.0), prefix=None),
+                        slo=disagg._only(w.slo, "ttft_ms"))
+    (pre,) = run_search(disagg._pinned(prefill_w, key), catalog, top=1, objective=Objective.COST, time_limit_s=5.0,
+                        tables=tables, served=disagg.PrefillPool()).result.plans
+    (dec,) = run_search(disagg._pinned(replace(w, slo=disagg._only(w.slo, "tpot_ms")), key), catalog, top=1,
+                        objective=Objective.COST, time_limit_s=5.0, tables=tables,
+                        served=disagg.DecodePool(prefix_tokens=t.input_tokens.mean - 1.0)).result.plans
+    relaxed = replace(w, slo=disagg._only(w.slo, "tpot_ms"))  # (no TTFT target: the join always returns a plan)
+    joined = disagg._join(pre, dec, 0.02, relaxed)
+    assert joined is not None
+    for pct in (50, 99):
+        key_ = f"ttft_ms_p{pct}"
+        assert dec.predicted[key_] > 0
+        assert joined.predicted[key_] == pytest.approx(pre.predicted[key_] + 20.0 + dec.predicted[key_], rel=1e-12)

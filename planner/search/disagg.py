@@ -8,7 +8,8 @@ the network, and the decode replica generates the rest (DistServe, Zhong et al.,
                   less the KV transfer; the engine's chunked-prefill scheduler batches the prompts
     decode pool   continuous batching of decode-only work: the prompt's KV arrives whole (it is
                   held, I + O tokens per sequence, but not computed: ``DecodePool``), TPOT targets,
-                  tightened to leave an e2e target room behind the slowest prefill plan (``_decode_slo``)
+                  tightened to leave an e2e target room behind the slowest prefill plan (``_decode_slo``);
+                  its wait for a slot and first step join the pair's TTFT (``_join``)
     transfer      KV bytes of the prompt / the slower of the two pools' scale-out networks (each
                   replica's chips send or receive their shards in parallel); a chip without a
                   scale-out network cannot take part (the pools are separate replicas)
@@ -242,12 +243,15 @@ def _why(p: Plan, other: Plan | None, shape: str, alt: str) -> str:
 
 
 def _join(p: Plan, d: Plan, moved_s: float, w: Workload) -> Plan | None:
-    """The two pools as one plan, or None when TTFT with the transfer misses a target."""
+    """The two pools as one plan, or None when TTFT with the transfer misses a target. A request's first token
+    waits for the prefill pool, the KV transfer and then the decode pool's slot and first step (its own TTFT, the
+    one-token prompt's): each TTFT quantile is the sum of the pools' (an upper bound where they are not
+    comonotone), as the validator predicts a stated pair (``planner.calibration.predict._disaggregated``)."""
     predicted = dict(d.predicted)
     for pct in (50, 90, 95, 99):
         key = f"ttft_ms_p{pct}"
         if key in p.predicted:
-            predicted[key] = p.predicted[key] + moved_s * 1e3
+            predicted[key] = p.predicted[key] + moved_s * 1e3 + d.predicted.get(key, 0.0)
     for pct, limit in w.slo.targets.get("ttft_ms", {}).items():
         if predicted.get(f"ttft_ms_p{pct}", np.inf) > limit:
             return None
