@@ -55,35 +55,35 @@ BENCHMARKS = {  # MLPerf benchmark directory -> (catalog model, the template's b
 }
 # What a run's config states beyond the files read above, keyed by (submitter, system, benchmark, scenario): the
 # config file is named in the record's ``mlperf.stated_source``. v6.0: NVIDIA's NVL72 runs served by Dynamo with
-# separate prefill (CTX) and decode (GEN) workers, their pools from the config's own comment and worker counts.
-STATED: dict[tuple[str, str, str, str], tuple[str, dict[str, Any]]] = {
-    ("NVIDIA", "GB200-NVL72_GB200-186GB_aarch64x72_TRT", "llama3.1-405b", "Server"): (
-        "closed/NVIDIA/configs/GB200-NVL72_GB200-186GB_aarch64x72/Server/llama3_1-405b.py",
-        {"disaggregated": {"prefill_chips": 56, "decode_chips": 16, "prefill_workers": 14, "decode_workers": 2}}),
-    # (the config's comment: 14 CTX DEP4 + 2 GEN DEP8 = 56 + 16 = 72 GPUs)
-    ("NVIDIA", "GB200-NVL72_GB200-186GB_aarch64x72_TRT", "llama3.1-405b", "Interactive"): (
-        "closed/NVIDIA/configs/GB200-NVL72_GB200-186GB_aarch64x72/Interactive/llama3_1-405b.py",
-        {"disaggregated": {"prefill_chips": 56, "decode_chips": 16, "prefill_workers": 14, "decode_workers": 2}}),
-    ("NVIDIA", "GB300-NVL72_GB300-288GB_aarch64x72_TRT", "llama3.1-405b", "Server"): (
-        "closed/NVIDIA/configs/GB300-NVL72_GB300-288GB_aarch64x72/Server/llama3_1-405b.py",
-        {"disaggregated": {"prefill_chips": 52, "decode_chips": 20, "prefill_workers": 26, "decode_workers": 5}}),
-    # (26 CTX DEP2 + 5 GEN DEP4 = 52 + 20 = 72 GPUs)
-    ("NVIDIA", "GB300-NVL72_GB300-288GB_aarch64x72_TRT", "llama3.1-405b", "Interactive"): (
-        "closed/NVIDIA/configs/GB300-NVL72_GB300-288GB_aarch64x72/Interactive/llama3_1-405b.py",
-        {"disaggregated": {"prefill_chips": 52, "decode_chips": 20, "prefill_workers": 26, "decode_workers": 5}}),
-    ("NVIDIA", "GB200-NVL72_GB200-186GB_aarch64x72_TRT", "deepseek-r1", "Interactive"): (
-        "closed/NVIDIA/configs/GB200-NVL72_GB200-186GB_aarch64x72/Interactive/deepseek-r1.py, "
-        "closed/NVIDIA/configs/GB200-NVL72_GB200-186GB_aarch64x16/Interactive/disagg_decode/deepseek-r1.yml",
-        {"disaggregated": {"prefill_chips": 8, "decode_chips": 64, "prefill_workers": 2, "decode_workers": 4},
-         # (2 CTX DEP4 + 4 GEN DEP16)
-         "speculative_decoding": {"method": "mtp", "draft_tokens": 3}, "ep": 16}),
-    ("NVIDIA", "GB300-NVL72_GB300-288GB_aarch64x72_TRT", "deepseek-r1", "Interactive"): (
-        "closed/NVIDIA/configs/GB300-NVL72_GB300-288GB_aarch64x72/Interactive/deepseek-r1.py, "
-        "closed/NVIDIA/configs/GB300-NVL72_GB300-288GB_aarch64x16/Interactive/disagg_decode/deepseek-r1.yml",
-        {"disaggregated": {"prefill_chips": 8, "decode_chips": 64, "prefill_workers": 4, "decode_workers": 4},
-         # (4 CTX DEP2 + 4 GEN DEP16)
-         "speculative_decoding": {"method": "mtp", "draft_tokens": 3}, "ep": 16}),
-}
+# separate prefill (CTX) and decode (GEN) workers, their pools from the config's own comment ("14 CTX DEP4 + 2 GEN
+# DEP8 = 56 + 16 = 72 GPUs") and its worker counts (num_prefill_workers, num_decode_workers).
+_PAIRS: tuple[tuple[str, int, str, tuple[str, ...], tuple[int, int], tuple[int, int], dict[str, Any]], ...] = (
+    # chip, memory (GB), benchmark, scenarios, prefill chips / workers, decode chips / workers, also stated
+    ("GB200", 186, "llama3.1-405b", ("Server", "Interactive"), (56, 14), (16, 2), {}),
+    ("GB300", 288, "llama3.1-405b", ("Server", "Interactive"), (52, 26), (20, 5), {}),
+    ("GB200", 186, "deepseek-r1", ("Interactive",), (8, 2), (64, 4),
+     {"speculative_decoding": {"method": "mtp", "draft_tokens": 3}, "ep": 16}),  # (the decode yml's MTP, DEP16)
+    ("GB300", 288, "deepseek-r1", ("Interactive",), (8, 4), (64, 4),
+     {"speculative_decoding": {"method": "mtp", "draft_tokens": 3}, "ep": 16}),
+)
+
+
+def _stated_pair(chip: str, memory: int, bench: str, scenario: str, prefill: tuple[int, int], decode: tuple[int, int],
+                 extra: dict[str, Any]) -> tuple[tuple[str, str, str, str], tuple[str, dict[str, Any]]]:
+    """One NVL72 Dynamo run's STATED entry: its key, the configs cited and what they state."""
+    system = f"{chip}-NVL72_{chip}-{memory}GB_aarch64x72"
+    source = f"closed/NVIDIA/configs/{system}/{scenario}/{bench.replace('llama3.1', 'llama3_1')}.py"
+    if bench == "deepseek-r1":  # the decode workers' own yml (MTP, DEP16)
+        source += (f", closed/NVIDIA/configs/{chip}-NVL72_{chip}-{memory}GB_aarch64x16/Interactive/disagg_decode/"
+                   "deepseek-r1.yml")
+    pools = {"prefill_chips": prefill[0], "decode_chips": decode[0], "prefill_workers": prefill[1],
+             "decode_workers": decode[1]}
+    return ("NVIDIA", f"{system}_TRT", bench, scenario), (source, {"disaggregated": pools, **extra})
+
+
+STATED: dict[tuple[str, str, str, str], tuple[str, dict[str, Any]]] = dict(
+    _stated_pair(chip, memory, bench, scenario, prefill, decode, extra)
+    for chip, memory, bench, scenarios, prefill, decode, extra in _PAIRS for scenario in scenarios)
 SCENARIOS = {"offline": "Offline", "server": "Server", "interactive": "Interactive"}
 # accelerator_model_name (as the systems' JSON spells it) -> catalog hardware id; first match wins
 ACCELERATORS = (

@@ -35,7 +35,7 @@ from __future__ import annotations
 import contextlib
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
@@ -53,7 +53,6 @@ from planner.calibration.speculation import (
 )
 from planner.domain import Calibration, Catalog
 from planner.errors import InputError, PlannerError
-from planner.model.attention import kv_bytes_per_token
 from planner.model.estimate import Config, Scenario, resolve
 from planner.model.grid import Array, CatalogTables, Efficiencies, Grid
 from planner.model.load.queueing import (
@@ -67,7 +66,7 @@ from planner.model.load.queueing import (
 from planner.model.load.scheduler import SERVING_OVERLAP, overlap_of
 from planner.model.perf import MemoryModel, StepModel
 from planner.model.scenarios import Models, max_throughput, static_batch
-from planner.model.serving import DecodePool, Drafter, PrefillPool, uses_mtp
+from planner.model.serving import DecodePool, Drafter, PrefillPool, prompt_kv_bytes, uses_mtp
 
 __all__ = [
     "EFFICIENCY_FIELDS",
@@ -477,7 +476,7 @@ def _disaggregated(tables: CatalogTables, rs: RecordSet, k: int, grid: Grid, eff
     time past its first token. Where either pool is past its capacity at the record's rate there is no steady
     state: TTFT, e2e and tokens/s are nan, TPOT the decode pool's (its full batch's where it is the one past).
     SLO capacity: the highest rate at which both pools are stable and the pair's TTFT p99 and TPOT p99 meet the
-    record's limits (bisection in log rate, as ``slo_capacity``; ``_pool`` admits only records with both)."""
+    record's limits (``highest_rate``, as ``slo_capacity``; ``_pool`` admits only records with both)."""
     m = rs.records[k]
     ov = np.broadcast_to(np.asarray(overlap, dtype=np.float64), (len(rs),))[[k]]
     prefill, decode = rs.prefill[k], rs.configs[k]
@@ -505,10 +504,11 @@ def _disaggregated(tables: CatalogTables, rs: RecordSet, k: int, grid: Grid, eff
                    output_tokens=dec.output_tokens, batch_cap=d_cap, percentiles=percentiles, overlap=ov)
         return rp, rd
 
-    def meets(rate: float) -> bool:
-        rp, rd = run(rate, (99,))
+    def meets(rate: Array) -> npt.NDArray[np.bool_]:
+        rp, rd = run(float(rate[0]), (99,))
         ttft = float(rp.ttft_s[99][0]) + moved + float(rd.ttft_s[99][0])
-        return bool(rp.stable[0] and rd.stable[0] and ttft <= ttft_limit and float(rd.tpot_s[99][0]) <= tpot_limit * e)
+        return np.array([rp.stable[0] and rd.stable[0] and ttft <= ttft_limit
+                         and float(rd.tpot_s[99][0]) <= tpot_limit * e])
 
     rp, rd = run(float(m.request_rate or math.nan), (50, 90, 99))
     stable = bool(rp.stable[0] and rd.stable[0])
@@ -535,14 +535,8 @@ def _disaggregated(tables: CatalogTables, rs: RecordSet, k: int, grid: Grid, eff
                                          output_tokens=pre.output_tokens, batch_cap=p_cap, overlap=ov)[0]),
               dw * float(engine_capacity(dec.step, dec.mem, input_tokens=dec.input_tokens,
                                          output_tokens=dec.output_tokens, batch_cap=d_cap, overlap=ov)[0]))
-    lo, hi = math.log(_LOWEST_RATE), 0.0
-    if not top > 0 or not meets(top * math.exp(lo)):
-        out[k, METRICS.index("slo_capacity_requests_per_s")] = 0.0
-        return
-    for _ in range(_CAPACITY_STEPS):
-        mid = (lo + hi) / 2.0
-        lo, hi = (mid, hi) if meets(top * math.exp(mid)) else (lo, mid)
-    out[k, METRICS.index("slo_capacity_requests_per_s")] = top * math.exp(lo)
+    out[k, METRICS.index("slo_capacity_requests_per_s")] = float(highest_rate(np.array([top]), meets)[0]) \
+        if top > 0 else 0.0
 
 
 def _transfer_s(m: Measurement, prefill: Config, decode: Config, g_p: Grid) -> float:
@@ -551,11 +545,9 @@ def _transfer_s(m: Measurement, prefill: Config, decode: Config, g_p: Grid) -> f
     (half the vendor's bidirectional aggregate) where both pools sit in one node (an NVL72 rack is one), else the
     scale-out network, every chip holding a shard of it sending at once (MLA's one latent, or attention data
     parallel where the record states expert parallelism: one chip)."""
-    i = float(m.lengths()[0].mean)
-    per_value = decode.runtime.stored_kv_bytes(decode.kv_precision)
-    if per_value is None:
+    kv = prompt_kv_bytes(decode.model, decode.runtime, decode.kv_precision, float(m.lengths()[0].mean))
+    if kv is None:
         raise InputError(f"KV precision {decode.kv_precision.id} has no byte size", field="kv_precision")
-    kv = float(kv_bytes_per_token(decode.model, i, per_value)) * i
     one_node = m.chips <= float(g_p.chips_per_node[0])
     link = float(g_p.link_bytes_per_s[0]) / 2.0 if one_node else float(g_p.scale_out_bytes_per_s[0])
     shards = 1 if m.ep else int(min(prefill.tp * prefill.pp, decode.tp * decode.pp, float(g_p.kv_shards[0])))
@@ -682,12 +674,17 @@ def slo_capacity(grid: Grid | None, slo: Sequence[Mapping[str, float]], input_to
     def meets(rate: Array) -> npt.NDArray[np.bool_]:
         return _meets_slo(step, mem, limits, rate, input_tokens, output_tokens, cap, overlap)
 
-    top = np.where(saturation > 0, saturation, 1e-9)
+    return np.where(has_slo, highest_rate(np.where(saturation > 0, saturation, 1e-9), meets), np.nan)
+
+
+def highest_rate(top: Array, meets: Callable[[Array], npt.NDArray[np.bool_]]) -> Array:
+    """Per row, the highest rate in [1e-4, 1] x ``top`` at which ``meets`` holds (bisection in log rate, _CAPACITY_STEPS
+    steps; the set of such rates is an interval from 0, latencies rising with the rate); 0 where even the lowest
+    misses."""
     lo, hi = np.full(len(top), math.log(_LOWEST_RATE)), np.zeros(len(top))
     ok_lo = meets(top * np.exp(lo))
     for _ in range(_CAPACITY_STEPS):
         mid = (lo + hi) / 2.0
         ok = meets(top * np.exp(mid))
         lo, hi = np.where(ok, mid, lo), np.where(ok, hi, mid)
-    found = np.where(ok_lo, top * np.exp(lo), 0.0)
-    return np.where(has_slo, found, np.nan)
+    return np.asarray(np.where(ok_lo, top * np.exp(lo), 0.0), dtype=np.float64)

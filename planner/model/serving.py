@@ -33,7 +33,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
-from planner.domain import Model
+from planner.domain import Model, Precision, Runtime
+from planner.model.attention import kv_bytes_per_token
 from planner.model.grid import Array
 from planner.model.load.queueing import LengthDist
 from planner.model.load.scheduler import SERVING_OVERLAP, ServingStep
@@ -41,7 +42,7 @@ from planner.model.perf import MemoryModel, StepCoefficients, StepModel
 from planner.workload import LOGNORMAL_MAX_P95_RATIO, Slo, Tokens, Traffic, Workload
 
 __all__ = ["ACCEPTANCE", "FEATURES", "DecodePool", "Drafter", "PrefillPool", "Served",
-           "ServedStep", "accepted_tokens", "drafter_for", "uses_mtp"]
+           "ServedStep", "accepted_tokens", "drafter_for", "prompt_kv_bytes", "uses_mtp"]
 
 FEATURES = ("prefix_caching", "speculative", "expert_parallel", "dp_attention", "disaggregation")
 
@@ -189,6 +190,14 @@ class DecodePool(Served):
         held = (original.input_tokens.mean + original.output_tokens.mean) / (
             seen.input_tokens.mean + seen.output_tokens.mean)  # the memory model is given 1 + O tokens
         return step, MemoryModel(replace(c, kv_bytes_per_token=c.kv_bytes_per_token * held))
+
+
+def prompt_kv_bytes(model: Model, runtime: Runtime, kv_precision: Precision, tokens: float) -> float | None:
+    """Bytes of one prompt's KV cache of ``tokens`` tokens as ``runtime`` caches it at ``kv_precision`` (sliding
+    windows included, ``kv_bytes_per_token``): what a disaggregated pair moves from its prefill to its decode pool
+    (None: the precision has no byte size there)."""
+    per_value = runtime.stored_kv_bytes(kv_precision)
+    return None if per_value is None else float(kv_bytes_per_token(model, tokens, per_value)) * tokens
 
 
 # quantiles at which a mapped lognormal no lognormal fits is kept (``_mapped``): the body, and the tail

@@ -31,9 +31,8 @@ import numpy as np
 from planner.domain import Catalog
 from planner.economics.breakdown import CostParts, Energy, TokenPrices, mode_notes
 from planner.economics.owned import HOURS_PER_MONTH
-from planner.model.attention import kv_bytes_per_token
 from planner.model.grid import CatalogTables
-from planner.model.serving import DISAGGREGATION, DecodePool, PrefillPool
+from planner.model.serving import DISAGGREGATION, DecodePool, PrefillPool, prompt_kv_bytes
 from planner.search.build import limit_binding
 from planner.search.results import Cost, Plan, per_million
 from planner.search.run import run_search
@@ -62,10 +61,11 @@ def transfer_s(catalog: Catalog, plan_p: Plan, plan_d: Plan, input_tokens: float
 def _prompt_kv_bytes(catalog: Catalog, p: Plan, input_tokens: float) -> float:
     """Bytes of one prompt's KV cache in plan ``p``'s KV precision (a plan's KV precision always
     has a byte size: grid.runnable_kv admits no other)."""
-    per_value = catalog.runtimes[p.runtime].stored_kv_bytes(catalog.precisions[p.kv_precision])  # as it caches it
-    if per_value is None:
+    kv = prompt_kv_bytes(catalog.models[p.model], catalog.runtimes[p.runtime], catalog.precisions[p.kv_precision],
+                         input_tokens)
+    if kv is None:
         raise ValueError(f"KV precision {p.kv_precision!r} has no bytes_per_kv")
-    return float(kv_bytes_per_token(catalog.models[p.model], input_tokens, per_value)) * input_tokens
+    return kv
 
 
 def _only(slo: Slo, metric: str, less_ms: float = 0.0) -> Slo:
