@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from hardware_catalog import load_catalog
 from hardware_catalog.inputs.measurements import read_measurements
@@ -116,9 +117,16 @@ MLPERF_NOTES = {
                 "system and measurements JSON (a public copy with the official repository's layout; the file's "
                 "header lists the runs not written and why: gpt-oss-120b and Qwen3-VL lack a length distribution, "
                 "open-division runs may modify the model). tp, pp, expert parallelism, MTP and the KV cache's "
-                "precision are stated where the run's own NVIDIA-harness config states them (170 of 239 records, "
-                "`mlperf.stated_source`), else left to the validator's tp rule and the runtime's defaults.",
+                "precision are stated where the run's own NVIDIA-harness config states them ({stated} of {records} "
+                "records, `mlperf.stated_source`), else left to the validator's tp rule and the runtime's defaults.",
 }
+
+
+def _note(path: Path) -> str:
+    """The file's ``MLPERF_NOTES`` entry, its counts read off the file (records, those with a stated config)."""
+    raw = yaml.safe_load(path.read_text())["measurements"]
+    stated = sum(1 for r in raw if (r.get("mlperf") or {}).get("stated_source"))
+    return MLPERF_NOTES.get(path, "").format(stated=stated, records=len(raw))
 
 
 def _same_system(m: Measurement) -> tuple[str, ...]:
@@ -144,7 +152,7 @@ def mlperf_section(catalog: Catalog, path: Path = MLPERF_OOS, fitted: Path = SHI
     lines = [
         f"## Out of sample: MLPerf Inference {read.records[0].tags.get('round', '')} (a round no fit reads)", "",
         f"Data: `{path.resolve().relative_to(ROOT)}` (sha256 `{read.sha256[:12]}…`), {len(read.records)} records, "
-        f"{len(rs)} predicted, {len(skipped)} skipped: {MLPERF_NOTES.get(path, '')} Predicted with the shipped "
+        f"{len(rs)} predicted, {len(skipped)} skipped: {_note(path)} Predicted with the shipped "
         "calibration as `hwplan validate` does. Baseline: the same system's figure in the rounds the fit has (v4.1, "
         "v5.1), where it ran the same benchmark and scenario.", "",
         "| scenario | metric | n | median APE | within 25% | over capacity at the rate "
