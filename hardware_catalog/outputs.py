@@ -342,8 +342,9 @@ class CostOut(_Out):
 class DeployOut(_Out):
     """Whether ``hwplan export`` writes the plan's launch files (GET /v1/plans/{id}/export)."""
 
-    format: str = Field(description="the engine format of the plan's runtime (vllm, sglang, trtllm, jetstream, "
-                                    "neuron, llama.cpp; 'any' where no format runs it)")
+    format: str = Field(description="the format export writes: the engine format of the plan's runtime (vllm, "
+                                    "sglang, trtllm, jetstream, neuron, llama.cpp), k8s where its launch commands "
+                                    "would span nodes; refused: the engine format ('any' where no format runs it)")
     status: str = Field(description="ready: written as they are; quantise_first: they load weights quantised once "
                                     "beforehand by the job --format quantise writes (its GPU hours not in the plan's "
                                     "cost); refused: neither the format nor k8s is written (detail: why)")

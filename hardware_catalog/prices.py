@@ -293,11 +293,12 @@ def refuse_repeats(offers: Iterable[Offer]) -> None:
             if file == offer.file and first == index and index is not None:  # (hand-built offers have none)
                 raise CatalogError("this file is read twice (its directory given twice?): each of its offers would "
                                    "count twice", file=offer.file, field=f"offers.{index}")
-            raise CatalogError(f"repeats offers.{first}{'' if file == offer.file else ' of ' + file} (the same "
+            earlier = "an earlier offer" if first is None else f"offers.{first}"  # (hand-built offers: no index)
+            raise CatalogError(f"repeats {earlier}{'' if file == offer.file else ' of ' + file} (the same "
                                "chip, provider, market, mode, price, instance, region, as_of and source): a quote "
                                "listed twice counts twice" + ("" if file == offer.file else "; an --add directory's "
                                "offers add to the catalog's, so list only the offers it lacks"),
-                               file=offer.file, field=f"offers.{index}")
+                               file=offer.file, field="offers" if index is None else f"offers.{index}")
         seen[quote] = (offer.file, index)
 
 

@@ -119,6 +119,10 @@ class PlanStore:
 
     def save(self, *, workload: dict[str, Any], result: dict[str, Any], catalog_version: str,
              prices: dict[str, Any], saved_by: str) -> SavedPlan:
+        # each plan's ``deploy`` (export.with_deploy) is the catalog's answer when the plan was made, which a later
+        # catalog changes: it is not stored (export answers for the catalog of its own request)
+        result = {**result, **{key: [{k: v for k, v in p.items() if k != "deploy"} for p in result[key]]
+                               for key in ("plans", "pareto") if isinstance(result.get(key), list)}}
         row = SavedPlan(id=uuid.uuid4().hex[:16], created_at=datetime.datetime.now(datetime.UTC), saved_by=saved_by,
                         workload_name=str(workload.get("name", result.get("workload", "workload"))),
                         catalog_version=catalog_version, workload=workload, result=result, prices=prices)

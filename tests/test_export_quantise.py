@@ -197,6 +197,35 @@ def test_a_mix_with_a_chip_the_job_is_not_checked_on_is_refused_whole(catalog: A
     assert deploy is not None and deploy.status == "refused" and "NVIDIA GPUs only" in deploy.detail
 
 
+def test_a_replica_spanning_nodes_is_deployed_as_manifests(catalog: Any) -> None:
+    """Llama 3.1 405B bf16 on one 16 x H100 replica: vLLM's launch script is refused (it spans 2 nodes), the k8s
+    manifests are written, and the plan's `deploy` names the format export writes, not the refused one."""
+    from hardware_catalog.export import with_deploy
+
+    doc = result("llama-3.1-405b", "vllm", [("h100-sxm", 16, 1, 1)], precision="bf16")
+    with pytest.raises(ExportError, match="spans 2 nodes"):
+        export(doc, catalog, "vllm", workload=WORKLOAD)
+    assert export(doc, catalog, "k8s", workload=WORKLOAD)
+    deploy = with_deploy(doc, catalog, WORKLOAD).plans[0].deploy
+    assert deploy is not None and (deploy.format, deploy.status) == ("k8s", "ready")
+
+
+def test_a_saved_plan_keeps_no_deploy_answer(tmp_path: Path, catalog: Any) -> None:
+    """`deploy` is the catalog's answer when the plan was made; a saved plan outlives catalog edits, and its
+    export answers for the catalog of the request, so the store keeps no `deploy` that could disagree with it."""
+    from hardware_catalog.export import with_deploy
+    from hardware_catalog.saved import PlanStore
+
+    doc = with_deploy(result("llama-3.1-8b", "vllm", [("h100-sxm", 1, 1, 1)], precision="int4"), catalog, WORKLOAD)
+    dumped = doc.model_dump(mode="json", exclude_unset=True)
+    assert all("deploy" in p for p in dumped["plans"])
+    saved = PlanStore(f"sqlite:///{tmp_path / 'plans.db'}").save(workload={"name": "w"}, result=dumped,
+                                                                   catalog_version="v", prices={}, saved_by="cli")
+    kept = PlanStore(f"sqlite:///{tmp_path / 'plans.db'}").get(saved.id)
+    assert kept is not None and kept.result["plans"] and all("deploy" not in p for p in kept.result["plans"])
+    assert kept.result["plans"][0]["deployments"] == dumped["plans"][0]["deployments"]  # (the rest kept)
+
+
 def test_a_fine_tuned_checkpoint_is_quantised_from_model_path(catalog: Any) -> None:
     doc = result("llama-3.1-8b", "vllm", [("h100-sxm", 1, 1, 1)], precision="int4")
     plan = doc.plans[0].model_copy(update={"adaptation": "full"})

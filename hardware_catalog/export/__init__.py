@@ -59,11 +59,10 @@ def _check_known(ctx: _Ctx) -> None:
     """Every id the plan names is in this catalog: a saved plan outlives catalog edits (an entry deleted
     since was reported as a bad query parameter 'hardware')."""
     p, cat = ctx.plan, ctx.catalog
-    known = {"model": set(cat.models) | {a for m in cat.models.values() for a in m.aliases},
-             "runtime": set(cat.runtimes), "hardware": set(cat.hardware)}
+    known = {"runtime": set(cat.runtimes), "hardware": set(cat.hardware)}
     named = [("model", p.model), ("runtime", p.runtime), *(("hardware", d.hardware) for d in p.deployments)]
     for what, ident in named:
-        if ident not in known[what]:
+        if (ident not in cat.models and cat.aliased(ident) is None) if what == "model" else ident not in known[what]:
             raise ExportError(f"plan {p.rank}'s {what} {ident!r} is not in this catalog (removed since the plan was "
                               "made?): re-plan the workload on the catalog as it is (hwplan replan)", field="rank")
 
@@ -259,14 +258,17 @@ def with_deploy(doc: PlanResultOut, catalog: Catalog, workload: Workload | None)
     from hardware_catalog.outputs import DeployOut
 
     def deploy(rank: int) -> DeployOut:
-        if (refused := refusal(doc, catalog, rank=rank, workload=workload)) is not None:
+        written, refused = _written(doc, catalog, rank=rank, workload=workload)
+        if written is None:
+            assert refused is not None
             fmt, exc = refused
             return DeployOut(format=fmt, status="refused", detail=exc.detail)
         ctx = _Ctx(_choose(doc, rank), catalog, workload)
-        fmt = _engine_for(ctx)  # (its launch files were written: prequantised answered there already)
-        job = prequantised(ctx, fmt) if fmt in QUANTISE_ENGINES else None
-        return DeployOut(format=fmt, status="ready") if job is None else DeployOut(
-            format=fmt, status="quantise_first", detail=job.name)
+        engine = _engine_for(ctx)  # (its files were written: prequantised answered there already)
+        job = prequantised(ctx, engine) if engine in QUANTISE_ENGINES else None
+        # the format written: the engine's launch commands, or Kubernetes manifests where those span nodes
+        return DeployOut(format=written, status="ready") if job is None else DeployOut(
+            format=written, status="quantise_first", detail=job.name)
 
     found = {p.rank: deploy(p.rank) for p in (*doc.plans, *doc.pareto)}
     return doc.model_copy(update={
@@ -281,10 +283,18 @@ def refusal(doc: PlanResultOut, catalog: Catalog, *, rank: int = 1,
     either is written. ``hwplan plan`` says so under the plans, so that a plan chosen for its cost is
     not found unexportable only at ``hwplan export`` (a quantised plan without a pre-quantised
     checkpoint in the catalog, a commercial engine)."""
+    written, refused = _written(doc, catalog, rank=rank, workload=workload)
+    return None if written is not None else refused
+
+
+def _written(doc: PlanResultOut, catalog: Catalog, *, rank: int, workload: Workload | None
+             ) -> tuple[str | None, tuple[str, ExportError] | None]:
+    """The format ``export`` writes plan ``rank``'s files in: its engine's launch commands, else Kubernetes
+    manifests (a replica spanning nodes: ``--format k8s``); (None, (format, error)) where neither is written."""
     try:
         fmt = _engine_for(_Ctx(_choose(doc, rank), catalog, workload))
     except ExportError as exc:
-        return "any", exc
+        return None, ("any", exc)
     first: ExportError | None = None
     for candidate in (fmt, "k8s"):
         try:
@@ -292,6 +302,6 @@ def refusal(doc: PlanResultOut, catalog: Catalog, *, rank: int = 1,
         except ExportError as exc:
             first = first or exc
             continue
-        return None
+        return candidate, None
     assert first is not None
-    return fmt, first
+    return None, (fmt, first)

@@ -194,7 +194,7 @@ def _loaded(ctx: _Ctx, fmt: str) -> tuple[str, list[str]]:
     return weights, ["--quantization", "fp8"] if fp8_at_load(ctx, fmt) else []
 
 
-def _prequantised(precision: str, model: str) -> ExportError:
+def _neuron_quantised_error(precision: str, model: str) -> ExportError:
     return ExportError(f"neuron serves {precision} weights only from a pre-quantised checkpoint, and the catalog "
                        f"names none for {model} (NxD Inference quantises through its NeuronConfig, which this export "
                        "does not write); export a 16-bit plan", field="format")
@@ -209,7 +209,7 @@ def _vllm(ctx: _Ctx, d: DeploymentOut, *, neuron: bool = False) -> list[str]:
         raise ExportError(f"{d.hardware} is an AWS Neuron chip: vLLM runs there through its Neuron backend "
                           "(NeuronCores, the Neuron image), which --format neuron writes", field="format")
     if neuron and p.precision not in ("bf16", "fp16"):
-        raise _prequantised(p.precision, p.model)
+        raise _neuron_quantised_error(p.precision, p.model)
     weights, how = (_weights(ctx), []) if neuron else _loaded(ctx, "vllm")
     argv = ["vllm", "serve", weights]
     if neuron:

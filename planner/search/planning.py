@@ -122,7 +122,7 @@ def _alias_notes(workload: Workload, catalog: Catalog) -> tuple[str, ...]:
 def _model_id(catalog: Catalog, name: str) -> str:
     if name in catalog.models:
         return name
-    return next((m.id for m in catalog.models.values() if name in m.aliases), name)
+    return model.id if (model := catalog.aliased(name)) is not None else name
 
 
 def _with_disaggregated(searched: Searched, workload: Workload, catalog: Catalog, rule: str, *, top: int,
