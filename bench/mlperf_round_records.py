@@ -94,6 +94,10 @@ ACCELERATORS = (
     (r"Arc Pro\(?R?\)? B60", "arc-pro-b60"), (r"Arc Pro\(?R?\)? B70", "arc-pro-b70"),
     (r"Arc Pro\(?R?\)? B50", "arc-pro-b50"),
 )
+# accelerator_model_name patterns of cards that carry several of the catalog's chips: Intel's "Arc Pro B60 Dual
+# 48G" is two B60 GPUs (24 GB each) on one board, so a system of 4 such cards runs 8 B60s (its JSON states 48 GB
+# per accelerator; the shared file's v5.1 record of the same system, 1-node-4x-BMG-Pro-B60-Dual, has chips: 8)
+CHIPS_PER_CARD = ((r"\bDual\b", 2),)
 CPUS = ((r"6787P", "xeon-6787p"), (r"6980P", "xeon-6980p"), (r"8592", "xeon-8592"), (r"8480", "xeon-8480"))
 PRECISIONS = {"fp4": "fp4", "nvfp4": "fp4", "mxfp4": "fp4", "fp8": "fp8", "int8": "int8", "int4": "int4",
               "bf16": "bf16", "fp16": "fp16", "fp32": "fp32"}
@@ -199,6 +203,12 @@ def hardware_of(system: dict[str, Any]) -> str | None:
     return next((hw for pattern, hw in ACCELERATORS if re.search(pattern, name)), None)
 
 
+def chips_per_card(system: dict[str, Any]) -> int:
+    """The catalog's chips on one of the system's accelerators (``CHIPS_PER_CARD``; 1 for every other card)."""
+    name = str(system.get("accelerator_model_name", ""))
+    return next((n for pattern, n in CHIPS_PER_CARD if re.search(pattern, name)), 1)
+
+
 def templates(path: Path) -> dict[tuple[str, str], dict[str, Any]]:
     """(template benchmark, scenario) -> a record of the newest round carrying that benchmark's lengths."""
     data = yaml.load(path.read_bytes(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
@@ -285,6 +295,7 @@ def record(run: Run, fields: dict[str, str], template: dict[str, Any], round_: s
     named = re.search(r"\(x(\d+)\)", str(system.get("accelerator_model_name", "")))
     if named:  # "AMD Instinct MI355X 288GB HBM3e (x87)": the count the system names, where nodes x per node is not
         chips = int(named.group(1))
+    chips *= chips_per_card(system)
     observed, slo, rate = _observed(fields, scenario)
     samples, tokens = observed["requests_per_s"], observed["output_tokens_per_s"]
     source, stated = STATED.get((run.submitter, run.system, run.bench, scenario), ("", {}))

@@ -17,6 +17,9 @@ from types import ModuleType
 
 import pytest
 
+from hardware_catalog.inputs.measurements import read_measurements
+from planner.domain import Catalog
+
 ROOT = Path(__file__).resolve().parents[1]
 SUMMARY = """\
 ================================================
@@ -64,9 +67,9 @@ def _script() -> ModuleType:
     return module
 
 
-def _repo(tmp_path: Path, summary: str = SUMMARY) -> Path:
+def _repo(tmp_path: Path, summary: str = SUMMARY, system: dict[str, str] = SYSTEM) -> Path:
     files = {f"{RUN}/performance/run_1/mlperf_log_summary.txt": summary,
-             "closed/AMD/systems/8xMI355X_2xEPYC_9575F.json": json.dumps(SYSTEM),
+             "closed/AMD/systems/8xMI355X_2xEPYC_9575F.json": json.dumps(system),
              f"{RUN}/measurements.json": json.dumps({"weight_data_types": "fp4"})}
     for name, text in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
@@ -104,3 +107,26 @@ def test_an_invalid_run_is_not_written(tmp_path: Path) -> None:
     tmpl = script.templates(ROOT / "hardware_catalog" / "data" / "measurements" / "mlperf.yaml")
     records, skipped = script.records(_repo(tmp_path, SUMMARY.replace("VALID", "INVALID")), "v6.0", "u", tmpl)
     assert records == [] and any("invalid run" in reason for reason in skipped)
+
+
+# Intel's published system description of 1-node-4x-BMG-Pro-B60-Dual (v6.0, closed/Intel/systems/): four boards
+DUAL = {"accelerator_model_name": "MS-Intel Arc Pro B60 Dual 48G Turbo", "accelerators_per_node": "4",
+        "number_of_nodes": "1", "accelerator_memory_capacity": "48 GB", "framework": "PyTorch vLLM",
+        "system_name": "1-node-4x-BMG-Pro-B60-Dual"}
+
+
+def test_a_dual_board_counts_both_of_its_chips(tmp_path: Path, catalog: Catalog) -> None:
+    """Basis: the board's stated memory is two of the catalog chip's (48 GB against the B60's 24), and the shared
+    file's v5.1 records of the same system (curated apart from this script) count 8 chips. The v6.0 file had
+    written 4, and predicted its runs at 0.29x."""
+    script = _script()
+    tmpl = script.templates(ROOT / "hardware_catalog" / "data" / "measurements" / "mlperf.yaml")
+    (r,), _ = script.records(_repo(tmp_path, system=DUAL), "v6.0", "u", tmpl)
+    assert r["hardware"] == "arc-pro-b60" and r["chips"] == 8
+    assert pytest.approx(2 * catalog.hardware["arc-pro-b60"].memory_bytes, rel=0.05) == 48e9  # (24.39e9 measured)
+    shared = read_measurements(ROOT / "hardware_catalog" / "data" / "measurements" / "mlperf.yaml").records
+    v51 = [m for m in shared if "-1-node-4x-bmg-pro-b60-dual-" in m.id]
+    assert v51 and {m.chips for m in v51} == {8}
+    v60 = read_measurements(ROOT / "tests" / "data" / "mlperf_v6_0_out_of_sample.yaml").records
+    dual = [m for m in v60 if "1-node-4x-bmg-pro-b60-dual" in m.id]
+    assert len(dual) == 4 and {m.chips for m in dual} == {8}

@@ -238,7 +238,8 @@ def calibrate_cmd(
     files: Annotated[list[Path], typer.Argument(help="Measurements files (canonical format).")],
     out: Annotated[Path | None, typer.Option(
         help="Directory for calibration.yaml. Without it, --catalog DIR names the catalog whose own file the fit "
-             "replaces (the shipped one: --catalog hardware_catalog/data); with neither, nothing is fitted.")] = None,
+             "replaces (the shipped one: --catalog hardware_catalog/data); with neither, calibrate stops with an error "
+             "before fitting (a cross-validation alone needs --out too).")] = None,
     folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
     repeats: Annotated[int, typer.Option(min=1, max=20, help="k-fold CV repeats (fold seeds), pooled.")] = 5,
     cv_by: Annotated[str | None, typer.Option(
