@@ -835,6 +835,9 @@ class CalibrationOut(_Out):
     serving_concurrency: dict[str, int] = Field(
         default_factory=dict, description="per 'runtime on family' whose records under load ran more sequences per "
         "engine than the runtime's documented cap: the least cap they are consistent with (Little's law)")
+    serving_concurrency_set_by: dict[str, str] = Field(
+        default_factory=dict, description="per key of serving_concurrency, the id of the record whose figure sets it "
+        "(the largest): one record sets the cap every engine of that runtime runs at")
     cross_validation: CrossValidationOut | None = Field(description="null with --cv-by none (fitted, not "
                                                                     "cross-validated)")
     skipped: list[SkippedOut]
@@ -921,7 +924,8 @@ def cv_out(catalog: Catalog, rs: RecordSet, predicted: Array, *,
 
 def calibration_out(*, written: str, n_records: int, pairs: int, cv: CrossValidationOut | None,
                     skipped: list[SkippedOut], calibration: Calibration | None = None,
-                    ignored: Sequence[BadRecord] = ()) -> CalibrationOut:
+                    ignored: Sequence[BadRecord] = (), concurrency_set_by: Mapping[tuple[str, str], str] | None = None
+                    ) -> CalibrationOut:
     iteration: dict[str, Num] = {}
     overlap: dict[str, Num] = {}
     if calibration is not None:
@@ -933,9 +937,10 @@ def calibration_out(*, written: str, n_records: int, pairs: int, cv: CrossValida
         overlap |= dict(sorted(calibration.serving_overlap_runtime.items()))
     concurrency = {} if calibration is None else {
         f"{rid} on {family}": cap for (rid, family), cap in sorted(calibration.serving_concurrency.items())}
+    set_by = {f"{rid} on {family}": record for (rid, family), record in sorted((concurrency_set_by or {}).items())}
     return CalibrationOut(written=written, n_records=n_records, pairs=pairs, serving_iteration_ms=iteration,
-                          serving_overlap=overlap, serving_concurrency=concurrency, cross_validation=cv,
-                          skipped=skipped, ignored=ignored_out(ignored))
+                          serving_overlap=overlap, serving_concurrency=concurrency, serving_concurrency_set_by=set_by,
+                          cross_validation=cv, skipped=skipped, ignored=ignored_out(ignored))
 
 
 # --- saved plans, comparisons and exports ---------------------------------------------------------

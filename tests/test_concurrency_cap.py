@@ -9,6 +9,7 @@ limits.
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 from dataclasses import replace
@@ -21,7 +22,7 @@ import yaml
 from hardware_catalog import load_catalog
 from hardware_catalog.inputs.measurements import read_measurements
 from hardware_catalog.loader import default_catalog_dir
-from planner.calibration.concurrency import fitted_concurrency, running_concurrency
+from planner.calibration.concurrency import concurrency_evidence, fitted_concurrency, running_concurrency
 from planner.calibration.fit import fit
 from planner.calibration.predict import METRICS, RecordSet, predict_calibrated, prepare
 from planner.domain import Catalog
@@ -193,3 +194,49 @@ def test_the_operating_batch_fits_in_memory_beside_its_own_activations(catalog: 
         capped = b >= grid.max_concurrency - 0.5
         more = mem.parts(batch=b + 1, context_tokens=context)
         assert np.all((more.total > more.capacity)[held & ~capped]), context
+
+
+def test_the_record_that_sets_a_cap_is_the_one_that_ran_the_most(records: RecordSet) -> None:
+    """Basis: Little's law by hand on every vLLM GPU Server record's published fields (rate, mean TPOT, the run's
+    own mean output, engines = chips / tp); the record named as setting vLLM's cap is the one with the largest
+    figure, and the cap is that figure rounded up."""
+    doc = yaml.safe_load(MLPERF.read_text())
+    by_hand = {}
+    for r in doc["measurements"]:
+        if (r["runtime"] != "vllm" or r["scenario"] != "server" or not r.get("tp") or r["mlperf"].get("same_log_as")
+                or r["hardware"].startswith(("xeon", "arc"))):
+            continue
+        out = r["mlperf"].get("output_tokens_per_sample_observed") or r["lengths"]["output_mean"]
+        by_hand[r["id"]] = (r["observed"]["requests_per_s"] * (out - 1) * r["observed"]["tpot_ms"] / 1e3
+                            / (r["chips"] / r["tp"]))
+    cap, k = concurrency_evidence(records)[("vllm", "gpu")]
+    top = max(by_hand, key=by_hand.__getitem__)
+    assert records.records[k].id == top
+    assert cap == math.ceil(running_concurrency(records)[k]) and by_hand[top] == pytest.approx(cap, rel=0.02)
+
+
+def test_calibrate_names_the_record_that_set_each_cap(tmp_path: Path) -> None:
+    """`hwplan calibrate --json` on v4.1's AMD vLLM Server records: serving_concurrency_set_by names, for vllm on gpu,
+    the record whose published figures give the most sequences per engine (Little's law by hand)."""
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    doc = yaml.safe_load(MLPERF.read_text())
+    keep = [r for r in doc["measurements"] if r["runtime"] == "vllm" and r["mlperf"]["round"] == "v4.1"
+            and r["hardware"] == "mi300x" and not r["mlperf"].get("same_log_as")]
+    assert len(keep) >= 2
+    (tmp_path / "few.yaml").write_text(yaml.safe_dump({"measurements": keep}, sort_keys=False))
+
+    def little(r: dict) -> float:
+        out = r["mlperf"].get("output_tokens_per_sample_observed") or r["lengths"]["output_mean"]
+        return r["observed"]["requests_per_s"] * (out - 1) * r["observed"]["tpot_ms"] / 1e3 / (r["chips"] / r["tp"])
+
+    served = [r for r in keep if r["scenario"] == "server" and r.get("tp")]
+    assert len(served) >= 2  # (a choice to make)
+    result = CliRunner().invoke(app, ["calibrate", str(tmp_path / "few.yaml"), "--cv-by", "none", "--out",
+                                      str(tmp_path / "out"), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["serving_concurrency_set_by"]["vllm on gpu"] == max(served, key=little)["id"]
+    assert report["serving_concurrency"]["vllm on gpu"] == pytest.approx(max(map(little, served)), rel=0.02)

@@ -261,6 +261,7 @@ def calibrate_cmd(
     from hardware_catalog.caching.cache_store import atomic_write
     from hardware_catalog.inputs.measurements import require_predictable
     from hardware_catalog.outputs import calibration_out, skipped_out
+    from planner.calibration.concurrency import concurrency_evidence
     from planner.calibration.fit import at_bound, fit
     from planner.calibration.predict import prepare
     from planner.errors import InputError
@@ -295,9 +296,10 @@ def calibrate_cmd(
         atomic_write(target, lambda f: f.write(text))
         progress.update(task, advance=1)
     skipped_rows = skipped_out(bad, skipped)
+    set_by = {key: rs.records[k].id for key, (_cap, k) in concurrency_evidence(rs).items()}
     report = calibration_out(written=str(target), n_records=len(rs), pairs=len(result.calibration.pairs), cv=cv,
                              skipped=skipped_rows, calibration=result.calibration,
-                             ignored=[i for r in reads for i in r.ignored])
+                             ignored=[i for r in reads for i in r.ignored], concurrency_set_by=set_by)
     if as_json:
         print_doc(report)
         return
@@ -308,8 +310,10 @@ def calibrate_cmd(
     overlap = ", ".join(f"{k} {v}" for k, v in report.serving_overlap.items()) or "the prior, 1 (the roofline)"
     console.print(f"serving iteration cost (fitted on the records under load): {serving}; serving overlap: {overlap}")
     if report.serving_concurrency:
-        caps = ", ".join(f"{k} {v:,}" for k, v in report.serving_concurrency.items())  # 'vllm on gpu 1,088'
-        console.print(f"engine caps on sequences raised by the records under load (Little's law): {caps}")
+        caps = "; ".join(f"{k} {v:,} (set by {report.serving_concurrency_set_by[k]})"  # 'vllm on gpu 1,088 (...)'
+                         for k, v in report.serving_concurrency.items())
+        console.print(f"engine caps on sequences raised by the records under load (Little's law; each record's "
+                      f"sequences per engine, the largest sets the cap of every engine of its runtime): {caps}")
     if cv is None:
         console.print("not cross-validated (--cv-by none): no error estimate for this fit")
     else:

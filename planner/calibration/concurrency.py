@@ -34,7 +34,7 @@ import numpy as np
 from planner.calibration.predict import METRICS, RecordSet
 from planner.model.estimate import Scenario
 
-__all__ = ["fitted_concurrency", "running_concurrency"]
+__all__ = ["concurrency_evidence", "fitted_concurrency", "running_concurrency"]
 
 _RATE, _TPOT = METRICS.index("slo_capacity_requests_per_s"), METRICS.index("tpot_s")
 
@@ -52,13 +52,22 @@ def running_concurrency(rs: RecordSet) -> np.ndarray:
     return out
 
 
+def concurrency_evidence(rs: RecordSet) -> dict[tuple[str, str], tuple[int, int]]:
+    """(runtime id, hardware family) -> (the least cap its records under load there are consistent with, where above
+    the runtime's documented one; the index in ``rs`` of the record that sets it: its largest figure). One record
+    sets a cap for every engine of its runtime there, so ``hwplan calibrate`` names it: a maintainer adding one large
+    engine's run (an 8-GPU attention-data-parallel DeepSeek-R1 engine of MLPerf v6.0 ran 4,689 sequences) sees which
+    record moved the cap that every other engine of that runtime now runs at."""
+    running = running_concurrency(rs)
+    caps: dict[tuple[str, str], tuple[int, int]] = {}
+    for k, (c, config) in enumerate(zip(running, rs.configs, strict=True)):
+        key, documented = (config.runtime.id, config.hardware.family), config.runtime.max_concurrency
+        if documented is not None and c > max(documented, caps.get(key, (0, -1))[0]):  # (nan compares False)
+            caps[key] = (math.ceil(c), k)
+    return caps
+
+
 def fitted_concurrency(rs: RecordSet) -> dict[tuple[str, str], int]:
     """(runtime id, hardware family) -> the least cap its records under load there are consistent with,
     where above the runtime's documented one (module docstring)."""
-    running = running_concurrency(rs)
-    caps: dict[tuple[str, str], int] = {}
-    for c, config in zip(running, rs.configs, strict=True):
-        key, documented = (config.runtime.id, config.hardware.family), config.runtime.max_concurrency
-        if documented is not None and c > max(documented, caps.get(key, 0)):  # (nan compares False)
-            caps[key] = math.ceil(c)
-    return caps
+    return {key: cap for key, (cap, _record) in concurrency_evidence(rs).items()}
