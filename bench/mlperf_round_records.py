@@ -84,6 +84,98 @@ def _stated_pair(chip: str, memory: int, bench: str, scenario: str, prefill: tup
 STATED: dict[tuple[str, str, str, str], tuple[str, dict[str, Any]]] = dict(
     _stated_pair(chip, memory, bench, scenario, prefill, decode, extra)
     for chip, memory, bench, scenarios, prefill, decode, extra in _PAIRS for scenario in scenarios)
+# NVIDIA's NVL72 llama2-70b Server / Interactive runs: disaggregated too, their pools in the scale-out guide rather than
+# the x72 config (which has no dynamo section): 28 one-GPU prefill workers and 44 one-GPU decode workers; the guide's
+# --target-qps equal the summaries' target_qps and its script's 8,313 queries their min_query_count
+_LLAMA2_PAIRS = ("closed/NVIDIA/scaleout/REPRODUCE.md (llama2_70b_disagg.sh --ctx-num-servers 28 "
+                 "--gen-num-servers 44), closed/NVIDIA/scripts/slurm_llm/disagg_trtllm_llama2_70b/"
+                 "NODE_ALLOCATION_SIMULATION.txt")
+STATED |= {
+    ("NVIDIA", f"{chip}-NVL72_{chip}-{memory}GB_aarch64x72_TRT", bench, scenario): (_LLAMA2_PAIRS, {"disaggregated": {
+        "prefill_chips": 28, "decode_chips": 44, "prefill_workers": 28, "decode_workers": 44}})
+    for chip, memory in (("GB200", 186), ("GB300", 288)) for bench in ("llama2-70b-99", "llama2-70b-99.9")
+    for scenario in ("Server", "Interactive")}
+# Runs NVIDIA's scale-out guide (closed/NVIDIA/scaleout/REPRODUCE.md: --atomic-system S --dp-multiplicity N) runs
+# as copies of a smaller system, whose config (configs/<S>/<scenario>/<benchmark>.py) states the parallelism; the
+# results' own system directory has a config without it
+ATOMIC: dict[tuple[str, str, str, str], str] = {
+    ("NVIDIA", "B300-SXM-270GBx8_TRT", "llama3.1-405b", "Offline"): "B300-SXM-270GBx2",
+    ("NVIDIA", "GB200-NVL72_GB200-186GB_aarch64x72_TRT", "llama3.1-405b", "Offline"):
+        "GB200-NVL72_GB200-186GB_aarch64x4",
+    ("NVIDIA", "GB300-NVL72_GB300-288GB_aarch64x72_TRT", "llama3.1-405b", "Offline"):
+        "GB300-NVL72_GB300-288GB_aarch64x2",
+}
+
+
+@dataclass(frozen=True)
+class Sourced:
+    """What a submission's own files state where the files read above miss it or say otherwise: Intel's and
+    Dell_MangoBoost's measurements JSON is a template copied into every result (Intel's XPU runs all read INT8, its
+    llama3.1-8b ones naming Llama-2-70b as their starting weights; its Xeon ones are a ResNet-50 file), and AMD's and
+    Cisco's vLLM runs state tp and the KV cache in their own YAML, not an NVIDIA-harness config. Each entry is read by
+    hand from the files ``source`` names (paths in the results repository) and applies to the runs whose submitter,
+    system and benchmark directories match its patterns (whole names) in ``scenarios``."""
+
+    submitter: str
+    systems: str
+    benchmarks: str
+    scenarios: tuple[str, ...]
+    fields: dict[str, Any]  # weight_precision, kv_precision, tp, pp
+    source: str
+
+
+_INTEL_70B = ("closed/Intel/documentation/calibration.md (Llama2-70B (XPU): FP16 -> INT4); "
+              "closed/Intel/src/llama2-70b-99.9/pytorch-xpu/model_init/llama2-70b/init_env_shared "
+              "(Llama-2-70b-chat-hf-gptq-w4g-1kv-fp8, VLLM_XPU_USE_W4A8=1), utils_model.py (kv_cache_dtype fp8), "
+              "init_env_base (TP=1), init_env_{scenario} (PP by device)")
+_XPU = r"1-node-4x-BMG-(B50|B60|B70|Pro-B60-Dual)"
+SOURCED: tuple[Sourced, ...] = (
+    Sourced("Intel", r"1-node-4x-BMG-(B60|Pro-B60-Dual)", r"llama2-70b-99(\.9)?", ("Offline",),
+            {"weight_precision": "int4", "kv_precision": "fp8", "tp": 1, "pp": 4},
+            _INTEL_70B.format(scenario="offline")),
+    Sourced("Intel", r"1-node-4x-BMG-(B60|Pro-B60-Dual)", r"llama2-70b-99(\.9)?", ("Server",),
+            {"weight_precision": "int4", "kv_precision": "fp8", "tp": 1, "pp": 2},
+            _INTEL_70B.format(scenario="server")),
+    Sourced("Intel", r"1-node-4x-BMG-B70", r"llama2-70b-99(\.9)?", ("Offline", "Server"),
+            {"weight_precision": "int4", "kv_precision": "fp8", "tp": 1, "pp": 2},
+            _INTEL_70B.format(scenario="offline, init_env_server")),
+    Sourced("Intel", _XPU, r"llama3_1-8b", ("Offline", "Server"),
+            {"weight_precision": "int4", "kv_precision": "fp8", "tp": 1, "pp": 1},
+            "closed/Intel/documentation/calibration.md (Llama3.1-8B (XPU): BF16 -> INT4); "
+            "closed/Intel/src/llama3.1-8b/pytorch-xpu/model_init/llama3_1-8b/init_env_shared "
+            "(Llama-3.1-8B-Instruct-autoround-w4g-1-iters512-xpu, VLLM_XPU_USE_W4A8=1, VLLM_USE_TRITON_XPU_ATTN=1), "
+            "utils_model.py (KV_DTYPE fp8_e5m2 with Triton attention), init_env_base (TP=1, PP=1)"),
+    Sourced(r"Intel|Supermicro|Dell|Cisco|Lenovo|Quanta_Cloud_Technology", r".*(GNR|gnr).*", r"llama3(\.|_)1-8b",
+            ("Offline", "Server"), {"weight_precision": "int4"},
+            "closed/Intel/documentation/calibration.md (Llama3.1-8B (CPU): BF16 -> INT4); "
+            "closed/Intel/src/llama3.1-8b/pytorch-cpu/configure_workload.sh (SGLANG_USE_CPU_W4A8=1, "
+            "Llama-3.1-8B-Instruct-autoround-w4g128-iters128-cpu), launch_servers.sh (sglang.launch_server "
+            "--device cpu; the runtime stays ipex, as the shared file maps Intel's CPU runs: the catalog has no "
+            "SGLang on Xeon)"),
+    Sourced("Dell_MangoBoost", r"8xMI355X_2xEPYC_9965.*", r"llama2-70b-99(\.9)?", ("Offline", "Server", "Interactive"),
+            {"weight_precision": "fp4"},
+            "closed/Dell_MangoBoost/results/8xMI355X_2xEPYC_9965/llama2-70b-99.9/Offline/README.md (the FP8 model is "
+            "MI300X's and MI325X's; MI355X downloads AMD's FP4 model, closed/AMD/results/87xMI355X_22xEPYC_9575F/"
+            "llama2-70b-99.9/Offline/README.md, download_model_fp4.sh)"),
+    Sourced("AMD", r"(8|87)xMI355X_.*", r"llama2-70b-99(\.9)?", ("Offline", "Server", "Interactive"),
+            {"tp": 1, "kv_precision": "fp8"},
+            "closed/AMD/src/llama2-70b-99/{offline,server,interactive}_mi355x{,_mn}.yaml (tensor_parallel_size: 1, "
+            "kv_cache_dtype: fp8, fp4_quantized_gptq)"),
+    Sourced("Cisco", r".*MI350X.*", r"llama2-70b-99(\.9)?", ("Offline", "Server", "Interactive"),
+            {"tp": 1, "kv_precision": "fp8"},
+            "closed/Cisco/src/code/llama2-70b-99/{offline,server,interactive}_mi350x.yaml (tensor_parallel_size: 1, "
+            "kv_cache_dtype: fp8)"),
+)
+
+
+def sourced(run: Run, scenario: str) -> Sourced | None:
+    """The ``SOURCED`` entry of a run (None: none; at most one may match)."""
+    found = [e for e in SOURCED if scenario in e.scenarios and re.fullmatch(e.submitter, run.submitter)
+             and re.fullmatch(e.systems, run.system) and re.fullmatch(e.benchmarks, run.bench)]
+    assert len(found) <= 1, (run.where, found)
+    return found[0] if found else None
+
+
 SCENARIOS = {"offline": "Offline", "server": "Server", "interactive": "Interactive"}
 # accelerator_model_name (as the systems' JSON spells it) -> catalog hardware id; first match wins
 ACCELERATORS = (
@@ -154,12 +246,15 @@ def harness_config(run: Run) -> tuple[str, dict[str, Any]]:
     holds other accuracy targets and power settings); ("", {}) without such a file or a disaggregated one (its
     pools are stated by hand, STATED)."""
     name = CONFIG_NAMES.get(run.bench)
-    paths = [f"{run.division}/{run.submitter}/configs/{system}/{run.scenario}/{name}.py"
-             for system in (run.system, run.system.removesuffix("_TRT"))]
+    atomic = ATOMIC.get((run.submitter, run.system, run.bench, run.scenario or ""))
+    systems = (atomic,) if atomic else (run.system, run.system.removesuffix("_TRT"))
+    paths = [f"{run.division}/{run.submitter}/configs/{system}/{run.scenario}/{name}.py" for system in systems]
     path = next((p for p in paths if p in run.present), "")
     text = show(run.repo, path) if name and path else None
     if text is None:
         return "", {}
+    # a commented-out setting is not one (QCT's B300 405b Server: '#...tensor_parallelism: 4' above the 2 it ran)
+    text = re.sub(r"#[^\n]*", "", text)
     found = {key: set(pattern.findall(text)) for key, pattern in _CONFIG_FIELDS.items()}
     if "dynamo" in text:  # a disaggregated run's pools have their own parallelism (STATED): its KV precision only
         found = {"kv": found["kv"]}
@@ -304,6 +399,15 @@ def record(run: Run, fields: dict[str, str], template: dict[str, Any], round_: s
         config = {k: v for k, v in config.items() if k == "kv_precision"}
     record_fields = {k: config[k] for k in ("tp", "pp", "kv_precision") if k in config}
     run_fields = {k: config[k] for k in ("ep", "speculative_decoding") if k in config}
+    precision_source = f"weight_data_types {meas.get('weight_data_types')!r} in {meas_path}"
+    extra = sourced(run, scenario)
+    if extra is not None:  # the submission's own files, where the files read above miss or misstate it (SOURCED)
+        record_fields |= {k: v for k, v in extra.fields.items() if k in ("tp", "pp", "kv_precision")}
+        if "weight_precision" in extra.fields:
+            precision = extra.fields["weight_precision"]
+            precision_source = (f"{extra.source} (its measurements JSON, {meas_path}, reads "
+                                f"{meas.get('weight_data_types')!r}: a template copied into every result)")
+        config_path = "; ".join(p for p in (config_path, extra.source) if p)
     return {
         "id": f"mlperf-{round_}-{run.submitter}-{run.system}-{run.bench}-{run.scen}".lower(),
         "source": f"{url_base}/{run.path}",
@@ -323,7 +427,7 @@ def record(run: Run, fields: dict[str, str], template: dict[str, Any], round_: s
             "accelerators_per_node": per_node, "number_of_nodes": nodes, "framework": system.get("framework"),
             "target_qps": float(fields["target_qps"]) if "target_qps" in fields else None,
             "ep": None, "replicas": None, "disaggregated": None, "speculative_decoding": None, "modified_model": None,
-            "precision_source": f"weight_data_types {meas.get('weight_data_types')!r} in {meas_path}",
+            "precision_source": precision_source,
             "output_tokens_per_sample_observed": round(tokens / samples, 1) if samples and tokens else None,
             **stated, **run_fields,
             **({"stated_source": source or config_path} if source or config_path else {}),

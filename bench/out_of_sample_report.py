@@ -117,8 +117,11 @@ MLPERF_NOTES = {
                 "system and measurements JSON (a public copy with the official repository's layout; the file's "
                 "header lists the runs not written and why: gpt-oss-120b and Qwen3-VL lack a length distribution, "
                 "open-division runs may modify the model). tp, pp, expert parallelism, MTP and the KV cache's "
-                "precision are stated where the run's own NVIDIA-harness config states them ({stated} of {records} "
-                "records, `mlperf.stated_source`), else left to the validator's tp rule and the runtime's defaults.",
+                "precision are stated where the run's own files state them ({stated} of {records} records, "
+                "`mlperf.stated_source`: NVIDIA-harness configs, an atomic system's config for NVIDIA's scale-out "
+                "runs, and the submission's scripts and documentation where its measurements JSON is a template "
+                "copied into every result, as Intel's and Dell_MangoBoost's are: the script's SOURCED table), else "
+                "left to the validator's tp rule and the runtime's defaults.",
 }
 
 

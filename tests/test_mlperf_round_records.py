@@ -130,3 +130,43 @@ def test_a_dual_board_counts_both_of_its_chips(tmp_path: Path, catalog: Catalog)
     v60 = read_measurements(ROOT / "tests" / "data" / "mlperf_v6_0_out_of_sample.yaml").records
     dual = [m for m in v60 if "1-node-4x-bmg-pro-b60-dual" in m.id]
     assert len(dual) == 4 and {m.chips for m in dual} == {8}
+
+
+def test_the_submissions_own_files_override_a_template_measurements_json() -> None:
+    """Basis: the shared file's v5.1 records of the same Intel systems (curated apart from this script) are int4, as
+    Intel's calibration.md and run scripts say of the v6.0 runs, where each run's measurements JSON is a template
+    copied into every result (INT8 for every XPU run, a ResNet-50 file for the Xeon ones). The v6.0 file had written
+    int8 for all 26 (the worst group of the round, llama2-70b on 4 x B60, read 0.38x)."""
+    shared = read_measurements(ROOT / "hardware_catalog" / "data" / "measurements" / "mlperf.yaml").records
+    v60 = read_measurements(ROOT / "tests" / "data" / "mlperf_v6_0_out_of_sample.yaml").records
+    for system in ("-1-node-4x-bmg-pro-b60-dual-", "-intel-1-node-2s-gnr"):
+        before = {m.weight_precision for m in shared if system in m.id and m.model != "gpt-j-6b"}
+        after = {m.weight_precision for m in v60 if system in m.id}
+        assert before == after == {"int4"}, (system, before, after)
+    intel_xpu = [m for m in v60 if "-intel-1-node-4x-bmg-" in m.id]
+    assert len(intel_xpu) == 14
+    assert {(m.weight_precision, m.kv_precision, m.tp) for m in intel_xpu} == {("int4", "fp8", 1)}
+
+
+def test_a_commented_out_setting_in_a_harness_config_is_not_read(tmp_path: Path) -> None:
+    """QCT's B300 llama3.1-405b Server config has '#llm_fields.tensor_parallelism: 4,' above the active 2: the run's tp
+    is 2 (the script had read both, found them disagreeing and left tp null)."""
+    script = _script()
+    run = "closed/QCT/results/B300x8_TRT/llama2-70b-99/Server"
+    system = {"accelerator_model_name": "NVIDIA B300-SXM-270GB", "accelerators_per_node": "8", "number_of_nodes": "1",
+              "framework": "TensorRT 10.14, TensorRT-LLM 1.2"}
+    config = "EXPORTS = {\n    #llm_fields.tensor_parallelism: 4,\n    llm_fields.tensor_parallelism: 2,\n}\n"
+    files = {f"{run}/performance/run_1/mlperf_log_summary.txt": SUMMARY,
+             "closed/QCT/systems/B300x8_TRT.json": json.dumps(system),
+             f"{run}/measurements.json": json.dumps({"weight_data_types": "fp4"}),
+             "closed/QCT/configs/B300x8_TRT/Server/llama2-70b.py": config}
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "results"], check=True)
+    tmpl = script.templates(ROOT / "hardware_catalog" / "data" / "measurements" / "mlperf.yaml")
+    (r,), _ = script.records(tmp_path / ".git", "v6.0", "u", tmpl)
+    assert (r["hardware"], r["runtime"], r["tp"]) == ("b300", "tensorrt-llm", 2)
