@@ -51,28 +51,31 @@ WEAK_SPOTS = """\
   prediction moved, and on the examples' samples every TTFT and TPOT percentile rises with the load
   (tests/test_perf.py, tests/test_planner.py). A prompt alone is still timed whole (the TTFT floor).
 * **MLPerf Inference v6.0, a round the fit never saw** (`tests/data/mlperf_v6_0_out_of_sample.yaml`, its section
-  above; `tests/test_mlperf_v6_out_of_sample.py`, 2026-12-08). Dense models carry over: Offline tokens/s 10.1%
-  median APE (96% within 25%), llama2-70b on TensorRT-LLM within 12% on all 27 Offline runs (B200, B300, GB200,
-  GB300, H200 NVL, RTX PRO 6000), SLO capacity of dense models 14.8% (75% within 25%). Where the same system ran the
-  benchmark in a round the fit has, copying that system's figure does better than the model (Offline 8.0% against
-  11.4% on 13 pairs, Server SLO capacity 17.5% against 42.2% on 12): under load the error across a round is mostly
-  the round's software and its engine settings. The tp rule, with the stated tp hidden, recovers it on 125 of 174
-  records (in sample on v5.1: 313 of 354; `bench/tp_rule.py`); its misses are DeepSeek-R1 (tp 4 where the runs used
-  tp 8 with attention data parallel) and llama3.1-405b (1 for 2). The file is written from each run's published
-  files; where its measurements JSON is a template copied into every result (Intel's XPU runs all read INT8 and its
-  Xeon ones are a ResNet-50 file; Dell_MangoBoost's MI355X runs read the MI300X runs' fp8), the precision, KV cache
-  and parallelism come from the submission's own scripts and documentation (`SOURCED` in the script, each entry
-  citing its files): before 2026-12-08 it had Intel's int4 runs at int8, a B60 Dual board as one chip, MangoBoost's
-  MI355X FP4 runs at fp8, NVIDIA's NVL72 llama2-70b Server runs aggregated and four runs' stated tp unread, and
-  Offline read 12.4% (77%), SLO capacity 18.8% (65%). Where it misses: (1) DeepSeek-R1 ran faster than the v5.1
-  software the fit knows (NVIDIA reports 2.7x on Server from fused kernels, attention-DP balancing and MTP): the
-  runs at the configs' tp 8 / ep 8 read a median 0.57x on Offline (0.50-0.88x) and 0.65x on Server SLO capacity
-  (0.43-1.33x); (2) NVIDIA's NVL72 runs were served by Dynamo with separate prefill and decode workers (GB300
-  llama3.1-405b: 26 prefill workers of 2 GPUs, 5 decode workers of 4; DeepSeek-R1 Interactive: 8 prefill GPUs, 64
-  decode GPUs and MTP; llama2-70b: 28 one-GPU prefill and 44 one-GPU decode workers): the ten records state their
-  pools and are predicted as the pair (`predict._disaggregated`, `tests/test_disaggregated_records.py`),
-  llama2-70b's at 0.92-1.17x, the others at 0.28-0.63x of their SLO capacity, every one past the model's capacity at
-  its submitted rate; predicted as if aggregated on the same chips (the pools ignored) those read 0.51-0.61x
+  above; `tests/test_mlperf_v6_out_of_sample.py`, 2026-12-08). Dense models carry over: Offline tokens/s 8.2% median
+  APE (96% within 25%), llama2-70b on TensorRT-LLM within 12% on all 27 Offline runs (B200, B300, GB200, GB300, H200
+  NVL, RTX PRO 6000), SLO capacity of dense models 12.2% (75% within 25%). Where the same system ran the benchmark
+  in a round the fit has, copying that system's figure does better than the model (Offline 8.0% against 11.4% on 13
+  runs of 9 systems, Server SLO capacity 17.5% against 42.2% on 12 runs): under load the error across a round is
+  mostly the round's software and its engine settings. The tp rule, with the stated tp hidden, recovers it on 147 of
+  196 records (in sample on v5.1: 313 of 354; `bench/tp_rule.py`); its misses: DeepSeek-R1 (tp 4 where the runs used
+  tp 8 with attention data parallel, 36), llama3.1-405b (1 for 2 on six Offline runs, 4 for 2 on QCT's Server run),
+  Intel's Arc Server runs (2 for their tp 1 with pp 2, 4) and two ASUS RTX PRO 6000 llama2-70b Interactive runs (4
+  for 1). The file is written from each run's published files; where its measurements JSON is a template copied into
+  every result (Intel's XPU runs all read INT8 and its Xeon ones are a ResNet-50 file; Dell_MangoBoost's MI355X runs
+  read the MI300X runs' fp8), the precision, KV cache and parallelism come from the submission's own scripts and
+  documentation (`SOURCED` in the script, each entry citing its files), and AMD's harness YAML states tp and the KV
+  cache of AMD's and five partners' MI350X / MI355X runs: before 2026-12-08 the file had Intel's int4 runs at int8,
+  a B60 Dual board as one chip, MangoBoost's MI355X FP4 runs at fp8, NVIDIA's NVL72 llama2-70b Server runs
+  aggregated and 32 runs' stated tp, pp or KV cache unread, and Offline read 12.4% (77%), SLO capacity 18.8% (65%).
+  Where it misses: (1) DeepSeek-R1 ran faster than the v5.1 software the fit knows (NVIDIA reports 2.7x on Server
+  from fused kernels, attention-DP balancing and MTP): the runs at the configs' tp 8 / ep 8 read a median 0.57x on
+  Offline (0.50-0.88x) and 0.65x on Server SLO capacity (0.43-1.33x); (2) NVIDIA's NVL72 runs were served by Dynamo
+  with separate prefill and decode workers (GB300 llama3.1-405b: 26 prefill workers of 2 GPUs, 5 decode workers of
+  4; DeepSeek-R1 Interactive: 8 prefill GPUs, 64 decode GPUs and MTP; llama2-70b: 28 one-GPU prefill and 44 one-GPU
+  decode workers): the ten records state their pools and are predicted as the pair (`predict._disaggregated`,
+  `tests/test_disaggregated_records.py`), llama2-70b's at 0.92-1.17x (three of four within the model's capacity at
+  their submitted rate), the others at 0.28-0.63x of their SLO capacity, each past the model's capacity at its
+  submitted rate; predicted as if aggregated on the same chips (the pools ignored) those read 0.51-0.61x
   (llama3.1-405b) and, with their MTP, 0.85x and 1.13x (DeepSeek-R1): the pair model is the more pessimistic. The
   llama3.1-405b prefill pools bind (GB200's and GB300's fitted compute efficiencies, 0.37 and 0.30 of FP4 peak,
   prefill a 9,400-token prompt more slowly than the runs did) while their decode pools run TPOT p50 at 0.5-0.7x of
@@ -93,7 +96,8 @@ WEAK_SPOTS = """\
   on 4 x B60 at their stated pp 2 read 0.10x, where the run set vLLM's gpu_memory_utilization to 0.99 and its token
   budget to 192 (init_env_server) and the model takes vLLM's defaults (0.9 of memory, 2 GB overhead), which leave
   0.5 GB of KV cache a chip, 11 sequences (the same runs' Offline at pp 4 read 1.29x); Xeon Server 1.9-2.1x (Intel's
-  core-pinned SGLang instances; the catalog has no SGLang on Xeon, so they are predicted as IPEX).
+  core-pinned SGLang instances; the catalog has no SGLang on Xeon, so they are predicted as IPEX,
+  `mlperf.runtime_ran: sglang`, and `measured_bias.yaml` leaves them out).
 * **Under load, the harness's engine settings that the records do not state** (`hwplan calibrate
   --cv-by round`, per-record by-round predictions grouped, 2026-12-06). TPOT p99 at the record's rate is
   16.0% median APE on the 177 TensorRT-LLM records, 32.1% on the 34 of AMD Instinct systems (MI300X /

@@ -19,11 +19,18 @@ TEMPLATE: a measurements file whose MLPerf records carry each benchmark's length
 * the system description (``systems/<system>.json``): accelerator, accelerators per node, nodes, framework;
 * the run's ``measurements.json`` (or ``measurements/<system>.json``): ``weight_data_types``.
 
-Where the run's own NVIDIA-harness config states them (``configs/<system>/<scenario>/<benchmark>.py``,
-``harness_config``), the record carries tp, pp, expert parallelism, MTP and the KV cache's precision; a run served
-disaggregated carries its pools' chips and workers (``STATED``, read by hand from its Dynamo config). The rest stays
-null, as SCHEMA.md asks: tp / pp (``hwplan validate`` takes the tp a submitter tunes to), the KV cache's precision
-(the runtime's default), expert parallelism, disaggregation and speculative decoding. Runs this script cannot map
+Where the run's own files state them, the record carries tp, pp, expert parallelism, MTP and the KV cache's
+precision: an NVIDIA-harness config (``configs/<system>/<scenario>/<benchmark>.py``, or the atomic system's that
+NVIDIA's scale-out guide runs copies of: ``harness_config``, ``ATOMIC``), an AMD-harness vLLM YAML
+(``src/<benchmark>/<scenario>_<chip>.yaml``: ``vllm_config``); a run served disaggregated carries its pools' chips and
+workers (``STATED``, read by hand from its Dynamo config or NVIDIA's scale-out guide). Where a submission's
+measurements JSON is a template copied into every result (Intel's, Dell_MangoBoost's MI355X), the weights' precision
+and the rest come from its scripts and documentation (``SOURCED``, read by hand, each entry citing its files; a record
+whose runtime stands in for the engine it used says so in ``mlperf.runtime_ran``). The hand-read tables hold for the
+round they were read from (``HAND_READ``) and name runs of it (the script fails on one that names none). A board of
+several chips counts each (``CHIPS_PER_CARD``). The rest stays null, as SCHEMA.md asks: tp / pp (``hwplan
+validate`` takes the tp a submitter tunes to), the KV cache's precision (the runtime's default), expert parallelism,
+disaggregation and speculative decoding. Runs this script cannot map
 (a benchmark without a length distribution in TEMPLATE, an accelerator or framework outside the catalog, an invalid
 run, a mixed-accelerator system) are listed on stderr with the reason and not written. Benchmarks are mapped to
 catalog models as the shared file maps them.
@@ -32,10 +39,12 @@ catalog models as the shared file maps them.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import re
 import subprocess
 import sys
+import tokenize
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,7 +102,7 @@ _LLAMA2_PAIRS = ("closed/NVIDIA/scaleout/REPRODUCE.md (llama2_70b_disagg.sh --ct
 STATED |= {
     ("NVIDIA", f"{chip}-NVL72_{chip}-{memory}GB_aarch64x72_TRT", bench, scenario): (_LLAMA2_PAIRS, {"disaggregated": {
         "prefill_chips": 28, "decode_chips": 44, "prefill_workers": 28, "decode_workers": 44}})
-    for chip, memory in (("GB200", 186), ("GB300", 288)) for bench in ("llama2-70b-99", "llama2-70b-99.9")
+    for chip, memory in (("GB200", 186), ("GB300", 288)) for bench in ("llama2-70b-99.9",)
     for scenario in ("Server", "Interactive")}
 # Runs NVIDIA's scale-out guide (closed/NVIDIA/scaleout/REPRODUCE.md: --atomic-system S --dp-multiplicity N) runs
 # as copies of a smaller system, whose config (configs/<S>/<scenario>/<benchmark>.py) states the parallelism; the
@@ -104,76 +113,125 @@ ATOMIC: dict[tuple[str, str, str, str], str] = {
         "GB200-NVL72_GB200-186GB_aarch64x4",
     ("NVIDIA", "GB300-NVL72_GB300-288GB_aarch64x72_TRT", "llama3.1-405b", "Offline"):
         "GB300-NVL72_GB300-288GB_aarch64x2",
+    ("NVIDIA", "B300-SXM-270GBx8_TRT", "llama2-70b-99.9", "Offline"): "B300-SXM-270GBx1",
+    ("NVIDIA", "B300-SXM-270GBx8_TRT", "llama2-70b-99.9", "Server"): "B300-SXM-270GBx1",
+    ("NVIDIA", "GB200-NVL72_GB200-186GB_aarch64x72_TRT", "llama2-70b-99.9", "Offline"):
+        "GB200-NVL72_GB200-186GB_aarch64x1",
+    ("NVIDIA", "GB300-NVL72_GB300-288GB_aarch64x72_TRT", "llama2-70b-99.9", "Offline"):
+        "GB300-NVL72_GB300-288GB_aarch64x1",
 }
 
 
 @dataclass(frozen=True)
 class Sourced:
-    """What a submission's own files state where the files read above miss it or say otherwise: Intel's and
-    Dell_MangoBoost's measurements JSON is a template copied into every result (Intel's XPU runs all read INT8, its
-    llama3.1-8b ones naming Llama-2-70b as their starting weights; its Xeon ones are a ResNet-50 file), and AMD's and
-    Cisco's vLLM runs state tp and the KV cache in their own YAML, not an NVIDIA-harness config. Each entry is read by
-    hand from the files ``source`` names (paths in the results repository) and applies to the runs whose submitter,
-    system and benchmark directories match its patterns (whole names) in ``scenarios``."""
+    """What a submission's own scripts and documentation state where its measurements JSON is a template copied into
+    every result: Intel's XPU runs all read INT8 (its llama3.1-8b ones naming Llama-2-70b as their starting weights),
+    its Xeon ones are a ResNet-50 file, and Dell_MangoBoost's MI355X runs read its MI300X runs' fp8. Each entry is read
+    by hand from the files ``source`` names (paths in the results repository) and applies to the runs whose submitter,
+    system and benchmark directories match its patterns (whole names, any case) in ``scenarios``."""
 
     submitter: str
     systems: str
     benchmarks: str
     scenarios: tuple[str, ...]
-    fields: dict[str, Any]  # weight_precision, kv_precision, tp, pp
     source: str
+    weight_precision: str | None = None
+    kv_precision: str | None = None
+    tp: int | None = None
+    pp: int | None = None
+    runtime_ran: str | None = None  # the engine the run used, where the record's runtime stands in for it
+
+    def stated(self) -> dict[str, Any]:
+        """The record fields it states beyond the weights' precision."""
+        return {k: v for k, v in (("tp", self.tp), ("pp", self.pp), ("kv_precision", self.kv_precision))
+                if v is not None}
+
+    def matches(self, run: Run, scenario: str) -> bool:
+        return scenario in self.scenarios and all(
+            re.fullmatch(pattern, name, re.IGNORECASE) for pattern, name in
+            ((self.submitter, run.submitter), (self.systems, run.system), (self.benchmarks, run.bench)))
 
 
+_INTEL_XPU = "closed/Intel/src/{bench}/pytorch-xpu/"
 _INTEL_70B = ("closed/Intel/documentation/calibration.md (Llama2-70B (XPU): FP16 -> INT4); "
-              "closed/Intel/src/llama2-70b-99.9/pytorch-xpu/model_init/llama2-70b/init_env_shared "
+              + _INTEL_XPU.format(bench="llama2-70b-99.9") + "model_init/llama2-70b/init_env_shared "
               "(Llama-2-70b-chat-hf-gptq-w4g-1kv-fp8, VLLM_XPU_USE_W4A8=1), utils_model.py (kv_cache_dtype fp8), "
-              "init_env_base (TP=1), init_env_{scenario} (PP by device)")
-_XPU = r"1-node-4x-BMG-(B50|B60|B70|Pro-B60-Dual)"
+              "init_env_{scenario} (PP by device); " + _INTEL_XPU.format(bench="llama2-70b-99.9")
+              + "init_env_base (TP=1)")
+HAND_READ = "v6.0"  # the round STATED, ATOMIC and SOURCED were read from: another round's runs get none of them
 SOURCED: tuple[Sourced, ...] = (
     Sourced("Intel", r"1-node-4x-BMG-(B60|Pro-B60-Dual)", r"llama2-70b-99(\.9)?", ("Offline",),
-            {"weight_precision": "int4", "kv_precision": "fp8", "tp": 1, "pp": 4},
-            _INTEL_70B.format(scenario="offline")),
+            _INTEL_70B.format(scenario="offline"), weight_precision="int4", kv_precision="fp8", tp=1, pp=4),
     Sourced("Intel", r"1-node-4x-BMG-(B60|Pro-B60-Dual)", r"llama2-70b-99(\.9)?", ("Server",),
-            {"weight_precision": "int4", "kv_precision": "fp8", "tp": 1, "pp": 2},
-            _INTEL_70B.format(scenario="server")),
+            _INTEL_70B.format(scenario="server"), weight_precision="int4", kv_precision="fp8", tp=1, pp=2),
     Sourced("Intel", r"1-node-4x-BMG-B70", r"llama2-70b-99(\.9)?", ("Offline", "Server"),
-            {"weight_precision": "int4", "kv_precision": "fp8", "tp": 1, "pp": 2},
-            _INTEL_70B.format(scenario="offline, init_env_server")),
-    Sourced("Intel", _XPU, r"llama3_1-8b", ("Offline", "Server"),
-            {"weight_precision": "int4", "kv_precision": "fp8", "tp": 1, "pp": 1},
+            _INTEL_70B.format(scenario="offline, init_env_server"), weight_precision="int4", kv_precision="fp8",
+            tp=1, pp=2),
+    Sourced("Intel", r"1-node-4x-BMG-(B50|B60|B70|Pro-B60-Dual)", r"llama3_1-8b", ("Offline", "Server"),
             "closed/Intel/documentation/calibration.md (Llama3.1-8B (XPU): BF16 -> INT4); "
-            "closed/Intel/src/llama3.1-8b/pytorch-xpu/model_init/llama3_1-8b/init_env_shared "
+            + _INTEL_XPU.format(bench="llama3.1-8b") + "model_init/llama3_1-8b/init_env_shared "
             "(Llama-3.1-8B-Instruct-autoround-w4g-1-iters512-xpu, VLLM_XPU_USE_W4A8=1, VLLM_USE_TRITON_XPU_ATTN=1), "
-            "utils_model.py (KV_DTYPE fp8_e5m2 with Triton attention), init_env_base (TP=1, PP=1)"),
-    Sourced(r"Intel|Supermicro|Dell|Cisco|Lenovo|Quanta_Cloud_Technology", r".*(GNR|gnr).*", r"llama3(\.|_)1-8b",
-            ("Offline", "Server"), {"weight_precision": "int4"},
+            "utils_model.py (KV_DTYPE fp8_e5m2 with Triton attention); "
+            + _INTEL_XPU.format(bench="llama3.1-8b") + "init_env_base (TP=1, PP=1)",
+            weight_precision="int4", kv_precision="fp8", tp=1, pp=1),
+    # every partner's README runs Intel's image (intel/mlperf:mlperf-inference-6.0-llama3.1-8b); QCT ships the same
+    # configure_workload.sh (closed/Quanta_Cloud_Technology/src/llama3_1-8b/pytorch-cpu/)
+    Sourced(r"Intel|Supermicro|Dell|Cisco|Lenovo|Quanta_Cloud_Technology", r".*gnr.*", r"llama3(\.|_)1-8b",
+            ("Offline", "Server"),
             "closed/Intel/documentation/calibration.md (Llama3.1-8B (CPU): BF16 -> INT4); "
             "closed/Intel/src/llama3.1-8b/pytorch-cpu/configure_workload.sh (SGLANG_USE_CPU_W4A8=1, "
             "Llama-3.1-8B-Instruct-autoround-w4g128-iters128-cpu), launch_servers.sh (sglang.launch_server "
-            "--device cpu; the runtime stays ipex, as the shared file maps Intel's CPU runs: the catalog has no "
-            "SGLang on Xeon)"),
+            "--device cpu)", weight_precision="int4", runtime_ran="sglang"),
     Sourced("Dell_MangoBoost", r"8xMI355X_2xEPYC_9965.*", r"llama2-70b-99(\.9)?", ("Offline", "Server", "Interactive"),
-            {"weight_precision": "fp4"},
             "closed/Dell_MangoBoost/results/8xMI355X_2xEPYC_9965/llama2-70b-99.9/Offline/README.md (the FP8 model is "
             "MI300X's and MI325X's; MI355X downloads AMD's FP4 model, closed/AMD/results/87xMI355X_22xEPYC_9575F/"
-            "llama2-70b-99.9/Offline/README.md, download_model_fp4.sh)"),
-    Sourced("AMD", r"(8|87)xMI355X_.*", r"llama2-70b-99(\.9)?", ("Offline", "Server", "Interactive"),
-            {"tp": 1, "kv_precision": "fp8"},
-            "closed/AMD/src/llama2-70b-99/{offline,server,interactive}_mi355x{,_mn}.yaml (tensor_parallel_size: 1, "
-            "kv_cache_dtype: fp8, fp4_quantized_gptq)"),
-    Sourced("Cisco", r".*MI350X.*", r"llama2-70b-99(\.9)?", ("Offline", "Server", "Interactive"),
-            {"tp": 1, "kv_precision": "fp8"},
-            "closed/Cisco/src/code/llama2-70b-99/{offline,server,interactive}_mi350x.yaml (tensor_parallel_size: 1, "
-            "kv_cache_dtype: fp8)"),
+            "llama2-70b-99.9/Offline/README.md, download_model_fp4.sh)", weight_precision="fp4"),
 )
 
 
-def sourced(run: Run, scenario: str) -> Sourced | None:
-    """The ``SOURCED`` entry of a run (None: none; at most one may match)."""
-    found = [e for e in SOURCED if scenario in e.scenarios and re.fullmatch(e.submitter, run.submitter)
-             and re.fullmatch(e.systems, run.system) and re.fullmatch(e.benchmarks, run.bench)]
-    assert len(found) <= 1, (run.where, found)
+def sourced(run: Run, scenario: str, round_: str) -> Sourced | None:
+    """The ``SOURCED`` entry of a run of ``round_`` (None: none, or another round than HAND_READ)."""
+    found = [e for e in SOURCED if round_ == HAND_READ and e.matches(run, scenario)]
+    if len(found) > 1:
+        raise ValueError(f"{run.where}: several SOURCED entries match: {found}")
     return found[0] if found else None
+
+
+def vllm_config(run: Run, hardware: str) -> tuple[str, dict[str, Any]]:
+    """What an AMD-harness vLLM run's own YAML states (``src/[code/]<benchmark>/<scenario>_<chip>[_mn].yaml``, as AMD
+    and the partners that ran its harness publish it: Cisco, Dell, GigaComputing, HPE, MiTAC): tp and the KV cache's
+    precision, each only where every such file of the run agrees; ("", {}) without one."""
+    base = f"{run.division}/{run.submitter}/src"
+    paths = [f"{base}/{sub}{bench}/{run.scen.lower()}_{chip}{suffix}.yaml" for sub in ("", "code/")
+             for bench in dict.fromkeys((run.bench, run.bench.removesuffix(".9")))  # (AMD's 99.9 runs: src/...-99/)
+             for chip in (hardware, hardware.upper()) for suffix in ("", "_mn")]
+    found: dict[str, set[Any]] = {"tp": set(), "kv": set()}
+    read = []
+    for path in paths:
+        text = show(run.repo, path) if path in run.present else None
+        if text is None:
+            continue
+        read.append(path)
+        for key, value in _walk(yaml.safe_load(text)):
+            if key == "tensor_parallel_size":
+                found["tp"].add(int(value))
+            elif key == "kv_cache_dtype":
+                found["kv"].add(str(value))
+    out: dict[str, Any] = {}
+    if len(found["tp"]) == 1:
+        out["tp"] = found["tp"].pop()
+    if len(found["kv"]) == 1 and (kv := PRECISIONS.get(found["kv"].pop().lower())) is not None:
+        out["kv_precision"] = kv
+    return (", ".join(read), out) if out else ("", {})
+
+
+def _walk(node: Any) -> list[tuple[str, Any]]:
+    """Every (key, value) of a parsed YAML document, nested mappings and lists included."""
+    if isinstance(node, dict):
+        return [(str(k), v) for k, v in node.items()] + [kv for v in node.values() for kv in _walk(v)]
+    if isinstance(node, list):
+        return [kv for v in node for kv in _walk(v)]
+    return []
 
 
 SCENARIOS = {"offline": "Offline", "server": "Server", "interactive": "Interactive"}
@@ -189,7 +247,7 @@ ACCELERATORS = (
 # accelerator_model_name patterns of cards that carry several of the catalog's chips: Intel's "Arc Pro B60 Dual
 # 48G" is two B60 GPUs (24 GB each) on one board, so a system of 4 such cards runs 8 B60s (its JSON states 48 GB
 # per accelerator; the shared file's v5.1 record of the same system, 1-node-4x-BMG-Pro-B60-Dual, has chips: 8)
-CHIPS_PER_CARD = ((r"\bDual\b", 2),)
+CHIPS_PER_CARD = ((r"Arc Pro.*B60 Dual", 2),)
 CPUS = ((r"6787P", "xeon-6787p"), (r"6980P", "xeon-6980p"), (r"8592", "xeon-8592"), (r"8480", "xeon-8480"))
 PRECISIONS = {"fp4": "fp4", "nvfp4": "fp4", "mxfp4": "fp4", "fp8": "fp8", "int8": "int8", "int4": "int4",
               "bf16": "bf16", "fp16": "fp16", "fp32": "fp32"}
@@ -239,22 +297,24 @@ _CONFIG_FIELDS = {  # what an NVIDIA-harness config (``configs/<system>/<scenari
 }
 
 
-def harness_config(run: Run) -> tuple[str, dict[str, Any]]:
+def harness_config(run: Run, round_: str) -> tuple[str, dict[str, Any]]:
     """What the run's own NVIDIA-harness config states (the submitter's ``configs/<system>/<scenario>/`` file of
     the benchmark, the system's directory named as its results', or without ``_TRT``): tp, pp, expert parallelism,
     MTP speculation and the KV cache's precision, each only where every setting of the file agrees (a file also
     holds other accuracy targets and power settings); ("", {}) without such a file or a disaggregated one (its
     pools are stated by hand, STATED)."""
     name = CONFIG_NAMES.get(run.bench)
-    atomic = ATOMIC.get((run.submitter, run.system, run.bench, run.scenario or ""))
+    atomic = ATOMIC.get((run.submitter, run.system, run.bench, run.scenario or "")) if round_ == HAND_READ else None
     systems = (atomic,) if atomic else (run.system, run.system.removesuffix("_TRT"))
     paths = [f"{run.division}/{run.submitter}/configs/{system}/{run.scenario}/{name}.py" for system in systems]
     path = next((p for p in paths if p in run.present), "")
+    if atomic and not path:
+        raise ValueError(f"{run.where}: ATOMIC names {atomic}, whose config {paths[0]} is not in the repository")
     text = show(run.repo, path) if name and path else None
     if text is None:
         return "", {}
     # a commented-out setting is not one (QCT's B300 405b Server: '#...tensor_parallelism: 4' above the 2 it ran)
-    text = re.sub(r"#[^\n]*", "", text)
+    text = _uncommented(text)
     found = {key: set(pattern.findall(text)) for key, pattern in _CONFIG_FIELDS.items()}
     if "dynamo" in text:  # a disaggregated run's pools have their own parallelism (STATED): its KV precision only
         found = {"kv": found["kv"]}
@@ -268,6 +328,16 @@ def harness_config(run: Run) -> tuple[str, dict[str, Any]]:
     if "kv" in one and one["kv"] in PRECISIONS:
         out["kv_precision"] = PRECISIONS[one["kv"]]
     return (path, out) if out else ("", {})
+
+
+def _uncommented(text: str) -> str:
+    """A Python config's text without its comments (the tokenizer's: a '#' inside a string stays); the text itself
+    where it does not tokenize."""
+    try:
+        tokens = [t for t in tokenize.generate_tokens(io.StringIO(text).readline) if t.type != tokenize.COMMENT]
+    except (tokenize.TokenError, SyntaxError):
+        return text
+    return tokenize.untokenize(tokens)
 
 
 def runtime_of(system: dict[str, Any], hardware: str) -> str | None:
@@ -382,7 +452,13 @@ def record(run: Run, fields: dict[str, str], template: dict[str, Any], round_: s
     if runtime is None:
         return f"framework {system.get('framework')!r} not mapped ({run.submitter})"
     meas_path, meas = run.measurements()
+    extra = sourced(run, scenario, round_)  # the submission's own files, where its measurements JSON is a template
     precision = PRECISIONS.get(str(meas.get("weight_data_types", "")).strip().lower())
+    precision_source = f"weight_data_types {meas.get('weight_data_types')!r} in {meas_path}"
+    if extra is not None and extra.weight_precision is not None:
+        precision = extra.weight_precision
+        precision_source = (f"{extra.source} (its measurements JSON, {meas_path}, reads "
+                            f"{meas.get('weight_data_types')!r}: a template copied into every result)")
     if precision is None:
         return f"weight_data_types {meas.get('weight_data_types')!r} not mapped ({run.where})"
     per_node, nodes = int(system.get("accelerators_per_node") or 0), int(system.get("number_of_nodes") or 1)
@@ -393,21 +469,18 @@ def record(run: Run, fields: dict[str, str], template: dict[str, Any], round_: s
     chips *= chips_per_card(system)
     observed, slo, rate = _observed(fields, scenario)
     samples, tokens = observed["requests_per_s"], observed["output_tokens_per_s"]
-    source, stated = STATED.get((run.submitter, run.system, run.bench, scenario), ("", {}))
-    config_path, config = harness_config(run) if runtime == "tensorrt-llm" else ("", {})
+    source, stated = STATED.get((run.submitter, run.system, run.bench, scenario), ("", {})) \
+        if round_ == HAND_READ else ("", {})
+    config_path, config = harness_config(run, round_) if runtime == "tensorrt-llm" else \
+        vllm_config(run, hardware) if runtime == "vllm" and hardware.startswith("mi3") else ("", {})
     if source:  # a disaggregated run: the pools from STATED, the rest (its KV precision) from its config
         config = {k: v for k, v in config.items() if k == "kv_precision"}
+    if extra is not None and extra.stated():
+        config, config_path = config | extra.stated(), "; ".join(p for p in (config_path, extra.source) if p)
     record_fields = {k: config[k] for k in ("tp", "pp", "kv_precision") if k in config}
-    run_fields = {k: config[k] for k in ("ep", "speculative_decoding") if k in config}
-    precision_source = f"weight_data_types {meas.get('weight_data_types')!r} in {meas_path}"
-    extra = sourced(run, scenario)
-    if extra is not None:  # the submission's own files, where the files read above miss or misstate it (SOURCED)
-        record_fields |= {k: v for k, v in extra.fields.items() if k in ("tp", "pp", "kv_precision")}
-        if "weight_precision" in extra.fields:
-            precision = extra.fields["weight_precision"]
-            precision_source = (f"{extra.source} (its measurements JSON, {meas_path}, reads "
-                                f"{meas.get('weight_data_types')!r}: a template copied into every result)")
-        config_path = "; ".join(p for p in (config_path, extra.source) if p)
+    run_fields: dict[str, Any] = {k: config[k] for k in ("ep", "speculative_decoding") if k in config}
+    if extra is not None and extra.runtime_ran is not None:
+        run_fields["runtime_ran"] = extra.runtime_ran
     return {
         "id": f"mlperf-{round_}-{run.submitter}-{run.system}-{run.bench}-{run.scen}".lower(),
         "source": f"{url_base}/{run.path}",
@@ -436,13 +509,15 @@ def record(run: Run, fields: dict[str, str], template: dict[str, Any], round_: s
     }
 
 
-def records(repo: Path, round_: str, url_base: str, tmpl: dict[tuple[str, str], dict[str, Any]]
-            ) -> tuple[list[dict[str, Any]], Counter[str]]:
-    """Every closed-division LLM run's record, and the runs not written by reason."""
+def records(repo: Path, round_: str, url_base: str, tmpl: dict[tuple[str, str], dict[str, Any]], *,
+            whole: bool = False) -> tuple[list[dict[str, Any]], Counter[str]]:
+    """Every closed-division LLM run's record, and the runs not written by reason. ``whole``: the repository holds
+    the whole round, so every hand-read entry of HAND_READ must name one of its runs (``_check_tables``)."""
     files = git(repo, "ls-tree", "-r", "--name-only", "HEAD").splitlines()
     present = frozenset(files)
     out, skipped = [], Counter[str]()
     logs: set[str] = set()  # summaries written: a byte-identical one is the same run (99 / 99.9 targets)
+    runs: list[Run] = []  # every closed-division run of a benchmark with lengths: what the hand-read tables name
     for f in files:
         m = SUMMARY_PATH.fullmatch(f)
         if not m:
@@ -458,6 +533,7 @@ def records(repo: Path, round_: str, url_base: str, tmpl: dict[tuple[str, str], 
         if run.bench not in BENCHMARKS or template is None:
             skipped[f"{run.bench}: no length distribution in the template (or not a catalog model)"] += 1
             continue
+        runs.append(run)
         text = show(repo, f) or ""
         if text in logs:
             skipped["a byte-identical log of a run already written (99 / 99.9 accuracy targets of one run)"] += 1
@@ -468,7 +544,20 @@ def records(repo: Path, round_: str, url_base: str, tmpl: dict[tuple[str, str], 
             continue
         logs.add(text)
         out.append(rec)
+    if whole and round_ == HAND_READ:
+        _check_tables(runs)
     return out, skipped
+
+
+def _check_tables(runs: list[Run]) -> None:
+    """Every STATED, ATOMIC and SOURCED entry names a run of the repository (a misspelt system would apply to none:
+    Cisco's 'MI350x' systems were missed so)."""
+    keys = {(r.submitter, r.system, r.bench, r.scenario) for r in runs}
+    missing = [f"STATED {k}" for k in STATED if k not in keys] + [f"ATOMIC {k}" for k in ATOMIC if k not in keys]
+    missing += [f"SOURCED {e.submitter} / {e.systems} / {e.benchmarks}" for e in SOURCED
+                if not any(e.matches(r, r.scenario or "") for r in runs)]
+    if missing:
+        raise ValueError(f"hand-read entries that name no run of the repository: {'; '.join(missing)}")
 
 
 def main() -> None:
@@ -480,14 +569,15 @@ def main() -> None:
     ap.add_argument("out", type=Path)
     ap.add_argument("--read-from", default="that repository", help="the copy the files were read from, for the header")
     args = ap.parse_args()
-    written, skipped = records(args.git_dir, args.round, args.url_base, templates(args.template))
+    written, skipped = records(args.git_dir, args.round, args.url_base, templates(args.template), whole=True)
     header = (f"# MLPerf Inference {args.round} LLM results (closed division), OUT OF SAMPLE: no fit reads this file.\n"
               f"# Written by bench/mlperf_round_records.py from {args.url_base} (loadgen summaries,\n"
               f"# system JSON, measurements JSON; read from {args.read_from});\n"
               f"# lengths and model mapping from the shared mlperf.yaml's records of the same benchmark. tp / pp,\n"
-              f"# the KV cache's precision, expert parallelism, disaggregation and speculative decoding are not in\n"
-              f"# the files read: null (the validator's tp rule and the runtime's defaults), except where a run's own\n"
-              f"# config states them (STATED in the script; the record's mlperf.stated_source names the file).\n"
+              f"# the KV cache's precision, expert parallelism, disaggregation and speculative decoding: where a\n"
+              f"# run's own files state them (its harness config or YAML, the submission's scripts; named in\n"
+              f"# mlperf.stated_source), else null (the validator's tp rule and the runtime's defaults). Where a\n"
+              f"# measurements JSON is a template, the weights' precision is the submission's (precision_source).\n"
               f"# Runs not written: {', '.join(f'{n} {r}' for r, n in sorted(skipped.items()))}.\n"
               f"# Canonical format: ../shared/calibration/SCHEMA.md.\n")
     args.out.write_text(header + yaml.safe_dump({"measurements": written}, sort_keys=False, width=110))

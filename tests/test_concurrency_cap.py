@@ -196,19 +196,21 @@ def test_the_operating_batch_fits_in_memory_beside_its_own_activations(catalog: 
         assert np.all((more.total > more.capacity)[held & ~capped]), context
 
 
+def _little(r: dict) -> float:
+    """Sequences decoding per engine by Little's law from a record's published fields: rate x (the run's own mean
+    output - 1) x mean TPOT / engines (chips / tp)."""
+    out = r["mlperf"].get("output_tokens_per_sample_observed") or r["lengths"]["output_mean"]
+    return r["observed"]["requests_per_s"] * (out - 1) * r["observed"]["tpot_ms"] / 1e3 / (r["chips"] / r["tp"])
+
+
 def test_the_record_that_sets_a_cap_is_the_one_that_ran_the_most(records: RecordSet) -> None:
     """Basis: Little's law by hand on every vLLM GPU Server record's published fields (rate, mean TPOT, the run's
     own mean output, engines = chips / tp); the record named as setting vLLM's cap is the one with the largest
     figure, and the cap is that figure rounded up."""
     doc = yaml.safe_load(MLPERF.read_text())
-    by_hand = {}
-    for r in doc["measurements"]:
-        if (r["runtime"] != "vllm" or r["scenario"] != "server" or not r.get("tp") or r["mlperf"].get("same_log_as")
-                or r["hardware"].startswith(("xeon", "arc"))):
-            continue
-        out = r["mlperf"].get("output_tokens_per_sample_observed") or r["lengths"]["output_mean"]
-        by_hand[r["id"]] = (r["observed"]["requests_per_s"] * (out - 1) * r["observed"]["tpot_ms"] / 1e3
-                            / (r["chips"] / r["tp"]))
+    by_hand = {r["id"]: _little(r) for r in doc["measurements"]
+               if r["runtime"] == "vllm" and r["scenario"] == "server" and r.get("tp")
+               and not r["mlperf"].get("same_log_as") and not r["hardware"].startswith(("xeon", "arc"))}
     cap, k = concurrency_evidence(records)[("vllm", "gpu")]
     top = max(by_hand, key=by_hand.__getitem__)
     assert records.records[k].id == top
@@ -228,15 +230,11 @@ def test_calibrate_names_the_record_that_set_each_cap(tmp_path: Path) -> None:
     assert len(keep) >= 2
     (tmp_path / "few.yaml").write_text(yaml.safe_dump({"measurements": keep}, sort_keys=False))
 
-    def little(r: dict) -> float:
-        out = r["mlperf"].get("output_tokens_per_sample_observed") or r["lengths"]["output_mean"]
-        return r["observed"]["requests_per_s"] * (out - 1) * r["observed"]["tpot_ms"] / 1e3 / (r["chips"] / r["tp"])
-
     served = [r for r in keep if r["scenario"] == "server" and r.get("tp")]
     assert len(served) >= 2  # (a choice to make)
     result = CliRunner().invoke(app, ["calibrate", str(tmp_path / "few.yaml"), "--cv-by", "none", "--out",
                                       str(tmp_path / "out"), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["serving_concurrency_set_by"]["vllm on gpu"] == max(served, key=little)["id"]
-    assert report["serving_concurrency"]["vllm on gpu"] == pytest.approx(max(map(little, served)), rel=0.02)
+    assert report["serving_concurrency_set_by"]["vllm on gpu"] == max(served, key=_little)["id"]
+    assert report["serving_concurrency"]["vllm on gpu"] == pytest.approx(max(map(_little, served)), rel=0.02)

@@ -29,7 +29,8 @@ def test_two_pool_plan_no_dearer_than_any_pinned_pair() -> None:
     tables = catalog_tables(catalog)
     w = load_workload(EXAMPLE)
     t = w.traffic
-    found = disagg.disaggregated_plans(w, catalog, top=1, objective=Objective.COST, time_limit_s=10.0, tables=tables)
+    found = disagg.disaggregated_plans(w, catalog, top=1, objective=Objective.COST, time_limit_s=10.0,
+                                       tables=tables).plans
     assert found, "no two-pool plan"
     prefill_w = replace(w, traffic=replace(t, output_tokens=Tokens(1.0), prefix=None),
                         slo=disagg._only(w.slo, "ttft_ms"))

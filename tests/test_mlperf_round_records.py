@@ -16,6 +16,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+import yaml
 
 from hardware_catalog.inputs.measurements import read_measurements
 from planner.domain import Catalog
@@ -143,9 +144,33 @@ def test_the_submissions_own_files_override_a_template_measurements_json() -> No
         before = {m.weight_precision for m in shared if system in m.id and m.model != "gpt-j-6b"}
         after = {m.weight_precision for m in v60 if system in m.id}
         assert before == after == {"int4"}, (system, before, after)
-    intel_xpu = [m for m in v60 if "-intel-1-node-4x-bmg-" in m.id]
-    assert len(intel_xpu) == 14
-    assert {(m.weight_precision, m.kv_precision, m.tp) for m in intel_xpu} == {("int4", "fp8", 1)}
+    assert len([m for m in v60 if "-intel-1-node-4x-bmg-" in m.id and m.weight_precision == "int4"]) == 14
+
+
+def test_every_hand_read_entry_names_runs_of_the_file() -> None:
+    """Each SOURCED entry applies to some record of the shipped v6.0 file (a misspelt system would apply to none:
+    Cisco's 'MI350x' systems were missed so), and each STATED / ATOMIC key is one of its runs."""
+    script = _script()
+    raw = yaml.safe_load((ROOT / "tests" / "data" / "mlperf_v6_0_out_of_sample.yaml").read_text())["measurements"]
+    runs = {(r["mlperf"]["submitter"], r["mlperf"]["system"], r["mlperf"]["benchmark"], r["mlperf"]["scenario_name"])
+            for r in raw}
+    for entry in script.SOURCED:
+        assert any(entry.matches(script.Run(Path(), frozenset(), "", "closed", sub, system, bench, scen), scen)
+                   for sub, system, bench, scen in runs), entry
+    assert set(script.STATED) <= runs and set(script.ATOMIC) <= runs
+
+
+def test_an_amd_harness_run_states_what_its_v5_1_record_of_the_same_system_does() -> None:
+    """Basis: the shared file's v5.1 record of AMD's 8 x MI355X llama2-70b system (curated apart from this script) runs
+    tp 1 with an fp8 KV cache; the v6.0 runs of it, and of the partners that publish the same harness YAML (Cisco,
+    Dell, GigaComputing, HPE, MiTAC), read the same from their own src/ YAML (they had been left at null)."""
+    shared = read_measurements(ROOT / "hardware_catalog" / "data" / "measurements" / "mlperf.yaml").records
+    v51 = [m for m in shared if "-amd-8xmi355x-2xepyc-9575f-llama2-70b" in m.id and m.runtime == "vllm"]
+    assert v51 and {(m.tp, m.kv_precision) for m in v51} == {(1, "fp8")}
+    v60 = read_measurements(ROOT / "tests" / "data" / "mlperf_v6_0_out_of_sample.yaml").records
+    harness = [m for m in v60 if m.runtime == "vllm" and m.hardware in ("mi350x", "mi355x")
+               and m.tags.get("submitter") in ("AMD", "Cisco", "Dell", "GigaComputing", "HPE", "MiTAC")]
+    assert len(harness) == 24 and {(m.tp, m.kv_precision) for m in harness} == {(1, "fp8")}
 
 
 def test_a_commented_out_setting_in_a_harness_config_is_not_read(tmp_path: Path) -> None:

@@ -42,14 +42,14 @@ def test_v6_offline_throughput_and_slo_capacity_stay_within_their_envelope(predi
     scen = np.array([m.tags.get("scenario", "") for m in rs.records])
     tokens = ape[scen == "Offline", METRICS.index("output_tokens_per_s")]
     assert tokens.size == 103
-    assert np.median(tokens) <= 0.15 and np.mean(tokens <= 0.25) >= 0.70  # 11.9% / 79.6% on 2026-12-08
+    assert np.median(tokens) <= 0.15 and np.mean(tokens <= 0.25) >= 0.70  # 10.7% / 79.6% on 2026-12-08
     capacity = ape[np.isin(scen, ("Server", "Interactive")), METRICS.index("slo_capacity_requests_per_s")]
     assert capacity.size == 136
-    assert np.median(capacity) <= 0.22 and np.mean(capacity <= 0.25) >= 0.60  # 17.6% / 67.6%
+    assert np.median(capacity) <= 0.22 and np.mean(capacity <= 0.25) >= 0.60  # 14.8% / 67.6%
     # dense models (DeepSeek-R1 aside: its v6.0 software ran 1.7-2x past v5.1's on the same chips)
     dense = np.array([not catalog.models[m.model].is_moe for m in rs.records])
     dense_tokens = ape[dense & (scen == "Offline"), METRICS.index("output_tokens_per_s")]
-    assert np.median(dense_tokens) <= 0.12 and np.mean(dense_tokens <= 0.25) >= 0.85  # 10.1% / 96.3%
+    assert np.median(dense_tokens) <= 0.12 and np.mean(dense_tokens <= 0.25) >= 0.85  # 8.2% / 96.3%
     # llama2-70b on TensorRT-LLM (B200, B300, GB200, GB300, H200 NVL, RTX PRO 6000): the bulk of the round
     trt_70b = np.array([m.model == "llama-2-70b" and m.runtime == "tensorrt-llm" for m in rs.records])
     offline = ape[trt_70b & (scen == "Offline"), METRICS.index("output_tokens_per_s")]
@@ -63,4 +63,4 @@ def test_v6_tpot_p99_at_the_records_rate(predicted: tuple[RecordSet, Array]) -> 
     server = np.flatnonzero(scen == "Server")
     ratio = pred[server, col] / rs.observed[server, col]
     assert np.isfinite(ratio).all()  # past its capacity a record still has the full batch's TPOT
-    assert np.median(np.abs(ratio - 1.0)) <= 0.36  # 33.8% on 2026-12-08
+    assert np.median(np.abs(ratio - 1.0)) <= 0.40  # 35.4% on 2026-12-08 (29.9% before the partners stated tp, KV)

@@ -310,7 +310,8 @@ def calibrate_cmd(
     overlap = ", ".join(f"{k} {v}" for k, v in report.serving_overlap.items()) or "the prior, 1 (the roofline)"
     console.print(f"serving iteration cost (fitted on the records under load): {serving}; serving overlap: {overlap}")
     if report.serving_concurrency:
-        caps = "; ".join(f"{k} {v:,} (set by {report.serving_concurrency_set_by[k]})"  # 'vllm on gpu 1,088 (...)'
+        named = report.serving_concurrency_set_by
+        caps = "; ".join(f"{k} {v:,}" + (f" (set by {named[k]})" if k in named else "")  # 'vllm on gpu 1,088 (...)'
                          for k, v in report.serving_concurrency.items())
         console.print(f"engine caps on sequences raised by the records under load (Little's law; each record's "
                       f"sequences per engine, the largest sets the cap of every engine of its runtime): {caps}")

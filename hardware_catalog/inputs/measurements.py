@@ -217,6 +217,7 @@ class MlperfIn(BaseModel):
     output_tokens_per_sample_observed: Pos | None = None  # the run's mean generated tokens per sample (its log)
     speculative_decoding: SpeculativeIn | None = None
     disaggregated: DisaggregatedIn | None = None
+    runtime_ran: Label | None = None  # the engine the run used where ``runtime`` stands in for it (SCHEMA.md)
 
     @field_validator("speculative_decoding", mode="before")
     @classmethod
@@ -384,7 +385,8 @@ def to_measurement(r: MeasurementIn) -> Measurement:
         observed["slo_capacity_requests_per_s"] = r.observed.requests_per_s
     mp = r.mlperf
     tags = {} if mp is None else {"round": mp.round, "scenario": mp.scenario_name, "submitter": mp.submitter,
-                                  "system": mp.system, "benchmark": mp.benchmark, "division": mp.division}
+                                  "system": mp.system, "benchmark": mp.benchmark, "division": mp.division,
+                                  **({"runtime_ran": mp.runtime_ran} if mp.runtime_ran else {})}
     return Measurement(
         id=r.id, model=r.model, hardware=r.hardware, chips=r.chips, tp=r.tp, pp=r.pp,
         weight_precision=r.weight_precision, kv_precision=r.kv_precision, runtime=r.runtime,

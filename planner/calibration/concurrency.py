@@ -59,12 +59,12 @@ def concurrency_evidence(rs: RecordSet) -> dict[tuple[str, str], tuple[int, int]
     engine's run (an 8-GPU attention-data-parallel DeepSeek-R1 engine of MLPerf v6.0 ran 4,689 sequences) sees which
     record moved the cap that every other engine of that runtime now runs at."""
     running = running_concurrency(rs)
-    caps: dict[tuple[str, str], tuple[int, int]] = {}
+    most: dict[tuple[str, str], tuple[float, int]] = {}  # the largest figure itself, then rounded up
     for k, (c, config) in enumerate(zip(running, rs.configs, strict=True)):
         key, documented = (config.runtime.id, config.hardware.family), config.runtime.max_concurrency
-        if documented is not None and c > max(documented, caps.get(key, (0, -1))[0]):  # (nan compares False)
-            caps[key] = (math.ceil(c), k)
-    return caps
+        if documented is not None and c > max(documented, most.get(key, (0.0, -1))[0]):  # (nan compares False)
+            most[key] = (float(c), k)
+    return {key: (math.ceil(c), k) for key, (c, k) in most.items()}
 
 
 def fitted_concurrency(rs: RecordSet) -> dict[tuple[str, str], int]:

@@ -24,7 +24,7 @@ is searched in the pool that lacks it (``_paired_keys``).
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -34,7 +34,7 @@ from planner.economics.owned import HOURS_PER_MONTH
 from planner.model.grid import CatalogTables
 from planner.model.serving import DISAGGREGATION, DecodePool, PrefillPool, prompt_kv_bytes
 from planner.search.build import limit_binding
-from planner.search.results import Cost, Plan, per_million
+from planner.search.results import Cost, Plan, SearchStats, per_million
 from planner.search.run import run_search
 from planner.search.shapes.capacity import length_dists
 from planner.text import compared_with
@@ -113,9 +113,18 @@ def _pinned(w: Workload, key: tuple[str, str, str, str, str]) -> Workload:
     return replace(w, constraints=c)
 
 
+@dataclass(frozen=True)
+class TwoPool:
+    """The two-pool search's plans and the statistics of each pool search it ran."""
+
+    plans: list[Plan]
+    searches: tuple[SearchStats, ...]
+
+
 def disaggregated_plans(workload: Workload, catalog: Catalog, *, top: int, objective: Objective,
-                        time_limit_s: float, tables: CatalogTables) -> list[Plan]:
-    """Plans of two pools, cheapest pairs first (``why`` left to the caller, which compares shapes)."""
+                        time_limit_s: float, tables: CatalogTables) -> TwoPool:
+    """Plans of two pools, cheapest pairs first (``why`` left to the caller, which compares shapes), in about
+    ``time_limit_s`` (half to each pool's first search, the pinned ones a share of that)."""
     t = workload.traffic
     prefill_w = replace(workload, name=f"{workload.name} (prefill pool)",
                         traffic=replace(t, output_tokens=Tokens(1.0), prefix=None),
@@ -123,16 +132,22 @@ def disaggregated_plans(workload: Workload, catalog: Catalog, *, top: int, objec
     budget = max(0.5, time_limit_s / 2)
     # each pool's searches (its own, then pinned to the other pool's formats) ask the queueing model the
     # same questions of the shapes they share: the tables' store answers the repeats (planner.search.shapes.answers)
-    pre = list(run_search(prefill_w, catalog, top=PAIRS, objective=objective, time_limit_s=budget, tables=tables,
-                          served=PrefillPool()).result.plans)
+    searches: list[SearchStats] = []
+
+    def searched(w: Workload, n: int, limit: float, served: PrefillPool | DecodePool) -> list[Plan]:
+        result = run_search(w, catalog, top=n, objective=objective, time_limit_s=limit, tables=tables,
+                            served=served).result
+        searches.append(result.search)
+        return list(result.plans)
+
+    pre = searched(prefill_w, PAIRS, budget, PrefillPool())
     decode_slo = _decode_slo(workload, pre, catalog)
     if decode_slo is None:
-        return []
+        return TwoPool([], tuple(searches))
     decode_w = replace(workload, name=f"{workload.name} (decode pool)", slo=decode_slo,
                        budget=_pool_budget(workload, t.output_tokens.mean))
     decode = DecodePool(prefix_tokens=t.input_tokens.mean - 1.0)
-    dec = list(run_search(decode_w, catalog, top=PAIRS, objective=objective, time_limit_s=budget, tables=tables,
-                          served=decode).result.plans)
+    dec = searched(decode_w, PAIRS, budget, decode)
     # Each list is its own pool's front: a format cheap for prefill (fp8 weights, bf16 KV) can be
     # dominated on the decode side (by bf16 weights with fp8 KV at the same cost), and the format that
     # pairs best can be dominated on both (fp8 weights with fp8 KV: as cheap as fp8 / bf16 to prefill,
@@ -142,11 +157,9 @@ def disaggregated_plans(workload: Workload, catalog: Catalog, *, top: int, objec
     # the pool that lacks it.
     keys = _paired_keys([*pre, *dec])
     for key in [k for k in keys if k not in {p.key for p in pre}]:
-        pre += run_search(_pinned(prefill_w, key), catalog, top=1, objective=objective, time_limit_s=budget / PAIRS,
-                          tables=tables, served=PrefillPool()).result.plans
+        pre += searched(_pinned(prefill_w, key), 1, budget / PAIRS, PrefillPool())
     for key in [k for k in keys if k not in {d.key for d in dec}]:
-        dec += run_search(_pinned(decode_w, key), catalog, top=1, objective=objective, time_limit_s=budget / PAIRS,
-                          tables=tables, served=decode).result.plans
+        dec += searched(_pinned(decode_w, key), 1, budget / PAIRS, decode)
     out = []
     for p in pre:
         for d in dec:
@@ -158,7 +171,7 @@ def disaggregated_plans(workload: Workload, catalog: Catalog, *, top: int, objec
             joined = _join(p, d, moved, workload)
             if joined is not None and _within_limits(joined, workload):
                 out.append(replace(joined, binding=_binding(joined, workload)))
-    return sorted(out, key=lambda x: x.cost.per_month)[:top]
+    return TwoPool(sorted(out, key=lambda x: x.cost.per_month)[:top], tuple(searches))
 
 
 def _pool_budget(w: Workload, output_tokens: float) -> Budget:

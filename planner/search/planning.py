@@ -127,13 +127,22 @@ def _model_id(catalog: Catalog, name: str) -> str:
 
 def _with_disaggregated(searched: Searched, workload: Workload, catalog: Catalog, rule: str, *, top: int,
                         objective: Objective, time_limit_s: float, tables: CatalogTables) -> Searched:
-    """The search's plans pooled with disaggregated ones, ranked together, each saying why."""
-    disagg = disaggregated_plans(workload, catalog, top=top, objective=objective, time_limit_s=time_limit_s,
-                                 tables=tables)
-    pool = compare(list(searched.result.plans), disagg, rule)
+    """The search's plans pooled with disaggregated ones, ranked together, each saying why. The two-pool search gets
+    the time left of ``time_limit_s``; the search's figures cover it too: its time (it had stopped at the aggregated
+    search's end: the disaggregated examples' `search ... ms` read 67-74 ms where the whole took 130-160), the
+    configurations, evaluations and solves of every pool search, and TIME_LIMIT where one stopped at its limit (a
+    cut search proves nothing). Otherwise the status stays the aggregated search's: the pools' own searches rank
+    the pairs the comparison draws from, and their proofs are of those lists."""
+    left = time_limit_s - (time.perf_counter() - searched.started)
+    two = disaggregated_plans(workload, catalog, top=top, objective=objective, time_limit_s=max(left, REPLAN_FLOOR_S),
+                              tables=tables)
+    pool = compare(list(searched.result.plans), two.plans, rule)
     plans, pareto = mark_pareto(rank_plans(pool, workload, objective), top)
-    # the search's time covers the two-pool search too (it had stopped at the aggregated one's end: the
-    # disaggregated examples' `search ... ms` read 67-74 ms where the whole search took 130-160)
-    stats = replace(searched.result.search, elapsed_ms=(time.perf_counter() - searched.started) * 1e3)
+    first = searched.result.search
+    every = (first, *two.searches)
+    cut = any(s.solver_status == "TIME_LIMIT" for s in two.searches)
+    stats = replace(first, elapsed_ms=(time.perf_counter() - searched.started) * 1e3,
+                    candidates=sum(s.candidates for s in every), evaluated=sum(s.evaluated for s in every),
+                    solves=sum(s.solves for s in every), solver_status="TIME_LIMIT" if cut else first.solver_status)
     result = replace(searched.result, plans=tuple(plans), pareto=tuple(pareto), search=stats)
     return Searched(result, searched.prepared, searched.started)
