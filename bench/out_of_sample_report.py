@@ -120,7 +120,7 @@ MLPERF_NOTES = {
                 "precision are stated where the run's own files state them ({stated} of {records} records, "
                 "`mlperf.stated_source`: NVIDIA-harness configs, an atomic system's config for NVIDIA's scale-out "
                 "runs, and the submission's scripts and documentation where its measurements JSON is a template "
-                "copied into every result, as Intel's and Dell_MangoBoost's are: the script's SOURCED table), else "
+                "copied into every result, as Intel's and Dell_MangoBoost's are: bench/mlperf_hand_read.py), else "
                 "left to the validator's tp rule and the runtime's defaults.",
 }
 
