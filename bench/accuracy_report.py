@@ -64,40 +64,41 @@ WEAK_SPOTS = """\
   every result (Intel's XPU runs all read INT8 and its Xeon ones are a ResNet-50 file; Dell_MangoBoost's MI355X runs
   read the MI300X runs' fp8), the precision, KV cache and parallelism come from the submission's own scripts and
   documentation (`SOURCED`, bench/mlperf_hand_read.py, each entry citing its files), and AMD's harness YAML states
-  tp and the KV cache of AMD's and five partners' MI350X / MI355X runs: before 2026-12-08 the file had Intel's int4
-  runs at int8, a B60 Dual board as one chip, MangoBoost's MI355X FP4 runs at fp8, NVIDIA's NVL72 llama2-70b Server
-  runs aggregated and 32 runs' stated tp, pp or KV cache unread, and Offline read 12.4% (77%), SLO capacity 18.8%
-  (65%). Where it misses: (1) DeepSeek-R1 ran faster than the v5.1 software the fit knows (NVIDIA reports 2.7x on
-  Server from fused kernels, attention-DP balancing and MTP): the runs at the configs' tp 8 / ep 8 read a median
-  0.57x on Offline (0.50-0.88x) and 0.65x on Server SLO capacity (0.43-1.33x); (2) NVIDIA's NVL72 runs were served
-  by Dynamo with separate prefill and decode workers (GB300 llama3.1-405b: 26 prefill workers of 2 GPUs, 5 decode
-  workers of 4; DeepSeek-R1 Interactive: 8 prefill GPUs, 64 decode GPUs and MTP; llama2-70b: 28 one-GPU prefill and
-  44 one-GPU decode workers): the ten records state their pools and are predicted as the pair
-  (`predict._disaggregated`, `tests/test_disaggregated_records.py`), llama2-70b's at 0.92-1.17x (three of four
-  within the model's capacity at their submitted rate), the others at 0.28-0.63x of their SLO capacity, each past
-  the model's capacity at its submitted rate; predicted as if aggregated on the same chips (the pools ignored) those
-  read 0.51-0.61x (llama3.1-405b) and, with their MTP, 0.85x and 1.13x (DeepSeek-R1): the pair model is the more
-  pessimistic. The llama3.1-405b prefill pools bind (GB200's and GB300's fitted compute efficiencies, 0.37 and 0.30
-  of FP4 peak, prefill a 9,400-token prompt more slowly than the runs did) while their decode pools run TPOT p50 at
-  0.5-0.7x of observed; DeepSeek-R1's decode pools are past capacity, their full batch's TPOT p50 0.94x. Whether an
-  engine returns the first token from the prefill worker (then the KV transfer and the decode worker's wait fall
-  between the first and second tokens) is not stated; the pair's TTFT counts both, each quantile the sum of the
-  pools' (an upper bound); (3) RTX PRO 6000 under a tight TPOT limit: llama2-70b Interactive at the configs' tp 1
-  misses the 40 ms limit at any rate in the model, where the runs held 37 ms (the chip's fitted memory efficiency,
-  0.52, puts its 35 GB of FP4 weights at 38 ms a step; the runs imply at least 0.64), and llama-3.1-8b Interactive
-  reads 0.50x with TPOT p99 7x past the model's capacity, where its full batch iterates with the runtime's
-  8,192-token chunks and the configs set 1,280 (`max_num_tokens`; 768 for B200 llama2-70b Interactive). An engine
-  tuned so that a pass of prompt tokens alone stays within the TPOT limit (the configs' Interactive budgets to ~20%)
-  was tried: v6.0 Interactive TPOT p99 43.9% -> 13.9% (Server 30.9% -> 29.8%, Interactive SLO capacity 17.5% ->
-  18.8%), but by round on the shared file TPOT p99 21.2% -> 28.9% and SLO capacity within 25% 78.6% -> 73.9% (v4.1
-  Hopper Server runs, whose TPOT the large chunks set; the fold fitted on them shifts): not adopted; (4) DeepSeek-R1
-  on B300 Interactive with the config's MTP (3 drafts): predicted SLO capacity 5.3x the observed (TPOT 0.56x: the
-  MTP acceptance the catalog takes is above this run's); (5) engine settings the records cannot state: Intel's
-  llama2-70b Server runs on 4 x B60 at their stated pp 2 read 0.10x, where the run set vLLM's gpu_memory_utilization
-  to 0.99 and its token budget to 192 (init_env_server) and the model takes vLLM's defaults (0.9 of memory, 2 GB
-  overhead), which leave 0.5 GB of KV cache a chip, 11 sequences (the same runs' Offline at pp 4 read 1.29x); Xeon
-  Server 1.9-2.1x (Intel's core-pinned SGLang instances; the catalog has no SGLang on Xeon, so they are predicted as
-  IPEX, `mlperf.runtime_ran: sglang`, and `measured_bias.yaml` leaves them out).
+  tp and the KV cache of AMD's and five partners' MI350X / MI355X runs (two systems' NVIDIA-harness configs are
+  filed under another name: `CONFIG_DIRS`): before 2026-12-08 the file had Intel's int4 runs at int8, a B60 Dual
+  board as one chip, MangoBoost's MI355X FP4 runs at fp8, NVIDIA's NVL72 llama2-70b Server runs aggregated and 38
+  runs' stated tp, pp or KV cache unread, and Offline read 12.4% (77%), SLO capacity 18.8% (65%). Where it misses:
+  (1) DeepSeek-R1 ran faster than the v5.1 software the fit knows (NVIDIA reports 2.7x on Server from fused kernels,
+  attention-DP balancing and MTP): the runs at the configs' tp 8 / ep 8 read a median 0.57x on Offline (0.50-0.88x)
+  and 0.65x on Server SLO capacity (0.43-1.33x); (2) NVIDIA's NVL72 runs were served by Dynamo with separate prefill
+  and decode workers (GB300 llama3.1-405b: 26 prefill workers of 2 GPUs, 5 decode workers of 4; DeepSeek-R1
+  Interactive: 8 prefill GPUs, 64 decode GPUs and MTP; llama2-70b: 28 one-GPU prefill and 44 one-GPU decode
+  workers): the ten records state their pools and are predicted as the pair (`predict._disaggregated`,
+  `tests/test_disaggregated_records.py`), llama2-70b's at 0.92-1.17x (three of four within the model's capacity at
+  their submitted rate), the others at 0.28-0.63x of their SLO capacity, each past the model's capacity at its
+  submitted rate; predicted as if aggregated on the same chips (the pools ignored) those read 0.51-0.61x
+  (llama3.1-405b) and, with their MTP, 0.85x and 1.13x (DeepSeek-R1): the pair model is the more pessimistic. The
+  llama3.1-405b prefill pools bind (GB200's and GB300's fitted compute efficiencies, 0.37 and 0.30 of FP4 peak,
+  prefill a 9,400-token prompt more slowly than the runs did) while their decode pools run TPOT p50 at 0.5-0.7x of
+  observed; DeepSeek-R1's decode pools are past capacity, their full batch's TPOT p50 0.94x. Whether an engine
+  returns the first token from the prefill worker (then the KV transfer and the decode worker's wait fall between
+  the first and second tokens) is not stated; the pair's TTFT counts both, each quantile the sum of the pools' (an
+  upper bound); (3) RTX PRO 6000 under a tight TPOT limit: llama2-70b Interactive at the configs' tp 1 misses the 40
+  ms limit at any rate in the model, where the runs held 37 ms (the chip's fitted memory efficiency, 0.52, puts its
+  35 GB of FP4 weights at 38 ms a step; the runs imply at least 0.64), and llama-3.1-8b Interactive reads 0.50x with
+  TPOT p99 7x past the model's capacity, where its full batch iterates with the runtime's 8,192-token chunks and the
+  configs set 1,280 (`max_num_tokens`; 768 for B200 llama2-70b Interactive). An engine tuned so that a pass of
+  prompt tokens alone stays within the TPOT limit (the configs' Interactive budgets to ~20%) was tried: v6.0
+  Interactive TPOT p99 43.9% -> 13.9% (Server 30.9% -> 29.8%, Interactive SLO capacity 17.5% -> 18.8%), but by round
+  on the shared file TPOT p99 21.2% -> 28.9% and SLO capacity within 25% 78.6% -> 73.9% (v4.1 Hopper Server runs,
+  whose TPOT the large chunks set; the fold fitted on them shifts): not adopted; (4) DeepSeek-R1 on B300 Interactive
+  with the config's MTP (3 drafts): predicted SLO capacity 5.3x the observed (TPOT 0.56x: the MTP acceptance the
+  catalog takes is above this run's); (5) engine settings the records cannot state: Intel's llama2-70b Server runs
+  on 4 x B60 at their stated pp 2 read 0.10x, where the run set vLLM's gpu_memory_utilization to 0.99 and its token
+  budget to 192 (init_env_server) and the model takes vLLM's defaults (0.9 of memory, 2 GB overhead), which leave
+  0.5 GB of KV cache a chip, 11 sequences (the same runs' Offline at pp 4 read 1.29x); Xeon Server 1.9-2.1x (Intel's
+  core-pinned SGLang instances; the catalog has no SGLang on Xeon, so they are predicted as IPEX,
+  `mlperf.runtime_ran: sglang`, and `measured_bias.yaml` leaves them out).
 * **Under load, the harness's engine settings that the records do not state** (`hwplan calibrate
   --cv-by round`, per-record by-round predictions grouped, 2026-12-06). TPOT p99 at the record's rate is
   16.0% median APE on the 177 TensorRT-LLM records, 32.1% on the 34 of AMD Instinct systems (MI300X /

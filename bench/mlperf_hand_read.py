@@ -1,8 +1,9 @@
 """What the MLPerf Inference v6.0 submissions state beyond the files ``mlperf_round_records.py`` reads for every run
 (loadgen summary, system JSON, measurements JSON, an NVIDIA or AMD harness config), read by hand from the round's
 published files, each entry citing them: disaggregated pools (``STATED``), the atomic systems NVIDIA's scale-out runs
-copy (``ATOMIC``), and what a submission's scripts and documentation say where its measurements JSON is a template
-(``SOURCED``). They hold for HAND_READ alone; ``check_tables`` fails on an entry that names none of its runs.
+copy (``ATOMIC``), configs filed under another name (``CONFIG_DIRS``), and what a submission's scripts and
+documentation say where its measurements JSON is a template (``SOURCED``). They hold for HAND_READ alone;
+``check_tables`` fails on an entry that names none of its runs.
 """
 
 from __future__ import annotations
@@ -70,6 +71,14 @@ ATOMIC: dict[tuple[str, str, str, str], str] = {
         "GB200-NVL72_GB200-186GB_aarch64x1",
     ("NVIDIA", "GB300-NVL72_GB300-288GB_aarch64x72_TRT", "llama2-70b-99.9", "Offline"):
         "GB300-NVL72_GB300-288GB_aarch64x1",
+}
+
+
+# Results systems whose NVIDIA-harness configs sit under another directory than configs/<system>: Cisco filed its
+# X215M8 RTX PRO 6000 system's under an X210M8 name, Lenovo its SR675iV3's under src/
+CONFIG_DIRS: dict[tuple[str, str], str] = {
+    ("Cisco", "X215M8_X580P_RTXPro6000_96GBx4_TRT"): "closed/Cisco/configs/X210M8_X580P_RTXPro6000_96GBx4_TRT",
+    ("Lenovo", "SR675iV3"): "closed/Lenovo/src/SR680aV4andSR675iV3/configs/SR675iV3",
 }
 
 
@@ -153,6 +162,7 @@ def check_tables(keys: set[tuple[str, str, str, str]]) -> None:
     """Every STATED, ATOMIC and SOURCED entry names one of a round's runs (keys: submitter, system, benchmark,
     scenario; a misspelt system would apply to none: Cisco's 'MI350x' systems were missed so)."""
     missing = [f"STATED {k}" for k in STATED if k not in keys] + [f"ATOMIC {k}" for k in ATOMIC if k not in keys]
+    missing += [f"CONFIG_DIRS {k}" for k in CONFIG_DIRS if k not in {key[:2] for key in keys}]
     missing += [f"SOURCED {e.submitter} / {e.systems} / {e.benchmarks}" for e in SOURCED
                 if not any(e.matches(*k) for k in keys)]
     if missing:

@@ -53,7 +53,7 @@ from typing import Any
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # (its sibling, when loaded from elsewhere: the tests)
-from mlperf_hand_read import ATOMIC, HAND_READ, STATED, Sourced, check_tables, sourced  # noqa: E402
+from mlperf_hand_read import ATOMIC, CONFIG_DIRS, HAND_READ, STATED, Sourced, check_tables, sourced  # noqa: E402
 
 BENCHMARKS = {  # MLPerf benchmark directory -> (catalog model, the template's benchmark with its lengths)
     "llama2-70b-99": ("llama-2-70b", "llama2-70b-99"),
@@ -166,15 +166,20 @@ _CONFIG_FIELDS = {  # what an NVIDIA-harness config (``configs/<system>/<scenari
 
 
 def harness_config(run: Run, round_: str) -> tuple[str, dict[str, Any]]:
-    """What the run's own NVIDIA-harness config states (the submitter's ``configs/<system>/<scenario>/`` file of
-    the benchmark, the system's directory named as its results', or without ``_TRT``): tp, pp, expert parallelism,
-    MTP speculation and the KV cache's precision, each only where every setting of the file agrees (a file also
-    holds other accuracy targets and power settings); ("", {}) without such a file or a disaggregated one (its
-    pools are stated by hand, STATED)."""
+    """What the run's own NVIDIA-harness config states (the submitter's ``configs/<system>/<scenario>/`` file of the
+    benchmark, the system's directory named as its results', or without ``_TRT``; the atomic system's for a scale-out
+    run, ATOMIC; the directory CONFIG_DIRS names where it is filed under another): tp, pp, expert parallelism, MTP
+    speculation and the KV cache's precision, each only where every setting of the file agrees (a file also holds
+    other accuracy targets and power settings); ("", {}) without such a file or a disaggregated one (its pools are
+    stated by hand, STATED)."""
     name = CONFIG_NAMES.get(run.bench)
-    atomic = ATOMIC.get((run.submitter, run.system, run.bench, run.scenario or "")) if round_ == HAND_READ else None
+    hand = round_ == HAND_READ
+    atomic = ATOMIC.get((run.submitter, run.system, run.bench, run.scenario or "")) if hand else None
     systems = (atomic,) if atomic else (run.system, run.system.removesuffix("_TRT"))
-    paths = [f"{run.division}/{run.submitter}/configs/{system}/{run.scenario}/{name}.py" for system in systems]
+    dirs = [f"{run.division}/{run.submitter}/configs/{system}" for system in systems]
+    if hand and not atomic and (filed := CONFIG_DIRS.get((run.submitter, run.system))):
+        dirs = [filed]
+    paths = [f"{d}/{run.scenario}/{name}.py" for d in dirs]
     path = next((p for p in paths if p in run.present), "")
     if atomic and not path:
         raise ValueError(f"{run.where}: ATOMIC names {atomic}, whose config {paths[0]} is not in the repository")
