@@ -56,8 +56,8 @@ WEAK_SPOTS = """\
   NVL, RTX PRO 6000), SLO capacity of dense models 12.2% (75% within 25%). Where the same system ran the benchmark
   in a round the fit has, copying that system's figure does better than the model (Offline 8.0% against 11.4% on 13
   runs of 9 systems, Server SLO capacity 17.5% against 42.2% on 12 runs): under load the error across a round is
-  mostly the round's software and its engine settings. The tp rule, with the stated tp hidden, recovers it on 147 of
-  196 records (in sample on v5.1: 313 of 354; `bench/tp_rule.py`); its misses: DeepSeek-R1 (tp 4 where the runs used
+  mostly the round's software and its engine settings. The tp rule, with the stated tp hidden, recovers it on 153 of
+  202 records (in sample on v5.1: 313 of 354; `bench/tp_rule.py`); its misses: DeepSeek-R1 (tp 4 where the runs used
   tp 8 with attention data parallel, 36), llama3.1-405b (1 for 2 on six Offline runs, 4 for 2 on QCT's Server run),
   Intel's Arc Server runs (2 for their tp 1 with pp 2, 4) and two ASUS RTX PRO 6000 llama2-70b Interactive runs (4
   for 1). The file is written from each run's published files; where its measurements JSON is a template copied into
