@@ -100,3 +100,21 @@ def test_a_pairs_first_token_waits_for_both_pools_and_the_transfer() -> None:
         key_ = f"ttft_ms_p{pct}"
         assert dec.predicted[key_] > 0
         assert joined.predicted[key_] == pytest.approx(pre.predicted[key_] + 20.0 + dec.predicted[key_], rel=1e-12)
+
+
+@pytest.mark.parametrize(("model", "senders"), [("deepseek-v3", 1), ("llama-3.1-70b", 8)])
+def test_a_plans_kv_transfer_counts_the_chips_that_hold_distinct_shards(model: str, senders: int) -> None:
+    """Basis: the architecture. DeepSeek-V3's MLA caches one latent of (512 + 64) values a layer, 61 layers, that every
+    tensor-parallel rank holds whole (DeepSeek-V2, arXiv 2405.04434 section 2.1), so a 16-chip replica has one shard to
+    send; Llama 3.1 70B's 8 KV heads split over at most 8 chips. Over H100's 50 GB/s scale-out per chip, an FP8 prompt
+    of 1,000 tokens moves in bytes / (50e9 x senders). The planner had counted every chip of the replica (16 for both),
+    16x too fast for DeepSeek-V3: it now shares the validator's rule (``serving.kv_senders``)."""
+    from types import SimpleNamespace
+
+    catalog = load_catalog()
+    per_token = {"deepseek-v3": 61 * (512 + 64) * 1.0, "llama-3.1-70b": 80 * 8 * 128 * 2 * 1.0}[model]
+    deployment = SimpleNamespace(hardware="h100-sxm", chips_per_replica=16)
+    plan = SimpleNamespace(model=model, runtime="vllm", kv_precision="fp8", deployments=(deployment,))
+    moved = disagg.transfer_s(catalog, plan, plan, 1000.0)  # type: ignore[arg-type]
+    assert catalog.hardware["h100-sxm"].scale_out_bytes_per_s == 50e9
+    assert moved == pytest.approx(per_token * 1000.0 / (50e9 * senders), rel=1e-9)

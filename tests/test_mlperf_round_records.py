@@ -69,9 +69,13 @@ def _script() -> ModuleType:
 
 
 def _repo(tmp_path: Path, summary: str = SUMMARY, system: dict[str, str] = SYSTEM) -> Path:
-    files = {f"{RUN}/performance/run_1/mlperf_log_summary.txt": summary,
-             "closed/AMD/systems/8xMI355X_2xEPYC_9575F.json": json.dumps(system),
-             f"{RUN}/measurements.json": json.dumps({"weight_data_types": "fp4"})}
+    return _git_repo(tmp_path, {f"{RUN}/performance/run_1/mlperf_log_summary.txt": summary,
+                                "closed/AMD/systems/8xMI355X_2xEPYC_9575F.json": json.dumps(system),
+                                f"{RUN}/measurements.json": json.dumps({"weight_data_types": "fp4"})})
+
+
+def _git_repo(tmp_path: Path, files: dict[str, str]) -> Path:
+    """A git repository at tmp_path holding ``files`` (path -> text) in one commit; its git directory."""
     for name, text in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
@@ -185,13 +189,6 @@ def test_a_commented_out_setting_in_a_harness_config_is_not_read(tmp_path: Path)
              "closed/QCT/systems/B300x8_TRT.json": json.dumps(system),
              f"{run}/measurements.json": json.dumps({"weight_data_types": "fp4"}),
              "closed/QCT/configs/B300x8_TRT/Server/llama2-70b.py": config}
-    for name, text in files.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text)
-    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t"]
-    subprocess.run([*git, "init", "-q"], check=True)
-    subprocess.run([*git, "add", "."], check=True)
-    subprocess.run([*git, "commit", "-qm", "results"], check=True)
     tmpl = script.templates(ROOT / "hardware_catalog" / "data" / "measurements" / "mlperf.yaml")
-    (r,), _ = script.records(tmp_path / ".git", "v6.0", "u", tmpl)
+    (r,), _ = script.records(_git_repo(tmp_path, files), "v6.0", "u", tmpl)
     assert (r["hardware"], r["runtime"], r["tp"]) == ("b300", "tensorrt-llm", 2)

@@ -66,7 +66,7 @@ from planner.model.load.queueing import (
 from planner.model.load.scheduler import SERVING_OVERLAP, overlap_of
 from planner.model.perf import MemoryModel, StepModel
 from planner.model.scenarios import Models, max_throughput, static_batch
-from planner.model.serving import DecodePool, Drafter, PrefillPool, prompt_kv_bytes, uses_mtp
+from planner.model.serving import DecodePool, Drafter, PrefillPool, kv_senders, prompt_kv_bytes, uses_mtp
 
 __all__ = [
     "EFFICIENCY_FIELDS",
@@ -550,8 +550,9 @@ def _transfer_s(m: Measurement, prefill: Config, decode: Config, g_p: Grid) -> f
         raise InputError(f"KV precision {decode.kv_precision.id} has no byte size", field="kv_precision")
     one_node = m.chips <= float(g_p.chips_per_node[0])
     link = float(g_p.link_bytes_per_s[0]) / 2.0 if one_node else float(g_p.scale_out_bytes_per_s[0])
-    shards = 1 if m.ep else int(min(prefill.tp * prefill.pp, decode.tp * decode.pp, float(g_p.kv_shards[0])))
-    return kv / (link * max(shards, 1)) if link > 0 else math.inf
+    senders = min(kv_senders(prefill.model, prefill.tp * prefill.pp, attention_dp=bool(m.ep)),
+                  kv_senders(decode.model, decode.tp * decode.pp, attention_dp=bool(m.ep)))
+    return kv / (link * senders) if link > 0 else math.inf
 
 
 def predict_calibrated(tables: CatalogTables, rs: RecordSet, calibration: Calibration) -> Array:

@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from planner.domain import Model, Precision, Runtime
-from planner.model.attention import kv_bytes_per_token
+from planner.model.attention import kv_bytes_per_token, kv_shards
 from planner.model.grid import Array
 from planner.model.load.queueing import LengthDist
 from planner.model.load.scheduler import SERVING_OVERLAP, ServingStep
@@ -42,7 +42,7 @@ from planner.model.perf import MemoryModel, StepCoefficients, StepModel
 from planner.workload import LOGNORMAL_MAX_P95_RATIO, Slo, Tokens, Traffic, Workload
 
 __all__ = ["ACCEPTANCE", "FEATURES", "DecodePool", "Drafter", "PrefillPool", "Served",
-           "ServedStep", "accepted_tokens", "drafter_for", "prompt_kv_bytes", "uses_mtp"]
+           "ServedStep", "accepted_tokens", "drafter_for", "kv_senders", "prompt_kv_bytes", "uses_mtp"]
 
 FEATURES = ("prefix_caching", "speculative", "expert_parallel", "dp_attention", "disaggregation")
 
@@ -198,6 +198,14 @@ def prompt_kv_bytes(model: Model, runtime: Runtime, kv_precision: Precision, tok
     (None: the precision has no byte size there)."""
     per_value = runtime.stored_kv_bytes(kv_precision)
     return None if per_value is None else float(kv_bytes_per_token(model, tokens, per_value)) * tokens
+
+
+def kv_senders(model: Model, chips: int, *, attention_dp: bool = False) -> int:
+    """Chips of a replica of ``chips`` tensor-parallel chips that each send a distinct shard of a prompt's KV cache to
+    the decode pool at once: a KV head's worth per chip up to the model's KV heads (``attention.kv_shards``; MLA's
+    one latent lives whole on every rank, so one chip sends it), one where attention runs data parallel (a request
+    lives on one rank)."""
+    return 1 if attention_dp else max(1, min(chips, kv_shards(model)))
 
 
 # quantiles at which a mapped lognormal no lognormal fits is kept (``_mapped``): the body, and the tail

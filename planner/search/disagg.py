@@ -32,7 +32,7 @@ from planner.domain import Catalog
 from planner.economics.breakdown import CostParts, Energy, TokenPrices, mode_notes
 from planner.economics.owned import HOURS_PER_MONTH
 from planner.model.grid import CatalogTables
-from planner.model.serving import DISAGGREGATION, DecodePool, PrefillPool, prompt_kv_bytes
+from planner.model.serving import DISAGGREGATION, DecodePool, PrefillPool, kv_senders, prompt_kv_bytes
 from planner.search.build import limit_binding
 from planner.search.results import Cost, Plan, SearchStats, per_million
 from planner.search.run import run_search
@@ -47,14 +47,17 @@ PAIRS = 6  # best plans of each pool paired
 
 
 def transfer_s(catalog: Catalog, plan_p: Plan, plan_d: Plan, input_tokens: float) -> float | None:
-    """Seconds to move one prompt's KV from a prefill to a decode replica (None: no network)."""
+    """Seconds to move one prompt's KV from a prefill to a decode replica over the scale-out network (None: none):
+    each chip of a replica holding a distinct shard sends it at once (``serving.kv_senders``), the slower side
+    setting the pace."""
     kv = _prompt_kv_bytes(catalog, plan_p, input_tokens)
+    model = catalog.models[plan_p.model]
     rates = []
     for d in (*plan_p.deployments, *plan_d.deployments):
         link = catalog.hardware[d.hardware].scale_out_bytes_per_s
         if not link:
             return None
-        rates.append(link * d.chips_per_replica)  # every chip of the replica sends its shard
+        rates.append(link * kv_senders(model, d.chips_per_replica))
     return kv / min(rates)
 
 
