@@ -42,7 +42,6 @@ from planner.workload import Budget, Objective, Slo, Tokens, Traffic, Workload
 
 __all__ = ["DecodePool", "PrefillPool", "compare", "disaggregated_plans", "transfer_s"]
 
-FEATURE = DISAGGREGATION
 PAIRS = 6  # best plans of each pool paired
 
 
@@ -286,7 +285,7 @@ def _join(p: Plan, d: Plan, moved_s: float, w: Workload) -> Plan | None:
     cost = replace(cost, notes=mode_notes(w.constraints.pricing.mode, cost.per_hour, w.budget.horizon_months))
     deployments = tuple(replace(x, role="prefill") for x in p.deployments) + \
         tuple(replace(x, role="decode") for x in d.deployments)
-    features = tuple(dict.fromkeys(FEATURE + tuple(f for f in (*p.features, *d.features) if f not in FEATURE)))
+    features = tuple(dict.fromkeys((*DISAGGREGATION, *p.features, *d.features)))
     return replace(d, deployments=deployments, predicted=predicted, cost=cost, features=features,
                    why=f"{moved_s * 1e3:.1f} ms KV transfer",  # completed by ``compare``
                    binding=tuple(dict.fromkeys(p.binding + d.binding)),
