@@ -56,6 +56,12 @@ def _summary_table(console: Console, title: str, summary: dict[str, SummaryOut],
     console.print(table)
 
 
+def _shown(value: float) -> str:
+    """A figure of the validate table: whole with thousands separators from 1,000 on, else 4 significant digits (the
+    JSON keeps every digit)."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
 @app.command("validate")
 def validate_cmd(
     file: Annotated[Path, typer.Argument(help="Measurements file (canonical format).")],
@@ -83,21 +89,21 @@ def validate_cmd(
         print_doc(report)
         return
     console = Console()
+    # a record's id on a row of its own, folded over lines where long (a cut id names no record), its metrics below
+    # it; the numbers are never cut (at 80 columns a column of ids beside them had cut 785,520 to "785520…")
     table = Table(title=f"{file.name}: predicted / observed")
-    table.add_column("id", overflow="fold")  # whole, over several lines: a cut id names no record
-    table.add_column("metric", no_wrap=True, min_width=max((len(m) for r in report.records for m in r.observed),
-                                                           default=6))
-    table.add_column("tp", no_wrap=True)
-    for col in ("predicted", "observed", "APE"):
-        table.add_column(col)
+    table.add_column("record / metric", overflow="fold",
+                     min_width=max((len(m) for r in report.records for m in r.observed), default=6))
+    for col in ("tp", "predicted", "observed", "APE"):
+        table.add_column(col, no_wrap=True)
     unsteady = False
     for rec in report.records:
         tp = {"stated": f"{rec.tp}", "tuned": f"{rec.tp} tuned", "pools": f"{rec.tp} decode"}[rec.tp_source]
+        table.add_row(rec.id, tp, "", "", "")
         for n, (metric, observed) in enumerate(rec.observed.items()):
             ape, predicted = rec.ape[metric], rec.predicted[metric]
             unsteady |= predicted is None
-            table.add_row(rec.id if n == 0 else "", metric, tp if n == 0 else "",
-                          "—" if predicted is None else str(predicted), str(observed),
+            table.add_row(metric, "", "—" if predicted is None else _shown(predicted), _shown(observed),
                           "—" if ape is None else f"{100 * ape:.1f}%", end_section=n == len(rec.observed) - 1)
     console.print(table)
     if any(rec.tp_source == "tuned" for rec in report.records):
@@ -106,7 +112,8 @@ def validate_cmd(
         console.print("tp decode: a disaggregated record, predicted as its stated pair (mlperf.disaggregated): "
                       "the decode pool's tp, its chips per worker; the TPOT is the decode pool's (its full batch's "
                       "where that pool is past its capacity), TTFT the prefill pool's + the KV transfer + the decode "
-                      "pool's wait, and — where either pool is past its capacity at the record's rate")
+                      "pool's wait; TTFT, e2e and tokens/s read — where either pool is past its capacity at the "
+                      "record's rate")
     if unsteady:  # the JSON's null: an infinite error in the summaries
         console.print("— predicted: the model has no steady state at the record's rate (past its capacity, or not "
                       "one sequence fits): requests queue without bound, so TTFT and e2e grow with the run; counted as "
