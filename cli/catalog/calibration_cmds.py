@@ -56,9 +56,11 @@ def _summary_table(console: Console, title: str, summary: dict[str, SummaryOut],
     console.print(table)
 
 
-def _shown(value: float) -> str:
+def _shown(value: float | None) -> str:
     """A figure of the validate table: whole with thousands separators from 1,000 on, else 4 significant digits (the
-    JSON keeps every digit)."""
+    JSON keeps every digit); — where there is none."""
+    if value is None:
+        return "—"
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
@@ -103,7 +105,7 @@ def validate_cmd(
         for n, (metric, observed) in enumerate(rec.observed.items()):
             ape, predicted = rec.ape[metric], rec.predicted[metric]
             unsteady |= predicted is None
-            table.add_row(metric, "", "—" if predicted is None else _shown(predicted), _shown(observed),
+            table.add_row(metric, "", _shown(predicted), _shown(observed),
                           "—" if ape is None else f"{100 * ape:.1f}%", end_section=n == len(rec.observed) - 1)
     console.print(table)
     if any(rec.tp_source == "tuned" for rec in report.records):
